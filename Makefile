@@ -1,0 +1,126 @@
+# Build, test and run the access-request broker.
+#   make run     install missing packages, build, start `brokerd --dev ./run`
+#   make check   install missing packages, build, run every test
+# Variants build into their own directory: make check-asan, make check-tsan.
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+MULTIARCH ?= $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+PAMDIR   ?= /usr/lib/$(MULTIARCH)/security
+BUILD    ?= build
+SAN      ?=
+CC       ?= cc
+
+PKGS      = lmdb jansson libcrypto libssl ldap pam criterion
+DEPS_OK  := $(shell pkg-config --exists $(PKGS) 2>/dev/null && command -v pamtester slapd >/dev/null && test -e /usr/sbin/sshd && echo yes)
+
+OPT      ?= -O2
+HARDEN    = -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIC
+WARN      = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
+ifeq ($(SAN),asan)
+  OPT     = -O1
+  HARDEN  = -fPIC
+  SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+ifeq ($(SAN),tsan)
+  OPT     = -O1
+  HARDEN  = -fPIC
+  SANFLAGS = -fsanitize=thread -fno-omit-frame-pointer
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CFLAGS   += -std=gnu11 -D_GNU_SOURCE -g $(OPT) $(WARN) $(HARDEN) $(SANFLAGS) $(PKG_CFLAGS) \
+            -Ibroker/lib -Ibroker/daemon -Ipolicy -MMD -MP
+LDHARDEN  = -Wl,-z,relro,-z,now
+EXE_LDFLAGS = -pie $(LDHARDEN) $(SANFLAGS)
+LIBS_DAEMON = -llmdb -ljansson -lcrypto -lssl -lldap -llber -lpthread
+LIBS_CLI    = -ljansson -lcrypto -lssl -lpthread
+LIBS_PAM    = -lpam -ljansson -lcrypto -lssl
+
+POLICY_SRC = $(wildcard policy/*.c)
+LIB_SRC    = $(wildcard broker/lib/*.c)
+DAEMON_SRC = $(filter-out broker/daemon/main.c,$(wildcard broker/daemon/*.c))
+CLI_SRC    = $(wildcard broker/cli/*.c)
+PAM_SRC    = $(wildcard pam/*.c)
+UNIT_SRC   = $(wildcard tests/unit/test_*.c)
+TOOL_SRC   = $(wildcard tests/tools/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIBPOLICY = $(BUILD)/libpolicy.a
+LIBBRK    = $(BUILD)/libbrk.a
+LIBDAEMON = $(BUILD)/libbrokerd.a
+BROKERD   = $(BUILD)/brokerd
+BROKER    = $(BUILD)/broker
+PAMMOD    = $(BUILD)/pam_broker.so
+UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+TOOL_BINS = $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
+
+.PHONY: all deps run check check-unit check-integration check-asan check-tsan \
+        install clean bench fuzz lint fmt
+
+all: $(BROKERD) $(BROKER) $(if $(PAM_SRC),$(PAMMOD)) $(TOOL_BINS)
+
+deps:
+ifneq ($(DEPS_OK),yes)
+	sh deploy/deps.sh
+endif
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIBPOLICY): $(call obj,$(POLICY_SRC))
+	ar rcs $@ $^
+$(LIBBRK): $(call obj,$(LIB_SRC))
+	ar rcs $@ $^
+$(LIBDAEMON): $(call obj,$(DAEMON_SRC))
+	ar rcs $@ $^
+
+$(BUILD)/gen/embedded.c: policy/examples/dev.json deploy/dev.json deploy/embed.sh
+	@mkdir -p $(dir $@)
+	sh deploy/embed.sh $@ dev_policy_json policy/examples/dev.json dev_groups_json deploy/dev.json
+$(BUILD)/gen/embedded.o: $(BUILD)/gen/embedded.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BROKERD): $(call obj,broker/daemon/main.c) $(BUILD)/gen/embedded.o $(LIBDAEMON) $(LIBPOLICY) $(LIBBRK)
+	$(CC) $(EXE_LDFLAGS) -o $@ $^ $(LIBS_DAEMON)
+$(BROKER): $(call obj,$(CLI_SRC)) $(LIBPOLICY) $(LIBBRK)
+	$(CC) $(EXE_LDFLAGS) -o $@ $^ $(LIBS_CLI)
+$(PAMMOD): $(call obj,$(PAM_SRC)) $(LIBBRK)
+	$(CC) -shared $(LDHARDEN) $(SANFLAGS) -Wl,--version-script=pam/exports.map -o $@ $^ $(LIBS_PAM)
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/gen/embedded.o $(LIBDAEMON) $(LIBPOLICY) $(LIBBRK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(EXE_LDFLAGS) -o $@ $^ -lcriterion $(LIBS_DAEMON)
+$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/gen/embedded.o $(LIBDAEMON) $(LIBPOLICY) $(LIBBRK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(EXE_LDFLAGS) -o $@ $^ $(LIBS_DAEMON)
+
+run: deps
+	$(MAKE) all
+	$(BROKERD) --dev ./run
+
+check: deps
+	$(MAKE) all $(UNIT_BINS)
+	BUILD=$(BUILD) sh tests/run.sh
+
+check-asan: deps
+	$(MAKE) BUILD=build/asan SAN=asan check
+
+check-tsan: deps
+	$(MAKE) BUILD=build/tsan SAN=tsan all $(patsubst $(BUILD)/%,build/tsan/%,$(UNIT_BINS))
+	BUILD=build/tsan TESTS_TSAN=1 sh tests/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PAMDIR)
+	install -m 0755 $(BROKERD) $(DESTDIR)$(PREFIX)/sbin/brokerd
+	install -m 0755 $(BROKER) $(DESTDIR)$(PREFIX)/bin/broker
+	$(if $(PAM_SRC),install -m 0644 $(PAMMOD) $(DESTDIR)$(PAMDIR)/pam_broker.so)
+	install -d $(DESTDIR)$(PREFIX)/share/broker/examples
+	install -m 0644 deploy/brokerd.json policy/examples/*.json $(DESTDIR)$(PREFIX)/share/broker/examples/
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,102 @@
+/*
+ * cli.h - what the broker CLI's commands share: the connection, option
+ * parsing, exit codes and safe printing.
+ *
+ * Exit codes (DESIGN.md): 0 done, 1 other error, 2 usage error, 3 filed and
+ * pending approval, 4 refused, 5 broker unreachable.
+ */
+#ifndef BRK_CLI_H
+#define BRK_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "client.h"
+
+enum { EX_DONE = 0, EX_ERROR = 1, EX_USAGE = 2, EX_PENDING = 3,
+	EX_REFUSED = 4, EX_UNREACHABLE = 5 };
+
+struct cli {
+	const char *socket;
+	const char *as;
+	bool json;
+	bool tty;		/* stdout is a terminal */
+	bool color;		/* tty and NO_COLOR unset */
+	int timeout_ms;
+	struct client *client;
+};
+
+struct cli_cmd {
+	const char *name;
+	int (*fn)(struct cli *cli, int argc, char **argv);
+	const char *usage;	/* "request RESOURCE [--role R] ..." */
+	const char *help;	/* one line */
+};
+
+/* An option for cli_parse: --name VALUE (str) or --name (flag). */
+struct cli_opt {
+	const char *name;
+	const char **str;	/* NULL for a flag */
+	bool *flag;
+};
+
+/*
+ * Parse argv (after the command word) into opts and up to npos positional
+ * arguments (exactly npos required).  Prints a usage error and returns
+ * EX_USAGE on any problem, or -1 when --help was asked (help printed).
+ */
+int cli_parse(const struct cli_cmd *cmd, int argc, char **argv,
+    const struct cli_opt *opts, const char **pos, int npos);
+
+/* Call op; on failure prints the error and returns the exit code.  On
+ * success returns EX_DONE with *result set (owned by the caller). */
+int cli_call(struct cli *cli, const char *op, json_t *args, json_t **result);
+
+/* Report an error ("broker: ..." or JSON under --json); returns code. */
+int cli_fail(struct cli *cli, int code, const char *errcode,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* The exit code for a BRK_ERR_* returned by the broker. */
+int cli_exit_code(int rc);
+
+/* Parse a duration option into seconds; EX_USAGE (printed) when bad. */
+int cli_duration(struct cli *cli, const char *opt, const char *s,
+    int64_t *out);
+
+/* Print JSON (pretty) to stdout. */
+void cli_print_json(json_t *v);
+
+/* Print s with control characters and non-printables escaped. */
+void cli_print_safe(FILE *f, const char *s);
+/* A JSON member as a safe string ("-" when null or missing). */
+const char *cli_str(json_t *obj, const char *key);
+
+/* Bold/green/red/yellow when colour is on; "" otherwise. */
+const char *cli_color(struct cli *cli, const char *which);
+
+/* Commands. */
+int cmd_request(struct cli *cli, int argc, char **argv);
+int cmd_cancel(struct cli *cli, int argc, char **argv);
+int cmd_revoke(struct cli *cli, int argc, char **argv);
+int cmd_status(struct cli *cli, int argc, char **argv);
+int cmd_list(struct cli *cli, int argc, char **argv);
+int cmd_show(struct cli *cli, int argc, char **argv);
+int cmd_check(struct cli *cli, int argc, char **argv);
+int cmd_whoami(struct cli *cli, int argc, char **argv);
+int cmd_policy(struct cli *cli, int argc, char **argv);
+
+/* Print one request (the reply of request/cancel/revoke/show). */
+void cli_print_request(struct cli *cli, json_t *r);
+
+/* The exit code a request's state stands for. */
+int cli_state_exit(json_t *r);
+
+extern const struct cli_cmd cli_commands[];
+
+/* The command named name (it must exist). */
+const struct cli_cmd *cli_cmd(const char *name);
+
+#endif

@@ -1,0 +1,235 @@
+/*
+ * cmd_query.c - status, list, show, check, whoami.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+static void
+print_table_row(json_t *r)
+{
+	printf("%-8s %-10s %-12s ", cli_str(r, "id"), cli_str(r, "state"),
+	    cli_str(r, "user"));
+	cli_print_safe(stdout, cli_str(r, "resource"));
+	printf("  %s  %s\n", cli_str(r, "role"), cli_str(r, "expires_at"));
+}
+
+static void
+print_table(json_t *a)
+{
+	size_t i;
+	json_t *r;
+
+	printf("%-8s %-10s %-12s %s  %s  %s\n", "ID", "STATE", "USER",
+	    "RESOURCE", "ROLE", "ENDS");
+	json_array_foreach(a, i, r)
+		print_table_row(r);
+}
+
+int
+cmd_status(struct cli *cli, int argc, char **argv)
+{
+	json_t *res = NULL, *b, *me;
+	int r;
+
+	if ((r = cli_parse(cli_cmd("status"), argc, argv, NULL, NULL, 0)) != 0)
+		return r;
+	if ((r = cli_call(cli, "status", NULL, &res)) != 0)
+		return r;
+	if (cli->json) {
+		cli_print_json(res);
+		goto out;
+	}
+	b = json_object_get(res, "broker");
+	me = json_object_get(res, "me");
+	printf("broker: %s, up since %s, policy v%lld (%lld rules)\n",
+	    cli_str(b, "health"), cli_str(b, "started_at"),
+	    (long long)json_integer_value(json_object_get(b, "policy_version")),
+	    (long long)json_integer_value(json_object_get(b, "policy_rules")));
+	printf("freeze: %s\n", json_is_null(json_object_get(res, "freeze")) ?
+	    "off" : "ON");
+	printf("grants active: %lld, requests pending: %lld\n",
+	    (long long)json_integer_value(json_object_get(json_object_get(res,
+	    "counts"), "active")),
+	    (long long)json_integer_value(json_object_get(json_object_get(res,
+	    "counts"), "pending")));
+	printf("\nmy grants (%s):\n", cli_str(me, "user"));
+	print_table(json_object_get(me, "active"));
+	printf("\nmy pending requests:\n");
+	print_table(json_object_get(me, "pending"));
+out:
+	json_decref(res);
+	return EX_DONE;
+}
+
+int
+cmd_list(struct cli *cli, int argc, char **argv)
+{
+	const char *state = NULL, *user = NULL, *limit = NULL;
+	bool all = false;
+	const struct cli_opt opts[] = {
+		{ "all", NULL, &all }, { "state", &state, NULL },
+		{ "user", &user, NULL }, { "limit", &limit, NULL },
+		{ NULL, NULL, NULL },
+	};
+	json_t *args, *res = NULL;
+	char *end = NULL;
+	long n = 0;
+	int r;
+
+	if ((r = cli_parse(cli_cmd("list"), argc, argv, opts, NULL, 0)) != 0)
+		return r;
+	if (limit != NULL && ((n = strtol(limit, &end, 10)) < 1 ||
+	    n > 10000 || *end != '\0'))
+		return cli_fail(cli, EX_USAGE, "usage",
+		    "list: --limit takes a number from 1 to 10000");
+	args = json_pack("{s:b, s:s?, s:s?}", "all", all, "state", state,
+	    "user", user);
+	if (n > 0)
+		json_object_set_new(args, "limit", json_integer(n));
+	if ((r = cli_call(cli, "list", args, &res)) == 0) {
+		if (cli->json)
+			cli_print_json(res);
+		else
+			print_table(res);
+	}
+	json_decref(args);
+	json_decref(res);
+	return r;
+}
+
+static void
+print_timeline(json_t *tl)
+{
+	size_t i;
+	json_t *e;
+	char ts[32];
+
+	printf("timeline:\n");
+	json_array_foreach(tl, i, e) {
+		time_t t = (time_t)json_integer_value(json_object_get(e, "ts"));
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		printf("  %s  %-18s by ", ts, cli_str(e, "action"));
+		cli_print_safe(stdout, cli_str(e, "actor"));
+		if (strcmp(cli_str(e, "actor"), cli_str(e, "caller")) != 0) {
+			printf(" (via ");
+			cli_print_safe(stdout, cli_str(e, "caller"));
+			printf(")");
+		}
+		if (json_is_string(json_object_get(e, "reason"))) {
+			printf(": ");
+			cli_print_safe(stdout, cli_str(e, "reason"));
+		}
+		printf("\n");
+	}
+}
+
+int
+cmd_show(struct cli *cli, int argc, char **argv)
+{
+	const char *id = NULL;
+	json_t *args, *res = NULL;
+	int r;
+
+	if ((r = cli_parse(cli_cmd("show"), argc, argv, NULL, &id, 1)) != 0)
+		return r;
+	args = json_pack("{s:s}", "id", id);
+	if ((r = cli_call(cli, "show", args, &res)) == 0) {
+		if (cli->json)
+			cli_print_json(res);
+		else {
+			cli_print_request(cli, res);
+			printf("  requested by ");
+			cli_print_safe(stdout, cli_str(res, "caller"));
+			printf(" at %s", cli_str(res, "created_at"));
+			if (json_is_string(json_object_get(res, "reason"))) {
+				printf(", reason: ");
+				cli_print_safe(stdout, cli_str(res, "reason"));
+			}
+			printf("\n  rules: ");
+			for (size_t i = 0; i < json_array_size(
+			    json_object_get(res, "rules")); i++)
+				printf("%s%s", i ? ", " : "", json_string_value(
+				    json_array_get(json_object_get(res, "rules"),
+				    i)));
+			printf("\n");
+			print_timeline(json_object_get(res, "timeline"));
+		}
+	}
+	json_decref(args);
+	json_decref(res);
+	return r;
+}
+
+int
+cmd_check(struct cli *cli, int argc, char **argv)
+{
+	const char *user = NULL, *resource = NULL;
+	const struct cli_opt opts[] = {
+		{ "user", &user, NULL }, { "resource", &resource, NULL },
+		{ NULL, NULL, NULL },
+	};
+	json_t *args, *res = NULL;
+	bool allowed;
+	int r;
+
+	if ((r = cli_parse(cli_cmd("check"), argc, argv, opts, NULL, 0)) != 0)
+		return r;
+	if (resource == NULL)
+		return cli_fail(cli, EX_USAGE, "usage",
+		    "check: --resource R is required");
+	args = json_pack("{s:s, s:s?}", "resource", resource, "user", user);
+	if ((r = cli_call(cli, "check", args, &res)) == 0) {
+		allowed = json_is_true(json_object_get(res, "allowed"));
+		if (cli->json)
+			cli_print_json(res);
+		else {
+			printf("%s%s%s: ", cli_color(cli, allowed ? "green" :
+			    "red"), allowed ? "allowed" : "refused",
+			    cli_color(cli, "reset"));
+			cli_print_safe(stdout, cli_str(res, "reason"));
+			printf("\n");
+			if (!allowed) {
+				printf("  to get access: broker request ");
+				cli_print_safe(stdout, resource);
+				printf(" --reason TEXT\n");
+			}
+		}
+		r = allowed ? EX_DONE : EX_REFUSED;
+	}
+	json_decref(args);
+	json_decref(res);
+	return r;
+}
+
+int
+cmd_whoami(struct cli *cli, int argc, char **argv)
+{
+	json_t *res = NULL, *g;
+	size_t i;
+	int r;
+
+	if ((r = cli_parse(cli_cmd("whoami"), argc, argv, NULL, NULL, 0)) != 0)
+		return r;
+	if ((r = cli_call(cli, "whoami", NULL, &res)) != 0)
+		return r;
+	if (cli->json)
+		cli_print_json(res);
+	else {
+		printf("user: %s (from %s)%s%s\ngroups:", cli_str(res, "user"),
+		    cli_str(res, "sources"),
+		    json_is_true(json_object_get(res, "delegated")) ?
+		    ", acting through " : "",
+		    json_is_true(json_object_get(res, "delegated")) ?
+		    cli_str(res, "caller") : "");
+		json_array_foreach(json_object_get(res, "groups"), i, g)
+			printf(" %s", json_string_value(g));
+		printf("\n");
+	}
+	json_decref(res);
+	return EX_DONE;
+}

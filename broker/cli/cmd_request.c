@@ -1,0 +1,144 @@
+/*
+ * cmd_request.c - request, cancel, revoke, and how a request is printed.
+ */
+#include <string.h>
+
+#include "cli.h"
+
+static void
+print_list(const char *label, json_t *a)
+{
+	size_t i;
+	json_t *v;
+
+	if (json_array_size(a) == 0)
+		return;
+	printf("%s", label);
+	json_array_foreach(a, i, v) {
+		printf("%s", i ? ", " : "");
+		cli_print_safe(stdout, json_string_value(v));
+	}
+}
+
+void
+cli_print_request(struct cli *cli, json_t *r)
+{
+	const char *st = cli_str(r, "state");
+	json_t *ap = json_object_get(r, "approval");
+	const char *col = strcmp(st, "active") == 0 ? "green" :
+	    strcmp(st, "pending") == 0 ? "yellow" : "red";
+
+	printf("%s%s%s %s%s%s: ", cli_color(cli, "bold"), cli_str(r, "id"),
+	    cli_color(cli, "reset"), cli_color(cli, col), st,
+	    cli_color(cli, "reset"));
+	cli_print_safe(stdout, cli_str(r, "resource"));
+	printf(" as ");
+	cli_print_safe(stdout, cli_str(r, "role"));
+	printf(" for ");
+	cli_print_safe(stdout, cli_str(r, "user"));
+	if (strcmp(st, "active") == 0)
+		printf(", until %s", cli_str(r, "expires_at"));
+	else if (strcmp(st, "pending") == 0)
+		printf(", request expires %s", cli_str(r, "expires_at"));
+	printf("\n  ");
+	cli_print_safe(stdout, cli_str(r, "decision"));
+	printf("\n");
+	if (json_is_true(json_object_get(r, "clamped")))
+		printf("  note: asked for %llds, granted %llds (the rule's "
+		    "max_ttl)\n", (long long)json_integer_value(
+		    json_object_get(r, "requested_ttl")),
+		    (long long)json_integer_value(json_object_get(r, "ttl")));
+	if (strcmp(st, "pending") == 0) {
+		printf("  needs %lld more approval(s) from",
+		    (long long)json_integer_value(json_object_get(r,
+		    "approvals_needed")));
+		print_list(" groups: ", json_object_get(ap, "groups"));
+		print_list(" users: ", json_object_get(ap, "users"));
+		printf("\n");
+	}
+}
+
+static int
+print_reply(struct cli *cli, json_t *res)
+{
+	int code = cli_state_exit(res);
+
+	if (cli->json)
+		cli_print_json(res);
+	else
+		cli_print_request(cli, res);
+	return code;
+}
+
+int
+cmd_request(struct cli *cli, int argc, char **argv)
+{
+	const char *resource = NULL, *role = NULL, *dur = NULL, *reason = NULL,
+	    *ticket = NULL, *incident = NULL;
+	const struct cli_opt opts[] = {
+		{ "role", &role, NULL }, { "for", &dur, NULL },
+		{ "reason", &reason, NULL }, { "ticket", &ticket, NULL },
+		{ "incident", &incident, NULL }, { NULL, NULL, NULL },
+	};
+	json_t *args = NULL, *res = NULL;
+	int64_t secs = 0;
+	int r;
+
+	if ((r = cli_parse(cli_cmd("request"), argc, argv, opts, &resource,
+	    1)) != 0)
+		return r;
+	if (dur != NULL && (r = cli_duration(cli, "--for", dur, &secs)) != 0)
+		return r;
+	args = json_pack("{s:s, s:s?, s:s?, s:s?, s:s?}", "resource", resource,
+	    "role", role, "reason", reason, "ticket", ticket, "incident",
+	    incident);
+	if (args == NULL)
+		return cli_fail(cli, EX_ERROR, "internal", "out of memory");
+	if (secs > 0)
+		json_object_set_new(args, "for", json_integer(secs));
+	if ((r = cli_call(cli, "request", args, &res)) == 0)
+		r = print_reply(cli, res);
+	json_decref(args);
+	json_decref(res);
+	return r;
+}
+
+static int
+end_request(struct cli *cli, const char *cmd, const char *op,
+    int argc, char **argv)
+{
+	const char *id = NULL, *reason = NULL;
+	const struct cli_opt opts[] = {
+		{ "reason", &reason, NULL }, { NULL, NULL, NULL },
+	};
+	json_t *args, *res = NULL;
+	int r;
+
+	if ((r = cli_parse(cli_cmd(cmd), argc, argv, opts, &id, 1)) != 0)
+		return r;
+	if (strcmp(cmd, "revoke") == 0 && reason == NULL)
+		return cli_fail(cli, EX_USAGE, "usage",
+		    "revoke: --reason TEXT is required");
+	args = json_pack("{s:s, s:s?}", "id", id, "reason", reason);
+	if ((r = cli_call(cli, op, args, &res)) == 0) {
+		if (cli->json)
+			cli_print_json(res);
+		else
+			cli_print_request(cli, res);
+	}
+	json_decref(args);
+	json_decref(res);
+	return r;
+}
+
+int
+cmd_cancel(struct cli *cli, int argc, char **argv)
+{
+	return end_request(cli, "cancel", "cancel", argc, argv);
+}
+
+int
+cmd_revoke(struct cli *cli, int argc, char **argv)
+{
+	return end_request(cli, "revoke", "revoke", argc, argv);
+}

@@ -1,0 +1,108 @@
+/*
+ * main.c - the broker CLI: global options, then one command.
+ *
+ *   broker [--socket PATH] [--as USER] [--json] COMMAND ...
+ *
+ * The socket is --socket, else $BROKER_SOCKET, else /run/broker/broker.sock.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define DEFAULT_SOCKET "/run/broker/broker.sock"
+
+const struct cli_cmd cli_commands[] = {
+	{ "request", cmd_request, "request RESOURCE [--role R] [--for DUR] "
+	    "[--reason TEXT] [--ticket ID] [--incident ID]",
+	    "Ask for access to RESOURCE. Exit 0 when granted, 3 when pending "
+	    "approval, 4 when denied." },
+	{ "status", cmd_status, "status",
+	    "Broker health, counts, and my active grants and pending requests." },
+	{ "list", cmd_list, "list [--all] [--state S] [--user U] [--limit N]",
+	    "My requests, newest first (--all: everyone's; for policy admins, "
+	    "auditors and reviewers)." },
+	{ "show", cmd_show, "show ID",
+	    "One request with its full timeline." },
+	{ "cancel", cmd_cancel, "cancel ID [--reason TEXT]",
+	    "Withdraw a pending request." },
+	{ "revoke", cmd_revoke, "revoke ID --reason TEXT",
+	    "End an active grant now." },
+	{ "check", cmd_check, "check --user U --resource R",
+	    "The decision a host would get now. Exit 0 allowed, 4 refused." },
+	{ "whoami", cmd_whoami, "whoami",
+	    "The identity and groups the broker sees for me, and from where." },
+	{ "policy", cmd_policy, "policy check FILE | policy load FILE --reason "
+	    "TEXT | policy show | policy explain --user U --resource R "
+	    "[--role R] [--for DUR]",
+	    "Check a policy file (offline), load it (policy admins), show the "
+	    "policy in force, or explain a decision." },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static void
+usage(FILE *f)
+{
+	const struct cli_cmd *c;
+
+	fprintf(f, "usage: broker [--socket PATH] [--as USER] [--json] "
+	    "COMMAND ...\n\ncommands:\n");
+	for (c = cli_commands; c->name != NULL; c++)
+		fprintf(f, "  %-9s %s\n", c->name, c->help);
+	fprintf(f, "\nDurations are written like 90s, 15m, 8h, 2d.\n"
+	    "Exit codes: 0 done, 1 error, 2 usage, 3 pending approval, "
+	    "4 refused, 5 broker unreachable.\n"
+	    "Run 'broker COMMAND --help' for a command's options.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli cli = { .timeout_ms = 10000 };
+	const struct cli_cmd *c;
+	const char *env;
+	int i = 1, r;
+
+	while (i < argc && strncmp(argv[i], "--", 2) == 0) {
+		if (strcmp(argv[i], "--json") == 0)
+			cli.json = true;
+		else if (strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return EX_DONE;
+		} else if ((strcmp(argv[i], "--socket") == 0 ||
+		    strcmp(argv[i], "--as") == 0) && i + 1 < argc) {
+			if (argv[i][2] == 's')
+				cli.socket = argv[i + 1];
+			else
+				cli.as = argv[i + 1];
+			i++;
+		} else {
+			fprintf(stderr, "broker: unknown or incomplete option "
+			    "%s\n", argv[i]);
+			usage(stderr);
+			return EX_USAGE;
+		}
+		i++;
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (cli.socket == NULL)
+		cli.socket = (env = secure_getenv("BROKER_SOCKET")) != NULL &&
+		    env[0] != '\0' ? env : DEFAULT_SOCKET;
+	cli.tty = isatty(STDOUT_FILENO);
+	cli.color = cli.tty && getenv("NO_COLOR") == NULL;
+	for (c = cli_commands; c->name != NULL; c++)
+		if (strcmp(c->name, argv[i]) == 0)
+			break;
+	if (c->name == NULL) {
+		fprintf(stderr, "broker: unknown command \"%s\"\n", argv[i]);
+		usage(stderr);
+		return EX_USAGE;
+	}
+	r = c->fn(&cli, argc - i - 1, argv + i + 1);
+	client_free(cli.client);
+	return r < 0 ? EX_DONE : r;
+}

@@ -1,0 +1,58 @@
+/*
+ * config.h - brokerd's configuration (brokerd -c FILE, or --dev DIR).
+ *
+ * Parsed strictly like the policy: unknown keys and wrong types are errors.
+ * A config with only state_dir and socket set works.
+ */
+#ifndef BRK_CONFIG_H
+#define BRK_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "errors.h"
+
+struct local_group {
+	char *name;
+	char **users;
+	size_t nusers;
+};
+
+struct config {
+	char *state_dir;
+	char *socket;
+	mode_t socket_mode;		/* default 0666: identity is SO_PEERCRED */
+	char *policy;			/* policy file; NULL = none yet */
+	uid_t *delegates;		/* may use "as"; root always may */
+	size_t ndelegates;
+	uint64_t mapsize;		/* default 1 GiB */
+	bool group_commit;		/* default true */
+	int log_level;
+	int max_connections;		/* default 1024 */
+	int idle_timeout;		/* seconds, default 60 */
+	int read_timeout;		/* seconds to finish a started line, 10 */
+	struct local_group *groups;	/* "local_groups": group -> users */
+	size_t ngroups;
+	bool dev;
+};
+
+/* Load FILE.  err says which key is wrong. */
+int config_load(const char *path, struct config **out, struct brk_error *err);
+
+/*
+ * The embedded default for `brokerd --dev DIR`: creates DIR (0700) with
+ * DIR/state, writes DIR/policy.json from the example policy when missing,
+ * socket DIR/broker.sock, the running user as delegate, and the example
+ * policy's users as local groups.
+ */
+int config_dev(const char *dir, struct config **out, struct brk_error *err);
+
+/* Parse a config document from memory (used by config_load and tests). */
+int config_parse(const char *text, size_t len, struct config **out,
+    struct brk_error *err);
+
+void config_free(struct config *c);
+
+#endif

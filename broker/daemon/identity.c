@@ -1,0 +1,153 @@
+/*
+ * identity.c - NSS and config-defined identities.
+ */
+#include "identity.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "names.h"
+
+static bool
+has_group(const struct ident *id, const char *g)
+{
+	size_t i;
+
+	for (i = 0; i < id->ngroups; i++)
+		if (strcmp(id->groups[i], g) == 0)
+			return true;
+	return false;
+}
+
+static int
+add_group(struct ident *id, const char *g)
+{
+	if (!name_group_valid(g) || has_group(id, g))
+		return 0;
+	if (id->ngroups >= IDENT_MAX_GROUPS)
+		return 0;	/* more groups than we track: fewer rights */
+	if ((id->groups[id->ngroups] = strdup(g)) == NULL)
+		return BRK_ERR_NOMEM;
+	id->ngroups++;
+	return 0;
+}
+
+static int
+nss_groups(struct ident *id, gid_t base)
+{
+	gid_t gids[IDENT_MAX_GROUPS];
+	int n = IDENT_MAX_GROUPS, i, r;
+	struct group gr, *res;
+	char buf[16384];
+
+	if (getgrouplist(id->name, base, gids, &n) < 0)
+		n = IDENT_MAX_GROUPS;	/* truncated: keep what fit */
+	for (i = 0; i < n; i++) {
+		res = NULL;
+		if (getgrgid_r(gids[i], &gr, buf, sizeof(buf), &res) != 0 ||
+		    res == NULL)
+			continue;
+		if ((r = add_group(id, res->gr_name)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Adds local groups; returns whether the user appears in any. */
+static int
+local_groups(const struct config *cfg, struct ident *id, bool *found)
+{
+	size_t i, j;
+	int r;
+
+	*found = false;
+	for (i = 0; i < cfg->ngroups; i++)
+		for (j = 0; j < cfg->groups[i].nusers; j++)
+			if (strcmp(cfg->groups[i].users[j], id->name) == 0) {
+				*found = true;
+				if ((r = add_group(id, cfg->groups[i].name)) != 0)
+					return r;
+			}
+	return 0;
+}
+
+static int
+finish(const struct config *cfg, struct ident *id, const struct passwd *pw,
+    struct brk_error *err)
+{
+	bool local = false;
+	int r;
+
+	if (pw != NULL && (r = nss_groups(id, pw->pw_gid)) != 0)
+		return r;
+	if ((r = local_groups(cfg, id, &local)) != 0)
+		return r;
+	if (pw == NULL && !local)
+		return brk_error_set(err, BRK_ERR_NOTFOUND,
+		    "unknown user \"%s\"", id->name);
+	snprintf(id->sources, sizeof(id->sources), "%s%s%s",
+	    pw != NULL ? "nss" : "", pw != NULL && local ? "+" : "",
+	    local ? "local" : "");
+	return 0;
+}
+
+int
+ident_from_uid(const struct config *cfg, uid_t uid, struct ident *out,
+    struct brk_error *err)
+{
+	struct passwd pw, *res = NULL;
+	char buf[16384];
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
+		return brk_error_set(err, BRK_ERR_NOTFOUND,
+		    "uid %u has no user name", (unsigned)uid);
+	if (!name_user_valid(res->pw_name))
+		return brk_error_set(err, BRK_ERR_INVALID, "uid %u has a user "
+		    "name the broker does not accept", (unsigned)uid);
+	snprintf(out->name, sizeof(out->name), "%s", res->pw_name);
+	out->uid = uid;
+	out->in_nss = true;
+	if ((r = finish(cfg, out, res, err)) != 0)
+		ident_clear(out);
+	return r;
+}
+
+int
+ident_from_name(const struct config *cfg, const char *name,
+    struct ident *out, struct brk_error *err)
+{
+	struct passwd pw, *res = NULL;
+	char buf[16384];
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (!name_user_valid(name))
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "\"%.64s\" is not a valid user name", name);
+	snprintf(out->name, sizeof(out->name), "%s", name);
+	out->uid = (uid_t)-1;
+	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0)
+		res = NULL;
+	if (res != NULL) {
+		out->uid = res->pw_uid;
+		out->in_nss = true;
+	}
+	if ((r = finish(cfg, out, res, err)) != 0)
+		ident_clear(out);
+	return r;
+}
+
+void
+ident_clear(struct ident *id)
+{
+	size_t i;
+
+	for (i = 0; i < id->ngroups; i++)
+		free(id->groups[i]);
+	id->ngroups = 0;
+}

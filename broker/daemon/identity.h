@@ -1,0 +1,53 @@
+/*
+ * identity.h - who a caller is: user name and groups.
+ *
+ * Local callers are identified by the kernel (SO_PEERCRED uid), never by
+ * their word.  Names and groups come from NSS (getpwuid_r, getgrouplist)
+ * and from the config's local_groups; a user is known when either names
+ * them.  Group names that are not in canonical form are dropped, never
+ * guessed at.
+ */
+#ifndef BRK_IDENTITY_H
+#define BRK_IDENTITY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "errors.h"
+
+#define IDENT_MAX_GROUPS 256
+
+struct ident {
+	char name[65];
+	uid_t uid;		/* (uid_t)-1 when the user is not in NSS */
+	bool in_nss;
+	size_t ngroups;
+	char *groups[IDENT_MAX_GROUPS];
+	char sources[64];	/* "nss", "local", "nss+local" */
+};
+
+/* The identity of a connected uid.  BRK_ERR_NOTFOUND for unknown uids. */
+int ident_from_uid(const struct config *cfg, uid_t uid, struct ident *out,
+    struct brk_error *err);
+
+/*
+ * The identity of a user by name (for "as" and check --user).
+ * BRK_ERR_INVALID for non-canonical names, BRK_ERR_NOTFOUND when no source
+ * knows the user.
+ */
+int ident_from_name(const struct config *cfg, const char *name,
+    struct ident *out, struct brk_error *err);
+
+/* Free the groups; the struct may be reused. */
+void ident_clear(struct ident *id);
+
+/* The groups as a const array for the policy engine. */
+static inline const char *const *
+ident_groups(const struct ident *id)
+{
+	return (const char *const *)id->groups;
+}
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * ops.h - the handlers behind each protocol op, and what they share.
+ */
+#ifndef BRK_OPS_H
+#define BRK_OPS_H
+
+#include "daemon.h"
+#include "record.h"
+
+/* Counters in brokerd.counters. */
+enum { CNT_AUTO, CNT_PENDING, CNT_DENIED, CNT_REFUSED };
+
+int op_request(struct call *c);
+int op_cancel(struct call *c);
+int op_revoke(struct call *c);
+int op_status(struct call *c);
+int op_list(struct call *c);
+int op_show(struct call *c);
+int op_check(struct call *c);
+int op_whoami(struct call *c);
+int op_policy_check(struct call *c);
+int op_policy_load(struct call *c);
+int op_policy_show(struct call *c);
+int op_policy_explain(struct call *c);
+
+/* Periodic expiry sweep (ops_request.c). */
+void ops_sweep(struct brokerd *d, struct store_txn **rtxn);
+
+/*
+ * Whether the call may see or act on others' requests: root-free; only the
+ * roles named in policy (policy admins, auditors, reviewers).
+ */
+bool call_may_see_all(struct call *c, struct policy_ref *p);
+
+/* Load request `id` (string arg) for reading, with read-time expiry. */
+int ops_load_request(struct call *c, struct store_txn *t, const char *id,
+    struct request *r);
+
+/* The argument "id" parsed into a serial; fails the call when bad. */
+int ops_arg_id(struct call *c, uint64_t *serial, const char **idstr);
+
+/* Join up to n strings with commas into dst (truncating safely). */
+void ops_join(char *dst, size_t dstlen, const char *const *v, size_t n);
+
+#endif

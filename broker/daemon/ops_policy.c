@@ -1,0 +1,173 @@
+/*
+ * ops_policy.c - policy check, load, show and explain.
+ *
+ * The CLI sends the policy text, never a path: the daemon may not be able to
+ * read the user's files, and must not be made to read anyone else's.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "duration.h"
+#include "names.h"
+#include "ops.h"
+#include "policystate.h"
+
+#define POLICY_TEXT_MAX (60 * 1024)	/* what fits in one protocol line */
+
+static json_t *
+warnings_json(const struct policy *p)
+{
+	const char *const *w = NULL;
+	size_t n = policy_warnings(p, &w), i;
+	json_t *a = json_array();
+
+	for (i = 0; a != NULL && i < n; i++)
+		json_array_append_new(a, json_string(w[i]));
+	return a;
+}
+
+int
+op_policy_check(struct call *c)
+{
+	static const char *const keys[] = { "text", NULL };
+	struct brk_error err = { { 0 } };
+	struct policy_error pe = { { 0 }, 0, { 0 } };
+	struct policy *p = NULL;
+	const char *text = NULL;
+	int r;
+
+	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
+	    (r = proto_arg_str(c->req->args, "text", true, POLICY_TEXT_MAX,
+	    &text, &err)) != 0) {
+		call_fail(c, r, "%s", err.msg);
+		return r;
+	}
+	if ((r = policy_parse(text, strlen(text), &p, &pe)) != 0) {
+		call_fail(c, r, "%s: line %d: %s", pe.path[0] ? pe.path : "$",
+		    pe.line, pe.msg);
+		return r;
+	}
+	call_reply(c, json_pack("{s:b, s:I, s:o}", "valid", 1, "rules",
+	    (json_int_t)policy_rule_count(p), "warnings", warnings_json(p)));
+	policy_free(p);
+	return 0;
+}
+
+int
+op_policy_load(struct call *c)
+{
+	static const char *const keys[] = { "text", "reason", NULL };
+	struct brk_error err = { { 0 } };
+	struct policy_error pe = { { 0 }, 0, { 0 } };
+	struct policy_ref *p = policy_get(c->d);
+	const char *text = NULL, *reason = NULL;
+	uint64_t version = 0;
+	int r;
+
+	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
+	    (r = proto_arg_str(c->req->args, "text", true, POLICY_TEXT_MAX,
+	    &text, &err)) != 0 ||
+	    (r = proto_arg_str(c->req->args, "reason", true, 4096, &reason,
+	    &err)) != 0)
+		goto fail;
+	r = BRK_ERR_DENIED;
+	if (!call_has_role(c, p, ROLE_POLICY_ADMINS)) {
+		brk_error_set(&err, r, "%s is not a policy admin",
+		    c->who.name);
+		goto fail;
+	}
+	/* writer_run waits for the commit; policy loads are rare */
+	if ((r = policystate_load(c->d, text, strlen(text), c->who.name,
+	    c->caller.name, reason, "cli", &version, &pe, &err)) != 0)
+		goto fail;
+	policy_put(c->d, p);
+	p = policy_get(c->d);
+	call_reply(c, json_pack("{s:I, s:I, s:s, s:o}", "version",
+	    (json_int_t)version, "rules",
+	    (json_int_t)policy_rule_count(p->policy), "sha256", p->sha256,
+	    "warnings", warnings_json(p->policy)));
+	policy_put(c->d, p);
+	return 0;
+fail:
+	policy_put(c->d, p);
+	call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
+	return r;
+}
+
+int
+op_policy_show(struct call *c)
+{
+	struct policy_ref *p = policy_get(c->d);
+	struct store_txn *t = NULL;
+	json_t *o = NULL, *ver = NULL;
+	int r;
+
+	if ((r = call_read(c, &t)) == 0)
+		ver = policystate_version(c->d, t, p->version, false);
+	o = json_pack("{s:I, s:s, s:o, s:o, s:o}", "version",
+	    (json_int_t)p->version, "sha256", p->sha256, "loaded",
+	    ver != NULL ? ver : json_null(), "document",
+	    policy_document(p->policy), "warnings",
+	    warnings_json(p->policy));
+	policy_put(c->d, p);
+	if (o == NULL) {
+		call_fail(c, BRK_ERR_NOMEM, "out of memory");
+		return BRK_ERR_NOMEM;
+	}
+	call_reply(c, o);
+	return 0;
+}
+
+int
+op_policy_explain(struct call *c)
+{
+	static const char *const keys[] = { "user", "resource", "role", "for",
+		NULL };
+	struct brk_error err = { { 0 } };
+	struct policy_ref *p = policy_get(c->d);
+	struct ident subject = { .name = { 0 } };
+	const char *user = NULL, *resource = NULL, *role = NULL;
+	struct policy_query q = { 0 };
+	int64_t dur = 0;
+	json_t *o;
+	int r;
+
+	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
+	    (r = proto_arg_str(c->req->args, "resource", true, 255, &resource,
+	    &err)) != 0 ||
+	    ((r = proto_arg_str(c->req->args, "user", false, 64, &user,
+	    &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
+	    ((r = proto_arg_str(c->req->args, "role", false, 64, &role,
+	    &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
+	    ((r = proto_arg_int(c->req->args, "for", false, 1, DURATION_MAX,
+	    &dur, &err)) != 0 && r != BRK_ERR_NOTFOUND))
+		goto fail;
+	if (user == NULL)
+		user = c->who.name;
+	if ((r = ident_from_name(c->d->cfg, user, &subject, &err)) != 0)
+		goto fail;
+	q = (struct policy_query){ .user = user,
+		.groups = ident_groups(&subject), .ngroups = subject.ngroups,
+		.resource = resource, .role = role, .duration = dur };
+	if ((o = policy_explain(p->policy, &q)) == NULL) {
+		r = BRK_ERR_NOMEM;
+		goto fail;
+	}
+	json_object_set_new(o, "policy_version", json_integer(
+	    (json_int_t)p->version));
+	json_object_set_new(o, "user", json_string(user));
+	json_object_set_new(o, "groups", json_pack("[]"));
+	for (size_t i = 0; i < subject.ngroups; i++)
+		json_array_append_new(json_object_get(o, "groups"),
+		    json_string(subject.groups[i]));
+	ident_clear(&subject);
+	policy_put(c->d, p);
+	call_reply(c, o);
+	return 0;
+fail:
+	ident_clear(&subject);
+	policy_put(c->d, p);
+	call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
+	return r;
+}

@@ -1,0 +1,357 @@
+/*
+ * ops_query.c - read-only ops: status, list, show, check, whoami.
+ *
+ * They run on the I/O thread inside one read transaction each, and apply
+ * expiry at read time: a grant past its end is never reported as active,
+ * whether or not the sweeper has recorded it yet.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "names.h"
+#include "ops.h"
+#include "reqstore.h"
+#include "timefmt.h"
+
+#define LIST_DEFAULT 100
+#define LIST_MAX 10000
+
+struct lister {
+	struct store_txn *t;
+	json_t *out;
+	int state;		/* -1 for any */
+	const char *user;	/* NULL for any */
+	size_t limit;
+	int64_t now;
+	int rc;
+};
+
+static int
+list_one(uint64_t serial, void *arg)
+{
+	struct lister *l = arg;
+	struct request r;
+
+	if ((l->rc = reqstore_load(l->t, serial, &r)) != 0)
+		return l->rc == BRK_ERR_NOTFOUND ? 0 : l->rc;
+	reqstore_effective(&r, l->now);
+	if (l->state >= 0 && (int)r.state != l->state)
+		return 0;
+	if (l->user != NULL && strcmp(r.user, l->user) != 0)
+		return 0;
+	json_array_append_new(l->out, record_to_json(&r));
+	return json_array_size(l->out) >= l->limit ? 1 : 0;
+}
+
+int
+op_list(struct call *c)
+{
+	static const char *const keys[] = { "all", "state", "limit", "user",
+		NULL };
+	struct brk_error err = { { 0 } };
+	struct policy_ref *p = policy_get(c->d);
+	struct lister l = { .state = -1, .limit = LIST_DEFAULT,
+		.now = time_now() };
+	const char *state = NULL, *user = NULL;
+	int64_t limit = LIST_DEFAULT;
+	bool all = false;
+	int r;
+
+	l.out = json_array();
+	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
+	    ((r = proto_arg_bool(c->req->args, "all", &all, &err)) != 0 &&
+	    r != BRK_ERR_NOTFOUND) ||
+	    ((r = proto_arg_str(c->req->args, "state", false, 16, &state,
+	    &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
+	    ((r = proto_arg_str(c->req->args, "user", false, 64, &user,
+	    &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
+	    ((r = proto_arg_int(c->req->args, "limit", false, 1, LIST_MAX,
+	    &limit, &err)) != 0 && r != BRK_ERR_NOTFOUND))
+		goto fail;
+	r = BRK_ERR_INVALID;
+	if (state != NULL && (l.state = req_state_parse(state)) < 0) {
+		brk_error_set(&err, r, "unknown state \"%.16s\"", state);
+		goto fail;
+	}
+	r = BRK_ERR_DENIED;
+	if ((all || (user != NULL && strcmp(user, c->who.name) != 0)) &&
+	    !call_may_see_all(c, p)) {
+		brk_error_set(&err, r, "%s may not list others' requests "
+		    "(policy admins, auditors and reviewers may)", c->who.name);
+		goto fail;
+	}
+	l.limit = (size_t)limit;
+	l.user = user;
+	if ((r = call_read(c, &l.t)) != 0)
+		goto fail;
+	if (!all && user == NULL)
+		r = reqstore_by_user(l.t, c->who.name, true, list_one, &l);
+	else if (user != NULL)
+		r = reqstore_by_user(l.t, user, true, list_one, &l);
+	else
+		r = reqstore_all(l.t, true, list_one, &l);
+	if (r != 0)
+		goto fail;
+	policy_put(c->d, p);
+	call_reply(c, l.out);
+	return 0;
+fail:
+	policy_put(c->d, p);
+	json_decref(l.out);
+	call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
+	return r;
+}
+
+/* Whether who is an eligible approver of r (in its approver lists). */
+static bool
+is_listed_approver(const struct call *c, const struct request *r)
+{
+	char buf[REC_LIST], *tok, *save = NULL;
+	size_t i;
+
+	snprintf(buf, sizeof(buf), "%s", r->approver_users);
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save))
+		if (strcmp(tok, c->who.name) == 0)
+			return true;
+	snprintf(buf, sizeof(buf), "%s", r->approver_groups);
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save))
+		for (i = 0; i < c->who.ngroups; i++)
+			if (strcmp(tok, c->who.groups[i]) == 0)
+				return true;
+	return false;
+}
+
+int
+op_show(struct call *c)
+{
+	static const char *const keys[] = { "id", NULL };
+	struct brk_error err = { { 0 } };
+	struct policy_ref *p = policy_get(c->d);
+	struct store_txn *t = NULL;
+	const char *id = NULL;
+	struct request r;
+	char rid[24];
+	json_t *o = NULL, *tl;
+	uint64_t serial;
+	int rc;
+
+	if (ops_arg_id(c, &serial, &id) != 0)
+		goto out;
+	if ((rc = proto_args_only(c->req->args, keys, &err)) != 0) {
+		call_fail(c, rc, "%s", err.msg);
+		goto out;
+	}
+	if ((rc = call_read(c, &t)) != 0 ||
+	    (rc = ops_load_request(c, t, id, &r)) != 0) {
+		call_fail(c, rc, "no request %s", id);
+		goto out;
+	}
+	if (strcmp(r.user, c->who.name) != 0 &&
+	    strcmp(r.caller, c->who.name) != 0 && !call_may_see_all(c, p) &&
+	    !is_listed_approver(c, &r)) {
+		/* the same answer as a missing id: ids are not secrets, but
+		 * who asked for what is */
+		call_fail(c, BRK_ERR_NOTFOUND, "no request %s", id);
+		goto out;
+	}
+	o = record_to_json(&r);
+	tl = json_array();
+	req_id(serial, rid);
+	if (o == NULL || tl == NULL ||
+	    (rc = audit_by(t, 't', rid, 1000, tl)) != 0) {
+		json_decref(tl);
+		call_fail(c, BRK_ERR_NOMEM, "cannot build the timeline");
+		goto out;
+	}
+	json_object_set_new(o, "timeline", tl);
+	call_reply(c, o);
+	o = NULL;
+out:
+	json_decref(o);
+	policy_put(c->d, p);
+	return 0;
+}
+
+struct active_find {
+	struct store_txn *t;
+	int64_t now;
+	struct request best;	/* the grant that ends last */
+	bool found;
+};
+
+static int
+find_active(uint64_t serial, void *arg)
+{
+	struct active_find *f = arg;
+	struct request r;
+
+	if (reqstore_load(f->t, serial, &r) != 0)
+		return 0;
+	if (!reqstore_is_live(&r, f->now) || r.state != ST_ACTIVE)
+		return 0;
+	if (!f->found || r.expires_at > f->best.expires_at)
+		f->best = r;
+	f->found = true;
+	return 0;
+}
+
+/* Whether the connected caller may ask about other users (hosts' PAM). */
+static bool
+caller_may_check_others(struct call *c, struct policy_ref *p)
+{
+	size_t i;
+
+	if (c->caller.uid == 0)
+		return true;
+	for (i = 0; i < c->d->cfg->ndelegates; i++)
+		if (c->d->cfg->delegates[i] == c->caller.uid)
+			return true;
+	return call_has_role(c, p, ROLE_AUDITORS) ||
+	    call_has_role(c, p, ROLE_POLICY_ADMINS);
+}
+
+int
+op_check(struct call *c)
+{
+	static const char *const keys[] = { "user", "resource", NULL };
+	struct brk_error err = { { 0 } };
+	struct policy_ref *p = policy_get(c->d);
+	struct active_find f = { .now = time_now() };
+	const char *user = NULL, *resource = NULL;
+	char id[24], ts[TIMEFMT_LEN], why[600];
+	int r;
+
+	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
+	    (r = proto_arg_str(c->req->args, "resource", true,
+	    REC_RESOURCE - 1, &resource, &err)) != 0 ||
+	    ((r = proto_arg_str(c->req->args, "user", false, 64, &user,
+	    &err)) != 0 && r != BRK_ERR_NOTFOUND))
+		goto fail;
+	if (user == NULL)
+		user = c->who.name;
+	r = BRK_ERR_INVALID;
+	if (!name_user_valid(user) || !name_resource_valid(resource)) {
+		brk_error_set(&err, r, "invalid user or resource name");
+		goto fail;
+	}
+	r = BRK_ERR_DENIED;
+	if (strcmp(user, c->who.name) != 0 && !caller_may_check_others(c, p)) {
+		brk_error_set(&err, r, "%s may not check other users",
+		    c->caller.name);
+		goto fail;
+	}
+	if ((r = call_read(c, &f.t)) != 0 ||
+	    (r = reqstore_active_for(f.t, user, resource, find_active,
+	    &f)) != 0)
+		goto fail;
+	policy_put(c->d, p);
+	if (!f.found) {
+		snprintf(why, sizeof(why), "%s has no active grant for %s",
+		    user, resource);
+		call_reply(c, json_pack("{s:b, s:s, s:s, s:n, s:n, s:s, s:s}",
+		    "allowed", 0, "user", user, "resource", resource, "grant",
+		    "expires_at", "reason", why, "hint", "broker request"));
+		return 0;
+	}
+	req_id(f.best.serial, id);
+	time_rfc3339(f.best.expires_at, ts);
+	snprintf(why, sizeof(why), "grant %s is active until %s", id, ts);
+	call_reply(c, json_pack("{s:b, s:s, s:s, s:s, s:s, s:s, s:s}",
+	    "allowed", 1, "user", user, "resource", resource, "grant", id,
+	    "expires_at", ts, "reason", why, "role", f.best.role));
+	return 0;
+fail:
+	policy_put(c->d, p);
+	call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
+	return r;
+}
+
+static json_t *
+groups_json(const struct ident *id)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a != NULL && i < id->ngroups; i++)
+		json_array_append_new(a, json_string(id->groups[i]));
+	return a;
+}
+
+int
+op_whoami(struct call *c)
+{
+	call_reply(c, json_pack("{s:s, s:o, s:s, s:s, s:b, s:o}",
+	    "user", c->who.name, "groups", groups_json(&c->who),
+	    "sources", c->who.sources, "caller", c->caller.name,
+	    "delegated", c->delegated,
+	    "uid", c->who.in_nss ? json_integer(c->who.uid) : json_null()));
+	return 0;
+}
+
+struct counter {
+	struct store_txn *t;
+	int64_t now;
+	const char *user;	/* collect this user's requests into mine */
+	json_t *mine;
+	uint64_t n;
+};
+
+static int
+count_live(uint64_t serial, void *arg)
+{
+	struct counter *k = arg;
+	struct request r;
+
+	if (reqstore_load(k->t, serial, &r) != 0 || !reqstore_is_live(&r,
+	    k->now))
+		return 0;
+	k->n++;
+	if (strcmp(r.user, k->user) == 0 && json_array_size(k->mine) < 100)
+		json_array_append_new(k->mine, record_to_json(&r));
+	return 0;
+}
+
+int
+op_status(struct call *c)
+{
+	struct policy_ref *p = policy_get(c->d);
+	struct counter act = { .now = time_now(), .user = c->who.name };
+	struct counter pend = act;
+	char started[TIMEFMT_LEN];
+	json_t *o;
+	int r;
+
+	act.mine = json_array();
+	pend.mine = json_array();
+	if ((r = call_read(c, &act.t)) != 0) {
+		json_decref(act.mine);
+		json_decref(pend.mine);
+		policy_put(c->d, p);
+		call_fail(c, r, "cannot read the store: %s", brk_strerror(r));
+		return r;
+	}
+	pend.t = act.t;
+	reqstore_by_state(act.t, ST_ACTIVE, count_live, &act);
+	reqstore_by_state(pend.t, ST_PENDING, count_live, &pend);
+	time_rfc3339(c->d->started_at, started);
+	o = json_pack("{s:{s:s, s:s, s:I, s:I, s:I, s:s}, s:{s:I, s:I},"
+	    " s:{s:s, s:o, s:o, s:o}, s:n}",
+	    "broker", "health", "ok", "started_at", started,
+	    "uptime_s", (json_int_t)(act.now - c->d->started_at),
+	    "policy_version", (json_int_t)(p != NULL ? p->version : 0),
+	    "policy_rules", (json_int_t)(p != NULL ?
+	    policy_rule_count(p->policy) : 0),
+	    "socket", c->d->cfg->socket,
+	    "counts", "active", (json_int_t)act.n, "pending",
+	    (json_int_t)pend.n,
+	    "me", "user", c->who.name, "groups", groups_json(&c->who),
+	    "active", act.mine, "pending", pend.mine,
+	    "freeze");
+	policy_put(c->d, p);
+	call_reply(c, o);
+	return 0;
+}

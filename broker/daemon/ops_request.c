@@ -1,0 +1,433 @@
+/*
+ * ops_request.c - asking for access and ending it: request, cancel, revoke,
+ * and the expiry sweep.
+ *
+ * The decision is made on the I/O thread from the policy in force; the
+ * writer stores it with its audit record in one transaction, and the reply
+ * goes out only after that transaction is durable.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "duration.h"
+#include "log.h"
+#include "names.h"
+#include "ops.h"
+#include "reqstore.h"
+#include "timefmt.h"
+
+/* One mutation of one request, carried from the handler to the writer. */
+struct req_op {
+	struct call *c;
+	struct request rec;		/* new (create) or loaded (transition) */
+	enum req_state from, to;
+	const char *action;		/* audit action */
+	bool privileged;		/* may act on others' requests */
+	int64_t now;
+	char msg[512];			/* why apply refused */
+};
+
+static const char *
+created_action(enum req_state s)
+{
+	return s == ST_ACTIVE ? "request.granted" :
+	    s == ST_PENDING ? "request.pending" : "request.denied";
+}
+
+static int
+audit_request(struct store_txn *t, struct req_op *op, const char *action,
+    const char *reason)
+{
+	char id[24];
+	json_t *details;
+	int r;
+
+	req_id(op->rec.serial, id);
+	details = json_pack("{s:s, s:s, s:s, s:I, s:s}", "state",
+	    req_state_name(op->rec.state), "role", op->rec.role, "rules",
+	    op->rec.rules, "ttl", (json_int_t)op->rec.ttl, "decision",
+	    op->rec.decision);
+	r = audit_append(t, op->now, &(struct audit_event){
+	    .action = action, .actor = op->c->who.name,
+	    .caller = op->c->caller.name, .target = id, .user = op->rec.user,
+	    .resource = op->rec.resource, .reason = reason,
+	    .details = details }, NULL);
+	json_decref(details);
+	return r;
+}
+
+static int
+apply_create(struct store_txn *t, void *arg)
+{
+	struct req_op *op = arg;
+	int r;
+
+	if ((r = reqstore_create(t, &op->rec)) != 0)
+		return r;
+	return audit_request(t, op, created_action(op->rec.state),
+	    op->rec.reason[0] ? op->rec.reason : NULL);
+}
+
+static json_t *
+reply_json(const struct request *r)
+{
+	json_t *o = record_to_json(r);
+
+	if (o != NULL && r->state == ST_PENDING)
+		json_object_set_new(o, "approvals_needed",
+		    json_integer(r->quorum - r->approvals));
+	return o;
+}
+
+static void
+done_reply(void *arg, int rc)
+{
+	struct req_op *op = arg;
+
+	if (rc == 0)
+		call_reply(op->c, reply_json(&op->rec));
+	else if (op->msg[0] != '\0')
+		call_fail(op->c, rc, "%s", op->msg);
+	else
+		call_fail(op->c, rc, "not recorded: %s", brk_strerror(rc));
+	free(op);
+}
+
+static const char *const request_keys[] = { "resource", "role", "for",
+	"reason", "ticket", "incident", "break_glass", NULL };
+
+/* Read and check the arguments into op->rec. */
+static int
+request_args(struct call *c, struct request *rec, struct brk_error *err)
+{
+	const char *resource = NULL, *role = NULL, *s;
+	json_t *a = c->req->args;
+	bool bg = false;
+	int64_t dur = 0;
+	int r;
+
+	if ((r = proto_args_only(a, request_keys, err)) != 0 ||
+	    (r = proto_arg_str(a, "resource", true, REC_RESOURCE - 1,
+	    &resource, err)) != 0)
+		return r;
+	if (!name_resource_valid(resource))
+		return brk_error_set(err, BRK_ERR_INVALID, "\"%.64s\" is not "
+		    "a valid resource (kind:name)", resource);
+	r = proto_arg_str(a, "role", false, REC_NAME - 1, &role, err);
+	if (r == 0 && !name_user_valid(role))
+		return brk_error_set(err, BRK_ERR_INVALID, "\"%.64s\" is not "
+		    "a valid role", role);
+	if ((r != 0 && r != BRK_ERR_NOTFOUND) ||
+	    ((r = proto_arg_int(a, "for", false, 1, DURATION_MAX, &dur,
+	    err)) != 0 && r != BRK_ERR_NOTFOUND) ||
+	    ((r = proto_arg_bool(a, "break_glass", &bg, err)) != 0 &&
+	    r != BRK_ERR_NOTFOUND))
+		return r;
+	if (bg)
+		return brk_error_set(err, BRK_ERR_UNSUPPORTED,
+		    "break-glass requests are not available in this version");
+	snprintf(rec->user, sizeof(rec->user), "%s", c->who.name);
+	snprintf(rec->caller, sizeof(rec->caller), "%s", c->caller.name);
+	snprintf(rec->resource, sizeof(rec->resource), "%s", resource);
+	snprintf(rec->role, sizeof(rec->role), "%s",
+	    role != NULL ? role : c->who.name);
+	rec->requested_ttl = dur;
+	if (proto_arg_str(a, "reason", false, REC_TEXT - 1, &s, err) == 0)
+		snprintf(rec->reason, sizeof(rec->reason), "%s", s);
+	if (proto_arg_str(a, "ticket", false, sizeof(rec->ticket) - 1, &s,
+	    err) == 0)
+		snprintf(rec->ticket, sizeof(rec->ticket), "%s", s);
+	if (proto_arg_str(a, "incident", false, sizeof(rec->incident) - 1, &s,
+	    err) == 0)
+		snprintf(rec->incident, sizeof(rec->incident), "%s", s);
+	/* a string argument over its bound is an error, not a truncation */
+	return proto_arg_str(a, "reason", false, REC_TEXT - 1, &s, err) ==
+	    BRK_ERR_INVALID || proto_arg_str(a, "ticket", false,
+	    sizeof(rec->ticket) - 1, &s, err) == BRK_ERR_INVALID ||
+	    proto_arg_str(a, "incident", false, sizeof(rec->incident) - 1, &s,
+	    err) == BRK_ERR_INVALID ? BRK_ERR_INVALID : 0;
+}
+
+/* Fill the decision into rec; fails when required fields are missing. */
+static int
+decide(struct call *c, struct policy_ref *p, struct request *rec,
+    int64_t now, struct brk_error *err)
+{
+	const struct policy_limits *lim = policy_limits(p->policy);
+	struct policy_decision dec;
+	struct policy_query q = {
+		.user = rec->user, .groups = ident_groups(&c->who),
+		.ngroups = c->who.ngroups, .resource = rec->resource,
+		.role = rec->role, .duration = rec->requested_ttl,
+	};
+
+	policy_evaluate(p->policy, &q, &dec);
+	if (dec.outcome == POLICY_APPROVE) {
+		if (dec.require_reason && rec->reason[0] == '\0')
+			return brk_error_set(err, BRK_ERR_INVALID, "rule %s "
+			    "requires a reason: add --reason TEXT",
+			    dec.deciding_rule);
+		if (dec.require_ticket && rec->ticket[0] == '\0')
+			return brk_error_set(err, BRK_ERR_INVALID, "rule %s "
+			    "requires a ticket: add --ticket ID",
+			    dec.deciding_rule);
+	}
+	ops_join(rec->rules, sizeof(rec->rules), dec.matched, dec.nmatched);
+	snprintf(rec->decision, sizeof(rec->decision), "%s", dec.reason);
+	rec->policy_version = p->version;
+	rec->created_at = now;
+	rec->ttl = dec.ttl;
+	rec->clamped = dec.clamped;
+	switch (dec.outcome) {
+	case POLICY_AUTO:
+		rec->state = ST_ACTIVE;
+		rec->automatic = true;
+		rec->decided_at = rec->starts_at = now;
+		rec->expires_at = now + dec.ttl;
+		break;
+	case POLICY_APPROVE:
+		rec->state = ST_PENDING;
+		rec->expires_at = now + lim->pending_ttl;
+		rec->quorum = dec.quorum;
+		rec->require_reason = dec.require_reason;
+		rec->require_ticket = dec.require_ticket;
+		ops_join(rec->approver_groups, sizeof(rec->approver_groups),
+		    dec.approver_groups, dec.napprover_groups);
+		ops_join(rec->approver_users, sizeof(rec->approver_users),
+		    dec.approver_users, dec.napprover_users);
+		break;
+	default:
+		rec->state = ST_DENIED;
+		rec->decided_at = now;
+		rec->ttl = 0;
+		break;
+	}
+	return 0;
+}
+
+int
+op_request(struct call *c)
+{
+	struct brk_error err = { { 0 } };
+	struct policy_ref *p = policy_get(c->d);
+	struct req_op *op = NULL;
+	int r = BRK_ERR_NOMEM;
+
+	if ((op = calloc(1, sizeof(*op))) == NULL)
+		goto fail;
+	op->c = c;
+	op->now = time_now();
+	if ((r = request_args(c, &op->rec, &err)) != 0 ||
+	    (r = decide(c, p, &op->rec, op->now, &err)) != 0)
+		goto fail;
+	__atomic_fetch_add(&c->d->counters[op->rec.state == ST_ACTIVE ?
+	    CNT_AUTO : op->rec.state == ST_PENDING ? CNT_PENDING : CNT_DENIED],
+	    1, __ATOMIC_RELAXED);
+	if ((r = writer_submit(c->d->writer, apply_create, done_reply,
+	    op)) != 0)
+		goto fail;
+	policy_put(c->d, p);
+	return 0;
+fail:
+	policy_put(c->d, p);
+	free(op);
+	call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
+	return r;
+}
+
+/* Move a request between states, checked inside the write transaction. */
+static int
+apply_transition(struct store_txn *t, void *arg)
+{
+	struct req_op *op = arg;
+	struct request old;
+	char id[24], reason[REC_TEXT];
+	int r;
+
+	req_id(op->rec.serial, id);
+	if ((r = reqstore_load(t, op->rec.serial, &old)) != 0) {
+		snprintf(op->msg, sizeof(op->msg), "no request %s", id);
+		return r;
+	}
+	if (!op->privileged && strcmp(old.user, op->c->who.name) != 0 &&
+	    strcmp(old.caller, op->c->who.name) != 0) {
+		snprintf(op->msg, sizeof(op->msg), "%s may not %s request %s "
+		    "of %s", op->c->who.name, op->to == ST_CANCELLED ?
+		    "cancel" : "revoke", id, old.user);
+		return BRK_ERR_DENIED;
+	}
+	if (old.state != op->from || op->now >= old.expires_at) {
+		snprintf(op->msg, sizeof(op->msg), "request %s is %s, not %s",
+		    id, op->now >= old.expires_at && (old.state == ST_ACTIVE ||
+		    old.state == ST_PENDING) ? "expired" :
+		    req_state_name(old.state), req_state_name(op->from));
+		return BRK_ERR_STATE;
+	}
+	memcpy(reason, op->rec.end_reason, sizeof(reason));
+	op->rec = old;
+	memcpy(op->rec.end_reason, reason, sizeof(reason));
+	op->rec.state = op->to;
+	op->rec.ended_at = op->now;
+	if (op->to == ST_REVOKED || op->to == ST_CANCELLED)
+		op->rec.expires_at = op->now < old.expires_at ? op->now :
+		    old.expires_at;
+	snprintf(op->rec.ended_by, sizeof(op->rec.ended_by), "%s",
+	    op->c->who.name);
+	if ((r = reqstore_update(t, &old, &op->rec)) != 0)
+		return r;
+	return audit_request(t, op, op->action,
+	    op->rec.end_reason[0] ? op->rec.end_reason : NULL);
+}
+
+static int
+submit_transition(struct call *c, enum req_state from, enum req_state to,
+    const char *action, bool reason_required, bool privileged)
+{
+	struct brk_error err = { { 0 } };
+	struct req_op *op;
+	const char *reason = NULL;
+	uint64_t serial;
+	int r;
+
+	if (ops_arg_id(c, &serial, NULL) != 0)
+		return BRK_ERR_INVALID;
+	static const char *const keys[] = { "id", "reason", NULL };
+	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
+	    ((r = proto_arg_str(c->req->args, "reason", reason_required,
+	    REC_TEXT - 1, &reason, &err)) != 0 && r != BRK_ERR_NOTFOUND)) {
+		call_fail(c, r, "%s", err.msg);
+		return r;
+	}
+	if ((op = calloc(1, sizeof(*op))) == NULL) {
+		call_fail(c, BRK_ERR_NOMEM, "out of memory");
+		return BRK_ERR_NOMEM;
+	}
+	op->c = c;
+	op->rec.serial = serial;
+	op->from = from;
+	op->to = to;
+	op->action = action;
+	op->privileged = privileged;
+	op->now = time_now();
+	if (reason != NULL)
+		snprintf(op->rec.end_reason, sizeof(op->rec.end_reason), "%s",
+		    reason);
+	if ((r = writer_submit(c->d->writer, apply_transition, done_reply,
+	    op)) != 0) {
+		free(op);
+		call_fail(c, r, "%s", brk_strerror(r));
+	}
+	return r;
+}
+
+int
+op_cancel(struct call *c)
+{
+	return submit_transition(c, ST_PENDING, ST_CANCELLED,
+	    "request.cancelled", false, false);
+}
+
+int
+op_revoke(struct call *c)
+{
+	struct policy_ref *p = policy_get(c->d);
+	bool priv = call_has_role(c, p, ROLE_POLICY_ADMINS) ||
+	    call_has_role(c, p, ROLE_OPTOUT_MANAGERS);
+
+	policy_put(c->d, p);
+	return submit_transition(c, ST_ACTIVE, ST_REVOKED, "grant.revoked",
+	    true, priv);
+}
+
+/* The sweep: record the expiry of everything past its end. */
+#define SWEEP_MAX 256
+
+struct sweep {
+	struct brokerd *d;
+	uint64_t serials[SWEEP_MAX];
+	size_t n;
+	int64_t now;
+};
+
+static int
+collect_due(uint64_t serial, void *arg)
+{
+	struct sweep *sw = arg;
+
+	sw->serials[sw->n++] = serial;
+	return sw->n == SWEEP_MAX ? 1 : 0;
+}
+
+static int
+apply_sweep(struct store_txn *t, void *arg)
+{
+	struct sweep *sw = arg;
+	struct request old, nr;
+	char id[24];
+	size_t i;
+	int r;
+
+	for (i = 0; i < sw->n; i++) {
+		if ((r = reqstore_load(t, sw->serials[i], &old)) != 0)
+			continue;
+		if ((old.state != ST_ACTIVE && old.state != ST_PENDING) ||
+		    old.expires_at > sw->now)
+			continue;
+		nr = old;
+		nr.state = ST_EXPIRED;
+		nr.ended_at = old.expires_at;
+		if ((r = reqstore_update(t, &old, &nr)) != 0)
+			return r;
+		req_id(nr.serial, id);
+		r = audit_append(t, sw->now, &(struct audit_event){
+		    .action = old.state == ST_ACTIVE ? "grant.expired" :
+		    "request.expired", .actor = "brokerd", .caller = "brokerd",
+		    .target = id, .user = nr.user, .resource = nr.resource },
+		    NULL);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
+static void
+done_sweep(void *arg, int rc)
+{
+	struct sweep *sw = arg;
+
+	if (rc != 0)
+		log_error("event=sweep_failed error=\"%s\"", brk_strerror(rc));
+	__atomic_store_n(&sw->d->sweep_queued, 0,
+	    __ATOMIC_RELEASE);
+	free(sw);
+}
+
+void
+ops_sweep(struct brokerd *d, struct store_txn **rtxn)
+{
+	struct sweep *sw;
+	int r;
+
+	if (__atomic_load_n(&d->sweep_queued, __ATOMIC_ACQUIRE))
+		return;
+	if ((sw = calloc(1, sizeof(*sw))) == NULL)
+		return;
+	sw->d = d;
+	sw->now = time_now();
+	if ((r = store_read_begin(d->store, rtxn)) == 0) {
+		r = reqstore_due(*rtxn, sw->now, collect_due, sw);
+		store_read_end(*rtxn);
+	}
+	if (r != 0 || sw->n == 0) {
+		free(sw);
+		return;
+	}
+	__atomic_store_n(&d->sweep_queued, 1, __ATOMIC_RELEASE);
+	if (writer_submit(d->writer, apply_sweep, done_sweep, sw) != 0) {
+		__atomic_store_n(&d->sweep_queued, 0,
+		    __ATOMIC_RELEASE);
+		free(sw);
+	}
+}

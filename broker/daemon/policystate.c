@@ -1,0 +1,324 @@
+/*
+ * policystate.c - loading, versioning and swapping the policy.
+ *
+ * The swap is a pointer change under a mutex; calls that already hold a
+ * reference finish on the version they started with.
+ */
+#include "policystate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "audit.h"
+#include "fileio.h"
+#include "log.h"
+#include "timefmt.h"
+
+#define POLICY_MAX_BYTES (16 * 1024 * 1024)
+
+static const char version_key[] = "policy_version";
+static const char file_sha_key[] = "policy_file_sha";
+
+static void
+sha256_hex(const char *text, size_t len, char out[65])
+{
+	static const char digits[] = "0123456789abcdef";
+	uint8_t md[SHA256_DIGEST_LENGTH];
+	int i;
+
+	SHA256((const uint8_t *)text, len, md);
+	for (i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+		out[2 * i] = digits[md[i] >> 4];
+		out[2 * i + 1] = digits[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+struct policy_ref *
+policy_get(struct brokerd *d)
+{
+	struct policy_ref *ref;
+
+	pthread_mutex_lock(&d->policy_lock);
+	ref = d->policy;
+	if (ref != NULL)
+		ref->refs++;
+	pthread_mutex_unlock(&d->policy_lock);
+	return ref;
+}
+
+void
+policy_put(struct brokerd *d, struct policy_ref *ref)
+{
+	bool last;
+
+	if (ref == NULL)
+		return;
+	pthread_mutex_lock(&d->policy_lock);
+	last = --ref->refs == 0;
+	pthread_mutex_unlock(&d->policy_lock);
+	if (last) {
+		policy_free(ref->policy);
+		free(ref);
+	}
+}
+
+static int
+install(struct brokerd *d, struct policy *p, uint64_t version,
+    const char *sha)
+{
+	struct policy_ref *ref, *old;
+
+	if ((ref = calloc(1, sizeof(*ref))) == NULL) {
+		policy_free(p);
+		return BRK_ERR_NOMEM;
+	}
+	ref->policy = p;
+	ref->version = version;
+	memcpy(ref->sha256, sha, 65);
+	ref->refs = 1;
+	pthread_mutex_lock(&d->policy_lock);
+	old = d->policy;
+	d->policy = ref;
+	pthread_mutex_unlock(&d->policy_lock);
+	policy_put(d, old);
+	log_info("event=policy_installed version=%llu rules=%zu sha256=%s",
+	    (unsigned long long)version, policy_rule_count(p), sha);
+	return 0;
+}
+
+struct load_op {
+	const char *text;
+	size_t len;
+	const char *sha, *actor, *caller, *reason, *source;
+	int64_t now;
+	uint64_t version;
+};
+
+static int
+apply_load(struct store_txn *t, void *arg)
+{
+	struct load_op *op = arg;
+	struct store_val v;
+	uint8_t key[8];
+	char vid[32];
+	json_t *rec, *details;
+	char *s;
+	int r;
+
+	op->version = 1;
+	r = store_get(t, TBL_META, version_key, sizeof(version_key) - 1, &v);
+	if (r == 0 && v.len == 8)
+		op->version = store_get_be64(v.data) + 1;
+	else if (r != BRK_ERR_NOTFOUND)
+		return r != 0 ? r : BRK_ERR_INTERNAL;
+	rec = json_pack("{s:i, s:I, s:I, s:s, s:s, s:s?, s:s, s:s, s:s%}",
+	    "v", 1, "version", (json_int_t)op->version,
+	    "loaded_at", (json_int_t)op->now, "loaded_by", op->actor,
+	    "caller", op->caller, "reason", op->reason, "source", op->source,
+	    "sha256", op->sha, "text", op->text, op->len);
+	if (rec == NULL || (s = json_dumps(rec, JSON_COMPACT)) == NULL) {
+		json_decref(rec);
+		return BRK_ERR_NOMEM;
+	}
+	json_decref(rec);
+	store_be64(key, op->version);
+	r = store_put(t, TBL_POLICIES, key, 8, s, strlen(s));
+	free(s);
+	if (r != 0 || (r = store_put(t, TBL_META, version_key,
+	    sizeof(version_key) - 1, key, 8)) != 0)
+		return r;
+	if (strcmp(op->source, "file") == 0 && (r = store_put(t, TBL_META,
+	    file_sha_key, sizeof(file_sha_key) - 1, op->sha, 64)) != 0)
+		return r;
+	snprintf(vid, sizeof(vid), "policy-v%llu",
+	    (unsigned long long)op->version);
+	details = json_pack("{s:I, s:s, s:s}", "version",
+	    (json_int_t)op->version, "sha256", op->sha, "source", op->source);
+	r = audit_append(t, op->now, &(struct audit_event){
+	    .action = "policy.loaded", .actor = op->actor,
+	    .caller = op->caller, .target = vid, .reason = op->reason,
+	    .details = details }, NULL);
+	json_decref(details);
+	return r;
+}
+
+int
+policystate_load(struct brokerd *d, const char *text, size_t len,
+    const char *actor, const char *caller, const char *reason,
+    const char *source, uint64_t *version, struct policy_error *perr,
+    struct brk_error *err)
+{
+	struct policy *p = NULL;
+	struct load_op op;
+	char sha[65];
+	int r;
+
+	if ((r = policy_parse(text, len, &p, perr)) != 0)
+		return brk_error_set(err, r, "%s%s%d: %s", perr->path,
+		    perr->path[0] ? ": line " : "line ", perr->line, perr->msg);
+	sha256_hex(text, len, sha);
+	op = (struct load_op){ .text = text, .len = len, .sha = sha,
+		.actor = actor, .caller = caller, .reason = reason,
+		.source = source, .now = time_now() };
+	if ((r = writer_run(d->writer, apply_load, &op)) != 0) {
+		policy_free(p);
+		return brk_error_set(err, r, "cannot store the policy: %s",
+		    brk_strerror(r));
+	}
+	if (version != NULL)
+		*version = op.version;
+	return install(d, p, op.version, sha);
+}
+
+/* The stored text and sha of the newest version, or NOTFOUND. */
+static int
+current_stored(struct brokerd *d, char **text, size_t *len, uint64_t *ver,
+    char sha[65], char file_sha[65])
+{
+	struct store_txn *t = NULL;
+	struct store_val v;
+	json_t *rec = NULL;
+	const char *s;
+	int r;
+
+	*text = NULL;
+	file_sha[0] = '\0';
+	if ((r = store_begin(d->store, false, &t)) != 0)
+		return r;
+	if (store_get(t, TBL_META, file_sha_key, sizeof(file_sha_key) - 1,
+	    &v) == 0 && v.len == 64) {
+		memcpy(file_sha, v.data, 64);
+		file_sha[64] = '\0';
+	}
+	if ((r = store_get(t, TBL_META, version_key, sizeof(version_key) - 1,
+	    &v)) != 0)
+		goto out;
+	*ver = store_get_be64(v.data);
+	r = BRK_ERR_INTERNAL;
+	if (store_get(t, TBL_POLICIES, v.data, 8, &v) != 0 ||
+	    (rec = json_loadb(v.data, v.len, 0, NULL)) == NULL ||
+	    (s = json_string_value(json_object_get(rec, "text"))) == NULL)
+		goto out;
+	*len = json_string_length(json_object_get(rec, "text"));
+	snprintf(sha, 65, "%s", json_string_value(json_object_get(rec,
+	    "sha256")));
+	if ((*text = malloc(*len + 1)) == NULL) {
+		r = BRK_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(*text, s, *len + 1);
+	r = 0;
+out:
+	json_decref(rec);
+	store_abort(t);
+	return r;
+}
+
+/*
+ * Decide what to run: the file when it changed since it was last loaded
+ * from, else the newest stored version.
+ */
+static int
+load_from_file_if_changed(struct brokerd *d, bool at_boot,
+    struct brk_error *err)
+{
+	char *file = NULL, *stored = NULL, sha[65], ssha[65], fsha[65];
+	struct policy_error perr;
+	struct policy *p = NULL;
+	size_t flen = 0, slen = 0;
+	uint64_t ver = 0;
+	int r, have;
+
+	have = current_stored(d, &stored, &slen, &ver, ssha, fsha);
+	if (have != 0 && have != BRK_ERR_NOTFOUND) {
+		r = brk_error_set(err, have, "cannot read the stored policy");
+		goto out;
+	}
+	if (d->cfg->policy != NULL) {
+		r = file_read_all(d->cfg->policy, POLICY_MAX_BYTES, 0, &file,
+		    &flen, err);
+		if (r != 0 && (at_boot || have != 0))
+			goto out;
+		if (r == 0) {
+			sha256_hex(file, flen, sha);
+			if (have != 0 || strcmp(sha, fsha) != 0) {
+				r = policystate_load(d, file, flen, "brokerd",
+				    "brokerd", d->cfg->policy, "file", NULL,
+				    &perr, err);
+				if (r != 0)
+					brk_error_set(err, r, "policy %s: %s",
+					    d->cfg->policy, err->msg);
+				goto out;
+			}
+		}
+	}
+	r = 0;
+	if (!at_boot)
+		goto out;
+	if (have != 0) {
+		r = brk_error_set(err, BRK_ERR_NOTFOUND, "no policy: set "
+		    "\"policy\" in the config");
+		goto out;
+	}
+	if ((r = policy_parse(stored, slen, &p, &perr)) != 0) {
+		brk_error_set(err, r, "stored policy v%llu does not parse: %s",
+		    (unsigned long long)ver, perr.msg);
+		goto out;
+	}
+	r = install(d, p, ver, ssha);
+out:
+	free(file);
+	free(stored);
+	return r;
+}
+
+int
+policystate_boot(struct brokerd *d, struct brk_error *err)
+{
+	return load_from_file_if_changed(d, true, err);
+}
+
+void
+policystate_reload(struct brokerd *d)
+{
+	struct brk_error err = { { 0 } };
+
+	if (load_from_file_if_changed(d, false, &err) != 0)
+		log_error("event=policy_reload_refused error=\"%s\"", err.msg);
+}
+
+json_t *
+policystate_version(struct brokerd *d, struct store_txn *t, uint64_t version,
+    bool with_text)
+{
+	struct store_val v;
+	uint8_t key[8];
+	char ts[TIMEFMT_LEN];
+	json_t *rec;
+
+	store_be64(key, version);
+	if (store_get(t, TBL_POLICIES, key, 8, &v) != 0 ||
+	    (rec = json_loadb(v.data, v.len, 0, NULL)) == NULL)
+		return NULL;
+	if (!with_text)
+		json_object_del(rec, "text");
+	time_rfc3339(json_integer_value(json_object_get(rec, "loaded_at")), ts);
+	json_object_set_new(rec, "loaded_at", json_string(ts));
+	return rec;
+}
+
+void
+policystate_free(struct brokerd *d)
+{
+	struct policy_ref *ref;
+
+	pthread_mutex_lock(&d->policy_lock);
+	ref = d->policy;
+	d->policy = NULL;
+	pthread_mutex_unlock(&d->policy_lock);
+	policy_put(d, ref);
+}

@@ -1,0 +1,68 @@
+/*
+ * record.h - an access request as the broker stores it.
+ *
+ * A grant is a request in state "active": its serial is the grant serial
+ * (and the certificate serial), its window runs from starts_at to
+ * expires_at.  While pending, expires_at is when the request itself lapses.
+ */
+#ifndef BRK_RECORD_H
+#define BRK_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+enum req_state {
+	ST_PENDING, ST_ACTIVE, ST_DENIED, ST_CANCELLED, ST_EXPIRED, ST_REVOKED,
+	ST__COUNT
+};
+
+#define REC_NAME 65		/* user and role names, with NUL */
+#define REC_RESOURCE 256
+#define REC_LIST 1024		/* comma-separated lists of ids or names */
+#define REC_TEXT 4097		/* free text: reasons, tickets */
+
+struct request {
+	uint64_t serial;
+	enum req_state state;
+	char user[REC_NAME];		/* who gets the access */
+	char caller[REC_NAME];		/* who asked (differs under --as) */
+	char resource[REC_RESOURCE];
+	char role[REC_NAME];		/* certificate principal */
+	int64_t created_at, decided_at, starts_at, expires_at, ended_at;
+	int64_t requested_ttl, ttl;
+	bool clamped, automatic, break_glass;
+	bool require_reason, require_ticket;
+	uint64_t policy_version;
+	int quorum, approvals;
+	char rules[REC_LIST];		/* matched rule ids */
+	char decision[512];		/* the decision in plain words */
+	char approver_groups[REC_LIST];
+	char approver_users[REC_LIST];
+	char reason[REC_TEXT];
+	char ticket[256];
+	char incident[256];
+	char ended_by[REC_NAME];
+	char end_reason[REC_TEXT];
+};
+
+const char *req_state_name(enum req_state s);
+/* -1 when unknown. */
+int req_state_parse(const char *s);
+
+/* "r42" for serial 42. */
+void req_id(uint64_t serial, char buf[24]);
+/* Accepts "r42" or "42"; BRK_ERR_INVALID otherwise. */
+int req_id_parse(const char *s, uint64_t *serial);
+
+/* Compact JSON for storage; malloc'd. */
+char *record_encode(const struct request *r, size_t *len);
+/* BRK_ERR_INVALID on a record this version cannot read. */
+int record_decode(const void *data, size_t len, struct request *r);
+
+/* The public view of a request (the reply and --json shape). */
+json_t *record_to_json(const struct request *r);
+
+#endif

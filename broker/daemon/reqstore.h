@@ -1,0 +1,50 @@
+/*
+ * reqstore.h - requests in the store, with their secondary indexes.
+ *
+ * Every function works inside a caller's transaction; writers keep the
+ * record and every index entry consistent in that one transaction.
+ */
+#ifndef BRK_REQSTORE_H
+#define BRK_REQSTORE_H
+
+#include <stdbool.h>
+
+#include "record.h"
+#include "store.h"
+
+/* BRK_ERR_NOTFOUND when there is no such request. */
+int reqstore_load(struct store_txn *t, uint64_t serial, struct request *r);
+
+/* Assign the next serial to r, store it and index it. */
+int reqstore_create(struct store_txn *t, struct request *r);
+
+/* Store nr over old (same serial), moving index entries as needed. */
+int reqstore_update(struct store_txn *t, const struct request *old,
+    const struct request *nr);
+
+/* Whether the request counts as open (pending or active) at time now. */
+bool reqstore_is_live(const struct request *r, int64_t now);
+
+/* Apply read-time expiry: a pending or active request past its end is
+ * reported as expired even before the sweeper has recorded it. */
+void reqstore_effective(struct request *r, int64_t now);
+
+/*
+ * Iterate serials by index.  The callback returns 0 to go on, 1 to stop, or
+ * a negative error that is returned.
+ */
+typedef int (*reqstore_fn)(uint64_t serial, void *arg);
+int reqstore_by_user(struct store_txn *t, const char *user, bool newest_first,
+    reqstore_fn fn, void *arg);
+int reqstore_by_state(struct store_txn *t, enum req_state st, reqstore_fn fn,
+    void *arg);
+/* Requests whose expires_at <= until, oldest first. */
+int reqstore_due(struct store_txn *t, int64_t until, reqstore_fn fn, void *arg);
+/* Every request, by serial. */
+int reqstore_all(struct store_txn *t, bool newest_first, reqstore_fn fn,
+    void *arg);
+/* Active grants of user for resource; fn gets the serial. */
+int reqstore_active_for(struct store_txn *t, const char *user,
+    const char *resource, reqstore_fn fn, void *arg);
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * store.h - the broker's durable state, as ordered key/value tables.
+ *
+ * The only interface to storage.  It names no LMDB type, so that a second
+ * backend (PostgreSQL) can sit behind it.  Keys order bytewise.  One thread
+ * writes (write transactions are never concurrent); any thread may read.
+ *
+ * Errors: 0, BRK_ERR_NOTFOUND, BRK_ERR_FULL (map full: the write transaction
+ * must be aborted), BRK_ERR_IO (sync or disk failure), BRK_ERR_READONLY,
+ * BRK_ERR_INTERNAL.
+ */
+#ifndef BRK_STORE_H
+#define BRK_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errors.h"
+
+enum store_table {
+	TBL_META,		/* "k" -> value: counters, heads, versions */
+	TBL_REQUESTS,		/* be64 serial -> request record (JSON) */
+	TBL_BY_USER,		/* user \0 be64 serial -> "" */
+	TBL_BY_STATE,		/* state byte, be64 serial -> "" */
+	TBL_BY_EXPIRY,		/* be64 time, be64 serial -> "" (open requests) */
+	TBL_ACTIVE,		/* user \0 resource \0 be64 serial -> be64 end */
+	TBL_AUDIT,		/* be64 seq -> audit record (JSON) */
+	TBL_AUDIT_IDX,		/* field \0 value \0 be64 seq -> "" */
+	TBL_POLICIES,		/* be64 version -> policy version (JSON) */
+	TBL_APPROVALS,		/* be64 serial, approver -> approval (JSON) */
+	TBL_OPTOUTS,		/* be64 id -> opt-out (JSON) */
+	TBL_FLAGS,		/* user -> flag (JSON) */
+	TBL_REVIEWS,		/* be64 serial -> review item (JSON) */
+	TBL__COUNT
+};
+
+struct store;
+struct store_txn;
+struct store_cursor;
+
+/* A borrowed view into the store, valid until the transaction ends. */
+struct store_val {
+	const void *data;
+	size_t len;
+};
+
+/*
+ * Open (creating if needed) the store in directory dir, which must exist and
+ * be private (0700).  mapsize is the largest size the store may reach.
+ */
+int store_open(const char *dir, uint64_t mapsize, struct store **out,
+    struct brk_error *err);
+void store_free(struct store *s);
+
+/*
+ * Begin a transaction.  A write transaction may only be begun by the single
+ * writer thread.  store_child() nests a write transaction whose changes
+ * vanish if it is aborted and join the parent if committed.
+ */
+int store_begin(struct store *s, bool write, struct store_txn **out);
+int store_child(struct store_txn *parent, struct store_txn **out);
+/* Commit and free.  On failure the transaction is freed too. */
+int store_commit(struct store_txn *t);
+/* Abort and free; NULL is fine. */
+void store_abort(struct store_txn *t);
+
+/*
+ * Reusable read transactions: store_read_begin() renews *t if it is set,
+ * else begins a new one; store_read_end() releases its snapshot but keeps
+ * the handle for the next store_read_begin().  store_read_free() ends it.
+ */
+int store_read_begin(struct store *s, struct store_txn **t);
+void store_read_end(struct store_txn *t);
+void store_read_free(struct store_txn *t);
+
+int store_get(struct store_txn *t, enum store_table tbl, const void *key,
+    size_t klen, struct store_val *val);
+int store_put(struct store_txn *t, enum store_table tbl, const void *key,
+    size_t klen, const void *val, size_t vlen);
+/* Deleting a missing key is BRK_ERR_NOTFOUND. */
+int store_del(struct store_txn *t, enum store_table tbl, const void *key,
+    size_t klen);
+
+/* Cursors: positioned by seek (first key >= key), first or last. */
+int store_cursor_open(struct store_txn *t, enum store_table tbl,
+    struct store_cursor **out);
+void store_cursor_close(struct store_cursor *c);
+int store_cursor_seek(struct store_cursor *c, const void *key, size_t klen,
+    struct store_val *k, struct store_val *v);
+int store_cursor_first(struct store_cursor *c, struct store_val *k,
+    struct store_val *v);
+int store_cursor_last(struct store_cursor *c, struct store_val *k,
+    struct store_val *v);
+int store_cursor_next(struct store_cursor *c, struct store_val *k,
+    struct store_val *v);
+int store_cursor_prev(struct store_cursor *c, struct store_val *k,
+    struct store_val *v);
+
+/* Number of entries in a table. */
+int store_count(struct store_txn *t, enum store_table tbl, uint64_t *n);
+
+/* Helpers for the big-endian keys the tables use. */
+void store_be64(uint8_t out[8], uint64_t v);
+uint64_t store_get_be64(const void *p);
+
+#endif

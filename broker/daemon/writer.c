@@ -1,0 +1,242 @@
+/*
+ * writer.c - one thread owns every write transaction.
+ *
+ * Batching is what makes durable writes fast: a sync costs the same for one
+ * mutation as for sixty-four, so everything that queued up while the last
+ * sync ran goes into the next transaction.
+ */
+#include "writer.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "log.h"
+
+#define BATCH_MAX 1024
+
+struct wop {
+	writer_apply_fn apply;
+	writer_done_fn done;
+	void *arg;
+	int rc;
+	struct wop *next;
+};
+
+struct writer {
+	struct store *store;
+	bool group_commit;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct wop *head, *tail;
+	bool stopping;
+	uint64_t commits, mutations, max_batch;
+};
+
+/* Take up to max queued mutations off the queue, in order. */
+static struct wop *
+take_batch(struct writer *w, size_t max, size_t *n)
+{
+	struct wop *first, *last;
+
+	*n = 0;
+	first = last = w->head;
+	if (first == NULL)
+		return NULL;
+	*n = 1;
+	while (last->next != NULL && *n < max) {
+		last = last->next;
+		(*n)++;
+	}
+	w->head = last->next;
+	if (w->head == NULL)
+		w->tail = NULL;
+	last->next = NULL;
+	return first;
+}
+
+static void
+apply_batch(struct writer *w, struct wop *batch)
+{
+	struct store_txn *txn = NULL, *child;
+	struct wop *op;
+	int rc;
+
+	if ((rc = store_begin(w->store, true, &txn)) != 0) {
+		for (op = batch; op != NULL; op = op->next)
+			op->rc = rc;
+		return;
+	}
+	for (op = batch; op != NULL; op = op->next) {
+		if ((op->rc = store_child(txn, &child)) != 0)
+			continue;
+		op->rc = op->apply(child, op->arg);
+		if (op->rc == 0)
+			op->rc = store_commit(child);
+		else
+			store_abort(child);
+	}
+	if ((rc = store_commit(txn)) != 0) {
+		log_error("event=commit_failed error=\"%s\"", brk_strerror(rc));
+		for (op = batch; op != NULL; op = op->next)
+			if (op->rc == 0)
+				op->rc = rc;
+	}
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct wop *batch, *op, *next;
+	size_t n;
+
+	for (;;) {
+		pthread_mutex_lock(&w->lock);
+		while (w->head == NULL && !w->stopping)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (w->head == NULL && w->stopping) {
+			pthread_mutex_unlock(&w->lock);
+			break;
+		}
+		batch = take_batch(w, w->group_commit ? BATCH_MAX : 1, &n);
+		w->commits++;
+		w->mutations += n;
+		if (n > w->max_batch)
+			w->max_batch = n;
+		pthread_mutex_unlock(&w->lock);
+		apply_batch(w, batch);
+		for (op = batch; op != NULL; op = next) {
+			next = op->next;
+			if (op->done != NULL)
+				op->done(op->arg, op->rc);
+			free(op);
+		}
+	}
+	return NULL;
+}
+
+int
+writer_new(struct store *s, bool group_commit, struct writer **out)
+{
+	struct writer *w;
+
+	*out = NULL;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return BRK_ERR_NOMEM;
+	w->store = s;
+	w->group_commit = group_commit;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+		pthread_mutex_destroy(&w->lock);
+		pthread_cond_destroy(&w->cond);
+		free(w);
+		return BRK_ERR_INTERNAL;
+	}
+	*out = w;
+	return 0;
+}
+
+void
+writer_free(struct writer *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stopping = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
+	free(w);
+}
+
+int
+writer_submit(struct writer *w, writer_apply_fn apply, writer_done_fn done,
+    void *arg)
+{
+	struct wop *op;
+	int r = 0;
+
+	if ((op = calloc(1, sizeof(*op))) == NULL)
+		return BRK_ERR_NOMEM;
+	op->apply = apply;
+	op->done = done;
+	op->arg = arg;
+	pthread_mutex_lock(&w->lock);
+	if (w->stopping) {
+		r = BRK_ERR_STATE;
+		free(op);
+	} else {
+		if (w->tail != NULL)
+			w->tail->next = op;
+		else
+			w->head = op;
+		w->tail = op;
+		pthread_cond_signal(&w->cond);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return r;
+}
+
+struct waiter {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool finished;
+	int rc;
+	writer_apply_fn apply;
+	void *arg;
+};
+
+static int
+waiter_apply(struct store_txn *t, void *arg)
+{
+	struct waiter *wt = arg;
+
+	return wt->apply(t, wt->arg);
+}
+
+static void
+waiter_done(void *arg, int rc)
+{
+	struct waiter *wt = arg;
+
+	pthread_mutex_lock(&wt->lock);
+	wt->rc = rc;
+	wt->finished = true;
+	pthread_cond_signal(&wt->cond);
+	pthread_mutex_unlock(&wt->lock);
+}
+
+int
+writer_run(struct writer *w, writer_apply_fn apply, void *arg)
+{
+	struct waiter wt = { .apply = apply, .arg = arg };
+	int r;
+
+	pthread_mutex_init(&wt.lock, NULL);
+	pthread_cond_init(&wt.cond, NULL);
+	if ((r = writer_submit(w, waiter_apply, waiter_done, &wt)) == 0) {
+		pthread_mutex_lock(&wt.lock);
+		while (!wt.finished)
+			pthread_cond_wait(&wt.cond, &wt.lock);
+		pthread_mutex_unlock(&wt.lock);
+		r = wt.rc;
+	}
+	pthread_mutex_destroy(&wt.lock);
+	pthread_cond_destroy(&wt.cond);
+	return r;
+}
+
+void
+writer_stats(struct writer *w, uint64_t *commits, uint64_t *mutations,
+    uint64_t *max_batch)
+{
+	pthread_mutex_lock(&w->lock);
+	*commits = w->commits;
+	*mutations = w->mutations;
+	*max_batch = w->max_batch;
+	pthread_mutex_unlock(&w->lock);
+}

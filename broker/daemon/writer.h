@@ -1,0 +1,41 @@
+/*
+ * writer.h - the single writer thread and its group commit.
+ *
+ * Every mutation is queued here.  The writer takes everything queued, runs
+ * each mutation in a nested transaction of one write transaction (a failing
+ * mutation is rolled back alone), commits once and syncs once, and only then
+ * calls each mutation's done callback with its result.  With group commit
+ * off it commits (and syncs) after every mutation: the naive baseline.
+ */
+#ifndef BRK_WRITER_H
+#define BRK_WRITER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store.h"
+
+struct writer;
+
+/* Runs on the writer thread inside a nested write transaction. */
+typedef int (*writer_apply_fn)(struct store_txn *t, void *arg);
+/* Runs on the writer thread after the commit; rc is the final result. */
+typedef void (*writer_done_fn)(void *arg, int rc);
+
+int writer_new(struct store *s, bool group_commit, struct writer **out);
+
+/* Stops the thread after it has finished what is queued; NULL is fine. */
+void writer_free(struct writer *w);
+
+/* Queue a mutation; thread-safe.  BRK_ERR_NOMEM or BRK_ERR_STATE (stopped). */
+int writer_submit(struct writer *w, writer_apply_fn apply,
+    writer_done_fn done, void *arg);
+
+/* Queue and wait for the result (for start-up and maintenance work). */
+int writer_run(struct writer *w, writer_apply_fn apply, void *arg);
+
+/* Counters for metrics: commits, mutations, and the largest batch. */
+void writer_stats(struct writer *w, uint64_t *commits, uint64_t *mutations,
+    uint64_t *max_batch);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * client.h - talk to brokerd: connect, send one request, read its reply.
+ *
+ * Shared by the CLI and the PAM module, so it keeps no global state, uses no
+ * signals, and every descriptor it makes is O_CLOEXEC.  Every wait is bounded
+ * by the caller's deadline: a hung broker costs at most timeout_ms.
+ */
+#ifndef BRK_CLIENT_H
+#define BRK_CLIENT_H
+
+#include <jansson.h>
+
+#include "errors.h"
+
+struct client;
+
+/*
+ * Connect to the broker's unix socket at path within timeout_ms.
+ * Returns 0 and sets *out, or BRK_ERR_UNREACHABLE / BRK_ERR_TIMEOUT.
+ */
+int client_open(const char *path, int timeout_ms, struct client **out,
+    struct brk_error *err);
+
+/*
+ * Send {"op":op,"args":args,"as":as} and wait for the reply.  args is
+ * borrowed (NULL for none); as may be NULL.  On success *result is a new
+ * reference.  On a refusal returns the broker's code (BRK_ERR_DENIED, ...)
+ * with err->msg the broker's message; BRK_ERR_TIMEOUT when no reply came in
+ * timeout_ms; BRK_ERR_UNREACHABLE when the connection broke.
+ */
+int client_call(struct client *c, const char *op, json_t *args,
+    const char *as, int timeout_ms, json_t **result, struct brk_error *err);
+
+void client_free(struct client *c);
+
+#endif
