@@ -296,21 +296,23 @@ write_new_file(const char *path, const char *text, struct brk_error *err)
 	return r;
 }
 
+/* Create path with mode; it must end up ours and no looser than mode. */
 static int
-make_private_dir(const char *path, struct brk_error *err)
+make_dir(const char *path, mode_t mode, struct brk_error *err)
 {
 	struct stat st;
 
-	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+	if (mkdir(path, mode) != 0 && errno != EEXIST)
 		return brk_error_set(err, BRK_ERR_IO, "cannot create %s: %s",
 		    path, strerror(errno));
 	if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
 		return brk_error_set(err, BRK_ERR_IO, "%s is not a directory",
 		    path);
-	if ((st.st_mode & 077) != 0 || st.st_uid != geteuid())
+	if ((st.st_mode & 0777 & ~mode) != 0 || (st.st_mode & 022) != 0 ||
+	    st.st_uid != geteuid())
 		return brk_error_set(err, BRK_ERR_PERM, "%s must be a "
-		    "directory of ours with mode 0700 (it is %04o)", path,
-		    (unsigned)(st.st_mode & 07777));
+		    "directory of ours with mode %04o (it is %04o)", path,
+		    (unsigned)mode, (unsigned)(st.st_mode & 07777));
 	return 0;
 }
 
@@ -331,10 +333,12 @@ config_dev(const char *dir, struct config **out, struct brk_error *err)
 		brk_error_set(err, r, "--dev: directory name too long");
 		goto out;
 	}
-	if ((r = make_private_dir(dir, err)) != 0)
+	/* DIR is open so that other local users reach the socket; the state
+	 * inside it is private */
+	if ((r = make_dir(dir, 0755, err)) != 0)
 		goto out;
 	snprintf(path, sizeof(path), "%s/state", dir);
-	if ((r = make_private_dir(path, err)) != 0)
+	if ((r = make_dir(path, 0700, err)) != 0)
 		goto out;
 	free(c->state_dir);
 	free(c->socket);

@@ -205,9 +205,11 @@ caller_may_check_others(struct call *c, struct policy_ref *p)
 {
 	size_t i;
 
-	if (c->caller.uid == 0)
+	/* a host asks as itself (root); a delegated call is judged as the
+	 * user it is for */
+	if (!c->delegated && c->caller.uid == 0)
 		return true;
-	for (i = 0; i < c->d->cfg->ndelegates; i++)
+	for (i = 0; !c->delegated && i < c->d->cfg->ndelegates; i++)
 		if (c->d->cfg->delegates[i] == c->caller.uid)
 			return true;
 	return call_has_role(c, p, ROLE_AUDITORS) ||

@@ -237,15 +237,15 @@ call_reply(struct call *c, json_t *result)
 void
 call_fail(struct call *c, int rc, const char *fmt, ...)
 {
-	char msg[1024];
+	char msg[1024], *line;
 	size_t len = 0;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	post_done(c->d->server, c->conn, c,
-	    proto_reply_error(c->req->id, rc, msg, &len), len);
+	line = proto_reply_error(c->req->id, rc, msg, &len);
+	post_done(c->d->server, c->conn, c, line, len);
 }
 
 int
@@ -361,8 +361,10 @@ start_call(struct server *s, struct conn *c, struct proto_req *req)
 			goto refuse;
 		}
 		if ((r = ident_from_name(s->d->cfg, req->as, &call->who,
-		    &err)) != 0)
+		    &err)) != 0) {
+			r = r == BRK_ERR_NOTFOUND ? BRK_ERR_DENIED : r;
 			goto refuse;
+		}
 		call->delegated = true;
 	} else if ((r = ident_from_name(s->d->cfg, call->caller.name,
 	    &call->who, &err)) != 0)

@@ -1,0 +1,601 @@
+/*
+ * ca.c - the CA's Ed25519 keys: creation, rotation, loading and signing.
+ *
+ * The one idea: private key bytes exist in exactly two places, the 0600 PEM
+ * file and the EVP_PKEY of the current key, which is parsed once in
+ * ca_open() and then only read, so ca_sign() from many threads needs no
+ * lock.  Every file is written to a temporary name (O_EXCL, 0600), synced,
+ * renamed into place and the directory synced, so a crash leaves either the
+ * old state or the new one.  Files are opened O_NOFOLLOW and checked for
+ * owner and mode before a byte is read: a key others can read is treated as
+ * compromised and the daemon refuses to start rather than sign with it.
+ */
+#include "ca.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "sshkey.h"
+
+#define LIST_NAME "current"
+#define KEY_FILE_MAX 16384
+#define LIST_FILE_MAX 4096
+#define ED25519_BLOB_LEN 51	/* string "ssh-ed25519" + string pk[32] */
+#define LINE_SIZE 128		/* type + 68 base64 + " broker-ca-" + id */
+
+struct ca_pub {
+	char id[CA_KEY_ID_SIZE];
+	uint8_t blob[ED25519_BLOB_LEN];
+	char line[LINE_SIZE];
+};
+
+struct ca {
+	EVP_PKEY *pkey;		/* the current key; read-only after open */
+	size_t nkeys;
+	struct ca_pub keys[CA_MAX_KEYS];
+	const char *lines[CA_MAX_KEYS];
+};
+
+typedef char key_id[CA_KEY_ID_SIZE];
+
+static int
+path_join(char *buf, size_t len, const char *dir, const char *name,
+    struct brk_error *err)
+{
+	int n = snprintf(buf, len, "%s/%s", dir, name);
+
+	if (n < 0 || (size_t)n >= len)
+		return brk_error_set(err, BRK_ERR_TOOBIG, "path too long: %s",
+		    dir);
+	return 0;
+}
+
+/* Create dir 0700 if missing, then insist it is ours and private. */
+static int
+ensure_dir(const char *dir, struct brk_error *err)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return brk_error_set(err, -errno, "mkdir %s: %s", dir,
+		    strerror(errno));
+	if (lstat(dir, &st) != 0)
+		return brk_error_set(err, -errno, "stat %s: %s", dir,
+		    strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return brk_error_set(err, BRK_ERR_PERM,
+		    "%s is not a directory", dir);
+	if (st.st_uid != geteuid() || (st.st_mode & 077) != 0)
+		return brk_error_set(err, BRK_ERR_PERM,
+		    "CA directory %s has mode %04o and owner uid %u; it must "
+		    "be 0700 and owned by uid %u", dir,
+		    (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
+		    (unsigned)geteuid());
+	return 0;
+}
+
+/*
+ * Read a whole small file after checking it: a regular file owned by us,
+ * not group/other-accessible at all when secret, not writable by others
+ * otherwise.  Returns -ENOENT (with no message) when it does not exist.
+ * *bufp is NUL-terminated; secret buffers must be wiped by the caller.
+ */
+static int
+read_checked(const char *path, int secret, size_t max, char **bufp,
+    size_t *lenp, struct brk_error *err)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	ssize_t n;
+	mode_t bad = secret ? 077 : 022;
+	int fd = -1, r = BRK_ERR_INTERNAL;
+
+	*bufp = NULL;
+	*lenp = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY)) <
+	    0) {
+		r = -errno;
+		if (errno == ELOOP)
+			r = brk_error_set(err, BRK_ERR_PERM,
+			    "%s is a symlink; refusing it", path);
+		else if (errno != ENOENT)
+			brk_error_set(err, r, "open %s: %s", path,
+			    strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) != 0) {
+		r = brk_error_set(err, -errno, "stat %s: %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = brk_error_set(err, BRK_ERR_PERM,
+		    "%s is not a regular file", path);
+		goto out;
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & bad) != 0) {
+		r = brk_error_set(err, BRK_ERR_PERM,
+		    "%s %s has mode %04o and owner uid %u; it must be %s and "
+		    "owned by uid %u", secret ? "CA key file" : "CA file", path,
+		    (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
+		    secret ? "0600" : "0644 or stricter", (unsigned)geteuid());
+		goto out;
+	}
+	if (st.st_size < 0 || (size_t)st.st_size > max) {
+		r = brk_error_set(err, BRK_ERR_TOOBIG, "%s is too large",
+		    path);
+		goto out;
+	}
+	if ((buf = malloc(max + 1)) == NULL) {
+		r = brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	while (len <= max) {
+		if ((n = read(fd, buf + len, max + 1 - len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = brk_error_set(err, -errno, "read %s: %s", path,
+			    strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > max) {
+		r = brk_error_set(err, BRK_ERR_TOOBIG, "%s is too large",
+		    path);
+		goto out;
+	}
+	buf[len] = '\0';
+	*bufp = buf;
+	*lenp = len;
+	buf = NULL;
+	r = 0;
+ out:
+	if (buf != NULL) {
+		OPENSSL_cleanse(buf, max + 1);
+		free(buf);
+	}
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+static int
+fsync_dir(const char *dir, struct brk_error *err)
+{
+	int fd, r = 0;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return brk_error_set(err, -errno, "open %s: %s", dir,
+		    strerror(errno));
+	if (fsync(fd) != 0)
+		r = brk_error_set(err, -errno, "fsync %s: %s", dir,
+		    strerror(errno));
+	close(fd);
+	return r;
+}
+
+/* Write dir/name atomically with mode 0600. */
+static int
+write_atomic(const char *dir, const char *name, const void *data,
+    size_t len, struct brk_error *err)
+{
+	char tmp[4096], dst[4096], tname[256];
+	const uint8_t *p = data;
+	size_t done = 0;
+	ssize_t n;
+	int fd = -1, r = BRK_ERR_INTERNAL;
+
+	snprintf(tname, sizeof(tname), ".%.200s.tmp", name);
+	if ((r = path_join(tmp, sizeof(tmp), dir, tname, err)) != 0 ||
+	    (r = path_join(dst, sizeof(dst), dir, name, err)) != 0)
+		goto out;
+	/* A crash may have left the temporary behind; the dir is ours. */
+	if (unlink(tmp) != 0 && errno != ENOENT) {
+		r = brk_error_set(err, -errno, "unlink %s: %s", tmp,
+		    strerror(errno));
+		goto out;
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) < 0) {
+		r = brk_error_set(err, -errno, "create %s: %s", tmp,
+		    strerror(errno));
+		goto out;
+	}
+	while (done < len) {
+		if ((n = write(fd, p + done, len - done)) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = brk_error_set(err, -errno, "write %s: %s", tmp,
+			    strerror(errno));
+			goto out;
+		}
+		done += (size_t)n;
+	}
+	if (fsync(fd) != 0) {
+		r = brk_error_set(err, -errno, "fsync %s: %s", tmp,
+		    strerror(errno));
+		goto out;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		r = brk_error_set(err, -errno, "close %s: %s", tmp,
+		    strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, dst) != 0) {
+		r = brk_error_set(err, -errno, "rename %s: %s", dst,
+		    strerror(errno));
+		goto out;
+	}
+	r = fsync_dir(dir, err);
+ out:
+	if (fd >= 0)
+		close(fd);
+	if (r != 0)
+		unlink(tmp);
+	return r;
+}
+
+/* Fill pub (blob, id, line) from the public half of an Ed25519 key. */
+static int
+pub_from_pkey(EVP_PKEY *pkey, struct ca_pub *pub, struct brk_error *err)
+{
+	static const uint8_t hdr[] = {
+	    0, 0, 0, 11, 's', 's', 'h', '-', 'e', 'd', '2', '5', '5', '1', '9',
+	    0, 0, 0, 32 };
+	unsigned char b64[4 * ((ED25519_BLOB_LEN + 2) / 3) + 1];
+	size_t pklen = 32;
+
+	memcpy(pub->blob, hdr, sizeof(hdr));
+	if (EVP_PKEY_get_raw_public_key(pkey, pub->blob + sizeof(hdr),
+	    &pklen) != 1 || pklen != 32 ||
+	    sshkey_short_id(pub->blob, sizeof(pub->blob), pub->id) != 0)
+		return brk_error_set(err, BRK_ERR_CRYPTO,
+		    "cannot derive the CA public key");
+	EVP_EncodeBlock(b64, pub->blob, sizeof(pub->blob));
+	snprintf(pub->line, sizeof(pub->line), "ssh-ed25519 %s broker-ca-%s",
+	    (char *)b64, pub->id);
+	return 0;
+}
+
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	/* Our keys are never encrypted; never prompt on a terminal. */
+	return -1;
+}
+
+/* Load dir/key-<id>.pem; keep the private key in *pkeyp when non-NULL. */
+static int
+load_key(const char *dir, const char *id, EVP_PKEY **pkeyp,
+    struct ca_pub *pub, struct brk_error *err)
+{
+	char path[4096], name[64];
+	char *pem = NULL;
+	size_t pemlen = 0;
+	BIO *bio = NULL;
+	EVP_PKEY *pkey = NULL;
+	int r = BRK_ERR_INTERNAL;
+
+	if (pkeyp != NULL)
+		*pkeyp = NULL;
+	snprintf(name, sizeof(name), "key-%.16s.pem", id);
+	if ((r = path_join(path, sizeof(path), dir, name, err)) != 0)
+		goto out;
+	if ((r = read_checked(path, 1, KEY_FILE_MAX, &pem, &pemlen,
+	    err)) != 0) {
+		if (r == -ENOENT)
+			r = brk_error_set(err, BRK_ERR_INVALID,
+			    "CA key file %s is missing", path);
+		goto out;
+	}
+	if ((bio = BIO_new_mem_buf(pem, (int)pemlen)) == NULL) {
+		r = brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase,
+	    NULL)) == NULL || EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519) {
+		r = brk_error_set(err, BRK_ERR_INVALID,
+		    "%s is not an Ed25519 private key in PEM", path);
+		goto out;
+	}
+	if ((r = pub_from_pkey(pkey, pub, err)) != 0)
+		goto out;
+	if (strcmp(pub->id, id) != 0) {
+		r = brk_error_set(err, BRK_ERR_INVALID,
+		    "%s holds key %s, not %s", path, pub->id, id);
+		goto out;
+	}
+	if (pkeyp != NULL) {
+		*pkeyp = pkey;
+		pkey = NULL;
+	}
+	r = 0;
+ out:
+	EVP_PKEY_free(pkey);
+	BIO_free(bio);
+	if (pem != NULL) {
+		OPENSSL_cleanse(pem, pemlen);
+		free(pem);
+	}
+	return r;
+}
+
+static int
+valid_id(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len != CA_KEY_ID_SIZE - 1)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* Read the key list; -ENOENT when there is none yet. */
+static int
+read_list(const char *dir, key_id *ids, size_t *np, struct brk_error *err)
+{
+	char path[4096];
+	char *buf = NULL, *p, *nl;
+	size_t len, i, n = 0;
+	int r = BRK_ERR_INTERNAL;
+
+	*np = 0;
+	if ((r = path_join(path, sizeof(path), dir, LIST_NAME, err)) != 0 ||
+	    (r = read_checked(path, 0, LIST_FILE_MAX, &buf, &len, err)) != 0)
+		goto out;
+	for (p = buf; *p != '\0'; p = nl + 1) {
+		if ((nl = strchr(p, '\n')) == NULL || !valid_id(p,
+		    (size_t)(nl - p)) || n == CA_MAX_KEYS) {
+			r = brk_error_set(err, BRK_ERR_INVALID,
+			    "%s is corrupt (line %zu)", path, n + 1);
+			goto out;
+		}
+		memcpy(ids[n], p, CA_KEY_ID_SIZE - 1);
+		ids[n][CA_KEY_ID_SIZE - 1] = '\0';
+		for (i = 0; i < n; i++) {
+			if (strcmp(ids[i], ids[n]) == 0) {
+				r = brk_error_set(err, BRK_ERR_INVALID,
+				    "%s lists key %s twice", path, ids[n]);
+				goto out;
+			}
+		}
+		n++;
+	}
+	if (n == 0) {
+		r = brk_error_set(err, BRK_ERR_INVALID, "%s is empty", path);
+		goto out;
+	}
+	*np = n;
+	r = 0;
+ out:
+	free(buf);
+	return r;
+}
+
+static int
+write_list(const char *dir, const key_id *ids, size_t n,
+    struct brk_error *err)
+{
+	char buf[CA_MAX_KEYS * CA_KEY_ID_SIZE];
+	size_t i;
+
+	for (i = 0; i < n && i < CA_MAX_KEYS; i++) {
+		memcpy(buf + i * CA_KEY_ID_SIZE, ids[i], CA_KEY_ID_SIZE - 1);
+		buf[i * CA_KEY_ID_SIZE + CA_KEY_ID_SIZE - 1] = '\n';
+	}
+	return write_atomic(dir, LIST_NAME, buf, i * CA_KEY_ID_SIZE, err);
+}
+
+/* Generate a key and store it as dir/key-<id>.pem; its id goes to id. */
+static int
+new_key(const char *dir, char id[CA_KEY_ID_SIZE], struct brk_error *err)
+{
+	EVP_PKEY_CTX *kctx = NULL;
+	EVP_PKEY *pkey = NULL;
+	BIO *bio = NULL;
+	struct ca_pub pub;
+	char name[64], *pem = NULL;
+	long pemlen = 0;
+	int r = BRK_ERR_INTERNAL;
+
+	id[0] = '\0';
+	if ((kctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL)) == NULL ||
+	    EVP_PKEY_keygen_init(kctx) != 1 ||
+	    EVP_PKEY_keygen(kctx, &pkey) != 1) {
+		r = brk_error_set(err, BRK_ERR_CRYPTO,
+		    "cannot generate an Ed25519 key");
+		goto out;
+	}
+	if ((r = pub_from_pkey(pkey, &pub, err)) != 0)
+		goto out;
+	/* Secure-heap BIO: the PEM text is wiped when the BIO is freed. */
+	if ((bio = BIO_new(BIO_s_secmem())) == NULL ||
+	    PEM_write_bio_PKCS8PrivateKey(bio, pkey, NULL, NULL, 0, NULL,
+	    NULL) != 1 || (pemlen = BIO_get_mem_data(bio, &pem)) <= 0) {
+		r = brk_error_set(err, BRK_ERR_CRYPTO,
+		    "cannot encode the CA key");
+		goto out;
+	}
+	snprintf(name, sizeof(name), "key-%.16s.pem", pub.id);
+	if ((r = write_atomic(dir, name, pem, (size_t)pemlen, err)) != 0)
+		goto out;
+	memcpy(id, pub.id, CA_KEY_ID_SIZE);
+	r = 0;
+ out:
+	if (pem != NULL && pemlen > 0)
+		OPENSSL_cleanse(pem, (size_t)pemlen);
+	BIO_free(bio);
+	EVP_PKEY_free(pkey);
+	EVP_PKEY_CTX_free(kctx);
+	return r;
+}
+
+static int
+ca_dir(const char *state_dir, char *buf, size_t len, struct brk_error *err)
+{
+	int r;
+
+	if (state_dir == NULL || *state_dir == '\0')
+		return brk_error_set(err, BRK_ERR_INVALID, "no state directory");
+	/* The state directory is shared; create it private if missing but
+	 * leave judging it to its owner (the store). */
+	if (mkdir(state_dir, 0700) != 0 && errno != EEXIST)
+		return brk_error_set(err, -errno, "mkdir %s: %s", state_dir,
+		    strerror(errno));
+	if ((r = path_join(buf, len, state_dir, "ca", err)) != 0)
+		return r;
+	return ensure_dir(buf, err);
+}
+
+static int
+rotate_in(const char *dir, struct brk_error *err)
+{
+	key_id ids[CA_MAX_KEYS + 1];
+	size_t n = 0;
+	int r;
+
+	if ((r = read_list(dir, ids + 1, &n, err)) != 0 && r != -ENOENT)
+		return r;
+	if ((r = new_key(dir, ids[0], err)) != 0)
+		return r;
+	return write_list(dir, (const key_id *)ids, n + 1, err);
+}
+
+int
+ca_rotate(const char *state_dir, struct brk_error *err)
+{
+	char dir[4096];
+	int r;
+
+	if ((r = ca_dir(state_dir, dir, sizeof(dir), err)) != 0)
+		return r;
+	return rotate_in(dir, err);
+}
+
+int
+ca_open(const char *state_dir, struct ca **out, struct brk_error *err)
+{
+	char dir[4096];
+	key_id ids[CA_MAX_KEYS];
+	struct ca *ca = NULL;
+	size_t i, n = 0;
+	int r = BRK_ERR_INTERNAL;
+
+	if (out == NULL)
+		return BRK_ERR_INTERNAL;
+	*out = NULL;
+	if ((r = ca_dir(state_dir, dir, sizeof(dir), err)) != 0)
+		goto out;
+	if ((r = read_list(dir, ids, &n, err)) == -ENOENT) {
+		if ((r = rotate_in(dir, err)) != 0)
+			goto out;
+		r = read_list(dir, ids, &n, err);
+	}
+	if (r != 0)
+		goto out;
+	if ((ca = calloc(1, sizeof(*ca))) == NULL) {
+		r = brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if ((r = load_key(dir, ids[i], i == 0 ? &ca->pkey : NULL,
+		    &ca->keys[i], err)) != 0)
+			goto out;
+		ca->lines[i] = ca->keys[i].line;
+	}
+	ca->nkeys = n;
+	*out = ca;
+	ca = NULL;
+	r = 0;
+ out:
+	ca_free(ca);
+	return r;
+}
+
+void
+ca_free(struct ca *ca)
+{
+	if (ca == NULL)
+		return;
+	EVP_PKEY_free(ca->pkey);	/* OpenSSL wipes the private key */
+	OPENSSL_cleanse(ca, sizeof(*ca));
+	free(ca);
+}
+
+const char *
+ca_key_id(const struct ca *ca)
+{
+	return ca == NULL ? NULL : ca->keys[0].id;
+}
+
+const char *
+ca_public_line(const struct ca *ca)
+{
+	return ca == NULL ? NULL : ca->keys[0].line;
+}
+
+size_t
+ca_all_public_lines(const struct ca *ca, const char *const **lines)
+{
+	if (lines != NULL)
+		*lines = ca == NULL ? NULL : ca->lines;
+	return ca == NULL ? 0 : ca->nkeys;
+}
+
+const uint8_t *
+ca_public_blob(const struct ca *ca, size_t i, size_t *lenp)
+{
+	if (lenp != NULL)
+		*lenp = 0;
+	if (ca == NULL || i >= ca->nkeys)
+		return NULL;
+	if (lenp != NULL)
+		*lenp = sizeof(ca->keys[i].blob);
+	return ca->keys[i].blob;
+}
+
+int
+ca_sign(const struct ca *ca, const uint8_t *msg, size_t len,
+    uint8_t sig[CA_SIG_SIZE])
+{
+	EVP_MD_CTX *md = NULL;
+	size_t siglen = CA_SIG_SIZE;
+	int r = BRK_ERR_INTERNAL;
+
+	if (ca == NULL || ca->pkey == NULL || sig == NULL ||
+	    (msg == NULL && len != 0)) {
+		r = BRK_ERR_INVALID;
+		goto out;
+	}
+	/* A context per call: contexts are not shareable, the key is. */
+	if ((md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestSignInit(md, NULL, NULL, NULL, ca->pkey) != 1 ||
+	    EVP_DigestSign(md, sig, &siglen, msg, len) != 1 ||
+	    siglen != CA_SIG_SIZE) {
+		r = BRK_ERR_CRYPTO;
+		goto out;
+	}
+	r = 0;
+ out:
+	EVP_MD_CTX_free(md);
+	return r;
+}

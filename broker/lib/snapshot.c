@@ -1,0 +1,649 @@
+/*
+ * snapshot.c - build, encode, verify and decide from signed host snapshots.
+ *
+ * The one idea: verification works on the exact bytes that were signed.
+ * The text is split into its three lines without interpreting anything,
+ * the signature over lines 1-2 is checked with the trusted key the sig line
+ * names, and only then is the payload handed to the JSON parser; a parsed
+ * value goes through the same snapshot_add_* checks the daemon's builder
+ * used, so both sides agree on what a valid snapshot is.  Anything
+ * unexpected (a byte after the last newline, an unknown JSON key, a
+ * non-canonical base64 signature) is a refusal.
+ */
+#include "snapshot.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "sshbuf.h"
+#include "sshkey.h"
+
+#define SIG_PREFIX "sig ed25519 "
+#define KEY_ID_LEN 16
+#define SIG_B64_LEN 88		/* 64 bytes, padded */
+#define HOST_PREFIX "host:"
+
+/* Printable ASCII without blanks: host, user and role names. */
+static int
+valid_name(const char *s)
+{
+	size_t i;
+
+	if (s == NULL || s[0] == '\0')
+		return 0;
+	for (i = 0; s[i] != '\0'; i++)
+		if (i >= SNAPSHOT_NAME_MAX || s[i] <= 0x20 || s[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+static int
+valid_scope(const char *s)
+{
+	size_t i;
+
+	if (s == NULL || s[0] == '\0')
+		return 0;
+	for (i = 0; s[i] != '\0'; i++)
+		if (i >= SNAPSHOT_NAME_MAX || s[i] < 0x20 || s[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+/* UTF-8 (jansson is the judge) without C0 controls or DEL. */
+static int
+valid_reason(const char *s)
+{
+	json_t *t;
+	size_t i;
+
+	if (s == NULL)
+		return 0;
+	for (i = 0; s[i] != '\0'; i++)
+		if (i >= SNAPSHOT_REASON_MAX || (unsigned char)s[i] < 0x20 ||
+		    s[i] == 0x7f)
+			return 0;
+	if ((t = json_string(s)) == NULL)
+		return 0;
+	json_decref(t);
+	return 1;
+}
+
+static const char *
+bare_host(const char *host)
+{
+	size_t n = sizeof(HOST_PREFIX) - 1;
+
+	if (host != NULL && strncmp(host, HOST_PREFIX, n) == 0)
+		return host + n;
+	return host;
+}
+
+int
+snapshot_new(const char *host, int64_t issued_at, int64_t expires_at,
+    struct snapshot **out, struct brk_error *err)
+{
+	struct snapshot *s = NULL;
+	int r = BRK_ERR_INTERNAL;
+
+	if (out == NULL)
+		return BRK_ERR_INTERNAL;
+	*out = NULL;
+	host = bare_host(host);
+	if (!valid_name(host)) {
+		r = brk_error_set(err, BRK_ERR_INVALID,
+		    "snapshot host name is empty or malformed");
+		goto out;
+	}
+	if (issued_at < 0 || expires_at <= issued_at) {
+		r = brk_error_set(err, BRK_ERR_INVALID,
+		    "snapshot must expire after it is issued");
+		goto out;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->host = strdup(host)) == NULL) {
+		r = brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	s->issued_at = issued_at;
+	s->expires_at = expires_at;
+	*out = s;
+	s = NULL;
+	r = 0;
+ out:
+	snapshot_free(s);
+	return r;
+}
+
+/* Make room for one more element in *arr (of size elt). */
+static int
+grow(void **arr, size_t n, size_t *cap, size_t elt)
+{
+	size_t ncap;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap < 8 ? 8 : *cap * 2;
+	if ((p = realloc(*arr, ncap * elt)) == NULL)
+		return BRK_ERR_NOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+int
+snapshot_add_grant(struct snapshot *s, const char *user, const char *role,
+    int64_t expires_at, uint64_t serial, struct brk_error *err)
+{
+	struct snapshot_grant g = { NULL, NULL, expires_at, serial };
+	int r = BRK_ERR_INTERNAL;
+
+	if (s == NULL) {
+		r = brk_error_set(err, BRK_ERR_INVALID, "no snapshot");
+		goto out;
+	}
+	if (!valid_name(user) || !valid_name(role) ||
+	    strcmp(user, "*") == 0 || strcmp(role, "*") == 0) {
+		r = brk_error_set(err, BRK_ERR_INVALID,
+		    "grant %zu: user or role is malformed", s->ngrants + 1);
+		goto out;
+	}
+	if (expires_at < 0 || serial > INT64_MAX) {
+		r = brk_error_set(err, BRK_ERR_INVALID,
+		    "grant %zu: expiry or serial out of range", s->ngrants + 1);
+		goto out;
+	}
+	if (s->ngrants >= SNAPSHOT_MAX_GRANTS) {
+		r = brk_error_set(err, BRK_ERR_TOOBIG,
+		    "more than %d grants", SNAPSHOT_MAX_GRANTS);
+		goto out;
+	}
+	if ((g.user = strdup(user)) == NULL || (g.role = strdup(role)) == NULL ||
+	    grow((void **)&s->grants, s->ngrants, &s->grants_cap,
+	    sizeof(g)) != 0) {
+		r = brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	s->grants[s->ngrants++] = g;
+	g.user = g.role = NULL;
+	r = 0;
+ out:
+	free(g.user);
+	free(g.role);
+	return r;
+}
+
+int
+snapshot_add_block(struct snapshot *s, const char *scope, const char *user,
+    int64_t until, const char *reason, struct brk_error *err)
+{
+	struct snapshot_block b = { NULL, NULL, until, NULL };
+	int r = BRK_ERR_INTERNAL;
+
+	if (s == NULL) {
+		r = brk_error_set(err, BRK_ERR_INVALID, "no snapshot");
+		goto out;
+	}
+	if (!valid_scope(scope) || !valid_name(user) || until < 0 ||
+	    !valid_reason(reason)) {
+		r = brk_error_set(err, BRK_ERR_INVALID,
+		    "block %zu: scope, user, until or reason is malformed",
+		    s->nblocks + 1);
+		goto out;
+	}
+	if (s->nblocks >= SNAPSHOT_MAX_BLOCKS) {
+		r = brk_error_set(err, BRK_ERR_TOOBIG,
+		    "more than %d blocks", SNAPSHOT_MAX_BLOCKS);
+		goto out;
+	}
+	if ((b.scope = strdup(scope)) == NULL ||
+	    (b.user = strdup(user)) == NULL ||
+	    (b.reason = strdup(reason)) == NULL ||
+	    grow((void **)&s->blocks, s->nblocks, &s->blocks_cap,
+	    sizeof(b)) != 0) {
+		r = brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	s->blocks[s->nblocks++] = b;
+	b.scope = b.user = b.reason = NULL;
+	r = 0;
+ out:
+	free(b.scope);
+	free(b.user);
+	free(b.reason);
+	return r;
+}
+
+void
+snapshot_free(struct snapshot *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->ngrants; i++) {
+		free(s->grants[i].user);
+		free(s->grants[i].role);
+	}
+	for (i = 0; i < s->nblocks; i++) {
+		free(s->blocks[i].scope);
+		free(s->blocks[i].user);
+		free(s->blocks[i].reason);
+	}
+	free(s->grants);
+	free(s->blocks);
+	free(s->host);
+	free(s);
+}
+
+static int
+valid_key_id(const char *id, size_t len)
+{
+	size_t i;
+
+	if (id == NULL || len != KEY_ID_LEN)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') ||
+		    (id[i] >= 'a' && id[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* The payload as a JSON tree; NULL on failure. */
+static json_t *
+payload_json(const struct snapshot *s, const char *key_id)
+{
+	json_t *root = NULL, *grants = NULL, *blocks = NULL, *o;
+	size_t i;
+
+	if ((grants = json_array()) == NULL || (blocks = json_array()) == NULL)
+		goto fail;
+	for (i = 0; i < s->ngrants; i++) {
+		o = json_pack("{s:s,s:s,s:I,s:I}", "user", s->grants[i].user,
+		    "role", s->grants[i].role,
+		    "expires_at", (json_int_t)s->grants[i].expires_at,
+		    "serial", (json_int_t)s->grants[i].serial);
+		if (json_array_append_new(grants, o) != 0)
+			goto fail;
+	}
+	for (i = 0; i < s->nblocks; i++) {
+		o = json_pack("{s:s,s:s,s:I,s:s}", "scope", s->blocks[i].scope,
+		    "user", s->blocks[i].user,
+		    "until", (json_int_t)s->blocks[i].until,
+		    "reason", s->blocks[i].reason);
+		if (json_array_append_new(blocks, o) != 0)
+			goto fail;
+	}
+	/* "o" steals the arrays, even when it fails. */
+	root = json_pack("{s:i,s:s,s:I,s:I,s:s,s:o,s:o}", "v", 1,
+	    "host", s->host, "issued_at", (json_int_t)s->issued_at,
+	    "expires_at", (json_int_t)s->expires_at, "key_id", key_id,
+	    "grants", grants, "blocks", blocks);
+	return root;
+ fail:
+	json_decref(grants);
+	json_decref(blocks);
+	return NULL;
+}
+
+int
+snapshot_encode_unsigned(const struct snapshot *s, const char *key_id,
+    char **text, size_t *len)
+{
+	json_t *root = NULL;
+	char *payload = NULL, *t = NULL;
+	size_t plen, mlen = sizeof(SNAPSHOT_MAGIC) - 1;
+	int r = BRK_ERR_INTERNAL;
+
+	if (text != NULL)
+		*text = NULL;
+	if (len != NULL)
+		*len = 0;
+	if (s == NULL || text == NULL || len == NULL || key_id == NULL ||
+	    !valid_key_id(key_id, strlen(key_id))) {
+		r = BRK_ERR_INVALID;
+		goto out;
+	}
+	if ((root = payload_json(s, key_id)) == NULL ||
+	    (payload = json_dumps(root, JSON_COMPACT | JSON_ENSURE_ASCII)) ==
+	    NULL) {
+		r = BRK_ERR_NOMEM;
+		goto out;
+	}
+	plen = strlen(payload);
+	if (mlen + 1 + plen + 1 > SNAPSHOT_MAX_SIZE - 128) {
+		r = BRK_ERR_TOOBIG;
+		goto out;
+	}
+	if ((t = malloc(mlen + 1 + plen + 2)) == NULL) {
+		r = BRK_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(t, SNAPSHOT_MAGIC "\n", mlen + 1);
+	memcpy(t + mlen + 1, payload, plen);
+	t[mlen + 1 + plen] = '\n';
+	t[mlen + 1 + plen + 1] = '\0';
+	*text = t;
+	*len = mlen + 1 + plen + 1;
+	r = 0;
+ out:
+	free(payload);
+	json_decref(root);
+	return r;
+}
+
+/* The raw Ed25519 key among lines whose key id is id, or -1. */
+static int
+find_key(const char *const *lines, size_t n, const char *id,
+    uint8_t pk[32])
+{
+	struct sshkey *k;
+	char kid[SSHKEY_SHORT_ID_SIZE];
+	const uint8_t *blob;
+	size_t i, bloblen;
+	int found = -1;
+
+	for (i = 0; lines != NULL && i < n && found < 0; i++) {
+		if (lines[i] == NULL ||
+		    sshkey_parse(lines[i], strlen(lines[i]), &k, NULL) != 0)
+			continue;
+		blob = sshkey_blob(k, &bloblen);
+		if (sshkey_ed25519_pk(k) != NULL &&
+		    sshkey_short_id(blob, bloblen, kid) == 0 &&
+		    strcmp(kid, id) == 0) {
+			memcpy(pk, sshkey_ed25519_pk(k), 32);
+			found = 0;
+		}
+		sshkey_free(k);
+	}
+	return found;
+}
+
+static int
+check_sig(const uint8_t pk[32], const uint8_t *sig, size_t siglen,
+    const char *msg, size_t len)
+{
+	EVP_PKEY *key = NULL;
+	EVP_MD_CTX *md = NULL;
+	int r = BRK_ERR_CRYPTO;
+
+	if ((key = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pk,
+	    32)) == NULL || (md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestVerifyInit(md, NULL, NULL, NULL, key) != 1)
+		goto out;
+	r = EVP_DigestVerify(md, sig, siglen, (const unsigned char *)msg,
+	    len) == 1 ? 0 : BRK_ERR_VERIFY;
+ out:
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(key);
+	return r;
+}
+
+/* Object o must have exactly these keys (so none unknown, none missing). */
+static int
+has_exactly(json_t *o, const char *const *keys, size_t n)
+{
+	size_t i;
+
+	if (!json_is_object(o) || json_object_size(o) != n)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (json_object_get(o, keys[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+static const char *
+jstr(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/* A non-negative integer member, or -1. */
+static int64_t
+jint(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return -1;
+	return (int64_t)json_integer_value(v);
+}
+
+static int
+parse_payload(const char *p, size_t len, struct snapshot **out,
+    struct brk_error *err)
+{
+	static const char *const top[] = { "v", "host", "issued_at",
+	    "expires_at", "key_id", "grants", "blocks" };
+	static const char *const gk[] = { "user", "role", "expires_at",
+	    "serial" };
+	static const char *const bk[] = { "scope", "user", "until", "reason" };
+	struct snapshot *s = NULL;
+	json_error_t jerr;
+	json_t *root = NULL, *grants, *blocks, *o;
+	const char *kid;
+	size_t i;
+	int r = BRK_ERR_INTERNAL;
+
+	*out = NULL;
+	if ((root = json_loadb(p, len, JSON_REJECT_DUPLICATES, &jerr)) ==
+	    NULL) {
+		r = brk_error_set(err, BRK_ERR_INVALID,
+		    "snapshot payload is not JSON: %s (column %d)", jerr.text,
+		    jerr.column);
+		goto out;
+	}
+	grants = json_object_get(root, "grants");
+	blocks = json_object_get(root, "blocks");
+	kid = jstr(root, "key_id");
+	if (!has_exactly(root, top, sizeof(top) / sizeof(top[0])) ||
+	    jint(root, "v") != 1 || !json_is_array(grants) ||
+	    !json_is_array(blocks) || kid == NULL) {
+		r = brk_error_set(err, BRK_ERR_INVALID,
+		    "snapshot payload has missing, unknown or mistyped keys");
+		goto out;
+	}
+	if (json_array_size(grants) > SNAPSHOT_MAX_GRANTS ||
+	    json_array_size(blocks) > SNAPSHOT_MAX_BLOCKS) {
+		r = brk_error_set(err, BRK_ERR_TOOBIG,
+		    "snapshot lists too many grants or blocks");
+		goto out;
+	}
+	if ((r = snapshot_new(jstr(root, "host"), jint(root, "issued_at"),
+	    jint(root, "expires_at"), &s, err)) != 0)
+		goto out;
+	if (!valid_key_id(kid, strlen(kid))) {
+		r = brk_error_set(err, BRK_ERR_INVALID, "bad key_id");
+		goto out;
+	}
+	memcpy(s->key_id, kid, KEY_ID_LEN + 1);
+	json_array_foreach(grants, i, o) {
+		if (!has_exactly(o, gk, sizeof(gk) / sizeof(gk[0]))) {
+			r = brk_error_set(err, BRK_ERR_INVALID,
+			    "grant %zu has missing or unknown keys", i + 1);
+			goto out;
+		}
+		/* -1 from jint() for a bad number is refused in there. */
+		if ((r = snapshot_add_grant(s, jstr(o, "user"), jstr(o, "role"),
+		    jint(o, "expires_at"), (uint64_t)jint(o, "serial"),
+		    err)) != 0)
+			goto out;
+	}
+	json_array_foreach(blocks, i, o) {
+		if (!has_exactly(o, bk, sizeof(bk) / sizeof(bk[0]))) {
+			r = brk_error_set(err, BRK_ERR_INVALID,
+			    "block %zu has missing or unknown keys", i + 1);
+			goto out;
+		}
+		if ((r = snapshot_add_block(s, jstr(o, "scope"),
+		    jstr(o, "user"), jint(o, "until"), jstr(o, "reason"),
+		    err)) != 0)
+			goto out;
+	}
+	*out = s;
+	s = NULL;
+	r = 0;
+ out:
+	snapshot_free(s);
+	json_decref(root);
+	return r;
+}
+
+int
+snapshot_verify(const char *text, size_t len,
+    const char *const *ca_public_lines, size_t nkeys, const char *host,
+    time_t now, struct snapshot **out, struct brk_error *err)
+{
+	struct snapshot *s = NULL;
+	struct sshbuf *sig = NULL;
+	const char *l2, *l3, *end, *nl;
+	char id[KEY_ID_LEN + 1];
+	uint8_t pk[32];
+	size_t mlen = sizeof(SNAPSHOT_MAGIC) - 1, plen = sizeof(SIG_PREFIX) - 1;
+	int r = BRK_ERR_INTERNAL;
+
+	if (out == NULL)
+		return BRK_ERR_INTERNAL;
+	*out = NULL;
+	if (text == NULL || host == NULL) {
+		r = brk_error_set(err, BRK_ERR_INVALID, "no snapshot or host");
+		goto out;
+	}
+	if (len > SNAPSHOT_MAX_SIZE) {
+		r = brk_error_set(err, BRK_ERR_TOOBIG, "snapshot too large");
+		goto out;
+	}
+	end = text + len;
+	/* Line 1: the magic. */
+	if (len < mlen + 1 || memcmp(text, SNAPSHOT_MAGIC "\n", mlen + 1) != 0 ||
+	    memchr(text, '\0', len) != NULL) {
+		r = brk_error_set(err, BRK_ERR_INVALID,
+		    "not a broker-snapshot-v1 document");
+		goto out;
+	}
+	/* Line 2: the payload; line 3: the signature, ending the text. */
+	l2 = text + mlen + 1;
+	if ((nl = memchr(l2, '\n', (size_t)(end - l2))) == NULL) {
+		r = brk_error_set(err, BRK_ERR_INVALID, "snapshot truncated");
+		goto out;
+	}
+	l3 = nl + 1;
+	if ((size_t)(end - l3) != plen + KEY_ID_LEN + 1 + SIG_B64_LEN + 1 ||
+	    memcmp(l3, SIG_PREFIX, plen) != 0 ||
+	    !valid_key_id(l3 + plen, KEY_ID_LEN) ||
+	    l3[plen + KEY_ID_LEN] != ' ' || end[-1] != '\n') {
+		r = brk_error_set(err, BRK_ERR_INVALID,
+		    "snapshot signature line is malformed");
+		goto out;
+	}
+	memcpy(id, l3 + plen, KEY_ID_LEN);
+	id[KEY_ID_LEN] = '\0';
+	if ((sig = sshbuf_new()) == NULL) {
+		r = brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (sshbuf_put_base64_decoded(sig, l3 + plen + KEY_ID_LEN + 1,
+	    SIG_B64_LEN) != 0 || sshbuf_len(sig) != 64) {
+		r = brk_error_set(err, BRK_ERR_INVALID,
+		    "snapshot signature is not base64 of 64 bytes");
+		goto out;
+	}
+	if (find_key(ca_public_lines, nkeys, id, pk) != 0) {
+		r = brk_error_set(err, BRK_ERR_VERIFY,
+		    "snapshot signed by key %s, which is not trusted", id);
+		goto out;
+	}
+	if ((r = check_sig(pk, sshbuf_ptr(sig), sshbuf_len(sig), text,
+	    (size_t)(l3 - text))) != 0) {
+		r = brk_error_set(err, r, "snapshot signature does not verify");
+		goto out;
+	}
+	/* Authentic from here on; now judge the contents. */
+	if ((r = parse_payload(l2, (size_t)(nl - l2), &s, err)) != 0)
+		goto out;
+	if (strcmp(s->key_id, id) != 0) {
+		r = brk_error_set(err, BRK_ERR_VERIFY,
+		    "snapshot key_id does not match its signature");
+		goto out;
+	}
+	if (strcmp(s->host, bare_host(host)) != 0) {
+		r = brk_error_set(err, BRK_ERR_VERIFY,
+		    "snapshot is for host %s, not %s", s->host, bare_host(host));
+		goto out;
+	}
+	if (s->issued_at > (int64_t)now + SNAPSHOT_CLOCK_SKEW) {
+		r = brk_error_set(err, BRK_ERR_VERIFY,
+		    "snapshot is not valid yet (issued in the future)");
+		goto out;
+	}
+	if ((int64_t)now >= s->expires_at) {
+		r = brk_error_set(err, BRK_ERR_VERIFY, "snapshot has expired");
+		goto out;
+	}
+	*out = s;
+	s = NULL;
+	r = 0;
+ out:
+	snapshot_free(s);
+	sshbuf_free(sig);
+	return r;
+}
+
+/* The first unexpired block covering who (or everyone), or NULL. */
+static const struct snapshot_block *
+blocking(const struct snapshot *s, const char *who, const char *login,
+    int64_t now)
+{
+	const struct snapshot_block *b;
+	size_t i;
+
+	for (i = 0; i < s->nblocks; i++) {
+		b = &s->blocks[i];
+		if (now < b->until && (strcmp(b->user, "*") == 0 ||
+		    strcmp(b->user, who) == 0 || strcmp(b->user, login) == 0))
+			return b;
+	}
+	return NULL;
+}
+
+int
+snapshot_decide(const struct snapshot *s, const char *user, time_t now,
+    bool *allowed, const char **why)
+{
+	const struct snapshot_block *blk = NULL;
+	const struct snapshot_grant *g;
+	const char *reason = "no active grant for this user on this host";
+	size_t i;
+
+	if (allowed != NULL)
+		*allowed = false;
+	if (why != NULL)
+		*why = NULL;
+	if (s == NULL || user == NULL || allowed == NULL || why == NULL)
+		return BRK_ERR_INVALID;
+	if ((int64_t)now >= s->expires_at) {
+		*why = "the host snapshot has expired";
+		return 0;
+	}
+	for (i = 0; i < s->ngrants; i++) {
+		g = &s->grants[i];
+		if ((int64_t)now >= g->expires_at ||
+		    (strcmp(g->user, user) != 0 && strcmp(g->role, user) != 0))
+			continue;
+		if ((blk = blocking(s, g->user, user, (int64_t)now)) == NULL) {
+			*why = "active grant";
+			*allowed = true;
+			return 0;
+		}
+		reason = blk->reason[0] != '\0' ? blk->reason :
+		    "blocked by an opt-out or flag";
+	}
+	*why = reason;
+	return 0;
+}

@@ -1,0 +1,64 @@
+#!/bin/sh
+# run.sh - run every test: unit tests (criterion) and integration tests,
+# in parallel, then print one summary line "N passed, M failed".
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+export BUILD
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+LOGS=$(mktemp -d "${TMPDIR:-/tmp}/brokerlogs.XXXXXX")
+trap 'rm -rf "$LOGS"' EXIT
+
+list_tests() {
+	for t in "$BUILD"/tests/test_*; do
+		case $t in *.d) continue ;; esac
+		[ -x "$t" ] && echo "$t"
+	done
+	for t in tests/integration/t_*.sh; do
+		[ -f "$t" ] && echo "$t"
+	done
+}
+
+export LOGS
+list_tests >"$LOGS/list"
+# portable parallel run: xargs -P with a small shell per test
+xargs -P "$JOBS" -I{} sh -c '
+	t={}; name=$(basename "$t")
+	case $t in
+	*.sh) sh "$t" >"$LOGS/$name.log" 2>&1 ;;
+	*) "$t" --jobs 1 --ascii >"$LOGS/$name.log" 2>&1 ;;
+	esac
+	echo $? >"$LOGS/$name.rc"' <"$LOGS/list"
+
+passed=0; failed=0; bad=""
+while read -r t; do
+	name=$(basename "$t")
+	log=$LOGS/$name.log
+	rc=$(cat "$LOGS/$name.rc" 2>/dev/null || echo 99)
+	case $t in
+	*.sh)
+		p=$(grep -c '^ok - ' "$log")
+		f=$(grep -c '^not ok - ' "$log")
+		;;
+	*)
+		p=$(sed -n 's/.*Passing: \([0-9]*\).*/\1/p' "$log" | tail -1)
+		f=$(sed -n 's/.*Failing: \([0-9]*\).*Crashing: \([0-9]*\).*/\1 \2/p' "$log" | tail -1)
+		f=$(( ${f% *} + ${f#* } ))
+		p=${p:-0}
+		;;
+	esac
+	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi
+	passed=$((passed + p)); failed=$((failed + f))
+	if [ "$rc" != 0 ] || [ "$f" != 0 ]; then
+		bad="$bad $name"
+		echo "=== FAILED: $t (exit $rc)"
+		grep -v '^ok - ' "$log" | tail -40
+	else
+		echo "PASS: $t ($p checks)"
+	fi
+done <"$LOGS/list"
+
+echo
+[ -n "$bad" ] && echo "failed:$bad"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
