@@ -94,8 +94,18 @@ struct policy_decision {
  * Parse, validate strictly and compile a version-1 policy document.
  * Unknown keys, wrong types, bad durations, bad globs, invalid names,
  * duplicate rule ids, quorum < 1 and a missing/unknown version are errors.
+ * Also refused: a missing "rules" (write [] to deny everything), empty
+ * lists or objects inside "when" (leave the key out instead), max_ttl on a
+ * deny rule or missing on auto/approve, approvers/break_glass outside
+ * approve, approvers naming nobody, require/extensions/critical_options on
+ * a deny rule, limits.clock_skew over 1h, text over 64 MiB.
+ * err->path looks like "rules[2].when.resources[0]" (keys that are not
+ * plain words are quoted: resources["host:web-*"].labels); "" for syntax
+ * errors and a top level that is not an object.  err->line is the 1-based
+ * line of the offending value (of the enclosing object for a missing key).
  * Returns 0 and sets *out, or BRK_ERR_INVALID with err filled (err may be
- * NULL), or BRK_ERR_NOMEM.  *out is NULL on failure.
+ * NULL), or BRK_ERR_NOMEM.  *out is NULL on failure.  text need not be
+ * NUL-terminated; only len bytes are read.
  */
 int policy_parse(const char *text, size_t len, struct policy **out,
     struct policy_error *err);
@@ -138,7 +148,8 @@ const struct policy_limits *policy_limits(const struct policy *p);
  * Decide a query.  Never fails on a valid policy: an invalid query (bad
  * resource or user name) is a deny with a reason.  The resource's labels and
  * principals come from the most specific "resources" entry that matches
- * (exact name, else the glob with the longest literal prefix).  A role not
+ * (exact name, else the glob with the longest literal prefix, the first in
+ * the file among equals).  A role not
  * in that entry's "principals" (when it has them) is a deny.
  */
 void policy_evaluate(const struct policy *p, const struct policy_query *q,
@@ -184,7 +195,7 @@ size_t policy_warnings(const struct policy *p, const char *const **out);
 struct policy_rule_cert {
 	unsigned extensions;		/* POLICY_EXT_* bits */
 	const char *force_command;	/* NULL when not set */
-	const char *source_address;	/* comma-separated CIDRs; NULL if unset */
+	const char *source_address;	/* CIDR list; NULL when unset */
 };
 
 /*
@@ -192,8 +203,8 @@ struct policy_rule_cert {
  * deciding_rule).  Returns NULL when there is no such rule or it is a deny
  * rule.  The result lives as long as the policy.
  */
-const struct policy_rule_cert *policy_rule_cert_options(const struct policy *p,
-    const char *rule_id);
+const struct policy_rule_cert *policy_rule_cert_options(
+    const struct policy *p, const char *rule_id);
 
 /* The OpenSSH name of one POLICY_EXT_* bit ("permit-pty"), NULL if unknown. */
 const char *policy_cert_extension_name(unsigned bit);
@@ -220,7 +231,7 @@ int policy_optout_manager_entry(const struct policy *p, size_t i,
     const char *const **users, size_t *nusers,
     const char *const **scopes, size_t *nscopes);
 
-/* Approvals a manual opt-out needs (roles.optout_approvers.quorum, default 1). */
+/* Approvals a manual opt-out needs (optout_approvers.quorum, default 1). */
 int policy_optout_quorum(const struct policy *p);
 
 #endif

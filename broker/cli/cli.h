@@ -87,6 +87,7 @@ int cmd_show(struct cli *cli, int argc, char **argv);
 int cmd_check(struct cli *cli, int argc, char **argv);
 int cmd_whoami(struct cli *cli, int argc, char **argv);
 int cmd_policy(struct cli *cli, int argc, char **argv);
+int cmd_audit(struct cli *cli, int argc, char **argv);
 
 /* Print one request (the reply of request/cancel/revoke/show). */
 void cli_print_request(struct cli *cli, json_t *r);

@@ -38,6 +38,8 @@ const struct cli_cmd cli_commands[] = {
 	    "[--role R] [--for DUR]",
 	    "Check a policy file (offline), load it (policy admins), show the "
 	    "policy in force, or explain a decision." },
+	{ "audit", cmd_audit, "audit verify",
+	    "Walk the audit hash chain; exit 4 when it is broken." },
 	{ NULL, NULL, NULL, NULL },
 };
 

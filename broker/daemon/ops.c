@@ -27,6 +27,7 @@ static const struct {
 	{ "policy.load", op_policy_load },
 	{ "policy.show", op_policy_show },
 	{ "policy.explain", op_policy_explain },
+	{ "audit.verify", op_audit_verify },
 };
 
 void

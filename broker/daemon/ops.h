@@ -22,6 +22,7 @@ int op_policy_check(struct call *c);
 int op_policy_load(struct call *c);
 int op_policy_show(struct call *c);
 int op_policy_explain(struct call *c);
+int op_audit_verify(struct call *c);
 
 /* Periodic expiry sweep (ops_request.c). */
 void ops_sweep(struct brokerd *d, struct store_txn **rtxn);
