@@ -14,6 +14,8 @@
 
 #include "errors.h"
 
+struct ldap_config;
+
 struct local_group {
 	char *name;
 	char **users;
@@ -36,6 +38,7 @@ struct config {
 	struct local_group *groups;	/* "local_groups": group -> users */
 	size_t ngroups;
 	bool dev;
+	struct ldap_config *ldap;	/* "ldap" section; NULL when absent */
 };
 
 /* Load FILE.  err says which key is wrong. */

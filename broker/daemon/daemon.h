@@ -40,6 +40,7 @@ struct brokerd {
 	struct store *store;
 	struct writer *writer;
 	struct server *server;
+	struct identity *ident;
 	pthread_mutex_t policy_lock;
 	struct policy_ref *policy;	/* current; guarded by policy_lock */
 	int64_t started_at;
@@ -54,7 +55,13 @@ struct call {
 	struct ident who;	/* who the call is for ("as"), else caller */
 	bool delegated;
 	struct store_txn **rtxn;	/* the I/O thread's reusable read txn */
-	void *conn;		/* the server's connection; opaque */
+	void *conn;		/* the transport's connection; opaque */
+	/* Delivers the reply line (consumed; NULL when out of memory) and
+	 * ends the call; called once, from any thread.  Set by the transport
+	 * that made the call (the unix socket server or the TLS listener). */
+	void (*deliver)(struct call *c, char *line, size_t len);
+	char host[256];		/* TLS callers: the host their certificate
+				 * names; "" for local callers */
 	void *op_state;		/* the handler's own state while async */
 };
 
@@ -73,6 +80,9 @@ bool call_has_role(struct call *c, struct policy_ref *p, enum policy_role r);
 
 /* Begin the call's read transaction (renewed per call). */
 int call_read(struct call *c, struct store_txn **t);
+
+/* Free a finished call (its request and identities); NULL is fine. */
+void call_free(struct call *c);
 
 /* Dispatch a parsed call to its op handler (ops.c). */
 void ops_dispatch(struct call *c);

@@ -11,6 +11,36 @@
 
 #include "names.h"
 
+struct identity {
+	const struct config *cfg;
+};
+
+int
+identity_new(const struct config *cfg, struct identity **out,
+    struct brk_error *err)
+{
+	struct identity *id;
+
+	*out = NULL;
+	if ((id = calloc(1, sizeof(*id))) == NULL)
+		return brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
+	id->cfg = cfg;
+	*out = id;
+	return 0;
+}
+
+void
+identity_free(struct identity *id)
+{
+	free(id);
+}
+
+json_t *
+identity_health(struct identity *id)
+{
+	return json_pack("{s:s}", "nss", "ok");
+}
+
 static bool
 has_group(const struct ident *id, const char *g)
 {
@@ -95,9 +125,10 @@ finish(const struct config *cfg, struct ident *id, const struct passwd *pw,
 }
 
 int
-ident_from_uid(const struct config *cfg, uid_t uid, struct ident *out,
+ident_from_uid(struct identity *ids, uid_t uid, struct ident *out,
     struct brk_error *err)
 {
+	const struct config *cfg = ids->cfg;
 	struct passwd pw, *res = NULL;
 	char buf[16384];
 	int r;
@@ -118,9 +149,10 @@ ident_from_uid(const struct config *cfg, uid_t uid, struct ident *out,
 }
 
 int
-ident_from_name(const struct config *cfg, const char *name,
+ident_from_name(struct identity *ids, const char *name,
     struct ident *out, struct brk_error *err)
 {
+	const struct config *cfg = ids->cfg;
 	struct passwd pw, *res = NULL;
 	char buf[16384];
 	int r;

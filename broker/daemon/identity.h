@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "config.h"
 #include "errors.h"
 
@@ -28,8 +30,19 @@ struct ident {
 	char sources[64];	/* "nss", "local", "nss+local" */
 };
 
+/* The identity sources (NSS, local groups, and later the directory) and
+ * their caches.  Thread-safe: any thread may resolve identities at once. */
+struct identity;
+
+int identity_new(const struct config *cfg, struct identity **out,
+    struct brk_error *err);
+void identity_free(struct identity *id);
+
+/* Health of the sources, for status and metrics (a new object). */
+json_t *identity_health(struct identity *id);
+
 /* The identity of a connected uid.  BRK_ERR_NOTFOUND for unknown uids. */
-int ident_from_uid(const struct config *cfg, uid_t uid, struct ident *out,
+int ident_from_uid(struct identity *ids, uid_t uid, struct ident *out,
     struct brk_error *err);
 
 /*
@@ -37,7 +50,7 @@ int ident_from_uid(const struct config *cfg, uid_t uid, struct ident *out,
  * BRK_ERR_INVALID for non-canonical names, BRK_ERR_NOTFOUND when no source
  * knows the user.
  */
-int ident_from_name(const struct config *cfg, const char *name,
+int ident_from_name(struct identity *ids, const char *name,
     struct ident *out, struct brk_error *err);
 
 /* Free the groups; the struct may be reused. */

@@ -61,7 +61,8 @@ run(struct config *cfg, struct brk_error *err)
 	signal(SIGPIPE, SIG_IGN);
 	/* blocked before any thread starts, so only the signalfd sees them */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if ((r = check_state_dir(cfg->state_dir, err)) != 0 ||
+	if ((r = identity_new(cfg, &d.ident, err)) != 0 ||
+	    (r = check_state_dir(cfg->state_dir, err)) != 0 ||
 	    (r = store_open(cfg->state_dir, cfg->mapsize, &d.store, err)) != 0)
 		goto out;
 	if ((r = writer_new(d.store, cfg->group_commit, &d.writer)) != 0) {
@@ -80,6 +81,7 @@ out:
 	server_free(d.server);
 	policystate_free(&d);
 	store_free(d.store);
+	identity_free(d.ident);
 	pthread_mutex_destroy(&d.policy_lock);
 	return r;
 }

@@ -145,7 +145,7 @@ op_policy_explain(struct call *c)
 		goto fail;
 	if (user == NULL)
 		user = c->who.name;
-	if ((r = ident_from_name(c->d->cfg, user, &subject, &err)) != 0)
+	if ((r = ident_from_name(c->d->ident, user, &subject, &err)) != 0)
 		goto fail;
 	q = (struct policy_query){ .user = user,
 		.groups = ident_groups(&subject), .ngroups = subject.ngroups,

@@ -223,6 +223,12 @@ post_done(struct server *s, struct conn *conn, struct call *call, char *line,
 		log_error("event=eventfd_write error=\"%s\"", strerror(errno));
 }
 
+static void
+deliver_local(struct call *c, char *line, size_t len)
+{
+	post_done(c->d->server, c->conn, c, line, len);
+}
+
 void
 call_reply(struct call *c, json_t *result)
 {
@@ -231,7 +237,7 @@ call_reply(struct call *c, json_t *result)
 
 	if (line == NULL)
 		line = proto_reply_error(c->req->id, BRK_ERR_NOMEM, NULL, &len);
-	post_done(c->d->server, c->conn, c, line, len);
+	c->deliver(c, line, len);
 }
 
 void
@@ -245,7 +251,7 @@ call_fail(struct call *c, int rc, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	line = proto_reply_error(c->req->id, rc, msg, &len);
-	post_done(c->d->server, c->conn, c, line, len);
+	c->deliver(c, line, len);
 }
 
 int
@@ -257,7 +263,7 @@ call_read(struct call *c, struct store_txn **t)
 	return r;
 }
 
-static void
+void
 call_free(struct call *c)
 {
 	if (c == NULL)
@@ -347,8 +353,9 @@ start_call(struct server *s, struct conn *c, struct proto_req *req)
 	call->d = s->d;
 	call->req = req;
 	call->conn = c;
+	call->deliver = deliver_local;
 	call->rtxn = &s->rtxn;
-	if ((r = ident_from_uid(s->d->cfg, c->uid, &call->caller, &err)) != 0)
+	if ((r = ident_from_uid(s->d->ident, c->uid, &call->caller, &err)) != 0)
 		goto refuse;
 	if (req->as != NULL && strcmp(req->as, call->caller.name) != 0) {
 		may = c->uid == 0;
@@ -360,13 +367,13 @@ start_call(struct server *s, struct conn *c, struct proto_req *req)
 			    call->caller.name);
 			goto refuse;
 		}
-		if ((r = ident_from_name(s->d->cfg, req->as, &call->who,
+		if ((r = ident_from_name(s->d->ident, req->as, &call->who,
 		    &err)) != 0) {
 			r = r == BRK_ERR_NOTFOUND ? BRK_ERR_DENIED : r;
 			goto refuse;
 		}
 		call->delegated = true;
-	} else if ((r = ident_from_name(s->d->cfg, call->caller.name,
+	} else if ((r = ident_from_name(s->d->ident, call->caller.name,
 	    &call->who, &err)) != 0)
 		goto refuse;
 	c->busy = true;
