@@ -40,7 +40,7 @@ struct ca_pub {
 };
 
 struct ca {
-	EVP_PKEY *pkey;		/* the current key; read-only after open */
+	EVP_PKEY *pkey;		/* current key; read-only once opened */
 	size_t nkeys;
 	struct ca_pub keys[CA_MAX_KEYS];
 	const char *lines[CA_MAX_KEYS];
@@ -178,7 +178,8 @@ fsync_dir(const char *dir, struct brk_error *err)
 {
 	int fd, r = 0;
 
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) <
+	    0)
 		return brk_error_set(err, -errno, "open %s: %s", dir,
 		    strerror(errno));
 	if (fsync(fd) != 0)
@@ -344,7 +345,8 @@ valid_id(const char *s, size_t len)
 	if (len != CA_KEY_ID_SIZE - 1)
 		return 0;
 	for (i = 0; i < len; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
 	return 1;
 }
@@ -455,7 +457,8 @@ ca_dir(const char *state_dir, char *buf, size_t len, struct brk_error *err)
 	int r;
 
 	if (state_dir == NULL || *state_dir == '\0')
-		return brk_error_set(err, BRK_ERR_INVALID, "no state directory");
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "no state directory");
 	/* The state directory is shared; create it private if missing but
 	 * leave judging it to its owner (the store). */
 	if (mkdir(state_dir, 0700) != 0 && errno != EEXIST)
@@ -463,6 +466,8 @@ ca_dir(const char *state_dir, char *buf, size_t len, struct brk_error *err)
 		    strerror(errno));
 	if ((r = path_join(buf, len, state_dir, "ca", err)) != 0)
 		return r;
+	if (mkdir(buf, 0700) == 0 && (r = fsync_dir(state_dir, err)) != 0)
+		return r;	/* a new ca dir must survive a crash too */
 	return ensure_dir(buf, err);
 }
 

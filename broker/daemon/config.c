@@ -19,8 +19,10 @@
 #include <jansson.h>
 
 #include "fileio.h"
+#include "identity_ldap.h"
 #include "log.h"
 #include "names.h"
+#include "tls.h"
 
 extern const char dev_policy_json[];	/* generated from policy/examples */
 extern const char dev_groups_json[];
@@ -198,8 +200,17 @@ apply_key(struct config *c, const char *key, json_t *v, struct brk_error *err)
 	}
 	if (strcmp(key, "local_groups") == 0)
 		return parse_groups(c, v, err);
-	if (strcmp(key, "tls") == 0 || strcmp(key, "ldap") == 0 ||
-	    strcmp(key, "notify") == 0 || strcmp(key, "metrics_listen") == 0)
+	if (strcmp(key, "ldap") == 0) {	/* identity_ldap_config.c */
+		ldap_config_free(c->ldap);
+		c->ldap = NULL;
+		return ldap_config_parse(v, &c->ldap, err);
+	}
+	if (strcmp(key, "tls") == 0) {	/* tls.c */
+		tls_config_free(c->tls);
+		c->tls = NULL;
+		return tls_config_parse(v, &c->tls, err);
+	}
+	if (strcmp(key, "notify") == 0 || strcmp(key, "metrics_listen") == 0)
 		return brk_error_set(err, BRK_ERR_UNSUPPORTED,
 		    "config: \"%s\" is not supported by this version", key);
 	return brk_error_set(err, BRK_ERR_INVALID,
@@ -384,5 +395,7 @@ config_free(struct config *c)
 	free(c->state_dir);
 	free(c->socket);
 	free(c->policy);
+	ldap_config_free(c->ldap);
+	tls_config_free(c->tls);
 	free(c);
 }

@@ -15,6 +15,7 @@
 #include "errors.h"
 
 struct ldap_config;
+struct tls_config;
 
 struct local_group {
 	char *name;
@@ -39,6 +40,8 @@ struct config {
 	size_t ngroups;
 	bool dev;
 	struct ldap_config *ldap;	/* "ldap" section; NULL when absent */
+	struct tls_config *tls;		/* "tls" section (tls.h); NULL when
+					 * absent */
 };
 
 /* Load FILE.  err says which key is wrong. */

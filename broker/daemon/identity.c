@@ -1,5 +1,10 @@
 /*
- * identity.c - NSS and config-defined identities.
+ * identity.c - who a caller is: NSS, config-defined local groups, and the
+ * directory (identity_dir.c) when the config has an "ldap" section.
+ *
+ * The sources are merged: a user is known when any of them knows the
+ * name, and their groups are the union.  Every name is checked against
+ * the canonical form (names.h) before any source is asked.
  */
 #include "identity.h"
 
@@ -9,10 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "identity_dir.h"
 #include "names.h"
 
 struct identity {
 	const struct config *cfg;
+	struct iddir *dir;	/* NULL without an "ldap" section */
 };
 
 int
@@ -20,11 +27,17 @@ identity_new(const struct config *cfg, struct identity **out,
     struct brk_error *err)
 {
 	struct identity *id;
+	int r;
 
 	*out = NULL;
 	if ((id = calloc(1, sizeof(*id))) == NULL)
 		return brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
 	id->cfg = cfg;
+	if (cfg->ldap != NULL && (r = iddir_new(cfg->ldap, &id->dir,
+	    err)) != 0) {
+		identity_free(id);
+		return r;
+	}
 	*out = id;
 	return 0;
 }
@@ -32,13 +45,18 @@ identity_new(const struct config *cfg, struct identity **out,
 void
 identity_free(struct identity *id)
 {
+	if (id == NULL)
+		return;
+	iddir_free(id->dir);
 	free(id);
 }
 
 json_t *
 identity_health(struct identity *id)
 {
-	return json_pack("{s:s}", "nss", "ok");
+	if (id == NULL || id->dir == NULL)
+		return json_pack("{s:b}", "configured", 0);
+	return iddir_health(id->dir);
 }
 
 static bool
@@ -104,23 +122,58 @@ local_groups(const struct config *cfg, struct ident *id, bool *found)
 	return 0;
 }
 
+/* Adds the directory's groups; returns whether it knows the user. */
 static int
-finish(const struct config *cfg, struct ident *id, const struct passwd *pw,
+dir_groups(struct identity *ids, struct ident *id, bool *found)
+{
+	struct iddir_result res = { 0 };
+	size_t i;
+	int r;
+
+	*found = false;
+	if (ids->dir == NULL)
+		return 0;
+	if ((r = iddir_lookup(ids->dir, id->name, &res)) != 0)
+		return r;
+	*found = res.found;
+	for (i = 0; r == 0 && i < res.ngroups; i++)
+		r = add_group(id, res.groups[i]);
+	iddir_result_clear(&res);
+	return r;
+}
+
+static void
+add_source(struct ident *id, const char *s)
+{
+	size_t len = strlen(id->sources);
+
+	snprintf(id->sources + len, sizeof(id->sources) - len, "%s%s",
+	    len > 0 ? "+" : "", s);
+}
+
+static int
+finish(struct identity *ids, struct ident *id, const struct passwd *pw,
     struct brk_error *err)
 {
-	bool local = false;
+	bool local = false, dir = false;
 	int r;
 
 	if (pw != NULL && (r = nss_groups(id, pw->pw_gid)) != 0)
 		return r;
-	if ((r = local_groups(cfg, id, &local)) != 0)
+	if ((r = local_groups(ids->cfg, id, &local)) != 0)
 		return r;
-	if (pw == NULL && !local)
+	if ((r = dir_groups(ids, id, &dir)) != 0)
+		return r;
+	if (pw == NULL && !local && !dir)
 		return brk_error_set(err, BRK_ERR_NOTFOUND,
 		    "unknown user \"%s\"", id->name);
-	snprintf(id->sources, sizeof(id->sources), "%s%s%s",
-	    pw != NULL ? "nss" : "", pw != NULL && local ? "+" : "",
-	    local ? "local" : "");
+	id->sources[0] = '\0';
+	if (pw != NULL)
+		add_source(id, "nss");
+	if (local)
+		add_source(id, "local");
+	if (dir)
+		add_source(id, "ldap");
 	return 0;
 }
 
@@ -128,7 +181,6 @@ int
 ident_from_uid(struct identity *ids, uid_t uid, struct ident *out,
     struct brk_error *err)
 {
-	const struct config *cfg = ids->cfg;
 	struct passwd pw, *res = NULL;
 	char buf[16384];
 	int r;
@@ -143,7 +195,7 @@ ident_from_uid(struct identity *ids, uid_t uid, struct ident *out,
 	snprintf(out->name, sizeof(out->name), "%s", res->pw_name);
 	out->uid = uid;
 	out->in_nss = true;
-	if ((r = finish(cfg, out, res, err)) != 0)
+	if ((r = finish(ids, out, res, err)) != 0)
 		ident_clear(out);
 	return r;
 }
@@ -152,7 +204,6 @@ int
 ident_from_name(struct identity *ids, const char *name,
     struct ident *out, struct brk_error *err)
 {
-	const struct config *cfg = ids->cfg;
 	struct passwd pw, *res = NULL;
 	char buf[16384];
 	int r;
@@ -169,7 +220,7 @@ ident_from_name(struct identity *ids, const char *name,
 		out->uid = res->pw_uid;
 		out->in_nss = true;
 	}
-	if ((r = finish(cfg, out, res, err)) != 0)
+	if ((r = finish(ids, out, res, err)) != 0)
 		ident_clear(out);
 	return r;
 }

@@ -2,9 +2,9 @@
  * identity.h - who a caller is: user name and groups.
  *
  * Local callers are identified by the kernel (SO_PEERCRED uid), never by
- * their word.  Names and groups come from NSS (getpwuid_r, getgrouplist)
- * and from the config's local_groups; a user is known when either names
- * them.  Group names that are not in canonical form are dropped, never
+ * their word.  Names and groups come from NSS (getpwuid_r, getgrouplist),
+ * the config's local_groups and, with an "ldap" section, the directory
+ * (identity_dir.c, docs/ldap.md); a user is known when any names them.  Group names that are not in canonical form are dropped, never
  * guessed at.
  */
 #ifndef BRK_IDENTITY_H
@@ -27,7 +27,7 @@ struct ident {
 	bool in_nss;
 	size_t ngroups;
 	char *groups[IDENT_MAX_GROUPS];
-	char sources[64];	/* "nss", "local", "nss+local" */
+	char sources[64];	/* "nss", "local", "ldap" joined by "+" */
 };
 
 /* The identity sources (NSS, local groups, and later the directory) and

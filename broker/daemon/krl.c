@@ -124,8 +124,8 @@ krl_build(const struct ca *ca, const uint64_t *serials, size_t nserials,
 	    (r = sshbuf_put_u32(b, KRL_FORMAT_VERSION)) != 0 ||
 	    (r = sshbuf_put_u64(b, krl_version)) != 0 ||
 	    (r = sshbuf_put_u64(b, generated_date)) != 0 ||
-	    (r = sshbuf_put_u64(b, 0)) != 0 ||			/* flags */
-	    (r = sshbuf_put_string(b, NULL, 0)) != 0 ||		/* reserved */
+	    (r = sshbuf_put_u64(b, 0)) != 0 ||		/* flags */
+	    (r = sshbuf_put_string(b, NULL, 0)) != 0 ||	/* reserved */
 	    (r = sshbuf_put_cstring(b, "brokerd")) != 0)	/* comment */
 		goto out;
 	/* No serials, no sections: an empty KRL revokes nothing. */

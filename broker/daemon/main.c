@@ -17,6 +17,7 @@
 #include "policystate.h"
 #include "server.h"
 #include "timefmt.h"
+#include "tls.h"
 
 static void
 usage(FILE *f)
@@ -49,6 +50,7 @@ static int
 run(struct config *cfg, struct brk_error *err)
 {
 	struct brokerd d = { .cfg = cfg };
+	struct tls_server *tls = NULL;
 	sigset_t set;
 	int r;
 
@@ -72,11 +74,14 @@ run(struct config *cfg, struct brk_error *err)
 	if ((r = policystate_boot(&d, err)) != 0 ||
 	    (r = server_new(&d, &d.server, err)) != 0)
 		goto out;
+	if (cfg->tls != NULL && (r = tls_start(&d, &tls, err)) != 0)
+		goto out;
 	log_info("event=ready socket=%s state_dir=%s group_commit=%s",
 	    cfg->socket, cfg->state_dir, cfg->group_commit ? "on" : "off");
 	r = server_run(d.server);
 	log_info("event=stopping");
 out:
+	tls_stop(tls);		/* its calls in flight may wait on the writer */
 	writer_free(d.writer);	/* finishes queued work first */
 	server_free(d.server);
 	policystate_free(&d);

@@ -209,6 +209,9 @@ caller_may_check_others(struct call *c, struct policy_ref *p)
 	 * user it is for */
 	if (!c->delegated && c->caller.uid == 0)
 		return true;
+	/* a remote host over TLS; tls.c allows it only its own resource */
+	if (c->host[0] != '\0')
+		return true;
 	for (i = 0; !c->delegated && i < c->d->cfg->ndelegates; i++)
 		if (c->d->cfg->delegates[i] == c->caller.uid)
 			return true;
@@ -341,7 +344,7 @@ op_status(struct call *c)
 	reqstore_by_state(pend.t, ST_PENDING, count_live, &pend);
 	time_rfc3339(c->d->started_at, started);
 	o = json_pack("{s:{s:s, s:s, s:I, s:I, s:I, s:s}, s:{s:I, s:I},"
-	    " s:{s:s, s:o, s:o, s:o}, s:n}",
+	    " s:{s:s, s:o, s:o, s:o}, s:n, s:o}",
 	    "broker", "health", "ok", "started_at", started,
 	    "uptime_s", (json_int_t)(act.now - c->d->started_at),
 	    "policy_version", (json_int_t)(p != NULL ? p->version : 0),
@@ -352,7 +355,8 @@ op_status(struct call *c)
 	    (json_int_t)pend.n,
 	    "me", "user", c->who.name, "groups", groups_json(&c->who),
 	    "active", act.mine, "pending", pend.mine,
-	    "freeze");
+	    "freeze",
+	    "directory", identity_health(c->d->ident));
 	policy_put(c->d, p);
 	call_reply(c, o);
 	return 0;

@@ -28,7 +28,7 @@
 
 #include "log.h"
 
-#define OUT_MAX (4 * 1024 * 1024)	/* unread replies before we give up */
+#define OUT_MAX (32 * 1024 * 1024)	/* unread replies before we give up */
 
 struct conn {
 	int fd;

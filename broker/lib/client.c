@@ -3,11 +3,14 @@
  *
  * The socket is non-blocking and every read or write waits with poll() on
  * the time left until the deadline, so no signal or alarm is ever needed.
+ * The same client speaks over a unix socket or, through tls_client.c, over
+ * TLS to a remote broker: only send_all()/recv_some() tell them apart.
  */
 #include "client.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +21,14 @@
 #include <unistd.h>
 
 #include "proto.h"
+#include "tls_client.h"
+
+/* Replies may be large (a list of 10,000 requests); requests may not. */
+#define CLIENT_MAX_REPLY (32 * 1024 * 1024)
 
 struct client {
 	int fd;
+	struct tls_conn *tls;	/* NULL on a unix socket */
 	unsigned long next_id;
 	char *buf;		/* bytes read past the last reply */
 	size_t len, cap;
@@ -107,14 +115,96 @@ out:
 	return r;
 }
 
+/* A non-blocking TCP connection to one address, within the deadline. */
 static int
-send_all(int fd, const char *p, size_t len, long long deadline)
+tcp_connect(const struct addrinfo *ai, long long deadline, int *out)
+{
+	socklen_t elen = sizeof(int);
+	int fd, r = BRK_ERR_UNREACHABLE, soerr = 0;
+
+	*out = -1;
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd < 0)
+		return r;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+		if (errno != EINPROGRESS) {
+			close(fd);
+			return r;
+		}
+		if ((r = wait_fd(fd, POLLOUT, deadline)) != 0 ||
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) != 0 ||
+		    soerr != 0) {
+			close(fd);
+			return r == BRK_ERR_TIMEOUT ? r : BRK_ERR_UNREACHABLE;
+		}
+	}
+	*out = fd;
+	return 0;
+}
+
+int
+client_open_tls(const char *host, const char *port,
+    const struct client_tls *tls, int timeout_ms, struct client **out,
+    struct brk_error *err)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG };
+	long long deadline = now_ms() + timeout_ms;
+	struct addrinfo *res = NULL, *ai;
+	struct client *c = NULL;
+	int r = BRK_ERR_UNREACHABLE, fd = -1, g;
+
+	*out = NULL;
+	if (host == NULL || port == NULL || tls == NULL || tls->ca == NULL ||
+	    tls->cert == NULL || tls->key == NULL) {
+		r = brk_error_set(err, BRK_ERR_INVALID, "TLS client needs a "
+		    "host, a port, ca, cert and key");
+		goto out;
+	}
+	if ((g = getaddrinfo(host, port, &hints, &res)) != 0) {
+		brk_error_set(err, r, "cannot resolve %s: %s", host,
+		    gai_strerror(g));
+		goto out;
+	}
+	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next)
+		if ((r = tcp_connect(ai, deadline, &fd)) == BRK_ERR_TIMEOUT)
+			break;
+	if (fd < 0) {
+		brk_error_set(err, r, "cannot connect to %s port %s: %s", host,
+		    port, brk_strerror(r));
+		goto out;
+	}
+	r = BRK_ERR_NOMEM;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		goto out;
+	c->fd = fd;
+	fd = -1;
+	if ((r = tls_conn_connect(c->fd, host, tls->ca, tls->cert, tls->key,
+	    deadline, &c->tls, err)) != 0)
+		goto out;
+	*out = c;
+	c = NULL;
+	r = 0;
+out:
+	client_free(c);
+	if (fd >= 0)
+		close(fd);
+	if (res != NULL)
+		freeaddrinfo(res);
+	return r;
+}
+
+static int
+send_all(struct client *c, const char *p, size_t len, long long deadline)
 {
 	ssize_t n;
 	int r;
 
+	if (c->tls != NULL)
+		return tls_conn_write(c->tls, p, len, deadline);
 	while (len > 0) {
-		n = send(fd, p, len, MSG_NOSIGNAL);
+		n = send(c->fd, p, len, MSG_NOSIGNAL);
 		if (n > 0) {
 			p += n;
 			len -= (size_t)n;
@@ -124,10 +214,32 @@ send_all(int fd, const char *p, size_t len, long long deadline)
 			continue;
 		if (n < 0 && errno != EAGAIN)
 			return BRK_ERR_UNREACHABLE;
-		if ((r = wait_fd(fd, POLLOUT, deadline)) != 0)
+		if ((r = wait_fd(c->fd, POLLOUT, deadline)) != 0)
 			return r;
 	}
 	return 0;
+}
+
+/* Read some bytes: the count, 0 at EOF, or a BRK_ERR_* code. */
+static ssize_t
+recv_some(struct client *c, char *buf, size_t len, long long deadline)
+{
+	ssize_t n;
+	int r;
+
+	if (c->tls != NULL)
+		return tls_conn_read(c->tls, buf, len, deadline);
+	for (;;) {
+		n = recv(c->fd, buf, len, 0);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return BRK_ERR_UNREACHABLE;
+		if ((r = wait_fd(c->fd, POLLIN, deadline)) != 0)
+			return r;
+	}
 }
 
 /* Read until a newline is buffered; returns the line length (no newline). */
@@ -136,14 +248,13 @@ read_line(struct client *c, size_t *linelen, long long deadline)
 {
 	char *nl, *nb;
 	ssize_t n;
-	int r;
 
 	for (;;) {
 		if (c->len > 0 && (nl = memchr(c->buf, '\n', c->len)) != NULL) {
 			*linelen = (size_t)(nl - c->buf);
 			return 0;
 		}
-		if (c->len > PROTO_MAX_LINE * 16)
+		if (c->len > CLIENT_MAX_REPLY)
 			return BRK_ERR_PROTOCOL;
 		if (c->cap - c->len < 4096) {
 			nb = realloc(c->buf, c->cap + 65536);
@@ -152,19 +263,12 @@ read_line(struct client *c, size_t *linelen, long long deadline)
 			c->buf = nb;
 			c->cap += 65536;
 		}
-		n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+		n = recv_some(c, c->buf + c->len, c->cap - c->len, deadline);
 		if (n > 0) {
 			c->len += (size_t)n;
 			continue;
 		}
-		if (n == 0)
-			return BRK_ERR_UNREACHABLE;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN)
-			return BRK_ERR_UNREACHABLE;
-		if ((r = wait_fd(c->fd, POLLIN, deadline)) != 0)
-			return r;
+		return n == 0 ? BRK_ERR_UNREACHABLE : (int)n;
 	}
 }
 
@@ -190,7 +294,7 @@ client_call(struct client *c, const char *op, json_t *args, const char *as,
 		goto out;
 	linelen = strlen(line);
 	line[linelen] = '\n';	/* json_dumps leaves room for the NUL */
-	if ((r = send_all(c->fd, line, linelen + 1, deadline)) != 0 ||
+	if ((r = send_all(c, line, linelen + 1, deadline)) != 0 ||
 	    (r = read_line(c, &linelen, deadline)) != 0) {
 		brk_error_set(err, r, "%s", r == BRK_ERR_TIMEOUT ?
 		    "the broker did not answer in time" :
@@ -211,6 +315,7 @@ client_free(struct client *c)
 {
 	if (c == NULL)
 		return;
+	tls_conn_free(c->tls);
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c->buf);

@@ -21,6 +21,30 @@ struct client;
 int client_open(const char *path, int timeout_ms, struct client **out,
     struct brk_error *err);
 
+/* The files of a TLS client (PEM): the CA that signed the broker's
+ * certificate, and this host's certificate (chain) and private key. */
+struct client_tls {
+	const char *ca;
+	const char *cert;
+	const char *key;
+};
+
+/*
+ * Connect to the broker's TLS listener at host:port (TLS 1.3, mutual
+ * authentication) within timeout_ms, which bounds the TCP connect and the
+ * handshake together.  The broker's certificate must chain to tls->ca and
+ * name host (a DNS name or an IP literal).  host is resolved with
+ * getaddrinfo(), which no deadline can bound: use an address or a name from
+ * /etc/hosts on hosts where DNS may hang.  The returned client works with
+ * client_call() and client_free() like a unix one.
+ * Returns 0 and sets *out, or BRK_ERR_UNREACHABLE / BRK_ERR_TIMEOUT /
+ * BRK_ERR_VERIFY (the broker's certificate) / BRK_ERR_IO / BRK_ERR_CRYPTO
+ * (our files) / BRK_ERR_NOMEM, with err saying which.
+ */
+int client_open_tls(const char *host, const char *port,
+    const struct client_tls *tls, int timeout_ms, struct client **out,
+    struct brk_error *err);
+
 /*
  * Send {"op":op,"args":args,"as":as} and wait for the reply.  args is
  * borrowed (NULL for none); as may be NULL.  On success *result is a new

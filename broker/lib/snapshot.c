@@ -162,7 +162,8 @@ snapshot_add_grant(struct snapshot *s, const char *user, const char *role,
 		    "more than %d grants", SNAPSHOT_MAX_GRANTS);
 		goto out;
 	}
-	if ((g.user = strdup(user)) == NULL || (g.role = strdup(role)) == NULL ||
+	if ((g.user = strdup(user)) == NULL ||
+	    (g.role = strdup(role)) == NULL ||
 	    grow((void **)&s->grants, s->ngrants, &s->grants_cap,
 	    sizeof(g)) != 0) {
 		r = brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
@@ -521,7 +522,8 @@ snapshot_verify(const char *text, size_t len,
 	}
 	end = text + len;
 	/* Line 1: the magic. */
-	if (len < mlen + 1 || memcmp(text, SNAPSHOT_MAGIC "\n", mlen + 1) != 0 ||
+	if (len < mlen + 1 ||
+	    memcmp(text, SNAPSHOT_MAGIC "\n", mlen + 1) != 0 ||
 	    memchr(text, '\0', len) != NULL) {
 		r = brk_error_set(err, BRK_ERR_INVALID,
 		    "not a broker-snapshot-v1 document");
@@ -574,7 +576,8 @@ snapshot_verify(const char *text, size_t len,
 	}
 	if (strcmp(s->host, bare_host(host)) != 0) {
 		r = brk_error_set(err, BRK_ERR_VERIFY,
-		    "snapshot is for host %s, not %s", s->host, bare_host(host));
+		    "snapshot is for host %s, not %s", s->host,
+		    bare_host(host));
 		goto out;
 	}
 	if (s->issued_at > (int64_t)now + SNAPSHOT_CLOCK_SKEW) {

@@ -40,7 +40,7 @@
 #define SNAPSHOT_MAX_BLOCKS 10000
 #define SNAPSHOT_NAME_MAX 256	/* host, user, role, scope */
 #define SNAPSHOT_REASON_MAX 1024
-#define SNAPSHOT_CLOCK_SKEW 60	/* seconds issued_at may be in the future */
+#define SNAPSHOT_CLOCK_SKEW 60	/* seconds issued_at may be ahead */
 
 struct snapshot_grant {
 	char *user;		/* who was granted */

@@ -78,6 +78,8 @@ refuse_type(const char *name, size_t len, struct brk_error *err)
 	int shown = len > 64 ? 64 : (int)len;
 	size_t i;
 
+	if (len == 0)
+		return brk_error_set(err, BRK_ERR_INVALID, "empty key type");
 	for (i = 0; i < len; i++)
 		if ((unsigned char)name[i] <= ' ' ||
 		    (unsigned char)name[i] >= 0x7f)

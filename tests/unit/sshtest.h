@@ -77,6 +77,8 @@ run(char *const argv[], char **outp)
 		dup2(fds[1], 2);
 		close(fds[0]);
 		close(fds[1]);
+		close(0);
+		open("/dev/null", O_RDONLY);
 		setenv("TZ", "UTC", 1);
 		execvp(argv[0], argv);
 		_exit(127);
@@ -139,6 +141,11 @@ keygen(const char *dir, const char *name, const char *type, const char *bits)
 	char *argv[16] = { "ssh-keygen", "-q", "-N", "", "-C", "test@example",
 	    "-t", (char *)type, "-f", path, NULL };
 
+	/* ssh-keygen would ask before overwriting. */
+	cr_assert_gt(asprintf(&pub, "%s.pub", path), 0);
+	unlink(path);
+	unlink(pub);
+	free(pub);
 	if (bits != NULL) {
 		argv[10] = "-b";
 		argv[11] = (char *)bits;

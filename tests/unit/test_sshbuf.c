@@ -117,7 +117,8 @@ Test(sshbuf, mpint)
 	size_t len;
 
 	cr_assert_eq(sshbuf_put_mpint_bytes(b, (const uint8_t *)"\0\0", 2), 0);
-	cr_assert_eq(sshbuf_put_mpint_bytes(b, (const uint8_t *)"\0\x80", 2), 0);
+	cr_assert_eq(sshbuf_put_mpint_bytes(b, (const uint8_t *)"\0\x80", 2),
+	    0);
 	cr_assert_eq(sshbuf_put_mpint_bytes(b, (const uint8_t *)"\x7f\x01", 2),
 	    0);
 	cr_assert_eq(sshbuf_len(b), 4 + 4 + 2 + 4 + 2);
@@ -196,7 +197,8 @@ Test(sshbuf, base64_strict)
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cr_assert_eq(sshbuf_put_base64_decoded(b, bad[i],
-		    strlen(bad[i])), BRK_ERR_INVALID, "accepted \"%s\"", bad[i]);
+		    strlen(bad[i])), BRK_ERR_INVALID, "accepted \"%s\"",
+		    bad[i]);
 		cr_assert_eq(sshbuf_len(b), 0, "left bytes for \"%s\"", bad[i]);
 	}
 	sshbuf_free(b);

@@ -1,0 +1,50 @@
+/*
+ * identity_cache.h - a bounded, thread-safe cache of directory answers.
+ *
+ * Maps a user name to what the directory said about it (known or not, and
+ * the groups) and when it said so.  It knows nothing of TTLs: callers
+ * judge an answer's age.  Full, it evicts the answer fetched longest ago.
+ */
+#ifndef BRK_IDENTITY_CACHE_H
+#define BRK_IDENTITY_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errors.h"
+
+struct idcache;
+
+/* One answer, owned by whoever holds it (idcache_val_clear). */
+struct idcache_val {
+	bool found;		/* the directory holds the user */
+	char **groups;
+	size_t ngroups;
+	int64_t fetched_ms;	/* monotonic time of the directory's answer */
+};
+
+/* A cache of at most max entries (>= 1).  BRK_ERR_NOMEM. */
+int idcache_new(size_t max, struct idcache **out);
+
+/* NULL is fine. */
+void idcache_free(struct idcache *c);
+
+/*
+ * Store an answer (groups copied).  An answer older than the one held for
+ * name is ignored, so a slow lookup never overwrites a newer one.
+ * BRK_ERR_NOMEM (the cache is unchanged).
+ */
+int idcache_put(struct idcache *c, const char *name, bool found,
+    char *const *groups, size_t ngroups, int64_t fetched_ms);
+
+/* A copy of the answer for name into *out; BRK_ERR_NOTFOUND, NOMEM. */
+int idcache_get(struct idcache *c, const char *name,
+    struct idcache_val *out);
+
+void idcache_val_clear(struct idcache_val *v);
+
+/* Number of entries held. */
+size_t idcache_size(struct idcache *c);
+
+#endif

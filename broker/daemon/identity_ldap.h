@@ -1,0 +1,104 @@
+/*
+ * identity_ldap.h - the directory (LDAP) as a source of users and groups.
+ *
+ * The only module that talks LDAP.  It parses the config's "ldap" section
+ * into a typed struct, builds search filters with every caller-supplied
+ * value escaped per RFC 4515, and answers one question: is NAME a user in
+ * the directory, and which groups hold them?  It keeps no cache (see
+ * identity_dir.c); each lookup is bounded by the configured timeout.
+ */
+#ifndef BRK_IDENTITY_LDAP_H
+#define BRK_IDENTITY_LDAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "errors.h"
+
+#define LDAP_CFG_TTL_DEFAULT	60	/* seconds */
+#define LDAP_CFG_STALE_DEFAULT	600	/* seconds */
+#define LDAP_CFG_TIMEOUT_DEFAULT 2	/* seconds */
+#define LDAP_CFG_TIMEOUT_MAX	30
+#define LDAP_CFG_CACHE_DEFAULT	10000	/* entries */
+#define LDAP_NEST_MAX		3	/* levels of nested groups followed */
+
+enum ldap_starttls { LDAP_STARTTLS_OFF, LDAP_STARTTLS_ON,
+    LDAP_STARTTLS_REQUIRED };
+
+struct ldap_config {
+	char *uri;		/* ldap://, ldaps:// or ldapi:// */
+	enum ldap_starttls starttls;
+	char *ca;		/* CA file for TLS; NULL = system default */
+	char *bind_dn;		/* NULL = anonymous */
+	char *bind_password;	/* read from bind_password_file; wiped */
+	size_t bind_password_len;
+	char *user_base;
+	char *user_filter;	/* "%u" is the escaped user name */
+	char *user_attr;	/* must equal the name exactly; "uid" */
+	char *group_base;	/* default user_base */
+	bool nested_groups;	/* follow groups in groups, LDAP_NEST_MAX */
+	int cache_ttl;		/* seconds */
+	int cache_stale_max;	/* seconds after a fetch, >= cache_ttl */
+	int timeout;		/* seconds, 1..LDAP_CFG_TIMEOUT_MAX */
+	int cache_size;		/* entries */
+};
+
+/*
+ * Parse the "ldap" section.  Unknown keys, wrong types, malformed URIs,
+ * DNs and filters are BRK_ERR_INVALID; a bind password file that is not a
+ * regular file owned by the effective uid with mode 0600 or stricter is
+ * BRK_ERR_PERM.  err names the key.  *out is set only on success and is
+ * freed with ldap_config_free().
+ */
+int ldap_config_parse(json_t *section, struct ldap_config **out,
+    struct brk_error *err);
+
+/* Free a parsed section (wipes the password); NULL is fine. */
+void ldap_config_free(struct ldap_config *lc);
+
+/*
+ * Escape len bytes of s as an RFC 4515 assertion value (every byte that
+ * is not printable ASCII, and "*", "(", ")", "\" become "\XX").  *out is
+ * malloc'd.  BRK_ERR_NOMEM.
+ */
+int idldap_filter_escape(const char *s, size_t len, char **out);
+
+/*
+ * Expand a filter template: "%u" becomes the escaped name, "%%" a "%".
+ * BRK_ERR_INVALID for any other "%" sequence, BRK_ERR_NOMEM.
+ */
+int idldap_filter_expand(const char *tmpl, const char *name, char **out);
+
+/* libldap's view of the syntax of a URI and a DN (for the parser). */
+bool idldap_uri_ok(const char *uri);
+bool idldap_dn_ok(const char *dn);
+
+/* A pool of directory connections; thread-safe. */
+struct idldap;
+
+/* lc must outlive the pool.  Connects lazily: never fails for a down
+ * directory. */
+int idldap_new(const struct ldap_config *lc, struct idldap **out,
+    struct brk_error *err);
+void idldap_free(struct idldap *l);
+
+/*
+ * Look NAME up: 0 with *groups (a malloc'd array of *ngroups malloc'd
+ * canonical group names) when the directory holds exactly one entry whose
+ * user_attr equals NAME byte for byte; BRK_ERR_NOTFOUND when it holds
+ * none (or several: ambiguous names are no one); BRK_ERR_INVALID for a
+ * non-canonical name (never sent).  Any other code means the directory
+ * could not answer (BRK_ERR_UNREACHABLE, BRK_ERR_TIMEOUT, BRK_ERR_CRYPTO,
+ * BRK_ERR_DENIED for a refused bind, BRK_ERR_PROTOCOL) and err says why.
+ * The whole lookup ends within the configured timeout (plus scheduling).
+ * Any thread may call it.
+ */
+int idldap_lookup(struct idldap *l, const char *name, char ***groups,
+    size_t *ngroups, struct brk_error *err);
+
+/* Free what idldap_lookup returned. */
+void idldap_groups_free(char **groups, size_t n);
+
+#endif

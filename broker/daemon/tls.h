@@ -1,0 +1,65 @@
+/*
+ * tls.h - brokerd's TLS 1.3 listener for remote hosts' PAM modules.
+ *
+ * A host proves who it is with a client certificate issued by client_ca;
+ * the certificate's subject CN (or, without a CN, its single DNS SAN) is
+ * the host name H.  Over TLS a host may only ask op "check" (and op
+ * "snapshot") about its own resource "host:H"; every other request is
+ * refused with code "denied" before any op runs.  The listener runs in
+ * threads of its own, a bounded number, and is the only file of the daemon
+ * that touches OpenSSL's TLS.
+ */
+#ifndef BRK_TLS_H
+#define BRK_TLS_H
+
+#include <jansson.h>
+
+#include "errors.h"
+
+struct brokerd;
+struct tls_server;
+
+/* The config's "tls" section (see tls_config_parse). */
+struct tls_config {
+	char *listen_host;	/* NULL: every address */
+	char *listen_port;
+	char *cert;		/* PEM certificate (chain) of the broker */
+	char *key;		/* PEM private key (not encrypted) */
+	char *client_ca;	/* PEM CA(s) that issue host certificates */
+	int max_connections;	/* concurrent TLS connections, default 32 */
+	int timeout;		/* seconds for a handshake, a request line
+				 * or a reply; idle connections close after
+				 * it too.  Default 10 */
+};
+
+/*
+ * Parse the "tls" section: {"listen": "HOST:PORT", "cert": PATH, "key":
+ * PATH, "client_ca": PATH} (all required), plus optional "max_connections"
+ * (1..100) and "timeout" (1..300 seconds).  HOST may be a name, an IPv4
+ * address, "[v6]", or "*" for every address.  Strict: unknown keys and
+ * wrong types are errors naming the key.  Returns 0 and sets *out
+ * (tls_config_free()), or BRK_ERR_INVALID / BRK_ERR_NOMEM with err filled.
+ */
+int tls_config_parse(json_t *section, struct tls_config **out,
+    struct brk_error *err);
+
+void tls_config_free(struct tls_config *c);
+
+/*
+ * Load the certificates and key, bind and listen on d->cfg->tls->listen,
+ * and start the listener thread.  Call after server_new() (calls are
+ * dispatched with ops_dispatch(), which needs the store, writer and
+ * policy).  Errors: BRK_ERR_IO (bind/listen), BRK_ERR_CRYPTO (files),
+ * BRK_ERR_NOMEM, with err filled.
+ */
+int tls_start(struct brokerd *d, struct tls_server **out,
+    struct brk_error *err);
+
+/*
+ * Stop accepting, close every connection once its call in flight has been
+ * answered, wait for all the listener's threads, and free; NULL is fine.
+ * Call before writer_free(), since a call in flight may wait on the writer.
+ */
+void tls_stop(struct tls_server *t);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * tls_client.h - the client half of the broker's TLS 1.3 transport.
+ *
+ * client.c owns the socket (connect, deadlines); this file owns everything
+ * OpenSSL on the client side: loading the CA, certificate and key, the
+ * handshake with the broker's certificate checked against the CA and the
+ * expected host name, and record I/O.  No globals, no signals: the socket is
+ * non-blocking and every wait is a poll() bounded by the caller's deadline
+ * (CLOCK_MONOTONIC milliseconds); writes use send(MSG_NOSIGNAL) so a closed
+ * peer can never raise SIGPIPE in the host process (a PAM application).
+ */
+#ifndef BRK_TLS_CLIENT_H
+#define BRK_TLS_CLIENT_H
+
+#include <stddef.h>
+
+#include "errors.h"
+
+struct tls_conn;
+
+/*
+ * Run a TLS 1.3 handshake on the connected non-blocking socket fd (which
+ * stays the caller's: tls_conn_free() does not close it).  The broker's
+ * certificate must chain to the certificates in the PEM file ca and name
+ * servername (a DNS name, or an IP literal); cert and key (PEM; cert may
+ * hold a chain) are presented as this host's identity.  Files are read with
+ * O_CLOEXEC and the key's bytes are wiped after parsing.
+ *
+ * Returns 0 and sets *out, or: BRK_ERR_TIMEOUT (deadline passed),
+ * BRK_ERR_VERIFY (the broker's certificate did not verify, or the broker
+ * refused ours), BRK_ERR_IO (a file could not be read), BRK_ERR_CRYPTO (a
+ * file did not parse, or the key does not match the certificate),
+ * BRK_ERR_UNREACHABLE (the connection broke), BRK_ERR_NOMEM.  err says
+ * which.  Thread-safe; each call builds its own context.
+ */
+int tls_conn_connect(int fd, const char *servername, const char *ca,
+    const char *cert, const char *key, long long deadline,
+    struct tls_conn **out, struct brk_error *err);
+
+/*
+ * Read up to len bytes.  Returns the count (> 0), 0 when the peer closed,
+ * BRK_ERR_TIMEOUT, or BRK_ERR_UNREACHABLE.
+ */
+int tls_conn_read(struct tls_conn *t, void *buf, size_t len,
+    long long deadline);
+
+/* Write all len bytes.  Returns 0, BRK_ERR_TIMEOUT or BRK_ERR_UNREACHABLE. */
+int tls_conn_write(struct tls_conn *t, const void *buf, size_t len,
+    long long deadline);
+
+/* Send close_notify if it goes out at once, then free; NULL is fine. */
+void tls_conn_free(struct tls_conn *t);
+
+#endif
