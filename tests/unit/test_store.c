@@ -1,0 +1,207 @@
+/*
+ * test_store.c - the store, the request indexes and the audit chain.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "reqstore.h"
+#include "store.h"
+
+static char dir[64];
+static struct store *st;
+
+static void
+setup(void)
+{
+	struct brk_error err;
+
+	snprintf(dir, sizeof(dir), "/tmp/brokerstore.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(store_open(dir, 1 << 24, &st, &err), 0, "%s", err.msg);
+}
+
+static void
+teardown(void)
+{
+	char cmd[128];
+
+	store_free(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(store, .init = setup, .fini = teardown);
+
+static void
+append(int n)
+{
+	struct store_txn *t;
+	int i;
+
+	cr_assert_eq(store_begin(st, true, &t), 0);
+	for (i = 0; i < n; i++)
+		cr_assert_eq(audit_append(t, 1000 + i, &(struct audit_event){
+		    .action = "test.event", .actor = "alice", .caller = "root",
+		    .target = "r1", .user = "alice", .reason = "why" }, NULL),
+		    0);
+	cr_assert_eq(store_commit(t), 0);
+}
+
+static int
+verify(uint64_t *count, uint64_t *bad)
+{
+	struct brk_error err;
+	struct store_txn *t;
+	int r;
+
+	cr_assert_eq(store_begin(st, false, &t), 0);
+	r = audit_verify(t, count, bad, &err);
+	store_abort(t);
+	return r;
+}
+
+Test(store, chain_verifies)
+{
+	uint64_t count, bad;
+
+	append(50);
+	cr_assert_eq(verify(&count, &bad), 0);
+	cr_assert_eq(count, 50);
+}
+
+Test(store, altered_record_is_found_at_its_seq)
+{
+	struct store_txn *t;
+	struct store_val v;
+	uint8_t key[8];
+	uint64_t count, bad;
+	char *copy, *p;
+
+	append(20);
+	store_be64(key, 7);
+	cr_assert_eq(store_begin(st, true, &t), 0);
+	cr_assert_eq(store_get(t, TBL_AUDIT, key, 8, &v), 0);
+	copy = strndup(v.data, v.len);
+	p = strstr(copy, "\"why\"");
+	cr_assert_not_null(p);
+	p[1] = 'W';		/* one byte of the reason */
+	cr_assert_eq(store_put(t, TBL_AUDIT, key, 8, copy, v.len), 0);
+	free(copy);
+	cr_assert_eq(store_commit(t), 0);
+	cr_assert_eq(verify(&count, &bad), BRK_ERR_VERIFY);
+	cr_assert_eq(bad, 7);
+}
+
+Test(store, missing_record_is_found)
+{
+	struct store_txn *t;
+	uint8_t key[8];
+	uint64_t count, bad;
+
+	append(10);
+	store_be64(key, 4);
+	cr_assert_eq(store_begin(st, true, &t), 0);
+	cr_assert_eq(store_del(t, TBL_AUDIT, key, 8), 0);
+	cr_assert_eq(store_commit(t), 0);
+	cr_assert_eq(verify(&count, &bad), BRK_ERR_VERIFY);
+	cr_assert_eq(bad, 4);
+}
+
+Test(store, truncated_tail_is_found_against_the_head)
+{
+	struct store_txn *t;
+	uint8_t key[8];
+	uint64_t count, bad;
+
+	append(10);
+	store_be64(key, 10);
+	cr_assert_eq(store_begin(st, true, &t), 0);
+	cr_assert_eq(store_del(t, TBL_AUDIT, key, 8), 0);
+	cr_assert_eq(store_commit(t), 0);
+	cr_assert_eq(verify(&count, &bad), BRK_ERR_VERIFY);
+}
+
+static int
+collect(uint64_t serial, void *arg)
+{
+	uint64_t *acc = arg;
+
+	acc[++acc[0]] = serial;
+	return 0;
+}
+
+Test(store, request_indexes_follow_state)
+{
+	struct store_txn *t;
+	struct request r, nr;
+	uint64_t acc[16];
+
+	memset(&r, 0, sizeof(r));
+	strcpy(r.user, "alice");
+	strcpy(r.caller, "alice");
+	strcpy(r.resource, "host:a");
+	strcpy(r.role, "alice");
+	r.state = ST_ACTIVE;
+	r.expires_at = 5000;
+	cr_assert_eq(store_begin(st, true, &t), 0);
+	cr_assert_eq(reqstore_create(t, &r), 0);
+	cr_assert_eq(r.serial, 1);
+	cr_assert_eq(reqstore_create(t, &r), 0);
+	cr_assert_eq(r.serial, 2);
+	acc[0] = 0;
+	cr_assert_eq(reqstore_active_for(t, "alice", "host:a", collect, acc), 0);
+	cr_assert_eq(acc[0], 2);
+	acc[0] = 0;
+	cr_assert_eq(reqstore_active_for(t, "alice", "host:", collect, acc), 0);
+	cr_assert_eq(acc[0], 0, "a prefix of a resource is not the resource");
+	acc[0] = 0;
+	cr_assert_eq(reqstore_active_for(t, "alic", "host:a", collect, acc), 0);
+	cr_assert_eq(acc[0], 0, "a prefix of a user is not the user");
+	nr = r;
+	nr.state = ST_REVOKED;
+	cr_assert_eq(reqstore_update(t, &r, &nr), 0);
+	acc[0] = 0;
+	reqstore_active_for(t, "alice", "host:a", collect, acc);
+	cr_assert_eq(acc[0], 1);
+	acc[0] = 0;
+	reqstore_due(t, 4999, collect, acc);
+	cr_assert_eq(acc[0], 0);
+	reqstore_due(t, 5000, collect, acc);
+	cr_assert_eq(acc[0], 1);
+	acc[0] = 0;
+	reqstore_by_user(t, "alice", true, collect, acc);
+	cr_assert_eq(acc[0], 2);
+	cr_assert_eq(acc[1], 2, "newest first");
+	cr_assert_eq(reqstore_load(t, 2, &nr), 0);
+	cr_assert_eq(nr.state, ST_REVOKED);
+	cr_assert_eq(reqstore_load(t, 3, &nr), BRK_ERR_NOTFOUND);
+	cr_assert_eq(store_commit(t), 0);
+}
+
+Test(store, map_full_is_an_error_and_nothing_half_written)
+{
+	struct store_txn *t;
+	uint64_t count, bad;
+	char big[4096];
+	uint8_t key[8];
+	int i, r = 0;
+
+	append(3);
+	memset(big, 'x', sizeof(big));
+	cr_assert_eq(store_begin(st, true, &t), 0);
+	for (i = 0; i < 100000 && r == 0; i++) {
+		store_be64(key, (uint64_t)i + 1000);
+		r = store_put(t, TBL_FLAGS, key, 8, big, sizeof(big));
+	}
+	cr_assert_eq(r, BRK_ERR_FULL);
+	store_abort(t);
+	cr_assert_eq(verify(&count, &bad), 0);
+	cr_assert_eq(count, 3);
+	append(1);	/* and writes work again */
+	cr_assert_eq(verify(&count, &bad), 0);
+	cr_assert_eq(count, 4);
+}
