@@ -93,7 +93,7 @@ $(PAMMOD): $(call obj,$(PAM_SRC)) $(LIBBRK)
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/gen/embedded.o $(LIBDAEMON) $(LIBPOLICY) $(LIBBRK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(EXE_LDFLAGS) -o $@ $^ -lcriterion $(LIBS_DAEMON)
-$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/gen/embedded.o $(LIBDAEMON) $(LIBPOLICY) $(LIBBRK)
+$(BUILD)/tools/%: tests/tools/%.c $(LIBDAEMON) $(LIBPOLICY) $(LIBBRK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(EXE_LDFLAGS) -o $@ $^ $(LIBS_DAEMON)
 

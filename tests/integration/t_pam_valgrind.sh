@@ -84,5 +84,20 @@ done
 B --as alice request host:web-1 --reason loop >/dev/null
 conf tls url=tls://localhost:$PORT ca="$T/ca.crt" cert="$T/web1.crt" key="$T/web1.key" resource=host:web-1 timeout_ms=5000
 loop "200 allowed checks over TLS${VG:+ under valgrind}" tls alice 200 allow
+# four hosts' worth of logins at once: the listener's threads in parallel
+for k in 1 2 3 4; do
+	"$LOOP" "$T/conf" tls alice 100 allow >"$T/par.$k" 2>&1 &
+done
+wait
+for k in 1 2 3 4; do
+	if grep -q "unexpected=0" "$T/par.$k"; then ok "parallel TLS client $k: $(cat "$T/par.$k")"
+	else not_ok "parallel TLS client $k: $(head -3 "$T/par.$k")"; fi
+done
 stop_broker
+if grep -q "Sanitizer\|runtime error" "$T/brokerd.log"; then
+	not_ok "brokerd ran without sanitizer reports"
+	grep -A20 "Sanitizer\|runtime error" "$T/brokerd.log" | head -40 | sed 's/^/#   /'
+else
+	ok "brokerd ran without sanitizer reports"
+fi
 finish

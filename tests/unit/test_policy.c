@@ -4,7 +4,9 @@
  * labels, combination of approve rules, roles, explain, warnings.
  * Run from the repository root.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <stdio.h>

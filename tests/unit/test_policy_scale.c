@@ -13,7 +13,9 @@
  * Timings are logged, never asserted (sanitizers and valgrind are slow),
  * except the parse bound, which is generous.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <stdio.h>
