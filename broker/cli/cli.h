@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -88,6 +89,19 @@ int cmd_check(struct cli *cli, int argc, char **argv);
 int cmd_whoami(struct cli *cli, int argc, char **argv);
 int cmd_policy(struct cli *cli, int argc, char **argv);
 int cmd_audit(struct cli *cli, int argc, char **argv);
+int cmd_cert(struct cli *cli, int argc, char **argv);
+int cmd_krl(struct cli *cli, int argc, char **argv);
+int cmd_ca(struct cli *cli, int argc, char **argv);
+int cmd_snapshot(struct cli *cli, int argc, char **argv);
+
+/* Read a public key file for --pubkey; prints the error. */
+int cli_read_pubkey(struct cli *cli, const char *path, char **text);
+/* Write a reply's "cert" next to pubkey (ssh-keygen's name) or to out. */
+int cli_save_cert(struct cli *cli, json_t *res, const char *pubkey,
+    const char *out);
+/* Write data to path atomically ("-" is standard output). */
+int cli_write_file(struct cli *cli, const char *path, const void *data,
+    size_t len, mode_t mode);
 
 /* Print one request (the reply of request/cancel/revoke/show). */
 void cli_print_request(struct cli *cli, json_t *r);

@@ -1,6 +1,7 @@
 /*
  * cmd_request.c - request, cancel, revoke, and how a request is printed.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -74,13 +75,15 @@ int
 cmd_request(struct cli *cli, int argc, char **argv)
 {
 	const char *resource = NULL, *role = NULL, *dur = NULL, *reason = NULL,
-	    *ticket = NULL, *incident = NULL;
+	    *ticket = NULL, *incident = NULL, *pub = NULL;
 	const struct cli_opt opts[] = {
 		{ "role", &role, NULL }, { "for", &dur, NULL },
 		{ "reason", &reason, NULL }, { "ticket", &ticket, NULL },
-		{ "incident", &incident, NULL }, { NULL, NULL, NULL },
+		{ "incident", &incident, NULL }, { "pubkey", &pub, NULL },
+		{ NULL, NULL, NULL },
 	};
 	json_t *args = NULL, *res = NULL;
+	char *key = NULL;
 	int64_t secs = 0;
 	int r;
 
@@ -89,15 +92,24 @@ cmd_request(struct cli *cli, int argc, char **argv)
 		return r;
 	if (dur != NULL && (r = cli_duration(cli, "--for", dur, &secs)) != 0)
 		return r;
-	args = json_pack("{s:s, s:s?, s:s?, s:s?, s:s?}", "resource", resource,
-	    "role", role, "reason", reason, "ticket", ticket, "incident",
-	    incident);
+	if (pub != NULL && (r = cli_read_pubkey(cli, pub, &key)) != 0)
+		return r;
+	args = json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:s?}", "resource",
+	    resource, "role", role, "reason", reason, "ticket", ticket,
+	    "incident", incident, "pubkey", key);
+	free(key);
 	if (args == NULL)
 		return cli_fail(cli, EX_ERROR, "internal", "out of memory");
 	if (secs > 0)
 		json_object_set_new(args, "for", json_integer(secs));
-	if ((r = cli_call(cli, "request", args, &res)) == 0)
+	if ((r = cli_call(cli, "request", args, &res)) == 0) {
 		r = print_reply(cli, res);
+		if (json_is_string(json_object_get(res, "cert_error")))
+			r = cli_fail(cli, EX_ERROR, "crypto", "granted, but "
+			    "no certificate: %s", cli_str(res, "cert_error"));
+		else if (pub != NULL && cli_save_cert(cli, res, pub, NULL) != 0)
+			r = EX_ERROR;
+	}
 	json_decref(args);
 	json_decref(res);
 	return r;

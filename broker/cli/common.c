@@ -94,6 +94,7 @@ cli_parse(const struct cli_cmd *cmd, int argc, char **argv,
 {
 	int i, got = 0;
 	const struct cli_opt *o;
+	const char *name;
 
 	for (i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -101,14 +102,20 @@ cli_parse(const struct cli_cmd *cmd, int argc, char **argv,
 			printf("\n%s\n", cmd->help);
 			return -1;
 		}
-		if (strncmp(argv[i], "--", 2) != 0 || argv[i][2] == '\0') {
+		/* --name, or a one-letter -x (like -o FILE) */
+		if (strncmp(argv[i], "--", 2) == 0 && argv[i][2] != '\0')
+			name = argv[i] + 2;
+		else if (argv[i][0] == '-' && argv[i][1] != '\0' &&
+		    argv[i][1] != '-' && argv[i][2] == '\0')
+			name = argv[i] + 1;
+		else {
 			if (got >= npos)
 				goto extra;
 			pos[got++] = argv[i];
 			continue;
 		}
 		for (o = opts; o != NULL && o->name != NULL; o++)
-			if (strcmp(argv[i] + 2, o->name) == 0)
+			if (strcmp(name, o->name) == 0)
 				break;
 		if (o == NULL || o->name == NULL) {
 			fprintf(stderr, "broker: %s: unknown option %s\n",

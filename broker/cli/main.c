@@ -15,7 +15,7 @@
 
 const struct cli_cmd cli_commands[] = {
 	{ "request", cmd_request, "request RESOURCE [--role R] [--for DUR] "
-	    "[--reason TEXT] [--ticket ID] [--incident ID]",
+	    "[--reason TEXT] [--ticket ID] [--incident ID] [--pubkey FILE]",
 	    "Ask for access to RESOURCE. Exit 0 when granted, 3 when pending "
 	    "approval, 4 when denied." },
 	{ "status", cmd_status, "status",
@@ -40,6 +40,18 @@ const struct cli_cmd cli_commands[] = {
 	    "policy in force, or explain a decision." },
 	{ "audit", cmd_audit, "audit verify",
 	    "Walk the audit hash chain; exit 4 when it is broken." },
+	{ "cert", cmd_cert, "cert ID --pubkey FILE [-o FILE]",
+	    "An OpenSSH certificate for an active grant, written to FILE-cert.pub "
+	    "(as ssh-keygen names it) or -o FILE (- for standard output)." },
+	{ "krl", cmd_krl, "krl [-o FILE]",
+	    "The OpenSSH key revocation list of revoked grants, for sshd's "
+	    "RevokedKeys." },
+	{ "ca", cmd_ca, "ca show [--all]",
+	    "The CA public key for sshd's TrustedUserCAKeys (--all: previous "
+	    "keys too)." },
+	{ "snapshot", cmd_snapshot, "snapshot --host H [-o FILE] [--for DUR]",
+	    "A signed snapshot of the grants for host:H, for offline decisions "
+	    "by the PAM module." },
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -26,6 +26,8 @@
 #include "writer.h"
 
 struct server;
+struct ca;
+struct workpool;
 
 /* A loaded policy version, shared by reference. */
 struct policy_ref {
@@ -41,6 +43,8 @@ struct brokerd {
 	struct writer *writer;
 	struct server *server;
 	struct identity *ident;
+	struct ca *ca;			/* the signing key; read-only once open */
+	struct workpool *pool;		/* signing and reply building */
 	pthread_mutex_t policy_lock;
 	struct policy_ref *policy;	/* current; guarded by policy_lock */
 	int64_t started_at;

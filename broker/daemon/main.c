@@ -12,11 +12,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ca.h"
 #include "daemon.h"
 #include "log.h"
 #include "policystate.h"
+#include "sdnotify.h"
 #include "server.h"
 #include "timefmt.h"
+#include "workpool.h"
 #include "tls.h"
 
 static void
@@ -65,8 +68,14 @@ run(struct config *cfg, struct brk_error *err)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if ((r = identity_new(cfg, &d.ident, err)) != 0 ||
 	    (r = check_state_dir(cfg->state_dir, err)) != 0 ||
+	    (r = ca_open(cfg->state_dir, &d.ca, err)) != 0 ||
 	    (r = store_open(cfg->state_dir, cfg->mapsize, &d.store, err)) != 0)
 		goto out;
+	if ((r = workpool_new((size_t)sysconf(_SC_NPROCESSORS_ONLN), &d.pool))
+	    != 0) {
+		brk_error_set(err, r, "cannot start the worker threads");
+		goto out;
+	}
 	if ((r = writer_new(d.store, cfg->group_commit, &d.writer)) != 0) {
 		brk_error_set(err, r, "cannot start the writer thread");
 		goto out;
@@ -78,15 +87,19 @@ run(struct config *cfg, struct brk_error *err)
 		goto out;
 	log_info("event=ready socket=%s state_dir=%s group_commit=%s",
 	    cfg->socket, cfg->state_dir, cfg->group_commit ? "on" : "off");
+	sd_ready();
 	r = server_run(d.server);
 	log_info("event=stopping");
+	sd_stopping();
 out:
 	tls_stop(tls);		/* its calls in flight may wait on the writer */
 	writer_free(d.writer);	/* finishes queued work first */
+	workpool_free(d.pool);	/* then the replies it handed on */
 	server_free(d.server);
 	policystate_free(&d);
 	store_free(d.store);
 	identity_free(d.ident);
+	ca_free(d.ca);
 	pthread_mutex_destroy(&d.policy_lock);
 	return r;
 }

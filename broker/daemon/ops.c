@@ -28,6 +28,10 @@ static const struct {
 	{ "policy.show", op_policy_show },
 	{ "policy.explain", op_policy_explain },
 	{ "audit.verify", op_audit_verify },
+	{ "cert", op_cert },
+	{ "krl", op_krl },
+	{ "ca.show", op_ca_show },
+	{ "snapshot", op_snapshot },
 };
 
 void

@@ -23,6 +23,10 @@ int op_policy_load(struct call *c);
 int op_policy_show(struct call *c);
 int op_policy_explain(struct call *c);
 int op_audit_verify(struct call *c);
+int op_cert(struct call *c);
+int op_krl(struct call *c);
+int op_ca_show(struct call *c);
+int op_snapshot(struct call *c);
 
 /* Periodic expiry sweep (ops_request.c). */
 void ops_sweep(struct brokerd *d, struct store_txn **rtxn);

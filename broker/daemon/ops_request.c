@@ -11,12 +11,14 @@
 #include <string.h>
 
 #include "audit.h"
+#include "cred.h"
 #include "duration.h"
 #include "log.h"
 #include "names.h"
 #include "ops.h"
 #include "reqstore.h"
 #include "timefmt.h"
+#include "workpool.h"
 
 /* One mutation of one request, carried from the handler to the writer. */
 struct req_op {
@@ -24,6 +26,7 @@ struct req_op {
 	struct request rec;		/* new (create) or loaded (transition) */
 	enum req_state from, to;
 	const char *action;		/* audit action */
+	struct sshkey *key;		/* certificate wanted for this key */
 	bool privileged;		/* may act on others' requests */
 	int64_t now;
 	char msg[512];			/* why apply refused */
@@ -82,21 +85,55 @@ reply_json(const struct request *r)
 }
 
 static void
+req_op_free(struct req_op *op)
+{
+	if (op == NULL)
+		return;
+	sshkey_free(op->key);
+	free(op);
+}
+
+/* On a worker thread: sign when a key came with the request, and reply. */
+static void
+finish_reply(void *arg)
+{
+	struct brk_error err = { { 0 } };
+	struct req_op *op = arg;
+	json_t *o = reply_json(&op->rec);
+	char *cert = NULL;
+
+	if (o != NULL && op->key != NULL && op->rec.state == ST_ACTIVE) {
+		if (cred_issue_cert(op->c->d, &op->rec, op->key, &cert,
+		    &err) == 0)
+			json_object_set_new(o, "cert", json_string(cert));
+		else
+			json_object_set_new(o, "cert_error",
+			    json_string(err.msg));
+		free(cert);
+	}
+	call_reply(op->c, o);
+	req_op_free(op);
+}
+
+/* On the writer thread, after the commit: hand the reply on. */
+static void
 done_reply(void *arg, int rc)
 {
 	struct req_op *op = arg;
 
-	if (rc == 0)
-		call_reply(op->c, reply_json(&op->rec));
-	else if (op->msg[0] != '\0')
+	if (rc == 0) {
+		workpool_submit(op->c->d->pool, finish_reply, op);
+		return;
+	}
+	if (op->msg[0] != '\0')
 		call_fail(op->c, rc, "%s", op->msg);
 	else
 		call_fail(op->c, rc, "not recorded: %s", brk_strerror(rc));
-	free(op);
+	req_op_free(op);
 }
 
 static const char *const request_keys[] = { "resource", "role", "for",
-	"reason", "ticket", "incident", "break_glass", NULL };
+	"reason", "ticket", "incident", "break_glass", "pubkey", NULL };
 
 /* Read and check the arguments into op->rec. */
 static int
@@ -175,6 +212,8 @@ decide(struct call *c, struct policy_ref *p, struct request *rec,
 			    dec.deciding_rule);
 	}
 	ops_join(rec->rules, sizeof(rec->rules), dec.matched, dec.nmatched);
+	if (dec.deciding_rule != NULL)
+		snprintf(rec->rule, sizeof(rec->rule), "%s", dec.deciding_rule);
 	snprintf(rec->decision, sizeof(rec->decision), "%s", dec.reason);
 	rec->policy_version = p->version;
 	rec->created_at = now;
@@ -220,6 +259,7 @@ op_request(struct call *c)
 	op->c = c;
 	op->now = time_now();
 	if ((r = request_args(c, &op->rec, &err)) != 0 ||
+	    (r = cred_arg_pubkey(c->req->args, &op->key, &err)) != 0 ||
 	    (r = decide(c, p, &op->rec, op->now, &err)) != 0)
 		goto fail;
 	__atomic_fetch_add(&c->d->counters[op->rec.state == ST_ACTIVE ?
@@ -232,7 +272,7 @@ op_request(struct call *c)
 	return 0;
 fail:
 	policy_put(c->d, p);
-	free(op);
+	req_op_free(op);
 	call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
 	return r;
 }
@@ -316,7 +356,7 @@ submit_transition(struct call *c, enum req_state from, enum req_state to,
 		    reason);
 	if ((r = writer_submit(c->d->writer, apply_transition, done_reply,
 	    op)) != 0) {
-		free(op);
+		req_op_free(op);
 		call_fail(c, r, "%s", brk_strerror(r));
 	}
 	return r;

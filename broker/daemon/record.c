@@ -70,7 +70,7 @@ record_encode(const struct request *r, size_t *len)
 
 	o = json_pack("{s:i, s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I,"
 	    " s:I, s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:b, s:I, s:i, s:i,"
-	    " s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+	    " s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
 	    "v", 1, "serial", (json_int_t)r->serial,
 	    "state", req_state_name(r->state), "user", r->user,
 	    "caller", r->caller, "resource", r->resource, "role", r->role,
@@ -91,7 +91,8 @@ record_encode(const struct request *r, size_t *len)
 	    "approver_groups", r->approver_groups,
 	    "approver_users", r->approver_users, "reason", r->reason,
 	    "ticket", r->ticket, "incident", r->incident,
-	    "ended_by", r->ended_by, "end_reason", r->end_reason);
+	    "ended_by", r->ended_by, "end_reason", r->end_reason,
+	    "rule", r->rule);
 	if (o == NULL)
 		return NULL;
 	s = json_dumps(o, JSON_COMPACT);
@@ -164,6 +165,10 @@ record_decode(const void *data, size_t len, struct request *r)
 	    get_str(o, "end_reason", r->end_reason,
 	    sizeof(r->end_reason)) != 0)
 		goto out;
+	/* fields added after v1 was first written: optional */
+	if (json_object_get(o, "rule") != NULL &&
+	    get_str(o, "rule", r->rule, sizeof(r->rule)) != 0)
+		goto out;
 	r->serial = (uint64_t)serial;
 	r->state = (enum req_state)st;
 	r->policy_version = (uint64_t)pv;
@@ -221,7 +226,7 @@ record_to_json(const struct request *r)
 
 	req_id(r->serial, id);
 	return json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o,"
-	    " s:o, s:o, s:I, s:I, s:b, s:b, s:b, s:o, s:s, s:I, s:o, s:o, s:o,"
+	    " s:o, s:o, s:I, s:I, s:b, s:b, s:b, s:o, s:s, s:s, s:I, s:o, s:o, s:o,"
 	    " s:o, s:o, s:o, s:{s:i, s:i, s:o, s:o, s:b, s:b}}",
 	    "id", id, "serial", (json_int_t)r->serial,
 	    "state", req_state_name(r->state), "user", r->user,
@@ -234,7 +239,8 @@ record_to_json(const struct request *r)
 	    "requested_ttl", (json_int_t)r->requested_ttl,
 	    "ttl", (json_int_t)r->ttl, "clamped", r->clamped,
 	    "automatic", r->automatic, "break_glass", r->break_glass,
-	    "rules", list_json(r->rules), "decision", r->decision,
+	    "rules", list_json(r->rules), "rule", r->rule,
+	    "decision", r->decision,
 	    "policy_version", (json_int_t)r->policy_version,
 	    "reason", str_or_null(r->reason), "ticket", str_or_null(r->ticket),
 	    "incident", str_or_null(r->incident),

@@ -38,6 +38,7 @@ struct request {
 	uint64_t policy_version;
 	int quorum, approvals;
 	char rules[REC_LIST];		/* matched rule ids */
+	char rule[REC_NAME];		/* the deciding rule */
 	char decision[512];		/* the decision in plain words */
 	char approver_groups[REC_LIST];
 	char approver_users[REC_LIST];

@@ -628,6 +628,7 @@ server_run(struct server *s)
 void
 server_free(struct server *s)
 {
+	struct done *dn;
 	size_t i;
 
 	if (s == NULL)
@@ -637,6 +638,12 @@ server_free(struct server *s)
 		conn_free(s, s->conns[i]);
 	}
 	free(s->conns);
+	while ((dn = s->done_head) != NULL) {	/* replies nobody will read */
+		s->done_head = dn->next;
+		call_free(dn->call);
+		free(dn->line);
+		free(dn);
+	}
 	if (s->lfd >= 0) {
 		close(s->lfd);
 		unlink(s->d->cfg->socket);

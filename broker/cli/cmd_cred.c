@@ -1,0 +1,249 @@
+/*
+ * cmd_cred.c - credentials: cert, krl, ca show, snapshot, and the
+ * certificate that comes with `request --pubkey`.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "cli.h"
+#include "fileio.h"
+
+#define PUBKEY_FILE_MAX (16 * 1024)
+
+int
+cli_read_pubkey(struct cli *cli, const char *path, char **text)
+{
+	struct brk_error err = { { 0 } };
+	size_t len = 0;
+
+	if (file_read_all(path, PUBKEY_FILE_MAX, 0, text, &len, &err) != 0)
+		return cli_fail(cli, EX_USAGE, "usage", "--pubkey: %s", err.msg);
+	if (strlen(*text) != len) {
+		free(*text);
+		*text = NULL;
+		return cli_fail(cli, EX_USAGE, "usage", "--pubkey: %s holds a "
+		    "NUL byte", path);
+	}
+	return 0;
+}
+
+/* ssh-keygen's naming: id_ed25519.pub -> id_ed25519-cert.pub */
+void
+cli_cert_path(const char *pubkey, char *out, size_t len)
+{
+	size_t n = strlen(pubkey);
+
+	if (n > 4 && strcmp(pubkey + n - 4, ".pub") == 0)
+		n -= 4;
+	snprintf(out, len, "%.*s-cert.pub", (int)n, pubkey);
+}
+
+/* Write data to path through a temporary file and rename. */
+int
+cli_write_file(struct cli *cli, const char *path, const void *data,
+    size_t len, mode_t mode)
+{
+	char tmp[4096];
+	int fd;
+
+	if (strcmp(path, "-") == 0) {
+		if (fwrite(data, 1, len, stdout) != len)
+			return cli_fail(cli, EX_ERROR, "io", "cannot write to "
+			    "standard output");
+		return 0;
+	}
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >=
+	    (int)sizeof(tmp))
+		return cli_fail(cli, EX_USAGE, "usage", "path too long");
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	    mode);
+	if (fd < 0)
+		return cli_fail(cli, EX_ERROR, "io", "cannot create %s: %s",
+		    tmp, strerror(errno));
+	if (write(fd, data, len) != (ssize_t)len || fsync(fd) != 0 ||
+	    close(fd) != 0 || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return cli_fail(cli, EX_ERROR, "io", "cannot write %s: %s",
+		    path, strerror(errno));
+	}
+	return 0;
+}
+
+/* Save the certificate of a reply next to the public key (or to out). */
+int
+cli_save_cert(struct cli *cli, json_t *res, const char *pubkey,
+    const char *out)
+{
+	const char *cert = json_string_value(json_object_get(res, "cert"));
+	char path[4096], *line;
+	size_t n;
+	int r;
+
+	if (cert == NULL)
+		return 0;
+	if (out == NULL)
+		cli_cert_path(pubkey, path, sizeof(path));
+	else
+		snprintf(path, sizeof(path), "%s", out);
+	n = strlen(cert);
+	if ((line = malloc(n + 2)) == NULL)
+		return cli_fail(cli, EX_ERROR, "internal", "out of memory");
+	memcpy(line, cert, n);
+	line[n] = '\n';
+	r = cli_write_file(cli, path, line, n + 1, 0644);
+	free(line);
+	if (r == 0 && !cli->json && strcmp(path, "-") != 0)
+		printf("  certificate written to %s\n", path);
+	return r;
+}
+
+int
+cmd_cert(struct cli *cli, int argc, char **argv)
+{
+	const char *id = NULL, *pub = NULL, *out = NULL;
+	const struct cli_opt opts[] = {
+		{ "pubkey", &pub, NULL }, { "o", &out, NULL },
+		{ NULL, NULL, NULL },
+	};
+	json_t *args = NULL, *res = NULL;
+	char *text = NULL;
+	int r;
+
+	if ((r = cli_parse(cli_cmd("cert"), argc, argv, opts, &id, 1)) != 0)
+		return r;
+	if (pub == NULL)
+		return cli_fail(cli, EX_USAGE, "usage",
+		    "cert: --pubkey FILE is required");
+	if ((r = cli_read_pubkey(cli, pub, &text)) != 0)
+		return r;
+	args = json_pack("{s:s, s:s}", "id", id, "pubkey", text);
+	free(text);
+	if ((r = cli_call(cli, "cert", args, &res)) == 0) {
+		if (cli->json)
+			cli_print_json(res);
+		else
+			printf("%s: certificate for %s\n", cli_str(res, "id"),
+			    cli_str(res, "role"));
+		r = cli_save_cert(cli, res, pub, out);
+	}
+	json_decref(args);
+	json_decref(res);
+	return r;
+}
+
+int
+cmd_krl(struct cli *cli, int argc, char **argv)
+{
+	const char *out = NULL;
+	const struct cli_opt opts[] = { { "o", &out, NULL },
+		{ NULL, NULL, NULL } };
+	json_t *res = NULL;
+	const char *b64;
+	unsigned char *bin = NULL;
+	size_t n;
+	int len, r;
+
+	if ((r = cli_parse(cli_cmd("krl"), argc, argv, opts, NULL, 0)) != 0)
+		return r;
+	if (out == NULL && cli->tty)
+		return cli_fail(cli, EX_USAGE, "usage", "krl: the KRL is "
+		    "binary: give -o FILE (or redirect standard output)");
+	if ((r = cli_call(cli, "krl", NULL, &res)) != 0)
+		return r;
+	b64 = cli_str(res, "krl");
+	n = strlen(b64);
+	if ((bin = malloc(n)) == NULL ||
+	    (len = EVP_DecodeBlock(bin, (const unsigned char *)b64,
+	    (int)n)) < 0) {
+		r = cli_fail(cli, EX_ERROR, "protocol", "bad KRL from broker");
+		goto out;
+	}
+	while (n > 0 && b64[--n] == '=')
+		len--;	/* EVP_DecodeBlock counts the padding */
+	r = cli_write_file(cli, out != NULL ? out : "-", bin, (size_t)len,
+	    0644);
+	if (r == 0 && out != NULL && cli->tty)
+		printf("KRL with %lld revoked grants written "
+		    "to %s\n", (long long)json_integer_value(json_object_get(res,
+		    "revoked")), out);
+out:
+	free(bin);
+	json_decref(res);
+	return r;
+}
+
+int
+cmd_ca(struct cli *cli, int argc, char **argv)
+{
+	bool all = false;
+	const struct cli_opt opts[] = { { "all", NULL, &all },
+		{ NULL, NULL, NULL } };
+	json_t *res = NULL, *v;
+	size_t i;
+	int r;
+
+	if (argc < 1 || strcmp(argv[0], "show") != 0) {
+		if (argc > 0 && (strcmp(argv[0], "--help") == 0 ||
+		    strcmp(argv[0], "-h") == 0))
+			return cli_parse(cli_cmd("ca"), argc, argv, opts,
+			    NULL, 0);
+		return cli_fail(cli, EX_USAGE, "usage", "ca: expected show");
+	}
+	if ((r = cli_parse(cli_cmd("ca"), argc - 1, argv + 1, opts, NULL,
+	    0)) != 0)
+		return r;
+	if ((r = cli_call(cli, "ca.show", NULL, &res)) != 0)
+		return r;
+	if (cli->json)
+		cli_print_json(res);
+	else if (all)
+		json_array_foreach(json_object_get(res, "all"), i, v)
+			printf("%s\n", json_string_value(v));
+	else
+		printf("%s\n", cli_str(res, "public"));
+	json_decref(res);
+	return EX_DONE;
+}
+
+int
+cmd_snapshot(struct cli *cli, int argc, char **argv)
+{
+	const char *host = NULL, *out = NULL, *dur = NULL;
+	const struct cli_opt opts[] = {
+		{ "host", &host, NULL }, { "o", &out, NULL },
+		{ "for", &dur, NULL }, { NULL, NULL, NULL },
+	};
+	json_t *args = NULL, *res = NULL;
+	const char *text;
+	int64_t secs = 0;
+	int r;
+
+	if ((r = cli_parse(cli_cmd("snapshot"), argc, argv, opts, NULL,
+	    0)) != 0)
+		return r;
+	if (host == NULL)
+		return cli_fail(cli, EX_USAGE, "usage",
+		    "snapshot: --host H is required");
+	if (dur != NULL && (r = cli_duration(cli, "--for", dur, &secs)) != 0)
+		return r;
+	args = json_pack("{s:s}", "host", host);
+	if (secs > 0)
+		json_object_set_new(args, "for", json_integer(secs));
+	if ((r = cli_call(cli, "snapshot", args, &res)) == 0) {
+		text = cli_str(res, "snapshot");
+		if (cli->json && out == NULL)
+			cli_print_json(res);
+		else
+			r = cli_write_file(cli, out != NULL ? out : "-", text,
+			    strlen(text), 0644);
+	}
+	json_decref(args);
+	json_decref(res);
+	return r;
+}

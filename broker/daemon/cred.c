@@ -1,0 +1,81 @@
+/*
+ * cred.c - certificates for grants.  Runs on worker threads (and on the I/O
+ * thread for `cert`): the CA key is shared read-only, signing is lock-free.
+ */
+#include "cred.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sshcert.h"
+
+#define PUBKEY_MAX (16 * 1024)
+
+int
+cred_arg_pubkey(const json_t *args, struct sshkey **key,
+    struct brk_error *err)
+{
+	const char *text = NULL;
+	int r;
+
+	*key = NULL;
+	r = proto_arg_str(args, "pubkey", false, PUBKEY_MAX, &text, err);
+	if (r == BRK_ERR_NOTFOUND)
+		return 0;
+	if (r != 0)
+		return r;
+	if ((r = sshkey_parse(text, strlen(text), key, err)) != 0)
+		return r == BRK_ERR_UNSUPPORTED ? r : BRK_ERR_INVALID;
+	return 0;
+}
+
+int
+cred_issue_cert(struct brokerd *d, const struct request *r,
+    const struct sshkey *key, char **cert, struct brk_error *err)
+{
+	struct policy_ref *p = policy_get(d);
+	const struct policy_rule_cert *opts = NULL;
+	const char *exts[8], *principals[1] = { r->role };
+	char key_id[128], id[24];
+	struct sshcert_params sp;
+	unsigned bit;
+	size_t n = 0;
+	int64_t skew;
+	int rc;
+
+	*cert = NULL;
+	if (r->state != ST_ACTIVE) {
+		policy_put(d, p);
+		return brk_error_set(err, BRK_ERR_STATE, "the grant is not "
+		    "active");
+	}
+	skew = policy_limits(p->policy)->clock_skew;
+	/* the deciding rule may have set a force-command or source-address;
+	 * without it we cannot know, and guessing could widen access */
+	if (r->rule[0] == '\0' ||
+	    (opts = policy_rule_cert_options(p->policy, r->rule)) == NULL) {
+		policy_put(d, p);
+		return brk_error_set(err, BRK_ERR_STATE, "rule %s, which "
+		    "decided this grant, is no longer in the policy: request "
+		    "access again", r->rule[0] ? r->rule : "(none)");
+	}
+	for (bit = 1; bit <= POLICY_EXT_ALL; bit <<= 1)
+		if (opts->extensions & bit)
+			exts[n++] = policy_cert_extension_name(bit);
+	req_id(r->serial, id);
+	snprintf(key_id, sizeof(key_id), "broker:%s:%s", id, r->user);
+	sp = (struct sshcert_params){
+		.serial = r->serial, .key_id = key_id,
+		.principals = principals, .nprincipals = 1,
+		.valid_after = (uint64_t)(r->starts_at > skew ?
+		    r->starts_at - skew : 0),
+		.valid_before = (uint64_t)r->expires_at,
+		.extensions = exts, .nextensions = n,
+		.force_command = opts->force_command,
+		.source_address = opts->source_address,
+	};
+	rc = sshcert_issue(d->ca, key, &sp, cert, err);
+	policy_put(d, p);
+	return rc;
+}

@@ -1,0 +1,25 @@
+/*
+ * cred.h - turning an active grant into credentials.
+ */
+#ifndef BRK_CRED_H
+#define BRK_CRED_H
+
+#include "daemon.h"
+#include "record.h"
+#include "sshkey.h"
+
+/*
+ * Issue an OpenSSH user certificate for grant r (which must be active) and
+ * the user's public key: serial = grant serial, key id "broker:<id>:<user>",
+ * principal = the granted role, valid from starts_at minus the policy's
+ * clock_skew to expires_at, extensions and critical options from the rule
+ * that decided the grant.  *cert is a malloc'd one-line certificate.
+ */
+int cred_issue_cert(struct brokerd *d, const struct request *r,
+    const struct sshkey *key, char **cert, struct brk_error *err);
+
+/* Parse the "pubkey" argument, if present (NULL when absent). */
+int cred_arg_pubkey(const json_t *args, struct sshkey **key,
+    struct brk_error *err);
+
+#endif

@@ -1,0 +1,236 @@
+/*
+ * ops_cred.c - credential ops: cert, krl, ca.show, snapshot.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "ca.h"
+#include "cred.h"
+#include "krl.h"
+#include "names.h"
+#include "ops.h"
+#include "reqstore.h"
+#include "snapshot.h"
+#include "snapshot_sign.h"
+#include "timefmt.h"
+
+#define SNAPSHOT_DEFAULT_TTL (15 * 60)
+#define SNAPSHOT_MAX_TTL (24 * 3600)
+
+int
+op_cert(struct call *c)
+{
+	static const char *const keys[] = { "id", "pubkey", NULL };
+	struct brk_error err = { { 0 } };
+	struct sshkey *key = NULL;
+	struct store_txn *t = NULL;
+	const char *id = NULL;
+	struct request r;
+	char *cert = NULL;
+	uint64_t serial;
+	int rc;
+
+	if (ops_arg_id(c, &serial, &id) != 0)
+		return 0;
+	if ((rc = proto_args_only(c->req->args, keys, &err)) != 0 ||
+	    (rc = cred_arg_pubkey(c->req->args, &key, &err)) != 0)
+		goto fail;
+	rc = BRK_ERR_INVALID;
+	if (key == NULL) {
+		brk_error_set(&err, rc, "a public key is required (--pubkey)");
+		goto fail;
+	}
+	if ((rc = call_read(c, &t)) != 0 ||
+	    (rc = ops_load_request(c, t, id, &r)) != 0 ||
+	    (strcmp(r.user, c->who.name) != 0 &&
+	    strcmp(r.caller, c->who.name) != 0)) {
+		rc = BRK_ERR_NOTFOUND;
+		brk_error_set(&err, rc, "no grant %s of yours", id);
+		goto fail;
+	}
+	if ((rc = cred_issue_cert(c->d, &r, key, &cert, &err)) != 0) {
+		if (rc == BRK_ERR_STATE && r.state != ST_ACTIVE)
+			brk_error_set(&err, rc, "%s is %s, not active", id,
+			    req_state_name(r.state));
+		goto fail;
+	}
+	call_reply(c, json_pack("{s:s, s:s, s:s, s:I}", "id", id, "cert",
+	    cert, "role", r.role, "serial", (json_int_t)r.serial));
+	free(cert);
+	sshkey_free(key);
+	return 0;
+fail:
+	sshkey_free(key);
+	call_fail(c, rc, "%s", err.msg[0] ? err.msg : brk_strerror(rc));
+	return rc;
+}
+
+struct serials {
+	uint64_t *v;
+	size_t n, cap;
+	int rc;
+};
+
+static int
+add_serial(uint64_t serial, void *arg)
+{
+	struct serials *s = arg;
+	uint64_t *nv;
+
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 256;
+		if ((nv = realloc(s->v, s->cap * sizeof(*nv))) == NULL)
+			return s->rc = BRK_ERR_NOMEM;
+		s->v = nv;
+	}
+	s->v[s->n++] = serial;
+	return 0;
+}
+
+/* Every revoked grant stays in the KRL: its certificate may be copied
+ * anywhere, and revocation must outlive any clock skew. */
+int
+op_krl(struct call *c)
+{
+	struct serials s = { 0 };
+	struct store_txn *t = NULL;
+	uint8_t *krl = NULL;
+	size_t len = 0;
+	char *b64 = NULL;
+	int64_t now = time_now();
+	int rc;
+
+	if ((rc = call_read(c, &t)) != 0 ||
+	    (rc = reqstore_by_state(t, ST_REVOKED, add_serial, &s)) != 0 ||
+	    (rc = s.rc) != 0 ||
+	    (rc = krl_build(c->d->ca, s.v, s.n, (uint64_t)now, (uint64_t)now,
+	    &krl, &len)) != 0) {
+		call_fail(c, rc, "cannot build the KRL: %s", brk_strerror(rc));
+		goto out;
+	}
+	if ((b64 = malloc(4 * ((len + 2) / 3) + 1)) == NULL) {
+		call_fail(c, BRK_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	EVP_EncodeBlock((unsigned char *)b64, krl, (int)len);
+	call_reply(c, json_pack("{s:s, s:I, s:I}", "krl", b64, "revoked",
+	    (json_int_t)s.n, "version", (json_int_t)now));
+out:
+	free(b64);
+	free(krl);
+	free(s.v);
+	return 0;
+}
+
+int
+op_ca_show(struct call *c)
+{
+	const char *const *lines = NULL;
+	size_t n = ca_all_public_lines(c->d->ca, &lines), i;
+	json_t *all = json_array();
+
+	for (i = 0; all != NULL && i < n; i++)
+		json_array_append_new(all, json_string(lines[i]));
+	call_reply(c, json_pack("{s:s, s:s, s:o}", "key_id",
+	    ca_key_id(c->d->ca), "public", ca_public_line(c->d->ca), "all",
+	    all));
+	return 0;
+}
+
+struct snap_fill {
+	struct store_txn *t;
+	struct snapshot *s;
+	const char *resource;
+	int64_t now;
+	int rc;
+	struct brk_error *err;
+};
+
+static int
+add_grant(uint64_t serial, void *arg)
+{
+	struct snap_fill *f = arg;
+	struct request r;
+
+	if (reqstore_load(f->t, serial, &r) != 0 ||
+	    !reqstore_is_live(&r, f->now) ||
+	    strcmp(r.resource, f->resource) != 0)
+		return 0;
+	f->rc = snapshot_add_grant(f->s, r.user, r.role, r.expires_at,
+	    r.serial, f->err);
+	return f->rc;
+}
+
+/* Whether the caller may have host H's snapshot: the host itself over TLS,
+ * root or a delegate on the broker host, or a policy admin. */
+static bool
+may_snapshot(struct call *c, const char *host)
+{
+	struct policy_ref *p;
+	size_t i;
+	bool ok;
+
+	if (c->host[0] != '\0')
+		return strcmp(c->host, host) == 0;
+	if (!c->delegated && c->caller.uid == 0)
+		return true;
+	for (i = 0; !c->delegated && i < c->d->cfg->ndelegates; i++)
+		if (c->d->cfg->delegates[i] == c->caller.uid)
+			return true;
+	p = policy_get(c->d);
+	ok = call_has_role(c, p, ROLE_POLICY_ADMINS);
+	policy_put(c->d, p);
+	return ok;
+}
+
+int
+op_snapshot(struct call *c)
+{
+	static const char *const keys[] = { "host", "for", NULL };
+	struct brk_error err = { { 0 } };
+	struct snap_fill f = { .now = time_now(), .err = &err };
+	const char *host = NULL;
+	char resource[300], *text = NULL;
+	int64_t ttl = SNAPSHOT_DEFAULT_TTL;
+	int rc;
+
+	if ((rc = proto_args_only(c->req->args, keys, &err)) != 0 ||
+	    (rc = proto_arg_str(c->req->args, "host", true, 253, &host,
+	    &err)) != 0 ||
+	    ((rc = proto_arg_int(c->req->args, "for", false, 60,
+	    SNAPSHOT_MAX_TTL, &ttl, &err)) != 0 && rc != BRK_ERR_NOTFOUND))
+		goto fail;
+	snprintf(resource, sizeof(resource), "host:%s", host);
+	rc = BRK_ERR_INVALID;
+	if (!name_resource_valid(resource) || strchr(host, '*') != NULL ||
+	    strchr(host, '?') != NULL) {
+		brk_error_set(&err, rc, "\"%.64s\" is not a host name", host);
+		goto fail;
+	}
+	rc = BRK_ERR_DENIED;
+	if (!may_snapshot(c, host)) {
+		brk_error_set(&err, rc, "%s may not fetch the snapshot of %s",
+		    c->who.name, host);
+		goto fail;
+	}
+	f.resource = resource;
+	if ((rc = snapshot_new(host, f.now, f.now + ttl, &f.s, &err)) != 0 ||
+	    (rc = call_read(c, &f.t)) != 0 ||
+	    (rc = reqstore_by_state(f.t, ST_ACTIVE, add_grant, &f)) != 0 ||
+	    (rc = f.rc) != 0 ||
+	    (rc = snapshot_sign(c->d->ca, f.s, &text)) != 0)
+		goto fail;
+	call_reply(c, json_pack("{s:s, s:s, s:I, s:I}", "host", host,
+	    "snapshot", text, "grants", (json_int_t)f.s->ngrants,
+	    "expires_at", (json_int_t)(f.now + ttl)));
+	free(text);
+	snapshot_free(f.s);
+	return 0;
+fail:
+	snapshot_free(f.s);
+	call_fail(c, rc, "%s", err.msg[0] ? err.msg : brk_strerror(rc));
+	return rc;
+}

@@ -1,0 +1,109 @@
+#!/bin/sh
+# End to end with a real sshd: a broker certificate logs in; an expired one,
+# one for another principal, and a revoked one (through the KRL) do not.
+. "$(dirname "$0")/lib.sh"
+SSHD=/usr/sbin/sshd
+if [ "$(id -u)" != 0 ] || [ ! -x "$SSHD" ] || ! command -v useradd >/dev/null; then
+	ok "skipped: needs root, sshd and useradd (uid $(id -u))"; finish
+fi
+U=brk$$x$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
+useradd -M -p "*" -d "$T/home" -s /bin/sh "$U" || { not_ok "useradd $U"; finish; }
+mkdir -p "$T/home" && chown "$U" "$T/home"
+trap 'stop_sshd; userdel "$U" 2>/dev/null; [ -n "${KEEP:-}" ] || cleanup' EXIT
+mkdir -p /run/sshd && chmod 0755 /run/sshd
+
+mkdir -p "$T/d"
+cat >"$T/d/policy.json" <<P
+{ "version": 1,
+  "rules": [
+    { "id": "ssh", "when": { "resources": ["host:ssh-*"] }, "grant": "auto", "max_ttl": "1h" },
+    { "id": "short", "when": { "resources": ["host:short-*"] }, "grant": "auto", "max_ttl": "3s" }
+  ],
+  "roles": { "policy_admins": { "groups": ["secops"] }, "auditors": { "groups": ["secops"] } },
+  "limits": { "clock_skew": "1s" } }
+P
+start_broker
+B ca show >"$T/ca.pub"
+B krl -o "$T/krl"
+
+free_port() {
+	p=$(( ( $(od -An -N2 -tu2 /dev/urandom) % 20000 ) + 30000 ))
+	echo $p
+}
+ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey"
+SSHD_PID=
+stop_sshd() { [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null; SSHD_PID=; }
+tries=0
+while [ $tries -lt 10 ]; do
+	PORT=$(free_port)
+	cat >"$T/sshd_config" <<C
+Port $PORT
+ListenAddress 127.0.0.1
+HostKey $T/hostkey
+PidFile $T/sshd.pid
+TrustedUserCAKeys $T/ca.pub
+RevokedKeys $T/krl
+AuthorizedKeysFile none
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+LogLevel VERBOSE
+C
+	"$SSHD" -D -e -f "$T/sshd_config" 2>>"$T/sshd.log" &
+	SSHD_PID=$!
+	sleep 0.5
+	if kill -0 "$SSHD_PID" 2>/dev/null; then break; fi
+	tries=$((tries + 1))
+done
+
+login() {	# login KEY: ssh as $U with KEY and its certificate
+	ssh -F none -i "$1" -o CertificateFile="$1-cert.pub" -o IdentitiesOnly=yes \
+	    -o BatchMode=yes -o StrictHostKeyChecking=no \
+	    -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 \
+	    -p "$PORT" "$U@127.0.0.1" echo logged-in-as-'$(id -un)' 2>>"$T/ssh.log"
+}
+
+for type in ed25519 ecdsa rsa; do
+	ssh-keygen -q -t $type -N '' -f "$T/k_$type"
+	expect 0 "$type: a grant with a public key returns a certificate" \
+	    B --as alice request host:ssh-1 --role "$U" --pubkey "$T/k_$type.pub"
+	run login "$T/k_$type"
+	equals "$type: the broker's certificate logs in to sshd" "logged-in-as-$U" "$OUT"
+done
+
+ssh-keygen -q -t ed25519 -N '' -f "$T/k_other"
+expect 0 "a certificate for another principal" B --as alice request host:ssh-1 --role alice --pubkey "$T/k_other.pub"
+run login "$T/k_other"
+equals "another principal does not log in" "" "$OUT"
+
+ssh-keygen -q -t ed25519 -N '' -f "$T/k_short"
+expect 0 "a 3-second grant" B --as alice request host:short-1 --role "$U" --pubkey "$T/k_short.pub"
+sleep 5
+run login "$T/k_short"
+equals "an expired certificate does not log in" "" "$OUT"
+
+ssh-keygen -q -t ed25519 -N '' -f "$T/k_rev"
+expect 0 "a grant to revoke" B --json --as alice request host:ssh-2 --role "$U" --pubkey "$T/k_rev.pub"
+rid=$(echo "$OUT" | json_get id)
+run login "$T/k_rev"
+equals "it logs in before revocation" "logged-in-as-$U" "$OUT"
+expect 0 "revoke it" B --as alice revoke "$rid" --reason "done"
+expect 0 "write the KRL" B krl -o "$T/krl"
+run ssh-keygen -Q -f "$T/krl" "$T/k_rev-cert.pub"
+contains "ssh-keygen -Q reports it revoked" "REVOKED" "$OUT"
+run ssh-keygen -Q -f "$T/krl" "$T/k_ed25519-cert.pub"
+contains "ssh-keygen -Q reports others fine" "ok" "$OUT"
+run login "$T/k_rev"
+equals "a revoked certificate does not log in" "" "$OUT"
+run login "$T/k_ed25519"
+equals "other certificates still log in" "logged-in-as-$U" "$OUT"
+
+expect 1 "no certificate for a revoked grant" B --as alice cert "$rid" --pubkey "$T/k_rev.pub" -o "$T/x"
+printf 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA' >"$T/trunc.pub"
+expect 2 "a truncated public key is refused" B --as alice request host:ssh-3 --pubkey "$T/trunc.pub"
+ssh-keygen -q -t rsa -b 1024 -N '' -f "$T/weak" 2>/dev/null && \
+	expect 1 "a 1024-bit RSA key is refused as unsupported" B --as alice request host:ssh-3 --pubkey "$T/weak.pub"
+n=$(B --json --as erin list --all --limit 1000 | grep -c '"resource": "host:ssh-3"')
+equals "refused keys change nothing" 0 "$n"
+finish
