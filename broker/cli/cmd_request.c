@@ -3,6 +3,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -71,15 +73,50 @@ print_reply(struct cli *cli, json_t *res)
 	return code;
 }
 
+/* --wait: poll until the request is decided; a progress line on a TTY. */
+static int
+wait_decision(struct cli *cli, json_t **res)
+{
+	json_t *args, *cur = NULL;
+	time_t start = time(NULL);
+	int r = 0;
+
+	args = json_pack("{s:s}", "id", cli_str(*res, "id"));
+	while (cli_state_exit(*res) == EX_PENDING) {
+		if (cli->tty && !cli->json) {
+			printf("\r%s pending: %lld more approval(s) needed, "
+			    "waited %llds ", cli_str(*res, "id"),
+			    (long long)(json_integer_value(json_object_get(
+			    json_object_get(*res, "approval"), "quorum")) -
+			    json_integer_value(json_object_get(json_object_get(
+			    *res, "approval"), "approvals"))),
+			    (long long)(time(NULL) - start));
+			fflush(stdout);
+		}
+		sleep(1);
+		if ((r = cli_call(cli, "show", args, &cur)) != 0)
+			break;
+		json_decref(*res);
+		*res = cur;
+		cur = NULL;
+	}
+	if (cli->tty && !cli->json)
+		printf("\r\033[K");
+	json_decref(args);
+	return r;
+}
+
 int
 cmd_request(struct cli *cli, int argc, char **argv)
 {
 	const char *resource = NULL, *role = NULL, *dur = NULL, *reason = NULL,
 	    *ticket = NULL, *incident = NULL, *pub = NULL;
+	bool bg = false, wait = false;
 	const struct cli_opt opts[] = {
 		{ "role", &role, NULL }, { "for", &dur, NULL },
 		{ "reason", &reason, NULL }, { "ticket", &ticket, NULL },
 		{ "incident", &incident, NULL }, { "pubkey", &pub, NULL },
+		{ "break-glass", NULL, &bg }, { "wait", NULL, &wait },
 		{ NULL, NULL, NULL },
 	};
 	json_t *args = NULL, *res = NULL;
@@ -102,7 +139,12 @@ cmd_request(struct cli *cli, int argc, char **argv)
 		return cli_fail(cli, EX_ERROR, "internal", "out of memory");
 	if (secs > 0)
 		json_object_set_new(args, "for", json_integer(secs));
+	if (bg)
+		json_object_set_new(args, "break_glass", json_true());
 	if ((r = cli_call(cli, "request", args, &res)) == 0) {
+		if (wait && cli_state_exit(res) == EX_PENDING &&
+		    (r = wait_decision(cli, &res)) != 0)
+			goto out;
 		r = print_reply(cli, res);
 		if (json_is_string(json_object_get(res, "cert_error")))
 			r = cli_fail(cli, EX_ERROR, "crypto", "granted, but "
@@ -110,6 +152,7 @@ cmd_request(struct cli *cli, int argc, char **argv)
 		else if (pub != NULL && cli_save_cert(cli, res, pub, NULL) != 0)
 			r = EX_ERROR;
 	}
+out:
 	json_decref(args);
 	json_decref(res);
 	return r;

@@ -15,7 +15,8 @@
 
 const struct cli_cmd cli_commands[] = {
 	{ "request", cmd_request, "request RESOURCE [--role R] [--for DUR] "
-	    "[--reason TEXT] [--ticket ID] [--incident ID] [--pubkey FILE]",
+	    "[--reason TEXT] [--ticket ID] [--incident ID] [--pubkey FILE] "
+	    "[--break-glass] [--wait]",
 	    "Ask for access to RESOURCE. Exit 0 when granted, 3 when pending "
 	    "approval, 4 when denied." },
 	{ "status", cmd_status, "status",
@@ -29,6 +30,17 @@ const struct cli_cmd cli_commands[] = {
 	    "Withdraw a pending request." },
 	{ "revoke", cmd_revoke, "revoke ID --reason TEXT",
 	    "End an active grant now." },
+	{ "pending", cmd_pending, "pending",
+	    "Requests that I may decide, with who asked, why, and the approvals "
+	    "so far." },
+	{ "approve", cmd_approve, "approve ID --reason TEXT [--for DUR] "
+	    "[--role R]",
+	    "Approve a request; --for may shorten it, never lengthen it." },
+	{ "deny", cmd_deny, "deny ID --reason TEXT",
+	    "Deny a request: one eligible denial decides it." },
+	{ "review", cmd_review, "review list [--all] | review ack ID --note "
+	    "TEXT",
+	    "Post-hoc review of break-glass grants (reviewers)." },
 	{ "check", cmd_check, "check --user U --resource R",
 	    "The decision a host would get now. Exit 0 allowed, 4 refused." },
 	{ "whoami", cmd_whoami, "whoami",

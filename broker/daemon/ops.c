@@ -29,6 +29,11 @@ static const struct {
 	{ "policy.explain", op_policy_explain },
 	{ "audit.verify", op_audit_verify },
 	{ "cert", op_cert },
+	{ "approve", op_approve },
+	{ "deny", op_deny },
+	{ "pending", op_pending },
+	{ "review.list", op_review_list },
+	{ "review.ack", op_review_ack },
 	{ "krl", op_krl },
 	{ "ca.show", op_ca_show },
 	{ "snapshot", op_snapshot },
@@ -96,6 +101,33 @@ ops_load_request(struct call *c, struct store_txn *t, const char *id,
 		return rc;
 	reqstore_effective(r, time_now());
 	return 0;
+}
+
+bool
+ops_in_list(const char *list, const char *s)
+{
+	size_t n = strlen(s);
+	const char *p = list;
+
+	while ((p = strstr(p, s)) != NULL) {
+		if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+bool
+ops_is_approver(const struct ident *who, const struct request *r)
+{
+	size_t i;
+
+	if (ops_in_list(r->approver_users, who->name))
+		return true;
+	for (i = 0; i < who->ngroups; i++)
+		if (ops_in_list(r->approver_groups, who->groups[i]))
+			return true;
+	return false;
 }
 
 void

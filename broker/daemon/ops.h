@@ -6,6 +6,7 @@
 
 #include "daemon.h"
 #include "record.h"
+#include "sshkey.h"
 
 /* Counters in brokerd.counters. */
 enum { CNT_AUTO, CNT_PENDING, CNT_DENIED, CNT_REFUSED };
@@ -24,9 +25,35 @@ int op_policy_show(struct call *c);
 int op_policy_explain(struct call *c);
 int op_audit_verify(struct call *c);
 int op_cert(struct call *c);
+int op_approve(struct call *c);
+int op_deny(struct call *c);
+int op_pending(struct call *c);
+int op_review_list(struct call *c);
+int op_review_ack(struct call *c);
 int op_krl(struct call *c);
 int op_ca_show(struct call *c);
 int op_snapshot(struct call *c);
+
+/* One mutation of one request, carried from a handler to the writer. */
+struct req_op {
+	struct call *c;
+	struct request rec;		/* new (create) or loaded (transition) */
+	enum req_state from, to;
+	const char *action;		/* audit action */
+	struct sshkey *key;		/* certificate wanted for this key */
+	bool privileged;		/* may act on others' requests */
+	int64_t now;
+	int64_t ttl;			/* approve: shortened duration or 0 */
+	char msg[512];			/* why apply refused */
+};
+
+/* The audit record of a change to op->rec. */
+int audit_request(struct store_txn *t, struct req_op *op, const char *action,
+    const char *reason);
+/* The writer's done callback for request mutations: replies with op->rec
+ * (and a certificate when op->key is set) or with op->msg. */
+void done_reply(void *arg, int rc);
+void req_op_free(struct req_op *op);
 
 /* Periodic expiry sweep (ops_request.c). */
 void ops_sweep(struct brokerd *d, struct store_txn **rtxn);
@@ -43,6 +70,12 @@ int ops_load_request(struct call *c, struct store_txn *t, const char *id,
 
 /* The argument "id" parsed into a serial; fails the call when bad. */
 int ops_arg_id(struct call *c, uint64_t *serial, const char **idstr);
+
+/* Whether who is named among r's eligible approvers (user or group). */
+bool ops_is_approver(const struct ident *who, const struct request *r);
+
+/* Whether s is in the comma-separated list. */
+bool ops_in_list(const char *list, const char *s);
 
 /* Join up to n strings with commas into dst (truncating safely). */
 void ops_join(char *dst, size_t dstlen, const char *const *v, size_t n);

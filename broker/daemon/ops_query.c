@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "approvals.h"
 #include "audit.h"
 #include "names.h"
 #include "ops.h"
@@ -104,27 +105,6 @@ fail:
 	return r;
 }
 
-/* Whether who is an eligible approver of r (in its approver lists). */
-static bool
-is_listed_approver(const struct call *c, const struct request *r)
-{
-	char buf[REC_LIST], *tok, *save = NULL;
-	size_t i;
-
-	snprintf(buf, sizeof(buf), "%s", r->approver_users);
-	for (tok = strtok_r(buf, ",", &save); tok != NULL;
-	    tok = strtok_r(NULL, ",", &save))
-		if (strcmp(tok, c->who.name) == 0)
-			return true;
-	snprintf(buf, sizeof(buf), "%s", r->approver_groups);
-	for (tok = strtok_r(buf, ",", &save); tok != NULL;
-	    tok = strtok_r(NULL, ",", &save))
-		for (i = 0; i < c->who.ngroups; i++)
-			if (strcmp(tok, c->who.groups[i]) == 0)
-				return true;
-	return false;
-}
-
 int
 op_show(struct call *c)
 {
@@ -152,7 +132,7 @@ op_show(struct call *c)
 	}
 	if (strcmp(r.user, c->who.name) != 0 &&
 	    strcmp(r.caller, c->who.name) != 0 && !call_may_see_all(c, p) &&
-	    !is_listed_approver(c, &r)) {
+	    !ops_is_approver(&c->who, &r)) {
 		/* the same answer as a missing id: ids are not secrets, but
 		 * who asked for what is */
 		call_fail(c, BRK_ERR_NOTFOUND, "no request %s", id);
@@ -168,6 +148,11 @@ op_show(struct call *c)
 		goto out;
 	}
 	json_object_set_new(o, "timeline", tl);
+	if ((tl = json_array()) != NULL) {
+		int64_t min_ttl;
+		approvals_list(t, serial, tl, &min_ttl);
+		json_object_set_new(o, "approvals", tl);
+	}
 	call_reply(c, o);
 	o = NULL;
 out:

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "approvals.h"
 #include "audit.h"
 #include "cred.h"
 #include "duration.h"
@@ -17,20 +18,9 @@
 #include "names.h"
 #include "ops.h"
 #include "reqstore.h"
+#include "reviews.h"
 #include "timefmt.h"
 #include "workpool.h"
-
-/* One mutation of one request, carried from the handler to the writer. */
-struct req_op {
-	struct call *c;
-	struct request rec;		/* new (create) or loaded (transition) */
-	enum req_state from, to;
-	const char *action;		/* audit action */
-	struct sshkey *key;		/* certificate wanted for this key */
-	bool privileged;		/* may act on others' requests */
-	int64_t now;
-	char msg[512];			/* why apply refused */
-};
 
 static const char *
 created_action(enum req_state s)
@@ -39,7 +29,7 @@ created_action(enum req_state s)
 	    s == ST_PENDING ? "request.pending" : "request.denied";
 }
 
-static int
+int
 audit_request(struct store_txn *t, struct req_op *op, const char *action,
     const char *reason)
 {
@@ -69,7 +59,11 @@ apply_create(struct store_txn *t, void *arg)
 
 	if ((r = reqstore_create(t, &op->rec)) != 0)
 		return r;
-	return audit_request(t, op, created_action(op->rec.state),
+	if (op->rec.break_glass &&
+	    (r = reviews_open(t, &op->rec, op->now)) != 0)
+		return r;
+	return audit_request(t, op, op->rec.break_glass ? "breakglass.used" :
+	    created_action(op->rec.state),
 	    op->rec.reason[0] ? op->rec.reason : NULL);
 }
 
@@ -84,7 +78,7 @@ reply_json(const struct request *r)
 	return o;
 }
 
-static void
+void
 req_op_free(struct req_op *op)
 {
 	if (op == NULL)
@@ -116,7 +110,7 @@ finish_reply(void *arg)
 }
 
 /* On the writer thread, after the commit: hand the reply on. */
-static void
+void
 done_reply(void *arg, int rc)
 {
 	struct req_op *op = arg;
@@ -162,9 +156,7 @@ request_args(struct call *c, struct request *rec, struct brk_error *err)
 	    ((r = proto_arg_bool(a, "break_glass", &bg, err)) != 0 &&
 	    r != BRK_ERR_NOTFOUND))
 		return r;
-	if (bg)
-		return brk_error_set(err, BRK_ERR_UNSUPPORTED,
-		    "break-glass requests are not available in this version");
+	rec->break_glass = bg;	/* asked for; decide() says if it applies */
 	snprintf(rec->user, sizeof(rec->user), "%s", c->who.name);
 	snprintf(rec->caller, sizeof(rec->caller), "%s", c->caller.name);
 	snprintf(rec->resource, sizeof(rec->resource), "%s", resource);
@@ -187,7 +179,58 @@ request_args(struct call *c, struct request *rec, struct brk_error *err)
 	    err) == BRK_ERR_INVALID ? BRK_ERR_INVALID : 0;
 }
 
-/* Fill the decision into rec; fails when required fields are missing. */
+static void fill_decision(struct request *rec,
+    const struct policy_decision *dec, uint64_t version, int64_t now);
+
+/* An approve decision taken at once, capped, and marked for review. */
+static int
+break_glass(struct request *rec, const struct policy_decision *dec,
+    const struct policy_limits *lim, int64_t now, struct brk_error *err)
+{
+	if (!dec->break_glass)
+		return brk_error_set(err, BRK_ERR_DENIED, "rule %s does not "
+		    "allow break-glass: ask for approval instead",
+		    dec->deciding_rule);
+	if (rec->reason[0] == '\0')
+		return brk_error_set(err, BRK_ERR_INVALID, "break-glass needs "
+		    "a reason: add --reason TEXT");
+	fill_decision(rec, dec, rec->policy_version, now);
+	rec->state = ST_ACTIVE;
+	rec->automatic = false;
+	rec->decided_at = rec->starts_at = now;
+	if (rec->ttl > lim->break_glass_max_ttl) {
+		rec->ttl = lim->break_glass_max_ttl;
+		rec->clamped = true;
+	}
+	rec->expires_at = now + rec->ttl;
+	snprintf(rec->decision, sizeof(rec->decision), "break-glass under "
+	    "rule %s for up to %llds; a reviewer will look at it",
+	    dec->deciding_rule, (long long)rec->ttl);
+	return 0;
+}
+
+/* The parts of a decision every outcome records. */
+static void
+fill_decision(struct request *rec, const struct policy_decision *dec,
+    uint64_t version, int64_t now)
+{
+	ops_join(rec->rules, sizeof(rec->rules), dec->matched, dec->nmatched);
+	if (dec->deciding_rule != NULL)
+		snprintf(rec->rule, sizeof(rec->rule), "%s",
+		    dec->deciding_rule);
+	snprintf(rec->decision, sizeof(rec->decision), "%s", dec->reason);
+	rec->policy_version = version;
+	rec->created_at = now;
+	rec->ttl = dec->ttl;
+	rec->clamped = dec->clamped;
+	rec->quorum = dec->quorum;
+	ops_join(rec->approver_groups, sizeof(rec->approver_groups),
+	    dec->approver_groups, dec->napprover_groups);
+	ops_join(rec->approver_users, sizeof(rec->approver_users),
+	    dec->approver_users, dec->napprover_users);
+}
+
+/* Decide rec by policy; fails when required fields are missing. */
 static int
 decide(struct call *c, struct policy_ref *p, struct request *rec,
     int64_t now, struct brk_error *err)
@@ -201,6 +244,10 @@ decide(struct call *c, struct policy_ref *p, struct request *rec,
 	};
 
 	policy_evaluate(p->policy, &q, &dec);
+	rec->policy_version = p->version;
+	if (dec.outcome == POLICY_APPROVE && rec->break_glass)
+		return break_glass(rec, &dec, lim, now, err);
+	rec->break_glass = false;	/* auto and deny ignore the flag */
 	if (dec.outcome == POLICY_APPROVE) {
 		if (dec.require_reason && rec->reason[0] == '\0')
 			return brk_error_set(err, BRK_ERR_INVALID, "rule %s "
@@ -211,14 +258,7 @@ decide(struct call *c, struct policy_ref *p, struct request *rec,
 			    "requires a ticket: add --ticket ID",
 			    dec.deciding_rule);
 	}
-	ops_join(rec->rules, sizeof(rec->rules), dec.matched, dec.nmatched);
-	if (dec.deciding_rule != NULL)
-		snprintf(rec->rule, sizeof(rec->rule), "%s", dec.deciding_rule);
-	snprintf(rec->decision, sizeof(rec->decision), "%s", dec.reason);
-	rec->policy_version = p->version;
-	rec->created_at = now;
-	rec->ttl = dec.ttl;
-	rec->clamped = dec.clamped;
+	fill_decision(rec, &dec, p->version, now);
 	switch (dec.outcome) {
 	case POLICY_AUTO:
 		rec->state = ST_ACTIVE;
@@ -229,13 +269,8 @@ decide(struct call *c, struct policy_ref *p, struct request *rec,
 	case POLICY_APPROVE:
 		rec->state = ST_PENDING;
 		rec->expires_at = now + lim->pending_ttl;
-		rec->quorum = dec.quorum;
 		rec->require_reason = dec.require_reason;
 		rec->require_ticket = dec.require_ticket;
-		ops_join(rec->approver_groups, sizeof(rec->approver_groups),
-		    dec.approver_groups, dec.napprover_groups);
-		ops_join(rec->approver_users, sizeof(rec->approver_users),
-		    dec.approver_users, dec.napprover_users);
 		break;
 	default:
 		rec->state = ST_DENIED;
@@ -291,8 +326,11 @@ apply_transition(struct store_txn *t, void *arg)
 		snprintf(op->msg, sizeof(op->msg), "no request %s", id);
 		return r;
 	}
+	/* an approver may end what they approved */
 	if (!op->privileged && strcmp(old.user, op->c->who.name) != 0 &&
-	    strcmp(old.caller, op->c->who.name) != 0) {
+	    strcmp(old.caller, op->c->who.name) != 0 &&
+	    !(op->to == ST_REVOKED && approvals_has(t, old.serial,
+	    op->c->who.name))) {
 		snprintf(op->msg, sizeof(op->msg), "%s may not %s request %s "
 		    "of %s", op->c->who.name, op->to == ST_CANCELLED ?
 		    "cancel" : "revoke", id, old.user);

@@ -1,0 +1,96 @@
+/*
+ * approvals.c - storing and reading approvals.
+ */
+#include "approvals.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "timefmt.h"
+
+static size_t
+approval_key(uint8_t *key, uint64_t serial, const char *who)
+{
+	size_t n = strlen(who);
+
+	store_be64(key, serial);
+	memcpy(key + 8, who, n);
+	return 8 + n;
+}
+
+bool
+approvals_has(struct store_txn *t, uint64_t serial, const char *who)
+{
+	struct store_val v;
+	uint8_t key[8 + 65];
+
+	if (strlen(who) > 64)
+		return false;
+	return store_get(t, TBL_APPROVALS, key, approval_key(key, serial,
+	    who), &v) == 0;
+}
+
+int
+approvals_put(struct store_txn *t, uint64_t serial, const struct approval *a)
+{
+	uint8_t key[8 + 65];
+	json_t *o;
+	char *s;
+	int r;
+
+	if (strlen(a->approver) > 64)
+		return BRK_ERR_INVALID;
+	if (approvals_has(t, serial, a->approver))
+		return BRK_ERR_EXISTS;
+	o = json_pack("{s:i, s:s, s:s, s:s?, s:s, s:I, s:I}", "v", 1,
+	    "approver", a->approver, "caller", a->caller, "reason", a->reason,
+	    "role", a->role, "ttl", (json_int_t)a->ttl, "at",
+	    (json_int_t)a->at);
+	if (o == NULL || (s = json_dumps(o, JSON_COMPACT)) == NULL) {
+		json_decref(o);
+		return BRK_ERR_NOMEM;
+	}
+	r = store_put(t, TBL_APPROVALS, key, approval_key(key, serial,
+	    a->approver), s, strlen(s));
+	free(s);
+	json_decref(o);
+	return r;
+}
+
+int
+approvals_list(struct store_txn *t, uint64_t serial, json_t *out,
+    int64_t *min_ttl)
+{
+	struct store_cursor *c = NULL;
+	struct store_val k, v;
+	uint8_t prefix[8];
+	char ts[TIMEFMT_LEN];
+	json_int_t ttl;
+	json_t *o;
+	int r, rc;
+
+	*min_ttl = 0;
+	store_be64(prefix, serial);
+	if ((r = store_cursor_open(t, TBL_APPROVALS, &c)) != 0)
+		return r;
+	for (rc = store_cursor_seek(c, prefix, 8, &k, &v); rc == 0;
+	    rc = store_cursor_next(c, &k, &v)) {
+		if (k.len < 8 || memcmp(k.data, prefix, 8) != 0)
+			break;
+		if ((o = json_loadb(v.data, v.len, 0, NULL)) == NULL)
+			continue;
+		ttl = json_integer_value(json_object_get(o, "ttl"));
+		if (ttl > 0 && (*min_ttl == 0 || ttl < *min_ttl))
+			*min_ttl = ttl;
+		time_rfc3339(json_integer_value(json_object_get(o, "at")), ts);
+		json_object_set_new(o, "at", json_string(ts));
+		json_object_del(o, "v");
+		if (out != NULL)
+			json_array_append_new(out, o);
+		else
+			json_decref(o);
+	}
+	r = rc == 0 || rc == BRK_ERR_NOTFOUND ? 0 : rc;
+	store_cursor_close(c);
+	return r;
+}

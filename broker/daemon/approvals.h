@@ -1,0 +1,37 @@
+/*
+ * approvals.h - who approved which request, in the store.
+ *
+ * One entry per (request, approver): the key is the request serial and the
+ * approver's name, so one person can never count twice.
+ */
+#ifndef BRK_APPROVALS_H
+#define BRK_APPROVALS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "store.h"
+
+struct approval {
+	const char *approver;
+	const char *caller;
+	const char *reason;
+	const char *role;	/* the role approved (the requested one) */
+	int64_t ttl;		/* shortened duration, 0 when not shortened */
+	int64_t at;
+};
+
+/* BRK_ERR_EXISTS when this approver already approved. */
+int approvals_put(struct store_txn *t, uint64_t serial,
+    const struct approval *a);
+
+bool approvals_has(struct store_txn *t, uint64_t serial, const char *who);
+
+/* The approvals of a request, oldest key first, appended to out; *min_ttl
+ * is the shortest non-zero ttl among them (0 when none shortened). */
+int approvals_list(struct store_txn *t, uint64_t serial, json_t *out,
+    int64_t *min_ttl);
+
+#endif

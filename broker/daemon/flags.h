@@ -1,0 +1,47 @@
+/*
+ * flags.h - monitoring flags on users, in the store.
+ *
+ * A flag names a user, a severity ("review": their requests go to people;
+ * "block": their requests are denied and their logins refused), a reason,
+ * who set it and when it ends.  Expiry is enforced at read time.
+ */
+#ifndef BRK_FLAGS_H
+#define BRK_FLAGS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "store.h"
+
+enum flag_severity { FLAG_REVIEW, FLAG_BLOCK };
+
+struct flag {
+	char user[65];
+	enum flag_severity severity;
+	char reason[4097];
+	char by[65];
+	int64_t at, until;
+};
+
+/* The user's flag in force at now; BRK_ERR_NOTFOUND when none. */
+int flags_get(struct store_txn *t, const char *user, int64_t now,
+    struct flag *out);
+
+/* Whether a block flag is in force on user. */
+bool flags_blocks(struct store_txn *t, const char *user, int64_t now);
+
+/* Set (or replace) the user's flag. */
+int flags_put(struct store_txn *t, const struct flag *f);
+
+/* Remove the user's flag; BRK_ERR_NOTFOUND when none is in force. */
+int flags_del(struct store_txn *t, const char *user);
+
+/* Every flag (expired ones only when all), as JSON objects into out. */
+int flags_list(struct store_txn *t, int64_t now, bool all, json_t *out);
+
+json_t *flag_json(const struct flag *f, int64_t now);
+const char *flag_severity_name(enum flag_severity s);
+
+#endif

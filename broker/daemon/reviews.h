@@ -1,0 +1,33 @@
+/*
+ * reviews.h - post-hoc review items for break-glass grants.
+ *
+ * A break-glass grant opens a review item in the same transaction; it is
+ * due REVIEW_DUE after the grant and stays open until a reviewer who is
+ * not the grant's user acknowledges it.
+ */
+#ifndef BRK_REVIEWS_H
+#define BRK_REVIEWS_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "record.h"
+#include "store.h"
+
+#define REVIEW_DUE (24 * 3600)
+
+/* Open the review item of break-glass grant r. */
+int reviews_open(struct store_txn *t, const struct request *r, int64_t now);
+
+/* The item of serial as JSON (new object), or NULL when there is none. */
+json_t *reviews_get(struct store_txn *t, uint64_t serial);
+
+/* Close it; BRK_ERR_NOTFOUND, or BRK_ERR_STATE when already closed. */
+int reviews_ack(struct store_txn *t, uint64_t serial, const char *by,
+    const char *note, int64_t now);
+
+/* Open items (all: closed ones too), oldest first, with "overdue". */
+int reviews_list(struct store_txn *t, bool all, int64_t now, json_t *out);
+
+#endif

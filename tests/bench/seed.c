@@ -1,0 +1,129 @@
+/*
+ * seed.c - fill a state directory with many grants and audit records, fast,
+ * by writing the store directly (no daemon): the same reqstore_create() and
+ * audit_append() the daemon uses, in large transactions.
+ *
+ *   seed STATE_DIR MAPSIZE_MB N ACTIVE PER_TXN
+ *
+ * Writes N grants (requests decided "auto" by rule staging-auto), each with
+ * its "request.granted" audit record, spread over 10,000 users and 1,000
+ * hosts.  The last ACTIVE of them are still active (they end in 8 hours);
+ * the others ended in the past and were recorded as expired, as in a store
+ * that has been in use for a while.  STATE_DIR must exist with mode 0700.
+ * Prints one line: grants=.. audit=.. seconds=.. per_s=..
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit.h"
+#include "record.h"
+#include "reqstore.h"
+#include "store.h"
+#include "timefmt.h"
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+add_one(struct store_txn *t, long i, long n, long active, int64_t now)
+{
+	struct request r;
+	json_t *details;
+	char id[24];
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.user, sizeof(r.user), "u%ld", i % 10000);
+	snprintf(r.caller, sizeof(r.caller), "%s", r.user);
+	snprintf(r.resource, sizeof(r.resource), "host:web-%ld", i % 1000);
+	snprintf(r.role, sizeof(r.role), "%s", r.user);
+	snprintf(r.rules, sizeof(r.rules), "staging-auto");
+	snprintf(r.rule, sizeof(r.rule), "staging-auto");
+	snprintf(r.decision, sizeof(r.decision), "granted automatically by "
+	    "rule staging-auto");
+	snprintf(r.reason, sizeof(r.reason), "seeded grant %ld", i);
+	r.policy_version = 1;
+	r.automatic = true;
+	r.ttl = 8 * 3600;
+	if (i >= n - active) {
+		r.state = ST_ACTIVE;
+		r.created_at = now - 60;
+	} else {		/* one grant every ~30 s over the past year */
+		r.state = ST_EXPIRED;
+		r.created_at = now - 2 * r.ttl - (n - i) * 30;
+		r.ended_at = r.created_at + r.ttl;
+	}
+	r.decided_at = r.starts_at = r.created_at;
+	r.expires_at = r.created_at + r.ttl;
+	if ((rc = reqstore_create(t, &r)) != 0)
+		return rc;
+	req_id(r.serial, id);
+	details = json_pack("{s:s, s:s, s:s, s:I, s:s}", "state", "active",
+	    "role", r.role, "rules", r.rules, "ttl", (json_int_t)r.ttl,
+	    "decision", r.decision);
+	rc = audit_append(t, r.created_at, &(struct audit_event){
+	    .action = "request.granted", .actor = r.user, .caller = r.caller,
+	    .target = id, .user = r.user, .resource = r.resource,
+	    .reason = r.reason, .details = details }, NULL);
+	json_decref(details);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct brk_error err = { { 0 } };
+	struct store *s = NULL;
+	struct store_txn *t = NULL;
+	long i, n, active, per;
+	int64_t now = time_now();
+	double t0;
+	int rc;
+
+	if (argc != 6) {
+		fprintf(stderr, "usage: seed STATE_DIR MAPSIZE_MB N ACTIVE "
+		    "PER_TXN\n");
+		return 2;
+	}
+	n = atol(argv[3]);
+	active = atol(argv[4]);
+	per = atol(argv[5]);
+	if (n < 1 || active < 0 || active > n || per < 1)
+		return 2;
+	if ((rc = store_open(argv[1], (uint64_t)atol(argv[2]) << 20, &s,
+	    &err)) != 0) {
+		fprintf(stderr, "seed: %s\n", err.msg[0] ? err.msg :
+		    brk_strerror(rc));
+		return 1;
+	}
+	t0 = now_s();
+	for (i = 0; i < n; i++) {
+		if (t == NULL && (rc = store_begin(s, true, &t)) != 0)
+			goto fail;
+		if ((rc = add_one(t, i, n, active, now)) != 0)
+			goto fail;
+		if ((i + 1) % per == 0 || i + 1 == n) {
+			rc = store_commit(t);
+			t = NULL;
+			if (rc != 0)
+				goto fail;
+		}
+	}
+	printf("grants=%ld active=%ld audit=%ld seconds=%.2f per_s=%.0f\n", n,
+	    active, n, now_s() - t0, (double)n / (now_s() - t0));
+	store_free(s);
+	return 0;
+fail:
+	store_abort(t);
+	fprintf(stderr, "seed: record %ld: %s\n", i, brk_strerror(rc));
+	store_free(s);
+	return 1;
+}
