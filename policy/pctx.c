@@ -7,6 +7,7 @@
  * getters below read one key each, check its type and value, and fail with
  * the key's own path; absent optional keys leave the output untouched.
  */
+#define POL_PCTX_IMPL	/* defines pol_fail() and pol_fail_key() */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -93,7 +94,7 @@ pol_path_format(const struct pol_step *steps, size_t n, char *buf,
 	}
 }
 
-static int
+static int __attribute__((format(printf, 2, 0)))
 vfail(struct pol_pctx *c, const char *fmt, va_list ap)
 {
 	struct policy_error *e = c->err;

@@ -165,3 +165,20 @@ policy_rule_cert_options(const struct policy *p, const char *rule_id)
 		return NULL;
 	return &r->cert;
 }
+
+bool
+policy_resource_label(const struct policy *p, const char *resource,
+    const char *key, const char *value)
+{
+	const struct pol_resource *e;
+	size_t i;
+
+	if (p == NULL || resource == NULL ||
+	    (e = pol_index_entry(p, resource)) == NULL)
+		return false;
+	for (i = 0; i < e->labels.n; i++)
+		if (strcmp(e->labels.v[i].key, key) == 0 &&
+		    strcmp(e->labels.v[i].value, value) == 0)
+			return true;
+	return false;
+}

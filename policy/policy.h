@@ -231,6 +231,13 @@ int policy_optout_manager_entry(const struct policy *p, size_t i,
     const char *const **users, size_t *nusers,
     const char *const **scopes, size_t *nscopes);
 
+/*
+ * Whether resource's entry (the most specific "resources" entry matching
+ * it, as in evaluation) carries the label key=value.
+ */
+bool policy_resource_label(const struct policy *p, const char *resource,
+    const char *key, const char *value);
+
 /* Approvals a manual opt-out needs (optout_approvers.quorum, default 1). */
 int policy_optout_quorum(const struct policy *p);
 

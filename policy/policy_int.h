@@ -168,6 +168,12 @@ int pol_fail(struct pol_pctx *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int pol_fail_key(struct pol_pctx *c, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+#if defined(__clang_analyzer__) && !defined(POL_PCTX_IMPL)
+/* For clang-tidy's analyser (one file at a time): both always fail. */
+#define pol_fail(c, ...) (pol_fail((c), __VA_ARGS__), BRK_ERR_INVALID)
+#define pol_fail_key(c, key, ...) \
+	(pol_fail_key((c), (key), __VA_ARGS__), BRK_ERR_INVALID)
+#endif
 void pol_path_format(const struct pol_step *steps, size_t n, char *buf,
     size_t len);
 int pol_nomem(struct pol_pctx *c);

@@ -364,6 +364,9 @@ read_list(const char *dir, key_id *ids, size_t *np, struct brk_error *err)
 	if ((r = path_join(path, sizeof(path), dir, LIST_NAME, err)) != 0 ||
 	    (r = read_checked(path, 0, LIST_FILE_MAX, &buf, &len, err)) != 0)
 		goto out;
+	/* read_checked() returns 0 only with a buffer (the analyser thinks
+	 * errno may be 0 after a failed open()) */
+	/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
 	for (p = buf; *p != '\0'; p = nl + 1) {
 		if ((nl = strchr(p, '\n')) == NULL || !valid_id(p,
 		    (size_t)(nl - p)) || n == CA_MAX_KEYS) {

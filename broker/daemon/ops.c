@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "reqstore.h"
+#include "strlist.h"
 #include "timefmt.h"
 #include "policystate.h"
 #include "server.h"
@@ -104,28 +105,14 @@ ops_load_request(struct call *c, struct store_txn *t, const char *id,
 }
 
 bool
-ops_in_list(const char *list, const char *s)
-{
-	size_t n = strlen(s);
-	const char *p = list;
-
-	while ((p = strstr(p, s)) != NULL) {
-		if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
-			return true;
-		p += n;
-	}
-	return false;
-}
-
-bool
 ops_is_approver(const struct ident *who, const struct request *r)
 {
 	size_t i;
 
-	if (ops_in_list(r->approver_users, who->name))
+	if (strlist_has(r->approver_users, who->name))
 		return true;
 	for (i = 0; i < who->ngroups; i++)
-		if (ops_in_list(r->approver_groups, who->groups[i]))
+		if (strlist_has(r->approver_groups, who->groups[i]))
 			return true;
 	return false;
 }

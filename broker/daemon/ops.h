@@ -44,6 +44,7 @@ struct req_op {
 	bool privileged;		/* may act on others' requests */
 	int64_t now;
 	int64_t ttl;			/* approve: shortened duration or 0 */
+	struct policy_ref *pref;	/* the policy that decided (create) */
 	char msg[512];			/* why apply refused */
 };
 
@@ -73,9 +74,6 @@ int ops_arg_id(struct call *c, uint64_t *serial, const char **idstr);
 
 /* Whether who is named among r's eligible approvers (user or group). */
 bool ops_is_approver(const struct ident *who, const struct request *r);
-
-/* Whether s is in the comma-separated list. */
-bool ops_in_list(const char *list, const char *s);
 
 /* Join up to n strings with commas into dst (truncating safely). */
 void ops_join(char *dst, size_t dstlen, const char *const *v, size_t n);

@@ -14,6 +14,7 @@
 #include "audit.h"
 #include "cred.h"
 #include "duration.h"
+#include "escalate.h"
 #include "log.h"
 #include "names.h"
 #include "ops.h"
@@ -51,14 +52,77 @@ audit_request(struct store_txn *t, struct req_op *op, const char *action,
 	return r;
 }
 
+/* Route an automatic grant to people (manual) or deny it (block) when an
+ * opt-out or flag covers it; checked in the transaction that stores it. */
+static int
+apply_escalation(struct store_txn *t, struct req_op *op,
+    struct escalation *e)
+{
+	struct request *rec = &op->rec;
+	const struct policy *p = op->pref->policy;
+	const char *const *g = NULL, *const *u = NULL;
+	size_t ng = 0, nu = 0;
+	struct escalation esc;
+	struct cover cv = {
+		.policy = p, .user = rec->user,
+		.groups = ident_groups(&op->c->who),
+		.ngroups = op->c->who.ngroups, .resource = rec->resource,
+		.rules = rec->rules,
+	};
+	int r;
+
+	if ((r = escalate_find(t, &cv, op->now, &esc)) != 0)
+		return r;
+	*e = esc;
+	escalate_ids(&esc, rec->optouts, sizeof(rec->optouts));
+	if (esc.level == ESC_BLOCK && rec->state != ST_DENIED) {
+		rec->state = ST_DENIED;
+		rec->ttl = 0;
+		rec->break_glass = rec->automatic = false;
+		rec->decided_at = op->now;
+		rec->starts_at = rec->expires_at = 0;
+		snprintf(rec->decision, sizeof(rec->decision), "blocked by "
+		    "%.480s", esc.why);
+	} else if (esc.level == ESC_MANUAL && rec->state == ST_ACTIVE &&
+	    rec->automatic) {
+		policy_role_members(p, ROLE_OPTOUT_APPROVERS, &g, &ng, &u, &nu);
+		if (ng + nu == 0) {	/* nobody may approve: fail closed */
+			rec->state = ST_DENIED;
+			rec->automatic = false;
+			snprintf(rec->decision, sizeof(rec->decision), "%.400s; "
+			    "the policy names no optout_approvers", esc.why);
+			return 0;
+		}
+		rec->state = ST_PENDING;
+		rec->automatic = false;
+		rec->decided_at = rec->starts_at = 0;
+		rec->expires_at = op->now + policy_limits(p)->pending_ttl;
+		rec->quorum = policy_optout_quorum(p);
+		ops_join(rec->approver_groups, sizeof(rec->approver_groups), g,
+		    ng);
+		ops_join(rec->approver_users, sizeof(rec->approver_users), u,
+		    nu);
+		snprintf(rec->decision, sizeof(rec->decision), "taken out of "
+		    "automation by %.440s", esc.why);
+	}
+	return 0;
+}
+
 static int
 apply_create(struct store_txn *t, void *arg)
 {
 	struct req_op *op = arg;
+	struct escalation esc;
+	size_t i;
 	int r;
 
-	if ((r = reqstore_create(t, &op->rec)) != 0)
+	if ((r = apply_escalation(t, op, &esc)) != 0 ||
+	    (r = reqstore_create(t, &op->rec)) != 0)
 		return r;
+	/* which requests each opt-out affected, for `optout show` */
+	for (i = 0; i < esc.nids; i++)
+		if ((r = optouts_hit(t, esc.ids[i], op->rec.serial)) != 0)
+			return r;
 	if (op->rec.break_glass &&
 	    (r = reviews_open(t, &op->rec, op->now)) != 0)
 		return r;
@@ -84,6 +148,8 @@ req_op_free(struct req_op *op)
 	if (op == NULL)
 		return;
 	sshkey_free(op->key);
+	if (op->pref != NULL)
+		policy_put(op->c->d, op->pref);
 	free(op);
 }
 
@@ -93,20 +159,21 @@ finish_reply(void *arg)
 {
 	struct brk_error err = { { 0 } };
 	struct req_op *op = arg;
+	struct call *c = op->c;
 	json_t *o = reply_json(&op->rec);
 	char *cert = NULL;
 
 	if (o != NULL && op->key != NULL && op->rec.state == ST_ACTIVE) {
-		if (cred_issue_cert(op->c->d, &op->rec, op->key, &cert,
-		    &err) == 0)
+		if (cred_issue_cert(c->d, &op->rec, op->key, &cert, &err) == 0)
 			json_object_set_new(o, "cert", json_string(cert));
 		else
 			json_object_set_new(o, "cert_error",
 			    json_string(err.msg));
 		free(cert);
 	}
-	call_reply(op->c, o);
+	/* the reply ends the call: nothing of it may be touched after */
 	req_op_free(op);
+	call_reply(c, o);
 }
 
 /* On the writer thread, after the commit: hand the reply on. */
@@ -114,16 +181,24 @@ void
 done_reply(void *arg, int rc)
 {
 	struct req_op *op = arg;
+	struct call *c;
+	char msg[600];
 
 	if (rc == 0) {
+		__atomic_fetch_add(&op->c->d->counters[op->rec.state ==
+		    ST_ACTIVE ? CNT_AUTO : op->rec.state == ST_PENDING ?
+		    CNT_PENDING : CNT_DENIED], 1, __ATOMIC_RELAXED);
 		workpool_submit(op->c->d->pool, finish_reply, op);
 		return;
 	}
+	c = op->c;
 	if (op->msg[0] != '\0')
-		call_fail(op->c, rc, "%s", op->msg);
+		snprintf(msg, sizeof(msg), "%s", op->msg);
 	else
-		call_fail(op->c, rc, "not recorded: %s", brk_strerror(rc));
+		snprintf(msg, sizeof(msg), "not recorded: %s",
+		    brk_strerror(rc));
 	req_op_free(op);
+	call_fail(c, rc, "%s", msg);
 }
 
 static const char *const request_keys[] = { "resource", "role", "for",
@@ -293,13 +368,12 @@ op_request(struct call *c)
 		goto fail;
 	op->c = c;
 	op->now = time_now();
+	op->pref = p;
+	p = NULL;	/* op holds the reference until the writer is done */
 	if ((r = request_args(c, &op->rec, &err)) != 0 ||
 	    (r = cred_arg_pubkey(c->req->args, &op->key, &err)) != 0 ||
-	    (r = decide(c, p, &op->rec, op->now, &err)) != 0)
+	    (r = decide(c, op->pref, &op->rec, op->now, &err)) != 0)
 		goto fail;
-	__atomic_fetch_add(&c->d->counters[op->rec.state == ST_ACTIVE ?
-	    CNT_AUTO : op->rec.state == ST_PENDING ? CNT_PENDING : CNT_DENIED],
-	    1, __ATOMIC_RELAXED);
 	if ((r = writer_submit(c->d->writer, apply_create, done_reply,
 	    op)) != 0)
 		goto fail;

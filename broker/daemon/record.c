@@ -93,6 +93,8 @@ record_encode(const struct request *r, size_t *len)
 	    "ticket", r->ticket, "incident", r->incident,
 	    "ended_by", r->ended_by, "end_reason", r->end_reason,
 	    "rule", r->rule);
+	if (o != NULL && r->optouts[0] != '\0')
+		json_object_set_new(o, "optouts", json_string(r->optouts));
 	if (o == NULL)
 		return NULL;
 	s = json_dumps(o, JSON_COMPACT);
@@ -166,8 +168,10 @@ record_decode(const void *data, size_t len, struct request *r)
 	    sizeof(r->end_reason)) != 0)
 		goto out;
 	/* fields added after v1 was first written: optional */
-	if (json_object_get(o, "rule") != NULL &&
-	    get_str(o, "rule", r->rule, sizeof(r->rule)) != 0)
+	if ((json_object_get(o, "rule") != NULL &&
+	    get_str(o, "rule", r->rule, sizeof(r->rule)) != 0) ||
+	    (json_object_get(o, "optouts") != NULL &&
+	    get_str(o, "optouts", r->optouts, sizeof(r->optouts)) != 0))
 		goto out;
 	r->serial = (uint64_t)serial;
 	r->state = (enum req_state)st;
@@ -226,7 +230,7 @@ record_to_json(const struct request *r)
 
 	req_id(r->serial, id);
 	return json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o,"
-	    " s:o, s:o, s:I, s:I, s:b, s:b, s:b, s:o, s:s, s:s, s:I, s:o, s:o, s:o,"
+	    " s:o, s:o, s:I, s:I, s:b, s:b, s:b, s:o, s:s, s:o, s:s, s:I, s:o, s:o, s:o,"
 	    " s:o, s:o, s:o, s:{s:i, s:i, s:o, s:o, s:b, s:b}}",
 	    "id", id, "serial", (json_int_t)r->serial,
 	    "state", req_state_name(r->state), "user", r->user,
@@ -240,6 +244,7 @@ record_to_json(const struct request *r)
 	    "ttl", (json_int_t)r->ttl, "clamped", r->clamped,
 	    "automatic", r->automatic, "break_glass", r->break_glass,
 	    "rules", list_json(r->rules), "rule", r->rule,
+	    "optouts", list_json(r->optouts),
 	    "decision", r->decision,
 	    "policy_version", (json_int_t)r->policy_version,
 	    "reason", str_or_null(r->reason), "ticket", str_or_null(r->ticket),

@@ -39,6 +39,7 @@ struct request {
 	int quorum, approvals;
 	char rules[REC_LIST];		/* matched rule ids */
 	char rule[REC_NAME];		/* the deciding rule */
+	char optouts[256];		/* opt-outs that applied: "o3,o7" */
 	char decision[512];		/* the decision in plain words */
 	char approver_groups[REC_LIST];
 	char approver_users[REC_LIST];

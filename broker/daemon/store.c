@@ -17,7 +17,7 @@
 static const char *const table_names[TBL__COUNT] = {
 	"meta", "requests", "by_user", "by_state", "by_expiry", "active",
 	"audit", "audit_idx", "policies", "approvals", "optouts", "flags",
-	"reviews",
+	"reviews", "optout_live", "optout_hits",
 };
 
 struct store {

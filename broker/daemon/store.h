@@ -32,6 +32,8 @@ enum store_table {
 	TBL_OPTOUTS,		/* be64 id -> opt-out (JSON) */
 	TBL_FLAGS,		/* user -> flag (JSON) */
 	TBL_REVIEWS,		/* be64 serial -> review item (JSON) */
+	TBL_OPTOUT_LIVE,	/* be64 id -> "" (opt-outs not yet ended) */
+	TBL_OPTOUT_HITS,	/* be64 id, be64 serial -> "" (requests hit) */
 	TBL__COUNT
 };
 

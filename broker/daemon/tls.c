@@ -139,6 +139,7 @@ parse_listen(json_t *v, struct tls_config *c, struct brk_error *err)
 	free(c->listen_host);
 	free(c->listen_port);
 	c->listen_host = NULL;
+	c->listen_port = NULL;	/* not freed twice if strndup() fails */
 	if (!(hend - h == 1 && *h == '*') &&
 	    (c->listen_host = strndup(h, (size_t)(hend - h))) == NULL)
 		return BRK_ERR_NOMEM;

@@ -54,5 +54,11 @@ int brk_errcode_from_name(const char *name);
 /* printf into err->msg (err may be NULL); returns rc for tail calls. */
 int brk_error_set(struct brk_error *err, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+#if defined(__clang_analyzer__) && !defined(BRK_ERRORS_IMPL)
+/* For clang-tidy's analyser, which sees one file at a time: the result is
+ * rc, so "return brk_error_set(err, BRK_ERR_x, ...)" is never a success. */
+#define brk_error_set(err, rc, ...) \
+	(brk_error_set((err), (rc), __VA_ARGS__), (rc))
+#endif
 
 #endif

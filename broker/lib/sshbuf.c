@@ -103,6 +103,8 @@ sshbuf_allocate(struct sshbuf *b, size_t len)
 		return 0;
 	/* Compact first: a buffer read from the front frees room there. */
 	if (b->off > 0 && want - b->off <= b->alloc) {
+		/* off > 0 only when d holds data (d == NULL means alloc 0) */
+		/* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
 		memmove(b->d, b->d + b->off, b->size - b->off);
 		OPENSSL_cleanse(b->d + b->size - b->off, b->off);
 		b->size -= b->off;

@@ -401,6 +401,8 @@ sshkey_parse(const char *line, size_t len, struct sshkey **out,
 	if (blobkt != kt) {
 		r = brk_error_set(err, BRK_ERR_INVALID,
 		    "key type \"%s\" does not match the key inside (\"%s\")",
+		    /* check_blob() sets blobkt whenever it returns 0 */
+		    /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
 		    kt->name, blobkt->name);
 		goto out;
 	}

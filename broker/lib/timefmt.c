@@ -20,6 +20,16 @@ time_rfc3339(int64_t t, char *buf)
 		snprintf(buf, TIMEFMT_LEN, "@%lld", (long long)t);
 }
 
+/* Exactly two decimal digits (sscanf's %2d would take "-1" or " 1"). */
+static int
+two_digits(const char *p, int *out)
+{
+	if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
+		return 0;
+	*out = (p[0] - '0') * 10 + (p[1] - '0');
+	return 1;
+}
+
 int
 time_parse_rfc3339(const char *s, int64_t *out)
 {
@@ -33,8 +43,8 @@ time_parse_rfc3339(const char *s, int64_t *out)
 		return BRK_ERR_INVALID;
 	if (strcmp(p, "Z") == 0 || strcmp(p, "z") == 0)
 		sign = 0;
-	else if ((p[0] == '+' || p[0] == '-') &&
-	    sscanf(p + 1, "%2d:%2d", &oh, &om) == 2 && strlen(p) == 6 &&
+	else if ((p[0] == '+' || p[0] == '-') && strlen(p) == 6 &&
+	    two_digits(p + 1, &oh) && p[3] == ':' && two_digits(p + 4, &om) &&
 	    oh < 24 && om < 60)
 		sign = p[0] == '+' ? 1 : -1;
 	else

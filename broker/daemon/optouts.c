@@ -1,0 +1,428 @@
+/*
+ * optouts.c - storing opt-outs and matching them against requests.
+ *
+ * The live table holds only opt-outs that have not ended, so the check on
+ * every request reads a handful of entries, not the whole history.
+ */
+#include "optouts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "glob.h"
+#include "names.h"
+#include "strlist.h"
+#include "timefmt.h"
+
+static const char serial_key[] = "optout_serial";
+
+const char *const optout_tags[] = {
+	"debugging", "false-positive", "incident", "sensitive-change",
+	"compliance-exception", "maintenance", "other", NULL,
+};
+
+static const char *const kind_names[] = {
+	"global", "resource", "label", "user", "group", "rule", "request",
+};
+
+void
+optout_id(uint64_t id, char buf[24])
+{
+	snprintf(buf, 24, "o%llu", (unsigned long long)id);
+}
+
+int
+optout_id_parse(const char *s, uint64_t *id)
+{
+	uint64_t v = 0;
+
+	if (s == NULL || *s++ != 'o' || *s == '\0' || *s == '0' ||
+	    strlen(s) > 19)
+		return BRK_ERR_INVALID;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return BRK_ERR_INVALID;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*id = v;
+	return 0;
+}
+
+static bool
+label_part_valid(const char *s, size_t max)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > max)
+		return false;
+	for (i = 0; i < n; i++)
+		if (s[i] <= 0x20 || s[i] >= 0x7f || s[i] == '"' ||
+		    s[i] == '\\' || s[i] == '=')
+			return false;
+	return true;
+}
+
+int
+optout_parse_scope(const char *scope, struct optout *o,
+    struct brk_error *err)
+{
+	const char *colon, *rest, *eq;
+	size_t klen, i;
+	uint64_t serial;
+
+	if (strlen(scope) >= sizeof(o->scope))
+		return brk_error_set(err, BRK_ERR_INVALID, "scope too long");
+	snprintf(o->scope, sizeof(o->scope), "%s", scope);
+	if (strcmp(scope, "global") == 0) {
+		o->kind = OPT_GLOBAL;
+		return 0;
+	}
+	if ((colon = strchr(scope, ':')) == NULL)
+		goto bad;
+	klen = (size_t)(colon - scope);
+	rest = colon + 1;
+	for (i = 1; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
+		if (strlen(kind_names[i]) == klen &&
+		    strncmp(scope, kind_names[i], klen) == 0)
+			break;
+	if (i == sizeof(kind_names) / sizeof(kind_names[0]))
+		goto bad;
+	if (*rest == '\0')
+		return brk_error_set(err, BRK_ERR_INVALID, "scope %.*s: the "
+		    "pattern is empty", (int)klen, scope);
+	o->kind = (enum optout_kind)i;
+	snprintf(o->pattern, sizeof(o->pattern), "%s", rest);
+	switch (o->kind) {
+	case OPT_RESOURCE:
+		if (glob_validate(rest) != 0 || strchr(rest, ':') == NULL)
+			return brk_error_set(err, BRK_ERR_INVALID, "scope "
+			    "resource: \"%.64s\" is not a resource pattern "
+			    "like host:db-*", rest);
+		return 0;
+	case OPT_LABEL:
+		if ((eq = strchr(rest, '=')) == NULL)
+			return brk_error_set(err, BRK_ERR_INVALID, "scope "
+			    "label: needs KEY=VALUE");
+		if ((size_t)(eq - rest) >= sizeof(o->label_key))
+			goto badlabel;
+		snprintf(o->label_key, sizeof(o->label_key), "%.*s",
+		    (int)(eq - rest), rest);
+		snprintf(o->label_value, sizeof(o->label_value), "%s", eq + 1);
+		if (!label_part_valid(o->label_key, 127) ||
+		    !label_part_valid(o->label_value, 255))
+			goto badlabel;
+		return 0;
+	case OPT_USER:
+		if (!name_user_valid(rest))
+			return brk_error_set(err, BRK_ERR_INVALID, "scope user: "
+			    "\"%.64s\" is not a valid user name", rest);
+		return 0;
+	case OPT_GROUP:
+		if (!name_group_valid(rest))
+			return brk_error_set(err, BRK_ERR_INVALID, "scope "
+			    "group: \"%.64s\" is not a valid group name", rest);
+		return 0;
+	case OPT_RULE:
+		if (!name_id_valid(rest))
+			return brk_error_set(err, BRK_ERR_INVALID, "scope rule: "
+			    "\"%.64s\" is not a valid rule id", rest);
+		return 0;
+	case OPT_REQUEST:
+		if (*rest == 'r')
+			rest++;
+		for (serial = 0; *rest >= '0' && *rest <= '9'; rest++)
+			serial = serial * 10 + (uint64_t)(*rest - '0');
+		if (*rest != '\0' || serial == 0)
+			return brk_error_set(err, BRK_ERR_INVALID, "scope "
+			    "request: needs a request id like r42");
+		snprintf(o->pattern, sizeof(o->pattern), "r%llu",
+		    (unsigned long long)serial);
+		snprintf(o->scope, sizeof(o->scope), "request:%s", o->pattern);
+		return 0;
+	default:
+		goto bad;
+	}
+badlabel:
+	return brk_error_set(err, BRK_ERR_INVALID, "scope label: bad KEY=VALUE");
+bad:
+	return brk_error_set(err, BRK_ERR_INVALID, "unknown scope \"%.64s\": "
+	    "use global, resource:PATTERN, label:KEY=VALUE, user:NAME, "
+	    "group:NAME, rule:ID or request:ID", scope);
+}
+
+static int
+encode_put(struct store_txn *t, const struct optout *o)
+{
+	uint8_t key[8];
+	json_t *j;
+	char *s;
+	int r;
+
+	j = json_pack("{s:i, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I,"
+	    " s:I, s:b, s:I, s:I, s:s, s:s, s:s}", "v", 1, "id",
+	    (json_int_t)o->id, "scope", o->scope, "mode",
+	    o->mode == OPT_BLOCK ? "block" : "manual", "tag", o->tag,
+	    "reason", o->reason, "incident", o->incident, "by", o->by,
+	    "caller", o->caller, "at", (json_int_t)o->at, "until",
+	    (json_int_t)o->until, "freeze", o->freeze, "extends",
+	    (json_int_t)o->extends, "ended_at", (json_int_t)o->ended_at,
+	    "ended_by", o->ended_by, "end_kind", o->end_kind, "end_reason",
+	    o->end_reason);
+	if (j == NULL || (s = json_dumps(j, JSON_COMPACT)) == NULL) {
+		json_decref(j);
+		return BRK_ERR_NOMEM;
+	}
+	store_be64(key, o->id);
+	r = store_put(t, TBL_OPTOUTS, key, 8, s, strlen(s));
+	free(s);
+	json_decref(j);
+	return r;
+}
+
+#define GETS(o, j, f) snprintf((o)->f, sizeof((o)->f), "%s", \
+	json_string_value(json_object_get((j), #f)) ? \
+	json_string_value(json_object_get((j), #f)) : "")
+#define GETI(j, f) json_integer_value(json_object_get((j), f))
+
+static int
+decode(const struct store_val *v, struct optout *o)
+{
+	struct brk_error err;
+	json_t *j = json_loadb(v->data, v->len, 0, NULL);
+	char scope[320];
+	int r = BRK_ERR_INVALID;
+
+	memset(o, 0, sizeof(*o));
+	if (j == NULL || GETI(j, "v") != 1)
+		goto out;
+	snprintf(scope, sizeof(scope), "%s",
+	    json_string_value(json_object_get(j, "scope")));
+	if (optout_parse_scope(scope, o, &err) != 0)
+		goto out;
+	o->id = (uint64_t)GETI(j, "id");
+	o->mode = strcmp(json_string_value(json_object_get(j, "mode")),
+	    "block") == 0 ? OPT_BLOCK : OPT_MANUAL;
+	GETS(o, j, tag);
+	GETS(o, j, reason);
+	GETS(o, j, incident);
+	GETS(o, j, by);
+	GETS(o, j, caller);
+	GETS(o, j, ended_by);
+	GETS(o, j, end_kind);
+	GETS(o, j, end_reason);
+	o->at = GETI(j, "at");
+	o->until = GETI(j, "until");
+	o->ended_at = GETI(j, "ended_at");
+	o->extends = (uint64_t)GETI(j, "extends");
+	o->freeze = json_is_true(json_object_get(j, "freeze"));
+	r = 0;
+out:
+	json_decref(j);
+	return r;
+}
+
+int
+optouts_create(struct store_txn *t, struct optout *o)
+{
+	struct store_val v;
+	uint8_t key[8];
+	uint64_t id = 1;
+	int r;
+
+	r = store_get(t, TBL_META, serial_key, sizeof(serial_key) - 1, &v);
+	if (r == 0 && v.len == 8)
+		id = store_get_be64(v.data) + 1;
+	else if (r != BRK_ERR_NOTFOUND)
+		return r != 0 ? r : BRK_ERR_INTERNAL;
+	store_be64(key, id);
+	if ((r = store_put(t, TBL_META, serial_key, sizeof(serial_key) - 1,
+	    key, 8)) != 0)
+		return r;
+	o->id = id;
+	if ((r = encode_put(t, o)) != 0)
+		return r;
+	return store_put(t, TBL_OPTOUT_LIVE, key, 8, "", 0);
+}
+
+int
+optouts_load(struct store_txn *t, uint64_t id, struct optout *o)
+{
+	struct store_val v;
+	uint8_t key[8];
+	int r;
+
+	store_be64(key, id);
+	if ((r = store_get(t, TBL_OPTOUTS, key, 8, &v)) != 0)
+		return r;
+	return decode(&v, o);
+}
+
+int
+optouts_end(struct store_txn *t, const struct optout *o)
+{
+	uint8_t key[8];
+	int r;
+
+	if ((r = encode_put(t, o)) != 0)
+		return r;
+	store_be64(key, o->id);
+	r = store_del(t, TBL_OPTOUT_LIVE, key, 8);
+	return r == BRK_ERR_NOTFOUND ? 0 : r;
+}
+
+bool
+optout_active(const struct optout *o, int64_t now)
+{
+	return o->ended_at == 0 && now < o->until;
+}
+
+int
+optouts_live(struct store_txn *t, optout_fn fn, void *arg)
+{
+	struct store_cursor *c = NULL;
+	struct store_val k;
+	struct optout o;
+	int r, rc;
+
+	if ((r = store_cursor_open(t, TBL_OPTOUT_LIVE, &c)) != 0)
+		return r;
+	for (rc = store_cursor_first(c, &k, NULL); rc == 0;
+	    rc = store_cursor_next(c, &k, NULL)) {
+		if (k.len != 8 || optouts_load(t, store_get_be64(k.data),
+		    &o) != 0)
+			continue;
+		if ((rc = fn(&o, arg)) != 0)
+			break;
+	}
+	r = rc == 0 || rc == 1 || rc == BRK_ERR_NOTFOUND ? 0 : rc;
+	store_cursor_close(c);
+	return r;
+}
+
+int
+optouts_all(struct store_txn *t, optout_fn fn, void *arg)
+{
+	struct store_cursor *c = NULL;
+	struct store_val k, v;
+	struct optout o;
+	int r, rc;
+
+	if ((r = store_cursor_open(t, TBL_OPTOUTS, &c)) != 0)
+		return r;
+	for (rc = store_cursor_first(c, &k, &v); rc == 0;
+	    rc = store_cursor_next(c, &k, &v)) {
+		if (decode(&v, &o) != 0)
+			continue;
+		if ((rc = fn(&o, arg)) != 0)
+			break;
+	}
+	r = rc == 0 || rc == 1 || rc == BRK_ERR_NOTFOUND ? 0 : rc;
+	store_cursor_close(c);
+	return r;
+}
+
+bool
+optout_covers(const struct optout *o, const struct cover *cv)
+{
+	char rid[24];
+	size_t i;
+
+	switch (o->kind) {
+	case OPT_GLOBAL:
+		return true;
+	case OPT_RESOURCE:
+		return glob_match(o->pattern, cv->resource);
+	case OPT_LABEL:
+		return policy_resource_label(cv->policy, cv->resource,
+		    o->label_key, o->label_value);
+	case OPT_USER:
+		return strcmp(o->pattern, cv->user) == 0;
+	case OPT_GROUP:
+		for (i = 0; i < cv->ngroups; i++)
+			if (strcmp(o->pattern, cv->groups[i]) == 0)
+				return true;
+		return false;
+	case OPT_RULE:
+		return cv->rules != NULL && strlist_has(cv->rules, o->pattern);
+	case OPT_REQUEST:
+		snprintf(rid, sizeof(rid), "r%llu",
+		    (unsigned long long)cv->serial);
+		return cv->serial != 0 && strcmp(o->pattern, rid) == 0;
+	}
+	return false;
+}
+
+int
+optouts_hit(struct store_txn *t, uint64_t id, uint64_t serial)
+{
+	uint8_t key[16];
+
+	store_be64(key, id);
+	store_be64(key + 8, serial);
+	return store_put(t, TBL_OPTOUT_HITS, key, 16, "", 0);
+}
+
+int
+optouts_hits(struct store_txn *t, uint64_t id, json_t *out)
+{
+	struct store_cursor *c = NULL;
+	struct store_val k;
+	uint8_t prefix[8];
+	char rid[24];
+	int r, rc;
+
+	store_be64(prefix, id);
+	if ((r = store_cursor_open(t, TBL_OPTOUT_HITS, &c)) != 0)
+		return r;
+	for (rc = store_cursor_seek(c, prefix, 8, &k, NULL); rc == 0;
+	    rc = store_cursor_next(c, &k, NULL)) {
+		if (k.len != 16 || memcmp(k.data, prefix, 8) != 0)
+			break;
+		snprintf(rid, sizeof(rid), "r%llu", (unsigned long long)
+		    store_get_be64((const uint8_t *)k.data + 8));
+		json_array_append_new(out, json_string(rid));
+	}
+	r = rc == 0 || rc == BRK_ERR_NOTFOUND ? 0 : rc;
+	store_cursor_close(c);
+	return r;
+}
+
+static json_t *
+time_json(int64_t t)
+{
+	char buf[TIMEFMT_LEN];
+
+	if (t == 0)
+		return json_null();
+	time_rfc3339(t, buf);
+	return json_string(buf);
+}
+
+json_t *
+optout_json(const struct optout *o, int64_t now)
+{
+	char id[24], ext[24];
+	int64_t end = o->ended_at != 0 && o->ended_at < o->until ?
+	    o->ended_at : o->until;
+
+	optout_id(o->id, id);
+	optout_id(o->extends, ext);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s, s:s, s:o, s:o,"
+	    " s:I, s:b, s:b, s:o, s:o, s:s?, s:s?, s:s?, s:I}",
+	    "id", id, "scope", o->scope, "mode",
+	    o->mode == OPT_BLOCK ? "block" : "manual", "tag", o->tag,
+	    "reason", o->reason, "incident", o->incident[0] ? o->incident :
+	    NULL, "by", o->by, "caller", o->caller, "at", time_json(o->at),
+	    "until", time_json(o->until), "left_s",
+	    (json_int_t)(optout_active(o, now) ? o->until - now : 0),
+	    "active", optout_active(o, now), "freeze", o->freeze,
+	    "ended_at", time_json(o->ended_at != 0 ? o->ended_at :
+	    now >= o->until ? o->until : 0),
+	    "extends", o->extends ? json_string(ext) : json_null(),
+	    "ended_by", o->ended_by[0] ? o->ended_by : NULL,
+	    "end_kind", o->end_kind[0] ? o->end_kind : (now >= o->until ?
+	    "expired" : NULL),
+	    "end_reason", o->end_reason[0] ? o->end_reason : NULL,
+	    "duration_s", (json_int_t)(end - o->at));
+}

@@ -1,0 +1,92 @@
+/*
+ * optouts.h - opt-outs of automation, in the store, and what they cover.
+ *
+ * An opt-out takes part of the automated path out of automation for a
+ * while: mode "manual" sends what it covers to people, mode "block" denies
+ * it and refuses logins.  Every opt-out ends: at `until` (enforced at read
+ * time) or when removed.  Ended opt-outs stay in the store for history.
+ */
+#ifndef BRK_OPTOUTS_H
+#define BRK_OPTOUTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "errors.h"
+#include "policy.h"
+#include "store.h"
+
+enum optout_kind {
+	OPT_GLOBAL, OPT_RESOURCE, OPT_LABEL, OPT_USER, OPT_GROUP, OPT_RULE,
+	OPT_REQUEST
+};
+enum optout_mode { OPT_MANUAL, OPT_BLOCK };
+
+struct optout {
+	uint64_t id;
+	enum optout_kind kind;
+	enum optout_mode mode;
+	char scope[320];	/* as given: "resource:host:db-*" */
+	char pattern[256];	/* after the kind: "host:db-*" */
+	char label_key[128], label_value[256];
+	char tag[32];
+	char reason[4097];
+	char incident[256];
+	char by[65], caller[65];
+	int64_t at, until;
+	bool freeze;
+	uint64_t extends;	/* the opt-out this one renews, or 0 */
+	int64_t ended_at;	/* 0 while in force or until expiry */
+	char ended_by[65];
+	char end_kind[16];	/* "removed", "expired", "" */
+	char end_reason[4097];
+};
+
+/* The fixed tag vocabulary, NULL-terminated. */
+extern const char *const optout_tags[];
+
+/* Parse SCOPE into o->kind/pattern/label; BRK_ERR_INVALID with err. */
+int optout_parse_scope(const char *scope, struct optout *o,
+    struct brk_error *err);
+
+/* "o12" */
+void optout_id(uint64_t id, char buf[24]);
+int optout_id_parse(const char *s, uint64_t *id);
+
+/* Assign an id, store, and mark live. */
+int optouts_create(struct store_txn *t, struct optout *o);
+int optouts_load(struct store_txn *t, uint64_t id, struct optout *o);
+/* Store o (ended) and drop it from the live set. */
+int optouts_end(struct store_txn *t, const struct optout *o);
+
+/* Whether o is in force at now. */
+bool optout_active(const struct optout *o, int64_t now);
+
+/* Iterate live (not yet ended) opt-outs, in force or not; fn returns 0 to
+ * go on, 1 to stop, or an error. */
+typedef int (*optout_fn)(const struct optout *o, void *arg);
+int optouts_live(struct store_txn *t, optout_fn fn, void *arg);
+/* Every opt-out, oldest first. */
+int optouts_all(struct store_txn *t, optout_fn fn, void *arg);
+
+/* What an opt-out may cover. */
+struct cover {
+	const struct policy *policy;	/* for labels */
+	const char *user;
+	const char *const *groups;
+	size_t ngroups;
+	const char *resource;
+	const char *rules;		/* comma-separated matched rule ids */
+	uint64_t serial;		/* the request, 0 before it has one */
+};
+bool optout_covers(const struct optout *o, const struct cover *cv);
+
+/* Record that opt-out id affected request serial; list those requests. */
+int optouts_hit(struct store_txn *t, uint64_t id, uint64_t serial);
+int optouts_hits(struct store_txn *t, uint64_t id, json_t *out);
+
+json_t *optout_json(const struct optout *o, int64_t now);
+
+#endif
