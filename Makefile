@@ -112,15 +112,25 @@ check-tsan: deps
 	$(MAKE) BUILD=build/tsan SAN=tsan all $(patsubst $(BUILD)/%,build/tsan/%,$(UNIT_BINS))
 	BUILD=build/tsan TESTS_TSAN=1 sh tests/run.sh
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PAMDIR)
-	install -m 0755 $(BROKERD) $(DESTDIR)$(PREFIX)/sbin/brokerd
-	install -m 0755 $(BROKER) $(DESTDIR)$(PREFIX)/bin/broker
-	$(if $(PAM_SRC),install -m 0644 $(PAMMOD) $(DESTDIR)$(PAMDIR)/pam_broker.so)
-	install -d $(DESTDIR)$(PREFIX)/share/broker/examples
-	install -m 0644 deploy/brokerd.json policy/examples/*.json $(DESTDIR)$(PREFIX)/share/broker/examples/
+# The benchmark (tests/bench/run.sh), fuzzing (tests/fuzz/run.sh) and static
+# checks (tests/lint.sh) are scripts so that they can build what they need
+# with their own flags.
+bench: deps
+	sh tests/bench/run.sh
+
+fuzz: deps
+	sh tests/fuzz/run.sh
+
+lint: deps
+	sh tests/lint.sh
+
+fmt:
+	clang-format -i $(POLICY_SRC) $(LIB_SRC) $(wildcard broker/daemon/*.[ch]) \
+	    $(CLI_SRC) $(PAM_SRC)
 
 clean:
 	rm -rf build
+
+include deploy/install.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -7,7 +7,7 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
       libssl-dev openssl liblmdb-dev lmdb-utils libjansson-dev
       libldap2-dev slapd ldap-utils
       libpam0g-dev pamtester libpam-wrapper libnss-wrapper
-      libcriterion-dev openssh-server openssh-client valgrind"
+      libcriterion-dev openssh-server openssh-client valgrind mandoc"
 
 missing=""
 for p in $PKGS; do

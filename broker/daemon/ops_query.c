@@ -11,6 +11,9 @@
 
 #include "approvals.h"
 #include "audit.h"
+#include "escalate.h"
+#include "flags.h"
+#include "optouts.h"
 #include "names.h"
 #include "ops.h"
 #include "reqstore.h"
@@ -161,27 +164,25 @@ out:
 	return 0;
 }
 
+#define CHECK_MAX_GRANTS 64
+
 struct active_find {
 	struct store_txn *t;
 	int64_t now;
-	struct request best;	/* the grant that ends last */
-	bool found;
+	struct request *grants;	/* live grants, CHECK_MAX_GRANTS at most */
+	size_t n;
 };
 
 static int
 find_active(uint64_t serial, void *arg)
 {
 	struct active_find *f = arg;
-	struct request r;
+	struct request *r = &f->grants[f->n];
 
-	if (reqstore_load(f->t, serial, &r) != 0)
+	if (reqstore_load(f->t, serial, r) != 0 ||
+	    !reqstore_is_live(r, f->now) || r->state != ST_ACTIVE)
 		return 0;
-	if (!reqstore_is_live(&r, f->now) || r.state != ST_ACTIVE)
-		return 0;
-	if (!f->found || r.expires_at > f->best.expires_at)
-		f->best = r;
-	f->found = true;
-	return 0;
+	return ++f->n == CHECK_MAX_GRANTS;
 }
 
 /* Whether the connected caller may ask about other users (hosts' PAM). */
@@ -192,16 +193,52 @@ caller_may_check_others(struct call *c, struct policy_ref *p)
 
 	/* a host asks as itself (root); a delegated call is judged as the
 	 * user it is for */
-	if (!c->delegated && c->caller.uid == 0)
-		return true;
-	/* a remote host over TLS; tls.c allows it only its own resource */
 	if (c->host[0] != '\0')
+		return true;
+	if (!c->delegated && c->caller.uid == 0)
 		return true;
 	for (i = 0; !c->delegated && i < c->d->cfg->ndelegates; i++)
 		if (c->d->cfg->delegates[i] == c->caller.uid)
 			return true;
 	return call_has_role(c, p, ROLE_AUDITORS) ||
 	    call_has_role(c, p, ROLE_POLICY_ADMINS);
+}
+
+/*
+ * The first grant that no block covers, or NULL with *why saying which
+ * block refused the last one.
+ */
+static const struct request *
+unblocked_grant(struct call *c, struct policy_ref *p, struct active_find *f,
+    const char *user, char *why, size_t whylen)
+{
+	struct ident subject, *who = &c->who;
+	struct brk_error err;
+	struct escalation esc;
+	struct cover cv = { .policy = p->policy, .user = user };
+	const struct request *found = NULL;
+	size_t i;
+
+	memset(&subject, 0, sizeof(subject));
+	if (strcmp(user, c->who.name) != 0) {
+		who = &subject;	/* unknown users have no groups */
+		ident_from_name(c->d->ident, user, &subject, &err);
+	}
+	cv.groups = ident_groups(who);
+	cv.ngroups = who->ngroups;
+	for (i = 0; i < f->n && found == NULL; i++) {
+		cv.resource = f->grants[i].resource;
+		cv.rules = f->grants[i].rules;
+		cv.serial = f->grants[i].serial;
+		if (escalate_find(f->t, &cv, f->now, &esc) != 0)
+			snprintf(why, whylen, "cannot read opt-outs");
+		else if (esc.level == ESC_BLOCK)
+			snprintf(why, whylen, "blocked by %.900s", esc.why);
+		else
+			found = &f->grants[i];
+	}
+	ident_clear(&subject);
+	return found;
 }
 
 int
@@ -211,8 +248,10 @@ op_check(struct call *c)
 	struct brk_error err = { { 0 } };
 	struct policy_ref *p = policy_get(c->d);
 	struct active_find f = { .now = time_now() };
+	const struct request *g = NULL;
 	const char *user = NULL, *resource = NULL;
-	char id[24], ts[TIMEFMT_LEN], why[600];
+	char id[24], ts[TIMEFMT_LEN], why[1024];
+	json_t *o;
 	int r;
 
 	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
@@ -234,27 +273,37 @@ op_check(struct call *c)
 		    c->caller.name);
 		goto fail;
 	}
+	r = BRK_ERR_NOMEM;
+	if ((f.grants = calloc(CHECK_MAX_GRANTS, sizeof(*f.grants))) == NULL)
+		goto fail;
 	if ((r = call_read(c, &f.t)) != 0 ||
 	    (r = reqstore_active_for(f.t, user, resource, find_active,
 	    &f)) != 0)
 		goto fail;
-	policy_put(c->d, p);
-	if (!f.found) {
-		snprintf(why, sizeof(why), "%s has no active grant for %s",
-		    user, resource);
-		call_reply(c, json_pack("{s:b, s:s, s:s, s:n, s:n, s:s, s:s}",
-		    "allowed", 0, "user", user, "resource", resource, "grant",
-		    "expires_at", "reason", why, "hint", "broker request"));
-		return 0;
+	snprintf(why, sizeof(why), "%s has no active grant for %s", user,
+	    resource);
+	if (f.n > 0)
+		g = unblocked_grant(c, p, &f, user, why, sizeof(why));
+	if (g == NULL)
+		o = json_pack("{s:b, s:s, s:s, s:n, s:n, s:s, s:b}", "allowed",
+		    0, "user", user, "resource", resource, "grant",
+		    "expires_at", "reason", why, "blocked", f.n > 0);
+	else {
+		req_id(g->serial, id);
+		time_rfc3339(g->expires_at, ts);
+		snprintf(why, sizeof(why), "grant %s is active until %s", id,
+		    ts);
+		o = json_pack("{s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:b}",
+		    "allowed", 1, "user", user, "resource", resource, "grant",
+		    id, "expires_at", ts, "reason", why, "role", g->role,
+		    "blocked", 0);
 	}
-	req_id(f.best.serial, id);
-	time_rfc3339(f.best.expires_at, ts);
-	snprintf(why, sizeof(why), "grant %s is active until %s", id, ts);
-	call_reply(c, json_pack("{s:b, s:s, s:s, s:s, s:s, s:s, s:s}",
-	    "allowed", 1, "user", user, "resource", resource, "grant", id,
-	    "expires_at", ts, "reason", why, "role", f.best.role));
+	free(f.grants);
+	policy_put(c->d, p);
+	call_reply(c, o);
 	return 0;
 fail:
+	free(f.grants);
 	policy_put(c->d, p);
 	call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
 	return r;
@@ -282,26 +331,44 @@ op_whoami(struct call *c)
 	return 0;
 }
 
-struct counter {
+struct mine {
 	struct store_txn *t;
 	int64_t now;
-	const char *user;	/* collect this user's requests into mine */
-	json_t *mine;
-	uint64_t n;
+	json_t *active, *pending;
+	size_t seen;
+};
+
+/* My newest requests that are still live, by the user index. */
+static int
+add_mine(uint64_t serial, void *arg)
+{
+	struct mine *m = arg;
+	struct request r;
+
+	if (reqstore_load(m->t, serial, &r) == 0 &&
+	    reqstore_is_live(&r, m->now))
+		json_array_append_new(r.state == ST_ACTIVE ? m->active :
+		    m->pending, record_to_json(&r));
+	return ++m->seen >= 500;
+}
+
+struct live_optouts {
+	int64_t now;
+	json_t *list, *freeze;
 };
 
 static int
-count_live(uint64_t serial, void *arg)
+add_live_optout(const struct optout *o, void *arg)
 {
-	struct counter *k = arg;
-	struct request r;
+	struct live_optouts *l = arg;
 
-	if (reqstore_load(k->t, serial, &r) != 0 || !reqstore_is_live(&r,
-	    k->now))
+	if (!optout_active(o, l->now))
 		return 0;
-	k->n++;
-	if (strcmp(r.user, k->user) == 0 && json_array_size(k->mine) < 100)
-		json_array_append_new(k->mine, record_to_json(&r));
+	if (o->freeze && json_is_null(l->freeze)) {
+		json_decref(l->freeze);
+		l->freeze = optout_json(o, l->now);
+	}
+	json_array_append_new(l->list, optout_json(o, l->now));
 	return 0;
 }
 
@@ -309,38 +376,48 @@ int
 op_status(struct call *c)
 {
 	struct policy_ref *p = policy_get(c->d);
-	struct counter act = { .now = time_now(), .user = c->who.name };
-	struct counter pend = act;
+	struct mine m = { .now = time_now() };
+	struct live_optouts l = { .now = m.now };
 	char started[TIMEFMT_LEN];
-	json_t *o;
+	uint64_t nact = 0, npend = 0;
+	json_t *o, *flags;
 	int r;
 
-	act.mine = json_array();
-	pend.mine = json_array();
-	if ((r = call_read(c, &act.t)) != 0) {
-		json_decref(act.mine);
-		json_decref(pend.mine);
+	m.active = json_array();
+	m.pending = json_array();
+	l.list = json_array();
+	l.freeze = json_null();
+	flags = json_array();
+	if ((r = call_read(c, &m.t)) != 0 ||
+	    (r = reqstore_count(m.t, ST_ACTIVE, &nact)) != 0 ||
+	    (r = reqstore_count(m.t, ST_PENDING, &npend)) != 0 ||
+	    (r = reqstore_by_user(m.t, c->who.name, true, add_mine, &m)) != 0 ||
+	    (r = optouts_live(m.t, add_live_optout, &l)) != 0 ||
+	    (r = flags_list(m.t, m.now, false, flags)) != 0) {
+		json_decref(m.active);
+		json_decref(m.pending);
+		json_decref(l.list);
+		json_decref(l.freeze);
+		json_decref(flags);
 		policy_put(c->d, p);
 		call_fail(c, r, "cannot read the store: %s", brk_strerror(r));
 		return r;
 	}
-	pend.t = act.t;
-	reqstore_by_state(act.t, ST_ACTIVE, count_live, &act);
-	reqstore_by_state(pend.t, ST_PENDING, count_live, &pend);
 	time_rfc3339(c->d->started_at, started);
-	o = json_pack("{s:{s:s, s:s, s:I, s:I, s:I, s:s}, s:{s:I, s:I},"
-	    " s:{s:s, s:o, s:o, s:o}, s:n, s:o}",
+	o = json_pack("{s:{s:s, s:s, s:I, s:I, s:I, s:s}, s:{s:I, s:I, s:I,"
+	    " s:I}, s:{s:s, s:o, s:o, s:o}, s:o, s:o, s:o, s:o}",
 	    "broker", "health", "ok", "started_at", started,
-	    "uptime_s", (json_int_t)(act.now - c->d->started_at),
+	    "uptime_s", (json_int_t)(m.now - c->d->started_at),
 	    "policy_version", (json_int_t)(p != NULL ? p->version : 0),
 	    "policy_rules", (json_int_t)(p != NULL ?
 	    policy_rule_count(p->policy) : 0),
 	    "socket", c->d->cfg->socket,
-	    "counts", "active", (json_int_t)act.n, "pending",
-	    (json_int_t)pend.n,
+	    "counts", "active", (json_int_t)nact, "pending",
+	    (json_int_t)npend, "optouts", (json_int_t)json_array_size(l.list),
+	    "flags", (json_int_t)json_array_size(flags),
 	    "me", "user", c->who.name, "groups", groups_json(&c->who),
-	    "active", act.mine, "pending", pend.mine,
-	    "freeze",
+	    "active", m.active, "pending", m.pending,
+	    "freeze", l.freeze, "optouts", l.list, "flags", flags,
 	    "directory", identity_health(c->d->ident));
 	policy_put(c->d, p);
 	call_reply(c, o);

@@ -229,6 +229,7 @@ load_from_file_if_changed(struct brokerd *d, bool at_boot,
 	char *file = NULL, *stored = NULL, sha[65], ssha[65], fsha[65];
 	struct policy_error perr;
 	struct policy *p = NULL;
+	char why[sizeof(err->msg)];
 	size_t flen = 0, slen = 0;
 	uint64_t ver = 0;
 	int r, have;
@@ -249,9 +250,13 @@ load_from_file_if_changed(struct brokerd *d, bool at_boot,
 				r = policystate_load(d, file, flen, "brokerd",
 				    "brokerd", d->cfg->policy, "file", NULL,
 				    &perr, err);
-				if (r != 0)
+				if (r != 0 && err != NULL) {
+					/* err->msg is both source and target */
+					snprintf(why, sizeof(why), "%s",
+					    err->msg);
 					brk_error_set(err, r, "policy %s: %s",
-					    d->cfg->policy, err->msg);
+					    d->cfg->policy, why);
+				}
 				goto out;
 			}
 		}

@@ -3,6 +3,7 @@
  */
 #include "reqstore.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +88,42 @@ expiry_key(uint8_t key[16], int64_t at, uint64_t serial)
 	return 16;
 }
 
+/* Per-state counters in the meta table, kept in the same transaction. */
+static int
+count_add(struct store_txn *t, enum req_state st, int delta)
+{
+	char key[24];
+	uint8_t buf[8];
+	struct store_val v;
+	uint64_t n = 0;
+	int rc;
+
+	snprintf(key, sizeof(key), "count_%s", req_state_name(st));
+	rc = store_get(t, TBL_META, key, strlen(key), &v);
+	if (rc == 0 && v.len == 8)
+		n = store_get_be64(v.data);
+	else if (rc != BRK_ERR_NOTFOUND)
+		return rc != 0 ? rc : BRK_ERR_INTERNAL;
+	n = delta < 0 && n == 0 ? 0 : n + (uint64_t)(int64_t)delta;
+	store_be64(buf, n);
+	return store_put(t, TBL_META, key, strlen(key), buf, 8);
+}
+
+int
+reqstore_count(struct store_txn *t, enum req_state st, uint64_t *n)
+{
+	char key[24];
+	struct store_val v;
+	int rc;
+
+	*n = 0;
+	snprintf(key, sizeof(key), "count_%s", req_state_name(st));
+	rc = store_get(t, TBL_META, key, strlen(key), &v);
+	if (rc == 0 && v.len == 8)
+		*n = store_get_be64(v.data);
+	return rc == BRK_ERR_NOTFOUND ? 0 : rc;
+}
+
 /* Add (add=true) or remove the state-dependent index entries of r. */
 static int
 index_state(struct store_txn *t, const struct request *r, bool add)
@@ -132,7 +169,8 @@ reqstore_create(struct store_txn *t, struct request *r)
 	r->serial = serial;
 	n = name_key(key, r->user, NULL, serial);
 	if ((rc = put_record(t, r)) != 0 ||
-	    (rc = store_put(t, TBL_BY_USER, key, n, "", 0)) != 0)
+	    (rc = store_put(t, TBL_BY_USER, key, n, "", 0)) != 0 ||
+	    (rc = count_add(t, r->state, 1)) != 0)
 		return rc;
 	return index_state(t, r, true);
 }
@@ -147,6 +185,10 @@ reqstore_update(struct store_txn *t, const struct request *old,
 		return BRK_ERR_INTERNAL;
 	if ((rc = index_state(t, old, false)) != 0 &&
 	    rc != BRK_ERR_NOTFOUND)
+		return rc;
+	if (old->state != nr->state &&
+	    ((rc = count_add(t, old->state, -1)) != 0 ||
+	    (rc = count_add(t, nr->state, 1)) != 0))
 		return rc;
 	if ((rc = put_record(t, nr)) != 0)
 		return rc;

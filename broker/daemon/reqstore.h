@@ -22,6 +22,9 @@ int reqstore_create(struct store_txn *t, struct request *r);
 int reqstore_update(struct store_txn *t, const struct request *old,
     const struct request *nr);
 
+/* How many requests are stored in state st (expiry as of the last sweep). */
+int reqstore_count(struct store_txn *t, enum req_state st, uint64_t *n);
+
 /* Whether the request counts as open (pending or active) at time now. */
 bool reqstore_is_live(const struct request *r, int64_t now);
 

@@ -53,7 +53,7 @@ sd_notify_send(const char *msg)
 		goto out;
 	}
 	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL,
-	    (const struct sockaddr *)&sun, alen) < 0) {
+		(const struct sockaddr *)&sun, alen) < 0) {
 		r = -errno;
 		goto out;
 	}
@@ -67,12 +67,14 @@ out:
 static void
 notify(const char *msg, const char *what)
 {
+	const char *why;
 	int r = sd_notify_send(msg);
 
-	if (r < 0)
-		log_warn("event=sd_notify_failed state=%s error=\"%s\"", what,
-		    r == BRK_ERR_INVALID ? "NOTIFY_SOCKET is not a usable "
-		    "socket address" : strerror(-r));
+	if (r >= 0)
+		return;
+	why = r == BRK_ERR_INVALID ? "NOTIFY_SOCKET is no socket address" :
+				     strerror(-r);
+	log_warn("event=sd_notify_failed state=%s error=\"%s\"", what, why);
 }
 
 void

@@ -78,16 +78,20 @@ run_dir(const char *dir, size_t *count)
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;
-		if ((nn = realloc(names, (n + 1) * sizeof(*names))) == NULL ||
-		    (nn[n] = strdup(e->d_name)) == NULL) {
-			closedir(d);
-			return -1;
+		if ((nn = realloc(names, (n + 1) * sizeof(*names))) == NULL) {
+			r = -1;
+			break;
 		}
 		names = nn;
+		if ((names[n] = strdup(e->d_name)) == NULL) {
+			r = -1;
+			break;
+		}
 		n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp);
+	if (n > 0)
+		qsort(names, n, sizeof(*names), cmp);
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		if (r == 0 && run_file(path) == 0)

@@ -85,10 +85,12 @@ B --as alice request host:web-1 --reason loop >/dev/null
 conf tls url=tls://localhost:$PORT ca="$T/ca.crt" cert="$T/web1.crt" key="$T/web1.key" resource=host:web-1 timeout_ms=5000
 loop "200 allowed checks over TLS${VG:+ under valgrind}" tls alice 200 allow
 # four hosts' worth of logins at once: the listener's threads in parallel
+PIDS=
 for k in 1 2 3 4; do
 	"$LOOP" "$T/conf" tls alice 100 allow >"$T/par.$k" 2>&1 &
+	PIDS="$PIDS $!"
 done
-wait
+wait $PIDS
 for k in 1 2 3 4; do
 	if grep -q "unexpected=0" "$T/par.$k"; then ok "parallel TLS client $k: $(cat "$T/par.$k")"
 	else not_ok "parallel TLS client $k: $(head -3 "$T/par.$k")"; fi

@@ -88,7 +88,8 @@ drain(int fd, const char *check)
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: notifylisten [-c SOCKET] [-t SECONDS] "
+	fprintf(stderr,
+	    "usage: notifylisten [-c SOCKET] [-t SECONDS] "
 	    "NOTIFY_ADDR -- COMMAND [ARG...]\n");
 	return 2;
 }
@@ -107,7 +108,8 @@ main(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "+c:t:")) != -1) {
 		if (opt == 'c')
 			check = optarg;
-		else if (opt == 't' && (secs = atoi(optarg)) > 0)
+		else if (opt == 't' &&
+		    (secs = (int)strtol(optarg, NULL, 10)) > 0)
 			continue;
 		else
 			return usage();
@@ -120,7 +122,8 @@ main(int argc, char **argv)
 		return usage();
 	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
 	    bind(fd, (struct sockaddr *)&sun, len) != 0) {
-		fprintf(stderr, "notifylisten: %s: %s\n", addr, strerror(errno));
+		fprintf(
+		    stderr, "notifylisten: %s: %s\n", addr, strerror(errno));
 		return 1;
 	}
 	if (setenv("NOTIFY_SOCKET", addr, 1) != 0)

@@ -1,0 +1,183 @@
+/*
+ * ops_flag.c - monitoring flags: flag add/list/remove (flaggers and
+ * opt-out managers).  "review" sends the user's requests to people,
+ * "block" denies them and refuses their logins.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "flags.h"
+#include "names.h"
+#include "ops.h"
+#include "timefmt.h"
+
+struct flag_op {
+	struct call *c;
+	struct flag f;
+	bool remove;
+	int64_t now;
+	char msg[256];
+};
+
+static bool
+may_flag(struct call *c)
+{
+	struct policy_ref *p = policy_get(c->d);
+	bool ok = call_has_role(c, p, ROLE_FLAGGERS) ||
+	    call_has_role(c, p, ROLE_OPTOUT_MANAGERS);
+
+	policy_put(c->d, p);
+	return ok;
+}
+
+static int
+apply_flag(struct store_txn *t, void *arg)
+{
+	struct flag_op *op = arg;
+	struct flag cur;
+	json_t *d;
+	int r;
+
+	if (op->remove) {
+		if (flags_get(t, op->f.user, op->now, &cur) != 0) {
+			snprintf(op->msg, sizeof(op->msg), "%s is not flagged",
+			    op->f.user);
+			return BRK_ERR_NOTFOUND;
+		}
+		if ((r = flags_del(t, op->f.user)) != 0)
+			return r;
+		snprintf(cur.reason, sizeof(cur.reason), "%s", op->f.reason);
+		op->f = cur;
+	} else if ((r = flags_put(t, &op->f)) != 0)
+		return r;
+	d = flag_json(&op->f, op->now);
+	r = audit_append(t, op->now, &(struct audit_event){
+	    .action = op->remove ? "flag.removed" : "flag.added",
+	    .actor = op->c->who.name, .caller = op->c->caller.name,
+	    .target = op->f.user, .user = op->f.user, .reason = op->f.reason,
+	    .details = d }, NULL);
+	json_decref(d);
+	return r;
+}
+
+static void
+done_flag(void *arg, int rc)
+{
+	struct flag_op *op = arg;
+	struct call *c = op->c;
+	json_t *o = rc == 0 ? flag_json(&op->f, op->now) : NULL;
+	char msg[300];
+
+	snprintf(msg, sizeof(msg), "%s", op->msg[0] ? op->msg :
+	    brk_strerror(rc));
+	free(op);
+	if (rc == 0)
+		call_reply(c, o);
+	else
+		call_fail(c, rc, "%s", msg);
+}
+
+static int
+submit(struct call *c, bool remove)
+{
+	static const char *const keys[] = { "user", "reason", "for",
+		"severity", NULL };
+	struct brk_error err = { { 0 } };
+	struct policy_ref *p = NULL;
+	struct flag_op *op = calloc(1, sizeof(*op));
+	const char *user = NULL, *reason = NULL, *sev = NULL;
+	int64_t dur = 0;
+	int r = BRK_ERR_NOMEM;
+
+	if (op == NULL)
+		goto fail;
+	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
+	    (r = proto_arg_str(c->req->args, "user", true, 64, &user,
+	    &err)) != 0 ||
+	    (r = proto_arg_str(c->req->args, "reason", true, 4096, &reason,
+	    &err)) != 0 ||
+	    (!remove && (r = proto_arg_int(c->req->args, "for", true, 1,
+	    INT64_MAX / 2, &dur, &err)) != 0) ||
+	    ((r = proto_arg_str(c->req->args, "severity", false, 16, &sev,
+	    &err)) != 0 && r != BRK_ERR_NOTFOUND))
+		goto fail;
+	r = BRK_ERR_INVALID;
+	if (!name_user_valid(user)) {
+		brk_error_set(&err, r, "\"%.64s\" is not a valid user name",
+		    user);
+		goto fail;
+	}
+	if (sev != NULL && strcmp(sev, "review") != 0 &&
+	    strcmp(sev, "block") != 0) {
+		brk_error_set(&err, r, "severity is review or block");
+		goto fail;
+	}
+	p = policy_get(c->d);
+	if (!remove && dur > policy_limits(p->policy)->optout_max) {
+		r = brk_error_set(&err, BRK_ERR_DENIED, "flags last at most "
+		    "%llds (limits.optout_max)", (long long)
+		    policy_limits(p->policy)->optout_max);
+		goto fail;
+	}
+	r = BRK_ERR_DENIED;
+	if (!may_flag(c)) {
+		brk_error_set(&err, r, "%s may not flag users (flaggers and "
+		    "optout_managers may)", c->who.name);
+		goto fail;
+	}
+	op->c = c;
+	op->remove = remove;
+	op->now = time_now();
+	snprintf(op->f.user, sizeof(op->f.user), "%s", user);
+	snprintf(op->f.reason, sizeof(op->f.reason), "%s", reason);
+	snprintf(op->f.by, sizeof(op->f.by), "%s", c->who.name);
+	op->f.severity = sev != NULL && strcmp(sev, "block") == 0 ?
+	    FLAG_BLOCK : FLAG_REVIEW;
+	op->f.at = op->now;
+	op->f.until = op->now + dur;
+	if ((r = writer_submit(c->d->writer, apply_flag, done_flag, op)) != 0)
+		goto fail;
+	policy_put(c->d, p);
+	return 0;
+fail:
+	policy_put(c->d, p);
+	free(op);
+	call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
+	return r;
+}
+
+int
+op_flag_add(struct call *c)
+{
+	return submit(c, false);
+}
+
+int
+op_flag_remove(struct call *c)
+{
+	return submit(c, true);
+}
+
+int
+op_flag_list(struct call *c)
+{
+	static const char *const keys[] = { "all", NULL };
+	struct brk_error err = { { 0 } };
+	struct store_txn *t = NULL;
+	json_t *out = json_array();
+	bool all = false;
+	int r;
+
+	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
+	    ((r = proto_arg_bool(c->req->args, "all", &all, &err)) != 0 &&
+	    r != BRK_ERR_NOTFOUND) || (r = call_read(c, &t)) != 0 ||
+	    (r = flags_list(t, time_now(), all, out)) != 0) {
+		json_decref(out);
+		call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
+		return r;
+	}
+	call_reply(c, out);
+	return 0;
+}

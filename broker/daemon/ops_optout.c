@@ -1,0 +1,570 @@
+/*
+ * ops_optout.c - opting out of automation: optout add/list/show/remove,
+ * freeze/unfreeze.  Every change is one audit record in the transaction
+ * that makes it.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "duration.h"
+#include "ops.h"
+#include "optouts.h"
+#include "reqstore.h"
+#include "timefmt.h"
+
+struct optout_op {
+	struct call *c;
+	struct optout o;
+	bool revoke_active;	/* freeze --revoke-active */
+	uint64_t revoked;	/* how many grants that revoked */
+	int64_t now;
+	char msg[512];
+	const char *action;
+};
+
+static bool
+tag_known(const char *tag)
+{
+	size_t i;
+
+	for (i = 0; optout_tags[i] != NULL; i++)
+		if (strcmp(optout_tags[i], tag) == 0)
+			return true;
+	return false;
+}
+
+static size_t
+count_words(const char *s)
+{
+	size_t n = 0;
+	bool in = false;
+
+	for (; *s != '\0'; s++) {
+		if (isspace((unsigned char)*s))
+			in = false;
+		else if (!in) {
+			in = true;
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Who may add or remove opt-outs of this scope (global: policy admins). */
+static bool
+may_manage(struct call *c, struct policy_ref *p, const struct optout *o)
+{
+	if (call_has_role(c, p, ROLE_POLICY_ADMINS) &&
+	    (o->kind == OPT_GLOBAL || o->freeze))
+		return true;
+	if (o->kind == OPT_GLOBAL || o->freeze)
+		return false;
+	return call_has_role(c, p, ROLE_OPTOUT_MANAGERS) &&
+	    policy_optout_scope_allowed(p->policy, c->who.name,
+	    ident_groups(&c->who), c->who.ngroups, o->scope);
+}
+
+static int
+audit_optout(struct store_txn *t, struct optout_op *op, const char *action,
+    const char *reason)
+{
+	char id[24];
+	json_t *d = optout_json(&op->o, op->now);
+	int r;
+
+	optout_id(op->o.id, id);
+	if (op->revoked > 0)
+		json_object_set_new(d, "revoked_grants",
+		    json_integer((json_int_t)op->revoked));
+	r = audit_append(t, op->now, &(struct audit_event){
+	    .action = action, .actor = op->c->who.name,
+	    .caller = op->c->caller.name, .target = id,
+	    .user = op->o.kind == OPT_USER ? op->o.pattern : NULL,
+	    .resource = op->o.kind == OPT_RESOURCE ? op->o.pattern : NULL,
+	    .reason = reason, .details = d }, NULL);
+	json_decref(d);
+	return r;
+}
+
+struct revoker {
+	struct store_txn *t;
+	struct optout_op *op;
+	uint64_t serials[4096];
+	size_t n;
+};
+
+static int
+collect_auto(uint64_t serial, void *arg)
+{
+	struct revoker *rv = arg;
+	struct request r;
+
+	if (reqstore_load(rv->t, serial, &r) != 0 || !r.automatic ||
+	    !reqstore_is_live(&r, rv->op->now))
+		return 0;
+	rv->serials[rv->n++] = serial;
+	return rv->n == sizeof(rv->serials) / sizeof(rv->serials[0]);
+}
+
+/* freeze --revoke-active: end every automatic grant, in this txn. */
+static int
+revoke_automatic(struct store_txn *t, struct optout_op *op)
+{
+	struct revoker *rv = calloc(1, sizeof(*rv));
+	struct request old, nr;
+	char id[24], fid[24];
+	size_t i;
+	int r;
+
+	if (rv == NULL)
+		return BRK_ERR_NOMEM;
+	rv->t = t;
+	rv->op = op;
+	optout_id(op->o.id, fid);
+	do {
+		rv->n = 0;
+		if ((r = reqstore_by_state(t, ST_ACTIVE, collect_auto, rv)) != 0)
+			break;
+		for (i = 0; i < rv->n && r == 0; i++) {
+			if ((r = reqstore_load(t, rv->serials[i], &old)) != 0)
+				break;
+			nr = old;
+			nr.state = ST_REVOKED;
+			nr.ended_at = nr.expires_at = op->now;
+			snprintf(nr.ended_by, sizeof(nr.ended_by), "%s",
+			    op->c->who.name);
+			snprintf(nr.end_reason, sizeof(nr.end_reason),
+			    "freeze %s: %.4000s", fid, op->o.reason);
+			req_id(nr.serial, id);
+			if ((r = reqstore_update(t, &old, &nr)) == 0)
+				r = audit_append(t, op->now, &(struct audit_event){
+				    .action = "grant.revoked",
+				    .actor = op->c->who.name,
+				    .caller = op->c->caller.name, .target = id,
+				    .user = nr.user, .resource = nr.resource,
+				    .reason = nr.end_reason }, NULL);
+			op->revoked++;
+		}
+	} while (r == 0 && rv->n == sizeof(rv->serials) /
+	    sizeof(rv->serials[0]));
+	free(rv);
+	return r;
+}
+
+static int
+apply_add(struct store_txn *t, void *arg)
+{
+	struct optout_op *op = arg;
+	int r;
+
+	if ((r = optouts_create(t, &op->o)) != 0)
+		return r;
+	if (op->revoke_active && (r = revoke_automatic(t, op)) != 0)
+		return r;
+	return audit_optout(t, op, op->action, op->o.reason);
+}
+
+static void
+done_optout(void *arg, int rc)
+{
+	struct optout_op *op = arg;
+	struct call *c = op->c;
+	json_t *o = NULL;
+	char msg[600];
+
+	if (rc == 0) {
+		o = optout_json(&op->o, op->now);
+		if (op->revoke_active)
+			json_object_set_new(o, "revoked_grants",
+			    json_integer((json_int_t)op->revoked));
+	} else
+		snprintf(msg, sizeof(msg), "%s", op->msg[0] ? op->msg :
+		    brk_strerror(rc));
+	free(op);
+	if (rc == 0)
+		call_reply(c, o);
+	else
+		call_fail(c, rc, "%s", msg);
+}
+
+/* Read the add arguments shared by optout add and freeze. */
+static int
+add_args(struct call *c, struct policy_ref *p, struct optout_op *op,
+    bool freeze, struct brk_error *err)
+{
+	static const char *const keys[] = { "scope", "tag", "reason", "for",
+		"mode", "incident", "revoke_active", "extends", NULL };
+	const char *scope = "global", *tag = "incident", *reason = NULL,
+	    *mode = NULL, *incident = NULL, *extends = NULL;
+	const struct policy_limits *lim = policy_limits(p->policy);
+	json_t *a = c->req->args;
+	int64_t dur = 0;
+	int r;
+
+	if ((r = proto_args_only(a, keys, err)) != 0 ||
+	    (!freeze && (r = proto_arg_str(a, "scope", true, 300, &scope,
+	    err)) != 0) ||
+	    (!freeze && (r = proto_arg_str(a, "tag", true, 31, &tag,
+	    err)) != 0) ||
+	    (r = proto_arg_str(a, "reason", true, 4096, &reason, err)) != 0 ||
+	    ((r = proto_arg_int(a, "for", !freeze, 1, INT64_MAX / 2, &dur,
+	    err)) != 0 && r != BRK_ERR_NOTFOUND) ||
+	    ((r = proto_arg_str(a, "mode", false, 16, &mode, err)) != 0 &&
+	    r != BRK_ERR_NOTFOUND) ||
+	    ((r = proto_arg_str(a, "incident", false, 255, &incident,
+	    err)) != 0 && r != BRK_ERR_NOTFOUND) ||
+	    ((r = proto_arg_str(a, "extends", false, 24, &extends,
+	    err)) != 0 && r != BRK_ERR_NOTFOUND) ||
+	    ((r = proto_arg_bool(a, "revoke_active", &op->revoke_active,
+	    err)) != 0 && r != BRK_ERR_NOTFOUND))
+		return r;
+	if ((r = optout_parse_scope(scope, &op->o, err)) != 0)
+		return r;
+	if (!tag_known(tag))
+		return brk_error_set(err, BRK_ERR_INVALID, "unknown tag "
+		    "\"%.31s\": use debugging, false-positive, incident, "
+		    "sensitive-change, compliance-exception, maintenance or "
+		    "other", tag);
+	if (strcmp(tag, "other") == 0 && (count_words(reason) < 3 ||
+	    strlen(reason) < 15))
+		return brk_error_set(err, BRK_ERR_INVALID, "tag other needs a "
+		    "reason of at least a few words");
+	if (mode != NULL && strcmp(mode, "manual") != 0 &&
+	    strcmp(mode, "block") != 0)
+		return brk_error_set(err, BRK_ERR_INVALID, "mode is manual or "
+		    "block");
+	if (dur == 0)
+		dur = lim->optout_max;	/* freeze without --for */
+	if (dur > lim->optout_max)
+		return brk_error_set(err, BRK_ERR_DENIED, "opt-outs last at "
+		    "most %llds (limits.optout_max); asked for %llds",
+		    (long long)lim->optout_max, (long long)dur);
+	op->o.mode = mode != NULL && strcmp(mode, "block") == 0 ? OPT_BLOCK :
+	    OPT_MANUAL;
+	if (op->o.mode == OPT_MANUAL) {
+		const char *const *g, *const *u;
+		size_t ng = 0, nu = 0;
+		policy_role_members(p->policy, ROLE_OPTOUT_APPROVERS, &g, &ng,
+		    &u, &nu);
+		if (ng + nu == 0)
+			return brk_error_set(err, BRK_ERR_DENIED, "the policy "
+			    "names no roles.optout_approvers, so manual opt-outs "
+			    "cannot be used; use --mode block");
+	}
+	if (extends != NULL && optout_id_parse(extends, &op->o.extends) != 0)
+		return brk_error_set(err, BRK_ERR_INVALID, "extends: not an "
+		    "opt-out id");
+	snprintf(op->o.tag, sizeof(op->o.tag), "%s", tag);
+	snprintf(op->o.reason, sizeof(op->o.reason), "%s", reason);
+	snprintf(op->o.incident, sizeof(op->o.incident), "%s",
+	    incident != NULL ? incident : "");
+	snprintf(op->o.by, sizeof(op->o.by), "%s", c->who.name);
+	snprintf(op->o.caller, sizeof(op->o.caller), "%s", c->caller.name);
+	op->o.at = op->now;
+	op->o.until = op->now + dur;
+	op->o.freeze = freeze;
+	if (op->revoke_active && !freeze)
+		return brk_error_set(err, BRK_ERR_INVALID, "revoke_active is "
+		    "for freeze");
+	if (!may_manage(c, p, &op->o))
+		return brk_error_set(err, BRK_ERR_DENIED, "%s may not opt "
+		    "out %s (%s)", c->who.name, op->o.scope,
+		    op->o.kind == OPT_GLOBAL ? "global opt-outs and freezes "
+		    "are for policy admins" : "optout_managers only, within "
+		    "their scopes");
+	return 0;
+}
+
+static int
+submit_add(struct call *c, bool freeze)
+{
+	struct brk_error err = { { 0 } };
+	struct policy_ref *p = policy_get(c->d);
+	struct optout_op *op = calloc(1, sizeof(*op));
+	int r = BRK_ERR_NOMEM;
+
+	if (op == NULL)
+		goto fail;
+	op->c = c;
+	op->now = time_now();
+	op->action = freeze ? "freeze.on" : "optout.added";
+	if ((r = add_args(c, p, op, freeze, &err)) != 0 ||
+	    (r = writer_submit(c->d->writer, apply_add, done_optout, op)) != 0)
+		goto fail;
+	policy_put(c->d, p);
+	return 0;
+fail:
+	policy_put(c->d, p);
+	free(op);
+	call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
+	return r;
+}
+
+int
+op_optout_add(struct call *c)
+{
+	return submit_add(c, false);
+}
+
+int
+op_freeze(struct call *c)
+{
+	return submit_add(c, true);
+}
+
+/* End one opt-out early (remove) or every freeze (unfreeze). */
+struct end_op {
+	struct call *c;
+	uint64_t id;		/* 0: every freeze in force */
+	char reason[4097];
+	int64_t now;
+	bool manager, admin;	/* the caller's roles, at submission */
+	uint64_t freezes[64];	/* unfreeze: the freezes found */
+	size_t nfreezes;
+	json_t *ended;
+	char msg[512];
+};
+
+static int
+end_one(struct store_txn *t, struct end_op *op, const struct optout *o,
+    const char *action)
+{
+	struct optout_op aop = { .c = op->c, .now = op->now, .o = *o };
+	int r;
+
+	aop.o.ended_at = op->now;
+	snprintf(aop.o.ended_by, sizeof(aop.o.ended_by), "%s",
+	    op->c->who.name);
+	snprintf(aop.o.end_kind, sizeof(aop.o.end_kind), "removed");
+	snprintf(aop.o.end_reason, sizeof(aop.o.end_reason), "%s", op->reason);
+	if ((r = optouts_end(t, &aop.o)) != 0 ||
+	    (r = audit_optout(t, &aop, action, op->reason)) != 0)
+		return r;
+	json_array_append_new(op->ended, optout_json(&aop.o, op->now));
+	return 0;
+}
+
+static int
+find_freezes(const struct optout *o, void *arg)
+{
+	struct end_op *op = arg;
+
+	if (o->freeze && optout_active(o, op->now))
+		op->freezes[op->nfreezes++] = o->id;
+	return op->nfreezes == sizeof(op->freezes) / sizeof(op->freezes[0]);
+}
+
+static int
+apply_unfreeze(struct store_txn *t, struct end_op *op)
+{
+	struct optout o;
+	size_t i;
+	int r;
+
+	/* collect first: ending an opt-out changes the live table */
+	if ((r = optouts_live(t, find_freezes, op)) != 0)
+		return r;
+	if (op->nfreezes == 0) {
+		snprintf(op->msg, sizeof(op->msg), "no freeze is in force");
+		return BRK_ERR_STATE;
+	}
+	for (i = 0; i < op->nfreezes; i++)
+		if ((r = optouts_load(t, op->freezes[i], &o)) != 0 ||
+		    (r = end_one(t, op, &o, "freeze.off")) != 0)
+			return r;
+	return 0;
+}
+
+static int
+apply_end(struct store_txn *t, void *arg)
+{
+	struct end_op *op = arg;
+	struct optout o;
+	char id[24];
+	int r;
+
+	if (op->id == 0)
+		return apply_unfreeze(t, op);
+	optout_id(op->id, id);
+	if ((r = optouts_load(t, op->id, &o)) != 0) {
+		snprintf(op->msg, sizeof(op->msg), "no opt-out %s", id);
+		return r;
+	}
+	if (!optout_active(&o, op->now)) {
+		snprintf(op->msg, sizeof(op->msg), "opt-out %s has already "
+		    "ended", id);
+		return BRK_ERR_STATE;
+	}
+	if (!((o.kind == OPT_GLOBAL || o.freeze) ? op->admin : op->manager)) {
+		snprintf(op->msg, sizeof(op->msg), "%s may not remove %s "
+		    "(%s)", op->c->who.name, id, o.kind == OPT_GLOBAL ||
+		    o.freeze ? "policy admins only" : "optout_managers only, "
+		    "within their scopes");
+		return BRK_ERR_DENIED;
+	}
+	return end_one(t, op, &o, o.freeze ? "freeze.off" : "optout.removed");
+}
+
+static void
+done_end(void *arg, int rc)
+{
+	struct end_op *op = arg;
+	struct call *c = op->c;
+	json_t *ended = op->ended;
+	char msg[600];
+
+	snprintf(msg, sizeof(msg), "%s", op->msg[0] ? op->msg :
+	    brk_strerror(rc));
+	free(op);
+	if (rc == 0)
+		call_reply(c, json_pack("{s:o}", "ended", ended));
+	else {
+		json_decref(ended);
+		call_fail(c, rc, "%s", msg);
+	}
+}
+
+static int
+submit_end(struct call *c, bool unfreeze)
+{
+	static const char *const keys[] = { "id", "reason", NULL };
+	struct brk_error err = { { 0 } };
+	struct policy_ref *p = policy_get(c->d);
+	struct end_op *op = calloc(1, sizeof(*op));
+	const char *id = NULL, *reason = NULL;
+	struct optout probe;
+	int r = BRK_ERR_NOMEM;
+
+	if (op == NULL || (op->ended = json_array()) == NULL)
+		goto fail;
+	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
+	    (!unfreeze && (r = proto_arg_str(c->req->args, "id", true, 24,
+	    &id, &err)) != 0) ||
+	    (r = proto_arg_str(c->req->args, "reason", true, 4096, &reason,
+	    &err)) != 0)
+		goto fail;
+	r = BRK_ERR_INVALID;
+	if (!unfreeze && optout_id_parse(id, &op->id) != 0) {
+		brk_error_set(&err, r, "\"%.24s\" is not an opt-out id (like "
+		    "o3)", id);
+		goto fail;
+	}
+	op->c = c;
+	op->now = time_now();
+	snprintf(op->reason, sizeof(op->reason), "%s", reason);
+	op->admin = call_has_role(c, p, ROLE_POLICY_ADMINS);
+	op->manager = call_has_role(c, p, ROLE_OPTOUT_MANAGERS);
+	if (!unfreeze && op->manager) {
+		/* managers act within their scopes: check the target's */
+		struct store_txn *t = NULL;
+		if (call_read(c, &t) == 0 && optouts_load(t, op->id,
+		    &probe) == 0)
+			op->manager = policy_optout_scope_allowed(p->policy,
+			    c->who.name, ident_groups(&c->who),
+			    c->who.ngroups, probe.scope);
+	}
+	r = BRK_ERR_DENIED;
+	if (unfreeze && !op->admin) {
+		brk_error_set(&err, r, "%s may not unfreeze (policy admins "
+		    "only)", c->who.name);
+		goto fail;
+	}
+	if ((r = writer_submit(c->d->writer, apply_end, done_end, op)) != 0)
+		goto fail;
+	policy_put(c->d, p);
+	return 0;
+fail:
+	policy_put(c->d, p);
+	if (op != NULL)
+		json_decref(op->ended);
+	free(op);
+	call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
+	return r;
+}
+
+int
+op_optout_remove(struct call *c)
+{
+	return submit_end(c, false);
+}
+
+int
+op_unfreeze(struct call *c)
+{
+	return submit_end(c, true);
+}
+
+struct lister {
+	struct store_txn *t;
+	json_t *out;
+	int64_t now;
+	bool all;
+};
+
+static int
+list_one(const struct optout *o, void *arg)
+{
+	struct lister *l = arg;
+
+	if (l->all || optout_active(o, l->now))
+		json_array_append_new(l->out, optout_json(o, l->now));
+	return 0;
+}
+
+int
+op_optout_list(struct call *c)
+{
+	static const char *const keys[] = { "all", NULL };
+	struct brk_error err = { { 0 } };
+	struct lister l = { .now = time_now() };
+	int r;
+
+	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
+	    ((r = proto_arg_bool(c->req->args, "all", &l.all, &err)) != 0 &&
+	    r != BRK_ERR_NOTFOUND)) {
+		call_fail(c, r, "%s", err.msg);
+		return r;
+	}
+	if ((l.out = json_array()) == NULL || (r = call_read(c, &l.t)) != 0 ||
+	    (r = l.all ? optouts_all(l.t, list_one, &l) :
+	    optouts_live(l.t, list_one, &l)) != 0) {
+		json_decref(l.out);
+		call_fail(c, BRK_ERR_IO, "cannot read opt-outs");
+		return BRK_ERR_IO;
+	}
+	call_reply(c, l.out);
+	return 0;
+}
+
+int
+op_optout_show(struct call *c)
+{
+	static const char *const keys[] = { "id", NULL };
+	struct brk_error err = { { 0 } };
+	struct store_txn *t = NULL;
+	const char *id = NULL;
+	struct optout o;
+	uint64_t oid;
+	json_t *j, *hits;
+	int r;
+
+	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
+	    (r = proto_arg_str(c->req->args, "id", true, 24, &id, &err)) != 0) {
+		call_fail(c, r, "%s", err.msg);
+		return r;
+	}
+	if (optout_id_parse(id, &oid) != 0 || call_read(c, &t) != 0 ||
+	    optouts_load(t, oid, &o) != 0) {
+		call_fail(c, BRK_ERR_NOTFOUND, "no opt-out %.24s", id);
+		return BRK_ERR_NOTFOUND;
+	}
+	j = optout_json(&o, time_now());
+	hits = json_array();
+	optouts_hits(t, oid, hits);
+	json_object_set_new(j, "affected", hits);
+	call_reply(c, j);
+	return 0;
+}

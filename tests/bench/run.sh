@@ -1,0 +1,438 @@
+#!/bin/sh
+# tests/bench/run.sh - `make bench`: the figures that show the broker is
+# fast, side by side with what this machine can do at best.
+#
+# Builds an optimised tree in build/bench, compiles the bench tools next to
+# it, runs every measurement in a fresh temporary directory, prints one
+# table and writes bench/results.json.  A figure that misses its target is
+# reported as MISS; the exit status is 0 all the same, and non-zero only
+# when the benchmark could not run.  See tests/bench/README.md.
+#
+# Knobs (environment): BENCH_SECONDS (load duration, default 10),
+# BENCH_CONNS (64), BENCH_SCALE_N (grants in the scale store, 1000000),
+# BENCH_SCALE_ACTIVE (of which still active, 10000), BENCH_SKIP_BUILD=1.
+
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT" || exit 1
+BUILD=build/bench
+OPT=${OPT:--O2}
+SECS=${BENCH_SECONDS:-10}
+CONNS=${BENCH_CONNS:-64}
+SCALE_N=${BENCH_SCALE_N:-1000000}
+SCALE_ACTIVE=${BENCH_SCALE_ACTIVE:-10000}
+RESULTS=bench/results.json
+T0=$(date +%s)
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/brokerbench.XXXXXX") || exit 1
+chmod 0755 "$T"
+PIDS=
+ROWS=$T/rows
+: >"$ROWS"
+
+# Every process we start is remembered and ended on the way out.
+cleanup() {
+	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
+	i=0
+	while [ $i -lt 30 ]; do
+		alive=
+		for p in $PIDS; do kill -0 "$p" 2>/dev/null && alive=1; done
+		[ -z "$alive" ] && break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+note() { echo "bench: $*" >&2; }
+fatal() { note "$*"; exit 1; }
+forget() { PIDS=$(echo " $PIDS " | sed "s/ $1 / /g"); }
+
+# runbg CMD...: run in the background (so that an interrupt can end it),
+# wait for it, return its status.
+runbg() {
+	"$@" &
+	_p=$!
+	PIDS="$PIDS $_p"
+	wait "$_p"
+	_rc=$?
+	forget "$_p"
+	return $_rc
+}
+
+# kv KEY FILE: the value of KEY=value in the first line of FILE that has it.
+kv() { sed -n "s/.*\(^\| \)$1=\([^ ]*\).*/\2/p" "$2" | head -1; }
+calc() { awk "BEGIN { printf \"%s\", ($1) }"; }
+# ratio A B [FORMAT]: A / B, or "-" when B is zero or missing.
+ratio() {
+	awk -v a="$1" -v b="$2" -v f="${3:-%.2f}" \
+	    'BEGIN { if (b + 0 == 0) print "-"; else printf f, a / b }'
+}
+
+# ---- build ------------------------------------------------------------
+CC=${CC:-cc}
+CFLAGS="-std=gnu11 -D_GNU_SOURCE -g $OPT -Wall -Wextra -Werror -Wshadow \
+-Wformat=2 -Wno-unused-parameter $(pkg-config --cflags jansson 2>/dev/null) \
+-Ibroker/lib -Ibroker/daemon -Ipolicy"
+LIBS="$BUILD/libbrokerd.a $BUILD/libpolicy.a $BUILD/libbrk.a -llmdb -ljansson \
+-lcrypto -lssl -lldap -llber -lpthread"
+if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
+	note "building $BUILD with $OPT"
+	if ! ${MAKE:-make} -j"$(nproc)" BUILD=$BUILD OPT="$OPT" all \
+	    >"$T/build.log" 2>&1; then
+		tail -30 "$T/build.log" >&2
+		fatal "the build failed"
+	fi
+fi
+note "compiling the bench tools"
+# shellcheck disable=SC2086
+$CC $CFLAGS -o $BUILD/loadgen tests/bench/loadgen.c &&
+$CC $CFLAGS -o $BUILD/policy_bench tests/bench/policy_bench.c \
+    $BUILD/libpolicy.a $BUILD/libbrk.a -ljansson &&
+$CC $CFLAGS -o $BUILD/seed tests/bench/seed.c $BUILD/gen/embedded.o $LIBS &&
+$CC $CFLAGS -o $BUILD/snapbench tests/bench/snapbench.c $BUILD/libbrk.a \
+    -ljansson -lcrypto &&
+$CC $CFLAGS -o $BUILD/pamlat tests/bench/pamlat.c ||
+	fatal "the bench tools do not compile"
+LOADGEN=$BUILD/loadgen
+BROKERD=$ROOT/$BUILD/brokerd
+BROKER=$BUILD/broker
+command -v ssh-keygen >/dev/null || fatal "ssh-keygen is needed"
+ssh-keygen -q -t ed25519 -N '' -C bench -f "$T/user_key" ||
+	fatal "ssh-keygen failed"
+cp policy/examples/dev.json "$T/policy.json"
+
+# ---- daemons ----------------------------------------------------------
+# config NAME GROUP_COMMIT [MAPSIZE]: a config for a daemon in $T/NAME.
+config() {
+	mkdir -p "$T/$1"
+	mkdir -p -m 0700 "$T/$1/state"
+	cat >"$T/$1/brokerd.json" <<EOF
+{ "state_dir": "$T/$1/state", "socket": "$T/$1/broker.sock",
+  "policy": "$T/policy.json", "group_commit": $2,
+  "mapsize": ${3:-4294967296}, "max_connections": 1024,
+  "local_groups": { "dev": ["alice", "bob"] } }
+EOF
+}
+
+# start NAME: start the daemon of $T/NAME; sets PID, LISTEN_MS, READY_MS.
+start() {
+	if ! $LOADGEN start 120 "$T/$1/brokerd.log" "$T/$1/broker.sock" \
+	    "$BROKERD" -c "$T/$1/brokerd.json" >"$T/$1/start.out"; then
+		p=$(kv pid "$T/$1/start.out")
+		[ -n "$p" ] && PIDS="$PIDS $p"
+		tail -20 "$T/$1/brokerd.log" >&2
+		fatal "brokerd ($1) did not start"
+	fi
+	PID=$(kv pid "$T/$1/start.out")
+	PIDS="$PIDS $PID"
+	LISTEN_MS=$(kv listen_ms "$T/$1/start.out")
+	READY_MS=$(kv ready_ms "$T/$1/start.out")
+}
+
+stop() {	# stop PID [KILL]
+	kill "-${2:-TERM}" "$1" 2>/dev/null
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ $i -lt 100 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	kill -KILL "$1" 2>/dev/null
+	forget "$1"
+}
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+rss_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null; }
+
+# call NAME OUTFILE TIMEOUT OP [ARGS]
+call() {
+	_n=$1 _o=$2
+	shift 2
+	runbg $LOADGEN call "$T/$_n/broker.sock" "$@" >"$_o"
+}
+
+# issue NAME OUTFILE [SECONDS]: the issuance load against daemon NAME.
+# A load that could not finish (the daemon died) reports zeros and the
+# daemon's last words.
+issue() {
+	runbg $LOADGEN issue "$T/$1/broker.sock" "$CONNS" "${3:-$SECS}" \
+	    alice "$T/user_key.pub" >"$2" 2>"$2.err"
+	_rc=$?
+	sed 's/^/bench: /' "$2.err" | head -5 >&2
+	if ! grep -q certs_per_s "$2"; then
+		note "the load on $1 failed; brokerd's log ends:"
+		tail -5 "$T/$1/brokerd.log" | sed 's/^/bench:   /' >&2
+		echo "certs=0 late=0 certs_per_s=0 p50_us=0 p99_us=0 failed=1" >"$2"
+	fi
+	return $_rc
+}
+
+# row ID FIGURE VALUE_TEXT VALUE UNIT REF_TEXT REF RATIO TARGET_TEXT RESULT
+# (numbers may be "null")
+row() {
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$ROWS"
+}
+# verdict OK(1/0)
+verdict() { if [ "$1" = 1 ]; then echo PASS; else echo MISS; fi; }
+num() { [ -n "$1" ] && echo "$1" || echo null; }
+
+# ---- 1. the machine's limit --------------------------------------------
+note "reference: openssl speed -seconds 3 ed25519 (one core)"
+runbg openssl speed -seconds 3 ed25519 >"$T/ossl.out" 2>/dev/null ||
+	fatal "openssl speed failed"
+SIGN_PS=$(awk '/EdDSA \(Ed25519\)/ { print $(NF - 1) }' "$T/ossl.out")
+VERIFY_PS=$(awk '/EdDSA \(Ed25519\)/ { print $NF }' "$T/ossl.out")
+[ -n "$SIGN_PS" ] || fatal "cannot read openssl's sign/s"
+VERIFY_US=$(calc "1e6 / $VERIFY_PS")
+runbg openssl speed -seconds 1 -bytes 1024 sha256 >"$T/sha.out" 2>/dev/null
+SHA_KBPS=$(awk '$1 == "sha256" { sub(/k$/, "", $2); print $2 }' "$T/sha.out")
+SHA_PS=$(calc "${SHA_KBPS:-0} * 1000 / 1024")
+
+# ---- 2. automatic issuance, durable, group commit ----------------------
+note "issuance: $CONNS connections for ${SECS}s, group commit on"
+config gc true
+start gc
+c0=$(cpu_ticks "$PID")
+issue gc "$T/gc.out" || note "the group-commit load reported errors"
+c1=$(cpu_ticks "$PID")
+GC_RATE=$(kv certs_per_s "$T/gc.out")
+GC_P50=$(kv p50_us "$T/gc.out")
+GC_P99=$(kv p99_us "$T/gc.out")
+GC_CERTS=$(( $(kv certs "$T/gc.out") + $(kv late "$T/gc.out") ))
+GC_CPU=$(calc "($c1 - $c0) / $(getconf CLK_TCK) / $SECS")
+RATIO=$(calc "$GC_RATE / $SIGN_PS")
+row issue.gc "Issuance, durable, group commit (certs/s)" \
+    "$(printf %.0f "$GC_RATE")/s" "$GC_RATE" certs/s \
+    "$(printf %.0f "$SIGN_PS") Ed25519 sign/s" "$SIGN_PS" \
+    "$(printf %.2f "$RATIO")" ">= 0.40 x ref" \
+    "$(verdict "$(calc "$RATIO >= 0.40")")"
+row issue.gc.latency "  latency p50 / p99 (64 in flight)" \
+    "$(ratio "$GC_P50" "1000" %.1f) / $(ratio "$GC_P99" "1000" %.1f) ms" \
+    "$GC_P99" us "-" null "-" "-" info
+row issue.gc.cpu "  daemon CPU during the load (cores)" \
+    "$(printf %.2f "$GC_CPU")" "$GC_CPU" cores "$(nproc) cores" "$(nproc)" \
+    "$(ratio "$GC_CPU" "$(nproc)" %.2f)" "-" info
+
+# Durability: kill -9 right after the load; every certificate we were
+# given must be an active grant after the restart, and the chain intact.
+stop "$PID" KILL
+start gc
+call gc "$T/gc.status" 60 status ||
+	fatal "status after restart failed"
+ACTIVE=$(sed -n 's/.*"counts":{"active":\([0-9]*\).*/\1/p' "$T/gc.status")
+call gc "$T/gc.verify" 120 audit.verify || fatal "audit verify failed"
+INTACT=$(grep -c '"the chain is intact"' "$T/gc.verify")
+DUR_OK=$(calc "($GC_CERTS > 0 && ${ACTIVE:-0} >= $GC_CERTS && $INTACT == 1) ? 1 : 0")
+row issue.gc.durable "  after kill -9: grants found / certs replied" \
+    "${ACTIVE:-?} / $GC_CERTS" "${ACTIVE:-null}" grants "$GC_CERTS certs" \
+    "$GC_CERTS" "$(ratio "${ACTIVE:-0}" "$GC_CERTS" %.2f)" "all, chain intact" "$(verdict "$DUR_OK")"
+
+# ---- 4. check latency (this daemon now holds the grants of the load) ----
+# bob holds one grant for host:web-1, as a user logging in usually does;
+# alice holds every grant of the load (one in a thousand for host:web-1).
+$BROKER --socket "$T/gc/broker.sock" --as bob request host:web-1 \
+    --reason bench >/dev/null 2>&1 || fatal "bob's request failed"
+note "check latency: 20000 sequential calls on one connection"
+runbg $LOADGEN check "$T/gc/broker.sock" 20000 root bob host:web-1 \
+    >"$T/check.out" || note "check calls reported errors"
+CK_P50=$(kv p50_us "$T/check.out")
+CK_P99=$(kv p99_us "$T/check.out")
+row check.socket "Check op over the socket p50 / p99" \
+    "$(printf %.0f "$CK_P50") / $(printf %.0f "$CK_P99") us" "$CK_P99" us \
+    "-" null "-" "p99 <= 1 ms" "$(verdict "$(calc "$CK_P99 <= 1000")")"
+NWEB1=$(( (GC_CERTS + 999) / 1000 ))
+runbg $LOADGEN check "$T/gc/broker.sock" 2000 root alice host:web-1 \
+    >"$T/checkmany.out" || note "check calls reported errors"
+row check.socket.many "  same, user with ~$NWEB1 grants for the host" \
+    "$(printf %.0f "$(kv p50_us "$T/checkmany.out")") / $(printf %.0f "$(kv p99_us "$T/checkmany.out")") us" \
+    "$(kv p99_us "$T/checkmany.out")" us "$(printf %.0f "$CK_P99") us 1 grant" \
+    "$CK_P99" "$(ratio "$(kv p99_us "$T/checkmany.out")" "$CK_P99" %.1f)" \
+    "-" info
+
+if [ -f "$BUILD/pam_broker.so" ]; then
+	note "PAM account path: pam_acct_mgmt through libpam"
+	mkdir -p "$T/pam"
+	echo "account required $ROOT/$BUILD/pam_broker.so" \
+	    "socket=$T/gc/broker.sock resource=host:web-1" >"$T/pam/bench"
+	if runbg $BUILD/pamlat "$T/pam" bench bob 5000 allow \
+	    >"$T/pam.out"; then
+		PM_P50=$(kv p50_us "$T/pam.out")
+		PM_P99=$(kv p99_us "$T/pam.out")
+		row check.pam "PAM pam_acct_mgmt p50 / p99" \
+		    "$(printf %.0f "$PM_P50") / $(printf %.0f "$PM_P99") us" \
+		    "$PM_P99" us "$(printf %.0f "$CK_P99") us check p99" \
+		    "$CK_P99" "$(ratio "$PM_P99" "$CK_P99" %.2f)" \
+		    "p99 <= 1 ms" "$(verdict "$(calc "$PM_P99 <= 1000")")"
+	else
+		row check.pam "PAM pam_acct_mgmt p50 / p99" "failed" null us \
+		    "-" null "-" "p99 <= 1 ms" MISS
+	fi
+fi
+
+note "offline snapshot decisions"
+if $BROKER --socket "$T/gc/broker.sock" snapshot --host web-1 \
+    -o "$T/snap" >/dev/null 2>"$T/snap.err" &&
+    $BROKER --socket "$T/gc/broker.sock" ca show >"$T/ca.keys" \
+    2>>"$T/snap.err" &&
+    runbg $BUILD/snapbench "$T/snap" "$T/ca.keys" web-1 alice 5000 \
+    >"$T/snapbench.out"; then
+	SN_P50=$(kv p50_us "$T/snapbench.out")
+	SN_P99=$(kv p99_us "$T/snapbench.out")
+	row check.snapshot "Snapshot verify+decide p50 / p99 ($(kv grants "$T/snapbench.out") grants)" \
+	    "$(printf %.0f "$SN_P50") / $(printf %.0f "$SN_P99") us" "$SN_P99" \
+	    us "$(printf %.0f "$VERIFY_US") us Ed25519 verify" "$VERIFY_US" \
+	    "$(ratio "$SN_P99" "$VERIFY_US" %.2f)" \
+	    "p99 <= 200 us" "$(verdict "$(calc "$SN_P99 <= 200")")"
+else
+	sed 's/^/bench: /' "$T/snap.err" >&2
+	row check.snapshot "Snapshot verify+decide p50 / p99" failed null us \
+	    "-" null "-" "p99 <= 200 us" MISS
+fi
+stop "$PID"
+
+# ---- 3. naive baseline: one transaction and one sync per request -------
+note "issuance: $CONNS connections for ${SECS}s, group commit off"
+config nogc false
+start nogc
+issue nogc "$T/nogc.out" || note "the baseline load reported errors"
+stop "$PID"
+NG_RATE=$(kv certs_per_s "$T/nogc.out")
+row issue.nogc "Issuance, one sync per request (certs/s)" \
+    "$(printf %.0f "$NG_RATE")/s" "$NG_RATE" certs/s \
+    "$(printf %.0f "$GC_RATE")/s group commit" "$GC_RATE" \
+    "$(ratio "$NG_RATE" "$GC_RATE" %.2f)" "~3000/s expected" \
+    info
+row issue.nogc.latency "  latency p50 / p99" \
+    "$(ratio "$(kv p50_us "$T/nogc.out")" 1000 %.1f) / $(ratio "$(kv p99_us "$T/nogc.out")" 1000 %.1f) ms" \
+    "$(kv p99_us "$T/nogc.out")" us "-" null "-" "-" info
+
+# ---- 5. policy evaluation ----------------------------------------------
+note "policy evaluation at 10 and 10,000 rules"
+runbg $BUILD/policy_bench 10 sparse 100000 >"$T/pol10.out" ||
+	fatal "policy_bench failed"
+runbg $BUILD/policy_bench 10000 sparse 100000 >"$T/pol10k.out" ||
+	fatal "policy_bench failed"
+runbg $BUILD/policy_bench 10000 dense 20000 >"$T/pol10kd.out" ||
+	fatal "policy_bench failed"
+P10_99=$(kv p99_us "$T/pol10.out")
+P10K_99=$(kv p99_us "$T/pol10k.out")
+row policy.10 "Policy eval, 10 rules p50 / p99" \
+    "$(kv p50_us "$T/pol10.out") / $P10_99 us" "$P10_99" us "-" null "-" \
+    "-" info
+row policy.10000 "Policy eval, 10,000 rules p50 / p99" \
+    "$(kv p50_us "$T/pol10k.out") / $P10K_99 us" "$P10K_99" us \
+    "$P10_99 us at 10 rules" "$P10_99" \
+    "$(ratio "$P10K_99" "$P10_99" %.1f)" "p99 <= 10 us" \
+    "$(verdict "$(calc "$P10K_99 <= 10")")"
+row policy.10000.dense "  10,000 adversarial rules p50 / p99" \
+    "$(kv p50_us "$T/pol10kd.out") / $(kv p99_us "$T/pol10kd.out") us" \
+    "$(kv p99_us "$T/pol10kd.out")" us "-" null "-" "-" info
+
+# ---- 6. scale: 1M grants, 1M audit records -----------------------------
+note "scale: seeding $SCALE_N grants ($SCALE_ACTIVE active) and their audit records"
+config scale true 17179869184
+runbg $BUILD/seed "$T/scale/state" 16384 "$SCALE_N" "$SCALE_ACTIVE" 50000 \
+    >"$T/seed.out" || fatal "seeding failed"
+note "scale: $(cat "$T/seed.out")"
+start scale
+RSS0=$(rss_kb "$PID" VmRSS)
+ANON0=$(rss_kb "$PID" RssAnon)
+row scale.ready "Start to ready, ${SCALE_N} grants (ms)" \
+    "$READY_MS ms" "$READY_MS" ms "$LISTEN_MS ms socket up" "$LISTEN_MS" \
+    "$(ratio "$READY_MS" "$LISTEN_MS" %.1f)" "<= 100 ms" \
+    "$(verdict "$(calc "$READY_MS <= 100")")"
+row scale.rss.start "  resident memory after start" \
+    "$(ratio "$RSS0" "1024" %.1f) MB" "$(calc "$RSS0 / 1024")" \
+    MB "$(ratio "$ANON0" "1024" %.1f) MB anon" \
+    "$(calc "$ANON0 / 1024")" "-" "<= 50 MB" \
+    "$(verdict "$(calc "$RSS0 <= 50 * 1024")")"
+note "scale: issuance load for ${SECS}s on the big store"
+issue scale "$T/scale.out" || note "the scale load reported errors"
+RSS1=$(rss_kb "$PID" VmRSS)
+ANON1=$(rss_kb "$PID" RssAnon)
+if [ -z "$RSS1" ]; then
+	note "brokerd (scale) died under the load; restarting it for audit verify"
+	stop "$PID"
+	start scale
+	RSS1=999999999 ANON1=0
+	RSS1_TXT="daemon died"
+else
+	RSS1_TXT="$(ratio "$RSS1" "1024" %.1f) MB"
+fi
+row scale.rss.load "  resident memory after ${SECS} s of load" \
+    "$RSS1_TXT" "$(calc "$RSS1 / 1024")" \
+    MB "$(ratio "$ANON1" "1024" %.1f) MB anon" \
+    "$(calc "$ANON1 / 1024")" "-" "<= 50 MB" \
+    "$(verdict "$(calc "$RSS1 <= 50 * 1024")")"
+SC_RATE=$(kv certs_per_s "$T/scale.out")
+row scale.issue "  issuance on the big store (certs/s)" \
+    "$(printf %.0f "$SC_RATE")/s" "$SC_RATE" certs/s \
+    "$(printf %.0f "$GC_RATE")/s fresh store" "$GC_RATE" \
+    "$(ratio "$SC_RATE" "$GC_RATE" %.2f)" "-" info
+note "scale: audit verify (the op behind 'broker audit verify')"
+call scale "$T/verify.out" 300 audit.verify || fatal "audit verify failed"
+V_MS=$(kv elapsed_ms "$T/verify.out")
+V_N=$(sed -n 's/.*"records":\([0-9]*\).*/\1/p' "$T/verify.out")
+V_OK=$(grep -c '"the chain is intact"' "$T/verify.out")
+V_RATE=$(ratio "${V_N:-0}" "$(calc "${V_MS:-0} / 1000")" %.1f)
+[ "$V_RATE" = - ] && V_RATE=0
+row scale.audit "Audit verify, ${V_N:-?} records (records/s)" \
+    "$(printf %.0f "$V_RATE")/s in $(ratio "$V_MS" "1000" %.1f) s" \
+    "$V_RATE" records/s "$(printf %.0f "$SHA_PS")/s SHA-256 of 1 KiB" \
+    "$SHA_PS" "$(ratio "$V_RATE" "$SHA_PS" %.2f)" \
+    ">= 500000/s, intact" \
+    "$(verdict "$(calc "$V_RATE >= 500000 && $V_OK == 1")")"
+stop "$PID"
+
+# ---- the table and the JSON ---------------------------------------------
+ELAPSED=$(($(date +%s) - T0))
+echo
+echo "make bench: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores, $(uname -r), ${ELAPSED} s"
+awk -F '\t' '
+BEGIN {
+	printf "%-52s %-22s %-28s %-6s %-20s %s\n", "figure", "measured",
+	    "reference", "ratio", "target", "result"
+	printf "%s\n", "------------------------------------------------------------------------------------------------------------------------------------------"
+}
+{ printf "%-52s %-22s %-28s %-6s %-20s %s\n", $2, $3, $6, $8, $9, $10 }
+' "$ROWS"
+NMISS=$(awk -F '\t' '$10 == "MISS"' "$ROWS" | wc -l)
+echo
+echo "$NMISS figure(s) missed their target; results in $RESULTS"
+
+mkdir -p bench
+esc() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
+{
+	printf '{\n  "generated_at": "%s",\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	printf '  "machine": { "cpu": "%s", "cores": %s, "kernel": "%s" },\n' \
+	    "$(esc "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')")" \
+	    "$(nproc)" "$(uname -r)"
+	printf '  "settings": { "seconds": %s, "connections": %s, "opt": "%s", "scale_grants": %s, "scale_active": %s },\n' \
+	    "$SECS" "$CONNS" "$OPT" "$SCALE_N" "$SCALE_ACTIVE"
+	printf '  "reference": { "ed25519_sign_per_s": %s, "ed25519_verify_per_s": %s, "sha256_1k_per_s": %s },\n' \
+	    "$(num "$SIGN_PS")" "$(num "$VERIFY_PS")" "$(num "$SHA_PS")"
+	printf '  "elapsed_s": %s,\n  "figures": [\n' "$ELAPSED"
+	awk -F '\t' '
+	function n(v) { return (v ~ /^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$/) ? v : "null" }
+	function s(v) { gsub(/\\/, "\\\\", v); gsub(/"/, "\\\"", v); return "\"" v "\"" }
+	{
+		sub(/^ +/, "", $2)
+		printf "%s    { \"id\": %s, \"figure\": %s, \"measured\": %s, \"value\": %s, \"unit\": %s, \"reference\": %s, \"reference_value\": %s, \"ratio\": %s, \"target\": %s, \"result\": %s }",
+		    (NR > 1 ? ",\n" : ""), s($1), s($2), s($3), n($4), s($5),
+		    s($6), n($7), n($8), s($9), s($10)
+	}
+	END { printf "\n" }' "$ROWS"
+	printf '  ],\n  "raw": {\n'
+	first=1
+	for f in gc nogc check checkmany pam snapbench pol10 pol10k pol10kd seed scale; do
+		[ -f "$T/$f.out" ] || continue
+		[ $first = 1 ] || printf ',\n'
+		first=0
+		printf '    "%s": "%s"' "$f" "$(esc "$(head -1 "$T/$f.out")")"
+	done
+	printf '\n  }\n}\n'
+} >"$RESULTS.tmp" && mv "$RESULTS.tmp" "$RESULTS"
+exit 0
