@@ -31,7 +31,8 @@ print_table(json_t *a)
 int
 cmd_status(struct cli *cli, int argc, char **argv)
 {
-	json_t *res = NULL, *b, *me;
+	json_t *res = NULL, *b, *me, *o;
+	size_t i;
 	int r;
 
 	if ((r = cli_parse(cli_cmd("status"), argc, argv, NULL, NULL, 0)) != 0)
@@ -48,13 +49,30 @@ cmd_status(struct cli *cli, int argc, char **argv)
 	    cli_str(b, "health"), cli_str(b, "started_at"),
 	    (long long)json_integer_value(json_object_get(b, "policy_version")),
 	    (long long)json_integer_value(json_object_get(b, "policy_rules")));
-	printf("freeze: %s\n", json_is_null(json_object_get(res, "freeze")) ?
-	    "off" : "ON");
+	if (json_is_null(json_object_get(res, "freeze")))
+		printf("freeze: off\n");
+	else {
+		printf("%sfreeze: ON%s  ", cli_color(cli, "red"),
+		    cli_color(cli, "reset"));
+		cli_print_optout(cli, json_object_get(res, "freeze"));
+	}
 	printf("grants active: %lld, requests pending: %lld\n",
 	    (long long)json_integer_value(json_object_get(json_object_get(res,
 	    "counts"), "active")),
 	    (long long)json_integer_value(json_object_get(json_object_get(res,
 	    "counts"), "pending")));
+	printf("opt-outs in force: %zu\n", json_array_size(json_object_get(res,
+	    "optouts")));
+	json_array_foreach(json_object_get(res, "optouts"), i, o)
+		cli_print_optout(cli, o);
+	printf("flags in force: %zu\n", json_array_size(json_object_get(res,
+	    "flags")));
+	json_array_foreach(json_object_get(res, "flags"), i, o) {
+		printf("  %s (%s): ", cli_str(o, "user"),
+		    cli_str(o, "severity"));
+		cli_print_safe(stdout, cli_str(o, "reason"));
+		printf("\n");
+	}
 	printf("\nmy grants (%s):\n", cli_str(me, "user"));
 	print_table(json_object_get(me, "active"));
 	printf("\nmy pending requests:\n");

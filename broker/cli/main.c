@@ -41,6 +41,29 @@ const struct cli_cmd cli_commands[] = {
 	{ "review", cmd_review, "review list [--all] | review ack ID --note "
 	    "TEXT",
 	    "Post-hoc review of break-glass grants (reviewers)." },
+	{ "optout", cmd_optout, "optout add SCOPE --tag TAG --reason TEXT "
+	    "--for DUR [--mode manual|block] [--incident ID] | optout extend "
+	    "ID --for DUR --reason TEXT | optout list [--all] | optout show ID "
+	    "| optout remove ID --reason TEXT | optout report [--since DUR]",
+	    "Take part of the automated path out of automation, for a while.\n"
+	    "SCOPE: global, resource:PATTERN, label:KEY=VALUE, user:NAME, "
+	    "group:NAME, rule:ID, request:ID.\n"
+	    "TAG: debugging, false-positive, incident, sensitive-change, "
+	    "compliance-exception, maintenance, other (other needs a reason of "
+	    "a few words).\n"
+	    "--mode manual (default) sends what it covers to the policy's "
+	    "optout_approvers; block denies it and refuses logins." },
+	{ "freeze", cmd_freeze, "freeze --reason TEXT [--for DUR] "
+	    "[--revoke-active]",
+	    "The kill switch: a global opt-out (policy admins). "
+	    "--revoke-active also ends every automatic grant." },
+	{ "unfreeze", cmd_unfreeze, "unfreeze --reason TEXT",
+	    "End the freeze: automation comes back." },
+	{ "flag", cmd_flag, "flag add USER --reason TEXT --for DUR "
+	    "[--severity review|block] | flag list [--all] | flag remove USER "
+	    "--reason TEXT",
+	    "Monitoring flags: review sends the user's requests to people, "
+	    "block denies them and refuses their logins." },
 	{ "check", cmd_check, "check --user U --resource R",
 	    "The decision a host would get now. Exit 0 allowed, 4 refused." },
 	{ "whoami", cmd_whoami, "whoami",
@@ -75,7 +98,8 @@ usage(FILE *f)
 	fprintf(f, "usage: broker [--socket PATH] [--as USER] [--json] "
 	    "COMMAND ...\n\ncommands:\n");
 	for (c = cli_commands; c->name != NULL; c++)
-		fprintf(f, "  %-9s %s\n", c->name, c->help);
+		fprintf(f, "  %-9s %.*s\n", c->name,
+		    (int)strcspn(c->help, "\n"), c->help);
 	fprintf(f, "\nDurations are written like 90s, 15m, 8h, 2d.\n"
 	    "Exit codes: 0 done, 1 error, 2 usage, 3 pending approval, "
 	    "4 refused, 5 broker unreachable.\n"

@@ -9,6 +9,7 @@
 
 #include "ca.h"
 #include "cred.h"
+#include "escalate.h"
 #include "krl.h"
 #include "names.h"
 #include "ops.h"
@@ -19,6 +20,32 @@
 
 #define SNAPSHOT_DEFAULT_TTL (15 * 60)
 #define SNAPSHOT_MAX_TTL (24 * 3600)
+
+/* No new certificate for a grant a block covers, nor for an automatic
+ * grant that a manual opt-out now takes out of automation. */
+static int
+cert_allowed(struct call *c, struct store_txn *t, const struct request *r,
+    struct brk_error *err)
+{
+	struct policy_ref *p = policy_get(c->d);
+	struct escalation esc;
+	struct cover cv = { .policy = p->policy, .user = r->user,
+		.groups = ident_groups(&c->who), .ngroups = c->who.ngroups,
+		.resource = r->resource, .rules = r->rules,
+		.serial = r->serial };
+	int rc;
+
+	rc = escalate_find(t, &cv, time_now(), &esc);
+	policy_put(c->d, p);
+	if (rc != 0)
+		return rc;
+	if (esc.level == ESC_BLOCK || (esc.level == ESC_MANUAL &&
+	    r->automatic))
+		return brk_error_set(err, BRK_ERR_DENIED, "no certificate: "
+		    "%s %.900s", esc.level == ESC_BLOCK ? "blocked by" :
+		    "taken out of automation by", esc.why);
+	return 0;
+}
 
 int
 op_cert(struct call *c)
@@ -51,6 +78,8 @@ op_cert(struct call *c)
 		brk_error_set(&err, rc, "no grant %s of yours", id);
 		goto fail;
 	}
+	if ((rc = cert_allowed(c, t, &r, &err)) != 0)
+		goto fail;
 	if ((rc = cred_issue_cert(c->d, &r, key, &cert, &err)) != 0) {
 		if (rc == BRK_ERR_STATE && r.state != ST_ACTIVE)
 			brk_error_set(&err, rc, "%s is %s, not active", id,

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "duration.h"
+#include "escalate.h"
+#include "timefmt.h"
 #include "names.h"
 #include "ops.h"
 #include "policystate.h"
@@ -119,6 +121,48 @@ op_policy_show(struct call *c)
 	return 0;
 }
 
+/* What opt-outs and flags in force would do to this decision now. */
+static int
+explain_escalation(struct call *c, struct policy_ref *p,
+    const struct policy_query *q, json_t *o)
+{
+	const char *outcome = json_string_value(json_object_get(o, "outcome"));
+	struct store_txn *t = NULL;
+	struct escalation esc;
+	char rules[1024], ids[256];
+	const char *ids_v[POLICY_MAX_MATCHES];
+	json_t *m = json_object_get(o, "matched"), *v;
+	size_t i, n = 0;
+	int r;
+
+	json_array_foreach(m, i, v)
+		if (n < POLICY_MAX_MATCHES && json_is_string(v))
+			ids_v[n++] = json_string_value(v);
+	ops_join(rules, sizeof(rules), ids_v, n);
+	struct cover cv = { .policy = p->policy, .user = q->user,
+		.groups = q->groups, .ngroups = q->ngroups,
+		.resource = q->resource, .rules = rules };
+	if ((r = call_read(c, &t)) != 0 ||
+	    (r = escalate_find(t, &cv, time_now(), &esc)) != 0)
+		return r;
+	escalate_ids(&esc, ids, sizeof(ids));
+	json_object_set_new(o, "optouts", json_string(ids));
+	json_object_set_new(o, "escalation", json_string(esc.level ==
+	    ESC_BLOCK ? "block" : esc.level == ESC_MANUAL ? "manual" :
+	    "none"));
+	if (esc.level != ESC_NONE)
+		json_object_set_new(o, "escalation_reason",
+		    json_string(esc.why));
+	if (outcome == NULL)
+		return 0;
+	if (esc.level == ESC_BLOCK)
+		outcome = "deny";
+	else if (esc.level == ESC_MANUAL && strcmp(outcome, "auto") == 0)
+		outcome = "approve";
+	json_object_set_new(o, "effective_outcome", json_string(outcome));
+	return 0;
+}
+
 int
 op_policy_explain(struct call *c)
 {
@@ -156,6 +200,8 @@ op_policy_explain(struct call *c)
 	}
 	json_object_set_new(o, "policy_version", json_integer(
 	    (json_int_t)p->version));
+	if ((r = explain_escalation(c, p, &q, o)) != 0)
+		goto fail;
 	json_object_set_new(o, "user", json_string(user));
 	json_object_set_new(o, "groups", json_pack("[]"));
 	for (size_t i = 0; i < subject.ngroups; i++)

@@ -15,6 +15,7 @@
 #include "cred.h"
 #include "duration.h"
 #include "escalate.h"
+#include "optouts.h"
 #include "log.h"
 #include "names.h"
 #include "ops.h"
@@ -500,8 +501,51 @@ struct sweep {
 	struct brokerd *d;
 	uint64_t serials[SWEEP_MAX];
 	size_t n;
+	uint64_t optouts[SWEEP_MAX];	/* opt-outs past their end */
+	size_t nopt;
 	int64_t now;
 };
+
+static int
+collect_optouts(const struct optout *o, void *arg)
+{
+	struct sweep *sw = arg;
+
+	if (o->ended_at == 0 && o->until <= sw->now)
+		sw->optouts[sw->nopt++] = o->id;
+	return sw->nopt == SWEEP_MAX ? 1 : 0;
+}
+
+/* Automation comes back by itself: record each opt-out's expiry. */
+static int
+sweep_optouts(struct store_txn *t, struct sweep *sw)
+{
+	struct optout o;
+	char id[24];
+	json_t *d;
+	size_t i;
+	int r;
+
+	for (i = 0; i < sw->nopt; i++) {
+		if (optouts_load(t, sw->optouts[i], &o) != 0 ||
+		    o.ended_at != 0)
+			continue;
+		o.ended_at = o.until;
+		snprintf(o.end_kind, sizeof(o.end_kind), "expired");
+		optout_id(o.id, id);
+		d = optout_json(&o, sw->now);
+		if ((r = optouts_end(t, &o)) == 0)
+			r = audit_append(t, sw->now, &(struct audit_event){
+			    .action = o.freeze ? "freeze.expired" :
+			    "optout.expired", .actor = "brokerd",
+			    .caller = "brokerd", .target = id, .details = d },
+			    NULL);
+		json_decref(d);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
 
 static int
 collect_due(uint64_t serial, void *arg)
@@ -521,6 +565,8 @@ apply_sweep(struct store_txn *t, void *arg)
 	size_t i;
 	int r;
 
+	if ((r = sweep_optouts(t, sw)) != 0)
+		return r;
 	for (i = 0; i < sw->n; i++) {
 		if ((r = reqstore_load(t, sw->serials[i], &old)) != 0)
 			continue;
@@ -570,9 +616,11 @@ ops_sweep(struct brokerd *d, struct store_txn **rtxn)
 	sw->now = time_now();
 	if ((r = store_read_begin(d->store, rtxn)) == 0) {
 		r = reqstore_due(*rtxn, sw->now, collect_due, sw);
+		if (r == 0)
+			r = optouts_live(*rtxn, collect_optouts, sw);
 		store_read_end(*rtxn);
 	}
-	if (r != 0 || sw->n == 0) {
+	if (r != 0 || (sw->n == 0 && sw->nopt == 0)) {
 		free(sw);
 		return;
 	}

@@ -542,8 +542,7 @@ host_may(const struct tconn *tc, const struct proto_req *req,
 	}
 	if (strcmp(req->op, "snapshot") == 0) {
 		if (proto_arg_str(req->args, "host", true, 300, &host,
-		    NULL) != 0 || (strcmp(host, tc->host) != 0 &&
-		    strcmp(host, want) != 0))
+		    NULL) != 0 || strcmp(host, tc->host) != 0)
 			return brk_error_set(err, BRK_ERR_DENIED, "host %s may "
 			    "only ask for its own snapshot", tc->host);
 		return 0;

@@ -286,13 +286,17 @@ pexpect 0 "TLS: a refused handshake is no decision (failmode=open allows)" tlsop
 if command -v timeout >/dev/null; then
 	run sh -c "printf '%s\n' '{\"v\":1,\"id\":\"a\",\"op\":\"status\"}' \
 	    '{\"v\":1,\"id\":\"b\",\"op\":\"check\",\"as\":\"alice\",\"args\":{\"user\":\"alice\",\"resource\":\"host:web-1\"}}' \
-	    '{\"v\":1,\"id\":\"c\",\"op\":\"check\",\"args\":{\"user\":\"alice\",\"resource\":\"host:web-1\"}}' |
+	    '{\"v\":1,\"id\":\"c\",\"op\":\"check\",\"args\":{\"user\":\"alice\",\"resource\":\"host:web-1\"}}' \
+	    '{\"v\":1,\"id\":\"d\",\"op\":\"snapshot\",\"args\":{\"host\":\"web-1\"}}' \
+	    '{\"v\":1,\"id\":\"e\",\"op\":\"snapshot\",\"args\":{\"host\":\"web-2\"}}' |
 	    timeout 10 openssl s_client -quiet -ign_eof -connect 127.0.0.1:$PORT \
 	    -servername localhost -CAfile $T/ca.crt -cert $T/web1.crt \
 	    -key $T/web1.key -tls1_3 2>/dev/null"
 	contains "TLS: op status is refused" '"id":"a","ok":false,"error":{"code":"denied"' "$OUT"
 	contains "TLS: \"as\" is refused" '"id":"b","ok":false,"error":{"code":"denied"' "$OUT"
 	contains "TLS: the same connection still answers check" '"id":"c","ok":true' "$OUT"
+	contains "TLS: a host gets its own snapshot" '"id":"d","ok":true,"result":{"host":"web-1"' "$OUT"
+	contains "TLS: not another host's snapshot" '"id":"e","ok":false,"error":{"code":"denied"' "$OUT"
 	run sh -c "printf '%s\n' '{\"v\":1,\"id\":\"a\",\"op\":\"status\"}' |
 	    timeout 10 openssl s_client -quiet -ign_eof -connect 127.0.0.1:$PORT \
 	    -CAfile $T/ca.crt -tls1_2 2>/dev/null"
