@@ -206,36 +206,43 @@ caller_may_check_others(struct call *c, struct policy_ref *p)
 
 /*
  * The first grant that no block covers, or NULL with *why saying which
- * block refused the last one.
+ * block refused the last one.  Blocks concern the grant's user (whose
+ * groups count), whichever account they log in as.
  */
 static const struct request *
 unblocked_grant(struct call *c, struct policy_ref *p, struct active_find *f,
-    const char *user, char *why, size_t whylen)
+    char *why, size_t whylen)
 {
-	struct ident subject, *who = &c->who;
+	struct ident subject;
 	struct brk_error err;
 	struct escalation esc;
-	struct cover cv = { .policy = p->policy, .user = user };
-	const struct request *found = NULL;
+	struct cover cv = { .policy = p->policy };
+	const struct request *g, *found = NULL;
 	size_t i;
 
 	memset(&subject, 0, sizeof(subject));
-	if (strcmp(user, c->who.name) != 0) {
-		who = &subject;	/* unknown users have no groups */
-		ident_from_name(c->d->ident, user, &subject, &err);
-	}
-	cv.groups = ident_groups(who);
-	cv.ngroups = who->ngroups;
 	for (i = 0; i < f->n && found == NULL; i++) {
-		cv.resource = f->grants[i].resource;
-		cv.rules = f->grants[i].rules;
-		cv.serial = f->grants[i].serial;
+		g = &f->grants[i];
+		if (strcmp(subject.name, g->user) != 0) {
+			ident_clear(&subject);
+			/* an unknown user keeps no groups */
+			if (ident_from_name(c->d->ident, g->user, &subject,
+			    &err) != 0)
+				snprintf(subject.name, sizeof(subject.name),
+				    "%s", g->user);
+		}
+		cv.user = g->user;
+		cv.groups = ident_groups(&subject);
+		cv.ngroups = subject.ngroups;
+		cv.resource = g->resource;
+		cv.rules = g->rules;
+		cv.serial = g->serial;
 		if (escalate_find(f->t, &cv, f->now, &esc) != 0)
 			snprintf(why, whylen, "cannot read opt-outs");
 		else if (esc.level == ESC_BLOCK)
 			snprintf(why, whylen, "blocked by %.900s", esc.why);
 		else
-			found = &f->grants[i];
+			found = g;
 	}
 	ident_clear(&subject);
 	return found;
@@ -283,7 +290,7 @@ op_check(struct call *c)
 	snprintf(why, sizeof(why), "%s has no active grant for %s", user,
 	    resource);
 	if (f.n > 0)
-		g = unblocked_grant(c, p, &f, user, why, sizeof(why));
+		g = unblocked_grant(c, p, &f, why, sizeof(why));
 	if (g == NULL)
 		o = json_pack("{s:b, s:s, s:s, s:n, s:n, s:s, s:b}", "allowed",
 		    0, "user", user, "resource", resource, "grant",

@@ -142,8 +142,9 @@ index_state(struct store_txn *t, const struct request *r, bool add)
 	    store_del(t, TBL_BY_EXPIRY, key, n);
 	if (rc != 0 || r->state != ST_ACTIVE)
 		return rc;
-	n = name_key(key, r->user, r->resource, r->serial);
+	/* hosts ask about the login account: the grant's principal */
 	store_be64(end, (uint64_t)r->expires_at);
+	n = name_key(key, r->role, r->resource, r->serial);
 	return add ? store_put(t, TBL_ACTIVE, key, n, end, 8) :
 	    store_del(t, TBL_ACTIVE, key, n);
 }

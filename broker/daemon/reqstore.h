@@ -46,7 +46,8 @@ int reqstore_due(struct store_txn *t, int64_t until, reqstore_fn fn, void *arg);
 /* Every request, by serial. */
 int reqstore_all(struct store_txn *t, bool newest_first, reqstore_fn fn,
     void *arg);
-/* Active grants of user for resource; fn gets the serial. */
+/* Active grants for resource whose role (the login account, the
+ * certificate principal) is name; fn gets the serial. */
 int reqstore_active_for(struct store_txn *t, const char *user,
     const char *resource, reqstore_fn fn, void *arg);
 

@@ -24,7 +24,7 @@ enum store_table {
 	TBL_BY_USER,		/* user \0 be64 serial -> "" */
 	TBL_BY_STATE,		/* state byte, be64 serial -> "" */
 	TBL_BY_EXPIRY,		/* be64 time, be64 serial -> "" (open requests) */
-	TBL_ACTIVE,		/* user \0 resource \0 be64 serial -> be64 end */
+	TBL_ACTIVE,		/* role \0 resource \0 be64 serial -> be64 end */
 	TBL_AUDIT,		/* be64 seq -> audit record (JSON) */
 	TBL_AUDIT_IDX,		/* field \0 value \0 be64 seq -> "" */
 	TBL_POLICIES,		/* be64 version -> policy version (JSON) */

@@ -52,7 +52,6 @@ cli 4 "--as 4294967295" --as 4294967295 request host:web-2
 cli 4 "--as 18446744073709551615" --as 18446744073709551615 request host:web-2
 cli 2 "--as ''" --as "" request host:web-2
 cli 2 "check --user -1" check --user -1 --resource host:web-1
-cli 2 "list --user -1" --as erin list --all --user -1
 # names with newlines and terminal escapes
 cli 2 "--as with a newline" --as "al${NL}ice" request host:web-2
 cli 2 "--as with an escape" --as "alice${ESC}[31m" request host:web-2
@@ -83,55 +82,80 @@ done
 cli 2 "explain --for 99999999999h" policy explain --user alice \
     --resource host:web-1 --for 99999999999h
 
-# raw LINE: the broker answers an error (ok:false with a code and a
-# message) and keeps the connection (a good line after it is answered).
-good='{"v":1,"id":"after","op":"status"}'
+# Raw protocol lines, all on one connection (one round trip, not one
+# timeout each): raw DESC LINE queues LINE with its "id":"@" numbered;
+# every queued line must get an error reply (ok:false with a code and a
+# message) under its own id, and a good line sent last must still be
+# answered.  A line that is not valid JSON to jansson (a \u0000 escape, an
+# integer beyond 64 bits) has no id to echo: its reply has "id":"" (raw
+# DESC LINE noid), and there must be as many of those.
+: >"$T/raw.lines"; : >"$T/raw.descs"
+n=0; noid=0
 raw() {
-	desc=$1; line=$2
-	out=$(printf '%s\n%s\n' "$line" "$good" | $RAW)
-	first=$(printf '%s\n' "$out" | head -1)
-	case $first in
-	*'"ok":false'*'"code":"'*'"message":"'*) ok "raw $desc: error reply" ;;
-	*) not_ok "raw $desc: error reply"
-	   printf '%s\n' "$out" | cat -v | sed 's/^/#   /' | head -3 ;;
-	esac
-	contains "raw $desc: connection still usable" '"id":"after","ok":true' "$out"
+	if [ "${3:-}" = noid ]; then
+		noid=$((noid + 1))
+		printf '%s\n' "$2" >>"$T/raw.lines"
+		return
+	fi
+	n=$((n + 1))
+	printf '%s\n' "$2" | sed "s/\"id\":\"@\"/\"id\":\"h$n\"/" >>"$T/raw.lines"
+	printf 'h%s %s\n' "$n" "$1" >>"$T/raw.descs"
 }
-req() {	# req DESC AS ARGS-JSON: a request op
-	raw "$1" "{\"v\":1,\"id\":\"h\",\"op\":\"request\",\"as\":$2,\"args\":$3}"
+req() {	# req DESC AS ARGS-JSON [noid]: a request op
+	raw "$1" "{\"v\":1,\"id\":\"@\",\"op\":\"request\",\"as\":$2,\"args\":$3}" \
+	    "${4:-}"
 }
 req '"as":"-1"' '"-1"' '{"resource":"host:web-2"}'
 req '"as":"4294967295"' '"4294967295"' '{"resource":"host:web-2"}'
 req '"as":4294967295 (a number)' '4294967295' '{"resource":"host:web-2"}'
 req '"as":-1 (a number)' '-1' '{"resource":"host:web-2"}'
 req '"as":""' '""' '{"resource":"host:web-2"}'
-req '"as":null' 'null' '{"resource":"host:web-2"}'
 req '"as" with a newline' '"al\nice"' '{"resource":"host:web-2"}'
 req '"as" with an escape' '"alice\u001b[31m"' '{"resource":"host:web-2"}'
 req '"as" with a C1 CSI' '"alice\u009b31m"' '{"resource":"host:web-2"}'
-req '"as" with a NUL escape' '"alice\u0000"' '{"resource":"host:web-2"}'
+req '"as" with a NUL escape' '"alice\u0000"' '{"resource":"host:web-2"}' noid
 req 'resource with a BEL' '"alice"' '{"resource":"host:web-2\u0007"}'
 req 'role with a newline' '"alice"' '{"resource":"host:web-2","role":"ro\not"}'
-req 'role "-1"' '"alice"' '{"resource":"host:web-2","role":-1}'
-req 'reason with a NUL' '"alice"' '{"resource":"host:web-2","reason":"a\u0000b"}'
+req 'role -1 (a number)' '"alice"' '{"resource":"host:web-2","role":-1}'
+req 'reason with a NUL' '"alice"' '{"resource":"host:web-2","reason":"a\u0000b"}' \
+    noid
+# ("for": null means "not stated", as for every optional argument)
 for f in 0 -1 99999999999 9223372036854775807 -9223372036854775808 \
-    18446744073709551616 1e300 1.5 '"8h"' true null '[]'; do
+    1e300 1.5 '"8h"' true '[]' '{}'; do
 	req "\"for\":$f" '"alice"' "{\"resource\":\"host:web-2\",\"for\":$f}"
 done
-for l in -1 0 10001 4294967296 99999999999999999999 1e9 '"10"'; do
-	raw "list \"limit\":$l" "{\"v\":1,\"id\":\"l\",\"op\":\"list\",\"as\":\"erin\",\"args\":{\"all\":true,\"limit\":$l}}"
+req '"for":2^64' '"alice"' '{"resource":"host:web-2","for":18446744073709551616}' \
+    noid
+for l in -1 0 10001 4294967296 1e9 '"10"'; do
+	raw "list \"limit\":$l" "{\"v\":1,\"id\":\"@\",\"op\":\"list\",\"as\":\"erin\",\"args\":{\"all\":true,\"limit\":$l}}"
 done
-raw "show a 20-digit id" '{"v":1,"id":"s","op":"show","as":"alice","args":{"id":"r99999999999999999999"}}'
-raw "show id r-1" '{"v":1,"id":"s","op":"show","as":"alice","args":{"id":"r-1"}}'
-raw "show id as a number" '{"v":1,"id":"s","op":"show","as":"alice","args":{"id":1}}'
-raw "check user with an OSC" '{"v":1,"id":"c","op":"check","args":{"user":"a\u001b]0;x\u0007","resource":"host:web-1"}}'
-raw "check user -1" '{"v":1,"id":"c","op":"check","args":{"user":"-1","resource":"host:web-1"}}'
-raw "optout for 99999999999" '{"v":1,"id":"o","op":"optout.add","as":"erin","args":{"scope":"global","tag":"incident","reason":"x","for":99999999999}}'
-raw "optout for -1" '{"v":1,"id":"o","op":"optout.add","as":"erin","args":{"scope":"global","tag":"incident","reason":"x","for":-1}}'
-raw "optout scope with an escape" '{"v":1,"id":"o","op":"optout.add","as":"erin","args":{"scope":"user:\u001b[31m","tag":"incident","reason":"x","for":60}}'
-raw "flag for 0" '{"v":1,"id":"f","op":"flag.add","as":"erin","args":{"user":"bob","reason":"x","for":0}}'
-raw "flag user -1" '{"v":1,"id":"f","op":"flag.add","as":"erin","args":{"user":"-1","reason":"x","for":60}}'
-raw "revoke id 2^64" '{"v":1,"id":"v","op":"revoke","as":"alice","args":{"id":"r18446744073709551616","reason":"x"}}'
+raw 'list "limit":10^20' '{"v":1,"id":"@","op":"list","as":"erin","args":{"all":true,"limit":99999999999999999999}}' noid
+raw "show a 20-digit id" '{"v":1,"id":"@","op":"show","as":"alice","args":{"id":"r99999999999999999999"}}'
+raw "show id r-1" '{"v":1,"id":"@","op":"show","as":"alice","args":{"id":"r-1"}}'
+raw "show id as a number" '{"v":1,"id":"@","op":"show","as":"alice","args":{"id":1}}'
+raw "check user with an OSC" '{"v":1,"id":"@","op":"check","args":{"user":"a\u001b]0;x\u0007","resource":"host:web-1"}}'
+raw "check user -1" '{"v":1,"id":"@","op":"check","args":{"user":"-1","resource":"host:web-1"}}'
+raw "check user 4294967295" '{"v":1,"id":"@","op":"check","args":{"user":4294967295,"resource":"host:web-1"}}'
+raw "optout for 99999999999" '{"v":1,"id":"@","op":"optout.add","as":"erin","args":{"scope":"global","tag":"incident","reason":"x","for":99999999999}}'
+raw "optout for -1" '{"v":1,"id":"@","op":"optout.add","as":"erin","args":{"scope":"global","tag":"incident","reason":"x","for":-1}}'
+raw "optout scope with an escape" '{"v":1,"id":"@","op":"optout.add","as":"erin","args":{"scope":"user:\u001b[31m","tag":"incident","reason":"x","for":60}}'
+raw "flag for 0" '{"v":1,"id":"@","op":"flag.add","as":"erin","args":{"user":"bob","reason":"x","for":0}}'
+raw "flag user -1" '{"v":1,"id":"@","op":"flag.add","as":"erin","args":{"user":"-1","reason":"x","for":60}}'
+raw "revoke id 2^64" '{"v":1,"id":"@","op":"revoke","as":"alice","args":{"id":"r18446744073709551616","reason":"x"}}'
+printf '%s\n' '{"v":1,"id":"after","op":"status"}' >>"$T/raw.lines"
+$RAW <"$T/raw.lines" >"$T/raw.out"
+while read -r id desc; do
+	reply=$(grep "\"id\":\"$id\"," "$T/raw.out")
+	case $reply in
+	*'"ok":false'*'"code":"'*'"message":"'*) ok "raw $desc: error reply" ;;
+	*) not_ok "raw $desc: error reply"
+	   printf '%s\n' "$reply" | cut -c1-300 | sed 's/^/#   /' ;;
+	esac
+done <"$T/raw.descs"
+equals "raw: the $noid lines jansson cannot read get an error reply" "$noid" \
+    "$(grep -c '"id":"","ok":false,"error":{"code":"' "$T/raw.out")"
+contains "raw: the connection is still usable after $((n + noid)) bad lines" \
+    '"id":"after","ok":true' "$(cat "$T/raw.out")"
 
 # Nothing changed, nothing broke.
 after=$(snapshot)

@@ -19,7 +19,8 @@ cat >"$T/d/policy.json" <<P
     { "id": "ssh", "when": { "resources": ["host:ssh-*"] }, "grant": "auto", "max_ttl": "1h" },
     { "id": "short", "when": { "resources": ["host:short-*"] }, "grant": "auto", "max_ttl": "3s" }
   ],
-  "roles": { "policy_admins": { "groups": ["secops"] }, "auditors": { "groups": ["secops"] } },
+  "roles": { "policy_admins": { "groups": ["secops"] }, "auditors": { "groups": ["secops"] },
+             "optout_managers": { "groups": ["secops"] } },
   "limits": { "clock_skew": "1s" } }
 P
 start_broker
@@ -98,6 +99,58 @@ run login "$T/k_rev"
 equals "a revoked certificate does not log in" "" "$OUT"
 run login "$T/k_ed25519"
 equals "other certificates still log in" "logged-in-as-$U" "$OUT"
+
+# The same certificate through sshd's PAM account stack: pam_broker.so
+# refuses it once the grant is revoked or a block covers it, even though
+# the certificate itself is still valid and not in the KRL.
+PAMSVC=$T/pam.d
+mkdir -p "$PAMSVC"
+cat >"$PAMSVC/sshd" <<S
+auth     required pam_permit.so
+account  required $BUILD/pam_broker.so socket=$BROKER_SOCKET resource=host:ssh-pam timeout_ms=2000
+session  required pam_permit.so
+password required pam_deny.so
+S
+PAMPORT=
+tries=0
+while [ $tries -lt 10 ]; do
+	PAMPORT=$(free_port)
+	sed -e "s/^Port .*/Port $PAMPORT/" -e "s/^UsePAM no/UsePAM yes/" \
+	    -e "s|^PidFile .*|PidFile $T/sshd-pam.pid|" \
+	    -e "s|^RevokedKeys .*|RevokedKeys $T/krl-empty|" \
+	    "$T/sshd_config" >"$T/sshd_pam_config"
+	env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 \
+	    PAM_WRAPPER_SERVICE_DIR="$PAMSVC" PAM_WRAPPER_DISABLE_DEEPBIND=1 \
+	    "$SSHD" -D -e -f "$T/sshd_pam_config" 2>>"$T/sshd-pam.log" &
+	PAM_SSHD=$!
+	sleep 0.5
+	if kill -0 "$PAM_SSHD" 2>/dev/null; then break; fi
+	tries=$((tries + 1))
+done
+: >"$T/krl-empty"
+pam_login() {
+	ssh -F none -i "$1" -o CertificateFile="$1-cert.pub" -o IdentitiesOnly=yes \
+	    -o BatchMode=yes -o StrictHostKeyChecking=no \
+	    -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 \
+	    -p "$PAMPORT" "$U@127.0.0.1" echo pam-ok 2>>"$T/ssh.log"
+}
+ssh-keygen -q -t ed25519 -N '' -f "$T/k_pam"
+expect 0 "a grant for host:ssh-pam" B --json --as alice request host:ssh-pam --role "$U" --pubkey "$T/k_pam.pub"
+pid_pam=$(echo "$OUT" | json_get id)
+run pam_login "$T/k_pam"
+equals "with UsePAM and pam_broker.so an active grant logs in" "pam-ok" "$OUT"
+expect 0 "block alice's automation" B --json --as erin optout add user:alice --tag incident --reason "stolen laptop" --for 1h --mode block
+blk=$(echo "$OUT" | json_get id)
+run pam_login "$T/k_pam"
+equals "a block opt-out refuses the same certificate" "" "$OUT"
+B --as erin optout remove "$blk" --reason cleared >/dev/null
+run pam_login "$T/k_pam"
+equals "after the block ends it logs in again" "pam-ok" "$OUT"
+expect 0 "revoke the grant" B --as alice revoke "$pid_pam" --reason done
+run pam_login "$T/k_pam"
+equals "after revoke the account stack refuses it (KRL not even updated)" "" "$OUT"
+contains "sshd logged the PAM refusal" "PAM" "$(cat "$T/sshd-pam.log")"
+kill "$PAM_SSHD" 2>/dev/null
 
 expect 1 "no certificate for a revoked grant" B --as alice cert "$rid" --pubkey "$T/k_rev.pub" -o "$T/x"
 printf 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA' >"$T/trunc.pub"
