@@ -234,3 +234,18 @@ ident_clear(struct ident *id)
 		free(id->groups[i]);
 	id->ngroups = 0;
 }
+
+int
+ident_copy(struct ident *dst, const struct ident *src)
+{
+	size_t i;
+
+	memcpy(dst, src, sizeof(*dst));
+	for (i = 0; i < src->ngroups; i++)
+		if ((dst->groups[i] = strdup(src->groups[i])) == NULL) {
+			dst->ngroups = i;
+			ident_clear(dst);
+			return BRK_ERR_NOMEM;
+		}
+	return 0;
+}

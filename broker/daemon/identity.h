@@ -53,6 +53,9 @@ int ident_from_uid(struct identity *ids, uid_t uid, struct ident *out,
 int ident_from_name(struct identity *ids, const char *name,
     struct ident *out, struct brk_error *err);
 
+/* A deep copy of src into dst (which holds nothing yet). */
+int ident_copy(struct ident *dst, const struct ident *src);
+
 /* Free the groups; the struct may be reused. */
 void ident_clear(struct ident *id);
 

@@ -29,6 +29,7 @@
 #include "log.h"
 
 #define OUT_MAX (32 * 1024 * 1024)	/* unread replies before we give up */
+#define IDENT_REUSE_MS 5000		/* group changes show within this */
 
 struct conn {
 	int fd;
@@ -44,6 +45,10 @@ struct conn {
 	bool busy;		/* a call is in flight */
 	bool dead;		/* peer gone: free when the call returns */
 	bool kill;		/* close once the current step is done */
+	/* identities resolved for this connection: the peer never changes,
+	 * so lookups are reused for IDENT_REUSE_MS, then done afresh */
+	struct ident caller, as;
+	long long caller_ms, as_ms;
 	size_t slot;		/* index in server.conns */
 };
 
@@ -187,6 +192,8 @@ conn_free(struct server *s, struct conn *c)
 	last = s->conns[--s->nconns];
 	s->conns[c->slot] = last;
 	last->slot = c->slot;
+	ident_clear(&c->caller);
+	ident_clear(&c->as);
 	free(c->in);
 	free(c->out);
 	free(c);
@@ -335,6 +342,30 @@ reply_now(struct server *s, struct conn *c, const char *id, int rc,
 	free(line);
 }
 
+/* The identity of name (or of the peer uid when name is NULL), from the
+ * connection's recent lookup or afresh; copied into out. */
+static int
+conn_ident(struct server *s, struct conn *c, const char *name,
+    struct ident *out, struct brk_error *err)
+{
+	struct ident *slot = name == NULL ? &c->caller : &c->as;
+	long long *at = name == NULL ? &c->caller_ms : &c->as_ms;
+	long long now = now_ms();
+	int r;
+
+	if (*at == 0 || now - *at > IDENT_REUSE_MS ||
+	    (name != NULL && strcmp(slot->name, name) != 0)) {
+		ident_clear(slot);
+		*at = 0;
+		r = name == NULL ? ident_from_uid(s->d->ident, c->uid, slot,
+		    err) : ident_from_name(s->d->ident, name, slot, err);
+		if (r != 0)
+			return r;
+		*at = now;
+	}
+	return ident_copy(out, slot);
+}
+
 /* Resolve caller and "as", then hand the call to its op. */
 static void
 start_call(struct server *s, struct conn *c, struct proto_req *req)
@@ -355,7 +386,7 @@ start_call(struct server *s, struct conn *c, struct proto_req *req)
 	call->conn = c;
 	call->deliver = deliver_local;
 	call->rtxn = &s->rtxn;
-	if ((r = ident_from_uid(s->d->ident, c->uid, &call->caller, &err)) != 0)
+	if ((r = conn_ident(s, c, NULL, &call->caller, &err)) != 0)
 		goto refuse;
 	if (req->as != NULL && strcmp(req->as, call->caller.name) != 0) {
 		may = c->uid == 0;
@@ -367,14 +398,13 @@ start_call(struct server *s, struct conn *c, struct proto_req *req)
 			    call->caller.name);
 			goto refuse;
 		}
-		if ((r = ident_from_name(s->d->ident, req->as, &call->who,
-		    &err)) != 0) {
+		if ((r = conn_ident(s, c, req->as, &call->who, &err)) != 0) {
 			r = r == BRK_ERR_NOTFOUND ? BRK_ERR_DENIED : r;
 			goto refuse;
 		}
 		call->delegated = true;
-	} else if ((r = ident_from_name(s->d->ident, call->caller.name,
-	    &call->who, &err)) != 0)
+	} else if ((r = conn_ident(s, c, call->caller.name, &call->who,
+	    &err)) != 0)
 		goto refuse;
 	c->busy = true;
 	ops_dispatch(call);

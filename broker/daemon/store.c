@@ -75,7 +75,8 @@ store_open(const char *dir, uint64_t mapsize, struct store **out,
 	    (rc = mdb_env_set_maxdbs(s->env, TBL__COUNT)) != 0 ||
 	    (rc = mdb_env_set_mapsize(s->env, (size_t)mapsize)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(s->env, 256)) != 0 ||
-	    (rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600)) != 0) {
+	    (rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NORDAHEAD,
+	    0600)) != 0) {
 		r = map_err(rc);
 		brk_error_set(err, r, "cannot open the store in %s: %s", dir,
 		    mdb_strerror(rc));

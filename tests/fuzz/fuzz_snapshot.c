@@ -14,7 +14,7 @@
  * that verifies is decided for a few users and re-encoded.
  *
  * The CA key id (for hand-written seeds) is printed by running a build of
- * this target with FUZZ_SNAPSHOT_PRINT_KEY=1 set (see tests/fuzz/README).
+ * this target with FUZZ_SNAPSHOT_PRINT_KEY=1 set (see tests/fuzz/README.md).
  */
 #include <stdint.h>
 #include <stdio.h>
