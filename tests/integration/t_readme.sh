@@ -1,0 +1,31 @@
+#!/bin/sh
+# The README's five-minute walk-through, run as written: it must stay true.
+. "$(dirname "$0")/lib.sh"
+export BROKER_SOCKET=$T/run/broker.sock
+start_broker --dev "$T/run"
+sed -n '/^export BROKER_SOCKET=\$PWD\/run\/broker.sock$/,/^```$/p' "$ROOT/README.md" |
+	sed -e '$d' -e "s|\$PWD/run|$T/run|g" -e "s|^B=build/broker|B=$BROKER|" \
+	    -e "s|/tmp/alice_key|$T/alice_key|g" -e "s|/tmp/broker.krl|$T/krl|g" \
+	    >"$T/walk.sh"
+n=$(wc -l <"$T/walk.sh")
+[ "$n" -gt 20 ] && ok "the walk-through was found ($n lines)" || not_ok "walk-through found"
+run sh "$T/walk.sh"
+contains "an automatic grant" "r1 active: host:web-1" "$OUT"
+contains "the certificate comes back" "certificate written to" "$OUT"
+contains "the certificate parses" "Key ID: \"broker:r1:alice\"" "$OUT"
+contains "clamped to max_ttl" "granted 28800s" "$OUT"
+contains "a pending request" "r3 pending" "$OUT"
+contains "carol sees it" "alice wants host:db-prod-1" "$OUT"
+contains "carol approves it" "r3 active" "$OUT"
+contains "mallory is denied" "denied by rule no-contractors-prod" "$OUT"
+contains "the opt-out is taken" "INC-7" "$OUT"
+contains "bob's request is taken out of automation" "taken out of automation" "$OUT"
+contains "status shows the opt-out with its time left" "left" "$OUT"
+contains "check allowed" "allowed: grant" "$OUT"
+contains "check refused" "refused: bob has no active grant" "$OUT"
+contains "freeze shown" "FREEZE" "$OUT"
+contains "revoked" "r1 revoked" "$OUT"
+contains "CA key" "ssh-ed25519 AAAA" "$OUT"
+contains "audit intact" "intact:" "$OUT"
+lacks "no command failed to reach the broker" "unreachable" "$OUT$ERR"
+finish
