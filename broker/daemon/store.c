@@ -315,6 +315,18 @@ store_cursor_prev(struct store_cursor *c, struct store_val *k,
 }
 
 int
+store_set_lazy_meta(struct store *s, bool on)
+{
+	return map_err(mdb_env_set_flags(s->env, MDB_NOMETASYNC, on ? 1 : 0));
+}
+
+int
+store_sync(struct store *s)
+{
+	return map_err(mdb_env_sync(s->env, 1));
+}
+
+int
 store_count(struct store_txn *t, enum store_table tbl, uint64_t *n)
 {
 	MDB_stat st;

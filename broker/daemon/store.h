@@ -99,6 +99,16 @@ int store_cursor_next(struct store_cursor *c, struct store_val *k,
 int store_cursor_prev(struct store_cursor *c, struct store_val *k,
     struct store_val *v);
 
+/*
+ * Lazy meta sync: a commit then syncs its data pages but not its meta page,
+ * so it may be undone by a crash until the next commit's sync (or
+ * store_sync()) makes it durable.  The writer acknowledges a batch only
+ * after that: one sync per batch instead of two.
+ */
+int store_set_lazy_meta(struct store *s, bool on);
+/* Make every committed transaction durable now. */
+int store_sync(struct store *s);
+
 /* Number of entries in a table. */
 int store_count(struct store_txn *t, enum store_table tbl, uint64_t *n);
 

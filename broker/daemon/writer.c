@@ -55,7 +55,7 @@ take_batch(struct writer *w, size_t max, size_t *n)
 	return first;
 }
 
-static void
+static int
 apply_batch(struct writer *w, struct wop *batch)
 {
 	struct store_txn *txn = NULL, *child;
@@ -65,7 +65,7 @@ apply_batch(struct writer *w, struct wop *batch)
 	if ((rc = store_begin(w->store, true, &txn)) != 0) {
 		for (op = batch; op != NULL; op = op->next)
 			op->rc = rc;
-		return;
+		return rc;
 	}
 	for (op = batch; op != NULL; op = op->next) {
 		if ((op->rc = store_child(txn, &child)) != 0)
@@ -82,22 +82,50 @@ apply_batch(struct writer *w, struct wop *batch)
 			if (op->rc == 0)
 				op->rc = rc;
 	}
+	return rc;
 }
 
+/* Tell each mutation of a durable batch its result; sync_rc != 0 means
+ * the batch could not be made durable after all. */
+static void
+finish(struct wop *batch, int sync_rc)
+{
+	struct wop *op, *next;
+
+	for (op = batch; op != NULL; op = next) {
+		next = op->next;
+		if (op->rc == 0)
+			op->rc = sync_rc;
+		if (op->done != NULL)
+			op->done(op->arg, op->rc);
+		free(op);
+	}
+}
+
+/*
+ * With group commit on, commits sync their data but not their meta page
+ * (store_set_lazy_meta): a batch is held until the next commit's sync, or
+ * an explicit sync when nothing else is queued, has made it durable.
+ */
 static void *
 writer_main(void *arg)
 {
 	struct writer *w = arg;
-	struct wop *batch, *op, *next;
+	struct wop *batch, *held = NULL;
 	size_t n;
+	int rc;
 
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
-		while (w->head == NULL && !w->stopping)
+		while (w->head == NULL && !w->stopping && held == NULL)
 			pthread_cond_wait(&w->cond, &w->lock);
-		if (w->head == NULL && w->stopping) {
+		if (w->head == NULL) {
 			pthread_mutex_unlock(&w->lock);
-			break;
+			if (held == NULL)
+				break;	/* stopping, and nothing owed */
+			finish(held, store_sync(w->store));
+			held = NULL;
+			continue;
 		}
 		batch = take_batch(w, w->group_commit ? BATCH_MAX : 1, &n);
 		w->commits++;
@@ -105,13 +133,14 @@ writer_main(void *arg)
 		if (n > w->max_batch)
 			w->max_batch = n;
 		pthread_mutex_unlock(&w->lock);
-		apply_batch(w, batch);
-		for (op = batch; op != NULL; op = next) {
-			next = op->next;
-			if (op->done != NULL)
-				op->done(op->arg, op->rc);
-			free(op);
-		}
+		rc = apply_batch(w, batch);
+		if (held != NULL)	/* this commit's sync covered it */
+			finish(held, rc == 0 ? 0 : store_sync(w->store));
+		held = NULL;
+		if (w->group_commit && rc == 0)
+			held = batch;
+		else	/* synced in full, or failed: each op has its rc */
+			finish(batch, 0);
 	}
 	return NULL;
 }
@@ -126,6 +155,10 @@ writer_new(struct store *s, bool group_commit, struct writer **out)
 		return BRK_ERR_NOMEM;
 	w->store = s;
 	w->group_commit = group_commit;
+	if (group_commit && store_set_lazy_meta(s, true) != 0) {
+		free(w);
+		return BRK_ERR_INTERNAL;
+	}
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
