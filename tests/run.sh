@@ -9,13 +9,22 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/brokerlogs.XXXXXX")
 trap 'rm -rf "$LOGS"' EXIT
 
+# TESTS="t_basic t_approve" runs only the tests whose names start so.
+wanted() {
+	[ -z "${TESTS:-}" ] && return 0
+	for w in $TESTS; do
+		case $(basename "$1") in "$w"*) return 0 ;; esac
+	done
+	return 1
+}
+
 list_tests() {
 	for t in "$BUILD"/tests/test_*; do
 		case $t in *.d) continue ;; esac
-		[ -x "$t" ] && echo "$t"
+		[ -x "$t" ] && wanted "$t" && echo "$t"
 	done
 	for t in tests/integration/t_*.sh; do
-		[ -f "$t" ] && echo "$t"
+		[ -f "$t" ] && wanted "$t" && echo "$t"
 	done
 }
 

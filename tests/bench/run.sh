@@ -191,6 +191,18 @@ runbg openssl speed -seconds 1 -bytes 1024 sha256 >"$T/sha.out" 2>/dev/null
 SHA_KBPS=$(awk '$1 == "sha256" { sub(/k$/, "", $2); print $2 }' "$T/sha.out")
 SHA_PS=$(calc "${SHA_KBPS:-0} * 1000 / 1024")
 
+# The other limit of a durable grant: the disk's synchronous write latency
+# here, now.  An LMDB commit needs two ordered syncs (data, then meta), so
+# with CONNS requests in flight no design that waits for them can beat
+# CONNS / (2 x sync) grants per second.
+note "reference: synchronous 4 KiB writes on the state directory's disk"
+SYNC_T0=$(date +%s%N)
+dd if=/dev/zero of="$T/synctest" bs=4k count=200 oflag=dsync 2>/dev/null
+SYNC_T1=$(date +%s%N)
+rm -f "$T/synctest"
+SYNC_US=$(calc "($SYNC_T1 - $SYNC_T0) / 1000 / 200")
+SYNC_CEIL=$(calc "$CONNS * 1e6 / (2 * $SYNC_US)")
+
 # ---- 2. automatic issuance, durable, group commit ----------------------
 note "issuance: $CONNS connections for ${SECS}s, group commit on"
 config gc true
@@ -209,6 +221,10 @@ row issue.gc "Issuance, durable, group commit (certs/s)" \
     "$(printf %.0f "$SIGN_PS") Ed25519 sign/s" "$SIGN_PS" \
     "$(printf %.2f "$RATIO")" ">= 0.40 x ref" \
     "$(verdict "$(calc "$RATIO >= 0.40")")"
+row issue.gc.sync "  vs. the disk: $CONNS in flight / (2 syncs of $(printf %.0f "$SYNC_US") us)" \
+    "$(printf %.0f "$GC_RATE")/s" "$GC_RATE" certs/s \
+    "$(printf %.0f "$SYNC_CEIL")/s ceiling" "$SYNC_CEIL" \
+    "$(ratio "$GC_RATE" "$SYNC_CEIL" %.2f)" "-" info
 row issue.gc.latency "  latency p50 / p99 (64 in flight)" \
     "$(ratio "$GC_P50" "1000" %.1f) / $(ratio "$GC_P99" "1000" %.1f) ms" \
     "$GC_P99" us "-" null "-" "-" info

@@ -43,11 +43,19 @@ start_broker() {
 	exit 1
 }
 
+# A clean stop is part of every test: a crash, a sanitizer report or a
+# leak at exit makes brokerd's status non-zero.
 stop_broker() {
 	if [ -n "$BROKERD_PID" ]; then
 		kill -TERM "$BROKERD_PID" 2>/dev/null
 		wait "$BROKERD_PID" 2>/dev/null
+		st=$?
 		BROKERD_PID=
+		if [ "$st" = 0 ]; then ok "brokerd stops cleanly"
+		else
+			not_ok "brokerd stops cleanly (status $st)"
+			tail -30 "$T/brokerd.log" | sed 's/^/#   log: /'
+		fi
 	fi
 }
 
