@@ -1,9 +1,10 @@
 /*
  * config.c - reading brokerd's JSON configuration, strictly.
  *
- * Sections that later capabilities own (tls, ldap, notify, metrics_listen)
- * are refused by name until they are implemented, so that a config never
- * seems to enable something that is not there.
+ * Sections owned by a capability (tls, ldap, notify, metrics_listen) are
+ * parsed by that capability's own file; a section not yet implemented is
+ * refused by name, so that a config never seems to enable something that
+ * is not there.
  */
 #include "config.h"
 
@@ -21,7 +22,9 @@
 #include "fileio.h"
 #include "identity_ldap.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "names.h"
+#include "notify.h"
 #include "tls.h"
 
 extern const char dev_policy_json[];	/* generated from policy/examples */
@@ -163,6 +166,15 @@ apply_key(struct config *c, const char *key, json_t *v, struct brk_error *err)
 		c->group_commit = json_is_true(v);
 		return 0;
 	}
+	if (strcmp(key, "log_target") == 0) {
+		const char *t = json_string_value(v);
+		if (t == NULL || (strcmp(t, "stderr") != 0 &&
+		    strcmp(t, "syslog") != 0))
+			return brk_error_set(err, BRK_ERR_INVALID, "config: "
+			    "\"log_target\" is stderr or syslog");
+		c->log_syslog = strcmp(t, "syslog") == 0;
+		return 0;
+	}
 	if (strcmp(key, "log_level") == 0) {
 		if ((c->log_level = log_level_parse(json_string_value(v))) < 0)
 			return brk_error_set(err, BRK_ERR_INVALID, "config: "
@@ -189,6 +201,17 @@ apply_key(struct config *c, const char *key, json_t *v, struct brk_error *err)
 		c->read_timeout = (int)n;
 		return r;
 	}
+	/* audit anchors (ops_audit.c); 0 turns a trigger off */
+	if (strcmp(key, "audit_anchor_records") == 0) {
+		r = get_int(v, key, 0, (int64_t)1 << 40, &n, err);
+		c->audit_anchor_records = n;
+		return r;
+	}
+	if (strcmp(key, "audit_anchor_seconds") == 0) {
+		r = get_int(v, key, 0, (int64_t)366 * 86400, &n, err);
+		c->audit_anchor_seconds = n;
+		return r;
+	}
 	if (strcmp(key, "delegates") == 0) {
 		if (!json_is_array(v))
 			return brk_error_set(err, BRK_ERR_INVALID,
@@ -210,9 +233,16 @@ apply_key(struct config *c, const char *key, json_t *v, struct brk_error *err)
 		c->tls = NULL;
 		return tls_config_parse(v, &c->tls, err);
 	}
-	if (strcmp(key, "notify") == 0 || strcmp(key, "metrics_listen") == 0)
-		return brk_error_set(err, BRK_ERR_UNSUPPORTED,
-		    "config: \"%s\" is not supported by this version", key);
+	if (strcmp(key, "notify") == 0) {	/* notify_config.c */
+		notify_config_free(c->notify);
+		c->notify = NULL;
+		return notify_config_parse(v, &c->notify, err);
+	}
+	if (strcmp(key, "metrics_listen") == 0) {	/* metrics_http.c */
+		if ((r = dup_str(v, key, &c->metrics_listen, err)) != 0)
+			return r;
+		return metrics_http_addr_ok(c->metrics_listen, err);
+	}
 	return brk_error_set(err, BRK_ERR_INVALID,
 	    "config: unknown key \"%.64s\"", key);
 }
@@ -231,6 +261,8 @@ config_defaults(void)
 	c->max_connections = 1024;
 	c->idle_timeout = 60;
 	c->read_timeout = 10;
+	c->audit_anchor_records = 10000;	/* audit anchors */
+	c->audit_anchor_seconds = 300;
 	return c;
 }
 
@@ -397,5 +429,7 @@ config_free(struct config *c)
 	free(c->policy);
 	ldap_config_free(c->ldap);
 	tls_config_free(c->tls);
+	notify_config_free(c->notify);
+	free(c->metrics_listen);
 	free(c);
 }

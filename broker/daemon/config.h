@@ -16,6 +16,7 @@
 
 struct ldap_config;
 struct tls_config;
+struct notify_config;
 
 struct local_group {
 	char *name;
@@ -33,15 +34,22 @@ struct config {
 	uint64_t mapsize;		/* default 1 GiB */
 	bool group_commit;		/* default true */
 	int log_level;
+	bool log_syslog;		/* "log_target": "syslog" (else stderr) */
 	int max_connections;		/* default 1024 */
 	int idle_timeout;		/* seconds, default 60 */
 	int read_timeout;		/* seconds to finish a started line, 10 */
 	struct local_group *groups;	/* "local_groups": group -> users */
 	size_t ngroups;
 	bool dev;
+	int64_t audit_anchor_records;	/* sign the chain head every N records
+					 * (default 10000; 0: off) */
+	int64_t audit_anchor_seconds;	/* or every M seconds (300; 0: off) */
 	struct ldap_config *ldap;	/* "ldap" section; NULL when absent */
 	struct tls_config *tls;		/* "tls" section (tls.h); NULL when
 					 * absent */
+	/* notifications and metrics (notify.h, metrics_http.h) */
+	struct notify_config *notify;	/* "notify"; NULL when absent */
+	char *metrics_listen;		/* "HOST:PORT"; NULL when absent */
 };
 
 /* Load FILE.  err says which key is wrong. */

@@ -12,9 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auditfeed.h"
 #include "ca.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics_http.h"
+#include "notify.h"
 #include "policystate.h"
 #include "sdnotify.h"
 #include "server.h"
@@ -26,12 +29,15 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: brokerd --dev DIR\n"
-	    "       brokerd -c FILE\n"
+	    "       brokerd -c FILE [--rotate-ca]\n"
 	    "\n"
-	    "  --dev DIR   run the embedded default in DIR (created if missing):\n"
-	    "              state, example policy, socket DIR/broker.sock\n"
-	    "  -c FILE     run from a JSON config (see deploy/brokerd.json)\n"
-	    "  -h, --help  this text\n");
+	    "  --dev DIR    run the embedded default in DIR (created if missing):\n"
+	    "               state, example policy, socket DIR/broker.sock\n"
+	    "  -c FILE      run from a JSON config (see deploy/brokerd.json)\n"
+	    "  --rotate-ca  make a new CA key current and exit (previous keys\n"
+	    "               stay listed by `broker ca show --all`); restart\n"
+	    "               the daemon to sign with it\n"
+	    "  -h, --help   this text\n");
 }
 
 static int
@@ -71,6 +77,21 @@ run(struct config *cfg, struct brk_error *err)
 	    (r = ca_open(cfg->state_dir, &d.ca, err)) != 0 ||
 	    (r = store_open(cfg->state_dir, cfg->mapsize, &d.store, err)) != 0)
 		goto out;
+	/* the audit follower: the syslog mirror now, others may subscribe
+	 * until it starts once the server is up */
+	if ((r = auditfeed_new(d.store, &d.feed)) != 0 ||
+	    (r = auditfeed_subscribe(d.feed, auditfeed_syslog, NULL)) != 0) {
+		brk_error_set(err, r, "cannot set up the audit feed");
+		goto out;
+	}
+	/* notifications: sinks on their own threads, fed by the audit feed */
+	if ((r = notify_new(cfg->notify, &d.notify, err)) != 0)
+		goto out;
+	if ((r = notify_subscribe(d.notify, d.feed)) != 0) {
+		brk_error_set(err, r, "cannot subscribe notifications to the "
+		    "audit feed");
+		goto out;
+	}
 	if ((r = workpool_new((size_t)sysconf(_SC_NPROCESSORS_ONLN), &d.pool))
 	    != 0) {
 		brk_error_set(err, r, "cannot start the worker threads");
@@ -85,6 +106,12 @@ run(struct config *cfg, struct brk_error *err)
 		goto out;
 	if (cfg->tls != NULL && (r = tls_start(&d, &tls, err)) != 0)
 		goto out;
+	if ((r = metrics_http_start(&d, &d.metrics, err)) != 0)	/* optional */
+		goto out;
+	if ((r = auditfeed_start(d.feed)) != 0) {	/* audit follower */
+		brk_error_set(err, r, "cannot start the audit feed");
+		goto out;
+	}
 	log_info("event=ready socket=%s state_dir=%s group_commit=%s",
 	    cfg->socket, cfg->state_dir, cfg->group_commit ? "on" : "off");
 	sd_ready();
@@ -92,11 +119,14 @@ run(struct config *cfg, struct brk_error *err)
 	log_info("event=stopping");
 	sd_stopping();
 out:
+	metrics_http_stop(d.metrics);	/* it reads the store and counters */
 	tls_stop(tls);		/* its calls in flight may wait on the writer */
 	writer_free(d.writer);	/* finishes queued work first */
 	workpool_free(d.pool);	/* then the replies it handed on */
 	server_free(d.server);
 	policystate_free(&d);
+	auditfeed_free(d.feed);	/* delivers what was committed first */
+	notify_free(d.notify);	/* after the feed: a short grace, then drops */
 	store_free(d.store);
 	identity_free(d.ident);
 	ca_free(d.ca);
@@ -117,7 +147,7 @@ main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (argc != 3) {
+	if (argc != 3 && !(argc == 4 && strcmp(argv[3], "--rotate-ca") == 0)) {
 		usage(stderr);
 		return 2;
 	}
@@ -129,8 +159,14 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (r == 0) {
-		log_setup((enum log_level)cfg->log_level, 0);
+	if (r == 0 && argc == 4) {
+		/* argv[3] is --rotate-ca: a key change, not a run */
+		if ((r = ca_rotate(cfg->state_dir, &err)) == 0)
+			printf("brokerd: a new CA key is current in %s/ca; "
+			    "restart brokerd, then publish `broker ca show --all` "
+			    "to every host's TrustedUserCAKeys\n", cfg->state_dir);
+	} else if (r == 0) {
+		log_setup((enum log_level)cfg->log_level, cfg->log_syslog);
 		r = run(cfg, &err);
 	}
 	config_free(cfg);

@@ -9,6 +9,13 @@ fi
 U=brk$$x$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
 useradd -M -p "*" -d "$T/home" -s /bin/sh "$U" || { not_ok "useradd $U"; finish; }
 mkdir -p "$T/home" && chown "$U" "$T/home"
+SSHD_PID=
+PAM_SSHD=
+stop_sshd() {
+	[ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null
+	[ -n "$PAM_SSHD" ] && kill "$PAM_SSHD" 2>/dev/null
+	SSHD_PID=; PAM_SSHD=
+}
 trap 'stop_sshd; userdel "$U" 2>/dev/null; [ -n "${KEEP:-}" ] || cleanup' EXIT
 mkdir -p /run/sshd && chmod 0755 /run/sshd
 
@@ -32,8 +39,6 @@ free_port() {
 	echo $p
 }
 ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey"
-SSHD_PID=
-stop_sshd() { [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null; SSHD_PID=; }
 tries=0
 while [ $tries -lt 10 ]; do
 	PORT=$(free_port)
