@@ -5,9 +5,10 @@ set -eu
 
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
       libssl-dev openssl liblmdb-dev lmdb-utils libjansson-dev
-      libldap2-dev slapd ldap-utils
+      libldap2-dev slapd ldap-utils libcurl4-openssl-dev
       libpam0g-dev pamtester libpam-wrapper libnss-wrapper
-      libcriterion-dev openssh-server openssh-client valgrind mandoc"
+      libcriterion-dev openssh-server openssh-client valgrind mandoc
+      cppcheck clang-tidy"
 
 missing=""
 for p in $PKGS; do

@@ -13,6 +13,11 @@ set -u
 cd "$(dirname "$0")/.."
 OUT=build/lint
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+# make's deps check does not look for the linters: install them here
+have_tidy() { command -v clang-tidy-14 || command -v clang-tidy; }
+if ! command -v cppcheck >/dev/null || ! have_tidy >/dev/null; then
+	sh deploy/deps.sh || exit 1
+fi
 TIDY=$(command -v clang-tidy-14 || command -v clang-tidy)
 mkdir -p "$OUT"
 

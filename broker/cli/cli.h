@@ -102,6 +102,7 @@ void cli_print_optout(struct cli *cli, json_t *o);
 int cmd_krl(struct cli *cli, int argc, char **argv);
 int cmd_ca(struct cli *cli, int argc, char **argv);
 int cmd_snapshot(struct cli *cli, int argc, char **argv);
+int cmd_metrics(struct cli *cli, int argc, char **argv);
 
 /* Read a public key file for --pubkey; prints the error. */
 int cli_read_pubkey(struct cli *cli, const char *path, char **text);

@@ -73,8 +73,16 @@ const struct cli_cmd cli_commands[] = {
 	    "[--role R] [--for DUR]",
 	    "Check a policy file (offline), load it (policy admins), show the "
 	    "policy in force, or explain a decision." },
-	{ "audit", cmd_audit, "audit verify",
-	    "Walk the audit hash chain; exit 4 when it is broken." },
+	{ "audit", cmd_audit, "audit [--since T] [--until T] [--user U] "
+	    "[--resource R] [--action A] [--request ID] [--limit N] [--json] | "
+	    "audit verify [--anchor FILE] | audit export [--since SEQ] | "
+	    "audit anchor [-o FILE] [--new] | audit prune --before DATE",
+	    "The audit trail: search it (newest first; T is RFC 3339 or a "
+	    "duration ago like 2h), verify the hash chain (exit 4 when "
+	    "broken),\nexport it as NDJSON (resume with --since LAST_SEQ), get "
+	    "a signed anchor of the chain head, or prune anchored old "
+	    "records.\nAuditors and policy admins see every record; others "
+	    "see the records they made or that concern them." },
 	{ "cert", cmd_cert, "cert ID --pubkey FILE [-o FILE]",
 	    "An OpenSSH certificate for an active grant, written to FILE-cert.pub "
 	    "(as ssh-keygen names it) or -o FILE (- for standard output)." },
@@ -87,6 +95,8 @@ const struct cli_cmd cli_commands[] = {
 	{ "snapshot", cmd_snapshot, "snapshot --host H [-o FILE] [--for DUR]",
 	    "A signed snapshot of the grants for host:H, for offline decisions "
 	    "by the PAM module." },
+	{ "metrics", cmd_metrics, "metrics",
+	    "The broker's metrics in the Prometheus text format." },
 	{ NULL, NULL, NULL, NULL },
 };
 

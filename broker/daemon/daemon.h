@@ -28,6 +28,9 @@
 struct server;
 struct ca;
 struct workpool;
+struct auditfeed;
+struct notify;
+struct metrics_http;
 
 /* A loaded policy version, shared by reference. */
 struct policy_ref {
@@ -50,6 +53,12 @@ struct brokerd {
 	int64_t started_at;
 	uint64_t counters[8];		/* requests by outcome, see ops */
 	int sweep_queued;		/* a sweep is with the writer */
+	struct auditfeed *feed;		/* audit follower (auditfeed.h):
+					 * subscribe before main() starts it */
+	/* notifications and metrics (notify.h, metrics_http.h, ops_metrics.c) */
+	struct notify *notify;		/* NULL without a "notify" section */
+	struct metrics_http *metrics;	/* NULL without metrics_listen */
+	uint64_t checks[2];		/* op check: allowed, refused (atomic) */
 };
 
 struct call {

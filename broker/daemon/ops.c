@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "notify.h"
 #include "reqstore.h"
 #include "strlist.h"
 #include "timefmt.h"
@@ -29,6 +30,10 @@ static const struct {
 	{ "policy.show", op_policy_show },
 	{ "policy.explain", op_policy_explain },
 	{ "audit.verify", op_audit_verify },
+	{ "audit.search", op_audit_search },	/* audit trail (ops_audit.c) */
+	{ "audit.export", op_audit_export },
+	{ "audit.anchor", op_audit_anchor },
+	{ "audit.prune", op_audit_prune },
 	{ "cert", op_cert },
 	{ "approve", op_approve },
 	{ "deny", op_deny },
@@ -48,6 +53,7 @@ static const struct {
 	{ "krl", op_krl },
 	{ "ca.show", op_ca_show },
 	{ "snapshot", op_snapshot },
+	{ "metrics", op_metrics },
 };
 
 void
@@ -148,6 +154,8 @@ void
 ops_tick(struct brokerd *d, struct store_txn **rtxn)
 {
 	ops_sweep(d, rtxn);
+	ops_audit_tick(d, rtxn);	/* periodic signed anchors (ops_audit.c) */
+	notify_tick(d, rtxn);	/* review.overdue, once a minute */
 }
 
 void

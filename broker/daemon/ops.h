@@ -24,6 +24,13 @@ int op_policy_load(struct call *c);
 int op_policy_show(struct call *c);
 int op_policy_explain(struct call *c);
 int op_audit_verify(struct call *c);
+/* The audit trail (ops_audit.c): search, export, anchors, prune; and the
+ * periodic anchoring run from ops_tick(). */
+int op_audit_search(struct call *c);
+int op_audit_export(struct call *c);
+int op_audit_anchor(struct call *c);
+int op_audit_prune(struct call *c);
+void ops_audit_tick(struct brokerd *d, struct store_txn **rtxn);
 int op_cert(struct call *c);
 int op_approve(struct call *c);
 int op_deny(struct call *c);
@@ -43,6 +50,11 @@ int op_review_ack(struct call *c);
 int op_krl(struct call *c);
 int op_ca_show(struct call *c);
 int op_snapshot(struct call *c);
+int op_metrics(struct call *c);		/* ops_metrics.c */
+
+/* The metrics in the Prometheus text format (malloc'd), read in t. */
+int ops_metrics_text(struct brokerd *d, struct store_txn *t, char **out,
+    size_t *len);
 
 /* One mutation of one request, carried from a handler to the writer. */
 struct req_op {

@@ -1,29 +1,731 @@
 /*
- * ops_audit.c - reading the audit trail: verify.
+ * ops_audit.c - the audit trail's ops: verify (optionally against a signed
+ * anchor), search, export, anchor, prune; and the periodic anchoring.
+ *
+ * Reading a large log takes a while, so verify, search and export run on
+ * the worker pool in a read transaction of their own, never on the I/O
+ * thread.  Anchors and prunes are mutations: they go through the writer,
+ * each with its own audit record.
+ *
+ * An anchor is the chain head signed with the CA key, three lines:
+ *
+ *   broker-audit-anchor-v1
+ *   {"hash":"<64 hex>","key_id":"<16 hex>","seq":N,"time":"RFC 3339","ts":T,"v":1}
+ *   sig ed25519 <key id> <base64 of the Ed25519 signature>
+ *
+ * The signature covers lines 1 and 2 with their newlines.  Each is kept as
+ * the latest anchor in the store and written to STATE_DIR/anchors/
+ * anchor-<seq>.txt; whoever keeps a copy can later prove that the log
+ * still holds record N with that hash (truncation shows).
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
 #include "audit.h"
+#include "ca.h"
+#include "log.h"
 #include "ops.h"
+#include "sshbuf.h"
+#include "sshkey.h"
+#include "timefmt.h"
+#include "workpool.h"
+
+#define ANCHOR_MAGIC "broker-audit-anchor-v1\n"
+#define ANCHOR_SIG "sig ed25519 "
+#define EXPORT_MAX 10000
+#define EXPORT_BYTES (8u << 20)
+#define SEARCH_MAX 10000
+#define PRUNE_BATCH 10000
+
+/* Auditors and policy admins read everything; others their own records. */
+static bool
+may_audit(struct call *c)
+{
+	struct policy_ref *p = policy_get(c->d);
+	bool ok = call_has_role(c, p, ROLE_AUDITORS) ||
+	    call_has_role(c, p, ROLE_POLICY_ADMINS);
+
+	policy_put(c->d, p);
+	return ok;
+}
+
+static bool
+is_policy_admin(struct call *c)
+{
+	struct policy_ref *p = policy_get(c->d);
+	bool ok = call_has_role(c, p, ROLE_POLICY_ADMINS);
+
+	policy_put(c->d, p);
+	return ok;
+}
+
+/* --- anchors ---------------------------------------------------------- */
+
+/* The signed anchor text for (seq, hash) at now; *text is new. */
+static int
+anchor_make(const struct ca *ca, uint64_t seq, const char *hash, int64_t now,
+    char **text)
+{
+	struct sshbuf *b = NULL;
+	uint8_t sig[CA_SIG_SIZE];
+	char when[TIMEFMT_LEN], *body = NULL;
+	json_t *o = NULL;
+	int r = BRK_ERR_NOMEM;
+
+	*text = NULL;
+	time_rfc3339(now, when);
+	if ((o = json_pack("{s:i, s:I, s:s, s:I, s:s, s:s}", "v", 1, "seq",
+	    (json_int_t)seq, "hash", hash, "ts", (json_int_t)now, "time", when,
+	    "key_id", ca_key_id(ca))) == NULL ||
+	    (body = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS |
+	    JSON_ENSURE_ASCII)) == NULL || (b = sshbuf_new()) == NULL)
+		goto out;
+	if ((r = sshbuf_put(b, ANCHOR_MAGIC, strlen(ANCHOR_MAGIC))) != 0 ||
+	    (r = sshbuf_put(b, body, strlen(body))) != 0 ||
+	    (r = sshbuf_put(b, "\n", 1)) != 0 ||
+	    (r = ca_sign(ca, sshbuf_ptr(b), sshbuf_len(b), sig)) != 0 ||
+	    (r = sshbuf_put(b, ANCHOR_SIG, strlen(ANCHOR_SIG))) != 0 ||
+	    (r = sshbuf_put(b, ca_key_id(ca), strlen(ca_key_id(ca)))) != 0 ||
+	    (r = sshbuf_put(b, " ", 1)) != 0 ||
+	    (r = sshbuf_put_base64(b, sig, sizeof(sig))) != 0 ||
+	    (r = sshbuf_put(b, "\n", 1)) != 0 ||
+	    (r = sshbuf_dup_string(b, text)) != 0)
+		goto out;
+	r = 0;
+out:
+	sshbuf_free(b);
+	free(body);
+	json_decref(o);
+	return r;
+}
+
+/* Check an anchor's signature against the CA's keys; *seq and hash from
+ * its body.  BRK_ERR_INVALID (malformed), BRK_ERR_VERIFY (bad or unknown
+ * signature); err says which. */
+static int
+anchor_check(const struct ca *ca, const char *text, uint64_t *seq,
+    char hash[65], struct brk_error *err)
+{
+	struct sshbuf *sig = NULL;
+	struct sshkey *k = NULL;
+	EVP_PKEY *pk = NULL;
+	EVP_MD_CTX *md = NULL;
+	const char *l2, *l3, *h, *id;
+	const char *const *lines = NULL;
+	char kid[SSHKEY_SHORT_ID_SIZE];
+	const uint8_t *blob;
+	size_t i, n, bl, nkeys;
+	json_t *o = NULL;
+	int r = BRK_ERR_INVALID;
+
+	n = strlen(text);
+	if (n < strlen(ANCHOR_MAGIC) ||
+	    memcmp(text, ANCHOR_MAGIC, strlen(ANCHOR_MAGIC)) != 0 ||
+	    (l2 = text + strlen(ANCHOR_MAGIC)) == NULL ||
+	    (l3 = strchr(l2, '\n')) == NULL) {
+		brk_error_set(err, r, "not a broker-audit-anchor-v1 document");
+		goto out;
+	}
+	l3++;
+	if (strncmp(l3, ANCHOR_SIG, strlen(ANCHOR_SIG)) != 0 ||
+	    strlen(l3) != strlen(ANCHOR_SIG) + 16 + 1 + 88 + 1 ||
+	    l3[strlen(ANCHOR_SIG) + 16] != ' ' || text[n - 1] != '\n') {
+		brk_error_set(err, r, "the anchor's signature line is "
+		    "malformed");
+		goto out;
+	}
+	id = l3 + strlen(ANCHOR_SIG);
+	if ((o = json_loadb(l2, (size_t)(l3 - 1 - l2), 0, NULL)) == NULL ||
+	    json_integer_value(json_object_get(o, "seq")) < 1 ||
+	    (h = json_string_value(json_object_get(o, "hash"))) == NULL ||
+	    strlen(h) != AUDIT_HASH_LEN ||
+	    !json_is_string(json_object_get(o, "key_id")) ||
+	    strncmp(json_string_value(json_object_get(o, "key_id")), id,
+	    16) != 0) {
+		brk_error_set(err, r, "the anchor's body is malformed");
+		goto out;
+	}
+	r = BRK_ERR_NOMEM;
+	if ((sig = sshbuf_new()) == NULL)
+		goto out;
+	if (sshbuf_put_base64_decoded(sig, id + 17, 88) != 0 ||
+	    sshbuf_len(sig) != CA_SIG_SIZE) {
+		r = brk_error_set(err, BRK_ERR_INVALID, "the anchor's "
+		    "signature is not base64 of 64 bytes");
+		goto out;
+	}
+	r = brk_error_set(err, BRK_ERR_VERIFY, "the anchor is signed by key "
+	    "%.16s, which is not one of the CA's keys", id);
+	nkeys = ca_all_public_lines(ca, &lines);
+	for (i = 0; i < nkeys; i++) {
+		if ((blob = ca_public_blob(ca, i, &bl)) == NULL ||
+		    sshkey_short_id(blob, bl, kid) != 0 ||
+		    strncmp(kid, id, 16) != 0 ||
+		    sshkey_from_blob(blob, bl, &k, NULL) != 0)
+			continue;
+		r = BRK_ERR_CRYPTO;
+		if (sshkey_ed25519_pk(k) == NULL ||
+		    (pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL,
+		    sshkey_ed25519_pk(k), 32)) == NULL ||
+		    (md = EVP_MD_CTX_new()) == NULL ||
+		    EVP_DigestVerifyInit(md, NULL, NULL, NULL, pk) != 1)
+			goto out;
+		if (EVP_DigestVerify(md, sshbuf_ptr(sig), sshbuf_len(sig),
+		    (const uint8_t *)text, (size_t)(l3 - text)) != 1) {
+			r = brk_error_set(err, BRK_ERR_VERIFY, "the anchor's "
+			    "signature is not valid (altered or forged)");
+			goto out;
+		}
+		*seq = (uint64_t)json_integer_value(json_object_get(o, "seq"));
+		memcpy(hash, h, 65);
+		r = 0;
+		goto out;
+	}
+out:
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(pk);
+	sshkey_free(k);
+	sshbuf_free(sig);
+	json_decref(o);
+	return r;
+}
+
+/* Write text to dir/anchors/anchor-<seq>.txt atomically. */
+static int
+anchor_file(const char *state_dir, uint64_t seq, const char *text)
+{
+	char dir[4096], path[4200], tmp[4300];
+	size_t n = strlen(text);
+	int fd = -1, r = BRK_ERR_IO;
+
+	snprintf(dir, sizeof(dir), "%s/anchors", state_dir);
+	snprintf(path, sizeof(path), "%s/anchor-%llu.txt", dir,
+	    (unsigned long long)seq);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		goto out;
+	unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0644)) < 0)
+		goto out;
+	if (write(fd, text, n) != (ssize_t)n || fsync(fd) != 0)
+		goto out;
+	close(fd);
+	fd = -1;
+	if (rename(tmp, path) != 0)
+		goto out;
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
+		fsync(fd);
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (r != 0) {
+		log_warn("event=audit_anchor_file_failed path=%s error=\"%s\"",
+		    path, strerror(errno));
+		unlink(tmp);
+	}
+	return r;
+}
+
+struct anchor_op {
+	struct brokerd *d;
+	struct call *c;		/* NULL for the periodic anchor */
+	int64_t now;
+	bool force;
+	int rc;
+	uint64_t seq;
+	char *text;		/* the new anchor, when one was made */
+};
+
+/* Whether an anchor is due: N records or M seconds since the last one. */
+static bool
+anchor_due(const struct config *cfg, uint64_t head, uint64_t aseq,
+    int64_t at, bool have, int64_t now)
+{
+	uint64_t since;
+
+	if (head == 0)
+		return false;
+	/* the last anchor's own record does not count; with no anchor yet
+	 * the clock runs from the daemon's start (at is then started_at) */
+	since = !have ? head : head > aseq + 1 ? head - aseq - 1 : 0;
+	if (since == 0)
+		return false;
+	if (cfg->audit_anchor_records > 0 &&
+	    since >= (uint64_t)cfg->audit_anchor_records)
+		return true;
+	return cfg->audit_anchor_seconds > 0 &&
+	    now - at >= cfg->audit_anchor_seconds;
+}
+
+static int
+apply_anchor(struct store_txn *t, void *arg)
+{
+	struct anchor_op *op = arg;
+	uint64_t head, aseq = 0;
+	int64_t at = 0;
+	char hash[65], *old = NULL, target[40];
+	json_t *details = NULL;
+	bool have;
+	int r;
+
+	free(op->text);
+	op->text = NULL;
+	if ((r = audit_head(t, &head, hash)) != 0)
+		return r;
+	r = audit_anchor_get(t, &aseq, &at, &old);
+	free(old);
+	if (r != 0 && r != BRK_ERR_NOTFOUND)
+		return r;
+	have = r == 0;
+	if (!have)
+		at = op->d->started_at;
+	if (head == 0 || (!op->force && !anchor_due(op->d->cfg, head, aseq,
+	    at, have, op->now)))
+		return 0;
+	if ((r = anchor_make(op->d->ca, head, hash, op->now, &op->text)) != 0)
+		return r;
+	snprintf(target, sizeof(target), "anchor-%llu",
+	    (unsigned long long)head);
+	r = BRK_ERR_NOMEM;
+	if ((details = json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)head,
+	    "hash", hash, "key_id", ca_key_id(op->d->ca))) == NULL)
+		return r;
+	r = audit_anchor_put(t, head, op->now, op->text);
+	if (r == 0)
+		r = audit_append(t, op->now, &(struct audit_event){
+		    .action = "audit.anchor",
+		    .actor = op->c != NULL ? op->c->who.name : "brokerd",
+		    .caller = op->c != NULL ? op->c->caller.name : "brokerd",
+		    .target = target, .details = details }, NULL);
+	json_decref(details);
+	op->seq = head;
+	return r;
+}
+
+static void
+finish_anchor(void *arg)
+{
+	struct anchor_op *op = arg;
+
+	if (op->rc == 0 && op->text != NULL)
+		anchor_file(op->d->cfg->state_dir, op->seq, op->text);
+	if (op->rc != 0 && op->rc != BRK_ERR_FULL &&
+	    op->rc != BRK_ERR_READONLY)
+		log_warn("event=audit_anchor_failed error=\"%s\"",
+		    brk_strerror(op->rc));
+	if (op->c != NULL) {
+		if (op->rc != 0)
+			call_fail(op->c, op->rc, "cannot make an anchor: %s",
+			    brk_strerror(op->rc));
+		else if (op->text == NULL)
+			call_fail(op->c, BRK_ERR_NOTFOUND, "the audit trail "
+			    "is empty: nothing to anchor");
+		else
+			call_reply(op->c, json_pack("{s:I, s:I, s:s}", "seq",
+			    (json_int_t)op->seq, "ts", (json_int_t)op->now,
+			    "anchor", op->text));
+	}
+	free(op->text);
+	free(op);
+}
+
+static void
+done_anchor(void *arg, int rc)
+{
+	struct anchor_op *op = arg;
+
+	op->rc = rc;
+	workpool_submit(op->d->pool, finish_anchor, op);
+}
+
+static int
+submit_anchor(struct brokerd *d, struct call *c, bool force)
+{
+	struct anchor_op *op = calloc(1, sizeof(*op));
+	int r;
+
+	if (op == NULL)
+		return BRK_ERR_NOMEM;
+	op->d = d;
+	op->c = c;
+	op->force = force;
+	op->now = time_now();
+	if ((r = writer_submit(d->writer, apply_anchor, done_anchor, op)) != 0)
+		free(op);
+	return r;
+}
+
+void
+ops_audit_tick(struct brokerd *d, struct store_txn **rtxn)
+{
+	uint64_t head = 0, aseq = 0;
+	int64_t at = 0, now = time_now();
+	char hash[65], *text = NULL;
+	bool due = false;
+	int r;
+
+	if (d->ca == NULL || (d->cfg->audit_anchor_records <= 0 &&
+	    d->cfg->audit_anchor_seconds <= 0))
+		return;
+	if (store_read_begin(d->store, rtxn) != 0)
+		return;
+	if (audit_head(*rtxn, &head, hash) == 0) {
+		r = audit_anchor_get(*rtxn, &aseq, &at, &text);
+		if (r == 0 || r == BRK_ERR_NOTFOUND)
+			due = anchor_due(d->cfg, head, aseq, r == 0 ? at :
+			    d->started_at, r == 0, now);
+	}
+	free(text);
+	store_read_end(*rtxn);
+	if (due)
+		submit_anchor(d, NULL, false);
+}
+
+int
+op_audit_anchor(struct call *c)
+{
+	static const char *const keys[] = { "new", NULL };
+	struct brk_error err = { { 0 } };
+	struct store_txn *t = NULL;
+	uint64_t seq = 0;
+	int64_t at = 0;
+	char *text = NULL;
+	bool fresh = false;
+	int r;
+
+	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
+	    ((r = proto_arg_bool(c->req->args, "new", &fresh, &err)) != 0 &&
+	    r != BRK_ERR_NOTFOUND)) {
+		call_fail(c, r, "%s", err.msg);
+		return r;
+	}
+	if (!may_audit(c)) {
+		call_fail(c, BRK_ERR_DENIED, "%s may not read audit anchors "
+		    "(auditors and policy admins may)", c->who.name);
+		return BRK_ERR_DENIED;
+	}
+	if (fresh) {
+		if ((r = submit_anchor(c->d, c, true)) != 0)
+			call_fail(c, r, "cannot make an anchor: %s",
+			    brk_strerror(r));
+		return r;
+	}
+	if ((r = call_read(c, &t)) == 0)
+		r = audit_anchor_get(t, &seq, &at, &text);
+	if (r == BRK_ERR_NOTFOUND)
+		call_fail(c, r, "no anchor yet (broker audit anchor --new "
+		    "makes one)");
+	else if (r != 0)
+		call_fail(c, r, "cannot read the anchor: %s", brk_strerror(r));
+	else
+		call_reply(c, json_pack("{s:I, s:I, s:s}", "seq",
+		    (json_int_t)seq, "ts", (json_int_t)at, "anchor", text));
+	free(text);
+	return r;
+}
+
+/* --- reads on the worker pool ----------------------------------------- */
+
+enum job_kind { JOB_VERIFY, JOB_SEARCH, JOB_EXPORT };
+
+struct job {
+	struct call *c;
+	enum job_kind kind;
+	struct audit_query q;	/* search; strings borrowed from c->req */
+	const char *anchor;	/* verify; borrowed */
+	uint64_t after;		/* export */
+	size_t limit;
+};
+
+static void
+run_verify(struct job *j, struct store_txn *t)
+{
+	struct brk_error err = { { 0 } }, aerr = { { 0 } };
+	uint64_t count = 0, bad = 0, aseq = 0;
+	char ahash[65];
+	json_t *res;
+	int r, ra = 0;
+
+	if (j->anchor != NULL &&
+	    (ra = anchor_check(j->c->d->ca, j->anchor, &aseq, ahash, &aerr))
+	    == BRK_ERR_INVALID) {
+		call_fail(j->c, ra, "%s", aerr.msg);
+		return;
+	}
+	r = audit_verify(t, &count, &bad, &err);
+	if (r != 0 && r != BRK_ERR_VERIFY) {
+		call_fail(j->c, r, "cannot read the audit trail: %s",
+		    brk_strerror(r));
+		return;
+	}
+	if (j->anchor != NULL && ra == 0)
+		ra = audit_check_anchor(t, aseq, ahash, &aerr);
+	res = json_pack("{s:b, s:I, s:I, s:s}", "ok", r == 0 && ra == 0,
+	    "records", (json_int_t)count, "first_bad", (json_int_t)bad,
+	    "message", r != 0 ? err.msg : ra != 0 ? aerr.msg :
+	    j->anchor != NULL ? "the chain is intact and holds the anchor" :
+	    "the chain is intact");
+	if (j->anchor != NULL && res != NULL) {
+		json_object_set_new(res, "anchor", json_pack("{s:b, s:I, s:s}",
+		    "ok", ra == 0, "seq", (json_int_t)aseq, "message",
+		    ra == 0 ? "signature valid, record present" : aerr.msg));
+		if (r == 0 && ra != 0)
+			json_object_set_new(res, "first_bad",
+			    json_integer((json_int_t)aseq));
+	}
+	call_reply(j->c, res);
+}
+
+static void
+run_job(void *arg)
+{
+	struct job *j = arg;
+	struct store_txn *t = NULL;
+	uint64_t last = 0;
+	bool more = false;
+	json_t *a = NULL;
+	int r;
+
+	if ((r = store_begin(j->c->d->store, false, &t)) != 0) {
+		call_fail(j->c, r, "cannot read the store: %s",
+		    brk_strerror(r));
+		goto out;
+	}
+	if (j->kind == JOB_VERIFY) {
+		run_verify(j, t);
+		goto out;
+	}
+	if ((a = json_array()) == NULL) {
+		call_fail(j->c, BRK_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (j->kind == JOB_SEARCH)
+		r = audit_search(t, &j->q, a);
+	else
+		r = audit_export(t, j->after, j->limit, EXPORT_BYTES, a, &last,
+		    &more);
+	if (r != 0)
+		call_fail(j->c, r, "cannot read the audit trail: %s",
+		    brk_strerror(r));
+	else if (j->kind == JOB_SEARCH) {
+		call_reply(j->c, a);
+		a = NULL;
+	} else {
+		call_reply(j->c, json_pack("{s:o, s:I, s:b}", "records", a,
+		    "last", (json_int_t)last, "more", more));
+		a = NULL;
+	}
+out:
+	json_decref(a);
+	store_abort(t);
+	free(j);
+}
+
+static int
+submit_job(struct call *c, struct job *j)
+{
+	j->c = c;
+	workpool_submit(c->d->pool, run_job, j);
+	return 0;
+}
 
 int
 op_audit_verify(struct call *c)
 {
+	static const char *const keys[] = { "anchor", NULL };
 	struct brk_error err = { { 0 } };
-	struct store_txn *t = NULL;
-	uint64_t count = 0, bad = 0;
+	struct job *j;
 	int r;
 
-	if ((r = call_read(c, &t)) != 0) {
-		call_fail(c, r, "cannot read the store: %s", brk_strerror(r));
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		call_fail(c, BRK_ERR_NOMEM, "out of memory");
+		return BRK_ERR_NOMEM;
+	}
+	j->kind = JOB_VERIFY;
+	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
+	    ((r = proto_arg_str(c->req->args, "anchor", false, 4096,
+	    &j->anchor, &err)) != 0 && r != BRK_ERR_NOTFOUND)) {
+		free(j);
+		call_fail(c, r, "%s", err.msg);
 		return r;
 	}
-	r = audit_verify(t, &count, &bad, &err);
-	if (r != 0 && r != BRK_ERR_VERIFY) {
-		call_fail(c, r, "cannot read the audit trail: %s",
+	return submit_job(c, j);
+}
+
+int
+op_audit_search(struct call *c)
+{
+	static const char *const keys[] = { "since", "until", "user",
+		"resource", "action", "request", "limit", NULL };
+	struct brk_error err = { { 0 } };
+	struct job *j;
+	int64_t since = 0, until = 0, limit = 100;
+	int r;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		call_fail(c, BRK_ERR_NOMEM, "out of memory");
+		return BRK_ERR_NOMEM;
+	}
+	j->kind = JOB_SEARCH;
+	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
+	    ((r = proto_arg_int(c->req->args, "since", false, 1, INT64_MAX / 2,
+	    &since, &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
+	    ((r = proto_arg_int(c->req->args, "until", false, 1, INT64_MAX / 2,
+	    &until, &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
+	    ((r = proto_arg_int(c->req->args, "limit", false, 1, SEARCH_MAX,
+	    &limit, &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
+	    ((r = proto_arg_str(c->req->args, "user", false, 256, &j->q.user,
+	    &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
+	    ((r = proto_arg_str(c->req->args, "resource", false, 256,
+	    &j->q.resource, &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
+	    ((r = proto_arg_str(c->req->args, "action", false, 256,
+	    &j->q.action, &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
+	    ((r = proto_arg_str(c->req->args, "request", false, 256,
+	    &j->q.target, &err)) != 0 && r != BRK_ERR_NOTFOUND)) {
+		free(j);
+		call_fail(c, r, "%s", err.msg);
+		return r;
+	}
+	j->q.since = since;
+	j->q.until = until;
+	j->q.limit = (size_t)limit;
+	if (!may_audit(c))
+		j->q.visible_to = c->who.name;
+	return submit_job(c, j);
+}
+
+int
+op_audit_export(struct call *c)
+{
+	static const char *const keys[] = { "since", "limit", NULL };
+	struct brk_error err = { { 0 } };
+	struct job *j;
+	int64_t since = 0, limit = EXPORT_MAX;
+	int r;
+
+	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
+	    ((r = proto_arg_int(c->req->args, "since", false, 0, INT64_MAX,
+	    &since, &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
+	    ((r = proto_arg_int(c->req->args, "limit", false, 1, EXPORT_MAX,
+	    &limit, &err)) != 0 && r != BRK_ERR_NOTFOUND)) {
+		call_fail(c, r, "%s", err.msg);
+		return r;
+	}
+	if (!may_audit(c)) {
+		call_fail(c, BRK_ERR_DENIED, "%s may not export the audit "
+		    "trail (auditors and policy admins may)", c->who.name);
+		return BRK_ERR_DENIED;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		call_fail(c, BRK_ERR_NOMEM, "out of memory");
+		return BRK_ERR_NOMEM;
+	}
+	j->kind = JOB_EXPORT;
+	j->after = (uint64_t)since;
+	j->limit = (size_t)limit;
+	return submit_job(c, j);
+}
+
+/* --- prune ------------------------------------------------------------ */
+
+struct prune_op {
+	struct call *c;
+	int64_t before, now;
+	uint64_t pruned, last, covered;
+	bool more, blocked, have_anchor;
+};
+
+static int
+apply_prune(struct store_txn *t, void *arg)
+{
+	struct prune_op *op = arg;
+	char *text = NULL, target[40];
+	int64_t at = 0;
+	json_t *details;
+	int r;
+
+	op->covered = 0;
+	r = audit_anchor_get(t, &op->covered, &at, &text);
+	free(text);
+	if (r != 0 && r != BRK_ERR_NOTFOUND)
+		return r;
+	op->have_anchor = r == 0;
+	if ((r = audit_prune(t, op->before, op->covered, PRUNE_BATCH,
+	    &op->pruned, &op->last, &op->more, &op->blocked)) != 0 ||
+	    op->pruned == 0)
+		return r;
+	snprintf(target, sizeof(target), "audit-%llu",
+	    (unsigned long long)op->last);
+	if ((details = json_pack("{s:I, s:I, s:I, s:I}", "first",
+	    (json_int_t)(op->last - op->pruned + 1), "last",
+	    (json_int_t)op->last, "count", (json_int_t)op->pruned, "before",
+	    (json_int_t)op->before)) == NULL)
+		return BRK_ERR_NOMEM;
+	r = audit_append(t, op->now, &(struct audit_event){
+	    .action = "audit.pruned", .actor = op->c->who.name,
+	    .caller = op->c->caller.name, .target = target,
+	    .details = details }, NULL);
+	json_decref(details);
+	return r;
+}
+
+static void
+done_prune(void *arg, int rc)
+{
+	struct prune_op *op = arg;
+
+	if (rc != 0)
+		call_fail(op->c, rc, "cannot prune the audit trail: %s",
+		    brk_strerror(rc));
+	else
+		call_reply(op->c, json_pack("{s:I, s:I, s:b, s:b, s:I}",
+		    "pruned", (json_int_t)op->pruned, "last_pruned",
+		    (json_int_t)op->last, "more", op->more, "blocked",
+		    op->blocked, "anchor_seq", (json_int_t)op->covered));
+	free(op);
+}
+
+int
+op_audit_prune(struct call *c)
+{
+	static const char *const keys[] = { "before", NULL };
+	struct brk_error err = { { 0 } };
+	struct prune_op *op;
+	int64_t before = 0;
+	int r;
+
+	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
+	    (r = proto_arg_int(c->req->args, "before", true, 1, INT64_MAX / 2,
+	    &before, &err)) != 0) {
+		call_fail(c, r, "%s", err.msg);
+		return r;
+	}
+	if (!is_policy_admin(c)) {
+		call_fail(c, BRK_ERR_DENIED, "%s may not prune the audit trail "
+		    "(policy admins may)", c->who.name);
+		return BRK_ERR_DENIED;
+	}
+	if ((op = calloc(1, sizeof(*op))) == NULL) {
+		call_fail(c, BRK_ERR_NOMEM, "out of memory");
+		return BRK_ERR_NOMEM;
+	}
+	op->c = c;
+	op->before = before;
+	op->now = time_now();
+	if ((r = writer_submit(c->d->writer, apply_prune, done_prune, op))
+	    != 0) {
+		free(op);
+		call_fail(c, r, "cannot prune the audit trail: %s",
 		    brk_strerror(r));
-		return r;
 	}
-	call_reply(c, json_pack("{s:b, s:I, s:I, s:s}", "ok", r == 0,
-	    "records", (json_int_t)count, "first_bad", (json_int_t)bad,
-	    "message", r == 0 ? "the chain is intact" : err.msg));
-	return 0;
+	return r;
 }

@@ -305,6 +305,9 @@ op_check(struct call *c)
 		    id, "expires_at", ts, "reason", why, "role", g->role,
 		    "blocked", 0);
 	}
+	/* metrics: checks by result (ops_metrics.c) */
+	__atomic_fetch_add(&c->d->checks[g != NULL ? 0 : 1], 1,
+	    __ATOMIC_RELAXED);
 	free(f.grants);
 	policy_put(c->d, p);
 	call_reply(c, o);

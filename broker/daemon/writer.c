@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -31,6 +32,7 @@ struct writer {
 	struct wop *head, *tail;
 	bool stopping;
 	uint64_t commits, mutations, max_batch;
+	uint64_t commit_ns, commit_ns_max;	/* metrics: apply + commit */
 };
 
 /* Take up to max queued mutations off the queue, in order. */
@@ -107,11 +109,21 @@ finish(struct wop *batch, int sync_rc)
  * (store_set_lazy_meta): a batch is held until the next commit's sync, or
  * an explicit sync when nothing else is queued, has made it durable.
  */
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void *
 writer_main(void *arg)
 {
 	struct writer *w = arg;
 	struct wop *batch, *held = NULL;
+	uint64_t t0, took;
 	size_t n;
 	int rc;
 
@@ -133,7 +145,14 @@ writer_main(void *arg)
 		if (n > w->max_batch)
 			w->max_batch = n;
 		pthread_mutex_unlock(&w->lock);
+		t0 = now_ns();
 		rc = apply_batch(w, batch);
+		took = now_ns() - t0;	/* metrics (ops_metrics.c) */
+		pthread_mutex_lock(&w->lock);
+		w->commit_ns += took;
+		if (took > w->commit_ns_max)
+			w->commit_ns_max = took;
+		pthread_mutex_unlock(&w->lock);
 		if (held != NULL)	/* this commit's sync covered it */
 			finish(held, rc == 0 ? 0 : store_sync(w->store));
 		held = NULL;
@@ -271,5 +290,14 @@ writer_stats(struct writer *w, uint64_t *commits, uint64_t *mutations,
 	*commits = w->commits;
 	*mutations = w->mutations;
 	*max_batch = w->max_batch;
+	pthread_mutex_unlock(&w->lock);
+}
+
+void
+writer_latency(struct writer *w, uint64_t *total_ns, uint64_t *max_ns)
+{
+	pthread_mutex_lock(&w->lock);
+	*total_ns = w->commit_ns;
+	*max_ns = w->commit_ns_max;
 	pthread_mutex_unlock(&w->lock);
 }

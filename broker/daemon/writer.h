@@ -38,4 +38,8 @@ int writer_run(struct writer *w, writer_apply_fn apply, void *arg);
 void writer_stats(struct writer *w, uint64_t *commits, uint64_t *mutations,
     uint64_t *max_batch);
 
+/* Time spent applying and committing batches (total, and the longest one),
+ * in nanoseconds, for metrics. */
+void writer_latency(struct writer *w, uint64_t *total_ns, uint64_t *max_ns);
+
 #endif

@@ -1,19 +1,29 @@
 #!/bin/sh
 # regress.sh - run every seed corpus file through its fuzz target once,
 # without libFuzzer: each target is linked with driver.c and built with
-# ASan + UBSan (clang if present, else gcc) into $BUILD/fuzz-regress/.
+# ASan + UBSan into $BUILD/fuzz-regress-CC/, by the compiler `make check` uses
+# (REGRESS_CC, else $CC, else gcc), so that it breaks only when the build
+# does.
 # Prints "ok - TARGET: N inputs" or "not ok - ..." per target (TAP-like,
 # as the integration tests do); exits 1 when any failed.
 set -u
 cd "$(dirname "$0")/../.."
+# the packages and libraries the daemon links, from the main Makefile
+MAIN_PKGS="jansson libcrypto libssl lmdb ldap"
+MAIN_LIBS="-ljansson -lcrypto -lssl -llmdb -lldap -llber -lpthread"
+eval "$(make -s --no-print-directory -f Makefile -f tests/fuzz/vars.mk \
+    fuzz-vars 2>/dev/null | grep '^MAIN_')"
 BUILD=${BUILD:-build}
-OUT=$BUILD/fuzz-regress
-CC=${REGRESS_CC:-$(command -v clang-14 || command -v clang || command -v gcc)}
+OUT=
+CC=${REGRESS_CC:-${CC:-gcc}}
+command -v "$CC" >/dev/null 2>&1 || CC=$(command -v gcc || command -v clang)
+OUT=$BUILD/fuzz-regress-$(basename "$CC")	# objects of one compiler
 TARGETS="proto policy config duration_glob sshkey snapshot pam_options"
 mkdir -p "$OUT"
 
 build() {
-	make -s -f tests/fuzz/fuzz.mk MODE=regress OUT="$OUT" CC="$CC" \
+	make -s -f tests/fuzz/fuzz.mk PKGS="$MAIN_PKGS" LIBS="$MAIN_LIBS" \
+	    MODE=regress OUT="$OUT" CC="$CC" \
 	    -j"$(nproc 2>/dev/null || echo 2)" targets >"$OUT/build.log" 2>&1
 }
 # one build at a time in $OUT (tests may run concurrently)

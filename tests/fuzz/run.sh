@@ -13,6 +13,11 @@
 # A summary line per target gives its runs and executions per second.
 set -u
 cd "$(dirname "$0")/../.."
+# the packages and libraries the daemon links, from the main Makefile
+MAIN_PKGS="jansson libcrypto libssl lmdb ldap"
+MAIN_LIBS="-ljansson -lcrypto -lssl -llmdb -lldap -llber -lpthread"
+eval "$(make -s --no-print-directory -f Makefile -f tests/fuzz/vars.mk \
+    fuzz-vars 2>/dev/null | grep '^MAIN_')"
 OUT=build/fuzz
 SECS=${FUZZ_SECONDS:-30}
 JOBS=${FUZZ_JOBS:-1}
@@ -24,7 +29,8 @@ if [ -z "$CC" ]; then
 	echo "fuzz: clang is needed (apt-get install clang libclang-rt-14-dev)" >&2
 	exit 1
 fi
-make -s -f tests/fuzz/fuzz.mk MODE=fuzz OUT=$OUT CC="$CC" \
+make -s -f tests/fuzz/fuzz.mk PKGS="$MAIN_PKGS" LIBS="$MAIN_LIBS" \
+    MODE=fuzz OUT=$OUT CC="$CC" \
     -j"$(nproc 2>/dev/null || echo 2)" targets || exit 1
 
 run_one() {

@@ -1,0 +1,54 @@
+/*
+ * auditfeed.h - follow the audit trail and hand each new record, in seq
+ * order and only once it is committed, to subscribers (the syslog mirror,
+ * notification sinks).
+ *
+ * One thread per feed.  It starts from the chain head at auditfeed_start()
+ * (records written before are not delivered), wakes every 150 ms or when
+ * auditfeed_wake() is called, reads the new records in a read transaction,
+ * ends the transaction, then calls every subscriber for each record, oldest
+ * first.  Subscribers run on the feed's thread, one record at a time: a slow
+ * subscriber delays the feed, never the broker (writes and replies do not
+ * wait for it).
+ */
+#ifndef BRK_AUDITFEED_H
+#define BRK_AUDITFEED_H
+
+#include <jansson.h>
+
+#include "store.h"
+
+struct auditfeed;
+
+/* Called with each record (a JSON object, borrowed for the call only). */
+typedef void (*auditfeed_fn)(const json_t *record, void *arg);
+
+/* A new feed over s (not started).  Errors: BRK_ERR_NOMEM. */
+int auditfeed_new(struct store *s, struct auditfeed **out);
+
+/* Add a subscriber; only before auditfeed_start().  Errors: BRK_ERR_STATE
+ * (already started), BRK_ERR_TOOBIG (too many), BRK_ERR_INVALID. */
+int auditfeed_subscribe(struct auditfeed *f, auditfeed_fn fn, void *arg);
+
+/* Remember the head and start the thread.  Errors: BRK_ERR_STATE (started
+ * twice), store errors, BRK_ERR_INTERNAL (no thread). */
+int auditfeed_start(struct auditfeed *f);
+
+/* Ask the thread to look now (e.g. after a commit); thread-safe; NULL is
+ * fine. */
+void auditfeed_wake(struct auditfeed *f);
+
+/* Stop the thread (after it delivers what it has read) and free; NULL is
+ * fine.  Call before store_free(). */
+void auditfeed_free(struct auditfeed *f);
+
+/* A subscriber: one line per record to syslog (authpriv, info),
+ * "audit seq=.. ts=.. action=.. actor=.. ..." with values escaped.
+ * syslog(3) failing (no daemon) is ignored.  arg is unused. */
+void auditfeed_syslog(const json_t *record, void *arg);
+
+/* The key=value text auditfeed_syslog() sends, into buf (always
+ * NUL-terminated, truncated to len); for tests. */
+void auditfeed_format(const json_t *record, char *buf, size_t len);
+
+#endif

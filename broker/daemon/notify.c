@@ -1,0 +1,590 @@
+/*
+ * notify.c - from audit records to events, and events into sink queues.
+ *
+ * The one idea: the feed callback only maps and enqueues.  An event is
+ * serialised once, shared by reference, and pushed into each sink's
+ * bounded ring; a full ring drops its oldest event and counts it, so
+ * neither the feed nor anything behind it (the writer, grants) ever waits
+ * for a hook.  The sinks' threads (notify_exec.c, notify_webhook.c) pop and
+ * deliver at their own pace.
+ */
+#include "notify.h"
+
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "auditfeed.h"
+#include "daemon.h"
+#include "log.h"
+#include "notify_sink.h"
+#include "reviews.h"
+#include "timefmt.h"
+
+#define MAX_SINKS 2
+#define REVIEW_EVERY 60		/* seconds between looks for overdue reviews */
+
+struct notify {
+	const struct notify_config *cfg;
+	struct nsink sinks[MAX_SINKS];
+	size_t nsinks;
+	bool curl_ready;
+	uint64_t made, matched;		/* atomic */
+	/* review.overdue: touched by the I/O thread only */
+	int64_t last_review;
+	char (*overdue)[24];		/* ids already told, still overdue */
+	size_t noverdue;
+};
+
+int64_t
+notify_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- events --------------------------------------------------------- */
+
+struct nevent *
+nevent_new(const char *name, const char *json, size_t len)
+{
+	struct nevent *e = malloc(sizeof(*e) + len + 1);
+
+	if (e == NULL)
+		return NULL;
+	e->refs = 1;
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->len = len;
+	memcpy(e->json, json, len);
+	e->json[len] = '\0';
+	return e;
+}
+
+void
+nevent_ref(struct nevent *e)
+{
+	__atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
+}
+
+void
+nevent_put(struct nevent *e)
+{
+	if (e != NULL && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free(e);
+}
+
+static const char *
+severity(const char *ev)
+{
+	static const char *const high[] = { "breakglass.used", "freeze.on",
+		"review.overdue", NULL };
+	static const char *const warning[] = { "flag.added", NULL };
+	static const char *const notice[] = { "request.denied",
+		"grant.revoked", "optout.added", "optout.removed",
+		"freeze.off", "freeze.expired", "flag.removed",
+		"policy.loaded", NULL };
+	size_t i;
+
+	for (i = 0; high[i] != NULL; i++)
+		if (strcmp(ev, high[i]) == 0)
+			return "high";
+	for (i = 0; warning[i] != NULL; i++)
+		if (strcmp(ev, warning[i]) == 0)
+			return "warning";
+	for (i = 0; notice[i] != NULL; i++)
+		if (strcmp(ev, notice[i]) == 0)
+			return "notice";
+	return "info";
+}
+
+/* Whether a details key could name secret material; such keys never
+ * leave the broker (the audit trail holds none, but say so twice). */
+static bool
+secret_key(const char *k)
+{
+	static const char *const words[] = { "key", "cert", "token", "secret",
+		"password", "credential", NULL };
+	size_t i;
+
+	for (i = 0; words[i] != NULL; i++)
+		if (strcasestr(k, words[i]) != NULL)
+			return true;
+	return false;
+}
+
+static json_t *
+scrub(const json_t *v, int depth)
+{
+	const char *k;
+	json_t *o, *m;
+
+	if (!json_is_object(v))
+		return depth > 8 ? json_null() : json_deep_copy(v);
+	if ((o = json_object()) == NULL)
+		return NULL;
+	json_object_foreach((json_t *)v, k, m)
+		if (!secret_key(k))
+			json_object_set_new(o, k, depth > 8 ? json_null() :
+			    scrub(m, depth + 1));
+	return o;
+}
+
+static json_t *
+str_or_null(const json_t *rec, const char *key)
+{
+	const json_t *v = json_object_get(rec, key);
+
+	return json_is_string(v) ? json_string(json_string_value(v)) :
+	    json_null();
+}
+
+static json_t *
+make_event(const json_t *rec, const char *name)
+{
+	char ts[TIMEFMT_LEN];
+	const json_t *seq = json_object_get(rec, "seq");
+
+	time_rfc3339(json_integer_value(json_object_get(rec, "ts")), ts);
+	return json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o}",
+	    "event", name, "time", ts,
+	    "seq", json_is_integer(seq) ? json_integer(json_integer_value(seq))
+	    : json_null(),
+	    "severity", severity(name),
+	    "actor", str_or_null(rec, "actor"), "user", str_or_null(rec, "user"),
+	    "resource", str_or_null(rec, "resource"),
+	    "target", str_or_null(rec, "target"),
+	    "reason", str_or_null(rec, "reason"),
+	    "details", scrub(json_object_get(rec, "details"), 0));
+}
+
+json_t *
+notify_map(const json_t *record)
+{
+	const char *action = json_string_value(json_object_get(record,
+	    "action"));
+	const char *actor = json_string_value(json_object_get(record, "actor"));
+	const char *user = json_string_value(json_object_get(record, "user"));
+	const char *names[2] = { NULL, NULL };
+	json_t *out = json_array(), *e;
+	size_t i;
+
+	/* names travel in headers and the environment: a safe alphabet */
+	if (out == NULL || action == NULL || strlen(action) >= 64 ||
+	    action[strspn(action, "abcdefghijklmnopqrstuvwxyz0123456789._-")]
+	    != '\0')
+		return out;
+	if (strcmp(action, "request.granted") == 0)
+		names[0] = "request.created";
+	else if (strcmp(action, "request.pending") == 0 ||
+	    strcmp(action, "breakglass.used") == 0) {
+		names[0] = "request.created";
+		names[1] = action;
+	} else if (strcmp(action, "request.denied") == 0) {
+		/* refused when filed (the requester is the actor), or denied
+		 * by an approver later (never the requester) */
+		if (actor != NULL && user != NULL && strcmp(actor, user) == 0)
+			names[0] = "request.created";
+		names[names[0] != NULL] = action;
+	} else
+		names[0] = action;
+	for (i = 0; i < 2 && names[i] != NULL; i++) {
+		if ((e = make_event(record, names[i])) == NULL ||
+		    json_array_append_new(out, e) != 0) {
+			json_decref(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
+/* ---- queues --------------------------------------------------------- */
+
+static int
+nqueue_init(struct nqueue *q, size_t max)
+{
+	memset(q, 0, sizeof(*q));
+	if ((q->ring = calloc(max, sizeof(*q->ring))) == NULL)
+		return BRK_ERR_NOMEM;
+	q->max = max;
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->cond, NULL);
+	return 0;
+}
+
+static void
+nqueue_push(struct nqueue *q, struct nevent *e)
+{
+	struct nevent *old = NULL;
+
+	nevent_ref(e);
+	pthread_mutex_lock(&q->lock);
+	if (q->stopping) {
+		q->dropped++;
+		old = e;
+	} else {
+		if (q->len == q->max) {		/* drop the oldest */
+			old = q->ring[q->head];
+			q->head = (q->head + 1) % q->max;
+			q->len--;
+			q->dropped++;
+		}
+		q->ring[(q->head + q->len) % q->max] = e;
+		q->len++;
+		q->queued++;
+		pthread_cond_signal(&q->cond);
+	}
+	pthread_mutex_unlock(&q->lock);
+	nevent_put(old);
+}
+
+/* The next event; NULL once stopping and empty or past the grace. */
+static struct nevent *
+nqueue_pop(struct nqueue *q)
+{
+	struct nevent *e = NULL;
+
+	pthread_mutex_lock(&q->lock);
+	while (q->len == 0 && !q->stopping)
+		pthread_cond_wait(&q->cond, &q->lock);
+	if (q->len > 0 && (!q->stopping ||
+	    notify_mono_ms() < q->deadline_ms)) {
+		e = q->ring[q->head];
+		q->head = (q->head + 1) % q->max;
+		q->len--;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return e;
+}
+
+bool
+nqueue_should_stop(struct nqueue *q)
+{
+	bool stop;
+
+	pthread_mutex_lock(&q->lock);
+	stop = q->stopping && notify_mono_ms() >= q->deadline_ms;
+	pthread_mutex_unlock(&q->lock);
+	return stop;
+}
+
+bool
+nqueue_sleep(struct nqueue *q, int64_t ms)
+{
+	struct timespec until;
+	bool stop;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&q->lock);
+	while (!q->stopping &&
+	    pthread_cond_timedwait(&q->cond, &q->lock, &until) == 0)
+		;
+	stop = q->stopping;
+	pthread_mutex_unlock(&q->lock);
+	return stop;
+}
+
+void
+nqueue_count_retry(struct nqueue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	q->retries++;
+	pthread_mutex_unlock(&q->lock);
+}
+
+static void *
+sink_main(void *arg)
+{
+	struct nsink *s = arg;
+	struct nevent *e;
+	int rc;
+
+	while ((e = nqueue_pop(&s->q)) != NULL) {
+		rc = s->deliver(s, e);
+		pthread_mutex_lock(&s->q.lock);
+		if (rc == 0)
+			s->q.delivered++;
+		else
+			s->q.failed++;
+		pthread_mutex_unlock(&s->q.lock);
+		nevent_put(e);
+	}
+	return NULL;
+}
+
+/* Stop a sink: grace for what is queued, then drop the rest. */
+static void
+sink_stop(struct nsink *s)
+{
+	size_t i, left;
+
+	pthread_mutex_lock(&s->q.lock);
+	s->q.stopping = true;
+	s->q.deadline_ms = notify_mono_ms() + NOTIFY_DRAIN_MS;
+	pthread_cond_broadcast(&s->q.cond);
+	pthread_mutex_unlock(&s->q.lock);
+	for (i = 0; i < s->started; i++)
+		pthread_join(s->threads[i], NULL);
+	left = s->q.len;
+	for (i = 0; i < s->q.len; i++)
+		nevent_put(s->q.ring[(s->q.head + i) % s->q.max]);
+	s->q.dropped += left;
+	s->q.len = 0;
+	if (left > 0)
+		log_warn("event=notify_stop sink=%s dropped=%zu", s->name, left);
+	if (s->fini != NULL)
+		s->fini(s);
+	free(s->threads);
+	free(s->q.ring);
+	pthread_mutex_destroy(&s->q.lock);
+	pthread_cond_destroy(&s->q.cond);
+}
+
+/* ---- the notifier --------------------------------------------------- */
+
+static int
+sink_start(struct nsink *s, struct brk_error *err)
+{
+	if ((s->threads = calloc(s->nthreads, sizeof(*s->threads))) == NULL)
+		return BRK_ERR_NOMEM;
+	for (s->started = 0; s->started < s->nthreads; s->started++)
+		if (pthread_create(&s->threads[s->started], NULL, sink_main,
+		    s) != 0)
+			return brk_error_set(err, BRK_ERR_INTERNAL, "notify: "
+			    "cannot start the %s threads", s->name);
+	return 0;
+}
+
+int
+notify_new(const struct notify_config *cfg, struct notify **out,
+    struct brk_error *err)
+{
+	struct notify *n = NULL;
+	struct nsink *s;
+	int r = BRK_ERR_NOMEM;
+
+	*out = NULL;
+	if (cfg == NULL)
+		return 0;
+	if ((n = calloc(1, sizeof(*n))) == NULL)
+		goto out;
+	n->cfg = cfg;
+	if (cfg->exec != NULL) {
+		s = &n->sinks[n->nsinks++];
+		if ((r = nqueue_init(&s->q, (size_t)cfg->exec->queue)) != 0 ||
+		    (r = nsink_exec_init(s, cfg->exec)) != 0 ||
+		    (r = sink_start(s, err)) != 0)
+			goto out;
+	}
+	if (cfg->webhook != NULL) {
+		s = &n->sinks[n->nsinks++];
+		if ((r = nqueue_init(&s->q, (size_t)cfg->webhook->queue)) != 0 ||
+		    (r = nsink_webhook_init(s, cfg->webhook)) != 0 ||
+		    (r = sink_start(s, err)) != 0)
+			goto out;
+	}
+	log_info("event=notify_ready exec=%s webhook=%s",
+	    cfg->exec != NULL ? "on" : "off",
+	    cfg->webhook != NULL ? "on" : "off");
+	*out = n;
+	n = NULL;
+	r = 0;
+out:
+	if (r != 0 && err->msg[0] == '\0')
+		brk_error_set(err, r, "notify: cannot start the sinks: %s",
+		    brk_strerror(r));
+	notify_free(n);
+	return r;
+}
+
+int
+notify_subscribe(struct notify *n, struct auditfeed *f)
+{
+	if (n == NULL)
+		return 0;
+	return auditfeed_subscribe(f, notify_on_record, n);
+}
+
+static bool
+wanted(const struct notify *n, const char *name)
+{
+	size_t i;
+
+	if (n->cfg->nevents == 0)
+		return true;
+	for (i = 0; i < n->cfg->nevents; i++)
+		if (fnmatch(n->cfg->events[i], name, 0) == 0)
+			return true;
+	return false;
+}
+
+/* Serialise ev once and push it into every sink. */
+static void
+enqueue(struct notify *n, json_t *ev)
+{
+	const char *name = json_string_value(json_object_get(ev, "event"));
+	struct nevent *e;
+	char *text;
+	size_t i;
+
+	__atomic_add_fetch(&n->made, 1, __ATOMIC_RELAXED);
+	if (name == NULL || !wanted(n, name))
+		return;
+	__atomic_add_fetch(&n->matched, 1, __ATOMIC_RELAXED);
+	text = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (text == NULL || (e = nevent_new(name, text, strlen(text))) ==
+	    NULL) {
+		free(text);
+		log_error("event=notify_nomem notify_event=%s", name);
+		return;
+	}
+	free(text);
+	/* e is reference-counted: our reference keeps it alive until the
+	 * last line, whatever a queue does with its own */
+	for (i = 0; i < n->nsinks; i++)
+		nqueue_push(&n->sinks[i].q, e);	// NOLINT(clang-analyzer-unix.Malloc)
+	nevent_put(e);	// NOLINT(clang-analyzer-unix.Malloc)
+}
+
+void
+notify_on_record(const json_t *record, void *arg)
+{
+	struct notify *n = arg;
+	json_t *evs, *ev;
+	size_t i;
+
+	if (n == NULL || (evs = notify_map(record)) == NULL)
+		return;
+	json_array_foreach(evs, i, ev)
+		enqueue(n, ev);
+	json_decref(evs);
+}
+
+/* ---- review.overdue ------------------------------------------------- */
+
+static bool
+was_told(const struct notify *n, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < n->noverdue; i++)
+		if (strcmp(n->overdue[i], id) == 0)
+			return true;
+	return false;
+}
+
+static json_t *
+overdue_event(const json_t *item, int64_t now)
+{
+	char ts[TIMEFMT_LEN];
+
+	time_rfc3339(now, ts);
+	return json_pack("{s:s, s:s, s:n, s:s, s:s, s:o, s:o, s:o, s:o, "
+	    "s:{s:o, s:o, s:o, s:o}}", "event", "review.overdue", "time", ts,
+	    "seq", "severity", severity("review.overdue"), "actor", "brokerd",
+	    "user", str_or_null(item, "user"),
+	    "resource", str_or_null(item, "resource"),
+	    "target", str_or_null(item, "id"),
+	    "reason", str_or_null(item, "reason"),
+	    "details", "at", str_or_null(item, "at"),
+	    "due", str_or_null(item, "due"), "role", str_or_null(item, "role"),
+	    "incident", str_or_null(item, "incident"));
+}
+
+void
+notify_tick(struct brokerd *d, struct store_txn **rtxn)
+{
+	struct notify *n = d->notify;
+	int64_t now = time_now();
+	char (*now_overdue)[24] = NULL;
+	size_t k = 0, i;
+	json_t *items, *it, *ev;
+	const char *id;
+
+	if (n == NULL || now - n->last_review < REVIEW_EVERY)
+		return;
+	n->last_review = now;
+	if ((items = json_array()) == NULL)
+		return;
+	if (store_read_begin(d->store, rtxn) != 0)
+		goto out;
+	if (reviews_list(*rtxn, false, now, items) != 0) {
+		store_read_end(*rtxn);
+		goto out;
+	}
+	store_read_end(*rtxn);
+	if ((now_overdue = calloc(json_array_size(items) + 1,
+	    sizeof(*now_overdue))) == NULL)
+		goto out;
+	json_array_foreach(items, i, it) {
+		id = json_string_value(json_object_get(it, "id"));
+		if (!json_is_true(json_object_get(it, "overdue")) ||
+		    id == NULL || strlen(id) >= sizeof(now_overdue[0]))
+			continue;
+		snprintf(now_overdue[k++], sizeof(now_overdue[0]), "%s", id);
+		if (was_told(n, id) || (ev = overdue_event(it, now)) == NULL)
+			continue;
+		enqueue(n, ev);
+		json_decref(ev);
+	}
+	/* remember only what is still overdue: acked items leave the set */
+	free(n->overdue);
+	n->overdue = now_overdue;
+	n->noverdue = k;
+	now_overdue = NULL;
+out:
+	free(now_overdue);
+	json_decref(items);
+}
+
+/* ---- stats and stop ------------------------------------------------- */
+
+size_t
+notify_stats(struct notify *n, struct notify_sink_stats *out, size_t max)
+{
+	struct nsink *s;
+	size_t i;
+
+	for (i = 0; n != NULL && i < n->nsinks && i < max; i++) {
+		s = &n->sinks[i];
+		pthread_mutex_lock(&s->q.lock);
+		out[i] = (struct notify_sink_stats){ .sink = s->name,
+		    .queued = s->q.queued, .delivered = s->q.delivered,
+		    .failed = s->q.failed, .dropped = s->q.dropped,
+		    .retries = s->q.retries, .queue_len = s->q.len,
+		    .queue_max = s->q.max };
+		pthread_mutex_unlock(&s->q.lock);
+	}
+	return i;
+}
+
+void
+notify_event_counts(struct notify *n, uint64_t *made, uint64_t *matched)
+{
+	*made = n != NULL ? __atomic_load_n(&n->made, __ATOMIC_RELAXED) : 0;
+	*matched = n != NULL ? __atomic_load_n(&n->matched,
+	    __ATOMIC_RELAXED) : 0;
+}
+
+void
+notify_free(struct notify *n)
+{
+	size_t i;
+
+	if (n == NULL)
+		return;
+	for (i = 0; i < n->nsinks; i++)
+		if (n->sinks[i].q.ring != NULL)
+			sink_stop(&n->sinks[i]);
+	free(n->overdue);
+	free(n);
+}

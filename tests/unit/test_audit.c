@@ -1,0 +1,473 @@
+/*
+ * test_audit.c - the audit trail: the stored form, the fast verifier
+ * (valid, every byte of a record altered, reordered, missing, truncated
+ * against an anchor), search with its indexes, export and prune.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "auditfeed.h"
+#include "store.h"
+
+static char dir[64];
+static struct store *st;
+
+static void
+setup(void)
+{
+	struct brk_error err;
+
+	snprintf(dir, sizeof(dir), "/tmp/brokeraudit.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(store_open(dir, 1 << 26, &st, &err), 0, "%s", err.msg);
+}
+
+static void
+teardown(void)
+{
+	char cmd[128];
+
+	store_free(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(audit, .init = setup, .fini = teardown);
+
+/* n records: user u<i%users>, resource host:h<i%7>, action a<i%3>,
+ * target r<i>, ts 1000+i*10, actor = user except every 5th (carol). */
+static void
+seed(int n, int users)
+{
+	struct store_txn *t;
+	char user[16], res[16], act[16], tgt[16], why[32];
+	json_t *d;
+	int i;
+
+	cr_assert_eq(store_begin(st, true, &t), 0);
+	for (i = 1; i <= n; i++) {
+		snprintf(user, sizeof(user), "u%d", i % users);
+		snprintf(res, sizeof(res), "host:h%d", i % 7);
+		snprintf(act, sizeof(act), "a%d", i % 3);
+		snprintf(tgt, sizeof(tgt), "r%d", i);
+		snprintf(why, sizeof(why), "reason \xc3\xa9 %d\n", i);
+		d = json_pack("{s:i, s:s}", "n", i, "x", "\"quoted\"");
+		cr_assert_eq(audit_append(t, 1000 + i * 10, &(struct audit_event){
+		    .action = act, .actor = i % 5 == 0 ? "carol" : user,
+		    .caller = "root", .target = tgt, .user = user,
+		    .resource = res, .reason = why, .details = d }, NULL), 0);
+		json_decref(d);
+	}
+	cr_assert_eq(store_commit(t), 0);
+}
+
+static int
+verify(uint64_t *count, uint64_t *bad, struct brk_error *err)
+{
+	struct store_txn *t;
+	int r;
+
+	cr_assert_eq(store_begin(st, false, &t), 0);
+	r = audit_verify(t, count, bad, err);
+	store_abort(t);
+	return r;
+}
+
+static void
+get(uint64_t seq, char **text, size_t *len)
+{
+	struct store_txn *t;
+	struct store_val v;
+	uint8_t key[8];
+
+	store_be64(key, seq);
+	cr_assert_eq(store_begin(st, false, &t), 0);
+	cr_assert_eq(store_get(t, TBL_AUDIT, key, 8, &v), 0);
+	*text = malloc(v.len);
+	memcpy(*text, v.data, v.len);
+	*len = v.len;
+	store_abort(t);
+}
+
+static void
+put(uint64_t seq, const char *text, size_t len)
+{
+	struct store_txn *t;
+	uint8_t key[8];
+
+	store_be64(key, seq);
+	cr_assert_eq(store_begin(st, true, &t), 0);
+	if (text != NULL)
+		cr_assert_eq(store_put(t, TBL_AUDIT, key, 8, text, len), 0);
+	else
+		cr_assert_eq(store_del(t, TBL_AUDIT, key, 8), 0);
+	cr_assert_eq(store_commit(t), 0);
+}
+
+Test(audit, stored_form_is_canonical_plus_hash)
+{
+	char *text, *canon;
+	size_t len;
+	json_t *rec;
+	const char *at;
+
+	seed(3, 2);
+	get(2, &text, &len);
+	rec = json_loadb(text, len, 0, NULL);
+	cr_assert_not_null(rec);
+	cr_assert_eq(json_string_length(json_object_get(rec, "hash")), 64);
+	/* the hash member sits right before ,"prev":" */
+	at = memmem(text, len, ",\"hash\":\"", 9);
+	cr_assert_not_null(at);
+	cr_assert_eq(memcmp(at + 74, ",\"prev\":\"", 9), 0);
+	/* stored minus the member == the canonical form of the rest */
+	json_object_del(rec, "hash");
+	canon = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS |
+	    JSON_ENSURE_ASCII);
+	cr_assert_eq(strlen(canon), len - 74);
+	cr_assert_eq(memcmp(canon, text, (size_t)(at - text)), 0);
+	cr_assert_eq(memcmp(canon + (at - text), at + 74,
+	    len - (size_t)(at - text) - 74), 0);
+	free(canon);
+	free(text);
+	json_decref(rec);
+}
+
+Test(audit, valid_chain_verifies)
+{
+	struct brk_error err = { { 0 } };
+	uint64_t count, bad;
+
+	cr_assert_eq(verify(&count, &bad, &err), 0);
+	cr_assert_eq(count, 0);
+	seed(50, 4);
+	cr_assert_eq(verify(&count, &bad, &err), 0, "%s", err.msg);
+	cr_assert_eq(count, 50);
+}
+
+Test(audit, any_altered_byte_is_found_at_its_record)
+{
+	struct brk_error err = { { 0 } };
+	uint64_t count, bad;
+	char *text, *copy;
+	size_t len, i;
+
+	seed(10, 3);
+	get(5, &text, &len);
+	copy = malloc(len);
+	for (i = 0; i < len; i++) {
+		memcpy(copy, text, len);
+		copy[i] ^= 0x01;
+		put(5, copy, len);
+		cr_assert_eq(verify(&count, &bad, &err), BRK_ERR_VERIFY,
+		    "byte %zu", i);
+		cr_assert_eq(bad, 5, "byte %zu: bad %llu (%s)", i,
+		    (unsigned long long)bad, err.msg);
+	}
+	put(5, text, len);
+	cr_assert_eq(verify(&count, &bad, &err), 0);
+	free(copy);
+	free(text);
+}
+
+Test(audit, reordered_records_are_found)
+{
+	struct brk_error err = { { 0 } };
+	uint64_t count, bad;
+	char *a, *b;
+	size_t la, lb;
+
+	seed(10, 3);
+	get(4, &a, &la);
+	get(6, &b, &lb);
+	put(4, b, lb);
+	put(6, a, la);
+	cr_assert_eq(verify(&count, &bad, &err), BRK_ERR_VERIFY);
+	cr_assert_eq(bad, 4, "%s", err.msg);
+	cr_assert(strstr(err.msg, "order") != NULL, "%s", err.msg);
+	free(a);
+	free(b);
+}
+
+Test(audit, missing_records_are_found)
+{
+	struct brk_error err = { { 0 } };
+	uint64_t count, bad;
+
+	seed(10, 3);
+	put(7, NULL, 0);
+	cr_assert_eq(verify(&count, &bad, &err), BRK_ERR_VERIFY);
+	cr_assert_eq(bad, 7, "%s", err.msg);
+	put(1, NULL, 0);
+	cr_assert_eq(verify(&count, &bad, &err), BRK_ERR_VERIFY);
+	cr_assert_eq(bad, 1, "%s", err.msg);
+}
+
+Test(audit, truncation_is_found_with_an_anchor)
+{
+	struct brk_error err = { { 0 } };
+	struct store_txn *t;
+	uint64_t head, count, bad;
+	char hash[65];
+
+	seed(10, 3);
+	cr_assert_eq(store_begin(st, false, &t), 0);
+	cr_assert_eq(audit_head(t, &head, hash), 0);
+	cr_assert_eq(head, 10);
+	cr_assert_eq(audit_check_anchor(t, 10, hash, &err), 0, "%s", err.msg);
+	cr_assert_eq(audit_check_anchor(t, 9, hash, &err), BRK_ERR_VERIFY);
+	store_abort(t);
+	/* drop the last two records and move the head back: the chain alone
+	 * looks intact, the anchor does not */
+	put(10, NULL, 0);
+	put(9, NULL, 0);
+	{
+		char *text;
+		size_t len;
+		uint8_t h[8 + 65];
+		const char *p;
+
+		get(8, &text, &len);
+		p = memmem(text, len, ",\"hash\":\"", 9);
+		store_be64(h, 8);
+		memcpy(h + 8, p + 9, 64);
+		h[8 + 64] = '\0';
+		cr_assert_eq(store_begin(st, true, &t), 0);
+		cr_assert_eq(store_put(t, TBL_META, "audit_head", 10, h,
+		    sizeof(h)), 0);
+		cr_assert_eq(store_commit(t), 0);
+		free(text);
+	}
+	cr_assert_eq(verify(&count, &bad, &err), 0, "%s", err.msg);
+	cr_assert_eq(store_begin(st, false, &t), 0);
+	cr_assert_eq(audit_check_anchor(t, 10, hash, &err), BRK_ERR_VERIFY);
+	cr_assert(strstr(err.msg, "truncated") != NULL, "%s", err.msg);
+	store_abort(t);
+}
+
+static json_t *
+search(const struct audit_query *q)
+{
+	struct store_txn *t;
+	json_t *a = json_array();
+
+	cr_assert_eq(store_begin(st, false, &t), 0);
+	cr_assert_eq(audit_search(t, q, a), 0);
+	store_abort(t);
+	return a;
+}
+
+static int64_t
+seq_of(json_t *a, size_t i)
+{
+	return json_integer_value(json_object_get(json_array_get(a, i),
+	    "seq"));
+}
+
+/* The expected answer, by brute force over the seed's pattern. */
+static size_t
+brute(const struct audit_query *q, int n, int users, int64_t *want)
+{
+	char user[16], res[16], act[16], tgt[16];
+	size_t got = 0;
+	int i;
+
+	for (i = n; i >= 1 && got < q->limit; i--) {
+		int64_t ts = 1000 + i * 10;
+		const char *actor;
+		snprintf(user, sizeof(user), "u%d", i % users);
+		snprintf(res, sizeof(res), "host:h%d", i % 7);
+		snprintf(act, sizeof(act), "a%d", i % 3);
+		snprintf(tgt, sizeof(tgt), "r%d", i);
+		actor = i % 5 == 0 ? "carol" : user;
+		if ((q->since && ts < q->since) || (q->until && ts > q->until) ||
+		    (q->user && strcmp(q->user, user)) ||
+		    (q->resource && strcmp(q->resource, res)) ||
+		    (q->action && strcmp(q->action, act)) ||
+		    (q->target && strcmp(q->target, tgt)) ||
+		    (q->visible_to && strcmp(q->visible_to, user) &&
+		    strcmp(q->visible_to, actor)))
+			continue;
+		want[got++] = i;
+	}
+	return got;
+}
+
+Test(audit, search_matches_brute_force)
+{
+	static const struct audit_query qs[] = {
+		{ .limit = 10 },
+		{ .user = "u3", .limit = 1000 },
+		{ .user = "u3", .action = "a1", .limit = 1000 },
+		{ .resource = "host:h2", .action = "a0", .limit = 5 },
+		{ .target = "r77", .limit = 10 },
+		{ .since = 3000, .until = 4000, .limit = 1000 },
+		{ .since = 3000, .user = "u1", .resource = "host:h6",
+		  .limit = 1000 },
+		{ .until = 1500, .limit = 1000 },
+		{ .visible_to = "u2", .limit = 1000 },
+		{ .visible_to = "carol", .limit = 1000 },
+		{ .visible_to = "u2", .action = "a2", .since = 2000,
+		  .limit = 1000 },
+		{ .user = "nobody", .limit = 10 },
+		{ .since = 999999, .limit = 10 },
+	};
+	int64_t want[1000];
+	size_t i, j, n;
+	json_t *a;
+
+	seed(400, 11);
+	for (i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+		n = brute(&qs[i], 400, 11, want);
+		a = search(&qs[i]);
+		cr_assert_eq(json_array_size(a), n, "query %zu: %zu, want %zu",
+		    i, json_array_size(a), n);
+		for (j = 0; j < n; j++)
+			cr_assert_eq(seq_of(a, j), want[j], "query %zu row %zu",
+			    i, j);
+		cr_assert_null(json_object_get(json_array_get(a, 0), "hash"));
+		json_decref(a);
+	}
+}
+
+Test(audit, export_pages_and_resumes)
+{
+	struct store_txn *t;
+	uint64_t last;
+	bool more;
+	json_t *a;
+	json_t *rec;
+
+	seed(25, 3);
+	cr_assert_eq(store_begin(st, false, &t), 0);
+	a = json_array();
+	cr_assert_eq(audit_export(t, 0, 10, 1 << 20, a, &last, &more), 0);
+	cr_assert_eq(json_array_size(a), 10);
+	cr_assert_eq(last, 10);
+	cr_assert(more);
+	json_array_clear(a);
+	cr_assert_eq(audit_export(t, 20, 10, 1 << 20, a, &last, &more), 0);
+	cr_assert_eq(json_array_size(a), 5);
+	cr_assert_eq(last, 25);
+	cr_assert_not(more);
+	rec = json_loads(json_string_value(json_array_get(a, 0)), 0, NULL);
+	cr_assert_eq(json_integer_value(json_object_get(rec, "seq")), 21);
+	json_decref(rec);
+	json_array_clear(a);
+	cr_assert_eq(audit_export(t, 0, 100, 1, a, &last, &more), 0);
+	cr_assert_eq(json_array_size(a), 1);	/* at least one */
+	json_decref(a);
+	store_abort(t);
+}
+
+Test(audit, prune_keeps_the_chain_verifiable)
+{
+	struct brk_error err = { { 0 } };
+	struct store_txn *t;
+	uint64_t pruned, last, count, bad, head;
+	char hash[65];
+	bool more, blocked;
+	json_t *a;
+
+	seed(100, 3);
+	cr_assert_eq(store_begin(st, true, &t), 0);
+	/* nothing anchored: nothing pruned */
+	cr_assert_eq(audit_prune(t, 1500, 0, 1000, &pruned, &last, &more,
+	    &blocked), 0);
+	cr_assert_eq(pruned, 0);
+	cr_assert(blocked);
+	/* anchored at 30: records 1..30 of ts < 1500 (i < 50) go */
+	cr_assert_eq(audit_prune(t, 1500, 30, 20, &pruned, &last, &more,
+	    &blocked), 0);
+	cr_assert_eq(pruned, 20);
+	cr_assert(more);
+	cr_assert_eq(audit_prune(t, 1500, 30, 1000, &pruned, &last, &more,
+	    &blocked), 0);
+	cr_assert_eq(pruned, 10);
+	cr_assert_eq(last, 30);
+	cr_assert(blocked);
+	cr_assert_eq(store_commit(t), 0);
+	cr_assert_eq(verify(&count, &bad, &err), 0, "%s", err.msg);
+	cr_assert_eq(count, 70);
+	/* their index entries are gone too */
+	cr_assert_eq(store_begin(st, false, &t), 0);
+	a = json_array();
+	cr_assert_eq(audit_search(t, &(struct audit_query){ .target = "r3",
+	    .limit = 10 }, a), 0);
+	cr_assert_eq(json_array_size(a), 0);
+	cr_assert_eq(audit_by(t, 't', "r3", 10, a), 0);
+	cr_assert_eq(json_array_size(a), 0);
+	json_decref(a);
+	cr_assert_eq(audit_head(t, &head, hash), 0);
+	cr_assert_eq(head, 100);
+	store_abort(t);
+	/* deleting the first kept record is still noticed */
+	put(31, NULL, 0);
+	cr_assert_eq(verify(&count, &bad, &err), BRK_ERR_VERIFY);
+	cr_assert_eq(bad, 31, "%s", err.msg);
+}
+
+Test(audit, syslog_line_escapes_values)
+{
+	json_t *rec = json_pack("{s:i, s:i, s:s, s:s, s:s}", "seq", 7, "ts", 0,
+	    "action", "request.granted", "user", "alice",
+	    "reason", "evil \x1b[31m\"x\"\nnext \xc2\x9b");
+	char line[512];
+
+	auditfeed_format(rec, line, sizeof(line));
+	cr_assert(strstr(line, "audit seq=7 ") == line, "%s", line);
+	cr_assert(strstr(line, " action=request.granted") != NULL, "%s", line);
+	cr_assert(strstr(line, " reason=\"evil \\x1b[31m\\\"x\\\"\\nnext "
+	    "\\x9b\"") != NULL, "%s", line);
+	cr_assert(strchr(line, '\n') == NULL);
+	cr_assert(strchr(line, '\x1b') == NULL);
+	json_decref(rec);
+}
+
+static pthread_mutex_t got_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+collect(const json_t *rec, void *arg)
+{
+	pthread_mutex_lock(&got_lock);
+	json_array_append_new(arg, json_deep_copy(rec));
+	pthread_mutex_unlock(&got_lock);
+}
+
+static size_t
+got_size(json_t *got)
+{
+	size_t n;
+
+	pthread_mutex_lock(&got_lock);
+	n = json_array_size(got);
+	pthread_mutex_unlock(&got_lock);
+	return n;
+}
+
+Test(audit, feed_delivers_new_records_in_order)
+{
+	struct auditfeed *f = NULL;
+	json_t *got = json_array();
+	int i;
+
+	seed(5, 2);
+	cr_assert_eq(auditfeed_new(st, &f), 0);
+	cr_assert_eq(auditfeed_subscribe(f, collect, got), 0);
+	cr_assert_eq(auditfeed_start(f), 0);
+	cr_assert_eq(auditfeed_subscribe(f, collect, got), BRK_ERR_STATE);
+	seed(3, 2);		/* seq 6..8 */
+	auditfeed_wake(f);
+	for (i = 0; i < 100 && got_size(got) < 3; i++)
+		usleep(20000);
+	auditfeed_free(f);
+	cr_assert_eq(json_array_size(got), 3);
+	for (i = 0; i < 3; i++)
+		cr_assert_eq(seq_of(got, (size_t)i), 6 + i);
+	json_decref(got);
+}
