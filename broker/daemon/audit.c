@@ -588,9 +588,12 @@ term_init(struct store_txn *t, struct term *tm, char field, const char *v,
 	size_t n;
 	int i;
 
-	tm->n = field2 != 0 ? 2 : 1;
+	tm->n = field2 != 0 && v2 != NULL ? 2 : 1;
 	for (i = 0; i < tm->n; i++) {
 		const char *s = i == 0 ? v : v2;
+
+		if (s == NULL)
+			s = "";
 		n = strlen(s);
 		if (n > 256)
 			n = 256;

@@ -51,7 +51,7 @@ expect 0 "alice gets web-1" B --as alice request host:web-1 --reason "deploy 4.2
 expect 0 "bob gets web-2 with a hostile reason" B --as bob request host:web-2 --reason "$hostile"
 expect 3 "alice asks for the database" B --as alice request host:db-prod-1 --role alice --reason "fix index"
 expect 0 "carol approves it" B --as carol approve r3 --reason "ok"
-expect 0 "alice ends web-1" B --as alice revoke r1 --reason done
+expect 0 "alice ends web-1" B --as alice revoke r1 --reason "done"
 ssh-keygen -q -t ed25519 -N '' -C 'alice@test' -f "$T/key" </dev/null >/dev/null 2>&1
 expect 0 "alice asks with a public key" B --as alice request host:web-3 --pubkey "$T/key.pub"
 contains "  and gets a certificate" "cert" "$OUT$(ls "$T")"
