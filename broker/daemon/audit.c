@@ -228,7 +228,9 @@ audit_append(struct store_txn *t, int64_t now, const struct audit_event *ev,
 		if (q == NULL)
 			break;
 		end = (size_t)(q - canon);
-		if (memcmp(q, PREV_TAG + 1, TAG_LEN) == 0) {
+		/* the last comma may have fewer than TAG_LEN bytes after it */
+		if (n - end >= TAG_LEN &&
+		    memcmp(q, &PREV_TAG[1], TAG_LEN) == 0) {	/* ,"prev":" */
 			at = q;
 			break;
 		}
