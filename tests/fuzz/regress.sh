@@ -8,6 +8,9 @@
 # as the integration tests do); exits 1 when any failed.
 set -u
 cd "$(dirname "$0")/../.."
+# under `make check-asan` the parent make passes SAN=asan etc. down through
+# MAKEFLAGS; this build chooses its own flags
+unset MAKEFLAGS MFLAGS MAKELEVEL
 # the packages and libraries the daemon links, from the main Makefile
 MAIN_PKGS="jansson libcrypto libssl lmdb ldap"
 MAIN_LIBS="-ljansson -lcrypto -lssl -llmdb -lldap -llber -lpthread"

@@ -17,6 +17,15 @@ FAILED=0
 BROKERD_PID=
 export BROKER_SOCKET=$T/d/broker.sock
 
+# What to put first in LD_PRELOAD when an ASan-built object is loaded into
+# a process (brokerd itself, or sshd loading pam_broker.so) that also
+# preloads a wrapper library: the ASan runtime must come first.
+asan_first() {
+	if ldd "$1" 2>/dev/null | grep -q libasan; then
+		gcc -print-file-name=libasan.so
+	fi
+}
+
 cleanup() {
 	stop_broker
 	rm -rf "$T"

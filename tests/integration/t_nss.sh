@@ -22,7 +22,8 @@ dba-leads:x:6002:yann
 bad group:x:6003:zoe
 G
 export NSS_WRAPPER_PASSWD=$T/passwd NSS_WRAPPER_GROUP=$T/group
-BROKERD_WRAPPER="env LD_PRELOAD=$WRAP"
+ASAN_LIB=$(asan_first "$BROKERD")
+BROKERD_WRAPPER="env LD_PRELOAD=${ASAN_LIB:+$ASAN_LIB:}$WRAP"
 start_broker
 
 expect 0 "an NSS-only user is known" B --as zoe whoami

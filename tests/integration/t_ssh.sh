@@ -124,7 +124,8 @@ while [ $tries -lt 10 ]; do
 	    -e "s|^PidFile .*|PidFile $T/sshd-pam.pid|" \
 	    -e "s|^RevokedKeys .*|RevokedKeys $T/krl-empty|" \
 	    "$T/sshd_config" >"$T/sshd_pam_config"
-	env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 \
+	env LD_PRELOAD="$(asan_first "$BUILD/pam_broker.so") libpam_wrapper.so" \
+	    PAM_WRAPPER=1 ASAN_OPTIONS=detect_leaks=0 \
 	    PAM_WRAPPER_SERVICE_DIR="$PAMSVC" PAM_WRAPPER_DISABLE_DEEPBIND=1 \
 	    "$SSHD" -D -e -f "$T/sshd_pam_config" 2>>"$T/sshd-pam.log" &
 	PAM_SSHD=$!
