@@ -206,6 +206,7 @@ post_done(struct server *s, struct conn *conn, struct call *call, char *line,
 {
 	struct done *dn = calloc(1, sizeof(*dn));
 	uint64_t one = 1;
+	bool wake;
 
 	if (dn == NULL) {	/* cannot reply: the client will time out */
 		free(line);
@@ -220,13 +221,16 @@ post_done(struct server *s, struct conn *conn, struct call *call, char *line,
 	dn->line = line;
 	dn->len = len;
 	pthread_mutex_lock(&s->lock);
+	/* only the first reply into an empty queue needs to wake the loop:
+	 * it drains the whole queue at once */
+	wake = s->done_head == NULL;
 	if (s->done_tail != NULL)
 		s->done_tail->next = dn;
 	else
 		s->done_head = dn;
 	s->done_tail = dn;
 	pthread_mutex_unlock(&s->lock);
-	if (write(s->evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+	if (wake && write(s->evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_error("event=eventfd_write error=\"%s\"", strerror(errno));
 }
 
