@@ -21,21 +21,13 @@
 
 #include <jansson.h>
 
+#include "deadline.h"
 #include "client.h"
 #include "fileio.h"
 #include "snapshot.h"
 
 #define CA_KEYS_MAX_SIZE (64 * 1024)
 #define CA_KEYS_MAX 64
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Copy s into dst, replacing anything not printable ASCII by '?'. */
 static void
@@ -89,7 +81,7 @@ pb_ask_broker(const struct pb_opts *o, const char *user,
     const char *resource, struct pb_answer *a, struct brk_error *err)
 {
 	struct client_tls tls = { o->ca, o->cert, o->key };
-	long long deadline = now_ms() + o->timeout_ms, left;
+	long long deadline = deadline_now_ms() + o->timeout_ms, left;
 	struct client *c = NULL;
 	json_t *args = NULL, *res = NULL;
 	int r;
@@ -104,7 +96,7 @@ pb_ask_broker(const struct pb_opts *o, const char *user,
 	if (r != 0)
 		goto out;
 	r = BRK_ERR_TIMEOUT;
-	if ((left = deadline - now_ms()) <= 0) {
+	if ((left = deadline - deadline_now_ms()) <= 0) {
 		brk_error_set(err, r, "the broker did not answer in time");
 		goto out;
 	}

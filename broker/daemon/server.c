@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "log.h"
 
 #define OUT_MAX (32 * 1024 * 1024)	/* unread replies before we give up */
@@ -70,15 +71,6 @@ struct server {
 	struct store_txn *rtxn;
 	bool stop;
 };
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Refuse to replace a socket that a live broker still answers on. */
 static int
@@ -318,7 +310,7 @@ flush_out(struct server *s, struct conn *c)
 		    MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0) {
 			c->outoff += (size_t)n;
-			c->last_ms = now_ms();
+			c->last_ms = deadline_now_ms();
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -354,7 +346,7 @@ conn_ident(struct server *s, struct conn *c, const char *name,
 {
 	struct ident *slot = name == NULL ? &c->caller : &c->as;
 	long long *at = name == NULL ? &c->caller_ms : &c->as_ms;
-	long long now = now_ms();
+	long long now = deadline_now_ms();
 	int r;
 
 	if (*at == 0 || now - *at > IDENT_REUSE_MS ||
@@ -446,7 +438,7 @@ process_lines(struct server *s, struct conn *c)
 		}
 		memmove(c->in, nl + 1, c->inlen - linelen - 1);
 		c->inlen -= linelen + 1;
-		c->line_ms = c->inlen > 0 ? now_ms() : 0;
+		c->line_ms = c->inlen > 0 ? deadline_now_ms() : 0;
 	}
 	if (c->kill)
 		conn_free(s, c);
@@ -488,9 +480,9 @@ on_readable(struct server *s, struct conn *c)
 		    MSG_DONTWAIT);
 		if (n > 0) {
 			if (c->inlen == 0)
-				c->line_ms = now_ms();
+				c->line_ms = deadline_now_ms();
 			c->inlen += (size_t)n;
-			c->last_ms = now_ms();
+			c->last_ms = deadline_now_ms();
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -543,7 +535,7 @@ on_accept(struct server *s)
 		c->fd = fd;
 		c->uid = cred.uid;
 		c->pid = cred.pid;
-		c->last_ms = now_ms();
+		c->last_ms = deadline_now_ms();
 		c->slot = s->nconns;
 		s->conns[s->nconns++] = c;
 		if (watch(s, fd, EPOLLIN, c, EPOLL_CTL_ADD) != 0)
@@ -585,7 +577,7 @@ drain_done(struct server *s)
 static void
 check_timeouts(struct server *s)
 {
-	long long now = now_ms();
+	long long now = deadline_now_ms();
 	struct conn *c;
 	size_t i;
 
@@ -650,8 +642,8 @@ server_run(struct server *s)
 					on_readable(s, c);
 			}
 		}
-		if (now_ms() - last_tick >= 1000) {
-			last_tick = now_ms();
+		if (deadline_now_ms() - last_tick >= 1000) {
+			last_tick = deadline_now_ms();
 			check_timeouts(s);
 			ops_tick(s->d, &s->rtxn);
 		}

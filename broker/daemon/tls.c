@@ -37,6 +37,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "deadline.h"
 #include "daemon.h"
 #include "log.h"
 #include "names.h"
@@ -71,15 +72,6 @@ struct tconn {
 	char *reply;
 	size_t replylen;
 };
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- configuration ---------------------------------------------------- */
 
@@ -344,7 +336,7 @@ wait_io(struct tconn *tc, short events, long long deadline)
 	int n;
 
 	for (;;) {
-		if ((left = deadline - now_ms()) <= 0)
+		if ((left = deadline - deadline_now_ms()) <= 0)
 			return BRK_ERR_TIMEOUT;
 		n = poll(p, 2, left > INT_MAX ? INT_MAX : (int)left);
 		if (n < 0 && errno == EINTR)
@@ -439,7 +431,7 @@ out:
 static int
 handshake(struct tconn *tc)
 {
-	long long deadline = now_ms() + tc->srv->cfg->timeout * 1000LL;
+	long long deadline = deadline_now_ms() + tc->srv->cfg->timeout * 1000LL;
 	X509 *peer;
 	int n, r;
 
@@ -468,7 +460,7 @@ handshake(struct tconn *tc)
 static int
 write_all(struct tconn *tc, const char *p, size_t len)
 {
-	long long deadline = now_ms() + tc->srv->cfg->timeout * 1000LL;
+	long long deadline = deadline_now_ms() + tc->srv->cfg->timeout * 1000LL;
 	int n, r;
 
 	while (len > 0) {
@@ -486,7 +478,7 @@ write_all(struct tconn *tc, const char *p, size_t len)
 static int
 read_line(struct tconn *tc, size_t *len)
 {
-	long long deadline = now_ms() + tc->srv->cfg->timeout * 1000LL;
+	long long deadline = deadline_now_ms() + tc->srv->cfg->timeout * 1000LL;
 	char *nl;
 	int n, r;
 

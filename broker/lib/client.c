@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "proto.h"
 #include "tls_client.h"
 
@@ -34,43 +35,12 @@ struct client {
 	size_t len, cap;
 };
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Wait for events on fd until deadline; 0 ready, BRK_ERR_TIMEOUT, or IO. */
-static int
-wait_fd(int fd, short events, long long deadline)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-	long long left;
-	int n;
-
-	for (;;) {
-		left = deadline - now_ms();
-		if (left <= 0)
-			return BRK_ERR_TIMEOUT;
-		n = poll(&p, 1, (int)left);
-		if (n > 0)
-			return 0;
-		if (n == 0)
-			return BRK_ERR_TIMEOUT;
-		if (errno != EINTR)
-			return BRK_ERR_IO;
-	}
-}
-
 int
 client_open(const char *path, int timeout_ms, struct client **out,
     struct brk_error *err)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = deadline_now_ms() + timeout_ms;
 	struct client *c = NULL;
 	socklen_t elen = sizeof(int);
 	int r = BRK_ERR_UNREACHABLE, fd = -1, soerr = 0;
@@ -92,7 +62,7 @@ client_open(const char *path, int timeout_ms, struct client **out,
 			    strerror(errno));
 			goto out;
 		}
-		if ((r = wait_fd(fd, POLLOUT, deadline)) != 0 ||
+		if ((r = deadline_wait_fd(fd, POLLOUT, deadline)) != 0 ||
 		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) != 0 ||
 		    soerr != 0) {
 			r = r == BRK_ERR_TIMEOUT ? r : BRK_ERR_UNREACHABLE;
@@ -132,7 +102,7 @@ tcp_connect(const struct addrinfo *ai, long long deadline, int *out)
 			close(fd);
 			return r;
 		}
-		if ((r = wait_fd(fd, POLLOUT, deadline)) != 0 ||
+		if ((r = deadline_wait_fd(fd, POLLOUT, deadline)) != 0 ||
 		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) != 0 ||
 		    soerr != 0) {
 			close(fd);
@@ -150,7 +120,7 @@ client_open_tls(const char *host, const char *port,
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 		.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG };
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = deadline_now_ms() + timeout_ms;
 	struct addrinfo *res = NULL, *ai;
 	struct client *c = NULL;
 	int r = BRK_ERR_UNREACHABLE, fd = -1, g;
@@ -214,7 +184,7 @@ send_all(struct client *c, const char *p, size_t len, long long deadline)
 			continue;
 		if (n < 0 && errno != EAGAIN)
 			return BRK_ERR_UNREACHABLE;
-		if ((r = wait_fd(c->fd, POLLOUT, deadline)) != 0)
+		if ((r = deadline_wait_fd(c->fd, POLLOUT, deadline)) != 0)
 			return r;
 	}
 	return 0;
@@ -237,7 +207,7 @@ recv_some(struct client *c, char *buf, size_t len, long long deadline)
 			continue;
 		if (errno != EAGAIN)
 			return BRK_ERR_UNREACHABLE;
-		if ((r = wait_fd(c->fd, POLLIN, deadline)) != 0)
+		if ((r = deadline_wait_fd(c->fd, POLLIN, deadline)) != 0)
 			return r;
 	}
 }
@@ -276,7 +246,7 @@ int
 client_call(struct client *c, const char *op, json_t *args, const char *as,
     int timeout_ms, json_t **result, struct brk_error *err)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = deadline_now_ms() + timeout_ms;
 	json_t *req = NULL;
 	char id[32], *line = NULL;
 	size_t linelen = 0;

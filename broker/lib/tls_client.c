@@ -25,6 +25,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "deadline.h"
 #include "fileio.h"
 
 #define TLS_FILE_MAX (1024 * 1024)
@@ -37,35 +38,6 @@ struct tls_conn {
 	SSL *ssl;
 	BIO_METHOD *meth;
 };
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int
-wait_fd(int fd, short events, long long deadline)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-	long long left;
-	int n;
-
-	for (;;) {
-		if ((left = deadline - now_ms()) <= 0)
-			return BRK_ERR_TIMEOUT;
-		n = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (n > 0)
-			return 0;
-		if (n == 0)
-			return BRK_ERR_TIMEOUT;
-		if (errno != EINTR)
-			return BRK_ERR_IO;
-	}
-}
 
 /* The socket BIO: recv()/send(MSG_NOSIGNAL) on the fd in BIO data. */
 static int
@@ -283,9 +255,9 @@ tls_conn_connect(int fd, const char *servername, const char *ca,
 			break;
 		e = SSL_get_error(t->ssl, n);
 		if (e == SSL_ERROR_WANT_READ)
-			r = wait_fd(fd, POLLIN, deadline);
+			r = deadline_wait_fd(fd, POLLIN, deadline);
 		else if (e == SSL_ERROR_WANT_WRITE)
-			r = wait_fd(fd, POLLOUT, deadline);
+			r = deadline_wait_fd(fd, POLLOUT, deadline);
 		else if ((vr = SSL_get_verify_result(t->ssl)) != X509_V_OK) {
 			r = brk_error_set(err, BRK_ERR_VERIFY, "the broker's "
 			    "certificate does not verify: %s",
@@ -334,10 +306,10 @@ tls_conn_read(struct tls_conn *t, void *buf, size_t len, long long deadline)
 		if (e == SSL_ERROR_ZERO_RETURN)
 			r = 0;
 		else if (e == SSL_ERROR_WANT_READ &&
-		    (r = wait_fd(t->fd, POLLIN, deadline)) == 0)
+		    (r = deadline_wait_fd(t->fd, POLLIN, deadline)) == 0)
 			continue;
 		else if (e == SSL_ERROR_WANT_WRITE &&
-		    (r = wait_fd(t->fd, POLLOUT, deadline)) == 0)
+		    (r = deadline_wait_fd(t->fd, POLLOUT, deadline)) == 0)
 			continue;
 		else if (r != BRK_ERR_TIMEOUT)
 			r = BRK_ERR_UNREACHABLE;
@@ -363,9 +335,9 @@ tls_conn_write(struct tls_conn *t, const void *buf, size_t len,
 		}
 		e = SSL_get_error(t->ssl, n);
 		if (e == SSL_ERROR_WANT_READ)
-			r = wait_fd(t->fd, POLLIN, deadline);
+			r = deadline_wait_fd(t->fd, POLLIN, deadline);
 		else if (e == SSL_ERROR_WANT_WRITE)
-			r = wait_fd(t->fd, POLLOUT, deadline);
+			r = deadline_wait_fd(t->fd, POLLOUT, deadline);
 		else
 			r = BRK_ERR_UNREACHABLE;
 		if (r != 0) {
