@@ -75,6 +75,11 @@ op_list(struct call *c)
 	    &limit, &err)) != 0 && r != BRK_ERR_NOTFOUND))
 		goto fail;
 	r = BRK_ERR_INVALID;
+	if (user != NULL && !name_user_valid(user)) {
+		brk_error_set(&err, r, "\"%.64s\" is not a valid user name",
+		    user);
+		goto fail;
+	}
 	if (state != NULL && (l.state = req_state_parse(state)) < 0) {
 		brk_error_set(&err, r, "unknown state \"%.16s\"", state);
 		goto fail;
