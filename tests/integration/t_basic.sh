@@ -29,8 +29,8 @@ expect 0 "list --json" B --json --as alice list
 contains "list --json is an array of requests" '"state": "' "$OUT"
 expect 4 "list --all refused to a plain user" B --as alice list --all
 expect 0 "list --all for an auditor" B --as erin list --all
-expect 2 "list --user with an invalid name" B --as erin list --user Bob
 contains "auditor sees mallory's" "mallory" "$OUT"
+expect 2 "list --user with an invalid name" B --as erin list --user Bob
 
 expect 0 "show own request" B --as alice show r1
 contains "show has a timeline" "request.granted" "$OUT"
