@@ -30,31 +30,58 @@
 extern const char dev_policy_json[];	/* generated from policy/examples */
 extern const char dev_groups_json[];
 
+/* "config: \"key\"" at the top level, "config: section.key" inside one */
 static int
-dup_str(json_t *v, const char *key, char **dst, struct brk_error *err)
+bad_value(struct brk_error *err, const char *section, const char *key,
+    const char *what)
+{
+	if (section == NULL)
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "config: \"%s\" must be %s", key, what);
+	return brk_error_set(err, BRK_ERR_INVALID, "config: %s.%s must be %s",
+	    section, key, what);
+}
+
+int
+config_get_str(const char *section, json_t *v, const char *key, char **dst,
+    struct brk_error *err)
 {
 	if (!json_is_string(v) || json_string_length(v) == 0 ||
 	    json_string_length(v) > 4096 ||
 	    strlen(json_string_value(v)) != json_string_length(v))
-		return brk_error_set(err, BRK_ERR_INVALID,
-		    "config: \"%s\" must be a non-empty string", key);
+		return bad_value(err, section, key, "a non-empty string");
 	free(*dst);
 	if ((*dst = strdup(json_string_value(v))) == NULL)
 		return BRK_ERR_NOMEM;
 	return 0;
 }
 
-static int
-get_int(json_t *v, const char *key, int64_t min, int64_t max, int64_t *out,
-    struct brk_error *err)
+int
+config_get_int64(const char *section, json_t *v, const char *key,
+    int64_t min, int64_t max, int64_t *out, struct brk_error *err)
 {
+	char what[96];
+
 	if (!json_is_integer(v) || json_integer_value(v) < min ||
-	    json_integer_value(v) > max)
-		return brk_error_set(err, BRK_ERR_INVALID,
-		    "config: \"%s\" must be an integer from %lld to %lld", key,
+	    json_integer_value(v) > max) {
+		snprintf(what, sizeof(what), "an integer from %lld to %lld",
 		    (long long)min, (long long)max);
+		return bad_value(err, section, key, what);
+	}
 	*out = json_integer_value(v);
 	return 0;
+}
+
+int
+config_get_int(const char *section, json_t *v, const char *key, int min,
+    int max, int *out, struct brk_error *err)
+{
+	int64_t n = 0;
+	int r;
+
+	if ((r = config_get_int64(section, v, key, min, max, &n, err)) == 0)
+		*out = (int)n;
+	return r;
 }
 
 static int
@@ -152,11 +179,11 @@ apply_key(struct config *c, const char *key, json_t *v, struct brk_error *err)
 	int r;
 
 	if (strcmp(key, "state_dir") == 0)
-		return dup_str(v, key, &c->state_dir, err);
+		return config_get_str(NULL, v, key, &c->state_dir, err);
 	if (strcmp(key, "socket") == 0)
-		return dup_str(v, key, &c->socket, err);
+		return config_get_str(NULL, v, key, &c->socket, err);
 	if (strcmp(key, "policy") == 0)
-		return dup_str(v, key, &c->policy, err);
+		return config_get_str(NULL, v, key, &c->policy, err);
 	if (strcmp(key, "socket_mode") == 0)
 		return parse_mode(v, &c->socket_mode, err);
 	if (strcmp(key, "group_commit") == 0) {
@@ -182,33 +209,34 @@ apply_key(struct config *c, const char *key, json_t *v, struct brk_error *err)
 		return 0;
 	}
 	if (strcmp(key, "mapsize") == 0) {
-		r = get_int(v, key, 1 << 20, (int64_t)1 << 40, &n, err);
+		r = config_get_int64(NULL, v, key, 1 << 20, (int64_t)1 << 40, &n,
+		    err);
 		c->mapsize = (uint64_t)n;
 		return r;
 	}
 	if (strcmp(key, "max_connections") == 0) {
-		r = get_int(v, key, 1, 60000, &n, err);
+		r = config_get_int64(NULL, v, key, 1, 60000, &n, err);
 		c->max_connections = (int)n;
 		return r;
 	}
 	if (strcmp(key, "idle_timeout") == 0) {
-		r = get_int(v, key, 1, 86400, &n, err);
+		r = config_get_int64(NULL, v, key, 1, 86400, &n, err);
 		c->idle_timeout = (int)n;
 		return r;
 	}
 	if (strcmp(key, "read_timeout") == 0) {
-		r = get_int(v, key, 1, 3600, &n, err);
+		r = config_get_int64(NULL, v, key, 1, 3600, &n, err);
 		c->read_timeout = (int)n;
 		return r;
 	}
 	/* audit anchors (ops_audit.c); 0 turns a trigger off */
 	if (strcmp(key, "audit_anchor_records") == 0) {
-		r = get_int(v, key, 0, (int64_t)1 << 40, &n, err);
+		r = config_get_int64(NULL, v, key, 0, (int64_t)1 << 40, &n, err);
 		c->audit_anchor_records = n;
 		return r;
 	}
 	if (strcmp(key, "audit_anchor_seconds") == 0) {
-		r = get_int(v, key, 0, (int64_t)366 * 86400, &n, err);
+		r = config_get_int64(NULL, v, key, 0, (int64_t)366 * 86400, &n, err);
 		c->audit_anchor_seconds = n;
 		return r;
 	}
@@ -239,7 +267,7 @@ apply_key(struct config *c, const char *key, json_t *v, struct brk_error *err)
 		return notify_config_parse(v, &c->notify, err);
 	}
 	if (strcmp(key, "metrics_listen") == 0) {	/* metrics_http.c */
-		if ((r = dup_str(v, key, &c->metrics_listen, err)) != 0)
+		if ((r = config_get_str(NULL, v, key, &c->metrics_listen, err)) != 0)
 			return r;
 		return metrics_http_addr_ok(c->metrics_listen, err);
 	}

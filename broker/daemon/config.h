@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "errors.h"
 
 struct ldap_config;
@@ -68,5 +70,18 @@ int config_parse(const char *text, size_t len, struct config **out,
     struct brk_error *err);
 
 void config_free(struct config *c);
+
+/*
+ * Typed reads of one config value, shared by every section's parser.
+ * section is NULL for top-level keys; errors name the key as the user wrote
+ * it ("config: \"mapsize\" ..." or "config: tls.cert ...").  Strings are
+ * 1 to 4096 bytes without NUL and replace *dst (freed first).
+ */
+int config_get_str(const char *section, json_t *v, const char *key,
+    char **dst, struct brk_error *err);
+int config_get_int64(const char *section, json_t *v, const char *key,
+    int64_t min, int64_t max, int64_t *out, struct brk_error *err);
+int config_get_int(const char *section, json_t *v, const char *key, int min,
+    int max, int *out, struct brk_error *err);
 
 #endif

@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
+
 #define PASSWORD_MAX 1024
 
 static int
@@ -39,18 +41,6 @@ get_str(json_t *v, const char *key, size_t max, char **dst,
 	free(*dst);
 	if ((*dst = strdup(s)) == NULL)
 		return BRK_ERR_NOMEM;
-	return 0;
-}
-
-static int
-get_int(json_t *v, const char *key, int min, int max, int *out,
-    struct brk_error *err)
-{
-	if (!json_is_integer(v) || json_integer_value(v) < min ||
-	    json_integer_value(v) > max)
-		return brk_error_set(err, BRK_ERR_INVALID, "config: ldap.%s "
-		    "must be an integer from %d to %d", key, min, max);
-	*out = (int)json_integer_value(v);
 	return 0;
 }
 
@@ -267,15 +257,15 @@ apply_key(struct ldap_config *lc, const char *key, json_t *v,
 	if (strcmp(key, "nested_groups") == 0)
 		return get_bool(v, key, &lc->nested_groups, err);
 	if (strcmp(key, "cache_ttl") == 0)
-		return get_int(v, key, 1, 86400, &lc->cache_ttl, err);
+		return config_get_int("ldap", v, key, 1, 86400, &lc->cache_ttl, err);
 	if (strcmp(key, "cache_stale_max") == 0)
-		return get_int(v, key, 1, 7 * 86400, &lc->cache_stale_max,
+		return config_get_int("ldap", v, key, 1, 7 * 86400, &lc->cache_stale_max,
 		    err);
 	if (strcmp(key, "timeout") == 0)
-		return get_int(v, key, 1, LDAP_CFG_TIMEOUT_MAX, &lc->timeout,
+		return config_get_int("ldap", v, key, 1, LDAP_CFG_TIMEOUT_MAX, &lc->timeout,
 		    err);
 	if (strcmp(key, "cache_size") == 0)
-		return get_int(v, key, 1, 1000000, &lc->cache_size, err);
+		return config_get_int("ldap", v, key, 1, 1000000, &lc->cache_size, err);
 	return brk_error_set(err, BRK_ERR_INVALID,
 	    "config: unknown key \"ldap.%.64s\"", key);
 }

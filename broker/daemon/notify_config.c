@@ -26,6 +26,7 @@
 
 #include <openssl/crypto.h>
 
+#include "config.h"
 #include "notify_sink.h"
 
 #define HEADER_MAX 8192
@@ -36,31 +37,6 @@ bad(struct brk_error *err, const char *what, const char *key)
 {
 	return brk_error_set(err, BRK_ERR_INVALID, "config: notify.%s %s",
 	    key, what);
-}
-
-static int
-get_str(json_t *v, const char *key, char **dst, struct brk_error *err)
-{
-	if (!json_is_string(v) || json_string_length(v) == 0 ||
-	    json_string_length(v) > 4096 ||
-	    strlen(json_string_value(v)) != json_string_length(v))
-		return bad(err, "must be a non-empty string", key);
-	free(*dst);
-	if ((*dst = strdup(json_string_value(v))) == NULL)
-		return BRK_ERR_NOMEM;
-	return 0;
-}
-
-static int
-get_int(json_t *v, const char *key, int min, int max, int *out,
-    struct brk_error *err)
-{
-	if (!json_is_integer(v) || json_integer_value(v) < min ||
-	    json_integer_value(v) > max)
-		return brk_error_set(err, BRK_ERR_INVALID, "config: notify.%s "
-		    "must be an integer from %d to %d", key, min, max);
-	*out = (int)json_integer_value(v);
-	return 0;
 }
 
 static int
@@ -111,12 +87,12 @@ parse_exec(json_t *obj, struct notify_exec_config **out, struct brk_error *err)
 		if (strcmp(key, "command") == 0)
 			r = parse_command(v, e, err);
 		else if (strcmp(key, "timeout") == 0)
-			r = get_int(v, "exec.timeout", 1, 3600, &e->timeout, err);
+			r = config_get_int("notify", v, "exec.timeout", 1, 3600, &e->timeout, err);
 		else if (strcmp(key, "concurrency") == 0)
-			r = get_int(v, "exec.concurrency", 1, 64,
+			r = config_get_int("notify", v, "exec.concurrency", 1, 64,
 			    &e->concurrency, err);
 		else if (strcmp(key, "queue") == 0)
-			r = get_int(v, "exec.queue", 1, 1000000, &e->queue, err);
+			r = config_get_int("notify", v, "exec.queue", 1, 1000000, &e->queue, err);
 		else
 			r = brk_error_set(err, BRK_ERR_INVALID, "config: "
 			    "notify.exec: unknown key \"%.64s\"", key);
@@ -213,19 +189,19 @@ parse_webhook(json_t *obj, struct notify_webhook_config **out,
 	w->queue = 1000;
 	json_object_foreach(obj, key, v) {
 		if (strcmp(key, "url") == 0)
-			r = get_str(v, "webhook.url", &w->url, err);
+			r = config_get_str("notify", v, "webhook.url", &w->url, err);
 		else if (strcmp(key, "ca") == 0)
-			r = get_str(v, "webhook.ca", &w->ca, err);
+			r = config_get_str("notify", v, "webhook.ca", &w->ca, err);
 		else if (strcmp(key, "header_file") == 0)
-			r = get_str(v, "webhook.header_file", &hfile, err);
+			r = config_get_str("notify", v, "webhook.header_file", &hfile, err);
 		else if (strcmp(key, "timeout") == 0)
-			r = get_int(v, "webhook.timeout", 1, 300, &w->timeout,
+			r = config_get_int("notify", v, "webhook.timeout", 1, 300, &w->timeout,
 			    err);
 		else if (strcmp(key, "retries") == 0)
-			r = get_int(v, "webhook.retries", 0, 20, &w->retries,
+			r = config_get_int("notify", v, "webhook.retries", 0, 20, &w->retries,
 			    err);
 		else if (strcmp(key, "queue") == 0)
-			r = get_int(v, "webhook.queue", 1, 1000000, &w->queue,
+			r = config_get_int("notify", v, "webhook.queue", 1, 1000000, &w->queue,
 			    err);
 		else
 			r = brk_error_set(err, BRK_ERR_INVALID, "config: "

@@ -75,32 +75,6 @@ struct tconn {
 
 /* ---- configuration ---------------------------------------------------- */
 
-static int
-cfg_str(json_t *v, const char *key, char **dst, struct brk_error *err)
-{
-	if (!json_is_string(v) || json_string_length(v) == 0 ||
-	    json_string_length(v) > 4096 ||
-	    strlen(json_string_value(v)) != json_string_length(v))
-		return brk_error_set(err, BRK_ERR_INVALID,
-		    "config: tls.%s must be a non-empty string", key);
-	free(*dst);
-	if ((*dst = strdup(json_string_value(v))) == NULL)
-		return BRK_ERR_NOMEM;
-	return 0;
-}
-
-static int
-cfg_int(json_t *v, const char *key, int min, int max, int *out,
-    struct brk_error *err)
-{
-	if (!json_is_integer(v) || json_integer_value(v) < min ||
-	    json_integer_value(v) > max)
-		return brk_error_set(err, BRK_ERR_INVALID, "config: tls.%s must "
-		    "be an integer from %d to %d", key, min, max);
-	*out = (int)json_integer_value(v);
-	return 0;
-}
-
 /* "HOST:PORT", "[V6]:PORT" or "*:PORT". */
 static int
 parse_listen(json_t *v, struct tls_config *c, struct brk_error *err)
@@ -166,16 +140,16 @@ tls_config_parse(json_t *section, struct tls_config **out,
 		if (strcmp(key, "listen") == 0)
 			r = parse_listen(v, c, err);
 		else if (strcmp(key, "cert") == 0)
-			r = cfg_str(v, key, &c->cert, err);
+			r = config_get_str("tls", v, key, &c->cert, err);
 		else if (strcmp(key, "key") == 0)
-			r = cfg_str(v, key, &c->key, err);
+			r = config_get_str("tls", v, key, &c->key, err);
 		else if (strcmp(key, "client_ca") == 0)
-			r = cfg_str(v, key, &c->client_ca, err);
+			r = config_get_str("tls", v, key, &c->client_ca, err);
 		else if (strcmp(key, "max_connections") == 0)
-			r = cfg_int(v, key, 1, TLS_MAX_CONNS_LIMIT,
+			r = config_get_int("tls", v, key, 1, TLS_MAX_CONNS_LIMIT,
 			    &c->max_connections, err);
 		else if (strcmp(key, "timeout") == 0)
-			r = cfg_int(v, key, 1, 300, &c->timeout, err);
+			r = config_get_int("tls", v, key, 1, 300, &c->timeout, err);
 		else
 			r = brk_error_set(err, BRK_ERR_INVALID,
 			    "config: tls: unknown key \"%.64s\"", key);
