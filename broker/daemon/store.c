@@ -8,8 +8,10 @@
 #include "store.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <lmdb.h>
@@ -23,6 +25,7 @@ static const char *const table_names[TBL__COUNT] = {
 struct store {
 	MDB_env *env;
 	MDB_dbi dbi[TBL__COUNT];
+	void *map;			/* the data file's mapping, if found */
 };
 
 struct store_txn {
@@ -59,6 +62,33 @@ map_err(int rc)
 	}
 }
 
+/*
+ * Where LMDB mapped the data file: LMDB reports the address only for
+ * MDB_FIXEDMAP, so look for the file's inode in /proc/self/maps.  NULL
+ * when it cannot be found; store_release_map() then does nothing.
+ */
+static void *
+find_map(const char *dir)
+{
+	char path[4096], line[4096 + 256];
+	unsigned long start, ino;
+	struct stat st;
+	void *map = NULL;
+	FILE *f;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/data.mdb", dir) >=
+	    sizeof(path) || stat(path, &st) != 0 ||
+	    (f = fopen("/proc/self/maps", "re")) == NULL)
+		return NULL;
+	while (map == NULL && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "%lx-%*x %*s %*x %*x:%*x %lu", &start,
+		    &ino) == 2 && ino == (unsigned long)st.st_ino &&
+		    strstr(line, "/data.mdb") != NULL)
+			map = (void *)start;
+	fclose(f);
+	return map;
+}
+
 int
 store_open(const char *dir, uint64_t mapsize, struct store **out,
     struct brk_error *err)
@@ -92,6 +122,7 @@ store_open(const char *dir, uint64_t mapsize, struct store **out,
 	txn = NULL;
 	if (rc != 0)
 		goto fail;
+	s->map = find_map(dir);
 	*out = s;
 	s = NULL;
 	r = 0;
@@ -324,6 +355,37 @@ int
 store_sync(struct store *s)
 {
 	return map_err(mdb_env_sync(s->env, 1));
+}
+
+/*
+ * Every commit writes its pages to new places in the file (copy on write,
+ * reusing freed pages), and the kernel maps each page we then read, with
+ * its neighbours, into our address space: the resident set of a busy
+ * daemon creeps up to the size of the file although it needs only the
+ * pages of the last few commits.  Dropping the mapping's page tables
+ * costs nothing in correctness (the map is a read-only view of the file;
+ * a later read faults the page back in from the page cache) and keeps
+ * the resident set to the working set.
+ */
+int
+store_release_map(struct store *s)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	size_t used;
+	int rc;
+
+	if (s->map == NULL)
+		return 0;
+	if ((rc = mdb_env_info(s->env, &info)) != 0 ||
+	    (rc = mdb_env_stat(s->env, &st)) != 0)
+		return map_err(rc);
+	used = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
+	if (used > info.me_mapsize)
+		used = info.me_mapsize;
+	if (madvise(s->map, used, MADV_DONTNEED) != 0)
+		return BRK_ERR_IO;
+	return 0;
 }
 
 int

@@ -109,6 +109,10 @@ int store_set_lazy_meta(struct store *s, bool on);
 /* Make every committed transaction durable now. */
 int store_sync(struct store *s);
 
+/* Give back the resident pages of the file mapping (the page cache keeps
+ * them); any thread may read on meanwhile. */
+int store_release_map(struct store *s);
+
 /* Number of entries in a table. */
 int store_count(struct store_txn *t, enum store_table tbl, uint64_t *n);
 

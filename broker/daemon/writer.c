@@ -14,6 +14,8 @@
 #include "log.h"
 
 #define BATCH_MAX 1024
+/* how often a busy writer gives back the pages it mapped (store.c) */
+#define RELEASE_NS 50000000u
 
 struct wop {
 	writer_apply_fn apply;
@@ -33,6 +35,7 @@ struct writer {
 	bool stopping;
 	uint64_t commits, mutations, max_batch;
 	uint64_t commit_ns, commit_ns_max;	/* metrics: apply + commit */
+	uint64_t released_at;			/* writer thread only */
 };
 
 /* Take up to max queued mutations off the queue, in order. */
@@ -153,6 +156,10 @@ writer_main(void *arg)
 		if (took > w->commit_ns_max)
 			w->commit_ns_max = took;
 		pthread_mutex_unlock(&w->lock);
+		if (t0 - w->released_at >= RELEASE_NS) {
+			(void)store_release_map(w->store);
+			w->released_at = t0;
+		}
 		if (held != NULL)	/* this commit's sync covered it */
 			finish(held, rc == 0 ? 0 : store_sync(w->store));
 		held = NULL;

@@ -2,6 +2,7 @@
  * test_store.c - the store, the request indexes and the audit chain.
  */
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,4 +205,59 @@ Test(store, map_full_is_an_error_and_nothing_half_written)
 	append(1);	/* and writes work again */
 	cr_assert_eq(verify(&count, &bad), 0);
 	cr_assert_eq(count, 4);
+}
+
+/* Resident kB of the data file's mapping, from /proc/self/smaps. */
+static long
+map_rss_kb(void)
+{
+	char line[512];
+	long kb = -1;
+	bool in = false;
+	FILE *f = fopen("/proc/self/smaps", "re");
+
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strstr(line, "/data.mdb") != NULL)
+			in = true;
+		else if (in && sscanf(line, "Rss: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+Test(store, release_map_gives_back_the_resident_pages)
+{
+	struct store_txn *t;
+	struct store_cursor *c;
+	struct store_val k, v;
+	uint8_t key[8], val[2000] = { 0 };
+	uint64_t n = 0;
+	int i, r;
+
+	cr_assert_eq(store_begin(st, true, &t), 0);
+	for (i = 0; i < 4000; i++) {	/* about 8 MB of leaves */
+		store_be64(key, (uint64_t)i);
+		cr_assert_eq(store_put(t, TBL_META, key, 8, val, sizeof(val)),
+		    0);
+	}
+	cr_assert_eq(store_commit(t), 0);
+	cr_assert_eq(store_begin(st, false, &t), 0);
+	cr_assert_eq(store_cursor_open(t, TBL_META, &c), 0);
+	for (r = store_cursor_first(c, &k, &v); r == 0;
+	    r = store_cursor_next(c, &k, &v))
+		n += ((const uint8_t *)v.data)[0] == 0;	/* touch each page */
+	store_cursor_close(c);
+	store_abort(t);
+	cr_assert_eq(n, 4000);
+	cr_assert_gt(map_rss_kb(), 4000, "reading should map the pages");
+	cr_assert_eq(store_release_map(st), 0);
+	cr_assert_lt(map_rss_kb(), 512, "the pages should be given back");
+	/* and the data reads back the same after the release */
+	cr_assert_eq(store_begin(st, false, &t), 0);
+	store_be64(key, 3999);
+	cr_assert_eq(store_get(t, TBL_META, key, 8, &v), 0);
+	cr_assert_eq(v.len, sizeof(val));
+	store_abort(t);
 }
