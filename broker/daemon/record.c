@@ -1,8 +1,10 @@
 /*
- * record.c - the stored form of a request: versioned JSON ("v": 1).
+ * record.c - the stored form of a request, and its public JSON view.
  *
- * JSON keeps the layout evolvable and inspectable with mdb_dump; the cost
- * (a few microseconds) is small next to a sync.
+ * Records are stored in a compact binary form: every grant writes one and
+ * every check may read some, on the single writer thread's critical path,
+ * where building and parsing JSON cost more than the rest of the write.
+ * JSON is made only at the edge, for replies (record_to_json).
  */
 #include "record.h"
 
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "sshbuf.h"
 #include "timefmt.h"
 
 static const char *const state_names[ST__COUNT] = {
@@ -62,46 +65,148 @@ req_id_parse(const char *s, uint64_t *serial)
 	return 0;
 }
 
-char *
-record_encode(const struct request *r, size_t *len)
-{
-	json_t *o;
-	char *s;
+/*
+ * Version 2, the form written now: a version byte, then the fields in a
+ * fixed order in SSH wire encoding (u64 numbers, u32-length strings).
+ * Version 1 was JSON (its first byte is '{'); it is still read.
+ */
+#define RECORD_V2 2
+#define FLAG_CLAMPED 1u
+#define FLAG_AUTOMATIC 2u
+#define FLAG_BREAK_GLASS 4u
+#define FLAG_REQUIRE_REASON 8u
+#define FLAG_REQUIRE_TICKET 16u
 
-	o = json_pack("{s:i, s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I,"
-	    " s:I, s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:b, s:I, s:i, s:i,"
-	    " s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-	    "v", 1, "serial", (json_int_t)r->serial,
-	    "state", req_state_name(r->state), "user", r->user,
-	    "caller", r->caller, "resource", r->resource, "role", r->role,
-	    "created_at", (json_int_t)r->created_at,
-	    "decided_at", (json_int_t)r->decided_at,
-	    "starts_at", (json_int_t)r->starts_at,
-	    "expires_at", (json_int_t)r->expires_at,
-	    "ended_at", (json_int_t)r->ended_at,
-	    "requested_ttl", (json_int_t)r->requested_ttl,
-	    "ttl", (json_int_t)r->ttl,
-	    "clamped", r->clamped, "automatic", r->automatic,
-	    "break_glass", r->break_glass,
-	    "require_reason", r->require_reason,
-	    "require_ticket", r->require_ticket,
-	    "policy_version", (json_int_t)r->policy_version,
-	    "quorum", r->quorum, "approvals", r->approvals,
-	    "rules", r->rules, "decision", r->decision,
-	    "approver_groups", r->approver_groups,
-	    "approver_users", r->approver_users, "reason", r->reason,
-	    "ticket", r->ticket, "incident", r->incident,
-	    "ended_by", r->ended_by, "end_reason", r->end_reason,
-	    "rule", r->rule);
-	if (o != NULL && r->optouts[0] != '\0')
-		json_object_set_new(o, "optouts", json_string(r->optouts));
-	if (o == NULL)
-		return NULL;
-	s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (s != NULL && len != NULL)
-		*len = strlen(s);
-	return s;
+/* The text fields, in their stored order, and their sizes. */
+#define TEXT_FIELDS(r) { \
+	{ (r)->user, sizeof((r)->user) }, \
+	{ (r)->caller, sizeof((r)->caller) }, \
+	{ (r)->resource, sizeof((r)->resource) }, \
+	{ (r)->role, sizeof((r)->role) }, \
+	{ (r)->rules, sizeof((r)->rules) }, \
+	{ (r)->rule, sizeof((r)->rule) }, \
+	{ (r)->optouts, sizeof((r)->optouts) }, \
+	{ (r)->decision, sizeof((r)->decision) }, \
+	{ (r)->approver_groups, sizeof((r)->approver_groups) }, \
+	{ (r)->approver_users, sizeof((r)->approver_users) }, \
+	{ (r)->reason, sizeof((r)->reason) }, \
+	{ (r)->ticket, sizeof((r)->ticket) }, \
+	{ (r)->incident, sizeof((r)->incident) }, \
+	{ (r)->ended_by, sizeof((r)->ended_by) }, \
+	{ (r)->end_reason, sizeof((r)->end_reason) }, \
+}
+#define NTEXT 15
+#define NTIMES 7
+
+struct text_in {
+	const char *p;
+	size_t size;
+};
+
+struct text_out {
+	char *p;
+	size_t size;
+};
+
+static uint8_t
+flags_of(const struct request *r)
+{
+	return (uint8_t)((r->clamped ? FLAG_CLAMPED : 0) |
+	    (r->automatic ? FLAG_AUTOMATIC : 0) |
+	    (r->break_glass ? FLAG_BREAK_GLASS : 0) |
+	    (r->require_reason ? FLAG_REQUIRE_REASON : 0) |
+	    (r->require_ticket ? FLAG_REQUIRE_TICKET : 0));
+}
+
+int
+record_encode(const struct request *r, struct sshbuf *b)
+{
+	const struct text_in text[NTEXT] = TEXT_FIELDS(r);
+	const int64_t times[NTIMES] = { r->created_at, r->decided_at,
+		r->starts_at, r->expires_at, r->ended_at, r->requested_ttl,
+		r->ttl };
+	int i, rc;
+
+	if ((unsigned)r->state >= ST__COUNT || r->quorum < 0 ||
+	    r->approvals < 0)
+		return BRK_ERR_INVALID;
+	if ((rc = sshbuf_put_u8(b, RECORD_V2)) != 0 ||
+	    (rc = sshbuf_put_u64(b, r->serial)) != 0 ||
+	    (rc = sshbuf_put_u8(b, (uint8_t)r->state)) != 0 ||
+	    (rc = sshbuf_put_u8(b, flags_of(r))) != 0 ||
+	    (rc = sshbuf_put_u64(b, r->policy_version)) != 0 ||
+	    (rc = sshbuf_put_u32(b, (uint32_t)r->quorum)) != 0 ||
+	    (rc = sshbuf_put_u32(b, (uint32_t)r->approvals)) != 0)
+		return rc;
+	for (i = 0; i < NTIMES; i++)
+		if ((rc = sshbuf_put_u64(b, (uint64_t)times[i])) != 0)
+			return rc;
+	for (i = 0; i < NTEXT; i++)
+		if ((rc = sshbuf_put_cstring(b, text[i].p)) != 0)
+			return rc;
+	return 0;
+}
+
+/* A string into dst: it must fit with its NUL and hold no NUL itself. */
+static int
+get_text(struct sshbuf *b, char *dst, size_t size)
+{
+	const uint8_t *p;
+	size_t len;
+
+	if (sshbuf_get_string_direct(b, &p, &len) != 0 || len >= size ||
+	    memchr(p, '\0', len) != NULL)
+		return BRK_ERR_INVALID;
+	memcpy(dst, p, len);
+	dst[len] = '\0';
+	return 0;
+}
+
+static int
+decode_v2(const void *data, size_t len, struct request *r)
+{
+	const struct text_out text[NTEXT] = TEXT_FIELDS(r);
+	int64_t *const times[NTIMES] = { &r->created_at, &r->decided_at,
+		&r->starts_at, &r->expires_at, &r->ended_at,
+		&r->requested_ttl, &r->ttl };
+	struct sshbuf *b = sshbuf_from(data, len);
+	uint32_t quorum, approvals;
+	uint8_t version, state, flags;
+	uint64_t v;
+	int i, rc = BRK_ERR_INVALID;
+
+	if (b == NULL)
+		return BRK_ERR_NOMEM;
+	if (sshbuf_get_u8(b, &version) != 0 || version != RECORD_V2 ||
+	    sshbuf_get_u64(b, &r->serial) != 0 ||
+	    sshbuf_get_u8(b, &state) != 0 || state >= ST__COUNT ||
+	    sshbuf_get_u8(b, &flags) != 0 ||
+	    sshbuf_get_u64(b, &r->policy_version) != 0 ||
+	    sshbuf_get_u32(b, &quorum) != 0 || quorum > INT32_MAX ||
+	    sshbuf_get_u32(b, &approvals) != 0 || approvals > INT32_MAX)
+		goto out;
+	for (i = 0; i < NTIMES; i++) {
+		if (sshbuf_get_u64(b, &v) != 0)
+			goto out;
+		*times[i] = (int64_t)v;
+	}
+	for (i = 0; i < NTEXT; i++)
+		if (get_text(b, text[i].p, text[i].size) != 0)
+			goto out;
+	if (sshbuf_len(b) != 0)
+		goto out;
+	r->state = (enum req_state)state;
+	r->quorum = (int)quorum;
+	r->approvals = (int)approvals;
+	r->clamped = (flags & FLAG_CLAMPED) != 0;
+	r->automatic = (flags & FLAG_AUTOMATIC) != 0;
+	r->break_glass = (flags & FLAG_BREAK_GLASS) != 0;
+	r->require_reason = (flags & FLAG_REQUIRE_REASON) != 0;
+	r->require_ticket = (flags & FLAG_REQUIRE_TICKET) != 0;
+	rc = 0;
+out:
+	sshbuf_free(b);
+	return rc;
 }
 
 static int
@@ -126,14 +231,14 @@ get_int(json_t *o, const char *key, int64_t *dst)
 	return 0;
 }
 
-int
-record_decode(const void *data, size_t len, struct request *r)
+/* Version 1: the JSON form written by earlier versions. */
+static int
+decode_v1(const void *data, size_t len, struct request *r)
 {
 	int64_t v = 0, serial = 0, pv = 0, q = 0, a = 0;
 	json_t *o;
 	int st, rc = BRK_ERR_INVALID;
 
-	memset(r, 0, sizeof(*r));
 	if ((o = json_loadb(data, len, 0, NULL)) == NULL)
 		return rc;
 	if (get_int(o, "v", &v) != 0 || v != 1 ||
@@ -187,6 +292,17 @@ record_decode(const void *data, size_t len, struct request *r)
 out:
 	json_decref(o);
 	return rc;
+}
+
+int
+record_decode(const void *data, size_t len, struct request *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (data == NULL || len == 0)
+		return BRK_ERR_INVALID;
+	if (*(const uint8_t *)data == '{')
+		return decode_v1(data, len, r);
+	return decode_v2(data, len, r);
 }
 
 static json_t *

@@ -59,8 +59,9 @@ void req_id(uint64_t serial, char buf[24]);
 /* Accepts "r42" or "42"; BRK_ERR_INVALID otherwise. */
 int req_id_parse(const char *s, uint64_t *serial);
 
-/* Compact JSON for storage; malloc'd. */
-char *record_encode(const struct request *r, size_t *len);
+struct sshbuf;
+/* The stored form, appended to b. */
+int record_encode(const struct request *r, struct sshbuf *b);
 /* BRK_ERR_INVALID on a record this version cannot read. */
 int record_decode(const void *data, size_t len, struct request *r);
 

@@ -3,6 +3,8 @@
  */
 #include "reqstore.h"
 
+#include "sshbuf.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,16 +46,18 @@ reqstore_load(struct store_txn *t, uint64_t serial, struct request *r)
 static int
 put_record(struct store_txn *t, const struct request *r)
 {
+	struct sshbuf *b = sshbuf_new();
 	uint8_t key[8];
-	size_t len = 0;
-	char *s;
 	int rc;
 
-	if ((s = record_encode(r, &len)) == NULL)
+	if (b == NULL)
 		return BRK_ERR_NOMEM;
-	store_be64(key, r->serial);
-	rc = store_put(t, TBL_REQUESTS, key, 8, s, len);
-	free(s);
+	if ((rc = record_encode(r, b)) == 0) {
+		store_be64(key, r->serial);
+		rc = store_put(t, TBL_REQUESTS, key, 8, sshbuf_ptr(b),
+		    sshbuf_len(b));
+	}
+	sshbuf_free(b);
 	return rc;
 }
 

@@ -1,0 +1,183 @@
+/*
+ * test_record.c - the stored form of a request: round trips, the JSON form
+ * of earlier versions, and records that must be refused.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "errors.h"
+#include "record.h"
+#include "sshbuf.h"
+
+static struct request
+sample(void)
+{
+	struct request r;
+
+	memset(&r, 0, sizeof(r));
+	r.serial = 42;
+	r.state = ST_ACTIVE;
+	snprintf(r.user, sizeof(r.user), "alice");
+	snprintf(r.caller, sizeof(r.caller), "root");
+	snprintf(r.resource, sizeof(r.resource), "host:web-1");
+	snprintf(r.role, sizeof(r.role), "deploy");
+	r.created_at = 1700000000;
+	r.decided_at = 1700000001;
+	r.starts_at = 1700000001;
+	r.expires_at = 1700003601;
+	r.requested_ttl = 3600;
+	r.ttl = 3600;
+	r.ended_at = -5;	/* any int64 survives */
+	r.automatic = true;
+	r.require_ticket = true;
+	r.policy_version = 7;
+	r.quorum = 2;
+	r.approvals = 1;
+	snprintf(r.rules, sizeof(r.rules), "web-auto,web-approve");
+	snprintf(r.rule, sizeof(r.rule), "web-auto");
+	snprintf(r.optouts, sizeof(r.optouts), "o3");
+	snprintf(r.decision, sizeof(r.decision), "granted by rule web-auto");
+	snprintf(r.approver_groups, sizeof(r.approver_groups), "sre");
+	snprintf(r.reason, sizeof(r.reason), "deploy \"fix\" ✓");
+	snprintf(r.ticket, sizeof(r.ticket), "OPS-1");
+	return r;
+}
+
+static struct sshbuf *
+encode(const struct request *r)
+{
+	struct sshbuf *b = sshbuf_new();
+
+	cr_assert_not_null(b);
+	cr_assert_eq(record_encode(r, b), 0);
+	return b;
+}
+
+Test(record, round_trip_keeps_every_field)
+{
+	struct request in = sample(), out;
+	struct sshbuf *b = encode(&in);
+
+	cr_assert_eq(record_decode(sshbuf_ptr(b), sshbuf_len(b), &out), 0);
+	cr_assert_eq(memcmp(&in, &out, sizeof(in)), 0);
+	sshbuf_free(b);
+}
+
+Test(record, longest_texts_round_trip)
+{
+	struct request in = sample(), out;
+	struct sshbuf *b;
+
+	memset(in.reason, 'x', sizeof(in.reason) - 1);
+	in.reason[sizeof(in.reason) - 1] = '\0';
+	memset(in.end_reason, 'y', sizeof(in.end_reason) - 1);
+	in.end_reason[sizeof(in.end_reason) - 1] = '\0';
+	b = encode(&in);
+	cr_assert_eq(record_decode(sshbuf_ptr(b), sshbuf_len(b), &out), 0);
+	cr_assert_str_eq(out.reason, in.reason);
+	cr_assert_str_eq(out.end_reason, in.end_reason);
+	sshbuf_free(b);
+}
+
+Test(record, every_truncation_is_refused)
+{
+	struct request in = sample(), out;
+	struct sshbuf *b = encode(&in);
+	size_t n;
+
+	for (n = 0; n < sshbuf_len(b); n++)
+		cr_assert_eq(record_decode(sshbuf_ptr(b), n, &out),
+		    BRK_ERR_INVALID, "accepted %zu of %zu bytes", n,
+		    sshbuf_len(b));
+	sshbuf_free(b);
+}
+
+Test(record, trailing_bytes_and_bad_fields_are_refused)
+{
+	struct request in = sample(), out;
+	struct sshbuf *b = encode(&in);
+	uint8_t copy[2048];
+	size_t len = sshbuf_len(b);
+
+	cr_assert_lt(len + 1, sizeof(copy));
+	memcpy(copy, sshbuf_ptr(b), len);
+	copy[len] = 0;
+	cr_assert_eq(record_decode(copy, len + 1, &out), BRK_ERR_INVALID);
+	copy[0] = 9;			/* an unknown version */
+	cr_assert_eq(record_decode(copy, len, &out), BRK_ERR_INVALID);
+	copy[0] = 2;
+	copy[9] = 200;			/* an unknown state */
+	cr_assert_eq(record_decode(copy, len, &out), BRK_ERR_INVALID);
+	sshbuf_free(b);
+}
+
+/* A string of its own length into a field, at its offset in the record. */
+static size_t
+with_user(uint8_t *out, size_t size, const char *user, size_t ulen)
+{
+	struct request in = sample();
+	struct sshbuf *b = encode(&in);
+	const uint8_t *p = sshbuf_ptr(b);
+	size_t head = 1 + 8 + 1 + 1 + 8 + 4 + 4 + 7 * 8;	/* to "user" */
+	size_t rest = sshbuf_len(b) - head - 4 - strlen(in.user);
+	size_t n = head;
+
+	cr_assert_lt(head + 4 + ulen + rest, size);
+	memcpy(out, p, head);
+	out[n++] = (uint8_t)(ulen >> 24);
+	out[n++] = (uint8_t)(ulen >> 16);
+	out[n++] = (uint8_t)(ulen >> 8);
+	out[n++] = (uint8_t)ulen;
+	memcpy(out + n, user, ulen);
+	n += ulen;
+	memcpy(out + n, p + head + 4 + strlen(in.user), rest);
+	sshbuf_free(b);
+	return n + rest;
+}
+
+Test(record, oversized_or_nul_holding_texts_are_refused)
+{
+	uint8_t buf[4096];
+	char big[REC_NAME + 1];
+	struct request out;
+	size_t n;
+
+	n = with_user(buf, sizeof(buf), "bob", 3);
+	cr_assert_eq(record_decode(buf, n, &out), 0, "the splice is sound");
+	cr_assert_str_eq(out.user, "bob");
+	n = with_user(buf, sizeof(buf), "b\0b", 3);
+	cr_assert_eq(record_decode(buf, n, &out), BRK_ERR_INVALID);
+	memset(big, 'a', sizeof(big));
+	n = with_user(buf, sizeof(buf), big, REC_NAME);	/* no room for NUL */
+	cr_assert_eq(record_decode(buf, n, &out), BRK_ERR_INVALID);
+	n = with_user(buf, sizeof(buf), big, REC_NAME - 1);
+	cr_assert_eq(record_decode(buf, n, &out), 0);
+}
+
+Test(record, json_records_of_earlier_versions_still_read)
+{
+	static const char v1[] = "{\"v\":1,\"serial\":7,\"state\":\"pending\","
+	    "\"user\":\"bob\",\"caller\":\"bob\",\"resource\":\"db:orders\","
+	    "\"role\":\"bob\",\"created_at\":100,\"decided_at\":0,"
+	    "\"starts_at\":0,\"expires_at\":200,\"ended_at\":0,"
+	    "\"requested_ttl\":60,\"ttl\":60,\"clamped\":false,"
+	    "\"automatic\":false,\"break_glass\":false,"
+	    "\"require_reason\":true,\"require_ticket\":false,"
+	    "\"policy_version\":3,\"quorum\":2,\"approvals\":0,"
+	    "\"rules\":\"db\",\"decision\":\"needs approval\","
+	    "\"approver_groups\":\"dba\",\"approver_users\":\"\","
+	    "\"reason\":\"why\",\"ticket\":\"\",\"incident\":\"\","
+	    "\"ended_by\":\"\",\"end_reason\":\"\",\"rule\":\"db\"}";
+	struct request r;
+
+	cr_assert_eq(record_decode(v1, strlen(v1), &r), 0);
+	cr_assert_eq(r.serial, 7);
+	cr_assert_eq(r.state, ST_PENDING);
+	cr_assert_str_eq(r.resource, "db:orders");
+	cr_assert_eq(r.quorum, 2);
+	cr_assert(r.require_reason);
+	cr_assert_str_eq(r.approver_groups, "dba");
+	cr_assert_eq(record_decode("{\"v\":1}", 7, &r), BRK_ERR_INVALID);
+	cr_assert_eq(record_decode("", 0, &r), BRK_ERR_INVALID);
+}
