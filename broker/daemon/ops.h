@@ -68,6 +68,16 @@ struct req_op {
 	int64_t ttl;			/* approve: shortened duration or 0 */
 	struct policy_ref *pref;	/* the policy that decided (create) */
 	char msg[512];			/* why apply refused */
+	/*
+	 * A new grant's certificate is signed while its transaction is being
+	 * made durable; the reply waits for both.  parts counts what is still
+	 * outstanding (the signing, the commit); the last one replies.
+	 */
+	bool early;			/* signing started in apply */
+	int parts;
+	int rc;				/* the commit's result */
+	char *cert;			/* signed, not yet sent */
+	char cert_err[512];
 };
 
 /* The audit record of a change to op->rec. */

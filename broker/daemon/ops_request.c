@@ -109,6 +109,8 @@ apply_escalation(struct store_txn *t, struct req_op *op,
 	return 0;
 }
 
+static void sign_early(void *arg);
+
 static int
 apply_create(struct store_txn *t, void *arg)
 {
@@ -127,9 +129,17 @@ apply_create(struct store_txn *t, void *arg)
 	if (op->rec.break_glass &&
 	    (r = reviews_open(t, &op->rec, op->now)) != 0)
 		return r;
-	return audit_request(t, op, op->rec.break_glass ? "breakglass.used" :
+	if ((r = audit_request(t, op, op->rec.break_glass ? "breakglass.used" :
 	    created_action(op->rec.state),
-	    op->rec.reason[0] ? op->rec.reason : NULL);
+	    op->rec.reason[0] ? op->rec.reason : NULL)) != 0)
+		return r;
+	/* op->rec is final: sign while the batch commits and syncs */
+	if (op->key != NULL && op->rec.state == ST_ACTIVE) {
+		op->early = true;
+		op->parts = 2;
+		workpool_submit(op->c->d->pool, sign_early, op);
+	}
+	return 0;
 }
 
 static json_t *
@@ -151,30 +161,78 @@ req_op_free(struct req_op *op)
 	sshkey_free(op->key);
 	if (op->pref != NULL)
 		policy_put(op->c->d, op->pref);
+	free(op->cert);
 	free(op);
 }
 
-/* On a worker thread: sign when a key came with the request, and reply. */
+/* Reply with op->rec (and its certificate), or with why it failed. */
 static void
-finish_reply(void *arg)
+send_reply(struct req_op *op)
 {
-	struct brk_error err = { { 0 } };
-	struct req_op *op = arg;
 	struct call *c = op->c;
-	json_t *o = reply_json(&op->rec);
-	char *cert = NULL;
+	int rc = op->rc;
+	char msg[600];
+	json_t *o;
 
-	if (o != NULL && op->key != NULL && op->rec.state == ST_ACTIVE) {
-		if (cred_issue_cert(c->d, &op->rec, op->key, &cert, &err) == 0)
-			json_object_set_new(o, "cert", json_string(cert));
+	if (rc != 0) {
+		if (op->msg[0] != '\0')
+			snprintf(msg, sizeof(msg), "%s", op->msg);
 		else
-			json_object_set_new(o, "cert_error",
-			    json_string(err.msg));
-		free(cert);
+			snprintf(msg, sizeof(msg), "not recorded: %s",
+			    brk_strerror(rc));
+		req_op_free(op);
+		call_fail(c, rc, "%s", msg);
+		return;
 	}
+	o = reply_json(&op->rec);
+	if (o != NULL && op->cert != NULL)
+		json_object_set_new(o, "cert", json_string(op->cert));
+	else if (o != NULL && op->cert_err[0] != '\0')
+		json_object_set_new(o, "cert_error",
+		    json_string(op->cert_err));
 	/* the reply ends the call: nothing of it may be touched after */
 	req_op_free(op);
 	call_reply(c, o);
+}
+
+static void
+sign(struct req_op *op)
+{
+	struct brk_error err = { { 0 } };
+
+	if (cred_issue_cert(op->c->d, &op->rec, op->key, &op->cert,
+	    &err) != 0)
+		snprintf(op->cert_err, sizeof(op->cert_err), "%s", err.msg);
+}
+
+/* The last of the signing and the commit to finish replies. */
+static bool
+last_part(struct req_op *op)
+{
+	return __atomic_sub_fetch(&op->parts, 1, __ATOMIC_ACQ_REL) == 0;
+}
+
+/* On a worker thread, during the commit. */
+static void
+sign_early(void *arg)
+{
+	struct req_op *op = arg;
+
+	sign(op);
+	if (last_part(op))
+		send_reply(op);
+}
+
+/* On a worker thread, after the commit: sign if still owed, and reply. */
+static void
+finish_reply(void *arg)
+{
+	struct req_op *op = arg;
+
+	if (op->rc == 0 && op->key != NULL && op->rec.state == ST_ACTIVE &&
+	    op->cert == NULL && op->cert_err[0] == '\0')
+		sign(op);
+	send_reply(op);
 }
 
 /* On the writer thread, after the commit: hand the reply on. */
@@ -182,24 +240,18 @@ void
 done_reply(void *arg, int rc)
 {
 	struct req_op *op = arg;
-	struct call *c;
-	char msg[600];
 
-	if (rc == 0) {
+	op->rc = rc;
+	if (rc == 0)
 		__atomic_fetch_add(&op->c->d->counters[op->rec.state ==
 		    ST_ACTIVE ? CNT_AUTO : op->rec.state == ST_PENDING ?
 		    CNT_PENDING : CNT_DENIED], 1, __ATOMIC_RELAXED);
+	if (op->early && !last_part(op))
+		return;		/* sign_early replies */
+	if (rc == 0)
 		workpool_submit(op->c->d->pool, finish_reply, op);
-		return;
-	}
-	c = op->c;
-	if (op->msg[0] != '\0')
-		snprintf(msg, sizeof(msg), "%s", op->msg);
 	else
-		snprintf(msg, sizeof(msg), "not recorded: %s",
-		    brk_strerror(rc));
-	req_op_free(op);
-	call_fail(c, rc, "%s", msg);
+		send_reply(op);
 }
 
 static const char *const request_keys[] = { "resource", "role", "for",
