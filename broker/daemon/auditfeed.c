@@ -16,6 +16,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "log.h"
@@ -293,11 +294,33 @@ auditfeed_format(const json_t *record, char *buf, size_t len)
 	}
 }
 
+/*
+ * With no syslog daemon listening, syslog(3) tries to connect again on
+ * every call, which under load costs more than the record itself: look for
+ * its socket at most once a second.  Only the feed thread calls this.
+ */
+static bool
+syslog_listening(void)
+{
+	static time_t checked_at;
+	static bool listening;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	if (checked_at == 0 || now.tv_sec != checked_at) {
+		listening = access(_PATH_LOG, W_OK) == 0;
+		checked_at = now.tv_sec;
+	}
+	return listening;
+}
+
 void
 auditfeed_syslog(const json_t *record, void *arg)
 {
 	char line[2048];
 
+	if (!syslog_listening())
+		return;
 	auditfeed_format(record, line, sizeof(line));
 	syslog(LOG_AUTHPRIV | LOG_INFO, "%s", line);
 }
