@@ -7,15 +7,18 @@
  */
 #include "writer.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
 #define BATCH_MAX 1024
-/* how often a busy writer gives back the pages it mapped (store.c) */
-#define RELEASE_NS 50000000u
+/* file pages the writer lets the daemon map before giving them back */
+#define MAPPED_BUDGET ((size_t)16 << 20)
 
 struct wop {
 	writer_apply_fn apply;
@@ -35,7 +38,8 @@ struct writer {
 	bool stopping;
 	uint64_t commits, mutations, max_batch;
 	uint64_t commit_ns, commit_ns_max;	/* metrics: apply + commit */
-	uint64_t released_at;			/* writer thread only */
+	int statm;		/* /proc/self/statm, or -1 */
+	long shared_base;	/* shared pages after the last release */
 };
 
 /* Take up to max queued mutations off the queue, in order. */
@@ -121,6 +125,43 @@ now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Resident file-backed pages of the daemon (the map and its libraries). */
+static long
+shared_pages(int fd)
+{
+	char buf[128];
+	long size, resident, shared;
+	ssize_t n;
+
+	if (fd < 0 || (n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
+		return -1;
+	buf[n] = '\0';
+	if (sscanf(buf, "%ld %ld %ld", &size, &resident, &shared) != 3)
+		return -1;
+	return shared;
+}
+
+/*
+ * Each commit's pages land at new places in the file and are mapped as
+ * they are read (store_release_map()); give them back once they pass the
+ * budget, so the resident set stays near the working set.  Checked after
+ * each commit: one pread, and a release only when it is due.
+ */
+static void
+release_mapped(struct writer *w)
+{
+	long now = shared_pages(w->statm), page = sysconf(_SC_PAGESIZE);
+
+	if (now < 0 || page <= 0)
+		return;
+	if (w->shared_base == 0 || now < w->shared_base)
+		w->shared_base = now;
+	if ((size_t)(now - w->shared_base) * (size_t)page < MAPPED_BUDGET)
+		return;
+	(void)store_release_map(w->store);
+	w->shared_base = shared_pages(w->statm);
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -156,10 +197,7 @@ writer_main(void *arg)
 		if (took > w->commit_ns_max)
 			w->commit_ns_max = took;
 		pthread_mutex_unlock(&w->lock);
-		if (t0 - w->released_at >= RELEASE_NS) {
-			(void)store_release_map(w->store);
-			w->released_at = t0;
-		}
+		release_mapped(w);
 		if (held != NULL)	/* this commit's sync covered it */
 			finish(held, rc == 0 ? 0 : store_sync(w->store));
 		held = NULL;
@@ -185,11 +223,14 @@ writer_new(struct store *s, bool group_commit, struct writer **out)
 		free(w);
 		return BRK_ERR_INTERNAL;
 	}
+	w->statm = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
 		pthread_mutex_destroy(&w->lock);
 		pthread_cond_destroy(&w->cond);
+		if (w->statm >= 0)
+			close(w->statm);
 		free(w);
 		return BRK_ERR_INTERNAL;
 	}
@@ -209,6 +250,8 @@ writer_free(struct writer *w)
 	pthread_join(w->thread, NULL);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->cond);
+	if (w->statm >= 0)
+		close(w->statm);
 	free(w);
 }
 
