@@ -76,7 +76,7 @@ parse_limits(struct pol_pctx *c, json_t *v)
 {
 	static const char *const keys[] = { "pending_ttl", "optout_max",
 	    "break_glass_max_ttl", "clock_skew", "rule_authors_may_approve",
-	    NULL };
+	    "schedule_max", NULL };
 	struct policy_limits *l = &c->p->limits;
 	int r;
 
@@ -91,6 +91,8 @@ parse_limits(struct pol_pctx *c, json_t *v)
 	    (r = pol_get_duration(c, v, "break_glass_max_ttl",
 	    &l->break_glass_max_ttl)) != 0 ||
 	    (r = pol_get_duration(c, v, "clock_skew", &l->clock_skew)) != 0 ||
+	    (r = pol_get_duration(c, v, "schedule_max", &l->schedule_max)) !=
+	    0 ||
 	    (r = pol_get_bool(c, v, "rule_authors_may_approve",
 	    &l->rule_authors_may_approve)) != 0)
 		goto out;
@@ -129,6 +131,7 @@ pol_parse_document(struct pol_pctx *c, json_t *doc)
 	c->p->limits.optout_max = 24 * 3600;
 	c->p->limits.break_glass_max_ttl = 3600;
 	c->p->limits.clock_skew = 60;
+	c->p->limits.schedule_max = 7 * 24 * 3600;
 	c->p->limits.rule_authors_may_approve = false;
 	if (!json_is_object(doc))
 		return pol_fail(c, "the policy must be a JSON object");

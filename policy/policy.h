@@ -51,6 +51,7 @@ struct policy_limits {
 	int64_t optout_max;		/* default 24h */
 	int64_t break_glass_max_ttl;	/* default 1h */
 	int64_t clock_skew;		/* default 60s */
+	int64_t schedule_max;		/* how far ahead --start may be; 7d */
 	bool rule_authors_may_approve;	/* default false */
 };
 

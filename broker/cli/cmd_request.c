@@ -7,6 +7,18 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "duration.h"
+#include "timefmt.h"
+
+/* An active grant whose window begins later (request --start). */
+static bool
+scheduled(json_t *r)
+{
+	int64_t start;
+
+	return time_parse_rfc3339(cli_str(r, "starts_at"), &start) == 0 &&
+	    start > (int64_t)time(NULL);
+}
 
 static void
 print_list(const char *label, json_t *a)
@@ -39,7 +51,10 @@ cli_print_request(struct cli *cli, json_t *r)
 	cli_print_safe(stdout, cli_str(r, "role"));
 	printf(" for ");
 	cli_print_safe(stdout, cli_str(r, "user"));
-	if (strcmp(st, "active") == 0)
+	if (strcmp(st, "active") == 0 && scheduled(r))
+		printf(", from %s until %s", cli_str(r, "starts_at"),
+		    cli_str(r, "expires_at"));
+	else if (strcmp(st, "active") == 0)
 		printf(", until %s", cli_str(r, "expires_at"));
 	else if (strcmp(st, "pending") == 0)
 		printf(", request expires %s", cli_str(r, "expires_at"));
@@ -106,14 +121,31 @@ wait_decision(struct cli *cli, json_t **res)
 	return r;
 }
 
+/* --start: RFC 3339, or a duration from now ("2h" or "+2h"). */
+static int
+parse_start(struct cli *cli, const char *s, int64_t *out)
+{
+	int64_t d;
+
+	if (time_parse_rfc3339(s, out) == 0)
+		return 0;
+	if (duration_parse(s[0] == '+' ? s + 1 : s, &d) == 0) {
+		*out = (int64_t)time(NULL) + d;
+		return 0;
+	}
+	return cli_fail(cli, EX_USAGE, "usage", "--start: \"%s\" is neither "
+	    "a time (2026-01-31T09:00:00Z) nor a duration from now (+2h)", s);
+}
+
 int
 cmd_request(struct cli *cli, int argc, char **argv)
 {
 	const char *resource = NULL, *role = NULL, *dur = NULL, *reason = NULL,
-	    *ticket = NULL, *incident = NULL, *pub = NULL;
+	    *ticket = NULL, *incident = NULL, *pub = NULL, *start = NULL;
 	bool bg = false, wait = false;
 	const struct cli_opt opts[] = {
 		{ "role", &role, NULL }, { "for", &dur, NULL },
+		{ "start", &start, NULL },
 		{ "reason", &reason, NULL }, { "ticket", &ticket, NULL },
 		{ "incident", &incident, NULL }, { "pubkey", &pub, NULL },
 		{ "break-glass", NULL, &bg }, { "wait", NULL, &wait },
@@ -121,13 +153,15 @@ cmd_request(struct cli *cli, int argc, char **argv)
 	};
 	json_t *args = NULL, *res = NULL;
 	char *key = NULL;
-	int64_t secs = 0;
+	int64_t secs = 0, at = 0;
 	int r;
 
 	if ((r = cli_parse(cli_cmd("request"), argc, argv, opts, &resource,
 	    1)) != 0)
 		return r;
 	if (dur != NULL && (r = cli_duration(cli, "--for", dur, &secs)) != 0)
+		return r;
+	if (start != NULL && (r = parse_start(cli, start, &at)) != 0)
 		return r;
 	if (pub != NULL && (r = cli_read_pubkey(cli, pub, &key)) != 0)
 		return r;
@@ -139,6 +173,8 @@ cmd_request(struct cli *cli, int argc, char **argv)
 		return cli_fail(cli, EX_ERROR, "internal", "out of memory");
 	if (secs > 0)
 		json_object_set_new(args, "for", json_integer(secs));
+	if (at > 0)
+		json_object_set_new(args, "start", json_integer(at));
 	if (bg)
 		json_object_set_new(args, "break_glass", json_true());
 	if ((r = cli_call(cli, "request", args, &res)) == 0) {

@@ -15,8 +15,8 @@
 
 const struct cli_cmd cli_commands[] = {
 	{ "request", cmd_request, "request RESOURCE [--role R] [--for DUR] "
-	    "[--reason TEXT] [--ticket ID] [--incident ID] [--pubkey FILE] "
-	    "[--break-glass] [--wait]",
+	    "[--start TIME] [--reason TEXT] [--ticket ID] [--incident ID] "
+	    "[--pubkey FILE] [--break-glass] [--wait]",
 	    "Ask for access to RESOURCE. Exit 0 when granted, 3 when pending "
 	    "approval, 4 when denied." },
 	{ "status", cmd_status, "status",

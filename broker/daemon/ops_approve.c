@@ -130,14 +130,17 @@ apply_approve(struct store_txn *t, void *arg)
 	if ((rc = audit_request(t, op, "request.approval", reason)) != 0)
 		return rc;
 	if (r->approvals >= r->quorum) {
-		/* the window starts now, not at request time */
+		/* the window starts now (or at the start asked for), not
+		 * at request time */
 		if ((rc = approvals_list(t, r->serial, NULL, &min_ttl)) != 0)
 			return rc;
 		if (min_ttl > 0 && min_ttl < r->ttl)
 			r->ttl = min_ttl;
 		r->state = ST_ACTIVE;
-		r->decided_at = r->starts_at = op->now;
-		r->expires_at = op->now + r->ttl;
+		r->decided_at = op->now;
+		r->starts_at = r->requested_start > op->now ?
+		    r->requested_start : op->now;
+		r->expires_at = r->starts_at + r->ttl;
 		if ((rc = audit_request(t, op, "request.approved", NULL)) != 0)
 			return rc;
 	}

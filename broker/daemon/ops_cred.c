@@ -184,8 +184,10 @@ add_grant(uint64_t serial, void *arg)
 	struct snap_fill *f = arg;
 	struct request r;
 
+	/* a window that has not begun is left out: a host that decides
+	 * offline refuses it until its next snapshot (fail closed) */
 	if (reqstore_load(f->t, serial, &r) != 0 ||
-	    !reqstore_is_live(&r, f->now) ||
+	    !reqstore_in_window(&r, f->now) ||
 	    strcmp(r.resource, f->resource) != 0)
 		return 0;
 	f->rc = snapshot_add_grant(f->s, r.user, r.role, r.expires_at,

@@ -185,7 +185,7 @@ find_active(uint64_t serial, void *arg)
 	struct request *r = &f->grants[f->n];
 
 	if (reqstore_load(f->t, serial, r) != 0 ||
-	    !reqstore_is_live(r, f->now) || r->state != ST_ACTIVE)
+	    !reqstore_in_window(r, f->now))
 		return 0;
 	return ++f->n == CHECK_MAX_GRANTS;
 }

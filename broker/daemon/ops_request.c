@@ -255,7 +255,11 @@ done_reply(void *arg, int rc)
 }
 
 static const char *const request_keys[] = { "resource", "role", "for",
-	"reason", "ticket", "incident", "break_glass", "pubkey", NULL };
+	"start", "reason", "ticket", "incident", "break_glass", "pubkey",
+	NULL };
+
+/* The latest start a request may name: the year 9999. */
+#define START_MAX 253402300799LL
 
 /* Read and check the arguments into op->rec. */
 static int
@@ -264,7 +268,7 @@ request_args(struct call *c, struct request *rec, struct brk_error *err)
 	const char *resource = NULL, *role = NULL, *s;
 	json_t *a = c->req->args;
 	bool bg = false;
-	int64_t dur = 0;
+	int64_t dur = 0, start = 0;
 	int r;
 
 	if ((r = proto_args_only(a, request_keys, err)) != 0 ||
@@ -281,10 +285,13 @@ request_args(struct call *c, struct request *rec, struct brk_error *err)
 	if ((r != 0 && r != BRK_ERR_NOTFOUND) ||
 	    ((r = proto_arg_int(a, "for", false, 1, DURATION_MAX, &dur,
 	    err)) != 0 && r != BRK_ERR_NOTFOUND) ||
+	    ((r = proto_arg_int(a, "start", false, 0, START_MAX, &start,
+	    err)) != 0 && r != BRK_ERR_NOTFOUND) ||
 	    ((r = proto_arg_bool(a, "break_glass", &bg, err)) != 0 &&
 	    r != BRK_ERR_NOTFOUND))
 		return r;
 	rec->break_glass = bg;	/* asked for; decide() says if it applies */
+	rec->requested_start = start;	/* decide() checks it */
 	snprintf(rec->user, sizeof(rec->user), "%s", c->who.name);
 	snprintf(rec->caller, sizeof(rec->caller), "%s", c->caller.name);
 	snprintf(rec->resource, sizeof(rec->resource), "%s", resource);
@@ -371,6 +378,15 @@ decide(struct call *c, struct policy_ref *p, struct request *rec,
 		.role = rec->role, .duration = rec->requested_ttl,
 	};
 
+	if (rec->requested_start <= now)
+		rec->requested_start = 0;	/* a start in the past: now */
+	if (rec->requested_start > now + lim->schedule_max)
+		return brk_error_set(err, BRK_ERR_INVALID, "--start may be at "
+		    "most %llds ahead (limits.schedule_max)",
+		    (long long)lim->schedule_max);
+	if (rec->requested_start != 0 && rec->break_glass)
+		return brk_error_set(err, BRK_ERR_INVALID, "break-glass "
+		    "access starts now: drop --start");
 	policy_evaluate(p->policy, &q, &dec);
 	rec->policy_version = p->version;
 	if (dec.outcome == POLICY_APPROVE && rec->break_glass)
@@ -391,8 +407,9 @@ decide(struct call *c, struct policy_ref *p, struct request *rec,
 	case POLICY_AUTO:
 		rec->state = ST_ACTIVE;
 		rec->automatic = true;
-		rec->decided_at = rec->starts_at = now;
-		rec->expires_at = now + dec.ttl;
+		rec->decided_at = now;
+		rec->starts_at = rec->requested_start ? rec->requested_start : now;
+		rec->expires_at = rec->starts_at + dec.ttl;
 		break;
 	case POLICY_APPROVE:
 		rec->state = ST_PENDING;

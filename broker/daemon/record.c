@@ -96,7 +96,7 @@ req_id_parse(const char *s, uint64_t *serial)
 	{ (r)->end_reason, sizeof((r)->end_reason) }, \
 }
 #define NTEXT 15
-#define NTIMES 7
+#define NTIMES 8
 
 struct text_in {
 	const char *p;
@@ -124,7 +124,7 @@ record_encode(const struct request *r, struct sshbuf *b)
 	const struct text_in text[NTEXT] = TEXT_FIELDS(r);
 	const int64_t times[NTIMES] = { r->created_at, r->decided_at,
 		r->starts_at, r->expires_at, r->ended_at, r->requested_ttl,
-		r->ttl };
+		r->ttl, r->requested_start };
 	int i, rc;
 
 	if ((unsigned)r->state >= ST__COUNT || r->quorum < 0 ||
@@ -168,7 +168,7 @@ decode_v2(const void *data, size_t len, struct request *r)
 	const struct text_out text[NTEXT] = TEXT_FIELDS(r);
 	int64_t *const times[NTIMES] = { &r->created_at, &r->decided_at,
 		&r->starts_at, &r->expires_at, &r->ended_at,
-		&r->requested_ttl, &r->ttl };
+		&r->requested_ttl, &r->ttl, &r->requested_start };
 	struct sshbuf *b = sshbuf_from(data, len);
 	uint32_t quorum, approvals;
 	uint8_t version, state, flags;
@@ -346,8 +346,8 @@ record_to_json(const struct request *r)
 
 	req_id(r->serial, id);
 	return json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o,"
-	    " s:o, s:o, s:I, s:I, s:b, s:b, s:b, s:o, s:s, s:o, s:s, s:I, s:o, s:o, s:o,"
-	    " s:o, s:o, s:o, s:{s:i, s:i, s:o, s:o, s:b, s:b}}",
+	    " s:o, s:o, s:I, s:o, s:I, s:b, s:b, s:b, s:o, s:s, s:o, s:s, s:I,"
+	    " s:o, s:o, s:o, s:o, s:o, s:o, s:{s:i, s:i, s:o, s:o, s:b, s:b}}",
 	    "id", id, "serial", (json_int_t)r->serial,
 	    "state", req_state_name(r->state), "user", r->user,
 	    "caller", r->caller, "resource", r->resource, "role", r->role,
@@ -357,6 +357,7 @@ record_to_json(const struct request *r)
 	    "expires_at", time_or_null(r->expires_at),
 	    "ended_at", time_or_null(r->ended_at),
 	    "requested_ttl", (json_int_t)r->requested_ttl,
+	    "requested_start", time_or_null(r->requested_start),
 	    "ttl", (json_int_t)r->ttl, "clamped", r->clamped,
 	    "automatic", r->automatic, "break_glass", r->break_glass,
 	    "rules", list_json(r->rules), "rule", r->rule,

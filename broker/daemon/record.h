@@ -33,6 +33,7 @@ struct request {
 	char role[REC_NAME];		/* certificate principal */
 	int64_t created_at, decided_at, starts_at, expires_at, ended_at;
 	int64_t requested_ttl, ttl;
+	int64_t requested_start;	/* a later window asked for, or 0 */
 	bool clamped, automatic, break_glass;
 	bool require_reason, require_ticket;
 	uint64_t policy_version;

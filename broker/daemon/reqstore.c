@@ -23,6 +23,13 @@ reqstore_is_live(const struct request *r, int64_t now)
 	return is_open(r->state) && now < r->expires_at;
 }
 
+bool
+reqstore_in_window(const struct request *r, int64_t now)
+{
+	return r->state == ST_ACTIVE && r->starts_at <= now &&
+	    now < r->expires_at;
+}
+
 void
 reqstore_effective(struct request *r, int64_t now)
 {

@@ -27,6 +27,8 @@ int reqstore_count(struct store_txn *t, enum req_state st, uint64_t *n);
 
 /* Whether the request counts as open (pending or active) at time now. */
 bool reqstore_is_live(const struct request *r, int64_t now);
+/* An active grant whose window holds now (a scheduled one may not yet). */
+bool reqstore_in_window(const struct request *r, int64_t now);
 
 /* Apply read-time expiry: a pending or active request past its end is
  * reported as expired even before the sweeper has recorded it. */

@@ -124,6 +124,9 @@ for f in 0 -1 99999999999 9223372036854775807 -9223372036854775808 \
     1e300 1.5 '"8h"' true '[]' '{}'; do
 	req "\"for\":$f" '"alice"' "{\"resource\":\"host:web-2\",\"for\":$f}"
 done
+for s in -1 1e300 1.5 '"8h"' true '[]' 253402300800 9223372036854775807; do
+	req "\"start\":$s" '"alice"' "{\"resource\":\"host:web-2\",\"start\":$s}"
+done
 req '"for":2^64' '"alice"' '{"resource":"host:web-2","for":18446744073709551616}' \
     noid
 for l in -1 0 10001 4294967296 1e9 '"10"'; do

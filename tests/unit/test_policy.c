@@ -208,6 +208,7 @@ Test(parse, arguments_and_limits)
 	cr_expect_eq(l->optout_max, 86400);
 	cr_expect_eq(l->break_glass_max_ttl, 3600);
 	cr_expect_eq(l->clock_skew, 60);
+	cr_expect_eq(l->schedule_max, 7 * 86400);
 	cr_expect(!l->rule_authors_may_approve);
 	policy_free(p);
 	policy_free(NULL);

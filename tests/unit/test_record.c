@@ -29,6 +29,7 @@ sample(void)
 	r.requested_ttl = 3600;
 	r.ttl = 3600;
 	r.ended_at = -5;	/* any int64 survives */
+	r.requested_start = 1700000900;
 	r.automatic = true;
 	r.require_ticket = true;
 	r.policy_version = 7;
@@ -119,7 +120,7 @@ with_user(uint8_t *out, size_t size, const char *user, size_t ulen)
 	struct request in = sample();
 	struct sshbuf *b = encode(&in);
 	const uint8_t *p = sshbuf_ptr(b);
-	size_t head = 1 + 8 + 1 + 1 + 8 + 4 + 4 + 7 * 8;	/* to "user" */
+	size_t head = 1 + 8 + 1 + 1 + 8 + 4 + 4 + 8 * 8;	/* to "user" */
 	size_t rest = sshbuf_len(b) - head - 4 - strlen(in.user);
 	size_t n = head;
 
