@@ -8,6 +8,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,11 +68,38 @@ map_err(int rc)
  * MDB_FIXEDMAP, so look for the file's inode in /proc/self/maps.  NULL
  * when it cannot be found; store_release_map() then does nothing.
  */
+/* Whether a /proc/self/maps line ("start-end perms offset dev inode
+ * path") maps inode ino of a data.mdb; its start in *start. */
+static bool
+maps_line_is(const char *line, unsigned long ino, unsigned long *start)
+{
+	const char *p = line;
+	char *end;
+	unsigned long v;
+	int field;
+
+	errno = 0;
+	v = strtoul(p, &end, 16);
+	if (end == p || *end != '-' || errno != 0)
+		return false;
+	*start = v;
+	for (field = 1; field < 5; field++) {	/* on to the inode */
+		if ((p = strchr(p, ' ')) == NULL)
+			return false;
+		while (*p == ' ')
+			p++;
+	}
+	errno = 0;
+	v = strtoul(p, &end, 10);
+	return end != p && errno == 0 && v == ino &&
+	    strstr(end, "/data.mdb") != NULL;
+}
+
 static void *
 find_map(const char *dir)
 {
 	char path[4096], line[4096 + 256];
-	unsigned long start, ino;
+	unsigned long start = 0;
 	struct stat st;
 	void *map = NULL;
 	FILE *f;
@@ -81,9 +109,7 @@ find_map(const char *dir)
 	    (f = fopen("/proc/self/maps", "re")) == NULL)
 		return NULL;
 	while (map == NULL && fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "%lx-%*x %*s %*x %*x:%*x %lu", &start,
-		    &ino) == 2 && ino == (unsigned long)st.st_ino &&
-		    strstr(line, "/data.mdb") != NULL)
+		if (maps_line_is(line, (unsigned long)st.st_ino, &start))
 			map = (void *)start;
 	fclose(f);
 	return map;

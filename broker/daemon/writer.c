@@ -7,9 +7,9 @@
  */
 #include "writer.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -129,16 +129,21 @@ now_ns(void)
 static long
 shared_pages(int fd)
 {
-	char buf[128];
-	long size, resident, shared;
+	char buf[128], *p = buf, *end;
+	long v = -1;
 	ssize_t n;
+	int i;
 
 	if (fd < 0 || (n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
 		return -1;
 	buf[n] = '\0';
-	if (sscanf(buf, "%ld %ld %ld", &size, &resident, &shared) != 3)
-		return -1;
-	return shared;
+	for (i = 0; i < 3; i++, p = end) {	/* size resident shared */
+		errno = 0;
+		v = strtol(p, &end, 10);
+		if (end == p || errno != 0)
+			return -1;
+	}
+	return v;
 }
 
 /*
