@@ -167,8 +167,9 @@ req_op_free(struct req_op *op)
 
 /* Reply with op->rec (and its certificate), or with why it failed. */
 static void
-send_reply(struct req_op *op)
+send_reply(void *arg)
 {
+	struct req_op *op = arg;
 	struct call *c = op->c;
 	int rc = op->rc;
 	char msg[600];
@@ -195,16 +196,6 @@ send_reply(struct req_op *op)
 	call_reply(c, o);
 }
 
-static void
-sign(struct req_op *op)
-{
-	struct brk_error err = { { 0 } };
-
-	if (cred_issue_cert(op->c->d, &op->rec, op->key, &op->cert,
-	    &err) != 0)
-		snprintf(op->cert_err, sizeof(op->cert_err), "%s", err.msg);
-}
-
 /* The last of the signing and the commit to finish replies. */
 static bool
 last_part(struct req_op *op)
@@ -216,23 +207,14 @@ last_part(struct req_op *op)
 static void
 sign_early(void *arg)
 {
+	struct brk_error err = { { 0 } };
 	struct req_op *op = arg;
 
-	sign(op);
+	if (cred_issue_cert(op->c->d, &op->rec, op->key, &op->cert,
+	    &err) != 0)
+		snprintf(op->cert_err, sizeof(op->cert_err), "%s", err.msg);
 	if (last_part(op))
 		send_reply(op);
-}
-
-/* On a worker thread, after the commit: sign if still owed, and reply. */
-static void
-finish_reply(void *arg)
-{
-	struct req_op *op = arg;
-
-	if (op->rc == 0 && op->key != NULL && op->rec.state == ST_ACTIVE &&
-	    op->cert == NULL && op->cert_err[0] == '\0')
-		sign(op);
-	send_reply(op);
 }
 
 /* On the writer thread, after the commit: hand the reply on. */
@@ -248,8 +230,8 @@ done_reply(void *arg, int rc)
 		    CNT_PENDING : CNT_DENIED], 1, __ATOMIC_RELAXED);
 	if (op->early && !last_part(op))
 		return;		/* sign_early replies */
-	if (rc == 0)
-		workpool_submit(op->c->d->pool, finish_reply, op);
+	if (rc == 0)	/* building the reply is work for a worker */
+		workpool_submit(op->c->d->pool, send_reply, op);
 	else
 		send_reply(op);
 }
