@@ -30,7 +30,16 @@ endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS   += -std=gnu11 -D_GNU_SOURCE -g $(OPT) $(WARN) $(HARDEN) $(SANFLAGS) $(PKG_CFLAGS) \
-            -Ibroker/lib -Ibroker/daemon -Ipolicy -MMD -MP
+            -MMD -MP
+# Include paths per library, so that the layering is the compiler's to
+# enforce: libpolicy sees only itself, libbrk itself and the policy headers,
+# the CLI and PAM module those two; only the daemon (and the tests and tools
+# that link it) see broker/daemon's folders.
+DAEMON_DIRS := broker/daemon $(sort $(patsubst %/,%,$(dir $(wildcard broker/daemon/*/*.h))))
+INC_POLICY = -Ibroker/lib -Ipolicy
+INC_LIB    = -Ibroker/lib
+INC_CLIENT = -Ibroker/lib -Ipolicy
+INC_DAEMON = -Ibroker/lib -Ipolicy $(addprefix -I,$(DAEMON_DIRS))
 LDHARDEN  = -Wl,-z,relro,-z,now
 EXE_LDFLAGS = -pie $(LDHARDEN) $(SANFLAGS)
 LIBS_DAEMON = -llmdb -ljansson -lcrypto -lssl -lldap -llber -lcurl -lpthread
@@ -39,7 +48,7 @@ LIBS_PAM    = -lpam -ljansson -lcrypto -lssl
 
 POLICY_SRC = $(wildcard policy/*.c)
 LIB_SRC    = $(wildcard broker/lib/*.c)
-DAEMON_SRC = $(filter-out broker/daemon/main.c,$(wildcard broker/daemon/*.c))
+DAEMON_SRC = $(filter-out broker/daemon/main.c,$(wildcard broker/daemon/*.c broker/daemon/*/*.c))
 CLI_SRC    = $(wildcard broker/cli/*.c)
 PAM_SRC    = $(wildcard pam/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
@@ -69,7 +78,12 @@ endif
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	@$(CC) $(CFLAGS) -c -o $@ $<
+	@$(CC) $(CFLAGS) $(INC) -c -o $@ $<
+
+$(call obj,$(POLICY_SRC)): INC = $(INC_POLICY)
+$(call obj,$(LIB_SRC)): INC = $(INC_LIB)
+$(call obj,$(CLI_SRC) $(PAM_SRC)): INC = $(INC_CLIENT)
+$(call obj,$(DAEMON_SRC) broker/daemon/main.c): INC = $(INC_DAEMON)
 
 $(LIBPOLICY): $(call obj,$(POLICY_SRC))
 	ar rcs $@ $^
@@ -82,7 +96,7 @@ $(BUILD)/gen/embedded.c: policy/examples/dev.json deploy/dev.json deploy/embed.s
 	@mkdir -p $(dir $@)
 	sh deploy/embed.sh $@ dev_policy_json policy/examples/dev.json dev_groups_json deploy/dev.json
 $(BUILD)/gen/embedded.o: $(BUILD)/gen/embedded.c
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(INC_DAEMON) -c -o $@ $<
 
 $(BROKERD): $(call obj,broker/daemon/main.c) $(BUILD)/gen/embedded.o $(LIBDAEMON) $(LIBPOLICY) $(LIBBRK)
 	$(CC) $(EXE_LDFLAGS) -o $@ $^ $(LIBS_DAEMON)
@@ -92,10 +106,10 @@ $(PAMMOD): $(call obj,$(PAM_SRC)) $(LIBBRK)
 	$(CC) -shared $(LDHARDEN) $(SANFLAGS) -Wl,--version-script=pam/exports.map -o $@ $^ $(LIBS_PAM)
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/gen/embedded.o $(LIBDAEMON) $(LIBPOLICY) $(LIBBRK)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(EXE_LDFLAGS) -o $@ $^ -lcriterion $(LIBS_DAEMON)
+	$(CC) $(CFLAGS) $(INC_DAEMON) $(EXE_LDFLAGS) -o $@ $^ -lcriterion $(LIBS_DAEMON)
 $(BUILD)/tools/%: tests/tools/%.c $(LIBDAEMON) $(LIBPOLICY) $(LIBBRK)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(EXE_LDFLAGS) -o $@ $^ $(LIBS_DAEMON)
+	$(CC) $(CFLAGS) $(INC_DAEMON) $(EXE_LDFLAGS) -o $@ $^ $(LIBS_DAEMON)
 
 run: deps
 	$(MAKE) all
@@ -130,7 +144,7 @@ lint: deps
 	sh tests/lint.sh
 
 fmt:
-	clang-format -i $(POLICY_SRC) $(LIB_SRC) $(wildcard broker/daemon/*.[ch]) \
+	clang-format -i $(POLICY_SRC) $(LIB_SRC) $(wildcard broker/daemon/*.[ch] broker/daemon/*/*.[ch]) \
 	    $(CLI_SRC) $(PAM_SRC)
 
 clean:

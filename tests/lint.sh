@@ -24,14 +24,48 @@ mkdir -p "$OUT"
 if [ $# -gt 0 ]; then
 	SRC="$*"
 else
-	SRC=$(ls policy/*.c broker/lib/*.c broker/daemon/*.c broker/cli/*.c \
+	SRC=$(ls policy/*.c broker/lib/*.c broker/daemon/*.c broker/daemon/*/*.c broker/cli/*.c \
 	    pam/*.c tests/fuzz/*.c 2>/dev/null)
 fi
-INC="-Ibroker/lib -Ibroker/daemon -Ibroker/cli -Ipolicy -Ipam"
+INC="-Ibroker/lib -Ibroker/cli -Ipolicy -Ipam"
+for d in broker/daemon broker/daemon/*/; do INC="$INC -I${d%/}"; done
 PKG=$(pkg-config --cflags jansson libcrypto libssl lmdb ldap 2>/dev/null)
 FLAGS="-std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wformat=2 \
 -Wno-unused-parameter $INC $PKG"
 fail=0
+
+# --- layering --------------------------------------------------------------
+# Includes go down, never up: the daemon's lower folders (core, store,
+# identity, cred, domain, notify) never include a header of ops/ or net/,
+# and broker/lib and policy/ never include one of broker/daemon.  Headers
+# are included by name (the Makefile gives each folder its own -I), so a
+# name is looked up in the folders it must not come from.
+layer_check() {	# $1: folders whose sources are checked, $2: forbidden ones
+	for f in $(ls $(for d in $1; do echo "$d/*.c $d/*.h"; done) 2>/dev/null); do
+		sed -n 's/^#include "\([^"]*\)".*/\1/p' "$f" | while read -r h; do
+			for up in $2; do
+				if [ -e "$up/$h" ]; then
+					echo "$f: includes $up/$h (an upper layer)"
+				fi
+			done
+		done
+	done
+}
+if [ $# -eq 0 ]; then
+	D=broker/daemon
+	{
+		layer_check "$D/core $D/store $D/identity $D/cred $D/domain $D/notify" \
+		    "$D/ops $D/net"
+		layer_check "broker/lib policy" "$D $(ls -d $D/*/ | sed 's,/$,,')"
+	} >"$OUT/layers.log"
+	if [ -s "$OUT/layers.log" ]; then
+		cat "$OUT/layers.log"
+		echo "layers: upward includes above"
+		fail=1
+	else
+		echo "layers: clean"
+	fi
+fi
 
 # --- cppcheck ------------------------------------------------------------
 # System headers are not parsed (that is slow and noisy); the jansson

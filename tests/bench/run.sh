@@ -76,7 +76,7 @@ ratio() {
 CC=${CC:-cc}
 CFLAGS="-std=gnu11 -D_GNU_SOURCE -g $OPT -Wall -Wextra -Werror -Wshadow \
 -Wformat=2 -Wno-unused-parameter $(pkg-config --cflags jansson 2>/dev/null) \
--Ibroker/lib -Ibroker/daemon -Ipolicy"
+-Ibroker/lib -Ipolicy $(for d in broker/daemon broker/daemon/*/; do printf -- "-I%s " "${d%/}"; done)"
 LIBS="$BUILD/libbrokerd.a $BUILD/libpolicy.a $BUILD/libbrk.a -llmdb -ljansson \
 -lcrypto -lssl -lldap -llber -lpthread"
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then

@@ -14,7 +14,7 @@ CC      ?= clang
 
 PKGS    = jansson libcrypto libssl lmdb ldap
 WARN    = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
-INC     = -Ibroker/lib -Ibroker/daemon -Ipolicy -Ipam
+INC     = -Ibroker/lib $(addprefix -I,broker/daemon $(wildcard broker/daemon/*/)) -Ipolicy -Ipam
 CFLAGS_BASE = -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 	$(WARN) $(INC) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -MMD -MP
 LIBS    = -ljansson -lcrypto -lssl -llmdb -lldap -llber -lpthread
@@ -38,7 +38,7 @@ BINS    = $(patsubst %,$(OUT)/fuzz_%,$(TARGETS))
 # objects that are referenced.
 # (config.c's tls and ldap sections reach most of the daemon.)
 SRC = $(wildcard policy/*.c) $(wildcard broker/lib/*.c) pam/options.c \
-	$(filter-out broker/daemon/main.c,$(wildcard broker/daemon/*.c))
+	$(filter-out broker/daemon/main.c,$(wildcard broker/daemon/*.c broker/daemon/*/*.c))
 OBJ = $(patsubst %.c,$(OUT)/obj/%.o,$(SRC)) $(OUT)/obj/gen/embedded.o
 LIB = $(OUT)/libfuzzsrc.a
 
