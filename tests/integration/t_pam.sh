@@ -38,7 +38,7 @@ fi
 if ldd "$PAMMOD" | grep -q libtsan; then
 	# pam_wrapper dlopens libpam with RTLD_DEEPBIND, which TSAN refuses;
 	# t_pam_valgrind.sh covers TSAN builds without pam_wrapper
-	ok "skipped under TSAN (pam_wrapper needs RTLD_DEEPBIND)"
+	skip "t_pam under TSAN (pam_wrapper needs RTLD_DEEPBIND)"
 	finish
 fi
 
