@@ -201,6 +201,52 @@ pexpect 1 "a verified snapshot decides even with failmode=open" snapopen bob
 cp "$T/ca_keys" "$T/loose_keys"; chmod 0666 "$T/loose_keys"
 snap snaploose "$T/snap.fresh" "$T/loose_keys"
 pexpect 1 "a world-writable ca_keys file is not trusted: denied" snaploose alice
+
+# No replay: a snapshot older than the newest one accepted is refused; the
+# snapshot and its state file are trusted only when nobody but root could
+# have written them.  Fails when check_replay() is not called or
+# safe_open() skips its owner and mode checks: checked by dropping each
+# in pam/decide.c (the replay and loose-file checks below went red).
+"$MK" "$T/ca" sign web-1 -600 3600 alice >"$T/snap.old"
+"$MK" "$T/ca" sign web-1 -30 3600 alice 3600 alice >"$T/snap.new"
+snap snapold "$T/snap.old" "$T/ca_keys" snapshot_state="$T/web1.state"
+pexpect 0 "an older snapshot is used while nothing newer was seen" snapold alice
+snap snapnew "$T/snap.new" "$T/ca_keys" snapshot_state="$T/web1.state"
+pexpect 1 "the newer snapshot (which blocks alice) is used" snapnew alice
+contains "the newer snapshot decided" "source=snapshot" "$OUT"
+pexpect 1 "the older snapshot put back (a replay) is refused" snapold alice
+contains "the replay is logged" "refused as a replay" "$OUT"
+lacks "the replayed snapshot decided nothing" "source=snapshot" "$OUT"
+equals "the state file is 0600" "600" "$(stat -c %a "$T/web1.state")"
+pexpect 1 "the newer snapshot is still used" snapnew alice
+contains "... and decides" "source=snapshot" "$OUT"
+printf 'junk\n' >"$T/bad.state"; chmod 0600 "$T/bad.state"
+snap snapbadstate "$T/snap.fresh" "$T/ca_keys" snapshot_state="$T/bad.state"
+pexpect 1 "a corrupt state file: the snapshot is not used" snapbadstate alice
+contains "the corrupt state is logged" "corrupt" "$OUT"
+cp "$T/snap.fresh" "$T/snap.gw"; chmod 0664 "$T/snap.gw"
+snap snapgw "$T/snap.gw" "$T/ca_keys"
+pexpect 1 "a group-writable snapshot file is not trusted" snapgw alice
+contains "the unsafe snapshot file is logged" "writable only by its owner" "$OUT"
+if [ "$(id -u)" = 0 ]; then
+	cp "$T/snap.fresh" "$T/snap.nobody"; chown 65534 "$T/snap.nobody"
+	snap snapnobody "$T/snap.nobody" "$T/ca_keys"
+	pexpect 1 "a snapshot file owned by another user is not trusted" snapnobody alice
+	contains "the foreign owner is logged" "owned by root" "$OUT"
+fi
+ln -s "$T/snap.fresh" "$T/snap.link"
+snap snaplink "$T/snap.link" "$T/ca_keys"
+pexpect 1 "a symlinked snapshot is not followed" snaplink alice
+snap snapage "$T/snap.old" "$T/ca_keys" snapshot_max_age=300 snapshot_state="$T/age.state"
+pexpect 1 "snapshot_max_age=300 refuses one issued 600 s ago" snapage alice
+contains "the age refusal is logged" "snapshot_max_age" "$OUT"
+snap snapage2 "$T/snap.old" "$T/ca_keys" snapshot_max_age=900 snapshot_state="$T/age.state"
+pexpect 0 "snapshot_max_age=900 accepts it" snapage2 alice
+for bad in snapshot_max_age=-1 snapshot_max_age=x snapshot_state=rel server_uid= server_uid=-1 "server_uid=x&y"; do
+	snap malformed2 "$T/snap.fresh" "$T/ca_keys" "$bad"
+	pexpect 1 "malformed $bad denies" malformed2 alice
+done
+
 svc snapup socket="$S" resource=host:web-1 snapshot="$T/snap.fresh" ca_keys="$T/ca_keys"
 pexpect 1 "with the broker up, the broker decides (not the snapshot)" snapup carol
 lacks "the snapshot was not consulted" "source=snapshot" "$OUT"
