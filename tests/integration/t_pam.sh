@@ -166,6 +166,42 @@ pexpect 1 "an 'allowed' about someone else is not a decision" wrong alice
 kill "$FAKE1" "$FAKE2" "$FAKE3" 2>/dev/null
 wait "$FAKE1" "$FAKE2" "$FAKE3" 2>/dev/null
 
+# Who answers: a server on the socket that runs as another unprivileged
+# uid is an impostor, for the CLI (exit 5) and for the module (no
+# decision), unless BROKER_SERVER_UID / server_uid= names that uid.
+# Fails when client_open_as() skips its SO_PEERCRED check: checked by
+# making check_server() return 0 (every check below but the last went red).
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	mkdir -m 0777 "$T/imp"
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+	    "$TOOLS/fakebroker" wrong "$T/imp/s.sock" 60 >"$T/fake4.out" &
+	FAKE4=$!
+	i=0
+	while [ $i -lt 50 ] && ! [ -s "$T/fake4.out" ]; do sleep 0.1; i=$((i + 1)); done
+	expect 5 "the CLI refuses a server running as uid 65534" \
+	    B --socket "$T/imp/s.sock" status
+	contains "... and says who served the socket" "served by uid 65534" "$ERR"
+	contains "... as an unreachable broker" "broker unreachable" "$ERR"
+	expect 5 "BROKER_SERVER_UID=1 (another uid) changes nothing" \
+	    env BROKER_SERVER_UID=1 "$BROKER" --socket "$T/imp/s.sock" status
+	expect 0 "BROKER_SERVER_UID=65534 trusts that uid" \
+	    env BROKER_SERVER_UID=65534 "$BROKER" --socket "$T/imp/s.sock" status
+	expect 0 "BROKER_SERVER_UID=nobody (a name) trusts it too" \
+	    env BROKER_SERVER_UID=nobody "$BROKER" --socket "$T/imp/s.sock" status
+	expect 2 "BROKER_SERVER_UID naming no user is a usage error" \
+	    env BROKER_SERVER_UID=no-such-user-x "$BROKER" --socket "$T/imp/s.sock" status
+	svc imp socket="$T/imp/s.sock" resource=host:web-1 failmode=open
+	pexpect 0 "PAM: an impostor is no decision (failmode=open allows)" imp alice
+	contains "PAM: the impostor is logged" "served by uid 65534" "$OUT"
+	svc impsecure socket="$T/imp/s.sock" resource=host:web-1
+	pexpect 1 "PAM: an impostor is no decision (failmode=secure denies)" impsecure alice
+	svc impok socket="$T/imp/s.sock" resource=host:web-1 server_uid=65534
+	pexpect 1 "PAM: server_uid=65534 trusts it (and its wrong answer denies)" impok alice
+	lacks "PAM: ... so no impostor is logged" "served by uid" "$OUT"
+	kill "$FAKE4" 2>/dev/null
+	wait "$FAKE4" 2>/dev/null
+fi
+
 # Signed snapshots while the broker is away.
 MK=$TOOLS/mksnapshot
 "$MK" "$T/ca" keys >"$T/ca_keys" && chmod 0644 "$T/ca_keys"
