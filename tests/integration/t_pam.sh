@@ -170,7 +170,7 @@ wait "$FAKE1" "$FAKE2" "$FAKE3" 2>/dev/null
 # uid is an impostor, for the CLI (exit 5) and for the module (no
 # decision), unless BROKER_SERVER_UID / server_uid= names that uid.
 # Fails when client_open_as() skips its SO_PEERCRED check: checked by
-# making check_server() return 0 (every check below but the last went red).
+# making check_server() return 0 (five checks below went red).
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	mkdir -m 0777 "$T/imp"
 	setpriv --reuid=65534 --regid=65534 --clear-groups \
