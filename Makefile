@@ -32,9 +32,10 @@ ifeq ($(SAN),tsan)
   UNIT_RUNNER = -Itests/unit/tsan
 endif
 
+VERSION   = 0.3.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS   += -std=gnu11 -D_GNU_SOURCE -g $(OPT) $(WARN) $(HARDEN) $(SANFLAGS) $(PKG_CFLAGS) \
-            -MMD -MP
+            -DBROKER_VERSION='"$(VERSION)"' -MMD -MP
 # Include paths per library, so that the layering is the compiler's to
 # enforce: libpolicy sees only itself, libbrk itself and the policy headers,
 # the CLI and PAM module those two; only the daemon (and the tests and tools

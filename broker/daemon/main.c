@@ -34,6 +34,7 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: brokerd --dev DIR\n"
 	    "       brokerd -c FILE [--rotate-ca]\n"
+	    "       brokerd --version\n"
 	    "\n"
 	    "  --dev DIR    run the embedded default in DIR (created if missing):\n"
 	    "               state, example policy, socket DIR/broker.sock\n"
@@ -147,6 +148,10 @@ main(int argc, char **argv)
 	int r;
 
 	log_setup(LOG_LVL_INFO, 0);
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("brokerd %s\n", BROKER_VERSION);
+		return 0;
+	}
 	if (argc == 2 && (strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "--help") == 0)) {
 		usage(stdout);
