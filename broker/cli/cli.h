@@ -2,7 +2,7 @@
  * cli.h - what the broker CLI's commands share: the connection, option
  * parsing, exit codes and safe printing.
  *
- * Exit codes (DESIGN.md): 0 done, 1 other error, 2 usage error, 3 filed and
+ * Exit codes (broker(1), EXIT STATUS): 0 done, 1 other error, 2 usage error, 3 filed and
  * pending approval, 4 refused, 5 broker unreachable.
  */
 #ifndef BRK_CLI_H

@@ -4,7 +4,7 @@
 # directory is too open.  Each gives a clear error and a defined exit code,
 # never a crash or a hang; reads go on while writes cannot, nothing is
 # half-written (the audit chain verifies), and writes resume once the cause
-# is gone.  (DESIGN.md sections 4 and 7.)
+# is gone.  (SECURITY.md, "When a dependency fails".)
 . "$(dirname "$0")/lib.sh"
 
 S=$T/state
@@ -39,7 +39,7 @@ start_fails() {
 	contains "$desc: the error says why" "$needle" "$line"
 }
 
-# --- 1. the store fills up (DESIGN 4: MDB_MAP_FULL is reported, reads go on)
+# --- 1. the store fills up (MDB_MAP_FULL is reported, reads go on)
 config 1048576 >"$T/small.json"	# 1 MiB: the smallest mapsize accepted
 start_broker -c "$T/small.json"
 expect 0 "a first request fits" B --as alice request host:web-1

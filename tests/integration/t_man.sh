@@ -49,7 +49,7 @@ has() {
 	done
 }
 
-# broker(1): DESIGN.md section 6's commands, and whatever the CLI offers now.
+# broker(1): the contract's commands, and whatever the CLI offers now.
 has broker.1 request status list show cancel cert revoke pending approve deny \
     review optout freeze unfreeze flag check policy audit ca krl snapshot \
     metrics whoami
