@@ -426,7 +426,7 @@ Test(idcache, put_get_newer_wins)
 
 	cr_assert_eq(idcache_new(4, &c), 0);
 	cr_expect_eq(idcache_get(c, "ann", &v), BRK_ERR_NOTFOUND);
-	cr_assert_eq(idcache_put(c, "ann", true, g1, 2, 100), 0);
+	cr_assert_eq(idcache_put(c, "ann", true, true, g1, 2, 100), 0);
 	cr_assert_eq(idcache_get(c, "ann", &v), 0);
 	cr_expect(v.found);
 	cr_expect_eq(v.ngroups, 2);
@@ -434,11 +434,11 @@ Test(idcache, put_get_newer_wins)
 	cr_expect_eq(v.fetched_ms, 100);
 	idcache_val_clear(&v);
 	/* an older answer never replaces a newer one */
-	cr_assert_eq(idcache_put(c, "ann", false, NULL, 0, 50), 0);
+	cr_assert_eq(idcache_put(c, "ann", false, true, NULL, 0, 50), 0);
 	cr_assert_eq(idcache_get(c, "ann", &v), 0);
 	cr_expect(v.found);
 	idcache_val_clear(&v);
-	cr_assert_eq(idcache_put(c, "ann", true, g2, 1, 200), 0);
+	cr_assert_eq(idcache_put(c, "ann", true, true, g2, 1, 200), 0);
 	cr_assert_eq(idcache_get(c, "ann", &v), 0);
 	cr_expect_eq(v.ngroups, 1);
 	idcache_val_clear(&v);
@@ -456,7 +456,7 @@ Test(idcache, bounded_evicts_oldest)
 	cr_assert_eq(idcache_new(100, &c), 0);
 	for (i = 0; i < 1000; i++) {
 		snprintf(name, sizeof(name), "u%d", i);
-		cr_assert_eq(idcache_put(c, name, i % 2, NULL, 0, i), 0);
+		cr_assert_eq(idcache_put(c, name, i % 2, true, NULL, 0, i), 0);
 		cr_assert_leq(idcache_size(c), 100);
 	}
 	cr_expect_eq(idcache_size(c), 100);
@@ -464,8 +464,8 @@ Test(idcache, bounded_evicts_oldest)
 	cr_expect_eq(idcache_get(c, "u900", &v), 0);
 	idcache_val_clear(&v);
 	/* refreshing an entry makes it the newest */
-	cr_assert_eq(idcache_put(c, "u900", true, NULL, 0, 5000), 0);
-	cr_assert_eq(idcache_put(c, "new", true, NULL, 0, 5001), 0);
+	cr_assert_eq(idcache_put(c, "u900", true, true, NULL, 0, 5000), 0);
+	cr_assert_eq(idcache_put(c, "new", true, true, NULL, 0, 5001), 0);
 	cr_expect_eq(idcache_get(c, "u900", &v), 0);
 	idcache_val_clear(&v);
 	cr_expect_eq(idcache_get(c, "u901", &v), BRK_ERR_NOTFOUND);

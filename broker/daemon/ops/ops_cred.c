@@ -36,6 +36,10 @@ cert_allowed(struct call *c, struct store_txn *t, const struct request *r,
 		.serial = r->serial };
 	int rc;
 
+	if ((rc = ident_require_groups(&c->who, err)) != 0) {
+		policy_put(c->d, p);
+		return rc;
+	}
 	rc = escalate_find(t, &cv, time_now(), &esc);
 	policy_put(c->d, p);
 	if (rc != 0)
