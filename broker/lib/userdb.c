@@ -63,7 +63,12 @@ lookup(enum kind k, const char *name, uint32_t id, void **out,
 			goto out;
 		blk = nb;
 		res = NULL;
+		errno = 0;
 		e = nss_call(k, name, id, blk, blk + head, len, &res);
+		/* some implementations (nss_wrapper among them) return -1
+		 * and say why in errno */
+		if (e == -1)
+			e = errno != 0 ? errno : EIO;
 		if (e != ERANGE)
 			break;
 		if (len >= USERDB_BUF_MAX) {
