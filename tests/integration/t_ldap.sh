@@ -518,7 +518,7 @@ stop_broker
 # only locally, and is named (not grouped) as approver and auditor.  Every
 # check below that expects a refusal was granted by the code before groups
 # could be unknown: run against it once (BUILD=<old build> TESTS=t_ldap),
-# 14 of these checks failed.  Fails when identity.c lets the directory
+# 24 of these checks failed.  Fails when identity.c lets the directory
 # contribute "no groups" past cache_stale_max instead of "groups unknown",
 # or when ops drop ident_require_groups (request, check, approve, cert) or
 # the groups_complete test in call_has_role / ops_is_approver.
@@ -555,7 +555,9 @@ start_broker -c "$T/deny.json"
 expect 4 "up: dave's ldap-dev group denies host:misc-secret-1" B --as dave request host:misc-secret-1
 expect 3 "up: dave asks for host:bg-1 (pending on gil)" B --json --as dave request host:bg-1 --reason r
 BGID=$(echo "$OUT" | sed -n 's/.*"id": "\(r[0-9]*\)".*/\1/p' | head -1)
-expect 0 "up: dave gets host:misc-1 automatically" B --as dave request host:misc-1
+expect 0 "up: dave gets host:misc-1 automatically" B --json --as dave request host:misc-1
+MISCID=$(echo "$OUT" | sed -n 's/.*"id": "\(r[0-9]*\)".*/\1/p' | head -1)
+ssh-keygen -q -t ed25519 -N '' -f "$T/dave_key" </dev/null >/dev/null 2>&1
 expect 0 "up: root blocks the group ldap-dev" B optout add group:ldap-dev --tag incident \
     --reason "dev under review" --for 1h --mode block
 expect 4 "up: the group block refuses dave's next request" B --as dave request host:misc-2
@@ -590,6 +592,8 @@ contains "down: break-glass says why" "groups unknown: directory unreachable" "$
 expect 4 "down: check (what PAM asks) refuses dave's login" \
     B check --user dave --resource host:misc-1
 contains "down: check says why" "groups unknown: directory unreachable" "$OUT"
+expect 4 "down: no new certificate for dave's grant" B --as dave cert "$MISCID" --pubkey "$T/dave_key.pub"
+contains "down: cert says why" "groups unknown: directory unreachable" "$ERR"
 expect 4 "down: gil, whose groups are unknown, may not approve" \
     B --as gil approve "$BGID" --reason ok
 contains "down: approve says why" "gil: groups unknown: directory unreachable" "$ERR"
