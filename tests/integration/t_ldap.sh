@@ -518,9 +518,10 @@ stop_broker
 # only locally, and is named (not grouped) as approver and auditor.  Every
 # check below that expects a refusal was granted by the code before groups
 # could be unknown: run against it once (BUILD=<old build> TESTS=t_ldap),
-# 24 of these checks failed.  Fails when identity.c lets the directory
+# 26 of these checks failed.  Fails when identity.c lets the directory
 # contribute "no groups" past cache_stale_max instead of "groups unknown",
-# or when ops drop ident_require_groups (request, check, approve, cert) or
+# or when ops drop ident_require_groups (request, check, approve, cert),
+# the groups_complete test in the snapshot's add_user, or
 # the groups_complete test in call_has_role / ops_is_approver.
 cat >"$T/deny-policy.json" <<'EOF'
 {
@@ -563,6 +564,8 @@ expect 0 "up: root blocks the group ldap-dev" B optout add group:ldap-dev --tag 
 expect 4 "up: the group block refuses dave's next request" B --as dave request host:misc-2
 expect 4 "up: the group block refuses dave's login to host:misc-1" \
     B check --user dave --resource host:misc-1
+expect 0 "up: a snapshot for host misc-1" B --json snapshot --host misc-1
+contains "up: the block leaves dave's grant out of it" '"grants": 0' "$OUT"
 expect 0 "up: gil, an auditor by name, lists all" B --as gil list --all
 expect 0 "up: whoami for gil" B --json --as gil whoami
 contains "up: gil's groups are known" '"groups_complete": true' "$OUT"
@@ -592,6 +595,9 @@ contains "down: break-glass says why" "groups unknown: directory unreachable" "$
 expect 4 "down: check (what PAM asks) refuses dave's login" \
     B check --user dave --resource host:misc-1
 contains "down: check says why" "groups unknown: directory unreachable" "$OUT"
+expect 0 "down: a snapshot for host misc-1" B --json snapshot --host misc-1
+contains "down: the snapshot leaves dave's grant out" '"grants": 0' "$OUT"
+contains "down: ... and counts it as left out" '"left_out": 1' "$OUT"
 expect 4 "down: no new certificate for dave's grant" B --as dave cert "$MISCID" --pubkey "$T/dave_key.pub"
 contains "down: cert says why" "groups unknown: directory unreachable" "$ERR"
 expect 4 "down: gil, whose groups are unknown, may not approve" \
