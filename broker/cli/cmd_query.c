@@ -247,6 +247,12 @@ cmd_whoami(struct cli *cli, int argc, char **argv)
 		json_array_foreach(json_object_get(res, "groups"), i, g)
 			printf(" %s", json_string_value(g));
 		printf("\n");
+		/* an older broker sends no groups_complete: say nothing */
+		if (json_is_false(json_object_get(res, "groups_complete"))) {
+			printf("groups unknown: ");
+			cli_print_safe(stdout, cli_str(res, "groups_unknown"));
+			printf(" (every decision about this user is refused)\n");
+		}
 	}
 	json_decref(res);
 	return EX_DONE;

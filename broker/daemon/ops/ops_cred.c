@@ -36,6 +36,10 @@ cert_allowed(struct call *c, struct store_txn *t, const struct request *r,
 		.serial = r->serial };
 	int rc;
 
+	if ((rc = ident_require_groups(&c->who, err)) != 0) {
+		policy_put(c->d, p);
+		return rc;
+	}
 	rc = escalate_find(t, &cv, time_now(), &esc);
 	policy_put(c->d, p);
 	if (rc != 0)
@@ -329,9 +333,19 @@ add_user(struct snap_fill *f, const struct snap_grant *g, size_t n)
 	int rc = 0;
 
 	memset(&who, 0, sizeof(who));
-	/* as the live check: a user no source knows keeps no groups */
-	if (ident_from_name(f->c->d->ident, g[0].user, &who, &ierr) != 0)
+	/* as the live check: a user no source knows keeps no groups; one
+	 * whose groups cannot be known gets no grant (identity.h) */
+	rc = ident_from_name(f->c->d->ident, g[0].user, &who, &ierr);
+	if (rc != 0)
 		snprintf(who.name, sizeof(who.name), "%s", g[0].user);
+	if (rc == BRK_ERR_NOTFOUND)
+		who.groups_complete = true;
+	rc = 0;
+	if (!who.groups_complete) {
+		f->left_out += n;
+		ident_clear(&who);
+		return 0;
+	}
 	cv.user = g[0].user;
 	cv.groups = ident_groups(&who);
 	cv.ngroups = who.ngroups;
