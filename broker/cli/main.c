@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "version.h"
 
 #define DEFAULT_SOCKET "/run/broker/broker.sock"
 

@@ -24,6 +24,7 @@
 #include "timefmt.h"
 #include "workpool.h"
 #include "tls.h"
+#include "version.h"
 
 /* The notification sinks there are; the notifier knows them only so. */
 static const struct nsink_kind *const sink_kinds[] = { &nsink_exec_kind,
