@@ -255,7 +255,8 @@ equals "  none for r1" 0 "$(seqs | grep -c .)"
 expect 0 "the prune is itself recorded" B --json --as erin audit --action audit.pruned
 contains "  run by gus" '"actor": "gus"' "$OUT"
 contains "  filed by erin" '"filed_by": "erin"' "$OUT"
-expect 0 "so are its filing and its confirmation" B --json --as erin audit --action audit.prune.confirmed
+expect 0 "so are its filing and its confirmation, under its id" B --json --as erin audit --request "$pid"
+contains "  filed by erin" '"action": "audit.prune.filed"' "$OUT"
 contains "  confirmed by gus" '"actor": "gus"' "$OUT"
 expect 3 "a prune of nothing is filed" B --as erin audit prune --before 2000-01-01
 pid=$(printf '%s\n' "$OUT" | sed -n 's/^\(p[0-9]*\) pending.*/\1/p')

@@ -796,21 +796,29 @@ apply_file(struct store_txn *t, struct prune_op *op)
 	struct policy_ref *p = policy_get(op->c->d);
 	int64_t ttl = policy_limits(p->policy)->pending_ttl;
 	json_t *details;
-	uint64_t seq = 0;
+	uint64_t seq = 0, head = 0;
+	char hash[65], target[24];
 	int r;
 
 	policy_put(op->c->d, p);
+	/* the id is the seq of the record that files it, so the record can
+	 * name it as its target (audit --request p42 finds both steps) */
+	if ((r = audit_head(t, &head, hash)) != 0)
+		return r;
+	pruneq_id(head + 1, target);
 	if ((details = json_pack("{s:I, s:I}", "before",
 	    (json_int_t)op->before, "expires_at",
 	    (json_int_t)(op->now + ttl))) == NULL)
 		return BRK_ERR_NOMEM;
 	r = audit_append(t, op->now, &(struct audit_event){
 	    .action = "audit.prune.filed", .actor = op->c->who.name,
-	    .caller = op->c->caller.name, .target = "prune",
+	    .caller = op->c->caller.name, .target = target,
 	    .details = details }, &seq);
 	json_decref(details);
 	if (r != 0)
 		return r;
+	if (seq != head + 1)
+		return BRK_ERR_INTERNAL;
 	op->req = (struct prune_req){ .id = seq, .before = op->before,
 	    .at = op->now, .expires_at = op->now + ttl };
 	snprintf(op->req.by, sizeof(op->req.by), "%s", op->c->who.name);
