@@ -76,7 +76,7 @@ parse_limits(struct pol_pctx *c, json_t *v)
 {
 	static const char *const keys[] = { "pending_ttl", "optout_max",
 	    "break_glass_max_ttl", "clock_skew", "rule_authors_may_approve",
-	    "schedule_max", NULL };
+	    "schedule_max", "audit_min_retention", NULL };
 	struct policy_limits *l = &c->p->limits;
 	int r;
 
@@ -94,7 +94,9 @@ parse_limits(struct pol_pctx *c, json_t *v)
 	    (r = pol_get_duration(c, v, "schedule_max", &l->schedule_max)) !=
 	    0 ||
 	    (r = pol_get_bool(c, v, "rule_authors_may_approve",
-	    &l->rule_authors_may_approve)) != 0)
+	    &l->rule_authors_may_approve)) != 0 ||
+	    (r = pol_get_duration(c, v, "audit_min_retention",
+	    &l->audit_min_retention)) != 0)
 		goto out;
 	/* A large skew would silently lengthen every certificate. */
 	if (l->clock_skew > CLOCK_SKEW_MAX)
@@ -133,6 +135,7 @@ pol_parse_document(struct pol_pctx *c, json_t *doc)
 	c->p->limits.clock_skew = 60;
 	c->p->limits.schedule_max = 7 * 24 * 3600;
 	c->p->limits.rule_authors_may_approve = false;
+	c->p->limits.audit_min_retention = 90 * 24 * 3600;
 	if (!json_is_object(doc))
 		return pol_fail(c, "the policy must be a JSON object");
 	if ((r = pol_check_keys(c, doc, keys)) != 0 ||

@@ -53,6 +53,7 @@ struct policy_limits {
 	int64_t clock_skew;		/* default 60s */
 	int64_t schedule_max;		/* how far ahead --start may be; 7d */
 	bool rule_authors_may_approve;	/* default false */
+	int64_t audit_min_retention;	/* audit prune keeps this; 90d */
 };
 
 /* A caller's question. groups may be NULL when ngroups is 0. */

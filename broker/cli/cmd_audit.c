@@ -6,7 +6,9 @@
  *   audit verify [--anchor FILE]                   walk the hash chain
  *   audit export [--since SEQ]                     NDJSON for a SIEM
  *   audit anchor [-o FILE] [--new]                 the latest signed anchor
- *   audit prune --before DATE                      drop anchored old records
+ *   audit prune --before DATE                      file a prune of old records
+ *   audit prune confirm ID                         a second person runs it
+ *   audit prune list                               prunes awaiting a second
  *
  * Whatever came from a user (reasons, names) is printed with control
  * characters escaped.  Long operations get a long timeout; export is paged
@@ -300,6 +302,79 @@ audit_anchor(struct cli *cli, const struct cli_cmd *cmd, int argc,
 	return r;
 }
 
+/* audit prune list: the prunes waiting for a second person. */
+static int
+prune_list(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	json_t *args, *res = NULL, *e;
+	size_t i;
+	int r;
+
+	if ((r = cli_parse(cli, cmd, argc, argv, NULL, NULL, 0)) != 0)
+		return r;
+	args = json_pack("{s:b}", "list", 1);
+	r = cli_call(cli, "audit.prune", args, &res);
+	json_decref(args);
+	if (r != 0)
+		return r;
+	if (cli->json)
+		cli_print_json(res);
+	else if (json_array_size(res) == 0)
+		printf("no prune is waiting for confirmation\n");
+	else
+		json_array_foreach(res, i, e) {
+			printf("%s  records before %s, filed by ",
+			    cli_str(e, "id"), cli_str(e, "before"));
+			cli_print_safe(stdout, cli_str(e, "filed_by"));
+			printf(", expires %s\n", cli_str(e, "expires_at"));
+		}
+	json_decref(res);
+	return EX_DONE;
+}
+
+/* audit prune confirm ID: a second policy admin or auditor runs it. */
+static int
+prune_confirm(struct cli *cli, const struct cli_cmd *cmd, int argc,
+    char **argv)
+{
+	const char *id = NULL;
+	json_t *args, *res = NULL;
+	long long total, last, anchor;
+	bool blocked;
+	int r;
+
+	if ((r = cli_parse(cli, cmd, argc, argv, NULL, &id, 1)) != 0)
+		return r;
+	cli->timeout_ms = LONG_TIMEOUT_MS;
+	args = json_pack("{s:s}", "confirm", id);
+	r = cli_call(cli, "audit.prune", args, &res);
+	json_decref(args);
+	if (r != 0)
+		return r;
+	total = json_integer_value(json_object_get(res, "pruned"));
+	last = json_integer_value(json_object_get(res, "last_pruned"));
+	anchor = json_integer_value(json_object_get(res, "anchor_seq"));
+	blocked = json_is_true(json_object_get(res, "blocked"));
+	if (cli->json)
+		cli_print_json(res);
+	else if (total > 0)
+		printf("pruned %lld records (through record %lld)\n", total,
+		    last);
+	else if (!blocked)
+		printf("nothing to prune\n");
+	json_decref(res);
+	if (blocked)
+		return cli_fail(cli, EX_REFUSED, "denied", "audit prune: "
+		    "records after %lld are old enough but no exported anchor "
+		    "covers them (make one with 'broker audit anchor --new')",
+		    anchor);
+	return EX_DONE;
+}
+
+/*
+ * audit prune --before DATE files a prune; it runs only once a different
+ * policy admin or auditor confirms it (exit 3 until then).
+ */
 static int
 audit_prune(struct cli *cli, const struct cli_cmd *cmd, int argc,
     char **argv)
@@ -308,56 +383,36 @@ audit_prune(struct cli *cli, const struct cli_cmd *cmd, int argc,
 	const struct cli_opt opts[] = {
 		{ "before", &before, NULL }, { NULL, NULL, NULL },
 	};
-	long long total = 0, last = 0, anchor = 0;
 	json_t *args, *res = NULL;
-	bool more = true, blocked = false;
 	int64_t t = 0;
 	int r;
 
+	if (argc >= 1 && strcmp(argv[0], "confirm") == 0)
+		return prune_confirm(cli, cmd, argc - 1, argv + 1);
+	if (argc >= 1 && strcmp(argv[0], "list") == 0)
+		return prune_list(cli, cmd, argc - 1, argv + 1);
 	if ((r = cli_parse(cli, cmd, argc, argv, opts, NULL, 0)) != 0)
 		return r;
 	if (before == NULL)
 		return cli_fail(cli, EX_USAGE, "usage", "audit prune: --before "
-		    "DATE is required");
+		    "DATE is required (or: audit prune confirm ID, audit "
+		    "prune list)");
 	if ((r = parse_when(cli, "--before", before, &t)) != 0)
 		return r;
-	cli->timeout_ms = LONG_TIMEOUT_MS;
-	while (more) {
-		args = json_pack("{s:I}", "before", (json_int_t)(t > 0 ? t :
-		    1));
-		r = cli_call(cli, "audit.prune", args, &res);
-		json_decref(args);
-		if (r != 0)
-			return r;
-		total += json_integer_value(json_object_get(res, "pruned"));
-		if (json_integer_value(json_object_get(res, "last_pruned")) > 0)
-			last = json_integer_value(json_object_get(res,
-			    "last_pruned"));
-		anchor = json_integer_value(json_object_get(res,
-		    "anchor_seq"));
-		more = json_is_true(json_object_get(res, "more")) &&
-		    json_integer_value(json_object_get(res, "pruned")) > 0;
-		blocked = json_is_true(json_object_get(res, "blocked"));
-		json_decref(res);
-		res = NULL;
-	}
-	if (cli->json) {
-		res = json_pack("{s:I, s:I, s:b, s:I}", "pruned",
-		    (json_int_t)total, "last_pruned", (json_int_t)last,
-		    "blocked", blocked, "anchor_seq", (json_int_t)anchor);
+	args = json_pack("{s:I}", "before", (json_int_t)(t > 0 ? t : 1));
+	r = cli_call(cli, "audit.prune", args, &res);
+	json_decref(args);
+	if (r != 0)
+		return r;
+	if (cli->json)
 		cli_print_json(res);
-		json_decref(res);
-	} else if (total > 0)
-		printf("pruned %lld records (through record %lld)\n", total,
-		    last);
-	else if (!blocked)
-		printf("nothing to prune before %s\n", before);
-	if (blocked)
-		return cli_fail(cli, EX_REFUSED, "denied", "audit prune: "
-		    "records after %lld are older than %s but no exported "
-		    "anchor covers them (make one with 'broker audit anchor "
-		    "--new')", anchor, before);
-	return EX_DONE;
+	else
+		printf("%s pending: prune of the records before %s; another "
+		    "policy admin or auditor runs it with: broker audit prune "
+		    "confirm %s\n", cli_str(res, "id"), cli_str(res, "before"),
+		    cli_str(res, "id"));
+	json_decref(res);
+	return EX_PENDING;
 }
 
 int

@@ -79,13 +79,17 @@ const struct cli_cmd cli_commands[] = {
 	{ "audit", cmd_audit, "audit [--since T] [--until T] [--user U] "
 	    "[--resource R] [--action A] [--request ID] [--limit N] [--json] | "
 	    "audit verify [--anchor FILE] | audit export [--since SEQ] | "
-	    "audit anchor [-o FILE] [--new] | audit prune --before DATE",
+	    "audit anchor [-o FILE] [--new] | audit prune --before DATE | "
+	    "audit prune confirm ID | audit prune list",
 	    "The audit trail: search it (newest first; T is RFC 3339 or a "
-	    "duration ago like 2h), verify the hash chain (exit 4 when "
-	    "broken),\nexport it as NDJSON (resume with --since LAST_SEQ), get "
-	    "a signed anchor of the chain head, or prune anchored old "
-	    "records.\nAuditors and policy admins see every record; others "
-	    "see the records they made or that concern them." },
+	    "duration ago like 2h), verify the hash chain and the latest "
+	    "stored anchor (exit 4 when\nbroken), export it as NDJSON (resume "
+	    "with --since LAST_SEQ), get a signed anchor of the chain head, or "
+	    "prune anchored old\nrecords: a policy admin files a prune (exit "
+	    "3; never within limits.audit_min_retention), and a different "
+	    "policy admin or\nauditor, through another connection, confirms "
+	    "it.  Auditors and policy admins see every record; others\nsee "
+	    "the records they made or that concern them." },
 	{ "cert", cmd_cert, "cert ID --pubkey FILE [-o FILE]",
 	    "An OpenSSH certificate for an active grant, written to FILE-cert.pub "
 	    "(as ssh-keygen names it) or -o FILE (- for standard output)." },

@@ -224,6 +224,8 @@ if command -v bash >/dev/null; then
 	contains "completion: files for --pubkey" "production.json" \
 	    "$(comp broker cert r1 --pubkey "$ROOT/policy/examples/pro")"
 	contains "completion: states" "revoked" "$(comp broker list --state r)"
+	contains "completion: audit prune confirm" "confirm" "$(comp broker audit prune c)"
+	contains "completion: audit prune --before" "--before" "$(comp broker audit prune --b)"
 	# every command of `broker --help` is offered
 	for c in $("$BROKER" --help | sed -n 's/^  \([a-z]*\) .*/\1/p'); do
 		contains "completion offers $c" "$c" "$(comp broker "$c")"

@@ -87,6 +87,7 @@ chmod 0600 "$T/header"
 # ---- the exec hook sees every kind of event ---------------------------------
 cat >"$T/brokerd.json" <<C
 { "state_dir": "$T/state", "socket": "$T/broker.sock", "policy": "$T/policy.json",
+  "delegates": [ $VIA_DELEGATES ],
   $GROUPS_JSON,
   "notify": { "exec": { "command": ["$T/hook.sh"], "timeout": 2, "concurrency": 4 } } }
 C
@@ -106,11 +107,11 @@ done
 expect 3 "a request for approval" B --as alice request host:db-prod-1 --reason "fix index"
 has_event "request.created for the pending one" request.created '"target":"r2"' '"state":"pending"'
 has_event "request.pending" request.pending '"target":"r2"' '"user":"alice"' '"resource":"host:db-prod-1"'
-expect 0 "carol approves" B --as carol approve r2 --reason "ok"
+expect 0 "carol approves" A carol approve r2 --reason "ok"
 has_event "request.approved" request.approved '"target":"r2"' '"actor":"carol"' '"user":"alice"'
 
 expect 3 "bob asks" B --as bob request host:db-prod-1 --reason "look"
-expect 0 "carol denies" B --as carol deny r3 --reason "not today"
+expect 0 "carol denies" A carol deny r3 --reason "not today"
 has_event "request.denied by an approver" request.denied '"target":"r3"' '"actor":"carol"' \
     '"reason":"not today"' '"severity":"notice"'
 expect 4 "a request denied by policy" B --as mallory request host:db-prod-1 --reason x

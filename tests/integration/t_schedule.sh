@@ -17,6 +17,7 @@ cat >"$T/policy.json" <<'P'
 P
 cat >"$T/brokerd.json" <<C
 { "state_dir": "$T/state", "socket": "$T/broker.sock", "policy": "$T/policy.json",
+  "delegates": [ $VIA_DELEGATES ],
   "local_groups": { "dev": ["alice", "bob"], "dba-leads": ["carol"] } }
 C
 export BROKER_SOCKET=$T/broker.sock
@@ -81,7 +82,7 @@ expect 3 "a scheduled request that needs approval is pending" \
     B --json --as bob request host:db-1 --start +2h --for 30m
 pid=$(echo "$OUT" | json_get id)
 asked=$(echo "$OUT" | json_get requested_start)
-expect 0 "approved now" B --json --as carol approve "$pid" --reason ok
+expect 0 "approved now" A carol --json approve "$pid" --reason ok
 contains "it is active" '"state": "active"' "$OUT"
 equals "its window starts at the start asked for" "$asked" \
     "$(echo "$OUT" | json_get starts_at)"

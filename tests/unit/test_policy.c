@@ -210,8 +210,30 @@ Test(parse, arguments_and_limits)
 	cr_expect_eq(l->clock_skew, 60);
 	cr_expect_eq(l->schedule_max, 7 * 86400);
 	cr_expect(!l->rule_authors_may_approve);
+	cr_expect_eq(l->audit_min_retention, 90 * 86400);
 	policy_free(p);
 	policy_free(NULL);
+}
+
+/* limits.audit_min_retention: a duration, 90d when absent; anything else
+ * is refused with its path.  Fails when the key is left out of
+ * parse_limits (the known-key check then refuses it). */
+Test(parse, audit_min_retention)
+{
+	struct policy_error err;
+	struct policy *p = load("{\"version\":1,\"rules\":[],\"limits\":"
+	    "{\"audit_min_retention\":\"30d\"}}");
+	const char *bad = "{\"version\":1,\"rules\":[],\"limits\":"
+	    "{\"audit_min_retention\":90}}";
+
+	cr_expect_eq(policy_limits(p)->audit_min_retention, 30 * 86400);
+	policy_free(p);
+	p = NULL;
+	cr_expect_eq(policy_parse(bad, strlen(bad), &p, &err),
+	    BRK_ERR_INVALID);
+	cr_expect(strstr(err.path, "audit_min_retention") != NULL, "path %s",
+	    err.path);
+	cr_expect_null(p);
 }
 
 Test(parse, nul_inside_string_refused)

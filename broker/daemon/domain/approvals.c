@@ -3,6 +3,7 @@
  */
 #include "approvals.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,6 +83,13 @@ approvals_list(struct store_txn *t, uint64_t serial, json_t *out,
 		ttl = json_integer_value(json_object_get(o, "ttl"));
 		if (ttl > 0 && (*min_ttl == 0 || ttl < *min_ttl))
 			*min_ttl = ttl;
+		if (json_is_string(json_object_get(o, "caller")) &&
+		    json_is_string(json_object_get(o, "approver")) &&
+		    strcmp(json_string_value(json_object_get(o, "caller")),
+		    json_string_value(json_object_get(o, "approver"))) != 0)
+			/* carried by a delegate: say which */
+			json_object_set(o, "via", json_object_get(o,
+			    "caller"));
 		time_rfc3339(json_integer_value(json_object_get(o, "at")), ts);
 		json_object_set_new(o, "at", json_string(ts));
 		json_object_del(o, "v");
@@ -89,6 +97,48 @@ approvals_list(struct store_txn *t, uint64_t serial, json_t *out,
 			json_array_append_new(out, o);
 		else
 			json_decref(o);
+	}
+	r = rc == 0 || rc == BRK_ERR_NOTFOUND ? 0 : rc;
+	store_cursor_close(c);
+	return r;
+}
+
+int
+approvals_who(struct store_txn *t, uint64_t serial, struct approval_who *out,
+    size_t max, size_t *n)
+{
+	struct store_cursor *c = NULL;
+	struct store_val k, v;
+	uint8_t prefix[8];
+	const char *a, *w;
+	json_t *o;
+	int r, rc;
+
+	*n = 0;
+	store_be64(prefix, serial);
+	if ((r = store_cursor_open(t, TBL_APPROVALS, &c)) != 0)
+		return r;
+	for (rc = store_cursor_seek(c, prefix, 8, &k, &v); rc == 0;
+	    rc = store_cursor_next(c, &k, &v)) {
+		if (k.len < 8 || memcmp(k.data, prefix, 8) != 0)
+			break;
+		if (*n >= max) {
+			rc = BRK_ERR_TOOBIG;
+			break;
+		}
+		o = json_loadb(v.data, v.len, 0, NULL);
+		a = json_string_value(json_object_get(o, "approver"));
+		w = json_string_value(json_object_get(o, "caller"));
+		if (a == NULL || w == NULL || strlen(a) > 64 ||
+		    strlen(w) > 64) {
+			json_decref(o);
+			rc = BRK_ERR_INVALID;
+			break;
+		}
+		snprintf(out[*n].approver, sizeof(out[*n].approver), "%s", a);
+		snprintf(out[*n].caller, sizeof(out[*n].caller), "%s", w);
+		json_decref(o);
+		(*n)++;
 	}
 	r = rc == 0 || rc == BRK_ERR_NOTFOUND ? 0 : rc;
 	store_cursor_close(c);

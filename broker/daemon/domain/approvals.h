@@ -29,6 +29,24 @@ int approvals_put(struct store_txn *t, uint64_t serial,
 
 bool approvals_has(struct store_txn *t, uint64_t serial, const char *who);
 
+/* The most approvals one request may hold; past it a decision is refused
+ * rather than made on a partial list. */
+#define APPROVALS_MAX 128
+
+/* Who approved and through which connection principal (the caller). */
+struct approval_who {
+	char approver[65];
+	char caller[65];
+};
+
+/*
+ * The approvals of a request into out (up to max), oldest key first; *n is
+ * how many.  BRK_ERR_TOOBIG past max; BRK_ERR_INVALID when a stored
+ * approval does not decode (a decision needing the list is then refused).
+ */
+int approvals_who(struct store_txn *t, uint64_t serial,
+    struct approval_who *out, size_t max, size_t *n);
+
 /* The approvals of a request, oldest key first, appended to out; *min_ttl
  * is the shortest non-zero ttl among them (0 when none shortened). */
 int approvals_list(struct store_txn *t, uint64_t serial, json_t *out,

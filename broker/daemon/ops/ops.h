@@ -107,6 +107,15 @@ int ops_arg_id(struct call *c, uint64_t *serial, const char **idstr);
 /* Whether who is named among r's eligible approvers (user or group). */
 bool ops_is_approver(const struct ident *who, const struct request *r);
 
+/*
+ * Whether the caller holds optout_managers through an entry whose scopes
+ * cover grant r (its request id, resource, user, deciding rule, or a label
+ * of its resource): the reach of an opt-out manager over grants
+ * (ops_optout.c).  Policy admins are checked by the caller.
+ */
+bool ops_may_manage_grant(struct call *c, struct policy_ref *p,
+    const struct request *r);
+
 /* Join up to n strings with commas into dst (truncating safely). */
 void ops_join(char *dst, size_t dstlen, const char *const *v, size_t n);
 

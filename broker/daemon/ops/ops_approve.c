@@ -4,6 +4,17 @@
  * Every separation-of-duties check runs inside the write transaction that
  * records the approval, so no race between two approvers, a cancel or a
  * revoke can slip past it.  Each refusal names the rule it enforces.
+ *
+ * Two ideas carry the rest.  A connection principal counts once: approvals
+ * that arrive through one delegate (a chat bot acting with --as) count as
+ * one toward a quorum, whoever they are made for, and a delegate that filed
+ * a request may not decide it for anyone.  And an approval is judged when
+ * it counts, not only when it is given: each earlier approver's groups are
+ * resolved again (through identity) when a later approval is evaluated, and
+ * one who has left the approver groups, been flagged with block, or whose
+ * groups cannot be known no longer counts.  Under `brokerd --dev` one
+ * operator plays every part through one delegate, so only there approvals
+ * count per approver instead of per connection principal.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +24,7 @@
 #include "audit.h"
 #include "duration.h"
 #include "flags.h"
+#include "log.h"
 #include "names.h"
 #include "ops.h"
 #include "policystate.h"
@@ -45,6 +57,13 @@ check_duties(struct store_txn *t, struct req_op *op, const struct request *r,
 	if (ident_require_groups(&c->who, &gerr) != 0) {
 		snprintf(op->msg, sizeof(op->msg), "%.400s; %s may not decide "
 		    "%s", gerr.msg, c->who.name, id);
+		return rc;
+	}
+	if (!c->d->cfg->dev && strcmp(c->caller.name, r->caller) == 0) {
+		/* a delegate that filed for someone decides for no one */
+		snprintf(op->msg, sizeof(op->msg), "separation of duties "
+		    "(filer-not-approver): %s filed %s (for %s) and may not "
+		    "decide it, for anyone", c->caller.name, id, r->user);
 		return rc;
 	}
 	if (!ops_is_approver(&c->who, r)) {
@@ -101,14 +120,183 @@ load_decidable(struct store_txn *t, struct req_op *op, struct request *r,
 	return check_duties(t, op, r, id);
 }
 
+/* An earlier approver, resolved off the writer thread before submitting. */
+struct prior {
+	struct approval_who w;
+	struct ident id;
+	bool known;		/* identity resolved */
+};
+
+/* An approval on its way to the writer.  op comes first: done_reply()
+ * frees it, and with it the whole (the priors are cleared before). */
+struct approve_op {
+	struct req_op op;
+	struct prior *prior;
+	size_t nprior;
+	json_t *counted;	/* the approvals as judged, for the audit */
+};
+
+/* The identity of approver w now: the caller's own, a prior resolved before
+ * submitting, or (an approval that landed since) resolved here.  Returns
+ * false when it cannot be known. */
+static bool
+approver_now(struct approve_op *a, const struct approval_who *w,
+    struct ident *tmp, const struct ident **out)
+{
+	struct brk_error err = { { 0 } };
+	size_t i;
+
+	*out = NULL;
+	if (strcmp(w->approver, a->op.c->who.name) == 0) {
+		*out = &a->op.c->who;
+		return true;
+	}
+	for (i = 0; i < a->nprior; i++)
+		if (strcmp(a->prior[i].w.approver, w->approver) == 0) {
+			if (!a->prior[i].known)
+				return false;
+			*out = &a->prior[i].id;
+			return true;
+		}
+	if (ident_from_name(a->op.c->d->ident, w->approver, tmp, &err) != 0)
+		return false;
+	*out = tmp;
+	return true;
+}
+
+/*
+ * How many of r's approvals count now: each approver still eligible and not
+ * flagged with block, and one per connection principal (per approver under
+ * --dev).  a->counted receives each approval as judged.
+ */
+static int
+count_approvals(struct store_txn *t, struct approve_op *a,
+    const struct request *r, int *count)
+{
+	struct approval_who *w = NULL;
+	const struct ident *who;
+	struct ident tmp;
+	const char *why;
+	size_t i, j, n = 0;
+	json_t *e;
+	int rc = BRK_ERR_NOMEM;
+
+	*count = 0;
+	json_decref(a->counted);
+	if ((a->counted = json_array()) == NULL ||
+	    (w = calloc(APPROVALS_MAX, sizeof(*w))) == NULL)
+		goto out;
+	if ((rc = approvals_who(t, r->serial, w, APPROVALS_MAX, &n)) != 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		memset(&tmp, 0, sizeof(tmp));
+		why = NULL;
+		if (!approver_now(a, &w[i], &tmp, &who))
+			why = "groups cannot be known";
+		else if (!ops_is_approver(who, r))
+			why = "no longer an eligible approver";
+		else if (flags_blocks(t, w[i].approver, a->op.now))
+			why = "flagged with severity block";
+		ident_clear(&tmp);
+		for (j = 0; why == NULL && !a->op.c->d->cfg->dev && j < i; j++)
+			if (strcmp(w[j].caller, w[i].caller) == 0 &&
+			    json_is_true(json_object_get(json_array_get(
+			    a->counted, j), "counted")))
+				why = "same connection principal as an "
+				    "earlier approval";
+		if ((e = json_pack("{s:s, s:s, s:b}", "approver",
+		    w[i].approver, "caller", w[i].caller, "counted",
+		    why == NULL)) == NULL) {
+			rc = BRK_ERR_NOMEM;
+			goto out;
+		}
+		if (why != NULL)
+			json_object_set_new(e, "why", json_string(why));
+		json_array_append_new(a->counted, e);
+		if (why == NULL)
+			(*count)++;
+	}
+	rc = 0;
+out:
+	free(w);
+	return rc;
+}
+
+/* The audit record of an approval: audit_request's, with the approvals as
+ * judged and, under --as, the delegate that carried it. */
+static int
+audit_approval(struct store_txn *t, struct approve_op *a, const char *action,
+    const char *reason)
+{
+	struct req_op *op = &a->op;
+	char id[24];
+	json_t *details;
+	int r;
+
+	req_id(op->rec.serial, id);
+	details = json_pack("{s:s, s:s, s:s, s:I, s:s, s:O, s:i, s:i}",
+	    "state", req_state_name(op->rec.state), "role", op->rec.role,
+	    "rules", op->rec.rules, "ttl", (json_int_t)op->rec.ttl,
+	    "decision", op->rec.decision, "approvals", a->counted,
+	    "counted", op->rec.approvals, "quorum", op->rec.quorum);
+	if (details == NULL)
+		return BRK_ERR_NOMEM;
+	if (op->c->delegated)
+		json_object_set_new(details, "delegate",
+		    json_string(op->c->caller.name));
+	r = audit_append(t, op->now, &(struct audit_event){
+	    .action = action, .actor = op->c->who.name,
+	    .caller = op->c->caller.name, .target = id, .user = op->rec.user,
+	    .resource = op->rec.resource, .reason = reason,
+	    .details = details }, NULL);
+	json_decref(details);
+	return r;
+}
+
+/* Refuse a second approval carried by the same connection principal. */
+static int
+check_once_per_caller(struct store_txn *t, struct req_op *op,
+    const struct request *r, const char *id)
+{
+	struct approval_who *w;
+	size_t i, n = 0;
+	int rc = BRK_ERR_NOMEM;
+
+	if (op->c->d->cfg->dev)
+		return 0;
+	if ((w = calloc(APPROVALS_MAX, sizeof(*w))) == NULL)
+		return rc;
+	if ((rc = approvals_who(t, r->serial, w, APPROVALS_MAX, &n)) != 0) {
+		snprintf(op->msg, sizeof(op->msg), "the approvals of %s "
+		    "cannot be read: %s", id, brk_strerror(rc));
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (strcmp(w[i].caller, op->c->caller.name) == 0 &&
+		    strcmp(w[i].approver, op->c->who.name) != 0) {
+			rc = BRK_ERR_DENIED;
+			snprintf(op->msg, sizeof(op->msg), "separation of "
+			    "duties (one-delegate-counts-once): %s already "
+			    "carried %s's approval of %s and may not carry "
+			    "%s's", op->c->caller.name, w[i].approver, id,
+			    op->c->who.name);
+			goto out;
+		}
+	rc = 0;
+out:
+	free(w);
+	return rc;
+}
+
 static int
 apply_approve(struct store_txn *t, void *arg)
 {
-	struct req_op *op = arg;
+	struct approve_op *a = arg;
+	struct req_op *op = &a->op;
 	struct request old, *r = &op->rec;
 	int64_t min_ttl = 0;
 	char id[24], reason[REC_TEXT];
-	int rc;
+	int rc, counted = 0;
 
 	memcpy(reason, op->rec.end_reason, sizeof(reason));
 	if ((rc = load_decidable(t, op, &old, id)) != 0)
@@ -119,6 +307,8 @@ apply_approve(struct store_txn *t, void *arg)
 		    (long long)old.ttl);
 		return BRK_ERR_DENIED;
 	}
+	if ((rc = check_once_per_caller(t, op, &old, id)) != 0)
+		return rc;
 	rc = approvals_put(t, old.serial, &(struct approval){
 	    .approver = op->c->who.name, .caller = op->c->caller.name,
 	    .reason = reason, .role = old.role, .ttl = op->ttl,
@@ -132,8 +322,13 @@ apply_approve(struct store_txn *t, void *arg)
 	if (rc != 0)
 		return rc;
 	*r = old;
-	r->approvals++;
-	if ((rc = audit_request(t, op, "request.approval", reason)) != 0)
+	if ((rc = count_approvals(t, a, &old, &counted)) != 0) {
+		snprintf(op->msg, sizeof(op->msg), "the approvals of %s "
+		    "cannot be judged: %s", id, brk_strerror(rc));
+		return rc;
+	}
+	r->approvals = counted;
+	if ((rc = audit_approval(t, a, "request.approval", reason)) != 0)
 		return rc;
 	if (r->approvals >= r->quorum) {
 		/* the window starts now (or at the start asked for), not
@@ -147,7 +342,7 @@ apply_approve(struct store_txn *t, void *arg)
 		r->starts_at = r->requested_start > op->now ?
 		    r->requested_start : op->now;
 		r->expires_at = r->starts_at + r->ttl;
-		if ((rc = audit_request(t, op, "request.approved", NULL)) != 0)
+		if ((rc = audit_approval(t, a, "request.approved", NULL)) != 0)
 			return rc;
 	}
 	return reqstore_update(t, &old, r);
@@ -175,6 +370,67 @@ apply_deny(struct store_txn *t, void *arg)
 	return reqstore_update(t, &old, &op->rec);
 }
 
+/* Free what a holds besides its req_op; NULL is fine. */
+static void
+approve_op_clear(struct approve_op *a)
+{
+	size_t i;
+
+	if (a == NULL)
+		return;
+	for (i = 0; i < a->nprior; i++)
+		ident_clear(&a->prior[i].id);
+	free(a->prior);
+	a->prior = NULL;
+	a->nprior = 0;
+	json_decref(a->counted);
+	a->counted = NULL;
+}
+
+static void
+done_approve(void *arg, int rc)
+{
+	approve_op_clear(arg);
+	done_reply(arg, rc);
+}
+
+/*
+ * Resolve the request's earlier approvers now, on this thread, so the
+ * writer judges them without waiting on a directory.  One whose identity
+ * cannot be had is kept as unknown: that approval will not count.
+ */
+static int
+resolve_priors(struct call *c, uint64_t serial, struct approve_op *a)
+{
+	struct brk_error err = { { 0 } };
+	struct approval_who *w = NULL;
+	struct store_txn *t = NULL;
+	size_t i, n = 0;
+	int r = BRK_ERR_NOMEM;
+
+	if ((w = calloc(APPROVALS_MAX, sizeof(*w))) == NULL)
+		goto out;
+	if ((r = call_read(c, &t)) != 0 ||
+	    (r = approvals_who(t, serial, w, APPROVALS_MAX, &n)) != 0)
+		goto out;
+	r = BRK_ERR_NOMEM;
+	if (n > 0 && (a->prior = calloc(n, sizeof(*a->prior))) == NULL)
+		goto out;
+	for (i = 0; i < n; i++) {
+		a->prior[i].w = w[i];
+		a->prior[i].known = ident_from_name(c->d->ident,
+		    w[i].approver, &a->prior[i].id, &err) == 0;
+		if (!a->prior[i].known)
+			log_info("event=approver_unknown approver=%s "
+			    "error=\"%s\"", w[i].approver, err.msg);
+		a->nprior++;
+	}
+	r = 0;
+out:
+	free(w);
+	return r;
+}
+
 static int
 submit_decision(struct call *c, bool approve)
 {
@@ -183,6 +439,7 @@ submit_decision(struct call *c, bool approve)
 	struct brk_error err = { { 0 } };
 	const char *reason = NULL, *role = NULL, *idstr = NULL;
 	struct req_op *op = NULL;
+	struct approve_op *a = NULL;
 	uint64_t serial;
 	int64_t ttl = 0;
 	int r;
@@ -198,7 +455,11 @@ submit_decision(struct call *c, bool approve)
 	    &role, &err)) != 0 && r != BRK_ERR_NOTFOUND))
 		goto fail;
 	r = BRK_ERR_NOMEM;
-	if ((op = calloc(1, sizeof(*op))) == NULL)
+	if (approve) {
+		if ((a = calloc(1, sizeof(*a))) == NULL)
+			goto fail;
+		op = &a->op;
+	} else if ((op = calloc(1, sizeof(*op))) == NULL)
 		goto fail;
 	op->c = c;
 	op->rec.serial = serial;
@@ -221,11 +482,14 @@ submit_decision(struct call *c, bool approve)
 			goto fail;
 		}
 	}
+	if (approve && (r = resolve_priors(c, serial, a)) != 0)
+		goto fail;
 	if ((r = writer_submit(c->d->writer, approve ? apply_approve :
-	    apply_deny, done_reply, op)) != 0)
+	    apply_deny, approve ? done_approve : done_reply, op)) != 0)
 		goto fail;
 	return 0;
 fail:
+	approve_op_clear(a);
 	req_op_free(op);
 	call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
 	return r;

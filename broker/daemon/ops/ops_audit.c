@@ -32,6 +32,7 @@
 #include "ca.h"
 #include "log.h"
 #include "ops.h"
+#include "pruneq.h"
 #include "sshbuf.h"
 #include "sshkey.h"
 #include "timefmt.h"
@@ -446,42 +447,69 @@ struct job {
 	size_t limit;
 };
 
+/*
+ * Verify the chain, and it against an anchor: the one given, or else the
+ * newest one stored, so that a plain verify also catches a log cut back
+ * behind its last anchor.  The reply says which anchor was used.
+ */
 static void
 run_verify(struct job *j, struct store_txn *t)
 {
 	struct brk_error err = { { 0 } }, aerr = { { 0 } };
-	uint64_t count = 0, bad = 0, aseq = 0;
-	char ahash[65];
+	uint64_t count = 0, bad = 0, aseq = 0, sseq = 0;
+	int64_t sat = 0;
+	char ahash[65], *stored = NULL, msg[200];
+	const char *anchor = j->anchor;
 	json_t *res;
 	int r, ra = 0;
 
-	if (j->anchor != NULL &&
-	    (ra = anchor_check(j->c->d->ca, j->anchor, &aseq, ahash, &aerr))
-	    == BRK_ERR_INVALID) {
+	if (anchor == NULL) {
+		ra = audit_anchor_get(t, &sseq, &sat, &stored);
+		if (ra != 0 && ra != BRK_ERR_NOTFOUND) {
+			call_fail(j->c, ra, "cannot read the stored anchor: %s",
+			    brk_strerror(ra));
+			return;
+		}
+		anchor = stored;
+		ra = 0;
+	}
+	if (anchor != NULL &&
+	    (ra = anchor_check(j->c->d->ca, anchor, &aseq, ahash, &aerr))
+	    == BRK_ERR_INVALID && stored == NULL) {
 		call_fail(j->c, ra, "%s", aerr.msg);
 		return;
 	}
 	r = audit_verify(t, &count, &bad, &err);
 	if (r != 0 && r != BRK_ERR_VERIFY) {
+		free(stored);
 		call_fail(j->c, r, "cannot read the audit trail: %s",
 		    brk_strerror(r));
 		return;
 	}
-	if (j->anchor != NULL && ra == 0)
+	if (anchor != NULL && ra == 0)
 		ra = audit_check_anchor(t, aseq, ahash, &aerr);
+	if (stored != NULL)
+		snprintf(msg, sizeof(msg), "the chain is intact and holds the "
+		    "latest stored anchor (record %llu)",
+		    (unsigned long long)aseq);
+	else
+		snprintf(msg, sizeof(msg), "%s", j->anchor != NULL ? "the "
+		    "chain is intact and holds the anchor" : "the chain is "
+		    "intact (no stored anchor to check it against yet)");
 	res = json_pack("{s:b, s:I, s:I, s:s}", "ok", r == 0 && ra == 0,
 	    "records", (json_int_t)count, "first_bad", (json_int_t)bad,
-	    "message", r != 0 ? err.msg : ra != 0 ? aerr.msg :
-	    j->anchor != NULL ? "the chain is intact and holds the anchor" :
-	    "the chain is intact");
-	if (j->anchor != NULL && res != NULL) {
-		json_object_set_new(res, "anchor", json_pack("{s:b, s:I, s:s}",
-		    "ok", ra == 0, "seq", (json_int_t)aseq, "message",
-		    ra == 0 ? "signature valid, record present" : aerr.msg));
+	    "message", r != 0 ? err.msg : ra != 0 ? aerr.msg : msg);
+	if (anchor != NULL && res != NULL) {
+		json_object_set_new(res, "anchor", json_pack("{s:b, s:I, s:s, "
+		    "s:s}", "ok", ra == 0, "seq", (json_int_t)aseq, "message",
+		    ra == 0 ? "signature valid, record present" : aerr.msg,
+		    "source", stored != NULL ? "stored" : "given"));
 		if (r == 0 && ra != 0)
 			json_object_set_new(res, "first_bad",
-			    json_integer((json_int_t)aseq));
+			    json_integer((json_int_t)(aseq > 0 ? aseq :
+			    sseq)));
 	}
+	free(stored);
 	call_reply(j->c, res);
 }
 
@@ -637,17 +665,42 @@ op_audit_export(struct call *c)
 
 /* --- prune ------------------------------------------------------------ */
 
+/*
+ * Deleting history takes two people and keeps a floor.  `audit prune
+ * --before DATE` (a policy admin) files a pending prune, which lives for
+ * limits.pending_ttl; `audit prune confirm ID` by a policy admin or auditor
+ * who is neither the filer nor reaches the broker through the filer's
+ * connection principal runs it.  Both steps refuse a date within
+ * limits.audit_min_retention of now (the confirm under the policy then in
+ * force).  The deletion itself is batched: each batch is one write
+ * transaction with its own audit.pruned record, the next queued after it.
+ */
 struct prune_op {
 	struct call *c;
 	int64_t before, now;
-	uint64_t pruned, last, covered;
+	uint64_t id;			/* confirm: the pending prune */
+	bool confirm, started;
+	char filed_by[65];
+	uint64_t pruned, total, last, covered;
 	bool more, blocked, have_anchor;
+	struct prune_req req;		/* file: what was filed */
+	char msg[300];
 };
 
-static int
-apply_prune(struct store_txn *t, void *arg)
+/* The oldest --before the policy allows now (limits.audit_min_retention). */
+static int64_t
+prune_floor(struct call *c, int64_t now, int64_t *keep)
 {
-	struct prune_op *op = arg;
+	struct policy_ref *p = policy_get(c->d);
+
+	*keep = policy_limits(p->policy)->audit_min_retention;
+	policy_put(c->d, p);
+	return now - *keep;
+}
+
+static int
+prune_batch(struct store_txn *t, struct prune_op *op)
+{
 	char *text = NULL, target[40];
 	int64_t at = 0;
 	json_t *details;
@@ -665,10 +718,11 @@ apply_prune(struct store_txn *t, void *arg)
 		return r;
 	snprintf(target, sizeof(target), "audit-%llu",
 	    (unsigned long long)op->last);
-	if ((details = json_pack("{s:I, s:I, s:I, s:I}", "first",
+	if ((details = json_pack("{s:I, s:I, s:I, s:I, s:I, s:s}", "first",
 	    (json_int_t)(op->last - op->pruned + 1), "last",
 	    (json_int_t)op->last, "count", (json_int_t)op->pruned, "before",
-	    (json_int_t)op->before)) == NULL)
+	    (json_int_t)op->before, "prune", (json_int_t)op->id, "filed_by",
+	    op->filed_by)) == NULL)
 		return BRK_ERR_NOMEM;
 	r = audit_append(t, op->now, &(struct audit_event){
 	    .action = "audit.pruned", .actor = op->c->who.name,
@@ -678,54 +732,238 @@ apply_prune(struct store_txn *t, void *arg)
 	return r;
 }
 
+/* Confirm: check the pending prune and the second person, then delete it
+ * and run the first batch, all in this transaction. */
+static int
+apply_confirm(struct store_txn *t, struct prune_op *op)
+{
+	struct call *c = op->c;
+	struct prune_req pr;
+	char id[24], target[40];
+	int64_t keep, floor = prune_floor(c, op->now, &keep);
+	json_t *details;
+	int r;
+
+	pruneq_id(op->id, id);
+	if ((r = pruneq_get(t, op->id, &pr)) != 0) {
+		snprintf(op->msg, sizeof(op->msg), "no pending prune %s", id);
+		return r == BRK_ERR_NOTFOUND ? r : BRK_ERR_INVALID;
+	}
+	if (op->now >= pr.expires_at) {
+		snprintf(op->msg, sizeof(op->msg), "prune %s expired: file "
+		    "it again", id);
+		return BRK_ERR_STATE;
+	}
+	if (strcmp(c->who.name, pr.by) == 0 ||
+	    strcmp(c->who.name, pr.caller) == 0 ||
+	    strcmp(c->caller.name, pr.by) == 0 ||
+	    strcmp(c->caller.name, pr.caller) == 0) {
+		snprintf(op->msg, sizeof(op->msg), "separation of duties "
+		    "(two-person-prune): %s filed %s (through %s); another "
+		    "policy admin or auditor, through another connection, "
+		    "must confirm it", pr.by, id, pr.caller);
+		return BRK_ERR_DENIED;
+	}
+	if (pr.before > floor) {
+		snprintf(op->msg, sizeof(op->msg), "prune %s would delete "
+		    "records newer than limits.audit_min_retention (%llds) "
+		    "allows", id, (long long)keep);
+		return BRK_ERR_DENIED;
+	}
+	op->before = pr.before;
+	snprintf(op->filed_by, sizeof(op->filed_by), "%s", pr.by);
+	pruneq_id(op->id, target);
+	if ((r = pruneq_del(t, op->id)) != 0)
+		return r;
+	if ((details = json_pack("{s:I, s:s, s:s}", "before",
+	    (json_int_t)pr.before, "filed_by", pr.by, "filed_through",
+	    pr.caller)) == NULL)
+		return BRK_ERR_NOMEM;
+	r = audit_append(t, op->now, &(struct audit_event){
+	    .action = "audit.prune.confirmed", .actor = c->who.name,
+	    .caller = c->caller.name, .target = target, .details = details },
+	    NULL);
+	json_decref(details);
+	if (r != 0)
+		return r;
+	return prune_batch(t, op);
+}
+
+/* File: a pending prune, named by the seq of the record that files it. */
+static int
+apply_file(struct store_txn *t, struct prune_op *op)
+{
+	struct policy_ref *p = policy_get(op->c->d);
+	int64_t ttl = policy_limits(p->policy)->pending_ttl;
+	json_t *details;
+	uint64_t seq = 0, head = 0;
+	char hash[65], target[24];
+	int r;
+
+	policy_put(op->c->d, p);
+	/* the id is the seq of the record that files it, so the record can
+	 * name it as its target (audit --request p42 finds both steps) */
+	if ((r = audit_head(t, &head, hash)) != 0)
+		return r;
+	pruneq_id(head + 1, target);
+	if ((details = json_pack("{s:I, s:I}", "before",
+	    (json_int_t)op->before, "expires_at",
+	    (json_int_t)(op->now + ttl))) == NULL)
+		return BRK_ERR_NOMEM;
+	r = audit_append(t, op->now, &(struct audit_event){
+	    .action = "audit.prune.filed", .actor = op->c->who.name,
+	    .caller = op->c->caller.name, .target = target,
+	    .details = details }, &seq);
+	json_decref(details);
+	if (r != 0)
+		return r;
+	if (seq != head + 1)
+		return BRK_ERR_INTERNAL;
+	op->req = (struct prune_req){ .id = seq, .before = op->before,
+	    .at = op->now, .expires_at = op->now + ttl };
+	snprintf(op->req.by, sizeof(op->req.by), "%s", op->c->who.name);
+	snprintf(op->req.caller, sizeof(op->req.caller), "%s",
+	    op->c->caller.name);
+	if ((r = pruneq_put(t, &op->req)) == BRK_ERR_BUSY)
+		snprintf(op->msg, sizeof(op->msg), "%d prunes are pending "
+		    "already: confirm or let them expire first", PRUNEQ_MAX);
+	return r;
+}
+
+static int
+apply_prune(struct store_txn *t, void *arg)
+{
+	struct prune_op *op = arg;
+
+	if (!op->confirm)
+		return apply_file(t, op);
+	if (!op->started)
+		return apply_confirm(t, op);
+	return prune_batch(t, op);	/* a later batch of a confirmed one */
+}
+
 static void
 done_prune(void *arg, int rc)
 {
 	struct prune_op *op = arg;
+	char id[24];
 
-	if (rc != 0)
-		call_fail(op->c, rc, "cannot prune the audit trail: %s",
+	if (rc == 0 && op->confirm) {
+		op->started = true;
+		op->total += op->pruned;
+		/* queue the next batch; the writer runs others in between */
+		if (op->more && op->pruned > 0 && writer_submit(op->c->d->writer,
+		    apply_prune, done_prune, op) == 0)
+			return;
+	}
+	if (rc != 0 && op->started)
+		call_fail(op->c, rc, "the prune stopped after %llu records: "
+		    "%s", (unsigned long long)op->total, brk_strerror(rc));
+	else if (rc != 0)
+		call_fail(op->c, rc, "%s", op->msg[0] ? op->msg :
 		    brk_strerror(rc));
-	else
-		call_reply(op->c, json_pack("{s:I, s:I, s:b, s:b, s:I}",
-		    "pruned", (json_int_t)op->pruned, "last_pruned",
-		    (json_int_t)op->last, "more", op->more, "blocked",
-		    op->blocked, "anchor_seq", (json_int_t)op->covered));
+	else if (!op->confirm) {
+		pruneq_id(op->req.id, id);
+		call_reply(op->c, pruneq_json(&op->req));
+	} else {
+		pruneq_id(op->id, id);
+		call_reply(op->c, json_pack("{s:s, s:s, s:I, s:I, s:b, s:b, "
+		    "s:I, s:s}", "id", id, "state", "done", "pruned",
+		    (json_int_t)op->total, "last_pruned", (json_int_t)op->last,
+		    "more", op->more, "blocked", op->blocked, "anchor_seq",
+		    (json_int_t)op->covered, "filed_by", op->filed_by));
+	}
 	free(op);
+}
+
+static int
+prune_list(struct call *c)
+{
+	struct store_txn *t = NULL;
+	json_t *out = json_array();
+	int r = BRK_ERR_NOMEM;
+
+	if (out == NULL || (r = call_read(c, &t)) != 0 ||
+	    (r = pruneq_list(t, time_now(), out)) != 0) {
+		json_decref(out);
+		call_fail(c, r, "cannot read the pending prunes: %s",
+		    brk_strerror(r));
+		return r;
+	}
+	call_reply(c, out);
+	return 0;
 }
 
 int
 op_audit_prune(struct call *c)
 {
-	static const char *const keys[] = { "before", NULL };
+	static const char *const keys[] = { "before", "confirm", "list",
+		NULL };
 	struct brk_error err = { { 0 } };
-	struct prune_op *op;
-	int64_t before = 0;
-	int r;
+	struct prune_op *op = NULL;
+	const char *confirm = NULL;
+	int64_t before = 0, keep, floor;
+	bool list = false;
+	int r, nargs;
 
 	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    (r = proto_arg_int(c->req->args, "before", true, 1, INT64_MAX / 2,
-	    &before, &err)) != 0) {
-		call_fail(c, r, "%s", err.msg);
-		return r;
+	    ((r = proto_arg_int(c->req->args, "before", false, 1,
+	    INT64_MAX / 2, &before, &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
+	    ((r = proto_arg_str(c->req->args, "confirm", false, 24, &confirm,
+	    &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
+	    ((r = proto_arg_bool(c->req->args, "list", &list, &err)) != 0 &&
+	    r != BRK_ERR_NOTFOUND))
+		goto fail;
+	nargs = (before != 0) + (confirm != NULL) + list;
+	r = BRK_ERR_INVALID;
+	if (nargs != 1) {
+		brk_error_set(&err, r, "audit.prune takes one of before, "
+		    "confirm or list");
+		goto fail;
 	}
-	if (!is_policy_admin(c)) {
-		call_fail(c, BRK_ERR_DENIED, "%s may not prune the audit trail "
+	r = BRK_ERR_DENIED;
+	if (before != 0 && !is_policy_admin(c)) {
+		brk_error_set(&err, r, "%s may not prune the audit trail "
 		    "(policy admins may)", c->who.name);
-		return BRK_ERR_DENIED;
+		goto fail;
 	}
-	if ((op = calloc(1, sizeof(*op))) == NULL) {
-		call_fail(c, BRK_ERR_NOMEM, "out of memory");
-		return BRK_ERR_NOMEM;
+	if (before == 0 && !may_audit(c)) {
+		brk_error_set(&err, r, "%s may not %s audit prunes (policy "
+		    "admins and auditors may)", c->who.name, list ? "list" :
+		    "confirm");
+		goto fail;
 	}
+	if (list)
+		return prune_list(c);
+	r = BRK_ERR_NOMEM;
+	if ((op = calloc(1, sizeof(*op))) == NULL)
+		goto fail;
 	op->c = c;
-	op->before = before;
 	op->now = time_now();
-	if ((r = writer_submit(c->d->writer, apply_prune, done_prune, op))
-	    != 0) {
-		free(op);
-		call_fail(c, r, "cannot prune the audit trail: %s",
-		    brk_strerror(r));
+	op->before = before;
+	floor = prune_floor(c, op->now, &keep);
+	r = BRK_ERR_INVALID;
+	if (confirm != NULL && pruneq_id_parse(confirm, &op->id) != 0) {
+		brk_error_set(&err, r, "\"%.24s\" is not a prune id (like p42)",
+		    confirm);
+		goto fail;
 	}
+	op->confirm = confirm != NULL;
+	r = BRK_ERR_DENIED;
+	if (before > floor) {
+		char when[TIMEFMT_LEN];
+		time_rfc3339(floor, when);
+		brk_error_set(&err, r, "limits.audit_min_retention keeps "
+		    "%llds of audit history: --before must be %s or earlier",
+		    (long long)keep, when);
+		goto fail;
+	}
+	if ((r = writer_submit(c->d->writer, apply_prune, done_prune, op))
+	    != 0)
+		goto fail;
+	return 0;
+fail:
+	free(op);
+	call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
 	return r;
 }

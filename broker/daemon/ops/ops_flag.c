@@ -2,6 +2,12 @@
  * ops_flag.c - monitoring flags: flag add/list/remove (flaggers and
  * opt-out managers).  "review" sends the user's requests to people,
  * "block" denies them and refuses their logins.
+ *
+ * Who may touch a flag: flaggers, and opt-out managers only for users
+ * their scopes cover ("user:NAME"); nobody their own flag, not even through
+ * a delegate.  A flag in force is changed only by replacing it with one at
+ * least as severe that ends no sooner; weakening one is for policy admins
+ * (or an explicit, audited flag remove).  Checked in the write transaction.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,19 +23,21 @@ struct flag_op {
 	struct call *c;
 	struct flag f;
 	bool remove;
+	bool admin;		/* a policy admin: may weaken a flag */
 	int64_t now;
 	char msg[256];
 };
 
 static bool
-may_flag(struct call *c)
+may_flag(struct call *c, struct policy_ref *p, const char *user)
 {
-	struct policy_ref *p = policy_get(c->d);
-	bool ok = call_has_role(c, p, ROLE_FLAGGERS) ||
-	    call_has_role(c, p, ROLE_OPTOUT_MANAGERS);
+	char scope[80];
 
-	policy_put(c->d, p);
-	return ok;
+	snprintf(scope, sizeof(scope), "user:%s", user);
+	return call_has_role(c, p, ROLE_FLAGGERS) ||
+	    (call_has_role(c, p, ROLE_OPTOUT_MANAGERS) &&
+	    policy_optout_scope_allowed(p->policy, c->who.name,
+	    ident_groups(&c->who), c->who.ngroups, scope));
 }
 
 static int
@@ -50,8 +58,20 @@ apply_flag(struct store_txn *t, void *arg)
 			return r;
 		snprintf(cur.reason, sizeof(cur.reason), "%s", op->f.reason);
 		op->f = cur;
-	} else if ((r = flags_put(t, &op->f)) != 0)
-		return r;
+	} else {
+		if (!op->admin && flags_get(t, op->f.user, op->now, &cur) == 0 &&
+		    (op->f.severity < cur.severity || op->f.until < cur.until)) {
+			snprintf(op->msg, sizeof(op->msg), "%s is flagged %s "
+			    "until %lld: a flag is replaced only by one as "
+			    "severe that ends no sooner (policy admins may "
+			    "weaken it)", op->f.user,
+			    flag_severity_name(cur.severity),
+			    (long long)cur.until);
+			return BRK_ERR_DENIED;
+		}
+		if ((r = flags_put(t, &op->f)) != 0)
+			return r;
+	}
 	d = flag_json(&op->f, op->now);
 	r = audit_append(t, op->now, &(struct audit_event){
 	    .action = op->remove ? "flag.removed" : "flag.added",
@@ -122,11 +142,20 @@ submit(struct call *c, bool remove)
 		goto fail;
 	}
 	r = BRK_ERR_DENIED;
-	if (!may_flag(c)) {
-		brk_error_set(&err, r, "%s may not flag users (flaggers and "
-		    "optout_managers may)", c->who.name);
+	if (strcmp(c->who.name, user) == 0 ||
+	    strcmp(c->caller.name, user) == 0) {
+		brk_error_set(&err, r, "separation of duties (no-self-flag): "
+		    "%s may not add, change or remove a flag on %s",
+		    c->caller.name, user);
 		goto fail;
 	}
+	if (!may_flag(c, p, user)) {
+		brk_error_set(&err, r, "%s may not flag %s (flaggers may; "
+		    "optout_managers only within their scopes)", c->who.name,
+		    user);
+		goto fail;
+	}
+	op->admin = call_has_role(c, p, ROLE_POLICY_ADMINS);
 	op->c = c;
 	op->remove = remove;
 	op->now = time_now();

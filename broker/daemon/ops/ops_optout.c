@@ -67,6 +67,52 @@ may_manage(struct call *c, struct policy_ref *p, const struct optout *o)
 	    ident_groups(&c->who), c->who.ngroups, o->scope);
 }
 
+/* Whether an opt-out manager's scopes cover one concrete scope of a grant. */
+static bool
+scope_ok(struct call *c, struct policy_ref *p, const char *kind,
+    const char *value)
+{
+	char scope[REC_RESOURCE + 16];
+
+	snprintf(scope, sizeof(scope), "%s:%s", kind, value);
+	return policy_optout_scope_allowed(p->policy, c->who.name,
+	    ident_groups(&c->who), c->who.ngroups, scope);
+}
+
+bool
+ops_may_manage_grant(struct call *c, struct policy_ref *p,
+    const struct request *r)
+{
+	const char *const *g, *const *u, *const *sc;
+	size_t i, j, ng, nu, ns;
+	char id[24], kv[REC_RESOURCE], *eq;
+
+	if (!call_has_role(c, p, ROLE_OPTOUT_MANAGERS))
+		return false;
+	req_id(r->serial, id);
+	if (scope_ok(c, p, "request", id) ||
+	    scope_ok(c, p, "resource", r->resource) ||
+	    scope_ok(c, p, "user", r->user) ||
+	    (r->rule[0] != '\0' && scope_ok(c, p, "rule", r->rule)))
+		return true;
+	/* label scopes: a literal key=value the grant's resource carries */
+	for (i = 0; policy_optout_manager_entry(p->policy, i, &g, &ng, &u, &nu,
+	    &sc, &ns) == 0; i++)
+		for (j = 0; j < ns; j++) {
+			if (strncmp(sc[j], "label:", 6) != 0 ||
+			    strpbrk(sc[j], "*?[") != NULL)
+				continue;
+			snprintf(kv, sizeof(kv), "%s", sc[j] + 6);
+			if ((eq = strchr(kv, '=')) == NULL)
+				continue;
+			*eq = '\0';
+			if (policy_resource_label(p->policy, r->resource, kv,
+			    eq + 1) && scope_ok(c, p, "label", sc[j] + 6))
+				return true;
+		}
+	return false;
+}
+
 static int
 audit_optout(struct store_txn *t, struct optout_op *op, const char *action,
     const char *reason)

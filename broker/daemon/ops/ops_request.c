@@ -541,9 +541,18 @@ int
 op_revoke(struct call *c)
 {
 	struct policy_ref *p = policy_get(c->d);
-	bool priv = call_has_role(c, p, ROLE_POLICY_ADMINS) ||
-	    call_has_role(c, p, ROLE_OPTOUT_MANAGERS);
+	struct store_txn *t = NULL;
+	struct request r;
+	const char *id = NULL;
+	bool priv = call_has_role(c, p, ROLE_POLICY_ADMINS);
 
+	/* an opt-out manager reaches only the grants within its scopes (a
+	 * grant's resource, user and rule never change, so reading it here
+	 * is as good as in the writer); one that cannot be read is not */
+	if (!priv && proto_arg_str(c->req->args, "id", true, 32, &id,
+	    NULL) == 0 && call_read(c, &t) == 0 &&
+	    ops_load_request(c, t, id, &r) == 0)
+		priv = ops_may_manage_grant(c, p, &r);
 	policy_put(c->d, p);
 	return submit_transition(c, ST_ACTIVE, ST_REVOKED, "grant.revoked",
 	    true, priv);
