@@ -457,6 +457,10 @@ resolve(struct server *s, struct conn *c, struct call *call, long long now,
 static void
 dispatch(struct server *s, struct call *call)
 {
+	const struct conn *c = call->conn;
+
+	log_debug("event=call uid=%u op=%s id=%s as=%s", (unsigned)c->uid,
+	    call->req->op, call->req->id, call->req->as ? call->req->as : "");
 	s->ops->dispatch(call);
 	store_read_end(s->rtxn);	/* never pin a snapshot between calls */
 }
