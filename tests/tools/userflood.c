@@ -11,6 +11,7 @@
  * Prints "open=O refused=R refusal=LINE sent=S" and exits 0.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,9 +54,11 @@ main(int argc, char **argv)
 		memcpy(batch + k * (sizeof(req) - 1), req, sizeof(req) - 1);
 	memcpy(sun.sun_path, argv[1], strlen(argv[1]) + 1);
 	for (i = 0; i < n; i++) {
-		p[i].fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		/* a blocking connect waits for room in the listen queue */
+		p[i].fd = socket(AF_UNIX, SOCK_STREAM, 0);
 		if (p[i].fd < 0 || connect(p[i].fd, (struct sockaddr *)&sun,
-		    sizeof(sun)) != 0) {
+		    sizeof(sun)) != 0 || fcntl(p[i].fd, F_SETFL, O_NONBLOCK)
+		    != 0) {
 			if (p[i].fd >= 0)
 				close(p[i].fd);
 			p[i].fd = -1;

@@ -50,6 +50,7 @@
 #define OUT_MAX (32 * 1024 * 1024)	/* one reply larger than this: drop */
 #define IDENT_REUSE_MS 5000		/* group changes show within this */
 #define UID_SHARE 4			/* a uid holds 1/UID_SHARE at most */
+#define UID_TURN 8			/* calls a uid starts per loop turn */
 
 struct conn {
 	int fd;
@@ -68,6 +69,7 @@ struct conn {
 	bool busy;		/* a call is in flight and holds this conn */
 	bool closed;		/* fd closed: reap() frees it once !busy */
 	bool kill;		/* close once the current step is done */
+	bool queued;		/* in server.runq: has lines to handle */
 	/* identities resolved for this connection: the peer never changes,
 	 * so lookups are reused for IDENT_REUSE_MS, then done afresh (on
 	 * the worker pool: a directory lookup may be slow).  Written only
@@ -95,6 +97,11 @@ struct server {
 	size_t nopen;		/* conns not closed */
 	size_t nclosed;		/* closed, not yet reaped */
 	size_t outbytes;	/* unread replies of all conns */
+	/* connections with lines to handle, served a few per uid per turn
+	 * of the loop, so that one user's many connections cannot make
+	 * another user's call wait behind all of theirs */
+	struct conn **runq;
+	size_t nrunq, caprunq;
 	long long call_deadline_ms;
 	pthread_mutex_t lock;
 	struct done *done_head, *done_tail;
@@ -248,7 +255,7 @@ reap(struct server *s)
 
 	for (i = s->nconns; s->nclosed > 0 && i-- > 0;) {
 		c = s->conns[i];
-		if (!c->closed || c->busy)
+		if (!c->closed || c->busy || c->queued)
 			continue;
 		s->conns[i] = s->conns[--s->nconns];
 		s->conns[i]->slot = i;
@@ -558,6 +565,61 @@ process_lines(struct server *s, struct conn *c)
 		flush_out(s, c);
 }
 
+/* Let c's buffered lines be handled in its uid's turn (run_queue()). */
+static void
+enqueue(struct server *s, struct conn *c)
+{
+	struct conn **nq;
+
+	if (c->queued || c->closed)
+		return;
+	if (s->nrunq == s->caprunq) {
+		nq = realloc(s->runq, (s->caprunq + 64) * sizeof(*nq));
+		if (nq == NULL) {	/* serve it now rather than never */
+			process_lines(s, c);
+			return;
+		}
+		s->runq = nq;
+		s->caprunq += 64;
+	}
+	s->runq[s->nrunq++] = c;
+	c->queued = true;
+}
+
+/*
+ * One turn: each uid with queued connections gets up to UID_TURN of them
+ * handled (each starts at most one call), in queue order; the rest wait
+ * for the next turn.  Returns whether any are left.
+ */
+static bool
+run_queue(struct server *s)
+{
+	struct { uid_t uid; unsigned n; } seen[64];
+	size_t i, j, keep = 0, nseen = 0, n = s->nrunq;
+	struct conn *c;
+
+	for (i = 0; i < n; i++) {
+		c = s->runq[i];
+		for (j = 0; j < nseen && seen[j].uid != c->uid; j++)
+			;
+		if (j == nseen && nseen < 64) {
+			seen[nseen].uid = c->uid;
+			seen[nseen++].n = 0;
+		}
+		if (j < nseen && seen[j].n >= UID_TURN) {
+			s->runq[keep++] = c;	/* next turn */
+			continue;
+		}
+		if (j < nseen)
+			seen[j].n++;
+		c->queued = false;
+		process_lines(s, c);
+	}
+	/* process_lines() queues nothing, so the tail is untouched */
+	s->nrunq = keep;
+	return keep > 0;
+}
+
 static void
 on_readable(struct server *s, struct conn *c)
 {
@@ -600,7 +662,12 @@ on_readable(struct server *s, struct conn *c)
 	}
 	/* full (IN_MAX): set_interest() stops reading until lines are
 	 * handled; nothing past one line and the start of the next waits */
-	process_lines(s, c);
+	if (c->closed)
+		return;
+	if (!c->busy && memchr(c->in, '\n', c->inlen) != NULL)
+		enqueue(s, c);
+	else
+		process_lines(s, c);	/* the discard check, the flush */
 }
 
 /* Refuse a connection with one error line, then close it. */
@@ -724,7 +791,10 @@ drain_done(struct server *s)
 			}
 			if (!c->closed) {
 				queue_out(s, c, dn->line, dn->len);
-				process_lines(s, c);
+				if (c->kill)
+					conn_close(s, c);
+				else if (flush_out(s, c) && c->inlen > 0)
+					enqueue(s, c);
 			}
 		}
 		free(dn->line);
@@ -768,8 +838,8 @@ check_timeouts(struct server *s)
 			conn_close(s, c);
 		} else if (now - c->last_ms > s->d->cfg->idle_timeout * 1000LL)
 			conn_close(s, c);
-		else if (!budget)	/* held back by the budget before? */
-			process_lines(s, c);
+		else if (!budget && flush_out(s, c) && c->inlen > 0)
+			enqueue(s, c);	/* held back by the budget before? */
 	}
 }
 
@@ -793,10 +863,11 @@ server_run(struct server *s)
 	struct epoll_event evs[64];
 	long long last_tick = 0;
 	struct conn *c;
+	bool more = false;
 	int n, i;
 
 	while (!s->stop) {
-		n = epoll_wait(s->epfd, evs, 64, 250);
+		n = epoll_wait(s->epfd, evs, 64, more ? 0 : 250);
 		if (n < 0 && errno != EINTR)
 			return BRK_ERR_IO;
 		for (i = 0; i < n; i++) {
@@ -821,11 +892,13 @@ server_run(struct server *s)
 				conn_close(s, c);
 				continue;
 			}
-			if (evs[i].events & EPOLLOUT && flush_out(s, c))
-				process_lines(s, c);
+			if (evs[i].events & EPOLLOUT && flush_out(s, c) &&
+			    c->inlen > 0)
+				enqueue(s, c);
 			if (!c->closed && evs[i].events & EPOLLIN)
 				on_readable(s, c);
 		}
+		more = run_queue(s);
 		reap(s);	/* no event of this batch is left to name them */
 		if (deadline_now_ms() - last_tick >= 1000) {
 			last_tick = deadline_now_ms();
@@ -877,6 +950,7 @@ server_free(struct server *s)
 		if (!s->conns[i]->busy)	/* a lost call may still name it */
 			conn_destroy(s->conns[i]);
 	free(s->conns);
+	free(s->runq);
 	if (s->lfd >= 0) {
 		close(s->lfd);
 		unlink(s->d->cfg->socket);

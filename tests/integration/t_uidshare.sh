@@ -1,0 +1,56 @@
+#!/bin/sh
+# One local user cannot deny service to everyone.  User "daemon" opens
+# 1,000 connections and floods status requests on every one it gets (half
+# of them never read their replies).  It gets a quarter of
+# max_connections (256 of the default 1024); the rest are refused with one
+# clear error line.  Meanwhile another user's status and a PAM-style check
+# (root, a fresh connection each time) are all answered, each within
+# 50 ms, and the daemon's RSS stays under 200 MB.
+# Fails when the per-uid share is dropped (uid_may_connect() returning
+# true): the flood then takes every slot and "nobody" is refused "busy";
+# and when back-pressure is dropped (held_back() returning false): RSS
+# then passes 200 MB (checked: 1.1 GB before the flood ended).
+. "$(dirname "$0")/lib.sh"
+if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then
+	ok "skipped: needs root and setpriv"; finish
+fi
+start_broker
+expect 0 "setup: alice has a grant" B --as alice request host:web-1 \
+    --reason setup
+# as_user UID CMD...: run as another local uid (its own gid, no groups)
+as_user() { u=$1; shift; setpriv --reuid="$u" --regid="$u" --clear-groups "$@"; }
+# latency targets: 50 ms; ASan builds are several times slower
+LIMIT=50; RSS_MB=200
+if ldd "$BROKERD" | grep -q libasan; then LIMIT=250; RSS_MB=400; fi
+
+as_user 1 "$TOOLS/userflood" "$BROKER_SOCKET" 1000 8 >"$T/flood" 2>&1 &
+FLOOD=$!
+sleep 2
+STATUS='{"v":1,"id":"s","op":"status"}'
+CHECK='{"v":1,"id":"c","op":"check","args":{"user":"alice","resource":"host:web-1"}}'
+as_user 65534 "$TOOLS/latency" "$BROKER_SOCKET" 40 "$STATUS" >"$T/lat1" 2>&1
+rc1=$?
+"$TOOLS/latency" "$BROKER_SOCKET" 40 "$CHECK" >"$T/lat2" 2>&1
+rc2=$?
+rss=$(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$BROKERD_PID/status")
+wait $FLOOD
+echo "# flood: $(cat "$T/flood")"
+echo "# nobody status: $(tail -1 "$T/lat1"); root check: $(tail -1 "$T/lat2"); RSS ${rss} kB"
+equals "another user's status always answered" 0 "$rc1"
+equals "a PAM-style check always answered" 0 "$rc2"
+for f in lat1 lat2; do
+	ms=$(sed -n 's/.*max_ms=\([0-9]*\).*/\1/p' "$T/$f")
+	if [ -n "$ms" ] && [ "$ms" -lt "$LIMIT" ]; then
+		ok "$f: slowest of 40 answers took ${ms} ms (< $LIMIT)"
+	else
+		not_ok "$f: slowest of 40 answers took ${ms:-?} ms (< $LIMIT)"
+	fi
+done
+if [ "$rss" -lt $((RSS_MB * 1024)) ]; then ok "RSS ${rss} kB < ${RSS_MB} MB"
+else not_ok "RSS ${rss} kB < ${RSS_MB} MB"; fi
+contains "the flood got its share: 256 connections" "open=256 " "$(cat "$T/flood")"
+contains "the rest were refused" "refused=744 " "$(cat "$T/flood")"
+contains "with a clear error line" "too many connections from uid 1 (at most 256 per user)" \
+    "$(cat "$T/flood")"
+expect 0 "still serving" B status
+finish
