@@ -6,7 +6,7 @@
 # 256 MiB stream in.
 # Fails when the reader keeps reading as long as the buffer holds a
 # newline (the old on_readable()): checked against that code, whose peak
-# grew by the whole stream (320 MB for a 320 MB stream).
+# grew by the whole stream (+255 MiB for 256 MiB; +0 MiB now).
 . "$(dirname "$0")/lib.sh"
 start_broker
 hwm() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$BROKERD_PID/status"; }

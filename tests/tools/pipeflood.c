@@ -41,7 +41,7 @@ main(int argc, char **argv)
 	static char chunk[1024 * 1024], buf[65536];
 	size_t total, sent = 0, replies = 0, want;
 	ssize_t n;
-	int fd;
+	int fd, deep = 64 * 1024 * 1024;
 
 	if (argc != 3 || strlen(argv[1]) >= sizeof(sun.sun_path)) {
 		fprintf(stderr, "usage: pipeflood SOCKET MB\n");
@@ -55,6 +55,10 @@ main(int argc, char **argv)
 		perror("pipeflood");
 		return 1;
 	}
+	/* a deep send queue (root may force it) keeps data waiting for the
+	 * daemon at every read, as a fast client on a busy host would */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &deep, sizeof(deep)) != 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &deep, sizeof(deep));
 	memcpy(chunk, req, sizeof(req) - 1);	/* the first write only */
 	while (sent < total) {
 		want = total - sent < sizeof(chunk) ? total - sent :
