@@ -23,4 +23,19 @@ echo "# VmHWM before ${before} kB, after ${after} kB (+${grow} MiB)"
 if [ "$grow" -lt 32 ]; then ok "peak RSS grew by ${grow} MiB (< 32)"
 else not_ok "peak RSS grew by ${grow} MiB (< 32)"; fi
 expect 0 "still serving" B status
+
+# Back-pressure: two clients pipeline status requests for 5 s and read no
+# reply.  Once a connection's unread replies pass 1 MiB it is not read
+# until they drain, so they cannot pile up in the daemon.
+# Fails when held_back() never holds back: checked, +47 MiB in 5 s (and
+# growing with the time) against +4 MiB with it.
+before=$(hwm)
+run "$TOOLS/userflood" "$BROKER_SOCKET" 2 5 noread
+after=$(hwm)
+grow=$(( (after - before) / 1024 ))
+echo "# $OUT; VmHWM before ${before} kB, after ${after} kB (+${grow} MiB)"
+contains "the flood was taken" "open=2 " "$OUT"
+if [ "$grow" -lt 16 ]; then ok "unread replies held: peak RSS +${grow} MiB (< 16)"
+else not_ok "unread replies held: peak RSS +${grow} MiB (< 16)"; fi
+expect 0 "still serving after the flood" B status
 finish

@@ -2,12 +2,13 @@
  * userflood.c - test tool: one user holding as many connections as the
  * daemon lets it, each flooding requests.
  *
- *   userflood SOCKET N SECONDS
+ *   userflood SOCKET N SECONDS [noread]
  *
  * Opens N connections (those refused get one error line, which is kept
  * for the report), then for SECONDS writes status requests on every open
  * connection as fast as the daemon takes them, reading replies on only
- * every other connection (the rest leave theirs unread: back-pressure).
+ * every other connection (the rest leave theirs unread: back-pressure);
+ * with "noread", on none.
  * Prints "open=O refused=R refusal=LINE sent=S" and exits 0.
  */
 #include <errno.h>
@@ -42,8 +43,8 @@ main(int argc, char **argv)
 	long long end, sent = 0;
 	ssize_t r;
 
-	if (argc != 4 || strlen(argv[1]) >= sizeof(sun.sun_path)) {
-		fprintf(stderr, "usage: userflood SOCKET N SECONDS\n");
+	if (argc < 4 || argc > 5 || strlen(argv[1]) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "usage: userflood SOCKET N SECONDS [noread]\n");
 		return 2;
 	}
 	n = atoi(argv[2]);
@@ -83,7 +84,7 @@ main(int argc, char **argv)
 			continue;
 		}
 		open++;
-		p[i].events = POLLOUT | (i % 2 == 0 ? POLLIN : 0);
+		p[i].events = POLLOUT | (i % 2 == 0 && argc == 4 ? POLLIN : 0);
 	}
 	end = now_ms() + secs * 1000LL;
 	while (now_ms() < end) {
