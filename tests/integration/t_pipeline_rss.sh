@@ -8,6 +8,11 @@
 # newline (the old on_readable()): checked against that code, whose peak
 # grew by the whole stream (+255 MiB for 256 MiB; +0 MiB now).
 . "$(dirname "$0")/lib.sh"
+# ASan keeps freed memory in a quarantine (256 MB by default), which
+# would be measured here as if the daemon held it: keep it small
+if ldd "$BROKERD" | grep -q libasan; then
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4:thread_local_quarantine_size_kb=64"
+fi
 start_broker
 hwm() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$BROKERD_PID/status"; }
 expect 0 "warm up" B status
@@ -35,7 +40,9 @@ after=$(hwm)
 grow=$(( (after - before) / 1024 ))
 echo "# $OUT; VmHWM before ${before} kB, after ${after} kB (+${grow} MiB)"
 contains "the flood was taken" "open=2 " "$OUT"
-if [ "$grow" -lt 16 ]; then ok "unread replies held: peak RSS +${grow} MiB (< 16)"
-else not_ok "unread replies held: peak RSS +${grow} MiB (< 16)"; fi
+# (ASan's allocator, redzones and shadow add some 30 MiB of their own)
+lim=16; if ldd "$BROKERD" | grep -q libasan; then lim=64; fi
+if [ "$grow" -lt $lim ]; then ok "unread replies held: peak RSS +${grow} MiB (< $lim)"
+else not_ok "unread replies held: peak RSS +${grow} MiB (< $lim)"; fi
 expect 0 "still serving after the flood" B status
 finish
