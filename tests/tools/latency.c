@@ -6,7 +6,8 @@
  *
  * Sends LINE (a request, without its newline) COUNT times, each on a new
  * connection, 20 ms apart, and waits up to 5 s for each reply.  Prints
- * "ok=N failed=F max_ms=M" and exits 0 when every reply was "ok":true.
+ * "ok=N failed=F p90_ms=P max_ms=M" and exits 0 when every reply was
+ * "ok":true.
  */
 #include <poll.h>
 #include <stdio.h>
@@ -26,13 +27,21 @@ now_ms(void)
 	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 
+static int
+cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	char line[4096], buf[65536];
 	int i, count, fd, good = 0, bad = 0;
-	double t0, ms, max = 0;
+	double t0, ms, max = 0, *all, p90;
 	struct pollfd p = { .events = POLLIN };
 	size_t len, got;
 	ssize_t n;
@@ -43,6 +52,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	count = atoi(argv[2]);
+	if (count < 1 || (all = calloc((size_t)count, sizeof(*all))) == NULL)
+		return 2;
 	len = (size_t)snprintf(line, sizeof(line), "%s\n", argv[3]);
 	memcpy(sun.sun_path, argv[1], strlen(argv[1]) + 1);
 	for (i = 0; i < count; i++) {
@@ -70,11 +81,16 @@ main(int argc, char **argv)
 			bad++;
 			fprintf(stderr, "latency: %s\n", got ? buf : "no reply");
 		}
+		all[i] = ms;
 		if (ms > max)
 			max = ms;
 		if (fd >= 0)
 			close(fd);
 	}
-	printf("ok=%d failed=%d max_ms=%.1f\n", good, bad, max);
+	qsort(all, (size_t)count, sizeof(*all), cmp);
+	p90 = all[(count * 9) / 10 - (count >= 10)];
+	printf("ok=%d failed=%d p90_ms=%.1f max_ms=%.1f\n", good, bad, p90,
+	    max);
+	free(all);
 	return bad == 0 ? 0 : 1;
 }
