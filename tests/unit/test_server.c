@@ -59,6 +59,9 @@ t_dispatch(struct call *c)
 		pthread_mutex_lock(&lost_lock);
 		lost = c;
 		pthread_mutex_unlock(&lost_lock);
+	} else if (strcmp(c->req->op, "twice") == 0) {
+		call_reply(c, NULL);
+		call_fail(c, BRK_ERR_INTERNAL, "a second answer");
 	} else
 		call_fail(c, BRK_ERR_INVALID, "unknown op");
 }
@@ -263,3 +266,31 @@ Test(server, an_overlong_line_is_refused_and_the_next_served)
 	cr_expect(strstr(buf, "\"id\":\"2\"") != NULL, "%s", buf);
 	close(fd);
 }
+
+/* A handler bug: two answers.  The second is dropped (the transport would
+ * free the call twice); sanitizer builds stop on it so the suite sees it. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+Test(server, a_second_answer_aborts, .signal = SIGABRT)
+{
+	char buf[4096];
+	int fd = dial();
+
+	say(fd, "{\"v\":1,\"id\":\"t\",\"op\":\"twice\"}\n");
+	hear(fd, 1, buf, sizeof(buf));
+	usleep(500000);		/* the abort is in the loop's thread */
+}
+#else
+Test(server, a_second_answer_is_dropped)
+{
+	char buf[4096];
+	int fd = dial();
+
+	say(fd, "{\"v\":1,\"id\":\"t\",\"op\":\"twice\"}\n"
+	    "{\"v\":1,\"id\":\"n\",\"op\":\"echo\"}\n");
+	hear(fd, 2, buf, sizeof(buf));
+	cr_expect(strstr(buf, "\"id\":\"t\",\"ok\":true") != NULL, "%s", buf);
+	cr_expect(strstr(buf, "a second answer") == NULL, "%s", buf);
+	cr_expect(strstr(buf, "\"id\":\"n\"") != NULL, "%s", buf);
+	close(fd);
+}
+#endif
