@@ -18,6 +18,7 @@
 #include "log.h"
 #include "metrics_http.h"
 #include "notify.h"
+#include "ops.h"
 #include "policystate.h"
 #include "sdnotify.h"
 #include "server.h"
@@ -60,6 +61,13 @@ check_state_dir(const char *dir, struct brk_error *err)
 		    "a directory owned by us with mode 0700", dir);
 	return 0;
 }
+
+/* What the unix socket server calls above it: the ops. */
+static const struct server_ops server_ops = {
+	.dispatch = ops_dispatch,
+	.tick = ops_tick,
+	.reload = ops_reload,
+};
 
 static int
 run(struct config *cfg, struct brk_error *err)
@@ -109,11 +117,12 @@ run(struct config *cfg, struct brk_error *err)
 		goto out;
 	}
 	if ((r = policystate_boot(&d, err)) != 0 ||
-	    (r = server_new(&d, &d.server, err)) != 0)
+	    (r = server_new(&d, &server_ops, &d.server, err)) != 0)
 		goto out;
 	if (cfg->tls != NULL && (r = tls_start(&d, &tls, err)) != 0)
 		goto out;
-	if ((r = metrics_http_start(&d, &d.metrics, err)) != 0)	/* optional */
+	if ((r = metrics_http_start(&d, ops_metrics_text, &d.metrics,
+	    err)) != 0)	/* optional */
 		goto out;
 	if ((r = auditfeed_start(d.feed)) != 0) {	/* audit follower */
 		brk_error_set(err, r, "cannot start the audit feed");

@@ -1,6 +1,12 @@
 /*
  * log.c - the daemon's logger.  A whole line is formatted first and written
  * with one write(2) so that lines from several threads never interleave.
+ *
+ * Values come from clients (op names, user names, host names from TLS
+ * certificates, reasons), so the formatted text is escaped here, where no
+ * caller can forget it: a control character, a byte outside ASCII or a
+ * backslash is written as \xNN (a backslash as \\).  No value can end a
+ * line, forge the next one, or reach a terminal as an escape sequence.
  */
 #include "log.h"
 
@@ -36,11 +42,41 @@ log_setup(enum log_level level, int use_syslog)
 		openlog("brokerd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
+/* Append src escaped to dst[*n..cap-1); stops before a partial escape. */
+static void
+escape_into(char *dst, size_t cap, int *n, const char *src)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p;
+	size_t at = (size_t)*n;
+
+	for (p = (const unsigned char *)src; *p != '\0'; p++) {
+		if (*p == '\\') {
+			if (at + 2 > cap)
+				break;
+			dst[at++] = '\\';
+			dst[at++] = '\\';
+		} else if (*p < 0x20 || *p >= 0x7f) {
+			if (at + 4 > cap)
+				break;
+			dst[at++] = '\\';
+			dst[at++] = 'x';
+			dst[at++] = hex[*p >> 4];
+			dst[at++] = hex[*p & 0xf];
+		} else {
+			if (at + 1 > cap)
+				break;
+			dst[at++] = (char)*p;
+		}
+	}
+	*n = (int)at;
+}
+
 void
 log_msg(enum log_level level, const char *fmt, ...)
 {
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
-	char line[2048];
+	char line[2048], text[2048];
 	struct timespec ts;
 	struct tm tm;
 	va_list ap;
@@ -57,13 +93,12 @@ log_msg(enum log_level level, const char *fmt, ...)
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	va_start(ap, fmt);
-	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	m = vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	if (m < 0)
 		return;
-	n += m;
-	if ((size_t)n > sizeof(line) - 2)
-		n = sizeof(line) - 2;
+	escape_into(line, sizeof(line) - 2, &n, text);
+	line[n] = '\0';
 	if (to_syslog) {
 		syslog(prio[level], "%s", line);
 		return;

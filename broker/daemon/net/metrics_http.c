@@ -4,7 +4,8 @@
  * One thread, one connection at a time: accept, read the request head
  * (at most 8 KiB, within 5 seconds), answer, close.  Only "GET /metrics"
  * (and HEAD) is served; everything else gets a short error status.
- * Nothing here touches the broker's state but through ops_metrics_text()
+ * Nothing here touches the broker's state but through the text function
+ * that main.c passes (ops_metrics_text())
  * in a read transaction of its own, so a scraper never slows a grant; a
  * slow scraper only delays the next scrape, by 5 seconds at most.
  */
@@ -25,13 +26,13 @@
 
 #include "daemon.h"
 #include "log.h"
-#include "ops.h"
 
 #define REQ_MAX 8192
 #define IO_MS 5000
 
 struct metrics_http {
 	struct brokerd *d;
+	metrics_text_fn text;
 	int lfd;
 	int stop[2];		/* a byte on stop[1] ends the thread */
 	pthread_t thread;
@@ -197,7 +198,7 @@ serve_metrics(struct metrics_http *m, int fd, int64_t deadline,
 	int r;
 
 	if ((r = store_begin(m->d->store, false, &t)) == 0) {
-		r = ops_metrics_text(m->d, t, &text, &len);
+		r = m->text(m->d, t, &text, &len);
 		store_abort(t);
 	}
 	if (r != 0) {
@@ -298,8 +299,8 @@ out:
 }
 
 int
-metrics_http_start(struct brokerd *d, struct metrics_http **out,
-    struct brk_error *err)
+metrics_http_start(struct brokerd *d, metrics_text_fn text,
+    struct metrics_http **out, struct brk_error *err)
 {
 	struct metrics_http *m;
 	int r = BRK_ERR_NOMEM;
@@ -310,6 +311,7 @@ metrics_http_start(struct brokerd *d, struct metrics_http **out,
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return brk_error_set(err, r, "out of memory");
 	m->d = d;
+	m->text = text;
 	m->lfd = m->stop[0] = m->stop[1] = -1;
 	if ((r = listen_on(m, d->cfg->metrics_listen, err)) != 0)
 		goto out;

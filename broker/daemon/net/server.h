@@ -6,19 +6,36 @@
 
 #include "daemon.h"
 
-/* Bind and listen on d->cfg->socket; refuses to steal a live socket. */
-int server_new(struct brokerd *d, struct server **out, struct brk_error *err);
+/*
+ * What the server calls above it, given by main.c: the server includes no
+ * op header.  dispatch runs on the I/O thread and must not block: it hands
+ * slow work to the worker pool (ops.h says which op runs where).
+ */
+struct server_ops {
+	void (*dispatch)(struct call *c);	/* answer c, now or later */
+	/* once a second, with the I/O thread's read transaction */
+	void (*tick)(struct brokerd *d, struct store_txn **rtxn);
+	void (*reload)(struct brokerd *d);	/* SIGHUP */
+};
+
+/* Bind and listen on d->cfg->socket; refuses to steal a live socket.
+ * ops must outlive the server. */
+int server_new(struct brokerd *d, const struct server_ops *ops,
+    struct server **out, struct brk_error *err);
 
 /*
  * Serve until SIGTERM or SIGINT (which must be blocked in every thread
- * before the call).  SIGHUP calls ops_reload().  Returns 0 on a clean stop.
+ * before the call).  SIGHUP calls ops->reload.  Returns 0 on a clean stop.
  */
 int server_run(struct server *s);
 
-void server_free(struct server *s);
+/* How long a call may stay unanswered before its connection is told so
+ * and closed (default SERVER_CALL_DEADLINE_MS); for tests. */
+#define SERVER_CALL_DEADLINE_MS (5 * 60 * 1000)
+void server_set_call_deadline(struct server *s, long long ms);
 
-/* Per-second housekeeping and SIGHUP, implemented by the ops layer. */
-void ops_tick(struct brokerd *d, struct store_txn **rtxn);
-void ops_reload(struct brokerd *d);
+/* Call after the writer and the worker pool have stopped: every call they
+ * had is answered by then. */
+void server_free(struct server *s);
 
 #endif

@@ -1,5 +1,26 @@
 /*
  * ops.h - the handlers behind each protocol op, and what they share.
+ *
+ * The contract of a handler: it answers its call exactly once, with
+ * call_reply() or call_fail(), at once or later from another thread (the
+ * writer after a commit, the worker pool after signing).  It returns 0
+ * when it answered or handed the call on; any other value is a failure
+ * that the dispatcher answers with call_fail() if the handler did not.
+ *
+ * Threads (the op table in ops.c says it for each op):
+ *   I/O   quick work on the server's I/O thread (or a TLS connection's):
+ *         whoami, status, show, request, cancel, revoke, approve, deny,
+ *         policy.show, optout.add/remove/show, freeze, unfreeze,
+ *         flag.add/remove, review.ack, ca.show, audit.anchor/prune (both
+ *         hand their work to the writer), audit.verify/search/export (each
+ *         queues its own job on the worker pool).
+ *   pool  on the worker pool (core/workpool.c), never the I/O thread:
+ *         check and policy.explain (directory lookups on a cache miss),
+ *         policy.load (waits for a sync) and policy.check (compiles),
+ *         cert, krl and snapshot (signing), metrics, and the lists that
+ *         can be large: list, pending, review.list, optout.list,
+ *         optout.report, flag.list.  SIGHUP's reload (ops_reload) too.
+ *   writer  the apply and done callbacks handed to writer_submit().
  */
 #ifndef BRK_OPS_H
 #define BRK_OPS_H
@@ -51,6 +72,13 @@ int op_krl(struct call *c);
 int op_ca_show(struct call *c);
 int op_snapshot(struct call *c);
 int op_metrics(struct call *c);		/* ops_metrics.c */
+
+/* Dispatch a call to its handler on its thread (daemon.h declares it
+ * for the TLS listener); per-second housekeeping on the I/O thread; SIGHUP
+ * (queues the reload on the worker pool).  main.c gives these to the
+ * server as its struct server_ops. */
+void ops_tick(struct brokerd *d, struct store_txn **rtxn);
+void ops_reload(struct brokerd *d);
 
 /* The metrics in the Prometheus text format (malloc'd), read in t. */
 int ops_metrics_text(struct brokerd *d, struct store_txn *t, char **out,
