@@ -188,9 +188,27 @@ clear_approval(struct policy_decision *d)
 	d->break_glass = false;
 }
 
+/* Whether rule r speaks of the query's resource at all (its resource
+ * globs and labels), whoever asks. */
+static bool
+rule_covers(const struct pol_rule *r, const struct pol_eval *ev)
+{
+	size_t i;
+
+	for (i = 0; i < r->resources.n; i++)
+		if (glob_match(r->resources.v[i], ev->q->resource))
+			break;
+	if (r->resources.n > 0 && i == r->resources.n)
+		return false;
+	for (i = 0; i < r->labels.n; i++)
+		if (!has_label(ev->entry, &r->labels.v[i]))
+			return false;
+	return true;
+}
+
 static void
 conclude(struct policy_decision *d, const struct pol_eval *ev,
-    struct acc *acc)
+    struct acc *acc, bool covered)
 {
 	const struct policy_query *q = ev->q;
 
@@ -220,7 +238,11 @@ conclude(struct policy_decision *d, const struct pol_eval *ev,
 		d->require_reason = acc[POLICY_AUTO].req_reason;
 		d->require_ticket = acc[POLICY_AUTO].req_ticket;
 		set_ttl(d, q, acc[POLICY_AUTO].decider);
-	} else
+	} else if (!covered)
+		snprintf(d->reason, sizeof(d->reason), "no rule covers %s: "
+		    "the policy grants it to no one (check the name)",
+		    q->resource);
+	else
 		snprintf(d->reason, sizeof(d->reason), "no rule matches user "
 		    "%s on %s", q->user, q->resource);
 }
@@ -232,6 +254,7 @@ pol_decide(const struct policy *p, const struct policy_query *q,
 	struct acc acc[3];
 	const char *problem;
 	size_t i, which;
+	bool covered = false;
 
 	memset(d, 0, sizeof(*d));
 	memset(acc, 0, sizeof(acc));
@@ -256,11 +279,13 @@ pol_decide(const struct policy *p, const struct policy_query *q,
 		snprintf(d->reason, sizeof(d->reason), "out of memory");
 		return;
 	}
-	for (i = 0; i < ev->ncand; i++)
+	for (i = 0; i < ev->ncand; i++) {
 		if (pol_rule_check(&p->rules[ev->cand[i]], ev, &which) ==
 		    POL_MISS_NONE)
 			fold(d, acc, &p->rules[ev->cand[i]]);
-	conclude(d, ev, acc);
+		covered = covered || rule_covers(&p->rules[ev->cand[i]], ev);
+	}
+	conclude(d, ev, acc, covered);
 }
 
 void

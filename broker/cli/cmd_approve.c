@@ -5,11 +5,14 @@
 #include <string.h>
 
 #include "cli.h"
+#include "duration.h"
 
 int
 cmd_pending(struct cli *cli, int argc, char **argv)
 {
 	json_t *res = NULL, *r;
+	char d[32], a[32];
+	int64_t age;
 	size_t i;
 	int rc;
 
@@ -32,10 +35,16 @@ cmd_pending(struct cli *cli, int argc, char **argv)
 		cli_print_safe(stdout, cli_str(r, "resource"));
 		printf(" as ");
 		cli_print_safe(stdout, cli_str(r, "role"));
-		printf(" for %llds (asked %lld min ago)\n",
-		    (long long)json_integer_value(json_object_get(r, "ttl")),
-		    (long long)json_integer_value(json_object_get(r,
-		    "age_s")) / 60);
+		duration_format(json_integer_value(json_object_get(r,
+		    "ttl_s")), d, sizeof(d));
+		age = json_integer_value(json_object_get(r, "age_s"));
+		duration_format(age > 0 ? age : 1, a, sizeof(a));
+		printf(" for %s (asked %s ago)\n", d, a);
+		/* why no rule could decide alone: the approve rule, the
+		 * opt-out (id, scope, reason) or the flag that escalated */
+		printf("    why a person decides: ");
+		cli_print_safe(stdout, cli_str(r, "decision"));
+		printf("\n");
 		printf("    reason: ");
 		cli_print_safe(stdout, cli_str(r, "reason"));
 		printf("   ticket: ");
@@ -47,7 +56,7 @@ cmd_pending(struct cli *cli, int argc, char **argv)
 		    (long long)json_integer_value(json_object_get(
 		    json_object_get(r, "approval"), "quorum")),
 		    json_is_true(json_object_get(r, "i_approved")) ?
-		    " (one is yours)" : "", cli_str(r, "expires_at"));
+		    " (one is yours)" : "", cli_str(r, "pending_until"));
 	}
 out:
 	json_decref(res);

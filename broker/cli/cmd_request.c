@@ -57,15 +57,20 @@ cli_print_request(struct cli *cli, json_t *r)
 	else if (strcmp(st, "active") == 0)
 		printf(", until %s", cli_str(r, "expires_at"));
 	else if (strcmp(st, "pending") == 0)
-		printf(", request expires %s", cli_str(r, "expires_at"));
+		printf(", request expires %s", cli_str(r, "pending_until"));
 	printf("\n  ");
 	cli_print_safe(stdout, cli_str(r, "decision"));
 	printf("\n");
-	if (json_is_true(json_object_get(r, "clamped")))
-		printf("  note: asked for %llds, granted %llds (the rule's "
-		    "max_ttl)\n", (long long)json_integer_value(
-		    json_object_get(r, "requested_ttl")),
-		    (long long)json_integer_value(json_object_get(r, "ttl")));
+	if (json_is_true(json_object_get(r, "clamped"))) {
+		char asked[32], got[32];
+
+		duration_format(json_integer_value(json_object_get(r,
+		    "requested_ttl_s")), asked, sizeof(asked));
+		duration_format(json_integer_value(json_object_get(r,
+		    "ttl_s")), got, sizeof(got));
+		printf("  note: asked for %s, granted %s (the rule's "
+		    "max_ttl)\n", asked, got);
+	}
 	if (strcmp(st, "pending") == 0) {
 		printf("  needs %lld more approval(s) from",
 		    (long long)json_integer_value(json_object_get(r,

@@ -65,7 +65,7 @@ contains "approvers are the optout_approvers" "secops" "$OUT"
 rid=$(oid "$OUT")
 expect 0 "an opt-out approver approves it" A erin approve "$rid" --reason ok
 expect 0 "other resources stay automatic" B --as alice request host:web-1
-expect 0 "explain names the opt-out" B --json policy explain --user alice --resource host:db-2
+expect 0 "explain names the opt-out" B --json --as erin policy explain --user alice --resource host:db-2
 contains "explain: escalation" '"escalation": "manual"' "$OUT"
 contains "explain: effective outcome" '"effective_outcome": "approve"' "$OUT"
 expect 0 "optout show lists the requests it affected" B --as alice optout show "$o_db"

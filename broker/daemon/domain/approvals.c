@@ -92,6 +92,8 @@ approvals_list(struct store_txn *t, uint64_t serial, json_t *out,
 			    "caller"));
 		time_rfc3339(json_integer_value(json_object_get(o, "at")), ts);
 		json_object_set_new(o, "at", json_string(ts));
+		json_object_set(o, "ttl_s", json_object_get(o, "ttl"));
+		json_object_del(o, "ttl");	/* stored name; shown as _s */
 		json_object_del(o, "v");
 		if (out != NULL)
 			json_array_append_new(out, o);
