@@ -543,6 +543,15 @@ store_syncs(struct store *s)
 }
 
 void
+store_durability(struct store *s, uint64_t *committed, uint64_t *durable)
+{
+	pthread_mutex_lock(&s->lock);
+	*committed = s->last_txn;
+	*durable = s->durable_txn;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void
 store_be64(uint8_t out[8], uint64_t v)
 {
 	int i;

@@ -129,6 +129,10 @@ int store_set_lazy_meta(struct store *s, bool on);
 int store_sync(struct store *s);
 /* How many syncs the store has done (commits that synced, store_sync()). */
 uint64_t store_syncs(struct store *s);
+/* The newest commit that wrote, and the newest known to be on disk (for
+ * tests and metrics); durable <= committed. */
+void store_durability(struct store *s, uint64_t *committed,
+    uint64_t *durable);
 
 /* Helpers for the big-endian keys the tables use. */
 void store_be64(uint8_t out[8], uint64_t v);
