@@ -220,7 +220,7 @@ put_one(uint64_t i, bool *synced)
 }
 
 /* Fails when store_commit_ex() says "synced" for a commit that LMDB
- * skipped (checked by returning true unconditionally: red). */
+ * skipped (checked by dropping its txnid comparison: red). */
 Test(store, commit_says_whether_it_wrote_and_synced)
 {
 	struct store_txn *t, *child;

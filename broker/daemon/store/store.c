@@ -213,7 +213,12 @@ store_free(struct store *s)
 	free(s);
 }
 
-/* Sync, then record every commit up to upto as durable. */
+/*
+ * Sync, then record every commit up to upto as durable: upto is a commit
+ * whose meta page was written before the sync began (the caller saw it),
+ * and so is every commit the writer had finished by then.  One that
+ * finishes while the sync runs may or may not be covered: not counted.
+ */
 static int
 sync_upto(struct store *s, uint64_t upto)
 {
@@ -221,6 +226,10 @@ sync_upto(struct store *s, uint64_t upto)
 
 	if (s->nosync)
 		return 0;
+	pthread_mutex_lock(&s->lock);
+	if (s->last_txn > upto)
+		upto = s->last_txn;
+	pthread_mutex_unlock(&s->lock);
 	if ((rc = mdb_env_sync(s->env, 1)) != 0) {
 		log_error("event=store_sync_failed error=\"%s\"",
 		    mdb_strerror(rc));
@@ -228,8 +237,6 @@ sync_upto(struct store *s, uint64_t upto)
 	}
 	pthread_mutex_lock(&s->lock);
 	s->syncs++;
-	if (s->last_txn > upto)
-		upto = s->last_txn;
 	pthread_mutex_unlock(&s->lock);
 	mark_durable(s, upto);
 	return 0;
@@ -523,12 +530,7 @@ store_set_lazy_meta(struct store *s, bool on)
 int
 store_sync(struct store *s)
 {
-	uint64_t upto;
-
-	pthread_mutex_lock(&s->lock);
-	upto = s->last_txn;
-	pthread_mutex_unlock(&s->lock);
-	return sync_upto(s, upto);
+	return sync_upto(s, 0);
 }
 
 uint64_t
