@@ -32,7 +32,7 @@ EV=$T/events.txt
 # start_shimmed [VAR=value...]: brokerd with the shim, a fresh undo log
 start_shimmed() {
 	rm -f "$LOG" "$EV"
-	BROKERD_WRAPPER="env LD_PRELOAD=${PRE:+$PRE }$SHIM PLSHIM_LOG=$LOG PLSHIM_EVENTS=$EV $*"
+	BROKERD_WRAPPER="env LD_PRELOAD=${PRE:+$PRE:}$SHIM PLSHIM_LOG=$LOG PLSHIM_EVENTS=$EV $*"
 	start_broker
 	BROKERD_WRAPPER=
 }
