@@ -133,6 +133,7 @@ store_open(const char *dir, uint64_t mapsize, struct store **out,
 {
 	struct store *s = NULL;
 	MDB_txn *txn = NULL;
+	const char *knob;
 	int r = BRK_ERR_NOMEM, rc, i;
 
 	*out = NULL;
@@ -152,8 +153,8 @@ store_open(const char *dir, uint64_t mapsize, struct store **out,
 	/* A test knob, never set in production: lets the power-loss test
 	 * (tests/integration/t_powerloss.sh) prove that it detects lost
 	 * writes.  Read here only. */
-	s->nosync = getenv("BROKER_STORE_UNSAFE_NOSYNC") != NULL &&
-	    strcmp(getenv("BROKER_STORE_UNSAFE_NOSYNC"), "1") == 0;
+	knob = getenv("BROKER_STORE_UNSAFE_NOSYNC");
+	s->nosync = knob != NULL && strcmp(knob, "1") == 0;
 	r = BRK_ERR_IO;
 	if ((rc = mdb_env_create(&s->env)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(s->env, TBL__COUNT)) != 0 ||
