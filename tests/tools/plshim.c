@@ -238,6 +238,24 @@ log_rec(uint32_t type, const struct tracked *t, uint64_t off,
 		die("cannot write PLSHIM_LOG");
 }
 
+/* pread, also from a descriptor opened write-only (through /proc). */
+static ssize_t
+read_old(int fd, void *buf, size_t len, off_t off)
+{
+	char path[64];
+	ssize_t n;
+	int rfd;
+
+	if ((n = pread(fd, buf, len, off)) >= 0 || errno != EBADF)
+		return n;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if ((rfd = real_open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = pread(rfd, buf, len, off);
+	real_close(rfd);
+	return n;
+}
+
 /*
  * Before a write of len bytes at off to tracked fd: log what it will
  * overwrite (undo), or for an O_DSYNC descriptor the bytes themselves
@@ -270,7 +288,7 @@ before_write(int fd, off_t off, const struct iovec *iov, int iovcnt)
 		have = off >= st.st_size ? 0 :
 		    (size_t)(st.st_size - off) < len ?
 		    (size_t)(st.st_size - off) : len;
-		if (have > 0 && (n = pread(fd, buf, have, off)) !=
+		if (have > 0 && (n = read_old(fd, buf, have, off)) !=
 		    (ssize_t)have)
 			die("cannot read the bytes a write overwrites");
 		log_rec(PLREC_UNDO, t, (uint64_t)off, buf, have,

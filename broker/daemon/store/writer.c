@@ -164,7 +164,7 @@ writer_main(void *arg)
 			finish(held, synced ? 0 : store_sync(w->store));
 		held = NULL;
 		if (w->group_commit && rc == 0)
-			held = batch;	/* visible, not durable: see above */
+			held = batch;	/* committed, not durable: readers wait */
 		else	/* synced in full (meta page with O_DSYNC), wrote
 			 * nothing after durable commits, or failed: each op
 			 * has its rc */
