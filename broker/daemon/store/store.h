@@ -84,7 +84,9 @@ void store_abort(struct store_txn *t);
  * it so, or syncing themselves after a while; BRK_ERR_IO if that sync
  * fails.  So no reader acts on a commit that a power loss could undo.
  * Write transactions (the writer) do see commits not yet durable: what
- * they build on becomes durable with or before their own commit.
+ * they build on becomes durable with or before their own commit.  Except
+ * with the test knob BROKER_STORE_UNSAFE_NOSYNC, where nothing is ever
+ * durable and readers do not wait.
  *
  * Reusable read transactions: store_read_begin() renews *t if it is set,
  * else begins a new one; store_read_end() releases its snapshot but keeps
