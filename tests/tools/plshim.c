@@ -29,7 +29,10 @@
  * this shim cannot see: it aborts the process if a tracked file is ever
  * mapped writable and shared, so that such a change fails the test loudly
  * instead of passing it untested.  write(), pwrite(), pwritev() and
- * ftruncate() are covered too, for completeness.
+ * ftruncate() are covered too, for completeness.  sync(), syncfs() and
+ * sync_file_range() are not counted as syncs (neither LMDB nor brokerd
+ * calls them): were they called, the shim would undo too much, a false
+ * failure and never a false pass.
  *
  * PLSHIM_EVENTS, if set, gets one text line per event, numbered in one
  * sequence, for the ordering check (plrollback --order):
