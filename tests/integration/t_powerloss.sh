@@ -82,6 +82,15 @@ flagger() {	# flag mallory with a rising number each time; log the last acked
 	done
 }
 
+# wait_acked N: until the granters have N acknowledged grants (at most 10 s)
+wait_acked() {
+	i=0
+	while [ "$(cat "$T"/acked.* 2>/dev/null | wc -l)" -lt "$1" ] && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
 # check_durable: counts what acknowledged is missing after a power loss
 check_durable() {
 	"$BROKER" --json --as erin list --all --limit 10000 | sed -n 's/^    "id": "\(r[0-9]*\)",$/\1/p' | sort >"$T/stored"
@@ -157,7 +166,7 @@ start_shimmed BROKER_STORE_UNSAFE_NOSYNC=1
 contains "the knob says so in the log" store_unsafe_nosync "$(cat "$T/brokerd.log")"
 rm -f "$T"/acked.* "$T/approved" "$T/flag.last"
 granter 1 & c1=$!
-sleep 1
+wait_acked 3
 power_loss
 kill $c1 2>/dev/null; wait $c1 2>/dev/null
 start_broker
@@ -215,7 +224,7 @@ start_broker -c "$T/ng.json"
 BROKERD_WRAPPER=
 granter 1 & c1=$!
 granter 2 & c2=$!
-sleep 1
+wait_acked 6
 kill9_broker
 "$TOOLS/plrollback" "$LOG" "$T/ng/data.mdb" >"$T/ng.rollback" 2>&1 ||
 	not_ok "plrollback (no group commit)"
