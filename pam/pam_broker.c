@@ -12,8 +12,11 @@
  * Order of sources: the broker (unix socket, or url=tls://), then the
  * signed snapshot when configured, then failmode (secure: deny).  Every
  * path starts from the refusal and reaches success only on its last line.
- * The module keeps no state at all: options live in argv, everything else
- * on the stack or freed before return, so calls may run in parallel.
+ * The module keeps no state in memory: options live in argv, everything
+ * else on the stack or freed before return, so calls may run in parallel.
+ * The one thing kept between calls is on disk and under a lock: the
+ * issued_at of the newest snapshot accepted (decide.c), so that an older
+ * one cannot be replayed.
  */
 #include <errno.h>
 #include <grp.h>
@@ -33,9 +36,7 @@
 
 #include "decide.h"
 #include "options.h"
-
-#define NSS_BUF_MAX (1024 * 1024)
-#define GROUPS_MAX 65536
+#include "userdb.h"
 
 static void
 log_unknown(void *ctx, const char *arg)
@@ -56,106 +57,34 @@ printable(char *dst, size_t dstlen, const char *s)
 	dst[i] = '\0';
 }
 
-/* getpwnam_r/getgrnam_r need a buffer whose size only a retry tells. */
-static size_t
-nss_buf_start(void)
-{
-	long n = sysconf(_SC_GETPW_R_SIZE_MAX);
-
-	return n > 0 && n < NSS_BUF_MAX ? (size_t)n : 16384;
-}
-
-/* The user's primary gid; BRK_ERR_NOTFOUND when NSS does not know them. */
-static int
-user_gid(const char *user, gid_t *gid)
-{
-	struct passwd pw, *res = NULL;
-	size_t len = nss_buf_start();
-	char *buf = NULL, *nb;
-	int e, r = BRK_ERR_NOTFOUND;
-
-	for (;;) {
-		if ((nb = realloc(buf, len)) == NULL) {
-			r = BRK_ERR_NOMEM;
-			goto out;
-		}
-		buf = nb;
-		e = getpwnam_r(user, &pw, buf, len, &res);
-		if (e != ERANGE || len >= NSS_BUF_MAX)
-			break;
-		len *= 2;
-	}
-	if (e == 0 && res != NULL) {
-		*gid = pw.pw_gid;
-		r = 0;
-	}
-out:
-	free(buf);
-	return r;
-}
-
-static int
-group_gid(const char *group, gid_t *gid)
-{
-	struct group gr, *res = NULL;
-	size_t len = nss_buf_start();
-	char *buf = NULL, *nb;
-	int e, r = BRK_ERR_NOTFOUND;
-
-	for (;;) {
-		if ((nb = realloc(buf, len)) == NULL) {
-			r = BRK_ERR_NOMEM;
-			goto out;
-		}
-		buf = nb;
-		e = getgrnam_r(group, &gr, buf, len, &res);
-		if (e != ERANGE || len >= NSS_BUF_MAX)
-			break;
-		len *= 2;
-	}
-	if (e == 0 && res != NULL) {
-		*gid = gr.gr_gid;
-		r = 0;
-	}
-out:
-	free(buf);
-	return r;
-}
-
-/* Whether user is a member (primary or supplementary) of group. */
+/* Whether user is a member (primary or supplementary) of group.  Any
+ * lookup that fails (userdb.c retries ERANGE) means "not exempt". */
 static bool
 is_exempt(pam_handle_t *pamh, const struct pb_opts *o, const char *user)
 {
-	gid_t base, want, *gids = NULL, *ng;
-	int n = 64, i, want_n;
+	struct passwd *pw = NULL;
+	struct group *gr = NULL;
+	gid_t *gids = NULL;
+	size_t n = 0, i;
 	bool member = false;
 
 	if (o->exempt_group == NULL)
 		return false;
-	if (group_gid(o->exempt_group, &want) != 0) {
+	if (userdb_grnam(o->exempt_group, &gr, NULL) != 0) {
 		pam_syslog(pamh, LOG_WARNING, "exempt_group %s does not exist",
 		    o->exempt_group);
 		goto out;
 	}
-	if (user_gid(user, &base) != 0)
+	if (userdb_pwnam(user, &pw, NULL) != 0 ||
+	    userdb_grouplist(user, pw->pw_gid, USERDB_GROUPS_MAX, &gids, &n,
+	    NULL) != 0)
 		goto out;
-	for (;;) {
-		if ((ng = realloc(gids, (size_t)n * sizeof(*gids))) == NULL)
-			goto out;
-		gids = ng;
-		want_n = n;
-		if (getgrouplist(user, base, gids, &want_n) >= 0) {
-			n = want_n;
-			break;
-		}
-		if (want_n <= n || want_n > GROUPS_MAX)
-			goto out;
-		n = want_n;
-	}
 	for (i = 0; i < n && !member; i++)
-		member = gids[i] == want;
+		member = gids[i] == gr->gr_gid;
 out:
 	free(gids);
+	free(pw);
+	free(gr);
 	return member;
 }
 

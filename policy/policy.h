@@ -2,7 +2,7 @@
  * policy.h - the policy engine: parse, validate, compile, evaluate, explain.
  *
  * A library with no I/O of its own.  policy_parse() turns the version-1 JSON
- * document (DESIGN.md section 5) into an immutable compiled policy with an
+ * document (broker-policy(5)) into an immutable compiled policy with an
  * index, so evaluation stays fast at 10,000 rules.  A compiled policy is
  * read-only after parse: any number of threads may evaluate it at once.
  *

@@ -2,7 +2,7 @@
  * cli.h - what the broker CLI's commands share: the connection, option
  * parsing, exit codes and safe printing.
  *
- * Exit codes (DESIGN.md): 0 done, 1 other error, 2 usage error, 3 filed and
+ * Exit codes (broker(1), EXIT STATUS): 0 done, 1 other error, 2 usage error, 3 filed and
  * pending approval, 4 refused, 5 broker unreachable.
  */
 #ifndef BRK_CLI_H
@@ -45,12 +45,30 @@ struct cli_opt {
 };
 
 /*
- * Parse argv (after the command word) into opts and up to npos positional
- * arguments (exactly npos required).  Prints a usage error and returns
- * EX_USAGE on any problem, or -1 when --help was asked (help printed).
+ * Parse argv (after the command word) into opts and exactly npos
+ * positional arguments, as getopt_long would: options anywhere, --name
+ * VALUE or --name=VALUE, "--" ends the options; the global options
+ * (--json, --socket, --as) are taken wherever they stand, into cli.
+ * Prints a usage error and returns EX_USAGE on any problem, or -1 when
+ * --help was asked (the command's help, every option on a line, printed).
  */
-int cli_parse(const struct cli_cmd *cmd, int argc, char **argv,
-    const struct cli_opt *opts, const char **pos, int npos);
+int cli_parse(struct cli *cli, const struct cli_cmd *cmd, int argc,
+    char **argv, const struct cli_opt *opts, const char **pos, int npos);
+
+/* A global option at argv[*i] (advancing *i past its value): 1 when it was
+ * one, 0 when not, EX_USAGE (printed) when its value is missing. */
+int cli_global_opt(struct cli *cli, int argc, char **argv, int *i);
+
+/* A command's help: usage, what it does, and one line per option. */
+void cli_print_help(FILE *f, const struct cli_cmd *cmd,
+    const struct cli_opt *opts);
+
+/* The value name ("DUR", "" for a flag) and one-line help of option opt
+ * of command cmd (NULL: a global option); from help.c's glossary.  Never
+ * NULL: an option nobody described gets "(undocumented)", which
+ * t_cli_help refuses. */
+void cli_opt_help(const char *cmd, const char *opt, const char **arg,
+    const char **help);
 
 /* Call op; on failure prints the error and returns the exit code.  On
  * success returns EX_DONE with *result set (owned by the caller). */

@@ -13,7 +13,7 @@ cmd_pending(struct cli *cli, int argc, char **argv)
 	size_t i;
 	int rc;
 
-	if ((rc = cli_parse(cli_cmd("pending"), argc, argv, NULL, NULL,
+	if ((rc = cli_parse(cli, cli_cmd("pending"), argc, argv, NULL, NULL,
 	    0)) != 0)
 		return rc;
 	if ((rc = cli_call(cli, "pending", NULL, &res)) != 0)
@@ -70,7 +70,7 @@ decide(struct cli *cli, const char *cmd, int argc, char **argv)
 	int64_t secs = 0;
 	int r;
 
-	if ((r = cli_parse(cli_cmd(cmd), argc, argv, approve ? approve_opts :
+	if ((r = cli_parse(cli, cli_cmd(cmd), argc, argv, approve ? approve_opts :
 	    deny_opts, &id, 1)) != 0)
 		return r;
 	if (reason == NULL)
@@ -137,7 +137,7 @@ cmd_review(struct cli *cli, int argc, char **argv)
 	int r;
 
 	if (strcmp(sub, "list") == 0) {
-		if ((r = cli_parse(cli_cmd("review"), argc - 1, argv + 1,
+		if ((r = cli_parse(cli, cli_cmd("review"), argc - 1, argv + 1,
 		    list_opts, NULL, 0)) != 0)
 			return r;
 		args = json_pack("{s:b}", "all", all);
@@ -151,7 +151,7 @@ cmd_review(struct cli *cli, int argc, char **argv)
 					print_review(it);
 		}
 	} else if (strcmp(sub, "ack") == 0) {
-		if ((r = cli_parse(cli_cmd("review"), argc - 1, argv + 1,
+		if ((r = cli_parse(cli, cli_cmd("review"), argc - 1, argv + 1,
 		    ack_opts, &id, 1)) != 0)
 			return r;
 		if (note == NULL)
@@ -165,7 +165,7 @@ cmd_review(struct cli *cli, int argc, char **argv)
 				printf("%s reviewed\n", cli_str(res, "id"));
 		}
 	} else if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
-		return cli_parse(cli_cmd("review"), argc, argv, NULL, NULL, 0);
+		return cli_parse(cli, cli_cmd("review"), argc, argv, NULL, NULL, 0);
 	else
 		return cli_fail(cli, EX_USAGE, "usage",
 		    "review: expected list or ack");

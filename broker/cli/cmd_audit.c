@@ -139,7 +139,7 @@ audit_search(struct cli *cli, const struct cli_cmd *cmd, int argc,
 	size_t i;
 	int r;
 
-	if ((r = cli_parse(cmd, argc, argv, opts, NULL, 0)) != 0)
+	if ((r = cli_parse(cli, cmd, argc, argv, opts, NULL, 0)) != 0)
 		return r;
 	if (json)
 		cli->json = true;
@@ -191,7 +191,7 @@ audit_verify(struct cli *cli, const struct cli_cmd *cmd, int argc,
 	bool intact;
 	int r;
 
-	if ((r = cli_parse(cmd, argc, argv, opts, NULL, 0)) != 0)
+	if ((r = cli_parse(cli, cmd, argc, argv, opts, NULL, 0)) != 0)
 		return r;
 	if (anchor != NULL) {
 		if (file_read_all(anchor, 8192, 0, &text, &len, &err) != 0)
@@ -239,7 +239,7 @@ audit_export(struct cli *cli, const struct cli_cmd *cmd, int argc,
 	size_t i;
 	int r;
 
-	if ((r = cli_parse(cmd, argc, argv, opts, NULL, 0)) != 0)
+	if ((r = cli_parse(cli, cmd, argc, argv, opts, NULL, 0)) != 0)
 		return r;
 	if (since != NULL && (r = parse_count(cli, "--since", since, 0,
 	    INT64_MAX, &after)) != 0)
@@ -281,7 +281,7 @@ audit_anchor(struct cli *cli, const struct cli_cmd *cmd, int argc,
 	const char *text;
 	int r;
 
-	if ((r = cli_parse(cmd, argc, argv, opts, NULL, 0)) != 0)
+	if ((r = cli_parse(cli, cmd, argc, argv, opts, NULL, 0)) != 0)
 		return r;
 	args = fresh ? json_pack("{s:b}", "new", 1) : NULL;
 	r = cli_call(cli, "audit.anchor", args, &res);
@@ -314,7 +314,7 @@ audit_prune(struct cli *cli, const struct cli_cmd *cmd, int argc,
 	int64_t t = 0;
 	int r;
 
-	if ((r = cli_parse(cmd, argc, argv, opts, NULL, 0)) != 0)
+	if ((r = cli_parse(cli, cmd, argc, argv, opts, NULL, 0)) != 0)
 		return r;
 	if (before == NULL)
 		return cli_fail(cli, EX_USAGE, "usage", "audit prune: --before "

@@ -115,7 +115,7 @@ cmd_cert(struct cli *cli, int argc, char **argv)
 	char *text = NULL;
 	int r;
 
-	if ((r = cli_parse(cli_cmd("cert"), argc, argv, opts, &id, 1)) != 0)
+	if ((r = cli_parse(cli, cli_cmd("cert"), argc, argv, opts, &id, 1)) != 0)
 		return r;
 	if (pub == NULL)
 		return cli_fail(cli, EX_USAGE, "usage",
@@ -149,7 +149,7 @@ cmd_krl(struct cli *cli, int argc, char **argv)
 	size_t n;
 	int len, r;
 
-	if ((r = cli_parse(cli_cmd("krl"), argc, argv, opts, NULL, 0)) != 0)
+	if ((r = cli_parse(cli, cli_cmd("krl"), argc, argv, opts, NULL, 0)) != 0)
 		return r;
 	if (out == NULL && cli->tty)
 		return cli_fail(cli, EX_USAGE, "usage", "krl: the KRL is "
@@ -191,11 +191,11 @@ cmd_ca(struct cli *cli, int argc, char **argv)
 	if (argc < 1 || strcmp(argv[0], "show") != 0) {
 		if (argc > 0 && (strcmp(argv[0], "--help") == 0 ||
 		    strcmp(argv[0], "-h") == 0))
-			return cli_parse(cli_cmd("ca"), argc, argv, opts,
+			return cli_parse(cli, cli_cmd("ca"), argc, argv, opts,
 			    NULL, 0);
 		return cli_fail(cli, EX_USAGE, "usage", "ca: expected show");
 	}
-	if ((r = cli_parse(cli_cmd("ca"), argc - 1, argv + 1, opts, NULL,
+	if ((r = cli_parse(cli, cli_cmd("ca"), argc - 1, argv + 1, opts, NULL,
 	    0)) != 0)
 		return r;
 	if ((r = cli_call(cli, "ca.show", NULL, &res)) != 0)
@@ -224,7 +224,7 @@ cmd_snapshot(struct cli *cli, int argc, char **argv)
 	int64_t secs = 0;
 	int r;
 
-	if ((r = cli_parse(cli_cmd("snapshot"), argc, argv, opts, NULL,
+	if ((r = cli_parse(cli, cli_cmd("snapshot"), argc, argv, opts, NULL,
 	    0)) != 0)
 		return r;
 	if (host == NULL)

@@ -14,7 +14,7 @@ cmd_metrics(struct cli *cli, int argc, char **argv)
 	const char *text;
 	int r;
 
-	if ((r = cli_parse(cmd, argc, argv, NULL, NULL, 0)) != 0)
+	if ((r = cli_parse(cli, cmd, argc, argv, NULL, NULL, 0)) != 0)
 		return r;
 	if ((r = cli_call(cli, "metrics", NULL, &res)) != 0)
 		return r;

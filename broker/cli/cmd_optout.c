@@ -59,7 +59,7 @@ optout_add(struct cli *cli, int argc, char **argv, const char *extends_id)
 	int64_t secs = 0;
 	int r;
 
-	if ((r = cli_parse(cli_cmd("optout"), argc, argv, opts,
+	if ((r = cli_parse(cli, cli_cmd("optout"), argc, argv, opts,
 	    extends_id != NULL ? NULL : &scope, extends_id != NULL ? 0 :
 	    1)) != 0)
 		return r;
@@ -154,7 +154,7 @@ report(struct cli *cli, int argc, char **argv)
 	size_t i;
 	int r;
 
-	if ((r = cli_parse(cli_cmd("optout"), argc, argv, opts, NULL, 0)) != 0 ||
+	if ((r = cli_parse(cli, cli_cmd("optout"), argc, argv, opts, NULL, 0)) != 0 ||
 	    (since != NULL && (r = cli_duration(cli, "--since", since,
 	    &secs)) != 0)) {
 		json_decref(args);
@@ -211,20 +211,20 @@ cmd_optout(struct cli *cli, int argc, char **argv)
 		return optout_add(cli, argc - 2, argv + 2, argv[1]);
 	}
 	if (strcmp(sub, "list") == 0) {
-		if ((r = cli_parse(cmd, argc - 1, argv + 1, list_opts, NULL,
+		if ((r = cli_parse(cli, cmd, argc - 1, argv + 1, list_opts, NULL,
 		    0)) != 0)
 			return r;
 		return simple(cli, "optout.list", json_pack("{s:b}", "all",
 		    all), true);
 	}
 	if (strcmp(sub, "show") == 0) {
-		if ((r = cli_parse(cmd, argc - 1, argv + 1, NULL, &id, 1)) != 0)
+		if ((r = cli_parse(cli, cmd, argc - 1, argv + 1, NULL, &id, 1)) != 0)
 			return r;
 		return simple(cli, "optout.show", json_pack("{s:s}", "id", id),
 		    false);
 	}
 	if (strcmp(sub, "remove") == 0) {
-		if ((r = cli_parse(cmd, argc - 1, argv + 1, rm_opts, &id,
+		if ((r = cli_parse(cli, cmd, argc - 1, argv + 1, rm_opts, &id,
 		    1)) != 0)
 			return r;
 		if (reason == NULL)
@@ -236,7 +236,7 @@ cmd_optout(struct cli *cli, int argc, char **argv)
 	if (strcmp(sub, "report") == 0)
 		return report(cli, argc - 1, argv + 1);
 	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
-		return cli_parse(cmd, argc, argv, NULL, NULL, 0);
+		return cli_parse(cli, cmd, argc, argv, NULL, NULL, 0);
 	return cli_fail(cli, EX_USAGE, "usage", "optout: expected add, "
 	    "extend, list, show, remove or report");
 }
@@ -254,7 +254,7 @@ cmd_freeze(struct cli *cli, int argc, char **argv)
 	int64_t secs = 0;
 	int r;
 
-	if ((r = cli_parse(cli_cmd("freeze"), argc, argv, opts, NULL, 0)) != 0)
+	if ((r = cli_parse(cli, cli_cmd("freeze"), argc, argv, opts, NULL, 0)) != 0)
 		return r;
 	if (reason == NULL)
 		return cli_fail(cli, EX_USAGE, "usage",
@@ -285,7 +285,7 @@ cmd_unfreeze(struct cli *cli, int argc, char **argv)
 		{ NULL, NULL, NULL } };
 	int r;
 
-	if ((r = cli_parse(cli_cmd("unfreeze"), argc, argv, opts, NULL,
+	if ((r = cli_parse(cli, cli_cmd("unfreeze"), argc, argv, opts, NULL,
 	    0)) != 0)
 		return r;
 	if (reason == NULL)
@@ -327,9 +327,9 @@ cmd_flag(struct cli *cli, int argc, char **argv)
 	int r;
 
 	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
-		return cli_parse(cmd, argc, argv, NULL, NULL, 0);
+		return cli_parse(cli, cmd, argc, argv, NULL, NULL, 0);
 	if (strcmp(sub, "list") == 0) {
-		if ((r = cli_parse(cmd, argc - 1, argv + 1, opts, NULL, 0)) != 0)
+		if ((r = cli_parse(cli, cmd, argc - 1, argv + 1, opts, NULL, 0)) != 0)
 			return r;
 		args = json_pack("{s:b}", "all", all);
 		if ((r = cli_call(cli, "flag.list", args, &res)) == 0) {
@@ -346,7 +346,7 @@ cmd_flag(struct cli *cli, int argc, char **argv)
 	if (strcmp(sub, "add") != 0 && strcmp(sub, "remove") != 0)
 		return cli_fail(cli, EX_USAGE, "usage", "flag: expected add, "
 		    "list or remove");
-	if ((r = cli_parse(cmd, argc - 1, argv + 1, opts, &user, 1)) != 0)
+	if ((r = cli_parse(cli, cmd, argc - 1, argv + 1, opts, &user, 1)) != 0)
 		return r;
 	if (reason == NULL || (sub[0] == 'a' && dur == NULL))
 		return cli_fail(cli, EX_USAGE, "usage", "flag %s: --reason TEXT"

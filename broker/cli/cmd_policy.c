@@ -198,11 +198,11 @@ cmd_policy(struct cli *cli, int argc, char **argv)
 	int r;
 
 	if (argc > 0 && (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0))
-		return cli_parse(cmd, argc, argv, opts, pos, 0);
+		return cli_parse(cli, cmd, argc, argv, opts, pos, 0);
 	if (!npos && strcmp(sub, "show") != 0 && strcmp(sub, "explain") != 0)
 		return cli_fail(cli, EX_USAGE, "usage", "policy: expected "
 		    "check, load, show or explain");
-	if ((r = cli_parse(cmd, argc - 1, argv + 1, opts, pos, npos)) != 0)
+	if ((r = cli_parse(cli, cmd, argc - 1, argv + 1, opts, pos, npos)) != 0)
 		return r;
 	if (strcmp(sub, "check") == 0)
 		return check_cmd(cli, pos[0]);

@@ -35,7 +35,7 @@ cmd_status(struct cli *cli, int argc, char **argv)
 	size_t i;
 	int r;
 
-	if ((r = cli_parse(cli_cmd("status"), argc, argv, NULL, NULL, 0)) != 0)
+	if ((r = cli_parse(cli, cli_cmd("status"), argc, argv, NULL, NULL, 0)) != 0)
 		return r;
 	if ((r = cli_call(cli, "status", NULL, &res)) != 0)
 		return r;
@@ -97,7 +97,7 @@ cmd_list(struct cli *cli, int argc, char **argv)
 	long n = 0;
 	int r;
 
-	if ((r = cli_parse(cli_cmd("list"), argc, argv, opts, NULL, 0)) != 0)
+	if ((r = cli_parse(cli, cli_cmd("list"), argc, argv, opts, NULL, 0)) != 0)
 		return r;
 	if (limit != NULL && ((n = strtol(limit, &end, 10)) < 1 ||
 	    n > 10000 || *end != '\0'))
@@ -153,7 +153,7 @@ cmd_show(struct cli *cli, int argc, char **argv)
 	json_t *args, *res = NULL;
 	int r;
 
-	if ((r = cli_parse(cli_cmd("show"), argc, argv, NULL, &id, 1)) != 0)
+	if ((r = cli_parse(cli, cli_cmd("show"), argc, argv, NULL, &id, 1)) != 0)
 		return r;
 	args = json_pack("{s:s}", "id", id);
 	if ((r = cli_call(cli, "show", args, &res)) == 0) {
@@ -195,7 +195,7 @@ cmd_check(struct cli *cli, int argc, char **argv)
 	bool allowed;
 	int r;
 
-	if ((r = cli_parse(cli_cmd("check"), argc, argv, opts, NULL, 0)) != 0)
+	if ((r = cli_parse(cli, cli_cmd("check"), argc, argv, opts, NULL, 0)) != 0)
 		return r;
 	if (resource == NULL)
 		return cli_fail(cli, EX_USAGE, "usage",
@@ -231,7 +231,7 @@ cmd_whoami(struct cli *cli, int argc, char **argv)
 	size_t i;
 	int r;
 
-	if ((r = cli_parse(cli_cmd("whoami"), argc, argv, NULL, NULL, 0)) != 0)
+	if ((r = cli_parse(cli, cli_cmd("whoami"), argc, argv, NULL, NULL, 0)) != 0)
 		return r;
 	if ((r = cli_call(cli, "whoami", NULL, &res)) != 0)
 		return r;
@@ -247,6 +247,12 @@ cmd_whoami(struct cli *cli, int argc, char **argv)
 		json_array_foreach(json_object_get(res, "groups"), i, g)
 			printf(" %s", json_string_value(g));
 		printf("\n");
+		/* an older broker sends no groups_complete: say nothing */
+		if (json_is_false(json_object_get(res, "groups_complete"))) {
+			printf("groups unknown: ");
+			cli_print_safe(stdout, cli_str(res, "groups_unknown"));
+			printf(" (every decision about this user is refused)\n");
+		}
 	}
 	json_decref(res);
 	return EX_DONE;

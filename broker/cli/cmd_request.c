@@ -156,7 +156,7 @@ cmd_request(struct cli *cli, int argc, char **argv)
 	int64_t secs = 0, at = 0;
 	int r;
 
-	if ((r = cli_parse(cli_cmd("request"), argc, argv, opts, &resource,
+	if ((r = cli_parse(cli, cli_cmd("request"), argc, argv, opts, &resource,
 	    1)) != 0)
 		return r;
 	if (dur != NULL && (r = cli_duration(cli, "--for", dur, &secs)) != 0)
@@ -205,7 +205,7 @@ end_request(struct cli *cli, const char *cmd, const char *op,
 	json_t *args, *res = NULL;
 	int r;
 
-	if ((r = cli_parse(cli_cmd(cmd), argc, argv, opts, &id, 1)) != 0)
+	if ((r = cli_parse(cli, cli_cmd(cmd), argc, argv, opts, &id, 1)) != 0)
 		return r;
 	if (strcmp(cmd, "revoke") == 0 && reason == NULL)
 		return cli_fail(cli, EX_USAGE, "usage",

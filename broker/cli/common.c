@@ -61,12 +61,20 @@ int
 cli_call(struct cli *cli, const char *op, json_t *args, json_t **result)
 {
 	struct brk_error err = { { 0 } };
+	uid_t server_uid = CLIENT_NO_UID;
+	const char *sv;
 	int r;
 
 	*result = NULL;
+	/* the broker may run as a daemon user: BROKER_SERVER_UID names it */
+	if (cli->client == NULL && (sv = getenv("BROKER_SERVER_UID")) !=
+	    NULL && sv[0] != '\0' &&
+	    (r = client_parse_uid(sv, &server_uid, &err)) != 0)
+		return cli_fail(cli, EX_USAGE, "usage", "BROKER_SERVER_UID: %s",
+		    err.msg);
 	if (cli->client == NULL &&
-	    (r = client_open(cli->socket, cli->timeout_ms, &cli->client,
-	    &err)) != 0)
+	    (r = client_open_as(cli->socket, server_uid, cli->timeout_ms,
+	    &cli->client, &err)) != 0)
 		return cli_fail(cli, EX_UNREACHABLE, "unreachable",
 		    "broker unreachable: %s", err.msg);
 	r = client_call(cli->client, op, args, cli->as, cli->timeout_ms,
@@ -88,50 +96,151 @@ print_usage(FILE *f, const struct cli_cmd *cmd)
 	    cmd->usage);
 }
 
+/* The options every command takes, wherever they stand. */
+static const char *const global_opts[] = { "json", "socket", "as", NULL };
+
+void
+cli_print_help(FILE *f, const struct cli_cmd *cmd, const struct cli_opt *opts)
+{
+	const struct cli_opt *o;
+	const char *arg, *help;
+	char left[40];
+	size_t i;
+
+	print_usage(f, cmd);
+	fprintf(f, "\n%s\n\noptions:\n", cmd->help);
+	for (o = opts; o != NULL && o->name != NULL; o++) {
+		cli_opt_help(cmd->name, o->name, &arg, &help);
+		snprintf(left, sizeof(left), "%s%s%s%s",
+		    o->name[1] == '\0' ? "-" : "--", o->name,
+		    o->flag == NULL ? " " : "", o->flag == NULL ? arg : "");
+		fprintf(f, "  %-22s %s\n", left, help);
+	}
+	for (i = 0; global_opts[i] != NULL; i++) {
+		cli_opt_help(NULL, global_opts[i], &arg, &help);
+		snprintf(left, sizeof(left), "--%s%s%s", global_opts[i],
+		    arg[0] != '\0' ? " " : "", arg);
+		fprintf(f, "  %-22s %s\n", left, help);
+	}
+	fprintf(f, "  %-22s %s\n", "-h, --help", "this text");
+	if (opts == NULL && strchr(cmd->usage, '|') != NULL)
+		fprintf(f, "\nRun 'broker %s SUBCOMMAND --help' for a "
+		    "subcommand's options.\n", cmd->name);
+}
+
+/* A global option at argv[*i] (--json, --socket[=]P, --as[=]U): 1 when it
+ * was one, 0 when not, EX_USAGE (printed) when its value is missing. */
+static int
+global_opt(struct cli *cli, const char *cmd, int argc, char **argv, int *i)
+{
+	const char *a = argv[*i], *eq, **dst;
+	size_t n;
+
+	if (strcmp(a, "--json") == 0) {
+		cli->json = true;
+		return 1;
+	}
+	if (strncmp(a, "--socket", 8) == 0 && (a[8] == '\0' || a[8] == '=')) {
+		dst = &cli->socket;
+		n = 8;
+	} else if (strncmp(a, "--as", 4) == 0 && (a[4] == '\0' || a[4] == '=')) {
+		dst = &cli->as;
+		n = 4;
+	} else
+		return 0;
+	if ((eq = a[n] == '=' ? a + n + 1 : NULL) != NULL)
+		*dst = eq;
+	else if (*i + 1 < argc)
+		*dst = argv[++*i];
+	else {
+		fprintf(stderr, "broker: %s%s%s needs a value\n", cmd != NULL ?
+		    cmd : "", cmd != NULL ? ": " : "", a);
+		return EX_USAGE;
+	}
+	return 1;
+}
+
 int
-cli_parse(const struct cli_cmd *cmd, int argc, char **argv,
+cli_global_opt(struct cli *cli, int argc, char **argv, int *i)
+{
+	return global_opt(cli, NULL, argc, argv, i);
+}
+
+int
+cli_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv,
     const struct cli_opt *opts, const char **pos, int npos)
 {
-	int i, got = 0;
+	int i, got = 0, g;
 	const struct cli_opt *o;
-	const char *name;
+	const char *name, *value;
+	char opt[64];
+	bool dashes = false;	/* after "--" everything is positional */
 
 	for (i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			print_usage(stdout, cmd);
-			printf("\n%s\n", cmd->help);
-			return -1;
-		}
-		/* --name, or a one-letter -x (like -o FILE) */
-		if (strncmp(argv[i], "--", 2) == 0 && argv[i][2] != '\0')
-			name = argv[i] + 2;
-		else if (argv[i][0] == '-' && argv[i][1] != '\0' &&
-		    argv[i][1] != '-' && argv[i][2] == '\0')
-			name = argv[i] + 1;
-		else {
+		value = NULL;
+		if (dashes || argv[i][0] != '-' || argv[i][1] == '\0') {
+			if (strcmp(argv[i], "--") == 0 && !dashes) {
+				dashes = true;
+				continue;
+			}
 			if (got >= npos)
 				goto extra;
 			pos[got++] = argv[i];
 			continue;
 		}
+		if (strcmp(argv[i], "--") == 0) {
+			dashes = true;
+			continue;
+		}
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			cli_print_help(stdout, cmd, opts);
+			return -1;
+		}
+		/* --name, --name=value, or a one-letter -x (like -o FILE) */
+		if (argv[i][1] == '-') {
+			name = argv[i] + 2;
+			snprintf(opt, sizeof(opt), "%.*s",
+			    (int)strcspn(name, "="), name);
+			if (name[strlen(opt)] == '=')
+				value = name + strlen(opt) + 1;
+			name = opt;
+		} else if (argv[i][2] == '\0')
+			name = argv[i] + 1;
+		else {
+			fprintf(stderr, "broker: %s: unknown option %s\n",
+			    cmd->name, argv[i]);
+			goto usage;
+		}
 		for (o = opts; o != NULL && o->name != NULL; o++)
 			if (strcmp(name, o->name) == 0)
 				break;
 		if (o == NULL || o->name == NULL) {
+			if ((g = global_opt(cli, cmd->name, argc, argv, &i)) == 1)
+				continue;
+			if (g != 0)
+				goto usage;
 			fprintf(stderr, "broker: %s: unknown option %s\n",
 			    cmd->name, argv[i]);
 			goto usage;
 		}
 		if (o->flag != NULL) {
+			if (value != NULL) {
+				fprintf(stderr, "broker: %s: --%s takes no "
+				    "value\n", cmd->name, o->name);
+				goto usage;
+			}
 			*o->flag = true;
 			continue;
 		}
-		if (i + 1 >= argc) {
-			fprintf(stderr, "broker: %s: %s needs a value\n",
-			    cmd->name, argv[i]);
-			goto usage;
+		if (value == NULL) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "broker: %s: %s needs a value\n",
+				    cmd->name, argv[i]);
+				goto usage;
+			}
+			value = argv[++i];
 		}
-		*o->str = argv[++i];
+		*o->str = value;
 	}
 	if (got == npos)
 		return 0;
@@ -142,6 +251,7 @@ extra:
 	    argv[i]);
 usage:
 	print_usage(stderr, cmd);
+	fprintf(stderr, "Run 'broker %s --help' for its options.\n", cmd->name);
 	return EX_USAGE;
 }
 

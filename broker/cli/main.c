@@ -2,8 +2,10 @@
  * main.c - the broker CLI: global options, then one command.
  *
  *   broker [--socket PATH] [--as USER] [--json] COMMAND ...
+ *   broker help [COMMAND] | broker --version
  *
  * The socket is --socket, else $BROKER_SOCKET, else /run/broker/broker.sock.
+ * Global options may also follow the command (cli_parse() takes them).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -113,7 +115,81 @@ usage(FILE *f)
 	fprintf(f, "\nDurations are written like 90s, 15m, 8h, 2d.\n"
 	    "Exit codes: 0 done, 1 error, 2 usage, 3 pending approval, "
 	    "4 refused, 5 broker unreachable.\n"
-	    "Run 'broker COMMAND --help' for a command's options.\n");
+	    "Run 'broker help COMMAND' or 'broker COMMAND --help' for a "
+	    "command's options.\n");
+}
+
+/* Edit distance between a and b (short words only), for suggestions. */
+static size_t
+distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, d[32][32];
+
+	if (la >= 32 || lb >= 32)
+		return 99;
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++)
+		for (j = 1; j <= lb; j++) {
+			d[i][j] = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < d[i][j])
+				d[i][j] = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < d[i][j])
+				d[i][j] = d[i][j - 1] + 1;
+		}
+	return d[la][lb];
+}
+
+static int
+unknown_command(const char *name)
+{
+	const struct cli_cmd *c, *best = NULL;
+	size_t d, bestd = 3;	/* suggest only what is two edits away */
+
+	for (c = cli_commands; c->name != NULL; c++)
+		if ((d = distance(name, c->name)) < bestd ||
+		    (strncmp(c->name, name, strlen(name)) == 0 &&
+		    strlen(name) >= 2 && best == NULL)) {
+			best = c;
+			bestd = d < bestd ? d : bestd;
+		}
+	fputs("broker: unknown command \"", stderr);
+	cli_print_safe(stderr, name);
+	fputc('"', stderr);
+	if (best != NULL)
+		fprintf(stderr, "; did you mean \"%s\"?", best->name);
+	fputs("\nRun 'broker help' for the list of commands.\n", stderr);
+	return EX_USAGE;
+}
+
+static const struct cli_cmd *
+find_command(const char *name)
+{
+	const struct cli_cmd *c;
+
+	for (c = cli_commands; c->name != NULL; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+/* broker help [COMMAND] */
+static int
+help(struct cli *cli, int argc, char **argv)
+{
+	const struct cli_cmd *c;
+	char *args[] = { "--help", NULL };
+
+	if (argc == 0) {
+		usage(stdout);
+		return EX_DONE;
+	}
+	if (argc > 1 || (c = find_command(argv[0])) == NULL)
+		return argc > 1 ? (usage(stderr), EX_USAGE) :
+		    unknown_command(argv[0]);
+	return c->fn(cli, 1, args) < 0 ? EX_DONE : EX_USAGE;
 }
 
 int
@@ -124,26 +200,21 @@ main(int argc, char **argv)
 	const char *env;
 	int i = 1, r;
 
-	while (i < argc && strncmp(argv[i], "--", 2) == 0) {
-		if (strcmp(argv[i], "--json") == 0)
-			cli.json = true;
-		else if (strcmp(argv[i], "--help") == 0) {
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
 			return EX_DONE;
-		} else if ((strcmp(argv[i], "--socket") == 0 ||
-		    strcmp(argv[i], "--as") == 0) && i + 1 < argc) {
-			if (argv[i][2] == 's')
-				cli.socket = argv[i + 1];
-			else
-				cli.as = argv[i + 1];
-			i++;
-		} else {
-			fprintf(stderr, "broker: unknown or incomplete option "
-			    "%s\n", argv[i]);
-			usage(stderr);
-			return EX_USAGE;
 		}
-		i++;
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("broker %s\n", BROKER_VERSION);
+			return EX_DONE;
+		}
+		if ((r = cli_global_opt(&cli, argc, argv, &i)) == 1)
+			continue;
+		if (r == 0)
+			fprintf(stderr, "broker: unknown option %s\n", argv[i]);
+		usage(stderr);
+		return EX_USAGE;
 	}
 	if (i >= argc) {
 		usage(stderr);
@@ -153,15 +224,13 @@ main(int argc, char **argv)
 		cli.socket = (env = secure_getenv("BROKER_SOCKET")) != NULL &&
 		    env[0] != '\0' ? env : DEFAULT_SOCKET;
 	cli.tty = isatty(STDOUT_FILENO);
-	cli.color = cli.tty && getenv("NO_COLOR") == NULL;
-	for (c = cli_commands; c->name != NULL; c++)
-		if (strcmp(c->name, argv[i]) == 0)
-			break;
-	if (c->name == NULL) {
-		fprintf(stderr, "broker: unknown command \"%s\"\n", argv[i]);
-		usage(stderr);
-		return EX_USAGE;
-	}
+	env = getenv("TERM");
+	cli.color = cli.tty && getenv("NO_COLOR") == NULL &&
+	    (env == NULL || strcmp(env, "dumb") != 0);
+	if (strcmp(argv[i], "help") == 0)
+		return help(&cli, argc - i - 1, argv + i + 1);
+	if ((c = find_command(argv[i])) == NULL)
+		return unknown_command(argv[i]);
 	r = c->fn(&cli, argc - i - 1, argv + i + 1);
 	client_free(cli.client);
 	return r < 0 ? EX_DONE : r;

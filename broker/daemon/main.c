@@ -25,11 +25,16 @@
 #include "workpool.h"
 #include "tls.h"
 
+/* The notification sinks there are; the notifier knows them only so. */
+static const struct nsink_kind *const sink_kinds[] = { &nsink_exec_kind,
+	&nsink_webhook_kind };
+
 static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: brokerd --dev DIR\n"
 	    "       brokerd -c FILE [--rotate-ca]\n"
+	    "       brokerd --version\n"
 	    "\n"
 	    "  --dev DIR    run the embedded default in DIR (created if missing):\n"
 	    "               state, example policy, socket DIR/broker.sock\n"
@@ -85,7 +90,8 @@ run(struct config *cfg, struct brk_error *err)
 		goto out;
 	}
 	/* notifications: sinks on their own threads, fed by the audit feed */
-	if ((r = notify_new(cfg->notify, &d.notify, err)) != 0)
+	if ((r = notify_new(cfg->notify, sink_kinds, sizeof(sink_kinds) /
+	    sizeof(sink_kinds[0]), &d.notify, err)) != 0)
 		goto out;
 	if ((r = notify_subscribe(d.notify, d.feed)) != 0) {
 		brk_error_set(err, r, "cannot subscribe notifications to the "
@@ -142,6 +148,10 @@ main(int argc, char **argv)
 	int r;
 
 	log_setup(LOG_LVL_INFO, 0);
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("brokerd %s\n", BROKER_VERSION);
+		return 0;
+	}
 	if (argc == 2 && (strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "--help") == 0)) {
 		usage(stdout);

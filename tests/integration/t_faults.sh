@@ -4,7 +4,7 @@
 # directory is too open.  Each gives a clear error and a defined exit code,
 # never a crash or a hang; reads go on while writes cannot, nothing is
 # half-written (the audit chain verifies), and writes resume once the cause
-# is gone.  (DESIGN.md sections 4 and 7.)
+# is gone.  (SECURITY.md, "When a dependency fails".)
 . "$(dirname "$0")/lib.sh"
 
 S=$T/state
@@ -39,7 +39,7 @@ start_fails() {
 	contains "$desc: the error says why" "$needle" "$line"
 }
 
-# --- 1. the store fills up (DESIGN 4: MDB_MAP_FULL is reported, reads go on)
+# --- 1. the store fills up (MDB_MAP_FULL is reported, reads go on)
 config 1048576 >"$T/small.json"	# 1 MiB: the smallest mapsize accepted
 start_broker -c "$T/small.json"
 expect 0 "a first request fits" B --as alice request host:web-1
@@ -125,7 +125,7 @@ if [ "$(id -u)" = 0 ] && command -v chattr >/dev/null &&
 else
 	echo "# chattr +i is not supported here (not root, or the" \
 	    "filesystem lacks it)"
-	ok "# SKIP immutable store file: chattr +i unavailable"
+	skip "immutable store file: chattr +i unavailable"
 fi
 
 mkdir -p "$T/ro"
@@ -143,7 +143,7 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null &&
 	echo "# $line"
 	contains "  that names the state" "$T/ro" "$line"
 else
-	ok "# SKIP read-only state mount: no mount namespaces here"
+	skip "read-only state mount: no mount namespaces here"
 fi
 
 # --- 3. unusable paths at start --------------------------------------------

@@ -4,7 +4,7 @@
 # numbers out of range, absurd durations.  Each gets a clear error (one
 # line, no raw control characters echoed to a terminal, a usage/refusal
 # exit code, never a crash) and changes nothing: the full request list and
-# the audit chain are the same before and after.  (DESIGN.md section 7.)
+# the audit chain are the same before and after.  (SECURITY.md, failures.)
 . "$(dirname "$0")/lib.sh"
 start_broker
 RAW="$TOOLS/rawsend $BROKER_SOCKET 1500"

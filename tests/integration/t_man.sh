@@ -33,7 +33,7 @@ if command -v man >/dev/null 2>&1 && command -v groff >/dev/null 2>&1; then
 	done
 fi
 if [ $linted = no ]; then
-	ok "lint skipped: neither mandoc nor man with groff is installed (apt-get install mandoc)"
+	skip "man page lint: neither mandoc nor man with groff is installed"
 fi
 
 # ---- completeness ------------------------------------------------------------
@@ -49,7 +49,7 @@ has() {
 	done
 }
 
-# broker(1): DESIGN.md section 6's commands, and whatever the CLI offers now.
+# broker(1): the contract's commands, and whatever the CLI offers now.
 has broker.1 request status list show cancel cert revoke pending approve deny \
     review optout freeze unfreeze flag check policy audit ca krl snapshot \
     metrics whoami

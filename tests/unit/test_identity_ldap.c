@@ -1,7 +1,8 @@
 /*
  * test_identity_ldap.c - the "ldap" config section, filter escaping and
  * the identity cache (identity_ldap_config.c, identity_ldap.c,
- * identity_cache.c).
+ * identity_cache.c), and the directory source failing closed
+ * (identity_dir.c: groups unknown, never "no groups").
  */
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
@@ -16,6 +17,7 @@
 
 #include "config.h"
 #include "identity_cache.h"
+#include "identity_dir.h"
 #include "identity_ldap.h"
 
 static char dir[] = "/tmp/test_identity_ldap.XXXXXX";
@@ -426,7 +428,7 @@ Test(idcache, put_get_newer_wins)
 
 	cr_assert_eq(idcache_new(4, &c), 0);
 	cr_expect_eq(idcache_get(c, "ann", &v), BRK_ERR_NOTFOUND);
-	cr_assert_eq(idcache_put(c, "ann", true, g1, 2, 100), 0);
+	cr_assert_eq(idcache_put(c, "ann", true, true, g1, 2, 100), 0);
 	cr_assert_eq(idcache_get(c, "ann", &v), 0);
 	cr_expect(v.found);
 	cr_expect_eq(v.ngroups, 2);
@@ -434,11 +436,11 @@ Test(idcache, put_get_newer_wins)
 	cr_expect_eq(v.fetched_ms, 100);
 	idcache_val_clear(&v);
 	/* an older answer never replaces a newer one */
-	cr_assert_eq(idcache_put(c, "ann", false, NULL, 0, 50), 0);
+	cr_assert_eq(idcache_put(c, "ann", false, true, NULL, 0, 50), 0);
 	cr_assert_eq(idcache_get(c, "ann", &v), 0);
 	cr_expect(v.found);
 	idcache_val_clear(&v);
-	cr_assert_eq(idcache_put(c, "ann", true, g2, 1, 200), 0);
+	cr_assert_eq(idcache_put(c, "ann", true, true, g2, 1, 200), 0);
 	cr_assert_eq(idcache_get(c, "ann", &v), 0);
 	cr_expect_eq(v.ngroups, 1);
 	idcache_val_clear(&v);
@@ -456,7 +458,7 @@ Test(idcache, bounded_evicts_oldest)
 	cr_assert_eq(idcache_new(100, &c), 0);
 	for (i = 0; i < 1000; i++) {
 		snprintf(name, sizeof(name), "u%d", i);
-		cr_assert_eq(idcache_put(c, name, i % 2, NULL, 0, i), 0);
+		cr_assert_eq(idcache_put(c, name, i % 2, true, NULL, 0, i), 0);
 		cr_assert_leq(idcache_size(c), 100);
 	}
 	cr_expect_eq(idcache_size(c), 100);
@@ -464,11 +466,75 @@ Test(idcache, bounded_evicts_oldest)
 	cr_expect_eq(idcache_get(c, "u900", &v), 0);
 	idcache_val_clear(&v);
 	/* refreshing an entry makes it the newest */
-	cr_assert_eq(idcache_put(c, "u900", true, NULL, 0, 5000), 0);
-	cr_assert_eq(idcache_put(c, "new", true, NULL, 0, 5001), 0);
+	cr_assert_eq(idcache_put(c, "u900", true, true, NULL, 0, 5000), 0);
+	cr_assert_eq(idcache_put(c, "new", true, true, NULL, 0, 5001), 0);
 	cr_expect_eq(idcache_get(c, "u900", &v), 0);
 	idcache_val_clear(&v);
 	cr_expect_eq(idcache_get(c, "u901", &v), BRK_ERR_NOTFOUND);
 	idcache_free(c);
 	idcache_free(NULL);
+}
+
+/* An answer that had to be cut stays "incomplete" through the cache.
+ * Fails when idcache drops the complete flag (checked by storing
+ * v->complete = true in val_copy: the first expectation went red). */
+Test(idcache, incomplete_answers_stay_incomplete)
+{
+	struct idcache *c = NULL;
+	struct idcache_val v;
+	char *g[] = { "dev" };
+
+	cr_assert_eq(idcache_new(4, &c), 0);
+	cr_assert_eq(idcache_put(c, "gus", true, false, NULL, 0, 100), 0);
+	cr_assert_eq(idcache_get(c, "gus", &v), 0);
+	cr_expect(v.found);
+	cr_expect_not(v.complete, "a cut answer reads back as complete");
+	idcache_val_clear(&v);
+	cr_assert_eq(idcache_put(c, "gus", true, true, g, 1, 200), 0);
+	cr_assert_eq(idcache_get(c, "gus", &v), 0);
+	cr_expect(v.complete);
+	cr_expect_eq(v.ngroups, 1);
+	idcache_val_clear(&v);
+	idcache_free(c);
+}
+
+/*
+ * A directory that cannot answer, with nothing cached, leaves the user's
+ * groups unknown (complete false, a reason), never "found, no groups".
+ * Fails when iddir_lookup returns an empty complete answer for a down
+ * directory (checked by setting out->complete = true before the
+ * stale-cache branch: both expectations on complete went red).
+ */
+Test(iddir, down_directory_means_groups_unknown)
+{
+	struct brk_error err = { { 0 } };
+	struct ldap_config *lc = NULL;
+	struct iddir *d = NULL;
+	struct iddir_result res;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t slen = sizeof(sin);
+	char text[256];
+	int fd, i;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert((fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	cr_assert(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+	cr_assert(getsockname(fd, (struct sockaddr *)&sin, &slen) == 0);
+	snprintf(text, sizeof(text), "{\"uri\": \"ldap://127.0.0.1:%u\", "
+	    "\"user_base\": \"dc=x\", \"timeout\": 1}",
+	    (unsigned)ntohs(sin.sin_port));
+	cr_assert_eq(parse(text, &lc, &err), 0);
+	cr_assert_eq(iddir_new(lc, &d, &err), 0, "%s", err.msg);
+	/* the first asks the directory, the second finds it marked down */
+	for (i = 0; i < 2; i++) {
+		cr_assert_eq(iddir_lookup(d, "alice", &res), 0);
+		cr_expect_not(res.found);
+		cr_expect_not(res.complete, "lookup %d: a down directory "
+		    "answered \"no groups\"", i);
+		cr_expect_str_eq(res.why, "directory unreachable");
+		iddir_result_clear(&res);
+	}
+	iddir_free(d);
+	ldap_config_free(lc);
+	close(fd);
 }

@@ -4,7 +4,9 @@
  *
  * The sources are merged: a user is known when any of them knows the
  * name, and their groups are the union.  Every name is checked against
- * the canonical form (names.h) before any source is asked.
+ * the canonical form (names.h) before any source is asked.  A source
+ * that cannot answer, or whose answer would have to be cut, leaves the
+ * groups unknown (identity.h): never a shorter list.
  */
 #include "identity.h"
 
@@ -16,6 +18,7 @@
 
 #include "identity_dir.h"
 #include "names.h"
+#include "userdb.h"
 
 struct identity {
 	const struct config *cfg;
@@ -70,13 +73,25 @@ has_group(const struct ident *id, const char *g)
 	return false;
 }
 
+/* Record the first reason the groups cannot be known completely. */
+static void
+groups_unknown(struct ident *id, const char *why)
+{
+	if (id->groups_unknown[0] == '\0')
+		snprintf(id->groups_unknown, sizeof(id->groups_unknown), "%s",
+		    why);
+}
+
 static int
 add_group(struct ident *id, const char *g)
 {
 	if (!name_group_valid(g) || has_group(id, g))
+		return 0;	/* no rule can name it, or held already */
+	if (id->ngroups >= IDENT_MAX_GROUPS) {
+		/* cutting the list could drop the group a deny is keyed on */
+		groups_unknown(id, "more groups than the broker tracks (256)");
 		return 0;
-	if (id->ngroups >= IDENT_MAX_GROUPS)
-		return 0;	/* more groups than we track: fewer rights */
+	}
 	if ((id->groups[id->ngroups] = strdup(g)) == NULL)
 		return BRK_ERR_NOMEM;
 	id->ngroups++;
@@ -86,22 +101,44 @@ add_group(struct ident *id, const char *g)
 static int
 nss_groups(struct ident *id, gid_t base)
 {
-	gid_t gids[IDENT_MAX_GROUPS];
-	int n = IDENT_MAX_GROUPS, i, r;
-	struct group gr, *res;
-	char buf[16384];
+	struct brk_error err = { { 0 } };
+	struct group *gr = NULL;
+	gid_t *gids = NULL;
+	size_t n = 0, i;
+	int r;
 
-	if (getgrouplist(id->name, base, gids, &n) < 0)
-		n = IDENT_MAX_GROUPS;	/* truncated: keep what fit */
-	for (i = 0; i < n; i++) {
-		res = NULL;
-		if (getgrgid_r(gids[i], &gr, buf, sizeof(buf), &res) != 0 ||
-		    res == NULL)
-			continue;
-		if ((r = add_group(id, res->gr_name)) != 0)
-			return r;
+	r = userdb_grouplist(id->name, base, USERDB_GROUPS_MAX, &gids, &n,
+	    &err);
+	if (r == BRK_ERR_NOMEM)
+		goto out;
+	if (r != 0) {
+		groups_unknown(id, r == BRK_ERR_TOOBIG ? "more groups than "
+		    "the broker tracks (256)" : "NSS lookup failed");
+		r = 0;
+		goto out;
 	}
-	return 0;
+	for (i = 0; i < n; i++) {
+		r = userdb_grgid(gids[i], &gr, &err);
+		if (r == BRK_ERR_NOTFOUND) {
+			r = 0;	/* a gid without a name: no rule names it */
+			continue;
+		}
+		if (r == BRK_ERR_NOMEM)
+			goto out;
+		if (r != 0) {
+			groups_unknown(id, "NSS lookup failed");
+			r = 0;
+			continue;
+		}
+		r = add_group(id, gr->gr_name);
+		free(gr);
+		gr = NULL;
+		if (r != 0)
+			goto out;
+	}
+out:
+	free(gids);
+	return r;
 }
 
 /* Adds local groups; returns whether the user appears in any. */
@@ -136,6 +173,9 @@ dir_groups(struct identity *ids, struct ident *id, bool *found)
 	if ((r = iddir_lookup(ids->dir, id->name, &res)) != 0)
 		return r;
 	*found = res.found;
+	if (!res.complete)
+		groups_unknown(id, res.why[0] != '\0' ? res.why :
+		    "directory unreachable");
 	for (i = 0; r == 0 && i < res.ngroups; i++)
 		r = add_group(id, res.groups[i]);
 	iddir_result_clear(&res);
@@ -151,6 +191,8 @@ add_source(struct ident *id, const char *s)
 	    len > 0 ? "+" : "", s);
 }
 
+/* pw is NULL when NSS does not know the user (or could not say: then
+ * id->groups_unknown says so already). */
 static int
 finish(struct identity *ids, struct ident *id, const struct passwd *pw,
     struct brk_error *err)
@@ -158,15 +200,22 @@ finish(struct identity *ids, struct ident *id, const struct passwd *pw,
 	bool local = false, dir = false;
 	int r;
 
+	id->groups_complete = false;
 	if (pw != NULL && (r = nss_groups(id, pw->pw_gid)) != 0)
 		return r;
 	if ((r = local_groups(ids->cfg, id, &local)) != 0)
 		return r;
 	if ((r = dir_groups(ids, id, &dir)) != 0)
 		return r;
-	if (pw == NULL && !local && !dir)
+	if (pw == NULL && !local && !dir) {
+		/* whether the user exists depends on a source that did not
+		 * answer: neither "unknown user" nor an identity */
+		if (id->groups_unknown[0] != '\0')
+			return brk_error_set(err, BRK_ERR_DENIED, "%s: user and "
+			    "groups unknown: %s", id->name, id->groups_unknown);
 		return brk_error_set(err, BRK_ERR_NOTFOUND,
 		    "unknown user \"%s\"", id->name);
+	}
 	id->sources[0] = '\0';
 	if (pw != NULL)
 		add_source(id, "nss");
@@ -174,6 +223,8 @@ finish(struct identity *ids, struct ident *id, const struct passwd *pw,
 		add_source(id, "local");
 	if (dir)
 		add_source(id, "ldap");
+	if (id->groups_unknown[0] == '\0')
+		id->groups_complete = true;
 	return 0;
 }
 
@@ -181,22 +232,29 @@ int
 ident_from_uid(struct identity *ids, uid_t uid, struct ident *out,
     struct brk_error *err)
 {
-	struct passwd pw, *res = NULL;
-	char buf[16384];
+	struct passwd *pw = NULL;
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
-		return brk_error_set(err, BRK_ERR_NOTFOUND,
-		    "uid %u has no user name", (unsigned)uid);
-	if (!name_user_valid(res->pw_name))
-		return brk_error_set(err, BRK_ERR_INVALID, "uid %u has a user "
-		    "name the broker does not accept", (unsigned)uid);
-	snprintf(out->name, sizeof(out->name), "%s", res->pw_name);
+	if ((r = userdb_pwuid(uid, &pw, err)) != 0) {
+		if (r == BRK_ERR_NOTFOUND)
+			brk_error_set(err, r, "uid %u has no user name",
+			    (unsigned)uid);
+		goto out;
+	}
+	r = BRK_ERR_INVALID;
+	if (!name_user_valid(pw->pw_name)) {
+		brk_error_set(err, r, "uid %u has a user name the broker "
+		    "does not accept", (unsigned)uid);
+		goto out;
+	}
+	snprintf(out->name, sizeof(out->name), "%s", pw->pw_name);
 	out->uid = uid;
 	out->in_nss = true;
-	if ((r = finish(ids, out, res, err)) != 0)
+	if ((r = finish(ids, out, pw, err)) != 0)
 		ident_clear(out);
+out:
+	free(pw);
 	return r;
 }
 
@@ -204,8 +262,7 @@ int
 ident_from_name(struct identity *ids, const char *name,
     struct ident *out, struct brk_error *err)
 {
-	struct passwd pw, *res = NULL;
-	char buf[16384];
+	struct passwd *pw = NULL;
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -214,15 +271,30 @@ ident_from_name(struct identity *ids, const char *name,
 		    "\"%.64s\" is not a valid user name", name);
 	snprintf(out->name, sizeof(out->name), "%s", name);
 	out->uid = (uid_t)-1;
-	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0)
-		res = NULL;
-	if (res != NULL) {
-		out->uid = res->pw_uid;
+	r = userdb_pwnam(name, &pw, err);
+	if (r == BRK_ERR_NOMEM)
+		goto out;
+	if (r == 0) {
+		out->uid = pw->pw_uid;
 		out->in_nss = true;
-	}
-	if ((r = finish(ids, out, res, err)) != 0)
+	} else if (r != BRK_ERR_NOTFOUND)
+		groups_unknown(out, "NSS lookup failed");
+	if ((r = finish(ids, out, pw, err)) != 0)
 		ident_clear(out);
+out:
+	free(pw);
 	return r;
+}
+
+int
+ident_require_groups(const struct ident *id, struct brk_error *err)
+{
+	if (id->groups_complete)
+		return 0;
+	return brk_error_set(err, BRK_ERR_DENIED, "%s: groups unknown: %s",
+	    id->name[0] != '\0' ? id->name : "caller",
+	    id->groups_unknown[0] != '\0' ? id->groups_unknown :
+	    "not resolved");
 }
 
 void
@@ -233,6 +305,7 @@ ident_clear(struct ident *id)
 	for (i = 0; i < id->ngroups; i++)
 		free(id->groups[i]);
 	id->ngroups = 0;
+	id->groups_complete = false;
 }
 
 int

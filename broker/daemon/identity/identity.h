@@ -4,8 +4,16 @@
  * Local callers are identified by the kernel (SO_PEERCRED uid), never by
  * their word.  Names and groups come from NSS (getpwuid_r, getgrouplist),
  * the config's local_groups and, with an "ldap" section, the directory
- * (identity_dir.c, docs/ldap.md); a user is known when any names them.  Group names that are not in canonical form are dropped, never
- * guessed at.
+ * (identity_dir.c, docs/ldap.md); a user is known when any names them.
+ * Group names that are not in canonical form are dropped, never guessed
+ * at (no rule can name them).
+ *
+ * A user's groups are either known completely or not known: when a source
+ * cannot answer (the directory down past cache_stale_max, an NSS error) or
+ * would have to cut the list (more than IDENT_MAX_GROUPS), the identity
+ * says so (groups_complete false, groups_unknown the reason), and every
+ * decision about that user is refused (ident_require_groups): a missing
+ * group could be the one a deny rule, an opt-out or a block is keyed on.
  */
 #ifndef BRK_IDENTITY_H
 #define BRK_IDENTITY_H
@@ -28,6 +36,10 @@ struct ident {
 	size_t ngroups;
 	char *groups[IDENT_MAX_GROUPS];
 	char sources[64];	/* "nss", "local", "ldap" joined by "+" */
+	/* Set only by ident_from_*() once every source has answered in
+	 * full; a zeroed or hand-built ident has unknown groups. */
+	bool groups_complete;
+	char groups_unknown[128];	/* why not, when not ("" if known) */
 };
 
 /* The identity sources (NSS, local groups, and later the directory) and
@@ -41,17 +53,32 @@ void identity_free(struct identity *id);
 /* Health of the sources, for status and metrics (a new object). */
 json_t *identity_health(struct identity *id);
 
-/* The identity of a connected uid.  BRK_ERR_NOTFOUND for unknown uids. */
+/*
+ * The identity of a connected uid.  BRK_ERR_NOTFOUND for unknown uids,
+ * BRK_ERR_IO when NSS cannot say.  Succeeds with groups_complete false
+ * when the user's groups cannot be known completely.
+ */
 int ident_from_uid(struct identity *ids, uid_t uid, struct ident *out,
     struct brk_error *err);
 
 /*
  * The identity of a user by name (for "as" and check --user).
- * BRK_ERR_INVALID for non-canonical names, BRK_ERR_NOTFOUND when no source
- * knows the user.
+ * BRK_ERR_INVALID for non-canonical names, BRK_ERR_NOTFOUND when every
+ * source answered and none knows the user, BRK_ERR_DENIED (err says why)
+ * when none knows the user but one could not answer (whether the user
+ * exists is then unknown).  Succeeds with groups_complete false when a
+ * source that knows the user, or one that could not answer, leaves the
+ * groups incomplete.
  */
 int ident_from_name(struct identity *ids, const char *name,
     struct ident *out, struct brk_error *err);
+
+/*
+ * 0 when id's groups are known completely; else BRK_ERR_DENIED with err
+ * saying "USER: groups unknown: WHY".  Every decision that depends on who
+ * a user is (request, check, approve, roles, explain) calls this first.
+ */
+int ident_require_groups(const struct ident *id, struct brk_error *err);
 
 /* A deep copy of src into dst (which holds nothing yet). */
 int ident_copy(struct ident *dst, const struct ident *src);

@@ -53,13 +53,14 @@ idcache_val_clear(struct idcache_val *v)
 }
 
 static int
-val_copy(struct idcache_val *dst, bool found, char *const *groups,
-    size_t ngroups, int64_t fetched_ms)
+val_copy(struct idcache_val *dst, bool found, bool complete,
+    char *const *groups, size_t ngroups, int64_t fetched_ms)
 {
 	size_t i;
 
 	memset(dst, 0, sizeof(*dst));
 	dst->found = found;
+	dst->complete = complete;
 	dst->fetched_ms = fetched_ms;
 	if (ngroups == 0)
 		return 0;
@@ -175,14 +176,15 @@ evict_oldest(struct idcache *c)
 }
 
 int
-idcache_put(struct idcache *c, const char *name, bool found,
+idcache_put(struct idcache *c, const char *name, bool found, bool complete,
     char *const *groups, size_t ngroups, int64_t fetched_ms)
 {
 	struct idcache_val v;
 	struct entry *e, **link;
 	int r;
 
-	if ((r = val_copy(&v, found, groups, ngroups, fetched_ms)) != 0)
+	if ((r = val_copy(&v, found, complete, groups, ngroups,
+	    fetched_ms)) != 0)
 		return r;
 	pthread_mutex_lock(&c->lock);
 	if ((e = find(c, name, &link)) != NULL) {
@@ -225,8 +227,8 @@ idcache_get(struct idcache *c, const char *name, struct idcache_val *out)
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&c->lock);
 	if ((e = find(c, name, NULL)) != NULL)
-		r = val_copy(out, e->val.found, e->val.groups, e->val.ngroups,
-		    e->val.fetched_ms);
+		r = val_copy(out, e->val.found, e->val.complete,
+		    e->val.groups, e->val.ngroups, e->val.fetched_ms);
 	pthread_mutex_unlock(&c->lock);
 	return r;
 }

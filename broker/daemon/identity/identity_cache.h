@@ -19,6 +19,7 @@ struct idcache;
 /* One answer, owned by whoever holds it (idcache_val_clear). */
 struct idcache_val {
 	bool found;		/* the directory holds the user */
+	bool complete;		/* groups is all of them (else: too many) */
 	char **groups;
 	size_t ngroups;
 	int64_t fetched_ms;	/* monotonic time of the directory's answer */
@@ -31,12 +32,13 @@ int idcache_new(size_t max, struct idcache **out);
 void idcache_free(struct idcache *c);
 
 /*
- * Store an answer (groups copied).  An answer older than the one held for
+ * Store an answer (groups copied); complete is false when the directory
+ * holds more groups for the user than were kept.  An answer older than the one held for
  * name is ignored, so a slow lookup never overwrites a newer one.
  * BRK_ERR_NOMEM (the cache is unchanged).
  */
 int idcache_put(struct idcache *c, const char *name, bool found,
-    char *const *groups, size_t ngroups, int64_t fetched_ms);
+    bool complete, char *const *groups, size_t ngroups, int64_t fetched_ms);
 
 /* A copy of the answer for name into *out; BRK_ERR_NOTFOUND, NOMEM. */
 int idcache_get(struct idcache *c, const char *name,

@@ -67,9 +67,13 @@ fetch(struct iddir *d, const char *name)
 	int r;
 
 	r = idldap_lookup(d->ldap, name, &groups, &n, &err);
-	if (r == 0 || r == BRK_ERR_NOTFOUND || r == BRK_ERR_INVALID) {
-		if (r != BRK_ERR_INVALID &&
-		    idcache_put(d->cache, name, r == 0, groups, n, start) != 0)
+	/* TOOBIG is an answer too: the user is there, in too many groups
+	 * to keep them all, which is remembered as "groups unknown" */
+	if (r == 0 || r == BRK_ERR_NOTFOUND || r == BRK_ERR_INVALID ||
+	    r == BRK_ERR_TOOBIG) {
+		if (r != BRK_ERR_INVALID && idcache_put(d->cache, name,
+		    r == 0 || r == BRK_ERR_TOOBIG, r != BRK_ERR_TOOBIG, groups,
+		    n, start) != 0)
 			log_warn("event=ldap_cache_full error=nomem");
 		pthread_mutex_lock(&d->lock);
 		d->lookups++;
@@ -229,6 +233,11 @@ take(struct iddir_result *out, struct idcache_val *v, bool stale)
 {
 	out->found = v->found;
 	out->stale = stale;
+	out->complete = v->complete;
+	out->why[0] = '\0';
+	if (!v->complete)
+		snprintf(out->why, sizeof(out->why), "more groups in the "
+		    "directory than the broker tracks");
 	out->groups = v->groups;
 	out->ngroups = v->ngroups;
 	v->groups = NULL;
@@ -245,6 +254,8 @@ iddir_lookup(struct iddir *d, const char *name, struct iddir_result *out)
 	int r;
 
 	memset(out, 0, sizeof(*out));
+	/* until an answer is taken, the directory has not said */
+	snprintf(out->why, sizeof(out->why), "directory unreachable");
 	if ((r = idcache_get(d->cache, name, &v)) == BRK_ERR_NOMEM)
 		return r;
 	have = r == 0;
@@ -267,6 +278,9 @@ iddir_lookup(struct iddir *d, const char *name, struct iddir_result *out)
 		idcache_val_clear(&v);
 		if ((r = idcache_get(d->cache, name, &v)) == 0)
 			take(out, &v, false);
+		else	/* answered, but the answer could not be kept */
+			snprintf(out->why, sizeof(out->why), "directory answer "
+			    "lost (out of memory)");
 		r = r == BRK_ERR_NOMEM ? r : 0;
 		goto out;
 	}

@@ -7,8 +7,9 @@
  * directory's changes show within cache_ttl without callers waiting).  An
  * older or missing answer is fetched synchronously, bounded by the
  * configured timeout.  When the directory cannot answer, a cached answer
- * is used until cache_stale_max after it was fetched, then the directory
- * contributes nothing: no groups, and it vouches for no one.  After a
+ * is used until cache_stale_max after it was fetched; past that the
+ * directory vouches for no one and the user's groups are unknown
+ * (complete false), which refuses every decision about them.  After a
  * failure, callers stop waiting on the directory for a few seconds (they
  * use what the cache allows) while the background thread keeps trying.
  */
@@ -29,6 +30,10 @@ struct iddir;
 struct iddir_result {
 	bool found;		/* the directory holds the user */
 	bool stale;		/* from an answer older than cache_ttl */
+	bool complete;		/* groups is all the directory's groups for
+				 * the user (or found is false and the
+				 * directory said so); false until it did */
+	char why[96];		/* when not complete: why */
 	char **groups;
 	size_t ngroups;
 };
@@ -42,8 +47,9 @@ void iddir_free(struct iddir *d);
 
 /*
  * The directory's answer for a canonical user name, as the rules above
- * allow.  Returns 0 (with found false when the directory contributes
- * nothing) or BRK_ERR_NOMEM.  Thread-safe.
+ * allow.  Returns 0 (with complete false and why set when the directory
+ * could not say, or said there are too many groups to keep) or
+ * BRK_ERR_NOMEM.  Thread-safe.
  */
 int iddir_lookup(struct iddir *d, const char *name, struct iddir_result *out);
 

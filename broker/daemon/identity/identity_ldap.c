@@ -30,7 +30,7 @@
 #define POOL_MAX	4	/* idle connections kept */
 #define USER_SIZELIMIT	16	/* more candidate entries: ambiguous */
 #define GROUP_SIZELIMIT	1024
-#define MAX_GROUPS	256	/* as IDENT_MAX_GROUPS: more = fewer rights */
+#define MAX_GROUPS	256	/* as IDENT_MAX_GROUPS: more = unknown */
 #define NEST_FRONTIER	64	/* group DNs asked about per nested level */
 
 struct idldap {
@@ -46,6 +46,7 @@ struct found {
 	size_t n;
 	char **dns;
 	size_t ndns;
+	bool cut;	/* something was left out: the list is not all */
 };
 
 bool
@@ -505,11 +506,14 @@ add_found(struct found *f, char *name, const char *dn)
 			return BRK_ERR_NOMEM;
 		}
 		f->ndns++;
-	}
+	} else
+		f->cut = true;	/* its groups would go unsearched */
 	for (i = 0; name != NULL && i < f->n; i++)
 		dup = dup || strcmp(f->names[i], name) == 0;
+	if (name != NULL && !dup && f->n >= MAX_GROUPS)
+		f->cut = true;	/* more groups than we track */
 	if (name == NULL || dup || f->n >= MAX_GROUPS) {
-		free(name);	/* more groups than we track: fewer rights */
+		free(name);	/* no rule can name it, held, or cut */
 		return 0;
 	}
 	f->names[f->n++] = name;
@@ -528,8 +532,10 @@ group_search(LDAP *ld, const struct ldap_config *lc, long long end,
 	if ((r = search(ld, end, lc->group_base, filter, attrs,
 	    GROUP_SIZELIMIT, &res, &rc, err)) != 0)
 		return r;
-	if (rc == LDAP_SIZELIMIT_EXCEEDED)
+	if (rc == LDAP_SIZELIMIT_EXCEEDED) {
 		log_warn("event=ldap_group_limit limit=%d", GROUP_SIZELIMIT);
+		f->cut = true;
+	}
 	for (e = ldap_first_entry(ld, res); r == 0 && e != NULL;
 	    e = ldap_next_entry(ld, e)) {
 		if ((dn = ldap_get_dn(ld, e)) == NULL) {
@@ -601,8 +607,10 @@ nested_level(LDAP *ld, const struct ldap_config *lc, long long end,
 	bool ok = true;
 	int r;
 
-	if (to - from > NEST_FRONTIER)
-		to = from + NEST_FRONTIER;	/* fewer groups, never more */
+	if (to - from > NEST_FRONTIER) {
+		to = from + NEST_FRONTIER;
+		f->cut = true;	/* the rest go unsearched */
+	}
 	for (i = from; i < to; i++)
 		cap += 2 * (strlen(f->dns[i]) * 3 + 16);
 	cap += 128;
@@ -638,12 +646,19 @@ lookup_on(LDAP *ld, const struct ldap_config *lc, long long end,
 		goto out;
 	if ((r = direct_groups(ld, lc, end, dn, name, f, err)) != 0)
 		goto out;
-	for (depth = 1; lc->nested_groups && depth < LDAP_NEST_MAX; depth++) {
+	for (depth = 1; lc->nested_groups; depth++) {
 		to = f->ndns;
 		if (to == from)
 			break;
 		if ((r = nested_level(ld, lc, end, f, from, to, err)) != 0)
 			goto out;
+		/* one level past the limit is asked only to know whether the
+		 * nesting goes deeper than we follow: then the list is cut */
+		if (depth == LDAP_NEST_MAX) {
+			if (f->ndns > to)
+				f->cut = true;
+			break;
+		}
 		from = to;
 	}
 out:
@@ -661,13 +676,14 @@ found_reset(struct found *f)
 	for (i = 0; i < f->ndns; i++)
 		free(f->dns[i]);
 	f->n = f->ndns = 0;
+	f->cut = false;
 }
 
 int
 idldap_lookup(struct idldap *l, const char *name, char ***groups,
     size_t *ngroups, struct brk_error *err)
 {
-	struct found f = { NULL, 0, NULL, 0 };
+	struct found f = { NULL, 0, NULL, 0, false };
 	long long end = mono_ms() + (long long)l->lc->timeout * 1000;
 	LDAP *ld = NULL;
 	bool reused = false;
@@ -700,6 +716,12 @@ idldap_lookup(struct idldap *l, const char *name, char ***groups,
 	}
 	if (r != 0)
 		goto out;
+	if (f.cut) {
+		log_warn("event=ldap_groups_cut user=%s kept=%zu", name, f.n);
+		r = brk_error_set(err, BRK_ERR_TOOBIG, "ldap: %s is in more "
+		    "groups than the broker tracks", name);
+		goto out;
+	}
 	*groups = f.names;
 	*ngroups = f.n;
 	f.names = NULL;

@@ -88,8 +88,11 @@ void idldap_free(struct idldap *l);
  * Look NAME up: 0 with *groups (a malloc'd array of *ngroups malloc'd
  * canonical group names) when the directory holds exactly one entry whose
  * user_attr equals NAME byte for byte; BRK_ERR_NOTFOUND when it holds
- * none (or several: ambiguous names are no one); BRK_ERR_INVALID for a
- * non-canonical name (never sent).  Any other code means the directory
+ * none (or several: ambiguous names are no one); BRK_ERR_TOOBIG when the
+ * user is in more groups than the broker tracks or than one search
+ * returns, or nested deeper than LDAP_NEST_MAX levels follow (a cut list
+ * is never returned); BRK_ERR_INVALID for a non-canonical name (never
+ * sent).  Any other code means the directory
  * could not answer (BRK_ERR_UNREACHABLE, BRK_ERR_TIMEOUT, BRK_ERR_CRYPTO,
  * BRK_ERR_DENIED for a refused bind, BRK_ERR_PROTOCOL) and err says why.
  * The whole lookup ends within the configured timeout (plus scheduling).

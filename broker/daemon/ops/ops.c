@@ -69,11 +69,14 @@ ops_dispatch(struct call *c)
 	call_fail(c, BRK_ERR_INVALID, "unknown op \"%.64s\"", c->req->op);
 }
 
+/* A user whose groups are unknown holds no role, even one named for
+ * them: every decision about them is refused (identity.h). */
 bool
 call_has_role(struct call *c, struct policy_ref *p, enum policy_role r)
 {
-	return p != NULL && policy_has_role(p->policy, r, c->who.name,
-	    ident_groups(&c->who), c->who.ngroups);
+	return p != NULL && c->who.groups_complete &&
+	    policy_has_role(p->policy, r, c->who.name, ident_groups(&c->who),
+	    c->who.ngroups);
 }
 
 bool
@@ -125,6 +128,8 @@ ops_is_approver(const struct ident *who, const struct request *r)
 {
 	size_t i;
 
+	if (!who->groups_complete)
+		return false;	/* groups unknown: approves nothing */
 	if (strlist_has(r->approver_users, who->name))
 		return true;
 	for (i = 0; i < who->ngroups; i++)

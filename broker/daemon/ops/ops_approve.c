@@ -25,6 +25,7 @@ check_duties(struct store_txn *t, struct req_op *op, const struct request *r,
     const char *id)
 {
 	struct call *c = op->c;
+	struct brk_error gerr = { { 0 } };
 	struct policy_ref *p;
 	json_t *ver;
 	const char *author;
@@ -39,6 +40,11 @@ check_duties(struct store_txn *t, struct req_op *op, const struct request *r,
 		    "decide it", strcmp(c->who.name, r->user) == 0 ||
 		    strcmp(c->who.name, r->caller) == 0 ? c->who.name :
 		    c->caller.name, id);
+		return rc;
+	}
+	if (ident_require_groups(&c->who, &gerr) != 0) {
+		snprintf(op->msg, sizeof(op->msg), "%.400s; %s may not decide "
+		    "%s", gerr.msg, c->who.name, id);
 		return rc;
 	}
 	if (!ops_is_approver(&c->who, r)) {

@@ -202,6 +202,19 @@ op_policy_explain(struct call *c)
 	    (json_int_t)p->version));
 	if ((r = explain_escalation(c, p, &q, o)) != 0)
 		goto fail;
+	if (ident_require_groups(&subject, &err) != 0) {
+		/* the rules above ran on the groups known so far; the
+		 * decision itself is refused, and says why */
+		json_object_set_new(o, "outcome", json_string("deny"));
+		json_object_set_new(o, "effective_outcome",
+		    json_string("deny"));
+		json_object_set_new(o, "reason", json_string(err.msg));
+		json_object_set_new(o, "deciding_rule", json_null());
+	}
+	json_object_set_new(o, "groups_complete",
+	    json_boolean(subject.groups_complete));
+	json_object_set_new(o, "groups_unknown", subject.groups_complete ?
+	    json_null() : json_string(subject.groups_unknown));
 	json_object_set_new(o, "user", json_string(user));
 	json_object_set_new(o, "groups", json_pack("[]"));
 	for (size_t i = 0; i < subject.ngroups; i++)

@@ -13,6 +13,7 @@
 #include "audit.h"
 #include "escalate.h"
 #include "flags.h"
+#include "grantrule.h"
 #include "optouts.h"
 #include "names.h"
 #include "ops.h"
@@ -173,6 +174,7 @@ out:
 
 struct active_find {
 	struct store_txn *t;
+	const char *login;	/* the account logging in */
 	int64_t now;
 	struct request *grants;	/* live grants, CHECK_MAX_GRANTS at most */
 	size_t n;
@@ -184,8 +186,11 @@ find_active(uint64_t serial, void *arg)
 	struct active_find *f = arg;
 	struct request *r = &f->grants[f->n];
 
+	/* the index is keyed by role already; the shared rule decides, so
+	 * that snapshot_decide() cannot say otherwise offline */
 	if (reqstore_load(f->t, serial, r) != 0 ||
-	    !reqstore_in_window(r, f->now))
+	    !reqstore_in_window(r, f->now) ||
+	    !grant_admits(r->role, r->expires_at, f->login, f->now))
 		return 0;
 	return ++f->n == CHECK_MAX_GRANTS;
 }
@@ -219,8 +224,9 @@ unblocked_grant(struct call *c, struct policy_ref *p, struct active_find *f,
     char *why, size_t whylen)
 {
 	struct ident subject;
-	struct brk_error err;
+	struct brk_error err = { { 0 } };
 	struct escalation esc;
+	int ir = 0;
 	struct cover cv = { .policy = p->policy };
 	const struct request *g, *found = NULL;
 	size_t i;
@@ -230,11 +236,24 @@ unblocked_grant(struct call *c, struct policy_ref *p, struct active_find *f,
 		g = &f->grants[i];
 		if (strcmp(subject.name, g->user) != 0) {
 			ident_clear(&subject);
-			/* an unknown user keeps no groups */
-			if (ident_from_name(c->d->ident, g->user, &subject,
-			    &err) != 0)
+			/* a user no source knows has no groups; one whose
+			 * groups cannot be known is refused (identity.h) */
+			ir = ident_from_name(c->d->ident, g->user, &subject,
+			    &err);
+			if (ir == BRK_ERR_NOTFOUND) {
 				snprintf(subject.name, sizeof(subject.name),
 				    "%s", g->user);
+				subject.groups_complete = true;
+				ir = 0;
+			} else if (ir != 0)
+				snprintf(subject.name, sizeof(subject.name),
+				    "%s", g->user);
+			else
+				ir = ident_require_groups(&subject, &err);
+		}
+		if (ir != 0) {
+			snprintf(why, whylen, "%.1000s", err.msg);
+			continue;
 		}
 		cv.user = g->user;
 		cv.groups = ident_groups(&subject);
@@ -288,6 +307,7 @@ op_check(struct call *c)
 	r = BRK_ERR_NOMEM;
 	if ((f.grants = calloc(CHECK_MAX_GRANTS, sizeof(*f.grants))) == NULL)
 		goto fail;
+	f.login = user;
 	if ((r = call_read(c, &f.t)) != 0 ||
 	    (r = reqstore_active_for(f.t, user, resource, find_active,
 	    &f)) != 0)
@@ -338,11 +358,17 @@ groups_json(const struct ident *id)
 int
 op_whoami(struct call *c)
 {
-	call_reply(c, json_pack("{s:s, s:o, s:s, s:s, s:b, s:o}",
+	/* groups lists what is known; groups_complete says whether that is
+	 * all of them, and groups_unknown why not */
+	call_reply(c, json_pack("{s:s, s:o, s:s, s:s, s:b, s:o, s:b, s:o}",
 	    "user", c->who.name, "groups", groups_json(&c->who),
 	    "sources", c->who.sources, "caller", c->caller.name,
 	    "delegated", c->delegated,
-	    "uid", c->who.in_nss ? json_integer(c->who.uid) : json_null()));
+	    "uid", c->who.in_nss ? json_integer(c->who.uid) : json_null(),
+	    "groups_complete", c->who.groups_complete,
+	    "groups_unknown", c->who.groups_complete ? json_null() :
+	    json_string(c->who.groups_unknown[0] != '\0' ?
+	    c->who.groups_unknown : "not resolved")));
 	return 0;
 }
 

@@ -359,7 +359,11 @@ decide(struct call *c, struct policy_ref *p, struct request *rec,
 		.ngroups = c->who.ngroups, .resource = rec->resource,
 		.role = rec->role, .duration = rec->requested_ttl,
 	};
+	int r;
 
+	/* groups unknown: no decision at all, break-glass included */
+	if ((r = ident_require_groups(&c->who, err)) != 0)
+		return r;
 	if (rec->requested_start <= now)
 		rec->requested_start = 0;	/* a start in the past: now */
 	if (rec->requested_start > now + lim->schedule_max)
