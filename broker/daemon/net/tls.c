@@ -120,6 +120,7 @@ struct tls_server {
 	bool stopping, accepting;
 	long long accept_resume_ms;	/* out of descriptors: pause */
 	long long log_sec;
+	long long drops_logged_ms;
 	int log_n;
 	unsigned long dropped_timeout, dropped_full, refused_source;
 	/* shared with the threads that deliver replies */
@@ -483,9 +484,12 @@ log_ok(struct tls_server *t)
 static void
 log_drops(struct tls_server *t)
 {
-	if (t->dropped_timeout == 0 && t->dropped_full == 0 &&
-	    t->refused_source == 0)
+	long long now = deadline_now_ms();
+
+	if ((t->dropped_timeout == 0 && t->dropped_full == 0 &&
+	    t->refused_source == 0) || now - t->drops_logged_ms < 1000)
 		return;
+	t->drops_logged_ms = now;
 	log_warn("event=tls_dropped handshake_timeout=%lu "
 	    "max_unauthenticated=%lu max_unauthenticated_per_source=%lu",
 	    t->dropped_timeout, t->dropped_full, t->refused_source);
@@ -1371,6 +1375,8 @@ tls_stop(struct tls_server *t)
 	while (t->hs.head != NULL)
 		conn_close(t->hs.head);
 	reap(t);
+	t->drops_logged_ms = 0;	/* the last counts, whatever the time */
+	log_drops(t);
 	for (b = 0; b < TLS_SRC_BUCKETS; b++)
 		for (s = t->srcs[b]; s != NULL; s = snext) {
 			snext = s->next;
