@@ -1117,7 +1117,7 @@ fail:
 static void
 accept_some(struct tls_server *t)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };	/* accept4() fills it */
 	socklen_t sl;
 	int i, fd;
 
