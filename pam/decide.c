@@ -12,9 +12,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,7 +25,6 @@
 
 #include "deadline.h"
 #include "client.h"
-#include "fileio.h"
 #include "snapshot.h"
 
 #define CA_KEYS_MAX_SIZE (64 * 1024)
@@ -84,6 +85,7 @@ pb_ask_broker(const struct pb_opts *o, const char *user,
 	long long deadline = deadline_now_ms() + o->timeout_ms, left;
 	struct client *c = NULL;
 	json_t *args = NULL, *res = NULL;
+	uid_t server_uid = CLIENT_NO_UID;
 	int r;
 
 	memset(a, 0, sizeof(*a));
@@ -91,8 +93,13 @@ pb_ask_broker(const struct pb_opts *o, const char *user,
 	if (o->use_tls)
 		r = client_open_tls(o->tls_host, o->tls_port, &tls,
 		    o->timeout_ms, &c, err);
+	else if (o->server_uid != NULL &&
+	    (r = client_parse_uid(o->server_uid, &server_uid, err)) != 0)
+		brk_error_set(err, r, "server_uid=%s: %s", o->server_uid,
+		    brk_strerror(r));
 	else
-		r = client_open(o->socket, o->timeout_ms, &c, err);
+		r = client_open_as(o->socket, server_uid, o->timeout_ms, &c,
+		    err);
 	if (r != 0)
 		goto out;
 	r = BRK_ERR_TIMEOUT;
@@ -123,33 +130,51 @@ out:
 	return r;
 }
 
-/* Read the trusted key file, refusing one that others could have edited. */
+/*
+ * Read a file every offline decision trusts (the CA keys, the snapshot, the
+ * replay state), refusing one that others could have edited: a regular
+ * file, not a symlink, owned by root (or by the effective uid, which is
+ * root wherever logins happen; tests run the module as themselves), and
+ * writable by nobody else.
+ */
 static int
-read_ca_keys(const char *path, char **text, struct brk_error *err)
+safe_open(const char *path, int flags, struct stat *st, int *out,
+    struct brk_error *err)
+{
+	int fd;
+
+	*out = -1;
+	fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (fd < 0)
+		return brk_error_set(err, BRK_ERR_IO, "cannot open %s: %s",
+		    path, strerror(errno));
+	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) ||
+	    (st->st_uid != 0 && st->st_uid != geteuid()) ||
+	    (st->st_mode & 022) != 0) {
+		close(fd);
+		return brk_error_set(err, BRK_ERR_PERM, "%s must be a regular "
+		    "file owned by root and writable only by its owner", path);
+	}
+	*out = fd;
+	return 0;
+}
+
+static int
+read_trusted(const char *path, size_t max, char **text, size_t *len,
+    struct brk_error *err)
 {
 	struct stat st;
 	char *buf = NULL;
 	ssize_t n;
 	size_t got = 0;
-	int fd, r = BRK_ERR_IO;
+	int fd, r;
 
 	*text = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	if (fd < 0) {
-		brk_error_set(err, r, "cannot open %s: %s", path,
-		    strerror(errno));
-		goto out;
-	}
-	r = BRK_ERR_PERM;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    (st.st_uid != 0 && st.st_uid != geteuid()) ||
-	    (st.st_mode & 022) != 0) {
-		brk_error_set(err, r, "%s must be a regular file owned by root "
-		    "and writable only by its owner", path);
-		goto out;
-	}
+	*len = 0;
+	if ((r = safe_open(path, O_RDONLY, &st, &fd, err)) != 0)
+		return r;
 	r = BRK_ERR_TOOBIG;
-	if (st.st_size > CA_KEYS_MAX_SIZE) {
+	if ((uint64_t)st.st_size > max) {
 		brk_error_set(err, r, "%s is too large", path);
 		goto out;
 	}
@@ -166,12 +191,79 @@ read_ca_keys(const char *path, char **text, struct brk_error *err)
 	}
 	buf[got] = '\0';
 	*text = buf;
+	*len = got;
 	buf = NULL;
 	r = 0;
 out:
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	free(buf);
+	return r;
+}
+
+/*
+ * Refuse a snapshot older than the newest one accepted before (a replay
+ * of one issued before a block or a revocation), and record a newer one.
+ * The state file holds that issued_at in decimal; it is created 0600 and
+ * held to the same standard as the snapshot.  Logins in parallel take
+ * turns on an exclusive lock, waited for at most timeout_ms.  A state we
+ * cannot read, lock or record is no decision: fail closed.
+ */
+static int
+check_replay(const char *path, int64_t issued_at, int timeout_ms,
+    struct brk_error *err)
+{
+	long long deadline = deadline_now_ms() + timeout_ms;
+	struct stat st;
+	char buf[32], *end = NULL;
+	long long seen = 0;
+	ssize_t n;
+	int fd, r = BRK_ERR_IO;
+
+	if ((r = safe_open(path, O_RDWR | O_CREAT, &st, &fd, err)) != 0)
+		return r;
+	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno != EWOULDBLOCK || deadline_now_ms() >= deadline) {
+			r = brk_error_set(err, BRK_ERR_TIMEOUT, "cannot lock %s",
+			    path);
+			goto out;
+		}
+		usleep(5000);
+	}
+	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) < 0) {
+		r = brk_error_set(err, BRK_ERR_IO, "cannot read %s: %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	buf[n] = '\0';
+	if (n > 0) {
+		errno = 0;
+		seen = strtoll(buf, &end, 10);
+		if (errno != 0 || buf[0] < '0' || buf[0] > '9' ||
+		    (*end != '\n' && *end != '\0') || seen < 0) {
+			r = brk_error_set(err, BRK_ERR_INVALID, "%s is "
+			    "corrupt (remove it to accept the current "
+			    "snapshot)", path);
+			goto out;
+		}
+	}
+	if (issued_at < seen) {
+		r = brk_error_set(err, BRK_ERR_VERIFY, "snapshot issued at %lld "
+		    "is older than one already accepted (issued at %lld): "
+		    "refused as a replay", (long long)issued_at, seen);
+		goto out;
+	}
+	if (issued_at > seen) {
+		n = snprintf(buf, sizeof(buf), "%lld\n", (long long)issued_at);
+		if (ftruncate(fd, 0) != 0 ||
+		    pwrite(fd, buf, (size_t)n, 0) != n || fsync(fd) != 0) {
+			r = brk_error_set(err, BRK_ERR_IO, "cannot record the "
+			    "snapshot in %s: %s", path, strerror(errno));
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	close(fd);	/* drops the lock */
 	return r;
 }
 
@@ -201,7 +293,7 @@ pb_ask_snapshot(const struct pb_opts *o, const char *user,
 {
 	const char *lines[CA_KEYS_MAX], *why = NULL;
 	struct snapshot *s = NULL;
-	char *keys = NULL, *text = NULL;
+	char *keys = NULL, *text = NULL, state[PATH_MAX];
 	size_t nkeys, len = 0;
 	bool allowed = false;
 	int r = BRK_ERR_UNSUPPORTED;
@@ -216,17 +308,34 @@ pb_ask_snapshot(const struct pb_opts *o, const char *user,
 		brk_error_set(err, r, "a snapshot only decides host: resources");
 		goto out;
 	}
-	if ((r = read_ca_keys(o->ca_keys, &keys, err)) != 0)
+	if ((r = read_trusted(o->ca_keys, CA_KEYS_MAX_SIZE, &keys, &len,
+	    err)) != 0)
 		goto out;
 	r = BRK_ERR_VERIFY;
 	if ((nkeys = key_lines(keys, lines, CA_KEYS_MAX)) == 0) {
 		brk_error_set(err, r, "%s holds no CA key", o->ca_keys);
 		goto out;
 	}
-	if ((r = file_read_all(o->snapshot, SNAPSHOT_MAX_SIZE, 0, &text, &len,
+	if (o->snapshot_state != NULL)
+		snprintf(state, sizeof(state), "%s", o->snapshot_state);
+	else if (snprintf(state, sizeof(state), "%s.state", o->snapshot) >=
+	    (int)sizeof(state)) {
+		brk_error_set(err, r, "snapshot path too long");
+		goto out;
+	}
+	if ((r = read_trusted(o->snapshot, SNAPSHOT_MAX_SIZE, &text, &len,
 	    err)) != 0 ||
 	    (r = snapshot_verify(text, len, lines, nkeys, resource + 5, now,
-	    &s, err)) != 0 ||
+	    &s, err)) != 0)
+		goto out;
+	r = BRK_ERR_VERIFY;
+	if (o->snapshot_max_age > 0 &&
+	    s->issued_at + o->snapshot_max_age < (int64_t)now) {
+		brk_error_set(err, r, "snapshot is older than "
+		    "snapshot_max_age=%d", o->snapshot_max_age);
+		goto out;
+	}
+	if ((r = check_replay(state, s->issued_at, o->timeout_ms, err)) != 0 ||
 	    (r = snapshot_decide(s, user, now, &allowed, &why)) != 0)
 		goto out;
 	a->allowed = allowed;

@@ -167,6 +167,7 @@ static const struct {
 	{ "key", offsetof(struct pb_opts, key) },
 	{ "snapshot", offsetof(struct pb_opts, snapshot) },
 	{ "ca_keys", offsetof(struct pb_opts, ca_keys) },
+	{ "snapshot_state", offsetof(struct pb_opts, snapshot_state) },
 };
 
 static int
@@ -221,6 +222,19 @@ apply(const char *arg, struct pb_opts *o, pb_unknown_fn unknown, void *ctx,
 			o->failmode = PB_FAIL_OPEN;
 		else
 			return bad(err, arg, "secure or open");
+		return 0;
+	}
+	if ((v = opt_value(arg, "snapshot_max_age")) != NULL) {
+		if (parse_int(v, 0, PB_MAX_AGE_MAX, &o->snapshot_max_age) != 0)
+			return bad(err, arg, "seconds, from 0 (no limit) to "
+			    "604800");
+		return 0;
+	}
+	if ((v = opt_value(arg, "server_uid")) != NULL) {
+		/* a uid, or a user name as the broker accepts group names */
+		if (!group_ok(v))
+			return bad(err, arg, "a uid or a user name");
+		o->server_uid = v;
 		return 0;
 	}
 	if ((v = opt_value(arg, "exempt_group")) != NULL) {

@@ -23,6 +23,7 @@
 #define PB_TIMEOUT_MAX 60000
 #define PB_RESOURCE_MAX 256	/* expanded resource, with its NUL */
 #define PB_HOST_MAX 256		/* url host, with its NUL */
+#define PB_MAX_AGE_MAX (7 * 24 * 3600)
 
 enum pb_failmode { PB_FAIL_SECURE, PB_FAIL_OPEN };
 
@@ -34,6 +35,11 @@ struct pb_opts {
 	const char *ca, *cert, *key;	/* TLS files (PEM) */
 	const char *snapshot;	/* signed snapshot file; NULL = none */
 	const char *ca_keys;	/* trusted CA public key lines (extension) */
+	const char *snapshot_state;	/* newest issued_at accepted; NULL =
+					 * "<snapshot>.state" */
+	int snapshot_max_age;	/* seconds since issued_at; 0 = no limit */
+	const char *server_uid;	/* uid or user name that may serve the
+				 * socket besides root; NULL = none */
 	const char *resource;	/* template: %h, %u, %% */
 	int timeout_ms;
 	enum pb_failmode failmode;

@@ -12,8 +12,11 @@
  * Order of sources: the broker (unix socket, or url=tls://), then the
  * signed snapshot when configured, then failmode (secure: deny).  Every
  * path starts from the refusal and reaches success only on its last line.
- * The module keeps no state at all: options live in argv, everything else
- * on the stack or freed before return, so calls may run in parallel.
+ * The module keeps no state in memory: options live in argv, everything
+ * else on the stack or freed before return, so calls may run in parallel.
+ * The one thing kept between calls is on disk and under a lock: the
+ * issued_at of the newest snapshot accepted (decide.c), so that an older
+ * one cannot be replayed.
  */
 #include <errno.h>
 #include <grp.h>

@@ -61,12 +61,20 @@ int
 cli_call(struct cli *cli, const char *op, json_t *args, json_t **result)
 {
 	struct brk_error err = { { 0 } };
+	uid_t server_uid = CLIENT_NO_UID;
+	const char *sv;
 	int r;
 
 	*result = NULL;
+	/* the broker may run as a daemon user: BROKER_SERVER_UID names it */
+	if (cli->client == NULL && (sv = getenv("BROKER_SERVER_UID")) !=
+	    NULL && sv[0] != '\0' &&
+	    (r = client_parse_uid(sv, &server_uid, &err)) != 0)
+		return cli_fail(cli, EX_USAGE, "usage", "BROKER_SERVER_UID: %s",
+		    err.msg);
 	if (cli->client == NULL &&
-	    (r = client_open(cli->socket, cli->timeout_ms, &cli->client,
-	    &err)) != 0)
+	    (r = client_open_as(cli->socket, server_uid, cli->timeout_ms,
+	    &cli->client, &err)) != 0)
 		return cli_fail(cli, EX_UNREACHABLE, "unreachable",
 		    "broker unreachable: %s", err.msg);
 	r = client_call(cli->client, op, args, cli->as, cli->timeout_ms,

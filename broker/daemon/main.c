@@ -25,6 +25,10 @@
 #include "workpool.h"
 #include "tls.h"
 
+/* The notification sinks there are; the notifier knows them only so. */
+static const struct nsink_kind *const sink_kinds[] = { &nsink_exec_kind,
+	&nsink_webhook_kind };
+
 static void
 usage(FILE *f)
 {
@@ -85,7 +89,8 @@ run(struct config *cfg, struct brk_error *err)
 		goto out;
 	}
 	/* notifications: sinks on their own threads, fed by the audit feed */
-	if ((r = notify_new(cfg->notify, &d.notify, err)) != 0)
+	if ((r = notify_new(cfg->notify, sink_kinds, sizeof(sink_kinds) /
+	    sizeof(sink_kinds[0]), &d.notify, err)) != 0)
 		goto out;
 	if ((r = notify_subscribe(d.notify, d.feed)) != 0) {
 		brk_error_set(err, r, "cannot subscribe notifications to the "

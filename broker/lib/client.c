@@ -12,11 +12,13 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,8 +38,77 @@ struct client {
 };
 
 int
+client_parse_uid(const char *s, uid_t *out, struct brk_error *err)
+{
+	struct passwd pw, *res = NULL;
+	unsigned long long n;
+	char *end = NULL, *buf = NULL;
+	size_t len = 16384;
+	int e, r = BRK_ERR_INVALID;
+
+	if (s == NULL || s[0] == '\0' || strlen(s) > 64) {
+		brk_error_set(err, r, "a server uid must be a number or a "
+		    "user name");
+		goto out;
+	}
+	if (s[0] >= '0' && s[0] <= '9') {
+		errno = 0;
+		n = strtoull(s, &end, 10);
+		if (errno != 0 || *end != '\0' || n >= (uid_t)-1) {
+			brk_error_set(err, r, "bad server uid \"%s\"", s);
+			goto out;
+		}
+		*out = (uid_t)n;
+		r = 0;
+		goto out;
+	}
+	r = BRK_ERR_NOMEM;
+	if ((buf = malloc(len)) == NULL)
+		goto out;
+	e = getpwnam_r(s, &pw, buf, len, &res);
+	r = BRK_ERR_NOTFOUND;
+	if (e != 0 || res == NULL) {
+		brk_error_set(err, r, "server user \"%s\" does not exist", s);
+		goto out;
+	}
+	*out = pw.pw_uid;
+	r = 0;
+out:
+	free(buf);
+	return r;
+}
+
+/* Who listens on fd, by the kernel's word; 0 when one we trust. */
+static int
+check_server(int fd, const char *path, uid_t server_uid,
+    struct brk_error *err)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0 ||
+	    len != sizeof(cr))
+		return brk_error_set(err, BRK_ERR_VERIFY, "cannot tell who "
+		    "serves %s: %s", path, strerror(errno));
+	if (cr.uid == 0 || cr.uid == geteuid() ||
+	    (server_uid != CLIENT_NO_UID && cr.uid == server_uid))
+		return 0;
+	return brk_error_set(err, BRK_ERR_VERIFY, "%s is served by uid %lu, "
+	    "not by root, uid %lu (ours) or the configured server uid: not "
+	    "trusting it", path, (unsigned long)cr.uid,
+	    (unsigned long)geteuid());
+}
+
+int
 client_open(const char *path, int timeout_ms, struct client **out,
     struct brk_error *err)
+{
+	return client_open_as(path, CLIENT_NO_UID, timeout_ms, out, err);
+}
+
+int
+client_open_as(const char *path, uid_t server_uid, int timeout_ms,
+    struct client **out, struct brk_error *err)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	long long deadline = deadline_now_ms() + timeout_ms;
@@ -71,6 +142,8 @@ client_open(const char *path, int timeout_ms, struct client **out,
 			goto out;
 		}
 	}
+	if ((r = check_server(fd, path, server_uid, err)) != 0)
+		goto out;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		r = BRK_ERR_NOMEM;
 		goto out;

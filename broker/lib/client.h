@@ -8,18 +8,41 @@
 #ifndef BRK_CLIENT_H
 #define BRK_CLIENT_H
 
+#include <sys/types.h>
+
 #include <jansson.h>
 
 #include "errors.h"
 
 struct client;
 
+/* No extra uid may serve the socket (client_open_as). */
+#define CLIENT_NO_UID ((uid_t)-1)
+
 /*
- * Connect to the broker's unix socket at path within timeout_ms.
- * Returns 0 and sets *out, or BRK_ERR_UNREACHABLE / BRK_ERR_TIMEOUT.
+ * Connect to the broker's unix socket at path within timeout_ms, and
+ * trust what answers only when the kernel says (SO_PEERCRED) that the
+ * process listening runs as root, as our own effective uid (a broker we
+ * started ourselves: tests, "make run"), or as server_uid when that is not
+ * CLIENT_NO_UID (a daemon user configured by the caller: BROKER_SERVER_UID
+ * for the CLI, server_uid= for the PAM module).  Anything else is an
+ * impostor that took the socket path: refused before a byte is sent.
+ * Returns 0 and sets *out, or BRK_ERR_UNREACHABLE / BRK_ERR_TIMEOUT, or
+ * BRK_ERR_VERIFY for a server running as another uid.
  */
+int client_open_as(const char *path, uid_t server_uid, int timeout_ms,
+    struct client **out, struct brk_error *err);
+
+/* client_open_as(path, CLIENT_NO_UID, ...): root or ourselves only. */
 int client_open(const char *path, int timeout_ms, struct client **out,
     struct brk_error *err);
+
+/*
+ * The uid that s names: decimal digits, or a user name NSS knows.
+ * Returns 0, or BRK_ERR_INVALID (malformed, or (uid_t)-1) /
+ * BRK_ERR_NOTFOUND (no such user) with err saying which.  Thread-safe.
+ */
+int client_parse_uid(const char *s, uid_t *out, struct brk_error *err);
 
 /* The files of a TLS client (PEM): the CA that signed the broker's
  * certificate, and this host's certificate (chain) and private key. */

@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "grantrule.h"
 #include "sshbuf.h"
 #include "sshkey.h"
 
@@ -281,7 +282,8 @@ payload_json(const struct snapshot *s, const char *key_id)
 			goto fail;
 	}
 	/* "o" steals the arrays, even when it fails. */
-	root = json_pack("{s:i,s:s,s:I,s:I,s:s,s:o,s:o}", "v", 1,
+	root = json_pack("{s:i,s:s,s:I,s:I,s:s,s:o,s:o}", "v",
+	    SNAPSHOT_VERSION,
 	    "host", s->host, "issued_at", (json_int_t)s->issued_at,
 	    "expires_at", (json_int_t)s->expires_at, "key_id", key_id,
 	    "grants", grants, "blocks", blocks);
@@ -444,7 +446,7 @@ parse_payload(const char *p, size_t len, struct snapshot **out,
 	blocks = json_object_get(root, "blocks");
 	kid = jstr(root, "key_id");
 	if (!has_exactly(root, top, sizeof(top) / sizeof(top[0])) ||
-	    jint(root, "v") != 1 || !json_is_array(grants) ||
+	    jint(root, "v") != SNAPSHOT_VERSION || !json_is_array(grants) ||
 	    !json_is_array(blocks) || kid == NULL) {
 		r = brk_error_set(err, BRK_ERR_INVALID,
 		    "snapshot payload has missing, unknown or mistyped keys");
@@ -521,12 +523,21 @@ snapshot_verify(const char *text, size_t len,
 		goto out;
 	}
 	end = text + len;
-	/* Line 1: the magic. */
+	/* Line 1: the magic.  Version 1 carried no blocks, so a host that
+	 * followed one would let blocked users in: refused by name. */
+	if (len >= sizeof(SNAPSHOT_MAGIC_V1) &&
+	    memcmp(text, SNAPSHOT_MAGIC_V1 "\n", sizeof(SNAPSHOT_MAGIC_V1)) ==
+	    0) {
+		r = brk_error_set(err, BRK_ERR_VERIFY, "snapshot format v1 "
+		    "is no longer trusted (it carries no blocks): fetch a new "
+		    "snapshot");
+		goto out;
+	}
 	if (len < mlen + 1 ||
 	    memcmp(text, SNAPSHOT_MAGIC "\n", mlen + 1) != 0 ||
 	    memchr(text, '\0', len) != NULL) {
 		r = brk_error_set(err, BRK_ERR_INVALID,
-		    "not a broker-snapshot-v1 document");
+		    "not a " SNAPSHOT_MAGIC " document");
 		goto out;
 	}
 	/* Line 2: the payload; line 3: the signature, ending the text. */
@@ -598,20 +609,17 @@ snapshot_verify(const char *text, size_t len,
 	return r;
 }
 
-/* The first unexpired block covering who (or everyone), or NULL. */
+/* The first block in force that refuses grant g, or NULL. */
 static const struct snapshot_block *
-blocking(const struct snapshot *s, const char *who, const char *login,
+blocking(const struct snapshot *s, const struct snapshot_grant *g,
     int64_t now)
 {
-	const struct snapshot_block *b;
 	size_t i;
 
-	for (i = 0; i < s->nblocks; i++) {
-		b = &s->blocks[i];
-		if (now < b->until && (strcmp(b->user, "*") == 0 ||
-		    strcmp(b->user, who) == 0 || strcmp(b->user, login) == 0))
-			return b;
-	}
+	for (i = 0; i < s->nblocks; i++)
+		if (grant_blocked_by(s->blocks[i].user, s->blocks[i].until,
+		    g->user, now))
+			return &s->blocks[i];
 	return NULL;
 }
 
@@ -636,10 +644,9 @@ snapshot_decide(const struct snapshot *s, const char *user, time_t now,
 	}
 	for (i = 0; i < s->ngrants; i++) {
 		g = &s->grants[i];
-		if ((int64_t)now >= g->expires_at ||
-		    (strcmp(g->user, user) != 0 && strcmp(g->role, user) != 0))
+		if (!grant_admits(g->role, g->expires_at, user, (int64_t)now))
 			continue;
-		if ((blk = blocking(s, g->user, user, (int64_t)now)) == NULL) {
+		if ((blk = blocking(s, g, (int64_t)now)) == NULL) {
 			*why = "active grant";
 			*allowed = true;
 			return 0;

@@ -7,11 +7,22 @@
  * until, reason), and is signed by the broker's CA key.  The text form is
  * exactly three lines, each ending in "\n":
  *
- *   broker-snapshot-v1
- *   {"v":1,"host":"web-1","issued_at":..,"expires_at":..,"key_id":"..",
+ *   broker-snapshot-v2
+ *   {"v":2,"host":"web-1","issued_at":..,"expires_at":..,"key_id":"..",
  *    "grants":[{"user":..,"role":..,"expires_at":..,"serial":..}],
  *    "blocks":[{"scope":..,"user":..,"until":..,"reason":..}]}
  *   sig ed25519 <keyid> <base64 Ed25519 signature>
+ *
+ * What the broker puts in (op_snapshot): only grants no block refused when
+ * it was issued (a grant of a blocked user is left out), and every login
+ * block that applies to the host: global and freeze, resource and label
+ * blocks matching it as user "*"; user opt-outs and block flags by name;
+ * and group blocks expanded by the broker, which alone knows the groups,
+ * into one entry per grant user in the group ("group:ops", "alice").  A
+ * host therefore never needs a directory to honour a block.
+ *
+ * Version 1 had the same shape but was issued without blocks; it is
+ * refused by name, and any other magic or "v" is refused too.
  *
  * The payload is compact ASCII JSON on one line (all keys required, no
  * others).  The signature covers the bytes of lines 1 and 2 including their
@@ -34,7 +45,9 @@
 
 #include "errors.h"
 
-#define SNAPSHOT_MAGIC "broker-snapshot-v1"
+#define SNAPSHOT_MAGIC "broker-snapshot-v2"
+#define SNAPSHOT_MAGIC_V1 "broker-snapshot-v1"	/* refused: no blocks */
+#define SNAPSHOT_VERSION 2
 #define SNAPSHOT_MAX_SIZE (8u * 1024 * 1024)
 #define SNAPSHOT_MAX_GRANTS 20000
 #define SNAPSHOT_MAX_BLOCKS 10000
@@ -123,10 +136,10 @@ int snapshot_verify(const char *text, size_t len,
     time_t now, struct snapshot **out, struct brk_error *err);
 
 /*
- * Decide a login by user at now from a verified snapshot.  A grant counts
- * when unexpired and its user or its role equals user (logging in as the
- * granted principal).  A block counts when unexpired and its user is "*",
- * the login user, or the grant's user.  *allowed is true when some counted
+ * Decide a login by user at now from a verified snapshot, by the rule the
+ * live check follows (grantrule.h): a grant counts when unexpired and its
+ * role (the login account) equals user; a block counts when unexpired and
+ * its user is "*" or the grant's user.  *allowed is true when some counted
  * grant has no counted block; *why is a short reason (static, or a block's
  * reason text owned by s).  A snapshot past its expires_at allows nothing.
  * Returns 0, or BRK_ERR_INVALID for NULL arguments.

@@ -3,7 +3,7 @@
 # its main paths, including errors.
 . "$(dirname "$0")/lib.sh"
 if ! command -v valgrind >/dev/null || ldd "$BROKER" | grep -q 'libasan\|libtsan'; then
-	ok "skipped: needs valgrind and a build without sanitizers"
+	skip "needs valgrind and a build without sanitizers"
 	finish
 fi
 start_broker

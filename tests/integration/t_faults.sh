@@ -125,7 +125,7 @@ if [ "$(id -u)" = 0 ] && command -v chattr >/dev/null &&
 else
 	echo "# chattr +i is not supported here (not root, or the" \
 	    "filesystem lacks it)"
-	ok "# SKIP immutable store file: chattr +i unavailable"
+	skip "immutable store file: chattr +i unavailable"
 fi
 
 mkdir -p "$T/ro"
@@ -143,7 +143,7 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null &&
 	echo "# $line"
 	contains "  that names the state" "$T/ro" "$line"
 else
-	ok "# SKIP read-only state mount: no mount namespaces here"
+	skip "read-only state mount: no mount namespaces here"
 fi
 
 # --- 3. unusable paths at start --------------------------------------------

@@ -15,7 +15,7 @@ ADMIN=cn=admin,$SUFFIX
 if [ ! -x "$SLAPD" ] || [ ! -x "$SLAPADD" ] || ! command -v ldapmodify >/dev/null ||
     ! command -v openssl >/dev/null; then
 	echo "# slapd, ldap-utils or openssl missing: skipped"
-	ok "t_ldap skipped (no slapd)"
+	skip "t_ldap: slapd, ldap-utils or openssl missing"
 	finish
 fi
 MODDIR=/usr/lib/ldap

@@ -33,7 +33,7 @@ if command -v man >/dev/null 2>&1 && command -v groff >/dev/null 2>&1; then
 	done
 fi
 if [ $linted = no ]; then
-	ok "lint skipped: neither mandoc nor man with groff is installed (apt-get install mandoc)"
+	skip "man page lint: neither mandoc nor man with groff is installed"
 fi
 
 # ---- completeness ------------------------------------------------------------

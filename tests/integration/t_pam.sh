@@ -38,7 +38,7 @@ fi
 if ldd "$PAMMOD" | grep -q libtsan; then
 	# pam_wrapper dlopens libpam with RTLD_DEEPBIND, which TSAN refuses;
 	# t_pam_valgrind.sh covers TSAN builds without pam_wrapper
-	ok "skipped under TSAN (pam_wrapper needs RTLD_DEEPBIND)"
+	skip "t_pam under TSAN (pam_wrapper needs RTLD_DEEPBIND)"
 	finish
 fi
 
@@ -166,6 +166,42 @@ pexpect 1 "an 'allowed' about someone else is not a decision" wrong alice
 kill "$FAKE1" "$FAKE2" "$FAKE3" 2>/dev/null
 wait "$FAKE1" "$FAKE2" "$FAKE3" 2>/dev/null
 
+# Who answers: a server on the socket that runs as another unprivileged
+# uid is an impostor, for the CLI (exit 5) and for the module (no
+# decision), unless BROKER_SERVER_UID / server_uid= names that uid.
+# Fails when client_open_as() skips its SO_PEERCRED check: checked by
+# making check_server() return 0 (five checks below went red).
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	mkdir -m 0777 "$T/imp"
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+	    "$TOOLS/fakebroker" wrong "$T/imp/s.sock" 60 >"$T/fake4.out" &
+	FAKE4=$!
+	i=0
+	while [ $i -lt 50 ] && ! [ -s "$T/fake4.out" ]; do sleep 0.1; i=$((i + 1)); done
+	expect 5 "the CLI refuses a server running as uid 65534" \
+	    B --socket "$T/imp/s.sock" status
+	contains "... and says who served the socket" "served by uid 65534" "$ERR"
+	contains "... as an unreachable broker" "broker unreachable" "$ERR"
+	expect 5 "BROKER_SERVER_UID=1 (another uid) changes nothing" \
+	    env BROKER_SERVER_UID=1 "$BROKER" --socket "$T/imp/s.sock" status
+	expect 0 "BROKER_SERVER_UID=65534 trusts that uid" \
+	    env BROKER_SERVER_UID=65534 "$BROKER" --socket "$T/imp/s.sock" status
+	expect 0 "BROKER_SERVER_UID=nobody (a name) trusts it too" \
+	    env BROKER_SERVER_UID=nobody "$BROKER" --socket "$T/imp/s.sock" status
+	expect 2 "BROKER_SERVER_UID naming no user is a usage error" \
+	    env BROKER_SERVER_UID=no-such-user-x "$BROKER" --socket "$T/imp/s.sock" status
+	svc imp socket="$T/imp/s.sock" resource=host:web-1 failmode=open
+	pexpect 0 "PAM: an impostor is no decision (failmode=open allows)" imp alice
+	contains "PAM: the impostor is logged" "served by uid 65534" "$OUT"
+	svc impsecure socket="$T/imp/s.sock" resource=host:web-1
+	pexpect 1 "PAM: an impostor is no decision (failmode=secure denies)" impsecure alice
+	svc impok socket="$T/imp/s.sock" resource=host:web-1 server_uid=65534
+	pexpect 1 "PAM: server_uid=65534 trusts it (and its wrong answer denies)" impok alice
+	lacks "PAM: ... so no impostor is logged" "served by uid" "$OUT"
+	kill "$FAKE4" 2>/dev/null
+	wait "$FAKE4" 2>/dev/null
+fi
+
 # Signed snapshots while the broker is away.
 MK=$TOOLS/mksnapshot
 "$MK" "$T/ca" keys >"$T/ca_keys" && chmod 0644 "$T/ca_keys"
@@ -201,6 +237,52 @@ pexpect 1 "a verified snapshot decides even with failmode=open" snapopen bob
 cp "$T/ca_keys" "$T/loose_keys"; chmod 0666 "$T/loose_keys"
 snap snaploose "$T/snap.fresh" "$T/loose_keys"
 pexpect 1 "a world-writable ca_keys file is not trusted: denied" snaploose alice
+
+# No replay: a snapshot older than the newest one accepted is refused; the
+# snapshot and its state file are trusted only when nobody but root could
+# have written them.  Fails when check_replay() is not called or
+# safe_open() skips its owner and mode checks: checked by dropping each
+# in pam/decide.c (the replay and loose-file checks below went red).
+"$MK" "$T/ca" sign web-1 -600 3600 alice >"$T/snap.old"
+"$MK" "$T/ca" sign web-1 -30 3600 alice 3600 alice >"$T/snap.new"
+snap snapold "$T/snap.old" "$T/ca_keys" snapshot_state="$T/web1.state"
+pexpect 0 "an older snapshot is used while nothing newer was seen" snapold alice
+snap snapnew "$T/snap.new" "$T/ca_keys" snapshot_state="$T/web1.state"
+pexpect 1 "the newer snapshot (which blocks alice) is used" snapnew alice
+contains "the newer snapshot decided" "source=snapshot" "$OUT"
+pexpect 1 "the older snapshot put back (a replay) is refused" snapold alice
+contains "the replay is logged" "refused as a replay" "$OUT"
+lacks "the replayed snapshot decided nothing" "source=snapshot" "$OUT"
+equals "the state file is 0600" "600" "$(stat -c %a "$T/web1.state")"
+pexpect 1 "the newer snapshot is still used" snapnew alice
+contains "... and decides" "source=snapshot" "$OUT"
+printf 'junk\n' >"$T/bad.state"; chmod 0600 "$T/bad.state"
+snap snapbadstate "$T/snap.fresh" "$T/ca_keys" snapshot_state="$T/bad.state"
+pexpect 1 "a corrupt state file: the snapshot is not used" snapbadstate alice
+contains "the corrupt state is logged" "corrupt" "$OUT"
+cp "$T/snap.fresh" "$T/snap.gw"; chmod 0664 "$T/snap.gw"
+snap snapgw "$T/snap.gw" "$T/ca_keys"
+pexpect 1 "a group-writable snapshot file is not trusted" snapgw alice
+contains "the unsafe snapshot file is logged" "writable only by its owner" "$OUT"
+if [ "$(id -u)" = 0 ]; then
+	cp "$T/snap.fresh" "$T/snap.nobody"; chown 65534 "$T/snap.nobody"
+	snap snapnobody "$T/snap.nobody" "$T/ca_keys"
+	pexpect 1 "a snapshot file owned by another user is not trusted" snapnobody alice
+	contains "the foreign owner is logged" "owned by root" "$OUT"
+fi
+ln -s "$T/snap.fresh" "$T/snap.link"
+snap snaplink "$T/snap.link" "$T/ca_keys"
+pexpect 1 "a symlinked snapshot is not followed" snaplink alice
+snap snapage "$T/snap.old" "$T/ca_keys" snapshot_max_age=300 snapshot_state="$T/age.state"
+pexpect 1 "snapshot_max_age=300 refuses one issued 600 s ago" snapage alice
+contains "the age refusal is logged" "snapshot_max_age" "$OUT"
+snap snapage2 "$T/snap.old" "$T/ca_keys" snapshot_max_age=900 snapshot_state="$T/age.state"
+pexpect 0 "snapshot_max_age=900 accepts it" snapage2 alice
+for bad in snapshot_max_age=-1 snapshot_max_age=x snapshot_state=rel server_uid= server_uid=-1 "server_uid=x&y"; do
+	snap malformed2 "$T/snap.fresh" "$T/ca_keys" "$bad"
+	pexpect 1 "malformed $bad denies" malformed2 alice
+done
+
 svc snapup socket="$S" resource=host:web-1 snapshot="$T/snap.fresh" ca_keys="$T/ca_keys"
 pexpect 1 "with the broker up, the broker decides (not the snapshot)" snapup carol
 lacks "the snapshot was not consulted" "source=snapshot" "$OUT"

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 SSHD=/usr/sbin/sshd
 if [ "$(id -u)" != 0 ] || [ ! -x "$SSHD" ] || ! command -v useradd >/dev/null; then
-	ok "skipped: needs root, sshd and useradd (uid $(id -u))"; finish
+	skip "t_ssh needs root, sshd and useradd (uid $(id -u))"; finish
 fi
 U=brk$$x$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
 useradd -M -p "*" -d "$T/home" -s /bin/sh "$U" || { not_ok "useradd $U"; finish; }

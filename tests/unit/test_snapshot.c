@@ -69,7 +69,7 @@ Test(snapshot, round_trip)
 
 	cr_assert_eq(snapshot_sign(ca, s, &text), 0);
 	/* Three lines, the last naming the key. */
-	cr_assert_eq(strncmp(text, "broker-snapshot-v1\n{", 20), 0);
+	cr_assert_eq(strncmp(text, "broker-snapshot-v2\n{\"v\":2,", 26), 0);
 	cr_assert_not_null(strstr(text, "\nsig ed25519 "));
 	cr_assert_not_null(strstr(text, ca_key_id(ca)));
 	cr_assert_eq(text[strlen(text) - 1], '\n');
@@ -236,19 +236,25 @@ Test(snapshot, keys_and_rotation)
 /* Sign arbitrary payload bytes with the real key, as a buggy encoder
  * could: the verifier must still refuse anything off-format. */
 static char *
-sign_payload(const struct ca *ca, const char *payload)
+sign_magic(const struct ca *ca, const char *magic, const char *payload)
 {
 	unsigned char b64[100];
 	uint8_t sig[64];
 	char *body, *text;
 
-	cr_assert_gt(asprintf(&body, "broker-snapshot-v1\n%s\n", payload), 0);
+	cr_assert_gt(asprintf(&body, "%s\n%s\n", magic, payload), 0);
 	cr_assert_eq(ca_sign(ca, (const uint8_t *)body, strlen(body), sig), 0);
 	EVP_EncodeBlock(b64, sig, 64);
 	cr_assert_gt(asprintf(&text, "%ssig ed25519 %s %s\n", body,
 	    ca_key_id(ca), (char *)b64), 0);
 	free(body);
 	return text;
+}
+
+static char *
+sign_payload(const struct ca *ca, const char *payload)
+{
+	return sign_magic(ca, SNAPSHOT_MAGIC, payload);
 }
 
 /* Each is HEAD (naming the signer's key id) followed by a tail. */
@@ -304,7 +310,7 @@ Test(snapshot, strict_payload)
 	const char *id = ca_key_id(ca);
 	size_t i;
 
-	cr_assert_gt(asprintf(&p, HEAD, 1, id,
+	cr_assert_gt(asprintf(&p, HEAD, 2, id,
 	    ",\"grants\":[],\"blocks\":[]}"), 0);
 	text = sign_payload(ca, p);
 	cr_assert_eq(verify(text, strlen(text), ca, "web-1", NOW, &v, &err), 0,
@@ -313,21 +319,47 @@ Test(snapshot, strict_payload)
 	free(text);
 	free(p);
 	for (i = 0; i < sizeof(bad_tails) / sizeof(bad_tails[0]); i++) {
-		cr_assert_gt(asprintf(&p, HEAD, 1, id, bad_tails[i]), 0);
+		cr_assert_gt(asprintf(&p, HEAD, 2, id, bad_tails[i]), 0);
 		refused(ca, p);
 		free(p);
 	}
 	/* Another version; a key_id that is not the signer's; not JSON. */
-	cr_assert_gt(asprintf(&p, HEAD, 2, id,
+	cr_assert_gt(asprintf(&p, HEAD, 1, id,
 	    ",\"grants\":[],\"blocks\":[]}"), 0);
 	refused(ca, p);
 	free(p);
-	cr_assert_gt(asprintf(&p, HEAD, 1, "0000000000000000",
+	cr_assert_gt(asprintf(&p, HEAD, 3, id,
+	    ",\"grants\":[],\"blocks\":[]}"), 0);
+	refused(ca, p);
+	free(p);
+	cr_assert_gt(asprintf(&p, HEAD, 2, "0000000000000000",
 	    ",\"grants\":[],\"blocks\":[]}"), 0);
 	refused(ca, p);
 	free(p);
 	refused(ca, "[1,2");
 	refused(ca, "");
+	/*
+	 * A genuine, correctly signed version 1 snapshot (issued before
+	 * snapshots carried blocks) is refused by name, and so is any magic
+	 * this module does not know.  Fails when the verifier accepts v1:
+	 * checked by restoring SNAPSHOT_MAGIC "broker-snapshot-v1" and
+	 * "v":1 (the code of main), which makes this assertion red.
+	 */
+	cr_assert_gt(asprintf(&p, HEAD, 1, id, ",\"grants\":[{\"user\":"
+	    "\"alice\",\"role\":\"alice\",\"expires_at\":1700003600,"
+	    "\"serial\":1}],\"blocks\":[]}"), 0);
+	text = sign_magic(ca, "broker-snapshot-v1", p);
+	v = NULL;
+	cr_assert_eq(verify(text, strlen(text), ca, "web-1", NOW, &v, &err),
+	    BRK_ERR_VERIFY, "a v1 snapshot was accepted");
+	cr_assert_null(v);
+	cr_assert_not_null(strstr(err.msg, "v1"), "%s", err.msg);
+	free(text);
+	text = sign_magic(ca, "broker-snapshot-v3", p);
+	cr_assert_eq(verify(text, strlen(text), ca, "web-1", NOW, &v, &err),
+	    BRK_ERR_INVALID);
+	free(text);
+	free(p);
 	ca_free(ca);
 	tmpdir_free(dir);
 }
@@ -379,6 +411,14 @@ Test(snapshot, decide)
 	cr_assert(ok);
 	cr_assert_eq(snapshot_decide(s, "bob", NOW + 60, &ok, &why), 0);
 	cr_assert(!ok);
+	/*
+	 * ... but not as himself: a grant admits its role only, as the live
+	 * check does (grantrule.c).  Fails when snapshot_decide() also
+	 * matches the grant's user: checked with the code of main, which let
+	 * "bob" in here.
+	 */
+	cr_assert_eq(snapshot_decide(s, "bob", NOW, &ok, &why), 0);
+	cr_assert(!ok, "bob logged in as himself on a grant for postgres");
 	/* carol is blocked; the reason is given. */
 	cr_assert_eq(snapshot_decide(s, "carol", NOW, &ok, &why), 0);
 	cr_assert(!ok);
@@ -401,6 +441,12 @@ Test(snapshot, decide)
 	    NULL), 0);
 	cr_assert_eq(snapshot_decide(s, "postgres", NOW + 20, &ok, &why), 0);
 	cr_assert(!ok);
+	/* A block naming the login account, not the grant's user, does not
+	 * refuse it: blocks concern users, as live (ops_query.c). */
+	cr_assert_eq(snapshot_add_block(s, "user:postgres", "postgres",
+	    NOW + 300, "", NULL), 0);
+	cr_assert_eq(snapshot_decide(s, "postgres", NOW + 40, &ok, &why), 0);
+	cr_assert(ok);
 	/* Past the snapshot's own expiry nothing is allowed. */
 	cr_assert_eq(snapshot_decide(s, "alice", NOW + 300, &ok, &why), 0);
 	cr_assert(!ok);

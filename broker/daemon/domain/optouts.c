@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "glob.h"
+#include "record.h"
+#include "serial.h"
 #include "names.h"
 #include "strlist.h"
 #include "timefmt.h"
@@ -35,18 +37,7 @@ optout_id(uint64_t id, char buf[24])
 int
 optout_id_parse(const char *s, uint64_t *id)
 {
-	uint64_t v = 0;
-
-	if (s == NULL || *s++ != 'o' || *s == '\0' || *s == '0' ||
-	    strlen(s) > 19)
-		return BRK_ERR_INVALID;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9')
-			return BRK_ERR_INVALID;
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	*id = v;
-	return 0;
+	return serial_parse(s, 'o', false, id);
 }
 
 static bool
@@ -129,11 +120,7 @@ optout_parse_scope(const char *scope, struct optout *o,
 			    "\"%.64s\" is not a valid rule id", rest);
 		return 0;
 	case OPT_REQUEST:
-		if (*rest == 'r')
-			rest++;
-		for (serial = 0; *rest >= '0' && *rest <= '9'; rest++)
-			serial = serial * 10 + (uint64_t)(*rest - '0');
-		if (*rest != '\0' || serial == 0)
+		if (req_id_parse(rest, &serial) != 0)
 			return brk_error_set(err, BRK_ERR_INVALID, "scope "
 			    "request: needs a request id like r42");
 		snprintf(o->pattern, sizeof(o->pattern), "r%llu",

@@ -3,10 +3,11 @@
  *
  * The one idea: the feed callback only maps and enqueues.  An event is
  * serialised once, shared by reference, and pushed into each sink's
- * bounded ring; a full ring drops its oldest event and counts it, so
- * neither the feed nor anything behind it (the writer, grants) ever waits
- * for a hook.  The sinks' threads (notify_exec.c, notify_webhook.c) pop and
- * deliver at their own pace.
+ * bounded ring (nqueue.c); a full ring drops its oldest event and counts
+ * it, so neither the feed nor anything behind it (the writer, grants) ever
+ * waits for a hook.  The sinks' threads pop and deliver at their own pace.
+ * The notifier knows the sinks (notify_exec.c, notify_webhook.c) only
+ * through the kinds main.c hands to notify_new().
  */
 #include "notify.h"
 
@@ -23,12 +24,11 @@
 #include "reviews.h"
 #include "timefmt.h"
 
-#define MAX_SINKS 2
 #define REVIEW_EVERY 60		/* seconds between looks for overdue reviews */
 
 struct notify {
 	const struct notify_config *cfg;
-	struct nsink sinks[MAX_SINKS];
+	struct nsink sinks[NOTIFY_MAX_SINKS];
 	size_t nsinks;
 	bool curl_ready;
 	uint64_t made, matched;		/* atomic */
@@ -38,44 +38,7 @@ struct notify {
 	size_t noverdue;
 };
 
-int64_t
-notify_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- events --------------------------------------------------------- */
-
-struct nevent *
-nevent_new(const char *name, const char *json, size_t len)
-{
-	struct nevent *e = malloc(sizeof(*e) + len + 1);
-
-	if (e == NULL)
-		return NULL;
-	e->refs = 1;
-	snprintf(e->name, sizeof(e->name), "%s", name);
-	e->len = len;
-	memcpy(e->json, json, len);
-	e->json[len] = '\0';
-	return e;
-}
-
-void
-nevent_ref(struct nevent *e)
-{
-	__atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
-}
-
-void
-nevent_put(struct nevent *e)
-{
-	if (e != NULL && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0)
-		free(e);
-}
+/* ---- events from audit records ------------------------------------ */
 
 static const char *
 severity(const char *ev)
@@ -201,200 +164,46 @@ notify_map(const json_t *record)
 	return out;
 }
 
-/* ---- queues --------------------------------------------------------- */
-
-static int
-nqueue_init(struct nqueue *q, size_t max)
-{
-	memset(q, 0, sizeof(*q));
-	if ((q->ring = calloc(max, sizeof(*q->ring))) == NULL)
-		return BRK_ERR_NOMEM;
-	q->max = max;
-	pthread_mutex_init(&q->lock, NULL);
-	pthread_cond_init(&q->cond, NULL);
-	return 0;
-}
-
-static void
-nqueue_push(struct nqueue *q, struct nevent *e)
-{
-	struct nevent *old = NULL;
-
-	nevent_ref(e);
-	pthread_mutex_lock(&q->lock);
-	if (q->stopping) {
-		q->dropped++;
-		old = e;
-	} else {
-		if (q->len == q->max) {		/* drop the oldest */
-			old = q->ring[q->head];
-			q->head = (q->head + 1) % q->max;
-			q->len--;
-			q->dropped++;
-		}
-		q->ring[(q->head + q->len) % q->max] = e;
-		q->len++;
-		q->queued++;
-		pthread_cond_signal(&q->cond);
-	}
-	pthread_mutex_unlock(&q->lock);
-	nevent_put(old);
-}
-
-/* The next event; NULL once stopping and empty or past the grace. */
-static struct nevent *
-nqueue_pop(struct nqueue *q)
-{
-	struct nevent *e = NULL;
-
-	pthread_mutex_lock(&q->lock);
-	while (q->len == 0 && !q->stopping)
-		pthread_cond_wait(&q->cond, &q->lock);
-	if (q->len > 0 && (!q->stopping ||
-	    notify_mono_ms() < q->deadline_ms)) {
-		e = q->ring[q->head];
-		q->head = (q->head + 1) % q->max;
-		q->len--;
-	}
-	pthread_mutex_unlock(&q->lock);
-	return e;
-}
-
-bool
-nqueue_should_stop(struct nqueue *q)
-{
-	bool stop;
-
-	pthread_mutex_lock(&q->lock);
-	stop = q->stopping && notify_mono_ms() >= q->deadline_ms;
-	pthread_mutex_unlock(&q->lock);
-	return stop;
-}
-
-bool
-nqueue_sleep(struct nqueue *q, int64_t ms)
-{
-	struct timespec until;
-	bool stop;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
-	pthread_mutex_lock(&q->lock);
-	while (!q->stopping &&
-	    pthread_cond_timedwait(&q->cond, &q->lock, &until) == 0)
-		;
-	stop = q->stopping;
-	pthread_mutex_unlock(&q->lock);
-	return stop;
-}
-
-void
-nqueue_count_retry(struct nqueue *q)
-{
-	pthread_mutex_lock(&q->lock);
-	q->retries++;
-	pthread_mutex_unlock(&q->lock);
-}
-
-static void *
-sink_main(void *arg)
-{
-	struct nsink *s = arg;
-	struct nevent *e;
-	int rc;
-
-	while ((e = nqueue_pop(&s->q)) != NULL) {
-		rc = s->deliver(s, e);
-		pthread_mutex_lock(&s->q.lock);
-		if (rc == 0)
-			s->q.delivered++;
-		else
-			s->q.failed++;
-		pthread_mutex_unlock(&s->q.lock);
-		nevent_put(e);
-	}
-	return NULL;
-}
-
-/* Stop a sink: grace for what is queued, then drop the rest. */
-static void
-sink_stop(struct nsink *s)
-{
-	size_t i, left;
-
-	pthread_mutex_lock(&s->q.lock);
-	s->q.stopping = true;
-	s->q.deadline_ms = notify_mono_ms() + NOTIFY_DRAIN_MS;
-	pthread_cond_broadcast(&s->q.cond);
-	pthread_mutex_unlock(&s->q.lock);
-	for (i = 0; i < s->started; i++)
-		pthread_join(s->threads[i], NULL);
-	left = s->q.len;
-	for (i = 0; i < s->q.len; i++)
-		nevent_put(s->q.ring[(s->q.head + i) % s->q.max]);
-	s->q.dropped += left;
-	s->q.len = 0;
-	if (left > 0)
-		log_warn("event=notify_stop sink=%s dropped=%zu", s->name, left);
-	if (s->fini != NULL)
-		s->fini(s);
-	free(s->threads);
-	free(s->q.ring);
-	pthread_mutex_destroy(&s->q.lock);
-	pthread_cond_destroy(&s->q.cond);
-}
-
 /* ---- the notifier --------------------------------------------------- */
 
-static int
-sink_start(struct nsink *s, struct brk_error *err)
-{
-	if ((s->threads = calloc(s->nthreads, sizeof(*s->threads))) == NULL)
-		return BRK_ERR_NOMEM;
-	for (s->started = 0; s->started < s->nthreads; s->started++)
-		if (pthread_create(&s->threads[s->started], NULL, sink_main,
-		    s) != 0)
-			return brk_error_set(err, BRK_ERR_INTERNAL, "notify: "
-			    "cannot start the %s threads", s->name);
-	return 0;
-}
-
 int
-notify_new(const struct notify_config *cfg, struct notify **out,
+notify_new(const struct notify_config *cfg,
+    const struct nsink_kind *const *kinds, size_t nkinds, struct notify **out,
     struct brk_error *err)
 {
 	struct notify *n = NULL;
 	struct nsink *s;
+	const void *section;
+	char said[128] = "";
+	size_t i, at = 0;
 	int r = BRK_ERR_NOMEM;
 
 	*out = NULL;
 	if (cfg == NULL)
 		return 0;
+	if (nkinds > NOTIFY_MAX_SINKS) {
+		r = BRK_ERR_TOOBIG;
+		goto out;
+	}
 	if ((n = calloc(1, sizeof(*n))) == NULL)
 		goto out;
 	n->cfg = cfg;
-	if (cfg->exec != NULL) {
+	for (i = 0; i < nkinds; i++) {
+		section = kinds[i]->section(cfg);
+		at += (size_t)snprintf(said + at, sizeof(said) - at, " %s=%s",
+		    kinds[i]->name, section != NULL ? "on" : "off");
+		if (at >= sizeof(said))
+			at = sizeof(said) - 1;
+		if (section == NULL)
+			continue;
 		s = &n->sinks[n->nsinks++];
-		if ((r = nqueue_init(&s->q, (size_t)cfg->exec->queue)) != 0 ||
-		    (r = nsink_exec_init(s, cfg->exec)) != 0 ||
-		    (r = sink_start(s, err)) != 0)
+		s->name = kinds[i]->name;
+		if ((r = nqueue_init(&s->q, kinds[i]->queue_max(section))) != 0 ||
+		    (r = kinds[i]->init(s, section)) != 0 ||
+		    (r = nsink_start(s, err)) != 0)
 			goto out;
 	}
-	if (cfg->webhook != NULL) {
-		s = &n->sinks[n->nsinks++];
-		if ((r = nqueue_init(&s->q, (size_t)cfg->webhook->queue)) != 0 ||
-		    (r = nsink_webhook_init(s, cfg->webhook)) != 0 ||
-		    (r = sink_start(s, err)) != 0)
-			goto out;
-	}
-	log_info("event=notify_ready exec=%s webhook=%s",
-	    cfg->exec != NULL ? "on" : "off",
-	    cfg->webhook != NULL ? "on" : "off");
+	log_info("event=notify_ready%s", said);
 	*out = n;
 	n = NULL;
 	r = 0;
@@ -584,7 +393,7 @@ notify_free(struct notify *n)
 		return;
 	for (i = 0; i < n->nsinks; i++)
 		if (n->sinks[i].q.ring != NULL)
-			sink_stop(&n->sinks[i]);
+			nsink_stop(&n->sinks[i]);
 	free(n->overdue);
 	free(n);
 }

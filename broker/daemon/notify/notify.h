@@ -66,12 +66,25 @@ int notify_config_parse(json_t *section, struct notify_config **out,
 void notify_config_free(struct notify_config *c);
 
 /*
- * Start the sinks' threads for cfg (borrowed: it must outlive n).  With
- * cfg NULL, *out is NULL and 0 is returned: notifications are off and
- * every other notify_* function accepts the NULL.
- * Errors: BRK_ERR_NOMEM, BRK_ERR_INTERNAL (thread or libcurl start-up).
+ * A kind of sink (notify_sink.h says what is in it).  The notifier knows
+ * the sinks only through the kinds it is given; these are the two there
+ * are, for main.c to hand over.
  */
-int notify_new(const struct notify_config *cfg, struct notify **out,
+struct nsink_kind;
+extern const struct nsink_kind nsink_exec_kind;	/* notify_exec.c */
+extern const struct nsink_kind nsink_webhook_kind;	/* notify_webhook.c */
+
+/*
+ * Start the sinks' threads for cfg (borrowed: it must outlive n): one sink
+ * for each of the nkinds kinds whose section cfg has.  With cfg NULL, *out
+ * is NULL and 0 is returned: notifications are off and every other
+ * notify_* function accepts the NULL.
+ * Errors: BRK_ERR_NOMEM, BRK_ERR_INTERNAL (thread or libcurl start-up),
+ * BRK_ERR_TOOBIG (more kinds than NOTIFY_MAX_SINKS).
+ */
+#define NOTIFY_MAX_SINKS 4
+int notify_new(const struct notify_config *cfg,
+    const struct nsink_kind *const *kinds, size_t nkinds, struct notify **out,
     struct brk_error *err);
 
 /* Subscribe n to the feed; call before auditfeed_start(). */

@@ -164,12 +164,29 @@ out:
 	return r;
 }
 
-int
-nsink_exec_init(struct nsink *s, const struct notify_exec_config *c)
+static int
+exec_init(struct nsink *s, const void *section)
 {
-	s->name = "exec";
+	const struct notify_exec_config *c = section;
+
 	s->cfg = c;
 	s->deliver = exec_deliver;
 	s->nthreads = (size_t)c->concurrency;
 	return 0;
 }
+
+static const void *
+exec_section(const struct notify_config *c)
+{
+	return c->exec;
+}
+
+static size_t
+exec_queue_max(const void *section)
+{
+	return (size_t)((const struct notify_exec_config *)section)->queue;
+}
+
+const struct nsink_kind nsink_exec_kind = { .name = "exec",
+	.section = exec_section, .queue_max = exec_queue_max,
+	.init = exec_init };

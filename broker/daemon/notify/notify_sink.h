@@ -65,11 +65,27 @@ bool nqueue_sleep(struct nqueue *q, int64_t ms);
 /* Count one more attempt after a first (webhook retries). */
 void nqueue_count_retry(struct nqueue *q);
 
-/* Set s up as an exec sink (notify_exec.c): deliver and threads. */
-int nsink_exec_init(struct nsink *s, const struct notify_exec_config *c);
-/* Set s up as a webhook sink (notify_webhook.c). */
-int nsink_webhook_init(struct nsink *s,
-    const struct notify_webhook_config *c);
+/*
+ * What a sink registers with the notifier: its name, where its section is
+ * in the config (NULL: not configured), the size of its queue, and how to
+ * set a sink up (deliver, fini, threads) from that section.  The notifier
+ * makes the queue and starts the threads (nsink_start()).
+ */
+struct nsink_kind {
+	const char *name;
+	const void *(*section)(const struct notify_config *c);
+	size_t (*queue_max)(const void *section);
+	int (*init)(struct nsink *s, const void *section);
+};
+
+/* The queue of a sink, empty, holding at most max events. */
+int nqueue_init(struct nqueue *q, size_t max);
+/* Push e (a reference is taken); a full queue drops its oldest. */
+void nqueue_push(struct nqueue *q, struct nevent *e);
+/* Start s's threads (s->nthreads of them), each popping and delivering. */
+int nsink_start(struct nsink *s, struct brk_error *err);
+/* Stop a sink: grace for what is queued, then drop the rest (counted). */
+void nsink_stop(struct nsink *s);
 /* Check a webhook URL: https://, or http:// to a loopback address only. */
 int nsink_webhook_url_ok(const char *url, struct brk_error *err);
 

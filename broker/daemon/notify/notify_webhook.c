@@ -208,12 +208,12 @@ webhook_fini(struct nsink *s)
 	curl_global_cleanup();
 }
 
-int
-nsink_webhook_init(struct nsink *s, const struct notify_webhook_config *c)
+static int
+webhook_init(struct nsink *s, const void *section)
 {
+	const struct notify_webhook_config *c = section;
 	struct webhook *w;
 
-	s->name = "webhook";
 	s->cfg = c;
 	s->deliver = webhook_deliver;
 	s->nthreads = 1;	/* in order */
@@ -230,3 +230,19 @@ nsink_webhook_init(struct nsink *s, const struct notify_webhook_config *c)
 	s->fini = webhook_fini;
 	return 0;
 }
+
+static const void *
+webhook_section(const struct notify_config *c)
+{
+	return c->webhook;
+}
+
+static size_t
+webhook_queue_max(const void *section)
+{
+	return (size_t)((const struct notify_webhook_config *)section)->queue;
+}
+
+const struct nsink_kind nsink_webhook_kind = { .name = "webhook",
+	.section = webhook_section, .queue_max = webhook_queue_max,
+	.init = webhook_init };

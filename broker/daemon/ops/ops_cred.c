@@ -10,6 +10,7 @@
 #include "ca.h"
 #include "cred.h"
 #include "escalate.h"
+#include "flags.h"
 #include "krl.h"
 #include "names.h"
 #include "ops.h"
@@ -169,19 +170,55 @@ op_ca_show(struct call *c)
 	return 0;
 }
 
+/*
+ * Building a snapshot.  The host that reads it knows nothing but what it
+ * carries, so the broker judges every grant the way the live check would
+ * (escalate_find() with the grant user's groups) and leaves out the ones a
+ * block refuses now, then adds every login block that applies to the host
+ * so that snapshot_decide() refuses too: global and freeze, resource and
+ * label blocks as user "*", user opt-outs and block flags by name, and
+ * group blocks expanded here, where the groups are known, into one entry
+ * per grant user in the group.  Rule and request blocks concern single
+ * grants and are carried by leaving those grants out.
+ */
+struct snap_grant {
+	char user[REC_NAME];
+	uint64_t serial;
+};
+
 struct snap_fill {
+	struct call *c;
 	struct store_txn *t;
 	struct snapshot *s;
+	const struct policy *policy;
 	const char *resource;
 	int64_t now;
+	struct snap_grant *g;	/* in-window grants on the host */
+	size_t ng, gcap;
+	struct optout *live;	/* block opt-outs in force (owned) */
+	size_t nlive, livecap;
+	size_t left_out;
 	int rc;
 	struct brk_error *err;
 };
 
+/* Reasons and scopes travel as printable ASCII, cut short: whatever the
+ * store holds, the snapshot stays within its own limits. */
+static void
+ascii_copy(char *dst, size_t dstlen, const char *src)
+{
+	size_t i;
+
+	for (i = 0; src[i] != '\0' && i + 1 < dstlen; i++)
+		dst[i] = src[i] >= ' ' && src[i] <= '~' ? src[i] : '?';
+	dst[i] = '\0';
+}
+
 static int
-add_grant(uint64_t serial, void *arg)
+collect_grant(uint64_t serial, void *arg)
 {
 	struct snap_fill *f = arg;
+	struct snap_grant *ng;
 	struct request r;
 
 	/* a window that has not begun is left out: a host that decides
@@ -190,9 +227,165 @@ add_grant(uint64_t serial, void *arg)
 	    !reqstore_in_window(&r, f->now) ||
 	    strcmp(r.resource, f->resource) != 0)
 		return 0;
-	f->rc = snapshot_add_grant(f->s, r.user, r.role, r.expires_at,
-	    r.serial, f->err);
+	if (f->ng >= SNAPSHOT_MAX_GRANTS) {
+		f->rc = brk_error_set(f->err, BRK_ERR_TOOBIG, "%s has more "
+		    "than %d active grants", f->resource, SNAPSHOT_MAX_GRANTS);
+		return f->rc;
+	}
+	if (f->ng == f->gcap) {
+		f->gcap = f->gcap ? f->gcap * 2 : 64;
+		if ((ng = realloc(f->g, f->gcap * sizeof(*ng))) == NULL)
+			return f->rc = BRK_ERR_NOMEM;
+		f->g = ng;
+	}
+	snprintf(f->g[f->ng].user, sizeof(f->g[f->ng].user), "%s", r.user);
+	f->g[f->ng++].serial = serial;
+	return 0;
+}
+
+static int
+by_user(const void *a, const void *b)
+{
+	const struct snap_grant *x = a, *y = b;
+	int d = strcmp(x->user, y->user);
+
+	return d != 0 ? d : (x->serial > y->serial) - (x->serial < y->serial);
+}
+
+static int
+add_block(struct snap_fill *f, const char *scope, const char *user,
+    int64_t until, const char *why)
+{
+	char sc[SNAPSHOT_NAME_MAX], reason[320];
+
+	ascii_copy(sc, sizeof(sc), scope);
+	ascii_copy(reason, sizeof(reason), why);
+	return snapshot_add_block(f->s, sc, user, until, reason, f->err);
+}
+
+static int
+optout_block(struct snap_fill *f, const struct optout *o, const char *user)
+{
+	char why[1024], id[24];
+
+	optout_id(o->id, id);
+	snprintf(why, sizeof(why), "blocked by opt-out %s (%s, %s): %.300s",
+	    id, o->scope, o->tag, o->reason);
+	return add_block(f, o->freeze ? "freeze" : o->scope, user, o->until,
+	    why);
+}
+
+/* Block opt-outs in force: host-wide and user ones go in at once, group
+ * ones are kept for the per-user pass. */
+static int
+collect_optout(const struct optout *o, void *arg)
+{
+	struct snap_fill *f = arg;
+	struct cover cv = { .policy = f->policy, .user = "",
+		.resource = f->resource };
+	struct optout *nl;
+
+	if (o->mode != OPT_BLOCK || !optout_active(o, f->now))
+		return 0;
+	switch (o->kind) {
+	case OPT_GLOBAL:
+	case OPT_RESOURCE:
+	case OPT_LABEL:
+		if (optout_covers(o, &cv))
+			f->rc = optout_block(f, o, "*");
+		break;
+	case OPT_USER:
+		f->rc = optout_block(f, o, o->pattern);
+		break;
+	case OPT_GROUP:
+		if (f->nlive == f->livecap) {
+			f->livecap = f->livecap ? f->livecap * 2 : 16;
+			if ((nl = realloc(f->live, f->livecap *
+			    sizeof(*nl))) == NULL)
+				return f->rc = BRK_ERR_NOMEM;
+			f->live = nl;
+		}
+		f->live[f->nlive++] = *o;
+		break;
+	default:	/* rule, request: those grants are left out */
+		break;
+	}
 	return f->rc;
+}
+
+/* One user's grants (g[0..n), sorted): judged, added or left out, then
+ * the user's group blocks and block flag. */
+static int
+add_user(struct snap_fill *f, const struct snap_grant *g, size_t n)
+{
+	struct ident who;
+	struct brk_error ierr;
+	struct escalation esc;
+	struct flag fl;
+	struct request r;
+	struct cover cv = { .policy = f->policy, .resource = f->resource };
+	char why[1024];
+	size_t i, k;
+	int rc = 0;
+
+	memset(&who, 0, sizeof(who));
+	/* as the live check: a user no source knows keeps no groups */
+	if (ident_from_name(f->c->d->ident, g[0].user, &who, &ierr) != 0)
+		snprintf(who.name, sizeof(who.name), "%s", g[0].user);
+	cv.user = g[0].user;
+	cv.groups = ident_groups(&who);
+	cv.ngroups = who.ngroups;
+	for (i = 0; i < n && rc == 0; i++) {
+		if (reqstore_load(f->t, g[i].serial, &r) != 0)
+			continue;
+		cv.rules = r.rules;
+		cv.serial = r.serial;
+		if ((rc = escalate_find(f->t, &cv, f->now, &esc)) != 0)
+			break;
+		if (esc.level == ESC_BLOCK) {
+			f->left_out++;
+			continue;
+		}
+		rc = snapshot_add_grant(f->s, r.user, r.role, r.expires_at,
+		    r.serial, f->err);
+	}
+	for (i = 0; i < f->nlive && rc == 0; i++)
+		for (k = 0; k < who.ngroups && rc == 0; k++)
+			if (strcmp(f->live[i].pattern, who.groups[k]) == 0) {
+				rc = optout_block(f, &f->live[i], g[0].user);
+				break;
+			}
+	if (rc == 0 && flags_get(f->t, g[0].user, f->now, &fl) == 0 &&
+	    fl.severity == FLAG_BLOCK) {
+		snprintf(why, sizeof(why), "%s is flagged by monitoring "
+		    "(block, by %s): %.300s", fl.user, fl.by, fl.reason);
+		rc = add_block(f, "flag", g[0].user, fl.until, why);
+	}
+	ident_clear(&who);
+	return rc;
+}
+
+static int
+fill_snapshot(struct snap_fill *f)
+{
+	size_t i, j;
+	int rc;
+
+	if ((rc = reqstore_by_state(f->t, ST_ACTIVE, collect_grant, f)) != 0 ||
+	    (rc = f->rc) != 0 ||
+	    (rc = optouts_live(f->t, collect_optout, f)) != 0 ||
+	    (rc = f->rc) != 0)
+		return rc;
+	if (f->ng > 0)
+		qsort(f->g, f->ng, sizeof(*f->g), by_user);
+	for (i = 0; i < f->ng; i = j) {
+		for (j = i + 1; j < f->ng &&
+		    strcmp(f->g[j].user, f->g[i].user) == 0; j++)
+			;
+		if ((rc = add_user(f, f->g + i, j - i)) != 0)
+			return rc;
+	}
+	return 0;
 }
 
 /* Whether the caller may have host H's snapshot: the host itself over TLS,
@@ -222,7 +415,8 @@ op_snapshot(struct call *c)
 {
 	static const char *const keys[] = { "host", "for", NULL };
 	struct brk_error err = { { 0 } };
-	struct snap_fill f = { .now = time_now(), .err = &err };
+	struct snap_fill f = { .c = c, .now = time_now(), .err = &err };
+	struct policy_ref *p = NULL;
 	const char *host = NULL;
 	char resource[300], *text = NULL;
 	int64_t ttl = SNAPSHOT_DEFAULT_TTL;
@@ -247,21 +441,29 @@ op_snapshot(struct call *c)
 		    c->who.name, host);
 		goto fail;
 	}
+	p = policy_get(c->d);
+	f.policy = p->policy;
 	f.resource = resource;
+	/* a snapshot that cannot carry everything is not issued at all */
 	if ((rc = snapshot_new(host, f.now, f.now + ttl, &f.s, &err)) != 0 ||
 	    (rc = call_read(c, &f.t)) != 0 ||
-	    (rc = reqstore_by_state(f.t, ST_ACTIVE, add_grant, &f)) != 0 ||
-	    (rc = f.rc) != 0 ||
+	    (rc = fill_snapshot(&f)) != 0 ||
 	    (rc = snapshot_sign(c->d->ca, f.s, &text)) != 0)
 		goto fail;
-	call_reply(c, json_pack("{s:s, s:s, s:I, s:I}", "host", host,
-	    "snapshot", text, "grants", (json_int_t)f.s->ngrants,
-	    "expires_at", (json_int_t)(f.now + ttl)));
-	free(text);
-	snapshot_free(f.s);
-	return 0;
+	call_reply(c, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "host",
+	    host, "snapshot", text, "grants", (json_int_t)f.s->ngrants,
+	    "blocks", (json_int_t)f.s->nblocks, "left_out",
+	    (json_int_t)f.left_out, "expires_at", (json_int_t)(f.now + ttl)));
+	rc = 0;
+	goto out;
 fail:
-	snapshot_free(f.s);
 	call_fail(c, rc, "%s", err.msg[0] ? err.msg : brk_strerror(rc));
+out:
+	free(text);
+	free(f.g);
+	free(f.live);
+	snapshot_free(f.s);
+	if (p != NULL)
+		policy_put(c->d, p);
 	return rc;
 }

@@ -13,6 +13,7 @@
 #include "audit.h"
 #include "escalate.h"
 #include "flags.h"
+#include "grantrule.h"
 #include "optouts.h"
 #include "names.h"
 #include "ops.h"
@@ -173,6 +174,7 @@ out:
 
 struct active_find {
 	struct store_txn *t;
+	const char *login;	/* the account logging in */
 	int64_t now;
 	struct request *grants;	/* live grants, CHECK_MAX_GRANTS at most */
 	size_t n;
@@ -184,8 +186,11 @@ find_active(uint64_t serial, void *arg)
 	struct active_find *f = arg;
 	struct request *r = &f->grants[f->n];
 
+	/* the index is keyed by role already; the shared rule decides, so
+	 * that snapshot_decide() cannot say otherwise offline */
 	if (reqstore_load(f->t, serial, r) != 0 ||
-	    !reqstore_in_window(r, f->now))
+	    !reqstore_in_window(r, f->now) ||
+	    !grant_admits(r->role, r->expires_at, f->login, f->now))
 		return 0;
 	return ++f->n == CHECK_MAX_GRANTS;
 }
@@ -288,6 +293,7 @@ op_check(struct call *c)
 	r = BRK_ERR_NOMEM;
 	if ((f.grants = calloc(CHECK_MAX_GRANTS, sizeof(*f.grants))) == NULL)
 		goto fail;
+	f.login = user;
 	if ((r = call_read(c, &f.t)) != 0 ||
 	    (r = reqstore_active_for(f.t, user, resource, find_active,
 	    &f)) != 0)

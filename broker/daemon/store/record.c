@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "serial.h"
 #include "sshbuf.h"
 #include "timefmt.h"
 
@@ -47,22 +48,7 @@ req_id(uint64_t serial, char buf[24])
 int
 req_id_parse(const char *s, uint64_t *serial)
 {
-	uint64_t v = 0;
-	const char *p = s;
-
-	if (p == NULL)
-		return BRK_ERR_INVALID;
-	if (*p == 'r')
-		p++;
-	if (*p == '\0' || *p == '0' || strlen(p) > 19)
-		return BRK_ERR_INVALID;
-	for (; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9')
-			return BRK_ERR_INVALID;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
-	*serial = v;
-	return 0;
+	return serial_parse(s, 'r', true, serial);
 }
 
 /*
