@@ -34,7 +34,7 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 4096 ]; then
 	ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
 fi
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 2600 ]; then
-	ok "skipped: the descriptor limit ($(ulimit -n)) is below 2600"
+	skip "the descriptor limit ($(ulimit -n)) is below 2600"
 	finish
 fi
 
