@@ -89,7 +89,8 @@ EOF
 	stop_broker
 done
 B --as alice request host:web-1 --reason loop >/dev/null
-conf tls url=tls://localhost:$PORT ca="$T/ca.crt" cert="$T/web1.crt" key="$T/web1.key" resource=host:web-1 timeout_ms=5000
+# the first call loads OpenSSL under valgrind: seconds on a loaded machine
+conf tls url=tls://localhost:$PORT ca="$T/ca.crt" cert="$T/web1.crt" key="$T/web1.key" resource=host:web-1 timeout_ms=30000
 loop "200 allowed checks over TLS${VG:+ under valgrind}" tls alice 200 allow
 # four hosts' worth of logins at once: the listener's loop interleaves them
 PIDS=
