@@ -881,7 +881,7 @@ run_line(struct tconn *tc, size_t len)
 		break;
 	}
 	if (r != 0) {
-		log_warn("event=tls_refused host=%s op=%s why=\"%s\"",
+		log_warn("event=tls_refused host=%s op=%.64s why=\"%s\"",
 		    tc->host, req->op, err.msg);
 		queue_error(tc, req->id, r, err.msg);
 		proto_req_free(req);
@@ -1107,9 +1107,7 @@ fail:
 	if (tc != NULL)
 		SSL_free(tc->ssl);
 	free(tc);
-	if (s != NULL && s->count == 0)
-		s->count = 1;	/* so that src_put() frees a new entry */
-	src_put(t, s);
+	src_put(t, s);		/* counted above whenever s is set */
 	close(fd);
 	ERR_clear_error();
 }
