@@ -11,18 +11,28 @@
  * record and stalls.  Prints "opened=N" once every connection is up (on
  * stdout, flushed), then, at the end, "closed=C still_open=O
  * first_close_ms=F last_close_ms=L": how many the server closed during the
- * hold and when (ms after the last one opened; -1 when none).
+ * hold and when (ms after the last one opened; -1 when none).  SIGTERM
+ * ends the hold early (and still prints the counts).
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+static volatile sig_atomic_t stop;
+
+static void
+on_term(int sig)
+{
+	stop = 1;
+}
 
 static long long
 now_ms(void)
@@ -75,6 +85,7 @@ main(int argc, char **argv)
 	    (p = calloc((size_t)n, sizeof(*p))) == NULL)
 		return 2;
 	partial_hello(hello, sizeof(hello));
+	signal(SIGTERM, on_term);
 	for (i = 0; i < n; i++) {
 		p[i].fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		p[i].events = POLLIN;
@@ -99,7 +110,7 @@ main(int argc, char **argv)
 	fflush(stdout);
 	t0 = now_ms();
 	end = t0 + hold;
-	while ((now = now_ms()) < end) {
+	while ((now = now_ms()) < end && !stop) {
 		if (poll(p, (nfds_t)n, (int)(end - now)) <= 0)
 			continue;
 		for (i = 0; i < n; i++) {
