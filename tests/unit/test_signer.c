@@ -447,9 +447,9 @@ Test(signer, sandbox_refuses_network_and_files, .timeout = 30)
 	close(sv[0]);
 }
 
-/* Fails when a dead signer is not noticed or a stale answer is used:
- * checked by making signer_sign ignore `dead` and return 0 (the
- * UNREACHABLE assertion went red). */
+/* Fails when a dead signer is not noticed or a failed exchange passes for
+ * a signature: checked by making signer_sign skip its `dead` checks and
+ * start from r = 0 (the UNREACHABLE assertion went red). */
 Test(signer, killed_signer_fails_closed, .timeout = 30)
 {
 	static const char *const principals[] = { "alice" };
