@@ -254,12 +254,13 @@ child_main(int fd, const char *state_dir)
 
 /* --- the daemon's side -------------------------------------------------- */
 
-/* Mark the channel dead; the first to do so while not closing logs it. */
+/* Mark the channel dead; the first to do so while not closing logs it.
+ * The watcher reports the process's end itself, with its status. */
 static void
 mark_dead(struct signer *s, const char *why)
 {
 	if (atomic_exchange(&s->dead, 1) == 0 && !atomic_load(&s->closing))
-		log_error("event=signer_lost pid=%ld reason=\"%s\" "
+		log_error("event=signer_channel_broken pid=%ld reason=\"%s\" "
 		    "effect=\"certificates, snapshots and anchors are refused\"",
 		    (long)s->pid, why);
 }
@@ -273,14 +274,19 @@ watch(void *arg)
 
 	while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
 		;
+	atomic_store(&s->dead, 1);
+	if (atomic_load(&s->closing))
+		return NULL;
 	if (WIFSIGNALED(status))
-		snprintf(why, sizeof(why), "the signer was killed by signal "
-		    "%d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+		snprintf(why, sizeof(why), "killed by signal %d (%s)",
+		    WTERMSIG(status), strsignal(WTERMSIG(status)));
 	else
-		snprintf(why, sizeof(why), "the signer exited with status %d",
+		snprintf(why, sizeof(why), "exited with status %d",
 		    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-	mark_dead(s, why);
-	if (!atomic_load(&s->closing) && s->lost != NULL)
+	log_error("event=signer_lost pid=%ld reason=\"the signer %s\" "
+	    "effect=\"certificates, snapshots and anchors are refused\"",
+	    (long)s->pid, why);
+	if (s->lost != NULL)
 		s->lost(s->arg);
 	return NULL;
 }
