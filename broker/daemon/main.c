@@ -175,13 +175,11 @@ start(struct config *cfg, atomic_int *lost, struct brk_error *err)
 	/* blocked before any thread starts (the signer's watcher is the
 	 * first), so only the server's signalfd sees them */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	/* the signer logs to stderr: it may not open syslog's socket */
-	log_setup((enum log_level)cfg->log_level, 0);
+	log_setup((enum log_level)cfg->log_level, cfg->log_syslog);
 	if ((r = check_state_dir(cfg->state_dir, err)) != 0 ||
 	    (r = ca_open_separated(cfg->state_dir, signer_lost, lost, &ca,
 	    err)) != 0)
 		return r;
-	log_setup((enum log_level)cfg->log_level, cfg->log_syslog);
 	log_info("event=signer_started pid=%ld key_id=%s",
 	    (long)ca_signer_pid(ca), ca_key_id(ca));
 	return run(cfg, ca, err);

@@ -225,6 +225,10 @@ child_main(int fd, const char *state_dir)
 	/* A daemon stop (SIGTERM to the whole unit, ^C to the process group)
 	 * must not kill the signer before the daemon: it leaves when the
 	 * daemon closes the channel, or when the daemon dies. */
+	/* stderr (the journal under systemd): the sandbox closes syslog's
+	 * socket and refuses a new one.  Info level: the signer says little,
+	 * and what it says (a refusal) matters whatever brokerd's level. */
+	log_setup(LOG_LVL_INFO, 0);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
