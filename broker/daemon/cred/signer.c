@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -168,31 +169,40 @@ child_serve(int fd, const struct ca *ca)
 {
 	static const char *const kinds[] = { "none", "certificate",
 	    "snapshot", "anchor" };
-	uint8_t hdr[4], reply[4 + CA_SIG_SIZE], *msg = NULL;
+	uint8_t reply[4 + CA_SIG_SIZE], *buf = NULL, *msg;
 	const uint8_t *cablob;
 	enum signer_kind kind;
 	const char *why;
-	size_t len, calen;
-	int r, rr;
+	size_t len = 0, calen, got;
+	ssize_t n;
+	int r;
 
 	cablob = ca_public_blob(ca, 0, &calen);
-	if ((msg = malloc(SIGNER_MSG_MAX)) == NULL)
+	if ((buf = malloc(4 + SIGNER_MSG_MAX)) == NULL)
 		return BRK_ERR_NOMEM;
+	msg = buf + 4;
 	for (;;) {
-		if ((rr = read_all(fd, hdr, sizeof(hdr), -1)) != 0) {
-			r = rr == 1 ? 0 : BRK_ERR_IO;	/* 1: daemon done */
-			break;
+		/* One request at a time, so a read never runs into the next
+		 * one; header and body usually come in one read. */
+		for (got = 0, r = 0; r == 0 && (got < 4 || got < 4 + len);) {
+			n = read(fd, buf + got, 4 + SIGNER_MSG_MAX - got);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {	/* 0 before a byte: the daemon is done */
+				r = n == 0 && got == 0 ? 1 : BRK_ERR_IO;
+				break;
+			}
+			got += (size_t)n;
+			if (got >= 4 && ((len = peek_u32(buf)) == 0 ||
+			    len > SIGNER_MSG_MAX || got > 4 + len)) {
+				/* the stream cannot be resynchronised */
+				log_error("event=signer_refused reason=\"a "
+				    "malformed request\" action=exit");
+				r = BRK_ERR_PROTOCOL;
+			}
 		}
-		len = peek_u32(hdr);
-		if (len == 0 || len > SIGNER_MSG_MAX) {
-			/* the stream cannot be resynchronised: stop */
-			log_error("event=signer_refused reason=\"request of "
-			    "%zu bytes\" action=exit", len);
-			r = BRK_ERR_PROTOCOL;
-			break;
-		}
-		if (read_all(fd, msg, len, SIGNER_TIMEOUT_MS) != 0) {
-			r = BRK_ERR_IO;
+		if (r != 0) {
+			r = r == 1 ? 0 : r;
 			break;
 		}
 		memset(reply, 0, sizeof(reply));
@@ -210,7 +220,7 @@ child_serve(int fd, const struct ca *ca)
 			break;
 		}
 	}
-	free(msg);
+	free(buf);
 	return r;
 }
 
@@ -362,6 +372,12 @@ signer_start(const char *state_dir, void (*lost)(void *), void *arg,
 	sv[0] = -1;
 	if ((r = read_hello(s, blobs, nkeys, err)) != 0)
 		goto out;
+	if (setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){
+	    .tv_sec = SIGNER_TIMEOUT_MS / 1000 }, sizeof(struct timeval)) != 0) {
+		r = brk_error_set(err, -errno, "SO_RCVTIMEO: %s",
+		    strerror(errno));
+		goto out;
+	}
 	if ((r = pthread_create(&s->watcher, NULL, watch, s)) != 0) {
 		r = brk_error_set(err, -r, "cannot start the signer watcher");
 		goto out;
@@ -388,7 +404,7 @@ signer_sign(struct signer *s, const uint8_t *msg, size_t len,
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
 	size_t done = 0;
 	ssize_t n;
-	int r = BRK_ERR_UNREACHABLE;
+	int r = BRK_ERR_UNREACHABLE, timedout;
 
 	if (s == NULL || msg == NULL || sig == NULL || len == 0 ||
 	    len > SIGNER_MSG_MAX)
@@ -413,12 +429,14 @@ signer_sign(struct signer *s, const uint8_t *msg, size_t len,
 		}
 		done += (size_t)n;
 	}
-	if (read_all(s->fd, reply, sizeof(reply), SIGNER_TIMEOUT_MS) != 0) {
-		mark_dead(s, errno == ETIMEDOUT ? "no answer in time" :
+	/* SO_RCVTIMEO bounds the wait, with one system call per read */
+	if (read_all(s->fd, reply, sizeof(reply), -1) != 0) {
+		timedout = errno == EAGAIN || errno == EWOULDBLOCK;
+		mark_dead(s, timedout ? "no answer in time" :
 		    "the channel closed");
 		/* a signer that hangs is as good as gone: make it so, and
 		 * let the watcher report it */
-		if (errno == ETIMEDOUT)
+		if (timedout)
 			kill(s->pid, SIGKILL);
 		goto out;
 	}
