@@ -499,3 +499,30 @@ Test(signer, start_errors_reach_the_daemon, .timeout = 30)
 	ca_free(ca);
 	tmpdir_free(dir);
 }
+
+/* A signer that stops answering is as good as gone: after SIGNER_TIMEOUT_MS
+ * the request fails, the signer is killed and its loss reported.  Fails
+ * when the daemon waits forever: checked by dropping the SO_RCVTIMEO
+ * setsockopt (the test hit its own timeout). */
+Test(signer, hung_signer_times_out, .timeout = 60)
+{
+	char *dir = tmpdir_new();
+	atomic_int lost = 0;
+	struct ca *sep = open_separated(dir, &lost);
+	uint8_t s[CA_SIG_SIZE];
+	time_t t0;
+	int i;
+
+	cr_assert_eq(ca_sign(sep, (const uint8_t *)ANCHOR, strlen(ANCHOR), s),
+	    0);
+	cr_assert_eq(kill(ca_signer_pid(sep), SIGSTOP), 0);
+	t0 = time(NULL);
+	cr_assert_eq(ca_sign(sep, (const uint8_t *)ANCHOR, strlen(ANCHOR), s),
+	    BRK_ERR_UNREACHABLE);
+	cr_assert_geq(time(NULL) - t0, SIGNER_TIMEOUT_MS / 1000 - 1);
+	for (i = 0; i < 500 && !atomic_load(&lost); i++)
+		poll(NULL, 0, 10);
+	cr_assert_eq(atomic_load(&lost), 1, "the hung signer was not reaped");
+	ca_free(sep);
+	tmpdir_free(dir);
+}
