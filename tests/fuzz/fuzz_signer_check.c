@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "signer.h"
+#include "snapshot.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -35,7 +36,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((kind == SIGNER_KIND_CERT) != (data[0] == 0))
 			abort();
 		if (kind == SIGNER_KIND_SNAPSHOT &&
-		    memcmp(data, "broker-snapshot-v1\n", 19) != 0)
+		    memcmp(data, SNAPSHOT_MAGIC "\n",
+		    sizeof(SNAPSHOT_MAGIC)) != 0)
 			abort();
 		if (kind == SIGNER_KIND_ANCHOR &&
 		    memcmp(data, "broker-audit-anchor-v1\n", 23) != 0)

@@ -195,7 +195,7 @@ Test(signer, refuses_what_the_broker_does_not_make, .timeout = 60)
 	cr_assert_eq(ca_sign(sep, m, tbslen, s), 0);
 	/* arbitrary bytes, and the other documents' magic with junk */
 	cr_assert_eq(ca_sign(sep, (const uint8_t *)"m", 1, s), BRK_ERR_DENIED);
-	cr_assert_eq(ca_sign(sep, (const uint8_t *)"broker-snapshot-v1\n{\n}\n",
+	cr_assert_eq(ca_sign(sep, (const uint8_t *)SNAPSHOT_MAGIC "\n{\n}\n",
 	    23, s), BRK_ERR_DENIED);
 	cr_assert_eq(ca_sign(sep, (const uint8_t *)"broker-audit-anchor-v1\n"
 	    "{}\nsig\n", 30, s), BRK_ERR_DENIED);
@@ -350,7 +350,7 @@ Test(signer, check_text_documents)
 	static const uint8_t cab[51] = { 0 };
 	enum signer_kind kind;
 	const char *why;
-	const char *good_snap = "broker-snapshot-v1\n{\"a\":1}\n";
+	const char *good_snap = SNAPSHOT_MAGIC "\n{\"a\":1}\n";
 
 #define CHECK(s) signer_check((const uint8_t *)(s), strlen(s), cab, \
     sizeof(cab), 1700000000, &kind, &why)
@@ -360,14 +360,14 @@ Test(signer, check_text_documents)
 	cr_assert_eq(kind, SIGNER_KIND_ANCHOR);
 	/* a second line, a control character, no final newline, a signed
 	 * document signed again, a line that is not an object */
-	cr_assert_eq(CHECK("broker-snapshot-v1\n{}\n{}\n"), BRK_ERR_DENIED);
-	cr_assert_eq(CHECK("broker-snapshot-v1\n{\"a\":\"\t\"}\n"),
+	cr_assert_eq(CHECK(SNAPSHOT_MAGIC "\n{}\n{}\n"), BRK_ERR_DENIED);
+	cr_assert_eq(CHECK(SNAPSHOT_MAGIC "\n{\"a\":\"\t\"}\n"),
 	    BRK_ERR_DENIED);
-	cr_assert_eq(CHECK("broker-snapshot-v1\n{}"), BRK_ERR_DENIED);
-	cr_assert_eq(CHECK("broker-snapshot-v1\n{}\nsig ed25519 x y\n"),
+	cr_assert_eq(CHECK(SNAPSHOT_MAGIC "\n{}"), BRK_ERR_DENIED);
+	cr_assert_eq(CHECK(SNAPSHOT_MAGIC "\n{}\nsig ed25519 x y\n"),
 	    BRK_ERR_DENIED);
 	cr_assert_eq(CHECK("broker-audit-anchor-v1\n[1]\n"), BRK_ERR_DENIED);
-	cr_assert_eq(CHECK("broker-snapshot-v2\n{}\n"), BRK_ERR_DENIED);
+	cr_assert_eq(CHECK("broker-snapshot-v0\n{}\n"), BRK_ERR_DENIED);
 	cr_assert_eq(CHECK("SSH-2.0-x\r\n"), BRK_ERR_DENIED);
 	cr_assert_eq(kind, SIGNER_KIND_NONE);
 #undef CHECK

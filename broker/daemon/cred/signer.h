@@ -47,7 +47,7 @@ struct signer;
 enum signer_kind {
 	SIGNER_KIND_NONE = 0,
 	SIGNER_KIND_CERT,	/* an OpenSSH user certificate body */
-	SIGNER_KIND_SNAPSHOT,	/* "broker-snapshot-v1\n" + one JSON line */
+	SIGNER_KIND_SNAPSHOT,	/* SNAPSHOT_MAGIC "\n" + one JSON line */
 	SIGNER_KIND_ANCHOR	/* "broker-audit-anchor-v1\n" + one JSON line */
 };
 

@@ -23,9 +23,10 @@
 #include <string.h>
 
 #include "duration.h"
+#include "snapshot.h"
 #include "sshkey.h"
 
-#define SNAPSHOT_MAGIC_LINE "broker-snapshot-v1\n"
+#define SNAPSHOT_MAGIC_LINE SNAPSHOT_MAGIC "\n"	/* the version we make */
 #define ANCHOR_MAGIC_LINE "broker-audit-anchor-v1\n"
 #define CERT_TYPE_USER 1
 #define CERT_NONCE_LEN 32
