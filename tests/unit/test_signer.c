@@ -134,7 +134,7 @@ Test(signer, byte_identical_to_in_process, .timeout = 120)
 		    err.msg);
 		cert_split(line, &blob, &tbslen, &sig);
 		cr_assert_eq(ca_sign(loc, sshbuf_ptr(blob), tbslen, s1), 0);
-		cr_assert_arr_eq(s1, sig, CA_SIG_SIZE, "%s cert differs",
+		cr_assert(memcmp(s1, sig, CA_SIG_SIZE) == 0, "%s cert differs",
 		    types[i][0]);
 		sshbuf_free(blob);
 		free(line);
@@ -142,7 +142,7 @@ Test(signer, byte_identical_to_in_process, .timeout = 120)
 		cr_assert_eq(sshcert_issue(loc, k, &p, &line, &err), 0);
 		cert_split(line, &blob, &tbslen, &sig);
 		cr_assert_eq(ca_sign(sep, sshbuf_ptr(blob), tbslen, s2), 0);
-		cr_assert_arr_eq(s2, sig, CA_SIG_SIZE);
+		cr_assert(memcmp(s2, sig, CA_SIG_SIZE) == 0);
 		sshbuf_free(blob);
 		free(line);
 		sshkey_free(k);
@@ -165,7 +165,7 @@ Test(signer, byte_identical_to_in_process, .timeout = 120)
 	    s1), 0);
 	cr_assert_eq(ca_sign(sep, (const uint8_t *)ANCHOR, strlen(ANCHOR),
 	    s2), 0);
-	cr_assert_arr_eq(s1, s2, CA_SIG_SIZE);
+	cr_assert(memcmp(s1, s2, CA_SIG_SIZE) == 0);
 	ca_free(sep);
 	ca_free(loc);
 	tmpdir_free(dir);
@@ -217,7 +217,7 @@ Test(signer, refuses_what_the_broker_does_not_make, .timeout = 60)
 	/* and a valid body still signs: the channel is intact */
 	memcpy(m, sshbuf_ptr(blob), tbslen);
 	cr_assert_eq(ca_sign(sep, m, tbslen, s), 0);
-	cr_assert_arr_eq(s, sig, CA_SIG_SIZE);
+	cr_assert(memcmp(s, sig, CA_SIG_SIZE) == 0);
 	free(m);
 	sshbuf_free(blob);
 	free(line);
