@@ -293,7 +293,7 @@ watch(void *arg)
 	if (atomic_load(&s->closing))
 		return NULL;
 	if (WIFSIGNALED(status))
-		snprintf(why, sizeof(why), "killed by signal %d (%s)",
+		snprintf(why, sizeof(why), "was killed by signal %d (%s)",
 		    WTERMSIG(status), strsignal(WTERMSIG(status)));
 	else
 		snprintf(why, sizeof(why), "exited with status %d",
