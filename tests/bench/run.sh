@@ -144,7 +144,13 @@ stop() {	# stop PID [KILL]
 	forget "$1"
 }
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# cpu_ticks PID: user+system ticks of PID and its children (brokerd's CA
+# signer is a process of its own)
+cpu_ticks() {
+	for _p in "$1" $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		awk '{ print $14 + $15 }' "/proc/$_p/stat" 2>/dev/null
+	done | awk '{ t += $1 } END { print t + 0 }'
+}
 rss_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null; }
 # the daemon's proportional set size (its share of every page it maps)
 pss_kb() { awk '$1 == "Pss:" { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null; }

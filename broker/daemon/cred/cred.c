@@ -1,6 +1,6 @@
 /*
  * cred.c - certificates for grants.  Runs on worker threads (and on the I/O
- * thread for `cert`): the CA key is shared read-only, signing is lock-free.
+ * thread for `cert`): signing goes to the CA signer process (ca_sign()).
  */
 #include "cred.h"
 
