@@ -88,6 +88,15 @@ why(const struct pol_rule *r, const struct pol_eval *ev, char *buf,
 	case POL_MISS_ROLE:
 		snprintf(buf, len, "role %s is not in when.roles", ev->role);
 		return;
+	case POL_MISS_PRINCIPAL:
+		if (r->principals.n > 0)
+			snprintf(buf, len, "role %s is not in principals",
+			    ev->role);
+		else
+			snprintf(buf, len, "role %s: without principals the "
+			    "rule grants only the user's own name (never "
+			    "root)", ev->role);
+		return;
 	case POL_MISS_DURATION:
 		duration_format(ev->q->duration, a, sizeof(a));
 		duration_format(r->max_duration, b, sizeof(b));
