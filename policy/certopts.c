@@ -108,7 +108,7 @@ contains(const struct cidr *outer, const struct cidr *inner)
 
 struct isect {
 	const char *other;		/* the list to intersect with */
-	const struct cidr *a;		/* the item of the first list */
+	struct cidr a;			/* the item of the first list */
 	char *out;
 	size_t len;
 	bool overflow;
@@ -135,10 +135,10 @@ inner_item(const struct cidr *b, void *arg)
 {
 	struct isect *x = arg;
 
-	if (contains(x->a, b))
+	if (contains(&x->a, b))
 		add_text(x, b->text);
-	else if (contains(b, x->a))
-		add_text(x, x->a->text);
+	else if (contains(b, &x->a))
+		add_text(x, x->a.text);
 	return 0;
 }
 
@@ -147,7 +147,7 @@ outer_item(const struct cidr *a, void *arg)
 {
 	struct isect *x = arg;
 
-	x->a = a;
+	x->a = *a;
 	return each_item(x->other, inner_item, x);
 }
 
