@@ -63,22 +63,24 @@ expect 3 "  an opt-out-only rule is held by the freeze" B --as alice request hos
 expect 0 "erin unfreezes" B --as erin unfreeze --reason "over"
 
 # a manual opt-out: only rules with "during_optout": true
-expect 0 "frank opts host:db-* and host:opt-* out" B --as frank optout add 'resource:host:*' --tag incident --reason "investigation" --for 1h
+expect 0 "frank opts every host out" B --json --as frank optout add 'resource:host:*' --tag incident --reason "investigation" --for 1h
+opt=$(echo "$OUT" | json_get id)
 expect 3 "under a manual opt-out break-glass is held" B --json --as bob request host:db-4 --break-glass --reason "outage"
 contains "  by the opt-out" "held for approval by an opt-out" "$OUT"
 expect 0 "  but works where the rule says during_optout" B --as bob request host:opt-2 --break-glass --reason "outage"
 expect 3 "  a freeze-only rule is held by the opt-out" B --as bob request host:frz-2 --break-glass --reason "outage"
+expect 0 "frank removes the opt-out" B --as frank optout remove "$opt" --reason "over"
 
 # at most limits.break_glass_per_day (default 3) per user
-expect 0 "carol: break-glass 1" B --as carol request host:opt-3 --break-glass --reason "one"
-expect 0 "carol: break-glass 2" B --as carol request host:opt-4 --break-glass --reason "two"
-expect 0 "carol: break-glass 3" B --as carol request host:opt-5 --break-glass --reason "three"
+expect 0 "carol: break-glass 1" B --as carol request host:db-5 --break-glass --reason "one"
+expect 0 "carol: break-glass 2" B --as carol request host:db-6 --break-glass --reason "two"
+expect 0 "carol: break-glass 3" B --as carol request host:db-7 --break-glass --reason "three"
 n=$(B --json --as erin audit verify | json_get records)
-expect 4 "carol: a fourth within the day is refused (exit 4)" B --as carol request host:opt-6 --break-glass --reason "four"
+expect 4 "carol: a fourth within the day is refused (exit 4)" B --as carol request host:db-8 --break-glass --reason "four"
 contains "  naming the limit" "limits.break_glass_per_day" "$ERR"
 equals "  and records nothing" "$n" "$(B --json --as erin audit verify | json_get records)"
-expect 3 "  carol may still ask for approval" B --as carol request host:opt-6 --reason "four"
-expect 0 "alice's own count is separate" B --as alice request host:opt-7 --break-glass --reason "another"
+expect 3 "  carol may still ask for approval" B --as carol request host:db-8 --reason "four"
+expect 0 "alice's own count is separate" B --as alice request host:db-9 --break-glass --reason "another"
 
 # every break-glass grant is audited as such (the notification hooks
 # follow the audit feed: t_notify.sh checks the event)
