@@ -17,6 +17,7 @@
 
 #define CLOCK_SKEW_MAX	3600
 #define COUNT_MAX	100000	/* per-user limits: enough, and never unbounded */
+#define RATE_MAX	10000000	/* requests a minute: room for load tests */
 
 static int
 parse_resource(struct pol_pctx *c, const char *name, json_t *v,
@@ -118,7 +119,7 @@ parse_limits(struct pol_pctx *c, json_t *v)
 	    &l->break_glass_per_day)) != 0 ||
 	    (r = get_count(c, v, "pending_per_user", 1, COUNT_MAX,
 	    &l->pending_per_user)) != 0 ||
-	    (r = get_count(c, v, "requests_per_minute", 1, COUNT_MAX,
+	    (r = get_count(c, v, "requests_per_minute", 1, RATE_MAX,
 	    &l->requests_per_minute)) != 0)
 		goto out;
 	/* A large skew would silently lengthen every certificate. */

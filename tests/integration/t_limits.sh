@@ -5,9 +5,9 @@
 # refused with exit 4 and a message naming the limit; and `pending` lists
 # oldest first, a page at a time (--limit N, --after ID).
 # Fails on the code before this change, which had neither limit and no
-# paging (checked by running this file against it: the "refused" checks
-# and the paging checks went red); the concurrent check fails when the
-# rate is counted outside the writer's transaction.
+# paging (checked by running this file against it, with the limits taken
+# out of the policy it could not parse: the "refused" checks, the paging
+# checks and the concurrent one, 10 recorded instead of 6, went red).
 . "$(dirname "$0")/lib.sh"
 mkdir -m 0700 "$T/state"
 cat >"$T/policy.json" <<'P'

@@ -14,6 +14,19 @@
 #include "store.h"
 
 /*
+ * Whether one more request of user at now would exceed limit requests in
+ * the last 60 seconds (denied ones included): sets *over.  When it would
+ * not, the request is counted (call it in the transaction that stores the
+ * request, so a rolled-back request is not counted).  Exact: per-user
+ * counters of the current and the previous minute bucket bound the count
+ * from above, and only when they reach the limit is the limit-th newest
+ * request looked at, so the cost is O(1) well under the limit.  Store
+ * errors are returned (the caller refuses).
+ */
+int quota_rate(struct store_txn *t, const char *user, int64_t now,
+    int limit, bool *over);
+
+/*
  * How many of user's requests were created after since (every state,
  * denied ones included; with break_glass_only, only break-glass grants),
  * counting up to max and stopping there.  Returns 0 and sets *n, or a

@@ -155,17 +155,17 @@ static void sign_early(void *arg);
 static int
 check_rate(struct store_txn *t, struct req_op *op)
 {
-	int lim = policy_limits(op->pref->policy)->requests_per_minute, n;
+	int lim = policy_limits(op->pref->policy)->requests_per_minute;
+	bool over;
 	int r;
 
-	if ((r = quota_recent(t, op->rec.user, op->now - 60, false, lim,
-	    &n)) != 0)
+	if ((r = quota_rate(t, op->rec.user, op->now, lim, &over)) != 0)
 		return r;
-	if (n < lim)
+	if (!over)
 		return 0;
 	snprintf(op->msg, sizeof(op->msg), "rate limit: %s made %d requests "
 	    "in the last minute, the most limits.requests_per_minute allows; "
-	    "try again in a minute", op->rec.user, n);
+	    "try again in a minute", op->rec.user, lim);
 	return BRK_ERR_DENIED;
 }
 
