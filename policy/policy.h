@@ -190,8 +190,11 @@ void policy_evaluate(const struct policy *p, const struct policy_query *q,
  * The same decision as policy_evaluate(), explained: a new JSON object with
  * "outcome", "ttl", "clamped", "reason", "matched" (rule ids), "resource"
  * {"entry","labels","principals"}, "rules": [{ "id", "matched": bool,
- * "why": "..." }] for every rule the index considered, and for approve the
- * approver fields.  Returns NULL only on allocation failure.
+ * "why": "..." }] for every rule the index considered, for approve the
+ * approver fields (and "break_glass_during" {"freeze","optout"}), and for
+ * auto and approve "cert_options" {"extensions", "force-command",
+ * "source-address"} as combined over the matching rules.  Returns NULL
+ * only on allocation failure.
  */
 json_t *policy_explain(const struct policy *p, const struct policy_query *q);
 

@@ -838,7 +838,9 @@ Test(cert, most_restrictive_wins)
 	    "{\"id\":\"disjoint\",\"when\":{\"resources\":[\"host:nd\"]},"
 	    "\"grant\":\"auto\",\"max_ttl\":\"2h\",\"critical_options\":"
 	    "{\"source-address\":\"192.168.0.0/16\"}}]}");
+	struct policy_query q = { .user = "bob", .resource = "host:n1" };
 	struct policy_decision d;
+	json_t *e, *c;
 
 	ask(p, "bob", NULL, "host:a", NULL, 0, &d);
 	cr_assert_eq(d.outcome, POLICY_AUTO);
@@ -853,6 +855,15 @@ Test(cert, most_restrictive_wins)
 	cr_expect_str_eq(d.force_command, "/bin/run", "any command forced");
 	cr_expect_str_eq(d.source_address, "10.1.0.0/16,10.2.3.4",
 	    "addresses both accept");
+	e = policy_explain(p, &q);
+	cr_assert_not_null(e);
+	c = json_object_get(e, "cert_options");
+	cr_expect_str_eq(json_string_value(json_object_get(c,
+	    "force-command")), "/bin/run", "explain shows the combination");
+	cr_expect_str_eq(json_string_value(json_object_get(c,
+	    "source-address")), "10.1.0.0/16,10.2.3.4");
+	cr_expect_eq(json_array_size(json_object_get(c, "extensions")), 1);
+	json_decref(e);
 	ask(p, "bob", NULL, "host:nc", NULL, 0, &d);
 	cr_expect_eq(d.outcome, POLICY_DENY, "two commands: %s", d.reason);
 	cr_expect_not_null(strstr(d.reason, "different commands"));
