@@ -33,9 +33,9 @@ const struct cli_cmd cli_commands[] = {
 	    "Withdraw a pending request." },
 	{ "revoke", cmd_revoke, "revoke ID --reason TEXT",
 	    "End an active grant now." },
-	{ "pending", cmd_pending, "pending",
-	    "Requests that I may decide, with who asked, why, and the approvals "
-	    "so far." },
+	{ "pending", cmd_pending, "pending [--limit N] [--after ID]",
+	    "Requests that I may decide, oldest first, a page of N (default "
+	    "100) at a time, with who asked, why, and the approvals so far." },
 	{ "approve", cmd_approve, "approve ID --reason TEXT [--for DUR] "
 	    "[--role R]",
 	    "Approve a request; --for may shorten it, never lengthen it." },

@@ -9,7 +9,7 @@
 
 S=$T/state
 mkdir -m 0700 "$S"
-cp "$ROOT/policy/examples/dev.json" "$T/policy.json"
+bulk_policy "$T/policy.json"
 export BROKER_SOCKET=$T/broker.sock
 
 # config [MAPSIZE [STATE_DIR [SOCKET [POLICY]]]] > file

@@ -95,6 +95,15 @@ struct req_op {
 	int64_t now;
 	int64_t ttl;			/* approve: shortened duration or 0 */
 	struct policy_ref *pref;	/* the policy that decided (create) */
+	/*
+	 * create: the approval a break-glass request falls back to when a
+	 * review flag, a freeze or an opt-out holds it (apply_escalation).
+	 */
+	struct {
+		bool during_freeze, during_optout;
+		bool require_reason, require_ticket, clamped;
+		int64_t ttl;
+	} bg;
 	char msg[512];			/* why apply refused */
 	/*
 	 * A new grant's certificate is signed while its transaction is being

@@ -17,6 +17,7 @@
 #include "escalate.h"
 #include "optouts.h"
 #include "log.h"
+#include "quota.h"
 #include "names.h"
 #include "ops.h"
 #include "reqstore.h"
@@ -53,6 +54,36 @@ audit_request(struct store_txn *t, struct req_op *op, const char *action,
 	return r;
 }
 
+/*
+ * Break-glass is an emergency path, not a bypass.  Under a manual cause it
+ * goes ahead only where the rule's break_glass object allows that cause
+ * (during_freeze, during_optout); a review flag always holds it.  A held
+ * request becomes the ordinary pending request the rule asks for, with
+ * the rule's approvers, duration and requirements.  (Block causes deny it
+ * like any other request.)
+ */
+static void
+hold_break_glass(struct req_op *op, const struct escalation *esc)
+{
+	struct request *rec = &op->rec;
+	const char *cause = esc->flag_review ? "a review flag" :
+	    esc->freeze_manual && !op->bg.during_freeze ? "a freeze" :
+	    esc->optout_manual && !op->bg.during_optout ? "an opt-out" : NULL;
+
+	if (cause == NULL)
+		return;		/* the rule lets break-glass through these */
+	rec->state = ST_PENDING;
+	rec->break_glass = rec->automatic = false;
+	rec->decided_at = rec->starts_at = 0;
+	rec->ttl = op->bg.ttl;
+	rec->clamped = op->bg.clamped;
+	rec->require_reason = op->bg.require_reason;
+	rec->require_ticket = op->bg.require_ticket;
+	rec->expires_at = op->now + policy_limits(op->pref->policy)->pending_ttl;
+	snprintf(rec->decision, sizeof(rec->decision), "break-glass held for "
+	    "approval by %s: %.400s", cause, esc->why);
+}
+
 /* Route an automatic grant to people (manual) or deny it (block) when an
  * opt-out or flag covers it; checked in the transaction that stores it. */
 static int
@@ -76,6 +107,11 @@ apply_escalation(struct store_txn *t, struct req_op *op,
 		return r;
 	*e = esc;
 	escalate_ids(&esc, rec->optouts, sizeof(rec->optouts));
+	if (esc.level == ESC_MANUAL && rec->state == ST_ACTIVE &&
+	    rec->break_glass) {
+		hold_break_glass(op, &esc);
+		return 0;
+	}
 	if (esc.level == ESC_BLOCK && rec->state != ST_DENIED) {
 		rec->state = ST_DENIED;
 		rec->ttl = 0;
@@ -111,6 +147,67 @@ apply_escalation(struct store_txn *t, struct req_op *op,
 
 static void sign_early(void *arg);
 
+/*
+ * limits.requests_per_minute: new requests of the user in the last minute,
+ * denied ones included.  The refused request itself is not stored, so a
+ * flood costs the store nothing.
+ */
+static int
+check_rate(struct store_txn *t, struct req_op *op)
+{
+	int lim = policy_limits(op->pref->policy)->requests_per_minute;
+	bool over;
+	int r;
+
+	if ((r = quota_rate(t, op->rec.user, op->now, lim, &over)) != 0)
+		return r;
+	if (!over)
+		return 0;
+	snprintf(op->msg, sizeof(op->msg), "rate limit: %s made %d requests "
+	    "in the last minute, the most limits.requests_per_minute allows; "
+	    "try again in a minute", op->rec.user, lim);
+	return BRK_ERR_DENIED;
+}
+
+/*
+ * The caps that depend on the outcome: limits.break_glass_per_day for a
+ * break-glass grant (any 24 hours), limits.pending_per_user for a request
+ * that would wait for approval.
+ */
+static int
+check_caps(struct store_txn *t, struct req_op *op)
+{
+	const struct policy_limits *lim = policy_limits(op->pref->policy);
+	int n, r;
+
+	if (op->rec.state == ST_ACTIVE && op->rec.break_glass) {
+		if ((r = quota_recent(t, op->rec.user, op->now - 86400, true,
+		    lim->break_glass_per_day, &n)) != 0)
+			return r;
+		if (n >= lim->break_glass_per_day) {
+			snprintf(op->msg, sizeof(op->msg), "break-glass limit: "
+			    "%s used break-glass %d times in the last 24 "
+			    "hours, the most limits.break_glass_per_day "
+			    "allows; ask for approval instead", op->rec.user,
+			    n);
+			return BRK_ERR_DENIED;
+		}
+	}
+	if (op->rec.state == ST_PENDING) {
+		if ((r = quota_pending(t, op->rec.user, op->now,
+		    lim->pending_per_user, &n)) != 0)
+			return r;
+		if (n >= lim->pending_per_user) {
+			snprintf(op->msg, sizeof(op->msg), "pending limit: %s "
+			    "has %d pending requests, the most "
+			    "limits.pending_per_user allows; cancel one or "
+			    "wait for a decision", op->rec.user, n);
+			return BRK_ERR_DENIED;
+		}
+	}
+	return 0;
+}
+
 static int
 apply_create(struct store_txn *t, void *arg)
 {
@@ -119,7 +216,9 @@ apply_create(struct store_txn *t, void *arg)
 	size_t i;
 	int r;
 
-	if ((r = apply_escalation(t, op, &esc)) != 0 ||
+	if ((r = check_rate(t, op)) != 0 ||
+	    (r = apply_escalation(t, op, &esc)) != 0 ||
+	    (r = check_caps(t, op)) != 0 ||
 	    (r = reqstore_create(t, &op->rec)) != 0)
 		return r;
 	/* which requests each opt-out affected, for `optout show` */
@@ -299,11 +398,14 @@ request_args(struct call *c, struct request *rec, struct brk_error *err)
 static void fill_decision(struct request *rec,
     const struct policy_decision *dec, uint64_t version, int64_t now);
 
-/* An approve decision taken at once, capped, and marked for review. */
+/* An approve decision taken at once, capped, and marked for review; the
+ * writer may still hold it for approval (hold_break_glass). */
 static int
-break_glass(struct request *rec, const struct policy_decision *dec,
+break_glass(struct req_op *op, const struct policy_decision *dec,
     const struct policy_limits *lim, int64_t now, struct brk_error *err)
 {
+	struct request *rec = &op->rec;
+
 	if (!dec->break_glass)
 		return brk_error_set(err, BRK_ERR_DENIED, "rule %s does not "
 		    "allow break-glass: ask for approval instead",
@@ -311,7 +413,17 @@ break_glass(struct request *rec, const struct policy_decision *dec,
 	if (rec->reason[0] == '\0')
 		return brk_error_set(err, BRK_ERR_INVALID, "break-glass needs "
 		    "a reason: add --reason TEXT");
+	if (lim->break_glass_per_day == 0)
+		return brk_error_set(err, BRK_ERR_DENIED, "break-glass is off "
+		    "(limits.break_glass_per_day is 0): ask for approval "
+		    "instead");
 	fill_decision(rec, dec, rec->policy_version, now);
+	op->bg.during_freeze = dec->break_glass_during_freeze;
+	op->bg.during_optout = dec->break_glass_during_optout;
+	op->bg.require_reason = dec->require_reason;
+	op->bg.require_ticket = dec->require_ticket;
+	op->bg.clamped = dec->clamped;
+	op->bg.ttl = dec->ttl;
 	rec->state = ST_ACTIVE;
 	rec->automatic = false;
 	rec->decided_at = rec->starts_at = now;
@@ -345,13 +457,24 @@ fill_decision(struct request *rec, const struct policy_decision *dec,
 	    dec->approver_groups, dec->napprover_groups);
 	ops_join(rec->approver_users, sizeof(rec->approver_users),
 	    dec->approver_users, dec->napprover_users);
+	/* what its certificates may carry, fixed now: a later policy edit
+	 * never changes an issued grant */
+	rec->cert_known = true;
+	rec->cert_extensions = dec->cert_extensions;
+	snprintf(rec->force_command, sizeof(rec->force_command), "%s",
+	    dec->force_command);
+	snprintf(rec->source_address, sizeof(rec->source_address), "%s",
+	    dec->source_address);
 }
 
-/* Decide rec by policy; fails when required fields are missing. */
+/* Decide op->rec by policy; fails when required fields are missing. */
 static int
-decide(struct call *c, struct policy_ref *p, struct request *rec,
-    int64_t now, struct brk_error *err)
+decide(struct req_op *op, struct brk_error *err)
 {
+	struct call *c = op->c;
+	struct policy_ref *p = op->pref;
+	struct request *rec = &op->rec;
+	int64_t now = op->now;
 	const struct policy_limits *lim = policy_limits(p->policy);
 	struct policy_decision dec;
 	struct policy_query q = {
@@ -376,7 +499,7 @@ decide(struct call *c, struct policy_ref *p, struct request *rec,
 	policy_evaluate(p->policy, &q, &dec);
 	rec->policy_version = p->version;
 	if (dec.outcome == POLICY_APPROVE && rec->break_glass)
-		return break_glass(rec, &dec, lim, now, err);
+		return break_glass(op, &dec, lim, now, err);
 	rec->break_glass = false;	/* auto and deny ignore the flag */
 	if (dec.outcome == POLICY_APPROVE) {
 		if (dec.require_reason && rec->reason[0] == '\0')
@@ -428,7 +551,7 @@ op_request(struct call *c)
 	p = NULL;	/* op holds the reference until the writer is done */
 	if ((r = request_args(c, &op->rec, &err)) != 0 ||
 	    (r = cred_arg_pubkey(c->req->args, &op->key, &err)) != 0 ||
-	    (r = decide(c, op->pref, &op->rec, op->now, &err)) != 0)
+	    (r = decide(op, &err)) != 0)
 		goto fail;
 	if ((r = writer_submit(c->d->writer, apply_create, done_reply,
 	    op)) != 0)

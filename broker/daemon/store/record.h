@@ -23,6 +23,7 @@ enum req_state {
 #define REC_RESOURCE 256
 #define REC_LIST 1024		/* comma-separated lists of ids or names */
 #define REC_TEXT 4097		/* free text: reasons, tickets */
+#define REC_OPTION 1025		/* a certificate option, with NUL */
 
 struct request {
 	uint64_t serial;
@@ -49,6 +50,16 @@ struct request {
 	char incident[256];
 	char ended_by[REC_NAME];
 	char end_reason[REC_TEXT];
+	/*
+	 * What the grant's certificates may carry, fixed when the request was
+	 * decided (a later policy edit never changes it).  cert_known is
+	 * false for records written before these were stored: no certificate
+	 * is issued for those, since the options they had are not known.
+	 */
+	bool cert_known;
+	unsigned cert_extensions;	/* POLICY_EXT_* bits */
+	char force_command[REC_OPTION];	/* "" when not set */
+	char source_address[REC_OPTION];
 };
 
 const char *req_state_name(enum req_state s);
