@@ -41,6 +41,7 @@ static const struct {
 	{ "review.list", op_review_list },
 	{ "optout.add", op_optout_add },
 	{ "optout.remove", op_optout_remove },
+	{ "optout.extend", op_optout_extend },
 	{ "optout.list", op_optout_list },
 	{ "optout.show", op_optout_show },
 	{ "optout.report", op_optout_report },

@@ -13,6 +13,7 @@
 #include "approvals.h"
 #include "audit.h"
 #include "cred.h"
+#include "duplicates.h"
 #include "duration.h"
 #include "escalate.h"
 #include "optouts.h"
@@ -27,7 +28,7 @@
 static const char *
 created_action(enum req_state s)
 {
-	return s == ST_ACTIVE ? "request.granted" :
+	return s == ST_ACTIVE || s == ST_SCHEDULED ? "request.granted" :
 	    s == ST_PENDING ? "request.pending" : "request.denied";
 }
 
@@ -79,17 +80,17 @@ apply_escalation(struct store_txn *t, struct req_op *op,
 	if (esc.level == ESC_BLOCK && rec->state != ST_DENIED) {
 		rec->state = ST_DENIED;
 		rec->ttl = 0;
-		rec->break_glass = rec->automatic = false;
+		rec->break_glass = rec->automatic = rec->clamped = false;
 		rec->decided_at = op->now;
 		rec->starts_at = rec->expires_at = 0;
 		snprintf(rec->decision, sizeof(rec->decision), "blocked by "
 		    "%.480s", esc.why);
-	} else if (esc.level == ESC_MANUAL && rec->state == ST_ACTIVE &&
-	    rec->automatic) {
+	} else if (esc.level == ESC_MANUAL && (rec->state == ST_ACTIVE ||
+	    rec->state == ST_SCHEDULED) && rec->automatic) {
 		policy_role_members(p, ROLE_OPTOUT_APPROVERS, &g, &ng, &u, &nu);
 		if (ng + nu == 0) {	/* nobody may approve: fail closed */
 			rec->state = ST_DENIED;
-			rec->automatic = false;
+			rec->automatic = rec->clamped = false;
 			snprintf(rec->decision, sizeof(rec->decision), "%.400s; "
 			    "the policy names no optout_approvers", esc.why);
 			return 0;
@@ -111,6 +112,25 @@ apply_escalation(struct store_txn *t, struct req_op *op,
 
 static void sign_early(void *arg);
 
+/* Asking again for what is already open answers with that request
+ * (unless --new); a refusal is never replaced by an earlier grant. */
+static int
+find_repeat(struct store_txn *t, struct req_op *op)
+{
+	struct request dup;
+	int r;
+
+	if (op->fresh || op->rec.state == ST_DENIED)
+		return BRK_ERR_NOTFOUND;
+	if ((r = dup_find(t, &op->rec, op->now,
+	    policy_limits(op->pref->policy)->pending_ttl, op->rec.break_glass,
+	    &dup)) != 0)
+		return r;
+	op->rec = dup;
+	op->duplicate = true;
+	return 0;
+}
+
 static int
 apply_create(struct store_txn *t, void *arg)
 {
@@ -119,8 +139,11 @@ apply_create(struct store_txn *t, void *arg)
 	size_t i;
 	int r;
 
-	if ((r = apply_escalation(t, op, &esc)) != 0 ||
-	    (r = reqstore_create(t, &op->rec)) != 0)
+	if ((r = apply_escalation(t, op, &esc)) != 0)
+		return r;
+	if ((r = find_repeat(t, op)) == 0)
+		goto sign;
+	if (r != BRK_ERR_NOTFOUND || (r = reqstore_create(t, &op->rec)) != 0)
 		return r;
 	/* which requests each opt-out affected, for `optout show` */
 	for (i = 0; i < esc.nids; i++)
@@ -133,8 +156,10 @@ apply_create(struct store_txn *t, void *arg)
 	    created_action(op->rec.state),
 	    op->rec.reason[0] ? op->rec.reason : NULL)) != 0)
 		return r;
+sign:
 	/* op->rec is final: sign while the batch commits and syncs */
-	if (op->key != NULL && op->rec.state == ST_ACTIVE) {
+	if (op->key != NULL && (op->rec.state == ST_ACTIVE ||
+	    op->rec.state == ST_SCHEDULED)) {
 		op->early = true;
 		op->parts = 2;
 		workpool_submit(op->c->d->pool, sign_early, op);
@@ -142,14 +167,29 @@ apply_create(struct store_txn *t, void *arg)
 	return 0;
 }
 
+/* The reply: the record, what capped it, who approved so far, and
+ * whether it is an open request returned instead of a new one. */
 static json_t *
-reply_json(const struct request *r)
+reply_json(struct req_op *op)
 {
+	const struct request *r = &op->rec;
 	json_t *o = record_to_json(r);
+	char cap[REC_NAME + 32];
 
-	if (o != NULL && r->state == ST_PENDING)
-		json_object_set_new(o, "approvals_needed",
-		    json_integer(r->quorum - r->approvals));
+	if (o == NULL)
+		return NULL;
+	record_clamped_by(r, op->pref != NULL ?
+	    policy_limits(op->pref->policy)->break_glass_max_ttl : 0, cap,
+	    sizeof(cap));
+	if (cap[0] != '\0')
+		json_object_set_new(o, "clamped_by", json_string(cap));
+	if (op->approvals != NULL) {
+		json_object_set_new(o, "approvals", op->approvals);
+		op->approvals = NULL;
+	} else if (r->state == ST_PENDING && r->approvals == 0)
+		json_object_set_new(o, "approvals", json_array());
+	if (op->duplicate)
+		json_object_set_new(o, "duplicate", json_true());
 	return o;
 }
 
@@ -159,6 +199,7 @@ req_op_free(struct req_op *op)
 	if (op == NULL)
 		return;
 	sshkey_free(op->key);
+	json_decref(op->approvals);
 	if (op->pref != NULL)
 		policy_put(op->c->d, op->pref);
 	free(op->cert);
@@ -185,7 +226,7 @@ send_reply(void *arg)
 		call_fail(c, rc, "%s", msg);
 		return;
 	}
-	o = reply_json(&op->rec);
+	o = reply_json(op);
 	if (o != NULL && op->cert != NULL)
 		json_object_set_new(o, "cert", json_string(op->cert));
 	else if (o != NULL && op->cert_err[0] != '\0')
@@ -224,9 +265,10 @@ done_reply(void *arg, int rc)
 	struct req_op *op = arg;
 
 	op->rc = rc;
-	if (rc == 0)
+	if (rc == 0 && !op->duplicate)
 		__atomic_fetch_add(&op->c->d->counters[op->rec.state ==
-		    ST_ACTIVE ? CNT_AUTO : op->rec.state == ST_PENDING ?
+		    ST_ACTIVE || op->rec.state == ST_SCHEDULED ? CNT_AUTO :
+		    op->rec.state == ST_PENDING ?
 		    CNT_PENDING : CNT_DENIED], 1, __ATOMIC_RELAXED);
 	if (op->early && !last_part(op))
 		return;		/* sign_early replies */
@@ -238,7 +280,7 @@ done_reply(void *arg, int rc)
 
 static const char *const request_keys[] = { "resource", "role", "for",
 	"start", "reason", "ticket", "incident", "break_glass", "pubkey",
-	NULL };
+	"new", NULL };
 
 /* The latest start a request may name: the year 9999. */
 #define START_MAX 253402300799LL
@@ -387,7 +429,8 @@ decide(struct call *c, struct policy_ref *p, struct request *rec,
 	fill_decision(rec, &dec, p->version, now);
 	switch (dec.outcome) {
 	case POLICY_AUTO:
-		rec->state = ST_ACTIVE;
+		/* a later window is scheduled until it opens */
+		rec->state = rec->requested_start ? ST_SCHEDULED : ST_ACTIVE;
 		rec->automatic = true;
 		rec->decided_at = now;
 		rec->starts_at = rec->requested_start ? rec->requested_start : now;
@@ -423,6 +466,8 @@ op_request(struct call *c)
 	op->pref = p;
 	p = NULL;	/* op holds the reference until the writer is done */
 	if ((r = request_args(c, &op->rec, &err)) != 0 ||
+	    ((r = proto_arg_bool(c->req->args, "new", &op->fresh, &err)) != 0 &&
+	    r != BRK_ERR_NOTFOUND) ||
 	    (r = cred_arg_pubkey(c->req->args, &op->key, &err)) != 0 ||
 	    (r = decide(c, op->pref, &op->rec, op->now, &err)) != 0)
 		goto fail;
@@ -462,11 +507,14 @@ apply_transition(struct store_txn *t, void *arg)
 		    "cancel" : "revoke", id, old.user);
 		return BRK_ERR_DENIED;
 	}
-	if (old.state != op->from || op->now >= old.expires_at) {
+	/* a grant not yet started may be revoked or cancelled too */
+	if ((old.state != op->from && old.state != ST_SCHEDULED) ||
+	    op->now >= old.expires_at) {
 		snprintf(op->msg, sizeof(op->msg), "request %s is %s, not %s",
 		    id, op->now >= old.expires_at && (old.state == ST_ACTIVE ||
-		    old.state == ST_PENDING) ? "expired" :
-		    req_state_name(old.state), req_state_name(op->from));
+		    old.state == ST_PENDING || old.state == ST_SCHEDULED) ?
+		    "expired" : req_state_name(old.state),
+		    req_state_name(op->from));
 		return BRK_ERR_STATE;
 	}
 	memcpy(reason, op->rec.end_reason, sizeof(reason));
@@ -607,6 +655,23 @@ collect_due(uint64_t serial, void *arg)
 	return sw->n == SWEEP_MAX ? 1 : 0;
 }
 
+/* A scheduled grant's window has opened: record it as active. */
+static int
+sweep_start(struct store_txn *t, struct sweep *sw, const struct request *old)
+{
+	struct request nr = *old;
+	char id[24];
+	int r;
+
+	nr.state = ST_ACTIVE;
+	if ((r = reqstore_update(t, old, &nr)) != 0)
+		return r;
+	req_id(nr.serial, id);
+	return audit_append(t, sw->now, &(struct audit_event){
+	    .action = "grant.started", .actor = "brokerd", .caller = "brokerd",
+	    .target = id, .user = nr.user, .resource = nr.resource }, NULL);
+}
+
 static int
 apply_sweep(struct store_txn *t, void *arg)
 {
@@ -621,8 +686,14 @@ apply_sweep(struct store_txn *t, void *arg)
 	for (i = 0; i < sw->n; i++) {
 		if ((r = reqstore_load(t, sw->serials[i], &old)) != 0)
 			continue;
-		if ((old.state != ST_ACTIVE && old.state != ST_PENDING) ||
-		    old.expires_at > sw->now)
+		if (old.state == ST_SCHEDULED && old.starts_at <= sw->now &&
+		    old.expires_at > sw->now) {
+			if ((r = sweep_start(t, sw, &old)) != 0)
+				return r;
+			continue;
+		}
+		if ((old.state != ST_ACTIVE && old.state != ST_PENDING &&
+		    old.state != ST_SCHEDULED) || old.expires_at > sw->now)
 			continue;
 		nr = old;
 		nr.state = ST_EXPIRED;
@@ -631,7 +702,7 @@ apply_sweep(struct store_txn *t, void *arg)
 			return r;
 		req_id(nr.serial, id);
 		r = audit_append(t, sw->now, &(struct audit_event){
-		    .action = old.state == ST_ACTIVE ? "grant.expired" :
+		    .action = old.state != ST_PENDING ? "grant.expired" :
 		    "request.expired", .actor = "brokerd", .caller = "brokerd",
 		    .target = id, .user = nr.user, .resource = nr.resource },
 		    NULL);

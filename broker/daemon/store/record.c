@@ -20,6 +20,7 @@
 
 static const char *const state_names[ST__COUNT] = {
 	"pending", "active", "denied", "cancelled", "expired", "revoked",
+	"scheduled",
 };
 
 const char *
@@ -325,13 +326,28 @@ str_or_null(const char *s)
 	return s[0] != '\0' ? json_string(s) : json_null();
 }
 
+void
+record_clamped_by(const struct request *r, int64_t bg_max, char *buf,
+    size_t len)
+{
+	if (!r->clamped || r->state == ST_DENIED)
+		snprintf(buf, len, "%s", "");
+	else if (r->break_glass && r->ttl == bg_max)
+		snprintf(buf, len, "limits.break_glass_max_ttl");
+	else
+		snprintf(buf, len, "max_ttl of rule %s", r->rule);
+}
+
 json_t *
 record_to_json(const struct request *r)
 {
+	int needed = r->state == ST_PENDING && r->quorum > r->approvals ?
+	    r->quorum - r->approvals : 0;
 	char id[24];
+	json_t *o;
 
 	req_id(r->serial, id);
-	return json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o,"
+	o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o,"
 	    " s:o, s:o, s:I, s:o, s:I, s:b, s:b, s:b, s:o, s:s, s:o, s:s, s:I,"
 	    " s:o, s:o, s:o, s:o, s:o, s:o, s:{s:i, s:i, s:o, s:o, s:b, s:b}}",
 	    "id", id, "serial", (json_int_t)r->serial,
@@ -360,4 +376,11 @@ record_to_json(const struct request *r)
 	    "users", list_json(r->approver_users),
 	    "require_reason", r->require_reason,
 	    "require_ticket", r->require_ticket);
+	if (o != NULL && r->state == ST_PENDING) {
+		json_object_set_new(o, "approvals_needed",
+		    json_integer(needed));
+		json_object_set_new(json_object_get(o, "approval"), "needed",
+		    json_integer(needed));
+	}
+	return o;
 }
