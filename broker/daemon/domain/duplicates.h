@@ -17,7 +17,8 @@
 /*
  * Find an open request (pending, scheduled or active at now) that rec
  * repeats; rec is decided but not stored.  grants_only limits the search
- * to grants (a break-glass request is not answered with a pending one).
+ * to grants (a request that would be granted at once is not answered with
+ * a pending one).
  * pending_ttl bounds how far back a pending request can have been filed.
  * Returns 0 and sets *out (its state as of now), BRK_ERR_NOTFOUND when
  * there is none, or a store error.

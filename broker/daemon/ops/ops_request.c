@@ -113,7 +113,8 @@ apply_escalation(struct store_txn *t, struct req_op *op,
 static void sign_early(void *arg);
 
 /* Asking again for what is already open answers with that request
- * (unless --new); a refusal is never replaced by an earlier grant. */
+ * (unless --new): a grant always, a pending request when the new one would
+ * wait too.  A refusal is never replaced by an earlier grant. */
 static int
 find_repeat(struct store_txn *t, struct req_op *op)
 {
@@ -122,9 +123,11 @@ find_repeat(struct store_txn *t, struct req_op *op)
 
 	if (op->fresh || op->rec.state == ST_DENIED)
 		return BRK_ERR_NOTFOUND;
+	/* a pending request answers only what would wait anyway: one that
+	 * policy now grants at once (or break-glass) is not held back */
 	if ((r = dup_find(t, &op->rec, op->now,
-	    policy_limits(op->pref->policy)->pending_ttl, op->rec.break_glass,
-	    &dup)) != 0)
+	    policy_limits(op->pref->policy)->pending_ttl,
+	    op->rec.state != ST_PENDING, &dup)) != 0)
 		return r;
 	op->rec = dup;
 	op->duplicate = true;
