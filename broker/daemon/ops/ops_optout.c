@@ -406,7 +406,8 @@ collect_chain(const struct optout *o, void *arg)
  * of them ends the whole chain, so no renewal keeps a removed block.
  */
 static int
-end_renewals(struct store_txn *t, struct end_op *op, const char *action)
+end_renewals(struct store_txn *t, struct end_op *op, const struct optout *rm,
+    const char *action)
 {
 	struct chain ch = { .op = op };
 	bool in[64] = { false }, grew = true;
@@ -416,8 +417,10 @@ end_renewals(struct store_txn *t, struct end_op *op, const char *action)
 
 	if ((r = optouts_live(t, collect_chain, &ch)) != 0)
 		return r;
+	/* rm itself has left the live set: start from its neighbours */
 	for (i = 0; i < ch.n; i++)
-		in[i] = ch.ids[i] == op->id;
+		in[i] = ch.ids[i] == rm->id || ch.extends[i] == rm->id ||
+		    (rm->extends != 0 && ch.ids[i] == rm->extends);
 	while (grew) {
 		grew = false;
 		for (i = 0; i < ch.n; i++)
@@ -426,11 +429,17 @@ end_renewals(struct store_txn *t, struct end_op *op, const char *action)
 				    ch.extends[k] == ch.ids[i]))
 					grew = in[i] = true;
 	}
-	for (i = 0; i < ch.n; i++)
-		if (in[i] && ch.ids[i] != op->id &&
-		    ((r = optouts_load(t, ch.ids[i], &o)) != 0 ||
-		    (r = end_one(t, op, &o, action)) != 0))
+	for (i = 0; i < ch.n; i++) {
+		if (!in[i] || ch.ids[i] == rm->id)
+			continue;
+		if ((r = optouts_load(t, ch.ids[i], &o)) != 0)
 			return r;
+		/* a renewal is of the same scope; the remover was checked
+		 * against that scope, never against another */
+		if (strcmp(o.scope, rm->scope) == 0 &&
+		    (r = end_one(t, op, &o, action)) != 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -449,15 +458,6 @@ apply_end(struct store_txn *t, void *arg)
 		snprintf(op->msg, sizeof(op->msg), "no opt-out %s", id);
 		return r;
 	}
-	if (!optout_active(&o, op->now)) {
-		/* its renewals may still be in force */
-		if ((r = end_renewals(t, op, o.freeze ? "freeze.off" :
-		    "optout.removed")) != 0 || json_array_size(op->ended) > 0)
-			return r;
-		snprintf(op->msg, sizeof(op->msg), "opt-out %s has already "
-		    "ended", id);
-		return BRK_ERR_STATE;
-	}
 	if (!((o.kind == OPT_GLOBAL || o.freeze) ? op->admin : op->manager)) {
 		snprintf(op->msg, sizeof(op->msg), "%s may not remove %s "
 		    "(%s)", op->c->who.name, id, o.kind == OPT_GLOBAL ||
@@ -465,10 +465,19 @@ apply_end(struct store_txn *t, void *arg)
 		    "within their scopes");
 		return BRK_ERR_DENIED;
 	}
-	if ((r = end_one(t, op, &o, o.freeze ? "freeze.off" :
+	/* an ended one's renewals may still be in force */
+	if (optout_active(&o, op->now) && (r = end_one(t, op, &o, o.freeze ?
+	    "freeze.off" : "optout.removed")) != 0)
+		return r;
+	if ((r = end_renewals(t, op, &o, o.freeze ? "freeze.off" :
 	    "optout.removed")) != 0)
 		return r;
-	return end_renewals(t, op, o.freeze ? "freeze.off" : "optout.removed");
+	if (json_array_size(op->ended) == 0) {
+		snprintf(op->msg, sizeof(op->msg), "opt-out %s has already "
+		    "ended", id);
+		return BRK_ERR_STATE;
+	}
+	return 0;
 }
 
 static void
