@@ -11,10 +11,11 @@ oid() { echo "$1" | json_get id; }
 records() { B --json audit verify | json_get records; }
 
 # ---- 1. policy explain leads with the outcome that holds -------------------
-# Fails when print_explain() prints the policy's outcome first or the CLI
-# exits 0 whatever the outcome (checked by printing "outcome" and returning
-# r unchanged): the text then said "auto: rule staging-auto grants ..."
-# while o1 took the host out of automation.
+# Fails when print_explain() prints the policy's outcome first, or the CLI
+# exits 0 whatever the outcome (checked each way: always taking the
+# "effective == outcome" branch; ignoring explain_exit()).  The text once
+# said "auto: rule staging-auto grants ..." while o1 took the host out of
+# automation.
 expect 0 "explain without opt-outs: auto, exit 0" \
     B policy explain --user bob --resource host:web-9
 contains "auto leads" "auto: rule staging-auto grants automatically" "$OUT"
@@ -49,8 +50,9 @@ B --as frank flag remove bob --reason ok >/dev/null
 B --as frank optout remove "$o2" --reason ok >/dev/null
 
 # ---- 6c. a refusal never reports a duration --------------------------------
-# Fails when the CLI prints the clamp note for a denied request (checked by
-# dropping its state test): "asked for 43200s, granted 0s".
+# Fails when a denial keeps its clamp flag and the CLI prints the note
+# (checked by dropping both the CLI's state test and apply_escalation()'s
+# clamped = false): "asked for 43200s, granted 0s".
 expect 0 "block alice's automation" B --json --as frank optout add user:alice \
     --tag false-positive --reason "monitor says" --for 1h --mode block
 o3=$(oid "$OUT")
@@ -62,7 +64,8 @@ B --as frank optout remove "$o3" --reason ok >/dev/null
 
 # ---- 3. optout extend changes the same opt-out -----------------------------
 # Fails when extend files a new opt-out (as it once did: o4 extended o3 and
-# removing o3 left o4's block standing); checked by calling optout.add.
+# removing o3 left o4's block standing); checked by storing the extension
+# with optouts_create() instead of optouts_update().
 n0=$(B --json optout list | grep -c '"id": "o')
 a0=$(records)
 expect 0 "extend o1 by two hours" B --json --as frank optout extend "$o1" \
@@ -89,7 +92,7 @@ expect 0 "remove ends it" B --as frank optout remove "$o1" --reason "fixed"
 expect 0 "automation is back at once" B --as bob request host:web-3
 # Renewals made the old way (a new opt-out naming the one it extends) end
 # with the one removed.  Fails when remove ends only the id it is given
-# (checked by skipping end_renewals()).
+# (checked by returning early from end_renewals()).
 expect 0 "an opt-out" B --json --as frank optout add resource:host:web-4 \
     --tag incident --reason old --for 1h
 old=$(oid "$OUT")
@@ -103,7 +106,8 @@ expect 0 "and host:web-4 is automatic again" B --as bob request host:web-4
 
 # ---- 4. snapshot --host takes a host name ----------------------------------
 # Fails when op_snapshot accepts "host:web-2" (it made host:host:web-2, a
-# valid-looking snapshot with no grants); checked by dropping the test.
+# valid-looking snapshot with no grants); checked by dropping both the
+# "host:" test and host_name_valid().
 expect 0 "alice holds web-2" B --as alice request host:web-2
 expect 2 "a resource given as the host is refused" \
     B snapshot --host host:web-2 -o "$T/snap"
@@ -115,7 +119,7 @@ equals "and carries alice's grant" 1 "$(echo "$OUT" | json_get grants)"
 
 # ---- 2. one count of approvals, everywhere ---------------------------------
 # Fails when show lacks approvals_needed (it printed "needs 0 more" with one
-# needed); checked by dropping the key from record_to_json().
+# needed); checked by leaving the key out of record_to_json().
 expect 3 "a request needing two approvals" B --json --as alice request \
     host:app-prod-1 --reason "deploy" --ticket OPS-1
 r2=$(oid "$OUT")
@@ -139,7 +143,8 @@ equals "show --json: approvals_needed" 1 "$(echo "$OUT" | json_get approvals_nee
 lacks "never needs 0 while pending" "needs 0 more" "$(B --as alice show "$r2")"
 
 # ---- 8. show names a delegated requester as the timeline does --------------
-# Fails when show prints the caller alone ("requested by root").
+# Fails when show prints the caller alone ("requested by root"); checked
+# by printing "caller" in print_requester().
 expect 0 "show a request made with --as" B --as alice show "$r2"
 contains "requested by alice (via root)" "requested by alice (via root)" "$OUT"
 lacks "not requested by root" "requested by root" "$OUT"
@@ -153,7 +158,8 @@ contains "the denial names the rule and its max_duration" \
     "longer than rule sre-bastion-auto allows (max_duration 1h)" "$OUT"
 lacks "not 'no rule matches'" "no rule matches" "$OUT"
 expect 0 "within max_duration it is granted" B --as frank request host:bastion --for 30m
-# Fails when the clamp note names the rule's max_ttl for break-glass's cap.
+# Fails when the clamp note names the rule's max_ttl for break-glass's cap
+# (as the CLI's fixed "(the rule's max_ttl)" once did).
 expect 0 "break-glass for longer than its cap" B --as bob request \
     host:db-prod-1 --role postgres --break-glass --reason "db down" --for 2h
 contains "the cap is limits.break_glass_max_ttl" \
