@@ -165,6 +165,11 @@ expect 0 "break-glass for longer than its cap" B --as bob request \
 contains "the cap is limits.break_glass_max_ttl" \
     "granted 3600s (capped by limits.break_glass_max_ttl)" "$OUT"
 lacks "not the rule's max_ttl" "max_ttl of rule" "$OUT"
+bg=$(echo "$OUT" | head -1 | cut -d' ' -f1)
+expect 0 "show names the same cap" B --as bob show "$bg"
+contains "show: limits.break_glass_max_ttl" "capped by limits.break_glass_max_ttl" "$OUT"
+expect 0 "so does revoke's answer" B --as bob revoke "$bg" --reason done
+contains "revoke: limits.break_glass_max_ttl" "capped by limits.break_glass_max_ttl" "$OUT"
 expect 0 "an ordinary clamp names its rule" B --as bob request host:web-6 --for 12h
 contains "capped by the rule's max_ttl" "capped by max_ttl of rule staging-auto" "$OUT"
 

@@ -125,7 +125,7 @@ op_show(struct call *c)
 	struct store_txn *t = NULL;
 	const char *id = NULL;
 	struct request r;
-	char rid[24];
+	char rid[24], cap[REC_NAME + 32];
 	json_t *o = NULL, *tl;
 	uint64_t serial;
 	int rc;
@@ -152,6 +152,11 @@ op_show(struct call *c)
 	o = record_to_json(&r);
 	tl = json_array();
 	req_id(serial, rid);
+	record_clamped_by(&r, p != NULL && policy_limits(p->policy) != NULL ?
+	    policy_limits(p->policy)->break_glass_max_ttl : 0, cap,
+	    sizeof(cap));
+	if (o != NULL && cap[0] != '\0')
+		json_object_set_new(o, "clamped_by", json_string(cap));
 	if (o == NULL || tl == NULL ||
 	    (rc = audit_by(t, 't', rid, 1000, tl)) != 0) {
 		json_decref(tl);

@@ -176,14 +176,20 @@ static json_t *
 reply_json(struct req_op *op)
 {
 	const struct request *r = &op->rec;
+	/* transitions hold no policy of their own: the one in force */
+	struct policy_ref *p = op->pref != NULL ? NULL : policy_get(op->c->d);
+	const struct policy_ref *in = op->pref != NULL ? op->pref : p;
+	const struct policy_limits *lim = in != NULL ?
+	    policy_limits(in->policy) : NULL;
 	json_t *o = record_to_json(r);
 	char cap[REC_NAME + 32];
 
+	record_clamped_by(r, lim != NULL ? lim->break_glass_max_ttl : 0, cap,
+	    sizeof(cap));
+	if (p != NULL)
+		policy_put(op->c->d, p);
 	if (o == NULL)
 		return NULL;
-	record_clamped_by(r, op->pref != NULL ?
-	    policy_limits(op->pref->policy)->break_glass_max_ttl : 0, cap,
-	    sizeof(cap));
 	if (cap[0] != '\0')
 		json_object_set_new(o, "clamped_by", json_string(cap));
 	if (op->approvals != NULL) {
