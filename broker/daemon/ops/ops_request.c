@@ -516,8 +516,9 @@ apply_transition(struct store_txn *t, void *arg)
 		    "cancel" : "revoke", id, old.user);
 		return BRK_ERR_DENIED;
 	}
-	/* a grant not yet started may be revoked or cancelled too */
-	if ((old.state != op->from && old.state != ST_SCHEDULED) ||
+	/* a scheduled grant may be revoked, or cancelled before it starts */
+	if ((old.state != op->from && !(old.state == ST_SCHEDULED &&
+	    (op->to == ST_REVOKED || op->now < old.starts_at))) ||
 	    op->now >= old.expires_at) {
 		snprintf(op->msg, sizeof(op->msg), "request %s is %s, not %s",
 		    id, op->now >= old.expires_at && (old.state == ST_ACTIVE ||
