@@ -142,6 +142,20 @@ expect 0 "show --json" B --json --as alice show "$r2"
 equals "show --json: approvals_needed" 1 "$(echo "$OUT" | json_get approvals_needed)"
 lacks "never needs 0 while pending" "needs 0 more" "$(B --as alice show "$r2")"
 
+# Named approvers who already approved are no longer offered.  Fails when
+# the users list is printed whole (checked by print_list() in its place).
+sed 's|"rules": \[|"rules": [ { "id": "ops-by-name", "when": { "resources": ["host:ops-1"] }, "grant": "approve", "max_ttl": "1h", "approvers": { "users": ["carol", "dave"], "quorum": 2 } },|' \
+    "$T/d/policy.json" >"$T/named.json"
+expect 0 "a policy with approvers by name" B --as erin policy load "$T/named.json" \
+    --reason "named approvers"
+expect 3 "alice asks for ops-1" B --json --as alice request host:ops-1
+r3=$(oid "$OUT")
+expect 0 "pending for carol" B --as carol pending
+contains "both may approve" "users: carol, dave (not alice" "$OUT"
+expect 0 "carol approves" B --as carol approve "$r3" --reason ok
+contains "then only dave" "users: dave (not alice" "$OUT"
+contains "and carol is named as approved" "approved so far: carol" "$OUT"
+
 # ---- 8. show names a delegated requester as the timeline does --------------
 # Fails when show prints the caller alone ("requested by root"); checked
 # by printing "caller" in print_requester().
