@@ -25,6 +25,36 @@ print_list(const char *label, json_t *a)
 	}
 }
 
+/* Whether name is among r's approvers so far. */
+static bool
+approved_by(json_t *r, const char *name)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(r, "approvals"), i, v)
+		if (strcmp(cli_str(v, "approver"), name) == 0)
+			return true;
+	return false;
+}
+
+/* The named approvers who may still approve: not those who did. */
+static void
+print_users_left(json_t *r, json_t *users)
+{
+	const char *sep = " users: ";
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(users, i, v) {
+		if (approved_by(r, json_string_value(v)))
+			continue;
+		printf("%s", sep);
+		cli_print_safe(stdout, json_string_value(v));
+		sep = ", ";
+	}
+}
+
 /* The approvers who already said yes, by name. */
 static void
 print_approved(json_t *r)
@@ -54,7 +84,7 @@ cli_print_approvals(json_t *r)
 	    (long long)json_integer_value(json_object_get(ap, "approvals")),
 	    (long long)json_integer_value(json_object_get(ap, "quorum")));
 	print_list(" groups: ", json_object_get(ap, "groups"));
-	print_list(" users: ", json_object_get(ap, "users"));
+	print_users_left(r, json_object_get(ap, "users"));
 	printf(" (not ");
 	cli_print_safe(stdout, cli_str(r, "user"));
 	if (strcmp(cli_str(r, "user"), cli_str(r, "caller")) != 0) {
