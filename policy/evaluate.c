@@ -237,9 +237,30 @@ clear_approval(struct policy_decision *d)
 	d->break_glass_during_freeze = d->break_glass_during_optout = false;
 }
 
+/* Nothing matched: say so, or, when a rule would have matched a shorter
+ * request, which rule and how long it allows. */
+static void
+no_match(struct policy_decision *d, const struct policy_query *q,
+    const struct pol_rule *too_long)
+{
+	char asked[32], cap[32];
+
+	if (too_long == NULL) {
+		snprintf(d->reason, sizeof(d->reason), "no rule matches user "
+		    "%s on %s", q->user, q->resource);
+		return;
+	}
+	duration_format(q->duration, asked, sizeof(asked));
+	duration_format(too_long->max_duration, cap, sizeof(cap));
+	snprintf(d->reason, sizeof(d->reason), "asked for %s, longer than "
+	    "rule %s allows (max_duration %s): ask for %s or less", asked,
+	    too_long->id, cap, cap);
+}
+
 static void
 conclude(struct policy_decision *d, const struct pol_eval *ev,
-    struct acc *acc, const struct certacc *cc)
+    struct acc *acc, const struct certacc *cc,
+    const struct pol_rule *too_long)
 {
 	const struct policy_query *q = ev->q;
 
@@ -273,8 +294,7 @@ conclude(struct policy_decision *d, const struct pol_eval *ev,
 		d->require_ticket = acc[POLICY_AUTO].req_ticket;
 		set_ttl(d, q, acc[POLICY_AUTO].decider);
 	} else
-		snprintf(d->reason, sizeof(d->reason), "no rule matches user "
-		    "%s on %s", q->user, q->resource);
+		no_match(d, q, too_long);
 	if (d->outcome == POLICY_DENY)
 		clear_cert(d);
 }
@@ -285,6 +305,7 @@ pol_decide(const struct policy *p, const struct policy_query *q,
 {
 	struct certacc cc = { .any = false };
 	struct acc acc[3];
+	const struct pol_rule *r, *too_long = NULL;
 	const char *problem;
 	size_t i, which;
 
@@ -311,13 +332,22 @@ pol_decide(const struct policy *p, const struct policy_query *q,
 		snprintf(d->reason, sizeof(d->reason), "out of memory");
 		return;
 	}
-	for (i = 0; i < ev->ncand; i++)
-		if (pol_rule_check(&p->rules[ev->cand[i]], ev, &which) ==
-		    POL_MISS_NONE) {
-			fold(d, acc, &p->rules[ev->cand[i]]);
-			fold_cert(d, &cc, &p->rules[ev->cand[i]]);
+	for (i = 0; i < ev->ncand; i++) {
+		r = &p->rules[ev->cand[i]];
+		switch (pol_rule_check(r, ev, &which)) {
+		case POL_MISS_NONE:
+			fold(d, acc, r);
+			fold_cert(d, &cc, r);
+			break;
+		case POL_MISS_DURATION:	/* only the duration kept it out */
+			if (too_long == NULL && r->grant != POLICY_DENY)
+				too_long = r;
+			break;
+		default:
+			break;
 		}
-	conclude(d, ev, acc, &cc);
+	}
+	conclude(d, ev, acc, &cc, too_long);
 }
 
 void

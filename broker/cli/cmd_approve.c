@@ -56,14 +56,11 @@ cmd_pending(struct cli *cli, int argc, char **argv)
 		cli_print_safe(stdout, cli_str(r, "reason"));
 		printf("   ticket: ");
 		cli_print_safe(stdout, cli_str(r, "ticket"));
-		printf("\n    rule: %s   approvals: %lld of %lld%s   request "
-		    "expires %s\n", cli_str(r, "rule"),
-		    (long long)json_integer_value(json_object_get(
-		    json_object_get(r, "approval"), "approvals")),
-		    (long long)json_integer_value(json_object_get(
-		    json_object_get(r, "approval"), "quorum")),
+		printf("\n    rule: %s   request expires %s%s\n",
+		    cli_str(r, "rule"), cli_str(r, "expires_at"),
 		    json_is_true(json_object_get(r, "i_approved")) ?
-		    " (one is yours)" : "", cli_str(r, "expires_at"));
+		    "   (you approved it)" : "");
+		cli_print_approvals(r);
 	}
 	/* a full page: there may be more, oldest first after the last */
 	if (json_array_size(res) == (size_t)n)

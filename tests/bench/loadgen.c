@@ -222,7 +222,7 @@ conn_send(struct issue *g, struct conn *c)
 
 	c->outlen = (size_t)snprintf(c->out, sizeof(c->out),
 	    "{\"v\":1,\"id\":\"%llu\",\"op\":\"request\",\"as\":\"%s\","
-	    "\"args\":{\"resource\":\"host:web-%d\",\"pubkey\":\"%s\"}}\n",
+	    "\"args\":{\"resource\":\"host:web-%d\",\"pubkey\":\"%s\",\"new\":true}}\n",
 	    g->seq++, g->as, k, g->pubkey);
 	c->outoff = 0;
 	c->busy = true;

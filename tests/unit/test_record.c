@@ -8,6 +8,7 @@
 
 #include "errors.h"
 #include "record.h"
+#include "reqstore.h"
 #include "sshbuf.h"
 
 static struct request
@@ -250,5 +251,69 @@ Test(record, json_view_shows_restrictions)
 	in.cert_known = false;
 	o = record_to_json(&in);
 	cr_assert(json_is_null(json_object_get(o, "cert_options")));
+	json_decref(o);
+}
+
+/* Stored state numbers never move: a new state is appended.  Fails when
+ * ST_SCHEDULED is put among the others (checked by moving it before
+ * ST_DENIED). */
+Test(record, state_numbers_are_stable_and_scheduled_round_trips)
+{
+	struct request in = sample(), out;
+	struct sshbuf *b;
+
+	cr_assert_eq(ST_PENDING, 0);
+	cr_assert_eq(ST_ACTIVE, 1);
+	cr_assert_eq(ST_REVOKED, 5);
+	cr_assert_eq(ST_SCHEDULED, 6);
+	cr_assert_str_eq(req_state_name(ST_SCHEDULED), "scheduled");
+	cr_assert_eq(req_state_parse("scheduled"), ST_SCHEDULED);
+	in.state = ST_SCHEDULED;
+	b = encode(&in);
+	cr_assert_eq(record_decode(sshbuf_ptr(b), sshbuf_len(b), &out), 0);
+	cr_assert_eq(out.state, ST_SCHEDULED);
+	sshbuf_free(b);
+}
+
+/* A record written before "scheduled" existed says active with a later
+ * start: it reads as scheduled until then, active during its window and
+ * expired after.  Fails when reqstore_effective() only applies expiry
+ * (checked by dropping its second branch). */
+Test(record, old_active_record_with_later_start_reads_as_scheduled)
+{
+	struct request in = sample(), out;
+	struct sshbuf *b = encode(&in);	/* state active, starts 1700000001 */
+
+	cr_assert_eq(record_decode(sshbuf_ptr(b), sshbuf_len(b), &out), 0);
+	reqstore_effective(&out, 1700000000);
+	cr_assert_eq(out.state, ST_SCHEDULED);
+	cr_assert(!reqstore_in_window(&out, 1700000000));
+	reqstore_effective(&out, 1700000001);
+	cr_assert_eq(out.state, ST_ACTIVE);
+	cr_assert(reqstore_in_window(&out, 1700000001));
+	reqstore_effective(&out, 1700003601);
+	cr_assert_eq(out.state, ST_EXPIRED);
+	sshbuf_free(b);
+}
+
+/* One count of approvals still needed, in every view of a pending
+ * request; none for others.  Fails when record_to_json() leaves the key
+ * to some replies (as it once did: show printed "needs 0 more"). */
+Test(record, pending_json_says_how_many_approvals_are_needed)
+{
+	struct request in = sample();
+	json_t *o;
+
+	in.state = ST_PENDING;
+	o = record_to_json(&in);
+	cr_assert_not_null(o);
+	cr_assert_eq(json_integer_value(json_object_get(o,
+	    "approvals_needed")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(o,
+	    "approval"), "needed")), 1);
+	json_decref(o);
+	in.state = ST_ACTIVE;
+	o = record_to_json(&in);
+	cr_assert_null(json_object_get(o, "approvals_needed"));
 	json_decref(o);
 }

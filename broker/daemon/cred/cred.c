@@ -50,7 +50,8 @@ cred_issue_cert(struct brokerd *d, const struct request *r,
 	int rc;
 
 	*cert = NULL;
-	if (r->state != ST_ACTIVE)
+	/* a scheduled grant's certificate is valid from its start */
+	if (r->state != ST_ACTIVE && r->state != ST_SCHEDULED)
 		return brk_error_set(err, BRK_ERR_STATE, "the grant is not "
 		    "active");
 	/* a grant recorded before restrictions were stored: what they were

@@ -59,6 +59,7 @@ int op_pending(struct call *c);
 int op_review_list(struct call *c);
 int op_optout_add(struct call *c);
 int op_optout_remove(struct call *c);
+int op_optout_extend(struct call *c);
 int op_optout_list(struct call *c);
 int op_optout_show(struct call *c);
 int op_optout_report(struct call *c);
@@ -115,6 +116,9 @@ struct req_op {
 	int rc;				/* the commit's result */
 	char *cert;			/* signed, not yet sent */
 	char cert_err[512];
+	json_t *approvals;		/* approve: who approved so far */
+	bool fresh;			/* request --new: never a repeat */
+	bool duplicate;			/* request: an open one was returned */
 };
 
 /* The audit record of a change to op->rec. */

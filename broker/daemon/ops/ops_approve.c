@@ -337,14 +337,19 @@ apply_approve(struct store_txn *t, void *arg)
 			return rc;
 		if (min_ttl > 0 && min_ttl < r->ttl)
 			r->ttl = min_ttl;
-		r->state = ST_ACTIVE;
 		r->decided_at = op->now;
 		r->starts_at = r->requested_start > op->now ?
 		    r->requested_start : op->now;
+		r->state = r->starts_at > op->now ? ST_SCHEDULED : ST_ACTIVE;
 		r->expires_at = r->starts_at + r->ttl;
 		if ((rc = audit_approval(t, a, "request.approved", NULL)) != 0)
 			return rc;
 	}
+	/* the reply names who approved so far */
+	json_decref(op->approvals);
+	if ((op->approvals = json_array()) != NULL &&
+	    (rc = approvals_list(t, r->serial, op->approvals, &min_ttl)) != 0)
+		return rc;
 	return reqstore_update(t, &old, r);
 }
 
@@ -538,8 +543,6 @@ add_pending(uint64_t serial, void *arg)
 	}
 	approvals_list(ps->t, serial, approvals, &min_ttl);
 	json_object_set_new(o, "approvals", approvals);
-	json_object_set_new(o, "approvals_needed",
-	    json_integer(r.quorum - r.approvals));
 	json_object_set_new(o, "age_s", json_integer(ps->now - r.created_at));
 	json_object_set_new(o, "i_approved", json_boolean(approvals_has(ps->t,
 	    serial, ps->c->who.name)));

@@ -13,6 +13,7 @@
 #include "approvals.h"
 #include "audit.h"
 #include "cred.h"
+#include "duplicates.h"
 #include "duration.h"
 #include "escalate.h"
 #include "optouts.h"
@@ -28,7 +29,7 @@
 static const char *
 created_action(enum req_state s)
 {
-	return s == ST_ACTIVE ? "request.granted" :
+	return s == ST_ACTIVE || s == ST_SCHEDULED ? "request.granted" :
 	    s == ST_PENDING ? "request.pending" : "request.denied";
 }
 
@@ -115,17 +116,17 @@ apply_escalation(struct store_txn *t, struct req_op *op,
 	if (esc.level == ESC_BLOCK && rec->state != ST_DENIED) {
 		rec->state = ST_DENIED;
 		rec->ttl = 0;
-		rec->break_glass = rec->automatic = false;
+		rec->break_glass = rec->automatic = rec->clamped = false;
 		rec->decided_at = op->now;
 		rec->starts_at = rec->expires_at = 0;
 		snprintf(rec->decision, sizeof(rec->decision), "blocked by "
 		    "%.480s", esc.why);
-	} else if (esc.level == ESC_MANUAL && rec->state == ST_ACTIVE &&
-	    rec->automatic) {
+	} else if (esc.level == ESC_MANUAL && (rec->state == ST_ACTIVE ||
+	    rec->state == ST_SCHEDULED) && rec->automatic) {
 		policy_role_members(p, ROLE_OPTOUT_APPROVERS, &g, &ng, &u, &nu);
 		if (ng + nu == 0) {	/* nobody may approve: fail closed */
 			rec->state = ST_DENIED;
-			rec->automatic = false;
+			rec->automatic = rec->clamped = false;
 			snprintf(rec->decision, sizeof(rec->decision), "%.400s; "
 			    "the policy names no optout_approvers", esc.why);
 			return 0;
@@ -208,6 +209,28 @@ check_caps(struct store_txn *t, struct req_op *op)
 	return 0;
 }
 
+/* Asking again for what is already open answers with that request
+ * (unless --new): a grant always, a pending request when the new one would
+ * wait too.  A refusal is never replaced by an earlier grant. */
+static int
+find_repeat(struct store_txn *t, struct req_op *op)
+{
+	struct request dup;
+	int r;
+
+	if (op->fresh || op->rec.state == ST_DENIED)
+		return BRK_ERR_NOTFOUND;
+	/* a pending request answers only what would wait anyway: one that
+	 * policy now grants at once (or break-glass) is not held back */
+	if ((r = dup_find(t, &op->rec, op->now,
+	    policy_limits(op->pref->policy)->pending_ttl,
+	    op->rec.state != ST_PENDING, &dup)) != 0)
+		return r;
+	op->rec = dup;
+	op->duplicate = true;
+	return 0;
+}
+
 static int
 apply_create(struct store_txn *t, void *arg)
 {
@@ -217,8 +240,11 @@ apply_create(struct store_txn *t, void *arg)
 	int r;
 
 	if ((r = check_rate(t, op)) != 0 ||
-	    (r = apply_escalation(t, op, &esc)) != 0 ||
-	    (r = check_caps(t, op)) != 0 ||
+	    (r = apply_escalation(t, op, &esc)) != 0)
+		return r;
+	if ((r = find_repeat(t, op)) == 0)
+		goto sign;
+	if (r != BRK_ERR_NOTFOUND || (r = check_caps(t, op)) != 0 ||
 	    (r = reqstore_create(t, &op->rec)) != 0)
 		return r;
 	/* which requests each opt-out affected, for `optout show` */
@@ -232,8 +258,10 @@ apply_create(struct store_txn *t, void *arg)
 	    created_action(op->rec.state),
 	    op->rec.reason[0] ? op->rec.reason : NULL)) != 0)
 		return r;
+sign:
 	/* op->rec is final: sign while the batch commits and syncs */
-	if (op->key != NULL && op->rec.state == ST_ACTIVE) {
+	if (op->key != NULL && (op->rec.state == ST_ACTIVE ||
+	    op->rec.state == ST_SCHEDULED)) {
 		op->early = true;
 		op->parts = 2;
 		workpool_submit(op->c->d->pool, sign_early, op);
@@ -241,14 +269,35 @@ apply_create(struct store_txn *t, void *arg)
 	return 0;
 }
 
+/* The reply: the record, what capped it, who approved so far, and
+ * whether it is an open request returned instead of a new one. */
 static json_t *
-reply_json(const struct request *r)
+reply_json(struct req_op *op)
 {
+	const struct request *r = &op->rec;
+	/* transitions hold no policy of their own: the one in force */
+	struct policy_ref *p = op->pref != NULL ? NULL : policy_get(op->c->d);
+	const struct policy_ref *in = op->pref != NULL ? op->pref : p;
+	const struct policy_limits *lim = in != NULL ?
+	    policy_limits(in->policy) : NULL;
 	json_t *o = record_to_json(r);
+	char cap[REC_NAME + 32];
 
-	if (o != NULL && r->state == ST_PENDING)
-		json_object_set_new(o, "approvals_needed",
-		    json_integer(r->quorum - r->approvals));
+	record_clamped_by(r, lim != NULL ? lim->break_glass_max_ttl : 0, cap,
+	    sizeof(cap));
+	if (p != NULL)
+		policy_put(op->c->d, p);
+	if (o == NULL)
+		return NULL;
+	if (cap[0] != '\0')
+		json_object_set_new(o, "clamped_by", json_string(cap));
+	if (op->approvals != NULL) {
+		json_object_set_new(o, "approvals", op->approvals);
+		op->approvals = NULL;
+	} else if (r->state == ST_PENDING && r->approvals == 0)
+		json_object_set_new(o, "approvals", json_array());
+	if (op->duplicate)
+		json_object_set_new(o, "duplicate", json_true());
 	return o;
 }
 
@@ -258,6 +307,7 @@ req_op_free(struct req_op *op)
 	if (op == NULL)
 		return;
 	sshkey_free(op->key);
+	json_decref(op->approvals);
 	if (op->pref != NULL)
 		policy_put(op->c->d, op->pref);
 	free(op->cert);
@@ -284,7 +334,7 @@ send_reply(void *arg)
 		call_fail(c, rc, "%s", msg);
 		return;
 	}
-	o = reply_json(&op->rec);
+	o = reply_json(op);
 	if (o != NULL && op->cert != NULL)
 		json_object_set_new(o, "cert", json_string(op->cert));
 	else if (o != NULL && op->cert_err[0] != '\0')
@@ -323,9 +373,10 @@ done_reply(void *arg, int rc)
 	struct req_op *op = arg;
 
 	op->rc = rc;
-	if (rc == 0)
+	if (rc == 0 && !op->duplicate)
 		__atomic_fetch_add(&op->c->d->counters[op->rec.state ==
-		    ST_ACTIVE ? CNT_AUTO : op->rec.state == ST_PENDING ?
+		    ST_ACTIVE || op->rec.state == ST_SCHEDULED ? CNT_AUTO :
+		    op->rec.state == ST_PENDING ?
 		    CNT_PENDING : CNT_DENIED], 1, __ATOMIC_RELAXED);
 	if (op->early && !last_part(op))
 		return;		/* sign_early replies */
@@ -337,7 +388,7 @@ done_reply(void *arg, int rc)
 
 static const char *const request_keys[] = { "resource", "role", "for",
 	"start", "reason", "ticket", "incident", "break_glass", "pubkey",
-	NULL };
+	"new", NULL };
 
 /* The latest start a request may name: the year 9999. */
 #define START_MAX 253402300799LL
@@ -514,7 +565,8 @@ decide(struct req_op *op, struct brk_error *err)
 	fill_decision(rec, &dec, p->version, now);
 	switch (dec.outcome) {
 	case POLICY_AUTO:
-		rec->state = ST_ACTIVE;
+		/* a later window is scheduled until it opens */
+		rec->state = rec->requested_start ? ST_SCHEDULED : ST_ACTIVE;
 		rec->automatic = true;
 		rec->decided_at = now;
 		rec->starts_at = rec->requested_start ? rec->requested_start : now;
@@ -550,6 +602,8 @@ op_request(struct call *c)
 	op->pref = p;
 	p = NULL;	/* op holds the reference until the writer is done */
 	if ((r = request_args(c, &op->rec, &err)) != 0 ||
+	    ((r = proto_arg_bool(c->req->args, "new", &op->fresh, &err)) != 0 &&
+	    r != BRK_ERR_NOTFOUND) ||
 	    (r = cred_arg_pubkey(c->req->args, &op->key, &err)) != 0 ||
 	    (r = decide(op, &err)) != 0)
 		goto fail;
@@ -589,11 +643,15 @@ apply_transition(struct store_txn *t, void *arg)
 		    "cancel" : "revoke", id, old.user);
 		return BRK_ERR_DENIED;
 	}
-	if (old.state != op->from || op->now >= old.expires_at) {
+	/* a scheduled grant may be revoked, or cancelled before it starts */
+	if ((old.state != op->from && !(old.state == ST_SCHEDULED &&
+	    (op->to == ST_REVOKED || op->now < old.starts_at))) ||
+	    op->now >= old.expires_at) {
 		snprintf(op->msg, sizeof(op->msg), "request %s is %s, not %s",
 		    id, op->now >= old.expires_at && (old.state == ST_ACTIVE ||
-		    old.state == ST_PENDING) ? "expired" :
-		    req_state_name(old.state), req_state_name(op->from));
+		    old.state == ST_PENDING || old.state == ST_SCHEDULED) ?
+		    "expired" : req_state_name(old.state),
+		    req_state_name(op->from));
 		return BRK_ERR_STATE;
 	}
 	memcpy(reason, op->rec.end_reason, sizeof(reason));
@@ -743,6 +801,23 @@ collect_due(uint64_t serial, void *arg)
 	return sw->n == SWEEP_MAX ? 1 : 0;
 }
 
+/* A scheduled grant's window has opened: record it as active. */
+static int
+sweep_start(struct store_txn *t, struct sweep *sw, const struct request *old)
+{
+	struct request nr = *old;
+	char id[24];
+	int r;
+
+	nr.state = ST_ACTIVE;
+	if ((r = reqstore_update(t, old, &nr)) != 0)
+		return r;
+	req_id(nr.serial, id);
+	return audit_append(t, sw->now, &(struct audit_event){
+	    .action = "grant.started", .actor = "brokerd", .caller = "brokerd",
+	    .target = id, .user = nr.user, .resource = nr.resource }, NULL);
+}
+
 static int
 apply_sweep(struct store_txn *t, void *arg)
 {
@@ -757,8 +832,14 @@ apply_sweep(struct store_txn *t, void *arg)
 	for (i = 0; i < sw->n; i++) {
 		if ((r = reqstore_load(t, sw->serials[i], &old)) != 0)
 			continue;
-		if ((old.state != ST_ACTIVE && old.state != ST_PENDING) ||
-		    old.expires_at > sw->now)
+		if (old.state == ST_SCHEDULED && old.starts_at <= sw->now &&
+		    old.expires_at > sw->now) {
+			if ((r = sweep_start(t, sw, &old)) != 0)
+				return r;
+			continue;
+		}
+		if ((old.state != ST_ACTIVE && old.state != ST_PENDING &&
+		    old.state != ST_SCHEDULED) || old.expires_at > sw->now)
 			continue;
 		nr = old;
 		nr.state = ST_EXPIRED;
@@ -767,7 +848,7 @@ apply_sweep(struct store_txn *t, void *arg)
 			return r;
 		req_id(nr.serial, id);
 		r = audit_append(t, sw->now, &(struct audit_event){
-		    .action = old.state == ST_ACTIVE ? "grant.expired" :
+		    .action = old.state != ST_PENDING ? "grant.expired" :
 		    "request.expired", .actor = "brokerd", .caller = "brokerd",
 		    .target = id, .user = nr.user, .resource = nr.resource },
 		    NULL);

@@ -20,6 +20,7 @@
 
 static const char *const state_names[ST__COUNT] = {
 	"pending", "active", "denied", "cancelled", "expired", "revoked",
+	"scheduled",
 };
 
 const char *
@@ -374,9 +375,23 @@ cert_options_json(const struct request *r)
 	    "source-address", str_or_null(r->source_address));
 }
 
+void
+record_clamped_by(const struct request *r, int64_t bg_max, char *buf,
+    size_t len)
+{
+	if (!r->clamped || r->state == ST_DENIED)
+		snprintf(buf, len, "%s", "");
+	else if (r->break_glass && r->ttl == bg_max)
+		snprintf(buf, len, "limits.break_glass_max_ttl");
+	else
+		snprintf(buf, len, "max_ttl of rule %s", r->rule);
+}
+
 json_t *
 record_to_json(const struct request *r)
 {
+	int needed = r->state == ST_PENDING && r->quorum > r->approvals ?
+	    r->quorum - r->approvals : 0;
 	char id[24];
 	json_t *o;
 
@@ -414,6 +429,12 @@ record_to_json(const struct request *r)
 	    cert_options_json(r)) != 0) {
 		json_decref(o);
 		return NULL;
+	}
+	if (o != NULL && r->state == ST_PENDING) {
+		json_object_set_new(o, "approvals_needed",
+		    json_integer(needed));
+		json_object_set_new(json_object_get(o, "approval"), "needed",
+		    json_integer(needed));
 	}
 	return o;
 }
