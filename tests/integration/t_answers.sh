@@ -177,7 +177,7 @@ expect 0 "within max_duration it is granted" B --as frank request host:bastion -
 expect 0 "break-glass for longer than its cap" B --as bob request \
     host:db-prod-1 --role postgres --break-glass --reason "db down" --for 2h
 contains "the cap is limits.break_glass_max_ttl" \
-    "granted 3600s (capped by limits.break_glass_max_ttl)" "$OUT"
+    "granted 1h (capped by limits.break_glass_max_ttl)" "$OUT"
 lacks "not the rule's max_ttl" "max_ttl of rule" "$OUT"
 bg=$(echo "$OUT" | head -1 | cut -d' ' -f1)
 expect 0 "show names the same cap" B --as bob show "$bg"

@@ -333,7 +333,8 @@ Test(examples, dev_policy)
 	    POLICY_EXT_PTY);
 	ask(p, "frank", sre, "host:bastion", NULL, 7200, &d);
 	cr_expect_eq(d.outcome, POLICY_DENY, "over max_duration: no rule");
-	cr_expect_str_eq(d.reason, "no rule matches user frank on "
+	ask(p, "bob", NULL, "host:bastion", NULL, 1800, &d);
+	cr_expect_str_eq(d.reason, "no rule matches user bob on "
 	    "host:bastion", "a covered resource names the user");
 
 	ask(p, "alice", dev, "host:nowhere", NULL, 0, &d);

@@ -456,6 +456,7 @@ break_glass(struct req_op *op, const struct policy_decision *dec,
     const struct policy_limits *lim, int64_t now, struct brk_error *err)
 {
 	struct request *rec = &op->rec;
+	char cap[32];
 
 	if (!dec->break_glass)
 		return brk_error_set(err, BRK_ERR_DENIED, "rule %s does not "
@@ -483,9 +484,10 @@ break_glass(struct req_op *op, const struct policy_decision *dec,
 		rec->clamped = true;
 	}
 	rec->expires_at = now + rec->ttl;
+	duration_format(rec->ttl, cap, sizeof(cap));
 	snprintf(rec->decision, sizeof(rec->decision), "break-glass under "
-	    "rule %s for up to %llds; a reviewer will look at it",
-	    dec->deciding_rule, (long long)rec->ttl);
+	    "rule %s for up to %s; a reviewer will look at it",
+	    dec->deciding_rule, cap);
 	return 0;
 }
 
