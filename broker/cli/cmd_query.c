@@ -234,7 +234,7 @@ static void
 print_timeline(json_t *tl)
 {
 	size_t i;
-	json_t *e;
+	json_t *e, *d;
 
 	printf("timeline:\n");
 	json_array_foreach(tl, i, e) {
@@ -250,6 +250,13 @@ print_timeline(json_t *tl)
 			printf(": ");
 			cli_print_safe(stdout, cli_str(e, "reason"));
 		}
+		d = json_object_get(e, "details");
+		if (json_is_string(json_object_get(d, "key_fingerprint")))
+			printf(": serial %lld, key %s, valid %s to %s",
+			    (long long)json_integer_value(json_object_get(d,
+			    "serial")), cli_str(d, "key_fingerprint"),
+			    cli_str(d, "valid_after"),
+			    cli_str(d, "valid_before"));
 		printf("\n");
 	}
 }

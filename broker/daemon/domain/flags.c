@@ -37,6 +37,12 @@ decode(const struct store_val *v, struct flag *f)
 	    json_string_value(json_object_get(o, "by")));
 	f->at = json_integer_value(json_object_get(o, "at"));
 	f->until = json_integer_value(json_object_get(o, "until"));
+	if (json_is_string(json_object_get(o, "ended_by")))
+		snprintf(f->ended_by, sizeof(f->ended_by), "%s",
+		    json_string_value(json_object_get(o, "ended_by")));
+	if (json_is_string(json_object_get(o, "end_reason")))
+		snprintf(f->end_reason, sizeof(f->end_reason), "%s",
+		    json_string_value(json_object_get(o, "end_reason")));
 	r = 0;
 out:
 	json_decref(o);
@@ -76,6 +82,13 @@ flags_put(struct store_txn *t, const struct flag *f)
 	    f->user, "severity", flag_severity_name(f->severity), "reason",
 	    f->reason, "by", f->by, "at", (json_int_t)f->at, "until",
 	    (json_int_t)f->until);
+	if (o != NULL && f->ended_by[0] != '\0' && (json_object_set_new(o,
+	    "ended_by", json_string(f->ended_by)) != 0 ||
+	    json_object_set_new(o, "end_reason", json_string(
+	    f->end_reason)) != 0)) {
+		json_decref(o);
+		return BRK_ERR_NOMEM;
+	}
 	if (o == NULL || (s = json_dumps(o, JSON_COMPACT)) == NULL) {
 		json_decref(o);
 		return BRK_ERR_NOMEM;
@@ -99,11 +112,13 @@ flag_json(const struct flag *f, int64_t now)
 
 	time_rfc3339(f->at, at);
 	time_rfc3339(f->until, until);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b}", "user",
-	    f->user, "severity", flag_severity_name(f->severity), "reason",
-	    f->reason, "by", f->by, "at", at, "until", until, "left_s",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:s?, "
+	    "s:s?}", "user", f->user, "severity",
+	    flag_severity_name(f->severity), "reason", f->reason, "by", f->by,
+	    "at", at, "until", until, "left_s",
 	    (json_int_t)(f->until > now ? f->until - now : 0), "active",
-	    now < f->until);
+	    now < f->until, "ended_by", f->ended_by[0] ? f->ended_by : NULL,
+	    "end_reason", f->ended_by[0] ? f->end_reason : NULL);
 }
 
 int

@@ -55,9 +55,14 @@ apply_flag(struct store_txn *t, void *arg)
 			    op->f.user);
 			return BRK_ERR_NOTFOUND;
 		}
-		if ((r = flags_del(t, op->f.user)) != 0)
+		/* kept, ended now, so that flag list --all shows it */
+		cur.until = op->now;
+		snprintf(cur.ended_by, sizeof(cur.ended_by), "%s",
+		    op->c->who.name);
+		snprintf(cur.end_reason, sizeof(cur.end_reason), "%s",
+		    op->f.reason);
+		if ((r = flags_put(t, &cur)) != 0)
 			return r;
-		snprintf(cur.reason, sizeof(cur.reason), "%s", op->f.reason);
 		op->f = cur;
 	} else {
 		if (!op->admin && flags_get(t, op->f.user, op->now, &cur) == 0 &&
@@ -77,7 +82,8 @@ apply_flag(struct store_txn *t, void *arg)
 	r = audit_append(t, op->now, &(struct audit_event){
 	    .action = op->remove ? "flag.removed" : "flag.added",
 	    .actor = op->c->who.name, .caller = op->c->caller.name,
-	    .target = op->f.user, .user = op->f.user, .reason = op->f.reason,
+	    .target = op->f.user, .user = op->f.user, .reason = op->remove ?
+	    op->f.end_reason : op->f.reason,
 	    .details = d }, NULL);
 	json_decref(d);
 	return r;

@@ -262,6 +262,9 @@ sign:
 	/* op->rec is final: sign while the batch commits and syncs */
 	if (op->key != NULL && (op->rec.state == ST_ACTIVE ||
 	    op->rec.state == ST_SCHEDULED)) {
+		if ((r = ops_audit_cert(t, op->now, op->c, &op->rec, op->key,
+		    policy_limits(op->pref->policy)->clock_skew)) != 0)
+			return r;
 		op->early = true;
 		op->parts = 2;
 		workpool_submit(op->c->d->pool, sign_early, op);
@@ -606,8 +609,16 @@ op_request(struct call *c)
 	if ((r = request_args(c, &op->rec, &err)) != 0 ||
 	    ((r = proto_arg_bool(c->req->args, "new", &op->fresh, &err)) != 0 &&
 	    r != BRK_ERR_NOTFOUND) ||
-	    (r = cred_arg_pubkey(c->req->args, &op->key, &err)) != 0 ||
-	    (r = decide(op, &err)) != 0)
+	    (r = cred_arg_pubkey(c->req->args, &op->key, &err)) != 0)
+		goto fail;
+	/* refused before anything is filed: no half-answered request */
+	if (op->key != NULL && strncmp(op->rec.resource, "host:", 5) != 0) {
+		r = brk_error_set(&err, BRK_ERR_INVALID, "%s is not a host: "
+		    "no SSH certificate for it (drop --pubkey; only host: "
+		    "resources get one)", op->rec.resource);
+		goto fail;
+	}
+	if ((r = decide(op, &err)) != 0)
 		goto fail;
 	if ((r = writer_submit(c->d->writer, apply_create, done_reply,
 	    op)) != 0)
