@@ -126,6 +126,7 @@ perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV' "$BROKER" --as alice request \
 wp=$!
 sleep 1.5
 w4=$(head -1 "$T/w4.out" | cut -d' ' -f1)
+[ -n "$w4" ] || not_ok "the waiting request's id"
 kill -INT "$wp"
 wait "$wp"
 equals "Ctrl-C: exit 3 (pending)" 3 "$?"
@@ -138,6 +139,7 @@ contains "still pending" '"state": "pending"' "$OUT"
 wp=$!
 sleep 1.5
 w3=$(head -1 "$T/w3.out" | cut -d' ' -f1)
+[ -n "$w3" ] || { not_ok "the waiting request's id"; kill "$wp"; }
 expect 0 "carol denies it while alice waits" B --as carol deny "$w3" --reason "not during the freeze"
 wait "$wp"
 equals "the wait ends denied (exit 4)" 4 "$?"
