@@ -46,6 +46,12 @@ audit_request(struct store_txn *t, struct req_op *op, const char *action,
 	    req_state_name(op->rec.state), "role", op->rec.role, "rules",
 	    op->rec.rules, "ttl", (json_int_t)op->rec.ttl, "decision",
 	    op->rec.decision);
+	/* who may decide it, for the record and for notifications */
+	if (details != NULL && op->rec.state == ST_PENDING)
+		json_object_set_new(details, "approvers", json_pack("{s:s, s:s, "
+		    "s:i, s:i}", "groups", op->rec.approver_groups, "users",
+		    op->rec.approver_users, "quorum", op->rec.quorum,
+		    "approvals", op->rec.approvals));
 	r = audit_append(t, op->now, &(struct audit_event){
 	    .action = action, .actor = op->c->who.name,
 	    .caller = op->c->caller.name, .target = id, .user = op->rec.user,
