@@ -7,7 +7,46 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "timefmt.h"
+
+/*
+ * The stored form strictly (codec.h): v, approver, caller, reason (a
+ * string or null), role, ttl, at; nothing else.  On success *out is the
+ * record (a new reference) and a->approver..role point into it.
+ */
+int
+approval_decode(const void *data, size_t len, struct approval *a,
+    json_t **out)
+{
+	json_int_t ver, ttl, at;
+	json_t *o = NULL, *reason;
+	int r;
+
+	memset(a, 0, sizeof(*a));
+	*out = NULL;
+	if ((r = codec_load(data, len, &o)) != 0)
+		goto out;
+	r = BRK_ERR_INVALID;
+	if (codec_unpack(o, "{s:I, s:s, s:s, s:o, s:s, s:I, s:I}", "v", &ver,
+	    "approver", &a->approver, "caller", &a->caller, "reason", &reason,
+	    "role", &a->role, "ttl", &ttl, "at", &at) != 0 || ver != 1 ||
+	    (!json_is_null(reason) && !json_is_string(reason)) ||
+	    strlen(a->approver) == 0 || strlen(a->approver) > 64 ||
+	    strlen(a->caller) == 0 || strlen(a->caller) > 64 || ttl < 0)
+		goto out;
+	a->reason = json_string_value(reason);
+	a->ttl = ttl;
+	a->at = at;
+	*out = o;
+	o = NULL;
+	r = 0;
+out:
+	if (r != 0)
+		memset(a, 0, sizeof(*a));
+	json_decref(o);
+	return r;
+}
 
 static size_t
 approval_key(uint8_t *key, uint64_t serial, const char *who)
@@ -66,6 +105,7 @@ approvals_list(struct store_txn *t, uint64_t serial, json_t *out,
 	struct store_val k, v;
 	uint8_t prefix[8];
 	char ts[TIMEFMT_LEN];
+	struct approval a;
 	json_int_t ttl;
 	json_t *o;
 	int r, rc;
@@ -78,19 +118,26 @@ approvals_list(struct store_txn *t, uint64_t serial, json_t *out,
 	    rc = store_cursor_next(c, &k, &v)) {
 		if (k.len < 8 || memcmp(k.data, prefix, 8) != 0)
 			break;
-		if ((o = json_loadb(v.data, v.len, 0, NULL)) == NULL)
-			continue;
-		ttl = json_integer_value(json_object_get(o, "ttl"));
+		if (k.len < 9 || k.len > 8 + 64 ||
+		    (rc = approval_decode(v.data, v.len, &a, &o)) != 0) {
+			rc = BRK_ERR_INVALID;	/* refused, never skipped */
+			break;
+		}
+		if (k.len - 8 != strlen(a.approver) ||
+		    memcmp((const uint8_t *)k.data + 8, a.approver,
+		    k.len - 8) != 0) {
+			json_decref(o);
+			rc = BRK_ERR_INVALID;	/* filed under another name */
+			break;
+		}
+		ttl = a.ttl;
 		if (ttl > 0 && (*min_ttl == 0 || ttl < *min_ttl))
 			*min_ttl = ttl;
-		if (json_is_string(json_object_get(o, "caller")) &&
-		    json_is_string(json_object_get(o, "approver")) &&
-		    strcmp(json_string_value(json_object_get(o, "caller")),
-		    json_string_value(json_object_get(o, "approver"))) != 0)
+		if (strcmp(a.caller, a.approver) != 0)
 			/* carried by a delegate: say which */
 			json_object_set(o, "via", json_object_get(o,
 			    "caller"));
-		time_rfc3339(json_integer_value(json_object_get(o, "at")), ts);
+		time_rfc3339(a.at, ts);
 		json_object_set_new(o, "at", json_string(ts));
 		json_object_del(o, "v");
 		if (out != NULL)
@@ -110,7 +157,7 @@ approvals_who(struct store_txn *t, uint64_t serial, struct approval_who *out,
 	struct store_cursor *c = NULL;
 	struct store_val k, v;
 	uint8_t prefix[8];
-	const char *a, *w;
+	struct approval a;
 	json_t *o;
 	int r, rc;
 
@@ -126,17 +173,12 @@ approvals_who(struct store_txn *t, uint64_t serial, struct approval_who *out,
 			rc = BRK_ERR_TOOBIG;
 			break;
 		}
-		o = json_loadb(v.data, v.len, 0, NULL);
-		a = json_string_value(json_object_get(o, "approver"));
-		w = json_string_value(json_object_get(o, "caller"));
-		if (a == NULL || w == NULL || strlen(a) > 64 ||
-		    strlen(w) > 64) {
-			json_decref(o);
-			rc = BRK_ERR_INVALID;
-			break;
-		}
-		snprintf(out[*n].approver, sizeof(out[*n].approver), "%s", a);
-		snprintf(out[*n].caller, sizeof(out[*n].caller), "%s", w);
+		if ((rc = approval_decode(v.data, v.len, &a, &o)) != 0)
+			break;	/* a decision needing the list is refused */
+		snprintf(out[*n].approver, sizeof(out[*n].approver), "%s",
+		    a.approver);
+		snprintf(out[*n].caller, sizeof(out[*n].caller), "%s",
+		    a.caller);
 		json_decref(o);
 		(*n)++;
 	}

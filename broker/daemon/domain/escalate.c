@@ -54,7 +54,10 @@ escalate_find(struct store_txn *t, const struct cover *cv, int64_t now,
 	memset(out, 0, sizeof(*out));
 	if ((r = optouts_live(t, consider, &f)) != 0)
 		return r;
-	if (flags_get(t, cv->user, now, &fl) == 0) {
+	if ((r = flags_get(t, cv->user, now, &fl)) != 0 &&
+	    r != BRK_ERR_NOTFOUND)
+		return r;	/* a flag that cannot be read: refuse */
+	if (r == 0) {
 		snprintf(why, sizeof(why), "%s is flagged by monitoring "
 		    "(%s, by %s): %.300s", cv->user,
 		    flag_severity_name(fl.severity), fl.by, fl.reason);

@@ -25,12 +25,19 @@ struct flag {
 	int64_t at, until;
 };
 
-/* The user's flag in force at now; BRK_ERR_NOTFOUND when none. */
+/* The user's flag in force at now; BRK_ERR_NOTFOUND when none,
+ * BRK_ERR_INVALID when the stored flag does not decode. */
 int flags_get(struct store_txn *t, const char *user, int64_t now,
     struct flag *out);
 
-/* Whether a block flag is in force on user. */
-bool flags_blocks(struct store_txn *t, const char *user, int64_t now);
+/* *blocked: whether a block flag is in force on user.  An error (a flag
+ * that does not decode) leaves *blocked false: the caller refuses. */
+int flags_blocks(struct store_txn *t, const char *user, int64_t now,
+    bool *blocked);
+
+/* The stored form strictly (codec.h): BRK_ERR_INVALID on a missing or
+ * extra key, a wrong type or an unknown severity. */
+int flag_decode(const void *data, size_t len, struct flag *f);
 
 /* Set (or replace) the user's flag. */
 int flags_put(struct store_txn *t, const struct flag *f);
@@ -38,7 +45,8 @@ int flags_put(struct store_txn *t, const struct flag *f);
 /* Remove the user's flag; BRK_ERR_NOTFOUND when none is in force. */
 int flags_del(struct store_txn *t, const char *user);
 
-/* Every flag (expired ones only when all), as JSON objects into out. */
+/* Every flag (expired ones only when all), as JSON objects into out;
+ * BRK_ERR_INVALID when one does not decode. */
 int flags_list(struct store_txn *t, int64_t now, bool all, json_t *out);
 
 json_t *flag_json(const struct flag *f, int64_t now);

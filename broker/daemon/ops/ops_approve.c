@@ -41,7 +41,7 @@ check_duties(struct store_txn *t, struct req_op *op, const struct request *r,
 	struct policy_ref *p;
 	json_t *ver;
 	const char *author;
-	bool authors_may;
+	bool authors_may, blocked;
 	int rc = BRK_ERR_DENIED;
 
 	if (strcmp(c->who.name, r->user) == 0 ||
@@ -74,7 +74,12 @@ check_duties(struct store_txn *t, struct req_op *op, const struct request *r,
 		    r->approver_users[0] ? r->approver_users : "-");
 		return rc;
 	}
-	if (flags_blocks(t, c->who.name, op->now)) {
+	if (flags_blocks(t, c->who.name, op->now, &blocked) != 0) {
+		snprintf(op->msg, sizeof(op->msg), "the flag of %s cannot be "
+		    "read: %s may not decide %s", c->who.name, c->who.name, id);
+		return rc;
+	}
+	if (blocked) {
 		snprintf(op->msg, sizeof(op->msg), "separation of duties "
 		    "(active-approver): %s is flagged with severity block and "
 		    "may not approve", c->who.name);
@@ -85,7 +90,14 @@ check_duties(struct store_txn *t, struct req_op *op, const struct request *r,
 	policy_put(c->d, p);
 	if (authors_may)
 		return 0;
-	ver = policystate_version(c->d, t, r->policy_version, false);
+	if ((ver = policystate_version(c->d, t, r->policy_version,
+	    false)) == NULL) {
+		/* who wrote the rule cannot be known: refuse */
+		snprintf(op->msg, sizeof(op->msg), "policy v%llu, which routed "
+		    "%s, cannot be read: %s may not decide it",
+		    (unsigned long long)r->policy_version, id, c->who.name);
+		return rc;
+	}
 	author = json_string_value(json_object_get(ver, "loaded_by"));
 	if (author != NULL && strcmp(author, c->who.name) == 0) {
 		snprintf(op->msg, sizeof(op->msg), "separation of duties "
@@ -177,6 +189,7 @@ count_approvals(struct store_txn *t, struct approve_op *a,
 	const struct ident *who;
 	struct ident tmp;
 	const char *why;
+	bool blocked;
 	size_t i, j, n = 0;
 	json_t *e;
 	int rc = BRK_ERR_NOMEM;
@@ -195,7 +208,10 @@ count_approvals(struct store_txn *t, struct approve_op *a,
 			why = "groups cannot be known";
 		else if (!ops_is_approver(who, r))
 			why = "no longer an eligible approver";
-		else if (flags_blocks(t, w[i].approver, a->op.now))
+		else if (flags_blocks(t, w[i].approver, a->op.now,
+		    &blocked) != 0)
+			why = "flag cannot be read";
+		else if (blocked)
 			why = "flagged with severity block";
 		ident_clear(&tmp);
 		for (j = 0; why == NULL && !a->op.c->d->cfg->dev && j < i; j++)

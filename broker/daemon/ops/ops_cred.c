@@ -330,7 +330,7 @@ add_user(struct snap_fill *f, const struct snap_grant *g, size_t n)
 	struct cover cv = { .policy = f->policy, .resource = f->resource };
 	char why[1024];
 	size_t i, k;
-	int rc = 0;
+	int rc = 0, fr = 0;
 
 	memset(&who, 0, sizeof(who));
 	/* as the live check: a user no source knows keeps no groups; one
@@ -369,8 +369,10 @@ add_user(struct snap_fill *f, const struct snap_grant *g, size_t n)
 				rc = optout_block(f, &f->live[i], g[0].user);
 				break;
 			}
-	if (rc == 0 && flags_get(f->t, g[0].user, f->now, &fl) == 0 &&
-	    fl.severity == FLAG_BLOCK) {
+	if (rc == 0 && (fr = flags_get(f->t, g[0].user, f->now, &fl)) != 0 &&
+	    fr != BRK_ERR_NOTFOUND)
+		rc = fr;	/* a flag that cannot be read: no snapshot */
+	else if (rc == 0 && fr == 0 && fl.severity == FLAG_BLOCK) {
 		snprintf(why, sizeof(why), "%s is flagged by monitoring "
 		    "(block, by %s): %.300s", fl.user, fl.by, fl.reason);
 		rc = add_block(f, "flag", g[0].user, fl.until, why);

@@ -49,17 +49,25 @@ apply_flag(struct store_txn *t, void *arg)
 	int r;
 
 	if (op->remove) {
-		if (flags_get(t, op->f.user, op->now, &cur) != 0) {
-			snprintf(op->msg, sizeof(op->msg), "%s is not flagged",
-			    op->f.user);
-			return BRK_ERR_NOTFOUND;
+		if ((r = flags_get(t, op->f.user, op->now, &cur)) != 0) {
+			snprintf(op->msg, sizeof(op->msg), r == BRK_ERR_NOTFOUND ?
+			    "%s is not flagged" : "the flag of %s cannot be "
+			    "read", op->f.user);
+			return r;
 		}
 		if ((r = flags_del(t, op->f.user)) != 0)
 			return r;
 		snprintf(cur.reason, sizeof(cur.reason), "%s", op->f.reason);
 		op->f = cur;
 	} else {
-		if (!op->admin && flags_get(t, op->f.user, op->now, &cur) == 0 &&
+		r = flags_get(t, op->f.user, op->now, &cur);
+		if (r != 0 && r != BRK_ERR_NOTFOUND && !op->admin) {
+			/* only a policy admin replaces what cannot be read */
+			snprintf(op->msg, sizeof(op->msg), "the flag of %s "
+			    "cannot be read", op->f.user);
+			return r;
+		}
+		if (!op->admin && r == 0 &&
 		    (op->f.severity < cur.severity || op->f.until < cur.until)) {
 			snprintf(op->msg, sizeof(op->msg), "%s is flagged %s "
 			    "until %lld: a flag is replaced only by one as "

@@ -68,9 +68,11 @@ apply_ack(struct store_txn *t, void *arg)
 	int r;
 
 	req_id(op->serial, id);
-	if ((op->item = reviews_get(t, op->serial)) == NULL) {
-		snprintf(op->msg, sizeof(op->msg), "no review item for %s", id);
-		return BRK_ERR_NOTFOUND;
+	if ((r = reviews_get(t, op->serial, &op->item)) != 0) {
+		snprintf(op->msg, sizeof(op->msg), r == BRK_ERR_NOTFOUND ?
+		    "no review item for %s" : "the review item of %s cannot "
+		    "be read", id);
+		return r;
 	}
 	user = json_string_value(json_object_get(op->item, "user"));
 	caller = json_string_value(json_object_get(op->item, "caller"));
