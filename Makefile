@@ -57,7 +57,8 @@ DAEMON_SRC = $(filter-out broker/daemon/main.c,$(wildcard broker/daemon/*.c brok
 CLI_SRC    = $(wildcard broker/cli/*.c)
 PAM_SRC    = $(wildcard pam/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
-TOOL_SRC   = $(wildcard tests/tools/*.c)
+SHIM_SRC   = tests/tools/plshim.c
+TOOL_SRC   = $(filter-out $(SHIM_SRC),$(wildcard tests/tools/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -69,11 +70,12 @@ BROKER    = $(BUILD)/broker
 PAMMOD    = $(BUILD)/pam_broker.so
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOL_BINS = $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
+SHIM      = $(BUILD)/tools/plshim.so
 
 .PHONY: all deps run check unit check-unit check-integration check-asan check-tsan \
         install clean bench fuzz lint fmt
 
-all: $(BROKERD) $(BROKER) $(if $(PAM_SRC),$(PAMMOD)) $(TOOL_BINS)
+all: $(BROKERD) $(BROKER) $(if $(PAM_SRC),$(PAMMOD)) $(TOOL_BINS) $(SHIM)
 
 deps:
 ifneq ($(DEPS_OK),yes)
@@ -115,6 +117,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/gen/embedde
 $(BUILD)/tools/%: tests/tools/%.c $(LIBDAEMON) $(LIBPOLICY) $(LIBBRK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC_DAEMON) $(EXE_LDFLAGS) -o $@ $^ $(LIBS_DAEMON)
+
+# The power-loss shim (t_powerloss.sh) is preloaded into brokerd: a shared
+# object of its own, never sanitized (an ASan brokerd loads the runtime first).
+$(SHIM): $(SHIM_SRC) tests/tools/plshim.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE -g -O2 $(WARN) -fPIC -shared -o $@ $< -ldl -lpthread
 
 run: deps
 	$(MAKE) all

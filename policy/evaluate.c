@@ -59,6 +59,23 @@ has_label(const struct pol_resource *e, const struct pol_label *l)
 	return false;
 }
 
+/*
+ * Whether an auto or approve rule grants the requested role: one it lists
+ * in "principals" (else in when.roles, which name roles just as
+ * explicitly); a rule naming none grants only the user's own login name,
+ * and never root, which must always be listed.
+ */
+static bool
+grants_role(const struct pol_rule *r, const struct pol_eval *ev)
+{
+	if (r->principals.n > 0)
+		return in_names(&r->principals, ev->role);
+	if (r->roles.n > 0)
+		return in_names(&r->roles, ev->role);
+	return strcmp(ev->role, ev->q->user) == 0 &&
+	    strcmp(ev->role, "root") != 0;
+}
+
 enum pol_miss
 pol_rule_check(const struct pol_rule *r, const struct pol_eval *ev,
     size_t *which)
@@ -93,6 +110,8 @@ pol_rule_check(const struct pol_rule *r, const struct pol_eval *ev,
 		return POL_MISS_ROLE;
 	if (r->max_duration > 0 && q->duration > r->max_duration)
 		return POL_MISS_DURATION;
+	if (r->grant != POLICY_DENY && !grants_role(r, ev))
+		return POL_MISS_PRINCIPAL;
 	return POL_MISS_NONE;
 }
 
@@ -150,6 +169,35 @@ fold(struct policy_decision *d, struct acc *acc, const struct pol_rule *r)
 		d->quorum = r->quorum;
 	d->break_glass = first ? r->break_glass :
 	    d->break_glass && r->break_glass;
+	d->break_glass_during_freeze = first ? r->bg_during_freeze :
+	    d->break_glass_during_freeze && r->bg_during_freeze;
+	d->break_glass_during_optout = first ? r->bg_during_optout :
+	    d->break_glass_during_optout && r->bg_during_optout;
+}
+
+/* The certificate options of every matching auto and approve rule. */
+struct certacc {
+	bool any, bad;
+	char why[400];
+};
+
+static void
+fold_cert(struct policy_decision *d, struct certacc *cc,
+    const struct pol_rule *r)
+{
+	if (r->grant == POLICY_DENY || cc->bad)
+		return;
+	if (pol_cert_fold(d, r, !cc->any, cc->why, sizeof(cc->why)) != 0)
+		cc->bad = true;
+	cc->any = true;
+}
+
+/* Certificate fields mean nothing on a deny: clear them. */
+static void
+clear_cert(struct policy_decision *d)
+{
+	d->cert_extensions = 0;
+	d->force_command[0] = d->source_address[0] = '\0';
 }
 
 static void
@@ -186,11 +234,33 @@ clear_approval(struct policy_decision *d)
 	d->napprover_groups = d->napprover_users = 0;
 	d->quorum = 0;
 	d->break_glass = false;
+	d->break_glass_during_freeze = d->break_glass_during_optout = false;
+}
+
+/* Nothing matched: say so, or, when a rule would have matched a shorter
+ * request, which rule and how long it allows. */
+static void
+no_match(struct policy_decision *d, const struct policy_query *q,
+    const struct pol_rule *too_long)
+{
+	char asked[32], cap[32];
+
+	if (too_long == NULL) {
+		snprintf(d->reason, sizeof(d->reason), "no rule matches user "
+		    "%s on %s", q->user, q->resource);
+		return;
+	}
+	duration_format(q->duration, asked, sizeof(asked));
+	duration_format(too_long->max_duration, cap, sizeof(cap));
+	snprintf(d->reason, sizeof(d->reason), "asked for %s, longer than "
+	    "rule %s allows (max_duration %s): ask for %s or less", asked,
+	    too_long->id, cap, cap);
 }
 
 static void
 conclude(struct policy_decision *d, const struct pol_eval *ev,
-    struct acc *acc)
+    struct acc *acc, const struct certacc *cc,
+    const struct pol_rule *too_long)
 {
 	const struct policy_query *q = ev->q;
 
@@ -208,6 +278,9 @@ conclude(struct policy_decision *d, const struct pol_eval *ev,
 		clear_approval(d);
 		snprintf(d->reason, sizeof(d->reason), "role %s is not among "
 		    "the principals allowed on %s", ev->role, q->resource);
+	} else if (cc->bad) {
+		clear_approval(d);
+		snprintf(d->reason, sizeof(d->reason), "%s", cc->why);
 	} else if (acc[POLICY_APPROVE].decider != NULL) {
 		d->outcome = POLICY_APPROVE;
 		d->deciding_rule = acc[POLICY_APPROVE].decider->id;
@@ -221,15 +294,18 @@ conclude(struct policy_decision *d, const struct pol_eval *ev,
 		d->require_ticket = acc[POLICY_AUTO].req_ticket;
 		set_ttl(d, q, acc[POLICY_AUTO].decider);
 	} else
-		snprintf(d->reason, sizeof(d->reason), "no rule matches user "
-		    "%s on %s", q->user, q->resource);
+		no_match(d, q, too_long);
+	if (d->outcome == POLICY_DENY)
+		clear_cert(d);
 }
 
 void
 pol_decide(const struct policy *p, const struct policy_query *q,
     struct policy_decision *d, struct pol_eval *ev)
 {
+	struct certacc cc = { .any = false };
 	struct acc acc[3];
+	const struct pol_rule *r, *too_long = NULL;
 	const char *problem;
 	size_t i, which;
 
@@ -256,11 +332,22 @@ pol_decide(const struct policy *p, const struct policy_query *q,
 		snprintf(d->reason, sizeof(d->reason), "out of memory");
 		return;
 	}
-	for (i = 0; i < ev->ncand; i++)
-		if (pol_rule_check(&p->rules[ev->cand[i]], ev, &which) ==
-		    POL_MISS_NONE)
-			fold(d, acc, &p->rules[ev->cand[i]]);
-	conclude(d, ev, acc);
+	for (i = 0; i < ev->ncand; i++) {
+		r = &p->rules[ev->cand[i]];
+		switch (pol_rule_check(r, ev, &which)) {
+		case POL_MISS_NONE:
+			fold(d, acc, r);
+			fold_cert(d, &cc, r);
+			break;
+		case POL_MISS_DURATION:	/* only the duration kept it out */
+			if (too_long == NULL && r->grant != POLICY_DENY)
+				too_long = r;
+			break;
+		default:
+			break;
+		}
+	}
+	conclude(d, ev, acc, &cc, too_long);
 }
 
 void

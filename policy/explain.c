@@ -88,6 +88,15 @@ why(const struct pol_rule *r, const struct pol_eval *ev, char *buf,
 	case POL_MISS_ROLE:
 		snprintf(buf, len, "role %s is not in when.roles", ev->role);
 		return;
+	case POL_MISS_PRINCIPAL:
+		if (r->principals.n > 0)
+			snprintf(buf, len, "role %s is not in principals",
+			    ev->role);
+		else
+			snprintf(buf, len, "role %s: without principals the "
+			    "rule grants only the user's own name (never "
+			    "root)", ev->role);
+		return;
 	case POL_MISS_DURATION:
 		duration_format(ev->q->duration, a, sizeof(a));
 		duration_format(r->max_duration, b, sizeof(b));
@@ -142,7 +151,31 @@ add_approval(json_t *o, const struct policy_decision *d)
 	    "quorum", d->quorum)) != 0 ||
 	    json_object_set_new(o, "quorum", json_integer(d->quorum)) != 0 ||
 	    json_object_set_new(o, "break_glass",
-	    json_boolean(d->break_glass)) != 0 ? -1 : 0;
+	    json_boolean(d->break_glass)) != 0 ||
+	    json_object_set_new(o, "break_glass_during", json_pack("{s:b,s:b}",
+	    "freeze", d->break_glass_during_freeze, "optout",
+	    d->break_glass_during_optout)) != 0 ? -1 : 0;
+}
+
+/* What a certificate for the grant would carry (not for a deny). */
+static int
+add_cert(json_t *o, const struct policy_decision *d)
+{
+	json_t *exts = json_array();
+	unsigned bit;
+
+	if (exts == NULL)
+		return -1;
+	for (bit = 1; bit <= POLICY_EXT_ALL; bit <<= 1)
+		if ((d->cert_extensions & bit) && json_array_append_new(exts,
+		    json_string(policy_cert_extension_name(bit))) != 0) {
+			json_decref(exts);
+			return -1;
+		}
+	return json_object_set_new(o, "cert_options", json_pack("{s:o,s:s?,"
+	    "s:s?}", "extensions", exts, "force-command",
+	    d->force_command[0] ? d->force_command : NULL, "source-address",
+	    d->source_address[0] ? d->source_address : NULL)) != 0 ? -1 : 0;
 }
 
 json_t *
@@ -163,7 +196,8 @@ policy_explain(const struct policy *p, const struct policy_query *q)
 	    "matched", names_json(d.matched, d.nmatched),
 	    "resource", entry_json(ev.entry),
 	    "rules", p == NULL ? json_array() : rules_json(p, &ev));
-	if (o == NULL || add_approval(o, &d) != 0)
+	if (o == NULL || add_approval(o, &d) != 0 ||
+	    (d.outcome != POLICY_DENY && add_cert(o, &d) != 0))
 		goto out;
 	ret = o;
 	o = NULL;

@@ -16,6 +16,8 @@
 #include "policy_int.h"
 
 #define CLOCK_SKEW_MAX	3600
+#define COUNT_MAX	100000	/* per-user limits: enough, and never unbounded */
+#define RATE_MAX	10000000	/* requests a minute: room for load tests */
 
 static int
 parse_resource(struct pol_pctx *c, const char *name, json_t *v,
@@ -71,12 +73,30 @@ parse_resources(struct pol_pctx *c, json_t *v)
 	return r;
 }
 
+/* An integer limit between lo and hi; absent keeps the default. */
+static int
+get_count(struct pol_pctx *c, json_t *obj, const char *key, int lo, int hi,
+    int *out)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < lo ||
+	    json_integer_value(v) > hi)
+		return pol_fail_key(c, key, "must be an integer between %d and "
+		    "%d", lo, hi);
+	*out = (int)json_integer_value(v);
+	return 0;
+}
+
 static int
 parse_limits(struct pol_pctx *c, json_t *v)
 {
 	static const char *const keys[] = { "pending_ttl", "optout_max",
 	    "break_glass_max_ttl", "clock_skew", "rule_authors_may_approve",
-	    "schedule_max", "audit_min_retention", NULL };
+	    "schedule_max", "audit_min_retention", "break_glass_per_day",
+	    "pending_per_user", "requests_per_minute", NULL };
 	struct policy_limits *l = &c->p->limits;
 	int r;
 
@@ -96,7 +116,13 @@ parse_limits(struct pol_pctx *c, json_t *v)
 	    (r = pol_get_bool(c, v, "rule_authors_may_approve",
 	    &l->rule_authors_may_approve)) != 0 ||
 	    (r = pol_get_duration(c, v, "audit_min_retention",
-	    &l->audit_min_retention)) != 0)
+	    &l->audit_min_retention)) != 0 ||
+	    (r = get_count(c, v, "break_glass_per_day", 0, COUNT_MAX,
+	    &l->break_glass_per_day)) != 0 ||
+	    (r = get_count(c, v, "pending_per_user", 1, COUNT_MAX,
+	    &l->pending_per_user)) != 0 ||
+	    (r = get_count(c, v, "requests_per_minute", 1, RATE_MAX,
+	    &l->requests_per_minute)) != 0)
 		goto out;
 	/* A large skew would silently lengthen every certificate. */
 	if (l->clock_skew > CLOCK_SKEW_MAX)
@@ -136,6 +162,9 @@ pol_parse_document(struct pol_pctx *c, json_t *doc)
 	c->p->limits.schedule_max = 7 * 24 * 3600;
 	c->p->limits.rule_authors_may_approve = false;
 	c->p->limits.audit_min_retention = 90 * 24 * 3600;
+	c->p->limits.break_glass_per_day = 3;
+	c->p->limits.pending_per_user = 20;
+	c->p->limits.requests_per_minute = 60;
 	if (!json_is_object(doc))
 		return pol_fail(c, "the policy must be a JSON object");
 	if ((r = pol_check_keys(c, doc, keys)) != 0 ||

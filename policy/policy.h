@@ -54,7 +54,13 @@ struct policy_limits {
 	int64_t schedule_max;		/* how far ahead --start may be; 7d */
 	bool rule_authors_may_approve;	/* default false */
 	int64_t audit_min_retention;	/* audit prune keeps this; 90d */
+	int break_glass_per_day;	/* per user, any 24h; default 3 */
+	int pending_per_user;		/* pending requests; default 20 */
+	int requests_per_minute;	/* new requests per user; default 60 */
 };
+
+/* The longest force-command or source-address a rule may set. */
+#define POLICY_OPTION_MAX 1024
 
 /* A caller's question. groups may be NULL when ngroups is 0. */
 struct policy_query {
@@ -90,6 +96,21 @@ struct policy_decision {
 	bool require_reason;
 	bool require_ticket;
 	bool break_glass;
+	/* break_glass object form: also during a manual freeze / under a
+	 * manual opt-out (true only if every matching approve rule says so) */
+	bool break_glass_during_freeze;
+	bool break_glass_during_optout;
+	/*
+	 * What a certificate for this grant may carry, combined over every
+	 * matching auto and approve rule so that the most restrictive wins:
+	 * the extensions every rule allows, the force-command any rule sets
+	 * (rules forcing different commands deny), the source addresses
+	 * every rule allows (no common address denies).  Set for auto and
+	 * approve outcomes; empty strings mean "not set".
+	 */
+	unsigned cert_extensions;
+	char force_command[POLICY_OPTION_MAX + 1];
+	char source_address[POLICY_OPTION_MAX + 1];
 };
 
 /*
@@ -131,7 +152,11 @@ const struct policy_limits *policy_limits(const struct policy *p);
  *     all-of against the entry's labels (no entry: a rule with labels never
  *     matches), roles any-of against the requested role (q->role, else the
  *     user), max_duration only for requests up to it (duration 0, meaning
- *     "not stated", matches).
+ *     "not stated", matches).  An auto or approve rule also needs the
+ *     requested role to be one it grants: one of its "principals"; without
+ *     them, one of its when.roles; without either, only the user's own
+ *     name.  "root" is granted only by a rule that lists it explicitly.
+ *     Deny rules match whatever the role.
  *  4. Outcome: any matching deny rule denies ("denied by rule X"), else any
  *     matching approve rule asks for approval, else any matching auto rule
  *     grants, else deny ("no rule matches user U on R").  An entry with
@@ -146,6 +171,11 @@ const struct policy_limits *policy_limits(const struct policy *p);
  *  7. require_reason/require_ticket are also set for auto (union over the
  *     matching auto rules); quorum and approvers only for approve.  Unions
  *     beyond POLICY_MAX_MATCHES names are cut (fewer approvers, never more).
+ *  8. Certificate restrictions are combined over every matching auto and
+ *     approve rule (see struct policy_decision); a combination that no
+ *     certificate can satisfy (two different force-commands, source
+ *     addresses with nothing in common, a list over POLICY_OPTION_MAX)
+ *     turns the outcome into a deny that says why.
  *
  * Decide a query.  Never fails on a valid policy: an invalid query (bad
  * resource or user name) is a deny with a reason.  The resource's labels and
@@ -161,8 +191,11 @@ void policy_evaluate(const struct policy *p, const struct policy_query *q,
  * The same decision as policy_evaluate(), explained: a new JSON object with
  * "outcome", "ttl", "clamped", "reason", "matched" (rule ids), "resource"
  * {"entry","labels","principals"}, "rules": [{ "id", "matched": bool,
- * "why": "..." }] for every rule the index considered, and for approve the
- * approver fields.  Returns NULL only on allocation failure.
+ * "why": "..." }] for every rule the index considered, for approve the
+ * approver fields (and "break_glass_during" {"freeze","optout"}), and for
+ * auto and approve "cert_options" {"extensions", "force-command",
+ * "source-address"} as combined over the matching rules.  Returns NULL
+ * only on allocation failure.
  */
 json_t *policy_explain(const struct policy *p, const struct policy_query *q);
 

@@ -48,6 +48,7 @@ struct pol_rule {
 	const char *id;
 	const char *description;
 	struct pol_names users, groups, resources, roles;
+	struct pol_names principals;	/* roles the rule grants; n 0: unset */
 	struct pol_labels labels;
 	int64_t max_duration;		/* 0: no limit */
 	enum policy_outcome grant;
@@ -55,6 +56,7 @@ struct pol_rule {
 	struct pol_names appr_groups, appr_users;
 	int quorum;
 	bool require_reason, require_ticket, break_glass;
+	bool bg_during_freeze, bg_during_optout;	/* break_glass {...} */
 	struct policy_rule_cert cert;
 };
 
@@ -235,6 +237,7 @@ enum pol_miss {
 	POL_MISS_LABEL,
 	POL_MISS_ROLE,
 	POL_MISS_DURATION,
+	POL_MISS_PRINCIPAL,		/* the rule does not grant the role */
 };
 
 void pol_decide(const struct policy *p, const struct policy_query *q,
@@ -243,6 +246,15 @@ void pol_eval_free(struct pol_eval *ev);
 enum pol_miss pol_rule_check(const struct pol_rule *r,
     const struct pol_eval *ev, size_t *which);
 int pol_index_candidates(const struct policy *p, struct pol_eval *ev);
+
+/*
+ * certopts.c: fold rule r's certificate options into d (first: the first
+ * matching rule).  Returns 0, or -1 when no certificate can satisfy the
+ * rules folded so far, with why (len bytes) saying so.
+ */
+int pol_cert_fold(struct policy_decision *d, const struct pol_rule *r,
+    bool first, char *why, size_t len);
+bool pol_source_address_valid(const char *s);
 
 /* glob.c: '?' in pat does not match a wildcard in a subject pattern. */
 bool glob_covers(const char *pat, const char *subject);

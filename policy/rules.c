@@ -7,7 +7,6 @@
  * it.  Duplicate ids are found at the end by sorting, which also gives the
  * id lookup table that policy_rule_cert_options() uses.
  */
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +17,7 @@
 #include "names.h"
 #include "policy_int.h"
 
-#define OPTION_MAX	1024
+#define OPTION_MAX	POLICY_OPTION_MAX
 
 static const char *const ext_names[] = { "permit-pty",
     "permit-port-forwarding", "permit-agent-forwarding",
@@ -114,6 +113,40 @@ parse_approvers(struct pol_pctx *c, json_t *v, struct pol_rule *r)
 	return rc;
 }
 
+/*
+ * "break_glass": true, false, or an object saying where the emergency path
+ * still works: { "during_freeze": bool, "during_optout": bool } (both
+ * false by default: a manual freeze or opt-out holds break-glass for
+ * approval).  The object form allows break-glass.
+ */
+static int
+parse_break_glass(struct pol_pctx *c, json_t *rule, struct pol_rule *r)
+{
+	static const char *const keys[] = { "during_freeze", "during_optout",
+	    NULL };
+	json_t *v = json_object_get(rule, "break_glass");
+	int rc;
+
+	if (v == NULL || json_is_boolean(v))
+		return pol_get_bool(c, rule, "break_glass", &r->break_glass);
+	pol_push_key(c, "break_glass");
+	if (!json_is_object(v)) {
+		rc = pol_fail(c, "must be true, false or an object with "
+		    "during_freeze and during_optout");
+		goto out;
+	}
+	if ((rc = pol_check_keys(c, v, keys)) != 0 ||
+	    (rc = pol_get_bool(c, v, "during_freeze",
+	    &r->bg_during_freeze)) != 0 ||
+	    (rc = pol_get_bool(c, v, "during_optout",
+	    &r->bg_during_optout)) != 0)
+		goto out;
+	r->break_glass = true;
+ out:
+	pol_pop(c);
+	return rc;
+}
+
 static int
 parse_require(struct pol_pctx *c, json_t *v, struct pol_rule *r)
 {
@@ -183,41 +216,6 @@ parse_extensions(struct pol_pctx *c, json_t *v, struct pol_rule *r)
 	return rc;
 }
 
-/* Comma-separated addresses or CIDRs, as sshd reads source-address. */
-static bool
-source_address_valid(const char *s)
-{
-	char item[64], *slash, *end;
-	unsigned char addr[16];
-	size_t n;
-	long bits;
-	int af;
-
-	if (*s == '\0' || strlen(s) > OPTION_MAX)
-		return false;
-	for (; *s != '\0'; s += n + (s[n] == ',')) {
-		n = strcspn(s, ",");
-		if (n == 0 || n >= sizeof(item) || (s[n] == ',' &&
-		    s[n + 1] == '\0'))
-			return false;
-		memcpy(item, s, n);
-		item[n] = '\0';
-		if ((slash = strchr(item, '/')) != NULL)
-			*slash++ = '\0';
-		af = strchr(item, ':') != NULL ? AF_INET6 : AF_INET;
-		if (inet_pton(af, item, addr) != 1)
-			return false;
-		if (slash == NULL)
-			continue;
-		if (*slash < '0' || *slash > '9')
-			return false;
-		bits = strtol(slash, &end, 10);
-		if (*end != '\0' || bits > (af == AF_INET ? 32 : 128))
-			return false;
-	}
-	return true;
-}
-
 static bool
 force_command_valid(const char *s)
 {
@@ -253,7 +251,7 @@ parse_critical(struct pol_pctx *c, json_t *v, struct pol_rule *r)
 		rc = pol_fail_key(c, "force-command", "must be 1-%d "
 		    "characters without control characters", OPTION_MAX);
 	else if (cert->source_address != NULL &&
-	    !source_address_valid(cert->source_address))
+	    !pol_source_address_valid(cert->source_address))
 		rc = pol_fail_key(c, "source-address", "must be a "
 		    "comma-separated list of addresses or CIDRs");
  out:
@@ -266,7 +264,7 @@ static int
 check_grant_keys(struct pol_pctx *c, json_t *rule, struct pol_rule *r)
 {
 	static const char *const not_deny[] = { "max_ttl", "require",
-	    "extensions", "critical_options", NULL };
+	    "extensions", "critical_options", "principals", NULL };
 	static const char *const approve_only[] = { "approvers",
 	    "break_glass", NULL };
 	size_t i;
@@ -297,7 +295,7 @@ parse_rule(struct pol_pctx *c, json_t *v, struct pol_rule *r)
 {
 	static const char *const keys[] = { "id", "description", "when",
 	    "grant", "max_ttl", "approvers", "require", "break_glass",
-	    "extensions", "critical_options", NULL };
+	    "extensions", "critical_options", "principals", NULL };
 	json_t *e;
 	int rc;
 
@@ -317,7 +315,9 @@ parse_rule(struct pol_pctx *c, json_t *v, struct pol_rule *r)
 	    (rc = parse_grant(c, v, r)) != 0 ||
 	    (rc = check_grant_keys(c, v, r)) != 0 ||
 	    (rc = pol_get_duration(c, v, "max_ttl", &r->max_ttl)) != 0 ||
-	    (rc = pol_get_bool(c, v, "break_glass", &r->break_glass)) != 0)
+	    (rc = parse_break_glass(c, v, r)) != 0 ||
+	    (rc = pol_get_names(c, v, "principals", POL_USER, true,
+	    &r->principals)) != 0)
 		return rc;
 	if ((e = json_object_get(v, "when")) != NULL &&
 	    (rc = parse_when(c, e, r)) != 0)

@@ -133,6 +133,9 @@ int cli_write_file(struct cli *cli, const char *path, const void *data,
 
 /* Print one request (the reply of request/cancel/revoke/show). */
 void cli_print_request(struct cli *cli, json_t *r);
+/* A pending request's approvals: how many more, from whom, who said yes
+ * (the same lines in request, show, pending and approve). */
+void cli_print_approvals(json_t *r);
 
 /* The exit code a request's state stands for. */
 int cli_state_exit(json_t *r);

@@ -9,14 +9,30 @@
 int
 cmd_pending(struct cli *cli, int argc, char **argv)
 {
-	json_t *res = NULL, *r;
+	const char *limit = NULL, *after = NULL;
+	const struct cli_opt opts[] = {
+		{ "limit", &limit, NULL }, { "after", &after, NULL },
+		{ NULL, NULL, NULL },
+	};
+	json_t *res = NULL, *r, *args;
+	char *end = NULL;
+	long n = 100;
 	size_t i;
 	int rc;
 
-	if ((rc = cli_parse(cli, cli_cmd("pending"), argc, argv, NULL, NULL,
+	if ((rc = cli_parse(cli, cli_cmd("pending"), argc, argv, opts, NULL,
 	    0)) != 0)
 		return rc;
-	if ((rc = cli_call(cli, "pending", NULL, &res)) != 0)
+	if (limit != NULL && ((n = strtol(limit, &end, 10)) < 1 ||
+	    n > 1000 || *end != '\0'))
+		return cli_fail(cli, EX_USAGE, "usage",
+		    "pending: --limit takes a number from 1 to 1000");
+	if ((args = json_pack("{s:I, s:s?}", "limit", (json_int_t)n, "after",
+	    after)) == NULL)
+		return cli_fail(cli, EX_ERROR, "nomem", "out of memory");
+	rc = cli_call(cli, "pending", args, &res);
+	json_decref(args);
+	if (rc != 0)
 		return rc;
 	if (cli->json) {
 		cli_print_json(res);
@@ -40,15 +56,17 @@ cmd_pending(struct cli *cli, int argc, char **argv)
 		cli_print_safe(stdout, cli_str(r, "reason"));
 		printf("   ticket: ");
 		cli_print_safe(stdout, cli_str(r, "ticket"));
-		printf("\n    rule: %s   approvals: %lld of %lld%s   request "
-		    "expires %s\n", cli_str(r, "rule"),
-		    (long long)json_integer_value(json_object_get(
-		    json_object_get(r, "approval"), "approvals")),
-		    (long long)json_integer_value(json_object_get(
-		    json_object_get(r, "approval"), "quorum")),
+		printf("\n    rule: %s   request expires %s%s\n",
+		    cli_str(r, "rule"), cli_str(r, "expires_at"),
 		    json_is_true(json_object_get(r, "i_approved")) ?
-		    " (one is yours)" : "", cli_str(r, "expires_at"));
+		    "   (you approved it)" : "");
+		cli_print_approvals(r);
 	}
+	/* a full page: there may be more, oldest first after the last */
+	if (json_array_size(res) == (size_t)n)
+		printf("more may wait: broker pending --after %s\n",
+		    cli_str(json_array_get(res, json_array_size(res) - 1),
+		    "id"));
 out:
 	json_decref(res);
 	return EX_DONE;

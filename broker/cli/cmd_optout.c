@@ -45,8 +45,39 @@ print_result(struct cli *cli, json_t *res)
 	return EX_DONE;
 }
 
+/* optout extend ID --for DUR --reason TEXT: the same opt-out, ending
+ * DUR from now. */
 static int
-optout_add(struct cli *cli, int argc, char **argv, const char *extends_id)
+optout_extend(struct cli *cli, const char *id, int argc, char **argv)
+{
+	const char *reason = NULL, *dur = NULL;
+	const struct cli_opt opts[] = {
+		{ "reason", &reason, NULL }, { "for", &dur, NULL },
+		{ NULL, NULL, NULL },
+	};
+	json_t *args, *res = NULL;
+	int64_t secs = 0;
+	int r;
+
+	if ((r = cli_parse(cli, cli_cmd("optout"), argc, argv, opts, NULL, 0)) != 0)
+		return r;
+	if (reason == NULL || dur == NULL)
+		return cli_fail(cli, EX_USAGE, "usage", "optout extend: "
+		    "--reason TEXT and --for DUR are required (every opt-out "
+		    "ends)");
+	if ((r = cli_duration(cli, "--for", dur, &secs)) != 0)
+		return r;
+	args = json_pack("{s:s, s:s, s:I}", "id", id, "reason", reason,
+	    "for", (json_int_t)secs);
+	if ((r = cli_call(cli, "optout.extend", args, &res)) == 0)
+		r = print_result(cli, res);
+	json_decref(args);
+	json_decref(res);
+	return r;
+}
+
+static int
+optout_add(struct cli *cli, int argc, char **argv)
 {
 	const char *scope = NULL, *tag = NULL, *reason = NULL, *dur = NULL,
 	    *mode = NULL, *incident = NULL;
@@ -55,40 +86,26 @@ optout_add(struct cli *cli, int argc, char **argv, const char *extends_id)
 		{ "for", &dur, NULL }, { "mode", &mode, NULL },
 		{ "incident", &incident, NULL }, { NULL, NULL, NULL },
 	};
-	json_t *args = NULL, *res = NULL, *prev = NULL, *q;
+	json_t *args = NULL, *res = NULL;
 	int64_t secs = 0;
 	int r;
 
-	if ((r = cli_parse(cli, cli_cmd("optout"), argc, argv, opts,
-	    extends_id != NULL ? NULL : &scope, extends_id != NULL ? 0 :
+	if ((r = cli_parse(cli, cli_cmd("optout"), argc, argv, opts, &scope,
 	    1)) != 0)
 		return r;
 	if (reason == NULL || dur == NULL)
-		return cli_fail(cli, EX_USAGE, "usage", "optout %s: --reason "
-		    "TEXT and --for DUR are required (every opt-out ends)",
-		    extends_id != NULL ? "extend" : "add");
-	if (extends_id == NULL && tag == NULL)
+		return cli_fail(cli, EX_USAGE, "usage", "optout add: --reason "
+		    "TEXT and --for DUR are required (every opt-out ends)");
+	if (tag == NULL)
 		return cli_fail(cli, EX_USAGE, "usage", "optout add: --tag TAG "
 		    "is required (see broker optout --help)");
 	if ((r = cli_duration(cli, "--for", dur, &secs)) != 0)
 		return r;
-	if (extends_id != NULL) {
-		/* a renewal is a new, audited opt-out of the same scope */
-		q = json_pack("{s:s}", "id", extends_id);
-		r = cli_call(cli, "optout.show", q, &prev);
-		json_decref(q);
-		if (r != 0)
-			return r;
-		scope = cli_str(prev, "scope");
-		tag = tag != NULL ? tag : cli_str(prev, "tag");
-		mode = mode != NULL ? mode : cli_str(prev, "mode");
-	}
-	args = json_pack("{s:s, s:s, s:s, s:I, s:s?, s:s?, s:s?}", "scope",
+	args = json_pack("{s:s, s:s, s:s, s:I, s:s?, s:s?}", "scope",
 	    scope, "tag", tag, "reason", reason, "for", (json_int_t)secs,
-	    "mode", mode, "incident", incident, "extends", extends_id);
+	    "mode", mode, "incident", incident);
 	if ((r = cli_call(cli, "optout.add", args, &res)) == 0)
 		r = print_result(cli, res);
-	json_decref(prev);
 	json_decref(args);
 	json_decref(res);
 	return r;
@@ -203,12 +220,12 @@ cmd_optout(struct cli *cli, int argc, char **argv)
 
 	(void)dur;
 	if (strcmp(sub, "add") == 0)
-		return optout_add(cli, argc - 1, argv + 1, NULL);
+		return optout_add(cli, argc - 1, argv + 1);
 	if (strcmp(sub, "extend") == 0) {
 		if (argc < 2 || argv[1][0] == '-')
 			return cli_fail(cli, EX_USAGE, "usage", "optout extend "
 			    "ID --for DUR --reason TEXT");
-		return optout_add(cli, argc - 2, argv + 2, argv[1]);
+		return optout_extend(cli, argv[1], argc - 2, argv + 2);
 	}
 	if (strcmp(sub, "list") == 0) {
 		if ((r = cli_parse(cli, cmd, argc - 1, argv + 1, list_opts, NULL,

@@ -137,15 +137,72 @@ show_cmd(struct cli *cli)
 	return EX_DONE;
 }
 
+/* The outcome that holds now: policy, then opt-outs, flags, freezes. */
+static const char *
+effective(json_t *res)
+{
+	return json_is_string(json_object_get(res, "effective_outcome")) ?
+	    cli_str(res, "effective_outcome") : cli_str(res, "outcome");
+}
+
+/* As check answers: 0 automatic, 3 needs approval, 4 refused. */
+static int
+explain_exit(json_t *res)
+{
+	const char *e = effective(res);
+
+	return strcmp(e, "auto") == 0 ? EX_DONE :
+	    strcmp(e, "approve") == 0 ? EX_PENDING : EX_REFUSED;
+}
+
+static void
+print_cause(json_t *c)
+{
+	const char *kind = cli_str(c, "kind");
+
+	if (strcmp(kind, "flag") == 0)
+		printf("  flag on %s (%s, by %s, until %s): ", cli_str(c,
+		    "user"), cli_str(c, "severity"), cli_str(c, "by"),
+		    cli_str(c, "until"));
+	else {
+		printf("  %s %s (%s, ", strcmp(kind, "freeze") == 0 ?
+		    "freeze" : "opt-out", cli_str(c, "id"), cli_str(c, "mode"));
+		cli_print_safe(stdout, cli_str(c, "scope"));
+		printf(", %s, by %s, until %s): ", cli_str(c, "tag"),
+		    cli_str(c, "by"), cli_str(c, "until"));
+	}
+	cli_print_safe(stdout, cli_str(c, "reason"));
+	printf("\n");
+}
+
 static void
 print_explain(json_t *res)
 {
 	json_t *rules = json_object_get(res, "rules"), *rule;
+	json_t *causes = json_object_get(res, "causes");
+	const char *e = effective(res), *o = cli_str(res, "outcome");
 	size_t i;
 
-	printf("%s: ", cli_str(res, "outcome"));
-	cli_print_safe(stdout, cli_str(res, "reason"));
+	/* the answer that holds leads; the policy's own comes second */
+	if (strcmp(e, o) == 0) {
+		printf("%s: ", e);
+		cli_print_safe(stdout, cli_str(res, "reason"));
+	} else {
+		printf("%s: %s ", e, strcmp(e, "deny") == 0 ? "refused, "
+		    "blocked by" : "needs approval, taken out of automation "
+		    "by");
+		cli_print_safe(stdout, cli_str(res, "escalation_reason"));
+		printf("\n  policy alone: %s: ", o);
+		cli_print_safe(stdout, cli_str(res, "reason"));
+	}
 	printf("\n");
+	if (json_array_size(causes) > 0)
+		printf("  in force for this request (opt-outs, freezes, "
+		    "flags):\n");
+	json_array_foreach(causes, i, rule) {
+		printf("  ");
+		print_cause(rule);
+	}
 	json_array_foreach(rules, i, rule) {
 		printf("  %s %-24s ", json_is_true(json_object_get(rule,
 		    "matched")) ? "+" : "-", cli_str(rule, "id"));
@@ -176,6 +233,7 @@ explain_cmd(struct cli *cli, const char *user, const char *resource,
 			cli_print_json(res);
 		else
 			print_explain(res);
+		r = explain_exit(res);
 	}
 	json_decref(args);
 	json_decref(res);

@@ -28,6 +28,22 @@ print_table(json_t *a)
 		print_table_row(r);
 }
 
+/* What a freeze stops and what it leaves alone, in its own mode. */
+static void
+print_freeze_effect(json_t *f)
+{
+	if (strcmp(cli_str(f, "mode"), "block") == 0) {
+		printf("    stops: every new request (denied) and every login "
+		    "on an existing grant\n");
+		return;
+	}
+	printf("    stops: automatic grants; requests that policy would grant "
+	    "at once wait for opt-out approvers\n"
+	    "    does not stop: grants already given, which keep working "
+	    "until they end or are revoked (freeze --revoke-active ends the "
+	    "automatic ones), nor requests for approval\n");
+}
+
 int
 cmd_status(struct cli *cli, int argc, char **argv)
 {
@@ -55,10 +71,13 @@ cmd_status(struct cli *cli, int argc, char **argv)
 		printf("%sfreeze: ON%s  ", cli_color(cli, "red"),
 		    cli_color(cli, "reset"));
 		cli_print_optout(cli, json_object_get(res, "freeze"));
+		print_freeze_effect(json_object_get(res, "freeze"));
 	}
-	printf("grants active: %lld, requests pending: %lld\n",
+	printf("grants active: %lld, scheduled: %lld, requests pending: "
+	    "%lld\n", (long long)json_integer_value(json_object_get(
+	    json_object_get(res, "counts"), "active")),
 	    (long long)json_integer_value(json_object_get(json_object_get(res,
-	    "counts"), "active")),
+	    "counts"), "scheduled")),
 	    (long long)json_integer_value(json_object_get(json_object_get(res,
 	    "counts"), "pending")));
 	printf("opt-outs in force: %zu\n", json_array_size(json_object_get(res,
@@ -82,6 +101,22 @@ out:
 	return EX_DONE;
 }
 
+#define STATES "pending, scheduled, active, denied, cancelled, expired, " \
+	"revoked"
+
+static bool
+state_known(const char *s)
+{
+	static const char *const names[] = { "pending", "scheduled",
+		"active", "denied", "cancelled", "expired", "revoked", NULL };
+	size_t i;
+
+	for (i = 0; names[i] != NULL; i++)
+		if (strcmp(names[i], s) == 0)
+			return true;
+	return false;
+}
+
 int
 cmd_list(struct cli *cli, int argc, char **argv)
 {
@@ -99,6 +134,9 @@ cmd_list(struct cli *cli, int argc, char **argv)
 
 	if ((r = cli_parse(cli, cli_cmd("list"), argc, argv, opts, NULL, 0)) != 0)
 		return r;
+	if (state != NULL && !state_known(state))
+		return cli_fail(cli, EX_USAGE, "usage", "list: --state is one "
+		    "of %s", STATES);
 	if (limit != NULL && ((n = strtol(limit, &end, 10)) < 1 ||
 	    n > 10000 || *end != '\0'))
 		return cli_fail(cli, EX_USAGE, "usage",
@@ -146,6 +184,20 @@ print_timeline(json_t *tl)
 	}
 }
 
+/* "alice (via root)" under --as, as the timeline names them. */
+static void
+print_requester(json_t *res)
+{
+	printf("  requested by ");
+	cli_print_safe(stdout, cli_str(res, "user"));
+	if (strcmp(cli_str(res, "user"), cli_str(res, "caller")) != 0) {
+		printf(" (via ");
+		cli_print_safe(stdout, cli_str(res, "caller"));
+		printf(")");
+	}
+	printf(" at %s", cli_str(res, "created_at"));
+}
+
 int
 cmd_show(struct cli *cli, int argc, char **argv)
 {
@@ -161,9 +213,7 @@ cmd_show(struct cli *cli, int argc, char **argv)
 			cli_print_json(res);
 		else {
 			cli_print_request(cli, res);
-			printf("  requested by ");
-			cli_print_safe(stdout, cli_str(res, "caller"));
-			printf(" at %s", cli_str(res, "created_at"));
+			print_requester(res);
 			if (json_is_string(json_object_get(res, "reason"))) {
 				printf(", reason: ");
 				cli_print_safe(stdout, cli_str(res, "reason"));

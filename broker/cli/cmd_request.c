@@ -10,16 +10,6 @@
 #include "duration.h"
 #include "timefmt.h"
 
-/* An active grant whose window begins later (request --start). */
-static bool
-scheduled(json_t *r)
-{
-	int64_t start;
-
-	return time_parse_rfc3339(cli_str(r, "starts_at"), &start) == 0 &&
-	    start > (int64_t)time(NULL);
-}
-
 static void
 print_list(const char *label, json_t *a)
 {
@@ -35,13 +25,83 @@ print_list(const char *label, json_t *a)
 	}
 }
 
+/* Whether name is among r's approvers so far. */
+static bool
+approved_by(json_t *r, const char *name)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(r, "approvals"), i, v)
+		if (strcmp(cli_str(v, "approver"), name) == 0)
+			return true;
+	return false;
+}
+
+/* The named approvers who may still approve: not those who did. */
+static void
+print_users_left(json_t *r, json_t *users)
+{
+	const char *sep = " users: ";
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(users, i, v) {
+		if (approved_by(r, json_string_value(v)))
+			continue;
+		printf("%s", sep);
+		cli_print_safe(stdout, json_string_value(v));
+		sep = ", ";
+	}
+}
+
+/* The approvers who already said yes, by name. */
+static void
+print_approved(json_t *r)
+{
+	json_t *a = json_object_get(r, "approvals"), *v;
+	size_t i;
+
+	if (!json_is_array(a))
+		return;
+	printf("  approved so far: %s", json_array_size(a) ? "" : "nobody");
+	json_array_foreach(a, i, v) {
+		printf("%s", i ? ", " : "");
+		cli_print_safe(stdout, cli_str(v, "approver"));
+	}
+	printf("\n");
+}
+
+void
+cli_print_approvals(json_t *r)
+{
+	json_t *ap = json_object_get(r, "approval");
+	long long need = json_integer_value(json_object_get(r,
+	    "approvals_needed"));
+
+	printf("  needs %lld more approval%s (%lld of %lld so far) from",
+	    need, need == 1 ? "" : "s",
+	    (long long)json_integer_value(json_object_get(ap, "approvals")),
+	    (long long)json_integer_value(json_object_get(ap, "quorum")));
+	print_list(" groups: ", json_object_get(ap, "groups"));
+	print_users_left(r, json_object_get(ap, "users"));
+	printf(" (not ");
+	cli_print_safe(stdout, cli_str(r, "user"));
+	if (strcmp(cli_str(r, "user"), cli_str(r, "caller")) != 0) {
+		printf(" or ");
+		cli_print_safe(stdout, cli_str(r, "caller"));
+	}
+	printf(", who asked)\n");
+	print_approved(r);
+}
+
 void
 cli_print_request(struct cli *cli, json_t *r)
 {
 	const char *st = cli_str(r, "state");
-	json_t *ap = json_object_get(r, "approval");
 	const char *col = strcmp(st, "active") == 0 ? "green" :
-	    strcmp(st, "pending") == 0 ? "yellow" : "red";
+	    strcmp(st, "pending") == 0 || strcmp(st, "scheduled") == 0 ?
+	    "yellow" : "red";
 
 	printf("%s%s%s %s%s%s: ", cli_color(cli, "bold"), cli_str(r, "id"),
 	    cli_color(cli, "reset"), cli_color(cli, col), st,
@@ -51,7 +111,7 @@ cli_print_request(struct cli *cli, json_t *r)
 	cli_print_safe(stdout, cli_str(r, "role"));
 	printf(" for ");
 	cli_print_safe(stdout, cli_str(r, "user"));
-	if (strcmp(st, "active") == 0 && scheduled(r))
+	if (strcmp(st, "scheduled") == 0)
 		printf(", from %s until %s", cli_str(r, "starts_at"),
 		    cli_str(r, "expires_at"));
 	else if (strcmp(st, "active") == 0)
@@ -61,19 +121,23 @@ cli_print_request(struct cli *cli, json_t *r)
 	printf("\n  ");
 	cli_print_safe(stdout, cli_str(r, "decision"));
 	printf("\n");
-	if (json_is_true(json_object_get(r, "clamped")))
-		printf("  note: asked for %llds, granted %llds (the rule's "
-		    "max_ttl)\n", (long long)json_integer_value(
-		    json_object_get(r, "requested_ttl")),
-		    (long long)json_integer_value(json_object_get(r, "ttl")));
-	if (strcmp(st, "pending") == 0) {
-		printf("  needs %lld more approval(s) from",
+	if (strcmp(st, "scheduled") == 0)
+		printf("  not usable before %s: check and logins refuse it "
+		    "until then\n", cli_str(r, "starts_at"));
+	/* a refusal grants nothing, so no duration is worth a note */
+	if (json_is_true(json_object_get(r, "clamped")) &&
+	    strcmp(st, "denied") != 0)
+		printf("  note: asked for %llds, granted %llds (capped by %s)\n",
 		    (long long)json_integer_value(json_object_get(r,
-		    "approvals_needed")));
-		print_list(" groups: ", json_object_get(ap, "groups"));
-		print_list(" users: ", json_object_get(ap, "users"));
-		printf("\n");
-	}
+		    "requested_ttl")), (long long)json_integer_value(
+		    json_object_get(r, "ttl")),
+		    json_is_string(json_object_get(r, "clamped_by")) ?
+		    cli_str(r, "clamped_by") : "the rule's max_ttl");
+	if (strcmp(st, "pending") == 0)
+		cli_print_approvals(r);
+	if (json_is_true(json_object_get(r, "duplicate")))
+		printf("  already open: this is your earlier request, not a new "
+		    "one (request --new files another)\n");
 }
 
 static int
@@ -101,10 +165,8 @@ wait_decision(struct cli *cli, json_t **res)
 		if (cli->tty && !cli->json) {
 			printf("\r%s pending: %lld more approval(s) needed, "
 			    "waited %llds ", cli_str(*res, "id"),
-			    (long long)(json_integer_value(json_object_get(
-			    json_object_get(*res, "approval"), "quorum")) -
-			    json_integer_value(json_object_get(json_object_get(
-			    *res, "approval"), "approvals"))),
+			    (long long)json_integer_value(json_object_get(*res,
+			    "approvals_needed")),
 			    (long long)(time(NULL) - start));
 			fflush(stdout);
 		}
@@ -142,13 +204,14 @@ cmd_request(struct cli *cli, int argc, char **argv)
 {
 	const char *resource = NULL, *role = NULL, *dur = NULL, *reason = NULL,
 	    *ticket = NULL, *incident = NULL, *pub = NULL, *start = NULL;
-	bool bg = false, wait = false;
+	bool bg = false, wait = false, fresh = false;
 	const struct cli_opt opts[] = {
 		{ "role", &role, NULL }, { "for", &dur, NULL },
 		{ "start", &start, NULL },
 		{ "reason", &reason, NULL }, { "ticket", &ticket, NULL },
 		{ "incident", &incident, NULL }, { "pubkey", &pub, NULL },
 		{ "break-glass", NULL, &bg }, { "wait", NULL, &wait },
+		{ "new", NULL, &fresh },
 		{ NULL, NULL, NULL },
 	};
 	json_t *args = NULL, *res = NULL;
@@ -177,6 +240,8 @@ cmd_request(struct cli *cli, int argc, char **argv)
 		json_object_set_new(args, "start", json_integer(at));
 	if (bg)
 		json_object_set_new(args, "break_glass", json_true());
+	if (fresh)
+		json_object_set_new(args, "new", json_true());
 	if ((r = cli_call(cli, "request", args, &res)) == 0) {
 		if (wait && cli_state_exit(res) == EX_PENDING &&
 		    (r = wait_decision(cli, &res)) != 0)

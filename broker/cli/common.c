@@ -317,7 +317,8 @@ cli_state_exit(json_t *r)
 {
 	const char *st = cli_str(r, "state");
 
-	if (strcmp(st, "active") == 0)
+	/* a scheduled grant is granted: its window opens later */
+	if (strcmp(st, "active") == 0 || strcmp(st, "scheduled") == 0)
 		return EX_DONE;
 	if (strcmp(st, "pending") == 0)
 		return EX_PENDING;

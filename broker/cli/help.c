@@ -31,6 +31,11 @@ static const struct opt_help glossary[] = {
 	    "the grant is active" },
 	{ "request", "wait", "", "when filed for approval, wait until it is "
 	    "decided" },
+	{ "request", "new", "", "file a new request even when one for the same "
+	    "access is already open (else that one is answered)" },
+	{ "pending", "limit", "N", "a page of at most N requests (default 100, "
+	    "at most 1000)" },
+	{ "pending", "after", "ID", "the page after request ID (oldest first)" },
 	{ "approve", "for", "DUR", "shorten the grant (never lengthen it)" },
 	{ "approve", "role", "R", "narrow the role to one the request allows" },
 	{ "approve", "reason", "TEXT", "why (required), kept in the audit "

@@ -19,9 +19,11 @@
 const struct cli_cmd cli_commands[] = {
 	{ "request", cmd_request, "request RESOURCE [--role R] [--for DUR] "
 	    "[--start TIME] [--reason TEXT] [--ticket ID] [--incident ID] "
-	    "[--pubkey FILE] [--break-glass] [--wait]",
-	    "Ask for access to RESOURCE. Exit 0 when granted, 3 when pending "
-	    "approval, 4 when denied." },
+	    "[--pubkey FILE] [--break-glass] [--wait] [--new]",
+	    "Ask for access to RESOURCE. Exit 0 when granted (active, or "
+	    "scheduled with --start), 3 when pending approval, 4 when denied.\n"
+	    "Asking again for what is already open returns that request; "
+	    "--new files another." },
 	{ "status", cmd_status, "status",
 	    "Broker health, counts, and my active grants and pending requests." },
 	{ "list", cmd_list, "list [--all] [--state S] [--user U] [--limit N]",
@@ -30,12 +32,12 @@ const struct cli_cmd cli_commands[] = {
 	{ "show", cmd_show, "show ID",
 	    "One request with its full timeline." },
 	{ "cancel", cmd_cancel, "cancel ID [--reason TEXT]",
-	    "Withdraw a pending request." },
+	    "Withdraw a pending request or a scheduled grant." },
 	{ "revoke", cmd_revoke, "revoke ID --reason TEXT",
-	    "End an active grant now." },
-	{ "pending", cmd_pending, "pending",
-	    "Requests that I may decide, with who asked, why, and the approvals "
-	    "so far." },
+	    "End an active or scheduled grant now." },
+	{ "pending", cmd_pending, "pending [--limit N] [--after ID]",
+	    "Requests that I may decide, oldest first, a page of N (default "
+	    "100) at a time, with who asked, why, and the approvals so far." },
 	{ "approve", cmd_approve, "approve ID --reason TEXT [--for DUR] "
 	    "[--role R]",
 	    "Approve a request; --for may shorten it, never lengthen it." },
@@ -58,8 +60,10 @@ const struct cli_cmd cli_commands[] = {
 	    "optout_approvers; block denies it and refuses logins." },
 	{ "freeze", cmd_freeze, "freeze --reason TEXT [--for DUR] "
 	    "[--revoke-active]",
-	    "The kill switch: a global opt-out (policy admins). "
-	    "--revoke-active also ends every automatic grant." },
+	    "The kill switch: a global opt-out (policy admins); nothing is "
+	    "granted automatically, grants already given keep working.\n"
+	    "--revoke-active also ends the automatic grants (not those people "
+	    "approved)." },
 	{ "unfreeze", cmd_unfreeze, "unfreeze --reason TEXT",
 	    "End the freeze: automation comes back." },
 	{ "flag", cmd_flag, "flag add USER --reason TEXT --for DUR "
@@ -75,7 +79,8 @@ const struct cli_cmd cli_commands[] = {
 	    "TEXT | policy show | policy explain --user U --resource R "
 	    "[--role R] [--for DUR]",
 	    "Check a policy file (offline), load it (policy admins), show the "
-	    "policy in force, or explain a decision." },
+	    "policy in force, or explain a decision (exit as check: 0 "
+	    "automatic, 3 needs approval, 4 refused)." },
 	{ "audit", cmd_audit, "audit [--since T] [--until T] [--user U] "
 	    "[--resource R] [--action A] [--request ID] [--limit N] [--json] | "
 	    "audit verify [--anchor FILE] | audit export [--since SEQ] | "
@@ -100,8 +105,8 @@ const struct cli_cmd cli_commands[] = {
 	    "The CA public key for sshd's TrustedUserCAKeys (--all: previous "
 	    "keys too)." },
 	{ "snapshot", cmd_snapshot, "snapshot --host H [-o FILE] [--for DUR]",
-	    "A signed snapshot of the grants for host:H, for offline decisions "
-	    "by the PAM module." },
+	    "A signed snapshot of the grants for host:H (H is the host's name, "
+	    "web-2, not host:web-2), for offline decisions by the PAM module." },
 	{ "metrics", cmd_metrics, "metrics",
 	    "The broker's metrics in the Prometheus text format." },
 	{ NULL, NULL, NULL, NULL },

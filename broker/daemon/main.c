@@ -3,9 +3,16 @@
  *
  *   brokerd --dev DIR     the embedded default in DIR (foreground, stderr)
  *   brokerd -c FILE       run from a config file
+ *
+ * The CA signer (cred/signer.c) is forked first, while brokerd is one
+ * thread that has read only its config: before LDAP, TLS, libcurl or any
+ * worker starts.  It alone reads the CA's private key.  If it dies, the
+ * daemon stops and exits 1 (systemd restarts both); signing meanwhile
+ * fails closed.
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,26 +76,29 @@ static const struct server_ops server_ops = {
 	.reload = ops_reload,
 };
 
-static int
-run(struct config *cfg, struct brk_error *err)
+/* The signer is gone: stop the daemon the way SIGTERM does (the signal is
+ * blocked in every thread and read by the server's signalfd). */
+static void
+signer_lost(void *arg)
 {
-	struct brokerd d = { .cfg = cfg };
+	atomic_int *lost = arg;
+
+	atomic_store(lost, 1);
+	kill(getpid(), SIGTERM);
+}
+
+/* Runs the daemon; takes over ca. */
+static int
+run(struct config *cfg, struct ca *ca, struct brk_error *err)
+{
+	struct brokerd d = { .cfg = cfg, .ca = ca };
 	struct tls_server *tls = NULL;
-	sigset_t set;
 	int r;
 
 	pthread_mutex_init(&d.policy_lock, NULL);
 	d.started_at = time_now();
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
 	signal(SIGPIPE, SIG_IGN);
-	/* blocked before any thread starts, so only the signalfd sees them */
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if ((r = identity_new(cfg, &d.ident, err)) != 0 ||
-	    (r = check_state_dir(cfg->state_dir, err)) != 0 ||
-	    (r = ca_open(cfg->state_dir, &d.ca, err)) != 0 ||
 	    (r = store_open(cfg->state_dir, cfg->mapsize, &d.store, err)) != 0)
 		goto out;
 	/* the audit follower: the syslog mirror now, others may subscribe
@@ -150,11 +160,37 @@ out:
 	return r;
 }
 
+/* Start the signer, then run; *lost is set when the signer died. */
+static int
+start(struct config *cfg, atomic_int *lost, struct brk_error *err)
+{
+	struct ca *ca = NULL;
+	sigset_t set;
+	int r;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	/* blocked before any thread starts (the signer's watcher is the
+	 * first), so only the server's signalfd sees them */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	log_setup((enum log_level)cfg->log_level, cfg->log_syslog);
+	if ((r = check_state_dir(cfg->state_dir, err)) != 0 ||
+	    (r = ca_open_separated(cfg->state_dir, signer_lost, lost, &ca,
+	    err)) != 0)
+		return r;
+	log_info("event=signer_started pid=%ld key_id=%s",
+	    (long)ca_signer_pid(ca), ca_key_id(ca));
+	return run(cfg, ca, err);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct brk_error err = { { 0 } };
 	struct config *cfg = NULL;
+	atomic_int lost = 0;
 	int r;
 
 	log_setup(LOG_LVL_INFO, 0);
@@ -186,8 +222,11 @@ main(int argc, char **argv)
 			    "restart brokerd, then publish `broker ca show --all` "
 			    "to every host's TrustedUserCAKeys\n", cfg->state_dir);
 	} else if (r == 0) {
-		log_setup((enum log_level)cfg->log_level, cfg->log_syslog);
-		r = run(cfg, &err);
+		r = start(cfg, &lost, &err);
+		if (r == 0 && atomic_load(&lost))
+			r = brk_error_set(&err, BRK_ERR_UNREACHABLE, "the CA "
+			    "signer process died; brokerd stopped so that it "
+			    "starts again with a new one");
 	}
 	config_free(cfg);
 	if (r != 0) {

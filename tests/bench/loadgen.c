@@ -1,11 +1,19 @@
 /*
  * loadgen.c - benchmark driver for brokerd over its unix socket.
  *
- *   loadgen issue SOCK CONNS SECONDS AS PUBKEYFILE
+ *   loadgen issue SOCK CONNS SECONDS AS PUBKEYFILE [ACKFILE]
  *       CONNS connections at once (non-blocking, one epoll loop), each
  *       sending auto-approved "request" calls with a public key, one in
  *       flight per connection (the daemon serves one call per connection
  *       at a time), for SECONDS.  Counts replies that carry a certificate.
+ *       With ACKFILE: writes the request id of every successful reply
+ *       (certificate or not: each is an acknowledged grant) to ACKFILE,
+ *       and a daemon that goes away mid-load (kill -9) ends the run
+ *       instead of failing it; "in_flight" then says how many requests
+ *       were sent and not answered when it went.
+ *   loadgen verify SOCK AS ACKFILE
+ *       "show" each request id in ACKFILE on one connection; prints how
+ *       many are there and active.
  *   loadgen check SOCK N AS USER RESOURCE
  *       N sequential "check" calls on one connection; latency per call.
  *   loadgen call SOCK TIMEOUT_S OP [ARGS_JSON]
@@ -199,7 +207,10 @@ struct issue {
 	double start, end;
 	struct lat lat;
 	unsigned long long replies, certs, nocert, errors, late;
+	unsigned long long acked, in_flight;
 	bool stopping;
+	bool gone;		/* the daemon closed a connection */
+	FILE *ack;		/* ACKFILE, or NULL */
 	int epfd;
 };
 
@@ -211,7 +222,7 @@ conn_send(struct issue *g, struct conn *c)
 
 	c->outlen = (size_t)snprintf(c->out, sizeof(c->out),
 	    "{\"v\":1,\"id\":\"%llu\",\"op\":\"request\",\"as\":\"%s\","
-	    "\"args\":{\"resource\":\"host:web-%d\",\"pubkey\":\"%s\"}}\n",
+	    "\"args\":{\"resource\":\"host:web-%d\",\"pubkey\":\"%s\",\"new\":true}}\n",
 	    g->seq++, g->as, k, g->pubkey);
 	c->outoff = 0;
 	c->busy = true;
@@ -231,6 +242,13 @@ conn_send(struct issue *g, struct conn *c)
 			epoll_ctl(g->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 			return;
 		}
+		if (n < 0 && g->ack != NULL && (errno == EPIPE ||
+		    errno == ECONNRESET)) {	/* killed mid-load */
+			g->gone = true;
+			g->stopping = true;
+			c->busy = false;	/* never sent whole */
+			return;
+		}
 		die("send");
 	}
 }
@@ -242,6 +260,15 @@ on_reply(struct issue *g, struct conn *c, const char *line)
 	bool ok = strstr(line, "\"ok\":true") != NULL;
 
 	c->busy = false;
+	if (ok && g->ack != NULL) {	/* the request id: "result":{"id":"rN" */
+		const char *p = strstr(line, "\"result\":{\"id\":\"");
+
+		if (p != NULL) {
+			p += strlen("\"result\":{\"id\":\"");
+			fprintf(g->ack, "%.*s\n", (int)strcspn(p, "\""), p);
+			g->acked++;
+		}
+	}
 	if (t > g->end) {
 		g->late++;
 		return;
@@ -270,6 +297,14 @@ conn_readable(struct issue *g, struct conn *c)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			return;
+		if (n <= 0 && g->ack != NULL) {	/* killed: stop here */
+			g->gone = true;
+			if (c->busy)
+				g->in_flight++;
+			c->busy = false;
+			epoll_ctl(g->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+			return;
+		}
 		if (n <= 0) {
 			fprintf(stderr, "loadgen: connection closed by the "
 			    "broker\n");
@@ -322,11 +357,13 @@ cmd_issue(int argc, char **argv)
 	int nconns, i, n, busy;
 	double secs, drain_until;
 
-	if (argc != 7) {
+	if (argc != 7 && argc != 8) {
 		fprintf(stderr, "usage: loadgen issue SOCK CONNS SECONDS AS "
-		    "PUBKEYFILE\n");
+		    "PUBKEYFILE [ACKFILE]\n");
 		return 2;
 	}
+	if (argc == 8 && (g.ack = fopen(argv[7], "w")) == NULL)
+		die(argv[7]);
 	nconns = atoi(argv[3]);
 	secs = atof(argv[4]);
 	g.as = argv[5];
@@ -353,13 +390,13 @@ cmd_issue(int argc, char **argv)
 	for (;;) {
 		double t = now_s();
 
-		if (!g.stopping && t >= g.end)
+		if (!g.stopping && (t >= g.end || g.gone))
 			g.stopping = true;
 		if (g.stopping) {
 			for (busy = 0, i = 0; i < nconns; i++)
 				busy += conns[i].busy;
 			if (busy == 0 || t > drain_until)
-				break;
+				break;	/* killed: once every connection closed */
 		}
 		n = epoll_wait(g.epfd, evs, 128, 50);
 		if (n < 0 && errno != EINTR)
@@ -388,8 +425,20 @@ cmd_issue(int argc, char **argv)
 	printf("conns=%d seconds=%.2f replies=%llu certs=%llu ok_nocert=%llu "
 	    "errors=%llu late=%llu certs_per_s=%.1f", nconns, secs, g.replies,
 	    g.certs, g.nocert, g.errors, g.late, (double)g.certs / secs);
+	if (g.ack != NULL)
+		printf(" acked=%llu killed=%d in_flight=%llu", g.acked,
+		    g.gone, g.in_flight);
 	lat_print(&g.lat);
 	printf("\n");
+	if (g.ack != NULL && fclose(g.ack) != 0)
+		die("ACKFILE");
+	if (g.gone) {	/* the kill was the point */
+		for (i = 0; i < nconns; i++)
+			close(conns[i].fd);
+		free(conns);
+		free(g.lat.v);
+		return g.acked > 0 ? 0 : 1;
+	}
 	for (i = 0; i < nconns; i++)
 		close(conns[i].fd);
 	free(conns);
@@ -443,6 +492,49 @@ cmd_check(int argc, char **argv)
 	free(r.buf);
 	free(l.v);
 	return bad == 0 ? 0 : 1;
+}
+
+/* ---- verify --------------------------------------------------------- */
+
+static int
+cmd_verify(int argc, char **argv)
+{
+	struct reader r = { 0 };
+	char id[64], line[256];
+	long n = 0, found = 0, missing = 0;
+	size_t len;
+	char *reply;
+	FILE *f;
+
+	if (argc != 5) {
+		fprintf(stderr, "usage: loadgen verify SOCK AS ACKFILE\n");
+		return 2;
+	}
+	if ((f = fopen(argv[4], "r")) == NULL)
+		die(argv[4]);
+	if ((r.fd = connect_unix(argv[2], false)) < 0)
+		return 1;
+	while (fscanf(f, "%63s", id) == 1) {
+		n++;
+		len = (size_t)snprintf(line, sizeof(line), "{\"v\":1,\"id\":"
+		    "\"%ld\",\"op\":\"show\",\"as\":\"%s\",\"args\":"
+		    "{\"id\":\"%s\"}}\n", n, argv[3], id);
+		if (write_all(r.fd, line, len) != 0 ||
+		    (reply = read_line(&r, 10000)) == NULL) {
+			fprintf(stderr, "loadgen: show %s failed\n", id);
+			return 1;
+		}
+		if (strstr(reply, "\"ok\":true") != NULL &&
+		    strstr(reply, "\"state\":\"active\"") != NULL)
+			found++;
+		else if (missing++ < 3)
+			fprintf(stderr, "loadgen: %s: %.200s\n", id, reply);
+	}
+	fclose(f);
+	printf("acked=%ld found=%ld missing=%ld\n", n, found, missing);
+	close(r.fd);
+	free(r.buf);
+	return 0;
 }
 
 /* ---- call ----------------------------------------------------------- */
@@ -561,8 +653,10 @@ main(int argc, char **argv)
 		return cmd_check(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "call") == 0)
 		return cmd_call(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "verify") == 0)
+		return cmd_verify(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "start") == 0)
 		return cmd_start(argc, argv);
-	fprintf(stderr, "usage: loadgen issue|check|call|start ...\n");
+	fprintf(stderr, "usage: loadgen issue|check|verify|call|start ...\n");
 	return 2;
 }

@@ -31,7 +31,7 @@ else
   DRIVER   = $(OUT)/obj/tests/fuzz/driver.o
 endif
 
-TARGETS = proto policy config duration_glob sshkey snapshot pam_options
+TARGETS = proto policy config duration_glob sshkey snapshot pam_options signer_check
 BINS    = $(patsubst %,$(OUT)/fuzz_%,$(TARGETS))
 
 # Everything a target may need; the archive lets the linker take only the

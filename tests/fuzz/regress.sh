@@ -21,7 +21,7 @@ OUT=
 CC=${REGRESS_CC:-${CC:-gcc}}
 command -v "$CC" >/dev/null 2>&1 || CC=$(command -v gcc || command -v clang)
 OUT=$BUILD/fuzz-regress-$(basename "$CC")	# objects of one compiler
-TARGETS="proto policy config duration_glob sshkey snapshot pam_options"
+TARGETS="proto policy config duration_glob sshkey snapshot pam_options signer_check"
 mkdir -p "$OUT"
 
 build() {

@@ -22,7 +22,7 @@ OUT=build/fuzz
 SECS=${FUZZ_SECONDS:-30}
 JOBS=${FUZZ_JOBS:-1}
 CC=${FUZZ_CC:-$(command -v clang-14 || command -v clang)}
-ALL="proto policy config duration_glob sshkey snapshot pam_options"
+ALL="proto policy config duration_glob sshkey snapshot pam_options signer_check"
 TARGETS=${*:-$ALL}
 
 if [ -z "$CC" ]; then

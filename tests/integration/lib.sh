@@ -38,6 +38,18 @@ not_ok() { echo "not ok - $*"; FAILED=1; }
 # failure under CI=true, where every dependency is installed.
 skip() { echo "skip - $*"; }
 
+# bulk_policy FILE: the dev policy with the per-user limits on requests
+# (limits.requests_per_minute, limits.pending_per_user) raised, for tests
+# that file many requests as one user on purpose (durability, load, store
+# full); every other test runs with the defaults.  For --dev $T/d, write
+# it to $T/d/policy.json before start_broker: --dev keeps an existing one.
+bulk_policy() {
+	mkdir -p "$(dirname "$1")"
+	sed -e 's/"requests_per_minute": 60/"requests_per_minute": 100000/' \
+	    -e 's/"pending_per_user": 20/"pending_per_user": 100000/' \
+	    "$ROOT/policy/examples/dev.json" >"$1"
+}
+
 # start_broker [brokerd args...]  (default: --dev $T/d); waits until ready.
 start_broker() {
 	if [ $# -eq 0 ]; then set -- --dev "$T/d"; fi

@@ -74,12 +74,12 @@ contains "quorum 2 reached" '"state": "active"' "$OUT"
 contains "the grant takes the narrowest duration" '"ttl": 1800' "$OUT"
 expect 0 "an approver may revoke what they approved" B --as frank revoke "$id" --reason "enough"
 
-id=$(req alice request host:db-1 --reason "x")
+id=$(req alice request host:db-1 --new --reason "x")
 expect 0 "one denial decides" A carol deny "$id" --reason "not now"
 contains "denied" "denied" "$OUT"
 expect 1 "no approval after a denial" A dave approve "$id" --reason late
 
-expect 0 "break-glass grants at once" B --json --as alice request host:db-1 --break-glass --reason "outage" --incident INC-7
+expect 0 "break-glass grants at once" B --json --as alice request host:db-1 --new --break-glass --reason "outage" --incident INC-7
 contains "break-glass is active" '"state": "active"' "$OUT"
 contains "capped at break_glass_max_ttl" '"ttl": 3600' "$OUT"
 bg=$(echo "$OUT" | json_get id)
@@ -87,7 +87,7 @@ expect 4 "break-glass on a rule that does not allow it" B --as alice request hos
 expect 2 "break-glass needs a reason" B --as alice request host:db-1 --break-glass
 expect 0 "reviewers see it" B --as rita review list
 contains "review lists the break-glass grant" "$bg" "$OUT"
-ebg=$(req erin request host:db-1 --break-glass --reason "my outage")
+ebg=$(req erin request host:db-1 --new --break-glass --reason "my outage")
 expect 4 "a reviewer cannot review their own break-glass" B --as erin review ack "$ebg" --note ok
 contains "named rule" "no-self-review" "$ERR"
 expect 4 "only reviewers review" B --as alice review ack "$bg" --note ok
@@ -98,14 +98,14 @@ contains "closed item" "checked INC-7" "$OUT"
 
 # rule authors: erin loads the policy; requests routed by it are not hers
 expect 0 "erin loads the policy" B --as erin policy load "$T/policy.json" --reason "reload"
-id=$(req alice request host:db-1 --reason "after reload")
+id=$(req alice request host:db-1 --new --reason "after reload")
 expect 4 "a policy admin may not approve under the version they loaded" A erin approve "$id" --reason ok
 contains "named rule" "rule-authors-may-not-approve" "$ERR"
 expect 0 "another approver may" A carol approve "$id" --reason ok
 
 # --wait blocks until decided and exits with the decision's code
 id_file=$T/wait.out
-B --json --as alice request host:db-1 --reason "wait for me" --wait >"$id_file" 2>&1 &
+B --json --as alice request host:db-1 --new --reason "wait for me" --wait >"$id_file" 2>&1 &
 wpid=$!
 sleep 1.5
 wid=$(B --json --as carol pending | sed -n 's/^    "id": "\(r[0-9]*\)",$/\1/p' | tail -1)
@@ -118,21 +118,21 @@ contains "--wait prints the final state" '"state": "active"' "$(cat "$id_file")"
 bad=0; i=0
 while [ $i -lt 15 ]; do
 	i=$((i + 1))
-	id=$(req alice request host:db-1 --reason race)
+	id=$(req alice request host:db-1 --new --reason race)
 	A carol approve "$id" --reason a >/dev/null 2>&1 & p1=$!
 	B --as alice cancel "$id" >/dev/null 2>&1 & p2=$!
 	wait $p1; r1=$?; wait $p2; r2=$?
 	st=$(B --json --as alice show "$id" | json_get state)
 	if [ $((r1 == 0)) -eq $((r2 == 0)) ]; then bad=$((bad + 1)); fi
 	case "$r1:$st" in 0:active|1:cancelled) ;; *) bad=$((bad + 1)) ;; esac
-	id=$(req alice request host:db-1 --reason race)
+	id=$(req alice request host:db-1 --new --reason race)
 	A carol approve "$id" --reason a >/dev/null 2>&1 & p1=$!
 	A dave deny "$id" --reason d >/dev/null 2>&1 & p2=$!
 	wait $p1; r1=$?; wait $p2; r2=$?
 	st=$(B --json --as alice show "$id" | json_get state)
 	if [ $((r1 == 0)) -eq $((r2 == 0)) ]; then bad=$((bad + 1)); fi
 	case "$r1:$st" in 0:active|1:denied) ;; *) bad=$((bad + 1)) ;; esac
-	id=$(req alice request host:app-1 --reason race --ticket T)
+	id=$(req alice request host:app-1 --new --reason race --ticket T)
 	A carol approve "$id" --reason a >/dev/null 2>&1 & p1=$!
 	A frank approve "$id" --reason b >/dev/null 2>&1 & p2=$!
 	wait $p1 $p2

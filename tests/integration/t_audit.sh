@@ -10,7 +10,7 @@
 
 S=$T/state
 mkdir -m 0700 "$S"
-cp "$ROOT/policy/examples/dev.json" "$T/policy.json"
+bulk_policy "$T/policy.json"
 export BROKER_SOCKET=$T/broker.sock
 TAMPER=$TOOLS/audit_tamper
 
@@ -293,21 +293,21 @@ start_broker -c "$T/small.json"
 reason=$(printf '%0500d' 0)
 i=0; full=
 while [ $i -lt 600 ]; do
-	run B --as alice request "host:web-$((i % 50))" --reason "$reason"
+	run B --as alice request "host:web-$((i % 50))" --reason "$reason" --new
 	if [ "$RC" != 0 ]; then full=$RC; break; fi
 	i=$((i + 1))
 done
 # then small ones, until not even those fit
 j=0
 while [ -n "$full" ] && [ $j -lt 600 ]; do
-	run B --as bob request "host:web-$((j % 50))"
+	run B --as bob request "host:web-$((j % 50))" --new
 	[ "$RC" != 0 ] && break
 	j=$((j + 1))
 done
 equals "changes are refused once the store is full (exit 1)" 1/1 "${full:-none}/$RC"
 contains "  the error says the store is full" "full" "$ERR"
 before=$(head_seq)
-expect 1 "another change is refused" B --as bob request host:web-1 --reason x
+expect 1 "another change is refused" B --as bob request host:web-1 --reason x --new
 contains "  with the same error" "full" "$ERR"
 equals "  and no audit record was written" "$before" "$(head_seq)"
 expect 0 "reads work: search" B --as erin audit --limit 3
@@ -318,7 +318,7 @@ equals "  the last two records" 2 "$(printf '%s\n' "$OUT" | grep -c '^{')"
 stop_broker
 config 16777216 "$F" >"$T/big.json"
 start_broker -c "$T/big.json"
-expect 0 "after a restart with a bigger mapsize, changes work" B --as bob request host:web-1
+expect 0 "after a restart with a bigger mapsize, changes work" B --as bob request host:web-1 --new
 equals "  one more record" "$((before + 1))" "$(head_seq)"
 expect 0 "  and the chain verifies" B audit verify
 stop_broker

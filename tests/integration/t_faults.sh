@@ -9,7 +9,7 @@
 
 S=$T/state
 mkdir -m 0700 "$S"
-cp "$ROOT/policy/examples/dev.json" "$T/policy.json"
+bulk_policy "$T/policy.json"
 export BROKER_SOCKET=$T/broker.sock
 
 # config [MAPSIZE [STATE_DIR [SOCKET [POLICY]]]] > file
@@ -47,14 +47,14 @@ first=$(B --json --as alice list | sed -n 's/^    "id": "\(r[0-9]*\)",$/\1/p' | 
 reason=$(printf '%0400d' 0)
 i=0; full=
 while [ $i -lt 400 ]; do
-	run B --as alice request "host:web-$((i % 50))" --reason "$reason"
+	run B --as alice request "host:web-$((i % 50))" --reason "$reason" --new
 	if [ "$RC" != 0 ]; then full=$RC; break; fi
 	i=$((i + 1))
 done
 # then small ones, until not even those fit
 j=0
 while [ -n "$full" ] && [ $j -lt 400 ]; do
-	run B --as bob request "host:web-$((j % 50))"
+	run B --as bob request "host:web-$((j % 50))" --new
 	[ "$RC" != 0 ] && break
 	j=$((j + 1))
 done
@@ -66,7 +66,7 @@ n=$(printf '%s\n' "$ERR" | grep -c .)
 equals "the refusal is one line" 1 "$n"
 run B --json --as erin list --all --limit 10000
 before=$(printf '%s' "$OUT" | grep -c '"id"')
-expect 1 "another write is refused too" B --as bob request host:web-1
+expect 1 "another write is refused too" B --as bob request host:web-1 --new
 contains "  with the same clear error" "full" "$ERR"
 expect 0 "status still works when full" B status
 expect 0 "list still works when full" B --as alice list
@@ -83,7 +83,7 @@ stop_broker
 config 16777216 >"$T/big.json"
 start_broker -c "$T/big.json"
 expect 0 "after a restart with a bigger mapsize, writes work" \
-    B --as alice request host:web-1
+    B --as alice request host:web-1 --new
 expect 0 "  and the audit chain still verifies" B audit verify
 run B --json --as erin list --all --limit 10000
 equals "  and nothing was lost" "$((after + 1))" "$(printf '%s' "$OUT" | grep -c '"id"')"
@@ -103,7 +103,7 @@ if [ "$(id -u)" = 0 ] && command -v chattr >/dev/null &&
 	chattr +i "$S/data.mdb"
 	# cleanup must be able to remove it whatever happens
 	trap 'chattr -i "$S/data.mdb" 2>/dev/null; cleanup' EXIT
-	run timeout 20 "$BROKER" --as alice request host:web-2
+	run timeout 20 "$BROKER" --as alice request host:web-2 --new
 	equals "immutable store file: a write is refused (exit 1)" 1 "$RC"
 	echo "# refusal: $ERR"
 	contains "  with a clear error" "broker: " "$ERR"
@@ -119,7 +119,7 @@ if [ "$(id -u)" = 0 ] && command -v chattr >/dev/null &&
 	run B --json --as erin list --all --limit 10000
 	equals "  nothing half-written" "$before" "$(printf '%s' "$OUT" | grep -c '"id"')"
 	expect 0 "  writes work again once the file is writable" \
-	    B --as alice request host:web-2
+	    B --as alice request host:web-2 --new
 	expect 0 "  and the chain verifies" B audit verify
 	stop_broker
 else

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 mkdir -m 0700 "$T/state" "$T/state2"
 mkdir -p "$T/ev" "$T/sink"
-cp "$ROOT/policy/examples/dev.json" "$T/policy.json"
+bulk_policy "$T/policy.json"
 GROUPS_JSON='"local_groups": { "dev": ["alice", "bob"], "dba-leads": ["carol", "dave"],
     "secops": ["erin"], "sre": ["frank"], "contractors": ["mallory"] }'
 

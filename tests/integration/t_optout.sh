@@ -59,13 +59,14 @@ equals "bad opt-outs store nothing" "$n0" "$(audit_count)"
 expect 0 "opt a resource out of automation" B --json --as frank optout add 'resource:host:db-*' --tag incident --reason "disk failing" --for 1h --incident INC-1
 o_db=$(oid "$OUT")
 equals "one audit record for the opt-out" "$((n0 + 1))" "$(audit_count)"
-expect 3 "an auto rule now files for approval" B --json --as alice request host:db-1
+# --new: alice already holds host:db-1, which a repeat would return
+expect 3 "an auto rule now files for approval" B --json --as alice request host:db-1 --new
 contains "the reply names the opt-out" "$o_db" "$OUT"
 contains "approvers are the optout_approvers" "secops" "$OUT"
 rid=$(oid "$OUT")
 expect 0 "an opt-out approver approves it" A erin approve "$rid" --reason ok
 expect 0 "other resources stay automatic" B --as alice request host:web-1
-expect 0 "explain names the opt-out" B --json policy explain --user alice --resource host:db-2
+expect 3 "explain names the opt-out (exit 3: needs approval)" B --json policy explain --user alice --resource host:db-2
 contains "explain: escalation" '"escalation": "manual"' "$OUT"
 contains "explain: effective outcome" '"effective_outcome": "approve"' "$OUT"
 expect 0 "optout show lists the requests it affected" B --as alice optout show "$o_db"
@@ -123,8 +124,8 @@ contains "ended by expiry" '"end_kind": "expired"' "$OUT"
 expect 0 "the sweeper recorded the expiry" B --json --as erin show "$g"
 n=$(B --json audit verify | json_get records)
 [ "$n" -gt 0 ] && ok "audit verifies" || not_ok "audit verifies"
-expect 0 "extend is a new audited add" B --json --as frank optout extend "$o_db" --for 2h --reason "still failing"
-contains "extends the previous one" "\"extends\": \"$o_db\"" "$OUT"
+expect 0 "extend moves the same opt-out's end" B --json --as frank optout extend "$o_db" --for 2h --reason "still failing"
+contains "extend keeps the opt-out's id" "\"id\": \"$o_db\"" "$OUT"
 
 # freeze
 expect 0 "an automatic grant before the freeze" B --json --as bob request host:web-10

@@ -32,9 +32,9 @@ contains "document in json" '"rules"' "$OUT"
 
 expect 0 "explain an auto decision" B policy explain --user alice --resource host:web-1
 contains "explain says auto" "auto" "$OUT"
-expect 0 "explain a deny" B policy explain --user mallory --resource host:db-prod-1
+expect 4 "explain a deny (exit 4, as check)" B policy explain --user mallory --resource host:db-prod-1
 contains "explain names the deny rule" "no-contractors-prod" "$OUT"
-expect 0 "explain --json" B --json policy explain --user alice --resource host:db-prod-1
+expect 3 "explain --json (exit 3: needs approval)" B --json policy explain --user alice --resource host:db-prod-1
 contains "explain json names the outcome" '"outcome": "approve"' "$OUT"
 expect 1 "explain an unknown user" B policy explain --user nobody-here --resource host:web-1
 

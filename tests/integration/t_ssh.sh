@@ -20,16 +20,27 @@ trap 'stop_sshd; userdel "$U" 2>/dev/null; [ -n "${KEEP:-}" ] || cleanup' EXIT
 mkdir -p /run/sshd && chmod 0755 /run/sshd
 
 mkdir -p "$T/d"
-cat >"$T/d/policy.json" <<P
+# policy LIM_A_OPTIONS: the test's policy, with lim-a's certificate options
+policy() {
+	cat <<P
 { "version": 1,
   "rules": [
-    { "id": "ssh", "when": { "resources": ["host:ssh-*"] }, "grant": "auto", "max_ttl": "1h" },
-    { "id": "short", "when": { "resources": ["host:short-*"] }, "grant": "auto", "max_ttl": "3s" }
+    { "id": "ssh", "when": { "resources": ["host:ssh-*"] }, "principals": ["$U", "alice"],
+      "grant": "auto", "max_ttl": "1h" },
+    { "id": "short", "when": { "resources": ["host:short-*"] }, "principals": ["$U"],
+      "grant": "auto", "max_ttl": "3s" },
+    { "id": "lim-a", "when": { "resources": ["host:lim-*"] }, "principals": ["$U"],
+      "grant": "auto", "max_ttl": "1h", $1 },
+    { "id": "lim-b", "when": { "resources": ["host:lim-2"] }, "principals": ["$U"],
+      "grant": "auto", "max_ttl": "2h", "extensions": ["permit-pty", "permit-X11-forwarding"],
+      "critical_options": { "source-address": "127.0.0.1,192.168.0.0/16" } }
   ],
   "roles": { "policy_admins": { "groups": ["secops"] }, "auditors": { "groups": ["secops"] },
              "optout_managers": { "groups": ["secops"] } },
   "limits": { "clock_skew": "1s" } }
 P
+}
+policy '"extensions": ["permit-pty", "permit-port-forwarding"], "critical_options": { "force-command": "/bin/echo restricted", "source-address": "127.0.0.0/8,10.0.0.0/8" }' >"$T/d/policy.json"
 start_broker
 B ca show >"$T/ca.pub"
 B krl -o "$T/krl"
@@ -157,6 +168,42 @@ run pam_login "$T/k_pam"
 equals "after revoke the account stack refuses it (KRL not even updated)" "" "$OUT"
 contains "sshd logged the PAM refusal" "PAM" "$(cat "$T/sshd-pam.log")"
 kill "$PAM_SSHD" 2>/dev/null
+
+# Certificate restrictions are fixed in the grant record when the request
+# is decided, combined over every matching rule so the most restrictive
+# wins, and a later policy edit changes nothing for the grant.
+# Fails on the code before: it signed with the deciding rule's options
+# only, read from the policy in force at signing time (checked: the
+# combined extensions/source-address and the after-edit checks went red).
+ssh-keygen -q -t ed25519 -N '' -f "$T/k_lim"
+expect 0 "a grant under two rules with certificate options" \
+    B --json --as alice request host:lim-2 --role "$U" --pubkey "$T/k_lim.pub"
+lim2=$(echo "$OUT" | json_get id)
+run ssh-keygen -L -f "$T/k_lim-cert.pub"
+contains "the forced command of one rule is kept" "force-command /bin/echo restricted" "$OUT"
+contains "source-address: only what both rules accept" "source-address 127.0.0.1" "$OUT"
+lacks "  not a wider block of one rule" "10.0.0.0/8" "$OUT"
+contains "extensions: only what both rules allow" "permit-pty" "$OUT"
+lacks "  no port forwarding (one rule only)" "permit-port-forwarding" "$OUT"
+lacks "  no X11 forwarding (the other rule only)" "permit-X11-forwarding" "$OUT"
+run login "$T/k_lim"
+equals "sshd runs the forced command" "restricted" "$OUT"
+ssh-keygen -q -t ed25519 -N '' -f "$T/k_lim1"
+expect 0 "a grant under lim-a alone" B --json --as alice request host:lim-1 --role "$U" --pubkey "$T/k_lim1.pub"
+lim1=$(echo "$OUT" | json_get id)
+policy '"extensions": ["permit-pty", "permit-port-forwarding", "permit-agent-forwarding"]' >"$T/wide.json"
+expect 0 "a policy edit drops lim-a's restrictions" B --as erin policy load "$T/wide.json" --reason widen
+expect 0 "re-issue the certificate of the earlier grant" B --as alice cert "$lim1" --pubkey "$T/k_lim1.pub" -o "$T/k_lim1-cert.pub"
+run ssh-keygen -L -f "$T/k_lim1-cert.pub"
+contains "the grant keeps its forced command" "force-command /bin/echo restricted" "$OUT"
+lacks "  and gains no extension" "permit-agent-forwarding" "$OUT"
+expect 0 "the combined grant too" B --as alice cert "$lim2" --pubkey "$T/k_lim.pub" -o "$T/k_lim-cert.pub"
+run ssh-keygen -L -f "$T/k_lim-cert.pub"
+contains "  keeps its source-address" "source-address 127.0.0.1" "$OUT"
+expect 0 "a new grant follows the new policy" B --as alice request host:lim-1 --role "$U" --pubkey "$T/k_lim1.pub"
+run ssh-keygen -L -f "$T/k_lim1-cert.pub"
+lacks "  without the forced command" "force-command" "$OUT"
+expect 4 "a role no rule lists is refused" B --as alice request host:lim-1 --role root --pubkey "$T/k_lim1.pub"
 
 expect 1 "no certificate for a revoked grant" B --as alice cert "$rid" --pubkey "$T/k_rev.pub" -o "$T/x"
 printf 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA' >"$T/trunc.pub"

@@ -270,10 +270,10 @@ Test(parse, document_and_rule_count)
 	struct policy *p = load_file("policy/examples/dev.json");
 	json_t *doc = policy_document(p);
 
-	cr_expect_eq(policy_rule_count(p), 5);
+	cr_expect_eq(policy_rule_count(p), 6);
 	cr_assert_not_null(doc);
 	cr_expect_eq(json_integer_value(json_object_get(doc, "version")), 1);
-	cr_expect_eq(json_array_size(json_object_get(doc, "rules")), 5);
+	cr_expect_eq(json_array_size(json_object_get(doc, "rules")), 6);
 	json_decref(doc);
 	policy_free(p);
 }
@@ -296,6 +296,7 @@ Test(examples, dev_policy)
 
 	ask(p, "alice", dev, "host:db-prod-1", "postgres", 0, &d);
 	cr_expect_eq(d.outcome, POLICY_APPROVE);
+	cr_expect_str_eq(d.deciding_rule, "db-prod-postgres");
 	cr_expect_eq(d.quorum, 1);
 	cr_expect(has(d.approver_groups, d.napprover_groups, "dba-leads"));
 	cr_expect(d.require_reason);
@@ -304,6 +305,17 @@ Test(examples, dev_policy)
 	ask(p, "bob", dev, "host:db-prod-1", "root", 0, &d);
 	cr_expect_eq(d.outcome, POLICY_DENY);
 	cr_expect_not_null(strstr(d.reason, "principals"), "%s", d.reason);
+	ask(p, "bob", dev, "host:db-prod-1", NULL, 0, &d);
+	cr_expect_eq(d.outcome, POLICY_APPROVE, "one's own name");
+	cr_expect_str_eq(d.deciding_rule, "db-prod-approval");
+	ask(p, "bob", dev, "host:db-prod-1", "alice", 0, &d);
+	cr_expect_eq(d.outcome, POLICY_DENY, "another user's name: %s",
+	    d.reason);
+	ask(p, "alice", dev, "host:web-1", "root", 0, &d);
+	cr_expect_eq(d.outcome, POLICY_DENY, "root on staging: %s", d.reason);
+	ask(p, "alice", dev, "host:web-1", "deploy", 0, &d);
+	cr_expect_eq(d.outcome, POLICY_DENY, "any role on staging: %s",
+	    d.reason);
 
 	ask(p, "mallory", con, "host:db-prod-1", NULL, 0, &d);
 	cr_expect_eq(d.outcome, POLICY_DENY);
@@ -710,4 +722,176 @@ Test(jsonpos, robust_on_garbage)
 	}
 	cr_expect_eq(jsonpos_line("", 0, steps, 3), 0);
 	cr_expect_eq(jsonpos_line("\n\n{\"a\":1}", 9, NULL, 0), 3);
+}
+
+/*
+ * Safe principals: a rule grants the role the user asked for only when it
+ * lists it (principals, else when.roles); without either only the user's
+ * own login name, and root never by default.  Fails when grants_role() in
+ * evaluate.c returns true for every role, as before (checked: "deploy on
+ * a rule without principals" and the root cases went red).
+ */
+Test(evaluate, safe_principals_by_default)
+{
+	struct policy *p = load("{\"version\":1,\"rules\":["
+	    "{\"id\":\"plain\",\"when\":{\"resources\":[\"host:a\"]},"
+	    "\"grant\":\"auto\",\"max_ttl\":\"1h\"},"
+	    "{\"id\":\"listed\",\"when\":{\"resources\":[\"host:b\"]},"
+	    "\"principals\":[\"deploy\"],\"grant\":\"auto\",\"max_ttl\":\"1h\"},"
+	    "{\"id\":\"rooted\",\"when\":{\"resources\":[\"host:c\"]},"
+	    "\"principals\":[\"root\"],\"grant\":\"approve\",\"max_ttl\":\"1h\","
+	    "\"approvers\":{\"users\":[\"carol\"]}},"
+	    "{\"id\":\"roles\",\"when\":{\"resources\":[\"host:d\"],"
+	    "\"roles\":[\"viewer\"]},\"grant\":\"auto\",\"max_ttl\":\"1h\"},"
+	    "{\"id\":\"no-x\",\"when\":{\"resources\":[\"host:x\"]},"
+	    "\"grant\":\"deny\"}]}");
+	struct policy_decision d;
+	json_t *e, *r;
+	struct policy_query q = { .user = "bob", .resource = "host:a",
+	    .role = "deploy" };
+	size_t i;
+	bool seen = false;
+
+	ask(p, "bob", NULL, "host:a", NULL, 0, &d);
+	cr_expect_eq(d.outcome, POLICY_AUTO, "own name: %s", d.reason);
+	ask(p, "bob", NULL, "host:a", "bob", 0, &d);
+	cr_expect_eq(d.outcome, POLICY_AUTO);
+	ask(p, "bob", NULL, "host:a", "deploy", 0, &d);
+	cr_expect_eq(d.outcome, POLICY_DENY, "another role: %s", d.reason);
+	ask(p, "bob", NULL, "host:a", "root", 0, &d);
+	cr_expect_eq(d.outcome, POLICY_DENY);
+	ask(p, "root", NULL, "host:a", NULL, 0, &d);
+	cr_expect_eq(d.outcome, POLICY_DENY, "root only when listed");
+	ask(p, "bob", NULL, "host:b", "deploy", 0, &d);
+	cr_expect_eq(d.outcome, POLICY_AUTO);
+	ask(p, "bob", NULL, "host:b", NULL, 0, &d);
+	cr_expect_eq(d.outcome, POLICY_DENY, "principals replace own name");
+	ask(p, "bob", NULL, "host:c", "root", 0, &d);
+	cr_expect_eq(d.outcome, POLICY_APPROVE, "root listed explicitly");
+	ask(p, "bob", NULL, "host:d", "viewer", 0, &d);
+	cr_expect_eq(d.outcome, POLICY_AUTO, "when.roles names roles too");
+	ask(p, "bob", NULL, "host:d", NULL, 0, &d);
+	cr_expect_eq(d.outcome, POLICY_DENY);
+	/* explain says why */
+	e = policy_explain(p, &q);
+	cr_assert_not_null(e);
+	json_array_foreach(json_object_get(e, "rules"), i, r)
+		if (strcmp(json_string_value(json_object_get(r, "id")),
+		    "plain") == 0) {
+			seen = true;
+			cr_expect(json_is_false(json_object_get(r, "matched")));
+			cr_expect_not_null(strstr(json_string_value(
+			    json_object_get(r, "why")), "own name"));
+		}
+	cr_expect(seen);
+	json_decref(e);
+	policy_free(p);
+}
+
+static const char bg_policy[] =
+    "{ \"version\": 1, \"rules\": ["
+    "  { \"id\": \"old\", \"when\": { \"resources\": [\"host:*\"] }, \"grant\": \"approve\","
+    "    \"max_ttl\": \"1h\", \"approvers\": { \"users\": [\"carol\"] }, \"break_glass\": true },"
+    "  { \"id\": \"frz\", \"when\": { \"resources\": [\"host:f*\"] }, \"grant\": \"approve\","
+    "    \"max_ttl\": \"1h\", \"approvers\": { \"users\": [\"carol\"] },"
+    "    \"break_glass\": { \"during_freeze\": true, \"during_optout\": true } } ] }";
+
+/*
+ * The break_glass object form: during_freeze and during_optout, and true
+ * only when every matching approve rule says so.  Fails when fold() in
+ * evaluate.c ORs the flags instead of ANDing them (checked: host:f1 and
+ * host:h went red).
+ */
+Test(evaluate, break_glass_object_form)
+{
+	struct policy *p = load(bg_policy);
+	struct policy_decision d;
+
+	cr_expect_eq(policy_limits(p)->break_glass_per_day, 3);
+	cr_expect_eq(policy_limits(p)->pending_per_user, 20);
+	cr_expect_eq(policy_limits(p)->requests_per_minute, 60);
+	ask(p, "bob", NULL, "host:a", NULL, 0, &d);
+	cr_expect(d.break_glass);
+	cr_expect(!d.break_glass_during_freeze, "true keeps the old meaning");
+	cr_expect(!d.break_glass_during_optout);
+	ask(p, "bob", NULL, "host:f1", NULL, 0, &d);
+	cr_expect(d.break_glass);
+	cr_expect(!d.break_glass_during_freeze, "rule old says nothing");
+	policy_free(p);
+	p = load("{\"version\":1,\"rules\":[{\"id\":\"a\",\"grant\":\"approve\","
+	    "\"max_ttl\":\"1h\",\"approvers\":{\"users\":[\"c\"]},\"break_glass\":"
+	    "{\"during_freeze\":true,\"during_optout\":true}},{\"id\":\"b\","
+	    "\"when\":{\"resources\":[\"host:h\"]},\"grant\":\"approve\","
+	    "\"max_ttl\":\"1h\",\"approvers\":{\"users\":[\"c\"]},\"break_glass\":"
+	    "{\"during_freeze\":true}}],\"limits\":{\"break_glass_per_day\":0,"
+	    "\"pending_per_user\":5,\"requests_per_minute\":7}}");
+	ask(p, "bob", NULL, "host:g", NULL, 0, &d);
+	cr_expect(d.break_glass && d.break_glass_during_freeze &&
+	    d.break_glass_during_optout);
+	ask(p, "bob", NULL, "host:h", NULL, 0, &d);
+	cr_expect(d.break_glass && d.break_glass_during_freeze);
+	cr_expect(!d.break_glass_during_optout, "every rule must say so");
+	cr_expect_eq(policy_limits(p)->break_glass_per_day, 0);
+	cr_expect_eq(policy_limits(p)->pending_per_user, 5);
+	cr_expect_eq(policy_limits(p)->requests_per_minute, 7);
+	policy_free(p);
+}
+
+/*
+ * Certificate restrictions of several matching rules combine so that the
+ * most restrictive wins, and what cannot be combined denies.  Fails when
+ * the restrictions come from the deciding rule only (checked by making
+ * fold_cert() keep only the first rule: the extensions and the source
+ * intersection went red).
+ */
+Test(cert, most_restrictive_wins)
+{
+	struct policy *p = load("{\"version\":1,\"rules\":["
+	    "{\"id\":\"wide\",\"grant\":\"auto\",\"max_ttl\":\"1h\","
+	    "\"extensions\":[\"permit-pty\",\"permit-port-forwarding\"],"
+	    "\"critical_options\":{\"source-address\":\"10.0.0.0/8,192.0.2.1\"}},"
+	    "{\"id\":\"narrow\",\"when\":{\"resources\":[\"host:n*\"]},"
+	    "\"grant\":\"auto\",\"max_ttl\":\"2h\",\"extensions\":[\"permit-pty\","
+	    "\"permit-user-rc\"],\"critical_options\":{\"force-command\":"
+	    "\"/bin/run\",\"source-address\":\"10.1.0.0/16,10.2.3.4,172.16.0.1\"}},"
+	    "{\"id\":\"other-cmd\",\"when\":{\"resources\":[\"host:nc\"]},"
+	    "\"grant\":\"auto\",\"max_ttl\":\"2h\",\"critical_options\":"
+	    "{\"force-command\":\"/bin/other\"}},"
+	    "{\"id\":\"disjoint\",\"when\":{\"resources\":[\"host:nd\"]},"
+	    "\"grant\":\"auto\",\"max_ttl\":\"2h\",\"critical_options\":"
+	    "{\"source-address\":\"192.168.0.0/16\"}}]}");
+	struct policy_query q = { .user = "bob", .resource = "host:n1" };
+	struct policy_decision d;
+	json_t *e, *c;
+
+	ask(p, "bob", NULL, "host:a", NULL, 0, &d);
+	cr_assert_eq(d.outcome, POLICY_AUTO);
+	cr_expect_eq(d.cert_extensions, POLICY_EXT_PTY |
+	    POLICY_EXT_PORT_FORWARDING);
+	cr_expect_str_eq(d.force_command, "");
+	cr_expect_str_eq(d.source_address, "10.0.0.0/8,192.0.2.1");
+	ask(p, "bob", NULL, "host:n1", NULL, 0, &d);
+	cr_assert_eq(d.outcome, POLICY_AUTO);
+	cr_expect_str_eq(d.deciding_rule, "wide", "smallest max_ttl decides");
+	cr_expect_eq(d.cert_extensions, POLICY_EXT_PTY, "only what both allow");
+	cr_expect_str_eq(d.force_command, "/bin/run", "any command forced");
+	cr_expect_str_eq(d.source_address, "10.1.0.0/16,10.2.3.4",
+	    "addresses both accept");
+	e = policy_explain(p, &q);
+	cr_assert_not_null(e);
+	c = json_object_get(e, "cert_options");
+	cr_expect_str_eq(json_string_value(json_object_get(c,
+	    "force-command")), "/bin/run", "explain shows the combination");
+	cr_expect_str_eq(json_string_value(json_object_get(c,
+	    "source-address")), "10.1.0.0/16,10.2.3.4");
+	cr_expect_eq(json_array_size(json_object_get(c, "extensions")), 1);
+	json_decref(e);
+	ask(p, "bob", NULL, "host:nc", NULL, 0, &d);
+	cr_expect_eq(d.outcome, POLICY_DENY, "two commands: %s", d.reason);
+	cr_expect_not_null(strstr(d.reason, "different commands"));
+	cr_expect_str_eq(d.force_command, "");
+	ask(p, "bob", NULL, "host:nd", NULL, 0, &d);
+	cr_expect_eq(d.outcome, POLICY_DENY, "nothing in common: %s", d.reason);
+	cr_expect_not_null(strstr(d.reason, "no address in common"));
+	policy_free(p);
 }

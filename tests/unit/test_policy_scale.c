@@ -98,6 +98,10 @@ brute_match(const struct grule *g, const struct policy_query *q,
 	}
 	if (g->nroles > 0 && !in8((char (*)[16])g->roles, g->nroles, role))
 		return false;
+	/* a granting rule naming no roles grants only the user's own name */
+	if (g->grant != POLICY_DENY && g->nroles == 0 &&
+	    (strcmp(role, q->user) != 0 || strcmp(role, "root") == 0))
+		return false;
 	return g->max_dur == 0 || q->duration <= g->max_dur;
 }
 

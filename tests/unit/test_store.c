@@ -207,57 +207,78 @@ Test(store, map_full_is_an_error_and_nothing_half_written)
 	cr_assert_eq(count, 4);
 }
 
-/* Resident kB of the data file's mapping, from /proc/self/smaps. */
-static long
-map_rss_kb(void)
-{
-	char line[512];
-	long kb = -1;
-	bool in = false;
-	FILE *f = fopen("/proc/self/smaps", "re");
-
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strstr(line, "/data.mdb") != NULL)
-			in = true;
-		else if (in && sscanf(line, "Rss: %ld kB", &kb) == 1)
-			break;
-	}
-	fclose(f);
-	return kb;
-}
-
-Test(store, release_map_gives_back_the_resident_pages)
+static void
+put_one(uint64_t i, bool *synced)
 {
 	struct store_txn *t;
-	struct store_cursor *c;
-	struct store_val k, v;
-	uint8_t key[8], val[2000] = { 0 };
-	uint64_t n = 0;
-	int i, r;
+	uint8_t key[8];
 
+	store_be64(key, i);
 	cr_assert_eq(store_begin(st, true, &t), 0);
-	for (i = 0; i < 4000; i++) {	/* about 8 MB of leaves */
-		store_be64(key, (uint64_t)i);
-		cr_assert_eq(store_put(t, TBL_META, key, 8, val, sizeof(val)),
-		    0);
-	}
-	cr_assert_eq(store_commit(t), 0);
-	cr_assert_eq(store_begin(st, false, &t), 0);
-	cr_assert_eq(store_cursor_open(t, TBL_META, &c), 0);
-	for (r = store_cursor_first(c, &k, &v); r == 0;
-	    r = store_cursor_next(c, &k, &v))
-		n += ((const uint8_t *)v.data)[0] == 0;	/* touch each page */
-	store_cursor_close(c);
-	store_abort(t);
-	cr_assert_eq(n, 4000);
-	cr_assert_gt(map_rss_kb(), 4000, "reading should map the pages");
-	cr_assert_eq(store_release_map(st), 0);
-	cr_assert_lt(map_rss_kb(), 512, "the pages should be given back");
-	/* and the data reads back the same after the release */
-	cr_assert_eq(store_begin(st, false, &t), 0);
-	store_be64(key, 3999);
+	cr_assert_eq(store_put(t, TBL_META, key, 8, "v", 1), 0);
+	cr_assert_eq(store_commit_ex(t, synced), 0);
+}
+
+/* Fails when store_commit_ex() says "synced" for a commit that LMDB
+ * skipped (checked by dropping its txnid comparison: red). */
+Test(store, commit_says_whether_it_wrote_and_synced)
+{
+	struct store_txn *t, *child;
+	uint64_t before;
+	bool synced = true;
+	uint8_t key[8];
+
+	before = store_syncs(st);
+	put_one(1, &synced);
+	cr_assert(synced, "a commit that wrote syncs");
+	cr_assert_eq(store_syncs(st), before + 1);
+	/* a transaction that wrote nothing: LMDB skips its commit */
+	cr_assert_eq(store_begin(st, true, &t), 0);
+	cr_assert_eq(store_commit_ex(t, &synced), 0);
+	cr_assert_not(synced, "an empty commit does not sync");
+	/* nor does one whose only change was rolled back */
+	cr_assert_eq(store_begin(st, true, &t), 0);
+	cr_assert_eq(store_child(t, &child), 0);
+	store_be64(key, 2);
+	cr_assert_eq(store_put(child, TBL_META, key, 8, "v", 1), 0);
+	store_abort(child);
+	cr_assert_eq(store_commit_ex(t, &synced), 0);
+	cr_assert_not(synced, "a commit whose changes were rolled back");
+	cr_assert_eq(store_syncs(st), before + 1);
+	cr_assert_eq(store_sync(st), 0);
+	cr_assert_eq(store_syncs(st), before + 2);
+}
+
+/*
+ * With lazy meta sync a commit is visible before it is durable; a reader
+ * must not get it until a sync covers it.  Fails when begin() skips
+ * wait_durable() (checked: the reader then needs no sync of its own and
+ * the count stays put: red).
+ */
+Test(store, readers_get_only_durable_commits)
+{
+	struct store_txn *t = NULL;
+	struct store_val v;
+	uint64_t before;
+	bool synced;
+	uint8_t key[8];
+
+	cr_assert_eq(store_set_lazy_meta(st, true), 0);
+	put_one(7, &synced);
+	cr_assert(synced);
+	before = store_syncs(st);
+	/* no writer runs to sync it: the reader waits, then syncs itself */
+	cr_assert_eq(store_read_begin(st, &t), 0);
+	cr_assert_eq(store_syncs(st), before + 1, "the reader synced first");
+	store_be64(key, 7);
 	cr_assert_eq(store_get(t, TBL_META, key, 8, &v), 0);
-	cr_assert_eq(v.len, sizeof(val));
-	store_abort(t);
+	store_read_end(t);
+	/* a commit that a later sync covered is read without waiting */
+	put_one(8, &synced);
+	cr_assert_eq(store_sync(st), 0);
+	before = store_syncs(st);
+	cr_assert_eq(store_read_begin(st, &t), 0);
+	cr_assert_eq(store_syncs(st), before, "nothing left to sync");
+	store_read_free(t);
+	cr_assert_eq(store_set_lazy_meta(st, false), 0);
 }

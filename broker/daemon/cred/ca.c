@@ -4,7 +4,10 @@
  * The one idea: private key bytes exist in exactly two places, the 0600 PEM
  * file and the EVP_PKEY of the current key, which is parsed once in
  * ca_open() and then only read, so ca_sign() from many threads needs no
- * lock.  Every file is written to a temporary name (O_EXCL, 0600), synced,
+ * lock.  brokerd itself never calls ca_open(): it calls ca_open_separated(),
+ * which forks the signer (signer.c); the signer calls ca_open(), and the
+ * daemon's struct ca holds only public keys and the channel, through which
+ * ca_sign() goes.  Every file is written to a temporary name (O_EXCL, 0600), synced,
  * renamed into place and the directory synced, so a crash leaves either the
  * old state or the new one.  Files are opened O_NOFOLLOW and checked for
  * owner and mode before a byte is read: a key others can read is treated as
@@ -25,6 +28,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "signer.h"
 #include "sshkey.h"
 
 #define LIST_NAME "current"
@@ -41,6 +45,7 @@ struct ca_pub {
 
 struct ca {
 	EVP_PKEY *pkey;		/* current key; read-only once opened */
+	struct signer *signer;	/* or the process that holds it */
 	size_t nkeys;
 	struct ca_pub keys[CA_MAX_KEYS];
 	const char *lines[CA_MAX_KEYS];
@@ -252,19 +257,17 @@ write_atomic(const char *dir, const char *name, const void *data,
 	return r;
 }
 
-/* Fill pub (blob, id, line) from the public half of an Ed25519 key. */
-static int
-pub_from_pkey(EVP_PKEY *pkey, struct ca_pub *pub, struct brk_error *err)
-{
-	static const uint8_t hdr[] = {
-	    0, 0, 0, 11, 's', 's', 'h', '-', 'e', 'd', '2', '5', '5', '1', '9',
-	    0, 0, 0, 32 };
-	unsigned char b64[4 * ((ED25519_BLOB_LEN + 2) / 3) + 1];
-	size_t pklen = 32;
+static const uint8_t ed25519_hdr[] = {
+    0, 0, 0, 11, 's', 's', 'h', '-', 'e', 'd', '2', '5', '5', '1', '9',
+    0, 0, 0, 32 };
 
-	memcpy(pub->blob, hdr, sizeof(hdr));
-	if (EVP_PKEY_get_raw_public_key(pkey, pub->blob + sizeof(hdr),
-	    &pklen) != 1 || pklen != 32 ||
+/* Fill pub's id and line from its blob. */
+static int
+pub_from_blob(struct ca_pub *pub, struct brk_error *err)
+{
+	unsigned char b64[4 * ((ED25519_BLOB_LEN + 2) / 3) + 1];
+
+	if (memcmp(pub->blob, ed25519_hdr, sizeof(ed25519_hdr)) != 0 ||
 	    sshkey_short_id(pub->blob, sizeof(pub->blob), pub->id) != 0)
 		return brk_error_set(err, BRK_ERR_CRYPTO,
 		    "cannot derive the CA public key");
@@ -272,6 +275,20 @@ pub_from_pkey(EVP_PKEY *pkey, struct ca_pub *pub, struct brk_error *err)
 	snprintf(pub->line, sizeof(pub->line), "ssh-ed25519 %s broker-ca-%s",
 	    (char *)b64, pub->id);
 	return 0;
+}
+
+/* Fill pub (blob, id, line) from the public half of an Ed25519 key. */
+static int
+pub_from_pkey(EVP_PKEY *pkey, struct ca_pub *pub, struct brk_error *err)
+{
+	size_t pklen = 32;
+
+	memcpy(pub->blob, ed25519_hdr, sizeof(ed25519_hdr));
+	if (EVP_PKEY_get_raw_public_key(pkey, pub->blob + sizeof(ed25519_hdr),
+	    &pklen) != 1 || pklen != 32)
+		return brk_error_set(err, BRK_ERR_CRYPTO,
+		    "cannot derive the CA public key");
+	return pub_from_blob(pub, err);
 }
 
 static int
@@ -539,11 +556,64 @@ ca_open(const char *state_dir, struct ca **out, struct brk_error *err)
 	return r;
 }
 
+int
+ca_open_separated(const char *state_dir, void (*lost)(void *), void *arg,
+    struct ca **out, struct brk_error *err)
+{
+	uint8_t blobs[SIGNER_MAX_KEYS][SIGNER_BLOB_LEN];
+	struct ca *ca = NULL;
+	size_t i, n = 0;
+	int r = BRK_ERR_INTERNAL;
+
+	if (out == NULL)
+		return BRK_ERR_INTERNAL;
+	*out = NULL;
+	if ((ca = calloc(1, sizeof(*ca))) == NULL)
+		return brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
+	if ((r = signer_start(state_dir, lost, arg, &ca->signer, blobs, &n,
+	    err)) != 0)
+		goto out;
+	for (i = 0; i < n && i < CA_MAX_KEYS; i++) {
+		memcpy(ca->keys[i].blob, blobs[i], ED25519_BLOB_LEN);
+		if ((r = pub_from_blob(&ca->keys[i], err)) != 0)
+			goto out;
+		ca->lines[i] = ca->keys[i].line;
+	}
+	ca->nkeys = i;
+	*out = ca;
+	ca = NULL;
+	r = 0;
+ out:
+	ca_free(ca);
+	return r;
+}
+
+pid_t
+ca_signer_pid(const struct ca *ca)
+{
+	return ca == NULL ? 0 : signer_pid(ca->signer);
+}
+
+const char *
+ca_sign_strerror(int r)
+{
+	switch (r) {
+	case BRK_ERR_UNREACHABLE:
+		return "the CA signer process is gone; nothing can be signed "
+		    "until brokerd restarts";
+	case BRK_ERR_DENIED:
+		return "the CA signer refused the document (see brokerd's log)";
+	default:
+		return brk_strerror(r);
+	}
+}
+
 void
 ca_free(struct ca *ca)
 {
 	if (ca == NULL)
 		return;
+	signer_free(ca->signer);
 	EVP_PKEY_free(ca->pkey);	/* OpenSSL wipes the private key */
 	OPENSSL_cleanse(ca, sizeof(*ca));
 	free(ca);
@@ -589,6 +659,8 @@ ca_sign(const struct ca *ca, const uint8_t *msg, size_t len,
 	size_t siglen = CA_SIG_SIZE;
 	int r = BRK_ERR_INTERNAL;
 
+	if (ca != NULL && ca->signer != NULL)
+		return signer_sign(ca->signer, msg, len, sig);
 	if (ca == NULL || ca->pkey == NULL || sig == NULL ||
 	    (msg == NULL && len != 0)) {
 		r = BRK_ERR_INVALID;

@@ -7,6 +7,12 @@
  * previous keys after it, newest first.  A key id is the first 16 lowercase
  * hex digits of SHA-256 over the key's SSH wire blob.
  *
+ * brokerd holds no private key: it opens the CA with ca_open_separated(),
+ * which forks the signer process (signer.h) that alone reads the key files;
+ * the daemon's struct ca has the public keys and a channel, and ca_sign()
+ * goes through it.  ca_open() loads the key in the calling process: the
+ * signer uses it, and so do tests and tools that sign on their own.
+ *
  * A struct ca is immutable once opened: every function below that takes a
  * const struct ca may be called from any number of threads at once.
  * Rotation writes files; a running daemon sees the new key after it opens
@@ -17,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "errors.h"
 
@@ -41,6 +48,25 @@ struct ca;
  * BRK_ERR_CRYPTO, BRK_ERR_NOMEM.
  */
 int ca_open(const char *state_dir, struct ca **out, struct brk_error *err);
+
+/*
+ * Open the CA as brokerd does: fork the signer, which opens the CA under
+ * state_dir as ca_open() does and keeps the private key; *out gets the
+ * public keys and the channel.  Call while the process has one thread.
+ * lost (may be NULL) is called once, from another thread, if the signer
+ * dies while *out is open; from then on ca_sign() fails with
+ * BRK_ERR_UNREACHABLE.  Errors: as ca_open() (err carries the signer's
+ * message), BRK_ERR_PERM also when the sandbox cannot be installed,
+ * BRK_ERR_PROTOCOL, negated errno values.
+ */
+int ca_open_separated(const char *state_dir, void (*lost)(void *),
+    void *arg, struct ca **out, struct brk_error *err);
+
+/* The signer's pid for a separated CA, 0 for one opened by ca_open(). */
+pid_t ca_signer_pid(const struct ca *ca);
+
+/* Words for a ca_sign() failure, for the message a caller returns. */
+const char *ca_sign_strerror(int r);
 
 /*
  * Create a new key and make it current; the old keys stay listed as
@@ -70,8 +96,11 @@ const uint8_t *ca_public_blob(const struct ca *ca, size_t i, size_t *lenp);
 
 /*
  * Sign len bytes at msg with the current key (pure Ed25519) into sig.
- * Thread-safe; no key parsing per call.  Errors: BRK_ERR_INVALID (NULL
- * arguments), BRK_ERR_CRYPTO.
+ * Thread-safe; no key parsing per call.  With a separated CA the signer
+ * signs only a user certificate body, a snapshot body or an audit anchor
+ * body (signer_check()).  Errors: BRK_ERR_INVALID (NULL arguments),
+ * BRK_ERR_CRYPTO; separated: BRK_ERR_DENIED (the signer refused msg),
+ * BRK_ERR_UNREACHABLE (the signer is gone).
  */
 int ca_sign(const struct ca *ca, const uint8_t *msg, size_t len,
     uint8_t sig[CA_SIG_SIZE]);

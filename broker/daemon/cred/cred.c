@@ -1,6 +1,6 @@
 /*
  * cred.c - certificates for grants.  Runs on worker threads (and on the I/O
- * thread for `cert`): the CA key is shared read-only, signing is lock-free.
+ * thread for `cert`): signing goes to the CA signer process (ca_sign()).
  */
 #include "cred.h"
 
@@ -30,12 +30,17 @@ cred_arg_pubkey(const json_t *args, struct sshkey **key,
 	return 0;
 }
 
+/*
+ * The certificate's restrictions come from the grant record, where the
+ * decision fixed them: a policy edit after the decision changes nothing
+ * for a grant already made.  Only the clock-skew allowance is read from
+ * the policy in force.
+ */
 int
 cred_issue_cert(struct brokerd *d, const struct request *r,
     const struct sshkey *key, char **cert, struct brk_error *err)
 {
-	struct policy_ref *p = policy_get(d);
-	const struct policy_rule_cert *opts = NULL;
+	struct policy_ref *p = NULL;
 	const char *exts[8], *principals[1] = { r->role };
 	char key_id[128], id[24];
 	struct sshcert_params sp;
@@ -45,26 +50,24 @@ cred_issue_cert(struct brokerd *d, const struct request *r,
 	int rc;
 
 	*cert = NULL;
-	if (r->state != ST_ACTIVE) {
-		policy_put(d, p);
+	/* a scheduled grant's certificate is valid from its start */
+	if (r->state != ST_ACTIVE && r->state != ST_SCHEDULED)
 		return brk_error_set(err, BRK_ERR_STATE, "the grant is not "
 		    "active");
-	}
-	skew = policy_limits(p->policy)->clock_skew;
-	/* the deciding rule may have set a force-command or source-address;
-	 * without it we cannot know, and guessing could widen access */
-	if (r->rule[0] == '\0' ||
-	    (opts = policy_rule_cert_options(p->policy, r->rule)) == NULL) {
-		policy_put(d, p);
-		return brk_error_set(err, BRK_ERR_STATE, "rule %s, which "
-		    "decided this grant, is no longer in the policy: request "
-		    "access again", r->rule[0] ? r->rule : "(none)");
-	}
+	/* a grant recorded before restrictions were stored: what they were
+	 * is unknown, and guessing could widen access */
+	if (!r->cert_known)
+		return brk_error_set(err, BRK_ERR_STATE, "this grant was "
+		    "recorded without its certificate restrictions (an older "
+		    "version): request access again");
 	for (bit = 1; bit <= POLICY_EXT_ALL; bit <<= 1)
-		if (opts->extensions & bit)
+		if (r->cert_extensions & bit)
 			exts[n++] = policy_cert_extension_name(bit);
 	req_id(r->serial, id);
 	snprintf(key_id, sizeof(key_id), "broker:%s:%s", id, r->user);
+	p = policy_get(d);
+	skew = policy_limits(p->policy)->clock_skew;
+	policy_put(d, p);
 	sp = (struct sshcert_params){
 		.serial = r->serial, .key_id = key_id,
 		.principals = principals, .nprincipals = 1,
@@ -72,10 +75,10 @@ cred_issue_cert(struct brokerd *d, const struct request *r,
 		    r->starts_at - skew : 0),
 		.valid_before = (uint64_t)r->expires_at,
 		.extensions = exts, .nextensions = n,
-		.force_command = opts->force_command,
-		.source_address = opts->source_address,
+		.force_command = r->force_command[0] ? r->force_command : NULL,
+		.source_address = r->source_address[0] ?
+		    r->source_address : NULL,
 	};
 	rc = sshcert_issue(d->ca, key, &sp, cert, err);
-	policy_put(d, p);
 	return rc;
 }

@@ -12,8 +12,11 @@
  * Issue an OpenSSH user certificate for grant r (which must be active) and
  * the user's public key: serial = grant serial, key id "broker:<id>:<user>",
  * principal = the granted role, valid from starts_at minus the policy's
- * clock_skew to expires_at, extensions and critical options from the rule
- * that decided the grant.  *cert is a malloc'd one-line certificate.
+ * clock_skew to expires_at, extensions and critical options as the grant
+ * record holds them (fixed at decision time; the policy in force is not
+ * consulted for them).  BRK_ERR_STATE for a grant that is not active or
+ * whose record predates stored restrictions (r->cert_known false).
+ * *cert is a malloc'd one-line certificate.
  */
 int cred_issue_cert(struct brokerd *d, const struct request *r,
     const struct sshkey *key, char **cert, struct brk_error *err);

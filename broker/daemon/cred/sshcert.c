@@ -241,7 +241,8 @@ sshcert_issue(const struct ca *ca, const struct sshkey *user,
 		goto out;
 	}
 	if ((r = ca_sign(ca, sshbuf_ptr(b), sshbuf_len(b), sig)) != 0) {
-		r = brk_error_set(err, r, "signing the certificate failed");
+		r = brk_error_set(err, r, "signing the certificate failed: %s",
+		    ca_sign_strerror(r));
 		goto out;
 	}
 	if ((r = sshbuf_put_u32(b, (uint32_t)(4 + strlen(sigtype) + 4 +

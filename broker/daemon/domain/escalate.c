@@ -37,6 +37,10 @@ consider(const struct optout *o, void *arg)
 	snprintf(why, sizeof(why), "opt-out %s (%s, %s): %.300s", id,
 	    o->scope, o->tag, o->reason);
 	raise_to(f->e, o->mode == OPT_BLOCK ? ESC_BLOCK : ESC_MANUAL, why);
+	if (o->mode == OPT_MANUAL && o->freeze)
+		f->e->freeze_manual = true;
+	else if (o->mode == OPT_MANUAL)
+		f->e->optout_manual = true;
 	if (f->e->nids < ESC_MAX_IDS)
 		f->e->ids[f->e->nids++] = o->id;
 	return 0;
@@ -54,15 +58,17 @@ escalate_find(struct store_txn *t, const struct cover *cv, int64_t now,
 	memset(out, 0, sizeof(*out));
 	if ((r = optouts_live(t, consider, &f)) != 0)
 		return r;
+	/* a flag that cannot be read refuses the decision, never ignores */
 	if ((r = flags_get(t, cv->user, now, &fl)) != 0 &&
 	    r != BRK_ERR_NOTFOUND)
-		return r;	/* a flag that cannot be read: refuse */
+		return r;
 	if (r == 0) {
 		snprintf(why, sizeof(why), "%s is flagged by monitoring "
 		    "(%s, by %s): %.300s", cv->user,
 		    flag_severity_name(fl.severity), fl.by, fl.reason);
 		raise_to(out, fl.severity == FLAG_BLOCK ? ESC_BLOCK :
 		    ESC_MANUAL, why);
+		out->flag_review = fl.severity == FLAG_REVIEW;
 	}
 	return 0;
 }

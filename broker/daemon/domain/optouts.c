@@ -281,6 +281,12 @@ optouts_end(struct store_txn *t, const struct optout *o)
 	return r == BRK_ERR_NOTFOUND ? 0 : r;
 }
 
+int
+optouts_update(struct store_txn *t, const struct optout *o)
+{
+	return encode_put(t, o);
+}
+
 bool
 optout_active(const struct optout *o, int64_t now)
 {

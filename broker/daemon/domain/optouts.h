@@ -66,6 +66,8 @@ int optouts_load(struct store_txn *t, uint64_t id, struct optout *o);
 int optout_decode(const void *data, size_t len, struct optout *o);
 /* Store o (ended) and drop it from the live set. */
 int optouts_end(struct store_txn *t, const struct optout *o);
+/* Store o, still live, over its earlier form (optout extend). */
+int optouts_update(struct store_txn *t, const struct optout *o);
 
 /* Whether o is in force at now. */
 bool optout_active(const struct optout *o, int64_t now);

@@ -1,33 +1,51 @@
 /*
  * tls.c - the TLS 1.3 listener that remote hosts' PAM modules talk to.
  *
- * One acceptor thread, and one thread per connection up to a fixed cap
- * (max_connections, at most 100, so LMDB's reader slots are never
- * exhausted).  A connection thread owns its socket and SSL object outright:
- * it does the handshake, reads a request line, checks that the host asks
- * only about itself, builds a struct call like server.c's start_call(),
- * dispatches it, and sleeps until the reply is delivered (the handler may
- * answer from this thread or, later, from the writer thread); then it
- * writes the reply and reads the next line.  Every wait is a poll() on the
- * socket and the stop eventfd with the configured timeout, so a silent or
- * slow peer holds one thread for at most `timeout` seconds and stopping the
- * daemon never waits on a peer.
+ * One thread runs an epoll loop over nonblocking sockets and SSL objects:
+ * the listening socket, every connection, an eventfd that worker and writer
+ * threads use to hand replies back, and the stop eventfd.  Only this thread
+ * ever touches a connection; other threads only queue replies.  A
+ * connection closed while a batch of events is handled is unlinked at once
+ * but freed after the batch (or, with a call in flight, when its reply
+ * comes back), so no event and no reply ever points at freed memory.
+ *
+ * Unauthenticated peers cannot starve hosts:
+ *  - a handshake must finish within handshake_timeout_ms of the accept;
+ *  - each source (IPv4 address, IPv6 /64) may hold only
+ *    max_unauthenticated_per_source handshakes; more are closed at accept;
+ *  - at most max_unauthenticated handshakes in all: when full, the oldest
+ *    is dropped for the newcomer (a stalled peer is older than a live one);
+ *  - authenticated connections have their own cap (max_connections) and
+ *    are never dropped for a handshake;
+ *  - in every batch of events, authenticated connections and replies are
+ *    served first, then at most TLS_HS_PER_BATCH handshake steps and
+ *    TLS_ACCEPT_PER_BATCH accepts (level-triggered epoll brings the rest
+ *    back on the next turn).
+ * Connections in each state sit in a list ordered by deadline (handshakes
+ * by accept time, open connections by last activity), so the timers cost
+ * one look at each list's head.
  *
  * A host's identity is its certificate, never its words: the host name H
  * is the subject CN (or the single DNS SAN of a certificate without CN),
  * and the only questions allowed are op "check" about resource "host:H"
- * and op "snapshot" for host H.
+ * and op "snapshot" for host H.  Every peer is classified by its
+ * certificate once (enum peer_kind); today hosts are the only kind, and
+ * a later kind (a user's certificate) gets its own rules in run_line().
  */
 #include "tls.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <arpa/inet.h>
 #include <netdb.h>
-#include <poll.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -42,37 +60,97 @@
 #include "log.h"
 #include "names.h"
 
-#define TLS_MAX_CONNS_LIMIT 100
+#define TLS_MAX_CONNS_LIMIT 10000
+#define TLS_MAX_UNAUTH_LIMIT 100000
 #define TLS_IN_CAP (PROTO_MAX_LINE + 1 + 16384)
+#define TLS_IN_FIRST 4096	/* the input buffer grows to TLS_IN_CAP */
+#define TLS_OUT_MAX (32 * 1024 * 1024)
 #define TLS_CALLER "tls-host"
+#define TLS_SID_CTX "brokerd-tls-v1"
+#define TLS_EVENTS 256		/* epoll events per batch */
+#define TLS_HS_PER_BATCH 64	/* handshake steps per batch */
+#define TLS_ACCEPT_PER_BATCH 64
+#define TLS_SRC_BUCKETS 1024
+#define TLS_LOG_PER_SEC 20	/* per-peer log lines, then a count */
+#define TLS_EMFILE_PAUSE_MS 100
+
+/* What a verified client certificate makes its peer. */
+enum peer_kind {
+	PEER_HOST,		/* a host's PAM module: check and snapshot */
+};
+
+/* Handshakes from one source (IPv4 address or IPv6 /64). */
+struct src {
+	unsigned char key[8];
+	size_t keylen;
+	int count;
+	struct src *next;
+};
+
+struct tconn;
+
+/* A list of connections in deadline order. */
+struct tlist {
+	struct tconn *head, *tail;
+	int n;
+};
+
+/* A reply handed back by another thread (or by ops_dispatch itself). */
+struct tdone {
+	struct tconn *tc;
+	struct call *call;
+	char *line;		/* NULL: out of memory, no reply */
+	size_t len;
+	struct tdone *next;
+};
 
 struct tls_server {
 	struct brokerd *d;
 	const struct tls_config *cfg;
 	SSL_CTX *ctx;
-	int lfd, stopfd;
-	pthread_t acceptor;
+	int lfd, stopfd, evfd, epfd;
+	pthread_t loop;
 	bool started;
+	/* the loop thread's alone */
+	struct tlist hs, open;	/* handshaking; authenticated */
+	struct tconn *reap;	/* closed in this batch, freed after it */
+	struct src *srcs[TLS_SRC_BUCKETS];
+	struct store_txn *rtxn;
+	int inflight;		/* calls dispatched, reply not yet back */
+	bool stopping, accepting;
+	long long accept_resume_ms;	/* out of descriptors: pause */
+	long long log_sec;
+	long long drops_logged_ms;
+	int log_n;
+	unsigned long dropped_timeout, dropped_full, refused_source;
+	/* shared with the threads that deliver replies */
 	pthread_mutex_t lock;
-	pthread_cond_t idle;	/* signalled when nconns drops to 0 */
-	int nconns;
+	struct tdone *done_head, *done_tail;
 };
+
+enum tstate { TC_HANDSHAKE, TC_OPEN, TC_CLOSED };
 
 struct tconn {
 	struct tls_server *srv;
 	int fd;
 	SSL *ssl;
-	char host[256];		/* H, from the certificate */
+	enum tstate st;
+	enum peer_kind kind;
+	struct tconn *prev, *next;	/* in srv->hs or srv->open */
+	struct tconn *reap_next;
+	struct src *src;		/* while handshaking */
+	char addr[64];			/* the peer's address, for logs */
+	long long deadline;
+	uint32_t events;		/* the epoll interest set now */
+	char host[256];			/* H, from the certificate */
 	char *in;
-	size_t inlen;
-	struct store_txn *rtxn;	/* this thread's reusable read txn */
-	pthread_mutex_t lock;	/* guards the delivery below */
-	pthread_cond_t cond;
-	bool delivered;
-	char *reply;
-	size_t replylen;
+	size_t inlen, incap;
+	char *out;
+	size_t outlen, outoff;
+	bool busy;			/* a call is in flight */
+	bool close_after;		/* close once out is written */
+	bool reaped;			/* closed, past reap(), call in flight */
 };
-
 /* ---- configuration ---------------------------------------------------- */
 
 /* "HOST:PORT", "[V6]:PORT" or "*:PORT". */
@@ -134,8 +212,12 @@ tls_config_parse(json_t *section, struct tls_config **out,
 	r = BRK_ERR_NOMEM;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		goto out;
-	c->max_connections = 32;
+	c->max_connections = 256;
 	c->timeout = 10;
+	c->handshake_timeout_ms = 2000;
+	c->max_unauthenticated = 512;
+	c->max_unauthenticated_per_source = 16;
+	c->ticket_lifetime = 300;
 	json_object_foreach(section, key, v) {
 		if (strcmp(key, "listen") == 0)
 			r = parse_listen(v, c, err);
@@ -150,6 +232,18 @@ tls_config_parse(json_t *section, struct tls_config **out,
 			    &c->max_connections, err);
 		else if (strcmp(key, "timeout") == 0)
 			r = config_get_int("tls", v, key, 1, 300, &c->timeout, err);
+		else if (strcmp(key, "handshake_timeout_ms") == 0)
+			r = config_get_int("tls", v, key, 100, 60000,
+			    &c->handshake_timeout_ms, err);
+		else if (strcmp(key, "max_unauthenticated") == 0)
+			r = config_get_int("tls", v, key, 1, TLS_MAX_UNAUTH_LIMIT,
+			    &c->max_unauthenticated, err);
+		else if (strcmp(key, "max_unauthenticated_per_source") == 0)
+			r = config_get_int("tls", v, key, 1, TLS_MAX_UNAUTH_LIMIT,
+			    &c->max_unauthenticated_per_source, err);
+		else if (strcmp(key, "ticket_lifetime") == 0)
+			r = config_get_int("tls", v, key, 0, 86400,
+			    &c->ticket_lifetime, err);
 		else
 			r = brk_error_set(err, BRK_ERR_INVALID,
 			    "config: tls: unknown key \"%.64s\"", key);
@@ -245,8 +339,34 @@ make_ctx(const struct tls_config *cfg, SSL_CTX **out, struct brk_error *err)
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
 	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
-	SSL_CTX_set_num_tickets(ctx, 0);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	/* partial writes: a reply leaves as the socket takes it; released
+	 * buffers: an idle or handshaking peer costs no 16k record buffers */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	/* 0-RTT data could be replayed; a check must be asked afresh */
+	SSL_CTX_set_max_early_data(ctx, 0);
+	if (cfg->ticket_lifetime > 0) {
+		/*
+		 * Stateless TLS 1.3 tickets (encrypted with a key made at
+		 * start-up, so a restart ends every session) hold the
+		 * verified client certificate: a resumed session is the same
+		 * host without a new signature.  The lifetime bounds how long
+		 * a host goes without showing its certificate again.  The
+		 * session id context must be set for resumption with client
+		 * certificates.
+		 */
+		SSL_CTX_set_num_tickets(ctx, 1);
+		SSL_CTX_set_timeout(ctx, (long)cfg->ticket_lifetime);
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER |
+		    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+		if (SSL_CTX_set_session_id_context(ctx,
+		    (const unsigned char *)TLS_SID_CTX,
+		    sizeof(TLS_SID_CTX) - 1) != 1)
+			goto out;
+	} else {
+		SSL_CTX_set_num_tickets(ctx, 0);
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	}
 	*out = ctx;
 	ctx = NULL;
 	r = 0;
@@ -277,7 +397,7 @@ listen_tcp(const struct tls_config *cfg, int *out, struct brk_error *err)
 		    SOCK_NONBLOCK, ai->ai_protocol);
 		if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
 		    sizeof(one)) == 0 && bind(fd, ai->ai_addr,
-		    ai->ai_addrlen) == 0 && listen(fd, 128) == 0)
+		    ai->ai_addrlen) == 0 && listen(fd, 1024) == 0)
 			break;
 		e = errno;
 		if (fd >= 0)
@@ -298,44 +418,221 @@ out:
 	return r;
 }
 
-/* ---- one connection ---------------------------------------------------- */
+/* ---- bookkeeping ------------------------------------------------------- */
 
-/* Wait for the socket until deadline; BRK_ERR_STATE when stopping. */
-static int
-wait_io(struct tconn *tc, short events, long long deadline)
+static void
+list_add(struct tlist *l, struct tconn *tc)
 {
-	struct pollfd p[2] = { { .fd = tc->fd, .events = events },
-		{ .fd = tc->srv->stopfd, .events = POLLIN } };
-	long long left;
-	int n;
+	tc->next = NULL;
+	tc->prev = l->tail;
+	if (l->tail != NULL)
+		l->tail->next = tc;
+	else
+		l->head = tc;
+	l->tail = tc;
+	l->n++;
+}
 
-	for (;;) {
-		if ((left = deadline - deadline_now_ms()) <= 0)
-			return BRK_ERR_TIMEOUT;
-		n = poll(p, 2, left > INT_MAX ? INT_MAX : (int)left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return BRK_ERR_IO;
-		if (n == 0)
-			return BRK_ERR_TIMEOUT;
-		if (p[1].revents != 0)
-			return BRK_ERR_STATE;
-		return 0;
+static void
+list_del(struct tlist *l, struct tconn *tc)
+{
+	if (tc->prev != NULL)
+		tc->prev->next = tc->next;
+	else
+		l->head = tc->next;
+	if (tc->next != NULL)
+		tc->next->prev = tc->prev;
+	else
+		l->tail = tc->prev;
+	tc->prev = tc->next = NULL;
+	l->n--;
+}
+
+/* An open connection showed life: its idle deadline starts again. */
+static void
+touch(struct tconn *tc)
+{
+	struct tls_server *t = tc->srv;
+
+	tc->deadline = deadline_now_ms() + t->cfg->timeout * 1000LL;
+	if (t->open.tail != tc) {
+		list_del(&t->open, tc);
+		list_add(&t->open, tc);
 	}
 }
 
-/* Retry an SSL call's WANT_READ/WANT_WRITE; 0 to retry, else an error. */
-static int
-ssl_wait(struct tconn *tc, int ret, long long deadline)
+/*
+ * Lines about unauthenticated peers are rate-limited: a flood must not
+ * become a flood of log lines.  Returns whether one more may be logged.
+ */
+static bool
+log_ok(struct tls_server *t)
 {
-	switch (SSL_get_error(tc->ssl, ret)) {
-	case SSL_ERROR_WANT_READ:
-		return wait_io(tc, POLLIN, deadline);
-	case SSL_ERROR_WANT_WRITE:
-		return wait_io(tc, POLLOUT, deadline);
-	default:
-		return BRK_ERR_UNREACHABLE;
+	long long sec = deadline_now_ms() / 1000;
+
+	if (sec != t->log_sec) {
+		if (t->log_n > TLS_LOG_PER_SEC)
+			log_warn("event=tls_log_suppressed count=%d",
+			    t->log_n - TLS_LOG_PER_SEC);
+		t->log_sec = sec;
+		t->log_n = 0;
+	}
+	return ++t->log_n <= TLS_LOG_PER_SEC;
+}
+
+/* Once a second at most: what the caps dropped, as counts. */
+static void
+log_drops(struct tls_server *t)
+{
+	long long now = deadline_now_ms();
+
+	if ((t->dropped_timeout == 0 && t->dropped_full == 0 &&
+	    t->refused_source == 0) || now - t->drops_logged_ms < 1000)
+		return;
+	t->drops_logged_ms = now;
+	log_warn("event=tls_dropped handshake_timeout=%lu "
+	    "max_unauthenticated=%lu max_unauthenticated_per_source=%lu",
+	    t->dropped_timeout, t->dropped_full, t->refused_source);
+	t->dropped_timeout = t->dropped_full = t->refused_source = 0;
+}
+
+/* The source a peer is counted under: its IPv4 address (also when mapped
+ * into IPv6) or its IPv6 /64, which one party usually holds whole. */
+static void
+src_of(const struct sockaddr_storage *ss, unsigned char key[8],
+    size_t *keylen, char *addr, size_t addrlen)
+{
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+	*keylen = 0;
+	snprintf(addr, addrlen, "?");
+	if (ss->ss_family == AF_INET) {
+		memcpy(key, &s4->sin_addr, 4);
+		*keylen = 4;
+		inet_ntop(AF_INET, &s4->sin_addr, addr, (socklen_t)addrlen);
+	} else if (ss->ss_family == AF_INET6) {
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			memcpy(key, s6->sin6_addr.s6_addr + 12, 4);
+			*keylen = 4;
+		} else {
+			memcpy(key, s6->sin6_addr.s6_addr, 8);
+			*keylen = 8;
+		}
+		inet_ntop(AF_INET6, &s6->sin6_addr, addr, (socklen_t)addrlen);
+	}
+}
+
+static size_t
+src_bucket(const unsigned char *key, size_t len)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ key[i]) * 16777619u;
+	return h % TLS_SRC_BUCKETS;
+}
+
+/* The entry for key, made (with count 0) when missing; NULL: no memory. */
+static struct src *
+src_get(struct tls_server *t, const unsigned char *key, size_t len)
+{
+	size_t b = src_bucket(key, len);
+	struct src *s;
+
+	for (s = t->srcs[b]; s != NULL; s = s->next)
+		if (s->keylen == len && memcmp(s->key, key, len) == 0)
+			return s;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	memcpy(s->key, key, len);
+	s->keylen = len;
+	s->next = t->srcs[b];
+	t->srcs[b] = s;
+	return s;
+}
+
+/* Drop one handshake from s; the entry goes with its last one. */
+static void
+src_put(struct tls_server *t, struct src *s)
+{
+	struct src **pp;
+
+	if (s == NULL || --s->count > 0)
+		return;
+	for (pp = &t->srcs[src_bucket(s->key, s->keylen)]; *pp != NULL;
+	    pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	free(s);
+}
+
+static void
+set_interest(struct tconn *tc, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = tc };
+
+	if (tc->events == events)
+		return;
+	if (epoll_ctl(tc->srv->epfd, EPOLL_CTL_MOD, tc->fd, &ev) != 0)
+		log_error("event=tls_epoll error=\"%s\"", strerror(errno));
+	tc->events = events;
+}
+
+/*
+ * Close a connection now: out of the lists and the epoll set, its SSL and
+ * socket released.  The struct itself is freed by reap() after the batch of
+ * events (one of which may still name it), or, when a call is in flight,
+ * once its reply comes back.
+ */
+static void
+conn_close(struct tconn *tc)
+{
+	struct tls_server *t = tc->srv;
+
+	if (tc->st == TC_CLOSED)
+		return;
+	if (tc->st == TC_HANDSHAKE) {
+		list_del(&t->hs, tc);
+		src_put(t, tc->src);
+		tc->src = NULL;
+	} else
+		list_del(&t->open, tc);
+	tc->st = TC_CLOSED;
+	epoll_ctl(t->epfd, EPOLL_CTL_DEL, tc->fd, NULL);
+	if (tc->ssl != NULL) {
+		if (SSL_is_init_finished(tc->ssl))
+			SSL_shutdown(tc->ssl);	/* one try, never a wait */
+		SSL_free(tc->ssl);
+		tc->ssl = NULL;
+	}
+	close(tc->fd);
+	tc->fd = -1;
+	free(tc->in);
+	free(tc->out);
+	tc->in = tc->out = NULL;
+	tc->inlen = tc->incap = tc->outlen = tc->outoff = 0;
+	tc->reap_next = t->reap;
+	t->reap = tc;
+	ERR_clear_error();
+}
+
+/* After a batch: free what was closed in it, unless a call still owns it. */
+static void
+reap(struct tls_server *t)
+{
+	struct tconn *tc;
+
+	while ((tc = t->reap) != NULL) {
+		t->reap = tc->reap_next;
+		tc->reap_next = NULL;
+		if (tc->busy)
+			tc->reaped = true;	/* drain_done() frees it */
+		else
+			free(tc);
 	}
 }
 
@@ -402,87 +699,6 @@ out:
 	return r;
 }
 
-static int
-handshake(struct tconn *tc)
-{
-	long long deadline = deadline_now_ms() + tc->srv->cfg->timeout * 1000LL;
-	X509 *peer;
-	int n, r;
-
-	if ((tc->ssl = SSL_new(tc->srv->ctx)) == NULL ||
-	    SSL_set_fd(tc->ssl, tc->fd) != 1)
-		return BRK_ERR_NOMEM;
-	while ((n = SSL_accept(tc->ssl)) != 1)
-		if ((r = ssl_wait(tc, n, deadline)) != 0) {
-			log_info("event=tls_handshake_failed why=\"%s\"",
-			    r == BRK_ERR_UNREACHABLE &&
-			    ERR_peek_last_error() != 0 ?
-			    ERR_reason_error_string(ERR_peek_last_error()) :
-			    brk_strerror(r));
-			return r;
-		}
-	if ((peer = SSL_get0_peer_certificate(tc->ssl)) == NULL ||
-	    SSL_get_verify_result(tc->ssl) != X509_V_OK ||
-	    cert_host(peer, tc->host, sizeof(tc->host)) != 0) {
-		log_warn("event=tls_refused why=\"no usable host name in the "
-		    "client certificate\"");
-		return BRK_ERR_DENIED;
-	}
-	return 0;
-}
-
-static int
-write_all(struct tconn *tc, const char *p, size_t len)
-{
-	long long deadline = deadline_now_ms() + tc->srv->cfg->timeout * 1000LL;
-	int n, r;
-
-	while (len > 0) {
-		n = SSL_write(tc->ssl, p, len > INT_MAX ? INT_MAX : (int)len);
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-		} else if ((r = ssl_wait(tc, n, deadline)) != 0)
-			return r;
-	}
-	return 0;
-}
-
-/* Read until a full line is buffered; *len is its length. */
-static int
-read_line(struct tconn *tc, size_t *len)
-{
-	long long deadline = deadline_now_ms() + tc->srv->cfg->timeout * 1000LL;
-	char *nl;
-	int n, r;
-
-	for (;;) {
-		if ((nl = memchr(tc->in, '\n', tc->inlen)) != NULL) {
-			*len = (size_t)(nl - tc->in);
-			return 0;
-		}
-		if (tc->inlen >= TLS_IN_CAP)
-			return BRK_ERR_TOOBIG;
-		n = SSL_read(tc->ssl, tc->in + tc->inlen,
-		    (int)(TLS_IN_CAP - tc->inlen));
-		if (n > 0)
-			tc->inlen += (size_t)n;
-		else if ((r = ssl_wait(tc, n, deadline)) != 0)
-			return r;
-	}
-}
-
-static int
-reply_error(struct tconn *tc, const char *id, int rc, const char *msg)
-{
-	size_t len = 0;
-	char *line = proto_reply_error(id, rc, msg, &len);
-	int r = line != NULL ? write_all(tc, line, len) : BRK_ERR_NOMEM;
-
-	free(line);
-	return r;
-}
-
 /* The one rule of this transport: a host asks only about itself. */
 static int
 host_may(const struct tconn *tc, const struct proto_req *req,
@@ -517,51 +733,170 @@ host_may(const struct tconn *tc, const struct proto_req *req,
 	    "use the ops check and snapshot, not \"%.64s\"", req->op);
 }
 
-/* call->deliver: hand the reply to the connection's thread. */
+/* ---- one connection ---------------------------------------------------- */
+
+/* Where an SSL call that returned n wants to go on: the epoll events to
+ * wait for, or 0 when the connection is finished (closed, broken). */
+static uint32_t
+ssl_want(struct tconn *tc, int n)
+{
+	switch (SSL_get_error(tc->ssl, n)) {
+	case SSL_ERROR_WANT_READ:
+		return EPOLLIN;
+	case SSL_ERROR_WANT_WRITE:
+		return EPOLLOUT;
+	default:
+		return 0;
+	}
+}
+
+/* Queue a reply line (consumed) for writing. */
+static void
+queue_out(struct tconn *tc, char *line, size_t len)
+{
+	char *nb;
+
+	if (line == NULL) {
+		tc->close_after = true;
+		return;
+	}
+	if (tc->outoff == tc->outlen) {	/* the usual case: nothing queued */
+		free(tc->out);
+		tc->out = line;
+		tc->outlen = len;
+		tc->outoff = 0;
+		return;
+	}
+	if (tc->outlen + len > TLS_OUT_MAX ||
+	    (nb = realloc(tc->out, tc->outlen + len)) == NULL) {
+		free(line);
+		tc->close_after = true;
+		return;
+	}
+	tc->out = nb;
+	memcpy(tc->out + tc->outlen, line, len);
+	tc->outlen += len;
+	free(line);
+}
+
+static void
+queue_error(struct tconn *tc, const char *id, int rc, const char *msg)
+{
+	size_t len = 0;
+	char *line = proto_reply_error(id, rc, msg, &len);
+
+	queue_out(tc, line, len);
+}
+
+static void open_pump(struct tconn *tc);
+
+/* call->deliver, from any thread: queue the reply for the loop.  Reads
+ * only tc->srv, which never changes; the loop alone touches the rest. */
 static void
 deliver_tls(struct call *c, char *line, size_t len)
 {
 	struct tconn *tc = c->conn;
+	struct tls_server *t = tc->srv;
+	struct tdone *dn;
+	uint64_t one = 1;
+	bool wake;
 
-	pthread_mutex_lock(&tc->lock);
-	tc->reply = line;
-	tc->replylen = len;
-	tc->delivered = true;
-	pthread_cond_signal(&tc->cond);
-	pthread_mutex_unlock(&tc->lock);
+	if ((dn = calloc(1, sizeof(*dn))) == NULL) {
+		/* a reply we cannot queue would leave a call in flight
+		 * forever, and stopping would wait on it */
+		log_error("event=tls_reply_dropped error=nomem");
+		abort();
+	}
+	dn->tc = tc;
+	dn->call = c;
+	dn->line = line;
+	dn->len = len;
+	pthread_mutex_lock(&t->lock);
+	wake = t->done_head == NULL;	/* the loop drains all at once */
+	if (t->done_tail != NULL)
+		t->done_tail->next = dn;
+	else
+		t->done_head = dn;
+	t->done_tail = dn;
+	pthread_mutex_unlock(&t->lock);
+	if (wake && write(t->evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_error("event=tls_eventfd error=\"%s\"", strerror(errno));
 }
 
-/* Run one request; returns 0 to keep the connection, else an error. */
-static int
-run_line(struct tconn *tc, const char *line, size_t len)
+/* Replies handed back: write them, and go on with each connection. */
+static void
+drain_done(struct tls_server *t)
 {
+	struct tdone *dn, *next;
+	struct tconn *tc;
+	uint64_t v;
+
+	if (read(t->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_error("event=tls_eventfd error=\"%s\"", strerror(errno));
+	pthread_mutex_lock(&t->lock);
+	dn = t->done_head;
+	t->done_head = t->done_tail = NULL;
+	pthread_mutex_unlock(&t->lock);
+	for (; dn != NULL; dn = next) {
+		next = dn->next;
+		tc = dn->tc;
+		call_free(dn->call);
+		t->inflight--;
+		tc->busy = false;
+		if (tc->st == TC_CLOSED) {
+			free(dn->line);
+			if (tc->reaped)	/* else reap() frees it */
+				free(tc);
+		} else {
+			queue_out(tc, dn->line, dn->len);
+			if (t->stopping)
+				tc->close_after = true;
+			open_pump(tc);
+		}
+		free(dn);
+	}
+}
+
+/* Run the request line in tc->in[0..len). */
+static void
+run_line(struct tconn *tc, size_t len)
+{
+	struct tls_server *t = tc->srv;
 	struct brk_error err = { { 0 } };
 	struct proto_req *req = NULL;
 	char id[PROTO_MAX_ID + 1] = "";
 	struct call *call = NULL;
-	char *reply;
-	size_t replylen;
 	int r;
 
-	if ((r = proto_parse_request(line, len, &req, id, &err)) != 0)
-		return reply_error(tc, id, r, err.msg);
-	if ((r = host_may(tc, req, &err)) != 0) {
+	if ((r = proto_parse_request(tc->in, len, &req, id, &err)) != 0) {
+		queue_error(tc, id, r, err.msg);
+		return;
+	}
+	switch (tc->kind) {
+	case PEER_HOST:
+		r = host_may(tc, req, &err);
+		break;
+	default:
+		r = brk_error_set(&err, BRK_ERR_DENIED, "unknown peer");
+		break;
+	}
+	if (r != 0) {
 		log_warn("event=tls_refused host=%s op=%.64s why=\"%s\"",
 		    tc->host, req->op, err.msg);
-		r = reply_error(tc, req->id, r, err.msg);
+		queue_error(tc, req->id, r, err.msg);
 		proto_req_free(req);
-		return r;
+		return;
 	}
 	if ((call = calloc(1, sizeof(*call))) == NULL) {
-		r = reply_error(tc, req->id, BRK_ERR_NOMEM, NULL);
+		queue_error(tc, req->id, BRK_ERR_NOMEM, NULL);
 		proto_req_free(req);
-		return r;
+		return;
 	}
-	call->d = tc->srv->d;
+	call->d = t->d;
 	call->req = req;
 	call->conn = tc;
 	call->deliver = deliver_tls;
-	call->rtxn = &tc->rtxn;
+	call->rtxn = &t->rtxn;
 	snprintf(call->host, sizeof(call->host), "%s", tc->host);
 	/* not a user: a fixed name that is never in a policy role, no uid,
 	 * no groups; op_check lets host callers ask about any user */
@@ -569,137 +904,401 @@ run_line(struct tconn *tc, const char *line, size_t len)
 	call->caller.uid = (uid_t)-1;
 	snprintf(call->caller.sources, sizeof(call->caller.sources), "tls");
 	call->who = call->caller;
-	ops_dispatch(call);
-	pthread_mutex_lock(&tc->lock);
-	while (!tc->delivered)
-		pthread_cond_wait(&tc->cond, &tc->lock);
-	reply = tc->reply;
-	replylen = tc->replylen;
-	tc->reply = NULL;
-	tc->delivered = false;
-	pthread_mutex_unlock(&tc->lock);
-	call_free(call);
-	store_read_end(tc->rtxn);	/* never pin a snapshot between calls */
-	if (reply == NULL)
-		return BRK_ERR_NOMEM;
-	r = write_all(tc, reply, replylen);
-	free(reply);
-	return r;
+	tc->busy = true;
+	t->inflight++;
+	touch(tc);
+	ops_dispatch(call);	/* the reply comes back through drain_done() */
+	store_read_end(t->rtxn);	/* never pin a snapshot between calls */
 }
 
-static void *
-conn_main(void *arg)
+/*
+ * Move an authenticated connection on as far as it goes without waiting:
+ * write what is queued, run the next buffered line, read more.  One call
+ * at a time: while it is in flight nothing is read, so a host cannot queue
+ * work (TCP holds the rest).
+ */
+static void
+open_pump(struct tconn *tc)
 {
-	struct tconn *tc = arg;
-	struct tls_server *srv = tc->srv;
-	size_t len;
-	int r;
+	uint32_t want = 0;
+	size_t len, ncap;
+	char *nl, *nb;
+	int n;
 
-	if ((tc->in = malloc(TLS_IN_CAP)) == NULL ||
-	    handshake(tc) != 0)
-		goto out;
-	log_debug("event=tls_connected host=%s", tc->host);
-	for (;;) {
-		if ((r = read_line(tc, &len)) != 0) {
-			if (r == BRK_ERR_TOOBIG)
-				reply_error(tc, "", r, "line longer than 65536 "
-				    "bytes");
+	while (tc->st == TC_OPEN) {
+		if (tc->outoff < tc->outlen) {
+			n = SSL_write(tc->ssl, tc->out + tc->outoff,
+			    tc->outlen - tc->outoff > INT_MAX ? INT_MAX :
+			    (int)(tc->outlen - tc->outoff));
+			if (n > 0) {
+				tc->outoff += (size_t)n;
+				touch(tc);
+				continue;
+			}
+			if ((want = ssl_want(tc, n)) == 0)
+				goto close;
 			break;
 		}
-		r = len > 0 ? run_line(tc, tc->in, len) : 0;
-		memmove(tc->in, tc->in + len + 1, tc->inlen - len - 1);
-		tc->inlen -= len + 1;
-		if (r != 0)
-			break;
+		tc->outoff = tc->outlen = 0;
+		if (tc->close_after)
+			goto close;
+		if (tc->busy)
+			break;	/* want 0: only errors and hang-ups wake us */
+		if ((nl = memchr(tc->in, '\n', tc->inlen)) != NULL) {
+			len = (size_t)(nl - tc->in);
+			if (len > 0)
+				run_line(tc, len);
+			memmove(tc->in, nl + 1, tc->inlen - len - 1);
+			tc->inlen -= len + 1;
+			continue;
+		}
+		if (tc->inlen >= TLS_IN_CAP) {
+			queue_error(tc, "", BRK_ERR_TOOBIG, "line longer than "
+			    "65536 bytes");
+			tc->close_after = true;
+			continue;
+		}
+		if (tc->inlen == tc->incap) {
+			ncap = tc->incap * 2 > TLS_IN_CAP ? TLS_IN_CAP :
+			    tc->incap * 2;
+			if ((nb = realloc(tc->in, ncap)) == NULL)
+				goto close;
+			tc->in = nb;
+			tc->incap = ncap;
+		}
+		n = SSL_read(tc->ssl, tc->in + tc->inlen,
+		    (int)(tc->incap - tc->inlen));
+		if (n > 0) {
+			tc->inlen += (size_t)n;
+			touch(tc);
+			continue;
+		}
+		if ((want = ssl_want(tc, n)) == 0)
+			goto close;	/* closed by the peer, or broken */
+		break;
 	}
-out:
-	if (tc->ssl != NULL) {
-		SSL_shutdown(tc->ssl);	/* one try; never wait for the peer */
-		SSL_free(tc->ssl);
-	}
-	close(tc->fd);
-	store_read_free(tc->rtxn);
-	pthread_mutex_destroy(&tc->lock);
-	pthread_cond_destroy(&tc->cond);
-	free(tc->in);
-	free(tc);
+	if (tc->st == TC_OPEN)
+		set_interest(tc, want);
 	ERR_clear_error();
-	pthread_mutex_lock(&srv->lock);
-	if (--srv->nconns == 0)
-		pthread_cond_broadcast(&srv->idle);
-	pthread_mutex_unlock(&srv->lock);
-	return NULL;
+	return;
+close:
+	conn_close(tc);
+}
+
+/* The handshake finished: who is it, and is there room? */
+static void
+hs_done(struct tconn *tc)
+{
+	struct tls_server *t = tc->srv;
+	X509 *peer;
+
+	if ((peer = SSL_get0_peer_certificate(tc->ssl)) == NULL ||
+	    SSL_get_verify_result(tc->ssl) != X509_V_OK ||
+	    cert_host(peer, tc->host, sizeof(tc->host)) != 0) {
+		if (log_ok(t))
+			log_warn("event=tls_refused addr=%s why=\"no usable "
+			    "host name in the client certificate\"", tc->addr);
+		conn_close(tc);
+		return;
+	}
+	if (t->open.n >= t->cfg->max_connections) {
+		if (log_ok(t))
+			log_warn("event=tls_busy host=%s why=\"max_connections "
+			    "reached\"", tc->host);
+		conn_close(tc);
+		return;
+	}
+	if ((tc->in = malloc(TLS_IN_FIRST)) == NULL) {
+		conn_close(tc);
+		return;
+	}
+	tc->incap = TLS_IN_FIRST;
+	list_del(&t->hs, tc);
+	src_put(t, tc->src);
+	tc->src = NULL;
+	tc->st = TC_OPEN;
+	tc->kind = PEER_HOST;
+	tc->deadline = deadline_now_ms() + t->cfg->timeout * 1000LL;
+	list_add(&t->open, tc);
+	log_debug("event=tls_connected host=%s addr=%s resumed=%s", tc->host,
+	    tc->addr, SSL_session_reused(tc->ssl) ? "yes" : "no");
+	open_pump(tc);	/* the request may have come with the handshake */
 }
 
 static void
-start_conn(struct tls_server *t, int fd)
+hs_step(struct tconn *tc)
 {
-	pthread_attr_t attr;
-	struct tconn *tc;
-	pthread_t th;
-	bool full;
+	struct tls_server *t = tc->srv;
+	const char *why;
+	unsigned long e;
+	uint32_t want;
+	int n;
 
-	pthread_mutex_lock(&t->lock);
-	if (!(full = t->nconns >= t->cfg->max_connections))
-		t->nconns++;
-	pthread_mutex_unlock(&t->lock);
-	if (full) {
-		log_warn("event=tls_busy why=\"max_connections reached\"");
+	ERR_clear_error();
+	if ((n = SSL_accept(tc->ssl)) == 1) {
+		hs_done(tc);
+		return;
+	}
+	if ((want = ssl_want(tc, n)) != 0) {
+		set_interest(tc, want);
+		return;
+	}
+	if (log_ok(t)) {
+		e = ERR_peek_last_error();
+		why = e != 0 ? ERR_reason_error_string(e) : NULL;
+		log_info("event=tls_handshake_failed addr=%s why=\"%s\"",
+		    tc->addr, why != NULL ? why : "connection closed");
+	}
+	conn_close(tc);
+}
+
+/* ---- the loop ---------------------------------------------------------- */
+
+static void
+new_conn(struct tls_server *t, int fd, const struct sockaddr_storage *ss)
+{
+	unsigned char key[8];
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct tconn *tc = NULL;
+	struct src *s = NULL;
+	char addr[64];
+	size_t keylen;
+	int one = 1;
+
+	src_of(ss, key, &keylen, addr, sizeof(addr));
+	if ((s = src_get(t, key, keylen)) == NULL)
+		goto fail;
+	if (s->count >= t->cfg->max_unauthenticated_per_source) {
+		t->refused_source++;
 		close(fd);
 		return;
 	}
-	if ((tc = calloc(1, sizeof(*tc))) != NULL) {
-		tc->srv = t;
-		tc->fd = fd;
-		pthread_mutex_init(&tc->lock, NULL);
-		pthread_cond_init(&tc->cond, NULL);
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		if (pthread_create(&th, &attr, conn_main, tc) == 0) {
-			pthread_attr_destroy(&attr);
-			return;
-		}
-		pthread_attr_destroy(&attr);
-		pthread_mutex_destroy(&tc->lock);
-		pthread_cond_destroy(&tc->cond);
-		free(tc);
+	s->count++;
+	if (t->hs.n >= t->cfg->max_unauthenticated) {
+		/* the oldest has had the longest to finish; a live peer
+		 * finishes in a round trip or two */
+		t->dropped_full++;
+		conn_close(t->hs.head);
 	}
-	log_error("event=tls_conn_failed why=\"cannot start a thread\"");
+	if ((tc = calloc(1, sizeof(*tc))) == NULL)
+		goto fail;
+	tc->srv = t;
+	tc->fd = fd;
+	tc->src = s;
+	snprintf(tc->addr, sizeof(tc->addr), "%s", addr);
+	/* replies and handshake flights are whole messages: send them now */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if ((tc->ssl = SSL_new(t->ctx)) == NULL ||
+	    SSL_set_fd(tc->ssl, fd) != 1)
+		goto fail;
+	SSL_set_accept_state(tc->ssl);
+	ev.data.ptr = tc;
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+		goto fail;
+	tc->events = EPOLLIN;
+	tc->st = TC_HANDSHAKE;
+	tc->deadline = deadline_now_ms() + t->cfg->handshake_timeout_ms;
+	list_add(&t->hs, tc);
+	return;
+fail:
+	if (log_ok(t))
+		log_error("event=tls_conn_failed addr=%s why=\"out of memory\"",
+		    addr);
+	if (tc != NULL)
+		SSL_free(tc->ssl);
+	free(tc);
+	src_put(t, s);		/* counted above whenever s is set */
 	close(fd);
-	pthread_mutex_lock(&t->lock);
-	if (--t->nconns == 0)
-		pthread_cond_broadcast(&t->idle);
-	pthread_mutex_unlock(&t->lock);
+	ERR_clear_error();
+}
+
+static void
+accept_some(struct tls_server *t)
+{
+	struct sockaddr_storage ss = { 0 };	/* accept4() fills it */
+	socklen_t sl;
+	int i, fd;
+
+	for (i = 0; i < TLS_ACCEPT_PER_BATCH; i++) {
+		sl = sizeof(ss);
+		fd = accept4(t->lfd, (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			new_conn(t, fd, &ss);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if ((errno == EMFILE || errno == ENFILE) && t->hs.head != NULL) {
+			t->dropped_full++;	/* a descriptor for a newcomer */
+			conn_close(t->hs.head);
+			continue;
+		}
+		if (errno == EMFILE || errno == ENFILE) {
+			/* every descriptor is an authenticated connection:
+			 * stop listening a moment rather than spin */
+			if (log_ok(t))
+				log_warn("event=tls_busy why=\"out of file "
+				    "descriptors\"");
+			epoll_ctl(t->epfd, EPOLL_CTL_DEL, t->lfd, NULL);
+			t->accepting = false;
+			t->accept_resume_ms = deadline_now_ms() +
+			    TLS_EMFILE_PAUSE_MS;
+		} else if (errno != EAGAIN && errno != EWOULDBLOCK)
+			log_error("event=tls_accept error=\"%s\"",
+			    strerror(errno));
+		return;
+	}
+}
+
+/* Close what ran out of time; the wait until the next deadline. */
+static int
+expire(struct tls_server *t)
+{
+	long long now = deadline_now_ms(), next = now + 1000;
+	struct tconn *tc;
+	int guard;
+
+	while ((tc = t->hs.head) != NULL && tc->deadline <= now) {
+		t->dropped_timeout++;
+		conn_close(tc);
+	}
+	for (guard = t->open.n; (tc = t->open.head) != NULL &&
+	    tc->deadline <= now && guard > 0; guard--) {
+		if (tc->busy)
+			touch(tc);	/* waiting on us, not on the peer */
+		else {
+			log_debug("event=tls_idle_closed host=%s", tc->host);
+			conn_close(tc);
+		}
+	}
+	if (!t->accepting && !t->stopping && now >= t->accept_resume_ms) {
+		struct epoll_event ev = { .events = EPOLLIN,
+			.data.ptr = &t->lfd };
+
+		if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->lfd, &ev) == 0)
+			t->accepting = true;
+	}
+	if (t->hs.head != NULL && t->hs.head->deadline < next)
+		next = t->hs.head->deadline;
+	if (t->open.head != NULL && t->open.head->deadline < next)
+		next = t->open.head->deadline;
+	if (!t->accepting && t->accept_resume_ms < next)
+		next = t->accept_resume_ms;
+	return next <= now ? 0 : (int)(next - now);
+}
+
+/* Stop accepting; close what has no call in flight. */
+static void
+begin_stop(struct tls_server *t)
+{
+	struct tconn *tc, *next;
+
+	t->stopping = true;
+	epoll_ctl(t->epfd, EPOLL_CTL_DEL, t->stopfd, NULL);
+	if (t->accepting)
+		epoll_ctl(t->epfd, EPOLL_CTL_DEL, t->lfd, NULL);
+	t->accepting = false;
+	while (t->hs.head != NULL)
+		conn_close(t->hs.head);
+	for (tc = t->open.head; tc != NULL; tc = next) {
+		next = tc->next;
+		if (tc->busy)
+			tc->close_after = true;	/* after its reply */
+		else
+			conn_close(tc);
+	}
 }
 
 static void *
-acceptor_main(void *arg)
+loop_main(void *arg)
 {
 	struct tls_server *t = arg;
-	struct pollfd p[2] = { { .fd = t->lfd, .events = POLLIN },
-		{ .fd = t->stopfd, .events = POLLIN } };
-	int fd;
+	struct epoll_event ev[TLS_EVENTS];
+	struct tconn *tc;
+	int n, i, wait_ms, hs_steps;
+	bool accept_now, done_now;
+	uint32_t e;
 
 	for (;;) {
-		if (poll(p, 2, -1) < 0) {
+		wait_ms = expire(t);
+		reap(t);
+		log_drops(t);
+		if (t->stopping && t->inflight == 0)
+			break;
+		n = epoll_wait(t->epfd, ev, TLS_EVENTS, wait_ms);
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			log_error("event=tls_poll error=\"%s\"",
+			log_error("event=tls_epoll error=\"%s\"",
 			    strerror(errno));
 			break;
 		}
-		if (p[1].revents != 0)
-			break;
-		while ((fd = accept4(t->lfd, NULL, NULL, SOCK_NONBLOCK |
-		    SOCK_CLOEXEC)) >= 0)
-			start_conn(t, fd);
+		/* first replies, the stop signal and authenticated hosts */
+		accept_now = done_now = false;
+		for (i = 0; i < n; i++) {
+			if (ev[i].data.ptr == &t->stopfd)
+				begin_stop(t);
+			else if (ev[i].data.ptr == &t->evfd)
+				done_now = true;
+			else if (ev[i].data.ptr == &t->lfd)
+				accept_now = true;
+		}
+		if (done_now)
+			drain_done(t);
+		for (i = 0; i < n; i++) {
+			tc = ev[i].data.ptr;
+			if (tc == (void *)&t->stopfd || tc == (void *)&t->evfd ||
+			    tc == (void *)&t->lfd || tc->st != TC_OPEN)
+				continue;
+			e = ev[i].events;
+			if ((e & (EPOLLERR | EPOLLHUP)) != 0 &&
+			    (e & EPOLLIN) == 0)
+				conn_close(tc);
+			else
+				open_pump(tc);
+		}
+		/* then handshakes, a bounded number; the rest come back */
+		hs_steps = 0;
+		for (i = 0; i < n && hs_steps < TLS_HS_PER_BATCH; i++) {
+			tc = ev[i].data.ptr;
+			if (tc == (void *)&t->stopfd || tc == (void *)&t->evfd ||
+			    tc == (void *)&t->lfd || tc->st != TC_HANDSHAKE)
+				continue;
+			hs_steps++;
+			hs_step(tc);
+		}
+		if (accept_now && t->accepting)
+			accept_some(t);
+		reap(t);
 	}
 	return NULL;
+}
+
+/* Make sure the caps fit under the descriptor limit, raising it towards
+ * the hard limit if need be. */
+static void
+raise_nofile(const struct tls_config *cfg)
+{
+	rlim_t need = (rlim_t)cfg->max_connections +
+	    (rlim_t)cfg->max_unauthenticated + 256;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ?
+	    need : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < need)
+		log_warn("event=tls_nofile limit=%llu need=%llu why=\"the "
+		    "descriptor limit is below the TLS caps; handshakes are "
+		    "dropped early when it runs out\"",
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)need);
 }
 
 int
 tls_start(struct brokerd *d, struct tls_server **out, struct brk_error *err)
 {
+	struct epoll_event ev = { .events = EPOLLIN };
 	struct tls_server *t;
 	int r = BRK_ERR_NOMEM;
 
@@ -710,24 +1309,43 @@ tls_start(struct brokerd *d, struct tls_server **out, struct brk_error *err)
 		return r;
 	t->d = d;
 	t->cfg = d->cfg->tls;
-	t->lfd = t->stopfd = -1;
+	t->lfd = t->stopfd = t->evfd = t->epfd = -1;
 	pthread_mutex_init(&t->lock, NULL);
-	pthread_cond_init(&t->idle, NULL);
 	if ((r = make_ctx(t->cfg, &t->ctx, err)) != 0 ||
 	    (r = listen_tcp(t->cfg, &t->lfd, err)) != 0)
 		goto fail;
+	raise_nofile(t->cfg);
 	r = BRK_ERR_IO;
 	if ((t->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
-	    pthread_create(&t->acceptor, NULL, acceptor_main, t) != 0) {
-		brk_error_set(err, r, "tls: cannot start the listener");
-		goto fail;
-	}
+	    (t->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+	    (t->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		goto io;
+	ev.data.ptr = &t->lfd;
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->lfd, &ev) != 0)
+		goto io;
+	ev.data.ptr = &t->stopfd;
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->stopfd, &ev) != 0)
+		goto io;
+	ev.data.ptr = &t->evfd;
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->evfd, &ev) != 0)
+		goto io;
+	t->accepting = true;
+	if (pthread_create(&t->loop, NULL, loop_main, t) != 0)
+		goto io;
 	t->started = true;
-	log_info("event=tls_ready listen=%s:%s max_connections=%d",
+	log_info("event=tls_ready listen=%s:%s max_connections=%d "
+	    "max_unauthenticated=%d max_unauthenticated_per_source=%d "
+	    "handshake_timeout_ms=%d ticket_lifetime=%d",
 	    t->cfg->listen_host ? t->cfg->listen_host : "*",
-	    t->cfg->listen_port, t->cfg->max_connections);
+	    t->cfg->listen_port, t->cfg->max_connections,
+	    t->cfg->max_unauthenticated,
+	    t->cfg->max_unauthenticated_per_source,
+	    t->cfg->handshake_timeout_ms, t->cfg->ticket_lifetime);
 	*out = t;
 	return 0;
+io:
+	brk_error_set(err, r, "tls: cannot start the listener: %s",
+	    strerror(errno));
 fail:
 	tls_stop(t);
 	return r;
@@ -736,25 +1354,42 @@ fail:
 void
 tls_stop(struct tls_server *t)
 {
+	struct tconn *tc, *next;
+	struct src *s, *snext;
 	uint64_t one = 1;
+	size_t b;
 
 	if (t == NULL)
 		return;
-	/* the eventfd stays readable: every thread's poll sees it */
 	if (t->stopfd >= 0 && write(t->stopfd, &one, sizeof(one)) < 0)
 		log_error("event=tls_stop error=\"%s\"", strerror(errno));
 	if (t->started)
-		pthread_join(t->acceptor, NULL);
-	pthread_mutex_lock(&t->lock);
-	while (t->nconns > 0)
-		pthread_cond_wait(&t->idle, &t->lock);
-	pthread_mutex_unlock(&t->lock);
+		pthread_join(t->loop, NULL);	/* waits for calls in flight */
+	/* the loop left with nothing in flight; close what remains */
+	for (tc = t->open.head; tc != NULL; tc = next) {
+		next = tc->next;
+		conn_close(tc);
+	}
+	while (t->hs.head != NULL)
+		conn_close(t->hs.head);
+	reap(t);
+	t->drops_logged_ms = 0;	/* the last counts, whatever the time */
+	log_drops(t);
+	for (b = 0; b < TLS_SRC_BUCKETS; b++)
+		for (s = t->srcs[b]; s != NULL; s = snext) {
+			snext = s->next;
+			free(s);
+		}
+	store_read_free(t->rtxn);
 	SSL_CTX_free(t->ctx);
 	if (t->lfd >= 0)
 		close(t->lfd);
 	if (t->stopfd >= 0)
 		close(t->stopfd);
+	if (t->evfd >= 0)
+		close(t->evfd);
+	if (t->epfd >= 0)
+		close(t->epfd);
 	pthread_mutex_destroy(&t->lock);
-	pthread_cond_destroy(&t->idle);
 	free(t);
 }

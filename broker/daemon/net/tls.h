@@ -5,9 +5,14 @@
  * the certificate's subject CN (or, without a CN, its single DNS SAN) is
  * the host name H.  Over TLS a host may only ask op "check" (and op
  * "snapshot") about its own resource "host:H"; every other request is
- * refused with code "denied" before any op runs.  The listener runs in
- * threads of its own, a bounded number, and is the only file of the daemon
- * that touches OpenSSL's TLS.
+ * refused with code "denied" before any op runs.  The listener runs one
+ * thread of its own with an event loop (no thread per connection), and is
+ * the only file of the daemon that touches OpenSSL's TLS.
+ *
+ * Peers that have not finished a handshake are cheap and bounded: a
+ * handshake deadline, a cap per source address, and a total cap that drops
+ * the oldest handshake first.  Authenticated connections have a cap of their
+ * own and are never dropped to make room for handshakes.
  */
 #ifndef BRK_TLS_H
 #define BRK_TLS_H
@@ -26,16 +31,27 @@ struct tls_config {
 	char *cert;		/* PEM certificate (chain) of the broker */
 	char *key;		/* PEM private key (not encrypted) */
 	char *client_ca;	/* PEM CA(s) that issue host certificates */
-	int max_connections;	/* concurrent TLS connections, default 32 */
-	int timeout;		/* seconds for a handshake, a request line
-				 * or a reply; idle connections close after
-				 * it too.  Default 10 */
+	int max_connections;	/* authenticated connections, default 256 */
+	int timeout;		/* seconds for a request line or a reply;
+				 * idle authenticated connections close
+				 * after it too.  Default 10 */
+	int handshake_timeout_ms;	/* accept to verified client
+					 * certificate; default 2000 */
+	int max_unauthenticated;	/* handshakes in progress, all
+					 * sources; default 512 */
+	int max_unauthenticated_per_source;	/* per IPv4 address or IPv6
+						 * /64; default 16 */
+	int ticket_lifetime;	/* seconds a TLS 1.3 session ticket may be
+				 * resumed; 0: no tickets.  Default 300 */
 };
 
 /*
  * Parse the "tls" section: {"listen": "HOST:PORT", "cert": PATH, "key":
  * PATH, "client_ca": PATH} (all required), plus optional "max_connections"
- * (1..100) and "timeout" (1..300 seconds).  HOST may be a name, an IPv4
+ * (1..10000), "timeout" (1..300 seconds), "handshake_timeout_ms"
+ * (100..60000), "max_unauthenticated" (1..100000),
+ * "max_unauthenticated_per_source" (1..100000) and "ticket_lifetime"
+ * (0..86400 seconds).  HOST may be a name, an IPv4
  * address, "[v6]", or "*" for every address.  Strict: unknown keys and
  * wrong types are errors naming the key.  Returns 0 and sets *out
  * (tls_config_free()), or BRK_ERR_INVALID / BRK_ERR_NOMEM with err filled.
@@ -47,7 +63,8 @@ void tls_config_free(struct tls_config *c);
 
 /*
  * Load the certificates and key, bind and listen on d->cfg->tls->listen,
- * and start the listener thread.  Call after server_new() (calls are
+ * raise the soft descriptor limit towards what the caps need, and start the
+ * listener thread.  Call after server_new() (calls are
  * dispatched with ops_dispatch(), which needs the store, writer and
  * policy).  Errors: BRK_ERR_IO (bind/listen), BRK_ERR_CRYPTO (files),
  * BRK_ERR_NOMEM, with err filled.

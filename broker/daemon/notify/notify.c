@@ -48,7 +48,7 @@ severity(const char *ev)
 	static const char *const warning[] = { "flag.added", NULL };
 	static const char *const notice[] = { "request.denied",
 		"grant.revoked", "optout.added", "optout.removed",
-		"freeze.off", "freeze.expired", "flag.removed",
+		"optout.extended", "freeze.extended", "freeze.off", "freeze.expired", "flag.removed",
 		"policy.loaded", NULL };
 	size_t i;
 

@@ -46,6 +46,7 @@ static const struct op {
 	{ "review.list", op_review_list, OP_POOL },
 	{ "optout.add", op_optout_add, OP_IO },
 	{ "optout.remove", op_optout_remove, OP_IO },
+	{ "optout.extend", op_optout_extend, OP_IO },
 	{ "optout.list", op_optout_list, OP_POOL },
 	{ "optout.show", op_optout_show, OP_IO },
 	{ "optout.report", op_optout_report, OP_POOL },

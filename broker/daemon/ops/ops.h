@@ -59,6 +59,7 @@ int op_pending(struct call *c);
 int op_review_list(struct call *c);
 int op_optout_add(struct call *c);
 int op_optout_remove(struct call *c);
+int op_optout_extend(struct call *c);
 int op_optout_list(struct call *c);
 int op_optout_show(struct call *c);
 int op_optout_report(struct call *c);
@@ -95,6 +96,15 @@ struct req_op {
 	int64_t now;
 	int64_t ttl;			/* approve: shortened duration or 0 */
 	struct policy_ref *pref;	/* the policy that decided (create) */
+	/*
+	 * create: the approval a break-glass request falls back to when a
+	 * review flag, a freeze or an opt-out holds it (apply_escalation).
+	 */
+	struct {
+		bool during_freeze, during_optout;
+		bool require_reason, require_ticket, clamped;
+		int64_t ttl;
+	} bg;
 	char msg[512];			/* why apply refused */
 	/*
 	 * A new grant's certificate is signed while its transaction is being
@@ -106,6 +116,9 @@ struct req_op {
 	int rc;				/* the commit's result */
 	char *cert;			/* signed, not yet sent */
 	char cert_err[512];
+	json_t *approvals;		/* approve: who approved so far */
+	bool fresh;			/* request --new: never a repeat */
+	bool duplicate;			/* request: an open one was returned */
 };
 
 /* The audit record of a change to op->rec. */

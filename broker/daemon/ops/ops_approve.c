@@ -353,14 +353,19 @@ apply_approve(struct store_txn *t, void *arg)
 			return rc;
 		if (min_ttl > 0 && min_ttl < r->ttl)
 			r->ttl = min_ttl;
-		r->state = ST_ACTIVE;
 		r->decided_at = op->now;
 		r->starts_at = r->requested_start > op->now ?
 		    r->requested_start : op->now;
+		r->state = r->starts_at > op->now ? ST_SCHEDULED : ST_ACTIVE;
 		r->expires_at = r->starts_at + r->ttl;
 		if ((rc = audit_approval(t, a, "request.approved", NULL)) != 0)
 			return rc;
 	}
+	/* the reply names who approved so far */
+	json_decref(op->approvals);
+	if ((op->approvals = json_array()) != NULL &&
+	    (rc = approvals_list(t, r->serial, op->approvals, &min_ttl)) != 0)
+		return rc;
 	return reqstore_update(t, &old, r);
 }
 
@@ -527,6 +532,8 @@ struct pending_scan {
 	struct call *c;
 	struct store_txn *t;
 	int64_t now;
+	uint64_t after;		/* page: only serials after this one */
+	size_t limit;		/* page size */
 	json_t *out;
 };
 
@@ -538,6 +545,8 @@ add_pending(uint64_t serial, void *arg)
 	json_t *o, *approvals;
 	int64_t min_ttl;
 
+	if (serial <= ps->after)
+		return 0;
 	if (reqstore_load(ps->t, serial, &r) != 0 ||
 	    !reqstore_is_live(&r, ps->now) || !ops_is_approver(&ps->c->who,
 	    &r) || strcmp(r.user, ps->c->who.name) == 0 ||
@@ -550,21 +559,46 @@ add_pending(uint64_t serial, void *arg)
 	}
 	approvals_list(ps->t, serial, approvals, &min_ttl);
 	json_object_set_new(o, "approvals", approvals);
-	json_object_set_new(o, "approvals_needed",
-	    json_integer(r.quorum - r.approvals));
 	json_object_set_new(o, "age_s", json_integer(ps->now - r.created_at));
 	json_object_set_new(o, "i_approved", json_boolean(approvals_has(ps->t,
 	    serial, ps->c->who.name)));
 	json_array_append_new(ps->out, o);
-	return json_array_size(ps->out) >= 1000 ? 1 : 0;
+	return json_array_size(ps->out) >= ps->limit ? 1 : 0;
 }
 
+#define PENDING_PAGE 100
+#define PENDING_PAGE_MAX 1000
+
+/*
+ * Oldest first (the by-state index is in serial order), a page at a time:
+ * "limit" (default 100, at most 1000) and "after" (a request id) page on,
+ * so the requests of many users cannot push one out of sight.
+ */
 int
 op_pending(struct call *c)
 {
-	struct pending_scan ps = { .c = c, .now = time_now() };
+	static const char *const keys[] = { "limit", "after", NULL };
+	struct brk_error err = { { 0 } };
+	struct pending_scan ps = { .c = c, .now = time_now(),
+	    .limit = PENDING_PAGE };
+	const char *after = NULL;
+	int64_t limit = PENDING_PAGE;
 	int r;
 
+	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
+	    ((r = proto_arg_int(c->req->args, "limit", false, 1,
+	    PENDING_PAGE_MAX, &limit, &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
+	    ((r = proto_arg_str(c->req->args, "after", false, 23, &after,
+	    &err)) != 0 && r != BRK_ERR_NOTFOUND)) {
+		call_fail(c, r, "%s", err.msg);
+		return 0;
+	}
+	if (after != NULL && req_id_parse(after, &ps.after) != 0) {
+		call_fail(c, BRK_ERR_INVALID, "after: \"%.30s\" is not a "
+		    "request id", after);
+		return 0;
+	}
+	ps.limit = (size_t)limit;
 	ps.out = json_array();
 	if (ps.out == NULL || (r = call_read(c, &ps.t)) != 0 ||
 	    (r = reqstore_by_state(ps.t, ST_PENDING, add_pending, &ps)) != 0) {

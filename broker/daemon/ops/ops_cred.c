@@ -1,6 +1,7 @@
 /*
  * ops_cred.c - credential ops: cert, krl, ca.show, snapshot.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -387,8 +388,12 @@ fill_snapshot(struct snap_fill *f)
 	size_t i, j;
 	int rc;
 
+	/* a scheduled grant whose window opened before the sweep recorded
+	 * it counts as the live check counts it */
 	if ((rc = reqstore_by_state(f->t, ST_ACTIVE, collect_grant, f)) != 0 ||
 	    (rc = f->rc) != 0 ||
+	    (rc = reqstore_by_state(f->t, ST_SCHEDULED, collect_grant,
+	    f)) != 0 || (rc = f->rc) != 0 ||
 	    (rc = optouts_live(f->t, collect_optout, f)) != 0 ||
 	    (rc = f->rc) != 0)
 		return rc;
@@ -426,6 +431,21 @@ may_snapshot(struct call *c, const char *host)
 	return ok;
 }
 
+/* A host name as hosts name themselves in resources (host:NAME). */
+static bool
+host_name_valid(const char *h)
+{
+	size_t i;
+
+	if (h[0] == '\0' || h[0] == '-' || h[0] == '.')
+		return false;
+	for (i = 0; h[i] != '\0'; i++)
+		if (!isalnum((unsigned char)h[i]) && h[i] != '.' &&
+		    h[i] != '-' && h[i] != '_')
+			return false;
+	return true;
+}
+
 int
 op_snapshot(struct call *c)
 {
@@ -446,9 +466,16 @@ op_snapshot(struct call *c)
 		goto fail;
 	snprintf(resource, sizeof(resource), "host:%s", host);
 	rc = BRK_ERR_INVALID;
-	if (!name_resource_valid(resource) || strchr(host, '*') != NULL ||
-	    strchr(host, '?') != NULL) {
-		brk_error_set(&err, rc, "\"%.64s\" is not a host name", host);
+	if (strncmp(host, "host:", 5) == 0) {
+		/* host:web-2 would be the resource host:host:web-2, which no
+		 * grant names: a valid-looking snapshot that allows nobody */
+		brk_error_set(&err, rc, "\"%.64s\" is a resource, not a host "
+		    "name: use --host %.64s", host, host + 5);
+		goto fail;
+	}
+	if (!host_name_valid(host) || !name_resource_valid(resource)) {
+		brk_error_set(&err, rc, "\"%.64s\" is not a host name (letters, "
+		    "digits, '.', '-' and '_')", host);
 		goto fail;
 	}
 	rc = BRK_ERR_DENIED;

@@ -155,7 +155,8 @@ collect_auto(uint64_t serial, void *arg)
 	return rv->n == sizeof(rv->serials) / sizeof(rv->serials[0]);
 }
 
-/* freeze --revoke-active: end every automatic grant, in this txn. */
+/* freeze --revoke-active: end every automatic grant (active or
+ * scheduled), in this txn.  Grants people approved stay. */
 static int
 revoke_automatic(struct store_txn *t, struct optout_op *op)
 {
@@ -172,7 +173,10 @@ revoke_automatic(struct store_txn *t, struct optout_op *op)
 	optout_id(op->o.id, fid);
 	do {
 		rv->n = 0;
-		if ((r = reqstore_by_state(t, ST_ACTIVE, collect_auto, rv)) != 0)
+		if ((r = reqstore_by_state(t, ST_ACTIVE, collect_auto, rv)) != 0 ||
+		    (rv->n < sizeof(rv->serials) / sizeof(rv->serials[0]) &&
+		    (r = reqstore_by_state(t, ST_SCHEDULED, collect_auto,
+		    rv)) != 0))
 			break;
 		for (i = 0; i < rv->n && r == 0; i++) {
 			if ((r = reqstore_load(t, rv->serials[i], &old)) != 0)
@@ -424,6 +428,67 @@ apply_unfreeze(struct store_txn *t, struct end_op *op)
 	return 0;
 }
 
+struct chain {
+	struct end_op *op;
+	uint64_t ids[64], extends[64];
+	size_t n;
+};
+
+static int
+collect_chain(const struct optout *o, void *arg)
+{
+	struct chain *ch = arg;
+
+	if (optout_active(o, ch->op->now)) {
+		ch->ids[ch->n] = o->id;
+		ch->extends[ch->n++] = o->extends;
+	}
+	return ch->n == sizeof(ch->ids) / sizeof(ch->ids[0]);
+}
+
+/*
+ * Renewals made before `optout extend` changed the opt-out itself were
+ * new opt-outs naming the one they renew (o4 extends o3).  Removing any
+ * of them ends the whole chain, so no renewal keeps a removed block.
+ */
+static int
+end_renewals(struct store_txn *t, struct end_op *op, const struct optout *rm,
+    const char *action)
+{
+	struct chain ch = { .op = op };
+	bool in[64] = { false }, grew = true;
+	struct optout o;
+	size_t i, k;
+	int r;
+
+	if ((r = optouts_live(t, collect_chain, &ch)) != 0)
+		return r;
+	/* rm itself has left the live set: start from its neighbours */
+	for (i = 0; i < ch.n; i++)
+		in[i] = ch.ids[i] == rm->id || ch.extends[i] == rm->id ||
+		    (rm->extends != 0 && ch.ids[i] == rm->extends);
+	while (grew) {
+		grew = false;
+		for (i = 0; i < ch.n; i++)
+			for (k = 0; k < ch.n && !in[i]; k++)
+				if (in[k] && (ch.extends[i] == ch.ids[k] ||
+				    ch.extends[k] == ch.ids[i]))
+					grew = in[i] = true;
+	}
+	for (i = 0; i < ch.n; i++) {
+		if (!in[i] || ch.ids[i] == rm->id)
+			continue;
+		if ((r = optouts_load(t, ch.ids[i], &o)) != 0)
+			return r;
+		/* a renewal is of the same scope; the remover was checked
+		 * against that scope, never against another */
+		if (strcmp(o.scope, rm->scope) == 0 &&
+		    (r = end_one(t, op, &o, action)) != 0)
+			return r;
+	}
+	return 0;
+}
+
 static int
 apply_end(struct store_txn *t, void *arg)
 {
@@ -439,11 +504,6 @@ apply_end(struct store_txn *t, void *arg)
 		snprintf(op->msg, sizeof(op->msg), "no opt-out %s", id);
 		return r;
 	}
-	if (!optout_active(&o, op->now)) {
-		snprintf(op->msg, sizeof(op->msg), "opt-out %s has already "
-		    "ended", id);
-		return BRK_ERR_STATE;
-	}
 	if (!((o.kind == OPT_GLOBAL || o.freeze) ? op->admin : op->manager)) {
 		snprintf(op->msg, sizeof(op->msg), "%s may not remove %s "
 		    "(%s)", op->c->who.name, id, o.kind == OPT_GLOBAL ||
@@ -451,7 +511,19 @@ apply_end(struct store_txn *t, void *arg)
 		    "within their scopes");
 		return BRK_ERR_DENIED;
 	}
-	return end_one(t, op, &o, o.freeze ? "freeze.off" : "optout.removed");
+	/* an ended one's renewals may still be in force */
+	if (optout_active(&o, op->now) && (r = end_one(t, op, &o, o.freeze ?
+	    "freeze.off" : "optout.removed")) != 0)
+		return r;
+	if ((r = end_renewals(t, op, &o, o.freeze ? "freeze.off" :
+	    "optout.removed")) != 0)
+		return r;
+	if (json_array_size(op->ended) == 0) {
+		snprintf(op->msg, sizeof(op->msg), "opt-out %s has already "
+		    "ended", id);
+		return BRK_ERR_STATE;
+	}
+	return 0;
 }
 
 static void
@@ -526,6 +598,143 @@ fail:
 	policy_put(c->d, p);
 	if (op != NULL)
 		json_decref(op->ended);
+	free(op);
+	call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
+	return r;
+}
+
+/* optout extend: the same opt-out, ending later. */
+struct extend_op {
+	struct call *c;
+	uint64_t id;
+	int64_t now, until;	/* the new end */
+	char reason[4097];
+	bool manager, admin;
+	struct optout o;	/* as extended, for the reply */
+	char msg[512];
+};
+
+static int
+apply_extend(struct store_txn *t, void *arg)
+{
+	struct extend_op *op = arg;
+	struct optout_op aop = { .c = op->c, .now = op->now };
+	char id[24], was[TIMEFMT_LEN];
+	json_t *d;
+	int r;
+
+	optout_id(op->id, id);
+	if ((r = optouts_load(t, op->id, &aop.o)) != 0) {
+		snprintf(op->msg, sizeof(op->msg), "no opt-out %s", id);
+		return r;
+	}
+	if (!optout_active(&aop.o, op->now)) {
+		snprintf(op->msg, sizeof(op->msg), "opt-out %s has already "
+		    "ended: add a new one", id);
+		return BRK_ERR_STATE;
+	}
+	if (!((aop.o.kind == OPT_GLOBAL || aop.o.freeze) ? op->admin :
+	    op->manager)) {
+		snprintf(op->msg, sizeof(op->msg), "%s may not extend %s (%s)",
+		    op->c->who.name, id, aop.o.kind == OPT_GLOBAL ||
+		    aop.o.freeze ? "policy admins only" : "optout_managers "
+		    "only, within their scopes");
+		return BRK_ERR_DENIED;
+	}
+	time_rfc3339(aop.o.until, was);
+	if (op->until <= aop.o.until) {
+		snprintf(op->msg, sizeof(op->msg), "opt-out %s already lasts "
+		    "until %s: extend only moves its end later (optout remove "
+		    "ends it)", id, was);
+		return BRK_ERR_INVALID;
+	}
+	aop.o.until = op->until;
+	if ((r = optouts_update(t, &aop.o)) != 0)
+		return r;
+	d = optout_json(&aop.o, op->now);
+	json_object_set_new(d, "previous_until", json_string(was));
+	r = audit_append(t, op->now, &(struct audit_event){
+	    .action = aop.o.freeze ? "freeze.extended" : "optout.extended",
+	    .actor = op->c->who.name, .caller = op->c->caller.name,
+	    .target = id, .reason = op->reason, .details = d }, NULL);
+	json_decref(d);
+	op->o = aop.o;
+	return r;
+}
+
+static void
+done_extend(void *arg, int rc)
+{
+	struct extend_op *op = arg;
+	struct call *c = op->c;
+	json_t *o = rc == 0 ? optout_json(&op->o, op->now) : NULL;
+	char msg[600];
+
+	snprintf(msg, sizeof(msg), "%s", op->msg[0] ? op->msg :
+	    brk_strerror(rc));
+	free(op);
+	if (rc == 0)
+		call_reply(c, o);
+	else
+		call_fail(c, rc, "%s", msg);
+}
+
+int
+op_optout_extend(struct call *c)
+{
+	static const char *const keys[] = { "id", "for", "reason", NULL };
+	struct brk_error err = { { 0 } };
+	struct policy_ref *p = policy_get(c->d);
+	struct extend_op *op = calloc(1, sizeof(*op));
+	const char *id = NULL, *reason = NULL;
+	int64_t dur = 0, max = policy_limits(p->policy)->optout_max;
+	struct store_txn *t = NULL;
+	struct optout probe;
+	int r = BRK_ERR_NOMEM;
+
+	if (op == NULL)
+		goto fail;
+	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
+	    (r = proto_arg_str(c->req->args, "id", true, 24, &id,
+	    &err)) != 0 ||
+	    (r = proto_arg_int(c->req->args, "for", true, 1, INT64_MAX / 2,
+	    &dur, &err)) != 0 ||
+	    (r = proto_arg_str(c->req->args, "reason", true, 4096, &reason,
+	    &err)) != 0)
+		goto fail;
+	r = BRK_ERR_INVALID;
+	if (optout_id_parse(id, &op->id) != 0) {
+		brk_error_set(&err, r, "\"%.24s\" is not an opt-out id (like "
+		    "o3)", id);
+		goto fail;
+	}
+	/* nothing is unlimited: each extension is capped like a new one */
+	r = BRK_ERR_DENIED;
+	if (dur > max) {
+		brk_error_set(&err, r, "opt-outs last at most %llds "
+		    "(limits.optout_max); asked for %llds", (long long)max,
+		    (long long)dur);
+		goto fail;
+	}
+	op->c = c;
+	op->now = time_now();
+	op->until = op->now + dur;
+	snprintf(op->reason, sizeof(op->reason), "%s", reason);
+	op->admin = call_has_role(c, p, ROLE_POLICY_ADMINS);
+	op->manager = call_has_role(c, p, ROLE_OPTOUT_MANAGERS);
+	/* managers act within their scopes: check the target's */
+	if (op->manager && call_read(c, &t) == 0 &&
+	    optouts_load(t, op->id, &probe) == 0)
+		op->manager = policy_optout_scope_allowed(p->policy,
+		    c->who.name, ident_groups(&c->who), c->who.ngroups,
+		    probe.scope);
+	if ((r = writer_submit(c->d->writer, apply_extend, done_extend,
+	    op)) != 0)
+		goto fail;
+	policy_put(c->d, p);
+	return 0;
+fail:
+	policy_put(c->d, p);
 	free(op);
 	call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
 	return r;

@@ -10,6 +10,7 @@
 
 #include "duration.h"
 #include "escalate.h"
+#include "flags.h"
 #include "timefmt.h"
 #include "names.h"
 #include "ops.h"
@@ -121,6 +122,56 @@ op_policy_show(struct call *c)
 	return 0;
 }
 
+struct causes {
+	const struct cover *cv;
+	int64_t now;
+	json_t *out;
+};
+
+static int
+add_cause(const struct optout *o, void *arg)
+{
+	struct causes *cs = arg;
+	json_t *j;
+
+	if (!optout_active(o, cs->now) || !optout_covers(o, cs->cv))
+		return 0;
+	if ((j = optout_json(o, cs->now)) == NULL)
+		return BRK_ERR_NOMEM;
+	json_object_set_new(j, "kind", json_string(o->freeze ? "freeze" :
+	    "optout"));
+	json_array_append_new(cs->out, j);
+	return 0;
+}
+
+/* Every opt-out, freeze and flag in force that covers the query: the
+ * text names each of them, not only the strictest. */
+static int
+explain_causes(struct store_txn *t, const struct cover *cv, int64_t now,
+    json_t *o)
+{
+	struct causes cs = { .cv = cv, .now = now, .out = json_array() };
+	struct flag fl;
+	json_t *j;
+	int r;
+
+	if (cs.out == NULL)
+		return BRK_ERR_NOMEM;
+	if ((r = optouts_live(t, add_cause, &cs)) != 0) {
+		json_decref(cs.out);
+		return r;
+	}
+	if (flags_get(t, cv->user, now, &fl) == 0 &&
+	    (j = flag_json(&fl, now)) != NULL) {
+		json_object_set_new(j, "kind", json_string("flag"));
+		json_object_set_new(j, "mode", json_string(fl.severity ==
+		    FLAG_BLOCK ? "block" : "manual"));
+		json_array_append_new(cs.out, j);
+	}
+	json_object_set_new(o, "causes", cs.out);
+	return 0;
+}
+
 /* What opt-outs and flags in force would do to this decision now. */
 static int
 explain_escalation(struct call *c, struct policy_ref *p,
@@ -143,7 +194,8 @@ explain_escalation(struct call *c, struct policy_ref *p,
 		.groups = q->groups, .ngroups = q->ngroups,
 		.resource = q->resource, .rules = rules };
 	if ((r = call_read(c, &t)) != 0 ||
-	    (r = escalate_find(t, &cv, time_now(), &esc)) != 0)
+	    (r = escalate_find(t, &cv, time_now(), &esc)) != 0 ||
+	    (r = explain_causes(t, &cv, time_now(), o)) != 0)
 		return r;
 	escalate_ids(&esc, ids, sizeof(ids));
 	json_object_set_new(o, "optouts", json_string(ids));

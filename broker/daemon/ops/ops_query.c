@@ -82,7 +82,9 @@ op_list(struct call *c)
 		goto fail;
 	}
 	if (state != NULL && (l.state = req_state_parse(state)) < 0) {
-		brk_error_set(&err, r, "unknown state \"%.16s\"", state);
+		brk_error_set(&err, r, "unknown state \"%.16s\" (pending, "
+		    "scheduled, active, denied, cancelled, expired, revoked)",
+		    state);
 		goto fail;
 	}
 	r = BRK_ERR_DENIED;
@@ -123,7 +125,7 @@ op_show(struct call *c)
 	struct store_txn *t = NULL;
 	const char *id = NULL;
 	struct request r;
-	char rid[24];
+	char rid[24], cap[REC_NAME + 32];
 	json_t *o = NULL, *tl;
 	uint64_t serial;
 	int rc;
@@ -150,6 +152,11 @@ op_show(struct call *c)
 	o = record_to_json(&r);
 	tl = json_array();
 	req_id(serial, rid);
+	record_clamped_by(&r, p != NULL && policy_limits(p->policy) != NULL ?
+	    policy_limits(p->policy)->break_glass_max_ttl : 0, cap,
+	    sizeof(cap));
+	if (o != NULL && cap[0] != '\0')
+		json_object_set_new(o, "clamped_by", json_string(cap));
 	if (o == NULL || tl == NULL ||
 	    (rc = audit_by(t, 't', rid, 1000, tl)) != 0) {
 		json_decref(tl);
@@ -178,6 +185,7 @@ struct active_find {
 	int64_t now;
 	struct request *grants;	/* live grants, CHECK_MAX_GRANTS at most */
 	size_t n;
+	struct request next;	/* the earliest scheduled grant, if any */
 };
 
 static int
@@ -188,8 +196,13 @@ find_active(uint64_t serial, void *arg)
 
 	/* the index is keyed by role already; the shared rule decides, so
 	 * that snapshot_decide() cannot say otherwise offline */
-	if (reqstore_load(f->t, serial, r) != 0 ||
-	    !reqstore_in_window(r, f->now) ||
+	if (reqstore_load(f->t, serial, r) != 0)
+		return 0;
+	/* a window not yet open: kept to say when it starts */
+	if (r->starts_at > f->now && r->expires_at > f->now &&
+	    (f->next.serial == 0 || r->starts_at < f->next.starts_at))
+		f->next = *r;
+	if (!reqstore_in_window(r, f->now) ||
 	    !grant_admits(r->role, r->expires_at, f->login, f->now))
 		return 0;
 	return ++f->n == CHECK_MAX_GRANTS;
@@ -314,13 +327,26 @@ op_check(struct call *c)
 		goto fail;
 	snprintf(why, sizeof(why), "%s has no active grant for %s", user,
 	    resource);
+	if (f.next.serial != 0) {
+		req_id(f.next.serial, id);
+		time_rfc3339(f.next.starts_at, ts);
+		snprintf(why, sizeof(why), "%s has no active grant for %s yet: "
+		    "grant %s is scheduled to start at %s", user, resource, id,
+		    ts);
+	}
 	if (f.n > 0)
 		g = unblocked_grant(c, p, &f, why, sizeof(why));
-	if (g == NULL)
+	if (g == NULL) {
 		o = json_pack("{s:b, s:s, s:s, s:n, s:n, s:s, s:b}", "allowed",
 		    0, "user", user, "resource", resource, "grant",
 		    "expires_at", "reason", why, "blocked", f.n > 0);
-	else {
+		if (o != NULL && f.next.serial != 0 && f.n == 0) {
+			req_id(f.next.serial, id);
+			time_rfc3339(f.next.starts_at, ts);
+			json_object_set_new(o, "scheduled", json_pack("{s:s, "
+			    "s:s}", "grant", id, "starts_at", ts));
+		}
+	} else {
 		req_id(g->serial, id);
 		time_rfc3339(g->expires_at, ts);
 		snprintf(why, sizeof(why), "grant %s is active until %s", id,
@@ -387,9 +413,11 @@ add_mine(uint64_t serial, void *arg)
 	struct request r;
 
 	if (reqstore_load(m->t, serial, &r) == 0 &&
-	    reqstore_is_live(&r, m->now))
-		json_array_append_new(r.state == ST_ACTIVE ? m->active :
+	    reqstore_is_live(&r, m->now)) {
+		reqstore_effective(&r, m->now);
+		json_array_append_new(r.state != ST_PENDING ? m->active :
 		    m->pending, record_to_json(&r));
+	}
 	return ++m->seen >= 500;
 }
 
@@ -420,7 +448,7 @@ op_status(struct call *c)
 	struct mine m = { .now = time_now() };
 	struct live_optouts l = { .now = m.now };
 	char started[TIMEFMT_LEN];
-	uint64_t nact = 0, npend = 0;
+	uint64_t nact = 0, npend = 0, nsched = 0;
 	json_t *o, *flags;
 	int r;
 
@@ -432,6 +460,7 @@ op_status(struct call *c)
 	if ((r = call_read(c, &m.t)) != 0 ||
 	    (r = reqstore_count(m.t, ST_ACTIVE, &nact)) != 0 ||
 	    (r = reqstore_count(m.t, ST_PENDING, &npend)) != 0 ||
+	    (r = reqstore_count(m.t, ST_SCHEDULED, &nsched)) != 0 ||
 	    (r = reqstore_by_user(m.t, c->who.name, true, add_mine, &m)) != 0 ||
 	    (r = optouts_live(m.t, add_live_optout, &l)) != 0 ||
 	    (r = flags_list(m.t, m.now, false, flags)) != 0) {
@@ -460,6 +489,8 @@ op_status(struct call *c)
 	    "active", m.active, "pending", m.pending,
 	    "freeze", l.freeze, "optouts", l.list, "flags", flags,
 	    "directory", identity_health(c->d->ident));
+	json_object_set_new(json_object_get(o, "counts"), "scheduled",
+	    json_integer((json_int_t)nsched));
 	policy_put(c->d, p);
 	call_reply(c, o);
 	return 0;

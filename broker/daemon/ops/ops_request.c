@@ -13,10 +13,12 @@
 #include "approvals.h"
 #include "audit.h"
 #include "cred.h"
+#include "duplicates.h"
 #include "duration.h"
 #include "escalate.h"
 #include "optouts.h"
 #include "log.h"
+#include "quota.h"
 #include "names.h"
 #include "ops.h"
 #include "reqstore.h"
@@ -27,7 +29,7 @@
 static const char *
 created_action(enum req_state s)
 {
-	return s == ST_ACTIVE ? "request.granted" :
+	return s == ST_ACTIVE || s == ST_SCHEDULED ? "request.granted" :
 	    s == ST_PENDING ? "request.pending" : "request.denied";
 }
 
@@ -53,6 +55,36 @@ audit_request(struct store_txn *t, struct req_op *op, const char *action,
 	return r;
 }
 
+/*
+ * Break-glass is an emergency path, not a bypass.  Under a manual cause it
+ * goes ahead only where the rule's break_glass object allows that cause
+ * (during_freeze, during_optout); a review flag always holds it.  A held
+ * request becomes the ordinary pending request the rule asks for, with
+ * the rule's approvers, duration and requirements.  (Block causes deny it
+ * like any other request.)
+ */
+static void
+hold_break_glass(struct req_op *op, const struct escalation *esc)
+{
+	struct request *rec = &op->rec;
+	const char *cause = esc->flag_review ? "a review flag" :
+	    esc->freeze_manual && !op->bg.during_freeze ? "a freeze" :
+	    esc->optout_manual && !op->bg.during_optout ? "an opt-out" : NULL;
+
+	if (cause == NULL)
+		return;		/* the rule lets break-glass through these */
+	rec->state = ST_PENDING;
+	rec->break_glass = rec->automatic = false;
+	rec->decided_at = rec->starts_at = 0;
+	rec->ttl = op->bg.ttl;
+	rec->clamped = op->bg.clamped;
+	rec->require_reason = op->bg.require_reason;
+	rec->require_ticket = op->bg.require_ticket;
+	rec->expires_at = op->now + policy_limits(op->pref->policy)->pending_ttl;
+	snprintf(rec->decision, sizeof(rec->decision), "break-glass held for "
+	    "approval by %s: %.400s", cause, esc->why);
+}
+
 /* Route an automatic grant to people (manual) or deny it (block) when an
  * opt-out or flag covers it; checked in the transaction that stores it. */
 static int
@@ -76,20 +108,25 @@ apply_escalation(struct store_txn *t, struct req_op *op,
 		return r;
 	*e = esc;
 	escalate_ids(&esc, rec->optouts, sizeof(rec->optouts));
+	if (esc.level == ESC_MANUAL && rec->state == ST_ACTIVE &&
+	    rec->break_glass) {
+		hold_break_glass(op, &esc);
+		return 0;
+	}
 	if (esc.level == ESC_BLOCK && rec->state != ST_DENIED) {
 		rec->state = ST_DENIED;
 		rec->ttl = 0;
-		rec->break_glass = rec->automatic = false;
+		rec->break_glass = rec->automatic = rec->clamped = false;
 		rec->decided_at = op->now;
 		rec->starts_at = rec->expires_at = 0;
 		snprintf(rec->decision, sizeof(rec->decision), "blocked by "
 		    "%.480s", esc.why);
-	} else if (esc.level == ESC_MANUAL && rec->state == ST_ACTIVE &&
-	    rec->automatic) {
+	} else if (esc.level == ESC_MANUAL && (rec->state == ST_ACTIVE ||
+	    rec->state == ST_SCHEDULED) && rec->automatic) {
 		policy_role_members(p, ROLE_OPTOUT_APPROVERS, &g, &ng, &u, &nu);
 		if (ng + nu == 0) {	/* nobody may approve: fail closed */
 			rec->state = ST_DENIED;
-			rec->automatic = false;
+			rec->automatic = rec->clamped = false;
 			snprintf(rec->decision, sizeof(rec->decision), "%.400s; "
 			    "the policy names no optout_approvers", esc.why);
 			return 0;
@@ -111,6 +148,89 @@ apply_escalation(struct store_txn *t, struct req_op *op,
 
 static void sign_early(void *arg);
 
+/*
+ * limits.requests_per_minute: new requests of the user in the last minute,
+ * denied ones included.  The refused request itself is not stored, so a
+ * flood costs the store nothing.
+ */
+static int
+check_rate(struct store_txn *t, struct req_op *op)
+{
+	int lim = policy_limits(op->pref->policy)->requests_per_minute;
+	bool over;
+	int r;
+
+	if ((r = quota_rate(t, op->rec.user, op->now, lim, &over)) != 0)
+		return r;
+	if (!over)
+		return 0;
+	snprintf(op->msg, sizeof(op->msg), "rate limit: %s made %d requests "
+	    "in the last minute, the most limits.requests_per_minute allows; "
+	    "try again in a minute", op->rec.user, lim);
+	return BRK_ERR_DENIED;
+}
+
+/*
+ * The caps that depend on the outcome: limits.break_glass_per_day for a
+ * break-glass grant (any 24 hours), limits.pending_per_user for a request
+ * that would wait for approval.
+ */
+static int
+check_caps(struct store_txn *t, struct req_op *op)
+{
+	const struct policy_limits *lim = policy_limits(op->pref->policy);
+	int n, r;
+
+	if (op->rec.state == ST_ACTIVE && op->rec.break_glass) {
+		if ((r = quota_recent(t, op->rec.user, op->now - 86400, true,
+		    lim->break_glass_per_day, &n)) != 0)
+			return r;
+		if (n >= lim->break_glass_per_day) {
+			snprintf(op->msg, sizeof(op->msg), "break-glass limit: "
+			    "%s used break-glass %d times in the last 24 "
+			    "hours, the most limits.break_glass_per_day "
+			    "allows; ask for approval instead", op->rec.user,
+			    n);
+			return BRK_ERR_DENIED;
+		}
+	}
+	if (op->rec.state == ST_PENDING) {
+		if ((r = quota_pending(t, op->rec.user, op->now,
+		    lim->pending_per_user, &n)) != 0)
+			return r;
+		if (n >= lim->pending_per_user) {
+			snprintf(op->msg, sizeof(op->msg), "pending limit: %s "
+			    "has %d pending requests, the most "
+			    "limits.pending_per_user allows; cancel one or "
+			    "wait for a decision", op->rec.user, n);
+			return BRK_ERR_DENIED;
+		}
+	}
+	return 0;
+}
+
+/* Asking again for what is already open answers with that request
+ * (unless --new): a grant always, a pending request when the new one would
+ * wait too.  A refusal is never replaced by an earlier grant. */
+static int
+find_repeat(struct store_txn *t, struct req_op *op)
+{
+	struct request dup;
+	int r;
+
+	if (op->fresh || op->rec.state == ST_DENIED)
+		return BRK_ERR_NOTFOUND;
+	/* a pending request answers only what would wait anyway: one that
+	 * policy now grants at once (or break-glass) is not held back */
+	if ((r = dup_find(t, &op->rec, op->now,
+	    policy_limits(op->pref->policy)->pending_ttl,
+	    op->rec.state != ST_PENDING, &dup)) != 0)
+		return r;
+	op->rec = dup;
+	op->duplicate = true;
+	return 0;
+}
+
 static int
 apply_create(struct store_txn *t, void *arg)
 {
@@ -119,7 +239,12 @@ apply_create(struct store_txn *t, void *arg)
 	size_t i;
 	int r;
 
-	if ((r = apply_escalation(t, op, &esc)) != 0 ||
+	if ((r = check_rate(t, op)) != 0 ||
+	    (r = apply_escalation(t, op, &esc)) != 0)
+		return r;
+	if ((r = find_repeat(t, op)) == 0)
+		goto sign;
+	if (r != BRK_ERR_NOTFOUND || (r = check_caps(t, op)) != 0 ||
 	    (r = reqstore_create(t, &op->rec)) != 0)
 		return r;
 	/* which requests each opt-out affected, for `optout show` */
@@ -133,8 +258,10 @@ apply_create(struct store_txn *t, void *arg)
 	    created_action(op->rec.state),
 	    op->rec.reason[0] ? op->rec.reason : NULL)) != 0)
 		return r;
+sign:
 	/* op->rec is final: sign while the batch commits and syncs */
-	if (op->key != NULL && op->rec.state == ST_ACTIVE) {
+	if (op->key != NULL && (op->rec.state == ST_ACTIVE ||
+	    op->rec.state == ST_SCHEDULED)) {
 		op->early = true;
 		op->parts = 2;
 		workpool_submit(op->c->d->pool, sign_early, op);
@@ -142,14 +269,35 @@ apply_create(struct store_txn *t, void *arg)
 	return 0;
 }
 
+/* The reply: the record, what capped it, who approved so far, and
+ * whether it is an open request returned instead of a new one. */
 static json_t *
-reply_json(const struct request *r)
+reply_json(struct req_op *op)
 {
+	const struct request *r = &op->rec;
+	/* transitions hold no policy of their own: the one in force */
+	struct policy_ref *p = op->pref != NULL ? NULL : policy_get(op->c->d);
+	const struct policy_ref *in = op->pref != NULL ? op->pref : p;
+	const struct policy_limits *lim = in != NULL ?
+	    policy_limits(in->policy) : NULL;
 	json_t *o = record_to_json(r);
+	char cap[REC_NAME + 32];
 
-	if (o != NULL && r->state == ST_PENDING)
-		json_object_set_new(o, "approvals_needed",
-		    json_integer(r->quorum - r->approvals));
+	record_clamped_by(r, lim != NULL ? lim->break_glass_max_ttl : 0, cap,
+	    sizeof(cap));
+	if (p != NULL)
+		policy_put(op->c->d, p);
+	if (o == NULL)
+		return NULL;
+	if (cap[0] != '\0')
+		json_object_set_new(o, "clamped_by", json_string(cap));
+	if (op->approvals != NULL) {
+		json_object_set_new(o, "approvals", op->approvals);
+		op->approvals = NULL;
+	} else if (r->state == ST_PENDING && r->approvals == 0)
+		json_object_set_new(o, "approvals", json_array());
+	if (op->duplicate)
+		json_object_set_new(o, "duplicate", json_true());
 	return o;
 }
 
@@ -159,6 +307,7 @@ req_op_free(struct req_op *op)
 	if (op == NULL)
 		return;
 	sshkey_free(op->key);
+	json_decref(op->approvals);
 	if (op->pref != NULL)
 		policy_put(op->c->d, op->pref);
 	free(op->cert);
@@ -185,7 +334,7 @@ send_reply(void *arg)
 		call_fail(c, rc, "%s", msg);
 		return;
 	}
-	o = reply_json(&op->rec);
+	o = reply_json(op);
 	if (o != NULL && op->cert != NULL)
 		json_object_set_new(o, "cert", json_string(op->cert));
 	else if (o != NULL && op->cert_err[0] != '\0')
@@ -224,9 +373,10 @@ done_reply(void *arg, int rc)
 	struct req_op *op = arg;
 
 	op->rc = rc;
-	if (rc == 0)
+	if (rc == 0 && !op->duplicate)
 		__atomic_fetch_add(&op->c->d->counters[op->rec.state ==
-		    ST_ACTIVE ? CNT_AUTO : op->rec.state == ST_PENDING ?
+		    ST_ACTIVE || op->rec.state == ST_SCHEDULED ? CNT_AUTO :
+		    op->rec.state == ST_PENDING ?
 		    CNT_PENDING : CNT_DENIED], 1, __ATOMIC_RELAXED);
 	if (op->early && !last_part(op))
 		return;		/* sign_early replies */
@@ -238,7 +388,7 @@ done_reply(void *arg, int rc)
 
 static const char *const request_keys[] = { "resource", "role", "for",
 	"start", "reason", "ticket", "incident", "break_glass", "pubkey",
-	NULL };
+	"new", NULL };
 
 /* The latest start a request may name: the year 9999. */
 #define START_MAX 253402300799LL
@@ -299,11 +449,14 @@ request_args(struct call *c, struct request *rec, struct brk_error *err)
 static void fill_decision(struct request *rec,
     const struct policy_decision *dec, uint64_t version, int64_t now);
 
-/* An approve decision taken at once, capped, and marked for review. */
+/* An approve decision taken at once, capped, and marked for review; the
+ * writer may still hold it for approval (hold_break_glass). */
 static int
-break_glass(struct request *rec, const struct policy_decision *dec,
+break_glass(struct req_op *op, const struct policy_decision *dec,
     const struct policy_limits *lim, int64_t now, struct brk_error *err)
 {
+	struct request *rec = &op->rec;
+
 	if (!dec->break_glass)
 		return brk_error_set(err, BRK_ERR_DENIED, "rule %s does not "
 		    "allow break-glass: ask for approval instead",
@@ -311,7 +464,17 @@ break_glass(struct request *rec, const struct policy_decision *dec,
 	if (rec->reason[0] == '\0')
 		return brk_error_set(err, BRK_ERR_INVALID, "break-glass needs "
 		    "a reason: add --reason TEXT");
+	if (lim->break_glass_per_day == 0)
+		return brk_error_set(err, BRK_ERR_DENIED, "break-glass is off "
+		    "(limits.break_glass_per_day is 0): ask for approval "
+		    "instead");
 	fill_decision(rec, dec, rec->policy_version, now);
+	op->bg.during_freeze = dec->break_glass_during_freeze;
+	op->bg.during_optout = dec->break_glass_during_optout;
+	op->bg.require_reason = dec->require_reason;
+	op->bg.require_ticket = dec->require_ticket;
+	op->bg.clamped = dec->clamped;
+	op->bg.ttl = dec->ttl;
 	rec->state = ST_ACTIVE;
 	rec->automatic = false;
 	rec->decided_at = rec->starts_at = now;
@@ -345,13 +508,24 @@ fill_decision(struct request *rec, const struct policy_decision *dec,
 	    dec->approver_groups, dec->napprover_groups);
 	ops_join(rec->approver_users, sizeof(rec->approver_users),
 	    dec->approver_users, dec->napprover_users);
+	/* what its certificates may carry, fixed now: a later policy edit
+	 * never changes an issued grant */
+	rec->cert_known = true;
+	rec->cert_extensions = dec->cert_extensions;
+	snprintf(rec->force_command, sizeof(rec->force_command), "%s",
+	    dec->force_command);
+	snprintf(rec->source_address, sizeof(rec->source_address), "%s",
+	    dec->source_address);
 }
 
-/* Decide rec by policy; fails when required fields are missing. */
+/* Decide op->rec by policy; fails when required fields are missing. */
 static int
-decide(struct call *c, struct policy_ref *p, struct request *rec,
-    int64_t now, struct brk_error *err)
+decide(struct req_op *op, struct brk_error *err)
 {
+	struct call *c = op->c;
+	struct policy_ref *p = op->pref;
+	struct request *rec = &op->rec;
+	int64_t now = op->now;
 	const struct policy_limits *lim = policy_limits(p->policy);
 	struct policy_decision dec;
 	struct policy_query q = {
@@ -376,7 +550,7 @@ decide(struct call *c, struct policy_ref *p, struct request *rec,
 	policy_evaluate(p->policy, &q, &dec);
 	rec->policy_version = p->version;
 	if (dec.outcome == POLICY_APPROVE && rec->break_glass)
-		return break_glass(rec, &dec, lim, now, err);
+		return break_glass(op, &dec, lim, now, err);
 	rec->break_glass = false;	/* auto and deny ignore the flag */
 	if (dec.outcome == POLICY_APPROVE) {
 		if (dec.require_reason && rec->reason[0] == '\0')
@@ -391,7 +565,8 @@ decide(struct call *c, struct policy_ref *p, struct request *rec,
 	fill_decision(rec, &dec, p->version, now);
 	switch (dec.outcome) {
 	case POLICY_AUTO:
-		rec->state = ST_ACTIVE;
+		/* a later window is scheduled until it opens */
+		rec->state = rec->requested_start ? ST_SCHEDULED : ST_ACTIVE;
 		rec->automatic = true;
 		rec->decided_at = now;
 		rec->starts_at = rec->requested_start ? rec->requested_start : now;
@@ -427,8 +602,10 @@ op_request(struct call *c)
 	op->pref = p;
 	p = NULL;	/* op holds the reference until the writer is done */
 	if ((r = request_args(c, &op->rec, &err)) != 0 ||
+	    ((r = proto_arg_bool(c->req->args, "new", &op->fresh, &err)) != 0 &&
+	    r != BRK_ERR_NOTFOUND) ||
 	    (r = cred_arg_pubkey(c->req->args, &op->key, &err)) != 0 ||
-	    (r = decide(c, op->pref, &op->rec, op->now, &err)) != 0)
+	    (r = decide(op, &err)) != 0)
 		goto fail;
 	if ((r = writer_submit(c->d->writer, apply_create, done_reply,
 	    op)) != 0)
@@ -466,11 +643,15 @@ apply_transition(struct store_txn *t, void *arg)
 		    "cancel" : "revoke", id, old.user);
 		return BRK_ERR_DENIED;
 	}
-	if (old.state != op->from || op->now >= old.expires_at) {
+	/* a scheduled grant may be revoked, or cancelled before it starts */
+	if ((old.state != op->from && !(old.state == ST_SCHEDULED &&
+	    (op->to == ST_REVOKED || op->now < old.starts_at))) ||
+	    op->now >= old.expires_at) {
 		snprintf(op->msg, sizeof(op->msg), "request %s is %s, not %s",
 		    id, op->now >= old.expires_at && (old.state == ST_ACTIVE ||
-		    old.state == ST_PENDING) ? "expired" :
-		    req_state_name(old.state), req_state_name(op->from));
+		    old.state == ST_PENDING || old.state == ST_SCHEDULED) ?
+		    "expired" : req_state_name(old.state),
+		    req_state_name(op->from));
 		return BRK_ERR_STATE;
 	}
 	memcpy(reason, op->rec.end_reason, sizeof(reason));
@@ -620,6 +801,23 @@ collect_due(uint64_t serial, void *arg)
 	return sw->n == SWEEP_MAX ? 1 : 0;
 }
 
+/* A scheduled grant's window has opened: record it as active. */
+static int
+sweep_start(struct store_txn *t, struct sweep *sw, const struct request *old)
+{
+	struct request nr = *old;
+	char id[24];
+	int r;
+
+	nr.state = ST_ACTIVE;
+	if ((r = reqstore_update(t, old, &nr)) != 0)
+		return r;
+	req_id(nr.serial, id);
+	return audit_append(t, sw->now, &(struct audit_event){
+	    .action = "grant.started", .actor = "brokerd", .caller = "brokerd",
+	    .target = id, .user = nr.user, .resource = nr.resource }, NULL);
+}
+
 static int
 apply_sweep(struct store_txn *t, void *arg)
 {
@@ -634,8 +832,14 @@ apply_sweep(struct store_txn *t, void *arg)
 	for (i = 0; i < sw->n; i++) {
 		if ((r = reqstore_load(t, sw->serials[i], &old)) != 0)
 			continue;
-		if ((old.state != ST_ACTIVE && old.state != ST_PENDING) ||
-		    old.expires_at > sw->now)
+		if (old.state == ST_SCHEDULED && old.starts_at <= sw->now &&
+		    old.expires_at > sw->now) {
+			if ((r = sweep_start(t, sw, &old)) != 0)
+				return r;
+			continue;
+		}
+		if ((old.state != ST_ACTIVE && old.state != ST_PENDING &&
+		    old.state != ST_SCHEDULED) || old.expires_at > sw->now)
 			continue;
 		nr = old;
 		nr.state = ST_EXPIRED;
@@ -644,7 +848,7 @@ apply_sweep(struct store_txn *t, void *arg)
 			return r;
 		req_id(nr.serial, id);
 		r = audit_append(t, sw->now, &(struct audit_event){
-		    .action = old.state == ST_ACTIVE ? "grant.expired" :
+		    .action = old.state != ST_PENDING ? "grant.expired" :
 		    "request.expired", .actor = "brokerd", .caller = "brokerd",
 		    .target = id, .user = nr.user, .resource = nr.resource },
 		    NULL);

@@ -20,6 +20,7 @@
 
 static const char *const state_names[ST__COUNT] = {
 	"pending", "active", "denied", "cancelled", "expired", "revoked",
+	"scheduled",
 };
 
 const char *
@@ -52,16 +53,22 @@ req_id_parse(const char *s, uint64_t *serial)
 }
 
 /*
- * Version 2, the form written now: a version byte, then the fields in a
- * fixed order in SSH wire encoding (u64 numbers, u32-length strings).
- * Version 1 was JSON (its first byte is '{'); it is still read.
+ * Version 3, the form written now: a version byte, then the fields in a
+ * fixed order in SSH wire encoding (u64 numbers, u32-length strings), then
+ * the certificate restrictions (u32 extension bits, force-command,
+ * source-address).  Version 2 is the same without the restrictions, and
+ * version 1 was JSON (its first byte is '{'); both are still read, with
+ * cert_known false.
  */
 #define RECORD_V2 2
+#define RECORD_V3 3
+#define EXT_BITS_MAX 0x1fu	/* POLICY_EXT_ALL */
 #define FLAG_CLAMPED 1u
 #define FLAG_AUTOMATIC 2u
 #define FLAG_BREAK_GLASS 4u
 #define FLAG_REQUIRE_REASON 8u
 #define FLAG_REQUIRE_TICKET 16u
+#define FLAG_CERT_KNOWN 32u	/* v3: the restrictions were recorded */
 
 /* The text fields, in their stored order, and their sizes. */
 #define TEXT_FIELDS(r) { \
@@ -101,7 +108,8 @@ flags_of(const struct request *r)
 	    (r->automatic ? FLAG_AUTOMATIC : 0) |
 	    (r->break_glass ? FLAG_BREAK_GLASS : 0) |
 	    (r->require_reason ? FLAG_REQUIRE_REASON : 0) |
-	    (r->require_ticket ? FLAG_REQUIRE_TICKET : 0));
+	    (r->require_ticket ? FLAG_REQUIRE_TICKET : 0) |
+	    (r->cert_known ? FLAG_CERT_KNOWN : 0));
 }
 
 int
@@ -116,7 +124,9 @@ record_encode(const struct request *r, struct sshbuf *b)
 	if ((unsigned)r->state >= ST__COUNT || r->quorum < 0 ||
 	    r->approvals < 0)
 		return BRK_ERR_INVALID;
-	if ((rc = sshbuf_put_u8(b, RECORD_V2)) != 0 ||
+	if ((r->cert_extensions & ~EXT_BITS_MAX) != 0)
+		return BRK_ERR_INVALID;
+	if ((rc = sshbuf_put_u8(b, RECORD_V3)) != 0 ||
 	    (rc = sshbuf_put_u64(b, r->serial)) != 0 ||
 	    (rc = sshbuf_put_u8(b, (uint8_t)r->state)) != 0 ||
 	    (rc = sshbuf_put_u8(b, flags_of(r))) != 0 ||
@@ -130,6 +140,10 @@ record_encode(const struct request *r, struct sshbuf *b)
 	for (i = 0; i < NTEXT; i++)
 		if ((rc = sshbuf_put_cstring(b, text[i].p)) != 0)
 			return rc;
+	if ((rc = sshbuf_put_u32(b, r->cert_extensions)) != 0 ||
+	    (rc = sshbuf_put_cstring(b, r->force_command)) != 0 ||
+	    (rc = sshbuf_put_cstring(b, r->source_address)) != 0)
+		return rc;
 	return 0;
 }
 
@@ -148,22 +162,24 @@ get_text(struct sshbuf *b, char *dst, size_t size)
 	return 0;
 }
 
+/* Versions 2 and 3: the same fields, and the restrictions in 3. */
 static int
-decode_v2(const void *data, size_t len, struct request *r)
+decode_bin(const void *data, size_t len, struct request *r)
 {
 	const struct text_out text[NTEXT] = TEXT_FIELDS(r);
 	int64_t *const times[NTIMES] = { &r->created_at, &r->decided_at,
 		&r->starts_at, &r->expires_at, &r->ended_at,
 		&r->requested_ttl, &r->ttl, &r->requested_start };
 	struct sshbuf *b = sshbuf_from(data, len);
-	uint32_t quorum, approvals;
+	uint32_t quorum, approvals, exts;
 	uint8_t version, state, flags;
 	uint64_t v;
 	int i, rc = BRK_ERR_INVALID;
 
 	if (b == NULL)
 		return BRK_ERR_NOMEM;
-	if (sshbuf_get_u8(b, &version) != 0 || version != RECORD_V2 ||
+	if (sshbuf_get_u8(b, &version) != 0 || (version != RECORD_V2 &&
+	    version != RECORD_V3) ||
 	    sshbuf_get_u64(b, &r->serial) != 0 ||
 	    sshbuf_get_u8(b, &state) != 0 || state >= ST__COUNT ||
 	    sshbuf_get_u8(b, &flags) != 0 ||
@@ -179,6 +195,18 @@ decode_v2(const void *data, size_t len, struct request *r)
 	for (i = 0; i < NTEXT; i++)
 		if (get_text(b, text[i].p, text[i].size) != 0)
 			goto out;
+	if (version == RECORD_V2 && (flags & FLAG_CERT_KNOWN))
+		goto out;
+	if (version == RECORD_V3) {
+		if (sshbuf_get_u32(b, &exts) != 0 || (exts & ~EXT_BITS_MAX) ||
+		    get_text(b, r->force_command,
+		    sizeof(r->force_command)) != 0 ||
+		    get_text(b, r->source_address,
+		    sizeof(r->source_address)) != 0)
+			goto out;
+		r->cert_known = (flags & FLAG_CERT_KNOWN) != 0;
+		r->cert_extensions = exts;
+	}
 	if (sshbuf_len(b) != 0)
 		goto out;
 	r->state = (enum req_state)state;
@@ -288,7 +316,7 @@ record_decode(const void *data, size_t len, struct request *r)
 		return BRK_ERR_INVALID;
 	if (*(const uint8_t *)data == '{')
 		return decode_v1(data, len, r);
-	return decode_v2(data, len, r);
+	return decode_bin(data, len, r);
 }
 
 static json_t *
@@ -325,13 +353,50 @@ str_or_null(const char *s)
 	return s[0] != '\0' ? json_string(s) : json_null();
 }
 
+/* The restrictions as they go into a certificate; null when unknown. */
+static json_t *
+cert_options_json(const struct request *r)
+{
+	static const char *const names[] = { "permit-pty",
+	    "permit-port-forwarding", "permit-agent-forwarding",
+	    "permit-X11-forwarding", "permit-user-rc" };
+	json_t *exts;
+	size_t i;
+
+	if (!r->cert_known)
+		return json_null();
+	if ((exts = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (r->cert_extensions & (1u << i))
+			json_array_append_new(exts, json_string(names[i]));
+	return json_pack("{s:o, s:o, s:o}", "extensions", exts,
+	    "force-command", str_or_null(r->force_command),
+	    "source-address", str_or_null(r->source_address));
+}
+
+void
+record_clamped_by(const struct request *r, int64_t bg_max, char *buf,
+    size_t len)
+{
+	if (!r->clamped || r->state == ST_DENIED)
+		snprintf(buf, len, "%s", "");
+	else if (r->break_glass && r->ttl == bg_max)
+		snprintf(buf, len, "limits.break_glass_max_ttl");
+	else
+		snprintf(buf, len, "max_ttl of rule %s", r->rule);
+}
+
 json_t *
 record_to_json(const struct request *r)
 {
+	int needed = r->state == ST_PENDING && r->quorum > r->approvals ?
+	    r->quorum - r->approvals : 0;
 	char id[24];
+	json_t *o;
 
 	req_id(r->serial, id);
-	return json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o,"
+	o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o,"
 	    " s:o, s:o, s:I, s:o, s:I, s:b, s:b, s:b, s:o, s:s, s:o, s:s, s:I,"
 	    " s:o, s:o, s:o, s:o, s:o, s:o, s:{s:i, s:i, s:o, s:o, s:b, s:b}}",
 	    "id", id, "serial", (json_int_t)r->serial,
@@ -360,4 +425,16 @@ record_to_json(const struct request *r)
 	    "users", list_json(r->approver_users),
 	    "require_reason", r->require_reason,
 	    "require_ticket", r->require_ticket);
+	if (o != NULL && json_object_set_new(o, "cert_options",
+	    cert_options_json(r)) != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	if (o != NULL && r->state == ST_PENDING) {
+		json_object_set_new(o, "approvals_needed",
+		    json_integer(needed));
+		json_object_set_new(json_object_get(o, "approval"), "needed",
+		    json_integer(needed));
+	}
+	return o;
 }

@@ -4,6 +4,9 @@
  * A grant is a request in state "active": its serial is the grant serial
  * (and the certificate serial), its window runs from starts_at to
  * expires_at.  While pending, expires_at is when the request itself lapses.
+ * A grant whose window opens later (request --start) is "scheduled" until
+ * starts_at; records written before that state existed say "active" with a
+ * later starts_at, and reqstore_effective() reports them as scheduled.
  */
 #ifndef BRK_RECORD_H
 #define BRK_RECORD_H
@@ -16,6 +19,7 @@
 
 enum req_state {
 	ST_PENDING, ST_ACTIVE, ST_DENIED, ST_CANCELLED, ST_EXPIRED, ST_REVOKED,
+	ST_SCHEDULED,	/* appended: stored values of the others never change */
 	ST__COUNT
 };
 
@@ -23,6 +27,7 @@ enum req_state {
 #define REC_RESOURCE 256
 #define REC_LIST 1024		/* comma-separated lists of ids or names */
 #define REC_TEXT 4097		/* free text: reasons, tickets */
+#define REC_OPTION 1025		/* a certificate option, with NUL */
 
 struct request {
 	uint64_t serial;
@@ -49,6 +54,16 @@ struct request {
 	char incident[256];
 	char ended_by[REC_NAME];
 	char end_reason[REC_TEXT];
+	/*
+	 * What the grant's certificates may carry, fixed when the request was
+	 * decided (a later policy edit never changes it).  cert_known is
+	 * false for records written before these were stored: no certificate
+	 * is issued for those, since the options they had are not known.
+	 */
+	bool cert_known;
+	unsigned cert_extensions;	/* POLICY_EXT_* bits */
+	char force_command[REC_OPTION];	/* "" when not set */
+	char source_address[REC_OPTION];
 };
 
 const char *req_state_name(enum req_state s);
@@ -66,7 +81,15 @@ int record_encode(const struct request *r, struct sshbuf *b);
 /* BRK_ERR_INVALID on a record this version cannot read. */
 int record_decode(const void *data, size_t len, struct request *r);
 
-/* The public view of a request (the reply and --json shape). */
+/* The public view of a request (the reply and --json shape).  A pending
+ * request also says how many approvals it still needs ("approvals_needed"
+ * and approval.needed), the same count wherever it is shown. */
 json_t *record_to_json(const struct request *r);
+
+/* What capped a clamped grant, in words naming the setting:
+ * "limits.break_glass_max_ttl" when break-glass's cap (bg_max) set the
+ * duration, else "max_ttl of rule ID".  "" when r is not clamped. */
+void record_clamped_by(const struct request *r, int64_t bg_max, char *buf,
+    size_t len);
 
 #endif

@@ -14,7 +14,14 @@ static const char serial_key[] = "req_serial";
 static bool
 is_open(enum req_state s)
 {
-	return s == ST_PENDING || s == ST_ACTIVE;
+	return s == ST_PENDING || s == ST_ACTIVE || s == ST_SCHEDULED;
+}
+
+/* A grant, whether or not its window has opened. */
+static bool
+is_grant(enum req_state s)
+{
+	return s == ST_ACTIVE || s == ST_SCHEDULED;
 }
 
 bool
@@ -26,7 +33,7 @@ reqstore_is_live(const struct request *r, int64_t now)
 bool
 reqstore_in_window(const struct request *r, int64_t now)
 {
-	return r->state == ST_ACTIVE && r->starts_at <= now &&
+	return is_grant(r->state) && r->starts_at <= now &&
 	    now < r->expires_at;
 }
 
@@ -35,6 +42,8 @@ reqstore_effective(struct request *r, int64_t now)
 {
 	if (is_open(r->state) && now >= r->expires_at)
 		r->state = ST_EXPIRED;
+	else if (is_grant(r->state))	/* the window opens by itself */
+		r->state = r->starts_at > now ? ST_SCHEDULED : ST_ACTIVE;
 }
 
 int
@@ -148,10 +157,13 @@ index_state(struct store_txn *t, const struct request *r, bool add)
 	    store_del(t, TBL_BY_STATE, key, n);
 	if (rc != 0 || !is_open(r->state))
 		return rc;
-	n = expiry_key(key, r->expires_at, r->serial);
+	/* keyed by the next change: a scheduled grant's start, else its end,
+	 * so that the sweep records both */
+	n = expiry_key(key, r->state == ST_SCHEDULED ? r->starts_at :
+	    r->expires_at, r->serial);
 	rc = add ? store_put(t, TBL_BY_EXPIRY, key, n, "", 0) :
 	    store_del(t, TBL_BY_EXPIRY, key, n);
-	if (rc != 0 || r->state != ST_ACTIVE)
+	if (rc != 0 || !is_grant(r->state))
 		return rc;
 	/* hosts ask about the login account: the grant's principal */
 	store_be64(end, (uint64_t)r->expires_at);

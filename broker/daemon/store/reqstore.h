@@ -25,13 +25,15 @@ int reqstore_update(struct store_txn *t, const struct request *old,
 /* How many requests are stored in state st (expiry as of the last sweep). */
 int reqstore_count(struct store_txn *t, enum req_state st, uint64_t *n);
 
-/* Whether the request counts as open (pending or active) at time now. */
+/* Whether the request counts as open (pending, scheduled or active) at
+ * time now. */
 bool reqstore_is_live(const struct request *r, int64_t now);
-/* An active grant whose window holds now (a scheduled one may not yet). */
+/* A grant (active or scheduled) whose window holds now. */
 bool reqstore_in_window(const struct request *r, int64_t now);
 
-/* Apply read-time expiry: a pending or active request past its end is
- * reported as expired even before the sweeper has recorded it. */
+/* Apply read-time expiry: an open request past its end is reported as
+ * expired even before the sweeper has recorded it; a grant is reported as
+ * scheduled before starts_at and active from then on. */
 void reqstore_effective(struct request *r, int64_t now);
 
 /*
@@ -43,12 +45,13 @@ int reqstore_by_user(struct store_txn *t, const char *user, bool newest_first,
     reqstore_fn fn, void *arg);
 int reqstore_by_state(struct store_txn *t, enum req_state st, reqstore_fn fn,
     void *arg);
-/* Requests whose expires_at <= until, oldest first. */
+/* Open requests whose next change (a scheduled grant's start, else
+ * expires_at) is due by until, oldest first. */
 int reqstore_due(struct store_txn *t, int64_t until, reqstore_fn fn, void *arg);
 /* Every request, by serial. */
 int reqstore_all(struct store_txn *t, bool newest_first, reqstore_fn fn,
     void *arg);
-/* Active grants for resource whose role (the login account, the
+/* Grants (active or scheduled) for resource whose role (the login account, the
  * certificate principal) is name; fn gets the serial. */
 int reqstore_active_for(struct store_txn *t, const char *user,
     const char *resource, reqstore_fn fn, void *arg);

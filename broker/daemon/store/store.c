@@ -1,21 +1,41 @@
 /*
  * store.c - the LMDB backend of store.h; the only file that calls mdb_*.
  *
- * One environment with a named database per table.  Syncs are on (no
- * MDB_NOSYNC): a commit that returned 0 survives a crash.  MDB_NOTLS lets a
+ * One environment with a named database per table.  MDB_NOTLS lets a
  * read transaction be reset on one thread and renewed on another.
+ *
+ * Durability.  Syncs are on (no MDB_NOSYNC).  Without lazy meta sync a
+ * commit that wrote returns after its data and its meta page are on disk
+ * (fdatasync, then the meta page through LMDB's O_DSYNC descriptor).  With
+ * lazy meta sync (MDB_NOMETASYNC) a commit fdatasyncs its data, which also
+ * makes the previous commit's meta page durable, and then writes its own
+ * meta page without a sync: the commit is visible but not durable until the
+ * next commit that writes, or store_sync().  A commit that wrote nothing is
+ * skipped by LMDB whole, sync included.  The store counts which commit is
+ * durable (durable_txn) so that:
+ *   - store_commit_ex() tells the writer whether its commit synced, and
+ *   - readers never act on a commit that is not yet durable: a read
+ *     transaction whose snapshot is newer than durable_txn waits for the
+ *     writer's sync (or syncs itself) before it is handed out.
  */
 #include "store.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
+#include <time.h>
 
 #include <lmdb.h>
+
+#include "log.h"
+
+/* How long a reader waits for the writer's sync before it syncs itself:
+ * the writer syncs at once whenever it holds a commit, so this is only
+ * reached when no writer runs (tools, tests) or its sync failed. */
+#define READER_WAIT_MS 200
 
 static const char *const table_names[TBL__COUNT] = {
 	"meta", "requests", "by_user", "by_state", "by_expiry", "active",
@@ -26,12 +46,19 @@ static const char *const table_names[TBL__COUNT] = {
 struct store {
 	MDB_env *env;
 	MDB_dbi dbi[TBL__COUNT];
-	void *map;			/* the data file's mapping, if found */
+	bool nosync;		/* test knob: BROKER_STORE_UNSAFE_NOSYNC */
+	pthread_mutex_t lock;	/* guards what follows */
+	pthread_cond_t synced;	/* durable_txn moved */
+	bool lazy;		/* MDB_NOMETASYNC is set */
+	uint64_t last_txn;	/* the newest commit that wrote */
+	uint64_t durable_txn;	/* the newest commit known to be on disk */
+	uint64_t syncs;		/* syncs done (by commits or store_sync) */
 };
 
 struct store_txn {
 	struct store *s;
 	MDB_txn *txn;
+	bool top_write;		/* a write transaction without a parent */
 };
 
 struct store_cursor {
@@ -63,56 +90,41 @@ map_err(int rc)
 	}
 }
 
-/*
- * Where LMDB mapped the data file: LMDB reports the address only for
- * MDB_FIXEDMAP, so look for the file's inode in /proc/self/maps.  NULL
- * when it cannot be found; store_release_map() then does nothing.
- */
-/* Whether a /proc/self/maps line ("start-end perms offset dev inode
- * path") maps inode ino of a data.mdb; its start in *start. */
-static bool
-maps_line_is(const char *line, unsigned long ino, unsigned long *start)
+static uint64_t
+env_txnid(MDB_env *env)
 {
-	const char *p = line;
-	char *end;
-	unsigned long v;
-	int field;
+	MDB_envinfo info;
 
-	errno = 0;
-	v = strtoul(p, &end, 16);
-	if (end == p || *end != '-' || errno != 0)
-		return false;
-	*start = v;
-	for (field = 1; field < 5; field++) {	/* on to the inode */
-		if ((p = strchr(p, ' ')) == NULL)
-			return false;
-		while (*p == ' ')
-			p++;
-	}
-	errno = 0;
-	v = strtoul(p, &end, 10);
-	return end != p && errno == 0 && v == ino &&
-	    strstr(end, "/data.mdb") != NULL;
+	if (mdb_env_info(env, &info) != 0)
+		return 0;
+	return (uint64_t)info.me_last_txnid;
 }
 
-static void *
-find_map(const char *dir)
+static int
+init_cond(pthread_cond_t *c)
 {
-	char path[4096], line[4096 + 256];
-	unsigned long start = 0;
-	struct stat st;
-	void *map = NULL;
-	FILE *f;
+	pthread_condattr_t a;
+	int r = -1;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/data.mdb", dir) >=
-	    sizeof(path) || stat(path, &st) != 0 ||
-	    (f = fopen("/proc/self/maps", "re")) == NULL)
-		return NULL;
-	while (map == NULL && fgets(line, sizeof(line), f) != NULL)
-		if (maps_line_is(line, (unsigned long)st.st_ino, &start))
-			map = (void *)start;
-	fclose(f);
-	return map;
+	if (pthread_condattr_init(&a) != 0)
+		return -1;
+	if (pthread_condattr_setclock(&a, CLOCK_MONOTONIC) == 0 &&
+	    pthread_cond_init(c, &a) == 0)
+		r = 0;
+	pthread_condattr_destroy(&a);
+	return r;
+}
+
+/* Record that every commit up to txn is on disk. */
+static void
+mark_durable(struct store *s, uint64_t txn)
+{
+	pthread_mutex_lock(&s->lock);
+	if (txn > s->durable_txn) {
+		s->durable_txn = txn;
+		pthread_cond_broadcast(&s->synced);
+	}
+	pthread_mutex_unlock(&s->lock);
 }
 
 int
@@ -121,18 +133,35 @@ store_open(const char *dir, uint64_t mapsize, struct store **out,
 {
 	struct store *s = NULL;
 	MDB_txn *txn = NULL;
+	const char *knob;
 	int r = BRK_ERR_NOMEM, rc, i;
 
 	*out = NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		goto out;
+	if (pthread_mutex_init(&s->lock, NULL) != 0) {
+		free(s);
+		s = NULL;
+		goto out;
+	}
+	if (init_cond(&s->synced) != 0) {
+		pthread_mutex_destroy(&s->lock);
+		free(s);
+		s = NULL;
+		goto out;
+	}
+	/* A test knob, never set in production: lets the power-loss test
+	 * (tests/integration/t_powerloss.sh) prove that it detects lost
+	 * writes.  Read here only. */
+	knob = getenv("BROKER_STORE_UNSAFE_NOSYNC");
+	s->nosync = knob != NULL && strcmp(knob, "1") == 0;
 	r = BRK_ERR_IO;
 	if ((rc = mdb_env_create(&s->env)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(s->env, TBL__COUNT)) != 0 ||
 	    (rc = mdb_env_set_mapsize(s->env, (size_t)mapsize)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(s->env, 256)) != 0 ||
-	    (rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NORDAHEAD,
-	    0600)) != 0) {
+	    (rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NORDAHEAD |
+	    (s->nosync ? MDB_NOSYNC : 0), 0600)) != 0) {
 		r = map_err(rc);
 		brk_error_set(err, r, "cannot open the store in %s: %s", dir,
 		    mdb_strerror(rc));
@@ -148,7 +177,16 @@ store_open(const char *dir, uint64_t mapsize, struct store **out,
 	txn = NULL;
 	if (rc != 0)
 		goto fail;
-	s->map = find_map(dir);
+	/*
+	 * What a killed daemon committed may still be only in the page cache
+	 * (lazy meta sync): make it durable before anyone reads it.
+	 */
+	if (!s->nosync && (rc = mdb_env_sync(s->env, 1)) != 0)
+		goto fail;
+	if (s->nosync)
+		log_warn("event=store_unsafe_nosync dir=\"%s\" why=\"test knob "
+		    "BROKER_STORE_UNSAFE_NOSYNC: nothing is synced\"", dir);
+	s->last_txn = s->durable_txn = env_txnid(s->env);
 	*out = s;
 	s = NULL;
 	r = 0;
@@ -171,22 +209,91 @@ store_free(struct store *s)
 		return;
 	if (s->env != NULL)
 		mdb_env_close(s->env);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->synced);
 	free(s);
+}
+
+/*
+ * Sync, then record every commit up to upto as durable: upto is a commit
+ * whose meta page was written before the sync began (the caller saw it),
+ * and so is every commit the writer had finished by then.  One that
+ * finishes while the sync runs may or may not be covered: not counted.
+ */
+static int
+sync_upto(struct store *s, uint64_t upto)
+{
+	int rc;
+
+	if (s->nosync)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	if (s->last_txn > upto)
+		upto = s->last_txn;
+	pthread_mutex_unlock(&s->lock);
+	if ((rc = mdb_env_sync(s->env, 1)) != 0) {
+		log_error("event=store_sync_failed error=\"%s\"",
+		    mdb_strerror(rc));
+		return map_err(rc);
+	}
+	pthread_mutex_lock(&s->lock);
+	s->syncs++;
+	pthread_mutex_unlock(&s->lock);
+	mark_durable(s, upto);
+	return 0;
+}
+
+/*
+ * A reader's snapshot txn may be a commit that is visible but not yet
+ * durable (lazy meta sync).  Acting on it (granting a check, showing a
+ * state, sending a notification) could act on something a power loss then
+ * undoes, so wait until the writer's sync covers it; if that does not come
+ * in READER_WAIT_MS, sync here.  With the test knob nothing is durable and
+ * readers do not wait.
+ */
+static int
+wait_durable(struct store *s, uint64_t txn)
+{
+	struct timespec ts;
+	bool durable;
+	int rc = 0;
+
+	if (s->nosync)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	if (txn > s->durable_txn) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += READER_WAIT_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		while (txn > s->durable_txn && rc == 0)
+			rc = pthread_cond_timedwait(&s->synced, &s->lock, &ts);
+	}
+	durable = txn <= s->durable_txn;
+	pthread_mutex_unlock(&s->lock);
+	return durable ? 0 : sync_upto(s, txn);
 }
 
 static int
 begin(struct store *s, MDB_txn *parent, unsigned flags, struct store_txn **out)
 {
 	struct store_txn *t;
-	int rc;
+	int rc, r;
 
 	*out = NULL;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return BRK_ERR_NOMEM;
 	t->s = s;
+	t->top_write = parent == NULL && (flags & MDB_RDONLY) == 0;
 	if ((rc = mdb_txn_begin(s->env, parent, flags, &t->txn)) != 0) {
 		free(t);
 		return map_err(rc);
+	}
+	if ((flags & MDB_RDONLY) != 0 &&
+	    (r = wait_durable(s, (uint64_t)mdb_txn_id(t->txn))) != 0) {
+		mdb_txn_abort(t->txn);
+		free(t);
+		return r;
 	}
 	*out = t;
 	return 0;
@@ -205,12 +312,44 @@ store_child(struct store_txn *parent, struct store_txn **out)
 }
 
 int
-store_commit(struct store_txn *t)
+store_commit_ex(struct store_txn *t, bool *synced)
 {
+	struct store *s = t->s;
+	uint64_t id = t->top_write ? (uint64_t)mdb_txn_id(t->txn) : 0, upto;
+	bool top = t->top_write;
 	int rc = mdb_txn_commit(t->txn);
 
 	free(t);
-	return map_err(rc);
+	*synced = false;
+	if (rc != 0)
+		return map_err(rc);
+	/*
+	 * LMDB skips a commit that wrote nothing, sync included: then the
+	 * newest commit is still the one before, whose id is not ours.
+	 */
+	if (!top || env_txnid(s->env) != id)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	s->last_txn = id;
+	if (!s->nosync)
+		s->syncs++;
+	/* its fdatasync covered the commits before it; its own meta page
+	 * went out with O_DSYNC unless the meta sync is lazy */
+	upto = s->lazy ? id - 1 : id;
+	pthread_mutex_unlock(&s->lock);
+	if (s->nosync)
+		return 0;
+	*synced = true;
+	mark_durable(s, upto);
+	return 0;
+}
+
+int
+store_commit(struct store_txn *t)
+{
+	bool synced;
+
+	return store_commit_ex(t, &synced);
 }
 
 void
@@ -231,6 +370,10 @@ store_read_begin(struct store *s, struct store_txn **t)
 		return store_begin(s, false, t);
 	if ((rc = mdb_txn_renew((*t)->txn)) != 0)
 		return map_err(rc);
+	if ((rc = wait_durable(s, (uint64_t)mdb_txn_id((*t)->txn))) != 0) {
+		mdb_txn_reset((*t)->txn);
+		return rc;
+	}
 	return 0;
 }
 
@@ -374,56 +517,41 @@ store_cursor_prev(struct store_cursor *c, struct store_val *k,
 int
 store_set_lazy_meta(struct store *s, bool on)
 {
-	return map_err(mdb_env_set_flags(s->env, MDB_NOMETASYNC, on ? 1 : 0));
+	int rc;
+
+	/* commits before this one were synced in full */
+	if ((rc = mdb_env_set_flags(s->env, MDB_NOMETASYNC, on ? 1 : 0)) != 0)
+		return map_err(rc);
+	pthread_mutex_lock(&s->lock);
+	s->lazy = on;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
 }
 
 int
 store_sync(struct store *s)
 {
-	return map_err(mdb_env_sync(s->env, 1));
+	return sync_upto(s, 0);
 }
 
-/*
- * Every commit writes its pages to new places in the file (copy on write,
- * reusing freed pages), and the kernel maps each page we then read, with
- * its neighbours, into our address space: the resident set of a busy
- * daemon creeps up to the size of the file although it needs only the
- * pages of the last few commits.  Dropping the mapping's page tables
- * costs nothing in correctness (the map is a read-only view of the file;
- * a later read faults the page back in from the page cache) and keeps
- * the resident set to the working set.
- */
-int
-store_release_map(struct store *s)
+uint64_t
+store_syncs(struct store *s)
 {
-	MDB_envinfo info;
-	MDB_stat st;
-	size_t used;
-	int rc;
+	uint64_t n;
 
-	if (s->map == NULL)
-		return 0;
-	if ((rc = mdb_env_info(s->env, &info)) != 0 ||
-	    (rc = mdb_env_stat(s->env, &st)) != 0)
-		return map_err(rc);
-	used = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
-	if (used > info.me_mapsize)
-		used = info.me_mapsize;
-	if (madvise(s->map, used, MADV_DONTNEED) != 0)
-		return BRK_ERR_IO;
-	return 0;
+	pthread_mutex_lock(&s->lock);
+	n = s->syncs;
+	pthread_mutex_unlock(&s->lock);
+	return n;
 }
 
-int
-store_count(struct store_txn *t, enum store_table tbl, uint64_t *n)
+void
+store_durability(struct store *s, uint64_t *committed, uint64_t *durable)
 {
-	MDB_stat st;
-	int rc;
-
-	if ((rc = mdb_stat(t->txn, t->s->dbi[tbl], &st)) != 0)
-		return map_err(rc);
-	*n = st.ms_entries;
-	return 0;
+	pthread_mutex_lock(&s->lock);
+	*committed = s->last_txn;
+	*durable = s->durable_txn;
+	pthread_mutex_unlock(&s->lock);
 }
 
 void

@@ -64,10 +64,30 @@ int store_begin(struct store *s, bool write, struct store_txn **out);
 int store_child(struct store_txn *parent, struct store_txn **out);
 /* Commit and free.  On failure the transaction is freed too. */
 int store_commit(struct store_txn *t);
+/*
+ * store_commit(), and for a top-level write transaction *synced tells
+ * whether the commit wrote and synced: true exactly when the commit put
+ * pages on disk and synced them, which also makes every earlier commit
+ * durable (with lazy meta sync, every commit before this one; without it,
+ * this one too).  False when the transaction wrote nothing (the backend
+ * skips such a commit whole, sync included), for a nested transaction,
+ * on failure, and always with the test knob BROKER_STORE_UNSAFE_NOSYNC.
+ */
+int store_commit_ex(struct store_txn *t, bool *synced);
 /* Abort and free; NULL is fine. */
 void store_abort(struct store_txn *t);
 
 /*
+ * Read transactions see only durable commits: store_begin(s, false, ..) and
+ * store_read_begin() return a snapshot once it is on disk, waiting (briefly:
+ * the writer syncs at once when it holds a commit) for the sync that makes
+ * it so, or syncing themselves after a while; BRK_ERR_IO if that sync
+ * fails.  So no reader acts on a commit that a power loss could undo.
+ * Write transactions (the writer) do see commits not yet durable: what
+ * they build on becomes durable with or before their own commit.  Except
+ * with the test knob BROKER_STORE_UNSAFE_NOSYNC, where nothing is ever
+ * durable and readers do not wait.
+ *
  * Reusable read transactions: store_read_begin() renews *t if it is set,
  * else begins a new one; store_read_end() releases its snapshot but keeps
  * the handle for the next store_read_begin().  store_read_free() ends it.
@@ -101,20 +121,20 @@ int store_cursor_prev(struct store_cursor *c, struct store_val *k,
 
 /*
  * Lazy meta sync: a commit then syncs its data pages but not its meta page,
- * so it may be undone by a crash until the next commit's sync (or
+ * so it may be undone by a power loss until the next commit that writes (or
  * store_sync()) makes it durable.  The writer acknowledges a batch only
- * after that: one sync per batch instead of two.
+ * after that: one sync per batch instead of two.  (kill -9 undoes nothing:
+ * the page cache keeps every commit; store_open() syncs what it finds.)
  */
 int store_set_lazy_meta(struct store *s, bool on);
-/* Make every committed transaction durable now. */
+/* Make every committed transaction durable now; any thread.  BRK_ERR_IO. */
 int store_sync(struct store *s);
-
-/* Give back the resident pages of the file mapping (the page cache keeps
- * them); any thread may read on meanwhile. */
-int store_release_map(struct store *s);
-
-/* Number of entries in a table. */
-int store_count(struct store_txn *t, enum store_table tbl, uint64_t *n);
+/* How many syncs the store has done (commits that synced, store_sync()). */
+uint64_t store_syncs(struct store *s);
+/* The newest commit that wrote, and the newest known to be on disk (for
+ * tests and metrics); durable <= committed. */
+void store_durability(struct store *s, uint64_t *committed,
+    uint64_t *durable);
 
 /* Helpers for the big-endian keys the tables use. */
 void store_be64(uint8_t out[8], uint64_t v);

@@ -7,18 +7,13 @@
  */
 #include "writer.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "log.h"
 
 #define BATCH_MAX 1024
-/* file pages the writer lets the daemon map before giving them back */
-#define MAPPED_BUDGET ((size_t)16 << 20)
 
 struct wop {
 	writer_apply_fn apply;
@@ -38,8 +33,6 @@ struct writer {
 	bool stopping;
 	uint64_t commits, mutations, max_batch;
 	uint64_t commit_ns, commit_ns_max;	/* metrics: apply + commit */
-	int statm;		/* /proc/self/statm, or -1 */
-	long shared_base;	/* shared pages after the last release */
 };
 
 /* Take up to max queued mutations off the queue, in order. */
@@ -64,13 +57,16 @@ take_batch(struct writer *w, size_t max, size_t *n)
 	return first;
 }
 
+/* Apply a batch in one transaction and commit it; *synced as
+ * store_commit_ex() says. */
 static int
-apply_batch(struct writer *w, struct wop *batch)
+apply_batch(struct writer *w, struct wop *batch, bool *synced)
 {
 	struct store_txn *txn = NULL, *child;
 	struct wop *op;
 	int rc;
 
+	*synced = false;
 	if ((rc = store_begin(w->store, true, &txn)) != 0) {
 		for (op = batch; op != NULL; op = op->next)
 			op->rc = rc;
@@ -85,7 +81,7 @@ apply_batch(struct writer *w, struct wop *batch)
 		else
 			store_abort(child);
 	}
-	if ((rc = store_commit(txn)) != 0) {
+	if ((rc = store_commit_ex(txn, synced)) != 0) {
 		log_error("event=commit_failed error=\"%s\"", brk_strerror(rc));
 		for (op = batch; op != NULL; op = op->next)
 			if (op->rc == 0)
@@ -111,11 +107,6 @@ finish(struct wop *batch, int sync_rc)
 	}
 }
 
-/*
- * With group commit on, commits sync their data but not their meta page
- * (store_set_lazy_meta): a batch is held until the next commit's sync, or
- * an explicit sync when nothing else is queued, has made it durable.
- */
 static uint64_t
 now_ns(void)
 {
@@ -125,54 +116,21 @@ now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Resident file-backed pages of the daemon (the map and its libraries). */
-static long
-shared_pages(int fd)
-{
-	char buf[128], *p = buf, *end;
-	long v = -1;
-	ssize_t n;
-	int i;
-
-	if (fd < 0 || (n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
-		return -1;
-	buf[n] = '\0';
-	for (i = 0; i < 3; i++, p = end) {	/* size resident shared */
-		errno = 0;
-		v = strtol(p, &end, 10);
-		if (end == p || errno != 0)
-			return -1;
-	}
-	return v;
-}
-
 /*
- * Each commit's pages land at new places in the file and are mapped as
- * they are read (store_release_map()); give them back once they pass the
- * budget, so the resident set stays near the working set.  Checked after
- * each commit: one pread, and a release only when it is due.
+ * With group commit on, commits sync their data but not their meta page
+ * (store_set_lazy_meta): a batch is held until a later sync has made it
+ * durable.  That is the next commit only if that commit synced: one that
+ * wrote nothing (every op in it failed, a sweep with nothing due) is
+ * skipped by the store, sync included, so the held batch is then synced
+ * here.  The invariant is in writer.h.
  */
-static void
-release_mapped(struct writer *w)
-{
-	long now = shared_pages(w->statm), page = sysconf(_SC_PAGESIZE);
-
-	if (now < 0 || page <= 0)
-		return;
-	if (w->shared_base == 0 || now < w->shared_base)
-		w->shared_base = now;
-	if ((size_t)(now - w->shared_base) * (size_t)page < MAPPED_BUDGET)
-		return;
-	(void)store_release_map(w->store);
-	w->shared_base = shared_pages(w->statm);
-}
-
 static void *
 writer_main(void *arg)
 {
 	struct writer *w = arg;
 	struct wop *batch, *held = NULL;
 	uint64_t t0, took;
+	bool synced;
 	size_t n;
 	int rc;
 
@@ -195,20 +153,21 @@ writer_main(void *arg)
 			w->max_batch = n;
 		pthread_mutex_unlock(&w->lock);
 		t0 = now_ns();
-		rc = apply_batch(w, batch);
+		rc = apply_batch(w, batch, &synced);
 		took = now_ns() - t0;	/* metrics (ops_metrics.c) */
 		pthread_mutex_lock(&w->lock);
 		w->commit_ns += took;
 		if (took > w->commit_ns_max)
 			w->commit_ns_max = took;
 		pthread_mutex_unlock(&w->lock);
-		release_mapped(w);
-		if (held != NULL)	/* this commit's sync covered it */
-			finish(held, rc == 0 ? 0 : store_sync(w->store));
+		if (held != NULL)	/* durable only if this commit synced */
+			finish(held, synced ? 0 : store_sync(w->store));
 		held = NULL;
 		if (w->group_commit && rc == 0)
-			held = batch;
-		else	/* synced in full, or failed: each op has its rc */
+			held = batch;	/* committed, not durable: readers wait */
+		else	/* synced in full (meta page with O_DSYNC), wrote
+			 * nothing after durable commits, or failed: each op
+			 * has its rc */
 			finish(batch, 0);
 	}
 	return NULL;
@@ -228,14 +187,11 @@ writer_new(struct store *s, bool group_commit, struct writer **out)
 		free(w);
 		return BRK_ERR_INTERNAL;
 	}
-	w->statm = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
 		pthread_mutex_destroy(&w->lock);
 		pthread_cond_destroy(&w->cond);
-		if (w->statm >= 0)
-			close(w->statm);
 		free(w);
 		return BRK_ERR_INTERNAL;
 	}
@@ -255,8 +211,6 @@ writer_free(struct writer *w)
 	pthread_join(w->thread, NULL);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->cond);
-	if (w->statm >= 0)
-		close(w->statm);
 	free(w);
 }
 

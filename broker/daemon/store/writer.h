@@ -6,6 +6,26 @@
  * mutation is rolled back alone), commits once and syncs once, and only then
  * calls each mutation's done callback with its result.  With group commit
  * off it commits (and syncs) after every mutation: the naive baseline.
+ *
+ * The invariant: when a done callback is called with rc 0, the mutation's
+ * changes are on disk, and so is every change the mutation read (a power
+ * loss after the callback cannot undo them), except
+ *   - with the test knob BROKER_STORE_UNSAFE_NOSYNC (store.c), which turns
+ *     every sync into nothing so that the power-loss test can show that it
+ *     detects loss;
+ *   - when the disk lies about a completed sync (a volatile write cache
+ *     without flushes, or fdatasync on a filesystem that does not honour it).
+ * With group commit, a batch's commit syncs its data but not its meta page,
+ * so the batch is held, its callbacks not yet called, until a later sync:
+ * the next batch's commit if that commit wrote and synced
+ * (store_commit_ex() says so), else an explicit store_sync() (the next
+ * batch wrote nothing, its commit failed, or nothing else was queued).  A
+ * callback with rc != 0 promises nothing: the mutation was rolled back,
+ * or (BRK_ERR_IO) it may or may not survive a power loss, except that it
+ * is never half applied.
+ *
+ * Readers see a batch only once it is durable (store.h): between its commit
+ * and its sync a batch is visible to nobody but the writer.
  */
 #ifndef BRK_WRITER_H
 #define BRK_WRITER_H
@@ -19,7 +39,8 @@ struct writer;
 
 /* Runs on the writer thread inside a nested write transaction. */
 typedef int (*writer_apply_fn)(struct store_txn *t, void *arg);
-/* Runs on the writer thread after the commit; rc is the final result. */
+/* Runs on the writer thread after the commit and its sync; rc is the final
+ * result (see the invariant above). */
 typedef void (*writer_done_fn)(void *arg, int rc);
 
 int writer_new(struct store *s, bool group_commit, struct writer **out);
