@@ -149,7 +149,7 @@ expect 0 "the audit chain verifies after the races" B audit verify
 # dropping the filer-not-approver test in check_duties() (the bot then
 # meets quorum 2 alone, and decides what it filed).
 bot() { setpriv --reuid=news --regid=65534 --clear-groups "$BROKER" "$@"; }
-id=$(req alice request host:app-1 --reason "bot flow" --ticket T-1)
+id=$(req alice request host:app-1 --new --reason "bot flow" --ticket T-1)
 expect 0 "the bot carries carol's approval" bot --json --as carol approve "$id" --reason "via chat"
 contains "  one of two" '"state": "pending"' "$OUT"
 expect 4 "the bot may not carry a second approver's" bot --as frank approve "$id" --reason "via chat too"
@@ -161,11 +161,11 @@ expect 0 "the audit record names the delegate" B --json --as erin audit --reques
 contains "  as delegate" '"delegate": "news"' "$OUT"
 expect 0 "frank, through a connection of his own, completes it" A frank --json approve "$id" --reason two
 contains "  now active" '"state": "active"' "$OUT"
-bid=$(bot --json --as alice request host:app-1 --reason "bot files" --ticket T-2 | json_get id)
+bid=$(bot --json --as alice request host:app-1 --new --reason "bot files" --ticket T-2 | json_get id)
 expect 4 "a delegate that filed a request may not approve it for anyone" bot --as carol approve "$bid" --reason x
 contains "  named rule" "filer-not-approver" "$ERR"
 expect 4 "  nor deny it" bot --as carol deny "$bid" --reason x
-rid=$(req alice request host:db-1 --reason "root files")
+rid=$(req alice request host:db-1 --new --reason "root files")
 expect 4 "root is a delegate like any other: it files, so it may not decide" B --as carol approve "$rid" --reason x
 contains "  named rule" "filer-not-approver" "$ERR"
 
@@ -174,9 +174,9 @@ contains "  named rule" "filer-not-approver" "$ERR"
 # r->approvals++ did): checked by making it skip the eligibility, flag and
 # identity tests, when each request below becomes active on frank's
 # approval.
-r1=$(req alice request host:app-1 --reason "carol leaves" --ticket T-3)
-r2=$(req alice request host:app-1 --reason "gina leaves" --ticket T-4)
-r3=$(req alice request host:app-1 --reason "dave is flagged" --ticket T-5)
+r1=$(req alice request host:app-1 --new --reason "carol leaves" --ticket T-3)
+r2=$(req alice request host:app-1 --new --reason "gina leaves" --ticket T-4)
+r3=$(req alice request host:app-1 --new --reason "dave is flagged" --ticket T-5)
 expect 0 "carol approves r1" A carol approve "$r1" --reason one
 expect 0 "gina approves r2" A gina approve "$r2" --reason one
 expect 0 "dave approves r3" A dave approve "$r3" --reason one
