@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "codec.h"
 #include "glob.h"
 #include "record.h"
@@ -285,6 +286,39 @@ int
 optouts_update(struct store_txn *t, const struct optout *o)
 {
 	return encode_put(t, o);
+}
+
+int
+optouts_expire(struct store_txn *t, const uint64_t *ids, size_t n,
+    int64_t now)
+{
+	struct optout o;
+	char id[24];
+	json_t *d;
+	size_t i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		/* one that cannot be read stays live, and so keeps refusing
+		 * what it might cover (optouts_live); the others expire */
+		if (optouts_load(t, ids[i], &o) != 0 || o.ended_at != 0 ||
+		    o.until > now)
+			continue;
+		o.ended_at = o.until;
+		snprintf(o.end_kind, sizeof(o.end_kind), "expired");
+		optout_id(o.id, id);
+		d = optout_json(&o, now);
+		if ((r = optouts_end(t, &o)) == 0)
+			r = audit_append(t, now, &(struct audit_event){
+			    .action = o.freeze ? "freeze.expired" :
+			    "optout.expired", .actor = "brokerd",
+			    .caller = "brokerd", .target = id, .details = d },
+			    NULL);
+		json_decref(d);
+		if (r != 0)
+			return r;
+	}
+	return 0;
 }
 
 bool

@@ -69,6 +69,12 @@ int optouts_end(struct store_txn *t, const struct optout *o);
 /* Store o, still live, over its earlier form (optout extend). */
 int optouts_update(struct store_txn *t, const struct optout *o);
 
+/* Record the expiry of ids[0..n) that are live and past their end at now
+ * (each stored ended, with its audit record); others, and any that does
+ * not decode, are left alone. */
+int optouts_expire(struct store_txn *t, const uint64_t *ids, size_t n,
+    int64_t now);
+
 /* Whether o is in force at now. */
 bool optout_active(const struct optout *o, int64_t now);
 

@@ -3,13 +3,13 @@
  */
 #include "ops.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "notify.h"
 #include "reqstore.h"
-#include "strlist.h"
 #include "timefmt.h"
 #include "policystate.h"
 #include "workpool.h"
@@ -179,19 +179,14 @@ ops_load_request(struct call *c, struct store_txn *t, const char *id,
 	return 0;
 }
 
-bool
-ops_is_approver(const struct ident *who, const struct request *r)
+void
+ops_actor(struct call *c, struct actor *a)
 {
-	size_t i;
-
-	if (!who->groups_complete)
-		return false;	/* groups unknown: approves nothing */
-	if (strlist_has(r->approver_users, who->name))
-		return true;
-	for (i = 0; i < who->ngroups; i++)
-		if (strlist_has(r->approver_groups, who->groups[i]))
-			return true;
-	return false;
+	memset(a, 0, sizeof(*a));
+	snprintf(a->user, sizeof(a->user), "%s", c->who.name);
+	snprintf(a->caller, sizeof(a->caller), "%s", c->caller.name);
+	a->delegated = c->delegated;
+	a->who = &c->who;
 }
 
 void

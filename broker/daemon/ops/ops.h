@@ -27,6 +27,7 @@
 
 #include "daemon.h"
 #include "record.h"
+#include "requests.h"
 #include "sshkey.h"
 
 /* Counters in brokerd.counters. */
@@ -85,27 +86,20 @@ void ops_reload(struct brokerd *d);
 int ops_metrics_text(struct brokerd *d, struct store_txn *t, char **out,
     size_t *len);
 
-/* One mutation of one request, carried from a handler to the writer. */
+/* One mutation of one request, carried from a handler to the writer; the
+ * change itself is the state machine's (requests.h). */
 struct req_op {
 	struct call *c;
-	struct request rec;		/* new (create) or loaded (transition) */
-	enum req_state from, to;
-	const char *action;		/* audit action */
+	struct actor actor;		/* who acts, copied from the call */
+	struct request rec;		/* new (create) or as changed */
+	enum req_action action;		/* cancel, revoke */
+	char reason[REC_TEXT];		/* cancel, revoke, approve, deny */
 	struct sshkey *key;		/* certificate wanted for this key */
-	bool privileged;		/* may act on others' requests */
 	int64_t now;
 	int64_t ttl;			/* approve: shortened duration or 0 */
 	struct policy_ref *pref;	/* the policy that decided (create) */
-	/*
-	 * create: the approval a break-glass request falls back to when a
-	 * review flag, a freeze or an opt-out holds it (apply_escalation).
-	 */
-	struct {
-		bool during_freeze, during_optout;
-		bool require_reason, require_ticket, clamped;
-		int64_t ttl;
-	} bg;
-	char msg[512];			/* why apply refused */
+	struct create_in create;	/* create: --new, break-glass hold */
+	char msg[REQ_MSG_LEN];		/* why apply refused */
 	/*
 	 * A new grant's certificate is signed while its transaction is being
 	 * made durable; the reply waits for both.  parts counts what is still
@@ -117,13 +111,12 @@ struct req_op {
 	char *cert;			/* signed, not yet sent */
 	char cert_err[512];
 	json_t *approvals;		/* approve: who approved so far */
-	bool fresh;			/* request --new: never a repeat */
 	bool duplicate;			/* request: an open one was returned */
 };
 
-/* The audit record of a change to op->rec. */
-int audit_request(struct store_txn *t, struct req_op *op, const char *action,
-    const char *reason);
+/* The acting identity of call c, for the state machine. */
+void ops_actor(struct call *c, struct actor *a);
+
 /* The writer's done callback for request mutations: replies with op->rec
  * (and a certificate when op->key is set) or with op->msg. */
 void done_reply(void *arg, int rc);
@@ -145,8 +138,6 @@ int ops_load_request(struct call *c, struct store_txn *t, const char *id,
 /* The argument "id" parsed into a serial; fails the call when bad. */
 int ops_arg_id(struct call *c, uint64_t *serial, const char **idstr);
 
-/* Whether who is named among r's eligible approvers (user or group). */
-bool ops_is_approver(const struct ident *who, const struct request *r);
 
 /*
  * Whether the caller holds optout_managers through an entry whose scopes

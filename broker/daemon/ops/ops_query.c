@@ -143,7 +143,7 @@ op_show(struct call *c)
 	}
 	if (strcmp(r.user, c->who.name) != 0 &&
 	    strcmp(r.caller, c->who.name) != 0 && !call_may_see_all(c, p) &&
-	    !ops_is_approver(&c->who, &r)) {
+	    !requests_is_approver(&c->who, &r)) {
 		/* the same answer as a missing id: ids are not secrets, but
 		 * who asked for what is */
 		call_fail(c, BRK_ERR_NOTFOUND, "no request %s", id);
