@@ -80,6 +80,11 @@ int op_metrics(struct call *c);		/* ops_metrics.c */
  * (queues the reload on the worker pool).  main.c gives these to the
  * server as its struct server_ops. */
 void ops_tick(struct brokerd *d, struct store_txn **rtxn);
+
+/* The op table: how many ops, and the name of op i (NULL past the end).
+ * ops_dispatch() refuses an argument its op does not name. */
+size_t ops_count(void);
+const char *ops_name(size_t i);
 void ops_reload(struct brokerd *d);
 
 /* The metrics in the Prometheus text format (malloc'd), read in t. */
