@@ -97,20 +97,25 @@ approvals_put(struct store_txn *t, uint64_t serial, const struct approval *a)
 	return r;
 }
 
-int
-approvals_list(struct store_txn *t, uint64_t serial, json_t *out,
-    int64_t *min_ttl)
+/* Called for each approval of a request: a decoded (its strings in o), o
+ * the record (the callback's to keep or release); 0 goes on. */
+typedef int (*approval_fn)(const struct approval *a, json_t *o, void *arg);
+
+/*
+ * Walk the approvals of serial, oldest key first, each decoded strictly
+ * and filed under its own approver's name: one that is not stops the walk
+ * with BRK_ERR_INVALID (refused, never skipped).
+ */
+static int
+each(struct store_txn *t, uint64_t serial, approval_fn fn, void *arg)
 {
 	struct store_cursor *c = NULL;
 	struct store_val k, v;
 	uint8_t prefix[8];
-	char ts[TIMEFMT_LEN];
 	struct approval a;
-	json_int_t ttl;
 	json_t *o;
 	int r, rc;
 
-	*min_ttl = 0;
 	store_be64(prefix, serial);
 	if ((r = store_cursor_open(t, TBL_APPROVALS, &c)) != 0)
 		return r;
@@ -119,8 +124,8 @@ approvals_list(struct store_txn *t, uint64_t serial, json_t *out,
 		if (k.len < 8 || memcmp(k.data, prefix, 8) != 0)
 			break;
 		if (k.len < 9 || k.len > 8 + 64 ||
-		    (rc = approval_decode(v.data, v.len, &a, &o)) != 0) {
-			rc = BRK_ERR_INVALID;	/* refused, never skipped */
+		    approval_decode(v.data, v.len, &a, &o) != 0) {
+			rc = BRK_ERR_INVALID;
 			break;
 		}
 		if (k.len - 8 != strlen(a.approver) ||
@@ -130,59 +135,76 @@ approvals_list(struct store_txn *t, uint64_t serial, json_t *out,
 			rc = BRK_ERR_INVALID;	/* filed under another name */
 			break;
 		}
-		ttl = a.ttl;
-		if (ttl > 0 && (*min_ttl == 0 || ttl < *min_ttl))
-			*min_ttl = ttl;
-		if (strcmp(a.caller, a.approver) != 0)
-			/* carried by a delegate: say which */
-			json_object_set(o, "via", json_object_get(o,
-			    "caller"));
-		time_rfc3339(a.at, ts);
-		json_object_set_new(o, "at", json_string(ts));
-		json_object_del(o, "v");
-		if (out != NULL)
-			json_array_append_new(out, o);
-		else
-			json_decref(o);
+		if ((rc = fn(&a, o, arg)) != 0)
+			break;
 	}
 	r = rc == 0 || rc == BRK_ERR_NOTFOUND ? 0 : rc;
 	store_cursor_close(c);
 	return r;
 }
 
+struct lister {
+	json_t *out;
+	int64_t *min_ttl;
+};
+
+static int
+list_one(const struct approval *a, json_t *o, void *arg)
+{
+	struct lister *l = arg;
+
+	if (a->ttl > 0 && (*l->min_ttl == 0 || a->ttl < *l->min_ttl))
+		*l->min_ttl = a->ttl;
+	if (strcmp(a->caller, a->approver) != 0)
+		/* carried by a delegate: say which */
+		json_object_set(o, "via", json_object_get(o, "caller"));
+	json_object_set_new(o, "at", time_json(a->at));
+	json_object_del(o, "v");
+	if (l->out != NULL)
+		json_array_append_new(l->out, o);
+	else
+		json_decref(o);
+	return 0;
+}
+
+int
+approvals_list(struct store_txn *t, uint64_t serial, json_t *out,
+    int64_t *min_ttl)
+{
+	struct lister l = { .out = out, .min_ttl = min_ttl };
+
+	*min_ttl = 0;
+	return each(t, serial, list_one, &l);
+}
+
+struct whos {
+	struct approval_who *out;
+	size_t max, *n;
+};
+
+static int
+who_one(const struct approval *a, json_t *o, void *arg)
+{
+	struct whos *w = arg;
+	struct approval_who *e;
+
+	if (*w->n >= w->max) {
+		json_decref(o);
+		return BRK_ERR_TOOBIG;
+	}
+	e = &w->out[(*w->n)++];
+	snprintf(e->approver, sizeof(e->approver), "%s", a->approver);
+	snprintf(e->caller, sizeof(e->caller), "%s", a->caller);
+	json_decref(o);
+	return 0;
+}
+
 int
 approvals_who(struct store_txn *t, uint64_t serial, struct approval_who *out,
     size_t max, size_t *n)
 {
-	struct store_cursor *c = NULL;
-	struct store_val k, v;
-	uint8_t prefix[8];
-	struct approval a;
-	json_t *o;
-	int r, rc;
+	struct whos w = { .out = out, .max = max, .n = n };
 
 	*n = 0;
-	store_be64(prefix, serial);
-	if ((r = store_cursor_open(t, TBL_APPROVALS, &c)) != 0)
-		return r;
-	for (rc = store_cursor_seek(c, prefix, 8, &k, &v); rc == 0;
-	    rc = store_cursor_next(c, &k, &v)) {
-		if (k.len < 8 || memcmp(k.data, prefix, 8) != 0)
-			break;
-		if (*n >= max) {
-			rc = BRK_ERR_TOOBIG;
-			break;
-		}
-		if ((rc = approval_decode(v.data, v.len, &a, &o)) != 0)
-			break;	/* a decision needing the list is refused */
-		snprintf(out[*n].approver, sizeof(out[*n].approver), "%s",
-		    a.approver);
-		snprintf(out[*n].caller, sizeof(out[*n].caller), "%s",
-		    a.caller);
-		json_decref(o);
-		(*n)++;
-	}
-	r = rc == 0 || rc == BRK_ERR_NOTFOUND ? 0 : rc;
-	store_cursor_close(c);
-	return r;
+	return each(t, serial, who_one, &w);
 }

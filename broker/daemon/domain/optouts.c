@@ -450,17 +450,6 @@ optouts_hits(struct store_txn *t, uint64_t id, json_t *out)
 	return r;
 }
 
-static json_t *
-time_json(int64_t t)
-{
-	char buf[TIMEFMT_LEN];
-
-	if (t == 0)
-		return json_null();
-	time_rfc3339(t, buf);
-	return json_string(buf);
-}
-
 json_t *
 optout_json(const struct optout *o, int64_t now)
 {

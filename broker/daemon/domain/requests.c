@@ -124,24 +124,6 @@ requests_audit(struct store_txn *t, const struct actor *a,
 	return r;
 }
 
-/* Join up to n strings with commas into dst (truncating safely). */
-static void
-join(char *dst, size_t dstlen, const char *const *v, size_t n)
-{
-	size_t i, used = 0, l;
-
-	dst[0] = '\0';
-	for (i = 0; i < n; i++) {
-		l = strlen(v[i]);
-		if (used + l + 2 > dstlen)
-			break;
-		if (used > 0)
-			dst[used++] = ',';
-		memcpy(dst + used, v[i], l + 1);
-		used += l;
-	}
-}
-
 /*
  * Break-glass is an emergency path, not a bypass.  Under a manual cause it
  * goes ahead only where the rule's break_glass object allows that cause
@@ -220,9 +202,10 @@ escalation(struct store_txn *t, const struct actor *a,
 		rec->decided_at = rec->starts_at = 0;
 		rec->expires_at = now + policy_limits(p)->pending_ttl;
 		rec->quorum = policy_optout_quorum(p);
-		join(rec->approver_groups, sizeof(rec->approver_groups), g,
-		    ng);
-		join(rec->approver_users, sizeof(rec->approver_users), u, nu);
+		strlist_join(rec->approver_groups, sizeof(rec->approver_groups),
+		    g, ng);
+		strlist_join(rec->approver_users, sizeof(rec->approver_users), u,
+		    nu);
 		snprintf(rec->decision, sizeof(rec->decision), "taken out of "
 		    "automation by %.440s", e->why);
 	}

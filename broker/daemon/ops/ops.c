@@ -242,21 +242,18 @@ ops_actor(struct call *c, struct actor *a)
 	a->who = &c->who;
 }
 
-void
-ops_join(char *dst, size_t dstlen, const char *const *v, size_t n)
+int
+ops_submit(struct call *c, struct policy_ref *p, writer_apply_fn apply,
+    writer_done_fn done, void *op, int r, const struct brk_error *err)
 {
-	size_t i, used = 0, l;
-
-	dst[0] = '\0';
-	for (i = 0; i < n; i++) {
-		l = strlen(v[i]);
-		if (used + l + 2 > dstlen)
-			break;
-		if (used > 0)
-			dst[used++] = ',';
-		memcpy(dst + used, v[i], l + 1);
-		used += l;
+	if (r == 0 && (r = writer_submit(c->d->writer, apply, done, op)) == 0) {
+		policy_put(c->d, p);
+		return 0;
 	}
+	policy_put(c->d, p);
+	free(op);
+	call_fail(c, r, "%s", err->msg[0] ? err->msg : brk_strerror(r));
+	return r;
 }
 
 void

@@ -119,6 +119,15 @@ struct req_op {
 	bool duplicate;			/* request: an open one was returned */
 };
 
+/*
+ * The end of a handler that hands a plain op (one malloc'd block) to the
+ * writer: when r is 0 (its checks passed) submit op with apply and done;
+ * release p (may be NULL) either way; on any failure free op and answer
+ * the call with err's message (or r's).  Returns 0 or the failure.
+ */
+int ops_submit(struct call *c, struct policy_ref *p, writer_apply_fn apply,
+    writer_done_fn done, void *op, int r, const struct brk_error *err);
+
 /* The acting identity of call c, for the state machine. */
 void ops_actor(struct call *c, struct actor *a);
 
@@ -153,7 +162,5 @@ int ops_arg_id(struct call *c, uint64_t *serial, const char **idstr);
 bool ops_may_manage_grant(struct call *c, struct policy_ref *p,
     const struct request *r);
 
-/* Join up to n strings with commas into dst (truncating safely). */
-void ops_join(char *dst, size_t dstlen, const char *const *v, size_t n);
 
 #endif

@@ -174,15 +174,9 @@ submit(struct call *c, bool remove)
 	    FLAG_BLOCK : FLAG_REVIEW;
 	op->f.at = op->now;
 	op->f.until = op->now + dur;
-	if ((r = writer_submit(c->d->writer, apply_flag, done_flag, op)) != 0)
-		goto fail;
-	policy_put(c->d, p);
-	return 0;
+	r = 0;
 fail:
-	policy_put(c->d, p);
-	free(op);
-	call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
-	return r;
+	return ops_submit(c, p, apply_flag, done_flag, op, r, &err);
 }
 
 int

@@ -341,16 +341,11 @@ submit_add(struct call *c, bool freeze)
 	op->c = c;
 	op->now = time_now();
 	op->action = freeze ? "freeze.on" : "optout.added";
-	if ((r = add_args(c, p, op, freeze, &err)) != 0 ||
-	    (r = writer_submit(c->d->writer, apply_add, done_optout, op)) != 0)
+	if ((r = add_args(c, p, op, freeze, &err)) != 0)
 		goto fail;
-	policy_put(c->d, p);
-	return 0;
+	r = 0;
 fail:
-	policy_put(c->d, p);
-	free(op);
-	call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
-	return r;
+	return ops_submit(c, p, apply_add, done_optout, op, r, &err);
 }
 
 int
@@ -728,16 +723,9 @@ op_optout_extend(struct call *c)
 		op->manager = policy_optout_scope_allowed(p->policy,
 		    c->who.name, ident_groups(&c->who), c->who.ngroups,
 		    probe.scope);
-	if ((r = writer_submit(c->d->writer, apply_extend, done_extend,
-	    op)) != 0)
-		goto fail;
-	policy_put(c->d, p);
-	return 0;
+	r = 0;
 fail:
-	policy_put(c->d, p);
-	free(op);
-	call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
-	return r;
+	return ops_submit(c, p, apply_extend, done_extend, op, r, &err);
 }
 
 int

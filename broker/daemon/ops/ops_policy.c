@@ -11,6 +11,7 @@
 #include "duration.h"
 #include "escalate.h"
 #include "flags.h"
+#include "strlist.h"
 #include "timefmt.h"
 #include "names.h"
 #include "ops.h"
@@ -189,7 +190,7 @@ explain_escalation(struct call *c, struct policy_ref *p,
 	json_array_foreach(m, i, v)
 		if (n < POLICY_MAX_MATCHES && json_is_string(v))
 			ids_v[n++] = json_string_value(v);
-	ops_join(rules, sizeof(rules), ids_v, n);
+	strlist_join(rules, sizeof(rules), ids_v, n);
 	struct cover cv = { .policy = p->policy, .user = q->user,
 		.groups = q->groups, .ngroups = q->ngroups,
 		.resource = q->resource, .rules = rules };

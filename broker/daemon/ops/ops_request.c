@@ -18,6 +18,7 @@
 #include "ops.h"
 #include "reqstore.h"
 #include "requests.h"
+#include "strlist.h"
 #include "timefmt.h"
 #include "workpool.h"
 
@@ -268,7 +269,7 @@ static void
 fill_decision(struct request *rec, const struct policy_decision *dec,
     uint64_t version, int64_t now)
 {
-	ops_join(rec->rules, sizeof(rec->rules), dec->matched, dec->nmatched);
+	strlist_join(rec->rules, sizeof(rec->rules), dec->matched, dec->nmatched);
 	if (dec->deciding_rule != NULL)
 		snprintf(rec->rule, sizeof(rec->rule), "%s",
 		    dec->deciding_rule);
@@ -278,9 +279,9 @@ fill_decision(struct request *rec, const struct policy_decision *dec,
 	rec->ttl = dec->ttl;
 	rec->clamped = dec->clamped;
 	rec->quorum = dec->quorum;
-	ops_join(rec->approver_groups, sizeof(rec->approver_groups),
+	strlist_join(rec->approver_groups, sizeof(rec->approver_groups),
 	    dec->approver_groups, dec->napprover_groups);
-	ops_join(rec->approver_users, sizeof(rec->approver_users),
+	strlist_join(rec->approver_users, sizeof(rec->approver_users),
 	    dec->approver_users, dec->napprover_users);
 	/* what its certificates may carry, fixed now: a later policy edit
 	 * never changes an issued grant */
