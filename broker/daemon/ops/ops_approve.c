@@ -90,8 +90,6 @@ done_decision(void *arg, int rc)
 static int
 submit_decision(struct call *c, bool approve)
 {
-	static const char *const keys[] = { "id", "reason", "for", "role",
-		NULL };
 	struct brk_error err = { { 0 } };
 	const char *reason = NULL, *role = NULL, *idstr = NULL;
 	struct store_txn *t = NULL;
@@ -99,17 +97,18 @@ submit_decision(struct call *c, bool approve)
 	struct req_op *op = NULL;
 	uint64_t serial;
 	int64_t ttl = 0;
+	const struct proto_arg spec[] = {
+		{ "id", PA_STR, true, 0, 32, &idstr },
+		{ "reason", PA_STR, true, 0, REC_TEXT - 1, &reason },
+		{ "for", PA_INT, false, 1, DURATION_MAX, &ttl },
+		{ "role", PA_STR, false, 0, REC_NAME - 1, &role },
+	};
 	int r;
 
 	if (ops_arg_id(c, &serial, &idstr) != 0)
 		return 0;
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    (r = proto_arg_str(c->req->args, "reason", true, REC_TEXT - 1,
-	    &reason, &err)) != 0 ||
-	    ((r = proto_arg_int(c->req->args, "for", false, 1, DURATION_MAX,
-	    &ttl, &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
-	    ((r = proto_arg_str(c->req->args, "role", false, REC_NAME - 1,
-	    &role, &err)) != 0 && r != BRK_ERR_NOTFOUND))
+	if ((r = proto_args_parse(c->req->args, spec,
+	    sizeof(spec) / sizeof(spec[0]), &err)) != 0)
 		goto fail;
 	r = BRK_ERR_NOMEM;
 	if ((a = calloc(1, sizeof(*a))) == NULL)
@@ -215,19 +214,19 @@ add_pending(uint64_t serial, void *arg)
 int
 op_pending(struct call *c)
 {
-	static const char *const keys[] = { "limit", "after", NULL };
 	struct brk_error err = { { 0 } };
 	struct pending_scan ps = { .c = c, .now = time_now(),
 	    .limit = PENDING_PAGE };
 	const char *after = NULL;
 	int64_t limit = PENDING_PAGE;
+	const struct proto_arg spec[] = {
+		{ "limit", PA_INT, false, 1, PENDING_PAGE_MAX, &limit },
+		{ "after", PA_STR, false, 0, 23, &after },
+	};
 	int r;
 
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    ((r = proto_arg_int(c->req->args, "limit", false, 1,
-	    PENDING_PAGE_MAX, &limit, &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
-	    ((r = proto_arg_str(c->req->args, "after", false, 23, &after,
-	    &err)) != 0 && r != BRK_ERR_NOTFOUND)) {
+	if ((r = proto_args_parse(c->req->args, spec,
+	    sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
 		call_fail(c, r, "%s", err.msg);
 		return 0;
 	}

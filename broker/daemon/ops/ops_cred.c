@@ -449,20 +449,19 @@ host_name_valid(const char *h)
 int
 op_snapshot(struct call *c)
 {
-	static const char *const keys[] = { "host", "for", NULL };
 	struct brk_error err = { { 0 } };
 	struct snap_fill f = { .c = c, .now = time_now(), .err = &err };
 	struct policy_ref *p = NULL;
 	const char *host = NULL;
 	char resource[300], *text = NULL;
 	int64_t ttl = SNAPSHOT_DEFAULT_TTL;
+	const struct proto_arg spec[] = {
+		{ "host", PA_STR, true, 0, 253, &host },
+		{ "for", PA_INT, false, 60, SNAPSHOT_MAX_TTL, &ttl },
+	};
 	int rc;
 
-	if ((rc = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    (rc = proto_arg_str(c->req->args, "host", true, 253, &host,
-	    &err)) != 0 ||
-	    ((rc = proto_arg_int(c->req->args, "for", false, 60,
-	    SNAPSHOT_MAX_TTL, &ttl, &err)) != 0 && rc != BRK_ERR_NOTFOUND))
+	if ((rc = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0)
 		goto fail;
 	snprintf(resource, sizeof(resource), "host:%s", host);
 	rc = BRK_ERR_INVALID;

@@ -110,26 +110,22 @@ done_flag(void *arg, int rc)
 static int
 submit(struct call *c, bool remove)
 {
-	static const char *const keys[] = { "user", "reason", "for",
-		"severity", NULL };
 	struct brk_error err = { { 0 } };
 	struct policy_ref *p = NULL;
 	struct flag_op *op = calloc(1, sizeof(*op));
 	const char *user = NULL, *reason = NULL, *sev = NULL;
 	int64_t dur = 0;
+	const struct proto_arg spec[] = {
+		{ "user", PA_STR, true, 0, 64, &user },
+		{ "reason", PA_STR, true, 0, 4096, &reason },
+		{ "for", PA_INT, !remove, 1, INT64_MAX / 2, &dur },
+		{ "severity", PA_STR, false, 0, 16, &sev },
+	};
 	int r = BRK_ERR_NOMEM;
 
 	if (op == NULL)
 		goto fail;
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    (r = proto_arg_str(c->req->args, "user", true, 64, &user,
-	    &err)) != 0 ||
-	    (r = proto_arg_str(c->req->args, "reason", true, 4096, &reason,
-	    &err)) != 0 ||
-	    (!remove && (r = proto_arg_int(c->req->args, "for", true, 1,
-	    INT64_MAX / 2, &dur, &err)) != 0) ||
-	    ((r = proto_arg_str(c->req->args, "severity", false, 16, &sev,
-	    &err)) != 0 && r != BRK_ERR_NOTFOUND))
+	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0)
 		goto fail;
 	r = BRK_ERR_INVALID;
 	if (!name_user_valid(user)) {
@@ -194,16 +190,17 @@ op_flag_remove(struct call *c)
 int
 op_flag_list(struct call *c)
 {
-	static const char *const keys[] = { "all", NULL };
 	struct brk_error err = { { 0 } };
 	struct store_txn *t = NULL;
 	json_t *out = json_array();
 	bool all = false;
+	const struct proto_arg spec[] = {
+		{ "all", PA_BOOL, false, 0, 0, &all },
+	};
 	int r;
 
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    ((r = proto_arg_bool(c->req->args, "all", &all, &err)) != 0 &&
-	    r != BRK_ERR_NOTFOUND) || (r = call_read(c, &t)) != 0 ||
+	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0 ||
+	    (r = call_read(c, &t)) != 0 ||
 	    (r = flags_list(t, time_now(), all, out)) != 0) {
 		json_decref(out);
 		call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));

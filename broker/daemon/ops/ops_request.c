@@ -161,42 +161,44 @@ done_reply(void *arg, int rc)
 		send_reply(op);
 }
 
-static const char *const request_keys[] = { "resource", "role", "for",
-	"start", "reason", "ticket", "incident", "break_glass", "pubkey",
-	"new", NULL };
-
 /* The latest start a request may name: the year 9999. */
 #define START_MAX 253402300799LL
 
-/* Read and check the arguments into op->rec. */
+/* Read and check the arguments into rec (and --new into *fresh). */
 static int
-request_args(struct call *c, struct request *rec, struct brk_error *err)
+request_args(struct call *c, struct request *rec, bool *fresh,
+    struct brk_error *err)
 {
-	const char *resource = NULL, *role = NULL, *s;
-	json_t *a = c->req->args;
+	const char *resource = NULL, *role = NULL, *reason = NULL;
+	const char *ticket = NULL, *incident = NULL, *pubkey = NULL;
 	bool bg = false;
 	int64_t dur = 0, start = 0;
+	/* a string over its bound is an error, never a truncation */
+	const struct proto_arg spec[] = {
+		{ "resource", PA_STR, true, 0, REC_RESOURCE - 1, &resource },
+		{ "role", PA_STR, false, 0, REC_NAME - 1, &role },
+		{ "for", PA_INT, false, 1, DURATION_MAX, &dur },
+		{ "start", PA_INT, false, 0, START_MAX, &start },
+		{ "break_glass", PA_BOOL, false, 0, 0, &bg },
+		{ "reason", PA_STR, false, 0, REC_TEXT - 1, &reason },
+		{ "ticket", PA_STR, false, 0, sizeof(rec->ticket) - 1,
+		    &ticket },
+		{ "incident", PA_STR, false, 0, sizeof(rec->incident) - 1,
+		    &incident },
+		{ "pubkey", PA_STR, false, 0, PROTO_MAX_STRING, &pubkey },
+		{ "new", PA_BOOL, false, 0, 0, fresh },
+	};
 	int r;
 
-	if ((r = proto_args_only(a, request_keys, err)) != 0 ||
-	    (r = proto_arg_str(a, "resource", true, REC_RESOURCE - 1,
-	    &resource, err)) != 0)
+	if ((r = proto_args_parse(c->req->args, spec,
+	    sizeof(spec) / sizeof(spec[0]), err)) != 0)
 		return r;
 	if (!name_resource_valid(resource))
 		return brk_error_set(err, BRK_ERR_INVALID, "\"%.64s\" is not "
 		    "a valid resource (kind:name)", resource);
-	r = proto_arg_str(a, "role", false, REC_NAME - 1, &role, err);
-	if (r == 0 && !name_user_valid(role))
+	if (role != NULL && !name_user_valid(role))
 		return brk_error_set(err, BRK_ERR_INVALID, "\"%.64s\" is not "
 		    "a valid role", role);
-	if ((r != 0 && r != BRK_ERR_NOTFOUND) ||
-	    ((r = proto_arg_int(a, "for", false, 1, DURATION_MAX, &dur,
-	    err)) != 0 && r != BRK_ERR_NOTFOUND) ||
-	    ((r = proto_arg_int(a, "start", false, 0, START_MAX, &start,
-	    err)) != 0 && r != BRK_ERR_NOTFOUND) ||
-	    ((r = proto_arg_bool(a, "break_glass", &bg, err)) != 0 &&
-	    r != BRK_ERR_NOTFOUND))
-		return r;
 	rec->break_glass = bg;	/* asked for; decide() says if it applies */
 	rec->requested_start = start;	/* decide() checks it */
 	snprintf(rec->user, sizeof(rec->user), "%s", c->who.name);
@@ -205,20 +207,13 @@ request_args(struct call *c, struct request *rec, struct brk_error *err)
 	snprintf(rec->role, sizeof(rec->role), "%s",
 	    role != NULL ? role : c->who.name);
 	rec->requested_ttl = dur;
-	if (proto_arg_str(a, "reason", false, REC_TEXT - 1, &s, err) == 0)
-		snprintf(rec->reason, sizeof(rec->reason), "%s", s);
-	if (proto_arg_str(a, "ticket", false, sizeof(rec->ticket) - 1, &s,
-	    err) == 0)
-		snprintf(rec->ticket, sizeof(rec->ticket), "%s", s);
-	if (proto_arg_str(a, "incident", false, sizeof(rec->incident) - 1, &s,
-	    err) == 0)
-		snprintf(rec->incident, sizeof(rec->incident), "%s", s);
-	/* a string argument over its bound is an error, not a truncation */
-	return proto_arg_str(a, "reason", false, REC_TEXT - 1, &s, err) ==
-	    BRK_ERR_INVALID || proto_arg_str(a, "ticket", false,
-	    sizeof(rec->ticket) - 1, &s, err) == BRK_ERR_INVALID ||
-	    proto_arg_str(a, "incident", false, sizeof(rec->incident) - 1, &s,
-	    err) == BRK_ERR_INVALID ? BRK_ERR_INVALID : 0;
+	snprintf(rec->reason, sizeof(rec->reason), "%s",
+	    reason != NULL ? reason : "");
+	snprintf(rec->ticket, sizeof(rec->ticket), "%s",
+	    ticket != NULL ? ticket : "");
+	snprintf(rec->incident, sizeof(rec->incident), "%s",
+	    incident != NULL ? incident : "");
+	return 0;
 }
 
 static void fill_decision(struct request *rec,
@@ -377,9 +372,7 @@ op_request(struct call *c)
 	op->now = time_now();
 	op->pref = p;
 	p = NULL;	/* op holds the reference until the writer is done */
-	if ((r = request_args(c, &op->rec, &err)) != 0 ||
-	    ((r = proto_arg_bool(c->req->args, "new", &op->create.fresh, &err)) != 0 &&
-	    r != BRK_ERR_NOTFOUND) ||
+	if ((r = request_args(c, &op->rec, &op->create.fresh, &err)) != 0 ||
 	    (r = cred_arg_pubkey(c->req->args, &op->key, &err)) != 0 ||
 	    (r = decide(op, &err)) != 0)
 		goto fail;
@@ -416,12 +409,16 @@ submit_transition(struct call *c, enum req_action action,
 	uint64_t serial;
 	int r;
 
+	const char *id = NULL;
+	const struct proto_arg spec[] = {
+		{ "id", PA_STR, true, 0, 32, &id },
+		{ "reason", PA_STR, reason_required, 0, REC_TEXT - 1, &reason },
+	};
+
 	if (ops_arg_id(c, &serial, NULL) != 0)
 		return BRK_ERR_INVALID;
-	static const char *const keys[] = { "id", "reason", NULL };
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    ((r = proto_arg_str(c->req->args, "reason", reason_required,
-	    REC_TEXT - 1, &reason, &err)) != 0 && r != BRK_ERR_NOTFOUND)) {
+	if ((r = proto_args_parse(c->req->args, spec,
+	    sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
 		call_fail(c, r, "%s", err.msg);
 		return r;
 	}

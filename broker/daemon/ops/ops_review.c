@@ -23,16 +23,16 @@ is_reviewer(struct call *c)
 int
 op_review_list(struct call *c)
 {
-	static const char *const keys[] = { "all", NULL };
 	struct brk_error err = { { 0 } };
 	struct store_txn *t = NULL;
 	json_t *out = NULL;
 	bool all = false;
+	const struct proto_arg spec[] = {
+		{ "all", PA_BOOL, false, 0, 0, &all },
+	};
 	int r;
 
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    ((r = proto_arg_bool(c->req->args, "all", &all, &err)) != 0 &&
-	    r != BRK_ERR_NOTFOUND))
+	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0)
 		goto fail;
 	r = BRK_ERR_DENIED;
 	if (!is_reviewer(c)) {
