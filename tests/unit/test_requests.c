@@ -20,9 +20,11 @@
 #include <string.h>
 
 #include "audit.h"
+#include "flags.h"
 #include "policy.h"
 #include "reqstore.h"
 #include "requests.h"
+#include "reviews.h"
 #include "store.h"
 
 #define NOW 1800000000LL
@@ -488,4 +490,73 @@ Test(requests, create_only_into_a_first_state)
 		}
 	}
 	policy_free(p);
+}
+
+/*
+ * The other state in the domain: a review is acknowledged once, never by
+ * its own user; a flag in force is weakened only by an admin.  Fails when
+ * the rules go: checked by dropping the no-self-review test from
+ * reviews_acknowledge() (alice's ack went through) and the severity test
+ * from flags_change() (bob's weaker flag replaced the block).
+ */
+Test(requests, review_and_flag_rules)
+{
+	struct ident alice = person("alice", g_dev);
+	struct ident bob = person("bob", g_approvers);
+	struct actor aa = acting(&alice), ab = acting(&bob);
+	char msg[REQ_MSG_LEN];
+	struct store_txn *t;
+	struct request r;
+	struct flag f;
+	struct snap before, after;
+
+	memset(&r, 0, sizeof(r));
+	r.serial = 5;
+	snprintf(r.user, sizeof(r.user), "alice");
+	snprintf(r.caller, sizeof(r.caller), "alice");
+	snprintf(r.resource, sizeof(r.resource), "host:db-1");
+	snprintf(r.role, sizeof(r.role), "alice");
+	cr_assert_eq(store_begin(st, true, &t), 0);
+	cr_assert_eq(reviews_open(t, &r, NOW), 0);
+	cr_assert_eq(store_commit(t), 0);
+	snapshot(0, &before);
+	cr_assert_eq(store_begin(st, true, &t), 0);
+	cr_expect_eq(reviews_acknowledge(t, &aa, 5, "fine", NOW, msg),
+	    BRK_ERR_DENIED);
+	cr_expect(strstr(msg, "no-self-review") != NULL, "%s", msg);
+	store_abort(t);
+	snapshot(0, &after);
+	cr_expect_eq(after.seq, before.seq);
+	cr_assert_eq(store_begin(st, true, &t), 0);
+	cr_expect_eq(reviews_acknowledge(t, &ab, 5, "fine", NOW, msg), 0,
+	    "%s", msg);
+	cr_expect_eq(reviews_acknowledge(t, &ab, 5, "again", NOW, msg),
+	    BRK_ERR_STATE);
+	cr_expect_eq(reviews_acknowledge(t, &ab, 6, "none", NOW, msg),
+	    BRK_ERR_NOTFOUND);
+	cr_assert_eq(store_commit(t), 0);
+	snapshot(0, &after);
+	cr_expect_str_eq(after.action, "review.acked");
+
+	memset(&f, 0, sizeof(f));
+	snprintf(f.user, sizeof(f.user), "mallory");
+	snprintf(f.reason, sizeof(f.reason), "odd logins");
+	snprintf(f.by, sizeof(f.by), "bob");
+	f.severity = FLAG_BLOCK;
+	f.at = NOW;
+	f.until = NOW + 3600;
+	cr_assert_eq(store_begin(st, true, &t), 0);
+	cr_expect_eq(flags_change(t, &ab, false, false, &f, NOW, msg), 0);
+	f.severity = FLAG_REVIEW;	/* weaker */
+	cr_expect_eq(flags_change(t, &ab, false, false, &f, NOW, msg),
+	    BRK_ERR_DENIED);
+	cr_expect(strstr(msg, "as severe") != NULL, "%s", msg);
+	cr_expect_eq(flags_change(t, &ab, true, false, &f, NOW, msg), 0,
+	    "an admin may weaken it");
+	cr_expect_eq(flags_change(t, &ab, false, true, &f, NOW, msg), 0);
+	cr_expect_eq(flags_change(t, &ab, false, true, &f, NOW, msg),
+	    BRK_ERR_NOTFOUND);
+	cr_assert_eq(store_commit(t), 0);
+	snapshot(0, &after);
+	cr_expect_str_eq(after.action, "flag.removed");
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "codec.h"
 #include "timefmt.h"
 
@@ -142,5 +143,54 @@ flags_list(struct store_txn *t, int64_t now, bool all, json_t *out)
 	}
 	r = rc == 0 || rc == BRK_ERR_NOTFOUND ? 0 : rc;
 	store_cursor_close(c);
+	return r;
+}
+
+int
+flags_change(struct store_txn *t, const struct actor *a, bool admin,
+    bool remove, struct flag *f, int64_t now, char msg[REQ_MSG_LEN])
+{
+	struct flag cur;
+	json_t *d;
+	int r;
+
+	msg[0] = '\0';
+	if (remove) {
+		if ((r = flags_get(t, f->user, now, &cur)) != 0) {
+			snprintf(msg, REQ_MSG_LEN, r == BRK_ERR_NOTFOUND ?
+			    "%s is not flagged" : "the flag of %s cannot be "
+			    "read", f->user);
+			return r;
+		}
+		if ((r = flags_del(t, f->user)) != 0)
+			return r;
+		snprintf(cur.reason, sizeof(cur.reason), "%s", f->reason);
+		*f = cur;
+	} else {
+		r = flags_get(t, f->user, now, &cur);
+		if (r != 0 && r != BRK_ERR_NOTFOUND && !admin) {
+			/* only a policy admin replaces what cannot be read */
+			snprintf(msg, REQ_MSG_LEN, "the flag of %s cannot be "
+			    "read", f->user);
+			return r;
+		}
+		if (!admin && r == 0 &&
+		    (f->severity < cur.severity || f->until < cur.until)) {
+			snprintf(msg, REQ_MSG_LEN, "%s is flagged %s until %lld: "
+			    "a flag is replaced only by one as severe that "
+			    "ends no sooner (policy admins may weaken it)",
+			    f->user, flag_severity_name(cur.severity),
+			    (long long)cur.until);
+			return BRK_ERR_DENIED;
+		}
+		if ((r = flags_put(t, f)) != 0)
+			return r;
+	}
+	d = flag_json(f, now);
+	r = audit_append(t, now, &(struct audit_event){
+	    .action = remove ? "flag.removed" : "flag.added",
+	    .actor = a->user, .caller = a->caller, .target = f->user,
+	    .user = f->user, .reason = f->reason, .details = d }, NULL);
+	json_decref(d);
 	return r;
 }

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "requests.h"
 #include "store.h"
 
 enum flag_severity { FLAG_REVIEW, FLAG_BLOCK };
@@ -48,6 +49,16 @@ int flags_del(struct store_txn *t, const char *user);
 /* Every flag (expired ones only when all), as JSON objects into out;
  * BRK_ERR_INVALID when one does not decode. */
 int flags_list(struct store_txn *t, int64_t now, bool all, json_t *out);
+
+/*
+ * Set f (remove: end the flag of f->user, recording f->reason) as a, with
+ * its audit record.  A flag in force is replaced only by one at least as
+ * severe that ends no sooner, unless admin (BRK_ERR_DENIED, msg); one
+ * that cannot be read is replaced only by an admin.  On remove, *f becomes
+ * the flag that ended.
+ */
+int flags_change(struct store_txn *t, const struct actor *a, bool admin,
+    bool remove, struct flag *f, int64_t now, char msg[REQ_MSG_LEN]);
 
 json_t *flag_json(const struct flag *f, int64_t now);
 const char *flag_severity_name(enum flag_severity s);

@@ -3,9 +3,11 @@
  */
 #include "reviews.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "codec.h"
 #include "timefmt.h"
 
@@ -177,5 +179,48 @@ reviews_list(struct store_txn *t, bool all, int64_t now, json_t *out)
 	}
 	r = rc == 0 || rc == BRK_ERR_NOTFOUND ? 0 : rc;
 	store_cursor_close(c);
+	return r;
+}
+
+int
+reviews_acknowledge(struct store_txn *t, const struct actor *a,
+    uint64_t serial, const char *note, int64_t now, char msg[REQ_MSG_LEN])
+{
+	const char *user, *caller;
+	json_t *item = NULL;
+	char id[24];
+	int r;
+
+	msg[0] = '\0';
+	req_id(serial, id);
+	if ((r = reviews_get(t, serial, &item)) != 0) {
+		snprintf(msg, REQ_MSG_LEN, r == BRK_ERR_NOTFOUND ?
+		    "no review item for %s" : "the review item of %s cannot "
+		    "be read", id);
+		return r;
+	}
+	user = json_string_value(json_object_get(item, "user"));
+	caller = json_string_value(json_object_get(item, "caller"));
+	if (strcmp(user, a->user) == 0 || strcmp(caller, a->user) == 0 ||
+	    strcmp(user, a->caller) == 0) {
+		snprintf(msg, REQ_MSG_LEN, "separation of duties "
+		    "(no-self-review): %s may not review their own "
+		    "break-glass %s", a->user, id);
+		r = BRK_ERR_DENIED;
+		goto out;
+	}
+	if ((r = reviews_ack(t, serial, a->user, note, now)) != 0) {
+		if (r == BRK_ERR_STATE)
+			snprintf(msg, REQ_MSG_LEN, "the review of %s is "
+			    "already closed", id);
+		goto out;
+	}
+	r = audit_append(t, now, &(struct audit_event){
+	    .action = "review.acked", .actor = a->user, .caller = a->caller,
+	    .target = id, .user = user,
+	    .resource = json_string_value(json_object_get(item, "resource")),
+	    .reason = note }, NULL);
+out:
+	json_decref(item);
 	return r;
 }

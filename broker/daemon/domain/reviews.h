@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "record.h"
+#include "requests.h"
 #include "store.h"
 
 #define REVIEW_DUE (24 * 3600)
@@ -33,6 +34,16 @@ int review_decode(const void *data, size_t len, json_t **out);
  * BRK_ERR_STATE when already closed. */
 int reviews_ack(struct store_txn *t, uint64_t serial, const char *by,
     const char *note, int64_t now);
+
+/*
+ * Acknowledge the review of serial as a (open -> closed), with its audit
+ * record: refused (BRK_ERR_DENIED, msg) when a is the grant's user or its
+ * filer, or carries the user's own connection (no self-review);
+ * BRK_ERR_STATE when it is already closed; BRK_ERR_NOTFOUND, or
+ * BRK_ERR_INVALID when the item does not decode.
+ */
+int reviews_acknowledge(struct store_txn *t, const struct actor *a,
+    uint64_t serial, const char *note, int64_t now, char msg[REQ_MSG_LEN]);
 
 /* Open items (all: closed ones too), oldest first, with "overdue";
  * BRK_ERR_INVALID when one does not decode. */

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit.h"
 #include "flags.h"
 #include "names.h"
 #include "ops.h"
@@ -21,11 +20,12 @@
 
 struct flag_op {
 	struct call *c;
+	struct actor actor;
 	struct flag f;
 	bool remove;
 	bool admin;		/* a policy admin: may weaken a flag */
 	int64_t now;
-	char msg[256];
+	char msg[REQ_MSG_LEN];
 };
 
 static bool
@@ -40,54 +40,14 @@ may_flag(struct call *c, struct policy_ref *p, const char *user)
 	    ident_groups(&c->who), c->who.ngroups, scope));
 }
 
+/* On the writer thread: the flag's rules are the domain's (flags.c). */
 static int
 apply_flag(struct store_txn *t, void *arg)
 {
 	struct flag_op *op = arg;
-	struct flag cur;
-	json_t *d;
-	int r;
 
-	if (op->remove) {
-		if ((r = flags_get(t, op->f.user, op->now, &cur)) != 0) {
-			snprintf(op->msg, sizeof(op->msg), r == BRK_ERR_NOTFOUND ?
-			    "%s is not flagged" : "the flag of %s cannot be "
-			    "read", op->f.user);
-			return r;
-		}
-		if ((r = flags_del(t, op->f.user)) != 0)
-			return r;
-		snprintf(cur.reason, sizeof(cur.reason), "%s", op->f.reason);
-		op->f = cur;
-	} else {
-		r = flags_get(t, op->f.user, op->now, &cur);
-		if (r != 0 && r != BRK_ERR_NOTFOUND && !op->admin) {
-			/* only a policy admin replaces what cannot be read */
-			snprintf(op->msg, sizeof(op->msg), "the flag of %s "
-			    "cannot be read", op->f.user);
-			return r;
-		}
-		if (!op->admin && r == 0 &&
-		    (op->f.severity < cur.severity || op->f.until < cur.until)) {
-			snprintf(op->msg, sizeof(op->msg), "%s is flagged %s "
-			    "until %lld: a flag is replaced only by one as "
-			    "severe that ends no sooner (policy admins may "
-			    "weaken it)", op->f.user,
-			    flag_severity_name(cur.severity),
-			    (long long)cur.until);
-			return BRK_ERR_DENIED;
-		}
-		if ((r = flags_put(t, &op->f)) != 0)
-			return r;
-	}
-	d = flag_json(&op->f, op->now);
-	r = audit_append(t, op->now, &(struct audit_event){
-	    .action = op->remove ? "flag.removed" : "flag.added",
-	    .actor = op->c->who.name, .caller = op->c->caller.name,
-	    .target = op->f.user, .user = op->f.user, .reason = op->f.reason,
-	    .details = d }, NULL);
-	json_decref(d);
-	return r;
+	return flags_change(t, &op->actor, op->admin, op->remove, &op->f,
+	    op->now, op->msg);
 }
 
 static void
@@ -96,7 +56,7 @@ done_flag(void *arg, int rc)
 	struct flag_op *op = arg;
 	struct call *c = op->c;
 	json_t *o = rc == 0 ? flag_json(&op->f, op->now) : NULL;
-	char msg[300];
+	char msg[REQ_MSG_LEN];
 
 	snprintf(msg, sizeof(msg), "%s", op->msg[0] ? op->msg :
 	    brk_strerror(rc));
@@ -161,6 +121,7 @@ submit(struct call *c, bool remove)
 	}
 	op->admin = call_has_role(c, p, ROLE_POLICY_ADMINS);
 	op->c = c;
+	ops_actor(c, &op->actor);
 	op->remove = remove;
 	op->now = time_now();
 	snprintf(op->f.user, sizeof(op->f.user), "%s", user);

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit.h"
 #include "ops.h"
 #include "reviews.h"
 #include "timefmt.h"
@@ -52,50 +51,21 @@ fail:
 
 struct ack_op {
 	struct call *c;
+	struct actor actor;
 	uint64_t serial;
 	char note[4097];
-	char msg[256];
-	json_t *item;
+	char msg[REQ_MSG_LEN];
 	int64_t now;
 };
 
+/* On the writer thread: the review's rules are the domain's (reviews.c). */
 static int
 apply_ack(struct store_txn *t, void *arg)
 {
 	struct ack_op *op = arg;
-	const char *user, *caller;
-	char id[24];
-	int r;
 
-	req_id(op->serial, id);
-	if ((r = reviews_get(t, op->serial, &op->item)) != 0) {
-		snprintf(op->msg, sizeof(op->msg), r == BRK_ERR_NOTFOUND ?
-		    "no review item for %s" : "the review item of %s cannot "
-		    "be read", id);
-		return r;
-	}
-	user = json_string_value(json_object_get(op->item, "user"));
-	caller = json_string_value(json_object_get(op->item, "caller"));
-	if ((user != NULL && strcmp(user, op->c->who.name) == 0) ||
-	    (caller != NULL && strcmp(caller, op->c->who.name) == 0) ||
-	    (user != NULL && strcmp(user, op->c->caller.name) == 0)) {
-		snprintf(op->msg, sizeof(op->msg), "separation of duties "
-		    "(no-self-review): %s may not review their own "
-		    "break-glass %s", op->c->who.name, id);
-		return BRK_ERR_DENIED;
-	}
-	if ((r = reviews_ack(t, op->serial, op->c->who.name, op->note,
-	    op->now)) != 0) {
-		if (r == BRK_ERR_STATE)
-			snprintf(op->msg, sizeof(op->msg), "the review of %s "
-			    "is already closed", id);
-		return r;
-	}
-	return audit_append(t, op->now, &(struct audit_event){
-	    .action = "review.acked", .actor = op->c->who.name,
-	    .caller = op->c->caller.name, .target = id, .user = user,
-	    .resource = json_string_value(json_object_get(op->item,
-	    "resource")), .reason = op->note }, NULL);
+	return reviews_acknowledge(t, &op->actor, op->serial, op->note,
+	    op->now, op->msg);
 }
 
 static void
@@ -111,7 +81,6 @@ done_ack(void *arg, int rc)
 	else
 		call_fail(op->c, rc, "%s", op->msg[0] ? op->msg :
 		    brk_strerror(rc));
-	json_decref(op->item);
 	free(op);
 }
 
@@ -140,6 +109,7 @@ op_review_ack(struct call *c)
 	if ((op = calloc(1, sizeof(*op))) == NULL)
 		goto fail;
 	op->c = c;
+	ops_actor(c, &op->actor);
 	op->serial = serial;
 	op->now = time_now();
 	snprintf(op->note, sizeof(op->note), "%s", note);
