@@ -32,6 +32,7 @@ cat >"$T/policy.json" <<'P'
 P
 cat >"$T/brokerd.json" <<C
 { "state_dir": "$T/state", "socket": "$T/broker.sock", "policy": "$T/policy.json",
+  "delegates": [$VIA_DELEGATES],
   "local_groups": { "dev": ["alice", "bob", "carol", "dan"], "sre": ["frank"],
                     "secops": ["erin"], "leads": ["lee"], "watch": ["monitor"] } }
 C
@@ -48,7 +49,7 @@ id=$(echo "$OUT" | json_get id)
 equals "  it is pending" pending "$(state "$id")"
 contains "  the decision says why" "break-glass held for approval by a review flag" "$OUT"
 contains "  it is no break-glass grant" '"break_glass": false' "$OUT"
-expect 0 "  a lead may approve it as usual" B --as lee approve "$id" --reason "checked with bob"
+expect 0 "  a lead may approve it as usual" A lee approve "$id" --reason "checked with bob"
 expect 0 "monitor ends the flag" B --as monitor flag remove bob --reason cleared
 expect 0 "bob's break-glass works again" B --as bob request host:db-2 --break-glass --reason "outage"
 expect 0 "a block flag on dan" B --as monitor flag add dan --reason "stolen laptop" --for 1h --severity block

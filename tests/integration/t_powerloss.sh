@@ -50,14 +50,14 @@ power_loss() {
 
 granter() {	# request in a loop, log acknowledged ids
 	while :; do
-		id=$("$BROKER" --json --as alice request host:web-$1 2>/dev/null | json_get id)
+		id=$("$BROKER" --json --as alice request host:web-$1 --new 2>/dev/null | json_get id)
 		[ -n "$id" ] && echo "$id" >>"$T/acked.$1"
 	done
 }
 
 approver() {	# file a request, approve it; log acknowledged approvals
 	while :; do
-		id=$("$BROKER" --json --as bob request host:db-prod-1 --role bob --reason pl 2>/dev/null | json_get id)
+		id=$("$BROKER" --json --as bob request host:db-prod-1 --new --role bob --reason pl 2>/dev/null | json_get id)
 		[ -n "$id" ] && echo "$id" >>"$T/acked.pending" &&
 		"$BROKER" --as carol approve "$id" --reason ok >/dev/null 2>&1 &&
 			echo "$id" >>"$T/approved"
@@ -118,13 +118,15 @@ check_durable() {
 	fi
 }
 
-# 1. power loss at random moments under load
+# 1. power loss at random moments under load (the dev policy, with the
+# per-user request limits raised: one user files hundreds a second here)
+bulk_policy "$T/d/policy.json"
 start_broker
 expect 0 "a grant right before the power loss" B --json --as alice request host:web-0
 first=$(echo "$OUT" | json_get id)
 stop_broker
 start_shimmed
-expect 0 "a grant under the shim" B --json --as alice request host:web-0
+expect 0 "a grant under the shim" B --json --as alice request host:web-0 --new
 second=$(echo "$OUT" | json_get id)
 power_loss
 start_broker
@@ -184,7 +186,7 @@ noise() {	# pipelined cancels of an active request: batches that write nothing
 marked() {	# N serial requests whose replies the order check looks at
 	i=0
 	while [ $i -lt "$1" ]; do
-		"$BROKER" --as alice request host:web-9 --reason "plmark-$i" >/dev/null 2>&1
+		"$BROKER" --as alice request host:web-9 --new --reason "plmark-$i" >/dev/null 2>&1
 		i=$((i + 1))
 	done
 }
@@ -211,7 +213,7 @@ equals "without syncs the order check fails" 1 "$RC"
 # this: when it treated O_DSYNC writes as unsynced, the last acknowledged
 # grant was undone here: checked, red.)
 stop_broker
-cp "$ROOT/policy/examples/dev.json" "$T/policy.json"
+bulk_policy "$T/policy.json"
 mkdir -m 0700 "$T/ng"
 cat >"$T/ng.json" <<EOF
 { "state_dir": "$T/ng", "socket": "$T/ng.sock", "policy": "$T/policy.json",

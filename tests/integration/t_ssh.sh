@@ -200,7 +200,7 @@ lacks "  and gains no extension" "permit-agent-forwarding" "$OUT"
 expect 0 "the combined grant too" B --as alice cert "$lim2" --pubkey "$T/k_lim.pub" -o "$T/k_lim-cert.pub"
 run ssh-keygen -L -f "$T/k_lim-cert.pub"
 contains "  keeps its source-address" "source-address 127.0.0.1" "$OUT"
-expect 0 "a new grant follows the new policy" B --as alice request host:lim-1 --role "$U" --pubkey "$T/k_lim1.pub" --default-cert
+expect 0 "a new grant follows the new policy" B --as alice request host:lim-1 --new --role "$U" --pubkey "$T/k_lim1.pub" --default-cert
 run ssh-keygen -L -f "$T/k_lim1-cert.pub"
 lacks "  without the forced command" "force-command" "$OUT"
 expect 4 "a role no rule lists is refused" B --as alice request host:lim-1 --role root --pubkey "$T/k_lim1.pub" --default-cert

@@ -156,6 +156,19 @@ put_all(int fd, const void *buf, size_t len)
 	}
 }
 
+/*
+ * A forked child (brokerd's CA signer) closes every descriptor but its own
+ * and then writes only to its socketpair: it is not the process whose
+ * store writes and replies are being followed, and it must not touch the
+ * logs it no longer holds.
+ */
+static void
+shim_child(void)
+{
+	logfd = -1;
+	evfd = -1;
+}
+
 __attribute__((constructor)) static void
 shim_init(void)
 {
@@ -172,6 +185,7 @@ shim_init(void)
 	    (evfd = real_open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 	    0600)) < 0)
 		die("cannot open PLSHIM_EVENTS");
+	(void)pthread_atfork(NULL, NULL, shim_child);
 	/* only this process: not the programs it runs */
 	unsetenv("LD_PRELOAD");
 	unsetenv("PLSHIM_LOG");

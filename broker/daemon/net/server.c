@@ -1,6 +1,7 @@
 /*
  * server.c - accepts local connections and moves request lines in and
- * reply lines out.  The only file that touches the daemon's sockets.
+ * reply lines out on the unix socket (tls.c does the same for TLS,
+ * metrics_http.c serves HTTP).
  *
  * One I/O thread runs an epoll loop.  Each connection has at most one call
  * in flight; further lines wait in its buffer, so one client cannot flood

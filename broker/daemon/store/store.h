@@ -20,7 +20,7 @@
 
 enum store_table {
 	TBL_META,		/* "k" -> value: counters, heads, versions */
-	TBL_REQUESTS,		/* be64 serial -> request record (JSON) */
+	TBL_REQUESTS,		/* be64 serial -> request record (binary, record.h) */
 	TBL_BY_USER,		/* user \0 be64 serial -> "" */
 	TBL_BY_STATE,		/* state byte, be64 serial -> "" */
 	TBL_BY_EXPIRY,		/* be64 time, be64 serial -> "" (open requests) */
