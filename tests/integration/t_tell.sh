@@ -61,7 +61,7 @@ contains "is not_found" '"code":"not_found"' "$ERR"
 # Fails when audit search takes any action name (checked by making
 # action_valid() return true: exit 0, an empty table).
 expect 2 "audit --action nonsense is a usage error" B audit --action nonsense
-contains "... naming the families" "request, grant, cert" "$ERR"
+contains "... naming the families" "request, grant, breakglass, cert" "$ERR"
 expect 0 "audit --action request.granted is fine" B audit --action request.granted
 # Over a limit is always a usage error (2), never a refusal.
 expect 2 "a flag longer than limits.optout_max" B --as frank flag add bob --reason r --for 48h

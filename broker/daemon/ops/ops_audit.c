@@ -589,8 +589,8 @@ op_audit_verify(struct call *c)
 	return submit_job(c, j);
 }
 
-#define ACTION_FAMILIES "request, grant, cert, optout, freeze, flag, " \
-	"policy, review, audit, ca, krl, snapshot"
+#define ACTION_FAMILIES "request, grant, breakglass, cert, optout, " \
+	"freeze, flag, policy, review, audit, ca, krl, snapshot"
 
 /* An audit action's form: a known family, a dot, lower-case words.  A
  * search for anything else would find nothing, which reads as "no such
@@ -598,9 +598,9 @@ op_audit_verify(struct call *c)
 static bool
 action_valid(const char *a)
 {
-	static const char *const fam[] = { "request", "grant", "cert",
-		"optout", "freeze", "flag", "policy", "review", "audit", "ca",
-		"krl", "snapshot", NULL };
+	static const char *const fam[] = { "request", "grant", "breakglass",
+		"cert", "optout", "freeze", "flag", "policy", "review", "audit",
+		"ca", "krl", "snapshot", NULL };
 	const char *dot = strchr(a, '.'), *p;
 	size_t i;
 
