@@ -34,18 +34,21 @@ entry_json(const struct pol_resource *e)
 	json_t *o = NULL, *labels = NULL;
 	size_t i;
 
+	/* principals is always an array; principals_listed says whether
+	 * the resource names any (else a rule's own or the login name) */
 	if (e == NULL)
-		return json_pack("{s:n,s:{},s:n}", "entry", "labels",
-		    "principals");
+		return json_pack("{s:n,s:{},s:[],s:b}", "entry", "labels",
+		    "principals", "principals_listed", 0);
 	if ((labels = json_object()) == NULL)
 		return NULL;
 	for (i = 0; i < e->labels.n; i++)
 		if (json_object_set_new(labels, e->labels.v[i].key,
 		    json_string(e->labels.v[i].value)) != 0)
 			goto out;
-	o = json_pack("{s:s,s:O,s:o}", "entry", e->name, "labels", labels,
+	o = json_pack("{s:s,s:O,s:o,s:b}", "entry", e->name, "labels", labels,
 	    "principals", e->has_principals ?
-	    names_json(e->principals.v, e->principals.n) : json_null());
+	    names_json(e->principals.v, e->principals.n) : json_array(),
+	    "principals_listed", e->has_principals);
  out:
 	json_decref(labels);
 	return o;

@@ -34,7 +34,16 @@ p2=$(oid "$OUT")
 expect 0 "erin's pending" B --as erin pending
 contains "the cause names the opt-out, its id and reason" \
     "why a person decides: taken out of automation by opt-out $o1 (resource:host:web-*, incident): INC-9: humans decide" "$OUT"
+# Fails when explain sends the ids as one string (checked: "o1").
+expect 3 "explain --json under the opt-out" B --json --as erin policy explain \
+    --user bob --resource host:web-3
+contains "optouts is an array of ids" "$(printf '"optouts": [\n    "%s"' "$o1")" "$OUT"
+contains "principals is an array, never null" '"principals": []' "$OUT"
+contains "... with whether the resource lists any" '"principals_listed": false' "$OUT"
 expect 0 "the opt-out ends" B --as frank optout remove "$o1" --reason over
+expect 0 "explain --json with none" B --json --as erin policy explain \
+    --user bob --resource host:web-3
+contains "optouts is still an array" '"optouts": []' "$OUT"
 
 # ---- JSON shapes ---------------------------------------------------------------
 # Fails when record_to_json() keeps expires_at for a pending request or

@@ -198,8 +198,13 @@ explain_escalation(struct call *c, struct policy_ref *p,
 	    (r = escalate_find(t, &cv, time_now(), &esc)) != 0 ||
 	    (r = explain_causes(t, &cv, time_now(), o)) != 0)
 		return r;
-	escalate_ids(&esc, ids, sizeof(ids));
-	json_object_set_new(o, "optouts", json_string(ids));
+	/* always an array of opt-out ids, empty when none applies */
+	json_object_set_new(o, "optouts", json_array());
+	for (size_t k = 0; k < esc.nids; k++) {
+		optout_id(esc.ids[k], ids);
+		json_array_append_new(json_object_get(o, "optouts"),
+		    json_string(ids));
+	}
 	json_object_set_new(o, "escalation", json_string(esc.level ==
 	    ESC_BLOCK ? "block" : esc.level == ESC_MANUAL ? "manual" :
 	    "none"));
