@@ -78,7 +78,7 @@ equals "no new opt-out appeared" "$n0" "$(B --json optout list | grep -c '"id": 
 equals "one audit record" "$((a0 + 1))" "$(records)"
 expect 0 "the audit trail" B --as erin audit --action optout.extended
 contains "audited as optout.extended" "optout.extended" "$OUT"
-expect 4 "beyond limits.optout_max is refused" B --as frank optout extend "$o1" \
+expect 2 "beyond limits.optout_max is a usage error (as for add)" B --as frank optout extend "$o1" \
     --for 25h --reason "forever"
 contains "the refusal names the limit" "limits.optout_max" "$ERR"
 expect 2 "an extension never shortens" B --as frank optout extend "$o1" \

@@ -25,6 +25,7 @@
 
 #include "approvals.h"
 #include "audit.h"
+#include "duration.h"
 #include "duplicates.h"
 #include "escalate.h"
 #include "flags.h"
@@ -665,8 +666,11 @@ requests_approve(struct store_txn *t, const struct actor *a,
 	if ((rc = load_decidable(t, a, in, serial, now, &old, id, msg)) != 0)
 		return rc;
 	if (in->ttl > old.ttl) {
+		char asked[32];
+
+		duration_format(old.ttl, asked, sizeof(asked));
 		snprintf(msg, REQ_MSG_LEN, "an approver may shorten, never "
-		    "lengthen: %s asked for %llds", id, (long long)old.ttl);
+		    "lengthen: %s asked for %s", id, asked);
 		return BRK_ERR_DENIED;
 	}
 	if ((rc = check_once_per_caller(t, a, in, &old, id, msg)) != 0)

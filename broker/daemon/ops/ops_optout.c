@@ -707,11 +707,14 @@ op_optout_extend(struct call *c)
 		goto fail;
 	}
 	/* nothing is unlimited: each extension is capped like a new one */
-	r = BRK_ERR_DENIED;
+	r = BRK_ERR_INVALID;	/* over a limit: invalid input, as for add */
 	if (dur > max) {
-		brk_error_set(&err, r, "opt-outs last at most %llds "
-		    "(limits.optout_max); asked for %llds", (long long)max,
-		    (long long)dur);
+		char cap[32], asked[32];
+
+		duration_format(max, cap, sizeof(cap));
+		duration_format(dur, asked, sizeof(asked));
+		brk_error_set(&err, r, "opt-outs last at most %s "
+		    "(limits.optout_max); asked for %s", cap, asked);
 		goto fail;
 	}
 	op->c = c;

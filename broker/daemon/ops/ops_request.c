@@ -315,10 +315,13 @@ decide(struct req_op *op, struct brk_error *err)
 		return r;
 	if (rec->requested_start <= now)
 		rec->requested_start = 0;	/* a start in the past: now */
-	if (rec->requested_start > now + lim->schedule_max)
+	if (rec->requested_start > now + lim->schedule_max) {
+		char cap[32];
+
+		duration_format(lim->schedule_max, cap, sizeof(cap));
 		return brk_error_set(err, BRK_ERR_INVALID, "--start may be at "
-		    "most %llds ahead (limits.schedule_max)",
-		    (long long)lim->schedule_max);
+		    "most %s ahead (limits.schedule_max)", cap);
+	}
 	if (rec->requested_start != 0 && rec->break_glass)
 		return brk_error_set(err, BRK_ERR_INVALID, "break-glass "
 		    "access starts now: drop --start");
