@@ -15,7 +15,7 @@
 # bound under unread replies is shown by t_pipeline_rss.
 . "$(dirname "$0")/lib.sh"
 if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then
-	ok "skipped: needs root and setpriv"; finish
+	skip "needs root and setpriv"; finish
 fi
 # ASan keeps freed memory in a quarantine (256 MB by default), which
 # would be measured here as if the daemon held it: keep it small
