@@ -73,7 +73,7 @@ TOOL_BINS = $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 SHIM      = $(BUILD)/tools/plshim.so
 
 .PHONY: all deps run check unit check-unit check-integration check-asan check-tsan \
-        install clean bench fuzz lint fmt
+        install clean bench fuzz lint fmt fmt-check
 
 all: $(BROKERD) $(BROKER) $(if $(PAM_SRC),$(PAMMOD)) $(TOOL_BINS) $(SHIM)
 
@@ -173,9 +173,15 @@ fuzz: deps
 lint: deps
 	sh tests/lint.sh
 
+# The project's sources and headers in .clang-format's style: `make fmt`
+# rewrites them, `make fmt-check` (run by .ci/run) fails on any difference.
+FMT_SRC = $(wildcard policy/*.[ch] broker/lib/*.[ch] broker/daemon/*.[ch] \
+	    broker/daemon/*/*.[ch] broker/cli/*.[ch] pam/*.[ch])
 fmt:
-	clang-format -i $(POLICY_SRC) $(LIB_SRC) $(wildcard broker/daemon/*.[ch] broker/daemon/*/*.[ch]) \
-	    $(CLI_SRC) $(PAM_SRC)
+	clang-format -i $(FMT_SRC)
+
+fmt-check:
+	clang-format --dry-run -Werror $(FMT_SRC)
 
 clean:
 	rm -rf build
