@@ -363,3 +363,46 @@ proto_args_only(const json_t *args, const char *const *allowed,
 	}
 	return 0;
 }
+
+int
+proto_args_parse(const json_t *args, const struct proto_arg *spec, size_t n,
+    struct brk_error *err)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+	int r;
+
+	json_object_foreach((json_t *)args, key, v) {
+		for (i = 0; i < n; i++)
+			if (strcmp(spec[i].key, key) == 0)
+				break;
+		if (i == n)
+			return brk_error_set(err, BRK_ERR_INVALID,
+			    "unknown field \"%.64s\"", key);
+	}
+	for (i = 0; i < n; i++) {
+		switch (spec[i].kind) {
+		case PA_STR:
+			r = proto_arg_str(args, spec[i].key, spec[i].required,
+			    (size_t)spec[i].max, spec[i].out, err);
+			break;
+		case PA_INT:
+			r = proto_arg_int(args, spec[i].key, spec[i].required,
+			    spec[i].min, spec[i].max, spec[i].out, err);
+			break;
+		case PA_BOOL:
+			r = proto_arg_bool(args, spec[i].key, spec[i].out, err);
+			if (r == BRK_ERR_NOTFOUND && spec[i].required)
+				r = brk_error_set(err, BRK_ERR_INVALID,
+				    "missing argument \"%s\"", spec[i].key);
+			break;
+		default:
+			r = BRK_ERR_INTERNAL;
+			break;
+		}
+		if (r != 0 && r != BRK_ERR_NOTFOUND)
+			return r;
+	}
+	return 0;
+}

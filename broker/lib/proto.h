@@ -75,6 +75,30 @@ int proto_arg_int(const json_t *args, const char *key, bool required,
 int proto_arg_bool(const json_t *args, const char *key, bool *out,
     struct brk_error *err);
 
+/*
+ * One op's arguments, declared: each entry names a key, its kind, whether
+ * it is required, its bounds (PA_INT: min..max; PA_STR: 1..max bytes) and
+ * where its value goes (const char **, int64_t *, bool *), written only
+ * when the argument is present.
+ */
+enum proto_arg_kind { PA_STR, PA_INT, PA_BOOL };
+struct proto_arg {
+	const char *key;
+	enum proto_arg_kind kind;
+	bool required;
+	int64_t min, max;
+	void *out;
+};
+
+/*
+ * Read args by spec[0..n): a key the spec does not name, a value of the
+ * wrong kind or out of bounds, or a required one missing is
+ * BRK_ERR_INVALID with err naming it (the messages of proto_arg_*);
+ * absent optional ones leave their outputs untouched.
+ */
+int proto_args_parse(const json_t *args, const struct proto_arg *spec,
+    size_t n, struct brk_error *err);
+
 /* BRK_ERR_INVALID when args holds a key not in the NULL-terminated list. */
 int proto_args_only(const json_t *args, const char *const *allowed,
     struct brk_error *err);

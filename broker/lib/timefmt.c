@@ -63,3 +63,14 @@ time_now(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec;
 }
+
+json_t *
+time_json(int64_t t)
+{
+	char buf[TIMEFMT_LEN];
+
+	if (t == 0)
+		return json_null();
+	time_rfc3339(t, buf);
+	return json_string(buf);
+}

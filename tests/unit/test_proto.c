@@ -153,3 +153,75 @@ Test(proto, typed_arguments)
 	cr_assert_eq(proto_args_only(a, only, &err), BRK_ERR_INVALID);
 	json_decref(a);
 }
+
+/*
+ * One declared spec reads an op's arguments.  Fails when proto_args_parse
+ * stops refusing a key the spec does not name or lets a bound pass:
+ * checked by skipping its unknown-key loop (unknown_key_refused failed)
+ * and by calling proto_arg_int with INT64_MIN..INT64_MAX (bounds failed).
+ */
+static int
+parse_args(const char *args, const char **s, int64_t *i, bool *b, bool need_s,
+    struct brk_error *err)
+{
+	const struct proto_arg spec[] = {
+		{ "s", PA_STR, need_s, 0, 8, s },
+		{ "i", PA_INT, false, 1, 10, i },
+		{ "b", PA_BOOL, false, 0, 0, b },
+	};
+	json_t *a = json_loads(args, 0, NULL);
+	int r;
+
+	cr_assert_not_null(a);
+	r = proto_args_parse(a, spec, sizeof(spec) / sizeof(spec[0]), err);
+	json_decref(a);
+	return r;
+}
+
+Test(proto_args, reads_what_is_given_and_leaves_the_rest)
+{
+	struct brk_error err = { { 0 } };
+	const char *s = "default";
+	int64_t i = 5;
+	bool b = false;
+
+	cr_assert_eq(parse_args("{\"i\": 7, \"b\": true}", &s, &i, &b, false,
+	    &err), 0, "%s", err.msg);
+	cr_expect_str_eq(s, "default");
+	cr_expect_eq(i, 7);
+	cr_expect(b);
+}
+
+Test(proto_args, unknown_key_refused)
+{
+	struct brk_error err = { { 0 } };
+	const char *s = NULL;
+	int64_t i = 0;
+	bool b = false;
+
+	cr_expect_eq(parse_args("{\"i\": 2, \"bogus\": 1}", &s, &i, &b, false,
+	    &err), BRK_ERR_INVALID);
+	cr_expect(strstr(err.msg, "bogus") != NULL, "%s", err.msg);
+	cr_expect_eq(i, 0, "nothing is read from a refused call");
+}
+
+Test(proto_args, bounds_types_and_required)
+{
+	static const char *const bad[] = { "{\"i\": 0}", "{\"i\": 11}",
+		"{\"i\": \"3\"}", "{\"s\": 3}", "{\"s\": \"\"}",
+		"{\"s\": \"123456789\"}", "{\"b\": 1}", NULL };
+	struct brk_error err = { { 0 } };
+	const char *s = NULL;
+	int64_t i = 0;
+	bool b = false;
+	size_t k;
+
+	for (k = 0; bad[k] != NULL; k++)
+		cr_expect_eq(parse_args(bad[k], &s, &i, &b, false, &err),
+		    BRK_ERR_INVALID, "%s passed", bad[k]);
+	cr_expect_eq(parse_args("{}", &s, &i, &b, true, &err), BRK_ERR_INVALID);
+	cr_expect(strstr(err.msg, "missing argument \"s\"") != NULL, "%s",
+	    err.msg);
+	cr_expect_eq(parse_args("{\"s\": \"12345678\"}", &s, &i, &b, true, &err),
+	    0, "%s", err.msg);
+}

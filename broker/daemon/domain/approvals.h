@@ -47,9 +47,19 @@ struct approval_who {
 int approvals_who(struct store_txn *t, uint64_t serial,
     struct approval_who *out, size_t max, size_t *n);
 
-/* The approvals of a request, oldest key first, appended to out; *min_ttl
- * is the shortest non-zero ttl among them (0 when none shortened). */
+/* The approvals of a request, oldest key first, appended to out (NULL: just
+ * the ttl); *min_ttl is the shortest non-zero ttl among them (0 when none
+ * shortened).  BRK_ERR_INVALID when one does not decode. */
 int approvals_list(struct store_txn *t, uint64_t serial, json_t *out,
     int64_t *min_ttl);
+
+/*
+ * One stored approval, strictly (codec.h): a missing or extra key, a wrong
+ * type or an empty or over-long name is BRK_ERR_INVALID.  On success *out
+ * (NULL on entry) holds the decoded object, and a's strings point into it
+ * until it is released.
+ */
+int approval_decode(const void *data, size_t len, struct approval *a,
+    json_t **out);
 
 #endif

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
+#include "codec.h"
 #include "timefmt.h"
 
 const char *
@@ -15,30 +17,35 @@ flag_severity_name(enum flag_severity s)
 	return s == FLAG_BLOCK ? "block" : "review";
 }
 
-static int
-decode(const struct store_val *v, struct flag *f)
+static const char *const severity_names[] = { "review", "block", NULL };
+
+int
+flag_decode(const void *data, size_t len, struct flag *f)
 {
-	json_t *o = json_loadb(v->data, v->len, 0, NULL);
-	const char *sev;
-	int r = BRK_ERR_INVALID;
+	const char *user, *sev, *reason, *by;
+	json_int_t ver, at, until;
+	json_t *o = NULL;
+	int s, r;
 
 	memset(f, 0, sizeof(*f));
-	if (o == NULL)
-		return r;
-	sev = json_string_value(json_object_get(o, "severity"));
-	if (sev == NULL || json_integer_value(json_object_get(o, "v")) != 1)
+	if ((r = codec_load(data, len, &o)) != 0)
 		goto out;
-	f->severity = strcmp(sev, "block") == 0 ? FLAG_BLOCK : FLAG_REVIEW;
-	snprintf(f->user, sizeof(f->user), "%s",
-	    json_string_value(json_object_get(o, "user")));
-	snprintf(f->reason, sizeof(f->reason), "%s",
-	    json_string_value(json_object_get(o, "reason")));
-	snprintf(f->by, sizeof(f->by), "%s",
-	    json_string_value(json_object_get(o, "by")));
-	f->at = json_integer_value(json_object_get(o, "at"));
-	f->until = json_integer_value(json_object_get(o, "until"));
+	r = BRK_ERR_INVALID;
+	if (codec_unpack(o, "{s:I, s:s, s:s, s:s, s:s, s:I, s:I}", "v", &ver,
+	    "user", &user, "severity", &sev, "reason", &reason, "by", &by,
+	    "at", &at, "until", &until) != 0 || ver != 1 ||
+	    (s = codec_enum(sev, severity_names)) < 0 ||
+	    codec_str(f->user, sizeof(f->user), user) != 0 ||
+	    codec_str(f->reason, sizeof(f->reason), reason) != 0 ||
+	    codec_str(f->by, sizeof(f->by), by) != 0)
+		goto out;
+	f->severity = s == 1 ? FLAG_BLOCK : FLAG_REVIEW;
+	f->at = at;
+	f->until = until;
 	r = 0;
 out:
+	if (r != 0)
+		memset(f, 0, sizeof(*f));
 	json_decref(o);
 	return r;
 }
@@ -52,17 +59,27 @@ flags_get(struct store_txn *t, const char *user, int64_t now,
 
 	if ((r = store_get(t, TBL_FLAGS, user, strlen(user), &v)) != 0)
 		return r;
-	if ((r = decode(&v, out)) != 0)
+	if ((r = flag_decode(v.data, v.len, out)) != 0)
 		return r;
+	if (strcmp(out->user, user) != 0)
+		return BRK_ERR_INVALID;	/* filed under another user */
 	return now < out->until ? 0 : BRK_ERR_NOTFOUND;
 }
 
-bool
-flags_blocks(struct store_txn *t, const char *user, int64_t now)
+int
+flags_blocks(struct store_txn *t, const char *user, int64_t now,
+    bool *blocked)
 {
 	struct flag f;
+	int r;
 
-	return flags_get(t, user, now, &f) == 0 && f.severity == FLAG_BLOCK;
+	*blocked = false;
+	if ((r = flags_get(t, user, now, &f)) == BRK_ERR_NOTFOUND)
+		return 0;
+	if (r != 0)
+		return r;
+	*blocked = f.severity == FLAG_BLOCK;
+	return 0;
 }
 
 int
@@ -118,11 +135,62 @@ flags_list(struct store_txn *t, int64_t now, bool all, json_t *out)
 		return r;
 	for (rc = store_cursor_first(c, &k, &v); rc == 0;
 	    rc = store_cursor_next(c, &k, &v)) {
-		if (decode(&v, &f) != 0 || (!all && now >= f.until))
+		if ((rc = flag_decode(v.data, v.len, &f)) != 0)
+			break;
+		if (!all && now >= f.until)
 			continue;
 		json_array_append_new(out, flag_json(&f, now));
 	}
 	r = rc == 0 || rc == BRK_ERR_NOTFOUND ? 0 : rc;
 	store_cursor_close(c);
+	return r;
+}
+
+int
+flags_change(struct store_txn *t, const struct actor *a, bool admin,
+    bool remove, struct flag *f, int64_t now, char msg[REQ_MSG_LEN])
+{
+	struct flag cur;
+	json_t *d;
+	int r;
+
+	msg[0] = '\0';
+	if (remove) {
+		if ((r = flags_get(t, f->user, now, &cur)) != 0) {
+			snprintf(msg, REQ_MSG_LEN, r == BRK_ERR_NOTFOUND ?
+			    "%s is not flagged" : "the flag of %s cannot be "
+			    "read", f->user);
+			return r;
+		}
+		if ((r = flags_del(t, f->user)) != 0)
+			return r;
+		snprintf(cur.reason, sizeof(cur.reason), "%s", f->reason);
+		*f = cur;
+	} else {
+		r = flags_get(t, f->user, now, &cur);
+		if (r != 0 && r != BRK_ERR_NOTFOUND && !admin) {
+			/* only a policy admin replaces what cannot be read */
+			snprintf(msg, REQ_MSG_LEN, "the flag of %s cannot be "
+			    "read", f->user);
+			return r;
+		}
+		if (!admin && r == 0 &&
+		    (f->severity < cur.severity || f->until < cur.until)) {
+			snprintf(msg, REQ_MSG_LEN, "%s is flagged %s until %lld: "
+			    "a flag is replaced only by one as severe that "
+			    "ends no sooner (policy admins may weaken it)",
+			    f->user, flag_severity_name(cur.severity),
+			    (long long)cur.until);
+			return BRK_ERR_DENIED;
+		}
+		if ((r = flags_put(t, f)) != 0)
+			return r;
+	}
+	d = flag_json(f, now);
+	r = audit_append(t, now, &(struct audit_event){
+	    .action = remove ? "flag.removed" : "flag.added",
+	    .actor = a->user, .caller = a->caller, .target = f->user,
+	    .user = f->user, .reason = f->reason, .details = d }, NULL);
+	json_decref(d);
 	return r;
 }

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "requests.h"
 #include "store.h"
 
 enum flag_severity { FLAG_REVIEW, FLAG_BLOCK };
@@ -25,12 +26,19 @@ struct flag {
 	int64_t at, until;
 };
 
-/* The user's flag in force at now; BRK_ERR_NOTFOUND when none. */
+/* The user's flag in force at now; BRK_ERR_NOTFOUND when none,
+ * BRK_ERR_INVALID when the stored flag does not decode. */
 int flags_get(struct store_txn *t, const char *user, int64_t now,
     struct flag *out);
 
-/* Whether a block flag is in force on user. */
-bool flags_blocks(struct store_txn *t, const char *user, int64_t now);
+/* *blocked: whether a block flag is in force on user.  An error (a flag
+ * that does not decode) leaves *blocked false: the caller refuses. */
+int flags_blocks(struct store_txn *t, const char *user, int64_t now,
+    bool *blocked);
+
+/* The stored form strictly (codec.h): BRK_ERR_INVALID on a missing or
+ * extra key, a wrong type or an unknown severity. */
+int flag_decode(const void *data, size_t len, struct flag *f);
 
 /* Set (or replace) the user's flag. */
 int flags_put(struct store_txn *t, const struct flag *f);
@@ -38,8 +46,19 @@ int flags_put(struct store_txn *t, const struct flag *f);
 /* Remove the user's flag; BRK_ERR_NOTFOUND when none is in force. */
 int flags_del(struct store_txn *t, const char *user);
 
-/* Every flag (expired ones only when all), as JSON objects into out. */
+/* Every flag (expired ones only when all), as JSON objects into out;
+ * BRK_ERR_INVALID when one does not decode. */
 int flags_list(struct store_txn *t, int64_t now, bool all, json_t *out);
+
+/*
+ * Set f (remove: end the flag of f->user, recording f->reason) as a, with
+ * its audit record.  A flag in force is replaced only by one at least as
+ * severe that ends no sooner, unless admin (BRK_ERR_DENIED, msg); one
+ * that cannot be read is replaced only by an admin.  On remove, *f becomes
+ * the flag that ended.
+ */
+int flags_change(struct store_txn *t, const struct actor *a, bool admin,
+    bool remove, struct flag *f, int64_t now, char msg[REQ_MSG_LEN]);
 
 json_t *flag_json(const struct flag *f, int64_t now);
 const char *flag_severity_name(enum flag_severity s);

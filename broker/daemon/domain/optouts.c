@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
+#include "codec.h"
 #include "glob.h"
 #include "record.h"
 #include "serial.h"
@@ -167,44 +169,64 @@ encode_put(struct store_txn *t, const struct optout *o)
 	return r;
 }
 
-#define GETS(o, j, f) snprintf((o)->f, sizeof((o)->f), "%s", \
-	json_string_value(json_object_get((j), #f)) ? \
-	json_string_value(json_object_get((j), #f)) : "")
-#define GETI(j, f) json_integer_value(json_object_get((j), f))
+static const char *const mode_names[] = { "manual", "block", NULL };
+static const char *const end_kinds[] = { "", "removed", "expired", NULL };
 
-static int
-decode(const struct store_val *v, struct optout *o)
+/*
+ * The stored form, strictly: every key of encode_put(), of its type, and
+ * no other; a mode or end kind this build does not know, a tag outside the
+ * vocabulary or a scope that does not parse is an error, never the
+ * weaker reading.
+ */
+int
+optout_decode(const void *data, size_t len, struct optout *o)
 {
 	struct brk_error err;
-	json_t *j = json_loadb(v->data, v->len, 0, NULL);
-	char scope[320];
-	int r = BRK_ERR_INVALID;
+	const char *scope, *mode, *tag, *reason, *incident, *by, *caller;
+	const char *ended_by, *end_kind, *end_reason;
+	json_int_t ver, id, at, until, extends, ended_at;
+	json_t *j = NULL;
+	int freeze, m, r;
 
 	memset(o, 0, sizeof(*o));
-	if (j == NULL || GETI(j, "v") != 1)
+	if ((r = codec_load(data, len, &j)) != 0)
 		goto out;
-	snprintf(scope, sizeof(scope), "%s",
-	    json_string_value(json_object_get(j, "scope")));
+	r = BRK_ERR_INVALID;
+	if (codec_unpack(j, "{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
+	    " s:I, s:I, s:b, s:I, s:I, s:s, s:s, s:s}", "v", &ver, "id", &id,
+	    "scope", &scope, "mode", &mode, "tag", &tag, "reason", &reason,
+	    "incident", &incident, "by", &by, "caller", &caller, "at", &at,
+	    "until", &until, "freeze", &freeze, "extends", &extends,
+	    "ended_at", &ended_at, "ended_by", &ended_by, "end_kind",
+	    &end_kind, "end_reason", &end_reason) != 0 || ver != 1 ||
+	    id <= 0 || extends < 0 || ended_at < 0)
+		goto out;
+	if ((m = codec_enum(mode, mode_names)) < 0 ||
+	    codec_enum(end_kind, end_kinds) < 0 ||
+	    (tag[0] != '\0' && codec_enum(tag, optout_tags) < 0))
+		goto out;
 	if (optout_parse_scope(scope, o, &err) != 0)
 		goto out;
-	o->id = (uint64_t)GETI(j, "id");
-	o->mode = strcmp(json_string_value(json_object_get(j, "mode")),
-	    "block") == 0 ? OPT_BLOCK : OPT_MANUAL;
-	GETS(o, j, tag);
-	GETS(o, j, reason);
-	GETS(o, j, incident);
-	GETS(o, j, by);
-	GETS(o, j, caller);
-	GETS(o, j, ended_by);
-	GETS(o, j, end_kind);
-	GETS(o, j, end_reason);
-	o->at = GETI(j, "at");
-	o->until = GETI(j, "until");
-	o->ended_at = GETI(j, "ended_at");
-	o->extends = (uint64_t)GETI(j, "extends");
-	o->freeze = json_is_true(json_object_get(j, "freeze"));
+	o->id = (uint64_t)id;
+	o->mode = m == 1 ? OPT_BLOCK : OPT_MANUAL;
+	if (codec_str(o->tag, sizeof(o->tag), tag) != 0 ||
+	    codec_str(o->reason, sizeof(o->reason), reason) != 0 ||
+	    codec_str(o->incident, sizeof(o->incident), incident) != 0 ||
+	    codec_str(o->by, sizeof(o->by), by) != 0 ||
+	    codec_str(o->caller, sizeof(o->caller), caller) != 0 ||
+	    codec_str(o->ended_by, sizeof(o->ended_by), ended_by) != 0 ||
+	    codec_str(o->end_kind, sizeof(o->end_kind), end_kind) != 0 ||
+	    codec_str(o->end_reason, sizeof(o->end_reason), end_reason) != 0)
+		goto out;
+	o->at = at;
+	o->until = until;
+	o->ended_at = ended_at;
+	o->extends = (uint64_t)extends;
+	o->freeze = freeze != 0;
 	r = 0;
 out:
+	if (r != 0)
+		memset(o, 0, sizeof(*o));
 	json_decref(j);
 	return r;
 }
@@ -242,7 +264,9 @@ optouts_load(struct store_txn *t, uint64_t id, struct optout *o)
 	store_be64(key, id);
 	if ((r = store_get(t, TBL_OPTOUTS, key, 8, &v)) != 0)
 		return r;
-	return decode(&v, o);
+	if ((r = optout_decode(v.data, v.len, o)) == 0 && o->id != id)
+		r = BRK_ERR_INVALID;	/* filed under another key */
+	return r;
 }
 
 int
@@ -264,6 +288,39 @@ optouts_update(struct store_txn *t, const struct optout *o)
 	return encode_put(t, o);
 }
 
+int
+optouts_expire(struct store_txn *t, const uint64_t *ids, size_t n,
+    int64_t now)
+{
+	struct optout o;
+	char id[24];
+	json_t *d;
+	size_t i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		/* one that cannot be read stays live, and so keeps refusing
+		 * what it might cover (optouts_live); the others expire */
+		if (optouts_load(t, ids[i], &o) != 0 || o.ended_at != 0 ||
+		    o.until > now)
+			continue;
+		o.ended_at = o.until;
+		snprintf(o.end_kind, sizeof(o.end_kind), "expired");
+		optout_id(o.id, id);
+		d = optout_json(&o, now);
+		if ((r = optouts_end(t, &o)) == 0)
+			r = audit_append(t, now, &(struct audit_event){
+			    .action = o.freeze ? "freeze.expired" :
+			    "optout.expired", .actor = "brokerd",
+			    .caller = "brokerd", .target = id, .details = d },
+			    NULL);
+		json_decref(d);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
 bool
 optout_active(const struct optout *o, int64_t now)
 {
@@ -282,9 +339,17 @@ optouts_live(struct store_txn *t, optout_fn fn, void *arg)
 		return r;
 	for (rc = store_cursor_first(c, &k, NULL); rc == 0;
 	    rc = store_cursor_next(c, &k, NULL)) {
-		if (k.len != 8 || optouts_load(t, store_get_be64(k.data),
-		    &o) != 0)
-			continue;
+		/* an entry that cannot be read ends the walk with an error:
+		 * an opt-out skipped is a block that silently stops */
+		if (k.len != 8) {
+			rc = BRK_ERR_INVALID;
+			break;
+		}
+		if ((rc = optouts_load(t, store_get_be64(k.data), &o)) != 0) {
+			if (rc == BRK_ERR_NOTFOUND)
+				rc = BRK_ERR_INVALID;	/* live, not stored */
+			break;
+		}
 		if ((rc = fn(&o, arg)) != 0)
 			break;
 	}
@@ -305,8 +370,12 @@ optouts_all(struct store_txn *t, optout_fn fn, void *arg)
 		return r;
 	for (rc = store_cursor_first(c, &k, &v); rc == 0;
 	    rc = store_cursor_next(c, &k, &v)) {
-		if (decode(&v, &o) != 0)
-			continue;
+		if ((rc = optout_decode(v.data, v.len, &o)) != 0)
+			break;
+		if (k.len != 8 || o.id != store_get_be64(k.data)) {
+			rc = BRK_ERR_INVALID;
+			break;
+		}
 		if ((rc = fn(&o, arg)) != 0)
 			break;
 	}
@@ -379,17 +448,6 @@ optouts_hits(struct store_txn *t, uint64_t id, json_t *out)
 	r = rc == 0 || rc == BRK_ERR_NOTFOUND ? 0 : rc;
 	store_cursor_close(c);
 	return r;
-}
-
-static json_t *
-time_json(int64_t t)
-{
-	char buf[TIMEFMT_LEN];
-
-	if (t == 0)
-		return json_null();
-	time_rfc3339(t, buf);
-	return json_string(buf);
 }
 
 json_t *

@@ -57,17 +57,31 @@ int optout_id_parse(const char *s, uint64_t *id);
 
 /* Assign an id, store, and mark live. */
 int optouts_create(struct store_txn *t, struct optout *o);
+/* BRK_ERR_NOTFOUND, or BRK_ERR_INVALID when the stored record does not
+ * decode (optout_decode). */
 int optouts_load(struct store_txn *t, uint64_t id, struct optout *o);
+/* The stored form of one opt-out into o, strictly (codec.h): a missing or
+ * extra key, a wrong type, an unknown mode, end kind or tag, or a scope
+ * that does not parse is BRK_ERR_INVALID (o zeroed). */
+int optout_decode(const void *data, size_t len, struct optout *o);
 /* Store o (ended) and drop it from the live set. */
 int optouts_end(struct store_txn *t, const struct optout *o);
 /* Store o, still live, over its earlier form (optout extend). */
 int optouts_update(struct store_txn *t, const struct optout *o);
 
+/* Record the expiry of ids[0..n) that are live and past their end at now
+ * (each stored ended, with its audit record); others, and any that does
+ * not decode, are left alone. */
+int optouts_expire(struct store_txn *t, const uint64_t *ids, size_t n,
+    int64_t now);
+
 /* Whether o is in force at now. */
 bool optout_active(const struct optout *o, int64_t now);
 
 /* Iterate live (not yet ended) opt-outs, in force or not; fn returns 0 to
- * go on, 1 to stop, or an error. */
+ * go on, 1 to stop, or an error.  An entry that does not decode stops the
+ * walk with BRK_ERR_INVALID (so does optouts_all): what needed the list
+ * is refused, never decided without the opt-out. */
 typedef int (*optout_fn)(const struct optout *o, void *arg);
 int optouts_live(struct store_txn *t, optout_fn fn, void *arg);
 /* Every opt-out, oldest first. */

@@ -13,6 +13,7 @@
 #include <openssl/sha.h>
 
 #include "audit.h"
+#include "codec.h"
 #include "fileio.h"
 #include "log.h"
 #include "timefmt.h"
@@ -35,6 +36,58 @@ sha256_hex(const char *text, size_t len, char out[65])
 		out[2 * i + 1] = digits[md[i] & 15];
 	}
 	out[64] = '\0';
+}
+
+static const char *const source_names[] = { "file", "cli", NULL };
+
+int
+policy_record_decode(const void *data, size_t len, json_t **out)
+{
+	const char *by, *caller, *source, *sha, *text;
+	json_int_t ver, version, at;
+	json_t *o = NULL, *reason;
+	int r;
+
+	*out = NULL;
+	if ((r = codec_load(data, len, &o)) != 0)
+		goto out;
+	r = BRK_ERR_INVALID;
+	if (codec_unpack(o, "{s:I, s:I, s:I, s:s, s:s, s:o, s:s, s:s, s:s}",
+	    "v", &ver, "version", &version, "loaded_at", &at, "loaded_by", &by,
+	    "caller", &caller, "reason", &reason, "source", &source, "sha256",
+	    &sha, "text", &text) != 0 || ver != 1 || version <= 0 ||
+	    (!json_is_null(reason) && !json_is_string(reason)) ||
+	    codec_enum(source, source_names) < 0 || strlen(sha) != 64)
+		goto out;
+	*out = o;
+	o = NULL;
+	r = 0;
+out:
+	json_decref(o);
+	return r;
+}
+
+/* The stored record of version into *out (NULL on entry). */
+static int
+record_load(struct store_txn *t, uint64_t version, json_t **out)
+{
+	struct store_val v;
+	uint8_t key[8];
+	int r;
+
+	*out = NULL;
+	store_be64(key, version);
+	if ((r = store_get(t, TBL_POLICIES, key, 8, &v)) != 0)
+		return r;
+	if ((r = policy_record_decode(v.data, v.len, out)) != 0)
+		return r;
+	if ((uint64_t)json_integer_value(json_object_get(*out, "version")) !=
+	    version) {
+		json_decref(*out);	/* filed under another version */
+		*out = NULL;
+		return BRK_ERR_INVALID;
+	}
+	return 0;
 }
 
 struct policy_ref *
@@ -197,12 +250,16 @@ current_stored(struct brokerd *d, char **text, size_t *len, uint64_t *ver,
 	if ((r = store_get(t, TBL_META, version_key, sizeof(version_key) - 1,
 	    &v)) != 0)
 		goto out;
-	*ver = store_get_be64(v.data);
-	r = BRK_ERR_INTERNAL;
-	if (store_get(t, TBL_POLICIES, v.data, 8, &v) != 0 ||
-	    (rec = json_loadb(v.data, v.len, 0, NULL)) == NULL ||
-	    (s = json_string_value(json_object_get(rec, "text"))) == NULL)
+	r = BRK_ERR_INVALID;
+	if (v.len != 8)
 		goto out;
+	*ver = store_get_be64(v.data);
+	if ((r = record_load(t, *ver, &rec)) != 0) {
+		if (r == BRK_ERR_NOTFOUND)
+			r = BRK_ERR_INVALID;	/* a version, not stored */
+		goto out;
+	}
+	s = json_string_value(json_object_get(rec, "text"));
 	*len = json_string_length(json_object_get(rec, "text"));
 	snprintf(sha, 65, "%s", json_string_value(json_object_get(rec,
 	    "sha256")));
@@ -300,14 +357,10 @@ json_t *
 policystate_version(struct brokerd *d, struct store_txn *t, uint64_t version,
     bool with_text)
 {
-	struct store_val v;
-	uint8_t key[8];
 	char ts[TIMEFMT_LEN];
-	json_t *rec;
+	json_t *rec = NULL;
 
-	store_be64(key, version);
-	if (store_get(t, TBL_POLICIES, key, 8, &v) != 0 ||
-	    (rec = json_loadb(v.data, v.len, 0, NULL)) == NULL)
+	if (record_load(t, version, &rec) != 0)
 		return NULL;
 	if (!with_text)
 		json_object_del(rec, "text");

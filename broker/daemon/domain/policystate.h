@@ -26,9 +26,15 @@ int policystate_load(struct brokerd *d, const char *text, size_t len,
     const char *source, uint64_t *version, struct policy_error *perr,
     struct brk_error *err);
 
-/* The stored version record (without its text when !with_text). */
+/* The stored version record (without its text when !with_text); NULL when
+ * it is not stored or does not decode (policy_record_decode). */
 json_t *policystate_version(struct brokerd *d, struct store_txn *t,
     uint64_t version, bool with_text);
+
+/* One stored version record strictly (codec.h): a missing or extra key, a
+ * wrong type or an unknown source is BRK_ERR_INVALID.  *out: NULL on entry,
+ * the object on success. */
+int policy_record_decode(const void *data, size_t len, json_t **out);
 
 /* Release everything at exit. */
 void policystate_free(struct brokerd *d);

@@ -3,9 +3,12 @@
  */
 #include "reviews.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
+#include "codec.h"
 #include "timefmt.h"
 
 static int
@@ -45,33 +48,78 @@ reviews_open(struct store_txn *t, const struct request *r, int64_t now)
 	return rc;
 }
 
-static json_t *
-load(struct store_txn *t, uint64_t serial)
+/*
+ * The stored form strictly (codec.h): the keys reviews_open() writes, of
+ * their types, and no other.  *out (NULL on entry) is the object.
+ */
+int
+review_decode(const void *data, size_t len, json_t **out)
+{
+	const char *id, *user, *caller, *resource, *role, *reason, *incident;
+	const char *acked_by, *note;
+	json_int_t ver, at, due, acked_at;
+	json_t *o = NULL;
+	uint64_t serial;
+	int r;
+
+	*out = NULL;
+	if ((r = codec_load(data, len, &o)) != 0)
+		goto out;
+	r = BRK_ERR_INVALID;
+	if (codec_unpack(o, "{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I,"
+	    " s:s, s:I, s:s, s:s}", "v", &ver, "id", &id, "user", &user,
+	    "caller", &caller, "resource", &resource, "role", &role, "reason",
+	    &reason, "at", &at, "due", &due, "incident", &incident,
+	    "acked_at", &acked_at, "acked_by", &acked_by, "note", &note) != 0 ||
+	    ver != 1 || req_id_parse(id, &serial) != 0 || user[0] == '\0' ||
+	    acked_at < 0 || (acked_at != 0) != (acked_by[0] != '\0'))
+		goto out;
+	*out = o;
+	o = NULL;
+	r = 0;
+out:
+	json_decref(o);
+	return r;
+}
+
+static int
+load(struct store_txn *t, uint64_t serial, json_t **out)
 {
 	struct store_val v;
 	uint8_t key[8];
+	char id[24];
+	int r;
 
+	*out = NULL;
 	store_be64(key, serial);
-	if (store_get(t, TBL_REVIEWS, key, 8, &v) != 0)
-		return NULL;
-	return json_loadb(v.data, v.len, 0, NULL);
+	if ((r = store_get(t, TBL_REVIEWS, key, 8, &v)) != 0)
+		return r;
+	if ((r = review_decode(v.data, v.len, out)) != 0)
+		return r;
+	req_id(serial, id);
+	if (strcmp(json_string_value(json_object_get(*out, "id")), id) != 0) {
+		json_decref(*out);	/* filed under another serial */
+		*out = NULL;
+		return BRK_ERR_INVALID;
+	}
+	return 0;
 }
 
-json_t *
-reviews_get(struct store_txn *t, uint64_t serial)
+int
+reviews_get(struct store_txn *t, uint64_t serial, json_t **out)
 {
-	return load(t, serial);
+	return load(t, serial, out);
 }
 
 int
 reviews_ack(struct store_txn *t, uint64_t serial, const char *by,
     const char *note, int64_t now)
 {
-	json_t *o = load(t, serial);
+	json_t *o = NULL;
 	int r;
 
-	if (o == NULL)
-		return BRK_ERR_NOTFOUND;
+	if ((r = load(t, serial, &o)) != 0)
+		return r;
 	if (json_integer_value(json_object_get(o, "acked_at")) != 0) {
 		json_decref(o);
 		return BRK_ERR_STATE;
@@ -120,8 +168,8 @@ reviews_list(struct store_txn *t, bool all, int64_t now, json_t *out)
 		return r;
 	for (rc = store_cursor_first(c, &k, &v); rc == 0;
 	    rc = store_cursor_next(c, &k, &v)) {
-		if ((o = json_loadb(v.data, v.len, 0, NULL)) == NULL)
-			continue;
+		if ((rc = review_decode(v.data, v.len, &o)) != 0)
+			break;
 		if (!all && json_integer_value(json_object_get(o,
 		    "acked_at")) != 0) {
 			json_decref(o);
@@ -131,5 +179,48 @@ reviews_list(struct store_txn *t, bool all, int64_t now, json_t *out)
 	}
 	r = rc == 0 || rc == BRK_ERR_NOTFOUND ? 0 : rc;
 	store_cursor_close(c);
+	return r;
+}
+
+int
+reviews_acknowledge(struct store_txn *t, const struct actor *a,
+    uint64_t serial, const char *note, int64_t now, char msg[REQ_MSG_LEN])
+{
+	const char *user, *caller;
+	json_t *item = NULL;
+	char id[24];
+	int r;
+
+	msg[0] = '\0';
+	req_id(serial, id);
+	if ((r = reviews_get(t, serial, &item)) != 0) {
+		snprintf(msg, REQ_MSG_LEN, r == BRK_ERR_NOTFOUND ?
+		    "no review item for %s" : "the review item of %s cannot "
+		    "be read", id);
+		return r;
+	}
+	user = json_string_value(json_object_get(item, "user"));
+	caller = json_string_value(json_object_get(item, "caller"));
+	if (strcmp(user, a->user) == 0 || strcmp(caller, a->user) == 0 ||
+	    strcmp(user, a->caller) == 0) {
+		snprintf(msg, REQ_MSG_LEN, "separation of duties "
+		    "(no-self-review): %s may not review their own "
+		    "break-glass %s", a->user, id);
+		r = BRK_ERR_DENIED;
+		goto out;
+	}
+	if ((r = reviews_ack(t, serial, a->user, note, now)) != 0) {
+		if (r == BRK_ERR_STATE)
+			snprintf(msg, REQ_MSG_LEN, "the review of %s is "
+			    "already closed", id);
+		goto out;
+	}
+	r = audit_append(t, now, &(struct audit_event){
+	    .action = "review.acked", .actor = a->user, .caller = a->caller,
+	    .target = id, .user = user,
+	    .resource = json_string_value(json_object_get(item, "resource")),
+	    .reason = note }, NULL);
+out:
+	json_decref(item);
 	return r;
 }

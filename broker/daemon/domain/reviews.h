@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "record.h"
+#include "requests.h"
 #include "store.h"
 
 #define REVIEW_DUE (24 * 3600)
@@ -20,14 +21,32 @@
 /* Open the review item of break-glass grant r. */
 int reviews_open(struct store_txn *t, const struct request *r, int64_t now);
 
-/* The item of serial as JSON (new object), or NULL when there is none. */
-json_t *reviews_get(struct store_txn *t, uint64_t serial);
+/* The item of serial as JSON (a new object) into *out, NULL on entry;
+ * BRK_ERR_NOTFOUND when there is none, BRK_ERR_INVALID when it does not
+ * decode (review_decode). */
+int reviews_get(struct store_txn *t, uint64_t serial, json_t **out);
 
-/* Close it; BRK_ERR_NOTFOUND, or BRK_ERR_STATE when already closed. */
+/* One stored item strictly (codec.h): a missing or extra key, a wrong type,
+ * a bad id or an acknowledgement half recorded is BRK_ERR_INVALID. */
+int review_decode(const void *data, size_t len, json_t **out);
+
+/* Close it; BRK_ERR_NOTFOUND, BRK_ERR_INVALID (does not decode), or
+ * BRK_ERR_STATE when already closed. */
 int reviews_ack(struct store_txn *t, uint64_t serial, const char *by,
     const char *note, int64_t now);
 
-/* Open items (all: closed ones too), oldest first, with "overdue". */
+/*
+ * Acknowledge the review of serial as a (open -> closed), with its audit
+ * record: refused (BRK_ERR_DENIED, msg) when a is the grant's user or its
+ * filer, or carries the user's own connection (no self-review);
+ * BRK_ERR_STATE when it is already closed; BRK_ERR_NOTFOUND, or
+ * BRK_ERR_INVALID when the item does not decode.
+ */
+int reviews_acknowledge(struct store_txn *t, const struct actor *a,
+    uint64_t serial, const char *note, int64_t now, char msg[REQ_MSG_LEN]);
+
+/* Open items (all: closed ones too), oldest first, with "overdue";
+ * BRK_ERR_INVALID when one does not decode. */
 int reviews_list(struct store_txn *t, bool all, int64_t now, json_t *out);
 
 #endif

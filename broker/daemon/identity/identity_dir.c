@@ -297,17 +297,6 @@ out:
 	return r;
 }
 
-static json_t *
-when(int64_t t)
-{
-	char buf[TIMEFMT_LEN];
-
-	if (t == 0)
-		return json_null();
-	time_rfc3339(t, buf);
-	return json_string(buf);
-}
-
 json_t *
 iddir_health(struct iddir *d)
 {
@@ -321,8 +310,8 @@ iddir_health(struct iddir *d)
 	    json_boolean(d->reachable),
 	    "last_error", d->last_error[0] != '\0' ?
 	    json_string(d->last_error) : json_null(),
-	    "last_success", when(d->last_success),
-	    "last_failure", when(d->last_failure),
+	    "last_success", time_json(d->last_success),
+	    "last_failure", time_json(d->last_failure),
 	    "counters", "lookups", (json_int_t)d->lookups,
 	    "cache_hits", (json_int_t)d->cache_hits,
 	    "stale_uses", (json_int_t)d->stale_uses,

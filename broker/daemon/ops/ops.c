@@ -3,13 +3,13 @@
  */
 #include "ops.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "notify.h"
 #include "reqstore.h"
-#include "strlist.h"
 #include "timefmt.h"
 #include "policystate.h"
 #include "workpool.h"
@@ -17,49 +17,85 @@
 /* Where a handler runs (see ops.h). */
 enum op_thread { OP_IO, OP_POOL };
 
+/*
+ * The arguments each op takes, by name: one list per op, checked before
+ * any handler runs, so an argument no op knows is refused the same way
+ * everywhere (the handlers check types and bounds).
+ */
+static const char *const a_none[] = { NULL };
+static const char *const a_request[] = { "resource", "role", "for", "start",
+	"reason", "ticket", "incident", "break_glass", "pubkey", "new", NULL };
+static const char *const a_end[] = { "id", "reason", NULL };
+static const char *const a_id[] = { "id", NULL };
+static const char *const a_all[] = { "all", NULL };
+static const char *const a_since[] = { "since", NULL };
+static const char *const a_list[] = { "all", "state", "limit", "user", NULL };
+static const char *const a_check[] = { "user", "resource", NULL };
+static const char *const a_text[] = { "text", NULL };
+static const char *const a_load[] = { "text", "reason", NULL };
+static const char *const a_explain[] = { "user", "resource", "role", "for",
+	NULL };
+static const char *const a_verify[] = { "anchor", NULL };
+static const char *const a_search[] = { "since", "until", "user", "resource",
+	"action", "request", "limit", NULL };
+static const char *const a_export[] = { "since", "limit", NULL };
+static const char *const a_anchor[] = { "new", NULL };
+static const char *const a_prune[] = { "before", "confirm", "list", NULL };
+static const char *const a_cert[] = { "id", "pubkey", NULL };
+static const char *const a_decide[] = { "id", "reason", "for", "role", NULL };
+static const char *const a_pending[] = { "limit", "after", NULL };
+static const char *const a_optout[] = { "scope", "tag", "reason", "for",
+	"mode", "incident", "revoke_active", "extends", NULL };
+static const char *const a_extend[] = { "id", "for", "reason", NULL };
+static const char *const a_flag[] = { "user", "reason", "for", "severity",
+	NULL };
+static const char *const a_ack[] = { "id", "note", NULL };
+static const char *const a_snapshot[] = { "host", "for", NULL };
+
 static const struct op {
 	const char *name;
 	int (*fn)(struct call *c);
 	enum op_thread thread;
+	const char *const *args;	/* the argument names it takes */
 } op_table[] = {
-	{ "request", op_request, OP_IO },
-	{ "cancel", op_cancel, OP_IO },
-	{ "revoke", op_revoke, OP_IO },
-	{ "status", op_status, OP_IO },
-	{ "list", op_list, OP_POOL },
-	{ "show", op_show, OP_IO },
-	{ "check", op_check, OP_POOL },
-	{ "whoami", op_whoami, OP_IO },
-	{ "policy.check", op_policy_check, OP_POOL },
-	{ "policy.load", op_policy_load, OP_POOL },
-	{ "policy.show", op_policy_show, OP_IO },
-	{ "policy.explain", op_policy_explain, OP_POOL },
-	{ "audit.verify", op_audit_verify, OP_IO },
-	{ "audit.search", op_audit_search, OP_IO },	/* audit trail (ops_audit.c) */
-	{ "audit.export", op_audit_export, OP_IO },
-	{ "audit.anchor", op_audit_anchor, OP_IO },
-	{ "audit.prune", op_audit_prune, OP_IO },
-	{ "cert", op_cert, OP_POOL },
-	{ "approve", op_approve, OP_IO },
-	{ "deny", op_deny, OP_IO },
-	{ "pending", op_pending, OP_POOL },
-	{ "review.list", op_review_list, OP_POOL },
-	{ "optout.add", op_optout_add, OP_IO },
-	{ "optout.remove", op_optout_remove, OP_IO },
-	{ "optout.extend", op_optout_extend, OP_IO },
-	{ "optout.list", op_optout_list, OP_POOL },
-	{ "optout.show", op_optout_show, OP_IO },
-	{ "optout.report", op_optout_report, OP_POOL },
-	{ "freeze", op_freeze, OP_IO },
-	{ "unfreeze", op_unfreeze, OP_IO },
-	{ "flag.add", op_flag_add, OP_IO },
-	{ "flag.remove", op_flag_remove, OP_IO },
-	{ "flag.list", op_flag_list, OP_POOL },
-	{ "review.ack", op_review_ack, OP_IO },
-	{ "krl", op_krl, OP_POOL },
-	{ "ca.show", op_ca_show, OP_IO },
-	{ "snapshot", op_snapshot, OP_POOL },
-	{ "metrics", op_metrics, OP_POOL },
+	{ "request", op_request, OP_IO, a_request },
+	{ "cancel", op_cancel, OP_IO, a_end },
+	{ "revoke", op_revoke, OP_IO, a_end },
+	{ "status", op_status, OP_IO, a_none },
+	{ "list", op_list, OP_POOL, a_list },
+	{ "show", op_show, OP_IO, a_id },
+	{ "check", op_check, OP_POOL, a_check },
+	{ "whoami", op_whoami, OP_IO, a_none },
+	{ "policy.check", op_policy_check, OP_POOL, a_text },
+	{ "policy.load", op_policy_load, OP_POOL, a_load },
+	{ "policy.show", op_policy_show, OP_IO, a_none },
+	{ "policy.explain", op_policy_explain, OP_POOL, a_explain },
+	{ "audit.verify", op_audit_verify, OP_IO, a_verify },
+	{ "audit.search", op_audit_search, OP_IO, a_search },	/* audit trail (ops_audit.c) */
+	{ "audit.export", op_audit_export, OP_IO, a_export },
+	{ "audit.anchor", op_audit_anchor, OP_IO, a_anchor },
+	{ "audit.prune", op_audit_prune, OP_IO, a_prune },
+	{ "cert", op_cert, OP_POOL, a_cert },
+	{ "approve", op_approve, OP_IO, a_decide },
+	{ "deny", op_deny, OP_IO, a_decide },
+	{ "pending", op_pending, OP_POOL, a_pending },
+	{ "review.list", op_review_list, OP_POOL, a_all },
+	{ "optout.add", op_optout_add, OP_IO, a_optout },
+	{ "optout.remove", op_optout_remove, OP_IO, a_end },
+	{ "optout.extend", op_optout_extend, OP_IO, a_extend },
+	{ "optout.list", op_optout_list, OP_POOL, a_all },
+	{ "optout.show", op_optout_show, OP_IO, a_id },
+	{ "optout.report", op_optout_report, OP_POOL, a_since },
+	{ "freeze", op_freeze, OP_IO, a_optout },
+	{ "unfreeze", op_unfreeze, OP_IO, a_end },
+	{ "flag.add", op_flag_add, OP_IO, a_flag },
+	{ "flag.remove", op_flag_remove, OP_IO, a_flag },
+	{ "flag.list", op_flag_list, OP_POOL, a_all },
+	{ "review.ack", op_review_ack, OP_IO, a_ack },
+	{ "krl", op_krl, OP_POOL, a_none },
+	{ "ca.show", op_ca_show, OP_IO, a_none },
+	{ "snapshot", op_snapshot, OP_POOL, a_snapshot },
+	{ "metrics", op_metrics, OP_POOL, a_none },
 };
 
 /* Run a handler and act on its status: a failure it did not answer is
@@ -100,6 +136,7 @@ run_pooled(void *arg)
 void
 ops_dispatch(struct call *c)
 {
+	struct brk_error err = { { 0 } };
 	const struct op *op = NULL;
 	struct pool_job *j;
 	size_t i;
@@ -110,6 +147,10 @@ ops_dispatch(struct call *c)
 	if (op == NULL) {
 		call_fail(c, BRK_ERR_INVALID, "unknown op \"%.64s\"",
 		    c->req->op);
+		return;
+	}
+	if (proto_args_only(c->req->args, op->args, &err) != 0) {
+		call_fail(c, BRK_ERR_INVALID, "%s: %s", op->name, err.msg);
 		return;
 	}
 	if (op->thread == OP_IO || c->d->pool == NULL) {
@@ -123,6 +164,18 @@ ops_dispatch(struct call *c)
 	j->op = op;
 	j->c = c;
 	workpool_submit(c->d->pool, run_pooled, j);
+}
+
+size_t
+ops_count(void)
+{
+	return sizeof(op_table) / sizeof(op_table[0]);
+}
+
+const char *
+ops_name(size_t i)
+{
+	return i < ops_count() ? op_table[i].name : NULL;
 }
 
 /* A user whose groups are unknown holds no role, even one named for
@@ -179,36 +232,28 @@ ops_load_request(struct call *c, struct store_txn *t, const char *id,
 	return 0;
 }
 
-bool
-ops_is_approver(const struct ident *who, const struct request *r)
+void
+ops_actor(struct call *c, struct actor *a)
 {
-	size_t i;
-
-	if (!who->groups_complete)
-		return false;	/* groups unknown: approves nothing */
-	if (strlist_has(r->approver_users, who->name))
-		return true;
-	for (i = 0; i < who->ngroups; i++)
-		if (strlist_has(r->approver_groups, who->groups[i]))
-			return true;
-	return false;
+	memset(a, 0, sizeof(*a));
+	snprintf(a->user, sizeof(a->user), "%s", c->who.name);
+	snprintf(a->caller, sizeof(a->caller), "%s", c->caller.name);
+	a->delegated = c->delegated;
+	a->who = &c->who;
 }
 
-void
-ops_join(char *dst, size_t dstlen, const char *const *v, size_t n)
+int
+ops_submit(struct call *c, struct policy_ref *p, writer_apply_fn apply,
+    writer_done_fn done, void *op, int r, const struct brk_error *err)
 {
-	size_t i, used = 0, l;
-
-	dst[0] = '\0';
-	for (i = 0; i < n; i++) {
-		l = strlen(v[i]);
-		if (used + l + 2 > dstlen)
-			break;
-		if (used > 0)
-			dst[used++] = ',';
-		memcpy(dst + used, v[i], l + 1);
-		used += l;
+	if (r == 0 && (r = writer_submit(c->d->writer, apply, done, op)) == 0) {
+		policy_put(c->d, p);
+		return 0;
 	}
+	policy_put(c->d, p);
+	free(op);
+	call_fail(c, r, "%s", err->msg[0] ? err->msg : brk_strerror(r));
+	return r;
 }
 
 void

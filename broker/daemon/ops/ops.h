@@ -27,6 +27,7 @@
 
 #include "daemon.h"
 #include "record.h"
+#include "requests.h"
 #include "sshkey.h"
 
 /* Counters in brokerd.counters. */
@@ -79,33 +80,31 @@ int op_metrics(struct call *c);		/* ops_metrics.c */
  * (queues the reload on the worker pool).  main.c gives these to the
  * server as its struct server_ops. */
 void ops_tick(struct brokerd *d, struct store_txn **rtxn);
+
+/* The op table: how many ops, and the name of op i (NULL past the end).
+ * ops_dispatch() refuses an argument its op does not name. */
+size_t ops_count(void);
+const char *ops_name(size_t i);
 void ops_reload(struct brokerd *d);
 
 /* The metrics in the Prometheus text format (malloc'd), read in t. */
 int ops_metrics_text(struct brokerd *d, struct store_txn *t, char **out,
     size_t *len);
 
-/* One mutation of one request, carried from a handler to the writer. */
+/* One mutation of one request, carried from a handler to the writer; the
+ * change itself is the state machine's (requests.h). */
 struct req_op {
 	struct call *c;
-	struct request rec;		/* new (create) or loaded (transition) */
-	enum req_state from, to;
-	const char *action;		/* audit action */
+	struct actor actor;		/* who acts, copied from the call */
+	struct request rec;		/* new (create) or as changed */
+	enum req_action action;		/* cancel, revoke */
+	char reason[REC_TEXT];		/* cancel, revoke, approve, deny */
 	struct sshkey *key;		/* certificate wanted for this key */
-	bool privileged;		/* may act on others' requests */
 	int64_t now;
 	int64_t ttl;			/* approve: shortened duration or 0 */
 	struct policy_ref *pref;	/* the policy that decided (create) */
-	/*
-	 * create: the approval a break-glass request falls back to when a
-	 * review flag, a freeze or an opt-out holds it (apply_escalation).
-	 */
-	struct {
-		bool during_freeze, during_optout;
-		bool require_reason, require_ticket, clamped;
-		int64_t ttl;
-	} bg;
-	char msg[512];			/* why apply refused */
+	struct create_in create;	/* create: --new, break-glass hold */
+	char msg[REQ_MSG_LEN];		/* why apply refused */
 	/*
 	 * A new grant's certificate is signed while its transaction is being
 	 * made durable; the reply waits for both.  parts counts what is still
@@ -117,13 +116,21 @@ struct req_op {
 	char *cert;			/* signed, not yet sent */
 	char cert_err[512];
 	json_t *approvals;		/* approve: who approved so far */
-	bool fresh;			/* request --new: never a repeat */
 	bool duplicate;			/* request: an open one was returned */
 };
 
-/* The audit record of a change to op->rec. */
-int audit_request(struct store_txn *t, struct req_op *op, const char *action,
-    const char *reason);
+/*
+ * The end of a handler that hands a plain op (one malloc'd block) to the
+ * writer: when r is 0 (its checks passed) submit op with apply and done;
+ * release p (may be NULL) either way; on any failure free op and answer
+ * the call with err's message (or r's).  Returns 0 or the failure.
+ */
+int ops_submit(struct call *c, struct policy_ref *p, writer_apply_fn apply,
+    writer_done_fn done, void *op, int r, const struct brk_error *err);
+
+/* The acting identity of call c, for the state machine. */
+void ops_actor(struct call *c, struct actor *a);
+
 /* The writer's done callback for request mutations: replies with op->rec
  * (and a certificate when op->key is set) or with op->msg. */
 void done_reply(void *arg, int rc);
@@ -145,8 +152,6 @@ int ops_load_request(struct call *c, struct store_txn *t, const char *id,
 /* The argument "id" parsed into a serial; fails the call when bad. */
 int ops_arg_id(struct call *c, uint64_t *serial, const char **idstr);
 
-/* Whether who is named among r's eligible approvers (user or group). */
-bool ops_is_approver(const struct ident *who, const struct request *r);
 
 /*
  * Whether the caller holds optout_managers through an entry whose scopes
@@ -157,7 +162,5 @@ bool ops_is_approver(const struct ident *who, const struct request *r);
 bool ops_may_manage_grant(struct call *c, struct policy_ref *p,
     const struct request *r);
 
-/* Join up to n strings with commas into dst (truncating safely). */
-void ops_join(char *dst, size_t dstlen, const char *const *v, size_t n);
 
 #endif

@@ -394,18 +394,18 @@ ops_audit_tick(struct brokerd *d, struct store_txn **rtxn)
 int
 op_audit_anchor(struct call *c)
 {
-	static const char *const keys[] = { "new", NULL };
 	struct brk_error err = { { 0 } };
 	struct store_txn *t = NULL;
 	uint64_t seq = 0;
 	int64_t at = 0;
 	char *text = NULL;
 	bool fresh = false;
+	const struct proto_arg spec[] = {
+		{ "new", PA_BOOL, false, 0, 0, &fresh },
+	};
 	int r;
 
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    ((r = proto_arg_bool(c->req->args, "new", &fresh, &err)) != 0 &&
-	    r != BRK_ERR_NOTFOUND)) {
+	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
 		call_fail(c, r, "%s", err.msg);
 		return r;
 	}
@@ -569,7 +569,6 @@ submit_job(struct call *c, struct job *j)
 int
 op_audit_verify(struct call *c)
 {
-	static const char *const keys[] = { "anchor", NULL };
 	struct brk_error err = { { 0 } };
 	struct job *j;
 	int r;
@@ -579,9 +578,10 @@ op_audit_verify(struct call *c)
 		return BRK_ERR_NOMEM;
 	}
 	j->kind = JOB_VERIFY;
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    ((r = proto_arg_str(c->req->args, "anchor", false, 4096,
-	    &j->anchor, &err)) != 0 && r != BRK_ERR_NOTFOUND)) {
+	const struct proto_arg spec[] = {
+		{ "anchor", PA_STR, false, 0, 4096, &j->anchor },
+	};
+	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
 		free(j);
 		call_fail(c, r, "%s", err.msg);
 		return r;
@@ -592,8 +592,6 @@ op_audit_verify(struct call *c)
 int
 op_audit_search(struct call *c)
 {
-	static const char *const keys[] = { "since", "until", "user",
-		"resource", "action", "request", "limit", NULL };
 	struct brk_error err = { { 0 } };
 	struct job *j;
 	int64_t since = 0, until = 0, limit = 100;
@@ -604,21 +602,16 @@ op_audit_search(struct call *c)
 		return BRK_ERR_NOMEM;
 	}
 	j->kind = JOB_SEARCH;
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    ((r = proto_arg_int(c->req->args, "since", false, 1, INT64_MAX / 2,
-	    &since, &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
-	    ((r = proto_arg_int(c->req->args, "until", false, 1, INT64_MAX / 2,
-	    &until, &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
-	    ((r = proto_arg_int(c->req->args, "limit", false, 1, SEARCH_MAX,
-	    &limit, &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
-	    ((r = proto_arg_str(c->req->args, "user", false, 256, &j->q.user,
-	    &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
-	    ((r = proto_arg_str(c->req->args, "resource", false, 256,
-	    &j->q.resource, &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
-	    ((r = proto_arg_str(c->req->args, "action", false, 256,
-	    &j->q.action, &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
-	    ((r = proto_arg_str(c->req->args, "request", false, 256,
-	    &j->q.target, &err)) != 0 && r != BRK_ERR_NOTFOUND)) {
+	const struct proto_arg spec[] = {
+		{ "since", PA_INT, false, 1, INT64_MAX / 2, &since },
+		{ "until", PA_INT, false, 1, INT64_MAX / 2, &until },
+		{ "limit", PA_INT, false, 1, SEARCH_MAX, &limit },
+		{ "user", PA_STR, false, 0, 256, &j->q.user },
+		{ "resource", PA_STR, false, 0, 256, &j->q.resource },
+		{ "action", PA_STR, false, 0, 256, &j->q.action },
+		{ "request", PA_STR, false, 0, 256, &j->q.target },
+	};
+	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
 		free(j);
 		call_fail(c, r, "%s", err.msg);
 		return r;
@@ -634,17 +627,16 @@ op_audit_search(struct call *c)
 int
 op_audit_export(struct call *c)
 {
-	static const char *const keys[] = { "since", "limit", NULL };
 	struct brk_error err = { { 0 } };
 	struct job *j;
 	int64_t since = 0, limit = EXPORT_MAX;
+	const struct proto_arg spec[] = {
+		{ "since", PA_INT, false, 0, INT64_MAX, &since },
+		{ "limit", PA_INT, false, 1, EXPORT_MAX, &limit },
+	};
 	int r;
 
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    ((r = proto_arg_int(c->req->args, "since", false, 0, INT64_MAX,
-	    &since, &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
-	    ((r = proto_arg_int(c->req->args, "limit", false, 1, EXPORT_MAX,
-	    &limit, &err)) != 0 && r != BRK_ERR_NOTFOUND)) {
+	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
 		call_fail(c, r, "%s", err.msg);
 		return r;
 	}
@@ -897,22 +889,19 @@ prune_list(struct call *c)
 int
 op_audit_prune(struct call *c)
 {
-	static const char *const keys[] = { "before", "confirm", "list",
-		NULL };
 	struct brk_error err = { { 0 } };
 	struct prune_op *op = NULL;
 	const char *confirm = NULL;
 	int64_t before = 0, keep, floor;
 	bool list = false;
+	const struct proto_arg spec[] = {
+		{ "before", PA_INT, false, 1, INT64_MAX / 2, &before },
+		{ "confirm", PA_STR, false, 0, 24, &confirm },
+		{ "list", PA_BOOL, false, 0, 0, &list },
+	};
 	int r, nargs;
 
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    ((r = proto_arg_int(c->req->args, "before", false, 1,
-	    INT64_MAX / 2, &before, &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
-	    ((r = proto_arg_str(c->req->args, "confirm", false, 24, &confirm,
-	    &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
-	    ((r = proto_arg_bool(c->req->args, "list", &list, &err)) != 0 &&
-	    r != BRK_ERR_NOTFOUND))
+	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0)
 		goto fail;
 	nargs = (before != 0) + (confirm != NULL) + list;
 	r = BRK_ERR_INVALID;

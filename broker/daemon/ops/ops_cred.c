@@ -331,7 +331,7 @@ add_user(struct snap_fill *f, const struct snap_grant *g, size_t n)
 	struct cover cv = { .policy = f->policy, .resource = f->resource };
 	char why[1024];
 	size_t i, k;
-	int rc = 0;
+	int rc = 0, fr = 0;
 
 	memset(&who, 0, sizeof(who));
 	/* as the live check: a user no source knows keeps no groups; one
@@ -370,8 +370,10 @@ add_user(struct snap_fill *f, const struct snap_grant *g, size_t n)
 				rc = optout_block(f, &f->live[i], g[0].user);
 				break;
 			}
-	if (rc == 0 && flags_get(f->t, g[0].user, f->now, &fl) == 0 &&
-	    fl.severity == FLAG_BLOCK) {
+	if (rc == 0 && (fr = flags_get(f->t, g[0].user, f->now, &fl)) != 0 &&
+	    fr != BRK_ERR_NOTFOUND)
+		rc = fr;	/* a flag that cannot be read: no snapshot */
+	else if (rc == 0 && fr == 0 && fl.severity == FLAG_BLOCK) {
 		snprintf(why, sizeof(why), "%s is flagged by monitoring "
 		    "(block, by %s): %.300s", fl.user, fl.by, fl.reason);
 		rc = add_block(f, "flag", g[0].user, fl.until, why);
@@ -447,20 +449,19 @@ host_name_valid(const char *h)
 int
 op_snapshot(struct call *c)
 {
-	static const char *const keys[] = { "host", "for", NULL };
 	struct brk_error err = { { 0 } };
 	struct snap_fill f = { .c = c, .now = time_now(), .err = &err };
 	struct policy_ref *p = NULL;
 	const char *host = NULL;
 	char resource[300], *text = NULL;
 	int64_t ttl = SNAPSHOT_DEFAULT_TTL;
+	const struct proto_arg spec[] = {
+		{ "host", PA_STR, true, 0, 253, &host },
+		{ "for", PA_INT, false, 60, SNAPSHOT_MAX_TTL, &ttl },
+	};
 	int rc;
 
-	if ((rc = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    (rc = proto_arg_str(c->req->args, "host", true, 253, &host,
-	    &err)) != 0 ||
-	    ((rc = proto_arg_int(c->req->args, "for", false, 60,
-	    SNAPSHOT_MAX_TTL, &ttl, &err)) != 0 && rc != BRK_ERR_NOTFOUND))
+	if ((rc = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0)
 		goto fail;
 	snprintf(resource, sizeof(resource), "host:%s", host);
 	rc = BRK_ERR_INVALID;

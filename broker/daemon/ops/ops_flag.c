@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit.h"
 #include "flags.h"
 #include "names.h"
 #include "ops.h"
@@ -21,11 +20,12 @@
 
 struct flag_op {
 	struct call *c;
+	struct actor actor;
 	struct flag f;
 	bool remove;
 	bool admin;		/* a policy admin: may weaken a flag */
 	int64_t now;
-	char msg[256];
+	char msg[REQ_MSG_LEN];
 };
 
 static bool
@@ -40,46 +40,14 @@ may_flag(struct call *c, struct policy_ref *p, const char *user)
 	    ident_groups(&c->who), c->who.ngroups, scope));
 }
 
+/* On the writer thread: the flag's rules are the domain's (flags.c). */
 static int
 apply_flag(struct store_txn *t, void *arg)
 {
 	struct flag_op *op = arg;
-	struct flag cur;
-	json_t *d;
-	int r;
 
-	if (op->remove) {
-		if (flags_get(t, op->f.user, op->now, &cur) != 0) {
-			snprintf(op->msg, sizeof(op->msg), "%s is not flagged",
-			    op->f.user);
-			return BRK_ERR_NOTFOUND;
-		}
-		if ((r = flags_del(t, op->f.user)) != 0)
-			return r;
-		snprintf(cur.reason, sizeof(cur.reason), "%s", op->f.reason);
-		op->f = cur;
-	} else {
-		if (!op->admin && flags_get(t, op->f.user, op->now, &cur) == 0 &&
-		    (op->f.severity < cur.severity || op->f.until < cur.until)) {
-			snprintf(op->msg, sizeof(op->msg), "%s is flagged %s "
-			    "until %lld: a flag is replaced only by one as "
-			    "severe that ends no sooner (policy admins may "
-			    "weaken it)", op->f.user,
-			    flag_severity_name(cur.severity),
-			    (long long)cur.until);
-			return BRK_ERR_DENIED;
-		}
-		if ((r = flags_put(t, &op->f)) != 0)
-			return r;
-	}
-	d = flag_json(&op->f, op->now);
-	r = audit_append(t, op->now, &(struct audit_event){
-	    .action = op->remove ? "flag.removed" : "flag.added",
-	    .actor = op->c->who.name, .caller = op->c->caller.name,
-	    .target = op->f.user, .user = op->f.user, .reason = op->f.reason,
-	    .details = d }, NULL);
-	json_decref(d);
-	return r;
+	return flags_change(t, &op->actor, op->admin, op->remove, &op->f,
+	    op->now, op->msg);
 }
 
 static void
@@ -88,7 +56,7 @@ done_flag(void *arg, int rc)
 	struct flag_op *op = arg;
 	struct call *c = op->c;
 	json_t *o = rc == 0 ? flag_json(&op->f, op->now) : NULL;
-	char msg[300];
+	char msg[REQ_MSG_LEN];
 
 	snprintf(msg, sizeof(msg), "%s", op->msg[0] ? op->msg :
 	    brk_strerror(rc));
@@ -102,26 +70,22 @@ done_flag(void *arg, int rc)
 static int
 submit(struct call *c, bool remove)
 {
-	static const char *const keys[] = { "user", "reason", "for",
-		"severity", NULL };
 	struct brk_error err = { { 0 } };
 	struct policy_ref *p = NULL;
 	struct flag_op *op = calloc(1, sizeof(*op));
 	const char *user = NULL, *reason = NULL, *sev = NULL;
 	int64_t dur = 0;
+	const struct proto_arg spec[] = {
+		{ "user", PA_STR, true, 0, 64, &user },
+		{ "reason", PA_STR, true, 0, 4096, &reason },
+		{ "for", PA_INT, !remove, 1, INT64_MAX / 2, &dur },
+		{ "severity", PA_STR, false, 0, 16, &sev },
+	};
 	int r = BRK_ERR_NOMEM;
 
 	if (op == NULL)
 		goto fail;
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    (r = proto_arg_str(c->req->args, "user", true, 64, &user,
-	    &err)) != 0 ||
-	    (r = proto_arg_str(c->req->args, "reason", true, 4096, &reason,
-	    &err)) != 0 ||
-	    (!remove && (r = proto_arg_int(c->req->args, "for", true, 1,
-	    INT64_MAX / 2, &dur, &err)) != 0) ||
-	    ((r = proto_arg_str(c->req->args, "severity", false, 16, &sev,
-	    &err)) != 0 && r != BRK_ERR_NOTFOUND))
+	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0)
 		goto fail;
 	r = BRK_ERR_INVALID;
 	if (!name_user_valid(user)) {
@@ -157,6 +121,7 @@ submit(struct call *c, bool remove)
 	}
 	op->admin = call_has_role(c, p, ROLE_POLICY_ADMINS);
 	op->c = c;
+	ops_actor(c, &op->actor);
 	op->remove = remove;
 	op->now = time_now();
 	snprintf(op->f.user, sizeof(op->f.user), "%s", user);
@@ -166,15 +131,9 @@ submit(struct call *c, bool remove)
 	    FLAG_BLOCK : FLAG_REVIEW;
 	op->f.at = op->now;
 	op->f.until = op->now + dur;
-	if ((r = writer_submit(c->d->writer, apply_flag, done_flag, op)) != 0)
-		goto fail;
-	policy_put(c->d, p);
-	return 0;
+	r = 0;
 fail:
-	policy_put(c->d, p);
-	free(op);
-	call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
-	return r;
+	return ops_submit(c, p, apply_flag, done_flag, op, r, &err);
 }
 
 int
@@ -192,16 +151,17 @@ op_flag_remove(struct call *c)
 int
 op_flag_list(struct call *c)
 {
-	static const char *const keys[] = { "all", NULL };
 	struct brk_error err = { { 0 } };
 	struct store_txn *t = NULL;
 	json_t *out = json_array();
 	bool all = false;
+	const struct proto_arg spec[] = {
+		{ "all", PA_BOOL, false, 0, 0, &all },
+	};
 	int r;
 
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    ((r = proto_arg_bool(c->req->args, "all", &all, &err)) != 0 &&
-	    r != BRK_ERR_NOTFOUND) || (r = call_read(c, &t)) != 0 ||
+	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0 ||
+	    (r = call_read(c, &t)) != 0 ||
 	    (r = flags_list(t, time_now(), all, out)) != 0) {
 		json_decref(out);
 		call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));

@@ -245,32 +245,31 @@ static int
 add_args(struct call *c, struct policy_ref *p, struct optout_op *op,
     bool freeze, struct brk_error *err)
 {
-	static const char *const keys[] = { "scope", "tag", "reason", "for",
-		"mode", "incident", "revoke_active", "extends", NULL };
 	const char *scope = "global", *tag = "incident", *reason = NULL,
 	    *mode = NULL, *incident = NULL, *extends = NULL;
+	const char *scope_arg = NULL, *tag_arg = NULL;
 	const struct policy_limits *lim = policy_limits(p->policy);
-	json_t *a = c->req->args;
 	int64_t dur = 0;
+	/* a freeze is global and tagged incident: scope and tag are the
+	 * opt-out's own */
+	const struct proto_arg spec[] = {
+		{ "scope", PA_STR, !freeze, 0, 300, &scope_arg },
+		{ "tag", PA_STR, !freeze, 0, 31, &tag_arg },
+		{ "reason", PA_STR, true, 0, 4096, &reason },
+		{ "for", PA_INT, !freeze, 1, INT64_MAX / 2, &dur },
+		{ "mode", PA_STR, false, 0, 16, &mode },
+		{ "incident", PA_STR, false, 0, 255, &incident },
+		{ "extends", PA_STR, false, 0, 24, &extends },
+		{ "revoke_active", PA_BOOL, false, 0, 0, &op->revoke_active },
+	};
 	int r;
 
-	if ((r = proto_args_only(a, keys, err)) != 0 ||
-	    (!freeze && (r = proto_arg_str(a, "scope", true, 300, &scope,
-	    err)) != 0) ||
-	    (!freeze && (r = proto_arg_str(a, "tag", true, 31, &tag,
-	    err)) != 0) ||
-	    (r = proto_arg_str(a, "reason", true, 4096, &reason, err)) != 0 ||
-	    ((r = proto_arg_int(a, "for", !freeze, 1, INT64_MAX / 2, &dur,
-	    err)) != 0 && r != BRK_ERR_NOTFOUND) ||
-	    ((r = proto_arg_str(a, "mode", false, 16, &mode, err)) != 0 &&
-	    r != BRK_ERR_NOTFOUND) ||
-	    ((r = proto_arg_str(a, "incident", false, 255, &incident,
-	    err)) != 0 && r != BRK_ERR_NOTFOUND) ||
-	    ((r = proto_arg_str(a, "extends", false, 24, &extends,
-	    err)) != 0 && r != BRK_ERR_NOTFOUND) ||
-	    ((r = proto_arg_bool(a, "revoke_active", &op->revoke_active,
-	    err)) != 0 && r != BRK_ERR_NOTFOUND))
+	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), err)) != 0)
 		return r;
+	if (!freeze) {
+		scope = scope_arg;
+		tag = tag_arg;
+	}
 	if ((r = optout_parse_scope(scope, &op->o, err)) != 0)
 		return r;
 	if (!tag_known(tag))
@@ -341,16 +340,11 @@ submit_add(struct call *c, bool freeze)
 	op->c = c;
 	op->now = time_now();
 	op->action = freeze ? "freeze.on" : "optout.added";
-	if ((r = add_args(c, p, op, freeze, &err)) != 0 ||
-	    (r = writer_submit(c->d->writer, apply_add, done_optout, op)) != 0)
+	if ((r = add_args(c, p, op, freeze, &err)) != 0)
 		goto fail;
-	policy_put(c->d, p);
-	return 0;
+	r = 0;
 fail:
-	policy_put(c->d, p);
-	free(op);
-	call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
-	return r;
+	return ops_submit(c, p, apply_add, done_optout, op, r, &err);
 }
 
 int
@@ -728,16 +722,9 @@ op_optout_extend(struct call *c)
 		op->manager = policy_optout_scope_allowed(p->policy,
 		    c->who.name, ident_groups(&c->who), c->who.ngroups,
 		    probe.scope);
-	if ((r = writer_submit(c->d->writer, apply_extend, done_extend,
-	    op)) != 0)
-		goto fail;
-	policy_put(c->d, p);
-	return 0;
+	r = 0;
 fail:
-	policy_put(c->d, p);
-	free(op);
-	call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
-	return r;
+	return ops_submit(c, p, apply_extend, done_extend, op, r, &err);
 }
 
 int
@@ -772,14 +759,14 @@ list_one(const struct optout *o, void *arg)
 int
 op_optout_list(struct call *c)
 {
-	static const char *const keys[] = { "all", NULL };
 	struct brk_error err = { { 0 } };
 	struct lister l = { .now = time_now() };
+	const struct proto_arg spec[] = {
+		{ "all", PA_BOOL, false, 0, 0, &l.all },
+	};
 	int r;
 
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    ((r = proto_arg_bool(c->req->args, "all", &l.all, &err)) != 0 &&
-	    r != BRK_ERR_NOTFOUND)) {
+	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
 		call_fail(c, r, "%s", err.msg);
 		return r;
 	}

@@ -11,6 +11,7 @@
 #include "duration.h"
 #include "escalate.h"
 #include "flags.h"
+#include "strlist.h"
 #include "timefmt.h"
 #include "names.h"
 #include "ops.h"
@@ -189,7 +190,7 @@ explain_escalation(struct call *c, struct policy_ref *p,
 	json_array_foreach(m, i, v)
 		if (n < POLICY_MAX_MATCHES && json_is_string(v))
 			ids_v[n++] = json_string_value(v);
-	ops_join(rules, sizeof(rules), ids_v, n);
+	strlist_join(rules, sizeof(rules), ids_v, n);
 	struct cover cv = { .policy = p->policy, .user = q->user,
 		.groups = q->groups, .ngroups = q->ngroups,
 		.resource = q->resource, .rules = rules };
@@ -218,26 +219,22 @@ explain_escalation(struct call *c, struct policy_ref *p,
 int
 op_policy_explain(struct call *c)
 {
-	static const char *const keys[] = { "user", "resource", "role", "for",
-		NULL };
 	struct brk_error err = { { 0 } };
 	struct policy_ref *p = policy_get(c->d);
 	struct ident subject = { .name = { 0 } };
 	const char *user = NULL, *resource = NULL, *role = NULL;
 	struct policy_query q = { 0 };
 	int64_t dur = 0;
+	const struct proto_arg spec[] = {
+		{ "resource", PA_STR, true, 0, 255, &resource },
+		{ "user", PA_STR, false, 0, 64, &user },
+		{ "role", PA_STR, false, 0, 64, &role },
+		{ "for", PA_INT, false, 1, DURATION_MAX, &dur },
+	};
 	json_t *o;
 	int r;
 
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    (r = proto_arg_str(c->req->args, "resource", true, 255, &resource,
-	    &err)) != 0 ||
-	    ((r = proto_arg_str(c->req->args, "user", false, 64, &user,
-	    &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
-	    ((r = proto_arg_str(c->req->args, "role", false, 64, &role,
-	    &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
-	    ((r = proto_arg_int(c->req->args, "for", false, 1, DURATION_MAX,
-	    &dur, &err)) != 0 && r != BRK_ERR_NOTFOUND))
+	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0)
 		goto fail;
 	if (user == NULL)
 		user = c->who.name;

@@ -53,8 +53,6 @@ list_one(uint64_t serial, void *arg)
 int
 op_list(struct call *c)
 {
-	static const char *const keys[] = { "all", "state", "limit", "user",
-		NULL };
 	struct brk_error err = { { 0 } };
 	struct policy_ref *p = policy_get(c->d);
 	struct lister l = { .state = -1, .limit = LIST_DEFAULT,
@@ -62,18 +60,16 @@ op_list(struct call *c)
 	const char *state = NULL, *user = NULL;
 	int64_t limit = LIST_DEFAULT;
 	bool all = false;
+	const struct proto_arg spec[] = {
+		{ "all", PA_BOOL, false, 0, 0, &all },
+		{ "state", PA_STR, false, 0, 16, &state },
+		{ "user", PA_STR, false, 0, 64, &user },
+		{ "limit", PA_INT, false, 1, LIST_MAX, &limit },
+	};
 	int r;
 
 	l.out = json_array();
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    ((r = proto_arg_bool(c->req->args, "all", &all, &err)) != 0 &&
-	    r != BRK_ERR_NOTFOUND) ||
-	    ((r = proto_arg_str(c->req->args, "state", false, 16, &state,
-	    &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
-	    ((r = proto_arg_str(c->req->args, "user", false, 64, &user,
-	    &err)) != 0 && r != BRK_ERR_NOTFOUND) ||
-	    ((r = proto_arg_int(c->req->args, "limit", false, 1, LIST_MAX,
-	    &limit, &err)) != 0 && r != BRK_ERR_NOTFOUND))
+	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0)
 		goto fail;
 	r = BRK_ERR_INVALID;
 	if (user != NULL && !name_user_valid(user)) {
@@ -143,7 +139,7 @@ op_show(struct call *c)
 	}
 	if (strcmp(r.user, c->who.name) != 0 &&
 	    strcmp(r.caller, c->who.name) != 0 && !call_may_see_all(c, p) &&
-	    !ops_is_approver(&c->who, &r)) {
+	    !requests_is_approver(&c->who, &r)) {
 		/* the same answer as a missing id: ids are not secrets, but
 		 * who asked for what is */
 		call_fail(c, BRK_ERR_NOTFOUND, "no request %s", id);
@@ -288,21 +284,20 @@ unblocked_grant(struct call *c, struct policy_ref *p, struct active_find *f,
 int
 op_check(struct call *c)
 {
-	static const char *const keys[] = { "user", "resource", NULL };
 	struct brk_error err = { { 0 } };
 	struct policy_ref *p = policy_get(c->d);
 	struct active_find f = { .now = time_now() };
 	const struct request *g = NULL;
 	const char *user = NULL, *resource = NULL;
 	char id[24], ts[TIMEFMT_LEN], why[1024];
+	const struct proto_arg spec[] = {
+		{ "resource", PA_STR, true, 0, REC_RESOURCE - 1, &resource },
+		{ "user", PA_STR, false, 0, 64, &user },
+	};
 	json_t *o;
 	int r;
 
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    (r = proto_arg_str(c->req->args, "resource", true,
-	    REC_RESOURCE - 1, &resource, &err)) != 0 ||
-	    ((r = proto_arg_str(c->req->args, "user", false, 64, &user,
-	    &err)) != 0 && r != BRK_ERR_NOTFOUND))
+	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0)
 		goto fail;
 	if (user == NULL)
 		user = c->who.name;

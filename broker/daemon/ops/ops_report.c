@@ -99,19 +99,19 @@ warnings(struct report *rp)
 int
 op_optout_report(struct call *c)
 {
-	static const char *const keys[] = { "since", NULL };
 	struct brk_error err = { { 0 } };
 	struct report rp = { .now = time_now() };
 	struct store_txn *t = NULL;
 	int64_t since = REPORT_DEFAULT_SINCE;
 	char from[TIMEFMT_LEN];
+	const struct proto_arg spec[] = {
+		{ "since", PA_INT, false, 1, (int64_t)3660 * 24 * 3600,
+		    &since },
+	};
 	json_t *out;
 	int r;
 
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    ((r = proto_arg_int(c->req->args, "since", false, 1,
-	    (int64_t)3660 * 24 * 3600, &since, &err)) != 0 &&
-	    r != BRK_ERR_NOTFOUND)) {
+	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
 		call_fail(c, r, "%s", err.msg);
 		return r;
 	}

@@ -10,255 +10,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "approvals.h"
-#include "audit.h"
 #include "cred.h"
-#include "duplicates.h"
 #include "duration.h"
-#include "escalate.h"
 #include "optouts.h"
 #include "log.h"
-#include "quota.h"
 #include "names.h"
 #include "ops.h"
 #include "reqstore.h"
-#include "reviews.h"
+#include "requests.h"
+#include "strlist.h"
 #include "timefmt.h"
 #include "workpool.h"
 
-static const char *
-created_action(enum req_state s)
-{
-	return s == ST_ACTIVE || s == ST_SCHEDULED ? "request.granted" :
-	    s == ST_PENDING ? "request.pending" : "request.denied";
-}
-
-int
-audit_request(struct store_txn *t, struct req_op *op, const char *action,
-    const char *reason)
-{
-	char id[24];
-	json_t *details;
-	int r;
-
-	req_id(op->rec.serial, id);
-	details = json_pack("{s:s, s:s, s:s, s:I, s:s}", "state",
-	    req_state_name(op->rec.state), "role", op->rec.role, "rules",
-	    op->rec.rules, "ttl", (json_int_t)op->rec.ttl, "decision",
-	    op->rec.decision);
-	r = audit_append(t, op->now, &(struct audit_event){
-	    .action = action, .actor = op->c->who.name,
-	    .caller = op->c->caller.name, .target = id, .user = op->rec.user,
-	    .resource = op->rec.resource, .reason = reason,
-	    .details = details }, NULL);
-	json_decref(details);
-	return r;
-}
-
-/*
- * Break-glass is an emergency path, not a bypass.  Under a manual cause it
- * goes ahead only where the rule's break_glass object allows that cause
- * (during_freeze, during_optout); a review flag always holds it.  A held
- * request becomes the ordinary pending request the rule asks for, with
- * the rule's approvers, duration and requirements.  (Block causes deny it
- * like any other request.)
- */
-static void
-hold_break_glass(struct req_op *op, const struct escalation *esc)
-{
-	struct request *rec = &op->rec;
-	const char *cause = esc->flag_review ? "a review flag" :
-	    esc->freeze_manual && !op->bg.during_freeze ? "a freeze" :
-	    esc->optout_manual && !op->bg.during_optout ? "an opt-out" : NULL;
-
-	if (cause == NULL)
-		return;		/* the rule lets break-glass through these */
-	rec->state = ST_PENDING;
-	rec->break_glass = rec->automatic = false;
-	rec->decided_at = rec->starts_at = 0;
-	rec->ttl = op->bg.ttl;
-	rec->clamped = op->bg.clamped;
-	rec->require_reason = op->bg.require_reason;
-	rec->require_ticket = op->bg.require_ticket;
-	rec->expires_at = op->now + policy_limits(op->pref->policy)->pending_ttl;
-	snprintf(rec->decision, sizeof(rec->decision), "break-glass held for "
-	    "approval by %s: %.400s", cause, esc->why);
-}
-
-/* Route an automatic grant to people (manual) or deny it (block) when an
- * opt-out or flag covers it; checked in the transaction that stores it. */
-static int
-apply_escalation(struct store_txn *t, struct req_op *op,
-    struct escalation *e)
-{
-	struct request *rec = &op->rec;
-	const struct policy *p = op->pref->policy;
-	const char *const *g = NULL, *const *u = NULL;
-	size_t ng = 0, nu = 0;
-	struct escalation esc;
-	struct cover cv = {
-		.policy = p, .user = rec->user,
-		.groups = ident_groups(&op->c->who),
-		.ngroups = op->c->who.ngroups, .resource = rec->resource,
-		.rules = rec->rules,
-	};
-	int r;
-
-	if ((r = escalate_find(t, &cv, op->now, &esc)) != 0)
-		return r;
-	*e = esc;
-	escalate_ids(&esc, rec->optouts, sizeof(rec->optouts));
-	if (esc.level == ESC_MANUAL && rec->state == ST_ACTIVE &&
-	    rec->break_glass) {
-		hold_break_glass(op, &esc);
-		return 0;
-	}
-	if (esc.level == ESC_BLOCK && rec->state != ST_DENIED) {
-		rec->state = ST_DENIED;
-		rec->ttl = 0;
-		rec->break_glass = rec->automatic = rec->clamped = false;
-		rec->decided_at = op->now;
-		rec->starts_at = rec->expires_at = 0;
-		snprintf(rec->decision, sizeof(rec->decision), "blocked by "
-		    "%.480s", esc.why);
-	} else if (esc.level == ESC_MANUAL && (rec->state == ST_ACTIVE ||
-	    rec->state == ST_SCHEDULED) && rec->automatic) {
-		policy_role_members(p, ROLE_OPTOUT_APPROVERS, &g, &ng, &u, &nu);
-		if (ng + nu == 0) {	/* nobody may approve: fail closed */
-			rec->state = ST_DENIED;
-			rec->automatic = rec->clamped = false;
-			snprintf(rec->decision, sizeof(rec->decision), "%.400s; "
-			    "the policy names no optout_approvers", esc.why);
-			return 0;
-		}
-		rec->state = ST_PENDING;
-		rec->automatic = false;
-		rec->decided_at = rec->starts_at = 0;
-		rec->expires_at = op->now + policy_limits(p)->pending_ttl;
-		rec->quorum = policy_optout_quorum(p);
-		ops_join(rec->approver_groups, sizeof(rec->approver_groups), g,
-		    ng);
-		ops_join(rec->approver_users, sizeof(rec->approver_users), u,
-		    nu);
-		snprintf(rec->decision, sizeof(rec->decision), "taken out of "
-		    "automation by %.440s", esc.why);
-	}
-	return 0;
-}
-
 static void sign_early(void *arg);
-
-/*
- * limits.requests_per_minute: new requests of the user in the last minute,
- * denied ones included.  The refused request itself is not stored, so a
- * flood costs the store nothing.
- */
-static int
-check_rate(struct store_txn *t, struct req_op *op)
-{
-	int lim = policy_limits(op->pref->policy)->requests_per_minute;
-	bool over;
-	int r;
-
-	if ((r = quota_rate(t, op->rec.user, op->now, lim, &over)) != 0)
-		return r;
-	if (!over)
-		return 0;
-	snprintf(op->msg, sizeof(op->msg), "rate limit: %s made %d requests "
-	    "in the last minute, the most limits.requests_per_minute allows; "
-	    "try again in a minute", op->rec.user, lim);
-	return BRK_ERR_DENIED;
-}
-
-/*
- * The caps that depend on the outcome: limits.break_glass_per_day for a
- * break-glass grant (any 24 hours), limits.pending_per_user for a request
- * that would wait for approval.
- */
-static int
-check_caps(struct store_txn *t, struct req_op *op)
-{
-	const struct policy_limits *lim = policy_limits(op->pref->policy);
-	int n, r;
-
-	if (op->rec.state == ST_ACTIVE && op->rec.break_glass) {
-		if ((r = quota_recent(t, op->rec.user, op->now - 86400, true,
-		    lim->break_glass_per_day, &n)) != 0)
-			return r;
-		if (n >= lim->break_glass_per_day) {
-			snprintf(op->msg, sizeof(op->msg), "break-glass limit: "
-			    "%s used break-glass %d times in the last 24 "
-			    "hours, the most limits.break_glass_per_day "
-			    "allows; ask for approval instead", op->rec.user,
-			    n);
-			return BRK_ERR_DENIED;
-		}
-	}
-	if (op->rec.state == ST_PENDING) {
-		if ((r = quota_pending(t, op->rec.user, op->now,
-		    lim->pending_per_user, &n)) != 0)
-			return r;
-		if (n >= lim->pending_per_user) {
-			snprintf(op->msg, sizeof(op->msg), "pending limit: %s "
-			    "has %d pending requests, the most "
-			    "limits.pending_per_user allows; cancel one or "
-			    "wait for a decision", op->rec.user, n);
-			return BRK_ERR_DENIED;
-		}
-	}
-	return 0;
-}
-
-/* Asking again for what is already open answers with that request
- * (unless --new): a grant always, a pending request when the new one would
- * wait too.  A refusal is never replaced by an earlier grant. */
-static int
-find_repeat(struct store_txn *t, struct req_op *op)
-{
-	struct request dup;
-	int r;
-
-	if (op->fresh || op->rec.state == ST_DENIED)
-		return BRK_ERR_NOTFOUND;
-	/* a pending request answers only what would wait anyway: one that
-	 * policy now grants at once (or break-glass) is not held back */
-	if ((r = dup_find(t, &op->rec, op->now,
-	    policy_limits(op->pref->policy)->pending_ttl,
-	    op->rec.state != ST_PENDING, &dup)) != 0)
-		return r;
-	op->rec = dup;
-	op->duplicate = true;
-	return 0;
-}
 
 static int
 apply_create(struct store_txn *t, void *arg)
 {
 	struct req_op *op = arg;
-	struct escalation esc;
-	size_t i;
 	int r;
 
-	if ((r = check_rate(t, op)) != 0 ||
-	    (r = apply_escalation(t, op, &esc)) != 0)
+	op->create.policy = op->pref->policy;
+	if ((r = requests_create(t, &op->actor, &op->create, &op->rec,
+	    op->now, &op->duplicate, op->msg)) != 0)
 		return r;
-	if ((r = find_repeat(t, op)) == 0)
-		goto sign;
-	if (r != BRK_ERR_NOTFOUND || (r = check_caps(t, op)) != 0 ||
-	    (r = reqstore_create(t, &op->rec)) != 0)
-		return r;
-	/* which requests each opt-out affected, for `optout show` */
-	for (i = 0; i < esc.nids; i++)
-		if ((r = optouts_hit(t, esc.ids[i], op->rec.serial)) != 0)
-			return r;
-	if (op->rec.break_glass &&
-	    (r = reviews_open(t, &op->rec, op->now)) != 0)
-		return r;
-	if ((r = audit_request(t, op, op->rec.break_glass ? "breakglass.used" :
-	    created_action(op->rec.state),
-	    op->rec.reason[0] ? op->rec.reason : NULL)) != 0)
-		return r;
-sign:
 	/* op->rec is final: sign while the batch commits and syncs */
 	if (op->key != NULL && (op->rec.state == ST_ACTIVE ||
 	    op->rec.state == ST_SCHEDULED)) {
@@ -386,42 +161,44 @@ done_reply(void *arg, int rc)
 		send_reply(op);
 }
 
-static const char *const request_keys[] = { "resource", "role", "for",
-	"start", "reason", "ticket", "incident", "break_glass", "pubkey",
-	"new", NULL };
-
 /* The latest start a request may name: the year 9999. */
 #define START_MAX 253402300799LL
 
-/* Read and check the arguments into op->rec. */
+/* Read and check the arguments into rec (and --new into *fresh). */
 static int
-request_args(struct call *c, struct request *rec, struct brk_error *err)
+request_args(struct call *c, struct request *rec, bool *fresh,
+    struct brk_error *err)
 {
-	const char *resource = NULL, *role = NULL, *s;
-	json_t *a = c->req->args;
+	const char *resource = NULL, *role = NULL, *reason = NULL;
+	const char *ticket = NULL, *incident = NULL, *pubkey = NULL;
 	bool bg = false;
 	int64_t dur = 0, start = 0;
+	/* a string over its bound is an error, never a truncation */
+	const struct proto_arg spec[] = {
+		{ "resource", PA_STR, true, 0, REC_RESOURCE - 1, &resource },
+		{ "role", PA_STR, false, 0, REC_NAME - 1, &role },
+		{ "for", PA_INT, false, 1, DURATION_MAX, &dur },
+		{ "start", PA_INT, false, 0, START_MAX, &start },
+		{ "break_glass", PA_BOOL, false, 0, 0, &bg },
+		{ "reason", PA_STR, false, 0, REC_TEXT - 1, &reason },
+		{ "ticket", PA_STR, false, 0, sizeof(rec->ticket) - 1,
+		    &ticket },
+		{ "incident", PA_STR, false, 0, sizeof(rec->incident) - 1,
+		    &incident },
+		{ "pubkey", PA_STR, false, 0, PROTO_MAX_STRING, &pubkey },
+		{ "new", PA_BOOL, false, 0, 0, fresh },
+	};
 	int r;
 
-	if ((r = proto_args_only(a, request_keys, err)) != 0 ||
-	    (r = proto_arg_str(a, "resource", true, REC_RESOURCE - 1,
-	    &resource, err)) != 0)
+	if ((r = proto_args_parse(c->req->args, spec,
+	    sizeof(spec) / sizeof(spec[0]), err)) != 0)
 		return r;
 	if (!name_resource_valid(resource))
 		return brk_error_set(err, BRK_ERR_INVALID, "\"%.64s\" is not "
 		    "a valid resource (kind:name)", resource);
-	r = proto_arg_str(a, "role", false, REC_NAME - 1, &role, err);
-	if (r == 0 && !name_user_valid(role))
+	if (role != NULL && !name_user_valid(role))
 		return brk_error_set(err, BRK_ERR_INVALID, "\"%.64s\" is not "
 		    "a valid role", role);
-	if ((r != 0 && r != BRK_ERR_NOTFOUND) ||
-	    ((r = proto_arg_int(a, "for", false, 1, DURATION_MAX, &dur,
-	    err)) != 0 && r != BRK_ERR_NOTFOUND) ||
-	    ((r = proto_arg_int(a, "start", false, 0, START_MAX, &start,
-	    err)) != 0 && r != BRK_ERR_NOTFOUND) ||
-	    ((r = proto_arg_bool(a, "break_glass", &bg, err)) != 0 &&
-	    r != BRK_ERR_NOTFOUND))
-		return r;
 	rec->break_glass = bg;	/* asked for; decide() says if it applies */
 	rec->requested_start = start;	/* decide() checks it */
 	snprintf(rec->user, sizeof(rec->user), "%s", c->who.name);
@@ -430,20 +207,13 @@ request_args(struct call *c, struct request *rec, struct brk_error *err)
 	snprintf(rec->role, sizeof(rec->role), "%s",
 	    role != NULL ? role : c->who.name);
 	rec->requested_ttl = dur;
-	if (proto_arg_str(a, "reason", false, REC_TEXT - 1, &s, err) == 0)
-		snprintf(rec->reason, sizeof(rec->reason), "%s", s);
-	if (proto_arg_str(a, "ticket", false, sizeof(rec->ticket) - 1, &s,
-	    err) == 0)
-		snprintf(rec->ticket, sizeof(rec->ticket), "%s", s);
-	if (proto_arg_str(a, "incident", false, sizeof(rec->incident) - 1, &s,
-	    err) == 0)
-		snprintf(rec->incident, sizeof(rec->incident), "%s", s);
-	/* a string argument over its bound is an error, not a truncation */
-	return proto_arg_str(a, "reason", false, REC_TEXT - 1, &s, err) ==
-	    BRK_ERR_INVALID || proto_arg_str(a, "ticket", false,
-	    sizeof(rec->ticket) - 1, &s, err) == BRK_ERR_INVALID ||
-	    proto_arg_str(a, "incident", false, sizeof(rec->incident) - 1, &s,
-	    err) == BRK_ERR_INVALID ? BRK_ERR_INVALID : 0;
+	snprintf(rec->reason, sizeof(rec->reason), "%s",
+	    reason != NULL ? reason : "");
+	snprintf(rec->ticket, sizeof(rec->ticket), "%s",
+	    ticket != NULL ? ticket : "");
+	snprintf(rec->incident, sizeof(rec->incident), "%s",
+	    incident != NULL ? incident : "");
+	return 0;
 }
 
 static void fill_decision(struct request *rec,
@@ -469,12 +239,12 @@ break_glass(struct req_op *op, const struct policy_decision *dec,
 		    "(limits.break_glass_per_day is 0): ask for approval "
 		    "instead");
 	fill_decision(rec, dec, rec->policy_version, now);
-	op->bg.during_freeze = dec->break_glass_during_freeze;
-	op->bg.during_optout = dec->break_glass_during_optout;
-	op->bg.require_reason = dec->require_reason;
-	op->bg.require_ticket = dec->require_ticket;
-	op->bg.clamped = dec->clamped;
-	op->bg.ttl = dec->ttl;
+	op->create.bg.during_freeze = dec->break_glass_during_freeze;
+	op->create.bg.during_optout = dec->break_glass_during_optout;
+	op->create.bg.require_reason = dec->require_reason;
+	op->create.bg.require_ticket = dec->require_ticket;
+	op->create.bg.clamped = dec->clamped;
+	op->create.bg.ttl = dec->ttl;
 	rec->state = ST_ACTIVE;
 	rec->automatic = false;
 	rec->decided_at = rec->starts_at = now;
@@ -494,7 +264,7 @@ static void
 fill_decision(struct request *rec, const struct policy_decision *dec,
     uint64_t version, int64_t now)
 {
-	ops_join(rec->rules, sizeof(rec->rules), dec->matched, dec->nmatched);
+	strlist_join(rec->rules, sizeof(rec->rules), dec->matched, dec->nmatched);
 	if (dec->deciding_rule != NULL)
 		snprintf(rec->rule, sizeof(rec->rule), "%s",
 		    dec->deciding_rule);
@@ -504,9 +274,9 @@ fill_decision(struct request *rec, const struct policy_decision *dec,
 	rec->ttl = dec->ttl;
 	rec->clamped = dec->clamped;
 	rec->quorum = dec->quorum;
-	ops_join(rec->approver_groups, sizeof(rec->approver_groups),
+	strlist_join(rec->approver_groups, sizeof(rec->approver_groups),
 	    dec->approver_groups, dec->napprover_groups);
-	ops_join(rec->approver_users, sizeof(rec->approver_users),
+	strlist_join(rec->approver_users, sizeof(rec->approver_users),
 	    dec->approver_users, dec->napprover_users);
 	/* what its certificates may carry, fixed now: a later policy edit
 	 * never changes an issued grant */
@@ -598,12 +368,11 @@ op_request(struct call *c)
 	if ((op = calloc(1, sizeof(*op))) == NULL)
 		goto fail;
 	op->c = c;
+	ops_actor(c, &op->actor);
 	op->now = time_now();
 	op->pref = p;
 	p = NULL;	/* op holds the reference until the writer is done */
-	if ((r = request_args(c, &op->rec, &err)) != 0 ||
-	    ((r = proto_arg_bool(c->req->args, "new", &op->fresh, &err)) != 0 &&
-	    r != BRK_ERR_NOTFOUND) ||
+	if ((r = request_args(c, &op->rec, &op->create.fresh, &err)) != 0 ||
 	    (r = cred_arg_pubkey(c->req->args, &op->key, &err)) != 0 ||
 	    (r = decide(op, &err)) != 0)
 		goto fail;
@@ -619,60 +388,20 @@ fail:
 	return r;
 }
 
-/* Move a request between states, checked inside the write transaction. */
+/* Cancel or revoke, checked inside the write transaction (requests.c). */
 static int
 apply_transition(struct store_txn *t, void *arg)
 {
 	struct req_op *op = arg;
-	struct request old;
-	char id[24], reason[REC_TEXT];
-	int r;
 
-	req_id(op->rec.serial, id);
-	if ((r = reqstore_load(t, op->rec.serial, &old)) != 0) {
-		snprintf(op->msg, sizeof(op->msg), "no request %s", id);
-		return r;
-	}
-	/* an approver may end what they approved */
-	if (!op->privileged && strcmp(old.user, op->c->who.name) != 0 &&
-	    strcmp(old.caller, op->c->who.name) != 0 &&
-	    !(op->to == ST_REVOKED && approvals_has(t, old.serial,
-	    op->c->who.name))) {
-		snprintf(op->msg, sizeof(op->msg), "%s may not %s request %s "
-		    "of %s", op->c->who.name, op->to == ST_CANCELLED ?
-		    "cancel" : "revoke", id, old.user);
-		return BRK_ERR_DENIED;
-	}
-	/* a scheduled grant may be revoked, or cancelled before it starts */
-	if ((old.state != op->from && !(old.state == ST_SCHEDULED &&
-	    (op->to == ST_REVOKED || op->now < old.starts_at))) ||
-	    op->now >= old.expires_at) {
-		snprintf(op->msg, sizeof(op->msg), "request %s is %s, not %s",
-		    id, op->now >= old.expires_at && (old.state == ST_ACTIVE ||
-		    old.state == ST_PENDING || old.state == ST_SCHEDULED) ?
-		    "expired" : req_state_name(old.state),
-		    req_state_name(op->from));
-		return BRK_ERR_STATE;
-	}
-	memcpy(reason, op->rec.end_reason, sizeof(reason));
-	op->rec = old;
-	memcpy(op->rec.end_reason, reason, sizeof(reason));
-	op->rec.state = op->to;
-	op->rec.ended_at = op->now;
-	if (op->to == ST_REVOKED || op->to == ST_CANCELLED)
-		op->rec.expires_at = op->now < old.expires_at ? op->now :
-		    old.expires_at;
-	snprintf(op->rec.ended_by, sizeof(op->rec.ended_by), "%s",
-	    op->c->who.name);
-	if ((r = reqstore_update(t, &old, &op->rec)) != 0)
-		return r;
-	return audit_request(t, op, op->action,
-	    op->rec.end_reason[0] ? op->rec.end_reason : NULL);
+	return requests_transition(t, &op->actor, op->rec.serial, op->action,
+	    op->reason[0] != '\0' ? op->reason : NULL, op->now, &op->rec,
+	    op->msg);
 }
 
 static int
-submit_transition(struct call *c, enum req_state from, enum req_state to,
-    const char *action, bool reason_required, bool privileged)
+submit_transition(struct call *c, enum req_action action,
+    bool reason_required, bool privileged)
 {
 	struct brk_error err = { { 0 } };
 	struct req_op *op;
@@ -680,12 +409,16 @@ submit_transition(struct call *c, enum req_state from, enum req_state to,
 	uint64_t serial;
 	int r;
 
+	const char *id = NULL;
+	const struct proto_arg spec[] = {
+		{ "id", PA_STR, true, 0, 32, &id },
+		{ "reason", PA_STR, reason_required, 0, REC_TEXT - 1, &reason },
+	};
+
 	if (ops_arg_id(c, &serial, NULL) != 0)
 		return BRK_ERR_INVALID;
-	static const char *const keys[] = { "id", "reason", NULL };
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    ((r = proto_arg_str(c->req->args, "reason", reason_required,
-	    REC_TEXT - 1, &reason, &err)) != 0 && r != BRK_ERR_NOTFOUND)) {
+	if ((r = proto_args_parse(c->req->args, spec,
+	    sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
 		call_fail(c, r, "%s", err.msg);
 		return r;
 	}
@@ -694,15 +427,13 @@ submit_transition(struct call *c, enum req_state from, enum req_state to,
 		return BRK_ERR_NOMEM;
 	}
 	op->c = c;
+	ops_actor(c, &op->actor);
+	op->actor.privileged = privileged;
 	op->rec.serial = serial;
-	op->from = from;
-	op->to = to;
 	op->action = action;
-	op->privileged = privileged;
 	op->now = time_now();
 	if (reason != NULL)
-		snprintf(op->rec.end_reason, sizeof(op->rec.end_reason), "%s",
-		    reason);
+		snprintf(op->reason, sizeof(op->reason), "%s", reason);
 	if ((r = writer_submit(c->d->writer, apply_transition, done_reply,
 	    op)) != 0) {
 		req_op_free(op);
@@ -714,8 +445,7 @@ submit_transition(struct call *c, enum req_state from, enum req_state to,
 int
 op_cancel(struct call *c)
 {
-	return submit_transition(c, ST_PENDING, ST_CANCELLED,
-	    "request.cancelled", false, false);
+	return submit_transition(c, RA_CANCEL, false, false);
 }
 
 int
@@ -735,8 +465,7 @@ op_revoke(struct call *c)
 	    ops_load_request(c, t, id, &r) == 0)
 		priv = ops_may_manage_grant(c, p, &r);
 	policy_put(c->d, p);
-	return submit_transition(c, ST_ACTIVE, ST_REVOKED, "grant.revoked",
-	    true, priv);
+	return submit_transition(c, RA_REVOKE, true, priv);
 }
 
 /* The sweep: record the expiry of everything past its end. */
@@ -761,37 +490,6 @@ collect_optouts(const struct optout *o, void *arg)
 	return sw->nopt == SWEEP_MAX ? 1 : 0;
 }
 
-/* Automation comes back by itself: record each opt-out's expiry. */
-static int
-sweep_optouts(struct store_txn *t, struct sweep *sw)
-{
-	struct optout o;
-	char id[24];
-	json_t *d;
-	size_t i;
-	int r;
-
-	for (i = 0; i < sw->nopt; i++) {
-		if (optouts_load(t, sw->optouts[i], &o) != 0 ||
-		    o.ended_at != 0)
-			continue;
-		o.ended_at = o.until;
-		snprintf(o.end_kind, sizeof(o.end_kind), "expired");
-		optout_id(o.id, id);
-		d = optout_json(&o, sw->now);
-		if ((r = optouts_end(t, &o)) == 0)
-			r = audit_append(t, sw->now, &(struct audit_event){
-			    .action = o.freeze ? "freeze.expired" :
-			    "optout.expired", .actor = "brokerd",
-			    .caller = "brokerd", .target = id, .details = d },
-			    NULL);
-		json_decref(d);
-		if (r != 0)
-			return r;
-	}
-	return 0;
-}
-
 static int
 collect_due(uint64_t serial, void *arg)
 {
@@ -801,61 +499,17 @@ collect_due(uint64_t serial, void *arg)
 	return sw->n == SWEEP_MAX ? 1 : 0;
 }
 
-/* A scheduled grant's window has opened: record it as active. */
-static int
-sweep_start(struct store_txn *t, struct sweep *sw, const struct request *old)
-{
-	struct request nr = *old;
-	char id[24];
-	int r;
-
-	nr.state = ST_ACTIVE;
-	if ((r = reqstore_update(t, old, &nr)) != 0)
-		return r;
-	req_id(nr.serial, id);
-	return audit_append(t, sw->now, &(struct audit_event){
-	    .action = "grant.started", .actor = "brokerd", .caller = "brokerd",
-	    .target = id, .user = nr.user, .resource = nr.resource }, NULL);
-}
-
+/* Automation comes back by itself, grants start and requests end: record
+ * each (optouts.c, requests.c). */
 static int
 apply_sweep(struct store_txn *t, void *arg)
 {
 	struct sweep *sw = arg;
-	struct request old, nr;
-	char id[24];
-	size_t i;
 	int r;
 
-	if ((r = sweep_optouts(t, sw)) != 0)
+	if ((r = optouts_expire(t, sw->optouts, sw->nopt, sw->now)) != 0)
 		return r;
-	for (i = 0; i < sw->n; i++) {
-		if ((r = reqstore_load(t, sw->serials[i], &old)) != 0)
-			continue;
-		if (old.state == ST_SCHEDULED && old.starts_at <= sw->now &&
-		    old.expires_at > sw->now) {
-			if ((r = sweep_start(t, sw, &old)) != 0)
-				return r;
-			continue;
-		}
-		if ((old.state != ST_ACTIVE && old.state != ST_PENDING &&
-		    old.state != ST_SCHEDULED) || old.expires_at > sw->now)
-			continue;
-		nr = old;
-		nr.state = ST_EXPIRED;
-		nr.ended_at = old.expires_at;
-		if ((r = reqstore_update(t, &old, &nr)) != 0)
-			return r;
-		req_id(nr.serial, id);
-		r = audit_append(t, sw->now, &(struct audit_event){
-		    .action = old.state != ST_PENDING ? "grant.expired" :
-		    "request.expired", .actor = "brokerd", .caller = "brokerd",
-		    .target = id, .user = nr.user, .resource = nr.resource },
-		    NULL);
-		if (r != 0)
-			return r;
-	}
-	return 0;
+	return requests_sweep(t, sw->serials, sw->n, sw->now);
 }
 
 static void

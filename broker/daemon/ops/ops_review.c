@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit.h"
 #include "ops.h"
 #include "reviews.h"
 #include "timefmt.h"
@@ -23,16 +22,16 @@ is_reviewer(struct call *c)
 int
 op_review_list(struct call *c)
 {
-	static const char *const keys[] = { "all", NULL };
 	struct brk_error err = { { 0 } };
 	struct store_txn *t = NULL;
 	json_t *out = NULL;
 	bool all = false;
+	const struct proto_arg spec[] = {
+		{ "all", PA_BOOL, false, 0, 0, &all },
+	};
 	int r;
 
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    ((r = proto_arg_bool(c->req->args, "all", &all, &err)) != 0 &&
-	    r != BRK_ERR_NOTFOUND))
+	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0)
 		goto fail;
 	r = BRK_ERR_DENIED;
 	if (!is_reviewer(c)) {
@@ -52,48 +51,21 @@ fail:
 
 struct ack_op {
 	struct call *c;
+	struct actor actor;
 	uint64_t serial;
 	char note[4097];
-	char msg[256];
-	json_t *item;
+	char msg[REQ_MSG_LEN];
 	int64_t now;
 };
 
+/* On the writer thread: the review's rules are the domain's (reviews.c). */
 static int
 apply_ack(struct store_txn *t, void *arg)
 {
 	struct ack_op *op = arg;
-	const char *user, *caller;
-	char id[24];
-	int r;
 
-	req_id(op->serial, id);
-	if ((op->item = reviews_get(t, op->serial)) == NULL) {
-		snprintf(op->msg, sizeof(op->msg), "no review item for %s", id);
-		return BRK_ERR_NOTFOUND;
-	}
-	user = json_string_value(json_object_get(op->item, "user"));
-	caller = json_string_value(json_object_get(op->item, "caller"));
-	if ((user != NULL && strcmp(user, op->c->who.name) == 0) ||
-	    (caller != NULL && strcmp(caller, op->c->who.name) == 0) ||
-	    (user != NULL && strcmp(user, op->c->caller.name) == 0)) {
-		snprintf(op->msg, sizeof(op->msg), "separation of duties "
-		    "(no-self-review): %s may not review their own "
-		    "break-glass %s", op->c->who.name, id);
-		return BRK_ERR_DENIED;
-	}
-	if ((r = reviews_ack(t, op->serial, op->c->who.name, op->note,
-	    op->now)) != 0) {
-		if (r == BRK_ERR_STATE)
-			snprintf(op->msg, sizeof(op->msg), "the review of %s "
-			    "is already closed", id);
-		return r;
-	}
-	return audit_append(t, op->now, &(struct audit_event){
-	    .action = "review.acked", .actor = op->c->who.name,
-	    .caller = op->c->caller.name, .target = id, .user = user,
-	    .resource = json_string_value(json_object_get(op->item,
-	    "resource")), .reason = op->note }, NULL);
+	return reviews_acknowledge(t, &op->actor, op->serial, op->note,
+	    op->now, op->msg);
 }
 
 static void
@@ -109,7 +81,6 @@ done_ack(void *arg, int rc)
 	else
 		call_fail(op->c, rc, "%s", op->msg[0] ? op->msg :
 		    brk_strerror(rc));
-	json_decref(op->item);
 	free(op);
 }
 
@@ -138,6 +109,7 @@ op_review_ack(struct call *c)
 	if ((op = calloc(1, sizeof(*op))) == NULL)
 		goto fail;
 	op->c = c;
+	ops_actor(c, &op->actor);
 	op->serial = serial;
 	op->now = time_now();
 	snprintf(op->note, sizeof(op->note), "%s", note);

@@ -319,17 +319,6 @@ record_decode(const void *data, size_t len, struct request *r)
 	return decode_bin(data, len, r);
 }
 
-static json_t *
-time_or_null(int64_t t)
-{
-	char buf[TIMEFMT_LEN];
-
-	if (t == 0)
-		return json_null();
-	time_rfc3339(t, buf);
-	return json_string(buf);
-}
-
 /* "a,b,c" as a JSON array of strings. */
 static json_t *
 list_json(const char *list)
@@ -402,13 +391,13 @@ record_to_json(const struct request *r)
 	    "id", id, "serial", (json_int_t)r->serial,
 	    "state", req_state_name(r->state), "user", r->user,
 	    "caller", r->caller, "resource", r->resource, "role", r->role,
-	    "created_at", time_or_null(r->created_at),
-	    "decided_at", time_or_null(r->decided_at),
-	    "starts_at", time_or_null(r->starts_at),
-	    "expires_at", time_or_null(r->expires_at),
-	    "ended_at", time_or_null(r->ended_at),
+	    "created_at", time_json(r->created_at),
+	    "decided_at", time_json(r->decided_at),
+	    "starts_at", time_json(r->starts_at),
+	    "expires_at", time_json(r->expires_at),
+	    "ended_at", time_json(r->ended_at),
 	    "requested_ttl", (json_int_t)r->requested_ttl,
-	    "requested_start", time_or_null(r->requested_start),
+	    "requested_start", time_json(r->requested_start),
 	    "ttl", (json_int_t)r->ttl, "clamped", r->clamped,
 	    "automatic", r->automatic, "break_glass", r->break_glass,
 	    "rules", list_json(r->rules), "rule", r->rule,
