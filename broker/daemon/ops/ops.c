@@ -40,6 +40,7 @@ static const struct op {
 	{ "audit.anchor", op_audit_anchor, OP_IO },
 	{ "audit.prune", op_audit_prune, OP_IO },
 	{ "cert", op_cert, OP_POOL },
+	{ "cred", op_cred, OP_POOL },
 	{ "approve", op_approve, OP_IO },
 	{ "deny", op_deny, OP_IO },
 	{ "pending", op_pending, OP_POOL },
@@ -215,6 +216,7 @@ void
 ops_tick(struct brokerd *d, struct store_txn **rtxn)
 {
 	ops_sweep(d, rtxn);
+	ops_cred_tick(d);	/* credentials outside (ops_credsync.c) */
 	ops_audit_tick(d, rtxn);	/* periodic signed anchors (ops_audit.c) */
 	notify_tick(d, rtxn);	/* review.overdue, once a minute */
 }
