@@ -40,6 +40,21 @@
 #define ROLE_MAX 63		/* NAMEDATALEN - 1 */
 #define CONNINFO_MAX 8192
 
+/* libpq's message on one printable line (it ends lines with \n). */
+static const char *
+pq_msg(PGconn *conn, char *buf, size_t len)
+{
+	const char *m = conn != NULL ? PQerrorMessage(conn) : "out of memory";
+	size_t i;
+
+	for (i = 0; m[i] != '\0' && i + 1 < len; i++)
+		buf[i] = (unsigned char)m[i] < ' ' ? ' ' : m[i];
+	while (i > 0 && buf[i - 1] == ' ')
+		i--;
+	buf[i] = '\0';
+	return buf;
+}
+
 static const struct pg_database *
 find_db(struct brokerd *d, const char *resource)
 {
@@ -76,6 +91,7 @@ connect_admin(const struct pg_database *db, PGconn **out,
 	char *text = NULL;
 	size_t len = 0;
 	PGconn *conn = NULL;
+	char msg[300];
 	int r;
 
 	*out = NULL;
@@ -92,8 +108,8 @@ connect_admin(const struct pg_database *db, PGconn **out,
 	free(text);
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
 		r = brk_error_set(err, BRK_ERR_UNREACHABLE, "database %s is "
-		    "unreachable: %.300s", db->name, conn != NULL ?
-		    PQerrorMessage(conn) : "out of memory");
+		    "unreachable: %s", db->name, pq_msg(conn, msg,
+		    sizeof(msg)));
 		PQfinish(conn);
 		return r;
 	}
@@ -108,6 +124,7 @@ run(PGconn *conn, const char *sql, int nparams, const char *const *params,
 {
 	PGresult *pr;
 	ExecStatusType st;
+	char msg[300];
 	int r;
 
 	if (res != NULL)
@@ -116,8 +133,8 @@ run(PGconn *conn, const char *sql, int nparams, const char *const *params,
 	st = PQresultStatus(pr);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 		r = brk_error_set(err, PQstatus(conn) == CONNECTION_OK ?
-		    BRK_ERR_IO : BRK_ERR_UNREACHABLE, "%s: %.300s", what,
-		    PQerrorMessage(conn));
+		    BRK_ERR_IO : BRK_ERR_UNREACHABLE, "%s: %s", what,
+		    pq_msg(conn, msg, sizeof(msg)));
 		PQclear(pr);
 		return r;
 	}
@@ -295,8 +312,9 @@ is_live(const struct pg_database *db, const char *role,
 	size_t i;
 
 	for (i = 0; i < n; i++)
+		/* roles are per server, and two configured databases may
+		 * share one: any live db: grant's role is live */
 		if (strncmp(live[i].resource, "db:", 3) == 0 &&
-		    strcmp(live[i].resource + 3, db->name) == 0 &&
 		    role_name(live[i].user, live[i].serial, want) == 0 &&
 		    strcmp(want, role) == 0)
 			return true;
