@@ -136,8 +136,7 @@ pg_config_parse(json_t *v, struct pg_config **out, struct brk_error *err)
 	}
 	r = BRK_ERR_NOMEM;
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (json_object_size(v) > 0 && (c->dbs = calloc(json_object_size(v),
-	    sizeof(*c->dbs))) == NULL))
+	    (c->dbs = calloc(json_object_size(v) + 1, sizeof(*c->dbs))) == NULL)
 		goto out;
 	json_object_foreach(v, k, x) {
 		r = BRK_ERR_INVALID;
