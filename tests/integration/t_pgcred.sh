@@ -137,7 +137,10 @@ wait $SESS 2>/dev/null
 contains "the open session was terminated" "terminat" "$(cat "$T/sess.out")"
 run g_psql "$U" "$PWS" 'SELECT 1'
 lacks "a new login fails" "1" "$OUT"
-equals "the role is dropped" 0 "$(su_psql -d app -c "SELECT count(*) FROM pg_roles WHERE rolname='$U'")"
+i=0; while [ $i -lt 100 ]; do
+	n=$(su_psql -d app -c "SELECT count(*) FROM pg_roles WHERE rolname='$U'")
+	[ "$n" = 0 ] && break; sleep 0.1; i=$((i + 1)); done
+equals "the role is dropped" 0 "$n"
 sleep 0.5
 contains "cred.revoked audited" "$U" "$(B --as erin audit --action cred.revoked --json 2>&1)"
 
