@@ -54,7 +54,7 @@ sed -e 's|"rules": \[|"rules": [\
     { "id": "k8s", "when": { "groups": ["dev"], "resources": ["k8s:*"] },\
       "grant": "auto", "max_ttl": "1h" },|' \
     "$ROOT/policy/examples/dev.json" >"$T/policy.json"
-GROUPS_JSON='"local_groups": { "dev": ["alice", "bob"], "secops": ["erin"] }'
+GROUPS_JSON='"local_groups": { "dev": ["alice", "bob"], "secops": ["erin"], "sre": ["frank"] }'
 cfg() {
 	cat >"$1" <<C
 { "state_dir": "$T/state", "socket": "$T/broker.sock", "policy": "$T/policy.json",
@@ -68,8 +68,8 @@ chmod 0600 "$T/down.pg"
 export BROKER_SOCKET=$T/broker.sock
 
 # ---- bad config is refused -------------------------------------------------
-# Fails when pgconfig.c stops checking identifiers or the file's mode
-# (not yet broken on purpose: to do).
+# Fails when pgconfig.c stops checking identifiers: checked by making
+# pg_ident_plain() return 1 (the three name rows went red).
 badcfg() {
 	cfg "$T/bad.json" "$2"
 	run "$BROKERD" -c "$T/bad.json"
@@ -96,6 +96,8 @@ PW=$(echo "$RES" | jq -r .db.password)
 equals "role named for the grant" "brk_alice_$ID" "$U"
 equals "password of 48 hex digits (192 bits)" 48 "$(printf %s "$PW" | tr -cd 0-9a-f | wc -c)"
 contains "db reply names host, port, dbname, expires_at" '"expires_at"' "$(echo "$RES" | jq -c .db)"
+# Fails when the role is not made a member of app_readonly: checked by
+# replacing the GRANT with a no-op (orders became "permission denied").
 g_psql() { PGPASSWORD=$2 psql -X -q -A -t -h "$PG" -p 5432 -d app -U "$1" -c "$3"; }
 equals "the grant reads orders" 2 "$(g_psql "$U" "$PW" 'SELECT count(*) FROM orders' 2>&1)"
 run g_psql "$U" "$PW" 'SELECT * FROM secrets'
@@ -184,6 +186,32 @@ i=0; while [ $i -lt 100 ]; do
 # checked, this went red.
 equals "the sweep removed the expired and the orphan role" 0 "$n"
 equals "the live grant's role stays" 1 "$(su_psql -d app -c "SELECT count(*) FROM pg_roles WHERE rolname='$UD'")"
+
+# role_gone ROLE: waits (up to 15 s: the reconcile runs every few seconds)
+role_gone() {
+	i=0; while [ $i -lt 150 ]; do
+		n=$(su_psql -d app -c "SELECT count(*) FROM pg_roles WHERE rolname='$1'")
+		[ "$n" = 0 ] && return 0; sleep 0.1; i=$((i + 1)); done
+	return 1
+}
+
+# ---- a block flag ends the login ------------------------------------------
+# Fails when the reconciler keeps blocked grants live: checked by making
+# blocked() return false (the role stayed and this went red).
+expect 0 "bob's grant" B --json --as bob request db:app --role readonly --for 10m
+FU=$(echo "$OUT" | jq -r .db.user); FID=$(echo "$OUT" | jq -r .id)
+expect 0 "monitoring blocks bob" B --as frank flag add bob --reason "odd queries" --for 10m --severity block
+if role_gone "$FU"; then ok "a block flag drops the role"; else not_ok "a block flag drops the role"; fi
+expect 4 "and no new credentials while blocked" B --as bob cred "$FID"
+B --as frank flag remove bob --reason ok >/dev/null
+
+# ---- freeze --revoke-active ends the login --------------------------------
+expect 0 "alice's grant" B --json --as alice request db:app --role readonly --for 10m --new
+ZU=$(echo "$OUT" | jq -r .db.user)
+expect 0 "freeze --revoke-active" B --as erin freeze --reason incident --for 10m --revoke-active
+if role_gone "$ZU" && role_gone "$UD"; then ok "freeze --revoke-active drops the roles"
+else not_ok "freeze --revoke-active drops the roles"; fi
+B --as erin unfreeze --reason over >/dev/null
 
 stop_broker
 finish
