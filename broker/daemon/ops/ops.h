@@ -138,6 +138,8 @@ void req_op_free(struct req_op *op);
  * credential's name, never its secret.
  */
 void ops_cred_sync(struct brokerd *d);
+/* Before the writer is freed: credential jobs submit nothing more. */
+void ops_cred_stop(struct brokerd *d);
 void ops_cred_tick(struct brokerd *d);
 /*
  * Issue r's credential by its kind into reply (worker thread, after the

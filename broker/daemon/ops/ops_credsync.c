@@ -9,6 +9,7 @@
  * tick runs one every CREDSYNC_PERIOD seconds.  All of it on the worker
  * pool, never on the I/O or writer threads.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,22 @@ done_cred_audit(void *arg, int rc)
 	free(arg);
 }
 
+/*
+ * Worker jobs submit audit records to the writer, and brokerd frees the
+ * writer before the pool: after ops_cred_stop() nothing more is submitted
+ * (the lock makes a submission in progress finish first).
+ */
+static pthread_mutex_t audit_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool audit_stopped;
+
+void
+ops_cred_stop(struct brokerd *d)
+{
+	pthread_mutex_lock(&audit_lock);
+	audit_stopped = true;
+	pthread_mutex_unlock(&audit_lock);
+}
+
 void
 ops_cred_audit(struct brokerd *d, const char *action, const char *actor,
     const char *resource, const char *user, const char *target,
@@ -74,11 +91,14 @@ ops_cred_audit(struct brokerd *d, const char *action, const char *actor,
 	snprintf(a->credname, sizeof(a->credname), "%s", credname);
 	log_info("event=%s resource=%s credential=%s", action, resource,
 	    credname);
-	if (writer_submit(d->writer, apply_cred_audit, done_cred_audit,
-	    a) != 0) {
-		log_error("event=cred_audit_failed error=\"writer stopped\"");
+	pthread_mutex_lock(&audit_lock);
+	if (audit_stopped || writer_submit(d->writer, apply_cred_audit,
+	    done_cred_audit, a) != 0) {
+		log_error("event=cred_audit_failed action=%s credential=%s "
+		    "error=\"brokerd is stopping\"", action, credname);
 		free(a);
 	}
+	pthread_mutex_unlock(&audit_lock);
 }
 
 struct live_fill {
