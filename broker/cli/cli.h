@@ -108,6 +108,11 @@ int cmd_whoami(struct cli *cli, int argc, char **argv);
 int cmd_policy(struct cli *cli, int argc, char **argv);
 int cmd_audit(struct cli *cli, int argc, char **argv);
 int cmd_cert(struct cli *cli, int argc, char **argv);
+int cmd_cred(struct cli *cli, int argc, char **argv);
+int cmd_psql(struct cli *cli, int argc, char **argv);
+/* Print a reply's database login ("db") as a DSN and PG* variables, or
+ * that credentials are pending (not under --json). */
+void cli_print_db(struct cli *cli, json_t *res);
 int cmd_pending(struct cli *cli, int argc, char **argv);
 int cmd_approve(struct cli *cli, int argc, char **argv);
 int cmd_deny(struct cli *cli, int argc, char **argv);

@@ -247,3 +247,148 @@ cmd_snapshot(struct cli *cli, int argc, char **argv)
 	json_decref(res);
 	return r;
 }
+
+void
+cli_print_db(struct cli *cli, json_t *res)
+{
+	json_t *db = json_object_get(res, "db");
+
+	if (cli->json)
+		return;
+	if (json_is_string(json_object_get(res, "cred_pending")))
+		printf("  credentials pending: %s\n", cli_str(res,
+		    "cred_pending"));
+	else if (json_is_string(json_object_get(res, "cred_error")))
+		printf("  no credentials: %s\n", cli_str(res, "cred_error"));
+	if (!json_is_object(db))
+		return;
+	/* shown once: the broker keeps no copy of the password */
+	printf("  database login (valid until %s; shown once):\n"
+	    "    postgresql://%s@/%s?host=%s&port=%s\n"
+	    "    PGHOST=%s PGPORT=%s PGDATABASE=%s PGUSER=%s PGPASSWORD=%s\n",
+	    cli_str(db, "expires_at"), cli_str(db, "user"),
+	    cli_str(db, "dbname"), cli_str(db, "host"), cli_str(db, "port"),
+	    cli_str(db, "host"), cli_str(db, "port"), cli_str(db, "dbname"),
+	    cli_str(db, "user"), cli_str(db, "password"));
+}
+
+int
+cmd_cred(struct cli *cli, int argc, char **argv)
+{
+	const char *id = NULL, *pub = NULL;
+	const struct cli_opt opts[] = {
+		{ "pubkey", &pub, NULL }, { NULL, NULL, NULL },
+	};
+	json_t *args = NULL, *res = NULL;
+	char *text = NULL;
+	int r;
+
+	if ((r = cli_parse(cli, cli_cmd("cred"), argc, argv, opts, &id, 1)) != 0)
+		return r;
+	if (id == NULL)
+		return cli_fail(cli, EX_USAGE, "usage", "cred: a request ID "
+		    "is required");
+	if (pub != NULL && (r = cli_read_pubkey(cli, pub, &text)) != 0)
+		return r;
+	args = json_pack("{s:s}", "id", id);
+	if (args != NULL && text != NULL)
+		json_object_set_new(args, "pubkey", json_string(text));
+	free(text);
+	if ((r = cli_call(cli, "cred", args, &res)) == 0) {
+		if (cli->json)
+			cli_print_json(res);
+		else
+			printf("%s: credentials for %s (%s)\n",
+			    cli_str(res, "id"), cli_str(res, "resource"),
+			    cli_str(res, "role"));
+		cli_print_db(cli, res);
+		if (pub != NULL && json_is_string(json_object_get(res, "cert")))
+			r = cli_save_cert(cli, res, pub, NULL);
+	}
+	json_decref(args);
+	json_decref(res);
+	return r;
+}
+
+/*
+ * psql NAME [--role R] [--for D] [-- ARGS]: request (or reuse: the broker
+ * answers a repeat with the open grant) db:NAME and exec psql with the
+ * login in its environment, where other users cannot read it (unlike a
+ * command line, which ps shows).
+ */
+int
+cmd_psql(struct cli *cli, int argc, char **argv)
+{
+	const char *name = NULL, *role = "readonly", *dur = NULL;
+	const char *reason = NULL;
+	const struct cli_opt opts[] = {
+		{ "role", &role, NULL }, { "for", &dur, NULL },
+		{ "reason", &reason, NULL }, { NULL, NULL, NULL },
+	};
+	json_t *args = NULL, *res = NULL, *db;
+	char resource[300], **pargv = NULL;
+	int64_t secs = 0;
+	int i, n, r, dash = argc;
+
+	for (i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			dash = i;
+			break;
+		}
+	if ((r = cli_parse(cli, cli_cmd("psql"), dash, argv, opts, &name,
+	    1)) != 0)
+		return r;
+	if (name == NULL)
+		return cli_fail(cli, EX_USAGE, "usage", "psql: a database NAME "
+		    "is required");
+	if (dur != NULL && (r = cli_duration(cli, "for", dur, &secs)) != 0)
+		return r;
+	snprintf(resource, sizeof(resource), "db:%s", name);
+	if ((args = json_pack("{s:s, s:s}", "resource", resource, "role",
+	    role)) == NULL)
+		return cli_fail(cli, EX_ERROR, "internal", "out of memory");
+	if (secs > 0)
+		json_object_set_new(args, "for", json_integer(secs));
+	if (reason != NULL)
+		json_object_set_new(args, "reason", json_string(reason));
+	if ((r = cli_call(cli, "request", args, &res)) != 0)
+		goto out;
+	if ((r = cli_state_exit(res)) != EX_DONE) {
+		r = cli_fail(cli, r, "state", "%s: %s", resource,
+		    cli_str(res, "decision"));
+		goto out;
+	}
+	db = json_object_get(res, "db");
+	if (!json_is_object(db)) {
+		r = cli_fail(cli, EX_ERROR, "credentials", "granted (%s) but "
+		    "no login yet: %s", cli_str(res, "id"),
+		    json_is_string(json_object_get(res, "cred_pending")) ?
+		    cli_str(res, "cred_pending") : cli_str(res, "cred_error"));
+		goto out;
+	}
+	if (setenv("PGHOST", cli_str(db, "host"), 1) != 0 ||
+	    setenv("PGPORT", cli_str(db, "port"), 1) != 0 ||
+	    setenv("PGDATABASE", cli_str(db, "dbname"), 1) != 0 ||
+	    setenv("PGUSER", cli_str(db, "user"), 1) != 0 ||
+	    setenv("PGPASSWORD", cli_str(db, "password"), 1) != 0) {
+		r = cli_fail(cli, EX_ERROR, "internal", "out of memory");
+		goto out;
+	}
+	n = dash < argc ? argc - dash - 1 : 0;
+	if ((pargv = calloc((size_t)n + 2, sizeof(*pargv))) == NULL) {
+		r = cli_fail(cli, EX_ERROR, "internal", "out of memory");
+		goto out;
+	}
+	pargv[0] = (char *)"psql";
+	for (i = 0; i < n; i++)
+		pargv[i + 1] = argv[dash + 1 + i];
+	fflush(stdout);
+	execvp("psql", pargv);
+	r = cli_fail(cli, EX_ERROR, "exec", "cannot run psql: %s",
+	    strerror(errno));
+out:
+	free(pargv);
+	json_decref(args);
+	json_decref(res);
+	return r;
+}

@@ -252,6 +252,7 @@ cmd_request(struct cli *cli, int argc, char **argv)
 			    "no certificate: %s", cli_str(res, "cert_error"));
 		else if (pub != NULL && cli_save_cert(cli, res, pub, NULL) != 0)
 			r = EX_ERROR;
+		cli_print_db(cli, res);
 	}
 out:
 	json_decref(args);

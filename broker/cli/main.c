@@ -95,6 +95,14 @@ const struct cli_cmd cli_commands[] = {
 	    "policy admin or\nauditor, through another connection, confirms "
 	    "it.  Auditors and policy admins see every record; others\nsee "
 	    "the records they made or that concern them." },
+	{ "cred", cmd_cred, "cred ID [--pubkey FILE]",
+	    "Issue a grant's credential again: a new password for a database "
+	    "login (db:NAME),\nor a certificate (host:NAME, with --pubkey).  "
+	    "Retries credentials that were pending." },
+	{ "psql", cmd_psql, "psql NAME [-- PSQL-ARGS]",
+	    "Use or request a grant for db:NAME and run psql with its login in "
+	    "the environment\n(PGHOST, PGPORT, PGDATABASE, PGUSER, "
+	    "PGPASSWORD), never on its command line." },
 	{ "cert", cmd_cert, "cert ID --pubkey FILE [-o FILE]",
 	    "An OpenSSH certificate for an active grant, written to FILE-cert.pub "
 	    "(as ssh-keygen names it) or -o FILE (- for standard output)." },

@@ -27,6 +27,7 @@
 #include "metrics_http.h"
 #include "names.h"
 #include "notify.h"
+#include "pgrole.h"
 #include "tls.h"
 
 extern const char dev_policy_json[];	/* generated from policy/examples */
@@ -213,6 +214,11 @@ apply_key(struct config *c, const char *key, json_t *v, struct brk_error *err)
 		notify_config_free(c->notify);
 		c->notify = NULL;
 		return notify_config_parse(v, &c->notify, err);
+	}
+	if (strcmp(key, "databases") == 0) {	/* pgconfig.c */
+		pg_config_free(c->databases);
+		c->databases = NULL;
+		return pg_config_parse(v, &c->databases, err);
 	}
 	if (strcmp(key, "metrics_listen") == 0) {	/* metrics_http.c */
 		if ((r = config_get_str(NULL, v, key, &c->metrics_listen, err)) != 0)
@@ -406,6 +412,7 @@ config_free(struct config *c)
 	ldap_config_free(c->ldap);
 	tls_config_free(c->tls);
 	notify_config_free(c->notify);
+	pg_config_free(c->databases);
 	free(c->metrics_listen);
 	free(c);
 }

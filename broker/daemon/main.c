@@ -147,6 +147,7 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 out:
 	metrics_http_stop(d.metrics);	/* it reads the store and counters */
 	tls_stop(tls);		/* its calls in flight may wait on the writer */
+	ops_cred_stop(&d);	/* credential jobs stop writing audit */
 	writer_free(d.writer);	/* finishes queued work first */
 	workpool_free(d.pool);	/* then the replies it handed on */
 	server_free(d.server);

@@ -19,6 +19,7 @@
 struct ldap_config;
 struct tls_config;
 struct notify_config;
+struct pg_config;
 
 struct local_group {
 	char *name;
@@ -52,6 +53,8 @@ struct config {
 	/* notifications and metrics (notify.h, metrics_http.h) */
 	struct notify_config *notify;	/* "notify"; NULL when absent */
 	char *metrics_listen;		/* "HOST:PORT"; NULL when absent */
+	struct pg_config *databases;	/* "databases" (pgrole.h); NULL when
+					 * absent */
 };
 
 /* Load FILE.  err says which key is wrong. */

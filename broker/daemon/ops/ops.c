@@ -76,6 +76,7 @@ static const struct op {
 	{ "audit.anchor", op_audit_anchor, OP_IO, a_anchor },
 	{ "audit.prune", op_audit_prune, OP_IO, a_prune },
 	{ "cert", op_cert, OP_POOL, a_cert },
+	{ "cred", op_cred, OP_POOL, a_cert },
 	{ "approve", op_approve, OP_IO, a_decide },
 	{ "deny", op_deny, OP_IO, a_decide },
 	{ "pending", op_pending, OP_POOL, a_pending },
@@ -260,6 +261,7 @@ void
 ops_tick(struct brokerd *d, struct store_txn **rtxn)
 {
 	ops_sweep(d, rtxn);
+	ops_cred_tick(d);	/* credentials outside (ops_credsync.c) */
 	ops_audit_tick(d, rtxn);	/* periodic signed anchors (ops_audit.c) */
 	notify_tick(d, rtxn);	/* review.overdue, once a minute */
 }

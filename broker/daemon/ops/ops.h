@@ -54,6 +54,7 @@ int op_audit_anchor(struct call *c);
 int op_audit_prune(struct call *c);
 void ops_audit_tick(struct brokerd *d, struct store_txn **rtxn);
 int op_cert(struct call *c);
+int op_cred(struct call *c);
 int op_approve(struct call *c);
 int op_deny(struct call *c);
 int op_pending(struct call *c);
@@ -113,8 +114,9 @@ struct req_op {
 	bool early;			/* signing started in apply */
 	int parts;
 	int rc;				/* the commit's result */
-	char *cert;			/* signed, not yet sent */
+	json_t *creds;			/* issued, not yet sent ("cert") */
 	char cert_err[512];
+	bool issue_late;		/* the kind issues after the commit */
 	json_t *approvals;		/* approve: who approved so far */
 	bool duplicate;			/* request: an open one was returned */
 };
@@ -135,6 +137,28 @@ void ops_actor(struct call *c, struct actor *a);
  * (and a certificate when op->key is set) or with op->msg. */
 void done_reply(void *arg, int rc);
 void req_op_free(struct req_op *op);
+
+/*
+ * Credentials outside the broker (ops_credsync.c): ops_cred_sync() asks
+ * for a reconcile now (after a grant ended), ops_cred_tick() every few
+ * seconds; ops_cred_audit() records cred.issued / cred.revoked with the
+ * credential's name, never its secret.
+ */
+void ops_cred_sync(struct brokerd *d);
+/* Before the writer is freed: credential jobs submit nothing more. */
+void ops_cred_stop(struct brokerd *d);
+void ops_cred_tick(struct brokerd *d);
+/*
+ * Issue r's credential by its kind into reply (worker thread, after the
+ * grant's commit).  On failure the reply says why under "cred_pending"
+ * (unreachable: `broker cred ID` retries) or "cred_error".
+ */
+int ops_cred_issue_into(struct brokerd *d, const struct request *r,
+    const struct sshkey *key, bool again, json_t *reply,
+    struct brk_error *err);
+void ops_cred_audit(struct brokerd *d, const char *action, const char *actor,
+    const char *resource, const char *user, const char *target,
+    const char *credname);
 
 /* Periodic expiry sweep (ops_request.c). */
 void ops_sweep(struct brokerd *d, struct store_txn **rtxn);

@@ -10,6 +10,7 @@
 
 #include "ca.h"
 #include "cred.h"
+#include "credkind.h"
 #include "escalate.h"
 #include "flags.h"
 #include "krl.h"
@@ -86,6 +87,12 @@ op_cert(struct call *c)
 	}
 	if ((rc = cert_allowed(c, t, &r, &err)) != 0)
 		goto fail;
+	rc = BRK_ERR_INVALID;
+	if (cred_kind_for(r.resource) != &cred_kind_host) {
+		brk_error_set(&err, rc, "%s is for %s, which carries no SSH "
+		    "certificate (see `broker cred`)", id, r.resource);
+		goto fail;
+	}
 	if ((rc = cred_issue_cert(c->d, &r, key, &cert, &err)) != 0) {
 		if (rc == BRK_ERR_STATE && r.state != ST_ACTIVE)
 			brk_error_set(&err, rc, "%s is %s, not active", id,
@@ -98,6 +105,71 @@ op_cert(struct call *c)
 	sshkey_free(key);
 	return 0;
 fail:
+	sshkey_free(key);
+	call_fail(c, rc, "%s", err.msg[0] ? err.msg : brk_strerror(rc));
+	return rc;
+}
+
+/*
+ * `cred ID`: issue the grant's credential again, whatever its kind (a new
+ * password for a database role, a certificate for --pubkey).  The first
+ * issue may have failed (the database was down): this is the retry.
+ */
+int
+op_cred(struct call *c)
+{
+	static const char *const keys[] = { "id", "pubkey", NULL };
+	struct brk_error err = { { 0 } };
+	struct sshkey *key = NULL;
+	struct store_txn *t = NULL;
+	const char *id = NULL;
+	struct request r;
+	json_t *o = NULL;
+	uint64_t serial;
+	int rc;
+
+	if (ops_arg_id(c, &serial, &id) != 0)
+		return 0;
+	if ((rc = proto_args_only(c->req->args, keys, &err)) != 0 ||
+	    (rc = cred_arg_pubkey(c->req->args, &key, &err)) != 0)
+		goto fail;
+	if ((rc = call_read(c, &t)) != 0 ||
+	    (rc = ops_load_request(c, t, id, &r)) != 0 ||
+	    (strcmp(r.user, c->who.name) != 0 &&
+	    strcmp(r.caller, c->who.name) != 0)) {
+		rc = BRK_ERR_NOTFOUND;
+		brk_error_set(&err, rc, "no grant %s of yours", id);
+		goto fail;
+	}
+	rc = BRK_ERR_STATE;
+	if (r.state != ST_ACTIVE || !reqstore_in_window(&r, time_now())) {
+		brk_error_set(&err, rc, "%s is %s, not active", id,
+		    req_state_name(r.state));
+		goto fail;
+	}
+	if ((rc = cert_allowed(c, t, &r, &err)) != 0)
+		goto fail;
+	rc = BRK_ERR_INVALID;
+	if (!cred_kind_any(r.resource)) {
+		brk_error_set(&err, rc, "%s carries no credential: the grant "
+		    "itself is the access", r.resource);
+		goto fail;
+	}
+	if (cred_kind_for(r.resource) == &cred_kind_host && key == NULL) {
+		brk_error_set(&err, rc, "a public key is required (--pubkey)");
+		goto fail;
+	}
+	rc = BRK_ERR_NOMEM;
+	if ((o = json_pack("{s:s, s:s, s:s}", "id", id, "resource",
+	    r.resource, "role", r.role)) == NULL)
+		goto fail;
+	if ((rc = ops_cred_issue_into(c->d, &r, key, true, o, &err)) != 0)
+		goto fail;
+	call_reply(c, o);
+	sshkey_free(key);
+	return 0;
+fail:
+	json_decref(o);
 	sshkey_free(key);
 	call_fail(c, rc, "%s", err.msg[0] ? err.msg : brk_strerror(rc));
 	return rc;

@@ -234,6 +234,8 @@ done_optout(void *arg, int rc)
 		snprintf(msg, sizeof(msg), "%s", op->msg[0] ? op->msg :
 		    brk_strerror(rc));
 	free(op);
+	if (rc == 0)	/* a block or a revoke ends credentials outside */
+		ops_cred_sync(c->d);
 	if (rc == 0)
 		call_reply(c, o);
 	else

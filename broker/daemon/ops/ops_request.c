@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cred.h"
+#include "credkind.h"
 #include "duration.h"
 #include "optouts.h"
 #include "log.h"
@@ -34,8 +35,11 @@ apply_create(struct store_txn *t, void *arg)
 	if ((r = requests_create(t, &op->actor, &op->create, &op->rec,
 	    op->now, &op->duplicate, op->msg)) != 0)
 		return r;
-	/* op->rec is final: sign while the batch commits and syncs */
-	if (op->key != NULL && (op->rec.state == ST_ACTIVE ||
+	/* op->rec is final: sign while the batch commits and syncs; a kind
+	 * with effects outside the broker waits for the commit */
+	if (!cred_kind_for(op->rec.resource)->early)
+		op->issue_late = op->rec.state == ST_ACTIVE;
+	else if (op->key != NULL && (op->rec.state == ST_ACTIVE ||
 	    op->rec.state == ST_SCHEDULED)) {
 		op->early = true;
 		op->parts = 2;
@@ -85,7 +89,7 @@ req_op_free(struct req_op *op)
 	json_decref(op->approvals);
 	if (op->pref != NULL)
 		policy_put(op->c->d, op->pref);
-	free(op->cert);
+	json_decref(op->creds);
 	free(op);
 }
 
@@ -110,8 +114,11 @@ send_reply(void *arg)
 		return;
 	}
 	o = reply_json(op);
-	if (o != NULL && op->cert != NULL)
-		json_object_set_new(o, "cert", json_string(op->cert));
+	if (o != NULL && op->issue_late)	/* after the commit, here */
+		(void)ops_cred_issue_into(c->d, &op->rec, op->key, false, o,
+		    &(struct brk_error){ { 0 } });
+	if (o != NULL && op->creds != NULL)
+		json_object_update(o, op->creds);
 	else if (o != NULL && op->cert_err[0] != '\0')
 		json_object_set_new(o, "cert_error",
 		    json_string(op->cert_err));
@@ -134,9 +141,14 @@ sign_early(void *arg)
 	struct brk_error err = { { 0 } };
 	struct req_op *op = arg;
 
-	if (cred_issue_cert(op->c->d, &op->rec, op->key, &op->cert,
-	    &err) != 0)
-		snprintf(op->cert_err, sizeof(op->cert_err), "%s", err.msg);
+	if ((op->creds = json_object()) == NULL ||
+	    cred_issue(op->c->d, &op->rec, op->key, false, op->creds,
+	    &err) != 0) {
+		snprintf(op->cert_err, sizeof(op->cert_err), "%s", err.msg[0] ?
+		    err.msg : "out of memory");
+		json_decref(op->creds);
+		op->creds = NULL;
+	}
 	if (last_part(op))
 		send_reply(op);
 }
@@ -148,6 +160,8 @@ done_reply(void *arg, int rc)
 	struct req_op *op = arg;
 
 	op->rc = rc;
+	if (rc == 0 && op->action == RA_REVOKE)
+		ops_cred_sync(op->c->d);	/* end its credentials now */
 	if (rc == 0 && !op->duplicate)
 		__atomic_fetch_add(&op->c->d->counters[op->rec.state ==
 		    ST_ACTIVE || op->rec.state == ST_SCHEDULED ? CNT_AUTO :
