@@ -1,5 +1,6 @@
 # install.mk - `make install`: programs, the PAM module, man pages, bash
-# completion and the deploy examples, and nothing else.  Included by the
+# completion, the notification hooks and the deploy examples, and nothing
+# else.  Included by the
 # Makefile, whose variables it uses (PREFIX, DESTDIR, PAMDIR, BROKERD,
 # BROKER, PAMMOD, PAM_SRC).  Setting up the host (the broker user, state
 # and config directories, systemd units) is deploy/install.sh's job, run
@@ -14,6 +15,9 @@
 MANDIR      ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 EXAMPLEDIR  ?= $(PREFIX)/share/broker/examples
+# the notify.exec hooks, where docs/notifications.md and the example
+# config name them (/usr/local/lib/broker/hooks by default)
+HOOKDIR     ?= $(PREFIX)/lib/broker/hooks
 INSTALL     ?= install
 
 MAN_PAGES = man/broker.1 man/broker-policy.5 man/brokerd.8 man/pam_broker.8
@@ -38,3 +42,5 @@ install: all
 	$(INSTALL) -m 0644 deploy/systemd/*.service deploy/systemd/*.timer $(DESTDIR)$(EXAMPLEDIR)/systemd/
 	$(INSTALL) -m 0644 deploy/pam.d/broker-sshd $(DESTDIR)$(EXAMPLEDIR)/pam.d/
 	$(INSTALL) -m 0644 deploy/sshd_config.d/broker.conf $(DESTDIR)$(EXAMPLEDIR)/sshd_config.d/
+	$(INSTALL) -d $(DESTDIR)$(HOOKDIR)
+	$(INSTALL) -m 0755 deploy/hooks/*.sh $(DESTDIR)$(HOOKDIR)/

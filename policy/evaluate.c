@@ -257,10 +257,28 @@ no_match(struct policy_decision *d, const struct policy_query *q,
 	    too_long->id, cap, cap);
 }
 
+/* Whether rule r speaks of the query's resource at all (its resource
+ * globs and labels), whoever asks. */
+static bool
+rule_covers(const struct pol_rule *r, const struct pol_eval *ev)
+{
+	size_t i;
+
+	for (i = 0; i < r->resources.n; i++)
+		if (glob_match(r->resources.v[i], ev->q->resource))
+			break;
+	if (r->resources.n > 0 && i == r->resources.n)
+		return false;
+	for (i = 0; i < r->labels.n; i++)
+		if (!has_label(ev->entry, &r->labels.v[i]))
+			return false;
+	return true;
+}
+
 static void
 conclude(struct policy_decision *d, const struct pol_eval *ev,
     struct acc *acc, const struct certacc *cc,
-    const struct pol_rule *too_long)
+    const struct pol_rule *too_long, bool covered)
 {
 	const struct policy_query *q = ev->q;
 
@@ -293,7 +311,11 @@ conclude(struct policy_decision *d, const struct pol_eval *ev,
 		d->require_reason = acc[POLICY_AUTO].req_reason;
 		d->require_ticket = acc[POLICY_AUTO].req_ticket;
 		set_ttl(d, q, acc[POLICY_AUTO].decider);
-	} else
+	} else if (!covered)
+		snprintf(d->reason, sizeof(d->reason), "no rule covers %s: "
+		    "the policy grants it to no one (check the name)",
+		    q->resource);
+	else
 		no_match(d, q, too_long);
 	if (d->outcome == POLICY_DENY)
 		clear_cert(d);
@@ -308,6 +330,7 @@ pol_decide(const struct policy *p, const struct policy_query *q,
 	const struct pol_rule *r, *too_long = NULL;
 	const char *problem;
 	size_t i, which;
+	bool covered = false;
 
 	memset(d, 0, sizeof(*d));
 	memset(acc, 0, sizeof(acc));
@@ -346,8 +369,9 @@ pol_decide(const struct policy *p, const struct policy_query *q,
 		default:
 			break;
 		}
+		covered = covered || rule_covers(r, ev);
 	}
-	conclude(d, ev, acc, &cc, too_long);
+	conclude(d, ev, acc, &cc, too_long, covered);
 }
 
 void

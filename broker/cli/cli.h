@@ -129,9 +129,12 @@ int cmd_metrics(struct cli *cli, int argc, char **argv);
 
 /* Read a public key file for --pubkey; prints the error. */
 int cli_read_pubkey(struct cli *cli, const char *path, char **text);
-/* Write a reply's "cert" next to pubkey (ssh-keygen's name) or to out. */
+/* Write a reply's "cert" to out, or next to pubkey as KEY-ID-cert.pub
+ * (and, with dflt, KEY-cert.pub too); the paths go into res. */
 int cli_save_cert(struct cli *cli, json_t *res, const char *pubkey,
-    const char *out);
+    const char *out, bool dflt);
+/* "certificate written to ..." for the paths cli_save_cert put in res. */
+void cli_print_cert_files(json_t *res);
 /* Write data to path atomically ("-" is standard output). */
 int cli_write_file(struct cli *cli, const char *path, const void *data,
     size_t len, mode_t mode);

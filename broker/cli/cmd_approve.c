@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "duration.h"
 
 int
 cmd_pending(struct cli *cli, int argc, char **argv)
@@ -15,7 +16,8 @@ cmd_pending(struct cli *cli, int argc, char **argv)
 		{ NULL, NULL, NULL },
 	};
 	json_t *res = NULL, *r, *args;
-	char *end = NULL;
+	char *end = NULL, d[32], a[32];
+	int64_t age;
 	long n = 100;
 	size_t i;
 	int rc;
@@ -48,16 +50,22 @@ cmd_pending(struct cli *cli, int argc, char **argv)
 		cli_print_safe(stdout, cli_str(r, "resource"));
 		printf(" as ");
 		cli_print_safe(stdout, cli_str(r, "role"));
-		printf(" for %llds (asked %lld min ago)\n",
-		    (long long)json_integer_value(json_object_get(r, "ttl")),
-		    (long long)json_integer_value(json_object_get(r,
-		    "age_s")) / 60);
+		duration_format(json_integer_value(json_object_get(r,
+		    "ttl_s")), d, sizeof(d));
+		age = json_integer_value(json_object_get(r, "age_s"));
+		duration_format(age > 0 ? age : 1, a, sizeof(a));
+		printf(" for %s (asked %s ago)\n", d, a);
+		/* why no rule could decide alone: the approve rule, the
+		 * opt-out (id, scope, reason) or the flag that escalated */
+		printf("    why a person decides: ");
+		cli_print_safe(stdout, cli_str(r, "decision"));
+		printf("\n");
 		printf("    reason: ");
 		cli_print_safe(stdout, cli_str(r, "reason"));
 		printf("   ticket: ");
 		cli_print_safe(stdout, cli_str(r, "ticket"));
 		printf("\n    rule: %s   request expires %s%s\n",
-		    cli_str(r, "rule"), cli_str(r, "expires_at"),
+		    cli_str(r, "rule"), cli_str(r, "pending_until"),
 		    json_is_true(json_object_get(r, "i_approved")) ?
 		    "   (you approved it)" : "");
 		cli_print_approvals(r);

@@ -33,15 +33,23 @@ cli_read_pubkey(struct cli *cli, const char *path, char **text)
 	return 0;
 }
 
-/* ssh-keygen's naming: id_ed25519.pub -> id_ed25519-cert.pub */
-void
-cli_cert_path(const char *pubkey, char *out, size_t len)
+/*
+ * Where a certificate for grant id goes next to pubkey: id_ed25519.pub ->
+ * id_ed25519-r7-cert.pub, one file per grant, so that two grants never
+ * overwrite each other's certificate; with id NULL ssh-keygen's own name,
+ * id_ed25519-cert.pub, which ssh picks up by itself (--default-cert).
+ */
+static void
+cli_cert_path(const char *pubkey, const char *id, char *out, size_t len)
 {
 	size_t n = strlen(pubkey);
 
 	if (n > 4 && strcmp(pubkey + n - 4, ".pub") == 0)
 		n -= 4;
-	snprintf(out, len, "%.*s-cert.pub", (int)n, pubkey);
+	if (id != NULL)
+		snprintf(out, len, "%.*s-%s-cert.pub", (int)n, pubkey, id);
+	else
+		snprintf(out, len, "%.*s-cert.pub", (int)n, pubkey);
 }
 
 /* Write data to path through a temporary file and rename. */
@@ -75,41 +83,75 @@ cli_write_file(struct cli *cli, const char *path, const void *data,
 	return 0;
 }
 
-/* Save the certificate of a reply next to the public key (or to out). */
+/*
+ * Save the certificate of a reply: to out when given, else next to the
+ * public key under the grant's own name and, with dflt, also under
+ * ssh-keygen's.  The paths go into res ("cert_file", "default_cert_file")
+ * for --json and for cli_print_cert_files().
+ */
 int
 cli_save_cert(struct cli *cli, json_t *res, const char *pubkey,
-    const char *out)
+    const char *out, bool dflt)
 {
 	const char *cert = json_string_value(json_object_get(res, "cert"));
-	char path[4096], *line;
+	const char *id = json_string_value(json_object_get(res, "id"));
+	char path[4096], *line = NULL;
 	size_t n;
-	int r;
+	int r = EX_ERROR;
 
 	if (cert == NULL)
 		return 0;
-	if (out == NULL)
-		cli_cert_path(pubkey, path, sizeof(path));
-	else
-		snprintf(path, sizeof(path), "%s", out);
+	if (id == NULL || strchr(id, '/') != NULL)
+		return cli_fail(cli, EX_ERROR, "protocol", "the broker sent "
+		    "a certificate without a grant id");
 	n = strlen(cert);
 	if ((line = malloc(n + 2)) == NULL)
 		return cli_fail(cli, EX_ERROR, "internal", "out of memory");
 	memcpy(line, cert, n);
 	line[n] = '\n';
-	r = cli_write_file(cli, path, line, n + 1, 0644);
+	if (out != NULL)
+		snprintf(path, sizeof(path), "%s", out);
+	else
+		cli_cert_path(pubkey, id, path, sizeof(path));
+	if ((r = cli_write_file(cli, path, line, n + 1, 0644)) != 0)
+		goto done;
+	if (strcmp(path, "-") != 0)
+		json_object_set_new(res, "cert_file", json_string(path));
+	if (out == NULL && dflt) {
+		cli_cert_path(pubkey, NULL, path, sizeof(path));
+		if ((r = cli_write_file(cli, path, line, n + 1, 0644)) != 0)
+			goto done;
+		json_object_set_new(res, "default_cert_file",
+		    json_string(path));
+	}
+done:
 	free(line);
-	if (r == 0 && !cli->json && strcmp(path, "-") != 0)
-		printf("  certificate written to %s\n", path);
 	return r;
+}
+
+void
+cli_print_cert_files(json_t *res)
+{
+	if (json_is_string(json_object_get(res, "cert_file"))) {
+		printf("  certificate written to ");
+		cli_print_safe(stdout, cli_str(res, "cert_file"));
+		printf("\n");
+	}
+	if (json_is_string(json_object_get(res, "default_cert_file"))) {
+		printf("  and to ");
+		cli_print_safe(stdout, cli_str(res, "default_cert_file"));
+		printf(" (ssh's default name: --default-cert)\n");
+	}
 }
 
 int
 cmd_cert(struct cli *cli, int argc, char **argv)
 {
 	const char *id = NULL, *pub = NULL, *out = NULL;
+	bool dflt = false;
 	const struct cli_opt opts[] = {
 		{ "pubkey", &pub, NULL }, { "o", &out, NULL },
-		{ NULL, NULL, NULL },
+		{ "default-cert", NULL, &dflt }, { NULL, NULL, NULL },
 	};
 	json_t *args = NULL, *res = NULL;
 	char *text = NULL;
@@ -124,13 +166,20 @@ cmd_cert(struct cli *cli, int argc, char **argv)
 		return r;
 	args = json_pack("{s:s, s:s}", "id", id, "pubkey", text);
 	free(text);
-	if ((r = cli_call(cli, "cert", args, &res)) == 0) {
+	if (out != NULL && dflt) {
+		json_decref(args);
+		return cli_fail(cli, EX_USAGE, "usage", "cert: -o FILE and "
+		    "--default-cert name two different files: pick one");
+	}
+	if ((r = cli_call(cli, "cert", args, &res)) == 0 &&
+	    (r = cli_save_cert(cli, res, pub, out, dflt)) == 0) {
 		if (cli->json)
 			cli_print_json(res);
-		else
+		else if (out == NULL || strcmp(out, "-") != 0) {
 			printf("%s: certificate for %s\n", cli_str(res, "id"),
 			    cli_str(res, "role"));
-		r = cli_save_cert(cli, res, pub, out);
+			cli_print_cert_files(res);
+		}
 	}
 	json_decref(args);
 	json_decref(res);
@@ -154,6 +203,10 @@ cmd_krl(struct cli *cli, int argc, char **argv)
 	if (out == NULL && cli->tty)
 		return cli_fail(cli, EX_USAGE, "usage", "krl: the KRL is "
 		    "binary: give -o FILE (or redirect standard output)");
+	if (cli->json && (out == NULL || strcmp(out, "-") == 0))
+		return cli_fail(cli, EX_USAGE, "usage", "krl: the KRL is "
+		    "binary and has no JSON form: give -o FILE (--json then "
+		    "says what was written)");
 	if ((r = cli_call(cli, "krl", NULL, &res)) != 0)
 		return r;
 	b64 = cli_str(res, "krl");
@@ -168,7 +221,14 @@ cmd_krl(struct cli *cli, int argc, char **argv)
 		len--;	/* EVP_DecodeBlock counts the padding */
 	r = cli_write_file(cli, out != NULL ? out : "-", bin, (size_t)len,
 	    0644);
-	if (r == 0 && out != NULL && cli->tty)
+	if (r == 0 && cli->json) {
+		json_t *o = json_pack("{s:s, s:I, s:I}", "file", out,
+		    "revoked", json_integer_value(json_object_get(res,
+		    "revoked")), "bytes", (json_int_t)len);
+
+		cli_print_json(o);
+		json_decref(o);
+	} else if (r == 0 && out != NULL && cli->tty)
 		printf("KRL with %lld revoked grants written "
 		    "to %s\n", (long long)json_integer_value(json_object_get(res,
 		    "revoked")), out);
@@ -303,7 +363,7 @@ cmd_cred(struct cli *cli, int argc, char **argv)
 			    cli_str(res, "role"));
 		cli_print_db(cli, res);
 		if (pub != NULL && json_is_string(json_object_get(res, "cert")))
-			r = cli_save_cert(cli, res, pub, NULL);
+			r = cli_save_cert(cli, res, pub, NULL, false);
 	}
 	json_decref(args);
 	json_decref(res);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "duration.h"
 
 static void
 print_left(long long s)
@@ -144,17 +145,32 @@ simple(struct cli *cli, const char *op, json_t *args, bool list)
 	return EX_DONE;
 }
 
+/* A total time as typed (2h, 1h30m), "0s" for none. */
+static void
+fmt_total(int64_t secs, char *buf, size_t len)
+{
+	if (secs <= 0)
+		snprintf(buf, len, "0s");
+	else
+		duration_format(secs, buf, len);
+}
+
 static void
 print_tally(const char *title, json_t *obj)
 {
 	const char *k;
 	json_t *v;
 
+	char d[32];
+
 	printf("%s\n", title);
+	if (json_object_size(obj) == 0)
+		printf("  (none)\n");
 	json_object_foreach(obj, k, v) {
-		printf("  %6lld  %8lldh  ", (long long)json_integer_value(
-		    json_object_get(v, "count")), (long long)json_integer_value(
-		    json_object_get(v, "seconds")) / 3600);
+		fmt_total(json_integer_value(json_object_get(v, "seconds")), d,
+		    sizeof(d));
+		printf("  %6lld  %9s  ", (long long)json_integer_value(
+		    json_object_get(v, "count")), d);
 		cli_print_safe(stdout, k);
 		printf("\n");
 	}
@@ -186,14 +202,19 @@ report(struct cli *cli, int argc, char **argv)
 	if (cli->json)
 		cli_print_json(res);
 	else {
-		printf("opt-outs since %s: %lld, %lldh in all\n",
+		char d[32];
+
+		fmt_total(json_integer_value(json_object_get(res, "total_s")),
+		    d, sizeof(d));
+		printf("opt-outs since %s: %lld, %s in all\n",
 		    cli_str(res, "since"), (long long)json_integer_value(
-		    json_object_get(res, "count")), (long long)
-		    json_integer_value(json_object_get(res, "total_s")) / 3600);
-		print_tally("by scope:   count     hours  scope",
+		    json_object_get(res, "count")), d);
+		print_tally("by scope:   count       time  scope",
 		    json_object_get(res, "by_scope"));
-		print_tally("by tag:", json_object_get(res, "by_tag"));
-		print_tally("by person:", json_object_get(res, "by_person"));
+		print_tally("by tag:     count       time  tag",
+		    json_object_get(res, "by_tag"));
+		print_tally("by person:  count       time  person",
+		    json_object_get(res, "by_person"));
 		json_array_foreach(json_object_get(res, "warnings"), i, w) {
 			printf("%swarning:%s ", cli_color(cli, "yellow"),
 			    cli_color(cli, "reset"));
@@ -321,6 +342,13 @@ print_flag(json_t *f)
 		print_left(json_integer_value(json_object_get(f, "left_s")));
 	else
 		printf("ended %s", cli_str(f, "until"));
+	if (json_is_string(json_object_get(f, "ended_by"))) {
+		printf(" (removed by ");
+		cli_print_safe(stdout, cli_str(f, "ended_by"));
+		printf(": ");
+		cli_print_safe(stdout, cli_str(f, "end_reason"));
+		printf(")");
+	}
 	printf("\n    ");
 	cli_print_safe(stdout, cli_str(f, "reason"));
 	printf("\n");

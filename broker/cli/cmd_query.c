@@ -6,26 +6,90 @@
 #include <time.h>
 
 #include "cli.h"
+#include "duration.h"
 
+/* Print s (made safe) and pad it to width columns. */
 static void
-print_table_row(json_t *r)
+print_cell(const char *s, int width)
 {
-	printf("%-8s %-10s %-12s ", cli_str(r, "id"), cli_str(r, "state"),
-	    cli_str(r, "user"));
-	cli_print_safe(stdout, cli_str(r, "resource"));
-	printf("  %s  %s\n", cli_str(r, "role"), cli_str(r, "expires_at"));
+	char buf[1024];
+	FILE *f = fmemopen(buf, sizeof(buf), "w");
+	int n;
+
+	if (f == NULL) {
+		printf("%-*s", width, s);
+		return;
+	}
+	cli_print_safe(f, s);
+	n = (int)ftell(f);
+	fclose(f);
+	buf[n < (int)sizeof(buf) ? n : (int)sizeof(buf) - 1] = '\0';
+	printf("%s%*s", buf, width > n ? width - n : 0, "");
 }
 
-static void
-print_table(json_t *a)
+/* The width of the widest value of key in a (at least min). */
+static int
+column_width(json_t *a, const char *key, int min)
 {
 	size_t i;
 	json_t *r;
+	int w = min, n;
 
-	printf("%-8s %-10s %-12s %s  %s  %s\n", "ID", "STATE", "USER",
-	    "RESOURCE", "ROLE", "ENDS");
 	json_array_foreach(a, i, r)
-		print_table_row(r);
+		if ((n = (int)strlen(cli_str(r, key))) > w)
+			w = n;
+	return w > 200 ? 200 : w;
+}
+
+/* When a request's window ends: its grant's end, or (pending) when
+ * the request itself lapses. */
+static const char *
+ends(json_t *r)
+{
+	if (json_is_string(json_object_get(r, "pending_until")) &&
+	    !json_is_string(json_object_get(r, "expires_at")))
+		return cli_str(r, "pending_until");
+	return cli_str(r, "expires_at");
+}
+
+/* Columns as wide as their widest value, so long names stay aligned. */
+static void
+print_table(json_t *a)
+{
+	int wi = column_width(a, "id", 2), ws = column_width(a, "state", 5),
+	    wu = column_width(a, "user", 4),
+	    wr = column_width(a, "resource", 8),
+	    wo = column_width(a, "role", 4);
+	size_t i;
+	json_t *r;
+
+	printf("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", wi, "ID", ws, "STATE",
+	    wu, "USER", wr, "RESOURCE", wo, "ROLE", "ENDS");
+	json_array_foreach(a, i, r) {
+		print_cell(cli_str(r, "id"), wi + 2);
+		print_cell(cli_str(r, "state"), ws + 2);
+		print_cell(cli_str(r, "user"), wu + 2);
+		print_cell(cli_str(r, "resource"), wr + 2);
+		print_cell(cli_str(r, "role"), wo + 2);
+		printf("%s\n", ends(r));
+	}
+}
+
+/* For an approver: how many requests wait for them, the oldest first. */
+static void
+print_waiting(json_t *w)
+{
+	int64_t age;
+	char d[32];
+
+	if (!json_is_object(w) || json_integer_value(json_object_get(w,
+	    "count")) == 0)
+		return;
+	age = json_integer_value(json_object_get(w, "oldest_age_s"));
+	duration_format(age > 0 ? age : 1, d, sizeof(d));
+	printf("waiting for your approval: %lld (oldest %s, %s ago): broker "
+	    "pending\n", (long long)json_integer_value(json_object_get(w,
+	    "count")), cli_str(w, "oldest"), d);
 }
 
 /* What a freeze stops and what it leaves alone, in its own mode. */
@@ -80,10 +144,12 @@ cmd_status(struct cli *cli, int argc, char **argv)
 	    "counts"), "scheduled")),
 	    (long long)json_integer_value(json_object_get(json_object_get(res,
 	    "counts"), "pending")));
-	printf("opt-outs in force: %zu\n", json_array_size(json_object_get(res,
-	    "optouts")));
+	printf("opt-outs in force: %zu%s\n", json_array_size(json_object_get(
+	    res, "optouts")), json_is_null(json_object_get(res, "freeze")) ?
+	    "" : " (the freeze above among them)");
 	json_array_foreach(json_object_get(res, "optouts"), i, o)
-		cli_print_optout(cli, o);
+		if (!json_is_true(json_object_get(o, "freeze")))
+			cli_print_optout(cli, o);
 	printf("flags in force: %zu\n", json_array_size(json_object_get(res,
 	    "flags")));
 	json_array_foreach(json_object_get(res, "flags"), i, o) {
@@ -92,10 +158,18 @@ cmd_status(struct cli *cli, int argc, char **argv)
 		cli_print_safe(stdout, cli_str(o, "reason"));
 		printf("\n");
 	}
-	printf("\nmy grants (%s):\n", cli_str(me, "user"));
-	print_table(json_object_get(me, "active"));
-	printf("\nmy pending requests:\n");
-	print_table(json_object_get(me, "pending"));
+	print_waiting(json_object_get(res, "waiting"));
+	/* an empty table says nothing a line cannot */
+	if (json_array_size(json_object_get(me, "active")) > 0) {
+		printf("\nmy grants (%s):\n", cli_str(me, "user"));
+		print_table(json_object_get(me, "active"));
+	} else
+		printf("my grants (%s): none\n", cli_str(me, "user"));
+	if (json_array_size(json_object_get(me, "pending")) > 0) {
+		printf("\nmy pending requests:\n");
+		print_table(json_object_get(me, "pending"));
+	} else
+		printf("my pending requests: none\n");
 out:
 	json_decref(res);
 	return EX_DONE;
@@ -160,16 +234,12 @@ static void
 print_timeline(json_t *tl)
 {
 	size_t i;
-	json_t *e;
-	char ts[32];
+	json_t *e, *d;
 
 	printf("timeline:\n");
 	json_array_foreach(tl, i, e) {
-		time_t t = (time_t)json_integer_value(json_object_get(e, "ts"));
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		printf("  %s  %-18s by ", ts, cli_str(e, "action"));
+		printf("  %s  %-18s by ", cli_str(e, "ts"),
+		    cli_str(e, "action"));
 		cli_print_safe(stdout, cli_str(e, "actor"));
 		if (strcmp(cli_str(e, "actor"), cli_str(e, "caller")) != 0) {
 			printf(" (via ");
@@ -180,6 +250,13 @@ print_timeline(json_t *tl)
 			printf(": ");
 			cli_print_safe(stdout, cli_str(e, "reason"));
 		}
+		d = json_object_get(e, "details");
+		if (json_is_string(json_object_get(d, "key_fingerprint")))
+			printf(": serial %lld, key %s, valid %s to %s",
+			    (long long)json_integer_value(json_object_get(d,
+			    "serial")), cli_str(d, "key_fingerprint"),
+			    cli_str(d, "valid_after"),
+			    cli_str(d, "valid_before"));
 		printf("\n");
 	}
 }
@@ -261,7 +338,11 @@ cmd_check(struct cli *cli, int argc, char **argv)
 			    cli_color(cli, "reset"));
 			cli_print_safe(stdout, cli_str(res, "reason"));
 			printf("\n");
-			if (!allowed) {
+			if (!allowed && json_is_true(json_object_get(res,
+			    "blocked")))
+				printf("  a request would be refused too: ask "
+				    "whoever set the block\n");
+			else if (!allowed) {
 				printf("  to get access: broker request ");
 				cli_print_safe(stdout, resource);
 				printf(" --reason TEXT\n");

@@ -1,6 +1,7 @@
 /*
  * cmd_request.c - request, cancel, revoke, and how a request is printed.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -117,7 +118,7 @@ cli_print_request(struct cli *cli, json_t *r)
 	else if (strcmp(st, "active") == 0)
 		printf(", until %s", cli_str(r, "expires_at"));
 	else if (strcmp(st, "pending") == 0)
-		printf(", request expires %s", cli_str(r, "expires_at"));
+		printf(", request expires %s", cli_str(r, "pending_until"));
 	printf("\n  ");
 	cli_print_safe(stdout, cli_str(r, "decision"));
 	printf("\n");
@@ -126,15 +127,30 @@ cli_print_request(struct cli *cli, json_t *r)
 		    "until then\n", cli_str(r, "starts_at"));
 	/* a refusal grants nothing, so no duration is worth a note */
 	if (json_is_true(json_object_get(r, "clamped")) &&
-	    strcmp(st, "denied") != 0)
-		printf("  note: asked for %llds, granted %llds (capped by %s)\n",
-		    (long long)json_integer_value(json_object_get(r,
-		    "requested_ttl")), (long long)json_integer_value(
-		    json_object_get(r, "ttl")),
-		    json_is_string(json_object_get(r, "clamped_by")) ?
-		    cli_str(r, "clamped_by") : "the rule's max_ttl");
+	    strcmp(st, "denied") != 0) {
+		char asked[32], got[32];
+
+		duration_format(json_integer_value(json_object_get(r,
+		    "requested_ttl_s")), asked, sizeof(asked));
+		duration_format(json_integer_value(json_object_get(r,
+		    "ttl_s")), got, sizeof(got));
+		printf("  note: asked for %s, granted %s (capped by %s)\n",
+		    asked, got, json_is_string(json_object_get(r,
+		    "clamped_by")) ? cli_str(r, "clamped_by") :
+		    "the rule's max_ttl");
+	}
 	if (strcmp(st, "pending") == 0)
 		cli_print_approvals(r);
+	/* a person ended it (denied, revoked, cancelled): who, and why */
+	if (json_is_string(json_object_get(r, "ended_by"))) {
+		printf("  %s by ", st);
+		cli_print_safe(stdout, cli_str(r, "ended_by"));
+		if (json_is_string(json_object_get(r, "end_reason"))) {
+			printf(": ");
+			cli_print_safe(stdout, cli_str(r, "end_reason"));
+		}
+		printf("\n");
+	}
 	if (json_is_true(json_object_get(r, "duplicate")))
 		printf("  already open: this is your earlier request, not a new "
 		    "one (request --new files another)\n");
@@ -152,34 +168,71 @@ print_reply(struct cli *cli, json_t *res)
 	return code;
 }
 
-/* --wait: poll until the request is decided; a progress line on a TTY. */
+/*
+ * --wait: poll until the request is decided, at most timeout seconds (0:
+ * no limit).  The id and state are printed at once, terminal or not, so a
+ * script or a person who stops waiting knows what stays behind.  SIGINT
+ * and SIGTERM are blocked and taken with sigtimedwait() as the poll's
+ * sleep: no handler, no global flag, and an interrupted wait still says
+ * which request stays pending.  Returns 0 when decided, EX_PENDING when
+ * the wait ended first (printed), or a call's error.
+ */
 static int
-wait_decision(struct cli *cli, json_t **res)
+wait_decision(struct cli *cli, json_t **res, int64_t timeout)
 {
 	json_t *args, *cur = NULL;
 	time_t start = time(NULL);
-	int r = 0;
+	struct timespec tick = { 1, 0 };
+	sigset_t stop, old;
+	int r = 0, sig = -1;
+	char id[32], d[32];
 
-	args = json_pack("{s:s}", "id", cli_str(*res, "id"));
+	snprintf(id, sizeof(id), "%s", cli_str(*res, "id"));
+	if (!cli->json) {
+		printf("%s pending: waiting for a decision (Ctrl-C stops "
+		    "waiting; the request stays pending)\n", id);
+		fflush(stdout);
+	}
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigprocmask(SIG_BLOCK, &stop, &old);
+	args = json_pack("{s:s}", "id", id);
 	while (cli_state_exit(*res) == EX_PENDING) {
 		if (cli->tty && !cli->json) {
 			printf("\r%s pending: %lld more approval(s) needed, "
-			    "waited %llds ", cli_str(*res, "id"),
+			    "waited %llds ", id,
 			    (long long)json_integer_value(json_object_get(*res,
 			    "approvals_needed")),
 			    (long long)(time(NULL) - start));
 			fflush(stdout);
 		}
-		sleep(1);
+		if (timeout > 0 && time(NULL) - start >= timeout) {
+			sig = 0;
+			break;
+		}
+		if ((sig = sigtimedwait(&stop, NULL, &tick)) > 0)
+			break;
 		if ((r = cli_call(cli, "show", args, &cur)) != 0)
 			break;
 		json_decref(*res);
 		*res = cur;
 		cur = NULL;
 	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (cli->tty && !cli->json)
 		printf("\r\033[K");
 	json_decref(args);
+	if (r == 0 && sig >= 0 && cli_state_exit(*res) == EX_PENDING) {
+		duration_format(timeout, d, sizeof(d));
+		fflush(stdout);
+		fprintf(stderr, "broker: %s; %s stays pending (broker show %s; "
+		    "broker cancel %s withdraws it)\n", sig > 0 ?
+		    "stopped waiting" : "no decision within", id, id, id);
+		if (sig == 0)
+			fprintf(stderr, "broker: (waited %s, --timeout)\n", d);
+		return EX_PENDING;
+	}
 	return r;
 }
 
@@ -203,20 +256,22 @@ int
 cmd_request(struct cli *cli, int argc, char **argv)
 {
 	const char *resource = NULL, *role = NULL, *dur = NULL, *reason = NULL,
-	    *ticket = NULL, *incident = NULL, *pub = NULL, *start = NULL;
-	bool bg = false, wait = false, fresh = false;
+	    *ticket = NULL, *incident = NULL, *pub = NULL, *start = NULL,
+	    *timeout = NULL;
+	bool bg = false, wait = false, fresh = false, dflt = false, saved;
 	const struct cli_opt opts[] = {
 		{ "role", &role, NULL }, { "for", &dur, NULL },
 		{ "start", &start, NULL },
 		{ "reason", &reason, NULL }, { "ticket", &ticket, NULL },
 		{ "incident", &incident, NULL }, { "pubkey", &pub, NULL },
 		{ "break-glass", NULL, &bg }, { "wait", NULL, &wait },
-		{ "new", NULL, &fresh },
+		{ "new", NULL, &fresh }, { "timeout", &timeout, NULL },
+		{ "default-cert", NULL, &dflt },
 		{ NULL, NULL, NULL },
 	};
 	json_t *args = NULL, *res = NULL;
 	char *key = NULL;
-	int64_t secs = 0, at = 0;
+	int64_t secs = 0, at = 0, tmo = 0;
 	int r;
 
 	if ((r = cli_parse(cli, cli_cmd("request"), argc, argv, opts, &resource,
@@ -226,6 +281,15 @@ cmd_request(struct cli *cli, int argc, char **argv)
 		return r;
 	if (start != NULL && (r = parse_start(cli, start, &at)) != 0)
 		return r;
+	if (timeout != NULL && (r = cli_duration(cli, "--timeout", timeout,
+	    &tmo)) != 0)
+		return r;
+	if (dflt && pub == NULL)
+		return cli_fail(cli, EX_USAGE, "usage", "request: "
+		    "--default-cert goes with --pubkey");
+	if (timeout != NULL && !wait)
+		return cli_fail(cli, EX_USAGE, "usage", "request: --timeout "
+		    "goes with --wait");
 	if (pub != NULL && (r = cli_read_pubkey(cli, pub, &key)) != 0)
 		return r;
 	args = json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:s?}", "resource",
@@ -244,13 +308,21 @@ cmd_request(struct cli *cli, int argc, char **argv)
 		json_object_set_new(args, "new", json_true());
 	if ((r = cli_call(cli, "request", args, &res)) == 0) {
 		if (wait && cli_state_exit(res) == EX_PENDING &&
-		    (r = wait_decision(cli, &res)) != 0)
+		    (r = wait_decision(cli, &res, tmo)) != 0) {
+			if (r == EX_PENDING && cli->json)
+				cli_print_json(res);
 			goto out;
+		}
+		/* the file first, so that --json can name it */
+		saved = pub == NULL || cli_save_cert(cli, res, pub, NULL,
+		    dflt) == 0;
 		r = print_reply(cli, res);
+		if (!cli->json)
+			cli_print_cert_files(res);
 		if (json_is_string(json_object_get(res, "cert_error")))
 			r = cli_fail(cli, EX_ERROR, "crypto", "granted, but "
 			    "no certificate: %s", cli_str(res, "cert_error"));
-		else if (pub != NULL && cli_save_cert(cli, res, pub, NULL) != 0)
+		else if (!saved)
 			r = EX_ERROR;
 		cli_print_db(cli, res);
 	}

@@ -30,7 +30,13 @@ static const struct opt_help glossary[] = {
 	{ "request", "pubkey", "FILE", "an OpenSSH public key to certify once "
 	    "the grant is active" },
 	{ "request", "wait", "", "when filed for approval, wait until it is "
-	    "decided" },
+	    "decided (Ctrl-C stops waiting; the request stays pending)" },
+	{ "request", "default-cert", "", "with --pubkey: also write the "
+	    "certificate as KEY-cert.pub, the name ssh uses by itself" },
+	{ "cert", "default-cert", "", "also write the certificate as "
+	    "KEY-cert.pub, the name ssh uses by itself" },
+	{ "request", "timeout", "DUR", "with --wait: stop waiting after DUR "
+	    "(exit 3 when still pending)" },
 	{ "request", "new", "", "file a new request even when one for the same "
 	    "access is already open (else that one is answered)" },
 	{ "pending", "limit", "N", "a page of at most N requests (default 100, "

@@ -19,7 +19,8 @@
 const struct cli_cmd cli_commands[] = {
 	{ "request", cmd_request, "request RESOURCE [--role R] [--for DUR] "
 	    "[--start TIME] [--reason TEXT] [--ticket ID] [--incident ID] "
-	    "[--pubkey FILE] [--break-glass] [--wait] [--new]",
+	    "[--pubkey FILE [--default-cert]] [--break-glass] "
+	    "[--wait [--timeout DUR]] [--new]",
 	    "Ask for access to RESOURCE. Exit 0 when granted (active, or "
 	    "scheduled with --start), 3 when pending approval, 4 when denied.\n"
 	    "Asking again for what is already open returns that request; "
@@ -103,9 +104,11 @@ const struct cli_cmd cli_commands[] = {
 	    "Use or request a grant for db:NAME and run psql with its login in "
 	    "the environment\n(PGHOST, PGPORT, PGDATABASE, PGUSER, "
 	    "PGPASSWORD), never on its command line." },
-	{ "cert", cmd_cert, "cert ID --pubkey FILE [-o FILE]",
-	    "An OpenSSH certificate for an active grant, written to FILE-cert.pub "
-	    "(as ssh-keygen names it) or -o FILE (- for standard output)." },
+	{ "cert", cmd_cert, "cert ID --pubkey FILE [-o FILE | --default-cert]",
+	    "An OpenSSH certificate for an active grant, written next to the "
+	    "key as KEY-ID-cert.pub (one file per grant; --default-cert also "
+	    "KEY-cert.pub, ssh's own name) or to -o FILE (- for standard "
+	    "output)." },
 	{ "krl", cmd_krl, "krl [-o FILE]",
 	    "The OpenSSH key revocation list of revoked grants, for sshd's "
 	    "RevokedKeys." },

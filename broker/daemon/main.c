@@ -112,6 +112,7 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 	if ((r = notify_new(cfg->notify, sink_kinds, sizeof(sink_kinds) /
 	    sizeof(sink_kinds[0]), &d.notify, err)) != 0)
 		goto out;
+	notify_bind(d.notify, &d);
 	if ((r = notify_subscribe(d.notify, d.feed)) != 0) {
 		brk_error_set(err, r, "cannot subscribe notifications to the "
 		    "audit feed");

@@ -21,7 +21,7 @@ static const struct {
 	{ BRK_ERR_NOTFOUND, "not_found", "not found" },
 	{ BRK_ERR_EXISTS, "exists", "already exists" },
 	{ BRK_ERR_DENIED, "denied", "refused" },
-	{ BRK_ERR_STATE, "state", "not allowed in the current state" },
+	{ BRK_ERR_STATE, "conflict", "not allowed in the current state" },
 	{ BRK_ERR_IO, "io", "input/output error" },
 	{ BRK_ERR_FULL, "store_full", "the store is full" },
 	{ BRK_ERR_TIMEOUT, "timeout", "timed out" },

@@ -305,6 +305,11 @@ proto_arg_str(const json_t *args, const char *key, bool required,
 	if (strlen(json_string_value(v)) != json_string_length(v))
 		return brk_error_set(err, BRK_ERR_INVALID,
 		    "argument \"%s\" contains a NUL byte", key);
+	/* a reason of spaces is no reason: no string argument is blank */
+	if (strspn(json_string_value(v), " \t\r\n\v\f") ==
+	    json_string_length(v))
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "argument \"%s\" is blank", key);
 	*out = json_string_value(v);
 	return 0;
 }

@@ -17,35 +17,35 @@ records() { B --json audit verify | json_get records; }
 # said "auto: rule staging-auto grants ..." while o1 took the host out of
 # automation.
 expect 0 "explain without opt-outs: auto, exit 0" \
-    B policy explain --user bob --resource host:web-9
+    B --as erin policy explain --user bob --resource host:web-9
 contains "auto leads" "auto: rule staging-auto grants automatically" "$OUT"
 expect 0 "frank opts the web hosts out" B --json --as frank optout add \
     'resource:host:web-*' --tag incident --reason "INC-7: humans decide" --for 1h
 o1=$(oid "$OUT")
 expect 3 "explain under a manual opt-out: needs approval, exit 3" \
-    B policy explain --user bob --resource host:web-9
+    B --as erin policy explain --user bob --resource host:web-9
 first=$(echo "$OUT" | head -1)
 contains "the first line is the effective outcome" "approve: needs approval" "$first"
 contains "the first line names the opt-out" "opt-out $o1" "$first"
 contains "the policy's own outcome comes second" "policy alone: auto: rule staging-auto" "$OUT"
 expect 3 "explain --json exits as the text does" \
-    B --json policy explain --user bob --resource host:web-9
+    B --json --as erin policy explain --user bob --resource host:web-9
 contains "json: the opt-out among the causes" "\"id\": \"$o1\"" "$OUT"
 expect 0 "frank flags bob for review" B --as frank flag add bob \
     --reason "odd logins" --for 1h
 expect 3 "explain names the flag as well" \
-    B policy explain --user bob --resource host:web-9
+    B --as erin policy explain --user bob --resource host:web-9
 contains "the flag is named" "flag on bob (review, by frank" "$OUT"
 expect 0 "a block opt-out on one host" B --json --as frank optout add \
     resource:host:web-9 --tag incident --reason "host compromised" --for 1h \
     --mode block
 o2=$(oid "$OUT")
 expect 4 "explain under a block: refused, exit 4" \
-    B policy explain --user bob --resource host:web-9
+    B --as erin policy explain --user bob --resource host:web-9
 first=$(echo "$OUT" | head -1)
 contains "refused leads, naming the block" "deny: refused, blocked by opt-out $o2" "$first"
 expect 4 "explain agrees with check's exit for refusals" \
-    B policy explain --user mallory --resource host:db-prod-1
+    B --as erin policy explain --user mallory --resource host:db-prod-1
 B --as frank flag remove bob --reason ok >/dev/null
 B --as frank optout remove "$o2" --reason ok >/dev/null
 
@@ -177,7 +177,7 @@ expect 0 "within max_duration it is granted" B --as frank request host:bastion -
 expect 0 "break-glass for longer than its cap" B --as bob request \
     host:db-prod-1 --role postgres --break-glass --reason "db down" --for 2h
 contains "the cap is limits.break_glass_max_ttl" \
-    "granted 3600s (capped by limits.break_glass_max_ttl)" "$OUT"
+    "granted 1h (capped by limits.break_glass_max_ttl)" "$OUT"
 lacks "not the rule's max_ttl" "max_ttl of rule" "$OUT"
 bg=$(echo "$OUT" | head -1 | cut -d' ' -f1)
 expect 0 "show names the same cap" B --as bob show "$bg"

@@ -71,7 +71,7 @@ expect 4 "an approver may not lengthen" A frank approve "$id" --reason two --for
 expect 4 "an approver may not change the role" A frank approve "$id" --reason two --role root
 expect 0 "second approval, shortened" A frank --json approve "$id" --reason two --for 30m
 contains "quorum 2 reached" '"state": "active"' "$OUT"
-contains "the grant takes the narrowest duration" '"ttl": 1800' "$OUT"
+contains "the grant takes the narrowest duration" '"ttl_s": 1800' "$OUT"
 expect 0 "an approver may revoke what they approved" B --as frank revoke "$id" --reason "enough"
 
 id=$(req alice request host:db-1 --new --reason "x")
@@ -81,7 +81,7 @@ expect 1 "no approval after a denial" A dave approve "$id" --reason late
 
 expect 0 "break-glass grants at once" B --json --as alice request host:db-1 --new --break-glass --reason "outage" --incident INC-7
 contains "break-glass is active" '"state": "active"' "$OUT"
-contains "capped at break_glass_max_ttl" '"ttl": 3600' "$OUT"
+contains "capped at break_glass_max_ttl" '"ttl_s": 3600' "$OUT"
 bg=$(echo "$OUT" | json_get id)
 expect 4 "break-glass on a rule that does not allow it" B --as alice request host:app-1 --reason r --ticket T --break-glass
 expect 2 "break-glass needs a reason" B --as alice request host:db-1 --break-glass

@@ -13,7 +13,7 @@ done
 id2=$(echo "$OUT" | json_get id)
 expect 0 "clamped to max_ttl" B --json --as alice request host:web-3 --for 12h
 contains "reply says it was clamped" '"clamped": true' "$OUT"
-contains "granted 8h" '"ttl": 28800' "$OUT"
+contains "granted 8h" '"ttl_s": 28800' "$OUT"
 
 expect 3 "approve rule files a pending request" B --as alice request host:db-prod-1 --reason "fix index"
 contains "pending names the approver group" "dba-leads" "$OUT"

@@ -12,7 +12,7 @@ start_broker -c "$T/brokerd.json"
 old=$(B ca show)
 contains "ca show prints an ssh-ed25519 line" "ssh-ed25519 AAAA" "$old"
 ssh-keygen -q -t ed25519 -N '' -f "$T/k"
-expect 0 "a certificate under the first key" B --as alice request host:web-1 --pubkey "$T/k.pub"
+expect 0 "a certificate under the first key" B --as alice request host:web-1 --pubkey "$T/k.pub" --default-cert
 cp "$T/k-cert.pub" "$T/old-cert.pub"
 stop_broker
 expect 0 "rotate the CA key" "$BROKERD" -c "$T/brokerd.json" --rotate-ca
@@ -22,7 +22,7 @@ new=$(B ca show)
 all=$(B ca show --all)
 equals "--all lists current and previous keys" 2 "$(echo "$all" | wc -l)"
 equals "the previous key is still listed" "$old" "$(echo "$all" | sed -n 2p)"
-expect 0 "a certificate under the new key" B --as alice request host:web-2 --pubkey "$T/k.pub"
+expect 0 "a certificate under the new key" B --as alice request host:web-2 --pubkey "$T/k.pub" --default-cert
 echo "$new" >"$T/new.pub"
 newfp=$(ssh-keygen -lf "$T/new.pub" | awk '{print $2}')
 contains "it is signed by the new key" "$newfp" "$(ssh-keygen -L -f "$T/k-cert.pub")"

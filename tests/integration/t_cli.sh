@@ -54,7 +54,7 @@ expect 0 "--socket=PATH" "$BROKER" --socket="$BROKER_SOCKET" status
 expect 0 "--socket=PATH after the command" "$BROKER" status --socket="$BROKER_SOCKET"
 expect 5 "--socket=PATH is used (a missing one is unreachable)" "$BROKER" status --socket="$T/none.sock"
 expect 0 "--as=alice after the command" B request host:web-1 --as=alice --for=1h --reason=x --json
-contains "  --for=1h is one hour" '"ttl": 3600' "$OUT"
+contains "  --for=1h is one hour" '"ttl_s": 3600' "$OUT"
 contains "  --as=alice files it for alice" '"user": "alice"' "$OUT"
 expect 0 "options before the positional argument" B --as alice request --for 30m --reason y host:web-2
 expect 2 "a flag given a value" B --as alice request host:web-1 --wait=yes

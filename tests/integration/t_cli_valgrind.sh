@@ -28,7 +28,7 @@ vg 0 "check" check --user alice --resource host:web-1
 vg 4 "refused check" check --user bob --resource host:web-1
 vg 0 "policy check (offline parser)" policy check "$ROOT/policy/examples/production.json"
 vg 2 "policy check of a broken file" policy check "$ROOT/tests/data/invalid/$(ls "$ROOT/tests/data/invalid" | grep '\.json$' | head -1)"
-vg 3 "policy explain" policy explain --user alice --resource host:db-prod-1
+vg 3 "policy explain" --as alice policy explain --user alice --resource host:db-prod-1
 vg 0 "optout list" optout list --all
 vg 0 "krl" krl -o "$T/krl"
 vg 2 "usage error" --as alice request

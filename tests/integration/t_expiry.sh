@@ -24,7 +24,8 @@ id=$(echo "$OUT" | json_get id)
 expect 0 "allowed while it lasts" B --as alice check --resource host:web-1
 expect 3 "pending request" B --json --as alice request host:db-1
 pid=$(echo "$OUT" | json_get id)
-contains "pending says when it expires" '"expires_at": "2' "$OUT"
+contains "pending says when it expires" '"pending_until": "2' "$OUT"
+contains "... and has no grant end yet" '"expires_at": null' "$OUT"
 sleep 2.2
 expect 4 "refused once the window has passed (read time)" B --as alice check --resource host:web-1
 expect 0 "show after expiry" B --json --as alice show "$id"

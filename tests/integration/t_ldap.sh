@@ -604,9 +604,9 @@ expect 4 "down: gil, whose groups are unknown, may not approve" \
     A gil approve "$BGID" --reason ok
 contains "down: approve says why" "gil: groups unknown: directory unreachable" "$ERR"
 expect 4 "down: gil holds no role (auditor by name)" B --as gil list --all
-expect 4 "down: policy explain answers, refused" B policy explain --user dave --resource host:misc-secret-2
+expect 4 "down: policy explain answers (exit 4: refused)" B --as dave policy explain --resource host:misc-secret-2
 contains "down: explain shows the refusal and why" "deny: dave: groups unknown: directory unreachable" "$OUT"
-expect 4 "down: explain --json, refused" B --json policy explain --user dave --resource host:misc-2
+expect 4 "down: explain --json (exit 4)" B --json --as dave policy explain --resource host:misc-2
 contains "down: explain --json: groups_complete false" '"groups_complete": false' "$OUT"
 contains "down: explain --json: effective outcome deny" '"effective_outcome": "deny"' "$OUT"
 expect 0 "down: whoami answers" B --as dave whoami

@@ -261,4 +261,47 @@ rm -f "$T/sink/status"
 stop_broker
 kill "$SINK_PID" 2>/dev/null
 wait "$SINK_PID" 2>/dev/null
+
+# ---- who to tell: approvers, the requester, a link; reminders -----------------
+# Fails when enrich() is skipped (checked by returning at its top: no
+# "approvers", no "to"), when the requester is offered as an approver
+# (checked by dropping the requester test in approvers_json()), and when
+# remind() sends nothing or sends every tick (checked by setting
+# remind_every to 0 in the test of remind_one(): 3 or more reminders).
+mkdir -m 0700 "$T/statetell"
+rm -rf "$T/ev"; mkdir -p "$T/ev"
+cat >"$T/tell.json" <<C
+{ "state_dir": "$T/statetell", "socket": "$T/broker.sock", "policy": "$T/policy.json",
+  "delegates": [ $VIA_DELEGATES ],
+  "local_groups": { "dev": ["alice", "bob", "dave"], "dba-leads": ["carol", "dave"],
+    "secops": ["erin"], "sre": ["frank"], "contractors": ["mallory"] },
+  "notify": { "exec": { "command": ["$T/hook.sh"], "timeout": 2 },
+              "link": "https://broker.example.com/r/{id}",
+              "remind_after": "2s", "remind_every": "1h" } }
+C
+badcfg "a link without {id}" "{ \"exec\": { \"command\": [\"$T/hook.sh\"] }, \"link\": \"https://x/\" }"
+badcfg "a bad remind_after" "{ \"exec\": { \"command\": [\"$T/hook.sh\"] }, \"remind_after\": \"soon\" }"
+start_broker -c "$T/tell.json"
+expect 3 "dave (dev and dba-leads) asks for the database" \
+    B --as dave request host:db-prod-1 --role postgres --reason "reindex"
+has_event "request.pending names the approver groups and quorum" request.pending \
+    '"target":"r1"' '"groups":["dba-leads"]' '"quorum":1' '"approvals":0' '"needed":1'
+# dave is in dba-leads too: the people are carol alone
+has_event "... the people in them, never the requester" request.pending \
+    '"people":[{"name":"carol","mail":null}]'
+has_event "... the requester" request.pending '"requester":{"name":"dave","mail":null}'
+has_event "... whom to tell" request.pending '"to":[{"name":"carol","mail":null}]'
+has_event "... and the link" request.pending '"link":"https://broker.example.com/r/r1"'
+has_event "a reminder once it has waited remind_after" request.reminder \
+    '"target":"r1"' '"actor":"brokerd"' '"to":[{"name":"carol","mail":null}]' '"waited_s":'
+sleep 2.5
+equals "one reminder within remind_every" 1 "$(events request.reminder | wc -l | tr -d ' ')"
+expect 0 "carol approves" A carol approve r1 --reason ok
+has_event "request.approved reaches the requester" request.approved \
+    '"target":"r1"' '"to":[{"name":"dave","mail":null}]' '"link":"https://broker.example.com/r/r1"'
+expect 3 "alice asks" B --as alice request host:db-prod-1 --reason "look"
+expect 0 "carol denies" A carol deny r2 --reason "not today"
+has_event "request.denied reaches the requester" request.denied \
+    '"target":"r2"' '"to":[{"name":"alice","mail":null}]'
+stop_broker
 finish

@@ -71,7 +71,7 @@ expect 4 "over 256 groups: break-glass is refused, not granted" \
 contains "the refusal says why" "many: groups unknown: more groups than the broker tracks" "$ERR"
 expect 4 "over 256 groups: a plain request is refused too" B --as many request host:web-1
 contains "... with the reason" "groups unknown" "$ERR"
-expect 4 "policy explain shows the reason, refused" B policy explain --user many --resource host:web-1
+expect 4 "policy explain shows the reason (exit 4: refused)" B --as many policy explain --resource host:web-1
 contains "explain: deny, groups unknown" "deny: many: groups unknown" "$OUT"
 expect 0 "wide: a group entry over 16 KiB is read whole" B --as wide whoami
 contains "wide is in contractors" "contractors" "$OUT"

@@ -50,7 +50,9 @@ expect 2 "unknown tag" B --as frank optout add resource:host:db-* --tag whim --r
 expect 2 "tag other needs a few words" B --as frank optout add resource:host:db-* --tag other --reason because --for 1h
 expect 2 "zero duration" B --as frank optout add resource:host:db-* --tag incident --reason r --for 0s
 expect 2 "negative duration" B --as frank optout add resource:host:db-* --tag incident --reason r --for -1h
-expect 4 "beyond optout_max" B --as frank optout add resource:host:db-* --tag incident --reason r --for 9h
+# Over a limit is invalid input (2), like --for past 366d, never a refusal.
+expect 2 "beyond optout_max is a usage error" B --as frank optout add resource:host:db-* --tag incident --reason r --for 9h
+contains "... told as typed" "at most 8h (limits.optout_max); asked for 9h" "$ERR"
 expect 2 "--for is required" B --as frank optout add resource:host:db-* --tag incident --reason r
 expect 2 "a control character in a name" B --as frank optout add "$(printf 'user:al\033ice')" --tag incident --reason r --for 1h
 equals "bad opt-outs store nothing" "$n0" "$(audit_count)"
@@ -66,7 +68,7 @@ contains "approvers are the optout_approvers" "secops" "$OUT"
 rid=$(oid "$OUT")
 expect 0 "an opt-out approver approves it" A erin approve "$rid" --reason ok
 expect 0 "other resources stay automatic" B --as alice request host:web-1
-expect 3 "explain names the opt-out (exit 3: needs approval)" B --json policy explain --user alice --resource host:db-2
+expect 3 "explain names the opt-out (exit 3: needs approval)" B --json --as erin policy explain --user alice --resource host:db-2
 contains "explain: escalation" '"escalation": "manual"' "$OUT"
 contains "explain: effective outcome" '"effective_outcome": "approve"' "$OUT"
 expect 0 "optout show lists the requests it affected" B --as alice optout show "$o_db"

@@ -60,7 +60,7 @@ lacks "leaves the window that has not begun out" "\"serial\": ${id#r}," \
     "$(tr -d '\n' <"$T/snap")"
 ssh-keygen -q -t ed25519 -N '' -C t -f "$T/k"
 expect 0 "a certificate may be had before the window" \
-    B --as alice cert "$id" --pubkey "$T/k.pub"
+    B --as alice cert "$id" --pubkey "$T/k.pub" --default-cert
 valid=$(ssh-keygen -L -f "$T/k-cert.pub" | sed -n 's/^ *Valid: from \([^ ]*\) to.*/\1/p')
 v=$(( $(epoch "$valid") - $(epoch "$starts") ))
 [ "$v" -ge -61 ] && [ "$v" -le 0 ] &&

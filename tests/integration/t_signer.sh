@@ -44,7 +44,7 @@ contains "brokerd logs the signer's start" "event=signer_started pid=$SPID" \
 # --- what it signs --------------------------------------------------------
 ssh-keygen -q -t ed25519 -N '' -f "$T/k"
 expect 0 "a certificate through the signer" B --as alice request host:web-1 \
-    --pubkey "$T/k.pub"
+    --pubkey "$T/k.pub" --default-cert
 B ca show >"$T/ca.pub"
 cafp=$(ssh-keygen -lf "$T/ca.pub" | awk '{print $2}')
 run ssh-keygen -L -f "$T/k-cert.pub"
@@ -66,7 +66,7 @@ equals "the same scan finds the key in the signer" "1" "$RC"
 cp "$T/k-cert.pub" "$T/before.pub"
 rm -f "$T/k-cert.pub"
 kill -KILL "$SPID"
-run B --as alice request host:web-2 --pubkey "$T/k.pub"
+run B --as alice request host:web-2 --pubkey "$T/k.pub" --default-cert
 [ "$RC" != 0 ] && ok "after the signer is killed, a request fails (exit $RC)" ||
 	not_ok "after the signer is killed, a request fails"
 [ ! -e "$T/k-cert.pub" ] && ok "  and no certificate is written" ||
@@ -96,6 +96,6 @@ expect 5 "no daemon is left answering (broker unreachable)" B status
 # --- a fresh start has a fresh signer ---------------------------------------
 start_broker -c "$T/brokerd.json"
 expect 0 "after a restart, certificates are issued again" B --as alice \
-    request host:web-3 --pubkey "$T/k.pub"
+    request host:web-3 --pubkey "$T/k.pub" --default-cert
 stop_broker
 finish

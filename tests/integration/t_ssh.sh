@@ -84,24 +84,24 @@ login() {	# login KEY: ssh as $U with KEY and its certificate
 for type in ed25519 ecdsa rsa; do
 	ssh-keygen -q -t $type -N '' -f "$T/k_$type"
 	expect 0 "$type: a grant with a public key returns a certificate" \
-	    B --as alice request host:ssh-1 --role "$U" --pubkey "$T/k_$type.pub"
+	    B --as alice request host:ssh-1 --role "$U" --pubkey "$T/k_$type.pub" --default-cert
 	run login "$T/k_$type"
 	equals "$type: the broker's certificate logs in to sshd" "logged-in-as-$U" "$OUT"
 done
 
 ssh-keygen -q -t ed25519 -N '' -f "$T/k_other"
-expect 0 "a certificate for another principal" B --as alice request host:ssh-1 --role alice --pubkey "$T/k_other.pub"
+expect 0 "a certificate for another principal" B --as alice request host:ssh-1 --role alice --pubkey "$T/k_other.pub" --default-cert
 run login "$T/k_other"
 equals "another principal does not log in" "" "$OUT"
 
 ssh-keygen -q -t ed25519 -N '' -f "$T/k_short"
-expect 0 "a 3-second grant" B --as alice request host:short-1 --role "$U" --pubkey "$T/k_short.pub"
+expect 0 "a 3-second grant" B --as alice request host:short-1 --role "$U" --pubkey "$T/k_short.pub" --default-cert
 sleep 5
 run login "$T/k_short"
 equals "an expired certificate does not log in" "" "$OUT"
 
 ssh-keygen -q -t ed25519 -N '' -f "$T/k_rev"
-expect 0 "a grant to revoke" B --json --as alice request host:ssh-2 --role "$U" --pubkey "$T/k_rev.pub"
+expect 0 "a grant to revoke" B --json --as alice request host:ssh-2 --role "$U" --pubkey "$T/k_rev.pub" --default-cert
 rid=$(echo "$OUT" | json_get id)
 run login "$T/k_rev"
 equals "it logs in before revocation" "logged-in-as-$U" "$OUT"
@@ -152,7 +152,7 @@ pam_login() {
 	    -p "$PAMPORT" "$U@127.0.0.1" echo pam-ok 2>>"$T/ssh.log"
 }
 ssh-keygen -q -t ed25519 -N '' -f "$T/k_pam"
-expect 0 "a grant for host:ssh-pam" B --json --as alice request host:ssh-pam --role "$U" --pubkey "$T/k_pam.pub"
+expect 0 "a grant for host:ssh-pam" B --json --as alice request host:ssh-pam --role "$U" --pubkey "$T/k_pam.pub" --default-cert
 pid_pam=$(echo "$OUT" | json_get id)
 run pam_login "$T/k_pam"
 equals "with UsePAM and pam_broker.so an active grant logs in" "pam-ok" "$OUT"
@@ -177,7 +177,7 @@ kill "$PAM_SSHD" 2>/dev/null
 # combined extensions/source-address and the after-edit checks went red).
 ssh-keygen -q -t ed25519 -N '' -f "$T/k_lim"
 expect 0 "a grant under two rules with certificate options" \
-    B --json --as alice request host:lim-2 --role "$U" --pubkey "$T/k_lim.pub"
+    B --json --as alice request host:lim-2 --role "$U" --pubkey "$T/k_lim.pub" --default-cert
 lim2=$(echo "$OUT" | json_get id)
 run ssh-keygen -L -f "$T/k_lim-cert.pub"
 contains "the forced command of one rule is kept" "force-command /bin/echo restricted" "$OUT"
@@ -189,7 +189,7 @@ lacks "  no X11 forwarding (the other rule only)" "permit-X11-forwarding" "$OUT"
 run login "$T/k_lim"
 equals "sshd runs the forced command" "restricted" "$OUT"
 ssh-keygen -q -t ed25519 -N '' -f "$T/k_lim1"
-expect 0 "a grant under lim-a alone" B --json --as alice request host:lim-1 --role "$U" --pubkey "$T/k_lim1.pub"
+expect 0 "a grant under lim-a alone" B --json --as alice request host:lim-1 --role "$U" --pubkey "$T/k_lim1.pub" --default-cert
 lim1=$(echo "$OUT" | json_get id)
 policy '"extensions": ["permit-pty", "permit-port-forwarding", "permit-agent-forwarding"]' >"$T/wide.json"
 expect 0 "a policy edit drops lim-a's restrictions" B --as erin policy load "$T/wide.json" --reason widen
@@ -200,16 +200,16 @@ lacks "  and gains no extension" "permit-agent-forwarding" "$OUT"
 expect 0 "the combined grant too" B --as alice cert "$lim2" --pubkey "$T/k_lim.pub" -o "$T/k_lim-cert.pub"
 run ssh-keygen -L -f "$T/k_lim-cert.pub"
 contains "  keeps its source-address" "source-address 127.0.0.1" "$OUT"
-expect 0 "a new grant follows the new policy" B --as alice request host:lim-1 --new --role "$U" --pubkey "$T/k_lim1.pub"
+expect 0 "a new grant follows the new policy" B --as alice request host:lim-1 --new --role "$U" --pubkey "$T/k_lim1.pub" --default-cert
 run ssh-keygen -L -f "$T/k_lim1-cert.pub"
 lacks "  without the forced command" "force-command" "$OUT"
-expect 4 "a role no rule lists is refused" B --as alice request host:lim-1 --role root --pubkey "$T/k_lim1.pub"
+expect 4 "a role no rule lists is refused" B --as alice request host:lim-1 --role root --pubkey "$T/k_lim1.pub" --default-cert
 
 expect 1 "no certificate for a revoked grant" B --as alice cert "$rid" --pubkey "$T/k_rev.pub" -o "$T/x"
 printf 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA' >"$T/trunc.pub"
-expect 2 "a truncated public key is refused" B --as alice request host:ssh-3 --pubkey "$T/trunc.pub"
+expect 2 "a truncated public key is refused" B --as alice request host:ssh-3 --pubkey "$T/trunc.pub" --default-cert
 ssh-keygen -q -t rsa -b 1024 -N '' -f "$T/weak" 2>/dev/null && \
-	expect 1 "a 1024-bit RSA key is refused as unsupported" B --as alice request host:ssh-3 --pubkey "$T/weak.pub"
+	expect 1 "a 1024-bit RSA key is refused as unsupported" B --as alice request host:ssh-3 --pubkey "$T/weak.pub" --default-cert
 n=$(B --json --as erin list --all --limit 1000 | grep -c '"resource": "host:ssh-3"')
 equals "refused keys change nothing" 0 "$n"
 finish

@@ -333,10 +333,16 @@ Test(examples, dev_policy)
 	    POLICY_EXT_PTY);
 	ask(p, "frank", sre, "host:bastion", NULL, 7200, &d);
 	cr_expect_eq(d.outcome, POLICY_DENY, "over max_duration: no rule");
+	ask(p, "bob", NULL, "host:bastion", NULL, 1800, &d);
+	cr_expect_str_eq(d.reason, "no rule matches user bob on "
+	    "host:bastion", "a covered resource names the user");
 
 	ask(p, "alice", dev, "host:nowhere", NULL, 0, &d);
 	cr_expect_eq(d.outcome, POLICY_DENY);
-	cr_expect_str_eq(d.reason, "no rule matches user alice on host:nowhere");
+	/* Fails when rule_covers() says yes to everything: checked by
+	 * replacing its body with "return true" */
+	cr_expect_str_eq(d.reason, "no rule covers host:nowhere: the policy "
+	    "grants it to no one (check the name)");
 
 	cr_expect(policy_has_role(p, ROLE_OPTOUT_APPROVERS, "erin",
 	    (const char *[]){ "secops" }, 1));
@@ -567,7 +573,8 @@ Test(evaluate, empty_rules_deny_everything)
 
 	ask(p, "bob", NULL, "host:x", NULL, 0, &d);
 	cr_expect_eq(d.outcome, POLICY_DENY);
-	cr_expect_str_eq(d.reason, "no rule matches user bob on host:x");
+	cr_expect_str_eq(d.reason, "no rule covers host:x: the policy grants "
+	    "it to no one (check the name)");
 	cr_expect_geq(policy_warnings(p, &w), 2);
 	cr_expect_str_eq(w[0], "rules is empty: every request is denied");
 	cr_expect(has(w, policy_warnings(p, &w), "roles.optout_approvers is "

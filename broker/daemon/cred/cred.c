@@ -50,6 +50,12 @@ cred_issue_cert(struct brokerd *d, const struct request *r,
 	int rc;
 
 	*cert = NULL;
+	/* a host: resource is an OpenSSH login; a database or a cluster
+	 * takes no SSH certificate, whatever principal it names */
+	if (strncmp(r->resource, "host:", 5) != 0)
+		return brk_error_set(err, BRK_ERR_INVALID, "%s is not a "
+		    "host: no SSH certificate for it (only host: resources "
+		    "get one)", r->resource);
 	/* a scheduled grant's certificate is valid from its start */
 	if (r->state != ST_ACTIVE && r->state != ST_SCHEDULED)
 		return brk_error_set(err, BRK_ERR_STATE, "the grant is not "

@@ -159,6 +159,8 @@ list_one(const struct approval *a, json_t *o, void *arg)
 		/* carried by a delegate: say which */
 		json_object_set(o, "via", json_object_get(o, "caller"));
 	json_object_set_new(o, "at", time_json(a->at));
+	json_object_set_new(o, "ttl_s", json_integer((json_int_t)a->ttl));
+	json_object_del(o, "ttl");	/* the stored name; shown as _s */
 	json_object_del(o, "v");
 	if (l->out != NULL)
 		json_array_append_new(l->out, o);

@@ -22,7 +22,8 @@ static const char *const severity_names[] = { "review", "block", NULL };
 int
 flag_decode(const void *data, size_t len, struct flag *f)
 {
-	const char *user, *sev, *reason, *by;
+	const char *user, *sev, *reason, *by, *ended_by = NULL,
+	    *end_reason = NULL;
 	json_int_t ver, at, until;
 	json_t *o = NULL;
 	int s, r;
@@ -31,13 +32,18 @@ flag_decode(const void *data, size_t len, struct flag *f)
 	if ((r = codec_load(data, len, &o)) != 0)
 		goto out;
 	r = BRK_ERR_INVALID;
-	if (codec_unpack(o, "{s:I, s:s, s:s, s:s, s:s, s:I, s:I}", "v", &ver,
-	    "user", &user, "severity", &sev, "reason", &reason, "by", &by,
-	    "at", &at, "until", &until) != 0 || ver != 1 ||
+	/* ended_by and end_reason: a flag removed before its end */
+	if (codec_unpack(o, "{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s?s, s?s}",
+	    "v", &ver, "user", &user, "severity", &sev, "reason", &reason,
+	    "by", &by, "at", &at, "until", &until, "ended_by", &ended_by,
+	    "end_reason", &end_reason) != 0 || ver != 1 ||
 	    (s = codec_enum(sev, severity_names)) < 0 ||
 	    codec_str(f->user, sizeof(f->user), user) != 0 ||
 	    codec_str(f->reason, sizeof(f->reason), reason) != 0 ||
-	    codec_str(f->by, sizeof(f->by), by) != 0)
+	    codec_str(f->by, sizeof(f->by), by) != 0 ||
+	    (ended_by != NULL && codec_str(f->ended_by, sizeof(f->ended_by),
+	    ended_by) != 0) || (end_reason != NULL && codec_str(f->end_reason,
+	    sizeof(f->end_reason), end_reason) != 0))
 		goto out;
 	f->severity = s == 1 ? FLAG_BLOCK : FLAG_REVIEW;
 	f->at = at;
@@ -93,6 +99,13 @@ flags_put(struct store_txn *t, const struct flag *f)
 	    f->user, "severity", flag_severity_name(f->severity), "reason",
 	    f->reason, "by", f->by, "at", (json_int_t)f->at, "until",
 	    (json_int_t)f->until);
+	if (o != NULL && f->ended_by[0] != '\0' && (json_object_set_new(o,
+	    "ended_by", json_string(f->ended_by)) != 0 ||
+	    json_object_set_new(o, "end_reason", json_string(
+	    f->end_reason)) != 0)) {
+		json_decref(o);
+		return BRK_ERR_NOMEM;
+	}
 	if (o == NULL || (s = json_dumps(o, JSON_COMPACT)) == NULL) {
 		json_decref(o);
 		return BRK_ERR_NOMEM;
@@ -116,11 +129,13 @@ flag_json(const struct flag *f, int64_t now)
 
 	time_rfc3339(f->at, at);
 	time_rfc3339(f->until, until);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b}", "user",
-	    f->user, "severity", flag_severity_name(f->severity), "reason",
-	    f->reason, "by", f->by, "at", at, "until", until, "left_s",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:s?, "
+	    "s:s?}", "user", f->user, "severity",
+	    flag_severity_name(f->severity), "reason", f->reason, "by", f->by,
+	    "at", at, "until", until, "left_s",
 	    (json_int_t)(f->until > now ? f->until - now : 0), "active",
-	    now < f->until);
+	    now < f->until, "ended_by", f->ended_by[0] ? f->ended_by : NULL,
+	    "end_reason", f->ended_by[0] ? f->end_reason : NULL);
 }
 
 int
@@ -162,9 +177,13 @@ flags_change(struct store_txn *t, const struct actor *a, bool admin,
 			    "read", f->user);
 			return r;
 		}
-		if ((r = flags_del(t, f->user)) != 0)
+		/* kept, ended now, so that flag list --all shows it */
+		cur.until = now;
+		snprintf(cur.ended_by, sizeof(cur.ended_by), "%s", a->user);
+		snprintf(cur.end_reason, sizeof(cur.end_reason), "%s",
+		    f->reason);
+		if ((r = flags_put(t, &cur)) != 0)
 			return r;
-		snprintf(cur.reason, sizeof(cur.reason), "%s", f->reason);
 		*f = cur;
 	} else {
 		r = flags_get(t, f->user, now, &cur);
@@ -190,7 +209,8 @@ flags_change(struct store_txn *t, const struct actor *a, bool admin,
 	r = audit_append(t, now, &(struct audit_event){
 	    .action = remove ? "flag.removed" : "flag.added",
 	    .actor = a->user, .caller = a->caller, .target = f->user,
-	    .user = f->user, .reason = f->reason, .details = d }, NULL);
+	    .user = f->user, .reason = remove ? f->end_reason : f->reason,
+	    .details = d }, NULL);
 	json_decref(d);
 	return r;
 }

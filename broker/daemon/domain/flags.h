@@ -24,6 +24,10 @@ struct flag {
 	char reason[4097];
 	char by[65];
 	int64_t at, until;
+	/* a flag removed before its end stays listed (flag list --all):
+	 * until is then the removal time; "" while not removed */
+	char ended_by[65];
+	char end_reason[4097];
 };
 
 /* The user's flag in force at now; BRK_ERR_NOTFOUND when none,
@@ -43,7 +47,8 @@ int flag_decode(const void *data, size_t len, struct flag *f);
 /* Set (or replace) the user's flag. */
 int flags_put(struct store_txn *t, const struct flag *f);
 
-/* Remove the user's flag; BRK_ERR_NOTFOUND when none is in force. */
+/* Delete the user's flag record (removal keeps it: flags_put with until
+ * now and ended_by set); BRK_ERR_NOTFOUND when there is none. */
 int flags_del(struct store_txn *t, const char *user);
 
 /* Every flag (expired ones only when all), as JSON objects into out;

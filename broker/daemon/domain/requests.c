@@ -116,6 +116,14 @@ requests_audit(struct store_txn *t, const struct actor *a,
 		json_decref(details);
 		return BRK_ERR_NOMEM;
 	}
+	/* who may decide it, for the record and for notifications */
+	if (rec->state == ST_PENDING && json_object_set_new(details,
+	    "approvers", json_pack("{s:s, s:s, s:i, s:i}", "groups",
+	    rec->approver_groups, "users", rec->approver_users, "quorum",
+	    rec->quorum, "approvals", rec->approvals)) != 0) {
+		json_decref(details);
+		return BRK_ERR_NOMEM;
+	}
 	r = audit_append(t, now, &(struct audit_event){
 	    .action = action, .actor = a->user, .caller = a->caller,
 	    .target = id, .user = rec->user, .resource = rec->resource,

@@ -286,6 +286,42 @@ out:
 	return r;
 }
 
+static void
+add_member(json_t *out, const char *name, size_t max)
+{
+	size_t i;
+	json_t *v;
+
+	if (json_array_size(out) >= max || !name_user_valid(name))
+		return;
+	json_array_foreach(out, i, v)
+		if (strcmp(json_string_value(v), name) == 0)
+			return;
+	json_array_append_new(out, json_string(name));
+}
+
+int
+ident_group_members(struct identity *ids, const char *group, json_t *out,
+    size_t max)
+{
+	struct group gr, *res = NULL;
+	char *buf = NULL;
+	size_t i, j, len = 16384;
+
+	for (i = 0; i < ids->cfg->ngroups; i++)
+		if (strcmp(ids->cfg->groups[i].name, group) == 0)
+			for (j = 0; j < ids->cfg->groups[i].nusers; j++)
+				add_member(out, ids->cfg->groups[i].users[j],
+				    max);
+	if ((buf = malloc(len)) == NULL)
+		return BRK_ERR_NOMEM;
+	if (getgrnam_r(group, &gr, buf, len, &res) == 0 && res != NULL)
+		for (i = 0; gr.gr_mem[i] != NULL; i++)
+			add_member(out, gr.gr_mem[i], max);
+	free(buf);
+	return 0;
+}
+
 int
 ident_require_groups(const struct ident *id, struct brk_error *err)
 {

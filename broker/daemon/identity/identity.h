@@ -80,6 +80,15 @@ int ident_from_name(struct identity *ids, const char *name,
  */
 int ident_require_groups(const struct ident *id, struct brk_error *err);
 
+/*
+ * The names of the members of group (the config's local_groups and NSS's
+ * member list; not the directory, whose groups are found from the user's
+ * side only), appended to out (a JSON array) without repeats, at most max
+ * in all.  For telling people (notifications), never for deciding.
+ */
+int ident_group_members(struct identity *ids, const char *group, json_t *out,
+    size_t max);
+
 /* A deep copy of src into dst (which holds nothing yet). */
 int ident_copy(struct ident *dst, const struct ident *src);
 

@@ -434,6 +434,9 @@ idents_fresh(const struct conn *c, const struct proto_req *req,
 	    strcmp(c->as.name, req->as) == 0;
 }
 
+/* The kernel's overflow uid, which NSS names "nobody". */
+#define OVERFLOW_UID ((uid_t)65534)
+
 /* Resolve the call's caller and "as"; 0 or an error with err set. */
 static int
 resolve(struct server *s, struct conn *c, struct call *call, long long now,
@@ -457,6 +460,12 @@ resolve(struct server *s, struct conn *c, struct call *call, long long now,
 		    "another user (not a delegate)", call->caller.name);
 	if ((r = conn_ident(s, c, req->as, now, &call->who, err)) != 0)
 		return r == BRK_ERR_NOTFOUND ? BRK_ERR_DENIED : r;
+	/* NSS knows "nobody" (the kernel's overflow uid), but it stands for
+	 * no one: acting as it would file requests no person owns */
+	if (call->who.uid == OVERFLOW_UID || strcmp(req->as, "nobody") == 0)
+		return brk_error_set(err, BRK_ERR_DENIED, "\"%s\" is the "
+		    "system's placeholder account, not a person: no one acts "
+		    "as it", req->as);
 	call->delegated = true;
 	return 0;
 }

@@ -19,15 +19,25 @@
 
 #include "auditfeed.h"
 #include "daemon.h"
+#include "identity.h"
 #include "log.h"
 #include "notify_sink.h"
+#include "record.h"
+#include "reqstore.h"
 #include "reviews.h"
 #include "timefmt.h"
 
 #define REVIEW_EVERY 60		/* seconds between looks for overdue reviews */
 
+/* A request already reminded of, and when. */
+struct reminded {
+	uint64_t serial;
+	int64_t at;
+};
+
 struct notify {
 	const struct notify_config *cfg;
+	struct brokerd *d;		/* for the identity sources; may be NULL */
 	struct nsink sinks[NOTIFY_MAX_SINKS];
 	size_t nsinks;
 	bool curl_ready;
@@ -36,6 +46,10 @@ struct notify {
 	int64_t last_review;
 	char (*overdue)[24];		/* ids already told, still overdue */
 	size_t noverdue;
+	/* request.reminder: touched by the I/O thread only */
+	int64_t last_remind;
+	struct reminded *reminded;	/* pending requests reminded of */
+	size_t nreminded;
 };
 
 /* ---- events from audit records ------------------------------------ */
@@ -264,6 +278,121 @@ enqueue(struct notify *n, json_t *ev)
 	nevent_put(e);	// NOLINT(clang-analyzer-unix.Malloc)
 }
 
+/* ---- who to tell ---------------------------------------------------- */
+
+#define PEOPLE_MAX 100
+
+/* {"name", "mail"}: mail where a source knows it (none does yet: local
+ * groups and NSS hold no addresses), else null. */
+static json_t *
+person(const char *name)
+{
+	return json_pack("{s:s, s:n}", "name", name, "mail");
+}
+
+/* "a,b" as a JSON array of strings (json_pack keeps jansson's order). */
+static json_t *
+split_list(const char *list)
+{
+	json_t *a = json_array();
+	const char *p = list, *c;
+
+	while (a != NULL && p != NULL && *p != '\0') {
+		c = strchr(p, ',');
+		if (c == NULL)
+			c = p + strlen(p);
+		if (c > p)
+			json_array_append_new(a, json_stringn(p,
+			    (size_t)(c - p)));
+		p = *c == ',' ? c + 1 : c;
+	}
+	return a;
+}
+
+/*
+ * The approvers of a request as a hook needs them: the eligible groups and
+ * users, the people in them (the requester left out: never their own
+ * approver), the quorum and the approvals so far.
+ */
+static json_t *
+approvers_json(struct notify *n, const char *groups, const char *users,
+    int quorum, int approvals, const char *requester)
+{
+	json_t *g = split_list(groups), *u = split_list(users), *names, *people,
+	    *v;
+	size_t i;
+
+	names = json_array();
+	people = json_array();
+	if (g == NULL || u == NULL || names == NULL || people == NULL) {
+		json_decref(g);
+		json_decref(u);
+		json_decref(names);
+		json_decref(people);
+		return NULL;
+	}
+	json_array_foreach(u, i, v)
+		json_array_append(names, v);
+	json_array_foreach(g, i, v)
+		if (n->d != NULL)
+			(void)ident_group_members(n->d->ident,
+			    json_string_value(v), names, PEOPLE_MAX);
+	json_array_foreach(names, i, v)
+		if (requester == NULL || strcmp(json_string_value(v),
+		    requester) != 0)
+			json_array_append_new(people,
+			    person(json_string_value(v)));
+	json_decref(names);
+	return json_pack("{s:o, s:o, s:o, s:i, s:i, s:i}", "groups", g,
+	    "users", u, "people", people, "quorum", quorum, "approvals",
+	    approvals, "needed", quorum > approvals ? quorum - approvals : 0);
+}
+
+/* notify.link with {id} replaced by the request's id, or null. */
+static json_t *
+link_json(const struct notify *n, const char *id)
+{
+	const char *t = n->cfg->link, *at;
+	char buf[2048];
+
+	if (t == NULL || id == NULL || id[0] != 'r' ||
+	    (at = strstr(t, "{id}")) == NULL)
+		return json_null();
+	snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(at - t), t, id, at + 4);
+	return json_string(buf);
+}
+
+/* What a hook needs to reach the right people: for a pending request its
+ * approvers (groups, people, quorum, approvals so far) and the requester;
+ * for a decision the requester, who is the one to tell; a link. */
+static void
+enrich(struct notify *n, json_t *ev)
+{
+	const char *name = json_string_value(json_object_get(ev, "event"));
+	const char *user = json_string_value(json_object_get(ev, "user"));
+	const char *target = json_string_value(json_object_get(ev, "target"));
+	json_t *ap, *d = json_object_get(ev, "details"), *a;
+
+	if (name == NULL || strncmp(name, "request.", 8) != 0)
+		return;
+	json_object_set_new(ev, "link", link_json(n, target));
+	if (user != NULL)
+		json_object_set_new(ev, "requester", person(user));
+	a = json_object_get(d, "approvers");
+	if ((strcmp(name, "request.pending") == 0 ||
+	    strcmp(name, "request.reminder") == 0) && json_is_object(a) &&
+	    (ap = approvers_json(n, json_string_value(json_object_get(a,
+	    "groups")), json_string_value(json_object_get(a, "users")),
+	    (int)json_integer_value(json_object_get(a, "quorum")),
+	    (int)json_integer_value(json_object_get(a, "approvals")),
+	    user)) != NULL) {
+		json_object_set_new(ev, "approvers", ap);
+		json_object_set(ev, "to", json_object_get(ap, "people"));
+	} else if ((strcmp(name, "request.approved") == 0 ||
+	    strcmp(name, "request.denied") == 0) && user != NULL)
+		json_object_set_new(ev, "to", json_pack("[o]", person(user)));
+}
+
 void
 notify_on_record(const json_t *record, void *arg)
 {
@@ -273,9 +402,18 @@ notify_on_record(const json_t *record, void *arg)
 
 	if (n == NULL || (evs = notify_map(record)) == NULL)
 		return;
-	json_array_foreach(evs, i, ev)
+	json_array_foreach(evs, i, ev) {
+		enrich(n, ev);
 		enqueue(n, ev);
+	}
 	json_decref(evs);
+}
+
+void
+notify_bind(struct notify *n, struct brokerd *d)
+{
+	if (n != NULL)
+		n->d = d;
 }
 
 /* ---- review.overdue ------------------------------------------------- */
@@ -309,6 +447,113 @@ overdue_event(const json_t *item, int64_t now)
 	    "incident", str_or_null(item, "incident"));
 }
 
+/* ---- request.reminder ------------------------------------------------ */
+
+#define REMIND_MAX 4096		/* requests remembered as reminded */
+
+struct remind_scan {
+	struct notify *n;
+	struct store_txn *t;
+	int64_t now;
+	json_t *events;
+	struct reminded *keep;	/* still pending and reminded: kept */
+	size_t nkeep;
+};
+
+static int64_t
+reminded_at(const struct notify *n, uint64_t serial)
+{
+	size_t i;
+
+	for (i = 0; i < n->nreminded; i++)
+		if (n->reminded[i].serial == serial)
+			return n->reminded[i].at;
+	return 0;
+}
+
+static json_t *
+reminder_event(const struct request *r, int64_t now)
+{
+	char ts[TIMEFMT_LEN], until[TIMEFMT_LEN], id[24];
+
+	time_rfc3339(now, ts);
+	time_rfc3339(r->expires_at, until);
+	req_id(r->serial, id);
+	return json_pack("{s:s, s:s, s:n, s:s, s:s, s:s, s:s, s:s, s:s?, "
+	    "s:{s:s, s:s, s:I, s:s, s:{s:s, s:s, s:i, s:i}}}",
+	    "event", "request.reminder", "time", ts, "seq", "severity",
+	    "notice", "actor", "brokerd", "user", r->user, "resource",
+	    r->resource, "target", id, "reason", r->reason[0] ? r->reason :
+	    NULL, "details", "role", r->role, "rules", r->rules, "waited_s",
+	    (json_int_t)(now - r->created_at), "pending_until", until,
+	    "approvers", "groups", r->approver_groups, "users",
+	    r->approver_users, "quorum", r->quorum, "approvals",
+	    r->approvals);
+}
+
+static int
+remind_one(uint64_t serial, void *arg)
+{
+	struct remind_scan *rs = arg;
+	const struct notify_config *cfg = rs->n->cfg;
+	struct request r;
+	int64_t last;
+	json_t *ev;
+
+	if (rs->nkeep >= REMIND_MAX)
+		return 1;
+	if (reqstore_load(rs->t, serial, &r) != 0 || r.state != ST_PENDING ||
+	    rs->now >= r.expires_at ||
+	    rs->now - r.created_at < cfg->remind_after)
+		return 0;
+	last = reminded_at(rs->n, serial);
+	if (last != 0 && rs->now - last < cfg->remind_every) {
+		rs->keep[rs->nkeep++] = (struct reminded){ serial, last };
+		return 0;
+	}
+	rs->keep[rs->nkeep++] = (struct reminded){ serial, rs->now };
+	if ((ev = reminder_event(&r, rs->now)) != NULL)
+		json_array_append_new(rs->events, ev);
+	return 0;
+}
+
+/* Requests pending longer than remind_after, each at most once every
+ * remind_every: reminders to their approvers.  Forgotten at a restart
+ * (the first reminder may then come again). */
+static void
+remind(struct notify *n, struct brokerd *d, struct store_txn **rtxn,
+    int64_t now)
+{
+	struct remind_scan rs = { .n = n, .now = now };
+	size_t i;
+	json_t *ev;
+
+	if (n->cfg->remind_after == 0)
+		return;
+	if ((rs.keep = calloc(REMIND_MAX, sizeof(*rs.keep))) == NULL ||
+	    (rs.events = json_array()) == NULL)
+		goto out;
+	if (store_read_begin(d->store, rtxn) != 0)
+		goto out;
+	rs.t = *rtxn;
+	if (reqstore_by_state(rs.t, ST_PENDING, remind_one, &rs) != 0) {
+		store_read_end(*rtxn);
+		goto out;
+	}
+	store_read_end(*rtxn);
+	free(n->reminded);
+	n->reminded = rs.keep;
+	n->nreminded = rs.nkeep;
+	rs.keep = NULL;
+	json_array_foreach(rs.events, i, ev) {
+		enrich(n, ev);
+		enqueue(n, ev);
+	}
+out:
+	free(rs.keep);
+	json_decref(rs.events);
+}
+
 void
 notify_tick(struct brokerd *d, struct store_txn **rtxn)
 {
@@ -318,8 +563,20 @@ notify_tick(struct brokerd *d, struct store_txn **rtxn)
 	size_t k = 0, i;
 	json_t *items, *it, *ev;
 	const char *id;
+	int64_t every;
 
-	if (n == NULL || now - n->last_review < REVIEW_EVERY)
+	if (n == NULL)
+		return;
+	/* reminders are looked for as often as they may be due */
+	every = n->cfg->remind_after < n->cfg->remind_every ?
+	    n->cfg->remind_after : n->cfg->remind_every;
+	if (every > REVIEW_EVERY)
+		every = REVIEW_EVERY;
+	if (n->cfg->remind_after > 0 && now - n->last_remind >= every) {
+		n->last_remind = now;
+		remind(n, d, rtxn, now);
+	}
+	if (now - n->last_review < REVIEW_EVERY)
 		return;
 	n->last_review = now;
 	if ((items = json_array()) == NULL)
@@ -395,5 +652,6 @@ notify_free(struct notify *n)
 		if (n->sinks[i].q.ring != NULL)
 			nsink_stop(&n->sinks[i]);
 	free(n->overdue);
+	free(n->reminded);
 	free(n);
 }

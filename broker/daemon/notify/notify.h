@@ -50,6 +50,11 @@ struct notify_config {
 	struct notify_webhook_config *webhook;	/* NULL when absent */
 	char **events;		/* fnmatch globs; NULL: every event */
 	size_t nevents;
+	char *link;		/* "link": a URL template with {id}; NULL */
+	int64_t remind_after;	/* seconds a request waits before reminders
+				 * (default 15 min; 0: none) */
+	int64_t remind_every;	/* seconds between reminders of one request
+				 * (default 1 h) */
 };
 
 /*
@@ -137,5 +142,9 @@ void notify_event_counts(struct notify *n, uint64_t *made,
  * Call after the feed has stopped.  NULL is fine.
  */
 void notify_free(struct notify *n);
+
+/* Lets the notifier read the store and the identity sources (who is in
+ * an approver group) for the events it enriches; before the feed starts. */
+void notify_bind(struct notify *n, struct brokerd *d);
 
 #endif

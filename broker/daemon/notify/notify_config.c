@@ -7,7 +7,9 @@
  *     "webhook": { "url": "https://...", "timeout": 5, "retries": 3,
  *                  "queue": 1000, "ca": "/path/ca.pem",
  *                  "header_file": "/path/0600-file" },
- *     "events":  ["request.*", "breakglass.used"]
+ *     "events":  ["request.*", "breakglass.used"],
+ *     "link": "https://broker.example.com/r/{id}",
+ *     "remind_after": "15m", "remind_every": "1h"
  *   }
  *
  * Everything that can be checked at start-up is: the program is an
@@ -27,6 +29,7 @@
 #include <openssl/crypto.h>
 
 #include "config.h"
+#include "duration.h"
 #include "notify_sink.h"
 
 #define HEADER_MAX 8192
@@ -260,6 +263,44 @@ parse_events(json_t *v, struct notify_config *c, struct brk_error *err)
 	return 0;
 }
 
+/* "link": a URL template naming the request with {id}, printable ASCII
+ * (it lands in mails and chat messages as it stands). */
+static int
+parse_link(json_t *v, char **out, struct brk_error *err)
+{
+	const char *s = json_string_value(v);
+	size_t i;
+
+	if (s == NULL || json_string_length(v) > 1024 ||
+	    strstr(s, "{id}") == NULL)
+		return bad(err, "must be a URL template with {id}, e.g. "
+		    "\"https://broker.example.com/r/{id}\"", "link");
+	for (i = 0; s[i] != '\0'; i++)
+		if (s[i] <= ' ' || s[i] > '~')
+			return bad(err, "must be printable ASCII without "
+			    "spaces", "link");
+	return (*out = strdup(s)) != NULL ? 0 : BRK_ERR_NOMEM;
+}
+
+/* A duration: "15m" or seconds; zero only where it turns a thing off. */
+static int
+parse_secs(json_t *v, const char *key, bool zero_ok, int64_t *out,
+    struct brk_error *err)
+{
+	int64_t d = -1;
+
+	if (json_is_integer(v))
+		d = json_integer_value(v);
+	else if (json_is_string(v) && duration_parse(json_string_value(v),
+	    &d) != 0)
+		d = -1;
+	if (d < (zero_ok ? 0 : 1) || d > DURATION_MAX)
+		return bad(err, zero_ok ? "must be a duration like \"15m\" "
+		    "(0: never)" : "must be a duration like \"1h\"", key);
+	*out = d;
+	return 0;
+}
+
 int
 notify_config_parse(json_t *section, struct notify_config **out,
     struct brk_error *err)
@@ -277,6 +318,8 @@ notify_config_parse(json_t *section, struct notify_config **out,
 	r = BRK_ERR_NOMEM;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		goto out;
+	c->remind_after = 15 * 60;
+	c->remind_every = 3600;
 	json_object_foreach(section, key, v) {
 		if (strcmp(key, "exec") == 0 && c->exec == NULL)
 			r = parse_exec(v, &c->exec, err);
@@ -284,6 +327,14 @@ notify_config_parse(json_t *section, struct notify_config **out,
 			r = parse_webhook(v, &c->webhook, err);
 		else if (strcmp(key, "events") == 0 && c->events == NULL)
 			r = parse_events(v, c, err);
+		else if (strcmp(key, "link") == 0 && c->link == NULL)
+			r = parse_link(v, &c->link, err);
+		else if (strcmp(key, "remind_after") == 0)
+			r = parse_secs(v, "remind_after", true, &c->remind_after,
+			    err);
+		else if (strcmp(key, "remind_every") == 0)
+			r = parse_secs(v, "remind_every", false,
+			    &c->remind_every, err);
 		else
 			r = brk_error_set(err, BRK_ERR_INVALID, "config: notify: "
 			    "unknown key \"%.64s\"", key);
@@ -328,5 +379,6 @@ notify_config_free(struct notify_config *c)
 	for (i = 0; i < c->nevents; i++)
 		free(c->events[i]);
 	free(c->events);
+	free(c->link);
 	free(c);
 }

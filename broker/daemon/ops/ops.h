@@ -159,6 +159,15 @@ int ops_cred_issue_into(struct brokerd *d, const struct request *r,
 void ops_cred_audit(struct brokerd *d, const char *action, const char *actor,
     const char *resource, const char *user, const char *target,
     const char *credname);
+/*
+ * The audit record "cert.issued" of the certificate that key gets for
+ * grant r (ops_cred.c): serial, key fingerprint, principals and validity
+ * (skew: the backdating allowance).  Written in the transaction that
+ * authorises it; signing happens after, and a failure to sign is the
+ * caller's answer (no certificate leaves the broker).  t is a write txn.
+ */
+int ops_audit_cert(struct store_txn *t, int64_t now, const struct call *c,
+    const struct request *r, const struct sshkey *key, int64_t skew);
 
 /* Periodic expiry sweep (ops_request.c). */
 void ops_sweep(struct brokerd *d, struct store_txn **rtxn);

@@ -589,6 +589,33 @@ op_audit_verify(struct call *c)
 	return submit_job(c, j);
 }
 
+#define ACTION_FAMILIES "request, grant, breakglass, cert, optout, " \
+	"freeze, flag, policy, review, audit, ca, krl, snapshot"
+
+/* An audit action's form: a known family, a dot, lower-case words.  A
+ * search for anything else would find nothing, which reads as "no such
+ * event happened": a typo is a usage error instead. */
+static bool
+action_valid(const char *a)
+{
+	static const char *const fam[] = { "request", "grant", "breakglass",
+		"cert", "optout", "freeze", "flag", "policy", "review", "audit",
+		"ca", "krl", "snapshot", NULL };
+	const char *dot = strchr(a, '.'), *p;
+	size_t i;
+
+	if (dot == NULL || dot[1] == '\0')
+		return false;
+	for (p = dot + 1; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || *p == '_' || *p == '.'))
+			return false;
+	for (i = 0; fam[i] != NULL; i++)
+		if (strlen(fam[i]) == (size_t)(dot - a) &&
+		    strncmp(a, fam[i], (size_t)(dot - a)) == 0)
+			return true;
+	return false;
+}
+
 int
 op_audit_search(struct call *c)
 {
@@ -614,6 +641,15 @@ op_audit_search(struct call *c)
 	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
 		free(j);
 		call_fail(c, r, "%s", err.msg);
+		return r;
+	}
+	if (j->q.action != NULL && !action_valid(j->q.action)) {
+		r = BRK_ERR_INVALID;
+		call_fail(c, r, "no action is named \"%.64s\": actions are "
+		    "FAMILY.EVENT with FAMILY one of %s (e.g. request.granted, "
+		    "grant.revoked; docs/audit.md lists them)", j->q.action,
+		    ACTION_FAMILIES);
+		free(j);
 		return r;
 	}
 	j->q.since = since;

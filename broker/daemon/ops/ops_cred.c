@@ -8,6 +8,7 @@
 
 #include <openssl/evp.h>
 
+#include "audit.h"
 #include "ca.h"
 #include "cred.h"
 #include "credkind.h"
@@ -23,6 +24,32 @@
 
 #define SNAPSHOT_DEFAULT_TTL (15 * 60)
 #define SNAPSHOT_MAX_TTL (24 * 3600)
+
+int
+ops_audit_cert(struct store_txn *t, int64_t now, const struct call *c,
+    const struct request *r, const struct sshkey *key, int64_t skew)
+{
+	char id[24], fp[128], after[TIMEFMT_LEN], before[TIMEFMT_LEN];
+	json_t *details;
+	int rc;
+
+	if ((rc = sshkey_fingerprint(key, fp, sizeof(fp))) != 0)
+		return rc;
+	req_id(r->serial, id);
+	time_rfc3339(r->starts_at > skew ? r->starts_at - skew : 0, after);
+	time_rfc3339(r->expires_at, before);
+	details = json_pack("{s:I, s:s, s:[s], s:s, s:s}", "serial",
+	    (json_int_t)r->serial, "key_fingerprint", fp, "principals",
+	    r->role, "valid_after", after, "valid_before", before);
+	if (details == NULL)
+		return BRK_ERR_NOMEM;
+	rc = audit_append(t, now, &(struct audit_event){
+	    .action = "cert.issued", .actor = c->who.name,
+	    .caller = c->caller.name, .target = id, .user = r->user,
+	    .resource = r->resource, .details = details }, NULL);
+	json_decref(details);
+	return rc;
+}
 
 /* No new certificate for a grant a block covers, nor for an automatic
  * grant that a manual opt-out now takes out of automation. */
@@ -54,6 +81,59 @@ cert_allowed(struct call *c, struct store_txn *t, const struct request *r,
 	return 0;
 }
 
+/* A re-issued certificate on its way through the writer (its audit). */
+struct cert_job {
+	struct call *c;
+	struct request r;
+	struct sshkey *key;
+	char *cert;
+	int64_t now, skew;
+};
+
+static void
+freezero_str(char *s)
+{
+	if (s != NULL)
+		explicit_bzero(s, strlen(s));
+	free(s);
+}
+
+static void
+cert_job_free(struct cert_job *j)
+{
+	if (j == NULL)
+		return;
+	sshkey_free(j->key);
+	freezero_str(j->cert);
+	free(j);
+}
+
+static int
+apply_cert(struct store_txn *t, void *arg)
+{
+	struct cert_job *j = arg;
+
+	return ops_audit_cert(t, j->now, j->c, &j->r, j->key, j->skew);
+}
+
+static void
+done_cert(void *arg, int rc)
+{
+	struct cert_job *j = arg;
+	struct call *c = j->c;
+	char id[24];
+
+	req_id(j->r.serial, id);
+	if (rc != 0)
+		call_fail(c, rc, "no certificate: its audit record was not "
+		    "written: %s", brk_strerror(rc));
+	else
+		call_reply(c, json_pack("{s:s, s:s, s:s, s:I}", "id", id,
+		    "cert", j->cert, "role", j->r.role, "serial",
+		    (json_int_t)j->r.serial));
+	cert_job_free(j);
+}
+
 int
 op_cert(struct call *c)
 {
@@ -63,6 +143,8 @@ op_cert(struct call *c)
 	struct store_txn *t = NULL;
 	const char *id = NULL;
 	struct request r;
+	struct cert_job *j = NULL;
+	struct policy_ref *p;
 	char *cert = NULL;
 	uint64_t serial;
 	int rc;
@@ -99,12 +181,26 @@ op_cert(struct call *c)
 			    req_state_name(r.state));
 		goto fail;
 	}
-	call_reply(c, json_pack("{s:s, s:s, s:s, s:I}", "id", id, "cert",
-	    cert, "role", r.role, "serial", (json_int_t)r.serial));
-	free(cert);
-	sshkey_free(key);
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		rc = BRK_ERR_NOMEM;
+		goto fail;
+	}
+	*j = (struct cert_job){ .c = c, .r = r, .key = key, .cert = cert,
+		.now = time_now() };
+	p = policy_get(c->d);
+	j->skew = policy_limits(p->policy)->clock_skew;
+	policy_put(c->d, p);
+	key = NULL;
+	cert = NULL;
+	/* the certificate leaves only once its audit record is durable */
+	if ((rc = writer_submit(c->d->writer, apply_cert, done_cert,
+	    j)) != 0) {
+		cert_job_free(j);
+		goto fail;
+	}
 	return 0;
 fail:
+	freezero_str(cert);
 	sshkey_free(key);
 	call_fail(c, rc, "%s", err.msg[0] ? err.msg : brk_strerror(rc));
 	return rc;

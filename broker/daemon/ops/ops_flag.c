@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "duration.h"
 #include "flags.h"
 #include "names.h"
 #include "ops.h"
@@ -100,9 +101,12 @@ submit(struct call *c, bool remove)
 	}
 	p = policy_get(c->d);
 	if (!remove && dur > policy_limits(p->policy)->optout_max) {
-		r = brk_error_set(&err, BRK_ERR_DENIED, "flags last at most "
-		    "%llds (limits.optout_max)", (long long)
-		    policy_limits(p->policy)->optout_max);
+		char cap[32];
+
+		duration_format(policy_limits(p->policy)->optout_max, cap,
+		    sizeof(cap));
+		r = brk_error_set(&err, BRK_ERR_INVALID, "flags last at most "
+		    "%s (limits.optout_max)", cap);
 		goto fail;
 	}
 	r = BRK_ERR_DENIED;

@@ -289,10 +289,14 @@ add_args(struct call *c, struct policy_ref *p, struct optout_op *op,
 		    "block");
 	if (dur == 0)
 		dur = lim->optout_max;	/* freeze without --for */
-	if (dur > lim->optout_max)
-		return brk_error_set(err, BRK_ERR_DENIED, "opt-outs last at "
-		    "most %llds (limits.optout_max); asked for %llds",
-		    (long long)lim->optout_max, (long long)dur);
+	if (dur > lim->optout_max) {
+		char cap[32], asked[32];
+
+		duration_format(lim->optout_max, cap, sizeof(cap));
+		duration_format(dur, asked, sizeof(asked));
+		return brk_error_set(err, BRK_ERR_INVALID, "opt-outs last at "
+		    "most %s (limits.optout_max); asked for %s", cap, asked);
+	}
 	op->o.mode = mode != NULL && strcmp(mode, "block") == 0 ? OPT_BLOCK :
 	    OPT_MANUAL;
 	if (op->o.mode == OPT_MANUAL) {

@@ -238,6 +238,21 @@ op_policy_explain(struct call *c)
 		goto fail;
 	if (user == NULL)
 		user = c->who.name;
+	/* another user's decision tells who may reach what: only those who
+	 * read the policy's effect on everyone may ask */
+	if (!name_user_valid(user)) {
+		r = brk_error_set(&err, BRK_ERR_INVALID, "\"%.64s\" is not a "
+		    "valid user name", user);
+		goto fail;
+	}
+	if (strcmp(user, c->who.name) != 0 &&
+	    !call_has_role(c, p, ROLE_POLICY_ADMINS) &&
+	    !call_has_role(c, p, ROLE_AUDITORS)) {
+		r = brk_error_set(&err, BRK_ERR_DENIED, "%s may explain only "
+		    "their own decisions: explaining %s's needs the "
+		    "policy-admin or auditor role", c->who.name, user);
+		goto fail;
+	}
 	if ((r = ident_from_name(c->d->ident, user, &subject, &err)) != 0)
 		goto fail;
 	q = (struct policy_query){ .user = user,

@@ -78,9 +78,14 @@ op_list(struct call *c)
 		goto fail;
 	}
 	if (state != NULL && (l.state = req_state_parse(state)) < 0) {
-		brk_error_set(&err, r, "unknown state \"%.16s\" (pending, "
-		    "scheduled, active, denied, cancelled, expired, revoked)",
-		    state);
+		char names[128] = "";
+
+		for (int i = 0; i < ST__COUNT; i++)
+			snprintf(names + strlen(names), sizeof(names) -
+			    strlen(names), "%s%s", i ? ", " : "",
+			    req_state_name((enum req_state)i));
+		brk_error_set(&err, r, "unknown state \"%.16s\": use one of "
+		    "%s", state, names);
 		goto fail;
 	}
 	r = BRK_ERR_DENIED;
@@ -110,6 +115,23 @@ fail:
 	json_decref(l.out);
 	call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
 	return r;
+}
+
+/* Audit records keep their times as seconds (the chain's form); a reply
+ * shows every time as RFC 3339. */
+static void
+timeline_times(json_t *tl)
+{
+	char ts[TIMEFMT_LEN];
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(tl, i, e) {
+		if (!json_is_integer(json_object_get(e, "ts")))
+			continue;
+		time_rfc3339(json_integer_value(json_object_get(e, "ts")), ts);
+		json_object_set_new(e, "ts", json_string(ts));
+	}
 }
 
 int
@@ -159,6 +181,7 @@ op_show(struct call *c)
 		call_fail(c, BRK_ERR_NOMEM, "cannot build the timeline");
 		goto out;
 	}
+	timeline_times(tl);
 	json_object_set_new(o, "timeline", tl);
 	if ((tl = json_array()) != NULL) {
 		int64_t min_ttl;
@@ -281,6 +304,35 @@ unblocked_grant(struct call *c, struct policy_ref *p, struct active_find *f,
 	return found;
 }
 
+/* With no grant at all: whether a block (a flag, a blocking opt-out)
+ * would refuse a request too, so that nobody is told to ask for access
+ * that would be refused.  Writes the cause into why. */
+static bool
+request_blocked(struct call *c, struct policy_ref *p, struct store_txn *t,
+    const char *user, const char *resource, int64_t now, char *why,
+    size_t whylen)
+{
+	struct brk_error err = { { 0 } };
+	struct ident subject;
+	struct escalation esc;
+	struct cover cv = { .policy = p->policy, .user = user,
+		.resource = resource, .rules = "" };
+	bool blocked = false;
+
+	memset(&subject, 0, sizeof(subject));
+	if (ident_from_name(c->d->ident, user, &subject, &err) == 0) {
+		cv.groups = ident_groups(&subject);
+		cv.ngroups = subject.ngroups;
+	}
+	if (escalate_find(t, &cv, now, &esc) == 0 && esc.level == ESC_BLOCK) {
+		blocked = true;
+		snprintf(why + strlen(why), whylen - strlen(why), ", and a "
+		    "request would be refused: blocked by %.700s", esc.why);
+	}
+	ident_clear(&subject);
+	return blocked;
+}
+
 int
 op_check(struct call *c)
 {
@@ -332,9 +384,13 @@ op_check(struct call *c)
 	if (f.n > 0)
 		g = unblocked_grant(c, p, &f, why, sizeof(why));
 	if (g == NULL) {
+		bool blocked = f.n > 0 || (f.next.serial == 0 &&
+		    request_blocked(c, p, f.t, user, resource, f.now, why,
+		    sizeof(why)));
+
 		o = json_pack("{s:b, s:s, s:s, s:n, s:n, s:s, s:b}", "allowed",
 		    0, "user", user, "resource", resource, "grant",
-		    "expires_at", "reason", why, "blocked", f.n > 0);
+		    "expires_at", "reason", why, "blocked", blocked);
 		if (o != NULL && f.next.serial != 0 && f.n == 0) {
 			req_id(f.next.serial, id);
 			time_rfc3339(f.next.starts_at, ts);
@@ -436,6 +492,54 @@ add_live_optout(const struct optout *o, void *arg)
 	return 0;
 }
 
+/* The pending requests the caller may decide, as `pending` lists them. */
+struct waiting {
+	struct call *c;
+	struct store_txn *t;
+	int64_t now, oldest_at;
+	uint64_t count, oldest, seen;
+};
+
+static int
+count_waiting(uint64_t serial, void *arg)
+{
+	struct waiting *w = arg;
+	struct request r;
+
+	if (++w->seen > 10000)
+		return 1;	/* enough to say "many" */
+	if (reqstore_load(w->t, serial, &r) != 0 ||
+	    !reqstore_is_live(&r, w->now) || !requests_is_approver(&w->c->who,
+	    &r) || strcmp(r.user, w->c->who.name) == 0 ||
+	    strcmp(r.caller, w->c->who.name) == 0 ||
+	    approvals_has(w->t, serial, w->c->who.name))
+		return 0;
+	w->count++;
+	if (w->oldest == 0 || r.created_at < w->oldest_at) {
+		w->oldest = serial;
+		w->oldest_at = r.created_at;
+	}
+	return 0;
+}
+
+/* {"count", "oldest", "oldest_age_s"}: what waits for the caller. */
+static json_t *
+waiting_json(struct call *c, struct store_txn *t, int64_t now)
+{
+	struct waiting w = { .c = c, .t = t, .now = now };
+	char id[24];
+
+	if (!c->who.groups_complete ||
+	    reqstore_by_state(t, ST_PENDING, count_waiting, &w) != 0)
+		return json_null();
+	if (w.count == 0)
+		return json_pack("{s:i, s:n, s:n}", "count", 0, "oldest",
+		    "oldest_age_s");
+	req_id(w.oldest, id);
+	return json_pack("{s:I, s:s, s:I}", "count", (json_int_t)w.count,
+	    "oldest", id, "oldest_age_s", (json_int_t)(now - w.oldest_at));
+}
+
 int
 op_status(struct call *c)
 {
@@ -486,6 +590,7 @@ op_status(struct call *c)
 	    "directory", identity_health(c->d->ident));
 	json_object_set_new(json_object_get(o, "counts"), "scheduled",
 	    json_integer((json_int_t)nsched));
+	json_object_set_new(o, "waiting", waiting_json(c, m.t, m.now));
 	policy_put(c->d, p);
 	call_reply(c, o);
 	return 0;

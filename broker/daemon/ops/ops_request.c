@@ -41,6 +41,9 @@ apply_create(struct store_txn *t, void *arg)
 		op->issue_late = op->rec.state == ST_ACTIVE;
 	else if (op->key != NULL && (op->rec.state == ST_ACTIVE ||
 	    op->rec.state == ST_SCHEDULED)) {
+		if ((r = ops_audit_cert(t, op->now, op->c, &op->rec, op->key,
+		    policy_limits(op->pref->policy)->clock_skew)) != 0)
+			return r;
 		op->early = true;
 		op->parts = 2;
 		workpool_submit(op->c->d->pool, sign_early, op);
@@ -240,6 +243,7 @@ break_glass(struct req_op *op, const struct policy_decision *dec,
     const struct policy_limits *lim, int64_t now, struct brk_error *err)
 {
 	struct request *rec = &op->rec;
+	char cap[32];
 
 	if (!dec->break_glass)
 		return brk_error_set(err, BRK_ERR_DENIED, "rule %s does not "
@@ -267,9 +271,10 @@ break_glass(struct req_op *op, const struct policy_decision *dec,
 		rec->clamped = true;
 	}
 	rec->expires_at = now + rec->ttl;
+	duration_format(rec->ttl, cap, sizeof(cap));
 	snprintf(rec->decision, sizeof(rec->decision), "break-glass under "
-	    "rule %s for up to %llds; a reviewer will look at it",
-	    dec->deciding_rule, (long long)rec->ttl);
+	    "rule %s for up to %s; a reviewer will look at it",
+	    dec->deciding_rule, cap);
 	return 0;
 }
 
@@ -387,8 +392,16 @@ op_request(struct call *c)
 	op->pref = p;
 	p = NULL;	/* op holds the reference until the writer is done */
 	if ((r = request_args(c, &op->rec, &op->create.fresh, &err)) != 0 ||
-	    (r = cred_arg_pubkey(c->req->args, &op->key, &err)) != 0 ||
-	    (r = decide(op, &err)) != 0)
+	    (r = cred_arg_pubkey(c->req->args, &op->key, &err)) != 0)
+		goto fail;
+	/* refused before anything is filed: no half-answered request */
+	if (op->key != NULL && strncmp(op->rec.resource, "host:", 5) != 0) {
+		r = brk_error_set(&err, BRK_ERR_INVALID, "%s is not a host: "
+		    "no SSH certificate for it (drop --pubkey; only host: "
+		    "resources get one)", op->rec.resource);
+		goto fail;
+	}
+	if ((r = decide(op, &err)) != 0)
 		goto fail;
 	if ((r = writer_submit(c->d->writer, apply_create, done_reply,
 	    op)) != 0)

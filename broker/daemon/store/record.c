@@ -386,7 +386,7 @@ record_to_json(const struct request *r)
 
 	req_id(r->serial, id);
 	o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o,"
-	    " s:o, s:o, s:I, s:o, s:I, s:b, s:b, s:b, s:o, s:s, s:o, s:s, s:I,"
+	    " s:o, s:o, s:o, s:o, s:o, s:I, s:b, s:b, s:b, s:o, s:s, s:o, s:s, s:I,"
 	    " s:o, s:o, s:o, s:o, s:o, s:o, s:{s:i, s:i, s:o, s:o, s:b, s:b}}",
 	    "id", id, "serial", (json_int_t)r->serial,
 	    "state", req_state_name(r->state), "user", r->user,
@@ -394,11 +394,15 @@ record_to_json(const struct request *r)
 	    "created_at", time_json(r->created_at),
 	    "decided_at", time_json(r->decided_at),
 	    "starts_at", time_json(r->starts_at),
-	    "expires_at", time_json(r->expires_at),
+	    "expires_at", time_json(r->state == ST_PENDING ? 0 :
+	    r->expires_at),
+	    "pending_until", time_json(r->state == ST_PENDING ?
+	    r->expires_at : 0),
 	    "ended_at", time_json(r->ended_at),
-	    "requested_ttl", (json_int_t)r->requested_ttl,
+	    "requested_ttl_s", r->requested_ttl > 0 ?
+	    json_integer((json_int_t)r->requested_ttl) : json_null(),
 	    "requested_start", time_json(r->requested_start),
-	    "ttl", (json_int_t)r->ttl, "clamped", r->clamped,
+	    "ttl_s", (json_int_t)r->ttl, "clamped", r->clamped,
 	    "automatic", r->automatic, "break_glass", r->break_glass,
 	    "rules", list_json(r->rules), "rule", r->rule,
 	    "optouts", list_json(r->optouts),
