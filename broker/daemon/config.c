@@ -28,6 +28,7 @@
 #include "names.h"
 #include "notify.h"
 #include "tls.h"
+#include "login.h"
 
 extern const char dev_policy_json[];	/* generated from policy/examples */
 extern const char dev_groups_json[];
@@ -208,6 +209,11 @@ apply_key(struct config *c, const char *key, json_t *v, struct brk_error *err)
 		tls_config_free(c->tls);
 		c->tls = NULL;
 		return tls_config_parse(v, &c->tls, err);
+	}
+	if (strcmp(key, "login") == 0) {	/* net/login.c */
+		login_config_free(c->login);
+		c->login = NULL;
+		return login_config_parse(v, &c->login, err);
 	}
 	if (strcmp(key, "notify") == 0) {	/* notify_config.c */
 		notify_config_free(c->notify);
@@ -405,6 +411,7 @@ config_free(struct config *c)
 	free(c->policy);
 	ldap_config_free(c->ldap);
 	tls_config_free(c->tls);
+	login_config_free(c->login);
 	notify_config_free(c->notify);
 	free(c->metrics_listen);
 	free(c);

@@ -58,7 +58,10 @@
 #include "deadline.h"
 #include "daemon.h"
 #include "log.h"
+#include "login.h"
 #include "names.h"
+#include "userca.h"
+#include "workpool.h"
 
 #define TLS_MAX_CONNS_LIMIT 10000
 #define TLS_MAX_UNAUTH_LIMIT 100000
@@ -77,6 +80,9 @@
 /* What a verified client certificate makes its peer. */
 enum peer_kind {
 	PEER_HOST,		/* a host's PAM module: check and snapshot */
+	PEER_USER,		/* a person's login certificate: every op,
+				 * authorised as for a local caller */
+	PEER_ANON,		/* no certificate: op "login" only */
 };
 
 /* Handshakes from one source (IPv4 address or IPv6 /64). */
@@ -108,6 +114,7 @@ struct tls_server {
 	struct brokerd *d;
 	const struct tls_config *cfg;
 	SSL_CTX *ctx;
+	struct login_ctx *login;	/* the user CA and "broker login" */
 	int lfd, stopfd, evfd, epfd;
 	pthread_t loop;
 	bool started;
@@ -143,6 +150,8 @@ struct tconn {
 	long long deadline;
 	uint32_t events;		/* the epoll interest set now */
 	char host[256];			/* H, from the certificate */
+	char user[65];			/* PEER_USER: the certificate's CN */
+	struct login_session *login;	/* PEER_ANON: a login under way */
 	char *in;
 	size_t inlen, incap;
 	char *out;
@@ -303,7 +312,8 @@ check_key_file(const char *path, struct brk_error *err)
 }
 
 static int
-make_ctx(const struct tls_config *cfg, SSL_CTX **out, struct brk_error *err)
+make_ctx(const struct tls_config *cfg, struct userca *uca, SSL_CTX **out,
+    struct brk_error *err)
 {
 	STACK_OF(X509_NAME) *names = NULL;
 	SSL_CTX *ctx = NULL;
@@ -336,8 +346,17 @@ make_ctx(const struct tls_config *cfg, SSL_CTX **out, struct brk_error *err)
 		goto out;
 	}
 	SSL_CTX_set_client_CA_list(ctx, names);	/* takes names */
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
-	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	/*
+	 * People's login certificates chain to the user CA, hosts' to
+	 * client_ca; which one signed a peer decides its kind (hs_done).  A
+	 * peer without a certificate is let in to run "login" alone, under
+	 * the caps of unauthenticated peers.
+	 */
+	if (X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx),
+	    userca_cert(uca)) != 1 ||
+	    SSL_CTX_add_client_CA(ctx, userca_cert(uca)) != 1)
+		goto out;
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
 	/* partial writes: a reply leaves as the socket takes it; released
 	 * buffers: an idle or handshaking peer costs no 16k record buffers */
@@ -599,8 +618,13 @@ conn_close(struct tconn *tc)
 		list_del(&t->hs, tc);
 		src_put(t, tc->src);
 		tc->src = NULL;
-	} else
+	} else {
 		list_del(&t->open, tc);
+		src_put(t, tc->src);	/* a PEER_ANON still counts */
+		tc->src = NULL;
+	}
+	login_drop(tc->login);
+	tc->login = NULL;
 	tc->st = TC_CLOSED;
 	epoll_ctl(t->epfd, EPOLL_CTL_DEL, tc->fd, NULL);
 	if (tc->ssl != NULL) {
@@ -697,6 +721,27 @@ cert_host(X509 *x, char *out, size_t outlen)
 out:
 	GENERAL_NAMES_free(sans);
 	return r;
+}
+
+/* A login certificate's user: its one CN, a valid user name. */
+static int
+cert_user(X509 *x, char *out, size_t outlen)
+{
+	X509_NAME *subj = X509_get_subject_name(x);
+	ASN1_STRING *d;
+	int idx, len;
+
+	if ((idx = X509_NAME_get_index_by_NID(subj, NID_commonName, -1)) < 0 ||
+	    X509_NAME_get_index_by_NID(subj, NID_commonName, idx) >= 0)
+		return BRK_ERR_INVALID;
+	d = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, idx));
+	len = ASN1_STRING_length(d);
+	if (len <= 0 || (size_t)len >= outlen ||
+	    memchr(ASN1_STRING_get0_data(d), '\0', (size_t)len) != NULL)
+		return BRK_ERR_INVALID;
+	memcpy(out, ASN1_STRING_get0_data(d), (size_t)len);
+	out[len] = '\0';
+	return name_user_valid(out) ? 0 : BRK_ERR_INVALID;
 }
 
 /* The one rule of this transport: a host asks only about itself. */
@@ -857,6 +902,133 @@ drain_done(struct tls_server *t)
 	}
 }
 
+/* A call from tc for req (consumed), counted in flight; NULL when out of
+ * memory (answered, req freed). */
+static struct call *
+new_call(struct tconn *tc, struct proto_req *req)
+{
+	struct tls_server *t = tc->srv;
+	struct call *call;
+
+	if ((call = calloc(1, sizeof(*call))) == NULL) {
+		queue_error(tc, req->id, BRK_ERR_NOMEM, NULL);
+		proto_req_free(req);
+		return NULL;
+	}
+	call->d = t->d;
+	call->req = req;
+	call->conn = tc;
+	call->deliver = deliver_tls;
+	call->rtxn = &t->rtxn;
+	call->caller.uid = (uid_t)-1;
+	tc->busy = true;
+	t->inflight++;
+	touch(tc);
+	return call;
+}
+
+/*
+ * On the worker pool: who a person is, resolved as for a local caller
+ * (names and groups from NSS, local_groups and the directory), and "as"
+ * for delegates only; then the op, with a read transaction of this
+ * thread's own (the loop's belongs to the loop).
+ */
+static void
+user_job(void *arg)
+{
+	struct brk_error err = { { 0 } };
+	struct call *call = arg;
+	struct tconn *tc = call->conn;	/* tc->user is fixed while busy */
+	struct store_txn *rtxn = NULL;
+	const char *as = call->req->as;
+	size_t i;
+	bool may;
+	int r;
+
+	if ((r = ident_from_name(call->d->ident, tc->user, &call->caller,
+	    &err)) != 0) {
+		call_fail(call, r == BRK_ERR_NOTFOUND ? BRK_ERR_DENIED : r,
+		    "%s", err.msg[0] ? err.msg : "unknown user");
+		return;
+	}
+	if (as == NULL || strcmp(as, call->caller.name) == 0)
+		r = ident_copy(&call->who, &call->caller);
+	else {
+		may = call->caller.in_nss && call->caller.uid == 0;
+		for (i = 0; call->caller.in_nss &&
+		    i < call->d->cfg->ndelegates; i++)
+			may = may || call->d->cfg->delegates[i] ==
+			    call->caller.uid;
+		if (!may) {
+			call_fail(call, BRK_ERR_DENIED, "%s may not act as "
+			    "another user (not a delegate)", call->caller.name);
+			return;
+		}
+		r = ident_from_name(call->d->ident, as, &call->who, &err);
+		if (r == BRK_ERR_NOTFOUND)
+			r = BRK_ERR_DENIED;
+		call->delegated = true;
+	}
+	if (r != 0) {
+		call_fail(call, r, "%s", err.msg[0] ? err.msg :
+		    brk_strerror(r));
+		return;
+	}
+	call->rtxn = &rtxn;
+	ops_dispatch(call);
+	store_read_free(rtxn);
+}
+
+/* A person's call: resolved and run on the pool. */
+static void
+start_user_call(struct tconn *tc, struct proto_req *req)
+{
+	struct call *call;
+
+	if (strcmp(req->op, "login") == 0 ||
+	    strcmp(req->op, "login.answer") == 0) {
+		queue_error(tc, req->id, BRK_ERR_STATE, "already logged in "
+		    "(this connection has a login certificate)");
+		proto_req_free(req);
+		return;
+	}
+	if ((call = new_call(tc, req)) == NULL)
+		return;
+	workpool_submit(tc->srv->d->pool, user_job, call);
+}
+
+/* A peer without a certificate: "login", then its answers, and nothing
+ * else. */
+static void
+start_login_call(struct tconn *tc, struct proto_req *req)
+{
+	struct tls_server *t = tc->srv;
+	struct call *call;
+	bool first = strcmp(req->op, "login") == 0;
+
+	if (req->as != NULL || !(first ? tc->login == NULL :
+	    strcmp(req->op, "login.answer") == 0 && tc->login != NULL)) {
+		if (log_ok(t))
+			log_warn("event=tls_refused addr=%s op=%.64s why=\"no "
+			    "client certificate\"", tc->addr, req->op);
+		queue_error(tc, req->id, BRK_ERR_DENIED, first ?
+		    "one login per connection" : "not logged in: run "
+		    "broker login (a connection without a login certificate "
+		    "may only log in)");
+		tc->close_after = true;
+		proto_req_free(req);
+		return;
+	}
+	if ((call = new_call(tc, req)) == NULL)
+		return;
+	snprintf(call->caller.name, sizeof(call->caller.name), "-");
+	call->who = call->caller;
+	if (first)
+		login_begin(t->login, call, tc->addr, &tc->login);
+	else
+		login_answer(tc->login, call);
+}
+
 /* Run the request line in tc->in[0..len). */
 static void
 run_line(struct tconn *tc, size_t len)
@@ -876,6 +1048,12 @@ run_line(struct tconn *tc, size_t len)
 	case PEER_HOST:
 		r = host_may(tc, req, &err);
 		break;
+	case PEER_USER:
+		start_user_call(tc, req);
+		return;
+	case PEER_ANON:
+		start_login_call(tc, req);
+		return;
 	default:
 		r = brk_error_set(&err, BRK_ERR_DENIED, "unknown peer");
 		break;
@@ -992,15 +1170,20 @@ hs_done(struct tconn *tc)
 	struct tls_server *t = tc->srv;
 	X509 *peer;
 
-	if ((peer = SSL_get0_peer_certificate(tc->ssl)) == NULL ||
-	    SSL_get_verify_result(tc->ssl) != X509_V_OK ||
-	    cert_host(peer, tc->host, sizeof(tc->host)) != 0) {
-		if (log_ok(t))
-			log_warn("event=tls_refused addr=%s why=\"no usable "
-			    "host name in the client certificate\"", tc->addr);
-		conn_close(tc);
-		return;
-	}
+	peer = SSL_get0_peer_certificate(tc->ssl);
+	if (peer == NULL)
+		tc->kind = PEER_ANON;
+	else if (SSL_get_verify_result(tc->ssl) != X509_V_OK)
+		goto refuse;
+	else if (userca_issued(login_userca(t->login), peer)) {
+		/* a person: the CN names them, as the user CA wrote it */
+		if (cert_user(peer, tc->user, sizeof(tc->user)) != 0)
+			goto refuse;
+		tc->kind = PEER_USER;
+	} else if (cert_host(peer, tc->host, sizeof(tc->host)) != 0)
+		goto refuse;
+	else
+		tc->kind = PEER_HOST;
 	if (t->open.n >= t->cfg->max_connections) {
 		if (log_ok(t))
 			log_warn("event=tls_busy host=%s why=\"max_connections "
@@ -1014,15 +1197,25 @@ hs_done(struct tconn *tc)
 	}
 	tc->incap = TLS_IN_FIRST;
 	list_del(&t->hs, tc);
-	src_put(t, tc->src);
-	tc->src = NULL;
+	if (tc->kind != PEER_ANON) {	/* an anonymous peer keeps its
+					 * place in its source's cap */
+		src_put(t, tc->src);
+		tc->src = NULL;
+	}
 	tc->st = TC_OPEN;
-	tc->kind = PEER_HOST;
 	tc->deadline = deadline_now_ms() + t->cfg->timeout * 1000LL;
 	list_add(&t->open, tc);
-	log_debug("event=tls_connected host=%s addr=%s resumed=%s", tc->host,
-	    tc->addr, SSL_session_reused(tc->ssl) ? "yes" : "no");
+	log_debug("event=tls_connected host=%s user=%s addr=%s resumed=%s",
+	    tc->host, tc->user, tc->addr, SSL_session_reused(tc->ssl) ?
+	    "yes" : "no");
 	open_pump(tc);	/* the request may have come with the handshake */
+	return;
+refuse:
+	if (log_ok(t))
+		log_warn("event=tls_refused addr=%s why=\"%s\"", tc->addr,
+		    X509_verify_cert_error_string(SSL_get_verify_result(
+		    tc->ssl)));
+	conn_close(tc);
 }
 
 static void
@@ -1311,7 +1504,8 @@ tls_start(struct brokerd *d, struct tls_server **out, struct brk_error *err)
 	t->cfg = d->cfg->tls;
 	t->lfd = t->stopfd = t->evfd = t->epfd = -1;
 	pthread_mutex_init(&t->lock, NULL);
-	if ((r = make_ctx(t->cfg, &t->ctx, err)) != 0 ||
+	if ((r = login_ctx_new(d, &t->login, err)) != 0 ||
+	    (r = make_ctx(t->cfg, login_userca(t->login), &t->ctx, err)) != 0 ||
 	    (r = listen_tcp(t->cfg, &t->lfd, err)) != 0)
 		goto fail;
 	raise_nofile(t->cfg);
@@ -1381,6 +1575,7 @@ tls_stop(struct tls_server *t)
 			free(s);
 		}
 	store_read_free(t->rtxn);
+	login_ctx_free(t->login);	/* waits for login threads */
 	SSL_CTX_free(t->ctx);
 	if (t->lfd >= 0)
 		close(t->lfd);
