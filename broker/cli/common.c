@@ -70,6 +70,10 @@ cli_call(struct cli *cli, const char *op, json_t *args, json_t **result)
 	    result, &err);
 	if (r == 0)
 		return EX_DONE;
+	if (r == BRK_ERR_UNREACHABLE && cli->login_expires > 0)
+		return cli_fail(cli, EX_UNREACHABLE, "unreachable",
+		    "broker unreachable: %s (if it refused the login "
+		    "certificate, log in again)", err.msg);
 	if (r == BRK_ERR_TIMEOUT || r == BRK_ERR_UNREACHABLE ||
 	    r == BRK_ERR_PROTOCOL)
 		return cli_fail(cli, EX_UNREACHABLE, "unreachable",

@@ -194,6 +194,8 @@ cp "$T/home-alice/login.json" "$T/home-alice/server-ca.pem" "$T/home-rogue/"
 expect 5 "a certificate from another CA is refused at the handshake" \
     R rogue whoami
 contains "... with a message that says what to do" "log in again" "$ERR"
+audit_has "... and audited (login.refused, with the source)" login.refused \
+    '"source": "127.0.0.1"'
 # a host certificate used as a user's
 mkdir -m 0700 "$T/home-web1"
 cp "$T/web1.crt" "$T/home-web1/cert.pem"
@@ -209,6 +211,27 @@ sed 's/"expires_at": [0-9]*/"expires_at": 1000/' "$T/home-alice/login.json" \
     >"$T/home-old/login.json"
 expect 4 "an expired login is refused (exit 4)" R old whoami
 contains "... log in again" "expired at 1970-01-01T00:16:40Z: log in again" "$ERR"
+# a login certificate of ours past its expiry (signed by the user CA with
+# openssl, already expired) but a login.json that still believes in it:
+# the broker says so.  Fails when hs_done() takes the expired certificate
+# for a person: checked by dropping the verdict check, which made this
+# exit 0.
+mkdir -m 0700 "$T/home-past"
+cp "$T/home-alice/login.json" "$T/home-alice/server-ca.pem" "$T/home-past/"
+openssl req -new -newkey ed25519 -nodes -keyout "$T/home-past/key.pem" \
+    -subj "/CN=alice" -out "$T/past.csr" 2>/dev/null
+printf '%s\n' "extendedKeyUsage=clientAuth" >"$T/past.ext"
+openssl x509 -req -in "$T/past.csr" -CA "$T/state/user_ca.crt" \
+    -CAkey "$T/state/user_ca.key" -days -1 -extfile "$T/past.ext" \
+    -out "$T/home-past/cert.pem" 2>/dev/null
+n_before=$(B --as erin --json audit --action login.refused | grep -c '"seq"')
+expect 4 "a login certificate past expiry is refused by the broker (exit 4)" \
+    R past request host:web-1 --reason late
+contains "... log in again" "your login certificate has expired: log in again" "$ERR"
+n_after=$(B --as erin --json audit --action login.refused | grep -c '"seq"')
+equals "... audited (login.refused)" $((n_before + 1)) "$n_after"
+run B --as alice --json list
+lacks "... and nothing was filed" '"reason": "late"' "$OUT"
 # no certificate at all: only "login" is allowed
 OUT=$(printf '%s\n' '{"v":1,"id":"1","op":"status","args":{}}' |
     timeout 10 openssl s_client -quiet -ign_eof -connect "127.0.0.1:$PORT" \

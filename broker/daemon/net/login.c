@@ -275,7 +275,7 @@ backoff_note(struct login_ctx *l, const char *user, const char *addr,
 	int i, free_n;
 
 	pthread_mutex_lock(&l->lock);
-	for (i = 0; i < 2; i++) {
+	for (i = user == NULL ? 1 : 0; i < 2; i++) {
 		snprintf(key, sizeof(key), i == 0 ? "u:%s" : "s:%s",
 		    i == 0 ? user : addr);
 		if (ok) {
@@ -304,6 +304,7 @@ backoff_note(struct login_ctx *l, const char *user, const char *addr,
 struct login_audit {
 	struct call *c;		/* replied to when the record is durable */
 	bool ok;
+	bool refused;		/* a certificate, not a password */
 	int64_t now;
 	char user[65], addr[64], why[160];
 	char *cert, *serial, *ca;
@@ -336,7 +337,8 @@ apply_audit(struct store_txn *t, void *arg)
 		json_decref(det);
 		return BRK_ERR_NOMEM;
 	}
-	ev.action = a->ok ? "login.ok" : "login.failed";
+	ev.action = a->ok ? "login.ok" : a->refused ? "login.refused" :
+	    "login.failed";
 	ev.actor = a->ok ? a->user : "brokerd";
 	ev.caller = a->ok ? a->user : NULL;
 	ev.target = a->ok ? a->serial : NULL;
@@ -412,6 +414,25 @@ audit_new(const char *user, const char *addr, bool ok, const char *why)
 	snprintf(a->addr, sizeof(a->addr), "%s", addr);
 	snprintf(a->why, sizeof(a->why), "%s", why);
 	return a;
+}
+
+void
+login_refused(struct login_ctx *l, const char *addr, const char *subject,
+    const char *why)
+{
+	struct login_audit *a;
+	char text[160];
+
+	if (backoff_left(l, "", addr) > 0)
+		return;
+	backoff_note(l, NULL, addr, false);
+	snprintf(text, sizeof(text), "certificate refused: %.120s", why);
+	if ((a = audit_new(subject, addr, false, text)) == NULL)
+		return;
+	a->refused = true;
+	a->now = time_now();
+	if (writer_submit(l->d->writer, apply_audit, done_orphan, a) != 0)
+		login_audit_free(a);
 }
 
 /* ---- the session ------------------------------------------------------ */

@@ -69,6 +69,16 @@ void login_begin(struct login_ctx *l, struct call *c, const char *addr,
  * prompt; c is answered with the next prompt or the end. */
 void login_answer(struct login_session *s, struct call *c);
 
+/*
+ * A client certificate refused at the handshake (expired, another CA):
+ * audited as "login.refused" with the source, the certificate's subject
+ * and why, and counted as a failure of the source, whose back-off then
+ * stops the audit records (a flood of bad handshakes cannot fill the
+ * trail; they are still logged).  Any thread.
+ */
+void login_refused(struct login_ctx *l, const char *addr, const char *subject,
+    const char *why);
+
 /* The connection is done with s: a conversation still waiting for an
  * answer is aborted (counted as a failed login).  NULL is fine. */
 void login_drop(struct login_session *s);

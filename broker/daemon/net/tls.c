@@ -83,6 +83,9 @@ enum peer_kind {
 	PEER_USER,		/* a person's login certificate: every op,
 				 * authorised as for a local caller */
 	PEER_ANON,		/* no certificate: op "login" only */
+	PEER_STALE,		/* a login certificate of ours that no longer
+				 * verifies (expired): told to log in again,
+				 * nothing else */
 };
 
 /* Handshakes from one source (IPv4 address or IPv6 /64). */
@@ -311,6 +314,18 @@ check_key_file(const char *path, struct brk_error *err)
 	return 0;
 }
 
+/*
+ * Finish the handshake whatever the chain's verdict, which OpenSSL keeps
+ * (SSL_get_verify_result): hs_done() refuses every peer whose verdict is
+ * not X509_V_OK, after recording it, and tells a person whose login
+ * certificate expired to log in again instead of cutting the line.
+ */
+static int
+verify_note(int ok, X509_STORE_CTX *x)
+{
+	return 1;
+}
+
 static int
 make_ctx(const struct tls_config *cfg, struct userca *uca, SSL_CTX **out,
     struct brk_error *err)
@@ -356,7 +371,7 @@ make_ctx(const struct tls_config *cfg, struct userca *uca, SSL_CTX **out,
 	    userca_cert(uca)) != 1 ||
 	    SSL_CTX_add_client_CA(ctx, userca_cert(uca)) != 1)
 		goto out;
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_note);
 	SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
 	/* partial writes: a reply leaves as the socket takes it; released
 	 * buffers: an idle or handshaking peer costs no 16k record buffers */
@@ -1054,6 +1069,15 @@ run_line(struct tconn *tc, size_t len)
 	case PEER_ANON:
 		start_login_call(tc, req);
 		return;
+	case PEER_STALE:
+		queue_error(tc, req->id, BRK_ERR_DENIED, tc->host[0] != '\0' &&
+		    strstr(tc->host, "expired") != NULL ? "your login "
+		    "certificate has expired: log in again (broker login)" :
+		    "your login certificate is no longer accepted: log in "
+		    "again (broker login)");
+		tc->close_after = true;
+		proto_req_free(req);
+		return;
 	default:
 		r = brk_error_set(&err, BRK_ERR_DENIED, "unknown peer");
 		break;
@@ -1168,14 +1192,26 @@ static void
 hs_done(struct tconn *tc)
 {
 	struct tls_server *t = tc->srv;
+	char who[65];
 	X509 *peer;
+	long vr;
 
 	peer = SSL_get0_peer_certificate(tc->ssl);
 	if (peer == NULL)
 		tc->kind = PEER_ANON;
-	else if (SSL_get_verify_result(tc->ssl) != X509_V_OK)
-		goto refuse;
-	else if (userca_issued(login_userca(t->login), peer)) {
+	else if ((vr = SSL_get_verify_result(tc->ssl)) != X509_V_OK) {
+		if (cert_user(peer, who, sizeof(who)) != 0 &&
+		    cert_host(peer, who, sizeof(who)) != 0)
+			snprintf(who, sizeof(who), "?");
+		login_refused(t->login, tc->addr, who,
+		    X509_verify_cert_error_string(vr));
+		if (!userca_issued(login_userca(t->login), peer))
+			goto refuse;
+		snprintf(tc->user, sizeof(tc->user), "%s", who);
+		snprintf(tc->host, sizeof(tc->host), "%s",
+		    X509_verify_cert_error_string(vr));
+		tc->kind = PEER_STALE;
+	} else if (userca_issued(login_userca(t->login), peer)) {
 		/* a person: the CN names them, as the user CA wrote it */
 		if (cert_user(peer, tc->user, sizeof(tc->user)) != 0)
 			goto refuse;
@@ -1197,8 +1233,9 @@ hs_done(struct tconn *tc)
 	}
 	tc->incap = TLS_IN_FIRST;
 	list_del(&t->hs, tc);
-	if (tc->kind != PEER_ANON) {	/* an anonymous peer keeps its
-					 * place in its source's cap */
+	if (tc->kind != PEER_ANON && tc->kind != PEER_STALE) {
+		/* an unauthenticated peer keeps its place in its source's
+		 * cap */
 		src_put(t, tc->src);
 		tc->src = NULL;
 	}
