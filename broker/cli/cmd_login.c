@@ -32,6 +32,7 @@
 #include "cli.h"
 #include "fileio.h"
 #include "timefmt.h"
+#include "userdb.h"
 
 #define DEFAULT_SOCKET "/run/broker/broker.sock"
 #define LOGIN_STEPS 16		/* prompts in one login, at most */
@@ -44,15 +45,18 @@ static int
 home_dir(char *buf, size_t len)
 {
 	const char *h = secure_getenv("BROKER_HOME");
-	struct passwd *pw;
+	struct passwd *pw = NULL;
+	int r = -1;
 
 	if (h != NULL && h[0] != '\0')
 		return snprintf(buf, len, "%s", h) < (int)len ? 0 : -1;
 	if ((h = secure_getenv("HOME")) == NULL || h[0] == '\0')
-		h = (pw = getpwuid(getuid())) != NULL ? pw->pw_dir : NULL;
-	if (h == NULL)
-		return -1;
-	return snprintf(buf, len, "%s/.config/broker", h) < (int)len ? 0 : -1;
+		h = userdb_pwuid(getuid(), &pw, NULL) == 0 ? pw->pw_dir : NULL;
+	if (h != NULL)
+		r = snprintf(buf, len, "%s/.config/broker", h) < (int)len ?
+		    0 : -1;
+	free(pw);
+	return r;
 }
 
 static int
@@ -338,7 +342,7 @@ cmd_login(struct cli *cli, int argc, char **argv)
 	char host[256], port[16];
 	char *key_pem = NULL, *csr_pem = NULL, *ans = NULL, *catext = NULL;
 	json_t *args = NULL, *res = NULL, *login = NULL;
-	struct passwd *pw;
+	struct passwd *pw = NULL;
 	size_t calen = 0;
 	int r, i;
 
@@ -354,7 +358,8 @@ cmd_login(struct cli *cli, int argc, char **argv)
 		return cli_fail(cli, EX_USAGE, "usage", "login needs one of "
 		    "--ca FILE or --ca-fingerprint SHA256:HEX");
 	if (user == NULL)
-		user = (pw = getpwuid(getuid())) != NULL ? pw->pw_name : NULL;
+		user = userdb_pwuid(getuid(), &pw, NULL) == 0 ? pw->pw_name :
+		    NULL;
 	if (user == NULL)
 		return cli_fail(cli, EX_USAGE, "usage", "who? (--user NAME)");
 	r = EX_ERROR;
@@ -443,6 +448,7 @@ out:
 	json_decref(args);
 	json_decref(res);
 	json_decref(login);
+	free(pw);
 	return r;
 }
 

@@ -29,8 +29,11 @@
  * is the subject CN (or the single DNS SAN of a certificate without CN),
  * and the only questions allowed are op "check" about resource "host:H"
  * and op "snapshot" for host H.  Every peer is classified by its
- * certificate once (enum peer_kind); today hosts are the only kind, and
- * a later kind (a user's certificate) gets its own rules in run_line().
+ * certificate once (enum peer_kind): the CA that signed it decides
+ * between a host (client_ca) and a person (the user CA); a person's calls
+ * are resolved on the worker pool like a local caller's (identity/) and
+ * run with the full op set; a peer without a certificate may only log in
+ * (login.c).
  */
 #include "tls.h"
 
