@@ -145,8 +145,9 @@ expect 4 "alice may not act --as carol (not a delegate)" \
     R alice --as carol approve "$ID" --reason as
 expect 4 "alice may not freeze remotely (not a policy admin)" \
     R alice freeze --reason no
-# Fails when a person's certificate is taken for a host's (host callers
-# may ask about anyone): checked by classifying PEER_USER as PEER_HOST.
+# Fails when a person's certificate is taken for a host's: checked by
+# classifying user-CA certificates as PEER_HOST in hs_done(), which made
+# whoami, request and approve exit 4 (host rules).
 expect 4 "alice's certificate does not make her a host (check about bob)" \
     R alice check --user bob --resource host:web-1
 run R carol pending
@@ -159,8 +160,8 @@ contains "the approval is audited under carol" '"actor": "carol"' "$OUT"
 
 # ---- bad inputs: each refused, audited, nothing changed ----------------
 before=$(B --as erin --json audit --action login.failed | grep -c '"seq"')
-# Fails when a wrong password logs in: checked by an auth stack of
-# pam_permit, which made this exit 0.
+# Fails when a wrong password logs in: checked with "auth sufficient
+# pam_permit.so" as the service's auth line, which made this exit 0.
 L bad alice wrong --ca "$T/ca.crt"
 equals "a wrong password is refused (exit 4)" 4 "$RC"
 MSG1=$ERR
@@ -213,9 +214,9 @@ expect 4 "an expired login is refused (exit 4)" R old whoami
 contains "... log in again" "expired at 1970-01-01T00:16:40Z: log in again" "$ERR"
 # a login certificate of ours past its expiry (signed by the user CA with
 # openssl, already expired) but a login.json that still believes in it:
-# the broker says so.  Fails when hs_done() takes the expired certificate
-# for a person: checked by dropping the verdict check, which made this
-# exit 0.
+# the broker says so.  Fails when hs_done() ignores the chain's verdict:
+# checked by dropping that check, which made this exit 0 (and the other
+# CA's certificate pass as host "alice").
 mkdir -m 0700 "$T/home-past"
 cp "$T/home-alice/login.json" "$T/home-alice/server-ca.pem" "$T/home-past/"
 openssl req -new -newkey ed25519 -nodes -keyout "$T/home-past/key.pem" \
