@@ -108,7 +108,7 @@ login_config_parse(json_t *section, struct login_config **out,
 	    (c->pam_service = strdup("broker")) == NULL)
 		goto out;
 	c->cert_ttl = LOGIN_TTL_DEFAULT;
-	c->max_sessions = 8;
+	c->max_sessions = 32;
 	c->answer_timeout = 60;
 	json_object_foreach(section, key, v) {
 		if (strcmp(key, "pam_service") == 0)
@@ -167,7 +167,7 @@ cfg_of(const struct login_ctx *l, struct login_config *defaults)
 		return l->d->cfg->login;
 	defaults->pam_service = "broker";
 	defaults->cert_ttl = LOGIN_TTL_DEFAULT;
-	defaults->max_sessions = 8;
+	defaults->max_sessions = 32;
 	defaults->answer_timeout = 60;
 	return defaults;
 }
@@ -382,8 +382,10 @@ done_orphan(void *arg, int rc)
 {
 	struct login_audit *a = arg;
 
-	log_info("event=login_failed user=%s addr=%s why=\"%s\" audit=%s",
-	    a->user, a->addr, a->why, rc == 0 ? "ok" : brk_strerror(rc));
+	log_info("event=%s user=%s addr=%s why=\"%s\" audit=%s",
+	    a->ok ? "login_ok_gone" : a->refused ? "login_refused" :
+	    "login_failed", a->user, a->addr, a->why,
+	    rc == 0 ? "ok" : brk_strerror(rc));
 	login_audit_free(a);
 }
 
@@ -713,6 +715,17 @@ login_answer(struct login_session *s, struct call *c)
 	s->step = c;
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->lock);
+}
+
+bool
+login_waiting(struct login_session *s)
+{
+	bool w;
+
+	pthread_mutex_lock(&s->lock);
+	w = !s->done && !s->aborted;
+	pthread_mutex_unlock(&s->lock);
+	return w;
 }
 
 void

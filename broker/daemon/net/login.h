@@ -18,6 +18,7 @@
 #ifndef BRK_LOGIN_H
 #define BRK_LOGIN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -32,7 +33,7 @@ struct userca;
 struct login_config {
 	char *pam_service;	/* default "broker" */
 	int64_t cert_ttl;	/* seconds; default 12h, at most 24h */
-	int max_sessions;	/* conversations at once; default 8 */
+	int max_sessions;	/* conversations at once; default 32 */
 	int answer_timeout;	/* seconds to answer a prompt; default 60 */
 };
 
@@ -78,6 +79,10 @@ void login_answer(struct login_session *s, struct call *c);
  */
 void login_refused(struct login_ctx *l, const char *addr, const char *subject,
     const char *why);
+
+/* Whether s is still talking with its person (its idle time is bounded
+ * by answer_timeout, not by the connection's timeout). */
+bool login_waiting(struct login_session *s);
 
 /* The connection is done with s: a conversation still waiting for an
  * answer is aborted (counted as a failed login).  NULL is fine. */

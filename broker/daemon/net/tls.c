@@ -1398,8 +1398,10 @@ expire(struct tls_server *t)
 	}
 	for (guard = t->open.n; (tc = t->open.head) != NULL &&
 	    tc->deadline <= now && guard > 0; guard--) {
-		if (tc->busy)
-			touch(tc);	/* waiting on us, not on the peer */
+		if (tc->busy || (tc->login != NULL &&
+		    login_waiting(tc->login)))
+			touch(tc);	/* waiting on us, or on a person
+					 * (answer_timeout bounds that) */
 		else {
 			log_debug("event=tls_idle_closed host=%s", tc->host);
 			conn_close(tc);
