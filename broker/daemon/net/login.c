@@ -468,9 +468,9 @@ ask(struct login_session *s, const char *prompt, bool echo, int timeout)
 	json_t *res;
 	char *ans = NULL;
 
-	res = json_pack("{s:s, s:b, s:O}", "prompt", prompt, "echo", echo,
+	/* "o" takes the info array over, even when the pack fails */
+	res = json_pack("{s:s, s:b, s:o}", "prompt", prompt, "echo", echo,
 	    "info", s->info != NULL ? s->info : json_array());
-	json_decref(s->info);
 	s->info = NULL;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += timeout;
