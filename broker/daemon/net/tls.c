@@ -130,6 +130,7 @@ struct tls_server {
 	struct src *srcs[TLS_SRC_BUCKETS];
 	struct store_txn *rtxn;
 	int inflight;		/* calls dispatched, reply not yet back */
+	int nunauth;		/* open, without a good certificate */
 	bool stopping, accepting;
 	long long accept_resume_ms;	/* out of descriptors: pause */
 	long long log_sec;
@@ -607,6 +608,13 @@ src_put(struct tls_server *t, struct src *s)
 	free(s);
 }
 
+/* Whether tc is open without a good certificate (login only). */
+static bool
+unauth(const struct tconn *tc)
+{
+	return tc->kind == PEER_ANON || tc->kind == PEER_STALE;
+}
+
 static void
 set_interest(struct tconn *tc, uint32_t events)
 {
@@ -638,6 +646,8 @@ conn_close(struct tconn *tc)
 		tc->src = NULL;
 	} else {
 		list_del(&t->open, tc);
+		if (unauth(tc))
+			t->nunauth--;
 		src_put(t, tc->src);	/* a PEER_ANON still counts */
 		tc->src = NULL;
 	}
@@ -1223,10 +1233,14 @@ hs_done(struct tconn *tc)
 		goto refuse;
 	else
 		tc->kind = PEER_HOST;
-	if (t->open.n >= t->cfg->max_connections) {
+	/* peers without a (good) certificate never take the places of
+	 * authenticated ones: they have max_unauthenticated of their own */
+	if (unauth(tc) ? t->nunauth >= t->cfg->max_unauthenticated :
+	    t->open.n - t->nunauth >= t->cfg->max_connections) {
 		if (log_ok(t))
-			log_warn("event=tls_busy host=%s why=\"max_connections "
-			    "reached\"", tc->host);
+			log_warn("event=tls_busy host=%s addr=%s why=\"%s "
+			    "reached\"", tc->host, tc->addr, unauth(tc) ?
+			    "max_unauthenticated" : "max_connections");
 		conn_close(tc);
 		return;
 	}
@@ -1245,6 +1259,8 @@ hs_done(struct tconn *tc)
 	tc->st = TC_OPEN;
 	tc->deadline = deadline_now_ms() + t->cfg->timeout * 1000LL;
 	list_add(&t->open, tc);
+	if (unauth(tc))
+		t->nunauth++;
 	log_debug("event=tls_connected host=%s user=%s addr=%s resumed=%s",
 	    tc->host, tc->user, tc->addr, SSL_session_reused(tc->ssl) ?
 	    "yes" : "no");
