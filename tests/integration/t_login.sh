@@ -205,6 +205,8 @@ cp "$T/home-alice/login.json" "$T/home-alice/server-ca.pem" "$T/home-web1/"
 expect 4 "a host certificate cannot act as a user (request)" \
     R web1 request host:web-1 --reason x
 contains "... told why" "a host may only use the ops check and snapshot" "$ERR"
+audit_has "... and audited (login.refused)" login.refused \
+    'a host may only use the ops check and snapshot'
 # a login past its expiry: the client says so before connecting
 mkdir -m 0700 "$T/home-old"
 cp "$T/home-alice/"* "$T/home-old/"

@@ -428,7 +428,7 @@ login_refused(struct login_ctx *l, const char *addr, const char *subject,
 	if (backoff_left(l, "", addr) > 0)
 		return;
 	backoff_note(l, NULL, addr, false);
-	snprintf(text, sizeof(text), "certificate refused: %.120s", why);
+	snprintf(text, sizeof(text), "%.150s", why);
 	if ((a = audit_new(subject, addr, false, text)) == NULL)
 		return;
 	a->refused = true;

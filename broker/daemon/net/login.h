@@ -71,9 +71,9 @@ void login_begin(struct login_ctx *l, struct call *c, const char *addr,
 void login_answer(struct login_session *s, struct call *c);
 
 /*
- * A client certificate refused at the handshake (expired, another CA):
- * audited as "login.refused" with the source, the certificate's subject
- * and why, and counted as a failure of the source, whose back-off then
+ * A client certificate refused (at the handshake: expired, another CA; or
+ * a host's certificate asking for a person's op): audited as
+ * "login.refused" with the source, the certificate's subject and why, and counted as a failure of the source, whose back-off then
  * stops the audit records (a flood of bad handshakes cannot fill the
  * trail; they are still logged).  Any thread.
  */

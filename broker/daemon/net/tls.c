@@ -1098,6 +1098,10 @@ run_line(struct tconn *tc, size_t len)
 	if (r != 0) {
 		log_warn("event=tls_refused host=%s op=%.64s why=\"%s\"",
 		    tc->host, req->op, err.msg);
+		/* a host's certificate used for what only people may do */
+		if (strcmp(req->op, "check") != 0 &&
+		    strcmp(req->op, "snapshot") != 0)
+			login_refused(t->login, tc->addr, tc->host, err.msg);
 		queue_error(tc, req->id, r, err.msg);
 		proto_req_free(req);
 		return;
@@ -1205,7 +1209,7 @@ static void
 hs_done(struct tconn *tc)
 {
 	struct tls_server *t = tc->srv;
-	char who[65];
+	char who[65], why[160];
 	X509 *peer;
 	long vr;
 
@@ -1216,8 +1220,9 @@ hs_done(struct tconn *tc)
 		if (cert_user(peer, who, sizeof(who)) != 0 &&
 		    cert_host(peer, who, sizeof(who)) != 0)
 			snprintf(who, sizeof(who), "?");
-		login_refused(t->login, tc->addr, who,
+		snprintf(why, sizeof(why), "certificate refused: %s",
 		    X509_verify_cert_error_string(vr));
+		login_refused(t->login, tc->addr, who, why);
 		if (!userca_issued(login_userca(t->login), peer))
 			goto refuse;
 		snprintf(tc->user, sizeof(tc->user), "%s", who);
