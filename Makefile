@@ -50,7 +50,7 @@ INC_CLIENT = -Ibroker/lib -Ipolicy
 INC_DAEMON = -Ibroker/lib -Ipolicy $(addprefix -I,$(DAEMON_DIRS))
 LDHARDEN  = -Wl,-z,relro,-z,now
 EXE_LDFLAGS = -pie $(LDHARDEN) $(SANFLAGS)
-LIBS_DAEMON = -llmdb -ljansson -lcrypto -lssl -lldap -llber -lcurl -lpq -lpthread
+LIBS_DAEMON = -llmdb -ljansson -lcrypto -lssl -lldap -llber -lcurl -lpq -lpam -lpthread
 LIBS_CLI    = -ljansson -lcrypto -lssl -lpthread
 LIBS_PAM    = -lpam -ljansson -lcrypto -lssl
 

@@ -21,7 +21,10 @@ enum { EX_DONE = 0, EX_ERROR = 1, EX_USAGE = 2, EX_PENDING = 3,
 	EX_REFUSED = 4, EX_UNREACHABLE = 5 };
 
 struct cli {
-	const char *socket;
+	const char *socket;	/* --socket or $BROKER_SOCKET; NULL: none */
+	const char *url;	/* --url */
+	char via[512];		/* the transport used, for whoami */
+	long long login_expires;	/* TLS: the login's end */
 	const char *as;
 	bool json;
 	bool tty;		/* stdout is a terminal */
@@ -126,6 +129,14 @@ int cmd_krl(struct cli *cli, int argc, char **argv);
 int cmd_ca(struct cli *cli, int argc, char **argv);
 int cmd_snapshot(struct cli *cli, int argc, char **argv);
 int cmd_metrics(struct cli *cli, int argc, char **argv);
+int cmd_login(struct cli *cli, int argc, char **argv);	/* cmd_login.c */
+int cmd_logout(struct cli *cli, int argc, char **argv);
+
+/* Connect as the transport rules say (cmd_login.c); EX_DONE or the exit
+ * code, printed. */
+int cli_connect(struct cli *cli);
+/* Add the saved login's url and expiry to out; 1 when there is one. */
+int cli_login_describe(json_t *out);
 
 /* Read a public key file for --pubkey; prints the error. */
 int cli_read_pubkey(struct cli *cli, const char *path, char **text);

@@ -366,9 +366,16 @@ cmd_whoami(struct cli *cli, int argc, char **argv)
 		return r;
 	if ((r = cli_call(cli, "whoami", NULL, &res)) != 0)
 		return r;
+	json_object_set_new(res, "via", json_string(cli->via));
+	if (cli->login_expires > 0)
+		json_object_set_new(res, "login_expires_at",
+		    json_integer((json_int_t)cli->login_expires));
 	if (cli->json)
 		cli_print_json(res);
 	else {
+		printf("via: ");
+		cli_print_safe(stdout, cli->via);
+		printf("\n");
 		printf("user: %s (from %s)%s%s\ngroups:", cli_str(res, "user"),
 		    cli_str(res, "sources"),
 		    json_is_true(json_object_get(res, "delegated")) ?

@@ -61,26 +61,19 @@ int
 cli_call(struct cli *cli, const char *op, json_t *args, json_t **result)
 {
 	struct brk_error err = { { 0 } };
-	uid_t server_uid = CLIENT_NO_UID;
-	const char *sv;
 	int r;
 
 	*result = NULL;
-	/* the broker may run as a daemon user: BROKER_SERVER_UID names it */
-	if (cli->client == NULL && (sv = getenv("BROKER_SERVER_UID")) !=
-	    NULL && sv[0] != '\0' &&
-	    (r = client_parse_uid(sv, &server_uid, &err)) != 0)
-		return cli_fail(cli, EX_USAGE, "usage", "BROKER_SERVER_UID: %s",
-		    err.msg);
-	if (cli->client == NULL &&
-	    (r = client_open_as(cli->socket, server_uid, cli->timeout_ms,
-	    &cli->client, &err)) != 0)
-		return cli_fail(cli, EX_UNREACHABLE, "unreachable",
-		    "broker unreachable: %s", err.msg);
+	if (cli->client == NULL && (r = cli_connect(cli)) != EX_DONE)
+		return r;
 	r = client_call(cli->client, op, args, cli->as, cli->timeout_ms,
 	    result, &err);
 	if (r == 0)
 		return EX_DONE;
+	if (r == BRK_ERR_UNREACHABLE && cli->login_expires > 0)
+		return cli_fail(cli, EX_UNREACHABLE, "unreachable",
+		    "broker unreachable: %s (if it refused the login "
+		    "certificate, log in again)", err.msg);
 	if (r == BRK_ERR_TIMEOUT || r == BRK_ERR_UNREACHABLE ||
 	    r == BRK_ERR_PROTOCOL)
 		return cli_fail(cli, EX_UNREACHABLE, "unreachable",
@@ -97,7 +90,8 @@ print_usage(FILE *f, const struct cli_cmd *cmd)
 }
 
 /* The options every command takes, wherever they stand. */
-static const char *const global_opts[] = { "json", "socket", "as", NULL };
+static const char *const global_opts[] = { "json", "socket", "url", "as",
+	NULL };
 
 void
 cli_print_help(FILE *f, const struct cli_cmd *cmd, const struct cli_opt *opts)
@@ -143,6 +137,10 @@ global_opt(struct cli *cli, const char *cmd, int argc, char **argv, int *i)
 	if (strncmp(a, "--socket", 8) == 0 && (a[8] == '\0' || a[8] == '=')) {
 		dst = &cli->socket;
 		n = 8;
+	} else if (strncmp(a, "--url", 5) == 0 &&
+	    (a[5] == '\0' || a[5] == '=')) {
+		dst = &cli->url;
+		n = 5;
 	} else if (strncmp(a, "--as", 4) == 0 && (a[4] == '\0' || a[4] == '=')) {
 		dst = &cli->as;
 		n = 4;

@@ -113,6 +113,15 @@ static const struct opt_help glossary[] = {
 	{ NULL, "json", "", "print JSON for scripts (errors too, on stderr)" },
 	{ NULL, "socket", "PATH", "the broker's socket (default "
 	    "$BROKER_SOCKET, then /run/broker/broker.sock)" },
+	{ NULL, "url", "URL", "the broker over TLS, tls://HOST:PORT, with "
+	    "the saved login (default $BROKER_URL, then the saved login's)" },
+	{ "login", "ca", "FILE", "the CA (PEM) that signed the broker's TLS "
+	    "certificate" },
+	{ "login", "ca-fingerprint", "FP", "or: SHA256:HEX, the fingerprint "
+	    "of a certificate the broker presents (openssl x509 -fingerprint "
+	    "-sha256)" },
+	{ "login", "user", "NAME", "who logs in (default: the local user "
+	    "name)" },
 	{ NULL, "as", "USER", "act for USER (configured delegates and root "
 	    "only)" },
 	{ NULL, NULL, NULL, NULL },

@@ -14,7 +14,6 @@
 #include "cli.h"
 #include "version.h"
 
-#define DEFAULT_SOCKET "/run/broker/broker.sock"
 
 const struct cli_cmd cli_commands[] = {
 	{ "request", cmd_request, "request RESOURCE [--role R] [--for DUR] "
@@ -75,7 +74,8 @@ const struct cli_cmd cli_commands[] = {
 	{ "check", cmd_check, "check --user U --resource R",
 	    "The decision a host would get now. Exit 0 allowed, 4 refused." },
 	{ "whoami", cmd_whoami, "whoami",
-	    "The identity and groups the broker sees for me, and from where." },
+	    "The identity and groups the broker sees for me, from where, and "
+	    "over which transport (with a login: until when)." },
 	{ "policy", cmd_policy, "policy check FILE | policy load FILE --reason "
 	    "TEXT | policy show | policy explain --user U --resource R "
 	    "[--role R] [--for DUR]",
@@ -118,6 +118,15 @@ const struct cli_cmd cli_commands[] = {
 	{ "snapshot", cmd_snapshot, "snapshot --host H [-o FILE] [--for DUR]",
 	    "A signed snapshot of the grants for host:H (H is the host's name, "
 	    "web-2, not host:web-2), for offline decisions by the PAM module." },
+	{ "login", cmd_login, "login --url tls://HOST:PORT [--ca FILE | "
+	    "--ca-fingerprint SHA256:HEX] [--user NAME]",
+	    "Log in to a broker over the network (PAM on the broker: every "
+	    "prompt is asked here, or answered line by line from standard "
+	    "input when it is not a terminal); the login certificate is kept "
+	    "in $BROKER_HOME (default ~/.config/broker) and every later "
+	    "command uses it." },
+	{ "logout", cmd_logout, "logout",
+	    "Forget the saved login (its key and certificate)." },
 	{ "metrics", cmd_metrics, "metrics",
 	    "The broker's metrics in the Prometheus text format." },
 	{ NULL, NULL, NULL, NULL },
@@ -241,9 +250,6 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
-	if (cli.socket == NULL)
-		cli.socket = (env = secure_getenv("BROKER_SOCKET")) != NULL &&
-		    env[0] != '\0' ? env : DEFAULT_SOCKET;
 	cli.tty = isatty(STDOUT_FILENO);
 	env = getenv("TERM");
 	cli.color = cli.tty && getenv("NO_COLOR") == NULL &&

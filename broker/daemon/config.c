@@ -29,6 +29,7 @@
 #include "notify.h"
 #include "pgrole.h"
 #include "tls.h"
+#include "login.h"
 
 extern const char dev_policy_json[];	/* generated from policy/examples */
 extern const char dev_groups_json[];
@@ -209,6 +210,11 @@ apply_key(struct config *c, const char *key, json_t *v, struct brk_error *err)
 		tls_config_free(c->tls);
 		c->tls = NULL;
 		return tls_config_parse(v, &c->tls, err);
+	}
+	if (strcmp(key, "login") == 0) {	/* net/login.c */
+		login_config_free(c->login);
+		c->login = NULL;
+		return login_config_parse(v, &c->login, err);
 	}
 	if (strcmp(key, "notify") == 0) {	/* notify_config.c */
 		notify_config_free(c->notify);
@@ -411,6 +417,7 @@ config_free(struct config *c)
 	free(c->policy);
 	ldap_config_free(c->ldap);
 	tls_config_free(c->tls);
+	login_config_free(c->login);
 	notify_config_free(c->notify);
 	pg_config_free(c->databases);
 	free(c->metrics_listen);

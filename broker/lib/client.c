@@ -199,10 +199,12 @@ client_open_tls(const char *host, const char *port,
 	int r = BRK_ERR_UNREACHABLE, fd = -1, g;
 
 	*out = NULL;
-	if (host == NULL || port == NULL || tls == NULL || tls->ca == NULL ||
-	    tls->cert == NULL || tls->key == NULL) {
+	if (host == NULL || port == NULL || tls == NULL ||
+	    (tls->ca == NULL && tls->pin == NULL) ||
+	    (tls->cert == NULL) != (tls->key == NULL)) {
 		r = brk_error_set(err, BRK_ERR_INVALID, "TLS client needs a "
-		    "host, a port, ca, cert and key");
+		    "host, a port, ca (or a pin), and cert with key or "
+		    "neither");
 		goto out;
 	}
 	if ((g = getaddrinfo(host, port, &hints, &res)) != 0) {
@@ -223,7 +225,7 @@ client_open_tls(const char *host, const char *port,
 		goto out;
 	c->fd = fd;
 	fd = -1;
-	if ((r = tls_conn_connect(c->fd, host, tls->ca, tls->cert, tls->key,
+	if ((r = tls_conn_connect(c->fd, host, tls->ca, tls->pin, tls->cert, tls->key,
 	    deadline, &c->tls, err)) != 0)
 		goto out;
 	*out = c;

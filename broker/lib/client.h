@@ -48,8 +48,10 @@ int client_parse_uid(const char *s, uid_t *out, struct brk_error *err);
  * certificate, and this host's certificate (chain) and private key. */
 struct client_tls {
 	const char *ca;
-	const char *cert;
+	const char *cert;	/* NULL with key: no client certificate */
 	const char *key;
+	const char *pin;	/* with ca NULL: the broker's certificate's
+				 * SHA-256 fingerprint (tls_client.h) */
 };
 
 /*

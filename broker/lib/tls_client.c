@@ -10,6 +10,9 @@
  */
 #include "tls_client.h"
 
+#include <ctype.h>
+#include <stdbool.h>
+#include <strings.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
@@ -174,6 +177,50 @@ out:
 	return r;
 }
 
+/* With a pin, the chain is judged after the handshake (pin_matches). */
+static int
+verify_later(int ok, X509_STORE_CTX *x)
+{
+	return 1;
+}
+
+/* Whether a certificate the broker presented has SHA-256 fingerprint pin
+ * (hex digits, colons allowed, any case, after an optional "SHA256:"). */
+static bool
+pin_matches(SSL *ssl, const char *pin)
+{
+	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	char want[2 * EVP_MAX_MD_SIZE + 1], got[2 * EVP_MAX_MD_SIZE + 1];
+	unsigned int mdlen, k;
+	size_t n = 0;
+	const char *p;
+	int i;
+
+	if (strncasecmp(pin, "SHA256:", 7) == 0)
+		pin += 7;
+	for (p = pin; *p != '\0'; p++) {
+		if (*p == ':')
+			continue;
+		if (!isxdigit((unsigned char)*p) || n + 1 >= sizeof(want))
+			return false;
+		want[n++] = (char)tolower((unsigned char)*p);
+	}
+	want[n] = '\0';
+	if (n != 64)
+		return false;
+	for (i = 0; chain != NULL && i < sk_X509_num(chain); i++) {
+		if (X509_digest(sk_X509_value(chain, i), EVP_sha256(), md,
+		    &mdlen) != 1)
+			continue;
+		for (k = 0; k < mdlen; k++)
+			snprintf(got + 2 * k, 3, "%02x", md[k]);
+		if (strcmp(got, want) == 0)
+			return true;
+	}
+	return false;
+}
+
 static int
 make_ctx(const char *ca, const char *cert, const char *key, SSL_CTX **out,
     struct brk_error *err)
@@ -189,9 +236,10 @@ make_ctx(const char *ca, const char *cert, const char *key, SSL_CTX **out,
 	    SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1)
 		goto out;
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	if ((r = load_ca(ctx, ca, err)) != 0 ||
-	    (r = load_cert_key(ctx, cert, key, err)) != 0)
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, ca != NULL ? NULL :
+	    verify_later);
+	if ((ca != NULL && (r = load_ca(ctx, ca, err)) != 0) ||
+	    (cert != NULL && (r = load_cert_key(ctx, cert, key, err)) != 0))
 		goto out;
 	*out = ctx;
 	ctx = NULL;
@@ -219,7 +267,7 @@ set_peer_name(SSL *ssl, const char *name)
 
 int
 tls_conn_connect(int fd, const char *servername, const char *ca,
-    const char *cert, const char *key, long long deadline,
+    const char *pin, const char *cert, const char *key, long long deadline,
     struct tls_conn **out, struct brk_error *err)
 {
 	struct tls_conn *t = NULL;
@@ -245,7 +293,7 @@ tls_conn_connect(int fd, const char *servername, const char *ca,
 		goto out;
 	BIO_set_data(bio, (void *)(intptr_t)fd);
 	SSL_set_bio(t->ssl, bio, bio);	/* the SSL owns the BIO now */
-	if ((r = set_peer_name(t->ssl, servername)) != 0) {
+	if (ca != NULL && (r = set_peer_name(t->ssl, servername)) != 0) {
 		brk_error_set(err, r, "cannot check for the name %s",
 		    servername);
 		goto out;
@@ -276,6 +324,12 @@ tls_conn_connect(int fd, const char *servername, const char *ca,
 			    "%s", brk_strerror(r));
 			goto out;
 		}
+	}
+	if (ca == NULL && (pin == NULL || !pin_matches(t->ssl, pin))) {
+		r = brk_error_set(err, BRK_ERR_VERIFY, "the broker's "
+		    "certificate does not match the fingerprint %s",
+		    pin != NULL ? pin : "(none)");
+		goto out;
 	}
 	*out = t;
 	t = NULL;

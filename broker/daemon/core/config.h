@@ -18,6 +18,7 @@
 
 struct ldap_config;
 struct tls_config;
+struct login_config;
 struct notify_config;
 struct pg_config;
 
@@ -50,6 +51,8 @@ struct config {
 	struct ldap_config *ldap;	/* "ldap" section; NULL when absent */
 	struct tls_config *tls;		/* "tls" section (tls.h); NULL when
 					 * absent */
+	struct login_config *login;	/* "login" (net/login.h); NULL: the
+					 * defaults, when "tls" is set */
 	/* notifications and metrics (notify.h, metrics_http.h) */
 	struct notify_config *notify;	/* "notify"; NULL when absent */
 	char *metrics_listen;		/* "HOST:PORT"; NULL when absent */

@@ -29,8 +29,11 @@
  * is the subject CN (or the single DNS SAN of a certificate without CN),
  * and the only questions allowed are op "check" about resource "host:H"
  * and op "snapshot" for host H.  Every peer is classified by its
- * certificate once (enum peer_kind); today hosts are the only kind, and
- * a later kind (a user's certificate) gets its own rules in run_line().
+ * certificate once (enum peer_kind): the CA that signed it decides
+ * between a host (client_ca) and a person (the user CA); a person's calls
+ * are resolved on the worker pool like a local caller's (identity/) and
+ * run with the full op set; a peer without a certificate may only log in
+ * (login.c).
  */
 #include "tls.h"
 
@@ -58,7 +61,10 @@
 #include "deadline.h"
 #include "daemon.h"
 #include "log.h"
+#include "login.h"
 #include "names.h"
+#include "userca.h"
+#include "workpool.h"
 
 #define TLS_MAX_CONNS_LIMIT 10000
 #define TLS_MAX_UNAUTH_LIMIT 100000
@@ -77,6 +83,12 @@
 /* What a verified client certificate makes its peer. */
 enum peer_kind {
 	PEER_HOST,		/* a host's PAM module: check and snapshot */
+	PEER_USER,		/* a person's login certificate: every op,
+				 * authorised as for a local caller */
+	PEER_ANON,		/* no certificate: op "login" only */
+	PEER_STALE,		/* a login certificate of ours that no longer
+				 * verifies (expired): told to log in again,
+				 * nothing else */
 };
 
 /* Handshakes from one source (IPv4 address or IPv6 /64). */
@@ -108,6 +120,7 @@ struct tls_server {
 	struct brokerd *d;
 	const struct tls_config *cfg;
 	SSL_CTX *ctx;
+	struct login_ctx *login;	/* the user CA and "broker login" */
 	int lfd, stopfd, evfd, epfd;
 	pthread_t loop;
 	bool started;
@@ -117,6 +130,7 @@ struct tls_server {
 	struct src *srcs[TLS_SRC_BUCKETS];
 	struct store_txn *rtxn;
 	int inflight;		/* calls dispatched, reply not yet back */
+	int nunauth;		/* open, without a good certificate */
 	bool stopping, accepting;
 	long long accept_resume_ms;	/* out of descriptors: pause */
 	long long log_sec;
@@ -143,6 +157,8 @@ struct tconn {
 	long long deadline;
 	uint32_t events;		/* the epoll interest set now */
 	char host[256];			/* H, from the certificate */
+	char user[65];			/* PEER_USER: the certificate's CN */
+	struct login_session *login;	/* PEER_ANON: a login under way */
 	char *in;
 	size_t inlen, incap;
 	char *out;
@@ -302,8 +318,21 @@ check_key_file(const char *path, struct brk_error *err)
 	return 0;
 }
 
+/*
+ * Finish the handshake whatever the chain's verdict, which OpenSSL keeps
+ * (SSL_get_verify_result): hs_done() refuses every peer whose verdict is
+ * not X509_V_OK, after recording it, and tells a person whose login
+ * certificate expired to log in again instead of cutting the line.
+ */
 static int
-make_ctx(const struct tls_config *cfg, SSL_CTX **out, struct brk_error *err)
+verify_note(int ok, X509_STORE_CTX *x)
+{
+	return 1;
+}
+
+static int
+make_ctx(const struct tls_config *cfg, struct userca *uca, SSL_CTX **out,
+    struct brk_error *err)
 {
 	STACK_OF(X509_NAME) *names = NULL;
 	SSL_CTX *ctx = NULL;
@@ -336,8 +365,17 @@ make_ctx(const struct tls_config *cfg, SSL_CTX **out, struct brk_error *err)
 		goto out;
 	}
 	SSL_CTX_set_client_CA_list(ctx, names);	/* takes names */
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
-	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	/*
+	 * People's login certificates chain to the user CA, hosts' to
+	 * client_ca; which one signed a peer decides its kind (hs_done).  A
+	 * peer without a certificate is let in to run "login" alone, under
+	 * the caps of unauthenticated peers.
+	 */
+	if (X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx),
+	    userca_cert(uca)) != 1 ||
+	    SSL_CTX_add_client_CA(ctx, userca_cert(uca)) != 1)
+		goto out;
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_note);
 	SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
 	/* partial writes: a reply leaves as the socket takes it; released
 	 * buffers: an idle or handshaking peer costs no 16k record buffers */
@@ -570,6 +608,13 @@ src_put(struct tls_server *t, struct src *s)
 	free(s);
 }
 
+/* Whether tc is open without a good certificate (login only). */
+static bool
+unauth(const struct tconn *tc)
+{
+	return tc->kind == PEER_ANON || tc->kind == PEER_STALE;
+}
+
 static void
 set_interest(struct tconn *tc, uint32_t events)
 {
@@ -599,8 +644,15 @@ conn_close(struct tconn *tc)
 		list_del(&t->hs, tc);
 		src_put(t, tc->src);
 		tc->src = NULL;
-	} else
+	} else {
 		list_del(&t->open, tc);
+		if (unauth(tc))
+			t->nunauth--;
+		src_put(t, tc->src);	/* a PEER_ANON still counts */
+		tc->src = NULL;
+	}
+	login_drop(tc->login);
+	tc->login = NULL;
 	tc->st = TC_CLOSED;
 	epoll_ctl(t->epfd, EPOLL_CTL_DEL, tc->fd, NULL);
 	if (tc->ssl != NULL) {
@@ -697,6 +749,27 @@ cert_host(X509 *x, char *out, size_t outlen)
 out:
 	GENERAL_NAMES_free(sans);
 	return r;
+}
+
+/* A login certificate's user: its one CN, a valid user name. */
+static int
+cert_user(X509 *x, char *out, size_t outlen)
+{
+	X509_NAME *subj = X509_get_subject_name(x);
+	ASN1_STRING *d;
+	int idx, len;
+
+	if ((idx = X509_NAME_get_index_by_NID(subj, NID_commonName, -1)) < 0 ||
+	    X509_NAME_get_index_by_NID(subj, NID_commonName, idx) >= 0)
+		return BRK_ERR_INVALID;
+	d = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, idx));
+	len = ASN1_STRING_length(d);
+	if (len <= 0 || (size_t)len >= outlen ||
+	    memchr(ASN1_STRING_get0_data(d), '\0', (size_t)len) != NULL)
+		return BRK_ERR_INVALID;
+	memcpy(out, ASN1_STRING_get0_data(d), (size_t)len);
+	out[len] = '\0';
+	return name_user_valid(out) ? 0 : BRK_ERR_INVALID;
 }
 
 /* The one rule of this transport: a host asks only about itself. */
@@ -857,6 +930,133 @@ drain_done(struct tls_server *t)
 	}
 }
 
+/* A call from tc for req (consumed), counted in flight; NULL when out of
+ * memory (answered, req freed). */
+static struct call *
+new_call(struct tconn *tc, struct proto_req *req)
+{
+	struct tls_server *t = tc->srv;
+	struct call *call;
+
+	if ((call = calloc(1, sizeof(*call))) == NULL) {
+		queue_error(tc, req->id, BRK_ERR_NOMEM, NULL);
+		proto_req_free(req);
+		return NULL;
+	}
+	call->d = t->d;
+	call->req = req;
+	call->conn = tc;
+	call->deliver = deliver_tls;
+	call->rtxn = &t->rtxn;
+	call->caller.uid = (uid_t)-1;
+	tc->busy = true;
+	t->inflight++;
+	touch(tc);
+	return call;
+}
+
+/*
+ * On the worker pool: who a person is, resolved as for a local caller
+ * (names and groups from NSS, local_groups and the directory), and "as"
+ * for delegates only; then the op, with a read transaction of this
+ * thread's own (the loop's belongs to the loop).
+ */
+static void
+user_job(void *arg)
+{
+	struct brk_error err = { { 0 } };
+	struct call *call = arg;
+	struct tconn *tc = call->conn;	/* tc->user is fixed while busy */
+	struct store_txn *rtxn = NULL;
+	const char *as = call->req->as;
+	size_t i;
+	bool may;
+	int r;
+
+	if ((r = ident_from_name(call->d->ident, tc->user, &call->caller,
+	    &err)) != 0) {
+		call_fail(call, r == BRK_ERR_NOTFOUND ? BRK_ERR_DENIED : r,
+		    "%s", err.msg[0] ? err.msg : "unknown user");
+		return;
+	}
+	if (as == NULL || strcmp(as, call->caller.name) == 0)
+		r = ident_copy(&call->who, &call->caller);
+	else {
+		may = call->caller.in_nss && call->caller.uid == 0;
+		for (i = 0; call->caller.in_nss &&
+		    i < call->d->cfg->ndelegates; i++)
+			may = may || call->d->cfg->delegates[i] ==
+			    call->caller.uid;
+		if (!may) {
+			call_fail(call, BRK_ERR_DENIED, "%s may not act as "
+			    "another user (not a delegate)", call->caller.name);
+			return;
+		}
+		r = ident_from_name(call->d->ident, as, &call->who, &err);
+		if (r == BRK_ERR_NOTFOUND)
+			r = BRK_ERR_DENIED;
+		call->delegated = true;
+	}
+	if (r != 0) {
+		call_fail(call, r, "%s", err.msg[0] ? err.msg :
+		    brk_strerror(r));
+		return;
+	}
+	call->rtxn = &rtxn;
+	ops_dispatch(call);
+	store_read_free(rtxn);
+}
+
+/* A person's call: resolved and run on the pool. */
+static void
+start_user_call(struct tconn *tc, struct proto_req *req)
+{
+	struct call *call;
+
+	if (strcmp(req->op, "login") == 0 ||
+	    strcmp(req->op, "login.answer") == 0) {
+		queue_error(tc, req->id, BRK_ERR_STATE, "already logged in "
+		    "(this connection has a login certificate)");
+		proto_req_free(req);
+		return;
+	}
+	if ((call = new_call(tc, req)) == NULL)
+		return;
+	workpool_submit(tc->srv->d->pool, user_job, call);
+}
+
+/* A peer without a certificate: "login", then its answers, and nothing
+ * else. */
+static void
+start_login_call(struct tconn *tc, struct proto_req *req)
+{
+	struct tls_server *t = tc->srv;
+	struct call *call;
+	bool first = strcmp(req->op, "login") == 0;
+
+	if (req->as != NULL || !(first ? tc->login == NULL :
+	    strcmp(req->op, "login.answer") == 0 && tc->login != NULL)) {
+		if (log_ok(t))
+			log_warn("event=tls_refused addr=%s op=%.64s why=\"no "
+			    "client certificate\"", tc->addr, req->op);
+		queue_error(tc, req->id, BRK_ERR_DENIED, first ?
+		    "one login per connection" : "not logged in: run "
+		    "broker login (a connection without a login certificate "
+		    "may only log in)");
+		tc->close_after = true;
+		proto_req_free(req);
+		return;
+	}
+	if ((call = new_call(tc, req)) == NULL)
+		return;
+	snprintf(call->caller.name, sizeof(call->caller.name), "-");
+	call->who = call->caller;
+	if (first)
+		login_begin(t->login, call, tc->addr, &tc->login);
+	else
+		login_answer(tc->login, call);
+}
+
 /* Run the request line in tc->in[0..len). */
 static void
 run_line(struct tconn *tc, size_t len)
@@ -876,6 +1076,21 @@ run_line(struct tconn *tc, size_t len)
 	case PEER_HOST:
 		r = host_may(tc, req, &err);
 		break;
+	case PEER_USER:
+		start_user_call(tc, req);
+		return;
+	case PEER_ANON:
+		start_login_call(tc, req);
+		return;
+	case PEER_STALE:
+		queue_error(tc, req->id, BRK_ERR_DENIED, tc->host[0] != '\0' &&
+		    strstr(tc->host, "expired") != NULL ? "your login "
+		    "certificate has expired: log in again (broker login)" :
+		    "your login certificate is no longer accepted: log in "
+		    "again (broker login)");
+		tc->close_after = true;
+		proto_req_free(req);
+		return;
 	default:
 		r = brk_error_set(&err, BRK_ERR_DENIED, "unknown peer");
 		break;
@@ -883,6 +1098,10 @@ run_line(struct tconn *tc, size_t len)
 	if (r != 0) {
 		log_warn("event=tls_refused host=%s op=%.64s why=\"%s\"",
 		    tc->host, req->op, err.msg);
+		/* a host's certificate used for what only people may do */
+		if (strcmp(req->op, "check") != 0 &&
+		    strcmp(req->op, "snapshot") != 0)
+			login_refused(t->login, tc->addr, tc->host, err.msg);
 		queue_error(tc, req->id, r, err.msg);
 		proto_req_free(req);
 		return;
@@ -990,21 +1209,43 @@ static void
 hs_done(struct tconn *tc)
 {
 	struct tls_server *t = tc->srv;
+	char who[65], why[160];
 	X509 *peer;
+	long vr;
 
-	if ((peer = SSL_get0_peer_certificate(tc->ssl)) == NULL ||
-	    SSL_get_verify_result(tc->ssl) != X509_V_OK ||
-	    cert_host(peer, tc->host, sizeof(tc->host)) != 0) {
+	peer = SSL_get0_peer_certificate(tc->ssl);
+	if (peer == NULL)
+		tc->kind = PEER_ANON;
+	else if ((vr = SSL_get_verify_result(tc->ssl)) != X509_V_OK) {
+		if (cert_user(peer, who, sizeof(who)) != 0 &&
+		    cert_host(peer, who, sizeof(who)) != 0)
+			snprintf(who, sizeof(who), "?");
+		snprintf(why, sizeof(why), "certificate refused: %s",
+		    X509_verify_cert_error_string(vr));
+		login_refused(t->login, tc->addr, who, why);
+		if (!userca_issued(login_userca(t->login), peer))
+			goto refuse;
+		snprintf(tc->user, sizeof(tc->user), "%s", who);
+		snprintf(tc->host, sizeof(tc->host), "%s",
+		    X509_verify_cert_error_string(vr));
+		tc->kind = PEER_STALE;
+	} else if (userca_issued(login_userca(t->login), peer)) {
+		/* a person: the CN names them, as the user CA wrote it */
+		if (cert_user(peer, tc->user, sizeof(tc->user)) != 0)
+			goto refuse;
+		tc->kind = PEER_USER;
+	} else if (cert_host(peer, tc->host, sizeof(tc->host)) != 0)
+		goto refuse;
+	else
+		tc->kind = PEER_HOST;
+	/* peers without a (good) certificate never take the places of
+	 * authenticated ones: they have max_unauthenticated of their own */
+	if (unauth(tc) ? t->nunauth >= t->cfg->max_unauthenticated :
+	    t->open.n - t->nunauth >= t->cfg->max_connections) {
 		if (log_ok(t))
-			log_warn("event=tls_refused addr=%s why=\"no usable "
-			    "host name in the client certificate\"", tc->addr);
-		conn_close(tc);
-		return;
-	}
-	if (t->open.n >= t->cfg->max_connections) {
-		if (log_ok(t))
-			log_warn("event=tls_busy host=%s why=\"max_connections "
-			    "reached\"", tc->host);
+			log_warn("event=tls_busy host=%s addr=%s why=\"%s "
+			    "reached\"", tc->host, tc->addr, unauth(tc) ?
+			    "max_unauthenticated" : "max_connections");
 		conn_close(tc);
 		return;
 	}
@@ -1014,15 +1255,28 @@ hs_done(struct tconn *tc)
 	}
 	tc->incap = TLS_IN_FIRST;
 	list_del(&t->hs, tc);
-	src_put(t, tc->src);
-	tc->src = NULL;
+	if (tc->kind != PEER_ANON && tc->kind != PEER_STALE) {
+		/* an unauthenticated peer keeps its place in its source's
+		 * cap */
+		src_put(t, tc->src);
+		tc->src = NULL;
+	}
 	tc->st = TC_OPEN;
-	tc->kind = PEER_HOST;
 	tc->deadline = deadline_now_ms() + t->cfg->timeout * 1000LL;
 	list_add(&t->open, tc);
-	log_debug("event=tls_connected host=%s addr=%s resumed=%s", tc->host,
-	    tc->addr, SSL_session_reused(tc->ssl) ? "yes" : "no");
+	if (unauth(tc))
+		t->nunauth++;
+	log_debug("event=tls_connected host=%s user=%s addr=%s resumed=%s",
+	    tc->host, tc->user, tc->addr, SSL_session_reused(tc->ssl) ?
+	    "yes" : "no");
 	open_pump(tc);	/* the request may have come with the handshake */
+	return;
+refuse:
+	if (log_ok(t))
+		log_warn("event=tls_refused addr=%s why=\"%s\"", tc->addr,
+		    X509_verify_cert_error_string(SSL_get_verify_result(
+		    tc->ssl)));
+	conn_close(tc);
 }
 
 static void
@@ -1165,8 +1419,10 @@ expire(struct tls_server *t)
 	}
 	for (guard = t->open.n; (tc = t->open.head) != NULL &&
 	    tc->deadline <= now && guard > 0; guard--) {
-		if (tc->busy)
-			touch(tc);	/* waiting on us, not on the peer */
+		if (tc->busy || (tc->login != NULL &&
+		    login_waiting(tc->login)))
+			touch(tc);	/* waiting on us, or on a person
+					 * (answer_timeout bounds that) */
 		else {
 			log_debug("event=tls_idle_closed host=%s", tc->host);
 			conn_close(tc);
@@ -1311,7 +1567,8 @@ tls_start(struct brokerd *d, struct tls_server **out, struct brk_error *err)
 	t->cfg = d->cfg->tls;
 	t->lfd = t->stopfd = t->evfd = t->epfd = -1;
 	pthread_mutex_init(&t->lock, NULL);
-	if ((r = make_ctx(t->cfg, &t->ctx, err)) != 0 ||
+	if ((r = login_ctx_new(d, &t->login, err)) != 0 ||
+	    (r = make_ctx(t->cfg, login_userca(t->login), &t->ctx, err)) != 0 ||
 	    (r = listen_tcp(t->cfg, &t->lfd, err)) != 0)
 		goto fail;
 	raise_nofile(t->cfg);
@@ -1381,6 +1638,7 @@ tls_stop(struct tls_server *t)
 			free(s);
 		}
 	store_read_free(t->rtxn);
+	login_ctx_free(t->login);	/* waits for login threads */
 	SSL_CTX_free(t->ctx);
 	if (t->lfd >= 0)
 		close(t->lfd);

@@ -1,5 +1,10 @@
 /*
- * tls.h - brokerd's TLS 1.3 listener for remote hosts' PAM modules.
+ * tls.h - brokerd's TLS 1.3 listener for remote hosts' PAM modules and
+ * for people who logged in with "broker login" (login.h).
+ *
+ * A person's login certificate (from the user CA, userca.h) makes its peer
+ * that user, with every op and the same authorisation as a local caller;
+ * a peer without a client certificate may only run op "login".
  *
  * A host proves who it is with a client certificate issued by client_ca;
  * the certificate's subject CN (or, without a CN, its single DNS SAN) is
