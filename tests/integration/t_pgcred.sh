@@ -148,7 +148,8 @@ contains "cred.revoked audited" "$U" "$(B --as erin audit --action cred.revoked 
 
 # ---- k8s: no credential; host: still a certificate ------------------------
 ssh-keygen -q -t ed25519 -N '' -f "$T/key" 2>/dev/null
-expect 0 "k8s grant" B --json --as alice request k8s:prod --pubkey "$T/key.pub"
+expect 2 "a k8s request with --pubkey is refused (no SSH certificate for it)" B --json --as alice request k8s:prod --pubkey "$T/key.pub"
+expect 0 "k8s grant" B --json --as alice request k8s:prod
 equals "k8s carries no cert and no db" "null null" "$(echo "$OUT" | jq -r '"\(.cert) \(.db)"')"
 expect 2 "cert refused for a k8s grant" B --as alice cert "$(echo "$OUT" | jq -r .id)" --pubkey "$T/key.pub"
 expect 0 "host grant" B --json --as alice request host:web-1 --pubkey "$T/key.pub" --for 10m
