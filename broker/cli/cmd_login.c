@@ -35,10 +35,10 @@
 #include "userdb.h"
 
 #define DEFAULT_SOCKET "/run/broker/broker.sock"
-#define LOGIN_STEPS 16		/* prompts in one login, at most */
+#define LOGIN_STEPS 16 /* prompts in one login, at most */
 
-static const char *const home_files[] = { "key.pem", "cert.pem",
-	"login.json", "server-ca.pem", NULL };
+static const char *const home_files[] = { "key.pem", "cert.pem", "login.json",
+	"server-ca.pem", NULL };
 
 /* $BROKER_HOME, else ~/.config/broker, into buf. */
 static int
@@ -53,8 +53,8 @@ home_dir(char *buf, size_t len)
 	if ((h = secure_getenv("HOME")) == NULL || h[0] == '\0')
 		h = userdb_pwuid(getuid(), &pw, NULL) == 0 ? pw->pw_dir : NULL;
 	if (h != NULL)
-		r = snprintf(buf, len, "%s/.config/broker", h) < (int)len ?
-		    0 : -1;
+		r = snprintf(buf, len, "%s/.config/broker", h) < (int)len ? 0 :
+									    -1;
 	free(pw);
 	return r;
 }
@@ -126,8 +126,9 @@ cli_connect(struct cli *cli)
 	    (sv = secure_getenv("BROKER_URL")) != NULL && sv[0] != '\0')
 		url = sv;
 	if (cli->socket == NULL && (login = saved_login()) != NULL &&
-	    url == NULL && (saved_url = json_string_value(json_object_get(
-	    login, "url"))) != NULL)
+	    url == NULL &&
+	    (saved_url = json_string_value(json_object_get(login, "url"))) !=
+		NULL)
 		url = saved_url;
 	if (cli->socket != NULL || url == NULL) {
 		if (cli->socket == NULL)
@@ -142,32 +143,39 @@ cli_connect(struct cli *cli)
 		}
 		json_decref(login);
 		if ((r = client_open_as(cli->socket, server_uid,
-		    cli->timeout_ms, &cli->client, &err)) != 0)
+			 cli->timeout_ms, &cli->client, &err)) != 0)
 			return cli_fail(cli, EX_UNREACHABLE, "unreachable",
 			    "broker unreachable: %s", err.msg);
-		snprintf(cli->via, sizeof(cli->via), "unix socket %s (kernel "
-		    "identity)", cli->socket);
+		snprintf(cli->via, sizeof(cli->via),
+		    "unix socket %s (kernel "
+		    "identity)",
+		    cli->socket);
 		return EX_DONE;
 	}
 	r = EX_USAGE;
 	if (parse_url(url, host, sizeof(host), port, sizeof(port)) != 0) {
-		cli_fail(cli, r, "usage", "%s is not a url like "
-		    "tls://HOST:PORT", url);
+		cli_fail(cli, r, "usage",
+		    "%s is not a url like "
+		    "tls://HOST:PORT",
+		    url);
 		goto out;
 	}
 	r = EX_REFUSED;
 	if (login == NULL) {
-		cli_fail(cli, r, "denied", "not logged in to %s: run broker "
-		    "login --url %s", url, url);
+		cli_fail(cli, r, "denied",
+		    "not logged in to %s: run broker "
+		    "login --url %s",
+		    url, url);
 		goto out;
 	}
 	exp = json_integer_value(json_object_get(login, "expires_at"));
 	user = json_string_value(json_object_get(login, "user"));
 	if (exp <= (json_int_t)time(NULL)) {
 		time_rfc3339((int64_t)exp, when);
-		cli_fail(cli, r, "denied", "the login of %s expired at %s: log "
-		    "in again (broker login --url %s)", user ? user : "?",
-		    when, url);
+		cli_fail(cli, r, "denied",
+		    "the login of %s expired at %s: log "
+		    "in again (broker login --url %s)",
+		    user ? user : "?", when, url);
 		goto out;
 	}
 	if (home_path(cert, sizeof(cert), "cert.pem") != 0 ||
@@ -181,18 +189,22 @@ cli_connect(struct cli *cli)
 	tls.key = key;
 	tls.pin = json_string_value(json_object_get(login, "ca_fingerprint"));
 	tls.ca = tls.pin == NULL ? ca : NULL;
-	if ((r = client_open_tls(host, port, &tls, cli->timeout_ms,
-	    &cli->client, &err)) != 0) {
+	if ((r = client_open_tls(
+		 host, port, &tls, cli->timeout_ms, &cli->client, &err)) != 0) {
 		/* the broker refuses a certificate it no longer trusts at
 		 * the handshake: say what to do */
-		r = cli_fail(cli, EX_UNREACHABLE, "unreachable", "broker "
+		r = cli_fail(cli, EX_UNREACHABLE, "unreachable",
+		    "broker "
 		    "unreachable at %s: %s (if the login is no longer "
-		    "accepted, log in again)", url, err.msg);
+		    "accepted, log in again)",
+		    url, err.msg);
 		goto out;
 	}
 	time_rfc3339((int64_t)exp, when);
-	snprintf(cli->via, sizeof(cli->via), "%s (login certificate of %s, "
-	    "expires %s)", url, user ? user : "?", when);
+	snprintf(cli->via, sizeof(cli->via),
+	    "%s (login certificate of %s, "
+	    "expires %s)",
+	    url, user ? user : "?", when);
 	cli->login_expires = (long long)exp;
 	r = EX_DONE;
 out:
@@ -215,7 +227,8 @@ make_key(char **key_pem, char **csr_pem)
 	*key_pem = *csr_pem = NULL;
 	if ((kc = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL)) == NULL ||
 	    EVP_PKEY_keygen_init(kc) != 1 || EVP_PKEY_keygen(kc, &k) != 1 ||
-	    (req = X509_REQ_new()) == NULL || X509_REQ_set_pubkey(req, k) != 1 ||
+	    (req = X509_REQ_new()) == NULL ||
+	    X509_REQ_set_pubkey(req, k) != 1 ||
 	    X509_REQ_sign(req, k, NULL) <= 0)
 		goto out;
 	if ((b = BIO_new(BIO_s_mem())) == NULL ||
@@ -260,8 +273,8 @@ read_answer(const char *prompt, bool echo)
 		if (!echo && tcgetattr(STDIN_FILENO, &old) == 0) {
 			quiet = old;
 			quiet.c_lflag &= ~(tcflag_t)ECHO;
-			restore = tcsetattr(STDIN_FILENO, TCSAFLUSH,
-			    &quiet) == 0;
+			restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) ==
+			    0;
 		}
 	}
 	ans = fgets(buf, sizeof(buf), stdin);
@@ -286,7 +299,8 @@ save_home(struct cli *cli, const char *name, const char *text)
 	char path[4096];
 
 	if (home_path(path, sizeof(path), name) != 0)
-		return cli_fail(cli, EX_ERROR, "error", "BROKER_HOME is too "
+		return cli_fail(cli, EX_ERROR, "error",
+		    "BROKER_HOME is too "
 		    "long");
 	return cli_write_file(cli, path, text, strlen(text), 0600);
 }
@@ -298,7 +312,8 @@ make_home(struct cli *cli)
 	char dir[3072], *p;
 
 	if (home_dir(dir, sizeof(dir)) != 0)
-		return cli_fail(cli, EX_ERROR, "error", "no home directory "
+		return cli_fail(cli, EX_ERROR, "error",
+		    "no home directory "
 		    "for the login (set BROKER_HOME)");
 	for (p = dir + 1; (p = strchr(p, '/')) != NULL; p++) {
 		*p = '\0';
@@ -310,8 +325,8 @@ make_home(struct cli *cli)
 		goto fail;
 	return EX_DONE;
 fail:
-	return cli_fail(cli, EX_ERROR, "error", "cannot make %s: %s", dir,
-	    strerror(errno));
+	return cli_fail(
+	    cli, EX_ERROR, "error", "cannot make %s: %s", dir, strerror(errno));
 }
 
 static void
@@ -320,7 +335,7 @@ print_info(json_t *res)
 	json_t *m;
 	size_t i;
 
-	json_array_foreach(json_object_get(res, "info"), i, m) {
+	json_array_foreach (json_object_get(res, "info"), i, m) {
 		cli_print_safe(stderr, json_string_value(m));
 		fputc('\n', stderr);
 	}
@@ -334,7 +349,8 @@ cmd_login(struct cli *cli, int argc, char **argv)
 	const char *url = NULL, *ca = NULL, *fp = NULL, *user = NULL;
 	const struct cli_opt opts[] = {
 		{ "ca", &ca, NULL },
-		{ "ca-fingerprint", &fp, NULL }, { "user", &user, NULL },
+		{ "ca-fingerprint", &fp, NULL },
+		{ "user", &user, NULL },
 		{ NULL, NULL, NULL },
 	};
 	struct brk_error err = { { 0 } };
@@ -346,20 +362,22 @@ cmd_login(struct cli *cli, int argc, char **argv)
 	size_t calen = 0;
 	int r, i;
 
-	if ((r = cli_parse(cli, cli_cmd("login"), argc, argv, opts, NULL,
-	    0)) != 0)
+	if ((r = cli_parse(cli, cli_cmd("login"), argc, argv, opts, NULL, 0)) !=
+	    0)
 		return r;
-	url = cli->url;		/* --url is a global option */
-	if (url == NULL || parse_url(url, host, sizeof(host), port,
-	    sizeof(port)) != 0)
-		return cli_fail(cli, EX_USAGE, "usage", "login needs --url "
+	url = cli->url; /* --url is a global option */
+	if (url == NULL ||
+	    parse_url(url, host, sizeof(host), port, sizeof(port)) != 0)
+		return cli_fail(cli, EX_USAGE, "usage",
+		    "login needs --url "
 		    "tls://HOST:PORT");
 	if ((ca == NULL) == (fp == NULL))
-		return cli_fail(cli, EX_USAGE, "usage", "login needs one of "
+		return cli_fail(cli, EX_USAGE, "usage",
+		    "login needs one of "
 		    "--ca FILE or --ca-fingerprint SHA256:HEX");
 	if (user == NULL)
 		user = userdb_pwuid(getuid(), &pw, NULL) == 0 ? pw->pw_name :
-		    NULL;
+								NULL;
 	if (user == NULL)
 		return cli_fail(cli, EX_USAGE, "usage", "who? (--user NAME)");
 	r = EX_ERROR;
@@ -371,10 +389,12 @@ cmd_login(struct cli *cli, int argc, char **argv)
 	tls.pin = fp;
 	client_free(cli->client);
 	cli->client = NULL;
-	if (client_open_tls(host, port, &tls, cli->timeout_ms, &cli->client,
-	    &err) != 0) {
-		r = cli_fail(cli, EX_UNREACHABLE, "unreachable", "broker "
-		    "unreachable at %s: %s", url, err.msg);
+	if (client_open_tls(
+		host, port, &tls, cli->timeout_ms, &cli->client, &err) != 0) {
+		r = cli_fail(cli, EX_UNREACHABLE, "unreachable",
+		    "broker "
+		    "unreachable at %s: %s",
+		    url, err.msg);
 		goto out;
 	}
 	args = json_pack("{s:s, s:s}", "user", user, "csr", csr_pem);
@@ -382,10 +402,13 @@ cmd_login(struct cli *cli, int argc, char **argv)
 		goto out;
 	for (i = 0; json_object_get(res, "prompt") != NULL; i++) {
 		print_info(res);
-		if (i >= LOGIN_STEPS || (ans = read_answer(json_string_value(
-		    json_object_get(res, "prompt")) ?: "",
-		    json_is_true(json_object_get(res, "echo")))) == NULL) {
-			r = cli_fail(cli, EX_REFUSED, "denied", "login "
+		if (i >= LOGIN_STEPS ||
+		    (ans = read_answer(
+			 json_string_value(json_object_get(res, "prompt")) ?:
+									     "",
+			 json_is_true(json_object_get(res, "echo")))) == NULL) {
+			r = cli_fail(cli, EX_REFUSED, "denied",
+			    "login "
 			    "abandoned (no answer)");
 			goto out;
 		}
@@ -420,16 +443,18 @@ cmd_login(struct cli *cli, int argc, char **argv)
 	    json_object_get(res, "expires_at"), "serial",
 	    json_object_get(res, "serial") ?: json_null(), "expires",
 	    json_object_get(res, "expires") ?: json_null());
-	if (login == NULL || (fp != NULL && json_object_set_new(login,
-	    "ca_fingerprint", json_string(fp)) != 0)) {
+	if (login == NULL ||
+	    (fp != NULL &&
+		json_object_set_new(login, "ca_fingerprint", json_string(fp)) !=
+		    0)) {
 		r = cli_fail(cli, EX_ERROR, "error", "out of memory");
 		goto out;
 	}
 	free(catext);
 	catext = json_dumps(login, JSON_INDENT(2));
 	if ((r = save_home(cli, "key.pem", key_pem)) != EX_DONE ||
-	    (r = save_home(cli, "cert.pem", json_string_value(
-	    json_object_get(res, "cert")))) != EX_DONE ||
+	    (r = save_home(cli, "cert.pem",
+		 json_string_value(json_object_get(res, "cert")))) != EX_DONE ||
 	    (r = save_home(cli, "login.json", catext)) != EX_DONE)
 		goto out;
 	if (cli->json)
@@ -460,18 +485,21 @@ cmd_logout(struct cli *cli, int argc, char **argv)
 	bool had = false;
 	int r, i;
 
-	if ((r = cli_parse(cli, cli_cmd("logout"), argc, argv, NULL, NULL,
-	    0)) != 0)
+	if ((r = cli_parse(
+		 cli, cli_cmd("logout"), argc, argv, NULL, NULL, 0)) != 0)
 		return r;
 	for (i = 0; home_files[i] != NULL; i++) {
 		if (home_path(path, sizeof(path), home_files[i]) != 0)
-			return cli_fail(cli, EX_ERROR, "error", "BROKER_HOME "
+			return cli_fail(cli, EX_ERROR, "error",
+			    "BROKER_HOME "
 			    "is too long");
 		if (unlink(path) == 0)
 			had = true;
 		else if (errno != ENOENT)
-			return cli_fail(cli, EX_ERROR, "error", "cannot "
-			    "remove %s: %s", path, strerror(errno));
+			return cli_fail(cli, EX_ERROR, "error",
+			    "cannot "
+			    "remove %s: %s",
+			    path, strerror(errno));
 	}
 	if (!cli->json)
 		printf("%s\n", had ? "logged out" : "not logged in");
@@ -486,10 +514,10 @@ cli_login_describe(json_t *out)
 	if (login == NULL)
 		return 0;
 	json_object_set(out, "login_url", json_object_get(login, "url"));
-	json_object_set(out, "login_expires", json_object_get(login,
-	    "expires"));
-	json_object_set(out, "login_expires_at", json_object_get(login,
-	    "expires_at"));
+	json_object_set(
+	    out, "login_expires", json_object_get(login, "expires"));
+	json_object_set(
+	    out, "login_expires_at", json_object_get(login, "expires_at"));
 	json_decref(login);
 	return 1;
 }

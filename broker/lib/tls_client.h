@@ -44,12 +44,12 @@ int tls_conn_connect(int fd, const char *servername, const char *ca,
  * Read up to len bytes.  Returns the count (> 0), 0 when the peer closed,
  * BRK_ERR_TIMEOUT, or BRK_ERR_UNREACHABLE.
  */
-int tls_conn_read(struct tls_conn *t, void *buf, size_t len,
-    long long deadline);
+int
+tls_conn_read(struct tls_conn *t, void *buf, size_t len, long long deadline);
 
 /* Write all len bytes.  Returns 0, BRK_ERR_TIMEOUT or BRK_ERR_UNREACHABLE. */
-int tls_conn_write(struct tls_conn *t, const void *buf, size_t len,
-    long long deadline);
+int tls_conn_write(
+    struct tls_conn *t, const void *buf, size_t len, long long deadline);
 
 /* Send close_notify if it goes out at once, then free; NULL is fine. */
 void tls_conn_free(struct tls_conn *t);

@@ -12,16 +12,20 @@
 static pthread_mutex_t reconcile_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int
-none_issue(struct brokerd *d, const struct request *r,
-    const struct sshkey *key, json_t *reply, struct brk_error *err)
+none_issue(struct brokerd *d, const struct request *r, const struct sshkey *key,
+    json_t *reply, struct brk_error *err)
 {
 	return 0;
 }
 
 /* k8s:, app: and the rest: the grant is the whole answer */
 static const struct cred_kind cred_kind_none = {
-	.name = "none", .prefix = "", .early = true,
-	.issue = none_issue, .reissue = none_issue, .reconcile = NULL,
+	.name = "none",
+	.prefix = "",
+	.early = true,
+	.issue = none_issue,
+	.reissue = none_issue,
+	.reconcile = NULL,
 };
 
 static const struct cred_kind *const table[] = {
@@ -37,7 +41,7 @@ cred_kind_for(const char *resource)
 
 	for (i = 0; resource != NULL && table[i] != NULL; i++)
 		if (strncmp(resource, table[i]->prefix,
-		    strlen(table[i]->prefix)) == 0)
+			strlen(table[i]->prefix)) == 0)
 			return table[i];
 	return &cred_kind_none;
 }
@@ -49,9 +53,8 @@ cred_kind_any(const char *resource)
 }
 
 int
-cred_issue(struct brokerd *d, const struct request *r,
-    const struct sshkey *key, bool again, json_t *reply,
-    struct brk_error *err)
+cred_issue(struct brokerd *d, const struct request *r, const struct sshkey *key,
+    bool again, json_t *reply, struct brk_error *err)
 {
 	const struct cred_kind *k = cred_kind_for(r->resource);
 	int rc;

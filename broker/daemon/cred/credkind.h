@@ -26,12 +26,12 @@ struct cred_live {
 };
 
 /* Called once for every credential a reconciler ended (name only). */
-typedef void (*cred_ended_fn)(void *arg, const char *resource,
-    const char *user, const char *credname);
+typedef void (*cred_ended_fn)(
+    void *arg, const char *resource, const char *user, const char *credname);
 
 struct cred_kind {
-	const char *name;		/* "ssh-cert", "postgres", "none" */
-	const char *prefix;		/* resource prefix, "host:" */
+	const char *name;   /* "ssh-cert", "postgres", "none" */
+	const char *prefix; /* resource prefix, "host:" */
 	/*
 	 * Whether issue may run while the grant's transaction commits: only
 	 * when it changes nothing outside the broker (a signature does; a
@@ -65,12 +65,11 @@ struct cred_kind {
  * would otherwise be ended as an orphan.
  */
 int cred_issue(struct brokerd *d, const struct request *r,
-    const struct sshkey *key, bool again, json_t *reply,
-    struct brk_error *err);
+    const struct sshkey *key, bool again, json_t *reply, struct brk_error *err);
 
 /* Fills *live (malloc'd) with the grants in force now, from the store. */
-typedef int (*cred_live_fn)(struct brokerd *d, void *arg,
-    struct cred_live **live, size_t *n);
+typedef int (*cred_live_fn)(
+    struct brokerd *d, void *arg, struct cred_live **live, size_t *n);
 
 /*
  * Run every kind's reconciler against the grants load() reports, loaded

@@ -11,23 +11,28 @@
 #include "cred.h"
 
 static int
-host_issue(struct brokerd *d, const struct request *r,
-    const struct sshkey *key, json_t *reply, struct brk_error *err)
+host_issue(struct brokerd *d, const struct request *r, const struct sshkey *key,
+    json_t *reply, struct brk_error *err)
 {
 	char *cert = NULL;
 	int rc;
 
 	if (key == NULL)
-		return 0;	/* no key, no certificate: the grant alone */
+		return 0; /* no key, no certificate: the grant alone */
 	if ((rc = cred_issue_cert(d, r, key, &cert, err)) != 0)
 		return rc;
-	rc = json_object_set_new(reply, "cert", json_string(cert)) == 0 ? 0 :
+	rc = json_object_set_new(reply, "cert", json_string(cert)) == 0 ?
+	    0 :
 	    BRK_ERR_NOMEM;
 	free(cert);
 	return rc;
 }
 
 const struct cred_kind cred_kind_host = {
-	.name = "ssh-cert", .prefix = "host:", .early = true,
-	.issue = host_issue, .reissue = host_issue, .reconcile = NULL,
+	.name = "ssh-cert",
+	.prefix = "host:",
+	.early = true,
+	.issue = host_issue,
+	.reissue = host_issue,
+	.reconcile = NULL,
 };

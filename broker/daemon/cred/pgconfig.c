@@ -24,7 +24,7 @@ pg_ident_plain(const char *s)
 		return 0;
 	for (i = 0; s[i] != '\0'; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			(s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
 			return 0;
 	return 1;
 }
@@ -32,8 +32,10 @@ pg_ident_plain(const char *s)
 static int
 bad(struct brk_error *err, const char *db, const char *what)
 {
-	return brk_error_set(err, BRK_ERR_INVALID, "config: databases.%.64s: "
-	    "%s", db, what);
+	return brk_error_set(err, BRK_ERR_INVALID,
+	    "config: databases.%.64s: "
+	    "%s",
+	    db, what);
 }
 
 /* The admin secret: ours, a regular file, nobody else may read it. */
@@ -45,14 +47,18 @@ check_conninfo_file(const char *db, const char *path, struct brk_error *err)
 	if (path[0] != '/')
 		return bad(err, db, "conninfo_file must be an absolute path");
 	if (lstat(path, &st) != 0)
-		return brk_error_set(err, BRK_ERR_INVALID, "config: databases."
-		    "%.64s: conninfo_file %.200s: cannot be read", db, path);
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "config: databases."
+		    "%.64s: conninfo_file %.200s: cannot be read",
+		    db, path);
 	if (!S_ISREG(st.st_mode))
 		return bad(err, db, "conninfo_file is not a regular file");
 	if (st.st_uid != geteuid() || (st.st_mode & 077) != 0)
-		return brk_error_set(err, BRK_ERR_PERM, "config: databases."
+		return brk_error_set(err, BRK_ERR_PERM,
+		    "config: databases."
 		    "%.64s: conninfo_file %.200s must be owned by the daemon "
-		    "user and mode 0600", db, path);
+		    "user and mode 0600",
+		    db, path);
 	return 0;
 }
 
@@ -63,22 +69,24 @@ parse_roles(struct pg_database *db, json_t *v, struct brk_error *err)
 	json_t *m;
 
 	if (!json_is_object(v) || json_object_size(v) == 0)
-		return bad(err, db->name, "roles must be an object of request "
+		return bad(err, db->name,
+		    "roles must be an object of request "
 		    "role -> database role");
-	if ((db->roles = calloc(json_object_size(v),
-	    sizeof(*db->roles))) == NULL)
+	if ((db->roles = calloc(json_object_size(v), sizeof(*db->roles))) ==
+	    NULL)
 		return BRK_ERR_NOMEM;
-	json_object_foreach(v, k, m) {
+	json_object_foreach (v, k, m) {
 		if (!pg_ident_plain(k) || !json_is_string(m) ||
 		    !pg_ident_plain(json_string_value(m)) ||
 		    strlen(json_string_value(m)) != json_string_length(m))
-			return brk_error_set(err, BRK_ERR_INVALID, "config: "
+			return brk_error_set(err, BRK_ERR_INVALID,
+			    "config: "
 			    "databases.%.64s.roles: \"%.64s\" and its mapped "
 			    "role must be plain identifiers ([a-z_][a-z0-9_]*)",
 			    db->name, k);
 		if ((db->roles[db->nroles].role = strdup(k)) == NULL ||
-		    (db->roles[db->nroles].db_role =
-		    strdup(json_string_value(m))) == NULL) {
+		    (db->roles[db->nroles].db_role = strdup(
+			 json_string_value(m))) == NULL) {
 			db->nroles++;
 			return BRK_ERR_NOMEM;
 		}
@@ -100,7 +108,7 @@ parse_db(struct pg_database *db, json_t *v, struct brk_error *err)
 		return bad(err, db->name, "must be an object");
 	snprintf(sect, sizeof(sect), "databases.%s", db->name);
 	db->max_connections = 5;
-	json_object_foreach(v, k, x) {
+	json_object_foreach (v, k, x) {
 		if (strcmp(k, "conninfo_file") == 0)
 			r = config_get_str(sect, x, k, &db->conninfo_file, err);
 		else if (strcmp(k, "roles") == 0)
@@ -109,14 +117,16 @@ parse_db(struct pg_database *db, json_t *v, struct brk_error *err)
 			r = config_get_int64(sect, x, k, 1, 1000, &n, err);
 			db->max_connections = (int)n;
 		} else
-			r = brk_error_set(err, BRK_ERR_INVALID, "config: "
-			    "databases.%.64s: unknown key \"%.64s\"", db->name,
-			    k);
+			r = brk_error_set(err, BRK_ERR_INVALID,
+			    "config: "
+			    "databases.%.64s: unknown key \"%.64s\"",
+			    db->name, k);
 		if (r != 0)
 			return r;
 	}
 	if (db->conninfo_file == NULL || db->nroles == 0)
-		return bad(err, db->name, "conninfo_file and roles are "
+		return bad(err, db->name,
+		    "conninfo_file and roles are "
 		    "required");
 	return check_conninfo_file(db->name, db->conninfo_file, err);
 }
@@ -131,18 +141,21 @@ pg_config_parse(json_t *v, struct pg_config **out, struct brk_error *err)
 
 	*out = NULL;
 	if (!json_is_object(v)) {
-		brk_error_set(err, r, "config: \"databases\" must be an object");
+		brk_error_set(
+		    err, r, "config: \"databases\" must be an object");
 		goto out;
 	}
 	r = BRK_ERR_NOMEM;
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->dbs = calloc(json_object_size(v) + 1, sizeof(*c->dbs))) == NULL)
 		goto out;
-	json_object_foreach(v, k, x) {
+	json_object_foreach (v, k, x) {
 		r = BRK_ERR_INVALID;
 		if (!pg_ident_plain(k)) {
-			brk_error_set(err, r, "config: databases: \"%.64s\" is "
-			    "not a plain identifier ([a-z_][a-z0-9_]*)", k);
+			brk_error_set(err, r,
+			    "config: databases: \"%.64s\" is "
+			    "not a plain identifier ([a-z_][a-z0-9_]*)",
+			    k);
 			goto out;
 		}
 		r = BRK_ERR_NOMEM;

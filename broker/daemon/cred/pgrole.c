@@ -36,8 +36,8 @@
 #include "log.h"
 #include "timefmt.h"
 
-#define PW_BYTES 24		/* 192 bits of randomness */
-#define ROLE_MAX 63		/* NAMEDATALEN - 1 */
+#define PW_BYTES 24 /* 192 bits of randomness */
+#define ROLE_MAX 63 /* NAMEDATALEN - 1 */
 #define CONNINFO_MAX 8192
 
 /* libpq's message on one printable line (it ends lines with \n). */
@@ -82,8 +82,7 @@ role_name(const char *user, uint64_t serial, char name[ROLE_MAX + 1])
 }
 
 static int
-connect_admin(const struct pg_database *db, PGconn **out,
-    struct brk_error *err)
+connect_admin(const struct pg_database *db, PGconn **out, struct brk_error *err)
 {
 	static const char *const keys[] = { "connect_timeout",
 		"application_name", "dbname", NULL };
@@ -95,10 +94,12 @@ connect_admin(const struct pg_database *db, PGconn **out,
 	int r;
 
 	*out = NULL;
-	if ((r = file_read_all(db->conninfo_file, CONNINFO_MAX, 1, &text,
-	    &len, err)) != 0)
-		return brk_error_set(err, BRK_ERR_UNREACHABLE, "database %s: "
-		    "cannot read its conninfo_file", db->name);
+	if ((r = file_read_all(
+		 db->conninfo_file, CONNINFO_MAX, 1, &text, &len, err)) != 0)
+		return brk_error_set(err, BRK_ERR_UNREACHABLE,
+		    "database %s: "
+		    "cannot read its conninfo_file",
+		    db->name);
 	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
 		text[--len] = '\0';
 	vals[2] = text;
@@ -107,9 +108,10 @@ connect_admin(const struct pg_database *db, PGconn **out,
 	explicit_bzero(text, len);
 	free(text);
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
-		r = brk_error_set(err, BRK_ERR_UNREACHABLE, "database %s is "
-		    "unreachable: %s", db->name, pq_msg(conn, msg,
-		    sizeof(msg)));
+		r = brk_error_set(err, BRK_ERR_UNREACHABLE,
+		    "database %s is "
+		    "unreachable: %s",
+		    db->name, pq_msg(conn, msg, sizeof(msg)));
 		PQfinish(conn);
 		return r;
 	}
@@ -132,9 +134,10 @@ run(PGconn *conn, const char *sql, int nparams, const char *const *params,
 	pr = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	st = PQresultStatus(pr);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		r = brk_error_set(err, PQstatus(conn) == CONNECTION_OK ?
-		    BRK_ERR_IO : BRK_ERR_UNREACHABLE, "%s: %s", what,
-		    pq_msg(conn, msg, sizeof(msg)));
+		r = brk_error_set(err,
+		    PQstatus(conn) == CONNECTION_OK ? BRK_ERR_IO :
+						      BRK_ERR_UNREACHABLE,
+		    "%s: %s", what, pq_msg(conn, msg, sizeof(msg)));
 		PQclear(pr);
 		return r;
 	}
@@ -180,26 +183,31 @@ set_role(PGconn *conn, const struct pg_database *db, const char *role,
 	time_rfc3339(until, ts);
 	if ((qr = PQescapeIdentifier(conn, role, strlen(role))) == NULL ||
 	    (qm = PQescapeIdentifier(conn, db_role, strlen(db_role))) == NULL ||
-	    (verifier = PQencryptPasswordConn(conn, password, role,
-	    "scram-sha-256")) == NULL ||
+	    (verifier = PQencryptPasswordConn(
+		 conn, password, role, "scram-sha-256")) == NULL ||
 	    (qv = PQescapeLiteral(conn, verifier, strlen(verifier))) == NULL ||
 	    (qt = PQescapeLiteral(conn, ts, strlen(ts))) == NULL)
 		goto out;
 	if ((r = run(conn, "BEGIN", 0, NULL, "begin", NULL, err)) != 0 ||
-	    (r = run(conn, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = "
-	    "$1", 1, params, "look up the role", &res, err)) != 0)
+	    (r = run(conn,
+		 "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = "
+		 "$1",
+		 1, params, "look up the role", &res, err)) != 0)
 		goto out;
 	exists = PQntuples(res) > 0;
 	r = BRK_ERR_NOMEM;
-	if (asprintf(&sql, "%s ROLE %s LOGIN NOSUPERUSER NOCREATEDB "
-	    "NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT PASSWORD %s "
-	    "VALID UNTIL %s CONNECTION LIMIT %d", exists ? "ALTER" : "CREATE",
-	    qr, qv, qt, db->max_connections) < 0) {
+	if (asprintf(&sql,
+		"%s ROLE %s LOGIN NOSUPERUSER NOCREATEDB "
+		"NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT PASSWORD %s "
+		"VALID UNTIL %s CONNECTION LIMIT %d",
+		exists ? "ALTER" : "CREATE", qr, qv, qt,
+		db->max_connections) < 0) {
 		sql = NULL;
 		goto out;
 	}
-	if ((r = run(conn, sql, 0, NULL, exists ? "alter the role" :
-	    "create the role", NULL, err)) != 0)
+	if ((r = run(conn, sql, 0, NULL,
+		 exists ? "alter the role" : "create the role", NULL, err)) !=
+	    0)
 		goto out;
 	free(sql);
 	if (asprintf(&sql, "GRANT %s TO %s", qm, qr) < 0) {
@@ -207,8 +215,8 @@ set_role(PGconn *conn, const struct pg_database *db, const char *role,
 		r = BRK_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = run(conn, sql, 0, NULL, "grant the mapped role", NULL,
-	    err)) != 0 ||
+	if ((r = run(conn, sql, 0, NULL, "grant the mapped role", NULL, err)) !=
+		0 ||
 	    (r = run(conn, "COMMIT", 0, NULL, "commit", NULL, err)) != 0)
 		goto out;
 out:
@@ -231,8 +239,8 @@ out:
 }
 
 static int
-pg_issue(struct brokerd *d, const struct request *r,
-    const struct sshkey *key, json_t *reply, struct brk_error *err)
+pg_issue(struct brokerd *d, const struct request *r, const struct sshkey *key,
+    json_t *reply, struct brk_error *err)
 {
 	const struct pg_database *db = find_db(d, r->resource);
 	const char *db_role = NULL;
@@ -244,21 +252,27 @@ pg_issue(struct brokerd *d, const struct request *r,
 	int rc;
 
 	if (db == NULL)
-		return brk_error_set(err, BRK_ERR_NOTFOUND, "no database %s is "
-		    "configured (databases)", r->resource + 3);
+		return brk_error_set(err, BRK_ERR_NOTFOUND,
+		    "no database %s is "
+		    "configured (databases)",
+		    r->resource + 3);
 	for (i = 0; i < db->nroles; i++)
 		if (strcmp(db->roles[i].role, r->role) == 0)
 			db_role = db->roles[i].db_role;
 	if (db_role == NULL)
-		return brk_error_set(err, BRK_ERR_DENIED, "database %s has no "
-		    "role \"%.64s\" (databases.%s.roles)", db->name, r->role,
-		    db->name);
+		return brk_error_set(err, BRK_ERR_DENIED,
+		    "database %s has no "
+		    "role \"%.64s\" (databases.%s.roles)",
+		    db->name, r->role, db->name);
 	if (r->state != ST_ACTIVE || r->expires_at <= time_now())
-		return brk_error_set(err, BRK_ERR_STATE, "the grant is not "
+		return brk_error_set(err, BRK_ERR_STATE,
+		    "the grant is not "
 		    "active");
 	if (role_name(r->user, r->serial, role) != 0)
-		return brk_error_set(err, BRK_ERR_TOOBIG, "the role name for "
-		    "%s would exceed 63 bytes", r->user);
+		return brk_error_set(err, BRK_ERR_TOOBIG,
+		    "the role name for "
+		    "%s would exceed 63 bytes",
+		    r->user);
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
 		return brk_error_set(err, BRK_ERR_CRYPTO, "no randomness");
 	for (i = 0; i < sizeof(raw); i++)
@@ -269,12 +283,13 @@ pg_issue(struct brokerd *d, const struct request *r,
 	if (rc != 0)
 		goto out;
 	time_rfc3339(r->expires_at, ts);
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}",
-	    "host", PQhost(conn) != NULL ? PQhost(conn) : "",
-	    "port", PQport(conn) != NULL ? PQport(conn) : "",
-	    "dbname", PQdb(conn) != NULL ? PQdb(conn) : "",
-	    "user", role, "password", pw, "expires_at", ts);
-	rc = o != NULL && json_object_set_new(reply, "db", o) == 0 ? 0 :
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "host",
+	    PQhost(conn) != NULL ? PQhost(conn) : "", "port",
+	    PQport(conn) != NULL ? PQport(conn) : "", "dbname",
+	    PQdb(conn) != NULL ? PQdb(conn) : "", "user", role, "password", pw,
+	    "expires_at", ts);
+	rc = o != NULL && json_object_set_new(reply, "db", o) == 0 ?
+	    0 :
 	    BRK_ERR_NOMEM;
 out:
 	explicit_bzero(pw, sizeof(pw));
@@ -290,16 +305,17 @@ end_role(PGconn *conn, const char *role, struct brk_error *err)
 	int r;
 
 	if ((r = run_ident(conn, "ALTER ROLE ", role, " NOLOGIN",
-	    "set the role NOLOGIN", err)) != 0 ||
-	    (r = run(conn, "SELECT pg_catalog.pg_terminate_backend(pid, 5000) "
-	    "FROM pg_catalog.pg_stat_activity WHERE usename = $1", 1, params,
-	    "terminate its sessions", NULL, err)) != 0 ||
-	    (r = run_ident(conn, "REASSIGN OWNED BY ", role,
-	    " TO CURRENT_USER", "reassign its objects", err)) != 0 ||
+		 "set the role NOLOGIN", err)) != 0 ||
+	    (r = run(conn,
+		 "SELECT pg_catalog.pg_terminate_backend(pid, 5000) "
+		 "FROM pg_catalog.pg_stat_activity WHERE usename = $1",
+		 1, params, "terminate its sessions", NULL, err)) != 0 ||
+	    (r = run_ident(conn, "REASSIGN OWNED BY ", role, " TO CURRENT_USER",
+		 "reassign its objects", err)) != 0 ||
 	    (r = run_ident(conn, "DROP OWNED BY ", role, "",
-	    "drop its privileges", err)) != 0 ||
-	    (r = run_ident(conn, "DROP ROLE ", role, "", "drop the role",
-	    err)) != 0)
+		 "drop its privileges", err)) != 0 ||
+	    (r = run_ident(
+		 conn, "DROP ROLE ", role, "", "drop the role", err)) != 0)
 		return r;
 	return 0;
 }
@@ -334,10 +350,13 @@ reconcile_db(const struct pg_database *db, const struct cred_live *live,
 	int i;
 
 	if (connect_admin(db, &conn, &err) != 0 ||
-	    run(conn, "SELECT rolname FROM pg_catalog.pg_roles WHERE rolname "
-	    "LIKE $1", 1, params, "list the roles", &res, &err) != 0) {
+	    run(conn,
+		"SELECT rolname FROM pg_catalog.pg_roles WHERE rolname "
+		"LIKE $1",
+		1, params, "list the roles", &res, &err) != 0) {
 		log_warn("event=cred_reconcile_failed kind=postgres db=%s "
-		    "error=\"%s\"", db->name, err.msg);
+			 "error=\"%s\"",
+		    db->name, err.msg);
 		goto out;
 	}
 	snprintf(resource, sizeof(resource), "db:%s", db->name);
@@ -347,7 +366,8 @@ reconcile_db(const struct pg_database *db, const struct cred_live *live,
 			continue;
 		if (end_role(conn, role, &err) != 0) {
 			log_warn("event=cred_end_failed kind=postgres db=%s "
-			    "role=%s error=\"%s\"", db->name, role, err.msg);
+				 "role=%s error=\"%s\"",
+			    db->name, role, err.msg);
 			continue;
 		}
 		ended(arg, resource, NULL, role);
@@ -370,6 +390,10 @@ pg_reconcile(struct brokerd *d, const struct cred_live *live, size_t n,
 }
 
 const struct cred_kind cred_kind_pg = {
-	.name = "postgres", .prefix = "db:", .early = false,
-	.issue = pg_issue, .reissue = pg_issue, .reconcile = pg_reconcile,
+	.name = "postgres",
+	.prefix = "db:",
+	.early = false,
+	.issue = pg_issue,
+	.reissue = pg_issue,
+	.reconcile = pg_reconcile,
 };

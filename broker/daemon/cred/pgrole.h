@@ -22,16 +22,16 @@
 #include "errors.h"
 
 struct pg_role_map {
-	char *role;			/* what a request names: "readonly" */
-	char *db_role;			/* what the login joins: "app_readonly" */
+	char *role;    /* what a request names: "readonly" */
+	char *db_role; /* what the login joins: "app_readonly" */
 };
 
 struct pg_database {
-	char *name;			/* db:NAME */
+	char *name; /* db:NAME */
 	char *conninfo_file;
 	struct pg_role_map *roles;
 	size_t nroles;
-	int max_connections;		/* per grant role; default 5 */
+	int max_connections; /* per grant role; default 5 */
 };
 
 struct pg_config {

@@ -61,8 +61,9 @@ write_file(const char *dir, const char *name, mode_t mode, const char *buf,
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
 	unlink(tmp);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, mode)) < 0)
+	if ((fd = open(tmp,
+		 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)) <
+	    0)
 		goto out;
 	while (off < len) {
 		if ((n = write(fd, buf + off, len - off)) <= 0)
@@ -98,7 +99,7 @@ set_serial(X509 *x)
 
 	if (RAND_bytes(b, sizeof(b)) != 1)
 		return -1;
-	b[0] &= 0x7f;	/* positive */
+	b[0] &= 0x7f; /* positive */
 	if ((bn = BN_bin2bn(b, sizeof(b), NULL)) != NULL &&
 	    (ai = BN_to_ASN1_INTEGER(bn, NULL)) != NULL &&
 	    X509_set_serialNumber(x, ai) == 1)
@@ -142,23 +143,25 @@ make_ca(const char *dir, struct userca *u, struct brk_error *err)
 	    X509_set_version(u->cert, 2) != 1 || set_serial(u->cert) != 0 ||
 	    X509_gmtime_adj(X509_getm_notBefore(u->cert), -60) == NULL ||
 	    X509_gmtime_adj(X509_getm_notAfter(u->cert),
-	    (long)USERCA_YEARS * 365 * 86400) == NULL ||
+		(long)USERCA_YEARS * 365 * 86400) == NULL ||
 	    X509_set_pubkey(u->cert, u->key) != 1)
 		goto out;
 	nm = X509_get_subject_name(u->cert);
 	if (X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC,
-	    (const unsigned char *)"brokerd user CA", -1, -1, 0) != 1 ||
+		(const unsigned char *)"brokerd user CA", -1, -1, 0) != 1 ||
 	    X509_set_issuer_name(u->cert, nm) != 1 ||
 	    add_ext(u->cert, u->cert, NID_basic_constraints,
-	    "critical,CA:TRUE,pathlen:0") != 0 ||
+		"critical,CA:TRUE,pathlen:0") != 0 ||
 	    add_ext(u->cert, u->cert, NID_key_usage,
-	    "critical,keyCertSign,cRLSign") != 0 ||
-	    add_ext(u->cert, u->cert, NID_subject_key_identifier, "hash") != 0 ||
+		"critical,keyCertSign,cRLSign") != 0 ||
+	    add_ext(u->cert, u->cert, NID_subject_key_identifier, "hash") !=
+		0 ||
 	    X509_sign(u->cert, u->key, NULL) <= 0)
 		goto out;
 	if ((b = BIO_new(BIO_s_mem())) == NULL ||
-	    PEM_write_bio_PrivateKey(b, u->key, NULL, NULL, 0, NULL,
-	    NULL) != 1 || (n = BIO_get_mem_data(b, &p)) <= 0)
+	    PEM_write_bio_PrivateKey(b, u->key, NULL, NULL, 0, NULL, NULL) !=
+		1 ||
+	    (n = BIO_get_mem_data(b, &p)) <= 0)
 		goto out;
 	if ((r = write_file(dir, USERCA_KEY, 0600, p, (size_t)n, err)) != 0)
 		goto out;
@@ -198,9 +201,10 @@ load_ca(const char *dir, struct userca *u, struct brk_error *err)
 	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0 ||
 	    st.st_uid != geteuid()) {
 		close(fd);
-		r = brk_error_set(err, BRK_ERR_PERM, "user CA: %s must be a "
-		    "regular file of ours with mode 0600 (it is %04o)", path,
-		    (unsigned)(st.st_mode & 07777));
+		r = brk_error_set(err, BRK_ERR_PERM,
+		    "user CA: %s must be a "
+		    "regular file of ours with mode 0600 (it is %04o)",
+		    path, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
 	if ((f = fdopen(fd, "r")) == NULL) {
@@ -217,8 +221,10 @@ load_ca(const char *dir, struct userca *u, struct brk_error *err)
 	if ((f = fopen(path, "re")) == NULL ||
 	    (u->cert = PEM_read_X509(f, NULL, NULL, NULL)) == NULL ||
 	    X509_check_private_key(u->cert, u->key) != 1) {
-		brk_error_set(err, r, "user CA: %s is missing or does not "
-		    "match %s", path, USERCA_KEY);
+		brk_error_set(err, r,
+		    "user CA: %s is missing or does not "
+		    "match %s",
+		    path, USERCA_KEY);
 		goto out;
 	}
 	r = 0;
@@ -286,8 +292,7 @@ userca_issued(const struct userca *u, X509 *x)
 
 int
 userca_issue(const struct userca *u, const char *csr_pem, const char *user,
-    int64_t now, int64_t ttl, char **pem, char **serial,
-    struct brk_error *err)
+    int64_t now, int64_t ttl, char **pem, char **serial, struct brk_error *err)
 {
 	X509_REQ *req = NULL;
 	EVP_PKEY *pub;
@@ -303,7 +308,8 @@ userca_issue(const struct userca *u, const char *csr_pem, const char *user,
 	    (req = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL)) == NULL ||
 	    (pub = X509_REQ_get0_pubkey(req)) == NULL ||
 	    X509_REQ_verify(req, pub) != 1) {
-		brk_error_set(err, r, "the certificate request does not parse "
+		brk_error_set(err, r,
+		    "the certificate request does not parse "
 		    "or its signature does not verify");
 		goto out;
 	}
@@ -311,17 +317,17 @@ userca_issue(const struct userca *u, const char *csr_pem, const char *user,
 	if ((x = X509_new()) == NULL || X509_set_version(x, 2) != 1 ||
 	    set_serial(x) != 0 ||
 	    X509_time_adj_ex(X509_getm_notBefore(x), 0, -60,
-	    (time_t *)&(time_t){ (time_t)now }) == NULL ||
+		(time_t *)&(time_t){ (time_t)now }) == NULL ||
 	    X509_time_adj_ex(X509_getm_notAfter(x), 0, (long)ttl,
-	    (time_t *)&(time_t){ (time_t)now }) == NULL ||
+		(time_t *)&(time_t){ (time_t)now }) == NULL ||
 	    X509_set_pubkey(x, pub) != 1 ||
 	    X509_set_issuer_name(x, X509_get_subject_name(u->cert)) != 1 ||
 	    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
-	    MBSTRING_ASC, (const unsigned char *)user, -1, -1, 0) != 1 ||
-	    add_ext(x, u->cert, NID_basic_constraints, "critical,CA:FALSE")
-	    != 0 ||
-	    add_ext(x, u->cert, NID_key_usage, "critical,digitalSignature")
-	    != 0 ||
+		MBSTRING_ASC, (const unsigned char *)user, -1, -1, 0) != 1 ||
+	    add_ext(x, u->cert, NID_basic_constraints, "critical,CA:FALSE") !=
+		0 ||
+	    add_ext(x, u->cert, NID_key_usage, "critical,digitalSignature") !=
+		0 ||
 	    add_ext(x, u->cert, NID_ext_key_usage, "clientAuth") != 0 ||
 	    add_ext(x, u->cert, NID_authority_key_identifier, "keyid") != 0 ||
 	    X509_sign(x, u->key, NULL) <= 0)
@@ -331,7 +337,8 @@ userca_issue(const struct userca *u, const char *csr_pem, const char *user,
 	    PEM_write_bio_X509(b, x) != 1 ||
 	    (n = BIO_get_mem_data(b, &p)) <= 0 ||
 	    (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL)) ==
-	    NULL || (hex = BN_bn2hex(bn)) == NULL)
+		NULL ||
+	    (hex = BN_bn2hex(bn)) == NULL)
 		goto out;
 	r = BRK_ERR_NOMEM;
 	if ((*pem = strndup(p, (size_t)n)) == NULL ||

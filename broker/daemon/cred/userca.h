@@ -26,8 +26,8 @@ struct userca;
 /* Load the user CA from state_dir, or make it when neither file exists.
  * Errors: BRK_ERR_PERM (a key file readable by others), BRK_ERR_IO,
  * BRK_ERR_CRYPTO, BRK_ERR_NOMEM; err says which. */
-int userca_open(const char *state_dir, struct userca **out,
-    struct brk_error *err);
+int
+userca_open(const char *state_dir, struct userca **out, struct brk_error *err);
 
 void userca_free(struct userca *u);
 
@@ -46,8 +46,7 @@ int userca_issued(const struct userca *u, X509 *x);
  * *serial (hex, malloc'd) are set on success.  BRK_ERR_INVALID for a CSR
  * that does not parse or verify, BRK_ERR_CRYPTO, BRK_ERR_NOMEM.
  */
-int userca_issue(const struct userca *u, const char *csr_pem,
-    const char *user, int64_t now, int64_t ttl, char **pem, char **serial,
-    struct brk_error *err);
+int userca_issue(const struct userca *u, const char *csr_pem, const char *user,
+    int64_t now, int64_t ttl, char **pem, char **serial, struct brk_error *err);
 
 #endif

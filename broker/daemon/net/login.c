@@ -41,16 +41,16 @@
 #define LOGIN_TTL_MAX (24 * 3600)
 #define LOGIN_CSR_MAX 8192
 #define LOGIN_ANSWER_MAX 1024
-#define LOGIN_FREE_USER 3	/* failures before a user's back-off */
-#define LOGIN_FREE_SOURCE 10	/* failures before a source's back-off */
-#define LOGIN_BACKOFF_MAX 900	/* seconds */
+#define LOGIN_FREE_USER 3     /* failures before a user's back-off */
+#define LOGIN_FREE_SOURCE 10  /* failures before a source's back-off */
+#define LOGIN_BACKOFF_MAX 900 /* seconds */
 #define LOGIN_FORGET_MS (3600 * 1000LL)
 #define LOGIN_SLOTS 1024
 
 struct fail_slot {
-	char key[80];		/* "u:NAME" or "s:ADDR"; "" when free */
+	char key[80]; /* "u:NAME" or "s:ADDR"; "" when free */
 	int fails;
-	long long until_ms;	/* back-off ends */
+	long long until_ms; /* back-off ends */
 	long long last_ms;
 };
 
@@ -59,7 +59,7 @@ struct login_ctx {
 	struct userca *uca;
 	pthread_mutex_t lock;
 	pthread_cond_t gone;
-	int sessions;		/* conversation threads alive */
+	int sessions; /* conversation threads alive */
 	struct fail_slot slots[LOGIN_SLOTS];
 };
 
@@ -67,12 +67,12 @@ struct login_session {
 	struct login_ctx *l;
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
-	int refs;		/* the connection and the thread */
-	bool aborted;		/* the connection went away */
-	bool done;		/* the thread has sent its last reply */
-	struct call *step;	/* the call waiting for our reply */
-	char *answer;		/* handed in with step */
-	json_t *info;		/* PAM's messages for the next reply */
+	int refs;	   /* the connection and the thread */
+	bool aborted;	   /* the connection went away */
+	bool done;	   /* the thread has sent its last reply */
+	struct call *step; /* the call waiting for our reply */
+	char *answer;	   /* handed in with step */
+	json_t *info;	   /* PAM's messages for the next reply */
 	char user[65];
 	char addr[64];
 	char *csr;
@@ -91,8 +91,8 @@ wipe_free(char *p)
 /* ---- configuration ---------------------------------------------------- */
 
 int
-login_config_parse(json_t *section, struct login_config **out,
-    struct brk_error *err)
+login_config_parse(
+    json_t *section, struct login_config **out, struct brk_error *err)
 {
 	struct login_config *c = NULL;
 	const char *key;
@@ -102,7 +102,8 @@ login_config_parse(json_t *section, struct login_config **out,
 
 	*out = NULL;
 	if (!json_is_object(section))
-		return brk_error_set(err, BRK_ERR_INVALID, "config: \"login\" "
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "config: \"login\" "
 		    "must be an object");
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->pam_service = strdup("broker")) == NULL)
@@ -110,10 +111,10 @@ login_config_parse(json_t *section, struct login_config **out,
 	c->cert_ttl = LOGIN_TTL_DEFAULT;
 	c->max_sessions = 32;
 	c->answer_timeout = 60;
-	json_object_foreach(section, key, v) {
+	json_object_foreach (section, key, v) {
 		if (strcmp(key, "pam_service") == 0)
-			r = config_get_str("login", v, key, &c->pam_service,
-			    err);
+			r = config_get_str(
+			    "login", v, key, &c->pam_service, err);
 		else if (strcmp(key, "cert_ttl") == 0 && json_is_string(v)) {
 			r = 0;
 			if (duration_parse(json_string_value(v), &ttl) != 0 ||
@@ -127,19 +128,22 @@ login_config_parse(json_t *section, struct login_config **out,
 			r = config_get_int64("login", v, key, 60, LOGIN_TTL_MAX,
 			    &c->cert_ttl, err);
 		else if (strcmp(key, "max_sessions") == 0)
-			r = config_get_int("login", v, key, 1, 1000,
-			    &c->max_sessions, err);
+			r = config_get_int(
+			    "login", v, key, 1, 1000, &c->max_sessions, err);
 		else if (strcmp(key, "answer_timeout") == 0)
-			r = config_get_int("login", v, key, 1, 600,
-			    &c->answer_timeout, err);
+			r = config_get_int(
+			    "login", v, key, 1, 600, &c->answer_timeout, err);
 		else
-			r = brk_error_set(err, BRK_ERR_INVALID, "config: "
-			    "unknown key login.%s", key);
+			r = brk_error_set(err, BRK_ERR_INVALID,
+			    "config: "
+			    "unknown key login.%s",
+			    key);
 		if (r != 0)
 			goto out;
 	}
 	if (strchr(c->pam_service, '/') != NULL) {
-		r = brk_error_set(err, BRK_ERR_INVALID, "config: "
+		r = brk_error_set(err, BRK_ERR_INVALID,
+		    "config: "
 		    "login.pam_service is a name, not a path");
 		goto out;
 	}
@@ -227,12 +231,13 @@ slot_find(struct login_ctx *l, const char *key, bool make, long long now)
 		s = &l->slots[i];
 		if (s->key[0] != '\0' && now - s->last_ms > LOGIN_FORGET_MS &&
 		    now >= s->until_ms)
-			s->key[0] = '\0';	/* forgotten */
+			s->key[0] = '\0'; /* forgotten */
 		if (strcmp(s->key, key) == 0 && s->key[0] != '\0')
 			return s;
 		if (s->key[0] == '\0' ? victim == NULL || victim->key[0] :
-		    victim == NULL || (victim->key[0] != '\0' &&
-		    s->last_ms < victim->last_ms))
+					victim == NULL ||
+			    (victim->key[0] != '\0' &&
+				s->last_ms < victim->last_ms))
 			victim = s;
 	}
 	if (!make)
@@ -266,8 +271,7 @@ backoff_left(struct login_ctx *l, const char *user, const char *addr)
 }
 
 static void
-backoff_note(struct login_ctx *l, const char *user, const char *addr,
-    bool ok)
+backoff_note(struct login_ctx *l, const char *user, const char *addr, bool ok)
 {
 	long long now = deadline_now_ms(), wait;
 	struct fail_slot *s;
@@ -279,8 +283,8 @@ backoff_note(struct login_ctx *l, const char *user, const char *addr,
 		snprintf(key, sizeof(key), i == 0 ? "u:%s" : "s:%s",
 		    i == 0 ? user : addr);
 		if (ok) {
-			if (i == 0 && (s = slot_find(l, key, false, now)) !=
-			    NULL)
+			if (i == 0 &&
+			    (s = slot_find(l, key, false, now)) != NULL)
 				memset(s, 0, sizeof(*s));
 			continue;
 		}
@@ -289,7 +293,8 @@ backoff_note(struct login_ctx *l, const char *user, const char *addr,
 		s->last_ms = now;
 		free_n = i == 0 ? LOGIN_FREE_USER : LOGIN_FREE_SOURCE;
 		if (s->fails >= free_n) {
-			wait = s->fails - free_n >= 10 ? LOGIN_BACKOFF_MAX :
+			wait = s->fails - free_n >= 10 ?
+			    LOGIN_BACKOFF_MAX :
 			    1LL << (s->fails - free_n);
 			if (wait > LOGIN_BACKOFF_MAX)
 				wait = LOGIN_BACKOFF_MAX;
@@ -302,9 +307,9 @@ backoff_note(struct login_ctx *l, const char *user, const char *addr,
 /* ---- audit, then the reply -------------------------------------------- */
 
 struct login_audit {
-	struct call *c;		/* replied to when the record is durable */
+	struct call *c; /* replied to when the record is durable */
 	bool ok;
-	bool refused;		/* a certificate, not a password */
+	bool refused; /* a certificate, not a password */
 	int64_t now;
 	char user[65], addr[64], why[160];
 	char *cert, *serial, *ca;
@@ -332,13 +337,15 @@ apply_audit(struct store_txn *t, void *arg)
 
 	if ((det = json_pack("{s:s}", "source", a->addr)) == NULL)
 		return BRK_ERR_NOMEM;
-	if (a->ok && json_object_set_new(det, "expires_at",
-	    json_integer((json_int_t)a->expires)) != 0) {
+	if (a->ok &&
+	    json_object_set_new(
+		det, "expires_at", json_integer((json_int_t)a->expires)) != 0) {
 		json_decref(det);
 		return BRK_ERR_NOMEM;
 	}
-	ev.action = a->ok ? "login.ok" : a->refused ? "login.refused" :
-	    "login.failed";
+	ev.action = a->ok ? "login.ok" :
+	    a->refused	  ? "login.refused" :
+			    "login.failed";
 	ev.actor = a->ok ? a->user : "brokerd";
 	ev.caller = a->ok ? a->user : NULL;
 	ev.target = a->ok ? a->serial : NULL;
@@ -357,22 +364,25 @@ done_audit(void *arg, int rc)
 	char when[TIMEFMT_LEN];
 
 	if (rc != 0)
-		call_fail(a->c, rc, "login: the audit record could not be "
-		    "written (%s); nothing was issued", brk_strerror(rc));
+		call_fail(a->c, rc,
+		    "login: the audit record could not be "
+		    "written (%s); nothing was issued",
+		    brk_strerror(rc));
 	else if (!a->ok)
-		call_fail(a->c, BRK_ERR_DENIED, "%s", a->why[0] != '\0' &&
-		    strncmp(a->why, "too many", 8) == 0 ? a->why :
-		    "login failed");
+		call_fail(a->c, BRK_ERR_DENIED, "%s",
+		    a->why[0] != '\0' && strncmp(a->why, "too many", 8) == 0 ?
+			a->why :
+			"login failed");
 	else {
 		time_rfc3339(a->expires, when);
-		call_reply(a->c, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}",
-		    "user", a->user, "cert", a->cert, "ca", a->ca, "serial",
-		    a->serial, "expires", when, "expires_at",
-		    (json_int_t)a->expires));
+		call_reply(a->c,
+		    json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "user", a->user,
+			"cert", a->cert, "ca", a->ca, "serial", a->serial,
+			"expires", when, "expires_at", (json_int_t)a->expires));
 	}
-	log_info("event=%s user=%s addr=%s%s%s", a->ok ? "login_ok" :
-	    "login_failed", a->user, a->addr, a->why[0] ? " why=" : "",
-	    a->why[0] ? a->why : "");
+	log_info("event=%s user=%s addr=%s%s%s",
+	    a->ok ? "login_ok" : "login_failed", a->user, a->addr,
+	    a->why[0] ? " why=" : "", a->why[0] ? a->why : "");
 	login_audit_free(a);
 }
 
@@ -383,9 +393,10 @@ done_orphan(void *arg, int rc)
 	struct login_audit *a = arg;
 
 	log_info("event=%s user=%s addr=%s why=\"%s\" audit=%s",
-	    a->ok ? "login_ok_gone" : a->refused ? "login_refused" :
-	    "login_failed", a->user, a->addr, a->why,
-	    rc == 0 ? "ok" : brk_strerror(rc));
+	    a->ok	   ? "login_ok_gone" :
+		a->refused ? "login_refused" :
+			     "login_failed",
+	    a->user, a->addr, a->why, rc == 0 ? "ok" : brk_strerror(rc));
 	login_audit_free(a);
 }
 
@@ -419,8 +430,8 @@ audit_new(const char *user, const char *addr, bool ok, const char *why)
 }
 
 void
-login_refused(struct login_ctx *l, const char *addr, const char *subject,
-    const char *why)
+login_refused(
+    struct login_ctx *l, const char *addr, const char *subject, const char *why)
 {
 	struct login_audit *a;
 	char text[160];
@@ -512,8 +523,9 @@ conv(int n, const struct pam_message **msg, struct pam_response **resp,
 		switch (msg[i]->msg_style) {
 		case PAM_PROMPT_ECHO_OFF:
 		case PAM_PROMPT_ECHO_ON:
-			rs[i].resp = ask(s, msg[i]->msg != NULL ? msg[i]->msg :
-			    "", msg[i]->msg_style == PAM_PROMPT_ECHO_ON,
+			rs[i].resp = ask(s,
+			    msg[i]->msg != NULL ? msg[i]->msg : "",
+			    msg[i]->msg_style == PAM_PROMPT_ECHO_ON,
 			    cfg->answer_timeout);
 			if (rs[i].resp == NULL)
 				goto fail;
@@ -522,8 +534,9 @@ conv(int n, const struct pam_message **msg, struct pam_response **resp,
 		case PAM_TEXT_INFO:
 			if (s->info == NULL)
 				s->info = json_array();
-			json_array_append_new(s->info, json_string(
-			    msg[i]->msg != NULL ? msg[i]->msg : ""));
+			json_array_append_new(s->info,
+			    json_string(
+				msg[i]->msg != NULL ? msg[i]->msg : ""));
 			break;
 		default:
 			goto fail;
@@ -559,9 +572,9 @@ session_main(void *arg)
 		pr = pam_authenticate(ph, PAM_DISALLOW_NULL_AUTHTOK);
 	if (pr == PAM_SUCCESS)
 		pr = pam_acct_mgmt(ph, PAM_DISALLOW_NULL_AUTHTOK);
-	if (pr != PAM_SUCCESS)	/* for the audit record only */
-		snprintf(why, sizeof(why), "pam: %s", ph != NULL ?
-		    pam_strerror(ph, pr) : "cannot start");
+	if (pr != PAM_SUCCESS) /* for the audit record only */
+		snprintf(why, sizeof(why), "pam: %s",
+		    ph != NULL ? pam_strerror(ph, pr) : "cannot start");
 	if (ph != NULL)
 		pam_end(ph, pr);
 	pthread_mutex_lock(&s->lock);
@@ -570,8 +583,7 @@ session_main(void *arg)
 	s->done = true;
 	pthread_mutex_unlock(&s->lock);
 	backoff_note(l, s->user, s->addr, pr == PAM_SUCCESS);
-	if ((a = audit_new(s->user, s->addr, pr == PAM_SUCCESS, why)) ==
-	    NULL) {
+	if ((a = audit_new(s->user, s->addr, pr == PAM_SUCCESS, why)) == NULL) {
 		if (c != NULL)
 			call_fail(c, BRK_ERR_NOMEM, "out of memory");
 		goto out;
@@ -580,16 +592,16 @@ session_main(void *arg)
 		a->now = time_now();
 		a->expires = a->now + cfg->cert_ttl;
 		if ((r = userca_issue(l->uca, s->csr, s->user, a->now,
-		    cfg->cert_ttl, &a->cert, &a->serial, &err)) != 0 ||
+			 cfg->cert_ttl, &a->cert, &a->serial, &err)) != 0 ||
 		    (r = userca_cert_pem(l->uca, &a->ca)) != 0) {
 			a->ok = false;
-			snprintf(a->why, sizeof(a->why), "%.150s", err.msg[0] ?
-			    err.msg : brk_strerror(r));
+			snprintf(a->why, sizeof(a->why), "%.150s",
+			    err.msg[0] ? err.msg : brk_strerror(r));
 		}
 	}
-	if (c == NULL) {	/* the connection went away: still audited */
-		if (writer_submit(l->d->writer, apply_audit, done_orphan, a)
-		    != 0)
+	if (c == NULL) { /* the connection went away: still audited */
+		if (writer_submit(l->d->writer, apply_audit, done_orphan, a) !=
+		    0)
 			login_audit_free(a);
 		goto out;
 	}
@@ -622,21 +634,25 @@ login_begin(struct login_ctx *l, struct call *c, const char *addr,
 
 	*out = NULL;
 	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    (r = proto_arg_str(c->req->args, "user", true, 64, &user,
-	    &err)) != 0 ||
-	    (r = proto_arg_str(c->req->args, "csr", true, LOGIN_CSR_MAX, &csr,
-	    &err)) != 0) {
+	    (r = proto_arg_str(c->req->args, "user", true, 64, &user, &err)) !=
+		0 ||
+	    (r = proto_arg_str(
+		 c->req->args, "csr", true, LOGIN_CSR_MAX, &csr, &err)) != 0) {
 		call_fail(c, r, "%s", err.msg);
 		return;
 	}
 	if (!name_user_valid(user)) {
-		call_fail(c, BRK_ERR_INVALID, "\"%.64s\" is not a valid user "
-		    "name", user);
+		call_fail(c, BRK_ERR_INVALID,
+		    "\"%.64s\" is not a valid user "
+		    "name",
+		    user);
 		return;
 	}
 	if ((left = backoff_left(l, user, addr)) > 0) {
-		snprintf(why, sizeof(why), "too many failed logins; try again "
-		    "in %llds", left);
+		snprintf(why, sizeof(why),
+		    "too many failed logins; try again "
+		    "in %llds",
+		    left);
 		if ((a = audit_new(user, addr, false, why)) == NULL)
 			call_fail(c, BRK_ERR_NOMEM, "out of memory");
 		else
@@ -646,7 +662,8 @@ login_begin(struct login_ctx *l, struct call *c, const char *addr,
 	pthread_mutex_lock(&l->lock);
 	if (l->sessions >= cfg->max_sessions) {
 		pthread_mutex_unlock(&l->lock);
-		call_fail(c, BRK_ERR_BUSY, "too many logins in progress; try "
+		call_fail(c, BRK_ERR_BUSY,
+		    "too many logins in progress; try "
 		    "again shortly");
 		return;
 	}
@@ -695,7 +712,7 @@ login_answer(struct login_session *s, struct call *c)
 
 	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
 	    (r = proto_arg_str(c->req->args, "answer", true, LOGIN_ANSWER_MAX,
-	    &ans, &err)) != 0) {
+		 &ans, &err)) != 0) {
 		call_fail(c, r, "%s", err.msg);
 		return;
 	}
@@ -707,7 +724,8 @@ login_answer(struct login_session *s, struct call *c)
 	if (s->done || s->step != NULL) {
 		pthread_mutex_unlock(&s->lock);
 		wipe_free(copy);
-		call_fail(c, BRK_ERR_STATE, "no login question is waiting for "
+		call_fail(c, BRK_ERR_STATE,
+		    "no login question is waiting for "
 		    "an answer");
 		return;
 	}

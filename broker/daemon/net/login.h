@@ -31,24 +31,24 @@ struct userca;
 
 /* The config's "login" section. */
 struct login_config {
-	char *pam_service;	/* default "broker" */
-	int64_t cert_ttl;	/* seconds; default 12h, at most 24h */
-	int max_sessions;	/* conversations at once; default 32 */
-	int answer_timeout;	/* seconds to answer a prompt; default 60 */
+	char *pam_service;  /* default "broker" */
+	int64_t cert_ttl;   /* seconds; default 12h, at most 24h */
+	int max_sessions;   /* conversations at once; default 32 */
+	int answer_timeout; /* seconds to answer a prompt; default 60 */
 };
 
 /* {"pam_service": NAME, "cert_ttl": "12h" | seconds, "max_sessions": N,
  * "answer_timeout": seconds}; strict. */
-int login_config_parse(json_t *section, struct login_config **out,
-    struct brk_error *err);
+int login_config_parse(
+    json_t *section, struct login_config **out, struct brk_error *err);
 void login_config_free(struct login_config *c);
 
 struct login_ctx;
 struct login_session;
 
 /* Open the user CA (state_dir) and the back-off tables. */
-int login_ctx_new(struct brokerd *d, struct login_ctx **out,
-    struct brk_error *err);
+int
+login_ctx_new(struct brokerd *d, struct login_ctx **out, struct brk_error *err);
 /* Wait for every conversation thread to end (each was aborted by
  * login_drop()), then free; NULL is fine. */
 void login_ctx_free(struct login_ctx *l);

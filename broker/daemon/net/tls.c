@@ -69,24 +69,24 @@
 #define TLS_MAX_CONNS_LIMIT 10000
 #define TLS_MAX_UNAUTH_LIMIT 100000
 #define TLS_IN_CAP (PROTO_MAX_LINE + 1 + 16384)
-#define TLS_IN_FIRST 4096	/* the input buffer grows to TLS_IN_CAP */
+#define TLS_IN_FIRST 4096 /* the input buffer grows to TLS_IN_CAP */
 #define TLS_OUT_MAX (32 * 1024 * 1024)
 #define TLS_CALLER "tls-host"
 #define TLS_SID_CTX "brokerd-tls-v1"
-#define TLS_EVENTS 256		/* epoll events per batch */
-#define TLS_HS_PER_BATCH 64	/* handshake steps per batch */
+#define TLS_EVENTS 256	    /* epoll events per batch */
+#define TLS_HS_PER_BATCH 64 /* handshake steps per batch */
 #define TLS_ACCEPT_PER_BATCH 64
 #define TLS_SRC_BUCKETS 1024
-#define TLS_LOG_PER_SEC 20	/* per-peer log lines, then a count */
+#define TLS_LOG_PER_SEC 20 /* per-peer log lines, then a count */
 #define TLS_EMFILE_PAUSE_MS 100
 
 /* What a verified client certificate makes its peer. */
 enum peer_kind {
-	PEER_HOST,		/* a host's PAM module: check and snapshot */
-	PEER_USER,		/* a person's login certificate: every op,
+	PEER_HOST,  /* a host's PAM module: check and snapshot */
+	PEER_USER,  /* a person's login certificate: every op,
 				 * authorised as for a local caller */
-	PEER_ANON,		/* no certificate: op "login" only */
-	PEER_STALE,		/* a login certificate of ours that no longer
+	PEER_ANON,  /* no certificate: op "login" only */
+	PEER_STALE, /* a login certificate of ours that no longer
 				 * verifies (expired): told to log in again,
 				 * nothing else */
 };
@@ -111,7 +111,7 @@ struct tlist {
 struct tdone {
 	struct tconn *tc;
 	struct call *call;
-	char *line;		/* NULL: out of memory, no reply */
+	char *line; /* NULL: out of memory, no reply */
 	size_t len;
 	struct tdone *next;
 };
@@ -120,19 +120,19 @@ struct tls_server {
 	struct brokerd *d;
 	const struct tls_config *cfg;
 	SSL_CTX *ctx;
-	struct login_ctx *login;	/* the user CA and "broker login" */
+	struct login_ctx *login; /* the user CA and "broker login" */
 	int lfd, stopfd, evfd, epfd;
 	pthread_t loop;
 	bool started;
 	/* the loop thread's alone */
-	struct tlist hs, open;	/* handshaking; authenticated */
-	struct tconn *reap;	/* closed in this batch, freed after it */
+	struct tlist hs, open; /* handshaking; authenticated */
+	struct tconn *reap;    /* closed in this batch, freed after it */
 	struct src *srcs[TLS_SRC_BUCKETS];
 	struct store_txn *rtxn;
-	int inflight;		/* calls dispatched, reply not yet back */
-	int nunauth;		/* open, without a good certificate */
+	int inflight; /* calls dispatched, reply not yet back */
+	int nunauth;  /* open, without a good certificate */
 	bool stopping, accepting;
-	long long accept_resume_ms;	/* out of descriptors: pause */
+	long long accept_resume_ms; /* out of descriptors: pause */
 	long long log_sec;
 	long long drops_logged_ms;
 	int log_n;
@@ -142,7 +142,11 @@ struct tls_server {
 	struct tdone *done_head, *done_tail;
 };
 
-enum tstate { TC_HANDSHAKE, TC_OPEN, TC_CLOSED };
+enum tstate {
+	TC_HANDSHAKE,
+	TC_OPEN,
+	TC_CLOSED
+};
 
 struct tconn {
 	struct tls_server *srv;
@@ -150,22 +154,22 @@ struct tconn {
 	SSL *ssl;
 	enum tstate st;
 	enum peer_kind kind;
-	struct tconn *prev, *next;	/* in srv->hs or srv->open */
+	struct tconn *prev, *next; /* in srv->hs or srv->open */
 	struct tconn *reap_next;
-	struct src *src;		/* while handshaking */
-	char addr[64];			/* the peer's address, for logs */
+	struct src *src; /* while handshaking */
+	char addr[64];	 /* the peer's address, for logs */
 	long long deadline;
-	uint32_t events;		/* the epoll interest set now */
-	char host[256];			/* H, from the certificate */
-	char user[65];			/* PEER_USER: the certificate's CN */
-	struct login_session *login;	/* PEER_ANON: a login under way */
+	uint32_t events;	     /* the epoll interest set now */
+	char host[256];		     /* H, from the certificate */
+	char user[65];		     /* PEER_USER: the certificate's CN */
+	struct login_session *login; /* PEER_ANON: a login under way */
 	char *in;
 	size_t inlen, incap;
 	char *out;
 	size_t outlen, outoff;
-	bool busy;			/* a call is in flight */
-	bool close_after;		/* close once out is written */
-	bool reaped;			/* closed, past reap(), call in flight */
+	bool busy;	  /* a call is in flight */
+	bool close_after; /* close once out is written */
+	bool reaped;	  /* closed, past reap(), call in flight */
 };
 /* ---- configuration ---------------------------------------------------- */
 
@@ -199,7 +203,7 @@ parse_listen(json_t *v, struct tls_config *c, struct brk_error *err)
 	free(c->listen_host);
 	free(c->listen_port);
 	c->listen_host = NULL;
-	c->listen_port = NULL;	/* not freed twice if strndup() fails */
+	c->listen_port = NULL; /* not freed twice if strndup() fails */
 	if (!(hend - h == 1 && *h == '*') &&
 	    (c->listen_host = strndup(h, (size_t)(hend - h))) == NULL)
 		return BRK_ERR_NOMEM;
@@ -207,13 +211,14 @@ parse_listen(json_t *v, struct tls_config *c, struct brk_error *err)
 		return BRK_ERR_NOMEM;
 	return 0;
 bad:
-	return brk_error_set(err, BRK_ERR_INVALID, "config: tls.listen must be "
+	return brk_error_set(err, BRK_ERR_INVALID,
+	    "config: tls.listen must be "
 	    "\"HOST:PORT\" (HOST a name, an address, [v6] or *)");
 }
 
 int
-tls_config_parse(json_t *section, struct tls_config **out,
-    struct brk_error *err)
+tls_config_parse(
+    json_t *section, struct tls_config **out, struct brk_error *err)
 {
 	struct tls_config *c = NULL;
 	const char *key;
@@ -234,7 +239,7 @@ tls_config_parse(json_t *section, struct tls_config **out,
 	c->max_unauthenticated = 512;
 	c->max_unauthenticated_per_source = 16;
 	c->ticket_lifetime = 300;
-	json_object_foreach(section, key, v) {
+	json_object_foreach (section, key, v) {
 		if (strcmp(key, "listen") == 0)
 			r = parse_listen(v, c, err);
 		else if (strcmp(key, "cert") == 0)
@@ -244,22 +249,24 @@ tls_config_parse(json_t *section, struct tls_config **out,
 		else if (strcmp(key, "client_ca") == 0)
 			r = config_get_str("tls", v, key, &c->client_ca, err);
 		else if (strcmp(key, "max_connections") == 0)
-			r = config_get_int("tls", v, key, 1, TLS_MAX_CONNS_LIMIT,
-			    &c->max_connections, err);
+			r = config_get_int("tls", v, key, 1,
+			    TLS_MAX_CONNS_LIMIT, &c->max_connections, err);
 		else if (strcmp(key, "timeout") == 0)
-			r = config_get_int("tls", v, key, 1, 300, &c->timeout, err);
+			r = config_get_int(
+			    "tls", v, key, 1, 300, &c->timeout, err);
 		else if (strcmp(key, "handshake_timeout_ms") == 0)
 			r = config_get_int("tls", v, key, 100, 60000,
 			    &c->handshake_timeout_ms, err);
 		else if (strcmp(key, "max_unauthenticated") == 0)
-			r = config_get_int("tls", v, key, 1, TLS_MAX_UNAUTH_LIMIT,
-			    &c->max_unauthenticated, err);
+			r = config_get_int("tls", v, key, 1,
+			    TLS_MAX_UNAUTH_LIMIT, &c->max_unauthenticated, err);
 		else if (strcmp(key, "max_unauthenticated_per_source") == 0)
-			r = config_get_int("tls", v, key, 1, TLS_MAX_UNAUTH_LIMIT,
+			r = config_get_int("tls", v, key, 1,
+			    TLS_MAX_UNAUTH_LIMIT,
 			    &c->max_unauthenticated_per_source, err);
 		else if (strcmp(key, "ticket_lifetime") == 0)
-			r = config_get_int("tls", v, key, 0, 86400,
-			    &c->ticket_lifetime, err);
+			r = config_get_int(
+			    "tls", v, key, 0, 86400, &c->ticket_lifetime, err);
 		else
 			r = brk_error_set(err, BRK_ERR_INVALID,
 			    "config: tls: unknown key \"%.64s\"", key);
@@ -269,7 +276,8 @@ tls_config_parse(json_t *section, struct tls_config **out,
 	r = BRK_ERR_INVALID;
 	if (c->listen_port == NULL || c->cert == NULL || c->key == NULL ||
 	    c->client_ca == NULL) {
-		brk_error_set(err, r, "config: tls needs \"listen\", \"cert\", "
+		brk_error_set(err, r,
+		    "config: tls needs \"listen\", \"cert\", "
 		    "\"key\" and \"client_ca\"");
 		goto out;
 	}
@@ -309,10 +317,11 @@ check_key_file(const char *path, struct brk_error *err)
 	struct stat st;
 
 	if (stat(path, &st) != 0)
-		return brk_error_set(err, BRK_ERR_IO, "tls key %s: %s", path,
-		    strerror(errno));
+		return brk_error_set(
+		    err, BRK_ERR_IO, "tls key %s: %s", path, strerror(errno));
 	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0)
-		return brk_error_set(err, BRK_ERR_PERM, "tls key %s must be a "
+		return brk_error_set(err, BRK_ERR_PERM,
+		    "tls key %s must be a "
 		    "regular file with mode 0600 or stricter (it is %04o)",
 		    path, (unsigned)(st.st_mode & 07777));
 	return 0;
@@ -348,39 +357,42 @@ make_ctx(const struct tls_config *cfg, struct userca *uca, SSL_CTX **out,
 		goto out;
 	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert) != 1) {
-		brk_error_set(err, r, "tls: cannot load certificate %s",
-		    cfg->cert);
+		brk_error_set(
+		    err, r, "tls: cannot load certificate %s", cfg->cert);
 		goto out;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
-		brk_error_set(err, r, "tls: %s is not an unencrypted key "
-		    "matching %s", cfg->key, cfg->cert);
+		brk_error_set(err, r,
+		    "tls: %s is not an unencrypted key "
+		    "matching %s",
+		    cfg->key, cfg->cert);
 		goto out;
 	}
 	if (SSL_CTX_load_verify_locations(ctx, cfg->client_ca, NULL) != 1 ||
 	    (names = SSL_load_client_CA_file(cfg->client_ca)) == NULL) {
-		brk_error_set(err, r, "tls: cannot load client_ca %s",
-		    cfg->client_ca);
+		brk_error_set(
+		    err, r, "tls: cannot load client_ca %s", cfg->client_ca);
 		goto out;
 	}
-	SSL_CTX_set_client_CA_list(ctx, names);	/* takes names */
+	SSL_CTX_set_client_CA_list(ctx, names); /* takes names */
 	/*
 	 * People's login certificates chain to the user CA, hosts' to
 	 * client_ca; which one signed a peer decides its kind (hs_done).  A
 	 * peer without a certificate is let in to run "login" alone, under
 	 * the caps of unauthenticated peers.
 	 */
-	if (X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx),
-	    userca_cert(uca)) != 1 ||
+	if (X509_STORE_add_cert(
+		SSL_CTX_get_cert_store(ctx), userca_cert(uca)) != 1 ||
 	    SSL_CTX_add_client_CA(ctx, userca_cert(uca)) != 1)
 		goto out;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_note);
 	SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
 	/* partial writes: a reply leaves as the socket takes it; released
 	 * buffers: an idle or handshaking peer costs no 16k record buffers */
-	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_mode(ctx,
+	    SSL_MODE_ENABLE_PARTIAL_WRITE |
+		SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	/* 0-RTT data could be replayed; a check must be asked afresh */
 	SSL_CTX_set_max_early_data(ctx, 0);
 	if (cfg->ticket_lifetime > 0) {
@@ -395,11 +407,11 @@ make_ctx(const struct tls_config *cfg, struct userca *uca, SSL_CTX **out,
 		 */
 		SSL_CTX_set_num_tickets(ctx, 1);
 		SSL_CTX_set_timeout(ctx, (long)cfg->ticket_lifetime);
-		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER |
-		    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+		SSL_CTX_set_session_cache_mode(ctx,
+		    SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL_STORE);
 		if (SSL_CTX_set_session_id_context(ctx,
-		    (const unsigned char *)TLS_SID_CTX,
-		    sizeof(TLS_SID_CTX) - 1) != 1)
+			(const unsigned char *)TLS_SID_CTX,
+			sizeof(TLS_SID_CTX) - 1) != 1)
 			goto out;
 	} else {
 		SSL_CTX_set_num_tickets(ctx, 0);
@@ -423,19 +435,21 @@ listen_tcp(const struct tls_config *cfg, int *out, struct brk_error *err)
 	int fd = -1, one = 1, g, r = BRK_ERR_IO, e = 0;
 
 	*out = -1;
-	if ((g = getaddrinfo(cfg->listen_host, cfg->listen_port, &hints,
-	    &res)) != 0) {
+	if ((g = getaddrinfo(
+		 cfg->listen_host, cfg->listen_port, &hints, &res)) != 0) {
 		brk_error_set(err, r, "tls: cannot resolve %s: %s",
-		    cfg->listen_host ? cfg->listen_host : "*",
-		    gai_strerror(g));
+		    cfg->listen_host ? cfg->listen_host : "*", gai_strerror(g));
 		goto out;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
-		    SOCK_NONBLOCK, ai->ai_protocol);
-		if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-		    sizeof(one)) == 0 && bind(fd, ai->ai_addr,
-		    ai->ai_addrlen) == 0 && listen(fd, 1024) == 0)
+		fd = socket(ai->ai_family,
+		    ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    ai->ai_protocol);
+		if (fd >= 0 &&
+		    setsockopt(
+			fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+		    bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    listen(fd, 1024) == 0)
 			break;
 		e = errno;
 		if (fd >= 0)
@@ -444,8 +458,8 @@ listen_tcp(const struct tls_config *cfg, int *out, struct brk_error *err)
 	}
 	if (fd < 0) {
 		brk_error_set(err, r, "tls: cannot listen on %s:%s: %s",
-		    cfg->listen_host ? cfg->listen_host : "*",
-		    cfg->listen_port, strerror(e));
+		    cfg->listen_host ? cfg->listen_host : "*", cfg->listen_port,
+		    strerror(e));
 		goto out;
 	}
 	*out = fd;
@@ -525,11 +539,12 @@ log_drops(struct tls_server *t)
 	long long now = deadline_now_ms();
 
 	if ((t->dropped_timeout == 0 && t->dropped_full == 0 &&
-	    t->refused_source == 0) || now - t->drops_logged_ms < 1000)
+		t->refused_source == 0) ||
+	    now - t->drops_logged_ms < 1000)
 		return;
 	t->drops_logged_ms = now;
 	log_warn("event=tls_dropped handshake_timeout=%lu "
-	    "max_unauthenticated=%lu max_unauthenticated_per_source=%lu",
+		 "max_unauthenticated=%lu max_unauthenticated_per_source=%lu",
 	    t->dropped_timeout, t->dropped_full, t->refused_source);
 	t->dropped_timeout = t->dropped_full = t->refused_source = 0;
 }
@@ -537,8 +552,8 @@ log_drops(struct tls_server *t)
 /* The source a peer is counted under: its IPv4 address (also when mapped
  * into IPv6) or its IPv6 /64, which one party usually holds whole. */
 static void
-src_of(const struct sockaddr_storage *ss, unsigned char key[8],
-    size_t *keylen, char *addr, size_t addrlen)
+src_of(const struct sockaddr_storage *ss, unsigned char key[8], size_t *keylen,
+    char *addr, size_t addrlen)
 {
 	const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
 	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
@@ -564,7 +579,7 @@ src_of(const struct sockaddr_storage *ss, unsigned char key[8],
 static size_t
 src_bucket(const unsigned char *key, size_t len)
 {
-	uint32_t h = 2166136261u;	/* FNV-1a */
+	uint32_t h = 2166136261u; /* FNV-1a */
 	size_t i;
 
 	for (i = 0; i < len; i++)
@@ -600,7 +615,7 @@ src_put(struct tls_server *t, struct src *s)
 	if (s == NULL || --s->count > 0)
 		return;
 	for (pp = &t->srcs[src_bucket(s->key, s->keylen)]; *pp != NULL;
-	    pp = &(*pp)->next)
+	     pp = &(*pp)->next)
 		if (*pp == s) {
 			*pp = s->next;
 			break;
@@ -648,7 +663,7 @@ conn_close(struct tconn *tc)
 		list_del(&t->open, tc);
 		if (unauth(tc))
 			t->nunauth--;
-		src_put(t, tc->src);	/* a PEER_ANON still counts */
+		src_put(t, tc->src); /* a PEER_ANON still counts */
 		tc->src = NULL;
 	}
 	login_drop(tc->login);
@@ -657,7 +672,7 @@ conn_close(struct tconn *tc)
 	epoll_ctl(t->epfd, EPOLL_CTL_DEL, tc->fd, NULL);
 	if (tc->ssl != NULL) {
 		if (SSL_is_init_finished(tc->ssl))
-			SSL_shutdown(tc->ssl);	/* one try, never a wait */
+			SSL_shutdown(tc->ssl); /* one try, never a wait */
 		SSL_free(tc->ssl);
 		tc->ssl = NULL;
 	}
@@ -682,7 +697,7 @@ reap(struct tls_server *t)
 		t->reap = tc->reap_next;
 		tc->reap_next = NULL;
 		if (tc->busy)
-			tc->reaped = true;	/* drain_done() frees it */
+			tc->reaped = true; /* drain_done() frees it */
 		else
 			free(tc);
 	}
@@ -728,7 +743,7 @@ cert_host(X509 *x, char *out, size_t outlen)
 	idx = X509_NAME_get_index_by_NID(subj, NID_commonName, -1);
 	if (idx >= 0) {
 		if (X509_NAME_get_index_by_NID(subj, NID_commonName, idx) >= 0)
-			goto out;	/* two CNs: ambiguous */
+			goto out; /* two CNs: ambiguous */
 		d = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, idx));
 		r = take_name(ASN1_STRING_get0_data(d), ASN1_STRING_length(d),
 		    out, outlen);
@@ -740,7 +755,7 @@ cert_host(X509 *x, char *out, size_t outlen)
 		if (gn->type != GEN_DNS)
 			continue;
 		if (n++ > 0) {
-			r = BRK_ERR_INVALID;	/* several: ambiguous */
+			r = BRK_ERR_INVALID; /* several: ambiguous */
 			goto out;
 		}
 		r = take_name(ASN1_STRING_get0_data(gn->d.dNSName),
@@ -774,36 +789,45 @@ cert_user(X509 *x, char *out, size_t outlen)
 
 /* The one rule of this transport: a host asks only about itself. */
 static int
-host_may(const struct tconn *tc, const struct proto_req *req,
-    struct brk_error *err)
+host_may(
+    const struct tconn *tc, const struct proto_req *req, struct brk_error *err)
 {
 	const char *res = NULL, *host = NULL;
 	char want[300];
 
 	snprintf(want, sizeof(want), "host:%s", tc->host);
 	if (req->as != NULL)
-		return brk_error_set(err, BRK_ERR_DENIED, "a host may not act "
+		return brk_error_set(err, BRK_ERR_DENIED,
+		    "a host may not act "
 		    "as a user (\"as\")");
 	if (strcmp(req->op, "check") == 0) {
-		if (proto_arg_str(req->args, "resource", true, 300, &res,
-		    NULL) != 0 || strcmp(res, want) != 0)
-			return brk_error_set(err, BRK_ERR_DENIED, "host %s may "
-			    "only check resource %s", tc->host, want);
-		if (proto_arg_str(req->args, "user", true, 64, &res,
-		    NULL) != 0)
-			return brk_error_set(err, BRK_ERR_INVALID, "a host's "
+		if (proto_arg_str(
+			req->args, "resource", true, 300, &res, NULL) != 0 ||
+		    strcmp(res, want) != 0)
+			return brk_error_set(err, BRK_ERR_DENIED,
+			    "host %s may "
+			    "only check resource %s",
+			    tc->host, want);
+		if (proto_arg_str(req->args, "user", true, 64, &res, NULL) != 0)
+			return brk_error_set(err, BRK_ERR_INVALID,
+			    "a host's "
 			    "check names the \"user\"");
 		return 0;
 	}
 	if (strcmp(req->op, "snapshot") == 0) {
-		if (proto_arg_str(req->args, "host", true, 300, &host,
-		    NULL) != 0 || strcmp(host, tc->host) != 0)
-			return brk_error_set(err, BRK_ERR_DENIED, "host %s may "
-			    "only ask for its own snapshot", tc->host);
+		if (proto_arg_str(req->args, "host", true, 300, &host, NULL) !=
+			0 ||
+		    strcmp(host, tc->host) != 0)
+			return brk_error_set(err, BRK_ERR_DENIED,
+			    "host %s may "
+			    "only ask for its own snapshot",
+			    tc->host);
 		return 0;
 	}
-	return brk_error_set(err, BRK_ERR_DENIED, "over TLS a host may only "
-	    "use the ops check and snapshot, not \"%.64s\"", req->op);
+	return brk_error_set(err, BRK_ERR_DENIED,
+	    "over TLS a host may only "
+	    "use the ops check and snapshot, not \"%.64s\"",
+	    req->op);
 }
 
 /* ---- one connection ---------------------------------------------------- */
@@ -833,7 +857,7 @@ queue_out(struct tconn *tc, char *line, size_t len)
 		tc->close_after = true;
 		return;
 	}
-	if (tc->outoff == tc->outlen) {	/* the usual case: nothing queued */
+	if (tc->outoff == tc->outlen) { /* the usual case: nothing queued */
 		free(tc->out);
 		tc->out = line;
 		tc->outlen = len;
@@ -885,7 +909,7 @@ deliver_tls(struct call *c, char *line, size_t len)
 	dn->line = line;
 	dn->len = len;
 	pthread_mutex_lock(&t->lock);
-	wake = t->done_head == NULL;	/* the loop drains all at once */
+	wake = t->done_head == NULL; /* the loop drains all at once */
 	if (t->done_tail != NULL)
 		t->done_tail->next = dn;
 	else
@@ -918,7 +942,7 @@ drain_done(struct tls_server *t)
 		tc->busy = false;
 		if (tc->st == TC_CLOSED) {
 			free(dn->line);
-			if (tc->reaped)	/* else reap() frees it */
+			if (tc->reaped) /* else reap() frees it */
 				free(tc);
 		} else {
 			queue_out(tc, dn->line, dn->len);
@@ -966,15 +990,15 @@ user_job(void *arg)
 {
 	struct brk_error err = { { 0 } };
 	struct call *call = arg;
-	struct tconn *tc = call->conn;	/* tc->user is fixed while busy */
+	struct tconn *tc = call->conn; /* tc->user is fixed while busy */
 	struct store_txn *rtxn = NULL;
 	const char *as = call->req->as;
 	size_t i;
 	bool may;
 	int r;
 
-	if ((r = ident_from_name(call->d->ident, tc->user, &call->caller,
-	    &err)) != 0) {
+	if ((r = ident_from_name(
+		 call->d->ident, tc->user, &call->caller, &err)) != 0) {
 		call_fail(call, r == BRK_ERR_NOTFOUND ? BRK_ERR_DENIED : r,
 		    "%s", err.msg[0] ? err.msg : "unknown user");
 		return;
@@ -983,13 +1007,15 @@ user_job(void *arg)
 		r = ident_copy(&call->who, &call->caller);
 	else {
 		may = call->caller.in_nss && call->caller.uid == 0;
-		for (i = 0; call->caller.in_nss &&
-		    i < call->d->cfg->ndelegates; i++)
-			may = may || call->d->cfg->delegates[i] ==
-			    call->caller.uid;
+		for (i = 0; call->caller.in_nss && i < call->d->cfg->ndelegates;
+		     i++)
+			may = may ||
+			    call->d->cfg->delegates[i] == call->caller.uid;
 		if (!may) {
-			call_fail(call, BRK_ERR_DENIED, "%s may not act as "
-			    "another user (not a delegate)", call->caller.name);
+			call_fail(call, BRK_ERR_DENIED,
+			    "%s may not act as "
+			    "another user (not a delegate)",
+			    call->caller.name);
 			return;
 		}
 		r = ident_from_name(call->d->ident, as, &call->who, &err);
@@ -998,8 +1024,8 @@ user_job(void *arg)
 		call->delegated = true;
 	}
 	if (r != 0) {
-		call_fail(call, r, "%s", err.msg[0] ? err.msg :
-		    brk_strerror(r));
+		call_fail(
+		    call, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
 		return;
 	}
 	call->rtxn = &rtxn;
@@ -1015,7 +1041,8 @@ start_user_call(struct tconn *tc, struct proto_req *req)
 
 	if (strcmp(req->op, "login") == 0 ||
 	    strcmp(req->op, "login.answer") == 0) {
-		queue_error(tc, req->id, BRK_ERR_STATE, "already logged in "
+		queue_error(tc, req->id, BRK_ERR_STATE,
+		    "already logged in "
 		    "(this connection has a login certificate)");
 		proto_req_free(req);
 		return;
@@ -1034,15 +1061,20 @@ start_login_call(struct tconn *tc, struct proto_req *req)
 	struct call *call;
 	bool first = strcmp(req->op, "login") == 0;
 
-	if (req->as != NULL || !(first ? tc->login == NULL :
-	    strcmp(req->op, "login.answer") == 0 && tc->login != NULL)) {
+	if (req->as != NULL ||
+	    !(first ? tc->login == NULL :
+		      strcmp(req->op, "login.answer") == 0 &&
+			tc->login != NULL)) {
 		if (log_ok(t))
 			log_warn("event=tls_refused addr=%s op=%.64s why=\"no "
-			    "client certificate\"", tc->addr, req->op);
-		queue_error(tc, req->id, BRK_ERR_DENIED, first ?
-		    "one login per connection" : "not logged in: run "
-		    "broker login (a connection without a login certificate "
-		    "may only log in)");
+				 "client certificate\"",
+			    tc->addr, req->op);
+		queue_error(tc, req->id, BRK_ERR_DENIED,
+		    first ?
+			"one login per connection" :
+			"not logged in: run "
+			"broker login (a connection without a login certificate "
+			"may only log in)");
 		tc->close_after = true;
 		proto_req_free(req);
 		return;
@@ -1083,11 +1115,12 @@ run_line(struct tconn *tc, size_t len)
 		start_login_call(tc, req);
 		return;
 	case PEER_STALE:
-		queue_error(tc, req->id, BRK_ERR_DENIED, tc->host[0] != '\0' &&
-		    strstr(tc->host, "expired") != NULL ? "your login "
-		    "certificate has expired: log in again (broker login)" :
-		    "your login certificate is no longer accepted: log in "
-		    "again (broker login)");
+		queue_error(tc, req->id, BRK_ERR_DENIED,
+		    tc->host[0] != '\0' && strstr(tc->host, "expired") != NULL ?
+			"your login "
+			"certificate has expired: log in again (broker login)" :
+			"your login certificate is no longer accepted: log in "
+			"again (broker login)");
 		tc->close_after = true;
 		proto_req_free(req);
 		return;
@@ -1126,8 +1159,8 @@ run_line(struct tconn *tc, size_t len)
 	tc->busy = true;
 	t->inflight++;
 	touch(tc);
-	ops_dispatch(call);	/* the reply comes back through drain_done() */
-	store_read_end(t->rtxn);	/* never pin a snapshot between calls */
+	ops_dispatch(call);	 /* the reply comes back through drain_done() */
+	store_read_end(t->rtxn); /* never pin a snapshot between calls */
 }
 
 /*
@@ -1147,8 +1180,9 @@ open_pump(struct tconn *tc)
 	while (tc->st == TC_OPEN) {
 		if (tc->outoff < tc->outlen) {
 			n = SSL_write(tc->ssl, tc->out + tc->outoff,
-			    tc->outlen - tc->outoff > INT_MAX ? INT_MAX :
-			    (int)(tc->outlen - tc->outoff));
+			    tc->outlen - tc->outoff > INT_MAX ?
+				INT_MAX :
+				(int)(tc->outlen - tc->outoff));
 			if (n > 0) {
 				tc->outoff += (size_t)n;
 				touch(tc);
@@ -1162,7 +1196,7 @@ open_pump(struct tconn *tc)
 		if (tc->close_after)
 			goto close;
 		if (tc->busy)
-			break;	/* want 0: only errors and hang-ups wake us */
+			break; /* want 0: only errors and hang-ups wake us */
 		if ((nl = memchr(tc->in, '\n', tc->inlen)) != NULL) {
 			len = (size_t)(nl - tc->in);
 			if (len > 0)
@@ -1172,28 +1206,29 @@ open_pump(struct tconn *tc)
 			continue;
 		}
 		if (tc->inlen >= TLS_IN_CAP) {
-			queue_error(tc, "", BRK_ERR_TOOBIG, "line longer than "
+			queue_error(tc, "", BRK_ERR_TOOBIG,
+			    "line longer than "
 			    "65536 bytes");
 			tc->close_after = true;
 			continue;
 		}
 		if (tc->inlen == tc->incap) {
 			ncap = tc->incap * 2 > TLS_IN_CAP ? TLS_IN_CAP :
-			    tc->incap * 2;
+							    tc->incap * 2;
 			if ((nb = realloc(tc->in, ncap)) == NULL)
 				goto close;
 			tc->in = nb;
 			tc->incap = ncap;
 		}
-		n = SSL_read(tc->ssl, tc->in + tc->inlen,
-		    (int)(tc->incap - tc->inlen));
+		n = SSL_read(
+		    tc->ssl, tc->in + tc->inlen, (int)(tc->incap - tc->inlen));
 		if (n > 0) {
 			tc->inlen += (size_t)n;
 			touch(tc);
 			continue;
 		}
 		if ((want = ssl_want(tc, n)) == 0)
-			goto close;	/* closed by the peer, or broken */
+			goto close; /* closed by the peer, or broken */
 		break;
 	}
 	if (tc->st == TC_OPEN)
@@ -1241,11 +1276,13 @@ hs_done(struct tconn *tc)
 	/* peers without a (good) certificate never take the places of
 	 * authenticated ones: they have max_unauthenticated of their own */
 	if (unauth(tc) ? t->nunauth >= t->cfg->max_unauthenticated :
-	    t->open.n - t->nunauth >= t->cfg->max_connections) {
+			 t->open.n - t->nunauth >= t->cfg->max_connections) {
 		if (log_ok(t))
 			log_warn("event=tls_busy host=%s addr=%s why=\"%s "
-			    "reached\"", tc->host, tc->addr, unauth(tc) ?
-			    "max_unauthenticated" : "max_connections");
+				 "reached\"",
+			    tc->host, tc->addr,
+			    unauth(tc) ? "max_unauthenticated" :
+					 "max_connections");
 		conn_close(tc);
 		return;
 	}
@@ -1267,15 +1304,15 @@ hs_done(struct tconn *tc)
 	if (unauth(tc))
 		t->nunauth++;
 	log_debug("event=tls_connected host=%s user=%s addr=%s resumed=%s",
-	    tc->host, tc->user, tc->addr, SSL_session_reused(tc->ssl) ?
-	    "yes" : "no");
-	open_pump(tc);	/* the request may have come with the handshake */
+	    tc->host, tc->user, tc->addr,
+	    SSL_session_reused(tc->ssl) ? "yes" : "no");
+	open_pump(tc); /* the request may have come with the handshake */
 	return;
 refuse:
 	if (log_ok(t))
 		log_warn("event=tls_refused addr=%s why=\"%s\"", tc->addr,
-		    X509_verify_cert_error_string(SSL_get_verify_result(
-		    tc->ssl)));
+		    X509_verify_cert_error_string(
+			SSL_get_verify_result(tc->ssl)));
 	conn_close(tc);
 }
 
@@ -1342,8 +1379,7 @@ new_conn(struct tls_server *t, int fd, const struct sockaddr_storage *ss)
 	snprintf(tc->addr, sizeof(tc->addr), "%s", addr);
 	/* replies and handshake flights are whole messages: send them now */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if ((tc->ssl = SSL_new(t->ctx)) == NULL ||
-	    SSL_set_fd(tc->ssl, fd) != 1)
+	if ((tc->ssl = SSL_new(t->ctx)) == NULL || SSL_set_fd(tc->ssl, fd) != 1)
 		goto fail;
 	SSL_set_accept_state(tc->ssl);
 	ev.data.ptr = tc;
@@ -1361,7 +1397,7 @@ fail:
 	if (tc != NULL)
 		SSL_free(tc->ssl);
 	free(tc);
-	src_put(t, s);		/* counted above whenever s is set */
+	src_put(t, s); /* counted above whenever s is set */
 	close(fd);
 	ERR_clear_error();
 }
@@ -1369,7 +1405,7 @@ fail:
 static void
 accept_some(struct tls_server *t)
 {
-	struct sockaddr_storage ss = { 0 };	/* accept4() fills it */
+	struct sockaddr_storage ss = { 0 }; /* accept4() fills it */
 	socklen_t sl;
 	int i, fd;
 
@@ -1383,8 +1419,9 @@ accept_some(struct tls_server *t)
 		}
 		if (errno == EINTR || errno == ECONNABORTED)
 			continue;
-		if ((errno == EMFILE || errno == ENFILE) && t->hs.head != NULL) {
-			t->dropped_full++;	/* a descriptor for a newcomer */
+		if ((errno == EMFILE || errno == ENFILE) &&
+		    t->hs.head != NULL) {
+			t->dropped_full++; /* a descriptor for a newcomer */
 			conn_close(t->hs.head);
 			continue;
 		}
@@ -1393,14 +1430,14 @@ accept_some(struct tls_server *t)
 			 * stop listening a moment rather than spin */
 			if (log_ok(t))
 				log_warn("event=tls_busy why=\"out of file "
-				    "descriptors\"");
+					 "descriptors\"");
 			epoll_ctl(t->epfd, EPOLL_CTL_DEL, t->lfd, NULL);
 			t->accepting = false;
 			t->accept_resume_ms = deadline_now_ms() +
 			    TLS_EMFILE_PAUSE_MS;
 		} else if (errno != EAGAIN && errno != EWOULDBLOCK)
-			log_error("event=tls_accept error=\"%s\"",
-			    strerror(errno));
+			log_error(
+			    "event=tls_accept error=\"%s\"", strerror(errno));
 		return;
 	}
 }
@@ -1417,11 +1454,11 @@ expire(struct tls_server *t)
 		t->dropped_timeout++;
 		conn_close(tc);
 	}
-	for (guard = t->open.n; (tc = t->open.head) != NULL &&
-	    tc->deadline <= now && guard > 0; guard--) {
-		if (tc->busy || (tc->login != NULL &&
-		    login_waiting(tc->login)))
-			touch(tc);	/* waiting on us, or on a person
+	for (guard = t->open.n;
+	     (tc = t->open.head) != NULL && tc->deadline <= now && guard > 0;
+	     guard--) {
+		if (tc->busy || (tc->login != NULL && login_waiting(tc->login)))
+			touch(tc); /* waiting on us, or on a person
 					 * (answer_timeout bounds that) */
 		else {
 			log_debug("event=tls_idle_closed host=%s", tc->host);
@@ -1460,7 +1497,7 @@ begin_stop(struct tls_server *t)
 	for (tc = t->open.head; tc != NULL; tc = next) {
 		next = tc->next;
 		if (tc->busy)
-			tc->close_after = true;	/* after its reply */
+			tc->close_after = true; /* after its reply */
 		else
 			conn_close(tc);
 	}
@@ -1486,8 +1523,8 @@ loop_main(void *arg)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			log_error("event=tls_epoll error=\"%s\"",
-			    strerror(errno));
+			log_error(
+			    "event=tls_epoll error=\"%s\"", strerror(errno));
 			break;
 		}
 		/* first replies, the stop signal and authenticated hosts */
@@ -1504,8 +1541,9 @@ loop_main(void *arg)
 			drain_done(t);
 		for (i = 0; i < n; i++) {
 			tc = ev[i].data.ptr;
-			if (tc == (void *)&t->stopfd || tc == (void *)&t->evfd ||
-			    tc == (void *)&t->lfd || tc->st != TC_OPEN)
+			if (tc == (void *)&t->stopfd ||
+			    tc == (void *)&t->evfd || tc == (void *)&t->lfd ||
+			    tc->st != TC_OPEN)
 				continue;
 			e = ev[i].events;
 			if ((e & (EPOLLERR | EPOLLHUP)) != 0 &&
@@ -1518,8 +1556,9 @@ loop_main(void *arg)
 		hs_steps = 0;
 		for (i = 0; i < n && hs_steps < TLS_HS_PER_BATCH; i++) {
 			tc = ev[i].data.ptr;
-			if (tc == (void *)&t->stopfd || tc == (void *)&t->evfd ||
-			    tc == (void *)&t->lfd || tc->st != TC_HANDSHAKE)
+			if (tc == (void *)&t->stopfd ||
+			    tc == (void *)&t->evfd || tc == (void *)&t->lfd ||
+			    tc->st != TC_HANDSHAKE)
 				continue;
 			hs_steps++;
 			hs_step(tc);
@@ -1543,9 +1582,11 @@ raise_nofile(const struct tls_config *cfg)
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
 		return;
 	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ?
-	    need : rl.rlim_max;
+	    need :
+	    rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < need)
-		log_warn("event=tls_nofile limit=%llu need=%llu why=\"the "
+		log_warn(
+		    "event=tls_nofile limit=%llu need=%llu why=\"the "
 		    "descriptor limit is below the TLS caps; handshakes are "
 		    "dropped early when it runs out\"",
 		    (unsigned long long)rl.rlim_cur, (unsigned long long)need);
@@ -1560,7 +1601,8 @@ tls_start(struct brokerd *d, struct tls_server **out, struct brk_error *err)
 
 	*out = NULL;
 	if (d->cfg->tls == NULL)
-		return brk_error_set(err, BRK_ERR_INVALID, "tls: not configured");
+		return brk_error_set(
+		    err, BRK_ERR_INVALID, "tls: not configured");
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return r;
 	t->d = d;
@@ -1591,18 +1633,17 @@ tls_start(struct brokerd *d, struct tls_server **out, struct brk_error *err)
 		goto io;
 	t->started = true;
 	log_info("event=tls_ready listen=%s:%s max_connections=%d "
-	    "max_unauthenticated=%d max_unauthenticated_per_source=%d "
-	    "handshake_timeout_ms=%d ticket_lifetime=%d",
+		 "max_unauthenticated=%d max_unauthenticated_per_source=%d "
+		 "handshake_timeout_ms=%d ticket_lifetime=%d",
 	    t->cfg->listen_host ? t->cfg->listen_host : "*",
 	    t->cfg->listen_port, t->cfg->max_connections,
-	    t->cfg->max_unauthenticated,
-	    t->cfg->max_unauthenticated_per_source,
+	    t->cfg->max_unauthenticated, t->cfg->max_unauthenticated_per_source,
 	    t->cfg->handshake_timeout_ms, t->cfg->ticket_lifetime);
 	*out = t;
 	return 0;
 io:
-	brk_error_set(err, r, "tls: cannot start the listener: %s",
-	    strerror(errno));
+	brk_error_set(
+	    err, r, "tls: cannot start the listener: %s", strerror(errno));
 fail:
 	tls_stop(t);
 	return r;
@@ -1621,7 +1662,7 @@ tls_stop(struct tls_server *t)
 	if (t->stopfd >= 0 && write(t->stopfd, &one, sizeof(one)) < 0)
 		log_error("event=tls_stop error=\"%s\"", strerror(errno));
 	if (t->started)
-		pthread_join(t->loop, NULL);	/* waits for calls in flight */
+		pthread_join(t->loop, NULL); /* waits for calls in flight */
 	/* the loop left with nothing in flight; close what remains */
 	for (tc = t->open.head; tc != NULL; tc = next) {
 		next = tc->next;
@@ -1630,7 +1671,7 @@ tls_stop(struct tls_server *t)
 	while (t->hs.head != NULL)
 		conn_close(t->hs.head);
 	reap(t);
-	t->drops_logged_ms = 0;	/* the last counts, whatever the time */
+	t->drops_logged_ms = 0; /* the last counts, whatever the time */
 	log_drops(t);
 	for (b = 0; b < TLS_SRC_BUCKETS; b++)
 		for (s = t->srcs[b]; s != NULL; s = snext) {
@@ -1638,7 +1679,7 @@ tls_stop(struct tls_server *t)
 			free(s);
 		}
 	store_read_free(t->rtxn);
-	login_ctx_free(t->login);	/* waits for login threads */
+	login_ctx_free(t->login); /* waits for login threads */
 	SSL_CTX_free(t->ctx);
 	if (t->lfd >= 0)
 		close(t->lfd);

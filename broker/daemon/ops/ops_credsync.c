@@ -38,10 +38,15 @@ apply_cred_audit(struct store_txn *t, void *arg)
 	json_t *details = json_pack("{s:s}", "credential", a->credname);
 	int r;
 
-	r = audit_append(t, time_now(), &(struct audit_event){
-	    .action = a->action, .actor = a->actor, .caller = a->actor,
-	    .target = a->target, .user = a->user[0] ? a->user : NULL,
-	    .resource = a->resource, .details = details }, NULL);
+	r = audit_append(t, time_now(),
+	    &(struct audit_event){ .action = a->action,
+		.actor = a->actor,
+		.caller = a->actor,
+		.target = a->target,
+		.user = a->user[0] ? a->user : NULL,
+		.resource = a->resource,
+		.details = details },
+	    NULL);
 	json_decref(details);
 	return r;
 }
@@ -50,8 +55,8 @@ static void
 done_cred_audit(void *arg, int rc)
 {
 	if (rc != 0)
-		log_error("event=cred_audit_failed error=\"%s\"",
-		    brk_strerror(rc));
+		log_error(
+		    "event=cred_audit_failed error=\"%s\"", brk_strerror(rc));
 	free(arg);
 }
 
@@ -89,13 +94,15 @@ ops_cred_audit(struct brokerd *d, const char *action, const char *actor,
 	snprintf(a->user, sizeof(a->user), "%s", user != NULL ? user : "");
 	snprintf(a->target, sizeof(a->target), "%s", target);
 	snprintf(a->credname, sizeof(a->credname), "%s", credname);
-	log_info("event=%s resource=%s credential=%s", action, resource,
-	    credname);
+	log_info(
+	    "event=%s resource=%s credential=%s", action, resource, credname);
 	pthread_mutex_lock(&audit_lock);
-	if (audit_stopped || writer_submit(d->writer, apply_cred_audit,
-	    done_cred_audit, a) != 0) {
+	if (audit_stopped ||
+	    writer_submit(d->writer, apply_cred_audit, done_cred_audit, a) !=
+		0) {
 		log_error("event=cred_audit_failed action=%s credential=%s "
-		    "error=\"brokerd is stopping\"", action, credname);
+			  "error=\"brokerd is stopping\"",
+		    action, credname);
 		free(a);
 	}
 	pthread_mutex_unlock(&audit_lock);
@@ -118,8 +125,10 @@ blocked(struct live_fill *f, const struct request *r)
 	struct brk_error ierr;
 	struct escalation esc;
 	struct ident who;
-	struct cover cv = { .policy = p->policy, .user = r->user,
-		.resource = r->resource, .rules = r->rules,
+	struct cover cv = { .policy = p->policy,
+		.user = r->user,
+		.resource = r->resource,
+		.rules = r->rules,
 		.serial = r->serial };
 	bool b = false;
 
@@ -152,8 +161,8 @@ add_live(uint64_t serial, void *arg)
 			return f->rc = BRK_ERR_NOMEM;
 		f->v = nv;
 	}
-	snprintf(f->v[f->n].resource, sizeof(f->v[f->n].resource), "%s",
-	    r.resource);
+	snprintf(
+	    f->v[f->n].resource, sizeof(f->v[f->n].resource), "%s", r.resource);
 	snprintf(f->v[f->n].user, sizeof(f->v[f->n].user), "%s", r.user);
 	f->v[f->n++].serial = r.serial;
 	return 0;
@@ -183,8 +192,7 @@ load_live(struct brokerd *d, void *arg, struct cred_live **live, size_t *n)
 }
 
 static void
-ended(void *arg, const char *resource, const char *user,
-    const char *credname)
+ended(void *arg, const char *resource, const char *user, const char *credname)
 {
 	struct brokerd *d = arg;
 	const char *id = strrchr(credname, '_');
@@ -216,10 +224,10 @@ void
 ops_cred_sync(struct brokerd *d)
 {
 	if (d->cfg->databases == NULL)
-		return;		/* no kind with outside state is in use */
+		return; /* no kind with outside state is in use */
 	__atomic_store_n(&credsync_again, 1, __ATOMIC_RELEASE);
 	if (__atomic_exchange_n(&credsync_queued, 1, __ATOMIC_ACQ_REL))
-		return;		/* the running job goes round again */
+		return; /* the running job goes round again */
 	__atomic_store_n(&credsync_last, time_now(), __ATOMIC_RELAXED);
 	workpool_submit(d->pool, credsync_job, d);
 }
@@ -234,8 +242,7 @@ ops_cred_tick(struct brokerd *d)
 
 int
 ops_cred_issue_into(struct brokerd *d, const struct request *r,
-    const struct sshkey *key, bool again, json_t *reply,
-    struct brk_error *err)
+    const struct sshkey *key, bool again, json_t *reply, struct brk_error *err)
 {
 	const struct cred_kind *k = cred_kind_for(r->resource);
 	char id[24], msg[700];
@@ -246,10 +253,11 @@ ops_cred_issue_into(struct brokerd *d, const struct request *r,
 	if ((rc = cred_issue(d, r, key, again, reply, err)) != 0) {
 		/* the grant stands: say so, and how to get them later */
 		snprintf(msg, sizeof(msg), "%s; run `broker cred %s` to %s",
-		    err->msg, id, rc == BRK_ERR_UNREACHABLE ? "retry" :
-		    "try again");
-		json_object_set_new(reply, rc == BRK_ERR_UNREACHABLE ?
-		    "cred_pending" : "cred_error", json_string(msg));
+		    err->msg, id,
+		    rc == BRK_ERR_UNREACHABLE ? "retry" : "try again");
+		json_object_set_new(reply,
+		    rc == BRK_ERR_UNREACHABLE ? "cred_pending" : "cred_error",
+		    json_string(msg));
 		return rc;
 	}
 	if (k->reconcile != NULL && (db = json_object_get(reply, "db")) != NULL)
