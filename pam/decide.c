@@ -37,8 +37,8 @@ copy_printable(char *dst, size_t dstlen, const char *s)
 	size_t i;
 
 	for (i = 0; s != NULL && s[i] != '\0' && i + 1 < dstlen; i++)
-		dst[i] = (s[i] >= ' ' && s[i] <= '~' && s[i] != '"') ?
-		    s[i] : '?';
+		dst[i] = (s[i] >= ' ' && s[i] <= '~' && s[i] != '"') ? s[i] :
+								       '?';
 	if (dstlen > 0)
 		dst[i] = '\0';
 }
@@ -60,28 +60,29 @@ read_result(json_t *res, const char *user, const char *resource,
 {
 	json_t *allowed = json_object_get(res, "allowed");
 	const char *ruser = json_string_value(json_object_get(res, "user"));
-	const char *rres = json_string_value(json_object_get(res,
-	    "resource"));
+	const char *rres = json_string_value(json_object_get(res, "resource"));
 	const char *why = json_string_value(json_object_get(res, "reason"));
 	const char *grant = json_string_value(json_object_get(res, "grant"));
 
 	if (!json_is_object(res) || !json_is_boolean(allowed) ||
 	    ruser == NULL || rres == NULL || strcmp(ruser, user) != 0 ||
 	    strcmp(rres, resource) != 0)
-		return brk_error_set(err, BRK_ERR_PROTOCOL, "the broker's "
-		    "answer is not a decision about %s on %s", user, resource);
+		return brk_error_set(err, BRK_ERR_PROTOCOL,
+		    "the broker's "
+		    "answer is not a decision about %s on %s",
+		    user, resource);
 	a->allowed = json_is_true(allowed);
-	copy_printable(a->reason, sizeof(a->reason), why != NULL ? why :
-	    (a->allowed ? "allowed" : "denied"));
+	copy_printable(a->reason, sizeof(a->reason),
+	    why != NULL ? why : (a->allowed ? "allowed" : "denied"));
 	copy_printable(a->grant, sizeof(a->grant), grant);
 	return 0;
 }
 
 int
-pb_ask_broker(const struct pb_opts *o, const char *user,
-    const char *resource, struct pb_answer *a, struct brk_error *err)
+pb_ask_broker(const struct pb_opts *o, const char *user, const char *resource,
+    struct pb_answer *a, struct brk_error *err)
 {
-	struct client_tls tls = { o->ca, o->cert, o->key };
+	struct client_tls tls = { o->ca, o->cert, o->key, NULL };
 	long long deadline = deadline_now_ms() + o->timeout_ms, left;
 	struct client *c = NULL;
 	json_t *args = NULL, *res = NULL;
@@ -91,15 +92,15 @@ pb_ask_broker(const struct pb_opts *o, const char *user,
 	memset(a, 0, sizeof(*a));
 	a->source = "broker";
 	if (o->use_tls)
-		r = client_open_tls(o->tls_host, o->tls_port, &tls,
-		    o->timeout_ms, &c, err);
+		r = client_open_tls(
+		    o->tls_host, o->tls_port, &tls, o->timeout_ms, &c, err);
 	else if (o->server_uid != NULL &&
 	    (r = client_parse_uid(o->server_uid, &server_uid, err)) != 0)
 		brk_error_set(err, r, "server_uid=%s: %s", o->server_uid,
 		    brk_strerror(r));
 	else
-		r = client_open_as(o->socket, server_uid, o->timeout_ms, &c,
-		    err);
+		r = client_open_as(
+		    o->socket, server_uid, o->timeout_ms, &c, err);
 	if (r != 0)
 		goto out;
 	r = BRK_ERR_TIMEOUT;
@@ -108,8 +109,8 @@ pb_ask_broker(const struct pb_opts *o, const char *user,
 		goto out;
 	}
 	r = BRK_ERR_NOMEM;
-	if ((args = json_pack("{s:s, s:s}", "user", user, "resource",
-	    resource)) == NULL) {
+	if ((args = json_pack(
+		 "{s:s, s:s}", "user", user, "resource", resource)) == NULL) {
 		brk_error_set(err, r, "out of memory");
 		goto out;
 	}
@@ -152,8 +153,10 @@ safe_open(const char *path, int flags, struct stat *st, int *out,
 	    (st->st_uid != 0 && st->st_uid != geteuid()) ||
 	    (st->st_mode & 022) != 0) {
 		close(fd);
-		return brk_error_set(err, BRK_ERR_PERM, "%s must be a regular "
-		    "file owned by root and writable only by its owner", path);
+		return brk_error_set(err, BRK_ERR_PERM,
+		    "%s must be a regular "
+		    "file owned by root and writable only by its owner",
+		    path);
 	}
 	*out = fd;
 	return 0;
@@ -209,8 +212,8 @@ out:
  * cannot read, lock or record is no decision: fail closed.
  */
 static int
-check_replay(const char *path, int64_t issued_at, int timeout_ms,
-    struct brk_error *err)
+check_replay(
+    const char *path, int64_t issued_at, int timeout_ms, struct brk_error *err)
 {
 	long long deadline = deadline_now_ms() + timeout_ms;
 	struct stat st;
@@ -223,8 +226,8 @@ check_replay(const char *path, int64_t issued_at, int timeout_ms,
 		return r;
 	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		if (errno != EWOULDBLOCK || deadline_now_ms() >= deadline) {
-			r = brk_error_set(err, BRK_ERR_TIMEOUT, "cannot lock %s",
-			    path);
+			r = brk_error_set(
+			    err, BRK_ERR_TIMEOUT, "cannot lock %s", path);
 			goto out;
 		}
 		usleep(5000);
@@ -240,30 +243,36 @@ check_replay(const char *path, int64_t issued_at, int timeout_ms,
 		seen = strtoll(buf, &end, 10);
 		if (errno != 0 || buf[0] < '0' || buf[0] > '9' ||
 		    (*end != '\n' && *end != '\0') || seen < 0) {
-			r = brk_error_set(err, BRK_ERR_INVALID, "%s is "
+			r = brk_error_set(err, BRK_ERR_INVALID,
+			    "%s is "
 			    "corrupt (remove it to accept the current "
-			    "snapshot)", path);
+			    "snapshot)",
+			    path);
 			goto out;
 		}
 	}
 	if (issued_at < seen) {
-		r = brk_error_set(err, BRK_ERR_VERIFY, "snapshot issued at %lld "
+		r = brk_error_set(err, BRK_ERR_VERIFY,
+		    "snapshot issued at %lld "
 		    "is older than one already accepted (issued at %lld): "
-		    "refused as a replay", (long long)issued_at, seen);
+		    "refused as a replay",
+		    (long long)issued_at, seen);
 		goto out;
 	}
 	if (issued_at > seen) {
 		n = snprintf(buf, sizeof(buf), "%lld\n", (long long)issued_at);
 		if (ftruncate(fd, 0) != 0 ||
 		    pwrite(fd, buf, (size_t)n, 0) != n || fsync(fd) != 0) {
-			r = brk_error_set(err, BRK_ERR_IO, "cannot record the "
-			    "snapshot in %s: %s", path, strerror(errno));
+			r = brk_error_set(err, BRK_ERR_IO,
+			    "cannot record the "
+			    "snapshot in %s: %s",
+			    path, strerror(errno));
 			goto out;
 		}
 	}
 	r = 0;
 out:
-	close(fd);	/* drops the lock */
+	close(fd); /* drops the lock */
 	return r;
 }
 
@@ -287,9 +296,8 @@ key_lines(char *text, const char **lines, size_t max)
 }
 
 int
-pb_ask_snapshot(const struct pb_opts *o, const char *user,
-    const char *resource, time_t now, struct pb_answer *a,
-    struct brk_error *err)
+pb_ask_snapshot(const struct pb_opts *o, const char *user, const char *resource,
+    time_t now, struct pb_answer *a, struct brk_error *err)
 {
 	const char *lines[CA_KEYS_MAX], *why = NULL;
 	struct snapshot *s = NULL;
@@ -305,11 +313,12 @@ pb_ask_snapshot(const struct pb_opts *o, const char *user,
 		goto out;
 	}
 	if (strncmp(resource, "host:", 5) != 0 || resource[5] == '\0') {
-		brk_error_set(err, r, "a snapshot only decides host: resources");
+		brk_error_set(
+		    err, r, "a snapshot only decides host: resources");
 		goto out;
 	}
-	if ((r = read_trusted(o->ca_keys, CA_KEYS_MAX_SIZE, &keys, &len,
-	    err)) != 0)
+	if ((r = read_trusted(
+		 o->ca_keys, CA_KEYS_MAX_SIZE, &keys, &len, err)) != 0)
 		goto out;
 	r = BRK_ERR_VERIFY;
 	if ((nkeys = key_lines(keys, lines, CA_KEYS_MAX)) == 0) {
@@ -323,24 +332,26 @@ pb_ask_snapshot(const struct pb_opts *o, const char *user,
 		brk_error_set(err, r, "snapshot path too long");
 		goto out;
 	}
-	if ((r = read_trusted(o->snapshot, SNAPSHOT_MAX_SIZE, &text, &len,
-	    err)) != 0 ||
-	    (r = snapshot_verify(text, len, lines, nkeys, resource + 5, now,
-	    &s, err)) != 0)
+	if ((r = read_trusted(
+		 o->snapshot, SNAPSHOT_MAX_SIZE, &text, &len, err)) != 0 ||
+	    (r = snapshot_verify(
+		 text, len, lines, nkeys, resource + 5, now, &s, err)) != 0)
 		goto out;
 	r = BRK_ERR_VERIFY;
 	if (o->snapshot_max_age > 0 &&
 	    s->issued_at + o->snapshot_max_age < (int64_t)now) {
-		brk_error_set(err, r, "snapshot is older than "
-		    "snapshot_max_age=%d", o->snapshot_max_age);
+		brk_error_set(err, r,
+		    "snapshot is older than "
+		    "snapshot_max_age=%d",
+		    o->snapshot_max_age);
 		goto out;
 	}
 	if ((r = check_replay(state, s->issued_at, o->timeout_ms, err)) != 0 ||
 	    (r = snapshot_decide(s, user, now, &allowed, &why)) != 0)
 		goto out;
 	a->allowed = allowed;
-	copy_printable(a->reason, sizeof(a->reason), why != NULL ? why :
-	    (allowed ? "allowed" : "denied"));
+	copy_printable(a->reason, sizeof(a->reason),
+	    why != NULL ? why : (allowed ? "allowed" : "denied"));
 	r = 0;
 out:
 	snapshot_free(s);

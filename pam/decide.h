@@ -18,9 +18,9 @@
 
 struct pb_answer {
 	bool allowed;
-	const char *source;	/* "broker", "snapshot", "failmode" (static) */
-	char reason[512];	/* for the user and the log; printable */
-	char grant[32];		/* the grant id when the broker named one */
+	const char *source; /* "broker", "snapshot", "failmode" (static) */
+	char reason[512];   /* for the user and the log; printable */
+	char grant[32];	    /* the grant id when the broker named one */
 };
 
 /*
@@ -43,8 +43,8 @@ int pb_ask_broker(const struct pb_opts *o, const char *user,
  * what every offline decision trusts.  No decision (non-zero return): files
  * missing or unsafe, signature, host or freshness not verifying.
  */
-int pb_ask_snapshot(const struct pb_opts *o, const char *user,
-    const char *resource, time_t now, struct pb_answer *a,
-    struct brk_error *err);
+int
+pb_ask_snapshot(const struct pb_opts *o, const char *user, const char *resource,
+    time_t now, struct pb_answer *a, struct brk_error *err);
 
 #endif

@@ -32,8 +32,8 @@ opt_value(const char *arg, const char *name)
 static int
 bad(struct brk_error *err, const char *arg, const char *why)
 {
-	return brk_error_set(err, BRK_ERR_INVALID, "bad option \"%.200s\": %s",
-	    arg, why);
+	return brk_error_set(
+	    err, BRK_ERR_INVALID, "bad option \"%.200s\": %s", arg, why);
 }
 
 /* An absolute path with no control characters. */
@@ -77,9 +77,9 @@ host_ok(const char *h, size_t len)
 		return false;
 	for (i = 0; i < len; i++)
 		if (!((h[i] >= 'a' && h[i] <= 'z') ||
-		    (h[i] >= 'A' && h[i] <= 'Z') ||
-		    (h[i] >= '0' && h[i] <= '9') || h[i] == '-' ||
-		    h[i] == '.' || h[i] == ':'))
+			(h[i] >= 'A' && h[i] <= 'Z') ||
+			(h[i] >= '0' && h[i] <= '9') || h[i] == '-' ||
+			h[i] == '.' || h[i] == ':'))
 			return false;
 	return true;
 }
@@ -125,9 +125,9 @@ group_ok(const char *g)
 		return false;
 	for (i = 0; i < n; i++)
 		if (!((g[i] >= 'a' && g[i] <= 'z') ||
-		    (g[i] >= 'A' && g[i] <= 'Z') ||
-		    (g[i] >= '0' && g[i] <= '9') || g[i] == '_' ||
-		    g[i] == '.' || g[i] == '-'))
+			(g[i] >= 'A' && g[i] <= 'Z') ||
+			(g[i] >= '0' && g[i] <= '9') || g[i] == '_' ||
+			g[i] == '.' || g[i] == '-'))
 			return false;
 	return true;
 }
@@ -183,9 +183,10 @@ apply(const char *arg, struct pb_opts *o, pb_unknown_fn unknown, void *ctx,
 		return 0;
 	}
 	if ((v = opt_value(arg, "socket")) != NULL) {
-		if (!path_ok(v) || strlen(v) >= sizeof(((struct sockaddr_un *)
-		    NULL)->sun_path))
-			return bad(err, arg, "an absolute path of a unix "
+		if (!path_ok(v) ||
+		    strlen(v) >= sizeof(((struct sockaddr_un *)NULL)->sun_path))
+			return bad(err, arg,
+			    "an absolute path of a unix "
 			    "socket");
 		o->socket = v;
 		return 0;
@@ -210,8 +211,8 @@ apply(const char *arg, struct pb_opts *o, pb_unknown_fn unknown, void *ctx,
 		return 0;
 	}
 	if ((v = opt_value(arg, "timeout_ms")) != NULL) {
-		if (parse_int(v, PB_TIMEOUT_MIN, PB_TIMEOUT_MAX,
-		    &o->timeout_ms) != 0)
+		if (parse_int(
+			v, PB_TIMEOUT_MIN, PB_TIMEOUT_MAX, &o->timeout_ms) != 0)
 			return bad(err, arg, "an integer from 1 to 60000");
 		return 0;
 	}
@@ -226,7 +227,8 @@ apply(const char *arg, struct pb_opts *o, pb_unknown_fn unknown, void *ctx,
 	}
 	if ((v = opt_value(arg, "snapshot_max_age")) != NULL) {
 		if (parse_int(v, 0, PB_MAX_AGE_MAX, &o->snapshot_max_age) != 0)
-			return bad(err, arg, "seconds, from 0 (no limit) to "
+			return bad(err, arg,
+			    "seconds, from 0 (no limit) to "
 			    "604800");
 		return 0;
 	}
@@ -272,8 +274,8 @@ pb_opts_parse(int argc, const char **argv, struct pb_opts *o,
 			goto out;
 	}
 	r = BRK_ERR_INVALID;
-	if (o->use_tls && (o->ca == NULL || o->cert == NULL ||
-	    o->key == NULL)) {
+	if (o->use_tls &&
+	    (o->ca == NULL || o->cert == NULL || o->key == NULL)) {
 		brk_error_set(err, r, "url= needs ca=, cert= and key=");
 		goto out;
 	}

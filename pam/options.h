@@ -21,29 +21,32 @@
 #define PB_DEFAULT_TIMEOUT_MS 1000
 #define PB_TIMEOUT_MIN 1
 #define PB_TIMEOUT_MAX 60000
-#define PB_RESOURCE_MAX 256	/* expanded resource, with its NUL */
-#define PB_HOST_MAX 256		/* url host, with its NUL */
+#define PB_RESOURCE_MAX 256 /* expanded resource, with its NUL */
+#define PB_HOST_MAX 256	    /* url host, with its NUL */
 #define PB_MAX_AGE_MAX (7 * 24 * 3600)
 
-enum pb_failmode { PB_FAIL_SECURE, PB_FAIL_OPEN };
+enum pb_failmode {
+	PB_FAIL_SECURE,
+	PB_FAIL_OPEN
+};
 
 struct pb_opts {
-	const char *socket;	/* unix socket; used when url is unset */
-	bool use_tls;		/* url=tls://HOST:PORT was given */
-	char tls_host[PB_HOST_MAX];	/* without brackets for IPv6 */
+	const char *socket;	    /* unix socket; used when url is unset */
+	bool use_tls;		    /* url=tls://HOST:PORT was given */
+	char tls_host[PB_HOST_MAX]; /* without brackets for IPv6 */
 	char tls_port[8];
-	const char *ca, *cert, *key;	/* TLS files (PEM) */
-	const char *snapshot;	/* signed snapshot file; NULL = none */
-	const char *ca_keys;	/* trusted CA public key lines (extension) */
-	const char *snapshot_state;	/* newest issued_at accepted; NULL =
+	const char *ca, *cert, *key; /* TLS files (PEM) */
+	const char *snapshot;	     /* signed snapshot file; NULL = none */
+	const char *ca_keys; /* trusted CA public key lines (extension) */
+	const char *snapshot_state; /* newest issued_at accepted; NULL =
 					 * "<snapshot>.state" */
-	int snapshot_max_age;	/* seconds since issued_at; 0 = no limit */
-	const char *server_uid;	/* uid or user name that may serve the
+	int snapshot_max_age;	    /* seconds since issued_at; 0 = no limit */
+	const char *server_uid;	    /* uid or user name that may serve the
 				 * socket besides root; NULL = none */
-	const char *resource;	/* template: %h, %u, %% */
+	const char *resource;	    /* template: %h, %u, %% */
 	int timeout_ms;
 	enum pb_failmode failmode;
-	const char *exempt_group;	/* NULL = none */
+	const char *exempt_group; /* NULL = none */
 	bool debug;
 };
 

@@ -52,8 +52,8 @@ printable(char *dst, size_t dstlen, const char *s)
 	size_t i;
 
 	for (i = 0; s[i] != '\0' && i + 1 < dstlen; i++)
-		dst[i] = (s[i] >= ' ' && s[i] <= '~' && s[i] != '"') ?
-		    s[i] : '?';
+		dst[i] = (s[i] >= ' ' && s[i] <= '~' && s[i] != '"') ? s[i] :
+								       '?';
 	dst[i] = '\0';
 }
 
@@ -76,8 +76,8 @@ is_exempt(pam_handle_t *pamh, const struct pb_opts *o, const char *user)
 		goto out;
 	}
 	if (userdb_pwnam(user, &pw, NULL) != 0 ||
-	    userdb_grouplist(user, pw->pw_gid, USERDB_GROUPS_MAX, &gids, &n,
-	    NULL) != 0)
+	    userdb_grouplist(
+		user, pw->pw_gid, USERDB_GROUPS_MAX, &gids, &n, NULL) != 0)
 		goto out;
 	for (i = 0; i < n && !member; i++)
 		member = gids[i] == gr->gr_gid;
@@ -97,18 +97,20 @@ tell_denied(pam_handle_t *pamh, int flags, const char *resource,
 	if (flags & PAM_SILENT)
 		return;
 	if (!decided) {
-		pam_error(pamh, "Access to %s denied: %s.", resource, a->reason);
+		pam_error(
+		    pamh, "Access to %s denied: %s.", resource, a->reason);
 		pam_info(pamh, "Try again later, or ask an administrator.");
 		return;
 	}
 	pam_error(pamh, "Access to %s denied: %s.", resource, a->reason);
-	pam_info(pamh, "To ask for access, run: broker request %s --reason "
-	    "\"<why you need it>\"", resource);
+	pam_info(pamh,
+	    "To ask for access, run: broker request %s --reason "
+	    "\"<why you need it>\"",
+	    resource);
 }
 
 static int
-pb_check(pam_handle_t *pamh, int flags, int argc, const char **argv,
-    bool auth)
+pb_check(pam_handle_t *pamh, int flags, int argc, const char **argv, bool auth)
 {
 	const int deny = auth ? PAM_AUTH_ERR : PAM_PERM_DENIED;
 	int retval = deny, pr, r;
@@ -120,59 +122,66 @@ pb_check(pam_handle_t *pamh, int flags, int argc, const char **argv,
 	struct pb_opts o;
 
 	if (pb_opts_parse(argc, argv, &o, log_unknown, pamh, &err) != 0) {
-		pam_syslog(pamh, LOG_ERR, "configuration error, denying: %s",
-		    err.msg);
+		pam_syslog(
+		    pamh, LOG_ERR, "configuration error, denying: %s", err.msg);
 		goto out;
 	}
 	if ((pr = pam_get_user(pamh, &user, NULL)) != PAM_SUCCESS ||
 	    user == NULL || user[0] == '\0') {
 		pam_syslog(pamh, LOG_ERR, "cannot get the user name");
 		retval = pr == PAM_CONV_AGAIN ? PAM_INCOMPLETE :
-		    PAM_USER_UNKNOWN;
+						PAM_USER_UNKNOWN;
 		goto out;
 	}
 	printable(shown_user, sizeof(shown_user), user);
 	if (is_exempt(pamh, &o, user)) {
-		pam_syslog(pamh, LOG_INFO, "user=%s decision=allow "
-		    "source=exempt_group group=%s", shown_user,
-		    o.exempt_group);
+		pam_syslog(pamh, LOG_INFO,
+		    "user=%s decision=allow "
+		    "source=exempt_group group=%s",
+		    shown_user, o.exempt_group);
 		retval = auth ? PAM_IGNORE : PAM_SUCCESS;
 		goto out;
 	}
 	if (pb_short_hostname(host, sizeof(host)) != 0 ||
-	    pb_expand_resource(o.resource, user, host, resource,
-	    sizeof(resource)) != 0) {
-		pam_syslog(pamh, LOG_ERR, "user=%s decision=deny reason=\"cannot "
-		    "build the resource name from %s\"", shown_user,
-		    o.resource);
+	    pb_expand_resource(
+		o.resource, user, host, resource, sizeof(resource)) != 0) {
+		pam_syslog(pamh, LOG_ERR,
+		    "user=%s decision=deny reason=\"cannot "
+		    "build the resource name from %s\"",
+		    shown_user, o.resource);
 		goto out;
 	}
 	if ((r = pb_ask_broker(&o, user, resource, &a, &err)) != 0) {
 		pam_syslog(pamh, LOG_WARNING, "no decision from the broker: %s",
 		    err.msg[0] ? err.msg : brk_strerror(r));
-		if (o.snapshot != NULL && (r = pb_ask_snapshot(&o, user,
-		    resource, time(NULL), &a, &serr)) != 0)
-			pam_syslog(pamh, LOG_WARNING, "snapshot %s not used: %s",
-			    o.snapshot, serr.msg[0] ? serr.msg :
-			    brk_strerror(r));
+		if (o.snapshot != NULL &&
+		    (r = pb_ask_snapshot(
+			 &o, user, resource, time(NULL), &a, &serr)) != 0)
+			pam_syslog(pamh, LOG_WARNING,
+			    "snapshot %s not used: %s", o.snapshot,
+			    serr.msg[0] ? serr.msg : brk_strerror(r));
 	}
 	if (r != 0) {
 		decided = false;
 		a.source = "failmode";
 		a.allowed = o.failmode == PB_FAIL_OPEN;
-		snprintf(a.reason, sizeof(a.reason), "the access broker cannot "
-		    "be reached (failmode=%s)", a.allowed ? "open" : "secure");
+		snprintf(a.reason, sizeof(a.reason),
+		    "the access broker cannot "
+		    "be reached (failmode=%s)",
+		    a.allowed ? "open" : "secure");
 	}
-	pam_syslog(pamh, a.allowed ? LOG_INFO : LOG_NOTICE, "user=%s "
-	    "resource=%s decision=%s source=%s reason=\"%s\"", shown_user,
-	    resource, a.allowed ? "allow" : "deny", a.source, a.reason);
+	pam_syslog(pamh, a.allowed ? LOG_INFO : LOG_NOTICE,
+	    "user=%s "
+	    "resource=%s decision=%s source=%s reason=\"%s\"",
+	    shown_user, resource, a.allowed ? "allow" : "deny", a.source,
+	    a.reason);
 	if (!a.allowed) {
 		tell_denied(pamh, flags, resource, &a, decided);
 		goto out;
 	}
 	if (o.debug && a.grant[0] != '\0')
-		pam_syslog(pamh, LOG_DEBUG, "user=%s grant=%s", shown_user,
-		    a.grant);
+		pam_syslog(
+		    pamh, LOG_DEBUG, "user=%s grant=%s", shown_user, a.grant);
 	retval = auth ? PAM_IGNORE : PAM_SUCCESS;
 out:
 	return retval;
@@ -185,8 +194,7 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 }
 
 PAM_EXTERN int
-pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
-    const char **argv)
+pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	return pb_check(pamh, flags, argc, argv, true);
 }

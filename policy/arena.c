@@ -14,8 +14,8 @@
 
 #include "policy_int.h"
 
-#define CHUNK_SIZE	(64 * 1024)
-#define ALIGN		16
+#define CHUNK_SIZE (64 * 1024)
+#define ALIGN 16
 
 struct pol_chunk {
 	struct pol_chunk *next;

@@ -20,7 +20,7 @@ struct cidr {
 	int af;
 	unsigned char a[16];
 	int bits;
-	char text[64];			/* as written in the policy */
+	char text[64]; /* as written in the policy */
 };
 
 /* One item of a list ("10.0.0.0/8", "::1"); -1 when it is not valid. */
@@ -107,8 +107,8 @@ contains(const struct cidr *outer, const struct cidr *inner)
 }
 
 struct isect {
-	const char *other;		/* the list to intersect with */
-	struct cidr a;			/* the item of the first list */
+	const char *other; /* the list to intersect with */
+	struct cidr a;	   /* the item of the first list */
 	char *out;
 	size_t len;
 	bool overflow;
@@ -122,7 +122,7 @@ add_text(struct isect *x, const char *text)
 
 	for (; *p != '\0'; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ','))
 		if (strcspn(p, ",") == tl && strncmp(p, text, tl) == 0)
-			return;		/* already there */
+			return; /* already there */
 	if (used + tl + 2 > x->len) {
 		x->overflow = true;
 		return;
@@ -158,15 +158,14 @@ intersect(const char *l1, const char *l2, char *out, size_t len)
 	struct isect x = { .other = l2, .out = out, .len = len };
 
 	out[0] = '\0';
-	if (each_item(l1, outer_item, &x) != 0 || x.overflow ||
-	    out[0] == '\0')
+	if (each_item(l1, outer_item, &x) != 0 || x.overflow || out[0] == '\0')
 		return -1;
 	return 0;
 }
 
 int
-pol_cert_fold(struct policy_decision *d, const struct pol_rule *r,
-    bool first, char *why, size_t len)
+pol_cert_fold(struct policy_decision *d, const struct pol_rule *r, bool first,
+    char *why, size_t len)
 {
 	const struct policy_rule_cert *c = &r->cert;
 	char buf[POLICY_OPTION_MAX + 1];
@@ -179,9 +178,11 @@ pol_cert_fold(struct policy_decision *d, const struct pol_rule *r,
 	if (c->force_command != NULL) {
 		if (d->force_command[0] != '\0' &&
 		    strcmp(d->force_command, c->force_command) != 0) {
-			snprintf(why, len, "the matching rules force different "
+			snprintf(why, len,
+			    "the matching rules force different "
 			    "commands (rule %s forces another): no certificate "
-			    "can honour both", r->id);
+			    "can honour both",
+			    r->id);
 			return -1;
 		}
 		snprintf(d->force_command, sizeof(d->force_command), "%s",
@@ -194,11 +195,13 @@ pol_cert_fold(struct policy_decision *d, const struct pol_rule *r,
 		    c->source_address);
 		return 0;
 	}
-	if (intersect(d->source_address, c->source_address, buf,
-	    sizeof(buf)) != 0) {
-		snprintf(why, len, "the matching rules' source-address lists "
+	if (intersect(d->source_address, c->source_address, buf, sizeof(buf)) !=
+	    0) {
+		snprintf(why, len,
+		    "the matching rules' source-address lists "
 		    "have no address in common (rule %s): no certificate can "
-		    "honour them all", r->id);
+		    "honour them all",
+		    r->id);
 		return -1;
 	}
 	memcpy(d->source_address, buf, sizeof(buf));

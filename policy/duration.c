@@ -69,7 +69,7 @@ duration_parse(const char *s, int64_t *out)
 		goto out;
 	*out = total;
 	r = 0;
- out:
+out:
 	return r;
 }
 
@@ -92,7 +92,7 @@ duration_format(int64_t seconds, char *buf, size_t len)
 		n = snprintf(buf + used, len - used, "%lld%c",
 		    (long long)(seconds / units[i].secs), units[i].unit);
 		if (n < 0 || (size_t)n >= len - used)
-			return;		/* truncated, still terminated */
+			return; /* truncated, still terminated */
 		used += (size_t)n;
 		seconds %= units[i].secs;
 	}

@@ -19,7 +19,7 @@
 
 /* What the matching rules of one outcome add up to. */
 struct acc {
-	const struct pol_rule *decider;	/* smallest max_ttl, first if tied */
+	const struct pol_rule *decider; /* smallest max_ttl, first if tied */
 	bool req_reason, req_ticket;
 };
 
@@ -77,8 +77,8 @@ grants_role(const struct pol_rule *r, const struct pol_eval *ev)
 }
 
 enum pol_miss
-pol_rule_check(const struct pol_rule *r, const struct pol_eval *ev,
-    size_t *which)
+pol_rule_check(
+    const struct pol_rule *r, const struct pol_eval *ev, size_t *which)
 {
 	const struct policy_query *q = ev->q;
 	size_t i;
@@ -156,8 +156,8 @@ fold(struct policy_decision *d, struct acc *acc, const struct pol_rule *r)
 
 	if (d->nmatched < POLICY_MAX_MATCHES)
 		d->matched[d->nmatched++] = r->id;
-	if (first || (r->grant != POLICY_DENY &&
-	    r->max_ttl < a->decider->max_ttl))
+	if (first ||
+	    (r->grant != POLICY_DENY && r->max_ttl < a->decider->max_ttl))
 		a->decider = r;
 	a->req_reason |= r->require_reason;
 	a->req_ticket |= r->require_ticket;
@@ -168,10 +168,12 @@ fold(struct policy_decision *d, struct acc *acc, const struct pol_rule *r)
 	if (r->quorum > d->quorum)
 		d->quorum = r->quorum;
 	d->break_glass = first ? r->break_glass :
-	    d->break_glass && r->break_glass;
-	d->break_glass_during_freeze = first ? r->bg_during_freeze :
+				 d->break_glass && r->break_glass;
+	d->break_glass_during_freeze = first ?
+	    r->bg_during_freeze :
 	    d->break_glass_during_freeze && r->bg_during_freeze;
-	d->break_glass_during_optout = first ? r->bg_during_optout :
+	d->break_glass_during_optout = first ?
+	    r->bg_during_optout :
 	    d->break_glass_during_optout && r->bg_during_optout;
 }
 
@@ -182,8 +184,8 @@ struct certacc {
 };
 
 static void
-fold_cert(struct policy_decision *d, struct certacc *cc,
-    const struct pol_rule *r)
+fold_cert(
+    struct policy_decision *d, struct certacc *cc, const struct pol_rule *r)
 {
 	if (r->grant == POLICY_DENY || cc->bad)
 		return;
@@ -213,12 +215,15 @@ set_ttl(struct policy_decision *d, const struct policy_query *q,
 	duration_format(r->max_ttl, cap, sizeof(cap));
 	duration_format(q->duration, asked, sizeof(asked));
 	if (d->outcome == POLICY_AUTO)
-		snprintf(d->reason, sizeof(d->reason), "rule %s grants "
-		    "automatically for up to %s", r->id, cap);
+		snprintf(d->reason, sizeof(d->reason),
+		    "rule %s grants "
+		    "automatically for up to %s",
+		    r->id, cap);
 	else
-		snprintf(d->reason, sizeof(d->reason), "rule %s needs %d "
-		    "approval%s for up to %s", r->id, d->quorum,
-		    d->quorum == 1 ? "" : "s", cap);
+		snprintf(d->reason, sizeof(d->reason),
+		    "rule %s needs %d "
+		    "approval%s for up to %s",
+		    r->id, d->quorum, d->quorum == 1 ? "" : "s", cap);
 	if (d->clamped)
 		snprintf(d->reason + strlen(d->reason),
 		    sizeof(d->reason) - strlen(d->reason),
@@ -246,15 +251,18 @@ no_match(struct policy_decision *d, const struct policy_query *q,
 	char asked[32], cap[32];
 
 	if (too_long == NULL) {
-		snprintf(d->reason, sizeof(d->reason), "no rule matches user "
-		    "%s on %s", q->user, q->resource);
+		snprintf(d->reason, sizeof(d->reason),
+		    "no rule matches user "
+		    "%s on %s",
+		    q->user, q->resource);
 		return;
 	}
 	duration_format(q->duration, asked, sizeof(asked));
 	duration_format(too_long->max_duration, cap, sizeof(cap));
-	snprintf(d->reason, sizeof(d->reason), "asked for %s, longer than "
-	    "rule %s allows (max_duration %s): ask for %s or less", asked,
-	    too_long->id, cap, cap);
+	snprintf(d->reason, sizeof(d->reason),
+	    "asked for %s, longer than "
+	    "rule %s allows (max_duration %s): ask for %s or less",
+	    asked, too_long->id, cap, cap);
 }
 
 /* Whether rule r speaks of the query's resource at all (its resource
@@ -276,9 +284,8 @@ rule_covers(const struct pol_rule *r, const struct pol_eval *ev)
 }
 
 static void
-conclude(struct policy_decision *d, const struct pol_eval *ev,
-    struct acc *acc, const struct certacc *cc,
-    const struct pol_rule *too_long, bool covered)
+conclude(struct policy_decision *d, const struct pol_eval *ev, struct acc *acc,
+    const struct certacc *cc, const struct pol_rule *too_long, bool covered)
 {
 	const struct policy_query *q = ev->q;
 
@@ -294,8 +301,10 @@ conclude(struct policy_decision *d, const struct pol_eval *ev,
 	} else if (ev->entry != NULL && ev->entry->has_principals &&
 	    !in_names(&ev->entry->principals, ev->role)) {
 		clear_approval(d);
-		snprintf(d->reason, sizeof(d->reason), "role %s is not among "
-		    "the principals allowed on %s", ev->role, q->resource);
+		snprintf(d->reason, sizeof(d->reason),
+		    "role %s is not among "
+		    "the principals allowed on %s",
+		    ev->role, q->resource);
 	} else if (cc->bad) {
 		clear_approval(d);
 		snprintf(d->reason, sizeof(d->reason), "%s", cc->why);
@@ -312,7 +321,8 @@ conclude(struct policy_decision *d, const struct pol_eval *ev,
 		d->require_ticket = acc[POLICY_AUTO].req_ticket;
 		set_ttl(d, q, acc[POLICY_AUTO].decider);
 	} else if (!covered)
-		snprintf(d->reason, sizeof(d->reason), "no rule covers %s: "
+		snprintf(d->reason, sizeof(d->reason),
+		    "no rule covers %s: "
 		    "the policy grants it to no one (check the name)",
 		    q->resource);
 	else
@@ -362,7 +372,7 @@ pol_decide(const struct policy *p, const struct policy_query *q,
 			fold(d, acc, r);
 			fold_cert(d, &cc, r);
 			break;
-		case POL_MISS_DURATION:	/* only the duration kept it out */
+		case POL_MISS_DURATION: /* only the duration kept it out */
 			if (too_long == NULL && r->grant != POLICY_DENY)
 				too_long = r;
 			break;

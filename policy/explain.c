@@ -43,21 +43,21 @@ entry_json(const struct pol_resource *e)
 		return NULL;
 	for (i = 0; i < e->labels.n; i++)
 		if (json_object_set_new(labels, e->labels.v[i].key,
-		    json_string(e->labels.v[i].value)) != 0)
+			json_string(e->labels.v[i].value)) != 0)
 			goto out;
 	o = json_pack("{s:s,s:O,s:o,s:b}", "entry", e->name, "labels", labels,
-	    "principals", e->has_principals ?
-	    names_json(e->principals.v, e->principals.n) : json_array(),
+	    "principals",
+	    e->has_principals ? names_json(e->principals.v, e->principals.n) :
+				json_array(),
 	    "principals_listed", e->has_principals);
- out:
+out:
 	json_decref(labels);
 	return o;
 }
 
 /* One short sentence: why this rule did or did not match. */
 static void
-why(const struct pol_rule *r, const struct pol_eval *ev, char *buf,
-    size_t len)
+why(const struct pol_rule *r, const struct pol_eval *ev, char *buf, size_t len)
 {
 	const struct pol_label *l;
 	char a[32], b[32];
@@ -76,7 +76,8 @@ why(const struct pol_rule *r, const struct pol_eval *ev, char *buf,
 		snprintf(buf, len, "user %s is not in when.users", ev->q->user);
 		return;
 	case POL_MISS_GROUP:
-		snprintf(buf, len, "none of the user's groups is in "
+		snprintf(buf, len,
+		    "none of the user's groups is in "
 		    "when.groups");
 		return;
 	case POL_MISS_RESOURCE:
@@ -93,12 +94,14 @@ why(const struct pol_rule *r, const struct pol_eval *ev, char *buf,
 		return;
 	case POL_MISS_PRINCIPAL:
 		if (r->principals.n > 0)
-			snprintf(buf, len, "role %s is not in principals",
-			    ev->role);
+			snprintf(
+			    buf, len, "role %s is not in principals", ev->role);
 		else
-			snprintf(buf, len, "role %s: without principals the "
+			snprintf(buf, len,
+			    "role %s: without principals the "
 			    "rule grants only the user's own name (never "
-			    "root)", ev->role);
+			    "root)",
+			    ev->role);
 		return;
 	case POL_MISS_DURATION:
 		duration_format(ev->q->duration, a, sizeof(a));
@@ -141,23 +144,29 @@ add_approval(json_t *o, const struct policy_decision *d)
 	if (req == NULL)
 		return -1;
 	if ((d->require_reason &&
-	    json_array_append_new(req, json_string("reason")) != 0) ||
+		json_array_append_new(req, json_string("reason")) != 0) ||
 	    (d->require_ticket &&
-	    json_array_append_new(req, json_string("ticket")) != 0) ||
+		json_array_append_new(req, json_string("ticket")) != 0) ||
 	    json_object_set_new(o, "require", req) != 0)
 		return -1;
 	if (d->outcome != POLICY_APPROVE)
 		return 0;
-	return json_object_set_new(o, "approvers", json_pack("{s:o,s:o,s:i}",
-	    "groups", names_json(d->approver_groups, d->napprover_groups),
-	    "users", names_json(d->approver_users, d->napprover_users),
-	    "quorum", d->quorum)) != 0 ||
-	    json_object_set_new(o, "quorum", json_integer(d->quorum)) != 0 ||
-	    json_object_set_new(o, "break_glass",
-	    json_boolean(d->break_glass)) != 0 ||
-	    json_object_set_new(o, "break_glass_during", json_pack("{s:b,s:b}",
-	    "freeze", d->break_glass_during_freeze, "optout",
-	    d->break_glass_during_optout)) != 0 ? -1 : 0;
+	return json_object_set_new(o, "approvers",
+		   json_pack("{s:o,s:o,s:i}", "groups",
+		       names_json(d->approver_groups, d->napprover_groups),
+		       "users",
+		       names_json(d->approver_users, d->napprover_users),
+		       "quorum", d->quorum)) != 0 ||
+		json_object_set_new(o, "quorum", json_integer(d->quorum)) !=
+		    0 ||
+		json_object_set_new(
+		    o, "break_glass", json_boolean(d->break_glass)) != 0 ||
+		json_object_set_new(o, "break_glass_during",
+		    json_pack("{s:b,s:b}", "freeze",
+			d->break_glass_during_freeze, "optout",
+			d->break_glass_during_optout)) != 0 ?
+	    -1 :
+	    0;
 }
 
 /* What a certificate for the grant would carry (not for a deny). */
@@ -170,15 +179,21 @@ add_cert(json_t *o, const struct policy_decision *d)
 	if (exts == NULL)
 		return -1;
 	for (bit = 1; bit <= POLICY_EXT_ALL; bit <<= 1)
-		if ((d->cert_extensions & bit) && json_array_append_new(exts,
-		    json_string(policy_cert_extension_name(bit))) != 0) {
+		if ((d->cert_extensions & bit) &&
+		    json_array_append_new(exts,
+			json_string(policy_cert_extension_name(bit))) != 0) {
 			json_decref(exts);
 			return -1;
 		}
-	return json_object_set_new(o, "cert_options", json_pack("{s:o,s:s?,"
-	    "s:s?}", "extensions", exts, "force-command",
-	    d->force_command[0] ? d->force_command : NULL, "source-address",
-	    d->source_address[0] ? d->source_address : NULL)) != 0 ? -1 : 0;
+	return json_object_set_new(o, "cert_options",
+		   json_pack("{s:o,s:s?,"
+			     "s:s?}",
+		       "extensions", exts, "force-command",
+		       d->force_command[0] ? d->force_command : NULL,
+		       "source-address",
+		       d->source_address[0] ? d->source_address : NULL)) != 0 ?
+	    -1 :
+	    0;
 }
 
 json_t *
@@ -191,20 +206,18 @@ policy_explain(const struct policy *p, const struct policy_query *q)
 
 	pol_decide(p, q, &d, &ev);
 	duration_format(d.ttl, ttl, sizeof(ttl));
-	o = json_pack("{s:s,s:I,s:s,s:b,s:s,s:s?,s:o,s:o,s:o}",
-	    "outcome", pol_outcome_name(d.outcome),
-	    "ttl", (json_int_t)d.ttl, "ttl_text", ttl,
-	    "clamped", d.clamped, "reason", d.reason,
-	    "deciding_rule", d.deciding_rule,
-	    "matched", names_json(d.matched, d.nmatched),
-	    "resource", entry_json(ev.entry),
-	    "rules", p == NULL ? json_array() : rules_json(p, &ev));
+	o = json_pack("{s:s,s:I,s:s,s:b,s:s,s:s?,s:o,s:o,s:o}", "outcome",
+	    pol_outcome_name(d.outcome), "ttl", (json_int_t)d.ttl, "ttl_text",
+	    ttl, "clamped", d.clamped, "reason", d.reason, "deciding_rule",
+	    d.deciding_rule, "matched", names_json(d.matched, d.nmatched),
+	    "resource", entry_json(ev.entry), "rules",
+	    p == NULL ? json_array() : rules_json(p, &ev));
 	if (o == NULL || add_approval(o, &d) != 0 ||
 	    (d.outcome != POLICY_DENY && add_cert(o, &d) != 0))
 		goto out;
 	ret = o;
 	o = NULL;
- out:
+out:
 	json_decref(o);
 	pol_eval_free(&ev);
 	return ret;

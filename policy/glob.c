@@ -28,8 +28,8 @@ glob_validate(const char *pat)
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)pat[i];
 
-		if (c < 0x20 || c == 0x7f || c == '[' || c == ']' ||
-		    c == '{' || c == '}' || c == '\\')
+		if (c < 0x20 || c == 0x7f || c == '[' || c == ']' || c == '{' ||
+		    c == '}' || c == '\\')
 			return BRK_ERR_INVALID;
 	}
 	return 0;
@@ -54,8 +54,8 @@ match(const char *pat, const char *s, bool covering)
 			retry = s;
 			continue;
 		}
-		if (*pat != '\0' && (*pat == *s ||
-		    (*pat == '?' && !(covering && *s == '*')))) {
+		if (*pat != '\0' &&
+		    (*pat == *s || (*pat == '?' && !(covering && *s == '*')))) {
 			pat++;
 			s++;
 			continue;

@@ -61,8 +61,8 @@ keyidx_find(const struct pol_keyidx *ix, const char *key)
 
 /* Room for every pattern, label, user and group of every rule. */
 static int
-alloc_tables(struct policy *p, struct pol_pfx_in **globs,
-    struct pol_pfx_in **sfx)
+alloc_tables(
+    struct policy *p, struct pol_pfx_in **globs, struct pol_pfx_in **sfx)
 {
 	struct pol_index *ix = &p->idx;
 	size_t i, nres = 0, nl = 0, nu = 0, ng = 0;
@@ -73,16 +73,16 @@ alloc_tables(struct policy *p, struct pol_pfx_in **globs,
 		nu += p->rules[i].users.n;
 		ng += p->rules[i].groups.n;
 	}
-	if ((ix->res_exact.v = pol_allocarray(p, nres + 1,
-	    sizeof(struct pol_kv))) == NULL ||
-	    (ix->labels.v = pol_allocarray(p, nl + 1,
-	    sizeof(struct pol_kv))) == NULL ||
-	    (ix->users.v = pol_allocarray(p, nu + 1,
-	    sizeof(struct pol_kv))) == NULL ||
-	    (ix->groups.v = pol_allocarray(p, ng + 1,
-	    sizeof(struct pol_kv))) == NULL ||
-	    (ix->always = pol_allocarray(p, p->nrules + 1,
-	    sizeof(uint32_t))) == NULL ||
+	if ((ix->res_exact.v = pol_allocarray(
+		 p, nres + 1, sizeof(struct pol_kv))) == NULL ||
+	    (ix->labels.v = pol_allocarray(p, nl + 1, sizeof(struct pol_kv))) ==
+		NULL ||
+	    (ix->users.v = pol_allocarray(p, nu + 1, sizeof(struct pol_kv))) ==
+		NULL ||
+	    (ix->groups.v = pol_allocarray(p, ng + 1, sizeof(struct pol_kv))) ==
+		NULL ||
+	    (ix->always = pol_allocarray(p, p->nrules + 1, sizeof(uint32_t))) ==
+		NULL ||
 	    (*globs = calloc(nres + 1, sizeof(**globs))) == NULL ||
 	    (*sfx = calloc(nres + 1, sizeof(**sfx))) == NULL)
 		return BRK_ERR_NOMEM;
@@ -140,13 +140,13 @@ file_rule(struct policy *p, uint32_t i, struct pol_pfx_in *globs,
 			pat = r->resources.v[k];
 			if (pat[glob_literal_prefix(pat)] == '\0')
 				keyidx_add(&ix->res_exact, pat, i);
-			else if (file_glob(p, i, pat, globs, nglobs, sfx,
-			    nsfx) != 0)
+			else if (file_glob(
+				     p, i, pat, globs, nglobs, sfx, nsfx) != 0)
 				return BRK_ERR_NOMEM;
 		}
 	} else if (r->labels.n > 0) {
 		if ((kv = pol_printf(p, "%s=%s", r->labels.v[0].key,
-		    r->labels.v[0].value)) == NULL)
+			 r->labels.v[0].value)) == NULL)
 			return BRK_ERR_NOMEM;
 		keyidx_add(&ix->labels, kv, i);
 	} else if (r->users.n > 0) {
@@ -167,14 +167,14 @@ build_entries(struct policy *p)
 	size_t i, n = 0;
 	int r = BRK_ERR_NOMEM;
 
-	if ((p->idx.ent_exact.v = pol_allocarray(p, p->nres + 1,
-	    sizeof(struct pol_kv))) == NULL ||
+	if ((p->idx.ent_exact.v = pol_allocarray(
+		 p, p->nres + 1, sizeof(struct pol_kv))) == NULL ||
 	    (globs = calloc(p->nres + 1, sizeof(*globs))) == NULL)
 		goto out;
 	for (i = 0; i < p->nres; i++) {
 		if (!p->res[i].is_glob) {
-			keyidx_add(&p->idx.ent_exact, p->res[i].name,
-			    (uint32_t)i);
+			keyidx_add(
+			    &p->idx.ent_exact, p->res[i].name, (uint32_t)i);
 			continue;
 		}
 		globs[n].s = p->res[i].name;
@@ -184,7 +184,7 @@ build_entries(struct policy *p)
 	qsort(p->idx.ent_exact.v, p->idx.ent_exact.n, sizeof(struct pol_kv),
 	    cmp_kv);
 	r = pol_pfx_build(p, globs, n, &p->idx.ent_glob);
- out:
+out:
 	free(globs);
 	return r;
 }
@@ -212,7 +212,7 @@ pol_index_build(struct policy *p)
 	    (r = build_entries(p)) != 0)
 		goto out;
 	r = 0;
- out:
+out:
 	free(globs);
 	free(sfx);
 	return r;
@@ -263,8 +263,7 @@ cand_add(struct pol_eval *ev, const uint32_t *items, size_t n)
 	size_t cap;
 
 	if (ev->cap - ev->ncand < n) {
-		cap = ev->cap * 2 > ev->ncand + n ? ev->cap * 2 :
-		    ev->ncand + n;
+		cap = ev->cap * 2 > ev->ncand + n ? ev->cap * 2 : ev->ncand + n;
 		if ((nv = calloc(cap, sizeof(*nv))) == NULL)
 			return BRK_ERR_NOMEM;
 		memcpy(nv, ev->cand, ev->ncand * sizeof(*nv));
@@ -299,7 +298,7 @@ cand_labels(const struct policy *p, struct pol_eval *ev)
 	int r = 0, n;
 
 	for (i = 0; r == 0 && ev->entry != NULL && i < ev->entry->labels.n;
-	    i++) {
+	     i++) {
 		n = snprintf(kv, sizeof(kv), "%s=%s",
 		    ev->entry->labels.v[i].key, ev->entry->labels.v[i].value);
 		if (n > 0 && (size_t)n < sizeof(kv))
@@ -317,16 +316,16 @@ cand_globs(const struct policy *p, struct pol_eval *ev)
 	char rev[POL_RESOURCE_MAX + 1];
 	int r = 0;
 
-	n = pol_pfx_lookup(&p->idx.res_glob, ev->q->resource, len, slices, lens,
-	    POL_PFX_MAX);
+	n = pol_pfx_lookup(
+	    &p->idx.res_glob, ev->q->resource, len, slices, lens, POL_PFX_MAX);
 	for (i = 0; r == 0 && i < n; i++)
 		r = cand_add(ev, slices[i], lens[i]);
 	if (r != 0 || p->idx.res_sfx.n == 0 || len > POL_RESOURCE_MAX)
 		return r;
 	for (i = 0; i < len; i++)
 		rev[i] = ev->q->resource[len - 1 - i];
-	n = pol_pfx_lookup(&p->idx.res_sfx, rev, len, slices, lens,
-	    POL_PFX_MAX);
+	n = pol_pfx_lookup(
+	    &p->idx.res_sfx, rev, len, slices, lens, POL_PFX_MAX);
 	for (i = 0; r == 0 && i < n; i++)
 		r = cand_add(ev, slices[i], lens[i]);
 	return r;

@@ -18,8 +18,8 @@
 static size_t
 skip_ws(const char *t, size_t len, size_t i)
 {
-	while (i < len && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' ||
-	    t[i] == '\r'))
+	while (i < len &&
+	    (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r'))
 		i++;
 	return i;
 }
@@ -218,8 +218,8 @@ find_index(const char *t, size_t len, size_t i, size_t n)
 }
 
 int
-jsonpos_line(const char *text, size_t len, const struct pol_step *steps,
-    size_t nsteps)
+jsonpos_line(
+    const char *text, size_t len, const struct pol_step *steps, size_t nsteps)
 {
 	size_t i, s, next, line = 1;
 

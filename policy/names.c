@@ -10,11 +10,11 @@
 #include <stddef.h>
 #include <string.h>
 
-#define USER_MAX	32
-#define GROUP_MAX	64
-#define KIND_MAX	32
-#define RESNAME_MAX	255
-#define ID_MAX		64
+#define USER_MAX 32
+#define GROUP_MAX 64
+#define KIND_MAX 32
+#define RESNAME_MAX 255
+#define ID_MAX 64
 
 static int
 is_lower_digit(int c)
@@ -86,8 +86,7 @@ name_resource_valid(const char *s)
 	for (i = 0; i < nlen; i++) {
 		int c = (unsigned char)name[i];
 
-		if (c <= ' ' || c >= 0x7f || c == '"' || c == '\'' ||
-		    c == '\\')
+		if (c <= ' ' || c >= 0x7f || c == '"' || c == '\'' || c == '\\')
 			return false;
 	}
 	return true;

@@ -15,13 +15,13 @@
 #include "names.h"
 #include "policy_int.h"
 
-#define CLOCK_SKEW_MAX	3600
-#define COUNT_MAX	100000	/* per-user limits: enough, and never unbounded */
-#define RATE_MAX	10000000	/* requests a minute: room for load tests */
+#define CLOCK_SKEW_MAX 3600
+#define COUNT_MAX 100000  /* per-user limits: enough, and never unbounded */
+#define RATE_MAX 10000000 /* requests a minute: room for load tests */
 
 static int
-parse_resource(struct pol_pctx *c, const char *name, json_t *v,
-    struct pol_resource *res)
+parse_resource(
+    struct pol_pctx *c, const char *name, json_t *v, struct pol_resource *res)
 {
 	static const char *const keys[] = { "labels", "principals", NULL };
 	int r;
@@ -29,15 +29,17 @@ parse_resource(struct pol_pctx *c, const char *name, json_t *v,
 	res->name = name;
 	res->is_glob = name[glob_literal_prefix(name)] != '\0';
 	if (res->is_glob ? !pol_pattern_valid(name) :
-	    !name_resource_valid(name))
-		return pol_fail(c, "\"%.64s\" is not a valid resource name or "
-		    "pattern (kind:name, printable, '*' and '?' only)", name);
+			   !name_resource_valid(name))
+		return pol_fail(c,
+		    "\"%.64s\" is not a valid resource name or "
+		    "pattern (kind:name, printable, '*' and '?' only)",
+		    name);
 	if (!json_is_object(v))
 		return pol_fail(c, "must be an object");
 	if ((r = pol_check_keys(c, v, keys)) != 0 ||
 	    (r = pol_get_labels(c, v, "labels", false, &res->labels)) != 0 ||
-	    (r = pol_get_names(c, v, "principals", POL_USER, false,
-	    &res->principals)) != 0)
+	    (r = pol_get_names(
+		 c, v, "principals", POL_USER, false, &res->principals)) != 0)
 		return r;
 	res->has_principals = json_object_get(v, "principals") != NULL;
 	return 0;
@@ -55,12 +57,12 @@ parse_resources(struct pol_pctx *c, json_t *v)
 		r = pol_fail(c, "must be an object of resource entries");
 		goto out;
 	}
-	if ((c->p->res = pol_allocarray(c->p, json_object_size(v) + 1,
-	    sizeof(*c->p->res))) == NULL) {
+	if ((c->p->res = pol_allocarray(
+		 c->p, json_object_size(v) + 1, sizeof(*c->p->res))) == NULL) {
 		r = pol_nomem(c);
 		goto out;
 	}
-	json_object_foreach(v, name, e) {
+	json_object_foreach (v, name, e) {
 		pol_push_key(c, name);
 		r = parse_resource(c, name, e, &c->p->res[c->p->nres]);
 		pol_pop(c);
@@ -68,15 +70,15 @@ parse_resources(struct pol_pctx *c, json_t *v)
 			goto out;
 		c->p->nres++;
 	}
- out:
+out:
 	pol_pop(c);
 	return r;
 }
 
 /* An integer limit between lo and hi; absent keeps the default. */
 static int
-get_count(struct pol_pctx *c, json_t *obj, const char *key, int lo, int hi,
-    int *out)
+get_count(
+    struct pol_pctx *c, json_t *obj, const char *key, int lo, int hi, int *out)
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -84,8 +86,10 @@ get_count(struct pol_pctx *c, json_t *obj, const char *key, int lo, int hi,
 		return 0;
 	if (!json_is_integer(v) || json_integer_value(v) < lo ||
 	    json_integer_value(v) > hi)
-		return pol_fail_key(c, key, "must be an integer between %d and "
-		    "%d", lo, hi);
+		return pol_fail_key(c, key,
+		    "must be an integer between %d and "
+		    "%d",
+		    lo, hi);
 	*out = (int)json_integer_value(v);
 	return 0;
 }
@@ -94,9 +98,9 @@ static int
 parse_limits(struct pol_pctx *c, json_t *v)
 {
 	static const char *const keys[] = { "pending_ttl", "optout_max",
-	    "break_glass_max_ttl", "clock_skew", "rule_authors_may_approve",
-	    "schedule_max", "audit_min_retention", "break_glass_per_day",
-	    "pending_per_user", "requests_per_minute", NULL };
+		"break_glass_max_ttl", "clock_skew", "rule_authors_may_approve",
+		"schedule_max", "audit_min_retention", "break_glass_per_day",
+		"pending_per_user", "requests_per_minute", NULL };
 	struct policy_limits *l = &c->p->limits;
 	int r;
 
@@ -108,26 +112,26 @@ parse_limits(struct pol_pctx *c, json_t *v)
 	if ((r = pol_check_keys(c, v, keys)) != 0 ||
 	    (r = pol_get_duration(c, v, "pending_ttl", &l->pending_ttl)) != 0 ||
 	    (r = pol_get_duration(c, v, "optout_max", &l->optout_max)) != 0 ||
-	    (r = pol_get_duration(c, v, "break_glass_max_ttl",
-	    &l->break_glass_max_ttl)) != 0 ||
+	    (r = pol_get_duration(
+		 c, v, "break_glass_max_ttl", &l->break_glass_max_ttl)) != 0 ||
 	    (r = pol_get_duration(c, v, "clock_skew", &l->clock_skew)) != 0 ||
 	    (r = pol_get_duration(c, v, "schedule_max", &l->schedule_max)) !=
-	    0 ||
+		0 ||
 	    (r = pol_get_bool(c, v, "rule_authors_may_approve",
-	    &l->rule_authors_may_approve)) != 0 ||
-	    (r = pol_get_duration(c, v, "audit_min_retention",
-	    &l->audit_min_retention)) != 0 ||
+		 &l->rule_authors_may_approve)) != 0 ||
+	    (r = pol_get_duration(
+		 c, v, "audit_min_retention", &l->audit_min_retention)) != 0 ||
 	    (r = get_count(c, v, "break_glass_per_day", 0, COUNT_MAX,
-	    &l->break_glass_per_day)) != 0 ||
+		 &l->break_glass_per_day)) != 0 ||
 	    (r = get_count(c, v, "pending_per_user", 1, COUNT_MAX,
-	    &l->pending_per_user)) != 0 ||
+		 &l->pending_per_user)) != 0 ||
 	    (r = get_count(c, v, "requests_per_minute", 1, RATE_MAX,
-	    &l->requests_per_minute)) != 0)
+		 &l->requests_per_minute)) != 0)
 		goto out;
 	/* A large skew would silently lengthen every certificate. */
 	if (l->clock_skew > CLOCK_SKEW_MAX)
 		r = pol_fail_key(c, "clock_skew", "must be at most 1h");
- out:
+out:
 	pol_pop(c);
 	return r;
 }
@@ -138,10 +142,12 @@ parse_version(struct pol_pctx *c, json_t *doc)
 	json_t *v = json_object_get(doc, "version");
 
 	if (v == NULL)
-		return pol_fail_key(c, "version", "missing: write "
+		return pol_fail_key(c, "version",
+		    "missing: write "
 		    "\"version\": 1");
 	if (!json_is_integer(v) || json_integer_value(v) != 1)
-		return pol_fail_key(c, "version", "unknown version (only 1 "
+		return pol_fail_key(c, "version",
+		    "unknown version (only 1 "
 		    "is supported)");
 	return 0;
 }
@@ -150,7 +156,7 @@ int
 pol_parse_document(struct pol_pctx *c, json_t *doc)
 {
 	static const char *const keys[] = { "version", "description",
-	    "resources", "rules", "roles", "limits", NULL };
+		"resources", "rules", "roles", "limits", NULL };
 	const char *desc = NULL;
 	json_t *v;
 	int r;
@@ -175,7 +181,8 @@ pol_parse_document(struct pol_pctx *c, json_t *doc)
 	    (r = parse_resources(c, v)) != 0)
 		return r;
 	if ((v = json_object_get(doc, "rules")) == NULL)
-		return pol_fail_key(c, "rules", "missing: write \"rules\": [] "
+		return pol_fail_key(c, "rules",
+		    "missing: write \"rules\": [] "
 		    "to deny everything");
 	if ((r = pol_parse_rules(c, v)) != 0)
 		return r;

@@ -7,7 +7,7 @@
  * getters below read one key each, check its type and value, and fail with
  * the key's own path; absent optional keys leave the output untouched.
  */
-#define POL_PCTX_IMPL	/* defines pol_fail() and pol_fail_key() */
+#define POL_PCTX_IMPL /* defines pol_fail() and pol_fail_key() */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,9 +20,9 @@
 #include "names.h"
 #include "policy_int.h"
 
-#define LABEL_KEY_MAX	63
-#define LABEL_VALUE_MAX	255
-#define QUORUM_MAX	100
+#define LABEL_KEY_MAX 63
+#define LABEL_VALUE_MAX 255
+#define QUORUM_MAX 100
 
 void
 pol_push_key(struct pol_pctx *c, const char *key)
@@ -61,16 +61,15 @@ plain_key(const char *k)
 
 	for (i = 0; k[i] != '\0'; i++)
 		if (!((k[i] >= 'a' && k[i] <= 'z') ||
-		    (k[i] >= 'A' && k[i] <= 'Z') ||
-		    (k[i] >= '0' && k[i] <= '9') || k[i] == '_' ||
-		    k[i] == '-'))
+			(k[i] >= 'A' && k[i] <= 'Z') ||
+			(k[i] >= '0' && k[i] <= '9') || k[i] == '_' ||
+			k[i] == '-'))
 			return false;
 	return i > 0;
 }
 
 void
-pol_path_format(const struct pol_step *steps, size_t n, char *buf,
-    size_t len)
+pol_path_format(const struct pol_step *steps, size_t n, char *buf, size_t len)
 {
 	size_t i, used = 0;
 	int w;
@@ -80,14 +79,14 @@ pol_path_format(const struct pol_step *steps, size_t n, char *buf,
 	buf[0] = '\0';
 	for (i = 0; i < n && used < len; i++) {
 		if (steps[i].key == NULL)
-			w = snprintf(buf + used, len - used, "[%zu]",
-			    steps[i].index);
+			w = snprintf(
+			    buf + used, len - used, "[%zu]", steps[i].index);
 		else if (plain_key(steps[i].key))
 			w = snprintf(buf + used, len - used, "%s%s",
 			    used == 0 ? "" : ".", steps[i].key);
 		else
-			w = snprintf(buf + used, len - used, "[\"%.*s\"]",
-			    64, steps[i].key);
+			w = snprintf(buf + used, len - used, "[\"%.*s\"]", 64,
+			    steps[i].key);
 		if (w < 0)
 			break;
 		used += (size_t)w;
@@ -137,8 +136,8 @@ int
 pol_nomem(struct pol_pctx *c)
 {
 	if (c->err != NULL) {
-		pol_path_format(c->path, c->depth, c->err->path,
-		    sizeof(c->err->path));
+		pol_path_format(
+		    c->path, c->depth, c->err->path, sizeof(c->err->path));
 		c->err->line = 0;
 		snprintf(c->err->msg, sizeof(c->err->msg), "out of memory");
 	}
@@ -152,20 +151,20 @@ pol_check_keys(struct pol_pctx *c, json_t *obj, const char *const *allowed)
 	json_t *v;
 	size_t i;
 
-	json_object_foreach(obj, key, v) {
+	json_object_foreach (obj, key, v) {
 		for (i = 0; allowed[i] != NULL; i++)
 			if (strcmp(allowed[i], key) == 0)
 				break;
 		if (allowed[i] == NULL)
-			return pol_fail_key(c, key, "unknown key \"%.64s\"",
-			    key);
+			return pol_fail_key(
+			    c, key, "unknown key \"%.64s\"", key);
 	}
 	return 0;
 }
 
 int
-pol_get_string(struct pol_pctx *c, json_t *obj, const char *key,
-    const char **out)
+pol_get_string(
+    struct pol_pctx *c, json_t *obj, const char *key, const char **out)
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -191,18 +190,18 @@ pol_get_bool(struct pol_pctx *c, json_t *obj, const char *key, bool *out)
 }
 
 int
-pol_get_duration(struct pol_pctx *c, json_t *obj, const char *key,
-    int64_t *out)
+pol_get_duration(struct pol_pctx *c, json_t *obj, const char *key, int64_t *out)
 {
 	json_t *v = json_object_get(obj, key);
 
 	if (v == NULL)
 		return 0;
 	if (!json_is_string(v))
-		return pol_fail_key(c, key,
-		    "must be a duration string such as \"8h\"");
+		return pol_fail_key(
+		    c, key, "must be a duration string such as \"8h\"");
 	if (duration_parse(json_string_value(v), out) != 0)
-		return pol_fail_key(c, key, "bad duration \"%.32s\" (write "
+		return pol_fail_key(c, key,
+		    "bad duration \"%.32s\" (write "
 		    "e.g. 90s, 15m, 8h, 2d, 1h30m; at most 366d)",
 		    json_string_value(v));
 	return 0;
@@ -228,7 +227,7 @@ bool
 pol_scope_valid(const char *s)
 {
 	static const char *const kinds[] = { "resource:", "label:", "user:",
-	    "group:", "rule:", "request:", NULL };
+		"group:", "rule:", "request:", NULL };
 	size_t i, n;
 
 	if (s == NULL)
@@ -255,11 +254,11 @@ kind_valid(enum pol_kind kind, const char *s, const char **what)
 		return name_group_valid(s);
 	case POL_PATTERN:
 		*what = "resource pattern (printable, '*' and '?' only, "
-		    "at most 255)";
+			"at most 255)";
 		return pol_pattern_valid(s);
 	case POL_SCOPE:
 		*what = "scope (global, resource:P, label:K=V, user:P, "
-		    "group:P, rule:P or request:P)";
+			"group:P, rule:P or request:P)";
 		return pol_scope_valid(s);
 	}
 	return false;
@@ -282,17 +281,18 @@ pol_get_names(struct pol_pctx *c, json_t *obj, const char *key,
 		goto out;
 	}
 	if (nonempty && json_array_size(v) == 0) {
-		r = pol_fail(c, "must not be empty (leave the key out to "
+		r = pol_fail(c,
+		    "must not be empty (leave the key out to "
 		    "match any)");
 		goto out;
 	}
 	out->n = 0;
-	if ((out->v = pol_allocarray(c->p, json_array_size(v) + 1,
-	    sizeof(*out->v))) == NULL) {
+	if ((out->v = pol_allocarray(
+		 c->p, json_array_size(v) + 1, sizeof(*out->v))) == NULL) {
 		r = pol_nomem(c);
 		goto out;
 	}
-	json_array_foreach(v, i, e) {
+	json_array_foreach (v, i, e) {
 		pol_push_idx(c, i);
 		if (!json_is_string(e))
 			r = pol_fail(c, "must be a string");
@@ -304,7 +304,7 @@ pol_get_names(struct pol_pctx *c, json_t *obj, const char *key,
 			goto out;
 		out->v[out->n++] = json_string_value(e);
 	}
- out:
+out:
 	pol_pop(c);
 	return r;
 }
@@ -316,9 +316,9 @@ label_key_valid(const char *k)
 
 	for (i = 0; k[i] != '\0'; i++)
 		if (!((k[i] >= 'a' && k[i] <= 'z') ||
-		    (k[i] >= 'A' && k[i] <= 'Z') ||
-		    (k[i] >= '0' && k[i] <= '9') ||
-		    strchr("_.-/", k[i]) != NULL))
+			(k[i] >= 'A' && k[i] <= 'Z') ||
+			(k[i] >= '0' && k[i] <= '9') ||
+			strchr("_.-/", k[i]) != NULL))
 			return false;
 	return i > 0 && i <= LABEL_KEY_MAX;
 }
@@ -335,8 +335,8 @@ label_value_valid(const char *v)
 }
 
 int
-pol_get_labels(struct pol_pctx *c, json_t *obj, const char *key,
-    bool nonempty, struct pol_labels *out)
+pol_get_labels(struct pol_pctx *c, json_t *obj, const char *key, bool nonempty,
+    struct pol_labels *out)
 {
 	json_t *v = json_object_get(obj, key), *e;
 	const char *k;
@@ -354,28 +354,32 @@ pol_get_labels(struct pol_pctx *c, json_t *obj, const char *key,
 		goto out;
 	}
 	out->n = 0;
-	if ((out->v = pol_allocarray(c->p, json_object_size(v) + 1,
-	    sizeof(*out->v))) == NULL) {
+	if ((out->v = pol_allocarray(
+		 c->p, json_object_size(v) + 1, sizeof(*out->v))) == NULL) {
 		r = pol_nomem(c);
 		goto out;
 	}
-	json_object_foreach(v, k, e) {
+	json_object_foreach (v, k, e) {
 		pol_push_key(c, k);
 		if (!label_key_valid(k))
-			r = pol_fail(c, "bad label key (use [A-Za-z0-9_./-], "
-			    "at most %d)", LABEL_KEY_MAX);
+			r = pol_fail(c,
+			    "bad label key (use [A-Za-z0-9_./-], "
+			    "at most %d)",
+			    LABEL_KEY_MAX);
 		else if (!json_is_string(e))
 			r = pol_fail(c, "label value must be a string");
 		else if (!label_value_valid(json_string_value(e)))
-			r = pol_fail(c, "label value must be 1-%d printable "
-			    "ASCII characters", LABEL_VALUE_MAX);
+			r = pol_fail(c,
+			    "label value must be 1-%d printable "
+			    "ASCII characters",
+			    LABEL_VALUE_MAX);
 		pol_pop(c);
 		if (r != 0)
 			goto out;
 		out->v[out->n].key = k;
 		out->v[out->n++].value = json_string_value(e);
 	}
- out:
+out:
 	pol_pop(c);
 	return r;
 }
@@ -391,8 +395,8 @@ pol_get_quorum(struct pol_pctx *c, json_t *obj, int *out)
 	if (!json_is_integer(v))
 		return pol_fail_key(c, "quorum", "must be an integer");
 	if (json_integer_value(v) < 1 || json_integer_value(v) > QUORUM_MAX)
-		return pol_fail_key(c, "quorum", "must be between 1 and %d",
-		    QUORUM_MAX);
+		return pol_fail_key(
+		    c, "quorum", "must be between 1 and %d", QUORUM_MAX);
 	*out = (int)json_integer_value(v);
 	return 0;
 }

@@ -35,19 +35,22 @@ build_warnings(struct policy *p)
 {
 	int r = 0;
 
-	if ((p->warnings = pol_allocarray(p, WARN_MAX + 1,
-	    sizeof(*p->warnings))) == NULL)
+	if ((p->warnings = pol_allocarray(
+		 p, WARN_MAX + 1, sizeof(*p->warnings))) == NULL)
 		return BRK_ERR_NOMEM;
 	if (p->nrules == 0)
 		r = add_warning(p, "rules is empty: every request is denied");
 	if (r == 0 && !p->roles[ROLE_OPTOUT_APPROVERS].present)
-		r = add_warning(p, "roles.optout_approvers is missing: manual "
+		r = add_warning(p,
+		    "roles.optout_approvers is missing: manual "
 		    "opt-outs cannot be used");
 	if (r == 0 && !p->roles[ROLE_POLICY_ADMINS].present)
-		r = add_warning(p, "roles.policy_admins is missing: nobody "
+		r = add_warning(p,
+		    "roles.policy_admins is missing: nobody "
 		    "may load a new policy through the broker");
 	if (r == 0 && !p->roles[ROLE_AUDITORS].present)
-		r = add_warning(p, "roles.auditors is missing: only root can "
+		r = add_warning(p,
+		    "roles.auditors is missing: only root can "
 		    "read the audit trail");
 	return r;
 }
@@ -63,8 +66,8 @@ syntax_error(struct policy_error *err, const json_error_t *jerr)
 }
 
 int
-policy_parse(const char *text, size_t len, struct policy **out,
-    struct policy_error *err)
+policy_parse(
+    const char *text, size_t len, struct policy **out, struct policy_error *err)
 {
 	struct pol_pctx c;
 	struct policy *p = NULL;
@@ -80,8 +83,10 @@ policy_parse(const char *text, size_t len, struct policy **out,
 		goto out;
 	if (len > POL_TEXT_MAX) {
 		if (err != NULL)
-			snprintf(err->msg, sizeof(err->msg), "the policy is "
-			    "larger than %u bytes", POL_TEXT_MAX);
+			snprintf(err->msg, sizeof(err->msg),
+			    "the policy is "
+			    "larger than %u bytes",
+			    POL_TEXT_MAX);
 		goto out;
 	}
 	if ((doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr)) ==
@@ -109,7 +114,7 @@ policy_parse(const char *text, size_t len, struct policy **out,
 	*out = p;
 	p = NULL;
 	r = 0;
- out:
+out:
 	policy_free(p);
 	json_decref(doc);
 	return r;

@@ -18,14 +18,14 @@
 
 #include <jansson.h>
 
-#define POLICY_MAX_MATCHES 16	/* rule ids reported per decision */
+#define POLICY_MAX_MATCHES 16 /* rule ids reported per decision */
 
 struct policy;
 
 /* Where and why a document was refused: path like "rules[2].max_ttl". */
 struct policy_error {
 	char path[256];
-	int line;		/* 1-based line in the text, 0 when unknown */
+	int line; /* 1-based line in the text, 0 when unknown */
 	char msg[256];
 };
 
@@ -47,16 +47,16 @@ enum policy_role {
 };
 
 struct policy_limits {
-	int64_t pending_ttl;		/* seconds; default 24h */
-	int64_t optout_max;		/* default 24h */
-	int64_t break_glass_max_ttl;	/* default 1h */
-	int64_t clock_skew;		/* default 60s */
-	int64_t schedule_max;		/* how far ahead --start may be; 7d */
-	bool rule_authors_may_approve;	/* default false */
-	int64_t audit_min_retention;	/* audit prune keeps this; 90d */
-	int break_glass_per_day;	/* per user, any 24h; default 3 */
-	int pending_per_user;		/* pending requests; default 20 */
-	int requests_per_minute;	/* new requests per user; default 60 */
+	int64_t pending_ttl;	       /* seconds; default 24h */
+	int64_t optout_max;	       /* default 24h */
+	int64_t break_glass_max_ttl;   /* default 1h */
+	int64_t clock_skew;	       /* default 60s */
+	int64_t schedule_max;	       /* how far ahead --start may be; 7d */
+	bool rule_authors_may_approve; /* default false */
+	int64_t audit_min_retention;   /* audit prune keeps this; 90d */
+	int break_glass_per_day;       /* per user, any 24h; default 3 */
+	int pending_per_user;	       /* pending requests; default 20 */
+	int requests_per_minute;       /* new requests per user; default 60 */
 };
 
 /* The longest force-command or source-address a rule may set. */
@@ -68,8 +68,8 @@ struct policy_query {
 	const char *const *groups;
 	size_t ngroups;
 	const char *resource;
-	const char *role;	/* requested principal; NULL means user */
-	int64_t duration;	/* requested seconds; 0 means the rule's max */
+	const char *role; /* requested principal; NULL means user */
+	int64_t duration; /* requested seconds; 0 means the rule's max */
 };
 
 /*
@@ -81,12 +81,12 @@ struct policy_query {
  */
 struct policy_decision {
 	enum policy_outcome outcome;
-	const char *matched[POLICY_MAX_MATCHES];	/* rule ids, in file order */
+	const char *matched[POLICY_MAX_MATCHES]; /* rule ids, in file order */
 	size_t nmatched;
-	const char *deciding_rule;	/* see "Evaluation" below; NULL if none */
-	int64_t ttl;			/* granted seconds (after clamping) */
-	bool clamped;			/* requested more than max_ttl */
-	char reason[512];		/* plain words, one sentence */
+	const char *deciding_rule; /* see "Evaluation" below; NULL if none */
+	int64_t ttl;		   /* granted seconds (after clamping) */
+	bool clamped;		   /* requested more than max_ttl */
+	char reason[512];	   /* plain words, one sentence */
 	/* approval (outcome == POLICY_APPROVE) */
 	const char *approver_groups[POLICY_MAX_MATCHES];
 	size_t napprover_groups;
@@ -205,8 +205,8 @@ bool policy_has_role(const struct policy *p, enum policy_role role,
 
 /* The role's groups and users (for showing who may act); may be empty. */
 void policy_role_members(const struct policy *p, enum policy_role role,
-    const char *const **groups, size_t *ngroups,
-    const char *const **users, size_t *nusers);
+    const char *const **groups, size_t *ngroups, const char *const **users,
+    size_t *nusers);
 
 /* A deep copy of the parsed document, for `policy show`. */
 json_t *policy_document(const struct policy *p);
@@ -219,18 +219,18 @@ json_t *policy_document(const struct policy *p);
 size_t policy_warnings(const struct policy *p, const char *const **out);
 
 /* Certificate extensions a rule may grant ("extensions"; default all). */
-#define POLICY_EXT_PTY			0x01u	/* permit-pty */
-#define POLICY_EXT_PORT_FORWARDING	0x02u	/* permit-port-forwarding */
-#define POLICY_EXT_AGENT_FORWARDING	0x04u	/* permit-agent-forwarding */
-#define POLICY_EXT_X11_FORWARDING	0x08u	/* permit-X11-forwarding */
-#define POLICY_EXT_USER_RC		0x10u	/* permit-user-rc */
-#define POLICY_EXT_ALL			0x1fu
+#define POLICY_EXT_PTY 0x01u		  /* permit-pty */
+#define POLICY_EXT_PORT_FORWARDING 0x02u  /* permit-port-forwarding */
+#define POLICY_EXT_AGENT_FORWARDING 0x04u /* permit-agent-forwarding */
+#define POLICY_EXT_X11_FORWARDING 0x08u	  /* permit-X11-forwarding */
+#define POLICY_EXT_USER_RC 0x10u	  /* permit-user-rc */
+#define POLICY_EXT_ALL 0x1fu
 
 /* What a rule puts in a certificate, from "extensions"/"critical_options". */
 struct policy_rule_cert {
-	unsigned extensions;		/* POLICY_EXT_* bits */
-	const char *force_command;	/* NULL when not set */
-	const char *source_address;	/* CIDR list; NULL when unset */
+	unsigned extensions;	    /* POLICY_EXT_* bits */
+	const char *force_command;  /* NULL when not set */
+	const char *source_address; /* CIDR list; NULL when unset */
 };
 
 /*
@@ -238,8 +238,8 @@ struct policy_rule_cert {
  * deciding_rule).  Returns NULL when there is no such rule or it is a deny
  * rule.  The result lives as long as the policy.
  */
-const struct policy_rule_cert *policy_rule_cert_options(
-    const struct policy *p, const char *rule_id);
+const struct policy_rule_cert *
+policy_rule_cert_options(const struct policy *p, const char *rule_id);
 
 /* The OpenSSH name of one POLICY_EXT_* bit ("permit-pty"), NULL if unknown. */
 const char *policy_cert_extension_name(unsigned bit);
@@ -262,9 +262,8 @@ bool policy_optout_scope_allowed(const struct policy *p, const char *user,
  */
 size_t policy_optout_manager_count(const struct policy *p);
 int policy_optout_manager_entry(const struct policy *p, size_t i,
-    const char *const **groups, size_t *ngroups,
-    const char *const **users, size_t *nusers,
-    const char *const **scopes, size_t *nscopes);
+    const char *const **groups, size_t *ngroups, const char *const **users,
+    size_t *nusers, const char *const **scopes, size_t *nscopes);
 
 /*
  * Whether resource's entry (the most specific "resources" entry matching

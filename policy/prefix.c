@@ -39,8 +39,8 @@ cmp_pfx_in(const void *a, const void *b)
 
 /* Sort the pairs, then group them under distinct prefixes with parents. */
 int
-pol_pfx_build(struct policy *p, struct pol_pfx_in *in, size_t n,
-    struct pol_pfxidx *ix)
+pol_pfx_build(
+    struct policy *p, struct pol_pfx_in *in, size_t n, struct pol_pfxidx *ix)
 {
 	int32_t *stack = NULL, top = 0;
 	struct pol_pfx *e;
@@ -54,8 +54,9 @@ pol_pfx_build(struct policy *p, struct pol_pfx_in *in, size_t n,
 		goto out;
 	for (i = 0; i < n; i++) {
 		ix->items[i] = in[i].item;
-		if (ix->n > 0 && cmp_bytes(ix->v[ix->n - 1].s,
-		    ix->v[ix->n - 1].len, in[i].s, in[i].len) == 0) {
+		if (ix->n > 0 &&
+		    cmp_bytes(ix->v[ix->n - 1].s, ix->v[ix->n - 1].len, in[i].s,
+			in[i].len) == 0) {
 			ix->v[ix->n - 1].n++;
 			continue;
 		}
@@ -65,15 +66,16 @@ pol_pfx_build(struct policy *p, struct pol_pfx_in *in, size_t n,
 		e->start = (uint32_t)i;
 		e->n = 1;
 		/* Pop entries that are not prefixes of this one. */
-		while (top > 0 && (ix->v[stack[top - 1]].len > e->len ||
-		    memcmp(ix->v[stack[top - 1]].s, e->s,
-		    ix->v[stack[top - 1]].len) != 0))
+		while (top > 0 &&
+		    (ix->v[stack[top - 1]].len > e->len ||
+			memcmp(ix->v[stack[top - 1]].s, e->s,
+			    ix->v[stack[top - 1]].len) != 0))
 			top--;
 		e->parent = top > 0 ? stack[top - 1] : -1;
 		stack[top++] = (int32_t)ix->n++;
 	}
 	r = 0;
- out:
+out:
 	free(stack);
 	return r;
 }
@@ -104,7 +106,7 @@ pol_pfx_lookup(const struct pol_pfxidx *ix, const char *s, size_t slen,
 	for (lcp = 0; lcp < e->len && lcp < slen && e->s[lcp] == s[lcp]; lcp++)
 		;
 	for (cur = (int32_t)(lo - 1); cur >= 0 && found < max;
-	    cur = ix->v[cur].parent) {
+	     cur = ix->v[cur].parent) {
 		if (ix->v[cur].len > lcp)
 			continue;
 		slices[found] = ix->items + ix->v[cur].start;

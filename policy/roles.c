@@ -30,23 +30,25 @@ parse_entry(struct pol_pctx *c, enum policy_role role, json_t *v,
 {
 	static const char *const plain[] = { "groups", "users", NULL };
 	static const char *const approvers[] = { "groups", "users", "quorum",
-	    NULL };
+		NULL };
 	static const char *const managers[] = { "groups", "users", "scopes",
-	    NULL };
+		NULL };
 	const char *const *keys = role == ROLE_OPTOUT_APPROVERS ? approvers :
-	    role == ROLE_OPTOUT_MANAGERS ? managers : plain;
+	    role == ROLE_OPTOUT_MANAGERS			? managers :
+								  plain;
 	int r;
 
 	if (!json_is_object(v))
-		return pol_fail(c, "must be an object {\"groups\": [...], "
+		return pol_fail(c,
+		    "must be an object {\"groups\": [...], "
 		    "\"users\": [...]}");
 	if ((r = pol_check_keys(c, v, keys)) != 0 ||
-	    (r = pol_get_names(c, v, "groups", POL_GROUP, false,
-	    &e->groups)) != 0 ||
-	    (r = pol_get_names(c, v, "users", POL_USER, false,
-	    &e->users)) != 0 ||
-	    (r = pol_get_names(c, v, "scopes", POL_SCOPE, true,
-	    &e->scopes)) != 0)
+	    (r = pol_get_names(c, v, "groups", POL_GROUP, false, &e->groups)) !=
+		0 ||
+	    (r = pol_get_names(c, v, "users", POL_USER, false, &e->users)) !=
+		0 ||
+	    (r = pol_get_names(c, v, "scopes", POL_SCOPE, true, &e->scopes)) !=
+		0)
 		return r;
 	if (role == ROLE_OPTOUT_APPROVERS)
 		return pol_get_quorum(c, v, &out->quorum);
@@ -73,10 +75,10 @@ union_of(struct pol_pctx *c, struct pol_role *role)
 		ng += role->entries[i].groups.n;
 		nu += role->entries[i].users.n;
 	}
-	if ((role->groups.v = pol_allocarray(c->p, ng + 1,
-	    sizeof(char *))) == NULL ||
-	    (role->users.v = pol_allocarray(c->p, nu + 1,
-	    sizeof(char *))) == NULL)
+	if ((role->groups.v = pol_allocarray(c->p, ng + 1, sizeof(char *))) ==
+		NULL ||
+	    (role->users.v = pol_allocarray(c->p, nu + 1, sizeof(char *))) ==
+		NULL)
 		return pol_nomem(c);
 	for (i = 0; i < role->nentries; i++) {
 		append(&role->groups, &role->entries[i].groups);
@@ -95,8 +97,8 @@ parse_role(struct pol_pctx *c, enum policy_role which, json_t *v)
 
 	role->present = true;
 	role->quorum = 1;
-	if ((role->entries = pol_allocarray(c->p, n + 1,
-	    sizeof(*role->entries))) == NULL)
+	if ((role->entries = pol_allocarray(
+		 c->p, n + 1, sizeof(*role->entries))) == NULL)
 		return pol_nomem(c);
 	for (i = 0; i < n; i++) {
 		if (many)
@@ -124,7 +126,7 @@ pol_parse_roles(struct pol_pctx *c, json_t *roles)
 		r = pol_fail(c, "must be an object");
 		goto out;
 	}
-	json_object_foreach(roles, key, v) {
+	json_object_foreach (roles, key, v) {
 		for (i = 0; i < ROLE__COUNT; i++)
 			if (strcmp(key, role_names[i]) == 0)
 				break;
@@ -138,7 +140,7 @@ pol_parse_roles(struct pol_pctx *c, json_t *roles)
 		if (r != 0)
 			goto out;
 	}
- out:
+out:
 	pol_pop(c);
 	return r;
 }
@@ -170,11 +172,11 @@ member(const struct pol_names *users, const struct pol_names *groups,
 }
 
 bool
-policy_has_role(const struct policy *p, enum policy_role role,
-    const char *user, const char *const *groups, size_t ngroups)
+policy_has_role(const struct policy *p, enum policy_role role, const char *user,
+    const char *const *groups, size_t ngroups)
 {
-	if (p == NULL || (int)role < 0 || role >= ROLE__COUNT ||
-	    user == NULL || !name_user_valid(user))
+	if (p == NULL || (int)role < 0 || role >= ROLE__COUNT || user == NULL ||
+	    !name_user_valid(user))
 		return false;
 	return member(&p->roles[role].users, &p->roles[role].groups, user,
 	    groups, ngroups);
@@ -182,8 +184,8 @@ policy_has_role(const struct policy *p, enum policy_role role,
 
 void
 policy_role_members(const struct policy *p, enum policy_role role,
-    const char *const **groups, size_t *ngroups,
-    const char *const **users, size_t *nusers)
+    const char *const **groups, size_t *ngroups, const char *const **users,
+    size_t *nusers)
 {
 	static const char *const none[1] = { NULL };
 	const struct pol_role *r;
@@ -230,8 +232,8 @@ policy_optout_scope_allowed(const struct policy *p, const char *user,
 	r = &p->roles[ROLE_OPTOUT_MANAGERS];
 	for (i = 0; i < r->nentries; i++)
 		if (member(&r->entries[i].users, &r->entries[i].groups, user,
-		    groups, ngroups) && scope_covered(&r->entries[i].scopes,
-		    scope))
+			groups, ngroups) &&
+		    scope_covered(&r->entries[i].scopes, scope))
 			return true;
 	return false;
 }
@@ -244,9 +246,8 @@ policy_optout_manager_count(const struct policy *p)
 
 int
 policy_optout_manager_entry(const struct policy *p, size_t i,
-    const char *const **groups, size_t *ngroups,
-    const char *const **users, size_t *nusers,
-    const char *const **scopes, size_t *nscopes)
+    const char *const **groups, size_t *ngroups, const char *const **users,
+    size_t *nusers, const char *const **scopes, size_t *nscopes)
 {
 	static const char *const none[1] = { NULL };
 	const struct pol_role_entry *e;

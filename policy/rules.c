@@ -17,11 +17,11 @@
 #include "names.h"
 #include "policy_int.h"
 
-#define OPTION_MAX	POLICY_OPTION_MAX
+#define OPTION_MAX POLICY_OPTION_MAX
 
-static const char *const ext_names[] = { "permit-pty",
-    "permit-port-forwarding", "permit-agent-forwarding",
-    "permit-X11-forwarding", "permit-user-rc", NULL };
+static const char *const ext_names[] = { "permit-pty", "permit-port-forwarding",
+	"permit-agent-forwarding", "permit-X11-forwarding", "permit-user-rc",
+	NULL };
 
 const char *
 policy_cert_extension_name(unsigned bit)
@@ -41,7 +41,8 @@ parse_grant(struct pol_pctx *c, json_t *rule, struct pol_rule *r)
 	const char *s;
 
 	if (v == NULL)
-		return pol_fail_key(c, "grant", "missing: \"auto\", "
+		return pol_fail_key(c, "grant",
+		    "missing: \"auto\", "
 		    "\"approve\" or \"deny\"");
 	s = json_is_string(v) ? json_string_value(v) : "";
 	if (strcmp(s, "auto") == 0)
@@ -51,7 +52,8 @@ parse_grant(struct pol_pctx *c, json_t *rule, struct pol_rule *r)
 	else if (strcmp(s, "deny") == 0)
 		r->grant = POLICY_DENY;
 	else
-		return pol_fail_key(c, "grant", "must be \"auto\", "
+		return pol_fail_key(c, "grant",
+		    "must be \"auto\", "
 		    "\"approve\" or \"deny\"");
 	return 0;
 }
@@ -60,7 +62,7 @@ static int
 parse_when(struct pol_pctx *c, json_t *v, struct pol_rule *r)
 {
 	static const char *const keys[] = { "users", "groups", "resources",
-	    "labels", "roles", "max_duration", NULL };
+		"labels", "roles", "max_duration", NULL };
 	int rc;
 
 	pol_push_key(c, "when");
@@ -69,19 +71,19 @@ parse_when(struct pol_pctx *c, json_t *v, struct pol_rule *r)
 		goto out;
 	}
 	if ((rc = pol_check_keys(c, v, keys)) != 0 ||
-	    (rc = pol_get_names(c, v, "users", POL_USER, true,
-	    &r->users)) != 0 ||
-	    (rc = pol_get_names(c, v, "groups", POL_GROUP, true,
-	    &r->groups)) != 0 ||
-	    (rc = pol_get_names(c, v, "resources", POL_PATTERN, true,
-	    &r->resources)) != 0 ||
+	    (rc = pol_get_names(c, v, "users", POL_USER, true, &r->users)) !=
+		0 ||
+	    (rc = pol_get_names(c, v, "groups", POL_GROUP, true, &r->groups)) !=
+		0 ||
+	    (rc = pol_get_names(
+		 c, v, "resources", POL_PATTERN, true, &r->resources)) != 0 ||
 	    (rc = pol_get_labels(c, v, "labels", true, &r->labels)) != 0 ||
-	    (rc = pol_get_names(c, v, "roles", POL_USER, true,
-	    &r->roles)) != 0 ||
-	    (rc = pol_get_duration(c, v, "max_duration",
-	    &r->max_duration)) != 0)
+	    (rc = pol_get_names(c, v, "roles", POL_USER, true, &r->roles)) !=
+		0 ||
+	    (rc = pol_get_duration(c, v, "max_duration", &r->max_duration)) !=
+		0)
 		goto out;
- out:
+out:
 	pol_pop(c);
 	return rc;
 }
@@ -89,8 +91,7 @@ parse_when(struct pol_pctx *c, json_t *v, struct pol_rule *r)
 static int
 parse_approvers(struct pol_pctx *c, json_t *v, struct pol_rule *r)
 {
-	static const char *const keys[] = { "groups", "users", "quorum",
-	    NULL };
+	static const char *const keys[] = { "groups", "users", "quorum", NULL };
 	int rc;
 
 	pol_push_key(c, "approvers");
@@ -100,15 +101,15 @@ parse_approvers(struct pol_pctx *c, json_t *v, struct pol_rule *r)
 		goto out;
 	}
 	if ((rc = pol_check_keys(c, v, keys)) != 0 ||
-	    (rc = pol_get_names(c, v, "groups", POL_GROUP, false,
-	    &r->appr_groups)) != 0 ||
-	    (rc = pol_get_names(c, v, "users", POL_USER, false,
-	    &r->appr_users)) != 0 ||
+	    (rc = pol_get_names(
+		 c, v, "groups", POL_GROUP, false, &r->appr_groups)) != 0 ||
+	    (rc = pol_get_names(
+		 c, v, "users", POL_USER, false, &r->appr_users)) != 0 ||
 	    (rc = pol_get_quorum(c, v, &r->quorum)) != 0)
 		goto out;
 	if (r->appr_groups.n + r->appr_users.n == 0)
 		rc = pol_fail(c, "name at least one approver group or user");
- out:
+out:
 	pol_pop(c);
 	return rc;
 }
@@ -123,7 +124,7 @@ static int
 parse_break_glass(struct pol_pctx *c, json_t *rule, struct pol_rule *r)
 {
 	static const char *const keys[] = { "during_freeze", "during_optout",
-	    NULL };
+		NULL };
 	json_t *v = json_object_get(rule, "break_glass");
 	int rc;
 
@@ -131,18 +132,19 @@ parse_break_glass(struct pol_pctx *c, json_t *rule, struct pol_rule *r)
 		return pol_get_bool(c, rule, "break_glass", &r->break_glass);
 	pol_push_key(c, "break_glass");
 	if (!json_is_object(v)) {
-		rc = pol_fail(c, "must be true, false or an object with "
+		rc = pol_fail(c,
+		    "must be true, false or an object with "
 		    "during_freeze and during_optout");
 		goto out;
 	}
 	if ((rc = pol_check_keys(c, v, keys)) != 0 ||
-	    (rc = pol_get_bool(c, v, "during_freeze",
-	    &r->bg_during_freeze)) != 0 ||
-	    (rc = pol_get_bool(c, v, "during_optout",
-	    &r->bg_during_optout)) != 0)
+	    (rc = pol_get_bool(c, v, "during_freeze", &r->bg_during_freeze)) !=
+		0 ||
+	    (rc = pol_get_bool(c, v, "during_optout", &r->bg_during_optout)) !=
+		0)
 		goto out;
 	r->break_glass = true;
- out:
+out:
 	pol_pop(c);
 	return rc;
 }
@@ -161,10 +163,11 @@ parse_require(struct pol_pctx *c, json_t *v, struct pol_rule *r)
 		rc = pol_fail(c, "must be an array of \"reason\"/\"ticket\"");
 		goto out;
 	}
-	json_array_foreach(v, i, e) {
+	json_array_foreach (v, i, e) {
 		s = json_is_string(e) ? json_string_value(e) : "";
 		flag = strcmp(s, "reason") == 0 ? &r->require_reason :
-		    strcmp(s, "ticket") == 0 ? &r->require_ticket : NULL;
+		    strcmp(s, "ticket") == 0	? &r->require_ticket :
+						  NULL;
 		pol_push_idx(c, i);
 		if (flag == NULL)
 			rc = pol_fail(c, "must be \"reason\" or \"ticket\"");
@@ -175,7 +178,7 @@ parse_require(struct pol_pctx *c, json_t *v, struct pol_rule *r)
 			goto out;
 		*flag = true;
 	}
- out:
+out:
 	pol_pop(c);
 	return rc;
 }
@@ -194,14 +197,15 @@ parse_extensions(struct pol_pctx *c, json_t *v, struct pol_rule *r)
 		rc = pol_fail(c, "must be an array of extension names");
 		goto out;
 	}
-	json_array_foreach(v, i, e) {
+	json_array_foreach (v, i, e) {
 		s = json_is_string(e) ? json_string_value(e) : "";
 		for (k = 0; ext_names[k] != NULL; k++)
 			if (strcmp(s, ext_names[k]) == 0)
 				break;
 		pol_push_idx(c, i);
 		if (ext_names[k] == NULL)
-			rc = pol_fail(c, "unknown extension (use permit-pty, "
+			rc = pol_fail(c,
+			    "unknown extension (use permit-pty, "
 			    "permit-port-forwarding, permit-agent-forwarding, "
 			    "permit-X11-forwarding or permit-user-rc)");
 		else if (r->cert.extensions & (1u << k))
@@ -211,7 +215,7 @@ parse_extensions(struct pol_pctx *c, json_t *v, struct pol_rule *r)
 			goto out;
 		r->cert.extensions |= 1u << k;
 	}
- out:
+out:
 	pol_pop(c);
 	return rc;
 }
@@ -230,8 +234,8 @@ force_command_valid(const char *s)
 static int
 parse_critical(struct pol_pctx *c, json_t *v, struct pol_rule *r)
 {
-	static const char *const keys[] = { "force-command",
-	    "source-address", NULL };
+	static const char *const keys[] = { "force-command", "source-address",
+		NULL };
 	struct policy_rule_cert *cert = &r->cert;
 	int rc;
 
@@ -241,20 +245,23 @@ parse_critical(struct pol_pctx *c, json_t *v, struct pol_rule *r)
 		goto out;
 	}
 	if ((rc = pol_check_keys(c, v, keys)) != 0 ||
-	    (rc = pol_get_string(c, v, "force-command",
-	    &cert->force_command)) != 0 ||
-	    (rc = pol_get_string(c, v, "source-address",
-	    &cert->source_address)) != 0)
+	    (rc = pol_get_string(
+		 c, v, "force-command", &cert->force_command)) != 0 ||
+	    (rc = pol_get_string(
+		 c, v, "source-address", &cert->source_address)) != 0)
 		goto out;
 	if (cert->force_command != NULL &&
 	    !force_command_valid(cert->force_command))
-		rc = pol_fail_key(c, "force-command", "must be 1-%d "
-		    "characters without control characters", OPTION_MAX);
+		rc = pol_fail_key(c, "force-command",
+		    "must be 1-%d "
+		    "characters without control characters",
+		    OPTION_MAX);
 	else if (cert->source_address != NULL &&
 	    !pol_source_address_valid(cert->source_address))
-		rc = pol_fail_key(c, "source-address", "must be a "
+		rc = pol_fail_key(c, "source-address",
+		    "must be a "
 		    "comma-separated list of addresses or CIDRs");
- out:
+out:
 	pol_pop(c);
 	return rc;
 }
@@ -264,28 +271,31 @@ static int
 check_grant_keys(struct pol_pctx *c, json_t *rule, struct pol_rule *r)
 {
 	static const char *const not_deny[] = { "max_ttl", "require",
-	    "extensions", "critical_options", "principals", NULL };
-	static const char *const approve_only[] = { "approvers",
-	    "break_glass", NULL };
+		"extensions", "critical_options", "principals", NULL };
+	static const char *const approve_only[] = { "approvers", "break_glass",
+		NULL };
 	size_t i;
 
 	if (r->grant == POLICY_DENY)
 		for (i = 0; not_deny[i] != NULL; i++)
 			if (json_object_get(rule, not_deny[i]) != NULL)
-				return pol_fail_key(c, not_deny[i], "not "
+				return pol_fail_key(c, not_deny[i],
+				    "not "
 				    "allowed in a deny rule");
 	if (r->grant != POLICY_APPROVE)
 		for (i = 0; approve_only[i] != NULL; i++)
 			if (json_object_get(rule, approve_only[i]) != NULL)
 				return pol_fail_key(c, approve_only[i],
 				    "only allowed with grant \"approve\"");
-	if (r->grant != POLICY_DENY && json_object_get(rule, "max_ttl") ==
-	    NULL)
-		return pol_fail_key(c, "max_ttl", "missing: required with "
-		    "grant \"%s\"", pol_outcome_name(r->grant));
-	if (r->grant == POLICY_APPROVE && json_object_get(rule,
-	    "approvers") == NULL)
-		return pol_fail_key(c, "approvers", "missing: required with "
+	if (r->grant != POLICY_DENY && json_object_get(rule, "max_ttl") == NULL)
+		return pol_fail_key(c, "max_ttl",
+		    "missing: required with "
+		    "grant \"%s\"",
+		    pol_outcome_name(r->grant));
+	if (r->grant == POLICY_APPROVE &&
+	    json_object_get(rule, "approvers") == NULL)
+		return pol_fail_key(c, "approvers",
+		    "missing: required with "
 		    "grant \"approve\"");
 	return 0;
 }
@@ -294,8 +304,8 @@ static int
 parse_rule(struct pol_pctx *c, json_t *v, struct pol_rule *r)
 {
 	static const char *const keys[] = { "id", "description", "when",
-	    "grant", "max_ttl", "approvers", "require", "break_glass",
-	    "extensions", "critical_options", "principals", NULL };
+		"grant", "max_ttl", "approvers", "require", "break_glass",
+		"extensions", "critical_options", "principals", NULL };
 	json_t *e;
 	int rc;
 
@@ -309,15 +319,17 @@ parse_rule(struct pol_pctx *c, json_t *v, struct pol_rule *r)
 	if (r->id == NULL)
 		return pol_fail_key(c, "id", "missing: every rule needs an id");
 	if (!name_id_valid(r->id))
-		return pol_fail_key(c, "id", "\"%.64s\" is not a valid id "
-		    "([A-Za-z0-9_.:-], at most 64)", r->id);
+		return pol_fail_key(c, "id",
+		    "\"%.64s\" is not a valid id "
+		    "([A-Za-z0-9_.:-], at most 64)",
+		    r->id);
 	if ((rc = pol_get_string(c, v, "description", &r->description)) != 0 ||
 	    (rc = parse_grant(c, v, r)) != 0 ||
 	    (rc = check_grant_keys(c, v, r)) != 0 ||
 	    (rc = pol_get_duration(c, v, "max_ttl", &r->max_ttl)) != 0 ||
 	    (rc = parse_break_glass(c, v, r)) != 0 ||
-	    (rc = pol_get_names(c, v, "principals", POL_USER, true,
-	    &r->principals)) != 0)
+	    (rc = pol_get_names(
+		 c, v, "principals", POL_USER, true, &r->principals)) != 0)
 		return rc;
 	if ((e = json_object_get(v, "when")) != NULL &&
 	    (rc = parse_when(c, e, r)) != 0)
@@ -358,8 +370,8 @@ check_ids(struct pol_pctx *c)
 	size_t i, dup;
 	int r = BRK_ERR_INTERNAL;
 
-	if ((p->idx.byid = pol_allocarray(p, p->nrules + 1,
-	    sizeof(*p->idx.byid))) == NULL ||
+	if ((p->idx.byid = pol_allocarray(
+		 p, p->nrules + 1, sizeof(*p->idx.byid))) == NULL ||
 	    (sorted = calloc(p->nrules + 1, sizeof(*sorted))) == NULL) {
 		r = pol_nomem(c);
 		goto out;
@@ -372,16 +384,17 @@ check_ids(struct pol_pctx *c)
 			/* Sorted by address too: sorted[i] is the later. */
 			dup = (size_t)(sorted[i] - p->rules);
 			pol_push_idx(c, dup);
-			r = pol_fail_key(c, "id", "duplicate rule id \"%s\" "
-			    "(first used at rules[%zu])", sorted[i]->id,
-			    (size_t)(sorted[i - 1] - p->rules));
+			r = pol_fail_key(c, "id",
+			    "duplicate rule id \"%s\" "
+			    "(first used at rules[%zu])",
+			    sorted[i]->id, (size_t)(sorted[i - 1] - p->rules));
 			pol_pop(c);
 			goto out;
 		}
 		p->idx.byid[i] = (uint32_t)(sorted[i] - p->rules);
 	}
 	r = 0;
- out:
+out:
 	free(sorted);
 	return r;
 }
@@ -403,11 +416,11 @@ pol_parse_rules(struct pol_pctx *c, json_t *rules)
 		goto out;
 	}
 	if ((c->p->rules = pol_allocarray(c->p, json_array_size(rules) + 1,
-	    sizeof(*c->p->rules))) == NULL) {
+		 sizeof(*c->p->rules))) == NULL) {
 		r = pol_nomem(c);
 		goto out;
 	}
-	json_array_foreach(rules, i, v) {
+	json_array_foreach (rules, i, v) {
 		pol_push_idx(c, i);
 		r = parse_rule(c, v, &c->p->rules[i]);
 		pol_pop(c);
@@ -417,7 +430,7 @@ pol_parse_rules(struct pol_pctx *c, json_t *rules)
 	}
 	/* Inside "rules" so a duplicate is reported as rules[i].id. */
 	r = check_ids(c);
- out:
+out:
 	pol_pop(c);
 	return r;
 }

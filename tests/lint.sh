@@ -29,7 +29,7 @@ else
 fi
 INC="-Ibroker/lib -Ibroker/cli -Ipolicy -Ipam"
 for d in broker/daemon broker/daemon/*/; do INC="$INC -I${d%/}"; done
-PKG=$(pkg-config --cflags jansson libcrypto libssl lmdb ldap 2>/dev/null)
+PKG=$(pkg-config --cflags jansson libcrypto libssl lmdb ldap libpq 2>/dev/null)
 FLAGS="-std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wformat=2 \
 -Wno-unused-parameter $INC $PKG"
 fail=0

@@ -17,15 +17,24 @@
 
 #include "client.h"
 
-enum { EX_DONE = 0, EX_ERROR = 1, EX_USAGE = 2, EX_PENDING = 3,
-	EX_REFUSED = 4, EX_UNREACHABLE = 5 };
+enum {
+	EX_DONE = 0,
+	EX_ERROR = 1,
+	EX_USAGE = 2,
+	EX_PENDING = 3,
+	EX_REFUSED = 4,
+	EX_UNREACHABLE = 5
+};
 
 struct cli {
-	const char *socket;
+	const char *socket;	 /* --socket or $BROKER_SOCKET; NULL: none */
+	const char *url;	 /* --url */
+	char via[512];		 /* the transport used, for whoami */
+	long long login_expires; /* TLS: the login's end */
 	const char *as;
 	bool json;
-	bool tty;		/* stdout is a terminal */
-	bool color;		/* tty and NO_COLOR unset */
+	bool tty;   /* stdout is a terminal */
+	bool color; /* tty and NO_COLOR unset */
 	int timeout_ms;
 	struct client *client;
 };
@@ -33,14 +42,14 @@ struct cli {
 struct cli_cmd {
 	const char *name;
 	int (*fn)(struct cli *cli, int argc, char **argv);
-	const char *usage;	/* "request RESOURCE [--role R] ..." */
-	const char *help;	/* one line */
+	const char *usage; /* "request RESOURCE [--role R] ..." */
+	const char *help;  /* one line */
 };
 
 /* An option for cli_parse: --name VALUE (str) or --name (flag). */
 struct cli_opt {
 	const char *name;
-	const char **str;	/* NULL for a flag */
+	const char **str; /* NULL for a flag */
 	bool *flag;
 };
 
@@ -52,38 +61,37 @@ struct cli_opt {
  * Prints a usage error and returns EX_USAGE on any problem, or -1 when
  * --help was asked (the command's help, every option on a line, printed).
  */
-int cli_parse(struct cli *cli, const struct cli_cmd *cmd, int argc,
-    char **argv, const struct cli_opt *opts, const char **pos, int npos);
+int cli_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv,
+    const struct cli_opt *opts, const char **pos, int npos);
 
 /* A global option at argv[*i] (advancing *i past its value): 1 when it was
  * one, 0 when not, EX_USAGE (printed) when its value is missing. */
 int cli_global_opt(struct cli *cli, int argc, char **argv, int *i);
 
 /* A command's help: usage, what it does, and one line per option. */
-void cli_print_help(FILE *f, const struct cli_cmd *cmd,
-    const struct cli_opt *opts);
+void
+cli_print_help(FILE *f, const struct cli_cmd *cmd, const struct cli_opt *opts);
 
 /* The value name ("DUR", "" for a flag) and one-line help of option opt
  * of command cmd (NULL: a global option); from help.c's glossary.  Never
  * NULL: an option nobody described gets "(undocumented)", which
  * t_cli_help refuses. */
-void cli_opt_help(const char *cmd, const char *opt, const char **arg,
-    const char **help);
+void cli_opt_help(
+    const char *cmd, const char *opt, const char **arg, const char **help);
 
 /* Call op; on failure prints the error and returns the exit code.  On
  * success returns EX_DONE with *result set (owned by the caller). */
 int cli_call(struct cli *cli, const char *op, json_t *args, json_t **result);
 
 /* Report an error ("broker: ..." or JSON under --json); returns code. */
-int cli_fail(struct cli *cli, int code, const char *errcode,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int cli_fail(struct cli *cli, int code, const char *errcode, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
 
 /* The exit code for a BRK_ERR_* returned by the broker. */
 int cli_exit_code(int rc);
 
 /* Parse a duration option into seconds; EX_USAGE (printed) when bad. */
-int cli_duration(struct cli *cli, const char *opt, const char *s,
-    int64_t *out);
+int cli_duration(struct cli *cli, const char *opt, const char *s, int64_t *out);
 
 /* Print JSON (pretty) to stdout. */
 void cli_print_json(json_t *v);
@@ -108,6 +116,11 @@ int cmd_whoami(struct cli *cli, int argc, char **argv);
 int cmd_policy(struct cli *cli, int argc, char **argv);
 int cmd_audit(struct cli *cli, int argc, char **argv);
 int cmd_cert(struct cli *cli, int argc, char **argv);
+int cmd_cred(struct cli *cli, int argc, char **argv);
+int cmd_psql(struct cli *cli, int argc, char **argv);
+/* Print a reply's database login ("db") as a DSN and PG* variables, or
+ * that credentials are pending (not under --json). */
+void cli_print_db(struct cli *cli, json_t *res);
 int cmd_pending(struct cli *cli, int argc, char **argv);
 int cmd_approve(struct cli *cli, int argc, char **argv);
 int cmd_deny(struct cli *cli, int argc, char **argv);
@@ -121,6 +134,14 @@ int cmd_krl(struct cli *cli, int argc, char **argv);
 int cmd_ca(struct cli *cli, int argc, char **argv);
 int cmd_snapshot(struct cli *cli, int argc, char **argv);
 int cmd_metrics(struct cli *cli, int argc, char **argv);
+int cmd_login(struct cli *cli, int argc, char **argv); /* cmd_login.c */
+int cmd_logout(struct cli *cli, int argc, char **argv);
+
+/* Connect as the transport rules say (cmd_login.c); EX_DONE or the exit
+ * code, printed. */
+int cli_connect(struct cli *cli);
+/* Add the saved login's url and expiry to out; 1 when there is one. */
+int cli_login_describe(json_t *out);
 
 /* Read a public key file for --pubkey; prints the error. */
 int cli_read_pubkey(struct cli *cli, const char *path, char **text);

@@ -12,7 +12,8 @@ cmd_pending(struct cli *cli, int argc, char **argv)
 {
 	const char *limit = NULL, *after = NULL;
 	const struct cli_opt opts[] = {
-		{ "limit", &limit, NULL }, { "after", &after, NULL },
+		{ "limit", &limit, NULL },
+		{ "after", &after, NULL },
 		{ NULL, NULL, NULL },
 	};
 	json_t *res = NULL, *r, *args;
@@ -22,15 +23,15 @@ cmd_pending(struct cli *cli, int argc, char **argv)
 	size_t i;
 	int rc;
 
-	if ((rc = cli_parse(cli, cli_cmd("pending"), argc, argv, opts, NULL,
-	    0)) != 0)
+	if ((rc = cli_parse(
+		 cli, cli_cmd("pending"), argc, argv, opts, NULL, 0)) != 0)
 		return rc;
-	if (limit != NULL && ((n = strtol(limit, &end, 10)) < 1 ||
-	    n > 1000 || *end != '\0'))
+	if (limit != NULL &&
+	    ((n = strtol(limit, &end, 10)) < 1 || n > 1000 || *end != '\0'))
 		return cli_fail(cli, EX_USAGE, "usage",
 		    "pending: --limit takes a number from 1 to 1000");
 	if ((args = json_pack("{s:I, s:s?}", "limit", (json_int_t)n, "after",
-	    after)) == NULL)
+		 after)) == NULL)
 		return cli_fail(cli, EX_ERROR, "nomem", "out of memory");
 	rc = cli_call(cli, "pending", args, &res);
 	json_decref(args);
@@ -42,7 +43,7 @@ cmd_pending(struct cli *cli, int argc, char **argv)
 	}
 	if (json_array_size(res) == 0)
 		printf("nothing waits for you\n");
-	json_array_foreach(res, i, r) {
+	json_array_foreach (res, i, r) {
 		printf("%s%s%s  ", cli_color(cli, "bold"), cli_str(r, "id"),
 		    cli_color(cli, "reset"));
 		cli_print_safe(stdout, cli_str(r, "user"));
@@ -50,8 +51,8 @@ cmd_pending(struct cli *cli, int argc, char **argv)
 		cli_print_safe(stdout, cli_str(r, "resource"));
 		printf(" as ");
 		cli_print_safe(stdout, cli_str(r, "role"));
-		duration_format(json_integer_value(json_object_get(r,
-		    "ttl_s")), d, sizeof(d));
+		duration_format(json_integer_value(json_object_get(r, "ttl_s")),
+		    d, sizeof(d));
 		age = json_integer_value(json_object_get(r, "age_s"));
 		duration_format(age > 0 ? age : 1, a, sizeof(a));
 		printf(" for %s (asked %s ago)\n", d, a);
@@ -67,14 +68,15 @@ cmd_pending(struct cli *cli, int argc, char **argv)
 		printf("\n    rule: %s   request expires %s%s\n",
 		    cli_str(r, "rule"), cli_str(r, "pending_until"),
 		    json_is_true(json_object_get(r, "i_approved")) ?
-		    "   (you approved it)" : "");
+			"   (you approved it)" :
+			"");
 		cli_print_approvals(r);
 	}
 	/* a full page: there may be more, oldest first after the last */
 	if (json_array_size(res) == (size_t)n)
 		printf("more may wait: broker pending --after %s\n",
-		    cli_str(json_array_get(res, json_array_size(res) - 1),
-		    "id"));
+		    cli_str(
+			json_array_get(res, json_array_size(res) - 1), "id"));
 out:
 	json_decref(res);
 	return EX_DONE;
@@ -85,27 +87,30 @@ decide(struct cli *cli, const char *cmd, int argc, char **argv)
 {
 	const char *id = NULL, *reason = NULL, *dur = NULL, *role = NULL;
 	const struct cli_opt approve_opts[] = {
-		{ "reason", &reason, NULL }, { "for", &dur, NULL },
-		{ "role", &role, NULL }, { NULL, NULL, NULL },
+		{ "reason", &reason, NULL },
+		{ "for", &dur, NULL },
+		{ "role", &role, NULL },
+		{ NULL, NULL, NULL },
 	};
 	const struct cli_opt deny_opts[] = {
-		{ "reason", &reason, NULL }, { NULL, NULL, NULL },
+		{ "reason", &reason, NULL },
+		{ NULL, NULL, NULL },
 	};
 	bool approve = strcmp(cmd, "approve") == 0;
 	json_t *args, *res = NULL;
 	int64_t secs = 0;
 	int r;
 
-	if ((r = cli_parse(cli, cli_cmd(cmd), argc, argv, approve ? approve_opts :
-	    deny_opts, &id, 1)) != 0)
+	if ((r = cli_parse(cli, cli_cmd(cmd), argc, argv,
+		 approve ? approve_opts : deny_opts, &id, 1)) != 0)
 		return r;
 	if (reason == NULL)
 		return cli_fail(cli, EX_USAGE, "usage",
 		    "%s: --reason TEXT is required", cmd);
 	if (dur != NULL && (r = cli_duration(cli, "--for", dur, &secs)) != 0)
 		return r;
-	args = json_pack("{s:s, s:s, s:s?}", "id", id, "reason", reason,
-	    "role", role);
+	args = json_pack(
+	    "{s:s, s:s, s:s?}", "id", id, "reason", reason, "role", role);
 	if (secs > 0)
 		json_object_set_new(args, "for", json_integer(secs));
 	if ((r = cli_call(cli, cmd, args, &res)) == 0) {
@@ -135,8 +140,9 @@ static void
 print_review(json_t *it)
 {
 	printf("%-8s %-10s %-12s ", cli_str(it, "id"),
-	    json_is_true(json_object_get(it, "overdue")) ? "OVERDUE" :
-	    json_is_true(json_object_get(it, "open")) ? "open" : "closed",
+	    json_is_true(json_object_get(it, "overdue"))  ? "OVERDUE" :
+		json_is_true(json_object_get(it, "open")) ? "open" :
+							    "closed",
 	    cli_str(it, "user"));
 	cli_print_safe(stdout, cli_str(it, "resource"));
 	printf("  at %s, due %s\n    reason: ", cli_str(it, "at"),
@@ -164,7 +170,7 @@ cmd_review(struct cli *cli, int argc, char **argv)
 
 	if (strcmp(sub, "list") == 0) {
 		if ((r = cli_parse(cli, cli_cmd("review"), argc - 1, argv + 1,
-		    list_opts, NULL, 0)) != 0)
+			 list_opts, NULL, 0)) != 0)
 			return r;
 		args = json_pack("{s:b}", "all", all);
 		if ((r = cli_call(cli, "review.list", args, &res)) == 0) {
@@ -172,13 +178,13 @@ cmd_review(struct cli *cli, int argc, char **argv)
 				cli_print_json(res);
 			else if (json_array_size(res) == 0)
 				printf("no reviews open\n");
-			json_array_foreach(res, i, it)
+			json_array_foreach (res, i, it)
 				if (!cli->json)
 					print_review(it);
 		}
 	} else if (strcmp(sub, "ack") == 0) {
 		if ((r = cli_parse(cli, cli_cmd("review"), argc - 1, argv + 1,
-		    ack_opts, &id, 1)) != 0)
+			 ack_opts, &id, 1)) != 0)
 			return r;
 		if (note == NULL)
 			return cli_fail(cli, EX_USAGE, "usage",
@@ -191,10 +197,11 @@ cmd_review(struct cli *cli, int argc, char **argv)
 				printf("%s reviewed\n", cli_str(res, "id"));
 		}
 	} else if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
-		return cli_parse(cli, cli_cmd("review"), argc, argv, NULL, NULL, 0);
+		return cli_parse(
+		    cli, cli_cmd("review"), argc, argv, NULL, NULL, 0);
 	else
-		return cli_fail(cli, EX_USAGE, "usage",
-		    "review: expected list or ack");
+		return cli_fail(
+		    cli, EX_USAGE, "usage", "review: expected list or ack");
 	json_decref(args);
 	json_decref(res);
 	return r;

@@ -41,10 +41,10 @@ safe(const char *s, char *buf, size_t len)
 			add = "\\n";
 		else if (*p == '\t')
 			add = "\\t";
-		else if (*p < 0x20 || *p == 0x7f || (*p == 0xc2 &&
-		    p[1] >= 0x80 && p[1] <= 0x9f)) {
-			snprintf(esc, sizeof(esc), "\\x%02x", *p == 0xc2 ?
-			    *++p : *p);
+		else if (*p < 0x20 || *p == 0x7f ||
+		    (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)) {
+			snprintf(esc, sizeof(esc), "\\x%02x",
+			    *p == 0xc2 ? *++p : *p);
 			add = esc;
 		} else {
 			buf[used++] = (char)*p;
@@ -78,7 +78,8 @@ parse_when(struct cli *cli, const char *opt, const char *s, int64_t *out)
 		*out = (int64_t)time(NULL) - d;
 		return 0;
 	}
-	return cli_fail(cli, EX_USAGE, "usage", "%s: \"%s\" is neither a time "
+	return cli_fail(cli, EX_USAGE, "usage",
+	    "%s: \"%s\" is neither a time "
 	    "(2026-01-31T12:00:00Z, 2026-01-31) nor a duration ago (2h, 7d)",
 	    opt, s);
 }
@@ -92,8 +93,10 @@ parse_count(struct cli *cli, const char *opt, const char *s, long long min,
 	errno = 0;
 	*out = strtoll(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || *out < min || *out > max)
-		return cli_fail(cli, EX_USAGE, "usage", "%s takes a number "
-		    "from %lld to %lld", opt, min, max);
+		return cli_fail(cli, EX_USAGE, "usage",
+		    "%s takes a number "
+		    "from %lld to %lld",
+		    opt, min, max);
 	return 0;
 }
 
@@ -101,16 +104,14 @@ static void
 print_row(json_t *e)
 {
 	char ts[TIMEFMT_LEN], a[64], b[64], c[64], u[64], r[256], why[1024];
-	const char *actor = cli_str(e, "actor"), *caller = cli_str(e,
-	    "caller");
+	const char *actor = cli_str(e, "actor"), *caller = cli_str(e, "caller");
 
-	time_rfc3339((int64_t)json_integer_value(json_object_get(e, "ts")),
-	    ts);
+	time_rfc3339((int64_t)json_integer_value(json_object_get(e, "ts")), ts);
 	safe(actor, a, sizeof(a));
 	if (strcmp(actor, caller) != 0) {
 		size_t n = strlen(a);
-		snprintf(a + n, sizeof(a) - n, "(%s)", safe(caller, b,
-		    sizeof(b)));
+		snprintf(
+		    a + n, sizeof(a) - n, "(%s)", safe(caller, b, sizeof(b)));
 	}
 	printf("%s %7lld  %-20s %-16s %-8s %-10s %-16s %s\n", ts,
 	    (long long)json_integer_value(json_object_get(e, "seq")),
@@ -122,17 +123,20 @@ print_row(json_t *e)
 }
 
 static int
-audit_search(struct cli *cli, const struct cli_cmd *cmd, int argc,
-    char **argv)
+audit_search(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 {
 	const char *since = NULL, *until = NULL, *user = NULL, *res = NULL,
-	    *action = NULL, *req = NULL, *limit = NULL;
+		   *action = NULL, *req = NULL, *limit = NULL;
 	bool json = false;
 	const struct cli_opt opts[] = {
-		{ "since", &since, NULL }, { "until", &until, NULL },
-		{ "user", &user, NULL }, { "resource", &res, NULL },
-		{ "action", &action, NULL }, { "request", &req, NULL },
-		{ "limit", &limit, NULL }, { "json", NULL, &json },
+		{ "since", &since, NULL },
+		{ "until", &until, NULL },
+		{ "user", &user, NULL },
+		{ "resource", &res, NULL },
+		{ "action", &action, NULL },
+		{ "request", &req, NULL },
+		{ "limit", &limit, NULL },
+		{ "json", NULL, &json },
 		{ NULL, NULL, NULL },
 	};
 	json_t *args = NULL, *out = NULL, *e;
@@ -145,10 +149,12 @@ audit_search(struct cli *cli, const struct cli_cmd *cmd, int argc,
 		return r;
 	if (json)
 		cli->json = true;
-	if ((since != NULL && (r = parse_when(cli, "--since", since, &t0))
-	    != 0) || (until != NULL && (r = parse_when(cli, "--until", until,
-	    &t1)) != 0) || (limit != NULL && (r = parse_count(cli, "--limit",
-	    limit, 1, 10000, &n)) != 0))
+	if ((since != NULL &&
+		(r = parse_when(cli, "--since", since, &t0)) != 0) ||
+	    (until != NULL &&
+		(r = parse_when(cli, "--until", until, &t1)) != 0) ||
+	    (limit != NULL &&
+		(r = parse_count(cli, "--limit", limit, 1, 10000, &n)) != 0))
 		return r;
 	args = json_pack("{s:I, s:s?, s:s?, s:s?, s:s?}", "limit",
 	    (json_int_t)n, "user", user, "resource", res, "action", action,
@@ -156,11 +162,11 @@ audit_search(struct cli *cli, const struct cli_cmd *cmd, int argc,
 	if (args == NULL)
 		return cli_fail(cli, EX_ERROR, "nomem", "out of memory");
 	if (since != NULL)
-		json_object_set_new(args, "since", json_integer(t0 > 0 ? t0 :
-		    1));
+		json_object_set_new(
+		    args, "since", json_integer(t0 > 0 ? t0 : 1));
 	if (until != NULL)
-		json_object_set_new(args, "until", json_integer(t1 > 0 ? t1 :
-		    1));
+		json_object_set_new(
+		    args, "until", json_integer(t1 > 0 ? t1 : 1));
 	cli->timeout_ms = LONG_TIMEOUT_MS;
 	if ((r = cli_call(cli, "audit.search", args, &out)) == 0) {
 		if (cli->json)
@@ -169,7 +175,7 @@ audit_search(struct cli *cli, const struct cli_cmd *cmd, int argc,
 			printf("%-20s %7s  %-20s %-16s %-8s %-10s %-16s %s\n",
 			    "TIME", "SEQ", "ACTION", "ACTOR(CALLER)", "TARGET",
 			    "USER", "RESOURCE", "REASON");
-			json_array_foreach(out, i, e)
+			json_array_foreach (out, i, e)
 				print_row(e);
 		}
 	}
@@ -179,13 +185,13 @@ audit_search(struct cli *cli, const struct cli_cmd *cmd, int argc,
 }
 
 static int
-audit_verify(struct cli *cli, const struct cli_cmd *cmd, int argc,
-    char **argv)
+audit_verify(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 {
 	struct brk_error err = { { 0 } };
 	const char *anchor = NULL;
 	const struct cli_opt opts[] = {
-		{ "anchor", &anchor, NULL }, { NULL, NULL, NULL },
+		{ "anchor", &anchor, NULL },
+		{ NULL, NULL, NULL },
 	};
 	json_t *args = NULL, *res = NULL, *a;
 	char *text = NULL;
@@ -210,17 +216,20 @@ audit_verify(struct cli *cli, const struct cli_cmd *cmd, int argc,
 	if (cli->json)
 		cli_print_json(res);
 	else {
-		printf("%s: %lld records checked: %s\n", intact ? "intact" :
-		    "BROKEN", (long long)json_integer_value(json_object_get(res,
-		    "records")), cli_str(res, "message"));
-		if (!intact && json_integer_value(json_object_get(res,
-		    "first_bad")) > 0)
-			printf("first bad record: %lld\n", (long long)
-			    json_integer_value(json_object_get(res,
-			    "first_bad")));
+		printf("%s: %lld records checked: %s\n",
+		    intact ? "intact" : "BROKEN",
+		    (long long)json_integer_value(
+			json_object_get(res, "records")),
+		    cli_str(res, "message"));
+		if (!intact &&
+		    json_integer_value(json_object_get(res, "first_bad")) > 0)
+			printf("first bad record: %lld\n",
+			    (long long)json_integer_value(
+				json_object_get(res, "first_bad")));
 		if ((a = json_object_get(res, "anchor")) != NULL)
-			printf("anchor at record %lld: %s\n", (long long)
-			    json_integer_value(json_object_get(a, "seq")),
+			printf("anchor at record %lld: %s\n",
+			    (long long)json_integer_value(
+				json_object_get(a, "seq")),
 			    cli_str(a, "message"));
 	}
 	json_decref(res);
@@ -228,12 +237,12 @@ audit_verify(struct cli *cli, const struct cli_cmd *cmd, int argc,
 }
 
 static int
-audit_export(struct cli *cli, const struct cli_cmd *cmd, int argc,
-    char **argv)
+audit_export(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 {
 	const char *since = NULL;
 	const struct cli_opt opts[] = {
-		{ "since", &since, NULL }, { NULL, NULL, NULL },
+		{ "since", &since, NULL },
+		{ NULL, NULL, NULL },
 	};
 	long long after = 0;
 	json_t *args, *res = NULL, *s;
@@ -243,8 +252,8 @@ audit_export(struct cli *cli, const struct cli_cmd *cmd, int argc,
 
 	if ((r = cli_parse(cli, cmd, argc, argv, opts, NULL, 0)) != 0)
 		return r;
-	if (since != NULL && (r = parse_count(cli, "--since", since, 0,
-	    INT64_MAX, &after)) != 0)
+	if (since != NULL &&
+	    (r = parse_count(cli, "--since", since, 0, INT64_MAX, &after)) != 0)
 		return r;
 	cli->timeout_ms = LONG_TIMEOUT_MS;
 	while (more) {
@@ -253,7 +262,7 @@ audit_export(struct cli *cli, const struct cli_cmd *cmd, int argc,
 		json_decref(args);
 		if (r != 0)
 			return r;
-		json_array_foreach(json_object_get(res, "records"), i, s) {
+		json_array_foreach (json_object_get(res, "records"), i, s) {
 			fwrite(json_string_value(s), 1, json_string_length(s),
 			    stdout);
 			fputc('\n', stdout);
@@ -270,13 +279,13 @@ audit_export(struct cli *cli, const struct cli_cmd *cmd, int argc,
 }
 
 static int
-audit_anchor(struct cli *cli, const struct cli_cmd *cmd, int argc,
-    char **argv)
+audit_anchor(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 {
 	const char *out = NULL;
 	bool fresh = false;
 	const struct cli_opt opts[] = {
-		{ "o", &out, NULL }, { "new", NULL, &fresh },
+		{ "o", &out, NULL },
+		{ "new", NULL, &fresh },
 		{ NULL, NULL, NULL },
 	};
 	json_t *args, *res = NULL;
@@ -294,10 +303,11 @@ audit_anchor(struct cli *cli, const struct cli_cmd *cmd, int argc,
 	if (cli->json && out == NULL)
 		cli_print_json(res);
 	else if ((r = cli_write_file(cli, out != NULL ? out : "-", text,
-	    strlen(text), 0644)) == 0 && out != NULL && strcmp(out, "-") != 0
-	    && !cli->json)
-		printf("anchor for record %lld written to %s\n", (long long)
-		    json_integer_value(json_object_get(res, "seq")), out);
+		      strlen(text), 0644)) == 0 &&
+	    out != NULL && strcmp(out, "-") != 0 && !cli->json)
+		printf("anchor for record %lld written to %s\n",
+		    (long long)json_integer_value(json_object_get(res, "seq")),
+		    out);
 	json_decref(res);
 	return r;
 }
@@ -322,7 +332,7 @@ prune_list(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	else if (json_array_size(res) == 0)
 		printf("no prune is waiting for confirmation\n");
 	else
-		json_array_foreach(res, i, e) {
+		json_array_foreach (res, i, e) {
 			printf("%s  records before %s, filed by ",
 			    cli_str(e, "id"), cli_str(e, "before"));
 			cli_print_safe(stdout, cli_str(e, "filed_by"));
@@ -334,8 +344,7 @@ prune_list(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 
 /* audit prune confirm ID: a second policy admin or auditor runs it. */
 static int
-prune_confirm(struct cli *cli, const struct cli_cmd *cmd, int argc,
-    char **argv)
+prune_confirm(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 {
 	const char *id = NULL;
 	json_t *args, *res = NULL;
@@ -358,13 +367,14 @@ prune_confirm(struct cli *cli, const struct cli_cmd *cmd, int argc,
 	if (cli->json)
 		cli_print_json(res);
 	else if (total > 0)
-		printf("pruned %lld records (through record %lld)\n", total,
-		    last);
+		printf(
+		    "pruned %lld records (through record %lld)\n", total, last);
 	else if (!blocked)
 		printf("nothing to prune\n");
 	json_decref(res);
 	if (blocked)
-		return cli_fail(cli, EX_REFUSED, "denied", "audit prune: "
+		return cli_fail(cli, EX_REFUSED, "denied",
+		    "audit prune: "
 		    "records after %lld are old enough but no exported anchor "
 		    "covers them (make one with 'broker audit anchor --new')",
 		    anchor);
@@ -376,12 +386,12 @@ prune_confirm(struct cli *cli, const struct cli_cmd *cmd, int argc,
  * policy admin or auditor confirms it (exit 3 until then).
  */
 static int
-audit_prune(struct cli *cli, const struct cli_cmd *cmd, int argc,
-    char **argv)
+audit_prune(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 {
 	const char *before = NULL;
 	const struct cli_opt opts[] = {
-		{ "before", &before, NULL }, { NULL, NULL, NULL },
+		{ "before", &before, NULL },
+		{ NULL, NULL, NULL },
 	};
 	json_t *args, *res = NULL;
 	int64_t t = 0;
@@ -394,7 +404,8 @@ audit_prune(struct cli *cli, const struct cli_cmd *cmd, int argc,
 	if ((r = cli_parse(cli, cmd, argc, argv, opts, NULL, 0)) != 0)
 		return r;
 	if (before == NULL)
-		return cli_fail(cli, EX_USAGE, "usage", "audit prune: --before "
+		return cli_fail(cli, EX_USAGE, "usage",
+		    "audit prune: --before "
 		    "DATE is required (or: audit prune confirm ID, audit "
 		    "prune list)");
 	if ((r = parse_when(cli, "--before", before, &t)) != 0)
@@ -407,9 +418,11 @@ audit_prune(struct cli *cli, const struct cli_cmd *cmd, int argc,
 	if (cli->json)
 		cli_print_json(res);
 	else
-		printf("%s pending: prune of the records before %s; another "
+		printf(
+		    "%s pending: prune of the records before %s; another "
 		    "policy admin or auditor runs it with: broker audit prune "
-		    "confirm %s\n", cli_str(res, "id"), cli_str(res, "before"),
+		    "confirm %s\n",
+		    cli_str(res, "id"), cli_str(res, "before"),
 		    cli_str(res, "id"));
 	json_decref(res);
 	return EX_PENDING;
@@ -429,8 +442,10 @@ cmd_audit(struct cli *cli, int argc, char **argv)
 	if (argc >= 1 && strcmp(argv[0], "prune") == 0)
 		return audit_prune(cli, cmd, argc - 1, argv + 1);
 	if (argc >= 1 && argv[0][0] != '-')
-		return cli_fail(cli, EX_USAGE, "usage", "audit: unknown "
+		return cli_fail(cli, EX_USAGE, "usage",
+		    "audit: unknown "
 		    "subcommand \"%s\" (verify, export, anchor, prune, or "
-		    "search options)", argv[0]);
+		    "search options)",
+		    argv[0]);
 	return audit_search(cli, cmd, argc, argv);
 }

@@ -42,8 +42,8 @@ parse_sample(const char *line, size_t len)
 				q++;
 		}
 	}
-	o = json_pack("{s:s, s:o, s:f}", "name", buf, "labels", labels,
-	    "value", v);
+	o = json_pack(
+	    "{s:s, s:o, s:f}", "name", buf, "labels", labels, "value", v);
 	if (o != NULL && v == (double)(json_int_t)v && v < 9e15 && v > -9e15)
 		json_object_set_new(o, "value", json_integer((json_int_t)v));
 	return o;
@@ -80,8 +80,8 @@ cmd_metrics(struct cli *cli, int argc, char **argv)
 	if ((r = cli_call(cli, "metrics", NULL, &res)) != 0)
 		return r;
 	if (cli->json && json_is_string(json_object_get(res, "text"))) {
-		json_t *a = parse_metrics(json_string_value(json_object_get(
-		    res, "text")));
+		json_t *a = parse_metrics(
+		    json_string_value(json_object_get(res, "text")));
 
 		cli_print_json(a);
 		json_decref(a);
@@ -89,11 +89,12 @@ cmd_metrics(struct cli *cli, int argc, char **argv)
 		cli_print_json(res);
 	else if ((text = json_string_value(json_object_get(res, "text"))) !=
 	    NULL)
-		fwrite(text, 1, json_string_length(json_object_get(res, "text")),
-		    stdout);
+		fwrite(text, 1,
+		    json_string_length(json_object_get(res, "text")), stdout);
 	else {
 		json_decref(res);
-		return cli_fail(cli, EX_ERROR, "protocol", "the broker sent no "
+		return cli_fail(cli, EX_ERROR, "protocol",
+		    "the broker sent no "
 		    "metrics text");
 	}
 	json_decref(res);

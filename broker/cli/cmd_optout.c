@@ -53,23 +53,26 @@ optout_extend(struct cli *cli, const char *id, int argc, char **argv)
 {
 	const char *reason = NULL, *dur = NULL;
 	const struct cli_opt opts[] = {
-		{ "reason", &reason, NULL }, { "for", &dur, NULL },
+		{ "reason", &reason, NULL },
+		{ "for", &dur, NULL },
 		{ NULL, NULL, NULL },
 	};
 	json_t *args, *res = NULL;
 	int64_t secs = 0;
 	int r;
 
-	if ((r = cli_parse(cli, cli_cmd("optout"), argc, argv, opts, NULL, 0)) != 0)
+	if ((r = cli_parse(
+		 cli, cli_cmd("optout"), argc, argv, opts, NULL, 0)) != 0)
 		return r;
 	if (reason == NULL || dur == NULL)
-		return cli_fail(cli, EX_USAGE, "usage", "optout extend: "
+		return cli_fail(cli, EX_USAGE, "usage",
+		    "optout extend: "
 		    "--reason TEXT and --for DUR are required (every opt-out "
 		    "ends)");
 	if ((r = cli_duration(cli, "--for", dur, &secs)) != 0)
 		return r;
-	args = json_pack("{s:s, s:s, s:I}", "id", id, "reason", reason,
-	    "for", (json_int_t)secs);
+	args = json_pack("{s:s, s:s, s:I}", "id", id, "reason", reason, "for",
+	    (json_int_t)secs);
 	if ((r = cli_call(cli, "optout.extend", args, &res)) == 0)
 		r = print_result(cli, res);
 	json_decref(args);
@@ -81,30 +84,35 @@ static int
 optout_add(struct cli *cli, int argc, char **argv)
 {
 	const char *scope = NULL, *tag = NULL, *reason = NULL, *dur = NULL,
-	    *mode = NULL, *incident = NULL;
+		   *mode = NULL, *incident = NULL;
 	const struct cli_opt opts[] = {
-		{ "tag", &tag, NULL }, { "reason", &reason, NULL },
-		{ "for", &dur, NULL }, { "mode", &mode, NULL },
-		{ "incident", &incident, NULL }, { NULL, NULL, NULL },
+		{ "tag", &tag, NULL },
+		{ "reason", &reason, NULL },
+		{ "for", &dur, NULL },
+		{ "mode", &mode, NULL },
+		{ "incident", &incident, NULL },
+		{ NULL, NULL, NULL },
 	};
 	json_t *args = NULL, *res = NULL;
 	int64_t secs = 0;
 	int r;
 
-	if ((r = cli_parse(cli, cli_cmd("optout"), argc, argv, opts, &scope,
-	    1)) != 0)
+	if ((r = cli_parse(
+		 cli, cli_cmd("optout"), argc, argv, opts, &scope, 1)) != 0)
 		return r;
 	if (reason == NULL || dur == NULL)
-		return cli_fail(cli, EX_USAGE, "usage", "optout add: --reason "
+		return cli_fail(cli, EX_USAGE, "usage",
+		    "optout add: --reason "
 		    "TEXT and --for DUR are required (every opt-out ends)");
 	if (tag == NULL)
-		return cli_fail(cli, EX_USAGE, "usage", "optout add: --tag TAG "
+		return cli_fail(cli, EX_USAGE, "usage",
+		    "optout add: --tag TAG "
 		    "is required (see broker optout --help)");
 	if ((r = cli_duration(cli, "--for", dur, &secs)) != 0)
 		return r;
-	args = json_pack("{s:s, s:s, s:s, s:I, s:s?, s:s?}", "scope",
-	    scope, "tag", tag, "reason", reason, "for", (json_int_t)secs,
-	    "mode", mode, "incident", incident);
+	args = json_pack("{s:s, s:s, s:s, s:I, s:s?, s:s?}", "scope", scope,
+	    "tag", tag, "reason", reason, "for", (json_int_t)secs, "mode", mode,
+	    "incident", incident);
 	if ((r = cli_call(cli, "optout.add", args, &res)) == 0)
 		r = print_result(cli, res);
 	json_decref(args);
@@ -129,14 +137,14 @@ simple(struct cli *cli, const char *op, json_t *args, bool list)
 	else if (list || arr != NULL) {
 		if (json_array_size(arr) == 0)
 			printf("none\n");
-		json_array_foreach(arr, i, o)
+		json_array_foreach (arr, i, o)
 			cli_print_optout(cli, o);
 	} else {
 		cli_print_optout(cli, res);
 		if (json_is_array(json_object_get(res, "affected"))) {
 			printf("    affected requests:");
-			json_array_foreach(json_object_get(res, "affected"), i,
-			    o)
+			json_array_foreach (
+			    json_object_get(res, "affected"), i, o)
 				printf(" %s", json_string_value(o));
 			printf("\n");
 		}
@@ -166,11 +174,12 @@ print_tally(const char *title, json_t *obj)
 	printf("%s\n", title);
 	if (json_object_size(obj) == 0)
 		printf("  (none)\n");
-	json_object_foreach(obj, k, v) {
+	json_object_foreach (obj, k, v) {
 		fmt_total(json_integer_value(json_object_get(v, "seconds")), d,
 		    sizeof(d));
-		printf("  %6lld  %9s  ", (long long)json_integer_value(
-		    json_object_get(v, "count")), d);
+		printf("  %6lld  %9s  ",
+		    (long long)json_integer_value(json_object_get(v, "count")),
+		    d);
 		cli_print_safe(stdout, k);
 		printf("\n");
 	}
@@ -187,9 +196,10 @@ report(struct cli *cli, int argc, char **argv)
 	size_t i;
 	int r;
 
-	if ((r = cli_parse(cli, cli_cmd("optout"), argc, argv, opts, NULL, 0)) != 0 ||
-	    (since != NULL && (r = cli_duration(cli, "--since", since,
-	    &secs)) != 0)) {
+	if ((r = cli_parse(
+		 cli, cli_cmd("optout"), argc, argv, opts, NULL, 0)) != 0 ||
+	    (since != NULL &&
+		(r = cli_duration(cli, "--since", since, &secs)) != 0)) {
 		json_decref(args);
 		return r;
 	}
@@ -207,15 +217,17 @@ report(struct cli *cli, int argc, char **argv)
 		fmt_total(json_integer_value(json_object_get(res, "total_s")),
 		    d, sizeof(d));
 		printf("opt-outs since %s: %lld, %s in all\n",
-		    cli_str(res, "since"), (long long)json_integer_value(
-		    json_object_get(res, "count")), d);
+		    cli_str(res, "since"),
+		    (long long)json_integer_value(
+			json_object_get(res, "count")),
+		    d);
 		print_tally("by scope:   count       time  scope",
 		    json_object_get(res, "by_scope"));
 		print_tally("by tag:     count       time  tag",
 		    json_object_get(res, "by_tag"));
 		print_tally("by person:  count       time  person",
 		    json_object_get(res, "by_person"));
-		json_array_foreach(json_object_get(res, "warnings"), i, w) {
+		json_array_foreach (json_object_get(res, "warnings"), i, w) {
 			printf("%swarning:%s ", cli_color(cli, "yellow"),
 			    cli_color(cli, "reset"));
 			cli_print_safe(stdout, json_string_value(w));
@@ -231,7 +243,7 @@ cmd_optout(struct cli *cli, int argc, char **argv)
 {
 	const struct cli_cmd *cmd = cli_cmd("optout");
 	const char *sub = argc > 0 ? argv[0] : "", *id = NULL, *reason = NULL,
-	    *dur = NULL;
+		   *dur = NULL;
 	bool all = false;
 	const struct cli_opt list_opts[] = { { "all", NULL, &all },
 		{ NULL, NULL, NULL } };
@@ -244,38 +256,41 @@ cmd_optout(struct cli *cli, int argc, char **argv)
 		return optout_add(cli, argc - 1, argv + 1);
 	if (strcmp(sub, "extend") == 0) {
 		if (argc < 2 || argv[1][0] == '-')
-			return cli_fail(cli, EX_USAGE, "usage", "optout extend "
+			return cli_fail(cli, EX_USAGE, "usage",
+			    "optout extend "
 			    "ID --for DUR --reason TEXT");
 		return optout_extend(cli, argv[1], argc - 2, argv + 2);
 	}
 	if (strcmp(sub, "list") == 0) {
-		if ((r = cli_parse(cli, cmd, argc - 1, argv + 1, list_opts, NULL,
-		    0)) != 0)
+		if ((r = cli_parse(cli, cmd, argc - 1, argv + 1, list_opts,
+			 NULL, 0)) != 0)
 			return r;
-		return simple(cli, "optout.list", json_pack("{s:b}", "all",
-		    all), true);
+		return simple(
+		    cli, "optout.list", json_pack("{s:b}", "all", all), true);
 	}
 	if (strcmp(sub, "show") == 0) {
-		if ((r = cli_parse(cli, cmd, argc - 1, argv + 1, NULL, &id, 1)) != 0)
+		if ((r = cli_parse(
+			 cli, cmd, argc - 1, argv + 1, NULL, &id, 1)) != 0)
 			return r;
-		return simple(cli, "optout.show", json_pack("{s:s}", "id", id),
-		    false);
+		return simple(
+		    cli, "optout.show", json_pack("{s:s}", "id", id), false);
 	}
 	if (strcmp(sub, "remove") == 0) {
-		if ((r = cli_parse(cli, cmd, argc - 1, argv + 1, rm_opts, &id,
-		    1)) != 0)
+		if ((r = cli_parse(
+			 cli, cmd, argc - 1, argv + 1, rm_opts, &id, 1)) != 0)
 			return r;
 		if (reason == NULL)
 			return cli_fail(cli, EX_USAGE, "usage",
 			    "optout remove: --reason TEXT is required");
-		return simple(cli, "optout.remove", json_pack("{s:s, s:s}",
-		    "id", id, "reason", reason), true);
+		return simple(cli, "optout.remove",
+		    json_pack("{s:s, s:s}", "id", id, "reason", reason), true);
 	}
 	if (strcmp(sub, "report") == 0)
 		return report(cli, argc - 1, argv + 1);
 	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
 		return cli_parse(cli, cmd, argc, argv, NULL, NULL, 0);
-	return cli_fail(cli, EX_USAGE, "usage", "optout: expected add, "
+	return cli_fail(cli, EX_USAGE, "usage",
+	    "optout: expected add, "
 	    "extend, list, show, remove or report");
 }
 
@@ -285,22 +300,25 @@ cmd_freeze(struct cli *cli, int argc, char **argv)
 	const char *reason = NULL, *dur = NULL;
 	bool revoke = false;
 	const struct cli_opt opts[] = {
-		{ "reason", &reason, NULL }, { "for", &dur, NULL },
-		{ "revoke-active", NULL, &revoke }, { NULL, NULL, NULL },
+		{ "reason", &reason, NULL },
+		{ "for", &dur, NULL },
+		{ "revoke-active", NULL, &revoke },
+		{ NULL, NULL, NULL },
 	};
 	json_t *args, *res = NULL;
 	int64_t secs = 0;
 	int r;
 
-	if ((r = cli_parse(cli, cli_cmd("freeze"), argc, argv, opts, NULL, 0)) != 0)
+	if ((r = cli_parse(
+		 cli, cli_cmd("freeze"), argc, argv, opts, NULL, 0)) != 0)
 		return r;
 	if (reason == NULL)
 		return cli_fail(cli, EX_USAGE, "usage",
 		    "freeze: --reason TEXT is required");
 	if (dur != NULL && (r = cli_duration(cli, "--for", dur, &secs)) != 0)
 		return r;
-	args = json_pack("{s:s, s:b}", "reason", reason, "revoke_active",
-	    revoke);
+	args = json_pack(
+	    "{s:s, s:b}", "reason", reason, "revoke_active", revoke);
 	if (secs > 0)
 		json_object_set_new(args, "for", json_integer(secs));
 	r = cli_call(cli, "freeze", args, &res);
@@ -309,8 +327,9 @@ cmd_freeze(struct cli *cli, int argc, char **argv)
 		return r;
 	print_result(cli, res);
 	if (!cli->json && revoke)
-		printf("    revoked %lld automatic grant(s)\n", (long long)
-		    json_integer_value(json_object_get(res, "revoked_grants")));
+		printf("    revoked %lld automatic grant(s)\n",
+		    (long long)json_integer_value(
+			json_object_get(res, "revoked_grants")));
 	json_decref(res);
 	return EX_DONE;
 }
@@ -323,21 +342,21 @@ cmd_unfreeze(struct cli *cli, int argc, char **argv)
 		{ NULL, NULL, NULL } };
 	int r;
 
-	if ((r = cli_parse(cli, cli_cmd("unfreeze"), argc, argv, opts, NULL,
-	    0)) != 0)
+	if ((r = cli_parse(
+		 cli, cli_cmd("unfreeze"), argc, argv, opts, NULL, 0)) != 0)
 		return r;
 	if (reason == NULL)
 		return cli_fail(cli, EX_USAGE, "usage",
 		    "unfreeze: --reason TEXT is required");
-	return simple(cli, "unfreeze", json_pack("{s:s}", "reason", reason),
-	    true);
+	return simple(
+	    cli, "unfreeze", json_pack("{s:s}", "reason", reason), true);
 }
 
 static void
 print_flag(json_t *f)
 {
-	printf("%-12s %-7s by %s, ", cli_str(f, "user"),
-	    cli_str(f, "severity"), cli_str(f, "by"));
+	printf("%-12s %-7s by %s, ", cli_str(f, "user"), cli_str(f, "severity"),
+	    cli_str(f, "by"));
 	if (json_is_true(json_object_get(f, "active")))
 		print_left(json_integer_value(json_object_get(f, "left_s")));
 	else
@@ -358,12 +377,14 @@ int
 cmd_flag(struct cli *cli, int argc, char **argv)
 {
 	const struct cli_cmd *cmd = cli_cmd("flag");
-	const char *sub = argc > 0 ? argv[0] : "", *user = NULL,
-	    *reason = NULL, *dur = NULL, *sev = NULL;
+	const char *sub = argc > 0 ? argv[0] : "", *user = NULL, *reason = NULL,
+		   *dur = NULL, *sev = NULL;
 	bool all = false;
 	const struct cli_opt opts[] = {
-		{ "reason", &reason, NULL }, { "for", &dur, NULL },
-		{ "severity", &sev, NULL }, { "all", NULL, &all },
+		{ "reason", &reason, NULL },
+		{ "for", &dur, NULL },
+		{ "severity", &sev, NULL },
+		{ "all", NULL, &all },
 		{ NULL, NULL, NULL },
 	};
 	json_t *args = NULL, *res = NULL, *f;
@@ -374,7 +395,8 @@ cmd_flag(struct cli *cli, int argc, char **argv)
 	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
 		return cli_parse(cli, cmd, argc, argv, NULL, NULL, 0);
 	if (strcmp(sub, "list") == 0) {
-		if ((r = cli_parse(cli, cmd, argc - 1, argv + 1, opts, NULL, 0)) != 0)
+		if ((r = cli_parse(
+			 cli, cmd, argc - 1, argv + 1, opts, NULL, 0)) != 0)
 			return r;
 		args = json_pack("{s:b}", "all", all);
 		if ((r = cli_call(cli, "flag.list", args, &res)) == 0) {
@@ -382,29 +404,31 @@ cmd_flag(struct cli *cli, int argc, char **argv)
 				cli_print_json(res);
 			else if (json_array_size(res) == 0)
 				printf("no flags\n");
-			json_array_foreach(res, i, f)
+			json_array_foreach (res, i, f)
 				if (!cli->json)
 					print_flag(f);
 		}
 		goto out;
 	}
 	if (strcmp(sub, "add") != 0 && strcmp(sub, "remove") != 0)
-		return cli_fail(cli, EX_USAGE, "usage", "flag: expected add, "
+		return cli_fail(cli, EX_USAGE, "usage",
+		    "flag: expected add, "
 		    "list or remove");
 	if ((r = cli_parse(cli, cmd, argc - 1, argv + 1, opts, &user, 1)) != 0)
 		return r;
 	if (reason == NULL || (sub[0] == 'a' && dur == NULL))
-		return cli_fail(cli, EX_USAGE, "usage", "flag %s: --reason TEXT"
-		    "%s is required", sub, sub[0] == 'a' ? " and --for DUR" :
-		    "");
+		return cli_fail(cli, EX_USAGE, "usage",
+		    "flag %s: --reason TEXT"
+		    "%s is required",
+		    sub, sub[0] == 'a' ? " and --for DUR" : "");
 	if (dur != NULL && (r = cli_duration(cli, "--for", dur, &secs)) != 0)
 		return r;
 	args = json_pack("{s:s, s:s, s:s?}", "user", user, "reason", reason,
 	    "severity", sev);
 	if (secs > 0)
 		json_object_set_new(args, "for", json_integer(secs));
-	if ((r = cli_call(cli, sub[0] == 'a' ? "flag.add" : "flag.remove",
-	    args, &res)) == 0) {
+	if ((r = cli_call(cli, sub[0] == 'a' ? "flag.add" : "flag.remove", args,
+		 &res)) == 0) {
 		if (cli->json)
 			cli_print_json(res);
 		else

@@ -26,7 +26,7 @@ print_warnings(json_t *w)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(w, i, v) {
+	json_array_foreach (w, i, v) {
 		printf("warning: ");
 		cli_print_safe(stdout, json_string_value(v));
 		printf("\n");
@@ -86,22 +86,27 @@ load_cmd(struct cli *cli, const char *path, const char *reason)
 		return r;
 	if (strlen(text) != len) {
 		free(text);
-		return cli_fail(cli, EX_USAGE, "invalid", "%s contains a NUL "
-		    "byte", path);
+		return cli_fail(cli, EX_USAGE, "invalid",
+		    "%s contains a NUL "
+		    "byte",
+		    path);
 	}
 	args = json_pack("{s:s, s:s}", "text", text, "reason", reason);
 	free(text);
 	if (args == NULL)
-		return cli_fail(cli, EX_USAGE, "invalid", "%s is not valid "
-		    "UTF-8", path);
+		return cli_fail(cli, EX_USAGE, "invalid",
+		    "%s is not valid "
+		    "UTF-8",
+		    path);
 	if ((r = cli_call(cli, "policy.load", args, &res)) == 0) {
 		if (cli->json)
 			cli_print_json(res);
 		else {
 			printf("policy v%lld in force: %lld rules, sha256 %s\n",
-			    (long long)json_integer_value(json_object_get(res,
-			    "version")), (long long)json_integer_value(
-			    json_object_get(res, "rules")),
+			    (long long)json_integer_value(
+				json_object_get(res, "version")),
+			    (long long)json_integer_value(
+				json_object_get(res, "rules")),
 			    cli_str(res, "sha256"));
 			print_warnings(json_object_get(res, "warnings"));
 		}
@@ -124,10 +129,10 @@ show_cmd(struct cli *cli)
 	else {
 		json_t *l = json_object_get(res, "loaded");
 		printf("# policy v%lld, sha256 %s, loaded %s by %s (%s): ",
-		    (long long)json_integer_value(json_object_get(res,
-		    "version")), cli_str(res, "sha256"),
-		    cli_str(l, "loaded_at"), cli_str(l, "loaded_by"),
-		    cli_str(l, "source"));
+		    (long long)json_integer_value(
+			json_object_get(res, "version")),
+		    cli_str(res, "sha256"), cli_str(l, "loaded_at"),
+		    cli_str(l, "loaded_by"), cli_str(l, "source"));
 		cli_print_safe(stdout, cli_str(l, "reason"));
 		printf("\n");
 		cli_print_json(json_object_get(res, "document"));
@@ -142,7 +147,8 @@ static const char *
 effective(json_t *res)
 {
 	return json_is_string(json_object_get(res, "effective_outcome")) ?
-	    cli_str(res, "effective_outcome") : cli_str(res, "outcome");
+	    cli_str(res, "effective_outcome") :
+	    cli_str(res, "outcome");
 }
 
 /* As check answers: 0 automatic, 3 needs approval, 4 refused. */
@@ -152,7 +158,8 @@ explain_exit(json_t *res)
 	const char *e = effective(res);
 
 	return strcmp(e, "auto") == 0 ? EX_DONE :
-	    strcmp(e, "approve") == 0 ? EX_PENDING : EX_REFUSED;
+	    strcmp(e, "approve") == 0 ? EX_PENDING :
+					EX_REFUSED;
 }
 
 static void
@@ -161,12 +168,13 @@ print_cause(json_t *c)
 	const char *kind = cli_str(c, "kind");
 
 	if (strcmp(kind, "flag") == 0)
-		printf("  flag on %s (%s, by %s, until %s): ", cli_str(c,
-		    "user"), cli_str(c, "severity"), cli_str(c, "by"),
-		    cli_str(c, "until"));
+		printf("  flag on %s (%s, by %s, until %s): ",
+		    cli_str(c, "user"), cli_str(c, "severity"),
+		    cli_str(c, "by"), cli_str(c, "until"));
 	else {
-		printf("  %s %s (%s, ", strcmp(kind, "freeze") == 0 ?
-		    "freeze" : "opt-out", cli_str(c, "id"), cli_str(c, "mode"));
+		printf("  %s %s (%s, ",
+		    strcmp(kind, "freeze") == 0 ? "freeze" : "opt-out",
+		    cli_str(c, "id"), cli_str(c, "mode"));
 		cli_print_safe(stdout, cli_str(c, "scope"));
 		printf(", %s, by %s, until %s): ", cli_str(c, "tag"),
 		    cli_str(c, "by"), cli_str(c, "until"));
@@ -188,9 +196,12 @@ print_explain(json_t *res)
 		printf("%s: ", e);
 		cli_print_safe(stdout, cli_str(res, "reason"));
 	} else {
-		printf("%s: %s ", e, strcmp(e, "deny") == 0 ? "refused, "
-		    "blocked by" : "needs approval, taken out of automation "
-		    "by");
+		printf("%s: %s ", e,
+		    strcmp(e, "deny") == 0 ?
+			"refused, "
+			"blocked by" :
+			"needs approval, taken out of automation "
+			"by");
 		cli_print_safe(stdout, cli_str(res, "escalation_reason"));
 		printf("\n  policy alone: %s: ", o);
 		cli_print_safe(stdout, cli_str(res, "reason"));
@@ -198,14 +209,15 @@ print_explain(json_t *res)
 	printf("\n");
 	if (json_array_size(causes) > 0)
 		printf("  in force for this request (opt-outs, freezes, "
-		    "flags):\n");
-	json_array_foreach(causes, i, rule) {
+		       "flags):\n");
+	json_array_foreach (causes, i, rule) {
 		printf("  ");
 		print_cause(rule);
 	}
-	json_array_foreach(rules, i, rule) {
-		printf("  %s %-24s ", json_is_true(json_object_get(rule,
-		    "matched")) ? "+" : "-", cli_str(rule, "id"));
+	json_array_foreach (rules, i, rule) {
+		printf("  %s %-24s ",
+		    json_is_true(json_object_get(rule, "matched")) ? "+" : "-",
+		    cli_str(rule, "id"));
 		cli_print_safe(stdout, cli_str(rule, "why"));
 		printf("\n");
 	}
@@ -244,11 +256,14 @@ int
 cmd_policy(struct cli *cli, int argc, char **argv)
 {
 	const char *pos[1] = { NULL }, *reason = NULL, *user = NULL,
-	    *resource = NULL, *role = NULL, *dur = NULL;
+		   *resource = NULL, *role = NULL, *dur = NULL;
 	const struct cli_opt opts[] = {
-		{ "reason", &reason, NULL }, { "user", &user, NULL },
-		{ "resource", &resource, NULL }, { "role", &role, NULL },
-		{ "for", &dur, NULL }, { NULL, NULL, NULL },
+		{ "reason", &reason, NULL },
+		{ "user", &user, NULL },
+		{ "resource", &resource, NULL },
+		{ "role", &role, NULL },
+		{ "for", &dur, NULL },
+		{ NULL, NULL, NULL },
 	};
 	const struct cli_cmd *cmd = cli_cmd("policy");
 	const char *sub = argc > 0 ? argv[0] : "";
@@ -258,7 +273,8 @@ cmd_policy(struct cli *cli, int argc, char **argv)
 	if (argc > 0 && (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0))
 		return cli_parse(cli, cmd, argc, argv, opts, pos, 0);
 	if (!npos && strcmp(sub, "show") != 0 && strcmp(sub, "explain") != 0)
-		return cli_fail(cli, EX_USAGE, "usage", "policy: expected "
+		return cli_fail(cli, EX_USAGE, "usage",
+		    "policy: expected "
 		    "check, load, show or explain");
 	if ((r = cli_parse(cli, cmd, argc - 1, argv + 1, opts, pos, npos)) != 0)
 		return r;

@@ -35,7 +35,7 @@ column_width(json_t *a, const char *key, int min)
 	json_t *r;
 	int w = min, n;
 
-	json_array_foreach(a, i, r)
+	json_array_foreach (a, i, r)
 		if ((n = (int)strlen(cli_str(r, key))) > w)
 			w = n;
 	return w > 200 ? 200 : w;
@@ -63,9 +63,9 @@ print_table(json_t *a)
 	size_t i;
 	json_t *r;
 
-	printf("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", wi, "ID", ws, "STATE",
-	    wu, "USER", wr, "RESOURCE", wo, "ROLE", "ENDS");
-	json_array_foreach(a, i, r) {
+	printf("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", wi, "ID", ws, "STATE", wu,
+	    "USER", wr, "RESOURCE", wo, "ROLE", "ENDS");
+	json_array_foreach (a, i, r) {
 		print_cell(cli_str(r, "id"), wi + 2);
 		print_cell(cli_str(r, "state"), ws + 2);
 		print_cell(cli_str(r, "user"), wu + 2);
@@ -82,14 +82,15 @@ print_waiting(json_t *w)
 	int64_t age;
 	char d[32];
 
-	if (!json_is_object(w) || json_integer_value(json_object_get(w,
-	    "count")) == 0)
+	if (!json_is_object(w) ||
+	    json_integer_value(json_object_get(w, "count")) == 0)
 		return;
 	age = json_integer_value(json_object_get(w, "oldest_age_s"));
 	duration_format(age > 0 ? age : 1, d, sizeof(d));
 	printf("waiting for your approval: %lld (oldest %s, %s ago): broker "
-	    "pending\n", (long long)json_integer_value(json_object_get(w,
-	    "count")), cli_str(w, "oldest"), d);
+	       "pending\n",
+	    (long long)json_integer_value(json_object_get(w, "count")),
+	    cli_str(w, "oldest"), d);
 }
 
 /* What a freeze stops and what it leaves alone, in its own mode. */
@@ -98,14 +99,14 @@ print_freeze_effect(json_t *f)
 {
 	if (strcmp(cli_str(f, "mode"), "block") == 0) {
 		printf("    stops: every new request (denied) and every login "
-		    "on an existing grant\n");
+		       "on an existing grant\n");
 		return;
 	}
 	printf("    stops: automatic grants; requests that policy would grant "
-	    "at once wait for opt-out approvers\n"
-	    "    does not stop: grants already given, which keep working "
-	    "until they end or are revoked (freeze --revoke-active ends the "
-	    "automatic ones), nor requests for approval\n");
+	       "at once wait for opt-out approvers\n"
+	       "    does not stop: grants already given, which keep working "
+	       "until they end or are revoked (freeze --revoke-active ends the "
+	       "automatic ones), nor requests for approval\n");
 }
 
 int
@@ -115,7 +116,8 @@ cmd_status(struct cli *cli, int argc, char **argv)
 	size_t i;
 	int r;
 
-	if ((r = cli_parse(cli, cli_cmd("status"), argc, argv, NULL, NULL, 0)) != 0)
+	if ((r = cli_parse(
+		 cli, cli_cmd("status"), argc, argv, NULL, NULL, 0)) != 0)
 		return r;
 	if ((r = cli_call(cli, "status", NULL, &res)) != 0)
 		return r;
@@ -138,23 +140,26 @@ cmd_status(struct cli *cli, int argc, char **argv)
 		print_freeze_effect(json_object_get(res, "freeze"));
 	}
 	printf("grants active: %lld, scheduled: %lld, requests pending: "
-	    "%lld\n", (long long)json_integer_value(json_object_get(
-	    json_object_get(res, "counts"), "active")),
-	    (long long)json_integer_value(json_object_get(json_object_get(res,
-	    "counts"), "scheduled")),
-	    (long long)json_integer_value(json_object_get(json_object_get(res,
-	    "counts"), "pending")));
-	printf("opt-outs in force: %zu%s\n", json_array_size(json_object_get(
-	    res, "optouts")), json_is_null(json_object_get(res, "freeze")) ?
-	    "" : " (the freeze above among them)");
-	json_array_foreach(json_object_get(res, "optouts"), i, o)
+	       "%lld\n",
+	    (long long)json_integer_value(
+		json_object_get(json_object_get(res, "counts"), "active")),
+	    (long long)json_integer_value(
+		json_object_get(json_object_get(res, "counts"), "scheduled")),
+	    (long long)json_integer_value(
+		json_object_get(json_object_get(res, "counts"), "pending")));
+	printf("opt-outs in force: %zu%s\n",
+	    json_array_size(json_object_get(res, "optouts")),
+	    json_is_null(json_object_get(res, "freeze")) ?
+		"" :
+		" (the freeze above among them)");
+	json_array_foreach (json_object_get(res, "optouts"), i, o)
 		if (!json_is_true(json_object_get(o, "freeze")))
 			cli_print_optout(cli, o);
-	printf("flags in force: %zu\n", json_array_size(json_object_get(res,
-	    "flags")));
-	json_array_foreach(json_object_get(res, "flags"), i, o) {
-		printf("  %s (%s): ", cli_str(o, "user"),
-		    cli_str(o, "severity"));
+	printf("flags in force: %zu\n",
+	    json_array_size(json_object_get(res, "flags")));
+	json_array_foreach (json_object_get(res, "flags"), i, o) {
+		printf(
+		    "  %s (%s): ", cli_str(o, "user"), cli_str(o, "severity"));
 		cli_print_safe(stdout, cli_str(o, "reason"));
 		printf("\n");
 	}
@@ -175,14 +180,15 @@ out:
 	return EX_DONE;
 }
 
-#define STATES "pending, scheduled, active, denied, cancelled, expired, " \
+#define STATES                                                     \
+	"pending, scheduled, active, denied, cancelled, expired, " \
 	"revoked"
 
 static bool
 state_known(const char *s)
 {
-	static const char *const names[] = { "pending", "scheduled",
-		"active", "denied", "cancelled", "expired", "revoked", NULL };
+	static const char *const names[] = { "pending", "scheduled", "active",
+		"denied", "cancelled", "expired", "revoked", NULL };
 	size_t i;
 
 	for (i = 0; names[i] != NULL; i++)
@@ -197,8 +203,10 @@ cmd_list(struct cli *cli, int argc, char **argv)
 	const char *state = NULL, *user = NULL, *limit = NULL;
 	bool all = false;
 	const struct cli_opt opts[] = {
-		{ "all", NULL, &all }, { "state", &state, NULL },
-		{ "user", &user, NULL }, { "limit", &limit, NULL },
+		{ "all", NULL, &all },
+		{ "state", &state, NULL },
+		{ "user", &user, NULL },
+		{ "limit", &limit, NULL },
 		{ NULL, NULL, NULL },
 	};
 	json_t *args, *res = NULL;
@@ -206,17 +214,20 @@ cmd_list(struct cli *cli, int argc, char **argv)
 	long n = 0;
 	int r;
 
-	if ((r = cli_parse(cli, cli_cmd("list"), argc, argv, opts, NULL, 0)) != 0)
+	if ((r = cli_parse(cli, cli_cmd("list"), argc, argv, opts, NULL, 0)) !=
+	    0)
 		return r;
 	if (state != NULL && !state_known(state))
-		return cli_fail(cli, EX_USAGE, "usage", "list: --state is one "
-		    "of %s", STATES);
-	if (limit != NULL && ((n = strtol(limit, &end, 10)) < 1 ||
-	    n > 10000 || *end != '\0'))
+		return cli_fail(cli, EX_USAGE, "usage",
+		    "list: --state is one "
+		    "of %s",
+		    STATES);
+	if (limit != NULL &&
+	    ((n = strtol(limit, &end, 10)) < 1 || n > 10000 || *end != '\0'))
 		return cli_fail(cli, EX_USAGE, "usage",
 		    "list: --limit takes a number from 1 to 10000");
-	args = json_pack("{s:b, s:s?, s:s?}", "all", all, "state", state,
-	    "user", user);
+	args = json_pack(
+	    "{s:b, s:s?, s:s?}", "all", all, "state", state, "user", user);
 	if (n > 0)
 		json_object_set_new(args, "limit", json_integer(n));
 	if ((r = cli_call(cli, "list", args, &res)) == 0) {
@@ -237,9 +248,9 @@ print_timeline(json_t *tl)
 	json_t *e, *d;
 
 	printf("timeline:\n");
-	json_array_foreach(tl, i, e) {
-		printf("  %s  %-18s by ", cli_str(e, "ts"),
-		    cli_str(e, "action"));
+	json_array_foreach (tl, i, e) {
+		printf(
+		    "  %s  %-18s by ", cli_str(e, "ts"), cli_str(e, "action"));
 		cli_print_safe(stdout, cli_str(e, "actor"));
 		if (strcmp(cli_str(e, "actor"), cli_str(e, "caller")) != 0) {
 			printf(" (via ");
@@ -253,8 +264,9 @@ print_timeline(json_t *tl)
 		d = json_object_get(e, "details");
 		if (json_is_string(json_object_get(d, "key_fingerprint")))
 			printf(": serial %lld, key %s, valid %s to %s",
-			    (long long)json_integer_value(json_object_get(d,
-			    "serial")), cli_str(d, "key_fingerprint"),
+			    (long long)json_integer_value(
+				json_object_get(d, "serial")),
+			    cli_str(d, "key_fingerprint"),
 			    cli_str(d, "valid_after"),
 			    cli_str(d, "valid_before"));
 		printf("\n");
@@ -282,7 +294,8 @@ cmd_show(struct cli *cli, int argc, char **argv)
 	json_t *args, *res = NULL;
 	int r;
 
-	if ((r = cli_parse(cli, cli_cmd("show"), argc, argv, NULL, &id, 1)) != 0)
+	if ((r = cli_parse(cli, cli_cmd("show"), argc, argv, NULL, &id, 1)) !=
+	    0)
 		return r;
 	args = json_pack("{s:s}", "id", id);
 	if ((r = cli_call(cli, "show", args, &res)) == 0) {
@@ -296,11 +309,12 @@ cmd_show(struct cli *cli, int argc, char **argv)
 				cli_print_safe(stdout, cli_str(res, "reason"));
 			}
 			printf("\n  rules: ");
-			for (size_t i = 0; i < json_array_size(
-			    json_object_get(res, "rules")); i++)
-				printf("%s%s", i ? ", " : "", json_string_value(
-				    json_array_get(json_object_get(res, "rules"),
-				    i)));
+			for (size_t i = 0;
+			     i < json_array_size(json_object_get(res, "rules"));
+			     i++)
+				printf("%s%s", i ? ", " : "",
+				    json_string_value(json_array_get(
+					json_object_get(res, "rules"), i)));
 			printf("\n");
 			print_timeline(json_object_get(res, "timeline"));
 		}
@@ -315,33 +329,36 @@ cmd_check(struct cli *cli, int argc, char **argv)
 {
 	const char *user = NULL, *resource = NULL;
 	const struct cli_opt opts[] = {
-		{ "user", &user, NULL }, { "resource", &resource, NULL },
+		{ "user", &user, NULL },
+		{ "resource", &resource, NULL },
 		{ NULL, NULL, NULL },
 	};
 	json_t *args, *res = NULL;
 	bool allowed;
 	int r;
 
-	if ((r = cli_parse(cli, cli_cmd("check"), argc, argv, opts, NULL, 0)) != 0)
+	if ((r = cli_parse(cli, cli_cmd("check"), argc, argv, opts, NULL, 0)) !=
+	    0)
 		return r;
 	if (resource == NULL)
-		return cli_fail(cli, EX_USAGE, "usage",
-		    "check: --resource R is required");
+		return cli_fail(
+		    cli, EX_USAGE, "usage", "check: --resource R is required");
 	args = json_pack("{s:s, s:s?}", "resource", resource, "user", user);
 	if ((r = cli_call(cli, "check", args, &res)) == 0) {
 		allowed = json_is_true(json_object_get(res, "allowed"));
 		if (cli->json)
 			cli_print_json(res);
 		else {
-			printf("%s%s%s: ", cli_color(cli, allowed ? "green" :
-			    "red"), allowed ? "allowed" : "refused",
+			printf("%s%s%s: ",
+			    cli_color(cli, allowed ? "green" : "red"),
+			    allowed ? "allowed" : "refused",
 			    cli_color(cli, "reset"));
 			cli_print_safe(stdout, cli_str(res, "reason"));
 			printf("\n");
-			if (!allowed && json_is_true(json_object_get(res,
-			    "blocked")))
+			if (!allowed &&
+			    json_is_true(json_object_get(res, "blocked")))
 				printf("  a request would be refused too: ask "
-				    "whoever set the block\n");
+				       "whoever set the block\n");
 			else if (!allowed) {
 				printf("  to get access: broker request ");
 				cli_print_safe(stdout, resource);
@@ -362,27 +379,38 @@ cmd_whoami(struct cli *cli, int argc, char **argv)
 	size_t i;
 	int r;
 
-	if ((r = cli_parse(cli, cli_cmd("whoami"), argc, argv, NULL, NULL, 0)) != 0)
+	if ((r = cli_parse(
+		 cli, cli_cmd("whoami"), argc, argv, NULL, NULL, 0)) != 0)
 		return r;
 	if ((r = cli_call(cli, "whoami", NULL, &res)) != 0)
 		return r;
+	json_object_set_new(res, "via", json_string(cli->via));
+	if (cli->login_expires > 0)
+		json_object_set_new(res, "login_expires_at",
+		    json_integer((json_int_t)cli->login_expires));
 	if (cli->json)
 		cli_print_json(res);
 	else {
+		printf("via: ");
+		cli_print_safe(stdout, cli->via);
+		printf("\n");
 		printf("user: %s (from %s)%s%s\ngroups:", cli_str(res, "user"),
 		    cli_str(res, "sources"),
 		    json_is_true(json_object_get(res, "delegated")) ?
-		    ", acting through " : "",
+			", acting through " :
+			"",
 		    json_is_true(json_object_get(res, "delegated")) ?
-		    cli_str(res, "caller") : "");
-		json_array_foreach(json_object_get(res, "groups"), i, g)
+			cli_str(res, "caller") :
+			"");
+		json_array_foreach (json_object_get(res, "groups"), i, g)
 			printf(" %s", json_string_value(g));
 		printf("\n");
 		/* an older broker sends no groups_complete: say nothing */
 		if (json_is_false(json_object_get(res, "groups_complete"))) {
 			printf("groups unknown: ");
 			cli_print_safe(stdout, cli_str(res, "groups_unknown"));
-			printf(" (every decision about this user is refused)\n");
+			printf(
+			    " (every decision about this user is refused)\n");
 		}
 	}
 	json_decref(res);

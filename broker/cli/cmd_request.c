@@ -20,7 +20,7 @@ print_list(const char *label, json_t *a)
 	if (json_array_size(a) == 0)
 		return;
 	printf("%s", label);
-	json_array_foreach(a, i, v) {
+	json_array_foreach (a, i, v) {
 		printf("%s", i ? ", " : "");
 		cli_print_safe(stdout, json_string_value(v));
 	}
@@ -33,7 +33,7 @@ approved_by(json_t *r, const char *name)
 	json_t *v;
 	size_t i;
 
-	json_array_foreach(json_object_get(r, "approvals"), i, v)
+	json_array_foreach (json_object_get(r, "approvals"), i, v)
 		if (strcmp(cli_str(v, "approver"), name) == 0)
 			return true;
 	return false;
@@ -47,7 +47,7 @@ print_users_left(json_t *r, json_t *users)
 	json_t *v;
 	size_t i;
 
-	json_array_foreach(users, i, v) {
+	json_array_foreach (users, i, v) {
 		if (approved_by(r, json_string_value(v)))
 			continue;
 		printf("%s", sep);
@@ -66,7 +66,7 @@ print_approved(json_t *r)
 	if (!json_is_array(a))
 		return;
 	printf("  approved so far: %s", json_array_size(a) ? "" : "nobody");
-	json_array_foreach(a, i, v) {
+	json_array_foreach (a, i, v) {
 		printf("%s", i ? ", " : "");
 		cli_print_safe(stdout, cli_str(v, "approver"));
 	}
@@ -77,11 +77,11 @@ void
 cli_print_approvals(json_t *r)
 {
 	json_t *ap = json_object_get(r, "approval");
-	long long need = json_integer_value(json_object_get(r,
-	    "approvals_needed"));
+	long long need = json_integer_value(
+	    json_object_get(r, "approvals_needed"));
 
-	printf("  needs %lld more approval%s (%lld of %lld so far) from",
-	    need, need == 1 ? "" : "s",
+	printf("  needs %lld more approval%s (%lld of %lld so far) from", need,
+	    need == 1 ? "" : "s",
 	    (long long)json_integer_value(json_object_get(ap, "approvals")),
 	    (long long)json_integer_value(json_object_get(ap, "quorum")));
 	print_list(" groups: ", json_object_get(ap, "groups"));
@@ -102,7 +102,8 @@ cli_print_request(struct cli *cli, json_t *r)
 	const char *st = cli_str(r, "state");
 	const char *col = strcmp(st, "active") == 0 ? "green" :
 	    strcmp(st, "pending") == 0 || strcmp(st, "scheduled") == 0 ?
-	    "yellow" : "red";
+						      "yellow" :
+						      "red";
 
 	printf("%s%s%s %s%s%s: ", cli_color(cli, "bold"), cli_str(r, "id"),
 	    cli_color(cli, "reset"), cli_color(cli, col), st,
@@ -124,20 +125,23 @@ cli_print_request(struct cli *cli, json_t *r)
 	printf("\n");
 	if (strcmp(st, "scheduled") == 0)
 		printf("  not usable before %s: check and logins refuse it "
-		    "until then\n", cli_str(r, "starts_at"));
+		       "until then\n",
+		    cli_str(r, "starts_at"));
 	/* a refusal grants nothing, so no duration is worth a note */
 	if (json_is_true(json_object_get(r, "clamped")) &&
 	    strcmp(st, "denied") != 0) {
 		char asked[32], got[32];
 
-		duration_format(json_integer_value(json_object_get(r,
-		    "requested_ttl_s")), asked, sizeof(asked));
-		duration_format(json_integer_value(json_object_get(r,
-		    "ttl_s")), got, sizeof(got));
+		duration_format(
+		    json_integer_value(json_object_get(r, "requested_ttl_s")),
+		    asked, sizeof(asked));
+		duration_format(json_integer_value(json_object_get(r, "ttl_s")),
+		    got, sizeof(got));
 		printf("  note: asked for %s, granted %s (capped by %s)\n",
-		    asked, got, json_is_string(json_object_get(r,
-		    "clamped_by")) ? cli_str(r, "clamped_by") :
-		    "the rule's max_ttl");
+		    asked, got,
+		    json_is_string(json_object_get(r, "clamped_by")) ?
+			cli_str(r, "clamped_by") :
+			"the rule's max_ttl");
 	}
 	if (strcmp(st, "pending") == 0)
 		cli_print_approvals(r);
@@ -152,7 +156,8 @@ cli_print_request(struct cli *cli, json_t *r)
 		printf("\n");
 	}
 	if (json_is_true(json_object_get(r, "duplicate")))
-		printf("  already open: this is your earlier request, not a new "
+		printf(
+		    "  already open: this is your earlier request, not a new "
 		    "one (request --new files another)\n");
 }
 
@@ -190,7 +195,8 @@ wait_decision(struct cli *cli, json_t **res, int64_t timeout)
 	snprintf(id, sizeof(id), "%s", cli_str(*res, "id"));
 	if (!cli->json) {
 		printf("%s pending: waiting for a decision (Ctrl-C stops "
-		    "waiting; the request stays pending)\n", id);
+		       "waiting; the request stays pending)\n",
+		    id);
 		fflush(stdout);
 	}
 	sigemptyset(&stop);
@@ -201,9 +207,10 @@ wait_decision(struct cli *cli, json_t **res, int64_t timeout)
 	while (cli_state_exit(*res) == EX_PENDING) {
 		if (cli->tty && !cli->json) {
 			printf("\r%s pending: %lld more approval(s) needed, "
-			    "waited %llds ", id,
-			    (long long)json_integer_value(json_object_get(*res,
-			    "approvals_needed")),
+			       "waited %llds ",
+			    id,
+			    (long long)json_integer_value(
+				json_object_get(*res, "approvals_needed")),
 			    (long long)(time(NULL) - start));
 			fflush(stdout);
 		}
@@ -226,9 +233,11 @@ wait_decision(struct cli *cli, json_t **res, int64_t timeout)
 	if (r == 0 && sig >= 0 && cli_state_exit(*res) == EX_PENDING) {
 		duration_format(timeout, d, sizeof(d));
 		fflush(stdout);
-		fprintf(stderr, "broker: %s; %s stays pending (broker show %s; "
-		    "broker cancel %s withdraws it)\n", sig > 0 ?
-		    "stopped waiting" : "no decision within", id, id, id);
+		fprintf(stderr,
+		    "broker: %s; %s stays pending (broker show %s; "
+		    "broker cancel %s withdraws it)\n",
+		    sig > 0 ? "stopped waiting" : "no decision within", id, id,
+		    id);
 		if (sig == 0)
 			fprintf(stderr, "broker: (waited %s, --timeout)\n", d);
 		return EX_PENDING;
@@ -248,24 +257,31 @@ parse_start(struct cli *cli, const char *s, int64_t *out)
 		*out = (int64_t)time(NULL) + d;
 		return 0;
 	}
-	return cli_fail(cli, EX_USAGE, "usage", "--start: \"%s\" is neither "
-	    "a time (2026-01-31T09:00:00Z) nor a duration from now (+2h)", s);
+	return cli_fail(cli, EX_USAGE, "usage",
+	    "--start: \"%s\" is neither "
+	    "a time (2026-01-31T09:00:00Z) nor a duration from now (+2h)",
+	    s);
 }
 
 int
 cmd_request(struct cli *cli, int argc, char **argv)
 {
 	const char *resource = NULL, *role = NULL, *dur = NULL, *reason = NULL,
-	    *ticket = NULL, *incident = NULL, *pub = NULL, *start = NULL,
-	    *timeout = NULL;
+		   *ticket = NULL, *incident = NULL, *pub = NULL, *start = NULL,
+		   *timeout = NULL;
 	bool bg = false, wait = false, fresh = false, dflt = false, saved;
 	const struct cli_opt opts[] = {
-		{ "role", &role, NULL }, { "for", &dur, NULL },
+		{ "role", &role, NULL },
+		{ "for", &dur, NULL },
 		{ "start", &start, NULL },
-		{ "reason", &reason, NULL }, { "ticket", &ticket, NULL },
-		{ "incident", &incident, NULL }, { "pubkey", &pub, NULL },
-		{ "break-glass", NULL, &bg }, { "wait", NULL, &wait },
-		{ "new", NULL, &fresh }, { "timeout", &timeout, NULL },
+		{ "reason", &reason, NULL },
+		{ "ticket", &ticket, NULL },
+		{ "incident", &incident, NULL },
+		{ "pubkey", &pub, NULL },
+		{ "break-glass", NULL, &bg },
+		{ "wait", NULL, &wait },
+		{ "new", NULL, &fresh },
+		{ "timeout", &timeout, NULL },
 		{ "default-cert", NULL, &dflt },
 		{ NULL, NULL, NULL },
 	};
@@ -274,21 +290,23 @@ cmd_request(struct cli *cli, int argc, char **argv)
 	int64_t secs = 0, at = 0, tmo = 0;
 	int r;
 
-	if ((r = cli_parse(cli, cli_cmd("request"), argc, argv, opts, &resource,
-	    1)) != 0)
+	if ((r = cli_parse(
+		 cli, cli_cmd("request"), argc, argv, opts, &resource, 1)) != 0)
 		return r;
 	if (dur != NULL && (r = cli_duration(cli, "--for", dur, &secs)) != 0)
 		return r;
 	if (start != NULL && (r = parse_start(cli, start, &at)) != 0)
 		return r;
-	if (timeout != NULL && (r = cli_duration(cli, "--timeout", timeout,
-	    &tmo)) != 0)
+	if (timeout != NULL &&
+	    (r = cli_duration(cli, "--timeout", timeout, &tmo)) != 0)
 		return r;
 	if (dflt && pub == NULL)
-		return cli_fail(cli, EX_USAGE, "usage", "request: "
+		return cli_fail(cli, EX_USAGE, "usage",
+		    "request: "
 		    "--default-cert goes with --pubkey");
 	if (timeout != NULL && !wait)
-		return cli_fail(cli, EX_USAGE, "usage", "request: --timeout "
+		return cli_fail(cli, EX_USAGE, "usage",
+		    "request: --timeout "
 		    "goes with --wait");
 	if (pub != NULL && (r = cli_read_pubkey(cli, pub, &key)) != 0)
 		return r;
@@ -314,16 +332,19 @@ cmd_request(struct cli *cli, int argc, char **argv)
 			goto out;
 		}
 		/* the file first, so that --json can name it */
-		saved = pub == NULL || cli_save_cert(cli, res, pub, NULL,
-		    dflt) == 0;
+		saved = pub == NULL ||
+		    cli_save_cert(cli, res, pub, NULL, dflt) == 0;
 		r = print_reply(cli, res);
 		if (!cli->json)
 			cli_print_cert_files(res);
 		if (json_is_string(json_object_get(res, "cert_error")))
-			r = cli_fail(cli, EX_ERROR, "crypto", "granted, but "
-			    "no certificate: %s", cli_str(res, "cert_error"));
+			r = cli_fail(cli, EX_ERROR, "crypto",
+			    "granted, but "
+			    "no certificate: %s",
+			    cli_str(res, "cert_error"));
 		else if (!saved)
 			r = EX_ERROR;
+		cli_print_db(cli, res);
 	}
 out:
 	json_decref(args);
@@ -332,12 +353,13 @@ out:
 }
 
 static int
-end_request(struct cli *cli, const char *cmd, const char *op,
-    int argc, char **argv)
+end_request(
+    struct cli *cli, const char *cmd, const char *op, int argc, char **argv)
 {
 	const char *id = NULL, *reason = NULL;
 	const struct cli_opt opts[] = {
-		{ "reason", &reason, NULL }, { NULL, NULL, NULL },
+		{ "reason", &reason, NULL },
+		{ NULL, NULL, NULL },
 	};
 	json_t *args, *res = NULL;
 	int r;

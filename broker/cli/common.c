@@ -42,8 +42,8 @@ cli_fail(struct cli *cli, int code, const char *errcode, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (cli != NULL && cli->json) {
-		o = json_pack("{s:{s:s, s:s}}", "error", "code", errcode,
-		    "message", msg);
+		o = json_pack(
+		    "{s:{s:s, s:s}}", "error", "code", errcode, "message", msg);
 		if (o != NULL) {
 			json_dumpf(o, stderr, JSON_COMPACT);
 			fputc('\n', stderr);
@@ -61,32 +61,26 @@ int
 cli_call(struct cli *cli, const char *op, json_t *args, json_t **result)
 {
 	struct brk_error err = { { 0 } };
-	uid_t server_uid = CLIENT_NO_UID;
-	const char *sv;
 	int r;
 
 	*result = NULL;
-	/* the broker may run as a daemon user: BROKER_SERVER_UID names it */
-	if (cli->client == NULL && (sv = getenv("BROKER_SERVER_UID")) !=
-	    NULL && sv[0] != '\0' &&
-	    (r = client_parse_uid(sv, &server_uid, &err)) != 0)
-		return cli_fail(cli, EX_USAGE, "usage", "BROKER_SERVER_UID: %s",
-		    err.msg);
-	if (cli->client == NULL &&
-	    (r = client_open_as(cli->socket, server_uid, cli->timeout_ms,
-	    &cli->client, &err)) != 0)
-		return cli_fail(cli, EX_UNREACHABLE, "unreachable",
-		    "broker unreachable: %s", err.msg);
-	r = client_call(cli->client, op, args, cli->as, cli->timeout_ms,
-	    result, &err);
+	if (cli->client == NULL && (r = cli_connect(cli)) != EX_DONE)
+		return r;
+	r = client_call(
+	    cli->client, op, args, cli->as, cli->timeout_ms, result, &err);
 	if (r == 0)
 		return EX_DONE;
+	if (r == BRK_ERR_UNREACHABLE && cli->login_expires > 0)
+		return cli_fail(cli, EX_UNREACHABLE, "unreachable",
+		    "broker unreachable: %s (if it refused the login "
+		    "certificate, log in again)",
+		    err.msg);
 	if (r == BRK_ERR_TIMEOUT || r == BRK_ERR_UNREACHABLE ||
 	    r == BRK_ERR_PROTOCOL)
 		return cli_fail(cli, EX_UNREACHABLE, "unreachable",
 		    "broker unreachable: %s", err.msg);
-	return cli_fail(cli, cli_exit_code(r), brk_errcode_name(r), "%s",
-	    err.msg);
+	return cli_fail(
+	    cli, cli_exit_code(r), brk_errcode_name(r), "%s", err.msg);
 }
 
 static void
@@ -97,7 +91,8 @@ print_usage(FILE *f, const struct cli_cmd *cmd)
 }
 
 /* The options every command takes, wherever they stand. */
-static const char *const global_opts[] = { "json", "socket", "as", NULL };
+static const char *const global_opts[] = { "json", "socket", "url", "as",
+	NULL };
 
 void
 cli_print_help(FILE *f, const struct cli_cmd *cmd, const struct cli_opt *opts)
@@ -124,8 +119,10 @@ cli_print_help(FILE *f, const struct cli_cmd *cmd, const struct cli_opt *opts)
 	}
 	fprintf(f, "  %-22s %s\n", "-h, --help", "this text");
 	if (opts == NULL && strchr(cmd->usage, '|') != NULL)
-		fprintf(f, "\nRun 'broker %s SUBCOMMAND --help' for a "
-		    "subcommand's options.\n", cmd->name);
+		fprintf(f,
+		    "\nRun 'broker %s SUBCOMMAND --help' for a "
+		    "subcommand's options.\n",
+		    cmd->name);
 }
 
 /* A global option at argv[*i] (--json, --socket[=]P, --as[=]U): 1 when it
@@ -143,7 +140,12 @@ global_opt(struct cli *cli, const char *cmd, int argc, char **argv, int *i)
 	if (strncmp(a, "--socket", 8) == 0 && (a[8] == '\0' || a[8] == '=')) {
 		dst = &cli->socket;
 		n = 8;
-	} else if (strncmp(a, "--as", 4) == 0 && (a[4] == '\0' || a[4] == '=')) {
+	} else if (strncmp(a, "--url", 5) == 0 &&
+	    (a[5] == '\0' || a[5] == '=')) {
+		dst = &cli->url;
+		n = 5;
+	} else if (strncmp(a, "--as", 4) == 0 &&
+	    (a[4] == '\0' || a[4] == '=')) {
 		dst = &cli->as;
 		n = 4;
 	} else
@@ -153,8 +155,8 @@ global_opt(struct cli *cli, const char *cmd, int argc, char **argv, int *i)
 	else if (*i + 1 < argc)
 		*dst = argv[++*i];
 	else {
-		fprintf(stderr, "broker: %s%s%s needs a value\n", cmd != NULL ?
-		    cmd : "", cmd != NULL ? ": " : "", a);
+		fprintf(stderr, "broker: %s%s%s needs a value\n",
+		    cmd != NULL ? cmd : "", cmd != NULL ? ": " : "", a);
 		return EX_USAGE;
 	}
 	return 1;
@@ -174,7 +176,7 @@ cli_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv,
 	const struct cli_opt *o;
 	const char *name, *value;
 	char opt[64];
-	bool dashes = false;	/* after "--" everything is positional */
+	bool dashes = false; /* after "--" everything is positional */
 
 	for (i = 0; i < argc; i++) {
 		value = NULL;
@@ -192,7 +194,8 @@ cli_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv,
 			dashes = true;
 			continue;
 		}
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
 			cli_print_help(stdout, cmd, opts);
 			return -1;
 		}
@@ -215,7 +218,8 @@ cli_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv,
 			if (strcmp(name, o->name) == 0)
 				break;
 		if (o == NULL || o->name == NULL) {
-			if ((g = global_opt(cli, cmd->name, argc, argv, &i)) == 1)
+			if ((g = global_opt(cli, cmd->name, argc, argv, &i)) ==
+			    1)
 				continue;
 			if (g != 0)
 				goto usage;
@@ -225,8 +229,10 @@ cli_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv,
 		}
 		if (o->flag != NULL) {
 			if (value != NULL) {
-				fprintf(stderr, "broker: %s: --%s takes no "
-				    "value\n", cmd->name, o->name);
+				fprintf(stderr,
+				    "broker: %s: --%s takes no "
+				    "value\n",
+				    cmd->name, o->name);
 				goto usage;
 			}
 			*o->flag = true;
@@ -234,8 +240,9 @@ cli_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv,
 		}
 		if (value == NULL) {
 			if (i + 1 >= argc) {
-				fprintf(stderr, "broker: %s: %s needs a value\n",
-				    cmd->name, argv[i]);
+				fprintf(stderr,
+				    "broker: %s: %s needs a value\n", cmd->name,
+				    argv[i]);
 				goto usage;
 			}
 			value = argv[++i];
@@ -259,8 +266,10 @@ int
 cli_duration(struct cli *cli, const char *opt, const char *s, int64_t *out)
 {
 	if (duration_parse(s, out) != 0)
-		return cli_fail(cli, EX_USAGE, "usage", "%s: \"%s\" is not a "
-		    "duration like 90s, 15m, 8h or 2d (at most 366d)", opt, s);
+		return cli_fail(cli, EX_USAGE, "usage",
+		    "%s: \"%s\" is not a "
+		    "duration like 90s, 15m, 8h or 2d (at most 366d)",
+		    opt, s);
 	return 0;
 }
 
@@ -335,5 +344,5 @@ cli_cmd(const char *name)
 	for (c = cli_commands; c->name != NULL; c++)
 		if (strcmp(c->name, name) == 0)
 			return c;
-	abort();	/* a command asked for a table entry that is missing */
+	abort(); /* a command asked for a table entry that is missing */
 }

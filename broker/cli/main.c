@@ -14,10 +14,9 @@
 #include "cli.h"
 #include "version.h"
 
-#define DEFAULT_SOCKET "/run/broker/broker.sock"
-
 const struct cli_cmd cli_commands[] = {
-	{ "request", cmd_request, "request RESOURCE [--role R] [--for DUR] "
+	{ "request", cmd_request,
+	    "request RESOURCE [--role R] [--for DUR] "
 	    "[--start TIME] [--reason TEXT] [--ticket ID] [--incident ID] "
 	    "[--pubkey FILE [--default-cert]] [--break-glass] "
 	    "[--wait [--timeout DUR]] [--new]",
@@ -30,8 +29,7 @@ const struct cli_cmd cli_commands[] = {
 	{ "list", cmd_list, "list [--all] [--state S] [--user U] [--limit N]",
 	    "My requests, newest first (--all: everyone's; for policy admins, "
 	    "auditors and reviewers)." },
-	{ "show", cmd_show, "show ID",
-	    "One request with its full timeline." },
+	{ "show", cmd_show, "show ID", "One request with its full timeline." },
 	{ "cancel", cmd_cancel, "cancel ID [--reason TEXT]",
 	    "Withdraw a pending request or a scheduled grant." },
 	{ "revoke", cmd_revoke, "revoke ID --reason TEXT",
@@ -39,15 +37,18 @@ const struct cli_cmd cli_commands[] = {
 	{ "pending", cmd_pending, "pending [--limit N] [--after ID]",
 	    "Requests that I may decide, oldest first, a page of N (default "
 	    "100) at a time, with who asked, why, and the approvals so far." },
-	{ "approve", cmd_approve, "approve ID --reason TEXT [--for DUR] "
+	{ "approve", cmd_approve,
+	    "approve ID --reason TEXT [--for DUR] "
 	    "[--role R]",
 	    "Approve a request; --for may shorten it, never lengthen it." },
 	{ "deny", cmd_deny, "deny ID --reason TEXT",
 	    "Deny a request: one eligible denial decides it." },
-	{ "review", cmd_review, "review list [--all] | review ack ID --note "
+	{ "review", cmd_review,
+	    "review list [--all] | review ack ID --note "
 	    "TEXT",
 	    "Post-hoc review of break-glass grants (reviewers)." },
-	{ "optout", cmd_optout, "optout add SCOPE --tag TAG --reason TEXT "
+	{ "optout", cmd_optout,
+	    "optout add SCOPE --tag TAG --reason TEXT "
 	    "--for DUR [--mode manual|block] [--incident ID] | optout extend "
 	    "ID --for DUR --reason TEXT | optout list [--all] | optout show ID "
 	    "| optout remove ID --reason TEXT | optout report [--since DUR]",
@@ -59,7 +60,8 @@ const struct cli_cmd cli_commands[] = {
 	    "a few words).\n"
 	    "--mode manual (default) sends what it covers to the policy's "
 	    "optout_approvers; block denies it and refuses logins." },
-	{ "freeze", cmd_freeze, "freeze --reason TEXT [--for DUR] "
+	{ "freeze", cmd_freeze,
+	    "freeze --reason TEXT [--for DUR] "
 	    "[--revoke-active]",
 	    "The kill switch: a global opt-out (policy admins); nothing is "
 	    "granted automatically, grants already given keep working.\n"
@@ -67,7 +69,8 @@ const struct cli_cmd cli_commands[] = {
 	    "approved)." },
 	{ "unfreeze", cmd_unfreeze, "unfreeze --reason TEXT",
 	    "End the freeze: automation comes back." },
-	{ "flag", cmd_flag, "flag add USER --reason TEXT --for DUR "
+	{ "flag", cmd_flag,
+	    "flag add USER --reason TEXT --for DUR "
 	    "[--severity review|block] | flag list [--all] | flag remove USER "
 	    "--reason TEXT",
 	    "Monitoring flags: review sends the user's requests to people, "
@@ -75,14 +78,17 @@ const struct cli_cmd cli_commands[] = {
 	{ "check", cmd_check, "check --user U --resource R",
 	    "The decision a host would get now. Exit 0 allowed, 4 refused." },
 	{ "whoami", cmd_whoami, "whoami",
-	    "The identity and groups the broker sees for me, and from where." },
-	{ "policy", cmd_policy, "policy check FILE | policy load FILE --reason "
+	    "The identity and groups the broker sees for me, from where, and "
+	    "over which transport (with a login: until when)." },
+	{ "policy", cmd_policy,
+	    "policy check FILE | policy load FILE --reason "
 	    "TEXT | policy show | policy explain --user U --resource R "
 	    "[--role R] [--for DUR]",
 	    "Check a policy file (offline), load it (policy admins), show the "
 	    "policy in force, or explain a decision (exit as check: 0 "
 	    "automatic, 3 needs approval, 4 refused)." },
-	{ "audit", cmd_audit, "audit [--since T] [--until T] [--user U] "
+	{ "audit", cmd_audit,
+	    "audit [--since T] [--until T] [--user U] "
 	    "[--resource R] [--action A] [--request ID] [--limit N] [--json] | "
 	    "audit verify [--anchor FILE] | audit export [--since SEQ] | "
 	    "audit anchor [-o FILE] [--new] | audit prune --before DATE | "
@@ -96,6 +102,14 @@ const struct cli_cmd cli_commands[] = {
 	    "policy admin or\nauditor, through another connection, confirms "
 	    "it.  Auditors and policy admins see every record; others\nsee "
 	    "the records they made or that concern them." },
+	{ "cred", cmd_cred, "cred ID [--pubkey FILE]",
+	    "Issue a grant's credential again: a new password for a database "
+	    "login (db:NAME),\nor a certificate (host:NAME, with --pubkey).  "
+	    "Retries credentials that were pending." },
+	{ "psql", cmd_psql, "psql NAME [-- PSQL-ARGS]",
+	    "Use or request a grant for db:NAME and run psql with its login in "
+	    "the environment\n(PGHOST, PGPORT, PGDATABASE, PGUSER, "
+	    "PGPASSWORD), never on its command line." },
 	{ "cert", cmd_cert, "cert ID --pubkey FILE [-o FILE | --default-cert]",
 	    "An OpenSSH certificate for an active grant, written next to the "
 	    "key as KEY-ID-cert.pub (one file per grant; --default-cert also "
@@ -110,6 +124,16 @@ const struct cli_cmd cli_commands[] = {
 	{ "snapshot", cmd_snapshot, "snapshot --host H [-o FILE] [--for DUR]",
 	    "A signed snapshot of the grants for host:H (H is the host's name, "
 	    "web-2, not host:web-2), for offline decisions by the PAM module." },
+	{ "login", cmd_login,
+	    "login --url tls://HOST:PORT [--ca FILE | "
+	    "--ca-fingerprint SHA256:HEX] [--user NAME]",
+	    "Log in to a broker over the network (PAM on the broker: every "
+	    "prompt is asked here, or answered line by line from standard "
+	    "input when it is not a terminal); the login certificate is kept "
+	    "in $BROKER_HOME (default ~/.config/broker) and every later "
+	    "command uses it." },
+	{ "logout", cmd_logout, "logout",
+	    "Forget the saved login (its key and certificate)." },
 	{ "metrics", cmd_metrics, "metrics",
 	    "The broker's metrics in the Prometheus text format." },
 	{ NULL, NULL, NULL, NULL },
@@ -120,12 +144,14 @@ usage(FILE *f)
 {
 	const struct cli_cmd *c;
 
-	fprintf(f, "usage: broker [--socket PATH] [--as USER] [--json] "
+	fprintf(f,
+	    "usage: broker [--socket PATH] [--as USER] [--json] "
 	    "COMMAND ...\n\ncommands:\n");
 	for (c = cli_commands; c->name != NULL; c++)
 		fprintf(f, "  %-9s %.*s\n", c->name,
 		    (int)strcspn(c->help, "\n"), c->help);
-	fprintf(f, "\nDurations are written like 90s, 15m, 8h, 2d.\n"
+	fprintf(f,
+	    "\nDurations are written like 90s, 15m, 8h, 2d.\n"
 	    "Exit codes: 0 done, 1 error, 2 usage, 3 pending approval, "
 	    "4 refused, 5 broker unreachable.\n"
 	    "Run 'broker help COMMAND' or 'broker COMMAND --help' for a "
@@ -159,12 +185,12 @@ static int
 unknown_command(const char *name)
 {
 	const struct cli_cmd *c, *best = NULL;
-	size_t d, bestd = 3;	/* suggest only what is two edits away */
+	size_t d, bestd = 3; /* suggest only what is two edits away */
 
 	for (c = cli_commands; c->name != NULL; c++)
 		if ((d = distance(name, c->name)) < bestd ||
 		    (strncmp(c->name, name, strlen(name)) == 0 &&
-		    strlen(name) >= 2 && best == NULL)) {
+			strlen(name) >= 2 && best == NULL)) {
 			best = c;
 			bestd = d < bestd ? d : bestd;
 		}
@@ -201,7 +227,7 @@ help(struct cli *cli, int argc, char **argv)
 	}
 	if (argc > 1 || (c = find_command(argv[0])) == NULL)
 		return argc > 1 ? (usage(stderr), EX_USAGE) :
-		    unknown_command(argv[0]);
+				  unknown_command(argv[0]);
 	return c->fn(cli, 1, args) < 0 ? EX_DONE : EX_USAGE;
 }
 
@@ -214,7 +240,8 @@ main(int argc, char **argv)
 	int i = 1, r;
 
 	for (; i < argc && argv[i][0] == '-'; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
 			return EX_DONE;
 		}
@@ -233,9 +260,6 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
-	if (cli.socket == NULL)
-		cli.socket = (env = secure_getenv("BROKER_SOCKET")) != NULL &&
-		    env[0] != '\0' ? env : DEFAULT_SOCKET;
 	cli.tty = isatty(STDOUT_FILENO);
 	env = getenv("TERM");
 	cli.color = cli.tty && getenv("NO_COLOR") == NULL &&

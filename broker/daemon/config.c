@@ -27,9 +27,11 @@
 #include "metrics_http.h"
 #include "names.h"
 #include "notify.h"
+#include "pgrole.h"
 #include "tls.h"
+#include "login.h"
 
-extern const char dev_policy_json[];	/* generated from policy/examples */
+extern const char dev_policy_json[]; /* generated from policy/examples */
 extern const char dev_groups_json[];
 
 static int
@@ -64,7 +66,8 @@ add_delegate(struct config *c, json_t *v, struct brk_error *err)
 		uid = (uid_t)json_integer_value(v);
 	else if (json_is_string(v) && name_user_valid(json_string_value(v))) {
 		if (getpwnam_r(json_string_value(v), &pw, buf, sizeof(buf),
-		    &res) != 0 || res == NULL)
+			&res) != 0 ||
+		    res == NULL)
 			return brk_error_set(err, BRK_ERR_INVALID,
 			    "config: delegate \"%s\" is not a known user",
 			    json_string_value(v));
@@ -94,24 +97,26 @@ parse_groups(struct config *c, json_t *obj, struct brk_error *err)
 	c->groups = calloc(json_object_size(obj) + 1, sizeof(*c->groups));
 	if (c->groups == NULL)
 		return BRK_ERR_NOMEM;
-	json_object_foreach(obj, gname, users) {
+	json_object_foreach (obj, gname, users) {
 		if (!name_group_valid(gname) || !json_is_array(users))
 			return brk_error_set(err, BRK_ERR_INVALID,
 			    "config: local_groups.%.64s: bad group name or "
-			    "not a list", gname);
+			    "not a list",
+			    gname);
 		g = &c->groups[c->ngroups++];
 		g->name = strdup(gname);
 		g->users = calloc(json_array_size(users) + 1, sizeof(char *));
 		if (g->name == NULL || g->users == NULL)
 			return BRK_ERR_NOMEM;
-		json_array_foreach(users, i, u) {
+		json_array_foreach (users, i, u) {
 			if (!json_is_string(u) ||
 			    !name_user_valid(json_string_value(u)))
 				return brk_error_set(err, BRK_ERR_INVALID,
 				    "config: local_groups.%s[%zu] is not a "
-				    "valid user name", gname, i);
-			if ((g->users[g->nusers++] =
-			    strdup(json_string_value(u))) == NULL)
+				    "valid user name",
+				    gname, i);
+			if ((g->users[g->nusers++] = strdup(
+				 json_string_value(u))) == NULL)
 				return BRK_ERR_NOMEM;
 		}
 	}
@@ -143,22 +148,24 @@ apply_key(struct config *c, const char *key, json_t *v, struct brk_error *err)
 	}
 	if (strcmp(key, "log_target") == 0) {
 		const char *t = json_string_value(v);
-		if (t == NULL || (strcmp(t, "stderr") != 0 &&
-		    strcmp(t, "syslog") != 0))
-			return brk_error_set(err, BRK_ERR_INVALID, "config: "
+		if (t == NULL ||
+		    (strcmp(t, "stderr") != 0 && strcmp(t, "syslog") != 0))
+			return brk_error_set(err, BRK_ERR_INVALID,
+			    "config: "
 			    "\"log_target\" is stderr or syslog");
 		c->log_syslog = strcmp(t, "syslog") == 0;
 		return 0;
 	}
 	if (strcmp(key, "log_level") == 0) {
 		if ((c->log_level = log_level_parse(json_string_value(v))) < 0)
-			return brk_error_set(err, BRK_ERR_INVALID, "config: "
+			return brk_error_set(err, BRK_ERR_INVALID,
+			    "config: "
 			    "\"log_level\" is one of error, warn, info, debug");
 		return 0;
 	}
 	if (strcmp(key, "mapsize") == 0) {
-		r = config_get_int64(NULL, v, key, 1 << 20, (int64_t)1 << 40, &n,
-		    err);
+		r = config_get_int64(
+		    NULL, v, key, 1 << 20, (int64_t)1 << 40, &n, err);
 		c->mapsize = (uint64_t)n;
 		return r;
 	}
@@ -179,12 +186,14 @@ apply_key(struct config *c, const char *key, json_t *v, struct brk_error *err)
 	}
 	/* audit anchors (ops_audit.c); 0 turns a trigger off */
 	if (strcmp(key, "audit_anchor_records") == 0) {
-		r = config_get_int64(NULL, v, key, 0, (int64_t)1 << 40, &n, err);
+		r = config_get_int64(
+		    NULL, v, key, 0, (int64_t)1 << 40, &n, err);
 		c->audit_anchor_records = n;
 		return r;
 	}
 	if (strcmp(key, "audit_anchor_seconds") == 0) {
-		r = config_get_int64(NULL, v, key, 0, (int64_t)366 * 86400, &n, err);
+		r = config_get_int64(
+		    NULL, v, key, 0, (int64_t)366 * 86400, &n, err);
 		c->audit_anchor_seconds = n;
 		return r;
 	}
@@ -192,35 +201,46 @@ apply_key(struct config *c, const char *key, json_t *v, struct brk_error *err)
 		if (!json_is_array(v))
 			return brk_error_set(err, BRK_ERR_INVALID,
 			    "config: \"delegates\" must be a list");
-		json_array_foreach(v, i, d)
+		json_array_foreach (v, i, d)
 			if ((r = add_delegate(c, d, err)) != 0)
 				return r;
 		return 0;
 	}
 	if (strcmp(key, "local_groups") == 0)
 		return parse_groups(c, v, err);
-	if (strcmp(key, "ldap") == 0) {	/* identity_ldap_config.c */
+	if (strcmp(key, "ldap") == 0) { /* identity_ldap_config.c */
 		ldap_config_free(c->ldap);
 		c->ldap = NULL;
 		return ldap_config_parse(v, &c->ldap, err);
 	}
-	if (strcmp(key, "tls") == 0) {	/* tls.c */
+	if (strcmp(key, "tls") == 0) { /* tls.c */
 		tls_config_free(c->tls);
 		c->tls = NULL;
 		return tls_config_parse(v, &c->tls, err);
 	}
-	if (strcmp(key, "notify") == 0) {	/* notify_config.c */
+	if (strcmp(key, "login") == 0) { /* net/login.c */
+		login_config_free(c->login);
+		c->login = NULL;
+		return login_config_parse(v, &c->login, err);
+	}
+	if (strcmp(key, "notify") == 0) { /* notify_config.c */
 		notify_config_free(c->notify);
 		c->notify = NULL;
 		return notify_config_parse(v, &c->notify, err);
 	}
-	if (strcmp(key, "metrics_listen") == 0) {	/* metrics_http.c */
-		if ((r = config_get_str(NULL, v, key, &c->metrics_listen, err)) != 0)
+	if (strcmp(key, "databases") == 0) { /* pgconfig.c */
+		pg_config_free(c->databases);
+		c->databases = NULL;
+		return pg_config_parse(v, &c->databases, err);
+	}
+	if (strcmp(key, "metrics_listen") == 0) { /* metrics_http.c */
+		if ((r = config_get_str(
+			 NULL, v, key, &c->metrics_listen, err)) != 0)
 			return r;
 		return metrics_http_addr_ok(c->metrics_listen, err);
 	}
-	return brk_error_set(err, BRK_ERR_INVALID,
-	    "config: unknown key \"%.64s\"", key);
+	return brk_error_set(
+	    err, BRK_ERR_INVALID, "config: unknown key \"%.64s\"", key);
 }
 
 static struct config *
@@ -237,14 +257,14 @@ config_defaults(void)
 	c->max_connections = 1024;
 	c->idle_timeout = 60;
 	c->read_timeout = 10;
-	c->audit_anchor_records = 10000;	/* audit anchors */
+	c->audit_anchor_records = 10000; /* audit anchors */
 	c->audit_anchor_seconds = 300;
 	return c;
 }
 
 int
-config_parse(const char *text, size_t len, struct config **out,
-    struct brk_error *err)
+config_parse(
+    const char *text, size_t len, struct config **out, struct brk_error *err)
 {
 	struct config *c = NULL;
 	json_error_t jerr;
@@ -258,20 +278,21 @@ config_parse(const char *text, size_t len, struct config **out,
 	r = BRK_ERR_INVALID;
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
-		brk_error_set(err, r, "config: line %d: %s", jerr.line,
-		    jerr.text);
+		brk_error_set(
+		    err, r, "config: line %d: %s", jerr.line, jerr.text);
 		goto out;
 	}
 	if (!json_is_object(root)) {
 		brk_error_set(err, r, "config: must be a JSON object");
 		goto out;
 	}
-	json_object_foreach(root, key, v)
+	json_object_foreach (root, key, v)
 		if ((r = apply_key(c, key, v, err)) != 0)
 			goto out;
 	r = BRK_ERR_INVALID;
 	if (c->state_dir == NULL || c->socket == NULL) {
-		brk_error_set(err, r, "config: \"state_dir\" and \"socket\" "
+		brk_error_set(err, r,
+		    "config: \"state_dir\" and \"socket\" "
 		    "are required");
 		goto out;
 	}
@@ -304,11 +325,13 @@ write_new_file(const char *path, const char *text, struct brk_error *err)
 	size_t len = strlen(text);
 	int fd, r = 0;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-	    0644);
+	fd = open(
+	    path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
-		return errno == EEXIST ? 0 : brk_error_set(err, BRK_ERR_IO,
-		    "cannot create %s: %s", path, strerror(errno));
+		return errno == EEXIST ?
+		    0 :
+		    brk_error_set(err, BRK_ERR_IO, "cannot create %s: %s", path,
+			strerror(errno));
 	if (write(fd, text, len) != (ssize_t)len || fsync(fd) != 0)
 		r = brk_error_set(err, BRK_ERR_IO, "cannot write %s", path);
 	close(fd);
@@ -325,13 +348,14 @@ make_dir(const char *path, mode_t mode, struct brk_error *err)
 		return brk_error_set(err, BRK_ERR_IO, "cannot create %s: %s",
 		    path, strerror(errno));
 	if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-		return brk_error_set(err, BRK_ERR_IO, "%s is not a directory",
-		    path);
+		return brk_error_set(
+		    err, BRK_ERR_IO, "%s is not a directory", path);
 	if ((st.st_mode & 0777 & ~mode) != 0 || (st.st_mode & 022) != 0 ||
 	    st.st_uid != geteuid())
-		return brk_error_set(err, BRK_ERR_PERM, "%s must be a "
-		    "directory of ours with mode %04o (it is %04o)", path,
-		    (unsigned)mode, (unsigned)(st.st_mode & 07777));
+		return brk_error_set(err, BRK_ERR_PERM,
+		    "%s must be a "
+		    "directory of ours with mode %04o (it is %04o)",
+		    path, (unsigned)mode, (unsigned)(st.st_mode & 07777));
 	return 0;
 }
 
@@ -343,8 +367,8 @@ config_dev(const char *dir, struct config **out, struct brk_error *err)
 	int r;
 
 	*out = NULL;
-	if ((r = config_parse(dev_groups_json, strlen(dev_groups_json), &c,
-	    err)) != 0)
+	if ((r = config_parse(
+		 dev_groups_json, strlen(dev_groups_json), &c, err)) != 0)
 		return r;
 	c->dev = true;
 	r = BRK_ERR_TOOBIG;
@@ -405,7 +429,9 @@ config_free(struct config *c)
 	free(c->policy);
 	ldap_config_free(c->ldap);
 	tls_config_free(c->tls);
+	login_config_free(c->login);
 	notify_config_free(c->notify);
+	pg_config_free(c->databases);
 	free(c->metrics_listen);
 	free(c);
 }

@@ -41,7 +41,8 @@ static const struct nsink_kind *const sink_kinds[] = { &nsink_exec_kind,
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: brokerd --dev DIR\n"
+	fprintf(f,
+	    "usage: brokerd --dev DIR\n"
 	    "       brokerd -c FILE [--rotate-ca]\n"
 	    "       brokerd --version\n"
 	    "\n"
@@ -60,12 +61,14 @@ check_state_dir(const char *dir, struct brk_error *err)
 	struct stat st;
 
 	if (stat(dir, &st) != 0)
-		return brk_error_set(err, BRK_ERR_IO, "state_dir %s: %s", dir,
-		    strerror(errno));
+		return brk_error_set(
+		    err, BRK_ERR_IO, "state_dir %s: %s", dir, strerror(errno));
 	if (!S_ISDIR(st.st_mode) || (st.st_mode & 077) != 0 ||
 	    st.st_uid != geteuid())
-		return brk_error_set(err, BRK_ERR_PERM, "state_dir %s must be "
-		    "a directory owned by us with mode 0700", dir);
+		return brk_error_set(err, BRK_ERR_PERM,
+		    "state_dir %s must be "
+		    "a directory owned by us with mode 0700",
+		    dir);
 	return 0;
 }
 
@@ -109,17 +112,19 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 		goto out;
 	}
 	/* notifications: sinks on their own threads, fed by the audit feed */
-	if ((r = notify_new(cfg->notify, sink_kinds, sizeof(sink_kinds) /
-	    sizeof(sink_kinds[0]), &d.notify, err)) != 0)
+	if ((r = notify_new(cfg->notify, sink_kinds,
+		 sizeof(sink_kinds) / sizeof(sink_kinds[0]), &d.notify, err)) !=
+	    0)
 		goto out;
 	notify_bind(d.notify, &d);
 	if ((r = notify_subscribe(d.notify, d.feed)) != 0) {
-		brk_error_set(err, r, "cannot subscribe notifications to the "
+		brk_error_set(err, r,
+		    "cannot subscribe notifications to the "
 		    "audit feed");
 		goto out;
 	}
-	if ((r = workpool_new((size_t)sysconf(_SC_NPROCESSORS_ONLN), &d.pool))
-	    != 0) {
+	if ((r = workpool_new(
+		 (size_t)sysconf(_SC_NPROCESSORS_ONLN), &d.pool)) != 0) {
 		brk_error_set(err, r, "cannot start the worker threads");
 		goto out;
 	}
@@ -132,10 +137,10 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 		goto out;
 	if (cfg->tls != NULL && (r = tls_start(&d, &tls, err)) != 0)
 		goto out;
-	if ((r = metrics_http_start(&d, ops_metrics_text, &d.metrics,
-	    err)) != 0)	/* optional */
+	if ((r = metrics_http_start(&d, ops_metrics_text, &d.metrics, err)) !=
+	    0) /* optional */
 		goto out;
-	if ((r = auditfeed_start(d.feed)) != 0) {	/* audit follower */
+	if ((r = auditfeed_start(d.feed)) != 0) { /* audit follower */
 		brk_error_set(err, r, "cannot start the audit feed");
 		goto out;
 	}
@@ -146,13 +151,14 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 	log_info("event=stopping");
 	sd_stopping();
 out:
-	metrics_http_stop(d.metrics);	/* it reads the store and counters */
-	tls_stop(tls);		/* its calls in flight may wait on the writer */
-	writer_free(d.writer);	/* finishes queued work first */
-	workpool_free(d.pool);	/* then the replies it handed on */
+	metrics_http_stop(d.metrics); /* it reads the store and counters */
+	tls_stop(tls);	       /* its calls in flight may wait on the writer */
+	ops_cred_stop(&d);     /* credential jobs stop writing audit */
+	writer_free(d.writer); /* finishes queued work first */
+	workpool_free(d.pool); /* then the replies it handed on */
 	server_free(d.server);
 	policystate_free(&d);
-	auditfeed_free(d.feed);	/* delivers what was committed first */
+	auditfeed_free(d.feed); /* delivers what was committed first */
 	notify_free(d.notify);	/* after the feed: a short grace, then drops */
 	store_free(d.store);
 	identity_free(d.ident);
@@ -178,8 +184,8 @@ start(struct config *cfg, atomic_int *lost, struct brk_error *err)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	log_setup((enum log_level)cfg->log_level, cfg->log_syslog);
 	if ((r = check_state_dir(cfg->state_dir, err)) != 0 ||
-	    (r = ca_open_separated(cfg->state_dir, signer_lost, lost, &ca,
-	    err)) != 0)
+	    (r = ca_open_separated(
+		 cfg->state_dir, signer_lost, lost, &ca, err)) != 0)
 		return r;
 	log_info("event=signer_started pid=%ld key_id=%s",
 	    (long)ca_signer_pid(ca), ca_key_id(ca));
@@ -199,8 +205,8 @@ main(int argc, char **argv)
 		printf("brokerd %s\n", BROKER_VERSION);
 		return 0;
 	}
-	if (argc == 2 && (strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "--help") == 0)) {
+	if (argc == 2 &&
+	    (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
 		usage(stdout);
 		return 0;
 	}
@@ -219,13 +225,16 @@ main(int argc, char **argv)
 	if (r == 0 && argc == 4) {
 		/* argv[3] is --rotate-ca: a key change, not a run */
 		if ((r = ca_rotate(cfg->state_dir, &err)) == 0)
-			printf("brokerd: a new CA key is current in %s/ca; "
+			printf(
+			    "brokerd: a new CA key is current in %s/ca; "
 			    "restart brokerd, then publish `broker ca show --all` "
-			    "to every host's TrustedUserCAKeys\n", cfg->state_dir);
+			    "to every host's TrustedUserCAKeys\n",
+			    cfg->state_dir);
 	} else if (r == 0) {
 		r = start(cfg, &lost, &err);
 		if (r == 0 && atomic_load(&lost))
-			r = brk_error_set(&err, BRK_ERR_UNREACHABLE, "the CA "
+			r = brk_error_set(&err, BRK_ERR_UNREACHABLE,
+			    "the CA "
 			    "signer process died; brokerd stopped so that it "
 			    "starts again with a new one");
 	}

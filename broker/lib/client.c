@@ -31,9 +31,9 @@
 
 struct client {
 	int fd;
-	struct tls_conn *tls;	/* NULL on a unix socket */
+	struct tls_conn *tls; /* NULL on a unix socket */
 	unsigned long next_id;
-	char *buf;		/* bytes read past the last reply */
+	char *buf; /* bytes read past the last reply */
 	size_t len, cap;
 };
 
@@ -47,7 +47,8 @@ client_parse_uid(const char *s, uid_t *out, struct brk_error *err)
 	int e, r = BRK_ERR_INVALID;
 
 	if (s == NULL || s[0] == '\0' || strlen(s) > 64) {
-		brk_error_set(err, r, "a server uid must be a number or a "
+		brk_error_set(err, r,
+		    "a server uid must be a number or a "
 		    "user name");
 		goto out;
 	}
@@ -80,23 +81,25 @@ out:
 
 /* Who listens on fd, by the kernel's word; 0 when one we trust. */
 static int
-check_server(int fd, const char *path, uid_t server_uid,
-    struct brk_error *err)
+check_server(int fd, const char *path, uid_t server_uid, struct brk_error *err)
 {
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0 ||
 	    len != sizeof(cr))
-		return brk_error_set(err, BRK_ERR_VERIFY, "cannot tell who "
-		    "serves %s: %s", path, strerror(errno));
+		return brk_error_set(err, BRK_ERR_VERIFY,
+		    "cannot tell who "
+		    "serves %s: %s",
+		    path, strerror(errno));
 	if (cr.uid == 0 || cr.uid == geteuid() ||
 	    (server_uid != CLIENT_NO_UID && cr.uid == server_uid))
 		return 0;
-	return brk_error_set(err, BRK_ERR_VERIFY, "%s is served by uid %lu, "
+	return brk_error_set(err, BRK_ERR_VERIFY,
+	    "%s is served by uid %lu, "
 	    "not by root, uid %lu (ours) or the configured server uid: not "
-	    "trusting it", path, (unsigned long)cr.uid,
-	    (unsigned long)geteuid());
+	    "trusting it",
+	    path, (unsigned long)cr.uid, (unsigned long)geteuid());
 }
 
 int
@@ -166,8 +169,8 @@ tcp_connect(const struct addrinfo *ai, long long deadline, int *out)
 	int fd, r = BRK_ERR_UNREACHABLE, soerr = 0;
 
 	*out = -1;
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, ai->ai_protocol);
+	fd = socket(ai->ai_family,
+	    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
 	if (fd < 0)
 		return r;
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
@@ -199,15 +202,18 @@ client_open_tls(const char *host, const char *port,
 	int r = BRK_ERR_UNREACHABLE, fd = -1, g;
 
 	*out = NULL;
-	if (host == NULL || port == NULL || tls == NULL || tls->ca == NULL ||
-	    tls->cert == NULL || tls->key == NULL) {
-		r = brk_error_set(err, BRK_ERR_INVALID, "TLS client needs a "
-		    "host, a port, ca, cert and key");
+	if (host == NULL || port == NULL || tls == NULL ||
+	    (tls->ca == NULL && tls->pin == NULL) ||
+	    (tls->cert == NULL) != (tls->key == NULL)) {
+		r = brk_error_set(err, BRK_ERR_INVALID,
+		    "TLS client needs a "
+		    "host, a port, ca (or a pin), and cert with key or "
+		    "neither");
 		goto out;
 	}
 	if ((g = getaddrinfo(host, port, &hints, &res)) != 0) {
-		brk_error_set(err, r, "cannot resolve %s: %s", host,
-		    gai_strerror(g));
+		brk_error_set(
+		    err, r, "cannot resolve %s: %s", host, gai_strerror(g));
 		goto out;
 	}
 	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next)
@@ -223,8 +229,8 @@ client_open_tls(const char *host, const char *port,
 		goto out;
 	c->fd = fd;
 	fd = -1;
-	if ((r = tls_conn_connect(c->fd, host, tls->ca, tls->cert, tls->key,
-	    deadline, &c->tls, err)) != 0)
+	if ((r = tls_conn_connect(c->fd, host, tls->ca, tls->pin, tls->cert,
+		 tls->key, deadline, &c->tls, err)) != 0)
 		goto out;
 	*out = c;
 	c = NULL;
@@ -336,12 +342,13 @@ client_call(struct client *c, const char *op, json_t *args, const char *as,
 	if ((line = json_dumps(req, JSON_COMPACT)) == NULL)
 		goto out;
 	linelen = strlen(line);
-	line[linelen] = '\n';	/* json_dumps leaves room for the NUL */
+	line[linelen] = '\n'; /* json_dumps leaves room for the NUL */
 	if ((r = send_all(c, line, linelen + 1, deadline)) != 0 ||
 	    (r = read_line(c, &linelen, deadline)) != 0) {
-		brk_error_set(err, r, "%s", r == BRK_ERR_TIMEOUT ?
-		    "the broker did not answer in time" :
-		    "the connection to the broker broke");
+		brk_error_set(err, r, "%s",
+		    r == BRK_ERR_TIMEOUT ?
+			"the broker did not answer in time" :
+			"the connection to the broker broke");
 		goto out;
 	}
 	r = proto_parse_reply(c->buf, linelen, id, result, err);

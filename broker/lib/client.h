@@ -48,8 +48,10 @@ int client_parse_uid(const char *s, uid_t *out, struct brk_error *err);
  * certificate, and this host's certificate (chain) and private key. */
 struct client_tls {
 	const char *ca;
-	const char *cert;
+	const char *cert; /* NULL with key: no client certificate */
 	const char *key;
+	const char *pin; /* with ca NULL: the broker's certificate's
+				 * SHA-256 fingerprint (tls_client.h) */
 };
 
 /*
@@ -75,8 +77,8 @@ int client_open_tls(const char *host, const char *port,
  * with err->msg the broker's message; BRK_ERR_TIMEOUT when no reply came in
  * timeout_ms; BRK_ERR_UNREACHABLE when the connection broke.
  */
-int client_call(struct client *c, const char *op, json_t *args,
-    const char *as, int timeout_ms, json_t **result, struct brk_error *err);
+int client_call(struct client *c, const char *op, json_t *args, const char *as,
+    int timeout_ms, json_t **result, struct brk_error *err);
 
 void client_free(struct client *c);
 

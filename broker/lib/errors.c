@@ -1,7 +1,7 @@
 /*
  * errors.c - words and wire names for the project's error codes.
  */
-#define BRK_ERRORS_IMPL	/* defines brk_error_set() */
+#define BRK_ERRORS_IMPL /* defines brk_error_set() */
 #include "errors.h"
 
 #include <stdarg.h>

@@ -21,11 +21,11 @@ file_read_all(const char *path, size_t max, int nofollow, char **out,
 	int fd, r = BRK_ERR_IO;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
-	    (nofollow ? O_NOFOLLOW : 0));
+	fd = open(path,
+	    O_RDONLY | O_CLOEXEC | O_NOCTTY | (nofollow ? O_NOFOLLOW : 0));
 	if (fd < 0) {
-		brk_error_set(err, r, "cannot open %s: %s", path,
-		    strerror(errno));
+		brk_error_set(
+		    err, r, "cannot open %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -33,8 +33,10 @@ file_read_all(const char *path, size_t max, int nofollow, char **out,
 		goto out;
 	}
 	if ((size_t)st.st_size > max) {
-		r = brk_error_set(err, BRK_ERR_TOOBIG, "%s is larger than %zu "
-		    "bytes", path, max);
+		r = brk_error_set(err, BRK_ERR_TOOBIG,
+		    "%s is larger than %zu "
+		    "bytes",
+		    path, max);
 		goto out;
 	}
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {

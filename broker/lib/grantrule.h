@@ -15,12 +15,12 @@
 #include <stdint.h>
 
 /* Whether a grant for role, ending at expires_at, admits login at now. */
-bool grant_admits(const char *role, int64_t expires_at, const char *login,
-    int64_t now);
+bool grant_admits(
+    const char *role, int64_t expires_at, const char *login, int64_t now);
 
 /* Whether a block naming block_user ("*" for everyone), in force until
  * until, refuses a grant of grant_user at now. */
-bool grant_blocked_by(const char *block_user, int64_t until,
-    const char *grant_user, int64_t now);
+bool grant_blocked_by(
+    const char *block_user, int64_t until, const char *grant_user, int64_t now);
 
 #endif

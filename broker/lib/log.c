@@ -88,8 +88,8 @@ log_msg(enum log_level level, const char *fmt, ...)
 	gmtime_r(&ts.tv_sec, &tm);
 	n = snprintf(line, sizeof(line),
 	    "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, level_names[level]);
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, ts.tv_nsec / 1000000, level_names[level]);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	va_start(ap, fmt);
@@ -105,5 +105,5 @@ log_msg(enum log_level level, const char *fmt, ...)
 	}
 	line[n++] = '\n';
 	if (write(STDERR_FILENO, line, (size_t)n) < 0)
-		return;	/* nowhere left to report it */
+		return; /* nowhere left to report it */
 }

@@ -57,8 +57,8 @@ proto_check_line(const char *line, size_t len, struct brk_error *err)
 		    "line longer than %d bytes", PROTO_MAX_LINE);
 	while (i < len) {
 		if (s[i] == 0)
-			return brk_error_set(err, BRK_ERR_INVALID,
-			    "NUL byte at offset %zu", i);
+			return brk_error_set(
+			    err, BRK_ERR_INVALID, "NUL byte at offset %zu", i);
 		if ((n = utf8_seq(s + i, len - i)) == 0)
 			return brk_error_set(err, BRK_ERR_INVALID,
 			    "invalid UTF-8 at offset %zu", i);
@@ -96,8 +96,8 @@ copy_str_field(json_t *obj, const char *key, char *dst, size_t dstlen,
 	if (v == NULL) {
 		if (!required)
 			return 0;
-		return brk_error_set(err, BRK_ERR_INVALID,
-		    "missing \"%s\"", key);
+		return brk_error_set(
+		    err, BRK_ERR_INVALID, "missing \"%s\"", key);
 	}
 	if (!json_is_string(v) || json_string_length(v) == 0 ||
 	    json_string_length(v) >= dstlen)
@@ -149,10 +149,10 @@ proto_parse_request(const char *line, size_t len, struct proto_req **out,
 		r = BRK_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = copy_str_field(root, "id", req->id, sizeof(req->id), true,
-	    err)) != 0 ||
-	    (r = copy_str_field(root, "op", req->op, sizeof(req->op), true,
-	    err)) != 0)
+	if ((r = copy_str_field(
+		 root, "id", req->id, sizeof(req->id), true, err)) != 0 ||
+	    (r = copy_str_field(
+		 root, "op", req->op, sizeof(req->op), true, err)) != 0)
 		goto out;
 	r = BRK_ERR_INVALID;
 	if ((v = json_object_get(root, "as")) != NULL) {
@@ -225,16 +225,18 @@ proto_reply_ok(const char *id, json_t *result, size_t *len)
 	if (result == NULL)
 		result = json_object();
 	return dump_line(json_pack("{s:i, s:s, s:b, s:o}", "v", 1, "id",
-	    id != NULL ? id : "", "ok", 1, "result", result), len);
+			     id != NULL ? id : "", "ok", 1, "result", result),
+	    len);
 }
 
 char *
 proto_reply_error(const char *id, int rc, const char *message, size_t *len)
 {
 	return dump_line(json_pack("{s:i, s:s, s:b, s:{s:s, s:s}}", "v", 1,
-	    "id", id != NULL ? id : "", "ok", 0, "error", "code",
-	    brk_errcode_name(rc), "message",
-	    message != NULL ? message : brk_strerror(rc)), len);
+			     "id", id != NULL ? id : "", "ok", 0, "error",
+			     "code", brk_errcode_name(rc), "message",
+			     message != NULL ? message : brk_strerror(rc)),
+	    len);
 }
 
 int
@@ -263,7 +265,8 @@ proto_parse_reply(const char *line, size_t len, const char *want_id,
 	if (json_is_true(v)) {
 		v = json_object_get(root, "result");
 		if (!json_is_object(v) && !json_is_array(v)) {
-			brk_error_set(err, r, "the broker's reply has no result");
+			brk_error_set(
+			    err, r, "the broker's reply has no result");
 			goto out;
 		}
 		*result = json_incref(v);
@@ -285,8 +288,8 @@ out:
 }
 
 int
-proto_arg_str(const json_t *args, const char *key, bool required,
-    size_t maxlen, const char **out, struct brk_error *err)
+proto_arg_str(const json_t *args, const char *key, bool required, size_t maxlen,
+    const char **out, struct brk_error *err)
 {
 	json_t *v = json_object_get(args, key);
 
@@ -308,15 +311,15 @@ proto_arg_str(const json_t *args, const char *key, bool required,
 	/* a reason of spaces is no reason: no string argument is blank */
 	if (strspn(json_string_value(v), " \t\r\n\v\f") ==
 	    json_string_length(v))
-		return brk_error_set(err, BRK_ERR_INVALID,
-		    "argument \"%s\" is blank", key);
+		return brk_error_set(
+		    err, BRK_ERR_INVALID, "argument \"%s\" is blank", key);
 	*out = json_string_value(v);
 	return 0;
 }
 
 int
-proto_arg_int(const json_t *args, const char *key, bool required,
-    int64_t min, int64_t max, int64_t *out, struct brk_error *err)
+proto_arg_int(const json_t *args, const char *key, bool required, int64_t min,
+    int64_t max, int64_t *out, struct brk_error *err)
 {
 	json_t *v = json_object_get(args, key);
 
@@ -329,15 +332,15 @@ proto_arg_int(const json_t *args, const char *key, bool required,
 	if (!json_is_integer(v) || json_integer_value(v) < min ||
 	    json_integer_value(v) > max)
 		return brk_error_set(err, BRK_ERR_INVALID,
-		    "argument \"%s\" must be an integer from %lld to %lld",
-		    key, (long long)min, (long long)max);
+		    "argument \"%s\" must be an integer from %lld to %lld", key,
+		    (long long)min, (long long)max);
 	*out = json_integer_value(v);
 	return 0;
 }
 
 int
-proto_arg_bool(const json_t *args, const char *key, bool *out,
-    struct brk_error *err)
+proto_arg_bool(
+    const json_t *args, const char *key, bool *out, struct brk_error *err)
 {
 	json_t *v = json_object_get(args, key);
 
@@ -351,14 +354,14 @@ proto_arg_bool(const json_t *args, const char *key, bool *out,
 }
 
 int
-proto_args_only(const json_t *args, const char *const *allowed,
-    struct brk_error *err)
+proto_args_only(
+    const json_t *args, const char *const *allowed, struct brk_error *err)
 {
 	const char *key;
 	json_t *v;
 	size_t i;
 
-	json_object_foreach((json_t *)args, key, v) {
+	json_object_foreach ((json_t *)args, key, v) {
 		for (i = 0; allowed[i] != NULL; i++)
 			if (strcmp(allowed[i], key) == 0)
 				break;
@@ -378,7 +381,7 @@ proto_args_parse(const json_t *args, const struct proto_arg *spec, size_t n,
 	size_t i;
 	int r;
 
-	json_object_foreach((json_t *)args, key, v) {
+	json_object_foreach ((json_t *)args, key, v) {
 		for (i = 0; i < n; i++)
 			if (strcmp(spec[i].key, key) == 0)
 				break;

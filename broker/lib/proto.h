@@ -19,16 +19,16 @@
 
 #include "errors.h"
 
-#define PROTO_MAX_LINE   (64 * 1024)	/* bytes, without the newline */
-#define PROTO_MAX_DEPTH  16		/* nested objects/arrays */
-#define PROTO_MAX_STRING 8192		/* bytes in any one string */
-#define PROTO_MAX_ID     64		/* bytes in a request id */
+#define PROTO_MAX_LINE (64 * 1024) /* bytes, without the newline */
+#define PROTO_MAX_DEPTH 16	   /* nested objects/arrays */
+#define PROTO_MAX_STRING 8192	   /* bytes in any one string */
+#define PROTO_MAX_ID 64		   /* bytes in a request id */
 
 struct proto_req {
 	char id[PROTO_MAX_ID + 1];
 	char op[64];
-	char *as;		/* NULL when absent */
-	json_t *args;		/* an object, never NULL */
+	char *as;     /* NULL when absent */
+	json_t *args; /* an object, never NULL */
 };
 
 /*
@@ -52,7 +52,8 @@ void proto_req_free(struct proto_req *req);
  * proto_reply_ok() consumes result (it may be NULL: an empty object).
  */
 char *proto_reply_ok(const char *id, json_t *result, size_t *len);
-char *proto_reply_error(const char *id, int rc, const char *message, size_t *len);
+char *
+proto_reply_error(const char *id, int rc, const char *message, size_t *len);
 
 /*
  * Parse a reply line (client side).  On {"ok":true} sets *result (owned by
@@ -72,8 +73,8 @@ int proto_arg_str(const json_t *args, const char *key, bool required,
     size_t maxlen, const char **out, struct brk_error *err);
 int proto_arg_int(const json_t *args, const char *key, bool required,
     int64_t min, int64_t max, int64_t *out, struct brk_error *err);
-int proto_arg_bool(const json_t *args, const char *key, bool *out,
-    struct brk_error *err);
+int proto_arg_bool(
+    const json_t *args, const char *key, bool *out, struct brk_error *err);
 
 /*
  * One op's arguments, declared: each entry names a key, its kind, whether
@@ -81,7 +82,11 @@ int proto_arg_bool(const json_t *args, const char *key, bool *out,
  * where its value goes (const char **, int64_t *, bool *), written only
  * when the argument is present.
  */
-enum proto_arg_kind { PA_STR, PA_INT, PA_BOOL };
+enum proto_arg_kind {
+	PA_STR,
+	PA_INT,
+	PA_BOOL
+};
 struct proto_arg {
 	const char *key;
 	enum proto_arg_kind kind;
@@ -96,11 +101,11 @@ struct proto_arg {
  * BRK_ERR_INVALID with err naming it (the messages of proto_arg_*);
  * absent optional ones leave their outputs untouched.
  */
-int proto_args_parse(const json_t *args, const struct proto_arg *spec,
-    size_t n, struct brk_error *err);
+int proto_args_parse(const json_t *args, const struct proto_arg *spec, size_t n,
+    struct brk_error *err);
 
 /* BRK_ERR_INVALID when args holds a key not in the NULL-terminated list. */
-int proto_args_only(const json_t *args, const char *const *allowed,
-    struct brk_error *err);
+int proto_args_only(
+    const json_t *args, const char *const *allowed, struct brk_error *err);
 
 #endif

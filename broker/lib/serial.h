@@ -15,7 +15,7 @@
  * written only on success.  Errors: BRK_ERR_INVALID (anything else,
  * including a number past UINT64_MAX).
  */
-int serial_parse(const char *s, char prefix, bool prefix_optional,
-    uint64_t *out);
+int
+serial_parse(const char *s, char prefix, bool prefix_optional, uint64_t *out);
 
 #endif

@@ -24,7 +24,7 @@
 
 #define SIG_PREFIX "sig ed25519 "
 #define KEY_ID_LEN 16
-#define SIG_B64_LEN 88		/* 64 bytes, padded */
+#define SIG_B64_LEN 88 /* 64 bytes, padded */
 #define HOST_PREFIX "host:"
 
 /* Printable ASCII without blanks: host, user and role names. */
@@ -114,7 +114,7 @@ snapshot_new(const char *host, int64_t issued_at, int64_t expires_at,
 	*out = s;
 	s = NULL;
 	r = 0;
- out:
+out:
 	snapshot_free(s);
 	return r;
 }
@@ -147,8 +147,8 @@ snapshot_add_grant(struct snapshot *s, const char *user, const char *role,
 		r = brk_error_set(err, BRK_ERR_INVALID, "no snapshot");
 		goto out;
 	}
-	if (!valid_name(user) || !valid_name(role) ||
-	    strcmp(user, "*") == 0 || strcmp(role, "*") == 0) {
+	if (!valid_name(user) || !valid_name(role) || strcmp(user, "*") == 0 ||
+	    strcmp(role, "*") == 0) {
 		r = brk_error_set(err, BRK_ERR_INVALID,
 		    "grant %zu: user or role is malformed", s->ngrants + 1);
 		goto out;
@@ -159,21 +159,21 @@ snapshot_add_grant(struct snapshot *s, const char *user, const char *role,
 		goto out;
 	}
 	if (s->ngrants >= SNAPSHOT_MAX_GRANTS) {
-		r = brk_error_set(err, BRK_ERR_TOOBIG,
-		    "more than %d grants", SNAPSHOT_MAX_GRANTS);
+		r = brk_error_set(err, BRK_ERR_TOOBIG, "more than %d grants",
+		    SNAPSHOT_MAX_GRANTS);
 		goto out;
 	}
 	if ((g.user = strdup(user)) == NULL ||
 	    (g.role = strdup(role)) == NULL ||
-	    grow((void **)&s->grants, s->ngrants, &s->grants_cap,
-	    sizeof(g)) != 0) {
+	    grow((void **)&s->grants, s->ngrants, &s->grants_cap, sizeof(g)) !=
+		0) {
 		r = brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	s->grants[s->ngrants++] = g;
 	g.user = g.role = NULL;
 	r = 0;
- out:
+out:
 	free(g.user);
 	free(g.role);
 	return r;
@@ -198,22 +198,22 @@ snapshot_add_block(struct snapshot *s, const char *scope, const char *user,
 		goto out;
 	}
 	if (s->nblocks >= SNAPSHOT_MAX_BLOCKS) {
-		r = brk_error_set(err, BRK_ERR_TOOBIG,
-		    "more than %d blocks", SNAPSHOT_MAX_BLOCKS);
+		r = brk_error_set(err, BRK_ERR_TOOBIG, "more than %d blocks",
+		    SNAPSHOT_MAX_BLOCKS);
 		goto out;
 	}
 	if ((b.scope = strdup(scope)) == NULL ||
 	    (b.user = strdup(user)) == NULL ||
 	    (b.reason = strdup(reason)) == NULL ||
-	    grow((void **)&s->blocks, s->nblocks, &s->blocks_cap,
-	    sizeof(b)) != 0) {
+	    grow((void **)&s->blocks, s->nblocks, &s->blocks_cap, sizeof(b)) !=
+		0) {
 		r = brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	s->blocks[s->nblocks++] = b;
 	b.scope = b.user = b.reason = NULL;
 	r = 0;
- out:
+out:
 	free(b.scope);
 	free(b.user);
 	free(b.reason);
@@ -251,7 +251,7 @@ valid_key_id(const char *id, size_t len)
 		return 0;
 	for (i = 0; i < len; i++)
 		if (!((id[i] >= '0' && id[i] <= '9') ||
-		    (id[i] >= 'a' && id[i] <= 'f')))
+			(id[i] >= 'a' && id[i] <= 'f')))
 			return 0;
 	return 1;
 }
@@ -267,36 +267,35 @@ payload_json(const struct snapshot *s, const char *key_id)
 		goto fail;
 	for (i = 0; i < s->ngrants; i++) {
 		o = json_pack("{s:s,s:s,s:I,s:I}", "user", s->grants[i].user,
-		    "role", s->grants[i].role,
-		    "expires_at", (json_int_t)s->grants[i].expires_at,
-		    "serial", (json_int_t)s->grants[i].serial);
+		    "role", s->grants[i].role, "expires_at",
+		    (json_int_t)s->grants[i].expires_at, "serial",
+		    (json_int_t)s->grants[i].serial);
 		if (json_array_append_new(grants, o) != 0)
 			goto fail;
 	}
 	for (i = 0; i < s->nblocks; i++) {
 		o = json_pack("{s:s,s:s,s:I,s:s}", "scope", s->blocks[i].scope,
-		    "user", s->blocks[i].user,
-		    "until", (json_int_t)s->blocks[i].until,
-		    "reason", s->blocks[i].reason);
+		    "user", s->blocks[i].user, "until",
+		    (json_int_t)s->blocks[i].until, "reason",
+		    s->blocks[i].reason);
 		if (json_array_append_new(blocks, o) != 0)
 			goto fail;
 	}
 	/* "o" steals the arrays, even when it fails. */
-	root = json_pack("{s:i,s:s,s:I,s:I,s:s,s:o,s:o}", "v",
-	    SNAPSHOT_VERSION,
+	root = json_pack("{s:i,s:s,s:I,s:I,s:s,s:o,s:o}", "v", SNAPSHOT_VERSION,
 	    "host", s->host, "issued_at", (json_int_t)s->issued_at,
-	    "expires_at", (json_int_t)s->expires_at, "key_id", key_id,
-	    "grants", grants, "blocks", blocks);
+	    "expires_at", (json_int_t)s->expires_at, "key_id", key_id, "grants",
+	    grants, "blocks", blocks);
 	return root;
- fail:
+fail:
 	json_decref(grants);
 	json_decref(blocks);
 	return NULL;
 }
 
 int
-snapshot_encode_unsigned(const struct snapshot *s, const char *key_id,
-    char **text, size_t *len)
+snapshot_encode_unsigned(
+    const struct snapshot *s, const char *key_id, char **text, size_t *len)
 {
 	json_t *root = NULL;
 	char *payload = NULL, *t = NULL;
@@ -314,7 +313,7 @@ snapshot_encode_unsigned(const struct snapshot *s, const char *key_id,
 	}
 	if ((root = payload_json(s, key_id)) == NULL ||
 	    (payload = json_dumps(root, JSON_COMPACT | JSON_ENSURE_ASCII)) ==
-	    NULL) {
+		NULL) {
 		r = BRK_ERR_NOMEM;
 		goto out;
 	}
@@ -334,7 +333,7 @@ snapshot_encode_unsigned(const struct snapshot *s, const char *key_id,
 	*text = t;
 	*len = mlen + 1 + plen + 1;
 	r = 0;
- out:
+out:
 	free(payload);
 	json_decref(root);
 	return r;
@@ -342,8 +341,7 @@ snapshot_encode_unsigned(const struct snapshot *s, const char *key_id,
 
 /* The raw Ed25519 key among lines whose key id is id, or -1. */
 static int
-find_key(const char *const *lines, size_t n, const char *id,
-    uint8_t pk[32])
+find_key(const char *const *lines, size_t n, const char *id, uint8_t pk[32])
 {
 	struct sshkey *k;
 	char kid[SSHKEY_SHORT_ID_SIZE];
@@ -375,13 +373,16 @@ check_sig(const uint8_t pk[32], const uint8_t *sig, size_t siglen,
 	EVP_MD_CTX *md = NULL;
 	int r = BRK_ERR_CRYPTO;
 
-	if ((key = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pk,
-	    32)) == NULL || (md = EVP_MD_CTX_new()) == NULL ||
+	if ((key = EVP_PKEY_new_raw_public_key(
+		 EVP_PKEY_ED25519, NULL, pk, 32)) == NULL ||
+	    (md = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestVerifyInit(md, NULL, NULL, NULL, key) != 1)
 		goto out;
-	r = EVP_DigestVerify(md, sig, siglen, (const unsigned char *)msg,
-	    len) == 1 ? 0 : BRK_ERR_VERIFY;
- out:
+	r = EVP_DigestVerify(
+		md, sig, siglen, (const unsigned char *)msg, len) == 1 ?
+	    0 :
+	    BRK_ERR_VERIFY;
+out:
 	EVP_MD_CTX_free(md);
 	EVP_PKEY_free(key);
 	return r;
@@ -419,13 +420,13 @@ jint(json_t *o, const char *key)
 }
 
 static int
-parse_payload(const char *p, size_t len, struct snapshot **out,
-    struct brk_error *err)
+parse_payload(
+    const char *p, size_t len, struct snapshot **out, struct brk_error *err)
 {
 	static const char *const top[] = { "v", "host", "issued_at",
-	    "expires_at", "key_id", "grants", "blocks" };
+		"expires_at", "key_id", "grants", "blocks" };
 	static const char *const gk[] = { "user", "role", "expires_at",
-	    "serial" };
+		"serial" };
 	static const char *const bk[] = { "scope", "user", "until", "reason" };
 	struct snapshot *s = NULL;
 	json_error_t jerr;
@@ -459,14 +460,14 @@ parse_payload(const char *p, size_t len, struct snapshot **out,
 		goto out;
 	}
 	if ((r = snapshot_new(jstr(root, "host"), jint(root, "issued_at"),
-	    jint(root, "expires_at"), &s, err)) != 0)
+		 jint(root, "expires_at"), &s, err)) != 0)
 		goto out;
 	if (!valid_key_id(kid, strlen(kid))) {
 		r = brk_error_set(err, BRK_ERR_INVALID, "bad key_id");
 		goto out;
 	}
 	memcpy(s->key_id, kid, KEY_ID_LEN + 1);
-	json_array_foreach(grants, i, o) {
+	json_array_foreach (grants, i, o) {
 		if (!has_exactly(o, gk, sizeof(gk) / sizeof(gk[0]))) {
 			r = brk_error_set(err, BRK_ERR_INVALID,
 			    "grant %zu has missing or unknown keys", i + 1);
@@ -474,25 +475,25 @@ parse_payload(const char *p, size_t len, struct snapshot **out,
 		}
 		/* -1 from jint() for a bad number is refused in there. */
 		if ((r = snapshot_add_grant(s, jstr(o, "user"), jstr(o, "role"),
-		    jint(o, "expires_at"), (uint64_t)jint(o, "serial"),
-		    err)) != 0)
+			 jint(o, "expires_at"), (uint64_t)jint(o, "serial"),
+			 err)) != 0)
 			goto out;
 	}
-	json_array_foreach(blocks, i, o) {
+	json_array_foreach (blocks, i, o) {
 		if (!has_exactly(o, bk, sizeof(bk) / sizeof(bk[0]))) {
 			r = brk_error_set(err, BRK_ERR_INVALID,
 			    "block %zu has missing or unknown keys", i + 1);
 			goto out;
 		}
 		if ((r = snapshot_add_block(s, jstr(o, "scope"),
-		    jstr(o, "user"), jint(o, "until"), jstr(o, "reason"),
-		    err)) != 0)
+			 jstr(o, "user"), jint(o, "until"), jstr(o, "reason"),
+			 err)) != 0)
 			goto out;
 	}
 	*out = s;
 	s = NULL;
 	r = 0;
- out:
+out:
 	snapshot_free(s);
 	json_decref(root);
 	return r;
@@ -527,8 +528,9 @@ snapshot_verify(const char *text, size_t len,
 	 * followed one would let blocked users in: refused by name. */
 	if (len >= sizeof(SNAPSHOT_MAGIC_V1) &&
 	    memcmp(text, SNAPSHOT_MAGIC_V1 "\n", sizeof(SNAPSHOT_MAGIC_V1)) ==
-	    0) {
-		r = brk_error_set(err, BRK_ERR_VERIFY, "snapshot format v1 "
+		0) {
+		r = brk_error_set(err, BRK_ERR_VERIFY,
+		    "snapshot format v1 "
 		    "is no longer trusted (it carries no blocks): fetch a new "
 		    "snapshot");
 		goto out;
@@ -536,8 +538,8 @@ snapshot_verify(const char *text, size_t len,
 	if (len < mlen + 1 ||
 	    memcmp(text, SNAPSHOT_MAGIC "\n", mlen + 1) != 0 ||
 	    memchr(text, '\0', len) != NULL) {
-		r = brk_error_set(err, BRK_ERR_INVALID,
-		    "not a " SNAPSHOT_MAGIC " document");
+		r = brk_error_set(
+		    err, BRK_ERR_INVALID, "not a " SNAPSHOT_MAGIC " document");
 		goto out;
 	}
 	/* Line 2: the payload; line 3: the signature, ending the text. */
@@ -561,8 +563,9 @@ snapshot_verify(const char *text, size_t len,
 		r = brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if (sshbuf_put_base64_decoded(sig, l3 + plen + KEY_ID_LEN + 1,
-	    SIG_B64_LEN) != 0 || sshbuf_len(sig) != 64) {
+	if (sshbuf_put_base64_decoded(
+		sig, l3 + plen + KEY_ID_LEN + 1, SIG_B64_LEN) != 0 ||
+	    sshbuf_len(sig) != 64) {
 		r = brk_error_set(err, BRK_ERR_INVALID,
 		    "snapshot signature is not base64 of 64 bytes");
 		goto out;
@@ -573,7 +576,7 @@ snapshot_verify(const char *text, size_t len,
 		goto out;
 	}
 	if ((r = check_sig(pk, sshbuf_ptr(sig), sshbuf_len(sig), text,
-	    (size_t)(l3 - text))) != 0) {
+		 (size_t)(l3 - text))) != 0) {
 		r = brk_error_set(err, r, "snapshot signature does not verify");
 		goto out;
 	}
@@ -603,7 +606,7 @@ snapshot_verify(const char *text, size_t len,
 	*out = s;
 	s = NULL;
 	r = 0;
- out:
+out:
 	snapshot_free(s);
 	sshbuf_free(sig);
 	return r;
@@ -611,14 +614,13 @@ snapshot_verify(const char *text, size_t len,
 
 /* The first block in force that refuses grant g, or NULL. */
 static const struct snapshot_block *
-blocking(const struct snapshot *s, const struct snapshot_grant *g,
-    int64_t now)
+blocking(const struct snapshot *s, const struct snapshot_grant *g, int64_t now)
 {
 	size_t i;
 
 	for (i = 0; i < s->nblocks; i++)
-		if (grant_blocked_by(s->blocks[i].user, s->blocks[i].until,
-		    g->user, now))
+		if (grant_blocked_by(
+			s->blocks[i].user, s->blocks[i].until, g->user, now))
 			return &s->blocks[i];
 	return NULL;
 }
@@ -651,7 +653,8 @@ snapshot_decide(const struct snapshot *s, const char *user, time_t now,
 			*allowed = true;
 			return 0;
 		}
-		reason = blk->reason[0] != '\0' ? blk->reason :
+		reason = blk->reason[0] != '\0' ?
+		    blk->reason :
 		    "blocked by an opt-out or flag";
 	}
 	*why = reason;

@@ -46,40 +46,40 @@
 #include "errors.h"
 
 #define SNAPSHOT_MAGIC "broker-snapshot-v2"
-#define SNAPSHOT_MAGIC_V1 "broker-snapshot-v1"	/* refused: no blocks */
+#define SNAPSHOT_MAGIC_V1 "broker-snapshot-v1" /* refused: no blocks */
 #define SNAPSHOT_VERSION 2
 #define SNAPSHOT_MAX_SIZE (8u * 1024 * 1024)
 #define SNAPSHOT_MAX_GRANTS 20000
 #define SNAPSHOT_MAX_BLOCKS 10000
-#define SNAPSHOT_NAME_MAX 256	/* host, user, role, scope */
+#define SNAPSHOT_NAME_MAX 256 /* host, user, role, scope */
 #define SNAPSHOT_REASON_MAX 1024
-#define SNAPSHOT_CLOCK_SKEW 60	/* seconds issued_at may be ahead */
+#define SNAPSHOT_CLOCK_SKEW 60 /* seconds issued_at may be ahead */
 
 struct snapshot_grant {
-	char *user;		/* who was granted */
-	char *role;		/* the principal / login account */
+	char *user; /* who was granted */
+	char *role; /* the principal / login account */
 	int64_t expires_at;
-	uint64_t serial;	/* at most INT64_MAX */
+	uint64_t serial; /* at most INT64_MAX */
 };
 
 struct snapshot_block {
-	char *scope;		/* e.g. "global", "resource:host:web-*" */
-	char *user;		/* a user name, or "*" for everyone */
+	char *scope; /* e.g. "global", "resource:host:web-*" */
+	char *user;  /* a user name, or "*" for everyone */
 	int64_t until;
-	char *reason;		/* UTF-8, no control characters */
+	char *reason; /* UTF-8, no control characters */
 };
 
 /* Read-only to callers; build one with the functions below. */
 struct snapshot {
-	char *host;		/* bare host name, without "host:" */
+	char *host; /* bare host name, without "host:" */
 	int64_t issued_at;
 	int64_t expires_at;
-	char key_id[17];	/* set by snapshot_verify(); "" when built */
+	char key_id[17]; /* set by snapshot_verify(); "" when built */
 	struct snapshot_grant *grants;
 	size_t ngrants;
 	struct snapshot_block *blocks;
 	size_t nblocks;
-	size_t grants_cap, blocks_cap;	/* internal: allocated slots */
+	size_t grants_cap, blocks_cap; /* internal: allocated slots */
 };
 
 /*
@@ -99,9 +99,8 @@ int snapshot_add_grant(struct snapshot *s, const char *user, const char *role,
 
 /* Add a block; user is a name or "*"; scope is printable ASCII; reason is
  * UTF-8 without control characters (may be empty).  Errors as above. */
-int snapshot_add_block(struct snapshot *s, const char *scope,
-    const char *user, int64_t until, const char *reason,
-    struct brk_error *err);
+int snapshot_add_block(struct snapshot *s, const char *scope, const char *user,
+    int64_t until, const char *reason, struct brk_error *err);
 
 /* Free s and everything in it; NULL is fine. */
 void snapshot_free(struct snapshot *s);
@@ -112,8 +111,8 @@ void snapshot_free(struct snapshot *s);
  * For snapshot_sign(); callers append the "sig" line.  Errors:
  * BRK_ERR_INVALID, BRK_ERR_TOOBIG, BRK_ERR_NOMEM.
  */
-int snapshot_encode_unsigned(const struct snapshot *s, const char *key_id,
-    char **text, size_t *len);
+int snapshot_encode_unsigned(
+    const struct snapshot *s, const char *key_id, char **text, size_t *len);
 
 /*
  * Check a signed snapshot of len bytes and parse it.

@@ -17,11 +17,11 @@
 #include "errors.h"
 
 struct sshbuf {
-	uint8_t *d;		/* owned storage; NULL for a view */
-	const uint8_t *cd;	/* what readers see (d, or the view) */
-	size_t off;		/* first unread byte */
-	size_t size;		/* end of data */
-	size_t alloc;		/* bytes allocated at d */
+	uint8_t *d;	   /* owned storage; NULL for a view */
+	const uint8_t *cd; /* what readers see (d, or the view) */
+	size_t off;	   /* first unread byte */
+	size_t size;	   /* end of data */
+	size_t alloc;	   /* bytes allocated at d */
 };
 
 static const char b64chars[] =
@@ -114,7 +114,7 @@ sshbuf_allocate(struct sshbuf *b, size_t len)
 	nalloc = b->alloc < 256 ? 256 : b->alloc;
 	while (nalloc < want)
 		nalloc = nalloc > SSHBUF_SIZE_MAX / 2 ? SSHBUF_SIZE_MAX :
-		    nalloc * 2;
+							nalloc * 2;
 	/* Not realloc(): the old block may hold secrets and must be wiped. */
 	if ((nd = malloc(nalloc)) == NULL)
 		return BRK_ERR_NOMEM;
@@ -320,8 +320,8 @@ sshbuf_get_u64(struct sshbuf *b, uint64_t *v)
 }
 
 int
-sshbuf_peek_string_direct(const struct sshbuf *b, const uint8_t **vp,
-    size_t *lenp)
+sshbuf_peek_string_direct(
+    const struct sshbuf *b, const uint8_t **vp, size_t *lenp)
 {
 	size_t avail;
 	uint32_t len;
@@ -409,7 +409,7 @@ sshbuf_get_mpint_direct(struct sshbuf *b, const uint8_t **vp, size_t *lenp)
 	if ((r = sshbuf_peek_string_direct(b, &p, &len)) != 0)
 		return r;
 	if (len > 0 && (p[0] & 0x80) != 0)
-		return BRK_ERR_INVALID;	/* negative */
+		return BRK_ERR_INVALID; /* negative */
 	/* One encoding per value: a leading zero only to clear the sign. */
 	if (len > 0 && p[0] == 0 && (len == 1 || (p[1] & 0x80) == 0))
 		return BRK_ERR_INVALID;
@@ -540,7 +540,7 @@ sshbuf_put_base64_decoded(struct sshbuf *b, const char *s, size_t len)
 			*p++ = (uint8_t)w;
 	}
 	return 0;
- bad:
+bad:
 	OPENSSL_cleanse(b->d + start, olen);
 	b->size = start;
 	return BRK_ERR_INVALID;

@@ -74,18 +74,17 @@ int sshbuf_get_u8(struct sshbuf *b, uint8_t *v);
 int sshbuf_get_u32(struct sshbuf *b, uint32_t *v);
 int sshbuf_get_u64(struct sshbuf *b, uint64_t *v);
 /* A string, pointing into b (valid while b's data is). */
-int sshbuf_get_string_direct(struct sshbuf *b, const uint8_t **vp,
-    size_t *lenp);
+int
+sshbuf_get_string_direct(struct sshbuf *b, const uint8_t **vp, size_t *lenp);
 /* The same without consuming it. */
-int sshbuf_peek_string_direct(const struct sshbuf *b, const uint8_t **vp,
-    size_t *lenp);
+int sshbuf_peek_string_direct(
+    const struct sshbuf *b, const uint8_t **vp, size_t *lenp);
 /* A string copied to a new NUL-terminated allocation (free()); a string
  * with an embedded NUL is BRK_ERR_INVALID. */
 int sshbuf_get_cstring(struct sshbuf *b, char **vp, size_t *lenp);
 /* A non-negative, minimally encoded mpint; *vp and *lenp give its magnitude
  * without the sign byte.  Negative or padded values are BRK_ERR_INVALID. */
-int sshbuf_get_mpint_direct(struct sshbuf *b, const uint8_t **vp,
-    size_t *lenp);
+int sshbuf_get_mpint_direct(struct sshbuf *b, const uint8_t **vp, size_t *lenp);
 
 /* Append the base64 of len bytes at v (padded, no line breaks, no NUL). */
 int sshbuf_put_base64(struct sshbuf *b, const void *v, size_t len);

@@ -33,13 +33,13 @@ struct keytype {
 	const char *name;
 	const char *cert;
 	enum sshkey_kind kind;
-	const char *curve;	/* the SSH curve identifier, for ECDSA */
+	const char *curve; /* the SSH curve identifier, for ECDSA */
 	int nid;
 };
 
 static const struct keytype keytypes[] = {
-	{ "ssh-ed25519", "ssh-ed25519-cert-v01@openssh.com",
-	    SSHKEY_ED25519, NULL, 0 },
+	{ "ssh-ed25519", "ssh-ed25519-cert-v01@openssh.com", SSHKEY_ED25519,
+	    NULL, 0 },
 	{ "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256-cert-v01@openssh.com",
 	    SSHKEY_ECDSA_P256, "nistp256", NID_X9_62_prime256v1 },
 	{ "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp384-cert-v01@openssh.com",
@@ -51,7 +51,7 @@ static const struct keytype keytypes[] = {
 
 struct sshkey {
 	const struct keytype *kt;
-	uint8_t *blob;		/* these point into the same allocation */
+	uint8_t *blob; /* these point into the same allocation */
 	size_t bloblen;
 	size_t fields_off;
 	char *comment;
@@ -83,8 +83,8 @@ refuse_type(const char *name, size_t len, struct brk_error *err)
 	for (i = 0; i < len; i++)
 		if ((unsigned char)name[i] <= ' ' ||
 		    (unsigned char)name[i] >= 0x7f)
-			return brk_error_set(err, BRK_ERR_INVALID,
-			    "key type is not printable");
+			return brk_error_set(
+			    err, BRK_ERR_INVALID, "key type is not printable");
 	if (len == 7 && memcmp(name, "ssh-dss", 7) == 0)
 		return brk_error_set(err, BRK_ERR_UNSUPPORTED,
 		    "DSA keys are not accepted; use ssh-ed25519");
@@ -122,12 +122,12 @@ check_ec_point(int nid, const uint8_t *q, size_t qlen, struct brk_error *err)
 	if (EC_POINT_oct2point(g, p, q, qlen, NULL) != 1 ||
 	    EC_POINT_is_at_infinity(g, p) ||
 	    EC_POINT_is_on_curve(g, p, NULL) != 1) {
-		r = brk_error_set(err, BRK_ERR_INVALID,
-		    "EC point is not on the curve");
+		r = brk_error_set(
+		    err, BRK_ERR_INVALID, "EC point is not on the curve");
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	EC_POINT_free(p);
 	EC_GROUP_free(g);
 	return r;
@@ -178,12 +178,12 @@ check_rsa(const uint8_t *e, size_t elen, const uint8_t *n, size_t nlen,
 	}
 	if (EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1 ||
 	    EVP_PKEY_get_bits(pkey) != bits) {
-		r = brk_error_set(err, BRK_ERR_INVALID,
-		    "OpenSSL refused the RSA key");
+		r = brk_error_set(
+		    err, BRK_ERR_INVALID, "OpenSSL refused the RSA key");
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	EVP_PKEY_free(pkey);
 	EVP_PKEY_CTX_free(ctx);
 	OSSL_PARAM_free(params);
@@ -237,8 +237,8 @@ check_blob(const uint8_t *blob, size_t len, const struct keytype **ktp,
 	case SSHKEY_ECDSA_P521:
 		if (sshbuf_get_string_direct(b, &c, &clen) != 0 ||
 		    sshbuf_get_string_direct(b, &a, &alen) != 0) {
-			r = brk_error_set(err, BRK_ERR_INVALID,
-			    "ECDSA key blob truncated");
+			r = brk_error_set(
+			    err, BRK_ERR_INVALID, "ECDSA key blob truncated");
 			goto out;
 		}
 		if (clen != strlen(kt->curve) ||
@@ -262,13 +262,13 @@ check_blob(const uint8_t *blob, size_t len, const struct keytype **ktp,
 		break;
 	}
 	if (sshbuf_len(b) != 0) {
-		r = brk_error_set(err, BRK_ERR_INVALID,
-		    "trailing data after the key");
+		r = brk_error_set(
+		    err, BRK_ERR_INVALID, "trailing data after the key");
 		goto out;
 	}
 	*ktp = kt;
 	r = 0;
- out:
+out:
 	if (r != 0)
 		*fields_off = 0;
 	sshbuf_free(b);
@@ -298,8 +298,8 @@ key_new(const struct keytype *kt, const uint8_t *blob, size_t len,
 }
 
 int
-sshkey_from_blob(const uint8_t *blob, size_t len, struct sshkey **out,
-    struct brk_error *err)
+sshkey_from_blob(
+    const uint8_t *blob, size_t len, struct sshkey **out, struct brk_error *err)
 {
 	const struct keytype *kt;
 	size_t off;
@@ -324,8 +324,8 @@ isblank_c(char c)
 }
 
 int
-sshkey_parse(const char *line, size_t len, struct sshkey **out,
-    struct brk_error *err)
+sshkey_parse(
+    const char *line, size_t len, struct sshkey **out, struct brk_error *err)
 {
 	struct sshbuf *raw = NULL;
 	const struct keytype *kt, *blobkt;
@@ -371,8 +371,8 @@ sshkey_parse(const char *line, size_t len, struct sshkey **out,
 		end--;
 	clen = (size_t)(end - comment);
 	if (typelen == 0 || b64len == 0) {
-		r = brk_error_set(err, BRK_ERR_INVALID,
-		    "expected \"TYPE BASE64 [COMMENT]\"");
+		r = brk_error_set(
+		    err, BRK_ERR_INVALID, "expected \"TYPE BASE64 [COMMENT]\"");
 		goto out;
 	}
 	for (p = comment; p < end; p++) {
@@ -391,12 +391,12 @@ sshkey_parse(const char *line, size_t len, struct sshkey **out,
 		goto out;
 	}
 	if (sshbuf_put_base64_decoded(raw, b64, b64len) != 0) {
-		r = brk_error_set(err, BRK_ERR_INVALID,
-		    "key is not valid base64");
+		r = brk_error_set(
+		    err, BRK_ERR_INVALID, "key is not valid base64");
 		goto out;
 	}
-	if ((r = check_blob(sshbuf_ptr(raw), sshbuf_len(raw), &blobkt, &off,
-	    err)) != 0)
+	if ((r = check_blob(
+		 sshbuf_ptr(raw), sshbuf_len(raw), &blobkt, &off, err)) != 0)
 		goto out;
 	if (blobkt != kt) {
 		r = brk_error_set(err, BRK_ERR_INVALID,
@@ -407,12 +407,12 @@ sshkey_parse(const char *line, size_t len, struct sshkey **out,
 		goto out;
 	}
 	if ((r = key_new(kt, sshbuf_ptr(raw), sshbuf_len(raw), off, comment,
-	    clen, out)) != 0) {
+		 clen, out)) != 0) {
 		r = brk_error_set(err, r, "out of memory");
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	sshbuf_free(raw);
 	return r;
 }
@@ -505,8 +505,8 @@ sshkey_fingerprint(const struct sshkey *k, char *buf, size_t len)
 }
 
 int
-sshkey_short_id(const uint8_t *blob, size_t bloblen,
-    char buf[SSHKEY_SHORT_ID_SIZE])
+sshkey_short_id(
+    const uint8_t *blob, size_t bloblen, char buf[SSHKEY_SHORT_ID_SIZE])
 {
 	static const char hex[] = "0123456789abcdef";
 	uint8_t md[32];

@@ -51,8 +51,8 @@ struct sshkey;
  * RSA < 2048 bits), BRK_ERR_NOMEM, BRK_ERR_CRYPTO.  err (may be NULL) says
  * what was wrong, never with key material.
  */
-int sshkey_parse(const char *line, size_t len, struct sshkey **out,
-    struct brk_error *err);
+int sshkey_parse(
+    const char *line, size_t len, struct sshkey **out, struct brk_error *err);
 
 /* The same from a bare wire blob (no text, no comment). */
 int sshkey_from_blob(const uint8_t *blob, size_t len, struct sshkey **out,
@@ -92,7 +92,7 @@ int sshkey_fingerprint(const struct sshkey *k, char *buf, size_t len);
  * The first 16 lowercase hex digits of SHA-256(blob): the CA's key id.
  * buf must hold SSHKEY_SHORT_ID_SIZE bytes.  Errors: BRK_ERR_CRYPTO.
  */
-int sshkey_short_id(const uint8_t *blob, size_t bloblen,
-    char buf[SSHKEY_SHORT_ID_SIZE]);
+int sshkey_short_id(
+    const uint8_t *blob, size_t bloblen, char buf[SSHKEY_SHORT_ID_SIZE]);
 
 #endif

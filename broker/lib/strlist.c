@@ -14,7 +14,8 @@ strlist_has(const char *list, const char *s)
 	if (list == NULL || n == 0)
 		return false;
 	while ((p = strstr(p, s)) != NULL) {
-		if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+		if ((p == list || p[-1] == ',') &&
+		    (p[n] == ',' || p[n] == '\0'))
 			return true;
 		p += n;
 	}

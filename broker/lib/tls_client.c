@@ -10,6 +10,9 @@
  */
 #include "tls_client.h"
 
+#include <ctype.h>
+#include <stdbool.h>
+#include <strings.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
@@ -101,8 +104,8 @@ load_ca(SSL_CTX *ctx, const char *path, struct brk_error *err)
 	r = BRK_ERR_CRYPTO;
 	if ((bio = BIO_new_mem_buf(text, (int)len)) == NULL)
 		goto out;
-	while ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) !=
-	    NULL) {
+	while (
+	    (x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) != NULL) {
 		if (X509_STORE_add_cert(st, x) == 1)
 			n++;
 		X509_free(x);
@@ -119,8 +122,8 @@ out:
 }
 
 static int
-load_cert_key(SSL_CTX *ctx, const char *cert, const char *key,
-    struct brk_error *err)
+load_cert_key(
+    SSL_CTX *ctx, const char *cert, const char *key, struct brk_error *err)
 {
 	char *text = NULL, *ktext = NULL;
 	size_t len = 0, klen = 0;
@@ -140,25 +143,27 @@ load_cert_key(SSL_CTX *ctx, const char *cert, const char *key,
 		goto out;
 	}
 	X509_free(x);
-	while ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) !=
-	    NULL) {
+	while (
+	    (x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) != NULL) {
 		if (SSL_CTX_add0_chain_cert(ctx, x) != 1)
 			goto out;
-		x = NULL;	/* the context owns it now */
+		x = NULL; /* the context owns it now */
 	}
 	BIO_free(bio);
 	bio = NULL;
-	if ((r = file_read_all(key, TLS_FILE_MAX, 0, &ktext, &klen,
-	    err)) != 0)
+	if ((r = file_read_all(key, TLS_FILE_MAX, 0, &ktext, &klen, err)) != 0)
 		goto out;
 	r = BRK_ERR_CRYPTO;
 	if ((bio = BIO_new_mem_buf(ktext, (int)klen)) == NULL)
 		goto out;
 	if ((pk = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)) ==
-	    NULL || SSL_CTX_use_PrivateKey(ctx, pk) != 1 ||
+		NULL ||
+	    SSL_CTX_use_PrivateKey(ctx, pk) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
-		brk_error_set(err, r, "%s: no unencrypted private key that "
-		    "matches %s", key, cert);
+		brk_error_set(err, r,
+		    "%s: no unencrypted private key that "
+		    "matches %s",
+		    key, cert);
 		goto out;
 	}
 	r = 0;
@@ -172,6 +177,50 @@ out:
 		free(ktext);
 	}
 	return r;
+}
+
+/* With a pin, the chain is judged after the handshake (pin_matches). */
+static int
+verify_later(int ok, X509_STORE_CTX *x)
+{
+	return 1;
+}
+
+/* Whether a certificate the broker presented has SHA-256 fingerprint pin
+ * (hex digits, colons allowed, any case, after an optional "SHA256:"). */
+static bool
+pin_matches(SSL *ssl, const char *pin)
+{
+	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	char want[2 * EVP_MAX_MD_SIZE + 1], got[2 * EVP_MAX_MD_SIZE + 1];
+	unsigned int mdlen, k;
+	size_t n = 0;
+	const char *p;
+	int i;
+
+	if (strncasecmp(pin, "SHA256:", 7) == 0)
+		pin += 7;
+	for (p = pin; *p != '\0'; p++) {
+		if (*p == ':')
+			continue;
+		if (!isxdigit((unsigned char)*p) || n + 1 >= sizeof(want))
+			return false;
+		want[n++] = (char)tolower((unsigned char)*p);
+	}
+	want[n] = '\0';
+	if (n != 64)
+		return false;
+	for (i = 0; chain != NULL && i < sk_X509_num(chain); i++) {
+		if (X509_digest(
+			sk_X509_value(chain, i), EVP_sha256(), md, &mdlen) != 1)
+			continue;
+		for (k = 0; k < mdlen; k++)
+			snprintf(got + 2 * k, 3, "%02x", md[k]);
+		if (strcmp(got, want) == 0)
+			return true;
+	}
+	return false;
 }
 
 static int
@@ -189,9 +238,10 @@ make_ctx(const char *ca, const char *cert, const char *key, SSL_CTX **out,
 	    SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1)
 		goto out;
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	if ((r = load_ca(ctx, ca, err)) != 0 ||
-	    (r = load_cert_key(ctx, cert, key, err)) != 0)
+	SSL_CTX_set_verify(
+	    ctx, SSL_VERIFY_PEER, ca != NULL ? NULL : verify_later);
+	if ((ca != NULL && (r = load_ca(ctx, ca, err)) != 0) ||
+	    (cert != NULL && (r = load_cert_key(ctx, cert, key, err)) != 0))
 		goto out;
 	*out = ctx;
 	ctx = NULL;
@@ -209,8 +259,10 @@ set_peer_name(SSL *ssl, const char *name)
 
 	if (inet_pton(AF_INET, name, ip) == 1 ||
 	    inet_pton(AF_INET6, name, ip) == 1)
-		return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
-		    name) == 1 ? 0 : BRK_ERR_CRYPTO;
+		return X509_VERIFY_PARAM_set1_ip_asc(
+			   SSL_get0_param(ssl), name) == 1 ?
+		    0 :
+		    BRK_ERR_CRYPTO;
 	if (SSL_set_tlsext_host_name(ssl, name) != 1 ||
 	    SSL_set1_host(ssl, name) != 1)
 		return BRK_ERR_CRYPTO;
@@ -219,7 +271,7 @@ set_peer_name(SSL *ssl, const char *name)
 
 int
 tls_conn_connect(int fd, const char *servername, const char *ca,
-    const char *cert, const char *key, long long deadline,
+    const char *pin, const char *cert, const char *key, long long deadline,
     struct tls_conn **out, struct brk_error *err)
 {
 	struct tls_conn *t = NULL;
@@ -244,10 +296,10 @@ tls_conn_connect(int fd, const char *servername, const char *ca,
 	    (bio = BIO_new(t->meth)) == NULL)
 		goto out;
 	BIO_set_data(bio, (void *)(intptr_t)fd);
-	SSL_set_bio(t->ssl, bio, bio);	/* the SSL owns the BIO now */
-	if ((r = set_peer_name(t->ssl, servername)) != 0) {
-		brk_error_set(err, r, "cannot check for the name %s",
-		    servername);
+	SSL_set_bio(t->ssl, bio, bio); /* the SSL owns the BIO now */
+	if (ca != NULL && (r = set_peer_name(t->ssl, servername)) != 0) {
+		brk_error_set(
+		    err, r, "cannot check for the name %s", servername);
 		goto out;
 	}
 	for (;;) {
@@ -259,23 +311,34 @@ tls_conn_connect(int fd, const char *servername, const char *ca,
 		else if (e == SSL_ERROR_WANT_WRITE)
 			r = deadline_wait_fd(fd, POLLOUT, deadline);
 		else if ((vr = SSL_get_verify_result(t->ssl)) != X509_V_OK) {
-			r = brk_error_set(err, BRK_ERR_VERIFY, "the broker's "
+			r = brk_error_set(err, BRK_ERR_VERIFY,
+			    "the broker's "
 			    "certificate does not verify: %s",
 			    X509_verify_cert_error_string(vr));
 			goto out;
 		} else {
-			r = brk_error_set(err, BRK_ERR_UNREACHABLE, "TLS "
+			r = brk_error_set(err, BRK_ERR_UNREACHABLE,
+			    "TLS "
 			    "handshake with the broker failed: %s",
 			    ERR_reason_error_string(ERR_peek_last_error()) ?
-			    ERR_reason_error_string(ERR_peek_last_error()) :
-			    "connection closed");
+				ERR_reason_error_string(ERR_peek_last_error()) :
+				"connection closed");
 			goto out;
 		}
 		if (r != 0) {
-			brk_error_set(err, r, "TLS handshake with the broker: "
-			    "%s", brk_strerror(r));
+			brk_error_set(err, r,
+			    "TLS handshake with the broker: "
+			    "%s",
+			    brk_strerror(r));
 			goto out;
 		}
+	}
+	if (ca == NULL && (pin == NULL || !pin_matches(t->ssl, pin))) {
+		r = brk_error_set(err, BRK_ERR_VERIFY,
+		    "the broker's "
+		    "certificate does not match the fingerprint %s",
+		    pin != NULL ? pin : "(none)");
+		goto out;
 	}
 	*out = t;
 	t = NULL;
@@ -320,8 +383,8 @@ tls_conn_read(struct tls_conn *t, void *buf, size_t len, long long deadline)
 }
 
 int
-tls_conn_write(struct tls_conn *t, const void *buf, size_t len,
-    long long deadline)
+tls_conn_write(
+    struct tls_conn *t, const void *buf, size_t len, long long deadline)
 {
 	const char *p = buf;
 	int n, e, r = 0;
@@ -354,7 +417,7 @@ tls_conn_free(struct tls_conn *t)
 {
 	if (t == NULL)
 		return;
-	SSL_shutdown(t->ssl);	/* one try: never wait on a peer here */
+	SSL_shutdown(t->ssl); /* one try: never wait on a peer here */
 	SSL_free(t->ssl);
 	SSL_CTX_free(t->ctx);
 	BIO_meth_free(t->meth);

@@ -22,8 +22,11 @@ struct tls_conn;
  * Run a TLS 1.3 handshake on the connected non-blocking socket fd (which
  * stays the caller's: tls_conn_free() does not close it).  The broker's
  * certificate must chain to the certificates in the PEM file ca and name
- * servername (a DNS name, or an IP literal); cert and key (PEM; cert may
- * hold a chain) are presented as this host's identity.  Files are read with
+ * servername (a DNS name, or an IP literal); or, when ca is NULL, one
+ * certificate of the chain it presents must have the SHA-256 fingerprint
+ * pin ("SHA256:" and 64 hex digits, colons allowed).  cert and key (PEM;
+ * cert may hold a chain) are presented as our identity; both NULL: none
+ * (a connection that may only log in).  Files are read with
  * O_CLOEXEC and the key's bytes are wiped after parsing.
  *
  * Returns 0 and sets *out, or: BRK_ERR_TIMEOUT (deadline passed),
@@ -34,19 +37,19 @@ struct tls_conn;
  * which.  Thread-safe; each call builds its own context.
  */
 int tls_conn_connect(int fd, const char *servername, const char *ca,
-    const char *cert, const char *key, long long deadline,
+    const char *pin, const char *cert, const char *key, long long deadline,
     struct tls_conn **out, struct brk_error *err);
 
 /*
  * Read up to len bytes.  Returns the count (> 0), 0 when the peer closed,
  * BRK_ERR_TIMEOUT, or BRK_ERR_UNREACHABLE.
  */
-int tls_conn_read(struct tls_conn *t, void *buf, size_t len,
-    long long deadline);
+int
+tls_conn_read(struct tls_conn *t, void *buf, size_t len, long long deadline);
 
 /* Write all len bytes.  Returns 0, BRK_ERR_TIMEOUT or BRK_ERR_UNREACHABLE. */
-int tls_conn_write(struct tls_conn *t, const void *buf, size_t len,
-    long long deadline);
+int tls_conn_write(
+    struct tls_conn *t, const void *buf, size_t len, long long deadline);
 
 /* Send close_notify if it goes out at once, then free; NULL is fine. */
 void tls_conn_free(struct tls_conn *t);

@@ -14,14 +14,19 @@
 #include <string.h>
 #include <unistd.h>
 
-enum kind { PW_NAM, PW_UID, GR_NAM, GR_GID };
+enum kind {
+	PW_NAM,
+	PW_UID,
+	GR_NAM,
+	GR_GID
+};
 
 /* The size sysconf suggests for the strings, else a safe start. */
 static size_t
 buf_start(enum kind k)
 {
 	long n = sysconf(k == PW_NAM || k == PW_UID ? _SC_GETPW_R_SIZE_MAX :
-	    _SC_GETGR_R_SIZE_MAX);
+						      _SC_GETGR_R_SIZE_MAX);
 
 	return n > 0 && n < USERDB_BUF_MAX ? (size_t)n : 16384;
 }
@@ -35,13 +40,13 @@ nss_call(enum kind k, const char *name, uint32_t id, void *ent, char *buf,
 	case PW_NAM:
 		return getpwnam_r(name, ent, buf, len, (struct passwd **)res);
 	case PW_UID:
-		return getpwuid_r((uid_t)id, ent, buf, len,
-		    (struct passwd **)res);
+		return getpwuid_r(
+		    (uid_t)id, ent, buf, len, (struct passwd **)res);
 	case GR_NAM:
 		return getgrnam_r(name, ent, buf, len, (struct group **)res);
 	default:
-		return getgrgid_r((gid_t)id, ent, buf, len,
-		    (struct group **)res);
+		return getgrgid_r(
+		    (gid_t)id, ent, buf, len, (struct group **)res);
 	}
 }
 
@@ -51,7 +56,8 @@ lookup(enum kind k, const char *name, uint32_t id, void **out,
 {
 	/* the strings follow the struct, aligned for any pointer */
 	size_t head = k == PW_NAM || k == PW_UID ? sizeof(struct passwd) :
-	    sizeof(struct group), len = buf_start(k);
+						   sizeof(struct group),
+	       len = buf_start(k);
 	char *blk = NULL, *nb;
 	void *res;
 	int e, r = BRK_ERR_NOMEM;
@@ -72,8 +78,10 @@ lookup(enum kind k, const char *name, uint32_t id, void **out,
 		if (e != ERANGE)
 			break;
 		if (len >= USERDB_BUF_MAX) {
-			r = brk_error_set(err, BRK_ERR_TOOBIG, "an NSS entry "
-			    "larger than %d bytes", USERDB_BUF_MAX);
+			r = brk_error_set(err, BRK_ERR_TOOBIG,
+			    "an NSS entry "
+			    "larger than %d bytes",
+			    USERDB_BUF_MAX);
 			goto out;
 		}
 		len *= 2;
@@ -140,20 +148,26 @@ userdb_grouplist(const char *user, gid_t base, size_t max, gid_t **gids,
 			break;
 		/* -1 with a count no larger than ours: not a size problem */
 		if (want <= have) {
-			r = brk_error_set(err, BRK_ERR_IO, "NSS could not list "
-			    "the groups of %.64s", user);
+			r = brk_error_set(err, BRK_ERR_IO,
+			    "NSS could not list "
+			    "the groups of %.64s",
+			    user);
 			goto out;
 		}
 		if ((size_t)want > max) {
-			r = brk_error_set(err, BRK_ERR_TOOBIG, "%.64s is in "
-			    "more than %zu groups", user, max);
+			r = brk_error_set(err, BRK_ERR_TOOBIG,
+			    "%.64s is in "
+			    "more than %zu groups",
+			    user, max);
 			goto out;
 		}
 		have = want;
 	}
 	if (want < 0 || (size_t)want > max) {
-		r = brk_error_set(err, BRK_ERR_TOOBIG, "%.64s is in more than "
-		    "%zu groups", user, max);
+		r = brk_error_set(err, BRK_ERR_TOOBIG,
+		    "%.64s is in more than "
+		    "%zu groups",
+		    user, max);
 		goto out;
 	}
 	*gids = v;

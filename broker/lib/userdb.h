@@ -19,8 +19,8 @@
 
 #include "errors.h"
 
-#define USERDB_BUF_MAX		(1024 * 1024)	/* one entry's strings */
-#define USERDB_GROUPS_MAX	65536		/* gids of one user */
+#define USERDB_BUF_MAX (1024 * 1024) /* one entry's strings */
+#define USERDB_GROUPS_MAX 65536	     /* gids of one user */
 
 /*
  * One passwd or group entry: *out is one malloc'd block holding the
@@ -29,11 +29,9 @@
  * USERDB_BUF_MAX bytes; BRK_ERR_IO when NSS could not answer (err, if not
  * NULL, says why); BRK_ERR_NOMEM.  *out is NULL on failure.
  */
-int userdb_pwnam(const char *name, struct passwd **out,
-    struct brk_error *err);
+int userdb_pwnam(const char *name, struct passwd **out, struct brk_error *err);
 int userdb_pwuid(uid_t uid, struct passwd **out, struct brk_error *err);
-int userdb_grnam(const char *name, struct group **out,
-    struct brk_error *err);
+int userdb_grnam(const char *name, struct group **out, struct brk_error *err);
 int userdb_grgid(gid_t gid, struct group **out, struct brk_error *err);
 
 /*

@@ -82,7 +82,8 @@ done
 
 # brokerd(8): every key the config parser knows.
 keys=$(cat "$ROOT"/broker/daemon/config.c "$ROOT"/broker/daemon/net/tls.c \
-    "$ROOT"/broker/daemon/identity/identity_ldap_config.c 2>/dev/null |
+    "$ROOT"/broker/daemon/identity/identity_ldap_config.c \
+    "$ROOT"/broker/daemon/net/login.c 2>/dev/null |
     grep -oE 'strcmp\(key, "[a-z_]+"\)' | sed 's/.*"\(.*\)".*/\1/' | sort -u)
 [ -n "$keys" ] || not_ok "config keys found in the sources"
 # shellcheck disable=SC2086

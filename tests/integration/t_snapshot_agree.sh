@@ -24,7 +24,9 @@ if ldd "$PAMMOD" | grep -q libasan; then
 	PRELOAD="$(gcc -print-file-name=libasan.so) $PRELOAD"
 fi
 if ldd "$PAMMOD" | grep -q libtsan; then
-	ok "skipped under TSAN (pam_wrapper needs RTLD_DEEPBIND)"
+	# pamtester, which we do not build, cannot load a TSan-built module
+	# ("Module is unknown"): make check-tsan leaves this test out
+	skip "t_snapshot_agree under TSan (pamtester cannot load the module)"
 	finish
 fi
 

@@ -88,8 +88,7 @@ call_hold(struct call *c)
 void
 call_free(struct call *c)
 {
-	if (c == NULL ||
-	    __atomic_fetch_sub(&c->holds, 1, __ATOMIC_ACQ_REL) > 0)
+	if (c == NULL || __atomic_fetch_sub(&c->holds, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	proto_req_free(c->req);
 	ident_clear(&c->caller);

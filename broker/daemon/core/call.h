@@ -23,30 +23,30 @@ struct brokerd;
 struct call {
 	struct brokerd *d;
 	struct proto_req *req;
-	struct ident caller;	/* who connected (SO_PEERCRED) */
-	struct ident who;	/* who the call is for ("as"), else caller */
+	struct ident caller; /* who connected (SO_PEERCRED) */
+	struct ident who;    /* who the call is for ("as"), else caller */
 	bool delegated;
 	/* The read transaction of the thread that runs the handler, reused
 	 * call after call; only the handler itself may use it. */
 	struct store_txn **rtxn;
-	void *conn;		/* the transport's connection; opaque */
+	void *conn; /* the transport's connection; opaque */
 	/* Delivers the reply line (consumed; NULL when out of memory) and
 	 * ends the call; called once, from any thread.  Set by the transport
 	 * that made the call (the unix socket server or the TLS listener). */
 	void (*deliver)(struct call *c, char *line, size_t len);
-	char host[256];		/* TLS callers: the host their certificate
+	char host[256]; /* TLS callers: the host their certificate
 				 * names; "" for local callers */
-	void *op_state;		/* the handler's own state while async */
+	void *op_state; /* the handler's own state while async */
 	/* kept by call.c (atomics; zero in a calloc'd call) */
-	int replies;		/* replies so far: never more than one */
-	int holds;		/* references besides the transport's */
+	int replies; /* replies so far: never more than one */
+	int holds;   /* references besides the transport's */
 };
 
 /* Reply with result (consumed; NULL means an empty object). Thread-safe. */
 void call_reply(struct call *c, json_t *result);
 /* Reply with an error; thread-safe. */
 void call_fail(struct call *c, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Whether the call has been answered (a reply was handed to deliver). */
 bool call_replied(struct call *c);

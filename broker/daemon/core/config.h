@@ -18,7 +18,9 @@
 
 struct ldap_config;
 struct tls_config;
+struct login_config;
 struct notify_config;
+struct pg_config;
 
 struct local_group {
 	char *name;
@@ -29,29 +31,33 @@ struct local_group {
 struct config {
 	char *state_dir;
 	char *socket;
-	mode_t socket_mode;		/* default 0666: identity is SO_PEERCRED */
-	char *policy;			/* policy file; NULL = none yet */
-	uid_t *delegates;		/* may use "as"; root always may */
+	mode_t socket_mode; /* default 0666: identity is SO_PEERCRED */
+	char *policy;	    /* policy file; NULL = none yet */
+	uid_t *delegates;   /* may use "as"; root always may */
 	size_t ndelegates;
-	uint64_t mapsize;		/* default 1 GiB */
-	bool group_commit;		/* default true */
+	uint64_t mapsize;  /* default 1 GiB */
+	bool group_commit; /* default true */
 	int log_level;
-	bool log_syslog;		/* "log_target": "syslog" (else stderr) */
-	int max_connections;		/* default 1024 */
-	int idle_timeout;		/* seconds, default 60 */
-	int read_timeout;		/* seconds to finish a started line, 10 */
-	struct local_group *groups;	/* "local_groups": group -> users */
+	bool log_syslog;	    /* "log_target": "syslog" (else stderr) */
+	int max_connections;	    /* default 1024 */
+	int idle_timeout;	    /* seconds, default 60 */
+	int read_timeout;	    /* seconds to finish a started line, 10 */
+	struct local_group *groups; /* "local_groups": group -> users */
 	size_t ngroups;
 	bool dev;
-	int64_t audit_anchor_records;	/* sign the chain head every N records
+	int64_t audit_anchor_records; /* sign the chain head every N records
 					 * (default 10000; 0: off) */
-	int64_t audit_anchor_seconds;	/* or every M seconds (300; 0: off) */
-	struct ldap_config *ldap;	/* "ldap" section; NULL when absent */
-	struct tls_config *tls;		/* "tls" section (tls.h); NULL when
+	int64_t audit_anchor_seconds; /* or every M seconds (300; 0: off) */
+	struct ldap_config *ldap;     /* "ldap" section; NULL when absent */
+	struct tls_config *tls;	      /* "tls" section (tls.h); NULL when
 					 * absent */
+	struct login_config *login;   /* "login" (net/login.h); NULL: the
+					 * defaults, when "tls" is set */
 	/* notifications and metrics (notify.h, metrics_http.h) */
-	struct notify_config *notify;	/* "notify"; NULL when absent */
-	char *metrics_listen;		/* "HOST:PORT"; NULL when absent */
+	struct notify_config *notify; /* "notify"; NULL when absent */
+	char *metrics_listen;	      /* "HOST:PORT"; NULL when absent */
+	struct pg_config *databases;  /* "databases" (pgrole.h); NULL when
+					 * absent */
 };
 
 /* Load FILE.  err says which key is wrong. */
@@ -66,8 +72,8 @@ int config_load(const char *path, struct config **out, struct brk_error *err);
 int config_dev(const char *dir, struct config **out, struct brk_error *err);
 
 /* Parse a config document from memory (used by config_load and tests). */
-int config_parse(const char *text, size_t len, struct config **out,
-    struct brk_error *err);
+int config_parse(
+    const char *text, size_t len, struct config **out, struct brk_error *err);
 
 void config_free(struct config *c);
 
@@ -77,8 +83,8 @@ void config_free(struct config *c);
  * it ("config: \"mapsize\" ..." or "config: tls.cert ...").  Strings are
  * 1 to 4096 bytes without NUL and replace *dst (freed first).
  */
-int config_get_str(const char *section, json_t *v, const char *key,
-    char **dst, struct brk_error *err);
+int config_get_str(const char *section, json_t *v, const char *key, char **dst,
+    struct brk_error *err);
 int config_get_int64(const char *section, json_t *v, const char *key,
     int64_t min, int64_t max, int64_t *out, struct brk_error *err);
 int config_get_int(const char *section, json_t *v, const char *key, int min,

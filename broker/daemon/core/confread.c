@@ -37,8 +37,8 @@ config_get_str(const char *section, json_t *v, const char *key, char **dst,
 }
 
 int
-config_get_int64(const char *section, json_t *v, const char *key,
-    int64_t min, int64_t max, int64_t *out, struct brk_error *err)
+config_get_int64(const char *section, json_t *v, const char *key, int64_t min,
+    int64_t max, int64_t *out, struct brk_error *err)
 {
 	char what[96];
 

@@ -36,7 +36,7 @@ struct policy_ref {
 	struct policy *policy;
 	uint64_t version;
 	char sha256[65];
-	int refs;		/* guarded by brokerd.policy_lock */
+	int refs; /* guarded by brokerd.policy_lock */
 };
 
 struct brokerd {
@@ -45,19 +45,19 @@ struct brokerd {
 	struct writer *writer;
 	struct server *server;
 	struct identity *ident;
-	struct ca *ca;			/* the signing key; read-only once open */
-	struct workpool *pool;		/* signing and reply building */
+	struct ca *ca;	       /* the signing key; read-only once open */
+	struct workpool *pool; /* signing and reply building */
 	pthread_mutex_t policy_lock;
-	struct policy_ref *policy;	/* current; guarded by policy_lock */
+	struct policy_ref *policy; /* current; guarded by policy_lock */
 	int64_t started_at;
-	uint64_t counters[8];		/* requests by outcome, see ops */
-	int sweep_queued;		/* a sweep is with the writer */
-	struct auditfeed *feed;		/* audit follower (auditfeed.h):
+	uint64_t counters[8];	/* requests by outcome, see ops */
+	int sweep_queued;	/* a sweep is with the writer */
+	struct auditfeed *feed; /* audit follower (auditfeed.h):
 					 * subscribe before main() starts it */
 	/* notifications and metrics (notify.h, metrics_http.h, ops_metrics.c) */
-	struct notify *notify;		/* NULL without a "notify" section */
-	struct metrics_http *metrics;	/* NULL without metrics_listen */
-	uint64_t checks[2];		/* op check: allowed, refused (atomic) */
+	struct notify *notify;	      /* NULL without a "notify" section */
+	struct metrics_http *metrics; /* NULL without metrics_listen */
+	uint64_t checks[2];	      /* op check: allowed, refused (atomic) */
 };
 
 /* The current policy, referenced; release with policy_put(). */

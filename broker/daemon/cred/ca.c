@@ -34,8 +34,8 @@
 #define LIST_NAME "current"
 #define KEY_FILE_MAX 16384
 #define LIST_FILE_MAX 4096
-#define ED25519_BLOB_LEN 51	/* string "ssh-ed25519" + string pk[32] */
-#define LINE_SIZE 128		/* type + 68 base64 + " broker-ca-" + id */
+#define ED25519_BLOB_LEN 51 /* string "ssh-ed25519" + string pk[32] */
+#define LINE_SIZE 128	    /* type + 68 base64 + " broker-ca-" + id */
 
 struct ca_pub {
 	char id[CA_KEY_ID_SIZE];
@@ -44,8 +44,8 @@ struct ca_pub {
 };
 
 struct ca {
-	EVP_PKEY *pkey;		/* current key; read-only once opened */
-	struct signer *signer;	/* or the process that holds it */
+	EVP_PKEY *pkey;	       /* current key; read-only once opened */
+	struct signer *signer; /* or the process that holds it */
 	size_t nkeys;
 	struct ca_pub keys[CA_MAX_KEYS];
 	const char *lines[CA_MAX_KEYS];
@@ -60,8 +60,8 @@ path_join(char *buf, size_t len, const char *dir, const char *name,
 	int n = snprintf(buf, len, "%s/%s", dir, name);
 
 	if (n < 0 || (size_t)n >= len)
-		return brk_error_set(err, BRK_ERR_TOOBIG, "path too long: %s",
-		    dir);
+		return brk_error_set(
+		    err, BRK_ERR_TOOBIG, "path too long: %s", dir);
 	return 0;
 }
 
@@ -72,19 +72,19 @@ ensure_dir(const char *dir, struct brk_error *err)
 	struct stat st;
 
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return brk_error_set(err, -errno, "mkdir %s: %s", dir,
-		    strerror(errno));
+		return brk_error_set(
+		    err, -errno, "mkdir %s: %s", dir, strerror(errno));
 	if (lstat(dir, &st) != 0)
-		return brk_error_set(err, -errno, "stat %s: %s", dir,
-		    strerror(errno));
+		return brk_error_set(
+		    err, -errno, "stat %s: %s", dir, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return brk_error_set(err, BRK_ERR_PERM,
-		    "%s is not a directory", dir);
+		return brk_error_set(
+		    err, BRK_ERR_PERM, "%s is not a directory", dir);
 	if (st.st_uid != geteuid() || (st.st_mode & 077) != 0)
 		return brk_error_set(err, BRK_ERR_PERM,
 		    "CA directory %s has mode %04o and owner uid %u; it must "
-		    "be 0700 and owned by uid %u", dir,
-		    (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
+		    "be 0700 and owned by uid %u",
+		    dir, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
 		    (unsigned)geteuid());
 	return 0;
 }
@@ -115,31 +115,31 @@ read_checked(const char *path, int secret, size_t max, char **bufp,
 			r = brk_error_set(err, BRK_ERR_PERM,
 			    "%s is a symlink; refusing it", path);
 		else if (errno != ENOENT)
-			brk_error_set(err, r, "open %s: %s", path,
-			    strerror(errno));
+			brk_error_set(
+			    err, r, "open %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (fstat(fd, &st) != 0) {
-		r = brk_error_set(err, -errno, "stat %s: %s", path,
-		    strerror(errno));
+		r = brk_error_set(
+		    err, -errno, "stat %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		r = brk_error_set(err, BRK_ERR_PERM,
-		    "%s is not a regular file", path);
+		r = brk_error_set(
+		    err, BRK_ERR_PERM, "%s is not a regular file", path);
 		goto out;
 	}
 	if (st.st_uid != geteuid() || (st.st_mode & bad) != 0) {
 		r = brk_error_set(err, BRK_ERR_PERM,
 		    "%s %s has mode %04o and owner uid %u; it must be %s and "
-		    "owned by uid %u", secret ? "CA key file" : "CA file", path,
+		    "owned by uid %u",
+		    secret ? "CA key file" : "CA file", path,
 		    (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
 		    secret ? "0600" : "0644 or stricter", (unsigned)geteuid());
 		goto out;
 	}
 	if (st.st_size < 0 || (size_t)st.st_size > max) {
-		r = brk_error_set(err, BRK_ERR_TOOBIG, "%s is too large",
-		    path);
+		r = brk_error_set(err, BRK_ERR_TOOBIG, "%s is too large", path);
 		goto out;
 	}
 	if ((buf = malloc(max + 1)) == NULL) {
@@ -150,8 +150,8 @@ read_checked(const char *path, int secret, size_t max, char **bufp,
 		if ((n = read(fd, buf + len, max + 1 - len)) < 0) {
 			if (errno == EINTR)
 				continue;
-			r = brk_error_set(err, -errno, "read %s: %s", path,
-			    strerror(errno));
+			r = brk_error_set(
+			    err, -errno, "read %s: %s", path, strerror(errno));
 			goto out;
 		}
 		if (n == 0)
@@ -159,8 +159,7 @@ read_checked(const char *path, int secret, size_t max, char **bufp,
 		len += (size_t)n;
 	}
 	if (len > max) {
-		r = brk_error_set(err, BRK_ERR_TOOBIG, "%s is too large",
-		    path);
+		r = brk_error_set(err, BRK_ERR_TOOBIG, "%s is too large", path);
 		goto out;
 	}
 	buf[len] = '\0';
@@ -168,7 +167,7 @@ read_checked(const char *path, int secret, size_t max, char **bufp,
 	*lenp = len;
 	buf = NULL;
 	r = 0;
- out:
+out:
 	if (buf != NULL) {
 		OPENSSL_cleanse(buf, max + 1);
 		free(buf);
@@ -185,19 +184,19 @@ fsync_dir(const char *dir, struct brk_error *err)
 
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) <
 	    0)
-		return brk_error_set(err, -errno, "open %s: %s", dir,
-		    strerror(errno));
+		return brk_error_set(
+		    err, -errno, "open %s: %s", dir, strerror(errno));
 	if (fsync(fd) != 0)
-		r = brk_error_set(err, -errno, "fsync %s: %s", dir,
-		    strerror(errno));
+		r = brk_error_set(
+		    err, -errno, "fsync %s: %s", dir, strerror(errno));
 	close(fd);
 	return r;
 }
 
 /* Write dir/name atomically with mode 0600. */
 static int
-write_atomic(const char *dir, const char *name, const void *data,
-    size_t len, struct brk_error *err)
+write_atomic(const char *dir, const char *name, const void *data, size_t len,
+    struct brk_error *err)
 {
 	char tmp[4096], dst[4096], tname[256];
 	const uint8_t *p = data;
@@ -211,45 +210,46 @@ write_atomic(const char *dir, const char *name, const void *data,
 		goto out;
 	/* A crash may have left the temporary behind; the dir is ours. */
 	if (unlink(tmp) != 0 && errno != ENOENT) {
-		r = brk_error_set(err, -errno, "unlink %s: %s", tmp,
-		    strerror(errno));
+		r = brk_error_set(
+		    err, -errno, "unlink %s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) < 0) {
-		r = brk_error_set(err, -errno, "create %s: %s", tmp,
-		    strerror(errno));
+	if ((fd = open(tmp,
+		 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) <
+	    0) {
+		r = brk_error_set(
+		    err, -errno, "create %s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	while (done < len) {
 		if ((n = write(fd, p + done, len - done)) < 0) {
 			if (errno == EINTR)
 				continue;
-			r = brk_error_set(err, -errno, "write %s: %s", tmp,
-			    strerror(errno));
+			r = brk_error_set(
+			    err, -errno, "write %s: %s", tmp, strerror(errno));
 			goto out;
 		}
 		done += (size_t)n;
 	}
 	if (fsync(fd) != 0) {
-		r = brk_error_set(err, -errno, "fsync %s: %s", tmp,
-		    strerror(errno));
+		r = brk_error_set(
+		    err, -errno, "fsync %s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	if (close(fd) != 0) {
 		fd = -1;
-		r = brk_error_set(err, -errno, "close %s: %s", tmp,
-		    strerror(errno));
+		r = brk_error_set(
+		    err, -errno, "close %s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	fd = -1;
 	if (rename(tmp, dst) != 0) {
-		r = brk_error_set(err, -errno, "rename %s: %s", dst,
-		    strerror(errno));
+		r = brk_error_set(
+		    err, -errno, "rename %s: %s", dst, strerror(errno));
 		goto out;
 	}
 	r = fsync_dir(dir, err);
- out:
+out:
 	if (fd >= 0)
 		close(fd);
 	if (r != 0)
@@ -257,9 +257,8 @@ write_atomic(const char *dir, const char *name, const void *data,
 	return r;
 }
 
-static const uint8_t ed25519_hdr[] = {
-    0, 0, 0, 11, 's', 's', 'h', '-', 'e', 'd', '2', '5', '5', '1', '9',
-    0, 0, 0, 32 };
+static const uint8_t ed25519_hdr[] = { 0, 0, 0, 11, 's', 's', 'h', '-', 'e',
+	'd', '2', '5', '5', '1', '9', 0, 0, 0, 32 };
 
 /* Fill pub's id and line from its blob. */
 static int
@@ -269,8 +268,8 @@ pub_from_blob(struct ca_pub *pub, struct brk_error *err)
 
 	if (memcmp(pub->blob, ed25519_hdr, sizeof(ed25519_hdr)) != 0 ||
 	    sshkey_short_id(pub->blob, sizeof(pub->blob), pub->id) != 0)
-		return brk_error_set(err, BRK_ERR_CRYPTO,
-		    "cannot derive the CA public key");
+		return brk_error_set(
+		    err, BRK_ERR_CRYPTO, "cannot derive the CA public key");
 	EVP_EncodeBlock(b64, pub->blob, sizeof(pub->blob));
 	snprintf(pub->line, sizeof(pub->line), "ssh-ed25519 %s broker-ca-%s",
 	    (char *)b64, pub->id);
@@ -284,10 +283,11 @@ pub_from_pkey(EVP_PKEY *pkey, struct ca_pub *pub, struct brk_error *err)
 	size_t pklen = 32;
 
 	memcpy(pub->blob, ed25519_hdr, sizeof(ed25519_hdr));
-	if (EVP_PKEY_get_raw_public_key(pkey, pub->blob + sizeof(ed25519_hdr),
-	    &pklen) != 1 || pklen != 32)
-		return brk_error_set(err, BRK_ERR_CRYPTO,
-		    "cannot derive the CA public key");
+	if (EVP_PKEY_get_raw_public_key(
+		pkey, pub->blob + sizeof(ed25519_hdr), &pklen) != 1 ||
+	    pklen != 32)
+		return brk_error_set(
+		    err, BRK_ERR_CRYPTO, "cannot derive the CA public key");
 	return pub_from_blob(pub, err);
 }
 
@@ -300,8 +300,8 @@ no_passphrase(char *buf, int size, int rwflag, void *u)
 
 /* Load dir/key-<id>.pem; keep the private key in *pkeyp when non-NULL. */
 static int
-load_key(const char *dir, const char *id, EVP_PKEY **pkeyp,
-    struct ca_pub *pub, struct brk_error *err)
+load_key(const char *dir, const char *id, EVP_PKEY **pkeyp, struct ca_pub *pub,
+    struct brk_error *err)
 {
 	char path[4096], name[64];
 	char *pem = NULL;
@@ -315,8 +315,8 @@ load_key(const char *dir, const char *id, EVP_PKEY **pkeyp,
 	snprintf(name, sizeof(name), "key-%.16s.pem", id);
 	if ((r = path_join(path, sizeof(path), dir, name, err)) != 0)
 		goto out;
-	if ((r = read_checked(path, 1, KEY_FILE_MAX, &pem, &pemlen,
-	    err)) != 0) {
+	if ((r = read_checked(path, 1, KEY_FILE_MAX, &pem, &pemlen, err)) !=
+	    0) {
 		if (r == -ENOENT)
 			r = brk_error_set(err, BRK_ERR_INVALID,
 			    "CA key file %s is missing", path);
@@ -326,8 +326,9 @@ load_key(const char *dir, const char *id, EVP_PKEY **pkeyp,
 		r = brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase,
-	    NULL)) == NULL || EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519) {
+	if ((pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)) ==
+		NULL ||
+	    EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519) {
 		r = brk_error_set(err, BRK_ERR_INVALID,
 		    "%s is not an Ed25519 private key in PEM", path);
 		goto out;
@@ -344,7 +345,7 @@ load_key(const char *dir, const char *id, EVP_PKEY **pkeyp,
 		pkey = NULL;
 	}
 	r = 0;
- out:
+out:
 	EVP_PKEY_free(pkey);
 	BIO_free(bio);
 	if (pem != NULL) {
@@ -363,7 +364,7 @@ valid_id(const char *s, size_t len)
 		return 0;
 	for (i = 0; i < len; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f')))
+			(s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
 	return 1;
 }
@@ -385,8 +386,8 @@ read_list(const char *dir, key_id *ids, size_t *np, struct brk_error *err)
 	 * errno may be 0 after a failed open()) */
 	/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
 	for (p = buf; *p != '\0'; p = nl + 1) {
-		if ((nl = strchr(p, '\n')) == NULL || !valid_id(p,
-		    (size_t)(nl - p)) || n == CA_MAX_KEYS) {
+		if ((nl = strchr(p, '\n')) == NULL ||
+		    !valid_id(p, (size_t)(nl - p)) || n == CA_MAX_KEYS) {
 			r = brk_error_set(err, BRK_ERR_INVALID,
 			    "%s is corrupt (line %zu)", path, n + 1);
 			goto out;
@@ -408,14 +409,13 @@ read_list(const char *dir, key_id *ids, size_t *np, struct brk_error *err)
 	}
 	*np = n;
 	r = 0;
- out:
+out:
 	free(buf);
 	return r;
 }
 
 static int
-write_list(const char *dir, const key_id *ids, size_t n,
-    struct brk_error *err)
+write_list(const char *dir, const key_id *ids, size_t n, struct brk_error *err)
 {
 	char buf[CA_MAX_KEYS * CA_KEY_ID_SIZE];
 	size_t i;
@@ -443,18 +443,19 @@ new_key(const char *dir, char id[CA_KEY_ID_SIZE], struct brk_error *err)
 	if ((kctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL)) == NULL ||
 	    EVP_PKEY_keygen_init(kctx) != 1 ||
 	    EVP_PKEY_keygen(kctx, &pkey) != 1) {
-		r = brk_error_set(err, BRK_ERR_CRYPTO,
-		    "cannot generate an Ed25519 key");
+		r = brk_error_set(
+		    err, BRK_ERR_CRYPTO, "cannot generate an Ed25519 key");
 		goto out;
 	}
 	if ((r = pub_from_pkey(pkey, &pub, err)) != 0)
 		goto out;
 	/* Secure-heap BIO: the PEM text is wiped when the BIO is freed. */
 	if ((bio = BIO_new(BIO_s_secmem())) == NULL ||
-	    PEM_write_bio_PKCS8PrivateKey(bio, pkey, NULL, NULL, 0, NULL,
-	    NULL) != 1 || (pemlen = BIO_get_mem_data(bio, &pem)) <= 0) {
-		r = brk_error_set(err, BRK_ERR_CRYPTO,
-		    "cannot encode the CA key");
+	    PEM_write_bio_PKCS8PrivateKey(
+		bio, pkey, NULL, NULL, 0, NULL, NULL) != 1 ||
+	    (pemlen = BIO_get_mem_data(bio, &pem)) <= 0) {
+		r = brk_error_set(
+		    err, BRK_ERR_CRYPTO, "cannot encode the CA key");
 		goto out;
 	}
 	snprintf(name, sizeof(name), "key-%.16s.pem", pub.id);
@@ -462,7 +463,7 @@ new_key(const char *dir, char id[CA_KEY_ID_SIZE], struct brk_error *err)
 		goto out;
 	memcpy(id, pub.id, CA_KEY_ID_SIZE);
 	r = 0;
- out:
+out:
 	if (pem != NULL && pemlen > 0)
 		OPENSSL_cleanse(pem, (size_t)pemlen);
 	BIO_free(bio);
@@ -477,17 +478,17 @@ ca_dir(const char *state_dir, char *buf, size_t len, struct brk_error *err)
 	int r;
 
 	if (state_dir == NULL || *state_dir == '\0')
-		return brk_error_set(err, BRK_ERR_INVALID,
-		    "no state directory");
+		return brk_error_set(
+		    err, BRK_ERR_INVALID, "no state directory");
 	/* The state directory is shared; create it private if missing but
 	 * leave judging it to its owner (the store). */
 	if (mkdir(state_dir, 0700) != 0 && errno != EEXIST)
-		return brk_error_set(err, -errno, "mkdir %s: %s", state_dir,
-		    strerror(errno));
+		return brk_error_set(
+		    err, -errno, "mkdir %s: %s", state_dir, strerror(errno));
 	if ((r = path_join(buf, len, state_dir, "ca", err)) != 0)
 		return r;
 	if (mkdir(buf, 0700) == 0 && (r = fsync_dir(state_dir, err)) != 0)
-		return r;	/* a new ca dir must survive a crash too */
+		return r; /* a new ca dir must survive a crash too */
 	return ensure_dir(buf, err);
 }
 
@@ -543,7 +544,7 @@ ca_open(const char *state_dir, struct ca **out, struct brk_error *err)
 	}
 	for (i = 0; i < n; i++) {
 		if ((r = load_key(dir, ids[i], i == 0 ? &ca->pkey : NULL,
-		    &ca->keys[i], err)) != 0)
+			 &ca->keys[i], err)) != 0)
 			goto out;
 		ca->lines[i] = ca->keys[i].line;
 	}
@@ -551,7 +552,7 @@ ca_open(const char *state_dir, struct ca **out, struct brk_error *err)
 	*out = ca;
 	ca = NULL;
 	r = 0;
- out:
+out:
 	ca_free(ca);
 	return r;
 }
@@ -570,8 +571,8 @@ ca_open_separated(const char *state_dir, void (*lost)(void *), void *arg,
 	*out = NULL;
 	if ((ca = calloc(1, sizeof(*ca))) == NULL)
 		return brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
-	if ((r = signer_start(state_dir, lost, arg, &ca->signer, blobs, &n,
-	    err)) != 0)
+	if ((r = signer_start(
+		 state_dir, lost, arg, &ca->signer, blobs, &n, err)) != 0)
 		goto out;
 	for (i = 0; i < n && i < CA_MAX_KEYS; i++) {
 		memcpy(ca->keys[i].blob, blobs[i], ED25519_BLOB_LEN);
@@ -583,7 +584,7 @@ ca_open_separated(const char *state_dir, void (*lost)(void *), void *arg,
 	*out = ca;
 	ca = NULL;
 	r = 0;
- out:
+out:
 	ca_free(ca);
 	return r;
 }
@@ -600,7 +601,7 @@ ca_sign_strerror(int r)
 	switch (r) {
 	case BRK_ERR_UNREACHABLE:
 		return "the CA signer process is gone; nothing can be signed "
-		    "until brokerd restarts";
+		       "until brokerd restarts";
 	case BRK_ERR_DENIED:
 		return "the CA signer refused the document (see brokerd's log)";
 	default:
@@ -614,7 +615,7 @@ ca_free(struct ca *ca)
 	if (ca == NULL)
 		return;
 	signer_free(ca->signer);
-	EVP_PKEY_free(ca->pkey);	/* OpenSSL wipes the private key */
+	EVP_PKEY_free(ca->pkey); /* OpenSSL wipes the private key */
 	OPENSSL_cleanse(ca, sizeof(*ca));
 	free(ca);
 }
@@ -675,7 +676,7 @@ ca_sign(const struct ca *ca, const uint8_t *msg, size_t len,
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	EVP_MD_CTX_free(md);
 	return r;
 }

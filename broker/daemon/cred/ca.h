@@ -30,8 +30,8 @@
 /* At most this many keys (current + previous) are listed and loaded;
  * rotation drops the oldest id from the list but leaves its file alone. */
 #define CA_MAX_KEYS 16
-#define CA_KEY_ID_SIZE 17	/* 16 hex digits + NUL */
-#define CA_SIG_SIZE 64		/* an Ed25519 signature */
+#define CA_KEY_ID_SIZE 17 /* 16 hex digits + NUL */
+#define CA_SIG_SIZE 64	  /* an Ed25519 signature */
 
 struct ca;
 
@@ -59,8 +59,8 @@ int ca_open(const char *state_dir, struct ca **out, struct brk_error *err);
  * message), BRK_ERR_PERM also when the sandbox cannot be installed,
  * BRK_ERR_PROTOCOL, negated errno values.
  */
-int ca_open_separated(const char *state_dir, void (*lost)(void *),
-    void *arg, struct ca **out, struct brk_error *err);
+int ca_open_separated(const char *state_dir, void (*lost)(void *), void *arg,
+    struct ca **out, struct brk_error *err);
 
 /* The signer's pid for a separated CA, 0 for one opened by ca_open(). */
 pid_t ca_signer_pid(const struct ca *ca);

@@ -13,8 +13,7 @@
 #define PUBKEY_MAX (16 * 1024)
 
 int
-cred_arg_pubkey(const json_t *args, struct sshkey **key,
-    struct brk_error *err)
+cred_arg_pubkey(const json_t *args, struct sshkey **key, struct brk_error *err)
 {
 	const char *text = NULL;
 	int r;
@@ -53,17 +52,21 @@ cred_issue_cert(struct brokerd *d, const struct request *r,
 	/* a host: resource is an OpenSSH login; a database or a cluster
 	 * takes no SSH certificate, whatever principal it names */
 	if (strncmp(r->resource, "host:", 5) != 0)
-		return brk_error_set(err, BRK_ERR_INVALID, "%s is not a "
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "%s is not a "
 		    "host: no SSH certificate for it (only host: resources "
-		    "get one)", r->resource);
+		    "get one)",
+		    r->resource);
 	/* a scheduled grant's certificate is valid from its start */
 	if (r->state != ST_ACTIVE && r->state != ST_SCHEDULED)
-		return brk_error_set(err, BRK_ERR_STATE, "the grant is not "
+		return brk_error_set(err, BRK_ERR_STATE,
+		    "the grant is not "
 		    "active");
 	/* a grant recorded before restrictions were stored: what they were
 	 * is unknown, and guessing could widen access */
 	if (!r->cert_known)
-		return brk_error_set(err, BRK_ERR_STATE, "this grant was "
+		return brk_error_set(err, BRK_ERR_STATE,
+		    "this grant was "
 		    "recorded without its certificate restrictions (an older "
 		    "version): request access again");
 	for (bit = 1; bit <= POLICY_EXT_ALL; bit <<= 1)
@@ -75,15 +78,19 @@ cred_issue_cert(struct brokerd *d, const struct request *r,
 	skew = policy_limits(p->policy)->clock_skew;
 	policy_put(d, p);
 	sp = (struct sshcert_params){
-		.serial = r->serial, .key_id = key_id,
-		.principals = principals, .nprincipals = 1,
+		.serial = r->serial,
+		.key_id = key_id,
+		.principals = principals,
+		.nprincipals = 1,
 		.valid_after = (uint64_t)(r->starts_at > skew ?
-		    r->starts_at - skew : 0),
+			r->starts_at - skew :
+			0),
 		.valid_before = (uint64_t)r->expires_at,
-		.extensions = exts, .nextensions = n,
+		.extensions = exts,
+		.nextensions = n,
 		.force_command = r->force_command[0] ? r->force_command : NULL,
-		.source_address = r->source_address[0] ?
-		    r->source_address : NULL,
+		.source_address = r->source_address[0] ? r->source_address :
+							 NULL,
 	};
 	rc = sshcert_issue(d->ca, key, &sp, cert, err);
 	return rc;

@@ -22,7 +22,7 @@ int cred_issue_cert(struct brokerd *d, const struct request *r,
     const struct sshkey *key, char **cert, struct brk_error *err);
 
 /* Parse the "pubkey" argument, if present (NULL when absent). */
-int cred_arg_pubkey(const json_t *args, struct sshkey **key,
-    struct brk_error *err);
+int
+cred_arg_pubkey(const json_t *args, struct sshkey **key, struct brk_error *err);
 
 #endif

@@ -20,12 +20,12 @@
 #include "errors.h"
 #include "sshbuf.h"
 
-#define KRL_MAGIC 0x5353484b524c0a00ULL	/* "SSHKRL\n\0" */
+#define KRL_MAGIC 0x5353484b524c0a00ULL /* "SSHKRL\n\0" */
 #define KRL_FORMAT_VERSION 1
 #define KRL_SECTION_CERTIFICATES 1
 #define KRL_SECTION_CERT_SERIAL_LIST 0x20
 #define KRL_SECTION_CERT_SERIAL_RANGE 0x21
-#define KRL_RANGE_MIN 3	/* a range costs 16 bytes + header: 3 serials */
+#define KRL_RANGE_MIN 3 /* a range costs 16 bytes + header: 3 serials */
 
 static int
 cmp_u64(const void *a, const void *b)
@@ -51,8 +51,8 @@ put_serials(struct sshbuf *b, const uint64_t *s, size_t n)
 		for (j = i + 1; j < n && s[j] == s[j - 1] + 1; j++)
 			;
 		if (j - i >= KRL_RANGE_MIN) {
-			if ((r = sshbuf_put_u8(b,
-			    KRL_SECTION_CERT_SERIAL_RANGE)) != 0 ||
+			if ((r = sshbuf_put_u8(
+				 b, KRL_SECTION_CERT_SERIAL_RANGE)) != 0 ||
 			    (r = sshbuf_put_u32(b, 16)) != 0 ||
 			    (r = sshbuf_put_u64(b, s[i])) != 0 ||
 			    (r = sshbuf_put_u64(b, s[j - 1])) != 0)
@@ -65,10 +65,10 @@ put_serials(struct sshbuf *b, const uint64_t *s, size_t n)
 	}
 	if (sshbuf_len(list) > 0 &&
 	    ((r = sshbuf_put_u8(b, KRL_SECTION_CERT_SERIAL_LIST)) != 0 ||
-	    (r = sshbuf_put_stringb(b, list)) != 0))
+		(r = sshbuf_put_stringb(b, list)) != 0))
 		goto out;
 	r = 0;
- out:
+out:
 	sshbuf_free(list);
 	return r;
 }
@@ -124,18 +124,18 @@ krl_build(const struct ca *ca, const uint64_t *serials, size_t nserials,
 	    (r = sshbuf_put_u32(b, KRL_FORMAT_VERSION)) != 0 ||
 	    (r = sshbuf_put_u64(b, krl_version)) != 0 ||
 	    (r = sshbuf_put_u64(b, generated_date)) != 0 ||
-	    (r = sshbuf_put_u64(b, 0)) != 0 ||		/* flags */
-	    (r = sshbuf_put_string(b, NULL, 0)) != 0 ||	/* reserved */
-	    (r = sshbuf_put_cstring(b, "brokerd")) != 0)	/* comment */
+	    (r = sshbuf_put_u64(b, 0)) != 0 ||		 /* flags */
+	    (r = sshbuf_put_string(b, NULL, 0)) != 0 ||	 /* reserved */
+	    (r = sshbuf_put_cstring(b, "brokerd")) != 0) /* comment */
 		goto out;
 	/* No serials, no sections: an empty KRL revokes nothing. */
 	for (i = 0; n > 0 && (cakey = ca_public_blob(ca, i, &calen)) != NULL;
-	    i++) {
+	     i++) {
 		sshbuf_reset(sect);
 		if ((r = sshbuf_put_string(sect, cakey, calen)) != 0 ||
 		    (r = sshbuf_put_string(sect, NULL, 0)) != 0 ||
-		    (r = sshbuf_put(sect, sshbuf_ptr(certs),
-		    sshbuf_len(certs))) != 0 ||
+		    (r = sshbuf_put(
+			 sect, sshbuf_ptr(certs), sshbuf_len(certs))) != 0 ||
 		    (r = sshbuf_put_u8(b, KRL_SECTION_CERTIFICATES)) != 0 ||
 		    (r = sshbuf_put_stringb(b, sect)) != 0)
 			goto out;
@@ -148,7 +148,7 @@ krl_build(const struct ca *ca, const uint64_t *serials, size_t nserials,
 	*outlen = sshbuf_len(b);
 	*out = res;
 	r = 0;
- out:
+out:
 	free(s);
 	sshbuf_free(sect);
 	sshbuf_free(certs);

@@ -43,11 +43,11 @@
 #define ERRTEXT_MAX 512
 
 struct signer {
-	int fd;				/* the daemon's end; guarded by lock */
+	int fd; /* the daemon's end; guarded by lock */
 	pid_t pid;
-	pthread_mutex_t lock;		/* one request/response at a time */
-	atomic_int dead;		/* channel broken or child gone */
-	atomic_int closing;		/* signer_free() began */
+	pthread_mutex_t lock; /* one request/response at a time */
+	atomic_int dead;      /* channel broken or child gone */
+	atomic_int closing;   /* signer_free() began */
 	pthread_t watcher;
 	int watching;
 	void (*lost)(void *);
@@ -129,8 +129,7 @@ read_all(int fd, void *buf, size_t len, int timeout_ms)
 /* --- the child ---------------------------------------------------------- */
 
 /* Tell the daemon why the signer cannot start, then leave. */
-static void __attribute__((noreturn))
-child_fail(int fd, int r, const char *msg)
+static void __attribute__((noreturn)) child_fail(int fd, int r, const char *msg)
 {
 	uint8_t hdr[8];
 	size_t len = strnlen(msg, ERRTEXT_MAX);
@@ -151,8 +150,8 @@ child_hello(int fd, const struct ca *ca)
 	const char *const *lines;
 
 	put_u32(buf, 0);
-	for (i = 0; i < ca_all_public_lines(ca, &lines) &&
-	    i < SIGNER_MAX_KEYS; i++) {
+	for (i = 0; i < ca_all_public_lines(ca, &lines) && i < SIGNER_MAX_KEYS;
+	     i++) {
 		if ((blob = ca_public_blob(ca, i, &bl)) == NULL ||
 		    bl != SIGNER_BLOB_LEN)
 			return BRK_ERR_INTERNAL;
@@ -161,15 +160,15 @@ child_hello(int fd, const struct ca *ca)
 	}
 	put_u32(buf + 4, (uint32_t)n);
 	return write_all(fd, buf, 8 + n * SIGNER_BLOB_LEN) == 0 ? 0 :
-	    BRK_ERR_IO;
+								  BRK_ERR_IO;
 }
 
 /* Answer requests until the daemon closes its end. */
 static int
 child_serve(int fd, const struct ca *ca)
 {
-	static const char *const kinds[] = { "none", "certificate",
-	    "snapshot", "anchor" };
+	static const char *const kinds[] = { "none", "certificate", "snapshot",
+		"anchor" };
 	uint8_t reply[4 + CA_SIG_SIZE], *buf = NULL, *msg;
 	const uint8_t *cablob;
 	enum signer_kind kind;
@@ -189,16 +188,17 @@ child_serve(int fd, const struct ca *ca)
 			n = read(fd, buf + got, 4 + SIGNER_MSG_MAX - got);
 			if (n < 0 && errno == EINTR)
 				continue;
-			if (n <= 0) {	/* 0 before a byte: the daemon is done */
+			if (n <= 0) { /* 0 before a byte: the daemon is done */
 				r = n == 0 && got == 0 ? 1 : BRK_ERR_IO;
 				break;
 			}
 			got += (size_t)n;
-			if (got >= 4 && ((len = peek_u32(buf)) == 0 ||
-			    len > SIGNER_MSG_MAX || got > 4 + len)) {
+			if (got >= 4 &&
+			    ((len = peek_u32(buf)) == 0 ||
+				len > SIGNER_MSG_MAX || got > 4 + len)) {
 				/* the stream cannot be resynchronised */
 				log_error("event=signer_refused reason=\"a "
-				    "malformed request\" action=exit");
+					  "malformed request\" action=exit");
 				r = BRK_ERR_PROTOCOL;
 			}
 		}
@@ -207,11 +207,12 @@ child_serve(int fd, const struct ca *ca)
 			break;
 		}
 		memset(reply, 0, sizeof(reply));
-		r = signer_check(msg, len, cablob, calen, (int64_t)time(NULL),
-		    &kind, &why);
+		r = signer_check(
+		    msg, len, cablob, calen, (int64_t)time(NULL), &kind, &why);
 		if (r != 0)
-			log_error("event=signer_refused bytes=%zu reason=\"%s\"",
-			    len, why);
+			log_error(
+			    "event=signer_refused bytes=%zu reason=\"%s\"", len,
+			    why);
 		else if ((r = ca_sign(ca, msg, len, reply + 4)) != 0)
 			log_error("event=signer_failed kind=%s error=\"%s\"",
 			    kinds[kind], brk_strerror(r));
@@ -225,8 +226,7 @@ child_serve(int fd, const struct ca *ca)
 	return r;
 }
 
-static void __attribute__((noreturn))
-child_main(int fd, const char *state_dir)
+static void __attribute__((noreturn)) child_main(int fd, const char *state_dir)
 {
 	struct brk_error err = { "" };
 	struct ca *ca = NULL;
@@ -255,8 +255,8 @@ child_main(int fd, const char *state_dir)
 	if ((r = signer_sandbox(fd)) != 0) {
 		brk_error_set(&err, r, "cannot sandbox the CA signer: %s",
 		    brk_strerror(r));
-		child_fail(fd, r == BRK_ERR_UNSUPPORTED ? r : BRK_ERR_PERM,
-		    err.msg);
+		child_fail(
+		    fd, r == BRK_ERR_UNSUPPORTED ? r : BRK_ERR_PERM, err.msg);
 	}
 	if ((r = child_hello(fd, ca)) != 0)
 		_exit(1);
@@ -275,7 +275,8 @@ static void
 mark_dead(struct signer *s, const char *why)
 {
 	if (atomic_exchange(&s->dead, 1) == 0 && !atomic_load(&s->closing))
-		log_error("event=signer_channel_broken pid=%ld reason=\"%s\" "
+		log_error(
+		    "event=signer_channel_broken pid=%ld reason=\"%s\" "
 		    "effect=\"certificates, snapshots and anchors are refused\"",
 		    (long)s->pid, why);
 }
@@ -299,7 +300,7 @@ watch(void *arg)
 		snprintf(why, sizeof(why), "exited with status %d",
 		    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	log_error("event=signer_lost pid=%ld reason=\"the signer %s\" "
-	    "effect=\"certificates, snapshots and anchors are refused\"",
+		  "effect=\"certificates, snapshots and anchors are refused\"",
 	    (long)s->pid, why);
 	if (s->lost != NULL)
 		s->lost(s->arg);
@@ -317,22 +318,24 @@ read_hello(struct signer *s, uint8_t blobs[SIGNER_MAX_KEYS][SIGNER_BLOB_LEN],
 
 	/* ca_open() may create a key and sync files first: no short timeout */
 	if (read_all(s->fd, hdr, sizeof(hdr), 60000) != 0)
-		return brk_error_set(err, BRK_ERR_PROTOCOL, "the CA signer "
+		return brk_error_set(err, BRK_ERR_PROTOCOL,
+		    "the CA signer "
 		    "process exited before it was ready");
 	status = peek_u32(hdr);
 	n = peek_u32(hdr + 4);
 	if (status != 0) {
 		if (n > ERRTEXT_MAX ||
 		    read_all(s->fd, text, n, SIGNER_TIMEOUT_MS) != 0)
-			return brk_error_set(err, BRK_ERR_PROTOCOL, "the CA "
+			return brk_error_set(err, BRK_ERR_PROTOCOL,
+			    "the CA "
 			    "signer failed to start");
 		text[n] = '\0';
 		return brk_error_set(err, (int)status, "%s", text);
 	}
 	if (n == 0 || n > SIGNER_MAX_KEYS ||
-	    read_all(s->fd, blobs, n * SIGNER_BLOB_LEN, SIGNER_TIMEOUT_MS)
-	    != 0)
-		return brk_error_set(err, BRK_ERR_PROTOCOL, "the CA signer "
+	    read_all(s->fd, blobs, n * SIGNER_BLOB_LEN, SIGNER_TIMEOUT_MS) != 0)
+		return brk_error_set(err, BRK_ERR_PROTOCOL,
+		    "the CA signer "
 		    "sent a malformed hello");
 	*nkeys = n;
 	return 0;
@@ -355,8 +358,8 @@ signer_start(const char *state_dir, void (*lost)(void *), void *arg,
 	s->arg = arg;
 	pthread_mutex_init(&s->lock, NULL);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-		r = brk_error_set(err, -errno, "socketpair: %s",
-		    strerror(errno));
+		r = brk_error_set(
+		    err, -errno, "socketpair: %s", strerror(errno));
 		goto out;
 	}
 	if ((s->pid = fork()) < 0) {
@@ -373,10 +376,11 @@ signer_start(const char *state_dir, void (*lost)(void *), void *arg,
 	sv[0] = -1;
 	if ((r = read_hello(s, blobs, nkeys, err)) != 0)
 		goto out;
-	if (setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){
-	    .tv_sec = SIGNER_TIMEOUT_MS / 1000 }, sizeof(struct timeval)) != 0) {
-		r = brk_error_set(err, -errno, "SO_RCVTIMEO: %s",
-		    strerror(errno));
+	if (setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO,
+		&(struct timeval){ .tv_sec = SIGNER_TIMEOUT_MS / 1000 },
+		sizeof(struct timeval)) != 0) {
+		r = brk_error_set(
+		    err, -errno, "SO_RCVTIMEO: %s", strerror(errno));
 		goto out;
 	}
 	if ((r = pthread_create(&s->watcher, NULL, watch, s)) != 0) {
@@ -387,7 +391,7 @@ signer_start(const char *state_dir, void (*lost)(void *), void *arg,
 	*out = s;
 	s = NULL;
 	r = 0;
- out:
+out:
 	if (sv[0] >= 0)
 		close(sv[0]);
 	if (sv[1] >= 0)
@@ -397,8 +401,7 @@ signer_start(const char *state_dir, void (*lost)(void *), void *arg,
 }
 
 int
-signer_sign(struct signer *s, const uint8_t *msg, size_t len,
-    uint8_t sig[64])
+signer_sign(struct signer *s, const uint8_t *msg, size_t len, uint8_t sig[64])
 {
 	uint8_t hdr[4], reply[4 + CA_SIG_SIZE];
 	struct iovec iov[2];
@@ -419,9 +422,10 @@ signer_sign(struct signer *s, const uint8_t *msg, size_t len,
 	/* header and body in one sendmsg: one wake-up of the signer */
 	while (done < 4 + len) {
 		iov[0] = (struct iovec){ hdr + (done < 4 ? done : 4),
-		    done < 4 ? 4 - done : 0 };
+			done < 4 ? 4 - done : 0 };
 		iov[1] = (struct iovec){ (uint8_t *)(uintptr_t)msg +
-		    (done > 4 ? done - 4 : 0), len - (done > 4 ? done - 4 : 0) };
+			    (done > 4 ? done - 4 : 0),
+			len - (done > 4 ? done - 4 : 0) };
 		if ((n = sendmsg(s->fd, &mh, MSG_NOSIGNAL)) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -433,8 +437,8 @@ signer_sign(struct signer *s, const uint8_t *msg, size_t len,
 	/* SO_RCVTIMEO bounds the wait, with one system call per read */
 	if (read_all(s->fd, reply, sizeof(reply), -1) != 0) {
 		timedout = errno == EAGAIN || errno == EWOULDBLOCK;
-		mark_dead(s, timedout ? "no answer in time" :
-		    "the channel closed");
+		mark_dead(
+		    s, timedout ? "no answer in time" : "the channel closed");
 		/* a signer that hangs is as good as gone: make it so, and
 		 * let the watcher report it */
 		if (timedout)
@@ -446,7 +450,7 @@ signer_sign(struct signer *s, const uint8_t *msg, size_t len,
 	else if (r != BRK_ERR_DENIED && r != BRK_ERR_CRYPTO &&
 	    r != BRK_ERR_NOMEM)
 		r = BRK_ERR_PROTOCOL;
- out:
+out:
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -466,11 +470,11 @@ signer_free(struct signer *s)
 		return;
 	atomic_store(&s->closing, 1);
 	if (s->fd >= 0)
-		shutdown(s->fd, SHUT_RDWR);	/* the signer reads EOF, exits */
+		shutdown(s->fd, SHUT_RDWR); /* the signer reads EOF, exits */
 	if (s->watching)
-		pthread_join(s->watcher, NULL);	/* it reaps the child */
+		pthread_join(s->watcher, NULL); /* it reaps the child */
 	else if (s->pid > 0) {
-		kill(s->pid, SIGKILL);	/* it failed to start: no waiting */
+		kill(s->pid, SIGKILL); /* it failed to start: no waiting */
 		while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
 			;
 	}

@@ -35,9 +35,9 @@
 
 #include "errors.h"
 
-#define SIGNER_MSG_MAX (8u * 1024 * 1024)	/* a snapshot's limit */
+#define SIGNER_MSG_MAX (8u * 1024 * 1024) /* a snapshot's limit */
 #define SIGNER_MAX_KEYS 16
-#define SIGNER_BLOB_LEN 51	/* string "ssh-ed25519" + string pk[32] */
+#define SIGNER_BLOB_LEN 51 /* string "ssh-ed25519" + string pk[32] */
 /* How long a signing request may take before the signer is held dead. */
 #define SIGNER_TIMEOUT_MS 10000
 
@@ -46,9 +46,9 @@ struct signer;
 /* What signer_check() recognised. */
 enum signer_kind {
 	SIGNER_KIND_NONE = 0,
-	SIGNER_KIND_CERT,	/* an OpenSSH user certificate body */
-	SIGNER_KIND_SNAPSHOT,	/* SNAPSHOT_MAGIC "\n" + one JSON line */
-	SIGNER_KIND_ANCHOR	/* "broker-audit-anchor-v1\n" + one JSON line */
+	SIGNER_KIND_CERT,     /* an OpenSSH user certificate body */
+	SIGNER_KIND_SNAPSHOT, /* SNAPSHOT_MAGIC "\n" + one JSON line */
+	SIGNER_KIND_ANCHOR    /* "broker-audit-anchor-v1\n" + one JSON line */
 };
 
 /*
@@ -79,8 +79,8 @@ int signer_start(const char *state_dir, void (*lost)(void *), void *arg,
  * malformed; the signer logs why), BRK_ERR_UNREACHABLE (the signer is
  * gone or timed out; it stays gone), BRK_ERR_CRYPTO.
  */
-int signer_sign(struct signer *s, const uint8_t *msg, size_t len,
-    uint8_t sig[64]);
+int
+signer_sign(struct signer *s, const uint8_t *msg, size_t len, uint8_t sig[64]);
 
 /* The signer's pid (for logs and tests). */
 pid_t signer_pid(const struct signer *s);

@@ -26,14 +26,14 @@
 #include "snapshot.h"
 #include "sshkey.h"
 
-#define SNAPSHOT_MAGIC_LINE SNAPSHOT_MAGIC "\n"	/* the version we make */
+#define SNAPSHOT_MAGIC_LINE SNAPSHOT_MAGIC "\n" /* the version we make */
 #define ANCHOR_MAGIC_LINE "broker-audit-anchor-v1\n"
 #define CERT_TYPE_USER 1
 #define CERT_NONCE_LEN 32
-#define CERT_TEXT_MAX 4096	/* key id, principal, option value */
+#define CERT_TEXT_MAX 4096 /* key id, principal, option value */
 #define CERT_PRINCIPALS_MAX 256
 #define ANCHOR_MAX 4096
-#define SKEW_MAX 3600		/* policy limits.clock_skew's ceiling */
+#define SKEW_MAX 3600 /* policy limits.clock_skew's ceiling */
 /* valid_after is starts_at - skew; starts_at at most schedule_max ahead */
 #define VALID_SPAN_MAX ((uint64_t)DURATION_MAX + SKEW_MAX)
 
@@ -164,7 +164,7 @@ static int
 check_options(const uint8_t *s, size_t len)
 {
 	static const char *const names[] = { "force-command",
-	    "source-address" };
+		"source-address" };
 	struct rd r = { s, len }, v;
 	const uint8_t *name, *data, *text;
 	size_t nlen, dlen, tlen, next = 0, i;
@@ -191,8 +191,8 @@ static int
 check_extensions(const uint8_t *s, size_t len)
 {
 	static const char *const names[] = { "permit-X11-forwarding",
-	    "permit-agent-forwarding", "permit-port-forwarding",
-	    "permit-pty", "permit-user-rc" };
+		"permit-agent-forwarding", "permit-port-forwarding",
+		"permit-pty", "permit-user-rc" };
 	struct rd r = { s, len };
 	const uint8_t *name, *data;
 	size_t nlen, dlen, next = 0, i;
@@ -266,8 +266,8 @@ check_cert(const uint8_t *msg, size_t len, const uint8_t *ca_blob,
 
 /* magic line, then one line "{...}\n" of printable ASCII, then nothing. */
 static int
-check_text_doc(const uint8_t *msg, size_t len, const char *magic,
-    size_t max, const char **why)
+check_text_doc(const uint8_t *msg, size_t len, const char *magic, size_t max,
+    const char **why)
 {
 	size_t i, mlen = strlen(magic);
 
@@ -301,15 +301,15 @@ signer_check(const uint8_t *msg, size_t len, const uint8_t *ca_blob,
 	}
 	if (len >= sizeof(snap) - 1 &&
 	    memcmp(msg, snap, sizeof(snap) - 1) == 0) {
-		if ((r = check_text_doc(msg, len, snap, SIGNER_MSG_MAX,
-		    why)) == 0)
+		if ((r = check_text_doc(msg, len, snap, SIGNER_MSG_MAX, why)) ==
+		    0)
 			*kind = SIGNER_KIND_SNAPSHOT;
 		return r;
 	}
 	if (len >= sizeof(anchor) - 1 &&
 	    memcmp(msg, anchor, sizeof(anchor) - 1) == 0) {
-		if ((r = check_text_doc(msg, len, anchor, ANCHOR_MAX,
-		    why)) == 0)
+		if ((r = check_text_doc(msg, len, anchor, ANCHOR_MAX, why)) ==
+		    0)
 			*kind = SIGNER_KIND_ANCHOR;
 		return r;
 	}

@@ -42,22 +42,23 @@
 #define SECCOMP_RET_KILL_PROCESS SECCOMP_RET_KILL
 #endif
 
-#define LD_NR BPF_STMT(BPF_LD | BPF_W | BPF_ABS, \
-    offsetof(struct seccomp_data, nr))
-#define ALLOW(nr) \
+#define LD_NR \
+	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr))
+#define ALLOW(nr)                                        \
 	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), \
-	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
-#define DENY(nr, e) \
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
+#define DENY(nr, e)                                      \
 	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), \
-	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((e) & SECCOMP_RET_DATA))
+	    BPF_STMT(                                    \
+		BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((e)&SECCOMP_RET_DATA))
 /* Allow nr when the low word of argument 2 (prot) has no PROT_EXEC. */
-#define ALLOW_NOEXEC(nr) \
-	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 4), \
-	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, \
-	    offsetof(struct seccomp_data, args[2])), \
-	BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, PROT_EXEC, 1, 0), \
-	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW), \
-	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS)
+#define ALLOW_NOEXEC(nr)                                           \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 4),           \
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS,                     \
+		offsetof(struct seccomp_data, args[2])),           \
+	    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, PROT_EXEC, 1, 0), \
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),          \
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS)
 
 /* Close descriptors lo..hi (hi may be ~0u: all the rest). */
 static void
@@ -113,7 +114,7 @@ signer_sandbox(int keep_fd)
 		ALLOW(__NR_write),
 		ALLOW(__NR_readv),
 		ALLOW(__NR_writev),
-		ALLOW(__NR_sendto),	/* send(MSG_NOSIGNAL) */
+		ALLOW(__NR_sendto), /* send(MSG_NOSIGNAL) */
 #ifdef __NR_poll
 		ALLOW(__NR_poll),
 #endif

@@ -53,7 +53,7 @@ snapshot_sign(const struct ca *ca, const struct snapshot *s, char **text)
 	*text = t;
 	t = NULL;
 	r = 0;
- out:
+out:
 	free(t);
 	free(body);
 	return r;

@@ -79,14 +79,15 @@ check_source(const char *s)
 
 /* Validate p; *extmask gets one bit per known_ext entry asked for. */
 static int
-check_params(const struct sshcert_params *p, unsigned *extmask,
-    struct brk_error *err)
+check_params(
+    const struct sshcert_params *p, unsigned *extmask, struct brk_error *err)
 {
 	size_t i, j;
 
 	*extmask = 0;
 	if (!check_text(p->key_id, SSHCERT_KEY_ID_MAX, 1))
-		return brk_error_set(err, BRK_ERR_INVALID, "certificate key "
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "certificate key "
 		    "id must be 1..%d printable ASCII characters",
 		    SSHCERT_KEY_ID_MAX);
 	if (p->nprincipals == 0 || p->principals == NULL)
@@ -99,7 +100,8 @@ check_params(const struct sshcert_params *p, unsigned *extmask,
 		if (!check_text(p->principals[i], SSHCERT_PRINCIPAL_MAX, 0))
 			return brk_error_set(err, BRK_ERR_INVALID,
 			    "principal %zu is empty, too long or holds "
-			    "blanks, commas or control characters", i + 1);
+			    "blanks, commas or control characters",
+			    i + 1);
 	if (p->valid_after >= p->valid_before)
 		return brk_error_set(err, BRK_ERR_INVALID,
 		    "valid_after must be before valid_before");
@@ -120,11 +122,13 @@ check_params(const struct sshcert_params *p, unsigned *extmask,
 	}
 	if (p->force_command != NULL &&
 	    !check_text(p->force_command, SSHCERT_COMMAND_MAX, 1))
-		return brk_error_set(err, BRK_ERR_INVALID, "force-command "
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "force-command "
 		    "must be 1..%d printable ASCII characters",
 		    SSHCERT_COMMAND_MAX);
 	if (p->source_address != NULL && !check_source(p->source_address))
-		return brk_error_set(err, BRK_ERR_INVALID, "source-address "
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "source-address "
 		    "must be a comma-separated list of addresses or CIDRs");
 	return 0;
 }
@@ -198,9 +202,9 @@ put_tbs(struct sshbuf *b, const struct ca *ca, const struct sshkey *user,
 	for (i = 0; i < NKNOWN_EXT; i++)
 		if ((extmask & (1u << i)) != 0 &&
 		    ((r = sshbuf_put_cstring(b, known_ext[i])) != 0 ||
-		    (r = sshbuf_put_string(b, NULL, 0)) != 0))
+			(r = sshbuf_put_string(b, NULL, 0)) != 0))
 			return r;
-	if ((r = sshbuf_put_string(b, NULL, 0)) != 0 ||	/* reserved */
+	if ((r = sshbuf_put_string(b, NULL, 0)) != 0 || /* reserved */
 	    (r = sshbuf_put_string(b, cakey, calen)) != 0)
 		return r;
 	return 0;
@@ -223,7 +227,8 @@ sshcert_issue(const struct ca *ca, const struct sshkey *user,
 		return BRK_ERR_INTERNAL;
 	*cert_line = NULL;
 	if (ca == NULL || user == NULL || p == NULL) {
-		r = brk_error_set(err, BRK_ERR_INVALID, "no CA, key or "
+		r = brk_error_set(err, BRK_ERR_INVALID,
+		    "no CA, key or "
 		    "parameters");
 		goto out;
 	}
@@ -245,8 +250,8 @@ sshcert_issue(const struct ca *ca, const struct sshkey *user,
 		    ca_sign_strerror(r));
 		goto out;
 	}
-	if ((r = sshbuf_put_u32(b, (uint32_t)(4 + strlen(sigtype) + 4 +
-	    sizeof(sig)))) != 0 ||
+	if ((r = sshbuf_put_u32(
+		 b, (uint32_t)(4 + strlen(sigtype) + 4 + sizeof(sig)))) != 0 ||
 	    (r = sshbuf_put_cstring(b, sigtype)) != 0 ||
 	    (r = sshbuf_put_string(b, sig, sizeof(sig))) != 0) {
 		r = brk_error_set(err, r, "cannot build the certificate");
@@ -269,7 +274,7 @@ sshcert_issue(const struct ca *ca, const struct sshkey *user,
 	*cert_line = line;
 	line = NULL;
 	r = 0;
- out:
+out:
 	free(line);
 	sshbuf_free(b);
 	return r;

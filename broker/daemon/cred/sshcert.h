@@ -18,7 +18,7 @@
 #include "sshkey.h"
 
 #define SSHCERT_MAX_PRINCIPALS 256
-#define SSHCERT_PRINCIPAL_MAX 256	/* bytes per principal */
+#define SSHCERT_PRINCIPAL_MAX 256 /* bytes per principal */
 #define SSHCERT_KEY_ID_MAX 256
 #define SSHCERT_COMMAND_MAX 4096
 #define SSHCERT_SOURCE_MAX 1024

@@ -16,8 +16,7 @@
  * record (a new reference) and a->approver..role point into it.
  */
 int
-approval_decode(const void *data, size_t len, struct approval *a,
-    json_t **out)
+approval_decode(const void *data, size_t len, struct approval *a, json_t **out)
 {
 	json_int_t ver, ttl, at;
 	json_t *o = NULL, *reason;
@@ -29,9 +28,9 @@ approval_decode(const void *data, size_t len, struct approval *a,
 		goto out;
 	r = BRK_ERR_INVALID;
 	if (codec_unpack(o, "{s:I, s:s, s:s, s:o, s:s, s:I, s:I}", "v", &ver,
-	    "approver", &a->approver, "caller", &a->caller, "reason", &reason,
-	    "role", &a->role, "ttl", &ttl, "at", &at) != 0 || ver != 1 ||
-	    (!json_is_null(reason) && !json_is_string(reason)) ||
+		"approver", &a->approver, "caller", &a->caller, "reason",
+		&reason, "role", &a->role, "ttl", &ttl, "at", &at) != 0 ||
+	    ver != 1 || (!json_is_null(reason) && !json_is_string(reason)) ||
 	    strlen(a->approver) == 0 || strlen(a->approver) > 64 ||
 	    strlen(a->caller) == 0 || strlen(a->caller) > 64 || ttl < 0)
 		goto out;
@@ -66,8 +65,8 @@ approvals_has(struct store_txn *t, uint64_t serial, const char *who)
 
 	if (strlen(who) > 64)
 		return false;
-	return store_get(t, TBL_APPROVALS, key, approval_key(key, serial,
-	    who), &v) == 0;
+	return store_get(t, TBL_APPROVALS, key, approval_key(key, serial, who),
+		   &v) == 0;
 }
 
 int
@@ -90,8 +89,8 @@ approvals_put(struct store_txn *t, uint64_t serial, const struct approval *a)
 		json_decref(o);
 		return BRK_ERR_NOMEM;
 	}
-	r = store_put(t, TBL_APPROVALS, key, approval_key(key, serial,
-	    a->approver), s, strlen(s));
+	r = store_put(t, TBL_APPROVALS, key,
+	    approval_key(key, serial, a->approver), s, strlen(s));
 	free(s);
 	json_decref(o);
 	return r;
@@ -120,7 +119,7 @@ each(struct store_txn *t, uint64_t serial, approval_fn fn, void *arg)
 	if ((r = store_cursor_open(t, TBL_APPROVALS, &c)) != 0)
 		return r;
 	for (rc = store_cursor_seek(c, prefix, 8, &k, &v); rc == 0;
-	    rc = store_cursor_next(c, &k, &v)) {
+	     rc = store_cursor_next(c, &k, &v)) {
 		if (k.len < 8 || memcmp(k.data, prefix, 8) != 0)
 			break;
 		if (k.len < 9 || k.len > 8 + 64 ||
@@ -130,9 +129,9 @@ each(struct store_txn *t, uint64_t serial, approval_fn fn, void *arg)
 		}
 		if (k.len - 8 != strlen(a.approver) ||
 		    memcmp((const uint8_t *)k.data + 8, a.approver,
-		    k.len - 8) != 0) {
+			k.len - 8) != 0) {
 			json_decref(o);
-			rc = BRK_ERR_INVALID;	/* filed under another name */
+			rc = BRK_ERR_INVALID; /* filed under another name */
 			break;
 		}
 		if ((rc = fn(&a, o, arg)) != 0)
@@ -160,7 +159,7 @@ list_one(const struct approval *a, json_t *o, void *arg)
 		json_object_set(o, "via", json_object_get(o, "caller"));
 	json_object_set_new(o, "at", time_json(a->at));
 	json_object_set_new(o, "ttl_s", json_integer((json_int_t)a->ttl));
-	json_object_del(o, "ttl");	/* the stored name; shown as _s */
+	json_object_del(o, "ttl"); /* the stored name; shown as _s */
 	json_object_del(o, "v");
 	if (l->out != NULL)
 		json_array_append_new(l->out, o);
@@ -170,8 +169,8 @@ list_one(const struct approval *a, json_t *o, void *arg)
 }
 
 int
-approvals_list(struct store_txn *t, uint64_t serial, json_t *out,
-    int64_t *min_ttl)
+approvals_list(
+    struct store_txn *t, uint64_t serial, json_t *out, int64_t *min_ttl)
 {
 	struct lister l = { .out = out, .min_ttl = min_ttl };
 

@@ -18,14 +18,14 @@ struct approval {
 	const char *approver;
 	const char *caller;
 	const char *reason;
-	const char *role;	/* the role approved (the requested one) */
-	int64_t ttl;		/* shortened duration, 0 when not shortened */
+	const char *role; /* the role approved (the requested one) */
+	int64_t ttl;	  /* shortened duration, 0 when not shortened */
 	int64_t at;
 };
 
 /* BRK_ERR_EXISTS when this approver already approved. */
-int approvals_put(struct store_txn *t, uint64_t serial,
-    const struct approval *a);
+int
+approvals_put(struct store_txn *t, uint64_t serial, const struct approval *a);
 
 bool approvals_has(struct store_txn *t, uint64_t serial, const char *who);
 
@@ -50,8 +50,8 @@ int approvals_who(struct store_txn *t, uint64_t serial,
 /* The approvals of a request, oldest key first, appended to out (NULL: just
  * the ttl); *min_ttl is the shortest non-zero ttl among them (0 when none
  * shortened).  BRK_ERR_INVALID when one does not decode. */
-int approvals_list(struct store_txn *t, uint64_t serial, json_t *out,
-    int64_t *min_ttl);
+int approvals_list(
+    struct store_txn *t, uint64_t serial, json_t *out, int64_t *min_ttl);
 
 /*
  * One stored approval, strictly (codec.h): a missing or extra key, a wrong
@@ -59,7 +59,7 @@ int approvals_list(struct store_txn *t, uint64_t serial, json_t *out,
  * (NULL on entry) holds the decoded object, and a's strings point into it
  * until it is released.
  */
-int approval_decode(const void *data, size_t len, struct approval *a,
-    json_t **out);
+int
+approval_decode(const void *data, size_t len, struct approval *a, json_t **out);
 
 #endif

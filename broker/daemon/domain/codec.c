@@ -61,7 +61,7 @@ codec_nstr(char *dst, size_t n, const json_t *v)
 	}
 	if (!json_is_string(v) ||
 	    strlen(json_string_value(v)) != json_string_length(v))
-		return BRK_ERR_INVALID;	/* not a string, or holds a NUL */
+		return BRK_ERR_INVALID; /* not a string, or holds a NUL */
 	return codec_str(dst, n, json_string_value(v));
 }
 

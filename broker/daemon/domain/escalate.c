@@ -34,8 +34,8 @@ consider(const struct optout *o, void *arg)
 	if (!optout_active(o, f->now) || !optout_covers(o, f->cv))
 		return 0;
 	optout_id(o->id, id);
-	snprintf(why, sizeof(why), "opt-out %s (%s, %s): %.300s", id,
-	    o->scope, o->tag, o->reason);
+	snprintf(why, sizeof(why), "opt-out %s (%s, %s): %.300s", id, o->scope,
+	    o->tag, o->reason);
 	raise_to(f->e, o->mode == OPT_BLOCK ? ESC_BLOCK : ESC_MANUAL, why);
 	if (o->mode == OPT_MANUAL && o->freeze)
 		f->e->freeze_manual = true;
@@ -63,11 +63,13 @@ escalate_find(struct store_txn *t, const struct cover *cv, int64_t now,
 	    r != BRK_ERR_NOTFOUND)
 		return r;
 	if (r == 0) {
-		snprintf(why, sizeof(why), "%s is flagged by monitoring "
-		    "(%s, by %s): %.300s", cv->user,
-		    flag_severity_name(fl.severity), fl.by, fl.reason);
-		raise_to(out, fl.severity == FLAG_BLOCK ? ESC_BLOCK :
-		    ESC_MANUAL, why);
+		snprintf(why, sizeof(why),
+		    "%s is flagged by monitoring "
+		    "(%s, by %s): %.300s",
+		    cv->user, flag_severity_name(fl.severity), fl.by,
+		    fl.reason);
+		raise_to(out,
+		    fl.severity == FLAG_BLOCK ? ESC_BLOCK : ESC_MANUAL, why);
 		out->flag_review = fl.severity == FLAG_REVIEW;
 	}
 	return 0;
@@ -84,7 +86,7 @@ escalate_ids(const struct escalation *e, char *buf, size_t len)
 		optout_id(e->ids[i], id);
 		if (used + strlen(id) + 2 > len)
 			break;
-		used += (size_t)snprintf(buf + used, len - used, "%s%s",
-		    used ? "," : "", id);
+		used += (size_t)snprintf(
+		    buf + used, len - used, "%s%s", used ? "," : "", id);
 	}
 }

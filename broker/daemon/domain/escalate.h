@@ -11,7 +11,11 @@
 
 #include "optouts.h"
 
-enum esc_level { ESC_NONE, ESC_MANUAL, ESC_BLOCK };
+enum esc_level {
+	ESC_NONE,
+	ESC_MANUAL,
+	ESC_BLOCK
+};
 
 #define ESC_MAX_IDS 16
 
@@ -19,12 +23,12 @@ struct escalation {
 	enum esc_level level;
 	/* which kinds of manual cause were found (break-glass treats them
 	 * differently: ops_request.c) */
-	bool flag_review;		/* a review flag on the user */
-	bool freeze_manual;		/* a freeze in manual mode */
-	bool optout_manual;		/* any other manual opt-out */
-	uint64_t ids[ESC_MAX_IDS];	/* opt-outs that applied */
+	bool flag_review;	   /* a review flag on the user */
+	bool freeze_manual;	   /* a freeze in manual mode */
+	bool optout_manual;	   /* any other manual opt-out */
+	uint64_t ids[ESC_MAX_IDS]; /* opt-outs that applied */
 	size_t nids;
-	char why[1024];			/* the strictest cause, in words */
+	char why[1024]; /* the strictest cause, in words */
 };
 
 /* Find every opt-out in force and the user's flag that cover cv. */

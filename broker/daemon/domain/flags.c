@@ -23,7 +23,7 @@ int
 flag_decode(const void *data, size_t len, struct flag *f)
 {
 	const char *user, *sev, *reason, *by, *ended_by = NULL,
-	    *end_reason = NULL;
+					      *end_reason = NULL;
 	json_int_t ver, at, until;
 	json_t *o = NULL;
 	int s, r;
@@ -34,16 +34,18 @@ flag_decode(const void *data, size_t len, struct flag *f)
 	r = BRK_ERR_INVALID;
 	/* ended_by and end_reason: a flag removed before its end */
 	if (codec_unpack(o, "{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s?s, s?s}",
-	    "v", &ver, "user", &user, "severity", &sev, "reason", &reason,
-	    "by", &by, "at", &at, "until", &until, "ended_by", &ended_by,
-	    "end_reason", &end_reason) != 0 || ver != 1 ||
-	    (s = codec_enum(sev, severity_names)) < 0 ||
+		"v", &ver, "user", &user, "severity", &sev, "reason", &reason,
+		"by", &by, "at", &at, "until", &until, "ended_by", &ended_by,
+		"end_reason", &end_reason) != 0 ||
+	    ver != 1 || (s = codec_enum(sev, severity_names)) < 0 ||
 	    codec_str(f->user, sizeof(f->user), user) != 0 ||
 	    codec_str(f->reason, sizeof(f->reason), reason) != 0 ||
 	    codec_str(f->by, sizeof(f->by), by) != 0 ||
-	    (ended_by != NULL && codec_str(f->ended_by, sizeof(f->ended_by),
-	    ended_by) != 0) || (end_reason != NULL && codec_str(f->end_reason,
-	    sizeof(f->end_reason), end_reason) != 0))
+	    (ended_by != NULL &&
+		codec_str(f->ended_by, sizeof(f->ended_by), ended_by) != 0) ||
+	    (end_reason != NULL &&
+		codec_str(f->end_reason, sizeof(f->end_reason), end_reason) !=
+		    0))
 		goto out;
 	f->severity = s == 1 ? FLAG_BLOCK : FLAG_REVIEW;
 	f->at = at;
@@ -57,8 +59,7 @@ out:
 }
 
 int
-flags_get(struct store_txn *t, const char *user, int64_t now,
-    struct flag *out)
+flags_get(struct store_txn *t, const char *user, int64_t now, struct flag *out)
 {
 	struct store_val v;
 	int r;
@@ -68,13 +69,12 @@ flags_get(struct store_txn *t, const char *user, int64_t now,
 	if ((r = flag_decode(v.data, v.len, out)) != 0)
 		return r;
 	if (strcmp(out->user, user) != 0)
-		return BRK_ERR_INVALID;	/* filed under another user */
+		return BRK_ERR_INVALID; /* filed under another user */
 	return now < out->until ? 0 : BRK_ERR_NOTFOUND;
 }
 
 int
-flags_blocks(struct store_txn *t, const char *user, int64_t now,
-    bool *blocked)
+flags_blocks(struct store_txn *t, const char *user, int64_t now, bool *blocked)
 {
 	struct flag f;
 	int r;
@@ -99,10 +99,11 @@ flags_put(struct store_txn *t, const struct flag *f)
 	    f->user, "severity", flag_severity_name(f->severity), "reason",
 	    f->reason, "by", f->by, "at", (json_int_t)f->at, "until",
 	    (json_int_t)f->until);
-	if (o != NULL && f->ended_by[0] != '\0' && (json_object_set_new(o,
-	    "ended_by", json_string(f->ended_by)) != 0 ||
-	    json_object_set_new(o, "end_reason", json_string(
-	    f->end_reason)) != 0)) {
+	if (o != NULL && f->ended_by[0] != '\0' &&
+	    (json_object_set_new(o, "ended_by", json_string(f->ended_by)) !=
+		    0 ||
+		json_object_set_new(
+		    o, "end_reason", json_string(f->end_reason)) != 0)) {
 		json_decref(o);
 		return BRK_ERR_NOMEM;
 	}
@@ -130,12 +131,13 @@ flag_json(const struct flag *f, int64_t now)
 	time_rfc3339(f->at, at);
 	time_rfc3339(f->until, until);
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:s?, "
-	    "s:s?}", "user", f->user, "severity",
-	    flag_severity_name(f->severity), "reason", f->reason, "by", f->by,
-	    "at", at, "until", until, "left_s",
-	    (json_int_t)(f->until > now ? f->until - now : 0), "active",
-	    now < f->until, "ended_by", f->ended_by[0] ? f->ended_by : NULL,
-	    "end_reason", f->ended_by[0] ? f->end_reason : NULL);
+			 "s:s?}",
+	    "user", f->user, "severity", flag_severity_name(f->severity),
+	    "reason", f->reason, "by", f->by, "at", at, "until", until,
+	    "left_s", (json_int_t)(f->until > now ? f->until - now : 0),
+	    "active", now < f->until, "ended_by",
+	    f->ended_by[0] ? f->ended_by : NULL, "end_reason",
+	    f->ended_by[0] ? f->end_reason : NULL);
 }
 
 int
@@ -149,7 +151,7 @@ flags_list(struct store_txn *t, int64_t now, bool all, json_t *out)
 	if ((r = store_cursor_open(t, TBL_FLAGS, &c)) != 0)
 		return r;
 	for (rc = store_cursor_first(c, &k, &v); rc == 0;
-	    rc = store_cursor_next(c, &k, &v)) {
+	     rc = store_cursor_next(c, &k, &v)) {
 		if ((rc = flag_decode(v.data, v.len, &f)) != 0)
 			break;
 		if (!all && now >= f.until)
@@ -172,16 +174,18 @@ flags_change(struct store_txn *t, const struct actor *a, bool admin,
 	msg[0] = '\0';
 	if (remove) {
 		if ((r = flags_get(t, f->user, now, &cur)) != 0) {
-			snprintf(msg, REQ_MSG_LEN, r == BRK_ERR_NOTFOUND ?
-			    "%s is not flagged" : "the flag of %s cannot be "
-			    "read", f->user);
+			snprintf(msg, REQ_MSG_LEN,
+			    r == BRK_ERR_NOTFOUND ? "%s is not flagged" :
+						    "the flag of %s cannot be "
+						    "read",
+			    f->user);
 			return r;
 		}
 		/* kept, ended now, so that flag list --all shows it */
 		cur.until = now;
 		snprintf(cur.ended_by, sizeof(cur.ended_by), "%s", a->user);
-		snprintf(cur.end_reason, sizeof(cur.end_reason), "%s",
-		    f->reason);
+		snprintf(
+		    cur.end_reason, sizeof(cur.end_reason), "%s", f->reason);
 		if ((r = flags_put(t, &cur)) != 0)
 			return r;
 		*f = cur;
@@ -189,13 +193,16 @@ flags_change(struct store_txn *t, const struct actor *a, bool admin,
 		r = flags_get(t, f->user, now, &cur);
 		if (r != 0 && r != BRK_ERR_NOTFOUND && !admin) {
 			/* only a policy admin replaces what cannot be read */
-			snprintf(msg, REQ_MSG_LEN, "the flag of %s cannot be "
-			    "read", f->user);
+			snprintf(msg, REQ_MSG_LEN,
+			    "the flag of %s cannot be "
+			    "read",
+			    f->user);
 			return r;
 		}
 		if (!admin && r == 0 &&
 		    (f->severity < cur.severity || f->until < cur.until)) {
-			snprintf(msg, REQ_MSG_LEN, "%s is flagged %s until %lld: "
+			snprintf(msg, REQ_MSG_LEN,
+			    "%s is flagged %s until %lld: "
 			    "a flag is replaced only by one as severe that "
 			    "ends no sooner (policy admins may weaken it)",
 			    f->user, flag_severity_name(cur.severity),
@@ -206,11 +213,16 @@ flags_change(struct store_txn *t, const struct actor *a, bool admin,
 			return r;
 	}
 	d = flag_json(f, now);
-	r = audit_append(t, now, &(struct audit_event){
-	    .action = remove ? "flag.removed" : "flag.added",
-	    .actor = a->user, .caller = a->caller, .target = f->user,
-	    .user = f->user, .reason = remove ? f->end_reason : f->reason,
-	    .details = d }, NULL);
+	r = audit_append(t, now,
+	    &(struct audit_event){
+		.action = remove ? "flag.removed" : "flag.added",
+		.actor = a->user,
+		.caller = a->caller,
+		.target = f->user,
+		.user = f->user,
+		.reason = remove ? f->end_reason : f->reason,
+		.details = d },
+	    NULL);
 	json_decref(d);
 	return r;
 }

@@ -16,7 +16,10 @@
 #include "requests.h"
 #include "store.h"
 
-enum flag_severity { FLAG_REVIEW, FLAG_BLOCK };
+enum flag_severity {
+	FLAG_REVIEW,
+	FLAG_BLOCK
+};
 
 struct flag {
 	char user[65];
@@ -32,13 +35,13 @@ struct flag {
 
 /* The user's flag in force at now; BRK_ERR_NOTFOUND when none,
  * BRK_ERR_INVALID when the stored flag does not decode. */
-int flags_get(struct store_txn *t, const char *user, int64_t now,
-    struct flag *out);
+int
+flags_get(struct store_txn *t, const char *user, int64_t now, struct flag *out);
 
 /* *blocked: whether a block flag is in force on user.  An error (a flag
  * that does not decode) leaves *blocked false: the caller refuses. */
-int flags_blocks(struct store_txn *t, const char *user, int64_t now,
-    bool *blocked);
+int
+flags_blocks(struct store_txn *t, const char *user, int64_t now, bool *blocked);
 
 /* The stored form strictly (codec.h): BRK_ERR_INVALID on a missing or
  * extra key, a wrong type or an unknown severity. */

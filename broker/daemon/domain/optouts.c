@@ -22,12 +22,24 @@
 static const char serial_key[] = "optout_serial";
 
 const char *const optout_tags[] = {
-	"debugging", "false-positive", "incident", "sensitive-change",
-	"compliance-exception", "maintenance", "other", NULL,
+	"debugging",
+	"false-positive",
+	"incident",
+	"sensitive-change",
+	"compliance-exception",
+	"maintenance",
+	"other",
+	NULL,
 };
 
 static const char *const kind_names[] = {
-	"global", "resource", "label", "user", "group", "rule", "request",
+	"global",
+	"resource",
+	"label",
+	"user",
+	"group",
+	"rule",
+	"request",
 };
 
 void
@@ -57,8 +69,7 @@ label_part_valid(const char *s, size_t max)
 }
 
 int
-optout_parse_scope(const char *scope, struct optout *o,
-    struct brk_error *err)
+optout_parse_scope(const char *scope, struct optout *o, struct brk_error *err)
 {
 	const char *colon, *rest, *eq;
 	size_t klen, i;
@@ -82,20 +93,25 @@ optout_parse_scope(const char *scope, struct optout *o,
 	if (i == sizeof(kind_names) / sizeof(kind_names[0]))
 		goto bad;
 	if (*rest == '\0')
-		return brk_error_set(err, BRK_ERR_INVALID, "scope %.*s: the "
-		    "pattern is empty", (int)klen, scope);
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "scope %.*s: the "
+		    "pattern is empty",
+		    (int)klen, scope);
 	o->kind = (enum optout_kind)i;
 	snprintf(o->pattern, sizeof(o->pattern), "%s", rest);
 	switch (o->kind) {
 	case OPT_RESOURCE:
 		if (glob_validate(rest) != 0 || strchr(rest, ':') == NULL)
-			return brk_error_set(err, BRK_ERR_INVALID, "scope "
+			return brk_error_set(err, BRK_ERR_INVALID,
+			    "scope "
 			    "resource: \"%.64s\" is not a resource pattern "
-			    "like host:db-*", rest);
+			    "like host:db-*",
+			    rest);
 		return 0;
 	case OPT_LABEL:
 		if ((eq = strchr(rest, '=')) == NULL)
-			return brk_error_set(err, BRK_ERR_INVALID, "scope "
+			return brk_error_set(err, BRK_ERR_INVALID,
+			    "scope "
 			    "label: needs KEY=VALUE");
 		if ((size_t)(eq - rest) >= sizeof(o->label_key))
 			goto badlabel;
@@ -108,22 +124,29 @@ optout_parse_scope(const char *scope, struct optout *o,
 		return 0;
 	case OPT_USER:
 		if (!name_user_valid(rest))
-			return brk_error_set(err, BRK_ERR_INVALID, "scope user: "
-			    "\"%.64s\" is not a valid user name", rest);
+			return brk_error_set(err, BRK_ERR_INVALID,
+			    "scope user: "
+			    "\"%.64s\" is not a valid user name",
+			    rest);
 		return 0;
 	case OPT_GROUP:
 		if (!name_group_valid(rest))
-			return brk_error_set(err, BRK_ERR_INVALID, "scope "
-			    "group: \"%.64s\" is not a valid group name", rest);
+			return brk_error_set(err, BRK_ERR_INVALID,
+			    "scope "
+			    "group: \"%.64s\" is not a valid group name",
+			    rest);
 		return 0;
 	case OPT_RULE:
 		if (!name_id_valid(rest))
-			return brk_error_set(err, BRK_ERR_INVALID, "scope rule: "
-			    "\"%.64s\" is not a valid rule id", rest);
+			return brk_error_set(err, BRK_ERR_INVALID,
+			    "scope rule: "
+			    "\"%.64s\" is not a valid rule id",
+			    rest);
 		return 0;
 	case OPT_REQUEST:
 		if (req_id_parse(rest, &serial) != 0)
-			return brk_error_set(err, BRK_ERR_INVALID, "scope "
+			return brk_error_set(err, BRK_ERR_INVALID,
+			    "scope "
 			    "request: needs a request id like r42");
 		snprintf(o->pattern, sizeof(o->pattern), "r%llu",
 		    (unsigned long long)serial);
@@ -133,11 +156,14 @@ optout_parse_scope(const char *scope, struct optout *o,
 		goto bad;
 	}
 badlabel:
-	return brk_error_set(err, BRK_ERR_INVALID, "scope label: bad KEY=VALUE");
+	return brk_error_set(
+	    err, BRK_ERR_INVALID, "scope label: bad KEY=VALUE");
 bad:
-	return brk_error_set(err, BRK_ERR_INVALID, "unknown scope \"%.64s\": "
+	return brk_error_set(err, BRK_ERR_INVALID,
+	    "unknown scope \"%.64s\": "
 	    "use global, resource:PATTERN, label:KEY=VALUE, user:NAME, "
-	    "group:NAME, rule:ID or request:ID", scope);
+	    "group:NAME, rule:ID or request:ID",
+	    scope);
 }
 
 static int
@@ -149,15 +175,14 @@ encode_put(struct store_txn *t, const struct optout *o)
 	int r;
 
 	j = json_pack("{s:i, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I,"
-	    " s:I, s:b, s:I, s:I, s:s, s:s, s:s}", "v", 1, "id",
-	    (json_int_t)o->id, "scope", o->scope, "mode",
-	    o->mode == OPT_BLOCK ? "block" : "manual", "tag", o->tag,
-	    "reason", o->reason, "incident", o->incident, "by", o->by,
-	    "caller", o->caller, "at", (json_int_t)o->at, "until",
-	    (json_int_t)o->until, "freeze", o->freeze, "extends",
-	    (json_int_t)o->extends, "ended_at", (json_int_t)o->ended_at,
-	    "ended_by", o->ended_by, "end_kind", o->end_kind, "end_reason",
-	    o->end_reason);
+		      " s:I, s:b, s:I, s:I, s:s, s:s, s:s}",
+	    "v", 1, "id", (json_int_t)o->id, "scope", o->scope, "mode",
+	    o->mode == OPT_BLOCK ? "block" : "manual", "tag", o->tag, "reason",
+	    o->reason, "incident", o->incident, "by", o->by, "caller",
+	    o->caller, "at", (json_int_t)o->at, "until", (json_int_t)o->until,
+	    "freeze", o->freeze, "extends", (json_int_t)o->extends, "ended_at",
+	    (json_int_t)o->ended_at, "ended_by", o->ended_by, "end_kind",
+	    o->end_kind, "end_reason", o->end_reason);
 	if (j == NULL || (s = json_dumps(j, JSON_COMPACT)) == NULL) {
 		json_decref(j);
 		return BRK_ERR_NOMEM;
@@ -192,14 +217,16 @@ optout_decode(const void *data, size_t len, struct optout *o)
 	if ((r = codec_load(data, len, &j)) != 0)
 		goto out;
 	r = BRK_ERR_INVALID;
-	if (codec_unpack(j, "{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
-	    " s:I, s:I, s:b, s:I, s:I, s:s, s:s, s:s}", "v", &ver, "id", &id,
-	    "scope", &scope, "mode", &mode, "tag", &tag, "reason", &reason,
-	    "incident", &incident, "by", &by, "caller", &caller, "at", &at,
-	    "until", &until, "freeze", &freeze, "extends", &extends,
-	    "ended_at", &ended_at, "ended_by", &ended_by, "end_kind",
-	    &end_kind, "end_reason", &end_reason) != 0 || ver != 1 ||
-	    id <= 0 || extends < 0 || ended_at < 0)
+	if (codec_unpack(j,
+		"{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
+		" s:I, s:I, s:b, s:I, s:I, s:s, s:s, s:s}",
+		"v", &ver, "id", &id, "scope", &scope, "mode", &mode, "tag",
+		&tag, "reason", &reason, "incident", &incident, "by", &by,
+		"caller", &caller, "at", &at, "until", &until, "freeze",
+		&freeze, "extends", &extends, "ended_at", &ended_at, "ended_by",
+		&ended_by, "end_kind", &end_kind, "end_reason",
+		&end_reason) != 0 ||
+	    ver != 1 || id <= 0 || extends < 0 || ended_at < 0)
 		goto out;
 	if ((m = codec_enum(mode, mode_names)) < 0 ||
 	    codec_enum(end_kind, end_kinds) < 0 ||
@@ -245,8 +272,8 @@ optouts_create(struct store_txn *t, struct optout *o)
 	else if (r != BRK_ERR_NOTFOUND)
 		return r != 0 ? r : BRK_ERR_INTERNAL;
 	store_be64(key, id);
-	if ((r = store_put(t, TBL_META, serial_key, sizeof(serial_key) - 1,
-	    key, 8)) != 0)
+	if ((r = store_put(
+		 t, TBL_META, serial_key, sizeof(serial_key) - 1, key, 8)) != 0)
 		return r;
 	o->id = id;
 	if ((r = encode_put(t, o)) != 0)
@@ -265,7 +292,7 @@ optouts_load(struct store_txn *t, uint64_t id, struct optout *o)
 	if ((r = store_get(t, TBL_OPTOUTS, key, 8, &v)) != 0)
 		return r;
 	if ((r = optout_decode(v.data, v.len, o)) == 0 && o->id != id)
-		r = BRK_ERR_INVALID;	/* filed under another key */
+		r = BRK_ERR_INVALID; /* filed under another key */
 	return r;
 }
 
@@ -289,8 +316,7 @@ optouts_update(struct store_txn *t, const struct optout *o)
 }
 
 int
-optouts_expire(struct store_txn *t, const uint64_t *ids, size_t n,
-    int64_t now)
+optouts_expire(struct store_txn *t, const uint64_t *ids, size_t n, int64_t now)
 {
 	struct optout o;
 	char id[24];
@@ -309,10 +335,14 @@ optouts_expire(struct store_txn *t, const uint64_t *ids, size_t n,
 		optout_id(o.id, id);
 		d = optout_json(&o, now);
 		if ((r = optouts_end(t, &o)) == 0)
-			r = audit_append(t, now, &(struct audit_event){
-			    .action = o.freeze ? "freeze.expired" :
-			    "optout.expired", .actor = "brokerd",
-			    .caller = "brokerd", .target = id, .details = d },
+			r = audit_append(t, now,
+			    &(struct audit_event){ .action = o.freeze ?
+				    "freeze.expired" :
+				    "optout.expired",
+				.actor = "brokerd",
+				.caller = "brokerd",
+				.target = id,
+				.details = d },
 			    NULL);
 		json_decref(d);
 		if (r != 0)
@@ -338,7 +368,7 @@ optouts_live(struct store_txn *t, optout_fn fn, void *arg)
 	if ((r = store_cursor_open(t, TBL_OPTOUT_LIVE, &c)) != 0)
 		return r;
 	for (rc = store_cursor_first(c, &k, NULL); rc == 0;
-	    rc = store_cursor_next(c, &k, NULL)) {
+	     rc = store_cursor_next(c, &k, NULL)) {
 		/* an entry that cannot be read ends the walk with an error:
 		 * an opt-out skipped is a block that silently stops */
 		if (k.len != 8) {
@@ -347,7 +377,7 @@ optouts_live(struct store_txn *t, optout_fn fn, void *arg)
 		}
 		if ((rc = optouts_load(t, store_get_be64(k.data), &o)) != 0) {
 			if (rc == BRK_ERR_NOTFOUND)
-				rc = BRK_ERR_INVALID;	/* live, not stored */
+				rc = BRK_ERR_INVALID; /* live, not stored */
 			break;
 		}
 		if ((rc = fn(&o, arg)) != 0)
@@ -369,7 +399,7 @@ optouts_all(struct store_txn *t, optout_fn fn, void *arg)
 	if ((r = store_cursor_open(t, TBL_OPTOUTS, &c)) != 0)
 		return r;
 	for (rc = store_cursor_first(c, &k, &v); rc == 0;
-	    rc = store_cursor_next(c, &k, &v)) {
+	     rc = store_cursor_next(c, &k, &v)) {
 		if ((rc = optout_decode(v.data, v.len, &o)) != 0)
 			break;
 		if (k.len != 8 || o.id != store_get_be64(k.data)) {
@@ -396,8 +426,8 @@ optout_covers(const struct optout *o, const struct cover *cv)
 	case OPT_RESOURCE:
 		return glob_match(o->pattern, cv->resource);
 	case OPT_LABEL:
-		return policy_resource_label(cv->policy, cv->resource,
-		    o->label_key, o->label_value);
+		return policy_resource_label(
+		    cv->policy, cv->resource, o->label_key, o->label_value);
 	case OPT_USER:
 		return strcmp(o->pattern, cv->user) == 0;
 	case OPT_GROUP:
@@ -408,8 +438,8 @@ optout_covers(const struct optout *o, const struct cover *cv)
 	case OPT_RULE:
 		return cv->rules != NULL && strlist_has(cv->rules, o->pattern);
 	case OPT_REQUEST:
-		snprintf(rid, sizeof(rid), "r%llu",
-		    (unsigned long long)cv->serial);
+		snprintf(
+		    rid, sizeof(rid), "r%llu", (unsigned long long)cv->serial);
 		return cv->serial != 0 && strcmp(o->pattern, rid) == 0;
 	}
 	return false;
@@ -438,11 +468,12 @@ optouts_hits(struct store_txn *t, uint64_t id, json_t *out)
 	if ((r = store_cursor_open(t, TBL_OPTOUT_HITS, &c)) != 0)
 		return r;
 	for (rc = store_cursor_seek(c, prefix, 8, &k, NULL); rc == 0;
-	    rc = store_cursor_next(c, &k, NULL)) {
+	     rc = store_cursor_next(c, &k, NULL)) {
 		if (k.len != 16 || memcmp(k.data, prefix, 8) != 0)
 			break;
-		snprintf(rid, sizeof(rid), "r%llu", (unsigned long long)
-		    store_get_be64((const uint8_t *)k.data + 8));
+		snprintf(rid, sizeof(rid), "r%llu",
+		    (unsigned long long)store_get_be64(
+			(const uint8_t *)k.data + 8));
 		json_array_append_new(out, json_string(rid));
 	}
 	r = rc == 0 || rc == BRK_ERR_NOTFOUND ? 0 : rc;
@@ -454,26 +485,26 @@ json_t *
 optout_json(const struct optout *o, int64_t now)
 {
 	char id[24], ext[24];
-	int64_t end = o->ended_at != 0 && o->ended_at < o->until ?
-	    o->ended_at : o->until;
+	int64_t end = o->ended_at != 0 && o->ended_at < o->until ? o->ended_at :
+								   o->until;
 
 	optout_id(o->id, id);
 	optout_id(o->extends, ext);
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s, s:s, s:o, s:o,"
-	    " s:I, s:b, s:b, s:o, s:o, s:s?, s:s?, s:s?, s:I}",
+			 " s:I, s:b, s:b, s:o, s:o, s:s?, s:s?, s:s?, s:I}",
 	    "id", id, "scope", o->scope, "mode",
-	    o->mode == OPT_BLOCK ? "block" : "manual", "tag", o->tag,
-	    "reason", o->reason, "incident", o->incident[0] ? o->incident :
-	    NULL, "by", o->by, "caller", o->caller, "at", time_json(o->at),
-	    "until", time_json(o->until), "left_s",
-	    (json_int_t)(optout_active(o, now) ? o->until - now : 0),
-	    "active", optout_active(o, now), "freeze", o->freeze,
-	    "ended_at", time_json(o->ended_at != 0 ? o->ended_at :
-	    now >= o->until ? o->until : 0),
-	    "extends", o->extends ? json_string(ext) : json_null(),
-	    "ended_by", o->ended_by[0] ? o->ended_by : NULL,
-	    "end_kind", o->end_kind[0] ? o->end_kind : (now >= o->until ?
-	    "expired" : NULL),
-	    "end_reason", o->end_reason[0] ? o->end_reason : NULL,
-	    "duration_s", (json_int_t)(end - o->at));
+	    o->mode == OPT_BLOCK ? "block" : "manual", "tag", o->tag, "reason",
+	    o->reason, "incident", o->incident[0] ? o->incident : NULL, "by",
+	    o->by, "caller", o->caller, "at", time_json(o->at), "until",
+	    time_json(o->until), "left_s",
+	    (json_int_t)(optout_active(o, now) ? o->until - now : 0), "active",
+	    optout_active(o, now), "freeze", o->freeze, "ended_at",
+	    time_json(o->ended_at != 0 ? o->ended_at :
+		    now >= o->until    ? o->until :
+					 0),
+	    "extends", o->extends ? json_string(ext) : json_null(), "ended_by",
+	    o->ended_by[0] ? o->ended_by : NULL, "end_kind",
+	    o->end_kind[0] ? o->end_kind : (now >= o->until ? "expired" : NULL),
+	    "end_reason", o->end_reason[0] ? o->end_reason : NULL, "duration_s",
+	    (json_int_t)(end - o->at));
 }

@@ -19,17 +19,25 @@
 #include "store.h"
 
 enum optout_kind {
-	OPT_GLOBAL, OPT_RESOURCE, OPT_LABEL, OPT_USER, OPT_GROUP, OPT_RULE,
+	OPT_GLOBAL,
+	OPT_RESOURCE,
+	OPT_LABEL,
+	OPT_USER,
+	OPT_GROUP,
+	OPT_RULE,
 	OPT_REQUEST
 };
-enum optout_mode { OPT_MANUAL, OPT_BLOCK };
+enum optout_mode {
+	OPT_MANUAL,
+	OPT_BLOCK
+};
 
 struct optout {
 	uint64_t id;
 	enum optout_kind kind;
 	enum optout_mode mode;
-	char scope[320];	/* as given: "resource:host:db-*" */
-	char pattern[256];	/* after the kind: "host:db-*" */
+	char scope[320];   /* as given: "resource:host:db-*" */
+	char pattern[256]; /* after the kind: "host:db-*" */
 	char label_key[128], label_value[256];
 	char tag[32];
 	char reason[4097];
@@ -37,10 +45,10 @@ struct optout {
 	char by[65], caller[65];
 	int64_t at, until;
 	bool freeze;
-	uint64_t extends;	/* the opt-out this one renews, or 0 */
-	int64_t ended_at;	/* 0 while in force or until expiry */
+	uint64_t extends; /* the opt-out this one renews, or 0 */
+	int64_t ended_at; /* 0 while in force or until expiry */
 	char ended_by[65];
-	char end_kind[16];	/* "removed", "expired", "" */
+	char end_kind[16]; /* "removed", "expired", "" */
 	char end_reason[4097];
 };
 
@@ -48,8 +56,8 @@ struct optout {
 extern const char *const optout_tags[];
 
 /* Parse SCOPE into o->kind/pattern/label; BRK_ERR_INVALID with err. */
-int optout_parse_scope(const char *scope, struct optout *o,
-    struct brk_error *err);
+int
+optout_parse_scope(const char *scope, struct optout *o, struct brk_error *err);
 
 /* "o12" */
 void optout_id(uint64_t id, char buf[24]);
@@ -72,8 +80,8 @@ int optouts_update(struct store_txn *t, const struct optout *o);
 /* Record the expiry of ids[0..n) that are live and past their end at now
  * (each stored ended, with its audit record); others, and any that does
  * not decode, are left alone. */
-int optouts_expire(struct store_txn *t, const uint64_t *ids, size_t n,
-    int64_t now);
+int
+optouts_expire(struct store_txn *t, const uint64_t *ids, size_t n, int64_t now);
 
 /* Whether o is in force at now. */
 bool optout_active(const struct optout *o, int64_t now);
@@ -89,13 +97,13 @@ int optouts_all(struct store_txn *t, optout_fn fn, void *arg);
 
 /* What an opt-out may cover. */
 struct cover {
-	const struct policy *policy;	/* for labels */
+	const struct policy *policy; /* for labels */
 	const char *user;
 	const char *const *groups;
 	size_t ngroups;
 	const char *resource;
-	const char *rules;		/* comma-separated matched rule ids */
-	uint64_t serial;		/* the request, 0 before it has one */
+	const char *rules; /* comma-separated matched rule ids */
+	uint64_t serial;   /* the request, 0 before it has one */
 };
 bool optout_covers(const struct optout *o, const struct cover *cv);
 

@@ -53,9 +53,10 @@ policy_record_decode(const void *data, size_t len, json_t **out)
 		goto out;
 	r = BRK_ERR_INVALID;
 	if (codec_unpack(o, "{s:I, s:I, s:I, s:s, s:s, s:o, s:s, s:s, s:s}",
-	    "v", &ver, "version", &version, "loaded_at", &at, "loaded_by", &by,
-	    "caller", &caller, "reason", &reason, "source", &source, "sha256",
-	    &sha, "text", &text) != 0 || ver != 1 || version <= 0 ||
+		"v", &ver, "version", &version, "loaded_at", &at, "loaded_by",
+		&by, "caller", &caller, "reason", &reason, "source", &source,
+		"sha256", &sha, "text", &text) != 0 ||
+	    ver != 1 || version <= 0 ||
 	    (!json_is_null(reason) && !json_is_string(reason)) ||
 	    codec_enum(source, source_names) < 0 || strlen(sha) != 64)
 		goto out;
@@ -83,7 +84,7 @@ record_load(struct store_txn *t, uint64_t version, json_t **out)
 		return r;
 	if ((uint64_t)json_integer_value(json_object_get(*out, "version")) !=
 	    version) {
-		json_decref(*out);	/* filed under another version */
+		json_decref(*out); /* filed under another version */
 		*out = NULL;
 		return BRK_ERR_INVALID;
 	}
@@ -120,8 +121,7 @@ policy_put(struct brokerd *d, struct policy_ref *ref)
 }
 
 static int
-install(struct brokerd *d, struct policy *p, uint64_t version,
-    const char *sha)
+install(struct brokerd *d, struct policy *p, uint64_t version, const char *sha)
 {
 	struct policy_ref *ref, *old;
 
@@ -168,11 +168,11 @@ apply_load(struct store_txn *t, void *arg)
 		op->version = store_get_be64(v.data) + 1;
 	else if (r != BRK_ERR_NOTFOUND)
 		return r != 0 ? r : BRK_ERR_INTERNAL;
-	rec = json_pack("{s:i, s:I, s:I, s:s, s:s, s:s?, s:s, s:s, s:s%}",
-	    "v", 1, "version", (json_int_t)op->version,
-	    "loaded_at", (json_int_t)op->now, "loaded_by", op->actor,
-	    "caller", op->caller, "reason", op->reason, "source", op->source,
-	    "sha256", op->sha, "text", op->text, op->len);
+	rec = json_pack("{s:i, s:I, s:I, s:s, s:s, s:s?, s:s, s:s, s:s%}", "v",
+	    1, "version", (json_int_t)op->version, "loaded_at",
+	    (json_int_t)op->now, "loaded_by", op->actor, "caller", op->caller,
+	    "reason", op->reason, "source", op->source, "sha256", op->sha,
+	    "text", op->text, op->len);
 	if (rec == NULL || (s = json_dumps(rec, JSON_COMPACT)) == NULL) {
 		json_decref(rec);
 		return BRK_ERR_NOMEM;
@@ -181,20 +181,26 @@ apply_load(struct store_txn *t, void *arg)
 	store_be64(key, op->version);
 	r = store_put(t, TBL_POLICIES, key, 8, s, strlen(s));
 	free(s);
-	if (r != 0 || (r = store_put(t, TBL_META, version_key,
-	    sizeof(version_key) - 1, key, 8)) != 0)
+	if (r != 0 ||
+	    (r = store_put(t, TBL_META, version_key, sizeof(version_key) - 1,
+		 key, 8)) != 0)
 		return r;
-	if (strcmp(op->source, "file") == 0 && (r = store_put(t, TBL_META,
-	    file_sha_key, sizeof(file_sha_key) - 1, op->sha, 64)) != 0)
+	if (strcmp(op->source, "file") == 0 &&
+	    (r = store_put(t, TBL_META, file_sha_key, sizeof(file_sha_key) - 1,
+		 op->sha, 64)) != 0)
 		return r;
-	snprintf(vid, sizeof(vid), "policy-v%llu",
-	    (unsigned long long)op->version);
+	snprintf(
+	    vid, sizeof(vid), "policy-v%llu", (unsigned long long)op->version);
 	details = json_pack("{s:I, s:s, s:s}", "version",
 	    (json_int_t)op->version, "sha256", op->sha, "source", op->source);
-	r = audit_append(t, op->now, &(struct audit_event){
-	    .action = "policy.loaded", .actor = op->actor,
-	    .caller = op->caller, .target = vid, .reason = op->reason,
-	    .details = details }, NULL);
+	r = audit_append(t, op->now,
+	    &(struct audit_event){ .action = "policy.loaded",
+		.actor = op->actor,
+		.caller = op->caller,
+		.target = vid,
+		.reason = op->reason,
+		.details = details },
+	    NULL);
 	json_decref(details);
 	return r;
 }
@@ -214,13 +220,18 @@ policystate_load(struct brokerd *d, const char *text, size_t len,
 		return brk_error_set(err, r, "%s%s%d: %s", perr->path,
 		    perr->path[0] ? ": line " : "line ", perr->line, perr->msg);
 	sha256_hex(text, len, sha);
-	op = (struct load_op){ .text = text, .len = len, .sha = sha,
-		.actor = actor, .caller = caller, .reason = reason,
-		.source = source, .now = time_now() };
+	op = (struct load_op){ .text = text,
+		.len = len,
+		.sha = sha,
+		.actor = actor,
+		.caller = caller,
+		.reason = reason,
+		.source = source,
+		.now = time_now() };
 	if ((r = writer_run(d->writer, apply_load, &op)) != 0) {
 		policy_free(p);
-		return brk_error_set(err, r, "cannot store the policy: %s",
-		    brk_strerror(r));
+		return brk_error_set(
+		    err, r, "cannot store the policy: %s", brk_strerror(r));
 	}
 	if (version != NULL)
 		*version = op.version;
@@ -242,13 +253,14 @@ current_stored(struct brokerd *d, char **text, size_t *len, uint64_t *ver,
 	file_sha[0] = '\0';
 	if ((r = store_begin(d->store, false, &t)) != 0)
 		return r;
-	if (store_get(t, TBL_META, file_sha_key, sizeof(file_sha_key) - 1,
-	    &v) == 0 && v.len == 64) {
+	if (store_get(
+		t, TBL_META, file_sha_key, sizeof(file_sha_key) - 1, &v) == 0 &&
+	    v.len == 64) {
 		memcpy(file_sha, v.data, 64);
 		file_sha[64] = '\0';
 	}
-	if ((r = store_get(t, TBL_META, version_key, sizeof(version_key) - 1,
-	    &v)) != 0)
+	if ((r = store_get(
+		 t, TBL_META, version_key, sizeof(version_key) - 1, &v)) != 0)
 		goto out;
 	r = BRK_ERR_INVALID;
 	if (v.len != 8)
@@ -256,13 +268,13 @@ current_stored(struct brokerd *d, char **text, size_t *len, uint64_t *ver,
 	*ver = store_get_be64(v.data);
 	if ((r = record_load(t, *ver, &rec)) != 0) {
 		if (r == BRK_ERR_NOTFOUND)
-			r = BRK_ERR_INVALID;	/* a version, not stored */
+			r = BRK_ERR_INVALID; /* a version, not stored */
 		goto out;
 	}
 	s = json_string_value(json_object_get(rec, "text"));
 	*len = json_string_length(json_object_get(rec, "text"));
-	snprintf(sha, 65, "%s", json_string_value(json_object_get(rec,
-	    "sha256")));
+	snprintf(
+	    sha, 65, "%s", json_string_value(json_object_get(rec, "sha256")));
 	if ((*text = malloc(*len + 1)) == NULL) {
 		r = BRK_ERR_NOMEM;
 		goto out;
@@ -280,8 +292,8 @@ out:
  * from, else the newest stored version.
  */
 static int
-load_from_file_if_changed(struct brokerd *d, bool at_boot,
-    struct brk_error *err)
+load_from_file_if_changed(
+    struct brokerd *d, bool at_boot, struct brk_error *err)
 {
 	char *file = NULL, *stored = NULL, sha[65], ssha[65], fsha[65];
 	struct policy_error perr;
@@ -297,8 +309,8 @@ load_from_file_if_changed(struct brokerd *d, bool at_boot,
 		goto out;
 	}
 	if (d->cfg->policy != NULL) {
-		r = file_read_all(d->cfg->policy, POLICY_MAX_BYTES, 0, &file,
-		    &flen, err);
+		r = file_read_all(
+		    d->cfg->policy, POLICY_MAX_BYTES, 0, &file, &flen, err);
 		if (r != 0 && (at_boot || have != 0))
 			goto out;
 		if (r == 0) {
@@ -309,8 +321,8 @@ load_from_file_if_changed(struct brokerd *d, bool at_boot,
 				    &perr, err);
 				if (r != 0 && err != NULL) {
 					/* err->msg is both source and target */
-					snprintf(why, sizeof(why), "%s",
-					    err->msg);
+					snprintf(
+					    why, sizeof(why), "%s", err->msg);
 					brk_error_set(err, r, "policy %s: %s",
 					    d->cfg->policy, why);
 				}
@@ -322,7 +334,8 @@ load_from_file_if_changed(struct brokerd *d, bool at_boot,
 	if (!at_boot)
 		goto out;
 	if (have != 0) {
-		r = brk_error_set(err, BRK_ERR_NOTFOUND, "no policy: set "
+		r = brk_error_set(err, BRK_ERR_NOTFOUND,
+		    "no policy: set "
 		    "\"policy\" in the config");
 		goto out;
 	}
@@ -354,8 +367,8 @@ policystate_reload(struct brokerd *d)
 }
 
 json_t *
-policystate_version(struct brokerd *d, struct store_txn *t, uint64_t version,
-    bool with_text)
+policystate_version(
+    struct brokerd *d, struct store_txn *t, uint64_t version, bool with_text)
 {
 	char ts[TIMEFMT_LEN];
 	json_t *rec = NULL;

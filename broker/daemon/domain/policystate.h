@@ -28,8 +28,8 @@ int policystate_load(struct brokerd *d, const char *text, size_t len,
 
 /* The stored version record (without its text when !with_text); NULL when
  * it is not stored or does not decode (policy_record_decode). */
-json_t *policystate_version(struct brokerd *d, struct store_txn *t,
-    uint64_t version, bool with_text);
+json_t *policystate_version(
+    struct brokerd *d, struct store_txn *t, uint64_t version, bool with_text);
 
 /* One stored version record strictly (codec.h): a missing or extra key, a
  * wrong type or an unknown source is BRK_ERR_INVALID.  *out: NULL on entry,

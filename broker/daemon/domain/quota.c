@@ -36,7 +36,7 @@ count_recent(uint64_t serial, void *arg)
 	if ((rc = reqstore_load(c->t, serial, &r)) != 0)
 		return rc;
 	if (r.created_at <= c->since)
-		return 1;	/* newest first: the rest are older */
+		return 1; /* newest first: the rest are older */
 	if (!c->break_glass_only || r.break_glass)
 		c->n++;
 	return c->n >= c->max ? 1 : 0;
@@ -46,8 +46,11 @@ int
 quota_recent(struct store_txn *t, const char *user, int64_t since,
     bool break_glass_only, int max, int *n)
 {
-	struct counter c = { .t = t, .user = user, .since = since,
-	    .break_glass_only = break_glass_only, .max = max };
+	struct counter c = { .t = t,
+		.user = user,
+		.since = since,
+		.break_glass_only = break_glass_only,
+		.max = max };
 	int r;
 
 	*n = 0;
@@ -74,8 +77,8 @@ count_pending(uint64_t serial, void *arg)
 }
 
 int
-quota_pending(struct store_txn *t, const char *user, int64_t now, int max,
-    int *n)
+quota_pending(
+    struct store_txn *t, const char *user, int64_t now, int max, int *n)
 {
 	struct counter c = { .t = t, .user = user, .now = now, .max = max };
 	int r;
@@ -113,8 +116,8 @@ nth_newest(uint64_t serial, void *arg)
 }
 
 int
-quota_rate(struct store_txn *t, const char *user, int64_t now, int limit,
-    bool *over)
+quota_rate(
+    struct store_txn *t, const char *user, int64_t now, int limit, bool *over)
 {
 	struct nth x = { .t = t, .want = limit, .since = now - 60 };
 	struct store_val v;
@@ -130,7 +133,7 @@ quota_rate(struct store_txn *t, const char *user, int64_t now, int limit,
 		return BRK_ERR_INVALID;
 	if ((r = store_get(t, TBL_META, key, (size_t)klen, &v)) == 0) {
 		if (v.len != sizeof(val))
-			return BRK_ERR_INVALID;	/* not ours: refuse */
+			return BRK_ERR_INVALID; /* not ours: refuse */
 		memcpy(val, v.data, sizeof(val));
 		was = store_get_be64(val);
 		cur = (uint32_t)(store_get_be64(val + 8) >> 32);
@@ -147,12 +150,12 @@ quota_rate(struct store_txn *t, const char *user, int64_t now, int limit,
 		if ((r = reqstore_by_user(t, user, true, nth_newest, &x)) != 0)
 			return r;
 		if (x.seen >= limit && x.inside)
-			return 0;	/* over: counted nothing */
+			return 0; /* over: counted nothing */
 	}
 	store_be64(val, bucket);
 	store_be64(val + 8, ((uint64_t)(cur + 1) << 32) | prev);
-	if ((r = store_put(t, TBL_META, key, (size_t)klen, val,
-	    sizeof(val))) != 0)
+	if ((r = store_put(t, TBL_META, key, (size_t)klen, val, sizeof(val))) !=
+	    0)
 		return r;
 	*over = false;
 	return 0;

@@ -23,8 +23,8 @@
  * request looked at, so the cost is O(1) well under the limit.  Store
  * errors are returned (the caller refuses).
  */
-int quota_rate(struct store_txn *t, const char *user, int64_t now,
-    int limit, bool *over);
+int quota_rate(
+    struct store_txn *t, const char *user, int64_t now, int limit, bool *over);
 
 /*
  * How many of user's requests were created after since (every state,
@@ -37,7 +37,7 @@ int quota_recent(struct store_txn *t, const char *user, int64_t since,
     bool break_glass_only, int max, int *n);
 
 /* How many of user's requests are pending at now, counting up to max. */
-int quota_pending(struct store_txn *t, const char *user, int64_t now,
-    int max, int *n);
+int quota_pending(
+    struct store_txn *t, const char *user, int64_t now, int max, int *n);
 
 #endif

@@ -38,7 +38,10 @@
 #include "strlist.h"
 
 /* A condition on a row besides its states. */
-enum guard { G_NONE, G_BEFORE_START };
+enum guard {
+	G_NONE,
+	G_BEFORE_START
+};
 
 /*
  * The allowed moves, and nothing else: a (from, to, action) not listed is
@@ -70,8 +73,8 @@ static const struct transition {
 };
 
 const char *
-requests_allowed(enum req_state from, enum req_state to,
-    enum req_action action, const struct request *r, int64_t now)
+requests_allowed(enum req_state from, enum req_state to, enum req_action action,
+    const struct request *r, int64_t now)
 {
 	const struct transition *tr;
 	size_t i;
@@ -93,8 +96,10 @@ requests_allowed(enum req_state from, enum req_state to,
 static enum req_state
 target_of(enum req_action action)
 {
-	return action == RA_CANCEL ? ST_CANCELLED : action == RA_REVOKE ?
-	    ST_REVOKED : action == RA_DENY ? ST_DENIED : ST__COUNT;
+	return action == RA_CANCEL ? ST_CANCELLED :
+	    action == RA_REVOKE	   ? ST_REVOKED :
+	    action == RA_DENY	   ? ST_DENIED :
+				     ST__COUNT;
 }
 
 int
@@ -108,9 +113,8 @@ requests_audit(struct store_txn *t, const struct actor *a,
 
 	req_id(rec->serial, id);
 	details = json_pack("{s:s, s:s, s:s, s:I, s:s}", "state",
-	    req_state_name(rec->state), "role", rec->role, "rules",
-	    rec->rules, "ttl", (json_int_t)rec->ttl, "decision",
-	    rec->decision);
+	    req_state_name(rec->state), "role", rec->role, "rules", rec->rules,
+	    "ttl", (json_int_t)rec->ttl, "decision", rec->decision);
 	if (details == NULL)
 		return BRK_ERR_NOMEM;
 	if (extra != NULL && json_object_update(details, extra) != 0) {
@@ -118,17 +122,24 @@ requests_audit(struct store_txn *t, const struct actor *a,
 		return BRK_ERR_NOMEM;
 	}
 	/* who may decide it, for the record and for notifications */
-	if (rec->state == ST_PENDING && json_object_set_new(details,
-	    "approvers", json_pack("{s:s, s:s, s:i, s:i}", "groups",
-	    rec->approver_groups, "users", rec->approver_users, "quorum",
-	    rec->quorum, "approvals", rec->approvals)) != 0) {
+	if (rec->state == ST_PENDING &&
+	    json_object_set_new(details, "approvers",
+		json_pack("{s:s, s:s, s:i, s:i}", "groups",
+		    rec->approver_groups, "users", rec->approver_users,
+		    "quorum", rec->quorum, "approvals", rec->approvals)) != 0) {
 		json_decref(details);
 		return BRK_ERR_NOMEM;
 	}
-	r = audit_append(t, now, &(struct audit_event){
-	    .action = action, .actor = a->user, .caller = a->caller,
-	    .target = id, .user = rec->user, .resource = rec->resource,
-	    .reason = reason, .details = details }, NULL);
+	r = audit_append(t, now,
+	    &(struct audit_event){ .action = action,
+		.actor = a->user,
+		.caller = a->caller,
+		.target = id,
+		.user = rec->user,
+		.resource = rec->resource,
+		.reason = reason,
+		.details = details },
+	    NULL);
 	json_decref(details);
 	return r;
 }
@@ -145,12 +156,13 @@ static void
 hold_break_glass(const struct create_in *in, struct request *rec,
     const struct escalation *esc, int64_t now)
 {
-	const char *cause = esc->flag_review ? "a review flag" :
+	const char *cause = esc->flag_review		? "a review flag" :
 	    esc->freeze_manual && !in->bg.during_freeze ? "a freeze" :
-	    esc->optout_manual && !in->bg.during_optout ? "an opt-out" : NULL;
+	    esc->optout_manual && !in->bg.during_optout ? "an opt-out" :
+							  NULL;
 
 	if (cause == NULL)
-		return;		/* the rule lets break-glass through these */
+		return; /* the rule lets break-glass through these */
 	rec->state = ST_PENDING;
 	rec->break_glass = rec->automatic = false;
 	rec->decided_at = rec->starts_at = 0;
@@ -159,8 +171,10 @@ hold_break_glass(const struct create_in *in, struct request *rec,
 	rec->require_reason = in->bg.require_reason;
 	rec->require_ticket = in->bg.require_ticket;
 	rec->expires_at = now + policy_limits(in->policy)->pending_ttl;
-	snprintf(rec->decision, sizeof(rec->decision), "break-glass held for "
-	    "approval by %s: %.400s", cause, esc->why);
+	snprintf(rec->decision, sizeof(rec->decision),
+	    "break-glass held for "
+	    "approval by %s: %.400s",
+	    cause, esc->why);
 }
 
 /* Route an automatic grant to people (manual) or deny it (block) when an
@@ -174,9 +188,12 @@ escalation(struct store_txn *t, const struct actor *a,
 	const char *const *g = NULL, *const *u = NULL;
 	size_t ng = 0, nu = 0;
 	struct cover cv = {
-		.policy = p, .user = rec->user,
-		.groups = ident_groups(a->who), .ngroups = a->who->ngroups,
-		.resource = rec->resource, .rules = rec->rules,
+		.policy = p,
+		.user = rec->user,
+		.groups = ident_groups(a->who),
+		.ngroups = a->who->ngroups,
+		.resource = rec->resource,
+		.rules = rec->rules,
 	};
 	int r;
 
@@ -194,16 +211,21 @@ escalation(struct store_txn *t, const struct actor *a,
 		rec->break_glass = rec->automatic = rec->clamped = false;
 		rec->decided_at = now;
 		rec->starts_at = rec->expires_at = 0;
-		snprintf(rec->decision, sizeof(rec->decision), "blocked by "
-		    "%.480s", e->why);
-	} else if (e->level == ESC_MANUAL && (rec->state == ST_ACTIVE ||
-	    rec->state == ST_SCHEDULED) && rec->automatic) {
+		snprintf(rec->decision, sizeof(rec->decision),
+		    "blocked by "
+		    "%.480s",
+		    e->why);
+	} else if (e->level == ESC_MANUAL &&
+	    (rec->state == ST_ACTIVE || rec->state == ST_SCHEDULED) &&
+	    rec->automatic) {
 		policy_role_members(p, ROLE_OPTOUT_APPROVERS, &g, &ng, &u, &nu);
-		if (ng + nu == 0) {	/* nobody may approve: fail closed */
+		if (ng + nu == 0) { /* nobody may approve: fail closed */
 			rec->state = ST_DENIED;
 			rec->automatic = rec->clamped = false;
-			snprintf(rec->decision, sizeof(rec->decision), "%.400s; "
-			    "the policy names no optout_approvers", e->why);
+			snprintf(rec->decision, sizeof(rec->decision),
+			    "%.400s; "
+			    "the policy names no optout_approvers",
+			    e->why);
 			return 0;
 		}
 		rec->state = ST_PENDING;
@@ -211,12 +233,14 @@ escalation(struct store_txn *t, const struct actor *a,
 		rec->decided_at = rec->starts_at = 0;
 		rec->expires_at = now + policy_limits(p)->pending_ttl;
 		rec->quorum = policy_optout_quorum(p);
-		strlist_join(rec->approver_groups, sizeof(rec->approver_groups),
-		    g, ng);
-		strlist_join(rec->approver_users, sizeof(rec->approver_users), u,
-		    nu);
-		snprintf(rec->decision, sizeof(rec->decision), "taken out of "
-		    "automation by %.440s", e->why);
+		strlist_join(
+		    rec->approver_groups, sizeof(rec->approver_groups), g, ng);
+		strlist_join(
+		    rec->approver_users, sizeof(rec->approver_users), u, nu);
+		snprintf(rec->decision, sizeof(rec->decision),
+		    "taken out of "
+		    "automation by %.440s",
+		    e->why);
 	}
 	return 0;
 }
@@ -238,9 +262,11 @@ check_rate(struct store_txn *t, const struct create_in *in,
 		return r;
 	if (!over)
 		return 0;
-	snprintf(msg, REQ_MSG_LEN, "rate limit: %s made %d requests in the "
+	snprintf(msg, REQ_MSG_LEN,
+	    "rate limit: %s made %d requests in the "
 	    "last minute, the most limits.requests_per_minute allows; try "
-	    "again in a minute", rec->user, lim);
+	    "again in a minute",
+	    rec->user, lim);
 	return BRK_ERR_DENIED;
 }
 
@@ -258,22 +284,25 @@ check_caps(struct store_txn *t, const struct create_in *in,
 
 	if (rec->state == ST_ACTIVE && rec->break_glass) {
 		if ((r = quota_recent(t, rec->user, now - 86400, true,
-		    lim->break_glass_per_day, &n)) != 0)
+			 lim->break_glass_per_day, &n)) != 0)
 			return r;
 		if (n >= lim->break_glass_per_day) {
-			snprintf(msg, REQ_MSG_LEN, "break-glass limit: %s used "
+			snprintf(msg, REQ_MSG_LEN,
+			    "break-glass limit: %s used "
 			    "break-glass %d times in the last 24 hours, the "
 			    "most limits.break_glass_per_day allows; ask for "
-			    "approval instead", rec->user, n);
+			    "approval instead",
+			    rec->user, n);
 			return BRK_ERR_DENIED;
 		}
 	}
 	if (rec->state == ST_PENDING) {
-		if ((r = quota_pending(t, rec->user, now,
-		    lim->pending_per_user, &n)) != 0)
+		if ((r = quota_pending(
+			 t, rec->user, now, lim->pending_per_user, &n)) != 0)
 			return r;
 		if (n >= lim->pending_per_user) {
-			snprintf(msg, REQ_MSG_LEN, "pending limit: %s has %d "
+			snprintf(msg, REQ_MSG_LEN,
+			    "pending limit: %s has %d "
 			    "pending requests, the most limits.pending_per_user "
 			    "allows; cancel one or wait for a decision",
 			    rec->user, n);
@@ -298,7 +327,7 @@ find_repeat(struct store_txn *t, const struct create_in *in,
 	/* a pending request answers only what would wait anyway: one that
 	 * policy now grants at once (or break-glass) is not held back */
 	if ((r = dup_find(t, rec, now, policy_limits(in->policy)->pending_ttl,
-	    rec->state != ST_PENDING, &dup)) != 0)
+		 rec->state != ST_PENDING, &dup)) != 0)
 		return r;
 	*rec = dup;
 	return 0;
@@ -323,11 +352,11 @@ requests_create(struct store_txn *t, const struct actor *a,
 		*duplicate = true;
 		return 0;
 	}
-	if (r != BRK_ERR_NOTFOUND || (r = check_caps(t, in, rec, now,
-	    msg)) != 0)
+	if (r != BRK_ERR_NOTFOUND ||
+	    (r = check_caps(t, in, rec, now, msg)) != 0)
 		return r;
-	if ((action = requests_allowed(REQ_NEW, rec->state, RA_CREATE, rec,
-	    now)) == NULL)
+	if ((action = requests_allowed(
+		 REQ_NEW, rec->state, RA_CREATE, rec, now)) == NULL)
 		return BRK_ERR_STATE;
 	if ((r = reqstore_create(t, rec)) != 0)
 		return r;
@@ -337,15 +366,15 @@ requests_create(struct store_txn *t, const struct actor *a,
 			return r;
 	if (rec->break_glass && (r = reviews_open(t, rec, now)) != 0)
 		return r;
-	return requests_audit(t, a, rec, rec->break_glass ?
-	    "breakglass.used" : action, rec->reason[0] ? rec->reason : NULL,
-	    NULL, now);
+	return requests_audit(t, a, rec,
+	    rec->break_glass ? "breakglass.used" : action,
+	    rec->reason[0] ? rec->reason : NULL, NULL, now);
 }
 
 int
-requests_transition(struct store_txn *t, const struct actor *a,
-    uint64_t serial, enum req_action action, const char *reason,
-    int64_t now, struct request *out, char msg[REQ_MSG_LEN])
+requests_transition(struct store_txn *t, const struct actor *a, uint64_t serial,
+    enum req_action action, const char *reason, int64_t now,
+    struct request *out, char msg[REQ_MSG_LEN])
 {
 	enum req_state to = target_of(action);
 	const char *audit;
@@ -373,11 +402,14 @@ requests_transition(struct store_txn *t, const struct actor *a,
 	audit = requests_allowed(old.state, to, action, &old, now);
 	if (audit == NULL || now >= old.expires_at) {
 		snprintf(msg, REQ_MSG_LEN, "request %s is %s, not %s", id,
-		    now >= old.expires_at && (old.state == ST_ACTIVE ||
-		    old.state == ST_PENDING || old.state == ST_SCHEDULED) ?
-		    "expired" : req_state_name(old.state),
+		    now >= old.expires_at &&
+			    (old.state == ST_ACTIVE ||
+				old.state == ST_PENDING ||
+				old.state == ST_SCHEDULED) ?
+			"expired" :
+			req_state_name(old.state),
 		    action == RA_CANCEL ? req_state_name(ST_PENDING) :
-		    req_state_name(ST_ACTIVE));
+					  req_state_name(ST_ACTIVE));
 		return BRK_ERR_STATE;
 	}
 	*out = old;
@@ -389,8 +421,8 @@ requests_transition(struct store_txn *t, const struct actor *a,
 	snprintf(out->ended_by, sizeof(out->ended_by), "%s", a->user);
 	if ((r = reqstore_update(t, &old, out)) != 0)
 		return r;
-	return requests_audit(t, a, out, audit, out->end_reason[0] ?
-	    out->end_reason : NULL, NULL, now);
+	return requests_audit(t, a, out, audit,
+	    out->end_reason[0] ? out->end_reason : NULL, NULL, now);
 }
 
 bool
@@ -399,7 +431,7 @@ requests_is_approver(const struct ident *who, const struct request *r)
 	size_t i;
 
 	if (!who->groups_complete)
-		return false;	/* groups unknown: approves nothing */
+		return false; /* groups unknown: approves nothing */
 	if (strlist_has(r->approver_users, who->name))
 		return true;
 	for (i = 0; i < who->ngroups; i++)
@@ -422,10 +454,15 @@ check_duties(struct store_txn *t, const struct actor *a,
 
 	if (strcmp(a->user, r->user) == 0 || strcmp(a->user, r->caller) == 0 ||
 	    strcmp(a->caller, r->user) == 0) {
-		snprintf(msg, REQ_MSG_LEN, "separation of duties "
+		snprintf(msg, REQ_MSG_LEN,
+		    "separation of duties "
 		    "(requester-not-approver): %s asked for %s and may not "
-		    "decide it", strcmp(a->user, r->user) == 0 ||
-		    strcmp(a->user, r->caller) == 0 ? a->user : a->caller, id);
+		    "decide it",
+		    strcmp(a->user, r->user) == 0 ||
+			    strcmp(a->user, r->caller) == 0 ?
+			a->user :
+			a->caller,
+		    id);
 		return rc;
 	}
 	if (ident_require_groups(a->who, &gerr) != 0) {
@@ -435,46 +472,56 @@ check_duties(struct store_txn *t, const struct actor *a,
 	}
 	if (!in->dev && strcmp(a->caller, r->caller) == 0) {
 		/* a delegate that filed for someone decides for no one */
-		snprintf(msg, REQ_MSG_LEN, "separation of duties "
+		snprintf(msg, REQ_MSG_LEN,
+		    "separation of duties "
 		    "(filer-not-approver): %s filed %s (for %s) and may not "
-		    "decide it, for anyone", a->caller, id, r->user);
+		    "decide it, for anyone",
+		    a->caller, id, r->user);
 		return rc;
 	}
 	if (!requests_is_approver(a->who, r)) {
-		snprintf(msg, REQ_MSG_LEN, "separation of duties "
+		snprintf(msg, REQ_MSG_LEN,
+		    "separation of duties "
 		    "(eligible-approvers): %s is not an approver of %s "
-		    "(groups: %.150s; users: %.150s)", a->user, id,
+		    "(groups: %.150s; users: %.150s)",
+		    a->user, id,
 		    r->approver_groups[0] ? r->approver_groups : "-",
 		    r->approver_users[0] ? r->approver_users : "-");
 		return rc;
 	}
 	if (flags_blocks(t, a->user, now, &blocked) != 0) {
-		snprintf(msg, REQ_MSG_LEN, "the flag of %s cannot be read: %s "
-		    "may not decide %s", a->user, a->user, id);
+		snprintf(msg, REQ_MSG_LEN,
+		    "the flag of %s cannot be read: %s "
+		    "may not decide %s",
+		    a->user, a->user, id);
 		return rc;
 	}
 	if (blocked) {
-		snprintf(msg, REQ_MSG_LEN, "separation of duties "
+		snprintf(msg, REQ_MSG_LEN,
+		    "separation of duties "
 		    "(active-approver): %s is flagged with severity block and "
-		    "may not approve", a->user);
+		    "may not approve",
+		    a->user);
 		return rc;
 	}
 	if (in->rule_authors_may_approve)
 		return 0;
-	if ((ver = policystate_version(NULL, t, r->policy_version,
-	    false)) == NULL) {
+	if ((ver = policystate_version(NULL, t, r->policy_version, false)) ==
+	    NULL) {
 		/* who wrote the rule cannot be known: refuse */
-		snprintf(msg, REQ_MSG_LEN, "policy v%llu, which routed %s, "
+		snprintf(msg, REQ_MSG_LEN,
+		    "policy v%llu, which routed %s, "
 		    "cannot be read: %s may not decide it",
 		    (unsigned long long)r->policy_version, id, a->user);
 		return rc;
 	}
 	author = json_string_value(json_object_get(ver, "loaded_by"));
 	if (author != NULL && strcmp(author, a->user) == 0) {
-		snprintf(msg, REQ_MSG_LEN, "separation of duties "
+		snprintf(msg, REQ_MSG_LEN,
+		    "separation of duties "
 		    "(rule-authors-may-not-approve): %s loaded policy v%llu, "
-		    "which routed %s", a->user,
-		    (unsigned long long)r->policy_version, id);
+		    "which routed %s",
+		    a->user, (unsigned long long)r->policy_version, id);
 		json_decref(ver);
 		return rc;
 	}
@@ -485,8 +532,8 @@ check_duties(struct store_txn *t, const struct actor *a,
 /* Load the request and check it can still be decided by this person. */
 static int
 load_decidable(struct store_txn *t, const struct actor *a,
-    const struct decide_in *in, uint64_t serial, int64_t now,
-    struct request *r, char id[24], char msg[REQ_MSG_LEN])
+    const struct decide_in *in, uint64_t serial, int64_t now, struct request *r,
+    char id[24], char msg[REQ_MSG_LEN])
 {
 	int rc;
 
@@ -496,9 +543,12 @@ load_decidable(struct store_txn *t, const struct actor *a,
 		return rc;
 	}
 	if (r->state != ST_PENDING || now >= r->expires_at) {
-		snprintf(msg, REQ_MSG_LEN, "request %s is %s: nothing to "
-		    "decide", id, r->state == ST_PENDING ? "expired" :
-		    req_state_name(r->state));
+		snprintf(msg, REQ_MSG_LEN,
+		    "request %s is %s: nothing to "
+		    "decide",
+		    id,
+		    r->state == ST_PENDING ? "expired" :
+					     req_state_name(r->state));
 		return BRK_ERR_STATE;
 	}
 	return check_duties(t, a, in, r, id, now, msg);
@@ -572,13 +622,13 @@ count_approvals(struct store_txn *t, const struct actor *a,
 		ident_clear(&tmp);
 		for (j = 0; why == NULL && !in->dev && j < i; j++)
 			if (strcmp(w[j].caller, w[i].caller) == 0 &&
-			    json_is_true(json_object_get(json_array_get(
-			    *counted, j), "counted")))
+			    json_is_true(json_object_get(
+				json_array_get(*counted, j), "counted")))
 				why = "same connection principal as an "
-				    "earlier approval";
-		if ((e = json_pack("{s:s, s:s, s:b}", "approver",
-		    w[i].approver, "caller", w[i].caller, "counted",
-		    why == NULL)) == NULL) {
+				      "earlier approval";
+		if ((e = json_pack("{s:s, s:s, s:b}", "approver", w[i].approver,
+			 "caller", w[i].caller, "counted", why == NULL)) ==
+		    NULL) {
 			rc = BRK_ERR_NOMEM;
 			goto out;
 		}
@@ -630,15 +680,18 @@ check_once_per_caller(struct store_txn *t, const struct actor *a,
 	if ((w = calloc(APPROVALS_MAX, sizeof(*w))) == NULL)
 		return rc;
 	if ((rc = approvals_who(t, r->serial, w, APPROVALS_MAX, &n)) != 0) {
-		snprintf(msg, REQ_MSG_LEN, "the approvals of %s cannot be "
-		    "read: %s", id, brk_strerror(rc));
+		snprintf(msg, REQ_MSG_LEN,
+		    "the approvals of %s cannot be "
+		    "read: %s",
+		    id, brk_strerror(rc));
 		goto out;
 	}
 	for (i = 0; i < n; i++)
 		if (strcmp(w[i].caller, a->caller) == 0 &&
 		    strcmp(w[i].approver, a->user) != 0) {
 			rc = BRK_ERR_DENIED;
-			snprintf(msg, REQ_MSG_LEN, "separation of duties "
+			snprintf(msg, REQ_MSG_LEN,
+			    "separation of duties "
 			    "(one-delegate-counts-once): %s already carried "
 			    "%s's approval of %s and may not carry %s's",
 			    a->caller, w[i].approver, id, a->user);
@@ -651,9 +704,9 @@ out:
 }
 
 int
-requests_approve(struct store_txn *t, const struct actor *a,
-    uint64_t serial, const struct decide_in *in, int64_t now,
-    struct request *out, json_t **counted, char msg[REQ_MSG_LEN])
+requests_approve(struct store_txn *t, const struct actor *a, uint64_t serial,
+    const struct decide_in *in, int64_t now, struct request *out,
+    json_t **counted, char msg[REQ_MSG_LEN])
 {
 	struct request old, *r = out;
 	const char *audit;
@@ -669,17 +722,24 @@ requests_approve(struct store_txn *t, const struct actor *a,
 		char asked[32];
 
 		duration_format(old.ttl, asked, sizeof(asked));
-		snprintf(msg, REQ_MSG_LEN, "an approver may shorten, never "
-		    "lengthen: %s asked for %s", id, asked);
+		snprintf(msg, REQ_MSG_LEN,
+		    "an approver may shorten, never "
+		    "lengthen: %s asked for %s",
+		    id, asked);
 		return BRK_ERR_DENIED;
 	}
 	if ((rc = check_once_per_caller(t, a, in, &old, id, msg)) != 0)
 		return rc;
-	rc = approvals_put(t, old.serial, &(struct approval){
-	    .approver = a->user, .caller = a->caller, .reason = in->reason,
-	    .role = old.role, .ttl = in->ttl, .at = now });
+	rc = approvals_put(t, old.serial,
+	    &(struct approval){ .approver = a->user,
+		.caller = a->caller,
+		.reason = in->reason,
+		.role = old.role,
+		.ttl = in->ttl,
+		.at = now });
 	if (rc == BRK_ERR_EXISTS) {
-		snprintf(msg, REQ_MSG_LEN, "separation of duties "
+		snprintf(msg, REQ_MSG_LEN,
+		    "separation of duties "
 		    "(one-person-counts-once): %s already approved %s",
 		    a->user, id);
 		return BRK_ERR_DENIED;
@@ -688,16 +748,18 @@ requests_approve(struct store_txn *t, const struct actor *a,
 		return rc;
 	*r = old;
 	if ((rc = count_approvals(t, a, in, &old, now, counted, &n)) != 0) {
-		snprintf(msg, REQ_MSG_LEN, "the approvals of %s cannot be "
-		    "judged: %s", id, brk_strerror(rc));
+		snprintf(msg, REQ_MSG_LEN,
+		    "the approvals of %s cannot be "
+		    "judged: %s",
+		    id, brk_strerror(rc));
 		return rc;
 	}
 	r->approvals = n;
-	if ((audit = requests_allowed(old.state, ST_PENDING, RA_APPROVE, &old,
-	    now)) == NULL)
+	if ((audit = requests_allowed(
+		 old.state, ST_PENDING, RA_APPROVE, &old, now)) == NULL)
 		return BRK_ERR_STATE;
-	if ((rc = audit_approval(t, a, r, *counted, audit, in->reason,
-	    now)) != 0)
+	if ((rc = audit_approval(t, a, r, *counted, audit, in->reason, now)) !=
+	    0)
 		return rc;
 	if (r->approvals >= r->quorum) {
 		/* the window starts now (or at the start asked for), not
@@ -708,14 +770,14 @@ requests_approve(struct store_txn *t, const struct actor *a,
 			r->ttl = min_ttl;
 		r->decided_at = now;
 		r->starts_at = r->requested_start > now ? r->requested_start :
-		    now;
+							  now;
 		r->state = r->starts_at > now ? ST_SCHEDULED : ST_ACTIVE;
 		r->expires_at = r->starts_at + r->ttl;
-		if ((audit = requests_allowed(old.state, r->state, RA_APPROVE,
-		    &old, now)) == NULL)
+		if ((audit = requests_allowed(
+			 old.state, r->state, RA_APPROVE, &old, now)) == NULL)
 			return BRK_ERR_STATE;
-		if ((rc = audit_approval(t, a, r, *counted, audit, NULL,
-		    now)) != 0)
+		if ((rc = audit_approval(
+			 t, a, r, *counted, audit, NULL, now)) != 0)
 			return rc;
 	}
 	return reqstore_update(t, &old, r);
@@ -734,8 +796,8 @@ requests_deny(struct store_txn *t, const struct actor *a, uint64_t serial,
 	msg[0] = '\0';
 	if ((rc = load_decidable(t, a, in, serial, now, &old, id, msg)) != 0)
 		return rc;
-	if ((audit = requests_allowed(old.state, ST_DENIED, RA_DENY, &old,
-	    now)) == NULL)
+	if ((audit = requests_allowed(
+		 old.state, ST_DENIED, RA_DENY, &old, now)) == NULL)
 		return BRK_ERR_STATE;
 	*out = old;
 	out->state = ST_DENIED;
@@ -743,15 +805,14 @@ requests_deny(struct store_txn *t, const struct actor *a, uint64_t serial,
 	snprintf(out->ended_by, sizeof(out->ended_by), "%s", a->user);
 	snprintf(out->end_reason, sizeof(out->end_reason), "%s",
 	    in->reason != NULL ? in->reason : "");
-	if ((rc = requests_audit(t, a, out, audit, in->reason, NULL,
-	    now)) != 0)
+	if ((rc = requests_audit(t, a, out, audit, in->reason, NULL, now)) != 0)
 		return rc;
 	return reqstore_update(t, &old, out);
 }
 
 int
-requests_sweep(struct store_txn *t, const uint64_t *serials, size_t n,
-    int64_t now)
+requests_sweep(
+    struct store_txn *t, const uint64_t *serials, size_t n, int64_t now)
 {
 	static const struct actor broker = { .user = "brokerd",
 		.caller = "brokerd" };
@@ -763,19 +824,19 @@ requests_sweep(struct store_txn *t, const uint64_t *serials, size_t n,
 
 	for (i = 0; i < n; i++) {
 		if (reqstore_load(t, serials[i], &old) != 0)
-			continue;	/* gone since it was collected */
+			continue; /* gone since it was collected */
 		nr = old;
 		if (old.state == ST_SCHEDULED && old.starts_at <= now &&
 		    old.expires_at > now) {
 			/* the window has opened */
 			if ((audit = requests_allowed(old.state, ST_ACTIVE,
-			    RA_START, &old, now)) == NULL)
+				 RA_START, &old, now)) == NULL)
 				continue;
 			nr.state = ST_ACTIVE;
 		} else {
-			if (old.expires_at > now || (audit = requests_allowed(
-			    old.state, ST_EXPIRED, RA_EXPIRE, &old,
-			    now)) == NULL)
+			if (old.expires_at > now ||
+			    (audit = requests_allowed(old.state, ST_EXPIRED,
+				 RA_EXPIRE, &old, now)) == NULL)
 				continue;
 			nr.state = ST_EXPIRED;
 			nr.ended_at = old.expires_at;
@@ -783,10 +844,14 @@ requests_sweep(struct store_txn *t, const uint64_t *serials, size_t n,
 		if ((r = reqstore_update(t, &old, &nr)) != 0)
 			return r;
 		req_id(nr.serial, id);
-		r = audit_append(t, now, &(struct audit_event){
-		    .action = audit, .actor = broker.user,
-		    .caller = broker.caller, .target = id, .user = nr.user,
-		    .resource = nr.resource }, NULL);
+		r = audit_append(t, now,
+		    &(struct audit_event){ .action = audit,
+			.actor = broker.user,
+			.caller = broker.caller,
+			.target = id,
+			.user = nr.user,
+			.resource = nr.resource },
+		    NULL);
 		if (r != 0)
 			return r;
 	}
@@ -813,13 +878,14 @@ requests_resolve_priors(struct store_txn *t, struct identity *ids,
 	if (nw > 0 && (p = calloc(nw, sizeof(*p))) == NULL)
 		goto out;
 	for (i = 0; i < nw; i++) {
-		snprintf(p[i].approver, sizeof(p[i].approver), "%s",
-		    w[i].approver);
-		p[i].known = ident_from_name(ids, w[i].approver, &p[i].id,
-		    &err) == 0;
+		snprintf(
+		    p[i].approver, sizeof(p[i].approver), "%s", w[i].approver);
+		p[i].known = ident_from_name(
+				 ids, w[i].approver, &p[i].id, &err) == 0;
 		if (!p[i].known)
 			log_info("event=approver_unknown approver=%s "
-			    "error=\"%s\"", w[i].approver, err.msg);
+				 "error=\"%s\"",
+			    w[i].approver, err.msg);
 	}
 	*out = p;
 	*n = nw;

@@ -32,8 +32,14 @@
 
 /* What may happen to a request: one action per row of the table. */
 enum req_action {
-	RA_CREATE, RA_CANCEL, RA_REVOKE, RA_APPROVE, RA_DENY, RA_START,
-	RA_EXPIRE, RA__COUNT
+	RA_CREATE,
+	RA_CANCEL,
+	RA_REVOKE,
+	RA_APPROVE,
+	RA_DENY,
+	RA_START,
+	RA_EXPIRE,
+	RA__COUNT
 };
 
 /* The state a request is in before it exists, for the table's create
@@ -54,8 +60,8 @@ const char *requests_allowed(enum req_state from, enum req_state to,
 struct actor {
 	char user[REC_NAME];
 	char caller[REC_NAME];
-	bool delegated;		/* user differs from caller (--as) */
-	bool privileged;	/* may end others' requests */
+	bool delegated;	 /* user differs from caller (--as) */
+	bool privileged; /* may end others' requests */
 	/* The user's identity, groups included, for eligibility; owned by
 	 * the call that made the op, which outlives it. */
 	const struct ident *who;
@@ -74,8 +80,8 @@ int requests_audit(struct store_txn *t, const struct actor *a,
 
 /* What a new request needs besides itself (requests_create). */
 struct create_in {
-	const struct policy *policy;	/* the policy that decided it */
-	bool fresh;			/* request --new: never a repeat */
+	const struct policy *policy; /* the policy that decided it */
+	bool fresh;		     /* request --new: never a repeat */
 	/* the approval a break-glass request falls back to when a review
 	 * flag, a freeze or an opt-out holds it */
 	struct {
@@ -109,15 +115,15 @@ int requests_create(struct store_txn *t, const struct actor *a,
  * run out.  *out is the request as stored after the change.
  */
 int requests_transition(struct store_txn *t, const struct actor *a,
-    uint64_t serial, enum req_action action, const char *reason,
-    int64_t now, struct request *out, char msg[REQ_MSG_LEN]);
+    uint64_t serial, enum req_action action, const char *reason, int64_t now,
+    struct request *out, char msg[REQ_MSG_LEN]);
 
 /* An earlier approver of a request, resolved before the transaction so
  * the writer does not wait on a directory. */
 struct prior_approver {
 	char approver[REC_NAME];
 	struct ident id;
-	bool known;			/* identity resolved */
+	bool known; /* identity resolved */
 };
 
 /*
@@ -131,13 +137,13 @@ void requests_priors_free(struct prior_approver *p, size_t n);
 
 /* Inputs of a decision by people besides the actor. */
 struct decide_in {
-	bool dev;			/* brokerd --dev: count per approver */
-	bool rule_authors_may_approve;	/* the policy's limit */
+	bool dev;		       /* brokerd --dev: count per approver */
+	bool rule_authors_may_approve; /* the policy's limit */
 	const char *reason;
-	int64_t ttl;			/* approve: shortened duration or 0 */
+	int64_t ttl; /* approve: shortened duration or 0 */
 	const struct prior_approver *prior;
 	size_t nprior;
-	struct identity *ids;		/* for approvers not among prior */
+	struct identity *ids; /* for approvers not among prior */
 };
 
 /*
@@ -151,17 +157,17 @@ struct decide_in {
 int requests_approve(struct store_txn *t, const struct actor *a,
     uint64_t serial, const struct decide_in *in, int64_t now,
     struct request *out, json_t **counted, char msg[REQ_MSG_LEN]);
-int requests_deny(struct store_txn *t, const struct actor *a,
-    uint64_t serial, const struct decide_in *in, int64_t now,
-    struct request *out, char msg[REQ_MSG_LEN]);
+int requests_deny(struct store_txn *t, const struct actor *a, uint64_t serial,
+    const struct decide_in *in, int64_t now, struct request *out,
+    char msg[REQ_MSG_LEN]);
 
 /*
  * For each of serials[0..n): a scheduled grant whose window has opened at
  * now becomes active; one pending, active or scheduled past its end
  * expires.  The others are left alone.
  */
-int requests_sweep(struct store_txn *t, const uint64_t *serials, size_t n,
-    int64_t now);
+int requests_sweep(
+    struct store_txn *t, const uint64_t *serials, size_t n, int64_t now);
 
 /* Whether who is named among r's eligible approvers (user or group); a
  * user whose groups are unknown approves nothing. */

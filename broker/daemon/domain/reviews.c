@@ -35,11 +35,11 @@ reviews_open(struct store_txn *t, const struct request *r, int64_t now)
 
 	req_id(r->serial, id);
 	o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s,"
-	    " s:I, s:s}", "v", 1, "id", id, "user", r->user, "caller",
-	    r->caller, "resource", r->resource, "role", r->role, "reason",
-	    r->reason, "at", (json_int_t)now, "due",
-	    (json_int_t)(now + REVIEW_DUE), "incident", r->incident,
-	    "acked_at", (json_int_t)0, "acked_by", "");
+		      " s:I, s:s}",
+	    "v", 1, "id", id, "user", r->user, "caller", r->caller, "resource",
+	    r->resource, "role", r->role, "reason", r->reason, "at",
+	    (json_int_t)now, "due", (json_int_t)(now + REVIEW_DUE), "incident",
+	    r->incident, "acked_at", (json_int_t)0, "acked_by", "");
 	if (o == NULL)
 		return BRK_ERR_NOMEM;
 	json_object_set_new(o, "note", json_string(""));
@@ -66,11 +66,13 @@ review_decode(const void *data, size_t len, json_t **out)
 	if ((r = codec_load(data, len, &o)) != 0)
 		goto out;
 	r = BRK_ERR_INVALID;
-	if (codec_unpack(o, "{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I,"
-	    " s:s, s:I, s:s, s:s}", "v", &ver, "id", &id, "user", &user,
-	    "caller", &caller, "resource", &resource, "role", &role, "reason",
-	    &reason, "at", &at, "due", &due, "incident", &incident,
-	    "acked_at", &acked_at, "acked_by", &acked_by, "note", &note) != 0 ||
+	if (codec_unpack(o,
+		"{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I,"
+		" s:s, s:I, s:s, s:s}",
+		"v", &ver, "id", &id, "user", &user, "caller", &caller,
+		"resource", &resource, "role", &role, "reason", &reason, "at",
+		&at, "due", &due, "incident", &incident, "acked_at", &acked_at,
+		"acked_by", &acked_by, "note", &note) != 0 ||
 	    ver != 1 || req_id_parse(id, &serial) != 0 || user[0] == '\0' ||
 	    acked_at < 0 || (acked_at != 0) != (acked_by[0] != '\0'))
 		goto out;
@@ -98,7 +100,7 @@ load(struct store_txn *t, uint64_t serial, json_t **out)
 		return r;
 	req_id(serial, id);
 	if (strcmp(json_string_value(json_object_get(*out, "id")), id) != 0) {
-		json_decref(*out);	/* filed under another serial */
+		json_decref(*out); /* filed under another serial */
 		*out = NULL;
 		return BRK_ERR_INVALID;
 	}
@@ -141,8 +143,8 @@ present(json_t *o, int64_t now)
 	json_int_t acked = json_integer_value(json_object_get(o, "acked_at"));
 
 	json_object_set_new(o, "open", json_boolean(acked == 0));
-	json_object_set_new(o, "overdue", json_boolean(acked == 0 &&
-	    now > due));
+	json_object_set_new(
+	    o, "overdue", json_boolean(acked == 0 && now > due));
 	time_rfc3339(json_integer_value(json_object_get(o, "at")), ts);
 	json_object_set_new(o, "at", json_string(ts));
 	time_rfc3339(due, ts);
@@ -167,11 +169,11 @@ reviews_list(struct store_txn *t, bool all, int64_t now, json_t *out)
 	if ((r = store_cursor_open(t, TBL_REVIEWS, &c)) != 0)
 		return r;
 	for (rc = store_cursor_first(c, &k, &v); rc == 0;
-	    rc = store_cursor_next(c, &k, &v)) {
+	     rc = store_cursor_next(c, &k, &v)) {
 		if ((rc = review_decode(v.data, v.len, &o)) != 0)
 			break;
-		if (!all && json_integer_value(json_object_get(o,
-		    "acked_at")) != 0) {
+		if (!all &&
+		    json_integer_value(json_object_get(o, "acked_at")) != 0) {
 			json_decref(o);
 			continue;
 		}
@@ -183,8 +185,8 @@ reviews_list(struct store_txn *t, bool all, int64_t now, json_t *out)
 }
 
 int
-reviews_acknowledge(struct store_txn *t, const struct actor *a,
-    uint64_t serial, const char *note, int64_t now, char msg[REQ_MSG_LEN])
+reviews_acknowledge(struct store_txn *t, const struct actor *a, uint64_t serial,
+    const char *note, int64_t now, char msg[REQ_MSG_LEN])
 {
 	const char *user, *caller;
 	json_t *item = NULL;
@@ -194,32 +196,43 @@ reviews_acknowledge(struct store_txn *t, const struct actor *a,
 	msg[0] = '\0';
 	req_id(serial, id);
 	if ((r = reviews_get(t, serial, &item)) != 0) {
-		snprintf(msg, REQ_MSG_LEN, r == BRK_ERR_NOTFOUND ?
-		    "no review item for %s" : "the review item of %s cannot "
-		    "be read", id);
+		snprintf(msg, REQ_MSG_LEN,
+		    r == BRK_ERR_NOTFOUND ? "no review item for %s" :
+					    "the review item of %s cannot "
+					    "be read",
+		    id);
 		return r;
 	}
 	user = json_string_value(json_object_get(item, "user"));
 	caller = json_string_value(json_object_get(item, "caller"));
 	if (strcmp(user, a->user) == 0 || strcmp(caller, a->user) == 0 ||
 	    strcmp(user, a->caller) == 0) {
-		snprintf(msg, REQ_MSG_LEN, "separation of duties "
+		snprintf(msg, REQ_MSG_LEN,
+		    "separation of duties "
 		    "(no-self-review): %s may not review their own "
-		    "break-glass %s", a->user, id);
+		    "break-glass %s",
+		    a->user, id);
 		r = BRK_ERR_DENIED;
 		goto out;
 	}
 	if ((r = reviews_ack(t, serial, a->user, note, now)) != 0) {
 		if (r == BRK_ERR_STATE)
-			snprintf(msg, REQ_MSG_LEN, "the review of %s is "
-			    "already closed", id);
+			snprintf(msg, REQ_MSG_LEN,
+			    "the review of %s is "
+			    "already closed",
+			    id);
 		goto out;
 	}
-	r = audit_append(t, now, &(struct audit_event){
-	    .action = "review.acked", .actor = a->user, .caller = a->caller,
-	    .target = id, .user = user,
-	    .resource = json_string_value(json_object_get(item, "resource")),
-	    .reason = note }, NULL);
+	r = audit_append(t, now,
+	    &(struct audit_event){ .action = "review.acked",
+		.actor = a->user,
+		.caller = a->caller,
+		.target = id,
+		.user = user,
+		.resource = json_string_value(
+		    json_object_get(item, "resource")),
+		.reason = note },
+	    NULL);
 out:
 	json_decref(item);
 	return r;

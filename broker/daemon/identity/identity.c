@@ -22,12 +22,12 @@
 
 struct identity {
 	const struct config *cfg;
-	struct iddir *dir;	/* NULL without an "ldap" section */
+	struct iddir *dir; /* NULL without an "ldap" section */
 };
 
 int
-identity_new(const struct config *cfg, struct identity **out,
-    struct brk_error *err)
+identity_new(
+    const struct config *cfg, struct identity **out, struct brk_error *err)
 {
 	struct identity *id;
 	int r;
@@ -36,8 +36,8 @@ identity_new(const struct config *cfg, struct identity **out,
 	if ((id = calloc(1, sizeof(*id))) == NULL)
 		return brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
 	id->cfg = cfg;
-	if (cfg->ldap != NULL && (r = iddir_new(cfg->ldap, &id->dir,
-	    err)) != 0) {
+	if (cfg->ldap != NULL &&
+	    (r = iddir_new(cfg->ldap, &id->dir, err)) != 0) {
 		identity_free(id);
 		return r;
 	}
@@ -78,15 +78,15 @@ static void
 groups_unknown(struct ident *id, const char *why)
 {
 	if (id->groups_unknown[0] == '\0')
-		snprintf(id->groups_unknown, sizeof(id->groups_unknown), "%s",
-		    why);
+		snprintf(
+		    id->groups_unknown, sizeof(id->groups_unknown), "%s", why);
 }
 
 static int
 add_group(struct ident *id, const char *g)
 {
 	if (!name_group_valid(g) || has_group(id, g))
-		return 0;	/* no rule can name it, or held already */
+		return 0; /* no rule can name it, or held already */
 	if (id->ngroups >= IDENT_MAX_GROUPS) {
 		/* cutting the list could drop the group a deny is keyed on */
 		groups_unknown(id, "more groups than the broker tracks (256)");
@@ -107,20 +107,22 @@ nss_groups(struct ident *id, gid_t base)
 	size_t n = 0, i;
 	int r;
 
-	r = userdb_grouplist(id->name, base, USERDB_GROUPS_MAX, &gids, &n,
-	    &err);
+	r = userdb_grouplist(
+	    id->name, base, USERDB_GROUPS_MAX, &gids, &n, &err);
 	if (r == BRK_ERR_NOMEM)
 		goto out;
 	if (r != 0) {
-		groups_unknown(id, r == BRK_ERR_TOOBIG ? "more groups than "
-		    "the broker tracks (256)" : "NSS lookup failed");
+		groups_unknown(id,
+		    r == BRK_ERR_TOOBIG ? "more groups than "
+					  "the broker tracks (256)" :
+					  "NSS lookup failed");
 		r = 0;
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
 		r = userdb_grgid(gids[i], &gr, &err);
 		if (r == BRK_ERR_NOTFOUND) {
-			r = 0;	/* a gid without a name: no rule names it */
+			r = 0; /* a gid without a name: no rule names it */
 			continue;
 		}
 		if (r == BRK_ERR_NOMEM)
@@ -153,7 +155,8 @@ local_groups(const struct config *cfg, struct ident *id, bool *found)
 		for (j = 0; j < cfg->groups[i].nusers; j++)
 			if (strcmp(cfg->groups[i].users[j], id->name) == 0) {
 				*found = true;
-				if ((r = add_group(id, cfg->groups[i].name)) != 0)
+				if ((r = add_group(id, cfg->groups[i].name)) !=
+				    0)
 					return r;
 			}
 	return 0;
@@ -174,8 +177,8 @@ dir_groups(struct identity *ids, struct ident *id, bool *found)
 		return r;
 	*found = res.found;
 	if (!res.complete)
-		groups_unknown(id, res.why[0] != '\0' ? res.why :
-		    "directory unreachable");
+		groups_unknown(
+		    id, res.why[0] != '\0' ? res.why : "directory unreachable");
 	for (i = 0; r == 0 && i < res.ngroups; i++)
 		r = add_group(id, res.groups[i]);
 	iddir_result_clear(&res);
@@ -211,10 +214,12 @@ finish(struct identity *ids, struct ident *id, const struct passwd *pw,
 		/* whether the user exists depends on a source that did not
 		 * answer: neither "unknown user" nor an identity */
 		if (id->groups_unknown[0] != '\0')
-			return brk_error_set(err, BRK_ERR_DENIED, "%s: user and "
-			    "groups unknown: %s", id->name, id->groups_unknown);
-		return brk_error_set(err, BRK_ERR_NOTFOUND,
-		    "unknown user \"%s\"", id->name);
+			return brk_error_set(err, BRK_ERR_DENIED,
+			    "%s: user and "
+			    "groups unknown: %s",
+			    id->name, id->groups_unknown);
+		return brk_error_set(
+		    err, BRK_ERR_NOTFOUND, "unknown user \"%s\"", id->name);
 	}
 	id->sources[0] = '\0';
 	if (pw != NULL)
@@ -229,8 +234,8 @@ finish(struct identity *ids, struct ident *id, const struct passwd *pw,
 }
 
 int
-ident_from_uid(struct identity *ids, uid_t uid, struct ident *out,
-    struct brk_error *err)
+ident_from_uid(
+    struct identity *ids, uid_t uid, struct ident *out, struct brk_error *err)
 {
 	struct passwd *pw = NULL;
 	int r;
@@ -238,14 +243,16 @@ ident_from_uid(struct identity *ids, uid_t uid, struct ident *out,
 	memset(out, 0, sizeof(*out));
 	if ((r = userdb_pwuid(uid, &pw, err)) != 0) {
 		if (r == BRK_ERR_NOTFOUND)
-			brk_error_set(err, r, "uid %u has no user name",
-			    (unsigned)uid);
+			brk_error_set(
+			    err, r, "uid %u has no user name", (unsigned)uid);
 		goto out;
 	}
 	r = BRK_ERR_INVALID;
 	if (!name_user_valid(pw->pw_name)) {
-		brk_error_set(err, r, "uid %u has a user name the broker "
-		    "does not accept", (unsigned)uid);
+		brk_error_set(err, r,
+		    "uid %u has a user name the broker "
+		    "does not accept",
+		    (unsigned)uid);
 		goto out;
 	}
 	snprintf(out->name, sizeof(out->name), "%s", pw->pw_name);
@@ -259,8 +266,8 @@ out:
 }
 
 int
-ident_from_name(struct identity *ids, const char *name,
-    struct ident *out, struct brk_error *err)
+ident_from_name(struct identity *ids, const char *name, struct ident *out,
+    struct brk_error *err)
 {
 	struct passwd *pw = NULL;
 	int r;
@@ -294,15 +301,15 @@ add_member(json_t *out, const char *name, size_t max)
 
 	if (json_array_size(out) >= max || !name_user_valid(name))
 		return;
-	json_array_foreach(out, i, v)
+	json_array_foreach (out, i, v)
 		if (strcmp(json_string_value(v), name) == 0)
 			return;
 	json_array_append_new(out, json_string(name));
 }
 
 int
-ident_group_members(struct identity *ids, const char *group, json_t *out,
-    size_t max)
+ident_group_members(
+    struct identity *ids, const char *group, json_t *out, size_t max)
 {
 	struct group gr, *res = NULL;
 	char *buf = NULL;
@@ -311,8 +318,8 @@ ident_group_members(struct identity *ids, const char *group, json_t *out,
 	for (i = 0; i < ids->cfg->ngroups; i++)
 		if (strcmp(ids->cfg->groups[i].name, group) == 0)
 			for (j = 0; j < ids->cfg->groups[i].nusers; j++)
-				add_member(out, ids->cfg->groups[i].users[j],
-				    max);
+				add_member(
+				    out, ids->cfg->groups[i].users[j], max);
 	if ((buf = malloc(len)) == NULL)
 		return BRK_ERR_NOMEM;
 	if (getgrnam_r(group, &gr, buf, len, &res) == 0 && res != NULL)
@@ -330,7 +337,7 @@ ident_require_groups(const struct ident *id, struct brk_error *err)
 	return brk_error_set(err, BRK_ERR_DENIED, "%s: groups unknown: %s",
 	    id->name[0] != '\0' ? id->name : "caller",
 	    id->groups_unknown[0] != '\0' ? id->groups_unknown :
-	    "not resolved");
+					    "not resolved");
 }
 
 void

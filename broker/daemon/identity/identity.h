@@ -31,23 +31,23 @@
 
 struct ident {
 	char name[65];
-	uid_t uid;		/* (uid_t)-1 when the user is not in NSS */
+	uid_t uid; /* (uid_t)-1 when the user is not in NSS */
 	bool in_nss;
 	size_t ngroups;
 	char *groups[IDENT_MAX_GROUPS];
-	char sources[64];	/* "nss", "local", "ldap" joined by "+" */
+	char sources[64]; /* "nss", "local", "ldap" joined by "+" */
 	/* Set only by ident_from_*() once every source has answered in
 	 * full; a zeroed or hand-built ident has unknown groups. */
 	bool groups_complete;
-	char groups_unknown[128];	/* why not, when not ("" if known) */
+	char groups_unknown[128]; /* why not, when not ("" if known) */
 };
 
 /* The identity sources (NSS, local groups, and later the directory) and
  * their caches.  Thread-safe: any thread may resolve identities at once. */
 struct identity;
 
-int identity_new(const struct config *cfg, struct identity **out,
-    struct brk_error *err);
+int identity_new(
+    const struct config *cfg, struct identity **out, struct brk_error *err);
 void identity_free(struct identity *id);
 
 /* Health of the sources, for status and metrics (a new object). */
@@ -58,8 +58,8 @@ json_t *identity_health(struct identity *id);
  * BRK_ERR_IO when NSS cannot say.  Succeeds with groups_complete false
  * when the user's groups cannot be known completely.
  */
-int ident_from_uid(struct identity *ids, uid_t uid, struct ident *out,
-    struct brk_error *err);
+int ident_from_uid(
+    struct identity *ids, uid_t uid, struct ident *out, struct brk_error *err);
 
 /*
  * The identity of a user by name (for "as" and check --user).
@@ -70,8 +70,8 @@ int ident_from_uid(struct identity *ids, uid_t uid, struct ident *out,
  * source that knows the user, or one that could not answer, leaves the
  * groups incomplete.
  */
-int ident_from_name(struct identity *ids, const char *name,
-    struct ident *out, struct brk_error *err);
+int ident_from_name(struct identity *ids, const char *name, struct ident *out,
+    struct brk_error *err);
 
 /*
  * 0 when id's groups are known completely; else BRK_ERR_DENIED with err
@@ -86,8 +86,8 @@ int ident_require_groups(const struct ident *id, struct brk_error *err);
  * side only), appended to out (a JSON array) without repeats, at most max
  * in all.  For telling people (notifications), never for deciding.
  */
-int ident_group_members(struct identity *ids, const char *group, json_t *out,
-    size_t max);
+int ident_group_members(
+    struct identity *ids, const char *group, json_t *out, size_t max);
 
 /* A deep copy of src into dst (which holds nothing yet). */
 int ident_copy(struct ident *dst, const struct ident *src);

@@ -17,16 +17,16 @@
 struct entry {
 	char *name;
 	struct idcache_val val;
-	struct entry *hnext;		/* bucket chain */
-	struct entry *prev, *next;	/* fetch order */
+	struct entry *hnext;	   /* bucket chain */
+	struct entry *prev, *next; /* fetch order */
 };
 
 struct idcache {
 	pthread_mutex_t lock;
 	struct entry **buckets;
-	size_t nbuckets;		/* power of two */
+	size_t nbuckets; /* power of two */
 	size_t n, max;
-	struct entry *head, *tail;	/* oldest, newest */
+	struct entry *head, *tail; /* oldest, newest */
 };
 
 static uint32_t
@@ -183,13 +183,13 @@ idcache_put(struct idcache *c, const char *name, bool found, bool complete,
 	struct entry *e, **link;
 	int r;
 
-	if ((r = val_copy(&v, found, complete, groups, ngroups,
-	    fetched_ms)) != 0)
+	if ((r = val_copy(&v, found, complete, groups, ngroups, fetched_ms)) !=
+	    0)
 		return r;
 	pthread_mutex_lock(&c->lock);
 	if ((e = find(c, name, &link)) != NULL) {
 		if (e->val.fetched_ms > fetched_ms) {
-			idcache_val_clear(&v);	/* we hold a newer answer */
+			idcache_val_clear(&v); /* we hold a newer answer */
 			goto out;
 		}
 		idcache_val_clear(&e->val);
@@ -208,7 +208,7 @@ idcache_put(struct idcache *c, const char *name, bool found, bool complete,
 	e->val = v;
 	if (c->n >= c->max) {
 		evict_oldest(c);
-		find(c, name, &link);	/* the chain may have changed */
+		find(c, name, &link); /* the chain may have changed */
 	}
 	*link = e;
 	list_append(c, e);
@@ -227,8 +227,8 @@ idcache_get(struct idcache *c, const char *name, struct idcache_val *out)
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&c->lock);
 	if ((e = find(c, name, NULL)) != NULL)
-		r = val_copy(out, e->val.found, e->val.complete,
-		    e->val.groups, e->val.ngroups, e->val.fetched_ms);
+		r = val_copy(out, e->val.found, e->val.complete, e->val.groups,
+		    e->val.ngroups, e->val.fetched_ms);
 	pthread_mutex_unlock(&c->lock);
 	return r;
 }

@@ -18,11 +18,11 @@ struct idcache;
 
 /* One answer, owned by whoever holds it (idcache_val_clear). */
 struct idcache_val {
-	bool found;		/* the directory holds the user */
-	bool complete;		/* groups is all of them (else: too many) */
+	bool found;    /* the directory holds the user */
+	bool complete; /* groups is all of them (else: too many) */
 	char **groups;
 	size_t ngroups;
-	int64_t fetched_ms;	/* monotonic time of the directory's answer */
+	int64_t fetched_ms; /* monotonic time of the directory's answer */
 };
 
 /* A cache of at most max entries (>= 1).  BRK_ERR_NOMEM. */
@@ -37,12 +37,11 @@ void idcache_free(struct idcache *c);
  * name is ignored, so a slow lookup never overwrites a newer one.
  * BRK_ERR_NOMEM (the cache is unchanged).
  */
-int idcache_put(struct idcache *c, const char *name, bool found,
-    bool complete, char *const *groups, size_t ngroups, int64_t fetched_ms);
+int idcache_put(struct idcache *c, const char *name, bool found, bool complete,
+    char *const *groups, size_t ngroups, int64_t fetched_ms);
 
 /* A copy of the answer for name into *out; BRK_ERR_NOTFOUND, NOMEM. */
-int idcache_get(struct idcache *c, const char *name,
-    struct idcache_val *out);
+int idcache_get(struct idcache *c, const char *name, struct idcache_val *out);
 
 void idcache_val_clear(struct idcache_val *v);
 

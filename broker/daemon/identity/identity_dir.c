@@ -24,8 +24,8 @@
 #include "log.h"
 #include "timefmt.h"
 
-#define QUEUE_MAX	256	/* names waiting for a refresh; more wait */
-#define RETRY_MS	5000	/* callers skip the directory after a failure */
+#define QUEUE_MAX 256 /* names waiting for a refresh; more wait */
+#define RETRY_MS 5000 /* callers skip the directory after a failure */
 
 struct iddir {
 	const struct ldap_config *lc;
@@ -33,16 +33,16 @@ struct iddir {
 	struct idcache *cache;
 	pthread_t thread;
 	bool started;
-	pthread_mutex_t lock;	/* guards everything below */
+	pthread_mutex_t lock; /* guards everything below */
 	pthread_cond_t cond;
 	bool stop;
-	char *queue[QUEUE_MAX];	/* ring */
+	char *queue[QUEUE_MAX]; /* ring */
 	size_t qhead, qlen;
-	char *inflight;		/* the name the thread is fetching */
-	int64_t down_until;	/* monotonic ms */
-	int reachable;		/* -1 unknown, 0 no, 1 yes */
+	char *inflight;	    /* the name the thread is fetching */
+	int64_t down_until; /* monotonic ms */
+	int reachable;	    /* -1 unknown, 0 no, 1 yes */
 	char last_error[sizeof(((struct brk_error *)0)->msg)];
-	int64_t last_success, last_failure;	/* wall clock, 0 = never */
+	int64_t last_success, last_failure; /* wall clock, 0 = never */
 	uint64_t lookups, cache_hits, stale_uses, failures;
 };
 
@@ -71,9 +71,9 @@ fetch(struct iddir *d, const char *name)
 	 * to keep them all, which is remembered as "groups unknown" */
 	if (r == 0 || r == BRK_ERR_NOTFOUND || r == BRK_ERR_INVALID ||
 	    r == BRK_ERR_TOOBIG) {
-		if (r != BRK_ERR_INVALID && idcache_put(d->cache, name,
-		    r == 0 || r == BRK_ERR_TOOBIG, r != BRK_ERR_TOOBIG, groups,
-		    n, start) != 0)
+		if (r != BRK_ERR_INVALID &&
+		    idcache_put(d->cache, name, r == 0 || r == BRK_ERR_TOOBIG,
+			r != BRK_ERR_TOOBIG, groups, n, start) != 0)
 			log_warn("event=ldap_cache_full error=nomem");
 		pthread_mutex_lock(&d->lock);
 		d->lookups++;
@@ -99,8 +99,8 @@ fetch(struct iddir *d, const char *name)
 		log_warn("event=ldap_unreachable uri=%s error=\"%s\"",
 		    d->lc->uri, err.msg);
 	else
-		log_debug("event=ldap_lookup_failed user=%s error=\"%s\"",
-		    name, err.msg);
+		log_debug("event=ldap_lookup_failed user=%s error=\"%s\"", name,
+		    err.msg);
 	return r;
 }
 
@@ -160,8 +160,8 @@ refresher(void *arg)
 }
 
 int
-iddir_new(const struct ldap_config *lc, struct iddir **out,
-    struct brk_error *err)
+iddir_new(
+    const struct ldap_config *lc, struct iddir **out, struct brk_error *err)
 {
 	struct iddir *d;
 	int r = BRK_ERR_NOMEM;
@@ -236,7 +236,8 @@ take(struct iddir_result *out, struct idcache_val *v, bool stale)
 	out->complete = v->complete;
 	out->why[0] = '\0';
 	if (!v->complete)
-		snprintf(out->why, sizeof(out->why), "more groups in the "
+		snprintf(out->why, sizeof(out->why),
+		    "more groups in the "
 		    "directory than the broker tracks");
 	out->groups = v->groups;
 	out->ngroups = v->ngroups;
@@ -264,7 +265,7 @@ iddir_lookup(struct iddir *d, const char *name, struct iddir_result *out)
 		d->cache_hits++;
 		pthread_mutex_unlock(&d->lock);
 		if (now - v.fetched_ms >= ttl / 2)
-			enqueue(d, name);	/* refresh ahead of expiry */
+			enqueue(d, name); /* refresh ahead of expiry */
 		take(out, &v, false);
 		r = 0;
 		goto out;
@@ -273,13 +274,14 @@ iddir_lookup(struct iddir *d, const char *name, struct iddir_result *out)
 	down = now < d->down_until;
 	pthread_mutex_unlock(&d->lock);
 	if (down)
-		enqueue(d, name);	/* the thread retries; we do not wait */
+		enqueue(d, name); /* the thread retries; we do not wait */
 	else if (fetch(d, name) == 0) {
 		idcache_val_clear(&v);
 		if ((r = idcache_get(d->cache, name, &v)) == 0)
 			take(out, &v, false);
-		else	/* answered, but the answer could not be kept */
-			snprintf(out->why, sizeof(out->why), "directory answer "
+		else /* answered, but the answer could not be kept */
+			snprintf(out->why, sizeof(out->why),
+			    "directory answer "
 			    "lost (out of memory)");
 		r = r == BRK_ERR_NOMEM ? r : 0;
 		goto out;
@@ -304,22 +306,19 @@ iddir_health(struct iddir *d)
 
 	pthread_mutex_lock(&d->lock);
 	o = json_pack("{s:b, s:s, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I},"
-	    " s:I, s:i, s:i, s:I}",
-	    "configured", 1, "uri", d->lc->uri,
-	    "reachable", d->reachable < 0 ? json_null() :
-	    json_boolean(d->reachable),
-	    "last_error", d->last_error[0] != '\0' ?
-	    json_string(d->last_error) : json_null(),
-	    "last_success", time_json(d->last_success),
-	    "last_failure", time_json(d->last_failure),
-	    "counters", "lookups", (json_int_t)d->lookups,
-	    "cache_hits", (json_int_t)d->cache_hits,
-	    "stale_uses", (json_int_t)d->stale_uses,
-	    "failures", (json_int_t)d->failures,
-	    "cache_entries", (json_int_t)idcache_size(d->cache),
-	    "cache_ttl", d->lc->cache_ttl,
-	    "cache_stale_max", d->lc->cache_stale_max,
-	    "refresh_queue", (json_int_t)d->qlen);
+		      " s:I, s:i, s:i, s:I}",
+	    "configured", 1, "uri", d->lc->uri, "reachable",
+	    d->reachable < 0 ? json_null() : json_boolean(d->reachable),
+	    "last_error",
+	    d->last_error[0] != '\0' ? json_string(d->last_error) : json_null(),
+	    "last_success", time_json(d->last_success), "last_failure",
+	    time_json(d->last_failure), "counters", "lookups",
+	    (json_int_t)d->lookups, "cache_hits", (json_int_t)d->cache_hits,
+	    "stale_uses", (json_int_t)d->stale_uses, "failures",
+	    (json_int_t)d->failures, "cache_entries",
+	    (json_int_t)idcache_size(d->cache), "cache_ttl", d->lc->cache_ttl,
+	    "cache_stale_max", d->lc->cache_stale_max, "refresh_queue",
+	    (json_int_t)d->qlen);
 	pthread_mutex_unlock(&d->lock);
 	return o;
 }

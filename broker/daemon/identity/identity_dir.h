@@ -28,19 +28,19 @@ struct iddir;
 
 /* What the directory contributes to one identity. */
 struct iddir_result {
-	bool found;		/* the directory holds the user */
-	bool stale;		/* from an answer older than cache_ttl */
-	bool complete;		/* groups is all the directory's groups for
+	bool found;    /* the directory holds the user */
+	bool stale;    /* from an answer older than cache_ttl */
+	bool complete; /* groups is all the directory's groups for
 				 * the user (or found is false and the
 				 * directory said so); false until it did */
-	char why[96];		/* when not complete: why */
+	char why[96];  /* when not complete: why */
 	char **groups;
 	size_t ngroups;
 };
 
 /* Start the source and its refresh thread; lc must outlive it. */
-int iddir_new(const struct ldap_config *lc, struct iddir **out,
-    struct brk_error *err);
+int iddir_new(
+    const struct ldap_config *lc, struct iddir **out, struct brk_error *err);
 
 /* Stop the thread (waits for a lookup in progress) and free; NULL ok. */
 void iddir_free(struct iddir *d);

@@ -27,11 +27,11 @@
 #include "log.h"
 #include "names.h"
 
-#define POOL_MAX	4	/* idle connections kept */
-#define USER_SIZELIMIT	16	/* more candidate entries: ambiguous */
-#define GROUP_SIZELIMIT	1024
-#define MAX_GROUPS	256	/* as IDENT_MAX_GROUPS: more = unknown */
-#define NEST_FRONTIER	64	/* group DNs asked about per nested level */
+#define POOL_MAX 4	  /* idle connections kept */
+#define USER_SIZELIMIT 16 /* more candidate entries: ambiguous */
+#define GROUP_SIZELIMIT 1024
+#define MAX_GROUPS 256	 /* as IDENT_MAX_GROUPS: more = unknown */
+#define NEST_FRONTIER 64 /* group DNs asked about per nested level */
 
 struct idldap {
 	const struct ldap_config *lc;
@@ -46,7 +46,7 @@ struct found {
 	size_t n;
 	char **dns;
 	size_t ndns;
-	bool cut;	/* something was left out: the list is not all */
+	bool cut; /* something was left out: the list is not all */
 };
 
 bool
@@ -102,7 +102,7 @@ idldap_filter_expand(const char *tmpl, const char *name, char **out)
 	if ((r = idldap_filter_escape(name, strlen(name), &esc)) != 0)
 		return r;
 	elen = strlen(esc);
-	cap = strlen(tmpl) * (elen + 1) + 1;	/* every byte a "%u" at worst */
+	cap = strlen(tmpl) * (elen + 1) + 1; /* every byte a "%u" at worst */
 	r = BRK_ERR_NOMEM;
 	if ((buf = malloc(cap)) == NULL)
 		goto out;
@@ -132,8 +132,8 @@ out:
 }
 
 int
-idldap_new(const struct ldap_config *lc, struct idldap **out,
-    struct brk_error *err)
+idldap_new(
+    const struct ldap_config *lc, struct idldap **out, struct brk_error *err)
 {
 	struct idldap *l;
 	int debug = 0;
@@ -188,8 +188,8 @@ left(long long end, struct timeval *tv, struct brk_error *err)
 	long long ms = end - mono_ms();
 
 	if (ms <= 0)
-		return brk_error_set(err, BRK_ERR_TIMEOUT,
-		    "ldap: no answer within the timeout");
+		return brk_error_set(
+		    err, BRK_ERR_TIMEOUT, "ldap: no answer within the timeout");
 	tv->tv_sec = ms / 1000;
 	tv->tv_usec = (ms % 1000) * 1000;
 	return 0;
@@ -204,10 +204,10 @@ arm(LDAP *ld, long long end, struct timeval *tv, struct brk_error *err)
 	if ((r = left(end, tv, err)) != 0)
 		return r;
 	if (ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, tv) !=
-	    LDAP_OPT_SUCCESS ||
+		LDAP_OPT_SUCCESS ||
 	    ldap_set_option(ld, LDAP_OPT_TIMEOUT, tv) != LDAP_OPT_SUCCESS)
-		return brk_error_set(err, BRK_ERR_INTERNAL,
-		    "ldap: cannot set timeouts");
+		return brk_error_set(
+		    err, BRK_ERR_INTERNAL, "ldap: cannot set timeouts");
 	return 0;
 }
 
@@ -242,8 +242,8 @@ ldap_fail(LDAP *ld, int rc, const char *what, struct brk_error *err)
 	}
 	if (ld != NULL)
 		ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
-	brk_error_set(err, r, "ldap: %s: %s%s%.200s", what,
-	    ldap_err2string(rc), diag != NULL && *diag != '\0' ? ": " : "",
+	brk_error_set(err, r, "ldap: %s: %s%s%.200s", what, ldap_err2string(rc),
+	    diag != NULL && *diag != '\0' ? ": " : "",
 	    diag != NULL ? diag : "");
 	ldap_memfree(diag);
 	return r;
@@ -252,26 +252,28 @@ ldap_fail(LDAP *ld, int rc, const char *what, struct brk_error *err)
 static int
 set_tls_options(LDAP *ld, const struct ldap_config *lc)
 {
-	int demand = LDAP_OPT_X_TLS_DEMAND, min = LDAP_OPT_X_TLS_PROTOCOL_TLS1_2;
+	int demand = LDAP_OPT_X_TLS_DEMAND,
+	    min = LDAP_OPT_X_TLS_PROTOCOL_TLS1_2;
 	int newctx = 0;
 
-	if (lc->ca != NULL && ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE,
-	    lc->ca) != LDAP_OPT_SUCCESS)
+	if (lc->ca != NULL &&
+	    ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, lc->ca) !=
+		LDAP_OPT_SUCCESS)
 		return -1;
 	if (ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand) !=
-	    LDAP_OPT_SUCCESS ||
+		LDAP_OPT_SUCCESS ||
 	    ldap_set_option(ld, LDAP_OPT_X_TLS_PROTOCOL_MIN, &min) !=
-	    LDAP_OPT_SUCCESS ||
+		LDAP_OPT_SUCCESS ||
 	    ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &newctx) !=
-	    LDAP_OPT_SUCCESS)	/* last: the context takes the above */
+		LDAP_OPT_SUCCESS) /* last: the context takes the above */
 		return -1;
 	return 0;
 }
 
 /* A new connection, TLS as configured, bound; within the deadline. */
 static int
-conn_open(const struct ldap_config *lc, bool try_tls, long long end,
-    LDAP **out, struct brk_error *err)
+conn_open(const struct ldap_config *lc, bool try_tls, long long end, LDAP **out,
+    struct brk_error *err)
 {
 	struct berval cred;
 	struct timeval tv;
@@ -285,9 +287,10 @@ conn_open(const struct ldap_config *lc, bool try_tls, long long end,
 	}
 	r = brk_error_set(err, BRK_ERR_INTERNAL, "ldap: cannot set options");
 	if (ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v3) !=
-	    LDAP_OPT_SUCCESS ||
+		LDAP_OPT_SUCCESS ||
 	    ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) !=
-	    LDAP_OPT_SUCCESS || set_tls_options(ld, lc) != 0)
+		LDAP_OPT_SUCCESS ||
+	    set_tls_options(ld, lc) != 0)
 		goto out;
 	if ((r = arm(ld, end, &tv, err)) != 0)
 		goto out;
@@ -309,8 +312,8 @@ conn_open(const struct ldap_config *lc, bool try_tls, long long end,
 			goto out;
 		cred.bv_val = lc->bind_password;
 		cred.bv_len = lc->bind_password_len;
-		rc = ldap_sasl_bind_s(ld, lc->bind_dn, LDAP_SASL_SIMPLE, &cred,
-		    NULL, NULL, NULL);
+		rc = ldap_sasl_bind_s(
+		    ld, lc->bind_dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
 		if (rc != LDAP_SUCCESS) {
 			r = ldap_fail(ld, rc, "bind", err);
 			goto out;
@@ -347,7 +350,8 @@ conn_get(struct idldap *l, long long end, LDAP **out, bool *reused,
 	if (r == BRK_ERR_CRYPTO && lc->starttls == LDAP_STARTTLS_ON) {
 		/* "on" means try: go on in clear, on a fresh connection */
 		log_warn("event=ldap_starttls_failed fallback=plain "
-		    "error=\"%s\"", err != NULL ? err->msg : "");
+			 "error=\"%s\"",
+		    err != NULL ? err->msg : "");
 		r = conn_open(lc, false, end, out, err);
 	}
 	return r;
@@ -418,13 +422,13 @@ find_user(LDAP *ld, const struct ldap_config *lc, long long end,
 	*dn = NULL;
 	if ((r = idldap_filter_expand(lc->user_filter, name, &filter)) != 0)
 		goto out;
-	if ((r = search(ld, end, lc->user_base, filter, attrs,
-	    USER_SIZELIMIT, &res, &rc, err)) != 0)
+	if ((r = search(ld, end, lc->user_base, filter, attrs, USER_SIZELIMIT,
+		 &res, &rc, err)) != 0)
 		goto out;
 	for (e = ldap_first_entry(ld, res); e != NULL;
-	    e = ldap_next_entry(ld, e)) {
+	     e = ldap_next_entry(ld, e)) {
 		if (!exact_name(ld, e, lc->user_attr, name))
-			continue;	/* "Alice" is not "alice" */
+			continue; /* "Alice" is not "alice" */
 		if (matches++ == 0 && (*dn = ldap_get_dn(ld, e)) == NULL) {
 			r = BRK_ERR_NOMEM;
 			goto out;
@@ -434,8 +438,8 @@ find_user(LDAP *ld, const struct ldap_config *lc, long long end,
 	if (matches > 1 || rc == LDAP_SIZELIMIT_EXCEEDED) {
 		log_warn("event=ldap_ambiguous_user user=%s entries=%zu%s",
 		    name, matches, rc == LDAP_SIZELIMIT_EXCEEDED ? "+" : "");
-		brk_error_set(err, r, "ldap: several entries match user %s",
-		    name);
+		brk_error_set(
+		    err, r, "ldap: several entries match user %s", name);
 		goto out;
 	}
 	if (matches == 0) {
@@ -465,8 +469,7 @@ group_name(LDAP *ld, LDAPMessage *e, const char *dn)
 
 	if (ldap_str2dn(dn, &parsed, LDAP_DN_FORMAT_LDAPV3) == LDAP_SUCCESS &&
 	    parsed != NULL && parsed[0] != NULL && parsed[0][0] != NULL &&
-	    parsed[0][1] == NULL &&
-	    parsed[0][0]->la_attr.bv_len == 2 &&
+	    parsed[0][1] == NULL && parsed[0][0]->la_attr.bv_len == 2 &&
 	    strncasecmp(parsed[0][0]->la_attr.bv_val, "cn", 2) == 0)
 		v = &parsed[0][0]->la_value;
 	if (v == NULL && (vals = ldap_get_values_len(ld, e, "cn")) != NULL &&
@@ -507,13 +510,13 @@ add_found(struct found *f, char *name, const char *dn)
 		}
 		f->ndns++;
 	} else
-		f->cut = true;	/* its groups would go unsearched */
+		f->cut = true; /* its groups would go unsearched */
 	for (i = 0; name != NULL && i < f->n; i++)
 		dup = dup || strcmp(f->names[i], name) == 0;
 	if (name != NULL && !dup && f->n >= MAX_GROUPS)
-		f->cut = true;	/* more groups than we track */
+		f->cut = true; /* more groups than we track */
 	if (name == NULL || dup || f->n >= MAX_GROUPS) {
-		free(name);	/* no rule can name it, held, or cut */
+		free(name); /* no rule can name it, held, or cut */
 		return 0;
 	}
 	f->names[f->n++] = name;
@@ -529,15 +532,15 @@ group_search(LDAP *ld, const struct ldap_config *lc, long long end,
 	LDAPMessage *res = NULL, *e;
 	int r, rc;
 
-	if ((r = search(ld, end, lc->group_base, filter, attrs,
-	    GROUP_SIZELIMIT, &res, &rc, err)) != 0)
+	if ((r = search(ld, end, lc->group_base, filter, attrs, GROUP_SIZELIMIT,
+		 &res, &rc, err)) != 0)
 		return r;
 	if (rc == LDAP_SIZELIMIT_EXCEEDED) {
 		log_warn("event=ldap_group_limit limit=%d", GROUP_SIZELIMIT);
 		f->cut = true;
 	}
 	for (e = ldap_first_entry(ld, res); r == 0 && e != NULL;
-	    e = ldap_next_entry(ld, e)) {
+	     e = ldap_next_entry(ld, e)) {
 		if ((dn = ldap_get_dn(ld, e)) == NULL) {
 			r = BRK_ERR_NOMEM;
 			break;
@@ -552,8 +555,8 @@ group_search(LDAP *ld, const struct ldap_config *lc, long long end,
 
 /* Append "(attr=ESCAPED)" for len bytes of value; false when no room. */
 static bool
-put_term(char *buf, size_t cap, size_t *len, const char *attr,
-    const char *value)
+put_term(
+    char *buf, size_t cap, size_t *len, const char *attr, const char *value)
 {
 	char *esc = NULL;
 	int n;
@@ -571,8 +574,7 @@ put_term(char *buf, size_t cap, size_t *len, const char *attr,
 /* The groups that hold the user directly. */
 static int
 direct_groups(LDAP *ld, const struct ldap_config *lc, long long end,
-    const char *dn, const char *name, struct found *f,
-    struct brk_error *err)
+    const char *dn, const char *name, struct found *f, struct brk_error *err)
 {
 	size_t cap = 3 * (strlen(dn) * 3 + strlen(name) * 3) + 256, len = 0;
 	char *filter;
@@ -583,14 +585,16 @@ direct_groups(LDAP *ld, const struct ldap_config *lc, long long end,
 		return BRK_ERR_NOMEM;
 	len = (size_t)snprintf(filter, cap, "(|(&(objectClass=groupOfNames)");
 	ok = put_term(filter, cap, &len, "member", dn);
-	ok = ok && (len += (size_t)snprintf(filter + len, cap - len,
-	    ")(&(objectClass=groupOfUniqueNames)")) < cap;
+	ok = ok &&
+	    (len += (size_t)snprintf(filter + len, cap - len,
+		 ")(&(objectClass=groupOfUniqueNames)")) < cap;
 	ok = ok && put_term(filter, cap, &len, "uniqueMember", dn);
-	ok = ok && (len += (size_t)snprintf(filter + len, cap - len,
-	    ")(&(objectClass=posixGroup)")) < cap;
+	ok = ok &&
+	    (len += (size_t)snprintf(
+		 filter + len, cap - len, ")(&(objectClass=posixGroup)")) < cap;
 	ok = ok && put_term(filter, cap, &len, "memberUid", name);
-	ok = ok && (len += (size_t)snprintf(filter + len, cap - len, "))")) <
-	    cap;
+	ok = ok &&
+	    (len += (size_t)snprintf(filter + len, cap - len, "))")) < cap;
 	r = ok ? group_search(ld, lc, end, filter, f, err) : BRK_ERR_NOMEM;
 	free(filter);
 	return r;
@@ -609,7 +613,7 @@ nested_level(LDAP *ld, const struct ldap_config *lc, long long end,
 
 	if (to - from > NEST_FRONTIER) {
 		to = from + NEST_FRONTIER;
-		f->cut = true;	/* the rest go unsearched */
+		f->cut = true; /* the rest go unsearched */
 	}
 	for (i = from; i < to; i++)
 		cap += 2 * (strlen(f->dns[i]) * 3 + 16);
@@ -619,15 +623,17 @@ nested_level(LDAP *ld, const struct ldap_config *lc, long long end,
 	len = (size_t)snprintf(filter, cap, "(|");
 	for (k = 0; ok && k < 2; k++) {
 		ok = (len += (size_t)snprintf(filter + len, cap - len,
-		    "(&(objectClass=%s)(|", k == 0 ? "groupOfNames" :
-		    "groupOfUniqueNames")) < cap;
+			  "(&(objectClass=%s)(|",
+			  k == 0 ? "groupOfNames" : "groupOfUniqueNames")) <
+		    cap;
 		for (i = from; ok && i < to; i++)
 			ok = put_term(filter, cap, &len, attrs[k], f->dns[i]);
-		ok = ok && (len += (size_t)snprintf(filter + len, cap - len,
-		    "))")) < cap;
+		ok = ok &&
+		    (len += (size_t)snprintf(filter + len, cap - len, "))")) <
+			cap;
 	}
-	ok = ok && (len += (size_t)snprintf(filter + len, cap - len, ")")) <
-	    cap;
+	ok = ok &&
+	    (len += (size_t)snprintf(filter + len, cap - len, ")")) < cap;
 	r = ok ? group_search(ld, lc, end, filter, f, err) : BRK_ERR_NOMEM;
 	free(filter);
 	return r;
@@ -692,8 +698,8 @@ idldap_lookup(struct idldap *l, const char *name, char ***groups,
 	*groups = NULL;
 	*ngroups = 0;
 	if (!name_user_valid(name))
-		return brk_error_set(err, BRK_ERR_INVALID,
-		    "ldap: not a canonical user name");
+		return brk_error_set(
+		    err, BRK_ERR_INVALID, "ldap: not a canonical user name");
 	r = BRK_ERR_NOMEM;
 	if ((f.names = calloc(MAX_GROUPS, sizeof(char *))) == NULL ||
 	    (f.dns = calloc(MAX_GROUPS, sizeof(char *))) == NULL)
@@ -718,8 +724,10 @@ idldap_lookup(struct idldap *l, const char *name, char ***groups,
 		goto out;
 	if (f.cut) {
 		log_warn("event=ldap_groups_cut user=%s kept=%zu", name, f.n);
-		r = brk_error_set(err, BRK_ERR_TOOBIG, "ldap: %s is in more "
-		    "groups than the broker tracks", name);
+		r = brk_error_set(err, BRK_ERR_TOOBIG,
+		    "ldap: %s is in more "
+		    "groups than the broker tracks",
+		    name);
 		goto out;
 	}
 	*groups = f.names;

@@ -17,32 +17,35 @@
 
 #include "errors.h"
 
-#define LDAP_CFG_TTL_DEFAULT	60	/* seconds */
-#define LDAP_CFG_STALE_DEFAULT	600	/* seconds */
-#define LDAP_CFG_TIMEOUT_DEFAULT 2	/* seconds */
-#define LDAP_CFG_TIMEOUT_MAX	30
-#define LDAP_CFG_CACHE_DEFAULT	10000	/* entries */
-#define LDAP_NEST_MAX		3	/* levels of nested groups followed */
+#define LDAP_CFG_TTL_DEFAULT 60	   /* seconds */
+#define LDAP_CFG_STALE_DEFAULT 600 /* seconds */
+#define LDAP_CFG_TIMEOUT_DEFAULT 2 /* seconds */
+#define LDAP_CFG_TIMEOUT_MAX 30
+#define LDAP_CFG_CACHE_DEFAULT 10000 /* entries */
+#define LDAP_NEST_MAX 3		     /* levels of nested groups followed */
 
-enum ldap_starttls { LDAP_STARTTLS_OFF, LDAP_STARTTLS_ON,
-    LDAP_STARTTLS_REQUIRED };
+enum ldap_starttls {
+	LDAP_STARTTLS_OFF,
+	LDAP_STARTTLS_ON,
+	LDAP_STARTTLS_REQUIRED
+};
 
 struct ldap_config {
-	char *uri;		/* ldap://, ldaps:// or ldapi:// */
+	char *uri; /* ldap://, ldaps:// or ldapi:// */
 	enum ldap_starttls starttls;
-	char *ca;		/* CA file for TLS; NULL = system default */
-	char *bind_dn;		/* NULL = anonymous */
-	char *bind_password;	/* read from bind_password_file; wiped */
+	char *ca;	     /* CA file for TLS; NULL = system default */
+	char *bind_dn;	     /* NULL = anonymous */
+	char *bind_password; /* read from bind_password_file; wiped */
 	size_t bind_password_len;
 	char *user_base;
-	char *user_filter;	/* "%u" is the escaped user name */
-	char *user_attr;	/* must equal the name exactly; "uid" */
-	char *group_base;	/* default user_base */
-	bool nested_groups;	/* follow groups in groups, LDAP_NEST_MAX */
-	int cache_ttl;		/* seconds */
-	int cache_stale_max;	/* seconds after a fetch, >= cache_ttl */
-	int timeout;		/* seconds, 1..LDAP_CFG_TIMEOUT_MAX */
-	int cache_size;		/* entries */
+	char *user_filter;   /* "%u" is the escaped user name */
+	char *user_attr;     /* must equal the name exactly; "uid" */
+	char *group_base;    /* default user_base */
+	bool nested_groups;  /* follow groups in groups, LDAP_NEST_MAX */
+	int cache_ttl;	     /* seconds */
+	int cache_stale_max; /* seconds after a fetch, >= cache_ttl */
+	int timeout;	     /* seconds, 1..LDAP_CFG_TIMEOUT_MAX */
+	int cache_size;	     /* entries */
 };
 
 /*
@@ -52,8 +55,8 @@ struct ldap_config {
  * BRK_ERR_PERM.  err names the key.  *out is set only on success and is
  * freed with ldap_config_free().
  */
-int ldap_config_parse(json_t *section, struct ldap_config **out,
-    struct brk_error *err);
+int ldap_config_parse(
+    json_t *section, struct ldap_config **out, struct brk_error *err);
 
 /* Free a parsed section (wipes the password); NULL is fine. */
 void ldap_config_free(struct ldap_config *lc);
@@ -80,8 +83,8 @@ struct idldap;
 
 /* lc must outlive the pool.  Connects lazily: never fails for a down
  * directory. */
-int idldap_new(const struct ldap_config *lc, struct idldap **out,
-    struct brk_error *err);
+int idldap_new(
+    const struct ldap_config *lc, struct idldap **out, struct brk_error *err);
 void idldap_free(struct idldap *l);
 
 /*

@@ -23,21 +23,24 @@
 #define PASSWORD_MAX 1024
 
 static int
-get_str(json_t *v, const char *key, size_t max, char **dst,
-    struct brk_error *err)
+get_str(
+    json_t *v, const char *key, size_t max, char **dst, struct brk_error *err)
 {
 	const char *s = json_string_value(v);
 	size_t i;
 
 	if (s == NULL || json_string_length(v) == 0 ||
 	    json_string_length(v) > max || strlen(s) != json_string_length(v))
-		return brk_error_set(err, BRK_ERR_INVALID, "config: ldap.%s "
-		    "must be a non-empty string of at most %zu bytes", key,
-		    max);
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "config: ldap.%s "
+		    "must be a non-empty string of at most %zu bytes",
+		    key, max);
 	for (i = 0; s[i] != '\0'; i++)
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return brk_error_set(err, BRK_ERR_INVALID, "config: "
-			    "ldap.%s must not hold control characters", key);
+			return brk_error_set(err, BRK_ERR_INVALID,
+			    "config: "
+			    "ldap.%s must not hold control characters",
+			    key);
 	free(*dst);
 	if ((*dst = strdup(s)) == NULL)
 		return BRK_ERR_NOMEM;
@@ -52,8 +55,10 @@ get_dn(json_t *v, const char *key, char **dst, struct brk_error *err)
 	if ((r = get_str(v, key, 1024, dst, err)) != 0)
 		return r;
 	if (!idldap_dn_ok(*dst))
-		return brk_error_set(err, BRK_ERR_INVALID, "config: ldap.%s "
-		    "is not a valid DN (RFC 4514)", key);
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "config: ldap.%s "
+		    "is not a valid DN (RFC 4514)",
+		    key);
 	return 0;
 }
 
@@ -65,10 +70,11 @@ get_uri(json_t *v, struct ldap_config *lc, struct brk_error *err)
 	if ((r = get_str(v, "uri", 1024, &lc->uri, err)) != 0)
 		return r;
 	if ((strncasecmp(lc->uri, "ldap://", 7) != 0 &&
-	    strncasecmp(lc->uri, "ldaps://", 8) != 0 &&
-	    strncasecmp(lc->uri, "ldapi://", 8) != 0) ||
+		strncasecmp(lc->uri, "ldaps://", 8) != 0 &&
+		strncasecmp(lc->uri, "ldapi://", 8) != 0) ||
 	    strchr(lc->uri, ' ') != NULL || !idldap_uri_ok(lc->uri))
-		return brk_error_set(err, BRK_ERR_INVALID, "config: ldap.uri "
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "config: ldap.uri "
 		    "must be one ldap://, ldaps:// or ldapi:// URI with no "
 		    "path, like \"ldap://ldap.example.com:389\"");
 	return 0;
@@ -86,7 +92,8 @@ get_starttls(json_t *v, struct ldap_config *lc, struct brk_error *err)
 	else if (s != NULL && strcmp(s, "required") == 0)
 		lc->starttls = LDAP_STARTTLS_REQUIRED;
 	else
-		return brk_error_set(err, BRK_ERR_INVALID, "config: "
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "config: "
 		    "ldap.starttls is one of \"off\", \"on\", \"required\"");
 	return 0;
 }
@@ -103,8 +110,7 @@ get_filter(json_t *v, struct ldap_config *lc, struct brk_error *err)
 		return r;
 	s = lc->user_filter;
 	r = BRK_ERR_INVALID;
-	if (s[0] != '(' || s[strlen(s) - 1] != ')' ||
-	    strstr(s, "%u") == NULL)
+	if (s[0] != '(' || s[strlen(s) - 1] != ')' || strstr(s, "%u") == NULL)
 		goto bad;
 	for (; *s != '\0'; s++) {
 		depth += *s == '(' ? 1 : *s == ')' ? -1 : 0;
@@ -116,7 +122,8 @@ get_filter(json_t *v, struct ldap_config *lc, struct brk_error *err)
 	if ((r = idldap_filter_expand(lc->user_filter, "x", &probe)) == 0)
 		goto out;
 bad:
-	brk_error_set(err, r, "config: ldap.user_filter must be one "
+	brk_error_set(err, r,
+	    "config: ldap.user_filter must be one "
 	    "parenthesised LDAP filter using %%u for the user name (and "
 	    "%%%% for a %%), like \"(uid=%%u)\"");
 out:
@@ -134,8 +141,9 @@ get_attr(json_t *v, struct ldap_config *lc, struct brk_error *err)
 		return r;
 	for (s = lc->user_attr; *s != '\0'; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || *s == '-' || *s == '.'))
-			return brk_error_set(err, BRK_ERR_INVALID, "config: "
+			(*s >= '0' && *s <= '9') || *s == '-' || *s == '.'))
+			return brk_error_set(err, BRK_ERR_INVALID,
+			    "config: "
 			    "ldap.user_attr must be an attribute name");
 	return 0;
 }
@@ -153,28 +161,35 @@ read_password(json_t *v, struct ldap_config *lc, struct brk_error *err)
 		return r;
 	r = BRK_ERR_IO;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY)) <
-	    0 || fstat(fd, &st) != 0) {
-		brk_error_set(err, r, "config: ldap.bind_password_file %s: "
-		    "%s", path, strerror(errno));
+		0 ||
+	    fstat(fd, &st) != 0) {
+		brk_error_set(err, r,
+		    "config: ldap.bind_password_file %s: "
+		    "%s",
+		    path, strerror(errno));
 		goto out;
 	}
 	r = BRK_ERR_PERM;
 	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
 	    (st.st_mode & 077) != 0) {
-		brk_error_set(err, r, "config: ldap.bind_password_file %s "
+		brk_error_set(err, r,
+		    "config: ldap.bind_password_file %s "
 		    "must be a regular file owned by uid %u (the daemon's "
 		    "user) with mode 0600 or stricter (it is owned by uid %u, "
-		    "mode %04o)", path, (unsigned)geteuid(),
-		    (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		    "mode %04o)",
+		    path, (unsigned)geteuid(), (unsigned)st.st_uid,
+		    (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
-	while (len < sizeof(buf) && (n = read(fd, buf + len,
-	    sizeof(buf) - len)) != 0) {
+	while (len < sizeof(buf) &&
+	    (n = read(fd, buf + len, sizeof(buf) - len)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			r = brk_error_set(err, BRK_ERR_IO, "config: ldap."
-			    "bind_password_file %s: %s", path, strerror(errno));
+			r = brk_error_set(err, BRK_ERR_IO,
+			    "config: ldap."
+			    "bind_password_file %s: %s",
+			    path, strerror(errno));
 			goto out;
 		}
 		len += (size_t)n;
@@ -185,9 +200,10 @@ read_password(json_t *v, struct ldap_config *lc, struct brk_error *err)
 	if (len > 0 && buf[len - 1] == '\r')
 		len--;
 	if (len == 0 || len > PASSWORD_MAX || memchr(buf, '\0', len) != NULL) {
-		brk_error_set(err, r, "config: ldap.bind_password_file %s "
-		    "must hold one password of 1 to %d bytes", path,
-		    PASSWORD_MAX);
+		brk_error_set(err, r,
+		    "config: ldap.bind_password_file %s "
+		    "must hold one password of 1 to %d bytes",
+		    path, PASSWORD_MAX);
 		goto out;
 	}
 	r = BRK_ERR_NOMEM;
@@ -215,8 +231,10 @@ get_ca(json_t *v, struct ldap_config *lc, struct brk_error *err)
 		return r;
 	if (stat(lc->ca, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    access(lc->ca, R_OK) != 0)
-		return brk_error_set(err, BRK_ERR_INVALID, "config: ldap.ca "
-		    "%s is not a readable file", lc->ca);
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "config: ldap.ca "
+		    "%s is not a readable file",
+		    lc->ca);
 	return 0;
 }
 
@@ -224,15 +242,17 @@ static int
 get_bool(json_t *v, const char *key, bool *out, struct brk_error *err)
 {
 	if (!json_is_boolean(v))
-		return brk_error_set(err, BRK_ERR_INVALID, "config: ldap.%s "
-		    "must be true or false", key);
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "config: ldap.%s "
+		    "must be true or false",
+		    key);
 	*out = json_is_true(v);
 	return 0;
 }
 
 static int
-apply_key(struct ldap_config *lc, const char *key, json_t *v,
-    bool *has_pw, struct brk_error *err)
+apply_key(struct ldap_config *lc, const char *key, json_t *v, bool *has_pw,
+    struct brk_error *err)
 {
 	if (strcmp(key, "uri") == 0)
 		return get_uri(v, lc, err);
@@ -257,17 +277,19 @@ apply_key(struct ldap_config *lc, const char *key, json_t *v,
 	if (strcmp(key, "nested_groups") == 0)
 		return get_bool(v, key, &lc->nested_groups, err);
 	if (strcmp(key, "cache_ttl") == 0)
-		return config_get_int("ldap", v, key, 1, 86400, &lc->cache_ttl, err);
+		return config_get_int(
+		    "ldap", v, key, 1, 86400, &lc->cache_ttl, err);
 	if (strcmp(key, "cache_stale_max") == 0)
-		return config_get_int("ldap", v, key, 1, 7 * 86400, &lc->cache_stale_max,
-		    err);
+		return config_get_int(
+		    "ldap", v, key, 1, 7 * 86400, &lc->cache_stale_max, err);
 	if (strcmp(key, "timeout") == 0)
-		return config_get_int("ldap", v, key, 1, LDAP_CFG_TIMEOUT_MAX, &lc->timeout,
-		    err);
+		return config_get_int(
+		    "ldap", v, key, 1, LDAP_CFG_TIMEOUT_MAX, &lc->timeout, err);
 	if (strcmp(key, "cache_size") == 0)
-		return config_get_int("ldap", v, key, 1, 1000000, &lc->cache_size, err);
-	return brk_error_set(err, BRK_ERR_INVALID,
-	    "config: unknown key \"ldap.%.64s\"", key);
+		return config_get_int(
+		    "ldap", v, key, 1, 1000000, &lc->cache_size, err);
+	return brk_error_set(
+	    err, BRK_ERR_INVALID, "config: unknown key \"ldap.%.64s\"", key);
 }
 
 /* Rules across keys, once all are read. */
@@ -275,18 +297,22 @@ static int
 check_whole(struct ldap_config *lc, bool has_pw, struct brk_error *err)
 {
 	if (lc->uri == NULL || lc->user_base == NULL)
-		return brk_error_set(err, BRK_ERR_INVALID, "config: ldap.uri "
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "config: ldap.uri "
 		    "and ldap.user_base are required");
 	if ((lc->bind_dn != NULL) != has_pw)
-		return brk_error_set(err, BRK_ERR_INVALID, "config: ldap."
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "config: ldap."
 		    "bind_dn and ldap.bind_password_file go together (leave "
 		    "both out for an anonymous bind)");
 	if (lc->starttls != LDAP_STARTTLS_OFF &&
 	    strncasecmp(lc->uri, "ldap://", 7) != 0)
-		return brk_error_set(err, BRK_ERR_INVALID, "config: ldap."
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "config: ldap."
 		    "starttls needs an ldap:// uri (ldaps:// is TLS already)");
 	if (lc->cache_stale_max < lc->cache_ttl)
-		return brk_error_set(err, BRK_ERR_INVALID, "config: ldap."
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "config: ldap."
 		    "cache_stale_max (%d) must be at least cache_ttl (%d)",
 		    lc->cache_stale_max, lc->cache_ttl);
 	if (lc->user_filter == NULL &&
@@ -301,8 +327,8 @@ check_whole(struct ldap_config *lc, bool has_pw, struct brk_error *err)
 }
 
 int
-ldap_config_parse(json_t *section, struct ldap_config **out,
-    struct brk_error *err)
+ldap_config_parse(
+    json_t *section, struct ldap_config **out, struct brk_error *err)
 {
 	struct ldap_config *lc = NULL;
 	const char *key;
@@ -312,8 +338,8 @@ ldap_config_parse(json_t *section, struct ldap_config **out,
 
 	*out = NULL;
 	if (!json_is_object(section))
-		return brk_error_set(err, BRK_ERR_INVALID,
-		    "config: \"ldap\" must be an object");
+		return brk_error_set(
+		    err, BRK_ERR_INVALID, "config: \"ldap\" must be an object");
 	if ((lc = calloc(1, sizeof(*lc))) == NULL)
 		goto out;
 	lc->starttls = LDAP_STARTTLS_OFF;
@@ -321,7 +347,7 @@ ldap_config_parse(json_t *section, struct ldap_config **out,
 	lc->cache_stale_max = LDAP_CFG_STALE_DEFAULT;
 	lc->timeout = LDAP_CFG_TIMEOUT_DEFAULT;
 	lc->cache_size = LDAP_CFG_CACHE_DEFAULT;
-	json_object_foreach(section, key, v)
+	json_object_foreach (section, key, v)
 		if ((r = apply_key(lc, key, v, &has_pw, err)) != 0)
 			goto out;
 	if ((r = check_whole(lc, has_pw, err)) != 0)

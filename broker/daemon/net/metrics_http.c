@@ -34,7 +34,7 @@ struct metrics_http {
 	struct brokerd *d;
 	metrics_text_fn text;
 	int lfd;
-	int stop[2];		/* a byte on stop[1] ends the thread */
+	int stop[2]; /* a byte on stop[1] ends the thread */
 	pthread_t thread;
 	bool started;
 };
@@ -95,7 +95,8 @@ resolve(const char *spec, struct addrinfo **res, struct brk_error *err)
 	*res = NULL;
 	if (split(spec, host, port) != 0 ||
 	    getaddrinfo(host, port, &hints, res) != 0)
-		return brk_error_set(err, BRK_ERR_INVALID, "config: "
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "config: "
 		    "\"metrics_listen\" must be \"HOST:PORT\" with HOST an IP "
 		    "address, [v6], localhost or empty (loopback)");
 	return 0;
@@ -115,10 +116,11 @@ static bool
 is_loopback(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr)
-		    >> 24) == 127;
-	return sa->sa_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(
-	    &((const struct sockaddr_in6 *)sa)->sin6_addr);
+		return (ntohl(((const struct sockaddr_in *)sa)
+				  ->sin_addr.s_addr) >>
+			   24) == 127;
+	return sa->sa_family == AF_INET6 &&
+	    IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
 }
 
 /* Read the request head into buf; its length, or -1 (late, too big,
@@ -146,7 +148,7 @@ read_head(int fd, char *buf, size_t max, int64_t deadline)
 		    strstr(buf, "\n\n") != NULL)
 			return (ssize_t)len;
 	}
-	return -2;	/* too big */
+	return -2; /* too big */
 }
 
 static void
@@ -177,20 +179,22 @@ respond(int fd, int64_t deadline, const char *status, const char *extra,
 	char hdr[512];
 	int n;
 
-	n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 %s\r\nContent-Type: %s\r\n"
+	n = snprintf(hdr, sizeof(hdr),
+	    "HTTP/1.1 %s\r\nContent-Type: %s\r\n"
 	    "Content-Length: %zu\r\nConnection: close\r\n"
-	    "Cache-Control: no-store\r\n%s\r\n", status,
+	    "Cache-Control: no-store\r\n%s\r\n",
+	    status,
 	    strncmp(status, "200", 3) == 0 ?
-	    "text/plain; version=0.0.4; charset=utf-8" :
-	    "text/plain; charset=utf-8", blen, extra);
+		"text/plain; version=0.0.4; charset=utf-8" :
+		"text/plain; charset=utf-8",
+	    blen, extra);
 	write_all(fd, hdr, (size_t)n, deadline);
 	if (!head_only)
 		write_all(fd, body, blen, deadline);
 }
 
 static void
-serve_metrics(struct metrics_http *m, int fd, int64_t deadline,
-    bool head_only)
+serve_metrics(struct metrics_http *m, int fd, int64_t deadline, bool head_only)
 {
 	struct store_txn *t = NULL;
 	char *text = NULL;
@@ -224,11 +228,12 @@ handle(struct metrics_http *m, int fd)
 		return;
 	}
 	if (n < 0)
-		return;		/* too slow or gone: just close */
+		return; /* too slow or gone: just close */
 	if (sscanf(buf, "%7[A-Z] %63[^ \r\n] %15[^ \r\n]", method, target,
-	    version) != 3 || strncmp(version, "HTTP/1.", 7) != 0) {
-		respond(fd, deadline, "400 Bad Request", "", "bad request\n", 12,
-		    false);
+		version) != 3 ||
+	    strncmp(version, "HTTP/1.", 7) != 0) {
+		respond(fd, deadline, "400 Bad Request", "", "bad request\n",
+		    12, false);
 		return;
 	}
 	head = strcmp(method, "HEAD") == 0;
@@ -237,8 +242,8 @@ handle(struct metrics_http *m, int fd)
 		    "Allow: GET, HEAD\r\n", "only GET\n", 9, false);
 	else if (strcmp(target, "/metrics") != 0 &&
 	    strncmp(target, "/metrics?", 9) != 0)
-		respond(fd, deadline, "404 Not Found", "", "only /metrics\n", 14,
-		    head);
+		respond(fd, deadline, "404 Not Found", "", "only /metrics\n",
+		    14, head);
 	else
 		serve_metrics(m, fd, deadline, head);
 }
@@ -259,8 +264,8 @@ http_main(void *arg)
 		}
 		if (pfd[1].revents != 0)
 			break;
-		if ((fd = accept4(m->lfd, NULL, NULL, SOCK_CLOEXEC |
-		    SOCK_NONBLOCK)) < 0)
+		if ((fd = accept4(
+			 m->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) < 0)
 			continue;
 		handle(m, fd);
 		shutdown(fd, SHUT_WR);
@@ -278,20 +283,21 @@ listen_on(struct metrics_http *m, const char *spec, struct brk_error *err)
 	if ((r = resolve(spec, &res, err)) != 0)
 		return r;
 	r = BRK_ERR_IO;
-	m->lfd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC |
-	    SOCK_NONBLOCK, 0);
+	m->lfd = socket(
+	    res->ai_family, res->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (m->lfd < 0 ||
-	    setsockopt(m->lfd, SOL_SOCKET, SO_REUSEADDR, &one,
-	    sizeof(one)) != 0 ||
+	    setsockopt(m->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) !=
+		0 ||
 	    bind(m->lfd, res->ai_addr, res->ai_addrlen) != 0 ||
 	    listen(m->lfd, 16) != 0) {
-		brk_error_set(err, r, "metrics_listen %s: %s", spec,
-		    strerror(errno));
+		brk_error_set(
+		    err, r, "metrics_listen %s: %s", spec, strerror(errno));
 		goto out;
 	}
 	if (!is_loopback(res->ai_addr))
 		log_warn("event=metrics_listen addr=%s note=\"not loopback: "
-		    "anyone who reaches it reads the metrics\"", spec);
+			 "anyone who reaches it reads the metrics\"",
+		    spec);
 	r = 0;
 out:
 	freeaddrinfo(res);
@@ -318,7 +324,8 @@ metrics_http_start(struct brokerd *d, metrics_text_fn text,
 	r = BRK_ERR_INTERNAL;
 	if (pipe2(m->stop, O_CLOEXEC) != 0 ||
 	    pthread_create(&m->thread, NULL, http_main, m) != 0) {
-		brk_error_set(err, r, "metrics_listen: cannot start the thread");
+		brk_error_set(
+		    err, r, "metrics_listen: cannot start the thread");
 		goto out;
 	}
 	m->started = true;

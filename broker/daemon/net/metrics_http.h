@@ -21,8 +21,8 @@ struct store_txn;
 
 /* Renders the metrics (malloc'd) read in t: ops_metrics_text(), given by
  * main.c so that this transport includes no op header. */
-typedef int (*metrics_text_fn)(struct brokerd *d, struct store_txn *t,
-    char **out, size_t *len);
+typedef int (*metrics_text_fn)(
+    struct brokerd *d, struct store_txn *t, char **out, size_t *len);
 
 /* Whether spec is a listen address this file accepts; err says why not. */
 int metrics_http_addr_ok(const char *spec, struct brk_error *err);

@@ -43,15 +43,15 @@
 
 /* input held per connection: a full line and the start of the next */
 #define IN_MAX (2 * (PROTO_MAX_LINE + 1))
-#define OUT_PAUSE (1024 * 1024)		/* unread replies: stop reading */
+#define OUT_PAUSE (1024 * 1024) /* unread replies: stop reading */
 /* all connections' unread replies together: past it, any connection
  * with more than OUT_SLACK unread is held back too */
 #define OUT_BUDGET (32 * 1024 * 1024)
 #define OUT_SLACK (16 * 1024)
-#define OUT_MAX (32 * 1024 * 1024)	/* one reply larger than this: drop */
-#define IDENT_REUSE_MS 5000		/* group changes show within this */
-#define UID_SHARE 4			/* a uid holds 1/UID_SHARE at most */
-#define UID_TURN 8			/* calls a uid starts per loop turn */
+#define OUT_MAX (32 * 1024 * 1024) /* one reply larger than this: drop */
+#define IDENT_REUSE_MS 5000	   /* group changes show within this */
+#define UID_SHARE 4		   /* a uid holds 1/UID_SHARE at most */
+#define UID_TURN 8		   /* calls a uid starts per loop turn */
 
 struct conn {
 	int fd;
@@ -59,31 +59,31 @@ struct conn {
 	pid_t pid;
 	char *in;
 	size_t inlen, incap;
-	bool discarding;	/* dropping an oversized line up to its newline */
+	bool discarding; /* dropping an oversized line up to its newline */
 	char *out;
 	size_t outlen, outoff;
-	uint32_t events;	/* the epoll interest set now */
-	long long last_ms;	/* last byte in or out */
-	long long line_ms;	/* when the pending partial line began; 0 none */
-	long long call_ms;	/* when the call in flight began */
-	struct call *call;	/* the call in flight, or NULL */
-	bool busy;		/* a call is in flight and holds this conn */
-	bool closed;		/* fd closed: reap() frees it once !busy */
-	bool kill;		/* close once the current step is done */
-	bool queued;		/* in server.runq: has lines to handle */
+	uint32_t events;   /* the epoll interest set now */
+	long long last_ms; /* last byte in or out */
+	long long line_ms; /* when the pending partial line began; 0 none */
+	long long call_ms; /* when the call in flight began */
+	struct call *call; /* the call in flight, or NULL */
+	bool busy;	   /* a call is in flight and holds this conn */
+	bool closed;	   /* fd closed: reap() frees it once !busy */
+	bool kill;	   /* close once the current step is done */
+	bool queued;	   /* in server.runq: has lines to handle */
 	/* identities resolved for this connection: the peer never changes,
 	 * so lookups are reused for IDENT_REUSE_MS, then done afresh (on
 	 * the worker pool: a directory lookup may be slow).  Written only
 	 * while busy, by whoever runs the call's resolution. */
 	struct ident caller, as;
 	long long caller_ms, as_ms;
-	size_t slot;		/* index in server.conns */
+	size_t slot; /* index in server.conns */
 };
 
 struct done {
 	struct conn *conn;
-	struct call *call;	/* NULL for a reply with no call */
-	bool resume;		/* identities resolved: dispatch call */
+	struct call *call; /* NULL for a reply with no call */
+	bool resume;	   /* identities resolved: dispatch call */
 	char *line;
 	size_t len;
 	struct done *next;
@@ -95,9 +95,9 @@ struct server {
 	int epfd, lfd, evfd, sigfd;
 	struct conn **conns;
 	size_t nconns, capconns;
-	size_t nopen;		/* conns not closed */
-	size_t nclosed;		/* closed, not yet reaped */
-	size_t outbytes;	/* unread replies of all conns */
+	size_t nopen;	 /* conns not closed */
+	size_t nclosed;	 /* closed, not yet reaped */
+	size_t outbytes; /* unread replies of all conns */
 	/* connections with lines to handle, served a few per uid per turn
 	 * of the loop, so that one user's many connections cannot make
 	 * another user's call wait behind all of theirs */
@@ -121,8 +121,8 @@ clear_stale_socket(const char *path, struct brk_error *err)
 	if (lstat(path, &st) != 0)
 		return 0;
 	if (!S_ISSOCK(st.st_mode))
-		return brk_error_set(err, BRK_ERR_EXISTS,
-		    "%s exists and is not a socket", path);
+		return brk_error_set(
+		    err, BRK_ERR_EXISTS, "%s exists and is not a socket", path);
 	memcpy(sun.sun_path, path, strlen(path) + 1);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return BRK_ERR_IO;
@@ -142,8 +142,8 @@ listen_unix(const char *path, mode_t mode, int *out, struct brk_error *err)
 	int fd = -1, r;
 
 	if (strlen(path) >= sizeof(sun.sun_path))
-		return brk_error_set(err, BRK_ERR_INVALID,
-		    "socket path too long: %s", path);
+		return brk_error_set(
+		    err, BRK_ERR_INVALID, "socket path too long: %s", path);
 	if ((r = clear_stale_socket(path, err)) != 0)
 		return r;
 	memcpy(sun.sun_path, path, strlen(path) + 1);
@@ -169,8 +169,8 @@ watch(struct server *s, int fd, uint32_t events, void *ptr, int op)
 }
 
 int
-server_new(struct brokerd *d, const struct server_ops *ops,
-    struct server **out, struct brk_error *err)
+server_new(struct brokerd *d, const struct server_ops *ops, struct server **out,
+    struct brk_error *err)
 {
 	struct server *s;
 	sigset_t set;
@@ -184,8 +184,8 @@ server_new(struct brokerd *d, const struct server_ops *ops,
 	s->call_deadline_ms = SERVER_CALL_DEADLINE_MS;
 	s->epfd = s->lfd = s->evfd = s->sigfd = -1;
 	pthread_mutex_init(&s->lock, NULL);
-	if ((r = listen_unix(d->cfg->socket, d->cfg->socket_mode, &s->lfd,
-	    err)) != 0)
+	if ((r = listen_unix(
+		 d->cfg->socket, d->cfg->socket_mode, &s->lfd, err)) != 0)
 		goto fail;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -298,7 +298,7 @@ post(struct server *s, struct conn *conn, struct call *call, bool resume,
 	uint64_t one = 1;
 	bool wake;
 
-	if (dn == NULL) {	/* cannot reply: the call deadline ends it */
+	if (dn == NULL) { /* cannot reply: the call deadline ends it */
 		free(line);
 		log_error("event=reply_dropped error=nomem");
 		return;
@@ -341,7 +341,7 @@ queue_out(struct server *s, struct conn *c, const char *line, size_t len)
 		c->kill = true;
 		return;
 	}
-	if (c->outoff > 0) {	/* keep the unread part at the front */
+	if (c->outoff > 0) { /* keep the unread part at the front */
 		memmove(c->out, c->out + c->outoff, unread(c));
 		c->outlen -= c->outoff;
 		c->outoff = 0;
@@ -378,7 +378,7 @@ flush_out(struct server *s, struct conn *c)
 		conn_close(s, c);
 		return false;
 	}
-	if (c->outoff == c->outlen) {	/* all read: give the memory back */
+	if (c->outoff == c->outlen) { /* all read: give the memory back */
 		free(c->out);
 		c->out = NULL;
 		c->outoff = c->outlen = 0;
@@ -388,8 +388,8 @@ flush_out(struct server *s, struct conn *c)
 }
 
 static void
-reply_now(struct server *s, struct conn *c, const char *id, int rc,
-    const char *msg)
+reply_now(
+    struct server *s, struct conn *c, const char *id, int rc, const char *msg)
 {
 	size_t len = 0;
 	char *line = proto_reply_error(id, rc, msg, &len);
@@ -412,8 +412,9 @@ conn_ident(struct server *s, struct conn *c, const char *name, long long now,
 	    (name != NULL && strcmp(slot->name, name) != 0)) {
 		ident_clear(slot);
 		*at = 0;
-		r = name == NULL ? ident_from_uid(s->d->ident, c->uid, slot,
-		    err) : ident_from_name(s->d->ident, name, slot, err);
+		r = name == NULL ?
+		    ident_from_uid(s->d->ident, c->uid, slot, err) :
+		    ident_from_name(s->d->ident, name, slot, err);
 		if (r != 0)
 			return r;
 		*at = now;
@@ -423,8 +424,7 @@ conn_ident(struct server *s, struct conn *c, const char *name, long long now,
 
 /* Whether resolve() at now needs no lookup (every identity is recent). */
 static bool
-idents_fresh(const struct conn *c, const struct proto_req *req,
-    long long now)
+idents_fresh(const struct conn *c, const struct proto_req *req, long long now)
 {
 	if (c->caller_ms == 0 || now - c->caller_ms > IDENT_REUSE_MS)
 		return false;
@@ -450,22 +450,26 @@ resolve(struct server *s, struct conn *c, struct call *call, long long now,
 	if ((r = conn_ident(s, c, NULL, now, &call->caller, err)) != 0)
 		return r;
 	if (req->as == NULL || strcmp(req->as, call->caller.name) == 0)
-		return conn_ident(s, c, call->caller.name, now, &call->who,
-		    err);
+		return conn_ident(
+		    s, c, call->caller.name, now, &call->who, err);
 	may = c->uid == 0;
 	for (i = 0; i < s->d->cfg->ndelegates; i++)
 		may = may || s->d->cfg->delegates[i] == c->uid;
 	if (!may)
-		return brk_error_set(err, BRK_ERR_DENIED, "%s may not act as "
-		    "another user (not a delegate)", call->caller.name);
+		return brk_error_set(err, BRK_ERR_DENIED,
+		    "%s may not act as "
+		    "another user (not a delegate)",
+		    call->caller.name);
 	if ((r = conn_ident(s, c, req->as, now, &call->who, err)) != 0)
 		return r == BRK_ERR_NOTFOUND ? BRK_ERR_DENIED : r;
 	/* NSS knows "nobody" (the kernel's overflow uid), but it stands for
 	 * no one: acting as it would file requests no person owns */
 	if (call->who.uid == OVERFLOW_UID || strcmp(req->as, "nobody") == 0)
-		return brk_error_set(err, BRK_ERR_DENIED, "\"%s\" is the "
+		return brk_error_set(err, BRK_ERR_DENIED,
+		    "\"%s\" is the "
 		    "system's placeholder account, not a person: no one acts "
-		    "as it", req->as);
+		    "as it",
+		    req->as);
 	call->delegated = true;
 	return 0;
 }
@@ -479,7 +483,7 @@ dispatch(struct server *s, struct call *call)
 	log_debug("event=call uid=%u op=%s id=%s as=%s", (unsigned)c->uid,
 	    call->req->op, call->req->id, call->req->as ? call->req->as : "");
 	s->ops->dispatch(call);
-	store_read_end(s->rtxn);	/* never pin a snapshot between calls */
+	store_read_end(s->rtxn); /* never pin a snapshot between calls */
 }
 
 /* On the worker pool: identities that may need a directory lookup. */
@@ -493,8 +497,8 @@ resolve_job(void *arg)
 	int r;
 
 	if ((r = resolve(s, c, call, deadline_now_ms(), &err)) != 0)
-		call_fail(call, r, "%s", err.msg[0] ? err.msg :
-		    brk_strerror(r));
+		call_fail(
+		    call, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
 	else
 		post(s, c, call, true, NULL, 0);
 }
@@ -519,7 +523,7 @@ start_call(struct server *s, struct conn *c, struct proto_req *req)
 	call->conn = c;
 	call->deliver = deliver_local;
 	call->rtxn = &s->rtxn;
-	c->busy = true;		/* until its reply is drained */
+	c->busy = true; /* until its reply is drained */
 	c->call = call;
 	c->call_ms = now;
 	if (!idents_fresh(c, req, now)) {
@@ -527,8 +531,8 @@ start_call(struct server *s, struct conn *c, struct proto_req *req)
 		return;
 	}
 	if ((r = resolve(s, c, call, now, &err)) != 0)
-		call_fail(call, r, "%s", err.msg[0] ? err.msg :
-		    brk_strerror(r));
+		call_fail(
+		    call, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
 	else
 		dispatch(s, call);
 }
@@ -585,7 +589,7 @@ enqueue(struct server *s, struct conn *c)
 		return;
 	if (s->nrunq == s->caprunq) {
 		nq = realloc(s->runq, (s->caprunq + 64) * sizeof(*nq));
-		if (nq == NULL) {	/* serve it now rather than never */
+		if (nq == NULL) { /* serve it now rather than never */
 			process_lines(s, c);
 			return;
 		}
@@ -604,7 +608,10 @@ enqueue(struct server *s, struct conn *c)
 static bool
 run_queue(struct server *s)
 {
-	struct { uid_t uid; unsigned n; } seen[64];
+	struct {
+		uid_t uid;
+		unsigned n;
+	} seen[64];
 	size_t i, j, keep = 0, nseen = 0, n = s->nrunq;
 	struct conn *c;
 
@@ -617,7 +624,7 @@ run_queue(struct server *s)
 			seen[nseen++].n = 0;
 		}
 		if (j < nseen && seen[j].n >= UID_TURN) {
-			s->runq[keep++] = c;	/* next turn */
+			s->runq[keep++] = c; /* next turn */
 			continue;
 		}
 		if (j < nseen)
@@ -640,7 +647,7 @@ on_readable(struct server *s, struct conn *c)
 	while (!c->closed && c->inlen < IN_MAX) {
 		if (c->incap - c->inlen < 4096 && c->incap < IN_MAX) {
 			want = c->incap + 16384 > IN_MAX ? IN_MAX :
-			    c->incap + 16384;
+							   c->incap + 16384;
 			if ((nb = realloc(c->in, want)) == NULL) {
 				conn_close(s, c);
 				return;
@@ -648,8 +655,8 @@ on_readable(struct server *s, struct conn *c)
 			c->in = nb;
 			c->incap = want;
 		}
-		n = recv(c->fd, c->in + c->inlen, c->incap - c->inlen,
-		    MSG_DONTWAIT);
+		n = recv(
+		    c->fd, c->in + c->inlen, c->incap - c->inlen, MSG_DONTWAIT);
 		if (n > 0) {
 			if (c->inlen == 0)
 				c->line_ms = deadline_now_ms();
@@ -667,7 +674,7 @@ on_readable(struct server *s, struct conn *c)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			break;
-		conn_close(s, c);	/* EOF or error */
+		conn_close(s, c); /* EOF or error */
 		return;
 	}
 	/* full (IN_MAX): set_interest() stops reading until lines are
@@ -677,7 +684,7 @@ on_readable(struct server *s, struct conn *c)
 	if (!c->busy && memchr(c->in, '\n', c->inlen) != NULL)
 		enqueue(s, c);
 	else
-		process_lines(s, c);	/* the discard check, the flush */
+		process_lines(s, c); /* the discard check, the flush */
 }
 
 /* Refuse a connection with one error line, then close it. */
@@ -687,8 +694,10 @@ refuse(int fd, const char *msg)
 	char line[512];
 	int n;
 
-	n = snprintf(line, sizeof(line), "{\"v\":1,\"id\":\"\",\"ok\":false,"
-	    "\"error\":{\"code\":\"busy\",\"message\":\"%s\"}}\n", msg);
+	n = snprintf(line, sizeof(line),
+	    "{\"v\":1,\"id\":\"\",\"ok\":false,"
+	    "\"error\":{\"code\":\"busy\",\"message\":\"%s\"}}\n",
+	    msg);
 	if (n > 0 && send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		log_debug("event=refuse_send_failed");
 	close(fd);
@@ -725,8 +734,8 @@ on_accept(struct server *s)
 	char msg[160];
 	int fd;
 
-	while ((fd = accept4(s->lfd, NULL, NULL,
-	    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+	while ((fd = accept4(
+		    s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
 			close(fd);
 			continue;
@@ -736,17 +745,19 @@ on_accept(struct server *s)
 			continue;
 		}
 		if (!uid_may_connect(s, cred.uid)) {
-			snprintf(msg, sizeof(msg), "too many connections from "
+			snprintf(msg, sizeof(msg),
+			    "too many connections from "
 			    "uid %u (at most %d per user); try again",
-			    (unsigned)cred.uid, s->d->cfg->max_connections /
-			    UID_SHARE);
+			    (unsigned)cred.uid,
+			    s->d->cfg->max_connections / UID_SHARE);
 			log_warn("event=conn_refused uid=%u why=uid_share",
 			    (unsigned)cred.uid);
 			refuse(fd, msg);
 			continue;
 		}
 		if (s->nconns == s->capconns) {
-			nc = realloc(s->conns, (s->capconns + 64) * sizeof(*nc));
+			nc = realloc(
+			    s->conns, (s->capconns + 64) * sizeof(*nc));
 			if (nc == NULL) {
 				close(fd);
 				continue;
@@ -787,9 +798,10 @@ drain_done(struct server *s)
 	while ((dn = list) != NULL) {
 		list = dn->next;
 		c = dn->conn;
-		if (dn->resume) {	/* identities resolved on the pool */
+		if (dn->resume) { /* identities resolved on the pool */
 			if (c->closed)
-				call_fail(dn->call, BRK_ERR_IO, "the client "
+				call_fail(dn->call, BRK_ERR_IO,
+				    "the client "
 				    "has gone");
 			else
 				dispatch(s, dn->call);
@@ -830,10 +842,12 @@ check_timeouts(struct server *s)
 			 * keeps the struct until (if ever) it returns */
 			if (now - c->call_ms > s->call_deadline_ms) {
 				log_error("event=call_unanswered uid=%u op=%s "
-				    "ms=%lld", (unsigned)c->uid,
-				    c->call->req->op, now - c->call_ms);
+					  "ms=%lld",
+				    (unsigned)c->uid, c->call->req->op,
+				    now - c->call_ms);
 				reply_now(s, c, c->call->req->id,
-				    BRK_ERR_TIMEOUT, "the broker did not "
+				    BRK_ERR_TIMEOUT,
+				    "the broker did not "
 				    "answer in time");
 				flush_out(s, c);
 				conn_close(s, c);
@@ -849,7 +863,7 @@ check_timeouts(struct server *s)
 		} else if (now - c->last_ms > s->d->cfg->idle_timeout * 1000LL)
 			conn_close(s, c);
 		else if (!budget && flush_out(s, c) && c->inlen > 0)
-			enqueue(s, c);	/* held back by the budget before? */
+			enqueue(s, c); /* held back by the budget before? */
 	}
 }
 
@@ -895,7 +909,7 @@ server_run(struct server *s)
 				continue;
 			}
 			c = p;
-			if (c->closed)	/* closed earlier in this batch */
+			if (c->closed) /* closed earlier in this batch */
 				continue;
 			if (evs[i].events & (EPOLLERR | EPOLLHUP) &&
 			    !(evs[i].events & EPOLLIN)) {
@@ -909,7 +923,7 @@ server_run(struct server *s)
 				on_readable(s, c);
 		}
 		more = run_queue(s);
-		reap(s);	/* no event of this batch is left to name them */
+		reap(s); /* no event of this batch is left to name them */
 		if (deadline_now_ms() - last_tick >= 1000) {
 			last_tick = deadline_now_ms();
 			check_timeouts(s);
@@ -957,7 +971,7 @@ server_free(struct server *s)
 #endif
 	}
 	for (i = 0; i < s->nconns; i++)
-		if (!s->conns[i]->busy)	/* a lost call may still name it */
+		if (!s->conns[i]->busy) /* a lost call may still name it */
 			conn_destroy(s->conns[i]);
 	free(s->conns);
 	free(s->runq);

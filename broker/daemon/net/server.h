@@ -12,10 +12,10 @@
  * slow work to the worker pool (ops.h says which op runs where).
  */
 struct server_ops {
-	void (*dispatch)(struct call *c);	/* answer c, now or later */
+	void (*dispatch)(struct call *c); /* answer c, now or later */
 	/* once a second, with the I/O thread's read transaction */
 	void (*tick)(struct brokerd *d, struct store_txn **rtxn);
-	void (*reload)(struct brokerd *d);	/* SIGHUP */
+	void (*reload)(struct brokerd *d); /* SIGHUP */
 };
 
 /* Bind and listen on d->cfg->socket; refuses to steal a live socket.

@@ -29,8 +29,11 @@
  * is the subject CN (or the single DNS SAN of a certificate without CN),
  * and the only questions allowed are op "check" about resource "host:H"
  * and op "snapshot" for host H.  Every peer is classified by its
- * certificate once (enum peer_kind); today hosts are the only kind, and
- * a later kind (a user's certificate) gets its own rules in run_line().
+ * certificate once (enum peer_kind): the CA that signed it decides
+ * between a host (client_ca) and a person (the user CA); a person's calls
+ * are resolved on the worker pool like a local caller's (identity/) and
+ * run with the full op set; a peer without a certificate may only log in
+ * (login.c).
  */
 #include "tls.h"
 
@@ -58,25 +61,34 @@
 #include "deadline.h"
 #include "daemon.h"
 #include "log.h"
+#include "login.h"
 #include "names.h"
+#include "userca.h"
+#include "workpool.h"
 
 #define TLS_MAX_CONNS_LIMIT 10000
 #define TLS_MAX_UNAUTH_LIMIT 100000
 #define TLS_IN_CAP (PROTO_MAX_LINE + 1 + 16384)
-#define TLS_IN_FIRST 4096	/* the input buffer grows to TLS_IN_CAP */
+#define TLS_IN_FIRST 4096 /* the input buffer grows to TLS_IN_CAP */
 #define TLS_OUT_MAX (32 * 1024 * 1024)
 #define TLS_CALLER "tls-host"
 #define TLS_SID_CTX "brokerd-tls-v1"
-#define TLS_EVENTS 256		/* epoll events per batch */
-#define TLS_HS_PER_BATCH 64	/* handshake steps per batch */
+#define TLS_EVENTS 256	    /* epoll events per batch */
+#define TLS_HS_PER_BATCH 64 /* handshake steps per batch */
 #define TLS_ACCEPT_PER_BATCH 64
 #define TLS_SRC_BUCKETS 1024
-#define TLS_LOG_PER_SEC 20	/* per-peer log lines, then a count */
+#define TLS_LOG_PER_SEC 20 /* per-peer log lines, then a count */
 #define TLS_EMFILE_PAUSE_MS 100
 
 /* What a verified client certificate makes its peer. */
 enum peer_kind {
-	PEER_HOST,		/* a host's PAM module: check and snapshot */
+	PEER_HOST,  /* a host's PAM module: check and snapshot */
+	PEER_USER,  /* a person's login certificate: every op,
+				 * authorised as for a local caller */
+	PEER_ANON,  /* no certificate: op "login" only */
+	PEER_STALE, /* a login certificate of ours that no longer
+				 * verifies (expired): told to log in again,
+				 * nothing else */
 };
 
 /* Handshakes from one source (IPv4 address or IPv6 /64). */
@@ -99,7 +111,7 @@ struct tlist {
 struct tdone {
 	struct tconn *tc;
 	struct call *call;
-	char *line;		/* NULL: out of memory, no reply */
+	char *line; /* NULL: out of memory, no reply */
 	size_t len;
 	struct tdone *next;
 };
@@ -108,17 +120,19 @@ struct tls_server {
 	struct brokerd *d;
 	const struct tls_config *cfg;
 	SSL_CTX *ctx;
+	struct login_ctx *login; /* the user CA and "broker login" */
 	int lfd, stopfd, evfd, epfd;
 	pthread_t loop;
 	bool started;
 	/* the loop thread's alone */
-	struct tlist hs, open;	/* handshaking; authenticated */
-	struct tconn *reap;	/* closed in this batch, freed after it */
+	struct tlist hs, open; /* handshaking; authenticated */
+	struct tconn *reap;    /* closed in this batch, freed after it */
 	struct src *srcs[TLS_SRC_BUCKETS];
 	struct store_txn *rtxn;
-	int inflight;		/* calls dispatched, reply not yet back */
+	int inflight; /* calls dispatched, reply not yet back */
+	int nunauth;  /* open, without a good certificate */
 	bool stopping, accepting;
-	long long accept_resume_ms;	/* out of descriptors: pause */
+	long long accept_resume_ms; /* out of descriptors: pause */
 	long long log_sec;
 	long long drops_logged_ms;
 	int log_n;
@@ -128,7 +142,11 @@ struct tls_server {
 	struct tdone *done_head, *done_tail;
 };
 
-enum tstate { TC_HANDSHAKE, TC_OPEN, TC_CLOSED };
+enum tstate {
+	TC_HANDSHAKE,
+	TC_OPEN,
+	TC_CLOSED
+};
 
 struct tconn {
 	struct tls_server *srv;
@@ -136,20 +154,22 @@ struct tconn {
 	SSL *ssl;
 	enum tstate st;
 	enum peer_kind kind;
-	struct tconn *prev, *next;	/* in srv->hs or srv->open */
+	struct tconn *prev, *next; /* in srv->hs or srv->open */
 	struct tconn *reap_next;
-	struct src *src;		/* while handshaking */
-	char addr[64];			/* the peer's address, for logs */
+	struct src *src; /* while handshaking */
+	char addr[64];	 /* the peer's address, for logs */
 	long long deadline;
-	uint32_t events;		/* the epoll interest set now */
-	char host[256];			/* H, from the certificate */
+	uint32_t events;	     /* the epoll interest set now */
+	char host[256];		     /* H, from the certificate */
+	char user[65];		     /* PEER_USER: the certificate's CN */
+	struct login_session *login; /* PEER_ANON: a login under way */
 	char *in;
 	size_t inlen, incap;
 	char *out;
 	size_t outlen, outoff;
-	bool busy;			/* a call is in flight */
-	bool close_after;		/* close once out is written */
-	bool reaped;			/* closed, past reap(), call in flight */
+	bool busy;	  /* a call is in flight */
+	bool close_after; /* close once out is written */
+	bool reaped;	  /* closed, past reap(), call in flight */
 };
 /* ---- configuration ---------------------------------------------------- */
 
@@ -183,7 +203,7 @@ parse_listen(json_t *v, struct tls_config *c, struct brk_error *err)
 	free(c->listen_host);
 	free(c->listen_port);
 	c->listen_host = NULL;
-	c->listen_port = NULL;	/* not freed twice if strndup() fails */
+	c->listen_port = NULL; /* not freed twice if strndup() fails */
 	if (!(hend - h == 1 && *h == '*') &&
 	    (c->listen_host = strndup(h, (size_t)(hend - h))) == NULL)
 		return BRK_ERR_NOMEM;
@@ -191,13 +211,14 @@ parse_listen(json_t *v, struct tls_config *c, struct brk_error *err)
 		return BRK_ERR_NOMEM;
 	return 0;
 bad:
-	return brk_error_set(err, BRK_ERR_INVALID, "config: tls.listen must be "
+	return brk_error_set(err, BRK_ERR_INVALID,
+	    "config: tls.listen must be "
 	    "\"HOST:PORT\" (HOST a name, an address, [v6] or *)");
 }
 
 int
-tls_config_parse(json_t *section, struct tls_config **out,
-    struct brk_error *err)
+tls_config_parse(
+    json_t *section, struct tls_config **out, struct brk_error *err)
 {
 	struct tls_config *c = NULL;
 	const char *key;
@@ -218,7 +239,7 @@ tls_config_parse(json_t *section, struct tls_config **out,
 	c->max_unauthenticated = 512;
 	c->max_unauthenticated_per_source = 16;
 	c->ticket_lifetime = 300;
-	json_object_foreach(section, key, v) {
+	json_object_foreach (section, key, v) {
 		if (strcmp(key, "listen") == 0)
 			r = parse_listen(v, c, err);
 		else if (strcmp(key, "cert") == 0)
@@ -228,22 +249,24 @@ tls_config_parse(json_t *section, struct tls_config **out,
 		else if (strcmp(key, "client_ca") == 0)
 			r = config_get_str("tls", v, key, &c->client_ca, err);
 		else if (strcmp(key, "max_connections") == 0)
-			r = config_get_int("tls", v, key, 1, TLS_MAX_CONNS_LIMIT,
-			    &c->max_connections, err);
+			r = config_get_int("tls", v, key, 1,
+			    TLS_MAX_CONNS_LIMIT, &c->max_connections, err);
 		else if (strcmp(key, "timeout") == 0)
-			r = config_get_int("tls", v, key, 1, 300, &c->timeout, err);
+			r = config_get_int(
+			    "tls", v, key, 1, 300, &c->timeout, err);
 		else if (strcmp(key, "handshake_timeout_ms") == 0)
 			r = config_get_int("tls", v, key, 100, 60000,
 			    &c->handshake_timeout_ms, err);
 		else if (strcmp(key, "max_unauthenticated") == 0)
-			r = config_get_int("tls", v, key, 1, TLS_MAX_UNAUTH_LIMIT,
-			    &c->max_unauthenticated, err);
+			r = config_get_int("tls", v, key, 1,
+			    TLS_MAX_UNAUTH_LIMIT, &c->max_unauthenticated, err);
 		else if (strcmp(key, "max_unauthenticated_per_source") == 0)
-			r = config_get_int("tls", v, key, 1, TLS_MAX_UNAUTH_LIMIT,
+			r = config_get_int("tls", v, key, 1,
+			    TLS_MAX_UNAUTH_LIMIT,
 			    &c->max_unauthenticated_per_source, err);
 		else if (strcmp(key, "ticket_lifetime") == 0)
-			r = config_get_int("tls", v, key, 0, 86400,
-			    &c->ticket_lifetime, err);
+			r = config_get_int(
+			    "tls", v, key, 0, 86400, &c->ticket_lifetime, err);
 		else
 			r = brk_error_set(err, BRK_ERR_INVALID,
 			    "config: tls: unknown key \"%.64s\"", key);
@@ -253,7 +276,8 @@ tls_config_parse(json_t *section, struct tls_config **out,
 	r = BRK_ERR_INVALID;
 	if (c->listen_port == NULL || c->cert == NULL || c->key == NULL ||
 	    c->client_ca == NULL) {
-		brk_error_set(err, r, "config: tls needs \"listen\", \"cert\", "
+		brk_error_set(err, r,
+		    "config: tls needs \"listen\", \"cert\", "
 		    "\"key\" and \"client_ca\"");
 		goto out;
 	}
@@ -293,17 +317,31 @@ check_key_file(const char *path, struct brk_error *err)
 	struct stat st;
 
 	if (stat(path, &st) != 0)
-		return brk_error_set(err, BRK_ERR_IO, "tls key %s: %s", path,
-		    strerror(errno));
+		return brk_error_set(
+		    err, BRK_ERR_IO, "tls key %s: %s", path, strerror(errno));
 	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0)
-		return brk_error_set(err, BRK_ERR_PERM, "tls key %s must be a "
+		return brk_error_set(err, BRK_ERR_PERM,
+		    "tls key %s must be a "
 		    "regular file with mode 0600 or stricter (it is %04o)",
 		    path, (unsigned)(st.st_mode & 07777));
 	return 0;
 }
 
+/*
+ * Finish the handshake whatever the chain's verdict, which OpenSSL keeps
+ * (SSL_get_verify_result): hs_done() refuses every peer whose verdict is
+ * not X509_V_OK, after recording it, and tells a person whose login
+ * certificate expired to log in again instead of cutting the line.
+ */
 static int
-make_ctx(const struct tls_config *cfg, SSL_CTX **out, struct brk_error *err)
+verify_note(int ok, X509_STORE_CTX *x)
+{
+	return 1;
+}
+
+static int
+make_ctx(const struct tls_config *cfg, struct userca *uca, SSL_CTX **out,
+    struct brk_error *err)
 {
 	STACK_OF(X509_NAME) *names = NULL;
 	SSL_CTX *ctx = NULL;
@@ -319,30 +357,42 @@ make_ctx(const struct tls_config *cfg, SSL_CTX **out, struct brk_error *err)
 		goto out;
 	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert) != 1) {
-		brk_error_set(err, r, "tls: cannot load certificate %s",
-		    cfg->cert);
+		brk_error_set(
+		    err, r, "tls: cannot load certificate %s", cfg->cert);
 		goto out;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
-		brk_error_set(err, r, "tls: %s is not an unencrypted key "
-		    "matching %s", cfg->key, cfg->cert);
+		brk_error_set(err, r,
+		    "tls: %s is not an unencrypted key "
+		    "matching %s",
+		    cfg->key, cfg->cert);
 		goto out;
 	}
 	if (SSL_CTX_load_verify_locations(ctx, cfg->client_ca, NULL) != 1 ||
 	    (names = SSL_load_client_CA_file(cfg->client_ca)) == NULL) {
-		brk_error_set(err, r, "tls: cannot load client_ca %s",
-		    cfg->client_ca);
+		brk_error_set(
+		    err, r, "tls: cannot load client_ca %s", cfg->client_ca);
 		goto out;
 	}
-	SSL_CTX_set_client_CA_list(ctx, names);	/* takes names */
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
-	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	SSL_CTX_set_client_CA_list(ctx, names); /* takes names */
+	/*
+	 * People's login certificates chain to the user CA, hosts' to
+	 * client_ca; which one signed a peer decides its kind (hs_done).  A
+	 * peer without a certificate is let in to run "login" alone, under
+	 * the caps of unauthenticated peers.
+	 */
+	if (X509_STORE_add_cert(
+		SSL_CTX_get_cert_store(ctx), userca_cert(uca)) != 1 ||
+	    SSL_CTX_add_client_CA(ctx, userca_cert(uca)) != 1)
+		goto out;
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_note);
 	SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
 	/* partial writes: a reply leaves as the socket takes it; released
 	 * buffers: an idle or handshaking peer costs no 16k record buffers */
-	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_mode(ctx,
+	    SSL_MODE_ENABLE_PARTIAL_WRITE |
+		SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	/* 0-RTT data could be replayed; a check must be asked afresh */
 	SSL_CTX_set_max_early_data(ctx, 0);
 	if (cfg->ticket_lifetime > 0) {
@@ -357,11 +407,11 @@ make_ctx(const struct tls_config *cfg, SSL_CTX **out, struct brk_error *err)
 		 */
 		SSL_CTX_set_num_tickets(ctx, 1);
 		SSL_CTX_set_timeout(ctx, (long)cfg->ticket_lifetime);
-		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER |
-		    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+		SSL_CTX_set_session_cache_mode(ctx,
+		    SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL_STORE);
 		if (SSL_CTX_set_session_id_context(ctx,
-		    (const unsigned char *)TLS_SID_CTX,
-		    sizeof(TLS_SID_CTX) - 1) != 1)
+			(const unsigned char *)TLS_SID_CTX,
+			sizeof(TLS_SID_CTX) - 1) != 1)
 			goto out;
 	} else {
 		SSL_CTX_set_num_tickets(ctx, 0);
@@ -385,19 +435,21 @@ listen_tcp(const struct tls_config *cfg, int *out, struct brk_error *err)
 	int fd = -1, one = 1, g, r = BRK_ERR_IO, e = 0;
 
 	*out = -1;
-	if ((g = getaddrinfo(cfg->listen_host, cfg->listen_port, &hints,
-	    &res)) != 0) {
+	if ((g = getaddrinfo(
+		 cfg->listen_host, cfg->listen_port, &hints, &res)) != 0) {
 		brk_error_set(err, r, "tls: cannot resolve %s: %s",
-		    cfg->listen_host ? cfg->listen_host : "*",
-		    gai_strerror(g));
+		    cfg->listen_host ? cfg->listen_host : "*", gai_strerror(g));
 		goto out;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
-		    SOCK_NONBLOCK, ai->ai_protocol);
-		if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-		    sizeof(one)) == 0 && bind(fd, ai->ai_addr,
-		    ai->ai_addrlen) == 0 && listen(fd, 1024) == 0)
+		fd = socket(ai->ai_family,
+		    ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    ai->ai_protocol);
+		if (fd >= 0 &&
+		    setsockopt(
+			fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+		    bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    listen(fd, 1024) == 0)
 			break;
 		e = errno;
 		if (fd >= 0)
@@ -406,8 +458,8 @@ listen_tcp(const struct tls_config *cfg, int *out, struct brk_error *err)
 	}
 	if (fd < 0) {
 		brk_error_set(err, r, "tls: cannot listen on %s:%s: %s",
-		    cfg->listen_host ? cfg->listen_host : "*",
-		    cfg->listen_port, strerror(e));
+		    cfg->listen_host ? cfg->listen_host : "*", cfg->listen_port,
+		    strerror(e));
 		goto out;
 	}
 	*out = fd;
@@ -487,11 +539,12 @@ log_drops(struct tls_server *t)
 	long long now = deadline_now_ms();
 
 	if ((t->dropped_timeout == 0 && t->dropped_full == 0 &&
-	    t->refused_source == 0) || now - t->drops_logged_ms < 1000)
+		t->refused_source == 0) ||
+	    now - t->drops_logged_ms < 1000)
 		return;
 	t->drops_logged_ms = now;
 	log_warn("event=tls_dropped handshake_timeout=%lu "
-	    "max_unauthenticated=%lu max_unauthenticated_per_source=%lu",
+		 "max_unauthenticated=%lu max_unauthenticated_per_source=%lu",
 	    t->dropped_timeout, t->dropped_full, t->refused_source);
 	t->dropped_timeout = t->dropped_full = t->refused_source = 0;
 }
@@ -499,8 +552,8 @@ log_drops(struct tls_server *t)
 /* The source a peer is counted under: its IPv4 address (also when mapped
  * into IPv6) or its IPv6 /64, which one party usually holds whole. */
 static void
-src_of(const struct sockaddr_storage *ss, unsigned char key[8],
-    size_t *keylen, char *addr, size_t addrlen)
+src_of(const struct sockaddr_storage *ss, unsigned char key[8], size_t *keylen,
+    char *addr, size_t addrlen)
 {
 	const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
 	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
@@ -526,7 +579,7 @@ src_of(const struct sockaddr_storage *ss, unsigned char key[8],
 static size_t
 src_bucket(const unsigned char *key, size_t len)
 {
-	uint32_t h = 2166136261u;	/* FNV-1a */
+	uint32_t h = 2166136261u; /* FNV-1a */
 	size_t i;
 
 	for (i = 0; i < len; i++)
@@ -562,12 +615,19 @@ src_put(struct tls_server *t, struct src *s)
 	if (s == NULL || --s->count > 0)
 		return;
 	for (pp = &t->srcs[src_bucket(s->key, s->keylen)]; *pp != NULL;
-	    pp = &(*pp)->next)
+	     pp = &(*pp)->next)
 		if (*pp == s) {
 			*pp = s->next;
 			break;
 		}
 	free(s);
+}
+
+/* Whether tc is open without a good certificate (login only). */
+static bool
+unauth(const struct tconn *tc)
+{
+	return tc->kind == PEER_ANON || tc->kind == PEER_STALE;
 }
 
 static void
@@ -599,13 +659,20 @@ conn_close(struct tconn *tc)
 		list_del(&t->hs, tc);
 		src_put(t, tc->src);
 		tc->src = NULL;
-	} else
+	} else {
 		list_del(&t->open, tc);
+		if (unauth(tc))
+			t->nunauth--;
+		src_put(t, tc->src); /* a PEER_ANON still counts */
+		tc->src = NULL;
+	}
+	login_drop(tc->login);
+	tc->login = NULL;
 	tc->st = TC_CLOSED;
 	epoll_ctl(t->epfd, EPOLL_CTL_DEL, tc->fd, NULL);
 	if (tc->ssl != NULL) {
 		if (SSL_is_init_finished(tc->ssl))
-			SSL_shutdown(tc->ssl);	/* one try, never a wait */
+			SSL_shutdown(tc->ssl); /* one try, never a wait */
 		SSL_free(tc->ssl);
 		tc->ssl = NULL;
 	}
@@ -630,7 +697,7 @@ reap(struct tls_server *t)
 		t->reap = tc->reap_next;
 		tc->reap_next = NULL;
 		if (tc->busy)
-			tc->reaped = true;	/* drain_done() frees it */
+			tc->reaped = true; /* drain_done() frees it */
 		else
 			free(tc);
 	}
@@ -676,7 +743,7 @@ cert_host(X509 *x, char *out, size_t outlen)
 	idx = X509_NAME_get_index_by_NID(subj, NID_commonName, -1);
 	if (idx >= 0) {
 		if (X509_NAME_get_index_by_NID(subj, NID_commonName, idx) >= 0)
-			goto out;	/* two CNs: ambiguous */
+			goto out; /* two CNs: ambiguous */
 		d = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, idx));
 		r = take_name(ASN1_STRING_get0_data(d), ASN1_STRING_length(d),
 		    out, outlen);
@@ -688,7 +755,7 @@ cert_host(X509 *x, char *out, size_t outlen)
 		if (gn->type != GEN_DNS)
 			continue;
 		if (n++ > 0) {
-			r = BRK_ERR_INVALID;	/* several: ambiguous */
+			r = BRK_ERR_INVALID; /* several: ambiguous */
 			goto out;
 		}
 		r = take_name(ASN1_STRING_get0_data(gn->d.dNSName),
@@ -699,38 +766,68 @@ out:
 	return r;
 }
 
+/* A login certificate's user: its one CN, a valid user name. */
+static int
+cert_user(X509 *x, char *out, size_t outlen)
+{
+	X509_NAME *subj = X509_get_subject_name(x);
+	ASN1_STRING *d;
+	int idx, len;
+
+	if ((idx = X509_NAME_get_index_by_NID(subj, NID_commonName, -1)) < 0 ||
+	    X509_NAME_get_index_by_NID(subj, NID_commonName, idx) >= 0)
+		return BRK_ERR_INVALID;
+	d = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, idx));
+	len = ASN1_STRING_length(d);
+	if (len <= 0 || (size_t)len >= outlen ||
+	    memchr(ASN1_STRING_get0_data(d), '\0', (size_t)len) != NULL)
+		return BRK_ERR_INVALID;
+	memcpy(out, ASN1_STRING_get0_data(d), (size_t)len);
+	out[len] = '\0';
+	return name_user_valid(out) ? 0 : BRK_ERR_INVALID;
+}
+
 /* The one rule of this transport: a host asks only about itself. */
 static int
-host_may(const struct tconn *tc, const struct proto_req *req,
-    struct brk_error *err)
+host_may(
+    const struct tconn *tc, const struct proto_req *req, struct brk_error *err)
 {
 	const char *res = NULL, *host = NULL;
 	char want[300];
 
 	snprintf(want, sizeof(want), "host:%s", tc->host);
 	if (req->as != NULL)
-		return brk_error_set(err, BRK_ERR_DENIED, "a host may not act "
+		return brk_error_set(err, BRK_ERR_DENIED,
+		    "a host may not act "
 		    "as a user (\"as\")");
 	if (strcmp(req->op, "check") == 0) {
-		if (proto_arg_str(req->args, "resource", true, 300, &res,
-		    NULL) != 0 || strcmp(res, want) != 0)
-			return brk_error_set(err, BRK_ERR_DENIED, "host %s may "
-			    "only check resource %s", tc->host, want);
-		if (proto_arg_str(req->args, "user", true, 64, &res,
-		    NULL) != 0)
-			return brk_error_set(err, BRK_ERR_INVALID, "a host's "
+		if (proto_arg_str(
+			req->args, "resource", true, 300, &res, NULL) != 0 ||
+		    strcmp(res, want) != 0)
+			return brk_error_set(err, BRK_ERR_DENIED,
+			    "host %s may "
+			    "only check resource %s",
+			    tc->host, want);
+		if (proto_arg_str(req->args, "user", true, 64, &res, NULL) != 0)
+			return brk_error_set(err, BRK_ERR_INVALID,
+			    "a host's "
 			    "check names the \"user\"");
 		return 0;
 	}
 	if (strcmp(req->op, "snapshot") == 0) {
-		if (proto_arg_str(req->args, "host", true, 300, &host,
-		    NULL) != 0 || strcmp(host, tc->host) != 0)
-			return brk_error_set(err, BRK_ERR_DENIED, "host %s may "
-			    "only ask for its own snapshot", tc->host);
+		if (proto_arg_str(req->args, "host", true, 300, &host, NULL) !=
+			0 ||
+		    strcmp(host, tc->host) != 0)
+			return brk_error_set(err, BRK_ERR_DENIED,
+			    "host %s may "
+			    "only ask for its own snapshot",
+			    tc->host);
 		return 0;
 	}
-	return brk_error_set(err, BRK_ERR_DENIED, "over TLS a host may only "
-	    "use the ops check and snapshot, not \"%.64s\"", req->op);
+	return brk_error_set(err, BRK_ERR_DENIED,
+	    "over TLS a host may only "
+	    "use the ops check and snapshot, not \"%.64s\"",
+	    req->op);
 }
 
 /* ---- one connection ---------------------------------------------------- */
@@ -760,7 +857,7 @@ queue_out(struct tconn *tc, char *line, size_t len)
 		tc->close_after = true;
 		return;
 	}
-	if (tc->outoff == tc->outlen) {	/* the usual case: nothing queued */
+	if (tc->outoff == tc->outlen) { /* the usual case: nothing queued */
 		free(tc->out);
 		tc->out = line;
 		tc->outlen = len;
@@ -812,7 +909,7 @@ deliver_tls(struct call *c, char *line, size_t len)
 	dn->line = line;
 	dn->len = len;
 	pthread_mutex_lock(&t->lock);
-	wake = t->done_head == NULL;	/* the loop drains all at once */
+	wake = t->done_head == NULL; /* the loop drains all at once */
 	if (t->done_tail != NULL)
 		t->done_tail->next = dn;
 	else
@@ -845,7 +942,7 @@ drain_done(struct tls_server *t)
 		tc->busy = false;
 		if (tc->st == TC_CLOSED) {
 			free(dn->line);
-			if (tc->reaped)	/* else reap() frees it */
+			if (tc->reaped) /* else reap() frees it */
 				free(tc);
 		} else {
 			queue_out(tc, dn->line, dn->len);
@@ -855,6 +952,141 @@ drain_done(struct tls_server *t)
 		}
 		free(dn);
 	}
+}
+
+/* A call from tc for req (consumed), counted in flight; NULL when out of
+ * memory (answered, req freed). */
+static struct call *
+new_call(struct tconn *tc, struct proto_req *req)
+{
+	struct tls_server *t = tc->srv;
+	struct call *call;
+
+	if ((call = calloc(1, sizeof(*call))) == NULL) {
+		queue_error(tc, req->id, BRK_ERR_NOMEM, NULL);
+		proto_req_free(req);
+		return NULL;
+	}
+	call->d = t->d;
+	call->req = req;
+	call->conn = tc;
+	call->deliver = deliver_tls;
+	call->rtxn = &t->rtxn;
+	call->caller.uid = (uid_t)-1;
+	tc->busy = true;
+	t->inflight++;
+	touch(tc);
+	return call;
+}
+
+/*
+ * On the worker pool: who a person is, resolved as for a local caller
+ * (names and groups from NSS, local_groups and the directory), and "as"
+ * for delegates only; then the op, with a read transaction of this
+ * thread's own (the loop's belongs to the loop).
+ */
+static void
+user_job(void *arg)
+{
+	struct brk_error err = { { 0 } };
+	struct call *call = arg;
+	struct tconn *tc = call->conn; /* tc->user is fixed while busy */
+	struct store_txn *rtxn = NULL;
+	const char *as = call->req->as;
+	size_t i;
+	bool may;
+	int r;
+
+	if ((r = ident_from_name(
+		 call->d->ident, tc->user, &call->caller, &err)) != 0) {
+		call_fail(call, r == BRK_ERR_NOTFOUND ? BRK_ERR_DENIED : r,
+		    "%s", err.msg[0] ? err.msg : "unknown user");
+		return;
+	}
+	if (as == NULL || strcmp(as, call->caller.name) == 0)
+		r = ident_copy(&call->who, &call->caller);
+	else {
+		may = call->caller.in_nss && call->caller.uid == 0;
+		for (i = 0; call->caller.in_nss && i < call->d->cfg->ndelegates;
+		     i++)
+			may = may ||
+			    call->d->cfg->delegates[i] == call->caller.uid;
+		if (!may) {
+			call_fail(call, BRK_ERR_DENIED,
+			    "%s may not act as "
+			    "another user (not a delegate)",
+			    call->caller.name);
+			return;
+		}
+		r = ident_from_name(call->d->ident, as, &call->who, &err);
+		if (r == BRK_ERR_NOTFOUND)
+			r = BRK_ERR_DENIED;
+		call->delegated = true;
+	}
+	if (r != 0) {
+		call_fail(
+		    call, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
+		return;
+	}
+	call->rtxn = &rtxn;
+	ops_dispatch(call);
+	store_read_free(rtxn);
+}
+
+/* A person's call: resolved and run on the pool. */
+static void
+start_user_call(struct tconn *tc, struct proto_req *req)
+{
+	struct call *call;
+
+	if (strcmp(req->op, "login") == 0 ||
+	    strcmp(req->op, "login.answer") == 0) {
+		queue_error(tc, req->id, BRK_ERR_STATE,
+		    "already logged in "
+		    "(this connection has a login certificate)");
+		proto_req_free(req);
+		return;
+	}
+	if ((call = new_call(tc, req)) == NULL)
+		return;
+	workpool_submit(tc->srv->d->pool, user_job, call);
+}
+
+/* A peer without a certificate: "login", then its answers, and nothing
+ * else. */
+static void
+start_login_call(struct tconn *tc, struct proto_req *req)
+{
+	struct tls_server *t = tc->srv;
+	struct call *call;
+	bool first = strcmp(req->op, "login") == 0;
+
+	if (req->as != NULL ||
+	    !(first ? tc->login == NULL :
+		      strcmp(req->op, "login.answer") == 0 &&
+			tc->login != NULL)) {
+		if (log_ok(t))
+			log_warn("event=tls_refused addr=%s op=%.64s why=\"no "
+				 "client certificate\"",
+			    tc->addr, req->op);
+		queue_error(tc, req->id, BRK_ERR_DENIED,
+		    first ?
+			"one login per connection" :
+			"not logged in: run "
+			"broker login (a connection without a login certificate "
+			"may only log in)");
+		tc->close_after = true;
+		proto_req_free(req);
+		return;
+	}
+	if ((call = new_call(tc, req)) == NULL)
+		return;
+	snprintf(call->caller.name, sizeof(call->caller.name), "-");
+	call->who = call->caller;
+	if (first)
+		login_begin(t->login, call, tc->addr, &tc->login);
+	else
+		login_answer(tc->login, call);
 }
 
 /* Run the request line in tc->in[0..len). */
@@ -876,6 +1108,22 @@ run_line(struct tconn *tc, size_t len)
 	case PEER_HOST:
 		r = host_may(tc, req, &err);
 		break;
+	case PEER_USER:
+		start_user_call(tc, req);
+		return;
+	case PEER_ANON:
+		start_login_call(tc, req);
+		return;
+	case PEER_STALE:
+		queue_error(tc, req->id, BRK_ERR_DENIED,
+		    tc->host[0] != '\0' && strstr(tc->host, "expired") != NULL ?
+			"your login "
+			"certificate has expired: log in again (broker login)" :
+			"your login certificate is no longer accepted: log in "
+			"again (broker login)");
+		tc->close_after = true;
+		proto_req_free(req);
+		return;
 	default:
 		r = brk_error_set(&err, BRK_ERR_DENIED, "unknown peer");
 		break;
@@ -883,6 +1131,10 @@ run_line(struct tconn *tc, size_t len)
 	if (r != 0) {
 		log_warn("event=tls_refused host=%s op=%.64s why=\"%s\"",
 		    tc->host, req->op, err.msg);
+		/* a host's certificate used for what only people may do */
+		if (strcmp(req->op, "check") != 0 &&
+		    strcmp(req->op, "snapshot") != 0)
+			login_refused(t->login, tc->addr, tc->host, err.msg);
 		queue_error(tc, req->id, r, err.msg);
 		proto_req_free(req);
 		return;
@@ -907,8 +1159,8 @@ run_line(struct tconn *tc, size_t len)
 	tc->busy = true;
 	t->inflight++;
 	touch(tc);
-	ops_dispatch(call);	/* the reply comes back through drain_done() */
-	store_read_end(t->rtxn);	/* never pin a snapshot between calls */
+	ops_dispatch(call);	 /* the reply comes back through drain_done() */
+	store_read_end(t->rtxn); /* never pin a snapshot between calls */
 }
 
 /*
@@ -928,8 +1180,9 @@ open_pump(struct tconn *tc)
 	while (tc->st == TC_OPEN) {
 		if (tc->outoff < tc->outlen) {
 			n = SSL_write(tc->ssl, tc->out + tc->outoff,
-			    tc->outlen - tc->outoff > INT_MAX ? INT_MAX :
-			    (int)(tc->outlen - tc->outoff));
+			    tc->outlen - tc->outoff > INT_MAX ?
+				INT_MAX :
+				(int)(tc->outlen - tc->outoff));
 			if (n > 0) {
 				tc->outoff += (size_t)n;
 				touch(tc);
@@ -943,7 +1196,7 @@ open_pump(struct tconn *tc)
 		if (tc->close_after)
 			goto close;
 		if (tc->busy)
-			break;	/* want 0: only errors and hang-ups wake us */
+			break; /* want 0: only errors and hang-ups wake us */
 		if ((nl = memchr(tc->in, '\n', tc->inlen)) != NULL) {
 			len = (size_t)(nl - tc->in);
 			if (len > 0)
@@ -953,28 +1206,29 @@ open_pump(struct tconn *tc)
 			continue;
 		}
 		if (tc->inlen >= TLS_IN_CAP) {
-			queue_error(tc, "", BRK_ERR_TOOBIG, "line longer than "
+			queue_error(tc, "", BRK_ERR_TOOBIG,
+			    "line longer than "
 			    "65536 bytes");
 			tc->close_after = true;
 			continue;
 		}
 		if (tc->inlen == tc->incap) {
 			ncap = tc->incap * 2 > TLS_IN_CAP ? TLS_IN_CAP :
-			    tc->incap * 2;
+							    tc->incap * 2;
 			if ((nb = realloc(tc->in, ncap)) == NULL)
 				goto close;
 			tc->in = nb;
 			tc->incap = ncap;
 		}
-		n = SSL_read(tc->ssl, tc->in + tc->inlen,
-		    (int)(tc->incap - tc->inlen));
+		n = SSL_read(
+		    tc->ssl, tc->in + tc->inlen, (int)(tc->incap - tc->inlen));
 		if (n > 0) {
 			tc->inlen += (size_t)n;
 			touch(tc);
 			continue;
 		}
 		if ((want = ssl_want(tc, n)) == 0)
-			goto close;	/* closed by the peer, or broken */
+			goto close; /* closed by the peer, or broken */
 		break;
 	}
 	if (tc->st == TC_OPEN)
@@ -990,21 +1244,45 @@ static void
 hs_done(struct tconn *tc)
 {
 	struct tls_server *t = tc->srv;
+	char who[65], why[160];
 	X509 *peer;
+	long vr;
 
-	if ((peer = SSL_get0_peer_certificate(tc->ssl)) == NULL ||
-	    SSL_get_verify_result(tc->ssl) != X509_V_OK ||
-	    cert_host(peer, tc->host, sizeof(tc->host)) != 0) {
+	peer = SSL_get0_peer_certificate(tc->ssl);
+	if (peer == NULL)
+		tc->kind = PEER_ANON;
+	else if ((vr = SSL_get_verify_result(tc->ssl)) != X509_V_OK) {
+		if (cert_user(peer, who, sizeof(who)) != 0 &&
+		    cert_host(peer, who, sizeof(who)) != 0)
+			snprintf(who, sizeof(who), "?");
+		snprintf(why, sizeof(why), "certificate refused: %s",
+		    X509_verify_cert_error_string(vr));
+		login_refused(t->login, tc->addr, who, why);
+		if (!userca_issued(login_userca(t->login), peer))
+			goto refuse;
+		snprintf(tc->user, sizeof(tc->user), "%s", who);
+		snprintf(tc->host, sizeof(tc->host), "%s",
+		    X509_verify_cert_error_string(vr));
+		tc->kind = PEER_STALE;
+	} else if (userca_issued(login_userca(t->login), peer)) {
+		/* a person: the CN names them, as the user CA wrote it */
+		if (cert_user(peer, tc->user, sizeof(tc->user)) != 0)
+			goto refuse;
+		tc->kind = PEER_USER;
+	} else if (cert_host(peer, tc->host, sizeof(tc->host)) != 0)
+		goto refuse;
+	else
+		tc->kind = PEER_HOST;
+	/* peers without a (good) certificate never take the places of
+	 * authenticated ones: they have max_unauthenticated of their own */
+	if (unauth(tc) ? t->nunauth >= t->cfg->max_unauthenticated :
+			 t->open.n - t->nunauth >= t->cfg->max_connections) {
 		if (log_ok(t))
-			log_warn("event=tls_refused addr=%s why=\"no usable "
-			    "host name in the client certificate\"", tc->addr);
-		conn_close(tc);
-		return;
-	}
-	if (t->open.n >= t->cfg->max_connections) {
-		if (log_ok(t))
-			log_warn("event=tls_busy host=%s why=\"max_connections "
-			    "reached\"", tc->host);
+			log_warn("event=tls_busy host=%s addr=%s why=\"%s "
+				 "reached\"",
+			    tc->host, tc->addr,
+			    unauth(tc) ? "max_unauthenticated" :
+					 "max_connections");
 		conn_close(tc);
 		return;
 	}
@@ -1014,15 +1292,28 @@ hs_done(struct tconn *tc)
 	}
 	tc->incap = TLS_IN_FIRST;
 	list_del(&t->hs, tc);
-	src_put(t, tc->src);
-	tc->src = NULL;
+	if (tc->kind != PEER_ANON && tc->kind != PEER_STALE) {
+		/* an unauthenticated peer keeps its place in its source's
+		 * cap */
+		src_put(t, tc->src);
+		tc->src = NULL;
+	}
 	tc->st = TC_OPEN;
-	tc->kind = PEER_HOST;
 	tc->deadline = deadline_now_ms() + t->cfg->timeout * 1000LL;
 	list_add(&t->open, tc);
-	log_debug("event=tls_connected host=%s addr=%s resumed=%s", tc->host,
-	    tc->addr, SSL_session_reused(tc->ssl) ? "yes" : "no");
-	open_pump(tc);	/* the request may have come with the handshake */
+	if (unauth(tc))
+		t->nunauth++;
+	log_debug("event=tls_connected host=%s user=%s addr=%s resumed=%s",
+	    tc->host, tc->user, tc->addr,
+	    SSL_session_reused(tc->ssl) ? "yes" : "no");
+	open_pump(tc); /* the request may have come with the handshake */
+	return;
+refuse:
+	if (log_ok(t))
+		log_warn("event=tls_refused addr=%s why=\"%s\"", tc->addr,
+		    X509_verify_cert_error_string(
+			SSL_get_verify_result(tc->ssl)));
+	conn_close(tc);
 }
 
 static void
@@ -1088,8 +1379,7 @@ new_conn(struct tls_server *t, int fd, const struct sockaddr_storage *ss)
 	snprintf(tc->addr, sizeof(tc->addr), "%s", addr);
 	/* replies and handshake flights are whole messages: send them now */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if ((tc->ssl = SSL_new(t->ctx)) == NULL ||
-	    SSL_set_fd(tc->ssl, fd) != 1)
+	if ((tc->ssl = SSL_new(t->ctx)) == NULL || SSL_set_fd(tc->ssl, fd) != 1)
 		goto fail;
 	SSL_set_accept_state(tc->ssl);
 	ev.data.ptr = tc;
@@ -1107,7 +1397,7 @@ fail:
 	if (tc != NULL)
 		SSL_free(tc->ssl);
 	free(tc);
-	src_put(t, s);		/* counted above whenever s is set */
+	src_put(t, s); /* counted above whenever s is set */
 	close(fd);
 	ERR_clear_error();
 }
@@ -1115,7 +1405,7 @@ fail:
 static void
 accept_some(struct tls_server *t)
 {
-	struct sockaddr_storage ss = { 0 };	/* accept4() fills it */
+	struct sockaddr_storage ss = { 0 }; /* accept4() fills it */
 	socklen_t sl;
 	int i, fd;
 
@@ -1129,8 +1419,9 @@ accept_some(struct tls_server *t)
 		}
 		if (errno == EINTR || errno == ECONNABORTED)
 			continue;
-		if ((errno == EMFILE || errno == ENFILE) && t->hs.head != NULL) {
-			t->dropped_full++;	/* a descriptor for a newcomer */
+		if ((errno == EMFILE || errno == ENFILE) &&
+		    t->hs.head != NULL) {
+			t->dropped_full++; /* a descriptor for a newcomer */
 			conn_close(t->hs.head);
 			continue;
 		}
@@ -1139,14 +1430,14 @@ accept_some(struct tls_server *t)
 			 * stop listening a moment rather than spin */
 			if (log_ok(t))
 				log_warn("event=tls_busy why=\"out of file "
-				    "descriptors\"");
+					 "descriptors\"");
 			epoll_ctl(t->epfd, EPOLL_CTL_DEL, t->lfd, NULL);
 			t->accepting = false;
 			t->accept_resume_ms = deadline_now_ms() +
 			    TLS_EMFILE_PAUSE_MS;
 		} else if (errno != EAGAIN && errno != EWOULDBLOCK)
-			log_error("event=tls_accept error=\"%s\"",
-			    strerror(errno));
+			log_error(
+			    "event=tls_accept error=\"%s\"", strerror(errno));
 		return;
 	}
 }
@@ -1163,10 +1454,12 @@ expire(struct tls_server *t)
 		t->dropped_timeout++;
 		conn_close(tc);
 	}
-	for (guard = t->open.n; (tc = t->open.head) != NULL &&
-	    tc->deadline <= now && guard > 0; guard--) {
-		if (tc->busy)
-			touch(tc);	/* waiting on us, not on the peer */
+	for (guard = t->open.n;
+	     (tc = t->open.head) != NULL && tc->deadline <= now && guard > 0;
+	     guard--) {
+		if (tc->busy || (tc->login != NULL && login_waiting(tc->login)))
+			touch(tc); /* waiting on us, or on a person
+					 * (answer_timeout bounds that) */
 		else {
 			log_debug("event=tls_idle_closed host=%s", tc->host);
 			conn_close(tc);
@@ -1204,7 +1497,7 @@ begin_stop(struct tls_server *t)
 	for (tc = t->open.head; tc != NULL; tc = next) {
 		next = tc->next;
 		if (tc->busy)
-			tc->close_after = true;	/* after its reply */
+			tc->close_after = true; /* after its reply */
 		else
 			conn_close(tc);
 	}
@@ -1230,8 +1523,8 @@ loop_main(void *arg)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			log_error("event=tls_epoll error=\"%s\"",
-			    strerror(errno));
+			log_error(
+			    "event=tls_epoll error=\"%s\"", strerror(errno));
 			break;
 		}
 		/* first replies, the stop signal and authenticated hosts */
@@ -1248,8 +1541,9 @@ loop_main(void *arg)
 			drain_done(t);
 		for (i = 0; i < n; i++) {
 			tc = ev[i].data.ptr;
-			if (tc == (void *)&t->stopfd || tc == (void *)&t->evfd ||
-			    tc == (void *)&t->lfd || tc->st != TC_OPEN)
+			if (tc == (void *)&t->stopfd ||
+			    tc == (void *)&t->evfd || tc == (void *)&t->lfd ||
+			    tc->st != TC_OPEN)
 				continue;
 			e = ev[i].events;
 			if ((e & (EPOLLERR | EPOLLHUP)) != 0 &&
@@ -1262,8 +1556,9 @@ loop_main(void *arg)
 		hs_steps = 0;
 		for (i = 0; i < n && hs_steps < TLS_HS_PER_BATCH; i++) {
 			tc = ev[i].data.ptr;
-			if (tc == (void *)&t->stopfd || tc == (void *)&t->evfd ||
-			    tc == (void *)&t->lfd || tc->st != TC_HANDSHAKE)
+			if (tc == (void *)&t->stopfd ||
+			    tc == (void *)&t->evfd || tc == (void *)&t->lfd ||
+			    tc->st != TC_HANDSHAKE)
 				continue;
 			hs_steps++;
 			hs_step(tc);
@@ -1287,9 +1582,11 @@ raise_nofile(const struct tls_config *cfg)
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
 		return;
 	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ?
-	    need : rl.rlim_max;
+	    need :
+	    rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < need)
-		log_warn("event=tls_nofile limit=%llu need=%llu why=\"the "
+		log_warn(
+		    "event=tls_nofile limit=%llu need=%llu why=\"the "
 		    "descriptor limit is below the TLS caps; handshakes are "
 		    "dropped early when it runs out\"",
 		    (unsigned long long)rl.rlim_cur, (unsigned long long)need);
@@ -1304,14 +1601,16 @@ tls_start(struct brokerd *d, struct tls_server **out, struct brk_error *err)
 
 	*out = NULL;
 	if (d->cfg->tls == NULL)
-		return brk_error_set(err, BRK_ERR_INVALID, "tls: not configured");
+		return brk_error_set(
+		    err, BRK_ERR_INVALID, "tls: not configured");
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return r;
 	t->d = d;
 	t->cfg = d->cfg->tls;
 	t->lfd = t->stopfd = t->evfd = t->epfd = -1;
 	pthread_mutex_init(&t->lock, NULL);
-	if ((r = make_ctx(t->cfg, &t->ctx, err)) != 0 ||
+	if ((r = login_ctx_new(d, &t->login, err)) != 0 ||
+	    (r = make_ctx(t->cfg, login_userca(t->login), &t->ctx, err)) != 0 ||
 	    (r = listen_tcp(t->cfg, &t->lfd, err)) != 0)
 		goto fail;
 	raise_nofile(t->cfg);
@@ -1334,18 +1633,17 @@ tls_start(struct brokerd *d, struct tls_server **out, struct brk_error *err)
 		goto io;
 	t->started = true;
 	log_info("event=tls_ready listen=%s:%s max_connections=%d "
-	    "max_unauthenticated=%d max_unauthenticated_per_source=%d "
-	    "handshake_timeout_ms=%d ticket_lifetime=%d",
+		 "max_unauthenticated=%d max_unauthenticated_per_source=%d "
+		 "handshake_timeout_ms=%d ticket_lifetime=%d",
 	    t->cfg->listen_host ? t->cfg->listen_host : "*",
 	    t->cfg->listen_port, t->cfg->max_connections,
-	    t->cfg->max_unauthenticated,
-	    t->cfg->max_unauthenticated_per_source,
+	    t->cfg->max_unauthenticated, t->cfg->max_unauthenticated_per_source,
 	    t->cfg->handshake_timeout_ms, t->cfg->ticket_lifetime);
 	*out = t;
 	return 0;
 io:
-	brk_error_set(err, r, "tls: cannot start the listener: %s",
-	    strerror(errno));
+	brk_error_set(
+	    err, r, "tls: cannot start the listener: %s", strerror(errno));
 fail:
 	tls_stop(t);
 	return r;
@@ -1364,7 +1662,7 @@ tls_stop(struct tls_server *t)
 	if (t->stopfd >= 0 && write(t->stopfd, &one, sizeof(one)) < 0)
 		log_error("event=tls_stop error=\"%s\"", strerror(errno));
 	if (t->started)
-		pthread_join(t->loop, NULL);	/* waits for calls in flight */
+		pthread_join(t->loop, NULL); /* waits for calls in flight */
 	/* the loop left with nothing in flight; close what remains */
 	for (tc = t->open.head; tc != NULL; tc = next) {
 		next = tc->next;
@@ -1373,7 +1671,7 @@ tls_stop(struct tls_server *t)
 	while (t->hs.head != NULL)
 		conn_close(t->hs.head);
 	reap(t);
-	t->drops_logged_ms = 0;	/* the last counts, whatever the time */
+	t->drops_logged_ms = 0; /* the last counts, whatever the time */
 	log_drops(t);
 	for (b = 0; b < TLS_SRC_BUCKETS; b++)
 		for (s = t->srcs[b]; s != NULL; s = snext) {
@@ -1381,6 +1679,7 @@ tls_stop(struct tls_server *t)
 			free(s);
 		}
 	store_read_free(t->rtxn);
+	login_ctx_free(t->login); /* waits for login threads */
 	SSL_CTX_free(t->ctx);
 	if (t->lfd >= 0)
 		close(t->lfd);

@@ -1,5 +1,10 @@
 /*
- * tls.h - brokerd's TLS 1.3 listener for remote hosts' PAM modules.
+ * tls.h - brokerd's TLS 1.3 listener for remote hosts' PAM modules and
+ * for people who logged in with "broker login" (login.h).
+ *
+ * A person's login certificate (from the user CA, userca.h) makes its peer
+ * that user, with every op and the same authorisation as a local caller;
+ * a peer without a client certificate may only run op "login".
  *
  * A host proves who it is with a client certificate issued by client_ca;
  * the certificate's subject CN (or, without a CN, its single DNS SAN) is
@@ -26,22 +31,22 @@ struct tls_server;
 
 /* The config's "tls" section (see tls_config_parse). */
 struct tls_config {
-	char *listen_host;	/* NULL: every address */
+	char *listen_host; /* NULL: every address */
 	char *listen_port;
-	char *cert;		/* PEM certificate (chain) of the broker */
-	char *key;		/* PEM private key (not encrypted) */
-	char *client_ca;	/* PEM CA(s) that issue host certificates */
-	int max_connections;	/* authenticated connections, default 256 */
-	int timeout;		/* seconds for a request line or a reply;
+	char *cert;		  /* PEM certificate (chain) of the broker */
+	char *key;		  /* PEM private key (not encrypted) */
+	char *client_ca;	  /* PEM CA(s) that issue host certificates */
+	int max_connections;	  /* authenticated connections, default 256 */
+	int timeout;		  /* seconds for a request line or a reply;
 				 * idle authenticated connections close
 				 * after it too.  Default 10 */
-	int handshake_timeout_ms;	/* accept to verified client
+	int handshake_timeout_ms; /* accept to verified client
 					 * certificate; default 2000 */
-	int max_unauthenticated;	/* handshakes in progress, all
+	int max_unauthenticated;  /* handshakes in progress, all
 					 * sources; default 512 */
-	int max_unauthenticated_per_source;	/* per IPv4 address or IPv6
+	int max_unauthenticated_per_source; /* per IPv4 address or IPv6
 						 * /64; default 16 */
-	int ticket_lifetime;	/* seconds a TLS 1.3 session ticket may be
+	int ticket_lifetime; /* seconds a TLS 1.3 session ticket may be
 				 * resumed; 0: no tickets.  Default 300 */
 };
 
@@ -56,8 +61,8 @@ struct tls_config {
  * wrong types are errors naming the key.  Returns 0 and sets *out
  * (tls_config_free()), or BRK_ERR_INVALID / BRK_ERR_NOMEM with err filled.
  */
-int tls_config_parse(json_t *section, struct tls_config **out,
-    struct brk_error *err);
+int tls_config_parse(
+    json_t *section, struct tls_config **out, struct brk_error *err);
 
 void tls_config_free(struct tls_config *c);
 
@@ -69,8 +74,8 @@ void tls_config_free(struct tls_config *c);
  * policy).  Errors: BRK_ERR_IO (bind/listen), BRK_ERR_CRYPTO (files),
  * BRK_ERR_NOMEM, with err filled.
  */
-int tls_start(struct brokerd *d, struct tls_server **out,
-    struct brk_error *err);
+int
+tls_start(struct brokerd *d, struct tls_server **out, struct brk_error *err);
 
 /*
  * Stop accepting, close every connection once its call in flight has been

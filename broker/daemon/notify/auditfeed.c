@@ -28,13 +28,16 @@
 
 struct auditfeed {
 	struct store *store;
-	struct { auditfeed_fn fn; void *arg; } subs[MAX_SUBS];
+	struct {
+		auditfeed_fn fn;
+		void *arg;
+	} subs[MAX_SUBS];
 	size_t nsubs;
-	uint64_t last;			/* last seq delivered */
+	uint64_t last; /* last seq delivered */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	bool started, stop, woken;	/* guarded by lock */
+	bool started, stop, woken; /* guarded by lock */
 };
 
 int
@@ -91,9 +94,9 @@ read_batch(struct auditfeed *f, json_t **out)
 	if (r != 0)
 		goto out;
 	/* turn the stored texts into objects */
-	json_array_foreach(a, i, s) {
-		rec = json_loadb(json_string_value(s), json_string_length(s),
-		    0, NULL);
+	json_array_foreach (a, i, s) {
+		rec = json_loadb(
+		    json_string_value(s), json_string_length(s), 0, NULL);
 		if (rec == NULL)
 			rec = json_pack("{s:s}", "error", "unreadable record");
 		json_array_set_new(a, i, rec != NULL ? rec : json_null());
@@ -119,7 +122,7 @@ feed_main(void *arg)
 
 	while (!stop) {
 		while ((r = read_batch(f, &batch)) >= 0) {
-			json_array_foreach(batch, i, rec)
+			json_array_foreach (batch, i, rec)
 				for (j = 0; j < f->nsubs; j++)
 					f->subs[j].fn(rec, f->subs[j].arg);
 			json_decref(batch);
@@ -145,7 +148,7 @@ feed_main(void *arg)
 	}
 	/* deliver what was committed before the stop */
 	while ((r = read_batch(f, &batch)) >= 0) {
-		json_array_foreach(batch, i, rec)
+		json_array_foreach (batch, i, rec)
 			for (j = 0; j < f->nsubs; j++)
 				f->subs[j].fn(rec, f->subs[j].arg);
 		json_decref(batch);
@@ -233,8 +236,8 @@ put_value(struct out *o, const char *s)
 
 	for (; *p != '\0'; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || strchr("._:@/+-,*", *p) !=
-		    NULL))
+			(*p >= '0' && *p <= '9') ||
+			strchr("._:@/+-,*", *p) != NULL))
 			plain = false;
 	if (plain) {
 		put(o, s, strlen(s));
@@ -248,8 +251,8 @@ put_value(struct out *o, const char *s)
 			put(o, esc, 2);
 		} else if (*p == '\n')
 			put(o, "\\n", 2);
-		else if (*p < 0x20 || *p == 0x7f || (*p == 0xc2 &&
-		    p[1] >= 0x80 && p[1] <= 0x9f)) {
+		else if (*p < 0x20 || *p == 0x7f ||
+		    (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)) {
 			/* C0 and C1 controls (U+0080..U+009F) */
 			if (*p == 0xc2) {
 				snprintf(esc, sizeof(esc), "\\x%02x", p[1]);
@@ -276,16 +279,16 @@ auditfeed_format(const json_t *record, char *buf, size_t len)
 	if (len == 0)
 		return;
 	buf[0] = '\0';
-	snprintf(num, sizeof(num), "audit seq=%lld", (long long)
-	    json_integer_value(json_object_get(record, "seq")));
+	snprintf(num, sizeof(num), "audit seq=%lld",
+	    (long long)json_integer_value(json_object_get(record, "seq")));
 	put(&o, num, strlen(num));
-	time_rfc3339((int64_t)json_integer_value(json_object_get(record,
-	    "ts")), ts);
+	time_rfc3339(
+	    (int64_t)json_integer_value(json_object_get(record, "ts")), ts);
 	put(&o, " ts=", 4);
 	put(&o, ts, strlen(ts));
 	for (i = 0; keys[i] != NULL; i++) {
-		if ((s = json_string_value(json_object_get(record, keys[i])))
-		    == NULL)
+		if ((s = json_string_value(json_object_get(record, keys[i]))) ==
+		    NULL)
 			continue;
 		put(&o, " ", 1);
 		put(&o, keys[i], strlen(keys[i]));

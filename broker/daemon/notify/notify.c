@@ -27,7 +27,7 @@
 #include "reviews.h"
 #include "timefmt.h"
 
-#define REVIEW_EVERY 60		/* seconds between looks for overdue reviews */
+#define REVIEW_EVERY 60 /* seconds between looks for overdue reviews */
 
 /* A request already reminded of, and when. */
 struct reminded {
@@ -37,18 +37,18 @@ struct reminded {
 
 struct notify {
 	const struct notify_config *cfg;
-	struct brokerd *d;		/* for the identity sources; may be NULL */
+	struct brokerd *d; /* for the identity sources; may be NULL */
 	struct nsink sinks[NOTIFY_MAX_SINKS];
 	size_t nsinks;
 	bool curl_ready;
-	uint64_t made, matched;		/* atomic */
+	uint64_t made, matched; /* atomic */
 	/* review.overdue: touched by the I/O thread only */
 	int64_t last_review;
-	char (*overdue)[24];		/* ids already told, still overdue */
+	char (*overdue)[24]; /* ids already told, still overdue */
 	size_t noverdue;
 	/* request.reminder: touched by the I/O thread only */
 	int64_t last_remind;
-	struct reminded *reminded;	/* pending requests reminded of */
+	struct reminded *reminded; /* pending requests reminded of */
 	size_t nreminded;
 };
 
@@ -60,10 +60,10 @@ severity(const char *ev)
 	static const char *const high[] = { "breakglass.used", "freeze.on",
 		"review.overdue", NULL };
 	static const char *const warning[] = { "flag.added", NULL };
-	static const char *const notice[] = { "request.denied",
-		"grant.revoked", "optout.added", "optout.removed",
-		"optout.extended", "freeze.extended", "freeze.off", "freeze.expired", "flag.removed",
-		"policy.loaded", NULL };
+	static const char *const notice[] = { "request.denied", "grant.revoked",
+		"optout.added", "optout.removed", "optout.extended",
+		"freeze.extended", "freeze.off", "freeze.expired",
+		"flag.removed", "policy.loaded", NULL };
 	size_t i;
 
 	for (i = 0; high[i] != NULL; i++)
@@ -103,10 +103,10 @@ scrub(const json_t *v, int depth)
 		return depth > 8 ? json_null() : json_deep_copy(v);
 	if ((o = json_object()) == NULL)
 		return NULL;
-	json_object_foreach((json_t *)v, k, m)
+	json_object_foreach ((json_t *)v, k, m)
 		if (!secret_key(k))
-			json_object_set_new(o, k, depth > 8 ? json_null() :
-			    scrub(m, depth + 1));
+			json_object_set_new(o, k,
+			    depth > 8 ? json_null() : scrub(m, depth + 1));
 	return o;
 }
 
@@ -116,7 +116,7 @@ str_or_null(const json_t *rec, const char *key)
 	const json_t *v = json_object_get(rec, key);
 
 	return json_is_string(v) ? json_string(json_string_value(v)) :
-	    json_null();
+				   json_null();
 }
 
 static json_t *
@@ -127,22 +127,21 @@ make_event(const json_t *rec, const char *name)
 
 	time_rfc3339(json_integer_value(json_object_get(rec, "ts")), ts);
 	return json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o}",
-	    "event", name, "time", ts,
-	    "seq", json_is_integer(seq) ? json_integer(json_integer_value(seq))
-	    : json_null(),
-	    "severity", severity(name),
-	    "actor", str_or_null(rec, "actor"), "user", str_or_null(rec, "user"),
-	    "resource", str_or_null(rec, "resource"),
-	    "target", str_or_null(rec, "target"),
-	    "reason", str_or_null(rec, "reason"),
-	    "details", scrub(json_object_get(rec, "details"), 0));
+	    "event", name, "time", ts, "seq",
+	    json_is_integer(seq) ? json_integer(json_integer_value(seq)) :
+				   json_null(),
+	    "severity", severity(name), "actor", str_or_null(rec, "actor"),
+	    "user", str_or_null(rec, "user"), "resource",
+	    str_or_null(rec, "resource"), "target", str_or_null(rec, "target"),
+	    "reason", str_or_null(rec, "reason"), "details",
+	    scrub(json_object_get(rec, "details"), 0));
 }
 
 json_t *
 notify_map(const json_t *record)
 {
-	const char *action = json_string_value(json_object_get(record,
-	    "action"));
+	const char *action = json_string_value(
+	    json_object_get(record, "action"));
 	const char *actor = json_string_value(json_object_get(record, "actor"));
 	const char *user = json_string_value(json_object_get(record, "user"));
 	const char *names[2] = { NULL, NULL };
@@ -151,8 +150,8 @@ notify_map(const json_t *record)
 
 	/* names travel in headers and the environment: a safe alphabet */
 	if (out == NULL || action == NULL || strlen(action) >= 64 ||
-	    action[strspn(action, "abcdefghijklmnopqrstuvwxyz0123456789._-")]
-	    != '\0')
+	    action[strspn(action, "abcdefghijklmnopqrstuvwxyz0123456789._-")] !=
+		'\0')
 		return out;
 	if (strcmp(action, "request.granted") == 0)
 		names[0] = "request.created";
@@ -212,7 +211,8 @@ notify_new(const struct notify_config *cfg,
 			continue;
 		s = &n->sinks[n->nsinks++];
 		s->name = kinds[i]->name;
-		if ((r = nqueue_init(&s->q, kinds[i]->queue_max(section))) != 0 ||
+		if ((r = nqueue_init(&s->q, kinds[i]->queue_max(section))) !=
+			0 ||
 		    (r = kinds[i]->init(s, section)) != 0 ||
 		    (r = nsink_start(s, err)) != 0)
 			goto out;
@@ -264,8 +264,8 @@ enqueue(struct notify *n, json_t *ev)
 		return;
 	__atomic_add_fetch(&n->matched, 1, __ATOMIC_RELAXED);
 	text = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII);
-	if (text == NULL || (e = nevent_new(name, text, strlen(text))) ==
-	    NULL) {
+	if (text == NULL ||
+	    (e = nevent_new(name, text, strlen(text))) == NULL) {
 		free(text);
 		log_error("event=notify_nomem notify_event=%s", name);
 		return;
@@ -274,8 +274,9 @@ enqueue(struct notify *n, json_t *ev)
 	/* e is reference-counted: our reference keeps it alive until the
 	 * last line, whatever a queue does with its own */
 	for (i = 0; i < n->nsinks; i++)
-		nqueue_push(&n->sinks[i].q, e);	// NOLINT(clang-analyzer-unix.Malloc)
-	nevent_put(e);	// NOLINT(clang-analyzer-unix.Malloc)
+		nqueue_push(
+		    &n->sinks[i].q, e); // NOLINT(clang-analyzer-unix.Malloc)
+	nevent_put(e);			// NOLINT(clang-analyzer-unix.Malloc)
 }
 
 /* ---- who to tell ---------------------------------------------------- */
@@ -302,8 +303,8 @@ split_list(const char *list)
 		if (c == NULL)
 			c = p + strlen(p);
 		if (c > p)
-			json_array_append_new(a, json_stringn(p,
-			    (size_t)(c - p)));
+			json_array_append_new(
+			    a, json_stringn(p, (size_t)(c - p)));
 		p = *c == ',' ? c + 1 : c;
 	}
 	return a;
@@ -319,7 +320,7 @@ approvers_json(struct notify *n, const char *groups, const char *users,
     int quorum, int approvals, const char *requester)
 {
 	json_t *g = split_list(groups), *u = split_list(users), *names, *people,
-	    *v;
+	       *v;
 	size_t i;
 
 	names = json_array();
@@ -331,21 +332,21 @@ approvers_json(struct notify *n, const char *groups, const char *users,
 		json_decref(people);
 		return NULL;
 	}
-	json_array_foreach(u, i, v)
+	json_array_foreach (u, i, v)
 		json_array_append(names, v);
-	json_array_foreach(g, i, v)
+	json_array_foreach (g, i, v)
 		if (n->d != NULL)
 			(void)ident_group_members(n->d->ident,
 			    json_string_value(v), names, PEOPLE_MAX);
-	json_array_foreach(names, i, v)
-		if (requester == NULL || strcmp(json_string_value(v),
-		    requester) != 0)
-			json_array_append_new(people,
-			    person(json_string_value(v)));
+	json_array_foreach (names, i, v)
+		if (requester == NULL ||
+		    strcmp(json_string_value(v), requester) != 0)
+			json_array_append_new(
+			    people, person(json_string_value(v)));
 	json_decref(names);
-	return json_pack("{s:o, s:o, s:o, s:i, s:i, s:i}", "groups", g,
-	    "users", u, "people", people, "quorum", quorum, "approvals",
-	    approvals, "needed", quorum > approvals ? quorum - approvals : 0);
+	return json_pack("{s:o, s:o, s:o, s:i, s:i, s:i}", "groups", g, "users",
+	    u, "people", people, "quorum", quorum, "approvals", approvals,
+	    "needed", quorum > approvals ? quorum - approvals : 0);
 }
 
 /* notify.link with {id} replaced by the request's id, or null. */
@@ -380,16 +381,19 @@ enrich(struct notify *n, json_t *ev)
 		json_object_set_new(ev, "requester", person(user));
 	a = json_object_get(d, "approvers");
 	if ((strcmp(name, "request.pending") == 0 ||
-	    strcmp(name, "request.reminder") == 0) && json_is_object(a) &&
-	    (ap = approvers_json(n, json_string_value(json_object_get(a,
-	    "groups")), json_string_value(json_object_get(a, "users")),
-	    (int)json_integer_value(json_object_get(a, "quorum")),
-	    (int)json_integer_value(json_object_get(a, "approvals")),
-	    user)) != NULL) {
+		strcmp(name, "request.reminder") == 0) &&
+	    json_is_object(a) &&
+	    (ap = approvers_json(n,
+		 json_string_value(json_object_get(a, "groups")),
+		 json_string_value(json_object_get(a, "users")),
+		 (int)json_integer_value(json_object_get(a, "quorum")),
+		 (int)json_integer_value(json_object_get(a, "approvals")),
+		 user)) != NULL) {
 		json_object_set_new(ev, "approvers", ap);
 		json_object_set(ev, "to", json_object_get(ap, "people"));
 	} else if ((strcmp(name, "request.approved") == 0 ||
-	    strcmp(name, "request.denied") == 0) && user != NULL)
+		       strcmp(name, "request.denied") == 0) &&
+	    user != NULL)
 		json_object_set_new(ev, "to", json_pack("[o]", person(user)));
 }
 
@@ -402,7 +406,7 @@ notify_on_record(const json_t *record, void *arg)
 
 	if (n == NULL || (evs = notify_map(record)) == NULL)
 		return;
-	json_array_foreach(evs, i, ev) {
+	json_array_foreach (evs, i, ev) {
 		enrich(n, ev);
 		enqueue(n, ev);
 	}
@@ -436,27 +440,27 @@ overdue_event(const json_t *item, int64_t now)
 
 	time_rfc3339(now, ts);
 	return json_pack("{s:s, s:s, s:n, s:s, s:s, s:o, s:o, s:o, s:o, "
-	    "s:{s:o, s:o, s:o, s:o}}", "event", "review.overdue", "time", ts,
-	    "seq", "severity", severity("review.overdue"), "actor", "brokerd",
-	    "user", str_or_null(item, "user"),
-	    "resource", str_or_null(item, "resource"),
-	    "target", str_or_null(item, "id"),
-	    "reason", str_or_null(item, "reason"),
-	    "details", "at", str_or_null(item, "at"),
-	    "due", str_or_null(item, "due"), "role", str_or_null(item, "role"),
-	    "incident", str_or_null(item, "incident"));
+			 "s:{s:o, s:o, s:o, s:o}}",
+	    "event", "review.overdue", "time", ts, "seq", "severity",
+	    severity("review.overdue"), "actor", "brokerd", "user",
+	    str_or_null(item, "user"), "resource",
+	    str_or_null(item, "resource"), "target", str_or_null(item, "id"),
+	    "reason", str_or_null(item, "reason"), "details", "at",
+	    str_or_null(item, "at"), "due", str_or_null(item, "due"), "role",
+	    str_or_null(item, "role"), "incident",
+	    str_or_null(item, "incident"));
 }
 
 /* ---- request.reminder ------------------------------------------------ */
 
-#define REMIND_MAX 4096		/* requests remembered as reminded */
+#define REMIND_MAX 4096 /* requests remembered as reminded */
 
 struct remind_scan {
 	struct notify *n;
 	struct store_txn *t;
 	int64_t now;
 	json_t *events;
-	struct reminded *keep;	/* still pending and reminded: kept */
+	struct reminded *keep; /* still pending and reminded: kept */
 	size_t nkeep;
 };
 
@@ -480,14 +484,14 @@ reminder_event(const struct request *r, int64_t now)
 	time_rfc3339(r->expires_at, until);
 	req_id(r->serial, id);
 	return json_pack("{s:s, s:s, s:n, s:s, s:s, s:s, s:s, s:s, s:s?, "
-	    "s:{s:s, s:s, s:I, s:s, s:{s:s, s:s, s:i, s:i}}}",
+			 "s:{s:s, s:s, s:I, s:s, s:{s:s, s:s, s:i, s:i}}}",
 	    "event", "request.reminder", "time", ts, "seq", "severity",
 	    "notice", "actor", "brokerd", "user", r->user, "resource",
-	    r->resource, "target", id, "reason", r->reason[0] ? r->reason :
-	    NULL, "details", "role", r->role, "rules", r->rules, "waited_s",
-	    (json_int_t)(now - r->created_at), "pending_until", until,
-	    "approvers", "groups", r->approver_groups, "users",
-	    r->approver_users, "quorum", r->quorum, "approvals",
+	    r->resource, "target", id, "reason",
+	    r->reason[0] ? r->reason : NULL, "details", "role", r->role,
+	    "rules", r->rules, "waited_s", (json_int_t)(now - r->created_at),
+	    "pending_until", until, "approvers", "groups", r->approver_groups,
+	    "users", r->approver_users, "quorum", r->quorum, "approvals",
 	    r->approvals);
 }
 
@@ -521,8 +525,8 @@ remind_one(uint64_t serial, void *arg)
  * remind_every: reminders to their approvers.  Forgotten at a restart
  * (the first reminder may then come again). */
 static void
-remind(struct notify *n, struct brokerd *d, struct store_txn **rtxn,
-    int64_t now)
+remind(
+    struct notify *n, struct brokerd *d, struct store_txn **rtxn, int64_t now)
 {
 	struct remind_scan rs = { .n = n, .now = now };
 	size_t i;
@@ -545,7 +549,7 @@ remind(struct notify *n, struct brokerd *d, struct store_txn **rtxn,
 	n->reminded = rs.keep;
 	n->nreminded = rs.nkeep;
 	rs.keep = NULL;
-	json_array_foreach(rs.events, i, ev) {
+	json_array_foreach (rs.events, i, ev) {
 		enrich(n, ev);
 		enqueue(n, ev);
 	}
@@ -559,7 +563,7 @@ notify_tick(struct brokerd *d, struct store_txn **rtxn)
 {
 	struct notify *n = d->notify;
 	int64_t now = time_now();
-	char (*now_overdue)[24] = NULL;
+	char(*now_overdue)[24] = NULL;
 	size_t k = 0, i;
 	json_t *items, *it, *ev;
 	const char *id;
@@ -569,7 +573,8 @@ notify_tick(struct brokerd *d, struct store_txn **rtxn)
 		return;
 	/* reminders are looked for as often as they may be due */
 	every = n->cfg->remind_after < n->cfg->remind_every ?
-	    n->cfg->remind_after : n->cfg->remind_every;
+	    n->cfg->remind_after :
+	    n->cfg->remind_every;
 	if (every > REVIEW_EVERY)
 		every = REVIEW_EVERY;
 	if (n->cfg->remind_after > 0 && now - n->last_remind >= every) {
@@ -588,10 +593,10 @@ notify_tick(struct brokerd *d, struct store_txn **rtxn)
 		goto out;
 	}
 	store_read_end(*rtxn);
-	if ((now_overdue = calloc(json_array_size(items) + 1,
-	    sizeof(*now_overdue))) == NULL)
+	if ((now_overdue = calloc(
+		 json_array_size(items) + 1, sizeof(*now_overdue))) == NULL)
 		goto out;
-	json_array_foreach(items, i, it) {
+	json_array_foreach (items, i, it) {
 		id = json_string_value(json_object_get(it, "id"));
 		if (!json_is_true(json_object_get(it, "overdue")) ||
 		    id == NULL || strlen(id) >= sizeof(now_overdue[0]))
@@ -624,10 +629,13 @@ notify_stats(struct notify *n, struct notify_sink_stats *out, size_t max)
 		s = &n->sinks[i];
 		pthread_mutex_lock(&s->q.lock);
 		out[i] = (struct notify_sink_stats){ .sink = s->name,
-		    .queued = s->q.queued, .delivered = s->q.delivered,
-		    .failed = s->q.failed, .dropped = s->q.dropped,
-		    .retries = s->q.retries, .queue_len = s->q.len,
-		    .queue_max = s->q.max };
+			.queued = s->q.queued,
+			.delivered = s->q.delivered,
+			.failed = s->q.failed,
+			.dropped = s->q.dropped,
+			.retries = s->q.retries,
+			.queue_len = s->q.len,
+			.queue_max = s->q.max };
 		pthread_mutex_unlock(&s->q.lock);
 	}
 	return i;
@@ -637,8 +645,8 @@ void
 notify_event_counts(struct notify *n, uint64_t *made, uint64_t *matched)
 {
 	*made = n != NULL ? __atomic_load_n(&n->made, __ATOMIC_RELAXED) : 0;
-	*matched = n != NULL ? __atomic_load_n(&n->matched,
-	    __ATOMIC_RELAXED) : 0;
+	*matched = n != NULL ? __atomic_load_n(&n->matched, __ATOMIC_RELAXED) :
+			       0;
 }
 
 void

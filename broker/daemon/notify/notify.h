@@ -28,32 +28,32 @@ struct notify;
 
 /* The "exec" sink: a program run without a shell. */
 struct notify_exec_config {
-	char **argv;		/* NULL-terminated; argv[0] an absolute path */
-	int timeout;		/* seconds before the program is killed */
-	int concurrency;	/* programs running at once */
-	int queue;		/* events waiting, at most */
+	char **argv;	 /* NULL-terminated; argv[0] an absolute path */
+	int timeout;	 /* seconds before the program is killed */
+	int concurrency; /* programs running at once */
+	int queue;	 /* events waiting, at most */
 };
 
 /* The "webhook" sink: POST application/json to url. */
 struct notify_webhook_config {
-	char *url;		/* https://, or http:// to a loopback address */
-	char *ca;		/* PEM CA file; NULL: the system's */
-	char *header;		/* "Name: value" from header_file; a secret */
-	int timeout;		/* seconds per attempt */
-	int retries;		/* attempts after the first */
-	int queue;		/* events waiting, at most */
+	char *url;    /* https://, or http:// to a loopback address */
+	char *ca;     /* PEM CA file; NULL: the system's */
+	char *header; /* "Name: value" from header_file; a secret */
+	int timeout;  /* seconds per attempt */
+	int retries;  /* attempts after the first */
+	int queue;    /* events waiting, at most */
 };
 
 /* The config's "notify" section. */
 struct notify_config {
-	struct notify_exec_config *exec;	/* NULL when absent */
-	struct notify_webhook_config *webhook;	/* NULL when absent */
-	char **events;		/* fnmatch globs; NULL: every event */
+	struct notify_exec_config *exec;       /* NULL when absent */
+	struct notify_webhook_config *webhook; /* NULL when absent */
+	char **events; /* fnmatch globs; NULL: every event */
 	size_t nevents;
-	char *link;		/* "link": a URL template with {id}; NULL */
-	int64_t remind_after;	/* seconds a request waits before reminders
+	char *link;	      /* "link": a URL template with {id}; NULL */
+	int64_t remind_after; /* seconds a request waits before reminders
 				 * (default 15 min; 0: none) */
-	int64_t remind_every;	/* seconds between reminders of one request
+	int64_t remind_every; /* seconds between reminders of one request
 				 * (default 1 h) */
 };
 
@@ -64,8 +64,8 @@ struct notify_config {
  * sets *out (notify_config_free()), else BRK_ERR_INVALID, BRK_ERR_PERM,
  * BRK_ERR_IO or BRK_ERR_NOMEM with err filled.
  */
-int notify_config_parse(json_t *section, struct notify_config **out,
-    struct brk_error *err);
+int notify_config_parse(
+    json_t *section, struct notify_config **out, struct brk_error *err);
 
 /* Free a parsed section, wiping the header secret; NULL is fine. */
 void notify_config_free(struct notify_config *c);
@@ -76,8 +76,8 @@ void notify_config_free(struct notify_config *c);
  * are, for main.c to hand over.
  */
 struct nsink_kind;
-extern const struct nsink_kind nsink_exec_kind;	/* notify_exec.c */
-extern const struct nsink_kind nsink_webhook_kind;	/* notify_webhook.c */
+extern const struct nsink_kind nsink_exec_kind;	   /* notify_exec.c */
+extern const struct nsink_kind nsink_webhook_kind; /* notify_webhook.c */
 
 /*
  * Start the sinks' threads for cfg (borrowed: it must outlive n): one sink
@@ -117,23 +117,22 @@ json_t *notify_map(const json_t *record);
 
 /* Per-sink counters, for metrics. */
 struct notify_sink_stats {
-	const char *sink;	/* "exec" or "webhook" */
-	uint64_t queued;	/* events accepted into the queue */
-	uint64_t delivered;	/* exit status 0 / HTTP 2xx */
-	uint64_t failed;	/* given up on (after retries) */
-	uint64_t dropped;	/* pushed out of a full queue, or at stop */
-	uint64_t retries;	/* webhook attempts after a first */
-	size_t queue_len;	/* waiting now */
+	const char *sink;   /* "exec" or "webhook" */
+	uint64_t queued;    /* events accepted into the queue */
+	uint64_t delivered; /* exit status 0 / HTTP 2xx */
+	uint64_t failed;    /* given up on (after retries) */
+	uint64_t dropped;   /* pushed out of a full queue, or at stop */
+	uint64_t retries;   /* webhook attempts after a first */
+	size_t queue_len;   /* waiting now */
 	size_t queue_max;
 };
 
 /* Up to max sinks' counters into out; returns how many.  0 for NULL. */
-size_t notify_stats(struct notify *n, struct notify_sink_stats *out,
-    size_t max);
+size_t
+notify_stats(struct notify *n, struct notify_sink_stats *out, size_t max);
 
 /* Events made from the feed (before filtering), and after filtering. */
-void notify_event_counts(struct notify *n, uint64_t *made,
-    uint64_t *matched);
+void notify_event_counts(struct notify *n, uint64_t *made, uint64_t *matched);
 
 /*
  * Stop: no more events are accepted, the sinks get about a second to

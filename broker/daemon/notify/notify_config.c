@@ -38,8 +38,8 @@
 static int
 bad(struct brk_error *err, const char *what, const char *key)
 {
-	return brk_error_set(err, BRK_ERR_INVALID, "config: notify.%s %s",
-	    key, what);
+	return brk_error_set(
+	    err, BRK_ERR_INVALID, "config: notify.%s %s", key, what);
 }
 
 static int
@@ -50,11 +50,13 @@ parse_command(json_t *v, struct notify_exec_config *e, struct brk_error *err)
 
 	if (!json_is_array(v) || json_array_size(v) == 0 ||
 	    json_array_size(v) > ARGV_MAX)
-		return bad(err, "must be a list of 1 to 64 strings: the program "
-		    "and its arguments", "exec.command");
+		return bad(err,
+		    "must be a list of 1 to 64 strings: the program "
+		    "and its arguments",
+		    "exec.command");
 	if ((e->argv = calloc(json_array_size(v) + 1, sizeof(char *))) == NULL)
 		return BRK_ERR_NOMEM;
-	json_array_foreach(v, i, a) {
+	json_array_foreach (v, i, a) {
 		if (!json_is_string(a) || json_string_length(a) > 4096 ||
 		    strlen(json_string_value(a)) != json_string_length(a))
 			return bad(err, "holds strings only", "exec.command");
@@ -62,11 +64,15 @@ parse_command(json_t *v, struct notify_exec_config *e, struct brk_error *err)
 			return BRK_ERR_NOMEM;
 	}
 	if (e->argv[0] == NULL || e->argv[0][0] != '/')
-		return bad(err, "must start with an absolute path (no shell, no "
-		    "PATH search)", "exec.command");
+		return bad(err,
+		    "must start with an absolute path (no shell, no "
+		    "PATH search)",
+		    "exec.command");
 	if (access(e->argv[0], X_OK) != 0)
-		return brk_error_set(err, BRK_ERR_INVALID, "config: notify.exec"
-		    ".command: %.200s: %s", e->argv[0], strerror(errno));
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "config: notify.exec"
+		    ".command: %.200s: %s",
+		    e->argv[0], strerror(errno));
 	return 0;
 }
 
@@ -82,23 +88,27 @@ parse_exec(json_t *obj, struct notify_exec_config **out, struct brk_error *err)
 		return bad(err, "must be an object", "exec");
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return BRK_ERR_NOMEM;
-	*out = e;		/* freed with the section on failure */
+	*out = e; /* freed with the section on failure */
 	e->timeout = 5;
 	e->concurrency = 4;
 	e->queue = 1000;
-	json_object_foreach(obj, key, v) {
+	json_object_foreach (obj, key, v) {
 		if (strcmp(key, "command") == 0)
 			r = parse_command(v, e, err);
 		else if (strcmp(key, "timeout") == 0)
-			r = config_get_int("notify", v, "exec.timeout", 1, 3600, &e->timeout, err);
+			r = config_get_int("notify", v, "exec.timeout", 1, 3600,
+			    &e->timeout, err);
 		else if (strcmp(key, "concurrency") == 0)
-			r = config_get_int("notify", v, "exec.concurrency", 1, 64,
-			    &e->concurrency, err);
+			r = config_get_int("notify", v, "exec.concurrency", 1,
+			    64, &e->concurrency, err);
 		else if (strcmp(key, "queue") == 0)
-			r = config_get_int("notify", v, "exec.queue", 1, 1000000, &e->queue, err);
+			r = config_get_int("notify", v, "exec.queue", 1,
+			    1000000, &e->queue, err);
 		else
-			r = brk_error_set(err, BRK_ERR_INVALID, "config: "
-			    "notify.exec: unknown key \"%.64s\"", key);
+			r = brk_error_set(err, BRK_ERR_INVALID,
+			    "config: "
+			    "notify.exec: unknown key \"%.64s\"",
+			    key);
 		if (r != 0)
 			return r;
 	}
@@ -128,28 +138,36 @@ read_header(const char *path, char **out, struct brk_error *err)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
 	if (fd < 0)
-		return brk_error_set(err, r, "config: notify.webhook.header_file "
-		    "%.200s: %s", path, strerror(errno));
+		return brk_error_set(err, r,
+		    "config: notify.webhook.header_file "
+		    "%.200s: %s",
+		    path, strerror(errno));
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		brk_error_set(err, r, "config: notify.webhook.header_file "
-		    "%.200s is not a regular file", path);
+		brk_error_set(err, r,
+		    "config: notify.webhook.header_file "
+		    "%.200s is not a regular file",
+		    path);
 		goto out;
 	}
 	r = BRK_ERR_PERM;
 	if (st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
-		brk_error_set(err, r, "config: notify.webhook.header_file "
-		    "%.200s must be ours with mode 0600: it holds a secret", path);
+		brk_error_set(err, r,
+		    "config: notify.webhook.header_file "
+		    "%.200s must be ours with mode 0600: it holds a secret",
+		    path);
 		goto out;
 	}
-	while (len < sizeof(buf) && (n = read(fd, buf + len,
-	    sizeof(buf) - len)) > 0)
+	while (len < sizeof(buf) &&
+	    (n = read(fd, buf + len, sizeof(buf) - len)) > 0)
 		len += (size_t)n;
 	r = BRK_ERR_INVALID;
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
 		len--;
 	if (len == 0 || len > HEADER_MAX) {
-		brk_error_set(err, r, "config: notify.webhook.header_file "
-		    "must hold one header line of at most %d bytes", HEADER_MAX);
+		brk_error_set(err, r,
+		    "config: notify.webhook.header_file "
+		    "must hold one header line of at most %d bytes",
+		    HEADER_MAX);
 		goto out;
 	}
 	buf[len] = '\0';
@@ -158,7 +176,8 @@ read_header(const char *path, char **out, struct brk_error *err)
 			break;
 	if (i == 0 || i == len || buf[i] != ':' || strlen(buf) != len ||
 	    has_ctl(buf)) {
-		brk_error_set(err, r, "config: notify.webhook.header_file must "
+		brk_error_set(err, r,
+		    "config: notify.webhook.header_file must "
 		    "hold one line \"Name: value\"");
 		goto out;
 	}
@@ -173,8 +192,8 @@ out:
 }
 
 static int
-parse_webhook(json_t *obj, struct notify_webhook_config **out,
-    struct brk_error *err)
+parse_webhook(
+    json_t *obj, struct notify_webhook_config **out, struct brk_error *err)
 {
 	struct notify_webhook_config *w;
 	const char *key;
@@ -190,25 +209,30 @@ parse_webhook(json_t *obj, struct notify_webhook_config **out,
 	w->timeout = 5;
 	w->retries = 3;
 	w->queue = 1000;
-	json_object_foreach(obj, key, v) {
+	json_object_foreach (obj, key, v) {
 		if (strcmp(key, "url") == 0)
-			r = config_get_str("notify", v, "webhook.url", &w->url, err);
+			r = config_get_str(
+			    "notify", v, "webhook.url", &w->url, err);
 		else if (strcmp(key, "ca") == 0)
-			r = config_get_str("notify", v, "webhook.ca", &w->ca, err);
+			r = config_get_str(
+			    "notify", v, "webhook.ca", &w->ca, err);
 		else if (strcmp(key, "header_file") == 0)
-			r = config_get_str("notify", v, "webhook.header_file", &hfile, err);
+			r = config_get_str(
+			    "notify", v, "webhook.header_file", &hfile, err);
 		else if (strcmp(key, "timeout") == 0)
-			r = config_get_int("notify", v, "webhook.timeout", 1, 300, &w->timeout,
-			    err);
+			r = config_get_int("notify", v, "webhook.timeout", 1,
+			    300, &w->timeout, err);
 		else if (strcmp(key, "retries") == 0)
-			r = config_get_int("notify", v, "webhook.retries", 0, 20, &w->retries,
-			    err);
+			r = config_get_int("notify", v, "webhook.retries", 0,
+			    20, &w->retries, err);
 		else if (strcmp(key, "queue") == 0)
-			r = config_get_int("notify", v, "webhook.queue", 1, 1000000, &w->queue,
-			    err);
+			r = config_get_int("notify", v, "webhook.queue", 1,
+			    1000000, &w->queue, err);
 		else
-			r = brk_error_set(err, BRK_ERR_INVALID, "config: "
-			    "notify.webhook: unknown key \"%.64s\"", key);
+			r = brk_error_set(err, BRK_ERR_INVALID,
+			    "config: "
+			    "notify.webhook: unknown key \"%.64s\"",
+			    key);
 		if (r != 0)
 			goto out;
 	}
@@ -219,8 +243,10 @@ parse_webhook(json_t *obj, struct notify_webhook_config **out,
 	if ((r = nsink_webhook_url_ok(w->url, err)) != 0)
 		goto out;
 	if (w->ca != NULL && access(w->ca, R_OK) != 0) {
-		r = brk_error_set(err, BRK_ERR_INVALID, "config: notify.webhook"
-		    ".ca %.200s: %s", w->ca, strerror(errno));
+		r = brk_error_set(err, BRK_ERR_INVALID,
+		    "config: notify.webhook"
+		    ".ca %.200s: %s",
+		    w->ca, strerror(errno));
 		goto out;
 	}
 	if (hfile != NULL)
@@ -235,8 +261,10 @@ glob_ok(const char *s)
 {
 	size_t n = strlen(s);
 
-	return n > 0 && n < 64 && strspn(s, "abcdefghijklmnopqrstuvwxyz"
-	    "0123456789._-*?") == n;
+	return n > 0 && n < 64 &&
+	    strspn(s,
+		"abcdefghijklmnopqrstuvwxyz"
+		"0123456789._-*?") == n;
 }
 
 static int
@@ -247,15 +275,19 @@ parse_events(json_t *v, struct notify_config *c, struct brk_error *err)
 
 	if (!json_is_array(v) || json_array_size(v) == 0 ||
 	    json_array_size(v) > 256)
-		return bad(err, "must be a list of event globs like "
-		    "\"request.*\"", "events");
+		return bad(err,
+		    "must be a list of event globs like "
+		    "\"request.*\"",
+		    "events");
 	if ((c->events = calloc(json_array_size(v), sizeof(char *))) == NULL)
 		return BRK_ERR_NOMEM;
-	json_array_foreach(v, i, g) {
+	json_array_foreach (v, i, g) {
 		if (!json_is_string(g) || !glob_ok(json_string_value(g)))
-			return brk_error_set(err, BRK_ERR_INVALID, "config: "
+			return brk_error_set(err, BRK_ERR_INVALID,
+			    "config: "
 			    "notify.events[%zu] must be a glob of event names "
-			    "(a-z 0-9 . _ - * ?)", i);
+			    "(a-z 0-9 . _ - * ?)",
+			    i);
 		if ((c->events[c->nevents++] = strdup(json_string_value(g))) ==
 		    NULL)
 			return BRK_ERR_NOMEM;
@@ -273,12 +305,16 @@ parse_link(json_t *v, char **out, struct brk_error *err)
 
 	if (s == NULL || json_string_length(v) > 1024 ||
 	    strstr(s, "{id}") == NULL)
-		return bad(err, "must be a URL template with {id}, e.g. "
-		    "\"https://broker.example.com/r/{id}\"", "link");
+		return bad(err,
+		    "must be a URL template with {id}, e.g. "
+		    "\"https://broker.example.com/r/{id}\"",
+		    "link");
 	for (i = 0; s[i] != '\0'; i++)
 		if (s[i] <= ' ' || s[i] > '~')
-			return bad(err, "must be printable ASCII without "
-			    "spaces", "link");
+			return bad(err,
+			    "must be printable ASCII without "
+			    "spaces",
+			    "link");
 	return (*out = strdup(s)) != NULL ? 0 : BRK_ERR_NOMEM;
 }
 
@@ -291,19 +327,22 @@ parse_secs(json_t *v, const char *key, bool zero_ok, int64_t *out,
 
 	if (json_is_integer(v))
 		d = json_integer_value(v);
-	else if (json_is_string(v) && duration_parse(json_string_value(v),
-	    &d) != 0)
+	else if (json_is_string(v) &&
+	    duration_parse(json_string_value(v), &d) != 0)
 		d = -1;
 	if (d < (zero_ok ? 0 : 1) || d > DURATION_MAX)
-		return bad(err, zero_ok ? "must be a duration like \"15m\" "
-		    "(0: never)" : "must be a duration like \"1h\"", key);
+		return bad(err,
+		    zero_ok ? "must be a duration like \"15m\" "
+			      "(0: never)" :
+			      "must be a duration like \"1h\"",
+		    key);
 	*out = d;
 	return 0;
 }
 
 int
-notify_config_parse(json_t *section, struct notify_config **out,
-    struct brk_error *err)
+notify_config_parse(
+    json_t *section, struct notify_config **out, struct brk_error *err)
 {
 	struct notify_config *c = NULL;
 	const char *key;
@@ -320,7 +359,7 @@ notify_config_parse(json_t *section, struct notify_config **out,
 		goto out;
 	c->remind_after = 15 * 60;
 	c->remind_every = 3600;
-	json_object_foreach(section, key, v) {
+	json_object_foreach (section, key, v) {
 		if (strcmp(key, "exec") == 0 && c->exec == NULL)
 			r = parse_exec(v, &c->exec, err);
 		else if (strcmp(key, "webhook") == 0 && c->webhook == NULL)
@@ -330,20 +369,23 @@ notify_config_parse(json_t *section, struct notify_config **out,
 		else if (strcmp(key, "link") == 0 && c->link == NULL)
 			r = parse_link(v, &c->link, err);
 		else if (strcmp(key, "remind_after") == 0)
-			r = parse_secs(v, "remind_after", true, &c->remind_after,
-			    err);
+			r = parse_secs(
+			    v, "remind_after", true, &c->remind_after, err);
 		else if (strcmp(key, "remind_every") == 0)
-			r = parse_secs(v, "remind_every", false,
-			    &c->remind_every, err);
+			r = parse_secs(
+			    v, "remind_every", false, &c->remind_every, err);
 		else
-			r = brk_error_set(err, BRK_ERR_INVALID, "config: notify: "
-			    "unknown key \"%.64s\"", key);
+			r = brk_error_set(err, BRK_ERR_INVALID,
+			    "config: notify: "
+			    "unknown key \"%.64s\"",
+			    key);
 		if (r != 0)
 			goto out;
 	}
 	r = BRK_ERR_INVALID;
 	if (c->exec == NULL && c->webhook == NULL) {
-		brk_error_set(err, r, "config: \"notify\" needs \"exec\" or "
+		brk_error_set(err, r,
+		    "config: \"notify\" needs \"exec\" or "
 		    "\"webhook\"");
 		goto out;
 	}
@@ -372,8 +414,8 @@ notify_config_free(struct notify_config *c)
 		free(c->webhook->url);
 		free(c->webhook->ca);
 		if (c->webhook->header != NULL)
-			OPENSSL_clear_free(c->webhook->header,
-			    strlen(c->webhook->header));
+			OPENSSL_clear_free(
+			    c->webhook->header, strlen(c->webhook->header));
 		free(c->webhook);
 	}
 	for (i = 0; i < c->nevents; i++)

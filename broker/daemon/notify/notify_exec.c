@@ -27,8 +27,8 @@
 
 /* Write all of buf to fd (non-blocking) before deadline; false when not. */
 static bool
-feed_stdin(int fd, const char *buf, size_t len, int64_t deadline,
-    struct nqueue *q)
+feed_stdin(
+    int fd, const char *buf, size_t len, int64_t deadline, struct nqueue *q)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 	ssize_t n;
@@ -45,7 +45,7 @@ feed_stdin(int fd, const char *buf, size_t len, int64_t deadline,
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (n <= 0)
-			return false;	/* EPIPE: it does not read; fine */
+			return false; /* EPIPE: it does not read; fine */
 		buf += n;
 		len -= (size_t)n;
 	}
@@ -80,8 +80,8 @@ reap(pid_t pid, int64_t deadline, struct nqueue *q, bool *killed)
 }
 
 static int
-spawn(const struct notify_exec_config *c, const struct nevent *ev,
-    int in_fd, int null_fd, pid_t *pid)
+spawn(const struct notify_exec_config *c, const struct nevent *ev, int in_fd,
+    int null_fd, pid_t *pid)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -105,8 +105,9 @@ spawn(const struct notify_exec_config *c, const struct nevent *ev,
 	    (r = posix_spawnattr_setsigmask(&at, &none)) == 0 &&
 	    (r = posix_spawnattr_setsigdefault(&at, &dflt)) == 0 &&
 	    (r = posix_spawnattr_setpgroup(&at, 0)) == 0 &&
-	    (r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP)) == 0)
+	    (r = posix_spawnattr_setflags(&at,
+		 POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+		     POSIX_SPAWN_SETPGROUP)) == 0)
 		r = posix_spawn(pid, c->argv[0], &fa, &at, c->argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
@@ -125,13 +126,14 @@ exec_deliver(struct nsink *s, const struct nevent *ev)
 	if (pipe2(in, O_CLOEXEC) != 0 ||
 	    (null_fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
 		log_warn("event=notify_failed sink=exec notify_event=%s "
-		    "error=\"%s\"", ev->name, strerror(errno));
+			 "error=\"%s\"",
+		    ev->name, strerror(errno));
 		goto out;
 	}
 	if ((errno = spawn(c, ev, in[0], null_fd, &pid)) != 0) {
 		log_warn("event=notify_failed sink=exec notify_event=%s "
-		    "error=\"cannot run %s: %s\"", ev->name, c->argv[0],
-		    strerror(errno));
+			 "error=\"cannot run %s: %s\"",
+		    ev->name, c->argv[0], strerror(errno));
 		pid = -1;
 		goto out;
 	}
@@ -146,12 +148,13 @@ exec_deliver(struct nsink *s, const struct nevent *ev)
 	status = reap(pid, deadline, &s->q, &killed);
 	if (killed)
 		log_warn("event=notify_failed sink=exec notify_event=%s "
-		    "error=\"killed after %ds\"", ev->name, c->timeout);
+			 "error=\"killed after %ds\"",
+		    ev->name, c->timeout);
 	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		log_warn("event=notify_failed sink=exec notify_event=%s "
-		    "error=\"%s %d\"", ev->name, WIFEXITED(status) ? "exit" :
-		    "signal", WIFEXITED(status) ? WEXITSTATUS(status) :
-		    WTERMSIG(status));
+			 "error=\"%s %d\"",
+		    ev->name, WIFEXITED(status) ? "exit" : "signal",
+		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 	else
 		r = 0;
 out:
@@ -188,5 +191,6 @@ exec_queue_max(const void *section)
 }
 
 const struct nsink_kind nsink_exec_kind = { .name = "exec",
-	.section = exec_section, .queue_max = exec_queue_max,
+	.section = exec_section,
+	.queue_max = exec_queue_max,
 	.init = exec_init };

@@ -21,16 +21,16 @@
 #define NOTIFY_DRAIN_MS 1000
 
 struct nevent {
-	int refs;		/* atomic */
-	char name[64];		/* "request.created" */
+	int refs;      /* atomic */
+	char name[64]; /* "request.created" */
 	size_t len;
-	char json[];		/* compact JSON, NUL-terminated */
+	char json[]; /* compact JSON, NUL-terminated */
 };
 
 /* A new event holding a copy of json; NULL when out of memory. */
 struct nevent *nevent_new(const char *name, const char *json, size_t len);
 void nevent_ref(struct nevent *e);
-void nevent_put(struct nevent *e);	/* NULL is fine */
+void nevent_put(struct nevent *e); /* NULL is fine */
 
 struct nqueue {
 	pthread_mutex_t lock;
@@ -38,18 +38,18 @@ struct nqueue {
 	struct nevent **ring;
 	size_t max, head, len;
 	bool stopping;
-	int64_t deadline_ms;	/* when stopping: give up after (mono) */
+	int64_t deadline_ms; /* when stopping: give up after (mono) */
 	uint64_t queued, dropped, delivered, failed, retries;
 };
 
 struct nsink {
-	const char *name;	/* "exec", "webhook" */
+	const char *name; /* "exec", "webhook" */
 	struct nqueue q;
 	/* Deliver one event; 0 when delivered.  Runs on the sink's threads
 	 * and may take long, but must honour nqueue_should_stop(). */
 	int (*deliver)(struct nsink *s, const struct nevent *ev);
-	void (*fini)(struct nsink *s);	/* after the threads ended */
-	const void *cfg;	/* struct notify_{exec,webhook}_config */
+	void (*fini)(struct nsink *s); /* after the threads ended */
+	const void *cfg;	       /* struct notify_{exec,webhook}_config */
 	void *impl;
 	pthread_t *threads;
 	size_t nthreads, started;

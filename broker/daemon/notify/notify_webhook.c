@@ -26,7 +26,7 @@
 
 struct webhook {
 	CURL *curl;
-	bool plain_http;	/* http:// to loopback */
+	bool plain_http; /* http:// to loopback */
 };
 
 static bool
@@ -52,12 +52,14 @@ nsink_webhook_url_ok(const char *url, struct brk_error *err)
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-		brk_error_set(err, r, "config: notify.webhook.url is not a URL");
+		brk_error_set(
+		    err, r, "config: notify.webhook.url is not a URL");
 		goto out;
 	}
 	if (strcmp(scheme, "https") != 0 &&
 	    !(strcmp(scheme, "http") == 0 && loopback_host(host))) {
-		brk_error_set(err, r, "config: notify.webhook.url must be "
+		brk_error_set(err, r,
+		    "config: notify.webhook.url must be "
 		    "https:// (http:// only to a loopback address)");
 		goto out;
 	}
@@ -77,8 +79,8 @@ discard(char *p, size_t size, size_t n, void *arg)
 
 /* Abort a transfer in progress once the daemon stops. */
 static int
-on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
-    curl_off_t un)
+on_progress(
+    void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
 	return nqueue_should_stop(arg) ? 1 : 0;
 }
@@ -97,8 +99,7 @@ add_header(struct curl_slist *h, const char *line, bool *ok)
 
 /* One POST; 0 with *status set when an HTTP answer came. */
 static int
-post_once(struct nsink *s, const struct nevent *ev, long *status,
-    char *errbuf)
+post_once(struct nsink *s, const struct nevent *ev, long *status, char *errbuf)
 {
 	const struct notify_webhook_config *c = s->cfg;
 	struct webhook *w = s->impl;
@@ -111,7 +112,7 @@ post_once(struct nsink *s, const struct nevent *ev, long *status,
 	snprintf(evh, sizeof(evh), "X-Broker-Event: %s", ev->name);
 	h = add_header(h, "Content-Type: application/json", &ok);
 	h = add_header(h, evh, &ok);
-	h = add_header(h, "Expect:", &ok);	/* no 100-continue round trip */
+	h = add_header(h, "Expect:", &ok); /* no 100-continue round trip */
 	if (c->header != NULL)
 		h = add_header(h, c->header, &ok);
 	if (!ok)
@@ -119,14 +120,14 @@ post_once(struct nsink *s, const struct nevent *ev, long *status,
 	curl_easy_reset(w->curl);
 	errbuf[0] = '\0';
 	curl_easy_setopt(w->curl, CURLOPT_URL, c->url);
-	curl_easy_setopt(w->curl, CURLOPT_PROTOCOLS_STR, w->plain_http ?
-	    "http" : "https");
+	curl_easy_setopt(
+	    w->curl, CURLOPT_PROTOCOLS_STR, w->plain_http ? "http" : "https");
 	curl_easy_setopt(w->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(w->curl, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(w->curl, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(w->curl, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(w->curl, CURLOPT_SSLVERSION,
-	    (long)CURL_SSLVERSION_TLSv1_2);
+	curl_easy_setopt(
+	    w->curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	if (c->ca != NULL)
 		curl_easy_setopt(w->curl, CURLOPT_CAINFO, c->ca);
 	if (w->plain_http)
@@ -136,8 +137,8 @@ post_once(struct nsink *s, const struct nevent *ev, long *status,
 	curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, (const char *)ev->json);
 	curl_easy_setopt(w->curl, CURLOPT_POSTFIELDSIZE, (long)ev->len);
 	curl_easy_setopt(w->curl, CURLOPT_TIMEOUT_MS, (long)c->timeout * 1000);
-	curl_easy_setopt(w->curl, CURLOPT_CONNECTTIMEOUT_MS,
-	    (long)c->timeout * 1000);
+	curl_easy_setopt(
+	    w->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout * 1000);
 	curl_easy_setopt(w->curl, CURLOPT_WRITEFUNCTION, discard);
 	curl_easy_setopt(w->curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(w->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
@@ -181,17 +182,18 @@ webhook_deliver(struct nsink *s, const struct nevent *ev)
 		    nqueue_should_stop(&s->q))
 			break;
 		if (nqueue_sleep(&s->q, delay))
-			break;		/* stopping: no more retries */
+			break; /* stopping: no more retries */
 		nqueue_count_retry(&s->q);
 		delay = delay * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay * 2;
 	}
 	if (r != 0)
 		log_warn("event=notify_failed sink=webhook notify_event=%s "
-		    "attempts=%d error=\"%.200s\"", ev->name, attempt + 1,
-		    errbuf);
+			 "attempts=%d error=\"%.200s\"",
+		    ev->name, attempt + 1, errbuf);
 	else
 		log_warn("event=notify_failed sink=webhook notify_event=%s "
-		    "attempts=%d status=%ld", ev->name, attempt + 1, status);
+			 "attempts=%d status=%ld",
+		    ev->name, attempt + 1, status);
 	return BRK_ERR_IO;
 }
 
@@ -216,7 +218,7 @@ webhook_init(struct nsink *s, const void *section)
 
 	s->cfg = c;
 	s->deliver = webhook_deliver;
-	s->nthreads = 1;	/* in order */
+	s->nthreads = 1; /* in order */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return BRK_ERR_INTERNAL;
 	if ((w = calloc(1, sizeof(*w))) == NULL ||
@@ -244,5 +246,6 @@ webhook_queue_max(const void *section)
 }
 
 const struct nsink_kind nsink_webhook_kind = { .name = "webhook",
-	.section = webhook_section, .queue_max = webhook_queue_max,
+	.section = webhook_section,
+	.queue_max = webhook_queue_max,
 	.init = webhook_init };

@@ -79,7 +79,7 @@ nqueue_push(struct nqueue *q, struct nevent *e)
 		q->dropped++;
 		old = e;
 	} else {
-		if (q->len == q->max) {		/* drop the oldest */
+		if (q->len == q->max) { /* drop the oldest */
 			old = q->ring[q->head];
 			q->head = (q->head + 1) % q->max;
 			q->len--;
@@ -103,8 +103,7 @@ nqueue_pop(struct nqueue *q)
 	pthread_mutex_lock(&q->lock);
 	while (q->len == 0 && !q->stopping)
 		pthread_cond_wait(&q->cond, &q->lock);
-	if (q->len > 0 && (!q->stopping ||
-	    notify_mono_ms() < q->deadline_ms)) {
+	if (q->len > 0 && (!q->stopping || notify_mono_ms() < q->deadline_ms)) {
 		e = q->ring[q->head];
 		q->head = (q->head + 1) % q->max;
 		q->len--;
@@ -192,7 +191,8 @@ nsink_stop(struct nsink *s)
 	s->q.dropped += left;
 	s->q.len = 0;
 	if (left > 0)
-		log_warn("event=notify_stop sink=%s dropped=%zu", s->name, left);
+		log_warn(
+		    "event=notify_stop sink=%s dropped=%zu", s->name, left);
 	if (s->fini != NULL)
 		s->fini(s);
 	free(s->threads);
@@ -207,9 +207,11 @@ nsink_start(struct nsink *s, struct brk_error *err)
 	if ((s->threads = calloc(s->nthreads, sizeof(*s->threads))) == NULL)
 		return BRK_ERR_NOMEM;
 	for (s->started = 0; s->started < s->nthreads; s->started++)
-		if (pthread_create(&s->threads[s->started], NULL, sink_main,
-		    s) != 0)
-			return brk_error_set(err, BRK_ERR_INTERNAL, "notify: "
-			    "cannot start the %s threads", s->name);
+		if (pthread_create(
+			&s->threads[s->started], NULL, sink_main, s) != 0)
+			return brk_error_set(err, BRK_ERR_INTERNAL,
+			    "notify: "
+			    "cannot start the %s threads",
+			    s->name);
 	return 0;
 }

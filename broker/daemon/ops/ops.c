@@ -15,7 +15,10 @@
 #include "workpool.h"
 
 /* Where a handler runs (see ops.h). */
-enum op_thread { OP_IO, OP_POOL };
+enum op_thread {
+	OP_IO,
+	OP_POOL
+};
 
 /*
  * The arguments each op takes, by name: one list per op, checked before
@@ -44,8 +47,8 @@ static const char *const a_prune[] = { "before", "confirm", "list", NULL };
 static const char *const a_cert[] = { "id", "pubkey", NULL };
 static const char *const a_decide[] = { "id", "reason", "for", "role", NULL };
 static const char *const a_pending[] = { "limit", "after", NULL };
-static const char *const a_optout[] = { "scope", "tag", "reason", "for",
-	"mode", "incident", "revoke_active", "extends", NULL };
+static const char *const a_optout[] = { "scope", "tag", "reason", "for", "mode",
+	"incident", "revoke_active", "extends", NULL };
 static const char *const a_extend[] = { "id", "for", "reason", NULL };
 static const char *const a_flag[] = { "user", "reason", "for", "severity",
 	NULL };
@@ -56,7 +59,7 @@ static const struct op {
 	const char *name;
 	int (*fn)(struct call *c);
 	enum op_thread thread;
-	const char *const *args;	/* the argument names it takes */
+	const char *const *args; /* the argument names it takes */
 } op_table[] = {
 	{ "request", op_request, OP_IO, a_request },
 	{ "cancel", op_cancel, OP_IO, a_end },
@@ -71,11 +74,13 @@ static const struct op {
 	{ "policy.show", op_policy_show, OP_IO, a_none },
 	{ "policy.explain", op_policy_explain, OP_POOL, a_explain },
 	{ "audit.verify", op_audit_verify, OP_IO, a_verify },
-	{ "audit.search", op_audit_search, OP_IO, a_search },	/* audit trail (ops_audit.c) */
+	{ "audit.search", op_audit_search, OP_IO,
+	    a_search }, /* audit trail (ops_audit.c) */
 	{ "audit.export", op_audit_export, OP_IO, a_export },
 	{ "audit.anchor", op_audit_anchor, OP_IO, a_anchor },
 	{ "audit.prune", op_audit_prune, OP_IO, a_prune },
 	{ "cert", op_cert, OP_POOL, a_cert },
+	{ "cred", op_cred, OP_POOL, a_cert },
 	{ "approve", op_approve, OP_IO, a_decide },
 	{ "deny", op_deny, OP_IO, a_decide },
 	{ "pending", op_pending, OP_POOL, a_pending },
@@ -145,8 +150,8 @@ ops_dispatch(struct call *c)
 		if (strcmp(op_table[i].name, c->req->op) == 0)
 			op = &op_table[i];
 	if (op == NULL) {
-		call_fail(c, BRK_ERR_INVALID, "unknown op \"%.64s\"",
-		    c->req->op);
+		call_fail(
+		    c, BRK_ERR_INVALID, "unknown op \"%.64s\"", c->req->op);
 		return;
 	}
 	if (proto_args_only(c->req->args, op->args, &err) != 0) {
@@ -185,7 +190,7 @@ call_has_role(struct call *c, struct policy_ref *p, enum policy_role r)
 {
 	return p != NULL && c->who.groups_complete &&
 	    policy_has_role(p->policy, r, c->who.name, ident_groups(&c->who),
-	    c->who.ngroups);
+		c->who.ngroups);
 }
 
 bool
@@ -208,8 +213,10 @@ ops_arg_id(struct call *c, uint64_t *serial, const char **idstr)
 		return r;
 	}
 	if (req_id_parse(id, serial) != 0) {
-		call_fail(c, BRK_ERR_INVALID, "\"%.32s\" is not a request id "
-		    "(like r42)", id);
+		call_fail(c, BRK_ERR_INVALID,
+		    "\"%.32s\" is not a request id "
+		    "(like r42)",
+		    id);
 		return BRK_ERR_INVALID;
 	}
 	if (idstr != NULL)
@@ -218,8 +225,8 @@ ops_arg_id(struct call *c, uint64_t *serial, const char **idstr)
 }
 
 int
-ops_load_request(struct call *c, struct store_txn *t, const char *id,
-    struct request *r)
+ops_load_request(
+    struct call *c, struct store_txn *t, const char *id, struct request *r)
 {
 	uint64_t serial;
 	int rc;
@@ -260,8 +267,9 @@ void
 ops_tick(struct brokerd *d, struct store_txn **rtxn)
 {
 	ops_sweep(d, rtxn);
-	ops_audit_tick(d, rtxn);	/* periodic signed anchors (ops_audit.c) */
-	notify_tick(d, rtxn);	/* review.overdue, once a minute */
+	ops_cred_tick(d);	 /* credentials outside (ops_credsync.c) */
+	ops_audit_tick(d, rtxn); /* periodic signed anchors (ops_audit.c) */
+	notify_tick(d, rtxn);	 /* review.overdue, once a minute */
 }
 
 static void

@@ -31,7 +31,12 @@
 #include "sshkey.h"
 
 /* Counters in brokerd.counters. */
-enum { CNT_AUTO, CNT_PENDING, CNT_DENIED, CNT_REFUSED };
+enum {
+	CNT_AUTO,
+	CNT_PENDING,
+	CNT_DENIED,
+	CNT_REFUSED
+};
 
 int op_request(struct call *c);
 int op_cancel(struct call *c);
@@ -54,6 +59,7 @@ int op_audit_anchor(struct call *c);
 int op_audit_prune(struct call *c);
 void ops_audit_tick(struct brokerd *d, struct store_txn **rtxn);
 int op_cert(struct call *c);
+int op_cred(struct call *c);
 int op_approve(struct call *c);
 int op_deny(struct call *c);
 int op_pending(struct call *c);
@@ -73,7 +79,7 @@ int op_review_ack(struct call *c);
 int op_krl(struct call *c);
 int op_ca_show(struct call *c);
 int op_snapshot(struct call *c);
-int op_metrics(struct call *c);		/* ops_metrics.c */
+int op_metrics(struct call *c); /* ops_metrics.c */
 
 /* Dispatch a call to its handler on its thread (daemon.h declares it
  * for the TLS listener); per-second housekeeping on the I/O thread; SIGHUP
@@ -88,35 +94,36 @@ const char *ops_name(size_t i);
 void ops_reload(struct brokerd *d);
 
 /* The metrics in the Prometheus text format (malloc'd), read in t. */
-int ops_metrics_text(struct brokerd *d, struct store_txn *t, char **out,
-    size_t *len);
+int ops_metrics_text(
+    struct brokerd *d, struct store_txn *t, char **out, size_t *len);
 
 /* One mutation of one request, carried from a handler to the writer; the
  * change itself is the state machine's (requests.h). */
 struct req_op {
 	struct call *c;
-	struct actor actor;		/* who acts, copied from the call */
-	struct request rec;		/* new (create) or as changed */
-	enum req_action action;		/* cancel, revoke */
-	char reason[REC_TEXT];		/* cancel, revoke, approve, deny */
-	struct sshkey *key;		/* certificate wanted for this key */
+	struct actor actor;	/* who acts, copied from the call */
+	struct request rec;	/* new (create) or as changed */
+	enum req_action action; /* cancel, revoke */
+	char reason[REC_TEXT];	/* cancel, revoke, approve, deny */
+	struct sshkey *key;	/* certificate wanted for this key */
 	int64_t now;
-	int64_t ttl;			/* approve: shortened duration or 0 */
-	struct policy_ref *pref;	/* the policy that decided (create) */
-	struct create_in create;	/* create: --new, break-glass hold */
-	char msg[REQ_MSG_LEN];		/* why apply refused */
+	int64_t ttl;		 /* approve: shortened duration or 0 */
+	struct policy_ref *pref; /* the policy that decided (create) */
+	struct create_in create; /* create: --new, break-glass hold */
+	char msg[REQ_MSG_LEN];	 /* why apply refused */
 	/*
 	 * A new grant's certificate is signed while its transaction is being
 	 * made durable; the reply waits for both.  parts counts what is still
 	 * outstanding (the signing, the commit); the last one replies.
 	 */
-	bool early;			/* signing started in apply */
+	bool early; /* signing started in apply */
 	int parts;
-	int rc;				/* the commit's result */
-	char *cert;			/* signed, not yet sent */
+	int rc;	       /* the commit's result */
+	json_t *creds; /* issued, not yet sent ("cert") */
 	char cert_err[512];
-	json_t *approvals;		/* approve: who approved so far */
-	bool duplicate;			/* request: an open one was returned */
+	bool issue_late;   /* the kind issues after the commit */
+	json_t *approvals; /* approve: who approved so far */
+	bool duplicate;	   /* request: an open one was returned */
 };
 
 /*
@@ -137,6 +144,26 @@ void done_reply(void *arg, int rc);
 void req_op_free(struct req_op *op);
 
 /*
+ * Credentials outside the broker (ops_credsync.c): ops_cred_sync() asks
+ * for a reconcile now (after a grant ended), ops_cred_tick() every few
+ * seconds; ops_cred_audit() records cred.issued / cred.revoked with the
+ * credential's name, never its secret.
+ */
+void ops_cred_sync(struct brokerd *d);
+/* Before the writer is freed: credential jobs submit nothing more. */
+void ops_cred_stop(struct brokerd *d);
+void ops_cred_tick(struct brokerd *d);
+/*
+ * Issue r's credential by its kind into reply (worker thread, after the
+ * grant's commit).  On failure the reply says why under "cred_pending"
+ * (unreachable: `broker cred ID` retries) or "cred_error".
+ */
+int ops_cred_issue_into(struct brokerd *d, const struct request *r,
+    const struct sshkey *key, bool again, json_t *reply, struct brk_error *err);
+void ops_cred_audit(struct brokerd *d, const char *action, const char *actor,
+    const char *resource, const char *user, const char *target,
+    const char *credname);
+/*
  * The audit record "cert.issued" of the certificate that key gets for
  * grant r (ops_cred.c): serial, key fingerprint, principals and validity
  * (skew: the backdating allowance).  Written in the transaction that
@@ -156,12 +183,11 @@ void ops_sweep(struct brokerd *d, struct store_txn **rtxn);
 bool call_may_see_all(struct call *c, struct policy_ref *p);
 
 /* Load request `id` (string arg) for reading, with read-time expiry. */
-int ops_load_request(struct call *c, struct store_txn *t, const char *id,
-    struct request *r);
+int ops_load_request(
+    struct call *c, struct store_txn *t, const char *id, struct request *r);
 
 /* The argument "id" parsed into a serial; fails the call when bad. */
 int ops_arg_id(struct call *c, uint64_t *serial, const char **idstr);
-
 
 /*
  * Whether the caller holds optout_managers through an entry whose scopes
@@ -169,8 +195,7 @@ int ops_arg_id(struct call *c, uint64_t *serial, const char **idstr);
  * of its resource): the reach of an opt-out manager over grants
  * (ops_optout.c).  Policy admins are checked by the caller.
  */
-bool ops_may_manage_grant(struct call *c, struct policy_ref *p,
-    const struct request *r);
-
+bool ops_may_manage_grant(
+    struct call *c, struct policy_ref *p, const struct request *r);
 
 #endif

@@ -24,9 +24,9 @@
 struct decide_op {
 	struct req_op op;
 	bool approve;
-	struct prior_approver *prior;	/* approve: resolved before */
+	struct prior_approver *prior; /* approve: resolved before */
 	size_t nprior;
-	json_t *counted;	/* the approvals as judged */
+	json_t *counted; /* the approvals as judged */
 };
 
 /* On the writer thread: the state machine decides (requests.c). */
@@ -40,8 +40,11 @@ apply_decision(struct store_txn *t, void *arg)
 		.dev = op->c->d->cfg->dev,
 		.rule_authors_may_approve =
 		    policy_limits(p->policy)->rule_authors_may_approve,
-		.reason = op->reason, .ttl = op->ttl,
-		.prior = a->prior, .nprior = a->nprior, .ids = op->c->d->ident,
+		.reason = op->reason,
+		.ttl = op->ttl,
+		.prior = a->prior,
+		.nprior = a->nprior,
+		.ids = op->c->d->ident,
 	};
 	uint64_t serial = op->rec.serial;
 	int64_t min_ttl;
@@ -49,9 +52,9 @@ apply_decision(struct store_txn *t, void *arg)
 
 	policy_put(op->c->d, p);
 	if (!a->approve) {
-		rc = requests_deny(t, &op->actor, serial, &in, op->now,
-		    &op->rec, op->msg);
-		op->rec.serial = serial;	/* for the reply */
+		rc = requests_deny(
+		    t, &op->actor, serial, &in, op->now, &op->rec, op->msg);
+		op->rec.serial = serial; /* for the reply */
 		return rc;
 	}
 	rc = requests_approve(t, &op->actor, serial, &in, op->now, &op->rec,
@@ -108,7 +111,7 @@ submit_decision(struct call *c, bool approve)
 	if (ops_arg_id(c, &serial, &idstr) != 0)
 		return 0;
 	if ((r = proto_args_parse(c->req->args, spec,
-	    sizeof(spec) / sizeof(spec[0]), &err)) != 0)
+		 sizeof(spec) / sizeof(spec[0]), &err)) != 0)
 		goto fail;
 	r = BRK_ERR_NOMEM;
 	if ((a = calloc(1, sizeof(*a))) == NULL)
@@ -130,7 +133,8 @@ submit_decision(struct call *c, bool approve)
 			goto fail;
 		r = BRK_ERR_DENIED;
 		if (strcmp(cur.role, role) != 0) {
-			brk_error_set(&err, r, "an approver may narrow, never "
+			brk_error_set(&err, r,
+			    "an approver may narrow, never "
 			    "widen or change: %s was requested as %s, not %s",
 			    idstr, cur.role, role);
 			goto fail;
@@ -138,12 +142,13 @@ submit_decision(struct call *c, bool approve)
 	}
 	/* earlier approvers are resolved here, so the writer judges them
 	 * without waiting on a directory */
-	if (approve && ((r = call_read(c, &t)) != 0 ||
-	    (r = requests_resolve_priors(t, c->d->ident, serial, &a->prior,
-	    &a->nprior)) != 0))
+	if (approve &&
+	    ((r = call_read(c, &t)) != 0 ||
+		(r = requests_resolve_priors(
+		     t, c->d->ident, serial, &a->prior, &a->nprior)) != 0))
 		goto fail;
-	if ((r = writer_submit(c->d->writer, apply_decision, done_decision,
-	    a)) != 0)
+	if ((r = writer_submit(
+		 c->d->writer, apply_decision, done_decision, a)) != 0)
 		goto fail;
 	return 0;
 fail:
@@ -169,8 +174,8 @@ struct pending_scan {
 	struct call *c;
 	struct store_txn *t;
 	int64_t now;
-	uint64_t after;		/* page: only serials after this one */
-	size_t limit;		/* page size */
+	uint64_t after; /* page: only serials after this one */
+	size_t limit;	/* page size */
 	json_t *out;
 };
 
@@ -185,8 +190,9 @@ add_pending(uint64_t serial, void *arg)
 	if (serial <= ps->after)
 		return 0;
 	if (reqstore_load(ps->t, serial, &r) != 0 ||
-	    !reqstore_is_live(&r, ps->now) || !requests_is_approver(&ps->c->who,
-	    &r) || strcmp(r.user, ps->c->who.name) == 0 ||
+	    !reqstore_is_live(&r, ps->now) ||
+	    !requests_is_approver(&ps->c->who, &r) ||
+	    strcmp(r.user, ps->c->who.name) == 0 ||
 	    strcmp(r.caller, ps->c->who.name) == 0)
 		return 0;
 	if ((o = record_to_json(&r)) == NULL ||
@@ -197,8 +203,8 @@ add_pending(uint64_t serial, void *arg)
 	approvals_list(ps->t, serial, approvals, &min_ttl);
 	json_object_set_new(o, "approvals", approvals);
 	json_object_set_new(o, "age_s", json_integer(ps->now - r.created_at));
-	json_object_set_new(o, "i_approved", json_boolean(approvals_has(ps->t,
-	    serial, ps->c->who.name)));
+	json_object_set_new(o, "i_approved",
+	    json_boolean(approvals_has(ps->t, serial, ps->c->who.name)));
 	json_array_append_new(ps->out, o);
 	return json_array_size(ps->out) >= ps->limit ? 1 : 0;
 }
@@ -215,8 +221,9 @@ int
 op_pending(struct call *c)
 {
 	struct brk_error err = { { 0 } };
-	struct pending_scan ps = { .c = c, .now = time_now(),
-	    .limit = PENDING_PAGE };
+	struct pending_scan ps = {
+		.c = c, .now = time_now(), .limit = PENDING_PAGE
+	};
 	const char *after = NULL;
 	int64_t limit = PENDING_PAGE;
 	const struct proto_arg spec[] = {
@@ -226,13 +233,15 @@ op_pending(struct call *c)
 	int r;
 
 	if ((r = proto_args_parse(c->req->args, spec,
-	    sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
+		 sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
 		call_fail(c, r, "%s", err.msg);
 		return 0;
 	}
 	if (after != NULL && req_id_parse(after, &ps.after) != 0) {
-		call_fail(c, BRK_ERR_INVALID, "after: \"%.30s\" is not a "
-		    "request id", after);
+		call_fail(c, BRK_ERR_INVALID,
+		    "after: \"%.30s\" is not a "
+		    "request id",
+		    after);
 		return 0;
 	}
 	ps.limit = (size_t)limit;

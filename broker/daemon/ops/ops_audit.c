@@ -83,10 +83,11 @@ anchor_make(const struct ca *ca, uint64_t seq, const char *hash, int64_t now,
 	*text = NULL;
 	time_rfc3339(now, when);
 	if ((o = json_pack("{s:i, s:I, s:s, s:I, s:s, s:s}", "v", 1, "seq",
-	    (json_int_t)seq, "hash", hash, "ts", (json_int_t)now, "time", when,
-	    "key_id", ca_key_id(ca))) == NULL ||
-	    (body = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS |
-	    JSON_ENSURE_ASCII)) == NULL || (b = sshbuf_new()) == NULL)
+		 (json_int_t)seq, "hash", hash, "ts", (json_int_t)now, "time",
+		 when, "key_id", ca_key_id(ca))) == NULL ||
+	    (body = json_dumps(o,
+		 JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)) == NULL ||
+	    (b = sshbuf_new()) == NULL)
 		goto out;
 	if ((r = sshbuf_put(b, ANCHOR_MAGIC, strlen(ANCHOR_MAGIC))) != 0 ||
 	    (r = sshbuf_put(b, body, strlen(body))) != 0 ||
@@ -138,7 +139,8 @@ anchor_check(const struct ca *ca, const char *text, uint64_t *seq,
 	if (strncmp(l3, ANCHOR_SIG, strlen(ANCHOR_SIG)) != 0 ||
 	    strlen(l3) != strlen(ANCHOR_SIG) + 16 + 1 + 88 + 1 ||
 	    l3[strlen(ANCHOR_SIG) + 16] != ' ' || text[n - 1] != '\n') {
-		brk_error_set(err, r, "the anchor's signature line is "
+		brk_error_set(err, r,
+		    "the anchor's signature line is "
 		    "malformed");
 		goto out;
 	}
@@ -148,8 +150,8 @@ anchor_check(const struct ca *ca, const char *text, uint64_t *seq,
 	    (h = json_string_value(json_object_get(o, "hash"))) == NULL ||
 	    strlen(h) != AUDIT_HASH_LEN ||
 	    !json_is_string(json_object_get(o, "key_id")) ||
-	    strncmp(json_string_value(json_object_get(o, "key_id")), id,
-	    16) != 0) {
+	    strncmp(json_string_value(json_object_get(o, "key_id")), id, 16) !=
+		0) {
 		brk_error_set(err, r, "the anchor's body is malformed");
 		goto out;
 	}
@@ -158,12 +160,15 @@ anchor_check(const struct ca *ca, const char *text, uint64_t *seq,
 		goto out;
 	if (sshbuf_put_base64_decoded(sig, id + 17, 88) != 0 ||
 	    sshbuf_len(sig) != CA_SIG_SIZE) {
-		r = brk_error_set(err, BRK_ERR_INVALID, "the anchor's "
+		r = brk_error_set(err, BRK_ERR_INVALID,
+		    "the anchor's "
 		    "signature is not base64 of 64 bytes");
 		goto out;
 	}
-	r = brk_error_set(err, BRK_ERR_VERIFY, "the anchor is signed by key "
-	    "%.16s, which is not one of the CA's keys", id);
+	r = brk_error_set(err, BRK_ERR_VERIFY,
+	    "the anchor is signed by key "
+	    "%.16s, which is not one of the CA's keys",
+	    id);
 	nkeys = ca_all_public_lines(ca, &lines);
 	for (i = 0; i < nkeys; i++) {
 		if ((blob = ca_public_blob(ca, i, &bl)) == NULL ||
@@ -174,13 +179,14 @@ anchor_check(const struct ca *ca, const char *text, uint64_t *seq,
 		r = BRK_ERR_CRYPTO;
 		if (sshkey_ed25519_pk(k) == NULL ||
 		    (pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL,
-		    sshkey_ed25519_pk(k), 32)) == NULL ||
+			 sshkey_ed25519_pk(k), 32)) == NULL ||
 		    (md = EVP_MD_CTX_new()) == NULL ||
 		    EVP_DigestVerifyInit(md, NULL, NULL, NULL, pk) != 1)
 			goto out;
 		if (EVP_DigestVerify(md, sshbuf_ptr(sig), sshbuf_len(sig),
-		    (const uint8_t *)text, (size_t)(l3 - text)) != 1) {
-			r = brk_error_set(err, BRK_ERR_VERIFY, "the anchor's "
+			(const uint8_t *)text, (size_t)(l3 - text)) != 1) {
+			r = brk_error_set(err, BRK_ERR_VERIFY,
+			    "the anchor's "
 			    "signature is not valid (altered or forged)");
 			goto out;
 		}
@@ -213,8 +219,9 @@ anchor_file(const char *state_dir, uint64_t seq, const char *text)
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		goto out;
 	unlink(tmp);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW, 0644)) < 0)
+	if ((fd = open(tmp,
+		 O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644)) <
+	    0)
 		goto out;
 	if (write(fd, text, n) != (ssize_t)n || fsync(fd) != 0)
 		goto out;
@@ -238,18 +245,18 @@ out:
 
 struct anchor_op {
 	struct brokerd *d;
-	struct call *c;		/* NULL for the periodic anchor */
+	struct call *c; /* NULL for the periodic anchor */
 	int64_t now;
 	bool force;
 	int rc;
 	uint64_t seq;
-	char *text;		/* the new anchor, when one was made */
+	char *text; /* the new anchor, when one was made */
 };
 
 /* Whether an anchor is due: N records or M seconds since the last one. */
 static bool
-anchor_due(const struct config *cfg, uint64_t head, uint64_t aseq,
-    int64_t at, bool have, int64_t now)
+anchor_due(const struct config *cfg, uint64_t head, uint64_t aseq, int64_t at,
+    bool have, int64_t now)
 {
 	uint64_t since;
 
@@ -289,24 +296,28 @@ apply_anchor(struct store_txn *t, void *arg)
 	have = r == 0;
 	if (!have)
 		at = op->d->started_at;
-	if (head == 0 || (!op->force && !anchor_due(op->d->cfg, head, aseq,
-	    at, have, op->now)))
+	if (head == 0 ||
+	    (!op->force &&
+		!anchor_due(op->d->cfg, head, aseq, at, have, op->now)))
 		return 0;
 	if ((r = anchor_make(op->d->ca, head, hash, op->now, &op->text)) != 0)
 		return r;
-	snprintf(target, sizeof(target), "anchor-%llu",
-	    (unsigned long long)head);
+	snprintf(
+	    target, sizeof(target), "anchor-%llu", (unsigned long long)head);
 	r = BRK_ERR_NOMEM;
 	if ((details = json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)head,
-	    "hash", hash, "key_id", ca_key_id(op->d->ca))) == NULL)
+		 "hash", hash, "key_id", ca_key_id(op->d->ca))) == NULL)
 		return r;
 	r = audit_anchor_put(t, head, op->now, op->text);
 	if (r == 0)
-		r = audit_append(t, op->now, &(struct audit_event){
-		    .action = "audit.anchor",
-		    .actor = op->c != NULL ? op->c->who.name : "brokerd",
-		    .caller = op->c != NULL ? op->c->caller.name : "brokerd",
-		    .target = target, .details = details }, NULL);
+		r = audit_append(t, op->now,
+		    &(struct audit_event){ .action = "audit.anchor",
+			.actor = op->c != NULL ? op->c->who.name : "brokerd",
+			.caller = op->c != NULL ? op->c->caller.name :
+						  "brokerd",
+			.target = target,
+			.details = details },
+		    NULL);
 	json_decref(details);
 	op->seq = head;
 	return r;
@@ -319,8 +330,7 @@ finish_anchor(void *arg)
 
 	if (op->rc == 0 && op->text != NULL)
 		anchor_file(op->d->cfg->state_dir, op->seq, op->text);
-	if (op->rc != 0 && op->rc != BRK_ERR_FULL &&
-	    op->rc != BRK_ERR_READONLY)
+	if (op->rc != 0 && op->rc != BRK_ERR_FULL && op->rc != BRK_ERR_READONLY)
 		log_warn("event=audit_anchor_failed error=\"%s\"",
 		    brk_strerror(op->rc));
 	if (op->c != NULL) {
@@ -328,12 +338,14 @@ finish_anchor(void *arg)
 			call_fail(op->c, op->rc, "cannot make an anchor: %s",
 			    brk_strerror(op->rc));
 		else if (op->text == NULL)
-			call_fail(op->c, BRK_ERR_NOTFOUND, "the audit trail "
+			call_fail(op->c, BRK_ERR_NOTFOUND,
+			    "the audit trail "
 			    "is empty: nothing to anchor");
 		else
-			call_reply(op->c, json_pack("{s:I, s:I, s:s}", "seq",
-			    (json_int_t)op->seq, "ts", (json_int_t)op->now,
-			    "anchor", op->text));
+			call_reply(op->c,
+			    json_pack("{s:I, s:I, s:s}", "seq",
+				(json_int_t)op->seq, "ts", (json_int_t)op->now,
+				"anchor", op->text));
 	}
 	free(op->text);
 	free(op);
@@ -374,16 +386,17 @@ ops_audit_tick(struct brokerd *d, struct store_txn **rtxn)
 	bool due = false;
 	int r;
 
-	if (d->ca == NULL || (d->cfg->audit_anchor_records <= 0 &&
-	    d->cfg->audit_anchor_seconds <= 0))
+	if (d->ca == NULL ||
+	    (d->cfg->audit_anchor_records <= 0 &&
+		d->cfg->audit_anchor_seconds <= 0))
 		return;
 	if (store_read_begin(d->store, rtxn) != 0)
 		return;
 	if (audit_head(*rtxn, &head, hash) == 0) {
 		r = audit_anchor_get(*rtxn, &aseq, &at, &text);
 		if (r == 0 || r == BRK_ERR_NOTFOUND)
-			due = anchor_due(d->cfg, head, aseq, r == 0 ? at :
-			    d->started_at, r == 0, now);
+			due = anchor_due(d->cfg, head, aseq,
+			    r == 0 ? at : d->started_at, r == 0, now);
 	}
 	free(text);
 	store_read_end(*rtxn);
@@ -405,45 +418,54 @@ op_audit_anchor(struct call *c)
 	};
 	int r;
 
-	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
+	if ((r = proto_args_parse(c->req->args, spec,
+		 sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
 		call_fail(c, r, "%s", err.msg);
 		return r;
 	}
 	if (!may_audit(c)) {
-		call_fail(c, BRK_ERR_DENIED, "%s may not read audit anchors "
-		    "(auditors and policy admins may)", c->who.name);
+		call_fail(c, BRK_ERR_DENIED,
+		    "%s may not read audit anchors "
+		    "(auditors and policy admins may)",
+		    c->who.name);
 		return BRK_ERR_DENIED;
 	}
 	if (fresh) {
 		if ((r = submit_anchor(c->d, c, true)) != 0)
-			call_fail(c, r, "cannot make an anchor: %s",
-			    brk_strerror(r));
+			call_fail(
+			    c, r, "cannot make an anchor: %s", brk_strerror(r));
 		return r;
 	}
 	if ((r = call_read(c, &t)) == 0)
 		r = audit_anchor_get(t, &seq, &at, &text);
 	if (r == BRK_ERR_NOTFOUND)
-		call_fail(c, r, "no anchor yet (broker audit anchor --new "
+		call_fail(c, r,
+		    "no anchor yet (broker audit anchor --new "
 		    "makes one)");
 	else if (r != 0)
 		call_fail(c, r, "cannot read the anchor: %s", brk_strerror(r));
 	else
-		call_reply(c, json_pack("{s:I, s:I, s:s}", "seq",
-		    (json_int_t)seq, "ts", (json_int_t)at, "anchor", text));
+		call_reply(c,
+		    json_pack("{s:I, s:I, s:s}", "seq", (json_int_t)seq, "ts",
+			(json_int_t)at, "anchor", text));
 	free(text);
 	return r;
 }
 
 /* --- reads on the worker pool ----------------------------------------- */
 
-enum job_kind { JOB_VERIFY, JOB_SEARCH, JOB_EXPORT };
+enum job_kind {
+	JOB_VERIFY,
+	JOB_SEARCH,
+	JOB_EXPORT
+};
 
 struct job {
 	struct call *c;
 	enum job_kind kind;
-	struct audit_query q;	/* search; strings borrowed from c->req */
-	const char *anchor;	/* verify; borrowed */
-	uint64_t after;		/* export */
+	struct audit_query q; /* search; strings borrowed from c->req */
+	const char *anchor;   /* verify; borrowed */
+	uint64_t after;	      /* export */
 	size_t limit;
 };
 
@@ -474,8 +496,9 @@ run_verify(struct job *j, struct store_txn *t)
 		ra = 0;
 	}
 	if (anchor != NULL &&
-	    (ra = anchor_check(j->c->d->ca, anchor, &aseq, ahash, &aerr))
-	    == BRK_ERR_INVALID && stored == NULL) {
+	    (ra = anchor_check(j->c->d->ca, anchor, &aseq, ahash, &aerr)) ==
+		BRK_ERR_INVALID &&
+	    stored == NULL) {
 		call_fail(j->c, ra, "%s", aerr.msg);
 		return;
 	}
@@ -489,25 +512,33 @@ run_verify(struct job *j, struct store_txn *t)
 	if (anchor != NULL && ra == 0)
 		ra = audit_check_anchor(t, aseq, ahash, &aerr);
 	if (stored != NULL)
-		snprintf(msg, sizeof(msg), "the chain is intact and holds the "
+		snprintf(msg, sizeof(msg),
+		    "the chain is intact and holds the "
 		    "latest stored anchor (record %llu)",
 		    (unsigned long long)aseq);
 	else
-		snprintf(msg, sizeof(msg), "%s", j->anchor != NULL ? "the "
-		    "chain is intact and holds the anchor" : "the chain is "
-		    "intact (no stored anchor to check it against yet)");
+		snprintf(msg, sizeof(msg), "%s",
+		    j->anchor != NULL ?
+			"the "
+			"chain is intact and holds the anchor" :
+			"the chain is "
+			"intact (no stored anchor to check it against yet)");
 	res = json_pack("{s:b, s:I, s:I, s:s}", "ok", r == 0 && ra == 0,
 	    "records", (json_int_t)count, "first_bad", (json_int_t)bad,
-	    "message", r != 0 ? err.msg : ra != 0 ? aerr.msg : msg);
+	    "message",
+	    r != 0	? err.msg :
+		ra != 0 ? aerr.msg :
+			  msg);
 	if (anchor != NULL && res != NULL) {
-		json_object_set_new(res, "anchor", json_pack("{s:b, s:I, s:s, "
-		    "s:s}", "ok", ra == 0, "seq", (json_int_t)aseq, "message",
-		    ra == 0 ? "signature valid, record present" : aerr.msg,
-		    "source", stored != NULL ? "stored" : "given"));
+		json_object_set_new(res, "anchor",
+		    json_pack("{s:b, s:I, s:s, "
+			      "s:s}",
+			"ok", ra == 0, "seq", (json_int_t)aseq, "message",
+			ra == 0 ? "signature valid, record present" : aerr.msg,
+			"source", stored != NULL ? "stored" : "given"));
 		if (r == 0 && ra != 0)
 			json_object_set_new(res, "first_bad",
-			    json_integer((json_int_t)(aseq > 0 ? aseq :
-			    sseq)));
+			    json_integer((json_int_t)(aseq > 0 ? aseq : sseq)));
 	}
 	free(stored);
 	call_reply(j->c, res);
@@ -524,8 +555,8 @@ run_job(void *arg)
 	int r;
 
 	if ((r = store_begin(j->c->d->store, false, &t)) != 0) {
-		call_fail(j->c, r, "cannot read the store: %s",
-		    brk_strerror(r));
+		call_fail(
+		    j->c, r, "cannot read the store: %s", brk_strerror(r));
 		goto out;
 	}
 	if (j->kind == JOB_VERIFY) {
@@ -539,8 +570,8 @@ run_job(void *arg)
 	if (j->kind == JOB_SEARCH)
 		r = audit_search(t, &j->q, a);
 	else
-		r = audit_export(t, j->after, j->limit, EXPORT_BYTES, a, &last,
-		    &more);
+		r = audit_export(
+		    t, j->after, j->limit, EXPORT_BYTES, a, &last, &more);
 	if (r != 0)
 		call_fail(j->c, r, "cannot read the audit trail: %s",
 		    brk_strerror(r));
@@ -548,8 +579,9 @@ run_job(void *arg)
 		call_reply(j->c, a);
 		a = NULL;
 	} else {
-		call_reply(j->c, json_pack("{s:o, s:I, s:b}", "records", a,
-		    "last", (json_int_t)last, "more", more));
+		call_reply(j->c,
+		    json_pack("{s:o, s:I, s:b}", "records", a, "last",
+			(json_int_t)last, "more", more));
 		a = NULL;
 	}
 out:
@@ -581,7 +613,8 @@ op_audit_verify(struct call *c)
 	const struct proto_arg spec[] = {
 		{ "anchor", PA_STR, false, 0, 4096, &j->anchor },
 	};
-	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
+	if ((r = proto_args_parse(c->req->args, spec,
+		 sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
 		free(j);
 		call_fail(c, r, "%s", err.msg);
 		return r;
@@ -589,8 +622,9 @@ op_audit_verify(struct call *c)
 	return submit_job(c, j);
 }
 
-#define ACTION_FAMILIES "request, grant, breakglass, cert, optout, " \
-	"freeze, flag, policy, review, audit, ca, krl, snapshot"
+#define ACTION_FAMILIES                              \
+	"request, grant, breakglass, cert, optout, " \
+	"freeze, flag, policy, review, audit, ca, krl, snapshot, login, cred"
 
 /* An audit action's form: a known family, a dot, lower-case words.  A
  * search for anything else would find nothing, which reads as "no such
@@ -600,7 +634,7 @@ action_valid(const char *a)
 {
 	static const char *const fam[] = { "request", "grant", "breakglass",
 		"cert", "optout", "freeze", "flag", "policy", "review", "audit",
-		"ca", "krl", "snapshot", NULL };
+		"ca", "krl", "snapshot", "login", "cred", NULL };
 	const char *dot = strchr(a, '.'), *p;
 	size_t i;
 
@@ -638,17 +672,19 @@ op_audit_search(struct call *c)
 		{ "action", PA_STR, false, 0, 256, &j->q.action },
 		{ "request", PA_STR, false, 0, 256, &j->q.target },
 	};
-	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
+	if ((r = proto_args_parse(c->req->args, spec,
+		 sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
 		free(j);
 		call_fail(c, r, "%s", err.msg);
 		return r;
 	}
 	if (j->q.action != NULL && !action_valid(j->q.action)) {
 		r = BRK_ERR_INVALID;
-		call_fail(c, r, "no action is named \"%.64s\": actions are "
+		call_fail(c, r,
+		    "no action is named \"%.64s\": actions are "
 		    "FAMILY.EVENT with FAMILY one of %s (e.g. request.granted, "
-		    "grant.revoked; docs/audit.md lists them)", j->q.action,
-		    ACTION_FAMILIES);
+		    "grant.revoked; docs/audit.md lists them)",
+		    j->q.action, ACTION_FAMILIES);
 		free(j);
 		return r;
 	}
@@ -672,13 +708,16 @@ op_audit_export(struct call *c)
 	};
 	int r;
 
-	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
+	if ((r = proto_args_parse(c->req->args, spec,
+		 sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
 		call_fail(c, r, "%s", err.msg);
 		return r;
 	}
 	if (!may_audit(c)) {
-		call_fail(c, BRK_ERR_DENIED, "%s may not export the audit "
-		    "trail (auditors and policy admins may)", c->who.name);
+		call_fail(c, BRK_ERR_DENIED,
+		    "%s may not export the audit "
+		    "trail (auditors and policy admins may)",
+		    c->who.name);
 		return BRK_ERR_DENIED;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
@@ -706,12 +745,12 @@ op_audit_export(struct call *c)
 struct prune_op {
 	struct call *c;
 	int64_t before, now;
-	uint64_t id;			/* confirm: the pending prune */
+	uint64_t id; /* confirm: the pending prune */
 	bool confirm, started;
 	char filed_by[65];
 	uint64_t pruned, total, last, covered;
 	bool more, blocked, have_anchor;
-	struct prune_req req;		/* file: what was filed */
+	struct prune_req req; /* file: what was filed */
 	char msg[300];
 };
 
@@ -741,21 +780,24 @@ prune_batch(struct store_txn *t, struct prune_op *op)
 		return r;
 	op->have_anchor = r == 0;
 	if ((r = audit_prune(t, op->before, op->covered, PRUNE_BATCH,
-	    &op->pruned, &op->last, &op->more, &op->blocked)) != 0 ||
+		 &op->pruned, &op->last, &op->more, &op->blocked)) != 0 ||
 	    op->pruned == 0)
 		return r;
-	snprintf(target, sizeof(target), "audit-%llu",
-	    (unsigned long long)op->last);
+	snprintf(
+	    target, sizeof(target), "audit-%llu", (unsigned long long)op->last);
 	if ((details = json_pack("{s:I, s:I, s:I, s:I, s:I, s:s}", "first",
-	    (json_int_t)(op->last - op->pruned + 1), "last",
-	    (json_int_t)op->last, "count", (json_int_t)op->pruned, "before",
-	    (json_int_t)op->before, "prune", (json_int_t)op->id, "filed_by",
-	    op->filed_by)) == NULL)
+		 (json_int_t)(op->last - op->pruned + 1), "last",
+		 (json_int_t)op->last, "count", (json_int_t)op->pruned,
+		 "before", (json_int_t)op->before, "prune", (json_int_t)op->id,
+		 "filed_by", op->filed_by)) == NULL)
 		return BRK_ERR_NOMEM;
-	r = audit_append(t, op->now, &(struct audit_event){
-	    .action = "audit.pruned", .actor = op->c->who.name,
-	    .caller = op->c->caller.name, .target = target,
-	    .details = details }, NULL);
+	r = audit_append(t, op->now,
+	    &(struct audit_event){ .action = "audit.pruned",
+		.actor = op->c->who.name,
+		.caller = op->c->caller.name,
+		.target = target,
+		.details = details },
+	    NULL);
 	json_decref(details);
 	return r;
 }
@@ -778,24 +820,30 @@ apply_confirm(struct store_txn *t, struct prune_op *op)
 		return r == BRK_ERR_NOTFOUND ? r : BRK_ERR_INVALID;
 	}
 	if (op->now >= pr.expires_at) {
-		snprintf(op->msg, sizeof(op->msg), "prune %s expired: file "
-		    "it again", id);
+		snprintf(op->msg, sizeof(op->msg),
+		    "prune %s expired: file "
+		    "it again",
+		    id);
 		return BRK_ERR_STATE;
 	}
 	if (strcmp(c->who.name, pr.by) == 0 ||
 	    strcmp(c->who.name, pr.caller) == 0 ||
 	    strcmp(c->caller.name, pr.by) == 0 ||
 	    strcmp(c->caller.name, pr.caller) == 0) {
-		snprintf(op->msg, sizeof(op->msg), "separation of duties "
+		snprintf(op->msg, sizeof(op->msg),
+		    "separation of duties "
 		    "(two-person-prune): %s filed %s (through %s); another "
 		    "policy admin or auditor, through another connection, "
-		    "must confirm it", pr.by, id, pr.caller);
+		    "must confirm it",
+		    pr.by, id, pr.caller);
 		return BRK_ERR_DENIED;
 	}
 	if (pr.before > floor) {
-		snprintf(op->msg, sizeof(op->msg), "prune %s would delete "
+		snprintf(op->msg, sizeof(op->msg),
+		    "prune %s would delete "
 		    "records newer than limits.audit_min_retention (%llds) "
-		    "allows", id, (long long)keep);
+		    "allows",
+		    id, (long long)keep);
 		return BRK_ERR_DENIED;
 	}
 	op->before = pr.before;
@@ -804,12 +852,15 @@ apply_confirm(struct store_txn *t, struct prune_op *op)
 	if ((r = pruneq_del(t, op->id)) != 0)
 		return r;
 	if ((details = json_pack("{s:I, s:s, s:s}", "before",
-	    (json_int_t)pr.before, "filed_by", pr.by, "filed_through",
-	    pr.caller)) == NULL)
+		 (json_int_t)pr.before, "filed_by", pr.by, "filed_through",
+		 pr.caller)) == NULL)
 		return BRK_ERR_NOMEM;
-	r = audit_append(t, op->now, &(struct audit_event){
-	    .action = "audit.prune.confirmed", .actor = c->who.name,
-	    .caller = c->caller.name, .target = target, .details = details },
+	r = audit_append(t, op->now,
+	    &(struct audit_event){ .action = "audit.prune.confirmed",
+		.actor = c->who.name,
+		.caller = c->caller.name,
+		.target = target,
+		.details = details },
 	    NULL);
 	json_decref(details);
 	if (r != 0)
@@ -834,27 +885,33 @@ apply_file(struct store_txn *t, struct prune_op *op)
 	if ((r = audit_head(t, &head, hash)) != 0)
 		return r;
 	pruneq_id(head + 1, target);
-	if ((details = json_pack("{s:I, s:I}", "before",
-	    (json_int_t)op->before, "expires_at",
-	    (json_int_t)(op->now + ttl))) == NULL)
+	if ((details = json_pack("{s:I, s:I}", "before", (json_int_t)op->before,
+		 "expires_at", (json_int_t)(op->now + ttl))) == NULL)
 		return BRK_ERR_NOMEM;
-	r = audit_append(t, op->now, &(struct audit_event){
-	    .action = "audit.prune.filed", .actor = op->c->who.name,
-	    .caller = op->c->caller.name, .target = target,
-	    .details = details }, &seq);
+	r = audit_append(t, op->now,
+	    &(struct audit_event){ .action = "audit.prune.filed",
+		.actor = op->c->who.name,
+		.caller = op->c->caller.name,
+		.target = target,
+		.details = details },
+	    &seq);
 	json_decref(details);
 	if (r != 0)
 		return r;
 	if (seq != head + 1)
 		return BRK_ERR_INTERNAL;
-	op->req = (struct prune_req){ .id = seq, .before = op->before,
-	    .at = op->now, .expires_at = op->now + ttl };
+	op->req = (struct prune_req){ .id = seq,
+		.before = op->before,
+		.at = op->now,
+		.expires_at = op->now + ttl };
 	snprintf(op->req.by, sizeof(op->req.by), "%s", op->c->who.name);
-	snprintf(op->req.caller, sizeof(op->req.caller), "%s",
-	    op->c->caller.name);
+	snprintf(
+	    op->req.caller, sizeof(op->req.caller), "%s", op->c->caller.name);
 	if ((r = pruneq_put(t, &op->req)) == BRK_ERR_BUSY)
-		snprintf(op->msg, sizeof(op->msg), "%d prunes are pending "
-		    "already: confirm or let them expire first", PRUNEQ_MAX);
+		snprintf(op->msg, sizeof(op->msg),
+		    "%d prunes are pending "
+		    "already: confirm or let them expire first",
+		    PRUNEQ_MAX);
 	return r;
 }
 
@@ -867,7 +924,7 @@ apply_prune(struct store_txn *t, void *arg)
 		return apply_file(t, op);
 	if (!op->started)
 		return apply_confirm(t, op);
-	return prune_batch(t, op);	/* a later batch of a confirmed one */
+	return prune_batch(t, op); /* a later batch of a confirmed one */
 }
 
 static void
@@ -880,26 +937,32 @@ done_prune(void *arg, int rc)
 		op->started = true;
 		op->total += op->pruned;
 		/* queue the next batch; the writer runs others in between */
-		if (op->more && op->pruned > 0 && writer_submit(op->c->d->writer,
-		    apply_prune, done_prune, op) == 0)
+		if (op->more && op->pruned > 0 &&
+		    writer_submit(
+			op->c->d->writer, apply_prune, done_prune, op) == 0)
 			return;
 	}
 	if (rc != 0 && op->started)
-		call_fail(op->c, rc, "the prune stopped after %llu records: "
-		    "%s", (unsigned long long)op->total, brk_strerror(rc));
+		call_fail(op->c, rc,
+		    "the prune stopped after %llu records: "
+		    "%s",
+		    (unsigned long long)op->total, brk_strerror(rc));
 	else if (rc != 0)
-		call_fail(op->c, rc, "%s", op->msg[0] ? op->msg :
-		    brk_strerror(rc));
+		call_fail(
+		    op->c, rc, "%s", op->msg[0] ? op->msg : brk_strerror(rc));
 	else if (!op->confirm) {
 		pruneq_id(op->req.id, id);
 		call_reply(op->c, pruneq_json(&op->req));
 	} else {
 		pruneq_id(op->id, id);
-		call_reply(op->c, json_pack("{s:s, s:s, s:I, s:I, s:b, s:b, "
-		    "s:I, s:s}", "id", id, "state", "done", "pruned",
-		    (json_int_t)op->total, "last_pruned", (json_int_t)op->last,
-		    "more", op->more, "blocked", op->blocked, "anchor_seq",
-		    (json_int_t)op->covered, "filed_by", op->filed_by));
+		call_reply(op->c,
+		    json_pack("{s:s, s:s, s:I, s:I, s:b, s:b, "
+			      "s:I, s:s}",
+			"id", id, "state", "done", "pruned",
+			(json_int_t)op->total, "last_pruned",
+			(json_int_t)op->last, "more", op->more, "blocked",
+			op->blocked, "anchor_seq", (json_int_t)op->covered,
+			"filed_by", op->filed_by));
 	}
 	free(op);
 }
@@ -937,25 +1000,30 @@ op_audit_prune(struct call *c)
 	};
 	int r, nargs;
 
-	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0)
+	if ((r = proto_args_parse(c->req->args, spec,
+		 sizeof(spec) / sizeof(spec[0]), &err)) != 0)
 		goto fail;
 	nargs = (before != 0) + (confirm != NULL) + list;
 	r = BRK_ERR_INVALID;
 	if (nargs != 1) {
-		brk_error_set(&err, r, "audit.prune takes one of before, "
+		brk_error_set(&err, r,
+		    "audit.prune takes one of before, "
 		    "confirm or list");
 		goto fail;
 	}
 	r = BRK_ERR_DENIED;
 	if (before != 0 && !is_policy_admin(c)) {
-		brk_error_set(&err, r, "%s may not prune the audit trail "
-		    "(policy admins may)", c->who.name);
+		brk_error_set(&err, r,
+		    "%s may not prune the audit trail "
+		    "(policy admins may)",
+		    c->who.name);
 		goto fail;
 	}
 	if (before == 0 && !may_audit(c)) {
-		brk_error_set(&err, r, "%s may not %s audit prunes (policy "
-		    "admins and auditors may)", c->who.name, list ? "list" :
-		    "confirm");
+		brk_error_set(&err, r,
+		    "%s may not %s audit prunes (policy "
+		    "admins and auditors may)",
+		    c->who.name, list ? "list" : "confirm");
 		goto fail;
 	}
 	if (list)
@@ -969,8 +1037,8 @@ op_audit_prune(struct call *c)
 	floor = prune_floor(c, op->now, &keep);
 	r = BRK_ERR_INVALID;
 	if (confirm != NULL && pruneq_id_parse(confirm, &op->id) != 0) {
-		brk_error_set(&err, r, "\"%.24s\" is not a prune id (like p42)",
-		    confirm);
+		brk_error_set(
+		    &err, r, "\"%.24s\" is not a prune id (like p42)", confirm);
 		goto fail;
 	}
 	op->confirm = confirm != NULL;
@@ -978,13 +1046,13 @@ op_audit_prune(struct call *c)
 	if (before > floor) {
 		char when[TIMEFMT_LEN];
 		time_rfc3339(floor, when);
-		brk_error_set(&err, r, "limits.audit_min_retention keeps "
+		brk_error_set(&err, r,
+		    "limits.audit_min_retention keeps "
 		    "%llds of audit history: --before must be %s or earlier",
 		    (long long)keep, when);
 		goto fail;
 	}
-	if ((r = writer_submit(c->d->writer, apply_prune, done_prune, op))
-	    != 0)
+	if ((r = writer_submit(c->d->writer, apply_prune, done_prune, op)) != 0)
 		goto fail;
 	return 0;
 fail:

@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "ca.h"
 #include "cred.h"
+#include "credkind.h"
 #include "escalate.h"
 #include "flags.h"
 #include "krl.h"
@@ -38,14 +39,19 @@ ops_audit_cert(struct store_txn *t, int64_t now, const struct call *c,
 	time_rfc3339(r->starts_at > skew ? r->starts_at - skew : 0, after);
 	time_rfc3339(r->expires_at, before);
 	details = json_pack("{s:I, s:s, s:[s], s:s, s:s}", "serial",
-	    (json_int_t)r->serial, "key_fingerprint", fp, "principals",
-	    r->role, "valid_after", after, "valid_before", before);
+	    (json_int_t)r->serial, "key_fingerprint", fp, "principals", r->role,
+	    "valid_after", after, "valid_before", before);
 	if (details == NULL)
 		return BRK_ERR_NOMEM;
-	rc = audit_append(t, now, &(struct audit_event){
-	    .action = "cert.issued", .actor = c->who.name,
-	    .caller = c->caller.name, .target = id, .user = r->user,
-	    .resource = r->resource, .details = details }, NULL);
+	rc = audit_append(t, now,
+	    &(struct audit_event){ .action = "cert.issued",
+		.actor = c->who.name,
+		.caller = c->caller.name,
+		.target = id,
+		.user = r->user,
+		.resource = r->resource,
+		.details = details },
+	    NULL);
 	json_decref(details);
 	return rc;
 }
@@ -58,9 +64,12 @@ cert_allowed(struct call *c, struct store_txn *t, const struct request *r,
 {
 	struct policy_ref *p = policy_get(c->d);
 	struct escalation esc;
-	struct cover cv = { .policy = p->policy, .user = r->user,
-		.groups = ident_groups(&c->who), .ngroups = c->who.ngroups,
-		.resource = r->resource, .rules = r->rules,
+	struct cover cv = { .policy = p->policy,
+		.user = r->user,
+		.groups = ident_groups(&c->who),
+		.ngroups = c->who.ngroups,
+		.resource = r->resource,
+		.rules = r->rules,
 		.serial = r->serial };
 	int rc;
 
@@ -72,11 +81,13 @@ cert_allowed(struct call *c, struct store_txn *t, const struct request *r,
 	policy_put(c->d, p);
 	if (rc != 0)
 		return rc;
-	if (esc.level == ESC_BLOCK || (esc.level == ESC_MANUAL &&
-	    r->automatic))
-		return brk_error_set(err, BRK_ERR_DENIED, "no certificate: "
-		    "%s %.900s", esc.level == ESC_BLOCK ? "blocked by" :
-		    "taken out of automation by", esc.why);
+	if (esc.level == ESC_BLOCK || (esc.level == ESC_MANUAL && r->automatic))
+		return brk_error_set(err, BRK_ERR_DENIED,
+		    "no certificate: "
+		    "%s %.900s",
+		    esc.level == ESC_BLOCK ? "blocked by" :
+					     "taken out of automation by",
+		    esc.why);
 	return 0;
 }
 
@@ -124,12 +135,14 @@ done_cert(void *arg, int rc)
 
 	req_id(j->r.serial, id);
 	if (rc != 0)
-		call_fail(c, rc, "no certificate: its audit record was not "
-		    "written: %s", brk_strerror(rc));
+		call_fail(c, rc,
+		    "no certificate: its audit record was not "
+		    "written: %s",
+		    brk_strerror(rc));
 	else
-		call_reply(c, json_pack("{s:s, s:s, s:s, s:I}", "id", id,
-		    "cert", j->cert, "role", j->r.role, "serial",
-		    (json_int_t)j->r.serial));
+		call_reply(c,
+		    json_pack("{s:s, s:s, s:s, s:I}", "id", id, "cert", j->cert,
+			"role", j->r.role, "serial", (json_int_t)j->r.serial));
 	cert_job_free(j);
 }
 
@@ -161,13 +174,21 @@ op_cert(struct call *c)
 	if ((rc = call_read(c, &t)) != 0 ||
 	    (rc = ops_load_request(c, t, id, &r)) != 0 ||
 	    (strcmp(r.user, c->who.name) != 0 &&
-	    strcmp(r.caller, c->who.name) != 0)) {
+		strcmp(r.caller, c->who.name) != 0)) {
 		rc = BRK_ERR_NOTFOUND;
 		brk_error_set(&err, rc, "no grant %s of yours", id);
 		goto fail;
 	}
 	if ((rc = cert_allowed(c, t, &r, &err)) != 0)
 		goto fail;
+	rc = BRK_ERR_INVALID;
+	if (cred_kind_for(r.resource) != &cred_kind_host) {
+		brk_error_set(&err, rc,
+		    "%s is for %s, which carries no SSH "
+		    "certificate (see `broker cred`)",
+		    id, r.resource);
+		goto fail;
+	}
 	if ((rc = cred_issue_cert(c->d, &r, key, &cert, &err)) != 0) {
 		if (rc == BRK_ERR_STATE && r.state != ST_ACTIVE)
 			brk_error_set(&err, rc, "%s is %s, not active", id,
@@ -178,22 +199,89 @@ op_cert(struct call *c)
 		rc = BRK_ERR_NOMEM;
 		goto fail;
 	}
-	*j = (struct cert_job){ .c = c, .r = r, .key = key, .cert = cert,
-		.now = time_now() };
+	*j = (struct cert_job){
+		.c = c, .r = r, .key = key, .cert = cert, .now = time_now()
+	};
 	p = policy_get(c->d);
 	j->skew = policy_limits(p->policy)->clock_skew;
 	policy_put(c->d, p);
 	key = NULL;
 	cert = NULL;
 	/* the certificate leaves only once its audit record is durable */
-	if ((rc = writer_submit(c->d->writer, apply_cert, done_cert,
-	    j)) != 0) {
+	if ((rc = writer_submit(c->d->writer, apply_cert, done_cert, j)) != 0) {
 		cert_job_free(j);
 		goto fail;
 	}
 	return 0;
 fail:
 	freezero_str(cert);
+	sshkey_free(key);
+	call_fail(c, rc, "%s", err.msg[0] ? err.msg : brk_strerror(rc));
+	return rc;
+}
+
+/*
+ * `cred ID`: issue the grant's credential again, whatever its kind (a new
+ * password for a database role, a certificate for --pubkey).  The first
+ * issue may have failed (the database was down): this is the retry.
+ */
+int
+op_cred(struct call *c)
+{
+	static const char *const keys[] = { "id", "pubkey", NULL };
+	struct brk_error err = { { 0 } };
+	struct sshkey *key = NULL;
+	struct store_txn *t = NULL;
+	const char *id = NULL;
+	struct request r;
+	json_t *o = NULL;
+	uint64_t serial;
+	int rc;
+
+	if (ops_arg_id(c, &serial, &id) != 0)
+		return 0;
+	if ((rc = proto_args_only(c->req->args, keys, &err)) != 0 ||
+	    (rc = cred_arg_pubkey(c->req->args, &key, &err)) != 0)
+		goto fail;
+	if ((rc = call_read(c, &t)) != 0 ||
+	    (rc = ops_load_request(c, t, id, &r)) != 0 ||
+	    (strcmp(r.user, c->who.name) != 0 &&
+		strcmp(r.caller, c->who.name) != 0)) {
+		rc = BRK_ERR_NOTFOUND;
+		brk_error_set(&err, rc, "no grant %s of yours", id);
+		goto fail;
+	}
+	rc = BRK_ERR_STATE;
+	if (r.state != ST_ACTIVE || !reqstore_in_window(&r, time_now())) {
+		brk_error_set(&err, rc, "%s is %s, not active", id,
+		    req_state_name(r.state));
+		goto fail;
+	}
+	if ((rc = cert_allowed(c, t, &r, &err)) != 0)
+		goto fail;
+	rc = BRK_ERR_INVALID;
+	if (!cred_kind_any(r.resource)) {
+		brk_error_set(&err, rc,
+		    "%s carries no credential: the grant "
+		    "itself is the access",
+		    r.resource);
+		goto fail;
+	}
+	if (cred_kind_for(r.resource) == &cred_kind_host && key == NULL) {
+		brk_error_set(&err, rc, "a public key is required (--pubkey)");
+		goto fail;
+	}
+	rc = BRK_ERR_NOMEM;
+	if ((o = json_pack("{s:s, s:s, s:s}", "id", id, "resource", r.resource,
+		 "role", r.role)) == NULL)
+		goto fail;
+	if ((rc = ops_cred_issue_into(c->d, &r, key, true, o, &err)) != 0)
+		goto fail;
+	call_reply(c, o);
+	sshkey_free(key);
+	return 0;
+fail:
+	json_decref(o);
 	sshkey_free(key);
 	call_fail(c, rc, "%s", err.msg[0] ? err.msg : brk_strerror(rc));
 	return rc;
@@ -238,7 +326,7 @@ op_krl(struct call *c)
 	    (rc = reqstore_by_state(t, ST_REVOKED, add_serial, &s)) != 0 ||
 	    (rc = s.rc) != 0 ||
 	    (rc = krl_build(c->d->ca, s.v, s.n, (uint64_t)now, (uint64_t)now,
-	    &krl, &len)) != 0) {
+		 &krl, &len)) != 0) {
 		call_fail(c, rc, "cannot build the KRL: %s", brk_strerror(rc));
 		goto out;
 	}
@@ -247,8 +335,9 @@ op_krl(struct call *c)
 		goto out;
 	}
 	EVP_EncodeBlock((unsigned char *)b64, krl, (int)len);
-	call_reply(c, json_pack("{s:s, s:I, s:I}", "krl", b64, "revoked",
-	    (json_int_t)s.n, "version", (json_int_t)now));
+	call_reply(c,
+	    json_pack("{s:s, s:I, s:I}", "krl", b64, "revoked", (json_int_t)s.n,
+		"version", (json_int_t)now));
 out:
 	free(b64);
 	free(krl);
@@ -265,9 +354,9 @@ op_ca_show(struct call *c)
 
 	for (i = 0; all != NULL && i < n; i++)
 		json_array_append_new(all, json_string(lines[i]));
-	call_reply(c, json_pack("{s:s, s:s, s:o}", "key_id",
-	    ca_key_id(c->d->ca), "public", ca_public_line(c->d->ca), "all",
-	    all));
+	call_reply(c,
+	    json_pack("{s:s, s:s, s:o}", "key_id", ca_key_id(c->d->ca),
+		"public", ca_public_line(c->d->ca), "all", all));
 	return 0;
 }
 
@@ -294,9 +383,9 @@ struct snap_fill {
 	const struct policy *policy;
 	const char *resource;
 	int64_t now;
-	struct snap_grant *g;	/* in-window grants on the host */
+	struct snap_grant *g; /* in-window grants on the host */
 	size_t ng, gcap;
-	struct optout *live;	/* block opt-outs in force (owned) */
+	struct optout *live; /* block opt-outs in force (owned) */
 	size_t nlive, livecap;
 	size_t left_out;
 	int rc;
@@ -329,8 +418,10 @@ collect_grant(uint64_t serial, void *arg)
 	    strcmp(r.resource, f->resource) != 0)
 		return 0;
 	if (f->ng >= SNAPSHOT_MAX_GRANTS) {
-		f->rc = brk_error_set(f->err, BRK_ERR_TOOBIG, "%s has more "
-		    "than %d active grants", f->resource, SNAPSHOT_MAX_GRANTS);
+		f->rc = brk_error_set(f->err, BRK_ERR_TOOBIG,
+		    "%s has more "
+		    "than %d active grants",
+		    f->resource, SNAPSHOT_MAX_GRANTS);
 		return f->rc;
 	}
 	if (f->ng == f->gcap) {
@@ -370,10 +461,10 @@ optout_block(struct snap_fill *f, const struct optout *o, const char *user)
 	char why[1024], id[24];
 
 	optout_id(o->id, id);
-	snprintf(why, sizeof(why), "blocked by opt-out %s (%s, %s): %.300s",
-	    id, o->scope, o->tag, o->reason);
-	return add_block(f, o->freeze ? "freeze" : o->scope, user, o->until,
-	    why);
+	snprintf(why, sizeof(why), "blocked by opt-out %s (%s, %s): %.300s", id,
+	    o->scope, o->tag, o->reason);
+	return add_block(
+	    f, o->freeze ? "freeze" : o->scope, user, o->until, why);
 }
 
 /* Block opt-outs in force: host-wide and user ones go in at once, group
@@ -382,8 +473,9 @@ static int
 collect_optout(const struct optout *o, void *arg)
 {
 	struct snap_fill *f = arg;
-	struct cover cv = { .policy = f->policy, .user = "",
-		.resource = f->resource };
+	struct cover cv = {
+		.policy = f->policy, .user = "", .resource = f->resource
+	};
 	struct optout *nl;
 
 	if (o->mode != OPT_BLOCK || !optout_active(o, f->now))
@@ -401,14 +493,14 @@ collect_optout(const struct optout *o, void *arg)
 	case OPT_GROUP:
 		if (f->nlive == f->livecap) {
 			f->livecap = f->livecap ? f->livecap * 2 : 16;
-			if ((nl = realloc(f->live, f->livecap *
-			    sizeof(*nl))) == NULL)
+			if ((nl = realloc(f->live, f->livecap * sizeof(*nl))) ==
+			    NULL)
 				return f->rc = BRK_ERR_NOMEM;
 			f->live = nl;
 		}
 		f->live[f->nlive++] = *o;
 		break;
-	default:	/* rule, request: those grants are left out */
+	default: /* rule, request: those grants are left out */
 		break;
 	}
 	return f->rc;
@@ -457,8 +549,8 @@ add_user(struct snap_fill *f, const struct snap_grant *g, size_t n)
 			f->left_out++;
 			continue;
 		}
-		rc = snapshot_add_grant(f->s, r.user, r.role, r.expires_at,
-		    r.serial, f->err);
+		rc = snapshot_add_grant(
+		    f->s, r.user, r.role, r.expires_at, r.serial, f->err);
 	}
 	for (i = 0; i < f->nlive && rc == 0; i++)
 		for (k = 0; k < who.ngroups && rc == 0; k++)
@@ -468,10 +560,12 @@ add_user(struct snap_fill *f, const struct snap_grant *g, size_t n)
 			}
 	if (rc == 0 && (fr = flags_get(f->t, g[0].user, f->now, &fl)) != 0 &&
 	    fr != BRK_ERR_NOTFOUND)
-		rc = fr;	/* a flag that cannot be read: no snapshot */
+		rc = fr; /* a flag that cannot be read: no snapshot */
 	else if (rc == 0 && fr == 0 && fl.severity == FLAG_BLOCK) {
-		snprintf(why, sizeof(why), "%s is flagged by monitoring "
-		    "(block, by %s): %.300s", fl.user, fl.by, fl.reason);
+		snprintf(why, sizeof(why),
+		    "%s is flagged by monitoring "
+		    "(block, by %s): %.300s",
+		    fl.user, fl.by, fl.reason);
 		rc = add_block(f, "flag", g[0].user, fl.until, why);
 	}
 	ident_clear(&who);
@@ -488,16 +582,17 @@ fill_snapshot(struct snap_fill *f)
 	 * it counts as the live check counts it */
 	if ((rc = reqstore_by_state(f->t, ST_ACTIVE, collect_grant, f)) != 0 ||
 	    (rc = f->rc) != 0 ||
-	    (rc = reqstore_by_state(f->t, ST_SCHEDULED, collect_grant,
-	    f)) != 0 || (rc = f->rc) != 0 ||
+	    (rc = reqstore_by_state(f->t, ST_SCHEDULED, collect_grant, f)) !=
+		0 ||
+	    (rc = f->rc) != 0 ||
 	    (rc = optouts_live(f->t, collect_optout, f)) != 0 ||
 	    (rc = f->rc) != 0)
 		return rc;
 	if (f->ng > 0)
 		qsort(f->g, f->ng, sizeof(*f->g), by_user);
 	for (i = 0; i < f->ng; i = j) {
-		for (j = i + 1; j < f->ng &&
-		    strcmp(f->g[j].user, f->g[i].user) == 0; j++)
+		for (j = i + 1;
+		     j < f->ng && strcmp(f->g[j].user, f->g[i].user) == 0; j++)
 			;
 		if ((rc = add_user(f, f->g + i, j - i)) != 0)
 			return rc;
@@ -557,20 +652,25 @@ op_snapshot(struct call *c)
 	};
 	int rc;
 
-	if ((rc = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0)
+	if ((rc = proto_args_parse(c->req->args, spec,
+		 sizeof(spec) / sizeof(spec[0]), &err)) != 0)
 		goto fail;
 	snprintf(resource, sizeof(resource), "host:%s", host);
 	rc = BRK_ERR_INVALID;
 	if (strncmp(host, "host:", 5) == 0) {
 		/* host:web-2 would be the resource host:host:web-2, which no
 		 * grant names: a valid-looking snapshot that allows nobody */
-		brk_error_set(&err, rc, "\"%.64s\" is a resource, not a host "
-		    "name: use --host %.64s", host, host + 5);
+		brk_error_set(&err, rc,
+		    "\"%.64s\" is a resource, not a host "
+		    "name: use --host %.64s",
+		    host, host + 5);
 		goto fail;
 	}
 	if (!host_name_valid(host) || !name_resource_valid(resource)) {
-		brk_error_set(&err, rc, "\"%.64s\" is not a host name (letters, "
-		    "digits, '.', '-' and '_')", host);
+		brk_error_set(&err, rc,
+		    "\"%.64s\" is not a host name (letters, "
+		    "digits, '.', '-' and '_')",
+		    host);
 		goto fail;
 	}
 	rc = BRK_ERR_DENIED;
@@ -584,14 +684,14 @@ op_snapshot(struct call *c)
 	f.resource = resource;
 	/* a snapshot that cannot carry everything is not issued at all */
 	if ((rc = snapshot_new(host, f.now, f.now + ttl, &f.s, &err)) != 0 ||
-	    (rc = call_read(c, &f.t)) != 0 ||
-	    (rc = fill_snapshot(&f)) != 0 ||
+	    (rc = call_read(c, &f.t)) != 0 || (rc = fill_snapshot(&f)) != 0 ||
 	    (rc = snapshot_sign(c->d->ca, f.s, &text)) != 0)
 		goto fail;
-	call_reply(c, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "host",
-	    host, "snapshot", text, "grants", (json_int_t)f.s->ngrants,
-	    "blocks", (json_int_t)f.s->nblocks, "left_out",
-	    (json_int_t)f.left_out, "expires_at", (json_int_t)(f.now + ttl)));
+	call_reply(c,
+	    json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "host", host,
+		"snapshot", text, "grants", (json_int_t)f.s->ngrants, "blocks",
+		(json_int_t)f.s->nblocks, "left_out", (json_int_t)f.left_out,
+		"expires_at", (json_int_t)(f.now + ttl)));
 	rc = 0;
 	goto out;
 fail:

@@ -24,7 +24,7 @@ struct flag_op {
 	struct actor actor;
 	struct flag f;
 	bool remove;
-	bool admin;		/* a policy admin: may weaken a flag */
+	bool admin; /* a policy admin: may weaken a flag */
 	int64_t now;
 	char msg[REQ_MSG_LEN];
 };
@@ -37,8 +37,8 @@ may_flag(struct call *c, struct policy_ref *p, const char *user)
 	snprintf(scope, sizeof(scope), "user:%s", user);
 	return call_has_role(c, p, ROLE_FLAGGERS) ||
 	    (call_has_role(c, p, ROLE_OPTOUT_MANAGERS) &&
-	    policy_optout_scope_allowed(p->policy, c->who.name,
-	    ident_groups(&c->who), c->who.ngroups, scope));
+		policy_optout_scope_allowed(p->policy, c->who.name,
+		    ident_groups(&c->who), c->who.ngroups, scope));
 }
 
 /* On the writer thread: the flag's rules are the domain's (flags.c). */
@@ -47,8 +47,8 @@ apply_flag(struct store_txn *t, void *arg)
 {
 	struct flag_op *op = arg;
 
-	return flags_change(t, &op->actor, op->admin, op->remove, &op->f,
-	    op->now, op->msg);
+	return flags_change(
+	    t, &op->actor, op->admin, op->remove, &op->f, op->now, op->msg);
 }
 
 static void
@@ -59,8 +59,8 @@ done_flag(void *arg, int rc)
 	json_t *o = rc == 0 ? flag_json(&op->f, op->now) : NULL;
 	char msg[REQ_MSG_LEN];
 
-	snprintf(msg, sizeof(msg), "%s", op->msg[0] ? op->msg :
-	    brk_strerror(rc));
+	snprintf(
+	    msg, sizeof(msg), "%s", op->msg[0] ? op->msg : brk_strerror(rc));
 	free(op);
 	if (rc == 0)
 		call_reply(c, o);
@@ -86,12 +86,13 @@ submit(struct call *c, bool remove)
 
 	if (op == NULL)
 		goto fail;
-	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0)
+	if ((r = proto_args_parse(c->req->args, spec,
+		 sizeof(spec) / sizeof(spec[0]), &err)) != 0)
 		goto fail;
 	r = BRK_ERR_INVALID;
 	if (!name_user_valid(user)) {
-		brk_error_set(&err, r, "\"%.64s\" is not a valid user name",
-		    user);
+		brk_error_set(
+		    &err, r, "\"%.64s\" is not a valid user name", user);
 		goto fail;
 	}
 	if (sev != NULL && strcmp(sev, "review") != 0 &&
@@ -103,24 +104,28 @@ submit(struct call *c, bool remove)
 	if (!remove && dur > policy_limits(p->policy)->optout_max) {
 		char cap[32];
 
-		duration_format(policy_limits(p->policy)->optout_max, cap,
-		    sizeof(cap));
-		r = brk_error_set(&err, BRK_ERR_INVALID, "flags last at most "
-		    "%s (limits.optout_max)", cap);
+		duration_format(
+		    policy_limits(p->policy)->optout_max, cap, sizeof(cap));
+		r = brk_error_set(&err, BRK_ERR_INVALID,
+		    "flags last at most "
+		    "%s (limits.optout_max)",
+		    cap);
 		goto fail;
 	}
 	r = BRK_ERR_DENIED;
 	if (strcmp(c->who.name, user) == 0 ||
 	    strcmp(c->caller.name, user) == 0) {
-		brk_error_set(&err, r, "separation of duties (no-self-flag): "
+		brk_error_set(&err, r,
+		    "separation of duties (no-self-flag): "
 		    "%s may not add, change or remove a flag on %s",
 		    c->caller.name, user);
 		goto fail;
 	}
 	if (!may_flag(c, p, user)) {
-		brk_error_set(&err, r, "%s may not flag %s (flaggers may; "
-		    "optout_managers only within their scopes)", c->who.name,
-		    user);
+		brk_error_set(&err, r,
+		    "%s may not flag %s (flaggers may; "
+		    "optout_managers only within their scopes)",
+		    c->who.name, user);
 		goto fail;
 	}
 	op->admin = call_has_role(c, p, ROLE_POLICY_ADMINS);
@@ -131,8 +136,8 @@ submit(struct call *c, bool remove)
 	snprintf(op->f.user, sizeof(op->f.user), "%s", user);
 	snprintf(op->f.reason, sizeof(op->f.reason), "%s", reason);
 	snprintf(op->f.by, sizeof(op->f.by), "%s", c->who.name);
-	op->f.severity = sev != NULL && strcmp(sev, "block") == 0 ?
-	    FLAG_BLOCK : FLAG_REVIEW;
+	op->f.severity = sev != NULL && strcmp(sev, "block") == 0 ? FLAG_BLOCK :
+								    FLAG_REVIEW;
 	op->f.at = op->now;
 	op->f.until = op->now + dur;
 	r = 0;
@@ -164,7 +169,8 @@ op_flag_list(struct call *c)
 	};
 	int r;
 
-	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0 ||
+	if ((r = proto_args_parse(c->req->args, spec,
+		 sizeof(spec) / sizeof(spec[0]), &err)) != 0 ||
 	    (r = call_read(c, &t)) != 0 ||
 	    (r = flags_list(t, time_now(), all, out)) != 0) {
 		json_decref(out);

@@ -18,8 +18,8 @@
 struct optout_op {
 	struct call *c;
 	struct optout o;
-	bool revoke_active;	/* freeze --revoke-active */
-	uint64_t revoked;	/* how many grants that revoked */
+	bool revoke_active; /* freeze --revoke-active */
+	uint64_t revoked;   /* how many grants that revoked */
 	int64_t now;
 	char msg[512];
 	const char *action;
@@ -64,13 +64,13 @@ may_manage(struct call *c, struct policy_ref *p, const struct optout *o)
 		return false;
 	return call_has_role(c, p, ROLE_OPTOUT_MANAGERS) &&
 	    policy_optout_scope_allowed(p->policy, c->who.name,
-	    ident_groups(&c->who), c->who.ngroups, o->scope);
+		ident_groups(&c->who), c->who.ngroups, o->scope);
 }
 
 /* Whether an opt-out manager's scopes cover one concrete scope of a grant. */
 static bool
-scope_ok(struct call *c, struct policy_ref *p, const char *kind,
-    const char *value)
+scope_ok(
+    struct call *c, struct policy_ref *p, const char *kind, const char *value)
 {
 	char scope[REC_RESOURCE + 16];
 
@@ -80,8 +80,8 @@ scope_ok(struct call *c, struct policy_ref *p, const char *kind,
 }
 
 bool
-ops_may_manage_grant(struct call *c, struct policy_ref *p,
-    const struct request *r)
+ops_may_manage_grant(
+    struct call *c, struct policy_ref *p, const struct request *r)
 {
 	const char *const *g, *const *u, *const *sc;
 	size_t i, j, ng, nu, ns;
@@ -96,8 +96,9 @@ ops_may_manage_grant(struct call *c, struct policy_ref *p,
 	    (r->rule[0] != '\0' && scope_ok(c, p, "rule", r->rule)))
 		return true;
 	/* label scopes: a literal key=value the grant's resource carries */
-	for (i = 0; policy_optout_manager_entry(p->policy, i, &g, &ng, &u, &nu,
-	    &sc, &ns) == 0; i++)
+	for (i = 0; policy_optout_manager_entry(
+			p->policy, i, &g, &ng, &u, &nu, &sc, &ns) == 0;
+	     i++)
 		for (j = 0; j < ns; j++) {
 			if (strncmp(sc[j], "label:", 6) != 0 ||
 			    strpbrk(sc[j], "*?[") != NULL)
@@ -106,8 +107,9 @@ ops_may_manage_grant(struct call *c, struct policy_ref *p,
 			if ((eq = strchr(kv, '=')) == NULL)
 				continue;
 			*eq = '\0';
-			if (policy_resource_label(p->policy, r->resource, kv,
-			    eq + 1) && scope_ok(c, p, "label", sc[j] + 6))
+			if (policy_resource_label(
+				p->policy, r->resource, kv, eq + 1) &&
+			    scope_ok(c, p, "label", sc[j] + 6))
 				return true;
 		}
 	return false;
@@ -123,14 +125,18 @@ audit_optout(struct store_txn *t, struct optout_op *op, const char *action,
 
 	optout_id(op->o.id, id);
 	if (op->revoked > 0)
-		json_object_set_new(d, "revoked_grants",
-		    json_integer((json_int_t)op->revoked));
-	r = audit_append(t, op->now, &(struct audit_event){
-	    .action = action, .actor = op->c->who.name,
-	    .caller = op->c->caller.name, .target = id,
-	    .user = op->o.kind == OPT_USER ? op->o.pattern : NULL,
-	    .resource = op->o.kind == OPT_RESOURCE ? op->o.pattern : NULL,
-	    .reason = reason, .details = d }, NULL);
+		json_object_set_new(
+		    d, "revoked_grants", json_integer((json_int_t)op->revoked));
+	r = audit_append(t, op->now,
+	    &(struct audit_event){ .action = action,
+		.actor = op->c->who.name,
+		.caller = op->c->caller.name,
+		.target = id,
+		.user = op->o.kind == OPT_USER ? op->o.pattern : NULL,
+		.resource = op->o.kind == OPT_RESOURCE ? op->o.pattern : NULL,
+		.reason = reason,
+		.details = d },
+	    NULL);
 	json_decref(d);
 	return r;
 }
@@ -173,10 +179,11 @@ revoke_automatic(struct store_txn *t, struct optout_op *op)
 	optout_id(op->o.id, fid);
 	do {
 		rv->n = 0;
-		if ((r = reqstore_by_state(t, ST_ACTIVE, collect_auto, rv)) != 0 ||
+		if ((r = reqstore_by_state(t, ST_ACTIVE, collect_auto, rv)) !=
+			0 ||
 		    (rv->n < sizeof(rv->serials) / sizeof(rv->serials[0]) &&
-		    (r = reqstore_by_state(t, ST_SCHEDULED, collect_auto,
-		    rv)) != 0))
+			(r = reqstore_by_state(
+			     t, ST_SCHEDULED, collect_auto, rv)) != 0))
 			break;
 		for (i = 0; i < rv->n && r == 0; i++) {
 			if ((r = reqstore_load(t, rv->serials[i], &old)) != 0)
@@ -190,16 +197,20 @@ revoke_automatic(struct store_txn *t, struct optout_op *op)
 			    "freeze %s: %.4000s", fid, op->o.reason);
 			req_id(nr.serial, id);
 			if ((r = reqstore_update(t, &old, &nr)) == 0)
-				r = audit_append(t, op->now, &(struct audit_event){
-				    .action = "grant.revoked",
-				    .actor = op->c->who.name,
-				    .caller = op->c->caller.name, .target = id,
-				    .user = nr.user, .resource = nr.resource,
-				    .reason = nr.end_reason }, NULL);
+				r = audit_append(t, op->now,
+				    &(struct audit_event){
+					.action = "grant.revoked",
+					.actor = op->c->who.name,
+					.caller = op->c->caller.name,
+					.target = id,
+					.user = nr.user,
+					.resource = nr.resource,
+					.reason = nr.end_reason },
+				    NULL);
 			op->revoked++;
 		}
-	} while (r == 0 && rv->n == sizeof(rv->serials) /
-	    sizeof(rv->serials[0]));
+	} while (
+	    r == 0 && rv->n == sizeof(rv->serials) / sizeof(rv->serials[0]));
 	free(rv);
 	return r;
 }
@@ -231,9 +242,11 @@ done_optout(void *arg, int rc)
 			json_object_set_new(o, "revoked_grants",
 			    json_integer((json_int_t)op->revoked));
 	} else
-		snprintf(msg, sizeof(msg), "%s", op->msg[0] ? op->msg :
-		    brk_strerror(rc));
+		snprintf(msg, sizeof(msg), "%s",
+		    op->msg[0] ? op->msg : brk_strerror(rc));
 	free(op);
+	if (rc == 0) /* a block or a revoke ends credentials outside */
+		ops_cred_sync(c->d);
 	if (rc == 0)
 		call_reply(c, o);
 	else
@@ -246,7 +259,7 @@ add_args(struct call *c, struct policy_ref *p, struct optout_op *op,
     bool freeze, struct brk_error *err)
 {
 	const char *scope = "global", *tag = "incident", *reason = NULL,
-	    *mode = NULL, *incident = NULL, *extends = NULL;
+		   *mode = NULL, *incident = NULL, *extends = NULL;
 	const char *scope_arg = NULL, *tag_arg = NULL;
 	const struct policy_limits *lim = policy_limits(p->policy);
 	int64_t dur = 0;
@@ -264,7 +277,8 @@ add_args(struct call *c, struct policy_ref *p, struct optout_op *op,
 	};
 	int r;
 
-	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), err)) != 0)
+	if ((r = proto_args_parse(
+		 c->req->args, spec, sizeof(spec) / sizeof(spec[0]), err)) != 0)
 		return r;
 	if (!freeze) {
 		scope = scope_arg;
@@ -273,42 +287,50 @@ add_args(struct call *c, struct policy_ref *p, struct optout_op *op,
 	if ((r = optout_parse_scope(scope, &op->o, err)) != 0)
 		return r;
 	if (!tag_known(tag))
-		return brk_error_set(err, BRK_ERR_INVALID, "unknown tag "
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "unknown tag "
 		    "\"%.31s\": use debugging, false-positive, incident, "
 		    "sensitive-change, compliance-exception, maintenance or "
-		    "other", tag);
-	if (strcmp(tag, "other") == 0 && (count_words(reason) < 3 ||
-	    strlen(reason) < 15))
-		return brk_error_set(err, BRK_ERR_INVALID, "tag other needs a "
+		    "other",
+		    tag);
+	if (strcmp(tag, "other") == 0 &&
+	    (count_words(reason) < 3 || strlen(reason) < 15))
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "tag other needs a "
 		    "reason of at least a few words");
 	if (mode != NULL && strcmp(mode, "manual") != 0 &&
 	    strcmp(mode, "block") != 0)
-		return brk_error_set(err, BRK_ERR_INVALID, "mode is manual or "
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "mode is manual or "
 		    "block");
 	if (dur == 0)
-		dur = lim->optout_max;	/* freeze without --for */
+		dur = lim->optout_max; /* freeze without --for */
 	if (dur > lim->optout_max) {
 		char cap[32], asked[32];
 
 		duration_format(lim->optout_max, cap, sizeof(cap));
 		duration_format(dur, asked, sizeof(asked));
-		return brk_error_set(err, BRK_ERR_INVALID, "opt-outs last at "
-		    "most %s (limits.optout_max); asked for %s", cap, asked);
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "opt-outs last at "
+		    "most %s (limits.optout_max); asked for %s",
+		    cap, asked);
 	}
 	op->o.mode = mode != NULL && strcmp(mode, "block") == 0 ? OPT_BLOCK :
-	    OPT_MANUAL;
+								  OPT_MANUAL;
 	if (op->o.mode == OPT_MANUAL) {
 		const char *const *g, *const *u;
 		size_t ng = 0, nu = 0;
-		policy_role_members(p->policy, ROLE_OPTOUT_APPROVERS, &g, &ng,
-		    &u, &nu);
+		policy_role_members(
+		    p->policy, ROLE_OPTOUT_APPROVERS, &g, &ng, &u, &nu);
 		if (ng + nu == 0)
-			return brk_error_set(err, BRK_ERR_DENIED, "the policy "
+			return brk_error_set(err, BRK_ERR_DENIED,
+			    "the policy "
 			    "names no roles.optout_approvers, so manual opt-outs "
 			    "cannot be used; use --mode block");
 	}
 	if (extends != NULL && optout_id_parse(extends, &op->o.extends) != 0)
-		return brk_error_set(err, BRK_ERR_INVALID, "extends: not an "
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "extends: not an "
 		    "opt-out id");
 	snprintf(op->o.tag, sizeof(op->o.tag), "%s", tag);
 	snprintf(op->o.reason, sizeof(op->o.reason), "%s", reason);
@@ -320,14 +342,18 @@ add_args(struct call *c, struct policy_ref *p, struct optout_op *op,
 	op->o.until = op->now + dur;
 	op->o.freeze = freeze;
 	if (op->revoke_active && !freeze)
-		return brk_error_set(err, BRK_ERR_INVALID, "revoke_active is "
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "revoke_active is "
 		    "for freeze");
 	if (!may_manage(c, p, &op->o))
-		return brk_error_set(err, BRK_ERR_DENIED, "%s may not opt "
-		    "out %s (%s)", c->who.name, op->o.scope,
+		return brk_error_set(err, BRK_ERR_DENIED,
+		    "%s may not opt "
+		    "out %s (%s)",
+		    c->who.name, op->o.scope,
 		    op->o.kind == OPT_GLOBAL ? "global opt-outs and freezes "
-		    "are for policy admins" : "optout_managers only, within "
-		    "their scopes");
+					       "are for policy admins" :
+					       "optout_managers only, within "
+					       "their scopes");
 	return 0;
 }
 
@@ -366,11 +392,11 @@ op_freeze(struct call *c)
 /* End one opt-out early (remove) or every freeze (unfreeze). */
 struct end_op {
 	struct call *c;
-	uint64_t id;		/* 0: every freeze in force */
+	uint64_t id; /* 0: every freeze in force */
 	char reason[4097];
 	int64_t now;
-	bool manager, admin;	/* the caller's roles, at submission */
-	uint64_t freezes[64];	/* unfreeze: the freezes found */
+	bool manager, admin;  /* the caller's roles, at submission */
+	uint64_t freezes[64]; /* unfreeze: the freezes found */
 	size_t nfreezes;
 	json_t *ended;
 	char msg[512];
@@ -384,8 +410,7 @@ end_one(struct store_txn *t, struct end_op *op, const struct optout *o,
 	int r;
 
 	aop.o.ended_at = op->now;
-	snprintf(aop.o.ended_by, sizeof(aop.o.ended_by), "%s",
-	    op->c->who.name);
+	snprintf(aop.o.ended_by, sizeof(aop.o.ended_by), "%s", op->c->who.name);
 	snprintf(aop.o.end_kind, sizeof(aop.o.end_kind), "removed");
 	snprintf(aop.o.end_reason, sizeof(aop.o.end_reason), "%s", op->reason);
 	if ((r = optouts_end(t, &aop.o)) != 0 ||
@@ -469,8 +494,9 @@ end_renewals(struct store_txn *t, struct end_op *op, const struct optout *rm,
 		grew = false;
 		for (i = 0; i < ch.n; i++)
 			for (k = 0; k < ch.n && !in[i]; k++)
-				if (in[k] && (ch.extends[i] == ch.ids[k] ||
-				    ch.extends[k] == ch.ids[i]))
+				if (in[k] &&
+				    (ch.extends[i] == ch.ids[k] ||
+					ch.extends[k] == ch.ids[i]))
 					grew = in[i] = true;
 	}
 	for (i = 0; i < ch.n; i++) {
@@ -503,22 +529,28 @@ apply_end(struct store_txn *t, void *arg)
 		return r;
 	}
 	if (!((o.kind == OPT_GLOBAL || o.freeze) ? op->admin : op->manager)) {
-		snprintf(op->msg, sizeof(op->msg), "%s may not remove %s "
-		    "(%s)", op->c->who.name, id, o.kind == OPT_GLOBAL ||
-		    o.freeze ? "policy admins only" : "optout_managers only, "
-		    "within their scopes");
+		snprintf(op->msg, sizeof(op->msg),
+		    "%s may not remove %s "
+		    "(%s)",
+		    op->c->who.name, id,
+		    o.kind == OPT_GLOBAL || o.freeze ? "policy admins only" :
+						       "optout_managers only, "
+						       "within their scopes");
 		return BRK_ERR_DENIED;
 	}
 	/* an ended one's renewals may still be in force */
-	if (optout_active(&o, op->now) && (r = end_one(t, op, &o, o.freeze ?
-	    "freeze.off" : "optout.removed")) != 0)
+	if (optout_active(&o, op->now) &&
+	    (r = end_one(
+		 t, op, &o, o.freeze ? "freeze.off" : "optout.removed")) != 0)
 		return r;
-	if ((r = end_renewals(t, op, &o, o.freeze ? "freeze.off" :
-	    "optout.removed")) != 0)
+	if ((r = end_renewals(
+		 t, op, &o, o.freeze ? "freeze.off" : "optout.removed")) != 0)
 		return r;
 	if (json_array_size(op->ended) == 0) {
-		snprintf(op->msg, sizeof(op->msg), "opt-out %s has already "
-		    "ended", id);
+		snprintf(op->msg, sizeof(op->msg),
+		    "opt-out %s has already "
+		    "ended",
+		    id);
 		return BRK_ERR_STATE;
 	}
 	return 0;
@@ -532,8 +564,8 @@ done_end(void *arg, int rc)
 	json_t *ended = op->ended;
 	char msg[600];
 
-	snprintf(msg, sizeof(msg), "%s", op->msg[0] ? op->msg :
-	    brk_strerror(rc));
+	snprintf(
+	    msg, sizeof(msg), "%s", op->msg[0] ? op->msg : brk_strerror(rc));
 	free(op);
 	if (rc == 0)
 		call_reply(c, json_pack("{s:o}", "ended", ended));
@@ -557,15 +589,18 @@ submit_end(struct call *c, bool unfreeze)
 	if (op == NULL || (op->ended = json_array()) == NULL)
 		goto fail;
 	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    (!unfreeze && (r = proto_arg_str(c->req->args, "id", true, 24,
-	    &id, &err)) != 0) ||
-	    (r = proto_arg_str(c->req->args, "reason", true, 4096, &reason,
-	    &err)) != 0)
+	    (!unfreeze &&
+		(r = proto_arg_str(c->req->args, "id", true, 24, &id, &err)) !=
+		    0) ||
+	    (r = proto_arg_str(
+		 c->req->args, "reason", true, 4096, &reason, &err)) != 0)
 		goto fail;
 	r = BRK_ERR_INVALID;
 	if (!unfreeze && optout_id_parse(id, &op->id) != 0) {
-		brk_error_set(&err, r, "\"%.24s\" is not an opt-out id (like "
-		    "o3)", id);
+		brk_error_set(&err, r,
+		    "\"%.24s\" is not an opt-out id (like "
+		    "o3)",
+		    id);
 		goto fail;
 	}
 	op->c = c;
@@ -576,16 +611,18 @@ submit_end(struct call *c, bool unfreeze)
 	if (!unfreeze && op->manager) {
 		/* managers act within their scopes: check the target's */
 		struct store_txn *t = NULL;
-		if (call_read(c, &t) == 0 && optouts_load(t, op->id,
-		    &probe) == 0)
+		if (call_read(c, &t) == 0 &&
+		    optouts_load(t, op->id, &probe) == 0)
 			op->manager = policy_optout_scope_allowed(p->policy,
-			    c->who.name, ident_groups(&c->who),
-			    c->who.ngroups, probe.scope);
+			    c->who.name, ident_groups(&c->who), c->who.ngroups,
+			    probe.scope);
 	}
 	r = BRK_ERR_DENIED;
 	if (unfreeze && !op->admin) {
-		brk_error_set(&err, r, "%s may not unfreeze (policy admins "
-		    "only)", c->who.name);
+		brk_error_set(&err, r,
+		    "%s may not unfreeze (policy admins "
+		    "only)",
+		    c->who.name);
 		goto fail;
 	}
 	if ((r = writer_submit(c->d->writer, apply_end, done_end, op)) != 0)
@@ -605,10 +642,10 @@ fail:
 struct extend_op {
 	struct call *c;
 	uint64_t id;
-	int64_t now, until;	/* the new end */
+	int64_t now, until; /* the new end */
 	char reason[4097];
 	bool manager, admin;
-	struct optout o;	/* as extended, for the reply */
+	struct optout o; /* as extended, for the reply */
 	char msg[512];
 };
 
@@ -627,23 +664,29 @@ apply_extend(struct store_txn *t, void *arg)
 		return r;
 	}
 	if (!optout_active(&aop.o, op->now)) {
-		snprintf(op->msg, sizeof(op->msg), "opt-out %s has already "
-		    "ended: add a new one", id);
+		snprintf(op->msg, sizeof(op->msg),
+		    "opt-out %s has already "
+		    "ended: add a new one",
+		    id);
 		return BRK_ERR_STATE;
 	}
 	if (!((aop.o.kind == OPT_GLOBAL || aop.o.freeze) ? op->admin :
-	    op->manager)) {
+							   op->manager)) {
 		snprintf(op->msg, sizeof(op->msg), "%s may not extend %s (%s)",
-		    op->c->who.name, id, aop.o.kind == OPT_GLOBAL ||
-		    aop.o.freeze ? "policy admins only" : "optout_managers "
-		    "only, within their scopes");
+		    op->c->who.name, id,
+		    aop.o.kind == OPT_GLOBAL || aop.o.freeze ?
+			"policy admins only" :
+			"optout_managers "
+			"only, within their scopes");
 		return BRK_ERR_DENIED;
 	}
 	time_rfc3339(aop.o.until, was);
 	if (op->until <= aop.o.until) {
-		snprintf(op->msg, sizeof(op->msg), "opt-out %s already lasts "
+		snprintf(op->msg, sizeof(op->msg),
+		    "opt-out %s already lasts "
 		    "until %s: extend only moves its end later (optout remove "
-		    "ends it)", id, was);
+		    "ends it)",
+		    id, was);
 		return BRK_ERR_INVALID;
 	}
 	aop.o.until = op->until;
@@ -651,10 +694,15 @@ apply_extend(struct store_txn *t, void *arg)
 		return r;
 	d = optout_json(&aop.o, op->now);
 	json_object_set_new(d, "previous_until", json_string(was));
-	r = audit_append(t, op->now, &(struct audit_event){
-	    .action = aop.o.freeze ? "freeze.extended" : "optout.extended",
-	    .actor = op->c->who.name, .caller = op->c->caller.name,
-	    .target = id, .reason = op->reason, .details = d }, NULL);
+	r = audit_append(t, op->now,
+	    &(struct audit_event){
+		.action = aop.o.freeze ? "freeze.extended" : "optout.extended",
+		.actor = op->c->who.name,
+		.caller = op->c->caller.name,
+		.target = id,
+		.reason = op->reason,
+		.details = d },
+	    NULL);
 	json_decref(d);
 	op->o = aop.o;
 	return r;
@@ -668,8 +716,8 @@ done_extend(void *arg, int rc)
 	json_t *o = rc == 0 ? optout_json(&op->o, op->now) : NULL;
 	char msg[600];
 
-	snprintf(msg, sizeof(msg), "%s", op->msg[0] ? op->msg :
-	    brk_strerror(rc));
+	snprintf(
+	    msg, sizeof(msg), "%s", op->msg[0] ? op->msg : brk_strerror(rc));
 	free(op);
 	if (rc == 0)
 		call_reply(c, o);
@@ -693,28 +741,31 @@ op_optout_extend(struct call *c)
 	if (op == NULL)
 		goto fail;
 	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    (r = proto_arg_str(c->req->args, "id", true, 24, &id,
-	    &err)) != 0 ||
+	    (r = proto_arg_str(c->req->args, "id", true, 24, &id, &err)) != 0 ||
 	    (r = proto_arg_int(c->req->args, "for", true, 1, INT64_MAX / 2,
-	    &dur, &err)) != 0 ||
-	    (r = proto_arg_str(c->req->args, "reason", true, 4096, &reason,
-	    &err)) != 0)
+		 &dur, &err)) != 0 ||
+	    (r = proto_arg_str(
+		 c->req->args, "reason", true, 4096, &reason, &err)) != 0)
 		goto fail;
 	r = BRK_ERR_INVALID;
 	if (optout_id_parse(id, &op->id) != 0) {
-		brk_error_set(&err, r, "\"%.24s\" is not an opt-out id (like "
-		    "o3)", id);
+		brk_error_set(&err, r,
+		    "\"%.24s\" is not an opt-out id (like "
+		    "o3)",
+		    id);
 		goto fail;
 	}
 	/* nothing is unlimited: each extension is capped like a new one */
-	r = BRK_ERR_INVALID;	/* over a limit: invalid input, as for add */
+	r = BRK_ERR_INVALID; /* over a limit: invalid input, as for add */
 	if (dur > max) {
 		char cap[32], asked[32];
 
 		duration_format(max, cap, sizeof(cap));
 		duration_format(dur, asked, sizeof(asked));
-		brk_error_set(&err, r, "opt-outs last at most %s "
-		    "(limits.optout_max); asked for %s", cap, asked);
+		brk_error_set(&err, r,
+		    "opt-outs last at most %s "
+		    "(limits.optout_max); asked for %s",
+		    cap, asked);
 		goto fail;
 	}
 	op->c = c;
@@ -773,13 +824,14 @@ op_optout_list(struct call *c)
 	};
 	int r;
 
-	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
+	if ((r = proto_args_parse(c->req->args, spec,
+		 sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
 		call_fail(c, r, "%s", err.msg);
 		return r;
 	}
 	if ((l.out = json_array()) == NULL || (r = call_read(c, &l.t)) != 0 ||
 	    (r = l.all ? optouts_all(l.t, list_one, &l) :
-	    optouts_live(l.t, list_one, &l)) != 0) {
+			 optouts_live(l.t, list_one, &l)) != 0) {
 		json_decref(l.out);
 		call_fail(c, BRK_ERR_IO, "cannot read opt-outs");
 		return BRK_ERR_IO;

@@ -26,8 +26,8 @@
 struct lister {
 	struct store_txn *t;
 	json_t *out;
-	int state;		/* -1 for any */
-	const char *user;	/* NULL for any */
+	int state;	  /* -1 for any */
+	const char *user; /* NULL for any */
 	size_t limit;
 	int64_t now;
 	int rc;
@@ -55,8 +55,9 @@ op_list(struct call *c)
 {
 	struct brk_error err = { { 0 } };
 	struct policy_ref *p = policy_get(c->d);
-	struct lister l = { .state = -1, .limit = LIST_DEFAULT,
-		.now = time_now() };
+	struct lister l = {
+		.state = -1, .limit = LIST_DEFAULT, .now = time_now()
+	};
 	const char *state = NULL, *user = NULL;
 	int64_t limit = LIST_DEFAULT;
 	bool all = false;
@@ -69,30 +70,35 @@ op_list(struct call *c)
 	int r;
 
 	l.out = json_array();
-	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0)
+	if ((r = proto_args_parse(c->req->args, spec,
+		 sizeof(spec) / sizeof(spec[0]), &err)) != 0)
 		goto fail;
 	r = BRK_ERR_INVALID;
 	if (user != NULL && !name_user_valid(user)) {
-		brk_error_set(&err, r, "\"%.64s\" is not a valid user name",
-		    user);
+		brk_error_set(
+		    &err, r, "\"%.64s\" is not a valid user name", user);
 		goto fail;
 	}
 	if (state != NULL && (l.state = req_state_parse(state)) < 0) {
 		char names[128] = "";
 
 		for (int i = 0; i < ST__COUNT; i++)
-			snprintf(names + strlen(names), sizeof(names) -
-			    strlen(names), "%s%s", i ? ", " : "",
-			    req_state_name((enum req_state)i));
-		brk_error_set(&err, r, "unknown state \"%.16s\": use one of "
-		    "%s", state, names);
+			snprintf(names + strlen(names),
+			    sizeof(names) - strlen(names), "%s%s",
+			    i ? ", " : "", req_state_name((enum req_state)i));
+		brk_error_set(&err, r,
+		    "unknown state \"%.16s\": use one of "
+		    "%s",
+		    state, names);
 		goto fail;
 	}
 	r = BRK_ERR_DENIED;
 	if ((all || (user != NULL && strcmp(user, c->who.name) != 0)) &&
 	    !call_may_see_all(c, p)) {
-		brk_error_set(&err, r, "%s may not list others' requests "
-		    "(policy admins, auditors and reviewers may)", c->who.name);
+		brk_error_set(&err, r,
+		    "%s may not list others' requests "
+		    "(policy admins, auditors and reviewers may)",
+		    c->who.name);
 		goto fail;
 	}
 	l.limit = (size_t)limit;
@@ -126,7 +132,7 @@ timeline_times(json_t *tl)
 	size_t i;
 	json_t *e;
 
-	json_array_foreach(tl, i, e) {
+	json_array_foreach (tl, i, e) {
 		if (!json_is_integer(json_object_get(e, "ts")))
 			continue;
 		time_rfc3339(json_integer_value(json_object_get(e, "ts")), ts);
@@ -170,9 +176,11 @@ op_show(struct call *c)
 	o = record_to_json(&r);
 	tl = json_array();
 	req_id(serial, rid);
-	record_clamped_by(&r, p != NULL && policy_limits(p->policy) != NULL ?
-	    policy_limits(p->policy)->break_glass_max_ttl : 0, cap,
-	    sizeof(cap));
+	record_clamped_by(&r,
+	    p != NULL && policy_limits(p->policy) != NULL ?
+		policy_limits(p->policy)->break_glass_max_ttl :
+		0,
+	    cap, sizeof(cap));
 	if (o != NULL && cap[0] != '\0')
 		json_object_set_new(o, "clamped_by", json_string(cap));
 	if (o == NULL || tl == NULL ||
@@ -200,11 +208,11 @@ out:
 
 struct active_find {
 	struct store_txn *t;
-	const char *login;	/* the account logging in */
+	const char *login; /* the account logging in */
 	int64_t now;
-	struct request *grants;	/* live grants, CHECK_MAX_GRANTS at most */
+	struct request *grants; /* live grants, CHECK_MAX_GRANTS at most */
 	size_t n;
-	struct request next;	/* the earliest scheduled grant, if any */
+	struct request next; /* the earliest scheduled grant, if any */
 };
 
 static int
@@ -270,8 +278,8 @@ unblocked_grant(struct call *c, struct policy_ref *p, struct active_find *f,
 			ident_clear(&subject);
 			/* a user no source knows has no groups; one whose
 			 * groups cannot be known is refused (identity.h) */
-			ir = ident_from_name(c->d->ident, g->user, &subject,
-			    &err);
+			ir = ident_from_name(
+			    c->d->ident, g->user, &subject, &err);
 			if (ir == BRK_ERR_NOTFOUND) {
 				snprintf(subject.name, sizeof(subject.name),
 				    "%s", g->user);
@@ -315,8 +323,10 @@ request_blocked(struct call *c, struct policy_ref *p, struct store_txn *t,
 	struct brk_error err = { { 0 } };
 	struct ident subject;
 	struct escalation esc;
-	struct cover cv = { .policy = p->policy, .user = user,
-		.resource = resource, .rules = "" };
+	struct cover cv = { .policy = p->policy,
+		.user = user,
+		.resource = resource,
+		.rules = "" };
 	bool blocked = false;
 
 	memset(&subject, 0, sizeof(subject));
@@ -326,8 +336,10 @@ request_blocked(struct call *c, struct policy_ref *p, struct store_txn *t,
 	}
 	if (escalate_find(t, &cv, now, &esc) == 0 && esc.level == ESC_BLOCK) {
 		blocked = true;
-		snprintf(why + strlen(why), whylen - strlen(why), ", and a "
-		    "request would be refused: blocked by %.700s", esc.why);
+		snprintf(why + strlen(why), whylen - strlen(why),
+		    ", and a "
+		    "request would be refused: blocked by %.700s",
+		    esc.why);
 	}
 	ident_clear(&subject);
 	return blocked;
@@ -349,7 +361,8 @@ op_check(struct call *c)
 	json_t *o;
 	int r;
 
-	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0)
+	if ((r = proto_args_parse(c->req->args, spec,
+		 sizeof(spec) / sizeof(spec[0]), &err)) != 0)
 		goto fail;
 	if (user == NULL)
 		user = c->who.name;
@@ -360,8 +373,8 @@ op_check(struct call *c)
 	}
 	r = BRK_ERR_DENIED;
 	if (strcmp(user, c->who.name) != 0 && !caller_may_check_others(c, p)) {
-		brk_error_set(&err, r, "%s may not check other users",
-		    c->caller.name);
+		brk_error_set(
+		    &err, r, "%s may not check other users", c->caller.name);
 		goto fail;
 	}
 	r = BRK_ERR_NOMEM;
@@ -369,24 +382,26 @@ op_check(struct call *c)
 		goto fail;
 	f.login = user;
 	if ((r = call_read(c, &f.t)) != 0 ||
-	    (r = reqstore_active_for(f.t, user, resource, find_active,
-	    &f)) != 0)
+	    (r = reqstore_active_for(f.t, user, resource, find_active, &f)) !=
+		0)
 		goto fail;
-	snprintf(why, sizeof(why), "%s has no active grant for %s", user,
-	    resource);
+	snprintf(
+	    why, sizeof(why), "%s has no active grant for %s", user, resource);
 	if (f.next.serial != 0) {
 		req_id(f.next.serial, id);
 		time_rfc3339(f.next.starts_at, ts);
-		snprintf(why, sizeof(why), "%s has no active grant for %s yet: "
-		    "grant %s is scheduled to start at %s", user, resource, id,
-		    ts);
+		snprintf(why, sizeof(why),
+		    "%s has no active grant for %s yet: "
+		    "grant %s is scheduled to start at %s",
+		    user, resource, id, ts);
 	}
 	if (f.n > 0)
 		g = unblocked_grant(c, p, &f, why, sizeof(why));
 	if (g == NULL) {
-		bool blocked = f.n > 0 || (f.next.serial == 0 &&
-		    request_blocked(c, p, f.t, user, resource, f.now, why,
-		    sizeof(why)));
+		bool blocked = f.n > 0 ||
+		    (f.next.serial == 0 &&
+			request_blocked(c, p, f.t, user, resource, f.now, why,
+			    sizeof(why)));
 
 		o = json_pack("{s:b, s:s, s:s, s:n, s:n, s:s, s:b}", "allowed",
 		    0, "user", user, "resource", resource, "grant",
@@ -394,22 +409,24 @@ op_check(struct call *c)
 		if (o != NULL && f.next.serial != 0 && f.n == 0) {
 			req_id(f.next.serial, id);
 			time_rfc3339(f.next.starts_at, ts);
-			json_object_set_new(o, "scheduled", json_pack("{s:s, "
-			    "s:s}", "grant", id, "starts_at", ts));
+			json_object_set_new(o, "scheduled",
+			    json_pack("{s:s, "
+				      "s:s}",
+				"grant", id, "starts_at", ts));
 		}
 	} else {
 		req_id(g->serial, id);
 		time_rfc3339(g->expires_at, ts);
-		snprintf(why, sizeof(why), "grant %s is active until %s", id,
-		    ts);
+		snprintf(
+		    why, sizeof(why), "grant %s is active until %s", id, ts);
 		o = json_pack("{s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:b}",
 		    "allowed", 1, "user", user, "resource", resource, "grant",
 		    id, "expires_at", ts, "reason", why, "role", g->role,
 		    "blocked", 0);
 	}
 	/* metrics: checks by result (ops_metrics.c) */
-	__atomic_fetch_add(&c->d->checks[g != NULL ? 0 : 1], 1,
-	    __ATOMIC_RELAXED);
+	__atomic_fetch_add(
+	    &c->d->checks[g != NULL ? 0 : 1], 1, __ATOMIC_RELAXED);
 	free(f.grants);
 	policy_put(c->d, p);
 	call_reply(c, o);
@@ -437,15 +454,18 @@ op_whoami(struct call *c)
 {
 	/* groups lists what is known; groups_complete says whether that is
 	 * all of them, and groups_unknown why not */
-	call_reply(c, json_pack("{s:s, s:o, s:s, s:s, s:b, s:o, s:b, s:o}",
-	    "user", c->who.name, "groups", groups_json(&c->who),
-	    "sources", c->who.sources, "caller", c->caller.name,
-	    "delegated", c->delegated,
-	    "uid", c->who.in_nss ? json_integer(c->who.uid) : json_null(),
-	    "groups_complete", c->who.groups_complete,
-	    "groups_unknown", c->who.groups_complete ? json_null() :
-	    json_string(c->who.groups_unknown[0] != '\0' ?
-	    c->who.groups_unknown : "not resolved")));
+	call_reply(c,
+	    json_pack("{s:s, s:o, s:s, s:s, s:b, s:o, s:b, s:o}", "user",
+		c->who.name, "groups", groups_json(&c->who), "sources",
+		c->who.sources, "caller", c->caller.name, "delegated",
+		c->delegated, "uid",
+		c->who.in_nss ? json_integer(c->who.uid) : json_null(),
+		"groups_complete", c->who.groups_complete, "groups_unknown",
+		c->who.groups_complete ?
+		    json_null() :
+		    json_string(c->who.groups_unknown[0] != '\0' ?
+			    c->who.groups_unknown :
+			    "not resolved")));
 	return 0;
 }
 
@@ -466,8 +486,9 @@ add_mine(uint64_t serial, void *arg)
 	if (reqstore_load(m->t, serial, &r) == 0 &&
 	    reqstore_is_live(&r, m->now)) {
 		reqstore_effective(&r, m->now);
-		json_array_append_new(r.state != ST_PENDING ? m->active :
-		    m->pending, record_to_json(&r));
+		json_array_append_new(
+		    r.state != ST_PENDING ? m->active : m->pending,
+		    record_to_json(&r));
 	}
 	return ++m->seen >= 500;
 }
@@ -507,10 +528,11 @@ count_waiting(uint64_t serial, void *arg)
 	struct request r;
 
 	if (++w->seen > 10000)
-		return 1;	/* enough to say "many" */
+		return 1; /* enough to say "many" */
 	if (reqstore_load(w->t, serial, &r) != 0 ||
-	    !reqstore_is_live(&r, w->now) || !requests_is_approver(&w->c->who,
-	    &r) || strcmp(r.user, w->c->who.name) == 0 ||
+	    !reqstore_is_live(&r, w->now) ||
+	    !requests_is_approver(&w->c->who, &r) ||
+	    strcmp(r.user, w->c->who.name) == 0 ||
 	    strcmp(r.caller, w->c->who.name) == 0 ||
 	    approvals_has(w->t, serial, w->c->who.name))
 		return 0;
@@ -533,8 +555,8 @@ waiting_json(struct call *c, struct store_txn *t, int64_t now)
 	    reqstore_by_state(t, ST_PENDING, count_waiting, &w) != 0)
 		return json_null();
 	if (w.count == 0)
-		return json_pack("{s:i, s:n, s:n}", "count", 0, "oldest",
-		    "oldest_age_s");
+		return json_pack(
+		    "{s:i, s:n, s:n}", "count", 0, "oldest", "oldest_age_s");
 	req_id(w.oldest, id);
 	return json_pack("{s:I, s:s, s:I}", "count", (json_int_t)w.count,
 	    "oldest", id, "oldest_age_s", (json_int_t)(now - w.oldest_at));
@@ -574,19 +596,17 @@ op_status(struct call *c)
 	}
 	time_rfc3339(c->d->started_at, started);
 	o = json_pack("{s:{s:s, s:s, s:I, s:I, s:I, s:s}, s:{s:I, s:I, s:I,"
-	    " s:I}, s:{s:s, s:o, s:o, s:o}, s:o, s:o, s:o, s:o}",
-	    "broker", "health", "ok", "started_at", started,
-	    "uptime_s", (json_int_t)(m.now - c->d->started_at),
-	    "policy_version", (json_int_t)(p != NULL ? p->version : 0),
-	    "policy_rules", (json_int_t)(p != NULL ?
-	    policy_rule_count(p->policy) : 0),
-	    "socket", c->d->cfg->socket,
-	    "counts", "active", (json_int_t)nact, "pending",
-	    (json_int_t)npend, "optouts", (json_int_t)json_array_size(l.list),
-	    "flags", (json_int_t)json_array_size(flags),
-	    "me", "user", c->who.name, "groups", groups_json(&c->who),
-	    "active", m.active, "pending", m.pending,
-	    "freeze", l.freeze, "optouts", l.list, "flags", flags,
+		      " s:I}, s:{s:s, s:o, s:o, s:o}, s:o, s:o, s:o, s:o}",
+	    "broker", "health", "ok", "started_at", started, "uptime_s",
+	    (json_int_t)(m.now - c->d->started_at), "policy_version",
+	    (json_int_t)(p != NULL ? p->version : 0), "policy_rules",
+	    (json_int_t)(p != NULL ? policy_rule_count(p->policy) : 0),
+	    "socket", c->d->cfg->socket, "counts", "active", (json_int_t)nact,
+	    "pending", (json_int_t)npend, "optouts",
+	    (json_int_t)json_array_size(l.list), "flags",
+	    (json_int_t)json_array_size(flags), "me", "user", c->who.name,
+	    "groups", groups_json(&c->who), "active", m.active, "pending",
+	    m.pending, "freeze", l.freeze, "optouts", l.list, "flags", flags,
 	    "directory", identity_health(c->d->ident));
 	json_object_set_new(json_object_get(o, "counts"), "scheduled",
 	    json_integer((json_int_t)nsched));

@@ -11,14 +11,14 @@
 #include "timefmt.h"
 
 #define REPORT_DEFAULT_SINCE (30 * 24 * 3600)
-#define REPORT_WARN_SHARE 50		/* percent of the period */
-#define REPORT_BACK_TO_BACK 300		/* seconds between end and renewal */
+#define REPORT_WARN_SHARE 50	/* percent of the period */
+#define REPORT_BACK_TO_BACK 300 /* seconds between end and renewal */
 
 struct report {
 	int64_t since, now;
 	json_t *by_scope, *by_tag, *by_person;
-	json_t *last_end;	/* scope -> end of its latest opt-out */
-	json_t *back_to_back;	/* scope -> renewals */
+	json_t *last_end;     /* scope -> end of its latest opt-out */
+	json_t *back_to_back; /* scope -> renewals */
 	uint64_t count;
 	int64_t total;
 };
@@ -34,18 +34,19 @@ tally(json_t *obj, const char *key, int64_t secs)
 		    (json_int_t)0);
 		json_object_set_new(obj, key, e);
 	}
-	json_object_set_new(e, "count", json_integer(json_integer_value(
-	    json_object_get(e, "count")) + 1));
-	json_object_set_new(e, "seconds", json_integer(json_integer_value(
-	    json_object_get(e, "seconds")) + secs));
+	json_object_set_new(e, "count",
+	    json_integer(json_integer_value(json_object_get(e, "count")) + 1));
+	json_object_set_new(e, "seconds",
+	    json_integer(
+		json_integer_value(json_object_get(e, "seconds")) + secs));
 }
 
 static int
 add_one(const struct optout *o, void *arg)
 {
 	struct report *rp = arg;
-	int64_t end = o->ended_at != 0 && o->ended_at < o->until ?
-	    o->ended_at : o->until;
+	int64_t end = o->ended_at != 0 && o->ended_at < o->until ? o->ended_at :
+								   o->until;
 	int64_t start = o->at > rp->since ? o->at : rp->since;
 	json_t *prev_end;
 
@@ -61,8 +62,8 @@ add_one(const struct optout *o, void *arg)
 	/* opt-outs come in creation order: a renewal starts soon after the
 	 * previous one on the same scope ended */
 	prev_end = json_object_get(rp->last_end, o->scope);
-	if (prev_end != NULL && o->at - json_integer_value(prev_end) <=
-	    REPORT_BACK_TO_BACK)
+	if (prev_end != NULL &&
+	    o->at - json_integer_value(prev_end) <= REPORT_BACK_TO_BACK)
 		tally(rp->back_to_back, o->scope, 0);
 	json_object_set_new(rp->last_end, o->scope, json_integer(end));
 	return 0;
@@ -76,21 +77,24 @@ warnings(struct report *rp)
 	const char *scope;
 	char line[512];
 
-	json_object_foreach(rp->by_scope, scope, e) {
-		json_int_t secs = json_integer_value(json_object_get(e,
-		    "seconds"));
+	json_object_foreach (rp->by_scope, scope, e) {
+		json_int_t secs = json_integer_value(
+		    json_object_get(e, "seconds"));
 		if (period > 0 && secs * 100 / period >= REPORT_WARN_SHARE) {
-			snprintf(line, sizeof(line), "%.300s was opted out of "
+			snprintf(line, sizeof(line),
+			    "%.300s was opted out of "
 			    "automation %lld%% of the period: make it a policy "
-			    "rule instead", scope, (long long)(secs * 100 /
-			    period));
+			    "rule instead",
+			    scope, (long long)(secs * 100 / period));
 			json_array_append_new(w, json_string(line));
 		}
 	}
-	json_object_foreach(rp->back_to_back, scope, e) {
-		snprintf(line, sizeof(line), "%.300s was renewed back to back "
-		    "%lld time(s)", scope, (long long)json_integer_value(
-		    json_object_get(e, "count")));
+	json_object_foreach (rp->back_to_back, scope, e) {
+		snprintf(line, sizeof(line),
+		    "%.300s was renewed back to back "
+		    "%lld time(s)",
+		    scope,
+		    (long long)json_integer_value(json_object_get(e, "count")));
 		json_array_append_new(w, json_string(line));
 	}
 	return w;
@@ -111,7 +115,8 @@ op_optout_report(struct call *c)
 	json_t *out;
 	int r;
 
-	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
+	if ((r = proto_args_parse(c->req->args, spec,
+		 sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
 		call_fail(c, r, "%s", err.msg);
 		return r;
 	}
@@ -125,10 +130,9 @@ op_optout_report(struct call *c)
 		r = optouts_all(t, add_one, &rp);
 	time_rfc3339(rp.since, from);
 	out = json_pack("{s:s, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "since",
-	    from, "period_s", (json_int_t)since, "count",
-	    (json_int_t)rp.count, "total_s", (json_int_t)rp.total,
-	    "by_scope", rp.by_scope, "by_tag", rp.by_tag, "by_person",
-	    rp.by_person, "warnings", warnings(&rp));
+	    from, "period_s", (json_int_t)since, "count", (json_int_t)rp.count,
+	    "total_s", (json_int_t)rp.total, "by_scope", rp.by_scope, "by_tag",
+	    rp.by_tag, "by_person", rp.by_person, "warnings", warnings(&rp));
 	json_decref(rp.last_end);
 	json_decref(rp.back_to_back);
 	if (r != 0 || out == NULL) {

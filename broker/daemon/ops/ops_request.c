@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cred.h"
+#include "credkind.h"
 #include "duration.h"
 #include "optouts.h"
 #include "log.h"
@@ -31,14 +32,17 @@ apply_create(struct store_txn *t, void *arg)
 	int r;
 
 	op->create.policy = op->pref->policy;
-	if ((r = requests_create(t, &op->actor, &op->create, &op->rec,
-	    op->now, &op->duplicate, op->msg)) != 0)
+	if ((r = requests_create(t, &op->actor, &op->create, &op->rec, op->now,
+		 &op->duplicate, op->msg)) != 0)
 		return r;
-	/* op->rec is final: sign while the batch commits and syncs */
-	if (op->key != NULL && (op->rec.state == ST_ACTIVE ||
-	    op->rec.state == ST_SCHEDULED)) {
+	/* op->rec is final: sign while the batch commits and syncs; a kind
+	 * with effects outside the broker waits for the commit */
+	if (!cred_kind_for(op->rec.resource)->early)
+		op->issue_late = op->rec.state == ST_ACTIVE;
+	else if (op->key != NULL &&
+	    (op->rec.state == ST_ACTIVE || op->rec.state == ST_SCHEDULED)) {
 		if ((r = ops_audit_cert(t, op->now, op->c, &op->rec, op->key,
-		    policy_limits(op->pref->policy)->clock_skew)) != 0)
+			 policy_limits(op->pref->policy)->clock_skew)) != 0)
 			return r;
 		op->early = true;
 		op->parts = 2;
@@ -57,12 +61,13 @@ reply_json(struct req_op *op)
 	struct policy_ref *p = op->pref != NULL ? NULL : policy_get(op->c->d);
 	const struct policy_ref *in = op->pref != NULL ? op->pref : p;
 	const struct policy_limits *lim = in != NULL ?
-	    policy_limits(in->policy) : NULL;
+	    policy_limits(in->policy) :
+	    NULL;
 	json_t *o = record_to_json(r);
 	char cap[REC_NAME + 32];
 
-	record_clamped_by(r, lim != NULL ? lim->break_glass_max_ttl : 0, cap,
-	    sizeof(cap));
+	record_clamped_by(
+	    r, lim != NULL ? lim->break_glass_max_ttl : 0, cap, sizeof(cap));
 	if (p != NULL)
 		policy_put(op->c->d, p);
 	if (o == NULL)
@@ -88,7 +93,7 @@ req_op_free(struct req_op *op)
 	json_decref(op->approvals);
 	if (op->pref != NULL)
 		policy_put(op->c->d, op->pref);
-	free(op->cert);
+	json_decref(op->creds);
 	free(op);
 }
 
@@ -113,11 +118,13 @@ send_reply(void *arg)
 		return;
 	}
 	o = reply_json(op);
-	if (o != NULL && op->cert != NULL)
-		json_object_set_new(o, "cert", json_string(op->cert));
+	if (o != NULL && op->issue_late) /* after the commit, here */
+		(void)ops_cred_issue_into(c->d, &op->rec, op->key, false, o,
+		    &(struct brk_error){ { 0 } });
+	if (o != NULL && op->creds != NULL)
+		json_object_update(o, op->creds);
 	else if (o != NULL && op->cert_err[0] != '\0')
-		json_object_set_new(o, "cert_error",
-		    json_string(op->cert_err));
+		json_object_set_new(o, "cert_error", json_string(op->cert_err));
 	/* the reply ends the call: nothing of it may be touched after */
 	req_op_free(op);
 	call_reply(c, o);
@@ -137,9 +144,14 @@ sign_early(void *arg)
 	struct brk_error err = { { 0 } };
 	struct req_op *op = arg;
 
-	if (cred_issue_cert(op->c->d, &op->rec, op->key, &op->cert,
-	    &err) != 0)
-		snprintf(op->cert_err, sizeof(op->cert_err), "%s", err.msg);
+	if ((op->creds = json_object()) == NULL ||
+	    cred_issue(op->c->d, &op->rec, op->key, false, op->creds, &err) !=
+		0) {
+		snprintf(op->cert_err, sizeof(op->cert_err), "%s",
+		    err.msg[0] ? err.msg : "out of memory");
+		json_decref(op->creds);
+		op->creds = NULL;
+	}
 	if (last_part(op))
 		send_reply(op);
 }
@@ -151,13 +163,18 @@ done_reply(void *arg, int rc)
 	struct req_op *op = arg;
 
 	op->rc = rc;
+	if (rc == 0 && op->action == RA_REVOKE)
+		ops_cred_sync(op->c->d); /* end its credentials now */
 	if (rc == 0 && !op->duplicate)
-		__atomic_fetch_add(&op->c->d->counters[op->rec.state ==
-		    ST_ACTIVE || op->rec.state == ST_SCHEDULED ? CNT_AUTO :
-		    op->rec.state == ST_PENDING ?
-		    CNT_PENDING : CNT_DENIED], 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(
+		    &op->c->d->counters[op->rec.state == ST_ACTIVE ||
+				op->rec.state == ST_SCHEDULED ?
+			    CNT_AUTO :
+			    op->rec.state == ST_PENDING ? CNT_PENDING :
+							  CNT_DENIED],
+		    1, __ATOMIC_RELAXED);
 	if (op->early && !last_part(op))
-		return;		/* sign_early replies */
+		return; /* sign_early replies */
 	if (rc == 0)	/* building the reply is work for a worker */
 		workpool_submit(op->c->d->pool, send_reply, op);
 	else
@@ -169,8 +186,8 @@ done_reply(void *arg, int rc)
 
 /* Read and check the arguments into rec (and --new into *fresh). */
 static int
-request_args(struct call *c, struct request *rec, bool *fresh,
-    struct brk_error *err)
+request_args(
+    struct call *c, struct request *rec, bool *fresh, struct brk_error *err)
 {
 	const char *resource = NULL, *role = NULL, *reason = NULL;
 	const char *ticket = NULL, *incident = NULL, *pubkey = NULL;
@@ -193,17 +210,21 @@ request_args(struct call *c, struct request *rec, bool *fresh,
 	};
 	int r;
 
-	if ((r = proto_args_parse(c->req->args, spec,
-	    sizeof(spec) / sizeof(spec[0]), err)) != 0)
+	if ((r = proto_args_parse(
+		 c->req->args, spec, sizeof(spec) / sizeof(spec[0]), err)) != 0)
 		return r;
 	if (!name_resource_valid(resource))
-		return brk_error_set(err, BRK_ERR_INVALID, "\"%.64s\" is not "
-		    "a valid resource (kind:name)", resource);
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "\"%.64s\" is not "
+		    "a valid resource (kind:name)",
+		    resource);
 	if (role != NULL && !name_user_valid(role))
-		return brk_error_set(err, BRK_ERR_INVALID, "\"%.64s\" is not "
-		    "a valid role", role);
-	rec->break_glass = bg;	/* asked for; decide() says if it applies */
-	rec->requested_start = start;	/* decide() checks it */
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "\"%.64s\" is not "
+		    "a valid role",
+		    role);
+	rec->break_glass = bg; /* asked for; decide() says if it applies */
+	rec->requested_start = start; /* decide() checks it */
 	snprintf(rec->user, sizeof(rec->user), "%s", c->who.name);
 	snprintf(rec->caller, sizeof(rec->caller), "%s", c->caller.name);
 	snprintf(rec->resource, sizeof(rec->resource), "%s", resource);
@@ -232,14 +253,17 @@ break_glass(struct req_op *op, const struct policy_decision *dec,
 	char cap[32];
 
 	if (!dec->break_glass)
-		return brk_error_set(err, BRK_ERR_DENIED, "rule %s does not "
+		return brk_error_set(err, BRK_ERR_DENIED,
+		    "rule %s does not "
 		    "allow break-glass: ask for approval instead",
 		    dec->deciding_rule);
 	if (rec->reason[0] == '\0')
-		return brk_error_set(err, BRK_ERR_INVALID, "break-glass needs "
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "break-glass needs "
 		    "a reason: add --reason TEXT");
 	if (lim->break_glass_per_day == 0)
-		return brk_error_set(err, BRK_ERR_DENIED, "break-glass is off "
+		return brk_error_set(err, BRK_ERR_DENIED,
+		    "break-glass is off "
 		    "(limits.break_glass_per_day is 0): ask for approval "
 		    "instead");
 	fill_decision(rec, dec, rec->policy_version, now);
@@ -258,7 +282,8 @@ break_glass(struct req_op *op, const struct policy_decision *dec,
 	}
 	rec->expires_at = now + rec->ttl;
 	duration_format(rec->ttl, cap, sizeof(cap));
-	snprintf(rec->decision, sizeof(rec->decision), "break-glass under "
+	snprintf(rec->decision, sizeof(rec->decision),
+	    "break-glass under "
 	    "rule %s for up to %s; a reviewer will look at it",
 	    dec->deciding_rule, cap);
 	return 0;
@@ -269,10 +294,11 @@ static void
 fill_decision(struct request *rec, const struct policy_decision *dec,
     uint64_t version, int64_t now)
 {
-	strlist_join(rec->rules, sizeof(rec->rules), dec->matched, dec->nmatched);
+	strlist_join(
+	    rec->rules, sizeof(rec->rules), dec->matched, dec->nmatched);
 	if (dec->deciding_rule != NULL)
-		snprintf(rec->rule, sizeof(rec->rule), "%s",
-		    dec->deciding_rule);
+		snprintf(
+		    rec->rule, sizeof(rec->rule), "%s", dec->deciding_rule);
 	snprintf(rec->decision, sizeof(rec->decision), "%s", dec->reason);
 	rec->policy_version = version;
 	rec->created_at = now;
@@ -304,9 +330,12 @@ decide(struct req_op *op, struct brk_error *err)
 	const struct policy_limits *lim = policy_limits(p->policy);
 	struct policy_decision dec;
 	struct policy_query q = {
-		.user = rec->user, .groups = ident_groups(&c->who),
-		.ngroups = c->who.ngroups, .resource = rec->resource,
-		.role = rec->role, .duration = rec->requested_ttl,
+		.user = rec->user,
+		.groups = ident_groups(&c->who),
+		.ngroups = c->who.ngroups,
+		.resource = rec->resource,
+		.role = rec->role,
+		.duration = rec->requested_ttl,
 	};
 	int r;
 
@@ -314,29 +343,34 @@ decide(struct req_op *op, struct brk_error *err)
 	if ((r = ident_require_groups(&c->who, err)) != 0)
 		return r;
 	if (rec->requested_start <= now)
-		rec->requested_start = 0;	/* a start in the past: now */
+		rec->requested_start = 0; /* a start in the past: now */
 	if (rec->requested_start > now + lim->schedule_max) {
 		char cap[32];
 
 		duration_format(lim->schedule_max, cap, sizeof(cap));
-		return brk_error_set(err, BRK_ERR_INVALID, "--start may be at "
-		    "most %s ahead (limits.schedule_max)", cap);
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "--start may be at "
+		    "most %s ahead (limits.schedule_max)",
+		    cap);
 	}
 	if (rec->requested_start != 0 && rec->break_glass)
-		return brk_error_set(err, BRK_ERR_INVALID, "break-glass "
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "break-glass "
 		    "access starts now: drop --start");
 	policy_evaluate(p->policy, &q, &dec);
 	rec->policy_version = p->version;
 	if (dec.outcome == POLICY_APPROVE && rec->break_glass)
 		return break_glass(op, &dec, lim, now, err);
-	rec->break_glass = false;	/* auto and deny ignore the flag */
+	rec->break_glass = false; /* auto and deny ignore the flag */
 	if (dec.outcome == POLICY_APPROVE) {
 		if (dec.require_reason && rec->reason[0] == '\0')
-			return brk_error_set(err, BRK_ERR_INVALID, "rule %s "
+			return brk_error_set(err, BRK_ERR_INVALID,
+			    "rule %s "
 			    "requires a reason: add --reason TEXT",
 			    dec.deciding_rule);
 		if (dec.require_ticket && rec->ticket[0] == '\0')
-			return brk_error_set(err, BRK_ERR_INVALID, "rule %s "
+			return brk_error_set(err, BRK_ERR_INVALID,
+			    "rule %s "
 			    "requires a ticket: add --ticket ID",
 			    dec.deciding_rule);
 	}
@@ -347,7 +381,8 @@ decide(struct req_op *op, struct brk_error *err)
 		rec->state = rec->requested_start ? ST_SCHEDULED : ST_ACTIVE;
 		rec->automatic = true;
 		rec->decided_at = now;
-		rec->starts_at = rec->requested_start ? rec->requested_start : now;
+		rec->starts_at = rec->requested_start ? rec->requested_start :
+							now;
 		rec->expires_at = rec->starts_at + dec.ttl;
 		break;
 	case POLICY_APPROVE:
@@ -379,21 +414,23 @@ op_request(struct call *c)
 	ops_actor(c, &op->actor);
 	op->now = time_now();
 	op->pref = p;
-	p = NULL;	/* op holds the reference until the writer is done */
+	p = NULL; /* op holds the reference until the writer is done */
 	if ((r = request_args(c, &op->rec, &op->create.fresh, &err)) != 0 ||
 	    (r = cred_arg_pubkey(c->req->args, &op->key, &err)) != 0)
 		goto fail;
 	/* refused before anything is filed: no half-answered request */
 	if (op->key != NULL && strncmp(op->rec.resource, "host:", 5) != 0) {
-		r = brk_error_set(&err, BRK_ERR_INVALID, "%s is not a host: "
+		r = brk_error_set(&err, BRK_ERR_INVALID,
+		    "%s is not a host: "
 		    "no SSH certificate for it (drop --pubkey; only host: "
-		    "resources get one)", op->rec.resource);
+		    "resources get one)",
+		    op->rec.resource);
 		goto fail;
 	}
 	if ((r = decide(op, &err)) != 0)
 		goto fail;
-	if ((r = writer_submit(c->d->writer, apply_create, done_reply,
-	    op)) != 0)
+	if ((r = writer_submit(c->d->writer, apply_create, done_reply, op)) !=
+	    0)
 		goto fail;
 	policy_put(c->d, p);
 	return 0;
@@ -416,8 +453,8 @@ apply_transition(struct store_txn *t, void *arg)
 }
 
 static int
-submit_transition(struct call *c, enum req_action action,
-    bool reason_required, bool privileged)
+submit_transition(struct call *c, enum req_action action, bool reason_required,
+    bool privileged)
 {
 	struct brk_error err = { { 0 } };
 	struct req_op *op;
@@ -434,7 +471,7 @@ submit_transition(struct call *c, enum req_action action,
 	if (ops_arg_id(c, &serial, NULL) != 0)
 		return BRK_ERR_INVALID;
 	if ((r = proto_args_parse(c->req->args, spec,
-	    sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
+		 sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
 		call_fail(c, r, "%s", err.msg);
 		return r;
 	}
@@ -450,8 +487,8 @@ submit_transition(struct call *c, enum req_action action,
 	op->now = time_now();
 	if (reason != NULL)
 		snprintf(op->reason, sizeof(op->reason), "%s", reason);
-	if ((r = writer_submit(c->d->writer, apply_transition, done_reply,
-	    op)) != 0) {
+	if ((r = writer_submit(
+		 c->d->writer, apply_transition, done_reply, op)) != 0) {
 		req_op_free(op);
 		call_fail(c, r, "%s", brk_strerror(r));
 	}
@@ -476,9 +513,9 @@ op_revoke(struct call *c)
 	/* an opt-out manager reaches only the grants within its scopes (a
 	 * grant's resource, user and rule never change, so reading it here
 	 * is as good as in the writer); one that cannot be read is not */
-	if (!priv && proto_arg_str(c->req->args, "id", true, 32, &id,
-	    NULL) == 0 && call_read(c, &t) == 0 &&
-	    ops_load_request(c, t, id, &r) == 0)
+	if (!priv &&
+	    proto_arg_str(c->req->args, "id", true, 32, &id, NULL) == 0 &&
+	    call_read(c, &t) == 0 && ops_load_request(c, t, id, &r) == 0)
 		priv = ops_may_manage_grant(c, p, &r);
 	policy_put(c->d, p);
 	return submit_transition(c, RA_REVOKE, true, priv);
@@ -491,7 +528,7 @@ struct sweep {
 	struct brokerd *d;
 	uint64_t serials[SWEEP_MAX];
 	size_t n;
-	uint64_t optouts[SWEEP_MAX];	/* opt-outs past their end */
+	uint64_t optouts[SWEEP_MAX]; /* opt-outs past their end */
 	size_t nopt;
 	int64_t now;
 };
@@ -535,8 +572,7 @@ done_sweep(void *arg, int rc)
 
 	if (rc != 0)
 		log_error("event=sweep_failed error=\"%s\"", brk_strerror(rc));
-	__atomic_store_n(&sw->d->sweep_queued, 0,
-	    __ATOMIC_RELEASE);
+	__atomic_store_n(&sw->d->sweep_queued, 0, __ATOMIC_RELEASE);
 	free(sw);
 }
 
@@ -564,8 +600,7 @@ ops_sweep(struct brokerd *d, struct store_txn **rtxn)
 	}
 	__atomic_store_n(&d->sweep_queued, 1, __ATOMIC_RELEASE);
 	if (writer_submit(d->writer, apply_sweep, done_sweep, sw) != 0) {
-		__atomic_store_n(&d->sweep_queued, 0,
-		    __ATOMIC_RELEASE);
+		__atomic_store_n(&d->sweep_queued, 0, __ATOMIC_RELEASE);
 		free(sw);
 	}
 }

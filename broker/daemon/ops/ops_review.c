@@ -31,7 +31,8 @@ op_review_list(struct call *c)
 	};
 	int r;
 
-	if ((r = proto_args_parse(c->req->args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0)
+	if ((r = proto_args_parse(c->req->args, spec,
+		 sizeof(spec) / sizeof(spec[0]), &err)) != 0)
 		goto fail;
 	r = BRK_ERR_DENIED;
 	if (!is_reviewer(c)) {
@@ -64,8 +65,8 @@ apply_ack(struct store_txn *t, void *arg)
 {
 	struct ack_op *op = arg;
 
-	return reviews_acknowledge(t, &op->actor, op->serial, op->note,
-	    op->now, op->msg);
+	return reviews_acknowledge(
+	    t, &op->actor, op->serial, op->note, op->now, op->msg);
 }
 
 static void
@@ -76,11 +77,12 @@ done_ack(void *arg, int rc)
 
 	req_id(op->serial, id);
 	if (rc == 0)
-		call_reply(op->c, json_pack("{s:s, s:s, s:s}", "id", id,
-		    "acked_by", op->c->who.name, "note", op->note));
+		call_reply(op->c,
+		    json_pack("{s:s, s:s, s:s}", "id", id, "acked_by",
+			op->c->who.name, "note", op->note));
 	else
-		call_fail(op->c, rc, "%s", op->msg[0] ? op->msg :
-		    brk_strerror(rc));
+		call_fail(
+		    op->c, rc, "%s", op->msg[0] ? op->msg : brk_strerror(rc));
 	free(op);
 }
 
@@ -97,8 +99,8 @@ op_review_ack(struct call *c)
 	if (ops_arg_id(c, &serial, NULL) != 0)
 		return 0;
 	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    (r = proto_arg_str(c->req->args, "note", true, 4096, &note,
-	    &err)) != 0)
+	    (r = proto_arg_str(
+		 c->req->args, "note", true, 4096, &note, &err)) != 0)
 		goto fail;
 	r = BRK_ERR_DENIED;
 	if (!is_reviewer(c)) {

@@ -28,10 +28,10 @@ static const char anchor_key[] = "audit_anchor";
 /* ,"hash":"<64 hex>" then ,"prev":"<64 hex>" */
 #define HASH_TAG ",\"hash\":\""
 #define PREV_TAG "\",\"prev\":\""
-#define TAG_LEN 9			/* both tags are 9 bytes */
-#define CUT_LEN (TAG_LEN + AUDIT_HASH_LEN + 1)	/* the hash member */
-#define SPAN (CUT_LEN + TAG_LEN + AUDIT_HASH_LEN + 1)	/* to prev's " */
-#define TS_SLACK 300	/* seconds ts may run backwards between records */
+#define TAG_LEN 9			       /* both tags are 9 bytes */
+#define CUT_LEN (TAG_LEN + AUDIT_HASH_LEN + 1) /* the hash member */
+#define SPAN (CUT_LEN + TAG_LEN + AUDIT_HASH_LEN + 1) /* to prev's " */
+#define TS_SLACK 300 /* seconds ts may run backwards between records */
 
 static const char zeros[AUDIT_HASH_LEN + 1] =
     "0000000000000000000000000000000000000000000000000000000000000000";
@@ -51,17 +51,16 @@ hex(const uint8_t *in, size_t n, char *out)
 
 /* Where the parts of a stored record are (offsets into its text). */
 struct loc {
-	size_t cut;		/* the hash member: [cut, cut + CUT_LEN) */
-	const char *hash;	/* 64 hex digits */
-	const char *prev;	/* 64 hex digits */
+	size_t cut;	  /* the hash member: [cut, cut + CUT_LEN) */
+	const char *hash; /* 64 hex digits */
+	const char *prev; /* 64 hex digits */
 	uint64_t seq;
 	int64_t ts;
 };
 
 /* A top-level integer member ,"name":N after from (scalars only there). */
 static bool
-int_after(const char *p, size_t n, size_t from, const char *tag,
-    int64_t *out)
+int_after(const char *p, size_t n, size_t from, const char *tag, int64_t *out)
 {
 	const char *q = memmem(p + from, n - from, tag, strlen(tag));
 	int64_t v = 0;
@@ -97,11 +96,12 @@ locate(const char *p, size_t n, struct loc *l, bool want_ts)
 	if (n < SPAN + 2)
 		return false;
 	for (q = p + n - SPAN; q > p; q--) {
-		if (*q != ',' || q[2] != 'h' || memcmp(q, HASH_TAG, TAG_LEN)
-		    != 0)
+		if (*q != ',' || q[2] != 'h' ||
+		    memcmp(q, HASH_TAG, TAG_LEN) != 0)
 			continue;
-		if (memcmp(q + TAG_LEN + AUDIT_HASH_LEN, PREV_TAG, TAG_LEN + 1)
-		    != 0 || q[SPAN - 1] != '"')
+		if (memcmp(q + TAG_LEN + AUDIT_HASH_LEN, PREV_TAG,
+			TAG_LEN + 1) != 0 ||
+		    q[SPAN - 1] != '"')
 			return false;
 		l->cut = (size_t)(q - p);
 		l->hash = q + TAG_LEN;
@@ -110,8 +110,8 @@ locate(const char *p, size_t n, struct loc *l, bool want_ts)
 			return false;
 		l->seq = (uint64_t)v;
 		l->ts = 0;
-		return !want_ts || int_after(p, n, l->cut + SPAN, ",\"ts\":",
-		    &l->ts);
+		return !want_ts ||
+		    int_after(p, n, l->cut + SPAN, ",\"ts\":", &l->ts);
 	}
 	return false;
 }
@@ -126,8 +126,8 @@ stored_hash(EVP_MD_CTX *ctx, const EVP_MD *md, const char *p, size_t n,
 
 	if (EVP_DigestInit_ex2(ctx, md, NULL) != 1 ||
 	    EVP_DigestUpdate(ctx, p, l->cut) != 1 ||
-	    EVP_DigestUpdate(ctx, p + l->cut + CUT_LEN,
-	    n - l->cut - CUT_LEN) != 1 ||
+	    EVP_DigestUpdate(ctx, p + l->cut + CUT_LEN, n - l->cut - CUT_LEN) !=
+		1 ||
 	    EVP_DigestFinal_ex(ctx, d, &dl) != 1 || dl != 32)
 		return BRK_ERR_CRYPTO;
 	hex(d, 32, out);
@@ -203,15 +203,16 @@ audit_append(struct store_txn *t, int64_t now, const struct audit_event *ev,
 	next = last + 1;
 	r = BRK_ERR_NOMEM;
 	rec = json_pack("{s:i, s:I, s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o,"
-	    " s:O, s:s}", "v", 1, "seq", (json_int_t)next, "ts",
-	    (json_int_t)now, "action", ev->action, "actor", nullable(ev->actor),
-	    "caller", nullable(ev->caller), "target", nullable(ev->target),
-	    "user", nullable(ev->user), "resource", nullable(ev->resource),
-	    "reason", nullable(ev->reason),
-	    "details", ev->details != NULL ? ev->details : json_null(),
-	    "prev", prev);
-	if (rec == NULL || (canon = json_dumps(rec, JSON_COMPACT |
-	    JSON_SORT_KEYS | JSON_ENSURE_ASCII)) == NULL)
+			" s:O, s:s}",
+	    "v", 1, "seq", (json_int_t)next, "ts", (json_int_t)now, "action",
+	    ev->action, "actor", nullable(ev->actor), "caller",
+	    nullable(ev->caller), "target", nullable(ev->target), "user",
+	    nullable(ev->user), "resource", nullable(ev->resource), "reason",
+	    nullable(ev->reason), "details",
+	    ev->details != NULL ? ev->details : json_null(), "prev", prev);
+	if (rec == NULL ||
+	    (canon = json_dumps(rec,
+		 JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)) == NULL)
 		goto out;
 	n = strlen(canon);
 	if (EVP_Digest(canon, n, d, NULL, EVP_sha256(), NULL) != 1) {
@@ -223,14 +224,14 @@ audit_append(struct store_txn *t, int64_t now, const struct audit_event *ev,
 	 * one: only scalars follow it) */
 	r = BRK_ERR_INTERNAL;
 	at = NULL;
-	for (size_t end = n; end > 0; ) {
+	for (size_t end = n; end > 0;) {
 		char *q = memrchr(canon, ',', end);
 		if (q == NULL)
 			break;
 		end = (size_t)(q - canon);
 		/* the last comma may have fewer than TAG_LEN bytes after it */
 		if (n - end >= TAG_LEN &&
-		    memcmp(q, &PREV_TAG[1], TAG_LEN) == 0) {	/* ,"prev":" */
+		    memcmp(q, &PREV_TAG[1], TAG_LEN) == 0) { /* ,"prev":" */
 			at = q;
 			break;
 		}
@@ -250,14 +251,14 @@ audit_append(struct store_txn *t, int64_t now, const struct audit_event *ev,
 	memcpy(head + 8, hash, 65);
 	if ((r = store_put(t, TBL_AUDIT, key, 8, text, n + CUT_LEN)) != 0 ||
 	    (r = store_put(t, TBL_META, head_key, sizeof(head_key) - 1, head,
-	    sizeof(head))) != 0 ||
+		 sizeof(head))) != 0 ||
 	    (r = index_put(t, 'u', ev->user, next)) != 0 ||
 	    (r = index_put(t, 'r', ev->resource, next)) != 0 ||
 	    (r = index_put(t, 'a', ev->action, next)) != 0 ||
 	    (r = index_put(t, 't', ev->target, next)) != 0)
 		goto out;
-	if (ev->actor != NULL && (ev->user == NULL ||
-	    strcmp(ev->actor, ev->user) != 0) &&
+	if (ev->actor != NULL &&
+	    (ev->user == NULL || strcmp(ev->actor, ev->user) != 0) &&
 	    (r = index_put(t, 'A', ev->actor, next)) != 0)
 		goto out;
 	if (seq != NULL)
@@ -294,42 +295,53 @@ explain(const struct store_val *v, uint64_t want_seq, const char *prev,
 	char calc[65], stored[65];
 
 	if (rec == NULL) {
-		brk_error_set(err, BRK_ERR_VERIFY, "record %llu is not valid "
-		    "JSON", (unsigned long long)want_seq);
+		brk_error_set(err, BRK_ERR_VERIFY,
+		    "record %llu is not valid "
+		    "JSON",
+		    (unsigned long long)want_seq);
 		return;
 	}
 	h = json_object_get(rec, "hash");
 	p = json_string_value(json_object_get(rec, "prev"));
 	if (json_integer_value(json_object_get(rec, "seq")) !=
 	    (json_int_t)want_seq) {
-		brk_error_set(err, BRK_ERR_VERIFY, "record %llu is out of "
+		brk_error_set(err, BRK_ERR_VERIFY,
+		    "record %llu is out of "
 		    "order (it says it is record %lld)",
-		    (unsigned long long)want_seq, (long long)
-		    json_integer_value(json_object_get(rec, "seq")));
+		    (unsigned long long)want_seq,
+		    (long long)json_integer_value(json_object_get(rec, "seq")));
 	} else if (!json_is_string(h) || json_string_length(h) != 64 ||
 	    p == NULL || strcmp(p, prev) != 0) {
-		brk_error_set(err, BRK_ERR_VERIFY, "record %llu does not "
-		    "follow record %llu", (unsigned long long)want_seq,
+		brk_error_set(err, BRK_ERR_VERIFY,
+		    "record %llu does not "
+		    "follow record %llu",
+		    (unsigned long long)want_seq,
 		    (unsigned long long)want_seq - 1);
 	} else {
 		memcpy(stored, json_string_value(h), 65);
 		json_object_del(rec, "hash");
-		canon = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS |
-		    JSON_ENSURE_ASCII);
-		if (canon != NULL && EVP_Digest(canon, strlen(canon), d, NULL,
-		    EVP_sha256(), NULL) == 1) {
+		canon = json_dumps(
+		    rec, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+		if (canon != NULL &&
+		    EVP_Digest(canon, strlen(canon), d, NULL, EVP_sha256(),
+			NULL) == 1) {
 			hex(d, sizeof(d), calc);
 			if (strcmp(calc, stored) != 0)
-				brk_error_set(err, BRK_ERR_VERIFY, "record %llu "
+				brk_error_set(err, BRK_ERR_VERIFY,
+				    "record %llu "
 				    "was altered (hash mismatch)",
 				    (unsigned long long)want_seq);
 			else
-				brk_error_set(err, BRK_ERR_VERIFY, "record %llu "
+				brk_error_set(err, BRK_ERR_VERIFY,
+				    "record %llu "
 				    "was altered (not stored in canonical "
-				    "form)", (unsigned long long)want_seq);
+				    "form)",
+				    (unsigned long long)want_seq);
 		} else
-			brk_error_set(err, BRK_ERR_VERIFY, "record %llu "
-			    "cannot be checked", (unsigned long long)want_seq);
+			brk_error_set(err, BRK_ERR_VERIFY,
+			    "record %llu "
+			    "cannot be checked",
+			    (unsigned long long)want_seq);
 	}
 	free(canon);
 	json_decref(rec);
@@ -340,8 +352,8 @@ get_floor(struct store_txn *t)
 {
 	struct store_val v;
 
-	if (store_get(t, TBL_META, floor_key, sizeof(floor_key) - 1, &v) == 0
-	    && v.len == 8)
+	if (store_get(t, TBL_META, floor_key, sizeof(floor_key) - 1, &v) == 0 &&
+	    v.len == 8)
 		return store_get_be64(v.data);
 	return 1;
 }
@@ -349,8 +361,8 @@ get_floor(struct store_txn *t)
 /* Check one record (key k, text v) fast; on failure explain it. */
 static int
 verify_one(EVP_MD_CTX *ctx, const EVP_MD *md, const struct store_val *k,
-    const struct store_val *v, uint64_t want, const char *prev,
-    char hash[65], struct brk_error *err)
+    const struct store_val *v, uint64_t want, const char *prev, char hash[65],
+    struct brk_error *err)
 {
 	struct loc l;
 	char calc[65];
@@ -358,8 +370,10 @@ verify_one(EVP_MD_CTX *ctx, const EVP_MD *md, const struct store_val *k,
 	int r;
 
 	if (k->len != 8 || (ks = store_get_be64(k->data)) != want)
-		return brk_error_set(err, BRK_ERR_VERIFY, "record %llu is "
-		    "missing", (unsigned long long)want);
+		return brk_error_set(err, BRK_ERR_VERIFY,
+		    "record %llu is "
+		    "missing",
+		    (unsigned long long)want);
 	if (!locate(v->data, v->len, &l, false) || l.seq != want ||
 	    memcmp(l.prev, prev, AUDIT_HASH_LEN) != 0)
 		goto bad;
@@ -402,7 +416,7 @@ audit_verify(struct store_txn *t, uint64_t *count, uint64_t *bad_seq,
 	if ((r = store_cursor_open(t, TBL_AUDIT, &c)) != 0)
 		goto out;
 	for (rc = store_cursor_first(c, &k, &v); rc == 0;
-	    rc = store_cursor_next(c, &k, &v)) {
+	     rc = store_cursor_next(c, &k, &v)) {
 		if (first && k.len == 8) {
 			first = false;
 			seq = store_get_be64(k.data);
@@ -415,9 +429,11 @@ audit_verify(struct store_txn *t, uint64_t *count, uint64_t *bad_seq,
 			} else if (seq > 1 && seq != floor) {
 				r = BRK_ERR_VERIFY;
 				*bad_seq = floor < seq ? floor : seq;
-				brk_error_set(err, r, "record %llu is missing: "
+				brk_error_set(err, r,
+				    "record %llu is missing: "
 				    "the log starts at %llu, it should start "
-				    "at %llu", (unsigned long long)*bad_seq,
+				    "at %llu",
+				    (unsigned long long)*bad_seq,
 				    (unsigned long long)seq,
 				    (unsigned long long)floor);
 				goto out;
@@ -425,8 +441,8 @@ audit_verify(struct store_txn *t, uint64_t *count, uint64_t *bad_seq,
 			seq--;
 		}
 		seq++;
-		if ((r = verify_one(ctx, md, &k, &v, seq, prev, hash,
-		    err)) != 0) {
+		if ((r = verify_one(ctx, md, &k, &v, seq, prev, hash, err)) !=
+		    0) {
 			*bad_seq = seq;
 			goto out;
 		}
@@ -440,14 +456,16 @@ audit_verify(struct store_txn *t, uint64_t *count, uint64_t *bad_seq,
 	r = BRK_ERR_VERIFY;
 	if (seq != last) {
 		*bad_seq = seq < last ? seq + 1 : last + 1;
-		brk_error_set(err, r, "the chain ends at %llu but its head "
-		    "says %llu", (unsigned long long)seq,
-		    (unsigned long long)last);
+		brk_error_set(err, r,
+		    "the chain ends at %llu but its head "
+		    "says %llu",
+		    (unsigned long long)seq, (unsigned long long)last);
 		goto out;
 	}
 	if (last != 0 && memcmp(head, prev, 65) != 0) {
 		*bad_seq = last;
-		brk_error_set(err, r, "the last record does not match the "
+		brk_error_set(err, r,
+		    "the last record does not match the "
 		    "chain head");
 		goto out;
 	}
@@ -461,8 +479,7 @@ out:
 
 /* The stored record seq, located.  BRK_ERR_NOTFOUND, BRK_ERR_VERIFY. */
 static int
-get_loc(struct store_txn *t, uint64_t seq, struct store_val *v,
-    struct loc *l)
+get_loc(struct store_txn *t, uint64_t seq, struct store_val *v, struct loc *l)
 {
 	uint8_t key[8];
 	int r;
@@ -494,8 +511,8 @@ bounds(struct store_txn *t, uint64_t *lo, uint64_t *hi)
 }
 
 int
-audit_check_anchor(struct store_txn *t, uint64_t seq, const char *hash,
-    struct brk_error *err)
+audit_check_anchor(
+    struct store_txn *t, uint64_t seq, const char *hash, struct brk_error *err)
 {
 	struct store_val v;
 	struct loc l;
@@ -503,33 +520,43 @@ audit_check_anchor(struct store_txn *t, uint64_t seq, const char *hash,
 	int r;
 
 	if (hash == NULL || strlen(hash) != AUDIT_HASH_LEN || seq == 0)
-		return brk_error_set(err, BRK_ERR_INVALID, "the anchor names "
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "the anchor names "
 		    "no record");
 	if ((r = bounds(t, &lo, &hi)) != 0)
 		return r;
 	if (seq > hi)
-		return brk_error_set(err, BRK_ERR_VERIFY, "record %llu of the "
+		return brk_error_set(err, BRK_ERR_VERIFY,
+		    "record %llu of the "
 		    "anchor is missing: the log ends at %llu (truncated)",
 		    (unsigned long long)seq, (unsigned long long)hi);
 	if (seq + 1 == lo) {
 		if ((r = get_loc(t, lo, &v, &l)) != 0)
-			return brk_error_set(err, BRK_ERR_VERIFY, "record %llu "
-			    "cannot be read", (unsigned long long)lo);
+			return brk_error_set(err, BRK_ERR_VERIFY,
+			    "record %llu "
+			    "cannot be read",
+			    (unsigned long long)lo);
 		if (memcmp(l.prev, hash, AUDIT_HASH_LEN) != 0)
-			return brk_error_set(err, BRK_ERR_VERIFY, "record %llu "
+			return brk_error_set(err, BRK_ERR_VERIFY,
+			    "record %llu "
 			    "does not follow the anchor's record %llu",
 			    (unsigned long long)lo, (unsigned long long)seq);
 		return 0;
 	}
 	if (seq < lo)
-		return brk_error_set(err, BRK_ERR_VERIFY, "record %llu of the "
+		return brk_error_set(err, BRK_ERR_VERIFY,
+		    "record %llu of the "
 		    "anchor was pruned (the log starts at %llu): use a newer "
-		    "anchor", (unsigned long long)seq, (unsigned long long)lo);
+		    "anchor",
+		    (unsigned long long)seq, (unsigned long long)lo);
 	if ((r = get_loc(t, seq, &v, &l)) != 0)
-		return brk_error_set(err, BRK_ERR_VERIFY, "record %llu of the "
-		    "anchor is missing or unreadable", (unsigned long long)seq);
+		return brk_error_set(err, BRK_ERR_VERIFY,
+		    "record %llu of the "
+		    "anchor is missing or unreadable",
+		    (unsigned long long)seq);
 	if (memcmp(l.hash, hash, AUDIT_HASH_LEN) != 0)
-		return brk_error_set(err, BRK_ERR_VERIFY, "record %llu does "
+		return brk_error_set(err, BRK_ERR_VERIFY,
+		    "record %llu does "
 		    "not match the anchor (the chain was rewritten)",
 		    (unsigned long long)seq);
 	return 0;
@@ -555,12 +582,12 @@ audit_by(struct store_txn *t, char field, const char *value, size_t limit,
 	if ((r = store_cursor_open(t, TBL_AUDIT_IDX, &c)) != 0)
 		return r;
 	for (rc = store_cursor_seek(c, prefix, n + 3, &k, NULL);
-	    rc == 0 && got < limit; rc = store_cursor_next(c, &k, NULL)) {
+	     rc == 0 && got < limit; rc = store_cursor_next(c, &k, NULL)) {
 		if (k.len != n + 11 || memcmp(k.data, prefix, n + 3) != 0)
 			break;
 		memcpy(key, (const uint8_t *)k.data + n + 3, 8);
 		if (store_get(t, TBL_AUDIT, key, 8, &v) != 0)
-			continue;	/* pruned */
+			continue; /* pruned */
 		if ((rec = audit_record_json(&v)) != NULL) {
 			json_object_del(rec, "prev");
 			json_object_del(rec, "hash");
@@ -676,8 +703,8 @@ ts_at(struct store_cursor *c, uint64_t seq, int64_t *ts)
 /* The first seq in [lo, hi] whose ts >= when (hi + 1 when none),
  * assuming ts grows with seq (callers allow TS_SLACK). */
 static int
-seq_for_time(struct store_txn *t, uint64_t lo, uint64_t hi, int64_t when,
-    uint64_t *out)
+seq_for_time(
+    struct store_txn *t, uint64_t lo, uint64_t hi, int64_t when, uint64_t *out)
 {
 	struct store_cursor *c = NULL;
 	uint64_t a = lo, b = hi + 1, mid;
@@ -717,8 +744,8 @@ matches(const struct audit_query *q, json_t *rec)
 {
 	json_int_t ts = json_integer_value(json_object_get(rec, "ts"));
 
-	if ((q->since != 0 && ts < q->since) || (q->until != 0 &&
-	    ts > q->until))
+	if ((q->since != 0 && ts < q->since) ||
+	    (q->until != 0 && ts > q->until))
 		return false;
 	if ((q->user != NULL && !str_is(rec, "user", q->user)) ||
 	    (q->resource != NULL && !str_is(rec, "resource", q->resource)) ||
@@ -769,27 +796,29 @@ audit_search(struct store_txn *t, const struct audit_query *q, json_t *out)
 	memset(tm, 0, sizeof(tm));
 	if ((r = bounds(t, &lo, &hi)) != 0 || hi == 0)
 		goto out;
-	if (q->since != 0 && (r = seq_for_time(t, lo, hi, q->since -
-	    TS_SLACK, &lo)) != 0)
+	if (q->since != 0 &&
+	    (r = seq_for_time(t, lo, hi, q->since - TS_SLACK, &lo)) != 0)
 		goto out;
 	if (q->until != 0) {
-		if ((r = seq_for_time(t, lo, hi, q->until + TS_SLACK + 1,
-		    &x)) != 0)
+		if ((r = seq_for_time(
+			 t, lo, hi, q->until + TS_SLACK + 1, &x)) != 0)
 			goto out;
 		hi = x - 1;
 	}
 	if (lo == 0)
 		lo = 1;
-	if ((q->user != NULL && (r = term_init(t, &tm[nt++], 'u', q->user,
-	    0, NULL)) != 0) ||
-	    (q->target != NULL && (r = term_init(t, &tm[nt++], 't',
-	    q->target, 0, NULL)) != 0) ||
-	    (q->resource != NULL && (r = term_init(t, &tm[nt++], 'r',
-	    q->resource, 0, NULL)) != 0) ||
-	    (q->action != NULL && (r = term_init(t, &tm[nt++], 'a',
-	    q->action, 0, NULL)) != 0) ||
-	    (q->visible_to != NULL && (r = term_init(t, &tm[nt++], 'u',
-	    q->visible_to, 'A', q->visible_to)) != 0))
+	if ((q->user != NULL &&
+		(r = term_init(t, &tm[nt++], 'u', q->user, 0, NULL)) != 0) ||
+	    (q->target != NULL &&
+		(r = term_init(t, &tm[nt++], 't', q->target, 0, NULL)) != 0) ||
+	    (q->resource != NULL &&
+		(r = term_init(t, &tm[nt++], 'r', q->resource, 0, NULL)) !=
+		    0) ||
+	    (q->action != NULL &&
+		(r = term_init(t, &tm[nt++], 'a', q->action, 0, NULL)) != 0) ||
+	    (q->visible_to != NULL &&
+		(r = term_init(t, &tm[nt++], 'u', q->visible_to, 'A',
+		     q->visible_to)) != 0))
 		goto out;
 	/* leapfrog: every term must agree on the candidate, newest first */
 	cand = hi;
@@ -847,15 +876,15 @@ audit_export(struct store_txn *t, uint64_t after, size_t max_records,
 		return r;
 	store_be64(key, after + 1);
 	for (rc = store_cursor_seek(c, key, 8, &k, &v); rc == 0;
-	    rc = store_cursor_next(c, &k, &v)) {
+	     rc = store_cursor_next(c, &k, &v)) {
 		if (k.len != 8)
 			continue;
 		if (n >= max_records || (n > 0 && bytes + v.len > max_bytes)) {
 			*more = true;
 			break;
 		}
-		if (json_array_append_new(out, json_stringn(v.data, v.len))
-		    != 0) {
+		if (json_array_append_new(out, json_stringn(v.data, v.len)) !=
+		    0) {
 			rc = BRK_ERR_NOMEM;
 			break;
 		}
@@ -869,15 +898,14 @@ audit_export(struct store_txn *t, uint64_t after, size_t max_records,
 }
 
 int
-audit_anchor_get(struct store_txn *t, uint64_t *seq, int64_t *at,
-    char **text)
+audit_anchor_get(struct store_txn *t, uint64_t *seq, int64_t *at, char **text)
 {
 	struct store_val v;
 	int r;
 
 	*text = NULL;
-	if ((r = store_get(t, TBL_META, anchor_key, sizeof(anchor_key) - 1,
-	    &v)) != 0)
+	if ((r = store_get(
+		 t, TBL_META, anchor_key, sizeof(anchor_key) - 1, &v)) != 0)
 		return r;
 	if (v.len < 16)
 		return BRK_ERR_INTERNAL;
@@ -889,8 +917,8 @@ audit_anchor_get(struct store_txn *t, uint64_t *seq, int64_t *at,
 }
 
 int
-audit_anchor_put(struct store_txn *t, uint64_t seq, int64_t at,
-    const char *text)
+audit_anchor_put(
+    struct store_txn *t, uint64_t seq, int64_t at, const char *text)
 {
 	size_t n = strlen(text);
 	uint8_t *buf = malloc(16 + n);
@@ -901,8 +929,8 @@ audit_anchor_put(struct store_txn *t, uint64_t seq, int64_t at,
 	store_be64(buf, seq);
 	store_be64(buf + 8, (uint64_t)at);
 	memcpy(buf + 16, text, n);
-	r = store_put(t, TBL_META, anchor_key, sizeof(anchor_key) - 1, buf,
-	    16 + n);
+	r = store_put(
+	    t, TBL_META, anchor_key, sizeof(anchor_key) - 1, buf, 16 + n);
 	free(buf);
 	return r;
 }
@@ -911,9 +939,15 @@ audit_anchor_put(struct store_txn *t, uint64_t seq, int64_t at,
 static int
 unindex(struct store_txn *t, json_t *rec, uint64_t seq)
 {
-	static const struct { char f; const char *k; } idx[] = {
-		{ 'u', "user" }, { 'r', "resource" }, { 'a', "action" },
-		{ 't', "target" }, { 'A', "actor" },
+	static const struct {
+		char f;
+		const char *k;
+	} idx[] = {
+		{ 'u', "user" },
+		{ 'r', "resource" },
+		{ 'a', "action" },
+		{ 't', "target" },
+		{ 'A', "actor" },
 	};
 	uint8_t key[320];
 	const char *s;
@@ -921,8 +955,9 @@ unindex(struct store_txn *t, json_t *rec, uint64_t seq)
 	int n, r;
 
 	for (i = 0; i < sizeof(idx) / sizeof(idx[0]); i++) {
-		if ((s = json_string_value(json_object_get(rec, idx[i].k)))
-		    == NULL || s[0] == '\0')
+		if ((s = json_string_value(json_object_get(rec, idx[i].k))) ==
+			NULL ||
+		    s[0] == '\0')
 			continue;
 		n = index_key(key, idx[i].f, s, seq);
 		r = store_del(t, TBL_AUDIT_IDX, key, (size_t)n);
@@ -933,9 +968,8 @@ unindex(struct store_txn *t, json_t *rec, uint64_t seq)
 }
 
 int
-audit_prune(struct store_txn *t, int64_t before, uint64_t covered,
-    size_t max, uint64_t *pruned, uint64_t *last_pruned, bool *more,
-    bool *blocked)
+audit_prune(struct store_txn *t, int64_t before, uint64_t covered, size_t max,
+    uint64_t *pruned, uint64_t *last_pruned, bool *more, bool *blocked)
 {
 	struct store_val v;
 	struct loc l;
@@ -957,7 +991,7 @@ audit_prune(struct store_txn *t, int64_t before, uint64_t covered,
 			*blocked = true;
 			break;
 		}
-		if (seq == hi)		/* the newest record always stays */
+		if (seq == hi) /* the newest record always stays */
 			break;
 		if (*pruned >= max) {
 			*more = true;
@@ -976,6 +1010,5 @@ audit_prune(struct store_txn *t, int64_t before, uint64_t covered,
 	if (*pruned == 0)
 		return 0;
 	store_be64(key, *last_pruned + 1);
-	return store_put(t, TBL_META, floor_key, sizeof(floor_key) - 1, key,
-	    8);
+	return store_put(t, TBL_META, floor_key, sizeof(floor_key) - 1, key, 8);
 }

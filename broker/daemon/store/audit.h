@@ -41,17 +41,17 @@
 
 #include "store.h"
 
-#define AUDIT_HASH_LEN 64	/* hex digits of a SHA-256 */
+#define AUDIT_HASH_LEN 64 /* hex digits of a SHA-256 */
 
 struct audit_event {
-	const char *action;	/* "request.created", "grant.revoked", ... */
-	const char *actor;	/* the effective user ("brokerd" for the daemon) */
-	const char *caller;	/* who connected (differs under --as) */
-	const char *target;	/* "r42", a policy version, an opt-out id */
-	const char *user;	/* the user the change concerns, or NULL */
-	const char *resource;	/* the resource it concerns, or NULL */
-	const char *reason;	/* free text, or NULL */
-	json_t *details;	/* borrowed; NULL for none */
+	const char *action; /* "request.created", "grant.revoked", ... */
+	const char *actor;  /* the effective user ("brokerd" for the daemon) */
+	const char *caller; /* who connected (differs under --as) */
+	const char *target; /* "r42", a policy version, an opt-out id */
+	const char *user;   /* the user the change concerns, or NULL */
+	const char *resource; /* the resource it concerns, or NULL */
+	const char *reason;   /* free text, or NULL */
+	json_t *details;      /* borrowed; NULL for none */
 };
 
 /*
@@ -60,8 +60,8 @@ struct audit_event {
  * transaction.  Errors: those of store_put (BRK_ERR_FULL, BRK_ERR_IO, ...),
  * BRK_ERR_NOMEM, BRK_ERR_INTERNAL (a corrupt head).
  */
-int audit_append(struct store_txn *t, int64_t now,
-    const struct audit_event *ev, uint64_t *seq);
+int audit_append(struct store_txn *t, int64_t now, const struct audit_event *ev,
+    uint64_t *seq);
 
 /*
  * Walk the chain from the first kept record, hashing the stored bytes
@@ -79,8 +79,8 @@ int audit_verify(struct store_txn *t, uint64_t *count, uint64_t *bad_seq,
  * and the first kept record's prev is hash.  0, or BRK_ERR_VERIFY with err
  * saying why (missing: truncated; other hash; pruned beyond).
  */
-int audit_check_anchor(struct store_txn *t, uint64_t seq, const char *hash,
-    struct brk_error *err);
+int audit_check_anchor(
+    struct store_txn *t, uint64_t seq, const char *hash, struct brk_error *err);
 
 /* The chain head: *seq 0 and hash of 64 zeros when the log is empty. */
 int audit_head(struct store_txn *t, uint64_t *seq, char hash[65]);
@@ -93,15 +93,15 @@ json_t *audit_record_json(const struct store_val *v);
  * 'r' resource, 'a' action, 't' target) equals value, oldest first, at most
  * limit of them.
  */
-int audit_by(struct store_txn *t, char field, const char *value,
-    size_t limit, json_t *out);
+int audit_by(struct store_txn *t, char field, const char *value, size_t limit,
+    json_t *out);
 
 /* A search: every set field must hold. */
 struct audit_query {
-	int64_t since;		/* ts >= since; 0 for none */
-	int64_t until;		/* ts <= until; 0 for none */
-	const char *user, *resource, *action, *target;	/* NULL: any */
-	const char *visible_to;	/* NULL: all; else actor or user is this */
+	int64_t since; /* ts >= since; 0 for none */
+	int64_t until; /* ts <= until; 0 for none */
+	const char *user, *resource, *action, *target; /* NULL: any */
+	const char *visible_to; /* NULL: all; else actor or user is this */
 	size_t limit;		/* at most this many (>= 1) */
 };
 
@@ -112,8 +112,7 @@ struct audit_query {
  * range by binary search on ts, so a selective query reads few records
  * whatever the size of the log.  Errors: store errors, BRK_ERR_NOMEM.
  */
-int audit_search(struct store_txn *t, const struct audit_query *q,
-    json_t *out);
+int audit_search(struct store_txn *t, const struct audit_query *q, json_t *out);
 
 /*
  * Append to out (a JSON array of strings: the stored bytes) the records
@@ -128,11 +127,11 @@ int audit_export(struct store_txn *t, uint64_t after, size_t max_records,
  * The latest signed anchor: *seq it covers, *at when it was made, *text a
  * new NUL-terminated copy (free()).  BRK_ERR_NOTFOUND when none yet.
  */
-int audit_anchor_get(struct store_txn *t, uint64_t *seq, int64_t *at,
-    char **text);
+int
+audit_anchor_get(struct store_txn *t, uint64_t *seq, int64_t *at, char **text);
 /* Remember an anchor as the latest (write transaction). */
-int audit_anchor_put(struct store_txn *t, uint64_t seq, int64_t at,
-    const char *text);
+int audit_anchor_put(
+    struct store_txn *t, uint64_t seq, int64_t at, const char *text);
 
 /*
  * Delete, oldest first, at most max records whose ts < before and whose
@@ -144,8 +143,8 @@ int audit_anchor_put(struct store_txn *t, uint64_t seq, int64_t at,
  * call; *blocked when a record older than before is newer than covered.
  * t must be a write transaction.
  */
-int audit_prune(struct store_txn *t, int64_t before, uint64_t covered,
-    size_t max, uint64_t *pruned, uint64_t *last_pruned, bool *more,
-    bool *blocked);
+int
+audit_prune(struct store_txn *t, int64_t before, uint64_t covered, size_t max,
+    uint64_t *pruned, uint64_t *last_pruned, bool *more, bool *blocked);
 
 #endif

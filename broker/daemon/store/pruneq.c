@@ -54,7 +54,8 @@ decode(const struct store_val *v, struct prune_req *p)
 	if (o == NULL || json_integer_value(json_object_get(o, "v")) != 1 ||
 	    (by = json_string_value(json_object_get(o, "by"))) == NULL ||
 	    (caller = json_string_value(json_object_get(o, "caller"))) ==
-	    NULL || strlen(by) > 64 || strlen(caller) > 64 ||
+		NULL ||
+	    strlen(by) > 64 || strlen(caller) > 64 ||
 	    !json_is_integer(json_object_get(o, "id")) ||
 	    !json_is_integer(json_object_get(o, "before")) ||
 	    !json_is_integer(json_object_get(o, "at")) ||
@@ -83,7 +84,7 @@ count(struct store_txn *t, size_t *n)
 	if ((r = store_cursor_open(t, TBL_META, &c)) != 0)
 		return r;
 	for (rc = store_cursor_seek(c, prefix, PFX, &k, &v); rc == 0;
-	    rc = store_cursor_next(c, &k, &v)) {
+	     rc = store_cursor_next(c, &k, &v)) {
 		if (k.len != PFX + 8 || memcmp(k.data, prefix, PFX) != 0)
 			break;
 		(*n)++;
@@ -106,10 +107,10 @@ pruneq_put(struct store_txn *t, const struct prune_req *p)
 	if (n >= PRUNEQ_MAX)
 		return BRK_ERR_BUSY;
 	r = BRK_ERR_NOMEM;
-	if ((o = json_pack("{s:i, s:I, s:I, s:I, s:I, s:s, s:s}", "v", 1,
-	    "id", (json_int_t)p->id, "before", (json_int_t)p->before, "at",
-	    (json_int_t)p->at, "expires_at", (json_int_t)p->expires_at, "by",
-	    p->by, "caller", p->caller)) == NULL ||
+	if ((o = json_pack("{s:i, s:I, s:I, s:I, s:I, s:s, s:s}", "v", 1, "id",
+		 (json_int_t)p->id, "before", (json_int_t)p->before, "at",
+		 (json_int_t)p->at, "expires_at", (json_int_t)p->expires_at,
+		 "by", p->by, "caller", p->caller)) == NULL ||
 	    (s = json_dumps(o, JSON_COMPACT)) == NULL)
 		goto out;
 	r = store_put(t, TBL_META, key, key_of(key, p->id), s, strlen(s));
@@ -165,11 +166,11 @@ pruneq_list(struct store_txn *t, int64_t now, json_t *out)
 	if ((r = store_cursor_open(t, TBL_META, &c)) != 0)
 		return r;
 	for (rc = store_cursor_seek(c, prefix, PFX, &k, &v); rc == 0;
-	    rc = store_cursor_next(c, &k, &v)) {
+	     rc = store_cursor_next(c, &k, &v)) {
 		if (k.len != PFX + 8 || memcmp(k.data, prefix, PFX) != 0)
 			break;
 		if ((rc = decode(&v, &p)) != 0)
-			break;		/* a list we cannot read whole: refuse */
+			break; /* a list we cannot read whole: refuse */
 		if (now >= p.expires_at)
 			continue;
 		if ((o = pruneq_json(&p)) == NULL) {

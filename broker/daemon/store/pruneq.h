@@ -20,14 +20,14 @@
 
 #include "store.h"
 
-#define PRUNEQ_MAX 64		/* pending prunes at once */
+#define PRUNEQ_MAX 64 /* pending prunes at once */
 
 struct prune_req {
 	uint64_t id;
-	int64_t before;		/* delete records older than this */
+	int64_t before; /* delete records older than this */
 	int64_t at, expires_at;
-	char by[65];		/* who filed it */
-	char caller[65];	/* through which connection principal */
+	char by[65];	 /* who filed it */
+	char caller[65]; /* through which connection principal */
 };
 
 /* Store p (write transaction).  BRK_ERR_BUSY at PRUNEQ_MAX pending. */

@@ -19,7 +19,12 @@
 #include "timefmt.h"
 
 static const char *const state_names[ST__COUNT] = {
-	"pending", "active", "denied", "cancelled", "expired", "revoked",
+	"pending",
+	"active",
+	"denied",
+	"cancelled",
+	"expired",
+	"revoked",
 	"scheduled",
 };
 
@@ -62,32 +67,33 @@ req_id_parse(const char *s, uint64_t *serial)
  */
 #define RECORD_V2 2
 #define RECORD_V3 3
-#define EXT_BITS_MAX 0x1fu	/* POLICY_EXT_ALL */
+#define EXT_BITS_MAX 0x1fu /* POLICY_EXT_ALL */
 #define FLAG_CLAMPED 1u
 #define FLAG_AUTOMATIC 2u
 #define FLAG_BREAK_GLASS 4u
 #define FLAG_REQUIRE_REASON 8u
 #define FLAG_REQUIRE_TICKET 16u
-#define FLAG_CERT_KNOWN 32u	/* v3: the restrictions were recorded */
+#define FLAG_CERT_KNOWN 32u /* v3: the restrictions were recorded */
 
 /* The text fields, in their stored order, and their sizes. */
-#define TEXT_FIELDS(r) { \
-	{ (r)->user, sizeof((r)->user) }, \
-	{ (r)->caller, sizeof((r)->caller) }, \
-	{ (r)->resource, sizeof((r)->resource) }, \
-	{ (r)->role, sizeof((r)->role) }, \
-	{ (r)->rules, sizeof((r)->rules) }, \
-	{ (r)->rule, sizeof((r)->rule) }, \
-	{ (r)->optouts, sizeof((r)->optouts) }, \
-	{ (r)->decision, sizeof((r)->decision) }, \
-	{ (r)->approver_groups, sizeof((r)->approver_groups) }, \
-	{ (r)->approver_users, sizeof((r)->approver_users) }, \
-	{ (r)->reason, sizeof((r)->reason) }, \
-	{ (r)->ticket, sizeof((r)->ticket) }, \
-	{ (r)->incident, sizeof((r)->incident) }, \
-	{ (r)->ended_by, sizeof((r)->ended_by) }, \
-	{ (r)->end_reason, sizeof((r)->end_reason) }, \
-}
+#define TEXT_FIELDS(r)                                                      \
+	{                                                                   \
+		{ (r)->user, sizeof((r)->user) },                           \
+		    { (r)->caller, sizeof((r)->caller) },                   \
+		    { (r)->resource, sizeof((r)->resource) },               \
+		    { (r)->role, sizeof((r)->role) },                       \
+		    { (r)->rules, sizeof((r)->rules) },                     \
+		    { (r)->rule, sizeof((r)->rule) },                       \
+		    { (r)->optouts, sizeof((r)->optouts) },                 \
+		    { (r)->decision, sizeof((r)->decision) },               \
+		    { (r)->approver_groups, sizeof((r)->approver_groups) }, \
+		    { (r)->approver_users, sizeof((r)->approver_users) },   \
+		    { (r)->reason, sizeof((r)->reason) },                   \
+		    { (r)->ticket, sizeof((r)->ticket) },                   \
+		    { (r)->incident, sizeof((r)->incident) },               \
+		    { (r)->ended_by, sizeof((r)->ended_by) },               \
+		    { (r)->end_reason, sizeof((r)->end_reason) },           \
+	}
 #define NTEXT 15
 #define NTIMES 8
 
@@ -168,8 +174,8 @@ decode_bin(const void *data, size_t len, struct request *r)
 {
 	const struct text_out text[NTEXT] = TEXT_FIELDS(r);
 	int64_t *const times[NTIMES] = { &r->created_at, &r->decided_at,
-		&r->starts_at, &r->expires_at, &r->ended_at,
-		&r->requested_ttl, &r->ttl, &r->requested_start };
+		&r->starts_at, &r->expires_at, &r->ended_at, &r->requested_ttl,
+		&r->ttl, &r->requested_start };
 	struct sshbuf *b = sshbuf_from(data, len);
 	uint32_t quorum, approvals, exts;
 	uint8_t version, state, flags;
@@ -178,8 +184,8 @@ decode_bin(const void *data, size_t len, struct request *r)
 
 	if (b == NULL)
 		return BRK_ERR_NOMEM;
-	if (sshbuf_get_u8(b, &version) != 0 || (version != RECORD_V2 &&
-	    version != RECORD_V3) ||
+	if (sshbuf_get_u8(b, &version) != 0 ||
+	    (version != RECORD_V2 && version != RECORD_V3) ||
 	    sshbuf_get_u64(b, &r->serial) != 0 ||
 	    sshbuf_get_u8(b, &state) != 0 || state >= ST__COUNT ||
 	    sshbuf_get_u8(b, &flags) != 0 ||
@@ -199,10 +205,10 @@ decode_bin(const void *data, size_t len, struct request *r)
 		goto out;
 	if (version == RECORD_V3) {
 		if (sshbuf_get_u32(b, &exts) != 0 || (exts & ~EXT_BITS_MAX) ||
-		    get_text(b, r->force_command,
-		    sizeof(r->force_command)) != 0 ||
-		    get_text(b, r->source_address,
-		    sizeof(r->source_address)) != 0)
+		    get_text(b, r->force_command, sizeof(r->force_command)) !=
+			0 ||
+		    get_text(b, r->source_address, sizeof(r->source_address)) !=
+			0)
 			goto out;
 		r->cert_known = (flags & FLAG_CERT_KNOWN) != 0;
 		r->cert_extensions = exts;
@@ -257,8 +263,8 @@ decode_v1(const void *data, size_t len, struct request *r)
 		return rc;
 	if (get_int(o, "v", &v) != 0 || v != 1 ||
 	    get_int(o, "serial", &serial) != 0 ||
-	    (st = req_state_parse(json_string_value(json_object_get(o,
-	    "state")))) < 0 ||
+	    (st = req_state_parse(
+		 json_string_value(json_object_get(o, "state")))) < 0 ||
 	    get_str(o, "user", r->user, sizeof(r->user)) != 0 ||
 	    get_str(o, "caller", r->caller, sizeof(r->caller)) != 0 ||
 	    get_str(o, "resource", r->resource, sizeof(r->resource)) != 0 ||
@@ -271,26 +277,24 @@ decode_v1(const void *data, size_t len, struct request *r)
 	    get_int(o, "requested_ttl", &r->requested_ttl) != 0 ||
 	    get_int(o, "ttl", &r->ttl) != 0 ||
 	    get_int(o, "policy_version", &pv) != 0 ||
-	    get_int(o, "quorum", &q) != 0 ||
-	    get_int(o, "approvals", &a) != 0 ||
+	    get_int(o, "quorum", &q) != 0 || get_int(o, "approvals", &a) != 0 ||
 	    get_str(o, "rules", r->rules, sizeof(r->rules)) != 0 ||
 	    get_str(o, "decision", r->decision, sizeof(r->decision)) != 0 ||
 	    get_str(o, "approver_groups", r->approver_groups,
-	    sizeof(r->approver_groups)) != 0 ||
+		sizeof(r->approver_groups)) != 0 ||
 	    get_str(o, "approver_users", r->approver_users,
-	    sizeof(r->approver_users)) != 0 ||
+		sizeof(r->approver_users)) != 0 ||
 	    get_str(o, "reason", r->reason, sizeof(r->reason)) != 0 ||
 	    get_str(o, "ticket", r->ticket, sizeof(r->ticket)) != 0 ||
 	    get_str(o, "incident", r->incident, sizeof(r->incident)) != 0 ||
 	    get_str(o, "ended_by", r->ended_by, sizeof(r->ended_by)) != 0 ||
-	    get_str(o, "end_reason", r->end_reason,
-	    sizeof(r->end_reason)) != 0)
+	    get_str(o, "end_reason", r->end_reason, sizeof(r->end_reason)) != 0)
 		goto out;
 	/* fields added after v1 was first written: optional */
 	if ((json_object_get(o, "rule") != NULL &&
-	    get_str(o, "rule", r->rule, sizeof(r->rule)) != 0) ||
+		get_str(o, "rule", r->rule, sizeof(r->rule)) != 0) ||
 	    (json_object_get(o, "optouts") != NULL &&
-	    get_str(o, "optouts", r->optouts, sizeof(r->optouts)) != 0))
+		get_str(o, "optouts", r->optouts, sizeof(r->optouts)) != 0))
 		goto out;
 	r->serial = (uint64_t)serial;
 	r->state = (enum req_state)st;
@@ -347,8 +351,8 @@ static json_t *
 cert_options_json(const struct request *r)
 {
 	static const char *const names[] = { "permit-pty",
-	    "permit-port-forwarding", "permit-agent-forwarding",
-	    "permit-X11-forwarding", "permit-user-rc" };
+		"permit-port-forwarding", "permit-agent-forwarding",
+		"permit-X11-forwarding", "permit-user-rc" };
 	json_t *exts;
 	size_t i;
 
@@ -359,14 +363,14 @@ cert_options_json(const struct request *r)
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (r->cert_extensions & (1u << i))
 			json_array_append_new(exts, json_string(names[i]));
-	return json_pack("{s:o, s:o, s:o}", "extensions", exts,
-	    "force-command", str_or_null(r->force_command),
-	    "source-address", str_or_null(r->source_address));
+	return json_pack("{s:o, s:o, s:o}", "extensions", exts, "force-command",
+	    str_or_null(r->force_command), "source-address",
+	    str_or_null(r->source_address));
 }
 
 void
-record_clamped_by(const struct request *r, int64_t bg_max, char *buf,
-    size_t len)
+record_clamped_by(
+    const struct request *r, int64_t bg_max, char *buf, size_t len)
 {
 	if (!r->clamped || r->state == ST_DENIED)
 		snprintf(buf, len, "%s", "");
@@ -380,52 +384,48 @@ json_t *
 record_to_json(const struct request *r)
 {
 	int needed = r->state == ST_PENDING && r->quorum > r->approvals ?
-	    r->quorum - r->approvals : 0;
+	    r->quorum - r->approvals :
+	    0;
 	char id[24];
 	json_t *o;
 
 	req_id(r->serial, id);
-	o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o,"
+	o = json_pack(
+	    "{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o,"
 	    " s:o, s:o, s:o, s:o, s:o, s:I, s:b, s:b, s:b, s:o, s:s, s:o, s:s, s:I,"
 	    " s:o, s:o, s:o, s:o, s:o, s:o, s:{s:i, s:i, s:o, s:o, s:b, s:b}}",
-	    "id", id, "serial", (json_int_t)r->serial,
-	    "state", req_state_name(r->state), "user", r->user,
-	    "caller", r->caller, "resource", r->resource, "role", r->role,
-	    "created_at", time_json(r->created_at),
-	    "decided_at", time_json(r->decided_at),
-	    "starts_at", time_json(r->starts_at),
-	    "expires_at", time_json(r->state == ST_PENDING ? 0 :
-	    r->expires_at),
-	    "pending_until", time_json(r->state == ST_PENDING ?
-	    r->expires_at : 0),
-	    "ended_at", time_json(r->ended_at),
-	    "requested_ttl_s", r->requested_ttl > 0 ?
-	    json_integer((json_int_t)r->requested_ttl) : json_null(),
-	    "requested_start", time_json(r->requested_start),
-	    "ttl_s", (json_int_t)r->ttl, "clamped", r->clamped,
-	    "automatic", r->automatic, "break_glass", r->break_glass,
-	    "rules", list_json(r->rules), "rule", r->rule,
-	    "optouts", list_json(r->optouts),
-	    "decision", r->decision,
-	    "policy_version", (json_int_t)r->policy_version,
-	    "reason", str_or_null(r->reason), "ticket", str_or_null(r->ticket),
-	    "incident", str_or_null(r->incident),
-	    "ended_by", str_or_null(r->ended_by),
-	    "end_reason", str_or_null(r->end_reason),
-	    "cert", json_null(),
+	    "id", id, "serial", (json_int_t)r->serial, "state",
+	    req_state_name(r->state), "user", r->user, "caller", r->caller,
+	    "resource", r->resource, "role", r->role, "created_at",
+	    time_json(r->created_at), "decided_at", time_json(r->decided_at),
+	    "starts_at", time_json(r->starts_at), "expires_at",
+	    time_json(r->state == ST_PENDING ? 0 : r->expires_at),
+	    "pending_until",
+	    time_json(r->state == ST_PENDING ? r->expires_at : 0), "ended_at",
+	    time_json(r->ended_at), "requested_ttl_s",
+	    r->requested_ttl > 0 ? json_integer((json_int_t)r->requested_ttl) :
+				   json_null(),
+	    "requested_start", time_json(r->requested_start), "ttl_s",
+	    (json_int_t)r->ttl, "clamped", r->clamped, "automatic",
+	    r->automatic, "break_glass", r->break_glass, "rules",
+	    list_json(r->rules), "rule", r->rule, "optouts",
+	    list_json(r->optouts), "decision", r->decision, "policy_version",
+	    (json_int_t)r->policy_version, "reason", str_or_null(r->reason),
+	    "ticket", str_or_null(r->ticket), "incident",
+	    str_or_null(r->incident), "ended_by", str_or_null(r->ended_by),
+	    "end_reason", str_or_null(r->end_reason), "cert", json_null(),
 	    "approval", "quorum", r->quorum, "approvals", r->approvals,
-	    "groups", list_json(r->approver_groups),
-	    "users", list_json(r->approver_users),
-	    "require_reason", r->require_reason,
+	    "groups", list_json(r->approver_groups), "users",
+	    list_json(r->approver_users), "require_reason", r->require_reason,
 	    "require_ticket", r->require_ticket);
-	if (o != NULL && json_object_set_new(o, "cert_options",
-	    cert_options_json(r)) != 0) {
+	if (o != NULL &&
+	    json_object_set_new(o, "cert_options", cert_options_json(r)) != 0) {
 		json_decref(o);
 		return NULL;
 	}
 	if (o != NULL && r->state == ST_PENDING) {
-		json_object_set_new(o, "approvals_needed",
-		    json_integer(needed));
+		json_object_set_new(
+		    o, "approvals_needed", json_integer(needed));
 		json_object_set_new(json_object_get(o, "approval"), "needed",
 		    json_integer(needed));
 	}

@@ -18,35 +18,40 @@
 #include <jansson.h>
 
 enum req_state {
-	ST_PENDING, ST_ACTIVE, ST_DENIED, ST_CANCELLED, ST_EXPIRED, ST_REVOKED,
-	ST_SCHEDULED,	/* appended: stored values of the others never change */
+	ST_PENDING,
+	ST_ACTIVE,
+	ST_DENIED,
+	ST_CANCELLED,
+	ST_EXPIRED,
+	ST_REVOKED,
+	ST_SCHEDULED, /* appended: stored values of the others never change */
 	ST__COUNT
 };
 
-#define REC_NAME 65		/* user and role names, with NUL */
+#define REC_NAME 65 /* user and role names, with NUL */
 #define REC_RESOURCE 256
-#define REC_LIST 1024		/* comma-separated lists of ids or names */
-#define REC_TEXT 4097		/* free text: reasons, tickets */
-#define REC_OPTION 1025		/* a certificate option, with NUL */
+#define REC_LIST 1024	/* comma-separated lists of ids or names */
+#define REC_TEXT 4097	/* free text: reasons, tickets */
+#define REC_OPTION 1025 /* a certificate option, with NUL */
 
 struct request {
 	uint64_t serial;
 	enum req_state state;
-	char user[REC_NAME];		/* who gets the access */
-	char caller[REC_NAME];		/* who asked (differs under --as) */
+	char user[REC_NAME];   /* who gets the access */
+	char caller[REC_NAME]; /* who asked (differs under --as) */
 	char resource[REC_RESOURCE];
-	char role[REC_NAME];		/* certificate principal */
+	char role[REC_NAME]; /* certificate principal */
 	int64_t created_at, decided_at, starts_at, expires_at, ended_at;
 	int64_t requested_ttl, ttl;
-	int64_t requested_start;	/* a later window asked for, or 0 */
+	int64_t requested_start; /* a later window asked for, or 0 */
 	bool clamped, automatic, break_glass;
 	bool require_reason, require_ticket;
 	uint64_t policy_version;
 	int quorum, approvals;
-	char rules[REC_LIST];		/* matched rule ids */
-	char rule[REC_NAME];		/* the deciding rule */
-	char optouts[256];		/* opt-outs that applied: "o3,o7" */
-	char decision[512];		/* the decision in plain words */
+	char rules[REC_LIST]; /* matched rule ids */
+	char rule[REC_NAME];  /* the deciding rule */
+	char optouts[256];    /* opt-outs that applied: "o3,o7" */
+	char decision[512];   /* the decision in plain words */
 	char approver_groups[REC_LIST];
 	char approver_users[REC_LIST];
 	char reason[REC_TEXT];
@@ -62,7 +67,7 @@ struct request {
 	 */
 	bool cert_known;
 	unsigned cert_extensions;	/* POLICY_EXT_* bits */
-	char force_command[REC_OPTION];	/* "" when not set */
+	char force_command[REC_OPTION]; /* "" when not set */
 	char source_address[REC_OPTION];
 };
 
@@ -89,7 +94,7 @@ json_t *record_to_json(const struct request *r);
 /* What capped a clamped grant, in words naming the setting:
  * "limits.break_glass_max_ttl" when break-glass's cap (bg_max) set the
  * duration, else "max_ttl of rule ID".  "" when r is not clamped. */
-void record_clamped_by(const struct request *r, int64_t bg_max, char *buf,
-    size_t len);
+void record_clamped_by(
+    const struct request *r, int64_t bg_max, char *buf, size_t len);
 
 #endif

@@ -33,8 +33,7 @@ reqstore_is_live(const struct request *r, int64_t now)
 bool
 reqstore_in_window(const struct request *r, int64_t now)
 {
-	return is_grant(r->state) && r->starts_at <= now &&
-	    now < r->expires_at;
+	return is_grant(r->state) && r->starts_at <= now && now < r->expires_at;
 }
 
 void
@@ -42,7 +41,7 @@ reqstore_effective(struct request *r, int64_t now)
 {
 	if (is_open(r->state) && now >= r->expires_at)
 		r->state = ST_EXPIRED;
-	else if (is_grant(r->state))	/* the window opens by itself */
+	else if (is_grant(r->state)) /* the window opens by itself */
 		r->state = r->starts_at > now ? ST_SCHEDULED : ST_ACTIVE;
 }
 
@@ -70,8 +69,8 @@ put_record(struct store_txn *t, const struct request *r)
 		return BRK_ERR_NOMEM;
 	if ((rc = record_encode(r, b)) == 0) {
 		store_be64(key, r->serial);
-		rc = store_put(t, TBL_REQUESTS, key, 8, sshbuf_ptr(b),
-		    sshbuf_len(b));
+		rc = store_put(
+		    t, TBL_REQUESTS, key, 8, sshbuf_ptr(b), sshbuf_len(b));
 	}
 	sshbuf_free(b);
 	return rc;
@@ -154,22 +153,22 @@ index_state(struct store_txn *t, const struct request *r, bool add)
 
 	n = state_key(key, r->state, r->serial);
 	rc = add ? store_put(t, TBL_BY_STATE, key, n, "", 0) :
-	    store_del(t, TBL_BY_STATE, key, n);
+		   store_del(t, TBL_BY_STATE, key, n);
 	if (rc != 0 || !is_open(r->state))
 		return rc;
 	/* keyed by the next change: a scheduled grant's start, else its end,
 	 * so that the sweep records both */
-	n = expiry_key(key, r->state == ST_SCHEDULED ? r->starts_at :
-	    r->expires_at, r->serial);
+	n = expiry_key(key,
+	    r->state == ST_SCHEDULED ? r->starts_at : r->expires_at, r->serial);
 	rc = add ? store_put(t, TBL_BY_EXPIRY, key, n, "", 0) :
-	    store_del(t, TBL_BY_EXPIRY, key, n);
+		   store_del(t, TBL_BY_EXPIRY, key, n);
 	if (rc != 0 || !is_grant(r->state))
 		return rc;
 	/* hosts ask about the login account: the grant's principal */
 	store_be64(end, (uint64_t)r->expires_at);
 	n = name_key(key, r->role, r->resource, r->serial);
 	return add ? store_put(t, TBL_ACTIVE, key, n, end, 8) :
-	    store_del(t, TBL_ACTIVE, key, n);
+		     store_del(t, TBL_ACTIVE, key, n);
 }
 
 int
@@ -187,8 +186,8 @@ reqstore_create(struct store_txn *t, struct request *r)
 	else if (rc != BRK_ERR_NOTFOUND)
 		return rc != 0 ? rc : BRK_ERR_INTERNAL;
 	store_be64(buf, serial);
-	if ((rc = store_put(t, TBL_META, serial_key, sizeof(serial_key) - 1,
-	    buf, 8)) != 0)
+	if ((rc = store_put(
+		 t, TBL_META, serial_key, sizeof(serial_key) - 1, buf, 8)) != 0)
 		return rc;
 	r->serial = serial;
 	n = name_key(key, r->user, NULL, serial);
@@ -200,19 +199,18 @@ reqstore_create(struct store_txn *t, struct request *r)
 }
 
 int
-reqstore_update(struct store_txn *t, const struct request *old,
-    const struct request *nr)
+reqstore_update(
+    struct store_txn *t, const struct request *old, const struct request *nr)
 {
 	int rc;
 
 	if (old->serial != nr->serial)
 		return BRK_ERR_INTERNAL;
-	if ((rc = index_state(t, old, false)) != 0 &&
-	    rc != BRK_ERR_NOTFOUND)
+	if ((rc = index_state(t, old, false)) != 0 && rc != BRK_ERR_NOTFOUND)
 		return rc;
 	if (old->state != nr->state &&
 	    ((rc = count_add(t, old->state, -1)) != 0 ||
-	    (rc = count_add(t, nr->state, 1)) != 0))
+		(rc = count_add(t, nr->state, 1)) != 0))
 		return rc;
 	if ((rc = put_record(t, nr)) != 0)
 		return rc;
@@ -239,14 +237,14 @@ walk_prefix(struct store_txn *t, enum store_table tbl, const void *prefix,
 		end[plen] = 0xff;
 		rc = store_cursor_seek(c, end, plen + 1, &k, NULL);
 		rc = rc == 0 ? store_cursor_prev(c, &k, NULL) :
-		    store_cursor_last(c, &k, NULL);
+			       store_cursor_last(c, &k, NULL);
 	}
 	for (; rc == 0; rc = reverse ? store_cursor_prev(c, &k, NULL) :
-	    store_cursor_next(c, &k, NULL)) {
+				       store_cursor_next(c, &k, NULL)) {
 		if (k.len < plen + 8 || memcmp(k.data, prefix, plen) != 0)
 			break;
-		rc = fn(store_get_be64((const uint8_t *)k.data + k.len - 8),
-		    arg);
+		rc = fn(
+		    store_get_be64((const uint8_t *)k.data + k.len - 8), arg);
 		if (rc != 0)
 			break;
 	}
@@ -259,20 +257,19 @@ int
 reqstore_by_user(struct store_txn *t, const char *user, bool newest_first,
     reqstore_fn fn, void *arg)
 {
-	return walk_prefix(t, TBL_BY_USER, user, strlen(user) + 1,
-	    newest_first, fn, arg);
+	return walk_prefix(
+	    t, TBL_BY_USER, user, strlen(user) + 1, newest_first, fn, arg);
 }
 
 int
-reqstore_all(struct store_txn *t, bool newest_first, reqstore_fn fn,
-    void *arg)
+reqstore_all(struct store_txn *t, bool newest_first, reqstore_fn fn, void *arg)
 {
 	return walk_prefix(t, TBL_REQUESTS, "", 0, newest_first, fn, arg);
 }
 
 int
-reqstore_by_state(struct store_txn *t, enum req_state st, reqstore_fn fn,
-    void *arg)
+reqstore_by_state(
+    struct store_txn *t, enum req_state st, reqstore_fn fn, void *arg)
 {
 	uint8_t p = (uint8_t)st;
 
@@ -289,11 +286,11 @@ reqstore_due(struct store_txn *t, int64_t until, reqstore_fn fn, void *arg)
 	if ((r = store_cursor_open(t, TBL_BY_EXPIRY, &c)) != 0)
 		return r;
 	for (rc = store_cursor_first(c, &k, NULL); rc == 0;
-	    rc = store_cursor_next(c, &k, NULL)) {
+	     rc = store_cursor_next(c, &k, NULL)) {
 		if (k.len != 16 || (int64_t)store_get_be64(k.data) > until)
 			break;
 		if ((rc = fn(store_get_be64((const uint8_t *)k.data + 8),
-		    arg)) != 0)
+			 arg)) != 0)
 			break;
 	}
 	r = rc == BRK_ERR_NOTFOUND || rc == 1 || rc == 0 ? 0 : rc;
@@ -302,8 +299,8 @@ reqstore_due(struct store_txn *t, int64_t until, reqstore_fn fn, void *arg)
 }
 
 int
-reqstore_active_for(struct store_txn *t, const char *user,
-    const char *resource, reqstore_fn fn, void *arg)
+reqstore_active_for(struct store_txn *t, const char *user, const char *resource,
+    reqstore_fn fn, void *arg)
 {
 	uint8_t key[REC_NAME + REC_RESOURCE + 2];
 	size_t n = strlen(user) + 1, m = strlen(resource) + 1;

@@ -19,8 +19,8 @@ int reqstore_load(struct store_txn *t, uint64_t serial, struct request *r);
 int reqstore_create(struct store_txn *t, struct request *r);
 
 /* Store nr over old (same serial), moving index entries as needed. */
-int reqstore_update(struct store_txn *t, const struct request *old,
-    const struct request *nr);
+int reqstore_update(
+    struct store_txn *t, const struct request *old, const struct request *nr);
 
 /* How many requests are stored in state st (expiry as of the last sweep). */
 int reqstore_count(struct store_txn *t, enum req_state st, uint64_t *n);
@@ -43,14 +43,14 @@ void reqstore_effective(struct request *r, int64_t now);
 typedef int (*reqstore_fn)(uint64_t serial, void *arg);
 int reqstore_by_user(struct store_txn *t, const char *user, bool newest_first,
     reqstore_fn fn, void *arg);
-int reqstore_by_state(struct store_txn *t, enum req_state st, reqstore_fn fn,
-    void *arg);
+int reqstore_by_state(
+    struct store_txn *t, enum req_state st, reqstore_fn fn, void *arg);
 /* Open requests whose next change (a scheduled grant's start, else
  * expires_at) is due by until, oldest first. */
 int reqstore_due(struct store_txn *t, int64_t until, reqstore_fn fn, void *arg);
 /* Every request, by serial. */
-int reqstore_all(struct store_txn *t, bool newest_first, reqstore_fn fn,
-    void *arg);
+int
+reqstore_all(struct store_txn *t, bool newest_first, reqstore_fn fn, void *arg);
 /* Grants (active or scheduled) for resource whose role (the login account, the
  * certificate principal) is name; fn gets the serial. */
 int reqstore_active_for(struct store_txn *t, const char *user,

@@ -38,27 +38,39 @@
 #define READER_WAIT_MS 200
 
 static const char *const table_names[TBL__COUNT] = {
-	"meta", "requests", "by_user", "by_state", "by_expiry", "active",
-	"audit", "audit_idx", "policies", "approvals", "optouts", "flags",
-	"reviews", "optout_live", "optout_hits",
+	"meta",
+	"requests",
+	"by_user",
+	"by_state",
+	"by_expiry",
+	"active",
+	"audit",
+	"audit_idx",
+	"policies",
+	"approvals",
+	"optouts",
+	"flags",
+	"reviews",
+	"optout_live",
+	"optout_hits",
 };
 
 struct store {
 	MDB_env *env;
 	MDB_dbi dbi[TBL__COUNT];
-	bool nosync;		/* test knob: BROKER_STORE_UNSAFE_NOSYNC */
-	pthread_mutex_t lock;	/* guards what follows */
-	pthread_cond_t synced;	/* durable_txn moved */
-	bool lazy;		/* MDB_NOMETASYNC is set */
-	uint64_t last_txn;	/* the newest commit that wrote */
-	uint64_t durable_txn;	/* the newest commit known to be on disk */
-	uint64_t syncs;		/* syncs done (by commits or store_sync) */
+	bool nosync;	       /* test knob: BROKER_STORE_UNSAFE_NOSYNC */
+	pthread_mutex_t lock;  /* guards what follows */
+	pthread_cond_t synced; /* durable_txn moved */
+	bool lazy;	       /* MDB_NOMETASYNC is set */
+	uint64_t last_txn;     /* the newest commit that wrote */
+	uint64_t durable_txn;  /* the newest commit known to be on disk */
+	uint64_t syncs;	       /* syncs done (by commits or store_sync) */
 };
 
 struct store_txn {
 	struct store *s;
 	MDB_txn *txn;
-	bool top_write;		/* a write transaction without a parent */
+	bool top_write; /* a write transaction without a parent */
 };
 
 struct store_cursor {
@@ -160,8 +172,9 @@ store_open(const char *dir, uint64_t mapsize, struct store **out,
 	    (rc = mdb_env_set_maxdbs(s->env, TBL__COUNT)) != 0 ||
 	    (rc = mdb_env_set_mapsize(s->env, (size_t)mapsize)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(s->env, 256)) != 0 ||
-	    (rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NORDAHEAD |
-	    (s->nosync ? MDB_NOSYNC : 0), 0600)) != 0) {
+	    (rc = mdb_env_open(s->env, dir,
+		 MDB_NOTLS | MDB_NORDAHEAD | (s->nosync ? MDB_NOSYNC : 0),
+		 0600)) != 0) {
 		r = map_err(rc);
 		brk_error_set(err, r, "cannot open the store in %s: %s", dir,
 		    mdb_strerror(rc));
@@ -170,8 +183,8 @@ store_open(const char *dir, uint64_t mapsize, struct store **out,
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		goto fail;
 	for (i = 0; i < TBL__COUNT; i++)
-		if ((rc = mdb_dbi_open(txn, table_names[i], MDB_CREATE,
-		    &s->dbi[i])) != 0)
+		if ((rc = mdb_dbi_open(
+			 txn, table_names[i], MDB_CREATE, &s->dbi[i])) != 0)
 			goto fail;
 	rc = mdb_txn_commit(txn);
 	txn = NULL;
@@ -185,7 +198,8 @@ store_open(const char *dir, uint64_t mapsize, struct store **out,
 		goto fail;
 	if (s->nosync)
 		log_warn("event=store_unsafe_nosync dir=\"%s\" why=\"test knob "
-		    "BROKER_STORE_UNSAFE_NOSYNC: nothing is synced\"", dir);
+			 "BROKER_STORE_UNSAFE_NOSYNC: nothing is synced\"",
+		    dir);
 	s->last_txn = s->durable_txn = env_txnid(s->env);
 	*out = s;
 	s = NULL;
@@ -232,8 +246,8 @@ sync_upto(struct store *s, uint64_t upto)
 		upto = s->last_txn;
 	pthread_mutex_unlock(&s->lock);
 	if ((rc = mdb_env_sync(s->env, 1)) != 0) {
-		log_error("event=store_sync_failed error=\"%s\"",
-		    mdb_strerror(rc));
+		log_error(
+		    "event=store_sync_failed error=\"%s\"", mdb_strerror(rc));
 		return map_err(rc);
 	}
 	pthread_mutex_lock(&s->lock);
@@ -414,8 +428,8 @@ store_put(struct store_txn *t, enum store_table tbl, const void *key,
 }
 
 int
-store_del(struct store_txn *t, enum store_table tbl, const void *key,
-    size_t klen)
+store_del(
+    struct store_txn *t, enum store_table tbl, const void *key, size_t klen)
 {
 	MDB_val k = { klen, (void *)key };
 
@@ -423,8 +437,8 @@ store_del(struct store_txn *t, enum store_table tbl, const void *key,
 }
 
 int
-store_cursor_open(struct store_txn *t, enum store_table tbl,
-    struct store_cursor **out)
+store_cursor_open(
+    struct store_txn *t, enum store_table tbl, struct store_cursor **out)
 {
 	struct store_cursor *c;
 	int rc;
@@ -479,8 +493,8 @@ store_cursor_seek(struct store_cursor *c, const void *key, size_t klen,
 }
 
 int
-store_cursor_first(struct store_cursor *c, struct store_val *k,
-    struct store_val *v)
+store_cursor_first(
+    struct store_cursor *c, struct store_val *k, struct store_val *v)
 {
 	MDB_val mk = { 0, NULL };
 
@@ -488,8 +502,8 @@ store_cursor_first(struct store_cursor *c, struct store_val *k,
 }
 
 int
-store_cursor_last(struct store_cursor *c, struct store_val *k,
-    struct store_val *v)
+store_cursor_last(
+    struct store_cursor *c, struct store_val *k, struct store_val *v)
 {
 	MDB_val mk = { 0, NULL };
 
@@ -497,8 +511,8 @@ store_cursor_last(struct store_cursor *c, struct store_val *k,
 }
 
 int
-store_cursor_next(struct store_cursor *c, struct store_val *k,
-    struct store_val *v)
+store_cursor_next(
+    struct store_cursor *c, struct store_val *k, struct store_val *v)
 {
 	MDB_val mk = { 0, NULL };
 
@@ -506,8 +520,8 @@ store_cursor_next(struct store_cursor *c, struct store_val *k,
 }
 
 int
-store_cursor_prev(struct store_cursor *c, struct store_val *k,
-    struct store_val *v)
+store_cursor_prev(
+    struct store_cursor *c, struct store_val *k, struct store_val *v)
 {
 	MDB_val mk = { 0, NULL };
 

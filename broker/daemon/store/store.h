@@ -19,21 +19,21 @@
 #include "errors.h"
 
 enum store_table {
-	TBL_META,		/* "k" -> value: counters, heads, versions */
-	TBL_REQUESTS,		/* be64 serial -> request record (binary, record.h) */
-	TBL_BY_USER,		/* user \0 be64 serial -> "" */
-	TBL_BY_STATE,		/* state byte, be64 serial -> "" */
-	TBL_BY_EXPIRY,		/* be64 time, be64 serial -> "" (open requests) */
-	TBL_ACTIVE,		/* role \0 resource \0 be64 serial -> be64 end */
-	TBL_AUDIT,		/* be64 seq -> audit record (JSON) */
-	TBL_AUDIT_IDX,		/* field \0 value \0 be64 seq -> "" */
-	TBL_POLICIES,		/* be64 version -> policy version (JSON) */
-	TBL_APPROVALS,		/* be64 serial, approver -> approval (JSON) */
-	TBL_OPTOUTS,		/* be64 id -> opt-out (JSON) */
-	TBL_FLAGS,		/* user -> flag (JSON) */
-	TBL_REVIEWS,		/* be64 serial -> review item (JSON) */
-	TBL_OPTOUT_LIVE,	/* be64 id -> "" (opt-outs not yet ended) */
-	TBL_OPTOUT_HITS,	/* be64 id, be64 serial -> "" (requests hit) */
+	TBL_META,	 /* "k" -> value: counters, heads, versions */
+	TBL_REQUESTS,	 /* be64 serial -> request record (binary, record.h) */
+	TBL_BY_USER,	 /* user \0 be64 serial -> "" */
+	TBL_BY_STATE,	 /* state byte, be64 serial -> "" */
+	TBL_BY_EXPIRY,	 /* be64 time, be64 serial -> "" (open requests) */
+	TBL_ACTIVE,	 /* role \0 resource \0 be64 serial -> be64 end */
+	TBL_AUDIT,	 /* be64 seq -> audit record (JSON) */
+	TBL_AUDIT_IDX,	 /* field \0 value \0 be64 seq -> "" */
+	TBL_POLICIES,	 /* be64 version -> policy version (JSON) */
+	TBL_APPROVALS,	 /* be64 serial, approver -> approval (JSON) */
+	TBL_OPTOUTS,	 /* be64 id -> opt-out (JSON) */
+	TBL_FLAGS,	 /* user -> flag (JSON) */
+	TBL_REVIEWS,	 /* be64 serial -> review item (JSON) */
+	TBL_OPTOUT_LIVE, /* be64 id -> "" (opt-outs not yet ended) */
+	TBL_OPTOUT_HITS, /* be64 id, be64 serial -> "" (requests hit) */
 	TBL__COUNT
 };
 
@@ -101,23 +101,23 @@ int store_get(struct store_txn *t, enum store_table tbl, const void *key,
 int store_put(struct store_txn *t, enum store_table tbl, const void *key,
     size_t klen, const void *val, size_t vlen);
 /* Deleting a missing key is BRK_ERR_NOTFOUND. */
-int store_del(struct store_txn *t, enum store_table tbl, const void *key,
-    size_t klen);
+int store_del(
+    struct store_txn *t, enum store_table tbl, const void *key, size_t klen);
 
 /* Cursors: positioned by seek (first key >= key), first or last. */
-int store_cursor_open(struct store_txn *t, enum store_table tbl,
-    struct store_cursor **out);
+int store_cursor_open(
+    struct store_txn *t, enum store_table tbl, struct store_cursor **out);
 void store_cursor_close(struct store_cursor *c);
 int store_cursor_seek(struct store_cursor *c, const void *key, size_t klen,
     struct store_val *k, struct store_val *v);
-int store_cursor_first(struct store_cursor *c, struct store_val *k,
-    struct store_val *v);
-int store_cursor_last(struct store_cursor *c, struct store_val *k,
-    struct store_val *v);
-int store_cursor_next(struct store_cursor *c, struct store_val *k,
-    struct store_val *v);
-int store_cursor_prev(struct store_cursor *c, struct store_val *k,
-    struct store_val *v);
+int store_cursor_first(
+    struct store_cursor *c, struct store_val *k, struct store_val *v);
+int store_cursor_last(
+    struct store_cursor *c, struct store_val *k, struct store_val *v);
+int store_cursor_next(
+    struct store_cursor *c, struct store_val *k, struct store_val *v);
+int store_cursor_prev(
+    struct store_cursor *c, struct store_val *k, struct store_val *v);
 
 /*
  * Lazy meta sync: a commit then syncs its data pages but not its meta page,
@@ -133,8 +133,7 @@ int store_sync(struct store *s);
 uint64_t store_syncs(struct store *s);
 /* The newest commit that wrote, and the newest known to be on disk (for
  * tests and metrics); durable <= committed. */
-void store_durability(struct store *s, uint64_t *committed,
-    uint64_t *durable);
+void store_durability(struct store *s, uint64_t *committed, uint64_t *durable);
 
 /* Helpers for the big-endian keys the tables use. */
 void store_be64(uint8_t out[8], uint64_t v);

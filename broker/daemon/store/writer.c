@@ -32,7 +32,7 @@ struct writer {
 	struct wop *head, *tail;
 	bool stopping;
 	uint64_t commits, mutations, max_batch;
-	uint64_t commit_ns, commit_ns_max;	/* metrics: apply + commit */
+	uint64_t commit_ns, commit_ns_max; /* metrics: apply + commit */
 };
 
 /* Take up to max queued mutations off the queue, in order. */
@@ -141,7 +141,7 @@ writer_main(void *arg)
 		if (w->head == NULL) {
 			pthread_mutex_unlock(&w->lock);
 			if (held == NULL)
-				break;	/* stopping, and nothing owed */
+				break; /* stopping, and nothing owed */
 			finish(held, store_sync(w->store));
 			held = NULL;
 			continue;
@@ -154,18 +154,18 @@ writer_main(void *arg)
 		pthread_mutex_unlock(&w->lock);
 		t0 = now_ns();
 		rc = apply_batch(w, batch, &synced);
-		took = now_ns() - t0;	/* metrics (ops_metrics.c) */
+		took = now_ns() - t0; /* metrics (ops_metrics.c) */
 		pthread_mutex_lock(&w->lock);
 		w->commit_ns += took;
 		if (took > w->commit_ns_max)
 			w->commit_ns_max = took;
 		pthread_mutex_unlock(&w->lock);
-		if (held != NULL)	/* durable only if this commit synced */
+		if (held != NULL) /* durable only if this commit synced */
 			finish(held, synced ? 0 : store_sync(w->store));
 		held = NULL;
 		if (w->group_commit && rc == 0)
-			held = batch;	/* committed, not durable: readers wait */
-		else	/* synced in full (meta page with O_DSYNC), wrote
+			held = batch; /* committed, not durable: readers wait */
+		else /* synced in full (meta page with O_DSYNC), wrote
 			 * nothing after durable commits, or failed: each op
 			 * has its rc */
 			finish(batch, 0);
@@ -215,8 +215,8 @@ writer_free(struct writer *w)
 }
 
 int
-writer_submit(struct writer *w, writer_apply_fn apply, writer_done_fn done,
-    void *arg)
+writer_submit(
+    struct writer *w, writer_apply_fn apply, writer_done_fn done, void *arg)
 {
 	struct wop *op;
 	int r = 0;

@@ -49,8 +49,8 @@ int writer_new(struct store *s, bool group_commit, struct writer **out);
 void writer_free(struct writer *w);
 
 /* Queue a mutation; thread-safe.  BRK_ERR_NOMEM or BRK_ERR_STATE (stopped). */
-int writer_submit(struct writer *w, writer_apply_fn apply,
-    writer_done_fn done, void *arg);
+int writer_submit(
+    struct writer *w, writer_apply_fn apply, writer_done_fn done, void *arg);
 
 /* Queue and wait for the result (for start-up and maintenance work). */
 int writer_run(struct writer *w, writer_apply_fn apply, void *arg);

@@ -37,6 +37,7 @@ struct mini_test {
 	void (*init)(void);
 	void (*fini)(void);
 	double timeout;
+	int signal;	/* as Criterion's .signal: it passes only killed so */
 	struct mini_test *next;
 };
 
@@ -185,7 +186,20 @@ main(int argc, char **argv)
 			continue;
 		}
 		tested++;
-		if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		if (t->signal != 0) {
+			if (WIFSIGNALED(status) &&
+			    WTERMSIG(status) == t->signal) {
+				passing++;
+				printf("[PASS] %s::%s\n", t->suite, t->name);
+			} else {
+				failing++;
+				printf("[FAIL] %s::%s: wanted signal %d, got "
+				    "%s %d\n", t->suite, t->name, t->signal,
+				    WIFSIGNALED(status) ? "signal" : "exit",
+				    WIFSIGNALED(status) ? WTERMSIG(status) :
+				    WEXITSTATUS(status));
+			}
+		} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 			passing++;
 			printf("[PASS] %s::%s\n", t->suite, t->name);
 		} else if (WIFEXITED(status)) {

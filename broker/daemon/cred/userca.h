@@ -1,0 +1,52 @@
+/*
+ * userca.h - the user CA: short-lived X.509 client certificates for people
+ * who logged in with "broker login".
+ *
+ * Kept apart from the SSH CA (ca.c): its own Ed25519 key in
+ * STATE_DIR/user_ca.key (0600, made at first start, refused when looser)
+ * and its self-signed certificate in STATE_DIR/user_ca.crt.  A certificate
+ * it issues names the user in its subject CN, is for clientAuth only, and
+ * is never a CA.  The client's key never reaches the broker: it sends a
+ * CSR, whose self-signature proves it holds the key.
+ *
+ * Thread-safety: after userca_open() every function may be called from any
+ * thread (the key is only read).
+ */
+#ifndef BRK_USERCA_H
+#define BRK_USERCA_H
+
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include "errors.h"
+
+struct userca;
+
+/* Load the user CA from state_dir, or make it when neither file exists.
+ * Errors: BRK_ERR_PERM (a key file readable by others), BRK_ERR_IO,
+ * BRK_ERR_CRYPTO, BRK_ERR_NOMEM; err says which. */
+int
+userca_open(const char *state_dir, struct userca **out, struct brk_error *err);
+
+void userca_free(struct userca *u);
+
+/* The CA certificate (borrowed, lives as long as u). */
+X509 *userca_cert(const struct userca *u);
+
+/* The CA certificate in PEM (malloc'd). */
+int userca_cert_pem(const struct userca *u, char **out);
+
+/* Whether x was issued (and signed) by this CA. */
+int userca_issued(const struct userca *u, X509 *x);
+
+/*
+ * Issue a certificate for user, valid from now - 60s to now + ttl, for the
+ * key in csr_pem (whose self-signature must verify).  *pem (malloc'd) and
+ * *serial (hex, malloc'd) are set on success.  BRK_ERR_INVALID for a CSR
+ * that does not parse or verify, BRK_ERR_CRYPTO, BRK_ERR_NOMEM.
+ */
+int userca_issue(const struct userca *u, const char *csr_pem, const char *user,
+    int64_t now, int64_t ttl, char **pem, char **serial, struct brk_error *err);
+
+#endif
