@@ -24,31 +24,9 @@
 #include "record.h"
 #include "reviews.h"
 #include "store.h"
+#include "storetest.h"
 
-static char dir[64];
-static struct store *st;
-
-static void
-setup(void)
-{
-	struct brk_error err;
-
-	snprintf(dir, sizeof(dir), "/tmp/brokercodec.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(store_open(dir, 1 << 24, &st, &err), 0, "%s", err.msg);
-}
-
-static void
-teardown(void)
-{
-	char cmd[128];
-
-	store_free(st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(codec, .init = setup, .fini = teardown);
+STORE_TEST_SUITE(codec);
 
 /* A decoder under test: 0 when data decodes. */
 typedef int (*decode_fn)(const char *data, size_t len);

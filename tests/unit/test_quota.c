@@ -12,31 +12,9 @@
 #include "quota.h"
 #include "reqstore.h"
 #include "store.h"
+#include "storetest.h"
 
-static char dir[64];
-static struct store *st;
-
-static void
-setup(void)
-{
-	struct brk_error err;
-
-	snprintf(dir, sizeof(dir), "/tmp/brokerquota.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(store_open(dir, 1 << 24, &st, &err), 0, "%s", err.msg);
-}
-
-static void
-teardown(void)
-{
-	char cmd[128];
-
-	store_free(st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(quota, .init = setup, .fini = teardown);
+STORE_TEST_SUITE(quota);
 
 /* One request of user at now, as apply_create() does: the rate first,
  * the record only when under it.  Returns whether it was over. */

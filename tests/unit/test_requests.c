@@ -26,33 +26,11 @@
 #include "requests.h"
 #include "reviews.h"
 #include "store.h"
+#include "storetest.h"
 
 #define NOW 1800000000LL
 
-static char dir[64];
-static struct store *st;
-
-static void
-setup(void)
-{
-	struct brk_error err;
-
-	snprintf(dir, sizeof(dir), "/tmp/brokerreq.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(store_open(dir, 1 << 24, &st, &err), 0, "%s", err.msg);
-}
-
-static void
-teardown(void)
-{
-	char cmd[128];
-
-	store_free(st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(requests, .init = setup, .fini = teardown);
+STORE_TEST_SUITE(requests);
 
 /* The lifecycle, as documented: (from, action, to, audit action). */
 static const struct move {

@@ -11,31 +11,9 @@
 #include "audit.h"
 #include "reqstore.h"
 #include "store.h"
+#include "storetest.h"
 
-static char dir[64];
-static struct store *st;
-
-static void
-setup(void)
-{
-	struct brk_error err;
-
-	snprintf(dir, sizeof(dir), "/tmp/brokerstore.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(store_open(dir, 1 << 24, &st, &err), 0, "%s", err.msg);
-}
-
-static void
-teardown(void)
-{
-	char cmd[128];
-
-	store_free(st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(store, .init = setup, .fini = teardown);
+STORE_TEST_SUITE(store);
 
 static void
 append(int n)

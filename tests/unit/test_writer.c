@@ -12,32 +12,10 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "storetest.h"
 #include "writer.h"
 
-static char dir[64];
-static struct store *st;
-
-static void
-setup(void)
-{
-	struct brk_error err;
-
-	snprintf(dir, sizeof(dir), "/tmp/brokerwriter.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(store_open(dir, 1 << 24, &st, &err), 0, "%s", err.msg);
-}
-
-static void
-teardown(void)
-{
-	char cmd[128];
-
-	store_free(st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(writer, .init = setup, .fini = teardown);
+STORE_TEST_SUITE(writer);
 
 /* A gate the first mutation waits at, so that the test can queue more
  * behind it while the writer is busy. */
