@@ -156,7 +156,6 @@ while [ $round -lt "$ROUNDS" ]; do
 	fi
 done
 equals "$ROUNDS power losses under grants, approvals, opt-outs, flags: acknowledged = durable, chain intact" 0 "$bad"
-equals "the rollback undid unsynced writes" yes "$(grep -q 'undid [1-9]' "$T/rollback.log" && echo yes || echo no)"
 equals "approvals ran" yes "$( [ "$(wc -l <"$T/approved")" -gt 3 ] && echo yes || echo no)"
 equals "opt-outs ran" yes "$( [ "$(wc -l <"$T/optouts")" -gt 3 ] && echo yes || echo no)"
 equals "flags ran" yes "$( [ -s "$T/flag.last" ] && echo yes || echo no)"
@@ -174,6 +173,10 @@ kill $c1 2>/dev/null; wait $c1 2>/dev/null
 start_broker
 check_durable
 equals "without syncs the check finds acknowledged grants lost" yes "$( [ "$missing" -gt 0 ] && echo yes || echo no)"
+# The rollback really undoes writes: certain here, where nothing is synced
+# (in the rounds above the writer may have synced everything at the moment
+# of the kill, when the load happened to leave it idle).
+equals "the rollback undid unsynced writes" yes "$(grep -q 'undid [1-9]' "$T/rollback.log" && echo yes || echo no)"
 
 # 3. no reply before the sync that follows its commit
 noise() {	# pipelined cancels of an active request: batches that write nothing
