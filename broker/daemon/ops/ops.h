@@ -150,6 +150,13 @@ void req_op_free(struct req_op *op);
  * credential's name, never its secret.
  */
 void ops_cred_sync(struct brokerd *d);
+/*
+ * After a commit that left grant r active (an approval, a scheduled
+ * start, a transition): when its kind makes credentials on activation
+ * and issued is false (nobody issued them in the reply), ask for a
+ * reconcile, which makes them off the writer thread.
+ */
+void ops_cred_activated(struct brokerd *d, const struct request *r, bool issued);
 /* Before the writer is freed: credential jobs submit nothing more. */
 void ops_cred_stop(struct brokerd *d);
 void ops_cred_tick(struct brokerd *d);

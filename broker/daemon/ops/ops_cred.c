@@ -182,7 +182,7 @@ op_cert(struct call *c)
 	if ((rc = cert_allowed(c, t, &r, &err)) != 0)
 		goto fail;
 	rc = BRK_ERR_INVALID;
-	if (cred_kind_for(r.resource) != &cred_kind_host) {
+	if (cred_kind_for(c->d, r.resource) != &cred_kind_host) {
 		brk_error_set(&err, rc,
 		    "%s is for %s, which carries no SSH "
 		    "certificate (see `broker cred`)",
@@ -260,14 +260,14 @@ op_cred(struct call *c)
 	if ((rc = cert_allowed(c, t, &r, &err)) != 0)
 		goto fail;
 	rc = BRK_ERR_INVALID;
-	if (!cred_kind_any(r.resource)) {
+	if (!cred_kind_any(c->d, r.resource)) {
 		brk_error_set(&err, rc,
 		    "%s carries no credential: the grant "
 		    "itself is the access",
 		    r.resource);
 		goto fail;
 	}
-	if (cred_kind_for(r.resource) == &cred_kind_host && key == NULL) {
+	if (cred_kind_for(c->d, r.resource) == &cred_kind_host && key == NULL) {
 		brk_error_set(&err, rc, "a public key is required (--pubkey)");
 		goto fail;
 	}
