@@ -329,6 +329,7 @@ void
 cli_print_db(struct cli *cli, json_t *res)
 {
 	json_t *db = json_object_get(res, "db");
+	char *text;
 
 	if (cli->json)
 		return;
@@ -337,6 +338,13 @@ cli_print_db(struct cli *cli, json_t *res)
 		    cli_str(res, "cred_pending"));
 	else if (json_is_string(json_object_get(res, "cred_error")))
 		printf("  no credentials: %s\n", cli_str(res, "cred_error"));
+	if ((text = json_dumps(json_object_get(res, "credential"),
+		 JSON_COMPACT | JSON_SORT_KEYS)) != NULL) {
+		/* a credentials.exec program's: shown once, as it gave it */
+		printf("  credential (shown once): %s\n", text);
+		explicit_bzero(text, strlen(text));
+		free(text);
+	}
 	if (!json_is_object(db))
 		return;
 	/* shown once: the broker keeps no copy of the password */
