@@ -231,7 +231,7 @@ apply_key(struct config *c, const char *key, json_t *v, struct brk_error *err)
 	}
 	if (strcmp(key, "databases") == 0) { /* pgconfig.c */
 		pg_config_free(c->databases);
-	cred_exec_config_free(c->cred_exec);
+		cred_exec_config_free(c->cred_exec);
 		c->databases = NULL;
 		return pg_config_parse(v, &c->databases, err);
 	}

@@ -55,9 +55,9 @@ struct config {
 	struct login_config *login;   /* "login" (net/login.h); NULL: the
 					 * defaults, when "tls" is set */
 	/* notifications and metrics (notify.h, metrics_http.h) */
-	struct notify_config *notify; /* "notify"; NULL when absent */
-	char *metrics_listen;	      /* "HOST:PORT"; NULL when absent */
-	struct pg_config *databases;  /* "databases" (pgrole.h); NULL when
+	struct notify_config *notify;	    /* "notify"; NULL when absent */
+	char *metrics_listen;		    /* "HOST:PORT"; NULL when absent */
+	struct pg_config *databases;	    /* "databases" (pgrole.h); NULL when
 					 * absent */
 	struct cred_exec_config *cred_exec; /* "credentials"
 					     * (credkind_exec.h); NULL when

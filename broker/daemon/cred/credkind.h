@@ -28,7 +28,10 @@ struct cred_live {
 	int64_t expires_at;
 };
 
-enum cred_event { CRED_ISSUED, CRED_ENDED };
+enum cred_event {
+	CRED_ISSUED,
+	CRED_ENDED
+};
 
 /*
  * Called once for every credential a reconciler made or ended (its name
@@ -100,8 +103,8 @@ int cred_reconcile(struct brokerd *d, cred_live_fn load, void *larg,
  * db: have kinds of their own; the config's credentials.exec patterns
  * (d->cfg) may give the rest one.
  */
-const struct cred_kind *cred_kind_for(
-    const struct brokerd *d, const char *resource);
+const struct cred_kind *
+cred_kind_for(const struct brokerd *d, const char *resource);
 
 /* Whether resource carries a credential at all. */
 bool cred_kind_any(const struct brokerd *d, const char *resource);

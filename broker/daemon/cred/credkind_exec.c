@@ -69,8 +69,8 @@
 static int
 bad(struct brk_error *err, size_t i, const char *what)
 {
-	return brk_error_set(err, BRK_ERR_INVALID,
-	    "config: credentials.exec[%zu]: %s", i, what);
+	return brk_error_set(
+	    err, BRK_ERR_INVALID, "config: credentials.exec[%zu]: %s", i, what);
 }
 
 static void
@@ -99,8 +99,7 @@ strv(json_t *a, size_t max, char ***out, size_t *n)
 		return BRK_ERR_INVALID;
 	if ((*out = calloc(json_array_size(a) + 1, sizeof(char *))) == NULL)
 		return BRK_ERR_NOMEM;
-	json_array_foreach(a, i, s)
-	{
+	json_array_foreach (a, i, s) {
 		if (!json_is_string(s) || json_string_length(s) == 0 ||
 		    strlen(json_string_value(s)) != json_string_length(s))
 			return BRK_ERR_INVALID;
@@ -112,8 +111,8 @@ strv(json_t *a, size_t max, char ***out, size_t *n)
 }
 
 static int
-parse_entry(json_t *o, size_t idx, struct cred_exec_entry *e,
-    struct brk_error *err)
+parse_entry(
+    json_t *o, size_t idx, struct cred_exec_entry *e, struct brk_error *err)
 {
 	const char *key;
 	json_t *v;
@@ -124,22 +123,22 @@ parse_entry(json_t *o, size_t idx, struct cred_exec_entry *e,
 	e->max_output = 65536;
 	if (!json_is_object(o))
 		return bad(err, idx, "must be an object");
-	json_object_foreach(o, key, v)
-	{
+	json_object_foreach (o, key, v) {
 		if (strcmp(key, "resources") == 0) {
 			if ((r = strv(v, EXEC_MAX_PATTERNS, &e->resources,
 				 &e->nresources)) != 0)
-				return r == BRK_ERR_NOMEM ? r :
-							    bad(err, idx,
-								"resources must be a list "
-								"of patterns (\"k8s:*\")");
+				return r == BRK_ERR_NOMEM ?
+				    r :
+				    bad(err, idx,
+					"resources must be a list "
+					"of patterns (\"k8s:*\")");
 		} else if (strcmp(key, "command") == 0) {
-			if ((r = strv(v, EXEC_MAX_ARGS, &e->argv, &nargv)) !=
-			    0)
-				return r == BRK_ERR_NOMEM ? r :
-							    bad(err, idx,
-								"command must be a list of "
-								"strings (no shell)");
+			if ((r = strv(v, EXEC_MAX_ARGS, &e->argv, &nargv)) != 0)
+				return r == BRK_ERR_NOMEM ?
+				    r :
+				    bad(err, idx,
+					"command must be a list of "
+					"strings (no shell)");
 		} else if (strcmp(key, "timeout") == 0) {
 			if ((r = config_get_int("credentials.exec", v,
 				 "timeout", 1, 300, &e->timeout, err)) != 0)
@@ -169,8 +168,7 @@ parse_entry(json_t *o, size_t idx, struct cred_exec_entry *e,
 			    "their own credentials",
 			    idx, e->resources[i]);
 	if (e->argv[0][0] != '/')
-		return bad(err, idx,
-		    "command[0] must be an absolute path");
+		return bad(err, idx, "command[0] must be an absolute path");
 	if (access(e->argv[0], X_OK) != 0)
 		return brk_error_set(err, BRK_ERR_INVALID,
 		    "config: credentials.exec[%zu]: cannot execute %.200s: "
@@ -194,8 +192,7 @@ cred_exec_config_parse(
 		brk_error_set(err, r, "config: credentials must be an object");
 		goto out;
 	}
-	json_object_foreach(v, key, x)
-	{
+	json_object_foreach (v, key, x) {
 		if (strcmp(key, "exec") != 0) {
 			brk_error_set(err, r,
 			    "config: credentials: unknown key "
@@ -216,8 +213,7 @@ cred_exec_config_parse(
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->v = calloc(json_array_size(list), sizeof(*c->v))) == NULL)
 		goto out;
-	json_array_foreach(list, i, x)
-	{
+	json_array_foreach (list, i, x) {
 		c->n = i + 1;
 		if ((r = parse_entry(x, i, &c->v[i], err)) != 0)
 			goto out;
@@ -253,8 +249,7 @@ cred_exec_config_free(struct cred_exec_config *c)
 static const struct cred_exec_entry *
 find_entry(const struct brokerd *d, const char *resource)
 {
-	const struct cred_exec_config *c =
-	    d != NULL ? d->cfg->cred_exec : NULL;
+	const struct cred_exec_config *c = d != NULL ? d->cfg->cred_exec : NULL;
 	size_t i, k;
 
 	if (c == NULL || resource == NULL ||
@@ -435,8 +430,7 @@ run_prog(const struct cred_exec_entry *e, const char *action, const char *doc,
 	if (pipe2(in, O_CLOEXEC) != 0 || pipe2(outp, O_CLOEXEC) != 0 ||
 	    (null_fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
 		r = brk_error_set(err, BRK_ERR_UNREACHABLE,
-		    "credentials.exec %.200s: %s", e->argv[0],
-		    strerror(errno));
+		    "credentials.exec %.200s: %s", e->argv[0], strerror(errno));
 		goto out;
 	}
 	if ((errno = spawn(e, action, in[0], outp[1], null_fd, &pid)) != 0) {
@@ -451,8 +445,8 @@ run_prog(const struct cred_exec_entry *e, const char *action, const char *doc,
 	in[0] = outp[1] = -1;
 	fcntl(in[1], F_SETFL, O_NONBLOCK);
 	fcntl(outp[0], F_SETFL, O_NONBLOCK);
-	pr = pump(e, in[1], outp[0], doc, strlen(doc), deadline, buf, &len,
-	    &late);
+	pr = pump(
+	    e, in[1], outp[0], doc, strlen(doc), deadline, buf, &len, &late);
 	in[1] = -1; /* pump() closed it */
 	if (pr != 0)
 		deadline = 0; /* kill it now */
@@ -475,8 +469,7 @@ run_prog(const struct cred_exec_entry *e, const char *action, const char *doc,
 		r = brk_error_set(err, BRK_ERR_UNREACHABLE,
 		    "credentials.exec %.200s (%s) failed: %s %d", e->argv[0],
 		    action, WIFEXITED(status) ? "exit" : "signal",
-		    WIFEXITED(status) ? WEXITSTATUS(status) :
-					WTERMSIG(status));
+		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 	else {
 		buf[len] = '\0';
 		*out = buf;
@@ -542,9 +535,9 @@ ledger_put(const struct brokerd *d, const char *id, const char *doc,
 	snprintf(tmp, sizeof(tmp), "%s/%s.json.tmp", dir, id);
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		goto out;
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-		     O_NOFOLLOW,
-		 0600)) < 0)
+	if ((fd = open(tmp,
+		 O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) <
+	    0)
 		goto out;
 	while (off < len) {
 		if ((n = write(fd, doc + off, len - off)) < 0) {
@@ -566,9 +559,8 @@ out:
 	if (fd >= 0)
 		close(fd);
 	if (r != 0)
-		brk_error_set(err, r,
-		    "cannot record the credential in %s: %s", dir,
-		    strerror(errno));
+		brk_error_set(err, r, "cannot record the credential in %s: %s",
+		    dir, strerror(errno));
 	return r;
 }
 
@@ -608,8 +600,8 @@ input_line(json_t *doc, const char *action, bool again)
 /* ---- the kind ------------------------------------------------------------ */
 
 static int
-exec_call(struct brokerd *d, const struct request *r, bool again,
-    json_t *reply, struct brk_error *err)
+exec_call(struct brokerd *d, const struct request *r, bool again, json_t *reply,
+    struct brk_error *err)
 {
 	const struct cred_exec_entry *e = find_entry(d, r->resource);
 	json_t *doc = NULL, *cred = NULL;
@@ -622,13 +614,12 @@ exec_call(struct brokerd *d, const struct request *r, bool again,
 		return brk_error_set(err, BRK_ERR_NOTFOUND,
 		    "no credentials.exec entry names %.200s", r->resource);
 	if (r->state != ST_ACTIVE || r->expires_at <= time_now())
-		return brk_error_set(err, BRK_ERR_STATE,
-		    "the grant is not active");
+		return brk_error_set(
+		    err, BRK_ERR_STATE, "the grant is not active");
 	req_id(r->serial, id);
 	rc = BRK_ERR_NOMEM;
 	if ((doc = grant_doc(r)) == NULL ||
-	    (saved = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS)) ==
-		NULL ||
+	    (saved = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS)) == NULL ||
 	    (line = input_line(doc, "issue", again)) == NULL)
 		goto out;
 	/* known before the program runs, so that revoke always follows */
@@ -645,7 +636,7 @@ exec_call(struct brokerd *d, const struct request *r, bool again,
 		goto out;
 	}
 	rc = json_object_set(reply, "credential", cred) == 0 ? 0 :
-							      BRK_ERR_NOMEM;
+							       BRK_ERR_NOMEM;
 out:
 	if (out != NULL) {
 		explicit_bzero(out, outlen);
@@ -659,8 +650,8 @@ out:
 }
 
 static int
-exec_issue(struct brokerd *d, const struct request *r,
-    const struct sshkey *key, json_t *reply, struct brk_error *err)
+exec_issue(struct brokerd *d, const struct request *r, const struct sshkey *key,
+    json_t *reply, struct brk_error *err)
 {
 	return exec_call(d, r, false, reply, err);
 }
@@ -747,8 +738,7 @@ exec_reconcile(struct brokerd *d, const struct cred_live *live, size_t n,
 	size_t len;
 	DIR *dp;
 
-	if (d->cfg->cred_exec == NULL ||
-	    ledger_dir(d, dir, sizeof(dir)) != 0 ||
+	if (d->cfg->cred_exec == NULL || ledger_dir(d, dir, sizeof(dir)) != 0 ||
 	    (dp = opendir(dir)) == NULL)
 		return 0; /* nothing was ever issued */
 	while ((de = readdir(dp)) != NULL) {

@@ -24,9 +24,9 @@
 struct cred_exec_entry {
 	char **resources; /* fnmatch patterns */
 	size_t nresources;
-	char **argv;	   /* NULL-terminated; argv[0] absolute */
-	int timeout;	   /* seconds per call; default 10 */
-	int max_output;	   /* bytes of standard output; default 65536 */
+	char **argv;	/* NULL-terminated; argv[0] absolute */
+	int timeout;	/* seconds per call; default 10 */
+	int max_output; /* bytes of standard output; default 65536 */
 };
 
 struct cred_exec_config {

@@ -380,8 +380,8 @@ role_listed(PGresult *res, const char *role)
  * `broker cred` sets one the requester sees.
  */
 static void
-provision(PGconn *conn, const struct pg_database *db,
-    const struct cred_live *l, cred_event_fn event, void *arg)
+provision(PGconn *conn, const struct pg_database *db, const struct cred_live *l,
+    cred_event_fn event, void *arg)
 {
 	struct brk_error err = { { 0 } };
 	char role[ROLE_MAX + 1], pw[2 * PW_BYTES + 1];

@@ -156,7 +156,8 @@ void ops_cred_sync(struct brokerd *d);
  * and issued is false (nobody issued them in the reply), ask for a
  * reconcile, which makes them off the writer thread.
  */
-void ops_cred_activated(struct brokerd *d, const struct request *r, bool issued);
+void
+ops_cred_activated(struct brokerd *d, const struct request *r, bool issued);
 /* Before the writer is freed: credential jobs submit nothing more. */
 void ops_cred_stop(struct brokerd *d);
 void ops_cred_tick(struct brokerd *d);

@@ -218,7 +218,8 @@ credsync_job(void *arg)
 
 	do {
 		__atomic_store_n(&credsync_again, 0, __ATOMIC_RELEASE);
-		if ((r = cred_reconcile(d, load_live, NULL, cred_event, d)) != 0)
+		if ((r = cred_reconcile(d, load_live, NULL, cred_event, d)) !=
+		    0)
 			log_warn("event=cred_reconcile_failed error=\"%s\"",
 			    brk_strerror(r));
 	} while (__atomic_load_n(&credsync_again, __ATOMIC_ACQUIRE));
