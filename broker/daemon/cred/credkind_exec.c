@@ -167,7 +167,7 @@ parse_entry(
 			    "a kind:name pattern, and host: and db: keep "
 			    "their own credentials",
 			    idx, e->resources[i]);
-	if (e->argv[0][0] != '/')
+	if (e->argv[0] == NULL || e->argv[0][0] != '/')
 		return bad(err, idx, "command[0] must be an absolute path");
 	if (access(e->argv[0], X_OK) != 0)
 		return brk_error_set(err, BRK_ERR_INVALID,
@@ -741,6 +741,9 @@ exec_reconcile(struct brokerd *d, const struct cred_live *live, size_t n,
 	if (d->cfg->cred_exec == NULL || ledger_dir(d, dir, sizeof(dir)) != 0 ||
 	    (dp = opendir(dir)) == NULL)
 		return 0; /* nothing was ever issued */
+	/* readdir() is safe here: this DIR is ours alone (readdir_r() is
+	 * deprecated by glibc for that reason) */
+	// cppcheck-suppress readdirCalled
 	while ((de = readdir(dp)) != NULL) {
 		len = strlen(de->d_name);
 		if (len < 6 || len - 5 >= sizeof(idbuf) ||
