@@ -450,8 +450,8 @@ ident_people(struct identity *ids, const char *groups, const char *users,
 		goto out;
 	for (at = users; next_item(&at, item, sizeof(item));)
 		add_member(names, item);
-	for (at = groups; out->why[0] == '\0' &&
-	     next_item(&at, item, sizeof(item));) {
+	for (at = groups;
+	     out->why[0] == '\0' && next_item(&at, item, sizeof(item));) {
 		if ((r = local_members(ids, item, names)) != 0)
 			goto out;
 		if (ids->dir != NULL &&

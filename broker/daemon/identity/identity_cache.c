@@ -188,8 +188,8 @@ idcache_put(struct idcache *c, const char *name, bool found, bool complete,
 	struct entry *e, **link;
 	int r;
 
-	if ((r = val_copy(&v, found, complete, mail, groups, ngroups,
-		 fetched_ms)) != 0)
+	if ((r = val_copy(
+		 &v, found, complete, mail, groups, ngroups, fetched_ms)) != 0)
 		return r;
 	pthread_mutex_lock(&c->lock);
 	if ((e = find(c, name, &link)) != NULL) {

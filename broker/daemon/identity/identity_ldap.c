@@ -916,8 +916,8 @@ is_group(LDAP *ld, LDAPMessage *e)
 			strncasecmp(vals[i]->bv_val, "groupOfNames", 12) ==
 			    0) ||
 		    (vals[i]->bv_len == 18 &&
-			strncasecmp(vals[i]->bv_val, "groupOfUniqueNames",
-			    18) == 0) ||
+			strncasecmp(
+			    vals[i]->bv_val, "groupOfUniqueNames", 18) == 0) ||
 		    (vals[i]->bv_len == 10 &&
 			strncasecmp(vals[i]->bv_val, "posixGroup", 10) == 0))
 			yes = true;
@@ -1092,7 +1092,8 @@ idldap_group_members(struct idldap *l, const char *group, char ***names,
 	if (r != 0)
 		goto out;
 	if (m.cut) {
-		log_warn("event=ldap_members_cut group=%s kept=%zu", group, m.n);
+		log_warn(
+		    "event=ldap_members_cut group=%s kept=%zu", group, m.n);
 		r = brk_error_set(err, BRK_ERR_TOOBIG,
 		    "ldap: group %s has more members than the broker lists",
 		    group);

@@ -323,7 +323,8 @@ approvers_json(struct notify *n, const json_t *a, const char *requester,
 	const char *groups = json_string_value(json_object_get(a, "groups"));
 	const char *users = json_string_value(json_object_get(a, "users"));
 	int quorum = (int)json_integer_value(json_object_get(a, "quorum"));
-	int approvals = (int)json_integer_value(json_object_get(a, "approvals"));
+	int approvals = (int)json_integer_value(
+	    json_object_get(a, "approvals"));
 	const char *exclude[EXCLUDE_MAX];
 	struct ident_people ip = { 0 };
 	size_t nex = 0, i;
@@ -390,7 +391,8 @@ enrich(struct notify *n, json_t *ev, const json_t *rec)
 	} else if ((strcmp(name, "request.approved") == 0 ||
 		       strcmp(name, "request.denied") == 0) &&
 	    user != NULL)
-		json_object_set_new(ev, "to", json_pack("[o]", person(n, user)));
+		json_object_set_new(
+		    ev, "to", json_pack("[o]", person(n, user)));
 }
 
 void
@@ -589,8 +591,8 @@ remind_done(void *arg, int rc)
 	struct remind_job *job = arg;
 
 	if (rc != 0)
-		log_warn("event=notify_reminder_failed error=%s",
-		    brk_strerror(rc));
+		log_warn(
+		    "event=notify_reminder_failed error=%s", brk_strerror(rc));
 	__atomic_store_n(&job->n->remind_busy, 0, __ATOMIC_RELEASE);
 	free(job);
 }
