@@ -267,7 +267,7 @@ wait "$SINK_PID" 2>/dev/null
 # "approvers", no "to"), when the requester is offered as an approver
 # (checked by dropping the requester from approvers_json()'s exclude
 # list), and when reminders are not sent or sent every look (checked by
-# making reminder_due() ignore remind_every: 3 or more reminders).  That
+# making reminder_due() ignore remind_every: 2 reminders in 2.5 s).  That
 # a restart neither repeats nor loses one is t_ldap_tell.sh's.
 mkdir -m 0700 "$T/statetell"
 rm -rf "$T/ev"; mkdir -p "$T/ev"
