@@ -131,20 +131,22 @@ out:
 	return r;
 }
 
+/* user_attr, mail_attr: an attribute name (or OID), nothing else. */
 static int
-get_attr(json_t *v, struct ldap_config *lc, struct brk_error *err)
+get_attr(json_t *v, const char *key, char **dst, struct brk_error *err)
 {
 	const char *s;
 	int r;
 
-	if ((r = get_str(v, "user_attr", 64, &lc->user_attr, err)) != 0)
+	if ((r = get_str(v, key, 64, dst, err)) != 0)
 		return r;
-	for (s = lc->user_attr; *s != '\0'; s++)
+	for (s = *dst; *s != '\0'; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
 			(*s >= '0' && *s <= '9') || *s == '-' || *s == '.'))
 			return brk_error_set(err, BRK_ERR_INVALID,
 			    "config: "
-			    "ldap.user_attr must be an attribute name");
+			    "ldap.%s must be an attribute name",
+			    key);
 	return 0;
 }
 
@@ -273,7 +275,9 @@ apply_key(struct ldap_config *lc, const char *key, json_t *v, bool *has_pw,
 	if (strcmp(key, "user_filter") == 0)
 		return get_filter(v, lc, err);
 	if (strcmp(key, "user_attr") == 0)
-		return get_attr(v, lc, err);
+		return get_attr(v, key, &lc->user_attr, err);
+	if (strcmp(key, "mail_attr") == 0)
+		return get_attr(v, key, &lc->mail_attr, err);
 	if (strcmp(key, "nested_groups") == 0)
 		return get_bool(v, key, &lc->nested_groups, err);
 	if (strcmp(key, "cache_ttl") == 0)
@@ -319,6 +323,8 @@ check_whole(struct ldap_config *lc, bool has_pw, struct brk_error *err)
 	    (lc->user_filter = strdup("(uid=%u)")) == NULL)
 		return BRK_ERR_NOMEM;
 	if (lc->user_attr == NULL && (lc->user_attr = strdup("uid")) == NULL)
+		return BRK_ERR_NOMEM;
+	if (lc->mail_attr == NULL && (lc->mail_attr = strdup("mail")) == NULL)
 		return BRK_ERR_NOMEM;
 	if (lc->group_base == NULL &&
 	    (lc->group_base = strdup(lc->user_base)) == NULL)
@@ -374,6 +380,7 @@ ldap_config_free(struct ldap_config *lc)
 	free(lc->user_base);
 	free(lc->user_filter);
 	free(lc->user_attr);
+	free(lc->mail_attr);
 	free(lc->group_base);
 	free(lc);
 }

@@ -198,6 +198,16 @@ int ops_load_request(
 int ops_arg_id(struct call *c, uint64_t *serial, const char **idstr);
 
 /*
+ * Who can still approve a pending request, as people: into o (a request
+ * as record_to_json() shows it, with its "approvals" list) go
+ * approval.people ([{"name", "mail"}], or null when a group's members
+ * cannot be known), approval.people_unknown (why, or null) and
+ * approval.people_more.  Not the requester, who filed it, or who approved
+ * already.  May wait on the directory: the worker pool only.
+ */
+void ops_add_people(struct brokerd *d, json_t *o);
+
+/*
  * Whether the caller holds optout_managers through an entry whose scopes
  * cover grant r (its request id, resource, user, deciding rule, or a label
  * of its resource): the reach of an opt-out manager over grants

@@ -196,6 +196,9 @@ op_show(struct call *c)
 		approvals_list(t, serial, tl, &min_ttl);
 		json_object_set_new(o, "approvals", tl);
 	}
+	/* the directory may be asked next: hold no snapshot meanwhile */
+	store_read_end(t);
+	ops_add_people(c->d, o);
 	call_reply(c, o);
 	o = NULL;
 out:
