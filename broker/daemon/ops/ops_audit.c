@@ -30,6 +30,7 @@
 
 #include "audit.h"
 #include "ca.h"
+#include "fileio.h"
 #include "log.h"
 #include "ops.h"
 #include "pruneq.h"
@@ -208,38 +209,22 @@ out:
 static int
 anchor_file(const char *state_dir, uint64_t seq, const char *text)
 {
-	char dir[4096], path[4200], tmp[4300];
-	size_t n = strlen(text);
-	int fd = -1, r = BRK_ERR_IO;
+	struct brk_error err = { "" };
+	char dir[4096], path[4200];
+	int r = BRK_ERR_IO;
 
 	snprintf(dir, sizeof(dir), "%s/anchors", state_dir);
 	snprintf(path, sizeof(path), "%s/anchor-%llu.txt", dir,
 	    (unsigned long long)seq);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		goto out;
-	unlink(tmp);
-	if ((fd = open(tmp,
-		 O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644)) <
-	    0)
-		goto out;
-	if (write(fd, text, n) != (ssize_t)n || fsync(fd) != 0)
-		goto out;
-	close(fd);
-	fd = -1;
-	if (rename(tmp, path) != 0)
-		goto out;
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
-		fsync(fd);
-	r = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (r != 0) {
+		brk_error_set(&err, r, "cannot create %s: %s", dir,
+		    strerror(errno));
+	else
+		r = file_write_atomic(
+		    path, NULL, text, strlen(text), 0644, &err);
+	if (r != 0)
 		log_warn("event=audit_anchor_file_failed path=%s error=\"%s\"",
-		    path, strerror(errno));
-		unlink(tmp);
-	}
+		    path, err.msg);
 	return r;
 }
 
