@@ -777,6 +777,7 @@ optouts_remove(struct store_txn *t, const struct actor *a,
 	struct ending e = {
 		.a = a, .reason = reason, .now = now, .ended = ended
 	};
+	size_t before = json_array_size(ended);
 	const char *action;
 	struct optout o;
 	char sid[24];
@@ -808,7 +809,7 @@ optouts_remove(struct store_txn *t, const struct actor *a,
 		return r;
 	if ((r = end_renewals(t, &e, &o, action)) != 0)
 		return r;
-	if (json_array_size(ended) == 0) {
+	if (json_array_size(ended) == before) {
 		snprintf(msg, REQ_MSG_LEN, "opt-out %s has already ended", sid);
 		return BRK_ERR_STATE;
 	}
