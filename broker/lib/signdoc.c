@@ -14,8 +14,8 @@
 #define SIG_PREFIX "sig ed25519 "
 #define SIG_B64_LEN 88 /* 64 bytes, padded */
 
-static int
-valid_key_id(const char *id, size_t len)
+int
+signdoc_key_id_valid(const char *id, size_t len)
 {
 	size_t i;
 
@@ -63,7 +63,7 @@ signdoc_sign(const char *unsig, size_t ulen, const char *key_id,
 	int r;
 
 	*text = NULL;
-	if (key_id == NULL || !valid_key_id(key_id, strlen(key_id)))
+	if (key_id == NULL || !signdoc_key_id_valid(key_id, strlen(key_id)))
 		return BRK_ERR_INVALID;
 	if ((b = sshbuf_new()) == NULL)
 		return BRK_ERR_NOMEM;
@@ -163,7 +163,7 @@ signdoc_verify(const char *text, size_t len, const char *magic,
 	if ((size_t)(end - l3) !=
 		plen + SIGNDOC_KEY_ID_LEN + 1 + SIG_B64_LEN + 1 ||
 	    memcmp(l3, SIG_PREFIX, plen) != 0 ||
-	    !valid_key_id(l3 + plen, SIGNDOC_KEY_ID_LEN) ||
+	    !signdoc_key_id_valid(l3 + plen, SIGNDOC_KEY_ID_LEN) ||
 	    l3[plen + SIGNDOC_KEY_ID_LEN] != ' ' || end[-1] != '\n') {
 		r = brk_error_set(err, BRK_ERR_INVALID,
 		    "%s signature line is malformed", what);

@@ -23,6 +23,9 @@
 #define SIGNDOC_KEY_ID_LEN 16
 #define SIGNDOC_SIG_SIZE 64
 
+/* Whether the len bytes at id are a key id: 16 lower-case hex digits. */
+int signdoc_key_id_valid(const char *id, size_t len);
+
 /* Sign len bytes of msg into sig; 0 or a BRK_ERR_* code. */
 typedef int signdoc_signer(
     const void *ctx, const uint8_t *msg, size_t len, uint8_t *sig);

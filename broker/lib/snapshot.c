@@ -238,20 +238,6 @@ snapshot_free(struct snapshot *s)
 	free(s);
 }
 
-static int
-valid_key_id(const char *id, size_t len)
-{
-	size_t i;
-
-	if (id == NULL || len != KEY_ID_LEN)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!((id[i] >= '0' && id[i] <= '9') ||
-			(id[i] >= 'a' && id[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
 /* The payload as a JSON tree; NULL on failure. */
 static json_t *
 payload_json(const struct snapshot *s, const char *key_id)
@@ -303,7 +289,7 @@ snapshot_encode_unsigned(
 	if (len != NULL)
 		*len = 0;
 	if (s == NULL || text == NULL || len == NULL || key_id == NULL ||
-	    !valid_key_id(key_id, strlen(key_id))) {
+	    !signdoc_key_id_valid(key_id, strlen(key_id))) {
 		r = BRK_ERR_INVALID;
 		goto out;
 	}
@@ -404,7 +390,7 @@ parse_payload(
 	if ((r = snapshot_new(jstr(root, "host"), jint(root, "issued_at"),
 		 jint(root, "expires_at"), &s, err)) != 0)
 		goto out;
-	if (!valid_key_id(kid, strlen(kid))) {
+	if (!signdoc_key_id_valid(kid, strlen(kid))) {
 		r = brk_error_set(err, BRK_ERR_INVALID, "bad key_id");
 		goto out;
 	}

@@ -29,6 +29,7 @@
 #include <openssl/pem.h>
 
 #include "fileio.h"
+#include "signdoc.h"
 #include "signer.h"
 #include "sshkey.h"
 
@@ -229,20 +230,6 @@ out:
 	return r;
 }
 
-static int
-valid_id(const char *s, size_t len)
-{
-	size_t i;
-
-	if (len != CA_KEY_ID_SIZE - 1)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-			(s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
 /* Read the key list; BRK_ERR_NOTFOUND when there is none yet. */
 static int
 read_list(const char *dir, key_id *ids, size_t *np, struct brk_error *err)
@@ -261,7 +248,7 @@ read_list(const char *dir, key_id *ids, size_t *np, struct brk_error *err)
 	/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
 	for (p = buf; *p != '\0'; p = nl + 1) {
 		if ((nl = strchr(p, '\n')) == NULL ||
-		    !valid_id(p, (size_t)(nl - p)) || n == CA_MAX_KEYS) {
+		    !signdoc_key_id_valid(p, (size_t)(nl - p)) || n == CA_MAX_KEYS) {
 			r = brk_error_set(err, BRK_ERR_INVALID,
 			    "%s is corrupt (line %zu)", path, n + 1);
 			goto out;
