@@ -255,8 +255,8 @@ pb_ask_snapshot(const struct pb_opts *o, const char *user, const char *resource,
 		    err, r, "a snapshot only decides host: resources");
 		goto out;
 	}
-	if ((r = file_read_checked(o->ca_keys, NULL, TRUSTED,
-		 CA_KEYS_MAX_SIZE, &keys, &len, err)) != 0)
+	if ((r = file_read_checked(o->ca_keys, NULL, TRUSTED, CA_KEYS_MAX_SIZE,
+		 &keys, &len, err)) != 0)
 		goto out;
 	r = BRK_ERR_VERIFY;
 	if ((nkeys = key_lines(keys, lines, CA_KEYS_MAX)) == 0) {

@@ -20,8 +20,8 @@
 #define WHAT(w) ((w) != NULL ? (w) : ""), ((w) != NULL ? ": " : "")
 
 static int
-check_stat(const char *path, const char *what, int flags,
-    const struct stat *st, struct brk_error *err)
+check_stat(const char *path, const char *what, int flags, const struct stat *st,
+    struct brk_error *err)
 {
 	uid_t me = geteuid();
 	char owner[48] = "";
@@ -31,7 +31,8 @@ check_stat(const char *path, const char *what, int flags,
 		return brk_error_set(err, BRK_ERR_PERM,
 		    "%s%s%s is not a regular file", WHAT(what), path);
 	if ((flags & FILE_OURS) != 0 && st->st_uid != me)
-		snprintf(owner, sizeof(owner), " owned by uid %u", (unsigned)me);
+		snprintf(
+		    owner, sizeof(owner), " owned by uid %u", (unsigned)me);
 	if ((flags & FILE_OURS_OR_ROOT) != 0 && st->st_uid != 0 &&
 	    st->st_uid != me)
 		snprintf(owner, sizeof(owner), " owned by root");
@@ -63,8 +64,8 @@ file_open_checked(const char *path, const char *what, int oflags, int flags,
 	if ((fd = open(path, oflags, 0600)) < 0) {
 		if (errno == ELOOP && (flags & FILE_NOFOLLOW) != 0)
 			r = brk_error_set(err, BRK_ERR_PERM,
-			    "%s%s%s is a symlink; refusing it",
-			    WHAT(what), path);
+			    "%s%s%s is a symlink; refusing it", WHAT(what),
+			    path);
 		else
 			r = brk_error_set(err,
 			    errno == ENOENT && (flags & FILE_ABSENT_OK) != 0 ?
@@ -104,8 +105,8 @@ file_read_checked(const char *path, const char *what, int flags, size_t max,
 
 	*out = NULL;
 	*lenp = 0;
-	if ((r = file_open_checked(path, what, O_RDONLY, flags, &fd, &st,
-		 err)) != 0)
+	if ((r = file_open_checked(
+		 path, what, O_RDONLY, flags, &fd, &st, err)) != 0)
 		goto out;
 	if (st.st_size < 0 || (size_t)st.st_size > max) {
 		r = brk_error_set(err, BRK_ERR_TOOBIG,
@@ -178,8 +179,8 @@ sync_parent(const char *path, const char *what, struct brk_error *err)
 	int fd, r = 0;
 
 	if (snprintf(copy, sizeof(copy), "%s", path) >= (int)sizeof(copy))
-		return brk_error_set(err, BRK_ERR_TOOBIG, "%s%spath too long",
-		    WHAT(what));
+		return brk_error_set(
+		    err, BRK_ERR_TOOBIG, "%s%spath too long", WHAT(what));
 	dir = dirname(copy);
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return brk_error_set(err, BRK_ERR_IO, "%s%scannot open %s: %s",

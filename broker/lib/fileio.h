@@ -21,7 +21,7 @@
 #define FILE_OURS 0x02	   /* owned by the effective uid */
 #define FILE_OURS_OR_ROOT 0x04 /* owned by root or by the effective uid */
 #define FILE_NO_WRITERS 0x08   /* writable by its owner only (no 022 bits) */
-#define FILE_PRIVATE 0x10 /* no group or other bits at all (0600 or less) */
+#define FILE_PRIVATE 0x10   /* no group or other bits at all (0600 or less) */
 #define FILE_ABSENT_OK 0x20 /* a missing file is BRK_ERR_NOTFOUND, not IO */
 
 /*
@@ -35,8 +35,8 @@
  * FILE_ABSENT_OK), BRK_ERR_PERM (a symlink, not a regular file, wrong owner
  * or mode); err names the file and what was wrong with it.
  */
-int file_open_checked(const char *path, const char *what, int oflags,
-    int flags, int *fd, struct stat *st, struct brk_error *err);
+int file_open_checked(const char *path, const char *what, int oflags, int flags,
+    int *fd, struct stat *st, struct brk_error *err);
 
 /*
  * Read a whole file of at most max bytes, opened and checked as
@@ -46,8 +46,8 @@ int file_open_checked(const char *path, const char *what, int oflags,
  * file_free_secret().  Errors: those of file_open_checked(), BRK_ERR_TOOBIG
  * (over max), BRK_ERR_IO (read failed), BRK_ERR_NOMEM.
  */
-int file_read_checked(const char *path, const char *what, int flags,
-    size_t max, char **out, size_t *len, struct brk_error *err);
+int file_read_checked(const char *path, const char *what, int flags, size_t max,
+    char **out, size_t *len, struct brk_error *err);
 
 /* file_read_checked(path, NULL, nofollow ? FILE_NOFOLLOW : 0, ...). */
 int file_read_all(const char *path, size_t max, int nofollow, char **out,

@@ -133,9 +133,8 @@ out:
 
 int
 signdoc_verify(const char *text, size_t len, const char *magic,
-    const char *what, const char *const *lines, size_t nkeys,
-    const char **body, size_t *bodylen, char key_id[SIGNDOC_KEY_ID_LEN + 1],
-    struct brk_error *err)
+    const char *what, const char *const *lines, size_t nkeys, const char **body,
+    size_t *bodylen, char key_id[SIGNDOC_KEY_ID_LEN + 1], struct brk_error *err)
 {
 	struct sshbuf *sig = NULL;
 	const char *l2, *l3, *end, *nl;
@@ -175,8 +174,8 @@ signdoc_verify(const char *text, size_t len, const char *magic,
 		r = brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if (sshbuf_put_base64_decoded(sig, l3 + plen + SIGNDOC_KEY_ID_LEN + 1,
-		SIG_B64_LEN) != 0 ||
+	if (sshbuf_put_base64_decoded(
+		sig, l3 + plen + SIGNDOC_KEY_ID_LEN + 1, SIG_B64_LEN) != 0 ||
 	    sshbuf_len(sig) != SIGNDOC_SIG_SIZE) {
 		r = brk_error_set(err, BRK_ERR_INVALID,
 		    "%s signature is not base64 of 64 bytes", what);

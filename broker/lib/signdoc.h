@@ -27,8 +27,8 @@
 int signdoc_key_id_valid(const char *id, size_t len);
 
 /* Sign len bytes of msg into sig; 0 or a BRK_ERR_* code. */
-typedef int signdoc_signer(
-    const void *ctx, const uint8_t *msg, size_t len, uint8_t *sig);
+typedef int
+signdoc_signer(const void *ctx, const uint8_t *msg, size_t len, uint8_t *sig);
 
 /*
  * The unsigned part: magic "\n" body "\n" as a new NUL-terminated string
@@ -58,8 +58,8 @@ int signdoc_sign(const char *unsig, size_t ulen, const char *key_id,
  * verify), BRK_ERR_CRYPTO, BRK_ERR_NOMEM; err says which.
  */
 int signdoc_verify(const char *text, size_t len, const char *magic,
-    const char *what, const char *const *lines, size_t nkeys,
-    const char **body, size_t *bodylen, char key_id[SIGNDOC_KEY_ID_LEN + 1],
+    const char *what, const char *const *lines, size_t nkeys, const char **body,
+    size_t *bodylen, char key_id[SIGNDOC_KEY_ID_LEN + 1],
     struct brk_error *err);
 
 #endif

@@ -117,8 +117,8 @@ Test(fileio, missing_file)
 	    "%s", err.msg);
 	cr_expect(strstr(err.msg, path) != NULL, "%s", err.msg);
 	cr_expect(strstr(err.msg, "No such file") != NULL, "%s", err.msg);
-	cr_expect_eq(file_read_checked(path, NULL, FILE_ABSENT_OK, 64, &text,
-			 &len, &err),
+	cr_expect_eq(file_read_checked(
+			 path, NULL, FILE_ABSENT_OK, 64, &text, &len, &err),
 	    BRK_ERR_NOTFOUND);
 }
 
@@ -131,13 +131,14 @@ Test(fileio, symlink)
 	put("real", "data", 0600, path, sizeof(path));
 	snprintf(link, sizeof(link), "%s/link", dir);
 	cr_assert_eq(symlink(path, link), 0);
-	cr_expect_eq(file_read_checked(link, NULL, FILE_NOFOLLOW, 64, &text,
-			 &len, &err),
+	cr_expect_eq(
+	    file_read_checked(link, NULL, FILE_NOFOLLOW, 64, &text, &len, &err),
 	    BRK_ERR_PERM);
 	cr_expect_null(text);
 	cr_expect(strstr(err.msg, "symlink") != NULL, "%s", err.msg);
 	/* without the flag the caller chose to follow it */
-	cr_expect_eq(file_read_checked(link, NULL, 0, 64, &text, &len, &err), 0);
+	cr_expect_eq(
+	    file_read_checked(link, NULL, 0, 64, &text, &len, &err), 0);
 	free(text);
 }
 
@@ -164,8 +165,8 @@ Test(fileio, wrong_owner)
 		cr_assert_eq(chown(path, other, (gid_t)-1), 0);
 	else
 		snprintf(path, sizeof(path), "/etc/passwd"); /* root's */
-	cr_expect_eq(file_read_checked(path, NULL, FILE_OURS, 1 << 20, &text,
-			 &len, &err),
+	cr_expect_eq(file_read_checked(
+			 path, NULL, FILE_OURS, 1 << 20, &text, &len, &err),
 	    BRK_ERR_PERM);
 	cr_expect_null(text);
 	cr_expect(strstr(err.msg, "owned by uid") != NULL, "%s", err.msg);
@@ -174,8 +175,8 @@ Test(fileio, wrong_owner)
 		cr_expect_eq(file_read_checked(path, NULL, FILE_OURS_OR_ROOT,
 				 1 << 20, &text, &len, &err),
 		    BRK_ERR_PERM);
-		cr_expect(strstr(err.msg, "owned by root") != NULL, "%s",
-		    err.msg);
+		cr_expect(
+		    strstr(err.msg, "owned by root") != NULL, "%s", err.msg);
 	}
 }
 
@@ -207,8 +208,8 @@ Test(fileio, loose_modes)
 		    (unsigned)cases[i].mode);
 		if (!cases[i].ok) {
 			cr_expect_null(text);
-			cr_expect(strstr(err.msg, "mode") != NULL, "%s",
-			    err.msg);
+			cr_expect(
+			    strstr(err.msg, "mode") != NULL, "%s", err.msg);
 		}
 		free(text);
 		text = NULL;
@@ -222,14 +223,14 @@ Test(fileio, too_big)
 	size_t len = 0;
 
 	put("big", "0123456789", 0600, path, sizeof(path));
-	cr_expect_eq(file_read_checked(path, NULL, FILE_PRIVATE, 9, &text,
-			 &len, &err),
+	cr_expect_eq(
+	    file_read_checked(path, NULL, FILE_PRIVATE, 9, &text, &len, &err),
 	    BRK_ERR_TOOBIG);
 	cr_expect_null(text);
-	cr_expect(strstr(err.msg, "larger than 9 bytes") != NULL, "%s",
-	    err.msg);
-	cr_expect_eq(file_read_checked(path, NULL, FILE_PRIVATE, 10, &text,
-			 &len, &err),
+	cr_expect(
+	    strstr(err.msg, "larger than 9 bytes") != NULL, "%s", err.msg);
+	cr_expect_eq(
+	    file_read_checked(path, NULL, FILE_PRIVATE, 10, &text, &len, &err),
 	    0);
 	cr_expect_eq(len, 10);
 	file_free_secret(text, len);
@@ -242,9 +243,9 @@ Test(fileio, write_replaces)
 	struct stat st;
 
 	put("target", "old", 0600, path, sizeof(path));
-	cr_assert_eq(file_write_atomic(path, NULL, "new content", 11, 0640,
-			 &err),
-	    0, "%s", err.msg);
+	cr_assert_eq(
+	    file_write_atomic(path, NULL, "new content", 11, 0640, &err), 0,
+	    "%s", err.msg);
 	expect_content(path, "new content");
 	cr_assert_eq(stat(path, &st), 0);
 	cr_expect_eq(st.st_mode & 07777, 0640);
@@ -270,8 +271,8 @@ Test(fileio, write_fails_cleanly)
 	lim.rlim_max = old.rlim_max;
 	signal(SIGXFSZ, SIG_IGN);
 	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
-	r = file_write_atomic(path, "test", "far more than four bytes", 24,
-	    0600, &err);
+	r = file_write_atomic(
+	    path, "test", "far more than four bytes", 24, 0600, &err);
 	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
 	cr_expect_eq(r, BRK_ERR_IO);
 	cr_expect(strstr(err.msg, "test: cannot write") != NULL, "%s", err.msg);
@@ -289,8 +290,8 @@ Test(fileio, rename_fails_cleanly)
 	cr_assert_eq(mkdir(path, 0700), 0);
 	snprintf(inner, sizeof(inner), "%s/keep", path);
 	cr_assert_eq(close(creat(inner, 0600)), 0);
-	cr_expect_eq(file_write_atomic(path, NULL, "new", 3, 0600, &err),
-	    BRK_ERR_IO);
+	cr_expect_eq(
+	    file_write_atomic(path, NULL, "new", 3, 0600, &err), BRK_ERR_IO);
 	cr_expect(strstr(err.msg, "cannot rename") != NULL, "%s", err.msg);
 	cr_expect_eq(temporaries(), 0);
 	cr_expect_eq(access(inner, F_OK), 0);
@@ -302,7 +303,7 @@ Test(fileio, write_missing_dir)
 	char path[256];
 
 	snprintf(path, sizeof(path), "%s/no/such/file", dir);
-	cr_expect_eq(file_write_atomic(path, NULL, "x", 1, 0600, &err),
-	    BRK_ERR_IO);
+	cr_expect_eq(
+	    file_write_atomic(path, NULL, "x", 1, 0600, &err), BRK_ERR_IO);
 	cr_expect(strstr(err.msg, "cannot create") != NULL, "%s", err.msg);
 }

@@ -150,8 +150,8 @@ refused(int want, int got, const char *msg, const char *words,
 	snapshot(&after);
 	cr_expect_eq(after.seq, before->seq);
 	cr_expect_eq(after.live, before->live);
-	cr_expect_eq(memcmp(after.until, before->until, sizeof(after.until)),
-	    0);
+	cr_expect_eq(
+	    memcmp(after.until, before->until, sizeof(after.until)), 0);
 }
 
 Test(optouts, refusals_change_nothing)
@@ -180,12 +180,12 @@ Test(optouts, refusals_change_nothing)
 	    msg, "policy admins only", t, &before);
 	cr_assert_eq(store_begin(st, true, &t), 0);
 	refused(BRK_ERR_DENIED,
-	    optouts_remove(t, &admin, &as_nobody, u, "r", NOW, ended, msg),
-	    msg, "optout_managers only", t, &before);
+	    optouts_remove(t, &admin, &as_nobody, u, "r", NOW, ended, msg), msg,
+	    "optout_managers only", t, &before);
 	cr_assert_eq(store_begin(st, true, &t), 0);
 	refused(BRK_ERR_DENIED,
-	    optouts_extend(t, &admin, &as_manager, g, NOW + 7200, "r", NOW, &o,
-		msg),
+	    optouts_extend(
+		t, &admin, &as_manager, g, NOW + 7200, "r", NOW, &o, msg),
 	    msg, "may not extend", t, &before);
 	/* unknown ids; unfreeze by a non-admin; unfreeze with none */
 	cr_assert_eq(store_begin(st, true, &t), 0);
@@ -194,8 +194,8 @@ Test(optouts, refusals_change_nothing)
 	    msg, "no opt-out o999", t, &before);
 	cr_assert_eq(store_begin(st, true, &t), 0);
 	refused(BRK_ERR_NOTFOUND,
-	    optouts_extend(t, &admin, &as_admin, 999, NOW + 7200, "r", NOW, &o,
-		msg),
+	    optouts_extend(
+		t, &admin, &as_admin, 999, NOW + 7200, "r", NOW, &o, msg),
 	    msg, "no opt-out o999", t, &before);
 	cr_assert_eq(store_begin(st, true, &t), 0);
 	refused(BRK_ERR_DENIED,
@@ -208,8 +208,8 @@ Test(optouts, refusals_change_nothing)
 	/* extend only moves the end later */
 	cr_assert_eq(store_begin(st, true, &t), 0);
 	refused(BRK_ERR_INVALID,
-	    optouts_extend(t, &admin, &as_manager, u, NOW + 3600, "r", NOW, &o,
-		msg),
+	    optouts_extend(
+		t, &admin, &as_manager, u, NOW + 3600, "r", NOW, &o, msg),
 	    msg, "extend only moves its end later", t, &before);
 	cr_expect_eq(json_array_size(ended), 0);
 
@@ -226,8 +226,8 @@ Test(optouts, refusals_change_nothing)
 	    msg, "already ended", t, &before);
 	cr_assert_eq(store_begin(st, true, &t), 0);
 	refused(BRK_ERR_STATE,
-	    optouts_extend(t, &admin, &as_manager, u, NOW + 7200, "r", NOW, &o,
-		msg),
+	    optouts_extend(
+		t, &admin, &as_manager, u, NOW + 7200, "r", NOW, &o, msg),
 	    msg, "already ended", t, &before);
 	json_decref(ended);
 }
@@ -257,8 +257,8 @@ Test(optouts, remove_is_audited)
 	json_array_clear(ended);
 	cr_assert_eq(store_begin(st, true, &t), 0);
 	cr_assert_eq(
-	    optouts_remove(t, &admin, &as_admin, 0, "over", NOW, ended, msg),
-	    0, "%s", msg);
+	    optouts_remove(t, &admin, &as_admin, 0, "over", NOW, ended, msg), 0,
+	    "%s", msg);
 	cr_assert_eq(store_commit(t), 0);
 	snapshot(&s);
 	cr_expect_str_eq(s.action, "freeze.off");
@@ -311,8 +311,7 @@ Test(optouts, extend_is_audited)
 	cr_expect_eq(o.id, u);
 	snapshot(&s);
 	cr_expect_str_eq(s.action, "optout.extended");
-	cr_expect(strstr(s.details, "previous_until") != NULL, "%s",
-	    s.details);
+	cr_expect(strstr(s.details, "previous_until") != NULL, "%s", s.details);
 	cr_expect_eq(s.live, 1);
 	cr_expect_eq(s.until[0], NOW + 7200);
 }

@@ -248,7 +248,8 @@ read_list(const char *dir, key_id *ids, size_t *np, struct brk_error *err)
 	/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
 	for (p = buf; *p != '\0'; p = nl + 1) {
 		if ((nl = strchr(p, '\n')) == NULL ||
-		    !signdoc_key_id_valid(p, (size_t)(nl - p)) || n == CA_MAX_KEYS) {
+		    !signdoc_key_id_valid(p, (size_t)(nl - p)) ||
+		    n == CA_MAX_KEYS) {
 			r = brk_error_set(err, BRK_ERR_INVALID,
 			    "%s is corrupt (line %zu)", path, n + 1);
 			goto out;
@@ -360,7 +361,8 @@ rotate_in(const char *dir, struct brk_error *err)
 	size_t n = 0;
 	int r;
 
-	if ((r = read_list(dir, ids + 1, &n, err)) != 0 && r != BRK_ERR_NOTFOUND)
+	if ((r = read_list(dir, ids + 1, &n, err)) != 0 &&
+	    r != BRK_ERR_NOTFOUND)
 		return r;
 	if ((r = new_key(dir, ids[0], err)) != 0)
 		return r;

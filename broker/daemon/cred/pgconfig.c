@@ -50,8 +50,8 @@ check_conninfo_file(const char *db, const char *path, struct brk_error *err)
 
 	if (path[0] != '/')
 		return bad(err, db, "conninfo_file must be an absolute path");
-	snprintf(what, sizeof(what), "config: databases.%.64s: conninfo_file",
-	    db);
+	snprintf(
+	    what, sizeof(what), "config: databases.%.64s: conninfo_file", db);
 	if ((r = file_open_checked(path, what, O_RDONLY,
 		 FILE_NOFOLLOW | FILE_OURS | FILE_PRIVATE, &fd, NULL, err)) !=
 	    0)

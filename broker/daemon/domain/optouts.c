@@ -513,9 +513,8 @@ optout_json(const struct optout *o, int64_t now)
 /* --- changes: add, remove, extend, each with its audit record ---------- */
 
 static int
-audit_optout(struct store_txn *t, const struct actor *a,
-    const struct optout *o, const char *action, const char *reason,
-    uint64_t revoked, int64_t now)
+audit_optout(struct store_txn *t, const struct actor *a, const struct optout *o,
+    const char *action, const char *reason, uint64_t revoked, int64_t now)
 {
 	char id[24];
 	json_t *d = optout_json(o, now);
@@ -590,8 +589,8 @@ revoke_automatic(struct store_txn *t, const struct actor *a,
 			nr = old;
 			nr.state = ST_REVOKED;
 			nr.ended_at = nr.expires_at = now;
-			snprintf(nr.ended_by, sizeof(nr.ended_by), "%s",
-			    a->user);
+			snprintf(
+			    nr.ended_by, sizeof(nr.ended_by), "%s", a->user);
 			snprintf(nr.end_reason, sizeof(nr.end_reason),
 			    "freeze %s: %.4000s", fid, o->reason);
 			req_id(nr.serial, id);

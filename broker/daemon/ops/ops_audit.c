@@ -81,8 +81,8 @@ anchor_make(const struct ca *ca, uint64_t seq, const char *hash, int64_t now,
 	if ((o = json_pack("{s:i, s:I, s:s, s:I, s:s, s:s}", "v", 1, "seq",
 		 (json_int_t)seq, "hash", hash, "ts", (json_int_t)now, "time",
 		 when, "key_id", ca_key_id(ca))) == NULL ||
-	    (body = json_dumps(o,
-		 JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)) == NULL)
+	    (body = json_dumps(
+		 o, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)) == NULL)
 		goto out;
 	r = ca_sign_doc(ca, ANCHOR_MAGIC, body, strlen(body), text);
 out:
@@ -140,8 +140,8 @@ anchor_file(const char *state_dir, uint64_t seq, const char *text)
 	snprintf(path, sizeof(path), "%s/anchor-%llu.txt", dir,
 	    (unsigned long long)seq);
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		brk_error_set(&err, r, "cannot create %s: %s", dir,
-		    strerror(errno));
+		brk_error_set(
+		    &err, r, "cannot create %s: %s", dir, strerror(errno));
 	else
 		r = file_write_atomic(
 		    path, NULL, text, strlen(text), 0644, &err);
