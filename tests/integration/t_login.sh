@@ -18,25 +18,8 @@ if ldd "$BROKERD" | grep -q libtsan; then
 fi
 
 # certificates: the broker's (from ca), a host's (client_ca = ca), and a
-# client certificate from another CA
-mkcert() { # mkcert NAME CN CA EXT
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-	    -nodes -keyout "$T/$1.key" -subj "/CN=$2" -out "$T/$1.csr" \
-	    2>/dev/null &&
-	printf '%s\n' "$4" >"$T/$1.ext" &&
-	openssl x509 -req -in "$T/$1.csr" -CA "$T/$3.crt" -CAkey "$T/$3.key" \
-	    -CAcreateserial -days 1 -extfile "$T/$1.ext" -out "$T/$1.crt" \
-	    2>/dev/null && chmod 0600 "$T/$1.key"
-}
-for ca in ca ca-other; do
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-	    -nodes -keyout "$T/$ca.key" -out "$T/$ca.crt" -days 1 \
-	    -subj "/CN=test $ca" 2>/dev/null
-done
-mkcert server localhost ca "subjectAltName=DNS:localhost
-extendedKeyUsage=serverAuth" &&
-mkcert web1 web-1 ca "extendedKeyUsage=clientAuth" &&
-mkcert rogue alice ca-other "extendedKeyUsage=clientAuth" ||
+# client certificate from another CA (lib.sh)
+test_pki alice ||
 	not_ok "openssl makes the test certificates"
 FP=SHA256:$(openssl x509 -in "$T/server.crt" -noout -fingerprint -sha256 |
     sed 's/.*=//')

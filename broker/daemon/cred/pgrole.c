@@ -123,25 +123,27 @@ connect_admin(const struct pg_database *db, PGconn **out, struct brk_error *err)
 		"application_name", "dbname", NULL };
 	const char *vals[4] = { "5", "brokerd", NULL, NULL };
 	char *text = NULL;
-	size_t len = 0;
+	size_t raw = 0, len;
 	PGconn *conn = NULL;
 	char msg[300];
 	int r;
 
 	*out = NULL;
-	if ((r = file_read_all(
-		 db->conninfo_file, CONNINFO_MAX, 1, &text, &len, err)) != 0)
+	/* held to the same standard as at start-up (pgconfig.c) */
+	if ((r = file_read_checked(db->conninfo_file, NULL,
+		 FILE_NOFOLLOW | FILE_OURS | FILE_PRIVATE, CONNINFO_MAX, &text,
+		 &raw, err)) != 0)
 		return brk_error_set(err, BRK_ERR_UNREACHABLE,
 		    "database %s: "
 		    "cannot read its conninfo_file",
 		    db->name);
+	len = raw;
 	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
 		text[--len] = '\0';
 	vals[2] = text;
 	/* the file's own settings come after the defaults and win */
 	conn = PQconnectdbParams(keys, vals, 1);
-	explicit_bzero(text, len);
-	free(text);
+	file_free_secret(text, raw);
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
 		r = brk_error_set(err, BRK_ERR_UNREACHABLE,
 		    "database %s is "

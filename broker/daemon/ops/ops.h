@@ -64,16 +64,15 @@ int op_approve(struct call *c);
 int op_deny(struct call *c);
 int op_pending(struct call *c);
 int op_review_list(struct call *c);
+/* optout.add and freeze; optout.remove and unfreeze (by c->req->op) */
 int op_optout_add(struct call *c);
 int op_optout_remove(struct call *c);
 int op_optout_extend(struct call *c);
 int op_optout_list(struct call *c);
 int op_optout_show(struct call *c);
 int op_optout_report(struct call *c);
-int op_freeze(struct call *c);
-int op_unfreeze(struct call *c);
-int op_flag_add(struct call *c);
-int op_flag_remove(struct call *c);
+/* flag.add and flag.remove (by c->req->op) */
+int op_flag_change(struct call *c);
 int op_flag_list(struct call *c);
 int op_review_ack(struct call *c);
 int op_krl(struct call *c);
