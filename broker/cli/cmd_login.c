@@ -329,6 +329,23 @@ fail:
 	    cli, EX_ERROR, "error", "cannot make %s: %s", dir, strerror(errno));
 }
 
+int
+cli_home_subdir(struct cli *cli, const char *sub, char *buf, size_t len)
+{
+	int r;
+
+	if ((r = make_home(cli)) != EX_DONE)
+		return r;
+	if (home_path(buf, len, sub) != 0)
+		return cli_fail(cli, EX_ERROR, "error",
+		    "BROKER_HOME is too "
+		    "long");
+	if ((mkdir(buf, 0700) != 0 && errno != EEXIST) || chmod(buf, 0700) != 0)
+		return cli_fail(cli, EX_ERROR, "error", "cannot make %s: %s",
+		    buf, strerror(errno));
+	return EX_DONE;
+}
+
 static void
 print_info(json_t *res)
 {

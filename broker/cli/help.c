@@ -49,6 +49,15 @@ static const struct opt_help glossary[] = {
 	{ "request", "new", "",
 	    "file a new request even when one for the same "
 	    "access is already open (else that one is answered)" },
+	{ "ssh", "timeout", "DUR",
+	    "when the request goes to approval, stop "
+	    "waiting after DUR (exit 3, the request stays pending)" },
+	{ "ssh", "dry-run", "",
+	    "print the ssh command line instead of "
+	    "running it (the grant and certificate are still got)" },
+	{ "ssh", "for", "DUR",
+	    "how long a new grant should last (at most "
+	    "the rule's max_ttl); an open grant is used as it is" },
 	{ "pending", "limit", "N",
 	    "a page of at most N requests (default 100, "
 	    "at most 1000)" },

@@ -110,6 +110,17 @@ const struct cli_cmd cli_commands[] = {
 	    "Use or request a grant for db:NAME and run psql with its login in "
 	    "the environment\n(PGHOST, PGPORT, PGDATABASE, PGUSER, "
 	    "PGPASSWORD), never on its command line." },
+	{ "ssh", cmd_ssh,
+	    "ssh [USER@]HOST [--for DUR] [--reason TEXT] [--timeout DUR] "
+	    "[--dry-run] [-- SSH-ARGS]",
+	    "Log in to HOST over ssh in one step: use my open grant for "
+	    "host:HOST as USER (default: my user name) or request one (waiting "
+	    "while it goes to\napproval), certify a key of the grant's own in "
+	    "$BROKER_HOME/ssh (reused while its certificate is valid, deleted "
+	    "after), and run\nssh -i KEY -o CertificateFile=CERT -o "
+	    "IdentitiesOnly=yes USER@HOST SSH-ARGS (--dry-run: print that "
+	    "command instead).\nExit codes as request's when no grant is had; "
+	    "else ssh's own." },
 	{ "cert", cmd_cert, "cert ID --pubkey FILE [-o FILE | --default-cert]",
 	    "An OpenSSH certificate for an active grant, written next to the "
 	    "key as KEY-ID-cert.pub (one file per grant; --default-cert also "
