@@ -31,6 +31,7 @@ struct cli {
 	const char *url;	 /* --url */
 	char via[512];		 /* the transport used, for whoami */
 	long long login_expires; /* TLS: the login's end */
+	char login_serial[80];	 /* TLS: its certificate's serial */
 	const char *as;
 	bool json;
 	bool tty;   /* stdout is a terminal */

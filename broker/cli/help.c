@@ -162,6 +162,10 @@ static const struct opt_help glossary[] = {
 	    "or: SHA256:HEX, the fingerprint "
 	    "of a certificate the broker presents (openssl x509 -fingerprint "
 	    "-sha256)" },
+	{ "login", "serial", "S",
+	    "revoke: the one login certificate with this "
+	    "serial (hex; whoami --json shows mine as login_serial)" },
+	{ "login", "reason", "TEXT", "revoke: why, kept in the audit trail" },
 	{ "login", "user", "NAME",
 	    "who logs in (default: the local user "
 	    "name)" },

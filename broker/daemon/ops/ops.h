@@ -78,6 +78,8 @@ int op_flag_list(struct call *c);
 int op_review_ack(struct call *c);
 int op_krl(struct call *c);
 int op_ca_show(struct call *c);
+/* login.revoke (ops_login.c): login certificates ended early. */
+int op_login_revoke(struct call *c);
 int op_snapshot(struct call *c);
 int op_metrics(struct call *c); /* ops_metrics.c */
 
