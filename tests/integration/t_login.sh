@@ -269,16 +269,21 @@ contains "... and is told which" "revoked 1 login certificate of carol" "$OUT"
 audit_has "... audited (login.revoked, by erin, with the reason)" \
     login.revoked '"reason": "laptop stolen"'
 # Fails when the TLS listener ignores the register: checked by dropping
-# the userca_login_check() call in user_job(), which made this exit 0.
-expect 4 "a revoked login certificate is refused (exit 4)" \
-    R carol request host:web-1 --reason after-revoke
+# the userca_login_check() call in user_job(), which made this exit 0 and
+# filed the request.
+expect 4 "a revoked login certificate is refused (exit 4)" R carol whoami
 contains "... told why and to log in again" \
     "was revoked by erin at" "$ERR"
 contains "... log in again" "log in again (broker login)" "$ERR"
+expect 4 "... for every op" R carol request host:db-prod-1 --role postgres \
+    --reason after-revoke
+contains "... every op told why" "was revoked by erin at" "$ERR"
 run B --as carol --json list
 lacks "... and nothing was filed" '"reason": "after-revoke"' "$OUT"
-# Fails when the revocation is not stored: checked by returning before
-# reg_put() in revoke_one(), which let carol back in after the restart.
+# The register is read on every call, never kept in memory, so the
+# revocation holds after a restart.  Fails when the revocation is not
+# stored: checked by skipping reg_put() in revoke_one(), which let carol
+# in (before and after the restart).
 stop_broker
 if start_tls; then ok "brokerd restarts on the same port"
 else not_ok "brokerd restarts on the same port"; fi
