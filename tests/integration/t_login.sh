@@ -162,6 +162,15 @@ run R alice --json show "$ID"
 contains "the grant is active" '"state": "active"' "$OUT"
 run B --as erin --json audit --request "$ID"
 contains "the approval is audited under carol" '"actor": "carol"' "$OUT"
+# broker ssh over TLS: the grant, a key of its own in alice's BROKER_HOME
+# and its certificate (t_bssh runs it against a real sshd).
+expect 0 "broker ssh works remotely (--dry-run)" R alice ssh web-1 --dry-run -- uptime
+SID=$(R alice --json ssh web-1 --dry-run | json_get id)
+K=$T/home-alice/ssh/$SID
+equals "... prints the ssh command with the grant's key and certificate" \
+    "ssh -i $K -o CertificateFile=$K-cert.pub -o IdentitiesOnly=yes alice@web-1 uptime" "$OUT"
+run ssh-keygen -L -f "$K-cert.pub"
+contains "... the certificate is for alice" "alice" "$OUT"
 
 # ---- bad inputs: each refused, audited, nothing changed ----------------
 before=$(B --as erin --json audit --action login.failed | grep -c '"seq"')
