@@ -11,7 +11,8 @@
  *   I/O   quick work on the server's I/O thread (or a TLS connection's):
  *         whoami, status, show, request, cancel, revoke, approve, deny,
  *         policy.show, optout.add/remove/show, freeze, unfreeze,
- *         flag.add/remove, review.ack, ca.show, audit.anchor/prune (both
+ *         flag.add/remove, review.ack, ca.show, login.revoke,
+ *         audit.anchor/prune (both
  *         hand their work to the writer), audit.verify/search/export (each
  *         queues its own job on the worker pool).
  *   pool  on the worker pool (core/workpool.c), never the I/O thread:
