@@ -543,8 +543,8 @@ login_revoke(struct cli *cli, int argc, char **argv)
 				"s");
 			cli_print_safe(stdout, cli_str(res, "user"));
 			printf(" (they must log in again):");
-			json_array_foreach (json_object_get(res, "revoked"), i,
-			    v) {
+			json_array_foreach (
+			    json_object_get(res, "revoked"), i, v) {
 				putchar(' ');
 				cli_print_safe(stdout, json_string_value(v));
 			}
@@ -566,7 +566,8 @@ static int
 revoke_own(struct cli *cli, json_t *login)
 {
 	const char *url = json_string_value(json_object_get(login, "url"));
-	const char *serial = json_string_value(json_object_get(login, "serial"));
+	const char *serial = json_string_value(
+	    json_object_get(login, "serial"));
 	json_t *args, *res = NULL;
 	int r;
 
@@ -576,8 +577,8 @@ revoke_own(struct cli *cli, json_t *login)
 		return EX_DONE; /* nothing in force to revoke */
 	cli->socket = NULL;
 	cli->url = url;
-	if ((args = json_pack("{s:s, s:s}", "serial", serial, "reason",
-		 "logout")) == NULL)
+	if ((args = json_pack(
+		 "{s:s, s:s}", "serial", serial, "reason", "logout")) == NULL)
 		return cli_fail(cli, EX_ERROR, "internal", "out of memory");
 	r = cli_call(cli, "login.revoke", args, &res);
 	json_decref(args);

@@ -29,7 +29,8 @@
 #include "sshbuf.h"
 
 #define CERT_FILE_MAX (16 * 1024)
-#define CERT_MARGIN 30 /* seconds: a certificate this close to its end is
+#define CERT_MARGIN \
+	30 /* seconds: a certificate this close to its end is
 			* not worth an ssh connection */
 
 /*
@@ -60,8 +61,8 @@ cert_valid_before(const char *path)
 	    sshbuf_put_base64_decoded(b, sp, n) != 0)
 		goto out;
 	/* type, nonce, public key, serial, kind, key id, principals */
-	if (sshbuf_get_string_direct(b, &p, &n) != 0 ||
-	    n != sizeof(type) - 1 || memcmp(p, type, n) != 0 ||
+	if (sshbuf_get_string_direct(b, &p, &n) != 0 || n != sizeof(type) - 1 ||
+	    memcmp(p, type, n) != 0 ||
 	    sshbuf_get_string_direct(b, &p, &n) != 0 ||
 	    sshbuf_get_string_direct(b, &p, &n) != 0 ||
 	    sshbuf_get_u64(b, &serial) != 0 || sshbuf_get_u32(b, &kind) != 0 ||
@@ -91,6 +92,8 @@ sweep_keys(const char *dir, const char *keep)
 
 	if ((dp = opendir(dir)) == NULL)
 		return;
+	/* the CLI is one thread; readdir_r is deprecated in glibc */
+	// cppcheck-suppress readdirCalled
 	while ((e = readdir(dp)) != NULL) {
 		n = strlen(e->d_name);
 		if (e->d_name[0] == '.' || strchr(e->d_name, '.') != NULL ||
@@ -131,8 +134,8 @@ make_key(struct cli *cli, const char *key, const char *comment)
 	unlink(pub);
 	fflush(NULL);
 	if ((pid = fork()) < 0)
-		return cli_fail(cli, EX_ERROR, "exec", "cannot fork: %s",
-		    strerror(errno));
+		return cli_fail(
+		    cli, EX_ERROR, "exec", "cannot fork: %s", strerror(errno));
 	if (pid == 0) {
 		/* stdin from nowhere: ssh-keygen never asks */
 		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -145,8 +148,8 @@ make_key(struct cli *cli, const char *key, const char *comment)
 	}
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
-			return cli_fail(cli, EX_ERROR, "exec",
-			    "ssh-keygen: %s", strerror(errno));
+			return cli_fail(cli, EX_ERROR, "exec", "ssh-keygen: %s",
+			    strerror(errno));
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		return cli_fail(cli, EX_ERROR, "exec",
 		    "ssh-keygen could not make a key in %s (exit %d)", key,
@@ -238,8 +241,8 @@ print_word(FILE *f, const char *w)
  * exit code of the request, printed.
  */
 static int
-get_grant(struct cli *cli, const char *resource, const char *role,
-    int64_t secs, const char *reason, int64_t tmo, json_t **res)
+get_grant(struct cli *cli, const char *resource, const char *role, int64_t secs,
+    const char *reason, int64_t tmo, json_t **res)
 {
 	json_t *args;
 	bool waited;
@@ -268,8 +271,8 @@ get_grant(struct cli *cli, const char *resource, const char *role,
 	if ((r = cli_state_exit(*res)) == EX_DONE &&
 	    strcmp(cli_str(*res, "state"), "active") != 0)
 		r = cli_fail(cli, EX_PENDING, "state",
-		    "%s is scheduled: no login before %s",
-		    cli_str(*res, "id"), cli_str(*res, "starts_at"));
+		    "%s is scheduled: no login before %s", cli_str(*res, "id"),
+		    cli_str(*res, "starts_at"));
 	else if (r != EX_DONE) {
 		if (cli->json)
 			cli_print_json(*res);
@@ -335,7 +338,8 @@ cmd_ssh(struct cli *cli, int argc, char **argv)
 		    "ssh: \"%s\" is not a "
 		    "host name",
 		    dest);
-	if (role != NULL && (role[0] == '-' || strpbrk(role, " \t\r\n/") != NULL))
+	if (role != NULL &&
+	    (role[0] == '-' || strpbrk(role, " \t\r\n/") != NULL))
 		return cli_fail(cli, EX_USAGE, "usage",
 		    "ssh: \"%s\" is not a "
 		    "user name",
@@ -353,8 +357,8 @@ cmd_ssh(struct cli *cli, int argc, char **argv)
 	}
 	if ((r = get_grant(cli, resource, role, secs, reason, tmo, &res)) != 0)
 		goto out;
-	if ((r = grant_cert(
-		 cli, res, key, sizeof(key), cert, sizeof(cert))) != EX_DONE)
+	if ((r = grant_cert(cli, res, key, sizeof(key), cert, sizeof(cert))) !=
+	    EX_DONE)
 		goto out;
 	snprintf(keyopt, sizeof(keyopt), "%s", key);
 	snprintf(certopt, sizeof(certopt), "CertificateFile=%s", cert);
@@ -377,8 +381,8 @@ cmd_ssh(struct cli *cli, int argc, char **argv)
 		sargv[i++] = argv[n];
 	fflush(stdout);
 	if (dup2(saved, STDOUT_FILENO) < 0) {
-		r = cli_fail(cli, EX_ERROR, "io", "cannot restore: %s",
-		    strerror(errno));
+		r = cli_fail(
+		    cli, EX_ERROR, "io", "cannot restore: %s", strerror(errno));
 		goto out;
 	}
 	if (dry && cli->json) {

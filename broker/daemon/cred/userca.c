@@ -486,8 +486,8 @@ reg_sweep(struct store_txn *t, int64_t now)
 			kl = reg_key(key, sizeof(key), 'u',
 			    json_string_value(json_object_get(o, "user")),
 			    serial);
-			if (kl > 0 && (rr = store_del(t, TBL_LOGINS, key, kl)) !=
-				0 &&
+			if (kl > 0 &&
+			    (rr = store_del(t, TBL_LOGINS, key, kl)) != 0 &&
 			    rr != BRK_ERR_NOTFOUND) {
 				json_decref(o);
 				return rr;
@@ -498,8 +498,8 @@ reg_sweep(struct store_txn *t, int64_t now)
 		if ((rr = store_del(t, TBL_LOGINS, key, kl)) != 0 &&
 		    rr != BRK_ERR_NOTFOUND)
 			return rr;
-		if ((rr = store_del(t, TBL_LOGINS, keys[i], 9 + strlen(serial))) !=
-			0 &&
+		if ((rr = store_del(
+			 t, TBL_LOGINS, keys[i], 9 + strlen(serial))) != 0 &&
 		    rr != BRK_ERR_NOTFOUND)
 			return rr;
 	}
@@ -566,12 +566,15 @@ userca_login_check(struct store_txn *t, const char *serial, const char *user,
 		    "your login certificate names another "
 		    "user than the one it was issued to");
 	else if (json_is_integer(json_object_get(o, "revoked_at"))) {
-		at = (time_t)json_integer_value(json_object_get(o, "revoked_at"));
+		at = (time_t)json_integer_value(
+		    json_object_get(o, "revoked_at"));
 		gmtime_r(&at, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		snprintf(why, whylen, "your login certificate was revoked by %s at %s%s%.80s",
+		snprintf(why, whylen,
+		    "your login certificate was revoked by %s at %s%s%.80s",
 		    json_string_value(json_object_get(o, "revoked_by")) ?: "?",
-		    when, json_is_string(json_object_get(o, "reason")) ? ": " : "",
+		    when,
+		    json_is_string(json_object_get(o, "reason")) ? ": " : "",
 		    json_string_value(json_object_get(o, "reason")) ?: "");
 	} else if (json_integer_value(json_object_get(o, "expires_at")) <= now)
 		snprintf(why, whylen, "your login certificate has expired");
@@ -664,8 +667,8 @@ userca_revoke(struct store_txn *t, const char *serial, const char *user,
 		if (r != 0 && r != BRK_ERR_NOTFOUND)
 			goto out;
 		json_array_foreach (serials, i, s) {
-			r = revoke_one(t, json_string_value(s), by, reason, now,
-			    out);
+			r = revoke_one(
+			    t, json_string_value(s), by, reason, now, out);
 			if (r != 0 && r != BRK_ERR_STATE)
 				goto out;
 		}

@@ -160,11 +160,11 @@ struct tconn {
 	struct src *src; /* while handshaking */
 	char addr[64];	 /* the peer's address, for logs */
 	long long deadline;
-	uint32_t events;	     /* the epoll interest set now */
-	char host[256];		     /* H, from the certificate */
-	char user[65];		     /* PEER_USER: the certificate's CN */
+	uint32_t events;		/* the epoll interest set now */
+	char host[256];			/* H, from the certificate */
+	char user[65];			/* PEER_USER: the certificate's CN */
 	char serial[USERCA_SERIAL_LEN]; /* PEER_USER: its serial (hex) */
-	struct login_session *login; /* PEER_ANON: a login under way */
+	struct login_session *login;	/* PEER_ANON: a login under way */
 	char *in;
 	size_t inlen, incap;
 	char *out;

@@ -22,7 +22,7 @@ struct lrevoke_op {
 	struct call *c;
 	bool admin;
 	char who[65], caller[65];
-	char user[65];		       /* by user; "" when by serial */
+	char user[65];			/* by user; "" when by serial */
 	char serial[USERCA_SERIAL_LEN]; /* by serial; "" when by user */
 	char reason[512];
 	bool has_reason;
@@ -79,8 +79,9 @@ apply_lrevoke(struct store_txn *t, void *arg)
 		 &op->owner)) != 0) {
 		if (r == BRK_ERR_NOTFOUND)
 			snprintf(op->msg, sizeof(op->msg), "%s%s",
-			    op->serial[0] ? "no login certificate " :
-					    "no login certificate in force for ",
+			    op->serial[0] ?
+				"no login certificate " :
+				"no login certificate in force for ",
 			    op->serial[0] ? op->serial : op->user);
 		else if (r == BRK_ERR_STATE)
 			snprintf(op->msg, sizeof(op->msg),
@@ -116,8 +117,7 @@ done_lrevoke(void *arg, int rc)
 			op->revoked, "count",
 			(json_int_t)json_array_size(op->revoked)));
 	else
-		call_fail(c, rc, "%s",
-		    op->msg[0] ? op->msg : brk_strerror(rc));
+		call_fail(c, rc, "%s", op->msg[0] ? op->msg : brk_strerror(rc));
 	lrevoke_free(op);
 }
 
