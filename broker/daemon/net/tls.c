@@ -1006,10 +1006,16 @@ user_job(void *arg)
 	    (r = userca_login_check(rtxn, tc->serial, tc->user, time_now(),
 		 err.msg, sizeof(err.msg))) != 0) {
 		store_read_free(rtxn);
+		if (r !=
+		    BRK_ERR_DENIED) { /* refused too, but not their fault */
+			call_fail(call, r,
+			    "the broker cannot check login certificates now: "
+			    "%s",
+			    err.msg[0] ? err.msg : brk_strerror(r));
+			return;
+		}
 		login_refused(tc->srv->login, tc->addr, tc->user, err.msg);
-		call_fail(call, r == BRK_ERR_DENIED ? r : BRK_ERR_DENIED,
-		    "%s: log in again (broker login)",
-		    err.msg[0] ? err.msg : brk_strerror(r));
+		call_fail(call, r, "%s: log in again (broker login)", err.msg);
 		return;
 	}
 	store_read_end(rtxn);
