@@ -512,9 +512,7 @@ login_revoke(struct cli *cli, int argc, char **argv)
 	};
 	json_t *args, *res = NULL, *v;
 	size_t i;
-	int r;
-
-	int npos = 1;
+	int r, npos = 1;
 
 	for (i = 0; i < (size_t)argc; i++)
 		if (strncmp(argv[i], "--serial", 8) == 0 &&
@@ -581,9 +579,14 @@ revoke_own(struct cli *cli, json_t *login)
 		 "{s:s, s:s}", "serial", serial, "reason", "logout")) == NULL)
 		return cli_fail(cli, EX_ERROR, "internal", "out of memory");
 	r = cli_call(cli, "login.revoke", args, &res);
+	cli->url = NULL; /* it was login's */
 	json_decref(args);
 	json_decref(res);
-	if (r != EX_DONE)
+	/* refused: the broker no longer accepts this certificate at all
+	 * (revoked already), which is what logout wants */
+	if (r == EX_REFUSED)
+		r = EX_DONE;
+	else if (r != EX_DONE)
 		fprintf(stderr,
 		    "broker: the broker could not revoke this login's "
 		    "certificate (serial %s); it stays valid until %s unless "
