@@ -77,15 +77,33 @@ out:
 	return r;
 }
 
-/* Delete the keys of grants whose certificates have ended (or that never
- * got one and are older than a day): a key never outlives its access. */
+/* Unlink dir/base, dir/base.pub and dir/base-cert.pub. */
+static void
+drop_key(const char *dir, const char *base)
+{
+	static const char *const ext[] = { "", ".pub", "-cert.pub" };
+	char path[4096];
+	size_t i;
+
+	for (i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s%s", dir, base, ext[i]);
+		unlink(path);
+	}
+}
+
+/*
+ * Delete what ended grants left: a certificate past its end goes with its
+ * key (ID, or ID-agent for an agent's key), and a key that never got a
+ * certificate goes after a day.  So no key outlives its access.  The
+ * grant in use (keep) is left alone.
+ */
 static void
 sweep_keys(const char *dir, const char *keep)
 {
 	char path[4096], base[256];
 	struct dirent *e;
 	struct stat st;
-	size_t n;
+	size_t n, kl = strlen(keep);
 	DIR *dp;
 	time_t now = time(NULL);
 	int64_t vb;
@@ -96,27 +114,75 @@ sweep_keys(const char *dir, const char *keep)
 	// cppcheck-suppress readdirCalled
 	while ((e = readdir(dp)) != NULL) {
 		n = strlen(e->d_name);
-		if (e->d_name[0] == '.' || strchr(e->d_name, '.') != NULL ||
-		    strchr(e->d_name, '-') != NULL || n >= sizeof(base) ||
-		    strcmp(e->d_name, keep) == 0)
-			continue; /* only the private keys, named ID */
-		snprintf(base, sizeof(base), "%s", e->d_name);
-		snprintf(path, sizeof(path), "%s/%s-cert.pub", dir, base);
-		vb = cert_valid_before(path);
-		if (vb < 0) {
-			snprintf(path, sizeof(path), "%s/%s", dir, base);
-			if (lstat(path, &st) != 0 || now - st.st_mtime < 86400)
-				continue;
-		} else if (vb > (int64_t)now)
+		if (e->d_name[0] == '.' || n >= sizeof(base) ||
+		    (strncmp(e->d_name, keep, kl) == 0 &&
+			(e->d_name[kl] == '\0' || e->d_name[kl] == '.' ||
+			    e->d_name[kl] == '-')))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s-cert.pub", dir, base);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/%s.pub", dir, base);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/%s", dir, base);
-		unlink(path);
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (n > 9 && strcmp(e->d_name + n - 9, "-cert.pub") == 0) {
+			vb = cert_valid_before(path);
+			snprintf(base, sizeof(base), "%.*s", (int)(n - 9),
+			    e->d_name);
+			if (vb >= 0 && vb <= (int64_t)now)
+				drop_key(dir, base);
+		} else if (strpbrk(e->d_name, ".-") == NULL &&
+		    lstat(path, &st) == 0 && now - st.st_mtime >= 86400) {
+			snprintf(base, sizeof(base), "%s", e->d_name);
+			snprintf(
+			    path, sizeof(path), "%s/%s-cert.pub", dir, base);
+			if (access(path, F_OK) != 0)
+				drop_key(dir, base);
+		}
 	}
 	closedir(dp);
+}
+
+/*
+ * The first Ed25519 key that ssh-agent holds (ssh-add -L), written to pub
+ * so that ssh -i pub picks the agent's private half.
+ */
+static int
+agent_key(struct cli *cli, const char *pub)
+{
+	char *aargv[] = { "ssh-add", "-L", NULL };
+	char buf[65536], *line, *save = NULL;
+	size_t len = 0;
+	ssize_t got;
+	pid_t pid;
+	int fd[2], st, r;
+
+	fflush(NULL);
+	if (pipe2(fd, O_CLOEXEC) != 0 || (pid = fork()) < 0)
+		return cli_fail(cli, EX_ERROR, "exec", "cannot run ssh-add: %s",
+		    strerror(errno));
+	if (pid == 0) {
+		dup2(fd[1], STDOUT_FILENO);
+		execvp("ssh-add", aargv);
+		_exit(127);
+	}
+	close(fd[1]);
+	while (len < sizeof(buf) - 1 &&
+	    ((got = read(fd[0], buf + len, sizeof(buf) - 1 - len)) > 0 ||
+		(got < 0 && errno == EINTR)))
+		len += got > 0 ? (size_t)got : 0;
+	buf[len] = '\0';
+	close(fd[0]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save))
+		if (strncmp(line, "ssh-ed25519 ", 12) == 0)
+			break;
+	if (line == NULL)
+		return cli_fail(cli, EX_USAGE, "usage",
+		    "ssh --agent: ssh-agent holds no Ed25519 key (ssh-add -L; "
+		    "is SSH_AUTH_SOCK set?)");
+	len = strlen(line);
+	line[len] = '\n';
+	r = cli_write_file(cli, pub, line, len + 1, 0644);
+	line[len] = '\0';
+	return r;
 }
 
 /* ssh-keygen -t ed25519 into key (and key.pub), its output to stderr. */
@@ -163,8 +229,8 @@ make_key(struct cli *cli, const char *key, const char *comment)
  * certificate through the "cert" op, as broker cert would.
  */
 static int
-grant_cert(struct cli *cli, json_t *res, char *key, size_t klen, char *cert,
-    size_t clen)
+grant_cert(struct cli *cli, json_t *res, bool agent, char *key, size_t klen,
+    char *cert, size_t clen)
 {
 	const char *id = cli_str(res, "id");
 	char dir[3072], pub[4096], comment[128];
@@ -180,13 +246,24 @@ grant_cert(struct cli *cli, json_t *res, char *key, size_t klen, char *cert,
 	if ((r = cli_home_subdir(cli, "ssh", dir, sizeof(dir))) != EX_DONE)
 		return r;
 	sweep_keys(dir, id);
-	snprintf(key, klen, "%s/%s", dir, id);
-	snprintf(pub, sizeof(pub), "%s/%s.pub", dir, id);
-	snprintf(cert, clen, "%s/%s-cert.pub", dir, id);
-	if (access(key, R_OK) == 0 && access(pub, R_OK) == 0 &&
+	if (agent) {
+		/* the agent's key, named by its public half: ssh -i PUB; its
+		 * certificate is issued each time (the agent may hold another
+		 * key by now) */
+		snprintf(pub, sizeof(pub), "%s/%s-agent.pub", dir, id);
+		snprintf(key, klen, "%s", pub);
+		snprintf(cert, clen, "%s/%s-agent-cert.pub", dir, id);
+		if ((r = agent_key(cli, pub)) != 0)
+			return r;
+	} else {
+		snprintf(key, klen, "%s/%s", dir, id);
+		snprintf(pub, sizeof(pub), "%s/%s.pub", dir, id);
+		snprintf(cert, clen, "%s/%s-cert.pub", dir, id);
+	}
+	if (!agent && access(key, R_OK) == 0 && access(pub, R_OK) == 0 &&
 	    cert_valid_before(cert) > (int64_t)time(NULL) + CERT_MARGIN)
 		return EX_DONE; /* the grant's certificate, still good */
-	if (access(key, R_OK) != 0 || access(pub, R_OK) != 0) {
+	if (!agent && (access(key, R_OK) != 0 || access(pub, R_OK) != 0)) {
 		snprintf(comment, sizeof(comment), "broker-%s", id);
 		if ((r = make_key(cli, key, comment)) != EX_DONE)
 			return r;
@@ -290,12 +367,13 @@ int
 cmd_ssh(struct cli *cli, int argc, char **argv)
 {
 	const char *dest = NULL, *dur = NULL, *reason = NULL, *timeout = NULL;
-	bool dry = false;
+	bool dry = false, agent = false;
 	const struct cli_opt opts[] = {
 		{ "for", &dur, NULL },
 		{ "reason", &reason, NULL },
 		{ "timeout", &timeout, NULL },
 		{ "dry-run", NULL, &dry },
+		{ "agent", NULL, &agent },
 		{ NULL, NULL, NULL },
 	};
 	char resource[300], user[128], host[256], key[4096], cert[4096];
@@ -357,8 +435,8 @@ cmd_ssh(struct cli *cli, int argc, char **argv)
 	}
 	if ((r = get_grant(cli, resource, role, secs, reason, tmo, &res)) != 0)
 		goto out;
-	if ((r = grant_cert(cli, res, key, sizeof(key), cert, sizeof(cert))) !=
-	    EX_DONE)
+	if ((r = grant_cert(cli, res, agent, key, sizeof(key), cert,
+		 sizeof(cert))) != EX_DONE)
 		goto out;
 	snprintf(keyopt, sizeof(keyopt), "%s", key);
 	snprintf(certopt, sizeof(certopt), "CertificateFile=%s", cert);

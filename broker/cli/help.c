@@ -52,6 +52,9 @@ static const struct opt_help glossary[] = {
 	{ "ssh", "timeout", "DUR",
 	    "when the request goes to approval, stop "
 	    "waiting after DUR (exit 3, the request stays pending)" },
+	{ "ssh", "agent", "",
+	    "certify the Ed25519 key in ssh-agent (ssh-add -L) "
+	    "instead of a key of the grant's own" },
 	{ "ssh", "dry-run", "",
 	    "print the ssh command line instead of "
 	    "running it (the grant and certificate are still got)" },

@@ -112,14 +112,15 @@ const struct cli_cmd cli_commands[] = {
 	    "PGPASSWORD), never on its command line." },
 	{ "ssh", cmd_ssh,
 	    "ssh [USER@]HOST [--for DUR] [--reason TEXT] [--timeout DUR] "
-	    "[--dry-run] [-- SSH-ARGS]",
+	    "[--agent] [--dry-run] [-- SSH-ARGS]",
 	    "Log in to HOST over ssh in one step: use my open grant for "
 	    "host:HOST as USER (default: my user name) or request one (waiting "
 	    "while it goes to\napproval), certify a key of the grant's own in "
 	    "$BROKER_HOME/ssh (reused while its certificate is valid, deleted "
 	    "after), and run\nssh -i KEY -o CertificateFile=CERT -o "
 	    "IdentitiesOnly=yes USER@HOST SSH-ARGS (--dry-run: print that "
-	    "command instead).\nExit codes as request's when no grant is had; "
+	    "command instead;\n--agent: certify the Ed25519 key in ssh-agent, "
+	    "KEY is then its public half).  Exit codes as request's when no grant is had; "
 	    "else ssh's own." },
 	{ "cert", cmd_cert, "cert ID --pubkey FILE [-o FILE | --default-cert]",
 	    "An OpenSSH certificate for an active grant, written next to the "

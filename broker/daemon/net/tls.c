@@ -1023,7 +1023,7 @@ user_job(void *arg)
 		 call->d->ident, tc->user, &call->caller, &err)) != 0) {
 		call_fail(call, r == BRK_ERR_NOTFOUND ? BRK_ERR_DENIED : r,
 		    "%s", err.msg[0] ? err.msg : "unknown user");
-		return;
+		goto out;
 	}
 	if (as == NULL || strcmp(as, call->caller.name) == 0)
 		r = ident_copy(&call->who, &call->caller);
@@ -1038,7 +1038,7 @@ user_job(void *arg)
 			    "%s may not act as "
 			    "another user (not a delegate)",
 			    call->caller.name);
-			return;
+			goto out;
 		}
 		r = ident_from_name(call->d->ident, as, &call->who, &err);
 		if (r == BRK_ERR_NOTFOUND)
@@ -1048,10 +1048,11 @@ user_job(void *arg)
 	if (r != 0) {
 		call_fail(
 		    call, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
-		return;
+		goto out;
 	}
 	call->rtxn = &rtxn;
 	ops_dispatch(call);
+out:
 	store_read_free(rtxn);
 }
 
