@@ -31,6 +31,7 @@ struct cli {
 	const char *url;	 /* --url */
 	char via[512];		 /* the transport used, for whoami */
 	long long login_expires; /* TLS: the login's end */
+	char login_serial[80];	 /* TLS: its certificate's serial */
 	const char *as;
 	bool json;
 	bool tty;   /* stdout is a terminal */
@@ -136,10 +137,14 @@ int cmd_snapshot(struct cli *cli, int argc, char **argv);
 int cmd_metrics(struct cli *cli, int argc, char **argv);
 int cmd_login(struct cli *cli, int argc, char **argv); /* cmd_login.c */
 int cmd_logout(struct cli *cli, int argc, char **argv);
+int cmd_ssh(struct cli *cli, int argc, char **argv); /* cmd_ssh.c */
 
 /* Connect as the transport rules say (cmd_login.c); EX_DONE or the exit
  * code, printed. */
 int cli_connect(struct cli *cli);
+/* $BROKER_HOME/sub (made, 0700, with $BROKER_HOME) into buf; EX_DONE or
+ * the exit code, printed. */
+int cli_home_subdir(struct cli *cli, const char *sub, char *buf, size_t len);
 /* Add the saved login's url and expiry to out; 1 when there is one. */
 int cli_login_describe(json_t *out);
 
@@ -160,6 +165,12 @@ void cli_print_request(struct cli *cli, json_t *r);
 /* A pending request's approvals: how many more, from whom, who said yes
  * (the same lines in request, show, pending and approve). */
 void cli_print_approvals(json_t *r);
+
+/* A pending request: wait until it is decided, at most timeout seconds
+ * (0: no limit), with progress (cmd_request.c, request --wait); *res is
+ * replaced by the request's latest state.  0 when decided, EX_PENDING
+ * when the wait ended first (printed), or a call's error. */
+int cli_wait_decision(struct cli *cli, json_t **res, int64_t timeout);
 
 /* The exit code a request's state stands for. */
 int cli_state_exit(json_t *r);

@@ -37,6 +37,8 @@
 #define DEFAULT_SOCKET "/run/broker/broker.sock"
 #define LOGIN_STEPS 16 /* prompts in one login, at most */
 
+static int login_revoke(struct cli *cli, int argc, char **argv);
+
 static const char *const home_files[] = { "key.pem", "cert.pem", "login.json",
 	"server-ca.pem", NULL };
 
@@ -206,6 +208,8 @@ cli_connect(struct cli *cli)
 	    "expires %s)",
 	    url, user ? user : "?", when);
 	cli->login_expires = (long long)exp;
+	snprintf(cli->login_serial, sizeof(cli->login_serial), "%s",
+	    json_string_value(json_object_get(login, "serial")) ?: "");
 	r = EX_DONE;
 out:
 	json_decref(login);
@@ -329,6 +333,23 @@ fail:
 	    cli, EX_ERROR, "error", "cannot make %s: %s", dir, strerror(errno));
 }
 
+int
+cli_home_subdir(struct cli *cli, const char *sub, char *buf, size_t len)
+{
+	int r;
+
+	if ((r = make_home(cli)) != EX_DONE)
+		return r;
+	if (home_path(buf, len, sub) != 0)
+		return cli_fail(cli, EX_ERROR, "error",
+		    "BROKER_HOME is too "
+		    "long");
+	if ((mkdir(buf, 0700) != 0 && errno != EEXIST) || chmod(buf, 0700) != 0)
+		return cli_fail(cli, EX_ERROR, "error", "cannot make %s: %s",
+		    buf, strerror(errno));
+	return EX_DONE;
+}
+
 static void
 print_info(json_t *res)
 {
@@ -362,6 +383,8 @@ cmd_login(struct cli *cli, int argc, char **argv)
 	size_t calen = 0;
 	int r, i;
 
+	if (argc > 0 && strcmp(argv[0], "revoke") == 0)
+		return login_revoke(cli, argc - 1, argv + 1);
 	if ((r = cli_parse(cli, cli_cmd("login"), argc, argv, opts, NULL, 0)) !=
 	    0)
 		return r;
@@ -477,17 +500,119 @@ out:
 	return r;
 }
 
-/* broker logout: forget the saved login. */
+/* broker login revoke USER | --serial S [--reason TEXT] */
+static int
+login_revoke(struct cli *cli, int argc, char **argv)
+{
+	const char *user = NULL, *serial = NULL, *reason = NULL;
+	const struct cli_opt opts[] = {
+		{ "serial", &serial, NULL },
+		{ "reason", &reason, NULL },
+		{ NULL, NULL, NULL },
+	};
+	json_t *args, *res = NULL, *v;
+	size_t i;
+	int r, npos = 1;
+
+	for (i = 0; i < (size_t)argc; i++)
+		if (strncmp(argv[i], "--serial", 8) == 0 &&
+		    (argv[i][8] == '\0' || argv[i][8] == '='))
+			npos = 0; /* by serial: no USER */
+	if ((r = cli_parse(cli, cli_cmd("login"), argc, argv, opts,
+		 npos ? &user : NULL, npos)) != 0)
+		return r;
+	if ((user == NULL) == (serial == NULL))
+		return cli_fail(cli, EX_USAGE, "usage",
+		    "login revoke: give "
+		    "a USER or --serial S (one of them)");
+	if ((args = json_pack("{s:s?, s:s?, s:s?}", "user", user, "serial",
+		 serial, "reason", reason)) == NULL)
+		return cli_fail(cli, EX_ERROR, "internal", "out of memory");
+	if ((r = cli_call(cli, "login.revoke", args, &res)) == 0) {
+		if (cli->json)
+			cli_print_json(res);
+		else {
+			printf("revoked %lld login certificate%s of ",
+			    (long long)json_integer_value(
+				json_object_get(res, "count")),
+			    json_integer_value(json_object_get(res, "count")) ==
+				    1 ?
+				"" :
+				"s");
+			cli_print_safe(stdout, cli_str(res, "user"));
+			printf(" (they must log in again):");
+			json_array_foreach (
+			    json_object_get(res, "revoked"), i, v) {
+				putchar(' ');
+				cli_print_safe(stdout, json_string_value(v));
+			}
+			putchar('\n');
+		}
+	}
+	json_decref(args);
+	json_decref(res);
+	return r;
+}
+
+/*
+ * Before logout forgets a login still in force, the broker revokes its
+ * certificate, so a copy of the files left behind (a backup, a shared
+ * machine) logs in no more.  The files go in any case; when the broker
+ * could not be told, the exit code says so.
+ */
+static int
+revoke_own(struct cli *cli, json_t *login)
+{
+	const char *url = json_string_value(json_object_get(login, "url"));
+	const char *serial = json_string_value(
+	    json_object_get(login, "serial"));
+	json_t *args, *res = NULL;
+	int r;
+
+	if (url == NULL || serial == NULL ||
+	    json_integer_value(json_object_get(login, "expires_at")) <=
+		(json_int_t)time(NULL))
+		return EX_DONE; /* nothing in force to revoke */
+	cli->socket = NULL;
+	cli->url = url;
+	if ((args = json_pack(
+		 "{s:s, s:s}", "serial", serial, "reason", "logout")) == NULL)
+		return cli_fail(cli, EX_ERROR, "internal", "out of memory");
+	r = cli_call(cli, "login.revoke", args, &res);
+	cli->url = NULL; /* it was login's */
+	json_decref(args);
+	json_decref(res);
+	/* refused: the broker no longer accepts this certificate at all
+	 * (revoked already), which is what logout wants */
+	if (r == EX_REFUSED)
+		r = EX_DONE;
+	else if (r != EX_DONE)
+		fprintf(stderr,
+		    "broker: the broker could not revoke this login's "
+		    "certificate (serial %s); it stays valid until %s unless "
+		    "a policy admin revokes it (broker login revoke --serial "
+		    "%s)\n",
+		    serial, cli_str(login, "expires"), serial);
+	return r;
+}
+
+/* broker logout: revoke the saved login on the broker, then forget it. */
 int
 cmd_logout(struct cli *cli, int argc, char **argv)
 {
 	char path[4096];
 	bool had = false;
-	int r, i;
+	json_t *login;
+	int r, i, told = EX_DONE;
 
 	if ((r = cli_parse(
 		 cli, cli_cmd("logout"), argc, argv, NULL, NULL, 0)) != 0)
 		return r;
+	if ((login = saved_login()) != NULL) {
+		told = revoke_own(cli, login);
+		client_free(cli->client);
+		cli->client = NULL;
+	}
 	for (i = 0; home_files[i] != NULL; i++) {
 		if (home_path(path, sizeof(path), home_files[i]) != 0)
 			return cli_fail(cli, EX_ERROR, "error",
@@ -501,9 +626,10 @@ cmd_logout(struct cli *cli, int argc, char **argv)
 			    "remove %s: %s",
 			    path, strerror(errno));
 	}
+	json_decref(login);
 	if (!cli->json)
 		printf("%s\n", had ? "logged out" : "not logged in");
-	return EX_DONE;
+	return told;
 }
 
 int
@@ -518,6 +644,7 @@ cli_login_describe(json_t *out)
 	    out, "login_expires", json_object_get(login, "expires"));
 	json_object_set(
 	    out, "login_expires_at", json_object_get(login, "expires_at"));
+	json_object_set(out, "login_serial", json_object_get(login, "serial"));
 	json_decref(login);
 	return 1;
 }

@@ -388,6 +388,9 @@ cmd_whoami(struct cli *cli, int argc, char **argv)
 	if (cli->login_expires > 0)
 		json_object_set_new(res, "login_expires_at",
 		    json_integer((json_int_t)cli->login_expires));
+	if (cli->login_serial[0] != '\0') /* for broker login revoke */
+		json_object_set_new(
+		    res, "login_serial", json_string(cli->login_serial));
 	if (cli->json)
 		cli_print_json(res);
 	else {

@@ -216,8 +216,8 @@ print_reply(struct cli *cli, json_t *res)
  * which request stays pending.  Returns 0 when decided, EX_PENDING when
  * the wait ended first (printed), or a call's error.
  */
-static int
-wait_decision(struct cli *cli, json_t **res, int64_t timeout)
+int
+cli_wait_decision(struct cli *cli, json_t **res, int64_t timeout)
 {
 	json_t *args, *cur = NULL;
 	time_t start = time(NULL);
@@ -360,7 +360,7 @@ cmd_request(struct cli *cli, int argc, char **argv)
 		json_object_set_new(args, "new", json_true());
 	if ((r = cli_call(cli, "request", args, &res)) == 0) {
 		if (wait && cli_state_exit(res) == EX_PENDING &&
-		    (r = wait_decision(cli, &res, tmo)) != 0) {
+		    (r = cli_wait_decision(cli, &res, tmo)) != 0) {
 			if (r == EX_PENDING && cli->json)
 				cli_print_json(res);
 			goto out;

@@ -49,6 +49,18 @@ static const struct opt_help glossary[] = {
 	{ "request", "new", "",
 	    "file a new request even when one for the same "
 	    "access is already open (else that one is answered)" },
+	{ "ssh", "timeout", "DUR",
+	    "when the request goes to approval, stop "
+	    "waiting after DUR (exit 3, the request stays pending)" },
+	{ "ssh", "agent", "",
+	    "certify the Ed25519 key in ssh-agent (ssh-add -L) "
+	    "instead of a key of the grant's own" },
+	{ "ssh", "dry-run", "",
+	    "print the ssh command line instead of "
+	    "running it (the grant and certificate are still got)" },
+	{ "ssh", "for", "DUR",
+	    "how long a new grant should last (at most "
+	    "the rule's max_ttl); an open grant is used as it is" },
 	{ "pending", "limit", "N",
 	    "a page of at most N requests (default 100, "
 	    "at most 1000)" },
@@ -153,6 +165,10 @@ static const struct opt_help glossary[] = {
 	    "or: SHA256:HEX, the fingerprint "
 	    "of a certificate the broker presents (openssl x509 -fingerprint "
 	    "-sha256)" },
+	{ "login", "serial", "S",
+	    "revoke: the one login certificate with this "
+	    "serial (hex; whoami --json shows mine as login_serial)" },
+	{ "login", "reason", "TEXT", "revoke: why, kept in the audit trail" },
 	{ "login", "user", "NAME",
 	    "who logs in (default: the local user "
 	    "name)" },

@@ -110,6 +110,18 @@ const struct cli_cmd cli_commands[] = {
 	    "Use or request a grant for db:NAME and run psql with its login in "
 	    "the environment\n(PGHOST, PGPORT, PGDATABASE, PGUSER, "
 	    "PGPASSWORD), never on its command line." },
+	{ "ssh", cmd_ssh,
+	    "ssh [USER@]HOST [--for DUR] [--reason TEXT] [--timeout DUR] "
+	    "[--agent] [--dry-run] [-- SSH-ARGS]",
+	    "Log in to HOST over ssh in one step: use my open grant for "
+	    "host:HOST as USER (default: my user name) or request one (waiting "
+	    "while it goes to\napproval), certify a key of the grant's own in "
+	    "$BROKER_HOME/ssh (reused while its certificate is valid, deleted "
+	    "after), and run\nssh -i KEY -o CertificateFile=CERT -o "
+	    "IdentitiesOnly=yes USER@HOST SSH-ARGS (--dry-run: print that "
+	    "command instead;\n--agent: certify the Ed25519 key in ssh-agent, "
+	    "KEY is then its public half).  Exit codes as request's when no grant is had; "
+	    "else ssh's own." },
 	{ "cert", cmd_cert, "cert ID --pubkey FILE [-o FILE | --default-cert]",
 	    "An OpenSSH certificate for an active grant, written next to the "
 	    "key as KEY-ID-cert.pub (one file per grant; --default-cert also "
@@ -126,14 +138,22 @@ const struct cli_cmd cli_commands[] = {
 	    "web-2, not host:web-2), for offline decisions by the PAM module." },
 	{ "login", cmd_login,
 	    "login --url tls://HOST:PORT [--ca FILE | "
-	    "--ca-fingerprint SHA256:HEX] [--user NAME]",
+	    "--ca-fingerprint SHA256:HEX] [--user NAME] | "
+	    "login revoke USER | --serial S [--reason TEXT]",
 	    "Log in to a broker over the network (PAM on the broker: every "
 	    "prompt is asked here, or answered line by line from standard "
 	    "input when it is not a terminal); the login certificate is kept "
 	    "in $BROKER_HOME (default ~/.config/broker) and every later "
-	    "command uses it." },
+	    "command uses it.\nlogin revoke ends login certificates before "
+	    "they expire: all of USER's, or the one with serial S (broker "
+	    "whoami --json: login_serial);\npolicy admins revoke anyone's, "
+	    "a person their own.  A revoked certificate is refused from its "
+	    "next call on (\"log in again\", exit 4);\nthe revocation is "
+	    "stored durably and audited (login.revoked)." },
 	{ "logout", cmd_logout, "logout",
-	    "Forget the saved login (its key and certificate)." },
+	    "Revoke the saved login's certificate on the broker, then forget "
+	    "it (its key and certificate; removed even when the broker\ncannot "
+	    "be reached, which the exit code then says)." },
 	{ "metrics", cmd_metrics, "metrics",
 	    "The broker's metrics in the Prometheus text format." },
 	{ NULL, NULL, NULL, NULL },

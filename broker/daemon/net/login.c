@@ -335,6 +335,12 @@ apply_audit(struct store_txn *t, void *arg)
 	json_t *det;
 	int r;
 
+	/* registered with its record: a certificate the register does not
+	 * know is refused (userca.h), so none can be revoked too late */
+	if (a->ok &&
+	    (r = userca_note_issued(
+		 t, a->serial, a->user, a->now, a->expires)) != 0)
+		return r;
 	if ((det = json_pack("{s:s}", "source", a->addr)) == NULL)
 		return BRK_ERR_NOMEM;
 	if (a->ok &&

@@ -63,6 +63,7 @@
 #include "log.h"
 #include "login.h"
 #include "names.h"
+#include "timefmt.h"
 #include "userca.h"
 #include "workpool.h"
 
@@ -159,10 +160,11 @@ struct tconn {
 	struct src *src; /* while handshaking */
 	char addr[64];	 /* the peer's address, for logs */
 	long long deadline;
-	uint32_t events;	     /* the epoll interest set now */
-	char host[256];		     /* H, from the certificate */
-	char user[65];		     /* PEER_USER: the certificate's CN */
-	struct login_session *login; /* PEER_ANON: a login under way */
+	uint32_t events;		/* the epoll interest set now */
+	char host[256];			/* H, from the certificate */
+	char user[65];			/* PEER_USER: the certificate's CN */
+	char serial[USERCA_SERIAL_LEN]; /* PEER_USER: its serial (hex) */
+	struct login_session *login;	/* PEER_ANON: a login under way */
 	char *in;
 	size_t inlen, incap;
 	char *out;
@@ -997,11 +999,31 @@ user_job(void *arg)
 	bool may;
 	int r;
 
+	/* revoked, or not in the register: refused on every call, so a
+	 * revocation holds from the next call of a connection already open
+	 * and of a resumed session alike */
+	if ((r = store_read_begin(call->d->store, &rtxn)) != 0 ||
+	    (r = userca_login_check(rtxn, tc->serial, tc->user, time_now(),
+		 err.msg, sizeof(err.msg))) != 0) {
+		store_read_free(rtxn);
+		if (r !=
+		    BRK_ERR_DENIED) { /* refused too, but not their fault */
+			call_fail(call, r,
+			    "the broker cannot check login certificates now: "
+			    "%s",
+			    err.msg[0] ? err.msg : brk_strerror(r));
+			return;
+		}
+		login_refused(tc->srv->login, tc->addr, tc->user, err.msg);
+		call_fail(call, r, "%s: log in again (broker login)", err.msg);
+		return;
+	}
+	store_read_end(rtxn);
 	if ((r = ident_from_name(
 		 call->d->ident, tc->user, &call->caller, &err)) != 0) {
 		call_fail(call, r == BRK_ERR_NOTFOUND ? BRK_ERR_DENIED : r,
 		    "%s", err.msg[0] ? err.msg : "unknown user");
-		return;
+		goto out;
 	}
 	if (as == NULL || strcmp(as, call->caller.name) == 0)
 		r = ident_copy(&call->who, &call->caller);
@@ -1016,7 +1038,7 @@ user_job(void *arg)
 			    "%s may not act as "
 			    "another user (not a delegate)",
 			    call->caller.name);
-			return;
+			goto out;
 		}
 		r = ident_from_name(call->d->ident, as, &call->who, &err);
 		if (r == BRK_ERR_NOTFOUND)
@@ -1026,10 +1048,11 @@ user_job(void *arg)
 	if (r != 0) {
 		call_fail(
 		    call, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
-		return;
+		goto out;
 	}
 	call->rtxn = &rtxn;
 	ops_dispatch(call);
+out:
 	store_read_free(rtxn);
 }
 
@@ -1266,7 +1289,8 @@ hs_done(struct tconn *tc)
 		tc->kind = PEER_STALE;
 	} else if (userca_issued(login_userca(t->login), peer)) {
 		/* a person: the CN names them, as the user CA wrote it */
-		if (cert_user(peer, tc->user, sizeof(tc->user)) != 0)
+		if (cert_user(peer, tc->user, sizeof(tc->user)) != 0 ||
+		    userca_serial(peer, tc->serial, sizeof(tc->serial)) != 0)
 			goto refuse;
 		tc->kind = PEER_USER;
 	} else if (cert_host(peer, tc->host, sizeof(tc->host)) != 0)

@@ -57,6 +57,7 @@ static const char *const a_flag[] = { "user", "reason", "for", "severity",
 	NULL };
 static const char *const a_ack[] = { "id", "note", NULL };
 static const char *const a_snapshot[] = { "host", "for", NULL };
+static const char *const a_lrevoke[] = { "user", "serial", "reason", NULL };
 
 static const struct op {
 	const char *name;
@@ -104,6 +105,7 @@ static const struct op {
 	{ "ca.show", op_ca_show, OP_IO, a_none },
 	{ "snapshot", op_snapshot, OP_POOL, a_snapshot },
 	{ "metrics", op_metrics, OP_POOL, a_none },
+	{ "login.revoke", op_login_revoke, OP_IO, a_lrevoke }, /* ops_login.c */
 };
 
 /* Run a handler and act on its status: a failure it did not answer is

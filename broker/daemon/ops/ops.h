@@ -11,7 +11,8 @@
  *   I/O   quick work on the server's I/O thread (or a TLS connection's):
  *         whoami, status, show, request, cancel, revoke, approve, deny,
  *         policy.show, optout.add/remove/show, freeze, unfreeze,
- *         flag.add/remove, review.ack, ca.show, audit.anchor/prune (both
+ *         flag.add/remove, review.ack, ca.show, login.revoke,
+ *         audit.anchor/prune (both
  *         hand their work to the writer), audit.verify/search/export (each
  *         queues its own job on the worker pool).
  *   pool  on the worker pool (core/workpool.c), never the I/O thread:
@@ -77,6 +78,8 @@ int op_flag_list(struct call *c);
 int op_review_ack(struct call *c);
 int op_krl(struct call *c);
 int op_ca_show(struct call *c);
+/* login.revoke (ops_login.c): login certificates ended early. */
+int op_login_revoke(struct call *c);
 int op_snapshot(struct call *c);
 int op_metrics(struct call *c); /* ops_metrics.c */
 

@@ -53,6 +53,7 @@ static const char *const table_names[TBL__COUNT] = {
 	"reviews",
 	"optout_live",
 	"optout_hits",
+	"logins",
 };
 
 struct store {

@@ -34,6 +34,7 @@ enum store_table {
 	TBL_REVIEWS,	 /* be64 serial -> review item (JSON) */
 	TBL_OPTOUT_LIVE, /* be64 id -> "" (opt-outs not yet ended) */
 	TBL_OPTOUT_HITS, /* be64 id, be64 serial -> "" (requests hit) */
+	TBL_LOGINS,	 /* login certificates issued (cred/userca.c) */
 	TBL__COUNT
 };
 
