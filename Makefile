@@ -11,7 +11,7 @@ BUILD    ?= build
 SAN      ?=
 CC       ?= cc
 
-PKGS      = lmdb jansson libcrypto libssl ldap pam criterion libcurl libpq
+PKGS      = lmdb jansson libcrypto libssl ldap pam criterion libcurl libpq libmicrohttpd
 DEPS_OK  := $(shell pkg-config --exists $(PKGS) 2>/dev/null && command -v pamtester slapd >/dev/null && test -e /usr/sbin/sshd && echo yes)
 
 OPT      ?= -O2
@@ -50,7 +50,7 @@ INC_CLIENT = -Ibroker/lib -Ipolicy
 INC_DAEMON = -Ibroker/lib -Ipolicy $(addprefix -I,$(DAEMON_DIRS))
 LDHARDEN  = -Wl,-z,relro,-z,now
 EXE_LDFLAGS = -pie $(LDHARDEN) $(SANFLAGS)
-LIBS_DAEMON = -llmdb -ljansson -lcrypto -lssl -lldap -llber -lcurl -lpq -lpam -lpthread
+LIBS_DAEMON = -llmdb -ljansson -lcrypto -lssl -lldap -llber -lcurl -lpq -lpam -lmicrohttpd -lpthread
 LIBS_CLI    = -ljansson -lcrypto -lssl -lpthread
 LIBS_PAM    = -lpam -ljansson -lcrypto -lssl
 
