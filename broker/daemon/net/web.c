@@ -973,6 +973,13 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 		o.cache = true;
 		goto send;
 	}
+	if (strcmp(url, "/favicon.ico") == 0) { /* asked by every browser:
+						   * not a page to sign in for */
+		o.status = MHD_HTTP_NOT_FOUND;
+		o.type = "text/plain; charset=utf-8";
+		html_raw(&o.body, "no icon\n");
+		goto send;
+	}
 	if (strcmp(url, "/login") == 0) {
 		if (post)
 			signin_step(w, conn, &o, form, addr);

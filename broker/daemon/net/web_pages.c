@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "duration.h"
+#include "errors.h"
 #include "web_int.h"
 
 #define PAGE 50 /* requests on one page of "Waiting for me" */
@@ -32,6 +33,32 @@ static long long
 num(const json_t *o, const char *key)
 {
 	return (long long)json_integer_value(json_object_get(o, key));
+}
+
+/*
+ * Copy form field key into args: "for" (a duration as people write it,
+ * "30m", "8h") as the seconds the ops take, anything else as text.
+ * False, with msg, when a duration does not parse.
+ */
+static bool
+put_arg(const struct wreq *q, json_t *args, const char *key, char *msg,
+    size_t msglen)
+{
+	const char *v = web_field(q, key);
+	int64_t secs;
+
+	if (v == NULL)
+		return true;
+	if (strcmp(key, "for") != 0)
+		return json_object_set_new(args, key, json_string(v)) == 0;
+	if (duration_parse(v, &secs) != 0 || secs <= 0) {
+		snprintf(msg, msglen,
+		    "\"%.40s\" is not a duration (write it like 90s, 15m, "
+		    "8h or 2d)",
+		    v);
+		return false;
+	}
+	return json_object_set_new(args, key, json_integer(secs)) == 0;
 }
 
 /* seconds as "2h", "15m" */
@@ -236,14 +263,14 @@ page_request(struct wreq *q, struct wresp *out, const char *id)
 			snprintf(msg, sizeof(msg), "a reason is required");
 		} else {
 			args = json_pack("{s:s}", "id", id);
-			if (web_field(q, "reason") != NULL)
-				json_object_set_new(args, "reason",
-				    json_string(web_field(q, "reason")));
-			if (strcmp(action, "approve") == 0 &&
-			    web_field(q, "for") != NULL)
-				json_object_set_new(args, "for",
-				    json_string(web_field(q, "for")));
-			rc = web_op(q, action, args, &res, msg, sizeof(msg));
+			if (!put_arg(q, args, "reason", msg, sizeof(msg)) ||
+			    (strcmp(action, "approve") == 0 &&
+				!put_arg(q, args, "for", msg, sizeof(msg)))) {
+				json_decref(args);
+				rc = BRK_ERR_INVALID;
+			} else
+				rc = web_op(
+				    q, action, args, &res, msg, sizeof(msg));
 			json_decref(res);
 			res = NULL;
 			if (rc == 0) { /* post, redirect, get */
@@ -383,12 +410,15 @@ page_me(struct wreq *q, struct wresp *out)
 		    web_field(q, "resource") ? web_field(q, "resource") : "");
 		if (!req)
 			json_object_set_new(args, "user", json_string(q->user));
+		rc = 0;
 		for (i = 0; i < (req ? 4u : 2u); i++)
-			if (web_field(q, keys[i]) != NULL)
-				json_object_set_new(args, keys[i],
-				    json_string(web_field(q, keys[i])));
-		rc = web_op(q, req ? "request" : "policy.explain", args, &ex,
-		    msg, sizeof(msg));
+			if (!put_arg(q, args, keys[i], msg, sizeof(msg)))
+				rc = BRK_ERR_INVALID;
+		if (rc == 0)
+			rc = web_op(q, req ? "request" : "policy.explain", args,
+			    &ex, msg, sizeof(msg));
+		else
+			json_decref(args);
 		if (rc == 0 && req && str(ex, "id")[0]) {
 			snprintf(out->location, sizeof(out->location), "/r/%s",
 			    str(ex, "id"));
@@ -471,17 +501,11 @@ now_post(struct wreq *q, char *msg, size_t msglen)
 		op = action;
 		n = strcmp(action, "freeze") == 0 ? 0 : 6;
 		for (i = 0; i < n; i++)
-			if (web_field(q, add_keys[i]) != NULL)
-				json_object_set_new(args, add_keys[i],
-				    json_string(web_field(q, add_keys[i])));
-		if (n == 0) {
-			if (web_field(q, "reason") != NULL)
-				json_object_set_new(args, "reason",
-				    json_string(web_field(q, "reason")));
-			if (web_field(q, "for") != NULL)
-				json_object_set_new(args, "for",
-				    json_string(web_field(q, "for")));
-		}
+			if (!put_arg(q, args, add_keys[i], msg, msglen))
+				goto bad;
+		if (n == 0 && (!put_arg(q, args, "reason", msg, msglen) ||
+				  !put_arg(q, args, "for", msg, msglen)))
+			goto bad;
 	} else if (strcmp(action, "optout.extend") == 0 ||
 	    strcmp(action, "optout.remove") == 0 ||
 	    strcmp(action, "unfreeze") == 0) {
@@ -490,9 +514,8 @@ now_post(struct wreq *q, char *msg, size_t msglen)
 			const char *k = i == 0 ? "id" : i == 1 ? "reason" : "for";
 
 			if ((i < 2 || strcmp(action, "optout.extend") == 0) &&
-			    web_field(q, k) != NULL)
-				json_object_set_new(
-				    args, k, json_string(web_field(q, k)));
+			    !put_arg(q, args, k, msg, msglen))
+				goto bad;
 		}
 	}
 	if (op == NULL) {
@@ -503,6 +526,9 @@ now_post(struct wreq *q, char *msg, size_t msglen)
 	rc = web_op(q, op, args, &res, msg, msglen);
 	json_decref(res);
 	return rc == 0 ? 0 : (int)web_status_of(rc);
+bad:
+	json_decref(args);
+	return 400;
 }
 
 static void
