@@ -218,6 +218,27 @@ $CDP submit '#approve' >/dev/null
 run B --json show r2
 contains "the second approver completes the quorum: active" '"state": "active"' "$OUT"
 
+# ---- a non-approver ---------------------------------------------------------
+expect 3 "alice asks for db-prod-1 as postgres (r3)" \
+    B --as alice request host:db-prod-1 --role postgres --reason 'second look' --for 1h
+# erin (secops) may read every request, but approves no database
+nav "$WEB/r/r3"
+contains "erin (an auditor) sees r3" "second look" "$(text)"
+# Fails when the form is shown to anyone who may read the request:
+# checked by making may_decide() return true (erin saw the form).
+equals "erin (not an approver of it) sees no decision form" false \
+    "$(js "!!document.querySelector('#decide')")"
+equals "... nor a cancel form (not her request)" false \
+    "$(js "!!document.querySelector('#end')")"
+# Fails when the web judges a post itself: checked by running web_op()
+# as carol (an approver) whoever is signed in: erin's post was taken.
+equals "erin's forged POST (with her valid token) is refused (403)" 403 \
+    "$(js "fetch('/r/r3',{method:'POST',headers:{'Content-Type':'application/x-www-form-urlencoded'},body:'action=approve&reason=me&csrf='+document.querySelector('input[name=csrf]').value}).then(r=>r.status)")"
+run B --json show r3
+contains "... r3 is still pending" '"state": "pending"' "$OUT"
+run B --as erin --json audit --request r3
+lacks "... and nothing was approved" "request.approved" "$OUT"
+
 # ---- Now, Review, Audit (erin: policy admin, auditor) -------------------
 nav "$WEB/now"
 contains "Now: not frozen" "Not frozen" "$(text)"
@@ -232,27 +253,13 @@ nav "$WEB/review"
 $CDP shot "$SHOTS/review.png"
 signout
 
-# ---- a non-approver ---------------------------------------------------------
-expect 3 "alice asks for db-prod-1 again (r3)" \
-    B --as alice request host:db-prod-1 --role postgres --reason 'second look' --for 1h
+# bob may not even read r3 (as from the CLI)
 signin bob
 nav "$WEB/r/r3"
-# Fails when the form is shown to anyone: checked by making may_decide()
-# return true (bob saw the form).
-equals "bob (not an approver) sees no decision form" false \
-    "$(js "!!document.querySelector('#decide')")"
-equals "... nor a cancel form (not his request)" false \
-    "$(js "!!document.querySelector('#end')")"
-# Fails when the web decides instead of the op: checked by answering 303
-# before calling the op in page_request() (the status was not 403).
-# (the approve op answers "no such request" to a person who may not
-# decide it: 404, as from the CLI)
-contains "bob's forged POST (with his valid token) is refused (403/404)" \
+equals "bob may not read r3: no form" false "$(js "!!document.querySelector('#decide')")"
+lacks "... nor its reason" "second look" "$(text)"
+contains "bob's forged POST is refused (403/404)" \
     "$(js "fetch('/r/r3',{method:'POST',headers:{'Content-Type':'application/x-www-form-urlencoded'},body:'action=approve&reason=me&csrf='+document.querySelector('input[name=csrf]').value}).then(r=>r.status)")" "403 404"
-run B --json show r3
-contains "... r3 is still pending" '"state": "pending"' "$OUT"
-run B --as erin --json audit --request r3
-lacks "... and nothing was approved" "request.approved" "$OUT"
 nav "$WEB/"
 contains "bob's waiting page is empty" "Nothing is waiting" "$(text)"
 signout

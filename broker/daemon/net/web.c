@@ -867,7 +867,7 @@ static const char css[] =
     "justify-content:space-between;background:#1d2f4f;color:#fff;"
     "padding:.5em 1em}"
     "header nav a{color:#fff;margin-right:1em;text-decoration:none;"
-    "font-weight:600}"
+    "font-weight:600;white-space:nowrap;display:inline-block}"
     "header form{margin:0}header span{margin-right:.5em}"
     "main{max-width:60em;margin:0 auto;padding:1em}"
     "main.narrow{max-width:26em}"

@@ -175,11 +175,15 @@ page_waiting(struct wreq *q, struct wresp *out)
 		    str(r, "reason")[0] ? str(r, "reason") : "(no reason)");
 		why_person(h, r);
 		html_fmt(h,
-		    "<p class=\"meta\">Approvals %lld of %lld (",
+		    "<p class=\"meta\">Approvals %lld of %lld",
 		    num(json_object_get(r, "approval"), "approvals"),
 		    num(json_object_get(r, "approval"), "quorum"));
-		approvers_done(h, json_object_get(r, "approvals"));
-		html_fmt(h, "), %lld more needed · waiting %s%R</p></div>",
+		if (json_array_size(json_object_get(r, "approvals")) > 0) {
+			html_raw(h, " (");
+			approvers_done(h, json_object_get(r, "approvals"));
+			html_raw(h, ")");
+		}
+		html_fmt(h, ", %lld more needed · waiting %s%R</p></div>",
 		    num(r, "approvals_needed"),
 		    dur(num(r, "age_s"), d2, sizeof(d2)),
 		    json_is_true(json_object_get(r, "i_approved")) ?
