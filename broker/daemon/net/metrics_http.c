@@ -114,6 +114,9 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 
 /* libmicrohttpd's own complaints (bad requests, too big) go to our log,
  * rate-free: it logs at most one line per bad connection. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {

@@ -573,6 +573,20 @@ bare_page(struct wout *o, unsigned int status, const char *title,
 	    title, title, msg);
 }
 
+/* The value of hex digit c, or 0x100 (too big for a byte) when c is not
+ * one. */
+static unsigned int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return (unsigned int)(c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (unsigned int)(c - 'a' + 10);
+	if (c >= 'A' && c <= 'F')
+		return (unsigned int)(c - 'A' + 10);
+	return 0x100;
+}
+
 /* Decode application/x-www-form-urlencoded into an object of strings;
  * NULL on bad input (bad escapes, NUL, invalid UTF-8). */
 static json_t *
@@ -598,8 +612,10 @@ parse_form(const char *body, size_t len)
 			if (*p == '+')
 				*q++ = ' ';
 			else if (*p == '%') {
-				if (sscanf(p + 1, "%2x", &hex) != 1 ||
-				    !(p[1] && p[2]) || hex == 0) {
+				if (p[1] == '\0' ||
+				    (hex = hexval(p[1]) << 4 | hexval(p[2])) >
+					0xff ||
+				    hex == 0) { /* a bad escape, or NUL */
 					bad = true;
 					break;
 				}
@@ -1055,6 +1071,9 @@ completed(void *cls, struct MHD_Connection *conn, void **state,
 	}
 	*state = NULL;
 }
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)

@@ -240,8 +240,9 @@ page_request(struct wreq *q, struct wresp *out, const char *id)
 	struct html *h = &out->body;
 	const char *action = web_field(q, "action");
 	json_t *res = NULL, *e, *args;
-	char msg[512] = "", d1[32], title[64];
+	char msg[512] = "", smsg[512] = "", d1[32], title[64];
 	unsigned long long serial = 0;
+	int src;
 	const char *state;
 	size_t i;
 	int rc = 0;
@@ -287,11 +288,11 @@ page_request(struct wreq *q, struct wresp *out, const char *id)
 		}
 	}
 	snprintf(title, sizeof(title), "Request %s", id);
-	if ((i = (size_t)web_op(q, "show", json_pack("{s:s}", "id", id), &res,
-		 rc ? d1 : msg, rc ? sizeof(d1) : sizeof(msg))) != 0) {
-		out->status = web_status_of((int)i);
+	if ((src = web_op(q, "show", json_pack("{s:s}", "id", id), &res, smsg,
+		 sizeof(smsg))) != 0) {
+		out->status = web_status_of(src);
 		web_page_begin(q, h, title);
-		error_box(h, msg);
+		error_box(h, smsg);
 		web_page_end(h);
 		return;
 	}
