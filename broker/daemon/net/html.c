@@ -48,12 +48,23 @@ html_text(struct html *h, const char *text)
 		return;
 	for (run = s = text; *s != '\0'; s++) {
 		switch (*s) {
-		case '&': ent = "&amp;"; break;
-		case '<': ent = "&lt;"; break;
-		case '>': ent = "&gt;"; break;
-		case '"': ent = "&quot;"; break;
-		case '\'': ent = "&#39;"; break;
-		default: continue;
+		case '&':
+			ent = "&amp;";
+			break;
+		case '<':
+			ent = "&lt;";
+			break;
+		case '>':
+			ent = "&gt;";
+			break;
+		case '"':
+			ent = "&quot;";
+			break;
+		case '\'':
+			ent = "&#39;";
+			break;
+		default:
+			continue;
 		}
 		put(h, run, (size_t)(s - run));
 		put(h, ent, strlen(ent));

@@ -341,7 +341,8 @@ apply_audit(struct store_txn *t, void *arg)
 	if ((a->ok &&
 		json_object_set_new(det, "expires_at",
 		    json_integer((json_int_t)a->expires)) != 0) ||
-	    (a->web && json_object_set_new(det, "via", json_string("web")) != 0)) {
+	    (a->web &&
+		json_object_set_new(det, "via", json_string("web")) != 0)) {
 		json_decref(det);
 		return BRK_ERR_NOMEM;
 	}

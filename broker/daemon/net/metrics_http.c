@@ -107,8 +107,8 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 		return respond(conn, MHD_HTTP_METHOD_NOT_ALLOWED, PLAIN,
 		    "only GET\n", 9, "GET, HEAD");
 	if (strcmp(url, "/metrics") != 0)
-		return respond(
-		    conn, MHD_HTTP_NOT_FOUND, PLAIN, "only /metrics\n", 14, NULL);
+		return respond(conn, MHD_HTTP_NOT_FOUND, PLAIN,
+		    "only /metrics\n", 14, NULL);
 	return serve_metrics(m, conn);
 }
 
@@ -143,8 +143,8 @@ metrics_http_start(struct brokerd *d, metrics_text_fn text,
 	m->d = d;
 	m->text = text;
 	m->lfd = -1;
-	if ((r = httpd_listen("metrics_listen", d->cfg->metrics_listen,
-		 &m->lfd, &loopback, err)) != 0)
+	if ((r = httpd_listen("metrics_listen", d->cfg->metrics_listen, &m->lfd,
+		 &loopback, err)) != 0)
 		goto out;
 	if (!loopback)
 		log_warn("event=metrics_listen addr=%s note=\"not loopback: "

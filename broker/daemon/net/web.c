@@ -138,11 +138,11 @@ web_config_parse(
 		else if (strcmp(key, "idle_timeout") == 0)
 			r = get_secs(v, key, 60, 86400, &c->idle_timeout, err);
 		else if (strcmp(key, "session_max") == 0)
-			r = get_secs(v, key, 300, 7 * 86400, &c->session_max,
-			    err);
+			r = get_secs(
+			    v, key, 300, 7 * 86400, &c->session_max, err);
 		else if (strcmp(key, "max_connections") == 0)
-			r = config_get_int("web", v, key, 1, 1024,
-			    &c->max_connections, err);
+			r = config_get_int(
+			    "web", v, key, 1, 1024, &c->max_connections, err);
 		else
 			r = brk_error_set(err, BRK_ERR_INVALID,
 			    "config: unknown key web.%s", key);
@@ -158,7 +158,8 @@ web_config_parse(
 		goto out;
 	r = BRK_ERR_INVALID;
 	if ((c->cert == NULL) != (c->key == NULL)) {
-		brk_error_set(err, r, "config: web.cert and web.key go together");
+		brk_error_set(
+		    err, r, "config: web.cert and web.key go together");
 		goto out;
 	}
 	if (c->cert == NULL && !loopback) {
@@ -254,13 +255,20 @@ unsigned int
 web_status_of(int rc)
 {
 	switch (rc) {
-	case 0: return MHD_HTTP_OK;
-	case BRK_ERR_DENIED: return MHD_HTTP_FORBIDDEN;
-	case BRK_ERR_NOTFOUND: return MHD_HTTP_NOT_FOUND;
-	case BRK_ERR_INVALID: return MHD_HTTP_BAD_REQUEST;
-	case BRK_ERR_STATE: return MHD_HTTP_CONFLICT;
-	case BRK_ERR_BUSY: return MHD_HTTP_SERVICE_UNAVAILABLE;
-	default: return MHD_HTTP_INTERNAL_SERVER_ERROR;
+	case 0:
+		return MHD_HTTP_OK;
+	case BRK_ERR_DENIED:
+		return MHD_HTTP_FORBIDDEN;
+	case BRK_ERR_NOTFOUND:
+		return MHD_HTTP_NOT_FOUND;
+	case BRK_ERR_INVALID:
+		return MHD_HTTP_BAD_REQUEST;
+	case BRK_ERR_STATE:
+		return MHD_HTTP_CONFLICT;
+	case BRK_ERR_BUSY:
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	default:
+		return MHD_HTTP_INTERNAL_SERVER_ERROR;
 	}
 }
 
@@ -325,8 +333,8 @@ wcall_new(struct web *w, struct wwait *ww, const char *op, json_t *args)
 
 /* Wait for c's reply, free c, parse the reply into *res or msg. */
 static int
-wcall_wait(struct call *c, struct wwait *ww, json_t **res, char *msg,
-    size_t msglen)
+wcall_wait(
+    struct call *c, struct wwait *ww, json_t **res, char *msg, size_t msglen)
 {
 	struct brk_error err = { { 0 } };
 	int r;
@@ -347,7 +355,8 @@ wcall_wait(struct call *c, struct wwait *ww, json_t **res, char *msg,
 	free(ww->line);
 	ww->line = NULL;
 	if (r != 0)
-		snprintf(msg, msglen, "%s", err.msg[0] ? err.msg : brk_strerror(r));
+		snprintf(
+		    msg, msglen, "%s", err.msg[0] ? err.msg : brk_strerror(r));
 	return r;
 }
 
@@ -369,8 +378,8 @@ web_op(const struct wreq *q, const char *op, json_t *args, json_t **res,
 	if ((r = ident_from_name(q->w->d->ident, q->user, &c->caller, &err)) !=
 		0 ||
 	    (r = ident_copy(&c->who, &c->caller)) != 0) {
-		snprintf(msg, msglen, "%s",
-		    err.msg[0] ? err.msg : brk_strerror(r));
+		snprintf(
+		    msg, msglen, "%s", err.msg[0] ? err.msg : brk_strerror(r));
 		call_free(c);
 		pthread_mutex_destroy(&ww.m);
 		pthread_cond_destroy(&ww.cv);
@@ -459,7 +468,8 @@ session_new(struct web *w, const char *user, char *id)
 		r = BRK_ERR_INTERNAL;
 		if (random_id(free_s->id) == 0 &&
 		    random_id(free_s->csrf) == 0) {
-			snprintf(free_s->user, sizeof(free_s->user), "%s", user);
+			snprintf(
+			    free_s->user, sizeof(free_s->user), "%s", user);
 			free_s->created = free_s->seen = now;
 			snprintf(id, 48, "%s", free_s->id);
 			r = 0;
@@ -526,8 +536,8 @@ send_out(struct web *w, struct MHD_Connection *conn, struct wout *o)
 	MHD_add_response_header(
 	    resp, "Cache-Control", o->cache ? "max-age=3600" : "no-store");
 	if (w->tls)
-		MHD_add_response_header(resp, "Strict-Transport-Security",
-		    "max-age=31536000");
+		MHD_add_response_header(
+		    resp, "Strict-Transport-Security", "max-age=31536000");
 	if (o->location[0] != '\0')
 		MHD_add_response_header(resp, "Location", o->location);
 	if (o->cookie[0][0] != '\0')
@@ -544,8 +554,7 @@ set_cookie(struct wout *o, int i, const char *name, const char *value)
 {
 	snprintf(o->cookie[i], sizeof(o->cookie[i]),
 	    "%s=%s; Path=/; HttpOnly; Secure; SameSite=Strict%s", name,
-	    value != NULL ? value : "",
-	    value != NULL ? "" : "; Max-Age=0");
+	    value != NULL ? value : "", value != NULL ? "" : "; Max-Age=0");
 }
 
 static void
@@ -558,8 +567,8 @@ redirect(struct wout *o, const char *to)
 
 /* A plain page for errors before or without a session. */
 static void
-bare_page(struct wout *o, unsigned int status, const char *title,
-    const char *msg)
+bare_page(
+    struct wout *o, unsigned int status, const char *title, const char *msg)
 {
 	o->status = status;
 	html_fmt(&o->body,
@@ -625,8 +634,7 @@ parse_form(const char *body, size_t len)
 				*q++ = *p;
 		}
 		*q = '\0';
-		if (bad || strlen(k) > 32 ||
-		    (v = json_string(val)) == NULL ||
+		if (bad || strlen(k) > 32 || (v = json_string(val)) == NULL ||
 		    json_object_set_new(o, k, v) != 0)
 			goto fail;
 	}
@@ -657,15 +665,18 @@ form_free(json_t *form)
 }
 
 static enum MHD_Result
-add_query(void *cls, enum MHD_ValueKind kind, const char *key,
-    const char *value)
+add_query(
+    void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
 	json_t *form = cls, *v;
 
 	if (key == NULL || strlen(key) > 32 || value == NULL)
 		return MHD_YES;
 	if ((v = json_string(value)) == NULL) {
-		json_object_set_new(form, "\001" "bad", json_true());
+		json_object_set_new(form,
+		    "\001"
+		    "bad",
+		    json_true());
 		return MHD_NO;
 	}
 	json_object_set_new(form, key, v);
@@ -683,8 +694,8 @@ signin_clear(struct wsignin *s)
 }
 
 static void
-signin_form(struct web *w, struct wout *o, const struct wsignin *s,
-    const char *error)
+signin_form(
+    struct web *w, struct wout *o, const struct wsignin *s, const char *error)
 {
 	html_fmt(&o->body,
 	    "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -693,7 +704,8 @@ signin_form(struct web *w, struct wout *o, const struct wsignin *s,
 	    "<link rel=\"stylesheet\" href=\"/static/broker.css\"></head>"
 	    "<body><main class=\"narrow\"><h1>Sign in</h1>");
 	if (error != NULL)
-		html_fmt(&o->body, "<p class=\"error\" id=\"error\">%s</p>", error);
+		html_fmt(
+		    &o->body, "<p class=\"error\" id=\"error\">%s</p>", error);
 	if (s->info[0] != '\0')
 		html_fmt(&o->body, "<p class=\"info\">%s</p>", s->info);
 	html_fmt(&o->body,
@@ -733,8 +745,8 @@ signin_start(struct web *w, struct wout *o, const char *next)
 		if (s->id[0] == '\0' && slot == NULL)
 			slot = s;
 	}
-	if (slot != NULL && (random_id(slot->id) != 0 ||
-				random_id(slot->csrf) != 0)) {
+	if (slot != NULL &&
+	    (random_id(slot->id) != 0 || random_id(slot->csrf) != 0)) {
 		explicit_bzero(slot, sizeof(*slot));
 		slot = NULL;
 	}
@@ -742,7 +754,8 @@ signin_start(struct web *w, struct wout *o, const char *next)
 		slot->seen = now;
 		snprintf(slot->next, sizeof(slot->next), "%s",
 		    next != NULL && next[0] == '/' && next[1] != '/' &&
-			    next[1] != '\\' && strspn(next,
+			    next[1] != '\\' &&
+			    strspn(next,
 				"abcdefghijklmnopqrstuvwxyz0123456789/?=&_-") ==
 				strlen(next) ?
 			next :
@@ -781,7 +794,8 @@ signin_step(struct web *w, struct MHD_Connection *conn, struct wout *o,
 		if (w->si[i].id[0] != '\0' && token_eq(w->si[i].id, cookie))
 			s = &w->si[i];
 	if (s == NULL || s->busy ||
-	    !token_eq(s->csrf, json_string_value(json_object_get(form, "csrf")))) {
+	    !token_eq(
+		s->csrf, json_string_value(json_object_get(form, "csrf")))) {
 		pthread_mutex_unlock(&w->lock);
 		bare_page(o, MHD_HTTP_FORBIDDEN, "Sign in",
 		    "This sign-in form has expired or was not ours; start "
@@ -841,16 +855,19 @@ signin_step(struct web *w, struct MHD_Connection *conn, struct wout *o,
 		signin_form(w, o, &copy, NULL);
 		goto out;
 	}
-	if (r != 0 || (k = json_string_value(json_object_get(res, "user"))) ==
-		NULL || strcmp(k, copy.user) != 0) {
+	if (r != 0 ||
+	    (k = json_string_value(json_object_get(res, "user"))) == NULL ||
+	    strcmp(k, copy.user) != 0) {
 		/* refused (audited by login.c): start over */
 		signin_clear(s);
 		pthread_mutex_unlock(&w->lock);
 		set_cookie(o, 0, COOKIE_SI, NULL);
-		bare_page(o, r == BRK_ERR_BUSY ? MHD_HTTP_SERVICE_UNAVAILABLE :
-						 MHD_HTTP_FORBIDDEN,
-		    "Sign in", strncmp(msg, "too many", 8) == 0 ||
-			    r == BRK_ERR_BUSY || r == BRK_ERR_INVALID ?
+		bare_page(o,
+		    r == BRK_ERR_BUSY ? MHD_HTTP_SERVICE_UNAVAILABLE :
+					MHD_HTTP_FORBIDDEN,
+		    "Sign in",
+		    strncmp(msg, "too many", 8) == 0 || r == BRK_ERR_BUSY ||
+			    r == BRK_ERR_INVALID ?
 			msg :
 			"Sign-in failed.");
 		goto out;
@@ -962,7 +979,8 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 				 ->sin6_addr,
 			    addr, sizeof(addr));
 	}
-	if (!post && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+	if (!post && strcmp(method, "GET") != 0 &&
+	    strcmp(method, "HEAD") != 0) {
 		bare_page(&o, MHD_HTTP_METHOD_NOT_ALLOWED, "Not allowed",
 		    "Only GET and POST.");
 		goto send;
@@ -978,7 +996,10 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 		MHD_get_connection_values(
 		    conn, MHD_GET_ARGUMENT_KIND, add_query, form);
 	explicit_bzero(wc->body, wc->blen);
-	if (form == NULL || json_object_get(form, "\001" "bad") != NULL) {
+	if (form == NULL ||
+	    json_object_get(form,
+		"\001"
+		"bad") != NULL) {
 		bare_page(&o, MHD_HTTP_BAD_REQUEST, "Bad request",
 		    "The form could not be read (bad encoding).");
 		goto send;
@@ -1018,8 +1039,9 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 			char to[256];
 
 			snprintf(to, sizeof(to), "/login?next=%s",
-			    strspn(url, "abcdefghijklmnopqrstuvwxyz0123456789/"
-					"_-") == strlen(url) &&
+			    strspn(url,
+				"abcdefghijklmnopqrstuvwxyz0123456789/"
+				"_-") == strlen(url) &&
 				    strlen(url) < 200 ?
 				url :
 				"/");
@@ -1096,7 +1118,8 @@ read_pem(const char *path, char **out, size_t *len, struct brk_error *err)
 
 	*out = NULL;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
-		return brk_error_set(err, r, "web: %s: %s", path, strerror(errno));
+		return brk_error_set(
+		    err, r, "web: %s: %s", path, strerror(errno));
 	if ((buf = malloc(WEB_PEM_MAX + 1)) == NULL) {
 		r = brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
 		goto out;
@@ -1148,11 +1171,11 @@ web_start(struct brokerd *d, struct web **out, struct brk_error *err)
 		(r = read_pem(cfg->key, &w->key_pem, &w->key_len, err)) != 0))
 		goto out;
 	w->tls = cfg->cert != NULL;
-	if ((r = httpd_listen("web.listen", cfg->listen, &w->lfd, &loopback,
-		 err)) != 0)
+	if ((r = httpd_listen(
+		 "web.listen", cfg->listen, &w->lfd, &loopback, err)) != 0)
 		goto out;
-	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-	    MHD_USE_POLL | MHD_USE_ERROR_LOG;
+	flags = MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ERROR_LOG;
 	if (w->tls)
 		w->mhd = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL,
 		    handle, w, MHD_OPTION_LISTEN_SOCKET, w->lfd,

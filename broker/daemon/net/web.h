@@ -27,13 +27,13 @@ struct web;
 
 /* The config's "web" section. */
 struct web_config {
-	char *listen;	  /* "HOST:PORT" */
-	char *cert;	  /* PEM chain; NULL: plain HTTP (loopback only) */
-	char *key;	  /* PEM key */
-	char *base_url;	  /* e.g. "https://broker.example.com" (no
+	char *listen;	     /* "HOST:PORT" */
+	char *cert;	     /* PEM chain; NULL: plain HTTP (loopback only) */
+	char *key;	     /* PEM key */
+	char *base_url;	     /* e.g. "https://broker.example.com" (no
 			   * trailing slash); NULL when absent */
-	int idle_timeout; /* seconds; default 15m */
-	int session_max;  /* seconds from sign-in; default 8h */
+	int idle_timeout;    /* seconds; default 15m */
+	int session_max;     /* seconds from sign-in; default 8h */
 	int max_connections; /* default 64 */
 };
 

@@ -99,8 +99,8 @@ web_page_end(struct html *h)
 static void
 csrf_field(const struct wreq *q, struct html *h)
 {
-	html_fmt(h, "<input type=\"hidden\" name=\"csrf\" value=\"%s\">",
-	    q->csrf);
+	html_fmt(
+	    h, "<input type=\"hidden\" name=\"csrf\" value=\"%s\">", q->csrf);
 }
 
 static void
@@ -119,9 +119,9 @@ approvers_done(struct html *h, const json_t *approvals)
 
 	json_array_foreach (approvals, i, a)
 		html_fmt(h, "%R%s", i ? ", " : "",
-		    json_is_string(a) ? json_string_value(a) :
-					str(a, "by")[0] ? str(a, "by") :
-							  str(a, "approver"));
+		    json_is_string(a)	? json_string_value(a) :
+			str(a, "by")[0] ? str(a, "by") :
+					  str(a, "approver"));
 }
 
 /* Why a request needs a person: its decision, its opt-outs. */
@@ -174,8 +174,7 @@ page_waiting(struct wreq *q, struct wresp *out)
 		html_fmt(h, "<p class=\"reason\">Why: %s</p>",
 		    str(r, "reason")[0] ? str(r, "reason") : "(no reason)");
 		why_person(h, r);
-		html_fmt(h,
-		    "<p class=\"meta\">Approvals %lld of %lld",
+		html_fmt(h, "<p class=\"meta\">Approvals %lld of %lld",
 		    num(json_object_get(r, "approval"), "approvals"),
 		    num(json_object_get(r, "approval"), "quorum"));
 		if (json_array_size(json_object_get(r, "approvals")) > 0) {
@@ -191,8 +190,9 @@ page_waiting(struct wreq *q, struct wresp *out)
 			"");
 	}
 	if (n == PAGE)
-		html_fmt(h, "<p><a id=\"next\" href=\"/?after=%s\">Older "
-			    "first: next page</a></p>",
+		html_fmt(h,
+		    "<p><a id=\"next\" href=\"/?after=%s\">Older "
+		    "first: next page</a></p>",
 		    str(json_array_get(res, n - 1), "id"));
 out:
 	web_page_end(h);
@@ -224,8 +224,9 @@ may_decide(struct wreq *q, const char *id, unsigned long long serial)
 
 	snprintf(after, sizeof(after), "r%llu", serial - 1);
 	if (web_op(q, "pending",
-		serial > 1 ? json_pack("{s:i, s:s}", "limit", 1, "after", after) :
-			     json_pack("{s:i}", "limit", 1),
+		serial > 1 ?
+		    json_pack("{s:i, s:s}", "limit", 1, "after", after) :
+		    json_pack("{s:i}", "limit", 1),
 		&res, msg, sizeof(msg)) == 0 &&
 	    (first = json_array_get(res, 0)) != NULL)
 		may = strcmp(str(first, "id"), id) == 0 &&
@@ -308,8 +309,9 @@ page_request(struct wreq *q, struct wresp *out, const char *id)
 	    dur(num(res, "ttl_s"), d1, sizeof(d1)));
 	if (str(res, "expires_at")[0])
 		html_fmt(h, " · until %s", str(res, "expires_at"));
-	html_fmt(h, "</p><p class=\"reason\">Why: <span id=\"reason\">%s</span>"
-		    "%R%s</p>",
+	html_fmt(h,
+	    "</p><p class=\"reason\">Why: <span id=\"reason\">%s</span>"
+	    "%R%s</p>",
 	    str(res, "reason"), str(res, "ticket")[0] ? " · ticket " : "",
 	    str(res, "ticket"));
 	if (strcmp(state, "pending") == 0) {
@@ -339,14 +341,16 @@ page_request(struct wreq *q, struct wresp *out, const char *id)
 	}
 	if (strcmp(str(res, "user"), q->user) == 0 &&
 	    (strcmp(state, "pending") == 0 || strcmp(state, "active") == 0)) {
-		html_fmt(h, "<form method=\"post\" class=\"act\" id=\"end\" "
-			    "action=\"/r/%s\">",
+		html_fmt(h,
+		    "<form method=\"post\" class=\"act\" id=\"end\" "
+		    "action=\"/r/%s\">",
 		    id);
 		csrf_field(q, h);
 		if (strcmp(state, "pending") == 0)
-			html_raw(h, "<input type=\"hidden\" name=\"action\" "
-				    "value=\"cancel\"><button class=\"plain\" "
-				    "id=\"cancel\">Cancel my request</button>");
+			html_raw(h,
+			    "<input type=\"hidden\" name=\"action\" "
+			    "value=\"cancel\"><button class=\"plain\" "
+			    "id=\"cancel\">Cancel my request</button>");
 		else
 			html_raw(h,
 			    "<input type=\"hidden\" name=\"action\" "
@@ -356,10 +360,12 @@ page_request(struct wreq *q, struct wresp *out, const char *id)
 			    "now</button>");
 		html_raw(h, "</form>");
 	}
-	html_raw(h, "<h2>Timeline</h2><table class=\"tl\" id=\"timeline\">"
-		    "<tr><th>When</th><th>What</th><th>Who</th><th>Why</th></tr>");
+	html_raw(h,
+	    "<h2>Timeline</h2><table class=\"tl\" id=\"timeline\">"
+	    "<tr><th>When</th><th>What</th><th>Who</th><th>Why</th></tr>");
 	json_array_foreach (json_object_get(res, "timeline"), i, e)
-		html_fmt(h, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>",
+		html_fmt(h,
+		    "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>",
 		    str(e, "ts"), str(e, "action"), str(e, "actor"),
 		    str(e, "reason"));
 	html_raw(h, "</table>");
@@ -381,18 +387,20 @@ request_form(struct wreq *q, struct html *h)
 	};
 	size_t i;
 
-	html_raw(h, "<h2>Ask for access</h2><form method=\"post\" "
-		    "action=\"/me\" class=\"act\" id=\"ask\">");
+	html_raw(h,
+	    "<h2>Ask for access</h2><form method=\"post\" "
+	    "action=\"/me\" class=\"act\" id=\"ask\">");
 	csrf_field(q, h);
 	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
 		html_fmt(h,
 		    "<label>%R <input name=\"%R\" id=\"q%R\" value=\"%s\" "
 		    "%R></label>",
 		    f[i][1], f[i][0], f[i][0], web_field(q, f[i][0]), f[i][2]);
-	html_raw(h, "<div><button name=\"action\" value=\"explain\" "
-		    "class=\"plain\" id=\"explain\">What would I get?</button>"
-		    "<button name=\"action\" value=\"request\" id=\"request\">"
-		    "Request</button></div></form>");
+	html_raw(h,
+	    "<div><button name=\"action\" value=\"explain\" "
+	    "class=\"plain\" id=\"explain\">What would I get?</button>"
+	    "<button name=\"action\" value=\"request\" id=\"request\">"
+	    "Request</button></div></form>");
 }
 
 static void
@@ -406,7 +414,8 @@ page_me(struct wreq *q, struct wresp *out)
 	int rc;
 
 	if (strcmp(q->method, "POST") == 0 && action != NULL &&
-	    (strcmp(action, "explain") == 0 || strcmp(action, "request") == 0)) {
+	    (strcmp(action, "explain") == 0 ||
+		strcmp(action, "request") == 0)) {
 		bool req = strcmp(action, "request") == 0;
 		static const char *const keys[] = { "role", "for", "reason",
 			"ticket" };
@@ -443,17 +452,19 @@ page_me(struct wreq *q, struct wresp *out)
 		html_fmt(h,
 		    "<div class=\"card\" id=\"answer\"><h3>You would get: "
 		    "%s</h3><p>%s</p>",
-		    str(ex, "effective_outcome")[0] ? str(ex, "effective_outcome") :
-						      str(ex, "outcome"),
+		    str(ex, "effective_outcome")[0] ?
+			str(ex, "effective_outcome") :
+			str(ex, "outcome"),
 		    str(ex, "reason"));
 		if (json_object_get(ex, "approvers") != NULL) {
 			json_t *g;
 
-			html_fmt(h, "<p class=\"meta\">Approvers: %lld of groups ",
+			html_fmt(h,
+			    "<p class=\"meta\">Approvers: %lld of groups ",
 			    num(json_object_get(ex, "approvers"), "quorum"));
-			json_array_foreach (json_object_get(json_object_get(ex,
-						"approvers"),
-						"groups"),
+			json_array_foreach (
+			    json_object_get(
+				json_object_get(ex, "approvers"), "groups"),
 			    i, g)
 				html_fmt(h, "%R%s", i ? ", " : "",
 				    json_string_value(g));
@@ -469,8 +480,9 @@ page_me(struct wreq *q, struct wresp *out)
 	else if (json_array_size(res) == 0)
 		html_raw(h, "<p>None yet.</p>");
 	else {
-		html_raw(h, "<table id=\"mine\"><tr><th>Id</th><th>What</th>"
-			    "<th>State</th><th>For</th><th>Until</th></tr>");
+		html_raw(h,
+		    "<table id=\"mine\"><tr><th>Id</th><th>What</th>"
+		    "<th>State</th><th>For</th><th>Until</th></tr>");
 		json_array_foreach (res, i, r)
 			html_fmt(h,
 			    "<tr><td><a href=\"/r/%s\">%s</a></td><td>%s as "
@@ -502,21 +514,25 @@ now_post(struct wreq *q, char *msg, size_t msglen)
 
 	if (action == NULL)
 		action = "";
-	if (strcmp(action, "optout.add") == 0 || strcmp(action, "freeze") == 0) {
+	if (strcmp(action, "optout.add") == 0 ||
+	    strcmp(action, "freeze") == 0) {
 		op = action;
 		n = strcmp(action, "freeze") == 0 ? 0 : 6;
 		for (i = 0; i < n; i++)
 			if (!put_arg(q, args, add_keys[i], msg, msglen))
 				goto bad;
-		if (n == 0 && (!put_arg(q, args, "reason", msg, msglen) ||
-				  !put_arg(q, args, "for", msg, msglen)))
+		if (n == 0 &&
+		    (!put_arg(q, args, "reason", msg, msglen) ||
+			!put_arg(q, args, "for", msg, msglen)))
 			goto bad;
 	} else if (strcmp(action, "optout.extend") == 0 ||
 	    strcmp(action, "optout.remove") == 0 ||
 	    strcmp(action, "unfreeze") == 0) {
 		op = action;
 		for (i = 0; i < 3; i++) {
-			const char *k = i == 0 ? "id" : i == 1 ? "reason" : "for";
+			const char *k = i == 0 ? "id" :
+			    i == 1	       ? "reason" :
+						 "for";
 
 			if ((i < 2 || strcmp(action, "optout.extend") == 0) &&
 			    !put_arg(q, args, k, msg, msglen))
@@ -568,8 +584,9 @@ page_now(struct wreq *q, struct wresp *out)
 		    "%s)</p>",
 		    str(fr, "by"), str(fr, "reason"), str(fr, "until"));
 	else
-		html_raw(h, "<p class=\"notice\" id=\"freeze\">Not frozen: "
-			    "automation decides what policy allows.</p>");
+		html_raw(h,
+		    "<p class=\"notice\" id=\"freeze\">Not frozen: "
+		    "automation decides what policy allows.</p>");
 	html_fmt(h,
 	    "<p class=\"meta\">Active grants %lld · pending %lld · opt-outs "
 	    "%lld · flags %lld</p>",
@@ -583,8 +600,9 @@ page_now(struct wreq *q, struct wresp *out)
 	if (web_op(q, "optout.list", json_object(), &ol, msg, sizeof(msg)) != 0)
 		error_box(h, msg);
 	else if (json_array_size(ol) == 0)
-		html_raw(h, "<p>None: automation runs everywhere policy lets "
-			    "it.</p>");
+		html_raw(h,
+		    "<p>None: automation runs everywhere policy lets "
+		    "it.</p>");
 	json_array_foreach (ol, i, o) {
 		html_fmt(h,
 		    "<div class=\"card\"><h3>%s %s [%s] %s</h3><p>%s · by %s · "
@@ -593,9 +611,10 @@ page_now(struct wreq *q, struct wresp *out)
 		    str(o, "mode"), str(o, "reason"), str(o, "by"),
 		    dur(num(o, "left_s"), d1, sizeof(d1)));
 		if (mgr) {
-			html_fmt(h, "<form method=\"post\" action=\"/now\" "
-				    "class=\"act\"><input type=\"hidden\" "
-				    "name=\"id\" value=\"%s\">",
+			html_fmt(h,
+			    "<form method=\"post\" action=\"/now\" "
+			    "class=\"act\"><input type=\"hidden\" "
+			    "name=\"id\" value=\"%s\">",
 			    str(o, "id"));
 			csrf_field(q, h);
 			html_raw(h,
@@ -617,9 +636,10 @@ page_now(struct wreq *q, struct wresp *out)
 		    str(o, "user"), str(o, "severity"), str(o, "reason"),
 		    dur(num(o, "left_s"), d1, sizeof(d1)));
 	if (mgr) {
-		html_raw(h, "<h2>Take something out of automation</h2>"
-			    "<form method=\"post\" action=\"/now\" class=\"act\" "
-			    "id=\"optout\">");
+		html_raw(h,
+		    "<h2>Take something out of automation</h2>"
+		    "<form method=\"post\" action=\"/now\" class=\"act\" "
+		    "id=\"optout\">");
 		csrf_field(q, h);
 		html_raw(h,
 		    "<label>Scope (global, resource:P, label:K=V, user:U, "
@@ -633,8 +653,9 @@ page_now(struct wreq *q, struct wresp *out)
 		    "value=\"optout.add\">Add opt-out</button></form>");
 	}
 	if (admin) {
-		html_raw(h, "<h2>Global freeze</h2><form method=\"post\" "
-			    "action=\"/now\" class=\"act\" id=\"freezeform\">");
+		html_raw(h,
+		    "<h2>Global freeze</h2><form method=\"post\" "
+		    "action=\"/now\" class=\"act\" id=\"freezeform\">");
 		csrf_field(q, h);
 		html_fmt(h,
 		    "<label>Reason <input name=\"reason\" required></label>"
@@ -672,8 +693,8 @@ page_review(struct wreq *q, struct wresp *out)
 		json_decref(res);
 		res = NULL;
 		if (rc == 0) {
-			snprintf(out->location, sizeof(out->location),
-			    "/review");
+			snprintf(
+			    out->location, sizeof(out->location), "/review");
 			html_raw(h, "done\n");
 			return;
 		}
@@ -697,8 +718,9 @@ page_review(struct wreq *q, struct wresp *out)
 		    str(r, "id"), str(r, "id"), str(r, "user"),
 		    str(r, "resource"), str(r, "reason"), str(r, "id"));
 		csrf_field(q, h);
-		html_raw(h, "<input name=\"note\" placeholder=\"note\" "
-			    "required><button>Acknowledge</button></form></div>");
+		html_raw(h,
+		    "<input name=\"note\" placeholder=\"note\" "
+		    "required><button>Acknowledge</button></form></div>");
 	}
 	web_page_end(h);
 	json_decref(res);
@@ -716,11 +738,13 @@ page_audit(struct wreq *q, struct wresp *out)
 	int rc;
 
 	web_page_begin(q, h, "Audit");
-	html_raw(h, "<form method=\"post\" action=\"/audit\" class=\"act\" "
-		    "id=\"search\">");
+	html_raw(h,
+	    "<form method=\"post\" action=\"/audit\" class=\"act\" "
+	    "id=\"search\">");
 	csrf_field(q, h);
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		html_fmt(h, "<label>%R <input name=\"%R\" value=\"%s\"></label>",
+		html_fmt(h,
+		    "<label>%R <input name=\"%R\" value=\"%s\"></label>",
 		    keys[i], keys[i], web_field(q, keys[i]));
 	html_raw(h, "<button>Search</button></form>");
 	if (strcmp(q->method, "POST") == 0) {
@@ -734,11 +758,13 @@ page_audit(struct wreq *q, struct wresp *out)
 			out->status = web_status_of(rc);
 			error_box(h, msg);
 		} else {
-			list = json_is_array(res) ? res :
-						    json_object_get(res, "records");
-			html_raw(h, "<table id=\"records\"><tr><th>When</th>"
-				    "<th>What</th><th>Who</th><th>On</th>"
-				    "<th>Why</th></tr>");
+			list = json_is_array(res) ?
+			    res :
+			    json_object_get(res, "records");
+			html_raw(h,
+			    "<table id=\"records\"><tr><th>When</th>"
+			    "<th>What</th><th>Who</th><th>On</th>"
+			    "<th>Why</th></tr>");
 			json_array_foreach (list, i, e)
 				html_fmt(h,
 				    "<tr><td>%s</td><td>%s</td><td>%s</td>"
