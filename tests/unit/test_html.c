@@ -8,7 +8,7 @@
 #include "html.h"
 
 /* Fails when a character is left out of html_text()'s table: checked by
- * dropping the '\'' case (the attribute test broke). */
+ * dropping the '\'' case (this test went red). */
 Test(html, text_escapes_every_special)
 {
 	struct html h = { 0 };
