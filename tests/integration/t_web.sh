@@ -71,7 +71,7 @@ while :; do
     "secops": ["erin"], "sre": ["frank"] },
   "web": { "listen": "127.0.0.1:$PORT", "cert": "$T/server.crt",
     "key": "$T/server.key", "base_url": "https://localhost:$PORT/",
-    "idle_timeout": "10m", "session_max": "1h" },
+    "idle_timeout": "1m", "session_max": "1h" },
   "notify": { "exec": { "command": ["$T/hook.sh"] } } }
 C
 	env LD_PRELOAD="$PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$SVC" \
@@ -311,6 +311,16 @@ run B --json show r3
 contains "... and nothing changed" '"state": "cancelled"' "$OUT"
 run B --as erin audit verify
 equals "the audit chain verifies" 0 "$RC"
+
+# ---- the idle timeout ---------------------------------------------------
+# dave's curl session (above) was last used a moment ago; idle_timeout is
+# 1m (the least allowed).  Fails when session_find() ignores the idle
+# time: checked by dropping that test (the page still opened).
+equals "dave's session opens pages" 200 \
+    "$(C -b "$T/jar" -o /dev/null -w '%{http_code}' "$WEB/")"
+sleep 62
+equals "after idle_timeout unused, the session is over (303 to sign-in)" 303 \
+    "$(C -b "$T/jar" -o /dev/null -w '%{http_code}' "$WEB/")"
 
 # ---- config -------------------------------------------------------------
 badcfg() {
