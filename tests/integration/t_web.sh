@@ -242,6 +242,13 @@ lacks "... and nothing was approved" "request.approved" "$OUT"
 # ---- Now, Review, Audit (erin: policy admin, auditor) -------------------
 nav "$WEB/now"
 contains "Now: not frozen" "Not frozen" "$(text)"
+# r1, r2 and r3 were sent to a person, r1 and r2 approved (r2 by two
+# people: one request.approval, one request.approved); nothing automatic
+# yet.  Fails when approvals are counted instead of approved requests:
+# checked by counting "request.approval" (3 approved).
+equals "Now: what automation did in the last hour" \
+    "In the last hour: 0 granted automatically · 3 sent to a person · 2 approved by people" \
+    "$(js "document.querySelector('#hour').textContent")"
 equals "a policy admin sees the freeze form" true "$(js "!!document.querySelector('#freezeform')")"
 $CDP shot "$SHOTS/now.png"
 nav "$WEB/audit"

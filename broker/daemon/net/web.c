@@ -32,6 +32,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "audit.h"
 #include "call.h"
 #include "config.h"
 #include "daemon.h"
@@ -409,6 +410,34 @@ web_has_role(const struct wreq *q, enum policy_role role)
 	}
 	ident_clear(&c.who);
 	return has;
+}
+
+int
+web_last_hour(const struct wreq *q, size_t counts[3])
+{
+	static const char *const actions[3] = { "request.granted",
+		"request.pending", "request.approved" };
+	struct audit_query aq = { 0 };
+	struct store_txn *t = NULL;
+	json_t *out = NULL;
+	size_t i;
+	int r;
+
+	if ((r = store_begin(q->w->d->store, false, &t)) != 0)
+		return r;
+	aq.since = time_now() - 3600;
+	aq.limit = WEB_COUNT_MAX;
+	for (i = 0; i < 3 && r == 0; i++) {
+		counts[i] = 0;
+		aq.action = actions[i];
+		if ((out = json_array()) == NULL)
+			r = BRK_ERR_NOMEM;
+		else if ((r = audit_search(t, &aq, out)) == 0)
+			counts[i] = json_array_size(out);
+		json_decref(out);
+	}
+	store_abort(t);
+	return r;
 }
 
 /* ---- sessions ---------------------------------------------------------- */

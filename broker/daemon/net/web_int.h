@@ -48,6 +48,16 @@ int web_op(const struct wreq *q, const char *op, json_t *args, json_t **res,
  * (call_has_role()): only to leave out forms its op would refuse. */
 bool web_has_role(const struct wreq *q, enum policy_role role);
 
+/*
+ * What automation did in the last hour, for "Now": counts[0] requests
+ * granted automatically (request.granted), [1] sent to a person
+ * (request.pending), [2] approved by people (request.approved); each at
+ * most WEB_COUNT_MAX (then "or more").  Counts only, no names: the same
+ * that status shows everyone.  0 or a store error.
+ */
+#define WEB_COUNT_MAX 10000
+int web_last_hour(const struct wreq *q, size_t counts[3]);
+
 /* The pages (web_pages.c): fill out for a signed-in request; false when
  * no page has that path. */
 bool web_pages_route(struct wreq *q, struct wresp *out);

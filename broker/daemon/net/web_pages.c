@@ -558,8 +558,8 @@ page_now(struct wreq *q, struct wresp *out)
 	struct html *h = &out->body;
 	json_t *st = NULL, *ol = NULL, *o, *fr;
 	char msg[512] = "", d1[32];
+	size_t i, hour[3];
 	bool mgr, admin;
-	size_t i;
 	int rc;
 
 	if (strcmp(q->method, "POST") == 0) {
@@ -594,6 +594,14 @@ page_now(struct wreq *q, struct wresp *out)
 	    num(json_object_get(st, "counts"), "pending"),
 	    num(json_object_get(st, "counts"), "optouts"),
 	    num(json_object_get(st, "counts"), "flags"));
+	if (web_last_hour(q, hour) == 0)
+		html_fmt(h,
+		    "<p id=\"hour\">In the last hour: <b>%zu%R</b> granted "
+		    "automatically · <b>%zu%R</b> sent to a person · "
+		    "<b>%zu%R</b> approved by people</p>",
+		    hour[0], hour[0] >= WEB_COUNT_MAX ? "+" : "", hour[1],
+		    hour[1] >= WEB_COUNT_MAX ? "+" : "", hour[2],
+		    hour[2] >= WEB_COUNT_MAX ? "+" : "");
 	mgr = web_has_role(q, ROLE_OPTOUT_MANAGERS);
 	admin = web_has_role(q, ROLE_POLICY_ADMINS);
 	html_raw(h, "<h2>Opt-outs in force</h2>");
