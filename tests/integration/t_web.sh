@@ -250,6 +250,31 @@ equals "Now: what automation did in the last hour" \
     "In the last hour: 0 granted automatically · 3 sent to a person · 2 approved by people" \
     "$(js "document.querySelector('#hour').textContent")"
 equals "a policy admin sees the freeze form" true "$(js "!!document.querySelector('#freezeform')")"
+$CDP fill '#freezeform input[name=reason]' 'drill'
+$CDP fill '#freezeform input[name=for]' 'soon'
+$CDP submit '#freezeform button' >/dev/null
+contains "a bad duration is refused with a clear error" "is not a duration" \
+    "$(js "document.querySelector('#error').textContent")"
+run B --json status
+contains "... and nothing froze" '"freeze": null' "$OUT"
+$CDP fill '#freezeform input[name=reason]' 'drill'
+$CDP fill '#freezeform input[name=for]' '10m'
+$CDP submit '#freezeform button' >/dev/null
+run B --json status
+lacks "erin freezes from the page (broker status)" '"freeze": null' "$OUT"
+contains "Now shows the freeze" "Frozen by erin: drill" "$(text)"
+$CDP fill '#freezeform input[name=reason]' 'drill over'
+$CDP submit '#freezeform button' >/dev/null
+run B --json status
+contains "... and unfreezes" '"freeze": null' "$OUT"
+$CDP fill '#optout input[name=scope]' 'user:bob'
+$CDP fill '#optout input[name=tag]' 'debugging'
+$CDP fill '#optout input[name=reason]' 'watching <b>bob</b>'
+$CDP fill '#optout input[name=for]' '1h'
+$CDP submit '#optout button' >/dev/null
+run B --json optout list
+contains "an opt-out manager adds an opt-out from the page" '"scope": "user:bob"' "$OUT"
+contains "Now lists it, escaped" "watching <b>bob</b>" "$(text)"
 $CDP shot "$SHOTS/now.png"
 nav "$WEB/audit"
 $CDP fill 'input[name=request]' r2
@@ -262,6 +287,9 @@ signout
 
 # bob may not even read r3 (as from the CLI)
 signin bob
+nav "$WEB/now"
+equals "bob (no admin role) sees no opt-out or freeze form" false \
+    "$(js "!!(document.querySelector('#optout') || document.querySelector('#freezeform'))")"
 nav "$WEB/r/r3"
 equals "bob may not read r3: no form" false "$(js "!!document.querySelector('#decide')")"
 lacks "... nor its reason" "second look" "$(text)"
