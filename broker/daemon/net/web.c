@@ -957,7 +957,7 @@ static const char css[] =
     "button.deny{background:#b3261e}button.plain{background:#5c6573}"
     "header button{padding:.3em .8em;background:#42577d}"
     ".tl{font-size:.9em}"
-    "@media(max-width:40em){td,th{display:block;border:0}"
+    "@media(max-width:40em){th{display:none}td{display:block;border:0}"
     "tr{display:block;border-bottom:1px solid #dde}}\n";
 
 /* ---- dispatch ----------------------------------------------------------- */
