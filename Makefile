@@ -11,7 +11,7 @@ BUILD    ?= build
 SAN      ?=
 CC       ?= cc
 
-PKGS      = lmdb jansson libcrypto libssl ldap pam criterion libcurl libpq
+PKGS      = lmdb jansson libcrypto libssl ldap pam criterion libcurl libpq libmicrohttpd
 DEPS_OK  := $(shell pkg-config --exists $(PKGS) 2>/dev/null && command -v pamtester slapd >/dev/null && test -e /usr/sbin/sshd && echo yes)
 
 OPT      ?= -O2
@@ -50,7 +50,7 @@ INC_CLIENT = -Ibroker/lib -Ipolicy
 INC_DAEMON = -Ibroker/lib -Ipolicy $(addprefix -I,$(DAEMON_DIRS))
 LDHARDEN  = -Wl,-z,relro,-z,now
 EXE_LDFLAGS = -pie $(LDHARDEN) $(SANFLAGS)
-LIBS_DAEMON = -llmdb -ljansson -lcrypto -lssl -lldap -llber -lcurl -lpq -lpam -lpthread
+LIBS_DAEMON = -llmdb -ljansson -lcrypto -lssl -lldap -llber -lcurl -lpq -lpam -lmicrohttpd -lpthread
 LIBS_CLI    = -ljansson -lcrypto -lssl -lpthread
 LIBS_PAM    = -lpam -ljansson -lcrypto -lssl
 
@@ -153,11 +153,11 @@ check-asan: deps
 # ThreadSanitizer on every test that starts threads: the unit tests (built
 # against tests/unit/tsan's runner) and every integration test, since each
 # starts brokerd; a race aborts the process.  Left out, because a program
-# we do not build trips TSan: t_nss, t_pam and t_login (nss_wrapper's and
+# we do not build trips TSan: t_nss, t_pam, t_login and t_web (nss_wrapper's and
 # pam_wrapper's preloads), t_ssh (sshd loading a TSan-built PAM module),
 # t_snapshot_agree (pamtester loading a TSan-built PAM module: "Module is
 # unknown"), and t_cli_valgrind (valgrind).
-TSAN_EXCLUDE = t_cli_valgrind t_login t_nss t_pam t_snapshot_agree t_ssh
+TSAN_EXCLUDE = t_cli_valgrind t_login t_nss t_pam t_snapshot_agree t_ssh t_web
 check-tsan: deps
 	$(MAKE) BUILD=build/tsan SAN=tsan all unit
 	BUILD=build/tsan EXCLUDE="$(TSAN_EXCLUDE)" \

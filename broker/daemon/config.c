@@ -31,6 +31,7 @@
 #include "pgrole.h"
 #include "tls.h"
 #include "login.h"
+#include "web.h"
 
 extern const char dev_policy_json[]; /* generated from policy/examples */
 extern const char dev_groups_json[];
@@ -224,6 +225,11 @@ apply_key(struct config *c, const char *key, json_t *v, struct brk_error *err)
 		c->login = NULL;
 		return login_config_parse(v, &c->login, err);
 	}
+	if (strcmp(key, "web") == 0) { /* net/web.c */
+		web_config_free(c->web);
+		c->web = NULL;
+		return web_config_parse(v, &c->web, err);
+	}
 	if (strcmp(key, "notify") == 0) { /* notify_config.c */
 		notify_config_free(c->notify);
 		c->notify = NULL;
@@ -301,6 +307,14 @@ config_parse(
 		brk_error_set(err, r,
 		    "config: \"state_dir\" and \"socket\" "
 		    "are required");
+		goto out;
+	}
+	/* notifications link to the request's web page unless told
+	 * otherwise (notify.link) */
+	if (c->web != NULL && c->web->base_url != NULL && c->notify != NULL &&
+	    c->notify->link == NULL &&
+	    (c->notify->link = web_link_template(c->web)) == NULL) {
+		r = brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	*out = c;
@@ -437,6 +451,7 @@ config_free(struct config *c)
 	ldap_config_free(c->ldap);
 	tls_config_free(c->tls);
 	login_config_free(c->login);
+	web_config_free(c->web);
 	notify_config_free(c->notify);
 	pg_config_free(c->databases);
 	cred_exec_config_free(c->cred_exec);

@@ -32,6 +32,7 @@
 #include "timefmt.h"
 #include "workpool.h"
 #include "tls.h"
+#include "web.h"
 #include "version.h"
 
 /* The notification sinks there are; the notifier knows them only so. */
@@ -96,6 +97,7 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 {
 	struct brokerd d = { .cfg = cfg, .ca = ca };
 	struct tls_server *tls = NULL;
+	struct web *web = NULL;
 	int r;
 
 	pthread_mutex_init(&d.policy_lock, NULL);
@@ -137,6 +139,8 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 		goto out;
 	if (cfg->tls != NULL && (r = tls_start(&d, &tls, err)) != 0)
 		goto out;
+	if ((r = web_start(&d, &web, err)) != 0) /* optional */
+		goto out;
 	if ((r = metrics_http_start(&d, ops_metrics_text, &d.metrics, err)) !=
 	    0) /* optional */
 		goto out;
@@ -152,6 +156,7 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 	sd_stopping();
 out:
 	metrics_http_stop(d.metrics); /* it reads the store and counters */
+	web_stop(web);	       /* its pages in flight wait on the writer */
 	tls_stop(tls);	       /* its calls in flight may wait on the writer */
 	ops_cred_stop(&d);     /* credential jobs stop writing audit */
 	writer_free(d.writer); /* finishes queued work first */

@@ -19,6 +19,7 @@
 struct ldap_config;
 struct tls_config;
 struct login_config;
+struct web_config;
 struct notify_config;
 struct pg_config;
 struct cred_exec_config;
@@ -54,6 +55,8 @@ struct config {
 					 * absent */
 	struct login_config *login;   /* "login" (net/login.h); NULL: the
 					 * defaults, when "tls" is set */
+	struct web_config *web;	      /* "web" (net/web.h); NULL when
+					 * absent */
 	/* notifications and metrics (notify.h, metrics_http.h) */
 	struct notify_config *notify;	    /* "notify"; NULL when absent */
 	char *metrics_listen;		    /* "HOST:PORT"; NULL when absent */

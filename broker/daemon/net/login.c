@@ -75,7 +75,7 @@ struct login_session {
 	json_t *info;	   /* PAM's messages for the next reply */
 	char user[65];
 	char addr[64];
-	char *csr;
+	char *csr; /* NULL for a web sign-in: nothing is issued */
 };
 
 /* Wipe and free a secret string; NULL is fine. */
@@ -310,6 +310,7 @@ struct login_audit {
 	struct call *c; /* replied to when the record is durable */
 	bool ok;
 	bool refused; /* a certificate, not a password */
+	bool web;     /* a web sign-in: no certificate */
 	int64_t now;
 	char user[65], addr[64], why[160];
 	char *cert, *serial, *ca;
@@ -343,9 +344,11 @@ apply_audit(struct store_txn *t, void *arg)
 		return r;
 	if ((det = json_pack("{s:s}", "source", a->addr)) == NULL)
 		return BRK_ERR_NOMEM;
-	if (a->ok &&
-	    json_object_set_new(
-		det, "expires_at", json_integer((json_int_t)a->expires)) != 0) {
+	if ((a->ok &&
+		json_object_set_new(det, "expires_at",
+		    json_integer((json_int_t)a->expires)) != 0) ||
+	    (a->web &&
+		json_object_set_new(det, "via", json_string("web")) != 0)) {
 		json_decref(det);
 		return BRK_ERR_NOMEM;
 	}
@@ -379,7 +382,12 @@ done_audit(void *arg, int rc)
 		    a->why[0] != '\0' && strncmp(a->why, "too many", 8) == 0 ?
 			a->why :
 			"login failed");
-	else {
+	else if (a->web) {
+		time_rfc3339(a->expires, when);
+		call_reply(a->c,
+		    json_pack("{s:s, s:s, s:I}", "user", a->user, "expires",
+			when, "expires_at", (json_int_t)a->expires));
+	} else {
 		time_rfc3339(a->expires, when);
 		call_reply(a->c,
 		    json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "user", a->user,
@@ -594,7 +602,11 @@ session_main(void *arg)
 			call_fail(c, BRK_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if (pr == PAM_SUCCESS) {
+	a->web = s->csr == NULL;
+	if (pr == PAM_SUCCESS && a->web) {
+		a->now = time_now();
+		a->expires = a->now + cfg->cert_ttl;
+	} else if (pr == PAM_SUCCESS) {
 		a->now = time_now();
 		a->expires = a->now + cfg->cert_ttl;
 		if ((r = userca_issue(l->uca, s->csr, s->user, a->now,
@@ -621,8 +633,8 @@ out:
 	return NULL;
 }
 
-void
-login_begin(struct login_ctx *l, struct call *c, const char *addr,
+static void
+begin(struct login_ctx *l, struct call *c, const char *addr, bool web,
     struct login_session **out)
 {
 	static const char *const keys[] = { "user", "csr", NULL };
@@ -642,8 +654,11 @@ login_begin(struct login_ctx *l, struct call *c, const char *addr,
 	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
 	    (r = proto_arg_str(c->req->args, "user", true, 64, &user, &err)) !=
 		0 ||
-	    (r = proto_arg_str(
-		 c->req->args, "csr", true, LOGIN_CSR_MAX, &csr, &err)) != 0) {
+	    (r = proto_arg_str(c->req->args, "csr", !web, LOGIN_CSR_MAX, &csr,
+		 &err)) != (web ? BRK_ERR_NOTFOUND : 0)) {
+		if (r == 0) /* web: a certificate is never issued */
+			r = brk_error_set(&err, BRK_ERR_INVALID,
+			    "a web sign-in takes no csr");
 		call_fail(c, r, "%s", err.msg);
 		return;
 	}
@@ -676,7 +691,7 @@ login_begin(struct login_ctx *l, struct call *c, const char *addr,
 	l->sessions++;
 	pthread_mutex_unlock(&l->lock);
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (s->csr = strdup(csr)) == NULL)
+	    (!web && (s->csr = strdup(csr)) == NULL))
 		goto fail;
 	s->l = l;
 	s->refs = 2;
@@ -705,6 +720,20 @@ fail:
 		pthread_cond_broadcast(&l->gone);
 	pthread_mutex_unlock(&l->lock);
 	call_fail(c, BRK_ERR_NOMEM, "cannot start the login");
+}
+
+void
+login_begin(struct login_ctx *l, struct call *c, const char *addr,
+    struct login_session **out)
+{
+	begin(l, c, addr, false, out);
+}
+
+void
+login_begin_web(struct login_ctx *l, struct call *c, const char *addr,
+    struct login_session **out)
+{
+	begin(l, c, addr, true, out);
 }
 
 void

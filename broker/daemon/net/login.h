@@ -66,6 +66,15 @@ struct userca *login_userca(struct login_ctx *l);
 void login_begin(struct login_ctx *l, struct call *c, const char *addr,
     struct login_session **out);
 
+/*
+ * The same for a web sign-in (web.c): args {"user"} only; the end is
+ * {"user":U,"expires":T,"expires_at":N} and nothing is issued (the web
+ * session is the web's).  Same PAM service, back-off and audit records
+ * ("login.ok" etc. with details.via "web").
+ */
+void login_begin_web(struct login_ctx *l, struct call *c, const char *addr,
+    struct login_session **out);
+
 /* Hand the answer in call c (op "login.answer") to the session's waiting
  * prompt; c is answered with the next prompt or the end. */
 void login_answer(struct login_session *s, struct call *c);

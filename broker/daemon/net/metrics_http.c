@@ -1,202 +1,73 @@
 /*
- * metrics_http.c - a tiny HTTP/1.1 server for Prometheus scrapes.
+ * metrics_http.c - the Prometheus endpoint, served by libmicrohttpd.
  *
- * One thread, one connection at a time: accept, read the request head
- * (at most 8 KiB, within 5 seconds), answer, close.  Only "GET /metrics"
- * (and HEAD) is served; everything else gets a short error status.
- * Nothing here touches the broker's state but through the text function
- * that main.c passes (ops_metrics_text())
- * in a read transaction of its own, so a scraper never slows a grant; a
- * slow scraper only delays the next scrape, by 5 seconds at most.
+ * libmicrohttpd parses HTTP; this file only decides: "GET /metrics" (and
+ * HEAD) is answered with the text that main.c's function renders in a
+ * read transaction of its own, so a scraper never slows a grant;
+ * everything else gets a short error status.  Each connection has its own
+ * thread and at most 5 seconds, and only a few may be open at once, so a
+ * silent client delays nobody and a crowd cannot pile threads up.  Every
+ * answer closes its connection (a scrape is one request).
  */
 #include "metrics_http.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include <microhttpd.h>
+
 #include "daemon.h"
+#include "httpd.h"
 #include "log.h"
 
-#define REQ_MAX 8192
-#define IO_MS 5000
+#define REQ_MAX 8192 /* request head, bytes */
+#define IO_S 5	     /* seconds to send a request */
+#define CONN_MAX 8   /* connections at once */
 
 struct metrics_http {
 	struct brokerd *d;
 	metrics_text_fn text;
 	int lfd;
-	int stop[2]; /* a byte on stop[1] ends the thread */
-	pthread_t thread;
-	bool started;
+	struct MHD_Daemon *mhd;
 };
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Split "HOST:PORT" ("[v6]:PORT", ":PORT") into host (loopback when
- * empty) and port; host and port are at least 256 and 8 bytes. */
-static int
-split(const char *spec, char *host, char *port)
-{
-	const char *h = spec, *hend, *p;
-	char *end = NULL;
-	long n;
-
-	if (strlen(spec) > 255)
-		return -1;
-	if (*h == '[') {
-		h++;
-		if ((hend = strchr(h, ']')) == NULL || hend[1] != ':')
-			return -1;
-		p = hend + 2;
-	} else {
-		if ((hend = strrchr(h, ':')) == NULL ||
-		    memchr(h, ':', (size_t)(hend - h)) != NULL)
-			return -1;
-		p = hend + 1;
-	}
-	if (p[0] < '0' || p[0] > '9')
-		return -1;
-	n = strtol(p, &end, 10);
-	if (*end != '\0' || n < 1 || n > 65535)
-		return -1;
-	if (hend == h)
-		snprintf(host, 256, "127.0.0.1");
-	else if (hend - h == 9 && strncmp(h, "localhost", 9) == 0)
-		snprintf(host, 256, "127.0.0.1");
-	else
-		snprintf(host, 256, "%.*s", (int)(hend - h), h);
-	snprintf(port, 8, "%ld", n);
-	return 0;
-}
-
-static int
-resolve(const char *spec, struct addrinfo **res, struct brk_error *err)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-		.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE };
-	char host[256], port[8];
-
-	*res = NULL;
-	if (split(spec, host, port) != 0 ||
-	    getaddrinfo(host, port, &hints, res) != 0)
-		return brk_error_set(err, BRK_ERR_INVALID,
-		    "config: "
-		    "\"metrics_listen\" must be \"HOST:PORT\" with HOST an IP "
-		    "address, [v6], localhost or empty (loopback)");
-	return 0;
-}
 
 int
 metrics_http_addr_ok(const char *spec, struct brk_error *err)
 {
-	struct addrinfo *res = NULL;
-	int r = resolve(spec, &res, err);
-
-	freeaddrinfo(res);
-	return r;
+	return httpd_addr_ok("metrics_listen", spec, NULL, err);
 }
 
-static bool
-is_loopback(const struct sockaddr *sa)
+/* Queue status with body (copied) and the headers every answer has. */
+static enum MHD_Result
+respond(struct MHD_Connection *conn, unsigned int status, const char *type,
+    const char *body, size_t len, const char *allow)
 {
-	if (sa->sa_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)sa)
-				  ->sin_addr.s_addr) >>
-			   24) == 127;
-	return sa->sa_family == AF_INET6 &&
-	    IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(
+	    len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", type);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "Connection", "close");
+	if (allow != NULL)
+		MHD_add_response_header(resp, "Allow", allow);
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
 }
 
-/* Read the request head into buf; its length, or -1 (late, too big,
- * closed). */
-static ssize_t
-read_head(int fd, char *buf, size_t max, int64_t deadline)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	size_t len = 0;
-	ssize_t n;
-	int64_t left;
+#define PLAIN "text/plain; charset=utf-8"
 
-	while (len < max) {
-		if ((left = deadline - mono_ms()) <= 0 ||
-		    poll(&pfd, 1, (int)left) <= 0)
-			return -1;
-		if ((n = read(fd, buf + len, max - len)) < 0 &&
-		    (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (n <= 0)
-			return -1;
-		len += (size_t)n;
-		buf[len] = '\0';
-		if (strstr(buf, "\r\n\r\n") != NULL ||
-		    strstr(buf, "\n\n") != NULL)
-			return (ssize_t)len;
-	}
-	return -2; /* too big */
-}
-
-static void
-write_all(int fd, const char *p, size_t len, int64_t deadline)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-	ssize_t n;
-	int64_t left;
-
-	while (len > 0) {
-		if ((left = deadline - mono_ms()) <= 0 ||
-		    poll(&pfd, 1, (int)left) <= 0)
-			return;
-		n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (n <= 0)
-			return;
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
-static void
-respond(int fd, int64_t deadline, const char *status, const char *extra,
-    const char *body, size_t blen, bool head_only)
-{
-	char hdr[512];
-	int n;
-
-	n = snprintf(hdr, sizeof(hdr),
-	    "HTTP/1.1 %s\r\nContent-Type: %s\r\n"
-	    "Content-Length: %zu\r\nConnection: close\r\n"
-	    "Cache-Control: no-store\r\n%s\r\n",
-	    status,
-	    strncmp(status, "200", 3) == 0 ?
-		"text/plain; version=0.0.4; charset=utf-8" :
-		"text/plain; charset=utf-8",
-	    blen, extra);
-	write_all(fd, hdr, (size_t)n, deadline);
-	if (!head_only)
-		write_all(fd, body, blen, deadline);
-}
-
-static void
-serve_metrics(struct metrics_http *m, int fd, int64_t deadline, bool head_only)
+static enum MHD_Result
+serve_metrics(struct metrics_http *m, struct MHD_Connection *conn)
 {
 	struct store_txn *t = NULL;
+	enum MHD_Result ret;
 	char *text = NULL;
 	size_t len = 0;
 	int r;
@@ -207,101 +78,53 @@ serve_metrics(struct metrics_http *m, int fd, int64_t deadline, bool head_only)
 	}
 	if (r != 0) {
 		log_warn("event=metrics_failed error=\"%s\"", brk_strerror(r));
-		respond(fd, deadline, "500 Internal Server Error", "",
-		    "cannot gather the metrics\n", 26, head_only);
-	} else
-		respond(fd, deadline, "200 OK", "", text, len, head_only);
+		return respond(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, PLAIN,
+		    "cannot gather the metrics\n", 26, NULL);
+	}
+	ret = respond(conn, MHD_HTTP_OK,
+	    "text/plain; version=0.0.4; charset=utf-8", text, len, NULL);
 	free(text);
+	return ret;
 }
+
+static enum MHD_Result
+handle(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upload_len, void **state)
+{
+	static int first;
+	struct metrics_http *m = cls;
+
+	if (*state == NULL) { /* the head is in: answer after the body */
+		*state = &first;
+		return MHD_YES;
+	}
+	if (*upload_len > 0) { /* a body is not wanted: drop it */
+		*upload_len = 0;
+		return MHD_YES;
+	}
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return respond(conn, MHD_HTTP_METHOD_NOT_ALLOWED, PLAIN,
+		    "only GET\n", 9, "GET, HEAD");
+	if (strcmp(url, "/metrics") != 0)
+		return respond(conn, MHD_HTTP_NOT_FOUND, PLAIN,
+		    "only /metrics\n", 14, NULL);
+	return serve_metrics(m, conn);
+}
+
+/* libmicrohttpd's own complaints (bad requests, too big) go to our log,
+ * rate-free: it logs at most one line per bad connection. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 static void
-handle(struct metrics_http *m, int fd)
+mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	int64_t deadline = mono_ms() + IO_MS;
-	char buf[REQ_MAX + 1], method[8], target[64], version[16];
-	ssize_t n = read_head(fd, buf, REQ_MAX, deadline);
-	bool head;
+	char line[256];
 
-	if (n == -2) {
-		respond(fd, deadline, "431 Request Header Fields Too Large", "",
-		    "request too large\n", 18, false);
-		return;
-	}
-	if (n < 0)
-		return; /* too slow or gone: just close */
-	if (sscanf(buf, "%7[A-Z] %63[^ \r\n] %15[^ \r\n]", method, target,
-		version) != 3 ||
-	    strncmp(version, "HTTP/1.", 7) != 0) {
-		respond(fd, deadline, "400 Bad Request", "", "bad request\n",
-		    12, false);
-		return;
-	}
-	head = strcmp(method, "HEAD") == 0;
-	if (strcmp(method, "GET") != 0 && !head)
-		respond(fd, deadline, "405 Method Not Allowed",
-		    "Allow: GET, HEAD\r\n", "only GET\n", 9, false);
-	else if (strcmp(target, "/metrics") != 0 &&
-	    strncmp(target, "/metrics?", 9) != 0)
-		respond(fd, deadline, "404 Not Found", "", "only /metrics\n",
-		    14, head);
-	else
-		serve_metrics(m, fd, deadline, head);
-}
-
-static void *
-http_main(void *arg)
-{
-	struct metrics_http *m = arg;
-	struct pollfd pfd[2] = { { .fd = m->lfd, .events = POLLIN },
-		{ .fd = m->stop[0], .events = POLLIN } };
-	int fd;
-
-	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (pfd[1].revents != 0)
-			break;
-		if ((fd = accept4(
-			 m->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) < 0)
-			continue;
-		handle(m, fd);
-		shutdown(fd, SHUT_WR);
-		close(fd);
-	}
-	return NULL;
-}
-
-static int
-listen_on(struct metrics_http *m, const char *spec, struct brk_error *err)
-{
-	struct addrinfo *res = NULL;
-	int one = 1, r;
-
-	if ((r = resolve(spec, &res, err)) != 0)
-		return r;
-	r = BRK_ERR_IO;
-	m->lfd = socket(
-	    res->ai_family, res->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (m->lfd < 0 ||
-	    setsockopt(m->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) !=
-		0 ||
-	    bind(m->lfd, res->ai_addr, res->ai_addrlen) != 0 ||
-	    listen(m->lfd, 16) != 0) {
-		brk_error_set(
-		    err, r, "metrics_listen %s: %s", spec, strerror(errno));
-		goto out;
-	}
-	if (!is_loopback(res->ai_addr))
-		log_warn("event=metrics_listen addr=%s note=\"not loopback: "
-			 "anyone who reaches it reads the metrics\"",
-		    spec);
-	r = 0;
-out:
-	freeaddrinfo(res);
-	return r;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\r\n")] = '\0';
+	log_debug("event=%s detail=\"%s\"", (const char *)cls, line);
 }
 
 int
@@ -309,6 +132,7 @@ metrics_http_start(struct brokerd *d, metrics_text_fn text,
     struct metrics_http **out, struct brk_error *err)
 {
 	struct metrics_http *m;
+	bool loopback = true;
 	int r = BRK_ERR_NOMEM;
 
 	*out = NULL;
@@ -318,17 +142,28 @@ metrics_http_start(struct brokerd *d, metrics_text_fn text,
 		return brk_error_set(err, r, "out of memory");
 	m->d = d;
 	m->text = text;
-	m->lfd = m->stop[0] = m->stop[1] = -1;
-	if ((r = listen_on(m, d->cfg->metrics_listen, err)) != 0)
+	m->lfd = -1;
+	if ((r = httpd_listen("metrics_listen", d->cfg->metrics_listen, &m->lfd,
+		 &loopback, err)) != 0)
 		goto out;
-	r = BRK_ERR_INTERNAL;
-	if (pipe2(m->stop, O_CLOEXEC) != 0 ||
-	    pthread_create(&m->thread, NULL, http_main, m) != 0) {
-		brk_error_set(
-		    err, r, "metrics_listen: cannot start the thread");
+	if (!loopback)
+		log_warn("event=metrics_listen addr=%s note=\"not loopback: "
+			 "anyone who reaches it reads the metrics\"",
+		    d->cfg->metrics_listen);
+	m->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+		MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, handle, m, MHD_OPTION_LISTEN_SOCKET, m->lfd,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)IO_S,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONN_MAX,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)REQ_MAX,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, "metrics_http",
+	    MHD_OPTION_END);
+	if (m->mhd == NULL) {
+		r = brk_error_set(err, BRK_ERR_INTERNAL,
+		    "metrics_listen: cannot start the HTTP server");
 		goto out;
 	}
-	m->started = true;
 	log_info("event=metrics_ready listen=%s", d->cfg->metrics_listen);
 	*out = m;
 	m = NULL;
@@ -343,15 +178,9 @@ metrics_http_stop(struct metrics_http *m)
 {
 	if (m == NULL)
 		return;
-	if (m->started) {
-		(void)!write(m->stop[1], "x", 1);
-		pthread_join(m->thread, NULL);
-	}
+	if (m->mhd != NULL)
+		MHD_stop_daemon(m->mhd);
 	if (m->lfd >= 0)
 		close(m->lfd);
-	if (m->stop[0] >= 0)
-		close(m->stop[0]);
-	if (m->stop[1] >= 0)
-		close(m->stop[1]);
 	free(m);
 }

@@ -1,6 +1,7 @@
 /*
  * metrics_http.h - an optional HTTP/1.1 endpoint for Prometheus: GET
- * /metrics only, on its own thread, one short connection at a time.
+ * /metrics only, served by libmicrohttpd (a thread per connection, a few
+ * connections at most).
  *
  * The config's "metrics_listen" names the address: "127.0.0.1:9469",
  * "[::1]:9469", "localhost:9469", or ":9469" (loopback).  A non-loopback
