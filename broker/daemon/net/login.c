@@ -337,8 +337,9 @@ apply_audit(struct store_txn *t, void *arg)
 	int r;
 
 	/* registered with its record: a certificate the register does not
-	 * know is refused (userca.h), so none can be revoked too late */
-	if (a->ok &&
+	 * know is refused (userca.h), so none can be revoked too late; a
+	 * web sign-in issues none */
+	if (a->ok && a->serial != NULL &&
 	    (r = userca_note_issued(
 		 t, a->serial, a->user, a->now, a->expires)) != 0)
 		return r;
