@@ -134,6 +134,12 @@ const struct cli_cmd cli_commands[] = {
 	    "command uses it." },
 	{ "logout", cmd_logout, "logout",
 	    "Forget the saved login (its key and certificate)." },
+	{ "sessions", cmd_sessions,
+	    "sessions [--host H] [--user U] | sessions watch [--dir DIR] "
+	    "[--host H] [--interval SECONDS] [--offline-grace SECONDS] "
+	    "[--once]",
+	    "The login sessions open now on hosts; 'sessions watch' (root, on "
+	    "a host) ends the sessions of grants that end." },
 	{ "metrics", cmd_metrics, "metrics",
 	    "The broker's metrics in the Prometheus text format." },
 	{ NULL, NULL, NULL, NULL },

@@ -54,6 +54,13 @@ static const char *const a_flag[] = { "user", "reason", "for", "severity",
 	NULL };
 static const char *const a_ack[] = { "id", "note", NULL };
 static const char *const a_snapshot[] = { "host", "for", NULL };
+static const char *const a_sess[] = { "host", "grant", "account", "ruser",
+	"tty", "pid", "start", NULL };
+static const char *const a_sess_end[] = { "host", "grant", "account",
+	"ruser", "tty", "pid", "start", "cause", "by", "why", "processes",
+	"grace_needed", "refused", NULL };
+static const char *const a_sess_list[] = { "host", "user", NULL };
+static const char *const a_sess_watch[] = { "host", "grants", "wait", NULL };
 
 static const struct op {
 	const char *name;
@@ -101,6 +108,12 @@ static const struct op {
 	{ "ca.show", op_ca_show, OP_IO, a_none },
 	{ "snapshot", op_snapshot, OP_POOL, a_snapshot },
 	{ "metrics", op_metrics, OP_POOL, a_none },
+	{ "session.open", op_session_open, OP_IO, a_sess },
+	{ "session.close", op_session_close, OP_IO, a_sess },
+	{ "session.terminated", op_session_terminated, OP_IO, a_sess_end },
+	{ "session.list", op_session_list, OP_IO, a_sess_list },
+	/* judges grants (directory lookups); a parked watch holds no thread */
+	{ "session.watch", op_session_watch, OP_POOL, a_sess_watch },
 };
 
 /* Run a handler and act on its status: a failure it did not answer is
@@ -270,6 +283,7 @@ ops_tick(struct brokerd *d, struct store_txn **rtxn)
 	ops_cred_tick(d);	 /* credentials outside (ops_credsync.c) */
 	ops_audit_tick(d, rtxn); /* periodic signed anchors (ops_audit.c) */
 	notify_tick(d, rtxn);	 /* review.overdue, once a minute */
+	ops_sessions_tick(d);	 /* session watches whose wait ran out */
 }
 
 static void

@@ -20,6 +20,8 @@ struct optout_op {
 	struct optout o;
 	bool revoke_active; /* freeze --revoke-active */
 	uint64_t revoked;   /* how many grants that revoked */
+	uint64_t *ended;    /* which (for their sessions); freed in done */
+	size_t nended, capended;
 	int64_t now;
 	char msg[512];
 	const char *action;
@@ -176,6 +178,7 @@ revoke_automatic(struct store_txn *t, struct optout_op *op)
 		return BRK_ERR_NOMEM;
 	rv->t = t;
 	rv->op = op;
+	op->nended = 0; /* apply may run again */
 	optout_id(op->o.id, fid);
 	do {
 		rv->n = 0;
@@ -208,6 +211,20 @@ revoke_automatic(struct store_txn *t, struct optout_op *op)
 					.reason = nr.end_reason },
 				    NULL);
 			op->revoked++;
+			if (r == 0 && op->nended == op->capended) {
+				uint64_t *ne = realloc(op->ended,
+				    (op->capended ? op->capended * 2 : 64) *
+					sizeof(*ne));
+				if (ne == NULL) {
+					r = BRK_ERR_NOMEM;
+					break;
+				}
+				op->ended = ne;
+				op->capended =
+				    op->capended ? op->capended * 2 : 64;
+			}
+			if (r == 0)
+				op->ended[op->nended++] = nr.serial;
 		}
 	} while (
 	    r == 0 && rv->n == sizeof(rv->serials) / sizeof(rv->serials[0]));
@@ -238,12 +255,24 @@ done_optout(void *arg, int rc)
 
 	if (rc == 0) {
 		o = optout_json(&op->o, op->now);
-		if (op->revoke_active)
+		if (op->revoke_active) {
+			size_t ns = 0, nh = 0;
+
+			/* the sessions those grants have open now: what the
+			 * hosts' agents are asked to end (ops_session.c) */
+			ops_sessions_count(
+			    c->d, op->ended, op->nended, &ns, &nh);
 			json_object_set_new(o, "revoked_grants",
 			    json_integer((json_int_t)op->revoked));
+			json_object_set_new(o, "sessions_to_end",
+			    json_integer((json_int_t)ns));
+			json_object_set_new(
+			    o, "session_hosts", json_integer((json_int_t)nh));
+		}
 	} else
 		snprintf(msg, sizeof(msg), "%s",
 		    op->msg[0] ? op->msg : brk_strerror(rc));
+	free(op->ended);
 	free(op);
 	if (rc == 0) /* a block or a revoke ends credentials outside */
 		ops_cred_sync(c->d);

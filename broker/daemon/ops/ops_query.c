@@ -196,6 +196,8 @@ op_show(struct call *c)
 		approvals_list(t, serial, tl, &min_ttl);
 		json_object_set_new(o, "approvals", tl);
 	}
+	/* the grant's login sessions open now, and where */
+	json_object_set_new(o, "sessions", ops_sessions_of(c->d, serial));
 	call_reply(c, o);
 	o = NULL;
 out:

@@ -1,0 +1,374 @@
+/*
+ * cmd_sessions.c - "broker sessions": what is open now, and the host's
+ * agent that ends the sessions of grants that ended.
+ *
+ * The agent (cli_sessions_watch, also meant for "broker host sync
+ * --watch") reads the host's session records (sessions.h), asks the broker
+ * with session.watch about the grants they belong to, and ends the
+ * sessions of every grant the broker says no longer stands: a message to
+ * the terminal, SIGHUP, SIGKILL after the record's grace, then a
+ * session.terminated report.  The watch is a long poll the broker answers
+ * as soon as a grant ends; the wait running out is the timer fallback, and
+ * each answer re-confirms every grant.  When the broker cannot be reached,
+ * sessions are kept while the last confirmation is younger than
+ * --offline-grace (a broker restart ends nobody), then ended unless their
+ * record says keep_offline.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "deadline.h"
+#include "sessions.h"
+
+static void
+print_sessions(json_t *a)
+{
+	json_t *s;
+	size_t i;
+
+	if (json_array_size(a) == 0) {
+		printf("no open sessions\n");
+		return;
+	}
+	printf("%-8s %-12s %-12s %-16s %-8s %s\n", "GRANT", "USER", "ACCOUNT",
+	    "HOST", "PID", "OPENED");
+	json_array_foreach(a, i, s)
+	{
+		printf("%-8s %-12s %-12s %-16s %-8lld %s\n",
+		    cli_str(s, "grant"), cli_str(s, "user"),
+		    cli_str(s, "account"), cli_str(s, "host"),
+		    (long long)json_integer_value(json_object_get(s, "pid")),
+		    cli_str(s, "opened_at"));
+	}
+}
+
+static int
+sessions_list(struct cli *cli, const char *host, const char *user)
+{
+	json_t *args = json_object(), *res = NULL;
+	int r;
+
+	if (host != NULL)
+		json_object_set_new(args, "host", json_string(host));
+	if (user != NULL)
+		json_object_set_new(args, "user", json_string(user));
+	r = cli_call(cli, "session.list", args, &res);
+	json_decref(args);
+	if (r != EX_DONE)
+		return r;
+	if (cli->json)
+		cli_print_json(json_object_get(res, "sessions"));
+	else
+		print_sessions(json_object_get(res, "sessions"));
+	json_decref(res);
+	return EX_DONE;
+}
+
+/* ---- the agent ---- */
+
+struct watcher {
+	struct cli *cli;
+	const struct sess_watch_opts *o;
+	char **bad; /* record names already reported */
+	size_t nbad;
+	long long confirmed_ms; /* last answer from the broker */
+};
+
+static void
+report_bad(const char *name, const char *why, void *arg)
+{
+	struct watcher *w = arg;
+	char **nb;
+	size_t i;
+
+	for (i = 0; i < w->nbad; i++)
+		if (strcmp(w->bad[i], name) == 0)
+			return;
+	fprintf(stderr, "broker: session record %s ignored: ", name);
+	cli_print_safe(stderr, why);
+	fputc('\n', stderr);
+	if ((nb = realloc(w->bad, (w->nbad + 1) * sizeof(*nb))) == NULL)
+		return;
+	w->bad = nb;
+	if ((w->bad[w->nbad] = strdup(name)) != NULL)
+		w->nbad++;
+}
+
+/* One call to the broker; a broken connection is dropped for the next. */
+static int
+call(struct watcher *w, const char *op, json_t *args, json_t **res,
+    struct brk_error *err)
+{
+	int r;
+
+	*res = NULL;
+	if (w->cli->client == NULL &&
+	    (r = w->o->connect(w->cli, err)) != 0)
+		return r;
+	r = client_call(w->cli->client, op, args, w->cli->as,
+	    (w->o->interval + 10) * 1000, res, err);
+	if (r == BRK_ERR_UNREACHABLE || r == BRK_ERR_TIMEOUT ||
+	    r == BRK_ERR_PROTOCOL) {
+		client_free(w->cli->client);
+		w->cli->client = NULL;
+	}
+	return r;
+}
+
+/* End one session and tell the broker who, why, and how it went. */
+static void
+end_session(struct watcher *w, const struct sess_rec *rec, const char *cause,
+    const char *by, const char *why)
+{
+	struct brk_error err = { { 0 } };
+	struct sess_end end;
+	char msg[768];
+	json_t *args, *res = NULL;
+
+	snprintf(msg, sizeof(msg),
+	    "broker: access to %.200s (grant %s) has ended (%s%s%.64s): this "
+	    "session is being closed.",
+	    rec->resource, rec->grant, cause, by[0] ? " by " : "", by);
+	if (sess_terminate(rec, msg, &end, &err) != 0) {
+		fprintf(stderr, "broker: cannot end session %s: %s\n",
+		    rec->name, err.msg);
+		return;
+	}
+	if (end.refused)
+		fprintf(stderr,
+		    "broker: session %s: pid %ld is no longer the process "
+		    "recorded; not signalled\n",
+		    rec->name, (long)rec->pid);
+	else
+		printf("ended session %s of grant %s (%s): %d process(es)%s\n",
+		    rec->name, rec->grant, cause, end.processes,
+		    end.grace_needed ? ", SIGKILL after the grace period" :
+				       "");
+	fflush(stdout);
+	(void)sess_record_remove(w->o->dir, rec->pid, rec->start);
+	args = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:i, "
+			 "s:b, s:b}",
+	    "host", w->o->host, "grant", rec->grant, "account", rec->account,
+	    "tty", rec->tty, "pid", (json_int_t)rec->pid, "start",
+	    (json_int_t)rec->start, "cause", cause, "by", by, "why", why,
+	    "processes", end.processes, "grace_needed", end.grace_needed,
+	    "refused", end.refused);
+	if (args != NULL && call(w, "session.terminated", args, &res, &err) !=
+		0)
+		fprintf(stderr,
+		    "broker: session.terminated not reported: %s\n", err.msg);
+	json_decref(args);
+	json_decref(res);
+}
+
+/* Scan the records: the live ones into *out; stale ones (leader gone, or
+ * its pid now another process) are left alone and never signalled. */
+static int
+scan(struct watcher *w, struct sess_rec **out, size_t *n)
+{
+	struct brk_error err = { { 0 } };
+	size_t i, k;
+	int r;
+
+	if ((r = sess_scan(w->o->dir, out, n, report_bad, w, &err)) != 0) {
+		fprintf(stderr, "broker: %s\n", err.msg);
+		return r;
+	}
+	for (i = k = 0; i < *n; i++) {
+		if (!sess_alive(&(*out)[i])) {
+			report_bad((*out)[i].name,
+			    "its leader is gone or its pid is another process "
+			    "now",
+			    w);
+			continue;
+		}
+		(*out)[k++] = (*out)[i];
+	}
+	*n = k;
+	return 0;
+}
+
+/* One round: scan, ask, end what ended.  Returns 0, or the broker's
+ * error (the caller handles being offline). */
+static int
+round_trip(struct watcher *w, int wait)
+{
+	struct brk_error err = { { 0 } };
+	struct sess_rec *recs = NULL;
+	json_t *args = NULL, *grants = json_array(), *res = NULL, *e;
+	size_t n = 0, i, j;
+	bool seen;
+	int r;
+
+	if ((r = scan(w, &recs, &n)) != 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		for (seen = false, j = 0; j < i && !seen; j++)
+			seen = strcmp(recs[j].grant, recs[i].grant) == 0;
+		if (!seen)
+			json_array_append_new(grants, json_string(recs[i].grant));
+	}
+	args = json_pack("{s:s, s:O, s:i}", "host", w->o->host, "grants",
+	    grants, "wait", wait);
+	if ((r = call(w, "session.watch", args, &res, &err)) != 0) {
+		if (r != BRK_ERR_UNREACHABLE && r != BRK_ERR_TIMEOUT &&
+		    r != BRK_ERR_PROTOCOL)
+			fprintf(stderr, "broker: session.watch: %s\n", err.msg);
+		else
+			fprintf(stderr, "broker: unreachable: %s\n", err.msg);
+		goto offline;
+	}
+	w->confirmed_ms = deadline_now_ms();
+	json_array_foreach(json_object_get(res, "ended"), i, e)
+	{
+		for (j = 0; j < n; j++)
+			if (strcmp(recs[j].grant, cli_str(e, "grant")) == 0)
+				end_session(w, &recs[j], cli_str(e, "cause"),
+				    cli_str(e, "by"), cli_str(e, "why"));
+	}
+	goto out;
+offline:
+	/* the broker cannot confirm anything: keep sessions while the last
+	 * confirmation is recent, then end those not marked keep_offline */
+	if (deadline_now_ms() - w->confirmed_ms >
+	    (long long)w->o->offline_grace * 1000)
+		for (i = 0; i < n; i++)
+			if (!recs[i].keep_offline)
+				end_session(w, &recs[i], "unconfirmed", "",
+				    "the broker cannot be reached to confirm "
+				    "the grant");
+out:
+	json_decref(res);
+	json_decref(args);
+	json_decref(grants);
+	free(recs);
+	return r;
+}
+
+int
+cli_sessions_watch(struct cli *cli, const struct sess_watch_opts *o)
+{
+	struct watcher w = { .cli = cli, .o = o };
+	size_t i;
+	int r;
+
+	w.confirmed_ms = deadline_now_ms();
+	for (;;) {
+		r = round_trip(&w, o->once ? 0 : o->interval);
+		if (o->once)
+			break;
+		if (r != 0)
+			sleep(1); /* offline: retry, never spin */
+	}
+	for (i = 0; i < w.nbad; i++)
+		free(w.bad[i]);
+	free(w.bad);
+	return r == 0 ? EX_DONE : cli_exit_code(r);
+}
+
+static int
+connect_cli(struct cli *cli, struct brk_error *err)
+{
+	json_t *res = NULL;
+	int r;
+
+	/* cli_call connects as the global options say (socket, url, login) */
+	r = cli_call(cli, "whoami", NULL, &res);
+	json_decref(res);
+	if (r != EX_DONE)
+		return brk_error_set(err, BRK_ERR_UNREACHABLE, "cannot connect");
+	return 0;
+}
+
+static int
+short_host(char *out, size_t len)
+{
+	char *dot;
+
+	if (gethostname(out, len) != 0)
+		return -1;
+	out[len - 1] = '\0';
+	if ((dot = strchr(out, '.')) != NULL)
+		*dot = '\0';
+	return out[0] != '\0' ? 0 : -1;
+}
+
+int
+cmd_sessions(struct cli *cli, int argc, char **argv)
+{
+	static const struct cli_cmd list_cmd = { "sessions", cmd_sessions,
+		"sessions [--host H] [--user U]",
+		"The login sessions open now on hosts." };
+	static const struct cli_cmd watch_cmd = { "sessions", cmd_sessions,
+		"sessions watch [--dir DIR] [--host H] [--interval SECONDS] "
+		"[--offline-grace SECONDS] [--once]",
+		"Run as root on a host: end the sessions of grants that end." };
+	const char *host = NULL, *user = NULL, *dir = NULL, *interval = NULL,
+		   *grace = NULL;
+	bool once = false;
+	struct sess_watch_opts o = { .dir = SESS_DEFAULT_DIR,
+		.interval = 25,
+		.offline_grace = 60,
+		.connect = connect_cli };
+	char hn[256];
+	char *end = NULL;
+	int r;
+
+	if (argc > 0 && strcmp(argv[0], "watch") == 0) {
+		const struct cli_opt opts[] = { { "dir", &dir, NULL },
+			{ "host", &host, NULL }, { "interval", &interval, NULL },
+			{ "offline-grace", &grace, NULL },
+			{ "once", NULL, &once }, { NULL, NULL, NULL } };
+
+		if ((r = cli_parse(cli, &watch_cmd, argc - 1, argv + 1, opts,
+			 NULL, 0)) != 0)
+			return r < 0 ? EX_DONE : r;
+		if (dir != NULL)
+			o.dir = dir;
+		if (interval != NULL) {
+			errno = 0;
+			o.interval = (int)strtol(interval, &end, 10);
+			if (errno != 0 || *end != '\0' || o.interval < 1 ||
+			    o.interval > 60)
+				return cli_fail(cli, EX_USAGE, "usage",
+				    "--interval: seconds from 1 to 60");
+		}
+		if (grace != NULL) {
+			errno = 0;
+			o.offline_grace = (int)strtol(grace, &end, 10);
+			if (errno != 0 || *end != '\0' || o.offline_grace < 0 ||
+			    o.offline_grace > 86400)
+				return cli_fail(cli, EX_USAGE, "usage",
+				    "--offline-grace: seconds from 0 to "
+				    "86400");
+		}
+		if (host == NULL) {
+			if (short_host(hn, sizeof(hn)) != 0)
+				return cli_fail(cli, EX_ERROR, "host",
+				    "cannot read this host's name");
+			host = hn;
+		}
+		if (geteuid() != 0)
+			return cli_fail(cli, EX_REFUSED, "denied",
+			    "sessions watch runs as root (it signals other "
+			    "users' processes)");
+		o.host = host;
+		o.once = once;
+		return cli_sessions_watch(cli, &o);
+	}
+	{
+		const struct cli_opt opts[] = { { "host", &host, NULL },
+			{ "user", &user, NULL }, { NULL, NULL, NULL } };
+
+		if ((r = cli_parse(
+			 cli, &list_cmd, argc, argv, opts, NULL, 0)) != 0)
+			return r < 0 ? EX_DONE : r;
+	}
+	return sessions_list(cli, host, user);
+}
