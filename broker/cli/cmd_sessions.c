@@ -328,7 +328,7 @@ cmd_sessions(struct cli *cli, int argc, char **argv)
 
 		if ((r = cli_parse(cli, &watch_cmd, argc - 1, argv + 1, opts,
 			 NULL, 0)) != 0)
-			return r < 0 ? EX_DONE : r;
+			return r;
 		if (dir != NULL)
 			o.dir = dir;
 		if (interval != NULL) {
@@ -368,7 +368,7 @@ cmd_sessions(struct cli *cli, int argc, char **argv)
 
 		if ((r = cli_parse(
 			 cli, &list_cmd, argc, argv, opts, NULL, 0)) != 0)
-			return r < 0 ? EX_DONE : r;
+			return r;
 	}
 	return sessions_list(cli, host, user);
 }

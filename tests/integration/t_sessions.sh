@@ -147,8 +147,8 @@ chmod 0600 "$SDIR/$V2-$st2.json"; chown "$UB" "$SDIR/$V2-$st2.json"
 
 # The agent, with a long timer (30 s), so that ending within 5 s is the
 # stream's doing.  Fails when the audit feed does not wake parked watches
-# (checked: with ops_sessions_on_record returning at once, the revoke below
-# took the 25-30 s timer and went red).
+# (checked: with ops_sessions_on_record() returning at once, the revoke, the
+# flag and the freeze checks below went red).
 BROKER_SOCKET=$BROKER_SOCKET "$BROKER" sessions watch --dir "$SDIR" --interval 30 \
     >"$T/watch.out" 2>"$T/watch.err" &
 WATCH_PID=$!
@@ -157,8 +157,9 @@ expect 0 "revoke alice's grant" B --as alice revoke "$GA" --reason "done for tod
 if gone_within "$SA" 5; then ok "her ssh session ended within 5 s (${TOOK}00 ms)"
 else not_ok "her ssh session ended within 5 s"; cat "$T/watch.err" | sed 's/^/#   /'; fi
 if kill -0 "$SB" 2>/dev/null; then ok "bob's session is untouched"; else not_ok "bob's session is untouched"; fi
-# Fails when the start time is not compared (checked: with sess_alive()
-# ignoring it, V1 was killed).
+# Fails when the start time is compared nowhere (checked: with sess_alive()
+# and open_checked() both ignoring it, V1 was killed: the last check below
+# went red).
 if kill -0 "$V1" 2>/dev/null; then ok "a record whose start time differs is never signalled"
 else not_ok "a record whose start time differs is never signalled"; fi
 # Fails when ownership is not checked (checked: with read_one() accepting any
@@ -202,7 +203,7 @@ if gone_within "$SA3" 5; then ok "the freeze ended alice's session within 5 s ($
 else not_ok "the freeze ended alice's session within 5 s"; fi
 if gone_within "$SB" 5; then ok "  and bob's"; else not_ok "  and bob's"; fi
 sleep 0.5
-run B --json --as erin audit --action session.terminated --request "$GA3"
+run B --json --as erin audit --action session.terminated
 contains "session.terminated says a freeze did it" "\"cause\": \"freeze\"" "$OUT"
 B --as erin unfreeze --reason over >/dev/null 2>&1
 
