@@ -150,6 +150,9 @@ struct sess_watch_opts {
 	int interval;	   /* seconds a watch waits: the timer fallback */
 	int offline_grace; /* seconds sessions outlive a lost broker */
 	bool once;
+	bool timer;	      /* ask every interval instead of a held watch */
+	const char *snapshot; /* the host's signed snapshot, or NULL */
+	const char *ca_keys;  /* the CA keys that verify it */
 	int (*connect)(struct cli *cli, struct brk_error *err);
 };
 int cli_sessions_watch(struct cli *cli, const struct sess_watch_opts *o);

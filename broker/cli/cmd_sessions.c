@@ -121,50 +121,135 @@ call(struct watcher *w, const char *op, json_t *args, json_t **res,
 	return r;
 }
 
-/* End one session and tell the broker who, why, and how it went. */
+/* A session to end, and why. */
+struct due {
+	const struct sess_rec *rec;
+	char cause[32];
+	char by[128];
+	char why[512];
+};
+
 static void
-end_session(struct watcher *w, const struct sess_rec *rec, const char *cause,
-    const char *by, const char *why)
+due_add(struct due *d, size_t *n, const struct sess_rec *rec,
+    const char *cause, const char *by, const char *why)
+{
+	struct due *x = &d[(*n)++];
+
+	x->rec = rec;
+	snprintf(x->cause, sizeof(x->cause), "%s", cause);
+	snprintf(x->by, sizeof(x->by), "%s", by);
+	snprintf(x->why, sizeof(x->why), "%s", why);
+}
+
+/* End the due sessions together (sess_terminate_all: SIGHUP to all, one
+ * grace, SIGKILL the survivors), then tell the broker who, why, and how
+ * each went. */
+static void
+end_sessions(struct watcher *w, const struct due *d, size_t n)
 {
 	struct brk_error err = { { 0 } };
-	struct sess_end end;
-	char msg[768];
+	struct sess_rec *recs = NULL;
+	struct sess_end *ends = NULL;
+	char (*msg)[768] = NULL;
+	const char **msgs = NULL;
 	json_t *args, *res = NULL;
+	size_t i;
 
-	snprintf(msg, sizeof(msg),
-	    "broker: access to %.200s (grant %s) has ended (%s%s%.64s): this "
-	    "session is being closed.",
-	    rec->resource, rec->grant, cause, by[0] ? " by " : "", by);
-	if (sess_terminate(rec, msg, &end, &err) != 0) {
-		fprintf(stderr, "broker: cannot end session %s: %s\n",
-		    rec->name, err.msg);
+	if (n == 0)
 		return;
+	if ((recs = calloc(n, sizeof(*recs))) == NULL ||
+	    (ends = calloc(n, sizeof(*ends))) == NULL ||
+	    (msg = calloc(n, sizeof(*msg))) == NULL ||
+	    (msgs = calloc(n, sizeof(*msgs))) == NULL) {
+		fprintf(stderr, "broker: out of memory ending sessions\n");
+		goto out;
 	}
-	if (end.refused)
-		fprintf(stderr,
-		    "broker: session %s: pid %ld is no longer the process "
-		    "recorded; not signalled\n",
-		    rec->name, (long)rec->pid);
-	else
-		printf("ended session %s of grant %s (%s): %d process(es)%s\n",
-		    rec->name, rec->grant, cause, end.processes,
-		    end.grace_needed ? ", SIGKILL after the grace period" :
-				       "");
-	fflush(stdout);
-	(void)sess_record_remove(w->o->dir, rec->pid, rec->start);
-	args = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:i, "
-			 "s:b, s:b}",
-	    "host", w->o->host, "grant", rec->grant, "account", rec->account,
-	    "tty", rec->tty, "pid", (json_int_t)rec->pid, "start",
-	    (json_int_t)rec->start, "cause", cause, "by", by, "why", why,
-	    "processes", end.processes, "grace_needed", end.grace_needed,
-	    "refused", end.refused);
-	if (args != NULL && call(w, "session.terminated", args, &res, &err) !=
-		0)
-		fprintf(stderr,
-		    "broker: session.terminated not reported: %s\n", err.msg);
-	json_decref(args);
-	json_decref(res);
+	for (i = 0; i < n; i++) {
+		recs[i] = *d[i].rec;
+		snprintf(msg[i], sizeof(msg[i]),
+		    "broker: access to %.200s (grant %s) has ended (%s%s%.64s): "
+		    "this session is being closed.",
+		    recs[i].resource, recs[i].grant, d[i].cause,
+		    d[i].by[0] ? " by " : "", d[i].by);
+		msgs[i] = msg[i];
+	}
+	if (sess_terminate_all(recs, n, msgs, ends, &err) != 0) {
+		fprintf(stderr, "broker: cannot end sessions: %s\n", err.msg);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (ends[i].refused)
+			fprintf(stderr,
+			    "broker: session %s: pid %ld is no longer the "
+			    "process recorded; not signalled\n",
+			    recs[i].name, (long)recs[i].pid);
+		else
+			printf("ended session %s of grant %s (%s): %d "
+			       "process(es)%s\n",
+			    recs[i].name, recs[i].grant, d[i].cause,
+			    ends[i].processes,
+			    ends[i].grace_needed ?
+				", SIGKILL after the grace period" :
+				"");
+		fflush(stdout);
+		(void)sess_record_remove(w->o->dir, recs[i].pid, recs[i].start);
+		args = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s, "
+				 "s:i, s:b, s:b}",
+		    "host", w->o->host, "grant", recs[i].grant, "account",
+		    recs[i].account, "tty", recs[i].tty, "pid",
+		    (json_int_t)recs[i].pid, "start", (json_int_t)recs[i].start,
+		    "cause", d[i].cause, "by", d[i].by, "why", d[i].why,
+		    "processes", ends[i].processes, "grace_needed",
+		    ends[i].grace_needed, "refused", ends[i].refused);
+		memset(&err, 0, sizeof(err));
+		if (args != NULL &&
+		    call(w, "session.terminated", args, &res, &err) != 0)
+			fprintf(stderr,
+			    "broker: session.terminated not reported: %s\n",
+			    err.msg);
+		json_decref(args);
+		json_decref(res);
+		res = NULL;
+	}
+out:
+	free(msgs);
+	free(msg);
+	free(ends);
+	free(recs);
+}
+
+/* Offline past --offline-grace: what the host's snapshot says about each
+ * session; those it does not confirm (and not keep_offline) are due. */
+static void
+offline_due(struct watcher *w, const struct sess_rec *recs, size_t n,
+    struct due *d, size_t *nd)
+{
+	struct brk_error err = { { 0 } };
+	struct snapshot *snap = NULL;
+	const char *why = "no offline snapshot is configured";
+	char text[512];
+	size_t i;
+
+	if (w->o->snapshot != NULL &&
+	    sess_snapshot_load(w->o->snapshot, w->o->ca_keys, w->o->host,
+		time(NULL), &snap, &err) != 0) {
+		fprintf(stderr, "broker: offline snapshot not used: ");
+		cli_print_safe(stderr, err.msg);
+		fputc('\n', stderr);
+		why = "the offline snapshot cannot be used";
+	}
+	for (i = 0; i < n; i++) {
+		if (recs[i].keep_offline)
+			continue;
+		if (snap != NULL &&
+		    sess_snapshot_has(snap, recs[i].grant, time(NULL), &why))
+			continue;
+		snprintf(text, sizeof(text),
+		    "the broker cannot be reached to confirm the grant, and %s",
+		    why);
+		due_add(d, nd, &recs[i], "unconfirmed", "", text);
+	}
+	snapshot_free(snap);
 }
 
 /* Scan the records: the live ones into *out; stale ones (leader gone, or
@@ -201,12 +286,16 @@ round_trip(struct watcher *w, int wait)
 {
 	struct brk_error err = { { 0 } };
 	struct sess_rec *recs = NULL;
+	struct due *due = NULL;
 	json_t *args = NULL, *grants = json_array(), *res = NULL, *e;
-	size_t n = 0, i, j;
+	size_t n = 0, nd = 0, i, j;
 	bool seen;
 	int r;
 
 	if ((r = scan(w, &recs, &n)) != 0)
+		goto out;
+	r = BRK_ERR_NOMEM;
+	if (n > 0 && (due = calloc(n, sizeof(*due))) == NULL)
 		goto out;
 	for (i = 0; i < n; i++) {
 		for (seen = false, j = 0; j < i && !seen; j++)
@@ -229,24 +318,25 @@ round_trip(struct watcher *w, int wait)
 	{
 		for (j = 0; j < n; j++)
 			if (strcmp(recs[j].grant, cli_str(e, "grant")) == 0)
-				end_session(w, &recs[j], cli_str(e, "cause"),
+				due_add(due, &nd, &recs[j], cli_str(e, "cause"),
 				    cli_str(e, "by"), cli_str(e, "why"));
 	}
+	end_sessions(w, due, nd);
 	goto out;
 offline:
 	/* the broker cannot confirm anything: keep sessions while the last
-	 * confirmation is recent, then end those not marked keep_offline */
+	 * confirmation is recent (a broker restart ends nobody), then keep
+	 * those the host's snapshot confirms or marked keep_offline */
 	if (deadline_now_ms() - w->confirmed_ms >
-	    (long long)w->o->offline_grace * 1000)
-		for (i = 0; i < n; i++)
-			if (!recs[i].keep_offline)
-				end_session(w, &recs[i], "unconfirmed", "",
-				    "the broker cannot be reached to confirm "
-				    "the grant");
+	    (long long)w->o->offline_grace * 1000) {
+		offline_due(w, recs, n, due, &nd);
+		end_sessions(w, due, nd);
+	}
 out:
 	json_decref(res);
 	json_decref(args);
 	json_decref(grants);
+	free(due);
 	free(recs);
 	return r;
 }
@@ -260,10 +350,12 @@ cli_sessions_watch(struct cli *cli, const struct sess_watch_opts *o)
 
 	w.confirmed_ms = deadline_now_ms();
 	for (;;) {
-		r = round_trip(&w, o->once ? 0 : o->interval);
+		r = round_trip(&w, o->once || o->timer ? 0 : o->interval);
 		if (o->once)
 			break;
-		if (r != 0)
+		if (o->timer)
+			sleep((unsigned)o->interval);
+		else if (r != 0)
 			sleep(1); /* offline: retry, never spin */
 	}
 	for (i = 0; i < w.nbad; i++)
@@ -307,11 +399,12 @@ cmd_sessions(struct cli *cli, int argc, char **argv)
 		"The login sessions open now on hosts." };
 	static const struct cli_cmd watch_cmd = { "sessions", cmd_sessions,
 		"sessions watch [--dir DIR] [--host H] [--interval SECONDS] "
-		"[--offline-grace SECONDS] [--once]",
+		"[--timer] [--offline-grace SECONDS] [--snapshot FILE "
+		"--ca-keys FILE] [--once]",
 		"Run as root on a host: end the sessions of grants that end." };
 	const char *host = NULL, *user = NULL, *dir = NULL, *interval = NULL,
-		   *grace = NULL;
-	bool once = false;
+		   *grace = NULL, *snap = NULL, *keys = NULL;
+	bool once = false, timer = false;
 	struct sess_watch_opts o = { .dir = SESS_DEFAULT_DIR,
 		.interval = 25,
 		.offline_grace = 60,
@@ -324,7 +417,9 @@ cmd_sessions(struct cli *cli, int argc, char **argv)
 		const struct cli_opt opts[] = { { "dir", &dir, NULL },
 			{ "host", &host, NULL }, { "interval", &interval, NULL },
 			{ "offline-grace", &grace, NULL },
-			{ "once", NULL, &once }, { NULL, NULL, NULL } };
+			{ "once", NULL, &once }, { "timer", NULL, &timer },
+			{ "snapshot", &snap, NULL }, { "ca-keys", &keys, NULL },
+			{ NULL, NULL, NULL } };
 
 		if ((r = cli_parse(cli, &watch_cmd, argc - 1, argv + 1, opts,
 			 NULL, 0)) != 0)
@@ -348,6 +443,9 @@ cmd_sessions(struct cli *cli, int argc, char **argv)
 				    "--offline-grace: seconds from 0 to "
 				    "86400");
 		}
+		if ((snap == NULL) != (keys == NULL))
+			return cli_fail(cli, EX_USAGE, "usage",
+			    "--snapshot and --ca-keys go together");
 		if (host == NULL) {
 			if (short_host(hn, sizeof(hn)) != 0)
 				return cli_fail(cli, EX_ERROR, "host",
@@ -360,6 +458,9 @@ cmd_sessions(struct cli *cli, int argc, char **argv)
 			    "users' processes)");
 		o.host = host;
 		o.once = once;
+		o.timer = timer;
+		o.snapshot = snap;
+		o.ca_keys = keys;
 		return cli_sessions_watch(cli, &o);
 	}
 	{

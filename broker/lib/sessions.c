@@ -478,6 +478,8 @@ struct proc {
 	uint64_t start;
 	int pfd;   /* -1: not ours (any more) */
 	int depth; /* below the leader: children first when signalling */
+	int owner; /* index of the session it belongs to, -1: none */
+	bool gone; /* its pidfd reported it exited */
 };
 
 /* Every live process on the system with its parent (one /proc scan). */
@@ -505,9 +507,11 @@ list_procs(struct proc **out, size_t *n)
 				goto out;
 			ps = np;
 		}
+		memset(&ps[cnt], 0, sizeof(ps[cnt]));
 		ps[cnt].pid = pid;
 		ps[cnt].pfd = -1;
 		ps[cnt].depth = -1;
+		ps[cnt].owner = -1;
 		if (sess_proc_stat(pid, &ps[cnt].start, NULL, &ps[cnt].ppid) ==
 		    0)
 			cnt++;
@@ -562,107 +566,298 @@ tell_tty(const struct sess_rec *r, const char *msg)
 	close(fd);
 }
 
-/* Wait until every open pidfd reports its process gone, or ms pass. */
+/* Poll every open pidfd of set once, waiting up to ms: a pidfd becomes
+ * readable when its process has exited (a zombie runs nothing), so gone is
+ * the kernel's word for the process checked, never a reused pid's. */
 static void
-wait_gone(struct proc **set, size_t n, long long ms)
+poll_gone(struct proc **set, size_t n, struct pollfd *pf, int ms)
 {
-	long long end = deadline_now_ms() + ms, left;
-	struct pollfd pf[64];
 	size_t i, k;
-	bool any;
 
-	for (;;) {
-		any = false;
-		for (i = 0; i < n; i++)
-			if (sess_proc_stat(set[i]->pid, NULL, NULL, NULL) == 0)
-				any = true;
-		if (!any || (left = end - deadline_now_ms()) <= 0)
-			return;
-		/* a pidfd becomes readable when its process exits */
-		for (i = k = 0; i < n && k < 64; i++)
+	for (i = k = 0; i < n; i++)
+		if (!set[i]->gone)
 			pf[k++] = (struct pollfd){ .fd = set[i]->pfd,
 				.events = POLLIN };
-		(void)poll(pf, k, (int)(left < 100 ? left : 100));
+	if (k == 0 || poll(pf, k, ms) <= 0)
+		return;
+	for (i = k = 0; i < n; i++)
+		if (!set[i]->gone && (pf[k++].revents & (POLLIN | POLLHUP |
+					     POLLERR | POLLNVAL)) != 0)
+			set[i]->gone = true;
+}
+
+/* Add session s's leader and everything below it to set (open pidfds,
+ * checked).  False when the leader is not the process recorded. */
+static bool
+collect(const struct sess_rec *r, int s, struct proc *all, size_t n,
+    struct proc **set, size_t *nset)
+{
+	size_t i, j, first = *nset;
+	int depth;
+	bool grew;
+
+	for (i = 0; i < n; i++)
+		if (all[i].pid == r->pid && all[i].owner < 0) {
+			all[i].pfd = open_checked(r->pid, r->start, r->uid);
+			if (all[i].pfd < 0)
+				return false;
+			all[i].depth = 0;
+			all[i].owner = s;
+			set[(*nset)++] = &all[i];
+			break;
+		}
+	if (*nset == first)
+		return false;
+	/* then everything below it, level by level */
+	for (depth = 1, grew = true; grew && *nset < SESS_PROCS_MAX; depth++) {
+		grew = false;
+		for (i = 0; i < n && *nset < SESS_PROCS_MAX; i++) {
+			if (all[i].owner >= 0)
+				continue;
+			for (j = first; j < *nset; j++)
+				if (set[j]->depth == depth - 1 &&
+				    set[j]->pid == all[i].ppid)
+					break;
+			if (j == *nset)
+				continue;
+			all[i].pfd =
+			    open_checked(all[i].pid, all[i].start, (uid_t)-1);
+			if (all[i].pfd >= 0) {
+				all[i].depth = depth;
+				all[i].owner = s;
+				set[(*nset)++] = &all[i];
+				grew = true;
+			}
+		}
 	}
+	return true;
 }
 
 int
-sess_terminate(const struct sess_rec *r, const char *msg,
-    struct sess_end *out, struct brk_error *err)
+sess_terminate_all(const struct sess_rec *recs, size_t nrec,
+    const char *const *msgs, struct sess_end *outs, struct brk_error *err)
 {
 	struct proc *all = NULL, **set = NULL, *p;
-	size_t n = 0, nset = 0, i, j;
+	struct pollfd *pf = NULL;
+	long long t0, now, *until = NULL, next;
+	size_t n = 0, nset = 0, i, s;
+	bool *done = NULL, left;
 	int rc, depth;
-	bool grew;
 
-	memset(out, 0, sizeof(*out));
+	memset(outs, 0, nrec * sizeof(*outs));
+	if (nrec == 0)
+		return 0;
 	if ((rc = list_procs(&all, &n)) != 0) {
 		brk_error_set(err, rc, "cannot read /proc");
 		goto out;
 	}
 	rc = BRK_ERR_NOMEM;
-	if ((set = calloc(SESS_PROCS_MAX, sizeof(*set))) == NULL)
+	if ((set = calloc(SESS_PROCS_MAX, sizeof(*set))) == NULL ||
+	    (pf = calloc(SESS_PROCS_MAX, sizeof(*pf))) == NULL ||
+	    (until = calloc(nrec, sizeof(*until))) == NULL ||
+	    (done = calloc(nrec, sizeof(*done))) == NULL)
 		goto out;
-	/* the leader, only while it is the process recorded */
-	for (i = 0; i < n && nset == 0; i++)
-		if (all[i].pid == r->pid) {
-			all[i].pfd = open_checked(r->pid, r->start, r->uid);
-			if (all[i].pfd < 0)
-				break;
-			all[i].depth = 0;
-			set[nset++] = &all[i];
+	/* the leaders, each only while it is the process recorded */
+	for (s = 0; s < nrec; s++)
+		if (!collect(&recs[s], (int)s, all, n, set, &nset)) {
+			outs[s].refused = true;
+			done[s] = true;
 		}
-	if (nset == 0) {
-		out->refused = true;
-		rc = 0;
-		goto out;
-	}
-	/* then everything below it, level by level */
-	for (depth = 1, grew = true; grew && nset < SESS_PROCS_MAX; depth++) {
-		grew = false;
-		for (i = 0; i < n && nset < SESS_PROCS_MAX; i++) {
-			if (all[i].depth >= 0)
-				continue;
-			for (j = 0; j < nset; j++)
-				if (set[j]->depth == depth - 1 &&
-				    set[j]->pid == all[i].ppid)
-					break;
-			if (j == nset)
-				continue;
-			all[i].depth = depth;
-			all[i].pfd =
-			    open_checked(all[i].pid, all[i].start, (uid_t)-1);
-			if (all[i].pfd >= 0) {
-				set[nset++] = &all[i];
-				grew = true;
-			}
-		}
-	}
-	tell_tty(r, msg);
-	/* children first: a shell that loses its sshd first may leave
-	 * them behind for the grace period */
+	for (s = 0; s < nrec; s++)
+		if (!done[s])
+			tell_tty(&recs[s], msgs != NULL ? msgs[s] : NULL);
+	/* SIGHUP to every session first, children first: a shell that
+	 * loses its sshd first may leave them behind for the grace period.
+	 * One session that ignores SIGHUP then costs its own grace, never
+	 * the others'. */
 	for (depth = 64; depth >= 0; depth--)
 		for (i = 0; i < nset; i++)
 			if (set[i]->depth == depth &&
 			    pidfd_signal(set[i]->pfd, SIGHUP) == 0)
-				out->processes++;
+				outs[set[i]->owner].processes++;
 	for (i = 0; i < nset; i++)
 		if (set[i]->depth > 64 && pidfd_signal(set[i]->pfd, SIGHUP) == 0)
-			out->processes++;
+			outs[set[i]->owner].processes++;
+	t0 = deadline_now_ms();
+	for (s = 0; s < nrec; s++)
+		until[s] = t0 + (long long)recs[s].grace * 1000;
 	/* the pidfds stay open: each SIGKILL reaches the process checked */
-	wait_gone(set, nset, (long long)r->grace * 1000);
-	for (i = 0; i < nset; i++) {
-		p = set[i];
-		if (sess_proc_stat(p->pid, NULL, NULL, NULL) == 0 &&
-		    pidfd_signal(p->pfd, SIGKILL) == 0)
-			out->grace_needed = true;
+	for (;;) {
+		now = deadline_now_ms();
+		next = -1;
+		for (s = 0; s < nrec; s++) {
+			if (done[s])
+				continue;
+			for (left = false, i = 0; i < nset; i++)
+				left = left ||
+				    (set[i]->owner == (int)s && !set[i]->gone);
+			if (!left) {
+				done[s] = true;
+				continue;
+			}
+			if (now < until[s]) {
+				if (next < 0 || until[s] < next)
+					next = until[s];
+				continue;
+			}
+			for (i = 0; i < nset; i++) {
+				p = set[i];
+				if (p->owner == (int)s && !p->gone &&
+				    pidfd_signal(p->pfd, SIGKILL) == 0)
+					outs[s].grace_needed = true;
+			}
+			done[s] = true;
+		}
+		if (next < 0)
+			break;
+		poll_gone(set, nset, pf,
+		    (int)(next - now < 100 ? next - now : 100));
 	}
 	rc = 0;
 out:
 	for (i = 0; i < n; i++)
 		if (all[i].pfd >= 0)
 			close(all[i].pfd);
+	free(done);
+	free(until);
+	free(pf);
 	free(set);
 	free(all);
 	return rc;
+}
+
+int
+sess_terminate(const struct sess_rec *r, const char *msg,
+    struct sess_end *out, struct brk_error *err)
+{
+	return sess_terminate_all(r, 1, &msg, out, err);
+}
+
+#define SESS_KEYS_MAX 16	 /* CA keys read for a snapshot */
+#define SESS_KEYS_SIZE 65536 /* bytes of the CA keys file */
+
+/* Read a small file only root (or we) could have written. */
+static int
+read_owned(const char *path, size_t max, char **text, size_t *len,
+    struct brk_error *err)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t got = 0;
+	ssize_t n;
+	int fd, rc;
+
+	*text = NULL;
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY)) < 0)
+		return brk_error_set(err, BRK_ERR_IO, "cannot open %s: %s",
+		    path, strerror(errno));
+	rc = BRK_ERR_PERM;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (st.st_uid != 0 && st.st_uid != geteuid()) ||
+	    (st.st_mode & 022) != 0) {
+		brk_error_set(err, rc,
+		    "%s must be a regular file owned by root and writable only "
+		    "by its owner",
+		    path);
+		goto out;
+	}
+	rc = BRK_ERR_TOOBIG;
+	if ((uint64_t)st.st_size > max) {
+		brk_error_set(err, rc, "%s is too large", path);
+		goto out;
+	}
+	rc = BRK_ERR_NOMEM;
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
+		goto out;
+	while (got < (size_t)st.st_size &&
+	    (n = read(fd, buf + got, (size_t)st.st_size - got)) > 0)
+		got += (size_t)n;
+	rc = BRK_ERR_IO;
+	if (got != (size_t)st.st_size) {
+		brk_error_set(err, rc, "cannot read %s", path);
+		goto out;
+	}
+	buf[got] = '\0';
+	*text = buf;
+	*len = got;
+	buf = NULL;
+	rc = 0;
+out:
+	close(fd);
+	free(buf);
+	return rc;
+}
+
+int
+sess_snapshot_load(const char *path, const char *keys, const char *host,
+    time_t now, struct snapshot **out, struct brk_error *err)
+{
+	const char *lines[SESS_KEYS_MAX];
+	char *ktext = NULL, *text = NULL, *p, *nl;
+	size_t klen = 0, len = 0, nkeys = 0;
+	int rc;
+
+	*out = NULL;
+	if ((rc = read_owned(keys, SESS_KEYS_SIZE, &ktext, &klen, err)) != 0 ||
+	    (rc = read_owned(path, SNAPSHOT_MAX_SIZE, &text, &len, err)) != 0)
+		goto out;
+	for (p = ktext; p != NULL && *p != '\0' && nkeys < SESS_KEYS_MAX;
+	     p = nl != NULL ? nl + 1 : NULL) {
+		if ((nl = strchr(p, '\n')) != NULL)
+			*nl = '\0';
+		p += strspn(p, " \t");
+		if (*p != '\0' && *p != '#')
+			lines[nkeys++] = p;
+	}
+	if (nkeys == 0) {
+		rc = brk_error_set(err, BRK_ERR_VERIFY, "%s holds no CA key",
+		    keys);
+		goto out;
+	}
+	rc = snapshot_verify(text, len, lines, nkeys, host, now, out, err);
+out:
+	free(text);
+	free(ktext);
+	return rc;
+}
+
+bool
+sess_snapshot_has(const struct snapshot *s, const char *grant, time_t now,
+    const char **why)
+{
+	const struct snapshot_grant *g = NULL;
+	unsigned long long serial;
+	char *end = NULL;
+	size_t i;
+
+	*why = "the snapshot does not list the grant";
+	if (grant[0] != 'r' || grant[1] < '0' || grant[1] > '9')
+		return false;
+	errno = 0;
+	serial = strtoull(grant + 1, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return false;
+	if (s->expires_at <= (int64_t)now) {
+		*why = "the snapshot has expired";
+		return false;
+	}
+	for (i = 0; i < s->ngrants && g == NULL; i++)
+		if (s->grants[i].serial == serial)
+			g = &s->grants[i];
+	if (g == NULL)
+		return false;
+	if (g->expires_at <= (int64_t)now) {
+		*why = "the snapshot says the grant has expired";
+		return false;
+	}
+	for (i = 0; i < s->nblocks; i++)
+		if (s->blocks[i].until > (int64_t)now &&
+		    (strcmp(s->blocks[i].user, "*") == 0 ||
+			strcmp(s->blocks[i].user, g->user) == 0)) {
+			*why = "the snapshot says a block covers the grant";
+			return false;
+		}
+	*why = "the snapshot lists the grant as active";
+	return true;
 }

@@ -29,6 +29,7 @@
 #include <sys/types.h>
 
 #include "errors.h"
+#include "snapshot.h"
 
 #define SESS_DEFAULT_DIR "/run/broker/sessions"
 #define SESS_DEFAULT_GRACE 10 /* seconds between SIGHUP and SIGKILL */
@@ -113,5 +114,37 @@ struct sess_end {
  */
 int sess_terminate(const struct sess_rec *r, const char *msg,
     struct sess_end *out, struct brk_error *err);
+
+/*
+ * End the sessions recs[0..n) together, as sess_terminate() ends one:
+ * every terminal is told and every process of every session gets SIGHUP
+ * first; then each session's survivors get SIGKILL once its own grace has
+ * passed.  One session ignoring SIGHUP therefore never delays another by
+ * its grace.  msgs[i] (msgs may be NULL) goes to recs[i]'s terminal; outs[i]
+ * says what ending recs[i] did.  Returns 0, or BRK_ERR_NOMEM / BRK_ERR_IO.
+ */
+int sess_terminate_all(const struct sess_rec *recs, size_t n,
+    const char *const *msgs, struct sess_end *outs, struct brk_error *err);
+
+
+/*
+ * The host's signed offline snapshot (snapshot.h), for deciding while the
+ * broker cannot be reached: read path and the CA keys (one "ssh-ed25519
+ * ..." line each) from keys, both regular files owned by root (or the
+ * effective uid) and writable only by their owner, and verify it for host
+ * at now.  Returns 0 with *out (snapshot_free()), or an error with err
+ * saying why (unsafe or missing file, bad signature, another host,
+ * expired: BRK_ERR_VERIFY).
+ */
+int sess_snapshot_load(const char *path, const char *keys, const char *host,
+    time_t now, struct snapshot **out, struct brk_error *err);
+
+/*
+ * Whether the verified snapshot s says grant ("r42") is active at now: a
+ * grant with that serial, unexpired, and no unexpired block for its user
+ * ("*" or the user by name).  *why says why not (static text).
+ */
+bool sess_snapshot_has(const struct snapshot *s, const char *grant,
+    time_t now, const char **why);
 
 #endif
