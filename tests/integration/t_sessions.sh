@@ -210,6 +210,25 @@ B --as erin unfreeze --reason over >/dev/null 2>&1
 if kill -0 "$V1" 2>/dev/null && kill -0 "$V2" 2>/dev/null; then ok "the forged records' processes still run"
 else not_ok "the forged records' processes still run"; fi
 kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null; WATCH_PID=
+
+# Timer mode (what "host sync" without --watch does): no watch is held, the
+# agent asks every --interval seconds, so a revoke ends the session within
+# one period.  Fails when the timer does not drive the rounds (checked: with
+# the timer's sleep ten times the interval, the session outlived 5 s).
+BROKER_SOCKET=$BROKER_SOCKET "$BROKER" sessions watch --dir "$SDIR" --timer --interval 3 \
+    >"$T/timer.out" 2>"$T/timer.err" &
+WATCH_PID=$!
+GA4=$(grant alice "$UA")
+session "$T/k_alice" "$UA" alice4; SA4=$SPID
+i=0; while [ $i -lt 100 ] && ! grep -q "\"$GA4\"" "$SDIR"/*.json 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+sleep 3.5	# at least one timer round has seen the session and kept it
+if kill -0 "$SA4" 2>/dev/null; then ok "timer mode keeps a session whose grant stands"
+else not_ok "timer mode keeps a session whose grant stands"; fi
+expect 0 "revoke alice's grant again" B --as alice revoke "$GA4" --reason "timer test"
+if gone_within "$SA4" 5; then ok "timer mode (3 s period) ended her session within one period and the grace (${TOOK}00 ms)"
+else not_ok "timer mode ended her session within one period"; cat "$T/timer.err" | sed 's/^/#   /'; fi
+contains "  and says so" "of grant $GA4 (revoke)" "$(cat "$T/timer.out")"
+kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null; WATCH_PID=
 if [ "$FAILED" != 0 ]; then
 	grep -i 'pam\|session' "$T/sshd.log" | tail -20 | sed 's/^/#   sshd: /'
 	cat "$T/watch.out" "$T/watch.err" | tail -20 | sed 's/^/#   watch: /'
