@@ -78,6 +78,8 @@ struct watcher {
 	char **bad; /* record names already reported */
 	size_t nbad;
 	long long confirmed_ms; /* last answer from the broker */
+	bool offline;		/* said so once; said again when back */
+	char snap_err[256];	/* the last snapshot error said */
 };
 
 static void
@@ -183,14 +185,17 @@ end_sessions(struct watcher *w, const struct due *d, size_t n)
 			    "broker: session %s: pid %ld is no longer the "
 			    "process recorded; not signalled\n",
 			    recs[i].name, (long)recs[i].pid);
-		else
+		else {
 			printf("ended session %s of grant %s (%s): %d "
-			       "process(es)%s\n",
+			       "process(es)%s: ",
 			    recs[i].name, recs[i].grant, d[i].cause,
 			    ends[i].processes,
 			    ends[i].grace_needed ?
 				", SIGKILL after the grace period" :
 				"");
+			cli_print_safe(stdout, d[i].why);
+			fputc('\n', stdout);
+		}
 		fflush(stdout);
 		(void)sess_record_remove(w->o->dir, recs[i].pid, recs[i].start);
 		args = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s, "
@@ -233,11 +238,17 @@ offline_due(struct watcher *w, const struct sess_rec *recs, size_t n,
 	if (w->o->snapshot != NULL &&
 	    sess_snapshot_load(w->o->snapshot, w->o->ca_keys, w->o->host,
 		time(NULL), &snap, &err) != 0) {
-		fprintf(stderr, "broker: offline snapshot not used: ");
-		cli_print_safe(stderr, err.msg);
-		fputc('\n', stderr);
+		if (strncmp(w->snap_err, err.msg, 250) !=
+		    0) {
+			fprintf(stderr, "broker: offline snapshot not used: ");
+			cli_print_safe(stderr, err.msg);
+			fputc('\n', stderr);
+			snprintf(w->snap_err, sizeof(w->snap_err), "%.250s",
+			    err.msg);
+		}
 		why = "the offline snapshot cannot be used";
-	}
+	} else
+		w->snap_err[0] = '\0';
 	for (i = 0; i < n; i++) {
 		if (recs[i].keep_offline)
 			continue;
@@ -309,10 +320,17 @@ round_trip(struct watcher *w, int wait)
 		if (r != BRK_ERR_UNREACHABLE && r != BRK_ERR_TIMEOUT &&
 		    r != BRK_ERR_PROTOCOL)
 			fprintf(stderr, "broker: session.watch: %s\n", err.msg);
-		else
-			fprintf(stderr, "broker: unreachable: %s\n", err.msg);
+		else if (!w->offline)
+			fprintf(stderr,
+			    "broker: unreachable (%s): sessions are kept for "
+			    "%d s, then as the offline snapshot says\n",
+			    err.msg, w->o->offline_grace);
+		w->offline = true;
 		goto offline;
 	}
+	if (w->offline)
+		fprintf(stderr, "broker: reachable again\n");
+	w->offline = false;
 	w->confirmed_ms = deadline_now_ms();
 	json_array_foreach(json_object_get(res, "ended"), i, e)
 	{
