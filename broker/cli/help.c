@@ -95,8 +95,16 @@ static const struct opt_help glossary[] = {
 	    "watch: re-check every grant at least this often (default 25)" },
 	{ "sessions", "offline-grace", "SECONDS",
 	    "watch: keep sessions this long while the broker cannot be "
-	    "reached (default 60), then end those without "
-	    "keep_sessions_offline" },
+	    "reached (default 60), then keep those the snapshot confirms "
+	    "or recorded with keep_sessions_offline" },
+	{ "sessions", "timer", "",
+	    "watch: ask every --interval seconds instead of holding a "
+	    "watch open" },
+	{ "sessions", "snapshot", "FILE",
+	    "watch: the host's signed snapshot, consulted while the broker "
+	    "cannot be reached" },
+	{ "sessions", "ca-keys", "FILE",
+	    "watch: the CA keys that verify --snapshot" },
 	{ "sessions", "once", "", "watch: one round, then exit" },
 	{ "list", "limit", "N", "at most N requests" },
 	{ "audit", "since", "T",
