@@ -38,8 +38,8 @@ struct client;
  * server_uid= check) within o->timeout_ms.  Returns 0 and *out
  * (client_free()), or the client library's error with err saying why.
  */
-int pb_connect(const struct pb_opts *o, struct client **out,
-    struct brk_error *err);
+int
+pb_connect(const struct pb_opts *o, struct client **out, struct brk_error *err);
 
 int pb_ask_broker(const struct pb_opts *o, const char *user,
     const char *resource, struct pb_answer *a, struct brk_error *err);

@@ -49,8 +49,8 @@ struct pb_opts {
 	const char *exempt_group; /* NULL = none */
 	bool debug;
 	/* the session stack (session.c) */
-	const char *session_dir;   /* records; default SESS_DEFAULT_DIR */
-	int session_grace;	   /* seconds from SIGHUP to SIGKILL */
+	const char *session_dir;    /* records; default SESS_DEFAULT_DIR */
+	int session_grace;	    /* seconds from SIGHUP to SIGKILL */
 	bool keep_sessions_offline; /* keep while unconfirmable offline */
 };
 

@@ -215,9 +215,8 @@ pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 /* The options, user, resource and host name a session call needs; a PAM
  * code, PAM_SUCCESS when all are known. */
 static int
-session_args(pam_handle_t *pamh, int argc, const char **argv,
-    struct pb_opts *o, const char **user, char *host, size_t hostlen,
-    char *resource)
+session_args(pam_handle_t *pamh, int argc, const char **argv, struct pb_opts *o,
+    const char **user, char *host, size_t hostlen, char *resource)
 {
 	struct brk_error err = { { 0 } };
 

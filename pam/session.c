@@ -48,8 +48,7 @@ pb_session_remember(pam_handle_t *pamh, const char *grant)
 {
 	char *copy;
 
-	if (grant == NULL || grant[0] == '\0' ||
-	    (copy = strdup(grant)) == NULL)
+	if (grant == NULL || grant[0] == '\0' || (copy = strdup(grant)) == NULL)
 		return;
 	if (pam_set_data(pamh, PB_GRANT_DATA, copy, free_data) != PAM_SUCCESS)
 		free(copy);
@@ -57,8 +56,8 @@ pb_session_remember(pam_handle_t *pamh, const char *grant)
 
 /* Best effort: one call to the broker, its failure only logged. */
 static void
-tell_broker(pam_handle_t *pamh, const struct pb_opts *o, const char *op,
-    json_t *args)
+tell_broker(
+    pam_handle_t *pamh, const struct pb_opts *o, const char *op, json_t *args)
 {
 	struct brk_error err = { { 0 } };
 	struct client *c = NULL;
@@ -103,8 +102,7 @@ pb_session_open(pam_handle_t *pamh, const struct pb_opts *o, const char *user,
 	if (pam_get_data(pamh, PB_GRANT_DATA, &data) == PAM_SUCCESS &&
 	    data != NULL)
 		snprintf(a.grant, sizeof(a.grant), "%s", (const char *)data);
-	else if (pb_ask_broker(o, user, resource, &a, &err) != 0 ||
-	    !a.allowed)
+	else if (pb_ask_broker(o, user, resource, &a, &err) != 0 || !a.allowed)
 		a.grant[0] = '\0';
 	if (a.grant[0] == '\0') {
 		/* exempt, or allowed offline without a grant we can name:
@@ -130,12 +128,14 @@ pb_session_open(pam_handle_t *pamh, const struct pb_opts *o, const char *user,
 		pam_syslog(pamh, LOG_ERR,
 		    "user=%s grant=%s: cannot record the session, refusing "
 		    "it: %s",
-		    user, rec.grant, err.msg[0] ? err.msg : "cannot read "
-							    "/proc/self/stat");
+		    user, rec.grant,
+		    err.msg[0] ? err.msg :
+				 "cannot read "
+				 "/proc/self/stat");
 		goto out;
 	}
-	pam_syslog(pamh, LOG_INFO, "user=%s grant=%s session=%s recorded",
-	    user, rec.grant, rec.name);
+	pam_syslog(pamh, LOG_INFO, "user=%s grant=%s session=%s recorded", user,
+	    rec.grant, rec.name);
 	{
 		json_t *args = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s}",
 		    "grant", rec.grant, "account", rec.account, "ruser",

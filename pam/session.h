@@ -18,7 +18,7 @@ int pb_session_open(pam_handle_t *pamh, const struct pb_opts *o,
     const char *user, const char *resource, const char *host);
 
 /* Remove this process's record and tell the broker; always PAM_SUCCESS. */
-int pb_session_close(
-    pam_handle_t *pamh, const struct pb_opts *o, const char *host);
+int
+pb_session_close(pam_handle_t *pamh, const struct pb_opts *o, const char *host);
 
 #endif

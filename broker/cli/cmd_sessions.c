@@ -38,8 +38,7 @@ print_sessions(json_t *a)
 	}
 	printf("%-8s %-12s %-12s %-16s %-8s %s\n", "GRANT", "USER", "ACCOUNT",
 	    "HOST", "PID", "OPENED");
-	json_array_foreach(a, i, s)
-	{
+	json_array_foreach (a, i, s) {
 		printf("%-8s %-12s %-12s %-16s %-8lld %s\n",
 		    cli_str(s, "grant"), cli_str(s, "user"),
 		    cli_str(s, "account"), cli_str(s, "host"),
@@ -110,8 +109,7 @@ call(struct watcher *w, const char *op, json_t *args, json_t **res,
 	int r;
 
 	*res = NULL;
-	if (w->cli->client == NULL &&
-	    (r = w->o->connect(w->cli, err)) != 0)
+	if (w->cli->client == NULL && (r = w->o->connect(w->cli, err)) != 0)
 		return r;
 	r = client_call(w->cli->client, op, args, w->cli->as,
 	    (w->o->interval + 10) * 1000, res, err);
@@ -132,8 +130,8 @@ struct due {
 };
 
 static void
-due_add(struct due *d, size_t *n, const struct sess_rec *rec,
-    const char *cause, const char *by, const char *why)
+due_add(struct due *d, size_t *n, const struct sess_rec *rec, const char *cause,
+    const char *by, const char *why)
 {
 	struct due *x = &d[(*n)++];
 
@@ -152,7 +150,7 @@ end_sessions(struct watcher *w, const struct due *d, size_t n)
 	struct brk_error err = { { 0 } };
 	struct sess_rec *recs = NULL;
 	struct sess_end *ends = NULL;
-	char (*msg)[768] = NULL;
+	char(*msg)[768] = NULL;
 	const char **msgs = NULL;
 	json_t *args, *res = NULL;
 	size_t i;
@@ -198,8 +196,9 @@ end_sessions(struct watcher *w, const struct due *d, size_t n)
 		}
 		fflush(stdout);
 		(void)sess_record_remove(w->o->dir, recs[i].pid, recs[i].start);
-		args = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s, "
-				 "s:i, s:b, s:b}",
+		args = json_pack(
+		    "{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s, "
+		    "s:i, s:b, s:b}",
 		    "host", w->o->host, "grant", recs[i].grant, "account",
 		    recs[i].account, "tty", recs[i].tty, "pid",
 		    (json_int_t)recs[i].pid, "start", (json_int_t)recs[i].start,
@@ -238,8 +237,7 @@ offline_due(struct watcher *w, const struct sess_rec *recs, size_t n,
 	if (w->o->snapshot != NULL &&
 	    sess_snapshot_load(w->o->snapshot, w->o->ca_keys, w->o->host,
 		time(NULL), &snap, &err) != 0) {
-		if (strncmp(w->snap_err, err.msg, 250) !=
-		    0) {
+		if (strncmp(w->snap_err, err.msg, 250) != 0) {
 			fprintf(stderr, "broker: offline snapshot not used: ");
 			cli_print_safe(stderr, err.msg);
 			fputc('\n', stderr);
@@ -312,7 +310,8 @@ round_trip(struct watcher *w, int wait)
 		for (seen = false, j = 0; j < i && !seen; j++)
 			seen = strcmp(recs[j].grant, recs[i].grant) == 0;
 		if (!seen)
-			json_array_append_new(grants, json_string(recs[i].grant));
+			json_array_append_new(
+			    grants, json_string(recs[i].grant));
 	}
 	args = json_pack("{s:s, s:O, s:i}", "host", w->o->host, "grants",
 	    grants, "wait", wait);
@@ -332,8 +331,7 @@ round_trip(struct watcher *w, int wait)
 		fprintf(stderr, "broker: reachable again\n");
 	w->offline = false;
 	w->confirmed_ms = deadline_now_ms();
-	json_array_foreach(json_object_get(res, "ended"), i, e)
-	{
+	json_array_foreach (json_object_get(res, "ended"), i, e) {
 		for (j = 0; j < n; j++)
 			if (strcmp(recs[j].grant, cli_str(e, "grant")) == 0)
 				due_add(due, &nd, &recs[j], cli_str(e, "cause"),
@@ -392,7 +390,8 @@ connect_cli(struct cli *cli, struct brk_error *err)
 	r = cli_call(cli, "whoami", NULL, &res);
 	json_decref(res);
 	if (r != EX_DONE)
-		return brk_error_set(err, BRK_ERR_UNREACHABLE, "cannot connect");
+		return brk_error_set(
+		    err, BRK_ERR_UNREACHABLE, "cannot connect");
 	return 0;
 }
 
@@ -433,7 +432,8 @@ cmd_sessions(struct cli *cli, int argc, char **argv)
 
 	if (argc > 0 && strcmp(argv[0], "watch") == 0) {
 		const struct cli_opt opts[] = { { "dir", &dir, NULL },
-			{ "host", &host, NULL }, { "interval", &interval, NULL },
+			{ "host", &host, NULL },
+			{ "interval", &interval, NULL },
 			{ "offline-grace", &grace, NULL },
 			{ "once", NULL, &once }, { "timer", NULL, &timer },
 			{ "snapshot", &snap, NULL }, { "ca-keys", &keys, NULL },

@@ -157,7 +157,7 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 	log_info("event=stopping");
 	sd_stopping();
 out:
-	ops_sessions_stop(&d); /* parked watches get their answer */
+	ops_sessions_stop(&d);	      /* parked watches get their answer */
 	metrics_http_stop(d.metrics); /* it reads the store and counters */
 	tls_stop(tls);	       /* its calls in flight may wait on the writer */
 	ops_cred_stop(&d);     /* credential jobs stop writing audit */

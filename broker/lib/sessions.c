@@ -106,9 +106,10 @@ dir_safe(int dfd, const char *dir, struct brk_error *err)
 	struct stat st;
 
 	if (fstat(dfd, &st) != 0)
-		return brk_error_set(err, BRK_ERR_IO, "%s: %s", dir,
-		    strerror(errno));
-	if (!S_ISDIR(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
+		return brk_error_set(
+		    err, BRK_ERR_IO, "%s: %s", dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode) ||
+	    (st.st_uid != 0 && st.st_uid != geteuid()) ||
 	    (st.st_mode & 077) != 0)
 		return brk_error_set(err, BRK_ERR_PERM,
 		    "%s must be a directory owned by root with mode 0700", dir);
@@ -128,8 +129,9 @@ open_dir(const char *dir, bool create, int *out, struct brk_error *err)
 	    0) {
 		if (errno == ENOENT)
 			return BRK_ERR_NOTFOUND;
-		return brk_error_set(err, errno == ELOOP || errno == ENOTDIR ?
-			BRK_ERR_PERM : BRK_ERR_IO,
+		return brk_error_set(err,
+		    errno == ELOOP || errno == ENOTDIR ? BRK_ERR_PERM :
+							 BRK_ERR_IO,
 		    "cannot open %s: %s", dir, strerror(errno));
 	}
 	if (dir_safe(dfd, dir, err) != 0) {
@@ -174,8 +176,8 @@ sess_record_write(const char *dir, struct sess_rec *r, struct brk_error *err)
 		brk_error_set(err, rc, "a session field is not printable");
 		goto out;
 	}
-	snprintf(r->name, sizeof(r->name), "%ld-%" PRIu64 ".json",
-	    (long)r->pid, r->start);
+	snprintf(r->name, sizeof(r->name), "%ld-%" PRIu64 ".json", (long)r->pid,
+	    r->start);
 	snprintf(tmp, sizeof(tmp), ".%s.tmp", r->name);
 	rc = BRK_ERR_NOMEM;
 	if ((o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, "
@@ -294,8 +296,7 @@ sess_record_parse(
 		brk_error_set(err, rc, "not a JSON object");
 		goto out;
 	}
-	json_object_foreach(o, k, v)
-	{
+	json_object_foreach (o, k, v) {
 		for (known = false, i = 0; i < sizeof(keys) / sizeof(keys[0]);
 		     i++)
 			known = known || strcmp(k, keys[i]) == 0;
@@ -306,8 +307,8 @@ sess_record_parse(
 	}
 	if (get_int(o, "v", 1, 1, &n, err) != 0 ||
 	    get_str(o, "grant", r->grant, sizeof(r->grant), false, err) != 0 ||
-	    get_str(o, "account", r->account, sizeof(r->account), false,
-		err) != 0 ||
+	    get_str(o, "account", r->account, sizeof(r->account), false, err) !=
+		0 ||
 	    get_str(o, "ruser", r->ruser, sizeof(r->ruser), true, err) != 0 ||
 	    get_str(o, "resource", r->resource, sizeof(r->resource), true,
 		err) != 0 ||
@@ -333,8 +334,9 @@ sess_record_parse(
 		goto out;
 	}
 	r->keep_offline = json_is_true(json_object_get(o, "keep_offline"));
-	if (r->grant[0] != 'r' || strspn(r->grant + 1, "0123456789") !=
-		strlen(r->grant + 1) || r->grant[1] == '\0') {
+	if (r->grant[0] != 'r' ||
+	    strspn(r->grant + 1, "0123456789") != strlen(r->grant + 1) ||
+	    r->grant[1] == '\0') {
 		brk_error_set(err, rc, "\"grant\" is not a request id");
 		goto out;
 	}
@@ -357,8 +359,8 @@ read_one(int dfd, const char *name, struct sess_rec *r, struct brk_error *err)
 	if ((fd = openat(dfd, name,
 		 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) <
 	    0)
-		return brk_error_set(err, errno == ELOOP ? BRK_ERR_PERM :
-							   BRK_ERR_IO,
+		return brk_error_set(err,
+		    errno == ELOOP ? BRK_ERR_PERM : BRK_ERR_IO,
 		    "cannot open: %s", strerror(errno));
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		brk_error_set(err, rc, "not a regular file");
@@ -373,8 +375,8 @@ read_one(int dfd, const char *name, struct sess_rec *r, struct brk_error *err)
 	rc = BRK_ERR_INVALID;
 	if (st.st_size > SESS_RECORD_MAX ||
 	    (n = read(fd, buf, sizeof(buf))) <= 0 || n > SESS_RECORD_MAX) {
-		brk_error_set(err, rc, "empty or over %d bytes",
-		    SESS_RECORD_MAX);
+		brk_error_set(
+		    err, rc, "empty or over %d bytes", SESS_RECORD_MAX);
 		goto out;
 	}
 	if (strlen(name) >= sizeof(r->name)) {
@@ -386,8 +388,8 @@ read_one(int dfd, const char *name, struct sess_rec *r, struct brk_error *err)
 		goto out;
 	/* the name says which process: a record copied under another
 	 * name is not believed */
-	snprintf(want, sizeof(want), "%ld-%" PRIu64 ".json", (long)r->pid,
-	    r->start);
+	snprintf(
+	    want, sizeof(want), "%ld-%" PRIu64 ".json", (long)r->pid, r->start);
 	if (strcmp(want, name) != 0) {
 		rc = brk_error_set(err, BRK_ERR_INVALID,
 		    "its name does not match its pid and start time");
@@ -555,8 +557,9 @@ tell_tty(const struct sess_rec *r, const char *msg)
 	if (msg == NULL || strncmp(r->tty, "/dev/", 5) != 0 ||
 	    strstr(r->tty, "..") != NULL)
 		return;
-	if ((fd = open(r->tty, O_WRONLY | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK |
-			 O_CLOEXEC)) < 0)
+	if ((fd = open(r->tty,
+		 O_WRONLY | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) <
+	    0)
 		return;
 	if (fstat(fd, &st) == 0 && S_ISCHR(st.st_mode)) {
 		(void)!write(fd, "\r\n", 2);
@@ -581,8 +584,9 @@ poll_gone(struct proc **set, size_t n, struct pollfd *pf, int ms)
 	if (k == 0 || poll(pf, k, ms) <= 0)
 		return;
 	for (i = k = 0; i < n; i++)
-		if (!set[i]->gone && (pf[k++].revents & (POLLIN | POLLHUP |
-					     POLLERR | POLLNVAL)) != 0)
+		if (!set[i]->gone &&
+		    (pf[k++].revents &
+			(POLLIN | POLLHUP | POLLERR | POLLNVAL)) != 0)
 			set[i]->gone = true;
 }
 
@@ -620,8 +624,8 @@ collect(const struct sess_rec *r, int s, struct proc *all, size_t n,
 					break;
 			if (j == *nset)
 				continue;
-			all[i].pfd =
-			    open_checked(all[i].pid, all[i].start, (uid_t)-1);
+			all[i].pfd = open_checked(
+			    all[i].pid, all[i].start, (uid_t)-1);
 			if (all[i].pfd >= 0) {
 				all[i].depth = depth;
 				all[i].owner = s;
@@ -676,7 +680,8 @@ sess_terminate_all(const struct sess_rec *recs, size_t nrec,
 			    pidfd_signal(set[i]->pfd, SIGHUP) == 0)
 				outs[set[i]->owner].processes++;
 	for (i = 0; i < nset; i++)
-		if (set[i]->depth > 64 && pidfd_signal(set[i]->pfd, SIGHUP) == 0)
+		if (set[i]->depth > 64 &&
+		    pidfd_signal(set[i]->pfd, SIGHUP) == 0)
 			outs[set[i]->owner].processes++;
 	t0 = deadline_now_ms();
 	for (s = 0; s < nrec; s++)
@@ -710,8 +715,8 @@ sess_terminate_all(const struct sess_rec *recs, size_t nrec,
 		}
 		if (next < 0)
 			break;
-		poll_gone(set, nset, pf,
-		    (int)(next - now < 100 ? next - now : 100));
+		poll_gone(
+		    set, nset, pf, (int)(next - now < 100 ? next - now : 100));
 	}
 	rc = 0;
 out:
@@ -727,13 +732,13 @@ out:
 }
 
 int
-sess_terminate(const struct sess_rec *r, const char *msg,
-    struct sess_end *out, struct brk_error *err)
+sess_terminate(const struct sess_rec *r, const char *msg, struct sess_end *out,
+    struct brk_error *err)
 {
 	return sess_terminate_all(r, 1, &msg, out, err);
 }
 
-#define SESS_KEYS_MAX 16	 /* CA keys read for a snapshot */
+#define SESS_KEYS_MAX 16     /* CA keys read for a snapshot */
 #define SESS_KEYS_SIZE 65536 /* bytes of the CA keys file */
 
 /* Read a small file only root (or we) could have written. */
@@ -811,8 +816,8 @@ sess_snapshot_load(const char *path, const char *keys, const char *host,
 			lines[nkeys++] = p;
 	}
 	if (nkeys == 0) {
-		rc = brk_error_set(err, BRK_ERR_VERIFY, "%s holds no CA key",
-		    keys);
+		rc = brk_error_set(
+		    err, BRK_ERR_VERIFY, "%s holds no CA key", keys);
 		goto out;
 	}
 	rc = snapshot_verify(text, len, lines, nkeys, host, now, out, err);
@@ -823,8 +828,8 @@ out:
 }
 
 bool
-sess_snapshot_has(const struct snapshot *s, const char *grant, time_t now,
-    const char **why)
+sess_snapshot_has(
+    const struct snapshot *s, const char *grant, time_t now, const char **why)
 {
 	const struct snapshot_grant *g = NULL;
 	unsigned long long serial;

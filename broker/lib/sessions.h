@@ -67,8 +67,8 @@ int sess_proc_stat(pid_t pid, uint64_t *start, uid_t *uid, pid_t *ppid);
  * Sets r->name.  Returns 0, BRK_ERR_PERM (unsafe directory), BRK_ERR_IO,
  * BRK_ERR_INVALID (a field does not fit), with err saying which.
  */
-int sess_record_write(
-    const char *dir, struct sess_rec *r, struct brk_error *err);
+int
+sess_record_write(const char *dir, struct sess_rec *r, struct brk_error *err);
 
 /* Remove dir/<pid>-<start>.json; a missing file is not an error.
  * Returns 0 or BRK_ERR_IO. */
@@ -126,7 +126,6 @@ int sess_terminate(const struct sess_rec *r, const char *msg,
 int sess_terminate_all(const struct sess_rec *recs, size_t n,
     const char *const *msgs, struct sess_end *outs, struct brk_error *err);
 
-
 /*
  * The host's signed offline snapshot (snapshot.h), for deciding while the
  * broker cannot be reached: read path and the CA keys (one "ssh-ed25519
@@ -144,7 +143,7 @@ int sess_snapshot_load(const char *path, const char *keys, const char *host,
  * grant with that serial, unexpired, and no unexpired block for its user
  * ("*" or the user by name).  *why says why not (static text).
  */
-bool sess_snapshot_has(const struct snapshot *s, const char *grant,
-    time_t now, const char **why);
+bool sess_snapshot_has(
+    const struct snapshot *s, const char *grant, time_t now, const char **why);
 
 #endif

@@ -56,8 +56,8 @@ static const char *const a_ack[] = { "id", "note", NULL };
 static const char *const a_snapshot[] = { "host", "for", NULL };
 static const char *const a_sess[] = { "host", "grant", "account", "ruser",
 	"tty", "pid", "start", NULL };
-static const char *const a_sess_end[] = { "host", "grant", "account",
-	"ruser", "tty", "pid", "start", "cause", "by", "why", "processes",
+static const char *const a_sess_end[] = { "host", "grant", "account", "ruser",
+	"tty", "pid", "start", "cause", "by", "why", "processes",
 	"grace_needed", "refused", NULL };
 static const char *const a_sess_list[] = { "host", "user", NULL };
 static const char *const a_sess_watch[] = { "host", "grants", "wait", NULL };

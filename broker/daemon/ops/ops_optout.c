@@ -220,8 +220,8 @@ revoke_automatic(struct store_txn *t, struct optout_op *op)
 					break;
 				}
 				op->ended = ne;
-				op->capended =
-				    op->capended ? op->capended * 2 : 64;
+				op->capended = op->capended ? op->capended * 2 :
+							      64;
 			}
 			if (r == 0)
 				op->ended[op->nended++] = nr.serial;
@@ -264,8 +264,8 @@ done_optout(void *arg, int rc)
 			    c->d, op->ended, op->nended, &ns, &nh);
 			json_object_set_new(o, "revoked_grants",
 			    json_integer((json_int_t)op->revoked));
-			json_object_set_new(o, "sessions_to_end",
-			    json_integer((json_int_t)ns));
+			json_object_set_new(
+			    o, "sessions_to_end", json_integer((json_int_t)ns));
 			json_object_set_new(
 			    o, "session_hosts", json_integer((json_int_t)nh));
 		}

@@ -55,7 +55,7 @@
 struct sess_entry {
 	char host[256];
 	uint64_t grant;
-	char user[REC_NAME];	 /* the grant's user */
+	char user[REC_NAME]; /* the grant's user */
 	char resource[REC_RESOURCE];
 	char account[65], ruser[65], tty[64];
 	long long pid;
@@ -193,8 +193,9 @@ host_ok(const char *h)
 	size_t n = strlen(h);
 
 	return n > 0 && n < 254 && h[0] != '-' && h[0] != '.' &&
-	    strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		      "0123456789.-_") == n;
+	    strspn(h,
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		"0123456789.-_") == n;
 }
 
 /* ---- who may report and watch, and for which host ---- */
@@ -262,8 +263,8 @@ table_put(struct sess_hub *h, const struct sess_entry *e)
 		goto out;
 	if (h->n == h->cap) {
 		r = BRK_ERR_NOMEM;
-		if ((nv = realloc(h->v, (h->cap ? h->cap * 2 : 64) *
-			     sizeof(*nv))) == NULL)
+		if ((nv = realloc(h->v,
+			 (h->cap ? h->cap * 2 : 64) * sizeof(*nv))) == NULL)
 			goto out;
 		h->v = nv;
 		h->cap = h->cap ? h->cap * 2 : 64;
@@ -390,8 +391,8 @@ done_audit(void *arg, int rc)
 	if (rc == 0)
 		call_reply(c, json_pack("{s:b}", "recorded", 1));
 	else
-		call_fail(c, rc, "cannot record the session: %s",
-		    brk_strerror(rc));
+		call_fail(
+		    c, rc, "cannot record the session: %s", brk_strerror(rc));
 }
 
 /* Wake every parked watch of host ("" : all). */
@@ -399,8 +400,8 @@ static void wake(struct brokerd *d, const char *host);
 
 /* Read the arguments shared by the reports into op->e (grant loaded). */
 static int
-report_args(struct call *c, struct sess_op *op, bool need_grant,
-    struct brk_error *err)
+report_args(
+    struct call *c, struct sess_op *op, bool need_grant, struct brk_error *err)
 {
 	const char *grant = "", *account = "", *ruser = "", *tty = "";
 	int64_t pid = 0, start = 0;
@@ -416,11 +417,11 @@ report_args(struct call *c, struct sess_op *op, bool need_grant,
 	    (r = arg_int(c, "start", true, 0, INT64_MAX, &start, err)) != 0)
 		return r;
 	if (need_grant && grant[0] == '\0')
-		return brk_error_set(err, BRK_ERR_INVALID, "\"grant\" is required");
+		return brk_error_set(
+		    err, BRK_ERR_INVALID, "\"grant\" is required");
 	if ((account[0] != '\0' && !name_user_valid(account)) ||
 	    (ruser[0] != '\0' && !name_user_valid(ruser)) ||
-	    strspn(tty, "/abcdefghijklmnopqrstuvwxyz0123456789") !=
-		strlen(tty))
+	    strspn(tty, "/abcdefghijklmnopqrstuvwxyz0123456789") != strlen(tty))
 		return brk_error_set(err, BRK_ERR_INVALID,
 		    "invalid account, remote user or tty");
 	snprintf(op->e.account, sizeof(op->e.account), "%s", account);
@@ -474,9 +475,8 @@ op_session_open(struct call *c)
 		if ((r = table_put(c->d->sessions, &op->e)) != 0)
 			brk_error_set(&err, r, "the session table is full");
 		op->details = json_pack("{s:s, s:s, s:s, s:s, s:I}", "host",
-		    op->e.host, "account", op->e.account, "ruser",
-		    op->e.ruser, "tty", op->e.tty, "pid",
-		    (json_int_t)op->e.pid);
+		    op->e.host, "account", op->e.account, "ruser", op->e.ruser,
+		    "tty", op->e.tty, "pid", (json_int_t)op->e.pid);
 	}
 	if (r == 0)
 		wake(c->d, op->e.host); /* its agent re-announces at once */
@@ -499,8 +499,8 @@ op_session_close(struct call *c)
 		return r;
 	}
 	if ((r = report_args(c, op, false, &err)) == 0) {
-		(void)table_del(c->d->sessions, op->e.host, op->e.pid,
-		    op->e.start);
+		(void)table_del(
+		    c->d->sessions, op->e.host, op->e.pid, op->e.start);
 		if (op->e.grant == 0) { /* nothing to say it belonged to */
 			free(op);
 			call_reply(c, json_pack("{s:b}", "recorded", 0));
@@ -536,14 +536,15 @@ op_session_terminated(struct call *c)
 		0 &&
 	    (r = bool_arg(c, "grace_needed", &grace, &err)) == 0 &&
 	    (r = bool_arg(c, "refused", &refused, &err)) == 0) {
-		(void)table_del(c->d->sessions, op->e.host, op->e.pid,
-		    op->e.start);
+		(void)table_del(
+		    c->d->sessions, op->e.host, op->e.pid, op->e.start);
 		snprintf(op->reason, sizeof(op->reason), "%s", why);
 		op->details = json_pack(
 		    "{s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:b}", "host",
 		    op->e.host, "account", op->e.account, "cause", cause,
 		    "ended_by", by, "pid", (json_int_t)op->e.pid, "processes",
-		    (json_int_t)procs, "grace_needed", grace, "refused", refused);
+		    (json_int_t)procs, "grace_needed", grace, "refused",
+		    refused);
 	}
 	return ops_submit(c, NULL, apply_audit, done_audit, op, r, &err);
 }
@@ -630,10 +631,10 @@ grant_stands(struct brokerd *d, struct store_txn *t, uint64_t serial,
 								"revoke") :
 		    r.state == ST_EXPIRED ? "expiry" :
 					    "ended";
-		snprintf(by, bylen, "%s", r.ended_by[0] ? r.ended_by : "broker");
+		snprintf(
+		    by, bylen, "%s", r.ended_by[0] ? r.ended_by : "broker");
 		snprintf(why, whylen, "%.900s",
-		    r.end_reason[0] ? r.end_reason :
-				      req_state_name(r.state));
+		    r.end_reason[0] ? r.end_reason : req_state_name(r.state));
 		goto out;
 	}
 	ir = ident_from_name(d->ident, r.user, &subject, &err);
@@ -741,8 +742,9 @@ watch_judge(struct sess_watch *w)
 		if (h->stopping)
 			break;
 	}
-	call_reply(w->c, json_pack("{s:o, s:o, s:b}", "ended", ended, "active",
-			     active, "rescan", w->rescan));
+	call_reply(w->c,
+	    json_pack("{s:o, s:o, s:b}", "ended", ended, "active", active,
+		"rescan", w->rescan));
 	ended = active = NULL;
 done:
 	store_read_free(t);
@@ -841,19 +843,20 @@ op_session_watch(struct call *c)
 		goto failmsg;
 	grants = json_object_get(c->req->args, "grants");
 	r = BRK_ERR_INVALID;
-	if (grants != NULL && (!json_is_array(grants) ||
-				  json_array_size(grants) > WATCH_GRANTS_MAX)) {
-		brk_error_set(&err, r, "\"grants\" is an array of at most %d "
-				       "request ids",
+	if (grants != NULL &&
+	    (!json_is_array(grants) ||
+		json_array_size(grants) > WATCH_GRANTS_MAX)) {
+		brk_error_set(&err, r,
+		    "\"grants\" is an array of at most %d "
+		    "request ids",
 		    WATCH_GRANTS_MAX);
 		goto failmsg;
 	}
 	r = BRK_ERR_NOMEM;
-	if ((w->grants = calloc(json_array_size(grants) + 1,
-		 sizeof(*w->grants))) == NULL)
+	if ((w->grants = calloc(
+		 json_array_size(grants) + 1, sizeof(*w->grants))) == NULL)
 		goto fail;
-	json_array_foreach(grants, i, v)
-	{
+	json_array_foreach (grants, i, v) {
 		if (!json_is_string(v) ||
 		    req_id_parse(json_string_value(v), &w->grants[i]) != 0) {
 			r = brk_error_set(&err, BRK_ERR_INVALID,
