@@ -101,6 +101,28 @@ run B --json --as erin audit --action session.terminated --request "$G1"
 contains "session.terminated says the grace was needed" '"grace_needed": true' "$OUT"
 contains "  and when it was not" '"grace_needed": false' "$OUT"
 
+# ---- timer mode: a grant that simply expires ----
+# No watch is held (--timer): the agent asks every 2 s, and the grant's end
+# is noticed by the timer alone.  Fails when the timer does not drive the
+# rounds (checked: with the timer's sleep ten times the interval, the
+# session outlived its grant by far more than one period).
+E=$T/exp; mkdir -m 0700 "$E"
+B --json --as erin request host:web-1 --new --role svc --for 4s >"$T/grant.json"
+GE=$(json_get id <"$T/grant.json")
+PE=$(proc); PIDS="$PIDS $PE"
+record "$E" "$PE" "$GE" 1 false
+agent exp --dir "$E" --timer --interval 2
+A_EXP=$AGENT
+sleep 2.5
+if alive "$PE"; then ok "timer mode keeps the session while its grant lasts"
+else not_ok "timer mode keeps the session while its grant lasts"; fi
+# the grant ends 4 s after it was granted: 1.5 s from here, then one 2 s
+# period, then 2 s for a loaded machine
+if gone_within "$PE" 6; then ok "it ends within one timer period of the grant's expiry"
+else not_ok "it ends within one timer period of the grant's expiry"; fi
+contains "  as an expiry" "of grant $GE (expiry)" "$(cat "$T/exp.out")"
+kill "$A_EXP" 2>/dev/null
+
 # ---- the broker stopped ----
 O=$T/off; mkdir -m 0700 "$O"
 N=$T/nosnap; mkdir -m 0700 "$N"
@@ -153,7 +175,7 @@ sleep 1.5
 contains "a world-writable snapshot is refused" "writable only by its owner" "$(cat "$T/off.err")"
 kill "$A_OFF" 2>/dev/null
 if [ "$FAILED" != 0 ]; then
-	for f in par off nosnap; do cat "$T/$f.out" "$T/$f.err" | tail -15 | sed "s/^/#   $f: /"; done
+	for f in par exp off nosnap; do cat "$T/$f.out" "$T/$f.err" | tail -15 | sed "s/^/#   $f: /"; done
 fi
 stop_all
 finish
