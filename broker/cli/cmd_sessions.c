@@ -79,7 +79,31 @@ struct watcher {
 	long long confirmed_ms; /* last answer from the broker */
 	bool offline;		/* said so once; said again when back */
 	char snap_err[256];	/* the last snapshot error said */
+	json_t *unsent;		/* session.terminated reports kept while
+				 * the broker could not be reached */
 };
+
+#define UNSENT_MAX 10000 /* reports kept offline; the oldest are dropped */
+
+/* Keep a report for when the broker is back (takes args). */
+static void
+keep_report(struct watcher *w, json_t *args)
+{
+	if (args == NULL)
+		return;
+	if (w->unsent == NULL && (w->unsent = json_array()) == NULL) {
+		json_decref(args);
+		return;
+	}
+	if (json_array_size(w->unsent) >= UNSENT_MAX) {
+		fprintf(stderr,
+		    "broker: over %d unsent session reports: the "
+		    "oldest is dropped\n",
+		    UNSENT_MAX);
+		json_array_remove(w->unsent, 0);
+	}
+	json_array_append_new(w->unsent, args);
+}
 
 static void
 report_bad(const char *name, const char *why, void *arg)
@@ -207,16 +231,17 @@ end_sessions(struct watcher *w, const struct due *d, size_t n)
 		    ends[i].grace_needed, "refused", ends[i].refused);
 		memset(&err, 0, sizeof(err));
 		/* offline, one failed connect per session would only delay
-		 * the next end: the line above is the record then */
-		if (w->offline)
+		 * the next end: the report waits for the broker instead */
+		if (w->offline ||
+		    (args != NULL &&
+			call(w, "session.terminated", args, &res, &err) != 0)) {
 			fprintf(stderr,
-			    "broker: session.terminated not reported: the "
-			    "broker cannot be reached\n");
-		else if (args != NULL &&
-		    call(w, "session.terminated", args, &res, &err) != 0)
-			fprintf(stderr,
-			    "broker: session.terminated not reported: %s\n",
-			    err.msg);
+			    "broker: session.terminated kept until the broker "
+			    "can be reached%s%s\n",
+			    err.msg[0] ? ": " : "", err.msg);
+			keep_report(w, args);
+			args = NULL;
+		}
 		json_decref(args);
 		json_decref(res);
 		res = NULL;
@@ -267,6 +292,42 @@ offline_due(struct watcher *w, const struct sess_rec *recs, size_t n,
 	snapshot_free(snap);
 }
 
+/* The reports kept while offline, oldest first; stops at the first that
+ * cannot be sent (the rest wait for the next answer). */
+static void
+send_unsent(struct watcher *w)
+{
+	struct brk_error err = { { 0 } };
+	json_t *res = NULL;
+	size_t sent = 0;
+	int r;
+
+	while (sent < json_array_size(w->unsent)) {
+		r = call(w, "session.terminated",
+		    json_array_get(w->unsent, sent), &res, &err);
+		json_decref(res);
+		res = NULL;
+		if (r == 0 && w->offline) {
+			fprintf(stderr, "broker: reachable again\n");
+			w->offline = false;
+		}
+		if (r != 0) {
+			/* the connection lost: the rest wait; the broker
+			 * refusing one must not hold the others back */
+			if (w->cli->client == NULL)
+				break;
+			fprintf(stderr,
+			    "broker: a kept session.terminated was refused: "
+			    "%s\n",
+			    err.msg);
+			memset(&err, 0, sizeof(err));
+		}
+		sent++;
+	}
+	while (sent-- > 0)
+		json_array_remove(w->unsent, 0);
+}
+
 /* Scan the records: the live ones into *out; stale ones (leader gone, or
  * its pid now another process) are left alone and never signalled. */
 static int
@@ -307,6 +368,10 @@ round_trip(struct watcher *w, int wait)
 	bool seen;
 	int r;
 
+	/* what was ended offline is reported first: the watch below may
+	 * be held for a whole interval */
+	if (json_array_size(w->unsent) > 0)
+		send_unsent(w);
 	if ((r = scan(w, &recs, &n)) != 0)
 		goto out;
 	r = BRK_ERR_NOMEM;
@@ -383,6 +448,7 @@ cli_sessions_watch(struct cli *cli, const struct sess_watch_opts *o)
 	for (i = 0; i < w.nbad; i++)
 		free(w.bad[i]);
 	free(w.bad);
+	json_decref(w.unsent);
 	return r == 0 ? EX_DONE : cli_exit_code(r);
 }
 

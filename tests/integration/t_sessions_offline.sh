@@ -173,9 +173,22 @@ else not_ok "keep_offline still keeps its session"; fi
 "$MK" "$T/ca" sign web-1 -60 3600 "svc:${G4#r}" >"$T/snap" && chmod 0666 "$T/snap"
 sleep 1.5
 contains "a world-writable snapshot is refused" "writable only by its owner" "$(cat "$T/off.err")"
+# The broker back: the ends the agents could not report are reported now.
+# Fails when reports made offline are dropped (checked: with keep_report()
+# discarding its argument, no session.terminated of either grant arrived).
+start_broker
+i=0
+while [ $i -lt 50 ] && ! grep -q "reachable again" "$T/off.err"; do sleep 0.2; i=$((i + 1)); done
+sleep 1
+run B --json --as erin audit --action session.terminated --request "$G3"
+contains "the broker back, the ends made offline are audited" '"cause": "unconfirmed"' "$OUT"
+contains "  with why" "snapshot does not list the grant" "$OUT"
+run B --json --as erin audit --action session.terminated --request "$G2"
+contains "  those of both agents" "no offline snapshot is configured" "$OUT"
 kill "$A_OFF" 2>/dev/null
 if [ "$FAILED" != 0 ]; then
 	for f in par exp off nosnap; do cat "$T/$f.out" "$T/$f.err" | tail -15 | sed "s/^/#   $f: /"; done
 fi
 stop_all
+stop_broker
 finish
