@@ -80,29 +80,38 @@ read_result(json_t *res, const char *user, const char *resource,
 }
 
 int
-pb_ask_broker(const struct pb_opts *o, const char *user, const char *resource,
-    struct pb_answer *a, struct brk_error *err)
+pb_connect(const struct pb_opts *o, struct client **out, struct brk_error *err)
 {
 	struct client_tls tls = { o->ca, o->cert, o->key, NULL };
-	long long deadline = deadline_now_ms() + o->timeout_ms, left;
-	struct client *c = NULL;
-	json_t *args = NULL, *res = NULL;
 	uid_t server_uid = CLIENT_NO_UID;
 	int r;
 
-	memset(a, 0, sizeof(*a));
-	a->source = "broker";
+	*out = NULL;
 	if (o->use_tls)
 		r = client_open_tls(
-		    o->tls_host, o->tls_port, &tls, o->timeout_ms, &c, err);
+		    o->tls_host, o->tls_port, &tls, o->timeout_ms, out, err);
 	else if (o->server_uid != NULL &&
 	    (r = client_parse_uid(o->server_uid, &server_uid, err)) != 0)
 		brk_error_set(err, r, "server_uid=%s: %s", o->server_uid,
 		    brk_strerror(r));
 	else
 		r = client_open_as(
-		    o->socket, server_uid, o->timeout_ms, &c, err);
-	if (r != 0)
+		    o->socket, server_uid, o->timeout_ms, out, err);
+	return r;
+}
+
+int
+pb_ask_broker(const struct pb_opts *o, const char *user, const char *resource,
+    struct pb_answer *a, struct brk_error *err)
+{
+	long long deadline = deadline_now_ms() + o->timeout_ms, left;
+	struct client *c = NULL;
+	json_t *args = NULL, *res = NULL;
+	int r;
+
+	memset(a, 0, sizeof(*a));
+	a->source = "broker";
+	if ((r = pb_connect(o, &c, err)) != 0)
 		goto out;
 	r = BRK_ERR_TIMEOUT;
 	if ((left = deadline - deadline_now_ms()) <= 0) {

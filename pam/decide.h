@@ -32,6 +32,15 @@ struct pb_answer {
  * timeout, busy, a broken or garbage reply (BRK_ERR_PROTOCOL), a TLS
  * failure, or the broker's own internal error.
  */
+struct client;
+/*
+ * Connect to the broker as o says (url= over TLS, else socket= with the
+ * server_uid= check) within o->timeout_ms.  Returns 0 and *out
+ * (client_free()), or the client library's error with err saying why.
+ */
+int
+pb_connect(const struct pb_opts *o, struct client **out, struct brk_error *err);
+
 int pb_ask_broker(const struct pb_opts *o, const char *user,
     const char *resource, struct pb_answer *a, struct brk_error *err);
 

@@ -8,6 +8,7 @@
  * so that a newer pam.d line keeps working with an older module.
  */
 #include "options.h"
+#include "sessions.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -168,6 +169,7 @@ static const struct {
 	{ "snapshot", offsetof(struct pb_opts, snapshot) },
 	{ "ca_keys", offsetof(struct pb_opts, ca_keys) },
 	{ "snapshot_state", offsetof(struct pb_opts, snapshot_state) },
+	{ "session_dir", offsetof(struct pb_opts, session_dir) },
 };
 
 static int
@@ -180,6 +182,15 @@ apply(const char *arg, struct pb_opts *o, pb_unknown_fn unknown, void *ctx,
 
 	if (strcmp(arg, "debug") == 0) {
 		o->debug = true;
+		return 0;
+	}
+	if (strcmp(arg, "keep_sessions_offline") == 0) {
+		o->keep_sessions_offline = true;
+		return 0;
+	}
+	if ((v = opt_value(arg, "session_grace")) != NULL) {
+		if (parse_int(v, 0, SESS_GRACE_MAX, &o->session_grace) != 0)
+			return bad(err, arg, "seconds, from 0 to 3600");
 		return 0;
 	}
 	if ((v = opt_value(arg, "socket")) != NULL) {
@@ -261,6 +272,8 @@ pb_opts_parse(int argc, const char **argv, struct pb_opts *o,
 	o->resource = PB_DEFAULT_RESOURCE;
 	o->timeout_ms = PB_DEFAULT_TIMEOUT_MS;
 	o->failmode = PB_FAIL_SECURE;
+	o->session_dir = SESS_DEFAULT_DIR;
+	o->session_grace = SESS_DEFAULT_GRACE;
 	if (argc < 0 || (argc > 0 && argv == NULL)) {
 		brk_error_set(err, r, "no arguments");
 		goto out;

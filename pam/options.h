@@ -48,6 +48,10 @@ struct pb_opts {
 	enum pb_failmode failmode;
 	const char *exempt_group; /* NULL = none */
 	bool debug;
+	/* the session stack (session.c) */
+	const char *session_dir;    /* records; default SESS_DEFAULT_DIR */
+	int session_grace;	    /* seconds from SIGHUP to SIGKILL */
+	bool keep_sessions_offline; /* keep while unconfirmable offline */
 };
 
 /* Told about each argument the parser does not know (then ignored). */

@@ -9,6 +9,10 @@
  * authenticates anyone) and PAM_AUTH_ERR when denied; pam_sm_setcred has
  * nothing to set and returns PAM_IGNORE.
  *
+ * In the session stack (session.c) each session the account check allowed
+ * is recorded on the host under its grant, so that ending the grant can
+ * end the session; closing it removes the record.
+ *
  * Order of sources: the broker (unix socket, or url=tls://), then the
  * signed snapshot when configured, then failmode (secure: deny).  Every
  * path starts from the refusal and reaches success only on its last line.
@@ -31,11 +35,13 @@
 
 #define PAM_SM_AUTH
 #define PAM_SM_ACCOUNT
+#define PAM_SM_SESSION
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
 #include "decide.h"
 #include "options.h"
+#include "session.h"
 #include "userdb.h"
 
 static void
@@ -179,6 +185,7 @@ pb_check(pam_handle_t *pamh, int flags, int argc, const char **argv, bool auth)
 		tell_denied(pamh, flags, resource, &a, decided);
 		goto out;
 	}
+	pb_session_remember(pamh, a.grant);
 	if (o.debug && a.grant[0] != '\0')
 		pam_syslog(
 		    pamh, LOG_DEBUG, "user=%s grant=%s", shown_user, a.grant);
@@ -203,4 +210,62 @@ PAM_EXTERN int
 pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	return PAM_IGNORE;
+}
+
+/* The options, user, resource and host name a session call needs; a PAM
+ * code, PAM_SUCCESS when all are known. */
+static int
+session_args(pam_handle_t *pamh, int argc, const char **argv, struct pb_opts *o,
+    const char **user, char *host, size_t hostlen, char *resource)
+{
+	struct brk_error err = { { 0 } };
+
+	if (pb_opts_parse(argc, argv, o, log_unknown, pamh, &err) != 0) {
+		pam_syslog(pamh, LOG_ERR, "configuration error: %s", err.msg);
+		return PAM_SESSION_ERR;
+	}
+	if (pam_get_user(pamh, user, NULL) != PAM_SUCCESS || *user == NULL ||
+	    (*user)[0] == '\0') {
+		pam_syslog(pamh, LOG_ERR, "cannot get the user name");
+		return PAM_SESSION_ERR;
+	}
+	if (pb_short_hostname(host, hostlen) != 0 ||
+	    pb_expand_resource(
+		o->resource, *user, host, resource, PB_RESOURCE_MAX) != 0) {
+		pam_syslog(pamh, LOG_ERR, "cannot build the resource name");
+		return PAM_SESSION_ERR;
+	}
+	return PAM_SUCCESS;
+}
+
+PAM_EXTERN int
+pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	char host[256], resource[PB_RESOURCE_MAX];
+	const char *user = NULL;
+	struct pb_opts o;
+	int r;
+
+	(void)flags;
+	if ((r = session_args(pamh, argc, argv, &o, &user, host, sizeof(host),
+		 resource)) != PAM_SUCCESS)
+		return r;
+	if (is_exempt(pamh, &o, user))
+		return PAM_SUCCESS;
+	return pb_session_open(pamh, &o, user, resource, host);
+}
+
+PAM_EXTERN int
+pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	char host[256], resource[PB_RESOURCE_MAX];
+	const char *user = NULL;
+	struct pb_opts o;
+	int r;
+
+	(void)flags;
+	if ((r = session_args(pamh, argc, argv, &o, &user, host, sizeof(host),
+		 resource)) != PAM_SUCCESS)
+		return PAM_SUCCESS; /* nothing we could have opened */
+	return pb_session_close(pamh, &o, host);
 }

@@ -137,7 +137,27 @@ int cmd_snapshot(struct cli *cli, int argc, char **argv);
 int cmd_metrics(struct cli *cli, int argc, char **argv);
 int cmd_login(struct cli *cli, int argc, char **argv); /* cmd_login.c */
 int cmd_logout(struct cli *cli, int argc, char **argv);
-int cmd_ssh(struct cli *cli, int argc, char **argv); /* cmd_ssh.c */
+int cmd_ssh(struct cli *cli, int argc, char **argv);	  /* cmd_ssh.c */
+int cmd_sessions(struct cli *cli, int argc, char **argv); /* cmd_sessions.c */
+
+/*
+ * The session agent (cmd_sessions.c), callable from other commands ("host
+ * sync --watch"): ends the sessions recorded in dir whose grants the
+ * broker says ended; runs until killed, or one round with once.  connect
+ * sets cli->client (the command's transport).  Returns an exit code.
+ */
+struct sess_watch_opts {
+	const char *dir;   /* session records (SESS_DEFAULT_DIR) */
+	const char *host;  /* this host's name, for a local broker */
+	int interval;	   /* seconds a watch waits: the timer fallback */
+	int offline_grace; /* seconds sessions outlive a lost broker */
+	bool once;
+	bool timer;	      /* ask every interval instead of a held watch */
+	const char *snapshot; /* the host's signed snapshot, or NULL */
+	const char *ca_keys;  /* the CA keys that verify it */
+	int (*connect)(struct cli *cli, struct brk_error *err);
+};
+int cli_sessions_watch(struct cli *cli, const struct sess_watch_opts *o);
 
 /* Connect as the transport rules say (cmd_login.c); EX_DONE or the exit
  * code, printed. */

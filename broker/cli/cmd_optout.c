@@ -327,9 +327,14 @@ cmd_freeze(struct cli *cli, int argc, char **argv)
 		return r;
 	print_result(cli, res);
 	if (!cli->json && revoke)
-		printf("    revoked %lld automatic grant(s)\n",
+		printf("    revoked %lld automatic grant(s); their %lld open "
+		       "session(s) on %lld host(s) are being ended\n",
 		    (long long)json_integer_value(
-			json_object_get(res, "revoked_grants")));
+			json_object_get(res, "revoked_grants")),
+		    (long long)json_integer_value(
+			json_object_get(res, "sessions_to_end")),
+		    (long long)json_integer_value(
+			json_object_get(res, "session_hosts")));
 	json_decref(res);
 	return EX_DONE;
 }

@@ -97,6 +97,27 @@ static const struct opt_help glossary[] = {
 	{ "check", "user", "U", "the login account (default: my user name)" },
 	{ "check", "resource", "R", "the resource, e.g. host:web-1" },
 	{ "list", "user", "U", "only requests of user U" },
+	{ "sessions", "host", "H",
+	    "list: sessions on host H only; watch: this host's name "
+	    "(default: the short host name)" },
+	{ "sessions", "user", "U", "list: sessions of user U only" },
+	{ "sessions", "dir", "DIR",
+	    "watch: the session records (default /run/broker/sessions)" },
+	{ "sessions", "interval", "SECONDS",
+	    "watch: re-check every grant at least this often (default 25)" },
+	{ "sessions", "offline-grace", "SECONDS",
+	    "watch: keep sessions this long while the broker cannot be "
+	    "reached (default 60), then keep those the snapshot confirms "
+	    "or recorded with keep_sessions_offline" },
+	{ "sessions", "timer", "",
+	    "watch: ask every --interval seconds instead of holding a "
+	    "watch open" },
+	{ "sessions", "snapshot", "FILE",
+	    "watch: the host's signed snapshot, consulted while the broker "
+	    "cannot be reached" },
+	{ "sessions", "ca-keys", "FILE",
+	    "watch: the CA keys that verify --snapshot" },
+	{ "sessions", "once", "", "watch: one round, then exit" },
 	{ "list", "limit", "N", "at most N requests" },
 	{ "audit", "since", "T",
 	    "search: from T (RFC 3339, or a duration ago "

@@ -154,6 +154,12 @@ const struct cli_cmd cli_commands[] = {
 	    "Revoke the saved login's certificate on the broker, then forget "
 	    "it (its key and certificate; removed even when the broker\ncannot "
 	    "be reached, which the exit code then says)." },
+	{ "sessions", cmd_sessions,
+	    "sessions [--host H] [--user U] | sessions watch [--dir DIR] "
+	    "[--host H] [--interval SECONDS] [--offline-grace SECONDS] "
+	    "[--once]",
+	    "The login sessions open now on hosts; 'sessions watch' (root, on "
+	    "a host) ends the sessions of grants that end." },
 	{ "metrics", cmd_metrics, "metrics",
 	    "The broker's metrics in the Prometheus text format." },
 	{ NULL, NULL, NULL, NULL },

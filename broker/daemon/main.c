@@ -125,6 +125,12 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 		    "audit feed");
 		goto out;
 	}
+	if ((r = ops_sessions_new(&d)) != 0 ||
+	    (r = auditfeed_subscribe(d.feed, ops_sessions_on_record, &d)) !=
+		0) {
+		brk_error_set(err, r, "cannot set up the session table");
+		goto out;
+	}
 	if ((r = workpool_new(
 		 (size_t)sysconf(_SC_NPROCESSORS_ONLN), &d.pool)) != 0) {
 		brk_error_set(err, r, "cannot start the worker threads");
@@ -155,6 +161,7 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 	log_info("event=stopping");
 	sd_stopping();
 out:
+	ops_sessions_stop(&d);	      /* parked watches get their answer */
 	metrics_http_stop(d.metrics); /* it reads the store and counters */
 	web_stop(web);	       /* its pages in flight wait on the writer */
 	tls_stop(tls);	       /* its calls in flight may wait on the writer */
@@ -164,6 +171,7 @@ out:
 	server_free(d.server);
 	policystate_free(&d);
 	auditfeed_free(d.feed); /* delivers what was committed first */
+	ops_sessions_free(&d);	/* after the pool and the feed */
 	notify_free(d.notify);	/* after the feed: a short grace, then drops */
 	store_free(d.store);
 	identity_free(d.ident);

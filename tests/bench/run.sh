@@ -11,7 +11,8 @@
 # Knobs (environment): BENCH_SECONDS (load duration, default 10),
 # BENCH_CONNS (64), BENCH_SCALE_N (grants in the scale store, 1000000),
 # BENCH_SCALE_ACTIVE (of which still active, 10000), BENCH_SKIP_BUILD=1,
-# BENCH_PG_N (database credential samples, 100).
+# BENCH_PG_N (database credential samples, 100),
+# BENCH_SESSIONS (sessions revoked, 100; twice as many open).
 
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -460,6 +461,79 @@ else
 	note "the database credential bench failed: $(cat "$T/pgcred.out")"
 	sed 's/^/bench: /' "$T/pgcred.err" | tail -5 >&2
 	row cred.pg "$PG_FIG" failed null ms "-" null "-" "p99 <= 100 ms" MISS
+fi
+
+# ---- 7. ending sessions --------------------------------------------------
+# 2 x BENCH_SESSIONS (100) sessions open on one host, simulated: a sleeping
+# process each, with the root-owned record pam_broker.so would write (no
+# sshd logins); "broker sessions watch" holds the watch.  BENCH_SESSIONS of
+# their grants are revoked one after the other, each timed from the start
+# of `broker revoke` until the session's process is gone or a zombie
+# (polled every 10 ms), so at least BENCH_SESSIONS sessions stay open
+# throughout.
+NS=${BENCH_SESSIONS:-100}
+if [ "$(id -u)" != 0 ]; then
+	note "sessions: needs root (records are trusted only when root's); row skipped"
+	row session.end "Revoke to session gone, $NS open, watch p50 / p99" \
+	    "not run (needs root)" null ms "-" null "-" "p99 <= 2 s" MISS
+else
+	note "sessions: $((NS * 2)) simulated sessions, $NS revokes"
+	config sess true
+	start sess
+	SESS_PID=$PID
+	SD=$T/sess/records
+	mkdir -m 0700 "$SD"
+	: >"$T/sess/list"
+	i=0
+	while [ $i -lt $((NS * 2)) ]; do
+		g=$($BROKER --socket "$T/sess/broker.sock" --json --as bob \
+		    request host:web-1 --new --reason bench 2>/dev/null |
+		    sed -n 's/^  "id": "\(r[0-9]*\)",*$/\1/p')
+		p=$(sh -c 'sleep 3600 >/dev/null 2>&1 </dev/null & echo $!')
+		PIDS="$PIDS $p"
+		st=$(awk '{ sub(/.*\) /, ""); split($0, f, " "); print f[20] }' "/proc/$p/stat")
+		printf '{"v":1,"grant":"%s","account":"bob","ruser":"","resource":"host:web-1","tty":"","pid":%s,"start":%s,"uid":0,"opened_at":1,"grace":10,"keep_offline":false}' \
+		    "$g" "$p" "$st" >"$SD/$p-$st.json"
+		chmod 0600 "$SD/$p-$st.json"
+		echo "$g $p" >>"$T/sess/list"
+		i=$((i + 1))
+	done
+	$BROKER --socket "$T/sess/broker.sock" sessions watch --dir "$SD" \
+	    --host bench-1 --interval 25 >"$T/sess/agent.out" 2>&1 &
+	AGENT_PID=$!
+	PIDS="$PIDS $AGENT_PID"
+	sleep 2
+	: >"$T/sess/gone"; : >"$T/sess/rev"
+	head -n "$NS" "$T/sess/list" | while read -r g p; do
+		t0=$(date +%s%N)
+		$BROKER --socket "$T/sess/broker.sock" --as bob revoke "$g" \
+		    --reason bench >/dev/null 2>&1
+		t1=$(date +%s%N)
+		n=0
+		# gone: no process, or a zombie (it runs nothing; init may
+		# reap it late)
+		while [ -d "/proc/$p" ] && ! grep -q ') Z ' "/proc/$p/stat" 2>/dev/null &&
+		    [ $n -lt 1000 ]; do
+			sleep 0.01
+			n=$((n + 1))
+		done
+		t2=$(date +%s%N)
+		echo $(((t2 - t0) / 1000)) >>"$T/sess/gone"
+		echo $(((t1 - t0) / 1000)) >>"$T/sess/rev"
+	done
+	pct() { sort -n "$1" | awk -v q="$2" '{ v[NR] = $1 } END { i = int(NR * q + 0.999); if (i < 1) i = 1; print v[i] / 1000 }'; }
+	SE_P50=$(pct "$T/sess/gone" 0.5)
+	SE_P99=$(pct "$T/sess/gone" 0.99)
+	RV_P50=$(pct "$T/sess/rev" 0.5)
+	SE_ENDED=$(grep -c '^ended session' "$T/sess/agent.out")
+	row session.end "Revoke to session gone, $((NS * 2)) open, watch p50 / p99" \
+	    "$(printf %.0f "$SE_P50") / $(printf %.0f "$SE_P99") ms" "$SE_P99" ms \
+	    "$(printf %.0f "$RV_P50") ms revoke cmd p50" "$RV_P50" \
+	    "$(ratio "$SE_P50" "$RV_P50" %.1f)" "p99 <= 2 s, $NS ended" \
+	    "$(verdict "$(calc "$SE_P99 <= 2000 && $SE_ENDED == $NS")")"
+	stop "$AGENT_PID"
+	for p in $(cut -d' ' -f2 "$T/sess/list"); do kill -KILL "$p" 2>/dev/null; forget "$p"; done
+	stop "$SESS_PID"
 fi
 
 # ---- the table and the JSON ---------------------------------------------

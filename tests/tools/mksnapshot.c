@@ -8,7 +8,8 @@
  * CADIR is a state directory for ca_open() (created 0700 when missing).
  * FROM and TO are the snapshot's issued_at and expires_at as offsets in
  * seconds from now (e.g. -60 3600); USER gets a grant until GRANT_TO
- * (offset, default TO); BLOCK_USER gets a block until TO.  The signed
+ * (offset, default TO); BLOCK_USER gets a block until TO.  USER may be
+ * USER:SERIAL for the grant's serial (default 1: "r1").  The signed
  * snapshot goes to stdout.
  */
 #include <stdio.h>
@@ -29,6 +30,8 @@ main(int argc, char **argv)
 	struct ca *ca = NULL;
 	char *text = NULL;
 	time_t now = time(NULL);
+	unsigned long long serial = 1;
+	char *colon;
 	size_t i, n;
 	int r = 1;
 
@@ -51,10 +54,14 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[2], "sign") != 0 || argc < 6)
 		goto out;
+	if (argc > 6 && (colon = strchr(argv[6], ':')) != NULL) {
+		*colon = '\0';
+		serial = strtoull(colon + 1, NULL, 10);
+	}
 	if (snapshot_new(argv[3], now + atol(argv[4]), now + atol(argv[5]),
 	    &s, &err) != 0 ||
 	    (argc > 6 && snapshot_add_grant(s, argv[6], argv[6],
-	    now + (argc > 7 ? atol(argv[7]) : atol(argv[5])), 1, &err) != 0) ||
+	    now + (argc > 7 ? atol(argv[7]) : atol(argv[5])), serial, &err) != 0) ||
 	    (argc > 8 && snapshot_add_block(s, "global", argv[8],
 	    now + atol(argv[5]), "blocked by a test", &err) != 0) ||
 	    snapshot_sign(ca, s, &text) != 0) {

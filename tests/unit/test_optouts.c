@@ -110,7 +110,7 @@ added(const char *scope, bool freeze, uint64_t extends)
 	uint64_t revoked = 9;
 
 	cr_assert_eq(store_begin(st, true, &t), 0);
-	cr_assert_eq(optouts_add(t, &admin, &o, false, NOW, &revoked), 0);
+	cr_assert_eq(optouts_add(t, &admin, &o, false, NOW, &revoked, NULL), 0);
 	cr_assert_eq(store_commit(t), 0);
 	cr_expect_eq(revoked, 0);
 	cr_assert_neq(o.id, 0);
@@ -170,7 +170,7 @@ Test(optouts, refusals_change_nothing)
 	/* revoke_active is for freezes */
 	cr_assert_eq(store_begin(st, true, &t), 0);
 	refused(BRK_ERR_INVALID,
-	    optouts_add(t, &admin, &o, true, NOW, &revoked), "", NULL, t,
+	    optouts_add(t, &admin, &o, true, NOW, &revoked, NULL), "", NULL, t,
 	    &before);
 	/* a manager may not remove or extend a global one; nobody may
 	 * touch a scoped one without rights */

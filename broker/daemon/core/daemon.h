@@ -58,6 +58,7 @@ struct brokerd {
 	struct notify *notify;	      /* NULL without a "notify" section */
 	struct metrics_http *metrics; /* NULL without metrics_listen */
 	uint64_t checks[2];	      /* op check: allowed, refused (atomic) */
+	struct sess_hub *sessions;    /* open login sessions (ops_session.c) */
 };
 
 /* The current policy, referenced; release with policy_put(). */

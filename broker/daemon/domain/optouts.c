@@ -561,8 +561,28 @@ collect_auto(uint64_t serial, void *arg)
 /* freeze --revoke-active: end every automatic grant (active or
  * scheduled), in this txn.  Grants people approved stay. */
 static int
+serial_list_add(struct serial_list *l, uint64_t serial)
+{
+	uint64_t *v;
+	size_t cap;
+
+	if (l == NULL)
+		return 0;
+	if (l->n == l->cap) {
+		cap = l->cap != 0 ? l->cap * 2 : 64;
+		if ((v = realloc(l->serials, cap * sizeof(*v))) == NULL)
+			return BRK_ERR_NOMEM;
+		l->serials = v;
+		l->cap = cap;
+	}
+	l->serials[l->n++] = serial;
+	return 0;
+}
+
+static int
 revoke_automatic(struct store_txn *t, const struct actor *a,
-    const struct optout *o, int64_t now, uint64_t *revoked)
+    const struct optout *o, int64_t now, uint64_t *revoked,
+    struct serial_list *ended)
 {
 	struct revoker *rv = calloc(1, sizeof(*rv));
 	struct request old, nr;
@@ -606,6 +626,8 @@ revoke_automatic(struct store_txn *t, const struct actor *a,
 					.reason = nr.end_reason },
 				    NULL);
 			(*revoked)++;
+			if (r == 0)
+				r = serial_list_add(ended, nr.serial);
 		}
 	} while (
 	    r == 0 && rv->n == sizeof(rv->serials) / sizeof(rv->serials[0]));
@@ -615,16 +637,20 @@ revoke_automatic(struct store_txn *t, const struct actor *a,
 
 int
 optouts_add(struct store_txn *t, const struct actor *a, struct optout *o,
-    bool revoke_active, int64_t now, uint64_t *revoked)
+    bool revoke_active, int64_t now, uint64_t *revoked,
+    struct serial_list *ended)
 {
 	int r;
 
 	*revoked = 0;
+	if (ended != NULL)
+		ended->n = 0;
 	if (revoke_active && !o->freeze)
 		return BRK_ERR_INVALID;
 	if ((r = optouts_create(t, o)) != 0)
 		return r;
-	if (revoke_active && (r = revoke_automatic(t, a, o, now, revoked)) != 0)
+	if (revoke_active &&
+	    (r = revoke_automatic(t, a, o, now, revoked, ended)) != 0)
 		return r;
 	return audit_optout(t, a, o, o->freeze ? "freeze.on" : "optout.added",
 	    o->reason, *revoked, now);

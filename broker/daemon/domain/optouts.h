@@ -125,16 +125,24 @@ struct optout_rights {
 	bool manager; /* an optout_manager whose scopes cover the target */
 };
 
+/* A growing list of request serials. */
+struct serial_list {
+	uint64_t *serials;
+	size_t n, cap;
+};
+
 /*
  * Store the new opt-out or freeze *o (filled and authorised by the op: its
  * scope, mode, tag, reason, by, at, until) as a, with its audit record
  * ("optout.added", "freeze.on").  revoke_active (freezes only, else
  * BRK_ERR_INVALID and nothing changes): also end every automatic grant in
- * force, each with a "grant.revoked" record; *revoked counts them.  o->id
- * is set.
+ * force, each with a "grant.revoked" record; *revoked counts them and,
+ * unless ended is NULL, ended lists them (emptied first: a write may run
+ * again; the caller frees ended->serials).  o->id is set.
  */
 int optouts_add(struct store_txn *t, const struct actor *a, struct optout *o,
-    bool revoke_active, int64_t now, uint64_t *revoked);
+    bool revoke_active, int64_t now, uint64_t *revoked,
+    struct serial_list *ended);
 
 /*
  * End opt-out id now as a, with reason, and every renewal of it still in

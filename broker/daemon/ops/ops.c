@@ -58,6 +58,13 @@ static const char *const a_flag[] = { "user", "reason", "for", "severity",
 static const char *const a_ack[] = { "id", "note", NULL };
 static const char *const a_snapshot[] = { "host", "for", NULL };
 static const char *const a_lrevoke[] = { "user", "serial", "reason", NULL };
+static const char *const a_sess[] = { "host", "grant", "account", "ruser",
+	"tty", "pid", "start", NULL };
+static const char *const a_sess_end[] = { "host", "grant", "account", "ruser",
+	"tty", "pid", "start", "cause", "by", "why", "processes",
+	"grace_needed", "refused", NULL };
+static const char *const a_sess_list[] = { "host", "user", NULL };
+static const char *const a_sess_watch[] = { "host", "grants", "wait", NULL };
 
 static const struct op {
 	const char *name;
@@ -106,6 +113,12 @@ static const struct op {
 	{ "snapshot", op_snapshot, OP_POOL, a_snapshot },
 	{ "metrics", op_metrics, OP_POOL, a_none },
 	{ "login.revoke", op_login_revoke, OP_IO, a_lrevoke }, /* ops_login.c */
+	{ "session.open", op_session_open, OP_IO, a_sess },
+	{ "session.close", op_session_close, OP_IO, a_sess },
+	{ "session.terminated", op_session_terminated, OP_IO, a_sess_end },
+	{ "session.list", op_session_list, OP_IO, a_sess_list },
+	/* judges grants (directory lookups); a parked watch holds no thread */
+	{ "session.watch", op_session_watch, OP_POOL, a_sess_watch },
 };
 
 /* Run a handler and act on its status: a failure it did not answer is
@@ -275,6 +288,7 @@ ops_tick(struct brokerd *d, struct store_txn **rtxn)
 	ops_cred_tick(d);	 /* credentials outside (ops_credsync.c) */
 	ops_audit_tick(d, rtxn); /* periodic signed anchors (ops_audit.c) */
 	notify_tick(d, rtxn);	 /* review.overdue, once a minute */
+	ops_sessions_tick(d);	 /* session watches whose wait ran out */
 }
 
 static void

@@ -83,6 +83,31 @@ int op_login_revoke(struct call *c);
 int op_snapshot(struct call *c);
 int op_metrics(struct call *c); /* ops_metrics.c */
 
+/*
+ * Login sessions on hosts (ops_session.c): the ops, and the in-memory
+ * table of open sessions with its parked watches.  ops_sessions_new()
+ * before the server starts; ops_sessions_on_record() subscribes to the
+ * audit feed (arg: the brokerd); ops_sessions_tick() answers watches whose
+ * wait ran out (I/O thread, from ops_tick); ops_sessions_stop() answers
+ * every parked watch (before the transports stop); ops_sessions_free()
+ * after the worker pool stopped.
+ */
+int op_session_open(struct call *c);
+int op_session_close(struct call *c);
+int op_session_terminated(struct call *c);
+int op_session_list(struct call *c);
+int op_session_watch(struct call *c);
+int ops_sessions_new(struct brokerd *d);
+void ops_sessions_on_record(const json_t *rec, void *arg);
+void ops_sessions_tick(struct brokerd *d);
+void ops_sessions_stop(struct brokerd *d);
+void ops_sessions_free(struct brokerd *d);
+/* The open sessions of grant (a new array, for show). */
+json_t *ops_sessions_of(struct brokerd *d, uint64_t grant);
+/* How many open sessions, on how many hosts, the grants[0..n) have. */
+void ops_sessions_count(struct brokerd *d, const uint64_t *grants, size_t n,
+    size_t *sessions, size_t *hosts);
+
 /* Dispatch a call to its handler on its thread (daemon.h declares it
  * for the TLS listener); per-second housekeeping on the I/O thread; SIGHUP
  * (queues the reload on the worker pool).  main.c gives these to the

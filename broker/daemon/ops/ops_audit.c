@@ -530,9 +530,10 @@ op_audit_verify(struct call *c)
 	return submit_job(c, j);
 }
 
-#define ACTION_FAMILIES                              \
-	"request, grant, breakglass, cert, optout, " \
-	"freeze, flag, policy, review, audit, ca, krl, snapshot, login, cred"
+#define ACTION_FAMILIES                                                         \
+	"request, grant, breakglass, cert, optout, "                            \
+	"freeze, flag, policy, review, audit, ca, krl, snapshot, login, cred, " \
+	"session"
 
 /* An audit action's form: a known family, a dot, lower-case words.  A
  * search for anything else would find nothing, which reads as "no such
@@ -542,7 +543,7 @@ action_valid(const char *a)
 {
 	static const char *const fam[] = { "request", "grant", "breakglass",
 		"cert", "optout", "freeze", "flag", "policy", "review", "audit",
-		"ca", "krl", "snapshot", "login", "cred", NULL };
+		"ca", "krl", "snapshot", "login", "cred", "session", NULL };
 	const char *dot = strchr(a, '.'), *p;
 	size_t i;
 

@@ -21,8 +21,9 @@ struct optout_op {
 	struct call *c;
 	struct actor actor;
 	struct optout o;
-	bool revoke_active; /* freeze --revoke-active */
-	uint64_t revoked;   /* how many grants that revoked */
+	bool revoke_active;	  /* freeze --revoke-active */
+	uint64_t revoked;	  /* how many grants that revoked */
+	struct serial_list ended; /* which (for their sessions) */
 	int64_t now;
 };
 
@@ -121,8 +122,8 @@ apply_add(struct store_txn *t, void *arg)
 {
 	struct optout_op *op = arg;
 
-	return optouts_add(
-	    t, &op->actor, &op->o, op->revoke_active, op->now, &op->revoked);
+	return optouts_add(t, &op->actor, &op->o, op->revoke_active, op->now,
+	    &op->revoked, &op->ended);
 }
 
 static void
@@ -135,11 +136,23 @@ done_optout(void *arg, int rc)
 
 	if (rc == 0) {
 		o = optout_json(&op->o, op->now);
-		if (op->revoke_active)
+		if (op->revoke_active) {
+			size_t ns = 0, nh = 0;
+
+			/* the sessions those grants have open now: what the
+			 * hosts' agents are asked to end (ops_session.c) */
+			ops_sessions_count(
+			    c->d, op->ended.serials, op->ended.n, &ns, &nh);
 			json_object_set_new(o, "revoked_grants",
 			    json_integer((json_int_t)op->revoked));
+			json_object_set_new(
+			    o, "sessions_to_end", json_integer((json_int_t)ns));
+			json_object_set_new(
+			    o, "session_hosts", json_integer((json_int_t)nh));
+		}
 	} else
 		snprintf(msg, sizeof(msg), "%s", brk_strerror(rc));
+	free(op->ended.serials);
 	free(op);
 	if (rc == 0) /* a block or a revoke ends credentials outside */
 		ops_cred_sync(c->d);

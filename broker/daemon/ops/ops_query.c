@@ -193,6 +193,8 @@ op_show(struct call *c)
 	/* the directory may be asked next: hold no snapshot meanwhile */
 	store_read_end(t);
 	ops_add_people(c->d, o);
+	/* the grant's login sessions open now, and where */
+	json_object_set_new(o, "sessions", ops_sessions_of(c->d, serial));
 	call_reply(c, o);
 	o = NULL;
 out:
