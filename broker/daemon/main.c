@@ -32,6 +32,7 @@
 #include "timefmt.h"
 #include "workpool.h"
 #include "tls.h"
+#include "userca.h"
 #include "version.h"
 
 /* The notification sinks there are; the notifier knows them only so. */
@@ -135,7 +136,12 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 	if ((r = policystate_boot(&d, err)) != 0 ||
 	    (r = server_new(&d, &server_ops, &d.server, err)) != 0)
 		goto out;
-	if (cfg->tls != NULL && (r = tls_start(&d, &tls, err)) != 0)
+	/* the host CA (ops_host.c, tls.c): before the listener that trusts
+	 * it, and before any call that may enroll a host */
+	if (cfg->tls != NULL &&
+	    ((r = userca_open_named(cfg->state_dir, "host_ca",
+		  "brokerd host CA", "host CA", &d.hostca, err)) != 0 ||
+		(r = tls_start(&d, &tls, err)) != 0))
 		goto out;
 	if ((r = metrics_http_start(&d, ops_metrics_text, &d.metrics, err)) !=
 	    0) /* optional */
@@ -163,6 +169,7 @@ out:
 	store_free(d.store);
 	identity_free(d.ident);
 	ca_free(d.ca);
+	userca_free(d.hostca);
 	pthread_mutex_destroy(&d.policy_lock);
 	return r;
 }

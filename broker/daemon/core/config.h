@@ -58,6 +58,11 @@ struct config {
 	char *metrics_listen;	      /* "HOST:PORT"; NULL when absent */
 	struct pg_config *databases;  /* "databases" (pgrole.h); NULL when
 					 * absent */
+	/* "hosts" { "cert_ttl", "token_max" } (ops_host.c): how long an
+	 * enrolled host's certificate lasts (default 30d, 1h..365d) and the
+	 * longest a join token may be made for (default 7d, 1m..30d) */
+	int64_t host_cert_ttl;
+	int64_t host_token_max;
 };
 
 /* Load FILE.  err says which key is wrong. */

@@ -30,6 +30,7 @@ struct workpool;
 struct auditfeed;
 struct notify;
 struct metrics_http;
+struct userca;
 
 /* A loaded policy version, shared by reference. */
 struct policy_ref {
@@ -58,6 +59,8 @@ struct brokerd {
 	struct notify *notify;	      /* NULL without a "notify" section */
 	struct metrics_http *metrics; /* NULL without metrics_listen */
 	uint64_t checks[2];	      /* op check: allowed, refused (atomic) */
+	struct userca *hostca; /* signs enrolled hosts' TLS certificates
+				* (userca.h); NULL without a "tls" section */
 };
 
 /* The current policy, referenced; release with policy_put(). */

@@ -23,13 +23,14 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
-#define USERCA_KEY "user_ca.key"
-#define USERCA_CRT "user_ca.crt"
 #define USERCA_YEARS 10
 
 struct userca {
 	EVP_PKEY *key;
 	X509 *cert;
+	char keyfile[64], crtfile[64]; /* "user_ca.key", "host_ca.key" */
+	char cn[64];		       /* "brokerd user CA" */
+	const char *what;	       /* "user CA", for messages */
 };
 
 void
@@ -82,7 +83,7 @@ out:
 	if (fd >= 0)
 		close(fd);
 	if (r != 0) {
-		brk_error_set(err, r, "user CA: cannot write %s: %s", path,
+		brk_error_set(err, r, "CA: cannot write %s: %s", path,
 		    strerror(errno));
 		unlink(tmp);
 	}
@@ -148,7 +149,7 @@ make_ca(const char *dir, struct userca *u, struct brk_error *err)
 		goto out;
 	nm = X509_get_subject_name(u->cert);
 	if (X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC,
-		(const unsigned char *)"brokerd user CA", -1, -1, 0) != 1 ||
+		(const unsigned char *)u->cn, -1, -1, 0) != 1 ||
 	    X509_set_issuer_name(u->cert, nm) != 1 ||
 	    add_ext(u->cert, u->cert, NID_basic_constraints,
 		"critical,CA:TRUE,pathlen:0") != 0 ||
@@ -163,7 +164,7 @@ make_ca(const char *dir, struct userca *u, struct brk_error *err)
 		1 ||
 	    (n = BIO_get_mem_data(b, &p)) <= 0)
 		goto out;
-	if ((r = write_file(dir, USERCA_KEY, 0600, p, (size_t)n, err)) != 0)
+	if ((r = write_file(dir, u->keyfile, 0600, p, (size_t)n, err)) != 0)
 		goto out;
 	OPENSSL_cleanse(p, (size_t)n);
 	BIO_free(b);
@@ -172,10 +173,10 @@ make_ca(const char *dir, struct userca *u, struct brk_error *err)
 	    PEM_write_bio_X509(b, u->cert) != 1 ||
 	    (n = BIO_get_mem_data(b, &p)) <= 0)
 		goto out;
-	r = write_file(dir, USERCA_CRT, 0644, p, (size_t)n, err);
+	r = write_file(dir, u->crtfile, 0644, p, (size_t)n, err);
 out:
 	if (r == BRK_ERR_CRYPTO)
-		brk_error_set(err, r, "user CA: cannot make a key");
+		brk_error_set(err, r, "%s: cannot make a key", u->what);
 	EVP_PKEY_CTX_free(kc);
 	BIO_free(b);
 	ERR_clear_error();
@@ -190,10 +191,11 @@ load_ca(const char *dir, struct userca *u, struct brk_error *err)
 	FILE *f = NULL;
 	int fd, r = BRK_ERR_IO;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, USERCA_KEY);
+	snprintf(path, sizeof(path), "%s/%s", dir, u->keyfile);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
 	    fstat(fd, &st) != 0) {
-		brk_error_set(err, r, "user CA: %s: %s", path, strerror(errno));
+		brk_error_set(err, r, "%s: %s: %s", u->what, path,
+		    strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		goto out;
@@ -202,9 +204,9 @@ load_ca(const char *dir, struct userca *u, struct brk_error *err)
 	    st.st_uid != geteuid()) {
 		close(fd);
 		r = brk_error_set(err, BRK_ERR_PERM,
-		    "user CA: %s must be a "
+		    "%s: %s must be a "
 		    "regular file of ours with mode 0600 (it is %04o)",
-		    path, (unsigned)(st.st_mode & 07777));
+		    u->what, path, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
 	if ((f = fdopen(fd, "r")) == NULL) {
@@ -213,18 +215,18 @@ load_ca(const char *dir, struct userca *u, struct brk_error *err)
 	}
 	r = BRK_ERR_CRYPTO;
 	if ((u->key = PEM_read_PrivateKey(f, NULL, NULL, NULL)) == NULL) {
-		brk_error_set(err, r, "user CA: %s is not a key", path);
+		brk_error_set(err, r, "%s: %s is not a key", u->what, path);
 		goto out;
 	}
 	fclose(f);
-	snprintf(path, sizeof(path), "%s/%s", dir, USERCA_CRT);
+	snprintf(path, sizeof(path), "%s/%s", dir, u->crtfile);
 	if ((f = fopen(path, "re")) == NULL ||
 	    (u->cert = PEM_read_X509(f, NULL, NULL, NULL)) == NULL ||
 	    X509_check_private_key(u->cert, u->key) != 1) {
 		brk_error_set(err, r,
-		    "user CA: %s is missing or does not "
+		    "%s: %s is missing or does not "
 		    "match %s",
-		    path, USERCA_KEY);
+		    u->what, path, u->keyfile);
 		goto out;
 	}
 	r = 0;
@@ -238,6 +240,14 @@ out:
 int
 userca_open(const char *state_dir, struct userca **out, struct brk_error *err)
 {
+	return userca_open_named(
+	    state_dir, "user_ca", "brokerd user CA", "user CA", out, err);
+}
+
+int
+userca_open_named(const char *state_dir, const char *base, const char *cn,
+    const char *what, struct userca **out, struct brk_error *err)
+{
 	struct userca *u = NULL;
 	char path[4096];
 	int r = BRK_ERR_NOMEM;
@@ -245,7 +255,11 @@ userca_open(const char *state_dir, struct userca **out, struct brk_error *err)
 	*out = NULL;
 	if ((u = calloc(1, sizeof(*u))) == NULL)
 		goto out;
-	snprintf(path, sizeof(path), "%s/%s", state_dir, USERCA_KEY);
+	snprintf(u->keyfile, sizeof(u->keyfile), "%s.key", base);
+	snprintf(u->crtfile, sizeof(u->crtfile), "%s.crt", base);
+	snprintf(u->cn, sizeof(u->cn), "%s", cn);
+	u->what = what;
+	snprintf(path, sizeof(path), "%s/%s", state_dir, u->keyfile);
 	if (access(path, F_OK) != 0 && errno == ENOENT)
 		r = make_ca(state_dir, u, err);
 	else
@@ -357,5 +371,25 @@ out:
 	X509_free(x);
 	BIO_free(b);
 	ERR_clear_error();
+	return r;
+}
+
+int
+userca_serial_hex(X509 *x, char *out, size_t outlen)
+{
+	BIGNUM *bn = NULL;
+	char *hex = NULL;
+	int r = BRK_ERR_INVALID;
+
+	out[0] = '\0';
+	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL)) ==
+		NULL ||
+	    (hex = BN_bn2hex(bn)) == NULL || strlen(hex) >= outlen)
+		goto out;
+	memcpy(out, hex, strlen(hex) + 1);
+	r = 0;
+out:
+	OPENSSL_free(hex);
+	BN_free(bn);
 	return r;
 }

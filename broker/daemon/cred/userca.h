@@ -15,6 +15,7 @@
 #ifndef BRK_USERCA_H
 #define BRK_USERCA_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <openssl/x509.h>
@@ -29,6 +30,15 @@ struct userca;
 int
 userca_open(const char *state_dir, struct userca **out, struct brk_error *err);
 
+/*
+ * The same for another CA of the same kind: files STATE_DIR/BASE.key and
+ * BASE.crt, subject CN cn, and what (static) naming it in messages.  The
+ * host CA is one ("host_ca", for "broker host enroll"): a CA of its own,
+ * so that a host's certificate is never a person's, nor the reverse.
+ */
+int userca_open_named(const char *state_dir, const char *base, const char *cn,
+    const char *what, struct userca **out, struct brk_error *err);
+
 void userca_free(struct userca *u);
 
 /* The CA certificate (borrowed, lives as long as u). */
@@ -39,6 +49,10 @@ int userca_cert_pem(const struct userca *u, char **out);
 
 /* Whether x was issued (and signed) by this CA. */
 int userca_issued(const struct userca *u, X509 *x);
+
+/* x's serial number in upper-case hex (as userca_issue() gives it) into
+ * out; 0, or BRK_ERR_INVALID when it does not fit. */
+int userca_serial_hex(X509 *x, char *out, size_t outlen);
 
 /*
  * Issue a certificate for user, valid from now - 60s to now + ttl, for the

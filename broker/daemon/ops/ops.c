@@ -54,6 +54,10 @@ static const char *const a_flag[] = { "user", "reason", "for", "severity",
 	NULL };
 static const char *const a_ack[] = { "id", "note", NULL };
 static const char *const a_snapshot[] = { "host", "for", NULL };
+static const char *const a_host_token[] = { "host", "for", NULL };
+static const char *const a_host_enroll[] = { "token", "csr", NULL };
+static const char *const a_host_sync[] = { "csr", NULL };
+static const char *const a_host_remove[] = { "host", "reason", NULL };
 
 static const struct op {
 	const char *name;
@@ -101,6 +105,11 @@ static const struct op {
 	{ "ca.show", op_ca_show, OP_IO, a_none },
 	{ "snapshot", op_snapshot, OP_POOL, a_snapshot },
 	{ "metrics", op_metrics, OP_POOL, a_none },
+	{ "host.token.create", op_host_token_create, OP_IO, a_host_token },
+	{ "host.enroll", op_host_enroll, OP_POOL, a_host_enroll },
+	{ "host.sync", op_host_sync, OP_POOL, a_host_sync },
+	{ "host.list", op_host_list, OP_POOL, a_all },
+	{ "host.remove", op_host_remove, OP_IO, a_host_remove },
 };
 
 /* Run a handler and act on its status: a failure it did not answer is

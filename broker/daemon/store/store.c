@@ -53,6 +53,8 @@ static const char *const table_names[TBL__COUNT] = {
 	"reviews",
 	"optout_live",
 	"optout_hits",
+	"hosts",
+	"host_tokens",
 };
 
 struct store {
