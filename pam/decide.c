@@ -82,7 +82,9 @@ int
 pb_ask_broker(const struct pb_opts *o, const char *user, const char *resource,
     struct pb_answer *a, struct brk_error *err)
 {
-	struct client_tls tls = { o->ca, o->cert, o->key, NULL };
+	/* ca= wins over ca_fingerprint= when both are given */
+	struct client_tls tls = { o->ca, o->cert, o->key,
+		o->ca == NULL ? o->ca_fingerprint : NULL };
 	long long deadline = deadline_now_ms() + o->timeout_ms, left;
 	struct client *c = NULL;
 	json_t *args = NULL, *res = NULL;
