@@ -197,8 +197,9 @@ host_remove(struct cli *cli, int argc, char **argv)
 	if ((r = cli_parse(cli, cli_cmd("host"), argc, argv, opts, pos, 1)) !=
 	    0)
 		return r;
-	args = json_pack("{s:s, s:s}", "host", pos[0], "reason",
-	    reason != NULL ? reason : "");
+	args = json_pack("{s:s}", "host", pos[0]);
+	if (args != NULL && reason != NULL)
+		json_object_set_new(args, "reason", json_string(reason));
 	if ((r = cli_call(cli, "host.remove", args, &res)) == EX_DONE) {
 		if (cli->json)
 			cli_print_json(res);
@@ -511,8 +512,42 @@ cli_host_sync(struct cli *cli, const char *dir, json_t **summary)
 		goto out;
 	}
 	args = csr != NULL ? json_pack("{s:s}", "csr", csr) : json_object();
-	if ((r = cli_call(cli, "host.sync", args, &res)) != EX_DONE)
+	/* TLS 1.3: a client certificate the broker refuses shows only as a
+	 * connection closed at the first read */
+	if ((r = client_call(cli->client, "host.sync", args, NULL,
+		 cli->timeout_ms, &res, &err)) == BRK_ERR_UNREACHABLE ||
+	    r == BRK_ERR_PROTOCOL) {
+		r = cli_fail(cli, EX_UNREACHABLE, "unreachable",
+		    "the broker at %s closed the connection: it refused this "
+		    "host's certificate (from another CA, or expired), or it "
+		    "is going away (%s)",
+		    url, err.msg);
 		goto out;
+	}
+	if (r != 0) {
+		r = r == BRK_ERR_TIMEOUT ?
+		    cli_fail(cli, EX_UNREACHABLE, "unreachable",
+			"broker unreachable: %s", err.msg) :
+		    cli_fail(cli, cli_exit_code(r), brk_errcode_name(r), "%s",
+			err.msg);
+		goto out;
+	}
+	/* the broker may want a renewal sooner than our own rule (its
+	 * hosts.cert_ttl is longer than this certificate's life) */
+	if (csr == NULL && json_is_true(json_object_get(res, "renew_due"))) {
+		r = EX_ERROR;
+		if ((csr = csr_for(key)) == NULL) {
+			cli_fail(cli, r, "error", "cannot read the host key %s",
+			    key);
+			goto out;
+		}
+		json_decref(args);
+		json_decref(res);
+		res = NULL;
+		args = json_pack("{s:s}", "csr", csr);
+		if ((r = cli_call(cli, "host.sync", args, &res)) != EX_DONE)
+			goto out;
+	}
 	json_decref(args);
 	args = json_pack("{s:s}", "host", name);
 	if ((r = cli_call(cli, "snapshot", args, &snap)) != EX_DONE ||

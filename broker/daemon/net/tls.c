@@ -1083,11 +1083,11 @@ start_login_call(struct tconn *tc, struct proto_req *req)
 	struct call *call;
 	bool first = strcmp(req->op, "login") == 0;
 
-	/* a host trading its join token for a certificate: one call, then
-	 * the connection closes (the host comes back with its certificate) */
+	/* a host trading its join token for a certificate (the host comes
+	 * back with it on a new connection); the token is the credential, so
+	 * this stays under the caps of unauthenticated peers */
 	if (strcmp(req->op, "host.enroll") == 0 && req->as == NULL &&
 	    tc->login == NULL) {
-		tc->close_after = true;
 		if ((call = new_call(tc, req)) == NULL)
 			return;
 		snprintf(call->caller.name, sizeof(call->caller.name), "-");

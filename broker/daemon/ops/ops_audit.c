@@ -624,7 +624,8 @@ op_audit_verify(struct call *c)
 
 #define ACTION_FAMILIES                              \
 	"request, grant, breakglass, cert, optout, " \
-	"freeze, flag, policy, review, audit, ca, krl, snapshot, login, cred"
+	"freeze, flag, policy, review, audit, ca, krl, snapshot, login, cred, " \
+	"host"
 
 /* An audit action's form: a known family, a dot, lower-case words.  A
  * search for anything else would find nothing, which reads as "no such
@@ -634,7 +635,7 @@ action_valid(const char *a)
 {
 	static const char *const fam[] = { "request", "grant", "breakglass",
 		"cert", "optout", "freeze", "flag", "policy", "review", "audit",
-		"ca", "krl", "snapshot", "login", "cred", NULL };
+		"ca", "krl", "snapshot", "login", "cred", "host", NULL };
 	const char *dot = strchr(a, '.'), *p;
 	size_t i;
 

@@ -149,7 +149,7 @@ op_host_token_create(struct call *c)
 	int64_t dur = HOST_TOKEN_DEFAULT;
 	const struct proto_arg spec[] = {
 		{ "host", PA_STR, true, 0, HOST_NAME_MAX_LEN, &host },
-		{ "for", PA_INT, false, 60, INT64_MAX / 2, &dur },
+		{ "for", PA_INT, false, 1, INT64_MAX / 2, &dur },
 	};
 	size_t i;
 	int r;
@@ -301,6 +301,14 @@ fail:
 
 /* ---- host.sync --------------------------------------------------------- */
 
+/* Renew in the last third of the lifetime, and only then: a host that
+ * asks every minute does not get a certificate every minute. */
+static bool
+renew_due(const struct brokerd *d, const struct host_rec *h, int64_t now)
+{
+	return h->cert_expires_at - now < d->cfg->host_cert_ttl / 3;
+}
+
 static int
 apply_sync(struct store_txn *t, void *arg)
 {
@@ -329,11 +337,14 @@ done_sync(void *arg, int rc)
 		return;
 	}
 	time_rfc3339(op->rec.cert_expires_at, when);
-	o = json_pack("{s:s, s:b, s:s, s:I, s:s, s:I}", "host", op->rec.host,
-	    "renewed", op->cert != NULL, "serial", op->rec.serial,
-	    "cert_expires_at", (json_int_t)op->rec.cert_expires_at,
-	    "cert_expires", when, "last_sync_at",
-	    (json_int_t)op->rec.last_sync_at);
+	/* renew_due: the host should send a CSR (it may judge by its own
+	 * certificate too; the broker's hosts.cert_ttl decides) */
+	o = json_pack("{s:s, s:b, s:b, s:s, s:I, s:s, s:I}", "host",
+	    op->rec.host, "renewed", op->cert != NULL, "renew_due",
+	    op->cert == NULL && renew_due(c->d, &op->rec, op->now), "serial",
+	    op->rec.serial, "cert_expires_at",
+	    (json_int_t)op->rec.cert_expires_at, "cert_expires", when,
+	    "last_sync_at", (json_int_t)op->rec.last_sync_at);
 	if (o != NULL && op->cert != NULL)
 		json_object_set_new(o, "cert", json_string(op->cert));
 	call_reply(c, o);
@@ -374,12 +385,9 @@ op_host_sync(struct call *c)
 	}
 	snprintf(op->host, sizeof(op->host), "%s", c->host);
 	snprintf(op->serial, sizeof(op->serial), "%s", c->host_serial);
-	/* renew in the last third of the lifetime, and only then: a host
-	 * that asks every minute does not get a certificate every minute */
 	if (csr != NULL && (r = call_read(c, &t)) == 0 &&
 	    hosts_get(t, op->host, &rec) == 0 &&
-	    rec.cert_expires_at - op->now < c->d->cfg->host_cert_ttl / 3 &&
-	    c->d->hostca != NULL) {
+	    renew_due(c->d, &rec, op->now) && c->d->hostca != NULL) {
 		op->until = op->now + c->d->cfg->host_cert_ttl;
 		if ((r = userca_issue(c->d->hostca, csr, op->host, op->now,
 			 c->d->cfg->host_cert_ttl, &op->cert, &op->new_serial,
