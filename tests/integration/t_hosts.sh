@@ -111,12 +111,14 @@ TOKEN=$OUT
 contains "the token is printed on stdout" "brokerjoin-" "$TOKEN"
 contains "stderr says what to run on the host" "broker host enroll" "$ERR"
 audit_has "host.token_created is audited" host.token_created '"target": "web-1"'
-# Fails when the token is logged: checked by putting it in the details.
+# Fails when the token is logged: checked by printing it to stderr in
+# done_token (brokerd.log held it).
 run B --as erin audit export
 lacks "the audit trail never holds the token" "${TOKEN#brokerjoin-}" "$OUT"
 lacks "the log never holds the token" "${TOKEN#brokerjoin-}" \
     "$(cat "$T/brokerd.log")"
-# Fails when the token itself is stored: checked by storing it as the key.
+# Fails when the token itself is stored: checked by storing the token
+# instead of its hash in apply_token.
 if grep -q "${TOKEN#brokerjoin-}" "$T/state/data.mdb" 2>/dev/null; then
 	not_ok "the store holds only the token's hash"
 else ok "the store holds only the token's hash"; fi
@@ -129,8 +131,8 @@ equals "enroll with a wrong fingerprint: unreachable (exit 5)" 5 "$RC"
 if [ -e "$H/host.key" ]; then not_ok "a failed enroll writes nothing"
 else ok "a failed enroll writes nothing"; fi
 
-# Fails when the certificate names what the CSR says: checked by the
-# CN coming from the request (the host would choose its name).
+# Fails when the certificate does not name the token's host: checked by
+# issuing for "web-2" in op_host_enroll.
 run B --url "$URL" host enroll --token "$TOKEN" --ca-fingerprint "$FP" \
     --dir "$H"
 equals "the host enrolls with the token (exit 0)" 0 "$RC"
@@ -163,7 +165,8 @@ contains "the reuse changed nothing" "\"serial\": \"$SERIAL1\"" \
 if [ -e "$T/host2/host.key" ]; then not_ok "a refused enroll writes nothing"
 else ok "a refused enroll writes nothing"; fi
 
-# Fails when expiry is not checked: checked by dropping "now >= k.until".
+# Fails when expiry is not said: checked by dropping the "now >= k.until"
+# branch of hosts_enroll (refused, but not as expired).
 run B --as erin host token create web-3 --for 1s
 T3=$OUT
 sleep 2
@@ -279,7 +282,8 @@ openssl x509 -req -in "$T/u.csr" -CA "$T/state/user_ca.crt" \
     -extfile "$T/u.ext" -out "$T/asuser/host.crt" 2>/dev/null
 cp "$H/host.json" "$T/asuser/"
 # Fails when a person's certificate passes for a host: checked by
-# letting op_host_sync run for callers without host_serial.
+# letting op_host_sync go on for callers without host_serial (refused
+# only later, as "not enrolled", without the reason).
 run B --url "$URL" host sync --dir "$T/asuser"
 equals "a login certificate used for host sync is refused (exit 4)" 4 "$RC"
 contains "the refusal says why" "login certificate" "$ERR"
@@ -294,8 +298,8 @@ cp "$H/host.crt" "$HOME_H/cert.pem"
 cp "$H/host.key" "$HOME_H/key.pem"
 printf '{ "url": "%s", "user": "web-1", "expires_at": %s, "ca_fingerprint": "%s" }\n' \
     "$URL" "$(($(date +%s) + 3600))" "$FP" >"$HOME_H/login.json"
-# Fails when a host certificate passes for a person: checked by testing
-# the host CA before the user CA in hs_done (web-1 became a user).
+# Fails when a host certificate passes for a person: checked by making
+# the host CA's peers PEER_USER in hs_done (web-1 was taken for a user).
 run env -u BROKER_SOCKET BROKER_HOME="$HOME_H" "$BROKER" request host:web-1 \
     --for 1h --reason t
 equals "a host certificate used as a person (request) is refused (exit 4)" 4 "$RC"
@@ -349,8 +353,9 @@ S1=$(sess -sess_out "$T/sess2")
 expect 4 "alice may not remove a host" B --as alice host remove web-1
 expect 0 "erin removes web-1" B --as erin host remove web-1 --reason decommissioned
 audit_has "the removal is audited" host.removed decommissioned
-# Fails when removal is checked only at the handshake: checked by
-# skipping enrolled_ok() in tls.c (the sync went on).
+# The removal is checked twice: on every call of an enrolled host
+# (enrolled_ok in tls.c; fails when it is skipped: the resumed session's
+# ca.show below was answered) and again in the write of host.sync.
 run B --url "$URL" host sync --dir "$H"
 equals "a removed host's sync is refused (exit 4)" 4 "$RC"
 contains "the refusal says it was removed" "was removed" "$ERR"

@@ -314,6 +314,16 @@ apply_sync(struct store_txn *t, void *arg)
 {
 	struct host_op *op = arg;
 
+	struct host_rec rec;
+
+	if (op->new_serial != NULL &&
+	    (hosts_get(t, op->host, &rec) != 0 ||
+		!renew_due(op->c->d, &rec, op->now))) {
+		/* too early (or no record: hosts_sync refuses): no renewal */
+		free(op->cert);
+		free(op->new_serial);
+		op->cert = op->new_serial = NULL;
+	}
 	if (op->serial[0] == '\0') {
 		/* not an enrolled host: a person, or a host of client_ca */
 		op->refused = true;
@@ -356,8 +366,6 @@ op_host_sync(struct call *c)
 {
 	struct brk_error err = { { 0 } };
 	struct host_op *op = NULL;
-	struct store_txn *t = NULL;
-	struct host_rec rec;
 	const char *csr = NULL;
 	const struct proto_arg spec[] = {
 		{ "csr", PA_STR, false, 0, HOST_CSR_MAX, &csr },
@@ -385,9 +393,9 @@ op_host_sync(struct call *c)
 	}
 	snprintf(op->host, sizeof(op->host), "%s", c->host);
 	snprintf(op->serial, sizeof(op->serial), "%s", c->host_serial);
-	if (csr != NULL && (r = call_read(c, &t)) == 0 &&
-	    hosts_get(t, op->host, &rec) == 0 &&
-	    renew_due(c->d, &rec, op->now) && c->d->hostca != NULL) {
+	/* signed here, off the writer; kept only if the write finds the
+	 * renewal due (apply_sync) */
+	if (csr != NULL && c->d->hostca != NULL) {
 		op->until = op->now + c->d->cfg->host_cert_ttl;
 		if ((r = userca_issue(c->d->hostca, csr, op->host, op->now,
 			 c->d->cfg->host_cert_ttl, &op->cert, &op->new_serial,
