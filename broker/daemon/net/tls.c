@@ -846,8 +846,8 @@ host_may(
 		return 0;
 	return brk_error_set(err, BRK_ERR_DENIED,
 	    "over TLS a host may only "
-	    "use the ops check, snapshot, krl, ca.show and host.sync, not "
-	    "\"%.64s\"",
+	    "use the ops check and snapshot (and, to sync, krl, ca.show and "
+	    "host.sync), not \"%.64s\"",
 	    req->op);
 }
 
