@@ -42,8 +42,8 @@
 #define HOST_FILE_MAX (1 << 20)
 
 static int
-dir_path(struct cli *cli, char *buf, size_t len, const char *dir,
-    const char *name)
+dir_path(
+    struct cli *cli, char *buf, size_t len, const char *dir, const char *name)
 {
 	if (snprintf(buf, len, "%s/%s", dir, name) >= (int)len)
 		return cli_fail(cli, EX_USAGE, "usage", "--dir is too long");
@@ -279,8 +279,8 @@ host_enroll(struct cli *cli, int argc, char **argv)
 		cli_fail(cli, r, "protocol", "the broker sent no certificate");
 		goto out;
 	}
-	saved = json_pack("{s:s, s:s, s:O, s:O, s:O}", "url", cli->url,
-	    "host", json_string_value(json_object_get(res, "host")), "serial",
+	saved = json_pack("{s:s, s:s, s:O, s:O, s:O}", "url", cli->url, "host",
+	    json_string_value(json_object_get(res, "host")), "serial",
 	    json_object_get(res, "serial"), "expires_at",
 	    json_object_get(res, "expires_at"), "expires",
 	    json_object_get(res, "expires"));
@@ -470,8 +470,7 @@ cli_host_sync(struct cli *cli, const char *dir, json_t **summary)
 	r = EX_ERROR;
 	if ((conf = json_load_file(path, 0, NULL)) == NULL ||
 	    (url = json_string_value(json_object_get(conf, "url"))) == NULL ||
-	    (name = json_string_value(json_object_get(conf, "host"))) ==
-		NULL ||
+	    (name = json_string_value(json_object_get(conf, "host"))) == NULL ||
 	    cli_parse_url(url, host, sizeof(host), port, sizeof(port)) != 0) {
 		cli_fail(cli, r, "error",
 		    "%s is missing or unreadable: enroll "
@@ -480,8 +479,8 @@ cli_host_sync(struct cli *cli, const char *dir, json_t **summary)
 		goto out;
 	}
 	if (cert_window(crt, &nb, &na) != 0) {
-		cli_fail(cli, r, "error", "%s is missing or not a certificate",
-		    crt);
+		cli_fail(
+		    cli, r, "error", "%s is missing or not a certificate", crt);
 		goto out;
 	}
 	if (now >= na) {
@@ -563,8 +562,8 @@ cli_host_sync(struct cli *cli, const char *dir, json_t **summary)
 	if (json_is_string(json_object_get(res, "cert")) &&
 	    ((r = write_in(cli, dir, "host.crt", cli_str(res, "cert"),
 		  strlen(cli_str(res, "cert")), 0644)) != EX_DONE ||
-		(json_object_set(conf, "serial", json_object_get(res,
-		     "serial")) == 0 &&
+		(json_object_set(
+		     conf, "serial", json_object_get(res, "serial")) == 0 &&
 		    json_object_set(conf, "expires_at",
 			json_object_get(res, "cert_expires_at")) == 0 &&
 		    json_object_set(conf, "expires",
@@ -577,16 +576,16 @@ cli_host_sync(struct cli *cli, const char *dir, json_t **summary)
 	    (r = save_ca(cli, dir, cas, &nkeys)) != EX_DONE ||
 	    (r = sync_dir(cli, dir)) != EX_DONE)
 		goto out;
-	*summary = json_pack("{s:s, s:b, s:O, s:O, s:O, s:O, s:O, s:I}",
-	    "host", name, "renewed",
-	    json_is_string(json_object_get(res, "cert")), "cert_expires",
-	    json_object_get(res, "cert_expires"), "cert_expires_at",
-	    json_object_get(res, "cert_expires_at"), "grants",
-	    json_object_get(snap, "grants"), "blocks",
+	*summary = json_pack("{s:s, s:b, s:O, s:O, s:O, s:O, s:O, s:I}", "host",
+	    name, "renewed", json_is_string(json_object_get(res, "cert")),
+	    "cert_expires", json_object_get(res, "cert_expires"),
+	    "cert_expires_at", json_object_get(res, "cert_expires_at"),
+	    "grants", json_object_get(snap, "grants"), "blocks",
 	    json_object_get(snap, "blocks"), "revoked",
 	    json_object_get(krl, "revoked"), "ca_keys", (json_int_t)nkeys);
-	r = *summary != NULL ? EX_DONE :
-			       cli_fail(cli, EX_ERROR, "error", "out of memory");
+	r = *summary != NULL ?
+	    EX_DONE :
+	    cli_fail(cli, EX_ERROR, "error", "out of memory");
 out:
 	client_free(cli->client);
 	cli->client = NULL;
@@ -663,7 +662,8 @@ cmd_host(struct cli *cli, int argc, char **argv)
 	if (strcmp(sub, "remove") == 0)
 		return host_remove(cli, argc - 1, argv + 1);
 	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
-		return cli_parse(cli, cli_cmd("host"), argc, argv, opts, NULL, 0);
+		return cli_parse(
+		    cli, cli_cmd("host"), argc, argv, opts, NULL, 0);
 	return cli_fail(cli, EX_USAGE, "usage",
 	    "host: expected token create, enroll, sync, list or remove");
 }

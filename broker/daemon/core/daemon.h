@@ -59,7 +59,7 @@ struct brokerd {
 	struct notify *notify;	      /* NULL without a "notify" section */
 	struct metrics_http *metrics; /* NULL without metrics_listen */
 	uint64_t checks[2];	      /* op check: allowed, refused (atomic) */
-	struct userca *hostca; /* signs enrolled hosts' TLS certificates
+	struct userca *hostca;	      /* signs enrolled hosts' TLS certificates
 				* (userca.h); NULL without a "tls" section */
 };
 

@@ -83,8 +83,8 @@ out:
 	if (fd >= 0)
 		close(fd);
 	if (r != 0) {
-		brk_error_set(err, r, "CA: cannot write %s: %s", path,
-		    strerror(errno));
+		brk_error_set(
+		    err, r, "CA: cannot write %s: %s", path, strerror(errno));
 		unlink(tmp);
 	}
 	return r;
@@ -194,8 +194,8 @@ load_ca(const char *dir, struct userca *u, struct brk_error *err)
 	snprintf(path, sizeof(path), "%s/%s", dir, u->keyfile);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
 	    fstat(fd, &st) != 0) {
-		brk_error_set(err, r, "%s: %s: %s", u->what, path,
-		    strerror(errno));
+		brk_error_set(
+		    err, r, "%s: %s: %s", u->what, path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		goto out;

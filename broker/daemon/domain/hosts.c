@@ -54,7 +54,7 @@ static int
 host_decode(const void *data, size_t len, struct host_rec *h)
 {
 	const char *host, *serial, *prev, *by, *source, *rby = NULL,
-						      *rreason = NULL;
+							*rreason = NULL;
 	json_int_t ver, at, exp, sync, rat = 0;
 	json_t *o = NULL;
 	int r;
@@ -101,15 +101,14 @@ host_put(struct store_txn *t, const struct host_rec *h)
 	int r;
 
 	o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "v", 1,
-	    "host", h->host, "serial", h->serial, "prev_serial",
-	    h->prev_serial, "enrolled_by", h->enrolled_by, "enrolled_at",
+	    "host", h->host, "serial", h->serial, "prev_serial", h->prev_serial,
+	    "enrolled_by", h->enrolled_by, "enrolled_at",
 	    (json_int_t)h->enrolled_at, "cert_expires_at",
 	    (json_int_t)h->cert_expires_at, "last_sync_at",
 	    (json_int_t)h->last_sync_at, "source", h->source);
 	if (o != NULL && h->removed_at != 0 &&
-	    (json_object_set_new(
-		 o, "removed_at", json_integer((json_int_t)h->removed_at)) !=
-		    0 ||
+	    (json_object_set_new(o, "removed_at",
+		 json_integer((json_int_t)h->removed_at)) != 0 ||
 		json_object_set_new(
 		    o, "removed_by", json_string(h->removed_by)) != 0 ||
 		json_object_set_new(o, "removed_reason",
@@ -150,8 +149,8 @@ token_decode(const void *data, size_t len, struct host_token *k)
 		goto out;
 	r = BRK_ERR_INVALID;
 	if (codec_unpack(o, "{s:I, s:s, s:s, s:I, s:I, s?I, s?s}", "v", &ver,
-		"host", &host, "by", &by, "at", &at, "until", &until,
-		"used_at", &used, "used_from", &from) != 0 ||
+		"host", &host, "by", &by, "at", &at, "until", &until, "used_at",
+		&used, "used_from", &from) != 0 ||
 	    ver != 1 || codec_str(k->host, sizeof(k->host), host) != 0 ||
 	    codec_str(k->by, sizeof(k->by), by) != 0 ||
 	    (from != NULL &&
@@ -209,8 +208,8 @@ hosts_token_get(struct store_txn *t, const char *hash, struct host_token *out)
 
 static int
 audit_host(struct store_txn *t, int64_t now, const char *action,
-    const char *actor, const char *caller, const char *host,
-    const char *reason, json_t *details)
+    const char *actor, const char *caller, const char *host, const char *reason,
+    json_t *details)
 {
 	char res[HOST_NAME_MAX_LEN + 8];
 
@@ -227,8 +226,8 @@ audit_host(struct store_txn *t, int64_t now, const char *action,
 }
 
 int
-hosts_token_create(struct store_txn *t, const struct actor *a,
-    const char *hash, const struct host_token *tk, int64_t now)
+hosts_token_create(struct store_txn *t, const struct actor *a, const char *hash,
+    const struct host_token *tk, int64_t now)
 {
 	char when[TIMEFMT_LEN];
 	json_t *d;
@@ -307,15 +306,15 @@ hosts_enroll(struct store_txn *t, const char *hash, const char *addr,
 		 serial, "cert_expires_at", (json_int_t)cert_expires_at,
 		 "token_id", hash, (size_t)12)) == NULL)
 		return BRK_ERR_NOMEM;
-	r = audit_host(t, now, "host.enrolled", k.host, k.host, k.host,
-	    NULL, d);
+	r = audit_host(
+	    t, now, "host.enrolled", k.host, k.host, k.host, NULL, d);
 	json_decref(d);
 	return r;
 }
 
 int
-hosts_cert_ok(struct store_txn *t, const char *h, const char *serial,
-    char *why, size_t whylen)
+hosts_cert_ok(struct store_txn *t, const char *h, const char *serial, char *why,
+    size_t whylen)
 {
 	struct host_rec rec;
 	char when[TIMEFMT_LEN];
@@ -330,8 +329,8 @@ hosts_cert_ok(struct store_txn *t, const char *h, const char *serial,
 		return BRK_ERR_DENIED;
 	}
 	if (r != 0) {
-		snprintf(why, whylen, "the record of host %s cannot be read",
-		    h);
+		snprintf(
+		    why, whylen, "the record of host %s cannot be read", h);
 		return r == BRK_ERR_INVALID ? BRK_ERR_DENIED : r;
 	}
 	if (rec.removed_at != 0) {
@@ -377,8 +376,8 @@ hosts_sync(struct store_txn *t, const char *h, const char *serial,
 	out->last_sync_at = now;
 	snprintf(out->source, sizeof(out->source), "%s", addr);
 	if (new_serial != NULL) {
-		snprintf(out->prev_serial, sizeof(out->prev_serial), "%s",
-		    serial);
+		snprintf(
+		    out->prev_serial, sizeof(out->prev_serial), "%s", serial);
 		snprintf(out->serial, sizeof(out->serial), "%s", new_serial);
 		out->cert_expires_at = new_expires;
 	}
@@ -421,15 +420,15 @@ hosts_remove(struct store_txn *t, const struct actor *a, const char *h,
 		return r;
 	if ((d = json_pack("{s:s}", "serial", rec.serial)) == NULL)
 		return BRK_ERR_NOMEM;
-	r = audit_host(t, now, "host.removed", a->user, a->caller, h, reason,
-	    d);
+	r = audit_host(
+	    t, now, "host.removed", a->user, a->caller, h, reason, d);
 	json_decref(d);
 	return r;
 }
 
 int
-hosts_audit_refused(struct store_txn *t, const char *subject,
-    const char *addr, const char *op, const char *why, int64_t now)
+hosts_audit_refused(struct store_txn *t, const char *subject, const char *addr,
+    const char *op, const char *why, int64_t now)
 {
 	json_t *d;
 	int r;
@@ -461,13 +460,13 @@ host_json(const struct host_rec *h, int64_t now)
 	time_rfc3339(h->last_sync_at, sync);
 	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:s, s:I, s:o, s:o}",
 	    "host", h->host, "state",
-	    h->removed_at != 0	       ? "removed" :
+	    h->removed_at != 0		  ? "removed" :
 		now >= h->cert_expires_at ? "expired" :
 					    "enrolled",
 	    "serial", h->serial, "enrolled_by", h->enrolled_by, "enrolled_at",
 	    (json_int_t)h->enrolled_at, "enrolled", at, "cert_expires_at",
-	    (json_int_t)h->cert_expires_at, "cert_expires", exp,
-	    "last_sync_at", (json_int_t)h->last_sync_at, "last_sync",
+	    (json_int_t)h->cert_expires_at, "cert_expires", exp, "last_sync_at",
+	    (json_int_t)h->last_sync_at, "last_sync",
 	    h->last_sync_at != 0 ? json_string(sync) : json_null(), "source",
 	    h->source[0] != '\0' ? json_string(h->source) : json_null());
 	if (o != NULL && h->removed_at != 0) {
@@ -475,7 +474,8 @@ host_json(const struct host_rec *h, int64_t now)
 		json_object_set_new(o, "removed", json_string(at));
 		json_object_set_new(
 		    o, "removed_at", json_integer((json_int_t)h->removed_at));
-		json_object_set_new(o, "removed_by", json_string(h->removed_by));
+		json_object_set_new(
+		    o, "removed_by", json_string(h->removed_by));
 		json_object_set_new(
 		    o, "removed_reason", json_string(h->removed_reason));
 	}

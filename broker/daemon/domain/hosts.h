@@ -63,8 +63,8 @@ int hosts_token_hash(const char *token, char *hash);
 int hosts_get(struct store_txn *t, const char *h, struct host_rec *out);
 
 /* The token whose hash is hash; BRK_ERR_NOTFOUND, BRK_ERR_INVALID. */
-int hosts_token_get(
-    struct store_txn *t, const char *hash, struct host_token *out);
+int
+hosts_token_get(struct store_txn *t, const char *hash, struct host_token *out);
 
 /* Store a new join token (hash -> tk) and audit host.token_created, as a.
  * The token itself is never passed here. */

@@ -165,9 +165,9 @@ struct tconn {
 	struct src *src; /* while handshaking */
 	char addr[64];	 /* the peer's address, for logs */
 	long long deadline;
-	uint32_t events;	     /* the epoll interest set now */
-	char host[256];		     /* H, from the certificate */
-	char user[65];		     /* PEER_USER: the certificate's CN */
+	uint32_t events; /* the epoll interest set now */
+	char host[256];	 /* H, from the certificate */
+	char user[65];	 /* PEER_USER: the certificate's CN */
 	char serial[48]; /* PEER_HOST of the host CA: the certificate's
 			  * serial, checked against the store each call */
 	struct login_session *login; /* PEER_ANON: a login under way */
@@ -1156,8 +1156,8 @@ done_refusal(void *arg, int rc)
  * (hosts_cert_ok).  A refusal is audited (host.refused) and said in err.
  */
 static int
-enrolled_ok(struct tconn *tc, const struct proto_req *req,
-    struct brk_error *err)
+enrolled_ok(
+    struct tconn *tc, const struct proto_req *req, struct brk_error *err)
 {
 	struct tls_server *t = tc->srv;
 	struct host_refusal *h;
@@ -1165,8 +1165,8 @@ enrolled_ok(struct tconn *tc, const struct proto_req *req,
 	int r;
 
 	if ((r = store_read_begin(t->d->store, &t->rtxn)) == 0)
-		r = hosts_cert_ok(t->rtxn, tc->host, tc->serial, why,
-		    sizeof(why));
+		r = hosts_cert_ok(
+		    t->rtxn, tc->host, tc->serial, why, sizeof(why));
 	store_read_end(t->rtxn);
 	if (r == 0)
 		return 0;
@@ -1179,8 +1179,8 @@ enrolled_ok(struct tconn *tc, const struct proto_req *req,
 		snprintf(h->op, sizeof(h->op), "%.64s", req->op);
 		snprintf(h->why, sizeof(h->why), "%s", why);
 		h->now = time_now();
-		if (writer_submit(t->d->writer, apply_refusal, done_refusal,
-			h) != 0)
+		if (writer_submit(
+			t->d->writer, apply_refusal, done_refusal, h) != 0)
 			free(h);
 	}
 	return r;
@@ -1203,7 +1203,8 @@ run_line(struct tconn *tc, size_t len)
 	}
 	switch (tc->kind) {
 	case PEER_HOST:
-		if ((r = host_may(tc, req, &err)) == 0 && tc->serial[0] != '\0' &&
+		if ((r = host_may(tc, req, &err)) == 0 &&
+		    tc->serial[0] != '\0' &&
 		    (r = enrolled_ok(tc, req, &err)) != 0) {
 			/* removed or replaced: every call refused, and the
 			 * connection closed (a resumed one too) */
@@ -1255,8 +1256,8 @@ run_line(struct tconn *tc, size_t len)
 	call->deliver = deliver_tls;
 	call->rtxn = &t->rtxn;
 	snprintf(call->host, sizeof(call->host), "%s", tc->host);
-	snprintf(call->host_serial, sizeof(call->host_serial), "%s",
-	    tc->serial);
+	snprintf(
+	    call->host_serial, sizeof(call->host_serial), "%s", tc->serial);
 	snprintf(call->addr, sizeof(call->addr), "%s", tc->addr);
 	/* not a user: a fixed name that is never in a policy role, no uid,
 	 * no groups; op_check lets host callers ask about any user */

@@ -622,8 +622,8 @@ op_audit_verify(struct call *c)
 	return submit_job(c, j);
 }
 
-#define ACTION_FAMILIES                              \
-	"request, grant, breakglass, cert, optout, " \
+#define ACTION_FAMILIES                                                         \
+	"request, grant, breakglass, cert, optout, "                            \
 	"freeze, flag, policy, review, audit, ca, krl, snapshot, login, cred, " \
 	"host"
 

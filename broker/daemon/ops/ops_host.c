@@ -230,8 +230,8 @@ done_enroll(void *arg, int rc)
 	}
 	time_rfc3339(op->until, when);
 	call_reply(c,
-	    json_pack("{s:s, s:s, s:s, s:I, s:s}", "host", op->rec.host,
-		"cert", op->cert, "serial", op->new_serial, "expires_at",
+	    json_pack("{s:s, s:s, s:s, s:I, s:s}", "host", op->rec.host, "cert",
+		op->cert, "serial", op->new_serial, "expires_at",
 		(json_int_t)op->until, "expires", when));
 	host_op_free(op);
 }
@@ -386,9 +386,9 @@ op_host_sync(struct call *c)
 		    "host sync needs the certificate of an enrolled host "
 		    "(broker host enroll); %s%s connected with %s",
 		    c->host[0] != '\0' ? "host " : "", op->host,
-		    c->host[0] != '\0' ? "a certificate of tls.client_ca" :
-		    c->addr[0] != '\0' ? "a person's login certificate" :
-					 "the local socket");
+		    c->host[0] != '\0'	   ? "a certificate of tls.client_ca" :
+			c->addr[0] != '\0' ? "a person's login certificate" :
+					     "the local socket");
 		return submit(c, op, apply_sync, done_sync);
 	}
 	snprintf(op->host, sizeof(op->host), "%s", c->host);
