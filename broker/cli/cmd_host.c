@@ -445,6 +445,31 @@ save_ca(struct cli *cli, const char *dir, json_t *res, size_t *nkeys)
 	return r;
 }
 
+/* A renewed certificate (res) into host.crt, and host.json (conf) updated
+ * to name it; both written atomically. */
+static int
+save_renewal(struct cli *cli, const char *dir, json_t *conf, json_t *res)
+{
+	const char *cert = json_string_value(json_object_get(res, "cert"));
+	char *text = NULL;
+	int r;
+
+	if ((r = write_in(cli, dir, "host.crt", cert, strlen(cert), 0644)) !=
+	    EX_DONE)
+		return r;
+	if (json_object_set(conf, "serial", json_object_get(res, "serial")) !=
+		0 ||
+	    json_object_set(conf, "expires_at",
+		json_object_get(res, "cert_expires_at")) != 0 ||
+	    json_object_set(
+		conf, "expires", json_object_get(res, "cert_expires")) != 0 ||
+	    (text = json_dumps(conf, JSON_INDENT(2))) == NULL)
+		return cli_fail(cli, EX_ERROR, "error", "out of memory");
+	r = write_in(cli, dir, "host.json", text, strlen(text), 0644);
+	free(text);
+	return r;
+}
+
 int
 cli_host_sync(struct cli *cli, const char *dir, json_t **summary)
 {
@@ -560,15 +585,7 @@ cli_host_sync(struct cli *cli, const char *dir, json_t **summary)
 	}
 	/* the renewed certificate first: the broker already counts it */
 	if (json_is_string(json_object_get(res, "cert")) &&
-	    ((r = write_in(cli, dir, "host.crt", cli_str(res, "cert"),
-		  strlen(cli_str(res, "cert")), 0644)) != EX_DONE ||
-		(json_object_set(
-		     conf, "serial", json_object_get(res, "serial")) == 0 &&
-		    json_object_set(conf, "expires_at",
-			json_object_get(res, "cert_expires_at")) == 0 &&
-		    json_object_set(conf, "expires",
-			json_object_get(res, "cert_expires")) == 0 &&
-		    json_dump_file(conf, path, JSON_INDENT(2)) != 0)))
+	    (r = save_renewal(cli, dir, conf, res)) != EX_DONE)
 		goto out;
 	if ((r = write_in(cli, dir, "snapshot", cli_str(snap, "snapshot"),
 		 strlen(cli_str(snap, "snapshot")), 0644)) != EX_DONE ||

@@ -241,6 +241,23 @@ if [ -n "$PAMOK" ]; then
 	equals "offline, bob (no grant) is refused" 1 "$RC"
 fi
 
+# online: the module asks the broker with the enrolled host's certificate,
+# trusting it by the fingerprint given to enroll.  Fails when the pin is
+# not passed on: checked by dropping ca_fingerprint from pb_ask's
+# client_tls (no decision: denied).
+echo "account required $PAMMOD url=tls://localhost:$PORT ca_fingerprint=$FP \
+cert=$H/host.crt key=$H/host.key resource=host:web-1 timeout_ms=5000" \
+    >"$SVC/online"
+if [ -n "$PAMOK" ]; then
+	OUT=$(env LD_PRELOAD="$PRELOAD" PAM_WRAPPER=1 \
+	    PAM_WRAPPER_SERVICE_DIR="$SVC" PAM_WRAPPER_DEBUGLEVEL=2 \
+	    PAM_WRAPPER_DISABLE_DEEPBIND=1 NSS_WRAPPER_PASSWD="$T/passwd" \
+	    NSS_WRAPPER_GROUP="$T/group" pamtester -v online alice \
+	    acct_mgmt 2>&1)
+	equals "online, pam_broker.so with the enrolled certificate lets alice in" 0 "$?"
+	contains "the broker decided" "source=broker" "$OUT"
+fi
+
 # revoke, then the next sync's snapshot and KRL say so
 B --as alice revoke "$ID" --reason done >/dev/null
 run B --url "$URL" --json host sync --dir "$H"

@@ -143,6 +143,13 @@ struct tls_server {
 	long long drops_logged_ms;
 	int log_n;
 	unsigned long dropped_timeout, dropped_full, refused_source;
+	/* hosts refused by enrolled_ok(): audited at most once a second each,
+	 * so a removed host resuming sessions in a loop cannot flood the
+	 * trail (a few slots, the oldest reused) */
+	struct {
+		char host[64];
+		long long at_ms;
+	} refused[16];
 	/* shared with the threads that deliver replies */
 	pthread_mutex_t lock;
 	struct tdone *done_head, *done_tail;
@@ -1150,6 +1157,31 @@ done_refusal(void *arg, int rc)
 	free(h);
 }
 
+/* Whether a refusal of host h is to be audited now (loop thread only). */
+static bool
+refusal_due(struct tls_server *t, const char *h)
+{
+	long long now = deadline_now_ms();
+	size_t i, old = 0;
+
+	for (i = 0; i < sizeof(t->refused) / sizeof(t->refused[0]); i++) {
+		if (t->refused[i].at_ms != 0 &&
+		    strncmp(t->refused[i].host, h,
+			sizeof(t->refused[i].host) - 1) == 0) {
+			if (now - t->refused[i].at_ms < 1000)
+				return false;
+			t->refused[i].at_ms = now;
+			return true;
+		}
+		if (t->refused[i].at_ms < t->refused[old].at_ms)
+			old = i;
+	}
+	snprintf(
+	    t->refused[old].host, sizeof(t->refused[old].host), "%.63s", h);
+	t->refused[old].at_ms = now;
+	return true;
+}
+
 /*
  * An enrolled host's certificate against the store, on every call: the
  * host must still be enrolled and this must be its certificate in force
@@ -1173,6 +1205,8 @@ enrolled_ok(
 	/* a record that cannot be read refuses too (fail closed) */
 	r = brk_error_set(err, BRK_ERR_DENIED, "%s",
 	    why[0] != '\0' ? why : "the host's record cannot be read");
+	if (!refusal_due(t, tc->host))
+		return r;
 	if ((h = calloc(1, sizeof(*h))) != NULL) {
 		snprintf(h->subject, sizeof(h->subject), "%s", tc->host);
 		snprintf(h->addr, sizeof(h->addr), "%s", tc->addr);
