@@ -527,12 +527,14 @@ cli_host_sync(struct cli *cli, const char *dir, json_t **summary)
 	tls.ca = tls.pin == NULL ? ca : NULL;
 	client_free(cli->client);
 	cli->client = NULL;
-	if (client_open_tls(
-		host, port, &tls, cli->timeout_ms, &cli->client, &err) != 0) {
+	if ((r = client_open_tls(
+		 host, port, &tls, cli->timeout_ms, &cli->client, &err)) != 0) {
 		r = cli_fail(cli, EX_UNREACHABLE, "unreachable",
-		    "broker unreachable at %s: %s (a removed host, or a "
-		    "certificate from another CA, is refused at the handshake)",
-		    url, err.msg);
+		    "broker unreachable at %s: %s%s", url, err.msg,
+		    r == BRK_ERR_VERIFY ?
+			" (a certificate from another CA, or an expired one, "
+			"is refused at the handshake)" :
+			"");
 		goto out;
 	}
 	args = csr != NULL ? json_pack("{s:s}", "csr", csr) : json_object();
