@@ -292,6 +292,14 @@ S2=$(sess -sess_in "$T/sess")
 contains "a second connection resumes the TLS 1.3 session" "Reused, TLSv1.3" "$S2"
 contains "and is served as the same host" '"key_id"' "$S2"
 
+# A host fetches only its own snapshot (host_may in tls.c).
+OUT=$({ echo '{"v":1,"id":"1","op":"snapshot","args":{"host":"web-2"}}'
+    sleep 0.5; } | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" \
+    -servername localhost -tls1_3 -CAfile "$T/ca.crt" -cert "$H/host.crt" \
+    -key "$H/host.key" 2>&1)
+contains "an enrolled host may not fetch another host's snapshot" \
+    "may only ask for its own snapshot" "$OUT"
+
 # ---- bad certificates ---------------------------------------------------
 # A person's login certificate (from the user CA) used for host sync.
 mkdir -p "$T/asuser"
