@@ -175,8 +175,15 @@ run B --url "$URL" host enroll --token "$T3" --ca-fingerprint "$FP" \
 equals "an expired token is refused (exit 4)" 4 "$RC"
 contains "the refusal says it expired" "expired" "$ERR"
 audit_has "the expired token is audited" host.enroll_failed "expired at"
+# Fails when a guessed token costs a write: checked by submitting it to
+# the writer like a known one (one more host.enroll_failed).
+n=$(count_audit host.enroll_failed)
 expect 4 "an unknown token is refused" B --url "$URL" host enroll \
     --token brokerjoin-nope --ca-fingerprint "$FP" --dir "$T/host3"
+contains "... saying so" "unknown join token" "$ERR"
+equals "... without a write (no audit record: anyone can send one)" "$n" \
+    "$(count_audit host.enroll_failed)"
+contains "... and logged" "host_enroll_refused" "$(cat "$T/brokerd.log")"
 run B --as erin --json host list
 lacks "no refused enroll made a host" "web-3" "$OUT"
 

@@ -182,9 +182,10 @@ struct tconn {
 	size_t inlen, incap;
 	char *out;
 	size_t outlen, outoff;
-	bool busy;	  /* a call is in flight */
-	bool close_after; /* close once out is written */
-	bool reaped;	  /* closed, past reap(), call in flight */
+	bool busy;	   /* a call is in flight */
+	bool close_after;  /* close once out is written */
+	bool reaped;	   /* closed, past reap(), call in flight */
+	bool enroll_tried; /* PEER_ANON: its one host.enroll */
 };
 /* ---- configuration ---------------------------------------------------- */
 
@@ -1095,6 +1096,16 @@ start_login_call(struct tconn *tc, struct proto_req *req)
 	 * this stays under the caps of unauthenticated peers */
 	if (strcmp(req->op, "host.enroll") == 0 && req->as == NULL &&
 	    tc->login == NULL) {
+		if (tc->enroll_tried) {
+			/* one try per handshake: a flood of tries costs the
+			 * sender a handshake each */
+			queue_error(tc, req->id, BRK_ERR_DENIED,
+			    "one host enroll per connection");
+			tc->close_after = true;
+			proto_req_free(req);
+			return;
+		}
+		tc->enroll_tried = true;
 		if ((call = new_call(tc, req)) == NULL)
 			return;
 		snprintf(call->caller.name, sizeof(call->caller.name), "-");

@@ -25,6 +25,7 @@
 #include <openssl/rand.h>
 
 #include "hosts.h"
+#include "log.h"
 #include "ops.h"
 #include "timefmt.h"
 #include "userca.h"
@@ -282,10 +283,24 @@ op_host_enroll(struct call *c)
 	if ((r = hosts_token_hash(token, op->hash)) != 0 ||
 	    (r = call_read(c, &t)) != 0)
 		goto fail;
+	/* a token we never made is refused here, without a write: anyone
+	 * can send one, and a guess must not cost a sync or an audit record
+	 * (the token has 256 random bits; it is logged, as its hash) */
+	if ((r = hosts_token_get(t, op->hash, &k)) == BRK_ERR_NOTFOUND) {
+		log_warn("event=host_enroll_refused addr=%s token_id=%.12s "
+			 "why=\"unknown join token\"",
+		    op->addr, op->hash);
+		brk_error_set(&err, BRK_ERR_DENIED,
+		    "unknown join token (ask a "
+		    "policy admin for a new one: broker host token create "
+		    "HOST)");
+		r = BRK_ERR_DENIED;
+		goto fail;
+	}
 	/* sign only for a token usable now; the write checks it again and
 	 * audits every refusal (hosts_enroll) */
-	if (hosts_token_get(t, op->hash, &k) == 0 && k.used_at == 0 &&
-	    op->now < k.until && hosts_name_valid(k.host)) {
+	if (r == 0 && k.used_at == 0 && op->now < k.until &&
+	    hosts_name_valid(k.host)) {
 		op->until = op->now + c->d->cfg->host_cert_ttl;
 		if ((r = userca_issue(c->d->hostca, csr, k.host, op->now,
 			 c->d->cfg->host_cert_ttl, &op->cert, &op->new_serial,
