@@ -10,7 +10,8 @@
 #
 # Knobs (environment): BENCH_SECONDS (load duration, default 10),
 # BENCH_CONNS (64), BENCH_SCALE_N (grants in the scale store, 1000000),
-# BENCH_SCALE_ACTIVE (of which still active, 10000), BENCH_SKIP_BUILD=1.
+# BENCH_SCALE_ACTIVE (of which still active, 10000), BENCH_SKIP_BUILD=1,
+# BENCH_PG_N (database credential samples, 100).
 
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -436,6 +437,31 @@ row scale.audit "Audit verify, ${V_N:-?} records (records/s)" \
     "$(verdict "$(calc "$V_RATE >= 500000 && $V_OK == 1")")"
 stop "$PID"
 
+# ---- database credentials: request to a working psql login -------------
+PG_N=${BENCH_PG_N:-100}
+note "database credentials: request to a psql login, $PG_N samples"
+runbg sh tests/bench/pgcred.sh "$BROKERD" "$BROKER" "$T/policy.json" \
+    "$T/pgcred" "$PG_N" >"$T/pgcred.out" 2>"$T/pgcred.err"
+PG_RC=$?
+PG_FIG="Request to a working psql login p50 / p99"
+if [ $PG_RC = 0 ]; then
+	PG_P50=$(kv p50_ms "$T/pgcred.out")
+	PG_P99=$(kv p99_ms "$T/pgcred.out")
+	PG_R50=$(kv ref_p50_ms "$T/pgcred.out")
+	PG_R99=$(kv ref_p99_ms "$T/pgcred.out")
+	row cred.pg "$PG_FIG" "$PG_P50 / $PG_P99 ms" "$PG_P99" ms \
+	    "$PG_R50 / $PG_R99 ms, no role" "$PG_R99" \
+	    "$(ratio "$PG_P99" "$PG_R99" %.2f)" "p99 <= 100 ms" \
+	    "$(verdict "$(calc "$PG_P99 <= 100")")"
+elif [ $PG_RC = 2 ]; then
+	note "$(cat "$T/pgcred.out")"
+	row cred.pg "$PG_FIG" "n/a" null ms "-" null "-" "p99 <= 100 ms" n/a
+else
+	note "the database credential bench failed: $(cat "$T/pgcred.out")"
+	sed 's/^/bench: /' "$T/pgcred.err" | tail -5 >&2
+	row cred.pg "$PG_FIG" failed null ms "-" null "-" "p99 <= 100 ms" MISS
+fi
+
 # ---- the table and the JSON ---------------------------------------------
 ELAPSED=$(($(date +%s) - T0))
 echo
@@ -476,7 +502,7 @@ esc() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
 	END { printf "\n" }' "$ROWS"
 	printf '  ],\n  "raw": {\n'
 	first=1
-	for f in gc kill nogc check checkmany pam snapbench pol10 pol10k pol10kd seed scale; do
+	for f in gc kill nogc check checkmany pam snapbench pol10 pol10k pol10kd seed scale pgcred; do
 		[ -f "$T/$f.out" ] || continue
 		[ $first = 1 ] || printf ',\n'
 		first=0

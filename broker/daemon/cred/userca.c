@@ -23,6 +23,8 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "fileio.h"
+
 #define USERCA_YEARS 10
 
 struct userca {
@@ -51,43 +53,13 @@ userca_cert(const struct userca *u)
 
 /* Write dir/name (mode) through a temporary file, synced, then renamed. */
 static int
-write_file(const char *dir, const char *name, mode_t mode, const char *buf,
-    size_t len, struct brk_error *err)
+write_file(const struct userca *u, const char *dir, const char *name,
+    mode_t mode, const char *buf, size_t len, struct brk_error *err)
 {
-	char tmp[4096], path[4096];
-	ssize_t n;
-	size_t off = 0;
-	int fd = -1, r = BRK_ERR_IO;
+	char path[4096];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-	unlink(tmp);
-	if ((fd = open(tmp,
-		 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)) <
-	    0)
-		goto out;
-	while (off < len) {
-		if ((n = write(fd, buf + off, len - off)) <= 0)
-			goto out;
-		off += (size_t)n;
-	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
-		fd = -1;
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0)
-		goto out;
-	r = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (r != 0) {
-		brk_error_set(
-		    err, r, "CA: cannot write %s: %s", path, strerror(errno));
-		unlink(tmp);
-	}
-	return r;
+	return file_write_atomic(path, u->what, buf, len, mode, err);
 }
 
 static int
@@ -164,7 +136,7 @@ make_ca(const char *dir, struct userca *u, struct brk_error *err)
 		1 ||
 	    (n = BIO_get_mem_data(b, &p)) <= 0)
 		goto out;
-	if ((r = write_file(dir, u->keyfile, 0600, p, (size_t)n, err)) != 0)
+	if ((r = write_file(u, dir, u->keyfile, 0600, p, (size_t)n, err)) != 0)
 		goto out;
 	OPENSSL_cleanse(p, (size_t)n);
 	BIO_free(b);
@@ -173,7 +145,7 @@ make_ca(const char *dir, struct userca *u, struct brk_error *err)
 	    PEM_write_bio_X509(b, u->cert) != 1 ||
 	    (n = BIO_get_mem_data(b, &p)) <= 0)
 		goto out;
-	r = write_file(dir, u->crtfile, 0644, p, (size_t)n, err);
+	r = write_file(u, dir, u->crtfile, 0644, p, (size_t)n, err);
 out:
 	if (r == BRK_ERR_CRYPTO)
 		brk_error_set(err, r, "%s: cannot make a key", u->what);
@@ -186,39 +158,23 @@ out:
 static int
 load_ca(const char *dir, struct userca *u, struct brk_error *err)
 {
-	char path[4096];
-	struct stat st;
+	char path[4096], *pem = NULL;
+	size_t pemlen = 0;
+	BIO *bio = NULL;
 	FILE *f = NULL;
-	int fd, r = BRK_ERR_IO;
+	int r;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, u->keyfile);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
-	    fstat(fd, &st) != 0) {
-		brk_error_set(
-		    err, r, "%s: %s: %s", u->what, path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if ((r = file_read_checked(path, u->what,
+		 FILE_NOFOLLOW | FILE_OURS | FILE_PRIVATE, 65536, &pem, &pemlen,
+		 err)) != 0)
 		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0 ||
-	    st.st_uid != geteuid()) {
-		close(fd);
-		r = brk_error_set(err, BRK_ERR_PERM,
-		    "%s: %s must be a "
-		    "regular file of ours with mode 0600 (it is %04o)",
-		    u->what, path, (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
-	if ((f = fdopen(fd, "r")) == NULL) {
-		close(fd);
-		goto out;
-	}
 	r = BRK_ERR_CRYPTO;
-	if ((u->key = PEM_read_PrivateKey(f, NULL, NULL, NULL)) == NULL) {
+	if ((bio = BIO_new_mem_buf(pem, (int)pemlen)) == NULL ||
+	    (u->key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) == NULL) {
 		brk_error_set(err, r, "%s: %s is not a key", u->what, path);
 		goto out;
 	}
-	fclose(f);
 	snprintf(path, sizeof(path), "%s/%s", dir, u->crtfile);
 	if ((f = fopen(path, "re")) == NULL ||
 	    (u->cert = PEM_read_X509(f, NULL, NULL, NULL)) == NULL ||
@@ -233,6 +189,8 @@ load_ca(const char *dir, struct userca *u, struct brk_error *err)
 out:
 	if (f != NULL)
 		fclose(f);
+	BIO_free(bio);
+	file_free_secret(pem, pemlen);
 	ERR_clear_error();
 	return r;
 }
