@@ -82,7 +82,9 @@ read_result(json_t *res, const char *user, const char *resource,
 int
 pb_connect(const struct pb_opts *o, struct client **out, struct brk_error *err)
 {
-	struct client_tls tls = { o->ca, o->cert, o->key, NULL };
+	/* ca= wins over ca_fingerprint= when both are given */
+	struct client_tls tls = { o->ca, o->cert, o->key,
+		o->ca == NULL ? o->ca_fingerprint : NULL };
 	uid_t server_uid = CLIENT_NO_UID;
 	int r;
 

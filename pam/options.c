@@ -10,12 +10,14 @@
 #include "options.h"
 #include "sessions.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -172,6 +174,24 @@ static const struct {
 	{ "session_dir", offsetof(struct pb_opts, session_dir) },
 };
 
+/* "SHA256:" and 64 hex digits, colons allowed between them (as "broker
+ * host enroll --ca-fingerprint" takes it). */
+static bool
+fingerprint_ok(const char *v)
+{
+	int n = 0;
+
+	if (strncasecmp(v, "SHA256:", 7) != 0)
+		return false;
+	for (v += 7; *v != '\0'; v++) {
+		if (isxdigit((unsigned char)*v))
+			n++;
+		else if (*v != ':')
+			return false;
+	}
+	return n == 64;
+}
+
 static int
 apply(const char *arg, struct pb_opts *o, pb_unknown_fn unknown, void *ctx,
     struct brk_error *err)
@@ -213,6 +233,12 @@ apply(const char *arg, struct pb_opts *o, pb_unknown_fn unknown, void *ctx,
 		if (!path_ok(v))
 			return bad(err, arg, "must be an absolute path");
 		*(const char **)((char *)o + path_opts[i].off) = v;
+		return 0;
+	}
+	if ((v = opt_value(arg, "ca_fingerprint")) != NULL) {
+		if (!fingerprint_ok(v))
+			return bad(err, arg, "SHA256: and 64 hex digits");
+		o->ca_fingerprint = v;
 		return 0;
 	}
 	if ((v = opt_value(arg, "resource")) != NULL) {
@@ -288,8 +314,10 @@ pb_opts_parse(int argc, const char **argv, struct pb_opts *o,
 	}
 	r = BRK_ERR_INVALID;
 	if (o->use_tls &&
-	    (o->ca == NULL || o->cert == NULL || o->key == NULL)) {
-		brk_error_set(err, r, "url= needs ca=, cert= and key=");
+	    ((o->ca == NULL && o->ca_fingerprint == NULL) || o->cert == NULL ||
+		o->key == NULL)) {
+		brk_error_set(err, r,
+		    "url= needs ca= (or ca_fingerprint=), cert= and key=");
 		goto out;
 	}
 	if (o->snapshot != NULL && o->ca_keys == NULL) {

@@ -36,6 +36,8 @@ struct pb_opts {
 	char tls_host[PB_HOST_MAX]; /* without brackets for IPv6 */
 	char tls_port[8];
 	const char *ca, *cert, *key; /* TLS files (PEM) */
+	const char *ca_fingerprint;  /* instead of ca=: the broker's
+				      * certificate's SHA-256 (extension) */
 	const char *snapshot;	     /* signed snapshot file; NULL = none */
 	const char *ca_keys; /* trusted CA public key lines (extension) */
 	const char *snapshot_state; /* newest issued_at accepted; NULL =

@@ -165,6 +165,24 @@ int cli_connect(struct cli *cli);
 /* $BROKER_HOME/sub (made, 0700, with $BROKER_HOME) into buf; EX_DONE or
  * the exit code, printed. */
 int cli_home_subdir(struct cli *cli, const char *sub, char *buf, size_t len);
+/* A new Ed25519 key and a CSR for it, PEM texts (malloc'd; wipe the key);
+ * 0 or -1 (cmd_login.c). */
+int cli_make_key(char **key_pem, char **csr_pem);
+/* Parse tls://HOST:PORT (cmd_login.c); 0 or -1. */
+int cli_parse_url(
+    const char *url, char *host, size_t hlen, char *port, size_t plen);
+
+/* broker host ... (cmd_host.c). */
+int cmd_host(struct cli *cli, int argc, char **argv);
+/*
+ * One "broker host sync" of the host enrolled in dir: renew the host
+ * certificate when less than a third of its life is left, then fetch and
+ * write the snapshot, the KRL and the CA keys (each atomically).  For the
+ * watch mode too: opens and closes its own connection (cli->client is
+ * left NULL).  EX_DONE with *summary (JSON, the caller's) set, or the
+ * exit code, printed.
+ */
+int cli_host_sync(struct cli *cli, const char *dir, json_t **summary);
 /* Add the saved login's url and expiry to out; 1 when there is one. */
 int cli_login_describe(json_t *out);
 

@@ -217,8 +217,8 @@ out:
 }
 
 /* A new Ed25519 key and a CSR for it; PEM texts (malloc'd). */
-static int
-make_key(char **key_pem, char **csr_pem)
+int
+cli_make_key(char **key_pem, char **csr_pem)
 {
 	EVP_PKEY_CTX *kc = NULL;
 	EVP_PKEY *k = NULL;
@@ -404,7 +404,7 @@ cmd_login(struct cli *cli, int argc, char **argv)
 	if (user == NULL)
 		return cli_fail(cli, EX_USAGE, "usage", "who? (--user NAME)");
 	r = EX_ERROR;
-	if (make_key(&key_pem, &csr_pem) != 0) {
+	if (cli_make_key(&key_pem, &csr_pem) != 0) {
 		cli_fail(cli, r, "error", "cannot make a key");
 		goto out;
 	}
@@ -647,4 +647,10 @@ cli_login_describe(json_t *out)
 	json_object_set(out, "login_serial", json_object_get(login, "serial"));
 	json_decref(login);
 	return 1;
+}
+
+int
+cli_parse_url(const char *url, char *host, size_t hlen, char *port, size_t plen)
+{
+	return parse_url(url, host, hlen, port, plen);
 }

@@ -193,6 +193,23 @@ static const struct opt_help glossary[] = {
 	{ "login", "user", "NAME",
 	    "who logs in (default: the local user "
 	    "name)" },
+	{ "host", "for", "DUR",
+	    "token create: how long the join token is "
+	    "usable (default 1h, at most hosts.token_max)" },
+	{ "host", "token", "TOKEN",
+	    "enroll: the one-time join token (broker "
+	    "host token create)" },
+	{ "host", "ca-fingerprint", "FP",
+	    "enroll: SHA256:HEX of a certificate "
+	    "the broker presents (or --ca FILE)" },
+	{ "host", "ca", "FILE",
+	    "enroll: the CA (PEM) that signed the broker's TLS "
+	    "certificate" },
+	{ "host", "dir", "DIR",
+	    "enroll, sync: the host's directory (default "
+	    "/etc/broker/host)" },
+	{ "host", "all", "", "list: removed hosts too" },
+	{ "host", "reason", "TEXT", "remove: why (audited)" },
 	{ NULL, "as", "USER",
 	    "act for USER (configured delegates and root "
 	    "only)" },

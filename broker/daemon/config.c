@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "credkind_exec.h"
+#include "duration.h"
 #include "fileio.h"
 #include "identity_ldap.h"
 #include "log.h"
@@ -121,6 +122,38 @@ parse_groups(struct config *c, json_t *obj, struct brk_error *err)
 				 json_string_value(u))) == NULL)
 				return BRK_ERR_NOMEM;
 		}
+	}
+	return 0;
+}
+
+/* "hosts": { "cert_ttl": DUR, "token_max": DUR }, both optional. */
+static int
+parse_hosts(struct config *c, json_t *v, struct brk_error *err)
+{
+	const char *key;
+	json_t *e;
+	int64_t n;
+
+	if (!json_is_object(v))
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "config: \"hosts\" must be an object");
+	json_object_foreach (v, key, e) {
+		bool ttl = strcmp(key, "cert_ttl") == 0;
+
+		if (!ttl && strcmp(key, "token_max") != 0)
+			return brk_error_set(err, BRK_ERR_INVALID,
+			    "config: hosts: unknown key \"%.64s\"", key);
+		if (!json_is_string(e) ||
+		    duration_parse(json_string_value(e), &n) != 0 ||
+		    n < (ttl ? 3600 : 60) ||
+		    n > (ttl ? 365 * 86400LL : 30 * 86400LL))
+			return brk_error_set(err, BRK_ERR_INVALID,
+			    "config: hosts.%s must be a duration from %s to %s",
+			    key, ttl ? "1h" : "1m", ttl ? "365d" : "30d");
+		if (ttl)
+			c->host_cert_ttl = n;
+		else
+			c->host_token_max = n;
 	}
 	return 0;
 }
@@ -230,6 +263,8 @@ apply_key(struct config *c, const char *key, json_t *v, struct brk_error *err)
 		c->web = NULL;
 		return web_config_parse(v, &c->web, err);
 	}
+	if (strcmp(key, "hosts") == 0) /* ops/ops_host.c */
+		return parse_hosts(c, v, err);
 	if (strcmp(key, "notify") == 0) { /* notify_config.c */
 		notify_config_free(c->notify);
 		c->notify = NULL;
@@ -271,6 +306,8 @@ config_defaults(void)
 	c->idle_timeout = 60;
 	c->read_timeout = 10;
 	c->audit_anchor_records = 10000; /* audit anchors */
+	c->host_cert_ttl = 30 * 86400LL; /* hosts (ops_host.c) */
+	c->host_token_max = 7 * 86400LL;
 	c->audit_anchor_seconds = 300;
 	return c;
 }

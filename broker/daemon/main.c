@@ -33,6 +33,7 @@
 #include "workpool.h"
 #include "tls.h"
 #include "web.h"
+#include "userca.h"
 #include "version.h"
 
 /* The notification sinks there are; the notifier knows them only so. */
@@ -143,7 +144,12 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 	if ((r = policystate_boot(&d, err)) != 0 ||
 	    (r = server_new(&d, &server_ops, &d.server, err)) != 0)
 		goto out;
-	if (cfg->tls != NULL && (r = tls_start(&d, &tls, err)) != 0)
+	/* the host CA (ops_host.c, tls.c): before the listener that trusts
+	 * it, and before any call that may enroll a host */
+	if (cfg->tls != NULL &&
+	    ((r = userca_open_named(cfg->state_dir, "host_ca",
+		  "brokerd host CA", "host CA", &d.hostca, err)) != 0 ||
+		(r = tls_start(&d, &tls, err)) != 0))
 		goto out;
 	if ((r = web_start(&d, &web, err)) != 0) /* optional */
 		goto out;
@@ -176,6 +182,7 @@ out:
 	store_free(d.store);
 	identity_free(d.ident);
 	ca_free(d.ca);
+	userca_free(d.hostca);
 	pthread_mutex_destroy(&d.policy_lock);
 	return r;
 }

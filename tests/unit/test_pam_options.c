@@ -99,6 +99,34 @@ Test(pam_options, tls_url)
 	    BRK_ERR_INVALID);
 }
 
+/* ca_fingerprint= stands for ca= (an enrolled host pins the broker as
+ * "broker host enroll" did); a malformed pin is an error.  Fails when
+ * the pin is not checked: checked by accepting any value. */
+Test(pam_options, ca_fingerprint)
+{
+	static const char *const bad[] = { "ca_fingerprint=",
+		"ca_fingerprint=SHA256:", "ca_fingerprint=SHA1:00",
+		"ca_fingerprint=SHA256:0123456789abcdef",
+		"ca_fingerprint=SHA256:0123456789abcdef0123456789abcdef"
+		"0123456789abcdef0123456789abcdeg" };
+	const char *pin = "ca_fingerprint=SHA256:01:23:45:67:89:ab:cd:ef:01:"
+			  "23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:"
+			  "23:45:67:89:ab:cd:ef";
+	struct seen s = { 0 };
+	struct pb_opts o;
+	size_t i;
+
+	cr_assert_eq(PARSE(&o, &s, "url=tls://h:1", pin, "cert=/b", "key=/c"),
+	    0);
+	cr_assert_null(o.ca);
+	cr_assert_str_eq(o.ca_fingerprint, pin + strlen("ca_fingerprint="));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(PARSE(&o, &s, "url=tls://h:1", bad[i], "cert=/b",
+				 "key=/c"),
+		    BRK_ERR_INVALID, "accepted %s", bad[i]);
+	cr_assert_eq(s.n, 0);
+}
+
 Test(pam_options, malformed_values_are_errors)
 {
 	static const char *const bad[] = {

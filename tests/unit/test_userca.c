@@ -103,6 +103,53 @@ Test(userca, first_start_reopen_and_issue)
 	free(d);
 }
 
+/* The host CA sits beside the user CA in the same directory, with files
+ * and a key of its own: what one issues the other never claims.  Fails
+ * when both open the same files: checked by ignoring base in
+ * userca_open_named (the user CA "issued" the host certificate). */
+Test(userca, host_ca_apart)
+{
+	struct brk_error err = { "" };
+	struct userca *u = NULL, *h = NULL;
+	char *d = tmpdir(), path[512], *csr = make_csr(false), *pem = NULL;
+	char *serial = NULL, hex[64], cn[80];
+	struct stat st;
+	X509 *x;
+	BIO *b;
+
+	cr_assert_eq(userca_open(d, &u, &err), 0, "%s", err.msg);
+	cr_assert_eq(userca_open_named(d, "host_ca", "brokerd host CA",
+			 "host CA", &h, &err),
+	    0, "%s", err.msg);
+	snprintf(path, sizeof(path), "%s/host_ca.key", d);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600);
+	cr_assert_neq(X509_cmp(userca_cert(u), userca_cert(h)), 0);
+	cr_assert_eq(userca_issue(h, csr, "web-1", 1700000000, 3600, &pem,
+			 &serial, &err),
+	    0, "%s", err.msg);
+	b = BIO_new_mem_buf(pem, -1);
+	x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	cr_assert_not_null(x);
+	cr_assert(userca_issued(h, x));
+	cr_assert(!userca_issued(u, x), "a host certificate is no person's");
+	X509_NAME_get_text_by_NID(X509_get_issuer_name(x), NID_commonName, cn,
+	    sizeof(cn));
+	cr_assert_str_eq(cn, "brokerd host CA");
+	cr_assert_eq(userca_serial(x, hex, sizeof(hex)), 0);
+	cr_assert_str_eq(hex, serial);
+	cr_assert_eq(userca_serial(x, hex, 4), BRK_ERR_INVALID);
+	X509_free(x);
+	BIO_free(b);
+	free(pem);
+	free(serial);
+	free(csr);
+	userca_free(u);
+	userca_free(h);
+	rmdir_all(d);
+	free(d);
+}
+
 /* Fails when the CSR's self-signature is not checked: checked by dropping
  * X509_REQ_verify() in userca_issue(), which issued a certificate. */
 Test(userca, bad_csr_refused)

@@ -34,9 +34,15 @@ struct call {
 	 * ends the call; called once, from any thread.  Set by the transport
 	 * that made the call (the unix socket server or the TLS listener). */
 	void (*deliver)(struct call *c, char *line, size_t len);
-	char host[256]; /* TLS callers: the host their certificate
+	char host[256];	      /* TLS callers: the host their certificate
 				 * names; "" for local callers */
-	void *op_state; /* the handler's own state while async */
+	char host_serial[48]; /* a host enrolled with "broker host enroll":
+			       * its certificate's serial (hex), checked
+			       * against the store on every call; "" for
+			       * hosts of tls.client_ca and for people */
+	char addr[64];	      /* TLS callers: the peer's address; "" for
+			       * local callers */
+	void *op_state;	      /* the handler's own state while async */
 	/* kept by call.c (atomics; zero in a calloc'd call) */
 	int replies; /* replies so far: never more than one */
 	int holds;   /* references besides the transport's */

@@ -30,6 +30,7 @@ struct workpool;
 struct auditfeed;
 struct notify;
 struct metrics_http;
+struct userca;
 
 /* A loaded policy version, shared by reference. */
 struct policy_ref {
@@ -59,6 +60,8 @@ struct brokerd {
 	struct metrics_http *metrics; /* NULL without metrics_listen */
 	uint64_t checks[2];	      /* op check: allowed, refused (atomic) */
 	struct sess_hub *sessions;    /* open login sessions (ops_session.c) */
+	struct userca *hostca;	      /* signs enrolled hosts' TLS certificates
+				* (userca.h); NULL without a "tls" section */
 };
 
 /* The current policy, referenced; release with policy_put(). */

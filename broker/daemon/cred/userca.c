@@ -33,13 +33,14 @@
 
 #include "fileio.h"
 
-#define USERCA_KEY "user_ca.key"
-#define USERCA_CRT "user_ca.crt"
 #define USERCA_YEARS 10
 
 struct userca {
 	EVP_PKEY *key;
 	X509 *cert;
+	char keyfile[64], crtfile[64]; /* "user_ca.key", "host_ca.key" */
+	char cn[64];		       /* "brokerd user CA" */
+	const char *what;	       /* "user CA", for messages */
 };
 
 void
@@ -60,13 +61,13 @@ userca_cert(const struct userca *u)
 
 /* Write dir/name (mode) through a temporary file, synced, then renamed. */
 static int
-write_file(const char *dir, const char *name, mode_t mode, const char *buf,
-    size_t len, struct brk_error *err)
+write_file(const struct userca *u, const char *dir, const char *name,
+    mode_t mode, const char *buf, size_t len, struct brk_error *err)
 {
 	char path[4096];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	return file_write_atomic(path, "user CA", buf, len, mode, err);
+	return file_write_atomic(path, u->what, buf, len, mode, err);
 }
 
 static int
@@ -128,7 +129,7 @@ make_ca(const char *dir, struct userca *u, struct brk_error *err)
 		goto out;
 	nm = X509_get_subject_name(u->cert);
 	if (X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC,
-		(const unsigned char *)"brokerd user CA", -1, -1, 0) != 1 ||
+		(const unsigned char *)u->cn, -1, -1, 0) != 1 ||
 	    X509_set_issuer_name(u->cert, nm) != 1 ||
 	    add_ext(u->cert, u->cert, NID_basic_constraints,
 		"critical,CA:TRUE,pathlen:0") != 0 ||
@@ -143,7 +144,7 @@ make_ca(const char *dir, struct userca *u, struct brk_error *err)
 		1 ||
 	    (n = BIO_get_mem_data(b, &p)) <= 0)
 		goto out;
-	if ((r = write_file(dir, USERCA_KEY, 0600, p, (size_t)n, err)) != 0)
+	if ((r = write_file(u, dir, u->keyfile, 0600, p, (size_t)n, err)) != 0)
 		goto out;
 	OPENSSL_cleanse(p, (size_t)n);
 	BIO_free(b);
@@ -152,10 +153,10 @@ make_ca(const char *dir, struct userca *u, struct brk_error *err)
 	    PEM_write_bio_X509(b, u->cert) != 1 ||
 	    (n = BIO_get_mem_data(b, &p)) <= 0)
 		goto out;
-	r = write_file(dir, USERCA_CRT, 0644, p, (size_t)n, err);
+	r = write_file(u, dir, u->crtfile, 0644, p, (size_t)n, err);
 out:
 	if (r == BRK_ERR_CRYPTO)
-		brk_error_set(err, r, "user CA: cannot make a key");
+		brk_error_set(err, r, "%s: cannot make a key", u->what);
 	EVP_PKEY_CTX_free(kc);
 	BIO_free(b);
 	ERR_clear_error();
@@ -171,25 +172,25 @@ load_ca(const char *dir, struct userca *u, struct brk_error *err)
 	FILE *f = NULL;
 	int r;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, USERCA_KEY);
-	if ((r = file_read_checked(path, "user CA",
+	snprintf(path, sizeof(path), "%s/%s", dir, u->keyfile);
+	if ((r = file_read_checked(path, u->what,
 		 FILE_NOFOLLOW | FILE_OURS | FILE_PRIVATE, 65536, &pem, &pemlen,
 		 err)) != 0)
 		goto out;
 	r = BRK_ERR_CRYPTO;
 	if ((bio = BIO_new_mem_buf(pem, (int)pemlen)) == NULL ||
 	    (u->key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) == NULL) {
-		brk_error_set(err, r, "user CA: %s is not a key", path);
+		brk_error_set(err, r, "%s: %s is not a key", u->what, path);
 		goto out;
 	}
-	snprintf(path, sizeof(path), "%s/%s", dir, USERCA_CRT);
+	snprintf(path, sizeof(path), "%s/%s", dir, u->crtfile);
 	if ((f = fopen(path, "re")) == NULL ||
 	    (u->cert = PEM_read_X509(f, NULL, NULL, NULL)) == NULL ||
 	    X509_check_private_key(u->cert, u->key) != 1) {
 		brk_error_set(err, r,
-		    "user CA: %s is missing or does not "
+		    "%s: %s is missing or does not "
 		    "match %s",
-		    path, USERCA_KEY);
+		    u->what, path, u->keyfile);
 		goto out;
 	}
 	r = 0;
@@ -205,6 +206,14 @@ out:
 int
 userca_open(const char *state_dir, struct userca **out, struct brk_error *err)
 {
+	return userca_open_named(
+	    state_dir, "user_ca", "brokerd user CA", "user CA", out, err);
+}
+
+int
+userca_open_named(const char *state_dir, const char *base, const char *cn,
+    const char *what, struct userca **out, struct brk_error *err)
+{
 	struct userca *u = NULL;
 	char path[4096];
 	int r = BRK_ERR_NOMEM;
@@ -212,7 +221,11 @@ userca_open(const char *state_dir, struct userca **out, struct brk_error *err)
 	*out = NULL;
 	if ((u = calloc(1, sizeof(*u))) == NULL)
 		goto out;
-	snprintf(path, sizeof(path), "%s/%s", state_dir, USERCA_KEY);
+	snprintf(u->keyfile, sizeof(u->keyfile), "%s.key", base);
+	snprintf(u->crtfile, sizeof(u->crtfile), "%s.crt", base);
+	snprintf(u->cn, sizeof(u->cn), "%s", cn);
+	u->what = what;
+	snprintf(path, sizeof(path), "%s/%s", state_dir, u->keyfile);
 	if (access(path, F_OK) != 0 && errno == ENOENT)
 		r = make_ca(state_dir, u, err);
 	else

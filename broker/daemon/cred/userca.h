@@ -15,6 +15,7 @@
 #ifndef BRK_USERCA_H
 #define BRK_USERCA_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -30,6 +31,15 @@ struct userca;
  * BRK_ERR_CRYPTO, BRK_ERR_NOMEM; err says which. */
 int
 userca_open(const char *state_dir, struct userca **out, struct brk_error *err);
+
+/*
+ * The same for another CA of the same kind: files STATE_DIR/BASE.key and
+ * BASE.crt, subject CN cn, and what (static) naming it in messages.  The
+ * host CA is one ("host_ca", for "broker host enroll"): a CA of its own,
+ * so that a host's certificate is never a person's, nor the reverse.
+ */
+int userca_open_named(const char *state_dir, const char *base, const char *cn,
+    const char *what, struct userca **out, struct brk_error *err);
 
 void userca_free(struct userca *u);
 

@@ -27,10 +27,13 @@
  *
  * A host's identity is its certificate, never its words: the host name H
  * is the subject CN (or the single DNS SAN of a certificate without CN),
- * and the only questions allowed are op "check" about resource "host:H"
- * and op "snapshot" for host H.  Every peer is classified by its
- * certificate once (enum peer_kind): the CA that signed it decides
- * between a host (client_ca) and a person (the user CA); a person's calls
+ * and the only questions allowed are op "check" about resource "host:H",
+ * op "snapshot" for host H, "host.sync", "krl" and "ca.show".  Every peer
+ * is classified by its certificate once (enum peer_kind): the CA that
+ * signed it decides between a host (client_ca, or the host CA that signs
+ * enrolled hosts) and a person (the user CA).  An enrolled host's
+ * certificate is checked against the store on every call, resumed
+ * sessions included, so a removed host is refused at once; a person's calls
  * are resolved on the worker pool like a local caller's (identity/) and
  * run with the full op set; a peer without a certificate may only log in
  * (login.c).
@@ -60,12 +63,14 @@
 
 #include "deadline.h"
 #include "daemon.h"
+#include "hosts.h"
 #include "log.h"
 #include "login.h"
 #include "names.h"
 #include "timefmt.h"
 #include "userca.h"
 #include "workpool.h"
+#include "writer.h"
 
 #define TLS_MAX_CONNS_LIMIT 10000
 #define TLS_MAX_UNAUTH_LIMIT 100000
@@ -138,6 +143,13 @@ struct tls_server {
 	long long drops_logged_ms;
 	int log_n;
 	unsigned long dropped_timeout, dropped_full, refused_source;
+	/* hosts refused by enrolled_ok(): audited at most once a second each,
+	 * so a removed host resuming sessions in a loop cannot flood the
+	 * trail (a few slots, the oldest reused) */
+	struct {
+		char host[64];
+		long long at_ms;
+	} refused[16];
 	/* shared with the threads that deliver replies */
 	pthread_mutex_t lock;
 	struct tdone *done_head, *done_tail;
@@ -163,15 +175,18 @@ struct tconn {
 	uint32_t events;		/* the epoll interest set now */
 	char host[256];			/* H, from the certificate */
 	char user[65];			/* PEER_USER: the certificate's CN */
-	char serial[USERCA_SERIAL_LEN]; /* PEER_USER: its serial (hex) */
+	char serial[USERCA_SERIAL_LEN]; /* its serial (hex): a person's
+					 * or an enrolled host's, checked
+					 * against the store each call */
 	struct login_session *login;	/* PEER_ANON: a login under way */
 	char *in;
 	size_t inlen, incap;
 	char *out;
 	size_t outlen, outoff;
-	bool busy;	  /* a call is in flight */
-	bool close_after; /* close once out is written */
-	bool reaped;	  /* closed, past reap(), call in flight */
+	bool busy;	   /* a call is in flight */
+	bool close_after;  /* close once out is written */
+	bool reaped;	   /* closed, past reap(), call in flight */
+	bool enroll_tried; /* PEER_ANON: its one host.enroll */
 };
 /* ---- configuration ---------------------------------------------------- */
 
@@ -342,8 +357,8 @@ verify_note(int ok, X509_STORE_CTX *x)
 }
 
 static int
-make_ctx(const struct tls_config *cfg, struct userca *uca, SSL_CTX **out,
-    struct brk_error *err)
+make_ctx(const struct tls_config *cfg, struct userca *uca, struct userca *hca,
+    SSL_CTX **out, struct brk_error *err)
 {
 	STACK_OF(X509_NAME) *names = NULL;
 	SSL_CTX *ctx = NULL;
@@ -387,6 +402,12 @@ make_ctx(const struct tls_config *cfg, struct userca *uca, SSL_CTX **out,
 	if (X509_STORE_add_cert(
 		SSL_CTX_get_cert_store(ctx), userca_cert(uca)) != 1 ||
 	    SSL_CTX_add_client_CA(ctx, userca_cert(uca)) != 1)
+		goto out;
+	/* enrolled hosts' certificates chain to the host CA */
+	if (hca != NULL &&
+	    (X509_STORE_add_cert(
+		 SSL_CTX_get_cert_store(ctx), userca_cert(hca)) != 1 ||
+		SSL_CTX_add_client_CA(ctx, userca_cert(hca)) != 1))
 		goto out;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_note);
 	SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
@@ -826,9 +847,16 @@ host_may(
 			    tc->host);
 		return 0;
 	}
+	/* what "broker host sync" fetches besides the snapshot: public
+	 * keys and the revocation list; host.sync itself refuses a host
+	 * that did not enroll */
+	if (strcmp(req->op, "host.sync") == 0 || strcmp(req->op, "krl") == 0 ||
+	    strcmp(req->op, "ca.show") == 0)
+		return 0;
 	return brk_error_set(err, BRK_ERR_DENIED,
 	    "over TLS a host may only "
-	    "use the ops check and snapshot, not \"%.64s\"",
+	    "use the ops check and snapshot (and, to sync, krl, ca.show and "
+	    "host.sync), not \"%.64s\"",
 	    req->op);
 }
 
@@ -975,6 +1003,7 @@ new_call(struct tconn *tc, struct proto_req *req)
 	call->deliver = deliver_tls;
 	call->rtxn = &t->rtxn;
 	call->caller.uid = (uid_t)-1;
+	snprintf(call->addr, sizeof(call->addr), "%s", tc->addr);
 	tc->busy = true;
 	t->inflight++;
 	touch(tc);
@@ -1084,6 +1113,29 @@ start_login_call(struct tconn *tc, struct proto_req *req)
 	struct call *call;
 	bool first = strcmp(req->op, "login") == 0;
 
+	/* a host trading its join token for a certificate (the host comes
+	 * back with it on a new connection); the token is the credential, so
+	 * this stays under the caps of unauthenticated peers */
+	if (strcmp(req->op, "host.enroll") == 0 && req->as == NULL &&
+	    tc->login == NULL) {
+		if (tc->enroll_tried) {
+			/* one try per handshake: a flood of tries costs the
+			 * sender a handshake each */
+			queue_error(tc, req->id, BRK_ERR_DENIED,
+			    "one host enroll per connection");
+			tc->close_after = true;
+			proto_req_free(req);
+			return;
+		}
+		tc->enroll_tried = true;
+		if ((call = new_call(tc, req)) == NULL)
+			return;
+		snprintf(call->caller.name, sizeof(call->caller.name), "-");
+		call->who = call->caller;
+		ops_dispatch(call);
+		store_read_end(t->rtxn);
+		return;
+	}
 	if (req->as != NULL ||
 	    !(first ? tc->login == NULL :
 		      strcmp(req->op, "login.answer") == 0 &&
@@ -1112,6 +1164,95 @@ start_login_call(struct tconn *tc, struct proto_req *req)
 		login_answer(tc->login, call);
 }
 
+struct host_refusal {
+	char subject[256], addr[64], op[65], why[REQ_MSG_LEN];
+	int64_t now;
+};
+
+static int
+apply_refusal(struct store_txn *txn, void *arg)
+{
+	struct host_refusal *h = arg;
+
+	return hosts_audit_refused(
+	    txn, h->subject, h->addr, h->op, h->why, h->now);
+}
+
+static void
+done_refusal(void *arg, int rc)
+{
+	struct host_refusal *h = arg;
+
+	log_warn("event=host_refused host=%s addr=%s op=%s why=\"%s\" "
+		 "audit=%s",
+	    h->subject, h->addr, h->op, h->why,
+	    rc == 0 ? "ok" : brk_strerror(rc));
+	free(h);
+}
+
+/* Whether a refusal of host h is to be audited now (loop thread only). */
+static bool
+refusal_due(struct tls_server *t, const char *h)
+{
+	long long now = deadline_now_ms();
+	size_t i, old = 0;
+
+	for (i = 0; i < sizeof(t->refused) / sizeof(t->refused[0]); i++) {
+		if (t->refused[i].at_ms != 0 &&
+		    strncmp(t->refused[i].host, h,
+			sizeof(t->refused[i].host) - 1) == 0) {
+			if (now - t->refused[i].at_ms < 1000)
+				return false;
+			t->refused[i].at_ms = now;
+			return true;
+		}
+		if (t->refused[i].at_ms < t->refused[old].at_ms)
+			old = i;
+	}
+	snprintf(
+	    t->refused[old].host, sizeof(t->refused[old].host), "%.63s", h);
+	t->refused[old].at_ms = now;
+	return true;
+}
+
+/*
+ * An enrolled host's certificate against the store, on every call: the
+ * host must still be enrolled and this must be its certificate in force
+ * (hosts_cert_ok).  A refusal is audited (host.refused) and said in err.
+ */
+static int
+enrolled_ok(
+    struct tconn *tc, const struct proto_req *req, struct brk_error *err)
+{
+	struct tls_server *t = tc->srv;
+	struct host_refusal *h;
+	char why[REQ_MSG_LEN] = "";
+	int r;
+
+	if ((r = store_read_begin(t->d->store, &t->rtxn)) == 0)
+		r = hosts_cert_ok(
+		    t->rtxn, tc->host, tc->serial, why, sizeof(why));
+	store_read_end(t->rtxn);
+	if (r == 0)
+		return 0;
+	/* a record that cannot be read refuses too (fail closed) */
+	r = brk_error_set(err, BRK_ERR_DENIED, "%s",
+	    why[0] != '\0' ? why : "the host's record cannot be read");
+	if (!refusal_due(t, tc->host))
+		return r;
+	if ((h = calloc(1, sizeof(*h))) != NULL) {
+		snprintf(h->subject, sizeof(h->subject), "%s", tc->host);
+		snprintf(h->addr, sizeof(h->addr), "%s", tc->addr);
+		snprintf(h->op, sizeof(h->op), "%.64s", req->op);
+		snprintf(h->why, sizeof(h->why), "%s", why);
+		h->now = time_now();
+		if (writer_submit(
+			t->d->writer, apply_refusal, done_refusal, h) != 0)
+			free(h);
+	}
+	return r;
+}
+
 /* Run the request line in tc->in[0..len). */
 static void
 run_line(struct tconn *tc, size_t len)
@@ -1129,7 +1270,16 @@ run_line(struct tconn *tc, size_t len)
 	}
 	switch (tc->kind) {
 	case PEER_HOST:
-		r = host_may(tc, req, &err);
+		if ((r = host_may(tc, req, &err)) == 0 &&
+		    tc->serial[0] != '\0' &&
+		    (r = enrolled_ok(tc, req, &err)) != 0) {
+			/* removed or replaced: every call refused, and the
+			 * connection closed (a resumed one too) */
+			queue_error(tc, req->id, r, err.msg);
+			tc->close_after = true;
+			proto_req_free(req);
+			return;
+		}
 		break;
 	case PEER_USER:
 		start_user_call(tc, req);
@@ -1173,6 +1323,10 @@ run_line(struct tconn *tc, size_t len)
 	call->deliver = deliver_tls;
 	call->rtxn = &t->rtxn;
 	snprintf(call->host, sizeof(call->host), "%s", tc->host);
+	/* the host CA's serials are 32 hex digits (cred/userca.c) */
+	snprintf(
+	    call->host_serial, sizeof(call->host_serial), "%.47s", tc->serial);
+	snprintf(call->addr, sizeof(call->addr), "%s", tc->addr);
 	/* not a user: a fixed name that is never in a policy role, no uid,
 	 * no groups; op_check lets host callers ask about any user */
 	snprintf(call->caller.name, sizeof(call->caller.name), TLS_CALLER);
@@ -1293,6 +1447,12 @@ hs_done(struct tconn *tc)
 		    userca_serial(peer, tc->serial, sizeof(tc->serial)) != 0)
 			goto refuse;
 		tc->kind = PEER_USER;
+	} else if (t->d->hostca != NULL && userca_issued(t->d->hostca, peer)) {
+		/* an enrolled host: never a person, whatever its CN says */
+		if (cert_host(peer, tc->host, sizeof(tc->host)) != 0 ||
+		    userca_serial(peer, tc->serial, sizeof(tc->serial)) != 0)
+			goto refuse;
+		tc->kind = PEER_HOST;
 	} else if (cert_host(peer, tc->host, sizeof(tc->host)) != 0)
 		goto refuse;
 	else
@@ -1634,7 +1794,8 @@ tls_start(struct brokerd *d, struct tls_server **out, struct brk_error *err)
 	t->lfd = t->stopfd = t->evfd = t->epfd = -1;
 	pthread_mutex_init(&t->lock, NULL);
 	if ((r = login_ctx_new(d, &t->login, err)) != 0 ||
-	    (r = make_ctx(t->cfg, login_userca(t->login), &t->ctx, err)) != 0 ||
+	    (r = make_ctx(t->cfg, login_userca(t->login), d->hostca, &t->ctx,
+		 err)) != 0 ||
 	    (r = listen_tcp(t->cfg, &t->lfd, err)) != 0)
 		goto fail;
 	raise_nofile(t->cfg);

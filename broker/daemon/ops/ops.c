@@ -65,6 +65,10 @@ static const char *const a_sess_end[] = { "host", "grant", "account", "ruser",
 	"grace_needed", "refused", NULL };
 static const char *const a_sess_list[] = { "host", "user", NULL };
 static const char *const a_sess_watch[] = { "host", "grants", "wait", NULL };
+static const char *const a_host_token[] = { "host", "for", NULL };
+static const char *const a_host_enroll[] = { "token", "csr", NULL };
+static const char *const a_host_sync[] = { "csr", NULL };
+static const char *const a_host_remove[] = { "host", "reason", NULL };
 
 static const struct op {
 	const char *name;
@@ -119,6 +123,11 @@ static const struct op {
 	{ "session.list", op_session_list, OP_IO, a_sess_list },
 	/* judges grants (directory lookups); a parked watch holds no thread */
 	{ "session.watch", op_session_watch, OP_POOL, a_sess_watch },
+	{ "host.token.create", op_host_token_create, OP_IO, a_host_token },
+	{ "host.enroll", op_host_enroll, OP_POOL, a_host_enroll },
+	{ "host.sync", op_host_sync, OP_POOL, a_host_sync },
+	{ "host.list", op_host_list, OP_POOL, a_all },
+	{ "host.remove", op_host_remove, OP_IO, a_host_remove },
 };
 
 /* Run a handler and act on its status: a failure it did not answer is

@@ -80,6 +80,12 @@ int op_krl(struct call *c);
 int op_ca_show(struct call *c);
 /* login.revoke (ops_login.c): login certificates ended early. */
 int op_login_revoke(struct call *c);
+/* Hosts that enroll with a join token and sync (ops_host.c). */
+int op_host_token_create(struct call *c);
+int op_host_enroll(struct call *c);
+int op_host_sync(struct call *c);
+int op_host_list(struct call *c);
+int op_host_remove(struct call *c);
 int op_snapshot(struct call *c);
 int op_metrics(struct call *c); /* ops_metrics.c */
 

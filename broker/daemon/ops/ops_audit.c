@@ -533,7 +533,7 @@ op_audit_verify(struct call *c)
 #define ACTION_FAMILIES                                                         \
 	"request, grant, breakglass, cert, optout, "                            \
 	"freeze, flag, policy, review, audit, ca, krl, snapshot, login, cred, " \
-	"session"
+	"session, host"
 
 /* An audit action's form: a known family, a dot, lower-case words.  A
  * search for anything else would find nothing, which reads as "no such
@@ -543,7 +543,8 @@ action_valid(const char *a)
 {
 	static const char *const fam[] = { "request", "grant", "breakglass",
 		"cert", "optout", "freeze", "flag", "policy", "review", "audit",
-		"ca", "krl", "snapshot", "login", "cred", "session", NULL };
+		"ca", "krl", "snapshot", "login", "cred", "session", "host",
+		NULL };
 	const char *dot = strchr(a, '.'), *p;
 	size_t i;
 

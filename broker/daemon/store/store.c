@@ -54,6 +54,8 @@ static const char *const table_names[TBL__COUNT] = {
 	"optout_live",
 	"optout_hits",
 	"logins",
+	"hosts",
+	"host_tokens",
 };
 
 struct store {

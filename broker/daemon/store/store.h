@@ -35,6 +35,8 @@ enum store_table {
 	TBL_OPTOUT_LIVE, /* be64 id -> "" (opt-outs not yet ended) */
 	TBL_OPTOUT_HITS, /* be64 id, be64 serial -> "" (requests hit) */
 	TBL_LOGINS,	 /* login certificates issued (cred/userca.c) */
+	TBL_HOSTS,	 /* host name -> enrolled host (JSON, hosts.h) */
+	TBL_HOST_TOKENS, /* SHA-256 of a join token (hex) -> token (JSON) */
 	TBL__COUNT
 };
 
