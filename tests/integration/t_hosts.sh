@@ -310,13 +310,16 @@ openssl x509 -req -in "$T/u.csr" -CA "$T/state/user_ca.crt" \
     -CAkey "$T/state/user_ca.key" -CAcreateserial -days 1 \
     -extfile "$T/u.ext" -out "$T/asuser/host.crt" 2>/dev/null
 cp "$H/host.json" "$T/asuser/"
-# Fails when a person's certificate passes for a host: checked by
-# letting op_host_sync go on for callers without host_serial (refused
-# only later, as "not enrolled", without the reason).
+# A certificate of the user CA that broker login did not issue is not in
+# the login register, so the broker refuses it before any op runs
+# (login.refused); a registered one reaching host.sync is refused there
+# (op_host_sync: people have no host_serial).  Fails when a person's
+# certificate passes for a host: checked, before the register existed, by
+# letting op_host_sync go on for callers without host_serial.
 run B --url "$URL" host sync --dir "$T/asuser"
 equals "a login certificate used for host sync is refused (exit 4)" 4 "$RC"
 contains "the refusal says why" "login certificate" "$ERR"
-audit_has "and it is audited" host.refused "login certificate"
+audit_has "and it is audited" login.refused "login certificate"
 if [ -e "$T/asuser/snapshot" ]; then not_ok "the refused sync wrote nothing"
 else ok "the refused sync wrote nothing"; fi
 
