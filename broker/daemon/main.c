@@ -43,7 +43,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: brokerd --dev DIR\n"
-	    "       brokerd -c FILE [--rotate-ca]\n"
+	    "       brokerd -c FILE [--rotate-ca | --migrate]\n"
 	    "       brokerd --version\n"
 	    "\n"
 	    "  --dev DIR    run the embedded default in DIR (created if missing):\n"
@@ -52,6 +52,8 @@ usage(FILE *f)
 	    "  --rotate-ca  make a new CA key current and exit (previous keys\n"
 	    "               stay listed by `broker ca show --all`); restart\n"
 	    "               the daemon to sign with it\n"
+	    "  --migrate    create or migrate the PostgreSQL schema of\n"
+	    "               store.backend \"postgres\" and exit\n"
 	    "  -h, --help   this text\n");
 }
 
@@ -90,6 +92,16 @@ signer_lost(void *arg)
 	kill(getpid(), SIGTERM);
 }
 
+/* The backend the config names: LMDB in state_dir, or PostgreSQL. */
+static int
+open_store(struct config *cfg, struct store **out, struct brk_error *err)
+{
+	if (cfg->store_pg)
+		return store_open_pg(cfg->store_conninfo,
+		    cfg->store_timeout * 1000, out, err);
+	return store_open(cfg->state_dir, cfg->mapsize, out, err);
+}
+
 /* Runs the daemon; takes over ca. */
 static int
 run(struct config *cfg, struct ca *ca, struct brk_error *err)
@@ -102,7 +114,7 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 	d.started_at = time_now();
 	signal(SIGPIPE, SIG_IGN);
 	if ((r = identity_new(cfg, &d.ident, err)) != 0 ||
-	    (r = store_open(cfg->state_dir, cfg->mapsize, &d.store, err)) != 0)
+	    (r = open_store(cfg, &d.store, err)) != 0)
 		goto out;
 	/* the audit follower: the syslog mirror now, others may subscribe
 	 * until it starts once the server is up */
@@ -210,7 +222,9 @@ main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (argc != 3 && !(argc == 4 && strcmp(argv[3], "--rotate-ca") == 0)) {
+	if (argc != 3 &&
+	    !(argc == 4 && (strcmp(argv[3], "--rotate-ca") == 0 ||
+			       strcmp(argv[3], "--migrate") == 0))) {
 		usage(stderr);
 		return 2;
 	}
@@ -222,7 +236,15 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (r == 0 && argc == 4) {
+	if (r == 0 && argc == 4 && strcmp(argv[3], "--migrate") == 0) {
+		if (!cfg->store_pg)
+			r = brk_error_set(&err, BRK_ERR_USAGE,
+			    "--migrate: the store is LMDB (store.backend), "
+			    "which needs no migration");
+		else
+			r = store_pg_migrate(cfg->store_conninfo,
+			    cfg->store_timeout * 1000, &err);
+	} else if (r == 0 && argc == 4) {
 		/* argv[3] is --rotate-ca: a key change, not a run */
 		if ((r = ca_rotate(cfg->state_dir, &err)) == 0)
 			printf(

@@ -1,13 +1,18 @@
 /*
  * store.h - the broker's durable state, as ordered key/value tables.
  *
- * The only interface to storage.  It names no LMDB type, so that a second
- * backend (PostgreSQL) can sit behind it.  Keys order bytewise.  One thread
- * writes (write transactions are never concurrent); any thread may read.
+ * The only interface to storage.  It names no backend type: LMDB
+ * (store_lmdb.c, the embedded default) and PostgreSQL (store_pg.c) both sit
+ * behind it (store_be.h).  Keys order bytewise.  One thread per process
+ * writes (write transactions are never concurrent in a process); any thread
+ * may read.  With PostgreSQL several brokers may write at once: their write
+ * transactions are SERIALIZABLE, and one that loses a conflict says so
+ * (store_conflicted()) and must be run again whole.
  *
  * Errors: 0, BRK_ERR_NOTFOUND, BRK_ERR_FULL (map full: the write transaction
  * must be aborted), BRK_ERR_IO (sync or disk failure), BRK_ERR_READONLY,
- * BRK_ERR_INTERNAL.
+ * BRK_ERR_INTERNAL; with PostgreSQL also BRK_ERR_UNREACHABLE (no
+ * connection) and BRK_ERR_TIMEOUT (store.timeout passed).
  */
 #ifndef BRK_STORE_H
 #define BRK_STORE_H
@@ -56,6 +61,22 @@ int store_open(const char *dir, uint64_t mapsize, struct store **out,
 void store_free(struct store *s);
 
 /*
+ * Open a store kept in PostgreSQL: conninfo_file holds a libpq conninfo
+ * string or URI and must be a regular file owned by us, mode 0600 (it may
+ * hold a password).  timeout_ms bounds connecting and each statement.  The
+ * schema must be at the version this build knows: on an empty or older
+ * database the error says to run `brokerd --migrate`; a newer one is
+ * refused (a newer broker migrated it).
+ */
+int store_open_pg(const char *conninfo_file, int timeout_ms,
+    struct store **out, struct brk_error *err);
+/* Create or migrate the PostgreSQL schema to this build's version. */
+int store_pg_migrate(
+    const char *conninfo_file, int timeout_ms, struct brk_error *err);
+/* "lmdb" or "postgres". */
+const char *store_backend_name(struct store *s);
+
+/*
  * Begin a transaction.  A write transaction may only be begun by the single
  * writer thread.  store_child() nests a write transaction whose changes
  * vanish if it is aborted and join the parent if committed.
@@ -76,6 +97,12 @@ int store_commit(struct store_txn *t);
 int store_commit_ex(struct store_txn *t, bool *synced);
 /* Abort and free; NULL is fine. */
 void store_abort(struct store_txn *t);
+/*
+ * A top-level write transaction lost a serialization conflict with another
+ * broker (PostgreSQL only; never with LMDB): whatever its calls returned,
+ * it must be aborted and run again from the start.
+ */
+bool store_conflicted(struct store_txn *t);
 
 /*
  * Read transactions see only durable commits: store_begin(s, false, ..) and
