@@ -53,7 +53,8 @@ bulk_policy() {
 
 # ---- a private PostgreSQL ----------------------------------------------
 # pg_start [DIR]: initdb + pg_ctl from /usr/lib/postgresql/*/bin in DIR
-# (default $T/pg) as user nobody, a Unix socket in DIR only
+# (default $T/pg; pg_hba.conf from $PG_HBA, default trust on the socket)
+# as user nobody, a Unix socket in DIR only
 # (listen_addresses=''), never a system server; database "broker" and a
 # conninfo file $PG_CONNINFO (0600) for it.  Returns 1 when PostgreSQL is
 # not installed.  A watchdog stops the server when the test's shell is
@@ -72,7 +73,8 @@ pg_start() {
 		asnobody "$PGBIN/initdb" -D "$PG/data" -U postgres -A trust \
 		    --no-sync >"$PG/initdb.log" 2>&1 ||
 		    { sed 's/^/# initdb: /' "$PG/initdb.log"; return 1; }
-		printf 'local all all trust\n' >"$PG/data/pg_hba.conf"
+		printf '%s\n' "${PG_HBA:-local all all trust}" \
+		    >"$PG/data/pg_hba.conf"
 	fi
 	pg_ctl_start || return 1
 	psql -X -q -h "$PG" -p 5432 -U postgres -d postgres \

@@ -29,8 +29,10 @@
  *
  * Faults.  connect_timeout, tcp_user_timeout and statement_timeout come
  * from store.timeout, so no call blocks much past it; a broken connection
- * fails the call with BRK_ERR_UNREACHABLE and is replaced at the next
- * transaction: the broker reconnects by itself.
+ * fails the call with BRK_ERR_IO (the broker is up: the CLI must not say
+ * "unreachable") and is replaced at the next transaction, which also
+ * begins again once on a fresh connection when BEGIN finds its connection
+ * broken: the broker reconnects by itself.
  */
 #include "store_be.h"
 
@@ -149,7 +151,7 @@ map_err(PGconn *conn, const PGresult *res)
 	const char *st = sqlstate(res);
 
 	if (PQstatus(conn) != CONNECTION_OK)
-		return BRK_ERR_UNREACHABLE;
+		return BRK_ERR_IO;
 	if (strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0)
 		return BRK_ERR_BUSY;
 	if (strcmp(st, "57014") == 0) /* statement_timeout */
@@ -173,6 +175,41 @@ log_failure(PGconn *conn, const PGresult *res, const char *what)
 		buf, sizeof(buf)));
 }
 
+/* Prepare our statements on a new connection. */
+static int
+prepare_all(PGconn *conn, char *why, size_t whylen)
+{
+	/* int2 tbl, bytea key, then bytea value or int4 row limit */
+	static const Oid types[ST__N][3] = { { 21, 17 }, { 21, 17, 17 },
+		{ 21, 17 }, { 21, 17, 23 }, { 21, 17, 23 }, { 21, 17, 23 },
+		{ 21, 17, 23 } };
+	PGresult *res;
+	int i;
+
+	for (i = 0; i < ST__N; i++) {
+		res = PQprepare(conn, stmt_name[i], stmt_sql[i],
+		    i == ST_GET || i == ST_DEL ? 2 : 3, types[i]);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			one_line(PQresultErrorMessage(res), why, whylen);
+			PQclear(res);
+			return -1;
+		}
+		PQclear(res);
+	}
+	return 0;
+}
+
+/* Server notices (a shutdown's warning) go to our log, not stderr. */
+static void
+notice(void *arg, const char *msg)
+{
+	char buf[300];
+
+	(void)arg;
+	log_info("event=store_pg_notice msg=\"%s\"",
+	    one_line(msg, buf, sizeof(buf)));
+}
+
 static PGconn *
 connect_db(const char *conninfo, int timeout_ms, bool prepare, char *why,
     size_t whylen)
@@ -181,13 +218,7 @@ connect_db(const char *conninfo, int timeout_ms, bool prepare, char *why,
 	const char *keys[] = { "dbname", "connect_timeout", "tcp_user_timeout",
 		"options", "application_name", NULL };
 	const char *vals[] = { conninfo, ct, tut, opts, "brokerd", NULL };
-	/* int2 tbl, bytea key, then bytea value or int4 row limit */
-	static const Oid types[ST__N][3] = { { 21, 17 }, { 21, 17, 17 },
-		{ 21, 17 }, { 21, 17, 23 }, { 21, 17, 23 }, { 21, 17, 23 },
-		{ 21, 17, 23 } };
 	PGconn *conn;
-	PGresult *res;
-	int i;
 
 	/* libpq rounds connect_timeout below 2 s up to 2 */
 	snprintf(ct, sizeof(ct), "%d", (timeout_ms + 999) / 1000);
@@ -206,16 +237,10 @@ connect_db(const char *conninfo, int timeout_ms, bool prepare, char *why,
 		PQfinish(conn);
 		return NULL;
 	}
-	for (i = 0; prepare && i < ST__N; i++) {
-		res = PQprepare(conn, stmt_name[i], stmt_sql[i],
-		    i == ST_GET || i == ST_DEL ? 2 : 3, types[i]);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			one_line(PQresultErrorMessage(res), why, whylen);
-			PQclear(res);
-			PQfinish(conn);
-			return NULL;
-		}
-		PQclear(res);
+	PQsetNoticeProcessor(conn, notice, NULL);
+	if (prepare && prepare_all(conn, why, whylen) != 0) {
+		PQfinish(conn);
+		return NULL;
 	}
 	return conn;
 }
@@ -241,7 +266,7 @@ pool_take(struct pgenv *e, PGconn **out)
 	    (c = connect_db(e->conninfo, e->timeout_ms, true, why, sizeof(why))) ==
 		NULL) {
 		log_error("event=store_pg_unreachable error=\"%s\"", why);
-		return BRK_ERR_UNREACHABLE;
+		return BRK_ERR_IO;
 	}
 	*out = c;
 	return 0;
@@ -447,10 +472,11 @@ store_pg_open(const char *path, int timeout_ms, void **out,
     struct brk_error *err)
 {
 	struct pgenv *e = NULL;
+	char why[300];
 	int r, v = 0;
 
 	*out = NULL;
-	if ((r = env_new(path, timeout_ms, true, &e, err)) != 0 ||
+	if ((r = env_new(path, timeout_ms, false, &e, err)) != 0 ||
 	    (r = schema_version(e->wconn, &v, err)) != 0)
 		goto out;
 	r = BRK_ERR_STATE;
@@ -472,6 +498,10 @@ store_pg_open(const char *path, int timeout_ms, void **out,
 		    "store: the database schema is version %d, this broker "
 		    "needs %d: run `brokerd -c CONFIG --migrate`",
 		    v, SCHEMA_VERSION);
+		goto out;
+	}
+	if (prepare_all(e->wconn, why, sizeof(why)) != 0) {
+		r = brk_error_set(err, BRK_ERR_IO, "store: %s", why);
 		goto out;
 	}
 	log_info("event=store_open backend=postgres schema=%d", v);
@@ -571,39 +601,50 @@ writer_conn(struct pgenv *e)
 	if ((e->wconn = connect_db(e->conninfo, e->timeout_ms, true, why,
 		 sizeof(why))) == NULL) {
 		log_error("event=store_pg_unreachable error=\"%s\"", why);
-		return BRK_ERR_UNREACHABLE;
+		return BRK_ERR_IO;
 	}
 	log_info("event=store_pg_reconnected");
 	return 0;
 }
 
+/*
+ * A connection that broke while idle (PostgreSQL restarted, a failover)
+ * is only found out at its next use: when BEGIN finds it broken, nothing
+ * was done yet, so take a new connection and begin again, once.
+ */
 static int
 begin_top(struct ptxn *t)
 {
-	int r;
+	int r = 0, tries;
 
-	t->failed = t->conflict = false;
-	if (t->write) {
-		pthread_mutex_lock(&t->e->wlock);
-		if ((r = writer_conn(t->e)) != 0) {
+	for (tries = 0; tries < 2; tries++) {
+		t->failed = t->conflict = false;
+		if (t->write) {
+			pthread_mutex_lock(&t->e->wlock);
+			if ((r = writer_conn(t->e)) != 0) {
+				pthread_mutex_unlock(&t->e->wlock);
+				return r;
+			}
+			t->conn = t->e->wconn;
+			if ((r = cmd(t, "BEGIN ISOLATION LEVEL SERIALIZABLE")) ==
+			    0)
+				break;
 			pthread_mutex_unlock(&t->e->wlock);
-			return r;
-		}
-		t->conn = t->e->wconn;
-		if ((r = cmd(t, "BEGIN ISOLATION LEVEL SERIALIZABLE")) != 0) {
-			pthread_mutex_unlock(&t->e->wlock);
-			return r;
-		}
-	} else {
-		if ((r = pool_take(t->e, &t->conn)) != 0)
-			return r;
-		if ((r = cmd(t, "BEGIN ISOLATION LEVEL REPEATABLE READ READ "
-				"ONLY")) != 0) {
+		} else {
+			if ((r = pool_take(t->e, &t->conn)) != 0)
+				return r;
+			if ((r = cmd(t, "BEGIN ISOLATION LEVEL REPEATABLE READ "
+					"READ ONLY")) == 0)
+				break;
 			PQfinish(t->conn);
 			t->conn = NULL;
-			return r;
 		}
+		if (t->conn != NULL && PQstatus(t->conn) == CONNECTION_OK)
+			return r; /* not a broken connection */
+		t->conn = NULL;
 	}
+	if (r != 0)
+		return r;
 	t->open = true;
 	return 0;
 }
