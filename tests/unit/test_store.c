@@ -271,8 +271,9 @@ Test(store, readers_get_only_durable_commits)
  * Cursors on either backend: both directions across many keys (the
  * PostgreSQL cursor fetches chunks of 8 to 256 rows), seek between keys,
  * and writes during a walk seen as LMDB's cursors see them.  Fails when
- * the chunked cursor skips a chunk's first row after a boundary (checked
- * by fetching from the key after the current one: red at 8 and 24).
+ * the chunked cursor gets its chunk boundaries wrong (checked on
+ * PostgreSQL by fetching the next chunk from the current key inclusive,
+ * k >= instead of k >: this test and the store emptying went red).
  */
 Test(store, cursor_walks_both_ways_across_chunks)
 {
@@ -377,7 +378,7 @@ Test(store, child_abort_undoes_only_the_child)
  * and write it back; the second to write loses, says so
  * (store_conflicted), and its commit fails, so the counter is never
  * handed out twice.  Fails with READ COMMITTED instead of SERIALIZABLE in
- * begin_top() (checked: both commits succeeded: red).
+ * begin_top() (checked: the second write succeeded: red).
  */
 Test(store, two_writers_conflict_on_what_they_read)
 {
