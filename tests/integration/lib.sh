@@ -103,20 +103,35 @@ pg_stop() {
 su_psql() { psql -X -q -A -t -v ON_ERROR_STOP=1 -h "$PG" -p 5432 -U postgres "$@"; }
 
 # With BROKER_TEST_BACKEND=postgres (make check-pg) every broker a test
-# starts keeps its state in a private PostgreSQL: --dev brokers through
-# BROKER_DEV_PG_CONNINFO, -c FILE brokers by a "store" section added to
-# FILE; the schema is made with --migrate first.
+# starts keeps its state in a private PostgreSQL: one database per
+# state_dir (a test that starts a broker on a new state_dir expects a new
+# store), for --dev brokers through BROKER_DEV_PG_CONNINFO, for -c FILE
+# brokers by a "store" section added to FILE (unless it has one); the
+# schema is made with --migrate first.
 pg_backend_args() {
 	[ "${BROKER_TEST_BACKEND:-lmdb}" = postgres ] || return 0
 	if [ -z "$PG_CONNINFO" ]; then
 		pg_start || { not_ok "a private PostgreSQL starts"; exit 1; }
 	fi
-	export BROKER_DEV_PG_CONNINFO="$PG_CONNINFO"
-	if [ "$1" = -c ] && ! grep -q '"store"' "$2"; then
-		sed -i "1s|^{|{ \"store\": { \"backend\": \"postgres\", \"conninfo_file\": \"$PG_CONNINFO\" },|" "$2"
+	[ "$1" = -c ] && grep -q '"store"' "$2" && return 0
+	if [ "$1" = -c ]; then
+		sd=$(tr '\n' ' ' <"$2" |
+		    sed -n 's/.*"state_dir" *: *"\([^"]*\)".*/\1/p')
+	else sd=$2; fi
+	db=b_$(printf '%s' "$sd" | md5sum | cut -c1-16)
+	ci=$T/store-$db.pg
+	if [ ! -f "$ci" ]; then
+		su_psql -d postgres -c "CREATE DATABASE $db" >/dev/null
+		printf 'host=%s port=5432 dbname=%s user=postgres\n' \
+		    "$PG" "$db" >"$ci"
+		chmod 0600 "$ci"
 	fi
-	"$BROKERD" "$1" "$2" --migrate >>"$T/brokerd.log" 2>&1 ||
-	    { not_ok "brokerd --migrate"; tail -5 "$T/brokerd.log"; exit 1; }
+	export BROKER_DEV_PG_CONNINFO="$ci"
+	if [ "$1" = -c ]; then
+		sed -i "1s|^{|{ \"store\": { \"backend\": \"postgres\", \"conninfo_file\": \"$ci\" },|" "$2"
+	fi
+	"$BROKERD" "$1" "$2" --migrate >>"$T/migrate.log" 2>&1 ||
+	    { not_ok "brokerd --migrate"; tail -5 "$T/migrate.log"; exit 1; }
 }
 
 # start_broker [brokerd args...]  (default: --dev $T/d); waits until ready.
