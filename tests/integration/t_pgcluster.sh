@@ -98,6 +98,25 @@ if [ "$RC" = 3 ] && [ $ms -le 1000 ]; then
 else not_ok "freeze on B seen by A (exit $RC after $ms ms)"; fi
 onA expect 0 "unfreeze on A" A erin unfreeze --reason over
 
+# ---- a policy loaded through A is in force on B -------------------------
+# Fails without the policy follower (policystate.c): checked by not
+# starting it (B kept the old policy: red).
+sed 's/"id": "staging-auto"/"id": "staging-auto-v2"/' "$T/policy.json" >"$T/p2.json"
+onA expect 0 "policy load through A" A erin policy load "$T/p2.json" --reason "v2"
+t0=$(date +%s%N)
+n=0
+while [ $n -lt 40 ]; do
+	run onB "$BROKER" --as bob request host:web-p$n --for 10m
+	case $OUT in *staging-auto-v2*) break ;; esac
+	sleep 0.05; n=$((n + 1))
+done
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+case $OUT in
+*staging-auto-v2*) [ $ms -le 1000 ] && ok "B decides by A's new policy (${ms} ms)" ||
+	not_ok "B took $ms ms to install A's policy" ;;
+*) not_ok "B decides by A's new policy (after $ms ms: $OUT)" ;;
+esac
+
 # ---- kill -9 of A under load; B keeps serving --------------------------
 : >"$T/acked"
 load() { # $1 broker socket, $2 tag
