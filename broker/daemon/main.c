@@ -97,8 +97,8 @@ static int
 open_store(struct config *cfg, struct store **out, struct brk_error *err)
 {
 	if (cfg->store_pg)
-		return store_open_pg(cfg->store_conninfo,
-		    cfg->store_timeout * 1000, out, err);
+		return store_open_pg(
+		    cfg->store_conninfo, cfg->store_timeout * 1000, out, err);
 	return store_open(cfg->state_dir, cfg->mapsize, out, err);
 }
 
@@ -223,8 +223,9 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (argc != 3 &&
-	    !(argc == 4 && (strcmp(argv[3], "--rotate-ca") == 0 ||
-			       strcmp(argv[3], "--migrate") == 0))) {
+	    !(argc == 4 &&
+		(strcmp(argv[3], "--rotate-ca") == 0 ||
+		    strcmp(argv[3], "--migrate") == 0))) {
 		usage(stderr);
 		return 2;
 	}

@@ -49,7 +49,7 @@ struct brokerd {
 	struct ca *ca;	       /* the signing key; read-only once open */
 	struct workpool *pool; /* signing and reply building */
 	pthread_mutex_t policy_lock;
-	struct policy_ref *policy; /* current; guarded by policy_lock */
+	struct policy_ref *policy;    /* current; guarded by policy_lock */
 	struct policy_follow *follow; /* policystate.c: other brokers' loads
 				       * (PostgreSQL store); NULL otherwise */
 	int64_t started_at;

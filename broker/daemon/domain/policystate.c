@@ -403,8 +403,8 @@ follow_once(struct brokerd *d)
 	if (ver <= installed_version(d))
 		return;
 	if ((r = current_stored(d, &text, &len, &ver, sha, fsha)) != 0) {
-		log_warn("event=policy_follow_failed error=\"%s\"",
-		    brk_strerror(r));
+		log_warn(
+		    "event=policy_follow_failed error=\"%s\"", brk_strerror(r));
 		goto out;
 	}
 	if ((r = policy_parse(text, len, &p, &perr)) != 0) {
@@ -468,8 +468,8 @@ policystate_boot(struct brokerd *d, struct brk_error *err)
 		pthread_mutex_destroy(&f->lock);
 		pthread_cond_destroy(&f->cond);
 		free(f);
-		return brk_error_set(err, BRK_ERR_INTERNAL,
-		    "cannot start the policy follower");
+		return brk_error_set(
+		    err, BRK_ERR_INTERNAL, "cannot start the policy follower");
 	}
 	return 0;
 }

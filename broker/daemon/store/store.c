@@ -91,8 +91,8 @@ begin(struct store *s, struct store_txn *parent, bool write,
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return BRK_ERR_NOMEM;
 	t->s = s;
-	if ((r = s->be->begin(s->h, parent != NULL ? parent->h : NULL, write,
-		 &t->h)) != 0) {
+	if ((r = s->be->begin(
+		 s->h, parent != NULL ? parent->h : NULL, write, &t->h)) != 0) {
 		free(t);
 		return r;
 	}

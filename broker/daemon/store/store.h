@@ -68,8 +68,8 @@ void store_free(struct store *s);
  * database the error says to run `brokerd --migrate`; a newer one is
  * refused (a newer broker migrated it).
  */
-int store_open_pg(const char *conninfo_file, int timeout_ms,
-    struct store **out, struct brk_error *err);
+int store_open_pg(const char *conninfo_file, int timeout_ms, struct store **out,
+    struct brk_error *err);
 /* Create or migrate the PostgreSQL schema to this build's version. */
 int store_pg_migrate(
     const char *conninfo_file, int timeout_ms, struct brk_error *err);

@@ -14,7 +14,7 @@
 #include "store.h"
 
 enum store_seek {
-	SEEK_GE,    /* first key >= key */
+	SEEK_GE, /* first key >= key */
 	SEEK_FIRST,
 	SEEK_LAST,
 	SEEK_NEXT,
@@ -37,8 +37,8 @@ struct store_backend {
 	    size_t klen, struct store_val *val);
 	int (*put)(void *txn, enum store_table tbl, const void *key,
 	    size_t klen, const void *val, size_t vlen);
-	int (*del)(void *txn, enum store_table tbl, const void *key,
-	    size_t klen);
+	int (*del)(
+	    void *txn, enum store_table tbl, const void *key, size_t klen);
 	int (*cursor_open)(void *txn, enum store_table tbl, void **out);
 	void (*cursor_close)(void *cur);
 	int (*cursor_get)(void *cur, enum store_seek op, const void *key,
@@ -53,9 +53,9 @@ extern const struct store_backend store_lmdb_backend;
 extern const struct store_backend store_pg_backend;
 
 /* Open the backends' environments (store.c wraps them). */
-int store_lmdb_open(const char *dir, uint64_t mapsize, void **out,
-    struct brk_error *err);
-int store_pg_open(const char *conninfo, int timeout_ms, void **out,
-    struct brk_error *err);
+int store_lmdb_open(
+    const char *dir, uint64_t mapsize, void **out, struct brk_error *err);
+int store_pg_open(
+    const char *conninfo, int timeout_ms, void **out, struct brk_error *err);
 
 #endif

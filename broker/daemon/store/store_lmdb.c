@@ -143,8 +143,8 @@ mark_durable(struct lenv *s, uint64_t txn)
 static void l_free(void *env);
 
 int
-store_lmdb_open(const char *dir, uint64_t mapsize, void **out,
-    struct brk_error *err)
+store_lmdb_open(
+    const char *dir, uint64_t mapsize, void **out, struct brk_error *err)
 {
 	struct lenv *s = NULL;
 	MDB_txn *txn = NULL;
@@ -408,8 +408,8 @@ l_conflicted(void *txn)
 }
 
 static int
-l_get(void *txn, enum store_table tbl, const void *key,
-    size_t klen, struct store_val *val)
+l_get(void *txn, enum store_table tbl, const void *key, size_t klen,
+    struct store_val *val)
 {
 	struct ltxn *t = txn;
 	MDB_val k = { klen, (void *)key }, v;
@@ -423,8 +423,8 @@ l_get(void *txn, enum store_table tbl, const void *key,
 }
 
 static int
-l_put(void *txn, enum store_table tbl, const void *key,
-    size_t klen, const void *val, size_t vlen)
+l_put(void *txn, enum store_table tbl, const void *key, size_t klen,
+    const void *val, size_t vlen)
 {
 	struct ltxn *t = txn;
 	MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
@@ -471,8 +471,8 @@ l_cursor_close(void *cur)
 }
 
 static int
-cursor_get(struct lcur *c, MDB_val *k, MDB_cursor_op op,
-    struct store_val *ko, struct store_val *vo)
+cursor_get(struct lcur *c, MDB_val *k, MDB_cursor_op op, struct store_val *ko,
+    struct store_val *vo)
 {
 	MDB_val v;
 	int rc;

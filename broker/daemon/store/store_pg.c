@@ -104,10 +104,19 @@ struct pcur {
 	int want; /* next chunk's size */
 };
 
-enum stmt { ST_GET, ST_PUT, ST_DEL, ST_GE, ST_GT, ST_LT, ST_LAST, ST__N };
+enum stmt {
+	ST_GET,
+	ST_PUT,
+	ST_DEL,
+	ST_GE,
+	ST_GT,
+	ST_LT,
+	ST_LAST,
+	ST__N
+};
 
-static const char *const stmt_name[ST__N] = { "g", "p", "d", "ge", "gt",
-	"lt", "last" };
+static const char *const stmt_name[ST__N] = { "g", "p", "d", "ge", "gt", "lt",
+	"last" };
 static const char *const stmt_sql[ST__N] = {
 	"SELECT v FROM broker_kv WHERE tbl = $1 AND k = $2",
 	"INSERT INTO broker_kv (tbl, k, v) VALUES ($1, $2, $3) "
@@ -126,8 +135,9 @@ static const char *const stmt_sql[ST__N] = {
 static const char *
 sqlstate(const PGresult *res)
 {
-	const char *s = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
-				    : NULL;
+	const char *s = res != NULL ?
+	    PQresultErrorField(res, PG_DIAG_SQLSTATE) :
+	    NULL;
 
 	return s != NULL ? s : "";
 }
@@ -170,8 +180,8 @@ log_failure(PGconn *conn, const PGresult *res, const char *what)
 
 	log_error("event=store_pg_failed what=%s sqlstate=%s error=\"%s\"",
 	    what, sqlstate(res),
-	    one_line(res != NULL ? PQresultErrorMessage(res)
-				 : PQerrorMessage(conn),
+	    one_line(
+		res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(conn),
 		buf, sizeof(buf)));
 }
 
@@ -263,8 +273,8 @@ pool_take(struct pgenv *e, PGconn **out)
 	}
 	pthread_mutex_unlock(&e->lock);
 	if (c == NULL &&
-	    (c = connect_db(e->conninfo, e->timeout_ms, true, why, sizeof(why))) ==
-		NULL) {
+	    (c = connect_db(
+		 e->conninfo, e->timeout_ms, true, why, sizeof(why))) == NULL) {
 		log_error("event=store_pg_unreachable error=\"%s\"", why);
 		return BRK_ERR_IO;
 	}
@@ -313,7 +323,8 @@ keep(struct ptxn *top, PGresult *res)
 	PGresult **n;
 
 	if (top->nres == top->cap) {
-		n = realloc(top->res, (top->cap ? top->cap * 2 : 8) * sizeof(*n));
+		n = realloc(
+		    top->res, (top->cap ? top->cap * 2 : 8) * sizeof(*n));
 		if (n == NULL)
 			return BRK_ERR_NOMEM;
 		top->res = n;
@@ -371,8 +382,8 @@ run(struct ptxn *t, enum stmt st, int tbl, const void *key, size_t klen,
 		lens[n++] = 4;
 	}
 	res = PQexecPrepared(t->conn, stmt_name[st], n, vals, lens, fmts, 1);
-	want = st == ST_PUT || st == ST_DEL ? PGRES_COMMAND_OK
-					    : PGRES_TUPLES_OK;
+	want = st == ST_PUT || st == ST_DEL ? PGRES_COMMAND_OK :
+					      PGRES_TUPLES_OK;
 	if (PQresultStatus(res) != want) {
 		r = map_err(t->conn, res);
 		if (r == BRK_ERR_BUSY)
@@ -430,8 +441,8 @@ env_new(const char *path, int timeout_ms, bool prepare, struct pgenv **out,
 	e->conninfo = text;
 	text = NULL;
 	e->timeout_ms = timeout_ms;
-	if ((e->wconn = connect_db(e->conninfo, timeout_ms, prepare, why,
-		 sizeof(why))) == NULL) {
+	if ((e->wconn = connect_db(
+		 e->conninfo, timeout_ms, prepare, why, sizeof(why))) == NULL) {
 		r = brk_error_set(err, BRK_ERR_UNREACHABLE,
 		    "store: cannot connect to PostgreSQL: %s", why);
 		goto out;
@@ -468,8 +479,8 @@ schema_version(PGconn *conn, int *v, struct brk_error *err)
 }
 
 int
-store_pg_open(const char *path, int timeout_ms, void **out,
-    struct brk_error *err)
+store_pg_open(
+    const char *path, int timeout_ms, void **out, struct brk_error *err)
 {
 	struct pgenv *e = NULL;
 	char why[300];
@@ -531,11 +542,13 @@ store_pg_migrate(const char *path, int timeout_ms, struct brk_error *err)
 	 * version row is locked until the migration commits */
 	if (cmd(&t, "BEGIN") != 0 ||
 	    cmd(&t, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK ")") != 0 ||
-	    cmd(&t, "CREATE TABLE IF NOT EXISTS broker_schema "
-		    "(one boolean PRIMARY KEY DEFAULT true CHECK (one), "
-		    "version int NOT NULL)") != 0 ||
-	    cmd(&t, "INSERT INTO broker_schema (version) VALUES (0) "
-		    "ON CONFLICT DO NOTHING") != 0 ||
+	    cmd(&t,
+		"CREATE TABLE IF NOT EXISTS broker_schema "
+		"(one boolean PRIMARY KEY DEFAULT true CHECK (one), "
+		"version int NOT NULL)") != 0 ||
+	    cmd(&t,
+		"INSERT INTO broker_schema (version) VALUES (0) "
+		"ON CONFLICT DO NOTHING") != 0 ||
 	    cmd(&t, "SELECT 1 FROM broker_schema FOR UPDATE") != 0)
 		goto fail;
 	if ((r = schema_version(e->wconn, &v, err)) != 0)
@@ -598,8 +611,8 @@ writer_conn(struct pgenv *e)
 	if (e->wconn != NULL && PQstatus(e->wconn) == CONNECTION_OK)
 		return 0;
 	PQfinish(e->wconn);
-	if ((e->wconn = connect_db(e->conninfo, e->timeout_ms, true, why,
-		 sizeof(why))) == NULL) {
+	if ((e->wconn = connect_db(
+		 e->conninfo, e->timeout_ms, true, why, sizeof(why))) == NULL) {
 		log_error("event=store_pg_unreachable error=\"%s\"", why);
 		return BRK_ERR_IO;
 	}
@@ -626,15 +639,16 @@ begin_top(struct ptxn *t)
 				return r;
 			}
 			t->conn = t->e->wconn;
-			if ((r = cmd(t, "BEGIN ISOLATION LEVEL SERIALIZABLE")) ==
-			    0)
+			if ((r = cmd(
+				 t, "BEGIN ISOLATION LEVEL SERIALIZABLE")) == 0)
 				break;
 			pthread_mutex_unlock(&t->e->wlock);
 		} else {
 			if ((r = pool_take(t->e, &t->conn)) != 0)
 				return r;
-			if ((r = cmd(t, "BEGIN ISOLATION LEVEL REPEATABLE READ "
-					"READ ONLY")) == 0)
+			if ((r = cmd(t,
+				 "BEGIN ISOLATION LEVEL REPEATABLE READ "
+				 "READ ONLY")) == 0)
 				break;
 			PQfinish(t->conn);
 			t->conn = NULL;
@@ -729,8 +743,8 @@ p_commit(void *txn, bool *synced)
 		if (t->failed) {
 			/* a failed child commits nothing: undo it so the
 			 * parent can go on, and say it failed */
-			snprintf(sql, sizeof(sql),
-			    "ROLLBACK TO SAVEPOINT s%d", t->depth);
+			snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT s%d",
+			    t->depth);
 			t->failed = false;
 			if (cmd(t, sql) != 0)
 				t->top->failed = true;
