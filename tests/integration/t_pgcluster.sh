@@ -5,6 +5,8 @@
 # A killed with -9 under load while B keeps serving: every acknowledged
 # grant is there exactly once and `audit verify` passes on both.
 . "$(dirname "$0")/lib.sh"
+# this test chooses its brokers' stores itself, under make check-pg too
+BROKER_TEST_BACKEND=lmdb
 
 if [ -z "$PGBIN" ] || ! command -v psql >/dev/null; then
 	skip "PostgreSQL is not installed (deploy/deps.sh)"; finish

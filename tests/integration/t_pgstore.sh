@@ -5,6 +5,8 @@
 # test_requests, ...) run again on PostgreSQL instead of LMDB
 # (tests/unit/storetest.h, BROKER_TEST_PG_CONNINFO).
 . "$(dirname "$0")/lib.sh"
+# this test chooses its brokers' stores itself, under make check-pg too
+BROKER_TEST_BACKEND=lmdb
 
 if [ -z "$PGBIN" ] || ! command -v psql >/dev/null; then
 	skip "PostgreSQL is not installed (deploy/deps.sh)"; finish

@@ -36,6 +36,7 @@
  */
 #include "store_be.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -464,13 +465,20 @@ static int
 schema_version(PGconn *conn, int *v, struct brk_error *err)
 {
 	PGresult *res = PQexec(conn, "SELECT version FROM broker_schema");
-	char buf[300];
+	char buf[300], *end = NULL;
+	long n;
 	int r = 0;
 
 	*v = 0;
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
-		*v = atoi(PQgetvalue(res, 0, 0));
-	else if (strcmp(sqlstate(res), "42P01") != 0) /* no such table */
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+		errno = 0;
+		n = strtol(PQgetvalue(res, 0, 0), &end, 10);
+		if (errno != 0 || *end != '\0' || n < 0 || n > 1000000)
+			r = brk_error_set(err, BRK_ERR_INVALID,
+			    "store: the schema version is not a number");
+		else
+			*v = (int)n;
+	} else if (strcmp(sqlstate(res), "42P01") != 0) /* no such table */
 		r = brk_error_set(err, BRK_ERR_IO,
 		    "store: cannot read the schema version: %s",
 		    one_line(PQresultErrorMessage(res), buf, sizeof(buf)));
