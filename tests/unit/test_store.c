@@ -388,8 +388,14 @@ Test(store, two_writers_conflict_on_what_they_read)
 	struct store_val v;
 	const char *pg = getenv("BROKER_TEST_PG_CONNINFO");
 
-	if (pg == NULL)
-		cr_skip_test("PostgreSQL only: LMDB has one writer");
+	if (pg == NULL) {
+		/* LMDB has one writer: its transactions never conflict */
+		cr_assert_eq(store_begin(st, true, &a), 0);
+		cr_assert_eq(store_put(a, TBL_META, "n", 1, "1", 1), 0);
+		cr_assert_not(store_conflicted(a));
+		cr_assert_eq(store_commit(a), 0);
+		return;
+	}
 	cr_assert_eq(store_open_pg(pg, 5000, &st2, &err), 0, "%s", err.msg);
 	cr_assert_eq(store_begin(st, true, &a), 0);
 	cr_assert_eq(store_put(a, TBL_META, "n", 1, "1", 1), 0);
