@@ -108,6 +108,7 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 {
 	struct brokerd d = { .cfg = cfg, .ca = ca };
 	struct tls_server *tls = NULL;
+	struct auditfeed *nfeed = NULL;
 	int r;
 
 	pthread_mutex_init(&d.policy_lock, NULL);
@@ -129,7 +130,11 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 	    0)
 		goto out;
 	notify_bind(d.notify, &d);
-	if ((r = notify_subscribe(d.notify, d.feed)) != 0) {
+	/* a feed of its own: sent once for brokers sharing a store (by
+	 * their leader), where the syslog mirror is every broker's */
+	if ((r = auditfeed_new(d.store, &nfeed)) != 0 ||
+	    (r = auditfeed_cluster(nfeed, "notify")) != 0 ||
+	    (r = notify_subscribe(d.notify, nfeed)) != 0) {
 		brk_error_set(err, r,
 		    "cannot subscribe notifications to the "
 		    "audit feed");
@@ -152,7 +157,8 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 	if ((r = metrics_http_start(&d, ops_metrics_text, &d.metrics, err)) !=
 	    0) /* optional */
 		goto out;
-	if ((r = auditfeed_start(d.feed)) != 0) { /* audit follower */
+	if ((r = auditfeed_start(d.feed)) != 0 || /* audit follower */
+	    (r = auditfeed_start(nfeed)) != 0) {
 		brk_error_set(err, r, "cannot start the audit feed");
 		goto out;
 	}
@@ -171,6 +177,7 @@ out:
 	server_free(d.server);
 	policystate_free(&d);
 	auditfeed_free(d.feed); /* delivers what was committed first */
+	auditfeed_free(nfeed);
 	notify_free(d.notify);	/* after the feed: a short grace, then drops */
 	store_free(d.store);
 	identity_free(d.ident);

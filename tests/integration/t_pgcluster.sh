@@ -3,7 +3,9 @@
 # a request filed on A is approved on A and B (quorum 2), two approvals
 # racing on both brokers count right, a freeze made on B is in force on A,
 # A killed with -9 under load while B keeps serving: every acknowledged
-# grant is there exactly once and `audit verify` passes on both.
+# grant is there exactly once and `audit verify` passes on both.  Expiry
+# sweeps and notifications run once for the cluster (by the leader), and
+# B takes them over when A dies.
 . "$(dirname "$0")/lib.sh"
 # this test chooses its brokers' stores itself, under make check-pg too
 BROKER_TEST_BACKEND=lmdb
@@ -14,12 +16,21 @@ fi
 pg_start || { not_ok "PostgreSQL starts"; finish; }
 GROUPS_JSON='"local_groups": { "dev": ["alice", "bob"], "dba-leads": ["carol", "dave"], "secops": ["erin"], "sre": ["frank"] }'
 bulk_policy "$T/policy.json"
+# one webhook for both brokers: the cluster's events must reach it once
+mkdir -p "$T/sink"
+"$TOOLS/httpsink" "$T/sink" >"$T/sink.port" 2>"$T/sink.log" &
+SINK_PID=$!
+i=0
+while [ $i -lt 100 ] && ! [ -s "$T/sink.port" ]; do sleep 0.05; i=$((i + 1)); done
+port=$(cat "$T/sink.port")
 cfg() {
 	mkdir -p -m 0700 "$T/$1"
 	cat >"$T/$1.json" <<C
 { "state_dir": "$T/$1", "socket": "$T/$1.sock", "policy": "$T/policy.json",
   $GROUPS_JSON, "delegates": [$VIA_DELEGATES],
-  "store": { "backend": "postgres", "conninfo_file": "$PG_CONNINFO" } }
+  "store": { "backend": "postgres", "conninfo_file": "$PG_CONNINFO" },
+  "notify": { "webhook": { "url": "http://127.0.0.1:$port/hook", "timeout": 10,
+                           "retries": 0 }, "events": ["grant.expired"] } }
 C
 }
 cfg a
@@ -119,6 +130,28 @@ case $OUT in
 *) not_ok "B decides by A's new policy (after $ms ms: $OUT)" ;;
 esac
 
+# ---- expiry: swept once, notified once, by the cluster's leader ---------
+# hooks ID: how many webhook bodies name request ID
+hooks() { grep -l "\"target\":\"$1\"" "$T/sink"/body.* 2>/dev/null | wc -l; }
+# expiry ON ID: wait (5 s at most) for the webhook about ID's expiry
+expiry() {
+	n=0
+	while [ $n -lt 100 ] && [ "$(hooks "$2")" = 0 ]; do sleep 0.05; n=$((n + 1)); done
+	sleep 1 # time for a second, wrong, webhook to come
+	equals "$1: one webhook for the expiry of $2" 1 "$(hooks "$2")"
+	run onB "$BROKER" show "$2"
+	equals "$1: one grant.expired record for $2" 1 "$(echo "$OUT" | grep -c grant.expired)"
+}
+# Fails when every broker runs the chores: checked with store_leader()
+# always true (ops.c, auditfeed.c): two webhooks for one expiry: red.
+onA expect 0 "a grant for 2 s through A" "$BROKER" --as alice request host:web-short --for 2s
+short=$(echo "$OUT" | req)
+expiry "two brokers" "$short"
+grep -q "event=store_leader acquired" "$T/brokerd.log" &&
+    ok "A (started first) leads" || not_ok "A leads"
+grep -q "event=store_leader acquired" "$T/b.log" &&
+    not_ok "B leads too" || ok "B stands by"
+
 # ---- kill -9 of A under load; B keeps serving --------------------------
 : >"$T/acked"
 load() { # $1 broker socket, $2 tag
@@ -149,9 +182,19 @@ equals "every acknowledged grant ($acked) is active on B" 0 "$missing"
 rows=$(su_psql -d broker -c "SELECT count(*) FROM broker_kv WHERE tbl = 1")
 [ "$rows" -ge "$acked" ] && ok "each is one stored request ($rows rows)" || not_ok "rows $rows < acked $acked"
 onB expect 0 "audit verify on B: one chain for the cluster" "$BROKER" audit verify
+# B takes over the chores once A's session is gone.  Fails without the
+# takeover: checked with p_leader_poll() never trying the lock again
+# after a first "no" (no webhook, no grant.expired: red).
+onB expect 0 "a grant for 2 s through B" "$BROKER" --as alice request host:web-short2 --for 2s
+short=$(echo "$OUT" | req)
+expiry "A killed, B took over" "$short"
+grep -q "event=store_leader acquired" "$T/b.log" &&
+    ok "B took the lead" || not_ok "B took the lead"
+
 start_broker -c "$T/a.json"
 onA expect 0 "A restarted verifies the same chain" "$BROKER" audit verify
 kill -TERM $BPID; wait $BPID
 equals "B stops cleanly" 0 "$?"
 stop_broker
+kill $SINK_PID 2>/dev/null
 finish

@@ -50,7 +50,7 @@ equals "nothing was created by the refusals" "" \
 
 cfg "$PG_CONNINFO"
 expect 0 "brokerd --migrate creates the schema" "$BROKERD" -c "$T/b.json" --migrate
-contains "it says the version" "version 1 (was 0)" "$OUT"
+contains "it says the version" "version 2 (was 0)" "$OUT"
 expect 0 "--migrate again changes nothing" "$BROKERD" -c "$T/b.json" --migrate
 contains "it says so" "already" "$OUT"
 su_psql -d broker -c "UPDATE broker_schema SET version = 99"

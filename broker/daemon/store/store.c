@@ -297,3 +297,33 @@ store_get_be64(const void *p)
 		v = (v << 8) | b[i];
 	return v;
 }
+
+void
+store_leader_poll(struct store *s)
+{
+	if (s->be->leader_poll != NULL)
+		s->be->leader_poll(s->h);
+}
+
+bool
+store_leader(struct store *s)
+{
+	return s->be->leader == NULL || s->be->leader(s->h);
+}
+
+int
+store_mark_get(struct store *s, const char *name, uint64_t *seq)
+{
+	*seq = 0;
+	if (s->be->mark_get == NULL)
+		return BRK_ERR_NOTFOUND;
+	return s->be->mark_get(s->h, name, seq);
+}
+
+int
+store_mark_put(struct store *s, const char *name, uint64_t seq)
+{
+	if (s->be->mark_put == NULL)
+		return 0;
+	return s->be->mark_put(s->h, name, seq);
+}

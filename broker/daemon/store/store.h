@@ -162,6 +162,31 @@ uint64_t store_syncs(struct store *s);
  * tests and metrics); durable <= committed. */
 void store_durability(struct store *s, uint64_t *committed, uint64_t *durable);
 
+/*
+ * Cluster chores.  Expiry sweeps, notifications, reminders and audit
+ * anchors must run once for all the brokers sharing a store, not once per
+ * broker: one broker leads and does them, the others stand by.  With LMDB
+ * the broker is alone and always leads.  With PostgreSQL the leader holds
+ * a session-level advisory lock on a connection of its own; when that
+ * session dies (the broker was killed, its connection broke) the server
+ * drops the lock and the next broker to poll takes it.
+ *
+ * store_leader_poll() checks the lock (takes it when free, checks the
+ * session when held), at most every LEADER_POLL_MS; it may block up to
+ * store.timeout, so call it from a background thread, never the I/O loop.
+ * store_leader() answers from the last poll without blocking.
+ *
+ * Marks: a named position (an audit seq) the leader keeps in the store
+ * outside the audit chain, so that the next leader resumes where it left
+ * off.  store_mark_put() succeeds only while this broker leads (on the
+ * leader's session); store_mark_get() is BRK_ERR_NOTFOUND when none was
+ * kept (and always with LMDB).
+ */
+void store_leader_poll(struct store *s);
+bool store_leader(struct store *s);
+int store_mark_get(struct store *s, const char *name, uint64_t *seq);
+int store_mark_put(struct store *s, const char *name, uint64_t seq);
+
 /* Helpers for the big-endian keys the tables use. */
 void store_be64(uint8_t out[8], uint64_t v);
 uint64_t store_get_be64(const void *p);

@@ -47,6 +47,11 @@ struct store_backend {
 	int (*sync)(void *env);
 	uint64_t (*syncs)(void *env);
 	void (*durability)(void *env, uint64_t *committed, uint64_t *durable);
+	/* cluster chores (store.h); NULL: one broker alone leads */
+	void (*leader_poll)(void *env);
+	bool (*leader)(void *env);
+	int (*mark_get)(void *env, const char *name, uint64_t *seq);
+	int (*mark_put)(void *env, const char *name, uint64_t seq);
 };
 
 extern const struct store_backend store_lmdb_backend;

@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -62,11 +63,18 @@ static const char *const migrations[] = {
 	/* 1: the tables of store.h as one ordered key/value table */
 	"CREATE TABLE broker_kv (tbl smallint NOT NULL, k bytea NOT NULL, "
 	"v bytea NOT NULL, PRIMARY KEY (tbl, k))",
+	/* 2: the cluster leader's marks (store.h), apart from broker_kv so
+	 * that writing one never conflicts with a write transaction */
+	"CREATE TABLE broker_marks (name text PRIMARY KEY, "
+	"seq bigint NOT NULL)",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 /* An arbitrary constant: the advisory lock that serialises migrations. */
 #define MIGRATE_LOCK "7301947238746"
+/* Another: held for its whole session by the cluster's leader. */
+#define LEADER_LOCK "7301947238747"
+#define LEADER_POLL_MS 300
 
 struct pgenv {
 	char *conninfo; /* may hold a password: wiped on free */
@@ -77,6 +85,11 @@ struct pgenv {
 	PGconn *idle[POOL_MAX];
 	size_t nidle;
 	uint64_t commits;
+	pthread_mutex_t llock; /* the leader's session, what follows */
+	PGconn *lconn;
+	bool leading; /* also read without llock (atomic) */
+	int64_t polled_ms;
+	bool said_down;
 };
 
 struct ptxn {
@@ -439,6 +452,7 @@ env_new(const char *path, int timeout_ms, bool prepare, struct pgenv **out,
 		goto out;
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_mutex_init(&e->wlock, NULL);
+	pthread_mutex_init(&e->llock, NULL);
 	e->conninfo = text;
 	text = NULL;
 	e->timeout_ms = timeout_ms;
@@ -599,6 +613,7 @@ p_free(void *env)
 	if (e == NULL)
 		return;
 	PQfinish(e->wconn);
+	PQfinish(e->lconn); /* the server drops the leader's lock */
 	while (e->nidle > 0)
 		PQfinish(e->idle[--e->nidle]);
 	if (e->conninfo != NULL) {
@@ -607,6 +622,7 @@ p_free(void *env)
 	}
 	pthread_mutex_destroy(&e->lock);
 	pthread_mutex_destroy(&e->wlock);
+	pthread_mutex_destroy(&e->llock);
 	free(e);
 }
 
@@ -1029,6 +1045,145 @@ p_durability(void *env, uint64_t *committed, uint64_t *durable)
 	*committed = *durable = p_syncs(env);
 }
 
+/* --- the cluster's leader (store.h) --------------------------------- */
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+set_leading(struct pgenv *e, bool on)
+{
+	if (on != __atomic_load_n(&e->leading, __ATOMIC_ACQUIRE))
+		log_info("event=store_leader %s", on ? "acquired" : "lost");
+	__atomic_store_n(&e->leading, on, __ATOMIC_RELEASE);
+}
+
+/*
+ * Lead or stand by.  A leader checks that its session lives (the lock
+ * lives as long as it); a broker standing by tries the lock.  A session
+ * that failed is closed: if it led, its lock went with it, and another
+ * broker (or this one, at a later poll) takes it.  Two brokers may both
+ * think they lead only between a leader's session breaking and its next
+ * poll noticing, LEADER_POLL_MS at most once the server sees the break.
+ */
+static void
+p_leader_poll(void *env)
+{
+	struct pgenv *e = env;
+	PGresult *res = NULL;
+	char why[300];
+	bool was = __atomic_load_n(&e->leading, __ATOMIC_ACQUIRE), ok;
+	int64_t now = mono_ms();
+
+	pthread_mutex_lock(&e->llock);
+	if (e->polled_ms != 0 && now - e->polled_ms < LEADER_POLL_MS)
+		goto out;
+	e->polled_ms = now;
+	if (e->lconn != NULL && PQstatus(e->lconn) != CONNECTION_OK) {
+		PQfinish(e->lconn);
+		e->lconn = NULL;
+	}
+	if (e->lconn == NULL) {
+		set_leading(e, false);
+		if ((e->lconn = connect_db(e->conninfo, e->timeout_ms, false,
+			 why, sizeof(why))) == NULL) {
+			if (!e->said_down)
+				log_error("event=store_pg_unreachable "
+					  "what=leader error=\"%s\"",
+				    why);
+			e->said_down = true;
+			goto out;
+		}
+		e->said_down = false;
+		was = false;
+	}
+	res = PQexec(e->lconn,
+	    was ? "SELECT true" :
+		  "SELECT pg_try_advisory_lock(" LEADER_LOCK ")");
+	ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+	if (!ok) {
+		log_failure(e->lconn, res, "leader");
+		PQfinish(e->lconn);
+		e->lconn = NULL;
+		set_leading(e, false);
+		goto out;
+	}
+	set_leading(e, strcmp(PQgetvalue(res, 0, 0), "t") == 0);
+out:
+	PQclear(res);
+	pthread_mutex_unlock(&e->llock);
+}
+
+static bool
+p_leader(void *env)
+{
+	return __atomic_load_n(&((struct pgenv *)env)->leading, __ATOMIC_ACQUIRE);
+}
+
+static int
+p_mark_get(void *env, const char *name, uint64_t *seq)
+{
+	struct pgenv *e = env;
+	const char *vals[1] = { name };
+	PGresult *res;
+	int r = BRK_ERR_IO;
+
+	*seq = 0;
+	pthread_mutex_lock(&e->llock);
+	if (e->lconn == NULL)
+		goto out;
+	res = PQexecParams(e->lconn,
+	    "SELECT seq FROM broker_marks WHERE name = $1", 1, NULL, vals, NULL,
+	    NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		log_failure(e->lconn, res, "mark_get");
+	else if (PQntuples(res) != 1)
+		r = BRK_ERR_NOTFOUND;
+	else {
+		*seq = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+		r = 0;
+	}
+	PQclear(res);
+out:
+	pthread_mutex_unlock(&e->llock);
+	return r;
+}
+
+static int
+p_mark_put(void *env, const char *name, uint64_t seq)
+{
+	struct pgenv *e = env;
+	char num[24];
+	const char *vals[2] = { name, num };
+	PGresult *res;
+	int r = BRK_ERR_STATE;
+
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)seq);
+	pthread_mutex_lock(&e->llock);
+	/* only the leader's own session: a deposed leader writes nothing */
+	if (e->lconn == NULL || !p_leader(e))
+		goto out;
+	res = PQexecParams(e->lconn,
+	    "INSERT INTO broker_marks (name, seq) VALUES ($1, $2) "
+	    "ON CONFLICT (name) DO UPDATE SET seq = EXCLUDED.seq",
+	    2, NULL, vals, NULL, NULL, 0);
+	r = 0;
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		log_failure(e->lconn, res, "mark_put");
+		r = BRK_ERR_IO;
+	}
+	PQclear(res);
+out:
+	pthread_mutex_unlock(&e->llock);
+	return r;
+}
+
 const struct store_backend store_pg_backend = {
 	.name = "postgres",
 	.free = p_free,
@@ -1048,4 +1203,8 @@ const struct store_backend store_pg_backend = {
 	.sync = p_sync,
 	.syncs = p_syncs,
 	.durability = p_durability,
+	.leader_poll = p_leader_poll,
+	.leader = p_leader,
+	.mark_get = p_mark_get,
+	.mark_put = p_mark_put,
 };
