@@ -663,8 +663,16 @@ begin_top(struct ptxn *t)
 				return r;
 			}
 			t->conn = t->e->wconn;
-			if ((r = cmd(
-				 t, "BEGIN ISOLATION LEVEL SERIALIZABLE")) == 0)
+			/* writers of all brokers queue on the table lock,
+			 * taken before the snapshot (LOCK TABLE takes none):
+			 * batches run one after another and see each
+			 * other's commits, instead of failing on a
+			 * serialization conflict and running again; readers
+			 * (ACCESS SHARE) never wait for it */
+			if ((r = cmd(t,
+				 "BEGIN ISOLATION LEVEL SERIALIZABLE; "
+				 "LOCK TABLE broker_kv IN SHARE ROW "
+				 "EXCLUSIVE MODE")) == 0)
 				break;
 			pthread_mutex_unlock(&t->e->wlock);
 		} else {
