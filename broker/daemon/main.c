@@ -44,6 +44,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: brokerd --dev DIR\n"
 	    "       brokerd -c FILE [--rotate-ca | --migrate]\n"
+	    "       brokerd -c FILE --export-store OUT | --import-store IN\n"
 	    "       brokerd --version\n"
 	    "\n"
 	    "  --dev DIR    run the embedded default in DIR (created if missing):\n"
@@ -54,6 +55,11 @@ usage(FILE *f)
 	    "               the daemon to sign with it\n"
 	    "  --migrate    create or migrate the PostgreSQL schema of\n"
 	    "               store.backend \"postgres\" and exit\n"
+	    "  --export-store OUT  write the whole state of the config's store\n"
+	    "               (LMDB or PostgreSQL) to the new file OUT and exit\n"
+	    "  --import-store IN   load such a file into the config's store,\n"
+	    "               which must be empty (run --migrate first for\n"
+	    "               PostgreSQL), and exit\n"
 	    "  -h, --help   this text\n");
 }
 
@@ -100,6 +106,31 @@ open_store(struct config *cfg, struct store **out, struct brk_error *err)
 		return store_open_pg(
 		    cfg->store_conninfo, cfg->store_timeout * 1000, out, err);
 	return store_open(cfg->state_dir, cfg->mapsize, out, err);
+}
+
+/* --export-store / --import-store: the whole state to a file or back. */
+static int
+move_store(struct config *cfg, const char *opt, const char *path,
+    struct brk_error *err)
+{
+	struct store *s = NULL;
+	bool out = strcmp(opt, "--export-store") == 0;
+	uint64_t rows = 0;
+	int r;
+
+	if ((!cfg->store_pg &&
+		(r = check_state_dir(cfg->state_dir, err)) != 0) ||
+	    (r = open_store(cfg, &s, err)) != 0)
+		goto out;
+	r = out ? store_export(s, path, &rows, err) :
+		  store_import(s, path, &rows, err);
+	if (r == 0)
+		printf("brokerd: %s %llu keys %s %s (store %s)\n",
+		    out ? "exported" : "imported", (unsigned long long)rows,
+		    out ? "to" : "from", path, store_backend_name(s));
+out:
+	store_free(s);
+	return r;
 }
 
 /* Runs the daemon; takes over ca. */
@@ -229,7 +260,8 @@ main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (argc != 3 &&
+	if (argc != 3 && !(argc == 5 && (strcmp(argv[3], "--export-store") == 0 ||
+				       strcmp(argv[3], "--import-store") == 0)) &&
 	    !(argc == 4 &&
 		(strcmp(argv[3], "--rotate-ca") == 0 ||
 		    strcmp(argv[3], "--migrate") == 0))) {
@@ -244,7 +276,9 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (r == 0 && argc == 4 && strcmp(argv[3], "--migrate") == 0) {
+	if (r == 0 && argc == 5)
+		r = move_store(cfg, argv[3], argv[4], &err);
+	else if (r == 0 && argc == 4 && strcmp(argv[3], "--migrate") == 0) {
 		if (!cfg->store_pg)
 			r = brk_error_set(&err, BRK_ERR_USAGE,
 			    "--migrate: the store is LMDB (store.backend), "

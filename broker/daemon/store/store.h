@@ -187,6 +187,24 @@ bool store_leader(struct store *s);
 int store_mark_get(struct store *s, const char *name, uint64_t *seq);
 int store_mark_put(struct store *s, const char *name, uint64_t seq);
 
+/*
+ * Move a whole state between stores of any backend (store_move.c):
+ * store_export() writes every table of one consistent snapshot to a new
+ * file (mode 0600, never over an existing one; removed if it fails);
+ * store_import() checks a whole file (structure and SHA-256) and then
+ * writes it in one transaction into a store that must be empty.  Keys and
+ * values move byte for byte: serials, counters and the audit chain
+ * continue.  *rows: how many keys moved.  Errors: BRK_ERR_EXISTS (the
+ * file exists; the store is not empty), BRK_ERR_INVALID (not an export,
+ * cut or altered), BRK_ERR_IO, store errors; err says which.  Not while a
+ * broker writes to the destination (the import refuses a store in use:
+ * one that is not empty).
+ */
+int store_export(struct store *s, const char *path, uint64_t *rows,
+    struct brk_error *err);
+int store_import(struct store *s, const char *path, uint64_t *rows,
+    struct brk_error *err);
+
 /* Helpers for the big-endian keys the tables use. */
 void store_be64(uint8_t out[8], uint64_t v);
 uint64_t store_get_be64(const void *p);
