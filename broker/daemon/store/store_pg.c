@@ -54,6 +54,9 @@
 #define CHUNK_MIN 8
 #define CHUNK_MAX 256
 #define POOL_MAX 64
+/* puts held for one statement: at most so many, or so many bytes */
+#define PEND_MAX 1024
+#define PEND_BYTES ((size_t)4 << 20)
 
 /*
  * The schema, one migration per version, applied in order by
@@ -92,6 +95,13 @@ struct pgenv {
 	bool said_down;
 };
 
+/* A put not yet sent (see flush()). */
+struct pput {
+	int tbl;
+	uint8_t *k, *v;
+	size_t klen, vlen;
+};
+
 struct ptxn {
 	struct pgenv *e;
 	struct ptxn *top; /* itself when top-level */
@@ -104,6 +114,8 @@ struct ptxn {
 	uint64_t gen;	/* top: writes done, for cursors */
 	PGresult **res; /* top: results whose bytes were handed out */
 	size_t nres, cap;
+	struct pput *pend; /* top: puts not yet sent, of the innermost */
+	size_t npend, pcap, pbytes; /* open transaction (flush()) */
 };
 
 struct pcur {
@@ -126,11 +138,12 @@ enum stmt {
 	ST_GT,
 	ST_LT,
 	ST_LAST,
+	ST_PUTMANY,
 	ST__N
 };
 
 static const char *const stmt_name[ST__N] = { "g", "p", "d", "ge", "gt", "lt",
-	"last" };
+	"last", "pm" };
 static const char *const stmt_sql[ST__N] = {
 	"SELECT v FROM broker_kv WHERE tbl = $1 AND k = $2",
 	"INSERT INTO broker_kv (tbl, k, v) VALUES ($1, $2, $3) "
@@ -144,6 +157,9 @@ static const char *const stmt_sql[ST__N] = {
 	"ORDER BY k DESC LIMIT $3",
 	"SELECT k, v FROM broker_kv WHERE tbl = $1 AND k >= $2 "
 	"ORDER BY k DESC LIMIT $3",
+	"INSERT INTO broker_kv (tbl, k, v) "
+	"SELECT * FROM unnest($1::int2[], $2::bytea[], $3::bytea[]) "
+	"ON CONFLICT (tbl, k) DO UPDATE SET v = EXCLUDED.v",
 };
 
 static const char *
@@ -206,7 +222,7 @@ prepare_all(PGconn *conn, char *why, size_t whylen)
 	/* int2 tbl, bytea key, then bytea value or int4 row limit */
 	static const Oid types[ST__N][3] = { { 21, 17 }, { 21, 17, 17 },
 		{ 21, 17 }, { 21, 17, 23 }, { 21, 17, 23 }, { 21, 17, 23 },
-		{ 21, 17, 23 } };
+		{ 21, 17, 23 }, { 1005, 1001, 1001 } };
 	PGresult *res;
 	int i;
 
@@ -358,6 +374,184 @@ drop_results(struct ptxn *top)
 	top->nres = 0;
 }
 
+/* --- puts held back ------------------------------------------------ */
+
+/*
+ * A write transaction's puts are held in memory and sent together, as one
+ * INSERT of arrays, when something needs them: a read of the same key, a
+ * range read, a delete, a savepoint, the end of a nested transaction, the
+ * commit, or PEND_MAX of them.  A grant makes some 20 puts between few
+ * reads; one round trip instead of one each is most of what a batch costs
+ * on PostgreSQL.  A put's failure (the store full, the connection gone)
+ * then shows at that next call, which fails the transaction as it would
+ * have: nothing is acknowledged that was not committed.
+ */
+static ssize_t
+pend_find(const struct ptxn *top, int tbl, const void *key, size_t klen)
+{
+	size_t i;
+
+	for (i = 0; i < top->npend; i++)
+		if (top->pend[i].tbl == tbl && top->pend[i].klen == klen &&
+		    (klen == 0 || memcmp(top->pend[i].k, key, klen) == 0))
+			return (ssize_t)i;
+	return -1;
+}
+
+static void
+pend_drop(struct ptxn *top)
+{
+	size_t i;
+
+	for (i = 0; i < top->npend; i++) {
+		free(top->pend[i].k);
+		free(top->pend[i].v);
+	}
+	top->npend = 0;
+	top->pbytes = 0;
+}
+
+static void
+arr_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* A one-dimensional array in PostgreSQL's binary format (array_recv). */
+static uint8_t *
+arr_build(const struct ptxn *top, int which, size_t *len)
+{
+	size_t i, n = 20;
+	uint8_t *b, *p;
+
+	for (i = 0; i < top->npend; i++)
+		n += 4 + (which == 0 ? 2 :
+			which == 1   ? top->pend[i].klen :
+				       top->pend[i].vlen);
+	if (n > 0x7fffffff || (b = malloc(n)) == NULL)
+		return NULL;
+	arr_be32(b, 1);	 /* dimensions */
+	arr_be32(b + 4, 0); /* no NULLs */
+	arr_be32(b + 8, which == 0 ? 21 : 17); /* int2, bytea */
+	arr_be32(b + 12, (uint32_t)top->npend);
+	arr_be32(b + 16, 1); /* lower bound */
+	p = b + 20;
+	for (i = 0; i < top->npend; i++) {
+		const struct pput *e = &top->pend[i];
+
+		if (which == 0) {
+			arr_be32(p, 2);
+			p[4] = (uint8_t)(e->tbl >> 8);
+			p[5] = (uint8_t)e->tbl;
+			p += 6;
+		} else {
+			size_t l = which == 1 ? e->klen : e->vlen;
+
+			arr_be32(p, (uint32_t)l);
+			if (l > 0)
+				memcpy(p + 4, which == 1 ? e->k : e->v, l);
+			p += 4 + l;
+		}
+	}
+	*len = n;
+	return b;
+}
+
+/* Send the held puts; t fails if they do. */
+static int
+flush(struct ptxn *t)
+{
+	struct ptxn *top = t->top;
+	const char *vals[3] = { NULL, NULL, NULL };
+	int lens[3], fmts[3] = { 1, 1, 1 }, i, r = 0;
+	size_t len;
+	PGresult *res;
+
+	if (top->npend == 0)
+		return 0;
+	if (t->failed) {
+		pend_drop(top);
+		return BRK_ERR_STATE;
+	}
+	for (i = 0; i < 3; i++) {
+		if ((vals[i] = (const char *)arr_build(top, i, &len)) == NULL) {
+			r = BRK_ERR_NOMEM;
+			t->failed = true;
+			goto out;
+		}
+		lens[i] = (int)len;
+	}
+	res = PQexecPrepared(
+	    t->conn, stmt_name[ST_PUTMANY], 3, vals, lens, fmts, 1);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		r = map_err(t->conn, res);
+		if (r == BRK_ERR_BUSY)
+			top->conflict = true;
+		else
+			log_failure(t->conn, res, stmt_name[ST_PUTMANY]);
+		t->failed = true;
+	}
+	PQclear(res);
+out:
+	for (i = 0; i < 3; i++)
+		free((void *)vals[i]);
+	pend_drop(top);
+	return r;
+}
+
+/* Hold a put (replacing a held one of the same key). */
+static int
+pend_put(struct ptxn *t, int tbl, const void *key, size_t klen,
+    const void *val, size_t vlen)
+{
+	struct ptxn *top = t->top;
+	struct pput *e, *n;
+	ssize_t at = pend_find(top, tbl, key, klen);
+	uint8_t *k = NULL, *v = NULL;
+
+	if (klen > 0x7fffffff || vlen > 0x7fffffff)
+		return BRK_ERR_TOOBIG;
+	if ((klen > 0 && (k = malloc(klen)) == NULL) ||
+	    (vlen > 0 && (v = malloc(vlen)) == NULL)) {
+		free(k);
+		return BRK_ERR_NOMEM;
+	}
+	if (klen > 0)
+		memcpy(k, key, klen);
+	if (vlen > 0)
+		memcpy(v, val, vlen);
+	if (at < 0 && top->npend == top->pcap) {
+		n = realloc(top->pend,
+		    (top->pcap ? top->pcap * 2 : 16) * sizeof(*n));
+		if (n == NULL) {
+			free(k);
+			free(v);
+			return BRK_ERR_NOMEM;
+		}
+		top->pend = n;
+		top->pcap = top->pcap ? top->pcap * 2 : 16;
+	}
+	if (at >= 0) {
+		e = &top->pend[at];
+		top->pbytes -= e->klen + e->vlen;
+		free(e->k);
+		free(e->v);
+	} else
+		e = &top->pend[top->npend++];
+	e->tbl = tbl;
+	e->k = k;
+	e->klen = klen;
+	e->v = v;
+	e->vlen = vlen;
+	top->pbytes += klen + vlen;
+	if (top->npend >= PEND_MAX || top->pbytes >= PEND_BYTES)
+		return flush(t);
+	return 0;
+}
+
 /*
  * Run prepared statement st with tbl, an optional key, an optional value
  * and an optional row limit, all sent binary; results come back binary
@@ -376,6 +570,12 @@ run(struct ptxn *t, enum stmt st, int tbl, const void *key, size_t klen,
 	*out = NULL;
 	if (t->failed)
 		return BRK_ERR_STATE; /* a statement before failed */
+	/* a read or delete sees every put before it: send them first (a
+	 * get only when its own key waits) */
+	if (st != ST_PUT && t->top->npend > 0 &&
+	    (st != ST_GET || pend_find(t->top, tbl, key, klen) >= 0) &&
+	    (r = flush(t)) != 0)
+		return r;
 	if (klen > 0x7fffffff || vlen > 0x7fffffff)
 		return BRK_ERR_TOOBIG;
 	tb[0] = (uint8_t)(tbl >> 8);
@@ -702,6 +902,7 @@ end_top(struct ptxn *t)
 	PGresult *res;
 
 	drop_results(t);
+	pend_drop(t);
 	if (!t->open)
 		return;
 	t->open = false;
@@ -719,6 +920,7 @@ end_top(struct ptxn *t)
 static void
 txn_free(struct ptxn *t)
 {
+	free(t->pend);
 	free(t->res);
 	free(t);
 }
@@ -744,7 +946,9 @@ p_begin(void *env, void *parent, bool write, void **out)
 			return BRK_ERR_STATE;
 		}
 		snprintf(sql, sizeof(sql), "SAVEPOINT s%d", t->depth);
-		if ((r = cmd(t, sql)) != 0) {
+		/* held puts are the parent's: sent before the savepoint,
+		 * so that what a rollback to it drops is only the child's */
+		if ((r = flush(p)) != 0 || (r = cmd(t, sql)) != 0) {
 			p->failed = true;
 			free(t);
 			return r;
@@ -772,15 +976,19 @@ p_commit(void *txn, bool *synced)
 
 	*synced = false;
 	if (t->depth > 0) {
+		if (!t->failed && (r = flush(t)) != 0)
+			t->failed = true;
 		if (t->failed) {
 			/* a failed child commits nothing: undo it so the
 			 * parent can go on, and say it failed */
 			snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT s%d",
 			    t->depth);
+			pend_drop(t->top);
 			t->failed = false;
 			if (cmd(t, sql) != 0)
 				t->top->failed = true;
-			r = BRK_ERR_STATE;
+			if (r == 0)
+				r = BRK_ERR_STATE;
 		} else {
 			snprintf(sql, sizeof(sql), "RELEASE SAVEPOINT s%d",
 			    t->depth);
@@ -795,6 +1003,8 @@ p_commit(void *txn, bool *synced)
 		txn_free(t);
 		return 0;
 	}
+	if (!t->failed)
+		flush(t);
 	if (t->failed) {
 		r = t->conflict ? BRK_ERR_BUSY : BRK_ERR_STATE;
 		end_top(t);
@@ -839,6 +1049,7 @@ p_abort(void *txn)
 		snprintf(sql, sizeof(sql),
 		    "ROLLBACK TO SAVEPOINT s%d; RELEASE SAVEPOINT s%d",
 		    t->depth, t->depth);
+		pend_drop(t->top);
 		t->failed = false;
 		if (cmd(t, sql) != 0)
 			t->top->failed = true;
@@ -890,12 +1101,13 @@ p_put(void *txn, enum store_table tbl, const void *key, size_t klen,
     const void *val, size_t vlen)
 {
 	struct ptxn *t = txn;
-	PGresult *res;
 	int r;
 
 	if (!t->write)
 		return BRK_ERR_READONLY;
-	if ((r = run(t, ST_PUT, (int)tbl, key, klen, val, vlen, 0, &res)) != 0)
+	if (t->failed)
+		return BRK_ERR_STATE;
+	if ((r = pend_put(t, (int)tbl, key, klen, val, vlen)) != 0)
 		return r;
 	t->top->gen++;
 	return 0;
