@@ -436,6 +436,9 @@ row scale.audit "Audit verify, ${V_N:-?} records (records/s)" \
     "$(verdict "$(calc "$V_RATE >= 500000 && $V_OK == 1")")"
 stop "$PID"
 
+# the PostgreSQL store's rows, against LMDB in their own run
+BUILD=$BUILD BENCH_ROWS=$ROWS sh tests/bench/pgfigures.sh "$SECS" >&2 || note "PostgreSQL store figures not measured"
+
 # ---- the table and the JSON ---------------------------------------------
 ELAPSED=$(($(date +%s) - T0))
 echo
