@@ -68,9 +68,10 @@ onA expect 0 "A sees it active" "$BROKER" check --user alice --resource host:app
 # ---- racing approvals ----------------------------------------------------
 # Two approvers at once, one on each broker: quorum reached once, both
 # recorded.  The same approver on both at once: counted once.  Fails when
-# write transactions are not SERIALIZABLE (checked with READ COMMITTED in
-# store_pg.c begin_top(): one approval of two racing ones was lost, 2 of
-# 5 went active: red).
+# write transactions neither queue on the table lock nor are SERIALIZABLE
+# (checked with READ COMMITTED and no LOCK TABLE in store_pg.c
+# begin_top(): one approval of two racing ones was lost, 2 of 5 went
+# active: red).
 ok_races=0
 same_races=0
 for n in 1 2 3 4 5; do

@@ -8,11 +8,16 @@
  * the migrations are the array below, applied by `brokerd --migrate`.
  *
  * Transactions.  A write transaction runs on the writer connection, one at
- * a time in this process (the single writer thread), as SERIALIZABLE: two
- * brokers writing the same rows (a request's state, a counter in TBL_META,
- * the audit chain head) cannot both commit what they read; the loser sees
- * 40001, the transaction is marked conflicted (store_conflicted()) and the
- * writer runs its whole batch again.  Nested transactions are savepoints.
+ * a time in this process (the single writer thread), as SERIALIZABLE, and
+ * first takes LOCK TABLE broker_kv IN SHARE ROW EXCLUSIVE MODE before its
+ * snapshot: the writers of all brokers queue there and each batch sees the
+ * commits of the ones before it, so they do not read-then-write past each
+ * other (a request's state, a counter in TBL_META, the audit chain head)
+ * and rarely conflict; readers are not held up.  Should one still lose a
+ * serialization conflict (40001), the transaction is marked conflicted
+ * (store_conflicted()) and the writer runs its whole batch again.  Nested
+ * transactions are savepoints.  Puts are held and sent in one statement
+ * when something needs them (flush()).
  * synchronous_commit is forced on for our sessions: a COMMIT that returned
  * is on disk (and, with a synchronous standby, there too), so every commit
  * "synced" and readers, who see a commit only after its WAL flush, never
