@@ -209,7 +209,7 @@ out:
 	policystate_free(&d);
 	auditfeed_free(d.feed); /* delivers what was committed first */
 	auditfeed_free(nfeed);
-	notify_free(d.notify);	/* after the feed: a short grace, then drops */
+	notify_free(d.notify); /* after the feed: a short grace, then drops */
 	store_free(d.store);
 	identity_free(d.ident);
 	ca_free(d.ca);
@@ -260,8 +260,10 @@ main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (argc != 3 && !(argc == 5 && (strcmp(argv[3], "--export-store") == 0 ||
-				       strcmp(argv[3], "--import-store") == 0)) &&
+	if (argc != 3 &&
+	    !(argc == 5 &&
+		(strcmp(argv[3], "--export-store") == 0 ||
+		    strcmp(argv[3], "--import-store") == 0)) &&
 	    !(argc == 4 &&
 		(strcmp(argv[3], "--rotate-ca") == 0 ||
 		    strcmp(argv[3], "--migrate") == 0))) {

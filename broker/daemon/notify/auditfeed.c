@@ -33,7 +33,7 @@ struct auditfeed {
 		void *arg;
 	} subs[MAX_SUBS];
 	size_t nsubs;
-	uint64_t last; /* last seq delivered */
+	uint64_t last;	  /* last seq delivered */
 	const char *mark; /* a cluster feed's mark, else NULL */
 	bool leading;	  /* a cluster feed: led at the last look */
 	pthread_t thread;

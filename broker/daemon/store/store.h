@@ -200,10 +200,10 @@ int store_mark_put(struct store *s, const char *name, uint64_t seq);
  * broker writes to the destination (the import refuses a store in use:
  * one that is not empty).
  */
-int store_export(struct store *s, const char *path, uint64_t *rows,
-    struct brk_error *err);
-int store_import(struct store *s, const char *path, uint64_t *rows,
-    struct brk_error *err);
+int store_export(
+    struct store *s, const char *path, uint64_t *rows, struct brk_error *err);
+int store_import(
+    struct store *s, const char *path, uint64_t *rows, struct brk_error *err);
 
 /* Helpers for the big-endian keys the tables use. */
 void store_be64(uint8_t out[8], uint64_t v);

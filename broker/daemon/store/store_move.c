@@ -85,8 +85,8 @@ put_entry(struct mfile *m, int tbl, const struct store_val *k,
 }
 
 int
-store_export(struct store *s, const char *path, uint64_t *rows,
-    struct brk_error *err)
+store_export(
+    struct store *s, const char *path, uint64_t *rows, struct brk_error *err)
 {
 	struct mfile m = { 0 };
 	struct store_txn *t = NULL;
@@ -99,15 +99,18 @@ store_export(struct store *s, const char *path, uint64_t *rows,
 
 	*rows = 0;
 	/* never over an existing file: it may be the only other copy */
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-		 0600)) < 0) {
-		r = brk_error_set(err, errno == EEXIST ? BRK_ERR_EXISTS : BRK_ERR_IO,
+	if ((fd = open(path,
+		 O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) <
+	    0) {
+		r = brk_error_set(err,
+		    errno == EEXIST ? BRK_ERR_EXISTS : BRK_ERR_IO,
 		    "--export-store %.200s: %s", path, strerror(errno));
 		goto out;
 	}
 	made = true;
 	r = BRK_ERR_NOMEM;
-	if ((m.f = fdopen(fd, "w")) == NULL || (m.md = EVP_MD_CTX_new()) == NULL)
+	if ((m.f = fdopen(fd, "w")) == NULL ||
+	    (m.md = EVP_MD_CTX_new()) == NULL)
 		goto fail;
 	fd = -1;
 	r = BRK_ERR_INTERNAL;
@@ -215,8 +218,8 @@ all_empty(struct store_txn *t, bool *empty)
 }
 
 int
-store_import(struct store *s, const char *path, uint64_t *rows,
-    struct brk_error *err)
+store_import(
+    struct store *s, const char *path, uint64_t *rows, struct brk_error *err)
 {
 	struct store_txn *t = NULL;
 	struct store_val k, v;
@@ -280,8 +283,8 @@ store_import(struct store *s, const char *path, uint64_t *rows,
 	}
 	if ((r = store_begin(s, true, &t)) != 0 ||
 	    (r = all_empty(t, &empty)) != 0) {
-		brk_error_set(err, r, "--import-store: the store: %s",
-		    brk_strerror(r));
+		brk_error_set(
+		    err, r, "--import-store: the store: %s", brk_strerror(r));
 		goto out;
 	}
 	if (!empty) {
@@ -296,8 +299,8 @@ store_import(struct store *s, const char *path, uint64_t *rows,
 			break;
 		if ((r = store_put(t, (enum store_table)tbl, k.data, k.len,
 			 v.data, v.len)) != 0) {
-			brk_error_set(err, r, "--import-store: %s",
-			    brk_strerror(r));
+			brk_error_set(
+			    err, r, "--import-store: %s", brk_strerror(r));
 			goto out;
 		}
 		(*rows)++;

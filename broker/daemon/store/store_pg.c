@@ -433,13 +433,14 @@ arr_build(const struct ptxn *top, int which, size_t *len)
 	uint8_t *b, *p;
 
 	for (i = 0; i < top->npend; i++)
-		n += 4 + (which == 0 ? 2 :
-			which == 1   ? top->pend[i].klen :
-				       top->pend[i].vlen);
+		n += 4 +
+		    (which == 0	       ? 2 :
+			    which == 1 ? top->pend[i].klen :
+					 top->pend[i].vlen);
 	if (n > 0x7fffffff || (b = malloc(n)) == NULL)
 		return NULL;
-	arr_be32(b, 1);	 /* dimensions */
-	arr_be32(b + 4, 0); /* no NULLs */
+	arr_be32(b, 1);			       /* dimensions */
+	arr_be32(b + 4, 0);		       /* no NULLs */
 	arr_be32(b + 8, which == 0 ? 21 : 17); /* int2, bytea */
 	arr_be32(b + 12, (uint32_t)top->npend);
 	arr_be32(b + 16, 1); /* lower bound */
@@ -509,8 +510,8 @@ out:
 
 /* Hold a put (replacing a held one of the same key). */
 static int
-pend_put(struct ptxn *t, int tbl, const void *key, size_t klen,
-    const void *val, size_t vlen)
+pend_put(struct ptxn *t, int tbl, const void *key, size_t klen, const void *val,
+    size_t vlen)
 {
 	struct ptxn *top = t->top;
 	struct pput *e, *n;
@@ -529,8 +530,8 @@ pend_put(struct ptxn *t, int tbl, const void *key, size_t klen,
 	if (vlen > 0)
 		memcpy(v, val, vlen);
 	if (at < 0 && top->npend == top->pcap) {
-		n = realloc(top->pend,
-		    (top->pcap ? top->pcap * 2 : 16) * sizeof(*n));
+		n = realloc(
+		    top->pend, (top->pcap ? top->pcap * 2 : 16) * sizeof(*n));
 		if (n == NULL) {
 			free(k);
 			free(v);
@@ -1348,7 +1349,8 @@ out:
 static bool
 p_leader(void *env)
 {
-	return __atomic_load_n(&((struct pgenv *)env)->leading, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(
+	    &((struct pgenv *)env)->leading, __ATOMIC_ACQUIRE);
 }
 
 static int
