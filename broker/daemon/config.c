@@ -158,6 +158,53 @@ parse_hosts(struct config *c, json_t *v, struct brk_error *err)
 	return 0;
 }
 
+/* "store": which backend keeps the durable state (store.h). */
+static int
+parse_store(struct config *c, json_t *v, struct brk_error *err)
+{
+	const char *k, *b;
+	int64_t n = 0;
+	json_t *x;
+	int r;
+
+	if (!json_is_object(v))
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "config: \"store\" must be an object");
+	json_object_foreach (v, k, x) {
+		if (strcmp(k, "backend") == 0) {
+			b = json_string_value(x);
+			if (b == NULL ||
+			    (strcmp(b, "lmdb") != 0 &&
+				strcmp(b, "postgres") != 0))
+				return brk_error_set(err, BRK_ERR_INVALID,
+				    "config: store.backend is \"lmdb\" or "
+				    "\"postgres\"");
+			c->store_pg = strcmp(b, "postgres") == 0;
+			r = 0;
+		} else if (strcmp(k, "conninfo_file") == 0)
+			r = config_get_str(
+			    "store", x, k, &c->store_conninfo, err);
+		else if (strcmp(k, "timeout") == 0) {
+			r = config_get_int64("store", x, k, 1, 300, &n, err);
+			c->store_timeout = (int)n;
+		} else
+			r = brk_error_set(err, BRK_ERR_INVALID,
+			    "config: store: unknown key \"%.64s\"", k);
+		if (r != 0)
+			return r;
+	}
+	if (c->store_pg &&
+	    (c->store_conninfo == NULL || c->store_conninfo[0] != '/'))
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "config: store.backend \"postgres\" needs "
+		    "store.conninfo_file, an absolute path");
+	if (!c->store_pg && c->store_conninfo != NULL)
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "config: store.conninfo_file is for backend "
+		    "\"postgres\" only");
+	return 0;
+}
+
 static int
 apply_key(struct config *c, const char *key, json_t *v, struct brk_error *err)
 {
@@ -270,6 +317,8 @@ apply_key(struct config *c, const char *key, json_t *v, struct brk_error *err)
 		c->notify = NULL;
 		return notify_config_parse(v, &c->notify, err);
 	}
+	if (strcmp(key, "store") == 0)
+		return parse_store(c, v, err);
 	if (strcmp(key, "databases") == 0) { /* pgconfig.c */
 		pg_config_free(c->databases);
 		cred_exec_config_free(c->cred_exec);
@@ -300,6 +349,7 @@ config_defaults(void)
 		return NULL;
 	c->socket_mode = 0666;
 	c->mapsize = (uint64_t)1 << 30;
+	c->store_timeout = 5;
 	c->group_commit = true;
 	c->log_level = LOG_LVL_INFO;
 	c->max_connections = 1024;
@@ -421,6 +471,7 @@ int
 config_dev(const char *dir, struct config **out, struct brk_error *err)
 {
 	struct config *c = NULL;
+	const char *knob;
 	char path[4096];
 	int r;
 
@@ -459,6 +510,14 @@ config_dev(const char *dir, struct config **out, struct brk_error *err)
 		goto out;
 	c->delegates[0] = getuid();
 	c->ndelegates = 1;
+	/* The embedded default keeps LMDB; this knob lets the test suite
+	 * (make check-pg) run the same --dev brokers on PostgreSQL. */
+	if ((knob = getenv("BROKER_DEV_PG_CONNINFO")) != NULL &&
+	    knob[0] != '\0') {
+		c->store_pg = true;
+		if ((c->store_conninfo = strdup(knob)) == NULL)
+			goto out;
+	}
 	*out = c;
 	c = NULL;
 	r = 0;
@@ -485,6 +544,7 @@ config_free(struct config *c)
 	free(c->state_dir);
 	free(c->socket);
 	free(c->policy);
+	free(c->store_conninfo);
 	ldap_config_free(c->ldap);
 	tls_config_free(c->tls);
 	login_config_free(c->login);

@@ -45,7 +45,8 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: brokerd --dev DIR\n"
-	    "       brokerd -c FILE [--rotate-ca]\n"
+	    "       brokerd -c FILE [--rotate-ca | --migrate]\n"
+	    "       brokerd -c FILE --export-store OUT | --import-store IN\n"
 	    "       brokerd --version\n"
 	    "\n"
 	    "  --dev DIR    run the embedded default in DIR (created if missing):\n"
@@ -54,6 +55,13 @@ usage(FILE *f)
 	    "  --rotate-ca  make a new CA key current and exit (previous keys\n"
 	    "               stay listed by `broker ca show --all`); restart\n"
 	    "               the daemon to sign with it\n"
+	    "  --migrate    create or migrate the PostgreSQL schema of\n"
+	    "               store.backend \"postgres\" and exit\n"
+	    "  --export-store OUT  write the whole state of the config's store\n"
+	    "               (LMDB or PostgreSQL) to the new file OUT and exit\n"
+	    "  --import-store IN   load such a file into the config's store,\n"
+	    "               which must be empty (run --migrate first for\n"
+	    "               PostgreSQL), and exit\n"
 	    "  -h, --help   this text\n");
 }
 
@@ -92,6 +100,41 @@ signer_lost(void *arg)
 	kill(getpid(), SIGTERM);
 }
 
+/* The backend the config names: LMDB in state_dir, or PostgreSQL. */
+static int
+open_store(struct config *cfg, struct store **out, struct brk_error *err)
+{
+	if (cfg->store_pg)
+		return store_open_pg(
+		    cfg->store_conninfo, cfg->store_timeout * 1000, out, err);
+	return store_open(cfg->state_dir, cfg->mapsize, out, err);
+}
+
+/* --export-store / --import-store: the whole state to a file or back. */
+static int
+move_store(struct config *cfg, const char *opt, const char *path,
+    struct brk_error *err)
+{
+	struct store *s = NULL;
+	bool out = strcmp(opt, "--export-store") == 0;
+	uint64_t rows = 0;
+	int r;
+
+	if ((!cfg->store_pg &&
+		(r = check_state_dir(cfg->state_dir, err)) != 0) ||
+	    (r = open_store(cfg, &s, err)) != 0)
+		goto out;
+	r = out ? store_export(s, path, &rows, err) :
+		  store_import(s, path, &rows, err);
+	if (r == 0)
+		printf("brokerd: %s %llu keys %s %s (store %s)\n",
+		    out ? "exported" : "imported", (unsigned long long)rows,
+		    out ? "to" : "from", path, store_backend_name(s));
+out:
+	store_free(s);
+	return r;
+}
+
 /* Runs the daemon; takes over ca. */
 static int
 run(struct config *cfg, struct ca *ca, struct brk_error *err)
@@ -99,13 +142,14 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 	struct brokerd d = { .cfg = cfg, .ca = ca };
 	struct tls_server *tls = NULL;
 	struct web *web = NULL;
+	struct auditfeed *nfeed = NULL;
 	int r;
 
 	pthread_mutex_init(&d.policy_lock, NULL);
 	d.started_at = time_now();
 	signal(SIGPIPE, SIG_IGN);
 	if ((r = identity_new(cfg, &d.ident, err)) != 0 ||
-	    (r = store_open(cfg->state_dir, cfg->mapsize, &d.store, err)) != 0)
+	    (r = open_store(cfg, &d.store, err)) != 0)
 		goto out;
 	/* the audit follower: the syslog mirror now, others may subscribe
 	 * until it starts once the server is up */
@@ -120,7 +164,11 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 	    0)
 		goto out;
 	notify_bind(d.notify, &d);
-	if ((r = notify_subscribe(d.notify, d.feed)) != 0) {
+	/* a feed of its own: sent once for brokers sharing a store (by
+	 * their leader), where the syslog mirror is every broker's */
+	if ((r = auditfeed_new(d.store, &nfeed)) != 0 ||
+	    (r = auditfeed_cluster(nfeed, "notify")) != 0 ||
+	    (r = notify_subscribe(d.notify, nfeed)) != 0) {
 		brk_error_set(err, r,
 		    "cannot subscribe notifications to the "
 		    "audit feed");
@@ -156,7 +204,8 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 	if ((r = metrics_http_start(&d, ops_metrics_text, &d.metrics, err)) !=
 	    0) /* optional */
 		goto out;
-	if ((r = auditfeed_start(d.feed)) != 0) { /* audit follower */
+	if ((r = auditfeed_start(d.feed)) != 0 || /* audit follower */
+	    (r = auditfeed_start(nfeed)) != 0) {
 		brk_error_set(err, r, "cannot start the audit feed");
 		goto out;
 	}
@@ -177,8 +226,9 @@ out:
 	server_free(d.server);
 	policystate_free(&d);
 	auditfeed_free(d.feed); /* delivers what was committed first */
-	ops_sessions_free(&d);	/* after the pool and the feed */
-	notify_free(d.notify);	/* after the feed: a short grace, then drops */
+	auditfeed_free(nfeed);
+	ops_sessions_free(&d); /* after the pool and the feed */
+	notify_free(d.notify); /* after the feed: a short grace, then drops */
 	store_free(d.store);
 	identity_free(d.ident);
 	ca_free(d.ca);
@@ -230,7 +280,13 @@ main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (argc != 3 && !(argc == 4 && strcmp(argv[3], "--rotate-ca") == 0)) {
+	if (argc != 3 &&
+	    !(argc == 5 &&
+		(strcmp(argv[3], "--export-store") == 0 ||
+		    strcmp(argv[3], "--import-store") == 0)) &&
+	    !(argc == 4 &&
+		(strcmp(argv[3], "--rotate-ca") == 0 ||
+		    strcmp(argv[3], "--migrate") == 0))) {
 		usage(stderr);
 		return 2;
 	}
@@ -242,7 +298,17 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (r == 0 && argc == 4) {
+	if (r == 0 && argc == 5)
+		r = move_store(cfg, argv[3], argv[4], &err);
+	else if (r == 0 && argc == 4 && strcmp(argv[3], "--migrate") == 0) {
+		if (!cfg->store_pg)
+			r = brk_error_set(&err, BRK_ERR_USAGE,
+			    "--migrate: the store is LMDB (store.backend), "
+			    "which needs no migration");
+		else
+			r = store_pg_migrate(cfg->store_conninfo,
+			    cfg->store_timeout * 1000, &err);
+	} else if (r == 0 && argc == 4) {
 		/* argv[3] is --rotate-ca: a key change, not a run */
 		if ((r = ca_rotate(cfg->state_dir, &err)) == 0)
 			printf(

@@ -536,6 +536,9 @@ else
 	stop "$SESS_PID"
 fi
 
+# the PostgreSQL store's rows, against LMDB in their own run
+BUILD=$BUILD BENCH_ROWS=$ROWS sh tests/bench/pgfigures.sh "$SECS" >&2 || note "PostgreSQL store figures not measured"
+
 # ---- the table and the JSON ---------------------------------------------
 ELAPSED=$(($(date +%s) - T0))
 echo

@@ -28,6 +28,7 @@ asan_first() {
 
 cleanup() {
 	stop_broker
+	pg_stop
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -50,9 +51,93 @@ bulk_policy() {
 	    "$ROOT/policy/examples/dev.json" >"$1"
 }
 
+# ---- a private PostgreSQL ----------------------------------------------
+# pg_start [DIR]: initdb + pg_ctl from /usr/lib/postgresql/*/bin in DIR
+# (default $T/pg; pg_hba.conf from $PG_HBA, default trust on the socket)
+# as user nobody, a Unix socket in DIR only
+# (listen_addresses=''), never a system server; database "broker" and a
+# conninfo file $PG_CONNINFO (0600) for it.  Returns 1 when PostgreSQL is
+# not installed.  A watchdog stops the server when the test's shell is
+# gone, whatever cleanup the test has.
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+PG=
+PG_CONNINFO=
+asnobody() { setpriv --reuid=nobody --regid=65534 --clear-groups "$@"; }
+pg_start() {
+	PG=${1:-$T/pg}
+	[ -n "$PGBIN" ] && [ -x "$PGBIN/initdb" ] || return 1
+	mkdir -p "$PG"
+	chown nobody "$PG"
+	chmod 0700 "$PG"
+	if [ ! -f "$PG/data/PG_VERSION" ]; then
+		asnobody "$PGBIN/initdb" -D "$PG/data" -U postgres -A trust \
+		    --no-sync >"$PG/initdb.log" 2>&1 ||
+		    { sed 's/^/# initdb: /' "$PG/initdb.log"; return 1; }
+		printf '%s\n' "${PG_HBA:-local all all trust}" \
+		    >"$PG/data/pg_hba.conf"
+	fi
+	pg_ctl_start || return 1
+	psql -X -q -h "$PG" -p 5432 -U postgres -d postgres \
+	    -c "CREATE DATABASE broker" >/dev/null 2>&1
+	PG_CONNINFO=$T/store.pg
+	printf 'host=%s port=5432 dbname=broker user=postgres\n' "$PG" \
+	    >"$PG_CONNINFO"
+	chmod 0600 "$PG_CONNINFO"
+	( pid=$$; exec >/dev/null 2>&1 </dev/null
+	  while kill -0 "$pid" 2>/dev/null; do sleep 1; done
+	  asnobody "$PGBIN/pg_ctl" -D "$PG/data" -m immediate stop ) &
+	return 0
+}
+pg_ctl_start() {
+	asnobody "$PGBIN/pg_ctl" -D "$PG/data" -l "$PG/log" -w -o \
+	    "-k $PG -c listen_addresses='' -p 5432 -c fsync=on" \
+	    start >/dev/null 2>&1 ||
+	    { sed 's/^/# postgres: /' "$PG/log"; return 1; }
+}
+pg_stop() {
+	[ -n "$PG" ] && [ -f "$PG/data/postmaster.pid" ] &&
+	    asnobody "$PGBIN/pg_ctl" -D "$PG/data" -m immediate stop \
+		>/dev/null 2>&1
+	return 0
+}
+su_psql() { psql -X -q -A -t -v ON_ERROR_STOP=1 -h "$PG" -p 5432 -U postgres "$@"; }
+
+# With BROKER_TEST_BACKEND=postgres (make check-pg) every broker a test
+# starts keeps its state in a private PostgreSQL: one database per
+# state_dir (a test that starts a broker on a new state_dir expects a new
+# store), for --dev brokers through BROKER_DEV_PG_CONNINFO, for -c FILE
+# brokers by a "store" section added to FILE (unless it has one); the
+# schema is made with --migrate first.
+pg_backend_args() {
+	[ "${BROKER_TEST_BACKEND:-lmdb}" = postgres ] || return 0
+	if [ -z "$PG_CONNINFO" ]; then
+		pg_start || { not_ok "a private PostgreSQL starts"; exit 1; }
+	fi
+	[ "$1" = -c ] && grep -q '"store"' "$2" && return 0
+	if [ "$1" = -c ]; then
+		sd=$(tr '\n' ' ' <"$2" |
+		    sed -n 's/.*"state_dir" *: *"\([^"]*\)".*/\1/p')
+	else sd=$2; fi
+	db=b_$(printf '%s' "$sd" | md5sum | cut -c1-16)
+	ci=$T/store-$db.pg
+	if [ ! -f "$ci" ]; then
+		su_psql -d postgres -c "CREATE DATABASE $db" >/dev/null
+		printf 'host=%s port=5432 dbname=%s user=postgres\n' \
+		    "$PG" "$db" >"$ci"
+		chmod 0600 "$ci"
+	fi
+	export BROKER_DEV_PG_CONNINFO="$ci"
+	if [ "$1" = -c ]; then
+		sed -i "1s|^{|{ \"store\": { \"backend\": \"postgres\", \"conninfo_file\": \"$ci\" },|" "$2"
+	fi
+	"$BROKERD" "$1" "$2" --migrate >>"$T/migrate.log" 2>&1 ||
+	    { not_ok "brokerd --migrate"; tail -5 "$T/migrate.log"; exit 1; }
+}
+
 # start_broker [brokerd args...]  (default: --dev $T/d); waits until ready.
 start_broker() {
 	if [ $# -eq 0 ]; then set -- --dev "$T/d"; fi
+	pg_backend_args "$@"
 	${BROKERD_WRAPPER:-} "$BROKERD" "$@" >>"$T/brokerd.log" 2>&1 &
 	BROKERD_PID=$!
 	i=0

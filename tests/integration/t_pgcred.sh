@@ -4,39 +4,16 @@
 # socket in the temp dir, listen_addresses='': never a system server).
 . "$(dirname "$0")/lib.sh"
 
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 if [ -z "$PGBIN" ] || ! command -v psql >/dev/null; then
 	skip "PostgreSQL is not installed (deploy/deps.sh)"; finish
 fi
-PG=$T/pg
-mkdir -p "$PG"
-chown nobody "$PG"
-chmod 0700 "$PG"
-asnobody() { setpriv --reuid=nobody --regid=65534 --clear-groups "$@"; }
-asnobody "$PGBIN/initdb" -D "$PG/data" -U postgres -A scram-sha-256 \
-    --pwfile=/dev/null >"$T/initdb.log" 2>&1 || true
-if [ ! -f "$PG/data/PG_VERSION" ]; then
-	# initdb wants a password file for scram: give it one it can read
-	echo "adminpw-$$" >"$PG/pw"; chown nobody "$PG/pw"
-	asnobody "$PGBIN/initdb" -D "$PG/data" -U postgres -A scram-sha-256 \
-	    --pwfile="$PG/pw" >"$T/initdb.log" 2>&1 ||
-	    { not_ok "initdb"; sed 's/^/# /' "$T/initdb.log"; finish; }
-fi
 # the admin logs in over the socket by peer-less trust only as postgres
 # from this test; grant roles must use their password (scram)
-cat >"$PG/data/pg_hba.conf" <<H
-local all postgres trust
-local all all scram-sha-256
-H
-asnobody "$PGBIN/pg_ctl" -D "$PG/data" -l "$PG/log" -w -o \
-    "-k $PG -c listen_addresses='' -p 5432" start >/dev/null 2>&1 ||
-    { not_ok "PostgreSQL starts"; sed 's/^/# /' "$PG/log"; finish; }
-pgstop() { asnobody "$PGBIN/pg_ctl" -D "$PG/data" -m immediate stop >/dev/null 2>&1; }
-cleanup() { stop_broker; pgstop; rm -rf "$T"; }
-trap cleanup EXIT
+PG_HBA='local all postgres trust
+local all all scram-sha-256'
+pg_start || { not_ok "PostgreSQL starts"; finish; }
 ok "private PostgreSQL on a socket in the temp dir"
 
-su_psql() { psql -X -q -A -t -v ON_ERROR_STOP=1 -h "$PG" -p 5432 -U postgres "$@"; }
 su_psql -d postgres -c "CREATE DATABASE app" &&
 su_psql -d app <<S || not_ok "schema"
 CREATE ROLE app_readonly NOLOGIN;

@@ -37,8 +37,13 @@ struct config {
 	char *policy;	    /* policy file; NULL = none yet */
 	uid_t *delegates;   /* may use "as"; root always may */
 	size_t ndelegates;
-	uint64_t mapsize;  /* default 1 GiB */
-	bool group_commit; /* default true */
+	uint64_t mapsize; /* default 1 GiB (LMDB) */
+	/* "store": { "backend": "lmdb" | "postgres", "conninfo_file": PATH,
+	 * "timeout": seconds } (store.h) */
+	bool store_pg;	      /* backend postgres (default lmdb) */
+	char *store_conninfo; /* its conninfo file (0600, ours) */
+	int store_timeout;    /* seconds, default 5 */
+	bool group_commit;    /* default true */
 	int log_level;
 	bool log_syslog;	    /* "log_target": "syslog" (else stderr) */
 	int max_connections;	    /* default 1024 */

@@ -31,6 +31,7 @@ struct auditfeed;
 struct notify;
 struct metrics_http;
 struct userca;
+struct policy_follow;
 
 /* A loaded policy version, shared by reference. */
 struct policy_ref {
@@ -49,7 +50,9 @@ struct brokerd {
 	struct ca *ca;	       /* the signing key; read-only once open */
 	struct workpool *pool; /* signing and reply building */
 	pthread_mutex_t policy_lock;
-	struct policy_ref *policy; /* current; guarded by policy_lock */
+	struct policy_ref *policy;    /* current; guarded by policy_lock */
+	struct policy_follow *follow; /* policystate.c: other brokers' loads
+				       * (PostgreSQL store); NULL otherwise */
 	int64_t started_at;
 	uint64_t counters[8];	/* requests by outcome, see ops */
 	int sweep_queued;	/* a sweep is with the writer */

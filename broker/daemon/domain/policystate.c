@@ -6,9 +6,11 @@
  */
 #include "policystate.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/sha.h>
 
@@ -351,10 +353,125 @@ out:
 	return r;
 }
 
+/*
+ * With the PostgreSQL store several brokers share the stored versions: a
+ * `policy load` through one is stored for all, and each other broker
+ * installs it from the store.  A follower thread reads the newest version
+ * number every FOLLOW_MS (one indexed read) and installs a newer one, so a
+ * load is in force on every broker within about FOLLOW_MS.
+ */
+#define FOLLOW_MS 200
+
+struct policy_follow {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;
+};
+
+static uint64_t
+installed_version(struct brokerd *d)
+{
+	uint64_t v = 0;
+
+	pthread_mutex_lock(&d->policy_lock);
+	if (d->policy != NULL)
+		v = d->policy->version;
+	pthread_mutex_unlock(&d->policy_lock);
+	return v;
+}
+
+/* Install the newest stored version if it is newer than ours. */
+static void
+follow_once(struct brokerd *d)
+{
+	char *text = NULL, sha[65], fsha[65];
+	struct policy_error perr;
+	struct policy *p = NULL;
+	struct store_txn *t = NULL;
+	struct store_val v;
+	uint64_t ver = 0;
+	size_t len = 0;
+	int r;
+
+	if (store_begin(d->store, false, &t) != 0)
+		return; /* the store says why in the log */
+	r = store_get(t, TBL_META, version_key, sizeof(version_key) - 1, &v);
+	if (r == 0 && v.len == 8)
+		ver = store_get_be64(v.data);
+	store_abort(t);
+	if (ver <= installed_version(d))
+		return;
+	if ((r = current_stored(d, &text, &len, &ver, sha, fsha)) != 0) {
+		log_warn(
+		    "event=policy_follow_failed error=\"%s\"", brk_strerror(r));
+		goto out;
+	}
+	if ((r = policy_parse(text, len, &p, &perr)) != 0) {
+		log_error("event=policy_follow_failed version=%llu "
+			  "error=\"stored policy does not parse\"",
+		    (unsigned long long)ver);
+		goto out;
+	}
+	/* a load through this broker may have installed it meanwhile */
+	if (ver > installed_version(d)) {
+		install(d, p, ver, sha);
+		p = NULL;
+	}
+out:
+	policy_free(p);
+	free(text);
+}
+
+static void *
+follow_main(void *arg)
+{
+	struct brokerd *d = arg;
+	struct policy_follow *f = d->follow;
+	struct timespec ts;
+	bool stop = false;
+
+	while (!stop) {
+		follow_once(d);
+		pthread_mutex_lock(&f->lock);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += FOLLOW_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		if (!f->stop)
+			pthread_cond_timedwait(&f->cond, &f->lock, &ts);
+		stop = f->stop;
+		pthread_mutex_unlock(&f->lock);
+	}
+	return NULL;
+}
+
 int
 policystate_boot(struct brokerd *d, struct brk_error *err)
 {
-	return load_from_file_if_changed(d, true, err);
+	struct policy_follow *f;
+	int r;
+
+	if ((r = load_from_file_if_changed(d, true, err)) != 0)
+		return r;
+	if (strcmp(store_backend_name(d->store), "postgres") != 0)
+		return 0; /* one broker per LMDB store: nobody else loads */
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->cond, NULL);
+	d->follow = f;
+	if (pthread_create(&f->thread, NULL, follow_main, d) != 0) {
+		d->follow = NULL;
+		pthread_mutex_destroy(&f->lock);
+		pthread_cond_destroy(&f->cond);
+		free(f);
+		return brk_error_set(
+		    err, BRK_ERR_INTERNAL, "cannot start the policy follower");
+	}
+	return 0;
 }
 
 void
@@ -385,7 +502,20 @@ policystate_version(
 void
 policystate_free(struct brokerd *d)
 {
+	struct policy_follow *f = d->follow;
 	struct policy_ref *ref;
+
+	if (f != NULL) {
+		pthread_mutex_lock(&f->lock);
+		f->stop = true;
+		pthread_cond_signal(&f->cond);
+		pthread_mutex_unlock(&f->lock);
+		pthread_join(f->thread, NULL);
+		pthread_mutex_destroy(&f->lock);
+		pthread_cond_destroy(&f->cond);
+		free(f);
+		d->follow = NULL;
+	}
 
 	pthread_mutex_lock(&d->policy_lock);
 	ref = d->policy;

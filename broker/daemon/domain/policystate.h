@@ -13,7 +13,9 @@
 
 #include "daemon.h"
 
-/* At start: install the stored or file policy.  Errors are fatal. */
+/* At start: install the stored or file policy.  Errors are fatal.  With
+ * the PostgreSQL store it also starts following the versions other
+ * brokers store (installed here within about 200 ms). */
 int policystate_boot(struct brokerd *d, struct brk_error *err);
 
 /* SIGHUP: reload the file if it changed; failures are logged only. */
@@ -36,7 +38,7 @@ json_t *policystate_version(
  * the object on success. */
 int policy_record_decode(const void *data, size_t len, json_t **out);
 
-/* Release everything at exit. */
+/* Stop following and release everything at exit. */
 void policystate_free(struct brokerd *d);
 
 #endif

@@ -33,7 +33,9 @@ struct auditfeed {
 		void *arg;
 	} subs[MAX_SUBS];
 	size_t nsubs;
-	uint64_t last; /* last seq delivered */
+	uint64_t last;	  /* last seq delivered */
+	const char *mark; /* a cluster feed's mark, else NULL */
+	bool leading;	  /* a cluster feed: led at the last look */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -70,6 +72,69 @@ auditfeed_subscribe(struct auditfeed *f, auditfeed_fn fn, void *arg)
 	f->subs[f->nsubs].arg = arg;
 	f->nsubs++;
 	return 0;
+}
+
+static int read_batch(struct auditfeed *f, json_t **out);
+
+int
+auditfeed_cluster(struct auditfeed *f, const char *name)
+{
+	if (f == NULL || name == NULL)
+		return BRK_ERR_INVALID;
+	if (f->started)
+		return BRK_ERR_STATE;
+	f->mark = name;
+	return 0;
+}
+
+/*
+ * A cluster feed: whether to deliver now.  On becoming the leader, start
+ * after what the last leader marked (records it did not deliver before it
+ * died are delivered here; without a mark, from where this feed stood).
+ */
+static bool
+may_deliver(struct auditfeed *f)
+{
+	uint64_t m;
+	bool lead;
+
+	if (f->mark == NULL)
+		return true;
+	store_leader_poll(f->store);
+	lead = store_leader(f->store);
+	if (lead && !f->leading) {
+		if (store_mark_get(f->store, f->mark, &m) == 0)
+			f->last = m;
+		log_info("event=auditfeed_lead feed=%s from_seq=%llu", f->mark,
+		    (unsigned long long)f->last);
+	}
+	f->leading = lead;
+	return lead;
+}
+
+/* Deliver what is there, in batches; a cluster feed marks each. */
+static void
+deliver_all(struct auditfeed *f)
+{
+	json_t *batch, *rec;
+	size_t i, j;
+	int r;
+
+	while ((r = read_batch(f, &batch)) >= 0) {
+		json_array_foreach (batch, i, rec)
+			for (j = 0; j < f->nsubs; j++)
+				f->subs[j].fn(rec, f->subs[j].arg);
+		json_decref(batch);
+		if (f->mark != NULL &&
+		    store_mark_put(f->store, f->mark, f->last) != 0)
+			log_warn("event=auditfeed_mark_failed feed=%s seq=%llu",
+			    f->mark, (unsigned long long)f->last);
+		if (r == 0)
+			break;
+	}
+	if (r < 0)
+		log_warn("event=auditfeed_read_failed error=\"%s\"",
+		    brk_strerror(r));
 }
 
 /* Read up to BATCH records after f->last into a new array. */
@@ -115,23 +180,13 @@ feed_main(void *arg)
 {
 	struct auditfeed *f = arg;
 	struct timespec ts;
-	json_t *batch, *rec;
-	size_t i, j;
 	bool stop = false;
-	int r;
 
 	while (!stop) {
-		while ((r = read_batch(f, &batch)) >= 0) {
-			json_array_foreach (batch, i, rec)
-				for (j = 0; j < f->nsubs; j++)
-					f->subs[j].fn(rec, f->subs[j].arg);
-			json_decref(batch);
-			if (r == 0)
-				break;
-		}
-		if (r < 0)
-			log_warn("event=auditfeed_read_failed error=\"%s\"",
-			    brk_strerror(r));
+		/* the leader's poll runs here even with no subscriber:
+		 * ops_tick() asks store_leader() too */
+		if (may_deliver(f) && f->nsubs > 0)
+			deliver_all(f);
 		pthread_mutex_lock(&f->lock);
 		if (!f->stop && !f->woken) {
 			clock_gettime(CLOCK_REALTIME, &ts);
@@ -147,14 +202,8 @@ feed_main(void *arg)
 		pthread_mutex_unlock(&f->lock);
 	}
 	/* deliver what was committed before the stop */
-	while ((r = read_batch(f, &batch)) >= 0) {
-		json_array_foreach (batch, i, rec)
-			for (j = 0; j < f->nsubs; j++)
-				f->subs[j].fn(rec, f->subs[j].arg);
-		json_decref(batch);
-		if (r == 0)
-			break;
-	}
+	if (f->mark == NULL || f->leading)
+		deliver_all(f);
 	return NULL;
 }
 

@@ -30,6 +30,18 @@ int auditfeed_new(struct store *s, struct auditfeed **out);
  * (already started), BRK_ERR_TOOBIG (too many), BRK_ERR_INVALID. */
 int auditfeed_subscribe(struct auditfeed *f, auditfeed_fn fn, void *arg);
 
+/*
+ * Make f a cluster feed: it delivers only while this broker leads the
+ * brokers sharing the store (store_leader(); the feed's thread polls it),
+ * and keeps its position in the store as mark `name` after each batch, so
+ * that the next leader resumes there: across a failover a record is
+ * delivered at least once (twice when the leader died between delivering
+ * a batch and marking it).  With LMDB it is an ordinary feed.  Only before
+ * auditfeed_start(); name is borrowed for f's life.  Errors: BRK_ERR_STATE,
+ * BRK_ERR_INVALID.
+ */
+int auditfeed_cluster(struct auditfeed *f, const char *name);
+
 /* Remember the head and start the thread.  Errors: BRK_ERR_STATE (started
  * twice), store errors, BRK_ERR_INTERNAL (no thread). */
 int auditfeed_start(struct auditfeed *f);

@@ -293,8 +293,12 @@ ops_submit(struct call *c, struct policy_ref *p, writer_apply_fn apply,
 void
 ops_tick(struct brokerd *d, struct store_txn **rtxn)
 {
+	ops_cred_tick(d); /* credentials outside (ops_credsync.c) */
+	/* once for the cluster: with brokers sharing a PostgreSQL store,
+	 * only the leader sweeps, anchors and reminds (store.h) */
+	if (!store_leader(d->store))
+		return;
 	ops_sweep(d, rtxn);
-	ops_cred_tick(d);	 /* credentials outside (ops_credsync.c) */
 	ops_audit_tick(d, rtxn); /* periodic signed anchors (ops_audit.c) */
 	notify_tick(d, rtxn);	 /* review.overdue, once a minute */
 	ops_sessions_tick(d);	 /* session watches whose wait ran out */

@@ -1,222 +1,68 @@
 /*
- * store.c - the LMDB backend of store.h; the only file that calls mdb_*.
- *
- * One environment with a named database per table.  MDB_NOTLS lets a
- * read transaction be reset on one thread and renewed on another.
- *
- * Durability.  Syncs are on (no MDB_NOSYNC).  Without lazy meta sync a
- * commit that wrote returns after its data and its meta page are on disk
- * (fdatasync, then the meta page through LMDB's O_DSYNC descriptor).  With
- * lazy meta sync (MDB_NOMETASYNC) a commit fdatasyncs its data, which also
- * makes the previous commit's meta page durable, and then writes its own
- * meta page without a sync: the commit is visible but not durable until the
- * next commit that writes, or store_sync().  A commit that wrote nothing is
- * skipped by LMDB whole, sync included.  The store counts which commit is
- * durable (durable_txn) so that:
- *   - store_commit_ex() tells the writer whether its commit synced, and
- *   - readers never act on a commit that is not yet durable: a read
- *     transaction whose snapshot is newer than durable_txn waits for the
- *     writer's sync (or syncs itself) before it is handed out.
+ * store.c - store.h's calls, dispatched to the backend that opened the
+ * store: LMDB (store_lmdb.c, the embedded default) or PostgreSQL
+ * (store_pg.c).  Callers never know which.
  */
 #include "store.h"
 
-#include <errno.h>
-#include <pthread.h>
-#include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
-#include <lmdb.h>
-
-#include "log.h"
-
-/* How long a reader waits for the writer's sync before it syncs itself:
- * the writer syncs at once whenever it holds a commit, so this is only
- * reached when no writer runs (tools, tests) or its sync failed. */
-#define READER_WAIT_MS 200
-
-static const char *const table_names[TBL__COUNT] = {
-	"meta",
-	"requests",
-	"by_user",
-	"by_state",
-	"by_expiry",
-	"active",
-	"audit",
-	"audit_idx",
-	"policies",
-	"approvals",
-	"optouts",
-	"flags",
-	"reviews",
-	"optout_live",
-	"optout_hits",
-	"logins",
-	"hosts",
-	"host_tokens",
-};
+#include "store_be.h"
 
 struct store {
-	MDB_env *env;
-	MDB_dbi dbi[TBL__COUNT];
-	bool nosync;	       /* test knob: BROKER_STORE_UNSAFE_NOSYNC */
-	pthread_mutex_t lock;  /* guards what follows */
-	pthread_cond_t synced; /* durable_txn moved */
-	bool lazy;	       /* MDB_NOMETASYNC is set */
-	uint64_t last_txn;     /* the newest commit that wrote */
-	uint64_t durable_txn;  /* the newest commit known to be on disk */
-	uint64_t syncs;	       /* syncs done (by commits or store_sync) */
+	const struct store_backend *be;
+	void *h;
 };
 
 struct store_txn {
 	struct store *s;
-	MDB_txn *txn;
-	bool top_write; /* a write transaction without a parent */
+	void *h;
 };
 
 struct store_cursor {
-	MDB_cursor *cur;
+	struct store *s;
+	void *h;
 };
 
 static int
-map_err(int rc)
+wrap(const struct store_backend *be, void *h, struct store **out)
 {
-	switch (rc) {
-	case 0:
-		return 0;
-	case MDB_NOTFOUND:
-		return BRK_ERR_NOTFOUND;
-	case MDB_MAP_FULL:
-	case MDB_TXN_FULL:
-	case MDB_PAGE_FULL:
-	case ENOSPC:
-		return BRK_ERR_FULL;
-	case EACCES:
-	case EROFS:
-		return BRK_ERR_READONLY;
-	case ENOMEM:
+	struct store *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		be->free(h);
 		return BRK_ERR_NOMEM;
-	case EIO:
-		return BRK_ERR_IO;
-	default:
-		return rc > 0 ? BRK_ERR_IO : BRK_ERR_INTERNAL;
 	}
-}
-
-static uint64_t
-env_txnid(MDB_env *env)
-{
-	MDB_envinfo info;
-
-	if (mdb_env_info(env, &info) != 0)
-		return 0;
-	return (uint64_t)info.me_last_txnid;
-}
-
-static int
-init_cond(pthread_cond_t *c)
-{
-	pthread_condattr_t a;
-	int r = -1;
-
-	if (pthread_condattr_init(&a) != 0)
-		return -1;
-	if (pthread_condattr_setclock(&a, CLOCK_MONOTONIC) == 0 &&
-	    pthread_cond_init(c, &a) == 0)
-		r = 0;
-	pthread_condattr_destroy(&a);
-	return r;
-}
-
-/* Record that every commit up to txn is on disk. */
-static void
-mark_durable(struct store *s, uint64_t txn)
-{
-	pthread_mutex_lock(&s->lock);
-	if (txn > s->durable_txn) {
-		s->durable_txn = txn;
-		pthread_cond_broadcast(&s->synced);
-	}
-	pthread_mutex_unlock(&s->lock);
+	s->be = be;
+	s->h = h;
+	*out = s;
+	return 0;
 }
 
 int
 store_open(const char *dir, uint64_t mapsize, struct store **out,
     struct brk_error *err)
 {
-	struct store *s = NULL;
-	MDB_txn *txn = NULL;
-	const char *knob;
-	int r = BRK_ERR_NOMEM, rc, i;
+	void *h = NULL;
+	int r;
 
 	*out = NULL;
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		goto out;
-	if (pthread_mutex_init(&s->lock, NULL) != 0) {
-		free(s);
-		s = NULL;
-		goto out;
-	}
-	if (init_cond(&s->synced) != 0) {
-		pthread_mutex_destroy(&s->lock);
-		free(s);
-		s = NULL;
-		goto out;
-	}
-	/* A test knob, never set in production: lets the power-loss test
-	 * (tests/integration/t_powerloss.sh) prove that it detects lost
-	 * writes.  Read here only. */
-	knob = getenv("BROKER_STORE_UNSAFE_NOSYNC");
-	s->nosync = knob != NULL && strcmp(knob, "1") == 0;
-	r = BRK_ERR_IO;
-	if ((rc = mdb_env_create(&s->env)) != 0 ||
-	    (rc = mdb_env_set_maxdbs(s->env, TBL__COUNT)) != 0 ||
-	    (rc = mdb_env_set_mapsize(s->env, (size_t)mapsize)) != 0 ||
-	    (rc = mdb_env_set_maxreaders(s->env, 256)) != 0 ||
-	    (rc = mdb_env_open(s->env, dir,
-		 MDB_NOTLS | MDB_NORDAHEAD | (s->nosync ? MDB_NOSYNC : 0),
-		 0600)) != 0) {
-		r = map_err(rc);
-		brk_error_set(err, r, "cannot open the store in %s: %s", dir,
-		    mdb_strerror(rc));
-		goto out;
-	}
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
-		goto fail;
-	for (i = 0; i < TBL__COUNT; i++)
-		if ((rc = mdb_dbi_open(
-			 txn, table_names[i], MDB_CREATE, &s->dbi[i])) != 0)
-			goto fail;
-	rc = mdb_txn_commit(txn);
-	txn = NULL;
-	if (rc != 0)
-		goto fail;
-	/*
-	 * What a killed daemon committed may still be only in the page cache
-	 * (lazy meta sync): make it durable before anyone reads it.
-	 */
-	if (!s->nosync && (rc = mdb_env_sync(s->env, 1)) != 0)
-		goto fail;
-	if (s->nosync)
-		log_warn("event=store_unsafe_nosync dir=\"%s\" why=\"test knob "
-			 "BROKER_STORE_UNSAFE_NOSYNC: nothing is synced\"",
-		    dir);
-	s->last_txn = s->durable_txn = env_txnid(s->env);
-	*out = s;
-	s = NULL;
-	r = 0;
-	goto out;
-fail:
-	r = map_err(rc);
-	brk_error_set(err, r, "cannot initialise the store in %s: %s", dir,
-	    mdb_strerror(rc));
-out:
-	if (txn != NULL)
-		mdb_txn_abort(txn);
-	store_free(s);
-	return r;
+	if ((r = store_lmdb_open(dir, mapsize, &h, err)) != 0)
+		return r;
+	return wrap(&store_lmdb_backend, h, out);
+}
+
+int
+store_open_pg(const char *conninfo, int timeout_ms, struct store **out,
+    struct brk_error *err)
+{
+	void *h = NULL;
+	int r;
+
+	*out = NULL;
+	if ((r = store_pg_open(conninfo, timeout_ms, &h, err)) != 0)
+		return r;
+	return wrap(&store_pg_backend, h, out);
 }
 
 void
@@ -224,91 +70,29 @@ store_free(struct store *s)
 {
 	if (s == NULL)
 		return;
-	if (s->env != NULL)
-		mdb_env_close(s->env);
-	pthread_mutex_destroy(&s->lock);
-	pthread_cond_destroy(&s->synced);
+	s->be->free(s->h);
 	free(s);
 }
 
-/*
- * Sync, then record every commit up to upto as durable: upto is a commit
- * whose meta page was written before the sync began (the caller saw it),
- * and so is every commit the writer had finished by then.  One that
- * finishes while the sync runs may or may not be covered: not counted.
- */
-static int
-sync_upto(struct store *s, uint64_t upto)
+const char *
+store_backend_name(struct store *s)
 {
-	int rc;
-
-	if (s->nosync)
-		return 0;
-	pthread_mutex_lock(&s->lock);
-	if (s->last_txn > upto)
-		upto = s->last_txn;
-	pthread_mutex_unlock(&s->lock);
-	if ((rc = mdb_env_sync(s->env, 1)) != 0) {
-		log_error(
-		    "event=store_sync_failed error=\"%s\"", mdb_strerror(rc));
-		return map_err(rc);
-	}
-	pthread_mutex_lock(&s->lock);
-	s->syncs++;
-	pthread_mutex_unlock(&s->lock);
-	mark_durable(s, upto);
-	return 0;
-}
-
-/*
- * A reader's snapshot txn may be a commit that is visible but not yet
- * durable (lazy meta sync).  Acting on it (granting a check, showing a
- * state, sending a notification) could act on something a power loss then
- * undoes, so wait until the writer's sync covers it; if that does not come
- * in READER_WAIT_MS, sync here.  With the test knob nothing is durable and
- * readers do not wait.
- */
-static int
-wait_durable(struct store *s, uint64_t txn)
-{
-	struct timespec ts;
-	bool durable;
-	int rc = 0;
-
-	if (s->nosync)
-		return 0;
-	pthread_mutex_lock(&s->lock);
-	if (txn > s->durable_txn) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += READER_WAIT_MS * 1000000L;
-		ts.tv_sec += ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
-		while (txn > s->durable_txn && rc == 0)
-			rc = pthread_cond_timedwait(&s->synced, &s->lock, &ts);
-	}
-	durable = txn <= s->durable_txn;
-	pthread_mutex_unlock(&s->lock);
-	return durable ? 0 : sync_upto(s, txn);
+	return s->be->name;
 }
 
 static int
-begin(struct store *s, MDB_txn *parent, unsigned flags, struct store_txn **out)
+begin(struct store *s, struct store_txn *parent, bool write,
+    struct store_txn **out)
 {
 	struct store_txn *t;
-	int rc, r;
+	int r;
 
 	*out = NULL;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return BRK_ERR_NOMEM;
 	t->s = s;
-	t->top_write = parent == NULL && (flags & MDB_RDONLY) == 0;
-	if ((rc = mdb_txn_begin(s->env, parent, flags, &t->txn)) != 0) {
-		free(t);
-		return map_err(rc);
-	}
-	if ((flags & MDB_RDONLY) != 0 &&
-	    (r = wait_durable(s, (uint64_t)mdb_txn_id(t->txn))) != 0) {
-		mdb_txn_abort(t->txn);
+	if ((r = s->be->begin(
+		 s->h, parent != NULL ? parent->h : NULL, write, &t->h)) != 0) {
 		free(t);
 		return r;
 	}
@@ -319,46 +103,24 @@ begin(struct store *s, MDB_txn *parent, unsigned flags, struct store_txn **out)
 int
 store_begin(struct store *s, bool write, struct store_txn **out)
 {
-	return begin(s, NULL, write ? 0 : MDB_RDONLY, out);
+	return begin(s, NULL, write, out);
 }
 
 int
 store_child(struct store_txn *parent, struct store_txn **out)
 {
-	return begin(parent->s, parent->txn, 0, out);
+	return begin(parent->s, parent, true, out);
 }
 
 int
 store_commit_ex(struct store_txn *t, bool *synced)
 {
-	struct store *s = t->s;
-	uint64_t id = t->top_write ? (uint64_t)mdb_txn_id(t->txn) : 0, upto;
-	bool top = t->top_write;
-	int rc = mdb_txn_commit(t->txn);
+	int r;
 
-	free(t);
 	*synced = false;
-	if (rc != 0)
-		return map_err(rc);
-	/*
-	 * LMDB skips a commit that wrote nothing, sync included: then the
-	 * newest commit is still the one before, whose id is not ours.
-	 */
-	if (!top || env_txnid(s->env) != id)
-		return 0;
-	pthread_mutex_lock(&s->lock);
-	s->last_txn = id;
-	if (!s->nosync)
-		s->syncs++;
-	/* its fdatasync covered the commits before it; its own meta page
-	 * went out with O_DSYNC unless the meta sync is lazy */
-	upto = s->lazy ? id - 1 : id;
-	pthread_mutex_unlock(&s->lock);
-	if (s->nosync)
-		return 0;
-	*synced = true;
-	mark_durable(s, upto);
-	return 0;
+	r = t->s->be->commit(t->h, synced);
+	free(t);
+	return r;
 }
 
 int
@@ -374,31 +136,29 @@ store_abort(struct store_txn *t)
 {
 	if (t == NULL)
 		return;
-	mdb_txn_abort(t->txn);
+	t->s->be->abort(t->h);
 	free(t);
+}
+
+bool
+store_conflicted(struct store_txn *t)
+{
+	return t->s->be->conflicted(t->h);
 }
 
 int
 store_read_begin(struct store *s, struct store_txn **t)
 {
-	int rc;
-
 	if (*t == NULL)
 		return store_begin(s, false, t);
-	if ((rc = mdb_txn_renew((*t)->txn)) != 0)
-		return map_err(rc);
-	if ((rc = wait_durable(s, (uint64_t)mdb_txn_id((*t)->txn))) != 0) {
-		mdb_txn_reset((*t)->txn);
-		return rc;
-	}
-	return 0;
+	return s->be->renew((*t)->h);
 }
 
 void
 store_read_end(struct store_txn *t)
 {
 	if (t != NULL)
-		mdb_txn_reset(t->txn);
+		t->s->be->reset(t->h);
 }
 
 void
@@ -411,32 +171,21 @@ int
 store_get(struct store_txn *t, enum store_table tbl, const void *key,
     size_t klen, struct store_val *val)
 {
-	MDB_val k = { klen, (void *)key }, v;
-	int rc;
-
-	if ((rc = mdb_get(t->txn, t->s->dbi[tbl], &k, &v)) != 0)
-		return map_err(rc);
-	val->data = v.mv_data;
-	val->len = v.mv_size;
-	return 0;
+	return t->s->be->get(t->h, tbl, key, klen, val);
 }
 
 int
 store_put(struct store_txn *t, enum store_table tbl, const void *key,
     size_t klen, const void *val, size_t vlen)
 {
-	MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
-
-	return map_err(mdb_put(t->txn, t->s->dbi[tbl], &k, &v, 0));
+	return t->s->be->put(t->h, tbl, key, klen, val, vlen);
 }
 
 int
 store_del(
     struct store_txn *t, enum store_table tbl, const void *key, size_t klen)
 {
-	MDB_val k = { klen, (void *)key };
-
-	return map_err(mdb_del(t->txn, t->s->dbi[tbl], &k, NULL));
+	return t->s->be->del(t->h, tbl, key, klen);
 }
 
 int
@@ -444,14 +193,15 @@ store_cursor_open(
     struct store_txn *t, enum store_table tbl, struct store_cursor **out)
 {
 	struct store_cursor *c;
-	int rc;
+	int r;
 
 	*out = NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return BRK_ERR_NOMEM;
-	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[tbl], &c->cur)) != 0) {
+	c->s = t->s;
+	if ((r = t->s->be->cursor_open(t->h, tbl, &c->h)) != 0) {
 		free(c);
-		return map_err(rc);
+		return r;
 	}
 	*out = c;
 	return 0;
@@ -462,113 +212,67 @@ store_cursor_close(struct store_cursor *c)
 {
 	if (c == NULL)
 		return;
-	mdb_cursor_close(c->cur);
+	c->s->be->cursor_close(c->h);
 	free(c);
-}
-
-static int
-cursor_get(struct store_cursor *c, MDB_val *k, MDB_cursor_op op,
-    struct store_val *ko, struct store_val *vo)
-{
-	MDB_val v;
-	int rc;
-
-	if ((rc = mdb_cursor_get(c->cur, k, &v, op)) != 0)
-		return map_err(rc);
-	if (ko != NULL) {
-		ko->data = k->mv_data;
-		ko->len = k->mv_size;
-	}
-	if (vo != NULL) {
-		vo->data = v.mv_data;
-		vo->len = v.mv_size;
-	}
-	return 0;
 }
 
 int
 store_cursor_seek(struct store_cursor *c, const void *key, size_t klen,
     struct store_val *k, struct store_val *v)
 {
-	MDB_val mk = { klen, (void *)key };
-
-	return cursor_get(c, &mk, MDB_SET_RANGE, k, v);
+	return c->s->be->cursor_get(c->h, SEEK_GE, key, klen, k, v);
 }
 
 int
 store_cursor_first(
     struct store_cursor *c, struct store_val *k, struct store_val *v)
 {
-	MDB_val mk = { 0, NULL };
-
-	return cursor_get(c, &mk, MDB_FIRST, k, v);
+	return c->s->be->cursor_get(c->h, SEEK_FIRST, NULL, 0, k, v);
 }
 
 int
 store_cursor_last(
     struct store_cursor *c, struct store_val *k, struct store_val *v)
 {
-	MDB_val mk = { 0, NULL };
-
-	return cursor_get(c, &mk, MDB_LAST, k, v);
+	return c->s->be->cursor_get(c->h, SEEK_LAST, NULL, 0, k, v);
 }
 
 int
 store_cursor_next(
     struct store_cursor *c, struct store_val *k, struct store_val *v)
 {
-	MDB_val mk = { 0, NULL };
-
-	return cursor_get(c, &mk, MDB_NEXT, k, v);
+	return c->s->be->cursor_get(c->h, SEEK_NEXT, NULL, 0, k, v);
 }
 
 int
 store_cursor_prev(
     struct store_cursor *c, struct store_val *k, struct store_val *v)
 {
-	MDB_val mk = { 0, NULL };
-
-	return cursor_get(c, &mk, MDB_PREV, k, v);
+	return c->s->be->cursor_get(c->h, SEEK_PREV, NULL, 0, k, v);
 }
 
 int
 store_set_lazy_meta(struct store *s, bool on)
 {
-	int rc;
-
-	/* commits before this one were synced in full */
-	if ((rc = mdb_env_set_flags(s->env, MDB_NOMETASYNC, on ? 1 : 0)) != 0)
-		return map_err(rc);
-	pthread_mutex_lock(&s->lock);
-	s->lazy = on;
-	pthread_mutex_unlock(&s->lock);
-	return 0;
+	return s->be->set_lazy_meta(s->h, on);
 }
 
 int
 store_sync(struct store *s)
 {
-	return sync_upto(s, 0);
+	return s->be->sync(s->h);
 }
 
 uint64_t
 store_syncs(struct store *s)
 {
-	uint64_t n;
-
-	pthread_mutex_lock(&s->lock);
-	n = s->syncs;
-	pthread_mutex_unlock(&s->lock);
-	return n;
+	return s->be->syncs(s->h);
 }
 
 void
 store_durability(struct store *s, uint64_t *committed, uint64_t *durable)
 {
-	pthread_mutex_lock(&s->lock);
-	*committed = s->last_txn;
-	*durable = s->durable_txn;
-	pthread_mutex_unlock(&s->lock);
+	s->be->durability(s->h, committed, durable);
 }
 
 void
@@ -592,4 +296,34 @@ store_get_be64(const void *p)
 	for (i = 0; i < 8; i++)
 		v = (v << 8) | b[i];
 	return v;
+}
+
+void
+store_leader_poll(struct store *s)
+{
+	if (s->be->leader_poll != NULL)
+		s->be->leader_poll(s->h);
+}
+
+bool
+store_leader(struct store *s)
+{
+	return s->be->leader == NULL || s->be->leader(s->h);
+}
+
+int
+store_mark_get(struct store *s, const char *name, uint64_t *seq)
+{
+	*seq = 0;
+	if (s->be->mark_get == NULL)
+		return BRK_ERR_NOTFOUND;
+	return s->be->mark_get(s->h, name, seq);
+}
+
+int
+store_mark_put(struct store *s, const char *name, uint64_t seq)
+{
+	if (s->be->mark_put == NULL)
+		return 0;
+	return s->be->mark_put(s->h, name, seq);
 }

@@ -1,13 +1,18 @@
 /*
  * store.h - the broker's durable state, as ordered key/value tables.
  *
- * The only interface to storage.  It names no LMDB type, so that a second
- * backend (PostgreSQL) can sit behind it.  Keys order bytewise.  One thread
- * writes (write transactions are never concurrent); any thread may read.
+ * The only interface to storage.  It names no backend type: LMDB
+ * (store_lmdb.c, the embedded default) and PostgreSQL (store_pg.c) both sit
+ * behind it (store_be.h).  Keys order bytewise.  One thread per process
+ * writes (write transactions are never concurrent in a process); any thread
+ * may read.  With PostgreSQL several brokers may write at once: their write
+ * transactions are SERIALIZABLE, and one that loses a conflict says so
+ * (store_conflicted()) and must be run again whole.
  *
  * Errors: 0, BRK_ERR_NOTFOUND, BRK_ERR_FULL (map full: the write transaction
  * must be aborted), BRK_ERR_IO (sync or disk failure), BRK_ERR_READONLY,
- * BRK_ERR_INTERNAL.
+ * BRK_ERR_INTERNAL; with PostgreSQL also BRK_ERR_UNREACHABLE (no
+ * connection) and BRK_ERR_TIMEOUT (store.timeout passed).
  */
 #ifndef BRK_STORE_H
 #define BRK_STORE_H
@@ -59,6 +64,22 @@ int store_open(const char *dir, uint64_t mapsize, struct store **out,
 void store_free(struct store *s);
 
 /*
+ * Open a store kept in PostgreSQL: conninfo_file holds a libpq conninfo
+ * string or URI and must be a regular file owned by us, mode 0600 (it may
+ * hold a password).  timeout_ms bounds connecting and each statement.  The
+ * schema must be at the version this build knows: on an empty or older
+ * database the error says to run `brokerd --migrate`; a newer one is
+ * refused (a newer broker migrated it).
+ */
+int store_open_pg(const char *conninfo_file, int timeout_ms, struct store **out,
+    struct brk_error *err);
+/* Create or migrate the PostgreSQL schema to this build's version. */
+int store_pg_migrate(
+    const char *conninfo_file, int timeout_ms, struct brk_error *err);
+/* "lmdb" or "postgres". */
+const char *store_backend_name(struct store *s);
+
+/*
  * Begin a transaction.  A write transaction may only be begun by the single
  * writer thread.  store_child() nests a write transaction whose changes
  * vanish if it is aborted and join the parent if committed.
@@ -79,6 +100,12 @@ int store_commit(struct store_txn *t);
 int store_commit_ex(struct store_txn *t, bool *synced);
 /* Abort and free; NULL is fine. */
 void store_abort(struct store_txn *t);
+/*
+ * A top-level write transaction lost a serialization conflict with another
+ * broker (PostgreSQL only; never with LMDB): whatever its calls returned,
+ * it must be aborted and run again from the start.
+ */
+bool store_conflicted(struct store_txn *t);
 
 /*
  * Read transactions see only durable commits: store_begin(s, false, ..) and
@@ -137,6 +164,49 @@ uint64_t store_syncs(struct store *s);
 /* The newest commit that wrote, and the newest known to be on disk (for
  * tests and metrics); durable <= committed. */
 void store_durability(struct store *s, uint64_t *committed, uint64_t *durable);
+
+/*
+ * Cluster chores.  Expiry sweeps, notifications, reminders and audit
+ * anchors must run once for all the brokers sharing a store, not once per
+ * broker: one broker leads and does them, the others stand by.  With LMDB
+ * the broker is alone and always leads.  With PostgreSQL the leader holds
+ * a session-level advisory lock on a connection of its own; when that
+ * session dies (the broker was killed, its connection broke) the server
+ * drops the lock and the next broker to poll takes it.
+ *
+ * store_leader_poll() checks the lock (takes it when free, checks the
+ * session when held), at most every LEADER_POLL_MS; it may block up to
+ * store.timeout, so call it from a background thread, never the I/O loop.
+ * store_leader() answers from the last poll without blocking.
+ *
+ * Marks: a named position (an audit seq) the leader keeps in the store
+ * outside the audit chain, so that the next leader resumes where it left
+ * off.  store_mark_put() succeeds only while this broker leads (on the
+ * leader's session); store_mark_get() is BRK_ERR_NOTFOUND when none was
+ * kept (and always with LMDB).
+ */
+void store_leader_poll(struct store *s);
+bool store_leader(struct store *s);
+int store_mark_get(struct store *s, const char *name, uint64_t *seq);
+int store_mark_put(struct store *s, const char *name, uint64_t seq);
+
+/*
+ * Move a whole state between stores of any backend (store_move.c):
+ * store_export() writes every table of one consistent snapshot to a new
+ * file (mode 0600, never over an existing one; removed if it fails);
+ * store_import() checks a whole file (structure and SHA-256) and then
+ * writes it in one transaction into a store that must be empty.  Keys and
+ * values move byte for byte: serials, counters and the audit chain
+ * continue.  *rows: how many keys moved.  Errors: BRK_ERR_EXISTS (the
+ * file exists; the store is not empty), BRK_ERR_INVALID (not an export,
+ * cut or altered), BRK_ERR_IO, store errors; err says which.  Not while a
+ * broker writes to the destination (the import refuses a store in use:
+ * one that is not empty).
+ */
+int store_export(
+    struct store *s, const char *path, uint64_t *rows, struct brk_error *err);
+int store_import(
+    struct store *s, const char *path, uint64_t *rows, struct brk_error *err);
 
 /* Helpers for the big-endian keys the tables use. */
 void store_be64(uint8_t out[8], uint64_t v);

@@ -14,6 +14,9 @@
 #include "log.h"
 
 #define BATCH_MAX 1024
+/* A batch that lost a serialization conflict to another broker
+ * (PostgreSQL) runs again whole, at most this many times. */
+#define CONFLICT_RETRIES 20
 
 struct wop {
 	writer_apply_fn apply;
@@ -58,9 +61,10 @@ take_batch(struct writer *w, size_t max, size_t *n)
 }
 
 /* Apply a batch in one transaction and commit it; *synced as
- * store_commit_ex() says. */
+ * store_commit_ex() says.  BRK_ERR_BUSY: it lost a conflict and was rolled
+ * back whole. */
 static int
-apply_batch(struct writer *w, struct wop *batch, bool *synced)
+apply_once(struct writer *w, struct wop *batch, bool *synced)
 {
 	struct store_txn *txn = NULL, *child;
 	struct wop *op;
@@ -81,13 +85,52 @@ apply_batch(struct writer *w, struct wop *batch, bool *synced)
 		else
 			store_abort(child);
 	}
-	if ((rc = store_commit_ex(txn, synced)) != 0) {
+	if (store_conflicted(txn)) {
+		/* what the ops read may be stale: nothing of it counts */
+		store_abort(txn);
+		return BRK_ERR_BUSY;
+	}
+	rc = store_commit_ex(txn, synced);
+	if (rc != 0 && rc != BRK_ERR_BUSY) {
 		log_error("event=commit_failed error=\"%s\"", brk_strerror(rc));
 		for (op = batch; op != NULL; op = op->next)
 			if (op->rc == 0)
 				op->rc = rc;
 	}
 	return rc;
+}
+
+/*
+ * Apply a batch; one that lost a serialization conflict (another broker
+ * wrote what it read: a request both approve, a counter, the audit chain
+ * head) runs again, after a short random pause so that two brokers do not
+ * collide in step.  Only a write transaction of PostgreSQL conflicts.
+ */
+static int
+apply_batch(struct writer *w, struct wop *batch, bool *synced)
+{
+	struct timespec ts;
+	struct wop *op;
+	int rc, i;
+
+	for (i = 0;; i++) {
+		rc = apply_once(w, batch, synced);
+		if (rc != BRK_ERR_BUSY)
+			return rc;
+		if (i == CONFLICT_RETRIES) {
+			log_error("event=commit_failed error=\"serialization "
+				  "conflicts %d times\"",
+			    i + 1);
+			for (op = batch; op != NULL; op = op->next)
+				op->rc = BRK_ERR_BUSY;
+			return rc;
+		}
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)(random() % 2000 + 200) * 1000L * (i + 1);
+		if (ts.tv_nsec >= 1000000000L)
+			ts.tv_nsec = 999999999L;
+		nanosleep(&ts, NULL);
+	}
 }
 
 /* Tell each mutation of a durable batch its result; sync_rc != 0 means
