@@ -10,17 +10,30 @@
 #
 # Knobs (environment): BENCH_SECONDS (load duration, default 10),
 # BENCH_CONNS (64), BENCH_SCALE_N (grants in the scale store, 1000000),
-# BENCH_SCALE_ACTIVE (of which still active, 10000), BENCH_SKIP_BUILD=1.
+# BENCH_SCALE_ACTIVE (of which still active, 10000), BENCH_PEER_N
+# (certificates ssh-keygen signs, 5000), BENCH_SKIP_BUILD=1, BENCH_QUICK=1
+# (about 90 s: 3 s loads, a 100,000-grant scale store, fewer samples).
 
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT" || exit 1
 BUILD=build/bench
 OPT=${OPT:--O2}
-SECS=${BENCH_SECONDS:-10}
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+	SECS=${BENCH_SECONDS:-3}
+	SCALE_N=${BENCH_SCALE_N:-100000}
+	SCALE_ACTIVE=${BENCH_SCALE_ACTIVE:-1000}
+	PEER_N=${BENCH_PEER_N:-1000}
+	SPEED_S=1 CHECK_N=5000 PAM_N=1000 SNAP_N=1000 POL_N=20000
+else
+	SECS=${BENCH_SECONDS:-10}
+	SCALE_N=${BENCH_SCALE_N:-1000000}
+	SCALE_ACTIVE=${BENCH_SCALE_ACTIVE:-10000}
+	PEER_N=${BENCH_PEER_N:-5000}
+	SPEED_S=3 CHECK_N=20000 PAM_N=5000 SNAP_N=5000 POL_N=100000
+fi
 CONNS=${BENCH_CONNS:-64}
-SCALE_N=${BENCH_SCALE_N:-1000000}
-SCALE_ACTIVE=${BENCH_SCALE_ACTIVE:-10000}
 RESULTS=bench/results.json
 T0=$(date +%s)
 
@@ -95,7 +108,9 @@ $CC $CFLAGS -o $BUILD/policy_bench tests/bench/policy_bench.c \
 $CC $CFLAGS -o $BUILD/seed tests/bench/seed.c $BUILD/gen/embedded.o $LIBS &&
 $CC $CFLAGS -o $BUILD/snapbench tests/bench/snapbench.c $BUILD/libbrk.a \
     -ljansson -lcrypto &&
-$CC $CFLAGS -o $BUILD/pamlat tests/bench/pamlat.c ||
+$CC $CFLAGS -o $BUILD/pamlat tests/bench/pamlat.c &&
+$CC $CFLAGS -shared -fPIC -o $BUILD/synccount.so tests/bench/synccount.c \
+    -ldl ||
 	fatal "the bench tools do not compile"
 LOADGEN=$BUILD/loadgen
 BROKERD=$ROOT/$BUILD/brokerd
@@ -125,8 +140,12 @@ EOF
 }
 
 # start NAME: start the daemon of $T/NAME; sets PID, LISTEN_MS, READY_MS.
+# The daemon runs with synccount.so preloaded: $T/NAME/syncs counts the
+# syncs it makes (see syncs below).
 start() {
 	if ! $LOADGEN start 120 "$T/$1/brokerd.log" "$T/$1/broker.sock" \
+	    "$(command -v env)" LD_PRELOAD="$ROOT/$BUILD/synccount.so" \
+	    SYNCCOUNT_FILE="$T/$1/syncs" \
 	    "$BROKERD" -c "$T/$1/brokerd.json" >"$T/$1/start.out"; then
 		p=$(kv pid "$T/$1/start.out")
 		[ -n "$p" ] && PIDS="$PIDS $p"
@@ -156,6 +175,12 @@ cpu_ticks() {
 	for _p in "$1" $(cat /proc/"$1"/task/*/children 2>/dev/null); do
 		awk '{ print $14 + $15 }' "/proc/$_p/stat" 2>/dev/null
 	done | awk '{ t += $1 } END { print t + 0 }'
+}
+# syncs NAME: syncs daemon NAME has made so far (synccount.c: fdatasync,
+# fsync, msync(MS_SYNC), ..., and writes on O_DSYNC descriptors)
+syncs() {
+	od -A n -t u8 -N 16 "$T/$1/syncs" 2>/dev/null |
+	    awk '{ t += $1 + $2 } END { print t + 0 }'
 }
 rss_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null; }
 # the daemon's proportional set size (its share of every page it maps)
@@ -194,8 +219,8 @@ verdict() { if [ "$1" = 1 ]; then echo PASS; else echo MISS; fi; }
 num() { [ -n "$1" ] && echo "$1" || echo null; }
 
 # ---- 1. the machine's limit --------------------------------------------
-note "reference: openssl speed -seconds 3 ed25519 (one core)"
-runbg openssl speed -seconds 3 ed25519 >"$T/ossl.out" 2>/dev/null ||
+note "reference: openssl speed -seconds $SPEED_S ed25519 (one core)"
+runbg openssl speed -seconds "$SPEED_S" ed25519 >"$T/ossl.out" 2>/dev/null ||
 	fatal "openssl speed failed"
 SIGN_PS=$(awk '/EdDSA \(Ed25519\)/ { print $(NF - 1) }' "$T/ossl.out")
 VERIFY_PS=$(awk '/EdDSA \(Ed25519\)/ { print $NF }' "$T/ossl.out")
@@ -222,8 +247,10 @@ note "issuance: $CONNS connections for ${SECS}s, group commit on"
 config gc true
 start gc
 c0=$(cpu_ticks "$PID")
+s0=$(syncs gc)
 issue gc "$T/gc.out" || note "the group-commit load reported errors"
 c1=$(cpu_ticks "$PID")
+s1=$(syncs gc)
 GC_RATE=$(kv certs_per_s "$T/gc.out")
 GC_P50=$(kv p50_us "$T/gc.out")
 GC_P99=$(kv p99_us "$T/gc.out")
@@ -245,6 +272,41 @@ row issue.gc.latency "  latency p50 / p99 (64 in flight)" \
 row issue.gc.cpu "  daemon CPU during the load (cores)" \
     "$(printf %.2f "$GC_CPU")" "$GC_CPU" cores "$(nproc) cores" "$(nproc)" \
     "$(ratio "$GC_CPU" "$(nproc)" %.2f)" "-" info
+# sync_row ID NAME SYNCS GRANTS: syncs per second, and the grants each sync
+# made durable (counted in the daemon by synccount.so, not its own word)
+sync_row() {
+	_sps=$(calc "$3 / $SECS")
+	row "$1" "  syncs during the load; grants per sync" \
+	    "$(printf %.0f "$_sps")/s" "$_sps" syncs/s \
+	    "$4 grants / $3 syncs" "$3" "$(ratio "$4" "$3" %.2f)" "-" info
+}
+GC_SYNCS=$((s1 - s0))
+sync_row issue.gc.syncs gc "$GC_SYNCS" "$GC_CERTS"
+
+# The peer: ssh-keygen -s, what a team would script instead, signing
+# PEER_N certificates with an Ed25519 CA key in one process (the same user
+# key, one certificate file rewritten each time; no durable record, no
+# audit, no policy).  Wall-clock, on the same machine in the same run.
+note "peer: ssh-keygen -s signing $PEER_N certificates"
+ssh-keygen -q -t ed25519 -N '' -C benchca -f "$T/peer_ca" ||
+	fatal "ssh-keygen failed"
+cp "$T/user_key.pub" "$T/peer_key.pub"
+set --
+i=0
+while [ $i -lt "$PEER_N" ]; do
+	set -- "$@" "$T/peer_key.pub"
+	i=$((i + 1))
+done
+PEER_T0=$(date +%s%N)
+runbg ssh-keygen -q -s "$T/peer_ca" -I bench -n alice -V +1h "$@" ||
+	fatal "ssh-keygen -s failed"
+PEER_T1=$(date +%s%N)
+set --
+PEER_RATE=$(calc "$PEER_N * 1e9 / ($PEER_T1 - $PEER_T0)")
+row issue.peer "  ssh-keygen -s, $PEER_N certificates (certs/s)" \
+    "$(printf %.0f "$GC_RATE")/s broker" "$GC_RATE" certs/s \
+    "$(printf %.0f "$PEER_RATE")/s ssh-keygen" "$PEER_RATE" \
+    "$(ratio "$GC_RATE" "$PEER_RATE" %.2f)" "-" info
 
 # Durability: kill -9 in the middle of a load, with requests in flight
 # (not after they drained).  Every request the daemon acknowledged, with a
@@ -268,7 +330,7 @@ ACKED=$(kv acked "$T/gc.found")
 FOUND=$(kv found "$T/gc.found")
 INFL=$(kv in_flight "$T/kill.out")
 call gc "$T/gc.verify" 120 audit.verify || fatal "audit verify failed"
-INTACT=$(grep -c '"the chain is intact"' "$T/gc.verify")
+INTACT=$(grep -c '"ok":true,"records":[0-9]*,"first_bad":0,"message":"the chain is intact' "$T/gc.verify")
 DUR_OK=$(calc "(${ACKED:-0} > 0 && ${FOUND:-0} == ${ACKED:-0} && ${INFL:-0} > 0 && $INTACT == 1) ? 1 : 0")
 row issue.gc.durable "  kill -9 mid-load (${INFL:-?} in flight): found / acked" \
     "${FOUND:-?} / ${ACKED:-?}" "${FOUND:-null}" grants "${ACKED:-?} acked" \
@@ -280,8 +342,8 @@ row issue.gc.durable "  kill -9 mid-load (${INFL:-?} in flight): found / acked" 
 # alice holds every grant of the load (one in a thousand for host:web-1).
 $BROKER --socket "$T/gc/broker.sock" --as bob request host:web-1 \
     --reason bench >/dev/null 2>&1 || fatal "bob's request failed"
-note "check latency: 20000 sequential calls on one connection"
-runbg $LOADGEN check "$T/gc/broker.sock" 20000 root bob host:web-1 \
+note "check latency: $CHECK_N sequential calls on one connection"
+runbg $LOADGEN check "$T/gc/broker.sock" "$CHECK_N" root bob host:web-1 \
     >"$T/check.out" || note "check calls reported errors"
 CK_P50=$(kv p50_us "$T/check.out")
 CK_P99=$(kv p99_us "$T/check.out")
@@ -302,7 +364,7 @@ if [ -f "$BUILD/pam_broker.so" ]; then
 	mkdir -p "$T/pam"
 	echo "account required $ROOT/$BUILD/pam_broker.so" \
 	    "socket=$T/gc/broker.sock resource=host:web-1" >"$T/pam/bench"
-	if runbg $BUILD/pamlat "$T/pam" bench bob 5000 allow \
+	if runbg $BUILD/pamlat "$T/pam" bench bob "$PAM_N" allow \
 	    >"$T/pam.out"; then
 		PM_P50=$(kv p50_us "$T/pam.out")
 		PM_P99=$(kv p99_us "$T/pam.out")
@@ -322,7 +384,7 @@ if $BROKER --socket "$T/gc/broker.sock" snapshot --host web-1 \
     -o "$T/snap" >/dev/null 2>"$T/snap.err" &&
     $BROKER --socket "$T/gc/broker.sock" ca show >"$T/ca.keys" \
     2>>"$T/snap.err" &&
-    runbg $BUILD/snapbench "$T/snap" "$T/ca.keys" web-1 alice 5000 \
+    runbg $BUILD/snapbench "$T/snap" "$T/ca.keys" web-1 alice "$SNAP_N" \
     >"$T/snapbench.out"; then
 	SN_P50=$(kv p50_us "$T/snapbench.out")
 	SN_P99=$(kv p99_us "$T/snapbench.out")
@@ -342,7 +404,9 @@ stop "$PID"
 note "issuance: $CONNS connections for ${SECS}s, group commit off"
 config nogc false
 start nogc
+s0=$(syncs nogc)
 issue nogc "$T/nogc.out" || note "the baseline load reported errors"
+s1=$(syncs nogc)
 stop "$PID"
 NG_RATE=$(kv certs_per_s "$T/nogc.out")
 row issue.nogc "Issuance, one sync per request (certs/s)" \
@@ -353,12 +417,14 @@ row issue.nogc "Issuance, one sync per request (certs/s)" \
 row issue.nogc.latency "  latency p50 / p99" \
     "$(ratio "$(kv p50_us "$T/nogc.out")" 1000 %.1f) / $(ratio "$(kv p99_us "$T/nogc.out")" 1000 %.1f) ms" \
     "$(kv p99_us "$T/nogc.out")" us "-" null "-" "-" info
+sync_row issue.nogc.syncs nogc "$((s1 - s0))" \
+    "$(( $(kv certs "$T/nogc.out") + $(kv late "$T/nogc.out") ))"
 
 # ---- 5. policy evaluation ----------------------------------------------
 note "policy evaluation at 10 and 10,000 rules"
-runbg $BUILD/policy_bench 10 sparse 100000 >"$T/pol10.out" ||
+runbg $BUILD/policy_bench 10 sparse "$POL_N" >"$T/pol10.out" ||
 	fatal "policy_bench failed"
-runbg $BUILD/policy_bench 10000 sparse 100000 >"$T/pol10k.out" ||
+runbg $BUILD/policy_bench 10000 sparse "$POL_N" >"$T/pol10k.out" ||
 	fatal "policy_bench failed"
 runbg $BUILD/policy_bench 10000 dense 20000 >"$T/pol10kd.out" ||
 	fatal "policy_bench failed"
@@ -425,7 +491,7 @@ note "scale: audit verify (the op behind 'broker audit verify')"
 call scale "$T/verify.out" 300 audit.verify || fatal "audit verify failed"
 V_MS=$(kv elapsed_ms "$T/verify.out")
 V_N=$(sed -n 's/.*"records":\([0-9]*\).*/\1/p' "$T/verify.out")
-V_OK=$(grep -c '"the chain is intact"' "$T/verify.out")
+V_OK=$(grep -c '"ok":true,"records":[0-9]*,"first_bad":0,"message":"the chain is intact' "$T/verify.out")
 V_RATE=$(ratio "${V_N:-0}" "$(calc "${V_MS:-0} / 1000")" %.1f)
 [ "$V_RATE" = - ] && V_RATE=0
 row scale.audit "Audit verify, ${V_N:-?} records (records/s)" \
@@ -459,8 +525,9 @@ esc() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
 	printf '  "machine": { "cpu": "%s", "cores": %s, "kernel": "%s" },\n' \
 	    "$(esc "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')")" \
 	    "$(nproc)" "$(uname -r)"
-	printf '  "settings": { "seconds": %s, "connections": %s, "opt": "%s", "scale_grants": %s, "scale_active": %s },\n' \
-	    "$SECS" "$CONNS" "$OPT" "$SCALE_N" "$SCALE_ACTIVE"
+	printf '  "settings": { "seconds": %s, "connections": %s, "opt": "%s", "scale_grants": %s, "scale_active": %s, "quick": %s, "peer_certs": %s },\n' \
+	    "$SECS" "$CONNS" "$OPT" "$SCALE_N" "$SCALE_ACTIVE" \
+	    "$([ "$QUICK" = 1 ] && echo true || echo false)" "$PEER_N"
 	printf '  "reference": { "ed25519_sign_per_s": %s, "ed25519_verify_per_s": %s, "sha256_1k_per_s": %s },\n' \
 	    "$(num "$SIGN_PS")" "$(num "$VERIFY_PS")" "$(num "$SHA_PS")"
 	printf '  "elapsed_s": %s,\n  "figures": [\n' "$ELAPSED"
