@@ -8,7 +8,8 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
       libldap2-dev slapd ldap-utils libcurl4-openssl-dev
       libpam0g-dev pamtester libpam-wrapper libnss-wrapper
       libcriterion-dev openssh-server openssh-client valgrind mandoc
-      cppcheck clang-tidy systemd libpq-dev postgresql jq"
+      cppcheck clang-tidy systemd libpq-dev postgresql jq
+      gnuplot-nox"
 
 missing=""
 for p in $PKGS; do
