@@ -99,6 +99,8 @@ int
 signer_sandbox(int keep_fd)
 {
 #ifdef BROKER_PROFILE_NO_SANDBOX
+#pragma message( \
+    "BROKER_PROFILE_NO_SANDBOX: the CA signer has no seccomp filter")
 	/* Only tests/bench/callgrind.sh builds this (build/prof): valgrind
 	 * itself makes system calls the filter kills, so the signer's
 	 * instructions could not be counted.  Never in a shipped build. */
