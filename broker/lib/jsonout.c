@@ -3,9 +3,9 @@
  *
  * The output must equal jansson 2.14's dump.c: separators "," and ":"
  * without spaces, keys in insertion order (or sorted by memcmp, then
- * length), integers with JSON_INTEGER_FORMAT, and in strings \" \\ \b \f
- * \n \r \t, \u00XX (upper-case hex) for the other controls, DEL and '/'
- * as they are.  tests/unit/test_jsonout.c compares it with json_dumps().
+ * length), integers as JSON_INTEGER_FORMAT ("%lld") writes them, and in
+ * strings \" \\ \b \f \n \r \t, \u00XX (upper-case hex) for the other
+ * controls, DEL and '/' as they are.  tests/unit/test_jsonout.c compares it with json_dumps().
  */
 #include "jsonout.h"
 
@@ -121,6 +121,27 @@ put_string(struct out *o, const char *s, size_t n)
 	put(o, "\"", 1);
 }
 
+/* The decimal text of v into num (at least 21 bytes), as "%lld" writes
+ * it; its length.  snprintf() costs more than the rest of a value. */
+static size_t
+put_int(char *num, json_int_t v)
+{
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v :
+				       (unsigned long long)v;
+	char tmp[24];
+	size_t n = 0, i = 0;
+
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		num[i++] = '-';
+	while (n > 0)
+		num[i++] = tmp[--n];
+	return i;
+}
+
 struct kv {
 	const char *key;
 	size_t len;
@@ -189,7 +210,6 @@ put_value(struct out *o, const json_t *v, bool sorted, int depth)
 {
 	char num[32];
 	size_t i, n;
-	int k;
 
 	if (o->fail || o->unsupported)
 		return;
@@ -215,9 +235,7 @@ put_value(struct out *o, const json_t *v, bool sorted, int depth)
 		put_string(o, json_string_value(v), json_string_length(v));
 		break;
 	case JSON_INTEGER:
-		k = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-		    json_integer_value(v));
-		put(o, num, (size_t)k);
+		put(o, num, put_int(num, json_integer_value(v)));
 		break;
 	case JSON_TRUE:
 		put(o, "true", 4);

@@ -280,6 +280,14 @@ row issue.gc.latency "  latency p50 / p99 (64 in flight)" \
 row issue.gc.cpu "  daemon CPU during the load (cores)" \
     "$(printf %.2f "$GC_CPU")" "$GC_CPU" cores "$(nproc) cores" "$(nproc)" \
     "$(ratio "$GC_CPU" "$(nproc)" %.2f)" "-" info
+# the daemon's CPU per grant against one signature: what issue #22 item 1
+# asks to cut (the signature is the floor; the rest is the daemon's)
+GC_CPU_US=$(calc "($c1 - $c0) / $(getconf CLK_TCK) * 1e6 / ($GC_CERTS > 0 ? $GC_CERTS : 1)")
+SIGN_US=$(calc "1e6 / $SIGN_PS")
+row issue.gc.cpu_per_grant "  CPU per grant, daemon + signer (us)" \
+    "$(printf %.0f "$GC_CPU_US") us" "$GC_CPU_US" us \
+    "$(printf %.0f "$SIGN_US") us one Ed25519 sign" "$SIGN_US" \
+    "$(ratio "$GC_CPU_US" "$SIGN_US" %.2f)" "-" info
 # sync_row ID NAME SYNCS GRANTS: syncs per second, and the grants each sync
 # made durable (counted in the daemon by synccount.so, not its own word)
 sync_row() {

@@ -3,8 +3,9 @@
  *
  * Fails when the writer strays from jansson in any detail it handles
  * (checked by writing the \u escapes' hex in lower case, by sorting keys
- * with strcmp on a shorter length, and by dropping the comma between array
- * elements: each made these tests red).
+ * with strcmp on a shorter length, by dropping the comma between array
+ * elements, and by leaving out the minus sign of negative integers:
+ * each made these tests red).
  */
 #include <criterion/criterion.h>
 #include <stdint.h>
@@ -51,6 +52,26 @@ Test(jsonout, plain_values_and_escapes)
 	same(v, false);
 	json_array_append_new(v, json_object());
 	same(v, true);
+	json_decref(v);
+}
+
+Test(jsonout, integers)
+{
+	json_t *v = json_array();
+	json_int_t p = 1;
+	int i;
+
+	json_array_append_new(v, json_integer(0));
+	json_array_append_new(v, json_integer(INT64_MIN));
+	json_array_append_new(v, json_integer(INT64_MIN + 1));
+	json_array_append_new(v, json_integer(INT64_MAX));
+	for (i = 0; i < 19; i++, p *= 10) {
+		json_array_append_new(v, json_integer(p));
+		json_array_append_new(v, json_integer(p - 1));
+		json_array_append_new(v, json_integer(-p));
+		json_array_append_new(v, json_integer(-p + 1));
+	}
+	same(v, false);
 	json_decref(v);
 }
 
