@@ -25,6 +25,7 @@
 
 #include "deadline.h"
 #include "client.h"
+#include "fileio.h"
 #include "snapshot.h"
 
 #define CA_KEYS_MAX_SIZE (64 * 1024)
@@ -132,76 +133,13 @@ out:
 }
 
 /*
- * Read a file every offline decision trusts (the CA keys, the snapshot, the
- * replay state), refusing one that others could have edited: a regular
+ * Every file an offline decision trusts (the CA keys, the snapshot, the
+ * replay state) is refused when others could have edited it: a regular
  * file, not a symlink, owned by root (or by the effective uid, which is
  * root wherever logins happen; tests run the module as themselves), and
  * writable by nobody else.
  */
-static int
-safe_open(const char *path, int flags, struct stat *st, int *out,
-    struct brk_error *err)
-{
-	int fd;
-
-	*out = -1;
-	fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
-	if (fd < 0)
-		return brk_error_set(err, BRK_ERR_IO, "cannot open %s: %s",
-		    path, strerror(errno));
-	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) ||
-	    (st->st_uid != 0 && st->st_uid != geteuid()) ||
-	    (st->st_mode & 022) != 0) {
-		close(fd);
-		return brk_error_set(err, BRK_ERR_PERM,
-		    "%s must be a regular "
-		    "file owned by root and writable only by its owner",
-		    path);
-	}
-	*out = fd;
-	return 0;
-}
-
-static int
-read_trusted(const char *path, size_t max, char **text, size_t *len,
-    struct brk_error *err)
-{
-	struct stat st;
-	char *buf = NULL;
-	ssize_t n;
-	size_t got = 0;
-	int fd, r;
-
-	*text = NULL;
-	*len = 0;
-	if ((r = safe_open(path, O_RDONLY, &st, &fd, err)) != 0)
-		return r;
-	r = BRK_ERR_TOOBIG;
-	if ((uint64_t)st.st_size > max) {
-		brk_error_set(err, r, "%s is too large", path);
-		goto out;
-	}
-	r = BRK_ERR_NOMEM;
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
-		goto out;
-	while (got < (size_t)st.st_size &&
-	    (n = read(fd, buf + got, (size_t)st.st_size - got)) > 0)
-		got += (size_t)n;
-	r = BRK_ERR_IO;
-	if (got != (size_t)st.st_size) {
-		brk_error_set(err, r, "cannot read %s", path);
-		goto out;
-	}
-	buf[got] = '\0';
-	*text = buf;
-	*len = got;
-	buf = NULL;
-	r = 0;
-out:
-	close(fd);
-	free(buf);
-	return r;
-}
+#define TRUSTED (FILE_NOFOLLOW | FILE_OURS_OR_ROOT | FILE_NO_WRITERS)
 
 /*
  * Refuse a snapshot older than the newest one accepted before (a replay
@@ -216,13 +154,13 @@ check_replay(
     const char *path, int64_t issued_at, int timeout_ms, struct brk_error *err)
 {
 	long long deadline = deadline_now_ms() + timeout_ms;
-	struct stat st;
 	char buf[32], *end = NULL;
 	long long seen = 0;
 	ssize_t n;
 	int fd, r = BRK_ERR_IO;
 
-	if ((r = safe_open(path, O_RDWR | O_CREAT, &st, &fd, err)) != 0)
+	if ((r = file_open_checked(
+		 path, NULL, O_RDWR | O_CREAT, TRUSTED, &fd, NULL, err)) != 0)
 		return r;
 	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		if (errno != EWOULDBLOCK || deadline_now_ms() >= deadline) {
@@ -317,8 +255,8 @@ pb_ask_snapshot(const struct pb_opts *o, const char *user, const char *resource,
 		    err, r, "a snapshot only decides host: resources");
 		goto out;
 	}
-	if ((r = read_trusted(
-		 o->ca_keys, CA_KEYS_MAX_SIZE, &keys, &len, err)) != 0)
+	if ((r = file_read_checked(o->ca_keys, NULL, TRUSTED, CA_KEYS_MAX_SIZE,
+		 &keys, &len, err)) != 0)
 		goto out;
 	r = BRK_ERR_VERIFY;
 	if ((nkeys = key_lines(keys, lines, CA_KEYS_MAX)) == 0) {
@@ -332,8 +270,8 @@ pb_ask_snapshot(const struct pb_opts *o, const char *user, const char *resource,
 		brk_error_set(err, r, "snapshot path too long");
 		goto out;
 	}
-	if ((r = read_trusted(
-		 o->snapshot, SNAPSHOT_MAX_SIZE, &text, &len, err)) != 0 ||
+	if ((r = file_read_checked(o->snapshot, NULL, TRUSTED,
+		 SNAPSHOT_MAX_SIZE, &text, &len, err)) != 0 ||
 	    (r = snapshot_verify(
 		 text, len, lines, nkeys, resource + 5, now, &s, err)) != 0)
 		goto out;

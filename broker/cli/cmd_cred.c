@@ -60,8 +60,7 @@ int
 cli_write_file(struct cli *cli, const char *path, const void *data, size_t len,
     mode_t mode)
 {
-	char tmp[4096];
-	int fd;
+	struct brk_error err = { "" };
 
 	if (strcmp(path, "-") == 0) {
 		if (fwrite(data, 1, len, stdout) != len)
@@ -70,21 +69,14 @@ cli_write_file(struct cli *cli, const char *path, const void *data, size_t len,
 			    "standard output");
 		return 0;
 	}
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >=
-	    (int)sizeof(tmp))
-		return cli_fail(cli, EX_USAGE, "usage", "path too long");
-	fd = open(
-	    tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd < 0)
-		return cli_fail(cli, EX_ERROR, "io", "cannot create %s: %s",
-		    tmp, strerror(errno));
-	if (write(fd, data, len) != (ssize_t)len || fsync(fd) != 0 ||
-	    close(fd) != 0 || rename(tmp, path) != 0) {
-		unlink(tmp);
-		return cli_fail(cli, EX_ERROR, "io", "cannot write %s: %s",
-		    path, strerror(errno));
+	switch (file_write_atomic(path, NULL, data, len, mode, &err)) {
+	case 0:
+		return 0;
+	case BRK_ERR_TOOBIG:
+		return cli_fail(cli, EX_USAGE, "usage", "%s", err.msg);
+	default:
+		return cli_fail(cli, EX_ERROR, "io", "%s", err.msg);
 	}
-	return 0;
 }
 
 /*
@@ -329,6 +321,7 @@ void
 cli_print_db(struct cli *cli, json_t *res)
 {
 	json_t *db = json_object_get(res, "db");
+	char *text;
 
 	if (cli->json)
 		return;
@@ -337,6 +330,13 @@ cli_print_db(struct cli *cli, json_t *res)
 		    cli_str(res, "cred_pending"));
 	else if (json_is_string(json_object_get(res, "cred_error")))
 		printf("  no credentials: %s\n", cli_str(res, "cred_error"));
+	if ((text = json_dumps(json_object_get(res, "credential"),
+		 JSON_COMPACT | JSON_SORT_KEYS)) != NULL) {
+		/* a credentials.exec program's: shown once, as it gave it */
+		printf("  credential (shown once): %s\n", text);
+		explicit_bzero(text, strlen(text));
+		free(text);
+	}
 	if (!json_is_object(db))
 		return;
 	/* shown once: the broker keeps no copy of the password */

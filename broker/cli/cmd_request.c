@@ -73,6 +73,39 @@ print_approved(json_t *r)
 	printf("\n");
 }
 
+/* The people who can still approve (the daemon resolves the groups), or
+ * why they are not known: never an empty "nobody" for an unknown list. */
+static void
+print_people(json_t *ap)
+{
+	json_t *people = json_object_get(ap, "people"), *v;
+	const char *mail;
+	size_t i;
+
+	if (json_is_string(json_object_get(ap, "people_unknown"))) {
+		printf("  who can approve: unknown (");
+		cli_print_safe(stdout, cli_str(ap, "people_unknown"));
+		printf(")\n");
+		return;
+	}
+	if (!json_is_array(people))
+		return; /* an older daemon: the groups above say it */
+	printf("  who can approve: %s",
+	    json_array_size(people) ? "" : "no one listed");
+	json_array_foreach (people, i, v) {
+		printf("%s", i ? ", " : "");
+		cli_print_safe(stdout, cli_str(v, "name"));
+		if ((mail = json_string_value(json_object_get(v, "mail"))) !=
+		    NULL) {
+			printf(" <");
+			cli_print_safe(stdout, mail);
+			printf(">");
+		}
+	}
+	printf("%s\n",
+	    json_is_true(json_object_get(ap, "people_more")) ? ", ..." : "");
+}
+
 void
 cli_print_approvals(json_t *r)
 {
@@ -93,6 +126,7 @@ cli_print_approvals(json_t *r)
 		cli_print_safe(stdout, cli_str(r, "caller"));
 	}
 	printf(", who asked)\n");
+	print_people(ap);
 	print_approved(r);
 }
 

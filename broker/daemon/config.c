@@ -21,6 +21,7 @@
 
 #include <jansson.h>
 
+#include "credkind_exec.h"
 #include "fileio.h"
 #include "identity_ldap.h"
 #include "log.h"
@@ -230,8 +231,14 @@ apply_key(struct config *c, const char *key, json_t *v, struct brk_error *err)
 	}
 	if (strcmp(key, "databases") == 0) { /* pgconfig.c */
 		pg_config_free(c->databases);
+		cred_exec_config_free(c->cred_exec);
 		c->databases = NULL;
 		return pg_config_parse(v, &c->databases, err);
+	}
+	if (strcmp(key, "credentials") == 0) { /* credkind_exec.c */
+		cred_exec_config_free(c->cred_exec);
+		c->cred_exec = NULL;
+		return cred_exec_config_parse(v, &c->cred_exec, err);
 	}
 	if (strcmp(key, "metrics_listen") == 0) { /* metrics_http.c */
 		if ((r = config_get_str(
@@ -432,6 +439,7 @@ config_free(struct config *c)
 	login_config_free(c->login);
 	notify_config_free(c->notify);
 	pg_config_free(c->databases);
+	cred_exec_config_free(c->cred_exec);
 	free(c->metrics_listen);
 	free(c);
 }

@@ -16,15 +16,11 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "grantrule.h"
-#include "sshbuf.h"
-#include "sshkey.h"
+#include "signdoc.h"
 
-#define SIG_PREFIX "sig ed25519 "
 #define KEY_ID_LEN 16
-#define SIG_B64_LEN 88 /* 64 bytes, padded */
 #define HOST_PREFIX "host:"
 
 /* Printable ASCII without blanks: host, user and role names. */
@@ -242,20 +238,6 @@ snapshot_free(struct snapshot *s)
 	free(s);
 }
 
-static int
-valid_key_id(const char *id, size_t len)
-{
-	size_t i;
-
-	if (id == NULL || len != KEY_ID_LEN)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!((id[i] >= '0' && id[i] <= '9') ||
-			(id[i] >= 'a' && id[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
 /* The payload as a JSON tree; NULL on failure. */
 static json_t *
 payload_json(const struct snapshot *s, const char *key_id)
@@ -299,7 +281,7 @@ snapshot_encode_unsigned(
 {
 	json_t *root = NULL;
 	char *payload = NULL, *t = NULL;
-	size_t plen, mlen = sizeof(SNAPSHOT_MAGIC) - 1;
+	size_t plen, tlen = 0, mlen = sizeof(SNAPSHOT_MAGIC) - 1;
 	int r = BRK_ERR_INTERNAL;
 
 	if (text != NULL)
@@ -307,7 +289,7 @@ snapshot_encode_unsigned(
 	if (len != NULL)
 		*len = 0;
 	if (s == NULL || text == NULL || len == NULL || key_id == NULL ||
-	    !valid_key_id(key_id, strlen(key_id))) {
+	    !signdoc_key_id_valid(key_id, strlen(key_id))) {
 		r = BRK_ERR_INVALID;
 		goto out;
 	}
@@ -322,69 +304,15 @@ snapshot_encode_unsigned(
 		r = BRK_ERR_TOOBIG;
 		goto out;
 	}
-	if ((t = malloc(mlen + 1 + plen + 2)) == NULL) {
-		r = BRK_ERR_NOMEM;
+	if ((r = signdoc_unsigned(SNAPSHOT_MAGIC, payload, plen, &t, &tlen)) !=
+	    0)
 		goto out;
-	}
-	memcpy(t, SNAPSHOT_MAGIC "\n", mlen + 1);
-	memcpy(t + mlen + 1, payload, plen);
-	t[mlen + 1 + plen] = '\n';
-	t[mlen + 1 + plen + 1] = '\0';
 	*text = t;
-	*len = mlen + 1 + plen + 1;
+	*len = tlen;
 	r = 0;
 out:
 	free(payload);
 	json_decref(root);
-	return r;
-}
-
-/* The raw Ed25519 key among lines whose key id is id, or -1. */
-static int
-find_key(const char *const *lines, size_t n, const char *id, uint8_t pk[32])
-{
-	struct sshkey *k;
-	char kid[SSHKEY_SHORT_ID_SIZE];
-	const uint8_t *blob;
-	size_t i, bloblen;
-	int found = -1;
-
-	for (i = 0; lines != NULL && i < n && found < 0; i++) {
-		if (lines[i] == NULL ||
-		    sshkey_parse(lines[i], strlen(lines[i]), &k, NULL) != 0)
-			continue;
-		blob = sshkey_blob(k, &bloblen);
-		if (sshkey_ed25519_pk(k) != NULL &&
-		    sshkey_short_id(blob, bloblen, kid) == 0 &&
-		    strcmp(kid, id) == 0) {
-			memcpy(pk, sshkey_ed25519_pk(k), 32);
-			found = 0;
-		}
-		sshkey_free(k);
-	}
-	return found;
-}
-
-static int
-check_sig(const uint8_t pk[32], const uint8_t *sig, size_t siglen,
-    const char *msg, size_t len)
-{
-	EVP_PKEY *key = NULL;
-	EVP_MD_CTX *md = NULL;
-	int r = BRK_ERR_CRYPTO;
-
-	if ((key = EVP_PKEY_new_raw_public_key(
-		 EVP_PKEY_ED25519, NULL, pk, 32)) == NULL ||
-	    (md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestVerifyInit(md, NULL, NULL, NULL, key) != 1)
-		goto out;
-	r = EVP_DigestVerify(
-		md, sig, siglen, (const unsigned char *)msg, len) == 1 ?
-	    0 :
-	    BRK_ERR_VERIFY;
-out:
-	EVP_MD_CTX_free(md);
-	EVP_PKEY_free(key);
 	return r;
 }
 
@@ -462,7 +390,7 @@ parse_payload(
 	if ((r = snapshot_new(jstr(root, "host"), jint(root, "issued_at"),
 		 jint(root, "expires_at"), &s, err)) != 0)
 		goto out;
-	if (!valid_key_id(kid, strlen(kid))) {
+	if (!signdoc_key_id_valid(kid, strlen(kid))) {
 		r = brk_error_set(err, BRK_ERR_INVALID, "bad key_id");
 		goto out;
 	}
@@ -505,11 +433,9 @@ snapshot_verify(const char *text, size_t len,
     time_t now, struct snapshot **out, struct brk_error *err)
 {
 	struct snapshot *s = NULL;
-	struct sshbuf *sig = NULL;
-	const char *l2, *l3, *end, *nl;
-	char id[KEY_ID_LEN + 1];
-	uint8_t pk[32];
-	size_t mlen = sizeof(SNAPSHOT_MAGIC) - 1, plen = sizeof(SIG_PREFIX) - 1;
+	const char *body = NULL;
+	char id[SIGNDOC_KEY_ID_LEN + 1];
+	size_t blen = 0;
 	int r = BRK_ERR_INTERNAL;
 
 	if (out == NULL)
@@ -523,7 +449,6 @@ snapshot_verify(const char *text, size_t len,
 		r = brk_error_set(err, BRK_ERR_TOOBIG, "snapshot too large");
 		goto out;
 	}
-	end = text + len;
 	/* Line 1: the magic.  Version 1 carried no blocks, so a host that
 	 * followed one would let blocked users in: refused by name. */
 	if (len >= sizeof(SNAPSHOT_MAGIC_V1) &&
@@ -535,53 +460,11 @@ snapshot_verify(const char *text, size_t len,
 		    "snapshot");
 		goto out;
 	}
-	if (len < mlen + 1 ||
-	    memcmp(text, SNAPSHOT_MAGIC "\n", mlen + 1) != 0 ||
-	    memchr(text, '\0', len) != NULL) {
-		r = brk_error_set(
-		    err, BRK_ERR_INVALID, "not a " SNAPSHOT_MAGIC " document");
+	if ((r = signdoc_verify(text, len, SNAPSHOT_MAGIC, "snapshot",
+		 ca_public_lines, nkeys, &body, &blen, id, err)) != 0)
 		goto out;
-	}
-	/* Line 2: the payload; line 3: the signature, ending the text. */
-	l2 = text + mlen + 1;
-	if ((nl = memchr(l2, '\n', (size_t)(end - l2))) == NULL) {
-		r = brk_error_set(err, BRK_ERR_INVALID, "snapshot truncated");
-		goto out;
-	}
-	l3 = nl + 1;
-	if ((size_t)(end - l3) != plen + KEY_ID_LEN + 1 + SIG_B64_LEN + 1 ||
-	    memcmp(l3, SIG_PREFIX, plen) != 0 ||
-	    !valid_key_id(l3 + plen, KEY_ID_LEN) ||
-	    l3[plen + KEY_ID_LEN] != ' ' || end[-1] != '\n') {
-		r = brk_error_set(err, BRK_ERR_INVALID,
-		    "snapshot signature line is malformed");
-		goto out;
-	}
-	memcpy(id, l3 + plen, KEY_ID_LEN);
-	id[KEY_ID_LEN] = '\0';
-	if ((sig = sshbuf_new()) == NULL) {
-		r = brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	if (sshbuf_put_base64_decoded(
-		sig, l3 + plen + KEY_ID_LEN + 1, SIG_B64_LEN) != 0 ||
-	    sshbuf_len(sig) != 64) {
-		r = brk_error_set(err, BRK_ERR_INVALID,
-		    "snapshot signature is not base64 of 64 bytes");
-		goto out;
-	}
-	if (find_key(ca_public_lines, nkeys, id, pk) != 0) {
-		r = brk_error_set(err, BRK_ERR_VERIFY,
-		    "snapshot signed by key %s, which is not trusted", id);
-		goto out;
-	}
-	if ((r = check_sig(pk, sshbuf_ptr(sig), sshbuf_len(sig), text,
-		 (size_t)(l3 - text))) != 0) {
-		r = brk_error_set(err, r, "snapshot signature does not verify");
-		goto out;
-	}
 	/* Authentic from here on; now judge the contents. */
-	if ((r = parse_payload(l2, (size_t)(nl - l2), &s, err)) != 0)
+	if ((r = parse_payload(body, blen, &s, err)) != 0)
 		goto out;
 	if (strcmp(s->key_id, id) != 0) {
 		r = brk_error_set(err, BRK_ERR_VERIFY,
@@ -608,7 +491,6 @@ snapshot_verify(const char *text, size_t len,
 	r = 0;
 out:
 	snapshot_free(s);
-	sshbuf_free(sig);
 	return r;
 }
 

@@ -150,6 +150,35 @@ A() {
 	    "$BROKER" --as "$a_name" "$@"
 }
 
+# Test certificates made with openssl, in $T (P-256, valid one day).
+# mkcert NAME CN CA EXT: $T/NAME.key (0600) and $T/NAME.crt for CN, signed
+# by $T/CA.{crt,key}, with the extensions EXT (lines of an extfile).
+mkcert() {
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -keyout "$T/$1.key" -subj "/CN=$2" -out "$T/$1.csr" \
+	    2>/dev/null &&
+	printf '%s\n' "$4" >"$T/$1.ext" &&
+	openssl x509 -req -in "$T/$1.csr" -CA "$T/$3.crt" -CAkey "$T/$3.key" \
+	    -CAcreateserial -days 1 -extfile "$T/$1.ext" -out "$T/$1.crt" \
+	    2>/dev/null && chmod 0600 "$T/$1.key"
+}
+# test_pki ROGUE_CN: two self-signed CAs, ca and ca-other; from ca the
+# broker's server certificate (localhost) and a host's client certificate
+# (web1, CN web-1); from ca-other a client certificate "rogue" for
+# ROGUE_CN, which the broker must refuse.  Fails when openssl does.
+test_pki() {
+	for ca in ca ca-other; do
+		openssl req -x509 -newkey ec \
+		    -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		    -keyout "$T/$ca.key" -out "$T/$ca.crt" -days 1 \
+		    -subj "/CN=test $ca" 2>/dev/null || return 1
+	done
+	mkcert server localhost ca "subjectAltName=DNS:localhost
+extendedKeyUsage=serverAuth" &&
+	mkcert web1 web-1 ca "extendedKeyUsage=clientAuth" &&
+	mkcert rogue "$1" ca-other "extendedKeyUsage=clientAuth"
+}
+
 finish() {
 	exit $FAILED
 }

@@ -265,9 +265,10 @@ wait "$SINK_PID" 2>/dev/null
 # ---- who to tell: approvers, the requester, a link; reminders -----------------
 # Fails when enrich() is skipped (checked by returning at its top: no
 # "approvers", no "to"), when the requester is offered as an approver
-# (checked by dropping the requester test in approvers_json()), and when
-# remind() sends nothing or sends every tick (checked by setting
-# remind_every to 0 in the test of remind_one(): 3 or more reminders).
+# (checked by dropping the requester from approvers_json()'s exclude
+# list), and when reminders are not sent or sent every look (checked by
+# making reminder_due() ignore remind_every: 2 reminders in 2.5 s).  That
+# a restart neither repeats nor loses one is t_ldap_tell.sh's.
 mkdir -m 0700 "$T/statetell"
 rm -rf "$T/ev"; mkdir -p "$T/ev"
 cat >"$T/tell.json" <<C

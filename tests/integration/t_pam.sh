@@ -289,24 +289,7 @@ lacks "the snapshot was not consulted" "source=snapshot" "$OUT"
 stop_broker
 
 # TLS: a broker with a TLS listener; certificates made with openssl.
-mkcert() { # mkcert NAME CN CA EXT
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-	    -nodes -keyout "$T/$1.key" -subj "/CN=$2" -out "$T/$1.csr" \
-	    2>/dev/null &&
-	printf '%s\n' "$4" >"$T/$1.ext" &&
-	openssl x509 -req -in "$T/$1.csr" -CA "$T/$3.crt" -CAkey "$T/$3.key" \
-	    -CAcreateserial -days 1 -extfile "$T/$1.ext" -out "$T/$1.crt" \
-	    2>/dev/null && chmod 0600 "$T/$1.key"
-}
-for ca in ca ca-other; do
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-	    -nodes -keyout "$T/$ca.key" -out "$T/$ca.crt" -days 1 \
-	    -subj "/CN=test $ca" 2>/dev/null
-done
-mkcert server localhost ca "subjectAltName=DNS:localhost
-extendedKeyUsage=serverAuth" &&
-mkcert web1 web-1 ca "extendedKeyUsage=clientAuth" &&
-mkcert rogue web-1 ca-other "extendedKeyUsage=clientAuth" ||
+test_pki web-1 ||
 	not_ok "openssl makes the test certificates"
 
 mkdir -m 0700 "$T/tstate"

@@ -2,6 +2,11 @@
  * test_snapshot.c - signed host snapshots: round trip, every single-byte
  * change refused, wrong host / expired / future refused, strict payload
  * parsing of signed-but-odd documents, and login decisions.
+ *
+ * Snapshots and audit anchors share one verifier (signdoc.c).  Fails when
+ * signdoc_verify() ignores a signature that does not verify: checked by
+ * dropping that test once (every_byte_flip_refused went red here, and
+ * t_audit.sh's tampered anchor "on its signature" check with it).
  */
 #include "sshtest.h"
 

@@ -21,6 +21,7 @@ struct tls_config;
 struct login_config;
 struct notify_config;
 struct pg_config;
+struct cred_exec_config;
 
 struct local_group {
 	char *name;
@@ -54,10 +55,13 @@ struct config {
 	struct login_config *login;   /* "login" (net/login.h); NULL: the
 					 * defaults, when "tls" is set */
 	/* notifications and metrics (notify.h, metrics_http.h) */
-	struct notify_config *notify; /* "notify"; NULL when absent */
-	char *metrics_listen;	      /* "HOST:PORT"; NULL when absent */
-	struct pg_config *databases;  /* "databases" (pgrole.h); NULL when
+	struct notify_config *notify;	    /* "notify"; NULL when absent */
+	char *metrics_listen;		    /* "HOST:PORT"; NULL when absent */
+	struct pg_config *databases;	    /* "databases" (pgrole.h); NULL when
 					 * absent */
+	struct cred_exec_config *cred_exec; /* "credentials"
+					     * (credkind_exec.h); NULL when
+					     * absent */
 };
 
 /* Load FILE.  err says which key is wrong. */

@@ -28,6 +28,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "fileio.h"
+#include "signdoc.h"
 #include "signer.h"
 #include "sshkey.h"
 
@@ -90,91 +92,18 @@ ensure_dir(const char *dir, struct brk_error *err)
 }
 
 /*
- * Read a whole small file after checking it: a regular file owned by us,
- * not group/other-accessible at all when secret, not writable by others
- * otherwise.  Returns -ENOENT (with no message) when it does not exist.
- * *bufp is NUL-terminated; secret buffers must be wiped by the caller.
+ * Read a whole small file of ours (fileio.h): not group/other-accessible at
+ * all when secret, not writable by others otherwise.  BRK_ERR_NOTFOUND when
+ * it does not exist.  Secret buffers must be wiped by the caller.
  */
 static int
 read_checked(const char *path, int secret, size_t max, char **bufp,
     size_t *lenp, struct brk_error *err)
 {
-	struct stat st;
-	char *buf = NULL;
-	size_t len = 0;
-	ssize_t n;
-	mode_t bad = secret ? 077 : 022;
-	int fd = -1, r = BRK_ERR_INTERNAL;
-
-	*bufp = NULL;
-	*lenp = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY)) <
-	    0) {
-		r = -errno;
-		if (errno == ELOOP)
-			r = brk_error_set(err, BRK_ERR_PERM,
-			    "%s is a symlink; refusing it", path);
-		else if (errno != ENOENT)
-			brk_error_set(
-			    err, r, "open %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (fstat(fd, &st) != 0) {
-		r = brk_error_set(
-		    err, -errno, "stat %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = brk_error_set(
-		    err, BRK_ERR_PERM, "%s is not a regular file", path);
-		goto out;
-	}
-	if (st.st_uid != geteuid() || (st.st_mode & bad) != 0) {
-		r = brk_error_set(err, BRK_ERR_PERM,
-		    "%s %s has mode %04o and owner uid %u; it must be %s and "
-		    "owned by uid %u",
-		    secret ? "CA key file" : "CA file", path,
-		    (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
-		    secret ? "0600" : "0644 or stricter", (unsigned)geteuid());
-		goto out;
-	}
-	if (st.st_size < 0 || (size_t)st.st_size > max) {
-		r = brk_error_set(err, BRK_ERR_TOOBIG, "%s is too large", path);
-		goto out;
-	}
-	if ((buf = malloc(max + 1)) == NULL) {
-		r = brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	while (len <= max) {
-		if ((n = read(fd, buf + len, max + 1 - len)) < 0) {
-			if (errno == EINTR)
-				continue;
-			r = brk_error_set(
-			    err, -errno, "read %s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > max) {
-		r = brk_error_set(err, BRK_ERR_TOOBIG, "%s is too large", path);
-		goto out;
-	}
-	buf[len] = '\0';
-	*bufp = buf;
-	*lenp = len;
-	buf = NULL;
-	r = 0;
-out:
-	if (buf != NULL) {
-		OPENSSL_cleanse(buf, max + 1);
-		free(buf);
-	}
-	if (fd >= 0)
-		close(fd);
-	return r;
+	return file_read_checked(path, secret ? "CA key file" : "CA file",
+	    FILE_NOFOLLOW | FILE_OURS | FILE_ABSENT_OK |
+		(secret ? FILE_PRIVATE : FILE_NO_WRITERS),
+	    max, bufp, lenp, err);
 }
 
 static int
@@ -198,63 +127,12 @@ static int
 write_atomic(const char *dir, const char *name, const void *data, size_t len,
     struct brk_error *err)
 {
-	char tmp[4096], dst[4096], tname[256];
-	const uint8_t *p = data;
-	size_t done = 0;
-	ssize_t n;
-	int fd = -1, r = BRK_ERR_INTERNAL;
+	char dst[4096];
+	int r;
 
-	snprintf(tname, sizeof(tname), ".%.200s.tmp", name);
-	if ((r = path_join(tmp, sizeof(tmp), dir, tname, err)) != 0 ||
-	    (r = path_join(dst, sizeof(dst), dir, name, err)) != 0)
-		goto out;
-	/* A crash may have left the temporary behind; the dir is ours. */
-	if (unlink(tmp) != 0 && errno != ENOENT) {
-		r = brk_error_set(
-		    err, -errno, "unlink %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if ((fd = open(tmp,
-		 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) <
-	    0) {
-		r = brk_error_set(
-		    err, -errno, "create %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	while (done < len) {
-		if ((n = write(fd, p + done, len - done)) < 0) {
-			if (errno == EINTR)
-				continue;
-			r = brk_error_set(
-			    err, -errno, "write %s: %s", tmp, strerror(errno));
-			goto out;
-		}
-		done += (size_t)n;
-	}
-	if (fsync(fd) != 0) {
-		r = brk_error_set(
-		    err, -errno, "fsync %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		r = brk_error_set(
-		    err, -errno, "close %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, dst) != 0) {
-		r = brk_error_set(
-		    err, -errno, "rename %s: %s", dst, strerror(errno));
-		goto out;
-	}
-	r = fsync_dir(dir, err);
-out:
-	if (fd >= 0)
-		close(fd);
-	if (r != 0)
-		unlink(tmp);
-	return r;
+	if ((r = path_join(dst, sizeof(dst), dir, name, err)) != 0)
+		return r;
+	return file_write_atomic(dst, "CA", data, len, 0600, err);
 }
 
 static const uint8_t ed25519_hdr[] = { 0, 0, 0, 11, 's', 's', 'h', '-', 'e',
@@ -317,7 +195,7 @@ load_key(const char *dir, const char *id, EVP_PKEY **pkeyp, struct ca_pub *pub,
 		goto out;
 	if ((r = read_checked(path, 1, KEY_FILE_MAX, &pem, &pemlen, err)) !=
 	    0) {
-		if (r == -ENOENT)
+		if (r == BRK_ERR_NOTFOUND)
 			r = brk_error_set(err, BRK_ERR_INVALID,
 			    "CA key file %s is missing", path);
 		goto out;
@@ -348,28 +226,11 @@ load_key(const char *dir, const char *id, EVP_PKEY **pkeyp, struct ca_pub *pub,
 out:
 	EVP_PKEY_free(pkey);
 	BIO_free(bio);
-	if (pem != NULL) {
-		OPENSSL_cleanse(pem, pemlen);
-		free(pem);
-	}
+	file_free_secret(pem, pemlen);
 	return r;
 }
 
-static int
-valid_id(const char *s, size_t len)
-{
-	size_t i;
-
-	if (len != CA_KEY_ID_SIZE - 1)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-			(s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
-/* Read the key list; -ENOENT when there is none yet. */
+/* Read the key list; BRK_ERR_NOTFOUND when there is none yet. */
 static int
 read_list(const char *dir, key_id *ids, size_t *np, struct brk_error *err)
 {
@@ -387,7 +248,8 @@ read_list(const char *dir, key_id *ids, size_t *np, struct brk_error *err)
 	/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
 	for (p = buf; *p != '\0'; p = nl + 1) {
 		if ((nl = strchr(p, '\n')) == NULL ||
-		    !valid_id(p, (size_t)(nl - p)) || n == CA_MAX_KEYS) {
+		    !signdoc_key_id_valid(p, (size_t)(nl - p)) ||
+		    n == CA_MAX_KEYS) {
 			r = brk_error_set(err, BRK_ERR_INVALID,
 			    "%s is corrupt (line %zu)", path, n + 1);
 			goto out;
@@ -499,7 +361,8 @@ rotate_in(const char *dir, struct brk_error *err)
 	size_t n = 0;
 	int r;
 
-	if ((r = read_list(dir, ids + 1, &n, err)) != 0 && r != -ENOENT)
+	if ((r = read_list(dir, ids + 1, &n, err)) != 0 &&
+	    r != BRK_ERR_NOTFOUND)
 		return r;
 	if ((r = new_key(dir, ids[0], err)) != 0)
 		return r;
@@ -531,7 +394,7 @@ ca_open(const char *state_dir, struct ca **out, struct brk_error *err)
 	*out = NULL;
 	if ((r = ca_dir(state_dir, dir, sizeof(dir), err)) != 0)
 		goto out;
-	if ((r = read_list(dir, ids, &n, err)) == -ENOENT) {
+	if ((r = read_list(dir, ids, &n, err)) == BRK_ERR_NOTFOUND) {
 		if ((r = rotate_in(dir, err)) != 0)
 			goto out;
 		r = read_list(dir, ids, &n, err);

@@ -4,9 +4,10 @@
  *
  * Each kind is one small struct of functions in a file of its own
  * (credkind_host.c: OpenSSH certificates; pgrole.c: PostgreSQL login
- * roles) and one entry in the table of credkind.c.  A resource no entry
- * names carries no credential: the grant is still a decision that `check`
- * and PAM use.
+ * roles; credkind_exec.c: a site's program, for the resources the
+ * config's credentials.exec patterns name) and one entry in the table of
+ * credkind.c.  A resource no entry names carries no credential: the grant
+ * is still a decision that `check` and PAM use.
  */
 #ifndef BRK_CREDKIND_H
 #define BRK_CREDKIND_H
@@ -22,12 +23,22 @@
 struct cred_live {
 	char resource[REC_RESOURCE];
 	char user[REC_NAME];
+	char role[REC_NAME];
 	uint64_t serial;
+	int64_t expires_at;
 };
 
-/* Called once for every credential a reconciler ended (name only). */
-typedef void (*cred_ended_fn)(
-    void *arg, const char *resource, const char *user, const char *credname);
+enum cred_event {
+	CRED_ISSUED,
+	CRED_ENDED
+};
+
+/*
+ * Called once for every credential a reconciler made or ended (its name
+ * only, never a secret).
+ */
+typedef void (*cred_event_fn)(void *arg, enum cred_event ev,
+    const char *resource, const char *user, const char *credname);
 
 struct cred_kind {
 	const char *name;   /* "ssh-cert", "postgres", "none" */
@@ -50,12 +61,21 @@ struct cred_kind {
 	int (*reissue)(struct brokerd *d, const struct request *r,
 	    const struct sshkey *key, json_t *reply, struct brk_error *err);
 	/*
-	 * End every credential of this kind whose grant is not among
-	 * live[0..n) (after revoke, expiry, freeze, a block or a crash),
-	 * calling ended for each.  NULL: nothing outlives the grant.
+	 * Bring what exists outside in step with the grants in force,
+	 * live[0..n): end every credential of this kind whose grant is not
+	 * among them (after revoke, expiry, freeze, a block or a crash), and
+	 * make the ones a kind makes on activation where missing (a grant
+	 * approved or started while nobody asked, or one whose issue a crash
+	 * or an outage cut short).  NULL: nothing outlives the grant.
 	 */
 	int (*reconcile)(struct brokerd *d, const struct cred_live *live,
-	    size_t n, cred_ended_fn ended, void *arg);
+	    size_t n, cred_event_fn event, void *arg);
+	/*
+	 * The name of grant r's credential, for the audit (a role name);
+	 * NULL when the kind's credentials are audited elsewhere (the
+	 * certificates) or not at all.
+	 */
+	void (*credname)(const struct request *r, char *buf, size_t len);
 };
 
 /*
@@ -76,16 +96,33 @@ typedef int (*cred_live_fn)(
  * under the same lock as cred_issue().  A worker-thread job.
  */
 int cred_reconcile(struct brokerd *d, cred_live_fn load, void *larg,
-    cred_ended_fn ended, void *earg);
+    cred_event_fn event, void *earg);
 
-/* The kind of resource; never NULL (the "none" kind at worst). */
-const struct cred_kind *cred_kind_for(const char *resource);
+/*
+ * The kind of resource; never NULL (the "none" kind at worst).  host: and
+ * db: have kinds of their own; the config's credentials.exec patterns
+ * (d->cfg) may give the rest one.
+ */
+const struct cred_kind *
+cred_kind_for(const struct brokerd *d, const char *resource);
 
 /* Whether resource carries a credential at all. */
-bool cred_kind_any(const char *resource);
+bool cred_kind_any(const struct brokerd *d, const char *resource);
+
+/*
+ * The test knob BROKER_CRED_UNSAFE_CRASH=before-issue|after-issue: kill
+ * brokerd with SIGKILL at that point of issuing an outside credential
+ * (after the grant's commit, before or after the role exists), so that a
+ * test can prove the reconciler repairs it.  Never set in production.
+ */
+void cred_crash_point(const char *where);
 
 /* The kinds of the table (one file each). */
 extern const struct cred_kind cred_kind_host;
 extern const struct cred_kind cred_kind_pg;
+extern const struct cred_kind cred_kind_exec;
+
+/* Whether a credentials.exec pattern names resource (credkind_exec.c). */
+bool cred_exec_matches(const struct brokerd *d, const char *resource);
 
 #endif

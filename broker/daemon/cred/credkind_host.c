@@ -35,4 +35,5 @@ const struct cred_kind cred_kind_host = {
 	.issue = host_issue,
 	.reissue = host_issue,
 	.reconcile = NULL,
+	.credname = NULL, /* cert.issued, by the ops */
 };

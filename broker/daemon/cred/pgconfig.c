@@ -5,12 +5,15 @@
  */
 #include "pgrole.h"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "fileio.h"
 
 #define PG_IDENT_MAX 63
 
@@ -42,23 +45,18 @@ bad(struct brk_error *err, const char *db, const char *what)
 static int
 check_conninfo_file(const char *db, const char *path, struct brk_error *err)
 {
-	struct stat st;
+	char what[128];
+	int fd = -1, r;
 
 	if (path[0] != '/')
 		return bad(err, db, "conninfo_file must be an absolute path");
-	if (lstat(path, &st) != 0)
-		return brk_error_set(err, BRK_ERR_INVALID,
-		    "config: databases."
-		    "%.64s: conninfo_file %.200s: cannot be read",
-		    db, path);
-	if (!S_ISREG(st.st_mode))
-		return bad(err, db, "conninfo_file is not a regular file");
-	if (st.st_uid != geteuid() || (st.st_mode & 077) != 0)
-		return brk_error_set(err, BRK_ERR_PERM,
-		    "config: databases."
-		    "%.64s: conninfo_file %.200s must be owned by the daemon "
-		    "user and mode 0600",
-		    db, path);
+	snprintf(
+	    what, sizeof(what), "config: databases.%.64s: conninfo_file", db);
+	if ((r = file_open_checked(path, what, O_RDONLY,
+		 FILE_NOFOLLOW | FILE_OURS | FILE_PRIVATE, &fd, NULL, err)) !=
+	    0)
+		return r;
+	close(fd);
 	return 0;
 }
 

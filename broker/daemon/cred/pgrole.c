@@ -9,6 +9,14 @@
  * no longer in force, which covers revoke, expiry, freeze, blocks and a
  * crash at any point.
  *
+ * When a grant becomes active by approval or by its scheduled start, or
+ * when a crash or an outage came between its commit and its role, the
+ * reconciler creates the role with a password nobody is told (it is
+ * wiped at once): the login exists from activation, and the requester's
+ * `broker cred ID` sets and returns a fresh password (every call rotates
+ * it; a password is shown once).  An automatic grant's reply carries its
+ * password directly.
+ *
  * SQL: identifiers go through PQescapeIdentifier(); queries with values
  * use PQexecParams().  Role DDL takes no parameters, so its only literals
  * are ones we made (the SCRAM verifier, a timestamp), quoted with
@@ -69,6 +77,33 @@ find_db(struct brokerd *d, const char *resource)
 	return NULL;
 }
 
+/* The database role a request's role maps to; NULL when none. */
+static const char *
+mapped_role(const struct pg_database *db, const char *role)
+{
+	size_t i;
+
+	for (i = 0; i < db->nroles; i++)
+		if (strcmp(db->roles[i].role, role) == 0)
+			return db->roles[i].db_role;
+	return NULL;
+}
+
+/* A fresh password of PW_BYTES random bytes, in hex. */
+static int
+new_password(char pw[2 * PW_BYTES + 1], struct brk_error *err)
+{
+	unsigned char raw[PW_BYTES];
+	size_t i;
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return brk_error_set(err, BRK_ERR_CRYPTO, "no randomness");
+	for (i = 0; i < sizeof(raw); i++)
+		snprintf(pw + 2 * i, 3, "%02x", raw[i]);
+	explicit_bzero(raw, sizeof(raw));
+	return 0;
+}
+
 /* brk_<user>_<request id>; fails when it would not fit an identifier. */
 static int
 role_name(const char *user, uint64_t serial, char name[ROLE_MAX + 1])
@@ -88,25 +123,27 @@ connect_admin(const struct pg_database *db, PGconn **out, struct brk_error *err)
 		"application_name", "dbname", NULL };
 	const char *vals[4] = { "5", "brokerd", NULL, NULL };
 	char *text = NULL;
-	size_t len = 0;
+	size_t raw = 0, len;
 	PGconn *conn = NULL;
 	char msg[300];
 	int r;
 
 	*out = NULL;
-	if ((r = file_read_all(
-		 db->conninfo_file, CONNINFO_MAX, 1, &text, &len, err)) != 0)
+	/* held to the same standard as at start-up (pgconfig.c) */
+	if ((r = file_read_checked(db->conninfo_file, NULL,
+		 FILE_NOFOLLOW | FILE_OURS | FILE_PRIVATE, CONNINFO_MAX, &text,
+		 &raw, err)) != 0)
 		return brk_error_set(err, BRK_ERR_UNREACHABLE,
 		    "database %s: "
 		    "cannot read its conninfo_file",
 		    db->name);
+	len = raw;
 	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
 		text[--len] = '\0';
 	vals[2] = text;
 	/* the file's own settings come after the defaults and win */
 	conn = PQconnectdbParams(keys, vals, 1);
-	explicit_bzero(text, len);
-	free(text);
+	file_free_secret(text, raw);
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
 		r = brk_error_set(err, BRK_ERR_UNREACHABLE,
 		    "database %s is "
@@ -244,11 +281,9 @@ pg_issue(struct brokerd *d, const struct request *r, const struct sshkey *key,
 {
 	const struct pg_database *db = find_db(d, r->resource);
 	const char *db_role = NULL;
-	unsigned char raw[PW_BYTES];
 	char role[ROLE_MAX + 1], pw[2 * PW_BYTES + 1], ts[TIMEFMT_LEN];
 	PGconn *conn = NULL;
 	json_t *o = NULL;
-	size_t i;
 	int rc;
 
 	if (db == NULL)
@@ -256,10 +291,7 @@ pg_issue(struct brokerd *d, const struct request *r, const struct sshkey *key,
 		    "no database %s is "
 		    "configured (databases)",
 		    r->resource + 3);
-	for (i = 0; i < db->nroles; i++)
-		if (strcmp(db->roles[i].role, r->role) == 0)
-			db_role = db->roles[i].db_role;
-	if (db_role == NULL)
+	if ((db_role = mapped_role(db, r->role)) == NULL)
 		return brk_error_set(err, BRK_ERR_DENIED,
 		    "database %s has no "
 		    "role \"%.64s\" (databases.%s.roles)",
@@ -273,11 +305,8 @@ pg_issue(struct brokerd *d, const struct request *r, const struct sshkey *key,
 		    "the role name for "
 		    "%s would exceed 63 bytes",
 		    r->user);
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
-		return brk_error_set(err, BRK_ERR_CRYPTO, "no randomness");
-	for (i = 0; i < sizeof(raw); i++)
-		snprintf(pw + 2 * i, 3, "%02x", raw[i]);
-	explicit_bzero(raw, sizeof(raw));
+	if ((rc = new_password(pw, err)) != 0)
+		return rc;
 	if ((rc = connect_admin(db, &conn, err)) == 0)
 		rc = set_role(conn, db, role, db_role, pw, r->expires_at, err);
 	if (rc != 0)
@@ -337,16 +366,58 @@ is_live(const struct pg_database *db, const char *role,
 	return false;
 }
 
+static bool
+role_listed(PGresult *res, const char *role)
+{
+	int i;
+
+	for (i = 0; i < PQntuples(res); i++)
+		if (strcmp(PQgetvalue(res, i, 0), role) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Create the missing role of live grant l, whose password nobody learns:
+ * `broker cred` sets one the requester sees.
+ */
+static void
+provision(PGconn *conn, const struct pg_database *db, const struct cred_live *l,
+    cred_event_fn event, void *arg)
+{
+	struct brk_error err = { { 0 } };
+	char role[ROLE_MAX + 1], pw[2 * PW_BYTES + 1];
+	const char *db_role = mapped_role(db, l->role);
+
+	if (db_role == NULL || role_name(l->user, l->serial, role) != 0)
+		return; /* a request the issue refuses too */
+	if (new_password(pw, &err) != 0) {
+		log_warn("event=cred_issue_failed kind=postgres db=%s role=%s "
+			 "error=\"%s\"",
+		    db->name, role, err.msg);
+		return;
+	}
+	cred_crash_point("before-issue");
+	if (set_role(conn, db, role, db_role, pw, l->expires_at, &err) != 0)
+		log_warn("event=cred_issue_failed kind=postgres db=%s role=%s "
+			 "error=\"%s\"",
+		    db->name, role, err.msg);
+	else
+		event(arg, CRED_ISSUED, l->resource, l->user, role);
+	explicit_bzero(pw, sizeof(pw));
+}
+
 static void
 reconcile_db(const struct pg_database *db, const struct cred_live *live,
-    size_t n, cred_ended_fn ended, void *arg)
+    size_t n, cred_event_fn event, void *arg)
 {
 	static const char *const params[1] = { "brk\\_%" };
 	struct brk_error err = { { 0 } };
-	char resource[REC_RESOURCE];
+	char resource[REC_RESOURCE], want[ROLE_MAX + 1];
 	PGconn *conn = NULL;
 	PGresult *res = NULL;
 	const char *role;
+	size_t k;
 	int i;
 
 	if (connect_admin(db, &conn, &err) != 0 ||
@@ -370,8 +441,13 @@ reconcile_db(const struct pg_database *db, const struct cred_live *live,
 			    db->name, role, err.msg);
 			continue;
 		}
-		ended(arg, resource, NULL, role);
+		event(arg, CRED_ENDED, resource, NULL, role);
 	}
+	for (k = 0; k < n; k++)
+		if (strcmp(live[k].resource, resource) == 0 &&
+		    role_name(live[k].user, live[k].serial, want) == 0 &&
+		    !role_listed(res, want))
+			provision(conn, db, &live[k], event, arg);
 out:
 	PQclear(res);
 	PQfinish(conn);
@@ -379,14 +455,24 @@ out:
 
 static int
 pg_reconcile(struct brokerd *d, const struct cred_live *live, size_t n,
-    cred_ended_fn ended, void *arg)
+    cred_event_fn event, void *arg)
 {
 	const struct pg_config *c = d->cfg->databases;
 	size_t i;
 
 	for (i = 0; c != NULL && i < c->ndbs; i++)
-		reconcile_db(&c->dbs[i], live, n, ended, arg);
+		reconcile_db(&c->dbs[i], live, n, event, arg);
 	return 0;
+}
+
+static void
+pg_credname(const struct request *r, char *buf, size_t len)
+{
+	char role[ROLE_MAX + 1];
+
+	if (role_name(r->user, r->serial, role) != 0)
+		role[0] = '\0';
+	snprintf(buf, len, "%s", role);
 }
 
 const struct cred_kind cred_kind_pg = {
@@ -396,4 +482,5 @@ const struct cred_kind cred_kind_pg = {
 	.issue = pg_issue,
 	.reissue = pg_issue,
 	.reconcile = pg_reconcile,
+	.credname = pg_credname,
 };

@@ -23,6 +23,8 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "fileio.h"
+
 #define USERCA_KEY "user_ca.key"
 #define USERCA_CRT "user_ca.crt"
 #define USERCA_YEARS 10
@@ -53,40 +55,10 @@ static int
 write_file(const char *dir, const char *name, mode_t mode, const char *buf,
     size_t len, struct brk_error *err)
 {
-	char tmp[4096], path[4096];
-	ssize_t n;
-	size_t off = 0;
-	int fd = -1, r = BRK_ERR_IO;
+	char path[4096];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-	unlink(tmp);
-	if ((fd = open(tmp,
-		 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)) <
-	    0)
-		goto out;
-	while (off < len) {
-		if ((n = write(fd, buf + off, len - off)) <= 0)
-			goto out;
-		off += (size_t)n;
-	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
-		fd = -1;
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0)
-		goto out;
-	r = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (r != 0) {
-		brk_error_set(err, r, "user CA: cannot write %s: %s", path,
-		    strerror(errno));
-		unlink(tmp);
-	}
-	return r;
+	return file_write_atomic(path, "user CA", buf, len, mode, err);
 }
 
 static int
@@ -185,38 +157,23 @@ out:
 static int
 load_ca(const char *dir, struct userca *u, struct brk_error *err)
 {
-	char path[4096];
-	struct stat st;
+	char path[4096], *pem = NULL;
+	size_t pemlen = 0;
+	BIO *bio = NULL;
 	FILE *f = NULL;
-	int fd, r = BRK_ERR_IO;
+	int r;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, USERCA_KEY);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
-	    fstat(fd, &st) != 0) {
-		brk_error_set(err, r, "user CA: %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if ((r = file_read_checked(path, "user CA",
+		 FILE_NOFOLLOW | FILE_OURS | FILE_PRIVATE, 65536, &pem, &pemlen,
+		 err)) != 0)
 		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0 ||
-	    st.st_uid != geteuid()) {
-		close(fd);
-		r = brk_error_set(err, BRK_ERR_PERM,
-		    "user CA: %s must be a "
-		    "regular file of ours with mode 0600 (it is %04o)",
-		    path, (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
-	if ((f = fdopen(fd, "r")) == NULL) {
-		close(fd);
-		goto out;
-	}
 	r = BRK_ERR_CRYPTO;
-	if ((u->key = PEM_read_PrivateKey(f, NULL, NULL, NULL)) == NULL) {
+	if ((bio = BIO_new_mem_buf(pem, (int)pemlen)) == NULL ||
+	    (u->key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) == NULL) {
 		brk_error_set(err, r, "user CA: %s is not a key", path);
 		goto out;
 	}
-	fclose(f);
 	snprintf(path, sizeof(path), "%s/%s", dir, USERCA_CRT);
 	if ((f = fopen(path, "re")) == NULL ||
 	    (u->cert = PEM_read_X509(f, NULL, NULL, NULL)) == NULL ||
@@ -231,6 +188,8 @@ load_ca(const char *dir, struct userca *u, struct brk_error *err)
 out:
 	if (f != NULL)
 		fclose(f);
+	BIO_free(bio);
+	file_free_secret(pem, pemlen);
 	ERR_clear_error();
 	return r;
 }

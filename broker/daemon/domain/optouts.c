@@ -14,6 +14,7 @@
 #include "codec.h"
 #include "glob.h"
 #include "record.h"
+#include "reqstore.h"
 #include "serial.h"
 #include "names.h"
 #include "strlist.h"
@@ -507,4 +508,360 @@ optout_json(const struct optout *o, int64_t now)
 	    o->end_kind[0] ? o->end_kind : (now >= o->until ? "expired" : NULL),
 	    "end_reason", o->end_reason[0] ? o->end_reason : NULL, "duration_s",
 	    (json_int_t)(end - o->at));
+}
+
+/* --- changes: add, remove, extend, each with its audit record ---------- */
+
+static int
+audit_optout(struct store_txn *t, const struct actor *a, const struct optout *o,
+    const char *action, const char *reason, uint64_t revoked, int64_t now)
+{
+	char id[24];
+	json_t *d = optout_json(o, now);
+	int r;
+
+	optout_id(o->id, id);
+	if (revoked > 0)
+		json_object_set_new(
+		    d, "revoked_grants", json_integer((json_int_t)revoked));
+	r = audit_append(t, now,
+	    &(struct audit_event){ .action = action,
+		.actor = a->user,
+		.caller = a->caller,
+		.target = id,
+		.user = o->kind == OPT_USER ? o->pattern : NULL,
+		.resource = o->kind == OPT_RESOURCE ? o->pattern : NULL,
+		.reason = reason,
+		.details = d },
+	    NULL);
+	json_decref(d);
+	return r;
+}
+
+struct revoker {
+	struct store_txn *t;
+	int64_t now;
+	uint64_t serials[4096];
+	size_t n;
+};
+
+static int
+collect_auto(uint64_t serial, void *arg)
+{
+	struct revoker *rv = arg;
+	struct request r;
+
+	if (reqstore_load(rv->t, serial, &r) != 0 || !r.automatic ||
+	    !reqstore_is_live(&r, rv->now))
+		return 0;
+	rv->serials[rv->n++] = serial;
+	return rv->n == sizeof(rv->serials) / sizeof(rv->serials[0]);
+}
+
+/* freeze --revoke-active: end every automatic grant (active or
+ * scheduled), in this txn.  Grants people approved stay. */
+static int
+revoke_automatic(struct store_txn *t, const struct actor *a,
+    const struct optout *o, int64_t now, uint64_t *revoked)
+{
+	struct revoker *rv = calloc(1, sizeof(*rv));
+	struct request old, nr;
+	char id[24], fid[24];
+	size_t i;
+	int r;
+
+	if (rv == NULL)
+		return BRK_ERR_NOMEM;
+	rv->t = t;
+	rv->now = now;
+	optout_id(o->id, fid);
+	do {
+		rv->n = 0;
+		if ((r = reqstore_by_state(t, ST_ACTIVE, collect_auto, rv)) !=
+			0 ||
+		    (rv->n < sizeof(rv->serials) / sizeof(rv->serials[0]) &&
+			(r = reqstore_by_state(
+			     t, ST_SCHEDULED, collect_auto, rv)) != 0))
+			break;
+		for (i = 0; i < rv->n && r == 0; i++) {
+			if ((r = reqstore_load(t, rv->serials[i], &old)) != 0)
+				break;
+			nr = old;
+			nr.state = ST_REVOKED;
+			nr.ended_at = nr.expires_at = now;
+			snprintf(
+			    nr.ended_by, sizeof(nr.ended_by), "%s", a->user);
+			snprintf(nr.end_reason, sizeof(nr.end_reason),
+			    "freeze %s: %.4000s", fid, o->reason);
+			req_id(nr.serial, id);
+			if ((r = reqstore_update(t, &old, &nr)) == 0)
+				r = audit_append(t, now,
+				    &(struct audit_event){
+					.action = "grant.revoked",
+					.actor = a->user,
+					.caller = a->caller,
+					.target = id,
+					.user = nr.user,
+					.resource = nr.resource,
+					.reason = nr.end_reason },
+				    NULL);
+			(*revoked)++;
+		}
+	} while (
+	    r == 0 && rv->n == sizeof(rv->serials) / sizeof(rv->serials[0]));
+	free(rv);
+	return r;
+}
+
+int
+optouts_add(struct store_txn *t, const struct actor *a, struct optout *o,
+    bool revoke_active, int64_t now, uint64_t *revoked)
+{
+	int r;
+
+	*revoked = 0;
+	if (revoke_active && !o->freeze)
+		return BRK_ERR_INVALID;
+	if ((r = optouts_create(t, o)) != 0)
+		return r;
+	if (revoke_active && (r = revoke_automatic(t, a, o, now, revoked)) != 0)
+		return r;
+	return audit_optout(t, a, o, o->freeze ? "freeze.on" : "optout.added",
+	    o->reason, *revoked, now);
+}
+
+/* What one remove ends, and why. */
+struct ending {
+	const struct actor *a;
+	const char *reason;
+	int64_t now;
+	json_t *ended;
+	uint64_t freezes[64]; /* unfreeze: the freezes found */
+	size_t nfreezes;
+};
+
+static int
+end_one(struct store_txn *t, struct ending *e, const struct optout *o,
+    const char *action)
+{
+	struct optout x = *o;
+	int r;
+
+	x.ended_at = e->now;
+	snprintf(x.ended_by, sizeof(x.ended_by), "%s", e->a->user);
+	snprintf(x.end_kind, sizeof(x.end_kind), "removed");
+	snprintf(x.end_reason, sizeof(x.end_reason), "%s", e->reason);
+	if ((r = optouts_end(t, &x)) != 0 ||
+	    (r = audit_optout(t, e->a, &x, action, e->reason, 0, e->now)) != 0)
+		return r;
+	json_array_append_new(e->ended, optout_json(&x, e->now));
+	return 0;
+}
+
+static int
+find_freezes(const struct optout *o, void *arg)
+{
+	struct ending *e = arg;
+
+	if (o->freeze && optout_active(o, e->now))
+		e->freezes[e->nfreezes++] = o->id;
+	return e->nfreezes == sizeof(e->freezes) / sizeof(e->freezes[0]);
+}
+
+static int
+unfreeze(struct store_txn *t, struct ending *e, char msg[REQ_MSG_LEN])
+{
+	struct optout o;
+	size_t i;
+	int r;
+
+	/* collect first: ending an opt-out changes the live table */
+	if ((r = optouts_live(t, find_freezes, e)) != 0)
+		return r;
+	if (e->nfreezes == 0) {
+		snprintf(msg, REQ_MSG_LEN, "no freeze is in force");
+		return BRK_ERR_STATE;
+	}
+	for (i = 0; i < e->nfreezes; i++)
+		if ((r = optouts_load(t, e->freezes[i], &o)) != 0 ||
+		    (r = end_one(t, e, &o, "freeze.off")) != 0)
+			return r;
+	return 0;
+}
+
+struct chain {
+	int64_t now;
+	uint64_t ids[64], extends[64];
+	size_t n;
+};
+
+static int
+collect_chain(const struct optout *o, void *arg)
+{
+	struct chain *ch = arg;
+
+	if (optout_active(o, ch->now)) {
+		ch->ids[ch->n] = o->id;
+		ch->extends[ch->n++] = o->extends;
+	}
+	return ch->n == sizeof(ch->ids) / sizeof(ch->ids[0]);
+}
+
+/*
+ * Renewals made before `optout extend` changed the opt-out itself were
+ * new opt-outs naming the one they renew (o4 extends o3).  Removing any
+ * of them ends the whole chain, so no renewal keeps a removed block.
+ */
+static int
+end_renewals(struct store_txn *t, struct ending *e, const struct optout *rm,
+    const char *action)
+{
+	struct chain ch = { .now = e->now };
+	bool in[64] = { false }, grew = true;
+	struct optout o;
+	size_t i, k;
+	int r;
+
+	if ((r = optouts_live(t, collect_chain, &ch)) != 0)
+		return r;
+	/* rm itself has left the live set: start from its neighbours */
+	for (i = 0; i < ch.n; i++)
+		in[i] = ch.ids[i] == rm->id || ch.extends[i] == rm->id ||
+		    (rm->extends != 0 && ch.ids[i] == rm->extends);
+	while (grew) {
+		grew = false;
+		for (i = 0; i < ch.n; i++)
+			for (k = 0; k < ch.n && !in[i]; k++)
+				if (in[k] &&
+				    (ch.extends[i] == ch.ids[k] ||
+					ch.extends[k] == ch.ids[i]))
+					grew = in[i] = true;
+	}
+	for (i = 0; i < ch.n; i++) {
+		if (!in[i] || ch.ids[i] == rm->id)
+			continue;
+		if ((r = optouts_load(t, ch.ids[i], &o)) != 0)
+			return r;
+		/* a renewal is of the same scope; the remover was checked
+		 * against that scope, never against another */
+		if (strcmp(o.scope, rm->scope) == 0 &&
+		    (r = end_one(t, e, &o, action)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Whether rights allow changing o: global ones and freezes are the
+ * policy admins', others the managers' (within their scopes). */
+static bool
+may_change(const struct optout_rights *rights, const struct optout *o)
+{
+	return (o->kind == OPT_GLOBAL || o->freeze) ? rights->admin :
+						      rights->manager;
+}
+
+static const char *
+who_may(const struct optout *o)
+{
+	return o->kind == OPT_GLOBAL || o->freeze ?
+	    "policy admins only" :
+	    "optout_managers only, within their scopes";
+}
+
+int
+optouts_remove(struct store_txn *t, const struct actor *a,
+    const struct optout_rights *rights, uint64_t id, const char *reason,
+    int64_t now, json_t *ended, char msg[REQ_MSG_LEN])
+{
+	struct ending e = {
+		.a = a, .reason = reason, .now = now, .ended = ended
+	};
+	size_t before = json_array_size(ended);
+	const char *action;
+	struct optout o;
+	char sid[24];
+	int r;
+
+	msg[0] = '\0';
+	if (id == 0) {
+		if (!rights->admin) {
+			snprintf(msg, REQ_MSG_LEN,
+			    "%s may not unfreeze (policy admins only)",
+			    a->user);
+			return BRK_ERR_DENIED;
+		}
+		return unfreeze(t, &e, msg);
+	}
+	optout_id(id, sid);
+	if ((r = optouts_load(t, id, &o)) != 0) {
+		snprintf(msg, REQ_MSG_LEN, "no opt-out %s", sid);
+		return r;
+	}
+	if (!may_change(rights, &o)) {
+		snprintf(msg, REQ_MSG_LEN, "%s may not remove %s (%s)", a->user,
+		    sid, who_may(&o));
+		return BRK_ERR_DENIED;
+	}
+	action = o.freeze ? "freeze.off" : "optout.removed";
+	/* an ended one's renewals may still be in force */
+	if (optout_active(&o, now) && (r = end_one(t, &e, &o, action)) != 0)
+		return r;
+	if ((r = end_renewals(t, &e, &o, action)) != 0)
+		return r;
+	if (json_array_size(ended) == before) {
+		snprintf(msg, REQ_MSG_LEN, "opt-out %s has already ended", sid);
+		return BRK_ERR_STATE;
+	}
+	return 0;
+}
+
+int
+optouts_extend(struct store_txn *t, const struct actor *a,
+    const struct optout_rights *rights, uint64_t id, int64_t until,
+    const char *reason, int64_t now, struct optout *o, char msg[REQ_MSG_LEN])
+{
+	char sid[24], was[TIMEFMT_LEN];
+	json_t *d;
+	int r;
+
+	msg[0] = '\0';
+	optout_id(id, sid);
+	if ((r = optouts_load(t, id, o)) != 0) {
+		snprintf(msg, REQ_MSG_LEN, "no opt-out %s", sid);
+		return r;
+	}
+	if (!optout_active(o, now)) {
+		snprintf(msg, REQ_MSG_LEN,
+		    "opt-out %s has already ended: add a new one", sid);
+		return BRK_ERR_STATE;
+	}
+	if (!may_change(rights, o)) {
+		snprintf(msg, REQ_MSG_LEN, "%s may not extend %s (%s)", a->user,
+		    sid, who_may(o));
+		return BRK_ERR_DENIED;
+	}
+	time_rfc3339(o->until, was);
+	if (until <= o->until) {
+		snprintf(msg, REQ_MSG_LEN,
+		    "opt-out %s already lasts until %s: extend only moves its "
+		    "end later (optout remove ends it)",
+		    sid, was);
+		return BRK_ERR_INVALID;
+	}
+	o->until = until;
+	if ((r = optouts_update(t, o)) != 0)
+		return r;
+	d = optout_json(o, now);
+	json_object_set_new(d, "previous_until", json_string(was));
+	r = audit_append(t, now,
+	    &(struct audit_event){
+		.action = o->freeze ? "freeze.extended" : "optout.extended",
+		.actor = a->user,
+		.caller = a->caller,
+		.target = sid,
+		.reason = reason,
+		.details = d },
+	    NULL);
+	json_decref(d);
+	return r;
 }

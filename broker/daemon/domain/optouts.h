@@ -16,6 +16,7 @@
 
 #include "errors.h"
 #include "policy.h"
+#include "requests.h"
 #include "store.h"
 
 enum optout_kind {
@@ -112,5 +113,50 @@ int optouts_hit(struct store_txn *t, uint64_t id, uint64_t serial);
 int optouts_hits(struct store_txn *t, uint64_t id, json_t *out);
 
 json_t *optout_json(const struct optout *o, int64_t now);
+
+/* --- changes, each with its audit record in the same transaction ---- */
+
+/* Who may change an existing opt-out, decided by the op before the
+ * transaction (roles, and for managers whether their scopes cover the
+ * target's): global ones and freezes are the admins', others the
+ * managers'. */
+struct optout_rights {
+	bool admin;   /* a policy admin */
+	bool manager; /* an optout_manager whose scopes cover the target */
+};
+
+/*
+ * Store the new opt-out or freeze *o (filled and authorised by the op: its
+ * scope, mode, tag, reason, by, at, until) as a, with its audit record
+ * ("optout.added", "freeze.on").  revoke_active (freezes only, else
+ * BRK_ERR_INVALID and nothing changes): also end every automatic grant in
+ * force, each with a "grant.revoked" record; *revoked counts them.  o->id
+ * is set.
+ */
+int optouts_add(struct store_txn *t, const struct actor *a, struct optout *o,
+    bool revoke_active, int64_t now, uint64_t *revoked);
+
+/*
+ * End opt-out id now as a, with reason, and every renewal of it still in
+ * force (o4 extends o3); id 0 ends every freeze in force (unfreeze: admins
+ * only).  Each ended one is appended to ended (optout_json) and audited
+ * ("optout.removed", "freeze.off").  Refusals change nothing and say why
+ * in msg: BRK_ERR_NOTFOUND (no such opt-out), BRK_ERR_DENIED (rights),
+ * BRK_ERR_STATE (already ended; no freeze in force).
+ */
+int optouts_remove(struct store_txn *t, const struct actor *a,
+    const struct optout_rights *rights, uint64_t id, const char *reason,
+    int64_t now, json_t *ended, char msg[REQ_MSG_LEN]);
+
+/*
+ * Move the end of opt-out id, in force, to until (later than its end) as
+ * a, with its audit record ("optout.extended", "freeze.extended", with
+ * previous_until).  *o is the opt-out as stored after.  Refusals change
+ * nothing and say why in msg: BRK_ERR_NOTFOUND, BRK_ERR_STATE (ended),
+ * BRK_ERR_DENIED (rights), BRK_ERR_INVALID (not later).
+ */
+int optouts_extend(struct store_txn *t, const struct actor *a,
+    const struct optout_rights *rights, uint64_t id, int64_t until,
+    const char *reason, int64_t now, struct optout *o, char msg[REQ_MSG_LEN]);
 
 #endif

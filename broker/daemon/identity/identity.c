@@ -294,12 +294,12 @@ out:
 }
 
 static void
-add_member(json_t *out, const char *name, size_t max)
+add_member(json_t *out, const char *name)
 {
 	size_t i;
 	json_t *v;
 
-	if (json_array_size(out) >= max || !name_user_valid(name))
+	if (!name_user_valid(name))
 		return;
 	json_array_foreach (out, i, v)
 		if (strcmp(json_string_value(v), name) == 0)
@@ -307,9 +307,9 @@ add_member(json_t *out, const char *name, size_t max)
 	json_array_append_new(out, json_string(name));
 }
 
-int
-ident_group_members(
-    struct identity *ids, const char *group, json_t *out, size_t max)
+/* The members of group from the config's local_groups and NSS. */
+static int
+local_members(struct identity *ids, const char *group, json_t *out)
 {
 	struct group gr, *res = NULL;
 	char *buf = NULL;
@@ -318,15 +318,173 @@ ident_group_members(
 	for (i = 0; i < ids->cfg->ngroups; i++)
 		if (strcmp(ids->cfg->groups[i].name, group) == 0)
 			for (j = 0; j < ids->cfg->groups[i].nusers; j++)
-				add_member(
-				    out, ids->cfg->groups[i].users[j], max);
+				add_member(out, ids->cfg->groups[i].users[j]);
 	if ((buf = malloc(len)) == NULL)
 		return BRK_ERR_NOMEM;
 	if (getgrnam_r(group, &gr, buf, len, &res) == 0 && res != NULL)
 		for (i = 0; gr.gr_mem[i] != NULL; i++)
-			add_member(out, gr.gr_mem[i], max);
+			add_member(out, gr.gr_mem[i]);
 	free(buf);
 	return 0;
+}
+
+/* Whether the directory's groups for a user hold group. */
+static bool
+dir_has(const struct iddir_result *u, const char *group)
+{
+	size_t i;
+
+	for (i = 0; i < u->ngroups; i++)
+		if (strcmp(u->groups[i], group) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The directory's members of group into out, each checked the user's
+ * way (their groups hold it), so that both directions agree.  Sets why
+ * (and adds nothing more) when the members cannot be known.
+ */
+static int
+dir_members(struct identity *ids, const char *group, bool wait, json_t *out,
+    char *why, size_t whylen)
+{
+	struct iddir_result g = { 0 }, u = { 0 };
+	size_t i;
+	int r;
+
+	if ((r = iddir_members(ids->dir, group, wait, &g)) != 0)
+		return r;
+	if (!g.complete) {
+		snprintf(why, whylen, "members of %.64s unknown: %.90s", group,
+		    g.why);
+		goto out;
+	}
+	for (i = 0; i < g.ngroups; i++) {
+		if ((r = iddir_user(ids->dir, g.groups[i], wait, &u)) != 0)
+			goto out;
+		if (!u.complete) {
+			snprintf(why, whylen, "members of %.64s unknown: %.90s",
+			    group, u.why);
+			goto out;
+		}
+		if (u.found && dir_has(&u, group))
+			add_member(out, g.groups[i]);
+		iddir_result_clear(&u);
+	}
+out:
+	iddir_result_clear(&u);
+	iddir_result_clear(&g);
+	return r;
+}
+
+/* The next item of a comma-separated list into buf; false at the end.
+ * Items that do not fit are skipped (no canonical name is that long). */
+static bool
+next_item(const char **p, char *buf, size_t buflen)
+{
+	const char *c;
+	size_t len;
+
+	while (*p != NULL && **p != '\0') {
+		c = strchr(*p, ',');
+		len = c != NULL ? (size_t)(c - *p) : strlen(*p);
+		if (len > 0 && len < buflen) {
+			memcpy(buf, *p, len);
+			buf[len] = '\0';
+		}
+		*p = c != NULL ? c + 1 : NULL;
+		if (len > 0 && len < buflen)
+			return true;
+	}
+	return false;
+}
+
+static bool
+excluded(const char *const *exclude, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (exclude[i] != NULL && strcmp(exclude[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* {"name", "mail"}: mail from the directory when it holds the user and
+ * answers now, else null (an address is only ever informational). */
+static json_t *
+person_json(struct identity *ids, const char *name, bool wait)
+{
+	struct iddir_result u = { 0 };
+	json_t *o;
+
+	if (ids->dir != NULL && iddir_user(ids->dir, name, wait, &u) == 0 &&
+	    u.found && u.mail != NULL)
+		o = json_pack("{s:s, s:s}", "name", name, "mail", u.mail);
+	else
+		o = json_pack("{s:s, s:n}", "name", name, "mail");
+	iddir_result_clear(&u);
+	return o;
+}
+
+json_t *
+ident_person(struct identity *ids, const char *name, bool wait)
+{
+	return person_json(ids, name, wait);
+}
+
+int
+ident_people(struct identity *ids, const char *groups, const char *users,
+    const char *const *exclude, size_t nexclude, bool wait,
+    struct ident_people *out)
+{
+	char item[72];
+	json_t *names = NULL, *v, *p;
+	const char *at;
+	size_t i;
+	int r = BRK_ERR_NOMEM;
+
+	memset(out, 0, sizeof(*out));
+	if ((names = json_array()) == NULL)
+		goto out;
+	for (at = users; next_item(&at, item, sizeof(item));)
+		add_member(names, item);
+	for (at = groups;
+	     out->why[0] == '\0' && next_item(&at, item, sizeof(item));) {
+		if ((r = local_members(ids, item, names)) != 0)
+			goto out;
+		if (ids->dir != NULL &&
+		    (r = dir_members(ids, item, wait, names, out->why,
+			 sizeof(out->why))) != 0)
+			goto out;
+	}
+	r = 0;
+	if (out->why[0] != '\0')
+		goto out; /* unknown: never a list that may be wrong */
+	r = BRK_ERR_NOMEM;
+	if ((out->people = json_array()) == NULL)
+		goto out;
+	json_array_foreach (names, i, v) {
+		if (excluded(exclude, nexclude, json_string_value(v)))
+			continue;
+		if (json_array_size(out->people) >= IDENT_PEOPLE_MAX) {
+			out->more = true;
+			break;
+		}
+		if ((p = person_json(ids, json_string_value(v), wait)) ==
+			NULL ||
+		    json_array_append_new(out->people, p) != 0)
+			goto out;
+	}
+	r = 0;
+out:
+	if (r != 0 || out->why[0] != '\0') {
+		json_decref(out->people);
+		out->people = NULL;
+	}
+	json_decref(names);
+	return r;
 }
 
 int

@@ -81,13 +81,34 @@ int ident_from_name(struct identity *ids, const char *name, struct ident *out,
 int ident_require_groups(const struct ident *id, struct brk_error *err);
 
 /*
- * The names of the members of group (the config's local_groups and NSS's
- * member list; not the directory, whose groups are found from the user's
- * side only), appended to out (a JSON array) without repeats, at most max
- * in all.  For telling people (notifications), never for deciding.
+ * Who can approve, as people: the named users and the members of the
+ * groups (comma-separated lists, as records hold them), from the config's
+ * local_groups, NSS's member lists and the directory (whose members are
+ * each checked the user's way, so that both directions agree), without
+ * the names in exclude (the requester, the filer, those who approved).
+ * people is a new JSON array of {"name", "mail"} (mail from the
+ * directory's mail_attr, else null), at most IDENT_PEOPLE_MAX (more says
+ * there were more).  When a group's members cannot be known (the
+ * directory down past cache_stale_max, a group over the limit, or, without
+ * wait, not looked up yet) people is NULL and why says so: an empty or
+ * short list would tell a hook that nobody (or only some) can approve.
+ * wait false never asks the directory on this thread (the lookups go to
+ * the background).  NSS is asked either way.  For telling people, never
+ * for deciding.  Returns 0 or BRK_ERR_NOMEM.
  */
-int ident_group_members(
-    struct identity *ids, const char *group, json_t *out, size_t max);
+#define IDENT_PEOPLE_MAX 100
+struct ident_people {
+	json_t *people; /* owned by the caller; NULL when unknown */
+	bool more;	/* more than IDENT_PEOPLE_MAX */
+	char why[192];	/* when unknown: why */
+};
+int ident_people(struct identity *ids, const char *groups, const char *users,
+    const char *const *exclude, size_t nexclude, bool wait,
+    struct ident_people *out);
+
+/* {"name", "mail"} for one user (mail as ident_people's), a new object;
+ * NULL when out of memory. */
+json_t *ident_person(struct identity *ids, const char *name, bool wait);
 
 /* A deep copy of src into dst (which holds nothing yet). */
 int ident_copy(struct ident *dst, const struct ident *src);

@@ -49,11 +49,12 @@ idcache_val_clear(struct idcache_val *v)
 	for (i = 0; v->groups != NULL && i < v->ngroups; i++)
 		free(v->groups[i]);
 	free(v->groups);
+	free(v->mail);
 	memset(v, 0, sizeof(*v));
 }
 
 static int
-val_copy(struct idcache_val *dst, bool found, bool complete,
+val_copy(struct idcache_val *dst, bool found, bool complete, const char *mail,
     char *const *groups, size_t ngroups, int64_t fetched_ms)
 {
 	size_t i;
@@ -62,10 +63,14 @@ val_copy(struct idcache_val *dst, bool found, bool complete,
 	dst->found = found;
 	dst->complete = complete;
 	dst->fetched_ms = fetched_ms;
+	if (mail != NULL && (dst->mail = strdup(mail)) == NULL)
+		return BRK_ERR_NOMEM;
 	if (ngroups == 0)
 		return 0;
-	if ((dst->groups = calloc(ngroups, sizeof(char *))) == NULL)
+	if ((dst->groups = calloc(ngroups, sizeof(char *))) == NULL) {
+		idcache_val_clear(dst);
 		return BRK_ERR_NOMEM;
+	}
 	for (i = 0; i < ngroups; i++) {
 		if ((dst->groups[i] = strdup(groups[i])) == NULL) {
 			dst->ngroups = i;
@@ -177,14 +182,14 @@ evict_oldest(struct idcache *c)
 
 int
 idcache_put(struct idcache *c, const char *name, bool found, bool complete,
-    char *const *groups, size_t ngroups, int64_t fetched_ms)
+    const char *mail, char *const *groups, size_t ngroups, int64_t fetched_ms)
 {
 	struct idcache_val v;
 	struct entry *e, **link;
 	int r;
 
-	if ((r = val_copy(&v, found, complete, groups, ngroups, fetched_ms)) !=
-	    0)
+	if ((r = val_copy(
+		 &v, found, complete, mail, groups, ngroups, fetched_ms)) != 0)
 		return r;
 	pthread_mutex_lock(&c->lock);
 	if ((e = find(c, name, &link)) != NULL) {
@@ -227,8 +232,8 @@ idcache_get(struct idcache *c, const char *name, struct idcache_val *out)
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&c->lock);
 	if ((e = find(c, name, NULL)) != NULL)
-		r = val_copy(out, e->val.found, e->val.complete, e->val.groups,
-		    e->val.ngroups, e->val.fetched_ms);
+		r = val_copy(out, e->val.found, e->val.complete, e->val.mail,
+		    e->val.groups, e->val.ngroups, e->val.fetched_ms);
 	pthread_mutex_unlock(&c->lock);
 	return r;
 }

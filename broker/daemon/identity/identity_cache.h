@@ -1,8 +1,9 @@
 /*
  * identity_cache.h - a bounded, thread-safe cache of directory answers.
  *
- * Maps a user name to what the directory said about it (known or not, and
- * the groups) and when it said so.  It knows nothing of TTLs: callers
+ * Maps a user name to what the directory said about it (known or not, the
+ * groups and the mail address) and when it said so; the same structure
+ * maps a group name to its members (in "groups").  It knows nothing of TTLs: callers
  * judge an answer's age.  Full, it evicts the answer fetched longest ago.
  */
 #ifndef BRK_IDENTITY_CACHE_H
@@ -20,6 +21,7 @@ struct idcache;
 struct idcache_val {
 	bool found;    /* the directory holds the user */
 	bool complete; /* groups is all of them (else: too many) */
+	char *mail;    /* the user's address, or NULL */
 	char **groups;
 	size_t ngroups;
 	int64_t fetched_ms; /* monotonic time of the directory's answer */
@@ -38,7 +40,7 @@ void idcache_free(struct idcache *c);
  * BRK_ERR_NOMEM (the cache is unchanged).
  */
 int idcache_put(struct idcache *c, const char *name, bool found, bool complete,
-    char *const *groups, size_t ngroups, int64_t fetched_ms);
+    const char *mail, char *const *groups, size_t ngroups, int64_t fetched_ms);
 
 /* A copy of the answer for name into *out; BRK_ERR_NOTFOUND, NOMEM. */
 int idcache_get(struct idcache *c, const char *name, struct idcache_val *out);

@@ -55,25 +55,31 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Ask the directory and record the answer and the directory's health. */
+/* Ask the directory and record the answer and the directory's health.
+ * key is a user name, or "@" and a group name for the group's members
+ * (held in the same cache under that key: no user name starts so). */
 static int
-fetch(struct iddir *d, const char *name)
+fetch(struct iddir *d, const char *key)
 {
 	struct brk_error err = { { 0 } };
 	int64_t start = mono_ms();
-	char **groups = NULL;
+	char **groups = NULL, *mail = NULL;
 	size_t n = 0;
 	bool was_up;
 	int r;
 
-	r = idldap_lookup(d->ldap, name, &groups, &n, &err);
+	if (key[0] == '@')
+		r = idldap_group_members(d->ldap, key + 1, &groups, &n, &err);
+	else
+		r = idldap_lookup_user(d->ldap, key, &groups, &n, &mail, &err);
 	/* TOOBIG is an answer too: the user is there, in too many groups
-	 * to keep them all, which is remembered as "groups unknown" */
+	 * to keep them all (a group with too many members), which is
+	 * remembered as "groups unknown" */
 	if (r == 0 || r == BRK_ERR_NOTFOUND || r == BRK_ERR_INVALID ||
 	    r == BRK_ERR_TOOBIG) {
 		if (r != BRK_ERR_INVALID &&
-		    idcache_put(d->cache, name, r == 0 || r == BRK_ERR_TOOBIG,
-			r != BRK_ERR_TOOBIG, groups, n, start) != 0)
+		    idcache_put(d->cache, key, r == 0 || r == BRK_ERR_TOOBIG,
+			r != BRK_ERR_TOOBIG, mail, groups, n, start) != 0)
 			log_warn("event=ldap_cache_full error=nomem");
 		pthread_mutex_lock(&d->lock);
 		d->lookups++;
@@ -84,6 +90,7 @@ fetch(struct iddir *d, const char *name)
 		d->last_success = time_now();
 		pthread_mutex_unlock(&d->lock);
 		idldap_groups_free(groups, n);
+		free(mail);
 		return 0;
 	}
 	pthread_mutex_lock(&d->lock);
@@ -99,7 +106,7 @@ fetch(struct iddir *d, const char *name)
 		log_warn("event=ldap_unreachable uri=%s error=\"%s\"",
 		    d->lc->uri, err.msg);
 	else
-		log_debug("event=ldap_lookup_failed user=%s error=\"%s\"", name,
+		log_debug("event=ldap_lookup_failed key=%s error=\"%s\"", key,
 		    err.msg);
 	return r;
 }
@@ -217,36 +224,49 @@ iddir_free(struct iddir *d)
 void
 iddir_result_clear(struct iddir_result *r)
 {
-	struct idcache_val v;
+	struct idcache_val v = { 0 };
 
 	if (r == NULL)
 		return;
 	v.groups = r->groups;
 	v.ngroups = r->ngroups;
+	v.mail = r->mail;
 	idcache_val_clear(&v);
 	memset(r, 0, sizeof(*r));
 }
 
 /* Hand v's groups over to out. */
 static void
-take(struct iddir_result *out, struct idcache_val *v, bool stale)
+take(struct iddir_result *out, struct idcache_val *v, bool stale,
+    const char *key)
 {
 	out->found = v->found;
 	out->stale = stale;
 	out->complete = v->complete;
 	out->why[0] = '\0';
 	if (!v->complete)
-		snprintf(out->why, sizeof(out->why),
-		    "more groups in the "
-		    "directory than the broker tracks");
+		snprintf(out->why, sizeof(out->why), "%s",
+		    key[0] == '@' ? "more members in the directory than the "
+				    "broker lists" :
+				    "more groups in the directory than the "
+				    "broker tracks");
 	out->groups = v->groups;
 	out->ngroups = v->ngroups;
+	out->mail = v->mail;
 	v->groups = NULL;
 	v->ngroups = 0;
+	v->mail = NULL;
 }
 
-int
-iddir_lookup(struct iddir *d, const char *name, struct iddir_result *out)
+/*
+ * The cache policy (identity_dir.h) for one key.  Without wait, the
+ * directory is never asked here: a missing or expired answer is asked for
+ * in the background and the cache answers as it would while the
+ * directory is down.
+ */
+static int
+lookup_key(
+    struct iddir *d, const char *key, bool wait, struct iddir_result *out)
 {
 	struct idcache_val v = { 0 };
 	int64_t now = mono_ms(), ttl = (int64_t)d->lc->cache_ttl * 1000;
@@ -257,7 +277,7 @@ iddir_lookup(struct iddir *d, const char *name, struct iddir_result *out)
 	memset(out, 0, sizeof(*out));
 	/* until an answer is taken, the directory has not said */
 	snprintf(out->why, sizeof(out->why), "directory unreachable");
-	if ((r = idcache_get(d->cache, name, &v)) == BRK_ERR_NOMEM)
+	if ((r = idcache_get(d->cache, key, &v)) == BRK_ERR_NOMEM)
 		return r;
 	have = r == 0;
 	if (have && now - v.fetched_ms < ttl) {
@@ -265,20 +285,24 @@ iddir_lookup(struct iddir *d, const char *name, struct iddir_result *out)
 		d->cache_hits++;
 		pthread_mutex_unlock(&d->lock);
 		if (now - v.fetched_ms >= ttl / 2)
-			enqueue(d, name); /* refresh ahead of expiry */
-		take(out, &v, false);
+			enqueue(d, key); /* refresh ahead of expiry */
+		take(out, &v, false, key);
 		r = 0;
 		goto out;
 	}
 	pthread_mutex_lock(&d->lock);
 	down = now < d->down_until;
 	pthread_mutex_unlock(&d->lock);
-	if (down)
-		enqueue(d, name); /* the thread retries; we do not wait */
-	else if (fetch(d, name) == 0) {
+	if (down || !wait) {
+		enqueue(d, key); /* the thread asks; we do not wait */
+		if (!down)
+			snprintf(out->why, sizeof(out->why),
+			    "directory not asked yet (asking in the "
+			    "background)");
+	} else if (fetch(d, key) == 0) {
 		idcache_val_clear(&v);
-		if ((r = idcache_get(d->cache, name, &v)) == 0)
-			take(out, &v, false);
+		if ((r = idcache_get(d->cache, key, &v)) == 0)
+			take(out, &v, false, key);
 		else /* answered, but the answer could not be kept */
 			snprintf(out->why, sizeof(out->why),
 			    "directory answer "
@@ -291,12 +315,43 @@ iddir_lookup(struct iddir *d, const char *name, struct iddir_result *out)
 		pthread_mutex_lock(&d->lock);
 		d->stale_uses++;
 		pthread_mutex_unlock(&d->lock);
-		take(out, &v, true);
+		take(out, &v, true, key);
 	}
 	r = 0;
 out:
 	idcache_val_clear(&v);
 	return r;
+}
+
+int
+iddir_lookup(struct iddir *d, const char *name, struct iddir_result *out)
+{
+	return lookup_key(d, name, true, out);
+}
+
+int
+iddir_user(
+    struct iddir *d, const char *name, bool wait, struct iddir_result *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (name[0] == '@') /* not a user name: never a group's key */
+		return 0;
+	return lookup_key(d, name, wait, out);
+}
+
+int
+iddir_members(
+    struct iddir *d, const char *group, bool wait, struct iddir_result *out)
+{
+	char key[72];
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(group) > 64) {
+		snprintf(out->why, sizeof(out->why), "group name too long");
+		return 0;
+	}
+	snprintf(key, sizeof(key), "@%s", group);
+	return lookup_key(d, key, wait, out);
 }
 
 json_t *

@@ -34,7 +34,8 @@ struct iddir_result {
 				 * the user (or found is false and the
 				 * directory said so); false until it did */
 	char why[96];  /* when not complete: why */
-	char **groups;
+	char *mail;    /* the user's address (iddir_user), or NULL */
+	char **groups; /* iddir_members: the members' names */
 	size_t ngroups;
 };
 
@@ -52,6 +53,24 @@ void iddir_free(struct iddir *d);
  * BRK_ERR_NOMEM.  Thread-safe.
  */
 int iddir_lookup(struct iddir *d, const char *name, struct iddir_result *out);
+
+/*
+ * The same for a user, with their mail address; without wait the
+ * directory is not asked on this thread (for the I/O thread): a missing
+ * or expired answer is fetched in the background, and meanwhile the
+ * cache answers as while the directory is down (complete false when it
+ * cannot).
+ */
+int iddir_user(
+    struct iddir *d, const char *name, bool wait, struct iddir_result *out);
+
+/*
+ * The directory's members of group (idldap_group_members: candidates, to
+ * be checked the user's way), cached like users under the same rules;
+ * found says the directory holds a group of that name.
+ */
+int iddir_members(
+    struct iddir *d, const char *group, bool wait, struct iddir_result *out);
 
 void iddir_result_clear(struct iddir_result *r);
 

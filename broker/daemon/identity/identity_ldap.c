@@ -370,10 +370,12 @@ conn_put(struct idldap *l, LDAP *ld)
 		ldap_unbind_ext_s(ld, NULL, NULL);
 }
 
+/* A subtree search (base: one entry, whose absence is an empty answer,
+ * not a failure). */
 static int
-search(LDAP *ld, long long end, const char *base, const char *filter,
-    char **attrs, int sizelimit, LDAPMessage **res, int *rcp,
-    struct brk_error *err)
+search_scope(LDAP *ld, long long end, const char *base, int scope,
+    const char *filter, char **attrs, int sizelimit, LDAPMessage **res,
+    int *rcp, struct brk_error *err)
 {
 	struct timeval tv;
 	int r, rc;
@@ -383,14 +385,24 @@ search(LDAP *ld, long long end, const char *base, const char *filter,
 	if ((r = arm(ld, end, &tv, err)) != 0)
 		return r;
 	/* tv is also sent to the server as the search's time limit */
-	rc = ldap_search_ext_s(ld, base, LDAP_SCOPE_SUBTREE, filter, attrs, 0,
-	    NULL, NULL, &tv, sizelimit, res);
+	rc = ldap_search_ext_s(
+	    ld, base, scope, filter, attrs, 0, NULL, NULL, &tv, sizelimit, res);
 	*rcp = rc;
-	if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED)
+	if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED ||
+	    (rc == LDAP_NO_SUCH_OBJECT && scope == LDAP_SCOPE_BASE))
 		return 0;
 	ldap_msgfree(*res);
 	*res = NULL;
 	return ldap_fail(ld, rc, "search", err);
+}
+
+static int
+search(LDAP *ld, long long end, const char *base, const char *filter,
+    char **attrs, int sizelimit, LDAPMessage **res, int *rcp,
+    struct brk_error *err)
+{
+	return search_scope(ld, end, base, LDAP_SCOPE_SUBTREE, filter, attrs,
+	    sizelimit, res, rcp, err);
 }
 
 /* Does e hold user_attr == name exactly (case and all)? */
@@ -409,12 +421,45 @@ exact_name(LDAP *ld, LDAPMessage *e, const char *attr, const char *name)
 	return yes;
 }
 
-/* The user's DN (*dn, ldap_memfree), or BRK_ERR_NOTFOUND. */
+/* A mail value fit to hand to a hook: one printable address, no spaces,
+ * quotes or separators (anything else is left out, not cleaned). */
+static char *
+mail_value(LDAP *ld, LDAPMessage *e, const char *attr)
+{
+	struct berval **vals = ldap_get_values_len(ld, e, attr);
+	const struct berval *v;
+	char *out = NULL;
+	size_t i, at = 0, n = 0;
+
+	if (vals == NULL || vals[0] == NULL)
+		goto out;
+	v = vals[0];
+	if (v->bv_len < 3 || v->bv_len > 254)
+		goto out;
+	for (i = 0; i < v->bv_len; i++) {
+		unsigned char ch = (unsigned char)v->bv_val[i];
+
+		if (ch <= 0x20 || ch >= 0x7f || strchr("\"\\<>,;()[]", ch))
+			goto out;
+		if (ch == '@') {
+			at = i;
+			n++;
+		}
+	}
+	if (n == 1 && at > 0 && at + 1 < v->bv_len)
+		out = strndup(v->bv_val, v->bv_len);
+out:
+	ldap_value_free_len(vals);
+	return out;
+}
+
+/* The user's DN (*dn, ldap_memfree), or BRK_ERR_NOTFOUND; with mail not
+ * NULL, the entry's mail_attr (mail_value()) too. */
 static int
 find_user(LDAP *ld, const struct ldap_config *lc, long long end,
-    const char *name, char **dn, struct brk_error *err)
+    const char *name, char **dn, char **mail, struct brk_error *err)
 {
-	char *attrs[] = { lc->user_attr, NULL }, *filter = NULL;
+	char *attrs[] = { lc->user_attr, lc->mail_attr, NULL }, *filter = NULL;
 	LDAPMessage *res = NULL, *e;
 	size_t matches = 0;
 	int r, rc;
@@ -433,6 +478,8 @@ find_user(LDAP *ld, const struct ldap_config *lc, long long end,
 			r = BRK_ERR_NOMEM;
 			goto out;
 		}
+		if (matches == 1 && mail != NULL)
+			*mail = mail_value(ld, e, lc->mail_attr);
 	}
 	r = BRK_ERR_NOTFOUND;
 	if (matches > 1 || rc == LDAP_SIZELIMIT_EXCEEDED) {
@@ -451,6 +498,10 @@ out:
 	if (r != 0 && *dn != NULL) {
 		ldap_memfree(*dn);
 		*dn = NULL;
+	}
+	if (r != 0 && mail != NULL) {
+		free(*mail);
+		*mail = NULL;
 	}
 	ldap_msgfree(res);
 	free(filter);
@@ -642,13 +693,13 @@ nested_level(LDAP *ld, const struct ldap_config *lc, long long end,
 /* One attempt on one connection. */
 static int
 lookup_on(LDAP *ld, const struct ldap_config *lc, long long end,
-    const char *name, struct found *f, struct brk_error *err)
+    const char *name, struct found *f, char **mail, struct brk_error *err)
 {
 	size_t from = 0, to, depth;
 	char *dn = NULL;
 	int r;
 
-	if ((r = find_user(ld, lc, end, name, &dn, err)) != 0)
+	if ((r = find_user(ld, lc, end, name, &dn, mail, err)) != 0)
 		goto out;
 	if ((r = direct_groups(ld, lc, end, dn, name, f, err)) != 0)
 		goto out;
@@ -689,6 +740,13 @@ int
 idldap_lookup(struct idldap *l, const char *name, char ***groups,
     size_t *ngroups, struct brk_error *err)
 {
+	return idldap_lookup_user(l, name, groups, ngroups, NULL, err);
+}
+
+int
+idldap_lookup_user(struct idldap *l, const char *name, char ***groups,
+    size_t *ngroups, char **mail, struct brk_error *err)
+{
 	struct found f = { NULL, 0, NULL, 0, false };
 	long long end = mono_ms() + (long long)l->lc->timeout * 1000;
 	LDAP *ld = NULL;
@@ -697,6 +755,8 @@ idldap_lookup(struct idldap *l, const char *name, char ***groups,
 
 	*groups = NULL;
 	*ngroups = 0;
+	if (mail != NULL)
+		*mail = NULL;
 	if (!name_user_valid(name))
 		return brk_error_set(
 		    err, BRK_ERR_INVALID, "ldap: not a canonical user name");
@@ -706,9 +766,13 @@ idldap_lookup(struct idldap *l, const char *name, char ***groups,
 		goto out;
 	for (tries = 0; tries < 2; tries++) {
 		found_reset(&f);
+		if (mail != NULL) {
+			free(*mail);
+			*mail = NULL;
+		}
 		if ((r = conn_get(l, end, &ld, &reused, err)) != 0)
 			goto out;
-		r = lookup_on(ld, l->lc, end, name, &f, err);
+		r = lookup_on(ld, l->lc, end, name, &f, mail, err);
 		if (r == 0 || r == BRK_ERR_NOTFOUND) {
 			conn_put(l, ld);
 			ld = NULL;
@@ -735,8 +799,315 @@ idldap_lookup(struct idldap *l, const char *name, char ***groups,
 	f.names = NULL;
 	f.n = 0;
 out:
+	if (r != 0 && mail != NULL) {
+		free(*mail);
+		*mail = NULL;
+	}
 	found_reset(&f);
 	free(f.names);
 	free(f.dns);
+	return r;
+}
+
+/* ---- group -> members ------------------------------------------------ */
+
+/* Members found so far: user names, the DNs still to look at (the next
+ * level's), and every DN seen (a group that holds itself ends). */
+struct members {
+	char **names;
+	size_t n;
+	char **todo, **next, **seen;
+	size_t ntodo, nnext, nseen;
+	bool cut;
+};
+
+static bool
+in_list(char *const *list, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i], s) == 0)
+			return true;
+	return false;
+}
+
+/* Add a copy of len bytes of s to list (at most IDLDAP_MEMBERS_MAX). */
+static int
+list_add(char **list, size_t *n, const char *s, size_t len, bool *cut)
+{
+	char *copy;
+
+	if ((copy = strndup(s, len)) == NULL)
+		return BRK_ERR_NOMEM;
+	if (in_list(list, *n, copy)) {
+		free(copy);
+		return 0;
+	}
+	if (*n >= IDLDAP_MEMBERS_MAX) {
+		free(copy);
+		*cut = true;
+		return 0;
+	}
+	list[(*n)++] = copy;
+	return 0;
+}
+
+static void
+list_free(char **list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; list != NULL && i < n; i++)
+		free(list[i]);
+}
+
+/* A canonical user name from a memberUid or user_attr value. */
+static int
+add_name(struct members *m, const struct berval *v)
+{
+	char buf[65];
+
+	if (v->bv_len == 0 || v->bv_len >= sizeof(buf) ||
+	    memchr(v->bv_val, '\0', v->bv_len) != NULL)
+		return 0;
+	memcpy(buf, v->bv_val, v->bv_len);
+	buf[v->bv_len] = '\0';
+	if (!name_user_valid(buf))
+		return 0; /* no rule can name it: not a person for us */
+	return list_add(m->names, &m->n, buf, v->bv_len, &m->cut);
+}
+
+/* The members an entry lists: memberUid names, member/uniqueMember DNs
+ * (for the next level). */
+static int
+take_members(LDAP *ld, LDAPMessage *e, struct members *m)
+{
+	static const char *const dn_attrs[] = { "member", "uniqueMember" };
+	struct berval **vals;
+	size_t i, k;
+	int r = 0;
+
+	vals = ldap_get_values_len(ld, e, "memberUid");
+	for (i = 0; r == 0 && vals != NULL && vals[i] != NULL; i++)
+		r = add_name(m, vals[i]);
+	ldap_value_free_len(vals);
+	for (k = 0; r == 0 && k < 2; k++) {
+		vals = ldap_get_values_len(ld, e, dn_attrs[k]);
+		for (i = 0; r == 0 && vals != NULL && vals[i] != NULL; i++)
+			if (memchr(vals[i]->bv_val, '\0', vals[i]->bv_len) ==
+			    NULL)
+				r = list_add(m->next, &m->nnext,
+				    vals[i]->bv_val, vals[i]->bv_len, &m->cut);
+		ldap_value_free_len(vals);
+	}
+	return r;
+}
+
+static bool
+is_group(LDAP *ld, LDAPMessage *e)
+{
+	struct berval **vals = ldap_get_values_len(ld, e, "objectClass");
+	size_t i;
+	bool yes = false;
+
+	for (i = 0; vals != NULL && vals[i] != NULL; i++)
+		if ((vals[i]->bv_len == 12 &&
+			strncasecmp(vals[i]->bv_val, "groupOfNames", 12) ==
+			    0) ||
+		    (vals[i]->bv_len == 18 &&
+			strncasecmp(
+			    vals[i]->bv_val, "groupOfUniqueNames", 18) == 0) ||
+		    (vals[i]->bv_len == 10 &&
+			strncasecmp(vals[i]->bv_val, "posixGroup", 10) == 0))
+			yes = true;
+	ldap_value_free_len(vals);
+	return yes;
+}
+
+/* The entries named GROUP: their members into m. */
+static int
+group_entries(LDAP *ld, const struct ldap_config *lc, long long end,
+    const char *group, struct members *m, struct brk_error *err)
+{
+	char *attrs[] = { "cn", "memberUid", "member", "uniqueMember", NULL };
+	char *filter = NULL, *esc = NULL, *dn, *name;
+	LDAPMessage *res = NULL, *e;
+	size_t cap;
+	int r, rc;
+
+	if ((r = idldap_filter_escape(group, strlen(group), &esc)) != 0)
+		return r;
+	cap = strlen(esc) + 160;
+	r = BRK_ERR_NOMEM;
+	if ((filter = malloc(cap)) == NULL)
+		goto out;
+	snprintf(filter, cap,
+	    "(&(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)"
+	    "(objectClass=posixGroup))(cn=%s))",
+	    esc);
+	if ((r = search(ld, end, lc->group_base, filter, attrs, GROUP_SIZELIMIT,
+		 &res, &rc, err)) != 0)
+		goto out;
+	if (rc == LDAP_SIZELIMIT_EXCEEDED)
+		m->cut = true;
+	for (e = ldap_first_entry(ld, res); r == 0 && e != NULL;
+	     e = ldap_next_entry(ld, e)) {
+		if ((dn = ldap_get_dn(ld, e)) == NULL) {
+			r = BRK_ERR_NOMEM;
+			break;
+		}
+		/* the same name the user's side gives the entry, or not ours */
+		name = group_name(ld, e, dn);
+		if (name != NULL && strcmp(name, group) == 0) {
+			r = list_add(
+			    m->seen, &m->nseen, dn, strlen(dn), &m->cut);
+			if (r == 0)
+				r = take_members(ld, e, m);
+		}
+		free(name);
+		ldap_memfree(dn);
+	}
+out:
+	ldap_msgfree(res);
+	free(filter);
+	free(esc);
+	return r;
+}
+
+/* Look at the DNs of one level: a user's entry gives its user_attr, a
+ * group's (nested_groups) its members, for the next level. */
+static int
+member_level(LDAP *ld, const struct ldap_config *lc, long long end,
+    struct members *m, bool last, struct brk_error *err)
+{
+	char *attrs[] = { lc->user_attr, "objectClass", "memberUid", "member",
+		"uniqueMember", NULL };
+	LDAPMessage *res = NULL, *e;
+	struct berval **vals;
+	size_t i;
+	int r = 0, rc;
+
+	for (i = 0; r == 0 && i < m->ntodo; i++) {
+		if (in_list(m->seen, m->nseen, m->todo[i]))
+			continue;
+		if ((r = list_add(m->seen, &m->nseen, m->todo[i],
+			 strlen(m->todo[i]), &m->cut)) != 0)
+			break;
+		if ((r = search_scope(ld, end, m->todo[i], LDAP_SCOPE_BASE,
+			 "(objectClass=*)", attrs, 1, &res, &rc, err)) != 0)
+			break;
+		if ((e = ldap_first_entry(ld, res)) == NULL)
+			; /* a member that is not there is no one */
+		else if (is_group(ld, e)) {
+			if (lc->nested_groups && last)
+				m->cut = true; /* deeper than followed */
+			else if (lc->nested_groups)
+				r = take_members(ld, e, m);
+		} else {
+			/* the user's side finds users under user_base by
+			 * user_filter: the caller checks that way round */
+			vals = ldap_get_values_len(ld, e, lc->user_attr);
+			if (vals != NULL && vals[0] != NULL && vals[1] == NULL)
+				r = add_name(m, vals[0]);
+			ldap_value_free_len(vals);
+		}
+		ldap_msgfree(res);
+		res = NULL;
+	}
+	return r;
+}
+
+static void
+members_reset(struct members *m)
+{
+	list_free(m->names, m->n);
+	list_free(m->todo, m->ntodo);
+	list_free(m->next, m->nnext);
+	list_free(m->seen, m->nseen);
+	m->n = m->ntodo = m->nnext = m->nseen = 0;
+	m->cut = false;
+}
+
+static int
+members_on(LDAP *ld, const struct ldap_config *lc, long long end,
+    const char *group, struct members *m, struct brk_error *err)
+{
+	char **swap;
+	size_t depth;
+	int r;
+
+	if ((r = group_entries(ld, lc, end, group, m, err)) != 0)
+		return r;
+	/* level 0 holds the group's own member DNs; each nested level
+	 * one more, as the user's side follows LDAP_NEST_MAX of them */
+	for (depth = 0; r == 0 && m->nnext > 0 && !m->cut; depth++) {
+		list_free(m->todo, m->ntodo);
+		swap = m->todo;
+		m->todo = m->next;
+		m->ntodo = m->nnext;
+		m->next = swap;
+		m->nnext = 0;
+		r = member_level(ld, lc, end, m, depth >= LDAP_NEST_MAX, err);
+	}
+	return r;
+}
+
+int
+idldap_group_members(struct idldap *l, const char *group, char ***names,
+    size_t *n, struct brk_error *err)
+{
+	struct members m = { 0 };
+	long long end = mono_ms() + (long long)l->lc->timeout * 1000;
+	LDAP *ld = NULL;
+	bool reused = false;
+	int r, tries;
+
+	*names = NULL;
+	*n = 0;
+	if (!name_group_valid(group))
+		return brk_error_set(
+		    err, BRK_ERR_INVALID, "ldap: not a canonical group name");
+	r = BRK_ERR_NOMEM;
+	if ((m.names = calloc(IDLDAP_MEMBERS_MAX, sizeof(char *))) == NULL ||
+	    (m.todo = calloc(IDLDAP_MEMBERS_MAX, sizeof(char *))) == NULL ||
+	    (m.next = calloc(IDLDAP_MEMBERS_MAX, sizeof(char *))) == NULL ||
+	    (m.seen = calloc(IDLDAP_MEMBERS_MAX, sizeof(char *))) == NULL)
+		goto out;
+	for (tries = 0; tries < 2; tries++) {
+		members_reset(&m);
+		if ((r = conn_get(l, end, &ld, &reused, err)) != 0)
+			goto out;
+		r = members_on(ld, l->lc, end, group, &m, err);
+		if (r == 0) {
+			conn_put(l, ld);
+			ld = NULL;
+			break;
+		}
+		ldap_unbind_ext_s(ld, NULL, NULL);
+		ld = NULL;
+		if (!reused || r != BRK_ERR_UNREACHABLE)
+			break;
+	}
+	if (r != 0)
+		goto out;
+	if (m.cut) {
+		log_warn(
+		    "event=ldap_members_cut group=%s kept=%zu", group, m.n);
+		r = brk_error_set(err, BRK_ERR_TOOBIG,
+		    "ldap: group %s has more members than the broker lists",
+		    group);
+		goto out;
+	}
+	*names = m.names;
+	*n = m.n;
+	m.names = NULL;
+	m.n = 0;
+out:
+	members_reset(&m);
+	free(m.names);
+	free(m.todo);
+	free(m.next);
+	free(m.seen);
 	return r;
 }

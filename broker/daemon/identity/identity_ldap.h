@@ -40,6 +40,8 @@ struct ldap_config {
 	char *user_base;
 	char *user_filter;   /* "%u" is the escaped user name */
 	char *user_attr;     /* must equal the name exactly; "uid" */
+	char *mail_attr;     /* the user's address, for notifications;
+			      * "mail" */
 	char *group_base;    /* default user_base */
 	bool nested_groups;  /* follow groups in groups, LDAP_NEST_MAX */
 	int cache_ttl;	     /* seconds */
@@ -103,6 +105,31 @@ void idldap_free(struct idldap *l);
  */
 int idldap_lookup(struct idldap *l, const char *name, char ***groups,
     size_t *ngroups, struct brk_error *err);
+
+/*
+ * idldap_lookup(), and the user's mail_attr value in *mail (malloc'd;
+ * NULL when the entry has none, or one that is not a plain address).
+ */
+int idldap_lookup_user(struct idldap *l, const char *name, char ***groups,
+    size_t *ngroups, char **mail, struct brk_error *err);
+
+/*
+ * The other way round: the user names the directory's group GROUP (every
+ * entry under group_base whose name, as idldap_lookup() derives it, is
+ * GROUP) lists: posixGroup memberUid values, and for member/uniqueMember
+ * DNs the user_attr of the entry named; with nested_groups, the members
+ * of groups in the group too, LDAP_NEST_MAX levels deep.  These are
+ * candidates: a caller that must be exact checks each one the user's way
+ * (idldap_lookup() names GROUP).  0 with *names (as idldap_lookup's
+ * groups; *n may be 0: an empty group, or none of that name),
+ * BRK_ERR_TOOBIG when there are more than IDLDAP_MEMBERS_MAX or nesting
+ * goes deeper (never a cut list), BRK_ERR_INVALID for a non-canonical
+ * group name (never sent), else the directory could not answer (as
+ * idldap_lookup).
+ */
+#define IDLDAP_MEMBERS_MAX 256
+int idldap_group_members(struct idldap *l, const char *group, char ***names,
+    size_t *n, struct brk_error *err);
 
 /* Free what idldap_lookup returned. */
 void idldap_groups_free(char **groups, size_t n);

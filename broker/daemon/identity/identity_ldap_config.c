@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fileio.h"
 
 #define PASSWORD_MAX 1024
 
@@ -131,69 +132,40 @@ out:
 	return r;
 }
 
+/* user_attr, mail_attr: an attribute name (or OID), nothing else. */
 static int
-get_attr(json_t *v, struct ldap_config *lc, struct brk_error *err)
+get_attr(json_t *v, const char *key, char **dst, struct brk_error *err)
 {
 	const char *s;
 	int r;
 
-	if ((r = get_str(v, "user_attr", 64, &lc->user_attr, err)) != 0)
+	if ((r = get_str(v, key, 64, dst, err)) != 0)
 		return r;
-	for (s = lc->user_attr; *s != '\0'; s++)
+	for (s = *dst; *s != '\0'; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
 			(*s >= '0' && *s <= '9') || *s == '-' || *s == '.'))
 			return brk_error_set(err, BRK_ERR_INVALID,
 			    "config: "
-			    "ldap.user_attr must be an attribute name");
+			    "ldap.%s must be an attribute name",
+			    key);
 	return 0;
 }
 
 static int
 read_password(json_t *v, struct ldap_config *lc, struct brk_error *err)
 {
-	char *path = NULL, buf[PASSWORD_MAX + 2];
-	struct stat st;
-	size_t len = 0;
-	ssize_t n;
-	int fd = -1, r;
+	char *path = NULL, *buf = NULL;
+	size_t raw = 0, len;
+	int r;
 
 	if ((r = get_str(v, "bind_password_file", 4096, &path, err)) != 0)
 		return r;
-	r = BRK_ERR_IO;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY)) <
-		0 ||
-	    fstat(fd, &st) != 0) {
-		brk_error_set(err, r,
-		    "config: ldap.bind_password_file %s: "
-		    "%s",
-		    path, strerror(errno));
+	/* Two bytes over for a line end, so a longer file is "too large". */
+	if ((r = file_read_checked(path, "config: ldap.bind_password_file",
+		 FILE_NOFOLLOW | FILE_OURS | FILE_PRIVATE, PASSWORD_MAX + 2,
+		 &buf, &raw, err)) != 0)
 		goto out;
-	}
-	r = BRK_ERR_PERM;
-	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 077) != 0) {
-		brk_error_set(err, r,
-		    "config: ldap.bind_password_file %s "
-		    "must be a regular file owned by uid %u (the daemon's "
-		    "user) with mode 0600 or stricter (it is owned by uid %u, "
-		    "mode %04o)",
-		    path, (unsigned)geteuid(), (unsigned)st.st_uid,
-		    (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
-	while (len < sizeof(buf) &&
-	    (n = read(fd, buf + len, sizeof(buf) - len)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = brk_error_set(err, BRK_ERR_IO,
-			    "config: ldap."
-			    "bind_password_file %s: %s",
-			    path, strerror(errno));
-			goto out;
-		}
-		len += (size_t)n;
-	}
+	len = raw;
 	r = BRK_ERR_INVALID;
 	if (len > 0 && buf[len - 1] == '\n')
 		len--;
@@ -214,9 +186,7 @@ read_password(json_t *v, struct ldap_config *lc, struct brk_error *err)
 	lc->bind_password_len = len;
 	r = 0;
 out:
-	explicit_bzero(buf, sizeof(buf));
-	if (fd >= 0)
-		close(fd);
+	file_free_secret(buf, raw);
 	free(path);
 	return r;
 }
@@ -273,7 +243,9 @@ apply_key(struct ldap_config *lc, const char *key, json_t *v, bool *has_pw,
 	if (strcmp(key, "user_filter") == 0)
 		return get_filter(v, lc, err);
 	if (strcmp(key, "user_attr") == 0)
-		return get_attr(v, lc, err);
+		return get_attr(v, key, &lc->user_attr, err);
+	if (strcmp(key, "mail_attr") == 0)
+		return get_attr(v, key, &lc->mail_attr, err);
 	if (strcmp(key, "nested_groups") == 0)
 		return get_bool(v, key, &lc->nested_groups, err);
 	if (strcmp(key, "cache_ttl") == 0)
@@ -319,6 +291,8 @@ check_whole(struct ldap_config *lc, bool has_pw, struct brk_error *err)
 	    (lc->user_filter = strdup("(uid=%u)")) == NULL)
 		return BRK_ERR_NOMEM;
 	if (lc->user_attr == NULL && (lc->user_attr = strdup("uid")) == NULL)
+		return BRK_ERR_NOMEM;
+	if (lc->mail_attr == NULL && (lc->mail_attr = strdup("mail")) == NULL)
 		return BRK_ERR_NOMEM;
 	if (lc->group_base == NULL &&
 	    (lc->group_base = strdup(lc->user_base)) == NULL)
@@ -374,6 +348,7 @@ ldap_config_free(struct ldap_config *lc)
 	free(lc->user_base);
 	free(lc->user_filter);
 	free(lc->user_attr);
+	free(lc->mail_attr);
 	free(lc->group_base);
 	free(lc);
 }

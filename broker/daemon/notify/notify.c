@@ -17,6 +17,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "approvals.h"
+#include "audit.h"
 #include "auditfeed.h"
 #include "daemon.h"
 #include "identity.h"
@@ -29,12 +31,6 @@
 
 #define REVIEW_EVERY 60 /* seconds between looks for overdue reviews */
 
-/* A request already reminded of, and when. */
-struct reminded {
-	uint64_t serial;
-	int64_t at;
-};
-
 struct notify {
 	const struct notify_config *cfg;
 	struct brokerd *d; /* for the identity sources; may be NULL */
@@ -46,10 +42,10 @@ struct notify {
 	int64_t last_review;
 	char (*overdue)[24]; /* ids already told, still overdue */
 	size_t noverdue;
-	/* request.reminder: touched by the I/O thread only */
+	/* request.reminder: last_remind by the I/O thread only; remind_busy
+	 * (atomic) while a batch is with the writer */
 	int64_t last_remind;
-	struct reminded *reminded; /* pending requests reminded of */
-	size_t nreminded;
+	int remind_busy;
 };
 
 /* ---- events from audit records ------------------------------------ */
@@ -63,7 +59,7 @@ severity(const char *ev)
 	static const char *const notice[] = { "request.denied", "grant.revoked",
 		"optout.added", "optout.removed", "optout.extended",
 		"freeze.extended", "freeze.off", "freeze.expired",
-		"flag.removed", "policy.loaded", NULL };
+		"flag.removed", "policy.loaded", "request.reminder", NULL };
 	size_t i;
 
 	for (i = 0; high[i] != NULL; i++)
@@ -281,13 +277,12 @@ enqueue(struct notify *n, json_t *ev)
 
 /* ---- who to tell ---------------------------------------------------- */
 
-#define PEOPLE_MAX 100
-
-/* {"name", "mail"}: mail where a source knows it (none does yet: local
- * groups and NSS hold no addresses), else null. */
+/* {"name", "mail"}: mail from the directory where it holds one. */
 static json_t *
-person(const char *name)
+person(struct notify *n, const char *name)
 {
+	if (n->d != NULL)
+		return ident_person(n->d->ident, name, true);
 	return json_pack("{s:s, s:n}", "name", name, "mail");
 }
 
@@ -310,43 +305,49 @@ split_list(const char *list)
 	return a;
 }
 
+#define EXCLUDE_MAX 64
+
 /*
  * The approvers of a request as a hook needs them: the eligible groups and
- * users, the people in them (the requester left out: never their own
- * approver), the quorum and the approvals so far.
+ * users, the people who can still approve (not the requester, nor who
+ * filed it, nor who approved already: none of them can count), the quorum
+ * and the approvals so far.  people is null, and people_unknown says why,
+ * when a group's members cannot be known (the directory down): never an
+ * empty list that would say nobody can approve.  Runs on the audit feed's
+ * thread, which may wait on the directory (bounded by ldap.timeout).
  */
 static json_t *
-approvers_json(struct notify *n, const char *groups, const char *users,
-    int quorum, int approvals, const char *requester)
+approvers_json(struct notify *n, const json_t *a, const char *requester,
+    const char *caller)
 {
-	json_t *g = split_list(groups), *u = split_list(users), *names, *people,
-	       *v;
-	size_t i;
+	const char *groups = json_string_value(json_object_get(a, "groups"));
+	const char *users = json_string_value(json_object_get(a, "users"));
+	int quorum = (int)json_integer_value(json_object_get(a, "quorum"));
+	int approvals = (int)json_integer_value(
+	    json_object_get(a, "approvals"));
+	const char *exclude[EXCLUDE_MAX];
+	struct ident_people ip = { 0 };
+	size_t nex = 0, i;
+	json_t *v, *o = NULL;
 
-	names = json_array();
-	people = json_array();
-	if (g == NULL || u == NULL || names == NULL || people == NULL) {
-		json_decref(g);
-		json_decref(u);
-		json_decref(names);
-		json_decref(people);
+	exclude[nex++] = requester;
+	exclude[nex++] = caller;
+	json_array_foreach (json_object_get(a, "approved_by"), i, v)
+		if (nex < EXCLUDE_MAX && json_is_string(v))
+			exclude[nex++] = json_string_value(v);
+	if (n->d != NULL &&
+	    ident_people(n->d->ident, groups != NULL ? groups : "",
+		users != NULL ? users : "", exclude, nex, true, &ip) != 0)
 		return NULL;
-	}
-	json_array_foreach (u, i, v)
-		json_array_append(names, v);
-	json_array_foreach (g, i, v)
-		if (n->d != NULL)
-			(void)ident_group_members(n->d->ident,
-			    json_string_value(v), names, PEOPLE_MAX);
-	json_array_foreach (names, i, v)
-		if (requester == NULL ||
-		    strcmp(json_string_value(v), requester) != 0)
-			json_array_append_new(
-			    people, person(json_string_value(v)));
-	json_decref(names);
-	return json_pack("{s:o, s:o, s:o, s:i, s:i, s:i}", "groups", g, "users",
-	    u, "people", people, "quorum", quorum, "approvals", approvals,
+	if (n->d == NULL)
+		snprintf(ip.why, sizeof(ip.why), "no identity sources");
+	o = json_pack("{s:o, s:o, s:o, s:o, s:b, s:i, s:i, s:i}", "groups",
+	    split_list(groups), "users", split_list(users), "people",
+	    ip.people != NULL ? ip.people : json_null(), "people_unknown",
+	    ip.people != NULL ? json_null() : json_string(ip.why),
+	    "people_more", ip.more, "quorum", quorum, "approvals", approvals,
 	    "needed", quorum > approvals ? quorum - approvals : 0);
+	return o;
 }
 
 /* notify.link with {id} replaced by the request's id, or null. */
@@ -367,34 +368,31 @@ link_json(const struct notify *n, const char *id)
  * approvers (groups, people, quorum, approvals so far) and the requester;
  * for a decision the requester, who is the one to tell; a link. */
 static void
-enrich(struct notify *n, json_t *ev)
+enrich(struct notify *n, json_t *ev, const json_t *rec)
 {
 	const char *name = json_string_value(json_object_get(ev, "event"));
 	const char *user = json_string_value(json_object_get(ev, "user"));
 	const char *target = json_string_value(json_object_get(ev, "target"));
+	const char *caller = json_string_value(json_object_get(rec, "caller"));
 	json_t *ap, *d = json_object_get(ev, "details"), *a;
 
 	if (name == NULL || strncmp(name, "request.", 8) != 0)
 		return;
 	json_object_set_new(ev, "link", link_json(n, target));
 	if (user != NULL)
-		json_object_set_new(ev, "requester", person(user));
+		json_object_set_new(ev, "requester", person(n, user));
 	a = json_object_get(d, "approvers");
 	if ((strcmp(name, "request.pending") == 0 ||
 		strcmp(name, "request.reminder") == 0) &&
 	    json_is_object(a) &&
-	    (ap = approvers_json(n,
-		 json_string_value(json_object_get(a, "groups")),
-		 json_string_value(json_object_get(a, "users")),
-		 (int)json_integer_value(json_object_get(a, "quorum")),
-		 (int)json_integer_value(json_object_get(a, "approvals")),
-		 user)) != NULL) {
+	    (ap = approvers_json(n, a, user, caller)) != NULL) {
 		json_object_set_new(ev, "approvers", ap);
 		json_object_set(ev, "to", json_object_get(ap, "people"));
 	} else if ((strcmp(name, "request.approved") == 0 ||
 		       strcmp(name, "request.denied") == 0) &&
 	    user != NULL)
-		json_object_set_new(ev, "to", json_pack("[o]", person(user)));
+		json_object_set_new(
+		    ev, "to", json_pack("[o]", person(n, user)));
 }
 
 void
@@ -407,7 +405,7 @@ notify_on_record(const json_t *record, void *arg)
 	if (n == NULL || (evs = notify_map(record)) == NULL)
 		return;
 	json_array_foreach (evs, i, ev) {
-		enrich(n, ev);
+		enrich(n, ev, record);
 		enqueue(n, ev);
 	}
 	json_decref(evs);
@@ -453,109 +451,186 @@ overdue_event(const json_t *item, int64_t now)
 
 /* ---- request.reminder ------------------------------------------------ */
 
-#define REMIND_MAX 4096 /* requests remembered as reminded */
+/*
+ * A reminder is an audit record ("request.reminder", actor brokerd),
+ * written by the writer like every other fact and turned into the event
+ * by the feed, like every other event.  So whether one is due is worked
+ * out from the store alone: a request pending past remind_after whose
+ * newest reminder record (if any) is remind_every old.  A restart neither
+ * sends one again nor loses one that fell due while brokerd was down, and
+ * the check is made again inside the write transaction, so two looks that
+ * race cannot both write one.
+ */
+
+#define REMIND_BATCH 64 /* reminders written per look; more wait a tick */
+
+/* When r was last reminded of (0: never), from the audit trail. */
+static int
+last_reminder(struct store_txn *t, const struct request *r, int64_t *at)
+{
+	struct audit_query q = { .action = "request.reminder", .limit = 1 };
+	char id[24];
+	json_t *a;
+	int rc;
+
+	*at = 0;
+	req_id(r->serial, id);
+	q.target = id;
+	if ((a = json_array()) == NULL)
+		return BRK_ERR_NOMEM;
+	if ((rc = audit_search(t, &q, a)) == 0 && json_array_size(a) > 0)
+		*at = json_integer_value(
+		    json_object_get(json_array_get(a, 0), "ts"));
+	json_decref(a);
+	return rc;
+}
+
+/* Whether r is due a reminder at now; rc for read errors. */
+static bool
+reminder_due(const struct notify_config *cfg, struct store_txn *t,
+    const struct request *r, int64_t now)
+{
+	int64_t last;
+
+	if (r->state != ST_PENDING || now >= r->expires_at ||
+	    now - r->created_at < cfg->remind_after)
+		return false;
+	if (last_reminder(t, r, &last) != 0)
+		return false; /* unsure: the next look tries again */
+	return last == 0 || now - last >= cfg->remind_every;
+}
+
+struct remind_job {
+	struct notify *n;
+	int64_t now;
+	size_t count;
+	uint64_t serials[REMIND_BATCH];
+};
 
 struct remind_scan {
 	struct notify *n;
 	struct store_txn *t;
-	int64_t now;
-	json_t *events;
-	struct reminded *keep; /* still pending and reminded: kept */
-	size_t nkeep;
+	struct remind_job *job;
 };
-
-static int64_t
-reminded_at(const struct notify *n, uint64_t serial)
-{
-	size_t i;
-
-	for (i = 0; i < n->nreminded; i++)
-		if (n->reminded[i].serial == serial)
-			return n->reminded[i].at;
-	return 0;
-}
-
-static json_t *
-reminder_event(const struct request *r, int64_t now)
-{
-	char ts[TIMEFMT_LEN], until[TIMEFMT_LEN], id[24];
-
-	time_rfc3339(now, ts);
-	time_rfc3339(r->expires_at, until);
-	req_id(r->serial, id);
-	return json_pack("{s:s, s:s, s:n, s:s, s:s, s:s, s:s, s:s, s:s?, "
-			 "s:{s:s, s:s, s:I, s:s, s:{s:s, s:s, s:i, s:i}}}",
-	    "event", "request.reminder", "time", ts, "seq", "severity",
-	    "notice", "actor", "brokerd", "user", r->user, "resource",
-	    r->resource, "target", id, "reason",
-	    r->reason[0] ? r->reason : NULL, "details", "role", r->role,
-	    "rules", r->rules, "waited_s", (json_int_t)(now - r->created_at),
-	    "pending_until", until, "approvers", "groups", r->approver_groups,
-	    "users", r->approver_users, "quorum", r->quorum, "approvals",
-	    r->approvals);
-}
 
 static int
 remind_one(uint64_t serial, void *arg)
 {
 	struct remind_scan *rs = arg;
-	const struct notify_config *cfg = rs->n->cfg;
 	struct request r;
-	int64_t last;
-	json_t *ev;
 
-	if (rs->nkeep >= REMIND_MAX)
-		return 1;
-	if (reqstore_load(rs->t, serial, &r) != 0 || r.state != ST_PENDING ||
-	    rs->now >= r.expires_at ||
-	    rs->now - r.created_at < cfg->remind_after)
+	if (reqstore_load(rs->t, serial, &r) != 0 ||
+	    !reminder_due(rs->n->cfg, rs->t, &r, rs->job->now))
 		return 0;
-	last = reminded_at(rs->n, serial);
-	if (last != 0 && rs->now - last < cfg->remind_every) {
-		rs->keep[rs->nkeep++] = (struct reminded){ serial, last };
-		return 0;
+	rs->job->serials[rs->job->count++] = serial;
+	return rs->job->count == REMIND_BATCH;
+}
+
+/* The reminder's record: what the event needs, from the request. */
+static int
+append_reminder(struct store_txn *t, const struct request *r, int64_t now)
+{
+	struct approval_who who[APPROVALS_MAX];
+	struct audit_event ev = { 0 };
+	char until[TIMEFMT_LEN], id[24];
+	json_t *details, *by;
+	size_t n = 0, i;
+	int rc;
+
+	if ((by = json_array()) == NULL)
+		return BRK_ERR_NOMEM;
+	/* who approved already: they cannot count again, so are not told */
+	if (approvals_who(t, r->serial, who, APPROVALS_MAX, &n) == 0)
+		for (i = 0; i < n; i++)
+			json_array_append_new(by, json_string(who[i].approver));
+	time_rfc3339(r->expires_at, until);
+	req_id(r->serial, id);
+	details = json_pack("{s:s, s:s, s:I, s:s, s:{s:s, s:s, s:i, s:i, s:o}}",
+	    "role", r->role, "rules", r->rules, "waited_s",
+	    (json_int_t)(now - r->created_at), "pending_until", until,
+	    "approvers", "groups", r->approver_groups, "users",
+	    r->approver_users, "quorum", r->quorum, "approvals", r->approvals,
+	    "approved_by", by);
+	if (details == NULL)
+		return BRK_ERR_NOMEM;
+	ev.action = "request.reminder";
+	ev.actor = "brokerd";
+	ev.caller = r->caller;
+	ev.target = id;
+	ev.user = r->user;
+	ev.resource = r->resource;
+	ev.reason = r->reason[0] != '\0' ? r->reason : NULL;
+	ev.details = details;
+	rc = audit_append(t, now, &ev, NULL);
+	json_decref(details);
+	return rc;
+}
+
+/* On the writer thread: each request still due gets its record. */
+static int
+remind_apply(struct store_txn *t, void *arg)
+{
+	struct remind_job *job = arg;
+	struct request r;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < job->count; i++) {
+		if (reqstore_load(t, job->serials[i], &r) != 0 ||
+		    !reminder_due(job->n->cfg, t, &r, job->now))
+			continue;
+		if ((rc = append_reminder(t, &r, job->now)) != 0)
+			return rc;
 	}
-	rs->keep[rs->nkeep++] = (struct reminded){ serial, rs->now };
-	if ((ev = reminder_event(&r, rs->now)) != NULL)
-		json_array_append_new(rs->events, ev);
 	return 0;
 }
 
+static void
+remind_done(void *arg, int rc)
+{
+	struct remind_job *job = arg;
+
+	if (rc != 0)
+		log_warn(
+		    "event=notify_reminder_failed error=%s", brk_strerror(rc));
+	__atomic_store_n(&job->n->remind_busy, 0, __ATOMIC_RELEASE);
+	free(job);
+}
+
 /* Requests pending longer than remind_after, each at most once every
- * remind_every: reminders to their approvers.  Forgotten at a restart
- * (the first reminder may then come again). */
+ * remind_every: reminder records, for the feed to tell their approvers.
+ * One batch with the writer at a time. */
 static void
 remind(
     struct notify *n, struct brokerd *d, struct store_txn **rtxn, int64_t now)
 {
-	struct remind_scan rs = { .n = n, .now = now };
-	size_t i;
-	json_t *ev;
+	struct remind_scan rs = { .n = n };
+	struct remind_job *job = NULL;
+	int rc;
 
-	if (n->cfg->remind_after == 0)
+	if (n->cfg->remind_after == 0 ||
+	    __atomic_load_n(&n->remind_busy, __ATOMIC_ACQUIRE) != 0)
 		return;
-	if ((rs.keep = calloc(REMIND_MAX, sizeof(*rs.keep))) == NULL ||
-	    (rs.events = json_array()) == NULL)
-		goto out;
+	if ((job = calloc(1, sizeof(*job))) == NULL)
+		return;
+	job->n = n;
+	job->now = now;
+	rs.job = job;
 	if (store_read_begin(d->store, rtxn) != 0)
 		goto out;
 	rs.t = *rtxn;
-	if (reqstore_by_state(rs.t, ST_PENDING, remind_one, &rs) != 0) {
-		store_read_end(*rtxn);
+	rc = reqstore_by_state(rs.t, ST_PENDING, remind_one, &rs);
+	store_read_end(*rtxn);
+	if (rc != 0 || job->count == 0)
+		goto out;
+	__atomic_store_n(&n->remind_busy, 1, __ATOMIC_RELEASE);
+	if (writer_submit(d->writer, remind_apply, remind_done, job) != 0) {
+		__atomic_store_n(&n->remind_busy, 0, __ATOMIC_RELEASE);
 		goto out;
 	}
-	store_read_end(*rtxn);
-	free(n->reminded);
-	n->reminded = rs.keep;
-	n->nreminded = rs.nkeep;
-	rs.keep = NULL;
-	json_array_foreach (rs.events, i, ev) {
-		enrich(n, ev);
-		enqueue(n, ev);
-	}
+	job = NULL;
 out:
-	free(rs.keep);
-	json_decref(rs.events);
+	free(job);
 }
 
 void
@@ -660,6 +735,5 @@ notify_free(struct notify *n)
 		if (n->sinks[i].q.ring != NULL)
 			nsink_stop(&n->sinks[i]);
 	free(n->overdue);
-	free(n->reminded);
 	free(n);
 }

@@ -30,6 +30,7 @@
 
 #include "config.h"
 #include "duration.h"
+#include "fileio.h"
 #include "notify_sink.h"
 
 #define HEADER_MAX 8192
@@ -130,36 +131,16 @@ has_ctl(const char *s)
 static int
 read_header(const char *path, char **out, struct brk_error *err)
 {
-	char buf[HEADER_MAX + 1];
-	struct stat st;
-	ssize_t n;
-	size_t len = 0, i;
-	int fd, r = BRK_ERR_IO;
+	char *buf = NULL;
+	size_t raw = 0, len, i;
+	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	if (fd < 0)
-		return brk_error_set(err, r,
-		    "config: notify.webhook.header_file "
-		    "%.200s: %s",
-		    path, strerror(errno));
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		brk_error_set(err, r,
-		    "config: notify.webhook.header_file "
-		    "%.200s is not a regular file",
-		    path);
+	/* Two bytes over for a line end, so a longer file is "too large". */
+	if ((r = file_read_checked(path, "config: notify.webhook.header_file",
+		 FILE_NOFOLLOW | FILE_OURS | FILE_PRIVATE, HEADER_MAX + 2, &buf,
+		 &raw, err)) != 0)
 		goto out;
-	}
-	r = BRK_ERR_PERM;
-	if (st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
-		brk_error_set(err, r,
-		    "config: notify.webhook.header_file "
-		    "%.200s must be ours with mode 0600: it holds a secret",
-		    path);
-		goto out;
-	}
-	while (len < sizeof(buf) &&
-	    (n = read(fd, buf + len, sizeof(buf) - len)) > 0)
-		len += (size_t)n;
+	len = raw;
 	r = BRK_ERR_INVALID;
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
 		len--;
@@ -186,8 +167,7 @@ read_header(const char *path, char **out, struct brk_error *err)
 		goto out;
 	r = 0;
 out:
-	OPENSSL_cleanse(buf, sizeof(buf));
-	close(fd);
+	file_free_secret(buf, raw);
 	return r;
 }
 

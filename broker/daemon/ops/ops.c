@@ -7,9 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "approvals.h"
+#include "identity.h"
 #include "log.h"
 #include "notify.h"
 #include "reqstore.h"
+#include "strlist.h"
 #include "timefmt.h"
 #include "policystate.h"
 #include "workpool.h"
@@ -66,7 +69,7 @@ static const struct op {
 	{ "revoke", op_revoke, OP_IO, a_end },
 	{ "status", op_status, OP_IO, a_none },
 	{ "list", op_list, OP_POOL, a_list },
-	{ "show", op_show, OP_IO, a_id },
+	{ "show", op_show, OP_POOL, a_id }, /* people: may ask the directory */
 	{ "check", op_check, OP_POOL, a_check },
 	{ "whoami", op_whoami, OP_IO, a_none },
 	{ "policy.check", op_policy_check, OP_POOL, a_text },
@@ -91,10 +94,10 @@ static const struct op {
 	{ "optout.list", op_optout_list, OP_POOL, a_all },
 	{ "optout.show", op_optout_show, OP_IO, a_id },
 	{ "optout.report", op_optout_report, OP_POOL, a_since },
-	{ "freeze", op_freeze, OP_IO, a_optout },
-	{ "unfreeze", op_unfreeze, OP_IO, a_end },
-	{ "flag.add", op_flag_add, OP_IO, a_flag },
-	{ "flag.remove", op_flag_remove, OP_IO, a_flag },
+	{ "freeze", op_optout_add, OP_IO, a_optout },
+	{ "unfreeze", op_optout_remove, OP_IO, a_end },
+	{ "flag.add", op_flag_change, OP_IO, a_flag },
+	{ "flag.remove", op_flag_change, OP_IO, a_flag },
 	{ "flag.list", op_flag_list, OP_POOL, a_all },
 	{ "review.ack", op_review_ack, OP_IO, a_ack },
 	{ "krl", op_krl, OP_POOL, a_none },
@@ -283,4 +286,50 @@ void
 ops_reload(struct brokerd *d)
 {
 	workpool_submit(d->pool, reload_job, d);
+}
+
+/* A JSON array of strings as a comma-separated list (as records hold). */
+static void
+join_json(const json_t *a, char *buf, size_t len)
+{
+	const char *v[256];
+	size_t i, n = 0;
+	json_t *x;
+
+	json_array_foreach ((json_t *)a, i, x)
+		if (n < 256 && json_is_string(x))
+			v[n++] = json_string_value(x);
+	strlist_join(buf, len, v, n);
+}
+
+void
+ops_add_people(struct brokerd *d, json_t *o)
+{
+	json_t *ap = json_object_get(o, "approval"), *x;
+	const char *exclude[2 + APPROVALS_MAX];
+	struct ident_people ip = { 0 };
+	char groups[1024], users[1024];
+	size_t n = 0, i;
+
+	if (!json_is_object(ap) ||
+	    strcmp(json_string_value(json_object_get(o, "state")) != NULL ?
+		    json_string_value(json_object_get(o, "state")) :
+		    "",
+		"pending") != 0)
+		return;
+	exclude[n++] = json_string_value(json_object_get(o, "user"));
+	exclude[n++] = json_string_value(json_object_get(o, "caller"));
+	json_array_foreach (json_object_get(o, "approvals"), i, x)
+		if (n < 2 + APPROVALS_MAX)
+			exclude[n++] = json_string_value(
+			    json_object_get(x, "approver"));
+	join_json(json_object_get(ap, "groups"), groups, sizeof(groups));
+	join_json(json_object_get(ap, "users"), users, sizeof(users));
+	if (ident_people(d->ident, groups, users, exclude, n, true, &ip) != 0)
+		snprintf(ip.why, sizeof(ip.why), "out of memory");
+	json_object_set_new(
+	    ap, "people", ip.people != NULL ? ip.people : json_null());
+	json_object_set_new(ap, "people_unknown",
+	    ip.people != NULL ? json_null() : json_string(ip.why));
+	json_object_set_new(ap, "people_more", json_boolean(ip.more));
 }

@@ -64,16 +64,15 @@ int op_approve(struct call *c);
 int op_deny(struct call *c);
 int op_pending(struct call *c);
 int op_review_list(struct call *c);
+/* optout.add and freeze; optout.remove and unfreeze (by c->req->op) */
 int op_optout_add(struct call *c);
 int op_optout_remove(struct call *c);
 int op_optout_extend(struct call *c);
 int op_optout_list(struct call *c);
 int op_optout_show(struct call *c);
 int op_optout_report(struct call *c);
-int op_freeze(struct call *c);
-int op_unfreeze(struct call *c);
-int op_flag_add(struct call *c);
-int op_flag_remove(struct call *c);
+/* flag.add and flag.remove (by c->req->op) */
+int op_flag_change(struct call *c);
 int op_flag_list(struct call *c);
 int op_review_ack(struct call *c);
 int op_krl(struct call *c);
@@ -150,6 +149,14 @@ void req_op_free(struct req_op *op);
  * credential's name, never its secret.
  */
 void ops_cred_sync(struct brokerd *d);
+/*
+ * After a commit that left grant r active (an approval, a scheduled
+ * start, a transition): when its kind makes credentials on activation
+ * and issued is false (nobody issued them in the reply), ask for a
+ * reconcile, which makes them off the writer thread.
+ */
+void
+ops_cred_activated(struct brokerd *d, const struct request *r, bool issued);
 /* Before the writer is freed: credential jobs submit nothing more. */
 void ops_cred_stop(struct brokerd *d);
 void ops_cred_tick(struct brokerd *d);
@@ -188,6 +195,16 @@ int ops_load_request(
 
 /* The argument "id" parsed into a serial; fails the call when bad. */
 int ops_arg_id(struct call *c, uint64_t *serial, const char **idstr);
+
+/*
+ * Who can still approve a pending request, as people: into o (a request
+ * as record_to_json() shows it, with its "approvals" list) go
+ * approval.people ([{"name", "mail"}], or null when a group's members
+ * cannot be known), approval.people_unknown (why, or null) and
+ * approval.people_more.  Not the requester, who filed it, or who approved
+ * already.  May wait on the directory: the worker pool only.
+ */
+void ops_add_people(struct brokerd *d, json_t *o);
 
 /*
  * Whether the caller holds optout_managers through an entry whose scopes

@@ -230,6 +230,8 @@ op_pending(struct call *c)
 		{ "limit", PA_INT, false, 1, PENDING_PAGE_MAX, &limit },
 		{ "after", PA_STR, false, 0, 23, &after },
 	};
+	json_t *o;
+	size_t i;
 	int r;
 
 	if ((r = proto_args_parse(c->req->args, spec,
@@ -252,6 +254,10 @@ op_pending(struct call *c)
 		call_fail(c, BRK_ERR_IO, "cannot read pending requests");
 		return 0;
 	}
+	/* the directory may be asked next: hold no snapshot meanwhile */
+	store_read_end(ps.t);
+	json_array_foreach (ps.out, i, o)
+		ops_add_people(c->d, o);
 	call_reply(c, ps.out);
 	return 0;
 }

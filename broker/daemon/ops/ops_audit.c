@@ -26,20 +26,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "audit.h"
 #include "ca.h"
+#include "fileio.h"
 #include "log.h"
 #include "ops.h"
 #include "pruneq.h"
-#include "sshbuf.h"
-#include "sshkey.h"
+#include "signdoc.h"
+#include "snapshot_sign.h"
 #include "timefmt.h"
 #include "workpool.h"
 
-#define ANCHOR_MAGIC "broker-audit-anchor-v1\n"
-#define ANCHOR_SIG "sig ed25519 "
+#define ANCHOR_MAGIC "broker-audit-anchor-v1"
 #define EXPORT_MAX 10000
 #define EXPORT_BYTES (8u << 20)
 #define SEARCH_MAX 10000
@@ -74,8 +72,6 @@ static int
 anchor_make(const struct ca *ca, uint64_t seq, const char *hash, int64_t now,
     char **text)
 {
-	struct sshbuf *b = NULL;
-	uint8_t sig[CA_SIG_SIZE];
 	char when[TIMEFMT_LEN], *body = NULL;
 	json_t *o = NULL;
 	int r = BRK_ERR_NOMEM;
@@ -85,24 +81,11 @@ anchor_make(const struct ca *ca, uint64_t seq, const char *hash, int64_t now,
 	if ((o = json_pack("{s:i, s:I, s:s, s:I, s:s, s:s}", "v", 1, "seq",
 		 (json_int_t)seq, "hash", hash, "ts", (json_int_t)now, "time",
 		 when, "key_id", ca_key_id(ca))) == NULL ||
-	    (body = json_dumps(o,
-		 JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)) == NULL ||
-	    (b = sshbuf_new()) == NULL)
+	    (body = json_dumps(
+		 o, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)) == NULL)
 		goto out;
-	if ((r = sshbuf_put(b, ANCHOR_MAGIC, strlen(ANCHOR_MAGIC))) != 0 ||
-	    (r = sshbuf_put(b, body, strlen(body))) != 0 ||
-	    (r = sshbuf_put(b, "\n", 1)) != 0 ||
-	    (r = ca_sign(ca, sshbuf_ptr(b), sshbuf_len(b), sig)) != 0 ||
-	    (r = sshbuf_put(b, ANCHOR_SIG, strlen(ANCHOR_SIG))) != 0 ||
-	    (r = sshbuf_put(b, ca_key_id(ca), strlen(ca_key_id(ca)))) != 0 ||
-	    (r = sshbuf_put(b, " ", 1)) != 0 ||
-	    (r = sshbuf_put_base64(b, sig, sizeof(sig))) != 0 ||
-	    (r = sshbuf_put(b, "\n", 1)) != 0 ||
-	    (r = sshbuf_dup_string(b, text)) != 0)
-		goto out;
-	r = 0;
+	r = ca_sign_doc(ca, ANCHOR_MAGIC, body, strlen(body), text);
 out:
-	sshbuf_free(b);
 	free(body);
 	json_decref(o);
 	return r;
@@ -115,91 +98,32 @@ static int
 anchor_check(const struct ca *ca, const char *text, uint64_t *seq,
     char hash[65], struct brk_error *err)
 {
-	struct sshbuf *sig = NULL;
-	struct sshkey *k = NULL;
-	EVP_PKEY *pk = NULL;
-	EVP_MD_CTX *md = NULL;
-	const char *l2, *l3, *h, *id;
 	const char *const *lines = NULL;
-	char kid[SSHKEY_SHORT_ID_SIZE];
-	const uint8_t *blob;
-	size_t i, n, bl, nkeys;
+	const char *body = NULL, *h;
+	char id[SIGNDOC_KEY_ID_LEN + 1];
+	size_t blen = 0, nkeys;
 	json_t *o = NULL;
-	int r = BRK_ERR_INVALID;
+	int r;
 
-	n = strlen(text);
-	if (n < strlen(ANCHOR_MAGIC) ||
-	    memcmp(text, ANCHOR_MAGIC, strlen(ANCHOR_MAGIC)) != 0 ||
-	    (l2 = text + strlen(ANCHOR_MAGIC)) == NULL ||
-	    (l3 = strchr(l2, '\n')) == NULL) {
-		brk_error_set(err, r, "not a broker-audit-anchor-v1 document");
+	nkeys = ca_all_public_lines(ca, &lines);
+	if ((r = signdoc_verify(text, strlen(text), ANCHOR_MAGIC, "anchor",
+		 lines, nkeys, &body, &blen, id, err)) != 0)
 		goto out;
-	}
-	l3++;
-	if (strncmp(l3, ANCHOR_SIG, strlen(ANCHOR_SIG)) != 0 ||
-	    strlen(l3) != strlen(ANCHOR_SIG) + 16 + 1 + 88 + 1 ||
-	    l3[strlen(ANCHOR_SIG) + 16] != ' ' || text[n - 1] != '\n') {
-		brk_error_set(err, r,
-		    "the anchor's signature line is "
-		    "malformed");
-		goto out;
-	}
-	id = l3 + strlen(ANCHOR_SIG);
-	if ((o = json_loadb(l2, (size_t)(l3 - 1 - l2), 0, NULL)) == NULL ||
+	/* Authentic from here on; now judge the contents. */
+	r = BRK_ERR_INVALID;
+	if ((o = json_loadb(body, blen, 0, NULL)) == NULL ||
 	    json_integer_value(json_object_get(o, "seq")) < 1 ||
 	    (h = json_string_value(json_object_get(o, "hash"))) == NULL ||
 	    strlen(h) != AUDIT_HASH_LEN ||
 	    !json_is_string(json_object_get(o, "key_id")) ||
-	    strncmp(json_string_value(json_object_get(o, "key_id")), id, 16) !=
-		0) {
+	    strcmp(json_string_value(json_object_get(o, "key_id")), id) != 0) {
 		brk_error_set(err, r, "the anchor's body is malformed");
 		goto out;
 	}
-	r = BRK_ERR_NOMEM;
-	if ((sig = sshbuf_new()) == NULL)
-		goto out;
-	if (sshbuf_put_base64_decoded(sig, id + 17, 88) != 0 ||
-	    sshbuf_len(sig) != CA_SIG_SIZE) {
-		r = brk_error_set(err, BRK_ERR_INVALID,
-		    "the anchor's "
-		    "signature is not base64 of 64 bytes");
-		goto out;
-	}
-	r = brk_error_set(err, BRK_ERR_VERIFY,
-	    "the anchor is signed by key "
-	    "%.16s, which is not one of the CA's keys",
-	    id);
-	nkeys = ca_all_public_lines(ca, &lines);
-	for (i = 0; i < nkeys; i++) {
-		if ((blob = ca_public_blob(ca, i, &bl)) == NULL ||
-		    sshkey_short_id(blob, bl, kid) != 0 ||
-		    strncmp(kid, id, 16) != 0 ||
-		    sshkey_from_blob(blob, bl, &k, NULL) != 0)
-			continue;
-		r = BRK_ERR_CRYPTO;
-		if (sshkey_ed25519_pk(k) == NULL ||
-		    (pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL,
-			 sshkey_ed25519_pk(k), 32)) == NULL ||
-		    (md = EVP_MD_CTX_new()) == NULL ||
-		    EVP_DigestVerifyInit(md, NULL, NULL, NULL, pk) != 1)
-			goto out;
-		if (EVP_DigestVerify(md, sshbuf_ptr(sig), sshbuf_len(sig),
-			(const uint8_t *)text, (size_t)(l3 - text)) != 1) {
-			r = brk_error_set(err, BRK_ERR_VERIFY,
-			    "the anchor's "
-			    "signature is not valid (altered or forged)");
-			goto out;
-		}
-		*seq = (uint64_t)json_integer_value(json_object_get(o, "seq"));
-		memcpy(hash, h, 65);
-		r = 0;
-		goto out;
-	}
+	*seq = (uint64_t)json_integer_value(json_object_get(o, "seq"));
+	memcpy(hash, h, 65);
+	r = 0;
 out:
-	EVP_MD_CTX_free(md);
-	EVP_PKEY_free(pk);
-	sshkey_free(k);
-	sshbuf_free(sig);
 	json_decref(o);
 	return r;
 }
@@ -208,38 +132,22 @@ out:
 static int
 anchor_file(const char *state_dir, uint64_t seq, const char *text)
 {
-	char dir[4096], path[4200], tmp[4300];
-	size_t n = strlen(text);
-	int fd = -1, r = BRK_ERR_IO;
+	struct brk_error err = { "" };
+	char dir[4096], path[4200];
+	int r = BRK_ERR_IO;
 
 	snprintf(dir, sizeof(dir), "%s/anchors", state_dir);
 	snprintf(path, sizeof(path), "%s/anchor-%llu.txt", dir,
 	    (unsigned long long)seq);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		goto out;
-	unlink(tmp);
-	if ((fd = open(tmp,
-		 O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644)) <
-	    0)
-		goto out;
-	if (write(fd, text, n) != (ssize_t)n || fsync(fd) != 0)
-		goto out;
-	close(fd);
-	fd = -1;
-	if (rename(tmp, path) != 0)
-		goto out;
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
-		fsync(fd);
-	r = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (r != 0) {
+		brk_error_set(
+		    &err, r, "cannot create %s: %s", dir, strerror(errno));
+	else
+		r = file_write_atomic(
+		    path, NULL, text, strlen(text), 0644, &err);
+	if (r != 0)
 		log_warn("event=audit_anchor_file_failed path=%s error=\"%s\"",
-		    path, strerror(errno));
-		unlink(tmp);
-	}
+		    path, err.msg);
 	return r;
 }
 

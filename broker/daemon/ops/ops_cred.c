@@ -91,6 +91,32 @@ cert_allowed(struct call *c, struct store_txn *t, const struct request *r,
 	return 0;
 }
 
+/*
+ * The opening `cert` and `cred` share, after their arguments: the
+ * caller's own grant id (as the user or as the one who filed it; another's
+ * is "not found", so ids cannot be probed), active when need_active, and
+ * not covered by a block or a manual opt-out (cert_allowed()).  *t is the
+ * call's read transaction.
+ */
+static int
+own_grant(struct call *c, const char *id, bool need_active,
+    struct store_txn **t, struct request *r, struct brk_error *err)
+{
+	int rc;
+
+	if ((rc = call_read(c, t)) != 0 ||
+	    (rc = ops_load_request(c, *t, id, r)) != 0 ||
+	    (strcmp(r->user, c->who.name) != 0 &&
+		strcmp(r->caller, c->who.name) != 0))
+		return brk_error_set(
+		    err, BRK_ERR_NOTFOUND, "no grant %s of yours", id);
+	if (need_active &&
+	    (r->state != ST_ACTIVE || !reqstore_in_window(r, time_now())))
+		return brk_error_set(err, BRK_ERR_STATE, "%s is %s, not active",
+		    id, req_state_name(r->state));
+	return cert_allowed(c, *t, r, err);
+}
+
 /* A re-issued certificate on its way through the writer (its audit). */
 struct cert_job {
 	struct call *c;
@@ -149,7 +175,6 @@ done_cert(void *arg, int rc)
 int
 op_cert(struct call *c)
 {
-	static const char *const keys[] = { "id", "pubkey", NULL };
 	struct brk_error err = { { 0 } };
 	struct sshkey *key = NULL;
 	struct store_txn *t = NULL;
@@ -163,26 +188,17 @@ op_cert(struct call *c)
 
 	if (ops_arg_id(c, &serial, &id) != 0)
 		return 0;
-	if ((rc = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    (rc = cred_arg_pubkey(c->req->args, &key, &err)) != 0)
+	if ((rc = cred_arg_pubkey(c->req->args, &key, &err)) != 0)
 		goto fail;
 	rc = BRK_ERR_INVALID;
 	if (key == NULL) {
 		brk_error_set(&err, rc, "a public key is required (--pubkey)");
 		goto fail;
 	}
-	if ((rc = call_read(c, &t)) != 0 ||
-	    (rc = ops_load_request(c, t, id, &r)) != 0 ||
-	    (strcmp(r.user, c->who.name) != 0 &&
-		strcmp(r.caller, c->who.name) != 0)) {
-		rc = BRK_ERR_NOTFOUND;
-		brk_error_set(&err, rc, "no grant %s of yours", id);
-		goto fail;
-	}
-	if ((rc = cert_allowed(c, t, &r, &err)) != 0)
+	if ((rc = own_grant(c, id, false, &t, &r, &err)) != 0)
 		goto fail;
 	rc = BRK_ERR_INVALID;
-	if (cred_kind_for(r.resource) != &cred_kind_host) {
+	if (cred_kind_for(c->d, r.resource) != &cred_kind_host) {
 		brk_error_set(&err, rc,
 		    "%s is for %s, which carries no SSH "
 		    "certificate (see `broker cred`)",
@@ -228,7 +244,6 @@ fail:
 int
 op_cred(struct call *c)
 {
-	static const char *const keys[] = { "id", "pubkey", NULL };
 	struct brk_error err = { { 0 } };
 	struct sshkey *key = NULL;
 	struct store_txn *t = NULL;
@@ -240,34 +255,18 @@ op_cred(struct call *c)
 
 	if (ops_arg_id(c, &serial, &id) != 0)
 		return 0;
-	if ((rc = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    (rc = cred_arg_pubkey(c->req->args, &key, &err)) != 0)
-		goto fail;
-	if ((rc = call_read(c, &t)) != 0 ||
-	    (rc = ops_load_request(c, t, id, &r)) != 0 ||
-	    (strcmp(r.user, c->who.name) != 0 &&
-		strcmp(r.caller, c->who.name) != 0)) {
-		rc = BRK_ERR_NOTFOUND;
-		brk_error_set(&err, rc, "no grant %s of yours", id);
-		goto fail;
-	}
-	rc = BRK_ERR_STATE;
-	if (r.state != ST_ACTIVE || !reqstore_in_window(&r, time_now())) {
-		brk_error_set(&err, rc, "%s is %s, not active", id,
-		    req_state_name(r.state));
-		goto fail;
-	}
-	if ((rc = cert_allowed(c, t, &r, &err)) != 0)
+	if ((rc = cred_arg_pubkey(c->req->args, &key, &err)) != 0 ||
+	    (rc = own_grant(c, id, true, &t, &r, &err)) != 0)
 		goto fail;
 	rc = BRK_ERR_INVALID;
-	if (!cred_kind_any(r.resource)) {
+	if (!cred_kind_any(c->d, r.resource)) {
 		brk_error_set(&err, rc,
 		    "%s carries no credential: the grant "
 		    "itself is the access",
 		    r.resource);
 		goto fail;
 	}
-	if (cred_kind_for(r.resource) == &cred_kind_host && key == NULL) {
+	if (cred_kind_for(c->d, r.resource) == &cred_kind_host && key == NULL) {
 		brk_error_set(&err, rc, "a public key is required (--pubkey)");
 		goto fail;
 	}

@@ -153,7 +153,8 @@ add_live(uint64_t serial, void *arg)
 
 	if (reqstore_load(f->t, serial, &r) != 0 || r.state != ST_ACTIVE ||
 	    !reqstore_in_window(&r, f->now) ||
-	    cred_kind_for(r.resource)->reconcile == NULL || blocked(f, &r))
+	    cred_kind_for(f->d, r.resource)->reconcile == NULL ||
+	    blocked(f, &r))
 		return 0;
 	if (f->n == f->cap) {
 		f->cap = f->cap ? f->cap * 2 : 64;
@@ -164,6 +165,8 @@ add_live(uint64_t serial, void *arg)
 	snprintf(
 	    f->v[f->n].resource, sizeof(f->v[f->n].resource), "%s", r.resource);
 	snprintf(f->v[f->n].user, sizeof(f->v[f->n].user), "%s", r.user);
+	snprintf(f->v[f->n].role, sizeof(f->v[f->n].role), "%s", r.role);
+	f->v[f->n].expires_at = r.expires_at;
 	f->v[f->n++].serial = r.serial;
 	return 0;
 }
@@ -191,14 +194,16 @@ load_live(struct brokerd *d, void *arg, struct cred_live **live, size_t *n)
 	return 0;
 }
 
+/* Credential names end in _<request id> (brk_alice_r12, exec_r12). */
 static void
-ended(void *arg, const char *resource, const char *user, const char *credname)
+cred_event(void *arg, enum cred_event ev, const char *resource,
+    const char *user, const char *credname)
 {
 	struct brokerd *d = arg;
 	const char *id = strrchr(credname, '_');
 
-	ops_cred_audit(d, "cred.revoked", "brokerd", resource, user,
-	    id != NULL ? id + 1 : "", credname);
+	ops_cred_audit(d, ev == CRED_ISSUED ? "cred.issued" : "cred.revoked",
+	    "brokerd", resource, user, id != NULL ? id + 1 : "", credname);
 }
 
 static int credsync_queued;
@@ -213,7 +218,8 @@ credsync_job(void *arg)
 
 	do {
 		__atomic_store_n(&credsync_again, 0, __ATOMIC_RELEASE);
-		if ((r = cred_reconcile(d, load_live, NULL, ended, d)) != 0)
+		if ((r = cred_reconcile(d, load_live, NULL, cred_event, d)) !=
+		    0)
 			log_warn("event=cred_reconcile_failed error=\"%s\"",
 			    brk_strerror(r));
 	} while (__atomic_load_n(&credsync_again, __ATOMIC_ACQUIRE));
@@ -223,13 +229,21 @@ credsync_job(void *arg)
 void
 ops_cred_sync(struct brokerd *d)
 {
-	if (d->cfg->databases == NULL)
+	if (d->cfg->databases == NULL && d->cfg->cred_exec == NULL)
 		return; /* no kind with outside state is in use */
 	__atomic_store_n(&credsync_again, 1, __ATOMIC_RELEASE);
 	if (__atomic_exchange_n(&credsync_queued, 1, __ATOMIC_ACQ_REL))
 		return; /* the running job goes round again */
 	__atomic_store_n(&credsync_last, time_now(), __ATOMIC_RELAXED);
 	workpool_submit(d->pool, credsync_job, d);
+}
+
+void
+ops_cred_activated(struct brokerd *d, const struct request *r, bool issued)
+{
+	if (!issued && r->state == ST_ACTIVE &&
+	    cred_kind_for(d, r->resource)->reconcile != NULL)
+		ops_cred_sync(d);
 }
 
 void
@@ -244,9 +258,8 @@ int
 ops_cred_issue_into(struct brokerd *d, const struct request *r,
     const struct sshkey *key, bool again, json_t *reply, struct brk_error *err)
 {
-	const struct cred_kind *k = cred_kind_for(r->resource);
-	char id[24], msg[700];
-	json_t *db;
+	const struct cred_kind *k = cred_kind_for(d, r->resource);
+	char id[24], msg[700], name[128];
 	int rc;
 
 	req_id(r->serial, id);
@@ -260,8 +273,10 @@ ops_cred_issue_into(struct brokerd *d, const struct request *r,
 		    json_string(msg));
 		return rc;
 	}
-	if (k->reconcile != NULL && (db = json_object_get(reply, "db")) != NULL)
-		ops_cred_audit(d, "cred.issued", r->user, r->resource, r->user,
-		    id, json_string_value(json_object_get(db, "user")));
+	if (k->credname != NULL) {
+		k->credname(r, name, sizeof(name));
+		ops_cred_audit(
+		    d, "cred.issued", r->user, r->resource, r->user, id, name);
+	}
 	return 0;
 }

@@ -68,9 +68,11 @@ done_flag(void *arg, int rc)
 		call_fail(c, rc, "%s", msg);
 }
 
-static int
-submit(struct call *c, bool remove)
+/* flag add, and flag remove. */
+int
+op_flag_change(struct call *c)
 {
+	bool remove = strcmp(c->req->op, "flag.remove") == 0;
 	struct brk_error err = { { 0 } };
 	struct policy_ref *p = NULL;
 	struct flag_op *op = calloc(1, sizeof(*op));
@@ -143,18 +145,6 @@ submit(struct call *c, bool remove)
 	r = 0;
 fail:
 	return ops_submit(c, p, apply_flag, done_flag, op, r, &err);
-}
-
-int
-op_flag_add(struct call *c)
-{
-	return submit(c, false);
-}
-
-int
-op_flag_remove(struct call *c)
-{
-	return submit(c, true);
 }
 
 int

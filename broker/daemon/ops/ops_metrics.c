@@ -340,17 +340,11 @@ ops_metrics_text(
 int
 op_metrics(struct call *c)
 {
-	static const char *const keys[] = { NULL };
-	struct brk_error err = { { 0 } };
 	struct store_txn *t = NULL;
 	char *text = NULL;
 	size_t len;
 	int r;
 
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0) {
-		call_fail(c, r, "%s", err.msg);
-		return r;
-	}
 	if ((r = call_read(c, &t)) != 0 ||
 	    (r = ops_metrics_text(c->d, t, &text, &len)) != 0) {
 		call_fail(

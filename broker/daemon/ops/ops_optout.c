@@ -1,7 +1,9 @@
 /*
- * ops_optout.c - opting out of automation: optout add/list/show/remove,
- * freeze/unfreeze.  Every change is one audit record in the transaction
- * that makes it.
+ * ops_optout.c - opting out of automation: optout add/list/show/remove/
+ * extend, freeze/unfreeze.  Here the arguments are read and checked, the
+ * caller's rights decided and the reply written; the changes themselves,
+ * each with its audit record in the same transaction, are the domain's
+ * (optouts_add, optouts_remove, optouts_extend in domain/optouts.c).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -17,12 +19,11 @@
 
 struct optout_op {
 	struct call *c;
+	struct actor actor;
 	struct optout o;
 	bool revoke_active; /* freeze --revoke-active */
 	uint64_t revoked;   /* how many grants that revoked */
 	int64_t now;
-	char msg[512];
-	const char *action;
 };
 
 static bool
@@ -116,116 +117,12 @@ ops_may_manage_grant(
 }
 
 static int
-audit_optout(struct store_txn *t, struct optout_op *op, const char *action,
-    const char *reason)
-{
-	char id[24];
-	json_t *d = optout_json(&op->o, op->now);
-	int r;
-
-	optout_id(op->o.id, id);
-	if (op->revoked > 0)
-		json_object_set_new(
-		    d, "revoked_grants", json_integer((json_int_t)op->revoked));
-	r = audit_append(t, op->now,
-	    &(struct audit_event){ .action = action,
-		.actor = op->c->who.name,
-		.caller = op->c->caller.name,
-		.target = id,
-		.user = op->o.kind == OPT_USER ? op->o.pattern : NULL,
-		.resource = op->o.kind == OPT_RESOURCE ? op->o.pattern : NULL,
-		.reason = reason,
-		.details = d },
-	    NULL);
-	json_decref(d);
-	return r;
-}
-
-struct revoker {
-	struct store_txn *t;
-	struct optout_op *op;
-	uint64_t serials[4096];
-	size_t n;
-};
-
-static int
-collect_auto(uint64_t serial, void *arg)
-{
-	struct revoker *rv = arg;
-	struct request r;
-
-	if (reqstore_load(rv->t, serial, &r) != 0 || !r.automatic ||
-	    !reqstore_is_live(&r, rv->op->now))
-		return 0;
-	rv->serials[rv->n++] = serial;
-	return rv->n == sizeof(rv->serials) / sizeof(rv->serials[0]);
-}
-
-/* freeze --revoke-active: end every automatic grant (active or
- * scheduled), in this txn.  Grants people approved stay. */
-static int
-revoke_automatic(struct store_txn *t, struct optout_op *op)
-{
-	struct revoker *rv = calloc(1, sizeof(*rv));
-	struct request old, nr;
-	char id[24], fid[24];
-	size_t i;
-	int r;
-
-	if (rv == NULL)
-		return BRK_ERR_NOMEM;
-	rv->t = t;
-	rv->op = op;
-	optout_id(op->o.id, fid);
-	do {
-		rv->n = 0;
-		if ((r = reqstore_by_state(t, ST_ACTIVE, collect_auto, rv)) !=
-			0 ||
-		    (rv->n < sizeof(rv->serials) / sizeof(rv->serials[0]) &&
-			(r = reqstore_by_state(
-			     t, ST_SCHEDULED, collect_auto, rv)) != 0))
-			break;
-		for (i = 0; i < rv->n && r == 0; i++) {
-			if ((r = reqstore_load(t, rv->serials[i], &old)) != 0)
-				break;
-			nr = old;
-			nr.state = ST_REVOKED;
-			nr.ended_at = nr.expires_at = op->now;
-			snprintf(nr.ended_by, sizeof(nr.ended_by), "%s",
-			    op->c->who.name);
-			snprintf(nr.end_reason, sizeof(nr.end_reason),
-			    "freeze %s: %.4000s", fid, op->o.reason);
-			req_id(nr.serial, id);
-			if ((r = reqstore_update(t, &old, &nr)) == 0)
-				r = audit_append(t, op->now,
-				    &(struct audit_event){
-					.action = "grant.revoked",
-					.actor = op->c->who.name,
-					.caller = op->c->caller.name,
-					.target = id,
-					.user = nr.user,
-					.resource = nr.resource,
-					.reason = nr.end_reason },
-				    NULL);
-			op->revoked++;
-		}
-	} while (
-	    r == 0 && rv->n == sizeof(rv->serials) / sizeof(rv->serials[0]));
-	free(rv);
-	return r;
-}
-
-static int
 apply_add(struct store_txn *t, void *arg)
 {
 	struct optout_op *op = arg;
-	int r;
 
-	if ((r = optouts_create(t, &op->o)) != 0)
-		return r;
-	if (op->revoke_active && (r = revoke_automatic(t, op)) != 0)
-		return r;
-	return audit_optout(t, op, op->action, op->o.reason);
+	return optouts_add(
+	    t, &op->actor, &op->o, op->revoke_active, op->now, &op->revoked);
 }
 
 static void
@@ -242,8 +139,7 @@ done_optout(void *arg, int rc)
 			json_object_set_new(o, "revoked_grants",
 			    json_integer((json_int_t)op->revoked));
 	} else
-		snprintf(msg, sizeof(msg), "%s",
-		    op->msg[0] ? op->msg : brk_strerror(rc));
+		snprintf(msg, sizeof(msg), "%s", brk_strerror(rc));
 	free(op);
 	if (rc == 0) /* a block or a revoke ends credentials outside */
 		ops_cred_sync(c->d);
@@ -357,19 +253,21 @@ add_args(struct call *c, struct policy_ref *p, struct optout_op *op,
 	return 0;
 }
 
-static int
-submit_add(struct call *c, bool freeze)
+/* optout add, and freeze (a global opt-out tagged incident). */
+int
+op_optout_add(struct call *c)
 {
 	struct brk_error err = { { 0 } };
 	struct policy_ref *p = policy_get(c->d);
 	struct optout_op *op = calloc(1, sizeof(*op));
+	bool freeze = strcmp(c->req->op, "freeze") == 0;
 	int r = BRK_ERR_NOMEM;
 
 	if (op == NULL)
 		goto fail;
 	op->c = c;
+	ops_actor(c, &op->actor);
 	op->now = time_now();
-	op->action = freeze ? "freeze.on" : "optout.added";
 	if ((r = add_args(c, p, op, freeze, &err)) != 0)
 		goto fail;
 	r = 0;
@@ -377,183 +275,30 @@ fail:
 	return ops_submit(c, p, apply_add, done_optout, op, r, &err);
 }
 
-int
-op_optout_add(struct call *c)
-{
-	return submit_add(c, false);
-}
-
-int
-op_freeze(struct call *c)
-{
-	return submit_add(c, true);
-}
-
-/* End one opt-out early (remove) or every freeze (unfreeze). */
+/* optout remove, and unfreeze (every freeze in force). */
 struct end_op {
 	struct call *c;
-	uint64_t id; /* 0: every freeze in force */
+	struct actor actor;
+	struct optout_rights rights; /* the caller's, at submission */
+	uint64_t id;		     /* 0: every freeze in force */
 	char reason[4097];
 	int64_t now;
-	bool manager, admin;  /* the caller's roles, at submission */
-	uint64_t freezes[64]; /* unfreeze: the freezes found */
-	size_t nfreezes;
 	json_t *ended;
-	char msg[512];
+	char msg[REQ_MSG_LEN];
 };
-
-static int
-end_one(struct store_txn *t, struct end_op *op, const struct optout *o,
-    const char *action)
-{
-	struct optout_op aop = { .c = op->c, .now = op->now, .o = *o };
-	int r;
-
-	aop.o.ended_at = op->now;
-	snprintf(aop.o.ended_by, sizeof(aop.o.ended_by), "%s", op->c->who.name);
-	snprintf(aop.o.end_kind, sizeof(aop.o.end_kind), "removed");
-	snprintf(aop.o.end_reason, sizeof(aop.o.end_reason), "%s", op->reason);
-	if ((r = optouts_end(t, &aop.o)) != 0 ||
-	    (r = audit_optout(t, &aop, action, op->reason)) != 0)
-		return r;
-	json_array_append_new(op->ended, optout_json(&aop.o, op->now));
-	return 0;
-}
-
-static int
-find_freezes(const struct optout *o, void *arg)
-{
-	struct end_op *op = arg;
-
-	if (o->freeze && optout_active(o, op->now))
-		op->freezes[op->nfreezes++] = o->id;
-	return op->nfreezes == sizeof(op->freezes) / sizeof(op->freezes[0]);
-}
-
-static int
-apply_unfreeze(struct store_txn *t, struct end_op *op)
-{
-	struct optout o;
-	size_t i;
-	int r;
-
-	/* collect first: ending an opt-out changes the live table */
-	if ((r = optouts_live(t, find_freezes, op)) != 0)
-		return r;
-	if (op->nfreezes == 0) {
-		snprintf(op->msg, sizeof(op->msg), "no freeze is in force");
-		return BRK_ERR_STATE;
-	}
-	for (i = 0; i < op->nfreezes; i++)
-		if ((r = optouts_load(t, op->freezes[i], &o)) != 0 ||
-		    (r = end_one(t, op, &o, "freeze.off")) != 0)
-			return r;
-	return 0;
-}
-
-struct chain {
-	struct end_op *op;
-	uint64_t ids[64], extends[64];
-	size_t n;
-};
-
-static int
-collect_chain(const struct optout *o, void *arg)
-{
-	struct chain *ch = arg;
-
-	if (optout_active(o, ch->op->now)) {
-		ch->ids[ch->n] = o->id;
-		ch->extends[ch->n++] = o->extends;
-	}
-	return ch->n == sizeof(ch->ids) / sizeof(ch->ids[0]);
-}
-
-/*
- * Renewals made before `optout extend` changed the opt-out itself were
- * new opt-outs naming the one they renew (o4 extends o3).  Removing any
- * of them ends the whole chain, so no renewal keeps a removed block.
- */
-static int
-end_renewals(struct store_txn *t, struct end_op *op, const struct optout *rm,
-    const char *action)
-{
-	struct chain ch = { .op = op };
-	bool in[64] = { false }, grew = true;
-	struct optout o;
-	size_t i, k;
-	int r;
-
-	if ((r = optouts_live(t, collect_chain, &ch)) != 0)
-		return r;
-	/* rm itself has left the live set: start from its neighbours */
-	for (i = 0; i < ch.n; i++)
-		in[i] = ch.ids[i] == rm->id || ch.extends[i] == rm->id ||
-		    (rm->extends != 0 && ch.ids[i] == rm->extends);
-	while (grew) {
-		grew = false;
-		for (i = 0; i < ch.n; i++)
-			for (k = 0; k < ch.n && !in[i]; k++)
-				if (in[k] &&
-				    (ch.extends[i] == ch.ids[k] ||
-					ch.extends[k] == ch.ids[i]))
-					grew = in[i] = true;
-	}
-	for (i = 0; i < ch.n; i++) {
-		if (!in[i] || ch.ids[i] == rm->id)
-			continue;
-		if ((r = optouts_load(t, ch.ids[i], &o)) != 0)
-			return r;
-		/* a renewal is of the same scope; the remover was checked
-		 * against that scope, never against another */
-		if (strcmp(o.scope, rm->scope) == 0 &&
-		    (r = end_one(t, op, &o, action)) != 0)
-			return r;
-	}
-	return 0;
-}
 
 static int
 apply_end(struct store_txn *t, void *arg)
 {
 	struct end_op *op = arg;
-	struct optout o;
-	char id[24];
-	int r;
 
-	if (op->id == 0)
-		return apply_unfreeze(t, op);
-	optout_id(op->id, id);
-	if ((r = optouts_load(t, op->id, &o)) != 0) {
-		snprintf(op->msg, sizeof(op->msg), "no opt-out %s", id);
-		return r;
-	}
-	if (!((o.kind == OPT_GLOBAL || o.freeze) ? op->admin : op->manager)) {
-		snprintf(op->msg, sizeof(op->msg),
-		    "%s may not remove %s "
-		    "(%s)",
-		    op->c->who.name, id,
-		    o.kind == OPT_GLOBAL || o.freeze ? "policy admins only" :
-						       "optout_managers only, "
-						       "within their scopes");
-		return BRK_ERR_DENIED;
-	}
-	/* an ended one's renewals may still be in force */
-	if (optout_active(&o, op->now) &&
-	    (r = end_one(
-		 t, op, &o, o.freeze ? "freeze.off" : "optout.removed")) != 0)
-		return r;
-	if ((r = end_renewals(
-		 t, op, &o, o.freeze ? "freeze.off" : "optout.removed")) != 0)
-		return r;
-	if (json_array_size(op->ended) == 0) {
-		snprintf(op->msg, sizeof(op->msg),
-		    "opt-out %s has already "
-		    "ended",
-		    id);
-		return BRK_ERR_STATE;
-	}
-	return 0;
+	/* made here, so that an op that never reaches the writer owns none
+	 * (and a batch applied again starts afresh) */
+	json_decref(op->ended);
+	if ((op->ended = json_array()) == NULL)
+		return BRK_ERR_NOMEM;
+	return optouts_remove(t, &op->actor, &op->rights, op->id, op->reason,
+	    op->now, op->ended, op->msg);
 }
 
 static void
@@ -575,137 +320,84 @@ done_end(void *arg, int rc)
 	}
 }
 
-static int
-submit_end(struct call *c, bool unfreeze)
+/* The caller's rights over opt-out id (0: the freezes): managers act
+ * within their scopes, so the target's scope is checked here. */
+static void
+rights_of(struct call *c, struct policy_ref *p, uint64_t id,
+    struct optout_rights *rights)
 {
-	static const char *const keys[] = { "id", "reason", NULL };
+	struct store_txn *t = NULL;
+	struct optout probe;
+
+	rights->admin = call_has_role(c, p, ROLE_POLICY_ADMINS);
+	rights->manager = call_has_role(c, p, ROLE_OPTOUT_MANAGERS);
+	if (id != 0 && rights->manager && call_read(c, &t) == 0 &&
+	    optouts_load(t, id, &probe) == 0)
+		rights->manager = policy_optout_scope_allowed(p->policy,
+		    c->who.name, ident_groups(&c->who), c->who.ngroups,
+		    probe.scope);
+}
+
+/* The "id" argument as an opt-out id into *id. */
+static int
+arg_optout_id(struct call *c, uint64_t *id, struct brk_error *err)
+{
+	const char *s = NULL;
+	int r;
+
+	if ((r = proto_arg_str(c->req->args, "id", true, 24, &s, err)) != 0)
+		return r;
+	if (optout_id_parse(s, id) != 0)
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "\"%.24s\" is not an opt-out id (like o3)", s);
+	return 0;
+}
+
+int
+op_optout_remove(struct call *c)
+{
 	struct brk_error err = { { 0 } };
 	struct policy_ref *p = policy_get(c->d);
 	struct end_op *op = calloc(1, sizeof(*op));
-	const char *id = NULL, *reason = NULL;
-	struct optout probe;
+	bool unfreeze = strcmp(c->req->op, "unfreeze") == 0;
+	const char *reason = NULL;
 	int r = BRK_ERR_NOMEM;
 
-	if (op == NULL || (op->ended = json_array()) == NULL)
+	if (op == NULL)
 		goto fail;
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    (!unfreeze &&
-		(r = proto_arg_str(c->req->args, "id", true, 24, &id, &err)) !=
-		    0) ||
+	if ((!unfreeze && (r = arg_optout_id(c, &op->id, &err)) != 0) ||
 	    (r = proto_arg_str(
 		 c->req->args, "reason", true, 4096, &reason, &err)) != 0)
 		goto fail;
-	r = BRK_ERR_INVALID;
-	if (!unfreeze && optout_id_parse(id, &op->id) != 0) {
-		brk_error_set(&err, r,
-		    "\"%.24s\" is not an opt-out id (like "
-		    "o3)",
-		    id);
-		goto fail;
-	}
 	op->c = c;
+	ops_actor(c, &op->actor);
 	op->now = time_now();
 	snprintf(op->reason, sizeof(op->reason), "%s", reason);
-	op->admin = call_has_role(c, p, ROLE_POLICY_ADMINS);
-	op->manager = call_has_role(c, p, ROLE_OPTOUT_MANAGERS);
-	if (!unfreeze && op->manager) {
-		/* managers act within their scopes: check the target's */
-		struct store_txn *t = NULL;
-		if (call_read(c, &t) == 0 &&
-		    optouts_load(t, op->id, &probe) == 0)
-			op->manager = policy_optout_scope_allowed(p->policy,
-			    c->who.name, ident_groups(&c->who), c->who.ngroups,
-			    probe.scope);
-	}
-	r = BRK_ERR_DENIED;
-	if (unfreeze && !op->admin) {
-		brk_error_set(&err, r,
-		    "%s may not unfreeze (policy admins "
-		    "only)",
-		    c->who.name);
-		goto fail;
-	}
-	if ((r = writer_submit(c->d->writer, apply_end, done_end, op)) != 0)
-		goto fail;
-	policy_put(c->d, p);
-	return 0;
+	rights_of(c, p, op->id, &op->rights);
+	r = 0;
 fail:
-	policy_put(c->d, p);
-	if (op != NULL)
-		json_decref(op->ended);
-	free(op);
-	call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
-	return r;
+	return ops_submit(c, p, apply_end, done_end, op, r, &err);
 }
 
 /* optout extend: the same opt-out, ending later. */
 struct extend_op {
 	struct call *c;
+	struct actor actor;
+	struct optout_rights rights;
 	uint64_t id;
 	int64_t now, until; /* the new end */
 	char reason[4097];
-	bool manager, admin;
 	struct optout o; /* as extended, for the reply */
-	char msg[512];
+	char msg[REQ_MSG_LEN];
 };
 
 static int
 apply_extend(struct store_txn *t, void *arg)
 {
 	struct extend_op *op = arg;
-	struct optout_op aop = { .c = op->c, .now = op->now };
-	char id[24], was[TIMEFMT_LEN];
-	json_t *d;
-	int r;
 
-	optout_id(op->id, id);
-	if ((r = optouts_load(t, op->id, &aop.o)) != 0) {
-		snprintf(op->msg, sizeof(op->msg), "no opt-out %s", id);
-		return r;
-	}
-	if (!optout_active(&aop.o, op->now)) {
-		snprintf(op->msg, sizeof(op->msg),
-		    "opt-out %s has already "
-		    "ended: add a new one",
-		    id);
-		return BRK_ERR_STATE;
-	}
-	if (!((aop.o.kind == OPT_GLOBAL || aop.o.freeze) ? op->admin :
-							   op->manager)) {
-		snprintf(op->msg, sizeof(op->msg), "%s may not extend %s (%s)",
-		    op->c->who.name, id,
-		    aop.o.kind == OPT_GLOBAL || aop.o.freeze ?
-			"policy admins only" :
-			"optout_managers "
-			"only, within their scopes");
-		return BRK_ERR_DENIED;
-	}
-	time_rfc3339(aop.o.until, was);
-	if (op->until <= aop.o.until) {
-		snprintf(op->msg, sizeof(op->msg),
-		    "opt-out %s already lasts "
-		    "until %s: extend only moves its end later (optout remove "
-		    "ends it)",
-		    id, was);
-		return BRK_ERR_INVALID;
-	}
-	aop.o.until = op->until;
-	if ((r = optouts_update(t, &aop.o)) != 0)
-		return r;
-	d = optout_json(&aop.o, op->now);
-	json_object_set_new(d, "previous_until", json_string(was));
-	r = audit_append(t, op->now,
-	    &(struct audit_event){
-		.action = aop.o.freeze ? "freeze.extended" : "optout.extended",
-		.actor = op->c->who.name,
-		.caller = op->c->caller.name,
-		.target = id,
-		.reason = op->reason,
-		.details = d },
-	    NULL);
-	json_decref(d);
-	op->o = aop.o;
-	return r;
+	return optouts_extend(t, &op->actor, &op->rights, op->id, op->until,
+	    op->reason, op->now, &op->o, op->msg);
 }
 
 static void
@@ -728,33 +420,21 @@ done_extend(void *arg, int rc)
 int
 op_optout_extend(struct call *c)
 {
-	static const char *const keys[] = { "id", "for", "reason", NULL };
 	struct brk_error err = { { 0 } };
 	struct policy_ref *p = policy_get(c->d);
 	struct extend_op *op = calloc(1, sizeof(*op));
-	const char *id = NULL, *reason = NULL;
+	const char *reason = NULL;
 	int64_t dur = 0, max = policy_limits(p->policy)->optout_max;
-	struct store_txn *t = NULL;
-	struct optout probe;
 	int r = BRK_ERR_NOMEM;
 
 	if (op == NULL)
 		goto fail;
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    (r = proto_arg_str(c->req->args, "id", true, 24, &id, &err)) != 0 ||
+	if ((r = arg_optout_id(c, &op->id, &err)) != 0 ||
 	    (r = proto_arg_int(c->req->args, "for", true, 1, INT64_MAX / 2,
 		 &dur, &err)) != 0 ||
 	    (r = proto_arg_str(
 		 c->req->args, "reason", true, 4096, &reason, &err)) != 0)
 		goto fail;
-	r = BRK_ERR_INVALID;
-	if (optout_id_parse(id, &op->id) != 0) {
-		brk_error_set(&err, r,
-		    "\"%.24s\" is not an opt-out id (like "
-		    "o3)",
-		    id);
-		goto fail;
-	}
 	/* nothing is unlimited: each extension is capped like a new one */
 	r = BRK_ERR_INVALID; /* over a limit: invalid input, as for add */
 	if (dur > max) {
@@ -769,32 +449,14 @@ op_optout_extend(struct call *c)
 		goto fail;
 	}
 	op->c = c;
+	ops_actor(c, &op->actor);
 	op->now = time_now();
 	op->until = op->now + dur;
 	snprintf(op->reason, sizeof(op->reason), "%s", reason);
-	op->admin = call_has_role(c, p, ROLE_POLICY_ADMINS);
-	op->manager = call_has_role(c, p, ROLE_OPTOUT_MANAGERS);
-	/* managers act within their scopes: check the target's */
-	if (op->manager && call_read(c, &t) == 0 &&
-	    optouts_load(t, op->id, &probe) == 0)
-		op->manager = policy_optout_scope_allowed(p->policy,
-		    c->who.name, ident_groups(&c->who), c->who.ngroups,
-		    probe.scope);
+	rights_of(c, p, op->id, &op->rights);
 	r = 0;
 fail:
 	return ops_submit(c, p, apply_extend, done_extend, op, r, &err);
-}
-
-int
-op_optout_remove(struct call *c)
-{
-	return submit_end(c, false);
-}
-
-int
-op_unfreeze(struct call *c)
-{
-	return submit_end(c, true);
 }
 
 struct lister {
@@ -843,7 +505,6 @@ op_optout_list(struct call *c)
 int
 op_optout_show(struct call *c)
 {
-	static const char *const keys[] = { "id", NULL };
 	struct brk_error err = { { 0 } };
 	struct store_txn *t = NULL;
 	const char *id = NULL;
@@ -852,8 +513,7 @@ op_optout_show(struct call *c)
 	json_t *j, *hits;
 	int r;
 
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    (r = proto_arg_str(c->req->args, "id", true, 24, &id, &err)) != 0) {
+	if ((r = proto_arg_str(c->req->args, "id", true, 24, &id, &err)) != 0) {
 		call_fail(c, r, "%s", err.msg);
 		return r;
 	}

@@ -34,15 +34,13 @@ warnings_json(const struct policy *p)
 int
 op_policy_check(struct call *c)
 {
-	static const char *const keys[] = { "text", NULL };
 	struct brk_error err = { { 0 } };
 	struct policy_error pe = { { 0 }, 0, { 0 } };
 	struct policy *p = NULL;
 	const char *text = NULL;
 	int r;
 
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    (r = proto_arg_str(c->req->args, "text", true, POLICY_TEXT_MAX,
+	if ((r = proto_arg_str(c->req->args, "text", true, POLICY_TEXT_MAX,
 		 &text, &err)) != 0) {
 		call_fail(c, r, "%s", err.msg);
 		return r;
@@ -63,7 +61,6 @@ op_policy_check(struct call *c)
 int
 op_policy_load(struct call *c)
 {
-	static const char *const keys[] = { "text", "reason", NULL };
 	struct brk_error err = { { 0 } };
 	struct policy_error pe = { { 0 }, 0, { 0 } };
 	struct policy_ref *p = policy_get(c->d);
@@ -71,8 +68,7 @@ op_policy_load(struct call *c)
 	uint64_t version = 0;
 	int r;
 
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    (r = proto_arg_str(c->req->args, "text", true, POLICY_TEXT_MAX,
+	if ((r = proto_arg_str(c->req->args, "text", true, POLICY_TEXT_MAX,
 		 &text, &err)) != 0 ||
 	    (r = proto_arg_str(
 		 c->req->args, "reason", true, 4096, &reason, &err)) != 0)

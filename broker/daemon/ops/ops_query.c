@@ -143,8 +143,6 @@ timeline_times(json_t *tl)
 int
 op_show(struct call *c)
 {
-	static const char *const keys[] = { "id", NULL };
-	struct brk_error err = { { 0 } };
 	struct policy_ref *p = policy_get(c->d);
 	struct store_txn *t = NULL;
 	const char *id = NULL;
@@ -156,10 +154,6 @@ op_show(struct call *c)
 
 	if (ops_arg_id(c, &serial, &id) != 0)
 		goto out;
-	if ((rc = proto_args_only(c->req->args, keys, &err)) != 0) {
-		call_fail(c, rc, "%s", err.msg);
-		goto out;
-	}
 	if ((rc = call_read(c, &t)) != 0 ||
 	    (rc = ops_load_request(c, t, id, &r)) != 0) {
 		call_fail(c, rc, "no request %s", id);
@@ -196,6 +190,9 @@ op_show(struct call *c)
 		approvals_list(t, serial, tl, &min_ttl);
 		json_object_set_new(o, "approvals", tl);
 	}
+	/* the directory may be asked next: hold no snapshot meanwhile */
+	store_read_end(t);
+	ops_add_people(c->d, o);
 	call_reply(c, o);
 	o = NULL;
 out:

@@ -37,7 +37,7 @@ apply_create(struct store_txn *t, void *arg)
 		return r;
 	/* op->rec is final: sign while the batch commits and syncs; a kind
 	 * with effects outside the broker waits for the commit */
-	if (!cred_kind_for(op->rec.resource)->early)
+	if (!cred_kind_for(op->c->d, op->rec.resource)->early)
 		op->issue_late = op->rec.state == ST_ACTIVE;
 	else if (op->key != NULL &&
 	    (op->rec.state == ST_ACTIVE || op->rec.state == ST_SCHEDULED)) {
@@ -165,6 +165,8 @@ done_reply(void *arg, int rc)
 	op->rc = rc;
 	if (rc == 0 && op->action == RA_REVOKE)
 		ops_cred_sync(op->c->d); /* end its credentials now */
+	else if (rc == 0) /* approved: make its credentials now */
+		ops_cred_activated(op->c->d, &op->rec, op->issue_late);
 	if (rc == 0 && !op->duplicate)
 		__atomic_fetch_add(
 		    &op->c->d->counters[op->rec.state == ST_ACTIVE ||
@@ -572,6 +574,8 @@ done_sweep(void *arg, int rc)
 
 	if (rc != 0)
 		log_error("event=sweep_failed error=\"%s\"", brk_strerror(rc));
+	else if (sw->n > 0) /* grants started or ended: their credentials */
+		ops_cred_sync(sw->d);
 	__atomic_store_n(&sw->d->sweep_queued, 0, __ATOMIC_RELEASE);
 	free(sw);
 }

@@ -89,7 +89,6 @@ done_ack(void *arg, int rc)
 int
 op_review_ack(struct call *c)
 {
-	static const char *const keys[] = { "id", "note", NULL };
 	struct brk_error err = { { 0 } };
 	struct ack_op *op = NULL;
 	const char *note = NULL;
@@ -98,8 +97,7 @@ op_review_ack(struct call *c)
 
 	if (ops_arg_id(c, &serial, NULL) != 0)
 		return 0;
-	if ((r = proto_args_only(c->req->args, keys, &err)) != 0 ||
-	    (r = proto_arg_str(
+	if ((r = proto_arg_str(
 		 c->req->args, "note", true, 4096, &note, &err)) != 0)
 		goto fail;
 	r = BRK_ERR_DENIED;
