@@ -65,11 +65,14 @@ Test(jsonout, integers)
 	json_array_append_new(v, json_integer(INT64_MIN));
 	json_array_append_new(v, json_integer(INT64_MIN + 1));
 	json_array_append_new(v, json_integer(INT64_MAX));
-	for (i = 0; i < 19; i++, p *= 10) {
+	for (i = 0;; i++) { /* 10^0 .. 10^18, the largest in int64 */
 		json_array_append_new(v, json_integer(p));
 		json_array_append_new(v, json_integer(p - 1));
 		json_array_append_new(v, json_integer(-p));
 		json_array_append_new(v, json_integer(-p + 1));
+		if (i == 18)
+			break;
+		p *= 10;
 	}
 	same(v, false);
 	json_decref(v);
