@@ -568,7 +568,7 @@ EOF
 	stop "$PID"
 fi
 row tls.hostsync "Host sync CPU per host on the server" n/a null ms \
-    "not measured in this edition" null "-" "<= 1 ms CPU" n/a
+    "no host sync in this tree yet" null "-" "<= 1 ms CPU" n/a
 
 # ---- 5. policy evaluation ----------------------------------------------
 note "policy evaluation at 10 and 10,000 rules"
