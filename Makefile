@@ -76,7 +76,7 @@ TOOL_BINS = $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 SHIM      = $(BUILD)/tools/plshim.so
 
 .PHONY: all deps run check unit check-unit check-integration check-pg check-asan check-tsan \
-        install clean bench fuzz lint fmt fmt-check
+        install clean bench bench-curves fuzz lint fmt fmt-check
 
 all: $(BROKERD) $(BROKER) $(if $(PAM_SRC),$(PAMMOD)) $(TOOL_BINS) $(SHIM)
 
@@ -180,6 +180,8 @@ check-tsan: deps
 # with their own flags.
 bench: deps
 	sh tests/bench/run.sh
+bench-curves: deps
+	sh tests/bench/curves.sh
 
 fuzz: deps
 	sh tests/fuzz/run.sh

@@ -9,7 +9,7 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
       libpam0g-dev pamtester libpam-wrapper libnss-wrapper
       libcriterion-dev openssh-server openssh-client valgrind mandoc
       cppcheck clang-tidy systemd libpq-dev postgresql jq
-      libmicrohttpd-dev chromium python3-websockets"
+      libmicrohttpd-dev chromium python3-websockets gnuplot-nox"
 
 missing=""
 for p in $PKGS; do

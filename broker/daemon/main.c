@@ -154,7 +154,8 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 	/* the audit follower: the syslog mirror now, others may subscribe
 	 * until it starts once the server is up */
 	if ((r = auditfeed_new(d.store, &d.feed)) != 0 ||
-	    (r = auditfeed_subscribe(d.feed, auditfeed_syslog, NULL)) != 0) {
+	    (r = auditfeed_subscribe_when(d.feed, auditfeed_syslog,
+		 auditfeed_syslog_wants, NULL)) != 0) {
 		brk_error_set(err, r, "cannot set up the audit feed");
 		goto out;
 	}
@@ -175,8 +176,8 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 		goto out;
 	}
 	if ((r = ops_sessions_new(&d)) != 0 ||
-	    (r = auditfeed_subscribe(d.feed, ops_sessions_on_record, &d)) !=
-		0) {
+	    (r = auditfeed_subscribe_when(d.feed, ops_sessions_on_record,
+		 ops_sessions_wanted, &d)) != 0) {
 		brk_error_set(err, r, "cannot set up the session table");
 		goto out;
 	}

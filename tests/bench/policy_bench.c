@@ -22,6 +22,7 @@
 
 #include "policy.h"
 
+#define POLICYGEN_MAX_RULES	100000	/* the scale curve goes to 100k */
 #define MAX_RULES	POLICYGEN_MAX_RULES
 #define NQ		4096
 

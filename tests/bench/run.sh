@@ -10,19 +10,34 @@
 #
 # Knobs (environment): BENCH_SECONDS (load duration, default 10),
 # BENCH_CONNS (64), BENCH_SCALE_N (grants in the scale store, 1000000),
-# BENCH_SCALE_ACTIVE (of which still active, 10000), BENCH_SKIP_BUILD=1,
-# BENCH_PG_N (database credential samples, 100),
-# BENCH_SESSIONS (sessions revoked, 100; twice as many open).
+# BENCH_SCALE_ACTIVE (of which still active, 10000), BENCH_PEER_N
+# (certificates ssh-keygen signs, 5000), BENCH_PG_N (database credential
+# samples, 100), BENCH_SESSIONS (sessions revoked, 100; twice as many
+# open), BENCH_SKIP_BUILD=1, BENCH_QUICK=1 (about 90 s: 3 s loads, a
+# 100,000-grant scale store, fewer samples).
 
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT" || exit 1
 BUILD=build/bench
 OPT=${OPT:--O2}
-SECS=${BENCH_SECONDS:-10}
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+	SECS=${BENCH_SECONDS:-3}
+	SCALE_N=${BENCH_SCALE_N:-100000}
+	SCALE_ACTIVE=${BENCH_SCALE_ACTIVE:-1000}
+	PEER_N=${BENCH_PEER_N:-1000}
+	SPEED_S=1 CHECK_N=5000 PAM_N=1000 SNAP_N=1000 POL_N=20000
+	TLS_N=500 LOGIN_N=20 PG_N_DEFAULT=20
+else
+	SECS=${BENCH_SECONDS:-10}
+	SCALE_N=${BENCH_SCALE_N:-1000000}
+	SCALE_ACTIVE=${BENCH_SCALE_ACTIVE:-10000}
+	PEER_N=${BENCH_PEER_N:-5000}
+	SPEED_S=3 CHECK_N=20000 PAM_N=5000 SNAP_N=5000 POL_N=100000
+	TLS_N=2000 LOGIN_N=100 PG_N_DEFAULT=100
+fi
 CONNS=${BENCH_CONNS:-64}
-SCALE_N=${BENCH_SCALE_N:-1000000}
-SCALE_ACTIVE=${BENCH_SCALE_ACTIVE:-10000}
 RESULTS=bench/results.json
 T0=$(date +%s)
 
@@ -97,7 +112,10 @@ $CC $CFLAGS -o $BUILD/policy_bench tests/bench/policy_bench.c \
 $CC $CFLAGS -o $BUILD/seed tests/bench/seed.c $BUILD/gen/embedded.o $LIBS &&
 $CC $CFLAGS -o $BUILD/snapbench tests/bench/snapbench.c $BUILD/libbrk.a \
     -ljansson -lcrypto &&
-$CC $CFLAGS -o $BUILD/pamlat tests/bench/pamlat.c ||
+$CC $CFLAGS -o $BUILD/pamlat tests/bench/pamlat.c &&
+$CC $CFLAGS -shared -fPIC -o $BUILD/synccount.so tests/bench/synccount.c \
+    -ldl &&
+$CC $CFLAGS -o $BUILD/tlsbench tests/bench/tlsbench.c -lssl -lcrypto ||
 	fatal "the bench tools do not compile"
 LOADGEN=$BUILD/loadgen
 BROKERD=$ROOT/$BUILD/brokerd
@@ -126,19 +144,28 @@ config() {
 EOF
 }
 
-# start NAME: start the daemon of $T/NAME; sets PID, LISTEN_MS, READY_MS.
+# start NAME [PRELOAD [ENV...]]: start the daemon of $T/NAME; sets PID,
+# LISTEN_MS, READY_MS.  The daemon runs with synccount.so preloaded (and
+# PRELOAD after it): $T/NAME/syncs counts the syncs it makes (see syncs
+# below).  ENV: more VAR=value for its environment.
 start() {
-	if ! $LOADGEN start 120 "$T/$1/brokerd.log" "$T/$1/broker.sock" \
-	    "$BROKERD" -c "$T/$1/brokerd.json" >"$T/$1/start.out"; then
-		p=$(kv pid "$T/$1/start.out")
+	_n=$1
+	_pre=${2:-}
+	if [ $# -ge 2 ]; then shift 2; else shift 1; fi
+	if ! $LOADGEN start 120 "$T/$_n/brokerd.log" "$T/$_n/broker.sock" \
+	    "$(command -v env)" \
+	    LD_PRELOAD="$ROOT/$BUILD/synccount.so${_pre:+ $_pre}" \
+	    SYNCCOUNT_FILE="$T/$_n/syncs" "$@" \
+	    "$BROKERD" -c "$T/$_n/brokerd.json" >"$T/$_n/start.out"; then
+		p=$(kv pid "$T/$_n/start.out")
 		[ -n "$p" ] && PIDS="$PIDS $p"
-		tail -20 "$T/$1/brokerd.log" >&2
-		fatal "brokerd ($1) did not start"
+		tail -20 "$T/$_n/brokerd.log" >&2
+		fatal "brokerd ($_n) did not start"
 	fi
-	PID=$(kv pid "$T/$1/start.out")
+	PID=$(kv pid "$T/$_n/start.out")
 	PIDS="$PIDS $PID"
-	LISTEN_MS=$(kv listen_ms "$T/$1/start.out")
-	READY_MS=$(kv ready_ms "$T/$1/start.out")
+	LISTEN_MS=$(kv listen_ms "$T/$_n/start.out")
+	READY_MS=$(kv ready_ms "$T/$_n/start.out")
 }
 
 stop() {	# stop PID [KILL]
@@ -158,6 +185,12 @@ cpu_ticks() {
 	for _p in "$1" $(cat /proc/"$1"/task/*/children 2>/dev/null); do
 		awk '{ print $14 + $15 }' "/proc/$_p/stat" 2>/dev/null
 	done | awk '{ t += $1 } END { print t + 0 }'
+}
+# syncs NAME: syncs daemon NAME has made so far (synccount.c: fdatasync,
+# fsync, msync(MS_SYNC), ..., and writes on O_DSYNC descriptors)
+syncs() {
+	od -A n -t u8 -N 16 "$T/$1/syncs" 2>/dev/null |
+	    awk '{ t += $1 + $2 } END { print t + 0 }'
 }
 rss_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null; }
 # the daemon's proportional set size (its share of every page it maps)
@@ -196,8 +229,8 @@ verdict() { if [ "$1" = 1 ]; then echo PASS; else echo MISS; fi; }
 num() { [ -n "$1" ] && echo "$1" || echo null; }
 
 # ---- 1. the machine's limit --------------------------------------------
-note "reference: openssl speed -seconds 3 ed25519 (one core)"
-runbg openssl speed -seconds 3 ed25519 >"$T/ossl.out" 2>/dev/null ||
+note "reference: openssl speed -seconds $SPEED_S ed25519 (one core)"
+runbg openssl speed -seconds "$SPEED_S" ed25519 >"$T/ossl.out" 2>/dev/null ||
 	fatal "openssl speed failed"
 SIGN_PS=$(awk '/EdDSA \(Ed25519\)/ { print $(NF - 1) }' "$T/ossl.out")
 VERIFY_PS=$(awk '/EdDSA \(Ed25519\)/ { print $NF }' "$T/ossl.out")
@@ -224,8 +257,10 @@ note "issuance: $CONNS connections for ${SECS}s, group commit on"
 config gc true
 start gc
 c0=$(cpu_ticks "$PID")
+s0=$(syncs gc)
 issue gc "$T/gc.out" || note "the group-commit load reported errors"
 c1=$(cpu_ticks "$PID")
+s1=$(syncs gc)
 GC_RATE=$(kv certs_per_s "$T/gc.out")
 GC_P50=$(kv p50_us "$T/gc.out")
 GC_P99=$(kv p99_us "$T/gc.out")
@@ -235,8 +270,8 @@ RATIO=$(calc "$GC_RATE / $SIGN_PS")
 row issue.gc "Issuance, durable, group commit (certs/s)" \
     "$(printf %.0f "$GC_RATE")/s" "$GC_RATE" certs/s \
     "$(printf %.0f "$SIGN_PS") Ed25519 sign/s" "$SIGN_PS" \
-    "$(printf %.2f "$RATIO")" ">= 0.40 x ref" \
-    "$(verdict "$(calc "$RATIO >= 0.40")")"
+    "$(printf %.2f "$RATIO")" ">= 0.60 x ref" \
+    "$(verdict "$(calc "$RATIO >= 0.60")")"
 row issue.gc.sync "  vs. the disk: $CONNS in flight / (2 syncs of $(printf %.0f "$SYNC_US") us)" \
     "$(printf %.0f "$GC_RATE")/s" "$GC_RATE" certs/s \
     "$(printf %.0f "$SYNC_CEIL")/s ceiling" "$SYNC_CEIL" \
@@ -247,6 +282,49 @@ row issue.gc.latency "  latency p50 / p99 (64 in flight)" \
 row issue.gc.cpu "  daemon CPU during the load (cores)" \
     "$(printf %.2f "$GC_CPU")" "$GC_CPU" cores "$(nproc) cores" "$(nproc)" \
     "$(ratio "$GC_CPU" "$(nproc)" %.2f)" "-" info
+# the daemon's CPU per grant against one signature: what issue #22 item 1
+# asks to cut (the signature is the floor; the rest is the daemon's)
+GC_CPU_US=$(calc "($c1 - $c0) / $(getconf CLK_TCK) * 1e6 / ($GC_CERTS > 0 ? $GC_CERTS : 1)")
+SIGN_US=$(calc "1e6 / $SIGN_PS")
+row issue.gc.cpu_per_grant "  CPU per grant, daemon + signer (us)" \
+    "$(printf %.0f "$GC_CPU_US") us" "$GC_CPU_US" us \
+    "$(printf %.0f "$SIGN_US") us one Ed25519 sign" "$SIGN_US" \
+    "$(ratio "$GC_CPU_US" "$SIGN_US" %.2f)" "-" info
+# sync_row ID NAME SYNCS GRANTS: syncs per second, and the grants each sync
+# made durable (counted in the daemon by synccount.so, not its own word)
+sync_row() {
+	_sps=$(calc "$3 / $SECS")
+	row "$1" "  syncs during the load; grants per sync" \
+	    "$(printf %.0f "$_sps")/s" "$_sps" syncs/s \
+	    "$4 grants / $3 syncs" "$3" "$(ratio "$4" "$3" %.2f)" "-" info
+}
+GC_SYNCS=$((s1 - s0))
+sync_row issue.gc.syncs gc "$GC_SYNCS" "$GC_CERTS"
+
+# The peer: ssh-keygen -s, what a team would script instead, signing
+# PEER_N certificates with an Ed25519 CA key in one process (the same user
+# key, one certificate file rewritten each time; no durable record, no
+# audit, no policy).  Wall-clock, on the same machine in the same run.
+note "peer: ssh-keygen -s signing $PEER_N certificates"
+ssh-keygen -q -t ed25519 -N '' -C benchca -f "$T/peer_ca" ||
+	fatal "ssh-keygen failed"
+cp "$T/user_key.pub" "$T/peer_key.pub"
+set --
+i=0
+while [ $i -lt "$PEER_N" ]; do
+	set -- "$@" "$T/peer_key.pub"
+	i=$((i + 1))
+done
+PEER_T0=$(date +%s%N)
+runbg ssh-keygen -q -s "$T/peer_ca" -I bench -n alice -V +1h "$@" ||
+	fatal "ssh-keygen -s failed"
+PEER_T1=$(date +%s%N)
+set --
+PEER_RATE=$(calc "$PEER_N * 1e9 / ($PEER_T1 - $PEER_T0)")
+row issue.peer "  ssh-keygen -s, $PEER_N certificates (certs/s)" \
+    "$(printf %.0f "$GC_RATE")/s broker" "$GC_RATE" certs/s \
+    "$(printf %.0f "$PEER_RATE")/s ssh-keygen" "$PEER_RATE" \
+    "$(ratio "$GC_RATE" "$PEER_RATE" %.2f)" "-" info
 
 # Durability: kill -9 in the middle of a load, with requests in flight
 # (not after they drained).  Every request the daemon acknowledged, with a
@@ -270,7 +348,7 @@ ACKED=$(kv acked "$T/gc.found")
 FOUND=$(kv found "$T/gc.found")
 INFL=$(kv in_flight "$T/kill.out")
 call gc "$T/gc.verify" 120 audit.verify || fatal "audit verify failed"
-INTACT=$(grep -c '"the chain is intact"' "$T/gc.verify")
+INTACT=$(grep -c '"ok":true,"records":[0-9]*,"first_bad":0,"message":"the chain is intact' "$T/gc.verify")
 DUR_OK=$(calc "(${ACKED:-0} > 0 && ${FOUND:-0} == ${ACKED:-0} && ${INFL:-0} > 0 && $INTACT == 1) ? 1 : 0")
 row issue.gc.durable "  kill -9 mid-load (${INFL:-?} in flight): found / acked" \
     "${FOUND:-?} / ${ACKED:-?}" "${FOUND:-null}" grants "${ACKED:-?} acked" \
@@ -282,8 +360,8 @@ row issue.gc.durable "  kill -9 mid-load (${INFL:-?} in flight): found / acked" 
 # alice holds every grant of the load (one in a thousand for host:web-1).
 $BROKER --socket "$T/gc/broker.sock" --as bob request host:web-1 \
     --reason bench >/dev/null 2>&1 || fatal "bob's request failed"
-note "check latency: 20000 sequential calls on one connection"
-runbg $LOADGEN check "$T/gc/broker.sock" 20000 root bob host:web-1 \
+note "check latency: $CHECK_N sequential calls on one connection"
+runbg $LOADGEN check "$T/gc/broker.sock" "$CHECK_N" root bob host:web-1 \
     >"$T/check.out" || note "check calls reported errors"
 CK_P50=$(kv p50_us "$T/check.out")
 CK_P99=$(kv p99_us "$T/check.out")
@@ -304,7 +382,7 @@ if [ -f "$BUILD/pam_broker.so" ]; then
 	mkdir -p "$T/pam"
 	echo "account required $ROOT/$BUILD/pam_broker.so" \
 	    "socket=$T/gc/broker.sock resource=host:web-1" >"$T/pam/bench"
-	if runbg $BUILD/pamlat "$T/pam" bench bob 5000 allow \
+	if runbg $BUILD/pamlat "$T/pam" bench bob "$PAM_N" allow \
 	    >"$T/pam.out"; then
 		PM_P50=$(kv p50_us "$T/pam.out")
 		PM_P99=$(kv p99_us "$T/pam.out")
@@ -324,7 +402,7 @@ if $BROKER --socket "$T/gc/broker.sock" snapshot --host web-1 \
     -o "$T/snap" >/dev/null 2>"$T/snap.err" &&
     $BROKER --socket "$T/gc/broker.sock" ca show >"$T/ca.keys" \
     2>>"$T/snap.err" &&
-    runbg $BUILD/snapbench "$T/snap" "$T/ca.keys" web-1 alice 5000 \
+    runbg $BUILD/snapbench "$T/snap" "$T/ca.keys" web-1 alice "$SNAP_N" \
     >"$T/snapbench.out"; then
 	SN_P50=$(kv p50_us "$T/snapbench.out")
 	SN_P99=$(kv p99_us "$T/snapbench.out")
@@ -344,7 +422,9 @@ stop "$PID"
 note "issuance: $CONNS connections for ${SECS}s, group commit off"
 config nogc false
 start nogc
+s0=$(syncs nogc)
 issue nogc "$T/nogc.out" || note "the baseline load reported errors"
+s1=$(syncs nogc)
 stop "$PID"
 NG_RATE=$(kv certs_per_s "$T/nogc.out")
 row issue.nogc "Issuance, one sync per request (certs/s)" \
@@ -355,12 +435,147 @@ row issue.nogc "Issuance, one sync per request (certs/s)" \
 row issue.nogc.latency "  latency p50 / p99" \
     "$(ratio "$(kv p50_us "$T/nogc.out")" 1000 %.1f) / $(ratio "$(kv p99_us "$T/nogc.out")" 1000 %.1f) ms" \
     "$(kv p99_us "$T/nogc.out")" us "-" null "-" "-" info
+sync_row issue.nogc.syncs nogc "$((s1 - s0))" \
+    "$(( $(kv certs "$T/nogc.out") + $(kv late "$T/nogc.out") ))"
+
+# ---- TLS: check with resumed sessions, under a flood, and broker login ----
+# A daemon with a TLS listener (mutual TLS for hosts, PAM login for people:
+# pam_wrapper's pam_matrix checks passwords, as in t_login.sh).  Host web-1
+# asks check over a new connection per call, resuming its TLS 1.3 session
+# (tlsbench); then the same while tlsflood holds 1,000 idle unauthenticated
+# sockets (100 source addresses, 10 each); then LOGIN_N `broker login`
+# round trips (a new CLI process each: key, TLS, PAM, certificate).
+MATRIX=$(find /usr/lib -name pam_matrix.so -path '*pam_wrapper*' 2>/dev/null |
+    head -1)
+if [ -z "$MATRIX" ] || [ ! -x "$BUILD/tools/freeport" ] ||
+    [ ! -x "$BUILD/tools/tlsflood" ]; then
+	note "TLS rows skipped (pam_wrapper or the test tools are missing)"
+	row tls.check "Check over mutual TLS, resumed p50 / p99" n/a null us \
+	    "no pam_wrapper here" null "-" "p99 <= 1 ms" n/a
+	row tls.check.flood "  same, 1,000 idle unauthenticated sockets held" \
+	    n/a null us "-" null "-" "p99 <= 5 ms" n/a
+	row tls.login "broker login round trip (PAM) p50 / p99" n/a null ms \
+	    "-" null "-" "p99 <= 50 ms" n/a
+else
+	note "TLS: check with session resumption, $TLS_N calls"
+	mkdir -p "$T/tls/pam"
+	mkdir -p -m 0700 "$T/tls/state" "$T/tls/home"
+	tmk() { # tmk NAME CN CA EXT
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		    -nodes -keyout "$T/tls/$1.key" -subj "/CN=$2" \
+		    -out "$T/tls/$1.csr" 2>/dev/null &&
+		printf '%s\n' "$4" >"$T/tls/$1.ext" &&
+		openssl x509 -req -in "$T/tls/$1.csr" -CA "$T/tls/$3.crt" \
+		    -CAkey "$T/tls/$3.key" -CAcreateserial -days 1 \
+		    -extfile "$T/tls/$1.ext" -out "$T/tls/$1.crt" 2>/dev/null &&
+		chmod 0600 "$T/tls/$1.key"
+	}
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -keyout "$T/tls/ca.key" -out "$T/tls/ca.crt" -days 1 \
+	    -subj "/CN=bench ca" 2>/dev/null &&
+	tmk server localhost ca "subjectAltName=DNS:localhost
+extendedKeyUsage=serverAuth" &&
+	tmk web1 web-1 ca "extendedKeyUsage=clientAuth" ||
+		fatal "openssl cannot make the TLS certificates"
+	echo "alice:alice-pw:broker" >"$T/tls/passdb"
+	printf '%s\n' "auth required $MATRIX passdb=$T/tls/passdb" \
+	    "account required $MATRIX passdb=$T/tls/passdb" >"$T/tls/pam/broker"
+	TLS_PORT=$($BUILD/tools/freeport)
+	cat >"$T/tls/brokerd.json" <<EOF
+{ "state_dir": "$T/tls/state", "socket": "$T/tls/broker.sock",
+  "policy": "$T/policy.json", "group_commit": true,
+  "local_groups": { "dev": ["alice", "bob"] },
+  "tls": { "listen": "127.0.0.1:$TLS_PORT", "cert": "$T/tls/server.crt",
+    "key": "$T/tls/server.key", "client_ca": "$T/tls/ca.crt",
+    "max_unauthenticated": 2000, "handshake_timeout_ms": 60000 },
+  "login": { "pam_service": "broker", "cert_ttl": "1h" } }
+EOF
+	start tls libpam_wrapper.so PAM_WRAPPER=1 \
+	    PAM_WRAPPER_SERVICE_DIR="$T/tls/pam" PAM_WRAPPER_DISABLE_DEEPBIND=1
+	$BROKER --socket "$T/tls/broker.sock" --as bob request host:web-1 \
+	    --reason bench >/dev/null 2>&1 || fatal "bob's request failed (tls)"
+	tlsb() {
+		runbg $BUILD/tlsbench localhost "$TLS_PORT" "$T/tls/ca.crt" \
+		    "$T/tls/web1.crt" "$T/tls/web1.key" host:web-1 bob \
+		    "$TLS_N" >"$1" || note "tlsbench reported errors"
+	}
+	tlsb "$T/tlscheck.out"
+	TC_P99=$(kv p99_us "$T/tlscheck.out")
+	TC_FAIL=$(kv failed "$T/tlscheck.out")
+	row tls.check "Check over mutual TLS, resumed p50 / p99" \
+	    "$(printf %.0f "$(kv p50_us "$T/tlscheck.out")") / $(printf %.0f "${TC_P99:-0}") us" \
+	    "$(num "$TC_P99")" us \
+	    "$(kv resumed "$T/tlscheck.out") of $TLS_N resumed" \
+	    "$(num "$(kv resumed "$T/tlscheck.out")")" "-" "p99 <= 1 ms" \
+	    "$(verdict "$(calc "${TC_P99:-999999} <= 1000 && ${TC_FAIL:-1} == 0")")"
+	note "TLS: the same with 1,000 idle unauthenticated sockets held"
+	$BUILD/tools/tlsflood "$TLS_PORT" 1000 100 idle 120000 \
+	    >"$T/flood.out" 2>&1 &
+	FLP=$!
+	PIDS="$PIDS $FLP"
+	i=0
+	while [ $i -lt 200 ] && ! grep -qs '^opened=' "$T/flood.out"; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	sleep 0.5	# let the broker accept them all
+	FLOOD_N=$(sed -n 's/^opened=\([0-9]*\).*/\1/p' "$T/flood.out")
+	tlsb "$T/tlsflood.out"
+	kill -TERM "$FLP" 2>/dev/null
+	wait "$FLP" 2>/dev/null
+	forget "$FLP"
+	TF_P99=$(kv p99_us "$T/tlsflood.out")
+	TF_FAIL=$(kv failed "$T/tlsflood.out")
+	row tls.check.flood "  same, ${FLOOD_N:-0} idle unauthenticated sockets held" \
+	    "$(printf %.0f "$(kv p50_us "$T/tlsflood.out")") / $(printf %.0f "${TF_P99:-0}") us" \
+	    "$(num "$TF_P99")" us "$(printf %.0f "${TC_P99:-0}") us unflooded" \
+	    "$(num "$TC_P99")" "$(ratio "${TF_P99:-0}" "${TC_P99:-0}" %.1f)" \
+	    "p99 <= 5 ms" \
+	    "$(verdict "$(calc "${TF_P99:-999999} <= 5000 && ${FLOOD_N:-0} == 1000 && ${TF_FAIL:-1} == 0")")"
+	note "TLS: $LOGIN_N broker login round trips (PAM, pam_matrix)"
+	: >"$T/login.us"
+	i=0
+	LOGIN_FAIL=0
+	while [ $i -lt "$LOGIN_N" ]; do
+		l0=$(date +%s%N)
+		if printf 'alice-pw\n' | env -u BROKER_SOCKET \
+		    BROKER_HOME="$T/tls/home" $BROKER login \
+		    --url "tls://localhost:$TLS_PORT" --user alice \
+		    --ca "$T/tls/ca.crt" >/dev/null 2>"$T/login.err"; then
+			l1=$(date +%s%N)
+			echo $(((l1 - l0) / 1000)) >>"$T/login.us"
+		else
+			LOGIN_FAIL=$((LOGIN_FAIL + 1))
+			[ $LOGIN_FAIL -le 2 ] && sed 's/^/bench: login: /' \
+			    "$T/login.err" | head -3 >&2
+		fi
+		i=$((i + 1))
+	done
+	sort -n "$T/login.us" | awk '{ v[NR] = $1 }
+	END {
+		if (NR == 0) { print "logins=0"; exit }
+		i99 = int(NR * 0.99) + 1
+		if (i99 > NR) i99 = NR
+		printf "logins=%d p50_us=%s p99_us=%s\n", NR, v[int(NR / 2) + 1], v[i99]
+	}' >"$T/login.out"
+	LG_P50=$(kv p50_us "$T/login.out")
+	LG_P99=$(kv p99_us "$T/login.out")
+	row tls.login "broker login round trip (PAM) p50 / p99" \
+	    "$(ratio "${LG_P50:-0}" 1000 %.1f) / $(ratio "${LG_P99:-0}" 1000 %.1f) ms" \
+	    "$(calc "${LG_P99:-0} / 1000")" ms \
+	    "$(kv logins "$T/login.out") of $LOGIN_N logged in" \
+	    "$(num "$(kv logins "$T/login.out")")" "-" "p99 <= 50 ms" \
+	    "$(verdict "$(calc "$LOGIN_FAIL == 0 && ${LG_P99:-999999999} <= 50000")")"
+	stop "$PID"
+fi
+row tls.hostsync "Host sync CPU per host on the server" n/a null ms \
+    "no host sync in this tree yet" null "-" "<= 1 ms CPU" n/a
 
 # ---- 5. policy evaluation ----------------------------------------------
 note "policy evaluation at 10 and 10,000 rules"
-runbg $BUILD/policy_bench 10 sparse 100000 >"$T/pol10.out" ||
+runbg $BUILD/policy_bench 10 sparse "$POL_N" >"$T/pol10.out" ||
 	fatal "policy_bench failed"
-runbg $BUILD/policy_bench 10000 sparse 100000 >"$T/pol10k.out" ||
+runbg $BUILD/policy_bench 10000 sparse "$POL_N" >"$T/pol10k.out" ||
 	fatal "policy_bench failed"
 runbg $BUILD/policy_bench 10000 dense 20000 >"$T/pol10kd.out" ||
 	fatal "policy_bench failed"
@@ -422,12 +637,13 @@ SC_RATE=$(kv certs_per_s "$T/scale.out")
 row scale.issue "  issuance on the big store (certs/s)" \
     "$(printf %.0f "$SC_RATE")/s" "$SC_RATE" certs/s \
     "$(printf %.0f "$GC_RATE")/s fresh store" "$GC_RATE" \
-    "$(ratio "$SC_RATE" "$GC_RATE" %.2f)" "-" info
+    "$(ratio "$SC_RATE" "$GC_RATE" %.2f)" ">= 0.90 x fresh" \
+    "$(verdict "$(calc "$GC_RATE > 0 && $SC_RATE >= 0.90 * $GC_RATE")")"
 note "scale: audit verify (the op behind 'broker audit verify')"
 call scale "$T/verify.out" 300 audit.verify || fatal "audit verify failed"
 V_MS=$(kv elapsed_ms "$T/verify.out")
 V_N=$(sed -n 's/.*"records":\([0-9]*\).*/\1/p' "$T/verify.out")
-V_OK=$(grep -c '"the chain is intact"' "$T/verify.out")
+V_OK=$(grep -c '"ok":true,"records":[0-9]*,"first_bad":0,"message":"the chain is intact' "$T/verify.out")
 V_RATE=$(ratio "${V_N:-0}" "$(calc "${V_MS:-0} / 1000")" %.1f)
 [ "$V_RATE" = - ] && V_RATE=0
 row scale.audit "Audit verify, ${V_N:-?} records (records/s)" \
@@ -439,7 +655,7 @@ row scale.audit "Audit verify, ${V_N:-?} records (records/s)" \
 stop "$PID"
 
 # ---- database credentials: request to a working psql login -------------
-PG_N=${BENCH_PG_N:-100}
+PG_N=${BENCH_PG_N:-$PG_N_DEFAULT}
 note "database credentials: request to a psql login, $PG_N samples"
 runbg sh tests/bench/pgcred.sh "$BROKERD" "$BROKER" "$T/policy.json" \
     "$T/pgcred" "$PG_N" >"$T/pgcred.out" 2>"$T/pgcred.err"
@@ -539,6 +755,10 @@ fi
 # the PostgreSQL store's rows, against LMDB in their own run
 BUILD=$BUILD BENCH_ROWS=$ROWS sh tests/bench/pgfigures.sh "$SECS" >&2 || note "PostgreSQL store figures not measured"
 
+# ---- rows not measured in this run yet -------------------------------
+row web.pending "Web: pending page, 10,000 pending, server p99" n/a null \
+    ms "tests/bench/web_pending.sh, by hand" null "-" "p99 <= 100 ms" n/a
+
 # ---- the table and the JSON ---------------------------------------------
 ELAPSED=$(($(date +%s) - T0))
 echo
@@ -562,8 +782,9 @@ esc() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
 	printf '  "machine": { "cpu": "%s", "cores": %s, "kernel": "%s" },\n' \
 	    "$(esc "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')")" \
 	    "$(nproc)" "$(uname -r)"
-	printf '  "settings": { "seconds": %s, "connections": %s, "opt": "%s", "scale_grants": %s, "scale_active": %s },\n' \
-	    "$SECS" "$CONNS" "$OPT" "$SCALE_N" "$SCALE_ACTIVE"
+	printf '  "settings": { "seconds": %s, "connections": %s, "opt": "%s", "scale_grants": %s, "scale_active": %s, "quick": %s, "peer_certs": %s },\n' \
+	    "$SECS" "$CONNS" "$OPT" "$SCALE_N" "$SCALE_ACTIVE" \
+	    "$([ "$QUICK" = 1 ] && echo true || echo false)" "$PEER_N"
 	printf '  "reference": { "ed25519_sign_per_s": %s, "ed25519_verify_per_s": %s, "sha256_1k_per_s": %s },\n' \
 	    "$(num "$SIGN_PS")" "$(num "$VERIFY_PS")" "$(num "$SHA_PS")"
 	printf '  "elapsed_s": %s,\n  "figures": [\n' "$ELAPSED"
@@ -579,7 +800,7 @@ esc() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
 	END { printf "\n" }' "$ROWS"
 	printf '  ],\n  "raw": {\n'
 	first=1
-	for f in gc kill nogc check checkmany pam snapbench pol10 pol10k pol10kd seed scale pgcred; do
+	for f in gc kill nogc check checkmany pam snapbench tlscheck tlsflood login pol10 pol10k pol10kd seed scale pgcred; do
 		[ -f "$T/$f.out" ] || continue
 		[ $first = 1 ] || printf ',\n'
 		first=0

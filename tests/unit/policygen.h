@@ -17,7 +17,9 @@
 
 #include "policy.h"
 
+#ifndef POLICYGEN_MAX_RULES /* tests/bench/policy_bench.c wants more */
 #define POLICYGEN_MAX_RULES	10000
+#endif
 #ifndef NEXACT
 #define NEXACT		500
 #endif

@@ -15,6 +15,7 @@
 #define BRK_AUDITFEED_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "store.h"
 
@@ -41,6 +42,14 @@ int auditfeed_subscribe(struct auditfeed *f, auditfeed_fn fn, void *arg);
  * BRK_ERR_INVALID.
  */
 int auditfeed_cluster(struct auditfeed *f, const char *name);
+/* Whether a subscriber would use records now (called on the feed's thread
+ * before each read).  When no subscriber wants them the feed skips the
+ * records committed meanwhile without reading or parsing them. */
+typedef bool (*auditfeed_wants_fn)(void *arg);
+
+/* auditfeed_subscribe() with a wants predicate (NULL: always). */
+int auditfeed_subscribe_when(
+    struct auditfeed *f, auditfeed_fn fn, auditfeed_wants_fn wants, void *arg);
 
 /* Remember the head and start the thread.  Errors: BRK_ERR_STATE (started
  * twice), store errors, BRK_ERR_INTERNAL (no thread). */
@@ -58,6 +67,10 @@ void auditfeed_free(struct auditfeed *f);
  * "audit seq=.. ts=.. action=.. actor=.. ..." with values escaped.
  * syslog(3) failing (no daemon) is ignored.  arg is unused. */
 void auditfeed_syslog(const json_t *record, void *arg);
+
+/* auditfeed_syslog()'s predicate: whether a syslog daemon is listening
+ * (looked at at most once a second).  arg is unused. */
+bool auditfeed_syslog_wants(void *arg);
 
 /* The key=value text auditfeed_syslog() sends, into buf (always
  * NUL-terminated, truncated to len); for tests. */

@@ -105,6 +105,8 @@ int op_session_list(struct call *c);
 int op_session_watch(struct call *c);
 int ops_sessions_new(struct brokerd *d);
 void ops_sessions_on_record(const json_t *rec, void *arg);
+/* Whether the feed should read records for ops_sessions_on_record(). */
+bool ops_sessions_wanted(void *arg);
 void ops_sessions_tick(struct brokerd *d);
 void ops_sessions_stop(struct brokerd *d);
 void ops_sessions_free(struct brokerd *d);

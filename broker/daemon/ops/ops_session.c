@@ -824,6 +824,21 @@ ops_sessions_on_record(const json_t *rec, void *arg)
 		}
 }
 
+bool
+ops_sessions_wanted(void *arg)
+{
+	struct brokerd *d = arg;
+	struct sess_hub *h = d->sessions;
+	bool want;
+
+	/* with no session and no watch nothing can need waking, and a
+	 * watch that arrives later judges its grants from the store first */
+	pthread_mutex_lock(&h->lock);
+	want = h->n > 0 || h->parked != NULL;
+	pthread_mutex_unlock(&h->lock);
+	return want;
+}
+
 int
 op_session_watch(struct call *c)
 {

@@ -21,6 +21,8 @@
 
 #include <openssl/evp.h>
 
+#include "jsonout.h"
+
 static const char head_key[] = "audit_head";
 static const char floor_key[] = "audit_floor";
 static const char anchor_key[] = "audit_anchor";
@@ -210,11 +212,10 @@ audit_append(struct store_txn *t, int64_t now, const struct audit_event *ev,
 	    nullable(ev->user), "resource", nullable(ev->resource), "reason",
 	    nullable(ev->reason), "details",
 	    ev->details != NULL ? ev->details : json_null(), "prev", prev);
-	if (rec == NULL ||
-	    (canon = json_dumps(rec,
-		 JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)) == NULL)
+	/* the canonical text: json_dumps(JSON_COMPACT | JSON_SORT_KEYS |
+	 * JSON_ENSURE_ASCII), byte for byte, as verification recomputes it */
+	if (rec == NULL || (canon = jsonout_dumps_any(rec, true, &n)) == NULL)
 		goto out;
-	n = strlen(canon);
 	if (EVP_Digest(canon, n, d, NULL, EVP_sha256(), NULL) != 1) {
 		r = BRK_ERR_CRYPTO;
 		goto out;

@@ -1,0 +1,34 @@
+/*
+ * jsonout.h - compact JSON text of a jansson tree, byte for byte what
+ * json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII [| JSON_SORT_KEYS]) gives,
+ * in one pass with a memcpy per run of plain characters.
+ *
+ * Why: every grant serialises its reply and two audit records, and
+ * jansson's dumper decodes each string one code point at a time through a
+ * callback; that was a quarter of the daemon's instructions per grant
+ * (tests/bench/README.md).  Only the common case is written here: a tree
+ * with a real number, a non-ASCII string, or deeper than JSONOUT_MAX_DEPTH
+ * makes jsonout_dumps() return NULL with *unsupported set, and the caller
+ * uses json_dumps() for that tree.
+ */
+#ifndef BRK_JSONOUT_H
+#define BRK_JSONOUT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define JSONOUT_MAX_DEPTH 64
+
+/* The text of v (an object or an array), malloc'ed and NUL-terminated,
+ * with *len its length.  sorted: keys in byte order (JSON_SORT_KEYS).
+ * NULL when out of memory, or with *unsupported set when v has something
+ * this writer leaves to jansson (see above). */
+char *
+jsonout_dumps(const json_t *v, bool sorted, size_t *len, bool *unsupported);
+
+/* jsonout_dumps(), else json_dumps() with the same flags: always the same
+ * text.  NULL when out of memory (or v is not an object or array). */
+char *jsonout_dumps_any(const json_t *v, bool sorted, size_t *len);
+
+#endif

@@ -1,0 +1,220 @@
+#!/bin/sh
+# tests/bench/curves.sh - how issuance and check latency change with the
+# store's size, and policy evaluation with the number of rules: a table and
+# SVG plots (gnuplot) in docs/performance.md and docs/perf/.
+#
+#   sh tests/bench/curves.sh          (`make bench-curves`)
+#
+# Store sizes 10,000, 100,000 and 1,000,000 grants (1% of them active, as
+# `seed` writes them, with one audit record each): for each, a fresh state
+# directory is seeded, brokerd started on it, then the issuance load of
+# `make bench` (CURVE_CONNS connections, CURVE_SECONDS s, durable auto grants
+# with certificates, group commit) and CURVE_CHECKS sequential `check` calls
+# for a user with one grant.  Policy: policy_bench on generated "sparse"
+# policies of 10, 1,000, 10,000 and 100,000 rules.  Wall-clock figures:
+# the load average at the time is written beside them.
+#
+# Each load and each check run is made CURVE_ROUNDS times (3) and the median
+# kept: one round under a shared machine's load is mostly that load.
+#
+# Knobs: CURVE_SIZES ("10000 100000 1000000"), CURVE_RULES ("10 1000 10000
+# 100000"), CURVE_SECONDS (5), CURVE_CONNS (64), CURVE_CHECKS (5000),
+# CURVE_OUT (docs: where performance.md and perf/ go).  Needs the tools that
+# tests/bench/run.sh builds (it builds them when build/bench has none) and
+# gnuplot (Debian gnuplot-nox; deploy/deps.sh installs it).
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT" || exit 1
+BUILD=build/bench
+SIZES=${CURVE_SIZES:-10000 100000 1000000}
+RULES=${CURVE_RULES:-10 1000 10000 100000}
+SECS=${CURVE_SECONDS:-5}
+CONNS=${CURVE_CONNS:-64}
+CHECKS=${CURVE_CHECKS:-5000}
+ROUNDS=${CURVE_ROUNDS:-3}
+OUTD=${CURVE_OUT:-docs}
+T=$(mktemp -d "${TMPDIR:-/tmp}/brokercurve.XXXXXX") || exit 1
+chmod 0755 "$T"
+PIDS=
+cleanup() {
+	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
+	sleep 0.5
+	for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+note() { echo "curves: $*" >&2; }
+fatal() { note "$*"; exit 1; }
+kv() { sed -n "s/.*\(^\| \)$1=\([^ ]*\).*/\2/p" "$2" | head -1; }
+# median KEY FILE: the median of KEY's values over the lines of FILE
+median() {
+	sed -n "s/.*\(^\| \)$1=\([^ ]*\).*/\2/p" "$2" | sort -n |
+	    awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+command -v gnuplot >/dev/null || fatal "gnuplot is needed (sh deploy/deps.sh)"
+if [ ! -x $BUILD/seed ] || [ ! -x $BUILD/loadgen ] ||
+    [ ! -x $BUILD/policy_bench ] || [ ! -x $BUILD/brokerd ]; then
+	note "building the bench tools (BENCH_QUICK=1 tests/bench/run.sh)"
+	BENCH_QUICK=1 sh tests/bench/run.sh >/dev/null ||
+		fatal "tests/bench/run.sh failed"
+fi
+LOADGEN=$BUILD/loadgen
+ssh-keygen -q -t ed25519 -N '' -C bench -f "$T/key" || fatal "ssh-keygen"
+sed -e 's/"requests_per_minute": 60/"requests_per_minute": 10000000/' \
+    -e 's/"pending_per_user": 20/"pending_per_user": 100000/' \
+    policy/examples/dev.json >"$T/policy.json"
+LOAD_BEFORE=$(cut -d ' ' -f 1-3 /proc/loadavg)
+
+echo "# grants issuance_per_s issue_p50_ms issue_p99_ms check_p50_us check_p99_us ready_ms" >"$T/scale.dat"
+for n in $SIZES; do
+	d=$T/s$n
+	mkdir -p "$d"
+	mkdir -m 0700 "$d/state"
+	cat >"$d/brokerd.json" <<EOF
+{ "state_dir": "$d/state", "socket": "$d/broker.sock",
+  "policy": "$T/policy.json", "group_commit": true,
+  "mapsize": 17179869184, "max_connections": 1024,
+  "local_groups": { "dev": ["alice", "bob"] } }
+EOF
+	active=$((n / 100))
+	note "store of $n grants: seeding"
+	$BUILD/seed "$d/state" 16384 "$n" "$active" 50000 >"$d/seed.out" ||
+		fatal "seed failed"
+	$LOADGEN start 120 "$d/brokerd.log" "$d/broker.sock" \
+	    "$ROOT/$BUILD/brokerd" -c "$d/brokerd.json" >"$d/start.out" ||
+		fatal "brokerd did not start on $n grants"
+	pid=$(kv pid "$d/start.out")
+	PIDS="$PIDS $pid"
+	note "store of $n grants: $ROUNDS x (issuance for ${SECS}s, $CHECKS checks)"
+	$BUILD/broker --socket "$d/broker.sock" --as bob request host:web-1 \
+	    --reason curve >/dev/null 2>&1 || fatal "bob's request failed"
+	: >"$d/issue.out"
+	: >"$d/check.out"
+	r=0
+	while [ $r -lt "$ROUNDS" ]; do
+		$LOADGEN issue "$d/broker.sock" "$CONNS" "$SECS" alice \
+		    "$T/key.pub" >>"$d/issue.out" ||
+			note "the load on $n grants reported errors"
+		echo >>"$d/issue.out"
+		$LOADGEN check "$d/broker.sock" "$CHECKS" root bob host:web-1 \
+		    >>"$d/check.out" || note "check calls reported errors"
+		r=$((r + 1))
+	done
+	kill -TERM "$pid"
+	i=0
+	while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "$n $(median certs_per_s "$d/issue.out") \
+$(awk -v v="$(median p50_us "$d/issue.out")" 'BEGIN { print v / 1000 }') \
+$(awk -v v="$(median p99_us "$d/issue.out")" 'BEGIN { print v / 1000 }') \
+$(median p50_us "$d/check.out") $(median p99_us "$d/check.out") \
+$(kv ready_ms "$d/start.out")" >>"$T/scale.dat"
+	rm -rf "$d/state"
+done
+
+echo "# rules parse_ms p50_us p90_us p99_us" >"$T/policy.dat"
+for r in $RULES; do
+	note "policy of $r rules"
+	: >"$T/pol.out"
+	i=0
+	while [ $i -lt "$ROUNDS" ]; do
+		$BUILD/policy_bench "$r" sparse 100000 >>"$T/pol.out" ||
+			fatal "policy_bench failed"
+		i=$((i + 1))
+	done
+	echo "$r $(median parse_ms "$T/pol.out") $(median p50_us "$T/pol.out") \
+$(median p90_us "$T/pol.out") $(median p99_us "$T/pol.out")" >>"$T/policy.dat"
+done
+LOAD_AFTER=$(cut -d ' ' -f 1-3 /proc/loadavg)
+
+mkdir -p "$OUTD/perf"
+cp "$T/scale.dat" "$OUTD/perf/scale.dat"
+cp "$T/policy.dat" "$OUTD/perf/policy.dat"
+gnuplot <<EOF || fatal "gnuplot failed"
+set terminal svg size 640,400 font "sans,12" background rgb "white"
+set logscale x 10
+set grid
+set key left top
+set xlabel "grants in the store"
+set format x "%.0s%c"
+set output "$OUTD/perf/issuance-vs-store.svg"
+set title "Durable issuance with certificates ($CONNS connections, group commit)"
+set ylabel "certificates per second"
+set yrange [0:*]
+plot "$T/scale.dat" using 1:2 with linespoints lw 2 pt 7 title "issued / s"
+set output "$OUTD/perf/check-vs-store.svg"
+set title "check over the socket, one connection, sequential"
+set ylabel "microseconds"
+plot "$T/scale.dat" using 1:5 with linespoints lw 2 pt 7 title "p50", \
+     "$T/scale.dat" using 1:6 with linespoints lw 2 pt 5 title "p99"
+set output "$OUTD/perf/policy-vs-rules.svg"
+set title "policy_evaluate(), generated sparse policies"
+set xlabel "rules"
+set ylabel "microseconds"
+set logscale y 10
+set yrange [*:*]
+plot "$T/policy.dat" using 1:3 with linespoints lw 2 pt 7 title "p50", \
+     "$T/policy.dat" using 1:5 with linespoints lw 2 pt 5 title "p99"
+EOF
+
+# the document
+{
+	cat <<EOF
+# Performance: how the broker scales
+
+Generated by \`make bench-curves\` (\`tests/bench/curves.sh\`) on
+$(date -u +%Y-%m-%d): $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'),
+$(nproc) cores, kernel $(uname -r). Load average $LOAD_BEFORE before the run
+and $LOAD_AFTER after it (1, 5 and 15 minutes).
+
+**Read these as shapes, not as numbers.** They are wall-clock figures
+taken on a machine that other builds and tests were sharing at the time
+(see the load average: on 2 cores, anything above 2 means waiting for a
+CPU). The load generator runs on the same machine. \`make bench\` has the
+same-run ratios against what the machine can do at best; instruction counts
+per grant, which do not depend on the load, are in tests/bench/README.md.
+
+## Store size
+
+For each size a fresh state directory is seeded with that many grants (1%
+still active, the rest expired, over 10,000 users and 1,000 hosts, one audit
+record each), brokerd is started on it, then $ROUNDS rounds of: $CONNS
+connections requesting auto-approved grants with an Ed25519 key for $SECS s
+(every reply durable: group commit), then $CHECKS sequential \`check\` calls
+for a user holding one grant. Each figure is the median of the rounds. The
+loads add their own grants (their rate times $((ROUNDS * SECS)) s), which
+matters for the smallest store only.
+
+| grants in the store | issuance (certs/s) | issue latency p50 / p99 (ms, $CONNS in flight) | check p50 / p99 (µs) | start to ready (ms) |
+| ---: | ---: | ---: | ---: | ---: |
+EOF
+	awk '!/^#/ { printf "| %d | %.0f | %.1f / %.1f | %.0f / %.0f | %.0f |\n", $1, $2, $3, $4, $5, $6, $7 }' "$T/scale.dat"
+	cat <<EOF
+
+![issuance against store size](perf/issuance-vs-store.svg)
+
+![check latency against store size](perf/check-vs-store.svg)
+
+## Policy size
+
+\`policy_bench\` on policies generated as tests/unit/test_policy_scale.c
+does (the "sparse" kind: exact resources, team globs, label rules, user and
+group rules, a few broad rules), 100,000 \`policy_evaluate()\` calls over
+4,096 generated queries, each timed on its own; the median of $ROUNDS runs.
+
+| rules | parse (ms) | p50 (µs) | p90 (µs) | p99 (µs) |
+| ---: | ---: | ---: | ---: | ---: |
+EOF
+	awk '!/^#/ { printf "| %d | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }' "$T/policy.dat"
+	cat <<EOF
+
+![policy evaluation against rule count](perf/policy-vs-rules.svg)
+
+The raw figures are in docs/perf/scale.dat and docs/perf/policy.dat.
+EOF
+} >"$OUTD/performance.md.tmp" && mv "$OUTD/performance.md.tmp" "$OUTD/performance.md"
+note "wrote $OUTD/performance.md and $OUTD/perf/*.svg"
