@@ -23,6 +23,7 @@
 #include "ca.h"
 #include "daemon.h"
 #include "log.h"
+#include "login.h"
 #include "metrics_http.h"
 #include "notify.h"
 #include "ops.h"
@@ -98,6 +99,7 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 	struct brokerd d = { .cfg = cfg, .ca = ca };
 	struct tls_server *tls = NULL;
 	struct web *web = NULL;
+	struct login_ctx *login = NULL;
 	int r;
 
 	pthread_mutex_init(&d.policy_lock, NULL);
@@ -137,9 +139,14 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 	if ((r = policystate_boot(&d, err)) != 0 ||
 	    (r = server_new(&d, &server_ops, &d.server, err)) != 0)
 		goto out;
-	if (cfg->tls != NULL && (r = tls_start(&d, &tls, err)) != 0)
+	/* one login context for both doors, so that failed sign-ins on
+	 * either count in the same back-off */
+	if ((cfg->tls != NULL || cfg->web != NULL) &&
+	    (r = login_ctx_new(&d, &login, err)) != 0)
 		goto out;
-	if ((r = web_start(&d, &web, err)) != 0) /* optional */
+	if (cfg->tls != NULL && (r = tls_start(&d, login, &tls, err)) != 0)
+		goto out;
+	if ((r = web_start(&d, login, &web, err)) != 0) /* optional */
 		goto out;
 	if ((r = metrics_http_start(&d, ops_metrics_text, &d.metrics, err)) !=
 	    0) /* optional */
@@ -158,6 +165,7 @@ out:
 	metrics_http_stop(d.metrics); /* it reads the store and counters */
 	web_stop(web);	       /* its pages in flight wait on the writer */
 	tls_stop(tls);	       /* its calls in flight may wait on the writer */
+	login_ctx_free(login); /* waits for login threads (they audit) */
 	ops_cred_stop(&d);     /* credential jobs stop writing audit */
 	writer_free(d.writer); /* finishes queued work first */
 	workpool_free(d.pool); /* then the replies it handed on */
