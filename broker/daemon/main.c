@@ -23,6 +23,7 @@
 #include "ca.h"
 #include "daemon.h"
 #include "log.h"
+#include "login.h"
 #include "metrics_http.h"
 #include "notify.h"
 #include "ops.h"
@@ -143,6 +144,7 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 	struct tls_server *tls = NULL;
 	struct web *web = NULL;
 	struct auditfeed *nfeed = NULL;
+	struct login_ctx *login = NULL;
 	int r;
 
 	pthread_mutex_init(&d.policy_lock, NULL);
@@ -196,11 +198,17 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 	/* the host CA (ops_host.c, tls.c): before the listener that trusts
 	 * it, and before any call that may enroll a host */
 	if (cfg->tls != NULL &&
-	    ((r = userca_open_named(cfg->state_dir, "host_ca",
-		  "brokerd host CA", "host CA", &d.hostca, err)) != 0 ||
-		(r = tls_start(&d, &tls, err)) != 0))
+	    (r = userca_open_named(cfg->state_dir, "host_ca", "brokerd host CA",
+		 "host CA", &d.hostca, err)) != 0)
 		goto out;
-	if ((r = web_start(&d, &web, err)) != 0) /* optional */
+	/* one login context for both doors, so that failed sign-ins on
+	 * either count in the same back-off */
+	if ((cfg->tls != NULL || cfg->web != NULL) &&
+	    (r = login_ctx_new(&d, &login, err)) != 0)
+		goto out;
+	if (cfg->tls != NULL && (r = tls_start(&d, login, &tls, err)) != 0)
+		goto out;
+	if ((r = web_start(&d, login, &web, err)) != 0) /* optional */
 		goto out;
 	if ((r = metrics_http_start(&d, ops_metrics_text, &d.metrics, err)) !=
 	    0) /* optional */
@@ -221,6 +229,7 @@ out:
 	metrics_http_stop(d.metrics); /* it reads the store and counters */
 	web_stop(web);	       /* its pages in flight wait on the writer */
 	tls_stop(tls);	       /* its calls in flight may wait on the writer */
+	login_ctx_free(login); /* waits for login threads (they audit) */
 	ops_cred_stop(&d);     /* credential jobs stop writing audit */
 	writer_free(d.writer); /* finishes queued work first */
 	workpool_free(d.pool); /* then the replies it handed on */

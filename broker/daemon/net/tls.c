@@ -126,7 +126,7 @@ struct tls_server {
 	struct brokerd *d;
 	const struct tls_config *cfg;
 	SSL_CTX *ctx;
-	struct login_ctx *login; /* the user CA and "broker login" */
+	struct login_ctx *login; /* borrowed: the user CA and "broker login" */
 	int lfd, stopfd, evfd, epfd;
 	pthread_t loop;
 	bool started;
@@ -1777,7 +1777,8 @@ raise_nofile(const struct tls_config *cfg)
 }
 
 int
-tls_start(struct brokerd *d, struct tls_server **out, struct brk_error *err)
+tls_start(struct brokerd *d, struct login_ctx *login, struct tls_server **out,
+    struct brk_error *err)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct tls_server *t;
@@ -1793,8 +1794,8 @@ tls_start(struct brokerd *d, struct tls_server **out, struct brk_error *err)
 	t->cfg = d->cfg->tls;
 	t->lfd = t->stopfd = t->evfd = t->epfd = -1;
 	pthread_mutex_init(&t->lock, NULL);
-	if ((r = login_ctx_new(d, &t->login, err)) != 0 ||
-	    (r = make_ctx(t->cfg, login_userca(t->login), d->hostca, &t->ctx,
+	t->login = login;
+	if ((r = make_ctx(t->cfg, login_userca(t->login), d->hostca, &t->ctx,
 		 err)) != 0 ||
 	    (r = listen_tcp(t->cfg, &t->lfd, err)) != 0)
 		goto fail;
@@ -1864,7 +1865,6 @@ tls_stop(struct tls_server *t)
 			free(s);
 		}
 	store_read_free(t->rtxn);
-	login_ctx_free(t->login); /* waits for login threads */
 	SSL_CTX_free(t->ctx);
 	if (t->lfd >= 0)
 		close(t->lfd);

@@ -27,6 +27,7 @@
 #include "errors.h"
 
 struct brokerd;
+struct login_ctx;
 struct tls_server;
 
 /* The config's "tls" section (see tls_config_parse). */
@@ -71,11 +72,13 @@ void tls_config_free(struct tls_config *c);
  * raise the soft descriptor limit towards what the caps need, and start the
  * listener thread.  Call after server_new() (calls are
  * dispatched with ops_dispatch(), which needs the store, writer and
- * policy).  Errors: BRK_ERR_IO (bind/listen), BRK_ERR_CRYPTO (files),
+ * policy).  login is the daemon's one "broker login" context (its user CA
+ * and back-off, shared with the web sign-in), borrowed: it must outlive
+ * tls_stop().  Errors: BRK_ERR_IO (bind/listen), BRK_ERR_CRYPTO (files),
  * BRK_ERR_NOMEM, with err filled.
  */
-int
-tls_start(struct brokerd *d, struct tls_server **out, struct brk_error *err);
+int tls_start(struct brokerd *d, struct login_ctx *login,
+    struct tls_server **out, struct brk_error *err);
 
 /*
  * Stop accepting, close every connection once its call in flight has been

@@ -140,7 +140,7 @@ web_config_parse(
 			r = get_secs(v, key, 60, 86400, &c->idle_timeout, err);
 		else if (strcmp(key, "session_max") == 0)
 			r = get_secs(
-			    v, key, 300, 7 * 86400, &c->session_max, err);
+			    v, key, 60, 7 * 86400, &c->session_max, err);
 		else if (strcmp(key, "max_connections") == 0)
 			r = config_get_int(
 			    "web", v, key, 1, 1024, &c->max_connections, err);
@@ -1175,7 +1175,8 @@ out:
 }
 
 int
-web_start(struct brokerd *d, struct web **out, struct brk_error *err)
+web_start(struct brokerd *d, struct login_ctx *login, struct web **out,
+    struct brk_error *err)
 {
 	const struct web_config *cfg = d->cfg->web;
 	struct web *w = NULL;
@@ -1193,8 +1194,7 @@ web_start(struct brokerd *d, struct web **out, struct brk_error *err)
 	w->cfg = cfg;
 	w->lfd = -1;
 	pthread_mutex_init(&w->lock, NULL);
-	if ((r = login_ctx_new(d, &w->login, err)) != 0)
-		goto out;
+	w->login = login;
 	if (cfg->cert != NULL &&
 	    ((r = read_pem(cfg->cert, &w->cert_pem, &clen, err)) != 0 ||
 		(r = read_pem(cfg->key, &w->key_pem, &w->key_len, err)) != 0))
@@ -1259,7 +1259,6 @@ web_stop(struct web *w)
 	for (i = 0; i < WEB_SIGNINS; i++)
 		if (w->si[i].id[0] != '\0')
 			signin_clear(&w->si[i]);
-	login_ctx_free(w->login);
 	free(w->cert_pem);
 	if (w->key_pem != NULL) {
 		explicit_bzero(w->key_pem, w->key_len);

@@ -23,6 +23,7 @@
 #include "errors.h"
 
 struct brokerd;
+struct login_ctx;
 struct web;
 
 /* The config's "web" section. */
@@ -52,10 +53,13 @@ char *web_link_template(const struct web_config *c);
 
 /*
  * Start serving d->cfg->web (nothing when NULL: *out stays NULL).  Call
- * after the store, writer and pool are up.  Errors: BRK_ERR_IO (files,
- * bind), BRK_ERR_INVALID, BRK_ERR_NOMEM, BRK_ERR_INTERNAL.
+ * after the store, writer and pool are up.  login is the daemon's one login
+ * context, borrowed (it must outlive web_stop()): sign-in failures here and
+ * through "broker login" count in the same back-off.  Errors: BRK_ERR_IO
+ * (files, bind), BRK_ERR_INVALID, BRK_ERR_NOMEM, BRK_ERR_INTERNAL.
  */
-int web_start(struct brokerd *d, struct web **out, struct brk_error *err);
+int web_start(struct brokerd *d, struct login_ctx *login, struct web **out,
+    struct brk_error *err);
 
 /* Stop serving (waits for the pages in progress), free; NULL is fine. */
 void web_stop(struct web *w);

@@ -72,6 +72,16 @@ dur(long long s, char *buf, size_t len)
 	return buf;
 }
 
+/* Whether the person may search every audit record (audit.search's own
+ * rule: auditors and policy admins); others read only their own through
+ * `broker audit`, and get no Audit page. */
+static bool
+may_audit_all(const struct wreq *q)
+{
+	return web_has_role(q, ROLE_AUDITORS) ||
+	    web_has_role(q, ROLE_POLICY_ADMINS);
+}
+
 void
 web_page_begin(const struct wreq *q, struct html *h, const char *title)
 {
@@ -81,13 +91,18 @@ web_page_begin(const struct wreq *q, struct html *h, const char *title)
 	    "initial-scale=1\"><title>%s · broker</title>"
 	    "<link rel=\"stylesheet\" href=\"/static/broker.css\"></head>"
 	    "<body><header><nav><a href=\"/\">Waiting for me</a>"
-	    "<a href=\"/me\">My access</a><a href=\"/now\">Now</a>"
-	    "<a href=\"/review\">Review</a><a href=\"/audit\">Audit</a></nav>"
+	    "<a href=\"/me\">My access</a><a href=\"/now\">Now</a>%R%R</nav>"
 	    "<form method=\"post\" action=\"/logout\">"
 	    "<input type=\"hidden\" name=\"csrf\" value=\"%s\">"
 	    "<span id=\"me\">%s</span><button id=\"signout\">Sign out</button>"
 	    "</form></header><main><h1>%s</h1>",
-	    title, q->csrf, q->user, title);
+	    title,
+	    web_has_role(q, ROLE_REVIEWERS) ?
+		"<a href=\"/review\" id=\"navreview\">Review</a>" :
+		"",
+	    may_audit_all(q) ? "<a href=\"/audit\" id=\"navaudit\">Audit</a>" :
+			       "",
+	    q->csrf, q->user, title);
 }
 
 void
@@ -271,7 +286,9 @@ page_request(struct wreq *q, struct wresp *out, const char *id)
 			args = json_pack("{s:s}", "id", id);
 			if (!put_arg(q, args, "reason", msg, sizeof(msg)) ||
 			    (strcmp(action, "approve") == 0 &&
-				!put_arg(q, args, "for", msg, sizeof(msg)))) {
+				(!put_arg(q, args, "for", msg, sizeof(msg)) ||
+				    !put_arg(
+					q, args, "role", msg, sizeof(msg))))) {
 				json_decref(args);
 				rc = BRK_ERR_INVALID;
 			} else
@@ -333,11 +350,15 @@ page_request(struct wreq *q, struct wresp *out, const char *id)
 		    "id=\"dreason\" required maxlength=\"1000\"></textarea>"
 		    "</label><label>Shorten to (optional, e.g. 30m; never "
 		    "longer than %s) <input name=\"for\" id=\"dfor\"></label>"
+		    "<label>Role (the one asked for; approving never widens it) "
+		    "<select name=\"role\" id=\"drole\">"
+		    "<option value=\"%s\" selected>%s</option></select></label>"
 		    "<div><button name=\"action\" value=\"approve\" "
 		    "id=\"approve\">Approve</button><button class=\"deny\" "
 		    "name=\"action\" value=\"deny\" id=\"deny\">Deny</button>"
 		    "</div></form>",
-		    dur(num(res, "ttl_s"), d1, sizeof(d1)));
+		    dur(num(res, "ttl_s"), d1, sizeof(d1)), str(res, "role"),
+		    str(res, "role"));
 	}
 	if (strcmp(str(res, "user"), q->user) == 0 &&
 	    (strcmp(state, "pending") == 0 || strcmp(state, "active") == 0)) {
@@ -721,10 +742,11 @@ page_review(struct wreq *q, struct wresp *out)
 		html_fmt(h,
 		    "<div class=\"card\"><h3><a href=\"/r/%s\">%s</a> %s on "
 		    "%s</h3><p>%s</p><form method=\"post\" action=\"/review\" "
-		    "class=\"act\"><input type=\"hidden\" name=\"id\" "
-		    "value=\"%s\">",
+		    "class=\"act\" id=\"ack-%s\"><input type=\"hidden\" "
+		    "name=\"id\" value=\"%s\">",
 		    str(r, "id"), str(r, "id"), str(r, "user"),
-		    str(r, "resource"), str(r, "reason"), str(r, "id"));
+		    str(r, "resource"), str(r, "reason"), str(r, "id"),
+		    str(r, "id"));
 		csrf_field(q, h);
 		html_raw(h,
 		    "<input name=\"note\" placeholder=\"note\" "
@@ -746,6 +768,14 @@ page_audit(struct wreq *q, struct wresp *out)
 	int rc;
 
 	web_page_begin(q, h, "Audit");
+	if (!may_audit_all(q)) {
+		out->status = 403;
+		error_box(h,
+		    "The audit search is for auditors and policy admins "
+		    "(`broker audit` shows you your own records).");
+		web_page_end(h);
+		return;
+	}
 	html_raw(h,
 	    "<form method=\"post\" action=\"/audit\" class=\"act\" "
 	    "id=\"search\">");

@@ -143,7 +143,9 @@ submit_decision(struct call *c, bool approve)
 	/* earlier approvers are resolved here, so the writer judges them
 	 * without waiting on a directory */
 	if (approve &&
-	    ((r = call_read(c, &t)) != 0 ||
+	    ((t == NULL && (r = call_read(c, &t)) != 0) || /* once: renewing
+							    * an open read is
+							    * an error */
 		(r = requests_resolve_priors(
 		     t, c->d->ident, serial, &a->prior, &a->nprior)) != 0))
 		goto fail;
