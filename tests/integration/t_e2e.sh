@@ -218,7 +218,8 @@ contains "alice's CLI speaks TLS to the broker's machine" "$URL" "$OUT"
 
 # ---- request remotely, approved remotely, ssh ---------------------------
 # Fails when the host's sshd does not trust the CA keys that host sync
-# wrote: checked by emptying $H/ca.pub before this step (ssh exit 255).
+# wrote: checked by emptying $H/ca.pub before this step (ssh exit 255, and
+# no session.opened).
 R alice ssh "$U@e2e-1" --timeout 60s -- $SSHARGS echo 'in-as-$(id -un)' \
     >"$T/ssh1.out" 2>"$T/ssh1.err" &
 bg=$!
@@ -241,8 +242,8 @@ run B --as erin --json audit --action session.opened
 contains "the host's pam_broker.so reported the session over TLS" "\"host\": \"e2e-1\"" "$OUT"
 
 # The host syncs; with the broker stopped its snapshot still lets alice in.
-# Fails when the snapshot does not hold the grant: checked by syncing
-# before the approval (this check went red; the refusal below stayed).
+# Fails when the snapshot does not hold the grant: checked by leaving out
+# this sync (the snapshot from before the approval refused: exit 1).
 run B host sync --dir "$H"
 equals "the host syncs after the approval" 0 "$RC"
 stop_broker
@@ -254,9 +255,9 @@ up || not_ok "brokerd starts again"
 # ---- the session agent: a revoke ends the open session -------------------
 # host sync --watch, as the host (its certificate), with a long timer
 # (30 s) so that ending within 5 s is the held watch's doing.  Fails when
-# the agent does not connect as the host: checked by using connect_cli's
-# plain transport (no socket, no login: the agent never connected and the
-# session outlived 5 s).
+# the host may not watch its sessions over TLS: checked by leaving the
+# session ops out of host_may() in tls.c (session.watch refused, the
+# session outlived 5 s, no session.terminated).
 BROKER_SOCKET= "$BROKER" host sync --watch --dir "$H" --session-dir "$SDIR" \
     --interval 30 >"$T/watch.out" 2>"$T/watch.err" &
 WATCH_PID=$!
@@ -283,8 +284,8 @@ contains "  with the cause" "\"cause\": \"revoke\"" "$OUT"
 kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null; WATCH_PID=
 
 # ---- revoked: the host refuses after its next sync, broker unreachable ----
-# Fails when the sync does not replace the snapshot: checked by skipping
-# this sync (the snapshot still listed the grant: pam allowed, exit 0).
+# Fails when the sync does not replace the snapshot and KRL: checked by
+# leaving out this sync (pam allowed, exit 0, and so did sshd).
 run B host sync --dir "$H"
 equals "the host's next sync" 0 "$RC"
 stop_broker
