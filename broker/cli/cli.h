@@ -155,7 +155,13 @@ struct sess_watch_opts {
 	bool timer;	      /* ask every interval instead of a held watch */
 	const char *snapshot; /* the host's signed snapshot, or NULL */
 	const char *ca_keys;  /* the CA keys that verify it */
-	int (*connect)(struct cli *cli, struct brk_error *err);
+	/* sets cli->client: the command's transport (arg: the caller's) */
+	int (*connect)(struct cli *cli, void *arg, struct brk_error *err);
+	/* or NULL: called before each round (with cli->client possibly
+	 * open: it must leave it as it was); returns the seconds until it
+	 * wants to run again, which caps the round's wait */
+	int (*tick)(struct cli *cli, void *arg);
+	void *arg;
 };
 int cli_sessions_watch(struct cli *cli, const struct sess_watch_opts *o);
 

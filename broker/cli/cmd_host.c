@@ -35,7 +35,9 @@
 #include <openssl/x509.h>
 
 #include "cli.h"
+#include "deadline.h"
 #include "fileio.h"
+#include "sessions.h"
 #include "timefmt.h"
 
 #define HOST_DIR_DEFAULT "/etc/broker/host"
@@ -470,12 +472,39 @@ save_renewal(struct cli *cli, const char *dir, json_t *conf, json_t *res)
 	return r;
 }
 
+/* Connect to the broker (cli->client) as the host enrolled in dir, conf
+ * its host.json: its own certificate, the broker trusted by the pinned
+ * fingerprint or by broker-ca.pem.  0 or the client error (err). */
+static int
+host_open(struct cli *cli, const char *dir, json_t *conf, struct brk_error *err)
+{
+	struct client_tls tls = { NULL, NULL, NULL, NULL };
+	char crt[4096], key[4096], ca[4096], host[256], port[16];
+	const char *url = json_string_value(json_object_get(conf, "url"));
+
+	if (snprintf(crt, sizeof(crt), "%s/host.crt", dir) >= (int)sizeof(crt) ||
+	    snprintf(key, sizeof(key), "%s/host.key", dir) >= (int)sizeof(key) ||
+	    snprintf(ca, sizeof(ca), "%s/broker-ca.pem", dir) >= (int)sizeof(ca))
+		return brk_error_set(err, BRK_ERR_INVALID, "--dir is too long");
+	if (url == NULL ||
+	    cli_parse_url(url, host, sizeof(host), port, sizeof(port)) != 0)
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "%s/host.json names no broker url", dir);
+	tls.cert = crt;
+	tls.key = key;
+	tls.pin = json_string_value(json_object_get(conf, "ca_fingerprint"));
+	tls.ca = tls.pin == NULL ? ca : NULL;
+	client_free(cli->client);
+	cli->client = NULL;
+	return client_open_tls(
+	    host, port, &tls, cli->timeout_ms, &cli->client, err);
+}
+
 int
 cli_host_sync(struct cli *cli, const char *dir, json_t **summary)
 {
 	struct brk_error err = { { 0 } };
-	struct client_tls tls = { NULL, NULL, NULL, NULL };
-	char path[4096], crt[4096], key[4096], ca[4096], host[256], port[16];
+	char path[4096], crt[4096], key[4096], host[256], port[16];
 	char when[TIMEFMT_LEN], *csr = NULL;
 	json_t *conf = NULL, *args = NULL, *res = NULL, *snap = NULL,
 	       *krl = NULL, *cas = NULL;
@@ -488,9 +517,7 @@ cli_host_sync(struct cli *cli, const char *dir, json_t **summary)
 	if ((r = dir_path(cli, path, sizeof(path), dir, "host.json")) !=
 		EX_DONE ||
 	    (r = dir_path(cli, crt, sizeof(crt), dir, "host.crt")) != EX_DONE ||
-	    (r = dir_path(cli, key, sizeof(key), dir, "host.key")) != EX_DONE ||
-	    (r = dir_path(cli, ca, sizeof(ca), dir, "broker-ca.pem")) !=
-		EX_DONE)
+	    (r = dir_path(cli, key, sizeof(key), dir, "host.key")) != EX_DONE)
 		return r;
 	r = EX_ERROR;
 	if ((conf = json_load_file(path, 0, NULL)) == NULL ||
@@ -521,14 +548,7 @@ cli_host_sync(struct cli *cli, const char *dir, json_t **summary)
 		cli_fail(cli, r, "error", "cannot read the host key %s", key);
 		goto out;
 	}
-	tls.cert = crt;
-	tls.key = key;
-	tls.pin = json_string_value(json_object_get(conf, "ca_fingerprint"));
-	tls.ca = tls.pin == NULL ? ca : NULL;
-	client_free(cli->client);
-	cli->client = NULL;
-	if ((r = client_open_tls(
-		 host, port, &tls, cli->timeout_ms, &cli->client, &err)) != 0) {
+	if ((r = host_open(cli, dir, conf, &err)) != 0) {
 		r = cli_fail(cli, EX_UNREACHABLE, "unreachable",
 		    "broker unreachable at %s: %s%s", url, err.msg,
 		    r == BRK_ERR_VERIFY ?
@@ -618,12 +638,161 @@ out:
 	return r;
 }
 
+static void
+print_sync(struct cli *cli, const char *dir, json_t *s)
+{
+	if (cli->json) {
+		cli_print_json(s);
+		return;
+	}
+	printf("host %s synced into %s: %lld grants, %lld blocks, "
+	       "%lld revoked, %lld CA keys; certificate %still %s\n",
+	    cli_str(s, "host"), dir,
+	    (long long)json_integer_value(json_object_get(s, "grants")),
+	    (long long)json_integer_value(json_object_get(s, "blocks")),
+	    (long long)json_integer_value(json_object_get(s, "revoked")),
+	    (long long)json_integer_value(json_object_get(s, "ca_keys")),
+	    json_is_true(json_object_get(s, "renewed")) ? "renewed, " : "",
+	    cli_str(s, "cert_expires"));
+	fflush(stdout);
+}
+
+/* ---- sync --watch: the session agent as this host ---- */
+
+#define SYNC_PERIOD 60 /* seconds between regular syncs under --watch */
+
+struct host_watch {
+	const char *dir;
+	long long next_ms; /* the next regular sync */
+};
+
+/* The agent's connection: this host's certificate over TLS, so the broker
+ * takes the host's name from the certificate, never from the request. */
+static int
+watch_connect(struct cli *cli, void *arg, struct brk_error *err)
+{
+	struct host_watch *hw = arg;
+	char path[4096];
+	json_t *conf;
+	int r;
+
+	if (snprintf(path, sizeof(path), "%s/host.json", hw->dir) >=
+	    (int)sizeof(path))
+		return brk_error_set(err, BRK_ERR_INVALID, "--dir is too long");
+	if ((conf = json_load_file(path, 0, NULL)) == NULL)
+		return brk_error_set(
+		    err, BRK_ERR_UNREACHABLE, "cannot read %s", path);
+	r = host_open(cli, hw->dir, conf, err);
+	json_decref(conf);
+	return r;
+}
+
+/*
+ * Before each round of the agent: the regular sync (snapshot, KRL, CA
+ * keys, renewal) once a minute.  One process, one thread: the sync opens
+ * its own connection, so the agent's held one is set aside and given back
+ * (a held watch is at most --interval long, so a sync is at most that
+ * late).  A failed sync has said why and keeps the previous files: the
+ * agent's offline rules read whatever snapshot is there.
+ */
+static int
+watch_tick(struct cli *cli, void *arg)
+{
+	struct host_watch *hw = arg;
+	struct client *held = cli->client;
+	long long now = deadline_now_ms();
+	json_t *s = NULL;
+
+	if (now >= hw->next_ms) {
+		cli->client = NULL;
+		if (cli_host_sync(cli, hw->dir, &s) == EX_DONE)
+			print_sync(cli, hw->dir, s);
+		json_decref(s);
+		cli->client = held;
+		hw->next_ms = now + SYNC_PERIOD * 1000LL;
+	}
+	return (int)((hw->next_ms - now + 999) / 1000);
+}
+
+static int
+host_watch(struct cli *cli, const char *dir, const char *sdir,
+    const char *interval, const char *grace)
+{
+	struct host_watch hw = { dir, 0 };
+	struct sess_watch_opts o = { .dir = sdir != NULL ? sdir :
+							   SESS_DEFAULT_DIR,
+		.interval = 25,
+		.offline_grace = 60,
+		.connect = watch_connect,
+		.tick = watch_tick,
+		.arg = &hw };
+	char path[4096], snap[4096], keys[4096], name[256];
+	const char *n;
+	char *end = NULL;
+	json_t *conf = NULL, *s = NULL;
+	int r;
+
+	if (interval != NULL) {
+		errno = 0;
+		o.interval = (int)strtol(interval, &end, 10);
+		if (errno != 0 || *end != '\0' || o.interval < 1 ||
+		    o.interval > 60)
+			return cli_fail(cli, EX_USAGE, "usage",
+			    "--interval: seconds from 1 to 60");
+	}
+	if (grace != NULL) {
+		errno = 0;
+		o.offline_grace = (int)strtol(grace, &end, 10);
+		if (errno != 0 || *end != '\0' || o.offline_grace < 0 ||
+		    o.offline_grace > 86400)
+			return cli_fail(cli, EX_USAGE, "usage",
+			    "--offline-grace: seconds from 0 to 86400");
+	}
+	if (geteuid() != 0)
+		return cli_fail(cli, EX_REFUSED, "denied",
+		    "host sync --watch runs as root (it signals other users' "
+		    "processes)");
+	if ((r = dir_path(cli, path, sizeof(path), dir, "host.json")) !=
+		EX_DONE ||
+	    (r = dir_path(cli, snap, sizeof(snap), dir, "snapshot")) !=
+		EX_DONE ||
+	    (r = dir_path(cli, keys, sizeof(keys), dir, "ca.pub")) != EX_DONE)
+		return r;
+	if ((conf = json_load_file(path, 0, NULL)) == NULL ||
+	    (n = json_string_value(json_object_get(conf, "host"))) == NULL) {
+		json_decref(conf);
+		return cli_fail(cli, EX_ERROR, "error",
+		    "%s is missing or unreadable: enroll first (broker host "
+		    "enroll --dir %s)",
+		    path, dir);
+	}
+	snprintf(name, sizeof(name), "%s", n);
+	json_decref(conf);
+	/* the first sync before anything: a host its broker refuses (removed,
+	 * certificate expired) stops here with the reason */
+	if ((r = cli_host_sync(cli, dir, &s)) != EX_DONE)
+		return r;
+	print_sync(cli, dir, s);
+	json_decref(s);
+	hw.next_ms = deadline_now_ms() + SYNC_PERIOD * 1000LL;
+	o.host = name;
+	o.snapshot = snap;
+	o.ca_keys = keys;
+	return cli_sessions_watch(cli, &o);
+}
+
 static int
 host_sync(struct cli *cli, int argc, char **argv)
 {
-	const char *dir = HOST_DIR_DEFAULT;
+	const char *dir = HOST_DIR_DEFAULT, *sdir = NULL, *interval = NULL,
+		   *grace = NULL;
+	bool watch = false;
 	const struct cli_opt opts[] = {
 		{ "dir", &dir, NULL },
+		{ "watch", NULL, &watch },
+		{ "session-dir", &sdir, NULL },
+		{ "interval", &interval, NULL },
+		{ "offline-grace", &grace, NULL },
 		{ NULL, NULL, NULL },
 	};
 	json_t *s = NULL;
@@ -632,23 +801,15 @@ host_sync(struct cli *cli, int argc, char **argv)
 	if ((r = cli_parse(cli, cli_cmd("host"), argc, argv, opts, NULL, 0)) !=
 	    0)
 		return r;
+	if (!watch && (sdir != NULL || interval != NULL || grace != NULL))
+		return cli_fail(cli, EX_USAGE, "usage",
+		    "--session-dir, --interval and --offline-grace go with "
+		    "--watch");
+	if (watch)
+		return host_watch(cli, dir, sdir, interval, grace);
 	if ((r = cli_host_sync(cli, dir, &s)) != EX_DONE)
 		return r;
-	if (cli->json)
-		cli_print_json(s);
-	else
-		printf("host %s synced into %s: %lld grants, %lld blocks, "
-		       "%lld revoked, %lld CA keys; certificate %still %s\n",
-		    cli_str(s, "host"), dir,
-		    (long long)json_integer_value(json_object_get(s, "grants")),
-		    (long long)json_integer_value(json_object_get(s, "blocks")),
-		    (long long)json_integer_value(
-			json_object_get(s, "revoked")),
-		    (long long)json_integer_value(
-			json_object_get(s, "ca_keys")),
-		    json_is_true(json_object_get(s, "renewed")) ? "renewed, " :
-								  "",
-		    cli_str(s, "cert_expires"));
+	print_sync(cli, dir, s);
 	json_decref(s);
 	return EX_DONE;
 }
@@ -667,6 +828,10 @@ cmd_host(struct cli *cli, int argc, char **argv)
 		{ "dir", &v, NULL },
 		{ "all", NULL, &flag },
 		{ "reason", &v, NULL },
+		{ "watch", NULL, &flag },
+		{ "session-dir", &v, NULL },
+		{ "interval", &v, NULL },
+		{ "offline-grace", &v, NULL },
 		{ NULL, NULL, NULL },
 	};
 

@@ -133,7 +133,7 @@ call(struct watcher *w, const char *op, json_t *args, json_t **res,
 	int r;
 
 	*res = NULL;
-	if (w->cli->client == NULL && (r = w->o->connect(w->cli, err)) != 0)
+	if (w->cli->client == NULL && (r = w->o->connect(w->cli, w->o->arg, err)) != 0)
 		return r;
 	r = client_call(w->cli->client, op, args, w->cli->as,
 	    (w->o->interval + 10) * 1000, res, err);
@@ -433,15 +433,18 @@ cli_sessions_watch(struct cli *cli, const struct sess_watch_opts *o)
 {
 	struct watcher w = { .cli = cli, .o = o };
 	size_t i;
-	int r;
+	int r, wait, t;
 
 	w.confirmed_ms = deadline_now_ms();
 	for (;;) {
-		r = round_trip(&w, o->once || o->timer ? 0 : o->interval);
+		wait = o->interval;
+		if (o->tick != NULL && (t = o->tick(cli, o->arg)) < wait)
+			wait = t < 1 ? 1 : t;
+		r = round_trip(&w, o->once || o->timer ? 0 : wait);
 		if (o->once)
 			break;
 		if (o->timer)
-			sleep((unsigned)o->interval);
+			sleep((unsigned)wait);
 		else if (r != 0)
 			sleep(1); /* offline: retry, never spin */
 	}
@@ -453,11 +456,12 @@ cli_sessions_watch(struct cli *cli, const struct sess_watch_opts *o)
 }
 
 static int
-connect_cli(struct cli *cli, struct brk_error *err)
+connect_cli(struct cli *cli, void *arg, struct brk_error *err)
 {
 	json_t *res = NULL;
 	int r;
 
+	(void)arg;
 	/* cli_call connects as the global options say (socket, url, login) */
 	r = cli_call(cli, "whoami", NULL, &res);
 	json_decref(res);

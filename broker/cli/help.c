@@ -210,6 +210,19 @@ static const struct opt_help glossary[] = {
 	    "/etc/broker/host)" },
 	{ "host", "all", "", "list: removed hosts too" },
 	{ "host", "reason", "TEXT", "remove: why (audited)" },
+	{ "host", "watch", "",
+	    "sync: keep running as root: end the sessions of grants that "
+	    "end (as sessions watch, as this host over TLS) and sync every "
+	    "minute" },
+	{ "host", "session-dir", "DIR",
+	    "sync --watch: the session records (default "
+	    "/run/broker/sessions)" },
+	{ "host", "interval", "SECONDS",
+	    "sync --watch: re-check every grant at least this often "
+	    "(default 25)" },
+	{ "host", "offline-grace", "SECONDS",
+	    "sync --watch: keep sessions this long while the broker cannot "
+	    "be reached (default 60), then as the snapshot says" },
 	{ NULL, "as", "USER",
 	    "act for USER (configured delegates and root "
 	    "only)" },

@@ -163,14 +163,18 @@ const struct cli_cmd cli_commands[] = {
 	{ "host", cmd_host,
 	    "host token create HOST [--for DUR] | host enroll --url "
 	    "tls://HOST:PORT --token TOKEN (--ca-fingerprint SHA256:HEX | --ca "
-	    "FILE) [--dir DIR] | host sync [--dir DIR] | host list [--all] | "
+	    "FILE) [--dir DIR] | host sync [--dir DIR] [--watch "
+	    "[--session-dir DIR] [--interval SECONDS] [--offline-grace "
+	    "SECONDS]] | host list [--all] | "
 	    "host remove HOST [--reason TEXT]",
 	    "Hosts that enroll once and then sync: a policy admin makes a "
 	    "one-time join token; the host enrolls with it\n(its key never "
 	    "leaves it) and gets a certificate from the broker's host CA; "
 	    "host sync writes the signed\nsnapshot, the KRL and the SSH CA "
 	    "keys into DIR (default /etc/broker/host) and renews the "
-	    "certificate\nin the last third of its life.  host list and host "
+	    "certificate\nin the last third of its life; with --watch it also "
+	    "runs the session agent as this host (its own\ncertificate) and "
+	    "syncs every minute.  host list and host "
 	    "remove are for policy admins (a removed host is\nrefused at "
 	    "once)." },
 	{ "metrics", cmd_metrics, "metrics",

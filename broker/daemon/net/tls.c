@@ -853,10 +853,19 @@ host_may(
 	if (strcmp(req->op, "host.sync") == 0 || strcmp(req->op, "krl") == 0 ||
 	    strcmp(req->op, "ca.show") == 0)
 		return 0;
+	/* its login sessions (pam_broker.so's session stack, the agent of
+	 * "host sync --watch"): the ops take the host from the certificate
+	 * (ops_session.c), whatever "host" the request names */
+	if (strcmp(req->op, "session.open") == 0 ||
+	    strcmp(req->op, "session.close") == 0 ||
+	    strcmp(req->op, "session.terminated") == 0 ||
+	    strcmp(req->op, "session.watch") == 0)
+		return 0;
 	return brk_error_set(err, BRK_ERR_DENIED,
 	    "over TLS a host may only "
 	    "use the ops check and snapshot (and, to sync, krl, ca.show and "
-	    "host.sync), not \"%.64s\"",
+	    "host.sync; for its sessions, session.open, session.close, "
+	    "session.terminated and session.watch), not \"%.64s\"",
 	    req->op);
 }
 

@@ -9,8 +9,10 @@
  * A host proves who it is with a client certificate issued by client_ca;
  * the certificate's subject CN (or, without a CN, its single DNS SAN) is
  * the host name H.  Over TLS a host may only ask op "check" (and op
- * "snapshot") about its own resource "host:H"; every other request is
- * refused with code "denied" before any op runs.  The listener runs one
+ * "snapshot") about its own resource "host:H", sync (host.sync, krl,
+ * ca.show) and report and watch its own sessions (session.open, .close,
+ * .terminated, .watch: the host is the certificate's); every other request
+ * is refused with code "denied" before any op runs.  The listener runs one
  * thread of its own with an event loop (no thread per connection), and is
  * the only file of the daemon that touches OpenSSL's TLS.
  *
