@@ -482,9 +482,12 @@ host_open(struct cli *cli, const char *dir, json_t *conf, struct brk_error *err)
 	char crt[4096], key[4096], ca[4096], host[256], port[16];
 	const char *url = json_string_value(json_object_get(conf, "url"));
 
-	if (snprintf(crt, sizeof(crt), "%s/host.crt", dir) >= (int)sizeof(crt) ||
-	    snprintf(key, sizeof(key), "%s/host.key", dir) >= (int)sizeof(key) ||
-	    snprintf(ca, sizeof(ca), "%s/broker-ca.pem", dir) >= (int)sizeof(ca))
+	if (snprintf(crt, sizeof(crt), "%s/host.crt", dir) >=
+		(int)sizeof(crt) ||
+	    snprintf(key, sizeof(key), "%s/host.key", dir) >=
+		(int)sizeof(key) ||
+	    snprintf(ca, sizeof(ca), "%s/broker-ca.pem", dir) >=
+		(int)sizeof(ca))
 		return brk_error_set(err, BRK_ERR_INVALID, "--dir is too long");
 	if (url == NULL ||
 	    cli_parse_url(url, host, sizeof(host), port, sizeof(port)) != 0)

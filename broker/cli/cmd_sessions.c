@@ -133,7 +133,8 @@ call(struct watcher *w, const char *op, json_t *args, json_t **res,
 	int r;
 
 	*res = NULL;
-	if (w->cli->client == NULL && (r = w->o->connect(w->cli, w->o->arg, err)) != 0)
+	if (w->cli->client == NULL &&
+	    (r = w->o->connect(w->cli, w->o->arg, err)) != 0)
 		return r;
 	r = client_call(w->cli->client, op, args, w->cli->as,
 	    (w->o->interval + 10) * 1000, res, err);
