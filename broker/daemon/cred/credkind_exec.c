@@ -44,7 +44,6 @@
 #include <fnmatch.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +56,7 @@
 #include "credkind.h"
 #include "fileio.h"
 #include "log.h"
+#include "progrun.h"
 #include "timefmt.h"
 
 #define EXEC_DIR "cred-exec"
@@ -280,69 +280,6 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int
-spawn(const struct cred_exec_entry *e, const char *action, int in_fd,
-    int out_fd, int null_fd, pid_t *pid)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	sigset_t none, dflt;
-	char actenv[64];
-	char *envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", actenv, NULL };
-	int r;
-
-	snprintf(actenv, sizeof(actenv), "BROKER_CRED_ACTION=%s", action);
-	sigemptyset(&none);
-	sigemptyset(&dflt);
-	sigaddset(&dflt, SIGPIPE);
-	sigaddset(&dflt, SIGTERM);
-	sigaddset(&dflt, SIGINT);
-	sigaddset(&dflt, SIGHUP);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&at);
-	if ((r = posix_spawn_file_actions_adddup2(&fa, in_fd, 0)) == 0 &&
-	    (r = posix_spawn_file_actions_adddup2(&fa, out_fd, 1)) == 0 &&
-	    (r = posix_spawn_file_actions_adddup2(&fa, null_fd, 2)) == 0 &&
-	    (r = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) == 0 &&
-	    (r = posix_spawnattr_setsigmask(&at, &none)) == 0 &&
-	    (r = posix_spawnattr_setsigdefault(&at, &dflt)) == 0 &&
-	    (r = posix_spawnattr_setpgroup(&at, 0)) == 0 &&
-	    (r = posix_spawnattr_setflags(&at,
-		 POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-		     POSIX_SPAWN_SETPGROUP)) == 0)
-		r = posix_spawn(pid, e->argv[0], &fa, &at, e->argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
-	return r;
-}
-
-/* Wait for pid until deadline, then kill its group; the wait status. */
-static int
-reap(pid_t pid, int64_t deadline, bool *killed)
-{
-	struct timespec nap = { 0, 1000000 };
-	int status = 0;
-	pid_t w;
-
-	*killed = false;
-	for (;;) {
-		w = waitpid(pid, &status, WNOHANG);
-		if (w == pid || (w < 0 && errno != EINTR))
-			return status;
-		if (mono_ms() >= deadline)
-			break;
-		nanosleep(&nap, NULL);
-		if (nap.tv_nsec < 50 * 1000000)
-			nap.tv_nsec *= 2;
-	}
-	*killed = true;
-	kill(-pid, SIGKILL);
-	kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	return status;
-}
-
 /*
  * Feed in[0..inlen) to the program's standard input and read its
  * standard output into *out (at most e->max_output bytes) until it closes
@@ -414,6 +351,7 @@ static int
 run_prog(const struct cred_exec_entry *e, const char *action, const char *doc,
     char **out, size_t *outlen, struct brk_error *err)
 {
+	char actenv[64];
 	int in[2] = { -1, -1 }, outp[2] = { -1, -1 }, null_fd = -1;
 	int64_t deadline = mono_ms() + (int64_t)e->timeout * 1000;
 	char *buf = NULL;
@@ -433,7 +371,9 @@ run_prog(const struct cred_exec_entry *e, const char *action, const char *doc,
 		    "credentials.exec %.200s: %s", e->argv[0], strerror(errno));
 		goto out;
 	}
-	if ((errno = spawn(e, action, in[0], outp[1], null_fd, &pid)) != 0) {
+	snprintf(actenv, sizeof(actenv), "BROKER_CRED_ACTION=%s", action);
+	if ((errno = progrun_spawn(
+		 e->argv, actenv, in[0], outp[1], null_fd, &pid)) != 0) {
 		r = brk_error_set(err, BRK_ERR_UNREACHABLE,
 		    "credentials.exec: cannot run %.200s: %s", e->argv[0],
 		    strerror(errno));
@@ -450,7 +390,7 @@ run_prog(const struct cred_exec_entry *e, const char *action, const char *doc,
 	in[1] = -1; /* pump() closed it */
 	if (pr != 0)
 		deadline = 0; /* kill it now */
-	status = reap(pid, deadline, &killed);
+	status = progrun_reap(pid, deadline, NULL, NULL, &killed);
 	pid = -1;
 	if (pr == BRK_ERR_TOOBIG)
 		r = brk_error_set(err, BRK_ERR_UNREACHABLE,
@@ -479,7 +419,7 @@ run_prog(const struct cred_exec_entry *e, const char *action, const char *doc,
 	}
 out:
 	if (pid > 0)
-		reap(pid, 0, &killed);
+		progrun_reap(pid, 0, NULL, NULL, &killed);
 	if (buf != NULL) {
 		explicit_bzero(buf, (size_t)e->max_output + 1);
 		free(buf);

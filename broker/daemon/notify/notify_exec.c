@@ -14,7 +14,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,7 @@
 
 #include "log.h"
 #include "notify_sink.h"
+#include "progrun.h"
 
 /* Write all of buf to fd (non-blocking) before deadline; false when not. */
 static bool
@@ -52,66 +52,11 @@ feed_stdin(
 	return true;
 }
 
-/* Wait for pid until deadline, then kill its group; the wait status. */
-static int
-reap(pid_t pid, int64_t deadline, struct nqueue *q, bool *killed)
+/* progrun_reap()'s stop: the sink is shutting down. */
+static bool
+queue_stopping(void *q)
 {
-	struct timespec nap = { 0, 2 * 1000000 };
-	int status = 0;
-	pid_t w;
-
-	*killed = false;
-	for (;;) {
-		w = waitpid(pid, &status, WNOHANG);
-		if (w == pid || (w < 0 && errno != EINTR))
-			return status;
-		if (notify_mono_ms() >= deadline || nqueue_should_stop(q))
-			break;
-		nanosleep(&nap, NULL);
-		if (nap.tv_nsec < 50 * 1000000)
-			nap.tv_nsec *= 2;
-	}
-	*killed = true;
-	kill(-pid, SIGKILL);
-	kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	return status;
-}
-
-static int
-spawn(const struct notify_exec_config *c, const struct nevent *ev, int in_fd,
-    int null_fd, pid_t *pid)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	sigset_t none, dflt;
-	char evenv[96];
-	char *envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", evenv, NULL };
-	int r;
-
-	snprintf(evenv, sizeof(evenv), "BROKER_EVENT=%s", ev->name);
-	sigemptyset(&none);
-	sigemptyset(&dflt);
-	sigaddset(&dflt, SIGPIPE);
-	sigaddset(&dflt, SIGTERM);
-	sigaddset(&dflt, SIGINT);
-	sigaddset(&dflt, SIGHUP);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&at);
-	if ((r = posix_spawn_file_actions_adddup2(&fa, in_fd, 0)) == 0 &&
-	    (r = posix_spawn_file_actions_adddup2(&fa, null_fd, 1)) == 0 &&
-	    (r = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) == 0 &&
-	    (r = posix_spawnattr_setsigmask(&at, &none)) == 0 &&
-	    (r = posix_spawnattr_setsigdefault(&at, &dflt)) == 0 &&
-	    (r = posix_spawnattr_setpgroup(&at, 0)) == 0 &&
-	    (r = posix_spawnattr_setflags(&at,
-		 POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-		     POSIX_SPAWN_SETPGROUP)) == 0)
-		r = posix_spawn(pid, c->argv[0], &fa, &at, c->argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
-	return r;
+	return nqueue_should_stop(q);
 }
 
 static int
@@ -122,6 +67,7 @@ exec_deliver(struct nsink *s, const struct nevent *ev)
 	int64_t deadline = notify_mono_ms() + (int64_t)c->timeout * 1000;
 	bool killed = false;
 	pid_t pid = -1;
+	char evenv[96];
 
 	if (pipe2(in, O_CLOEXEC) != 0 ||
 	    (null_fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
@@ -130,7 +76,9 @@ exec_deliver(struct nsink *s, const struct nevent *ev)
 		    ev->name, strerror(errno));
 		goto out;
 	}
-	if ((errno = spawn(c, ev, in[0], null_fd, &pid)) != 0) {
+	snprintf(evenv, sizeof(evenv), "BROKER_EVENT=%s", ev->name);
+	if ((errno = progrun_spawn(
+		 c->argv, evenv, in[0], null_fd, null_fd, &pid)) != 0) {
 		log_warn("event=notify_failed sink=exec notify_event=%s "
 			 "error=\"cannot run %s: %s\"",
 		    ev->name, c->argv[0], strerror(errno));
@@ -145,7 +93,7 @@ exec_deliver(struct nsink *s, const struct nevent *ev)
 		feed_stdin(in[1], "\n", 1, deadline, &s->q);
 	close(in[1]);
 	in[1] = -1;
-	status = reap(pid, deadline, &s->q, &killed);
+	status = progrun_reap(pid, deadline, queue_stopping, &s->q, &killed);
 	if (killed)
 		log_warn("event=notify_failed sink=exec notify_event=%s "
 			 "error=\"killed after %ds\"",
