@@ -91,6 +91,11 @@ int cli_fail(struct cli *cli, int code, const char *errcode, const char *fmt,
 /* The exit code for a BRK_ERR_* returned by the broker. */
 int cli_exit_code(int rc);
 
+/* Parse a whole-number option from min to max ("what" says the unit, e.g.
+ * "seconds" or "a number"); EX_DONE, or EX_USAGE (printed) when bad. */
+int cli_number(struct cli *cli, const char *opt, const char *what,
+    const char *s, long min, long max, long *out);
+
 /* Parse a duration option into seconds; EX_USAGE (printed) when bad. */
 int cli_duration(struct cli *cli, const char *opt, const char *s, int64_t *out);
 
@@ -164,6 +169,10 @@ struct sess_watch_opts {
 	void *arg;
 };
 int cli_sessions_watch(struct cli *cli, const struct sess_watch_opts *o);
+/* --interval and --offline-grace of a watch into o; EX_DONE or the exit
+ * code, printed. */
+int cli_sessions_timing(struct cli *cli, const char *interval,
+    const char *grace, struct sess_watch_opts *o);
 
 /* Connect as the transport rules say (cmd_login.c); EX_DONE or the exit
  * code, printed. */

@@ -17,7 +17,7 @@ cmd_pending(struct cli *cli, int argc, char **argv)
 		{ NULL, NULL, NULL },
 	};
 	json_t *res = NULL, *r, *args;
-	char *end = NULL, d[32], a[32];
+	char d[32], a[32];
 	int64_t age;
 	long n = 100;
 	size_t i;
@@ -27,9 +27,9 @@ cmd_pending(struct cli *cli, int argc, char **argv)
 		 cli, cli_cmd("pending"), argc, argv, opts, NULL, 0)) != 0)
 		return rc;
 	if (limit != NULL &&
-	    ((n = strtol(limit, &end, 10)) < 1 || n > 1000 || *end != '\0'))
-		return cli_fail(cli, EX_USAGE, "usage",
-		    "pending: --limit takes a number from 1 to 1000");
+	    (rc = cli_number(cli, "--limit", "a number", limit, 1, 1000, &n)) !=
+		EX_DONE)
+		return rc;
 	if ((args = json_pack("{s:I, s:s?}", "limit", (json_int_t)n, "after",
 		 after)) == NULL)
 		return cli_fail(cli, EX_ERROR, "nomem", "out of memory");

@@ -731,26 +731,11 @@ host_watch(struct cli *cli, const char *dir, const char *sdir,
 		.arg = &hw };
 	char path[4096], snap[4096], keys[4096], name[256];
 	const char *n;
-	char *end = NULL;
 	json_t *conf = NULL, *s = NULL;
 	int r;
 
-	if (interval != NULL) {
-		errno = 0;
-		o.interval = (int)strtol(interval, &end, 10);
-		if (errno != 0 || *end != '\0' || o.interval < 1 ||
-		    o.interval > 60)
-			return cli_fail(cli, EX_USAGE, "usage",
-			    "--interval: seconds from 1 to 60");
-	}
-	if (grace != NULL) {
-		errno = 0;
-		o.offline_grace = (int)strtol(grace, &end, 10);
-		if (errno != 0 || *end != '\0' || o.offline_grace < 0 ||
-		    o.offline_grace > 86400)
-			return cli_fail(cli, EX_USAGE, "usage",
-			    "--offline-grace: seconds from 0 to 86400");
-	}
+	if ((r = cli_sessions_timing(cli, interval, grace, &o)) != EX_DONE)
+		return r;
 	if (geteuid() != 0)
 		return cli_fail(cli, EX_REFUSED, "denied",
 		    "host sync --watch runs as root (it signals other users' "

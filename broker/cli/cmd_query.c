@@ -210,7 +210,6 @@ cmd_list(struct cli *cli, int argc, char **argv)
 		{ NULL, NULL, NULL },
 	};
 	json_t *args, *res = NULL;
-	char *end = NULL;
 	long n = 0;
 	int r;
 
@@ -223,9 +222,9 @@ cmd_list(struct cli *cli, int argc, char **argv)
 		    "of %s",
 		    STATES);
 	if (limit != NULL &&
-	    ((n = strtol(limit, &end, 10)) < 1 || n > 10000 || *end != '\0'))
-		return cli_fail(cli, EX_USAGE, "usage",
-		    "list: --limit takes a number from 1 to 10000");
+	    (r = cli_number(cli, "--limit", "a number", limit, 1, 10000, &n)) !=
+		EX_DONE)
+		return r;
 	args = json_pack(
 	    "{s:b, s:s?, s:s?}", "all", all, "state", state, "user", user);
 	if (n > 0)

@@ -486,6 +486,28 @@ short_host(char *out, size_t len)
 }
 
 int
+cli_sessions_timing(struct cli *cli, const char *interval, const char *grace,
+    struct sess_watch_opts *o)
+{
+	long n;
+	int r;
+
+	if (interval != NULL) {
+		if ((r = cli_number(cli, "--interval", "seconds", interval, 1,
+			 60, &n)) != EX_DONE)
+			return r;
+		o->interval = (int)n;
+	}
+	if (grace != NULL) {
+		if ((r = cli_number(cli, "--offline-grace", "seconds", grace, 0,
+			 86400, &n)) != EX_DONE)
+			return r;
+		o->offline_grace = (int)n;
+	}
+	return EX_DONE;
+}
+
+int
 cmd_sessions(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_cmd list_cmd = { "sessions", cmd_sessions,
@@ -504,7 +526,6 @@ cmd_sessions(struct cli *cli, int argc, char **argv)
 		.offline_grace = 60,
 		.connect = connect_cli };
 	char hn[256];
-	char *end = NULL;
 	int r;
 
 	if (argc > 0 && strcmp(argv[0], "watch") == 0) {
@@ -521,23 +542,9 @@ cmd_sessions(struct cli *cli, int argc, char **argv)
 			return r;
 		if (dir != NULL)
 			o.dir = dir;
-		if (interval != NULL) {
-			errno = 0;
-			o.interval = (int)strtol(interval, &end, 10);
-			if (errno != 0 || *end != '\0' || o.interval < 1 ||
-			    o.interval > 60)
-				return cli_fail(cli, EX_USAGE, "usage",
-				    "--interval: seconds from 1 to 60");
-		}
-		if (grace != NULL) {
-			errno = 0;
-			o.offline_grace = (int)strtol(grace, &end, 10);
-			if (errno != 0 || *end != '\0' || o.offline_grace < 0 ||
-			    o.offline_grace > 86400)
-				return cli_fail(cli, EX_USAGE, "usage",
-				    "--offline-grace: seconds from 0 to "
-				    "86400");
-		}
+		if ((r = cli_sessions_timing(cli, interval, grace, &o)) !=
+		    EX_DONE)
+			return r;
 		if ((snap == NULL) != (keys == NULL))
 			return cli_fail(cli, EX_USAGE, "usage",
 			    "--snapshot and --ca-keys go together");

@@ -4,6 +4,7 @@
 #include "cli.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,22 @@ cli_exit_code(int rc)
 	default:
 		return EX_ERROR;
 	}
+}
+
+int
+cli_number(struct cli *cli, const char *opt, const char *what, const char *s,
+    long min, long max, long *out)
+{
+	char *end = NULL;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || n < min || n > max)
+		return cli_fail(cli, EX_USAGE, "usage",
+		    "%s takes %s from %ld to %ld", opt, what, min, max);
+	*out = n;
+	return EX_DONE;
 }
 
 int
