@@ -183,6 +183,12 @@ int cli_home_subdir(struct cli *cli, const char *sub, char *buf, size_t len);
 /* A new Ed25519 key and a CSR for it, PEM texts (malloc'd; wipe the key);
  * 0 or -1 (cmd_login.c). */
 int cli_make_key(char **key_pem, char **csr_pem);
+/* A new key and CSR (as cli_make_key), then a TLS connection to url
+ * (tls://HOST:PORT) that trusts the broker by CA file ca or by pin fp, as
+ * cli->client; EX_DONE, or the exit code, printed (*key_pem and *csr_pem
+ * may be set either way: the caller wipes and frees them). */
+int cli_key_and_connect(struct cli *cli, const char *url, const char *ca,
+    const char *fp, char **key_pem, char **csr_pem);
 /* Parse tls://HOST:PORT (cmd_login.c); 0 or -1. */
 int cli_parse_url(
     const char *url, char *host, size_t hlen, char *port, size_t plen);

@@ -230,7 +230,6 @@ host_enroll(struct cli *cli, int argc, char **argv)
 		{ NULL, NULL, NULL },
 	};
 	struct brk_error err = { { 0 } };
-	struct client_tls tls = { NULL, NULL, NULL, NULL };
 	char host[256], port[16], *key_pem = NULL, *csr_pem = NULL;
 	char *catext = NULL, *conf = NULL;
 	json_t *args = NULL, *res = NULL, *saved = NULL;
@@ -257,21 +256,9 @@ host_enroll(struct cli *cli, int argc, char **argv)
 	if (ca != NULL &&
 	    file_read_all(ca, HOST_FILE_MAX, 0, &catext, &calen, &err) != 0)
 		return cli_fail(cli, EX_ERROR, "io", "%s", err.msg);
-	r = EX_ERROR;
-	if (cli_make_key(&key_pem, &csr_pem) != 0) {
-		cli_fail(cli, r, "error", "cannot make a key");
+	if ((r = cli_key_and_connect(
+		 cli, cli->url, ca, fp, &key_pem, &csr_pem)) != EX_DONE)
 		goto out;
-	}
-	tls.ca = ca;
-	tls.pin = fp;
-	client_free(cli->client);
-	cli->client = NULL;
-	if (client_open_tls(
-		host, port, &tls, cli->timeout_ms, &cli->client, &err) != 0) {
-		r = cli_fail(cli, EX_UNREACHABLE, "unreachable",
-		    "broker unreachable at %s: %s", cli->url, err.msg);
-		goto out;
-	}
 	args = json_pack("{s:s, s:s}", "token", token, "csr", csr_pem);
 	if ((r = cli_call(cli, "host.enroll", args, &res)) != EX_DONE)
 		goto out;

@@ -365,6 +365,33 @@ print_info(json_t *res)
 /* broker login --url tls://HOST:PORT [--ca FILE | --ca-fingerprint FP]
  * [--user NAME] */
 int
+cli_key_and_connect(struct cli *cli, const char *url, const char *ca,
+    const char *fp, char **key_pem, char **csr_pem)
+{
+	struct brk_error err = { { 0 } };
+	struct client_tls tls = { ca, NULL, NULL, fp };
+	char host[256], port[16];
+
+	/* explicit codes on failure: the callers use *key_pem after EX_DONE */
+	if (parse_url(url, host, sizeof(host), port, sizeof(port)) != 0) {
+		cli_fail(cli, EX_USAGE, "usage", "--url is tls://HOST:PORT");
+		return EX_USAGE;
+	}
+	if (cli_make_key(key_pem, csr_pem) != 0 || *key_pem == NULL ||
+	    *csr_pem == NULL) {
+		cli_fail(cli, EX_ERROR, "error", "cannot make a key");
+		return EX_ERROR;
+	}
+	client_free(cli->client);
+	cli->client = NULL;
+	if (client_open_tls(
+		host, port, &tls, cli->timeout_ms, &cli->client, &err) != 0)
+		return cli_fail(cli, EX_UNREACHABLE, "unreachable",
+		    "broker unreachable at %s: %s", url, err.msg);
+	return EX_DONE;
+}
+
+int
 cmd_login(struct cli *cli, int argc, char **argv)
 {
 	const char *url = NULL, *ca = NULL, *fp = NULL, *user = NULL;
@@ -375,7 +402,6 @@ cmd_login(struct cli *cli, int argc, char **argv)
 		{ NULL, NULL, NULL },
 	};
 	struct brk_error err = { { 0 } };
-	struct client_tls tls = { NULL, NULL, NULL, NULL };
 	char host[256], port[16];
 	char *key_pem = NULL, *csr_pem = NULL, *ans = NULL, *catext = NULL;
 	json_t *args = NULL, *res = NULL, *login = NULL;
@@ -403,23 +429,9 @@ cmd_login(struct cli *cli, int argc, char **argv)
 								NULL;
 	if (user == NULL)
 		return cli_fail(cli, EX_USAGE, "usage", "who? (--user NAME)");
-	r = EX_ERROR;
-	if (cli_make_key(&key_pem, &csr_pem) != 0) {
-		cli_fail(cli, r, "error", "cannot make a key");
+	if ((r = cli_key_and_connect(cli, url, ca, fp, &key_pem, &csr_pem)) !=
+	    EX_DONE)
 		goto out;
-	}
-	tls.ca = ca;
-	tls.pin = fp;
-	client_free(cli->client);
-	cli->client = NULL;
-	if (client_open_tls(
-		host, port, &tls, cli->timeout_ms, &cli->client, &err) != 0) {
-		r = cli_fail(cli, EX_UNREACHABLE, "unreachable",
-		    "broker "
-		    "unreachable at %s: %s",
-		    url, err.msg);
-		goto out;
-	}
 	args = json_pack("{s:s, s:s}", "user", user, "csr", csr_pem);
 	if ((r = cli_call(cli, "login", args, &res)) != EX_DONE)
 		goto out;
