@@ -94,8 +94,10 @@ CC=${CC:-cc}
 CFLAGS="-std=gnu11 -D_GNU_SOURCE -g $OPT -Wall -Wextra -Werror -Wshadow \
 -Wformat=2 -Wno-unused-parameter $(pkg-config --cflags jansson 2>/dev/null) \
 -Ibroker/lib -Ipolicy $(for d in broker/daemon broker/daemon/*/; do printf -- "-I%s " "${d%/}"; done)"
+# the daemon's libraries, as the Makefile's LIBS_DAEMON (the store links
+# libpq, the web pages libmicrohttpd)
 LIBS="$BUILD/libbrokerd.a $BUILD/libpolicy.a $BUILD/libbrk.a -llmdb -ljansson \
--lcrypto -lssl -lldap -llber -lpthread"
+-lcrypto -lssl -lldap -llber -lcurl -lpq -lpam -lmicrohttpd -lpthread"
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
 	note "building $BUILD with $OPT"
 	if ! ${MAKE:-make} -j"$(nproc)" BUILD=$BUILD OPT="$OPT" all \
@@ -719,7 +721,7 @@ PY
 		CP50=$(kv p50_ms "$T/webcss.out")
 		CP99=$(kv p99_ms "$T/webcss.out")
 		CBAD=$(kv bad "$T/webcss.out")
-		[ "$WEB_CARDS" -gt 0 ] || note "web: the first page shows no pending request"
+		[ "$WEB_CARDS" -gt 0 ] || { note "web: the first page shows no pending request; it begins:"; sed -n "s/<[^>]*>/ /g;/[a-z]/p" "$T/web.first" | head -8 | sed "s/^/bench:   /" >&2; }
 		row web.pending "$WEB_FIG" "$WP50 / $WP99 ms" "$WP99" ms \
 		    "$CP50 / $CP99 ms stylesheet" "$CP99" \
 		    "$(ratio "$WP99" "$CP99" %.1f)" "p99 <= 100 ms" \
