@@ -676,7 +676,7 @@ PY
 		row web.pending "$WEB_FIG" failed null ms "-" null "-" \
 		    "p99 <= 100 ms" MISS
 	else
-		note "web: frank signs in; $WEB_N fetches of the page"
+		note "web: frank signs in; $WEB_N fetches of the page ($($BROKER --socket "$T/tls/broker.sock" --as frank --json pending 2>&1 | grep -c '"id"') pending for frank over the socket)"
 		W=http://127.0.0.1:$WEB_PORT
 		J=$T/web.jar
 		curl -sS -c "$J" -o "$T/web.login" "$W/login"
