@@ -28,14 +28,14 @@ if [ "$QUICK" = 1 ]; then
 	SCALE_ACTIVE=${BENCH_SCALE_ACTIVE:-1000}
 	PEER_N=${BENCH_PEER_N:-1000}
 	SPEED_S=1 CHECK_N=5000 PAM_N=1000 SNAP_N=1000 POL_N=20000
-	TLS_N=500 LOGIN_N=20 PG_N_DEFAULT=20
+	TLS_N=500 LOGIN_N=20 PG_N_DEFAULT=20 SYNC_N=100 WEB_PENDING=1000 WEB_N=50
 else
 	SECS=${BENCH_SECONDS:-10}
 	SCALE_N=${BENCH_SCALE_N:-1000000}
 	SCALE_ACTIVE=${BENCH_SCALE_ACTIVE:-10000}
 	PEER_N=${BENCH_PEER_N:-5000}
 	SPEED_S=3 CHECK_N=20000 PAM_N=5000 SNAP_N=5000 POL_N=100000
-	TLS_N=2000 LOGIN_N=100 PG_N_DEFAULT=100
+	TLS_N=2000 LOGIN_N=100 PG_N_DEFAULT=100 SYNC_N=300 WEB_PENDING=10000 WEB_N=50
 fi
 CONNS=${BENCH_CONNS:-64}
 RESULTS=bench/results.json
@@ -94,8 +94,10 @@ CC=${CC:-cc}
 CFLAGS="-std=gnu11 -D_GNU_SOURCE -g $OPT -Wall -Wextra -Werror -Wshadow \
 -Wformat=2 -Wno-unused-parameter $(pkg-config --cflags jansson 2>/dev/null) \
 -Ibroker/lib -Ipolicy $(for d in broker/daemon broker/daemon/*/; do printf -- "-I%s " "${d%/}"; done)"
+# the daemon's libraries, as the Makefile's LIBS_DAEMON (the store links
+# libpq, the web pages libmicrohttpd)
 LIBS="$BUILD/libbrokerd.a $BUILD/libpolicy.a $BUILD/libbrk.a -llmdb -ljansson \
--lcrypto -lssl -lldap -llber -lpthread"
+-lcrypto -lssl -lldap -llber -lcurl -lpq -lpam -lmicrohttpd -lpthread"
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
 	note "building $BUILD with $OPT"
 	if ! ${MAKE:-make} -j"$(nproc)" BUILD=$BUILD OPT="$OPT" all \
@@ -456,6 +458,10 @@ if [ -z "$MATRIX" ] || [ ! -x "$BUILD/tools/freeport" ] ||
 	    n/a null us "-" null "-" "p99 <= 5 ms" n/a
 	row tls.login "broker login round trip (PAM) p50 / p99" n/a null ms \
 	    "-" null "-" "p99 <= 50 ms" n/a
+	row host.sync "Host sync, server CPU per sync" n/a null ms "-" null \
+	    "-" "<= 1 ms CPU" n/a
+	row web.pending "Web: pending page, $WEB_PENDING pending, p50 / p99" \
+	    n/a null ms "no pam_wrapper here" null "-" "p99 <= 100 ms" n/a
 else
 	note "TLS: check with session resumption, $TLS_N calls"
 	mkdir -p "$T/tls/pam"
@@ -477,14 +483,19 @@ else
 extendedKeyUsage=serverAuth" &&
 	tmk web1 web-1 ca "extendedKeyUsage=clientAuth" ||
 		fatal "openssl cannot make the TLS certificates"
-	echo "alice:alice-pw:broker" >"$T/tls/passdb"
+	printf '%s\n' alice:alice-pw:broker frank:frank-pw:broker \
+	    >"$T/tls/passdb"
 	printf '%s\n' "auth required $MATRIX passdb=$T/tls/passdb" \
 	    "account required $MATRIX passdb=$T/tls/passdb" >"$T/tls/pam/broker"
 	TLS_PORT=$($BUILD/tools/freeport)
+	WEB_PORT=$($BUILD/tools/freeport)
+	[ "$WEB_PORT" != "$TLS_PORT" ] || WEB_PORT=$($BUILD/tools/freeport)
 	cat >"$T/tls/brokerd.json" <<EOF
 { "state_dir": "$T/tls/state", "socket": "$T/tls/broker.sock",
   "policy": "$T/policy.json", "group_commit": true,
-  "local_groups": { "dev": ["alice", "bob"] },
+  "local_groups": { "dev": ["alice", "bob"], "sre": ["frank"],
+    "secops": ["erin"] },
+  "web": { "listen": "127.0.0.1:$WEB_PORT" },
   "tls": { "listen": "127.0.0.1:$TLS_PORT", "cert": "$T/tls/server.crt",
     "key": "$T/tls/server.key", "client_ca": "$T/tls/ca.crt",
     "max_unauthenticated": 2000, "handshake_timeout_ms": 60000 },
@@ -566,10 +577,158 @@ EOF
 	    "$(kv logins "$T/login.out") of $LOGIN_N logged in" \
 	    "$(num "$(kv logins "$T/login.out")")" "-" "p99 <= 50 ms" \
 	    "$(verdict "$(calc "$LOGIN_FAIL == 0 && ${LG_P99:-999999999} <= 50000")")"
+	# ---- host sync: the server's CPU per `broker host sync` ----
+	# Host web-1 enrolls once with a join token from erin (a policy
+	# admin), as tests/integration/t_hosts.sh does; then SYNC_N runs of
+	# `broker host sync` (a new CLI process each: a TLS handshake with the
+	# host certificate, host.sync, snapshot, krl, ca.show).  The daemon's
+	# user+system CPU (/proc/PID/stat, its signer included) across them,
+	# divided by SYNC_N.  The reference, measured the same way in the same
+	# run: SYNC_N runs of `broker ca show` as alice with her login
+	# certificate (a full TLS handshake and one ca.show).
+	note "host sync: server CPU over $SYNC_N syncs of one host"
+	HSYNC_FIG="Host sync, server CPU per sync"
+	FP=SHA256:$(openssl x509 -in "$T/tls/server.crt" -noout -fingerprint \
+	    -sha256 | sed 's/.*=//')
+	TOKEN=$($BROKER --socket "$T/tls/broker.sock" --as erin host token \
+	    create web-1 2>"$T/hsync.err")
+	if [ -n "$TOKEN" ] && env -u BROKER_SOCKET $BROKER \
+	    --url "tls://localhost:$TLS_PORT" host enroll --token "$TOKEN" \
+	    --ca-fingerprint "$FP" --dir "$T/tls/host" >/dev/null \
+	    2>>"$T/hsync.err"; then
+		hs_cpu() { # hs_cpu OUTVAR CMD...: ticks of brokerd over SYNC_N runs
+			_v=$1
+			shift
+			_fail=0
+			_c0=$(cpu_ticks "$PID")
+			_i=0
+			while [ $_i -lt "$SYNC_N" ]; do
+				env -u BROKER_SOCKET BROKER_HOME="$T/tls/home" \
+				    "$@" >/dev/null 2>>"$T/hsync.err" ||
+					_fail=$((_fail + 1))
+				_i=$((_i + 1))
+			done
+			_c1=$(cpu_ticks "$PID")
+			eval "$_v=\$((_c1 - _c0)) ${_v}_FAIL=\$_fail"
+		}
+		hs_cpu HS $BROKER host sync --dir "$T/tls/host"
+		hs_cpu CS $BROKER ca show
+		TCK=$(getconf CLK_TCK)
+		HS_MS=$(calc "$HS * 1000 / $TCK / $SYNC_N")
+		CS_MS=$(calc "$CS * 1000 / $TCK / $SYNC_N")
+		echo "syncs=$SYNC_N ticks=$HS failed=$HS_FAIL ms_per_sync=$HS_MS ref_ticks=$CS ref_failed=$CS_FAIL ref_ms=$CS_MS clk_tck=$TCK" \
+		    >"$T/hsync.out"
+		[ "$HS_FAIL" = 0 ] && [ "$CS_FAIL" = 0 ] ||
+			sed 's/^/bench: host sync: /' "$T/hsync.err" | tail -3 >&2
+		row host.sync "$HSYNC_FIG ($SYNC_N syncs)" \
+		    "$(printf %.2f "$HS_MS") ms CPU" "$HS_MS" ms \
+		    "$(printf %.2f "$CS_MS") ms handshake+ca.show" "$CS_MS" \
+		    "$(ratio "$HS_MS" "$CS_MS" %.2f)" "<= 1 ms CPU" \
+		    "$(verdict "$(calc "$HS_FAIL == 0 && $CS_FAIL == 0 && $HS_MS <= 1")")"
+	else
+		note "host sync: the host could not enroll"
+		sed 's/^/bench: host sync: /' "$T/hsync.err" | tail -3 >&2
+		row host.sync "$HSYNC_FIG" failed null ms "-" null "-" \
+		    "<= 1 ms CPU" MISS
+	fi
+
+	# ---- web: the approver's "Waiting for me" page ----
+	# WEB_PENDING requests pending for frank's approval (quorum 2 of
+	# sre/secops), filed as alice and bob over 16 connections; frank signs
+	# in on the web (web.listen 127.0.0.1, plain HTTP on loopback; PAM
+	# through pam_matrix as for broker login), then WEB_N fetches of the
+	# page, timed by curl (time_total); the reference is the stylesheet,
+	# fetched as often in the same run: the HTTP floor with no op behind.
+	WEB_FIG="Web: pending page, $WEB_PENDING pending, p50 / p99"
+	note "web: filing $WEB_PENDING pending requests"
+	if ! command -v curl >/dev/null || ! command -v python3 >/dev/null; then
+		note "web: curl or python3 is missing; row skipped"
+		row web.pending "$WEB_FIG" n/a null ms "no curl or python3" \
+		    null "-" "p99 <= 100 ms" n/a
+	elif ! runbg python3 - "$T/tls/broker.sock" "$WEB_PENDING" \
+	    >"$T/webfile.err" 2>&1 <<'PY'
+import json, socket, sys, threading
+path, n = sys.argv[1], int(sys.argv[2])
+errors = []
+def work(k, conns):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    f = s.makefile("rwb")
+    for i in range(k, n, conns):
+        f.write((json.dumps({"v": 1, "id": str(i), "op": "request",
+            "as": ("alice", "bob")[i % 2],
+            "args": {"resource": "host:app-prod-%d" % i, "for": 3600,
+                     "reason": "bench %d" % i, "ticket": "T-%d" % i}})
+            + "\n").encode())
+        f.flush()
+        r = json.loads(f.readline())
+        if not r.get("ok") or r["result"]["state"] != "pending":
+            errors.append("request %d: %s" % (i, r))
+            return
+ts = [threading.Thread(target=work, args=(k, 16)) for k in range(16)]
+for t in ts: t.start()
+for t in ts: t.join()
+if errors:
+    sys.exit(errors[0])
+PY
+	then
+		note "web: filing the pending requests failed: $(tail -1 "$T/webfile.err")"
+		row web.pending "$WEB_FIG" failed null ms "-" null "-" \
+		    "p99 <= 100 ms" MISS
+	else
+		note "web: frank signs in; $WEB_N fetches of the page ($($BROKER --socket "$T/tls/broker.sock" --as frank --json pending 2>&1 | grep -c '"id"') pending for frank over the socket)"
+		W=http://127.0.0.1:$WEB_PORT
+		J=$T/web.jar
+		curl -sS -c "$J" -o "$T/web.login" "$W/login"
+		tok=$(sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' \
+		    "$T/web.login" | head -1)
+		curl -sS -b "$J" -c "$J" -o /dev/null --data-urlencode "csrf=$tok" \
+		    --data-urlencode user=frank "$W/login"
+		curl -sS -b "$J" -c "$J" -o /dev/null --data-urlencode "csrf=$tok" \
+		    --data-urlencode answer=frank-pw "$W/login"
+		curl -sS -b "$J" -o "$T/web.first" "$W/"
+		WEB_CARDS=$(grep -o 'class="card pending"' "$T/web.first" | wc -l)
+		# wtimes URL OUT: WEB_N fetches (after 3 unrecorded), seconds each
+		wtimes() {
+			_i=0
+			: >"$2"
+			while [ $_i -lt $((WEB_N + 3)) ]; do
+				curl -sS -b "$J" -o /dev/null \
+				    -w '%{http_code} %{time_total}\n' "$1" \
+				    >>"$2" 2>/dev/null
+				_i=$((_i + 1))
+			done
+			sed -i 1,3d "$2"
+		}
+		wtimes "$W/" "$T/web.page"
+		wtimes "$W/static/broker.css" "$T/web.css"
+		wstat() { # wstat FILE: n= bad= (not 200) p50_ms= p99_ms=
+			_bad=$(awk '$1 != 200' "$1" | wc -l)
+			awk '{ print $2 * 1000 }' "$1" | sort -n |
+			    awk -v bad="$_bad" '{ v[NR] = $1 }
+			END {
+				i99 = int(NR * 0.99 + 0.999); if (i99 < 1) i99 = 1
+				printf "n=%d bad=%d p50_ms=%.1f p99_ms=%.1f", NR,
+				    bad, v[int((NR + 1) / 2)], v[i99]
+			}'
+		}
+		wstat "$T/web.page" >"$T/web.out"
+		echo " cards_on_first_page=$WEB_CARDS pending=$WEB_PENDING" >>"$T/web.out"
+		wstat "$T/web.css" >"$T/webcss.out"
+		WP50=$(kv p50_ms "$T/web.out")
+		WP99=$(kv p99_ms "$T/web.out")
+		WBAD=$(kv bad "$T/web.out")
+		CP50=$(kv p50_ms "$T/webcss.out")
+		CP99=$(kv p99_ms "$T/webcss.out")
+		CBAD=$(kv bad "$T/webcss.out")
+		[ "$WEB_CARDS" -gt 0 ] || { note "web: the first page shows no pending request; it begins:"; sed -n "s/<[^>]*>/ /g;/[a-z]/p" "$T/web.first" | head -8 | sed "s/^/bench:   /" >&2; }
+		row web.pending "$WEB_FIG" "$WP50 / $WP99 ms" "$WP99" ms \
+		    "$CP50 / $CP99 ms stylesheet" "$CP99" \
+		    "$(ratio "$WP99" "$CP99" %.1f)" "p99 <= 100 ms" \
+		    "$(verdict "$(calc "${WBAD:-1} == 0 && ${CBAD:-1} == 0 && $WEB_CARDS > 0 && $WP99 <= 100")")"
+	fi
 	stop "$PID"
 fi
-row tls.hostsync "Host sync CPU per host on the server" n/a null ms \
-    "no host sync in this tree yet" null "-" "<= 1 ms CPU" n/a
 
 # ---- 5. policy evaluation ----------------------------------------------
 note "policy evaluation at 10 and 10,000 rules"
@@ -755,10 +914,6 @@ fi
 # the PostgreSQL store's rows, against LMDB in their own run
 BUILD=$BUILD BENCH_ROWS=$ROWS sh tests/bench/pgfigures.sh "$SECS" >&2 || note "PostgreSQL store figures not measured"
 
-# ---- rows not measured in this run yet -------------------------------
-row web.pending "Web: pending page, 10,000 pending, server p99" n/a null \
-    ms "tests/bench/web_pending.sh, by hand" null "-" "p99 <= 100 ms" n/a
-
 # ---- the table and the JSON ---------------------------------------------
 ELAPSED=$(($(date +%s) - T0))
 echo
@@ -800,7 +955,7 @@ esc() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
 	END { printf "\n" }' "$ROWS"
 	printf '  ],\n  "raw": {\n'
 	first=1
-	for f in gc kill nogc check checkmany pam snapbench tlscheck tlsflood login pol10 pol10k pol10kd seed scale pgcred; do
+	for f in gc kill nogc check checkmany pam snapbench tlscheck tlsflood login hsync web webcss pol10 pol10k pol10kd seed scale pgcred; do
 		[ -f "$T/$f.out" ] || continue
 		[ $first = 1 ] || printf ',\n'
 		first=0
