@@ -68,8 +68,8 @@ onA expect 0 "A sees it active" "$BROKER" check --user alice --resource host:app
 # ---- a revoke on B ends A's answer to check within 1 s ----------------
 # A answers check from memory (ops_query.c); B's commit must end that copy.
 # Fails when the copy outlives other brokers' commits: checked by not
-# calling store_follow_poll() in policystate.c (A said allowed for the
-# whole second: red).
+# moving the generation in store_follow_poll() (A still said allowed
+# after 1155 ms: red).
 onA "$BROKER" check --user alice --resource host:app-prod-1 >/dev/null
 onA "$BROKER" check --user alice --resource host:app-prod-1 >/dev/null
 onB expect 0 "revoke on B" A erin revoke "$id" --reason over

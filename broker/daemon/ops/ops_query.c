@@ -358,7 +358,7 @@ request_blocked(struct call *c, struct policy_ref *p, struct store_txn *t,
  * refuses instead of answering from what may be old.  LMDB keeps no copy.
  */
 #define CHECK_SLOTS 1024
-#define CHECK_KEEP_MS 1000
+#define CHECK_KEEP_MS 2000
 
 struct check_kept {
 	uint64_t gen; /* 0: empty */
