@@ -187,6 +187,9 @@ parse_store(struct config *c, json_t *v, struct brk_error *err)
 		else if (strcmp(k, "timeout") == 0) {
 			r = config_get_int64("store", x, k, 1, 300, &n, err);
 			c->store_timeout = (int)n;
+		} else if (strcmp(k, "stale_max") == 0) {
+			r = config_get_int64("store", x, k, 1, 3600, &n, err);
+			c->store_stale_max = (int)n;
 		} else
 			r = brk_error_set(err, BRK_ERR_INVALID,
 			    "config: store: unknown key \"%.64s\"", k);
@@ -350,6 +353,7 @@ config_defaults(void)
 	c->socket_mode = 0666;
 	c->mapsize = (uint64_t)1 << 30;
 	c->store_timeout = 5;
+	c->store_stale_max = 5;
 	c->group_commit = true;
 	c->log_level = LOG_LVL_INFO;
 	c->max_connections = 1024;

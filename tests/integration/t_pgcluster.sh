@@ -65,6 +65,26 @@ contains "one approval is not quorum 2" "pending" "$OUT"
 onB expect 0 "erin approves on B" A erin approve "$id" --reason ok
 onA expect 0 "A sees it active" "$BROKER" check --user alice --resource host:app-prod-1
 
+# ---- a revoke on B ends A's answer to check within 1 s ----------------
+# A answers check from memory (ops_query.c); B's commit must end that copy.
+# Fails when the copy outlives other brokers' commits: checked by not
+# moving the generation in store_follow_poll() (A still said allowed
+# after 1155 ms: red).
+onA "$BROKER" check --user alice --resource host:app-prod-1 >/dev/null
+onA "$BROKER" check --user alice --resource host:app-prod-1 >/dev/null
+onB expect 0 "revoke on B" A erin revoke "$id" --reason over
+t0=$(date +%s%N)
+n=0
+while [ $n -lt 40 ]; do
+	run onA "$BROKER" check --user alice --resource host:app-prod-1
+	[ "$RC" != 0 ] && break
+	sleep 0.02; n=$((n + 1))
+done
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+if [ "$RC" != 0 ] && [ $ms -le 1000 ]; then
+	ok "A's check refuses after B's revoke (${ms} ms)"
+else not_ok "revoke on B seen by A's check (exit $RC after $ms ms)"; fi
+
 # ---- racing approvals ----------------------------------------------------
 # Two approvers at once, one on each broker: quorum reached once, both
 # recorded.  The same approver on both at once: counted once.  Fails when

@@ -92,6 +92,7 @@ expect 0 "a request on the PostgreSQL store" \
     B --as alice request host:web-1 --for 10m --reason "pg store"
 n=$(su_psql -d broker -c "SELECT count(*) FROM broker_kv WHERE tbl = 1")
 equals "the request is a row in PostgreSQL" 1 "$n"
+expect 0 "check: active" B --as alice check --resource host:web-1
 pg_stop
 t0=$(date +%s)
 run B --as alice request host:web-2 --for 10m --reason "pg down"
@@ -101,7 +102,21 @@ if [ "$RC" = 1 ] && [ $((t1 - t0)) -le 6 ]; then
 	ok "PostgreSQL down: a write fails fast (exit $RC in $((t1 - t0)) s)"
 else not_ok "write with PostgreSQL down (exit $RC after $((t1 - t0)) s: $ERR)"; fi
 contains "the error says it was not recorded" "not recorded" "$ERR"
+# check answers from a copy no older than store.stale_max (5 s by
+# default), then refuses.  Fails when op_check ignores stale_max: checked
+# by dropping the stale_max test in op_check() (a read of the stopped
+# store said "unreachable" instead: red).
+sleep 6
+run B --as alice check --resource host:web-1
+if [ "$RC" != 0 ] && echo "$ERR" | grep -q "store.stale_max"; then
+	ok "PostgreSQL away past store.stale_max: check refuses (exit $RC)"
+else not_ok "check with a stale copy (exit $RC: $OUT $ERR)"; fi
 pg_ctl_start || not_ok "PostgreSQL restarts"
+i=0
+while [ $i -lt 50 ] && ! B --as alice check --resource host:web-1 >/dev/null 2>&1; do
+	sleep 0.1; i=$((i + 1))
+done
+expect 0 "PostgreSQL back: check answers again" B --as alice check --resource host:web-1
 # Fails when a connection broken while idle is used once more: checked
 # by letting begin_top() try once only (this request failed: red).
 expect 0 "PostgreSQL back: the broker reconnected by itself" \

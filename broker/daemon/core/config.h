@@ -39,10 +39,11 @@ struct config {
 	size_t ndelegates;
 	uint64_t mapsize; /* default 1 GiB (LMDB) */
 	/* "store": { "backend": "lmdb" | "postgres", "conninfo_file": PATH,
-	 * "timeout": seconds } (store.h) */
+	 * "timeout": seconds, "stale_max": seconds } (store.h) */
 	bool store_pg;	      /* backend postgres (default lmdb) */
 	char *store_conninfo; /* its conninfo file (0600, ours) */
 	int store_timeout;    /* seconds, default 5 */
+	int store_stale_max;  /* seconds a copy answers `check`, default 5 */
 	bool group_commit;    /* default true */
 	int log_level;
 	bool log_syslog;	    /* "log_target": "syslog" (else stderr) */

@@ -432,6 +432,9 @@ follow_main(void *arg)
 	bool stop = false;
 
 	while (!stop) {
+		/* what other brokers committed: ends copies kept in memory
+		 * (op check); a failure leaves them to age (store.stale_max) */
+		(void)store_follow_poll(d->store);
 		follow_once(d);
 		pthread_mutex_lock(&f->lock);
 		clock_gettime(CLOCK_REALTIME, &ts);

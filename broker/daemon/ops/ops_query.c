@@ -5,9 +5,11 @@
  * expiry at read time: a grant past its end is never reported as active,
  * whether or not the sweeper has recorded it yet.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "approvals.h"
 #include "audit.h"
@@ -344,6 +346,99 @@ request_blocked(struct call *c, struct policy_ref *p, struct store_txn *t,
 	return blocked;
 }
 
+/*
+ * `check` answered from memory on a store that several brokers write
+ * (PostgreSQL), where a read transaction per check costs a round trip or
+ * more.  A reply is kept with the store generation read before its reads
+ * began (store.h): any commit, here or on another broker (seen by the
+ * follower's poll, every 200 ms), moves the generation and ends it.  Time
+ * ends it too: at the grant's end or a scheduled start, and after
+ * CHECK_KEEP_MS at most (opt-out windows, group changes in the directory).
+ * When the follower has not reached the store for store.stale_max, check
+ * refuses instead of answering from what may be old.  LMDB keeps no copy.
+ */
+#define CHECK_SLOTS 1024
+#define CHECK_KEEP_MS 2000
+
+struct check_kept {
+	uint64_t gen; /* 0: empty */
+	uint64_t policy;
+	int64_t made_ms, until; /* until: time_now() seconds */
+	char user[65];
+	char resource[REC_RESOURCE];
+	bool allowed;
+	json_t *reply;
+};
+
+static pthread_mutex_t check_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct check_kept check_kept[CHECK_SLOTS];
+
+static int64_t
+check_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct check_kept *
+check_slot(const char *user, const char *resource)
+{
+	uint64_t h = 1469598103934665603ULL;
+	const char *s;
+
+	for (s = user; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	h = (h ^ 0xff) * 1099511628211ULL;
+	for (s = resource; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return &check_kept[h % CHECK_SLOTS];
+}
+
+/* A copy of the reply kept for user and resource, or NULL. */
+static json_t *
+check_recall(uint64_t gen, uint64_t policy, const char *user,
+    const char *resource, bool *allowed)
+{
+	struct check_kept *k = check_slot(user, resource);
+	json_t *o = NULL;
+
+	pthread_mutex_lock(&check_lock);
+	if (k->gen == gen && k->policy == policy &&
+	    check_mono_ms() - k->made_ms < CHECK_KEEP_MS &&
+	    time_now() < k->until && strcmp(k->user, user) == 0 &&
+	    strcmp(k->resource, resource) == 0) {
+		o = json_deep_copy(k->reply);
+		*allowed = k->allowed;
+	}
+	pthread_mutex_unlock(&check_lock);
+	return o;
+}
+
+static void
+check_keep(uint64_t gen, uint64_t policy, int64_t made_ms, int64_t until,
+    const char *user, const char *resource, bool allowed, const json_t *o)
+{
+	struct check_kept *k = check_slot(user, resource);
+	json_t *copy = json_deep_copy(o), *old;
+
+	if (copy == NULL)
+		return;
+	pthread_mutex_lock(&check_lock);
+	old = k->reply;
+	k->gen = gen;
+	k->policy = policy;
+	k->made_ms = made_ms;
+	k->until = until;
+	snprintf(k->user, sizeof(k->user), "%s", user);
+	snprintf(k->resource, sizeof(k->resource), "%s", resource);
+	k->allowed = allowed;
+	k->reply = copy;
+	pthread_mutex_unlock(&check_lock);
+	json_decref(old);
+}
+
 int
 op_check(struct call *c)
 {
@@ -358,6 +453,9 @@ op_check(struct call *c)
 		{ "user", PA_STR, false, 0, 64, &user },
 	};
 	json_t *o;
+	int64_t fresh_ms, made_ms = check_mono_ms(), until;
+	uint64_t gen;
+	bool allowed;
 	int r;
 
 	if ((r = proto_args_parse(c->req->args, spec,
@@ -375,6 +473,27 @@ op_check(struct call *c)
 		brk_error_set(
 		    &err, r, "%s may not check other users", c->caller.name);
 		goto fail;
+	}
+	/* read before the reads: a commit after it ends what they give */
+	gen = store_generation(c->d->store, &fresh_ms);
+	r = BRK_ERR_UNREACHABLE;
+	if (gen != 0 && fresh_ms != 0 &&
+	    made_ms - fresh_ms > (int64_t)c->d->cfg->store_stale_max * 1000) {
+		brk_error_set(&err, r,
+		    "the store has not answered for more than "
+		    "store.stale_max (%d s): check refuses to answer from "
+		    "older data",
+		    c->d->cfg->store_stale_max);
+		goto fail;
+	}
+	if (gen != 0 && fresh_ms != 0 &&
+	    (o = check_recall(gen, p->version, user, resource, &allowed)) !=
+		NULL) {
+		__atomic_fetch_add(
+		    &c->d->checks[allowed ? 0 : 1], 1, __ATOMIC_RELAXED);
+		policy_put(c->d, p);
+		call_reply(c, o);
+		return 0;
 	}
 	r = BRK_ERR_NOMEM;
 	if ((f.grants = calloc(CHECK_MAX_GRANTS, sizeof(*f.grants))) == NULL)
@@ -423,6 +542,12 @@ op_check(struct call *c)
 		    id, "expires_at", ts, "reason", why, "role", g->role,
 		    "blocked", 0);
 	}
+	until = g != NULL ? g->expires_at : INT64_MAX;
+	if (f.next.serial != 0 && f.next.starts_at < until)
+		until = f.next.starts_at;
+	if (gen != 0 && fresh_ms != 0 && o != NULL)
+		check_keep(gen, p->version, made_ms, until, user, resource,
+		    g != NULL, o);
 	/* metrics: checks by result (ops_metrics.c) */
 	__atomic_fetch_add(
 	    &c->d->checks[g != NULL ? 0 : 1], 1, __ATOMIC_RELAXED);

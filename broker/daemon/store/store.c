@@ -6,12 +6,17 @@
 #include "store.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "store_be.h"
 
 struct store {
 	const struct store_backend *be;
 	void *h;
+	uint64_t gen;	  /* store_generation (atomic) */
+	int64_t fresh_ms; /* its last good poll (atomic) */
+	char snap[1024];  /* the follower thread's alone */
 };
 
 struct store_txn {
@@ -119,6 +124,9 @@ store_commit_ex(struct store_txn *t, bool *synced)
 
 	*synced = false;
 	r = t->s->be->commit(t->h, synced);
+	/* a copy read before this commit must not outlive it */
+	if (r == 0)
+		__atomic_fetch_add(&t->s->gen, 1, __ATOMIC_ACQ_REL);
 	free(t);
 	return r;
 }
@@ -296,6 +304,46 @@ store_get_be64(const void *p)
 	for (i = 0; i < 8; i++)
 		v = (v << 8) | b[i];
 	return v;
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+store_follow_poll(struct store *s)
+{
+	char snap[sizeof(s->snap)];
+	int64_t began = mono_ms();
+	int r;
+
+	if (s->be->snapshot == NULL)
+		return 0;
+	if ((r = s->be->snapshot(s->h, snap, sizeof(snap))) != 0)
+		return r;
+	/* equal snapshots see the same commits; a snapshot too long to
+	 * keep counts as a change every time (never a stale copy) */
+	if (strlen(snap) + 1 >= sizeof(snap) || strcmp(snap, s->snap) != 0) {
+		__atomic_fetch_add(&s->gen, 1, __ATOMIC_ACQ_REL);
+		memcpy(s->snap, snap, sizeof(snap));
+	}
+	__atomic_store_n(&s->fresh_ms, began, __ATOMIC_RELEASE);
+	return 0;
+}
+
+uint64_t
+store_generation(struct store *s, int64_t *fresh_ms)
+{
+	*fresh_ms = __atomic_load_n(&s->fresh_ms, __ATOMIC_ACQUIRE);
+	if (s->be->snapshot == NULL)
+		return 0;
+	/* never 0 for a tracked backend */
+	return __atomic_load_n(&s->gen, __ATOMIC_ACQUIRE) + 1;
 }
 
 void

@@ -191,6 +191,21 @@ int store_mark_get(struct store *s, const char *name, uint64_t *seq);
 int store_mark_put(struct store *s, const char *name, uint64_t seq);
 
 /*
+ * Change tracking, for answers kept in memory while several brokers write
+ * (PostgreSQL).  store_follow_poll() asks the backend whether anything was
+ * committed since its last poll (any broker); call it from a background
+ * thread, it may block up to store.timeout.  store_generation() returns a
+ * number that grows with every change seen, by a poll or by a commit
+ * through this process, and in *fresh_ms the CLOCK_MONOTONIC millisecond
+ * at which the last successful poll began (0: none yet).  An answer
+ * computed from reads begun at generation G stays true while the
+ * generation is G.  Returns 0 when the backend has nothing to track (LMDB:
+ * one broker, whose reads are as fast as a copy's).
+ */
+int store_follow_poll(struct store *s);
+uint64_t store_generation(struct store *s, int64_t *fresh_ms);
+
+/*
  * Move a whole state between stores of any backend (store_move.c):
  * store_export() writes every table of one consistent snapshot to a new
  * file (mode 0600, never over an existing one; removed if it fails);

@@ -52,6 +52,9 @@ struct store_backend {
 	bool (*leader)(void *env);
 	int (*mark_get)(void *env, const char *name, uint64_t *seq);
 	int (*mark_put)(void *env, const char *name, uint64_t seq);
+	/* text that changes whenever a commit becomes visible; NULL: no
+	 * other writer (store_follow_poll) */
+	int (*snapshot)(void *env, char *buf, size_t len);
 };
 
 extern const struct store_backend store_lmdb_backend;

@@ -1411,6 +1411,38 @@ out:
 	return r;
 }
 
+/*
+ * The server's snapshot as text (xmin:xmax:in-progress xids): two equal
+ * ones see exactly the same commits, so a change of the text is how a
+ * broker learns that any broker committed (store_follow_poll).
+ */
+static int
+p_snapshot(void *env, char *buf, size_t len)
+{
+	void *h = NULL;
+	struct ptxn *t;
+	PGresult *res = NULL;
+	int r;
+
+	buf[0] = '\0';
+	if ((r = p_begin(env, NULL, false, &h)) != 0)
+		return r;
+	t = h;
+	res = PQexec(t->conn, "SELECT pg_current_snapshot()::text");
+	r = BRK_ERR_IO;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		log_failure(t->conn, res, "snapshot");
+		t->failed = true;
+		goto out;
+	}
+	snprintf(buf, len, "%s", PQgetvalue(res, 0, 0));
+	r = 0;
+out:
+	PQclear(res);
+	p_abort(h);
+	return r;
+}
+
 const struct store_backend store_pg_backend = {
 	.name = "postgres",
 	.free = p_free,
@@ -1434,4 +1466,5 @@ const struct store_backend store_pg_backend = {
 	.leader = p_leader,
 	.mark_get = p_mark_get,
 	.mark_put = p_mark_put,
+	.snapshot = p_snapshot,
 };
