@@ -165,10 +165,12 @@ check-asan: deps
 # against tests/unit/tsan's runner) and every integration test, since each
 # starts brokerd; a race aborts the process.  Left out, because a program
 # we do not build trips TSan: t_nss, t_pam, t_login and t_web (nss_wrapper's and
-# pam_wrapper's preloads), t_ssh (sshd loading a TSan-built PAM module),
+# pam_wrapper's preloads), t_ssh, t_sessions and t_e2e (sshd loading a
+# TSan-built PAM module: "cannot allocate memory in static TLS block"),
 # t_snapshot_agree (pamtester loading a TSan-built PAM module: "Module is
 # unknown"), and t_cli_valgrind (valgrind).
-TSAN_EXCLUDE = t_cli_valgrind t_login t_nss t_pam t_snapshot_agree t_ssh t_web
+TSAN_EXCLUDE = t_cli_valgrind t_e2e t_login t_nss t_pam t_sessions \
+	t_snapshot_agree t_ssh t_web
 check-tsan: deps
 	$(MAKE) BUILD=build/tsan SAN=tsan all unit
 	BUILD=build/tsan EXCLUDE="$(TSAN_EXCLUDE)" \
