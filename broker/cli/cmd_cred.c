@@ -334,8 +334,7 @@ cli_print_db(struct cli *cli, json_t *res)
 		 JSON_COMPACT | JSON_SORT_KEYS)) != NULL) {
 		/* a credentials.exec program's: shown once, as it gave it */
 		printf("  credential (shown once): %s\n", text);
-		explicit_bzero(text, strlen(text));
-		free(text);
+		secret_free(text);
 	}
 	if (!json_is_object(db))
 		return;

@@ -303,10 +303,7 @@ host_enroll(struct cli *cli, int argc, char **argv)
 		    dir);
 	r = EX_DONE;
 out:
-	if (key_pem != NULL) {
-		OPENSSL_cleanse(key_pem, strlen(key_pem));
-		free(key_pem);
-	}
+	secret_free(key_pem);
 	free(csr_pem);
 	free(catext);
 	free(conf);

@@ -249,9 +249,8 @@ cli_make_key(char **key_pem, char **csr_pem)
 		goto out;
 	r = 0;
 out:
-	if (r != 0 && *key_pem != NULL) {
-		OPENSSL_cleanse(*key_pem, strlen(*key_pem));
-		free(*key_pem);
+	if (r != 0) {
+		secret_free(*key_pem);
 		*key_pem = NULL;
 	}
 	EVP_PKEY_CTX_free(kc);
@@ -451,8 +450,7 @@ cmd_login(struct cli *cli, int argc, char **argv)
 		json_decref(res);
 		res = NULL;
 		args = json_pack("{s:s}", "answer", ans);
-		explicit_bzero(ans, strlen(ans));
-		free(ans);
+		secret_free(ans);
 		ans = NULL;
 		if ((r = cli_call(cli, "login.answer", args, &res)) != EX_DONE)
 			goto out;
@@ -499,10 +497,7 @@ cmd_login(struct cli *cli, int argc, char **argv)
 		    cli_str(login, "expires"));
 	r = EX_DONE;
 out:
-	if (key_pem != NULL) {
-		OPENSSL_cleanse(key_pem, strlen(key_pem));
-		free(key_pem);
-	}
+	secret_free(key_pem);
 	free(csr_pem);
 	free(catext);
 	json_decref(args);

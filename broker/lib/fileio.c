@@ -170,6 +170,13 @@ file_free_secret(char *buf, size_t len)
 	free(buf);
 }
 
+void
+secret_free(char *s)
+{
+	if (s != NULL)
+		file_free_secret(s, strlen(s));
+}
+
 /* fsync the directory holding path, so that a rename into it is durable. */
 static int
 sync_parent(const char *path, const char *what, struct brk_error *err)

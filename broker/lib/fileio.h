@@ -56,6 +56,10 @@ int file_read_all(const char *path, size_t max, int nofollow, char **out,
 /* Wipe len bytes of buf (and its NUL), then free it; accepts NULL. */
 void file_free_secret(char *buf, size_t len);
 
+/* Wipe a NUL-terminated secret (a key, a password), then free it; accepts
+ * NULL. */
+void secret_free(char *s);
+
 /*
  * Replace path with len bytes of data and mode, so that after a crash path
  * holds either its old content or the new one, and the new one survives

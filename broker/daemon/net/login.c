@@ -31,6 +31,7 @@
 #include "daemon.h"
 #include "deadline.h"
 #include "duration.h"
+#include "fileio.h"
 #include "log.h"
 #include "names.h"
 #include "timefmt.h"
@@ -77,16 +78,6 @@ struct login_session {
 	char addr[64];
 	char *csr; /* NULL for a web sign-in: nothing is issued */
 };
-
-/* Wipe and free a secret string; NULL is fine. */
-static void
-wipe_free(char *p)
-{
-	if (p == NULL)
-		return;
-	explicit_bzero(p, strlen(p));
-	free(p);
-}
 
 /* ---- configuration ---------------------------------------------------- */
 
@@ -477,7 +468,7 @@ session_unref(struct login_session *s)
 	if (!last)
 		return;
 	if (s->answer != NULL)
-		wipe_free(s->answer);
+		secret_free(s->answer);
 	json_decref(s->info);
 	free(s->csr);
 	pthread_mutex_destroy(&s->lock);
@@ -562,7 +553,7 @@ conv(int n, const struct pam_message **msg, struct pam_response **resp,
 fail:
 	for (i = 0; i < n; i++)
 		if (rs[i].resp != NULL)
-			wipe_free(rs[i].resp);
+			secret_free(rs[i].resp);
 	free(rs);
 	return PAM_CONV_ERR;
 }
@@ -759,7 +750,7 @@ login_answer(struct login_session *s, struct call *c)
 	pthread_mutex_lock(&s->lock);
 	if (s->done || s->step != NULL) {
 		pthread_mutex_unlock(&s->lock);
-		wipe_free(copy);
+		secret_free(copy);
 		call_fail(c, BRK_ERR_STATE,
 		    "no login question is waiting for "
 		    "an answer");

@@ -16,6 +16,7 @@
 #include "flags.h"
 #include "krl.h"
 #include "names.h"
+#include "fileio.h"
 #include "ops.h"
 #include "reqstore.h"
 #include "snapshot.h"
@@ -127,20 +128,12 @@ struct cert_job {
 };
 
 static void
-freezero_str(char *s)
-{
-	if (s != NULL)
-		explicit_bzero(s, strlen(s));
-	free(s);
-}
-
-static void
 cert_job_free(struct cert_job *j)
 {
 	if (j == NULL)
 		return;
 	sshkey_free(j->key);
-	freezero_str(j->cert);
+	secret_free(j->cert);
 	free(j);
 }
 
@@ -230,7 +223,7 @@ op_cert(struct call *c)
 	}
 	return 0;
 fail:
-	freezero_str(cert);
+	secret_free(cert);
 	sshkey_free(key);
 	call_fail(c, rc, "%s", err.msg[0] ? err.msg : brk_strerror(rc));
 	return rc;

@@ -822,10 +822,7 @@ p_free(void *env)
 	PQfinish(e->lconn); /* the server drops the leader's lock */
 	while (e->nidle > 0)
 		PQfinish(e->idle[--e->nidle]);
-	if (e->conninfo != NULL) {
-		explicit_bzero(e->conninfo, strlen(e->conninfo));
-		free(e->conninfo);
-	}
+	secret_free(e->conninfo);
 	pthread_mutex_destroy(&e->lock);
 	pthread_mutex_destroy(&e->wlock);
 	pthread_mutex_destroy(&e->llock);
