@@ -126,34 +126,46 @@ parse_groups(struct config *c, json_t *obj, struct brk_error *err)
 	return 0;
 }
 
-/* "hosts": { "cert_ttl": DUR, "token_max": DUR }, both optional. */
+/* "hosts": { "cert_ttl": DUR, "token_max": DUR, "token_retention": DUR },
+ * each optional. */
 static int
 parse_hosts(struct config *c, json_t *v, struct brk_error *err)
 {
+	const struct {
+		const char *key, *lo, *hi;
+		int64_t min, max;
+		int64_t *dst;
+	} keys[] = {
+		{ "cert_ttl", "1h", "365d", 3600, 365 * 86400LL,
+		    &c->host_cert_ttl },
+		{ "token_max", "1m", "30d", 60, 30 * 86400LL,
+		    &c->host_token_max },
+		/* down to 1s so that a test can watch the purge */
+		{ "token_retention", "1s", "365d", 1, 365 * 86400LL,
+		    &c->host_token_retention },
+	};
 	const char *key;
 	json_t *e;
 	int64_t n;
+	size_t i;
 
 	if (!json_is_object(v))
 		return brk_error_set(err, BRK_ERR_INVALID,
 		    "config: \"hosts\" must be an object");
 	json_object_foreach (v, key, e) {
-		bool ttl = strcmp(key, "cert_ttl") == 0;
-
-		if (!ttl && strcmp(key, "token_max") != 0)
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (strcmp(key, keys[i].key) == 0)
+				break;
+		if (i == sizeof(keys) / sizeof(keys[0]))
 			return brk_error_set(err, BRK_ERR_INVALID,
 			    "config: hosts: unknown key \"%.64s\"", key);
 		if (!json_is_string(e) ||
 		    duration_parse(json_string_value(e), &n) != 0 ||
-		    n < (ttl ? 3600 : 60) ||
-		    n > (ttl ? 365 * 86400LL : 30 * 86400LL))
+		    n < keys[i].min || n > keys[i].max)
 			return brk_error_set(err, BRK_ERR_INVALID,
 			    "config: hosts.%s must be a duration from %s to %s",
-			    key, ttl ? "1h" : "1m", ttl ? "365d" : "30d");
-		if (ttl)
-			c->host_cert_ttl = n;
-		else
-			c->host_token_max = n;
+			    key, keys[i].lo, keys[i].hi);
+		*keys[i].dst = n;
 	}
 	return 0;
 }
@@ -362,6 +374,7 @@ config_defaults(void)
 	c->audit_anchor_records = 10000; /* audit anchors */
 	c->host_cert_ttl = 30 * 86400LL; /* hosts (ops_host.c) */
 	c->host_token_max = 7 * 86400LL;
+	c->host_token_retention = 86400; /* used/expired tokens (hosts.c) */
 	c->audit_anchor_seconds = 300;
 	return c;
 }

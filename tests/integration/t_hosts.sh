@@ -27,13 +27,15 @@ FP=SHA256:$(openssl x509 -in "$T/server.crt" -noout -fingerprint -sha256 |
 mkdir -m 0700 "$T/state"
 cp "$ROOT/policy/examples/dev.json" "$T/policy.json"
 export BROKER_SOCKET=$T/b.sock
-# config TTL: the broker's config with hosts.cert_ttl TTL
+# config TTL: the broker's config with hosts.cert_ttl TTL (and
+# hosts.token_retention $TOKEN_KEEP when set)
 config() {
 	printf '%s\n' "{ \"state_dir\": \"$T/state\", \"socket\": \"$T/b.sock\"," \
 	    "\"policy\": \"$T/policy.json\"," \
 	    "\"local_groups\": { \"dev\": [\"alice\", \"bob\"]," \
 	    "  \"secops\": [\"erin\"] }," \
-	    "\"hosts\": { \"cert_ttl\": \"$1\", \"token_max\": \"2d\" }," \
+	    "\"hosts\": { \"cert_ttl\": \"$1\", \"token_max\": \"2d\"" \
+	    "${TOKEN_KEEP:+, \"token_retention\": \"$TOKEN_KEEP\"} }," \
 	    "\"tls\": { \"listen\": \"127.0.0.1:$PORT\", \"cert\": \"$T/server.crt\"," \
 	    "  \"key\": \"$T/server.key\", \"client_ca\": \"$T/ca.crt\" } }" \
 	    >"$T/broker.json"
@@ -398,6 +400,53 @@ contains "a resumed session of the removed host is refused too" \
 run B --as erin host list --all
 contains "host list --all shows it removed" "removed" "$OUT"
 expect 1 "removing it again is refused (already removed)" B --as erin host remove web-1
+
+# ---- join tokens purged after hosts.token_retention ---------------------
+stop_broker
+printf '%s\n' '{ "hosts": { "token_retention": "0s" } }' >"$T/bad.json"
+run "$BROKERD" -c "$T/bad.json"
+equals "a token_retention under 1s is refused at start" 1 "$RC"
+contains "... naming the setting" "hosts.token_retention" "$ERR"
+TOKEN_KEEP=3s KEEP_PORT=1 up 30d
+run B --as erin host token create web-4
+T4=$OUT
+expect 0 "a token for web-4 enrolls" B --url "$URL" host enroll \
+    --token "$T4" --ca-fingerprint "$FP" --dir "$T/host4"
+run B --as erin host token create web-5 --for 1h
+T5=$OUT
+run B --as erin host token create web-6 --for 1s
+T6=$OUT
+# tokenstate TOKEN: how an enroll with TOKEN is refused, polled until it
+# is refused as unknown (the record gone) or 20 s have passed
+tokenstate() {
+	ts_i=0
+	while :; do
+		run B --url "$URL" host enroll --token "$1" \
+		    --ca-fingerprint "$FP" --dir "$T/host-none"
+		case $ERR in *"unknown join token"*) break ;; esac
+		[ $ts_i -ge 40 ] && break
+		ts_i=$((ts_i + 1))
+		sleep 0.5
+	done
+}
+# Fails when dead tokens are kept: checked by not collecting them in
+# ops_sweep (both stayed "already used" / "expired" for the 20 s).
+tokenstate "$T4"
+contains "a used token's record is purged after the retention" \
+    "unknown join token" "$ERR"
+tokenstate "$T6"
+contains "an expired token's record is purged after the retention" \
+    "unknown join token" "$ERR"
+audit_has "the purge is audited" host.token_purged '"target": "web-4"'
+audit_has "... for the expired one too" host.token_purged '"target": "web-6"'
+audit_has "the token's creation stays in the audit trail" \
+    host.token_created '"target": "web-4"'
+# Fails when a live token is purged too: checked by purging every token
+# in hosts_tokens_stale (web-5 was refused as unknown).
+expect 0 "an unused valid token stays and still enrolls" B --url "$URL" \
+    host enroll --token "$T5" --ca-fingerprint "$FP" --dir "$T/host5"
+run B --as erin --json host list
+contains "... web-5" '"host": "web-5"' "$OUT"
 
 stop_broker
 finish

@@ -71,11 +71,15 @@ struct config {
 	struct cred_exec_config *cred_exec; /* "credentials"
 					     * (credkind_exec.h); NULL when
 					     * absent */
-	/* "hosts" { "cert_ttl", "token_max" } (ops_host.c): how long an
-	 * enrolled host's certificate lasts (default 30d, 1h..365d) and the
-	 * longest a join token may be made for (default 7d, 1m..30d) */
+	/* "hosts" { "cert_ttl", "token_max", "token_retention" }
+	 * (ops_host.c): how long an enrolled host's certificate lasts
+	 * (default 30d, 1h..365d), the longest a join token may be made for
+	 * (default 7d, 1m..30d), and how long a used or expired token's
+	 * record is kept before the sweep deletes it (default 24h,
+	 * 1s..365d; hosts.c) */
 	int64_t host_cert_ttl;
 	int64_t host_token_max;
+	int64_t host_token_retention;
 };
 
 /* Load FILE.  err says which key is wrong. */

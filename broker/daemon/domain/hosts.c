@@ -3,7 +3,9 @@
  * records, read strictly (codec.h), each change with its audit record.
  *
  * A used token stays stored (marked used) so that a second try is told
- * "already used" and audited as such, not as an unknown token.
+ * "already used" and audited as such, not as an unknown token; the sweep
+ * deletes it (and an expired one) hosts.token_retention later
+ * (hosts_token_purge), when that message no longer helps anyone.
  */
 #include "hosts.h"
 
@@ -308,6 +310,74 @@ hosts_enroll(struct store_txn *t, const char *hash, const char *addr,
 		return BRK_ERR_NOMEM;
 	r = audit_host(
 	    t, now, "host.enrolled", k.host, k.host, k.host, NULL, d);
+	json_decref(d);
+	return r;
+}
+
+/* ---- purge ------------------------------------------------------------- */
+
+/* When k stops being worth keeping: keep seconds after it was used, or
+ * after it expired unused. */
+static int64_t
+token_dead_at(const struct host_token *k, int64_t keep)
+{
+	return (k->used_at != 0 ? k->used_at : k->until) + keep;
+}
+
+int
+hosts_tokens_stale(struct store_txn *t, int64_t now, int64_t keep,
+    int (*cb)(const char *hash, void *arg), void *arg)
+{
+	struct store_cursor *c = NULL;
+	struct store_val k, v;
+	struct host_token tk;
+	char hash[HOST_TOKEN_HASH_LEN + 1];
+	int r, rc;
+
+	if ((r = store_cursor_open(t, TBL_HOST_TOKENS, &c)) != 0)
+		return r;
+	for (rc = store_cursor_first(c, &k, &v); rc == 0;
+	     rc = store_cursor_next(c, &k, &v)) {
+		/* a record that does not read is left for a person to
+		 * look at: deleting what we cannot read hides it */
+		if (k.len != HOST_TOKEN_HASH_LEN ||
+		    token_decode(v.data, v.len, &tk) != 0 ||
+		    token_dead_at(&tk, keep) > now)
+			continue;
+		memcpy(hash, k.data, k.len);
+		hash[k.len] = '\0';
+		if (cb(hash, arg) != 0)
+			break;
+	}
+	r = rc == 0 || rc == BRK_ERR_NOTFOUND ? 0 : rc;
+	store_cursor_close(c);
+	return r;
+}
+
+int
+hosts_token_purge(
+    struct store_txn *t, const char *hash, int64_t now, int64_t keep)
+{
+	struct host_token k;
+	char when[TIMEFMT_LEN];
+	json_t *d;
+	int r;
+
+	/* judged again in the write: the scan was made in an older read */
+	if ((r = hosts_token_get(t, hash, &k)) == BRK_ERR_NOTFOUND ||
+	    r == BRK_ERR_INVALID)
+		return 0;
+	if (r != 0 || token_dead_at(&k, keep) > now)
+		return r;
+	if ((r = store_del(t, TBL_HOST_TOKENS, hash, strlen(hash))) != 0)
+		return r;
+	time_rfc3339(k.used_at != 0 ? k.used_at : k.until, when);
+	if ((d = json_pack("{s:s%, s:s, s:s}", "token_id", hash, (size_t)12,
+		 k.used_at != 0 ? "used" : "expired", when, "made_by", k.by)) ==
+	    NULL)
+		return BRK_ERR_NOMEM;
+	r = audit_host(
+	    t, now, "host.token_purged", "brokerd", "brokerd", k.host, NULL, d);
 	json_decref(d);
 	return r;
 }

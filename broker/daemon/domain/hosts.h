@@ -85,6 +85,21 @@ int hosts_enroll(struct store_txn *t, const char *hash, const char *addr,
     struct host_rec *out, bool *refused, char msg[REQ_MSG_LEN]);
 
 /*
+ * Join tokens used, or expired unused, more than keep seconds before now
+ * (hosts.token_retention): cb(hash, arg) for each, in key order, until cb
+ * returns nonzero.  Records that do not decode are passed over.
+ */
+int hosts_tokens_stale(struct store_txn *t, int64_t now, int64_t keep,
+    int (*cb)(const char *hash, void *arg), void *arg);
+
+/* Delete token hash if it is still stale as above (judged again in t) and
+ * audit host.token_purged (the host, a short id of the hash, when it was
+ * used or expired); 0 and nothing written when it is gone or not stale.
+ * A later try of the token is refused as unknown. */
+int hosts_token_purge(
+    struct store_txn *t, const char *hash, int64_t now, int64_t keep);
+
+/*
  * Whether a call from host h holding the certificate with serial may
  * proceed: h is enrolled, not removed, and serial is its certificate in
  * force (or the one before it).  0, or BRK_ERR_DENIED with why saying

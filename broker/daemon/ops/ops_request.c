@@ -13,6 +13,7 @@
 #include "cred.h"
 #include "credkind.h"
 #include "duration.h"
+#include "hosts.h"
 #include "optouts.h"
 #include "log.h"
 #include "names.h"
@@ -532,8 +533,20 @@ struct sweep {
 	size_t n;
 	uint64_t optouts[SWEEP_MAX]; /* opt-outs past their end */
 	size_t nopt;
-	int64_t now;
+	/* join tokens used or expired over hosts.token_retention ago */
+	char tokens[SWEEP_MAX][HOST_TOKEN_HASH_LEN + 1];
+	size_t ntok;
+	int64_t now, token_keep;
 };
+
+static int
+collect_tokens(const char *hash, void *arg)
+{
+	struct sweep *sw = arg;
+
+	snprintf(sw->tokens[sw->ntok++], sizeof(sw->tokens[0]), "%s", hash);
+	return sw->ntok == SWEEP_MAX ? 1 : 0;
+}
 
 static int
 collect_optouts(const struct optout *o, void *arg)
@@ -555,15 +568,20 @@ collect_due(uint64_t serial, void *arg)
 }
 
 /* Automation comes back by itself, grants start and requests end: record
- * each (optouts.c, requests.c). */
+ * each (optouts.c, requests.c); dead join tokens go (hosts.c). */
 static int
 apply_sweep(struct store_txn *t, void *arg)
 {
 	struct sweep *sw = arg;
+	size_t i;
 	int r;
 
 	if ((r = optouts_expire(t, sw->optouts, sw->nopt, sw->now)) != 0)
 		return r;
+	for (i = 0; i < sw->ntok; i++)
+		if ((r = hosts_token_purge(
+			 t, sw->tokens[i], sw->now, sw->token_keep)) != 0)
+			return r;
 	return requests_sweep(t, sw->serials, sw->n, sw->now);
 }
 
@@ -592,13 +610,17 @@ ops_sweep(struct brokerd *d, struct store_txn **rtxn)
 		return;
 	sw->d = d;
 	sw->now = time_now();
+	sw->token_keep = d->cfg->host_token_retention;
 	if ((r = store_read_begin(d->store, rtxn)) == 0) {
 		r = reqstore_due(*rtxn, sw->now, collect_due, sw);
 		if (r == 0)
 			r = optouts_live(*rtxn, collect_optouts, sw);
+		if (r == 0)
+			r = hosts_tokens_stale(
+			    *rtxn, sw->now, sw->token_keep, collect_tokens, sw);
 		store_read_end(*rtxn);
 	}
-	if (r != 0 || (sw->n == 0 && sw->nopt == 0)) {
+	if (r != 0 || (sw->n == 0 && sw->nopt == 0 && sw->ntok == 0)) {
 		free(sw);
 		return;
 	}
