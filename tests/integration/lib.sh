@@ -27,6 +27,7 @@ asan_first() {
 }
 
 cleanup() {
+	sshd_stop
 	stop_broker
 	pg_stop
 	rm -rf "$T"
@@ -262,6 +263,86 @@ test_pki() {
 extendedKeyUsage=serverAuth" &&
 	mkcert web1 web-1 ca "extendedKeyUsage=clientAuth" &&
 	mkcert rogue "$1" ca-other "extendedKeyUsage=clientAuth"
+}
+
+# A real sshd for the tests that log in with certificates (t_ssh, t_bssh,
+# t_sessions, t_e2e).
+# sshd_start NAME CA KRL PAMDIR [LINE...]: sshd on 127.0.0.1 and a free
+# port (tools/freeport; another one when that was taken meanwhile), host
+# key $T/hostkey (made on first use), user certificates of the keys in CA
+# only (TrustedUserCAKeys, no authorized_keys, no passwords), RevokedKeys
+# KRL ("-": none).  PAMDIR "-": UsePAM no; else UsePAM yes, PAM through
+# pam_wrapper with PAMDIR as its service directory and pam_broker.so
+# preloaded (the ASan runtime first when it is built with ASan).  Each
+# LINE is one more sshd_config line.  Files $T/NAME_config, $T/NAME.log,
+# $T/NAME.pid.  Sets SSHD_PORT and SSHD_PID once sshd listens; otherwise
+# says not_ok with the log's end and returns 1.
+SSHD_PIDS=
+sshd_start() {
+	ss_name=$1 ss_ca=$2 ss_krl=$3 ss_pam=$4
+	shift 4
+	[ -f "$T/hostkey" ] ||
+	    ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey" || return 1
+	mkdir -p /run/sshd && chmod 0755 /run/sshd
+	ss_log=$T/$ss_name.log
+	ss_try=0
+	while [ $ss_try -lt 5 ]; do
+		SSHD_PORT=$("$TOOLS/freeport")
+		{
+			echo "Port $SSHD_PORT"
+			echo "ListenAddress 127.0.0.1"
+			echo "HostKey $T/hostkey"
+			echo "PidFile $T/$ss_name.pid"
+			echo "TrustedUserCAKeys $ss_ca"
+			[ "$ss_krl" = - ] || echo "RevokedKeys $ss_krl"
+			echo "AuthorizedKeysFile none"
+			echo "PasswordAuthentication no"
+			echo "KbdInteractiveAuthentication no"
+			if [ "$ss_pam" = - ]; then echo "UsePAM no"
+			else echo "UsePAM yes"; fi
+			echo "StrictModes no"
+			echo "LogLevel VERBOSE"
+			for ss_l in "$@"; do echo "$ss_l"; done
+		} >"$T/${ss_name}_config"
+		if [ "$ss_pam" = - ]; then
+			"${SSHD:-/usr/sbin/sshd}" -D -e -f "$T/${ss_name}_config" \
+			    2>>"$ss_log" &
+		else
+			env LD_PRELOAD="$(asan_first "$BUILD/pam_broker.so") libpam_wrapper.so" \
+			    PAM_WRAPPER=1 ASAN_OPTIONS=detect_leaks=0 \
+			    PAM_WRAPPER_SERVICE_DIR="$ss_pam" \
+			    PAM_WRAPPER_DISABLE_DEEPBIND=1 \
+			    "${SSHD:-/usr/sbin/sshd}" -D -e \
+			    -f "$T/${ss_name}_config" 2>>"$ss_log" &
+		fi
+		SSHD_PID=$!
+		ss_up="Server listening on 127.0.0.1 port $SSHD_PORT"
+		ss_i=0
+		while [ $ss_i -lt 100 ] && kill -0 "$SSHD_PID" 2>/dev/null &&
+		    ! grep -q "$ss_up" "$ss_log"; do
+			sleep 0.1; ss_i=$((ss_i + 1))
+		done
+		if grep -q "$ss_up" "$ss_log"; then
+			SSHD_PIDS="$SSHD_PIDS $SSHD_PID"
+			return 0
+		fi
+		kill "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null
+		ss_try=$((ss_try + 1))
+	done
+	tail -5 "$ss_log" | sed 's/^/#   sshd: /'
+	not_ok "sshd ($ss_name) starts"
+	return 1
+}
+# sshd_stop [PID]: stop the sshd PID, or every one sshd_start started.
+sshd_stop() {
+	if [ $# -gt 0 ]; then
+		kill "$1" 2>/dev/null
+		SSHD_PIDS=$(echo "$SSHD_PIDS" | tr ' ' '\n' | grep -vx "$1" |
+		    tr '\n' ' ')
+		return 0
+	fi
+	for ss_p in $SSHD_PIDS; do kill "$ss_p" 2>/dev/null; done
+	SSHD_PIDS=
 }
 
 finish() {

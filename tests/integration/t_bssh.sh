@@ -11,9 +11,7 @@ fi
 U=brk$$s$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
 useradd -M -p "*" -d "$T/home" -s /bin/sh "$U" || { not_ok "useradd $U"; finish; }
 mkdir -p "$T/home" && chown "$U" "$T/home"
-SSHD_PID=
-trap '[ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null; [ -n "${SSH_AGENT_PID:-}" ] && kill "$SSH_AGENT_PID" 2>/dev/null; userdel "$U" 2>/dev/null; [ -n "${KEEP:-}" ] || cleanup' EXIT
-mkdir -p /run/sshd && chmod 0755 /run/sshd
+trap 'sshd_stop; [ -n "${SSH_AGENT_PID:-}" ] && kill "$SSH_AGENT_PID" 2>/dev/null; userdel "$U" 2>/dev/null; [ -n "${KEEP:-}" ] || cleanup' EXIT
 
 mkdir -m 0700 "$T/state"
 cat >"$T/policy.json" <<P
@@ -37,25 +35,8 @@ export BROKER_SOCKET=$T/broker.sock
 start_broker -c "$T/brokerd.json"
 B ca show >"$T/ca.pub"
 
-ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey"
-PORT=$("$TOOLS/freeport")
-cat >"$T/sshd_config" <<C
-Port $PORT
-ListenAddress 127.0.0.1
-HostKey $T/hostkey
-PidFile $T/sshd.pid
-TrustedUserCAKeys $T/ca.pub
-AuthorizedKeysFile none
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-LogLevel VERBOSE
-C
-"$SSHD" -D -e -f "$T/sshd_config" 2>>"$T/sshd.log" &
-SSHD_PID=$!
-i=0
-while [ $i -lt 50 ] && ! grep -q "Server listening" "$T/sshd.log"; do sleep 0.1; i=$((i + 1)); done
+sshd_start sshd "$T/ca.pub" - - || finish
+PORT=$SSHD_PORT
 # every host name of the test is this sshd
 cat >"$T/ssh_config" <<C
 Host *

@@ -25,19 +25,18 @@ fi
 U=bre$$$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
 useradd -M -p "*" -d "$T/home" -s /bin/sh "$U" || { not_ok "useradd $U"; finish; }
 mkdir -p "$T/home" && chmod 0755 "$T/home"
-NS=; VA=; SSHD_PID=; WATCH_PID=; SPID=
+NS=; VA=; WATCH_PID=; SPID=
 stop_all() {
 	[ -n "$WATCH_PID" ] && kill "$WATCH_PID" 2>/dev/null
-	[ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null
+	sshd_stop
 	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null
 	pkill -u "$U" 2>/dev/null
-	WATCH_PID=; SSHD_PID=; SPID=
+	WATCH_PID=; SPID=
 }
 trap 'stop_all; [ -n "$BROKERD_PID" ] && kill "$BROKERD_PID" 2>/dev/null
 	[ -n "$NS" ] && ip netns del "$NS" 2>/dev/null
 	[ -n "$VA" ] && ip link del "$VA" 2>/dev/null
 	userdel "$U" 2>/dev/null; [ -n "${KEEP:-}" ] || cleanup' EXIT
-mkdir -p /run/sshd && chmod 0755 /run/sshd
 
 # ---- the two machines ----------------------------------------------------
 # The broker's machine: a network namespace with a veth pair to this one
@@ -153,29 +152,9 @@ password required pam_deny.so
 S
 # the same account check alone, for pamtester (the host's PAM decision)
 echo "account required $PB" >"$PAMSVC/acct"
-ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey"
-SPORT=$("$TOOLS/freeport")
-cat >"$T/sshd_config" <<C
-Port $SPORT
-ListenAddress 127.0.0.1
-HostKey $T/hostkey
-PidFile $T/sshd.pid
-TrustedUserCAKeys $H/ca.pub
-RevokedKeys $H/krl
-AuthorizedKeysFile none
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM yes
-StrictModes no
-LogLevel VERBOSE
-C
+sshd_start sshd "$H/ca.pub" "$H/krl" "$PAMSVC" || finish
+SPORT=$SSHD_PORT
 PAMENV="LD_PRELOAD=$(asan_first "$BUILD/pam_broker.so") libpam_wrapper.so"
-env "$PAMENV" PAM_WRAPPER=1 ASAN_OPTIONS=detect_leaks=0 \
-    PAM_WRAPPER_SERVICE_DIR="$PAMSVC" PAM_WRAPPER_DISABLE_DEEPBIND=1 \
-    "$SSHD" -D -e -f "$T/sshd_config" 2>>"$T/sshd.log" &
-SSHD_PID=$!
-i=0
-while [ $i -lt 50 ] && ! grep -q "Server listening" "$T/sshd.log"; do sleep 0.1; i=$((i + 1)); done
 cat >"$T/ssh_config" <<C
 Host *
   HostName 127.0.0.1

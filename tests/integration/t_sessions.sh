@@ -15,16 +15,15 @@ UA=brs$$a$r; UB=brs$$b$r
 useradd -M -p "*" -d "$T/home" -s /bin/sh "$UA" || { not_ok "useradd $UA"; finish; }
 useradd -M -p "*" -d "$T/home" -s /bin/sh "$UB" || { userdel "$UA"; not_ok "useradd $UB"; finish; }
 mkdir -p "$T/home" && chmod 0755 "$T/home"
-SSHD_PID=; WATCH_PID=; SPARE=
+WATCH_PID=; SPARE=
 stop_all() {
 	[ -n "$WATCH_PID" ] && kill "$WATCH_PID" 2>/dev/null
-	[ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null
+	sshd_stop
 	for p in $SPARE; do kill "$p" 2>/dev/null; done
 	pkill -u "$UA" 2>/dev/null; pkill -u "$UB" 2>/dev/null
-	WATCH_PID=; SSHD_PID=
+	WATCH_PID=
 }
 trap 'stop_all; userdel "$UA" 2>/dev/null; userdel "$UB" 2>/dev/null; [ -n "${KEEP:-}" ] || cleanup' EXIT
-mkdir -p /run/sshd && chmod 0755 /run/sshd
 
 mkdir -p "$T/d"
 cat >"$T/d/policy.json" <<P
@@ -52,33 +51,8 @@ account  required $PB
 session  required $PB session_dir=$SDIR session_grace=2
 password required pam_deny.so
 S
-ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey"
-tries=0
-while [ $tries -lt 10 ]; do
-	PORT=$(( ( $(od -An -N2 -tu2 /dev/urandom) % 20000 ) + 30000 ))
-	cat >"$T/sshd_config" <<C
-Port $PORT
-ListenAddress 127.0.0.1
-HostKey $T/hostkey
-PidFile $T/sshd.pid
-TrustedUserCAKeys $T/ca.pub
-RevokedKeys $T/krl
-AuthorizedKeysFile none
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM yes
-StrictModes no
-LogLevel VERBOSE
-C
-	env LD_PRELOAD="$(asan_first "$BUILD/pam_broker.so") libpam_wrapper.so" \
-	    PAM_WRAPPER=1 ASAN_OPTIONS=detect_leaks=0 \
-	    PAM_WRAPPER_SERVICE_DIR="$PAMSVC" PAM_WRAPPER_DISABLE_DEEPBIND=1 \
-	    "$SSHD" -D -e -f "$T/sshd_config" 2>>"$T/sshd.log" &
-	SSHD_PID=$!
-	sleep 0.5
-	if kill -0 "$SSHD_PID" 2>/dev/null; then break; fi
-	tries=$((tries + 1))
-done
+sshd_start sshd "$T/ca.pub" "$T/krl" "$PAMSVC" || finish
+PORT=$SSHD_PORT
 
 # session KEY ACCOUNT TAG: a long-running ssh session in the background;
 # its ssh client's pid in $SPID.

@@ -9,15 +9,7 @@ fi
 U=brk$$x$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
 useradd -M -p "*" -d "$T/home" -s /bin/sh "$U" || { not_ok "useradd $U"; finish; }
 mkdir -p "$T/home" && chown "$U" "$T/home"
-SSHD_PID=
-PAM_SSHD=
-stop_sshd() {
-	[ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null
-	[ -n "$PAM_SSHD" ] && kill "$PAM_SSHD" 2>/dev/null
-	SSHD_PID=; PAM_SSHD=
-}
-trap 'stop_sshd; userdel "$U" 2>/dev/null; [ -n "${KEEP:-}" ] || cleanup' EXIT
-mkdir -p /run/sshd && chmod 0755 /run/sshd
+trap 'sshd_stop; userdel "$U" 2>/dev/null; [ -n "${KEEP:-}" ] || cleanup' EXIT
 
 mkdir -p "$T/d"
 # policy LIM_A_OPTIONS: the test's policy, with lim-a's certificate options
@@ -45,34 +37,8 @@ start_broker
 B ca show >"$T/ca.pub"
 B krl -o "$T/krl"
 
-free_port() {
-	p=$(( ( $(od -An -N2 -tu2 /dev/urandom) % 20000 ) + 30000 ))
-	echo $p
-}
-ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey"
-tries=0
-while [ $tries -lt 10 ]; do
-	PORT=$(free_port)
-	cat >"$T/sshd_config" <<C
-Port $PORT
-ListenAddress 127.0.0.1
-HostKey $T/hostkey
-PidFile $T/sshd.pid
-TrustedUserCAKeys $T/ca.pub
-RevokedKeys $T/krl
-AuthorizedKeysFile none
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-LogLevel VERBOSE
-C
-	"$SSHD" -D -e -f "$T/sshd_config" 2>>"$T/sshd.log" &
-	SSHD_PID=$!
-	sleep 0.5
-	if kill -0 "$SSHD_PID" 2>/dev/null; then break; fi
-	tries=$((tries + 1))
-done
+sshd_start sshd "$T/ca.pub" "$T/krl" - || finish
+PORT=$SSHD_PORT
 
 login() {	# login KEY: ssh as $U with KEY and its certificate
 	ssh -F none -i "$1" -o CertificateFile="$1-cert.pub" -o IdentitiesOnly=yes \
@@ -127,24 +93,10 @@ account  required $BUILD/pam_broker.so socket=$BROKER_SOCKET resource=host:ssh-p
 session  required pam_permit.so
 password required pam_deny.so
 S
-PAMPORT=
-tries=0
-while [ $tries -lt 10 ]; do
-	PAMPORT=$(free_port)
-	sed -e "s/^Port .*/Port $PAMPORT/" -e "s/^UsePAM no/UsePAM yes/" \
-	    -e "s|^PidFile .*|PidFile $T/sshd-pam.pid|" \
-	    -e "s|^RevokedKeys .*|RevokedKeys $T/krl-empty|" \
-	    "$T/sshd_config" >"$T/sshd_pam_config"
-	env LD_PRELOAD="$(asan_first "$BUILD/pam_broker.so") libpam_wrapper.so" \
-	    PAM_WRAPPER=1 ASAN_OPTIONS=detect_leaks=0 \
-	    PAM_WRAPPER_SERVICE_DIR="$PAMSVC" PAM_WRAPPER_DISABLE_DEEPBIND=1 \
-	    "$SSHD" -D -e -f "$T/sshd_pam_config" 2>>"$T/sshd-pam.log" &
-	PAM_SSHD=$!
-	sleep 0.5
-	if kill -0 "$PAM_SSHD" 2>/dev/null; then break; fi
-	tries=$((tries + 1))
-done
 : >"$T/krl-empty"
+sshd_start sshd-pam "$T/ca.pub" "$T/krl-empty" "$PAMSVC" || finish
+PAMPORT=$SSHD_PORT
+PAM_SSHD=$SSHD_PID
 pam_login() {
 	ssh -F none -i "$1" -o CertificateFile="$1-cert.pub" -o IdentitiesOnly=yes \
 	    -o BatchMode=yes -o StrictHostKeyChecking=no \
@@ -167,7 +119,7 @@ expect 0 "revoke the grant" B --as alice revoke "$pid_pam" --reason done
 run pam_login "$T/k_pam"
 equals "after revoke the account stack refuses it (KRL not even updated)" "" "$OUT"
 contains "sshd logged the PAM refusal" "PAM" "$(cat "$T/sshd-pam.log")"
-kill "$PAM_SSHD" 2>/dev/null
+sshd_stop "$PAM_SSHD"
 
 # Certificate restrictions are fixed in the grant record when the request
 # is decided, combined over every matching rule so the most restrictive
