@@ -646,11 +646,12 @@ print_sync(struct cli *cli, const char *dir, json_t *s)
 
 /* ---- sync --watch: the session agent as this host ---- */
 
-#define SYNC_PERIOD 60 /* seconds between regular syncs under --watch */
+#define SYNC_PERIOD 60 /* seconds between regular syncs (--sync-every) */
 
 struct host_watch {
 	const char *dir;
 	long long next_ms; /* the next regular sync */
+	long period;	   /* seconds between regular syncs */
 };
 
 /* The agent's connection: this host's certificate over TLS, so the broker
@@ -676,7 +677,7 @@ watch_connect(struct cli *cli, void *arg, struct brk_error *err)
 
 /*
  * Before each round of the agent: the regular sync (snapshot, KRL, CA
- * keys, renewal) once a minute.  One process, one thread: the sync opens
+ * keys, renewal) once a minute (--sync-every).  One process, one thread: the sync opens
  * its own connection, so the agent's held one is set aside and given back
  * (a held watch is at most --interval long, so a sync is at most that
  * late).  A failed sync has said why and keeps the previous files: the
@@ -696,16 +697,16 @@ watch_tick(struct cli *cli, void *arg)
 			print_sync(cli, hw->dir, s);
 		json_decref(s);
 		cli->client = held;
-		hw->next_ms = now + SYNC_PERIOD * 1000LL;
+		hw->next_ms = now + hw->period * 1000LL;
 	}
 	return (int)((hw->next_ms - now + 999) / 1000);
 }
 
 static int
 host_watch(struct cli *cli, const char *dir, const char *sdir,
-    const char *interval, const char *grace)
+    const char *interval, const char *grace, const char *every)
 {
-	struct host_watch hw = { dir, 0 };
+	struct host_watch hw = { dir, 0, SYNC_PERIOD };
 	struct sess_watch_opts o = { .dir = sdir != NULL ? sdir :
 							   SESS_DEFAULT_DIR,
 		.interval = 25,
@@ -718,7 +719,10 @@ host_watch(struct cli *cli, const char *dir, const char *sdir,
 	json_t *conf = NULL, *s = NULL;
 	int r;
 
-	if ((r = cli_sessions_timing(cli, interval, grace, &o)) != EX_DONE)
+	if ((r = cli_sessions_timing(cli, interval, grace, &o)) != EX_DONE ||
+	    (every != NULL &&
+		(r = cli_number(cli, "--sync-every", "seconds", every, 1, 3600,
+		     &hw.period)) != EX_DONE))
 		return r;
 	if (geteuid() != 0)
 		return cli_fail(cli, EX_REFUSED, "denied",
@@ -746,7 +750,7 @@ host_watch(struct cli *cli, const char *dir, const char *sdir,
 		return r;
 	print_sync(cli, dir, s);
 	json_decref(s);
-	hw.next_ms = deadline_now_ms() + SYNC_PERIOD * 1000LL;
+	hw.next_ms = deadline_now_ms() + hw.period * 1000LL;
 	o.host = name;
 	o.snapshot = snap;
 	o.ca_keys = keys;
@@ -757,7 +761,7 @@ static int
 host_sync(struct cli *cli, int argc, char **argv)
 {
 	const char *dir = HOST_DIR_DEFAULT, *sdir = NULL, *interval = NULL,
-		   *grace = NULL;
+		   *grace = NULL, *every = NULL;
 	bool watch = false;
 	const struct cli_opt opts[] = {
 		{ "dir", &dir, NULL },
@@ -765,6 +769,7 @@ host_sync(struct cli *cli, int argc, char **argv)
 		{ "session-dir", &sdir, NULL },
 		{ "interval", &interval, NULL },
 		{ "offline-grace", &grace, NULL },
+		{ "sync-every", &every, NULL },
 		{ NULL, NULL, NULL },
 	};
 	json_t *s = NULL;
@@ -773,12 +778,14 @@ host_sync(struct cli *cli, int argc, char **argv)
 	if ((r = cli_parse(cli, cli_cmd("host"), argc, argv, opts, NULL, 0)) !=
 	    0)
 		return r;
-	if (!watch && (sdir != NULL || interval != NULL || grace != NULL))
+	if (!watch &&
+	    (sdir != NULL || interval != NULL || grace != NULL ||
+		every != NULL))
 		return cli_fail(cli, EX_USAGE, "usage",
-		    "--session-dir, --interval and --offline-grace go with "
-		    "--watch");
+		    "--session-dir, --interval, --offline-grace and "
+		    "--sync-every go with --watch");
 	if (watch)
-		return host_watch(cli, dir, sdir, interval, grace);
+		return host_watch(cli, dir, sdir, interval, grace, every);
 	if ((r = cli_host_sync(cli, dir, &s)) != EX_DONE)
 		return r;
 	print_sync(cli, dir, s);

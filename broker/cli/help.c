@@ -223,6 +223,8 @@ static const struct opt_help glossary[] = {
 	{ "host", "offline-grace", "SECONDS",
 	    "sync --watch: keep sessions this long while the broker cannot "
 	    "be reached (default 60), then as the snapshot says" },
+	{ "host", "sync-every", "SECONDS",
+	    "sync --watch: sync this often (default 60, 1 to 3600)" },
 	{ NULL, "as", "USER",
 	    "act for USER (configured delegates and root "
 	    "only)" },

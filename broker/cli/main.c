@@ -165,7 +165,7 @@ const struct cli_cmd cli_commands[] = {
 	    "tls://HOST:PORT --token TOKEN (--ca-fingerprint SHA256:HEX | --ca "
 	    "FILE) [--dir DIR] | host sync [--dir DIR] [--watch "
 	    "[--session-dir DIR] [--interval SECONDS] [--offline-grace "
-	    "SECONDS]] | host list [--all] | "
+	    "SECONDS] [--sync-every SECONDS]] | host list [--all] | "
 	    "host remove HOST [--reason TEXT]",
 	    "Hosts that enroll once and then sync: a policy admin makes a "
 	    "one-time join token; the host enrolls with it\n(its key never "

@@ -280,6 +280,54 @@ if command -v ssh-keygen >/dev/null; then
 	contains "ssh-keygen reads the KRL" "KRL" "$OUT$ERR"
 fi
 
+# ---- the regular re-sync of host sync --watch ---------------------------
+# A grant made and revoked on the broker reaches the host's files through
+# the watch's own timer (--sync-every), with no event and no other sync.
+# Fails when the watch does not re-sync: checked by skipping the sync in
+# watch_tick (alice stayed refused for the 15 s, the KRL at 1 revoked).
+# watch_until DESC RC: poll pam offline alice until it exits RC (15 s),
+# then check it and say how long it took
+watch_until() {
+	wu_i=0
+	while :; do
+		pam offline alice
+		[ "$RC" = "$2" ] && break
+		[ $wu_i -ge 150 ] && break
+		wu_i=$((wu_i + 1))
+		sleep 0.1
+	done
+	equals "$1 (in ${wu_i}00 ms; --sync-every 2)" "$2" "$RC"
+}
+if [ "$(id -u)" != 0 ]; then
+	skip "host sync --watch runs as root (uid $(id -u))"
+else
+	mkdir -m 0700 "$T/wsess"
+	B --url "$URL" host sync --watch --dir "$H" --session-dir "$T/wsess" \
+	    --interval 1 --sync-every 2 >"$T/watch.out" 2>"$T/watch.err" &
+	WATCH=$!
+	trap '[ -n "$WATCH" ] && kill "$WATCH" 2>/dev/null; cleanup' EXIT
+	i=0
+	while [ $i -lt 100 ] && ! grep -q "synced" "$T/watch.out"; do
+		sleep 0.1; i=$((i + 1))
+	done
+	contains "host sync --watch syncs first" "host web-1 synced" \
+	    "$(cat "$T/watch.out")"
+	pam offline alice
+	equals "before the new grant, the snapshot refuses alice" 1 "$RC"
+	run B --as alice --json request host:web-1 --for 1h --reason t
+	ID2=$(echo "$OUT" | json_get id)
+	watch_until "a new grant reaches the host's snapshot by the watch's re-sync" 0
+	B --as alice revoke "$ID2" --reason done >/dev/null
+	watch_until "its revoke reaches the snapshot the same way" 1
+	contains "... and the KRL (two revoked)" "2 revoked" \
+	    "$(cat "$T/watch.out")"
+	kill "$WATCH" 2>/dev/null; wait "$WATCH" 2>/dev/null; WATCH=
+	expect 2 "--sync-every 0 is a usage error" B --url "$URL" host sync \
+	    --watch --dir "$H" --sync-every 0
+	expect 2 "--sync-every without --watch is a usage error" \
+	    B --url "$URL" host sync --dir "$H" --sync-every 5
+fi
+
 # ---- TLS 1.3 session resumption ------------------------------------------
 # Fails when tickets are off: checked with "ticket_lifetime": 0 (New).
 sess() { # sess ARGS...: one line to the listener as the host
