@@ -315,3 +315,36 @@ Test(optouts, extend_is_audited)
 	cr_expect_eq(s.live, 1);
 	cr_expect_eq(s.until[0], NOW + 7200);
 }
+
+/* A scope of one name is checked as that name and refused in words that
+ * say which; a good one parses.  Fails when a kind checks the wrong name:
+ * checked by giving OPT_GROUP the rule id check ("-ops" accepted). */
+Test(optouts, scope_names_checked)
+{
+	static const struct {
+		const char *scope, *msg;
+	} bad[] = {
+		{ "user:-x", "scope user: \"-x\" is not a valid user name" },
+		{ "group:-ops",
+		    "scope group: \"-ops\" is not a valid group name" },
+		{ "rule:a b", "scope rule: \"a b\" is not a valid rule id" },
+	};
+	struct brk_error err;
+	struct optout o;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&err, 0, sizeof(err));
+		cr_assert_eq(optout_parse_scope(bad[i].scope, &o, &err),
+		    BRK_ERR_INVALID, "%s", bad[i].scope);
+		cr_assert_str_eq(err.msg, bad[i].msg);
+	}
+	memset(&err, 0, sizeof(err));
+	cr_assert_eq(optout_parse_scope("user:alice", &o, &err), 0, "%s",
+	    err.msg);
+	cr_assert_eq(o.kind, OPT_USER);
+	cr_assert_eq(optout_parse_scope("group:ops", &o, &err), 0, "%s", err.msg);
+	cr_assert_eq(optout_parse_scope("rule:db:rw", &o, &err), 0, "%s",
+	    err.msg);
+	cr_assert_eq(o.kind, OPT_RULE);
+}

@@ -69,6 +69,16 @@ label_part_valid(const char *s, size_t max)
 	return true;
 }
 
+/* The scopes whose value is one name: how it is checked, what it is. */
+static const struct {
+	bool (*valid)(const char *);
+	const char *what;
+} plain_names[] = {
+	[OPT_USER] = { name_user_valid, "user name" },
+	[OPT_GROUP] = { name_group_valid, "group name" },
+	[OPT_RULE] = { name_id_valid, "rule id" },
+};
+
 int
 optout_parse_scope(const char *scope, struct optout *o, struct brk_error *err)
 {
@@ -124,25 +134,13 @@ optout_parse_scope(const char *scope, struct optout *o, struct brk_error *err)
 			goto badlabel;
 		return 0;
 	case OPT_USER:
-		if (!name_user_valid(rest))
-			return brk_error_set(err, BRK_ERR_INVALID,
-			    "scope user: "
-			    "\"%.64s\" is not a valid user name",
-			    rest);
-		return 0;
 	case OPT_GROUP:
-		if (!name_group_valid(rest))
-			return brk_error_set(err, BRK_ERR_INVALID,
-			    "scope "
-			    "group: \"%.64s\" is not a valid group name",
-			    rest);
-		return 0;
 	case OPT_RULE:
-		if (!name_id_valid(rest))
+		if (!plain_names[o->kind].valid(rest))
 			return brk_error_set(err, BRK_ERR_INVALID,
-			    "scope rule: "
-			    "\"%.64s\" is not a valid rule id",
-			    rest);
+			    "scope %s: \"%.64s\" is not a valid %s",
+			    kind_names[o->kind], rest,
+			    plain_names[o->kind].what);
 		return 0;
 	case OPT_REQUEST:
 		if (req_id_parse(rest, &serial) != 0)
