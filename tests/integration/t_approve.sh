@@ -89,6 +89,10 @@ contains "capped at break_glass_max_ttl" '"ttl_s": 3600' "$OUT"
 bg=$(echo "$OUT" | json_get id)
 expect 4 "break-glass on a rule that does not allow it" B --as alice request host:app-1 --reason r --ticket T --break-glass
 expect 2 "break-glass needs a reason" B --as alice request host:db-1 --break-glass
+# Fails when anyone may list reviews: checked by returning 0 from
+# may_list_reviews in ops_review.c (alice got the list).
+expect 4 "only reviewers list reviews" B --as alice review list
+contains "... saying so" "alice is not a reviewer" "$ERR"
 expect 0 "reviewers see it" B --as rita review list
 contains "review lists the break-glass grant" "$bg" "$OUT"
 ebg=$(req erin request host:db-1 --new --break-glass --reason "my outage")

@@ -183,7 +183,10 @@ run B --as erin --json host list
 lacks "no refused enroll made a host" "web-3" "$OUT"
 
 # ---- sync ---------------------------------------------------------------
+# Fails when anyone may list hosts: checked by returning 0 from
+# may_list_hosts in ops_host.c (alice got the list).
 expect 4 "host list is for admins and auditors" B --as alice host list
+contains "... saying so" "alice may not list hosts" "$ERR"
 run B --as erin host list
 contains "host list shows the host" "web-1" "$OUT"
 

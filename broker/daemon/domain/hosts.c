@@ -553,7 +553,7 @@ host_json(const struct host_rec *h, int64_t now)
 }
 
 int
-hosts_list(struct store_txn *t, int64_t now, bool all, json_t *out)
+hosts_list(struct store_txn *t, bool all, int64_t now, json_t *out)
 {
 	struct store_cursor *c = NULL;
 	struct store_val k, v;

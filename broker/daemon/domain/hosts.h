@@ -133,7 +133,7 @@ int hosts_audit_refused(struct store_txn *t, const char *subject,
     const char *addr, const char *op, const char *why, int64_t now);
 
 /* Every host record (removed ones only when all), as JSON into out. */
-int hosts_list(struct store_txn *t, int64_t now, bool all, json_t *out);
+int hosts_list(struct store_txn *t, bool all, int64_t now, json_t *out);
 
 json_t *host_json(const struct host_rec *h, int64_t now);
 

@@ -229,6 +229,35 @@ call_may_see_all(struct call *c, struct policy_ref *p)
 }
 
 int
+ops_list(struct call *c, int (*may)(struct call *, struct brk_error *),
+    int (*list)(struct store_txn *, bool all, int64_t now, json_t *out))
+{
+	struct brk_error err = { { 0 } };
+	struct store_txn *t = NULL;
+	json_t *out = NULL;
+	bool all = false;
+	const struct proto_arg spec[] = {
+		{ "all", PA_BOOL, false, 0, 0, &all },
+	};
+	int r;
+
+	if ((r = proto_args_parse(c->req->args, spec,
+		 sizeof(spec) / sizeof(spec[0]), &err)) != 0 ||
+	    (r = may(c, &err)) != 0)
+		goto fail;
+	r = BRK_ERR_NOMEM;
+	if ((out = json_array()) == NULL || (r = call_read(c, &t)) != 0 ||
+	    (r = list(t, all, time_now(), out)) != 0)
+		goto fail;
+	call_reply(c, out);
+	return 0;
+fail:
+	json_decref(out);
+	call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
+	return r;
+}
+
+int
 ops_arg_id(struct call *c, uint64_t *serial, const char **idstr)
 {
 	struct brk_error err = { { 0 } };

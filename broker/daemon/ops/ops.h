@@ -170,6 +170,15 @@ struct req_op {
 int ops_submit(struct call *c, struct policy_ref *p, writer_apply_fn apply,
     writer_done_fn done, void *op, int r, const struct brk_error *err);
 
+/*
+ * A listing op (host.list, review.list): parse its one argument "all",
+ * ask may (0, or a refusal with its words in err), then answer with the
+ * JSON array list fills from one read of the store.  Returns 0 or the
+ * failure the call was answered with.
+ */
+int ops_list(struct call *c, int (*may)(struct call *, struct brk_error *),
+    int (*list)(struct store_txn *, bool all, int64_t now, json_t *out));
+
 /* The acting identity of call c, for the state machine. */
 void ops_actor(struct call *c, struct actor *a);
 

@@ -425,43 +425,26 @@ op_host_sync(struct call *c)
 
 /* ---- host.list, host.remove -------------------------------------------- */
 
+/* Policy admins, auditors and reviewers; never a host. */
+static int
+may_list_hosts(struct call *c, struct brk_error *err)
+{
+	struct policy_ref *p = policy_get(c->d);
+	bool may = c->host[0] == '\0' && call_may_see_all(c, p);
+
+	policy_put(c->d, p);
+	if (may)
+		return 0;
+	return brk_error_set(err, BRK_ERR_DENIED,
+	    "%s may not list hosts (policy admins, auditors and reviewers "
+	    "may)",
+	    c->host[0] != '\0' ? c->host : c->who.name);
+}
+
 int
 op_host_list(struct call *c)
 {
-	struct brk_error err = { { 0 } };
-	struct policy_ref *p = NULL;
-	struct store_txn *t = NULL;
-	json_t *out = NULL;
-	bool all = false, may;
-	const struct proto_arg spec[] = {
-		{ "all", PA_BOOL, false, 0, 0, &all },
-	};
-	int r;
-
-	if ((r = proto_args_parse(c->req->args, spec,
-		 sizeof(spec) / sizeof(spec[0]), &err)) != 0)
-		goto fail;
-	p = policy_get(c->d);
-	may = c->host[0] == '\0' && call_may_see_all(c, p);
-	policy_put(c->d, p);
-	r = BRK_ERR_DENIED;
-	if (!may) {
-		brk_error_set(&err, r,
-		    "%s may not list hosts (policy admins, "
-		    "auditors and reviewers may)",
-		    c->host[0] != '\0' ? c->host : c->who.name);
-		goto fail;
-	}
-	r = BRK_ERR_NOMEM;
-	if ((out = json_array()) == NULL || (r = call_read(c, &t)) != 0 ||
-	    (r = hosts_list(t, time_now(), all, out)) != 0)
-		goto fail;
-	call_reply(c, out);
-	return 0;
-fail:
-	json_decref(out);
-	call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
-	return r;
+	return ops_list(c, may_list_hosts, hosts_list);
 }
 
 static int

@@ -19,35 +19,19 @@ is_reviewer(struct call *c)
 	return ok;
 }
 
+static int
+may_list_reviews(struct call *c, struct brk_error *err)
+{
+	if (is_reviewer(c))
+		return 0;
+	return brk_error_set(
+	    err, BRK_ERR_DENIED, "%s is not a reviewer", c->who.name);
+}
+
 int
 op_review_list(struct call *c)
 {
-	struct brk_error err = { { 0 } };
-	struct store_txn *t = NULL;
-	json_t *out = NULL;
-	bool all = false;
-	const struct proto_arg spec[] = {
-		{ "all", PA_BOOL, false, 0, 0, &all },
-	};
-	int r;
-
-	if ((r = proto_args_parse(c->req->args, spec,
-		 sizeof(spec) / sizeof(spec[0]), &err)) != 0)
-		goto fail;
-	r = BRK_ERR_DENIED;
-	if (!is_reviewer(c)) {
-		brk_error_set(&err, r, "%s is not a reviewer", c->who.name);
-		goto fail;
-	}
-	if ((out = json_array()) == NULL || (r = call_read(c, &t)) != 0 ||
-	    (r = reviews_list(t, all, time_now(), out)) != 0)
-		goto fail;
-	call_reply(c, out);
-	return 0;
-fail:
-	json_decref(out);
-	call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
-	return r;
+	return ops_list(c, may_list_reviews, reviews_list);
 }
 
 struct ack_op {
