@@ -228,6 +228,16 @@ call_may_see_all(struct call *c, struct policy_ref *p)
 	    call_has_role(c, p, ROLE_REVIEWERS);
 }
 
+bool
+call_in_role(struct call *c, enum policy_role r)
+{
+	struct policy_ref *p = policy_get(c->d);
+	bool ok = call_has_role(c, p, r);
+
+	policy_put(c->d, p);
+	return ok;
+}
+
 int
 ops_list(struct call *c, int (*may)(struct call *, struct brk_error *),
     int (*list)(struct store_txn *, bool all, int64_t now, json_t *out))

@@ -234,6 +234,9 @@ void ops_sweep(struct brokerd *d, struct store_txn **rtxn);
  */
 bool call_may_see_all(struct call *c, struct policy_ref *p);
 
+/* Whether the call's user holds role r in the policy in force now. */
+bool call_in_role(struct call *c, enum policy_role r);
+
 /* Load request `id` (string arg) for reading, with read-time expiry. */
 int ops_load_request(
     struct call *c, struct store_txn *t, const char *id, struct request *r);

@@ -55,16 +55,6 @@ may_audit(struct call *c)
 	return ok;
 }
 
-static bool
-is_policy_admin(struct call *c)
-{
-	struct policy_ref *p = policy_get(c->d);
-	bool ok = call_has_role(c, p, ROLE_POLICY_ADMINS);
-
-	policy_put(c->d, p);
-	return ok;
-}
-
 /* --- anchors ---------------------------------------------------------- */
 
 /* The signed anchor text for (seq, hash) at now; *text is new. */
@@ -922,7 +912,7 @@ op_audit_prune(struct call *c)
 		goto fail;
 	}
 	r = BRK_ERR_DENIED;
-	if (before != 0 && !is_policy_admin(c)) {
+	if (before != 0 && !call_in_role(c, ROLE_POLICY_ADMINS)) {
 		brk_error_set(&err, r,
 		    "%s may not prune the audit trail "
 		    "(policy admins may)",

@@ -9,20 +9,10 @@
 #include "reviews.h"
 #include "timefmt.h"
 
-static bool
-is_reviewer(struct call *c)
-{
-	struct policy_ref *p = policy_get(c->d);
-	bool ok = call_has_role(c, p, ROLE_REVIEWERS);
-
-	policy_put(c->d, p);
-	return ok;
-}
-
 static int
 may_list_reviews(struct call *c, struct brk_error *err)
 {
-	if (is_reviewer(c))
+	if (call_in_role(c, ROLE_REVIEWERS))
 		return 0;
 	return brk_error_set(
 	    err, BRK_ERR_DENIED, "%s is not a reviewer", c->who.name);
@@ -85,7 +75,7 @@ op_review_ack(struct call *c)
 		 c->req->args, "note", true, 4096, &note, &err)) != 0)
 		goto fail;
 	r = BRK_ERR_DENIED;
-	if (!is_reviewer(c)) {
+	if (!call_in_role(c, ROLE_REVIEWERS)) {
 		brk_error_set(&err, r, "%s is not a reviewer", c->who.name);
 		goto fail;
 	}
