@@ -228,6 +228,17 @@ call_may_see_all(struct call *c, struct policy_ref *p)
 	    call_has_role(c, p, ROLE_REVIEWERS);
 }
 
+void
+ops_answer(struct call *c, int rc, json_t *result, const char *msg)
+{
+	if (rc == 0) {
+		call_reply(c, result);
+		return;
+	}
+	json_decref(result);
+	call_fail(c, rc, "%s", msg[0] != '\0' ? msg : brk_strerror(rc));
+}
+
 bool
 call_in_role(struct call *c, enum policy_role r)
 {

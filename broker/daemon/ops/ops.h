@@ -179,6 +179,11 @@ int ops_submit(struct call *c, struct policy_ref *p, writer_apply_fn apply,
 int ops_list(struct call *c, int (*may)(struct call *, struct brk_error *),
     int (*list)(struct store_txn *, bool all, int64_t now, json_t *out));
 
+/* The end of a writer job's done callback: reply with result when rc is
+ * 0, else (result released) fail with msg, or rc's words when msg is
+ * empty. */
+void ops_answer(struct call *c, int rc, json_t *result, const char *msg);
+
 /* The acting identity of call c, for the state machine. */
 void ops_actor(struct call *c, struct actor *a);
 

@@ -55,17 +55,10 @@ static void
 done_flag(void *arg, int rc)
 {
 	struct flag_op *op = arg;
-	struct call *c = op->c;
-	json_t *o = rc == 0 ? flag_json(&op->f, op->now) : NULL;
-	char msg[REQ_MSG_LEN];
 
-	snprintf(
-	    msg, sizeof(msg), "%s", op->msg[0] ? op->msg : brk_strerror(rc));
+	ops_answer(
+	    op->c, rc, rc == 0 ? flag_json(&op->f, op->now) : NULL, op->msg);
 	free(op);
-	if (rc == 0)
-		call_reply(c, o);
-	else
-		call_fail(c, rc, "%s", msg);
 }
 
 /* flag add, and flag remove. */

@@ -111,13 +111,12 @@ done_lrevoke(void *arg, int rc)
 	struct lrevoke_op *op = arg;
 	struct call *c = op->c;
 
-	if (rc == 0)
-		call_reply(c,
-		    json_pack("{s:s, s:O, s:I}", "user", op->owner, "revoked",
-			op->revoked, "count",
-			(json_int_t)json_array_size(op->revoked)));
-	else
-		call_fail(c, rc, "%s", op->msg[0] ? op->msg : brk_strerror(rc));
+	ops_answer(c, rc,
+	    rc == 0 ? json_pack("{s:s, s:O, s:I}", "user", op->owner, "revoked",
+			  op->revoked, "count",
+			  (json_int_t)json_array_size(op->revoked)) :
+		      NULL,
+	    op->msg);
 	lrevoke_free(op);
 }
 

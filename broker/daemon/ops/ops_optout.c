@@ -318,19 +318,12 @@ static void
 done_end(void *arg, int rc)
 {
 	struct end_op *op = arg;
-	struct call *c = op->c;
-	json_t *ended = op->ended;
-	char msg[600];
 
-	snprintf(
-	    msg, sizeof(msg), "%s", op->msg[0] ? op->msg : brk_strerror(rc));
+	/* "o" takes the reference to ended; a failure drops it */
+	ops_answer(op->c, rc,
+	    rc == 0 ? json_pack("{s:o}", "ended", op->ended) : op->ended,
+	    op->msg);
 	free(op);
-	if (rc == 0)
-		call_reply(c, json_pack("{s:o}", "ended", ended));
-	else {
-		json_decref(ended);
-		call_fail(c, rc, "%s", msg);
-	}
 }
 
 /* The caller's rights over opt-out id (0: the freezes): managers act
@@ -417,17 +410,10 @@ static void
 done_extend(void *arg, int rc)
 {
 	struct extend_op *op = arg;
-	struct call *c = op->c;
-	json_t *o = rc == 0 ? optout_json(&op->o, op->now) : NULL;
-	char msg[600];
 
-	snprintf(
-	    msg, sizeof(msg), "%s", op->msg[0] ? op->msg : brk_strerror(rc));
+	ops_answer(
+	    op->c, rc, rc == 0 ? optout_json(&op->o, op->now) : NULL, op->msg);
 	free(op);
-	if (rc == 0)
-		call_reply(c, o);
-	else
-		call_fail(c, rc, "%s", msg);
 }
 
 int

@@ -50,13 +50,11 @@ done_ack(void *arg, int rc)
 	char id[24];
 
 	req_id(op->serial, id);
-	if (rc == 0)
-		call_reply(op->c,
-		    json_pack("{s:s, s:s, s:s}", "id", id, "acked_by",
-			op->c->who.name, "note", op->note));
-	else
-		call_fail(
-		    op->c, rc, "%s", op->msg[0] ? op->msg : brk_strerror(rc));
+	ops_answer(op->c, rc,
+	    rc == 0 ? json_pack("{s:s, s:s, s:s}", "id", id, "acked_by",
+			  op->c->who.name, "note", op->note) :
+		      NULL,
+	    op->msg);
 	free(op);
 }
 
