@@ -221,6 +221,9 @@ int cli_write_file(struct cli *cli, const char *path, const void *data,
 
 /* Print one request (the reply of request/cancel/revoke/show). */
 void cli_print_request(struct cli *cli, json_t *r);
+/* Call op with args (released here) and print the request it answers
+ * with (JSON under --json); the call's exit code. */
+int cli_call_request(struct cli *cli, const char *op, json_t *args);
 /* A pending request's approvals: how many more, from whom, who said yes
  * (the same lines in request, show, pending and approve). */
 void cli_print_approvals(json_t *r);

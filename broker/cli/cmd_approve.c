@@ -97,7 +97,7 @@ decide(struct cli *cli, const char *cmd, int argc, char **argv)
 		{ NULL, NULL, NULL },
 	};
 	bool approve = strcmp(cmd, "approve") == 0;
-	json_t *args, *res = NULL;
+	json_t *args;
 	int64_t secs = 0;
 	int r;
 
@@ -113,15 +113,7 @@ decide(struct cli *cli, const char *cmd, int argc, char **argv)
 	    "{s:s, s:s, s:s?}", "id", id, "reason", reason, "role", role);
 	if (secs > 0)
 		json_object_set_new(args, "for", json_integer(secs));
-	if ((r = cli_call(cli, cmd, args, &res)) == 0) {
-		if (cli->json)
-			cli_print_json(res);
-		else
-			cli_print_request(cli, res);
-	}
-	json_decref(args);
-	json_decref(res);
-	return r;
+	return cli_call_request(cli, cmd, args);
 }
 
 int

@@ -386,24 +386,12 @@ out:
 	return r;
 }
 
-static int
-end_request(
-    struct cli *cli, const char *cmd, const char *op, int argc, char **argv)
+int
+cli_call_request(struct cli *cli, const char *op, json_t *args)
 {
-	const char *id = NULL, *reason = NULL;
-	const struct cli_opt opts[] = {
-		{ "reason", &reason, NULL },
-		{ NULL, NULL, NULL },
-	};
-	json_t *args, *res = NULL;
+	json_t *res = NULL;
 	int r;
 
-	if ((r = cli_parse(cli, cli_cmd(cmd), argc, argv, opts, &id, 1)) != 0)
-		return r;
-	if (strcmp(cmd, "revoke") == 0 && reason == NULL)
-		return cli_fail(cli, EX_USAGE, "usage",
-		    "revoke: --reason TEXT is required");
-	args = json_pack("{s:s, s:s?}", "id", id, "reason", reason);
 	if ((r = cli_call(cli, op, args, &res)) == 0) {
 		if (cli->json)
 			cli_print_json(res);
@@ -413,6 +401,26 @@ end_request(
 	json_decref(args);
 	json_decref(res);
 	return r;
+}
+
+static int
+end_request(
+    struct cli *cli, const char *cmd, const char *op, int argc, char **argv)
+{
+	const char *id = NULL, *reason = NULL;
+	const struct cli_opt opts[] = {
+		{ "reason", &reason, NULL },
+		{ NULL, NULL, NULL },
+	};
+	int r;
+
+	if ((r = cli_parse(cli, cli_cmd(cmd), argc, argv, opts, &id, 1)) != 0)
+		return r;
+	if (strcmp(cmd, "revoke") == 0 && reason == NULL)
+		return cli_fail(cli, EX_USAGE, "usage",
+		    "revoke: --reason TEXT is required");
+	return cli_call_request(
+	    cli, op, json_pack("{s:s, s:s?}", "id", id, "reason", reason));
 }
 
 int
