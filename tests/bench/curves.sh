@@ -231,7 +231,12 @@ with \`pwrite\` (\`synccount.so\`), by table from the page headers of an
   compacted with \`mdb_copy -c\`; the list was still 8,911 pages after 12 s.
   A store the daemon filled has a few hundred free pages. The seed now
   writes the last quarter of the grants (at most 80,000) 20 to a
-  transaction, as the daemon does, which leaves about 5,000.
+  transaction, as the daemon does, which leaves about 5,000 (55 to 60
+  pages per commit from the start). How much of a 10-second load the old
+  list taxed depends on how many commits it made: at 10,000 grants/s
+  (a quiet machine) most of them; at 3,500/s (this machine with an ASan
+  build beside) few, and the old seed's store then wrote fewer pages per
+  commit than the new one (46 to 49 against 53 to 61).
 - **What is left is the trees.** With about 24 grants per commit on both,
   a commit writes about 35 pages on a fresh store and 55 on the big one:
   the audit index by resource (a random insertion point per grant, since
