@@ -55,7 +55,8 @@ median() {
 
 command -v gnuplot >/dev/null || fatal "gnuplot is needed (sh deploy/deps.sh)"
 if [ ! -x $BUILD/seed ] || [ ! -x $BUILD/loadgen ] ||
-    [ ! -x $BUILD/policy_bench ] || [ ! -x $BUILD/brokerd ]; then
+    [ ! -x $BUILD/policy_bench ] || [ ! -x $BUILD/brokerd ] ||
+    [ ! -e $BUILD/synccount.so ]; then
 	note "building the bench tools (BENCH_QUICK=1 tests/bench/run.sh)"
 	BENCH_QUICK=1 sh tests/bench/run.sh >/dev/null ||
 		fatal "tests/bench/run.sh failed"
@@ -67,7 +68,12 @@ sed -e 's/"requests_per_minute": 60/"requests_per_minute": 10000000/' \
     policy/examples/dev.json >"$T/policy.json"
 LOAD_BEFORE=$(cut -d ' ' -f 1-3 /proc/loadavg)
 
-echo "# grants issuance_per_s issue_p50_ms issue_p99_ms check_p50_us check_p99_us ready_ms" >"$T/scale.dat"
+# pbytes FILE: the bytes a daemon wrote with pwrite/pwritev (synccount.c)
+pbytes() {
+	od -A n -t u8 -j 16 -N 8 "$1" 2>/dev/null |
+	    awk '{ t += $1 } END { printf "%.0f\n", t }'
+}
+echo "# grants issuance_per_s issue_p50_ms issue_p99_ms check_p50_us check_p99_us ready_ms lmdb_pages_per_grant" >"$T/scale.dat"
 for n in $SIZES; do
 	d=$T/s$n
 	mkdir -p "$d"
@@ -83,6 +89,8 @@ EOF
 	$BUILD/seed "$d/state" 16384 "$n" "$active" 50000 >"$d/seed.out" ||
 		fatal "seed failed"
 	$LOADGEN start 120 "$d/brokerd.log" "$d/broker.sock" \
+	    "$(command -v env)" LD_PRELOAD="$ROOT/$BUILD/synccount.so" \
+	    SYNCCOUNT_FILE="$d/syncs" \
 	    "$ROOT/$BUILD/brokerd" -c "$d/brokerd.json" >"$d/start.out" ||
 		fatal "brokerd did not start on $n grants"
 	pid=$(kv pid "$d/start.out")
@@ -94,10 +102,14 @@ EOF
 	: >"$d/check.out"
 	r=0
 	while [ $r -lt "$ROUNDS" ]; do
+		b0=$(pbytes "$d/syncs")
 		$LOADGEN issue "$d/broker.sock" "$CONNS" "$SECS" alice \
-		    "$T/key.pub" >>"$d/issue.out" ||
+		    "$T/key.pub" >"$d/one.out" ||
 			note "the load on $n grants reported errors"
-		echo >>"$d/issue.out"
+		# LMDB pages written per grant (synccount.so: pwrite bytes)
+		awk -v b="$(($(pbytes "$d/syncs") - b0))" \
+		    -v c="$(kv certs "$d/one.out")" '{ printf "%s pages_per_grant=%.2f\n", $0, c ? b / 4096 / c : 0 }' \
+		    "$d/one.out" >>"$d/issue.out"
 		$LOADGEN check "$d/broker.sock" "$CHECKS" root bob host:web-1 \
 		    >>"$d/check.out" || note "check calls reported errors"
 		r=$((r + 1))
@@ -112,7 +124,7 @@ EOF
 $(awk -v v="$(median p50_us "$d/issue.out")" 'BEGIN { print v / 1000 }') \
 $(awk -v v="$(median p99_us "$d/issue.out")" 'BEGIN { print v / 1000 }') \
 $(median p50_us "$d/check.out") $(median p99_us "$d/check.out") \
-$(kv ready_ms "$d/start.out")" >>"$T/scale.dat"
+$(kv ready_ms "$d/start.out") $(median pages_per_grant "$d/issue.out")" >>"$T/scale.dat"
 	rm -rf "$d/state"
 done
 
@@ -182,22 +194,61 @@ per grant, which do not depend on the load, are in tests/bench/README.md.
 
 For each size a fresh state directory is seeded with that many grants (1%
 still active, the rest expired, over 10,000 users and 1,000 hosts, one audit
-record each), brokerd is started on it, then $ROUNDS rounds of: $CONNS
+record each; the last quarter, at most 80,000, written 20 to a transaction
+as the daemon writes them: see "Why a big store costs more" below),
+brokerd is started on it, then $ROUNDS rounds of: $CONNS
 connections requesting auto-approved grants with an Ed25519 key for $SECS s
 (every reply durable: group commit), then $CHECKS sequential \`check\` calls
 for a user holding one grant. Each figure is the median of the rounds. The
 loads add their own grants (their rate times $((ROUNDS * SECS)) s), which
 matters for the smallest store only.
 
-| grants in the store | issuance (certs/s) | issue latency p50 / p99 (ms, $CONNS in flight) | check p50 / p99 (µs) | start to ready (ms) |
-| ---: | ---: | ---: | ---: | ---: |
+| grants in the store | issuance (certs/s) | issue latency p50 / p99 (ms, $CONNS in flight) | check p50 / p99 (µs) | start to ready (ms) | LMDB pages written per grant |
+| ---: | ---: | ---: | ---: | ---: | ---: |
 EOF
-	awk '!/^#/ { printf "| %d | %.0f | %.1f / %.1f | %.0f / %.0f | %.0f |\n", $1, $2, $3, $4, $5, $6, $7 }' "$T/scale.dat"
+	awk '!/^#/ { printf "| %d | %.0f | %.1f / %.1f | %.0f / %.0f | %.0f | %.2f |\n", $1, $2, $3, $4, $5, $6, $7, $8 }' "$T/scale.dat"
 	cat <<EOF
 
 ![issuance against store size](perf/issuance-vs-store.svg)
 
 ![check latency against store size](perf/check-vs-store.svg)
+
+### Why a big store costs more
+
+Measured on 2026-12-02 with \`tests/bench/scale.sh\` (a fresh and a
+1,000,000-grant store alternately, in the same run) at load 5-6 on this
+2-core machine; pages are LMDB's, counted as the bytes the daemon wrote
+with \`pwrite\` (\`synccount.so\`), by table from the page headers of an
+\`strace -xx\` of the writes.
+
+- **The seed's free list, not the store.** The first seed wrote the store
+  in 50,000-grant transactions and left LMDB a list of 35,697 free pages.
+  LMDB writes the list of the free pages it has taken up for reuse out
+  again in every commit until they are used, so the daemon's first seconds
+  on that store measured the list being used up: 35, 72, 89, 91 and 91
+  pages per commit in five 2-second slices of the load (CPU per grant 130
+  to 164 µs), against 49 to 57 pages (125 to 141 µs) on the same store
+  compacted with \`mdb_copy -c\`; the list was still 8,911 pages after 12 s.
+  A store the daemon filled has a few hundred free pages. The seed now
+  writes the last quarter of the grants (at most 80,000) 20 to a
+  transaction, as the daemon does, which leaves about 5,000 (55 to 60
+  pages per commit from the start). How much of a 10-second load the old
+  list taxed depends on how many commits it made: at 10,000 grants/s
+  (a quiet machine) most of them; at 3,500/s (this machine with an ASan
+  build beside) few, and the old seed's store then wrote fewer pages per
+  commit than the new one (46 to 49 against 53 to 61).
+- **What is left is the trees.** With about 24 grants per commit on both,
+  a commit writes about 35 pages on a fresh store and 55 on the big one:
+  the audit index by resource (a random insertion point per grant, since
+  each grant's resource has its own range of keys) 5.7 leaves and 0.9
+  branches against 13.3 and 4.7, and one more branch level in the audit,
+  requests and audit-index trees (depth 4 against 3). The writer thread
+  spends about 46 µs per grant on the fresh store and 53 to 66 µs on the
+  big one; the other threads and the signer the same on both. Keying the
+  audit index by resource under a coarse sequence bucket (field, bucket,
+  value, seq) would keep the current bucket as small as a fresh store's
+  index, at the cost of one seek per bucket in audit searches and an index
+  migration: not done.
 
 ## Policy size
 

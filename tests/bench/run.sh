@@ -186,13 +186,19 @@ stop() {	# stop PID [KILL]
 cpu_ticks() {
 	for _p in "$1" $(cat /proc/"$1"/task/*/children 2>/dev/null); do
 		awk '{ print $14 + $15 }' "/proc/$_p/stat" 2>/dev/null
-	done | awk '{ t += $1 } END { print t + 0 }'
+	done | awk '{ t += $1 } END { printf "%.0f\n", t }'
 }
 # syncs NAME: syncs daemon NAME has made so far (synccount.c: fdatasync,
 # fsync, msync(MS_SYNC), ..., and writes on O_DSYNC descriptors)
 syncs() {
 	od -A n -t u8 -N 16 "$T/$1/syncs" 2>/dev/null |
 	    awk '{ t += $1 + $2 } END { print t + 0 }'
+}
+# pbytes NAME: bytes daemon NAME has written with pwrite/pwritev so far
+# (synccount.c: LMDB's pages, so pages per grant = bytes / 4096 / grants)
+pbytes() {
+	od -A n -t u8 -j 16 -N 8 "$T/$1/syncs" 2>/dev/null |
+	    awk '{ t += $1 } END { printf "%.0f\n", t }'
 }
 rss_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null; }
 # the daemon's proportional set size (its share of every page it maps)
@@ -260,9 +266,11 @@ config gc true
 start gc
 c0=$(cpu_ticks "$PID")
 s0=$(syncs gc)
+b0=$(pbytes gc)
 issue gc "$T/gc.out" || note "the group-commit load reported errors"
 c1=$(cpu_ticks "$PID")
 s1=$(syncs gc)
+GC_PAGES=$(calc "($(pbytes gc) - $b0) / 4096")
 GC_RATE=$(kv certs_per_s "$T/gc.out")
 GC_P50=$(kv p50_us "$T/gc.out")
 GC_P99=$(kv p99_us "$T/gc.out")
@@ -775,7 +783,9 @@ row scale.rss.start "  anonymous memory (RssAnon) after start" \
     "$(calc "${PSS0:-0} / 1024")" "-" "<= 50 MB" \
     "$(verdict "$(calc "${ANON0:-999999999} <= 50 * 1024")")"
 note "scale: issuance load for ${SECS}s on the big store"
+b0=$(pbytes scale)
 issue scale "$T/scale.out" || note "the scale load reported errors"
+SC_PAGES=$(calc "($(pbytes scale) - $b0) / 4096")
 ANON1=$(rss_kb "$PID" RssAnon)
 PSS1=$(pss_kb "$PID")
 if [ -z "$ANON1" ]; then
@@ -798,6 +808,15 @@ row scale.issue "  issuance on the big store (certs/s)" \
     "$(printf %.0f "$GC_RATE")/s fresh store" "$GC_RATE" \
     "$(ratio "$SC_RATE" "$GC_RATE" %.2f)" ">= 0.90 x fresh" \
     "$(verdict "$(calc "$GC_RATE > 0 && $SC_RATE >= 0.90 * $GC_RATE")")"
+# what a commit costs the disk on each store: LMDB pages written per grant
+# (deeper trees and the audit index by resource cost more on the big one)
+SC_CERTS=$(( $(kv certs "$T/scale.out") + $(kv late "$T/scale.out") ))
+SC_PPG=$(ratio "$SC_PAGES" "$SC_CERTS" %.2f)
+GC_PPG=$(ratio "$GC_PAGES" "$GC_CERTS" %.2f)
+row scale.pages "  LMDB pages written per grant" \
+    "$SC_PPG big store" "$(num "$(echo "$SC_PPG" | tr -d -)")" pages \
+    "$GC_PPG fresh store" "$(num "$(echo "$GC_PPG" | tr -d -)")" \
+    "$(ratio "$SC_PPG" "$GC_PPG" %.2f)" "-" info
 note "scale: audit verify (the op behind 'broker audit verify')"
 call scale "$T/verify.out" 300 audit.verify || fatal "audit verify failed"
 V_MS=$(kv elapsed_ms "$T/verify.out")

@@ -10,9 +10,10 @@
  * and every write to a descriptor opened with O_DSYNC or O_SYNC (LMDB
  * writes its meta page that way when it syncs it: a write there is durable
  * when it returns).  The counts live in SYNCCOUNT_FILE, mapped shared, as
- * two native uint64_t (calls, O_DSYNC writes), so the bench reads them at
- * any moment with od; the increments are atomic, so threads and the forked
- * signer add to the same numbers.  The cost is one atomic add per sync.
+ * native uint64_t (calls, O_DSYNC writes, then the bytes written with
+ * pwrite/pwritev: LMDB's pages, to count pages written per commit), so
+ * the bench reads them at any moment with od; the increments are atomic,
+ * so threads and the forked signer add to the same numbers.  The cost is one atomic add per sync.
  */
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -124,7 +125,7 @@ close(int fd)
 	return f(fd);
 }
 
-#define WRAP_WRITE(fn, proto, args, fdarg)                                 \
+#define WRAP_WRITE(fn, proto, args, fdarg, pos)                           \
 	ssize_t fn proto                                                   \
 	{                                                                  \
 		static ssize_t(*f) proto;                                  \
@@ -134,14 +135,17 @@ close(int fd)
 		r = f args;                                                \
 		if (r > 0 && fdarg >= 0 && fdarg < MAXFD && dsync_fd[fdarg]) \
 			count(1);                                          \
+		if (r > 0 && (pos) && counts != NULL)                      \
+			__atomic_add_fetch(                                \
+			    &counts[2], (uint64_t)r, __ATOMIC_RELAXED);    \
 		return r;                                                  \
 	}
 
-WRAP_WRITE(write, (int fd, const void *b, size_t n), (fd, b, n), fd)
+WRAP_WRITE(write, (int fd, const void *b, size_t n), (fd, b, n), fd, 0)
 WRAP_WRITE(pwrite, (int fd, const void *b, size_t n, off_t o), (fd, b, n, o),
-    fd)
+    fd, 1)
 WRAP_WRITE(pwrite64, (int fd, const void *b, size_t n, off_t o),
-    (fd, b, n, o), fd)
-WRAP_WRITE(writev, (int fd, const struct iovec *v, int n), (fd, v, n), fd)
+    (fd, b, n, o), fd, 1)
+WRAP_WRITE(writev, (int fd, const struct iovec *v, int n), (fd, v, n), fd, 0)
 WRAP_WRITE(pwritev, (int fd, const struct iovec *v, int n, off_t o),
-    (fd, v, n, o), fd)
+    (fd, v, n, o), fd, 1)
