@@ -85,6 +85,7 @@
 #define TLS_SRC_BUCKETS 1024
 #define TLS_LOG_PER_SEC 20 /* per-peer log lines, then a count */
 #define TLS_EMFILE_PAUSE_MS 100
+#define TLS_SESSION_CACHE 4096 /* resumable sessions kept (memory) */
 
 /* What a verified client certificate makes its peer. */
 enum peer_kind {
@@ -187,6 +188,7 @@ struct tconn {
 	bool close_after;  /* close once out is written */
 	bool reaped;	   /* closed, past reap(), call in flight */
 	bool enroll_tried; /* PEER_ANON: its one host.enroll */
+	bool corked;	   /* TCP_CORK on: a ticket waits for the reply */
 };
 /* ---- configuration ---------------------------------------------------- */
 
@@ -420,18 +422,29 @@ make_ctx(const struct tls_config *cfg, struct userca *uca, struct userca *hca,
 	SSL_CTX_set_max_early_data(ctx, 0);
 	if (cfg->ticket_lifetime > 0) {
 		/*
-		 * Stateless TLS 1.3 tickets (encrypted with a key made at
-		 * start-up, so a restart ends every session) hold the
-		 * verified client certificate: a resumed session is the same
-		 * host without a new signature.  The lifetime bounds how long
-		 * a host goes without showing its certificate again.  The
-		 * session id context must be set for resumption with client
-		 * certificates.
+		 * Stateful TLS 1.3 tickets: the session, with the verified
+		 * client certificate, stays in this process's memory and the
+		 * ticket is only its random 32-byte id (so a restart ends
+		 * every session, and nothing the client holds can be
+		 * decrypted or forged).  A resumed session is the same peer
+		 * without a new signature.  Stateless tickets cost more than
+		 * the rest of a resumed call: OpenSSL 3.0 decodes the
+		 * certificate out of the ticket (its decoder framework, some
+		 * 400 us) and encodes it into the next one.  Each id resumes
+		 * once and is replaced by a new ticket; at most
+		 * TLS_SESSION_CACHE sessions are kept, the oldest dropped
+		 * first (a dropped peer does a full handshake).  The lifetime
+		 * bounds how long a peer goes without showing its
+		 * certificate again.  Tickets are sent by hs_done(), to
+		 * authenticated peers only, with the first reply (num_tickets
+		 * 0 here).  The session id context must be set for
+		 * resumption with client certificates.
 		 */
-		SSL_CTX_set_num_tickets(ctx, 1);
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+		SSL_CTX_set_num_tickets(ctx, 0);
 		SSL_CTX_set_timeout(ctx, (long)cfg->ticket_lifetime);
-		SSL_CTX_set_session_cache_mode(ctx,
-		    SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+		SSL_CTX_sess_set_cache_size(ctx, TLS_SESSION_CACHE);
 		if (SSL_CTX_set_session_id_context(ctx,
 			(const unsigned char *)TLS_SID_CTX,
 			sizeof(TLS_SID_CTX) - 1) != 1)
@@ -1372,6 +1385,13 @@ open_pump(struct tconn *tc)
 			if (n > 0) {
 				tc->outoff += (size_t)n;
 				touch(tc);
+				if (tc->corked && tc->outoff == tc->outlen) {
+					/* the ticket and the first reply */
+					n = 0;
+					setsockopt(tc->fd, IPPROTO_TCP,
+					    TCP_CORK, &n, sizeof(n));
+					tc->corked = false;
+				}
 				continue;
 			}
 			if ((want = ssl_want(tc, n)) == 0)
@@ -1432,6 +1452,7 @@ hs_done(struct tconn *tc)
 	struct tls_server *t = tc->srv;
 	char who[65], why[160];
 	X509 *peer;
+	int one = 1;
 	long vr;
 
 	peer = SSL_get0_peer_certificate(tc->ssl);
@@ -1499,6 +1520,21 @@ hs_done(struct tconn *tc)
 	log_debug("event=tls_connected host=%s user=%s addr=%s resumed=%s",
 	    tc->host, tc->user, tc->addr,
 	    SSL_session_reused(tc->ssl) ? "yes" : "no");
+	/*
+	 * A ticket for the next connection (make_ctx), to authenticated
+	 * peers only: a peer without a certificate has nothing to resume,
+	 * and must not fill the session cache.  It leaves with the first
+	 * reply: corked, the two go out as one segment, so the client is
+	 * woken once and not first for the ticket alone.
+	 */
+	if (SSL_session_reused(tc->ssl))
+		/* each ticket resumes once: a copied or stolen one is
+		 * worth a single connection within its lifetime */
+		SSL_CTX_remove_session(t->ctx, SSL_get_session(tc->ssl));
+	if (!unauth(tc) && t->cfg->ticket_lifetime > 0 &&
+	    SSL_new_session_ticket(tc->ssl) == 1)
+		tc->corked = setsockopt(tc->fd, IPPROTO_TCP, TCP_CORK, &one,
+				 sizeof(one)) == 0;
 	open_pump(tc); /* the request may have come with the handshake */
 	return;
 refuse:
