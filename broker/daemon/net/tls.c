@@ -363,6 +363,7 @@ make_ctx(const struct tls_config *cfg, struct userca *uca, struct userca *hca,
     SSL_CTX **out, struct brk_error *err)
 {
 	STACK_OF(X509_NAME) *names = NULL;
+	STACK_OF(X509) *chain = NULL;
 	SSL_CTX *ctx = NULL;
 	int r;
 
@@ -413,11 +414,25 @@ make_ctx(const struct tls_config *cfg, struct userca *uca, struct userca *hca,
 		goto out;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_note);
 	SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
+	/*
+	 * Our certificate's chain, built once: a certificate file without
+	 * its chain made OpenSSL build it from the verify store on every
+	 * handshake (a chain verification, some 150 us each).  The same
+	 * certificates go out as before: those of the file, else what the
+	 * store completes (partial if it cannot, as before).
+	 */
+	if (SSL_CTX_get0_chain_certs(ctx, &chain) != 1)
+		goto out;
+	if (sk_X509_num(chain) <= 0)
+		(void)SSL_CTX_build_cert_chain(
+		    ctx, SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR);
+	ERR_clear_error();
 	/* partial writes: a reply leaves as the socket takes it; released
 	 * buffers: an idle or handshaking peer costs no 16k record buffers */
 	SSL_CTX_set_mode(ctx,
 	    SSL_MODE_ENABLE_PARTIAL_WRITE |
-		SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+		SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+		SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
 	/* 0-RTT data could be replayed; a check must be asked afresh */
 	SSL_CTX_set_max_early_data(ctx, 0);
 	if (cfg->ticket_lifetime > 0) {
@@ -1445,6 +1460,50 @@ close:
 	conn_close(tc);
 }
 
+/* Which of our CAs signed a session's certificate (ex_data of the
+ * session, in this process's memory only; set once by tls_start). */
+enum { SIGNER_NONE, SIGNER_USERCA, SIGNER_HOSTCA };
+static int signer_idx = -1;
+static pthread_once_t signer_once = PTHREAD_ONCE_INIT;
+
+static void
+signer_idx_init(void)
+{
+	signer_idx = SSL_SESSION_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+/*
+ * Whether ca (which, SIGNER_*) signed the peer's certificate, whose chain
+ * verified.  After a full handshake the chain OpenSSL built says it
+ * without a second signature check: the certificate and ca as its trust
+ * anchor, nothing between (our CAs sign no CA); the answer is kept with
+ * the session.  A resumed session has no chain: the answer kept is used,
+ * and without one the signature is checked again.
+ */
+static bool
+signed_by(struct tconn *tc, X509 *peer, const struct userca *ca, int which)
+{
+	STACK_OF(X509) *chain = SSL_get0_verified_chain(tc->ssl);
+	SSL_SESSION *sess = SSL_get_session(tc->ssl);
+	intptr_t kept;
+	bool yes;
+
+	if (SSL_session_reused(tc->ssl) || chain == NULL) {
+		kept = sess != NULL && signer_idx >= 0 ?
+		    (intptr_t)SSL_SESSION_get_ex_data(sess, signer_idx) :
+		    SIGNER_NONE;
+		return kept != SIGNER_NONE ? kept == which :
+					     userca_issued(ca, peer) != 0;
+	}
+	yes = sk_X509_num(chain) == 2 &&
+	    X509_cmp(sk_X509_value(chain, 0), peer) == 0 &&
+	    X509_cmp(sk_X509_value(chain, 1), userca_cert(ca)) == 0;
+	if (yes && sess != NULL && signer_idx >= 0)
+		(void)SSL_SESSION_set_ex_data(
+		    sess, signer_idx, (void *)(intptr_t)which);
+	return yes;
+}
+
 /* The handshake finished: who is it, and is there room? */
 static void
 hs_done(struct tconn *tc)
@@ -1471,13 +1530,14 @@ hs_done(struct tconn *tc)
 		snprintf(tc->host, sizeof(tc->host), "%s",
 		    X509_verify_cert_error_string(vr));
 		tc->kind = PEER_STALE;
-	} else if (userca_issued(login_userca(t->login), peer)) {
+	} else if (signed_by(tc, peer, login_userca(t->login), SIGNER_USERCA)) {
 		/* a person: the CN names them, as the user CA wrote it */
 		if (cert_user(peer, tc->user, sizeof(tc->user)) != 0 ||
 		    userca_serial(peer, tc->serial, sizeof(tc->serial)) != 0)
 			goto refuse;
 		tc->kind = PEER_USER;
-	} else if (t->d->hostca != NULL && userca_issued(t->d->hostca, peer)) {
+	} else if (t->d->hostca != NULL &&
+	    signed_by(tc, peer, t->d->hostca, SIGNER_HOSTCA)) {
 		/* an enrolled host: never a person, whatever its CN says */
 		if (cert_host(peer, tc->host, sizeof(tc->host)) != 0 ||
 		    userca_serial(peer, tc->serial, sizeof(tc->serial)) != 0)
@@ -1840,6 +1900,7 @@ tls_start(struct brokerd *d, struct login_ctx *login, struct tls_server **out,
 	t->lfd = t->stopfd = t->evfd = t->epfd = -1;
 	pthread_mutex_init(&t->lock, NULL);
 	t->login = login;
+	pthread_once(&signer_once, signer_idx_init);
 	if ((r = make_ctx(t->cfg, login_userca(t->login), d->hostca, &t->ctx,
 		 err)) != 0 ||
 	    (r = listen_tcp(t->cfg, &t->lfd, err)) != 0)
