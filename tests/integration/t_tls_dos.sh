@@ -252,7 +252,7 @@ OUT=$({ printf '%s\n' "$REQ"; sleep 0.5; } | timeout 10 openssl s_client \
 contains "the TLS 1.3 session resumes from its ticket" "Reused, TLSv1.3" "$OUT"
 contains "a resumed session is still host web-1" '"id":"r","ok":true' "$OUT"
 # Tickets name sessions kept in the broker's memory, each good once (a
-# new ticket comes with each resumption's first reply).  Fails when
+# new ticket comes with each resumption).  Fails when
 # hs_done() leaves a resumed session in the cache: checked.
 OUT=$({ printf '%s\n' "$REQ"; sleep 0.5; } | timeout 10 openssl s_client \
     -connect "127.0.0.1:$PORT" -servername localhost \

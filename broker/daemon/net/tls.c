@@ -188,7 +188,6 @@ struct tconn {
 	bool close_after;  /* close once out is written */
 	bool reaped;	   /* closed, past reap(), call in flight */
 	bool enroll_tried; /* PEER_ANON: its one host.enroll */
-	bool corked;	   /* TCP_CORK on: a ticket waits for the reply */
 };
 /* ---- configuration ---------------------------------------------------- */
 
@@ -451,7 +450,7 @@ make_ctx(const struct tls_config *cfg, struct userca *uca, struct userca *hca,
 		 * first (a dropped peer does a full handshake).  The lifetime
 		 * bounds how long a peer goes without showing its
 		 * certificate again.  Tickets are sent by hs_done(), to
-		 * authenticated peers only, with the first reply (num_tickets
+		 * authenticated peers only, after the handshake (num_tickets
 		 * 0 here).  The session id context must be set for
 		 * resumption with client certificates.
 		 */
@@ -1400,13 +1399,6 @@ open_pump(struct tconn *tc)
 			if (n > 0) {
 				tc->outoff += (size_t)n;
 				touch(tc);
-				if (tc->corked && tc->outoff == tc->outlen) {
-					/* the ticket and the first reply */
-					n = 0;
-					setsockopt(tc->fd, IPPROTO_TCP,
-					    TCP_CORK, &n, sizeof(n));
-					tc->corked = false;
-				}
 				continue;
 			}
 			if ((want = ssl_want(tc, n)) == 0)
@@ -1511,7 +1503,6 @@ hs_done(struct tconn *tc)
 	struct tls_server *t = tc->srv;
 	char who[65], why[160];
 	X509 *peer;
-	int one = 1;
 	long vr;
 
 	peer = SSL_get0_peer_certificate(tc->ssl);
@@ -1583,18 +1574,16 @@ hs_done(struct tconn *tc)
 	/*
 	 * A ticket for the next connection (make_ctx), to authenticated
 	 * peers only: a peer without a certificate has nothing to resume,
-	 * and must not fill the session cache.  It leaves with the first
-	 * reply: corked, the two go out as one segment, so the client is
-	 * woken once and not first for the ticket alone.
+	 * and must not fill the session cache.  It leaves at the next read
+	 * or write.  (Corking the socket so that it shares a segment with
+	 * the first reply cost more CPU than it saved: measured.)
 	 */
 	if (SSL_session_reused(tc->ssl))
 		/* each ticket resumes once: a copied or stolen one is
 		 * worth a single connection within its lifetime */
 		SSL_CTX_remove_session(t->ctx, SSL_get_session(tc->ssl));
-	if (!unauth(tc) && t->cfg->ticket_lifetime > 0 &&
-	    SSL_new_session_ticket(tc->ssl) == 1)
-		tc->corked = setsockopt(tc->fd, IPPROTO_TCP, TCP_CORK, &one,
-				 sizeof(one)) == 0;
+	if (!unauth(tc) && t->cfg->ticket_lifetime > 0)
+		(void)SSL_new_session_ticket(tc->ssl);
 	open_pump(tc); /* the request may have come with the handshake */
 	return;
 refuse:
