@@ -50,7 +50,7 @@ struct client_tls {
 	const char *ca;
 	const char *cert; /* NULL with key: no client certificate */
 	const char *key;
-	const char *pin; /* with ca NULL: the broker's certificate's
+	const char *pin;     /* with ca NULL: the broker's certificate's
 				 * SHA-256 fingerprint (tls_client.h) */
 	const char *session; /* NULL, or a file with a session to resume
 			      * (tls_conn_connect) */
@@ -84,8 +84,8 @@ int client_call(struct client *c, const char *op, json_t *args, const char *as,
 
 /* A TLS connection's latest session, kept in path for the next
  * client_open_tls() with tls->session (tls_conn_save_session). */
-int client_save_session(
-    struct client *c, const char *path, struct brk_error *err);
+int
+client_save_session(struct client *c, const char *path, struct brk_error *err);
 
 void client_free(struct client *c);
 

@@ -317,7 +317,8 @@ tls_conn_save_session(
 	    PEM_write_bio_SSL_SESSION(b, sess) != 1 ||
 	    (len = BIO_get_mem_data(b, &data)) <= 0)
 		goto out;
-	r = file_write_atomic(path, "TLS session", data, (size_t)len, 0600, err);
+	r = file_write_atomic(
+	    path, "TLS session", data, (size_t)len, 0600, err);
 out:
 	BIO_free(b);
 	SSL_SESSION_free(sess);

@@ -430,8 +430,8 @@ make_ctx(const struct tls_config *cfg, struct userca *uca, struct userca *hca,
 	 * buffers: an idle or handshaking peer costs no 16k record buffers */
 	SSL_CTX_set_mode(ctx,
 	    SSL_MODE_ENABLE_PARTIAL_WRITE |
-		SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-		SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
+		SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS |
+		SSL_MODE_NO_AUTO_CHAIN);
 	/* 0-RTT data could be replayed; a check must be asked afresh */
 	SSL_CTX_set_max_early_data(ctx, 0);
 	if (cfg->ticket_lifetime > 0) {
@@ -1454,7 +1454,11 @@ close:
 
 /* Which of our CAs signed a session's certificate (ex_data of the
  * session, in this process's memory only; set once by tls_start). */
-enum { SIGNER_NONE, SIGNER_USERCA, SIGNER_HOSTCA };
+enum {
+	SIGNER_NONE,
+	SIGNER_USERCA,
+	SIGNER_HOSTCA
+};
 static int signer_idx = -1;
 static pthread_once_t signer_once = PTHREAD_ONCE_INIT;
 
