@@ -84,7 +84,7 @@ pb_connect(const struct pb_opts *o, struct client **out, struct brk_error *err)
 {
 	/* ca= wins over ca_fingerprint= when both are given */
 	struct client_tls tls = { o->ca, o->cert, o->key,
-		o->ca == NULL ? o->ca_fingerprint : NULL };
+		o->ca == NULL ? o->ca_fingerprint : NULL, NULL };
 	uid_t server_uid = CLIENT_NO_UID;
 	int r;
 

@@ -13,6 +13,9 @@
  *   snapshot   the signed snapshot pam_broker.so decides from offline
  *   krl        the OpenSSH KRL, for sshd's RevokedKeys
  *   ca.pub     the SSH CA keys, for TrustedUserCAKeys and ca_keys=
+ *   tls.session  the TLS session the next sync resumes (0600, used once:
+ *              a resumed handshake costs the broker no certificate
+ *              checks and no signature)
  *
  * Each file is written through a temporary file that is synced and then
  * renamed, and the directory is synced after: a reader (sshd, the PAM
@@ -230,7 +233,7 @@ host_enroll(struct cli *cli, int argc, char **argv)
 		{ NULL, NULL, NULL },
 	};
 	struct brk_error err = { { 0 } };
-	char host[256], port[16], *key_pem = NULL, *csr_pem = NULL;
+	char host[256], port[16], path[4096], *key_pem = NULL, *csr_pem = NULL;
 	char *catext = NULL, *conf = NULL;
 	json_t *args = NULL, *res = NULL, *saved = NULL;
 	size_t calen = 0;
@@ -294,6 +297,9 @@ host_enroll(struct cli *cli, int argc, char **argv)
 		EX_DONE ||
 	    (r = sync_dir(cli, dir)) != EX_DONE)
 		goto out;
+	/* a session kept from an earlier enrollment is another certificate's */
+	if (dir_path(cli, path, sizeof(path), dir, "tls.session") == EX_DONE)
+		(void)unlink(path);
 	if (cli->json)
 		cli_print_json(saved);
 	else
@@ -462,8 +468,8 @@ save_renewal(struct cli *cli, const char *dir, json_t *conf, json_t *res)
 static int
 host_open(struct cli *cli, const char *dir, json_t *conf, struct brk_error *err)
 {
-	struct client_tls tls = { NULL, NULL, NULL, NULL };
-	char crt[4096], key[4096], ca[4096], host[256], port[16];
+	struct client_tls tls = { NULL, NULL, NULL, NULL, NULL };
+	char crt[4096], key[4096], ca[4096], sess[4096], host[256], port[16];
 	const char *url = json_string_value(json_object_get(conf, "url"));
 
 	if (snprintf(crt, sizeof(crt), "%s/host.crt", dir) >=
@@ -471,7 +477,9 @@ host_open(struct cli *cli, const char *dir, json_t *conf, struct brk_error *err)
 	    snprintf(key, sizeof(key), "%s/host.key", dir) >=
 		(int)sizeof(key) ||
 	    snprintf(ca, sizeof(ca), "%s/broker-ca.pem", dir) >=
-		(int)sizeof(ca))
+		(int)sizeof(ca) ||
+	    snprintf(sess, sizeof(sess), "%s/tls.session", dir) >=
+		(int)sizeof(sess))
 		return brk_error_set(err, BRK_ERR_INVALID, "--dir is too long");
 	if (url == NULL ||
 	    cli_parse_url(url, host, sizeof(host), port, sizeof(port)) != 0)
@@ -479,6 +487,7 @@ host_open(struct cli *cli, const char *dir, json_t *conf, struct brk_error *err)
 		    "%s/host.json names no broker url", dir);
 	tls.cert = crt;
 	tls.key = key;
+	tls.session = sess;
 	tls.pin = json_string_value(json_object_get(conf, "ca_fingerprint"));
 	tls.ca = tls.pin == NULL ? ca : NULL;
 	client_free(cli->client);
@@ -587,6 +596,11 @@ cli_host_sync(struct cli *cli, const char *dir, json_t **summary)
 	    (r = cli_call(cli, "krl", NULL, &krl)) != EX_DONE ||
 	    (r = cli_call(cli, "ca.show", NULL, &cas)) != EX_DONE)
 		goto out;
+	/* the session for the next sync, unless the certificate changes
+	 * (a session is bound to the certificate it began with) */
+	if (!json_is_string(json_object_get(res, "cert")) &&
+	    dir_path(cli, path, sizeof(path), dir, "tls.session") == EX_DONE)
+		(void)client_save_session(cli->client, path, &err);
 	r = EX_ERROR;
 	if (!json_is_string(json_object_get(snap, "snapshot"))) {
 		cli_fail(cli, r, "protocol", "the broker sent no snapshot");

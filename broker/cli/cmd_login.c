@@ -112,7 +112,7 @@ int
 cli_connect(struct cli *cli)
 {
 	struct brk_error err = { { 0 } };
-	struct client_tls tls = { NULL, NULL, NULL, NULL };
+	struct client_tls tls = { NULL, NULL, NULL, NULL, NULL };
 	char host[256], port[16], cert[4096], key[4096], ca[4096], when[40];
 	uid_t server_uid = CLIENT_NO_UID;
 	const char *sv, *url = cli->url, *saved_url, *user;
@@ -368,7 +368,7 @@ cli_key_and_connect(struct cli *cli, const char *url, const char *ca,
     const char *fp, char **key_pem, char **csr_pem)
 {
 	struct brk_error err = { { 0 } };
-	struct client_tls tls = { ca, NULL, NULL, fp };
+	struct client_tls tls = { ca, NULL, NULL, fp, NULL };
 	char host[256], port[16];
 
 	/* explicit codes on failure: the callers use *key_pem after EX_DONE */

@@ -230,7 +230,7 @@ client_open_tls(const char *host, const char *port,
 	c->fd = fd;
 	fd = -1;
 	if ((r = tls_conn_connect(c->fd, host, tls->ca, tls->pin, tls->cert,
-		 tls->key, deadline, &c->tls, err)) != 0)
+		 tls->key, tls->session, deadline, &c->tls, err)) != 0)
 		goto out;
 	*out = c;
 	c = NULL;
@@ -358,6 +358,15 @@ out:
 	free(line);
 	json_decref(req);
 	return r;
+}
+
+int
+client_save_session(struct client *c, const char *path, struct brk_error *err)
+{
+	if (c == NULL || c->tls == NULL)
+		return brk_error_set(
+		    err, BRK_ERR_INVALID, "not a TLS connection");
+	return tls_conn_save_session(c->tls, path, err);
 }
 
 void

@@ -50,8 +50,10 @@ struct client_tls {
 	const char *ca;
 	const char *cert; /* NULL with key: no client certificate */
 	const char *key;
-	const char *pin; /* with ca NULL: the broker's certificate's
+	const char *pin;     /* with ca NULL: the broker's certificate's
 				 * SHA-256 fingerprint (tls_client.h) */
+	const char *session; /* NULL, or a file with a session to resume
+			      * (tls_conn_connect) */
 };
 
 /*
@@ -79,6 +81,11 @@ int client_open_tls(const char *host, const char *port,
  */
 int client_call(struct client *c, const char *op, json_t *args, const char *as,
     int timeout_ms, json_t **result, struct brk_error *err);
+
+/* A TLS connection's latest session, kept in path for the next
+ * client_open_tls() with tls->session (tls_conn_save_session). */
+int
+client_save_session(struct client *c, const char *path, struct brk_error *err);
 
 void client_free(struct client *c);
 

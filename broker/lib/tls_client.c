@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -269,10 +270,66 @@ set_peer_name(SSL *ssl, const char *name)
 	return 0;
 }
 
+#define TLS_SESSION_MAX 16384
+
+/* Offer the session kept in path, and remove the file (see the header):
+ * any trouble with it only means a full handshake. */
+static void
+offer_session(SSL *ssl, const char *path)
+{
+	struct brk_error ferr = { { 0 } };
+	SSL_SESSION *sess = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	BIO *b = NULL;
+
+	if (file_read_checked(path, "TLS session",
+		FILE_NOFOLLOW | FILE_OURS | FILE_PRIVATE | FILE_ABSENT_OK,
+		TLS_SESSION_MAX, &buf, &len, &ferr) != 0)
+		return;
+	(void)unlink(path);
+	if ((b = BIO_new_mem_buf(buf, (int)len)) != NULL &&
+	    (sess = PEM_read_bio_SSL_SESSION(b, NULL, NULL, NULL)) != NULL &&
+	    SSL_SESSION_is_resumable(sess))
+		(void)SSL_set_session(ssl, sess);
+	SSL_SESSION_free(sess);
+	BIO_free(b);
+	file_free_secret(buf, len);
+	ERR_clear_error();
+}
+
+int
+tls_conn_save_session(
+    struct tls_conn *t, const char *path, struct brk_error *err)
+{
+	SSL_SESSION *sess = SSL_get1_session(t->ssl);
+	BIO *b = NULL;
+	char *data;
+	long len;
+	int r = BRK_ERR_NOTFOUND;
+
+	if (sess == NULL || !SSL_SESSION_is_resumable(sess)) {
+		brk_error_set(err, r, "the broker sent no session ticket");
+		goto out;
+	}
+	r = BRK_ERR_NOMEM;
+	if ((b = BIO_new(BIO_s_secmem())) == NULL ||
+	    PEM_write_bio_SSL_SESSION(b, sess) != 1 ||
+	    (len = BIO_get_mem_data(b, &data)) <= 0)
+		goto out;
+	r = file_write_atomic(
+	    path, "TLS session", data, (size_t)len, 0600, err);
+out:
+	BIO_free(b);
+	SSL_SESSION_free(sess);
+	ERR_clear_error();
+	return r;
+}
+
 int
 tls_conn_connect(int fd, const char *servername, const char *ca,
-    const char *pin, const char *cert, const char *key, long long deadline,
-    struct tls_conn **out, struct brk_error *err)
+    const char *pin, const char *cert, const char *key, const char *session,
+    long long deadline, struct tls_conn **out, struct brk_error *err)
 {
 	struct tls_conn *t = NULL;
 	BIO *bio = NULL;
@@ -302,6 +359,8 @@ tls_conn_connect(int fd, const char *servername, const char *ca,
 		    err, r, "cannot check for the name %s", servername);
 		goto out;
 	}
+	if (session != NULL)
+		offer_session(t->ssl, session);
 	for (;;) {
 		if ((n = SSL_connect(t->ssl)) == 1)
 			break;
@@ -333,7 +392,8 @@ tls_conn_connect(int fd, const char *servername, const char *ca,
 			goto out;
 		}
 	}
-	if (ca == NULL && (pin == NULL || !pin_matches(t->ssl, pin))) {
+	if (ca == NULL && !SSL_session_reused(t->ssl) &&
+	    (pin == NULL || !pin_matches(t->ssl, pin))) {
 		r = brk_error_set(err, BRK_ERR_VERIFY,
 		    "the broker's "
 		    "certificate does not match the fingerprint %s",

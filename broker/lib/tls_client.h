@@ -37,8 +37,24 @@ struct tls_conn;
  * which.  Thread-safe; each call builds its own context.
  */
 int tls_conn_connect(int fd, const char *servername, const char *ca,
-    const char *pin, const char *cert, const char *key, long long deadline,
-    struct tls_conn **out, struct brk_error *err);
+    const char *pin, const char *cert, const char *key, const char *session,
+    long long deadline, struct tls_conn **out, struct brk_error *err);
+
+/*
+ * session (may be NULL) above: a file that tls_conn_save_session() wrote.
+ * Its session is offered for resumption and the file removed (a ticket
+ * resumes once; a file that is missing, not ours, not private or does not
+ * parse is only a full handshake).  A resumed session skips the name and
+ * pin checks: only the broker that passed them when the session was made
+ * knows its secret.
+ *
+ * Write the session of the broker's latest ticket to path (0600, replaced
+ * atomically) for the next tls_conn_connect().  Returns 0,
+ * BRK_ERR_NOTFOUND when the broker sent no ticket, BRK_ERR_IO, or
+ * BRK_ERR_NOMEM.
+ */
+int tls_conn_save_session(
+    struct tls_conn *t, const char *path, struct brk_error *err);
 
 /*
  * Read up to len bytes.  Returns the count (> 0), 0 when the peer closed,

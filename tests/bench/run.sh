@@ -653,8 +653,12 @@ EOF
 		note "web: curl or python3 is missing; row skipped"
 		row web.pending "$WEB_FIG" n/a null ms "no curl or python3" \
 		    null "-" "p99 <= 100 ms" n/a
-	elif ! runbg python3 - "$T/tls/broker.sock" "$WEB_PENDING" \
-	    >"$T/webfile.err" 2>&1 <<'PY'
+	else
+	# The script goes to a file first: runbg starts its command with "&",
+	# and sh gives an asynchronous command /dev/null as its standard
+	# input, so a here-document on runbg never reached python (which ran
+	# an empty script, filed nothing and exited 0: the page was empty).
+	cat >"$T/webfile.py" <<'PY'
 import json, socket, sys, threading
 path, n = sys.argv[1], int(sys.argv[2])
 errors = []
@@ -679,7 +683,8 @@ for t in ts: t.join()
 if errors:
     sys.exit(errors[0])
 PY
-	then
+	if ! runbg python3 "$T/webfile.py" "$T/tls/broker.sock" \
+	    "$WEB_PENDING" >"$T/webfile.err" 2>&1; then
 		note "web: filing the pending requests failed: $(tail -1 "$T/webfile.err")"
 		row web.pending "$WEB_FIG" failed null ms "-" null "-" \
 		    "p99 <= 100 ms" MISS
@@ -734,6 +739,7 @@ PY
 		    "$CP50 / $CP99 ms stylesheet" "$CP99" \
 		    "$(ratio "$WP99" "$CP99" %.1f)" "p99 <= 100 ms" \
 		    "$(verdict "$(calc "${WBAD:-1} == 0 && ${CBAD:-1} == 0 && $WEB_CARDS > 0 && $WP99 <= 100")")"
+	fi
 	fi
 	stop "$PID"
 fi

@@ -251,6 +251,25 @@ OUT=$({ printf '%s\n' "$REQ"; sleep 0.5; } | timeout 10 openssl s_client \
     -CAfile "$T/ca.crt" -tls1_3 -sess_in "$T/sess" 2>&1)
 contains "the TLS 1.3 session resumes from its ticket" "Reused, TLSv1.3" "$OUT"
 contains "a resumed session is still host web-1" '"id":"r","ok":true' "$OUT"
+# Tickets name sessions kept in the broker's memory, each good once (a
+# new ticket comes with each resumption).  Fails when
+# hs_done() leaves a resumed session in the cache: checked.
+OUT=$({ printf '%s\n' "$REQ"; sleep 0.5; } | timeout 10 openssl s_client \
+    -connect "127.0.0.1:$PORT" -servername localhost \
+    -CAfile "$T/ca.crt" -tls1_3 -sess_in "$T/sess" 2>&1)
+lacks "a used ticket does not resume again" "Reused" "$OUT"
+lacks "... and without a certificate gets no answer" '"ok":true' "$OUT"
+# A peer without a certificate gets no ticket: it has nothing to resume
+# and must not fill the session cache.  Fails when hs_done() sends
+# tickets to every peer: checked by dropping its !unauth(tc).
+OUT=$({ printf '%s\n' "$REQ"; sleep 0.5; } | timeout 10 openssl s_client \
+    -connect "127.0.0.1:$PORT" -servername localhost \
+    -CAfile "$T/ca.crt" -tls1_3 -sess_out "$T/sessanon" 2>&1)
+contains "a peer without a certificate is answered" '"id":"r"' "$OUT"
+OUT=$({ printf '%s\n' "$REQ"; sleep 0.5; } | timeout 10 openssl s_client \
+    -connect "127.0.0.1:$PORT" -servername localhost \
+    -CAfile "$T/ca.crt" -tls1_3 -sess_in "$T/sessanon" 2>&1)
+lacks "... but gets no ticket: nothing resumes" "Reused" "$OUT"
 stop_broker
 
 tls_broker ', "ticket_lifetime": 0'

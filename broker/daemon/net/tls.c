@@ -85,6 +85,7 @@
 #define TLS_SRC_BUCKETS 1024
 #define TLS_LOG_PER_SEC 20 /* per-peer log lines, then a count */
 #define TLS_EMFILE_PAUSE_MS 100
+#define TLS_SESSION_CACHE 4096 /* resumable sessions kept (memory) */
 
 /* What a verified client certificate makes its peer. */
 enum peer_kind {
@@ -361,6 +362,7 @@ make_ctx(const struct tls_config *cfg, struct userca *uca, struct userca *hca,
     SSL_CTX **out, struct brk_error *err)
 {
 	STACK_OF(X509_NAME) *names = NULL;
+	STACK_OF(X509) *chain = NULL;
 	SSL_CTX *ctx = NULL;
 	int r;
 
@@ -411,27 +413,52 @@ make_ctx(const struct tls_config *cfg, struct userca *uca, struct userca *hca,
 		goto out;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_note);
 	SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
+	/*
+	 * Our certificate's chain, built once: a certificate file without
+	 * its chain made OpenSSL build it from the verify store on every
+	 * handshake (a chain verification, some 150 us each).  The same
+	 * certificates go out as before: those of the file, else what the
+	 * store completes (partial if it cannot, as before).
+	 */
+	if (SSL_CTX_get0_chain_certs(ctx, &chain) != 1)
+		goto out;
+	if (sk_X509_num(chain) <= 0)
+		(void)SSL_CTX_build_cert_chain(
+		    ctx, SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR);
+	ERR_clear_error();
 	/* partial writes: a reply leaves as the socket takes it; released
 	 * buffers: an idle or handshaking peer costs no 16k record buffers */
 	SSL_CTX_set_mode(ctx,
 	    SSL_MODE_ENABLE_PARTIAL_WRITE |
-		SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+		SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS |
+		SSL_MODE_NO_AUTO_CHAIN);
 	/* 0-RTT data could be replayed; a check must be asked afresh */
 	SSL_CTX_set_max_early_data(ctx, 0);
 	if (cfg->ticket_lifetime > 0) {
 		/*
-		 * Stateless TLS 1.3 tickets (encrypted with a key made at
-		 * start-up, so a restart ends every session) hold the
-		 * verified client certificate: a resumed session is the same
-		 * host without a new signature.  The lifetime bounds how long
-		 * a host goes without showing its certificate again.  The
-		 * session id context must be set for resumption with client
-		 * certificates.
+		 * Stateful TLS 1.3 tickets: the session, with the verified
+		 * client certificate, stays in this process's memory and the
+		 * ticket is only its random 32-byte id (so a restart ends
+		 * every session, and nothing the client holds can be
+		 * decrypted or forged).  A resumed session is the same peer
+		 * without a new signature.  Stateless tickets cost more than
+		 * the rest of a resumed call: OpenSSL 3.0 decodes the
+		 * certificate out of the ticket (its decoder framework, some
+		 * 400 us) and encodes it into the next one.  Each id resumes
+		 * once and is replaced by a new ticket; at most
+		 * TLS_SESSION_CACHE sessions are kept, the oldest dropped
+		 * first (a dropped peer does a full handshake).  The lifetime
+		 * bounds how long a peer goes without showing its
+		 * certificate again.  Tickets are sent by hs_done(), to
+		 * authenticated peers only, after the handshake (num_tickets
+		 * 0 here).  The session id context must be set for
+		 * resumption with client certificates.
 		 */
-		SSL_CTX_set_num_tickets(ctx, 1);
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+		SSL_CTX_set_num_tickets(ctx, 0);
 		SSL_CTX_set_timeout(ctx, (long)cfg->ticket_lifetime);
-		SSL_CTX_set_session_cache_mode(ctx,
-		    SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+		SSL_CTX_sess_set_cache_size(ctx, TLS_SESSION_CACHE);
 		if (SSL_CTX_set_session_id_context(ctx,
 			(const unsigned char *)TLS_SID_CTX,
 			sizeof(TLS_SID_CTX) - 1) != 1)
@@ -1425,6 +1452,54 @@ close:
 	conn_close(tc);
 }
 
+/* Which of our CAs signed a session's certificate (ex_data of the
+ * session, in this process's memory only; set once by tls_start). */
+enum {
+	SIGNER_NONE,
+	SIGNER_USERCA,
+	SIGNER_HOSTCA
+};
+static int signer_idx = -1;
+static pthread_once_t signer_once = PTHREAD_ONCE_INIT;
+
+static void
+signer_idx_init(void)
+{
+	signer_idx = SSL_SESSION_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+/*
+ * Whether ca (which, SIGNER_*) signed the peer's certificate, whose chain
+ * verified.  After a full handshake the chain OpenSSL built says it
+ * without a second signature check: the certificate and ca as its trust
+ * anchor, nothing between (our CAs sign no CA); the answer is kept with
+ * the session.  A resumed session has no chain: the answer kept is used,
+ * and without one the signature is checked again.
+ */
+static bool
+signed_by(struct tconn *tc, X509 *peer, const struct userca *ca, int which)
+{
+	STACK_OF(X509) *chain = SSL_get0_verified_chain(tc->ssl);
+	SSL_SESSION *sess = SSL_get_session(tc->ssl);
+	intptr_t kept;
+	bool yes;
+
+	if (SSL_session_reused(tc->ssl) || chain == NULL) {
+		kept = sess != NULL && signer_idx >= 0 ?
+		    (intptr_t)SSL_SESSION_get_ex_data(sess, signer_idx) :
+		    SIGNER_NONE;
+		return kept != SIGNER_NONE ? kept == which :
+					     userca_issued(ca, peer) != 0;
+	}
+	yes = sk_X509_num(chain) == 2 &&
+	    X509_cmp(sk_X509_value(chain, 0), peer) == 0 &&
+	    X509_cmp(sk_X509_value(chain, 1), userca_cert(ca)) == 0;
+	if (yes && sess != NULL && signer_idx >= 0)
+		(void)SSL_SESSION_set_ex_data(
+		    sess, signer_idx, (void *)(intptr_t)which);
+	return yes;
+}
+
 /* The handshake finished: who is it, and is there room? */
 static void
 hs_done(struct tconn *tc)
@@ -1450,13 +1525,14 @@ hs_done(struct tconn *tc)
 		snprintf(tc->host, sizeof(tc->host), "%s",
 		    X509_verify_cert_error_string(vr));
 		tc->kind = PEER_STALE;
-	} else if (userca_issued(login_userca(t->login), peer)) {
+	} else if (signed_by(tc, peer, login_userca(t->login), SIGNER_USERCA)) {
 		/* a person: the CN names them, as the user CA wrote it */
 		if (cert_user(peer, tc->user, sizeof(tc->user)) != 0 ||
 		    userca_serial(peer, tc->serial, sizeof(tc->serial)) != 0)
 			goto refuse;
 		tc->kind = PEER_USER;
-	} else if (t->d->hostca != NULL && userca_issued(t->d->hostca, peer)) {
+	} else if (t->d->hostca != NULL &&
+	    signed_by(tc, peer, t->d->hostca, SIGNER_HOSTCA)) {
 		/* an enrolled host: never a person, whatever its CN says */
 		if (cert_host(peer, tc->host, sizeof(tc->host)) != 0 ||
 		    userca_serial(peer, tc->serial, sizeof(tc->serial)) != 0)
@@ -1499,6 +1575,19 @@ hs_done(struct tconn *tc)
 	log_debug("event=tls_connected host=%s user=%s addr=%s resumed=%s",
 	    tc->host, tc->user, tc->addr,
 	    SSL_session_reused(tc->ssl) ? "yes" : "no");
+	/*
+	 * A ticket for the next connection (make_ctx), to authenticated
+	 * peers only: a peer without a certificate has nothing to resume,
+	 * and must not fill the session cache.  It leaves at the next read
+	 * or write.  (Corking the socket so that it shares a segment with
+	 * the first reply cost more CPU than it saved: measured.)
+	 */
+	if (SSL_session_reused(tc->ssl))
+		/* each ticket resumes once: a copied or stolen one is
+		 * worth a single connection within its lifetime */
+		SSL_CTX_remove_session(t->ctx, SSL_get_session(tc->ssl));
+	if (!unauth(tc) && t->cfg->ticket_lifetime > 0)
+		(void)SSL_new_session_ticket(tc->ssl);
 	open_pump(tc); /* the request may have come with the handshake */
 	return;
 refuse:
@@ -1804,6 +1893,7 @@ tls_start(struct brokerd *d, struct login_ctx *login, struct tls_server **out,
 	t->lfd = t->stopfd = t->evfd = t->epfd = -1;
 	pthread_mutex_init(&t->lock, NULL);
 	t->login = login;
+	pthread_once(&signer_once, signer_idx_init);
 	if ((r = make_ctx(t->cfg, login_userca(t->login), d->hostca, &t->ctx,
 		 err)) != 0 ||
 	    (r = listen_tcp(t->cfg, &t->lfd, err)) != 0)
