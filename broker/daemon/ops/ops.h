@@ -159,6 +159,7 @@ struct req_op {
 	bool issue_late;   /* the kind issues after the commit */
 	json_t *approvals; /* approve: who approved so far */
 	bool duplicate;	   /* request: an open one was returned */
+	struct req_op *signq_next; /* in the signing queue (ops_request.c) */
 };
 
 /*
