@@ -160,6 +160,9 @@ struct req_op {
 	json_t *approvals; /* approve: who approved so far */
 	bool duplicate;	   /* request: an open one was returned */
 	struct req_op *signq_next; /* in the signing queue (ops_request.c) */
+	char *line;		   /* the reply, built once signed (sent only
+				    * once the commit is durable) */
+	size_t linelen;
 };
 
 /*

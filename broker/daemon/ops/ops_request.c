@@ -95,7 +95,24 @@ req_op_free(struct req_op *op)
 	if (op->pref != NULL)
 		policy_put(op->c->d, op->pref);
 	json_decref(op->creds);
+	free(op->line);
 	free(op);
+}
+
+/* The reply to a request that succeeds: op->rec with its certificate. */
+static json_t *
+reply_ok(struct req_op *op)
+{
+	json_t *o = reply_json(op);
+
+	if (o != NULL && op->issue_late) /* after the commit, here */
+		(void)ops_cred_issue_into(op->c->d, &op->rec, op->key, false, o,
+		    &(struct brk_error){ { 0 } });
+	if (o != NULL && op->creds != NULL)
+		json_object_update(o, op->creds);
+	else if (o != NULL && op->cert_err[0] != '\0')
+		json_object_set_new(o, "cert_error", json_string(op->cert_err));
+	return o;
 }
 
 /* Reply with op->rec (and its certificate), or with why it failed. */
@@ -105,7 +122,8 @@ send_reply(void *arg)
 	struct req_op *op = arg;
 	struct call *c = op->c;
 	int rc = op->rc;
-	char msg[600];
+	size_t op_linelen = op->linelen;
+	char msg[600], *line;
 	json_t *o;
 
 	if (rc != 0) {
@@ -118,14 +136,14 @@ send_reply(void *arg)
 		call_fail(c, rc, "%s", msg);
 		return;
 	}
-	o = reply_json(op);
-	if (o != NULL && op->issue_late) /* after the commit, here */
-		(void)ops_cred_issue_into(c->d, &op->rec, op->key, false, o,
-		    &(struct brk_error){ { 0 } });
-	if (o != NULL && op->creds != NULL)
-		json_object_update(o, op->creds);
-	else if (o != NULL && op->cert_err[0] != '\0')
-		json_object_set_new(o, "cert_error", json_string(op->cert_err));
+	if (op->line != NULL) { /* built by sign_queued() */
+		line = op->line;
+		op->line = NULL;
+		req_op_free(op);
+		call_reply_line(c, line, op_linelen);
+		return;
+	}
+	o = reply_ok(op);
 	/* the reply ends the call: nothing of it may be touched after */
 	req_op_free(op);
 	call_reply(c, o);
@@ -199,6 +217,10 @@ sign_queued(void *arg)
 				op->creds = NULL;
 			}
 			free(certs[i].cert);
+			/* the reply as it will be if the commit succeeds;
+			 * the commit's end sends it (done_reply()) */
+			op->line = proto_reply_ok(
+			    op->c->req->id, reply_ok(op), &op->linelen);
 			if (last_part(op))
 				send_reply(op);
 		}
@@ -245,10 +267,10 @@ done_reply(void *arg, int rc)
 							  CNT_DENIED],
 		    1, __ATOMIC_RELAXED);
 	if (op->early && !last_part(op))
-		return; /* sign_early replies */
-	if (rc == 0)	/* building the reply is work for a worker */
+		return; /* sign_queued() replies */
+	if (rc == 0 && op->line == NULL) /* building it is a worker's job */
 		workpool_submit(op->c->d->pool, send_reply, op);
-	else
+	else /* an error, or a reply built already: no hand-off */
 		send_reply(op);
 }
 
