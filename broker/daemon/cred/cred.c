@@ -129,7 +129,7 @@ cred_issue_certs(struct brokerd *d, struct cred_cert *certs, size_t n)
 	struct cert_args *a = NULL;
 	struct sshbuf **tbs = NULL;
 	const uint8_t **msgs = NULL;
-	uint8_t (*sigs)[CA_SIG_SIZE] = NULL;
+	uint8_t(*sigs)[CA_SIG_SIZE] = NULL;
 	size_t *lens = NULL, i, k = 0, *idx = NULL;
 	int *rcs = NULL;
 	int64_t skew;
@@ -155,8 +155,8 @@ cred_issue_certs(struct brokerd *d, struct cred_cert *certs, size_t n)
 	}
 	skew = clock_skew(d);
 	for (i = 0; i < n; i++) {
-		if ((certs[i].rc = cert_args(certs[i].r, skew, &a[i],
-			 &certs[i].err)) != 0 ||
+		if ((certs[i].rc = cert_args(
+			 certs[i].r, skew, &a[i], &certs[i].err)) != 0 ||
 		    (certs[i].rc = sshcert_prepare(d->ca, certs[i].key,
 			 &a[i].sp, &tbs[i], &certs[i].err)) != 0)
 			continue;

@@ -222,8 +222,8 @@ child_serve(int fd, const struct ca *ca)
 				log_error("event=signer_refused bytes=%zu "
 					  "reason=\"%s\"",
 				    len, why);
-			else if ((sr = ca_sign(ca, buf + off + 4, len,
-				      rp + 4)) != 0)
+			else if ((sr = ca_sign(
+				      ca, buf + off + 4, len, rp + 4)) != 0)
 				log_error("event=signer_failed kind=%s "
 					  "error=\"%s\"",
 				    kinds[kind], brk_strerror(sr));
@@ -430,7 +430,8 @@ int
 signer_sign_many(struct signer *s, size_t n, const uint8_t *const *msgs,
     const size_t *lens, uint8_t (*sigs)[CA_SIG_SIZE], int *rcs)
 {
-	uint8_t hdr[SIGNER_BATCH_MAX][4], reply[SIGNER_BATCH_MAX * SIGNER_REPLY_LEN];
+	uint8_t hdr[SIGNER_BATCH_MAX][4],
+	    reply[SIGNER_BATCH_MAX * SIGNER_REPLY_LEN];
 	struct iovec iov[2 * SIGNER_BATCH_MAX];
 	struct msghdr mh = { .msg_iov = iov };
 	size_t i, left, skip;
@@ -442,8 +443,7 @@ signer_sign_many(struct signer *s, size_t n, const uint8_t *const *msgs,
 		return BRK_ERR_INVALID;
 	for (i = 0; i < n; i++) {
 		rcs[i] = BRK_ERR_UNREACHABLE;
-		if (msgs[i] == NULL || lens[i] == 0 ||
-		    lens[i] > SIGNER_MSG_MAX)
+		if (msgs[i] == NULL || lens[i] == 0 || lens[i] > SIGNER_MSG_MAX)
 			return BRK_ERR_INVALID;
 	}
 	if (atomic_load(&s->dead))

@@ -267,7 +267,7 @@ done_reply(void *arg, int rc)
 							  CNT_DENIED],
 		    1, __ATOMIC_RELAXED);
 	if (op->early && !last_part(op))
-		return; /* sign_queued() replies */
+		return;			 /* sign_queued() replies */
 	if (rc == 0 && op->line == NULL) /* building it is a worker's job */
 		workpool_submit(op->c->d->pool, send_reply, op);
 	else /* an error, or a reply built already: no hand-off */
