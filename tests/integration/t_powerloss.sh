@@ -186,10 +186,24 @@ noise() {	# pipelined cancels of an active request: batches that write nothing
 		i=$((i + 1))
 	done | "$TOOLS/rawsend" "$BROKER_SOCKET" 3000 >/dev/null 2>&1
 }
-marked() {	# N serial requests whose replies the order check looks at
+# N serial requests whose replies the order check looks at; every other
+# one with a public key, so that its reply (built with the certificate by
+# the signing job, before the commit is durable) takes that path.  Fails
+# when the signing job sends a signed grant's reply at once instead of
+# leaving it to the commit's end (ops_request.c, sign_queued()): checked,
+# red ("reply ... went out before commit N was synced" for the keyed half).
+[ -f "$T/plkey.pub" ] || ssh-keygen -q -t ed25519 -N '' -f "$T/plkey"
+marked() {
 	i=0
 	while [ $i -lt "$1" ]; do
-		"$BROKER" --as alice request host:web-9 --new --reason "plmark-$i" >/dev/null 2>&1
+		if [ $((i % 2)) = 0 ]; then
+			"$BROKER" --as alice request host:web-9 --new \
+			    --pubkey "$T/plkey.pub" --reason "plmark-$i" \
+			    >/dev/null 2>&1
+		else
+			"$BROKER" --as alice request host:web-9 --new \
+			    --reason "plmark-$i" >/dev/null 2>&1
+		fi
 		i=$((i + 1))
 	done
 }
@@ -204,6 +218,9 @@ order_run() {	# order_run [VAR=value]: marked requests amid noise, then check
 }
 order_run
 expect_order=$RC
+# (each certificate is written next to the key, named by its grant)
+equals "the 40 keyed marked requests got their certificates" 40 \
+    "$(cat "$T"/plkey-r*-cert.pub 2>/dev/null | grep -c '^ssh-ed25519-cert-v01@openssh.com ')"
 echo "$OUT" | sed "s|^|# |"
 equals "no reply went out before the sync after its commit" 0 "$expect_order"
 order_run BROKER_STORE_UNSAFE_NOSYNC=1

@@ -228,6 +228,83 @@ Test(signer, refuses_what_the_broker_does_not_make, .timeout = 60)
 	tmpdir_free(dir2);
 }
 
+/*
+ * A batch (ca_sign_many(): all requests in one write, the replies in one)
+ * is checked document by document: valid bodies among refused ones sign
+ * byte for byte as in process, each refused one fails alone, a batch
+ * larger than SIGNER_BATCH_MAX goes in several, and the channel is intact
+ * afterwards.  Fails when the signer checks only the first document of
+ * what it read: checked by skipping signer_check() for every frame but the
+ * first of a read (the junk in slots 1 and 3 was signed); fails when the
+ * replies come back out of order: checked by writing each batch's replies
+ * reversed.
+ */
+Test(signer, batch_checks_each_document, .timeout = 120)
+{
+	static const char *const principals[] = { "alice" };
+	char *dir = tmpdir_new(), *line;
+	struct brk_error err = { "" };
+	struct ca *loc = open_local(dir), *sep = open_separated(dir, NULL);
+	struct sshcert_params p = params(principals, 1);
+	struct sshkey *k = user_key(dir, "u", "ed25519", NULL);
+	enum { N = SIGNER_BATCH_MAX + 6 };
+	struct sshbuf *blobs[N];
+	const uint8_t *msgs[N], *sig;
+	size_t lens[N], i, tbslen;
+	uint8_t (*sigs)[CA_SIG_SIZE] = calloc(N, CA_SIG_SIZE), one[CA_SIG_SIZE];
+	int rcs[N];
+
+	for (i = 0; i < N; i++) {
+		blobs[i] = NULL;
+		if (i % 4 == 1) { /* junk */
+			msgs[i] = (const uint8_t *)"m";
+			lens[i] = 1;
+			continue;
+		}
+		if (i % 4 == 3) { /* an anchor's magic with junk */
+			msgs[i] = (const uint8_t *)"broker-audit-anchor-v1\n"
+						    "{}\nsig\n";
+			lens[i] = 30;
+			continue;
+		}
+		p.serial = 100 + i; /* each body its own */
+		cr_assert_eq(sshcert_issue(loc, k, &p, &line, &err), 0);
+		cert_split(line, &blobs[i], &tbslen, &sig);
+		free(line);
+		msgs[i] = sshbuf_ptr(blobs[i]);
+		lens[i] = tbslen;
+	}
+	ca_sign_many(sep, N, msgs, lens, sigs, rcs);
+	for (i = 0; i < N; i++) {
+		if (i % 4 == 1 || i % 4 == 3) {
+			cr_assert_eq(rcs[i], BRK_ERR_DENIED, "slot %zu: %d", i,
+			    rcs[i]);
+			continue;
+		}
+		cr_assert_eq(rcs[i], 0, "slot %zu: %d", i, rcs[i]);
+		/* the trailer's signature is the in-process one */
+		cr_assert(memcmp(sigs[i], sshbuf_ptr(blobs[i]) +
+		    sshbuf_len(blobs[i]) - CA_SIG_SIZE, CA_SIG_SIZE) == 0,
+		    "slot %zu signed differently", i);
+	}
+	/* bad arguments: refused before anything is sent */
+	cr_assert_eq(signer_sign_many(NULL, 1, msgs, lens, sigs, rcs),
+	    BRK_ERR_INVALID);
+	lens[0] = 0;
+	ca_sign_many(sep, 1, msgs, lens, sigs, rcs);
+	cr_assert_eq(rcs[0], BRK_ERR_INVALID);
+	/* and one at a time still works */
+	cr_assert_eq(ca_sign(sep, (const uint8_t *)ANCHOR, strlen(ANCHOR),
+	    one), 0);
+	for (i = 0; i < N; i++)
+		sshbuf_free(blobs[i]);
+	free(sigs);
+	sshkey_free(k);
+	ca_free(sep);
+	ca_free(loc);
+	tmpdir_free(dir);
+}
+
 /* Build a certificate body by hand for signer_check(). */
 struct tbs {
 	uint32_t type;

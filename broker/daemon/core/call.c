@@ -49,6 +49,16 @@ call_reply(struct call *c, json_t *result)
 }
 
 void
+call_reply_line(struct call *c, char *line, size_t len)
+{
+	if (!first_reply(c)) {
+		free(line);
+		return;
+	}
+	c->deliver(c, line, len);
+}
+
+void
 call_fail(struct call *c, int rc, const char *fmt, ...)
 {
 	char msg[1024], *line;

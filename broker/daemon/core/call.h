@@ -50,6 +50,10 @@ struct call {
 
 /* Reply with result (consumed; NULL means an empty object). Thread-safe. */
 void call_reply(struct call *c, json_t *result);
+
+/* Reply with a line made by proto_reply_ok() for this call's id, built
+ * ahead of time (consumed).  Thread-safe. */
+void call_reply_line(struct call *c, char *line, size_t len);
 /* Reply with an error; thread-safe. */
 void call_fail(struct call *c, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -543,3 +543,24 @@ out:
 	EVP_MD_CTX_free(md);
 	return r;
 }
+
+void
+ca_sign_many(const struct ca *ca, size_t n, const uint8_t *const *msgs,
+    const size_t *lens, uint8_t (*sigs)[CA_SIG_SIZE], int *rcs)
+{
+	size_t i, j, k;
+	int r;
+
+	if (ca == NULL || ca->signer == NULL) {
+		for (i = 0; i < n; i++)
+			rcs[i] = ca_sign(ca, msgs[i], lens[i], sigs[i]);
+		return;
+	}
+	for (i = 0; i < n; i += k) {
+		k = n - i < SIGNER_BATCH_MAX ? n - i : SIGNER_BATCH_MAX;
+		if ((r = signer_sign_many(ca->signer, k, msgs + i, lens + i,
+			 sigs + i, rcs + i)) != 0)
+			for (j = i; j < i + k; j++) /* none was signed */
+				rcs[j] = r;
+	}
+}

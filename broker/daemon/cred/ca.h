@@ -105,4 +105,13 @@ const uint8_t *ca_public_blob(const struct ca *ca, size_t i, size_t *lenp);
 int ca_sign(const struct ca *ca, const uint8_t *msg, size_t len,
     uint8_t sig[CA_SIG_SIZE]);
 
+/*
+ * Sign n documents: rcs[i] and sigs[i] as ca_sign(msgs[i], lens[i]) would
+ * give them.  With a separated CA they go to the signer in batches of
+ * SIGNER_BATCH_MAX, one round trip each (ca_sign() makes one per
+ * document); in-process they are signed one after the other.
+ */
+void ca_sign_many(const struct ca *ca, size_t n, const uint8_t *const *msgs,
+    const size_t *lens, uint8_t (*sigs)[CA_SIG_SIZE], int *rcs);
+
 #endif

@@ -21,6 +21,22 @@
 int cred_issue_cert(struct brokerd *d, const struct request *r,
     const struct sshkey *key, char **cert, struct brk_error *err);
 
+/* One certificate of a cred_issue_certs() call. */
+struct cred_cert {
+	const struct request *r;  /* in: the grant */
+	const struct sshkey *key; /* in: the user's key */
+	char *cert;		  /* out: the line (free()), or NULL */
+	int rc;			  /* out: cred_issue_cert()'s result */
+	struct brk_error err;	  /* out: why, when rc != 0 */
+};
+
+/*
+ * cred_issue_cert() for each of n grants, with one round trip to the CA
+ * signer for all of them (a round trip costs a third of a signature in
+ * wake-ups and system calls).  Each fails or succeeds on its own.
+ */
+void cred_issue_certs(struct brokerd *d, struct cred_cert *certs, size_t n);
+
 /* Parse the "pubkey" argument, if present (NULL when absent). */
 int
 cred_arg_pubkey(const json_t *args, struct sshkey **key, struct brk_error *err);

@@ -40,6 +40,10 @@
 #define SIGNER_BLOB_LEN 51 /* string "ssh-ed25519" + string pk[32] */
 /* How long a signing request may take before the signer is held dead. */
 #define SIGNER_TIMEOUT_MS 10000
+/* Requests in one signer_sign_many() call, and replies in one write. */
+#define SIGNER_BATCH_MAX 64
+/* A reply: u32 status, then the 64-byte signature (zeros on failure). */
+#define SIGNER_REPLY_LEN (4 + 64)
 
 struct signer;
 
@@ -81,6 +85,19 @@ int signer_start(const char *state_dir, void (*lost)(void *), void *arg,
  */
 int
 signer_sign(struct signer *s, const uint8_t *msg, size_t len, uint8_t sig[64]);
+
+/*
+ * Sign n (1..SIGNER_BATCH_MAX) documents in one round trip: the requests go
+ * out in one write and the signer answers them in order in one write.  The
+ * signer checks and signs each on its own, exactly as signer_sign() does;
+ * rcs[i] is signer_sign()'s result for msgs[i] (sigs[i] set when 0).
+ * Returns 0 when the replies came back (each rcs[i] says how its document
+ * fared), or the channel's error, BRK_ERR_UNREACHABLE, with every rcs[i]
+ * set to it; BRK_ERR_INVALID for a NULL, empty or oversized document or a
+ * bad n, before anything is sent.
+ */
+int signer_sign_many(struct signer *s, size_t n, const uint8_t *const *msgs,
+    const size_t *lens, uint8_t (*sigs)[64], int *rcs);
 
 /* The signer's pid (for logs and tests). */
 pid_t signer_pid(const struct signer *s);

@@ -211,21 +211,17 @@ put_tbs(struct sshbuf *b, const struct ca *ca, const struct sshkey *user,
 }
 
 int
-sshcert_issue(const struct ca *ca, const struct sshkey *user,
-    const struct sshcert_params *p, char **cert_line, struct brk_error *err)
+sshcert_prepare(const struct ca *ca, const struct sshkey *user,
+    const struct sshcert_params *p, struct sshbuf **tbs, struct brk_error *err)
 {
-	static const char sigtype[] = "ssh-ed25519";
 	struct sshbuf *b = NULL;
-	uint8_t sig[CA_SIG_SIZE];
-	const char *type;
-	size_t flen, tlen, klen, b64len;
+	size_t flen;
 	unsigned extmask;
-	char *line = NULL;
 	int r = BRK_ERR_INTERNAL;
 
-	if (cert_line == NULL)
+	if (tbs == NULL)
 		return BRK_ERR_INTERNAL;
-	*cert_line = NULL;
+	*tbs = NULL;
 	if (ca == NULL || user == NULL || p == NULL) {
 		r = brk_error_set(err, BRK_ERR_INVALID,
 		    "no CA, key or "
@@ -245,37 +241,67 @@ sshcert_issue(const struct ca *ca, const struct sshkey *user,
 		    brk_strerror(r));
 		goto out;
 	}
+	*tbs = b;
+	b = NULL;
+	r = 0;
+out:
+	sshbuf_free(b);
+	return r;
+}
+
+int
+sshcert_finish(struct sshbuf *tbs, const struct sshkey *user,
+    const char *key_id, const uint8_t sig[CA_SIG_SIZE], char **cert_line,
+    struct brk_error *err)
+{
+	static const char sigtype[] = "ssh-ed25519";
+	const char *type;
+	size_t tlen, klen, b64len;
+	char *line = NULL;
+	int r;
+
+	*cert_line = NULL;
+	if ((r = sshbuf_put_u32(tbs,
+		 (uint32_t)(4 + strlen(sigtype) + 4 + CA_SIG_SIZE))) != 0 ||
+	    (r = sshbuf_put_cstring(tbs, sigtype)) != 0 ||
+	    (r = sshbuf_put_string(tbs, sig, CA_SIG_SIZE)) != 0)
+		return brk_error_set(err, r, "cannot build the certificate");
+	type = sshkey_cert_type(user);
+	tlen = strlen(type);
+	klen = strlen(key_id);
+	b64len = (sshbuf_len(tbs) + 2) / 3 * 4;
+	if ((line = malloc(tlen + 1 + b64len + 1 + klen + 1)) == NULL)
+		return brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
+	memcpy(line, type, tlen);
+	line[tlen] = ' ';
+	EVP_EncodeBlock((unsigned char *)line + tlen + 1, sshbuf_ptr(tbs),
+	    (int)sshbuf_len(tbs));
+	line[tlen + 1 + b64len] = ' ';
+	memcpy(line + tlen + 1 + b64len + 1, key_id, klen + 1);
+	*cert_line = line;
+	return 0;
+}
+
+int
+sshcert_issue(const struct ca *ca, const struct sshkey *user,
+    const struct sshcert_params *p, char **cert_line, struct brk_error *err)
+{
+	struct sshbuf *b = NULL;
+	uint8_t sig[CA_SIG_SIZE];
+	int r;
+
+	if (cert_line == NULL)
+		return BRK_ERR_INTERNAL;
+	*cert_line = NULL;
+	if ((r = sshcert_prepare(ca, user, p, &b, err)) != 0)
+		goto out;
 	if ((r = ca_sign(ca, sshbuf_ptr(b), sshbuf_len(b), sig)) != 0) {
 		r = brk_error_set(err, r, "signing the certificate failed: %s",
 		    ca_sign_strerror(r));
 		goto out;
 	}
-	if ((r = sshbuf_put_u32(
-		 b, (uint32_t)(4 + strlen(sigtype) + 4 + sizeof(sig)))) != 0 ||
-	    (r = sshbuf_put_cstring(b, sigtype)) != 0 ||
-	    (r = sshbuf_put_string(b, sig, sizeof(sig))) != 0) {
-		r = brk_error_set(err, r, "cannot build the certificate");
-		goto out;
-	}
-	type = sshkey_cert_type(user);
-	tlen = strlen(type);
-	klen = strlen(p->key_id);
-	b64len = (sshbuf_len(b) + 2) / 3 * 4;
-	if ((line = malloc(tlen + 1 + b64len + 1 + klen + 1)) == NULL) {
-		r = brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	memcpy(line, type, tlen);
-	line[tlen] = ' ';
-	EVP_EncodeBlock((unsigned char *)line + tlen + 1, sshbuf_ptr(b),
-	    (int)sshbuf_len(b));
-	line[tlen + 1 + b64len] = ' ';
-	memcpy(line + tlen + 1 + b64len + 1, p->key_id, klen + 1);
-	*cert_line = line;
-	line = NULL;
-	r = 0;
+	r = sshcert_finish(b, user, p->key_id, sig, cert_line, err);
 out:
-	free(line);
 	sshbuf_free(b);
 	return r;
 }

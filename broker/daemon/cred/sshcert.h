@@ -64,4 +64,19 @@ extern const size_t sshcert_ndefault_extensions;
 int sshcert_issue(const struct ca *ca, const struct sshkey *user,
     const struct sshcert_params *p, char **cert_line, struct brk_error *err);
 
+/*
+ * sshcert_issue() in two halves, for callers that sign many bodies in one
+ * go (ca_sign_many()): sshcert_prepare() checks p and builds the body to
+ * be signed into *tbs (a new buffer, sshbuf_free()), with the errors of
+ * sshcert_issue(); sshcert_finish() appends the signature of that body and
+ * writes the certificate line into *cert_line.  Prepare, sign, finish gives
+ * what sshcert_issue() gives.
+ */
+struct sshbuf;
+int sshcert_prepare(const struct ca *ca, const struct sshkey *user,
+    const struct sshcert_params *p, struct sshbuf **tbs, struct brk_error *err);
+int sshcert_finish(struct sshbuf *tbs, const struct sshkey *user,
+    const char *key_id, const uint8_t sig[CA_SIG_SIZE], char **cert_line,
+    struct brk_error *err);
+
 #endif

@@ -655,8 +655,8 @@ on_readable(struct server *s, struct conn *c)
 			c->in = nb;
 			c->incap = want;
 		}
-		n = recv(
-		    c->fd, c->in + c->inlen, c->incap - c->inlen, MSG_DONTWAIT);
+		want = c->incap - c->inlen;
+		n = recv(c->fd, c->in + c->inlen, want, MSG_DONTWAIT);
 		if (n > 0) {
 			if (c->inlen == 0)
 				c->line_ms = deadline_now_ms();
@@ -668,6 +668,11 @@ on_readable(struct server *s, struct conn *c)
 				c->discarding = true;
 				c->inlen = 0;
 			}
+			/* a short read emptied the socket: asking again
+			 * would only say EAGAIN (epoll is level-triggered:
+			 * what comes later wakes us) */
+			if ((size_t)n < want)
+				break;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)

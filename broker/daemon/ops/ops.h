@@ -156,9 +156,13 @@ struct req_op {
 	int rc;	       /* the commit's result */
 	json_t *creds; /* issued, not yet sent ("cert") */
 	char cert_err[512];
-	bool issue_late;   /* the kind issues after the commit */
-	json_t *approvals; /* approve: who approved so far */
-	bool duplicate;	   /* request: an open one was returned */
+	bool issue_late;	   /* the kind issues after the commit */
+	json_t *approvals;	   /* approve: who approved so far */
+	bool duplicate;		   /* request: an open one was returned */
+	struct req_op *signq_next; /* in the signing queue (ops_request.c) */
+	char *line;		   /* the reply, built once signed (sent only
+				    * once the commit is durable) */
+	size_t linelen;
 };
 
 /*
