@@ -151,7 +151,8 @@ struct req_op {
 	 * made durable; the reply waits for both.  parts counts what is still
 	 * outstanding (the signing, the commit); the last one replies.
 	 */
-	bool early; /* signing started in apply */
+	bool early;	     /* signing started in apply */
+	bool sign_at_commit; /* early, but queued by done_reply() */
 	int parts;
 	int rc;	       /* the commit's result */
 	json_t *creds; /* issued, not yet sent ("cert") */

@@ -48,7 +48,12 @@ apply_create(struct store_txn *t, void *arg)
 			return r;
 		op->early = true;
 		op->parts = 2;
-		signq_push(op);
+		/* a batch that lost a conflict runs apply again, maybe with
+		 * another record: there, sign only what was committed */
+		if (store_may_conflict(t))
+			op->sign_at_commit = true;
+		else
+			signq_push(op);
 	}
 	return 0;
 }
@@ -267,6 +272,15 @@ done_reply(void *arg, int rc)
 			    op->rec.state == ST_PENDING ? CNT_PENDING :
 							  CNT_DENIED],
 		    1, __ATOMIC_RELAXED);
+	if (op->sign_at_commit) {
+		op->sign_at_commit = false;
+		if (rc == 0) {
+			(void)last_part(op); /* the commit's part */
+			signq_push(op);	     /* sign_queued() replies */
+			return;
+		}
+		op->early = false; /* nothing was queued */
+	}
 	if (op->early && !last_part(op))
 		return;			 /* sign_queued() replies */
 	if (rc == 0 && op->line == NULL) /* building it is a worker's job */

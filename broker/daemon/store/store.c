@@ -154,6 +154,12 @@ store_conflicted(struct store_txn *t)
 	return t->s->be->conflicted(t->h);
 }
 
+bool
+store_may_conflict(const struct store_txn *t)
+{
+	return t->s->be->snapshot != NULL; /* other writers (store_be.h) */
+}
+
 int
 store_read_begin(struct store *s, struct store_txn **t)
 {

@@ -106,6 +106,12 @@ void store_abort(struct store_txn *t);
  * it must be aborted and run again from the start.
  */
 bool store_conflicted(struct store_txn *t);
+/*
+ * Whether t's top-level transaction may lose such a conflict and run again
+ * (a backend that other brokers write to): work with effects outside the
+ * transaction must then wait for its commit.
+ */
+bool store_may_conflict(const struct store_txn *t);
 
 /*
  * Read transactions see only durable commits: store_begin(s, false, ..) and
