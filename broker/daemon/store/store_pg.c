@@ -85,11 +85,21 @@ static const char *const migrations[] = {
 #define LEADER_LOCK "7301947238747"
 #define LEADER_POLL_MS 300
 
+/* A key the writer read (prefetch()). */
+struct hotkey {
+	int tbl;
+	uint8_t *k;
+	size_t klen;
+};
+#define HOT_MAX 32
+
 struct pgenv {
 	char *conninfo; /* may hold a password: wiped on free */
 	int timeout_ms;
 	pthread_mutex_t wlock; /* the writer connection, one write txn */
 	PGconn *wconn;
+	struct hotkey hot[HOT_MAX]; /* wlock: read by the last write txn */
+	size_t nhot;
 	pthread_mutex_t lock; /* guards what follows */
 	PGconn *idle[POOL_MAX];
 	size_t nidle;
@@ -118,6 +128,7 @@ struct slot {
 	const uint8_t *k;
 	size_t klen;
 	ssize_t pidx; /* its newest held put, or -1 */
+	bool got;     /* a get asked for it */
 	int known;    /* what the server holds for it, if KNOWN_PRESENT: */
 	const void *sv;
 	size_t svlen;
@@ -174,6 +185,9 @@ struct ptxn {
 	size_t nlv, lvcap;
 	struct rcache rc[RCACHE_N]; /* recent range reads */
 	unsigned rcnext;
+	struct slot *pre[HOT_MAX];  /* keys prefetched, */
+	struct slot *miss[HOT_MAX]; /* keys read from the server */
+	size_t npre, nmiss;
 };
 
 struct pcur {
@@ -197,11 +211,12 @@ enum stmt {
 	ST_LT,
 	ST_LAST,
 	ST_PUTMANY,
+	ST_GETMANY,
 	ST__N
 };
 
 static const char *const stmt_name[ST__N] = { "g", "p", "d", "ge", "gt", "lt",
-	"last", "pm" };
+	"last", "pm", "gm" };
 static const char *const stmt_sql[ST__N] = {
 	"SELECT v FROM broker_kv WHERE tbl = $1 AND k = $2",
 	"INSERT INTO broker_kv (tbl, k, v) VALUES ($1, $2, $3) "
@@ -218,6 +233,8 @@ static const char *const stmt_sql[ST__N] = {
 	"INSERT INTO broker_kv (tbl, k, v) "
 	"SELECT * FROM unnest($1::int2[], $2::bytea[], $3::bytea[]) "
 	"ON CONFLICT (tbl, k) DO UPDATE SET v = EXCLUDED.v",
+	"SELECT tbl, k, v FROM broker_kv WHERE (tbl, k) IN "
+	"(SELECT * FROM unnest($1::int2[], $2::bytea[]))",
 };
 
 static const char *
@@ -280,13 +297,14 @@ prepare_all(PGconn *conn, char *why, size_t whylen)
 	/* int2 tbl, bytea key, then bytea value or int4 row limit */
 	static const Oid types[ST__N][3] = { { 21, 17 }, { 21, 17, 17 },
 		{ 21, 17 }, { 21, 17, 23 }, { 21, 17, 23 }, { 21, 17, 23 },
-		{ 21, 17, 23 }, { 1005, 1001, 1001 } };
+		{ 21, 17, 23 }, { 1005, 1001, 1001 }, { 1005, 1001 } };
 	PGresult *res;
 	int i;
 
 	for (i = 0; i < ST__N; i++) {
 		res = PQprepare(conn, stmt_name[i], stmt_sql[i],
-		    i == ST_GET || i == ST_DEL ? 2 : 3, types[i]);
+		    i == ST_GET || i == ST_DEL || i == ST_GETMANY ? 2 : 3,
+		    types[i]);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			one_line(PQresultErrorMessage(res), why, whylen);
 			PQclear(res);
@@ -583,6 +601,7 @@ overlay_drop(struct ptxn *top)
 	top->scap = top->nslots = 0;
 	top->npend = top->pbytes = 0;
 	top->nlv = 0;
+	top->npre = top->nmiss = 0;
 	memset(top->pcount, 0, sizeof(top->pcount));
 	memset(top->sgen, 0, sizeof(top->sgen));
 	memset(top->rc, 0, sizeof(top->rc));
@@ -915,6 +934,7 @@ run(struct ptxn *t, enum stmt st, int tbl, const void *key, size_t klen,
 }
 
 static void p_free(void *env);
+static void hot_clear(struct pgenv *e);
 
 /* Read the conninfo file (ours, 0600) and connect the writer. */
 static int
@@ -1111,6 +1131,7 @@ p_free(void *env)
 	if (e == NULL)
 		return;
 	PQfinish(e->wconn);
+	hot_clear(e);
 	PQfinish(e->lconn); /* the server drops the leader's lock */
 	while (e->nidle > 0)
 		PQfinish(e->idle[--e->nidle]);
@@ -1190,12 +1211,150 @@ begin_top(struct ptxn *t)
 	return 0;
 }
 
+static void
+hot_clear(struct pgenv *e)
+{
+	while (e->nhot > 0)
+		free(e->hot[--e->nhot].k);
+}
+
+/* Keep for the next write transaction the keys this one read: those
+ * prefetched that a get asked for, then those it had to read one by one. */
+static void
+hot_save(struct ptxn *top)
+{
+	struct pgenv *e = top->e;
+	struct slot *s;
+	size_t i;
+
+	hot_clear(e);
+	for (i = 0; i < top->npre + top->nmiss && e->nhot < HOT_MAX; i++) {
+		s = i < top->npre ? top->pre[i] : top->miss[i - top->npre];
+		if (!s->got || (s->klen > 0 && (e->hot[e->nhot].k = malloc(
+						      s->klen)) == NULL))
+			continue;
+		if (s->klen == 0)
+			e->hot[e->nhot].k = NULL;
+		else
+			memcpy(e->hot[e->nhot].k, s->k, s->klen);
+		e->hot[e->nhot].tbl = s->tbl;
+		e->hot[e->nhot++].klen = s->klen;
+	}
+}
+
+/* An array of the hot keys' tables (which 0) or keys (1), binary. */
+static uint8_t *
+hot_array(const struct pgenv *e, int which, int *len)
+{
+	size_t i, sz = 20;
+	uint8_t *b, *p;
+
+	for (i = 0; i < e->nhot; i++)
+		sz += 4 + (which == 0 ? 2 : e->hot[i].klen);
+	if ((b = malloc(sz)) == NULL)
+		return NULL;
+	arr_be32(b, 1);
+	arr_be32(b + 4, 0);
+	arr_be32(b + 8, which == 0 ? 21 : 17);
+	arr_be32(b + 12, (uint32_t)e->nhot);
+	arr_be32(b + 16, 1);
+	p = b + 20;
+	for (i = 0; i < e->nhot; i++) {
+		if (which == 0) {
+			arr_be32(p, 2);
+			p[4] = (uint8_t)(e->hot[i].tbl >> 8);
+			p[5] = (uint8_t)e->hot[i].tbl;
+			p += 6;
+		} else {
+			arr_be32(p, (uint32_t)e->hot[i].klen);
+			if (e->hot[i].klen > 0)
+				memcpy(p + 4, e->hot[i].k, e->hot[i].klen);
+			p += 4 + e->hot[i].klen;
+		}
+	}
+	*len = (int)sz;
+	return b;
+}
+
+/*
+ * A new write transaction reads, in one statement, the keys the last one
+ * read: a batch of grants reads the same counters, audit chain head and
+ * user records, one round trip each while the table lock is held, and
+ * the other brokers' writers wait for that lock.  Its snapshot is taken
+ * here, after the lock.
+ */
+static int
+prefetch(struct ptxn *t)
+{
+	struct pgenv *e = t->e;
+	const char *vals[2] = { NULL, NULL };
+	int lens[2], fmts[2] = { 1, 1 }, i, n, r = 0;
+	const uint8_t *tb;
+	struct slot *s;
+	PGresult *res = NULL;
+	size_t j;
+
+	if (e->nhot == 0)
+		return 0;
+	for (i = 0; i < 2; i++)
+		if ((vals[i] = (const char *)hot_array(e, i, &lens[i])) ==
+		    NULL) {
+			r = BRK_ERR_NOMEM;
+			goto out;
+		}
+	res = PQexecPrepared(
+	    t->conn, stmt_name[ST_GETMANY], 2, vals, lens, fmts, 1);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		r = map_err(t->conn, res);
+		if (r == BRK_ERR_BUSY)
+			t->conflict = true;
+		else
+			log_failure(t->conn, res, stmt_name[ST_GETMANY]);
+		fail(t);
+		PQclear(res);
+		goto out;
+	}
+	if ((r = keep(t, res)) != 0) {
+		PQclear(res);
+		goto out;
+	}
+	r = BRK_ERR_NOMEM;
+	for (j = 0; j < e->nhot; j++) {
+		if ((s = slot_get(t, e->hot[j].tbl, e->hot[j].k,
+			 e->hot[j].klen, true)) == NULL)
+			goto out;
+		s->known = KNOWN_ABSENT;
+		t->pre[t->npre++] = s;
+	}
+	n = PQntuples(res);
+	for (i = 0; i < n; i++) {
+		if (PQgetlength(res, i, 0) != 2) {
+			r = BRK_ERR_IO;
+			goto out;
+		}
+		tb = (const uint8_t *)PQgetvalue(res, i, 0);
+		if ((s = slot_get(t, (tb[0] << 8) | tb[1], PQgetvalue(res, i, 1),
+			 (size_t)PQgetlength(res, i, 1), true)) == NULL)
+			goto out;
+		s->known = KNOWN_PRESENT;
+		s->sv = PQgetvalue(res, i, 2);
+		s->svlen = (size_t)PQgetlength(res, i, 2);
+	}
+	r = 0;
+out:
+	for (i = 0; i < 2; i++)
+		free((void *)vals[i]);
+	return r;
+}
+
 /* End a top-level transaction: rollback unless committed already. */
 static void
 end_top(struct ptxn *t)
 {
 	PGresult *res;
 
+	if (t->write && t->open)
+		hot_save(t); /* before its slots go, under wlock */
 	drop_results(t);
 	overlay_drop(t);
 	if (!t->open)
@@ -1263,6 +1422,11 @@ p_begin(void *env, void *parent, bool write, void **out)
 		t->write = write;
 		if ((r = begin_top(t)) != 0) {
 			free(t);
+			return r;
+		}
+		if (write && (r = prefetch(t)) != 0) {
+			end_top(t);
+			txn_free(t);
 			return r;
 		}
 	}
@@ -1385,6 +1549,7 @@ p_get(void *txn, enum store_table tbl, const void *key, size_t klen,
 	if (t->write && (s = slot_get(top, (int)tbl, key, klen, false)) != NULL) {
 		if (t->failed || top->failed)
 			return BRK_ERR_STATE;
+		s->got = true;
 		if (s->pidx >= 0) { /* a held put */
 			val->data = top->pend[s->pidx].v;
 			val->len = top->pend[s->pidx].vlen;
@@ -1404,8 +1569,12 @@ p_get(void *txn, enum store_table tbl, const void *key, size_t klen,
 	 * next get only asks again) */
 	if (t->write && (s != NULL ||
 			    (s = slot_get(top, (int)tbl, key, klen, true)) !=
-				NULL))
+				NULL)) {
 		s->known = KNOWN_ABSENT;
+		s->got = true;
+		if (top->nmiss < HOT_MAX)
+			top->miss[top->nmiss++] = s;
+	}
 	if (PQntuples(res) != 1)
 		return BRK_ERR_NOTFOUND;
 	val->data = PQgetvalue(res, 0, 0);
