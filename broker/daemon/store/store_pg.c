@@ -100,6 +100,8 @@ struct pgenv {
 	PGconn *wconn;
 	struct hotkey hot[HOT_MAX]; /* wlock: read by the last write txn */
 	size_t nhot;
+	struct hotkey hrange; /* wlock: its first range read, if hr_st */
+	int hr_st, hr_limit;
 	pthread_mutex_t lock; /* guards what follows */
 	PGconn *idle[POOL_MAX];
 	size_t nidle;
@@ -188,6 +190,7 @@ struct ptxn {
 	struct slot *pre[HOT_MAX];  /* keys prefetched, */
 	struct slot *miss[HOT_MAX]; /* keys read from the server */
 	size_t npre, nmiss;
+	struct rcache *first; /* its first range read from the server */
 };
 
 struct pcur {
@@ -602,6 +605,7 @@ overlay_drop(struct ptxn *top)
 	top->npend = top->pbytes = 0;
 	top->nlv = 0;
 	top->npre = top->nmiss = 0;
+	top->first = NULL;
 	memset(top->pcount, 0, sizeof(top->pcount));
 	memset(top->sgen, 0, sizeof(top->sgen));
 	memset(top->rc, 0, sizeof(top->rc));
@@ -935,6 +939,7 @@ run(struct ptxn *t, enum stmt st, int tbl, const void *key, size_t klen,
 
 static void p_free(void *env);
 static void hot_clear(struct pgenv *e);
+static int begin_write(struct ptxn *t);
 
 /* Read the conninfo file (ours, 0600) and connect the writer. */
 static int
@@ -1161,6 +1166,29 @@ writer_conn(struct pgenv *e)
 }
 
 /*
+ * The writer's connection after a transaction: rolled back if one is
+ * open; dropped if still not idle (a flight cut short), so that the next
+ * transaction connects anew (writer_conn()).  e->wlock held.
+ */
+static void
+end_conn(struct pgenv *e, PGconn *c)
+{
+	PGresult *res;
+
+	if (PQpipelineStatus(c) == PQ_PIPELINE_OFF &&
+	    PQtransactionStatus(c) != PQTRANS_IDLE) {
+		res = PQexec(c, "ROLLBACK");
+		PQclear(res);
+	}
+	if (PQpipelineStatus(c) != PQ_PIPELINE_OFF ||
+	    PQtransactionStatus(c) != PQTRANS_IDLE) {
+		PQfinish(c);
+		if (e->wconn == c)
+			e->wconn = NULL;
+	}
+}
+
+/*
  * A connection that broke while idle (PostgreSQL restarted, a failover)
  * is only found out at its next use: when BEGIN finds it broken, nothing
  * was done yet, so take a new connection and begin again, once.
@@ -1169,6 +1197,7 @@ static int
 begin_top(struct ptxn *t)
 {
 	int r = 0, tries;
+	bool broken;
 
 	for (tries = 0; tries < 2; tries++) {
 		t->failed = t->conflict = false;
@@ -1180,17 +1209,22 @@ begin_top(struct ptxn *t)
 			}
 			t->conn = t->e->wconn;
 			/* writers of all brokers queue on the table lock,
-			 * taken before the snapshot (LOCK TABLE takes none):
+			 * taken before the snapshot (begin_write()):
 			 * batches run one after another and see each
 			 * other's commits, instead of failing on a
 			 * serialization conflict and running again; readers
 			 * (ACCESS SHARE) never wait for it */
-			if ((r = cmd(t,
-				 "BEGIN ISOLATION LEVEL SERIALIZABLE; "
-				 "LOCK TABLE broker_kv IN SHARE ROW "
-				 "EXCLUSIVE MODE")) == 0)
+			if ((r = begin_write(t)) == 0)
 				break;
+			broken = PQstatus(t->conn) != CONNECTION_OK;
+			drop_results(t);
+			overlay_drop(t);
+			end_conn(t->e, t->conn);
+			t->conn = NULL;
 			pthread_mutex_unlock(&t->e->wlock);
+			if (!broken)
+				return r;
+			continue;
 		} else {
 			if ((r = pool_take(t->e, &t->conn)) != 0)
 				return r;
@@ -1216,6 +1250,9 @@ hot_clear(struct pgenv *e)
 {
 	while (e->nhot > 0)
 		free(e->hot[--e->nhot].k);
+	free(e->hrange.k);
+	e->hrange.k = NULL;
+	e->hr_st = 0;
 }
 
 /* Keep for the next write transaction the keys this one read: those
@@ -1239,6 +1276,16 @@ hot_save(struct ptxn *top)
 			memcpy(e->hot[e->nhot].k, s->k, s->klen);
 		e->hot[e->nhot].tbl = s->tbl;
 		e->hot[e->nhot++].klen = s->klen;
+	}
+	if (top->first != NULL && (top->first->klen == 0 ||
+				      (e->hrange.k = malloc(
+					   top->first->klen)) != NULL)) {
+		if (top->first->klen > 0)
+			memcpy(e->hrange.k, top->first->k, top->first->klen);
+		e->hrange.klen = top->first->klen;
+		e->hrange.tbl = top->first->tbl;
+		e->hr_st = top->first->st;
+		e->hr_limit = top->first->limit;
 	}
 }
 
@@ -1276,74 +1323,181 @@ hot_array(const struct pgenv *e, int which, int *len)
 	return b;
 }
 
+/* A statement of a flight: prepared (name) or plain text (sql). */
+struct flight {
+	const char *name, *sql;
+	int n;
+	const char *vals[3];
+	int lens[3];
+	ExecStatusType want;
+	bool mine;     /* the caller checks its result, not fly() */
+	PGresult *res; /* the caller's */
+};
+
 /*
- * A new write transaction reads, in one statement, the keys the last one
- * read: a batch of grants reads the same counters, audit chain head and
- * user records, one round trip each while the table lock is held, and
- * the other brokers' writers wait for that lock.  Its snapshot is taken
- * here, after the lock.
+ * Send statements in one flight (libpq pipeline mode) and read all their
+ * results: one round trip where each needs nothing from the one before.
+ * 0, or the first failure's code (t failed).  A connection left in
+ * pipeline mode is dropped by end_top().
  */
 static int
-prefetch(struct ptxn *t)
+fly(struct ptxn *t, struct flight *f, int n)
+{
+	static const int fmts[3] = { 1, 1, 1 };
+	PGconn *c = t->conn;
+	PGresult *res;
+	int i, r = 0, sent = 0;
+
+	for (i = 0; i < n; i++)
+		f[i].res = NULL;
+	if (PQenterPipelineMode(c) != 1) {
+		log_failure(c, NULL, "pipeline");
+		fail(t);
+		return BRK_ERR_IO;
+	}
+	for (; sent < n; sent++)
+		if ((f[sent].name != NULL ?
+			    PQsendQueryPrepared(c, f[sent].name, f[sent].n,
+				f[sent].vals, f[sent].lens, fmts, 1) :
+			    PQsendQueryParams(c, f[sent].sql, 0, NULL, NULL,
+				NULL, NULL, 1)) != 1)
+			break;
+	if (PQpipelineSync(c) != 1 || sent < n) {
+		log_failure(c, NULL, "pipeline");
+		r = BRK_ERR_IO;
+	}
+	for (i = 0; i < sent; i++) {
+		if ((res = PQgetResult(c)) == NULL) {
+			r = r != 0 ? r : BRK_ERR_IO;
+			break;
+		}
+		f[i].res = res;
+		while ((res = PQgetResult(c)) != NULL) /* its end */
+			PQclear(res);
+		if (r == 0 && !f[i].mine &&
+		    PQresultStatus(f[i].res) != f[i].want) {
+			r = map_err(c, f[i].res);
+			if (r == BRK_ERR_BUSY)
+				t->top->conflict = true;
+			else
+				log_failure(c, f[i].res,
+				    f[i].name != NULL ? f[i].name : f[i].sql);
+		}
+	}
+	if ((res = PQgetResult(c)) != NULL) /* the sync */
+		PQclear(res);
+	PQexitPipelineMode(c);
+	if (r != 0)
+		fail(t);
+	return r;
+}
+
+/*
+ * Begin a write transaction, in one flight: BEGIN, the table lock, and
+ * the reads the writer's last transaction began with (the keys it read,
+ * its first range read; e->hot).  A batch of grants reads the same
+ * counters, audit chain head, user records and live opt-outs, one round
+ * trip each while the table lock is held, and the other brokers' writers
+ * wait for that lock.  The lock is taken before the snapshot (LOCK TABLE
+ * takes none; the first read, after it, does).
+ */
+static int
+begin_write(struct ptxn *t)
 {
 	struct pgenv *e = t->e;
-	const char *vals[2] = { NULL, NULL };
-	int lens[2], fmts[2] = { 1, 1 }, i, n, r = 0;
-	const uint8_t *tb;
+	struct flight f[4] = {
+		{ .sql = "BEGIN ISOLATION LEVEL SERIALIZABLE",
+		    .want = PGRES_COMMAND_OK },
+		{ .sql = "LOCK TABLE broker_kv IN SHARE ROW EXCLUSIVE MODE",
+		    .want = PGRES_COMMAND_OK },
+	};
+	uint8_t *arr[2] = { NULL, NULL }, tb[2], lb[4];
+	int i, n = 2, gm = -1, ge = -1, r = BRK_ERR_NOMEM, rows;
+	const uint8_t *tp;
 	struct slot *s;
-	PGresult *res = NULL;
+	struct rcache *rc;
 	size_t j;
 
-	if (e->nhot == 0)
-		return 0;
-	for (i = 0; i < 2; i++)
-		if ((vals[i] = (const char *)hot_array(e, i, &lens[i])) ==
-		    NULL) {
-			r = BRK_ERR_NOMEM;
-			goto out;
-		}
-	res = PQexecPrepared(
-	    t->conn, stmt_name[ST_GETMANY], 2, vals, lens, fmts, 1);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		r = map_err(t->conn, res);
-		if (r == BRK_ERR_BUSY)
-			t->conflict = true;
-		else
-			log_failure(t->conn, res, stmt_name[ST_GETMANY]);
-		fail(t);
-		PQclear(res);
-		goto out;
+	if (e->nhot > 0) {
+		for (i = 0; i < 2; i++)
+			if ((arr[i] = hot_array(e, i, &f[n].lens[i])) == NULL)
+				goto out;
+		f[n].name = stmt_name[ST_GETMANY];
+		f[n].n = 2;
+		f[n].vals[0] = (const char *)arr[0];
+		f[n].vals[1] = (const char *)arr[1];
+		f[n].want = PGRES_TUPLES_OK;
+		gm = n++;
 	}
-	if ((r = keep(t, res)) != 0) {
-		PQclear(res);
-		goto out;
+	if (e->hr_st != 0) {
+		tb[0] = (uint8_t)(e->hrange.tbl >> 8);
+		tb[1] = (uint8_t)e->hrange.tbl;
+		arr_be32(lb, (uint32_t)e->hr_limit);
+		f[n].name = stmt_name[e->hr_st];
+		f[n].n = 3;
+		f[n].vals[0] = (const char *)tb;
+		f[n].lens[0] = 2;
+		f[n].vals[1] = e->hrange.k != NULL ? (const char *)e->hrange.k :
+						     "";
+		f[n].lens[1] = (int)e->hrange.klen;
+		f[n].vals[2] = (const char *)lb;
+		f[n].lens[2] = 4;
+		f[n].want = PGRES_TUPLES_OK;
+		ge = n++;
 	}
+	if ((r = fly(t, f, n)) != 0)
+		goto out;
 	r = BRK_ERR_NOMEM;
-	for (j = 0; j < e->nhot; j++) {
-		if ((s = slot_get(t, e->hot[j].tbl, e->hot[j].k,
-			 e->hot[j].klen, true)) == NULL)
+	if (gm >= 0) {
+		if (keep(t, f[gm].res) != 0)
 			goto out;
-		s->known = KNOWN_ABSENT;
-		t->pre[t->npre++] = s;
-	}
-	n = PQntuples(res);
-	for (i = 0; i < n; i++) {
-		if (PQgetlength(res, i, 0) != 2) {
-			r = BRK_ERR_IO;
-			goto out;
+		f[gm].res = NULL;
+		for (j = 0; j < e->nhot; j++) {
+			if ((s = slot_get(t, e->hot[j].tbl, e->hot[j].k,
+				 e->hot[j].klen, true)) == NULL)
+				goto out;
+			s->known = KNOWN_ABSENT;
+			t->pre[t->npre++] = s;
 		}
-		tb = (const uint8_t *)PQgetvalue(res, i, 0);
-		if ((s = slot_get(t, (tb[0] << 8) | tb[1], PQgetvalue(res, i, 1),
-			 (size_t)PQgetlength(res, i, 1), true)) == NULL)
+		rows = PQntuples(t->res[t->nres - 1]);
+		for (i = 0; i < rows; i++) {
+			PGresult *res = t->res[t->nres - 1];
+
+			if (PQgetlength(res, i, 0) != 2) {
+				r = BRK_ERR_IO;
+				goto out;
+			}
+			tp = (const uint8_t *)PQgetvalue(res, i, 0);
+			if ((s = slot_get(t, (tp[0] << 8) | tp[1],
+				 PQgetvalue(res, i, 1),
+				 (size_t)PQgetlength(res, i, 1), true)) == NULL)
+				goto out;
+			s->known = KNOWN_PRESENT;
+			s->sv = PQgetvalue(res, i, 2);
+			s->svlen = (size_t)PQgetlength(res, i, 2);
+		}
+	}
+	if (ge >= 0) {
+		rc = &t->rc[0];
+		if (keep(t, f[ge].res) != 0 ||
+		    (rc->k = arena_copy(t, e->hrange.k, e->hrange.klen)) ==
+			NULL)
 			goto out;
-		s->known = KNOWN_PRESENT;
-		s->sv = PQgetvalue(res, i, 2);
-		s->svlen = (size_t)PQgetlength(res, i, 2);
+		rc->res = f[ge].res;
+		f[ge].res = NULL;
+		rc->st = e->hr_st;
+		rc->tbl = e->hrange.tbl;
+		rc->limit = e->hr_limit;
+		rc->klen = e->hrange.klen;
+		rc->sgen = 0;
+		t->rcnext = 1;
 	}
 	r = 0;
 out:
-	for (i = 0; i < 2; i++)
-		free((void *)vals[i]);
+	for (i = 0; i < n; i++)
+		PQclear(f[i].res);
+	free(arr[0]);
+	free(arr[1]);
 	return r;
 }
 
@@ -1360,14 +1514,16 @@ end_top(struct ptxn *t)
 	if (!t->open)
 		return;
 	t->open = false;
-	if (PQtransactionStatus(t->conn) != PQTRANS_IDLE) {
-		res = PQexec(t->conn, "ROLLBACK");
-		PQclear(res);
-	}
-	if (t->write)
+	if (t->write) {
+		end_conn(t->e, t->conn);
 		pthread_mutex_unlock(&t->e->wlock);
-	else
+	} else {
+		if (PQtransactionStatus(t->conn) != PQTRANS_IDLE) {
+			res = PQexec(t->conn, "ROLLBACK");
+			PQclear(res);
+		}
 		pool_give(t->e, t->conn);
+	}
 	t->conn = NULL;
 }
 
@@ -1424,14 +1580,47 @@ p_begin(void *env, void *parent, bool write, void **out)
 			free(t);
 			return r;
 		}
-		if (write && (r = prefetch(t)) != 0) {
-			end_top(t);
-			txn_free(t);
-			return r;
-		}
 	}
 	*out = t;
 	return 0;
+}
+
+/* The held puts and COMMIT in one flight (fly()); the COMMIT's result,
+ * or t failed. */
+static PGresult *
+puts_and_commit(struct ptxn *t)
+{
+	struct flight f[2] = { { .name = stmt_name[ST_PUTMANY], .n = 3,
+				   .want = PGRES_COMMAND_OK },
+		{ .sql = "COMMIT", .mine = true } };
+	PGresult *res = NULL;
+	size_t len;
+	int i;
+
+	if (t->npend == 0)
+		return PQexec(t->conn, "COMMIT");
+	for (i = 0; i < 3; i++) {
+		if ((f[0].vals[i] = (const char *)arr_build(
+			 t, t->npend, i, &len)) == NULL) {
+			fail(t);
+			goto out;
+		}
+		f[0].lens[i] = (int)len;
+	}
+	fly(t, f, 2);
+	if (PQresultStatus(f[0].res) == PGRES_COMMAND_OK) {
+		/* the puts went: what COMMIT answered (NULL: the connection
+		 * broke) is the caller's to read */
+		t->failed = false;
+		res = f[1].res;
+		f[1].res = NULL;
+	}
+out:
+	PQclear(f[0].res);
+	PQclear(f[1].res);
+	for (i = 0; i < 3; i++)
+		free((void *)f[0].vals[i]);
+	return res;
 }
 
 static int
@@ -1465,15 +1654,16 @@ p_commit(void *txn, bool *synced)
 		txn_free(t);
 		return 0;
 	}
-	if (!t->failed)
-		flush(t);
+	res = NULL;
+	if (!t->failed && !t->top->failed)
+		res = puts_and_commit(t);
 	if (t->failed || t->top->failed) {
+		PQclear(res);
 		r = t->conflict ? BRK_ERR_BUSY : BRK_ERR_STATE;
 		end_top(t);
 		txn_free(t);
 		return r;
 	}
-	res = PQexec(t->conn, "COMMIT");
 	/* a COMMIT of a transaction that failed answers ROLLBACK */
 	if (PQresultStatus(res) != PGRES_COMMAND_OK ||
 	    strcmp(PQcmdStatus(res), "COMMIT") != 0) {
@@ -1717,6 +1907,8 @@ range(struct ptxn *t, enum stmt st, int tbl, const void *key, size_t klen,
 		rc->klen = klen;
 		rc->sgen = top->sgen[tbl];
 		rc->res = *out;
+		if (top->first == NULL)
+			top->first = rc;
 	}
 	return 0;
 }
