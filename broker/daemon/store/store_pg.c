@@ -120,7 +120,11 @@ struct ablk {
 	uint8_t data[];
 };
 
-enum { KNOWN_NO, KNOWN_ABSENT, KNOWN_PRESENT };
+enum {
+	KNOWN_NO,
+	KNOWN_ABSENT,
+	KNOWN_PRESENT
+};
 
 /* A key a write transaction touched (see "what a write transaction
  * knows" below). */
@@ -180,10 +184,10 @@ struct ptxn {
 	size_t nslots, scap;
 	struct pput *pend;
 	size_t npend, pcap, pbytes;
-	size_t pcount[TBL__COUNT];  /* held puts per table */
-	uint64_t tgen[TBL__COUNT];  /* writes per table, for cursors */
-	uint64_t sgen[TBL__COUNT];  /* changes sent to the server */
-	struct level *lv;	    /* open children, innermost last */
+	size_t pcount[TBL__COUNT]; /* held puts per table */
+	uint64_t tgen[TBL__COUNT]; /* writes per table, for cursors */
+	uint64_t sgen[TBL__COUNT]; /* changes sent to the server */
+	struct level *lv;	   /* open children, innermost last */
 	size_t nlv, lvcap;
 	struct rcache rc[RCACHE_N]; /* recent range reads */
 	unsigned rcnext;
@@ -1267,8 +1271,9 @@ hot_save(struct ptxn *top)
 	hot_clear(e);
 	for (i = 0; i < top->npre + top->nmiss && e->nhot < HOT_MAX; i++) {
 		s = i < top->npre ? top->pre[i] : top->miss[i - top->npre];
-		if (!s->got || (s->klen > 0 && (e->hot[e->nhot].k = malloc(
-						      s->klen)) == NULL))
+		if (!s->got ||
+		    (s->klen > 0 &&
+			(e->hot[e->nhot].k = malloc(s->klen)) == NULL))
 			continue;
 		if (s->klen == 0)
 			e->hot[e->nhot].k = NULL;
@@ -1277,9 +1282,9 @@ hot_save(struct ptxn *top)
 		e->hot[e->nhot].tbl = s->tbl;
 		e->hot[e->nhot++].klen = s->klen;
 	}
-	if (top->first != NULL && (top->first->klen == 0 ||
-				      (e->hrange.k = malloc(
-					   top->first->klen)) != NULL)) {
+	if (top->first != NULL &&
+	    (top->first->klen == 0 ||
+		(e->hrange.k = malloc(top->first->klen)) != NULL)) {
 		if (top->first->klen > 0)
 			memcpy(e->hrange.k, top->first->k, top->first->klen);
 		e->hrange.klen = top->first->klen;
@@ -1590,7 +1595,8 @@ p_begin(void *env, void *parent, bool write, void **out)
 static PGresult *
 puts_and_commit(struct ptxn *t)
 {
-	struct flight f[2] = { { .name = stmt_name[ST_PUTMANY], .n = 3,
+	struct flight f[2] = { { .name = stmt_name[ST_PUTMANY],
+				   .n = 3,
 				   .want = PGRES_COMMAND_OK },
 		{ .sql = "COMMIT", .mine = true } };
 	PGresult *res = NULL;
@@ -1736,7 +1742,8 @@ p_get(void *txn, enum store_table tbl, const void *key, size_t klen,
 
 	if ((unsigned)tbl >= TBL__COUNT)
 		return BRK_ERR_INVALID;
-	if (t->write && (s = slot_get(top, (int)tbl, key, klen, false)) != NULL) {
+	if (t->write &&
+	    (s = slot_get(top, (int)tbl, key, klen, false)) != NULL) {
 		if (t->failed || top->failed)
 			return BRK_ERR_STATE;
 		s->got = true;
@@ -1757,9 +1764,9 @@ p_get(void *txn, enum store_table tbl, const void *key, size_t klen,
 		return r;
 	/* remembered for the rest of the transaction (without memory, the
 	 * next get only asks again) */
-	if (t->write && (s != NULL ||
-			    (s = slot_get(top, (int)tbl, key, klen, true)) !=
-				NULL)) {
+	if (t->write &&
+	    (s != NULL ||
+		(s = slot_get(top, (int)tbl, key, klen, true)) != NULL)) {
 		s->known = KNOWN_ABSENT;
 		s->got = true;
 		if (top->nmiss < HOT_MAX)
