@@ -16,8 +16,10 @@
  * and rarely conflict; readers are not held up.  Should one still lose a
  * serialization conflict (40001), the transaction is marked conflicted
  * (store_conflicted()) and the writer runs its whole batch again.  Nested
- * transactions are savepoints.  Puts are held and sent in one statement
- * when something needs them (flush()).
+ * transactions are savepoints, sent when needed.  A write transaction
+ * remembers what it read and holds its puts (see "what a write transaction
+ * knows"), and begins and commits in one flight each (begin_write(),
+ * puts_and_commit()).
  * synchronous_commit is forced on for our sessions: a COMMIT that returned
  * is on disk (and, with a synchronous standby, there too), so every commit
  * "synced" and readers, who see a commit only after its WAL flush, never
