@@ -87,7 +87,7 @@ static const char *const migrations[] = {
 #define LEADER_LOCK "7301947238747"
 #define LEADER_POLL_MS 300
 
-/* A key the writer read (prefetch()). */
+/* A key the writer read (begin_write()). */
 struct hotkey {
 	int tbl;
 	uint8_t *k;
