@@ -375,6 +375,76 @@ Test(store, child_abort_undoes_only_the_child)
 }
 
 /*
+ * A child that writes over its parent's puts, reads a range, deletes, and
+ * is undone: the parent's state comes back whole, whatever the child sent.
+ * On PostgreSQL the puts are held and the savepoint sent only when the
+ * child first writes to the server (store_pg.c).  Fails when a child's put
+ * replaces the parent's held one in place (checked: "a" read "2" after the
+ * undo: red) and when the undo of a child that sent its savepoint skips
+ * ROLLBACK TO (checked: "gone" stayed deleted: red).
+ */
+Test(store, child_undo_brings_back_the_parents_puts)
+{
+	struct store_txn *t, *child;
+	struct store_cursor *c;
+	struct store_val v, k;
+	int n;
+
+	cr_assert_eq(store_begin(st, true, &t), 0);
+	cr_assert_eq(store_put(t, TBL_META, "gone", 4, "g", 1), 0);
+	cr_assert_eq(store_commit(t), 0);
+
+	cr_assert_eq(store_begin(st, true, &t), 0);
+	cr_assert_eq(store_put(t, TBL_META, "a", 1, "1", 1), 0);
+	/* a child that only holds puts */
+	cr_assert_eq(store_child(t, &child), 0);
+	cr_assert_eq(store_put(child, TBL_META, "a", 1, "2", 1), 0);
+	cr_assert_eq(store_get(child, TBL_META, "a", 1, &v), 0);
+	cr_assert_eq(memcmp(v.data, "2", 1), 0);
+	store_abort(child);
+	cr_assert_eq(store_get(t, TBL_META, "a", 1, &v), 0);
+	cr_assert_eq(memcmp(v.data, "1", 1), 0, "the parent's put is back");
+	/* a child that sends its puts (a range read) and deletes */
+	cr_assert_eq(store_child(t, &child), 0);
+	cr_assert_eq(store_put(child, TBL_META, "a", 1, "3", 1), 0);
+	cr_assert_eq(store_put(child, TBL_META, "b", 1, "3", 1), 0);
+	cr_assert_eq(store_cursor_open(child, TBL_META, &c), 0);
+	cr_assert_eq(store_cursor_first(c, &k, &v), 0);
+	for (n = 0;;) {
+		if (k.len == 1 && memcmp(k.data, "a", 1) == 0)
+			cr_assert_eq(memcmp(v.data, "3", 1), 0);
+		n++;
+		if (store_cursor_next(c, &k, &v) != 0)
+			break;
+	}
+	cr_assert_eq(n, 3, "a, b and gone: %d", n);
+	store_cursor_close(c);
+	cr_assert_eq(store_del(child, TBL_META, "gone", 4), 0);
+	cr_assert_eq(store_get(child, TBL_META, "gone", 4, &v),
+	    BRK_ERR_NOTFOUND);
+	store_abort(child);
+	cr_assert_eq(store_get(t, TBL_META, "a", 1, &v), 0);
+	cr_assert_eq(memcmp(v.data, "1", 1), 0, "the parent's put is back");
+	cr_assert_eq(store_get(t, TBL_META, "b", 1, &v), BRK_ERR_NOTFOUND);
+	cr_assert_eq(store_get(t, TBL_META, "gone", 4, &v), 0,
+	    "the child's delete is undone");
+	/* a committed child's puts are the parent's, over its own */
+	cr_assert_eq(store_child(t, &child), 0);
+	cr_assert_eq(store_put(child, TBL_META, "a", 1, "4", 1), 0);
+	cr_assert_eq(store_commit(child), 0);
+	cr_assert_eq(store_put(t, TBL_META, "c", 1, "5", 1), 0);
+	cr_assert_eq(store_commit(t), 0);
+
+	cr_assert_eq(store_begin(st, false, &t), 0);
+	cr_assert_eq(store_get(t, TBL_META, "a", 1, &v), 0);
+	cr_assert_eq(memcmp(v.data, "4", 1), 0);
+	cr_assert_eq(store_get(t, TBL_META, "b", 1, &v), BRK_ERR_NOTFOUND);
+	cr_assert_eq(store_get(t, TBL_META, "c", 1, &v), 0);
+	cr_assert_eq(store_get(t, TBL_META, "gone", 4, &v), 0);
+	store_abort(t);
+}
+
+/*
  * Two brokers on one PostgreSQL (two stores here): both read a counter
  * and write it back.  The second writer waits at its begin for the first
  * to commit (the table lock in begin_top()), then reads the first one's

@@ -158,6 +158,51 @@ Test(writer, what_queues_while_busy_goes_into_one_commit)
 	}
 }
 
+/*
+ * Another broker's writer holds the table lock (PostgreSQL; a second
+ * store here): the first mutation submitted finds this writer waiting
+ * for it, and what is submitted meanwhile joins the same commit.  Fails
+ * when the writer takes its batch before it begins (checked: 2 commits,
+ * the first mutation alone: red).
+ */
+Test(writer, what_queues_while_another_broker_writes_goes_into_one_commit)
+{
+	const char *pg = getenv("BROKER_TEST_PG_CONNINFO");
+	struct brk_error err;
+	struct store *other = NULL;
+	struct store_txn *t;
+	struct writer *w;
+	struct op ops[6];
+	uint64_t commits, mutations, max_batch;
+	int i;
+
+	if (pg == NULL)
+		cr_skip_test("one LMDB writer: nobody else holds a lock");
+	memset(ops, 0, sizeof(ops));
+	for (i = 0; i < 6; i++)
+		ops[i].key = 400 + (uint64_t)i;
+	cr_assert_eq(store_open_pg(pg, 5000, &other, &err), 0, "%s", err.msg);
+	cr_assert_eq(store_begin(other, true, &t), 0);
+	cr_assert_eq(writer_new(st, true, &w), 0);
+	cr_assert_eq(writer_submit(w, apply_put, done_put, &ops[0]), 0);
+	usleep(300 * 1000); /* the writer waits at its begin */
+	for (i = 1; i < 6; i++)
+		cr_assert_eq(writer_submit(w, apply_put, done_put, &ops[i]),
+		    0);
+	store_abort(t);
+	wait_done(6);
+	writer_stats(w, &commits, &mutations, &max_batch);
+	cr_assert_eq(commits, 1, "one commit, not %lu",
+	    (unsigned long)commits);
+	cr_assert_eq(max_batch, 6);
+	writer_free(w);
+	for (i = 0; i < 6; i++) {
+		cr_assert_eq(ops[i].rc, 0);
+		cr_assert(stored(ops[i].key));
+	}
+	store_free(other);
+}
+
 /* Fails when a failing mutation's nested transaction is committed rather
  * than aborted (checked: key 302 was stored) or when its failure aborts
  * the whole batch (checked: 301 and 303 missing). */

@@ -16,8 +16,10 @@
  * and rarely conflict; readers are not held up.  Should one still lose a
  * serialization conflict (40001), the transaction is marked conflicted
  * (store_conflicted()) and the writer runs its whole batch again.  Nested
- * transactions are savepoints.  Puts are held and sent in one statement
- * when something needs them (flush()).
+ * transactions are savepoints, sent when needed.  A write transaction
+ * remembers what it read and holds its puts (see "what a write transaction
+ * knows"), and begins and commits in one flight each (begin_write(),
+ * puts_and_commit()).
  * synchronous_commit is forced on for our sessions: a COMMIT that returned
  * is on disk (and, with a synchronous standby, there too), so every commit
  * "synced" and readers, who see a commit only after its WAL flush, never
@@ -60,8 +62,9 @@
 #define CHUNK_MAX 256
 #define POOL_MAX 64
 /* puts held for one statement: at most so many, or so many bytes */
-#define PEND_MAX 1024
+#define PEND_MAX 4096
 #define PEND_BYTES ((size_t)4 << 20)
+#define ARENA_BLK ((size_t)64 << 10)
 
 /*
  * The schema, one migration per version, applied in order by
@@ -84,11 +87,23 @@ static const char *const migrations[] = {
 #define LEADER_LOCK "7301947238747"
 #define LEADER_POLL_MS 300
 
+/* A key the writer read (begin_write()). */
+struct hotkey {
+	int tbl;
+	uint8_t *k;
+	size_t klen;
+};
+#define HOT_MAX 32
+
 struct pgenv {
 	char *conninfo; /* may hold a password: wiped on free */
 	int timeout_ms;
 	pthread_mutex_t wlock; /* the writer connection, one write txn */
 	PGconn *wconn;
+	struct hotkey hot[HOT_MAX]; /* wlock: read by the last write txn */
+	size_t nhot;
+	struct hotkey hrange; /* wlock: its first range read, if hr_st */
+	int hr_st, hr_limit;
 	pthread_mutex_t lock; /* guards what follows */
 	PGconn *idle[POOL_MAX];
 	size_t nidle;
@@ -100,12 +115,58 @@ struct pgenv {
 	bool said_down;
 };
 
+/* The bytes a transaction keeps until it ends (arena_copy()). */
+struct ablk {
+	struct ablk *next;
+	size_t used, cap;
+	uint8_t data[];
+};
+
+enum {
+	KNOWN_NO,
+	KNOWN_ABSENT,
+	KNOWN_PRESENT
+};
+
+/* A key a write transaction touched (see "what a write transaction
+ * knows" below). */
+struct slot {
+	int tbl;
+	uint32_t hash;
+	const uint8_t *k;
+	size_t klen;
+	ssize_t pidx; /* its newest held put, or -1 */
+	bool got;     /* a get asked for it */
+	int known;    /* what the server holds for it, if KNOWN_PRESENT: */
+	const void *sv;
+	size_t svlen;
+};
+
 /* A put not yet sent (see flush()). */
 struct pput {
-	int tbl;
-	uint8_t *k, *v;
-	size_t klen, vlen;
+	struct slot *s;
+	const uint8_t *v;
+	size_t vlen;
+	ssize_t shadows;     /* an older held put of the key, or -1 */
+	ssize_t shadowed_by; /* a newer one, or -1 */
 };
+
+/* An open child: its first held put; whether its SAVEPOINT was sent. */
+struct level {
+	size_t mark;
+	bool sp;
+};
+
+/* A range read's result, good while its table is unchanged on the
+ * server (sgen). */
+struct rcache {
+	int st, tbl, limit;
+	const uint8_t *k;
+	size_t klen;
+	uint64_t sgen;
+	PGresult *res;
+};
+#define RCACHE_N 8
 
 struct ptxn {
 	struct pgenv *e;
@@ -119,8 +180,23 @@ struct ptxn {
 	uint64_t gen;	/* top: writes done, for cursors */
 	PGresult **res; /* top: results whose bytes were handed out */
 	size_t nres, cap;
-	struct pput *pend; /* top: puts not yet sent, of the innermost */
-	size_t npend, pcap, pbytes; /* open transaction (flush()) */
+	/* top: what a write transaction knows, its held puts */
+	struct ablk *arena;
+	struct slot **slots;
+	size_t nslots, scap;
+	struct pput *pend;
+	size_t npend, pcap, pbytes;
+	size_t pcount[TBL__COUNT]; /* held puts per table */
+	uint64_t tgen[TBL__COUNT]; /* writes per table, for cursors */
+	uint64_t sgen[TBL__COUNT]; /* changes sent to the server */
+	struct level *lv;	   /* open children, innermost last */
+	size_t nlv, lvcap;
+	struct rcache rc[RCACHE_N]; /* recent range reads */
+	unsigned rcnext;
+	struct slot *pre[HOT_MAX];  /* keys prefetched, */
+	struct slot *miss[HOT_MAX]; /* keys read from the server */
+	size_t npre, nmiss;
+	struct rcache *first; /* its first range read from the server */
 };
 
 struct pcur {
@@ -144,11 +220,12 @@ enum stmt {
 	ST_LT,
 	ST_LAST,
 	ST_PUTMANY,
+	ST_GETMANY,
 	ST__N
 };
 
 static const char *const stmt_name[ST__N] = { "g", "p", "d", "ge", "gt", "lt",
-	"last", "pm" };
+	"last", "pm", "gm" };
 static const char *const stmt_sql[ST__N] = {
 	"SELECT v FROM broker_kv WHERE tbl = $1 AND k = $2",
 	"INSERT INTO broker_kv (tbl, k, v) VALUES ($1, $2, $3) "
@@ -165,6 +242,8 @@ static const char *const stmt_sql[ST__N] = {
 	"INSERT INTO broker_kv (tbl, k, v) "
 	"SELECT * FROM unnest($1::int2[], $2::bytea[], $3::bytea[]) "
 	"ON CONFLICT (tbl, k) DO UPDATE SET v = EXCLUDED.v",
+	"SELECT tbl, k, v FROM broker_kv WHERE (tbl, k) IN "
+	"(SELECT * FROM unnest($1::int2[], $2::bytea[]))",
 };
 
 static const char *
@@ -227,13 +306,14 @@ prepare_all(PGconn *conn, char *why, size_t whylen)
 	/* int2 tbl, bytea key, then bytea value or int4 row limit */
 	static const Oid types[ST__N][3] = { { 21, 17 }, { 21, 17, 17 },
 		{ 21, 17 }, { 21, 17, 23 }, { 21, 17, 23 }, { 21, 17, 23 },
-		{ 21, 17, 23 }, { 1005, 1001, 1001 } };
+		{ 21, 17, 23 }, { 1005, 1001, 1001 }, { 1005, 1001 } };
 	PGresult *res;
 	int i;
 
 	for (i = 0; i < ST__N; i++) {
 		res = PQprepare(conn, stmt_name[i], stmt_sql[i],
-		    i == ST_GET || i == ST_DEL ? 2 : 3, types[i]);
+		    i == ST_GET || i == ST_DEL || i == ST_GETMANY ? 2 : 3,
+		    types[i]);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			one_line(PQresultErrorMessage(res), why, whylen);
 			PQclear(res);
@@ -332,6 +412,8 @@ pool_give(struct pgenv *e, PGconn *c)
 	PQfinish(c);
 }
 
+static void fail(struct ptxn *t);
+
 /* Run a command without parameters on t; t fails if it does. */
 static int
 cmd(struct ptxn *t, const char *sql)
@@ -346,7 +428,7 @@ cmd(struct ptxn *t, const char *sql)
 			t->top->conflict = true;
 		else
 			log_failure(t->conn, res, sql);
-		t->failed = true;
+		fail(t);
 	}
 	PQclear(res);
 	return r;
@@ -379,41 +461,183 @@ drop_results(struct ptxn *top)
 	top->nres = 0;
 }
 
-/* --- puts held back ------------------------------------------------ */
+/* --- what a write transaction knows: held puts, values read --------- */
 
 /*
- * A write transaction's puts are held in memory and sent together, as one
- * INSERT of arrays, when something needs them: a read of the same key, a
- * range read, a delete, a savepoint, the end of a nested transaction, the
- * commit, or PEND_MAX of them.  A grant makes some 20 puts between few
- * reads; one round trip instead of one each is most of what a batch costs
- * on PostgreSQL.  A put's failure (the store full, the connection gone)
- * then shows at that next call, which fails the transaction as it would
- * have: nothing is acknowledged that was not committed.
+ * A transaction sees one snapshot plus its own writes (SERIALIZABLE), so
+ * what it read or wrote once need not be asked again: a write transaction
+ * keeps an overlay of the keys it touched.  A key's slot holds its newest
+ * held put (not yet sent) and, when known, what the server holds for it.
+ * Puts are held and sent together, as one INSERT of arrays, only when
+ * something needs them on the server: a range read of their table, a
+ * delete, the commit, or PEND_MAX of them.  A grant makes some 20 puts and
+ * reads keys that every grant of the batch reads again (counters, the
+ * audit chain head, the user's rate and flag), and the same range of
+ * opt-outs: with the overlay a whole batch is a few statements instead of
+ * a dozen per grant, so the writers of all brokers hold the table lock
+ * that much shorter.
+ *
+ * Nested transactions are savepoints, sent only when needed: a child that
+ * sends no write (its reads are plain reads, its puts are held) is undone
+ * by dropping its held puts.  Before a child sends a write (a delete, or
+ * puts a range read needs), the puts held for its parents are sent, then
+ * SAVEPOINT: what a rollback to it undoes is only the child's.  A child's
+ * put of a key that a parent holds is appended, the parent's kept behind
+ * it (shadowed), so that undoing the child brings the parent's back.  A
+ * statement that fails where no savepoint was sent (a held put failing at
+ * the commit, a read) fails the whole transaction: every op of the batch
+ * gets the error and nothing is acknowledged that was not committed.
+ *
+ * Every value handed out (a held put, a row) stays valid until the
+ * transaction ends (store.h): bytes are copied into the transaction's
+ * arena, results are kept.
  */
-static ssize_t
-pend_find(const struct ptxn *top, int tbl, const void *key, size_t klen)
+static void *
+arena_copy(struct ptxn *top, const void *p, size_t len)
+{
+	struct ablk *b = top->arena;
+	size_t need = (len + 7) & ~(size_t)7, cap;
+	uint8_t *d;
+
+	if (b == NULL || b->cap - b->used < need) {
+		cap = need > ARENA_BLK ? need : ARENA_BLK;
+		if ((b = malloc(sizeof(*b) + cap)) == NULL)
+			return NULL;
+		b->next = top->arena;
+		b->used = 0;
+		b->cap = cap;
+		top->arena = b;
+	}
+	d = b->data + b->used;
+	b->used += need;
+	if (p != NULL && len > 0)
+		memcpy(d, p, len);
+	else if (len > 0)
+		memset(d, 0, len);
+	return d;
+}
+
+static uint32_t
+key_hash(int tbl, const void *key, size_t klen)
+{
+	const uint8_t *p = key;
+	uint32_t h = (2166136261u ^ (uint32_t)tbl) * 16777619u;
+	size_t i;
+
+	for (i = 0; i < klen; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+/* A key's slot; NULL when the transaction never touched it (or, with
+ * add, when out of memory). */
+static struct slot *
+slot_get(struct ptxn *top, int tbl, const void *key, size_t klen, bool add)
+{
+	uint32_t h = key_hash(tbl, key, klen);
+	size_t i, j, mask, cap;
+	struct slot *s, **n;
+
+	if (top->scap > 0) {
+		mask = top->scap - 1;
+		for (i = h & mask; (s = top->slots[i]) != NULL;
+		     i = (i + 1) & mask)
+			if (s->hash == h && s->tbl == tbl && s->klen == klen &&
+			    (klen == 0 || memcmp(s->k, key, klen) == 0))
+				return s;
+	}
+	if (!add)
+		return NULL;
+	if ((top->nslots + 1) * 2 > top->scap) {
+		cap = top->scap > 0 ? top->scap * 2 : 64;
+		if ((n = calloc(cap, sizeof(*n))) == NULL)
+			return NULL;
+		for (j = 0; j < top->scap; j++) {
+			if ((s = top->slots[j]) == NULL)
+				continue;
+			for (i = s->hash & (cap - 1); n[i] != NULL;
+			     i = (i + 1) & (cap - 1))
+				;
+			n[i] = s;
+		}
+		free(top->slots);
+		top->slots = n;
+		top->scap = cap;
+	}
+	if ((s = arena_copy(top, NULL, sizeof(*s))) == NULL ||
+	    (s->k = arena_copy(top, key, klen)) == NULL)
+		return NULL;
+	s->tbl = tbl;
+	s->hash = h;
+	s->klen = klen;
+	s->pidx = -1;
+	s->known = KNOWN_NO;
+	mask = top->scap - 1;
+	for (i = h & mask; top->slots[i] != NULL; i = (i + 1) & mask)
+		;
+	top->slots[i] = s;
+	top->nslots++;
+	return s;
+}
+
+/* The server's state changed under the overlay (a rollback to a
+ * savepoint): forget what was read. */
+static void
+forget_server(struct ptxn *top)
 {
 	size_t i;
 
-	for (i = 0; i < top->npend; i++)
-		if (top->pend[i].tbl == tbl && top->pend[i].klen == klen &&
-		    (klen == 0 || memcmp(top->pend[i].k, key, klen) == 0))
-			return (ssize_t)i;
-	return -1;
+	for (i = 0; i < top->scap; i++)
+		if (top->slots[i] != NULL)
+			top->slots[i]->known = KNOWN_NO;
+	for (i = 0; i < TBL__COUNT; i++) {
+		top->sgen[i]++;
+		top->tgen[i]++;
+	}
 }
 
 static void
-pend_drop(struct ptxn *top)
+overlay_drop(struct ptxn *top)
 {
-	size_t i;
+	struct ablk *b;
 
-	for (i = 0; i < top->npend; i++) {
-		free(top->pend[i].k);
-		free(top->pend[i].v);
+	while ((b = top->arena) != NULL) {
+		top->arena = b->next;
+		free(b);
 	}
-	top->npend = 0;
-	top->pbytes = 0;
+	free(top->slots);
+	top->slots = NULL;
+	top->scap = top->nslots = 0;
+	top->npend = top->pbytes = 0;
+	top->nlv = 0;
+	top->npre = top->nmiss = 0;
+	top->first = NULL;
+	memset(top->pcount, 0, sizeof(top->pcount));
+	memset(top->sgen, 0, sizeof(top->sgen));
+	memset(top->rc, 0, sizeof(top->rc));
+}
+
+/* A statement of t failed: a child is undone to its savepoint, if it
+ * sent one; else the whole transaction failed. */
+static void
+fail(struct ptxn *t)
+{
+	struct ptxn *top = t->top;
+
+	t->failed = true;
+	if (t->depth == 0 || top->nlv < (size_t)t->depth ||
+	    !top->lv[t->depth - 1].sp)
+		top->failed = true;
+}
+
+/* Held put i is sent with the first n only if no later one of the same
+ * key is among them. */
+static bool
+superseded(const struct ptxn *top, size_t i, size_t n)
+{
+	ssize_t by = top->pend[i].shadowed_by;
+
+	return by >= 0 && (size_t)by < n;
 }
 
 static void
@@ -425,67 +649,73 @@ arr_be32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-/* A one-dimensional array in PostgreSQL's binary format (array_recv). */
+/* A one-dimensional array in PostgreSQL's binary format (array_recv) of
+ * the first n held puts' tables (which 0), keys (1) or values (2). */
 static uint8_t *
-arr_build(const struct ptxn *top, int which, size_t *len)
+arr_build(const struct ptxn *top, size_t n, int which, size_t *len)
 {
-	size_t i, n = 20;
+	size_t i, m = 0, sz = 20, l;
 	uint8_t *b, *p;
 
-	for (i = 0; i < top->npend; i++)
-		n += 4 +
-		    (which == 0	       ? 2 :
-			    which == 1 ? top->pend[i].klen :
-					 top->pend[i].vlen);
-	if (n > 0x7fffffff || (b = malloc(n)) == NULL)
+	for (i = 0; i < n; i++)
+		if (!superseded(top, i, n)) {
+			m++;
+			sz += 4 +
+			    (which == 0	       ? 2 :
+				    which == 1 ? top->pend[i].s->klen :
+						 top->pend[i].vlen);
+		}
+	if (sz > 0x7fffffff || (b = malloc(sz)) == NULL)
 		return NULL;
 	arr_be32(b, 1);			       /* dimensions */
 	arr_be32(b + 4, 0);		       /* no NULLs */
 	arr_be32(b + 8, which == 0 ? 21 : 17); /* int2, bytea */
-	arr_be32(b + 12, (uint32_t)top->npend);
+	arr_be32(b + 12, (uint32_t)m);
 	arr_be32(b + 16, 1); /* lower bound */
 	p = b + 20;
-	for (i = 0; i < top->npend; i++) {
+	for (i = 0; i < n; i++) {
 		const struct pput *e = &top->pend[i];
 
+		if (superseded(top, i, n))
+			continue;
 		if (which == 0) {
 			arr_be32(p, 2);
-			p[4] = (uint8_t)(e->tbl >> 8);
-			p[5] = (uint8_t)e->tbl;
+			p[4] = (uint8_t)(e->s->tbl >> 8);
+			p[5] = (uint8_t)e->s->tbl;
 			p += 6;
 		} else {
-			size_t l = which == 1 ? e->klen : e->vlen;
-
+			l = which == 1 ? e->s->klen : e->vlen;
 			arr_be32(p, (uint32_t)l);
 			if (l > 0)
-				memcpy(p + 4, which == 1 ? e->k : e->v, l);
+				memcpy(p + 4, which == 1 ? e->s->k : e->v, l);
 			p += 4 + l;
 		}
 	}
-	*len = n;
+	*len = sz;
 	return b;
 }
 
-/* Send the held puts; t fails if they do. */
+/* Send the first n held puts in one statement; on success they leave the
+ * list and the overlay knows them as the server's. */
 static int
-flush(struct ptxn *t)
+send_puts(struct ptxn *t, size_t n)
 {
 	struct ptxn *top = t->top;
 	const char *vals[3] = { NULL, NULL, NULL };
 	int lens[3], fmts[3] = { 1, 1, 1 }, i, r = 0;
-	size_t len;
+	size_t len, j;
+	struct pput *e;
 	PGresult *res;
 
-	if (top->npend == 0)
+	if (n == 0)
 		return 0;
-	if (t->failed) {
-		pend_drop(top);
+	if (t->failed || top->failed)
 		return BRK_ERR_STATE;
-	}
 	for (i = 0; i < 3; i++) {
-		if ((vals[i] = (const char *)arr_build(top, i, &len)) == NULL) {
+		if ((vals[i] = (const char *)arr_build(top, n, i, &len)) ==
+		    NULL) {
 			r = BRK_ERR_NOMEM;
-			t->failed = true;
+			fail(t);
 			goto out;
 		}
 		lens[i] = (int)len;
@@ -498,64 +728,161 @@ flush(struct ptxn *t)
 			top->conflict = true;
 		else
 			log_failure(t->conn, res, stmt_name[ST_PUTMANY]);
-		t->failed = true;
+		fail(t);
 	}
 	PQclear(res);
+	if (r != 0)
+		goto out;
+	for (j = 0; j < n; j++) {
+		e = &top->pend[j];
+		top->pcount[e->s->tbl]--;
+		top->pbytes -= e->s->klen + e->vlen;
+		if (!superseded(top, j, n)) {
+			e->s->known = KNOWN_PRESENT;
+			e->s->sv = e->v;
+			e->s->svlen = e->vlen;
+			top->sgen[e->s->tbl]++;
+		}
+		if (e->s->pidx == (ssize_t)j)
+			e->s->pidx = -1;
+	}
+	memmove(top->pend, top->pend + n, (top->npend - n) * sizeof(*e));
+	top->npend -= n;
+	for (j = 0; j < top->npend; j++) {
+		e = &top->pend[j];
+		if (e->shadows >= 0)
+			e->shadows = (size_t)e->shadows < n ?
+			    -1 :
+			    e->shadows - (ssize_t)n;
+		if (e->shadowed_by >= 0)
+			e->shadowed_by -= (ssize_t)n;
+		if (e->s->pidx == (ssize_t)(j + n))
+			e->s->pidx = (ssize_t)j;
+	}
+	for (j = 0; j < top->nlv; j++)
+		top->lv[j].mark = top->lv[j].mark > n ? top->lv[j].mark - n : 0;
 out:
 	for (i = 0; i < 3; i++)
 		free((void *)vals[i]);
-	pend_drop(top);
 	return r;
 }
 
-/* Hold a put (replacing a held one of the same key). */
+/* Before t sends a write: for each open child without its savepoint, the
+ * puts held before it, then its SAVEPOINT. */
+static int
+ensure_sp(struct ptxn *t)
+{
+	struct ptxn *top = t->top;
+	char sql[48];
+	size_t l;
+	int r;
+
+	for (l = 0; l < top->nlv; l++) {
+		if (top->lv[l].sp)
+			continue;
+		if ((r = send_puts(t, top->lv[l].mark)) != 0)
+			return r;
+		snprintf(sql, sizeof(sql), "SAVEPOINT s%zu", l + 1);
+		if ((r = cmd(t, sql)) != 0)
+			return r;
+		top->lv[l].sp = true;
+	}
+	return 0;
+}
+
+/* Send every held put. */
+static int
+flush(struct ptxn *t)
+{
+	int r;
+
+	if (t->top->npend == 0)
+		return 0;
+	if ((r = ensure_sp(t)) != 0)
+		return r;
+	return send_puts(t, t->top->npend);
+}
+
+/* Hold a put (replacing one held by the same child or transaction). */
 static int
 pend_put(struct ptxn *t, int tbl, const void *key, size_t klen, const void *val,
     size_t vlen)
 {
 	struct ptxn *top = t->top;
-	struct pput *e, *n;
-	ssize_t at = pend_find(top, tbl, key, klen);
-	uint8_t *k = NULL, *v = NULL;
+	size_t mark = top->nlv > 0 ? top->lv[top->nlv - 1].mark : 0, n;
+	struct pput *e, *np;
+	struct slot *s;
+	const uint8_t *v;
 
 	if (klen > 0x7fffffff || vlen > 0x7fffffff)
 		return BRK_ERR_TOOBIG;
-	if ((klen > 0 && (k = malloc(klen)) == NULL) ||
-	    (vlen > 0 && (v = malloc(vlen)) == NULL)) {
-		free(k);
+	if ((s = slot_get(top, tbl, key, klen, true)) == NULL ||
+	    (v = arena_copy(top, val, vlen)) == NULL)
 		return BRK_ERR_NOMEM;
-	}
-	if (klen > 0)
-		memcpy(k, key, klen);
-	if (vlen > 0)
-		memcpy(v, val, vlen);
-	if (at < 0 && top->npend == top->pcap) {
-		n = realloc(
-		    top->pend, (top->pcap ? top->pcap * 2 : 16) * sizeof(*n));
-		if (n == NULL) {
-			free(k);
-			free(v);
-			return BRK_ERR_NOMEM;
+	if (s->pidx >= 0 && (size_t)s->pidx >= mark) {
+		e = &top->pend[s->pidx];
+		top->pbytes = top->pbytes - e->vlen + vlen;
+		e->v = v;
+		e->vlen = vlen;
+	} else {
+		if (top->npend == top->pcap) {
+			n = top->pcap > 0 ? top->pcap * 2 : 64;
+			if ((np = realloc(top->pend, n * sizeof(*np))) == NULL)
+				return BRK_ERR_NOMEM;
+			top->pend = np;
+			top->pcap = n;
 		}
-		top->pend = n;
-		top->pcap = top->pcap ? top->pcap * 2 : 16;
+		e = &top->pend[top->npend];
+		e->s = s;
+		e->v = v;
+		e->vlen = vlen;
+		e->shadows = s->pidx;
+		e->shadowed_by = -1;
+		if (s->pidx >= 0)
+			top->pend[s->pidx].shadowed_by = (ssize_t)top->npend;
+		s->pidx = (ssize_t)top->npend++;
+		top->pcount[tbl]++;
+		top->pbytes += klen + vlen;
 	}
-	if (at >= 0) {
-		e = &top->pend[at];
-		top->pbytes -= e->klen + e->vlen;
-		free(e->k);
-		free(e->v);
-	} else
-		e = &top->pend[top->npend++];
-	e->tbl = tbl;
-	e->k = k;
-	e->klen = klen;
-	e->v = v;
-	e->vlen = vlen;
-	top->pbytes += klen + vlen;
-	if (top->npend >= PEND_MAX || top->pbytes >= PEND_BYTES)
-		return flush(t);
-	return 0;
+	if (top->npend < PEND_MAX && top->pbytes < PEND_BYTES)
+		return 0;
+	/* the puts of the transaction and of children done need no
+	 * savepoint */
+	n = top->nlv > 0 ? top->lv[0].mark : top->npend;
+	return n > 0 ? send_puts(t, n) : flush(t);
+}
+
+/* Undo the innermost open child t: drop its held puts (bringing back
+ * what they shadowed) and, if it sent its savepoint, roll back to it. */
+static int
+undo_level(struct ptxn *t)
+{
+	struct ptxn *top = t->top;
+	struct level *lv = &top->lv[top->nlv - 1];
+	struct pput *e;
+	char sql[96];
+	int r = 0;
+
+	while (top->npend > lv->mark) {
+		e = &top->pend[--top->npend];
+		top->pcount[e->s->tbl]--;
+		top->pbytes -= e->s->klen + e->vlen;
+		e->s->pidx = e->shadows;
+		if (e->shadows >= 0)
+			top->pend[e->shadows].shadowed_by = -1;
+		top->tgen[e->s->tbl]++;
+	}
+	if (lv->sp) {
+		snprintf(sql, sizeof(sql),
+		    "ROLLBACK TO SAVEPOINT s%zu; RELEASE SAVEPOINT s%zu",
+		    top->nlv, top->nlv);
+		t->failed = false;
+		if ((r = cmd(t, sql)) != 0)
+			top->failed = true;
+		forget_server(top);
+	}
+	top->nlv--;
+	return r;
 }
 
 /*
@@ -574,14 +901,8 @@ run(struct ptxn *t, enum stmt st, int tbl, const void *key, size_t klen,
 	ExecStatusType want;
 
 	*out = NULL;
-	if (t->failed)
+	if (t->failed || t->top->failed)
 		return BRK_ERR_STATE; /* a statement before failed */
-	/* a read or delete sees every put before it: send them first (a
-	 * get only when its own key waits) */
-	if (st != ST_PUT && t->top->npend > 0 &&
-	    (st != ST_GET || pend_find(t->top, tbl, key, klen) >= 0) &&
-	    (r = flush(t)) != 0)
-		return r;
 	if (klen > 0x7fffffff || vlen > 0x7fffffff)
 		return BRK_ERR_TOOBIG;
 	tb[0] = (uint8_t)(tbl >> 8);
@@ -610,7 +931,7 @@ run(struct ptxn *t, enum stmt st, int tbl, const void *key, size_t klen,
 			t->top->conflict = true;
 		else
 			log_failure(t->conn, res, stmt_name[st]);
-		t->failed = true;
+		fail(t);
 		PQclear(res);
 		return r;
 	}
@@ -623,6 +944,8 @@ run(struct ptxn *t, enum stmt st, int tbl, const void *key, size_t klen,
 }
 
 static void p_free(void *env);
+static void hot_clear(struct pgenv *e);
+static int begin_write(struct ptxn *t);
 
 /* Read the conninfo file (ours, 0600) and connect the writer. */
 static int
@@ -819,6 +1142,7 @@ p_free(void *env)
 	if (e == NULL)
 		return;
 	PQfinish(e->wconn);
+	hot_clear(e);
 	PQfinish(e->lconn); /* the server drops the leader's lock */
 	while (e->nidle > 0)
 		PQfinish(e->idle[--e->nidle]);
@@ -848,6 +1172,29 @@ writer_conn(struct pgenv *e)
 }
 
 /*
+ * The writer's connection after a transaction: rolled back if one is
+ * open; dropped if still not idle (a flight cut short), so that the next
+ * transaction connects anew (writer_conn()).  e->wlock held.
+ */
+static void
+end_conn(struct pgenv *e, PGconn *c)
+{
+	PGresult *res;
+
+	if (PQpipelineStatus(c) == PQ_PIPELINE_OFF &&
+	    PQtransactionStatus(c) != PQTRANS_IDLE) {
+		res = PQexec(c, "ROLLBACK");
+		PQclear(res);
+	}
+	if (PQpipelineStatus(c) != PQ_PIPELINE_OFF ||
+	    PQtransactionStatus(c) != PQTRANS_IDLE) {
+		PQfinish(c);
+		if (e->wconn == c)
+			e->wconn = NULL;
+	}
+}
+
+/*
  * A connection that broke while idle (PostgreSQL restarted, a failover)
  * is only found out at its next use: when BEGIN finds it broken, nothing
  * was done yet, so take a new connection and begin again, once.
@@ -856,6 +1203,7 @@ static int
 begin_top(struct ptxn *t)
 {
 	int r = 0, tries;
+	bool broken;
 
 	for (tries = 0; tries < 2; tries++) {
 		t->failed = t->conflict = false;
@@ -867,17 +1215,22 @@ begin_top(struct ptxn *t)
 			}
 			t->conn = t->e->wconn;
 			/* writers of all brokers queue on the table lock,
-			 * taken before the snapshot (LOCK TABLE takes none):
+			 * taken before the snapshot (begin_write()):
 			 * batches run one after another and see each
 			 * other's commits, instead of failing on a
 			 * serialization conflict and running again; readers
 			 * (ACCESS SHARE) never wait for it */
-			if ((r = cmd(t,
-				 "BEGIN ISOLATION LEVEL SERIALIZABLE; "
-				 "LOCK TABLE broker_kv IN SHARE ROW "
-				 "EXCLUSIVE MODE")) == 0)
+			if ((r = begin_write(t)) == 0)
 				break;
+			broken = PQstatus(t->conn) != CONNECTION_OK;
+			drop_results(t);
+			overlay_drop(t);
+			end_conn(t->e, t->conn);
+			t->conn = NULL;
 			pthread_mutex_unlock(&t->e->wlock);
+			if (!broken)
+				return r;
+			continue;
 		} else {
 			if ((r = pool_take(t->e, &t->conn)) != 0)
 				return r;
@@ -898,32 +1251,295 @@ begin_top(struct ptxn *t)
 	return 0;
 }
 
+static void
+hot_clear(struct pgenv *e)
+{
+	while (e->nhot > 0)
+		free(e->hot[--e->nhot].k);
+	free(e->hrange.k);
+	e->hrange.k = NULL;
+	e->hr_st = 0;
+}
+
+/* Keep for the next write transaction the keys this one read: those
+ * prefetched that a get asked for, then those it had to read one by one. */
+static void
+hot_save(struct ptxn *top)
+{
+	struct pgenv *e = top->e;
+	struct slot *s;
+	size_t i;
+
+	hot_clear(e);
+	for (i = 0; i < top->npre + top->nmiss && e->nhot < HOT_MAX; i++) {
+		s = i < top->npre ? top->pre[i] : top->miss[i - top->npre];
+		if (!s->got ||
+		    (s->klen > 0 &&
+			(e->hot[e->nhot].k = malloc(s->klen)) == NULL))
+			continue;
+		if (s->klen == 0)
+			e->hot[e->nhot].k = NULL;
+		else
+			memcpy(e->hot[e->nhot].k, s->k, s->klen);
+		e->hot[e->nhot].tbl = s->tbl;
+		e->hot[e->nhot++].klen = s->klen;
+	}
+	if (top->first != NULL &&
+	    (top->first->klen == 0 ||
+		(e->hrange.k = malloc(top->first->klen)) != NULL)) {
+		if (top->first->klen > 0)
+			memcpy(e->hrange.k, top->first->k, top->first->klen);
+		e->hrange.klen = top->first->klen;
+		e->hrange.tbl = top->first->tbl;
+		e->hr_st = top->first->st;
+		e->hr_limit = top->first->limit;
+	}
+}
+
+/* An array of the hot keys' tables (which 0) or keys (1), binary. */
+static uint8_t *
+hot_array(const struct pgenv *e, int which, int *len)
+{
+	size_t i, sz = 20;
+	uint8_t *b, *p;
+
+	for (i = 0; i < e->nhot; i++)
+		sz += 4 + (which == 0 ? 2 : e->hot[i].klen);
+	if ((b = malloc(sz)) == NULL)
+		return NULL;
+	arr_be32(b, 1);
+	arr_be32(b + 4, 0);
+	arr_be32(b + 8, which == 0 ? 21 : 17);
+	arr_be32(b + 12, (uint32_t)e->nhot);
+	arr_be32(b + 16, 1);
+	p = b + 20;
+	for (i = 0; i < e->nhot; i++) {
+		if (which == 0) {
+			arr_be32(p, 2);
+			p[4] = (uint8_t)(e->hot[i].tbl >> 8);
+			p[5] = (uint8_t)e->hot[i].tbl;
+			p += 6;
+		} else {
+			arr_be32(p, (uint32_t)e->hot[i].klen);
+			if (e->hot[i].klen > 0)
+				memcpy(p + 4, e->hot[i].k, e->hot[i].klen);
+			p += 4 + e->hot[i].klen;
+		}
+	}
+	*len = (int)sz;
+	return b;
+}
+
+/* A statement of a flight: prepared (name) or plain text (sql). */
+struct flight {
+	const char *name, *sql;
+	int n;
+	const char *vals[3];
+	int lens[3];
+	ExecStatusType want;
+	bool mine;     /* the caller checks its result, not fly() */
+	PGresult *res; /* the caller's */
+};
+
+/*
+ * Send statements in one flight (libpq pipeline mode) and read all their
+ * results: one round trip where each needs nothing from the one before.
+ * 0, or the first failure's code (t failed).  A connection left in
+ * pipeline mode is dropped by end_top().
+ */
+static int
+fly(struct ptxn *t, struct flight *f, int n)
+{
+	static const int fmts[3] = { 1, 1, 1 };
+	PGconn *c = t->conn;
+	PGresult *res;
+	int i, r = 0, sent = 0;
+
+	for (i = 0; i < n; i++)
+		f[i].res = NULL;
+	if (PQenterPipelineMode(c) != 1) {
+		log_failure(c, NULL, "pipeline");
+		fail(t);
+		return BRK_ERR_IO;
+	}
+	for (; sent < n; sent++)
+		if ((f[sent].name != NULL ?
+			    PQsendQueryPrepared(c, f[sent].name, f[sent].n,
+				f[sent].vals, f[sent].lens, fmts, 1) :
+			    PQsendQueryParams(c, f[sent].sql, 0, NULL, NULL,
+				NULL, NULL, 1)) != 1)
+			break;
+	if (PQpipelineSync(c) != 1 || sent < n) {
+		log_failure(c, NULL, "pipeline");
+		r = BRK_ERR_IO;
+	}
+	for (i = 0; i < sent; i++) {
+		if ((res = PQgetResult(c)) == NULL) {
+			r = r != 0 ? r : BRK_ERR_IO;
+			break;
+		}
+		f[i].res = res;
+		while ((res = PQgetResult(c)) != NULL) /* its end */
+			PQclear(res);
+		if (r == 0 && !f[i].mine &&
+		    PQresultStatus(f[i].res) != f[i].want) {
+			r = map_err(c, f[i].res);
+			if (r == BRK_ERR_BUSY)
+				t->top->conflict = true;
+			else
+				log_failure(c, f[i].res,
+				    f[i].name != NULL ? f[i].name : f[i].sql);
+		}
+	}
+	if ((res = PQgetResult(c)) != NULL) /* the sync */
+		PQclear(res);
+	PQexitPipelineMode(c);
+	if (r != 0)
+		fail(t);
+	return r;
+}
+
+/*
+ * Begin a write transaction, in one flight: BEGIN, the table lock, and
+ * the reads the writer's last transaction began with (the keys it read,
+ * its first range read; e->hot).  A batch of grants reads the same
+ * counters, audit chain head, user records and live opt-outs, one round
+ * trip each while the table lock is held, and the other brokers' writers
+ * wait for that lock.  The lock is taken before the snapshot (LOCK TABLE
+ * takes none; the first read, after it, does).
+ */
+static int
+begin_write(struct ptxn *t)
+{
+	struct pgenv *e = t->e;
+	struct flight f[4] = {
+		{ .sql = "BEGIN ISOLATION LEVEL SERIALIZABLE",
+		    .want = PGRES_COMMAND_OK },
+		{ .sql = "LOCK TABLE broker_kv IN SHARE ROW EXCLUSIVE MODE",
+		    .want = PGRES_COMMAND_OK },
+	};
+	uint8_t *arr[2] = { NULL, NULL }, tb[2], lb[4];
+	int i, n = 2, gm = -1, ge = -1, r = BRK_ERR_NOMEM, rows;
+	const uint8_t *tp;
+	struct slot *s;
+	struct rcache *rc;
+	size_t j;
+
+	if (e->nhot > 0) {
+		for (i = 0; i < 2; i++)
+			if ((arr[i] = hot_array(e, i, &f[n].lens[i])) == NULL)
+				goto out;
+		f[n].name = stmt_name[ST_GETMANY];
+		f[n].n = 2;
+		f[n].vals[0] = (const char *)arr[0];
+		f[n].vals[1] = (const char *)arr[1];
+		f[n].want = PGRES_TUPLES_OK;
+		gm = n++;
+	}
+	if (e->hr_st != 0) {
+		tb[0] = (uint8_t)(e->hrange.tbl >> 8);
+		tb[1] = (uint8_t)e->hrange.tbl;
+		arr_be32(lb, (uint32_t)e->hr_limit);
+		f[n].name = stmt_name[e->hr_st];
+		f[n].n = 3;
+		f[n].vals[0] = (const char *)tb;
+		f[n].lens[0] = 2;
+		f[n].vals[1] = e->hrange.k != NULL ? (const char *)e->hrange.k :
+						     "";
+		f[n].lens[1] = (int)e->hrange.klen;
+		f[n].vals[2] = (const char *)lb;
+		f[n].lens[2] = 4;
+		f[n].want = PGRES_TUPLES_OK;
+		ge = n++;
+	}
+	if ((r = fly(t, f, n)) != 0)
+		goto out;
+	r = BRK_ERR_NOMEM;
+	if (gm >= 0) {
+		if (keep(t, f[gm].res) != 0)
+			goto out;
+		f[gm].res = NULL;
+		for (j = 0; j < e->nhot; j++) {
+			if ((s = slot_get(t, e->hot[j].tbl, e->hot[j].k,
+				 e->hot[j].klen, true)) == NULL)
+				goto out;
+			s->known = KNOWN_ABSENT;
+			t->pre[t->npre++] = s;
+		}
+		rows = PQntuples(t->res[t->nres - 1]);
+		for (i = 0; i < rows; i++) {
+			PGresult *res = t->res[t->nres - 1];
+
+			if (PQgetlength(res, i, 0) != 2) {
+				r = BRK_ERR_IO;
+				goto out;
+			}
+			tp = (const uint8_t *)PQgetvalue(res, i, 0);
+			if ((s = slot_get(t, (tp[0] << 8) | tp[1],
+				 PQgetvalue(res, i, 1),
+				 (size_t)PQgetlength(res, i, 1), true)) == NULL)
+				goto out;
+			s->known = KNOWN_PRESENT;
+			s->sv = PQgetvalue(res, i, 2);
+			s->svlen = (size_t)PQgetlength(res, i, 2);
+		}
+	}
+	if (ge >= 0) {
+		rc = &t->rc[0];
+		if (keep(t, f[ge].res) != 0 ||
+		    (rc->k = arena_copy(t, e->hrange.k, e->hrange.klen)) ==
+			NULL)
+			goto out;
+		rc->res = f[ge].res;
+		f[ge].res = NULL;
+		rc->st = e->hr_st;
+		rc->tbl = e->hrange.tbl;
+		rc->limit = e->hr_limit;
+		rc->klen = e->hrange.klen;
+		rc->sgen = 0;
+		t->rcnext = 1;
+	}
+	r = 0;
+out:
+	for (i = 0; i < n; i++)
+		PQclear(f[i].res);
+	free(arr[0]);
+	free(arr[1]);
+	return r;
+}
+
 /* End a top-level transaction: rollback unless committed already. */
 static void
 end_top(struct ptxn *t)
 {
 	PGresult *res;
 
+	if (t->write && t->open)
+		hot_save(t); /* before its slots go, under wlock */
 	drop_results(t);
-	pend_drop(t);
+	overlay_drop(t);
 	if (!t->open)
 		return;
 	t->open = false;
-	if (PQtransactionStatus(t->conn) != PQTRANS_IDLE) {
-		res = PQexec(t->conn, "ROLLBACK");
-		PQclear(res);
-	}
-	if (t->write)
+	if (t->write) {
+		end_conn(t->e, t->conn);
 		pthread_mutex_unlock(&t->e->wlock);
-	else
+	} else {
+		if (PQtransactionStatus(t->conn) != PQTRANS_IDLE) {
+			res = PQexec(t->conn, "ROLLBACK");
+			PQclear(res);
+		}
 		pool_give(t->e, t->conn);
+	}
 	t->conn = NULL;
 }
 
 static void
 txn_free(struct ptxn *t)
 {
+	overlay_drop(t);
 	free(t->pend);
+	free(t->lv);
 	free(t->res);
 	free(t);
 }
@@ -931,8 +1547,9 @@ txn_free(struct ptxn *t)
 static int
 p_begin(void *env, void *parent, bool write, void **out)
 {
-	struct ptxn *t, *p = parent;
-	char sql[48];
+	struct ptxn *t, *p = parent, *top;
+	struct level *nl;
+	size_t n;
 	int r;
 
 	*out = NULL;
@@ -944,18 +1561,24 @@ p_begin(void *env, void *parent, bool write, void **out)
 		t->conn = p->conn;
 		t->write = true;
 		t->depth = p->depth + 1;
-		if (p->failed || !p->write) {
+		top = p->top;
+		if (p->failed || top->failed || !p->write ||
+		    top->nlv != (size_t)p->depth) {
 			free(t);
 			return BRK_ERR_STATE;
 		}
-		snprintf(sql, sizeof(sql), "SAVEPOINT s%d", t->depth);
-		/* held puts are the parent's: sent before the savepoint,
-		 * so that what a rollback to it drops is only the child's */
-		if ((r = flush(p)) != 0 || (r = cmd(t, sql)) != 0) {
-			p->failed = true;
-			free(t);
-			return r;
+		if (top->nlv == top->lvcap) {
+			n = top->lvcap > 0 ? top->lvcap * 2 : 4;
+			if ((nl = realloc(top->lv, n * sizeof(*nl))) == NULL) {
+				free(t);
+				return BRK_ERR_NOMEM;
+			}
+			top->lv = nl;
+			top->lvcap = n;
 		}
+		/* its SAVEPOINT waits until it sends a write (ensure_sp()) */
+		top->lv[top->nlv].mark = top->npend;
+		top->lv[top->nlv++].sp = false;
 		t->open = true;
 	} else {
 		t->top = t;
@@ -969,6 +1592,45 @@ p_begin(void *env, void *parent, bool write, void **out)
 	return 0;
 }
 
+/* The held puts and COMMIT in one flight (fly()); the COMMIT's result,
+ * or t failed. */
+static PGresult *
+puts_and_commit(struct ptxn *t)
+{
+	struct flight f[2] = { { .name = stmt_name[ST_PUTMANY],
+				   .n = 3,
+				   .want = PGRES_COMMAND_OK },
+		{ .sql = "COMMIT", .mine = true } };
+	PGresult *res = NULL;
+	size_t len;
+	int i;
+
+	if (t->npend == 0)
+		return PQexec(t->conn, "COMMIT");
+	for (i = 0; i < 3; i++) {
+		if ((f[0].vals[i] = (const char *)arr_build(
+			 t, t->npend, i, &len)) == NULL) {
+			fail(t);
+			goto out;
+		}
+		f[0].lens[i] = (int)len;
+	}
+	fly(t, f, 2);
+	if (PQresultStatus(f[0].res) == PGRES_COMMAND_OK) {
+		/* the puts went: what COMMIT answered (NULL: the connection
+		 * broke) is the caller's to read */
+		t->failed = false;
+		res = f[1].res;
+		f[1].res = NULL;
+	}
+out:
+	PQclear(f[0].res);
+	PQclear(f[1].res);
+	for (i = 0; i < 3; i++)
+		free((void *)f[0].vals[i]);
+	return res;
+}
+
 static int
 p_commit(void *txn, bool *synced)
 {
@@ -979,25 +1641,19 @@ p_commit(void *txn, bool *synced)
 
 	*synced = false;
 	if (t->depth > 0) {
-		if (!t->failed && (r = flush(t)) != 0)
-			t->failed = true;
-		if (t->failed) {
+		if (t->failed || t->top->failed) {
 			/* a failed child commits nothing: undo it so the
 			 * parent can go on, and say it failed */
-			snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT s%d",
-			    t->depth);
-			pend_drop(t->top);
-			t->failed = false;
-			if (cmd(t, sql) != 0)
-				t->top->failed = true;
-			if (r == 0)
-				r = BRK_ERR_STATE;
-		} else {
+			undo_level(t);
+			r = BRK_ERR_STATE;
+		} else if (t->top->lv[t->top->nlv - 1].sp) {
 			snprintf(sql, sizeof(sql), "RELEASE SAVEPOINT s%d",
 			    t->depth);
 			if ((r = cmd(t, sql)) != 0)
 				t->top->failed = true;
-		}
+			t->top->nlv--;
+		} else /* its held puts are now the parent's */
+			t->top->nlv--;
 		free(t);
 		return r;
 	}
@@ -1006,15 +1662,16 @@ p_commit(void *txn, bool *synced)
 		txn_free(t);
 		return 0;
 	}
-	if (!t->failed)
-		flush(t);
-	if (t->failed) {
+	res = NULL;
+	if (!t->failed && !t->top->failed)
+		res = puts_and_commit(t);
+	if (t->failed || t->top->failed) {
+		PQclear(res);
 		r = t->conflict ? BRK_ERR_BUSY : BRK_ERR_STATE;
 		end_top(t);
 		txn_free(t);
 		return r;
 	}
-	res = PQexec(t->conn, "COMMIT");
 	/* a COMMIT of a transaction that failed answers ROLLBACK */
 	if (PQresultStatus(res) != PGRES_COMMAND_OK ||
 	    strcmp(PQcmdStatus(res), "COMMIT") != 0) {
@@ -1044,19 +1701,12 @@ static void
 p_abort(void *txn)
 {
 	struct ptxn *t = txn;
-	char sql[96];
 
 	if (t == NULL)
 		return;
-	if (t->depth > 0) {
-		snprintf(sql, sizeof(sql),
-		    "ROLLBACK TO SAVEPOINT s%d; RELEASE SAVEPOINT s%d",
-		    t->depth, t->depth);
-		pend_drop(t->top);
-		t->failed = false;
-		if (cmd(t, sql) != 0)
-			t->top->failed = true;
-	} else
+	if (t->depth > 0)
+		undo_level(t);
+	else
 		end_top(t);
 	txn_free(t);
 }
@@ -1087,15 +1737,52 @@ static int
 p_get(void *txn, enum store_table tbl, const void *key, size_t klen,
     struct store_val *val)
 {
+	struct ptxn *t = txn, *top = t->top;
+	struct slot *s = NULL;
 	PGresult *res;
 	int r;
 
-	if ((r = run(txn, ST_GET, (int)tbl, key, klen, NULL, 0, 0, &res)) != 0)
+	if ((unsigned)tbl >= TBL__COUNT)
+		return BRK_ERR_INVALID;
+	if (t->write &&
+	    (s = slot_get(top, (int)tbl, key, klen, false)) != NULL) {
+		if (t->failed || top->failed)
+			return BRK_ERR_STATE;
+		s->got = true;
+		if (s->pidx >= 0) { /* a held put */
+			val->data = top->pend[s->pidx].v;
+			val->len = top->pend[s->pidx].vlen;
+			return 0;
+		}
+		if (s->known == KNOWN_ABSENT)
+			return BRK_ERR_NOTFOUND;
+		if (s->known == KNOWN_PRESENT) {
+			val->data = s->sv;
+			val->len = s->svlen;
+			return 0;
+		}
+	}
+	if ((r = run(t, ST_GET, (int)tbl, key, klen, NULL, 0, 0, &res)) != 0)
 		return r;
+	/* remembered for the rest of the transaction (without memory, the
+	 * next get only asks again) */
+	if (t->write &&
+	    (s != NULL ||
+		(s = slot_get(top, (int)tbl, key, klen, true)) != NULL)) {
+		s->known = KNOWN_ABSENT;
+		s->got = true;
+		if (top->nmiss < HOT_MAX)
+			top->miss[top->nmiss++] = s;
+	}
 	if (PQntuples(res) != 1)
 		return BRK_ERR_NOTFOUND;
 	val->data = PQgetvalue(res, 0, 0);
 	val->len = (size_t)PQgetlength(res, 0, 0);
+	if (s != NULL) {
+		s->known = KNOWN_PRESENT;
+		s->sv = val->data;
+		s->svlen = val->len;
+	}
 	return 0;
 }
 
@@ -1106,30 +1793,48 @@ p_put(void *txn, enum store_table tbl, const void *key, size_t klen,
 	struct ptxn *t = txn;
 	int r;
 
+	if ((unsigned)tbl >= TBL__COUNT)
+		return BRK_ERR_INVALID;
 	if (!t->write)
 		return BRK_ERR_READONLY;
-	if (t->failed)
+	if (t->failed || t->top->failed)
 		return BRK_ERR_STATE;
 	if ((r = pend_put(t, (int)tbl, key, klen, val, vlen)) != 0)
 		return r;
 	t->top->gen++;
+	t->top->tgen[tbl]++;
 	return 0;
 }
 
 static int
 p_del(void *txn, enum store_table tbl, const void *key, size_t klen)
 {
-	struct ptxn *t = txn;
+	struct ptxn *t = txn, *top = t->top;
+	struct slot *s;
 	PGresult *res;
 	int r;
 
+	if ((unsigned)tbl >= TBL__COUNT)
+		return BRK_ERR_INVALID;
 	if (!t->write)
 		return BRK_ERR_READONLY;
-	if ((r = run(t, ST_DEL, (int)tbl, key, klen, NULL, 0, 0, &res)) != 0)
+	if (t->failed || top->failed)
+		return BRK_ERR_STATE;
+	s = slot_get(top, (int)tbl, key, klen, false);
+	if (s != NULL && s->pidx < 0 && s->known == KNOWN_ABSENT)
+		return BRK_ERR_NOTFOUND; /* nothing to delete */
+	/* a held put of the key goes first; a child's delete needs its
+	 * savepoint */
+	if ((r = s != NULL && s->pidx >= 0 ? flush(t) : ensure_sp(t)) != 0 ||
+	    (r = run(t, ST_DEL, (int)tbl, key, klen, NULL, 0, 0, &res)) != 0)
 		return r;
+	if (s != NULL || (s = slot_get(top, (int)tbl, key, klen, true)) != NULL)
+		s->known = KNOWN_ABSENT;
 	if (strcmp(PQcmdTuples(res), "0") == 0)
 		return BRK_ERR_NOTFOUND;
-	t->top->gen++;
+	top->gen++;
+	top->tgen[tbl]++;
+	top->sgen[tbl]++;
 	return 0;
 }
 
@@ -1139,6 +1844,8 @@ p_cursor_open(void *txn, enum store_table tbl, void **out)
 	struct pcur *c;
 
 	*out = NULL;
+	if ((unsigned)tbl >= TBL__COUNT)
+		return BRK_ERR_INVALID;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return BRK_ERR_NOMEM;
 	c->t = txn;
@@ -1167,6 +1874,54 @@ row(struct pcur *c, struct store_val *k, struct store_val *v)
 	}
 }
 
+/*
+ * A range read of tbl: held puts of tbl are sent first; in a write
+ * transaction, the same read since the server's tbl last changed is
+ * answered with its result (every grant of a batch reads the same live
+ * opt-outs).
+ */
+static int
+range(struct ptxn *t, enum stmt st, int tbl, const void *key, size_t klen,
+    int limit, PGresult **out)
+{
+	struct ptxn *top = t->top;
+	struct rcache *rc;
+	const uint8_t *k;
+	size_t i;
+	int r;
+
+	*out = NULL;
+	if (t->failed || top->failed)
+		return BRK_ERR_STATE;
+	if (top->pcount[tbl] > 0 && (r = flush(t)) != 0)
+		return r;
+	for (i = 0; t->write && i < RCACHE_N; i++) {
+		rc = &top->rc[i];
+		if (rc->res != NULL && rc->st == (int)st && rc->tbl == tbl &&
+		    rc->limit == limit && rc->sgen == top->sgen[tbl] &&
+		    rc->klen == klen &&
+		    (klen == 0 || memcmp(rc->k, key, klen) == 0)) {
+			*out = rc->res;
+			return 0;
+		}
+	}
+	if ((r = run(t, st, tbl, key, klen, NULL, 0, limit, out)) != 0)
+		return r;
+	if (t->write && (k = arena_copy(top, key, klen)) != NULL) {
+		rc = &top->rc[top->rcnext++ % RCACHE_N];
+		rc->st = (int)st;
+		rc->tbl = tbl;
+		rc->limit = limit;
+		rc->k = k;
+		rc->klen = klen;
+		rc->sgen = top->sgen[tbl];
+		rc->res = *out;
+		if (top->first == NULL)
+			top->first = rc;
+	}
+	return 0;
+}
+
 /* Fetch a chunk with st from key; the cursor moves only if it found a
  * row. */
 static int
@@ -1176,7 +1931,7 @@ fetch(struct pcur *c, enum stmt st, const void *key, size_t klen,
 	PGresult *res;
 	int r, want = c->want;
 
-	if ((r = run(c->t, st, c->tbl, key, klen, NULL, 0, want, &res)) != 0)
+	if ((r = range(c->t, st, c->tbl, key, klen, want, &res)) != 0)
 		return r;
 	if (c->want < CHUNK_MAX)
 		c->want *= 2; /* a scan: fewer round trips */
@@ -1188,7 +1943,7 @@ fetch(struct pcur *c, enum stmt st, const void *key, size_t klen,
 	c->asc = st != ST_LT && st != ST_LAST;
 	c->last = c->n < want;
 	c->placed = true;
-	c->gen = c->t->top->gen;
+	c->gen = c->t->top->tgen[c->tbl];
 	row(c, k, v);
 	return 0;
 }
@@ -1221,7 +1976,7 @@ p_cursor_get(void *cur, enum store_seek op, const void *key, size_t klen,
 		return p_cursor_get(
 		    c, op == SEEK_NEXT ? SEEK_FIRST : SEEK_LAST, NULL, 0, k, v);
 	/* the chunk is good while the transaction has not written since */
-	fresh = c->gen == c->t->top->gen;
+	fresh = c->gen == c->t->top->tgen[c->tbl];
 	step = (op == SEEK_NEXT) == c->asc ? 1 : -1;
 	if (fresh && c->pos + step >= 0 && c->pos + step < c->n) {
 		c->pos += step;

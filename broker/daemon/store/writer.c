@@ -62,16 +62,19 @@ take_batch(struct writer *w, size_t max, size_t *n)
 
 /* Apply a batch in one transaction and commit it; *synced as
  * store_commit_ex() says.  BRK_ERR_BUSY: it lost a conflict and was rolled
- * back whole. */
+ * back whole.  txn: begun already (begin_rc its store_begin()), or NULL. */
 static int
-apply_once(struct writer *w, struct wop *batch, bool *synced)
+apply_once(struct writer *w, struct wop *batch, struct store_txn *txn,
+    int begin_rc, bool *synced)
 {
-	struct store_txn *txn = NULL, *child;
+	struct store_txn *child;
 	struct wop *op;
-	int rc;
+	int rc = begin_rc;
 
 	*synced = false;
-	if ((rc = store_begin(w->store, true, &txn)) != 0) {
+	if (rc == 0 && txn == NULL)
+		rc = store_begin(w->store, true, &txn);
+	if (rc != 0) {
 		for (op = batch; op != NULL; op = op->next)
 			op->rc = rc;
 		return rc;
@@ -107,14 +110,17 @@ apply_once(struct writer *w, struct wop *batch, bool *synced)
  * collide in step.  Only a write transaction of PostgreSQL conflicts.
  */
 static int
-apply_batch(struct writer *w, struct wop *batch, bool *synced)
+apply_batch(struct writer *w, struct wop *batch, struct store_txn *txn,
+    int begin_rc, bool *synced)
 {
 	struct timespec ts;
 	struct wop *op;
 	int rc, i;
 
 	for (i = 0;; i++) {
-		rc = apply_once(w, batch, synced);
+		rc = apply_once(w, batch, txn, begin_rc, synced);
+		txn = NULL; /* a run again begins anew */
+		begin_rc = 0;
 		if (rc != BRK_ERR_BUSY)
 			return rc;
 		if (i == CONFLICT_RETRIES) {
@@ -172,10 +178,11 @@ writer_main(void *arg)
 {
 	struct writer *w = arg;
 	struct wop *batch, *held = NULL;
+	struct store_txn *txn;
 	uint64_t t0, took;
 	bool synced;
 	size_t n;
-	int rc;
+	int rc, brc;
 
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
@@ -189,14 +196,23 @@ writer_main(void *arg)
 			held = NULL;
 			continue;
 		}
+		/* begin, then take the batch: on PostgreSQL the begin
+		 * waits while another broker's writer holds the table lock,
+		 * and what queued meanwhile joins this batch instead of
+		 * waiting for the next one (the queue is not empty: only
+		 * this thread takes from it) */
+		pthread_mutex_unlock(&w->lock);
+		t0 = now_ns();
+		txn = NULL;
+		brc = store_begin(w->store, true, &txn);
+		pthread_mutex_lock(&w->lock);
 		batch = take_batch(w, w->group_commit ? BATCH_MAX : 1, &n);
 		w->commits++;
 		w->mutations += n;
 		if (n > w->max_batch)
 			w->max_batch = n;
 		pthread_mutex_unlock(&w->lock);
-		t0 = now_ns();
-		rc = apply_batch(w, batch, &synced);
+		rc = apply_batch(w, batch, txn, brc, &synced);
 		took = now_ns() - t0; /* metrics (ops_metrics.c) */
 		pthread_mutex_lock(&w->lock);
 		w->commit_ns += took;
