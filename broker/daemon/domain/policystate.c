@@ -462,16 +462,25 @@ follow_main(void *arg)
 {
 	struct brokerd *d = arg;
 	struct policy_follow *f = d->follow;
-	bool stop = false;
+	struct timespec ts;
+	int64_t now, polled = 0;
+	bool stop = false, news = false;
 
 	while (!stop) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 		/* what other brokers committed: ends copies kept in memory
-		 * (op check); a failure leaves them to age (store.stale_max) */
-		(void)store_follow_poll(d->store);
+		 * (op check); a failure leaves them to age (store.stale_max).
+		 * An announcement moved the generation already: the poll, one
+		 * round trip, then waits for the safety net's time */
+		if (!news || now - polled >= f->every_ms) {
+			(void)store_follow_poll(d->store);
+			polled = now;
+		}
 		follow_once(d);
 		/* until another broker's commit is announced, or the safety
 		 * net's time, or policystate_free() */
-		(void)store_follow_wait(d->store, f->wake[0], f->every_ms);
+		news = store_follow_wait(d->store, f->wake[0], f->every_ms) > 0;
 		pthread_mutex_lock(&f->lock);
 		stop = f->stop;
 		pthread_mutex_unlock(&f->lock);
