@@ -32,6 +32,11 @@
  * wrote since (a write transaction sees its own writes, as LMDB's cursors
  * do).
  *
+ * Announcements.  A write transaction that changed anything sends NOTIFY
+ * on CHANNEL with its COMMIT (delivered only once committed); the
+ * follower thread LISTENs on a session of its own (p_wait) and so learns
+ * at once that another broker committed (store_follow_wait).
+ *
  * Faults.  connect_timeout, tcp_user_timeout and statement_timeout come
  * from store.timeout, so no call blocks much past it; a broken connection
  * fails the call with BRK_ERR_IO (the broker is up: the CLI must not say
