@@ -21,6 +21,7 @@
 
 #include "auditfeed.h"
 #include "ca.h"
+#include "checkcache.h"
 #include "daemon.h"
 #include "log.h"
 #include "login.h"
@@ -177,6 +178,10 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 		    "audit feed");
 		goto out;
 	}
+	if ((r = checkcache_new(&d.checks_kept)) != 0) {
+		brk_error_set(err, r, "out of memory");
+		goto out;
+	}
 	if ((r = ops_sessions_new(&d)) != 0 ||
 	    (r = auditfeed_subscribe_when(d.feed, ops_sessions_on_record,
 		 ops_sessions_wanted, &d)) != 0) {
@@ -238,6 +243,8 @@ out:
 	auditfeed_free(d.feed); /* delivers what was committed first */
 	auditfeed_free(nfeed);
 	ops_sessions_free(&d); /* after the pool and the feed */
+	/* after every op that may recall or keep a check answer */
+	checkcache_free(d.checks_kept);
 	notify_free(d.notify); /* after the feed: a short grace, then drops */
 	store_free(d.store);
 	identity_free(d.ident);

@@ -5,7 +5,8 @@
 # A killed with -9 under load while B keeps serving: every acknowledged
 # grant is there exactly once and `audit verify` passes on both.  Expiry
 # sweeps and notifications run once for the cluster (by the leader), and
-# B takes them over when A dies.
+# B takes them over when A dies; a review made overdue before A dies is
+# recorded once, not again by B.
 . "$(dirname "$0")/lib.sh"
 # this test chooses its brokers' stores itself, under make check-pg too
 BROKER_TEST_BACKEND=lmdb
@@ -38,6 +39,8 @@ cfg b
 SA=$T/a.sock
 SB=$T/b.sock
 export BROKER_SOCKET=$SA
+# break-glass reviews due 2 s after the grant (test knob, reviews.c)
+export BROKER_REVIEW_UNSAFE_DUE=2
 expect 0 "brokerd --migrate" "$BROKERD" -c "$T/a.json" --migrate
 start_broker -c "$T/a.json"
 # one CA for the cluster: B signs with A's keys (docs/scaling.md)
@@ -216,6 +219,23 @@ equals "each certificate carries its committed record's serial" 0 "$bad"
 BROKER_SOCKET=$SA expect 0 "A still serves after the certificate load" "$BROKER" status
 BROKER_SOCKET=$SB expect 0 "B still serves after the certificate load" "$BROKER" status
 
+# ---- review.overdue: once per item, recorded by the leader -------------
+# overdue_n ID: how many review.overdue records the audit holds for ID
+overdue_n() {
+	onB A erin audit --action review.overdue --request "$1" --json 2>/dev/null |
+	    grep -o '"action": *"review.overdue"' | wc -l
+}
+# wait_overdue ID: until ID's record is there (10 s at most)
+wait_overdue() {
+	n=0
+	while [ $n -lt 100 ] && [ "$(overdue_n "$1")" = 0 ]; do sleep 0.1; n=$((n + 1)); done
+}
+run onA "$BROKER" --as alice request host:db-prod-1 --break-glass --reason outage
+bg1=$(echo "$OUT" | req)
+equals "break-glass through A ($bg1)" 0 "$RC"
+wait_overdue "$bg1"
+equals "its review overdue: one record, by A (the leader)" 1 "$(overdue_n "$bg1")"
+
 # ---- kill -9 of A under load; B keeps serving --------------------------
 : >"$T/acked"
 load() { # $1 broker socket, $2 tag
@@ -254,6 +274,17 @@ short=$(echo "$OUT" | req)
 expiry "A killed, B took over" "$short"
 grep -q "event=store_leader acquired" "$T/b.log" &&
     ok "B took the lead" || not_ok "B took the lead"
+# B, now leading, looks for overdue reviews: a new one gets its record,
+# and the one A recorded before it died gets none again.  Fails when the
+# store is not asked whether an item has its record (overdue_recorded()
+# in notify.c always answering no: 9 records for bg1, 2 for bg2: red).
+run onB "$BROKER" --as bob request host:db-prod-1 --break-glass --reason outage
+bg2=$(echo "$OUT" | req)
+equals "break-glass through B ($bg2)" 0 "$RC"
+wait_overdue "$bg2"
+sleep 2.5 # B looks again every 2 s (the knob's due time)
+equals "B records the overdue review of $bg2" 1 "$(overdue_n "$bg2")"
+equals "A's overdue record of $bg1 is not repeated after the takeover" 1 "$(overdue_n "$bg1")"
 
 start_broker -c "$T/a.json"
 onA expect 0 "A restarted verifies the same chain" "$BROKER" audit verify

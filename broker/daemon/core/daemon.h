@@ -32,6 +32,7 @@ struct notify;
 struct metrics_http;
 struct userca;
 struct policy_follow;
+struct checkcache;
 
 /* A loaded policy version, shared by reference. */
 struct policy_ref {
@@ -65,6 +66,8 @@ struct brokerd {
 	struct sess_hub *sessions;    /* open login sessions (ops_session.c) */
 	struct userca *hostca;	      /* signs enrolled hosts' TLS certificates
 				* (userca.h); NULL without a "tls" section */
+	/* op check's remembered answers (ops/checkcache.h), own lock */
+	struct checkcache *checks_kept;
 };
 
 /* The current policy, referenced; release with policy_put(). */

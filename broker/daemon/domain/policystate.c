@@ -6,11 +6,14 @@
  */
 #include "policystate.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/sha.h>
 
@@ -356,18 +359,49 @@ out:
 /*
  * With the PostgreSQL store several brokers share the stored versions: a
  * `policy load` through one is stored for all, and each other broker
- * installs it from the store.  A follower thread reads the newest version
- * number every FOLLOW_MS (one indexed read) and installs a newer one, so a
- * load is in force on every broker within about FOLLOW_MS.
+ * installs it from the store.  A follower thread looks (the server's
+ * snapshot for the copies op check keeps, then the newest version number,
+ * one indexed read) as soon as another broker's commit is announced
+ * (store_follow_wait: LISTEN/NOTIFY), and every FOLLOW_MS in any case, the
+ * safety net for an announcement lost with a broken session.  So a load
+ * is in force on every broker within a few milliseconds, FOLLOW_MS at
+ * worst.
  */
 #define FOLLOW_MS 200
 
 struct policy_follow {
 	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
 	bool stop;
+	int wake[2]; /* written to stop the thread's wait */
+	int every_ms;
 };
+
+/* The safety net's interval: FOLLOW_MS, or the test knob
+ * BROKER_FOLLOW_UNSAFE_MS (never set in production: t_pgnotify sets it
+ * long to show that announcements alone carry changes). */
+static int
+follow_every_ms(void)
+{
+	const char *knob = getenv("BROKER_FOLLOW_UNSAFE_MS");
+	char *end = NULL;
+	long v;
+
+	if (knob == NULL)
+		return FOLLOW_MS;
+	errno = 0;
+	v = strtol(knob, &end, 10);
+	if (errno != 0 || end == knob || *end != '\0' || v < 10 || v > 600000) {
+		log_error(
+		    "event=policy_follow_knob_ignored "
+		    "why=\"BROKER_FOLLOW_UNSAFE_MS is not 10 to 600000\"");
+		return FOLLOW_MS;
+	}
+	log_warn("event=policy_follow_unsafe every_ms=%ld why=\"test knob "
+		 "BROKER_FOLLOW_UNSAFE_MS\"",
+	    v);
+	return (int)v;
+}
 
 static uint64_t
 installed_version(struct brokerd *d)
@@ -429,22 +463,25 @@ follow_main(void *arg)
 	struct brokerd *d = arg;
 	struct policy_follow *f = d->follow;
 	struct timespec ts;
-	bool stop = false;
+	int64_t now, polled = 0;
+	bool stop = false, news = false;
 
 	while (!stop) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 		/* what other brokers committed: ends copies kept in memory
-		 * (op check); a failure leaves them to age (store.stale_max) */
-		(void)store_follow_poll(d->store);
-		follow_once(d);
-		pthread_mutex_lock(&f->lock);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += FOLLOW_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
+		 * (op check); a failure leaves them to age (store.stale_max).
+		 * An announcement moved the generation already: the poll, one
+		 * round trip, then waits for the safety net's time */
+		if (!news || now - polled >= f->every_ms) {
+			(void)store_follow_poll(d->store);
+			polled = now;
 		}
-		if (!f->stop)
-			pthread_cond_timedwait(&f->cond, &f->lock, &ts);
+		follow_once(d);
+		/* until another broker's commit is announced, or the safety
+		 * net's time, or policystate_free() */
+		news = store_follow_wait(d->store, f->wake[0], f->every_ms) > 0;
+		pthread_mutex_lock(&f->lock);
 		stop = f->stop;
 		pthread_mutex_unlock(&f->lock);
 	}
@@ -463,13 +500,19 @@ policystate_boot(struct brokerd *d, struct brk_error *err)
 		return 0; /* one broker per LMDB store: nobody else loads */
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
+	if (pipe2(f->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+		free(f);
+		return brk_error_set(err, BRK_ERR_INTERNAL,
+		    "cannot start the policy follower: %s", strerror(errno));
+	}
 	pthread_mutex_init(&f->lock, NULL);
-	pthread_cond_init(&f->cond, NULL);
+	f->every_ms = follow_every_ms();
 	d->follow = f;
 	if (pthread_create(&f->thread, NULL, follow_main, d) != 0) {
 		d->follow = NULL;
 		pthread_mutex_destroy(&f->lock);
-		pthread_cond_destroy(&f->cond);
+		close(f->wake[0]);
+		close(f->wake[1]);
 		free(f);
 		return brk_error_set(
 		    err, BRK_ERR_INTERNAL, "cannot start the policy follower");
@@ -511,11 +554,14 @@ policystate_free(struct brokerd *d)
 	if (f != NULL) {
 		pthread_mutex_lock(&f->lock);
 		f->stop = true;
-		pthread_cond_signal(&f->cond);
 		pthread_mutex_unlock(&f->lock);
+		/* ends the wait; the pipe stays readable until closed */
+		while (write(f->wake[1], "x", 1) < 0 && errno == EINTR)
+			;
 		pthread_join(f->thread, NULL);
 		pthread_mutex_destroy(&f->lock);
-		pthread_cond_destroy(&f->cond);
+		close(f->wake[0]);
+		close(f->wake[1]);
 		free(f);
 		d->follow = NULL;
 	}

@@ -9,7 +9,28 @@
 
 #include "audit.h"
 #include "codec.h"
+#include "log.h"
 #include "timefmt.h"
+
+int64_t
+reviews_due_after(void)
+{
+	static int said;
+	const char *knob = getenv("BROKER_REVIEW_UNSAFE_DUE");
+	char *end = NULL;
+	long v;
+
+	if (knob == NULL)
+		return REVIEW_DUE;
+	v = strtol(knob, &end, 10);
+	if (end == knob || *end != '\0' || v < 1 || v > REVIEW_DUE)
+		return REVIEW_DUE;
+	if (__atomic_exchange_n(&said, 1, __ATOMIC_ACQ_REL) == 0)
+		log_warn("event=review_unsafe_due seconds=%ld why=\"test knob "
+			 "BROKER_REVIEW_UNSAFE_DUE\"",
+		    v);
+	return v;
+}
 
 static int
 put(struct store_txn *t, uint64_t serial, json_t *o)
@@ -38,8 +59,8 @@ reviews_open(struct store_txn *t, const struct request *r, int64_t now)
 		      " s:I, s:s}",
 	    "v", 1, "id", id, "user", r->user, "caller", r->caller, "resource",
 	    r->resource, "role", r->role, "reason", r->reason, "at",
-	    (json_int_t)now, "due", (json_int_t)(now + REVIEW_DUE), "incident",
-	    r->incident, "acked_at", (json_int_t)0, "acked_by", "");
+	    (json_int_t)now, "due", (json_int_t)(now + reviews_due_after()),
+	    "incident", r->incident, "acked_at", (json_int_t)0, "acked_by", "");
 	if (o == NULL)
 		return BRK_ERR_NOMEM;
 	json_object_set_new(o, "note", json_string(""));

@@ -18,6 +18,11 @@
 
 #define REVIEW_DUE (24 * 3600)
 
+/* Seconds from a break-glass grant to its review's due time: REVIEW_DUE,
+ * or the test knob BROKER_REVIEW_UNSAFE_DUE (1 to REVIEW_DUE; never set
+ * in production: t_pgcluster makes reviews overdue in seconds). */
+int64_t reviews_due_after(void);
+
 /* Open the review item of break-glass grant r. */
 int reviews_open(struct store_txn *t, const struct request *r, int64_t now);
 

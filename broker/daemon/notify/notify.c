@@ -38,10 +38,12 @@ struct notify {
 	size_t nsinks;
 	bool curl_ready;
 	uint64_t made, matched; /* atomic */
-	/* review.overdue: touched by the I/O thread only */
+	/* review.overdue: touched by the I/O thread only; overdue_busy
+	 * (atomic) while a batch is with the writer */
 	int64_t last_review;
-	char (*overdue)[24]; /* ids already told, still overdue */
+	char (*overdue)[24]; /* ids with a record, still overdue */
 	size_t noverdue;
+	int overdue_busy;
 	/* request.reminder: last_remind by the I/O thread only; remind_busy
 	 * (atomic) while a batch is with the writer */
 	int64_t last_remind;
@@ -420,6 +422,20 @@ notify_bind(struct notify *n, struct brokerd *d)
 
 /* ---- review.overdue ------------------------------------------------- */
 
+/*
+ * An overdue review is an audit record ("review.overdue", actor brokerd),
+ * written by the writer and turned into the event by the feed, like a
+ * reminder.  It is made at most once per item, whoever leads: the writer
+ * checks inside its transaction that the item is still open and overdue
+ * and has no such record yet, so a new leader after a takeover (or a
+ * restart) finds the record its predecessor committed and makes none
+ * again; two looks that race (a deposed leader's and the new one's) queue
+ * on the store's write lock and the second finds the first's record.
+ * The set in memory only spares audit reads for items known told.
+ */
+
+#define OVERDUE_BATCH 64 /* records written per look; more wait a look */
+
 static bool
 was_told(const struct notify *n, const char *id)
 {
@@ -431,22 +447,160 @@ was_told(const struct notify *n, const char *id)
 	return false;
 }
 
-static json_t *
-overdue_event(const json_t *item, int64_t now)
+/* Whether the item id has its review.overdue record already. */
+static int
+overdue_recorded(struct store_txn *t, const char *id, bool *yes)
 {
-	char ts[TIMEFMT_LEN];
+	struct audit_query q = {
+		.action = "review.overdue", .target = id, .limit = 1
+	};
+	json_t *a;
+	int rc;
 
-	time_rfc3339(now, ts);
-	return json_pack("{s:s, s:s, s:n, s:s, s:s, s:o, s:o, s:o, s:o, "
-			 "s:{s:o, s:o, s:o, s:o}}",
-	    "event", "review.overdue", "time", ts, "seq", "severity",
-	    severity("review.overdue"), "actor", "brokerd", "user",
-	    str_or_null(item, "user"), "resource",
-	    str_or_null(item, "resource"), "target", str_or_null(item, "id"),
-	    "reason", str_or_null(item, "reason"), "details", "at",
-	    str_or_null(item, "at"), "due", str_or_null(item, "due"), "role",
-	    str_or_null(item, "role"), "incident",
-	    str_or_null(item, "incident"));
+	*yes = false;
+	if ((a = json_array()) == NULL)
+		return BRK_ERR_NOMEM;
+	if ((rc = audit_search(t, &q, a)) == 0)
+		*yes = json_array_size(a) > 0;
+	json_decref(a);
+	return rc;
+}
+
+struct overdue_job {
+	struct notify *n;
+	int64_t now;
+	size_t count;
+	uint64_t serials[OVERDUE_BATCH];
+};
+
+/* The record of item (as stored) overdue at now. */
+static int
+append_overdue(struct store_txn *t, const json_t *item, int64_t now)
+{
+	char at[TIMEFMT_LEN], due[TIMEFMT_LEN];
+	struct audit_event ev = { 0 };
+	json_t *details;
+	int rc;
+
+	time_rfc3339(json_integer_value(json_object_get(item, "at")), at);
+	time_rfc3339(json_integer_value(json_object_get(item, "due")), due);
+	details = json_pack("{s:s, s:s, s:O, s:O}", "at", at, "due", due,
+	    "role", json_object_get(item, "role"), "incident",
+	    json_object_get(item, "incident"));
+	if (details == NULL)
+		return BRK_ERR_NOMEM;
+	ev.action = "review.overdue";
+	ev.actor = "brokerd";
+	ev.caller = json_string_value(json_object_get(item, "caller"));
+	ev.target = json_string_value(json_object_get(item, "id"));
+	ev.user = json_string_value(json_object_get(item, "user"));
+	ev.resource = json_string_value(json_object_get(item, "resource"));
+	ev.reason = json_string_value(json_object_get(item, "reason"));
+	ev.details = details;
+	rc = audit_append(t, now, &ev, NULL);
+	json_decref(details);
+	return rc;
+}
+
+/* On the writer thread: each item still open, overdue and without its
+ * record gets one. */
+static int
+overdue_apply(struct store_txn *t, void *arg)
+{
+	struct overdue_job *job = arg;
+	json_t *item;
+	bool done;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < job->count && rc == 0; i++) {
+		if (reviews_get(t, job->serials[i], &item) != 0)
+			continue; /* gone or unreadable: nothing to say */
+		if (json_integer_value(json_object_get(item, "acked_at")) ==
+			0 &&
+		    job->now >
+			json_integer_value(json_object_get(item, "due")) &&
+		    (rc = overdue_recorded(t,
+			 json_string_value(json_object_get(item, "id")),
+			 &done)) == 0 &&
+		    !done)
+			rc = append_overdue(t, item, job->now);
+		json_decref(item);
+	}
+	return rc;
+}
+
+static void
+overdue_done(void *arg, int rc)
+{
+	struct overdue_job *job = arg;
+
+	if (rc != 0)
+		log_warn(
+		    "event=notify_overdue_failed error=%s", brk_strerror(rc));
+	__atomic_store_n(&job->n->overdue_busy, 0, __ATOMIC_RELEASE);
+	free(job);
+}
+
+/* Once a look: the open items past due; those without a record go to
+ * the writer (one batch at a time), those with one are remembered. */
+static void
+overdue_look(
+    struct notify *n, struct brokerd *d, struct store_txn **rtxn, int64_t now)
+{
+	char(*told)[24] = NULL;
+	struct overdue_job *job = NULL;
+	json_t *items, *it;
+	const char *id;
+	uint64_t serial;
+	size_t k = 0, i;
+	bool yes;
+
+	if ((items = json_array()) == NULL)
+		return;
+	if ((job = calloc(1, sizeof(*job))) == NULL)
+		goto out;
+	job->n = n;
+	job->now = now;
+	if (store_read_begin(d->store, rtxn) != 0)
+		goto out;
+	if (reviews_list(*rtxn, false, now, items) != 0 ||
+	    (told = calloc(json_array_size(items) + 1, sizeof(*told))) ==
+		NULL) {
+		store_read_end(*rtxn);
+		goto out;
+	}
+	json_array_foreach (items, i, it) {
+		id = json_string_value(json_object_get(it, "id"));
+		if (!json_is_true(json_object_get(it, "overdue")) ||
+		    id == NULL || strlen(id) >= sizeof(told[0]) ||
+		    req_id_parse(id, &serial) != 0)
+			continue;
+		if (was_told(n, id) ||
+		    (overdue_recorded(*rtxn, id, &yes) == 0 && yes))
+			snprintf(told[k++], sizeof(told[0]), "%s", id);
+		else if (job->count < OVERDUE_BATCH)
+			job->serials[job->count++] = serial;
+	}
+	store_read_end(*rtxn);
+	/* remember only what is still overdue: acked items leave the set */
+	free(n->overdue);
+	n->overdue = told;
+	n->noverdue = k;
+	told = NULL;
+	if (job->count == 0 ||
+	    __atomic_load_n(&n->overdue_busy, __ATOMIC_ACQUIRE) != 0)
+		goto out;
+	__atomic_store_n(&n->overdue_busy, 1, __ATOMIC_RELEASE);
+	if (writer_submit(d->writer, overdue_apply, overdue_done, job) != 0) {
+		__atomic_store_n(&n->overdue_busy, 0, __ATOMIC_RELEASE);
+		goto out;
+	}
+	job = NULL;
+out:
+	free(told);
+	free(job);
+	json_decref(items);
 }
 
 /* ---- request.reminder ------------------------------------------------ */
@@ -638,10 +792,6 @@ notify_tick(struct brokerd *d, struct store_txn **rtxn)
 {
 	struct notify *n = d->notify;
 	int64_t now = time_now();
-	char(*now_overdue)[24] = NULL;
-	size_t k = 0, i;
-	json_t *items, *it, *ev;
-	const char *id;
 	int64_t every;
 
 	if (n == NULL)
@@ -656,40 +806,14 @@ notify_tick(struct brokerd *d, struct store_txn **rtxn)
 		n->last_remind = now;
 		remind(n, d, rtxn, now);
 	}
-	if (now - n->last_review < REVIEW_EVERY)
+	/* reviews as often as one may fall due (the test knob's due is
+	 * seconds) */
+	every = reviews_due_after() < REVIEW_EVERY ? reviews_due_after() :
+						     REVIEW_EVERY;
+	if (now - n->last_review < every)
 		return;
 	n->last_review = now;
-	if ((items = json_array()) == NULL)
-		return;
-	if (store_read_begin(d->store, rtxn) != 0)
-		goto out;
-	if (reviews_list(*rtxn, false, now, items) != 0) {
-		store_read_end(*rtxn);
-		goto out;
-	}
-	store_read_end(*rtxn);
-	if ((now_overdue = calloc(
-		 json_array_size(items) + 1, sizeof(*now_overdue))) == NULL)
-		goto out;
-	json_array_foreach (items, i, it) {
-		id = json_string_value(json_object_get(it, "id"));
-		if (!json_is_true(json_object_get(it, "overdue")) ||
-		    id == NULL || strlen(id) >= sizeof(now_overdue[0]))
-			continue;
-		snprintf(now_overdue[k++], sizeof(now_overdue[0]), "%s", id);
-		if (was_told(n, id) || (ev = overdue_event(it, now)) == NULL)
-			continue;
-		enqueue(n, ev);
-		json_decref(ev);
-	}
-	/* remember only what is still overdue: acked items leave the set */
-	free(n->overdue);
-	n->overdue = now_overdue;
-	n->noverdue = k;
-	now_overdue = NULL;
-out:
-	free(now_overdue);
-	json_decref(items);
+	overdue_look(n, d, rtxn, now);
 }
 
 /* ---- stats and stop ------------------------------------------------- */

@@ -102,9 +102,12 @@ int notify_subscribe(struct notify *n, struct auditfeed *f);
 void notify_on_record(const json_t *record, void *arg);
 
 /*
- * Periodic work from ops_tick() on the I/O thread: once a minute, queue
- * review.overdue for each break-glass review that became overdue since
- * the last look.  rtxn is the I/O thread's reusable read transaction.
+ * Periodic work from ops_tick() on the I/O thread, on the cluster's
+ * leader: once a minute, has the writer record review.overdue for each
+ * break-glass review that became overdue and has no such record yet (once
+ * per item, across restarts and leader takeovers), and request.reminder
+ * for requests due one.  rtxn is the I/O thread's reusable read
+ * transaction.
  */
 void notify_tick(struct brokerd *d, struct store_txn **rtxn);
 

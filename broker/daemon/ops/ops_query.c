@@ -5,7 +5,6 @@
  * expiry at read time: a grant past its end is never reported as active,
  * whether or not the sweeper has recorded it yet.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 
 #include "approvals.h"
 #include "audit.h"
+#include "checkcache.h"
 #include "escalate.h"
 #include "flags.h"
 #include "grantrule.h"
@@ -346,33 +346,7 @@ request_blocked(struct call *c, struct policy_ref *p, struct store_txn *t,
 	return blocked;
 }
 
-/*
- * `check` answered from memory on a store that several brokers write
- * (PostgreSQL), where a read transaction per check costs a round trip or
- * more.  A reply is kept with the store generation read before its reads
- * began (store.h): any commit, here or on another broker (seen by the
- * follower's poll, every 200 ms), moves the generation and ends it.  Time
- * ends it too: at the grant's end or a scheduled start, and after
- * CHECK_KEEP_MS at most (opt-out windows, group changes in the directory).
- * When the follower has not reached the store for store.stale_max, check
- * refuses instead of answering from what may be old.  LMDB keeps no copy.
- */
-#define CHECK_SLOTS 1024
-#define CHECK_KEEP_MS 2000
-
-struct check_kept {
-	uint64_t gen; /* 0: empty */
-	uint64_t policy;
-	int64_t made_ms, until; /* until: time_now() seconds */
-	char user[65];
-	char resource[REC_RESOURCE];
-	bool allowed;
-	json_t *reply;
-};
-
-static pthread_mutex_t check_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct check_kept check_kept[CHECK_SLOTS];
-
+/* CLOCK_MONOTONIC milliseconds, for the remembered answers' age. */
 static int64_t
 check_mono_ms(void)
 {
@@ -382,63 +356,14 @@ check_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static struct check_kept *
-check_slot(const char *user, const char *resource)
-{
-	uint64_t h = 1469598103934665603ULL;
-	const char *s;
-
-	for (s = user; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	h = (h ^ 0xff) * 1099511628211ULL;
-	for (s = resource; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return &check_kept[h % CHECK_SLOTS];
-}
-
-/* A copy of the reply kept for user and resource, or NULL. */
-static json_t *
-check_recall(uint64_t gen, uint64_t policy, const char *user,
-    const char *resource, bool *allowed)
-{
-	struct check_kept *k = check_slot(user, resource);
-	json_t *o = NULL;
-
-	pthread_mutex_lock(&check_lock);
-	if (k->gen == gen && k->policy == policy &&
-	    check_mono_ms() - k->made_ms < CHECK_KEEP_MS &&
-	    time_now() < k->until && strcmp(k->user, user) == 0 &&
-	    strcmp(k->resource, resource) == 0) {
-		o = json_deep_copy(k->reply);
-		*allowed = k->allowed;
-	}
-	pthread_mutex_unlock(&check_lock);
-	return o;
-}
-
-static void
-check_keep(uint64_t gen, uint64_t policy, int64_t made_ms, int64_t until,
-    const char *user, const char *resource, bool allowed, const json_t *o)
-{
-	struct check_kept *k = check_slot(user, resource);
-	json_t *copy = json_deep_copy(o), *old;
-
-	if (copy == NULL)
-		return;
-	pthread_mutex_lock(&check_lock);
-	old = k->reply;
-	k->gen = gen;
-	k->policy = policy;
-	k->made_ms = made_ms;
-	k->until = until;
-	snprintf(k->user, sizeof(k->user), "%s", user);
-	snprintf(k->resource, sizeof(k->resource), "%s", resource);
-	k->allowed = allowed;
-	k->reply = copy;
-	pthread_mutex_unlock(&check_lock);
-	json_decref(old);
-}
-
+/*
+ * `check` on a store that several brokers write (PostgreSQL) answers from
+ * the replies kept in c->d->checks_kept (checkcache.h) while no commit, here or
+ * on another broker, moved the store generation since they were made.
+ * When the follower has not reached the store for store.stale_max, check
+ * refuses instead of answering from what may be old.  LMDB keeps no copy
+ * (its generation is 0).
+ */
 int
 op_check(struct call *c)
 {
@@ -487,8 +412,8 @@ op_check(struct call *c)
 		goto fail;
 	}
 	if (gen != 0 && fresh_ms != 0 &&
-	    (o = check_recall(gen, p->version, user, resource, &allowed)) !=
-		NULL) {
+	    (o = checkcache_recall(c->d->checks_kept, gen, p->version, user,
+		 resource, made_ms, f.now, &allowed)) != NULL) {
 		__atomic_fetch_add(
 		    &c->d->checks[allowed ? 0 : 1], 1, __ATOMIC_RELAXED);
 		policy_put(c->d, p);
@@ -546,8 +471,8 @@ op_check(struct call *c)
 	if (f.next.serial != 0 && f.next.starts_at < until)
 		until = f.next.starts_at;
 	if (gen != 0 && fresh_ms != 0 && o != NULL)
-		check_keep(gen, p->version, made_ms, until, user, resource,
-		    g != NULL, o);
+		checkcache_keep(c->d->checks_kept, gen, p->version, made_ms,
+		    until, user, resource, g != NULL, o);
 	/* metrics: checks by result (ops_metrics.c) */
 	__atomic_fetch_add(
 	    &c->d->checks[g != NULL ? 0 : 1], 1, __ATOMIC_RELAXED);

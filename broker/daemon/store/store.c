@@ -5,6 +5,7 @@
  */
 #include "store.h"
 
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -350,6 +351,23 @@ store_generation(struct store *s, int64_t *fresh_ms)
 		return 0;
 	/* never 0 for a tracked backend */
 	return __atomic_load_n(&s->gen, __ATOMIC_ACQUIRE) + 1;
+}
+
+int
+store_follow_wait(struct store *s, int wake_fd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = wake_fd, .events = POLLIN };
+	int r;
+
+	if (s->be->wait == NULL) {
+		r = poll(&pfd, 1, timeout_ms);
+		(void)r; /* either way the caller looks again */
+		return 0;
+	}
+	if ((r = s->be->wait(s->h, wake_fd, timeout_ms)) > 0)
+		/* before the caller's re-read: copies end at once */
+		__atomic_fetch_add(&s->gen, 1, __ATOMIC_ACQ_REL);
+	return r > 0 ? 1 : 0;
 }
 
 void

@@ -212,6 +212,19 @@ int store_follow_poll(struct store *s);
 uint64_t store_generation(struct store *s, int64_t *fresh_ms);
 
 /*
+ * Wait, in the follower thread, for the next change: returns 1 as soon as
+ * the backend announces that another broker committed (PostgreSQL: LISTEN
+ * on the channel every write transaction NOTIFYs at its commit; the
+ * generation is moved before it returns), or when the listening
+ * connection was made anew (what was announced while it was away is
+ * lost: re-read); 0 when timeout_ms passed or wake_fd became readable
+ * (the follower stops).  Without a backend to listen to (LMDB), it waits
+ * for the time or wake_fd only.  The periodic re-read after a 0 stays the
+ * safety net (store_follow_poll()).
+ */
+int store_follow_wait(struct store *s, int wake_fd, int timeout_ms);
+
+/*
  * Move a whole state between stores of any backend (store_move.c):
  * store_export() writes every table of one consistent snapshot to a new
  * file (mode 0600, never over an existing one; removed if it fails);

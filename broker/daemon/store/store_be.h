@@ -55,6 +55,10 @@ struct store_backend {
 	/* text that changes whenever a commit becomes visible; NULL: no
 	 * other writer (store_follow_poll) */
 	int (*snapshot)(void *env, char *buf, size_t len);
+	/* wait up to timeout_ms for another session's commit to be
+	 * announced (1), or wake_fd readable or the time up (0); NULL: no
+	 * other writer (store_follow_wait) */
+	int (*wait)(void *env, int wake_fd, int timeout_ms);
 };
 
 extern const struct store_backend store_lmdb_backend;

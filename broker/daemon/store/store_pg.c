@@ -34,6 +34,11 @@
  * wrote since (a write transaction sees its own writes, as LMDB's cursors
  * do).
  *
+ * Announcements.  A write transaction that changed anything sends NOTIFY
+ * on CHANNEL with its COMMIT (delivered only once committed); the
+ * follower thread LISTENs on a session of its own (p_wait) and so learns
+ * at once that another broker committed (store_follow_wait).
+ *
  * Faults.  connect_timeout, tcp_user_timeout and statement_timeout come
  * from store.timeout, so no call blocks much past it; a broken connection
  * fails the call with BRK_ERR_IO (the broker is up: the CLI must not say
@@ -44,6 +49,7 @@
 #include "store_be.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +92,8 @@ static const char *const migrations[] = {
 /* Another: held for its whole session by the cluster's leader. */
 #define LEADER_LOCK "7301947238747"
 #define LEADER_POLL_MS 300
+/* Every write transaction NOTIFYs it at its commit; followers LISTEN. */
+#define CHANNEL "broker_commit"
 
 /* A key the writer read (begin_write()). */
 struct hotkey {
@@ -113,6 +121,10 @@ struct pgenv {
 	bool leading; /* also read without llock (atomic) */
 	int64_t polled_ms;
 	bool said_down;
+	PGconn *nconn; /* LISTENs (p_wait): the follower thread's alone */
+	bool nsaid_down;
+	int wpid; /* the writer session's server pid (atomic): its own
+		   * commits' notifications are not news */
 };
 
 /* The bytes a transaction keeps until it ends (arena_copy()). */
@@ -991,6 +1003,7 @@ env_new(const char *path, int timeout_ms, bool prepare, struct pgenv **out,
 		    "store: cannot connect to PostgreSQL: %s", why);
 		goto out;
 	}
+	__atomic_store_n(&e->wpid, PQbackendPID(e->wconn), __ATOMIC_RELEASE);
 	*out = e;
 	e = NULL;
 	r = 0;
@@ -1144,6 +1157,7 @@ p_free(void *env)
 	PQfinish(e->wconn);
 	hot_clear(e);
 	PQfinish(e->lconn); /* the server drops the leader's lock */
+	PQfinish(e->nconn);
 	while (e->nidle > 0)
 		PQfinish(e->idle[--e->nidle]);
 	secret_free(e->conninfo);
@@ -1167,6 +1181,7 @@ writer_conn(struct pgenv *e)
 		log_error("event=store_pg_unreachable error=\"%s\"", why);
 		return BRK_ERR_IO;
 	}
+	__atomic_store_n(&e->wpid, PQbackendPID(e->wconn), __ATOMIC_RELEASE);
 	log_info("event=store_pg_reconnected");
 	return 0;
 }
@@ -1592,21 +1607,27 @@ p_begin(void *env, void *parent, bool write, void **out)
 	return 0;
 }
 
-/* The held puts and COMMIT in one flight (fly()); the COMMIT's result,
- * or t failed. */
+/*
+ * The held puts, NOTIFY and COMMIT in one flight (fly()); the COMMIT's
+ * result, or t failed.  A batch that wrote tells the other brokers'
+ * followers (p_wait): PostgreSQL delivers a NOTIFY only once its
+ * transaction committed, so never before the data is visible.
+ */
 static PGresult *
 puts_and_commit(struct ptxn *t)
 {
-	struct flight f[2] = { { .name = stmt_name[ST_PUTMANY],
+	struct flight f[3] = { { .name = stmt_name[ST_PUTMANY],
 				   .n = 3,
 				   .want = PGRES_COMMAND_OK },
+		{ .sql = "NOTIFY " CHANNEL, .want = PGRES_COMMAND_OK },
 		{ .sql = "COMMIT", .mine = true } };
 	PGresult *res = NULL;
 	size_t len;
 	int i;
 
 	if (t->npend == 0)
-		return PQexec(t->conn, "COMMIT");
+		return PQexec(t->conn,
+		    t->gen > 0 ? "NOTIFY " CHANNEL "; COMMIT" : "COMMIT");
 	for (i = 0; i < 3; i++) {
 		if ((f[0].vals[i] = (const char *)arr_build(
 			 t, t->npend, i, &len)) == NULL) {
@@ -1615,17 +1636,19 @@ puts_and_commit(struct ptxn *t)
 		}
 		f[0].lens[i] = (int)len;
 	}
-	fly(t, f, 2);
-	if (PQresultStatus(f[0].res) == PGRES_COMMAND_OK) {
+	fly(t, f, 3);
+	if (PQresultStatus(f[0].res) == PGRES_COMMAND_OK &&
+	    PQresultStatus(f[1].res) == PGRES_COMMAND_OK) {
 		/* the puts went: what COMMIT answered (NULL: the connection
 		 * broke) is the caller's to read */
 		t->failed = false;
-		res = f[1].res;
-		f[1].res = NULL;
+		res = f[2].res;
+		f[2].res = NULL;
 	}
 out:
 	PQclear(f[0].res);
 	PQclear(f[1].res);
+	PQclear(f[2].res);
 	for (i = 0; i < 3; i++)
 		free((void *)f[0].vals[i]);
 	return res;
@@ -2195,6 +2218,98 @@ out:
 	return r;
 }
 
+/* --- the follower's announcements (store_follow_wait) ------------- */
+
+/* A session that LISTENs, under a name of its own in pg_stat_activity. */
+static PGconn *
+listen_connect(struct pgenv *e)
+{
+	PGconn *c;
+	PGresult *res;
+	char why[300];
+
+	if ((c = connect_db(e->conninfo, e->timeout_ms, false, why,
+		 sizeof(why))) == NULL) {
+		if (!e->nsaid_down)
+			log_error("event=store_pg_unreachable what=listen "
+				  "error=\"%s\"",
+			    why);
+		e->nsaid_down = true;
+		return NULL;
+	}
+	res = PQexec(
+	    c, "SET application_name = 'brokerd-listen'; LISTEN " CHANNEL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		log_failure(c, res, "listen");
+		PQclear(res);
+		PQfinish(c);
+		return NULL;
+	}
+	PQclear(res);
+	e->nsaid_down = false;
+	log_info("event=store_pg_listening channel=" CHANNEL);
+	return c;
+}
+
+/*
+ * Wait for another session's commit to be announced, wake_fd or the
+ * time.  A listening session lost (PostgreSQL restarted, the session
+ * ended) is closed; the next call makes a new one and answers 1 at once,
+ * since what was announced meanwhile is lost.  Notifications of our own
+ * writer are not news: its commits moved the generation already.
+ */
+static int
+p_wait(void *env, int wake_fd, int timeout_ms)
+{
+	struct pgenv *e = env;
+	struct pollfd pfd[2];
+	PGnotify *nf;
+	int64_t end = mono_ms() + timeout_ms, left;
+	int n, nfds, own, news;
+
+	if (e->nconn != NULL && PQstatus(e->nconn) != CONNECTION_OK) {
+		PQfinish(e->nconn);
+		e->nconn = NULL;
+	}
+	if (e->nconn == NULL && (e->nconn = listen_connect(e)) != NULL)
+		return 1;
+	for (;;) {
+		left = end - mono_ms();
+		if (left < 0)
+			left = 0;
+		pfd[0] = (struct pollfd){ .fd = wake_fd, .events = POLLIN };
+		nfds = 1;
+		if (e->nconn != NULL) {
+			pfd[1] = (struct pollfd){ .fd = PQsocket(e->nconn),
+				.events = POLLIN };
+			nfds = 2;
+		}
+		n = poll(pfd, (nfds_t)nfds, (int)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || pfd[0].revents != 0)
+			return 0;
+		if (nfds < 2 || pfd[1].revents == 0)
+			continue;
+		if (PQconsumeInput(e->nconn) == 0 ||
+		    PQstatus(e->nconn) != CONNECTION_OK) {
+			log_failure(e->nconn, NULL, "listen");
+			PQfinish(e->nconn);
+			e->nconn = NULL;
+			return 0; /* the caller re-reads; the next call listens */
+		}
+		own = __atomic_load_n(&e->wpid, __ATOMIC_ACQUIRE);
+		news = 0;
+		while ((nf = PQnotifies(e->nconn)) != NULL) {
+			if (nf->be_pid != own)
+				news = 1;
+			PQfreemem(nf);
+		}
+		if (news)
+			return 1;
+	}
+}
+
 const struct store_backend store_pg_backend = {
 	.name = "postgres",
 	.free = p_free,
@@ -2219,4 +2334,5 @@ const struct store_backend store_pg_backend = {
 	.mark_get = p_mark_get,
 	.mark_put = p_mark_put,
 	.snapshot = p_snapshot,
+	.wait = p_wait,
 };
