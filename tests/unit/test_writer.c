@@ -176,9 +176,17 @@ Test(writer, what_queues_while_another_broker_writes_goes_into_one_commit)
 	uint64_t commits, mutations, max_batch;
 	int i;
 
-	if (pg == NULL)
-		cr_skip_test("one LMDB writer: nobody else holds a lock");
 	memset(ops, 0, sizeof(ops));
+	if (pg == NULL) {
+		/* LMDB: one writer, nobody else holds a lock, and a write
+		 * transaction never conflicts (t_pgstore runs this test on
+		 * PostgreSQL) */
+		cr_assert_eq(store_begin(st, true, &t), 0);
+		cr_assert_not(store_may_conflict(t));
+		cr_assert_not(store_conflicted(t));
+		store_abort(t);
+		return;
+	}
 	for (i = 0; i < 6; i++)
 		ops[i].key = 400 + (uint64_t)i;
 	cr_assert_eq(store_open_pg(pg, 5000, &other, &err), 0, "%s", err.msg);
