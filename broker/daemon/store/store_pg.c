@@ -116,6 +116,9 @@ struct pgenv {
 	PGconn *idle[POOL_MAX];
 	size_t nidle;
 	uint64_t commits;
+	/* test knob BROKER_STORE_UNSAFE_CONFLICT=N: every Nth write
+	 * transaction that wrote loses a conflict at its commit */
+	unsigned conflict_every, conflict_n;
 	pthread_mutex_t llock; /* the leader's session, what follows */
 	PGconn *lconn;
 	bool leading; /* also read without llock (atomic) */
@@ -959,6 +962,27 @@ static void p_free(void *env);
 static void hot_clear(struct pgenv *e);
 static int begin_write(struct ptxn *t);
 
+/*
+ * BROKER_STORE_UNSAFE_CONFLICT=N (tests only): every Nth write transaction
+ * that wrote is answered as if it lost a serialization conflict at its
+ * COMMIT (rolled back, BRK_ERR_BUSY), which the table lock makes rare in
+ * real use; t_pgcluster uses it to show that a batch run again does no
+ * work twice.
+ */
+static void
+conflict_knob(struct pgenv *e)
+{
+	const char *v = getenv("BROKER_STORE_UNSAFE_CONFLICT");
+	long n;
+
+	if (v == NULL || (n = strtol(v, NULL, 10)) < 1 || n > 1000)
+		return;
+	e->conflict_every = (unsigned)n;
+	log_warn("event=store_unsafe knob=BROKER_STORE_UNSAFE_CONFLICT "
+		 "every=%ld error=\"every %ldth commit fails as a conflict\"",
+	    n, n);
+}
+
 /* Read the conninfo file (ours, 0600) and connect the writer. */
 static int
 env_new(const char *path, int timeout_ms, bool prepare, struct pgenv **out,
@@ -997,6 +1021,7 @@ env_new(const char *path, int timeout_ms, bool prepare, struct pgenv **out,
 	e->conninfo = text;
 	text = NULL;
 	e->timeout_ms = timeout_ms;
+	conflict_knob(e);
 	if ((e->wconn = connect_db(
 		 e->conninfo, timeout_ms, prepare, why, sizeof(why))) == NULL) {
 		r = brk_error_set(err, BRK_ERR_UNREACHABLE,
@@ -1684,6 +1709,11 @@ p_commit(void *txn, bool *synced)
 		end_top(t);
 		txn_free(t);
 		return 0;
+	}
+	if (t->e->conflict_every > 0 && t->gen > 0 && !t->failed &&
+	    ++t->e->conflict_n % t->e->conflict_every == 0) {
+		t->conflict = true; /* the test knob above */
+		t->failed = true;
 	}
 	res = NULL;
 	if (!t->failed && !t->top->failed)
