@@ -149,6 +149,7 @@ run(struct config *cfg, struct ca *ca, struct brk_error *err)
 	int r;
 
 	pthread_mutex_init(&d.policy_lock, NULL);
+	pthread_mutex_init(&d.signq.lock, NULL);
 	d.started_at = time_now();
 	signal(SIGPIPE, SIG_IGN);
 	if ((r = identity_new(cfg, &d.ident, err)) != 0 ||

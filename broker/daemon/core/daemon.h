@@ -27,6 +27,7 @@
 struct server;
 struct ca;
 struct workpool;
+struct req_op;
 struct auditfeed;
 struct notify;
 struct metrics_http;
@@ -68,6 +69,13 @@ struct brokerd {
 				* (userca.h); NULL without a "tls" section */
 	/* op check's remembered answers (ops/checkcache.h), own lock */
 	struct checkcache *checks_kept;
+	/* new grants' certificates waiting for the CA signer
+	 * (ops_request.c), signed in batches by one pool job at a time */
+	struct {
+		pthread_mutex_t lock;
+		struct req_op *head, *tail;
+		bool running; /* a signing job is on the pool */
+	} signq;
 };
 
 /* The current policy, referenced; release with policy_put(). */

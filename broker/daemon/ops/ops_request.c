@@ -172,35 +172,28 @@ last_part(struct req_op *op)
  */
 #define SIGNQ_MAX 64
 
-static pthread_mutex_t signq_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct req_op *signq_head, *signq_tail;
-static bool signq_running; /* a sign_queued() job is on the pool */
-
-/* On a worker thread, during the commits: sign what is queued. */
+/* On a worker thread, during the commits: sign what d has queued. */
 static void
 sign_queued(void *arg)
 {
+	struct brokerd *d = arg;
 	struct req_op *batch[SIGNQ_MAX], *op;
 	struct cred_cert certs[SIGNQ_MAX];
-	struct brokerd *d;
 	size_t n, i;
 
 	for (;;) {
-		/* one daemon's grants per batch (one CA) */
-		pthread_mutex_lock(&signq_lock);
-		for (n = 0, d = NULL; n < SIGNQ_MAX &&
-		     (op = signq_head) != NULL && (d == NULL || op->c->d == d);
+		pthread_mutex_lock(&d->signq.lock);
+		for (n = 0; n < SIGNQ_MAX && (op = d->signq.head) != NULL;
 		     n++) {
-			d = op->c->d;
-			signq_head = op->signq_next;
+			d->signq.head = op->signq_next;
 			op->signq_next = NULL;
 			batch[n] = op;
 		}
-		if (signq_head == NULL)
-			signq_tail = NULL;
+		if (d->signq.head == NULL)
+			d->signq.tail = NULL;
 		if (n == 0)
-			signq_running = false;
-		pthread_mutex_unlock(&signq_lock);
+			d->signq.running = false;
+		pthread_mutex_unlock(&d->signq.lock);
 		if (n == 0)
 			return;
 		for (i = 0; i < n; i++)
@@ -237,20 +230,21 @@ sign_queued(void *arg)
 static void
 signq_push(struct req_op *op)
 {
+	struct brokerd *d = op->c->d;
 	bool start;
 
-	pthread_mutex_lock(&signq_lock);
+	pthread_mutex_lock(&d->signq.lock);
 	op->signq_next = NULL;
-	if (signq_tail != NULL)
-		signq_tail->signq_next = op;
+	if (d->signq.tail != NULL)
+		d->signq.tail->signq_next = op;
 	else
-		signq_head = op;
-	signq_tail = op;
-	start = !signq_running;
-	signq_running = true;
-	pthread_mutex_unlock(&signq_lock);
+		d->signq.head = op;
+	d->signq.tail = op;
+	start = !d->signq.running;
+	d->signq.running = true;
+	pthread_mutex_unlock(&d->signq.lock);
 	if (start)
-		workpool_submit(op->c->d->pool, sign_queued, NULL);
+		workpool_submit(d->pool, sign_queued, d);
 }
 
 /* On the writer thread, after the commit: hand the reply on. */
