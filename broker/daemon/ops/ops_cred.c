@@ -304,10 +304,10 @@ add_serial(uint64_t serial, void *arg)
 /* Every revoked grant stays in the KRL: its certificate may be copied
  * anywhere, and revocation must outlive any clock skew. */
 int
-ops_krl_json(struct call *c, json_t **out, struct brk_error *err)
+ops_krl_json(struct call *c, struct store_txn *t, json_t **out,
+    struct brk_error *err)
 {
 	struct serials s = { 0 };
-	struct store_txn *t = NULL;
 	uint8_t *krl = NULL;
 	size_t len = 0;
 	char *b64 = NULL;
@@ -315,8 +315,7 @@ ops_krl_json(struct call *c, json_t **out, struct brk_error *err)
 	int rc;
 
 	*out = NULL;
-	if ((rc = call_read(c, &t)) != 0 ||
-	    (rc = reqstore_by_state(t, ST_REVOKED, add_serial, &s)) != 0 ||
+	if ((rc = reqstore_by_state(t, ST_REVOKED, add_serial, &s)) != 0 ||
 	    (rc = s.rc) != 0 ||
 	    (rc = krl_build(c->d->ca, s.v, s.n, (uint64_t)now, (uint64_t)now,
 		 &krl, &len)) != 0) {
@@ -347,10 +346,13 @@ int
 op_krl(struct call *c)
 {
 	struct brk_error err = { { 0 } };
+	struct store_txn *t = NULL;
 	json_t *o = NULL;
 	int rc;
 
-	if ((rc = ops_krl_json(c, &o, &err)) != 0)
+	if ((rc = call_read(c, &t)) != 0)
+		call_fail(c, rc, "cannot build the KRL: %s", brk_strerror(rc));
+	else if ((rc = ops_krl_json(c, t, &o, &err)) != 0)
 		call_fail(c, rc, "%s", err.msg);
 	else
 		call_reply(c, o);
@@ -655,10 +657,10 @@ host_name_valid(const char *h)
 }
 
 int
-ops_snapshot_json(struct call *c, const char *host, int64_t ttl, json_t **out,
-    struct brk_error *err)
+ops_snapshot_json(struct call *c, struct store_txn *t, const char *host,
+    int64_t ttl, json_t **out, struct brk_error *err)
 {
-	struct snap_fill f = { .c = c, .now = time_now(), .err = err };
+	struct snap_fill f = { .c = c, .t = t, .now = time_now(), .err = err };
 	struct policy_ref *p = NULL;
 	char resource[300], *text = NULL;
 	int rc;
@@ -695,7 +697,7 @@ ops_snapshot_json(struct call *c, const char *host, int64_t ttl, json_t **out,
 	f.resource = resource;
 	/* a snapshot that cannot carry everything is not issued at all */
 	if ((rc = snapshot_new(host, f.now, f.now + ttl, &f.s, err)) != 0 ||
-	    (rc = call_read(c, &f.t)) != 0 || (rc = fill_snapshot(&f)) != 0 ||
+	    (rc = fill_snapshot(&f)) != 0 ||
 	    (rc = snapshot_sign(c->d->ca, f.s, &text)) != 0)
 		goto out;
 	if ((*out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "host", host,
@@ -726,12 +728,15 @@ op_snapshot(struct call *c)
 		{ "host", PA_STR, true, 0, 253, &host },
 		{ "for", PA_INT, false, 60, SNAPSHOT_MAX_TTL, &ttl },
 	};
+	struct store_txn *t = NULL;
 	json_t *o = NULL;
 	int rc;
 
+	/* the arguments are checked before the store is read */
 	if ((rc = proto_args_parse(c->req->args, spec,
 		 sizeof(spec) / sizeof(spec[0]), &err)) != 0 ||
-	    (rc = ops_snapshot_json(c, host, ttl, &o, &err)) != 0) {
+	    (rc = call_read(c, &t)) != 0 ||
+	    (rc = ops_snapshot_json(c, t, host, ttl, &o, &err)) != 0) {
 		call_fail(c, rc, "%s", err.msg[0] ? err.msg : brk_strerror(rc));
 		return rc;
 	}

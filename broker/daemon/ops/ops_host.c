@@ -438,8 +438,8 @@ parse_include(const json_t *v, unsigned *mask, struct brk_error *err)
  * public to every host).
  */
 static int
-sync_extra(struct call *c, struct host_op *op, unsigned mask,
-    struct brk_error *err)
+sync_extra(struct call *c, struct store_txn *t, struct host_op *op,
+    unsigned mask, struct brk_error *err)
 {
 	json_t *part = NULL;
 	int r;
@@ -449,12 +449,12 @@ sync_extra(struct call *c, struct host_op *op, unsigned mask,
 	if ((op->extra = json_object()) == NULL)
 		return brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
 	if ((mask & SYNC_SNAPSHOT) != 0) {
-		if ((r = ops_snapshot_json(c, op->host, 0, &part, err)) != 0)
+		if ((r = ops_snapshot_json(c, t, op->host, 0, &part, err)) != 0)
 			return r;
 		json_object_set_new(op->extra, "snapshot", part);
 	}
 	if ((mask & SYNC_KRL) != 0) {
-		if ((r = ops_krl_json(c, &part, err)) != 0)
+		if ((r = ops_krl_json(c, t, &part, err)) != 0)
 			return r;
 		json_object_set_new(op->extra, "krl", part);
 	}
@@ -475,12 +475,11 @@ sync_extra(struct call *c, struct host_op *op, unsigned mask,
  * address, an old last sync) goes through the writer.
  */
 static bool
-sync_unchanged(struct call *c, struct host_op *op)
+sync_unchanged(struct store_txn *t, struct host_op *op)
 {
-	struct store_txn *t = NULL;
 	char why[REQ_MSG_LEN];
 
-	return op->cert == NULL && call_read(c, &t) == 0 &&
+	return op->cert == NULL &&
 	    hosts_cert_ok(t, op->host, op->serial, why, sizeof(why)) == 0 &&
 	    hosts_get(t, op->host, &op->rec) == 0 && op->rec.removed_at == 0 &&
 	    strcmp(op->rec.source, op->addr) == 0 &&
@@ -498,6 +497,7 @@ op_host_sync(struct call *c)
 		{ "csr", PA_STR, false, 0, HOST_CSR_MAX, &csr },
 	};
 	json_t *args = NULL, *inc;
+	struct store_txn *t = NULL;
 	unsigned mask = 0;
 	bool unchanged;
 	int r;
@@ -545,9 +545,11 @@ op_host_sync(struct call *c)
 	}
 	json_decref(args);
 	args = NULL;
-	if ((r = sync_extra(c, op, mask, &err)) != 0)
+	/* one read for the parts and the check (a call's read begins once) */
+	if ((r = call_read(c, &t)) != 0 ||
+	    (r = sync_extra(c, t, op, mask, &err)) != 0)
 		goto fail;
-	unchanged = sync_unchanged(c, op);
+	unchanged = sync_unchanged(t, op);
 	log_debug("event=host_sync host=%s include=%s%s%s recorded=%s",
 	    op->host, (mask & SYNC_SNAPSHOT) != 0 ? "snapshot," : "",
 	    (mask & SYNC_KRL) != 0 ? "krl," : "",
