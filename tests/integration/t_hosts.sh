@@ -253,9 +253,8 @@ contains "... host.sync included the snapshot, the KRL and the CA keys" \
 # way, BROKER_HOST_SYNC_CALLS=4): ca.pub byte for byte, the KRL after its
 # header's two timestamps (bytes 13-28), the snapshot's body (its lines
 # but the issued/expires times and the signature).  Fails when the one
-# call saves another part: checked by saving the KRL from the "ca" part
-# (the sync failed) and by writing the snapshot of an empty include (no
-# snapshot: the sync failed, "left out a part").
+# call saves another part: checked by taking the KRL from the "ca" part
+# in cli_host_sync (the sync failed: a KRL that is not base64).
 snapbody() { # the snapshot without its issued/expires times and signature
 	grep -v '^sig ' "$1" | sed 's/"issued_at":[0-9]*,"expires_at":[0-9]*,//'
 }
