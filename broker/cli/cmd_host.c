@@ -496,6 +496,24 @@ host_open(struct cli *cli, const char *dir, json_t *conf, struct brk_error *err)
 	    host, port, &tls, cli->timeout_ms, &cli->client, err);
 }
 
+/*
+ * host.sync's arguments: the CSR if any, and with one the parts the sync
+ * needs ("include"), so that the whole sync is one round trip.  A broker
+ * from before "include" refuses it; the sync then makes the four calls
+ * (host.sync, snapshot, krl, ca.show), as does
+ * BROKER_HOST_SYNC_CALLS=4 (for comparing the two).
+ */
+static json_t *
+sync_args(const char *csr, bool one)
+{
+	json_t *a = csr != NULL ? json_pack("{s:s}", "csr", csr) : json_object();
+
+	if (a != NULL && one)
+		json_object_set_new(
+		    a, "include", json_pack("[s,s,s]", "snapshot", "krl", "ca"));
+	return a;
+}
+
 int
 cli_host_sync(struct cli *cli, const char *dir, json_t **summary)
 {
@@ -507,6 +525,8 @@ cli_host_sync(struct cli *cli, const char *dir, json_t **summary)
 	const char *url, *name;
 	time_t nb = 0, na = 0, now = time(NULL);
 	size_t nkeys = 0;
+	const char *calls = secure_getenv("BROKER_HOST_SYNC_CALLS");
+	bool one = calls == NULL || strcmp(calls, "4") != 0;
 	int r;
 
 	*summary = NULL;
@@ -553,12 +573,20 @@ cli_host_sync(struct cli *cli, const char *dir, json_t **summary)
 			"");
 		goto out;
 	}
-	args = csr != NULL ? json_pack("{s:s}", "csr", csr) : json_object();
+	args = sync_args(csr, one);
 	/* TLS 1.3: a client certificate the broker refuses shows only as a
 	 * connection closed at the first read */
-	if ((r = client_call(cli->client, "host.sync", args, NULL,
-		 cli->timeout_ms, &res, &err)) == BRK_ERR_UNREACHABLE ||
-	    r == BRK_ERR_PROTOCOL) {
+	r = client_call(
+	    cli->client, "host.sync", args, NULL, cli->timeout_ms, &res, &err);
+	if (r == BRK_ERR_INVALID && strstr(err.msg, "\"include\"") != NULL) {
+		/* a broker from before "include": the four calls */
+		one = false;
+		json_decref(args);
+		args = sync_args(csr, one);
+		r = client_call(cli->client, "host.sync", args, NULL,
+		    cli->timeout_ms, &res, &err);
+	}
+	if (r == BRK_ERR_UNREACHABLE || r == BRK_ERR_PROTOCOL) {
 		r = cli_fail(cli, EX_UNREACHABLE, "unreachable",
 		    "the broker at %s closed the connection: it refused this "
 		    "host's certificate (from another CA, or expired), or it "
@@ -586,16 +614,32 @@ cli_host_sync(struct cli *cli, const char *dir, json_t **summary)
 		json_decref(args);
 		json_decref(res);
 		res = NULL;
-		args = json_pack("{s:s}", "csr", csr);
+		args = sync_args(csr, one);
 		if ((r = cli_call(cli, "host.sync", args, &res)) != EX_DONE)
 			goto out;
 	}
 	json_decref(args);
-	args = json_pack("{s:s}", "host", name);
-	if ((r = cli_call(cli, "snapshot", args, &snap)) != EX_DONE ||
-	    (r = cli_call(cli, "krl", NULL, &krl)) != EX_DONE ||
-	    (r = cli_call(cli, "ca.show", NULL, &cas)) != EX_DONE)
-		goto out;
+	args = NULL;
+	if (one) {
+		/* everything came with host.sync */
+		snap = json_incref(json_object_get(res, "snapshot"));
+		krl = json_incref(json_object_get(res, "krl"));
+		cas = json_incref(json_object_get(res, "ca"));
+		r = EX_ERROR;
+		if (!json_is_object(snap) || !json_is_object(krl) ||
+		    !json_is_object(cas)) {
+			cli_fail(cli, r, "protocol",
+			    "the broker's host.sync left out a part it was "
+			    "asked to include");
+			goto out;
+		}
+	} else {
+		args = json_pack("{s:s}", "host", name);
+		if ((r = cli_call(cli, "snapshot", args, &snap)) != EX_DONE ||
+		    (r = cli_call(cli, "krl", NULL, &krl)) != EX_DONE ||
+		    (r = cli_call(cli, "ca.show", NULL, &cas)) != EX_DONE)
+			goto out;
+	}
 	/* the session for the next sync, unless the certificate changes
 	 * (a session is bound to the certificate it began with) */
 	if (!json_is_string(json_object_get(res, "cert")) &&

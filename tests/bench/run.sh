@@ -589,7 +589,8 @@ EOF
 	# Host web-1 enrolls once with a join token from erin (a policy
 	# admin), as tests/integration/t_hosts.sh does; then SYNC_N runs of
 	# `broker host sync` (a new CLI process each: a TLS handshake with the
-	# host certificate, host.sync, snapshot, krl, ca.show).  The daemon's
+	# host certificate, one host.sync that includes the snapshot, the KRL
+	# and the CA keys).  The daemon's
 	# user+system CPU (/proc/PID/stat, its signer included) across them,
 	# divided by SYNC_N.  The reference, measured the same way in the same
 	# run: SYNC_N runs of `broker ca show` as alice with her login

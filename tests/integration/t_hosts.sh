@@ -31,6 +31,7 @@ export BROKER_SOCKET=$T/b.sock
 # hosts.token_retention $TOKEN_KEEP when set)
 config() {
 	printf '%s\n' "{ \"state_dir\": \"$T/state\", \"socket\": \"$T/b.sock\"," \
+	    "\"log_level\": \"debug\"," \
 	    "\"policy\": \"$T/policy.json\"," \
 	    "\"local_groups\": { \"dev\": [\"alice\", \"bob\"]," \
 	    "  \"secops\": [\"erin\"] }," \
@@ -236,6 +237,72 @@ equals "ca.pub is what ca show --all prints" "$(B ca show --all | grep ssh-ed255
 run B --as erin --json host list
 contains "host list shows the last sync" '"last_sync": "20' "$OUT"
 contains "host list shows the source address" '"source": "127.0.0.1' "$OUT"
+
+# ---- one call: host.sync "include" ---------------------------------------
+# A sync is one host.sync that brings the snapshot, the KRL and the CA keys
+# (brokerd's debug line event=host_sync names what it included).  Fails
+# when the CLI makes the four calls: checked by starting cli_host_sync
+# with one = false (no include= in the log).
+LOGN=$(wc -l <"$T/brokerd.log")
+run B --url "$URL" --json host sync --dir "$H"
+equals "a sync in one call (exit 0)" 0 "$RC"
+contains "... host.sync included the snapshot, the KRL and the CA keys" \
+    "event=host_sync host=web-1 include=snapshot,krl,ca" \
+    "$(tail -n +$((LOGN + 1)) "$T/brokerd.log")"
+# What the one call writes is what the four calls write (an old broker's
+# way, BROKER_HOST_SYNC_CALLS=4): ca.pub byte for byte, the KRL after its
+# header's two timestamps (bytes 13-28), the snapshot's body (its lines
+# but the issued/expires times and the signature).  Fails when the one
+# call saves another part: checked by taking the KRL from the "ca" part
+# in cli_host_sync (the sync failed: a KRL that is not base64).
+snapbody() { # the snapshot without its issued/expires times and signature
+	grep -v '^sig ' "$1" | sed 's/"issued_at":[0-9]*,"expires_at":[0-9]*,//'
+}
+for f in snapshot krl ca.pub; do cp "$H/$f" "$T/one.$f"; done
+ONE=$OUT
+LOGN=$(wc -l <"$T/brokerd.log")
+run env BROKER_HOST_SYNC_CALLS=4 "$BROKER" --url "$URL" --json host sync --dir "$H"
+equals "the four-call sync still works (exit 0)" 0 "$RC"
+lacks "... and sends no include" "include=snapshot" \
+    "$(tail -n +$((LOGN + 1)) "$T/brokerd.log")"
+equals "... the same summary" "$ONE" "$OUT"
+cmp -s "$T/one.ca.pub" "$H/ca.pub" && ok "ca.pub is the same either way" ||
+	not_ok "ca.pub is the same either way"
+tail -c +29 "$T/one.krl" >"$T/one.krl.body"
+tail -c +29 "$H/krl" >"$T/four.krl.body"
+if [ -s "$T/one.krl.body" ] && cmp -s "$T/one.krl.body" "$T/four.krl.body"
+then ok "the KRL is the same either way"
+else not_ok "the KRL is the same either way"; fi
+equals "the snapshot says the same either way" "$(snapbody "$T/one.snapshot")" \
+    "$(snapbody "$H/snapshot")"
+contains "... and it holds alice's grant" "alice" "$(snapbody "$H/snapshot")"
+# A sync soon after the last one, from the same address, with nothing to
+# renew, records nothing (last sync is kept to the minute): no durable
+# write per sync.  Fails when every sync writes: checked by returning
+# false from sync_unchanged in ops_host.c (recorded=yes, last sync moved).
+LAST=$(B --as erin --json host list | grep '"last_sync_at"')
+contains "host list gives last_sync_at" "\"last_sync_at\": 1" "$LAST"
+LOGN=$(wc -l <"$T/brokerd.log")
+sleep 1
+expect 0 "a sync a second later" B --url "$URL" host sync --dir "$H"
+contains "... records nothing" "host=web-1 include=snapshot,krl,ca recorded=no" \
+    "$(tail -n +$((LOGN + 1)) "$T/brokerd.log")"
+equals "... and host list's last sync stays" "$LAST" \
+    "$(B --as erin --json host list | grep '"last_sync_at"')"
+# A bad "include" is refused, clearly, before anything is read or
+# recorded.  Fails when any value is taken: checked by skipping the name
+# check in parse_include (the local socket's sync went on to its refusal
+# "needs the certificate of an enrolled host", and was audited).
+NREF=$(count_audit host.refused)
+for inc in '["snapshot","passwords"]' '"snapshot"' '[1]' '{}'; do
+	printf '{"v":1,"id":"x","op":"host.sync","args":{"include":%s}}\n' \
+	    "$inc" >"$T/inc.line"
+	run "$TOOLS/rawsend" "$BROKER_SOCKET" 2000 <"$T/inc.line"
+	contains "include $inc is refused as invalid" '"code":"invalid"' "$OUT"
+	contains "... saying what include takes" \
+	    '\"snapshot\", \"krl\" and \"ca\"' "$OUT"
+done
+equals "... and nothing was recorded" "$NREF" "$(count_audit host.refused)"
 
 # the snapshot is what pam_broker.so decides from when the broker is away
 cat >"$T/passwd" <<EOF

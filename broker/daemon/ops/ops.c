@@ -67,7 +67,7 @@ static const char *const a_sess_list[] = { "host", "user", NULL };
 static const char *const a_sess_watch[] = { "host", "grants", "wait", NULL };
 static const char *const a_host_token[] = { "host", "for", NULL };
 static const char *const a_host_enroll[] = { "token", "csr", NULL };
-static const char *const a_host_sync[] = { "csr", NULL };
+static const char *const a_host_sync[] = { "csr", "include", NULL };
 static const char *const a_host_remove[] = { "host", "reason", NULL };
 
 static const struct op {

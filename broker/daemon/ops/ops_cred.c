@@ -304,41 +304,63 @@ add_serial(uint64_t serial, void *arg)
 /* Every revoked grant stays in the KRL: its certificate may be copied
  * anywhere, and revocation must outlive any clock skew. */
 int
-op_krl(struct call *c)
+ops_krl_json(struct call *c, struct store_txn *t, json_t **out,
+    struct brk_error *err)
 {
 	struct serials s = { 0 };
-	struct store_txn *t = NULL;
 	uint8_t *krl = NULL;
 	size_t len = 0;
 	char *b64 = NULL;
 	int64_t now = time_now();
 	int rc;
 
-	if ((rc = call_read(c, &t)) != 0 ||
-	    (rc = reqstore_by_state(t, ST_REVOKED, add_serial, &s)) != 0 ||
+	*out = NULL;
+	if ((rc = reqstore_by_state(t, ST_REVOKED, add_serial, &s)) != 0 ||
 	    (rc = s.rc) != 0 ||
 	    (rc = krl_build(c->d->ca, s.v, s.n, (uint64_t)now, (uint64_t)now,
 		 &krl, &len)) != 0) {
-		call_fail(c, rc, "cannot build the KRL: %s", brk_strerror(rc));
+		brk_error_set(
+		    err, rc, "cannot build the KRL: %s", brk_strerror(rc));
 		goto out;
 	}
+	rc = BRK_ERR_NOMEM;
 	if ((b64 = malloc(4 * ((len + 2) / 3) + 1)) == NULL) {
-		call_fail(c, BRK_ERR_NOMEM, "out of memory");
+		brk_error_set(err, rc, "out of memory");
 		goto out;
 	}
 	EVP_EncodeBlock((unsigned char *)b64, krl, (int)len);
-	call_reply(c,
-	    json_pack("{s:s, s:I, s:I}", "krl", b64, "revoked", (json_int_t)s.n,
-		"version", (json_int_t)now));
+	if ((*out = json_pack("{s:s, s:I, s:I}", "krl", b64, "revoked",
+		 (json_int_t)s.n, "version", (json_int_t)now)) == NULL) {
+		brk_error_set(err, rc, "out of memory");
+		goto out;
+	}
+	rc = 0;
 out:
 	free(b64);
 	free(krl);
 	free(s.v);
-	return 0;
+	return rc;
 }
 
 int
-op_ca_show(struct call *c)
+op_krl(struct call *c)
+{
+	struct brk_error err = { { 0 } };
+	struct store_txn *t = NULL;
+	json_t *o = NULL;
+	int rc;
+
+	if ((rc = call_read(c, &t)) != 0)
+		call_fail(c, rc, "cannot build the KRL: %s", brk_strerror(rc));
+	else if ((rc = ops_krl_json(c, t, &o, &err)) != 0)
+		call_fail(c, rc, "%s", err.msg);
+	else
+		call_reply(c, o);
+	return 0;
+}
+
+json_t *
+ops_ca_json(struct call *c)
 {
 	const char *const *lines = NULL;
 	size_t n = ca_all_public_lines(c->d->ca, &lines), i;
@@ -346,9 +368,14 @@ op_ca_show(struct call *c)
 
 	for (i = 0; all != NULL && i < n; i++)
 		json_array_append_new(all, json_string(lines[i]));
-	call_reply(c,
-	    json_pack("{s:s, s:s, s:o}", "key_id", ca_key_id(c->d->ca),
-		"public", ca_public_line(c->d->ca), "all", all));
+	return json_pack("{s:s, s:s, s:o}", "key_id", ca_key_id(c->d->ca),
+	    "public", ca_public_line(c->d->ca), "all", all);
+}
+
+int
+op_ca_show(struct call *c)
+{
+	call_reply(c, ops_ca_json(c));
 	return 0;
 }
 
@@ -630,65 +657,58 @@ host_name_valid(const char *h)
 }
 
 int
-op_snapshot(struct call *c)
+ops_snapshot_json(struct call *c, struct store_txn *t, const char *host,
+    int64_t ttl, json_t **out, struct brk_error *err)
 {
-	struct brk_error err = { { 0 } };
-	struct snap_fill f = { .c = c, .now = time_now(), .err = &err };
+	struct snap_fill f = { .c = c, .t = t, .now = time_now(), .err = err };
 	struct policy_ref *p = NULL;
-	const char *host = NULL;
 	char resource[300], *text = NULL;
-	int64_t ttl = SNAPSHOT_DEFAULT_TTL;
-	const struct proto_arg spec[] = {
-		{ "host", PA_STR, true, 0, 253, &host },
-		{ "for", PA_INT, false, 60, SNAPSHOT_MAX_TTL, &ttl },
-	};
 	int rc;
 
-	if ((rc = proto_args_parse(c->req->args, spec,
-		 sizeof(spec) / sizeof(spec[0]), &err)) != 0)
-		goto fail;
+	*out = NULL;
+	if (ttl <= 0)
+		ttl = SNAPSHOT_DEFAULT_TTL;
 	snprintf(resource, sizeof(resource), "host:%s", host);
 	rc = BRK_ERR_INVALID;
 	if (strncmp(host, "host:", 5) == 0) {
 		/* host:web-2 would be the resource host:host:web-2, which no
 		 * grant names: a valid-looking snapshot that allows nobody */
-		brk_error_set(&err, rc,
+		brk_error_set(err, rc,
 		    "\"%.64s\" is a resource, not a host "
 		    "name: use --host %.64s",
 		    host, host + 5);
-		goto fail;
+		goto out;
 	}
 	if (!host_name_valid(host) || !name_resource_valid(resource)) {
-		brk_error_set(&err, rc,
+		brk_error_set(err, rc,
 		    "\"%.64s\" is not a host name (letters, "
 		    "digits, '.', '-' and '_')",
 		    host);
-		goto fail;
+		goto out;
 	}
 	rc = BRK_ERR_DENIED;
 	if (!may_snapshot(c, host)) {
-		brk_error_set(&err, rc, "%s may not fetch the snapshot of %s",
+		brk_error_set(err, rc, "%s may not fetch the snapshot of %s",
 		    c->who.name, host);
-		goto fail;
+		goto out;
 	}
 	p = policy_get(c->d);
 	f.policy = p->policy;
 	f.resource = resource;
 	/* a snapshot that cannot carry everything is not issued at all */
-	if ((rc = snapshot_new(host, f.now, f.now + ttl, &f.s, &err)) != 0 ||
-	    (rc = call_read(c, &f.t)) != 0 || (rc = fill_snapshot(&f)) != 0 ||
+	if ((rc = snapshot_new(host, f.now, f.now + ttl, &f.s, err)) != 0 ||
+	    (rc = fill_snapshot(&f)) != 0 ||
 	    (rc = snapshot_sign(c->d->ca, f.s, &text)) != 0)
-		goto fail;
-	call_reply(c,
-	    json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "host", host,
-		"snapshot", text, "grants", (json_int_t)f.s->ngrants, "blocks",
-		(json_int_t)f.s->nblocks, "left_out", (json_int_t)f.left_out,
-		"expires_at", (json_int_t)(f.now + ttl)));
-	rc = 0;
-	goto out;
-fail:
-	call_fail(c, rc, "%s", err.msg[0] ? err.msg : brk_strerror(rc));
+		goto out;
+	if ((*out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "host", host,
+		 "snapshot", text, "grants", (json_int_t)f.s->ngrants,
+		 "blocks", (json_int_t)f.s->nblocks, "left_out",
+		 (json_int_t)f.left_out, "expires_at",
+		 (json_int_t)(f.now + ttl))) == NULL)
+		rc = BRK_ERR_NOMEM;
 out:
+	if (rc != 0 && err->msg[0] == '\0')
+		brk_error_set(err, rc, "%s", brk_strerror(rc));
 	free(text);
 	free(f.g);
 	free(f.live);
@@ -696,4 +716,30 @@ out:
 	if (p != NULL)
 		policy_put(c->d, p);
 	return rc;
+}
+
+int
+op_snapshot(struct call *c)
+{
+	struct brk_error err = { { 0 } };
+	const char *host = NULL;
+	int64_t ttl = SNAPSHOT_DEFAULT_TTL;
+	const struct proto_arg spec[] = {
+		{ "host", PA_STR, true, 0, 253, &host },
+		{ "for", PA_INT, false, 60, SNAPSHOT_MAX_TTL, &ttl },
+	};
+	struct store_txn *t = NULL;
+	json_t *o = NULL;
+	int rc;
+
+	/* the arguments are checked before the store is read */
+	if ((rc = proto_args_parse(c->req->args, spec,
+		 sizeof(spec) / sizeof(spec[0]), &err)) != 0 ||
+	    (rc = call_read(c, &t)) != 0 ||
+	    (rc = ops_snapshot_json(c, t, host, ttl, &o, &err)) != 0) {
+		call_fail(c, rc, "%s", err.msg[0] ? err.msg : brk_strerror(rc));
+		return rc;
+	}
+	call_reply(c, o);
+	return 0;
 }

@@ -34,6 +34,15 @@
 #define HOST_TOKEN_PREFIX "brokerjoin-"
 #define HOST_TOKEN_MAX 128
 #define HOST_CSR_MAX 8192
+/* A sync within this many seconds of the last recorded one, from the same
+ * address, with nothing to renew, records nothing: last sync is kept to
+ * the minute, and a host syncing often costs no durable write. */
+#define HOST_SYNC_GRAIN 60
+
+/* What host.sync brings besides the sync ("include"). */
+#define SYNC_SNAPSHOT 0x1
+#define SYNC_KRL 0x2
+#define SYNC_CA 0x4
 
 struct host_op {
 	struct call *c;
@@ -50,6 +59,7 @@ struct host_op {
 	char reason[1025];
 	bool refused;
 	struct host_rec rec;
+	json_t *extra; /* sync: the parts "include" asked for */
 	char msg[REQ_MSG_LEN];
 };
 
@@ -60,6 +70,7 @@ host_op_free(struct host_op *op)
 		return;
 	free(op->cert);
 	free(op->new_serial);
+	json_decref(op->extra);
 	OPENSSL_cleanse(op->token, sizeof(op->token));
 	free(op);
 }
@@ -349,18 +360,16 @@ apply_sync(struct store_txn *t, void *arg)
 	    op->until, op->now, &op->rec, &op->refused, op->msg);
 }
 
-static void
-done_sync(void *arg, int rc)
+/* host.sync's reply: the record as the sync left it, a renewed
+ * certificate, and the parts "include" asked for. */
+static json_t *
+sync_reply(struct host_op *op)
 {
-	struct host_op *op = arg;
 	struct call *c = op->c;
 	char when[TIMEFMT_LEN];
-	json_t *o;
+	const char *k;
+	json_t *o, *v;
 
-	if (rc != 0 || op->refused) {
-		done_fail(op, rc);
-		return;
-	}
 	time_rfc3339(op->rec.cert_expires_at, when);
 	/* renew_due: the host should send a CSR (it may judge by its own
 	 * certificate too; the broker's hosts.cert_ttl decides) */
@@ -372,8 +381,110 @@ done_sync(void *arg, int rc)
 	    "last_sync_at", (json_int_t)op->rec.last_sync_at);
 	if (o != NULL && op->cert != NULL)
 		json_object_set_new(o, "cert", json_string(op->cert));
-	call_reply(c, o);
+	if (o != NULL && op->extra != NULL)
+		json_object_foreach (op->extra, k, v)
+			json_object_set(o, k, v);
+	return o;
+}
+
+static void
+done_sync(void *arg, int rc)
+{
+	struct host_op *op = arg;
+	struct call *c = op->c;
+
+	if (rc != 0 || op->refused) {
+		done_fail(op, rc);
+		return;
+	}
+	call_reply(c, sync_reply(op));
 	host_op_free(op);
+}
+
+/* "include": a list of "snapshot", "krl" and "ca", into *mask. */
+static int
+parse_include(const json_t *v, unsigned *mask, struct brk_error *err)
+{
+	static const char *const names[] = { "snapshot", "krl", "ca" };
+	const json_t *e;
+	const char *s;
+	size_t i, j;
+
+	*mask = 0;
+	if (!json_is_array(v) || json_array_size(v) > 8)
+		return brk_error_set(err, BRK_ERR_INVALID,
+		    "host.sync's \"include\" is a list of \"snapshot\", "
+		    "\"krl\" and \"ca\"");
+	json_array_foreach (v, i, e) {
+		s = json_string_value(e);
+		for (j = 0; s != NULL && j < 3; j++)
+			if (strcmp(s, names[j]) == 0)
+				break;
+		if (s == NULL || j == 3)
+			return brk_error_set(err, BRK_ERR_INVALID,
+			    "host.sync cannot include \"%.32s\" (only "
+			    "\"snapshot\", \"krl\" and \"ca\")",
+			    s != NULL ? s : "a value that is not text");
+		*mask |= 1u << j;
+	}
+	return 0;
+}
+
+/*
+ * The parts of "include" into op->extra under the names of their ops'
+ * replies ("snapshot", "krl", "ca"), read before the sync's write: each
+ * as its own op would answer this host (the snapshot of the host the
+ * certificate names, as tls.c allows a host; the KRL and the CA keys,
+ * public to every host).
+ */
+static int
+sync_extra(struct call *c, struct store_txn *t, struct host_op *op,
+    unsigned mask, struct brk_error *err)
+{
+	json_t *part = NULL;
+	int r;
+
+	if (mask == 0)
+		return 0;
+	if ((op->extra = json_object()) == NULL)
+		return brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
+	if ((mask & SYNC_SNAPSHOT) != 0) {
+		if ((r = ops_snapshot_json(c, t, op->host, 0, &part, err)) != 0)
+			return r;
+		json_object_set_new(op->extra, "snapshot", part);
+	}
+	if ((mask & SYNC_KRL) != 0) {
+		if ((r = ops_krl_json(c, t, &part, err)) != 0)
+			return r;
+		json_object_set_new(op->extra, "krl", part);
+	}
+	if ((mask & SYNC_CA) != 0) {
+		if ((part = ops_ca_json(c)) == NULL)
+			return brk_error_set(
+			    err, BRK_ERR_NOMEM, "out of memory");
+		json_object_set_new(op->extra, "ca", part);
+	}
+	return 0;
+}
+
+/*
+ * Whether this sync may answer from the store as it is, with no write: a
+ * host in good standing (hosts_cert_ok, as the write would check), no
+ * renewal, the same address, and a last sync recorded within
+ * HOST_SYNC_GRAIN.  Anything else (a refusal to audit, a renewal, a new
+ * address, an old last sync) goes through the writer.
+ */
+static bool
+sync_unchanged(struct store_txn *t, struct host_op *op)
+{
+	char why[REQ_MSG_LEN];
+
+	return op->cert == NULL &&
+	    hosts_cert_ok(t, op->host, op->serial, why, sizeof(why)) == 0 &&
+	    hosts_get(t, op->host, &op->rec) == 0 && op->rec.removed_at == 0 &&
+	    strcmp(op->rec.source, op->addr) == 0 &&
+	    op->rec.last_sync_at <= op->now &&
+	    op->now - op->rec.last_sync_at < HOST_SYNC_GRAIN;
 }
 
 int
@@ -385,15 +496,29 @@ op_host_sync(struct call *c)
 	const struct proto_arg spec[] = {
 		{ "csr", PA_STR, false, 0, HOST_CSR_MAX, &csr },
 	};
+	json_t *args = NULL, *inc;
+	struct store_txn *t = NULL;
+	unsigned mask = 0;
+	bool unchanged;
 	int r;
 
-	if ((r = proto_args_parse(c->req->args, spec,
-		 sizeof(spec) / sizeof(spec[0]), &err)) != 0) {
-		call_fail(c, r, "%s", err.msg);
-		return r;
-	}
-	if ((op = host_op_new(c)) == NULL)
+	/* "include" is a list, which proto_args_parse does not read */
+	r = BRK_ERR_NOMEM;
+	if ((args = json_is_object(c->req->args) ?
+		    json_copy(c->req->args) :
+		    json_object()) == NULL)
+		goto fail;
+	if ((inc = json_object_get(args, "include")) != NULL &&
+	    (r = parse_include(inc, &mask, &err)) != 0)
+		goto fail;
+	json_object_del(args, "include");
+	if ((r = proto_args_parse(
+		 args, spec, sizeof(spec) / sizeof(spec[0]), &err)) != 0)
+		goto fail;
+	if ((op = host_op_new(c)) == NULL) {
+		json_decref(args);
 		return 0;
+	}
 	if (c->host_serial[0] == '\0') {
 		snprintf(op->host, sizeof(op->host), "%s",
 		    c->host[0] != '\0' ? c->host : c->who.name);
@@ -404,6 +529,7 @@ op_host_sync(struct call *c)
 		    c->host[0] != '\0'	   ? "a certificate of tls.client_ca" :
 			c->addr[0] != '\0' ? "a person's login certificate" :
 					     "the local socket");
+		json_decref(args);
 		return submit(c, op, apply_sync, done_sync);
 	}
 	snprintf(op->host, sizeof(op->host), "%s", c->host);
@@ -414,13 +540,31 @@ op_host_sync(struct call *c)
 		op->until = op->now + c->d->cfg->host_cert_ttl;
 		if ((r = userca_issue(c->d->hostca, csr, op->host, op->now,
 			 c->d->cfg->host_cert_ttl, &op->cert, &op->new_serial,
-			 &err)) != 0) {
-			host_op_free(op);
-			call_fail(c, r, "%s", err.msg);
-			return r;
-		}
+			 &err)) != 0)
+			goto fail;
+	}
+	json_decref(args);
+	args = NULL;
+	/* one read for the parts and the check (a call's read begins once) */
+	if ((r = call_read(c, &t)) != 0 ||
+	    (r = sync_extra(c, t, op, mask, &err)) != 0)
+		goto fail;
+	unchanged = sync_unchanged(t, op);
+	log_debug("event=host_sync host=%s include=%s%s%s recorded=%s",
+	    op->host, (mask & SYNC_SNAPSHOT) != 0 ? "snapshot," : "",
+	    (mask & SYNC_KRL) != 0 ? "krl," : "",
+	    (mask & SYNC_CA) != 0 ? "ca" : "", unchanged ? "no" : "yes");
+	if (unchanged) {
+		call_reply(c, sync_reply(op));
+		host_op_free(op);
+		return 0;
 	}
 	return submit(c, op, apply_sync, done_sync);
+fail:
+	json_decref(args);
+	host_op_free(op);
+	call_fail(c, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
+	return r;
 }
 
 /* ---- host.list, host.remove -------------------------------------------- */
