@@ -506,11 +506,12 @@ host_open(struct cli *cli, const char *dir, json_t *conf, struct brk_error *err)
 static json_t *
 sync_args(const char *csr, bool one)
 {
-	json_t *a = csr != NULL ? json_pack("{s:s}", "csr", csr) : json_object();
+	json_t *a = csr != NULL ? json_pack("{s:s}", "csr", csr) :
+				  json_object();
 
 	if (a != NULL && one)
-		json_object_set_new(
-		    a, "include", json_pack("[s,s,s]", "snapshot", "krl", "ca"));
+		json_object_set_new(a, "include",
+		    json_pack("[s,s,s]", "snapshot", "krl", "ca"));
 	return a;
 }
 

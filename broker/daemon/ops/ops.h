@@ -90,8 +90,8 @@ int op_snapshot(struct call *c);
 /* The replies of krl, ca.show and snapshot as objects (ops_cred.c), for
  * host.sync's "include": the same checks, the same keys; t is the call's
  * read (call_read, begun once per call). */
-int ops_krl_json(struct call *c, struct store_txn *t, json_t **out,
-    struct brk_error *err);
+int ops_krl_json(
+    struct call *c, struct store_txn *t, json_t **out, struct brk_error *err);
 json_t *ops_ca_json(struct call *c);
 int ops_snapshot_json(struct call *c, struct store_txn *t, const char *host,
     int64_t ttl, json_t **out, struct brk_error *err);

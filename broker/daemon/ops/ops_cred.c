@@ -304,8 +304,8 @@ add_serial(uint64_t serial, void *arg)
 /* Every revoked grant stays in the KRL: its certificate may be copied
  * anywhere, and revocation must outlive any clock skew. */
 int
-ops_krl_json(struct call *c, struct store_txn *t, json_t **out,
-    struct brk_error *err)
+ops_krl_json(
+    struct call *c, struct store_txn *t, json_t **out, struct brk_error *err)
 {
 	struct serials s = { 0 };
 	uint8_t *krl = NULL;
@@ -701,10 +701,9 @@ ops_snapshot_json(struct call *c, struct store_txn *t, const char *host,
 	    (rc = snapshot_sign(c->d->ca, f.s, &text)) != 0)
 		goto out;
 	if ((*out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "host", host,
-		 "snapshot", text, "grants", (json_int_t)f.s->ngrants,
-		 "blocks", (json_int_t)f.s->nblocks, "left_out",
-		 (json_int_t)f.left_out, "expires_at",
-		 (json_int_t)(f.now + ttl))) == NULL)
+		 "snapshot", text, "grants", (json_int_t)f.s->ngrants, "blocks",
+		 (json_int_t)f.s->nblocks, "left_out", (json_int_t)f.left_out,
+		 "expires_at", (json_int_t)(f.now + ttl))) == NULL)
 		rc = BRK_ERR_NOMEM;
 out:
 	if (rc != 0 && err->msg[0] == '\0')

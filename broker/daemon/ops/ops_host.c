@@ -504,9 +504,8 @@ op_host_sync(struct call *c)
 
 	/* "include" is a list, which proto_args_parse does not read */
 	r = BRK_ERR_NOMEM;
-	if ((args = json_is_object(c->req->args) ?
-		    json_copy(c->req->args) :
-		    json_object()) == NULL)
+	if ((args = json_is_object(c->req->args) ? json_copy(c->req->args) :
+						   json_object()) == NULL)
 		goto fail;
 	if ((inc = json_object_get(args, "include")) != NULL &&
 	    (r = parse_include(inc, &mask, &err)) != 0)
