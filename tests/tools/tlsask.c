@@ -31,7 +31,7 @@ cmp_ll(const void *a, const void *b)
 int
 main(int argc, char **argv)
 {
-	struct client_tls tls;
+	struct client_tls tls = { NULL, NULL, NULL, NULL, NULL };
 	struct brk_error err;
 	struct client *c;
 	json_t *args, *res;

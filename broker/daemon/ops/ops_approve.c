@@ -57,6 +57,9 @@ apply_decision(struct store_txn *t, void *arg)
 		op->rec.serial = serial; /* for the reply */
 		return rc;
 	}
+	/* a batch run again (a lost conflict) applies this a second time */
+	json_decref(a->counted);
+	a->counted = NULL;
 	rc = requests_approve(t, &op->actor, serial, &in, op->now, &op->rec,
 	    &a->counted, op->msg);
 	op->rec.serial = serial;
