@@ -418,6 +418,12 @@ else
 	watch_until "a new grant reaches the host's snapshot by the watch's re-sync" 0
 	B --as alice revoke "$ID2" --reason done >/dev/null
 	watch_until "its revoke reaches the snapshot the same way" 1
+	# The watch writes the files first and prints its line after them, so
+	# the line may trail the snapshot that pam already read.
+	i=0
+	while [ $i -lt 50 ] && ! grep -q "2 revoked" "$T/watch.out"; do
+		sleep 0.1; i=$((i + 1))
+	done
 	contains "... and the KRL (two revoked)" "2 revoked" \
 	    "$(cat "$T/watch.out")"
 	kill "$WATCH" 2>/dev/null; wait "$WATCH" 2>/dev/null; WATCH=
