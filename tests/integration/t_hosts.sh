@@ -401,7 +401,9 @@ if [ "$(id -u)" != 0 ]; then
 	skip "host sync --watch runs as root (uid $(id -u))"
 else
 	mkdir -m 0700 "$T/wsess"
-	B --url "$URL" host sync --watch --dir "$H" --session-dir "$T/wsess" \
+	# "$BROKER" itself, not the B function: $! must be the watch, or the
+	# kill below leaves it running after the test.
+	"$BROKER" --url "$URL" host sync --watch --dir "$H" --session-dir "$T/wsess" \
 	    --interval 1 --sync-every 2 >"$T/watch.out" 2>"$T/watch.err" &
 	WATCH=$!
 	trap '[ -n "$WATCH" ] && kill "$WATCH" 2>/dev/null; cleanup' EXIT
