@@ -20,23 +20,11 @@
 # Needs the bench tools that tests/bench/run.sh builds (build/bench); builds
 # build/prof/brokerd itself.
 set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$ROOT" || exit 1
-BUILD=build/bench
+. "$(dirname "$0")/common.sh"
+bench_init cg
 SECS=${1:-20}
 CONNS=${2:-16}
-T=$(mktemp -d "${TMPDIR:-/tmp}/brokercg.XXXXXX") || exit 1
-chmod 0755 "$T"
 OUT=${3:-$T}
-PIDS=
-cleanup() {
-	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
-	sleep 1
-	for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
 [ -x $BUILD/loadgen ] ||
 	{ echo "callgrind: run tests/bench/run.sh first" >&2; exit 1; }
 # The signer's seccomp filter kills valgrind: build/prof is the -O2 tree
@@ -49,9 +37,7 @@ command -v valgrind >/dev/null || { echo "callgrind: no valgrind" >&2; exit 1; }
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 mkdir -m 0700 "$T/state"
-sed -e 's/"requests_per_minute": 60/"requests_per_minute": 10000000/' \
-    -e 's/"pending_per_user": 20/"pending_per_user": 100000/' \
-    policy/examples/dev.json >"$T/policy.json"
+bench_policy
 cat >"$T/brokerd.json" <<EOF
 { "state_dir": "$T/state", "socket": "$T/broker.sock",
   "policy": "$T/policy.json", "group_commit": true,

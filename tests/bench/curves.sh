@@ -23,9 +23,8 @@
 # tests/bench/run.sh builds (it builds them when build/bench has none) and
 # gnuplot (Debian gnuplot-nox; deploy/deps.sh installs it).
 set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$ROOT" || exit 1
-BUILD=build/bench
+. "$(dirname "$0")/common.sh"
+bench_init curves
 SIZES=${CURVE_SIZES:-10000 100000 1000000}
 RULES=${CURVE_RULES:-10 1000 10000 100000}
 SECS=${CURVE_SECONDS:-5}
@@ -33,20 +32,6 @@ CONNS=${CURVE_CONNS:-64}
 CHECKS=${CURVE_CHECKS:-5000}
 ROUNDS=${CURVE_ROUNDS:-3}
 OUTD=${CURVE_OUT:-docs}
-T=$(mktemp -d "${TMPDIR:-/tmp}/brokercurve.XXXXXX") || exit 1
-chmod 0755 "$T"
-PIDS=
-cleanup() {
-	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
-	sleep 0.5
-	for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-note() { echo "curves: $*" >&2; }
-fatal() { note "$*"; exit 1; }
-kv() { sed -n "s/.*\(^\| \)$1=\([^ ]*\).*/\2/p" "$2" | head -1; }
 # median KEY FILE: the median of KEY's values over the lines of FILE
 median() {
 	sed -n "s/.*\(^\| \)$1=\([^ ]*\).*/\2/p" "$2" | sort -n |
@@ -61,40 +46,19 @@ if [ ! -x $BUILD/seed ] || [ ! -x $BUILD/loadgen ] ||
 	BENCH_QUICK=1 sh tests/bench/run.sh >/dev/null ||
 		fatal "tests/bench/run.sh failed"
 fi
-LOADGEN=$BUILD/loadgen
 ssh-keygen -q -t ed25519 -N '' -C bench -f "$T/key" || fatal "ssh-keygen"
-sed -e 's/"requests_per_minute": 60/"requests_per_minute": 10000000/' \
-    -e 's/"pending_per_user": 20/"pending_per_user": 100000/' \
-    policy/examples/dev.json >"$T/policy.json"
+bench_policy
 LOAD_BEFORE=$(cut -d ' ' -f 1-3 /proc/loadavg)
 
-# pbytes FILE: the bytes a daemon wrote with pwrite/pwritev (synccount.c)
-pbytes() {
-	od -A n -t u8 -j 16 -N 8 "$1" 2>/dev/null |
-	    awk '{ t += $1 } END { printf "%.0f\n", t }'
-}
 echo "# grants issuance_per_s issue_p50_ms issue_p99_ms check_p50_us check_p99_us ready_ms lmdb_pages_per_grant" >"$T/scale.dat"
 for n in $SIZES; do
 	d=$T/s$n
-	mkdir -p "$d"
-	mkdir -m 0700 "$d/state"
-	cat >"$d/brokerd.json" <<EOF
-{ "state_dir": "$d/state", "socket": "$d/broker.sock",
-  "policy": "$T/policy.json", "group_commit": true,
-  "mapsize": 17179869184, "max_connections": 1024,
-  "local_groups": { "dev": ["alice", "bob"] } }
-EOF
+	bench_config "s$n" true 17179869184
 	active=$((n / 100))
 	note "store of $n grants: seeding"
 	$BUILD/seed "$d/state" 16384 "$n" "$active" 50000 >"$d/seed.out" ||
 		fatal "seed failed"
-	$LOADGEN start 120 "$d/brokerd.log" "$d/broker.sock" \
-	    "$(command -v env)" LD_PRELOAD="$ROOT/$BUILD/synccount.so" \
-	    SYNCCOUNT_FILE="$d/syncs" \
-	    "$ROOT/$BUILD/brokerd" -c "$d/brokerd.json" >"$d/start.out" ||
-		fatal "brokerd did not start on $n grants"
-	pid=$(kv pid "$d/start.out")
-	PIDS="$PIDS $pid"
+	bench_start "s$n"
 	note "store of $n grants: $ROUNDS x (issuance for ${SECS}s, $CHECKS checks)"
 	$BUILD/broker --socket "$d/broker.sock" --as bob request host:web-1 \
 	    --reason curve >/dev/null 2>&1 || fatal "bob's request failed"
@@ -102,24 +66,19 @@ EOF
 	: >"$d/check.out"
 	r=0
 	while [ $r -lt "$ROUNDS" ]; do
-		b0=$(pbytes "$d/syncs")
+		b0=$(pbytes "s$n")
 		$LOADGEN issue "$d/broker.sock" "$CONNS" "$SECS" alice \
 		    "$T/key.pub" >"$d/one.out" ||
 			note "the load on $n grants reported errors"
 		# LMDB pages written per grant (synccount.so: pwrite bytes)
-		awk -v b="$(($(pbytes "$d/syncs") - b0))" \
+		awk -v b="$(($(pbytes "s$n") - b0))" \
 		    -v c="$(kv certs "$d/one.out")" '{ printf "%s pages_per_grant=%.2f\n", $0, c ? b / 4096 / c : 0 }' \
 		    "$d/one.out" >>"$d/issue.out"
 		$LOADGEN check "$d/broker.sock" "$CHECKS" root bob host:web-1 \
 		    >>"$d/check.out" || note "check calls reported errors"
 		r=$((r + 1))
 	done
-	kill -TERM "$pid"
-	i=0
-	while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
+	stop "$PID"
 	echo "$n $(median certs_per_s "$d/issue.out") \
 $(awk -v v="$(median p50_us "$d/issue.out")" 'BEGIN { print v / 1000 }') \
 $(awk -v v="$(median p99_us "$d/issue.out")" 'BEGIN { print v / 1000 }') \

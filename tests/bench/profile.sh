@@ -10,27 +10,15 @@
 # hottest symbols, by library and by function, and leaves perf.data (or
 # callgrind.out) in OUTDIR (default: the temporary directory, removed).
 set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$ROOT" || exit 1
-BUILD=build/bench
+. "$(dirname "$0")/common.sh"
+bench_init prof
 SECS=${1:-8}
-T=$(mktemp -d "${TMPDIR:-/tmp}/brokerprof.XXXXXX") || exit 1
-chmod 0755 "$T"
 OUT=${2:-$T}
-PIDS=
-cleanup() {
-	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
-	sleep 0.5
-	for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
 [ -x $BUILD/brokerd ] && [ -x $BUILD/loadgen ] ||
 	{ echo "profile: run tests/bench/run.sh first" >&2; exit 1; }
 mkdir -p "$OUT"
 mkdir -m 0700 "$T/state"
-cp policy/examples/dev.json "$T/policy.json"
+bench_policy
 cat >"$T/brokerd.json" <<EOF
 { "state_dir": "$T/state", "socket": "$T/broker.sock",
   "policy": "$T/policy.json", "group_commit": true,

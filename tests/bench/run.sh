@@ -17,9 +17,8 @@
 # 100,000-grant scale store, fewer samples).
 
 set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$ROOT" || exit 1
-BUILD=build/bench
+. "$(dirname "$0")/common.sh"
+bench_init bench
 OPT=${OPT:--O2}
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
@@ -41,32 +40,8 @@ CONNS=${BENCH_CONNS:-64}
 RESULTS=bench/results.json
 T0=$(date +%s)
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/brokerbench.XXXXXX") || exit 1
-chmod 0755 "$T"
-PIDS=
 ROWS=$T/rows
 : >"$ROWS"
-
-# Every process we start is remembered and ended on the way out.
-cleanup() {
-	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
-	i=0
-	while [ $i -lt 30 ]; do
-		alive=
-		for p in $PIDS; do kill -0 "$p" 2>/dev/null && alive=1; done
-		[ -z "$alive" ] && break
-		sleep 0.1
-		i=$((i + 1))
-	done
-	for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-note() { echo "bench: $*" >&2; }
-fatal() { note "$*"; exit 1; }
-forget() { PIDS=$(echo " $PIDS " | sed "s/ $1 / /g"); }
 
 # runbg CMD...: run in the background (so that an interrupt can end it),
 # wait for it, return its status.
@@ -80,8 +55,6 @@ runbg() {
 	return $_rc
 }
 
-# kv KEY FILE: the value of KEY=value in the first line of FILE that has it.
-kv() { sed -n "s/.*\(^\| \)$1=\([^ ]*\).*/\2/p" "$2" | head -1; }
 calc() { awk "BEGIN { printf \"%s\", ($1) }"; }
 # ratio A B [FORMAT]: A / B, or "-" when B is zero or missing.
 ratio() {
@@ -119,86 +92,21 @@ $CC $CFLAGS -shared -fPIC -o $BUILD/synccount.so tests/bench/synccount.c \
     -ldl &&
 $CC $CFLAGS -o $BUILD/tlsbench tests/bench/tlsbench.c -lssl -lcrypto ||
 	fatal "the bench tools do not compile"
-LOADGEN=$BUILD/loadgen
-BROKERD=$ROOT/$BUILD/brokerd
 BROKER=$BUILD/broker
 command -v ssh-keygen >/dev/null || fatal "ssh-keygen is needed"
 ssh-keygen -q -t ed25519 -N '' -C bench -f "$T/user_key" ||
 	fatal "ssh-keygen failed"
 # the load comes from one user: lift its per-user request rate (the
 # default, 60 a minute, is for people), keep everything else as shipped
-sed -e 's/"requests_per_minute": 60/"requests_per_minute": 10000000/' \
-    -e 's/"pending_per_user": 20/"pending_per_user": 100000/' \
-    policy/examples/dev.json >"$T/policy.json"
-grep -q '"requests_per_minute": 10000000' "$T/policy.json" ||
-	fatal "could not lift the request rate in the bench policy"
+bench_policy
 
 # ---- daemons ----------------------------------------------------------
-# config NAME GROUP_COMMIT [MAPSIZE]: a config for a daemon in $T/NAME.
-config() {
-	mkdir -p "$T/$1"
-	mkdir -p -m 0700 "$T/$1/state"
-	cat >"$T/$1/brokerd.json" <<EOF
-{ "state_dir": "$T/$1/state", "socket": "$T/$1/broker.sock",
-  "policy": "$T/policy.json", "group_commit": $2,
-  "mapsize": ${3:-4294967296}, "max_connections": 1024,
-  "local_groups": { "dev": ["alice", "bob"] } }
-EOF
-}
-
-# start NAME [PRELOAD [ENV...]]: start the daemon of $T/NAME; sets PID,
-# LISTEN_MS, READY_MS.  The daemon runs with synccount.so preloaded (and
-# PRELOAD after it): $T/NAME/syncs counts the syncs it makes (see syncs
-# below).  ENV: more VAR=value for its environment.
-start() {
-	_n=$1
-	_pre=${2:-}
-	if [ $# -ge 2 ]; then shift 2; else shift 1; fi
-	if ! $LOADGEN start 120 "$T/$_n/brokerd.log" "$T/$_n/broker.sock" \
-	    "$(command -v env)" \
-	    LD_PRELOAD="$ROOT/$BUILD/synccount.so${_pre:+ $_pre}" \
-	    SYNCCOUNT_FILE="$T/$_n/syncs" "$@" \
-	    "$BROKERD" -c "$T/$_n/brokerd.json" >"$T/$_n/start.out"; then
-		p=$(kv pid "$T/$_n/start.out")
-		[ -n "$p" ] && PIDS="$PIDS $p"
-		tail -20 "$T/$_n/brokerd.log" >&2
-		fatal "brokerd ($_n) did not start"
-	fi
-	PID=$(kv pid "$T/$_n/start.out")
-	PIDS="$PIDS $PID"
-	LISTEN_MS=$(kv listen_ms "$T/$_n/start.out")
-	READY_MS=$(kv ready_ms "$T/$_n/start.out")
-}
-
-stop() {	# stop PID [KILL]
-	kill "-${2:-TERM}" "$1" 2>/dev/null
-	i=0
-	while kill -0 "$1" 2>/dev/null && [ $i -lt 100 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	kill -KILL "$1" 2>/dev/null
-	forget "$1"
-}
-
 # cpu_ticks PID: user+system ticks of PID and its children (brokerd's CA
 # signer is a process of its own)
 cpu_ticks() {
 	for _p in "$1" $(cat /proc/"$1"/task/*/children 2>/dev/null); do
 		awk '{ print $14 + $15 }' "/proc/$_p/stat" 2>/dev/null
 	done | awk '{ t += $1 } END { printf "%.0f\n", t }'
-}
-# syncs NAME: syncs daemon NAME has made so far (synccount.c: fdatasync,
-# fsync, msync(MS_SYNC), ..., and writes on O_DSYNC descriptors)
-syncs() {
-	od -A n -t u8 -N 16 "$T/$1/syncs" 2>/dev/null |
-	    awk '{ t += $1 + $2 } END { print t + 0 }'
-}
-# pbytes NAME: bytes daemon NAME has written with pwrite/pwritev so far
-# (synccount.c: LMDB's pages, so pages per grant = bytes / 4096 / grants)
-pbytes() {
-	od -A n -t u8 -j 16 -N 8 "$T/$1/syncs" 2>/dev/null |
-	    awk '{ t += $1 } END { printf "%.0f\n", t }'
 }
 rss_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null; }
 # the daemon's proportional set size (its share of every page it maps)
@@ -262,8 +170,8 @@ SYNC_CEIL=$(calc "$CONNS * 1e6 / (2 * $SYNC_US)")
 
 # ---- 2. automatic issuance, durable, group commit ----------------------
 note "issuance: $CONNS connections for ${SECS}s, group commit on"
-config gc true
-start gc
+bench_config gc true
+bench_start gc
 c0=$(cpu_ticks "$PID")
 s0=$(syncs gc)
 b0=$(pbytes gc)
@@ -351,7 +259,7 @@ stop "$PID" KILL
 wait "$LP" || note "the load before the kill reported errors"
 forget "$LP"
 sed 's/^/bench: /' "$T/kill.err" | head -5 >&2
-start gc
+bench_start gc
 runbg $LOADGEN verify "$T/gc/broker.sock" alice "$T/gc.acked" \
     >"$T/gc.found" || fatal "verify after restart failed"
 ACKED=$(kv acked "$T/gc.found")
@@ -430,8 +338,8 @@ stop "$PID"
 
 # ---- 3. naive baseline: one transaction and one sync per request -------
 note "issuance: $CONNS connections for ${SECS}s, group commit off"
-config nogc false
-start nogc
+bench_config nogc false
+bench_start nogc
 s0=$(syncs nogc)
 issue nogc "$T/nogc.out" || note "the baseline load reported errors"
 s1=$(syncs nogc)
@@ -509,7 +417,7 @@ extendedKeyUsage=serverAuth" &&
     "max_unauthenticated": 2000, "handshake_timeout_ms": 60000 },
   "login": { "pam_service": "broker", "cert_ttl": "1h" } }
 EOF
-	start tls libpam_wrapper.so PAM_WRAPPER=1 \
+	bench_start tls libpam_wrapper.so PAM_WRAPPER=1 \
 	    PAM_WRAPPER_SERVICE_DIR="$T/tls/pam" PAM_WRAPPER_DISABLE_DEEPBIND=1
 	$BROKER --socket "$T/tls/broker.sock" --as bob request host:web-1 \
 	    --reason bench >/dev/null 2>&1 || fatal "bob's request failed (tls)"
@@ -769,11 +677,11 @@ row policy.10000.dense "  10,000 adversarial rules p50 / p99" \
 
 # ---- 6. scale: 1M grants, 1M audit records -----------------------------
 note "scale: seeding $SCALE_N grants ($SCALE_ACTIVE active) and their audit records"
-config scale true 17179869184
+bench_config scale true 17179869184
 runbg $BUILD/seed "$T/scale/state" 16384 "$SCALE_N" "$SCALE_ACTIVE" 50000 \
     >"$T/seed.out" || fatal "seeding failed"
 note "scale: $(cat "$T/seed.out")"
-start scale
+bench_start scale
 # Memory: RssAnon is what the daemon itself allocated (heap, stacks); the
 # LMDB map is file-backed, shared with the page cache and reclaimable, and
 # grows with what a busy daemon reads, so VmRSS says little.  PSS (the
@@ -798,7 +706,7 @@ PSS1=$(pss_kb "$PID")
 if [ -z "$ANON1" ]; then
 	note "brokerd (scale) died under the load; restarting it for audit verify"
 	stop "$PID"
-	start scale
+	bench_start scale
 	ANON1=999999999 PSS1=0
 	ANON1_TXT="daemon died"
 else
@@ -879,8 +787,8 @@ if [ "$(id -u)" != 0 ]; then
 	    "not run (needs root)" null ms "-" null "-" "p99 <= 2 s" MISS
 else
 	note "sessions: $((NS * 2)) simulated sessions, $NS revokes"
-	config sess true
-	start sess
+	bench_config sess true
+	bench_start sess
 	SESS_PID=$PID
 	SD=$T/sess/records
 	mkdir -m 0700 "$SD"

@@ -22,82 +22,21 @@
 # the figures and mdb_stat's view of both stores are kept; a temporary
 # directory if unset).  Needs build/bench (tests/bench/run.sh builds it).
 set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$ROOT" || exit 1
-BUILD=build/bench
+. "$(dirname "$0")/common.sh"
+bench_init scale
 ROUNDS=${1:-3}
 N=${SCALE_N:-1000000}
 ACTIVE=${SCALE_ACTIVE:-10000}
 SECS=${SCALE_SECONDS:-10}
 CONNS=${SCALE_CONNS:-64}
-T=$(mktemp -d "${TMPDIR:-/tmp}/brokerscale.XXXXXX") || exit 1
-chmod 0755 "$T"
 OUT=${SCALE_OUT:-$T}
 mkdir -p "$OUT"
-PIDS=
-cleanup() {
-	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
-	sleep 0.5
-	for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-note() { echo "scale: $*" >&2; }
-fatal() { note "$*"; exit 1; }
-kv() { sed -n "s/.*\(^\| \)$1=\([^ ]*\).*/\2/p" "$2" | head -1; }
-forget() { PIDS=$(echo " $PIDS " | sed "s/ $1 / /g"); }
 say() { tee -a "$OUT/scale.txt"; }
 
-for f in loadgen seed brokerd synccount.so; do
-	[ -e $BUILD/$f ] ||
-	    fatal "$BUILD/$f is missing: run tests/bench/run.sh first"
-done
+bench_needs loadgen seed brokerd synccount.so
 ssh-keygen -q -t ed25519 -N '' -C bench -f "$T/key" || fatal "ssh-keygen"
-sed -e 's/"requests_per_minute": 60/"requests_per_minute": 10000000/' \
-    -e 's/"pending_per_user": 20/"pending_per_user": 100000/' \
-    policy/examples/dev.json >"$T/policy.json"
+bench_policy
 
-config() {
-	rm -rf "${T:?}/$1"
-	mkdir -p "$T/$1"
-	mkdir -m 0700 "$T/$1/state"
-	cat >"$T/$1/brokerd.json" <<EOF
-{ "state_dir": "$T/$1/state", "socket": "$T/$1/broker.sock",
-  "policy": "$T/policy.json", "group_commit": true,
-  "mapsize": 17179869184, "max_connections": 1024,
-  "local_groups": { "dev": ["alice", "bob"] } }
-EOF
-}
-start() {
-	$BUILD/loadgen start 120 "$T/$1/brokerd.log" "$T/$1/broker.sock" \
-	    "$(command -v env)" LD_PRELOAD="$ROOT/$BUILD/synccount.so" \
-	    SYNCCOUNT_FILE="$T/$1/syncs" "$ROOT/$BUILD/brokerd" \
-	    -c "$T/$1/brokerd.json" >"$T/$1/start.out" ||
-		fatal "brokerd ($1) did not start"
-	PID=$(kv pid "$T/$1/start.out")
-	PIDS="$PIDS $PID"
-}
-stop() {
-	kill -TERM "$1" 2>/dev/null
-	i=0
-	while kill -0 "$1" 2>/dev/null && [ $i -lt 100 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	kill -KILL "$1" 2>/dev/null
-	forget "$1"
-}
-# syncs NAME: syncs daemon NAME has made so far; pbytes NAME: what it has
-# written with pwrite/pwritev (LMDB's pages)
-syncs() {
-	od -A n -t u8 -N 16 "$T/$1/syncs" 2>/dev/null |
-	    awk '{ t += $1 + $2 } END { printf "%.0f\n", t }'
-}
-pbytes() {
-	od -A n -t u8 -j 16 -N 8 "$T/$1/syncs" 2>/dev/null |
-	    awk '{ t += $1 } END { printf "%.0f\n", t }'
-}
 # per-thread user+system ticks of the daemon, and its signer's
 tticks() {
 	for _t in /proc/"$PID"/task/*; do
@@ -136,17 +75,17 @@ load() {
 }
 
 note "seeding $N grants ($ACTIVE active)"
-config big
+bench_config big true 17179869184
 $BUILD/seed "$T/big/state" 16384 "$N" "$ACTIVE" 50000 || fatal "seed failed"
 : >"$OUT/scale.txt"
 round=1
 while [ $round -le "$ROUNDS" ]; do
 	echo "round $round, load $(cut -d ' ' -f 1-3 /proc/loadavg)" | say
-	config fresh
-	start fresh
+	bench_config fresh true 17179869184
+	bench_start fresh
 	load fresh $round | say
 	stop "$PID"
-	start big
+	bench_start big
 	load big $round | say
 	stop "$PID"
 	awk -v a="$(cat "$T/big.rate")" -v b="$(cat "$T/fresh.rate")" \

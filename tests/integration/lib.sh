@@ -28,6 +28,7 @@ asan_first() {
 
 cleanup() {
 	sshd_stop
+	stop_peer >/dev/null
 	stop_broker
 	pg_stop
 	rm -rf "$T"
@@ -151,6 +152,49 @@ start_broker() {
 	echo "# brokerd did not start:"; sed 's/^/# /' "$T/brokerd.log"
 	not_ok "brokerd starts"
 	exit 1
+}
+
+# pg_cluster_begin: the start of a test whose brokers choose their stores
+# themselves (one private PostgreSQL for several brokers), whatever
+# BROKER_TEST_BACKEND says: skipped without PostgreSQL; starts it, sets
+# GROUPS_JSON (the groups the configs list) and writes a bulk policy to
+# $T/policy.json.
+pg_cluster_begin() {
+	BROKER_TEST_BACKEND=lmdb
+	if [ -z "$PGBIN" ] || ! command -v psql >/dev/null; then
+		skip "PostgreSQL is not installed (deploy/deps.sh)"; finish
+	fi
+	pg_start || { not_ok "PostgreSQL starts"; finish; }
+	GROUPS_JSON='"local_groups": { "dev": ["alice", "bob"], "dba-leads": ["carol", "dave"], "secops": ["erin"], "sre": ["frank"] }'
+	bulk_policy "$T/policy.json"
+}
+
+# start_peer NAME: a second brokerd on the config $T/NAME.json, signing
+# with the CA of the broker in $T/a (one CA for a cluster,
+# docs/scaling.md), logging to $T/NAME.log; ok once it answers on
+# $T/NAME.sock.  stop_peer (and cleanup, whatever happens) stops it.
+PEER_PID=
+start_peer() {
+	cp -a "$T/a/ca" "$T/$1/ca" 2>/dev/null || cp -a "$T/a/." "$T/$1/"
+	rm -f "$T/$1/lock" 2>/dev/null
+	"$BROKERD" -c "$T/$1.json" >>"$T/$1.log" 2>&1 &
+	PEER_PID=$!
+	i=0
+	while [ $i -lt 100 ] &&
+	    ! BROKER_SOCKET=$T/$1.sock "$BROKER" status >/dev/null 2>&1; do
+		sleep 0.05; i=$((i + 1))
+	done
+	BROKER_SOCKET=$T/$1.sock expect 0 "broker $1 runs on the same store" \
+	    "$BROKER" status
+}
+# stop_peer: TERM, then the peer's exit status (0 for a clean stop).
+stop_peer() {
+	[ -n "$PEER_PID" ] || return 0
+	kill -TERM "$PEER_PID" 2>/dev/null
+	wait "$PEER_PID"
+	sp_rc=$?
+	PEER_PID=
+	return $sp_rc
 }
 
 # A clean stop is part of every test: a crash, a sanitizer report or a

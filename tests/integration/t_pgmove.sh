@@ -5,14 +5,7 @@
 # serials); bad files and a store in use are refused and change nothing.
 . "$(dirname "$0")/lib.sh"
 # this test chooses its brokers' stores itself, under make check-pg too
-BROKER_TEST_BACKEND=lmdb
-
-if [ -z "$PGBIN" ] || ! command -v psql >/dev/null; then
-	skip "PostgreSQL is not installed (deploy/deps.sh)"; finish
-fi
-pg_start || { not_ok "PostgreSQL starts"; finish; }
-GROUPS_JSON='"local_groups": { "dev": ["alice", "bob"], "dba-leads": ["carol", "dave"], "secops": ["erin"], "sre": ["frank"] }'
-bulk_policy "$T/policy.json"
+pg_cluster_begin
 cfg() { # NAME [STORE_JSON]
 	mkdir -p -m 0700 "$T/$1"
 	cat >"$T/$1.json" <<C

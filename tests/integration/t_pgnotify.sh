@@ -9,22 +9,15 @@
 # sessions are killed, each broker listens again by itself and the next
 # change still arrives at once.
 #
-# Fails when commits are not announced: checked by dropping the NOTIFY
-# from p_commit() in store_pg.c (policy on A after 30 s, check still
-# allowed after the revoke and the opt-out until its copy aged, ~2 s:
-# 4 red).  Fails when a lost listener is not replaced: checked by
+# Fails when commits are not announced: checked by sending puts_and_commit()'s
+# NOTIFY in store_pg.c to another channel (policy on A not after 3 s, check
+# still allowed after the revoke and the opt-out until its copy aged, ~1.9
+# s: 4 red).  Fails when a lost listener is not replaced: checked by
 # p_wait() never connecting again after a loss (the policy after the
 # kill took the 30 s safety net: red).
 . "$(dirname "$0")/lib.sh"
 # this test chooses its brokers' stores itself, under make check-pg too
-BROKER_TEST_BACKEND=lmdb
-
-if [ -z "$PGBIN" ] || ! command -v psql >/dev/null; then
-	skip "PostgreSQL is not installed (deploy/deps.sh)"; finish
-fi
-pg_start || { not_ok "PostgreSQL starts"; finish; }
-GROUPS_JSON='"local_groups": { "dev": ["alice", "bob"], "dba-leads": ["carol", "dave"], "secops": ["erin"], "sre": ["frank"] }'
-bulk_policy "$T/policy.json"
+pg_cluster_begin
 cfg() {
 	mkdir -p -m 0700 "$T/$1"
 	cat >"$T/$1.json" <<C
@@ -42,15 +35,7 @@ export BROKER_SOCKET=$SA
 export BROKER_FOLLOW_UNSAFE_MS=30000
 expect 0 "brokerd --migrate" "$BROKERD" -c "$T/a.json" --migrate
 start_broker -c "$T/a.json"
-cp -a "$T/a/ca" "$T/b/ca" 2>/dev/null || cp -a "$T/a/." "$T/b/"
-rm -f "$T/b/lock" 2>/dev/null
-"$BROKERD" -c "$T/b.json" >>"$T/b.log" 2>&1 &
-BPID=$!
-i=0
-while [ $i -lt 100 ] && ! BROKER_SOCKET=$SB "$BROKER" status >/dev/null 2>&1; do
-	sleep 0.05; i=$((i + 1))
-done
-BROKER_SOCKET=$SB expect 0 "broker B runs on the same store" "$BROKER" status
+start_peer b
 grep -q "event=policy_follow_unsafe every_ms=30000" "$T/brokerd.log" &&
     ok "A's safety net is 30 s (test knob)" || not_ok "A's safety net is 30 s"
 onA() { BROKER_SOCKET=$SA "$@"; }
@@ -58,17 +43,25 @@ onB() { BROKER_SOCKET=$SB "$@"; }
 req() { sed -n 's/^\(r[0-9]*\) .*/\1/p' | head -1; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
-# within NAME CMD...: run CMD until it succeeds, 3 s at most; ok when it
-# did within 1 s (30 s is the safety net: only an announcement is faster)
+# within NAME CMD...: run CMD until it succeeds, 3 s at most; ok when the
+# attempt that succeeded started within 1 s (30 s is the safety net, and
+# A's remembered check answers age in ~2 s: only an announcement is
+# faster).  Timed to the start of that attempt, not its end, so that a
+# loaded machine's slow CLI runs do not count as slow propagation.
 within() {
 	w_name=$1; shift
 	w_t0=$(now_ms)
-	while ! "$@" >/dev/null 2>&1 && [ $(($(now_ms) - w_t0)) -lt 3000 ]; do
+	while :; do
+		w_ta=$(now_ms)
+		"$@" >/dev/null 2>&1 && break
+		if [ $((w_ta - w_t0)) -ge 3000 ]; then w_ta=; break; fi
 		sleep 0.02
 	done
-	w_ms=$(($(now_ms) - w_t0))
-	if "$@" >/dev/null 2>&1 && [ $w_ms -le 1000 ]; then ok "$w_name (${w_ms} ms)"
-	else not_ok "$w_name (not after $w_ms ms)"; fi
+	if [ -z "$w_ta" ]; then
+		not_ok "$w_name (not in force after $(($(now_ms) - w_t0)) ms)"
+	elif [ $((w_ta - w_t0)) -le 1000 ]; then
+		ok "$w_name (in force by $((w_ta - w_t0)) ms)"
+	else not_ok "$w_name (in force only by $((w_ta - w_t0)) ms)"; fi
 }
 policy_v() { # on A, bob's request is decided by rule staging-auto-$1
 	run onA "$BROKER" --as bob request host:web-p$(now_ms) --for 10m
@@ -129,7 +122,7 @@ sed 's/"id": "staging-auto"/"id": "staging-auto-v3"/' "$T/policy.json" >"$T/p3.j
 onB expect 0 "policy load through B after the kill" A erin policy load "$T/p3.json" --reason v3
 within "A decides by B's newer policy after listening again" policy_v v3
 
-kill -TERM $BPID; wait $BPID
+stop_peer
 equals "B stops cleanly" 0 "$?"
 stop_broker
 finish
