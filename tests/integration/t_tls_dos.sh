@@ -283,7 +283,7 @@ lacks "... but gets no ticket: nothing resumes" "Reused" "$OUT"
 # see them; each must still be answered, in order, one at a time.  Fails
 # when the requests are left to the next epoll event: checked by
 # replacing hs_done()'s open_pump(tc) with set_interest(tc, EPOLLIN)
-# (no reply within 10 s); without read-ahead that change passes.
+# (no reply within 10 s).
 cat >"$T/pipe.py" <<'EOP'
 import socket, ssl, sys, time
 port, ca, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
