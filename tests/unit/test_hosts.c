@@ -147,6 +147,15 @@ Test(hosts, removed_and_replaced_certificates_refused)
 	cr_assert_eq(rec.last_sync_at, 1200);
 	cr_assert_eq(hosts_cert_ok(t, "web-3", "S1", why, sizeof(why)), 0);
 	cr_assert_eq(hosts_cert_ok(t, "web-3", "S2", why, sizeof(why)), 0);
+	/* the same check handing back the record it read (host.sync reads
+	 * it once); fails when hosts_cert_check decodes into a copy of its
+	 * own: checked, an empty serial */
+	memset(&rec, 0, sizeof(rec));
+	cr_assert_eq(hosts_cert_check(t, "web-3", "S1", &rec, why, sizeof(why)),
+	    0);
+	cr_assert_str_eq(rec.serial, "S2");
+	cr_assert_eq(rec.last_sync_at, 1200);
+	cr_assert_str_eq(rec.source, "b");
 	cr_assert_eq(hosts_remove(t, &erin, "web-3", "gone", 1300, msg), 0);
 	cr_assert_eq(
 	    hosts_cert_ok(t, "web-3", "S2", why, sizeof(why)), BRK_ERR_DENIED);

@@ -387,11 +387,20 @@ hosts_cert_ok(struct store_txn *t, const char *h, const char *serial, char *why,
     size_t whylen)
 {
 	struct host_rec rec;
+
+	return hosts_cert_check(t, h, serial, &rec, why, whylen);
+}
+
+int
+hosts_cert_check(struct store_txn *t, const char *h, const char *serial,
+    struct host_rec *rec_out, char *why, size_t whylen)
+{
+	const struct host_rec *rec = rec_out;
 	char when[TIMEFMT_LEN];
 	int r;
 
 	why[0] = '\0';
-	if ((r = hosts_get(t, h, &rec)) == BRK_ERR_NOTFOUND) {
+	if ((r = hosts_get(t, h, rec_out)) == BRK_ERR_NOTFOUND) {
 		snprintf(why, whylen,
 		    "host %s is not enrolled (broker host "
 		    "enroll)",
@@ -403,18 +412,18 @@ hosts_cert_ok(struct store_txn *t, const char *h, const char *serial, char *why,
 		    why, whylen, "the record of host %s cannot be read", h);
 		return r == BRK_ERR_INVALID ? BRK_ERR_DENIED : r;
 	}
-	if (rec.removed_at != 0) {
-		time_rfc3339(rec.removed_at, when);
+	if (rec->removed_at != 0) {
+		time_rfc3339(rec->removed_at, when);
 		snprintf(why, whylen,
 		    "host %s was removed at %s by %s: its "
 		    "certificate is no longer accepted (enroll it again with a "
 		    "new join token)",
-		    h, when, rec.removed_by);
+		    h, when, rec->removed_by);
 		return BRK_ERR_DENIED;
 	}
 	if (serial[0] == '\0' ||
-	    (strcmp(serial, rec.serial) != 0 &&
-		strcmp(serial, rec.prev_serial) != 0)) {
+	    (strcmp(serial, rec->serial) != 0 &&
+		strcmp(serial, rec->prev_serial) != 0)) {
 		snprintf(why, whylen,
 		    "this certificate of host %s has been "
 		    "replaced (the host was enrolled again): it is no longer "

@@ -108,6 +108,12 @@ int hosts_token_purge(
 int hosts_cert_ok(struct store_txn *t, const char *h, const char *serial,
     char *why, size_t whylen);
 
+/* The same, with the host's record left in *rec when it returns 0 (what
+ * *rec holds otherwise is not to be used): a caller that needs the
+ * record too reads and decodes it once. */
+int hosts_cert_check(struct store_txn *t, const char *h, const char *serial,
+    struct host_rec *rec, char *why, size_t whylen);
+
 /*
  * A sync of host h with the certificate serial from addr: checked again
  * as hosts_cert_ok (a removal may have committed since), then last sync

@@ -479,10 +479,11 @@ sync_unchanged(struct store_txn *t, struct host_op *op)
 {
 	char why[REQ_MSG_LEN];
 
+	/* one read and decode of the record for the check and the rest */
 	return op->cert == NULL &&
-	    hosts_cert_ok(t, op->host, op->serial, why, sizeof(why)) == 0 &&
-	    hosts_get(t, op->host, &op->rec) == 0 && op->rec.removed_at == 0 &&
-	    strcmp(op->rec.source, op->addr) == 0 &&
+	    hosts_cert_check(
+		t, op->host, op->serial, &op->rec, why, sizeof(why)) == 0 &&
+	    op->rec.removed_at == 0 && strcmp(op->rec.source, op->addr) == 0 &&
 	    op->rec.last_sync_at <= op->now &&
 	    op->now - op->rec.last_sync_at < HOST_SYNC_GRAIN;
 }

@@ -206,21 +206,51 @@ out:
 }
 
 #define CHECK_MAX_GRANTS 64
+#define CHECK_FIRST_GRANTS 2
 
 struct active_find {
 	struct store_txn *t;
 	const char *login; /* the account logging in */
 	int64_t now;
-	struct request *grants; /* live grants, CHECK_MAX_GRANTS at most */
-	size_t n;
+	/* live grants, CHECK_MAX_GRANTS at most; the array grows as they
+	 * come (a record is some 16 KiB: zeroing room for 64 on every check
+	 * cost more than the rest of the op) */
+	struct request *grants;
+	size_t n, cap;
+	int rc;		     /* BRK_ERR_NOMEM stopped the walk */
 	struct request next; /* the earliest scheduled grant, if any */
 };
+
+/* Room for one more grant in f->grants; false (f->rc set) without. */
+static bool
+grants_room(struct active_find *f)
+{
+	struct request *nb;
+	size_t ncap;
+
+	if (f->n < f->cap)
+		return true;
+	ncap = f->cap == 0 ? CHECK_FIRST_GRANTS : f->cap * 2;
+	if (ncap > CHECK_MAX_GRANTS)
+		ncap = CHECK_MAX_GRANTS;
+	if ((nb = realloc(f->grants, ncap * sizeof(*nb))) == NULL) {
+		f->rc = BRK_ERR_NOMEM;
+		return false;
+	}
+	f->grants = nb;
+	f->cap = ncap;
+	return true;
+}
 
 static int
 find_active(uint64_t serial, void *arg)
 {
 	struct active_find *f = arg;
-	struct request *r = &f->grants[f->n];
+	struct request *r;
+
+	if (!grants_room(f))
+		return f->rc; /* stops the walk, which returns it */
+	r = &f->grants[f->n];
 
 	/* the index is keyed by role already; the shared rule decides, so
 	 * that snapshot_decide() cannot say otherwise offline */
@@ -420,13 +450,11 @@ op_check(struct call *c)
 		call_reply(c, o);
 		return 0;
 	}
-	r = BRK_ERR_NOMEM;
-	if ((f.grants = calloc(CHECK_MAX_GRANTS, sizeof(*f.grants))) == NULL)
-		goto fail;
 	f.login = user;
 	if ((r = call_read(c, &f.t)) != 0 ||
 	    (r = reqstore_active_for(f.t, user, resource, find_active, &f)) !=
-		0)
+		0 ||
+	    (r = f.rc) != 0)
 		goto fail;
 	snprintf(
 	    why, sizeof(why), "%s has no active grant for %s", user, resource);
