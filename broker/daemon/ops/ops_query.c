@@ -206,21 +206,48 @@ out:
 }
 
 #define CHECK_MAX_GRANTS 64
+#define CHECK_FIRST_GRANTS 2 /* room made at first: most users hold one */
 
 struct active_find {
 	struct store_txn *t;
 	const char *login; /* the account logging in */
 	int64_t now;
-	struct request *grants; /* live grants, CHECK_MAX_GRANTS at most */
-	size_t n;
+	/* live grants, CHECK_MAX_GRANTS at most; the array grows as they
+	 * come (a struct request is ~15 KB: zeroing room for 64 of them cost
+	 * more than the rest of a check) */
+	struct request *grants;
+	size_t n, cap;
 	struct request next; /* the earliest scheduled grant, if any */
 };
+
+/* Room for one more grant in f; false when out of memory. */
+static bool
+room_for_one(struct active_find *f)
+{
+	struct request *nr;
+	size_t cap;
+
+	if (f->n < f->cap)
+		return true;
+	cap = f->cap == 0 ? CHECK_FIRST_GRANTS : f->cap * 2;
+	if (cap > CHECK_MAX_GRANTS)
+		cap = CHECK_MAX_GRANTS;
+	if ((nr = reallocarray(f->grants, cap, sizeof(*nr))) == NULL)
+		return false;
+	f->grants = nr;
+	f->cap = cap;
+	return true;
+}
 
 static int
 find_active(uint64_t serial, void *arg)
 {
 	struct active_find *f = arg;
-	struct request *r = &f->grants[f->n];
+	struct request *r;
+
+	if (!room_for_one(f))
+		return BRK_ERR_NOMEM; /* ends the walk: the check is refused */
+	r = &f->grants[f->n];
 
 	/* the index is keyed by role already; the shared rule decides, so
 	 * that snapshot_decide() cannot say otherwise offline */
@@ -420,9 +447,6 @@ op_check(struct call *c)
 		call_reply(c, o);
 		return 0;
 	}
-	r = BRK_ERR_NOMEM;
-	if ((f.grants = calloc(CHECK_MAX_GRANTS, sizeof(*f.grants))) == NULL)
-		goto fail;
 	f.login = user;
 	if ((r = call_read(c, &f.t)) != 0 ||
 	    (r = reqstore_active_for(f.t, user, resource, find_active, &f)) !=
