@@ -118,7 +118,8 @@ for i in 1 2 3 4 5; do
 done
 svc web3 socket="$S" resource=host:web-3
 pexpect 0 "a user holding five grants for the host is allowed" web3 alice
-contains "the allow names a grant" "source=broker" "$OUT"
+contains "five grants: the broker decided" \
+    "resource=host:web-3 decision=allow source=broker" "$OUT"
 
 svc exempt socket="$S" resource=host:web-1 exempt_group=breakglass
 pexpect 0 "a member of exempt_group is allowed without a grant" exempt carol
