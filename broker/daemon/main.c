@@ -87,6 +87,7 @@ check_state_dir(const char *dir, struct brk_error *err)
 /* What the unix socket server calls above it: the ops. */
 static const struct server_ops server_ops = {
 	.dispatch = ops_dispatch,
+	.run_pooled = ops_run_pooled,
 	.tick = ops_tick,
 	.reload = ops_reload,
 };

@@ -13,6 +13,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,15 +270,20 @@ send_all(struct client *c, const char *p, size_t len, long long deadline)
 	return 0;
 }
 
-/* Read some bytes: the count, 0 at EOF, or a BRK_ERR_* code. */
+/* Read some bytes: the count, 0 at EOF, or a BRK_ERR_* code.  wait_first:
+ * nothing can have come yet (the request has just left), so wait before
+ * the first read instead of trying a read that would find nothing. */
 static ssize_t
-recv_some(struct client *c, char *buf, size_t len, long long deadline)
+recv_some(struct client *c, char *buf, size_t len, long long deadline,
+    bool wait_first)
 {
 	ssize_t n;
 	int r;
 
 	if (c->tls != NULL)
 		return tls_conn_read(c->tls, buf, len, deadline);
+	if (wait_first && (r = deadline_wait_fd(c->fd, POLLIN, deadline)) != 0)
+		return r;
 	for (;;) {
 		n = recv(c->fd, buf, len, 0);
 		if (n >= 0)
@@ -291,10 +297,12 @@ recv_some(struct client *c, char *buf, size_t len, long long deadline)
 	}
 }
 
-/* Read until a newline is buffered; returns the line length (no newline). */
+/* Read until a newline is buffered; returns the line length (no newline).
+ * The request has just been sent: the first read waits for the reply. */
 static int
 read_line(struct client *c, size_t *linelen, long long deadline)
 {
+	bool first = true;
 	char *nl, *nb;
 	ssize_t n;
 
@@ -312,7 +320,9 @@ read_line(struct client *c, size_t *linelen, long long deadline)
 			c->buf = nb;
 			c->cap += 65536;
 		}
-		n = recv_some(c, c->buf + c->len, c->cap - c->len, deadline);
+		n = recv_some(
+		    c, c->buf + c->len, c->cap - c->len, deadline, first);
+		first = false;
 		if (n > 0) {
 			c->len += (size_t)n;
 			continue;

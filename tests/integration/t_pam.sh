@@ -109,6 +109,18 @@ pexpect 0 "grant on web-2 allows" web2 alice
 B --as alice revoke "$id2" --reason done >/dev/null
 pexpect 1 "a revoked grant is denied" web2 alice
 
+# Several grants for one host: the broker's check collects them in a list
+# that starts with room for two and grows; the newest is checked last.
+# (Proved to fail: the list made unable to grow past two
+# (room_for_one() refusing once f->cap >= 2) denied here.)
+for i in 1 2 3 4 5; do
+	B --as alice request host:web-3 --reason "t$i" --new >/dev/null
+done
+svc web3 socket="$S" resource=host:web-3
+pexpect 0 "a user holding five grants for the host is allowed" web3 alice
+contains "five grants: the broker decided" \
+    "resource=host:web-3 decision=allow source=broker" "$OUT"
+
 svc exempt socket="$S" resource=host:web-1 exempt_group=breakglass
 pexpect 0 "a member of exempt_group is allowed without a grant" exempt carol
 contains "the exemption is logged" "source=exempt_group" "$OUT"

@@ -1,8 +1,9 @@
 /*
  * test_server.c - the unix socket server's event loop, driven through a
  * real socket with ops of the test's own (struct server_ops): replies in
- * order, hang-ups around a reply, the call deadline, the connection limit
- * and over-long lines.
+ * order, hang-ups around a reply, the call deadline, the connection limit,
+ * over-long lines, and a new connection's op of the pool run where its
+ * caller was resolved.
  *
  * Fails when the call deadline is disabled (check_timeouts() never closes
  * a busy connection): checked, call_deadline_... times out.  Under
@@ -59,6 +60,8 @@ t_dispatch(struct call *c)
 		pthread_mutex_lock(&lost_lock);
 		lost = c;
 		pthread_mutex_unlock(&lost_lock);
+	} else if (strcmp(c->req->op, "pooled") == 0) {
+		call_reply(c, json_pack("{s:s}", "via", "io"));
 	} else if (strcmp(c->req->op, "twice") == 0) {
 		call_reply(c, NULL);
 		call_fail(c, BRK_ERR_INTERNAL, "a second answer");
@@ -77,7 +80,19 @@ t_reload(struct brokerd *bd)
 {
 }
 
-static const struct server_ops ops = { t_dispatch, t_tick, t_reload };
+/* "pooled" stands for an op of the worker pool: run where a new
+ * connection's identities were resolved, and said so in the reply. */
+static bool
+t_run_pooled(struct call *c)
+{
+	if (strcmp(c->req->op, "pooled") != 0)
+		return false;
+	call_reply(c, json_pack("{s:s}", "via", "pool"));
+	return true;
+}
+
+static const struct server_ops ops = { t_dispatch, t_tick, t_reload,
+	t_run_pooled };
 
 static void *
 run_loop(void *arg)
@@ -265,6 +280,33 @@ Test(server, an_overlong_line_is_refused_and_the_next_served)
 	cr_expect(strstr(buf, "\"code\":\"too_big\"") != NULL, "%s", buf);
 	cr_expect(strstr(buf, "\"id\":\"2\"") != NULL, "%s", buf);
 	close(fd);
+}
+
+/*
+ * A new connection's first call is resolved off the I/O thread, and an op
+ * of the pool runs right there (run_pooled), answered once; an op of the
+ * I/O thread, and calls on a connection whose identities are recent, go
+ * through dispatch.  (Proved to fail: resolve_job() made to post every
+ * call back to the I/O thread gives "via":"io" for the first call.)
+ */
+Test(server, a_pooled_op_runs_where_its_caller_was_resolved)
+{
+	char buf[4096];
+	int fd = dial(), other = dial();
+
+	say(fd, "{\"v\":1,\"id\":\"p1\",\"op\":\"pooled\"}\n");
+	hear(fd, 1, buf, sizeof(buf));
+	cr_expect(strstr(buf, "\"id\":\"p1\",\"ok\":true") != NULL, "%s", buf);
+	cr_expect(strstr(buf, "\"via\":\"pool\"") != NULL, "%s", buf);
+	say(fd, "{\"v\":1,\"id\":\"p2\",\"op\":\"pooled\"}\n");
+	hear(fd, 1, buf, sizeof(buf));
+	cr_expect(strstr(buf, "\"id\":\"p2\"") != NULL, "%s", buf);
+	cr_expect(strstr(buf, "\"via\":\"io\"") != NULL, "%s", buf);
+	say(other, "{\"v\":1,\"id\":\"e1\",\"op\":\"echo\"}\n");
+	hear(other, 1, buf, sizeof(buf));
+	cr_expect(strstr(buf, "\"id\":\"e1\"") != NULL, "%s", buf);
+	close(fd);
+	close(other);
 }
 
 /* A handler bug: two answers.  The second is dropped (the transport would

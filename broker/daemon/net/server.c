@@ -449,9 +449,11 @@ resolve(struct server *s, struct conn *c, struct call *call, long long now,
 
 	if ((r = conn_ident(s, c, NULL, now, &call->caller, err)) != 0)
 		return r;
+	/* for oneself: the identity just resolved from the kernel's uid, not
+	 * a second lookup of the same user by name (the TLS listener does
+	 * the same for people) */
 	if (req->as == NULL || strcmp(req->as, call->caller.name) == 0)
-		return conn_ident(
-		    s, c, call->caller.name, now, &call->who, err);
+		return ident_copy(&call->who, &call->caller);
 	may = c->uid == 0;
 	for (i = 0; i < s->d->cfg->ndelegates; i++)
 		may = may || s->d->cfg->delegates[i] == c->uid;
@@ -474,19 +476,28 @@ resolve(struct server *s, struct conn *c, struct call *call, long long now,
 	return 0;
 }
 
-/* Hand a call whose identities are resolved to its op; I/O thread. */
 static void
-dispatch(struct server *s, struct call *call)
+log_call(const struct call *call)
 {
 	const struct conn *c = call->conn;
 
 	log_debug("event=call uid=%u op=%s id=%s as=%s", (unsigned)c->uid,
 	    call->req->op, call->req->id, call->req->as ? call->req->as : "");
+}
+
+/* Hand a call whose identities are resolved (and logged by log_call) to
+ * its op; I/O thread. */
+static void
+dispatch(struct server *s, struct call *call)
+{
 	s->ops->dispatch(call);
 	store_read_end(s->rtxn); /* never pin a snapshot between calls */
 }
 
-/* On the worker pool: identities that may need a directory lookup. */
+/* On the worker pool: identities that may need a directory lookup; then
+ * the op itself when it runs on the pool anyway (a new connection's first
+ * call, such as the PAM module's check, takes one trip through the pool,
+ * not two), else back to the I/O thread to be dispatched there. */
 static void
 resolve_job(void *arg)
 {
@@ -496,10 +507,13 @@ resolve_job(void *arg)
 	struct server *s = call->d->server;
 	int r;
 
-	if ((r = resolve(s, c, call, deadline_now_ms(), &err)) != 0)
+	if ((r = resolve(s, c, call, deadline_now_ms(), &err)) != 0) {
 		call_fail(
 		    call, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
-	else
+		return;
+	}
+	log_call(call);
+	if (s->ops->run_pooled == NULL || !s->ops->run_pooled(call))
 		post(s, c, call, true, NULL, 0);
 }
 
@@ -533,8 +547,10 @@ start_call(struct server *s, struct conn *c, struct proto_req *req)
 	if ((r = resolve(s, c, call, now, &err)) != 0)
 		call_fail(
 		    call, r, "%s", err.msg[0] ? err.msg : brk_strerror(r));
-	else
+	else {
+		log_call(call);
 		dispatch(s, call);
+	}
 }
 
 /* Handle complete lines while no call is in flight, then flush. */

@@ -16,6 +16,12 @@ struct server_ops {
 	/* once a second, with the I/O thread's read transaction */
 	void (*tick)(struct brokerd *d, struct store_txn **rtxn);
 	void (*reload)(struct brokerd *d); /* SIGHUP */
+	/* On a worker thread, where a new connection's identities were just
+	 * resolved: run c right there when its op runs on the worker pool
+	 * anyway (true), which spares it the trip through the I/O thread and
+	 * back to the pool; false when it must be dispatched from the I/O
+	 * thread (nothing done).  NULL: always through the I/O thread. */
+	bool (*run_pooled)(struct call *c);
 };
 
 /* Bind and listen on d->cfg->socket; refuses to steal a live socket.

@@ -151,9 +151,8 @@ struct pool_job {
 /* On the worker pool, with a read transaction of the worker's own: the
  * transport's (c->rtxn) belongs to its thread. */
 static void
-run_pooled(void *arg)
+run_pooled_job(const struct pool_job *j)
 {
-	struct pool_job *j = arg;
 	struct store_txn *rtxn = NULL;
 	struct call *c = j->c;
 
@@ -162,20 +161,34 @@ run_pooled(void *arg)
 	c->rtxn = &rtxn;
 	run_op(j->op, c);
 	store_read_free(rtxn);
-	free(j);
+}
+
+static void
+run_pooled(void *arg)
+{
+	run_pooled_job(arg);
+	free(arg);
+}
+
+/* The op c names, or NULL. */
+static const struct op *
+find_op(const struct call *c)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(op_table) / sizeof(op_table[0]); i++)
+		if (strcmp(op_table[i].name, c->req->op) == 0)
+			return &op_table[i];
+	return NULL;
 }
 
 void
 ops_dispatch(struct call *c)
 {
 	struct brk_error err = { { 0 } };
-	const struct op *op = NULL;
+	const struct op *op = find_op(c);
 	struct pool_job *j;
-	size_t i;
 
-	for (i = 0; i < sizeof(op_table) / sizeof(op_table[0]); i++)
-		if (strcmp(op_table[i].name, c->req->op) == 0)
-			op = &op_table[i];
 	if (op == NULL) {
 		call_fail(
 		    c, BRK_ERR_INVALID, "unknown op \"%.64s\"", c->req->op);
@@ -196,6 +209,19 @@ ops_dispatch(struct call *c)
 	j->op = op;
 	j->c = c;
 	workpool_submit(c->d->pool, run_pooled, j);
+}
+
+bool
+ops_run_pooled(struct call *c)
+{
+	const struct op *op = find_op(c);
+	struct pool_job j = { op, c };
+
+	if (op == NULL || op->thread != OP_POOL || c->d->pool == NULL ||
+	    proto_args_only(c->req->args, op->args, NULL) != 0)
+		return false;
+	run_pooled_job(&j);
+	return true;
 }
 
 size_t

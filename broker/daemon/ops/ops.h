@@ -130,6 +130,13 @@ void ops_sessions_count(struct brokerd *d, const uint64_t *grants, size_t n,
  * server as its struct server_ops. */
 void ops_tick(struct brokerd *d, struct store_txn **rtxn);
 
+/* For the unix socket server, on a worker thread (struct server_ops): run
+ * c here, with a read transaction of this thread's own, when its op is
+ * one that runs on the worker pool; false, with nothing done, for an op
+ * of the I/O thread, an unknown op or arguments the op does not take
+ * (ops_dispatch() answers those). */
+bool ops_run_pooled(struct call *c);
+
 /* The op table: how many ops, and the name of op i (NULL past the end).
  * ops_dispatch() refuses an argument its op does not name. */
 size_t ops_count(void);

@@ -206,39 +206,36 @@ out:
 }
 
 #define CHECK_MAX_GRANTS 64
-#define CHECK_FIRST_GRANTS 2
+#define CHECK_FIRST_GRANTS 2 /* room made at first: most users hold one */
 
 struct active_find {
 	struct store_txn *t;
 	const char *login; /* the account logging in */
 	int64_t now;
 	/* live grants, CHECK_MAX_GRANTS at most; the array grows as they
-	 * come (a record is some 16 KiB: zeroing room for 64 on every check
-	 * cost more than the rest of the op) */
+	 * come (a struct request is ~15 KB: zeroing room for 64 of them cost
+	 * more than the rest of a check) */
 	struct request *grants;
 	size_t n, cap;
-	int rc;		     /* BRK_ERR_NOMEM stopped the walk */
 	struct request next; /* the earliest scheduled grant, if any */
 };
 
-/* Room for one more grant in f->grants; false (f->rc set) without. */
+/* Room for one more grant in f; false when out of memory. */
 static bool
-grants_room(struct active_find *f)
+room_for_one(struct active_find *f)
 {
-	struct request *nb;
-	size_t ncap;
+	struct request *nr;
+	size_t cap;
 
 	if (f->n < f->cap)
 		return true;
-	ncap = f->cap == 0 ? CHECK_FIRST_GRANTS : f->cap * 2;
-	if (ncap > CHECK_MAX_GRANTS)
-		ncap = CHECK_MAX_GRANTS;
-	if ((nb = realloc(f->grants, ncap * sizeof(*nb))) == NULL) {
-		f->rc = BRK_ERR_NOMEM;
+	cap = f->cap == 0 ? CHECK_FIRST_GRANTS : f->cap * 2;
+	if (cap > CHECK_MAX_GRANTS)
+		cap = CHECK_MAX_GRANTS;
+	if ((nr = reallocarray(f->grants, cap, sizeof(*nr))) == NULL)
 		return false;
-	}
-	f->grants = nb;
-	f->cap = ncap;
+	f->grants = nr;
+	f->cap = cap;
 	return true;
 }
 
@@ -248,8 +245,8 @@ find_active(uint64_t serial, void *arg)
 	struct active_find *f = arg;
 	struct request *r;
 
-	if (!grants_room(f))
-		return f->rc; /* stops the walk, which returns it */
+	if (!room_for_one(f))
+		return BRK_ERR_NOMEM; /* ends the walk: the check is refused */
 	r = &f->grants[f->n];
 
 	/* the index is keyed by role already; the shared rule decides, so
@@ -453,8 +450,7 @@ op_check(struct call *c)
 	f.login = user;
 	if ((r = call_read(c, &f.t)) != 0 ||
 	    (r = reqstore_active_for(f.t, user, resource, find_active, &f)) !=
-		0 ||
-	    (r = f.rc) != 0)
+		0)
 		goto fail;
 	snprintf(
 	    why, sizeof(why), "%s has no active grant for %s", user, resource);
