@@ -362,6 +362,13 @@ jsonout_null(struct jsonout *o)
 	put(o, "null", 4);
 }
 
+void
+jsonout_tree(struct jsonout *o, const json_t *v, bool sorted)
+{
+	sep(o);
+	put_value(o, v, sorted, 1);
+}
+
 char *
 jsonout_finish(struct jsonout *o, size_t *len, bool *unsupported)
 {

@@ -56,6 +56,8 @@ void jsonout_strn(struct jsonout *o, const char *s, size_t n);
 void jsonout_int(struct jsonout *o, json_int_t v);
 void jsonout_bool(struct jsonout *o, bool v);
 void jsonout_null(struct jsonout *o);
+/* A tree as one value, as jsonout_dumps() writes it (sorted: its keys). */
+void jsonout_tree(struct jsonout *o, const json_t *v, bool sorted);
 /* The text, malloc'ed and NUL-terminated, with *len its length; NULL when
  * out of memory or unsupported (*unsupported says which).  Frees what o
  * held either way. */
