@@ -13,15 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct out {
-	char *p;
-	size_t len, cap;
-	bool fail;	  /* out of memory */
-	bool unsupported; /* left to jansson */
-};
-
 static void
-grow(struct out *o, size_t n)
+grow(struct jsonout *o, size_t n)
 {
 	size_t cap = o->cap != 0 ? o->cap : 1024;
 	char *p;
@@ -46,7 +39,7 @@ grow(struct out *o, size_t n)
 }
 
 static inline void
-put(struct out *o, const char *s, size_t n)
+put(struct jsonout *o, const char *s, size_t n)
 {
 	if (o->cap - o->len < n + 1)
 		grow(o, n);
@@ -65,7 +58,7 @@ static const unsigned char plain[256] = {
 };
 
 static void
-put_string(struct out *o, const char *s, size_t n)
+put_string(struct jsonout *o, const char *s, size_t n)
 {
 	static const char hexd[] = "0123456789ABCDEF";
 	const unsigned char *u = (const unsigned char *)s;
@@ -159,10 +152,11 @@ kv_cmp(const void *a, const void *b)
 	return x->len < y->len ? -1 : x->len > y->len;
 }
 
-static void put_value(struct out *o, const json_t *v, bool sorted, int depth);
+static void
+put_value(struct jsonout *o, const json_t *v, bool sorted, int depth);
 
 static void
-put_object(struct out *o, const json_t *v, bool sorted, int depth)
+put_object(struct jsonout *o, const json_t *v, bool sorted, int depth)
 {
 	struct kv *kv = NULL;
 	size_t n = json_object_size(v), i = 0;
@@ -206,7 +200,7 @@ put_object(struct out *o, const json_t *v, bool sorted, int depth)
 }
 
 static void
-put_value(struct out *o, const json_t *v, bool sorted, int depth)
+put_value(struct jsonout *o, const json_t *v, bool sorted, int depth)
 {
 	char num[32];
 	size_t i, n;
@@ -255,7 +249,7 @@ put_value(struct out *o, const json_t *v, bool sorted, int depth)
 char *
 jsonout_dumps(const json_t *v, bool sorted, size_t *len, bool *unsupported)
 {
-	struct out o = { NULL, 0, 0, false, false };
+	struct jsonout o = { NULL, 0, 0, false, false, false };
 
 	*unsupported = false;
 	if (len != NULL)
@@ -290,4 +284,106 @@ jsonout_dumps_any(const json_t *v, bool sorted, size_t *len)
 	if (s != NULL && len != NULL)
 		*len = strlen(s);
 	return s;
+}
+
+void
+jsonout_init(struct jsonout *o)
+{
+	*o = (struct jsonout){ NULL, 0, 0, false, false, false };
+	grow(o, 0);
+}
+
+/* the comma before a value or key that follows another */
+static void
+sep(struct jsonout *o)
+{
+	if (o->comma)
+		put(o, ",", 1);
+	o->comma = true;
+}
+
+void
+jsonout_open(struct jsonout *o, char bracket)
+{
+	sep(o);
+	put(o, &bracket, 1);
+	o->comma = false;
+}
+
+void
+jsonout_close(struct jsonout *o, char bracket)
+{
+	put(o, &bracket, 1);
+	o->comma = true;
+}
+
+void
+jsonout_key(struct jsonout *o, const char *key)
+{
+	sep(o);
+	put_string(o, key, strlen(key));
+	put(o, ":", 1);
+	o->comma = false;
+}
+
+void
+jsonout_strn(struct jsonout *o, const char *s, size_t n)
+{
+	sep(o);
+	put_string(o, s, n);
+}
+
+void
+jsonout_str(struct jsonout *o, const char *s)
+{
+	jsonout_strn(o, s, strlen(s));
+}
+
+void
+jsonout_int(struct jsonout *o, json_int_t v)
+{
+	char num[32];
+
+	sep(o);
+	put(o, num, put_int(num, v));
+}
+
+void
+jsonout_bool(struct jsonout *o, bool v)
+{
+	sep(o);
+	put(o, v ? "true" : "false", v ? 4 : 5);
+}
+
+void
+jsonout_null(struct jsonout *o)
+{
+	sep(o);
+	put(o, "null", 4);
+}
+
+void
+jsonout_tree(struct jsonout *o, const json_t *v, bool sorted)
+{
+	sep(o);
+	put_value(o, v, sorted, 1);
+}
+
+char *
+jsonout_finish(struct jsonout *o, size_t *len, bool *unsupported)
+{
+	char *p = o->p;
+
+	*unsupported = o->unsupported && !o->fail;
+	if (len != NULL)
+		*len = 0;
+	o->p = NULL;
+	if (o->fail || o->unsupported || p == NULL) {
+		free(p);
+		return NULL;
+	}
+	p[o->len] = '\0';
+	if (len != NULL)
+		*len = o->len;
+	return p;
 }

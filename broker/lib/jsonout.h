@@ -31,4 +31,36 @@ jsonout_dumps(const json_t *v, bool sorted, size_t *len, bool *unsupported);
  * text.  NULL when out of memory (or v is not an object or array). */
 char *jsonout_dumps_any(const json_t *v, bool sorted, size_t *len);
 
+/*
+ * Writing the same text without a tree, for a hot reply that would build
+ * one only to serialise it.  Values follow each other with the commas put
+ * in: jsonout_open('{'), then key, value, key, value..., jsonout_close('}').
+ * Strings take the same escapes as jsonout_dumps(); a byte over 0x7f sets
+ * unsupported (jansson's \uXXXX, and its refusal of bad UTF-8, stay with
+ * the tree: the caller builds it instead).  The fields are private.
+ */
+struct jsonout {
+	char *p;
+	size_t len, cap;
+	bool fail;	  /* out of memory */
+	bool unsupported; /* left to jansson */
+	bool comma;	  /* a value was written: a comma before the next */
+};
+
+void jsonout_init(struct jsonout *o);
+void jsonout_open(struct jsonout *o, char bracket);  /* '{' or '[' */
+void jsonout_close(struct jsonout *o, char bracket); /* '}' or ']' */
+void jsonout_key(struct jsonout *o, const char *key);
+void jsonout_str(struct jsonout *o, const char *s);
+void jsonout_strn(struct jsonout *o, const char *s, size_t n);
+void jsonout_int(struct jsonout *o, json_int_t v);
+void jsonout_bool(struct jsonout *o, bool v);
+void jsonout_null(struct jsonout *o);
+/* A tree as one value, as jsonout_dumps() writes it (sorted: its keys). */
+void jsonout_tree(struct jsonout *o, const json_t *v, bool sorted);
+/* The text, malloc'ed and NUL-terminated, with *len its length; NULL when
+ * out of memory or unsupported (*unsupported says which).  Frees what o
+ * held either way. */
+char *jsonout_finish(struct jsonout *o, size_t *len, bool *unsupported);
+
 #endif

@@ -232,6 +232,41 @@ proto_reply_ok(const char *id, json_t *result, size_t *len)
 	    len);
 }
 
+/* proto_reply_ok()'s json_pack() writes these members in this order */
+void
+proto_reply_ok_open(struct jsonout *o, const char *id)
+{
+	jsonout_init(o);
+	jsonout_open(o, '{');
+	jsonout_key(o, "v");
+	jsonout_int(o, 1);
+	jsonout_key(o, "id");
+	jsonout_str(o, id != NULL ? id : "");
+	jsonout_key(o, "ok");
+	jsonout_bool(o, true);
+	jsonout_key(o, "result");
+}
+
+char *
+proto_reply_ok_close(struct jsonout *o, size_t *len, bool *unsupported)
+{
+	char *s, *line;
+	size_t n;
+
+	jsonout_close(o, '}');
+	if ((s = jsonout_finish(o, &n, unsupported)) == NULL)
+		return NULL;
+	if ((line = realloc(s, n + 2)) == NULL) {
+		free(s);
+		return NULL;
+	}
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	if (len != NULL)
+		*len = n + 1;
+	return line;
+}
+
 char *
 proto_reply_error(const char *id, int rc, const char *message, size_t *len)
 {

@@ -52,6 +52,16 @@ void proto_req_free(struct proto_req *req);
  * proto_reply_ok() consumes result (it may be NULL: an empty object).
  */
 char *proto_reply_ok(const char *id, json_t *result, size_t *len);
+/*
+ * The same line written as text: proto_reply_ok_open() begins it in o
+ * (jsonout_init() done here), the caller writes the result as one value,
+ * and proto_reply_ok_close() ends it.  NULL when out of memory or when o
+ * met what only jansson writes (*unsupported; jsonout.h): then build the
+ * tree and call proto_reply_ok().
+ */
+struct jsonout;
+void proto_reply_ok_open(struct jsonout *o, const char *id);
+char *proto_reply_ok_close(struct jsonout *o, size_t *len, bool *unsupported);
 char *
 proto_reply_error(const char *id, int rc, const char *message, size_t *len);
 

@@ -79,11 +79,12 @@ BEGIN {
 	    "apply_create:the write (record, audit, cert audit)|" \
 	    "reqstore_create:  store the record and its indexes|" \
 	    "audit_append:  audit records (2 per grant)|" \
-	    "cred_issue:certificate (build, sign over IPC)|" \
-	    "signer_sign:  signing round trip, daemon side|" \
-	    "store_commit:LMDB commit (group, synced)|" \
-	    "send_reply:build and send the reply|" \
-	    "dump_line:  reply JSON text|" \
+	    "cred_issue_certs:certificate (build, sign over IPC)|" \
+	    "signer_sign_many:  signing round trip, daemon side|" \
+	    "store_commit_ex:LMDB commit (group, synced)|" \
+	    "reply_ok_text:the reply line, written as text|" \
+	    "record_to_json:  the record as a tree (slow path)|" \
+	    "dump_line:  a tree'"'"'s JSON text (slow path)|" \
 	    "feed_main:audit feed thread (syslog mirror)|" \
 	    "server_run:event loop (accept, read, write)", a, "|")
 	for (i = 1; i <= n; i++) {

@@ -138,6 +138,66 @@ Test(audit, stored_form_is_canonical_plus_hash)
 	json_decref(rec);
 }
 
+/* Records written as text (ASCII, no real numbers) hold the same
+ * canonical form as those written from a tree: every member, absent ones
+ * as null, keys sorted at every level.  Fails when the text's members
+ * leave byte order (checked by writing "resource" before "reason") or a
+ * NULL member is left out (checked by skipping a null "caller"). */
+Test(audit, text_written_records_are_canonical)
+{
+	struct brk_error err = { { 0 } };
+	uint64_t count, bad;
+	struct store_txn *t;
+	char *text, *canon;
+	size_t len;
+	json_t *d, *rec;
+	const char *at;
+	uint64_t seq;
+	int i;
+
+	d = json_pack("{s:i, s:[s, {s:b, s:n, s:I}], s:{}, s:s}", "zz", 1,
+	    "a", "x\"y\n", "k2", 1, "k1", "k10", (json_int_t)-7, "m", "B",
+	    "b\tc");
+	cr_assert_not_null(d);
+	cr_assert_eq(store_begin(st, true, &t), 0);
+	for (i = 0; i < 4; i++)
+		cr_assert_eq(audit_append(t, 1000 + i,
+				 &(struct audit_event){ .action = "grant.x",
+				     .actor = i & 1 ? "bob" : NULL,
+				     .caller = i & 2 ? "root" : NULL,
+				     .target = i == 3 ? NULL : "r9",
+				     .user = i == 2 ? NULL : "alice",
+				     .resource = i == 1 ? NULL : "host:h/1",
+				     .reason = i == 0 ? NULL : "why \"not\"",
+				     .details = i == 3 ? NULL : d },
+				 &seq),
+		    0);
+	cr_assert_eq(store_commit(t), 0);
+	json_decref(d);
+	for (seq = 1; seq <= 4; seq++) {
+		get(seq, &text, &len);
+		rec = json_loadb(text, len, 0, NULL);
+		cr_assert_not_null(rec);
+		cr_assert_eq(json_object_size(rec), 13);
+		at = memmem(text, len, ",\"hash\":\"", 9);
+		cr_assert_not_null(at);
+		json_object_del(rec, "hash");
+		canon = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS |
+		    JSON_ENSURE_ASCII);
+		cr_assert_eq(strlen(canon), len - 74, "%s", text);
+		cr_assert_eq(memcmp(canon, text, (size_t)(at - text)), 0, "%s",
+		    text);
+		cr_assert_eq(memcmp(canon + (at - text), at + 74,
+				 len - (size_t)(at - text) - 74),
+		    0, "%s", text);
+		free(canon);
+		free(text);
+		json_decref(rec);
+	}
+	cr_assert_eq(verify(&count, &bad, &err), 0, "%s", err.msg);
+	cr_assert_eq(count, 4);
+}
+
 Test(audit, valid_chain_verifies)
 {
 	struct brk_error err = { { 0 } };

@@ -15,6 +15,7 @@
 #include "credkind.h"
 #include "duration.h"
 #include "hosts.h"
+#include "jsonout.h"
 #include "optouts.h"
 #include "log.h"
 #include "names.h"
@@ -58,25 +59,33 @@ apply_create(struct store_txn *t, void *arg)
 	return 0;
 }
 
-/* The reply: the record, what capped it, who approved so far, and
- * whether it is an open request returned instead of a new one. */
-static json_t *
-reply_json(struct req_op *op)
+/* What capped op's record ("" if nothing did), in cap. */
+static void
+reply_cap(struct req_op *op, char *cap, size_t len)
 {
-	const struct request *r = &op->rec;
 	/* transitions hold no policy of their own: the one in force */
 	struct policy_ref *p = op->pref != NULL ? NULL : policy_get(op->c->d);
 	const struct policy_ref *in = op->pref != NULL ? op->pref : p;
 	const struct policy_limits *lim = in != NULL ?
 	    policy_limits(in->policy) :
 	    NULL;
+
+	record_clamped_by(
+	    &op->rec, lim != NULL ? lim->break_glass_max_ttl : 0, cap, len);
+	if (p != NULL)
+		policy_put(op->c->d, p);
+}
+
+/* The reply: the record, what capped it, who approved so far, and
+ * whether it is an open request returned instead of a new one. */
+static json_t *
+reply_json(struct req_op *op)
+{
+	const struct request *r = &op->rec;
 	json_t *o = record_to_json(r);
 	char cap[REC_NAME + 32];
 
-	record_clamped_by(
-	    r, lim != NULL ? lim->break_glass_max_ttl : 0, cap, sizeof(cap));
-	if (p != NULL)
-		policy_put(op->c->d, p);
+	reply_cap(op, cap, sizeof(cap));
 	if (o == NULL)
 		return NULL;
 	if (cap[0] != '\0')
@@ -121,6 +130,48 @@ reply_ok(struct req_op *op)
 	return o;
 }
 
+/*
+ * reply_ok()'s line, written as text without its tree (record_put_json()):
+ * the tree and its serialisation were most of a signed grant's reply.  NULL
+ * with *unsupported when the reply holds what only the tree writes (an
+ * approvals list, late credentials, a non-ASCII string).
+ */
+static char *
+reply_ok_text(struct req_op *op, size_t *len, bool *unsupported)
+{
+	struct record_extra x = { .duplicate = op->duplicate,
+		.cert_error = op->cert_err };
+	const json_t *cert = json_object_get(op->creds, "cert");
+	char cap[REC_NAME + 32];
+	struct jsonout o;
+
+	*unsupported = true;
+	if (op->approvals != NULL || op->issue_late ||
+	    (op->creds != NULL &&
+		(json_object_size(op->creds) != 1 || !json_is_string(cert))))
+		return NULL;
+	reply_cap(op, cap, sizeof(cap));
+	x.clamped_by = cap;
+	x.empty_approvals = op->rec.state == ST_PENDING &&
+	    op->rec.approvals == 0;
+	x.cert = json_string_value(cert);
+	proto_reply_ok_open(&o, op->c->req->id);
+	record_put_json(&o, &op->rec, &x);
+	return proto_reply_ok_close(&o, len, unsupported);
+}
+
+/* The reply line to op, as reply_ok() has it. */
+static char *
+reply_ok_line(struct req_op *op, size_t *len)
+{
+	bool unsupported;
+	char *line = reply_ok_text(op, len, &unsupported);
+
+	if (line != NULL || !unsupported)
+		return line;
+	return proto_reply_ok(op->c->req->id, reply_ok(op), len);
+}
+
 /* Reply with op->rec (and its certificate), or with why it failed. */
 static void
 send_reply(void *arg)
@@ -130,6 +181,7 @@ send_reply(void *arg)
 	int rc = op->rc;
 	size_t op_linelen = op->linelen;
 	char msg[600], *line;
+	bool unsupported;
 	json_t *o;
 
 	if (rc != 0) {
@@ -145,6 +197,11 @@ send_reply(void *arg)
 	if (op->line != NULL) { /* built by sign_queued() */
 		line = op->line;
 		op->line = NULL;
+		req_op_free(op);
+		call_reply_line(c, line, op_linelen);
+		return;
+	}
+	if ((line = reply_ok_text(op, &op_linelen, &unsupported)) != NULL) {
 		req_op_free(op);
 		call_reply_line(c, line, op_linelen);
 		return;
@@ -218,8 +275,7 @@ sign_queued(void *arg)
 			free(certs[i].cert);
 			/* the reply as it will be if the commit succeeds;
 			 * the commit's end sends it (done_reply()) */
-			op->line = proto_reply_ok(
-			    op->c->req->id, reply_ok(op), &op->linelen);
+			op->line = reply_ok_line(op, &op->linelen);
 			if (last_part(op))
 				send_reply(op);
 		}

@@ -189,21 +189,69 @@ audit_head(struct store_txn *t, uint64_t *seq, char hash[65])
 	return 0;
 }
 
-int
-audit_append(struct store_txn *t, int64_t now, const struct audit_event *ev,
-    uint64_t *seq)
+static void
+put_nullable(struct jsonout *o, const char *key, const char *s)
 {
-	uint8_t head[8 + 65], key[8], d[32];
-	char prev[65], hash[65], *canon = NULL, *text = NULL, *at;
-	uint64_t last = 0, next;
-	size_t n;
-	json_t *rec = NULL;
-	int r;
+	jsonout_key(o, key);
+	if (s != NULL)
+		jsonout_str(o, s);
+	else
+		jsonout_null(o);
+}
 
-	if ((r = audit_head(t, &last, prev)) != 0)
-		goto out;
-	next = last + 1;
-	r = BRK_ERR_NOMEM;
+/* The canonical text written directly: the members of the tree below in
+ * byte order of their keys, as JSON_SORT_KEYS puts them.  NULL with
+ * *unsupported for what only jansson writes (jsonout.h). */
+static char *
+canon_text(uint64_t next, int64_t now, const struct audit_event *ev,
+    const char *prev, size_t *n, bool *unsupported)
+{
+	struct jsonout o;
+
+	if (ev->action == NULL) { /* json_pack() refuses it */
+		*unsupported = true;
+		return NULL;
+	}
+	jsonout_init(&o);
+	jsonout_open(&o, '{');
+	jsonout_key(&o, "action");
+	jsonout_str(&o, ev->action);
+	put_nullable(&o, "actor", ev->actor);
+	put_nullable(&o, "caller", ev->caller);
+	jsonout_key(&o, "details");
+	if (ev->details != NULL)
+		jsonout_tree(&o, ev->details, true);
+	else
+		jsonout_null(&o);
+	jsonout_key(&o, "prev");
+	jsonout_str(&o, prev);
+	put_nullable(&o, "reason", ev->reason);
+	put_nullable(&o, "resource", ev->resource);
+	jsonout_key(&o, "seq");
+	jsonout_int(&o, (json_int_t)next);
+	put_nullable(&o, "target", ev->target);
+	jsonout_key(&o, "ts");
+	jsonout_int(&o, (json_int_t)now);
+	put_nullable(&o, "user", ev->user);
+	jsonout_key(&o, "v");
+	jsonout_int(&o, 1);
+	jsonout_close(&o, '}');
+	return jsonout_finish(&o, n, unsupported);
+}
+
+/* The canonical text of the record: json_dumps(JSON_COMPACT |
+ * JSON_SORT_KEYS | JSON_ENSURE_ASCII) of its tree, byte for byte, as
+ * verification recomputes it; written directly unless jansson must. */
+static char *
+canon_record(uint64_t next, int64_t now, const struct audit_event *ev,
+    const char *prev, size_t *n)
+{
+	bool unsupported;
+	char *canon = canon_text(next, now, ev, prev, n, &unsupported);
+	json_t *rec;
+
+	if (canon != NULL || !unsupported)
+		return canon;
 	rec = json_pack("{s:i, s:I, s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o,"
 			" s:O, s:s}",
 	    "v", 1, "seq", (json_int_t)next, "ts", (json_int_t)now, "action",
@@ -212,9 +260,27 @@ audit_append(struct store_txn *t, int64_t now, const struct audit_event *ev,
 	    nullable(ev->user), "resource", nullable(ev->resource), "reason",
 	    nullable(ev->reason), "details",
 	    ev->details != NULL ? ev->details : json_null(), "prev", prev);
-	/* the canonical text: json_dumps(JSON_COMPACT | JSON_SORT_KEYS |
-	 * JSON_ENSURE_ASCII), byte for byte, as verification recomputes it */
-	if (rec == NULL || (canon = jsonout_dumps_any(rec, true, &n)) == NULL)
+	if (rec != NULL)
+		canon = jsonout_dumps_any(rec, true, n);
+	json_decref(rec);
+	return canon;
+}
+
+int
+audit_append(struct store_txn *t, int64_t now, const struct audit_event *ev,
+    uint64_t *seq)
+{
+	uint8_t head[8 + 65], key[8], d[32];
+	char prev[65], hash[65], *canon = NULL, *text = NULL, *at;
+	uint64_t last = 0, next;
+	size_t n;
+	int r;
+
+	if ((r = audit_head(t, &last, prev)) != 0)
+		goto out;
+	next = last + 1;
+	r = BRK_ERR_NOMEM;
+	if ((canon = canon_record(next, now, ev, prev, &n)) == NULL)
 		goto out;
 	if (EVP_Digest(canon, n, d, NULL, EVP_sha256(), NULL) != 1) {
 		r = BRK_ERR_CRYPTO;
@@ -268,7 +334,6 @@ audit_append(struct store_txn *t, int64_t now, const struct audit_event *ev,
 out:
 	free(text);
 	free(canon);
-	json_decref(rec);
 	return r;
 }
 

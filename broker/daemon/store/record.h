@@ -91,6 +91,24 @@ int record_decode(const void *data, size_t len, struct request *r);
  * and approval.needed), the same count wherever it is shown. */
 json_t *record_to_json(const struct request *r);
 
+/*
+ * record_to_json(r)'s text, written into o without building the tree, with
+ * what a reply adds to it (x; NULL for none): the members come in the
+ * tree's order, so the text is what jsonout_dumps() makes of the tree
+ * with x's members set on it the same way.  o's unsupported flag is set
+ * for a string with a byte over 0x7f: the caller then builds the tree.
+ */
+struct record_extra {
+	const char *clamped_by; /* "clamped_by" unless "" */
+	bool empty_approvals;	/* "approvals": [] */
+	bool duplicate;		/* "duplicate": true */
+	const char *cert;	/* "cert"'s value in place of null */
+	const char *cert_error; /* "cert_error" unless "" */
+};
+struct jsonout;
+void record_put_json(
+    struct jsonout *o, const struct request *r, const struct record_extra *x);
+
 /* What capped a clamped grant, in words naming the setting:
  * "limits.break_glass_max_ttl" when break-glass's cap (bg_max) set the
  * duration, else "max_ttl of rule ID".  "" when r is not clamped. */
