@@ -12,6 +12,7 @@
 
 #include "audit.h"
 #include "auditfeed.h"
+#include "auditidx.h"
 #include "store.h"
 
 static char dir[64];
@@ -358,41 +359,188 @@ brute(const struct audit_query *q, int n, int users, int64_t *want)
 	return got;
 }
 
-Test(audit, search_matches_brute_force)
+static const struct audit_query qs[] = {
+	{ .limit = 10 },
+	{ .user = "u3", .limit = 1000 },
+	{ .user = "u3", .action = "a1", .limit = 1000 },
+	{ .resource = "host:h2", .action = "a0", .limit = 5 },
+	{ .target = "r77", .limit = 10 },
+	{ .since = 3000, .until = 4000, .limit = 1000 },
+	{ .since = 3000, .user = "u1", .resource = "host:h6", .limit = 1000 },
+	{ .until = 1500, .limit = 1000 },
+	{ .visible_to = "u2", .limit = 1000 },
+	{ .visible_to = "carol", .limit = 1000 },
+	{ .visible_to = "u2", .action = "a2", .since = 2000, .limit = 1000 },
+	{ .user = "nobody", .limit = 10 },
+	{ .since = 999999, .limit = 10 },
+	{ .resource = "host:h3", .limit = 7 },
+	{ .visible_to = "carol", .until = 2500, .limit = 3 },
+};
+
+/* Every query of qs against the brute force over n seeded records. */
+static void
+check_queries(int n, int users)
 {
-	static const struct audit_query qs[] = {
-		{ .limit = 10 },
-		{ .user = "u3", .limit = 1000 },
-		{ .user = "u3", .action = "a1", .limit = 1000 },
-		{ .resource = "host:h2", .action = "a0", .limit = 5 },
-		{ .target = "r77", .limit = 10 },
-		{ .since = 3000, .until = 4000, .limit = 1000 },
-		{ .since = 3000, .user = "u1", .resource = "host:h6",
-		  .limit = 1000 },
-		{ .until = 1500, .limit = 1000 },
-		{ .visible_to = "u2", .limit = 1000 },
-		{ .visible_to = "carol", .limit = 1000 },
-		{ .visible_to = "u2", .action = "a2", .since = 2000,
-		  .limit = 1000 },
-		{ .user = "nobody", .limit = 10 },
-		{ .since = 999999, .limit = 10 },
-	};
 	int64_t want[1000];
-	size_t i, j, n;
+	size_t i, j, got;
 	json_t *a;
 
-	seed(400, 11);
 	for (i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
-		n = brute(&qs[i], 400, 11, want);
+		got = brute(&qs[i], n, users, want);
 		a = search(&qs[i]);
-		cr_assert_eq(json_array_size(a), n, "query %zu: %zu, want %zu",
-		    i, json_array_size(a), n);
-		for (j = 0; j < n; j++)
+		cr_assert_eq(json_array_size(a), got,
+		    "query %zu: %zu, want %zu", i, json_array_size(a), got);
+		for (j = 0; j < got; j++)
 			cr_assert_eq(seq_of(a, j), want[j], "query %zu row %zu",
 			    i, j);
 		cr_assert_null(json_object_get(json_array_get(a, 0), "hash"));
 		json_decref(a);
 	}
+}
+
+/* audit_by, oldest first: user u<k> holds records k, k + users, ... */
+static void
+check_by_user(int n, int users, int k, size_t limit)
+{
+	struct store_txn *t;
+	char user[16];
+	json_t *a = json_array();
+	size_t j, want = 0;
+
+	snprintf(user, sizeof(user), "u%d", k);
+	cr_assert_eq(store_begin(st, false, &t), 0);
+	cr_assert_eq(audit_by(t, 'u', user, limit, a), 0);
+	store_abort(t);
+	for (j = 0; (k == 0 ? users : k) + (int)j * users <= n && want < limit;
+	     j++)
+		want++;
+	cr_assert_eq(json_array_size(a), want, "by %s: %zu, want %zu", user,
+	    json_array_size(a), want);
+	for (j = 0; j < want; j++)
+		cr_assert_eq(seq_of(a, j),
+		    (k == 0 ? users : k) + (int64_t)j * users, "by %s row %zu",
+		    user, j);
+	json_decref(a);
+}
+
+Test(audit, search_matches_brute_force)
+{
+	seed(400, 11);
+	check_queries(400, 11);
+	check_by_user(400, 11, 3, 1000);
+}
+
+/*
+ * Buckets of 8 records: 400 records span 51 of them, so every search and
+ * audit_by crosses bucket borders (limits stopping inside a bucket, terms
+ * whose next match is several buckets down, since/until cutting buckets).
+ * Seen failing: prefix_le looking in bound's bucket only (searches lost
+ * every older match), and audit_by starting at hi's bucket (lost rows).
+ */
+Test(audit, search_spans_buckets)
+{
+	auditidx_test_bits(3);
+	seed(400, 11);
+	check_queries(400, 11);
+	check_by_user(400, 11, 3, 1000);
+	check_by_user(400, 11, 5, 4);
+	check_by_user(400, 11, 0, 1000);
+}
+
+/* Rewrite the whole index in layout 1 (field \0 value \0 be64 seq), as
+ * a broker of before layout 2 left it, and forget the layout key. */
+static void
+index_to_layout1(void)
+{
+	struct store_cursor *c;
+	struct store_txn *t;
+	struct store_val k;
+	uint8_t (*keys)[AUDITIDX_KEY_MAX], old[AUDITIDX_KEY_MAX];
+	size_t lens[4096], n = 0, i, vlen;
+
+	keys = malloc(4096 * sizeof(*keys));
+	cr_assert_not_null(keys);
+	cr_assert_eq(store_begin(st, true, &t), 0);
+	cr_assert_eq(store_cursor_open(t, TBL_AUDIT_IDX, &c), 0);
+	for (int r = store_cursor_first(c, &k, NULL); r == 0;
+	     r = store_cursor_next(c, &k, NULL)) {
+		cr_assert_lt(n, 4096);
+		memcpy(keys[n], k.data, k.len);
+		lens[n++] = k.len;
+	}
+	store_cursor_close(c);
+	cr_assert_gt(n, 0);
+	for (i = 0; i < n; i++) {
+		cr_assert_eq(keys[i][1], AUDITIDX_LAYOUT);
+		vlen = lens[i] - 15; /* field, 2, be32 bucket, \0, be64 */
+		old[0] = keys[i][0];
+		old[1] = 0;
+		memcpy(old + 2, keys[i] + 6, vlen);
+		old[2 + vlen] = 0;
+		memcpy(old + 3 + vlen, keys[i] + lens[i] - 8, 8);
+		cr_assert_eq(store_del(t, TBL_AUDIT_IDX, keys[i], lens[i]), 0);
+		cr_assert_eq(store_put(t, TBL_AUDIT_IDX, old, vlen + 11, "", 0),
+		    0);
+	}
+	cr_assert_eq(store_del(t, TBL_META, "audit_index", 11), 0);
+	cr_assert_eq(store_commit(t), 0);
+	free(keys);
+}
+
+static void
+reopen(int want)
+{
+	struct brk_error err;
+
+	store_free(st);
+	st = NULL;
+	cr_assert_eq(store_open(dir, 1 << 26, &st, &err), want, "%s", err.msg);
+}
+
+/*
+ * A store written with the layout-1 index opens, converts it and answers
+ * every search as before; what it writes next is found too.  Seen failing:
+ * with the upgrade call taken out of the store's open (no result for any
+ * indexed query), and with convert() putting the bucket of seq 0.
+ */
+Test(audit, layout1_index_is_upgraded_at_open)
+{
+	struct store_txn *t;
+	struct store_val v;
+	struct store_cursor *c;
+	struct store_val k;
+	int r;
+
+	auditidx_test_bits(4);
+	seed(300, 11);
+	index_to_layout1();
+	reopen(0);
+	check_queries(300, 11);
+	check_by_user(300, 11, 7, 1000);
+	/* no layout-1 key is left, and the layout is recorded */
+	cr_assert_eq(store_begin(st, false, &t), 0);
+	cr_assert_eq(store_get(t, TBL_META, "audit_index", 11, &v), 0);
+	cr_assert_eq(v.len, 2);
+	cr_assert_eq(((const uint8_t *)v.data)[0], AUDITIDX_LAYOUT);
+	cr_assert_eq(store_cursor_open(t, TBL_AUDIT_IDX, &c), 0);
+	for (r = store_cursor_first(c, &k, NULL); r == 0;
+	     r = store_cursor_next(c, &k, NULL))
+		cr_assert_eq(((const uint8_t *)k.data)[1], AUDITIDX_LAYOUT);
+	store_cursor_close(c);
+	store_abort(t);
+	/* opening again changes nothing */
+	reopen(0);
+	check_queries(300, 11);
+}
+
+/* Another bucket size than the store's is refused, not misread.  Seen
+ * failing with check_mark() comparing the layout byte only. */
+Test(audit, other_bucket_size_is_refused)
+{
+	auditidx_test_bits(4);
+	seed(20, 3);
+	auditidx_test_bits(5);
+	reopen(BRK_ERR_INTERNAL);
 }
 
 Test(audit, export_pages_and_resumes)

@@ -21,6 +21,7 @@
 
 #include <openssl/evp.h>
 
+#include "auditidx.h"
 #include "jsonout.h"
 
 static const char head_key[] = "audit_head";
@@ -137,30 +138,15 @@ stored_hash(EVP_MD_CTX *ctx, const EVP_MD *md, const char *p, size_t n,
 }
 
 static int
-index_key(uint8_t *key, char field, const char *value, uint64_t seq)
-{
-	size_t n = strlen(value);
-
-	if (n > 256)
-		n = 256;
-	key[0] = (uint8_t)field;
-	key[1] = 0;
-	memcpy(key + 2, value, n);
-	key[2 + n] = 0;
-	store_be64(key + 3 + n, seq);
-	return (int)(n + 11);
-}
-
-static int
 index_put(struct store_txn *t, char field, const char *value, uint64_t seq)
 {
-	uint8_t key[320];
-	int n;
+	uint8_t key[AUDITIDX_KEY_MAX];
+	size_t n;
 
 	if (value == NULL || value[0] == '\0')
 		return 0;
-	n = index_key(key, field, value, seq);
-	return store_put(t, TBL_AUDIT_IDX, key, (size_t)n, "", 0);
+	n = auditidx_key(key, field, value, seq);
+	return store_put(t, TBL_AUDIT_IDX, key, n, "", 0);
 }
 
 static json_t *
@@ -327,6 +313,9 @@ audit_append(struct store_txn *t, int64_t now, const struct audit_event *ev,
 	if (ev->actor != NULL &&
 	    (ev->user == NULL || strcmp(ev->actor, ev->user) != 0) &&
 	    (r = index_put(t, 'A', ev->actor, next)) != 0)
+		goto out;
+	/* a new store's index starts in this layout (auditidx.h) */
+	if (next == 1 && (r = auditidx_mark(t)) != 0)
 		goto out;
 	if (seq != NULL)
 		*seq = next;
@@ -634,95 +623,99 @@ audit_by(struct store_txn *t, char field, const char *value, size_t limit,
 {
 	struct store_cursor *c = NULL;
 	struct store_val k, v;
-	uint8_t prefix[260], key[8];
-	size_t n = strlen(value), got = 0;
+	uint8_t prefix[AUDITIDX_PREFIX_MAX], key[8];
+	uint64_t lo, hi, b;
+	size_t pl, got = 0;
 	json_t *rec;
-	int r, rc;
+	int r, rc = 0;
 
-	if (n > 256)
-		n = 256;
-	prefix[0] = (uint8_t)field;
-	prefix[1] = 0;
-	memcpy(prefix + 2, value, n);
-	prefix[2 + n] = 0;
+	if ((r = bounds(t, &lo, &hi)) != 0 || hi == 0)
+		return r;
 	if ((r = store_cursor_open(t, TBL_AUDIT_IDX, &c)) != 0)
 		return r;
-	for (rc = store_cursor_seek(c, prefix, n + 3, &k, NULL);
-	     rc == 0 && got < limit; rc = store_cursor_next(c, &k, NULL)) {
-		if (k.len != n + 11 || memcmp(k.data, prefix, n + 3) != 0)
-			break;
-		memcpy(key, (const uint8_t *)k.data + n + 3, 8);
-		if (store_get(t, TBL_AUDIT, key, 8, &v) != 0)
-			continue; /* pruned */
-		if ((rec = audit_record_json(&v)) != NULL) {
-			json_object_del(rec, "prev");
-			json_object_del(rec, "hash");
-			json_array_append_new(out, rec);
-			got++;
+	/* oldest first: the buckets in turn, each in seq order */
+	for (b = auditidx_bucket(lo);
+	     rc == 0 && got < limit && b <= auditidx_bucket(hi); b++) {
+		pl = auditidx_prefix(prefix, field, b, value);
+		for (rc = store_cursor_seek(c, prefix, pl, &k, NULL);
+		     rc == 0 && got < limit;
+		     rc = store_cursor_next(c, &k, NULL)) {
+			if (k.len != pl + 8 || memcmp(k.data, prefix, pl) != 0)
+				break;
+			memcpy(key, (const uint8_t *)k.data + pl, 8);
+			if (store_get(t, TBL_AUDIT, key, 8, &v) != 0)
+				continue; /* pruned */
+			if ((rec = audit_record_json(&v)) != NULL) {
+				json_object_del(rec, "prev");
+				json_object_del(rec, "hash");
+				json_array_append_new(out, rec);
+				got++;
+			}
 		}
+		if (rc == BRK_ERR_NOTFOUND)
+			rc = 0;
 	}
-	r = rc == 0 || rc == BRK_ERR_NOTFOUND ? 0 : rc;
 	store_cursor_close(c);
-	return r;
+	return rc;
 }
 
 /* --- search ------------------------------------------------------------ */
 
-/* One condition: an index prefix, or either of two (the visibility). */
+/* One condition: an index value, or either of two (the visibility), with
+ * the bucket of the lowest seq wanted. */
 struct term {
 	struct store_cursor *c;
-	uint8_t prefix[2][260];
-	size_t plen[2];
+	char field[2];
+	const char *value[2];
+	uint64_t floor;
 	int n;
 };
 
 static int
-term_init(struct store_txn *t, struct term *tm, char field, const char *v,
-    char field2, const char *v2)
+term_init(struct store_txn *t, struct term *tm, uint64_t lo, char field,
+    const char *v, char field2, const char *v2)
 {
-	size_t n;
-	int i;
-
 	tm->n = field2 != 0 && v2 != NULL ? 2 : 1;
-	for (i = 0; i < tm->n; i++) {
-		const char *s = i == 0 ? v : v2;
-
-		if (s == NULL)
-			s = "";
-		n = strlen(s);
-		if (n > 256)
-			n = 256;
-		tm->prefix[i][0] = (uint8_t)(i == 0 ? field : field2);
-		tm->prefix[i][1] = 0;
-		memcpy(tm->prefix[i] + 2, s, n);
-		tm->prefix[i][2 + n] = 0;
-		tm->plen[i] = n + 3;
-	}
+	tm->field[0] = field;
+	tm->value[0] = v != NULL ? v : "";
+	tm->field[1] = field2;
+	tm->value[1] = v2 != NULL ? v2 : "";
+	tm->floor = auditidx_bucket(lo);
 	return store_cursor_open(t, TBL_AUDIT_IDX, &tm->c);
 }
 
-/* The largest seq <= bound under one prefix; BRK_ERR_NOTFOUND if none. */
+/* The largest seq <= bound under one value: in bound's bucket, else in the
+ * next older one that has any, down to the floor; BRK_ERR_NOTFOUND if
+ * none. */
 static int
 prefix_le(struct term *tm, int i, uint64_t bound, uint64_t *out)
 {
-	uint8_t key[270];
+	uint8_t key[AUDITIDX_KEY_MAX + 1];
 	struct store_val k;
-	size_t pl = tm->plen[i];
+	uint64_t b = auditidx_bucket(bound);
+	size_t pl;
 	int r;
 
-	memcpy(key, tm->prefix[i], pl);
-	store_be64(key + pl, bound + 1);
-	r = store_cursor_seek(tm->c, key, pl + 8, &k, NULL);
-	if (r == 0)
-		r = store_cursor_prev(tm->c, &k, NULL);
-	else if (r == BRK_ERR_NOTFOUND)
-		r = store_cursor_last(tm->c, &k, NULL);
-	if (r != 0)
-		return r;
-	if (k.len != pl + 8 || memcmp(k.data, tm->prefix[i], pl) != 0)
-		return BRK_ERR_NOTFOUND;
-	*out = store_get_be64((const uint8_t *)k.data + pl);
-	return 0;
+	for (;; b--) {
+		pl = auditidx_prefix(key, tm->field[i], b, tm->value[i]);
+		/* just past (value, bound): the first key after it, back one */
+		store_be64(key + pl, bound);
+		key[pl + 8] = 0;
+		r = store_cursor_seek(tm->c, key, pl + 9, &k, NULL);
+		if (r == 0)
+			r = store_cursor_prev(tm->c, &k, NULL);
+		else if (r == BRK_ERR_NOTFOUND)
+			r = store_cursor_last(tm->c, &k, NULL);
+		if (r != 0)
+			return r;
+		if (k.len == pl + 8 && memcmp(k.data, key, pl) == 0) {
+			*out = store_get_be64((const uint8_t *)k.data + pl);
+			return 0;
+		}
+		if (b <= tm->floor)
+			return BRK_ERR_NOTFOUND;
+		bound = UINT64_MAX;
+	}
 }
 
 static int
@@ -874,16 +867,19 @@ audit_search(struct store_txn *t, const struct audit_query *q, json_t *out)
 	if (lo == 0)
 		lo = 1;
 	if ((q->user != NULL &&
-		(r = term_init(t, &tm[nt++], 'u', q->user, 0, NULL)) != 0) ||
+		(r = term_init(t, &tm[nt++], lo, 'u', q->user, 0, NULL)) !=
+		    0) ||
 	    (q->target != NULL &&
-		(r = term_init(t, &tm[nt++], 't', q->target, 0, NULL)) != 0) ||
+		(r = term_init(t, &tm[nt++], lo, 't', q->target, 0, NULL)) !=
+		    0) ||
 	    (q->resource != NULL &&
-		(r = term_init(t, &tm[nt++], 'r', q->resource, 0, NULL)) !=
+		(r = term_init(t, &tm[nt++], lo, 'r', q->resource, 0, NULL)) !=
 		    0) ||
 	    (q->action != NULL &&
-		(r = term_init(t, &tm[nt++], 'a', q->action, 0, NULL)) != 0) ||
+		(r = term_init(t, &tm[nt++], lo, 'a', q->action, 0, NULL)) !=
+		    0) ||
 	    (q->visible_to != NULL &&
-		(r = term_init(t, &tm[nt++], 'u', q->visible_to, 'A',
+		(r = term_init(t, &tm[nt++], lo, 'u', q->visible_to, 'A',
 		     q->visible_to)) != 0))
 		goto out;
 	/* leapfrog: every term must agree on the candidate, newest first */
@@ -1015,18 +1011,18 @@ unindex(struct store_txn *t, json_t *rec, uint64_t seq)
 		{ 't', "target" },
 		{ 'A', "actor" },
 	};
-	uint8_t key[320];
+	uint8_t key[AUDITIDX_KEY_MAX];
 	const char *s;
-	size_t i;
-	int n, r;
+	size_t i, n;
+	int r;
 
 	for (i = 0; i < sizeof(idx) / sizeof(idx[0]); i++) {
 		if ((s = json_string_value(json_object_get(rec, idx[i].k))) ==
 			NULL ||
 		    s[0] == '\0')
 			continue;
-		n = index_key(key, idx[i].f, s, seq);
-		r = store_del(t, TBL_AUDIT_IDX, key, (size_t)n);
+		n = auditidx_key(key, idx[i].f, s, seq);
+		r = store_del(t, TBL_AUDIT_IDX, key, n);
 		if (r != 0 && r != BRK_ERR_NOTFOUND)
 			return r;
 	}

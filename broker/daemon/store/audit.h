@@ -20,8 +20,8 @@
  * ,"hash":" in the text is the top-level one (a JSON string cannot hold the
  * two bytes ," unescaped).
  *
- * Tables: TBL_AUDIT (be64 seq -> stored record), TBL_AUDIT_IDX (field \0
- * value \0 be64 seq -> "": 'u' user, 'r' resource, 'a' action, 't' target,
+ * Tables: TBL_AUDIT (be64 seq -> stored record), TBL_AUDIT_IDX (field,
+ * seq bucket, value, seq -> "", auditidx.h has the layout: 'u' user, 'r' resource, 'a' action, 't' target,
  * 'A' actor when it differs from the user), and in TBL_META the chain head
  * ("audit_head": be64 seq + 65 bytes hash), the first kept seq after a
  * prune ("audit_floor": be64) and the latest signed anchor ("audit_anchor":

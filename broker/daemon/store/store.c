@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auditidx.h"
 #include "store_be.h"
 
 struct store {
@@ -30,17 +31,25 @@ struct store_cursor {
 	void *h;
 };
 
+/* Wrap an opened backend; an older audit index is upgraded here, before
+ * any caller can search it (auditidx.h). */
 static int
-wrap(const struct store_backend *be, void *h, struct store **out)
+wrap(const struct store_backend *be, void *h, struct store **out,
+    struct brk_error *err)
 {
 	struct store *s;
+	int r;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		be->free(h);
-		return BRK_ERR_NOMEM;
+		return brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
 	}
 	s->be = be;
 	s->h = h;
+	if ((r = auditidx_upgrade(s, err)) != 0) {
+		store_free(s);
+		return r;
+	}
 	*out = s;
 	return 0;
 }
@@ -55,7 +64,7 @@ store_open(const char *dir, uint64_t mapsize, struct store **out,
 	*out = NULL;
 	if ((r = store_lmdb_open(dir, mapsize, &h, err)) != 0)
 		return r;
-	return wrap(&store_lmdb_backend, h, out);
+	return wrap(&store_lmdb_backend, h, out, err);
 }
 
 int
@@ -68,7 +77,7 @@ store_open_pg(const char *conninfo, int timeout_ms, struct store **out,
 	*out = NULL;
 	if ((r = store_pg_open(conninfo, timeout_ms, &h, err)) != 0)
 		return r;
-	return wrap(&store_pg_backend, h, out);
+	return wrap(&store_pg_backend, h, out, err);
 }
 
 void

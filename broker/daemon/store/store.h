@@ -31,7 +31,7 @@ enum store_table {
 	TBL_BY_EXPIRY,	 /* be64 time, be64 serial -> "" (open requests) */
 	TBL_ACTIVE,	 /* role \0 resource \0 be64 serial -> be64 end */
 	TBL_AUDIT,	 /* be64 seq -> audit record (JSON) */
-	TBL_AUDIT_IDX,	 /* field \0 value \0 be64 seq -> "" */
+	TBL_AUDIT_IDX,	 /* field, bucket, value, seq -> "" (auditidx.h) */
 	TBL_POLICIES,	 /* be64 version -> policy version (JSON) */
 	TBL_APPROVALS,	 /* be64 serial, approver -> approval (JSON) */
 	TBL_OPTOUTS,	 /* be64 id -> opt-out (JSON) */
