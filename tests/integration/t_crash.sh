@@ -32,6 +32,10 @@ opter() {	# add and remove opt-outs; log acknowledged ones
 	done
 }
 
+# the dev policy with the per-user request limits raised: alice and bob
+# file hundreds of requests here, and a kill between bob's request and its
+# approval leaves it pending
+bulk_policy "$T/d/policy.json"
 start_broker
 expect 0 "a grant right before kill -9" B --json --as alice request host:web-0
 first=$(echo "$OUT" | json_get id)
@@ -47,7 +51,9 @@ while [ $round -lt "$ROUNDS" ]; do
 	client 2 & c2=$!
 	approver & c3=$!
 	opter & c4=$!
-	# a random moment between 0.1 and 0.6 s
+	# a random moment between 0.1 and 0.6 s after this round's first
+	# approval
+	wait_more "$T/approved" "$(cat "$T/approved" 2>/dev/null | wc -l)"
 	sleep "0.$(( (round * 7919 + $$) % 5 + 1 ))"
 	kill9_broker
 	kill $c1 $c2 $c3 $c4 2>/dev/null; wait $c1 $c2 $c3 $c4 2>/dev/null
@@ -81,7 +87,10 @@ while [ $round -lt "$ROUNDS" ]; do
 	fi
 done
 equals "$ROUNDS kill -9 rounds under grants, approvals and opt-outs: acknowledged = durable, exactly once, chain intact" 0 "$bad"
-equals "approvals ran" yes "$( [ "$(wc -l <"$T/approved")" -gt 5 ] && echo yes || echo no)"
+# Shown red: with the approver's "approve" line commented out, and with
+# wait_more removed and a 0.01 s window
+approvals=$(cat "$T/approved" 2>/dev/null | wc -l)
+equals "approvals ran in most rounds" yes "$( [ "$approvals" -gt $((ROUNDS / 2)) ] && echo yes || echo "no: $approvals")"
 equals "opt-outs ran" yes "$( [ "$(wc -l <"$T/optouts")" -gt 5 ] && echo yes || echo no)"
 equals "load actually ran" yes "$( [ "$(wc -l <"$T/acked")" -gt 20 ] && echo yes || echo no)"
 finish
