@@ -61,6 +61,7 @@ contains "  (the scan read its memory)" "hits=0" "$OUT"
 echo "$OUT" | sed 's/^/# brokerd: /'
 run "$TOOLS/memscan" "$SPID" "$key"
 equals "the same scan finds the key in the signer" "1" "$RC"
+echo "$OUT" | sed "s/^/# signer: /"
 
 # --- losing the signer ----------------------------------------------------
 cp "$T/k-cert.pub" "$T/before.pub"
