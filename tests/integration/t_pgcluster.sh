@@ -40,6 +40,13 @@ expect 0 "brokerd --migrate" "$BROKERD" -c "$T/a.json" --migrate
 # rare): every check below holds with batches run again.
 export BROKER_STORE_UNSAFE_CONFLICT=3
 start_broker -c "$T/a.json"
+# A takes the cluster's chores before B starts (its first leader poll
+# comes from its feed thread, soon after ready: on a loaded machine B
+# could start first), so that "A leads, B stands by" below is a fact
+i=0
+while [ $i -lt 100 ] && ! grep -q "event=store_leader acquired" "$T/brokerd.log"; do
+	sleep 0.05; i=$((i + 1))
+done
 # one CA for the cluster: B signs with A's keys (docs/scaling.md)
 start_peer b
 onA() { BROKER_SOCKET=$SA "$@"; }
