@@ -53,13 +53,14 @@ bulk_policy() {
 	    "$ROOT/policy/examples/dev.json" >"$1"
 }
 
-# wait_more FILE N: until FILE holds more than N lines (at most 10 s).
+# wait_more FILE: until FILE holds one line more than now (at most 10 s).
 # The kill -9 and power-loss rounds wait so before their random moment,
 # so that every round kills with approvals in flight even where a slow
 # machine (CI under ASan) needs most of the round for one approval.
 wait_more() {
 	i=0
-	while [ "$(cat "$1" 2>/dev/null | wc -l)" -le "$2" ] && [ $i -lt 100 ]; do
+	n=$(cat "$1" 2>/dev/null | wc -l)
+	while [ "$(cat "$1" 2>/dev/null | wc -l)" -le "$n" ] && [ $i -lt 100 ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done

@@ -144,7 +144,7 @@ while [ $round -lt "$ROUNDS" ]; do
 	approver & c3=$!
 	opter & c4=$!
 	flagger $round & c5=$!
-	wait_more "$T/approved" "$(cat "$T/approved" 2>/dev/null | wc -l)"
+	wait_more "$T/approved"
 	sleep "0.$(( (round * 7919 + $$) % 5 + 3 ))"
 	power_loss
 	kill $c1 $c2 $c3 $c4 $c5 2>/dev/null; wait $c1 $c2 $c3 $c4 $c5 2>/dev/null
