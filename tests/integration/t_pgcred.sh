@@ -99,6 +99,27 @@ contains "the old password stops working" "authentication failed" "$ERR"
 equals "the new one works" 1 "$(g_psql "$U" "$PW2" 'SELECT 1' 2>&1)"
 expect 1 "bob may not rotate alice's" B --as bob cred "$ID"
 
+# ---- the admin connection is kept between calls -------------------------
+# adm: the pids of brokerd's admin sessions on the server, one line.
+adm() { su_psql -d app -c "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'brokerd%' ORDER BY pid" | tr '\n' ' '; }
+A1=$(adm)
+B --as alice request db:app --role readonly --for 10m --new >/dev/null
+B --as alice cred "$ID" >/dev/null
+# Fails when admin_give() closes every connection: checked (no session
+# stayed, and each call had a new pid).
+if [ -n "$A1" ] && [ "$A1" = "$(adm)" ]; then ok "two more calls used the kept admin session ($A1)"
+else not_ok "two more calls used the kept admin session ('$A1' then '$(adm)')"; fi
+su_psql -d app -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'brokerd%'" >/dev/null
+# Fails when admin_usable() trusts PQstatus() without a round trip:
+# checked (the reply came without credentials, "unreachable").
+expect 0 "after the server ended it, a new one serves the next request" B --json --as alice request db:app --role readonly --for 10m --new
+equals "  with a working login" 1 "$(g_psql "$(echo "$OUT" | jq -r .db.user)" "$(echo "$OUT" | jq -r .db.password)" 'SELECT 1' 2>&1)"
+printf 'host=%s port=5432 dbname=app user=postgres application_name=brokerd_new\n' "$PG" >"$T/app.pg"
+expect 0 "a request after the conninfo file changed" B --json --as alice request db:app --role readonly --for 10m --new
+# Fails when admin_usable() ignores the file's digest: checked (the old
+# session served it and no brokerd_new session existed).
+equals "  connects with the file's new settings" 1 "$(su_psql -d app -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'brokerd_new'")"
+
 # ---- broker psql: credentials in the environment ---------------------------
 expect 0 "broker psql runs psql" B --as alice psql app -- -X -A -t -c 'SELECT current_user'
 contains "psql logged in as the grant's role" "brk_alice_$ID" "$OUT"

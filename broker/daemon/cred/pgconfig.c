@@ -106,6 +106,8 @@ parse_db(struct pg_database *db, json_t *v, struct brk_error *err)
 		return bad(err, db->name, "must be an object");
 	snprintf(sect, sizeof(sect), "databases.%s", db->name);
 	db->max_connections = 5;
+	if ((db->admin = pg_admin_new()) == NULL)
+		return BRK_ERR_NOMEM;
 	json_object_foreach (v, k, x) {
 		if (strcmp(k, "conninfo_file") == 0)
 			r = config_get_str(sect, x, k, &db->conninfo_file, err);
@@ -185,6 +187,7 @@ pg_config_free(struct pg_config *c)
 		free(c->dbs[i].roles);
 		free(c->dbs[i].name);
 		free(c->dbs[i].conninfo_file);
+		pg_admin_free(c->dbs[i].admin);
 	}
 	free(c->dbs);
 	free(c);

@@ -24,9 +24,16 @@
  * PQencryptPasswordConn(): the plaintext never reaches the server or its
  * logs, and it is never stored or logged by us; it leaves in the reply.
  *
- * Runs on worker threads only (never the writer or the I/O thread): each
- * call opens its own admin connection.  credkind.c orders issuing against
- * reconciling.
+ * Runs on worker threads only (never the writer or the I/O thread), one
+ * call at a time: credkind.c orders issuing against reconciling under one
+ * lock.  That lock also owns each database's kept admin connection
+ * (struct pg_admin): opening one costs the server a new backend (about
+ * 14 ms, most of a request's time), so the last one stays open for the
+ * next call.  It is used again only while the conninfo file still has
+ * the same contents (its SHA-256 is kept, not the text) and it has been
+ * idle for less than a minute, and only after an empty query has shown
+ * it alive (a restarted server or a terminated backend leaves a dead one
+ * that only a round trip reveals).
  */
 #include "pgrole.h"
 
@@ -36,6 +43,7 @@
 
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "config.h"
@@ -47,6 +55,28 @@
 #define PW_BYTES 24 /* 192 bits of randomness */
 #define ROLE_MAX 63 /* NAMEDATALEN - 1 */
 #define CONNINFO_MAX 8192
+#define ADMIN_IDLE_MAX 60 /* seconds a kept admin connection may idle */
+
+struct pg_admin {
+	PGconn *conn;			    /* NULL when none is kept */
+	unsigned char sum[EVP_MAX_MD_SIZE]; /* of the conninfo it came from */
+	int64_t used;			    /* when it was last given back */
+};
+
+struct pg_admin *
+pg_admin_new(void)
+{
+	return calloc(1, sizeof(struct pg_admin));
+}
+
+void
+pg_admin_free(struct pg_admin *a)
+{
+	if (a == NULL)
+		return;
+	PQfinish(a->conn);
+	free(a);
+}
 
 /* libpq's message on one printable line (it ends lines with \n). */
 static const char *
@@ -116,12 +146,36 @@ role_name(const char *user, uint64_t serial, char name[ROLE_MAX + 1])
 	return n > 0 && n <= ROLE_MAX ? 0 : BRK_ERR_TOOBIG;
 }
 
+/* Whether kept connection a may serve conninfo text with digest sum. */
+static bool
+admin_usable(struct pg_admin *a, const unsigned char *sum)
+{
+	PGresult *pr;
+	bool ok;
+
+	if (a->conn == NULL || memcmp(a->sum, sum, sizeof(a->sum)) != 0 ||
+	    time_now() - a->used >= ADMIN_IDLE_MAX ||
+	    PQstatus(a->conn) != CONNECTION_OK ||
+	    PQtransactionStatus(a->conn) != PQTRANS_IDLE)
+		return false;
+	pr = PQexec(a->conn, "");
+	ok = PQresultStatus(pr) == PGRES_EMPTY_QUERY;
+	PQclear(pr);
+	return ok;
+}
+
+/*
+ * An admin connection to db: its kept one when usable, else a new one
+ * from its conninfo file.  Hand it back with admin_give().
+ */
 static int
-connect_admin(const struct pg_database *db, PGconn **out, struct brk_error *err)
+admin_take(const struct pg_database *db, PGconn **out, struct brk_error *err)
 {
 	static const char *const keys[] = { "connect_timeout",
 		"application_name", "dbname", NULL };
 	const char *vals[4] = { "5", "brokerd", NULL, NULL };
+	struct pg_admin *a = db->admin;
+	unsigned char sum[EVP_MAX_MD_SIZE] = { 0 };
 	char *text = NULL;
 	size_t raw = 0, len;
 	PGconn *conn = NULL;
@@ -140,6 +194,18 @@ connect_admin(const struct pg_database *db, PGconn **out, struct brk_error *err)
 	len = raw;
 	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
 		text[--len] = '\0';
+	if (EVP_Digest(text, len, sum, NULL, EVP_sha256(), NULL) != 1) {
+		file_free_secret(text, raw);
+		return brk_error_set(err, BRK_ERR_CRYPTO, "no SHA-256");
+	}
+	if (admin_usable(a, sum)) {
+		file_free_secret(text, raw);
+		*out = a->conn;
+		a->conn = NULL;
+		return 0;
+	}
+	PQfinish(a->conn);
+	a->conn = NULL;
 	vals[2] = text;
 	/* the file's own settings come after the defaults and win */
 	conn = PQconnectdbParams(keys, vals, 1);
@@ -152,8 +218,26 @@ connect_admin(const struct pg_database *db, PGconn **out, struct brk_error *err)
 		PQfinish(conn);
 		return r;
 	}
+	memcpy(a->sum, sum, sizeof(a->sum));
 	*out = conn;
 	return 0;
+}
+
+/* Keep conn for the next call when it is idle and whole, else close it. */
+static void
+admin_give(const struct pg_database *db, PGconn *conn)
+{
+	struct pg_admin *a = db->admin;
+
+	if (conn == NULL)
+		return;
+	if (a->conn != NULL || PQstatus(conn) != CONNECTION_OK ||
+	    PQtransactionStatus(conn) != PQTRANS_IDLE) {
+		PQfinish(conn);
+		return;
+	}
+	a->conn = conn;
+	a->used = time_now();
 }
 
 /* Run one command; the message names what failed, never its text. */
@@ -307,7 +391,7 @@ pg_issue(struct brokerd *d, const struct request *r, const struct sshkey *key,
 		    r->user);
 	if ((rc = new_password(pw, err)) != 0)
 		return rc;
-	if ((rc = connect_admin(db, &conn, err)) == 0)
+	if ((rc = admin_take(db, &conn, err)) == 0)
 		rc = set_role(conn, db, role, db_role, pw, r->expires_at, err);
 	if (rc != 0)
 		goto out;
@@ -322,7 +406,7 @@ pg_issue(struct brokerd *d, const struct request *r, const struct sshkey *key,
 	    BRK_ERR_NOMEM;
 out:
 	explicit_bzero(pw, sizeof(pw));
-	PQfinish(conn);
+	admin_give(db, conn);
 	return rc;
 }
 
@@ -420,7 +504,7 @@ reconcile_db(const struct pg_database *db, const struct cred_live *live,
 	size_t k;
 	int i;
 
-	if (connect_admin(db, &conn, &err) != 0 ||
+	if (admin_take(db, &conn, &err) != 0 ||
 	    run(conn,
 		"SELECT rolname FROM pg_catalog.pg_roles WHERE rolname "
 		"LIKE $1",
@@ -450,7 +534,7 @@ reconcile_db(const struct pg_database *db, const struct cred_live *live,
 			provision(conn, db, &live[k], event, arg);
 out:
 	PQclear(res);
-	PQfinish(conn);
+	admin_give(db, conn);
 }
 
 static int

@@ -31,7 +31,8 @@ struct pg_database {
 	char *conninfo_file;
 	struct pg_role_map *roles;
 	size_t nroles;
-	int max_connections; /* per grant role; default 5 */
+	int max_connections;	/* per grant role; default 5 */
+	struct pg_admin *admin; /* the kept admin connection (pgrole.c) */
 };
 
 struct pg_config {
@@ -42,6 +43,10 @@ struct pg_config {
 /* Parse the "databases" section; *out is NULL on entry. */
 int pg_config_parse(json_t *v, struct pg_config **out, struct brk_error *err);
 void pg_config_free(struct pg_config *c);
+
+/* The kept admin connection of one database: none yet, then closed. */
+struct pg_admin *pg_admin_new(void);
+void pg_admin_free(struct pg_admin *a);
 
 /* Whether s is a plain SQL identifier ([a-z_][a-z0-9_]*, <= 63 bytes). */
 int pg_ident_plain(const char *s);
