@@ -81,4 +81,29 @@ expect 4 "wide: the contractors deny holds against break-glass" \
 contains "denied by the contractors rule" "no-contractors-prod" "$OUT$ERR"
 expect 0 "zoe's groups are known" B --json --as zoe whoami
 contains "zoe: groups_complete is true" '"groups_complete": true' "$OUT"
+# NSS's answers are kept for 2 s (identity.c, NSS_KEEP_MS), whole ones
+# only.  A group given in NSS shows within that window, and the deny keyed
+# on it holds from then on.  Fails when answers outlive the window:
+# checked with NSS_KEEP_MS at 60000 (contractors not seen in 10 s).
+# nss_wrapper reads a file again when its inode changes: each edit is a
+# new file moved over the old.
+regroup() { sed "$1" "$T/group" >"$T/group.new" && mv "$T/group.new" "$T/group"; }
+expect 0 "zoe: whoami (her answer is kept)" B --as zoe whoami
+lacks "zoe is not in contractors" "contractors" "$OUT"
+regroup 's/^contractors:x:6999:many,wide/contractors:x:6999:many,wide,zoe/'
+i=0
+until B --as zoe whoami >"$T/zoe.out" 2>&1 && grep -q contractors "$T/zoe.out" ||
+    [ $i -ge 50 ]; do sleep 0.2; i=$((i + 1)); done
+contains "a group given in NSS shows within the window" contractors "$(cat "$T/zoe.out")"
+expect 4 "zoe: the contractors deny holds from then on" \
+    B --as zoe request host:db-prod-1 --role postgres --reason x --break-glass
+# An answer NSS could not give whole (many's 300 groups) is never kept:
+# with the groups cut to what the broker tracks, the next call knows them.
+# Fails when incomplete answers are kept too: checked (still "groups
+# unknown" right after the edit).
+expect 0 "many: groups unknown while in 300 groups" B --as many whoami
+contains "... so whoami says" "groups unknown" "$OUT"
+regroup '/^filler/d'
+expect 0 "many: whoami right after the edit" B --as many whoami
+lacks "many's groups are known at once (not kept while unknown)" "groups unknown" "$OUT"
 finish

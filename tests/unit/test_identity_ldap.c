@@ -428,7 +428,7 @@ Test(idcache, put_get_newer_wins)
 
 	cr_assert_eq(idcache_new(4, &c), 0);
 	cr_expect_eq(idcache_get(c, "ann", &v), BRK_ERR_NOTFOUND);
-	cr_assert_eq(idcache_put(c, "ann", true, true, "ann@example.com", g1, 2, 100), 0);
+	cr_assert_eq(idcache_put(c, "ann", &(struct idcache_val){ .found = true, .complete = true, .mail = "ann@example.com", .uid = 5001, .groups = g1, .ngroups = 2, .fetched_ms = 100 }), 0);
 	cr_assert_eq(idcache_get(c, "ann", &v), 0);
 	cr_expect(v.found);
 	cr_expect_eq(v.ngroups, 2);
@@ -437,13 +437,16 @@ Test(idcache, put_get_newer_wins)
 	/* the mail address travels with the answer (Fails when val_copy()
 	 * leaves it out: checked, v.mail NULL) */
 	cr_expect_str_eq(v.mail, "ann@example.com");
+	/* so does NSS's uid (Fails when val_copy() leaves it out: checked,
+	 * v.uid 0) */
+	cr_expect_eq(v.uid, 5001);
 	idcache_val_clear(&v);
 	/* an older answer never replaces a newer one */
-	cr_assert_eq(idcache_put(c, "ann", false, true, NULL, NULL, 0, 50), 0);
+	cr_assert_eq(idcache_put(c, "ann", &(struct idcache_val){ .found = false, .complete = true, .fetched_ms = 50 }), 0);
 	cr_assert_eq(idcache_get(c, "ann", &v), 0);
 	cr_expect(v.found);
 	idcache_val_clear(&v);
-	cr_assert_eq(idcache_put(c, "ann", true, true, NULL, g2, 1, 200), 0);
+	cr_assert_eq(idcache_put(c, "ann", &(struct idcache_val){ .found = true, .complete = true, .groups = g2, .ngroups = 1, .fetched_ms = 200 }), 0);
 	cr_assert_eq(idcache_get(c, "ann", &v), 0);
 	cr_expect_eq(v.ngroups, 1);
 	idcache_val_clear(&v);
@@ -461,7 +464,7 @@ Test(idcache, bounded_evicts_oldest)
 	cr_assert_eq(idcache_new(100, &c), 0);
 	for (i = 0; i < 1000; i++) {
 		snprintf(name, sizeof(name), "u%d", i);
-		cr_assert_eq(idcache_put(c, name, i % 2, true, NULL, NULL, 0, i), 0);
+		cr_assert_eq(idcache_put(c, name, &(struct idcache_val){ .found = i % 2, .complete = true, .fetched_ms = i }), 0);
 		cr_assert_leq(idcache_size(c), 100);
 	}
 	cr_expect_eq(idcache_size(c), 100);
@@ -469,8 +472,8 @@ Test(idcache, bounded_evicts_oldest)
 	cr_expect_eq(idcache_get(c, "u900", &v), 0);
 	idcache_val_clear(&v);
 	/* refreshing an entry makes it the newest */
-	cr_assert_eq(idcache_put(c, "u900", true, true, NULL, NULL, 0, 5000), 0);
-	cr_assert_eq(idcache_put(c, "new", true, true, NULL, NULL, 0, 5001), 0);
+	cr_assert_eq(idcache_put(c, "u900", &(struct idcache_val){ .found = true, .complete = true, .fetched_ms = 5000 }), 0);
+	cr_assert_eq(idcache_put(c, "new", &(struct idcache_val){ .found = true, .complete = true, .fetched_ms = 5001 }), 0);
 	cr_expect_eq(idcache_get(c, "u900", &v), 0);
 	idcache_val_clear(&v);
 	cr_expect_eq(idcache_get(c, "u901", &v), BRK_ERR_NOTFOUND);
@@ -488,12 +491,12 @@ Test(idcache, incomplete_answers_stay_incomplete)
 	char *g[] = { "dev" };
 
 	cr_assert_eq(idcache_new(4, &c), 0);
-	cr_assert_eq(idcache_put(c, "gus", true, false, NULL, NULL, 0, 100), 0);
+	cr_assert_eq(idcache_put(c, "gus", &(struct idcache_val){ .found = true, .complete = false, .fetched_ms = 100 }), 0);
 	cr_assert_eq(idcache_get(c, "gus", &v), 0);
 	cr_expect(v.found);
 	cr_expect_not(v.complete, "a cut answer reads back as complete");
 	idcache_val_clear(&v);
-	cr_assert_eq(idcache_put(c, "gus", true, true, NULL, g, 1, 200), 0);
+	cr_assert_eq(idcache_put(c, "gus", &(struct idcache_val){ .found = true, .complete = true, .groups = g, .ngroups = 1, .fetched_ms = 200 }), 0);
 	cr_assert_eq(idcache_get(c, "gus", &v), 0);
 	cr_expect(v.complete);
 	cr_expect_eq(v.ngroups, 1);

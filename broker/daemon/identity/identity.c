@@ -7,6 +7,14 @@
  * the canonical form (names.h) before any source is asked.  A source
  * that cannot answer, or whose answer would have to be cut, leaves the
  * groups unknown (identity.h): never a shorter list.
+ *
+ * NSS's whole answers for a user name are kept for NSS_KEEP_MS: a check
+ * or a host's sync that named a user NSS does not hold cost ~150 us of
+ * system calls (nss_systemd walks its userdb directories), more than the
+ * rest of the call.  A user added to NSS, or to or out of a group there,
+ * shows within that time, as the socket's per-connection identities
+ * (server.c) and check's kept replies (checkcache.h) do; an answer NSS
+ * could not give whole is never kept, and is asked for again.
  */
 #include "identity.h"
 
@@ -16,13 +24,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "deadline.h"
+#include "identity_cache.h"
 #include "identity_dir.h"
 #include "names.h"
 #include "userdb.h"
 
+#define NSS_KEEP_MS 2000
+#define NSS_KEEP_MAX 4096 /* user names */
+
 struct identity {
 	const struct config *cfg;
-	struct iddir *dir; /* NULL without an "ldap" section */
+	struct iddir *dir;   /* NULL without an "ldap" section */
+	struct idcache *nss; /* NSS's answers by user name */
 };
 
 int
@@ -36,6 +50,10 @@ identity_new(
 	if ((id = calloc(1, sizeof(*id))) == NULL)
 		return brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
 	id->cfg = cfg;
+	if (idcache_new(NSS_KEEP_MAX, &id->nss) != 0) {
+		identity_free(id);
+		return brk_error_set(err, BRK_ERR_NOMEM, "out of memory");
+	}
 	if (cfg->ldap != NULL &&
 	    (r = iddir_new(cfg->ldap, &id->dir, err)) != 0) {
 		identity_free(id);
@@ -51,6 +69,7 @@ identity_free(struct identity *id)
 	if (id == NULL)
 		return;
 	iddir_free(id->dir);
+	idcache_free(id->nss);
 	free(id);
 }
 
@@ -98,8 +117,32 @@ add_group(struct ident *id, const char *g)
 	return 0;
 }
 
+/* Appends group name g to v unless no rule can name it; a list longer
+ * than the broker tracks leaves v incomplete (add_group's reason). */
 static int
-nss_groups(struct ident *id, gid_t base)
+nss_add_name(struct idcache_val *v, const char *g, char *why, size_t whylen)
+{
+	if (!name_group_valid(g))
+		return 0;
+	if (v->ngroups >= IDENT_MAX_GROUPS) {
+		if (v->complete)
+			snprintf(why, whylen,
+			    "more groups than the broker tracks (256)");
+		v->complete = false;
+		return 0;
+	}
+	if ((v->groups[v->ngroups] = strdup(g)) == NULL)
+		return BRK_ERR_NOMEM;
+	v->ngroups++;
+	return 0;
+}
+
+/* The names of the groups of user name, whose primary group is base,
+ * afresh from NSS into v; v->complete false and why set when NSS cannot
+ * list them all. */
+static int
+nss_read_groups(const char *name, gid_t base, struct idcache_val *v, char *why,
+    size_t whylen)
 {
 	struct brk_error err = { { 0 } };
 	struct group *gr = NULL;
@@ -107,18 +150,25 @@ nss_groups(struct ident *id, gid_t base)
 	size_t n = 0, i;
 	int r;
 
-	r = userdb_grouplist(
-	    id->name, base, USERDB_GROUPS_MAX, &gids, &n, &err);
+	v->complete = true;
+	r = userdb_grouplist(name, base, USERDB_GROUPS_MAX, &gids, &n, &err);
 	if (r == BRK_ERR_NOMEM)
 		goto out;
 	if (r != 0) {
-		groups_unknown(id,
-		    r == BRK_ERR_TOOBIG ? "more groups than "
-					  "the broker tracks (256)" :
+		v->complete = false;
+		snprintf(why, whylen, "%s",
+		    r == BRK_ERR_TOOBIG ? "more groups than the broker tracks "
+					  "(256)" :
 					  "NSS lookup failed");
 		r = 0;
 		goto out;
 	}
+	r = BRK_ERR_NOMEM;
+	if (n > 0 &&
+	    (v->groups = calloc(n < IDENT_MAX_GROUPS ? n : IDENT_MAX_GROUPS,
+		 sizeof(char *))) == NULL)
+		goto out;
+	r = 0;
 	for (i = 0; i < n; i++) {
 		r = userdb_grgid(gids[i], &gr, &err);
 		if (r == BRK_ERR_NOTFOUND) {
@@ -128,11 +178,13 @@ nss_groups(struct ident *id, gid_t base)
 		if (r == BRK_ERR_NOMEM)
 			goto out;
 		if (r != 0) {
-			groups_unknown(id, "NSS lookup failed");
+			if (v->complete)
+				snprintf(why, whylen, "NSS lookup failed");
+			v->complete = false;
 			r = 0;
 			continue;
 		}
-		r = add_group(id, gr->gr_name);
+		r = nss_add_name(v, gr->gr_name, why, whylen);
 		free(gr);
 		gr = NULL;
 		if (r != 0)
@@ -141,6 +193,71 @@ nss_groups(struct ident *id, gid_t base)
 out:
 	free(gids);
 	return r;
+}
+
+/* What NSS says of user name, afresh, into v (its time first, so that
+ * its age is never under-counted). */
+static int
+nss_read(const char *name, struct idcache_val *v, char *why, size_t whylen)
+{
+	struct brk_error err = { { 0 } };
+	struct passwd *pw = NULL;
+	int r;
+
+	memset(v, 0, sizeof(*v));
+	v->fetched_ms = deadline_now_ms();
+	v->uid = -1;
+	r = userdb_pwnam(name, &pw, &err);
+	if (r == BRK_ERR_NOTFOUND) {
+		v->complete = true;
+		return 0;
+	}
+	if (r != 0) {
+		snprintf(why, whylen, "NSS lookup failed");
+		return r == BRK_ERR_NOMEM ? r : 0;
+	}
+	v->found = true;
+	v->uid = pw->pw_uid;
+	r = nss_read_groups(name, pw->pw_gid, v, why, whylen);
+	free(pw);
+	return r;
+}
+
+/* What NSS says of user name into v: the answer kept for it while younger
+ * than NSS_KEEP_MS, else afresh (and kept when whole). */
+static int
+nss_user(struct identity *ids, const char *name, struct idcache_val *v,
+    char *why, size_t whylen)
+{
+	int r;
+
+	if ((r = idcache_get(ids->nss, name, v)) == BRK_ERR_NOMEM)
+		return r;
+	if (r == 0 && deadline_now_ms() - v->fetched_ms < NSS_KEEP_MS)
+		return 0;
+	idcache_val_clear(v);
+	if ((r = nss_read(name, v, why, whylen)) != 0)
+		return r;
+	/* out of memory keeps nothing, which only costs the next lookup */
+	if (v->complete)
+		(void)idcache_put(ids->nss, name, v);
+	return 0;
+}
+
+/* Adds NSS's groups for the user (nss_user) to id. */
+static int
+nss_apply(struct ident *id, const struct idcache_val *v, const char *why)
+{
+	size_t i;
+	int r;
+
+	/* never an empty reason: groups_unknown() would record none */
+	if (!v->complete)
+		groups_unknown(id, why[0] != '\0' ? why : "NSS lookup failed");
+	for (i = 0; i < v->ngroups; i++)
+		if ((r = add_group(id, v->groups[i])) != 0)
+			return r;
+	return 0;
 }
 
 /* Adds local groups; returns whether the user appears in any. */
@@ -194,23 +311,22 @@ add_source(struct ident *id, const char *s)
 	    len > 0 ? "+" : "", s);
 }
 
-/* pw is NULL when NSS does not know the user (or could not say: then
- * id->groups_unknown says so already). */
+/* nss is what NSS said of the user (why: why it is not whole). */
 static int
-finish(struct identity *ids, struct ident *id, const struct passwd *pw,
-    struct brk_error *err)
+finish(struct identity *ids, struct ident *id, const struct idcache_val *nss,
+    const char *why, struct brk_error *err)
 {
 	bool local = false, dir = false;
 	int r;
 
 	id->groups_complete = false;
-	if (pw != NULL && (r = nss_groups(id, pw->pw_gid)) != 0)
+	if ((r = nss_apply(id, nss, why)) != 0)
 		return r;
 	if ((r = local_groups(ids->cfg, id, &local)) != 0)
 		return r;
 	if ((r = dir_groups(ids, id, &dir)) != 0)
 		return r;
-	if (pw == NULL && !local && !dir) {
+	if (!nss->found && !local && !dir) {
 		/* whether the user exists depends on a source that did not
 		 * answer: neither "unknown user" nor an identity */
 		if (id->groups_unknown[0] != '\0')
@@ -222,7 +338,7 @@ finish(struct identity *ids, struct ident *id, const struct passwd *pw,
 		    err, BRK_ERR_NOTFOUND, "unknown user \"%s\"", id->name);
 	}
 	id->sources[0] = '\0';
-	if (pw != NULL)
+	if (nss->found)
 		add_source(id, "nss");
 	if (local)
 		add_source(id, "local");
@@ -237,7 +353,9 @@ int
 ident_from_uid(
     struct identity *ids, uid_t uid, struct ident *out, struct brk_error *err)
 {
+	struct idcache_val nss = { .found = true };
 	struct passwd *pw = NULL;
+	char why[sizeof(out->groups_unknown)] = "";
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -258,9 +376,12 @@ ident_from_uid(
 	snprintf(out->name, sizeof(out->name), "%s", pw->pw_name);
 	out->uid = uid;
 	out->in_nss = true;
-	if ((r = finish(ids, out, pw, err)) != 0)
+	if ((r = nss_read_groups(
+		 pw->pw_name, pw->pw_gid, &nss, why, sizeof(why))) != 0 ||
+	    (r = finish(ids, out, &nss, why, err)) != 0)
 		ident_clear(out);
 out:
+	idcache_val_clear(&nss);
 	free(pw);
 	return r;
 }
@@ -269,7 +390,8 @@ int
 ident_from_name(struct identity *ids, const char *name, struct ident *out,
     struct brk_error *err)
 {
-	struct passwd *pw = NULL;
+	struct idcache_val nss = { 0 };
+	char why[sizeof(out->groups_unknown)] = "";
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -278,18 +400,18 @@ ident_from_name(struct identity *ids, const char *name, struct ident *out,
 		    "\"%.64s\" is not a valid user name", name);
 	snprintf(out->name, sizeof(out->name), "%s", name);
 	out->uid = (uid_t)-1;
-	r = userdb_pwnam(name, &pw, err);
-	if (r == BRK_ERR_NOMEM)
+	if ((r = nss_user(ids, name, &nss, why, sizeof(why))) != 0) {
+		brk_error_set(err, r, "out of memory");
 		goto out;
-	if (r == 0) {
-		out->uid = pw->pw_uid;
+	}
+	if (nss.found) {
+		out->uid = (uid_t)nss.uid;
 		out->in_nss = true;
-	} else if (r != BRK_ERR_NOTFOUND)
-		groups_unknown(out, "NSS lookup failed");
-	if ((r = finish(ids, out, pw, err)) != 0)
+	}
+	if ((r = finish(ids, out, &nss, why, err)) != 0)
 		ident_clear(out);
 out:
-	free(pw);
+	idcache_val_clear(&nss);
 	return r;
 }
 

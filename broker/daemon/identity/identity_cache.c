@@ -1,5 +1,5 @@
 /*
- * identity_cache.c - a bounded, thread-safe cache of directory answers.
+ * identity_cache.c - a bounded, thread-safe cache of identity answers.
  *
  * A chained hash table (FNV-1a, power-of-two buckets sized for max) for
  * lookups, and a doubly linked list in order of fetch time for eviction:
@@ -54,31 +54,31 @@ idcache_val_clear(struct idcache_val *v)
 }
 
 static int
-val_copy(struct idcache_val *dst, bool found, bool complete, const char *mail,
-    char *const *groups, size_t ngroups, int64_t fetched_ms)
+val_copy(struct idcache_val *dst, const struct idcache_val *src)
 {
 	size_t i;
 
 	memset(dst, 0, sizeof(*dst));
-	dst->found = found;
-	dst->complete = complete;
-	dst->fetched_ms = fetched_ms;
-	if (mail != NULL && (dst->mail = strdup(mail)) == NULL)
+	dst->found = src->found;
+	dst->complete = src->complete;
+	dst->uid = src->uid;
+	dst->fetched_ms = src->fetched_ms;
+	if (src->mail != NULL && (dst->mail = strdup(src->mail)) == NULL)
 		return BRK_ERR_NOMEM;
-	if (ngroups == 0)
+	if (src->ngroups == 0)
 		return 0;
-	if ((dst->groups = calloc(ngroups, sizeof(char *))) == NULL) {
+	if ((dst->groups = calloc(src->ngroups, sizeof(char *))) == NULL) {
 		idcache_val_clear(dst);
 		return BRK_ERR_NOMEM;
 	}
-	for (i = 0; i < ngroups; i++) {
-		if ((dst->groups[i] = strdup(groups[i])) == NULL) {
+	for (i = 0; i < src->ngroups; i++) {
+		if ((dst->groups[i] = strdup(src->groups[i])) == NULL) {
 			dst->ngroups = i;
 			idcache_val_clear(dst);
 			return BRK_ERR_NOMEM;
 		}
 	}
-	dst->ngroups = ngroups;
+	dst->ngroups = src->ngroups;
 	return 0;
 }
 
@@ -181,19 +181,17 @@ evict_oldest(struct idcache *c)
 }
 
 int
-idcache_put(struct idcache *c, const char *name, bool found, bool complete,
-    const char *mail, char *const *groups, size_t ngroups, int64_t fetched_ms)
+idcache_put(struct idcache *c, const char *name, const struct idcache_val *in)
 {
 	struct idcache_val v;
 	struct entry *e, **link;
 	int r;
 
-	if ((r = val_copy(
-		 &v, found, complete, mail, groups, ngroups, fetched_ms)) != 0)
+	if ((r = val_copy(&v, in)) != 0)
 		return r;
 	pthread_mutex_lock(&c->lock);
 	if ((e = find(c, name, &link)) != NULL) {
-		if (e->val.fetched_ms > fetched_ms) {
+		if (e->val.fetched_ms > v.fetched_ms) {
 			idcache_val_clear(&v); /* we hold a newer answer */
 			goto out;
 		}
@@ -232,8 +230,7 @@ idcache_get(struct idcache *c, const char *name, struct idcache_val *out)
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&c->lock);
 	if ((e = find(c, name, NULL)) != NULL)
-		r = val_copy(out, e->val.found, e->val.complete, e->val.mail,
-		    e->val.groups, e->val.ngroups, e->val.fetched_ms);
+		r = val_copy(out, &e->val);
 	pthread_mutex_unlock(&c->lock);
 	return r;
 }

@@ -77,9 +77,14 @@ fetch(struct iddir *d, const char *key)
 	 * remembered as "groups unknown" */
 	if (r == 0 || r == BRK_ERR_NOTFOUND || r == BRK_ERR_INVALID ||
 	    r == BRK_ERR_TOOBIG) {
-		if (r != BRK_ERR_INVALID &&
-		    idcache_put(d->cache, key, r == 0 || r == BRK_ERR_TOOBIG,
-			r != BRK_ERR_TOOBIG, mail, groups, n, start) != 0)
+		struct idcache_val v = { .found = r == 0 || r == BRK_ERR_TOOBIG,
+			.complete = r != BRK_ERR_TOOBIG,
+			.mail = mail,
+			.groups = groups,
+			.ngroups = n,
+			.fetched_ms = start };
+
+		if (r != BRK_ERR_INVALID && idcache_put(d->cache, key, &v) != 0)
 			log_warn("event=ldap_cache_full error=nomem");
 		pthread_mutex_lock(&d->lock);
 		d->lookups++;
