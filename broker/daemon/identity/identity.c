@@ -31,7 +31,7 @@
 #include "userdb.h"
 
 #define NSS_KEEP_MS 2000
-#define NSS_KEEP_MAX 4096 /* user names */
+#define NSS_KEEP_MAX 1024 /* user names: at most 256 groups each */
 
 struct identity {
 	const struct config *cfg;
