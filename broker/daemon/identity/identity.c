@@ -33,6 +33,10 @@
 #define NSS_KEEP_MS 2000
 #define NSS_KEEP_MAX 1024 /* user names: at most 256 groups each */
 
+/* Why groups are unknown, as said to the caller */
+#define WHY_TOO_MANY "more groups than the broker tracks (256)"
+#define WHY_NSS_FAILED "NSS lookup failed"
+
 struct identity {
 	const struct config *cfg;
 	struct iddir *dir;   /* NULL without an "ldap" section */
@@ -108,7 +112,7 @@ add_group(struct ident *id, const char *g)
 		return 0; /* no rule can name it, or held already */
 	if (id->ngroups >= IDENT_MAX_GROUPS) {
 		/* cutting the list could drop the group a deny is keyed on */
-		groups_unknown(id, "more groups than the broker tracks (256)");
+		groups_unknown(id, WHY_TOO_MANY);
 		return 0;
 	}
 	if ((id->groups[id->ngroups] = strdup(g)) == NULL)
@@ -117,18 +121,26 @@ add_group(struct ident *id, const char *g)
 	return 0;
 }
 
+/* Marks NSS's answer v incomplete, keeping the first reason (as
+ * groups_unknown() does for an identity). */
+static void
+nss_incomplete(
+    struct idcache_val *v, char *why, size_t whylen, const char *reason)
+{
+	if (v->complete)
+		snprintf(why, whylen, "%s", reason);
+	v->complete = false;
+}
+
 /* Appends group name g to v unless no rule can name it; a list longer
- * than the broker tracks leaves v incomplete (add_group's reason). */
+ * than the broker tracks leaves v incomplete (add_group's rule). */
 static int
 nss_add_name(struct idcache_val *v, const char *g, char *why, size_t whylen)
 {
 	if (!name_group_valid(g))
 		return 0;
 	if (v->ngroups >= IDENT_MAX_GROUPS) {
-		if (v->complete)
-			snprintf(why, whylen,
-			    "more groups than the broker tracks (256)");
-		v->complete = false;
+		nss_incomplete(v, why, whylen, WHY_TOO_MANY);
 		return 0;
 	}
 	if ((v->groups[v->ngroups] = strdup(g)) == NULL)
@@ -155,11 +167,8 @@ nss_read_groups(const char *name, gid_t base, struct idcache_val *v, char *why,
 	if (r == BRK_ERR_NOMEM)
 		goto out;
 	if (r != 0) {
-		v->complete = false;
-		snprintf(why, whylen, "%s",
-		    r == BRK_ERR_TOOBIG ? "more groups than the broker tracks "
-					  "(256)" :
-					  "NSS lookup failed");
+		nss_incomplete(v, why, whylen,
+		    r == BRK_ERR_TOOBIG ? WHY_TOO_MANY : WHY_NSS_FAILED);
 		r = 0;
 		goto out;
 	}
@@ -178,9 +187,7 @@ nss_read_groups(const char *name, gid_t base, struct idcache_val *v, char *why,
 		if (r == BRK_ERR_NOMEM)
 			goto out;
 		if (r != 0) {
-			if (v->complete)
-				snprintf(why, whylen, "NSS lookup failed");
-			v->complete = false;
+			nss_incomplete(v, why, whylen, WHY_NSS_FAILED);
 			r = 0;
 			continue;
 		}
@@ -207,13 +214,12 @@ nss_read(const char *name, struct idcache_val *v, char *why, size_t whylen)
 	memset(v, 0, sizeof(*v));
 	v->fetched_ms = deadline_now_ms();
 	v->uid = -1;
+	v->complete = true; /* until NSS fails to say */
 	r = userdb_pwnam(name, &pw, &err);
-	if (r == BRK_ERR_NOTFOUND) {
-		v->complete = true;
+	if (r == BRK_ERR_NOTFOUND)
 		return 0;
-	}
 	if (r != 0) {
-		snprintf(why, whylen, "NSS lookup failed");
+		nss_incomplete(v, why, whylen, WHY_NSS_FAILED);
 		return r == BRK_ERR_NOMEM ? r : 0;
 	}
 	v->found = true;
@@ -253,7 +259,7 @@ nss_apply(struct ident *id, const struct idcache_val *v, const char *why)
 
 	/* never an empty reason: groups_unknown() would record none */
 	if (!v->complete)
-		groups_unknown(id, why[0] != '\0' ? why : "NSS lookup failed");
+		groups_unknown(id, why[0] != '\0' ? why : WHY_NSS_FAILED);
 	for (i = 0; i < v->ngroups; i++)
 		if ((r = add_group(id, v->groups[i])) != 0)
 			return r;

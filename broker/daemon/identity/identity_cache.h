@@ -26,7 +26,7 @@ struct idcache_val {
 	int64_t uid;   /* NSS's answers: the user's uid */
 	char **groups;
 	size_t ngroups;
-	int64_t fetched_ms; /* monotonic time of the directory's answer */
+	int64_t fetched_ms; /* monotonic time of the source's answer */
 };
 
 /* A cache of at most max entries (>= 1).  BRK_ERR_NOMEM. */
