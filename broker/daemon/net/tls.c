@@ -1437,8 +1437,15 @@ open_pump(struct tconn *tc)
 		tc->outoff = tc->outlen = 0;
 		if (tc->close_after)
 			goto close;
-		if (tc->busy)
-			break; /* want 0: only errors and hang-ups wake us */
+		if (tc->busy) {
+			/* nothing is read while a call runs, but the socket
+			 * stays watched for input: a peer that waits quietly
+			 * costs no epoll_ctl() now and none after the reply,
+			 * and one that sends more wakes the loop once
+			 * (loop_main then stops watching it) */
+			want = tc->events & EPOLLIN;
+			break;
+		}
 		if ((nl = memchr(tc->in, '\n', tc->inlen)) != NULL) {
 			len = (size_t)(nl - tc->in);
 			if (len > 0)
@@ -1860,6 +1867,9 @@ loop_main(void *arg)
 			if ((e & (EPOLLERR | EPOLLHUP)) != 0 &&
 			    (e & EPOLLIN) == 0)
 				conn_close(tc);
+			else if (tc->busy) /* until the reply: errors and
+					    * hang-ups only */
+				set_interest(tc, 0);
 			else
 				open_pump(tc);
 		}
