@@ -120,6 +120,82 @@ done
 equals "two approvers racing on A and B: active, 5 of 5" 5 "$ok_races"
 equals "one approver racing on A and B: still pending, 5 of 5" 5 "$same_races"
 
+# ---- a batch run again applies each mutation as it was asked ----------
+# A's writer waits for the table lock (held here by psql) with a flag
+# removal queued; a cancel of a request that does not exist queues behind
+# it; both go into one batch, the cancel fails, and the batch runs again
+# from the start (writer.h).  The removal must keep the reason it was
+# given.  Fails when apply_flag() does not start from what was asked
+# (checked by dropping its "op->f = op->in": the removal recorded the
+# flag's own reason, "own reason").
+onA expect 0 "flag dave on A" A frank flag add dave --reason "own reason" --for 1h
+locks() { # locks GRANTED: the table locks granted (true) or waited for
+	su_psql -d broker -c "SELECT count(*) FROM pg_locks WHERE
+	    relation = 'broker_kv'::regclass AND mode = 'ShareRowExclusiveLock'
+	    AND granted = $1"
+}
+hold_lock() { # the brokers' table lock, held here for 5 s (LOCKER)
+	su_psql -d broker -c "BEGIN; LOCK TABLE broker_kv IN SHARE ROW
+	    EXCLUSIVE MODE; SELECT pg_sleep(5); COMMIT" >/dev/null &
+	LOCKER=$!
+	n=0
+	while [ $n -lt 100 ] && [ "$(locks true)" != 1 ]; do
+		sleep 0.05; n=$((n + 1))
+	done
+}
+waiters() { # waiters N: until N writers wait for the lock (at most 5 s)
+	n=0
+	while [ $n -lt 100 ] && [ "$(locks false)" -lt "$1" ]; do
+		sleep 0.05; n=$((n + 1))
+	done
+	waited=$(locks false)
+}
+hold_lock
+onA A frank --json flag remove dave --reason "removal reason" >"$T/unflag.out" 2>&1 &
+UNFLAG=$!
+waiters 1
+onA A bob cancel r99999 >/dev/null 2>&1 &
+CANCEL=$!
+wait $LOCKER
+wait $UNFLAG; urc=$?
+wait $CANCEL; crc=$?
+equals "  A's writer waited for the lock with the removal" 1 "$waited"
+equals "  the removal succeeded" 0 "$urc"
+[ "$crc" != 0 ] && ok "  the cancel behind it failed" || not_ok "  the cancel failed (exit $crc)"
+contains "  the removal keeps its own reason" '"end_reason": "removal reason"' "$(cat "$T/unflag.out")"
+
+# The same with a request that A answers with an open grant of alice's
+# (a duplicate), which B revokes while A's batch runs again: A's writer
+# takes the lock first, finds the duplicate, the cancel behind it fails,
+# and B's revoke (waiting for the lock meanwhile) commits before A's
+# second run.  That run must decide from the policy's answer, not from
+# the first run's: a grant approved by two people and then revoked must
+# not come back as a new active grant.  Fails when apply_create() starts
+# from the first run's record (checked by dropping its "op->rec =
+# op->decided": the request came back active, exit 0, and check allowed
+# alice).
+run onA "$BROKER" --as alice request host:app-prod-7 --reason deploy --ticket OPS-2
+d=$(echo "$OUT" | req)
+onA expect 0 "  grant d approved by frank" A frank approve "$d" --reason ok
+onB expect 0 "  and by erin: active" A erin approve "$d" --reason ok
+hold_lock
+onA A alice request host:app-prod-7 --reason again --ticket OPS-3 >"$T/again.out" 2>&1 &
+AGAIN=$!
+waiters 1
+onA A bob cancel r99999 >/dev/null 2>&1 &
+CANCEL=$!
+onB A erin revoke "$d" --reason over >/dev/null 2>&1 &
+REVOKE=$!
+waiters 2
+wait $LOCKER
+wait $AGAIN; arc=$?
+wait $CANCEL
+wait $REVOKE; rrc=$?
+equals "  A's and B's writers waited for the lock, A's first" 2 "$waited"
+equals "  B's revoke succeeded" 0 "$rrc"
+equals "  alice's request files for approval (exit 3)" 3 "$arc"
+onA expect 4 "  and check refuses alice on A" "$BROKER" check --user alice --resource host:app-prod-7
+
 # ---- a freeze on B is in force on A ------------------------------------
 onB expect 0 "freeze on B" A erin freeze --reason "incident" --for 1h
 t0=$(date +%s%N)

@@ -31,6 +31,9 @@ struct op {
 	bool done;
 	uint64_t committed, durable;	/* the store's, when done ran */
 	uint64_t syncs;
+	int applies;		/* apply ran this many times */
+	int applied;		/* the applied callback ran this many times */
+	int applied_at_done;	/* ... of which before done */
 };
 
 static int
@@ -40,6 +43,7 @@ apply_put(struct store_txn *t, void *arg)
 	uint8_t k[8];
 	int r;
 
+	op->applies++;
 	if (op->wait) {
 		pthread_mutex_lock(&gate_lock);
 		gate_reached = true;
@@ -66,11 +70,18 @@ done_put(void *arg, int rc)
 	pthread_mutex_lock(&done_lock);
 	op->rc = rc;
 	op->done = true;
+	op->applied_at_done = op->applied;
 	store_durability(st, &op->committed, &op->durable);
 	op->syncs = store_syncs(st);
 	ndone++;
 	pthread_cond_broadcast(&done_cond);
 	pthread_mutex_unlock(&done_lock);
+}
+
+static void
+applied_put(void *arg)
+{
+	((struct op *)arg)->applied++;
 }
 
 static void
@@ -288,4 +299,54 @@ Test(writer, without_group_commit_each_commit_is_durable_at_once)
 	cr_assert_eq(first.durable, first.committed);
 	cr_assert_eq(ops[0].durable, ops[0].committed);
 	cr_assert(stored(401));
+}
+
+/*
+ * Without a failure each mutation is applied once; with one, the batch
+ * runs again from the start, and the applied callback still runs once
+ * for each mutation that succeeded, before its done, and never for the
+ * one that failed.  Fails when applied runs in the first pass as well
+ * (checked by calling it right after each apply there too: the first
+ * mutation counted 2).
+ */
+Test(writer, applied_runs_once_for_each_mutation_that_counts)
+{
+	struct writer *w;
+	struct op first = { .key = 100, .wait = true }, ops[3] = {
+		{ .key = 501 },
+		{ .key = 502, .fail = BRK_ERR_DENIED },
+		{ .key = 503 },
+	}, lone = { .key = 504 };
+	int i;
+
+	cr_assert_eq(writer_new(st, true, &w), 0);
+	cr_assert_eq(writer_submit_applied(
+			 w, apply_put, applied_put, done_put, &first),
+	    0);
+	wait_gate_reached();
+	for (i = 0; i < 3; i++)
+		cr_assert_eq(writer_submit_applied(w, apply_put, applied_put,
+				 done_put, &ops[i]),
+		    0);
+	open_gate();
+	wait_done(4);
+	cr_assert_eq(first.applies, 1, "the first batch had no failure");
+	cr_assert_eq(ops[0].applies, 2, "the failure ran the batch again");
+	cr_assert_eq(ops[2].applies, 1, "the first run stopped at 502");
+	cr_assert_eq(first.applied, 1);
+	cr_assert_eq(ops[0].applied, 1, "applied %d times", ops[0].applied);
+	cr_assert_eq(ops[1].applied, 0, "not for the one that failed");
+	cr_assert_eq(ops[2].applied, 1);
+	cr_assert_eq(ops[0].applied_at_done, 1, "applied before done");
+	cr_assert_eq(ops[0].rc, 0);
+	cr_assert_eq(ops[1].rc, BRK_ERR_DENIED);
+	cr_assert_eq(ops[2].rc, 0);
+	cr_assert(stored(501));
+	cr_assert_not(stored(502));
+	cr_assert(stored(503));
+	cr_assert_eq(writer_submit(w, apply_put, done_put, &lone), 0);
+	wait_done(5);
+	cr_assert_eq(lone.applies, 1);
+	cr_assert_eq(lone.applied, 0, "writer_submit() has no applied");
+	writer_free(w);
 }

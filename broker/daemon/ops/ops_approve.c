@@ -57,16 +57,17 @@ apply_decision(struct store_txn *t, void *arg)
 		op->rec.serial = serial; /* for the reply */
 		return rc;
 	}
-	/* a batch run again (a lost conflict) applies this a second time */
+	/* a batch run again (writer.h) applies this a second time */
 	json_decref(a->counted);
 	a->counted = NULL;
+	json_decref(op->approvals);
+	op->approvals = NULL;
 	rc = requests_approve(t, &op->actor, serial, &in, op->now, &op->rec,
 	    &a->counted, op->msg);
 	op->rec.serial = serial;
 	if (rc != 0)
 		return rc;
 	/* the reply names who approved so far */
-	json_decref(op->approvals);
 	if ((op->approvals = json_array()) != NULL &&
 	    (rc = approvals_list(t, serial, op->approvals, &min_ttl)) != 0)
 		return rc;

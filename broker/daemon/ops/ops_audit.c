@@ -820,6 +820,7 @@ apply_prune(struct store_txn *t, void *arg)
 {
 	struct prune_op *op = arg;
 
+	op->msg[0] = '\0'; /* apply may run again (writer.h) */
 	if (!op->confirm)
 		return apply_file(t, op);
 	if (!op->started)

@@ -22,6 +22,7 @@
 struct flag_op {
 	struct call *c;
 	struct actor actor;
+	struct flag in; /* as asked: flags_change() rewrites f */
 	struct flag f;
 	bool remove;
 	bool admin; /* a policy admin: may weaken a flag */
@@ -47,6 +48,7 @@ apply_flag(struct store_txn *t, void *arg)
 {
 	struct flag_op *op = arg;
 
+	op->f = op->in; /* apply may run again (writer.h) */
 	return flags_change(
 	    t, &op->actor, op->admin, op->remove, &op->f, op->now, op->msg);
 }
@@ -135,6 +137,7 @@ op_flag_change(struct call *c)
 								    FLAG_REVIEW;
 	op->f.at = op->now;
 	op->f.until = op->now + dur;
+	op->in = op->f;
 	r = 0;
 fail:
 	return ops_submit(c, p, apply_flag, done_flag, op, r, &err);

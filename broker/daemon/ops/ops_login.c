@@ -52,6 +52,7 @@ apply_lrevoke(struct store_txn *t, void *arg)
 	char *owner = NULL;
 	int r;
 
+	op->msg[0] = '\0'; /* apply may run again (writer.h) */
 	json_decref(op->revoked);
 	op->revoked = NULL;
 	free(op->owner);

@@ -34,6 +34,12 @@ apply_create(struct store_txn *t, void *arg)
 	struct req_op *op = arg;
 	int r;
 
+	/* what an earlier run of this apply found counts for nothing: the
+	 * batch runs again from the start (writer.h), and requests_create()
+	 * rewrites rec (a duplicate's, an escalation, the serial) */
+	op->rec = op->decided;
+	op->early = op->sign_at_commit = op->issue_late = false;
+	op->parts = 0;
 	op->create.policy = op->pref->policy;
 	if ((r = requests_create(t, &op->actor, &op->create, &op->rec, op->now,
 		 &op->duplicate, op->msg)) != 0)
@@ -50,13 +56,22 @@ apply_create(struct store_txn *t, void *arg)
 		op->early = true;
 		op->parts = 2;
 		/* a batch that lost a conflict runs apply again, maybe with
-		 * another record: there, sign only what was committed */
-		if (store_may_conflict(t))
-			op->sign_at_commit = true;
-		else
-			signq_push(op);
+		 * another record: there, sign only what was committed;
+		 * elsewhere sign once the batch is applied for good
+		 * (applied_create) */
+		op->sign_at_commit = store_may_conflict(t);
 	}
 	return 0;
+}
+
+/* On the writer thread, before the commit: start the signing. */
+static void
+applied_create(void *arg)
+{
+	struct req_op *op = arg;
+
+	if (op->early && !op->sign_at_commit)
+		signq_push(op);
 }
 
 /* What capped op's record ("" if nothing did), in cap. */
@@ -587,8 +602,9 @@ op_request(struct call *c)
 	}
 	if ((r = decide(op, &err)) != 0)
 		goto fail;
-	if ((r = writer_submit(c->d->writer, apply_create, done_reply, op)) !=
-	    0)
+	op->decided = op->rec;
+	if ((r = writer_submit_applied(c->d->writer, apply_create,
+		 applied_create, done_reply, op)) != 0)
 		goto fail;
 	policy_put(c->d, p);
 	return 0;

@@ -2,10 +2,20 @@
  * writer.h - the single writer thread and its group commit.
  *
  * Every mutation is queued here.  The writer takes everything queued, runs
- * each mutation in a nested transaction of one write transaction (a failing
- * mutation is rolled back alone), commits once and syncs once, and only then
- * calls each mutation's done callback with its result.  With group commit
- * off it commits (and syncs) after every mutation: the naive baseline.
+ * the mutations in one write transaction (a failing mutation is rolled back
+ * alone: the batch then runs again from the start, each mutation in a
+ * nested transaction of its own), commits once and syncs once, and only
+ * then calls each mutation's done callback with its result.  With group
+ * commit off it commits (and syncs) after every mutation: the naive
+ * baseline.
+ *
+ * So an apply callback may run more than once for one mutation, each time
+ * on the store as it was before the batch: it must not do what cannot be
+ * done twice outside the store.  That goes into the applied callback,
+ * called once the batch's mutations are applied for good, just before the
+ * commit, for each one that succeeded.  With a store whose commits may
+ * lose a conflict (store_may_conflict(), PostgreSQL) even that can run
+ * again: the whole batch does, after the conflict.
  *
  * The invariant: when a done callback is called with rc 0, the mutation's
  * changes are on disk, and so is every change the mutation read (a power
@@ -37,8 +47,12 @@
 
 struct writer;
 
-/* Runs on the writer thread inside a nested write transaction. */
+/* Runs on the writer thread inside the batch's write transaction (or a
+ * nested one); maybe more than once (above). */
 typedef int (*writer_apply_fn)(struct store_txn *t, void *arg);
+/* Runs on the writer thread before the commit, after the apply that
+ * counts succeeded (above). */
+typedef void (*writer_applied_fn)(void *arg);
 /* Runs on the writer thread after the commit and its sync; rc is the final
  * result (see the invariant above). */
 typedef void (*writer_done_fn)(void *arg, int rc);
@@ -51,6 +65,9 @@ void writer_free(struct writer *w);
 /* Queue a mutation; thread-safe.  BRK_ERR_NOMEM or BRK_ERR_STATE (stopped). */
 int writer_submit(
     struct writer *w, writer_apply_fn apply, writer_done_fn done, void *arg);
+/* The same with an applied callback (NULL: none). */
+int writer_submit_applied(struct writer *w, writer_apply_fn apply,
+    writer_applied_fn applied, writer_done_fn done, void *arg);
 
 /* Queue and wait for the result (for start-up and maintenance work). */
 int writer_run(struct writer *w, writer_apply_fn apply, void *arg);
