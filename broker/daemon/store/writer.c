@@ -96,7 +96,7 @@ apply_ops(struct wop *batch, struct store_txn *txn, bool alone)
  * Apply a batch in one transaction and commit it; *synced as
  * store_commit_ex() says.  BRK_ERR_BUSY: it lost a conflict and was rolled
  * back whole.  txn: begun already (begin_rc its store_begin()), or NULL.
- * A nested transaction costs each mutation about 4 us of the writer's
+ * A nested transaction costs each mutation 4 to 6 us of the writer's
  * CPU (LMDB allocates 3 MB for it and merges its pages back), so the
  * batch first runs without them, and only when one of its mutations
  * fails does it run again from the start, each mutation in its own.
