@@ -127,16 +127,19 @@ stored(uint64_t key)
 }
 
 /* Queue first (which waits at the gate, keeping the writer busy), then
- * n more behind it, then open the gate. */
+ * n more behind it, then open the gate; each with applied (NULL: none). */
 static void
-run_behind_first(struct writer *w, struct op *first, struct op *ops, int n)
+run_behind_first(struct writer *w, struct op *first, struct op *ops, int n,
+    writer_applied_fn applied)
 {
 	int i;
 
-	cr_assert_eq(writer_submit(w, apply_put, done_put, first), 0);
+	cr_assert_eq(
+	    writer_submit_applied(w, apply_put, applied, done_put, first), 0);
 	wait_gate_reached();
 	for (i = 0; i < n; i++)
-		cr_assert_eq(writer_submit(w, apply_put, done_put, &ops[i]),
+		cr_assert_eq(writer_submit_applied(
+				 w, apply_put, applied, done_put, &ops[i]),
 		    0);
 	open_gate();
 	wait_done(n + 1);
@@ -155,7 +158,7 @@ Test(writer, what_queues_while_busy_goes_into_one_commit)
 	for (i = 0; i < 5; i++)
 		ops[i].key = 200 + (uint64_t)i;
 	cr_assert_eq(writer_new(st, true, &w), 0);
-	run_behind_first(w, &first, ops, 5);
+	run_behind_first(w, &first, ops, 5, NULL);
 	writer_stats(w, &commits, &mutations, &max_batch);
 	cr_assert_eq(commits, 2, "the first alone, then the five together");
 	cr_assert_eq(mutations, 6);
@@ -236,7 +239,7 @@ Test(writer, a_failing_mutation_is_rolled_back_alone)
 	uint64_t commits, mutations, max_batch;
 
 	cr_assert_eq(writer_new(st, true, &w), 0);
-	run_behind_first(w, &first, ops, 3);
+	run_behind_first(w, &first, ops, 3, NULL);
 	writer_stats(w, &commits, &mutations, &max_batch);
 	cr_assert_eq(commits, 2);
 	cr_assert_eq(max_batch, 3, "the failure shared the batch");
@@ -268,7 +271,7 @@ Test(writer, a_held_batch_is_synced_even_if_the_next_commit_writes_nothing)
 	uint64_t before = store_syncs(st);
 
 	cr_assert_eq(writer_new(st, true, &w), 0);
-	run_behind_first(w, &first, ops, 2);
+	run_behind_first(w, &first, ops, 2, NULL);
 	writer_free(w);
 	cr_assert_eq(first.rc, 0);
 	cr_assert_eq(ops[0].rc, BRK_ERR_STATE);
@@ -294,7 +297,7 @@ Test(writer, without_group_commit_each_commit_is_durable_at_once)
 	};
 
 	cr_assert_eq(writer_new(st, false, &w), 0);
-	run_behind_first(w, &first, ops, 1);
+	run_behind_first(w, &first, ops, 1, NULL);
 	writer_free(w);
 	cr_assert_eq(first.durable, first.committed);
 	cr_assert_eq(ops[0].durable, ops[0].committed);
@@ -317,19 +320,9 @@ Test(writer, applied_runs_once_for_each_mutation_that_counts)
 		{ .key = 502, .fail = BRK_ERR_DENIED },
 		{ .key = 503 },
 	}, lone = { .key = 504 };
-	int i;
 
 	cr_assert_eq(writer_new(st, true, &w), 0);
-	cr_assert_eq(writer_submit_applied(
-			 w, apply_put, applied_put, done_put, &first),
-	    0);
-	wait_gate_reached();
-	for (i = 0; i < 3; i++)
-		cr_assert_eq(writer_submit_applied(w, apply_put, applied_put,
-				 done_put, &ops[i]),
-		    0);
-	open_gate();
-	wait_done(4);
+	run_behind_first(w, &first, ops, 3, applied_put);
 	cr_assert_eq(first.applies, 1, "the first batch had no failure");
 	cr_assert_eq(ops[0].applies, 2, "the failure ran the batch again");
 	cr_assert_eq(ops[2].applies, 1, "the first run stopped at 502");
