@@ -130,6 +130,18 @@ acting(const struct ident *who)
 	return a;
 }
 
+/* A request of alice's for host:db-1 in state s, times and all else 0. */
+static void
+alices(enum req_state s, struct request *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->state = s;
+	snprintf(r->user, sizeof(r->user), "alice");
+	snprintf(r->caller, sizeof(r->caller), "alice");
+	snprintf(r->resource, sizeof(r->resource), "host:db-1");
+	snprintf(r->role, sizeof(r->role), "alice");
+}
+
 /* A request of alice's in state s, stored; its serial. */
 static uint64_t
 stored_in(enum req_state s, int64_t starts_at, int64_t expires_at,
@@ -138,12 +150,7 @@ stored_in(enum req_state s, int64_t starts_at, int64_t expires_at,
 	struct store_txn *t;
 	struct request r;
 
-	memset(&r, 0, sizeof(r));
-	r.state = s;
-	snprintf(r.user, sizeof(r.user), "alice");
-	snprintf(r.caller, sizeof(r.caller), "alice");
-	snprintf(r.resource, sizeof(r.resource), "host:db-1");
-	snprintf(r.role, sizeof(r.role), "alice");
+	alices(s, &r);
 	snprintf(r.approver_groups, sizeof(r.approver_groups), "approvers");
 	snprintf(r.decision, sizeof(r.decision), "test");
 	r.created_at = NOW - 100;
@@ -428,7 +435,7 @@ Test(requests, create_only_into_a_first_state)
 	char msg[REQ_MSG_LEN];
 	struct snap before, after;
 	struct store_txn *t;
-	struct request rec;
+	struct request rec, out;
 	const char *want;
 	bool dup;
 	int s, r;
@@ -450,12 +457,12 @@ Test(requests, create_only_into_a_first_state)
 		want = expected_audit(REQ_NEW, RA_CREATE, (enum req_state)s);
 		snapshot(0, &before);
 		cr_assert_eq(store_begin(st, true, &t), 0);
-		r = requests_create(t, &a, &in, &rec, NOW, &dup, msg);
+		r = requests_create(t, &a, &in, &rec, &out, NOW, &dup, msg);
 		if (r == 0)
 			cr_assert_eq(store_commit(t), 0);
 		else
 			store_abort(t);
-		snapshot(r == 0 ? rec.serial : 0, &after);
+		snapshot(r == 0 ? out.serial : 0, &after);
 		if (want != NULL) {
 			cr_expect_eq(r, 0, "create %s: %d %s",
 			    req_state_name((enum req_state)s), r, msg);
@@ -467,6 +474,63 @@ Test(requests, create_only_into_a_first_state)
 			cr_expect_eq(after.seq, before.seq);
 		}
 	}
+	policy_free(p);
+}
+
+/*
+ * A writer batch that runs again (writer.h) calls requests_create() again
+ * with what the policy decided, after other commits may have changed the
+ * store: its answer comes from that input and the store alone.  The first
+ * run answers with alice's open grant (a repeat); that grant is revoked;
+ * the second run, handed the first run's answer as the output to fill,
+ * stores a new grant instead of bringing the revoked one back.  Fails when
+ * the output starts from what the caller left in it (checked: with
+ * requests_create()'s copy of decided dropped, the second run stored a
+ * new grant with the revoked one's window, expires_at NOW + 3000).
+ */
+Test(requests, create_run_again_answers_from_its_input)
+{
+	struct policy *p = small_policy();
+	struct ident alice = person("alice", g_dev);
+	struct actor a = acting(&alice);
+	struct create_in in = { .policy = p };
+	struct request decided, out, ended;
+	char msg[REQ_MSG_LEN];
+	struct store_txn *t;
+	uint64_t open = stored_in(ST_ACTIVE, NOW - 10, NOW + 3000, 1);
+	bool dup;
+
+	alices(ST_ACTIVE, &decided);
+	decided.created_at = decided.starts_at = NOW;
+	decided.expires_at = NOW + 600;
+	decided.ttl = decided.requested_ttl = 600;
+	decided.quorum = 1;
+	out = decided; /* as the request op's reply record starts */
+	cr_assert_eq(store_begin(st, true, &t), 0);
+	cr_assert_eq(
+	    requests_create(t, &a, &in, &decided, &out, NOW, &dup, msg), 0,
+	    "%s", msg);
+	cr_expect(dup, "the open grant answers the first run");
+	cr_expect_eq(out.serial, open);
+	store_abort(t); /* the batch runs again, after the revoke below */
+	cr_assert_eq(store_begin(st, true, &t), 0);
+	cr_assert_eq(requests_transition(
+			 t, &a, open, RA_REVOKE, "done", NOW, &ended, msg),
+	    0, "%s", msg);
+	cr_assert_eq(store_commit(t), 0);
+
+	cr_assert_eq(store_begin(st, true, &t), 0);
+	cr_assert_eq(
+	    requests_create(t, &a, &in, &decided, &out, NOW, &dup, msg), 0,
+	    "%s", msg);
+	cr_assert_eq(store_commit(t), 0);
+	cr_expect_not(dup, "the revoked grant answers nothing");
+	cr_expect_neq(out.serial, open);
+	cr_expect_eq(out.state, ST_ACTIVE);
+	cr_expect_eq(out.ended_at, 0);
+	cr_expect_str_empty(out.end_reason);
+	cr_expect_eq(out.expires_at, NOW + 600);
+	cr_expect_eq(decided.serial, 0, "the input is left as it was");
 	policy_free(p);
 }
 
@@ -485,7 +549,7 @@ Test(requests, review_and_flag_rules)
 	char msg[REQ_MSG_LEN];
 	struct store_txn *t;
 	struct request r;
-	struct flag f;
+	struct flag f, out;
 	struct snap before, after;
 
 	memset(&r, 0, sizeof(r));
@@ -524,15 +588,19 @@ Test(requests, review_and_flag_rules)
 	f.at = NOW;
 	f.until = NOW + 3600;
 	cr_assert_eq(store_begin(st, true, &t), 0);
-	cr_expect_eq(flags_change(t, &ab, false, false, &f, NOW, msg), 0);
+	cr_expect_eq(flags_change(t, &ab, false, false, &f, &out, NOW, msg), 0);
 	f.severity = FLAG_REVIEW;	/* weaker */
-	cr_expect_eq(flags_change(t, &ab, false, false, &f, NOW, msg),
+	cr_expect_eq(flags_change(t, &ab, false, false, &f, &out, NOW, msg),
 	    BRK_ERR_DENIED);
 	cr_expect(strstr(msg, "as severe") != NULL, "%s", msg);
-	cr_expect_eq(flags_change(t, &ab, true, false, &f, NOW, msg), 0,
+	cr_expect_eq(flags_change(t, &ab, true, false, &f, &out, NOW, msg), 0,
 	    "an admin may weaken it");
-	cr_expect_eq(flags_change(t, &ab, false, true, &f, NOW, msg), 0);
-	cr_expect_eq(flags_change(t, &ab, false, true, &f, NOW, msg),
+	snprintf(f.reason, sizeof(f.reason), "cleared");
+	cr_expect_eq(flags_change(t, &ab, false, true, &f, &out, NOW, msg), 0);
+	cr_expect_str_eq(out.reason, "odd logins", "the flag that ended");
+	cr_expect_str_eq(out.end_reason, "cleared", "why it ended");
+	cr_expect_str_eq(f.reason, "cleared", "the input is left as it was");
+	cr_expect_eq(flags_change(t, &ab, false, true, &f, &out, NOW, msg),
 	    BRK_ERR_NOTFOUND);
 	cr_assert_eq(store_commit(t), 0);
 	snapshot(0, &after);

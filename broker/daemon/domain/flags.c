@@ -165,7 +165,8 @@ flags_list(struct store_txn *t, int64_t now, bool all, json_t *out)
 
 int
 flags_change(struct store_txn *t, const struct actor *a, bool admin,
-    bool remove, struct flag *f, int64_t now, char msg[REQ_MSG_LEN])
+    bool remove, const struct flag *f, struct flag *out, int64_t now,
+    char msg[REQ_MSG_LEN])
 {
 	struct flag cur;
 	json_t *d;
@@ -188,7 +189,7 @@ flags_change(struct store_txn *t, const struct actor *a, bool admin,
 		    cur.end_reason, sizeof(cur.end_reason), "%s", f->reason);
 		if ((r = flags_put(t, &cur)) != 0)
 			return r;
-		*f = cur;
+		*out = cur;
 	} else {
 		r = flags_get(t, f->user, now, &cur);
 		if (r != 0 && r != BRK_ERR_NOTFOUND && !admin) {
@@ -211,16 +212,17 @@ flags_change(struct store_txn *t, const struct actor *a, bool admin,
 		}
 		if ((r = flags_put(t, f)) != 0)
 			return r;
+		*out = *f;
 	}
-	d = flag_json(f, now);
+	d = flag_json(out, now);
 	r = audit_append(t, now,
 	    &(struct audit_event){
 		.action = remove ? "flag.removed" : "flag.added",
 		.actor = a->user,
 		.caller = a->caller,
-		.target = f->user,
-		.user = f->user,
-		.reason = remove ? f->end_reason : f->reason,
+		.target = out->user,
+		.user = out->user,
+		.reason = remove ? out->end_reason : out->reason,
 		.details = d },
 	    NULL);
 	json_decref(d);

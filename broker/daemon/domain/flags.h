@@ -60,13 +60,15 @@ int flags_list(struct store_txn *t, int64_t now, bool all, json_t *out);
 
 /*
  * Set f (remove: end the flag of f->user, recording f->reason) as a, with
- * its audit record.  A flag in force is replaced only by one at least as
- * severe that ends no sooner, unless admin (BRK_ERR_DENIED, msg); one
- * that cannot be read is replaced only by an admin.  On remove, *f becomes
- * the flag that ended.
+ * its audit record; *out is the flag as stored (on remove, the flag that
+ * ended).  A flag in force is replaced only by one at least as severe that
+ * ends no sooner, unless admin (BRK_ERR_DENIED, msg); one that cannot be
+ * read is replaced only by an admin.  *out depends on f and the store
+ * alone, so a writer batch that runs again gets the same answer.
  */
 int flags_change(struct store_txn *t, const struct actor *a, bool admin,
-    bool remove, struct flag *f, int64_t now, char msg[REQ_MSG_LEN]);
+    bool remove, const struct flag *f, struct flag *out, int64_t now,
+    char msg[REQ_MSG_LEN]);
 
 json_t *flag_json(const struct flag *f, int64_t now);
 const char *flag_severity_name(enum flag_severity s);

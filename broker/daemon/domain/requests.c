@@ -335,8 +335,8 @@ find_repeat(struct store_txn *t, const struct create_in *in,
 
 int
 requests_create(struct store_txn *t, const struct actor *a,
-    const struct create_in *in, struct request *rec, int64_t now,
-    bool *duplicate, char msg[REQ_MSG_LEN])
+    const struct create_in *in, const struct request *decided,
+    struct request *rec, int64_t now, bool *duplicate, char msg[REQ_MSG_LEN])
 {
 	struct escalation esc;
 	const char *action;
@@ -345,6 +345,7 @@ requests_create(struct store_txn *t, const struct actor *a,
 
 	msg[0] = '\0';
 	*duplicate = false;
+	*rec = *decided; /* escalation, a repeat and the serial rewrite it */
 	if ((r = check_rate(t, in, rec, now, msg)) != 0 ||
 	    (r = escalation(t, a, in, rec, now, &esc)) != 0)
 		return r;

@@ -153,8 +153,8 @@ struct req_op {
 	struct call *c;
 	struct actor actor;	/* who acts, copied from the call */
 	struct request rec;	/* new (create) or as changed */
-	struct request decided; /* create: rec as the policy decided it,
-				 * before apply rewrote it */
+	struct request decided; /* create: as the policy decided it; the
+				 * writer stores it as rec */
 	enum req_action action; /* cancel, revoke */
 	char reason[REC_TEXT];	/* cancel, revoke, approve, deny */
 	struct sshkey *key;	/* certificate wanted for this key */

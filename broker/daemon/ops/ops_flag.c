@@ -22,8 +22,8 @@
 struct flag_op {
 	struct call *c;
 	struct actor actor;
-	struct flag in; /* as asked: flags_change() rewrites f */
-	struct flag f;
+	struct flag in; /* as asked */
+	struct flag f;	/* as stored */
 	bool remove;
 	bool admin; /* a policy admin: may weaken a flag */
 	int64_t now;
@@ -48,9 +48,8 @@ apply_flag(struct store_txn *t, void *arg)
 {
 	struct flag_op *op = arg;
 
-	op->f = op->in; /* apply may run again (writer.h) */
-	return flags_change(
-	    t, &op->actor, op->admin, op->remove, &op->f, op->now, op->msg);
+	return flags_change(t, &op->actor, op->admin, op->remove, &op->in,
+	    &op->f, op->now, op->msg);
 }
 
 static void
@@ -130,14 +129,14 @@ op_flag_change(struct call *c)
 	ops_actor(c, &op->actor);
 	op->remove = remove;
 	op->now = time_now();
-	snprintf(op->f.user, sizeof(op->f.user), "%s", user);
-	snprintf(op->f.reason, sizeof(op->f.reason), "%s", reason);
-	snprintf(op->f.by, sizeof(op->f.by), "%s", c->who.name);
-	op->f.severity = sev != NULL && strcmp(sev, "block") == 0 ? FLAG_BLOCK :
-								    FLAG_REVIEW;
-	op->f.at = op->now;
-	op->f.until = op->now + dur;
-	op->in = op->f;
+	snprintf(op->in.user, sizeof(op->in.user), "%s", user);
+	snprintf(op->in.reason, sizeof(op->in.reason), "%s", reason);
+	snprintf(op->in.by, sizeof(op->in.by), "%s", c->who.name);
+	op->in.severity = sev != NULL && strcmp(sev, "block") == 0 ?
+	    FLAG_BLOCK :
+	    FLAG_REVIEW;
+	op->in.at = op->now;
+	op->in.until = op->now + dur;
 	r = 0;
 fail:
 	return ops_submit(c, p, apply_flag, done_flag, op, r, &err);

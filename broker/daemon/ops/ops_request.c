@@ -35,14 +35,12 @@ apply_create(struct store_txn *t, void *arg)
 	int r;
 
 	/* what an earlier run of this apply found counts for nothing: the
-	 * batch runs again from the start (writer.h), and requests_create()
-	 * rewrites rec (a duplicate's, an escalation, the serial) */
-	op->rec = op->decided;
+	 * batch may run again from the start (writer.h) */
 	op->early = op->sign_at_commit = op->issue_late = false;
 	op->parts = 0;
 	op->create.policy = op->pref->policy;
-	if ((r = requests_create(t, &op->actor, &op->create, &op->rec, op->now,
-		 &op->duplicate, op->msg)) != 0)
+	if ((r = requests_create(t, &op->actor, &op->create, &op->decided,
+		 &op->rec, op->now, &op->duplicate, op->msg)) != 0)
 		return r;
 	/* op->rec is final: sign while the batch commits and syncs; a kind
 	 * with effects outside the broker waits for the commit */
