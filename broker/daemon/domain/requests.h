@@ -92,10 +92,10 @@ struct create_in {
 };
 
 /*
- * Store decided request rec (state pending, active, scheduled or denied)
- * as a new request, *out as stored (or the open request that answers
- * instead); *out depends on rec and the store alone, so a writer batch
- * that runs again gets the same answer.  In this order: the user's request rate
+ * Store request decided (state pending, active, scheduled or denied) as a
+ * new request, *rec as stored (or the open request that answers instead);
+ * *rec depends on decided and the store alone, so a writer batch that runs
+ * again gets the same answer.  In this order: the user's request rate
  * (limits.requests_per_minute); the opt-outs and flags in force
  * (escalate.h), which may take an automatic grant out of automation, hold
  * a break-glass one for approval, or deny it; an open request it repeats,
@@ -105,8 +105,8 @@ struct create_in {
  * BRK_ERR_DENIED with msg.
  */
 int requests_create(struct store_txn *t, const struct actor *a,
-    const struct create_in *in, const struct request *rec, struct request *out,
-    int64_t now, bool *duplicate, char msg[REQ_MSG_LEN]);
+    const struct create_in *in, const struct request *decided,
+    struct request *rec, int64_t now, bool *duplicate, char msg[REQ_MSG_LEN]);
 
 /*
  * End request serial by action (RA_CANCEL: pending, or scheduled before it
