@@ -528,7 +528,7 @@ Test(requests, create_run_again_answers_from_its_input)
 	cr_expect_neq(out.serial, open);
 	cr_expect_eq(out.state, ST_ACTIVE);
 	cr_expect_eq(out.ended_at, 0);
-	cr_expect_str_empty(out.end_reason);
+	cr_expect_str_eq(out.end_reason, "");
 	cr_expect_eq(out.expires_at, NOW + 600);
 	cr_expect_eq(decided.serial, 0, "the input is left as it was");
 	policy_free(p);
