@@ -53,6 +53,28 @@ bulk_policy() {
 	    "$ROOT/policy/examples/dev.json" >"$1"
 }
 
+# within SECONDS CMD...: whether CMD (a function too) succeeds within
+# SECONDS, tenths polled.  For what a background process writes or audits
+# after an event the test can see: a session agent reports a session after
+# all its processes are gone, while the test sees the first go, and under
+# ASan in CI that gap has outlasted a fixed wait.
+within() {
+	w_n=$(($1 * 10))
+	shift
+	while ! "$@" >/dev/null 2>&1; do
+		[ "$w_n" -le 0 ] && return 1
+		sleep 0.1
+		w_n=$((w_n - 1))
+	done
+}
+# audited TEXT ARGS...: whether "audit ARGS", asked as erin (the tests'
+# auditor), mentions TEXT.
+audited() {
+	a_text=$1
+	shift
+	B --json --as erin audit "$@" | grep -qF "$a_text"
+}
+
 # wait_more FILE: until FILE holds one line more than now (at most 10 s).
 # The kill -9 and power-loss rounds wait so before their random moment,
 # so that every round kills with approvals in flight even where a slow

@@ -257,7 +257,7 @@ if kill -0 "$SPID" 2>/dev/null; then
 	sed 's/^/#   watch: /' "$T/watch.err"
 else ok "with host sync --watch, the revoke ended her session within 5 s (${TOOK}00 ms)"; fi
 SPID=
-sleep 0.5
+within 10 audited '"host": "e2e-1"' --action session.terminated
 run B --as erin --json audit --action session.terminated
 contains "session.terminated is audited, for host e2e-1" "\"host\": \"e2e-1\"" "$OUT"
 contains "  with the cause" "\"cause\": \"revoke\"" "$OUT"

@@ -82,21 +82,6 @@ gone_within() {
 	done
 	return 0
 }
-# within SECONDS CMD...: whether CMD succeeds within SECONDS (tenths polled).
-# The agent reports a session after all its processes are gone, and the ssh
-# client exits at the first of them: under ASan that gap has reached beyond
-# a fixed wait, so what the agent says or audits is polled for.
-within() {
-	w_n=$(($1 * 10)); shift
-	while ! "$@" >/dev/null 2>&1; do
-		[ "$w_n" -le 0 ] && return 1
-		sleep 0.1; w_n=$((w_n - 1))
-	done
-}
-audited() {	# audited TEXT ARGS...: whether "audit ARGS" mentions TEXT
-	a_text=$1; shift
-	B --json --as erin audit "$@" | grep -qF "$a_text"
-}
 grant() {	# grant NAME ACCOUNT: request a grant as NAME, certificate in $T/k_NAME
 	rm -f "$T/k_$1" "$T/k_$1.pub" "$T/k_$1-cert.pub"
 	ssh-keygen -q -t ed25519 -N '' -f "$T/k_$1"

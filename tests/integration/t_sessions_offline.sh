@@ -95,7 +95,10 @@ while { alive "$D1" || alive "$D2"; } && [ $(($(date +%s) - T0)) -le 12 ]; do sl
 took=$(($(date +%s) - T0))
 if ! alive "$D1" && ! alive "$D2" && [ "$took" -le 6 ]; then ok "both sessions ignoring SIGHUP ended within one 4 s grace, not two (${took} s)"
 else not_ok "both sessions ignoring SIGHUP ended within one 4 s grace, not two (${took} s)"; fi
-sleep 0.5
+sigkilled_two() { [ "$(grep -c 'SIGKILL after the grace period' "$T/par.out")" -ge 2 ]; }
+within 10 sigkilled_two
+within 10 audited '"grace_needed": true' --action session.terminated --request "$G1"
+within 10 audited '"grace_needed": false' --action session.terminated --request "$G1"
 equals "  each by SIGKILL after the grace period" 2 "$(grep -c 'SIGKILL after the grace period' "$T/par.out")"
 run B --json --as erin audit --action session.terminated --request "$G1"
 contains "session.terminated says the grace was needed" '"grace_needed": true' "$OUT"
