@@ -125,9 +125,10 @@ equals "one approver racing on A and B: still pending, 5 of 5" 5 "$same_races"
 # removal queued; a cancel of a request that does not exist queues behind
 # it; both go into one batch, the cancel fails, and the batch runs again
 # from the start (writer.h).  The removal must keep the reason it was
-# given.  Fails when apply_flag() does not start from what was asked
-# (checked by dropping its "op->f = op->in": the removal recorded the
-# flag's own reason, "own reason").
+# given.  Fails when the second run starts from what the first wrote
+# (checked by passing apply_flag()'s output, op->f, to flags_change() as
+# its input too: the removal recorded the flag's own reason, "own
+# reason").
 onA expect 0 "flag dave on A" A frank flag add dave --reason "own reason" --for 1h
 locks() { # locks GRANTED: the table locks granted (true) or waited for
 	su_psql -d broker -c "SELECT count(*) FROM pg_locks WHERE

@@ -13,9 +13,9 @@
  * on the store as it was before the batch: it must start from the
  * mutation's input, never from what an earlier run wrote into it (the
  * domain's calls take a const input and a separate output for that), and
- * must not do what cannot be done twice outside the store.  That goes into the applied callback,
- * called once the batch's mutations are applied for good, just before the
- * commit, for each one that succeeded.  With a store whose commits may
+ * must not do what cannot be done twice outside the store.  That goes
+ * into the applied callback, called once the batch's mutations are
+ * applied for good, just before the commit, for each one that succeeded.  With a store whose commits may
  * lose a conflict (store_may_conflict(), PostgreSQL) even that can run
  * again: the whole batch does, after the conflict.
  *
