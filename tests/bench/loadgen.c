@@ -30,6 +30,13 @@
  *       exit, or "failed RC".  A shell loop timing each run with
  *       $(date) added two process starts (about 10 ms here) to each
  *       sample.
+ *   loadgen pingpong N
+ *       a child process and this one pass one byte back and forth over
+ *       two pipes N times (after 100 unrecorded); prints the round trip's
+ *       p50 and p99 in microseconds.  Each round trip is two wake-ups of
+ *       a sleeping process: what a call to a PostgreSQL backend pays
+ *       twice over, and what a busy or contended virtual machine makes
+ *       dear (tests/bench/pgfigures.sh prints it beside its figures).
  *
  * Results are printed as one line of key=value pairs on stdout.  Exit 0 on
  * success, 1 when the run could not be made.
@@ -689,6 +696,53 @@ cmd_runs(int argc, char **argv)
 	return 0;
 }
 
+static int
+cmd_pingpong(int argc, char **argv)
+{
+	int to[2], from[2], st, r = 1;
+	long n, i, warm = 100;
+	double *us = NULL, t0;
+	char b = 0;
+	pid_t pid;
+
+	if (argc < 3 || (n = strtol(argv[2], NULL, 10)) <= 0) {
+		fprintf(stderr, "usage: loadgen pingpong N\n");
+		return 2;
+	}
+	if ((us = calloc((size_t)n, sizeof(*us))) == NULL || pipe(to) != 0)
+		goto out;
+	if (pipe(from) != 0 || (pid = fork()) < 0)
+		goto out;
+	if (pid == 0) {
+		close(to[1]); /* so that our parent's close is our EOF */
+		close(from[0]);
+		while (read(to[0], &b, 1) == 1 && write(from[1], &b, 1) == 1)
+			;
+		_exit(0);
+	}
+	close(to[0]);
+	close(from[1]);
+	for (i = -warm; i < n; i++) {
+		t0 = now_s();
+		if (write(to[1], &b, 1) != 1 || read(from[0], &b, 1) != 1)
+			break;
+		if (i >= 0)
+			us[i] = (now_s() - t0) * 1e6;
+	}
+	close(to[1]); /* the child reads EOF and ends */
+	close(from[0]);
+	waitpid(pid, &st, 0);
+	if (i == n) {
+		qsort(us, (size_t)n, sizeof(*us), cmp_double);
+		printf("pingpongs=%ld p50_us=%.1f p99_us=%.1f\n", n,
+		    us[n / 2], us[(long)((double)n * 0.99)]);
+		r = 0;
+	}
+out:
+	free(us);
+	return r;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -705,7 +759,9 @@ main(int argc, char **argv)
 		return cmd_start(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "runs") == 0)
 		return cmd_runs(argc, argv);
-	fprintf(stderr,
-	    "usage: loadgen issue|check|verify|call|start|runs ...\n");
+	if (argc >= 2 && strcmp(argv[1], "pingpong") == 0)
+		return cmd_pingpong(argc, argv);
+	fprintf(stderr, "usage: loadgen "
+			"issue|check|verify|call|start|runs|pingpong ...\n");
 	return 2;
 }

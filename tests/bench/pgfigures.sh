@@ -4,7 +4,9 @@
 #   durable grants/s with certificates, 64 connections: LMDB, one broker on
 #   PostgreSQL, two brokers on one PostgreSQL (32 connections each);
 #   `check` p50/p99 over the socket on LMDB and on PostgreSQL;
-#   a freeze made on broker B in force on broker A, p50/p99 of 20.
+#   a freeze made on broker B in force on broker A, p50/p99 of 20;
+#   a pipe round trip between two processes before and after the loads
+#   (loadgen pingpong): what a wake-up costs on this machine at the time.
 # Usage: sh tests/bench/pgfigures.sh [SECONDS]   (after make all)
 # With BENCH_ROWS=FILE it also appends its rows to FILE in the format of
 # tests/bench/run.sh (which calls it so, for `make bench`).
@@ -63,12 +65,18 @@ start pga
 cp -a "$T/pga/ca" "$T/pgb/" 2>/dev/null
 start pgb
 
+# The machine's cost of a wake-up, before and after the loads: every
+# statement to a PostgreSQL backend is a round trip between two processes,
+# so these figures fall far when wake-ups turn dear (a contended VM), which
+# LMDB's figure hardly feels.
+$LG pingpong 20000 >"$T/pp.before"
 $LG issue "$T/lmdb.sock" 64 "$SECS" alice "$T/key.pub" >"$T/i.lmdb"
 $LG issue "$T/pga.sock" 64 "$SECS" alice "$T/key.pub" >"$T/i.pg1"
 $LG issue "$T/pga.sock" 32 "$SECS" alice "$T/key.pub" >"$T/i.pg2a" &
 a=$!
 $LG issue "$T/pgb.sock" 32 "$SECS" alice "$T/key.pub" >"$T/i.pg2b"
 wait $a
+$LG pingpong 20000 >"$T/pp.after"
 for b in lmdb pga; do
 	s=$T/$b.sock
 	"$BUILD/broker" --socket "$s" --as bob request host:web-1 --reason bench >/dev/null 2>&1
@@ -107,6 +115,9 @@ echo "  LMDB                          $(kv p50_us "$T/c.lmdb") / $(kv p99_us "$T
 echo "  PostgreSQL                    $(kv p50_us "$T/c.pga") / $(kv p99_us "$T/c.pga")"
 echo "a freeze on B in force on A (20 times; incl. CLI round trips), p50 / p99 us:"
 echo "  PostgreSQL                    $FZ50 / $FZ99"
+echo "a pipe round trip between two processes, p50 / p99 us:"
+echo "  before the loads              $(kv p50_us "$T/pp.before") / $(kv p99_us "$T/pp.before")"
+echo "  after the loads               $(kv p50_us "$T/pp.after") / $(kv p99_us "$T/pp.after")"
 if [ -n "${BENCH_ROWS:-}" ]; then
 	rat() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 	r2=$(rat "$P2" "$L")
@@ -129,5 +140,8 @@ if [ -n "${BENCH_ROWS:-}" ]; then
 	    "p99 <= 1000 us" "$(ok "$CP99 <= 1000")" \
 	    pg.freeze "PostgreSQL: a freeze on B in force on A p50 / p99" \
 	    "$((FZ50 / 1000)) / $((FZ99 / 1000)) ms" "$FZ99" us "-" null null \
-	    "p99 <= 1 s" "$(ok "$FZ99 <= 1000000")" >>"$BENCH_ROWS"
+	    "p99 <= 1 s" "$(ok "$FZ99 <= 1000000")" \
+	    pg.wakeup "  pipe round trip, two processes, p50 before / after" \
+	    "$(kv p50_us "$T/pp.before") / $(kv p50_us "$T/pp.after") us" \
+	    "$(kv p50_us "$T/pp.after")" us "-" null "-" "-" info >>"$BENCH_ROWS"
 fi

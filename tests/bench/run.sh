@@ -174,11 +174,9 @@ bench_config gc true
 bench_start gc
 c0=$(cpu_ticks "$PID")
 s0=$(syncs gc)
-b0=$(pbytes gc)
 issue gc "$T/gc.out" || note "the group-commit load reported errors"
 c1=$(cpu_ticks "$PID")
 s1=$(syncs gc)
-GC_PAGES=$(calc "($(pbytes gc) - $b0) / 4096")
 GC_RATE=$(kv certs_per_s "$T/gc.out")
 GC_P50=$(kv p50_us "$T/gc.out")
 GC_P99=$(kv p99_us "$T/gc.out")
@@ -691,10 +689,16 @@ row scale.rss.start "  anonymous memory (RssAnon) after start" \
     MB "$(ratio "$PSS0" "1024" %.1f) MB PSS" \
     "$(calc "${PSS0:-0} / 1024")" "-" "<= 50 MB" \
     "$(verdict "$(calc "${ANON0:-999999999} <= 50 * 1024")")"
+# The scale ratio: big store against fresh store, alternately in this
+# section (big, fresh, fresh, big: a drift of the machine's speed during
+# the four loads weighs on both sides alike), each fresh load on a new
+# store; the ratio of the two sums.  Until this edition the fresh figure
+# was the issuance row's, measured minutes earlier.
 note "scale: issuance load for ${SECS}s on the big store"
 b0=$(pbytes scale)
 issue scale "$T/scale.out" || note "the scale load reported errors"
 SC_PAGES=$(calc "($(pbytes scale) - $b0) / 4096")
+SC_CERTS=$(( $(kv certs "$T/scale.out") + $(kv late "$T/scale.out") ))
 ANON1=$(rss_kb "$PID" RssAnon)
 PSS1=$(pss_kb "$PID")
 if [ -z "$ANON1" ]; then
@@ -711,21 +715,44 @@ row scale.rss.load "  anonymous memory after ${SECS} s of load" \
     MB "$(ratio "$PSS1" "1024" %.1f) MB PSS" \
     "$(calc "${PSS1:-0} / 1024")" "-" "<= 50 MB" \
     "$(verdict "$(calc "$ANON1 <= 50 * 1024")")"
-SC_RATE=$(kv certs_per_s "$T/scale.out")
-row scale.issue "  issuance on the big store (certs/s)" \
+SC_RATE1=$(kv certs_per_s "$T/scale.out")
+SCALE_PID=$PID
+FR_PAGES=0 FR_CERTS=0
+for k in 1 2; do
+	note "scale: issuance load for ${SECS}s on a fresh store ($k of 2)"
+	bench_config fresh$k true 17179869184
+	bench_start fresh$k
+	b0=$(pbytes fresh$k)
+	issue fresh$k "$T/fresh$k.out" || note "the fresh-store load reported errors"
+	FR_PAGES=$(calc "$FR_PAGES + ($(pbytes fresh$k) - $b0) / 4096")
+	FR_CERTS=$(( FR_CERTS + $(kv certs "$T/fresh$k.out") + $(kv late "$T/fresh$k.out") ))
+	stop "$PID"
+done
+PID=$SCALE_PID
+note "scale: issuance load for ${SECS}s on the big store (2 of 2)"
+b0=$(pbytes scale)
+issue scale "$T/scale2.out" || note "the scale load reported errors"
+SC_PAGES=$(calc "$SC_PAGES + ($(pbytes scale) - $b0) / 4096")
+SC_CERTS=$(( SC_CERTS + $(kv certs "$T/scale2.out") + $(kv late "$T/scale2.out") ))
+SC_RATE2=$(kv certs_per_s "$T/scale2.out")
+FR_RATE1=$(kv certs_per_s "$T/fresh1.out")
+FR_RATE2=$(kv certs_per_s "$T/fresh2.out")
+SC_RATE=$(calc "(${SC_RATE1:-0} + ${SC_RATE2:-0}) / 2")
+FR_RATE=$(calc "(${FR_RATE1:-0} + ${FR_RATE2:-0}) / 2")
+note "scale: big store $(printf %.0f "${SC_RATE1:-0}")/s and $(printf %.0f "${SC_RATE2:-0}")/s, fresh stores $(printf %.0f "${FR_RATE1:-0}")/s and $(printf %.0f "${FR_RATE2:-0}")/s"
+row scale.issue "  issuance on the big store (certs/s, 2 loads)" \
     "$(printf %.0f "$SC_RATE")/s" "$SC_RATE" certs/s \
-    "$(printf %.0f "$GC_RATE")/s fresh store" "$GC_RATE" \
-    "$(ratio "$SC_RATE" "$GC_RATE" %.2f)" ">= 0.90 x fresh" \
-    "$(verdict "$(calc "$GC_RATE > 0 && $SC_RATE >= 0.90 * $GC_RATE")")"
+    "$(printf %.0f "$FR_RATE")/s 2 fresh stores" \
+    "$FR_RATE" "$(ratio "$SC_RATE" "$FR_RATE" %.2f)" ">= 0.90 x fresh" \
+    "$(verdict "$(calc "$FR_RATE > 0 && $SC_RATE >= 0.90 * $FR_RATE")")"
 # what a commit costs the disk on each store: LMDB pages written per grant
 # (deeper trees and the audit index by resource cost more on the big one)
-SC_CERTS=$(( $(kv certs "$T/scale.out") + $(kv late "$T/scale.out") ))
 SC_PPG=$(ratio "$SC_PAGES" "$SC_CERTS" %.2f)
-GC_PPG=$(ratio "$GC_PAGES" "$GC_CERTS" %.2f)
+FR_PPG=$(ratio "$FR_PAGES" "$FR_CERTS" %.2f)
 row scale.pages "  LMDB pages written per grant" \
     "$SC_PPG big store" "$(num "$(echo "$SC_PPG" | tr -d -)")" pages \
-    "$GC_PPG fresh store" "$(num "$(echo "$GC_PPG" | tr -d -)")" \
-    "$(ratio "$SC_PPG" "$GC_PPG" %.2f)" "-" info
+    "$FR_PPG fresh stores" "$(num "$(echo "$FR_PPG" | tr -d -)")" \
+    "$(ratio "$SC_PPG" "$FR_PPG" %.2f)" "-" info
 note "scale: audit verify (the op behind 'broker audit verify')"
 call scale "$T/verify.out" 300 audit.verify || fatal "audit verify failed"
 V_MS=$(kv elapsed_ms "$T/verify.out")
@@ -883,7 +910,7 @@ esc() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
 	END { printf "\n" }' "$ROWS"
 	printf '  ],\n  "raw": {\n'
 	first=1
-	for f in gc kill nogc check checkmany pam snapbench tlscheck tlsflood login hsync web webcss pol10 pol10k pol10kd seed scale pgcred; do
+	for f in gc kill nogc check checkmany pam snapbench tlscheck tlsflood login hsync web webcss pol10 pol10k pol10kd seed scale fresh1 fresh2 scale2 pgcred; do
 		[ -f "$T/$f.out" ] || continue
 		[ $first = 1 ] || printf ',\n'
 		first=0
