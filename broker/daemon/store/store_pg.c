@@ -257,8 +257,15 @@ static const char *const stmt_sql[ST__N] = {
 	"INSERT INTO broker_kv (tbl, k, v) "
 	"SELECT * FROM unnest($1::int2[], $2::bytea[], $3::bytea[]) "
 	"ON CONFLICT (tbl, k) DO UPDATE SET v = EXCLUDED.v",
-	"SELECT tbl, k, v FROM broker_kv WHERE (tbl, k) IN "
-	"(SELECT * FROM unnest($1::int2[], $2::bytea[]))",
+	/* one index lookup per key, whatever the statistics say: as "(tbl,
+	 * k) IN (SELECT * FROM unnest(...))" a session that prepared it
+	 * while the table was small could keep a generic plan that hashes
+	 * the keys and scans the whole table, every write transaction, and
+	 * under SERIALIZABLE that scan conflicts with every other writer
+	 * (tests/integration/t_pgplan.sh) */
+	"SELECT b.tbl, b.k, b.v FROM unnest($1::int2[], $2::bytea[]) "
+	"AS q(t, key) CROSS JOIN LATERAL (SELECT tbl, k, v FROM broker_kv "
+	"WHERE tbl = q.t AND k = q.key LIMIT 1) b",
 };
 
 static const char *
