@@ -6,7 +6,10 @@
 #   `check` p50/p99 over the socket on LMDB and on PostgreSQL;
 #   a freeze made on broker B in force on broker A, p50/p99 of 20;
 #   a pipe round trip between two processes before and after the loads
-#   (loadgen pingpong): what a wake-up costs on this machine at the time.
+#   (loadgen pingpong): what a wake-up costs on this machine at the time;
+#   the statements PostgreSQL logged as taking 20 ms or more, counted by
+#   their first word (how the hot-key read's table scan was found:
+#   tests/integration/t_pgplan.sh).
 # Usage: sh tests/bench/pgfigures.sh [SECONDS]   (after make all)
 # With BENCH_ROWS=FILE it also appends its rows to FILE in the format of
 # tests/bench/run.sh (which calls it so, for `make bench`).
@@ -29,7 +32,7 @@ asnobody() { setpriv --reuid=nobody --regid=65534 --clear-groups "$@"; }
 mkdir -p "$PG"; chown nobody "$PG"; chmod 0700 "$PG"
 asnobody "$PGBIN/initdb" -D "$PG/data" -U postgres -A trust >/dev/null 2>&1 || exit 1
 asnobody "$PGBIN/pg_ctl" -D "$PG/data" -l "$PG/log" -w -o \
-    "-k $PG -c listen_addresses='' -p 5432" start >/dev/null 2>&1 || exit 1
+    "-k $PG -c listen_addresses='' -p 5432 -c log_min_duration_statement=20" start >/dev/null 2>&1 || exit 1
 trap 'for p in $PIDS; do kill $p 2>/dev/null; wait $p 2>/dev/null; done;
       asnobody "$PGBIN/pg_ctl" -D "$PG/data" -m immediate stop >/dev/null 2>&1;
       rm -rf "$T"' EXIT
@@ -115,6 +118,13 @@ echo "  LMDB                          $(kv p50_us "$T/c.lmdb") / $(kv p99_us "$T
 echo "  PostgreSQL                    $(kv p50_us "$T/c.pga") / $(kv p99_us "$T/c.pga")"
 echo "a freeze on B in force on A (20 times; incl. CLI round trips), p50 / p99 us:"
 echo "  PostgreSQL                    $FZ50 / $FZ99"
+# PostgreSQL logged every statement of 20 ms or more: by its first word
+# (COMMIT waits for the WAL's sync, LOCK for the other broker's writer)
+echo "statements of 20 ms or more (PostgreSQL's log), by first word:"
+sed -n 's/.*duration: \([0-9.]*\) ms  [a-z]*[^:]*: *\([A-Za-z]*\).*/\2 \1/p' "$PG/log" |
+    awk '{ n[$1]++; if ($2 > m[$1]) m[$1] = $2 }
+    END { for (k in n) printf "  %-28s  %d, the longest %.0f ms\n", k, n[k], m[k]
+	  if (length(n) == 0) print "  none" }'
 echo "a pipe round trip between two processes, p50 / p99 us:"
 echo "  before the loads              $(kv p50_us "$T/pp.before") / $(kv p99_us "$T/pp.before")"
 echo "  after the loads               $(kv p50_us "$T/pp.after") / $(kv p99_us "$T/pp.after")"
