@@ -699,9 +699,10 @@ cmd_runs(int argc, char **argv)
 static int
 cmd_pingpong(int argc, char **argv)
 {
-	int to[2], from[2], st, r = 1;
-	long n, i, warm = 100;
-	double *us = NULL, t0;
+	int to[2], from[2], st;
+	long n, i;
+	struct lat l = { 0 };
+	double t0;
 	char b = 0;
 	pid_t pid;
 
@@ -709,10 +710,8 @@ cmd_pingpong(int argc, char **argv)
 		fprintf(stderr, "usage: loadgen pingpong N\n");
 		return 2;
 	}
-	if ((us = calloc((size_t)n, sizeof(*us))) == NULL || pipe(to) != 0)
-		goto out;
-	if (pipe(from) != 0 || (pid = fork()) < 0)
-		goto out;
+	if (pipe(to) != 0 || pipe(from) != 0 || (pid = fork()) < 0)
+		return 1;
 	if (pid == 0) {
 		close(to[1]); /* so that our parent's close is our EOF */
 		close(from[0]);
@@ -722,25 +721,23 @@ cmd_pingpong(int argc, char **argv)
 	}
 	close(to[0]);
 	close(from[1]);
-	for (i = -warm; i < n; i++) {
+	for (i = -100; i < n; i++) {
 		t0 = now_s();
 		if (write(to[1], &b, 1) != 1 || read(from[0], &b, 1) != 1)
 			break;
 		if (i >= 0)
-			us[i] = (now_s() - t0) * 1e6;
+			lat_add(&l, (now_s() - t0) * 1e6);
 	}
 	close(to[1]); /* the child reads EOF and ends */
 	close(from[0]);
 	waitpid(pid, &st, 0);
 	if (i == n) {
-		qsort(us, (size_t)n, sizeof(*us), cmp_double);
-		printf("pingpongs=%ld p50_us=%.1f p99_us=%.1f\n", n,
-		    us[n / 2], us[(long)((double)n * 0.99)]);
-		r = 0;
+		printf("pingpongs=%ld", n);
+		lat_print(&l);
+		printf("\n");
 	}
-out:
-	free(us);
-	return r;
+	free(l.v);
+	return i == n ? 0 : 1;
 }
 
 int

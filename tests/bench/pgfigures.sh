@@ -32,7 +32,8 @@ asnobody() { setpriv --reuid=nobody --regid=65534 --clear-groups "$@"; }
 mkdir -p "$PG"; chown nobody "$PG"; chmod 0700 "$PG"
 asnobody "$PGBIN/initdb" -D "$PG/data" -U postgres -A trust >/dev/null 2>&1 || exit 1
 asnobody "$PGBIN/pg_ctl" -D "$PG/data" -l "$PG/log" -w -o \
-    "-k $PG -c listen_addresses='' -p 5432 -c log_min_duration_statement=20" start >/dev/null 2>&1 || exit 1
+    "-k $PG -c listen_addresses='' -p 5432 -c log_min_duration_statement=20" \
+    start >/dev/null 2>&1 || exit 1
 trap 'for p in $PIDS; do kill $p 2>/dev/null; wait $p 2>/dev/null; done;
       asnobody "$PGBIN/pg_ctl" -D "$PG/data" -m immediate stop >/dev/null 2>&1;
       rm -rf "$T"' EXIT

@@ -135,6 +135,15 @@ issue() {
 	return $_rc
 }
 
+# counted NAME OUT: the issuance load on daemon NAME into OUT, with what it
+# cost the disk: LMDB pages written (PAGES) and grants acknowledged (CERTS)
+counted() {
+	_b0=$(pbytes "$1")
+	issue "$1" "$2" || note "the load on $1 reported errors"
+	PAGES=$(calc "($(pbytes "$1") - $_b0) / 4096")
+	CERTS=$(( $(kv certs "$2") + $(kv late "$2") ))
+}
+
 # row ID FIGURE VALUE_TEXT VALUE UNIT REF_TEXT REF RATIO TARGET_TEXT RESULT
 # (numbers may be "null")
 row() {
@@ -695,10 +704,8 @@ row scale.rss.start "  anonymous memory (RssAnon) after start" \
 # store; the ratio of the two sums.  Until this edition the fresh figure
 # was the issuance row's, measured minutes earlier.
 note "scale: issuance load for ${SECS}s on the big store"
-b0=$(pbytes scale)
-issue scale "$T/scale.out" || note "the scale load reported errors"
-SC_PAGES=$(calc "($(pbytes scale) - $b0) / 4096")
-SC_CERTS=$(( $(kv certs "$T/scale.out") + $(kv late "$T/scale.out") ))
+counted scale "$T/scale.out"
+SC_PAGES=$PAGES SC_CERTS=$CERTS
 ANON1=$(rss_kb "$PID" RssAnon)
 PSS1=$(pss_kb "$PID")
 if [ -z "$ANON1" ]; then
@@ -722,18 +729,14 @@ for k in 1 2; do
 	note "scale: issuance load for ${SECS}s on a fresh store ($k of 2)"
 	bench_config fresh$k true 17179869184
 	bench_start fresh$k
-	b0=$(pbytes fresh$k)
-	issue fresh$k "$T/fresh$k.out" || note "the fresh-store load reported errors"
-	FR_PAGES=$(calc "$FR_PAGES + ($(pbytes fresh$k) - $b0) / 4096")
-	FR_CERTS=$(( FR_CERTS + $(kv certs "$T/fresh$k.out") + $(kv late "$T/fresh$k.out") ))
+	counted fresh$k "$T/fresh$k.out"
+	FR_PAGES=$(calc "$FR_PAGES + $PAGES") FR_CERTS=$((FR_CERTS + CERTS))
 	stop "$PID"
 done
 PID=$SCALE_PID
 note "scale: issuance load for ${SECS}s on the big store (2 of 2)"
-b0=$(pbytes scale)
-issue scale "$T/scale2.out" || note "the scale load reported errors"
-SC_PAGES=$(calc "$SC_PAGES + ($(pbytes scale) - $b0) / 4096")
-SC_CERTS=$(( SC_CERTS + $(kv certs "$T/scale2.out") + $(kv late "$T/scale2.out") ))
+counted scale "$T/scale2.out"
+SC_PAGES=$(calc "$SC_PAGES + $PAGES") SC_CERTS=$((SC_CERTS + CERTS))
 SC_RATE2=$(kv certs_per_s "$T/scale2.out")
 FR_RATE1=$(kv certs_per_s "$T/fresh1.out")
 FR_RATE2=$(kv certs_per_s "$T/fresh2.out")

@@ -15,9 +15,10 @@
  * domain's calls take a const input and a separate output for that), and
  * must not do what cannot be done twice outside the store.  That goes
  * into the applied callback, called once the batch's mutations are
- * applied for good, just before the commit, for each one that succeeded.  With a store whose commits may
- * lose a conflict (store_may_conflict(), PostgreSQL) even that can run
- * again: the whole batch does, after the conflict.
+ * applied for good, just before the commit, for each one that
+ * succeeded.  With a store whose commits may lose a conflict
+ * (store_may_conflict(), PostgreSQL) even that can run again: the whole
+ * batch does, after the conflict.
  *
  * The invariant: when a done callback is called with rc 0, the mutation's
  * changes are on disk, and so is every change the mutation read (a power
